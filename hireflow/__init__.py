@@ -1,0 +1,1 @@
+"""hireflow: recruiting marketplace processes on Camunda 8 (Zeebe)."""

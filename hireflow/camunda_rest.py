@@ -1,0 +1,167 @@
+"""A small client for the Camunda 8 Orchestration Cluster REST API (v2).
+
+One ``requests.Session`` per client; safe to share across threads for these calls.
+Errors come back as ``CamundaApiError`` carrying the RFC 7807 problem detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+
+class CamundaApiError(RuntimeError):
+    """The REST API answered with an error status."""
+
+    def __init__(self, method: str, url: str, status: int, detail: Any):
+        self.status = status
+        self.detail = detail
+        super().__init__(f"{method} {url} -> {status}: {detail}")
+
+
+class CamundaRestClient:
+    """Deploy, start, search, complete user tasks, repair incidents and move the clock."""
+
+    def __init__(
+        self,
+        rest_url: str,
+        management_url: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+    ):
+        self.rest_url = rest_url.rstrip("/")
+        self.management_url = management_url.rstrip("/") if management_url else None
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    # -- plumbing --
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json()
+            except ValueError:
+                detail = response.text
+            raise CamundaApiError(method, url, response.status_code, detail)
+        if not response.content:
+            return None
+        return response.json()
+
+    def _v2(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._call(method, f"{self.rest_url}/v2{path}", **kwargs)
+
+    def _search(self, path: str, filter_: dict[str, Any], limit: int = 100) -> list[dict[str, Any]]:
+        body = {"filter": filter_, "page": {"limit": limit}}
+        return self._v2("POST", f"{path}/search", json=body)["items"]
+
+    # -- cluster --
+
+    def topology(self) -> dict[str, Any]:
+        return self._v2("GET", "/topology")
+
+    # -- deployments and instances --
+
+    def deploy(self, paths: Iterable[Path]) -> dict[str, Any]:
+        """Deploy BPMN, DMN and form files as one deployment."""
+        files = [("resources", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+        return self._v2("POST", "/deployments", files=files)
+
+    def create_process_instance(
+        self, process_id: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Start the latest version of ``process_id``; returns the created instance."""
+        body = {"processDefinitionId": process_id, "variables": variables or {}}
+        return self._v2("POST", "/process-instances", json=body)
+
+    def get_process_instance(self, key: int | str) -> dict[str, Any]:
+        return self._v2("GET", f"/process-instances/{key}")
+
+    def cancel_process_instance(self, key: int | str) -> None:
+        self._v2("POST", f"/process-instances/{key}/cancellation", json={})
+
+    def search_process_instances(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search("/process-instances", filter_)
+
+    def search_element_instances(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search("/element-instances", filter_)
+
+    def search_variables(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search("/variables", filter_)
+
+    def publish_message(
+        self,
+        name: str,
+        correlation_key: str,
+        *,
+        message_id: str | None = None,
+        variables: dict[str, Any] | None = None,
+        ttl_ms: int = 60_000,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": name,
+            "correlationKey": correlation_key,
+            "timeToLive": ttl_ms,
+            "variables": variables or {},
+        }
+        if message_id:
+            body["messageId"] = message_id
+        return self._v2("POST", "/messages/publication", json=body)
+
+    # -- user tasks --
+
+    def search_user_tasks(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search("/user-tasks", filter_)
+
+    def assign_user_task(self, key: int | str, assignee: str) -> None:
+        self._v2("POST", f"/user-tasks/{key}/assignment", json={"assignee": assignee})
+
+    def complete_user_task(self, key: int | str, variables: dict[str, Any] | None = None) -> None:
+        self._v2("POST", f"/user-tasks/{key}/completion", json={"variables": variables or {}})
+
+    # -- jobs and incidents --
+
+    def search_incidents(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search("/incidents", filter_)
+
+    def search_jobs(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search("/jobs", filter_)
+
+    def update_job_retries(self, job_key: int | str, retries: int) -> None:
+        self._v2("PATCH", f"/jobs/{job_key}", json={"changeset": {"retries": retries}})
+
+    def resolve_incident(self, incident_key: int | str) -> None:
+        self._v2("POST", f"/incidents/{incident_key}/resolution", json={})
+
+    def activate_jobs(
+        self, job_type: str, *, max_jobs: int = 1, timeout_ms: int = 60_000, worker: str = "hireflow"
+    ) -> list[dict[str, Any]]:
+        body = {"type": job_type, "maxJobsToActivate": max_jobs, "timeout": timeout_ms, "worker": worker}
+        return self._v2("POST", "/jobs/activation", json=body)["jobs"]
+
+    def fail_job(
+        self, job_key: int | str, *, retries: int, error_message: str, retry_back_off_ms: int = 0
+    ) -> None:
+        body = {"retries": retries, "errorMessage": error_message, "retryBackOff": retry_back_off_ms}
+        self._v2("POST", f"/jobs/{job_key}/failure", json=body)
+
+    # -- controlled clock (test engine only) --
+
+    def _management(self) -> str:
+        if not self.management_url:
+            raise ValueError("This client was built without a management URL")
+        return self.management_url
+
+    def clock_now_ms(self) -> int:
+        return int(self._call("GET", f"{self._management()}/actuator/clock")["epochMilli"])
+
+    def advance_clock(self, milliseconds: int) -> None:
+        """Move the engine's controlled clock forward; timers due by then fire."""
+        self._call("POST", f"{self._management()}/actuator/clock/add", json={"offsetMilli": milliseconds})
+
+    def reset_clock(self) -> None:
+        self._call("DELETE", f"{self._management()}/actuator/clock")

@@ -1,0 +1,163 @@
+"""Helpers for tests that run processes on the real engine.
+
+Every wait polls the REST v2 API until a condition holds, and on timeout fails with
+what it last saw, so a failing process test says where the instance got stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from pyzeebe import ZeebeWorker, create_insecure_channel
+
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class WaitTimeout(AssertionError):
+    """A condition on the engine did not hold in time."""
+
+
+def unique_key(prefix: str) -> str:
+    """A business key no other test uses, so tests never see each other's instances."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    *,
+    what: str,
+    seen: Callable[[], Any],
+    timeout: float = DEFAULT_TIMEOUT_S,
+    interval: float = 0.25,
+) -> T:
+    """Call ``probe`` until it returns something truthy; on timeout report ``seen()``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = probe()
+        except CamundaApiError as exc:
+            # Not exported yet: the search side trails the engine a little.
+            if exc.status != 404:
+                raise
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise WaitTimeout(f"Timed out after {timeout:.0f} s waiting for {what}. Last seen: {seen()}")
+        time.sleep(interval)
+
+
+def describe_instance(camunda: CamundaRestClient, instance_key: str) -> dict[str, Any]:
+    """The instance's state, its active elements and its open incidents."""
+    try:
+        state = camunda.get_process_instance(instance_key).get("state")
+    except CamundaApiError as exc:
+        state = f"unknown ({exc.status})"
+    active = camunda.search_element_instances(processInstanceKey=instance_key, state="ACTIVE")
+    incidents = camunda.search_incidents(processInstanceKey=instance_key, state="ACTIVE")
+    return {
+        "state": state,
+        "active_elements": [e.get("elementId") for e in active],
+        "incidents": [f"{i.get('errorType')}: {i.get('errorMessage')}" for i in incidents],
+    }
+
+
+def wait_until_completed(
+    camunda: CamundaRestClient, instance_key: str, timeout: float = DEFAULT_TIMEOUT_S
+) -> dict[str, Any]:
+    """Wait until the process instance has completed."""
+    return wait_for(
+        lambda: (i := camunda.get_process_instance(instance_key)).get("state") == "COMPLETED" and i,
+        what=f"process instance {instance_key} to complete",
+        seen=lambda: describe_instance(camunda, instance_key),
+        timeout=timeout,
+    )
+
+
+def wait_until_element(
+    camunda: CamundaRestClient,
+    instance_key: str,
+    element_id: str,
+    *,
+    state: str = "ACTIVE",
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> dict[str, Any]:
+    """Wait until ``element_id`` of the instance is in ``state`` (ACTIVE or COMPLETED)."""
+    found = wait_for(
+        lambda: camunda.search_element_instances(
+            processInstanceKey=instance_key, elementId=element_id, state=state
+        ),
+        what=f"element '{element_id}' of instance {instance_key} to be {state}",
+        seen=lambda: describe_instance(camunda, instance_key),
+        timeout=timeout,
+    )
+    return found[0]
+
+
+def wait_for_user_task(
+    camunda: CamundaRestClient, instance_key: str, element_id: str, timeout: float = DEFAULT_TIMEOUT_S
+) -> dict[str, Any]:
+    """Wait until the instance has an open user task at ``element_id``, and return it."""
+    found = wait_for(
+        lambda: camunda.search_user_tasks(
+            processInstanceKey=instance_key, elementId=element_id, state="CREATED"
+        ),
+        what=f"user task '{element_id}' of instance {instance_key}",
+        seen=lambda: describe_instance(camunda, instance_key),
+        timeout=timeout,
+    )
+    return found[0]
+
+
+def wait_for_incident(
+    camunda: CamundaRestClient, instance_key: str, timeout: float = DEFAULT_TIMEOUT_S
+) -> dict[str, Any]:
+    """Wait until the instance has an active incident, and return it."""
+    found = wait_for(
+        lambda: camunda.search_incidents(processInstanceKey=instance_key, state="ACTIVE"),
+        what=f"an incident on instance {instance_key}",
+        seen=lambda: describe_instance(camunda, instance_key),
+        timeout=timeout,
+    )
+    return found[0]
+
+
+@contextmanager
+def running_worker(grpc_address: str, handlers: dict[str, Callable[..., Any]]) -> Iterator[ZeebeWorker]:
+    """Run a pyzeebe worker for ``handlers`` (job type -> function) in a background thread.
+
+    The channel is created inside the worker's own event loop, as pyzeebe requires.
+    """
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, ZeebeWorker] = {}
+
+    async def work() -> None:
+        worker = ZeebeWorker(create_insecure_channel(grpc_address=grpc_address), poll_retry_delay=0)
+        for job_type, handler in handlers.items():
+            worker.task(task_type=job_type)(handler)
+        holder["worker"] = worker
+        ready.set()
+        await worker.work()
+
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(work(),), daemon=True, name="test-zeebe-worker"
+    )
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("The test worker did not start")
+    try:
+        yield holder["worker"]
+    finally:
+        asyncio.run_coroutine_threadsafe(holder["worker"].stop(), loop).result(30)
+        thread.join(30)
+        loop.close()
