@@ -1,0 +1,181 @@
+"""Payment gateway adapter: a Stripe-style API over ``requests``.
+
+Every charge and refund carries an ``Idempotency-Key`` derived from the unlock id and
+the step, so a retry (here, or a redelivered Zeebe job) can never charge twice, even
+when the first request succeeded and only its response was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+from hireflow.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+# In-process retries stay short; longer outages go back to Zeebe as job retries with backoff.
+QUICK_RETRY_BACKOFF = Backoff(base_seconds=0.25, cap_seconds=4.0)
+
+
+class PaymentError(Exception):
+    """Base of the payment adapter's errors."""
+
+
+class PaymentDeclined(PaymentError):
+    """The card was declined: a business outcome (BPMN error ``PAYMENT_DECLINED``)."""
+
+    def __init__(self, message: str, decline_code: str | None, payment_id: str | None):
+        super().__init__(message)
+        self.decline_code = decline_code
+        self.payment_id = payment_id
+
+
+class PaymentRequestRejected(PaymentError):
+    """The gateway refused the request as invalid; retrying cannot help (needs a person)."""
+
+
+class PaymentGatewayUnavailable(PaymentError):
+    """5xx, timeouts or connection failures outlasted the quick retries; retry the job later."""
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment intent as the gateway reports it."""
+
+    id: str
+    status: str  # succeeded | processing | requires_payment_method | ...
+    amount: int
+    currency: str
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """True when the money arrives later and the process must wait for ``payment-confirmed``."""
+        return self.status == "processing"
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund of (part of) a payment."""
+
+    id: str
+    payment_id: str
+    amount: int
+    status: str
+
+
+class PaymentGateway(Protocol):
+    """What the workers need from a payment provider."""
+
+    def charge(self, *, unlock_id: str, amount: int, currency: str, payment_method: str) -> Payment: ...
+
+    def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund: ...
+
+
+def idempotency_key(unlock_id: str, step: str) -> str:
+    """The key for one business step of one unlock: stable across retries and redeliveries."""
+    return f"hireflow-unlock-{unlock_id}-{step}"
+
+
+class StripeStylePaymentGateway:
+    """Charges and refunds through a Stripe-compatible HTTP API.
+
+    Transient failures (5xx, 409 in-progress, timeouts, connection errors) are retried
+    ``attempts`` times with jittered exponential backoff, reusing the idempotency key.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        session: requests.Session | None = None,
+        timeout_seconds: float = 10.0,
+        attempts: int = 4,
+        backoff: Backoff = QUICK_RETRY_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.session = session or requests.Session()
+        self.timeout_seconds = timeout_seconds
+        self.attempts = attempts
+        self.backoff = backoff
+        self._sleep = sleep
+
+    def charge(self, *, unlock_id: str, amount: int, currency: str, payment_method: str) -> Payment:
+        """Create and confirm a payment intent for the unlock. Raises PaymentDeclined on a decline."""
+        body = self._post(
+            "/v1/payment_intents",
+            {
+                "amount": str(amount),
+                "currency": currency,
+                "payment_method": payment_method,
+                "confirm": "true",
+                "metadata[unlock_id]": unlock_id,
+            },
+            idempotency_key(unlock_id, "charge"),
+        )
+        return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
+
+    def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund:
+        """Refund the unlock's payment (in full unless ``amount`` is given), once."""
+        params = {"payment_intent": payment_id}
+        if amount is not None:
+            params["amount"] = str(amount)
+        body = self._post("/v1/refunds", params, idempotency_key(unlock_id, "refund"))
+        return Refund(
+            id=body["id"], payment_id=body["payment_intent"], amount=body["amount"], status=body["status"]
+        )
+
+    def _post(self, path: str, params: dict[str, str], key: str) -> dict[str, Any]:
+        url = f"{self.base_url}{path}"
+        headers = {"Authorization": f"Bearer {self._api_key}", "Idempotency-Key": key}
+        last_problem = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self.session.post(url, data=params, headers=headers, timeout=self.timeout_seconds)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code < 300:
+                    return response.json()
+                if response.status_code == 402:
+                    error = response.json().get("error", {})
+                    raise PaymentDeclined(
+                        error.get("message", "card declined"),
+                        error.get("decline_code"),
+                        (error.get("payment_intent") or {}).get("id"),
+                    )
+                if response.status_code < 500 and response.status_code not in (409, 429):
+                    raise PaymentRequestRejected(
+                        f"{path} refused with {response.status_code}: {_error_message(response)}"
+                    )
+                last_problem = f"HTTP {response.status_code}: {_error_message(response)}"
+            if attempt < self.attempts:
+                delay = self.backoff.delay(attempt)
+                log.warning(
+                    "payment %s attempt %d/%d failed (%s); retrying in %.2fs with the same key",
+                    path,
+                    attempt,
+                    self.attempts,
+                    last_problem,
+                    delay,
+                )
+                self._sleep(delay)
+        raise PaymentGatewayUnavailable(
+            f"Payment gateway unreachable after {self.attempts} tries ({last_problem}); "
+            "check the gateway, then retry"
+        )
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]

@@ -1,0 +1,379 @@
+"""A stateful, Stripe-style payment API for local use and tests (``python -m hireflow.sandboxes.payments``).
+
+Speaks the part of Stripe's API that hireflow uses (form-encoded requests, bearer API key):
+
+- ``POST /v1/payment_intents`` (amount, currency, payment_method, confirm, metadata[...])
+- ``GET /v1/payment_intents/<id>``
+- ``POST /v1/refunds`` (payment_intent, amount)
+
+Idempotency follows Stripe's documented rules: a repeated ``Idempotency-Key`` with the same
+parameters returns the stored first response (header ``Idempotent-Replayed: true``);
+with other parameters it is refused with 400 ``idempotency_error``. Injected faults are
+never stored under a key, just as Stripe does not store requests that failed to start.
+
+Sandbox controls (no API key, local only): ``GET/POST /_sandbox/faults``,
+``GET /_sandbox/ledger``, ``GET /_sandbox/requests``, ``GET /healthz``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from hireflow.sandboxes.faults import FaultInjector
+
+# server_error: 500 before anything is stored. timeout: a slow answer, nothing stored.
+# lost_response: stored, then answered too late for the client to see it.
+FAULT_KINDS = {"server_error", "timeout", "lost_response"}
+DECLINED_PAYMENT_METHODS = {"pm_card_chargeDeclined", "pm_card_visa_chargeDeclined"}
+# Methods that settle later, as bank debits do: the intent stays `processing`.
+ASYNC_PAYMENT_METHODS = {"pm_card_async", "pm_sepa_debit"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS payment_intents (
+    id TEXT PRIMARY KEY, amount INTEGER NOT NULL, currency TEXT NOT NULL,
+    payment_method TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS refunds (
+    id TEXT PRIMARY KEY, payment_intent TEXT NOT NULL REFERENCES payment_intents(id),
+    amount INTEGER NOT NULL, status TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    api_key TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    status_code INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (api_key, key));
+CREATE TABLE IF NOT EXISTS request_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, method TEXT NOT NULL,
+    path TEXT NOT NULL, idempotency_key TEXT, outcome TEXT NOT NULL);
+"""
+
+
+class ApiError(Exception):
+    """An error answered in Stripe's shape: ``{"error": {"type", "code", "message", ...}}``."""
+
+    def __init__(self, status: int, type_: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"type": type_, "message": message, **extra}}
+
+
+class PaymentLedger:
+    """The sandbox's state in SQLite: payment intents, refunds and idempotency records."""
+
+    def __init__(self, path: Path | str):
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.executescript(SCHEMA)
+        self.lock = threading.RLock()
+
+    def log(self, method: str, path: str, key: str | None, outcome: str) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT INTO request_log (at, method, path, idempotency_key, outcome) VALUES (?,?,?,?,?)",
+                (time.time(), method, path, key, outcome),
+            )
+
+    def requests(self) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self._db.execute("SELECT * FROM request_log ORDER BY id")]
+
+    def stored_response(self, api_key: str, key: str) -> sqlite3.Row | None:
+        return self._db.execute(
+            "SELECT * FROM idempotency_keys WHERE api_key = ? AND key = ?", (api_key, key)
+        ).fetchone()
+
+    def store_response(self, api_key: str, key: str, fingerprint: str, status: int, body: dict) -> None:
+        self._db.execute(
+            "INSERT INTO idempotency_keys VALUES (?,?,?,?,?)",
+            (api_key, key, fingerprint, status, json.dumps(body)),
+        )
+
+    def intent(self, intent_id: str) -> dict | None:
+        row = self._db.execute("SELECT * FROM payment_intents WHERE id = ?", (intent_id,)).fetchone()
+        return _intent_json(row) if row else None
+
+    def insert_intent(self, intent: dict) -> None:
+        self._db.execute(
+            "INSERT INTO payment_intents VALUES (?,?,?,?,?,?,?)",
+            (
+                intent["id"],
+                intent["amount"],
+                intent["currency"],
+                intent["payment_method"],
+                intent["status"],
+                json.dumps(intent["metadata"]),
+                intent["created"],
+            ),
+        )
+
+    def refunded_amount(self, intent_id: str) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(amount), 0) AS total FROM refunds WHERE payment_intent = ?", (intent_id,)
+        ).fetchone()
+        return int(row["total"])
+
+    def insert_refund(self, refund: dict) -> None:
+        self._db.execute(
+            "INSERT INTO refunds VALUES (?,?,?,?,?)",
+            (refund["id"], refund["payment_intent"], refund["amount"], refund["status"], refund["created"]),
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, so a stored result and its idempotency record land together."""
+        with self.lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def snapshot(self) -> dict[str, list[dict]]:
+        with self.lock:
+            intents = [
+                _intent_json(r) for r in self._db.execute("SELECT * FROM payment_intents ORDER BY created")
+            ]
+            refunds = [dict(r) for r in self._db.execute("SELECT * FROM refunds ORDER BY created")]
+        return {"payment_intents": intents, "refunds": refunds}
+
+
+def _intent_json(row: sqlite3.Row) -> dict:
+    return {
+        "id": row["id"],
+        "object": "payment_intent",
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "payment_method": row["payment_method"],
+        "status": row["status"],
+        "metadata": json.loads(row["metadata"]),
+        "created": row["created"],
+    }
+
+
+def _fingerprint(path: str, params: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps([path, sorted(params.items())]).encode()).hexdigest()
+
+
+def _positive_int(params: dict[str, str], name: str, required: bool = True) -> int | None:
+    raw = params.get(name)
+    if raw is None and not required:
+        return None
+    if raw is None or not raw.isdigit() or int(raw) <= 0:
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            f"{name} must be a positive integer (in cents)",
+            param=name,
+            code="parameter_invalid_integer",
+        )
+    return int(raw)
+
+
+def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | None = None) -> Flask:
+    """Build the sandbox app. ``api_key`` is the only secret key it accepts."""
+    app = Flask("payment_sandbox")
+    ledger = PaymentLedger(db_path)
+    faults = FaultInjector(FAULT_KINDS, seed=seed)
+    declined = set(DECLINED_PAYMENT_METHODS)
+    app.extensions["payment_ledger"] = ledger
+    app.extensions["payment_faults"] = faults
+
+    def create_intent(params: dict[str, str]) -> tuple[int, dict]:
+        amount = _positive_int(params, "amount")
+        currency = params.get("currency", "")
+        if len(currency) != 3 or not currency.isalpha():
+            raise ApiError(
+                400, "invalid_request_error", "currency must be a 3-letter ISO code", param="currency"
+            )
+        method = params.get("payment_method")
+        if not method:
+            raise ApiError(400, "invalid_request_error", "payment_method is required", param="payment_method")
+        metadata = {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+        if params.get("confirm") != "true":
+            status = "requires_confirmation"
+        elif method in declined:
+            status = "requires_payment_method"
+        elif method in ASYNC_PAYMENT_METHODS:
+            status = "processing"
+        else:
+            status = "succeeded"
+        intent = {
+            "id": "pi_" + secrets.token_hex(12),
+            "amount": amount,
+            "currency": currency.lower(),
+            "payment_method": method,
+            "status": status,
+            "metadata": metadata,
+            "created": time.time(),
+        }
+        ledger.insert_intent(intent)
+        intent["object"] = "payment_intent"
+        if status == "requires_payment_method":
+            return 402, {
+                "error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "generic_decline",
+                    "message": "Your card was declined.",
+                    "payment_intent": intent,
+                }
+            }
+        return 200, intent
+
+    def create_refund(params: dict[str, str]) -> tuple[int, dict]:
+        intent = ledger.intent(params.get("payment_intent", ""))
+        if intent is None:
+            raise ApiError(
+                404,
+                "invalid_request_error",
+                "No such payment_intent",
+                param="payment_intent",
+                code="resource_missing",
+            )
+        if intent["status"] != "succeeded":
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"payment_intent is {intent['status']}, not succeeded",
+                code="charge_not_refundable",
+            )
+        remaining = intent["amount"] - ledger.refunded_amount(intent["id"])
+        amount = _positive_int(params, "amount", required=False) or remaining
+        if amount > remaining:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"Refund of {amount} exceeds the {remaining} not yet refunded",
+                code="charge_already_refunded",
+            )
+        refund = {
+            "id": "re_" + secrets.token_hex(12),
+            "payment_intent": intent["id"],
+            "amount": amount,
+            "status": "succeeded",
+            "created": time.time(),
+        }
+        ledger.insert_refund(refund)
+        return 200, {**refund, "object": "refund"}
+
+    handlers = {"/v1/payment_intents": create_intent, "/v1/refunds": create_refund}
+
+    def authorized() -> bool:
+        return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}")
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return jsonify(exc.body), exc.status
+
+    @app.post("/v1/payment_intents")
+    @app.post("/v1/refunds")
+    def mutate():
+        path = request.path
+        key = request.headers.get("Idempotency-Key")
+        if not authorized():
+            ledger.log("POST", path, key, "unauthorized")
+            raise ApiError(401, "invalid_request_error", "Invalid API Key provided")
+        if faults.should("timeout"):
+            ledger.log("POST", path, key, "injected_timeout")
+            time.sleep(faults.delay_seconds)
+            raise ApiError(500, "api_error", "Injected timeout: nothing was stored")
+        if faults.should("server_error"):
+            ledger.log("POST", path, key, "injected_server_error")
+            raise ApiError(500, "api_error", "Injected server error: nothing was stored")
+        params = request.form.to_dict()
+        with ledger.transaction():
+            if key:
+                stored = ledger.stored_response(api_key, key)
+                if stored is not None:
+                    if stored["fingerprint"] != _fingerprint(path, params):
+                        ledger.log("POST", path, key, "idempotency_mismatch")
+                        raise ApiError(
+                            400,
+                            "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with.",
+                        )
+                    ledger.log("POST", path, key, "replayed")
+                    return Response(
+                        stored["body"],
+                        status=stored["status_code"],
+                        mimetype="application/json",
+                        headers={"Idempotent-Replayed": "true"},
+                    )
+            status, body = handlers[path](params)
+            if key:
+                ledger.store_response(api_key, key, _fingerprint(path, params), status, body)
+        if faults.should("lost_response"):
+            ledger.log("POST", path, key, "committed_response_lost")
+            time.sleep(faults.delay_seconds)
+        else:
+            ledger.log("POST", path, key, f"committed_{status}")
+        return jsonify(body), status
+
+    @app.get("/v1/payment_intents/<intent_id>")
+    def get_intent(intent_id: str):
+        if not authorized():
+            raise ApiError(401, "invalid_request_error", "Invalid API Key provided")
+        intent = ledger.intent(intent_id)
+        if intent is None:
+            raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
+        return jsonify(intent)
+
+    @app.get("/_sandbox/faults")
+    def get_faults():
+        return jsonify({**faults.plan, "declined_payment_methods": sorted(declined)})
+
+    @app.post("/_sandbox/faults")
+    def set_faults():
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ApiError(
+                400, "invalid_request_error", "send a JSON object: {rates, next_count, delay_seconds}"
+            )
+        try:
+            faults.configure(body.get("rates"), body.get("next_count"), body.get("delay_seconds"))
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, "invalid_request_error", str(exc)) from exc
+        if "declined_payment_methods" in body:
+            declined.clear()
+            declined.update(body["declined_payment_methods"])
+        return get_faults()
+
+    @app.get("/_sandbox/ledger")
+    def get_ledger():
+        return jsonify(ledger.snapshot())
+
+    @app.get("/_sandbox/requests")
+    def get_requests():
+        return jsonify(ledger.requests())
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the local payment sandbox.")
+    parser.add_argument("--port", type=int, default=8101)
+    parser.add_argument("--db", default="var/payment-sandbox.sqlite3")
+    parser.add_argument("--api-key", default="sk_test_hireflow_local")
+    args = parser.parse_args()
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    create_payment_sandbox(args.db, args.api_key).run(host="127.0.0.1", port=args.port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

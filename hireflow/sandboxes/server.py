@@ -1,0 +1,35 @@
+"""Run a WSGI app on a local port in a background thread (tests) or the foreground (``make run``)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+
+@dataclass
+class RunningServer:
+    """A server started by ``serve_in_thread``; ``url`` is its base URL."""
+
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.server.server_close()
+
+
+def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Serve ``app`` threaded on ``host:port`` (0 picks a free port) until ``shutdown()``."""
+    server = make_server(host, port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"{app.name}-server")
+    thread.start()
+    return RunningServer(server=server, thread=thread)
