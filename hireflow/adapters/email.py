@@ -1,0 +1,197 @@
+"""Email adapter: SendGrid through the ``sendgrid`` SDK, sent once per dedupe key.
+
+Each email names a dedupe key built from business identifiers (for example
+``resume-received:<resume id>``). Before sending, the key is claimed in the domain
+store's outbox; once SendGrid accepts the mail it is marked sent. A retried or
+redelivered job finds it sent and does not send again. A claim left by a sender that
+crashed mid-send expires, and the mail is then sent again: a rare duplicate is
+preferred to a lost mail.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import urllib.error
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import CustomArg, Mail
+from sqlalchemy.exc import IntegrityError
+
+from hireflow.store import Database, EmailOutboxEntry, utcnow
+
+log = logging.getLogger(__name__)
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "email_templates"
+
+
+class EmailError(Exception):
+    """Base of the email adapter's errors."""
+
+
+class EmailTemporarilyUnavailable(EmailError):
+    """Rate limit, 5xx or network trouble: retry the job later with backoff."""
+
+
+class EmailSendInProgress(EmailTemporarilyUnavailable):
+    """Another worker holds a live claim on this dedupe key; retry after its claim ends."""
+
+
+class EmailRejected(EmailError):
+    """The provider refused the mail (bad key, bad address, bad body): a person must fix it."""
+
+
+class SendOutcome(Enum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    """One email to send: who gets it, which template, the values it needs, and its dedupe key."""
+
+    dedupe_key: str
+    to: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class Mailer(Protocol):
+    """What the workers need from an email provider."""
+
+    def send(self, message: EmailMessage) -> SendOutcome: ...
+
+
+class EmailTemplates:
+    """Templates in files: the first line is ``Subject: ...``, the rest is the plain-text body."""
+
+    def __init__(self, folder: Path = TEMPLATES_DIR):
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder),
+            undefined=jinja2.StrictUndefined,  # a missing value is an error, not a blank in a mail
+            keep_trailing_newline=True,
+        )
+
+    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
+        """Return (subject, text) for template ``name``."""
+        try:
+            rendered = self.env.get_template(f"{name}.txt").render(**context)
+        except jinja2.TemplateNotFound as exc:
+            raise EmailRejected(f"No email template named {name!r}") from exc
+        except jinja2.UndefinedError as exc:
+            raise EmailRejected(f"Email template {name!r} is missing a value: {exc}") from exc
+        first, _, body = rendered.partition("\n")
+        if not first.startswith("Subject: "):
+            raise EmailRejected(f"Email template {name!r} must start with a 'Subject: ' line")
+        return first.removeprefix("Subject: ").strip(), body.lstrip("\n")
+
+
+class EmailOutbox:
+    """Claims and records sent mails by dedupe key (unique), in the domain store."""
+
+    def __init__(self, db: Database, claim_seconds: float = 120.0):
+        self.db = db
+        self.claim = timedelta(seconds=claim_seconds)
+
+    def try_claim(self, message: EmailMessage) -> bool:
+        """True if this caller may send now; False if already sent. Raises EmailSendInProgress."""
+        now = utcnow()
+        try:
+            with self.db.sessions.begin() as session:
+                entry = session.get(EmailOutboxEntry, message.dedupe_key, with_for_update=True)
+                if entry is None:
+                    session.add(
+                        EmailOutboxEntry(
+                            dedupe_key=message.dedupe_key,
+                            recipient=message.to,
+                            template=message.template,
+                            status="sending",
+                            claimed_until=now + self.claim,
+                        )
+                    )
+                    return True
+                if entry.status == "sent":
+                    return False
+                if entry.claimed_until > now:
+                    raise EmailSendInProgress(f"email {message.dedupe_key} is being sent by another worker")
+                entry.claimed_until = now + self.claim
+                return True
+        except IntegrityError as exc:  # another worker inserted the same key first
+            raise EmailSendInProgress(f"email {message.dedupe_key} is being sent by another worker") from exc
+
+    def mark_sent(self, dedupe_key: str, provider_message_id: str | None) -> None:
+        with self.db.sessions.begin() as session:
+            entry = session.get(EmailOutboxEntry, dedupe_key)
+            entry.status = "sent"
+            entry.sent_at = utcnow()
+            entry.provider_message_id = provider_message_id
+
+    def release(self, dedupe_key: str) -> None:
+        """Give up a claim after a failed send, so the retry need not wait for it to expire."""
+        with self.db.sessions.begin() as session:
+            entry = session.get(EmailOutboxEntry, dedupe_key)
+            if entry is not None and entry.status == "sending":
+                session.delete(entry)
+
+
+def is_plausible_address(address: str) -> bool:
+    """A bare ``local@domain.tld`` address; display names and anything else are refused."""
+    name, parsed = email.utils.parseaddr(address)
+    local, _, domain = parsed.partition("@")
+    return not name and parsed == address and bool(local) and "." in domain.strip(".")
+
+
+class SendGridMailer:
+    """Sends templated plain-text mail through SendGrid's v3 API, once per dedupe key."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        sender: str,
+        outbox: EmailOutbox,
+        templates: EmailTemplates | None = None,
+        host: str = "https://api.sendgrid.com",
+        timeout_seconds: float = 10.0,
+    ):
+        self._client = SendGridAPIClient(api_key=api_key, host=host)
+        self._client.client.timeout = timeout_seconds
+        self.sender = sender
+        self.outbox = outbox
+        self.templates = templates or EmailTemplates()
+
+    def send(self, message: EmailMessage) -> SendOutcome:
+        """Send ``message`` unless its dedupe key was already sent."""
+        subject, text = self.templates.render(message.template, message.context)
+        if not is_plausible_address(message.to):
+            # The SDK's Mail helper crashes (KeyError) on such an address; refuse it clearly instead.
+            raise EmailRejected(f"Invalid recipient address {message.to!r} for {message.dedupe_key}")
+        if not self.outbox.try_claim(message):
+            log.info("email %s already sent; not sending again", message.dedupe_key)
+            return SendOutcome.ALREADY_SENT
+        mail = Mail(from_email=self.sender, to_emails=message.to, subject=subject, plain_text_content=text)
+        mail.custom_arg = CustomArg("dedupe_key", message.dedupe_key)
+        try:
+            response = self._client.send(mail)
+        except HTTPError as exc:
+            self.outbox.release(message.dedupe_key)
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise EmailTemporarilyUnavailable(
+                    f"SendGrid answered {exc.status_code} for {message.dedupe_key}; retry later"
+                ) from exc
+            raise EmailRejected(
+                f"SendGrid refused {message.dedupe_key} with {exc.status_code}: {exc.body!r}"
+            ) from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            # The mail may or may not have gone out; the claim stays and expires, then a retry resends.
+            raise EmailTemporarilyUnavailable(
+                f"SendGrid unreachable for {message.dedupe_key}: {exc}"
+            ) from exc
+        self.outbox.mark_sent(message.dedupe_key, response.headers.get("X-Message-Id"))
+        return SendOutcome.SENT

@@ -1,0 +1,187 @@
+"""A SendGrid-compatible mail capture for local use and tests (``python -m hireflow.sandboxes.mail_capture``).
+
+Accepts ``POST /v3/mail/send`` as SendGrid does (bearer API key, v3 JSON body, 202 with
+``X-Message-Id``), stores each mail instead of delivering it, and can answer 429 or 5xx
+on request. The webapp lists the captured mails; the chaos checker counts duplicates.
+
+Capture controls (no API key, local only): ``GET /_capture/messages``,
+``GET /_capture/messages/<id>``, ``GET/POST /_capture/faults``, ``GET /healthz``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+
+from hireflow.sandboxes.faults import FaultInjector
+
+FAULT_KINDS = {"too_many_requests", "server_error"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY, received_at REAL NOT NULL, sender TEXT NOT NULL,
+    recipients TEXT NOT NULL, subject TEXT NOT NULL, text TEXT, html TEXT,
+    custom_args TEXT NOT NULL, attachments TEXT NOT NULL);
+"""
+
+
+def _errors(*messages: tuple[str, str]) -> dict:
+    """SendGrid's error body: ``{"errors": [{"message", "field", "help"}]}``."""
+    return {"errors": [{"message": m, "field": f, "help": None} for f, m in messages]}
+
+
+def validate_mail(body: object) -> list[tuple[str, str]]:
+    """The problems SendGrid would report for this v3 mail body, as (field, message) pairs."""
+    if not isinstance(body, dict):
+        return [("", "The request body must be a JSON object.")]
+    problems = []
+    personalizations = body.get("personalizations")
+    if not isinstance(personalizations, list) or not personalizations:
+        problems.append(
+            ("personalizations", "The personalizations field is required and must have at least one.")
+        )
+    else:
+        for i, p in enumerate(personalizations):
+            to = p.get("to") if isinstance(p, dict) else None
+            if (
+                not isinstance(to, list)
+                or not to
+                or not all(isinstance(t, dict) and "@" in str(t.get("email", "")) for t in to)
+            ):
+                problems.append(
+                    (f"personalizations.{i}.to", "Each personalization needs 'to' with valid emails.")
+                )
+    if not isinstance(body.get("from"), dict) or "@" not in str(body["from"].get("email", "")):
+        problems.append(("from.email", "The from object must be provided with a valid email."))
+    if not body.get("subject") and not body.get("template_id"):
+        problems.append(("subject", "The subject is required."))
+    content = body.get("content")
+    if not body.get("template_id") and (
+        not isinstance(content, list) or not any(isinstance(c, dict) and c.get("value") for c in content)
+    ):
+        problems.append(("content", "Content with at least one non-empty value is required."))
+    return problems
+
+
+def create_mail_capture(db_path: Path | str, api_key: str, *, seed: int | None = None) -> Flask:
+    """Build the capture app. ``api_key`` is the only key it accepts."""
+    app = Flask("mail_capture")
+    db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.executescript(SCHEMA)
+    lock = threading.Lock()
+    faults = FaultInjector(FAULT_KINDS, seed=seed)
+    app.extensions["mail_faults"] = faults
+
+    def message_json(row: sqlite3.Row) -> dict:
+        custom_args = json.loads(row["custom_args"])
+        return {
+            "id": row["id"],
+            "received_at": row["received_at"],
+            "from": row["sender"],
+            "to": json.loads(row["recipients"]),
+            "subject": row["subject"],
+            "text": row["text"],
+            "html": row["html"],
+            "custom_args": custom_args,
+            "dedupe_key": custom_args.get("dedupe_key"),
+            "attachments": json.loads(row["attachments"]),
+        }
+
+    @app.post("/v3/mail/send")
+    def send():
+        if not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}"):
+            return jsonify(
+                _errors(("", "The provided authorization grant is invalid, expired, or revoked"))
+            ), 401
+        if faults.should("too_many_requests"):
+            return jsonify(_errors(("", "too many requests"))), 429, {"Retry-After": "1"}
+        if faults.should("server_error"):
+            return jsonify(_errors(("", "Injected server error: the mail was not accepted"))), 500
+        body = request.get_json(silent=True)
+        problems = validate_mail(body)
+        if problems:
+            return jsonify(_errors(*problems)), 400
+        content = {c.get("type"): c.get("value") for c in body.get("content") or [] if isinstance(c, dict)}
+        recipients = [t["email"] for p in body["personalizations"] for t in p["to"]]
+        custom_args = {**(body.get("custom_args") or {})}
+        for p in body["personalizations"]:
+            custom_args.update(p.get("custom_args") or {})
+        message_id = secrets.token_urlsafe(16)
+        attachments = [
+            {"filename": a.get("filename"), "type": a.get("type")} for a in body.get("attachments") or []
+        ]
+        with lock:
+            db.execute(
+                "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    message_id,
+                    time.time(),
+                    body["from"]["email"],
+                    json.dumps(recipients),
+                    body.get("subject") or "",
+                    content.get("text/plain"),
+                    content.get("text/html"),
+                    json.dumps(custom_args),
+                    json.dumps(attachments),
+                ),
+            )
+        return "", 202, {"X-Message-Id": message_id}
+
+    @app.get("/_capture/messages")
+    def list_messages():
+        with lock:
+            rows = db.execute("SELECT * FROM messages ORDER BY received_at").fetchall()
+        messages = [message_json(r) for r in rows]
+        to = request.args.get("to")
+        return jsonify([m for m in messages if to is None or to in m["to"]])
+
+    @app.get("/_capture/messages/<message_id>")
+    def get_message(message_id: str):
+        with lock:
+            row = db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            return jsonify(_errors(("id", f"No captured message {message_id}"))), 404
+        return jsonify(message_json(row))
+
+    @app.get("/_capture/faults")
+    def get_faults():
+        return jsonify(faults.plan)
+
+    @app.post("/_capture/faults")
+    def set_faults():
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify(_errors(("", "send a JSON object: {rates, next_count}"))), 400
+        try:
+            faults.configure(body.get("rates"), body.get("next_count"), body.get("delay_seconds"))
+        except (TypeError, ValueError) as exc:
+            return jsonify(_errors(("", str(exc)))), 400
+        return get_faults()
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the local SendGrid-compatible mail capture.")
+    parser.add_argument("--port", type=int, default=8102)
+    parser.add_argument("--db", default="var/mail-capture.sqlite3")
+    parser.add_argument("--api-key", default="SG.hireflow-local")
+    args = parser.parse_args()
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    create_mail_capture(args.db, args.api_key).run(host="127.0.0.1", port=args.port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The domain store: SQLite by default, PostgreSQL by URL (``HIREFLOW_DATABASE_URL``).
+
+Unique constraints carry idempotency: a side effect claims its business key in a row
+before it happens, so a redelivered job finds the claim and does not repeat it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, String, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+DEFAULT_URL = "sqlite:///var/hireflow.sqlite3"
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without tzinfo: the form every database here stores and compares."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Base of all hireflow tables."""
+
+
+class EmailOutboxEntry(Base):
+    """One email identified by its dedupe key: claimed while sending, then marked sent."""
+
+    __tablename__ = "email_outbox"
+
+    dedupe_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # sending | sent
+    claimed_until: Mapped[datetime] = mapped_column(DateTime())
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
+
+
+class Database:
+    """Engine and sessions for one database URL; creates the schema on first use."""
+
+    def __init__(self, url: str = DEFAULT_URL):
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        """Create missing tables (safe to call at every start)."""
+        Base.metadata.create_all(self.engine)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    # WAL lets the webapp read while workers write; the timeout waits out short write locks.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

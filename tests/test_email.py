@@ -1,0 +1,133 @@
+"""The SendGrid mailer against the mail capture, over real HTTP (issue 3, acceptance 2)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from hireflow.adapters.email import (
+    EmailMessage,
+    EmailOutbox,
+    EmailRejected,
+    EmailSendInProgress,
+    EmailTemplates,
+    EmailTemporarilyUnavailable,
+    SendGridMailer,
+    SendOutcome,
+)
+from hireflow.sandboxes.mail_capture import create_mail_capture
+from hireflow.sandboxes.server import serve_in_thread
+from hireflow.store import Database
+from tests.engine_helpers import unique_key
+
+API_KEY = "SG.for-tests"
+
+
+@pytest.fixture
+def capture(tmp_path):
+    running = serve_in_thread(create_mail_capture(tmp_path / "mail.sqlite3", API_KEY, seed=3))
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    return EmailOutbox(db)
+
+
+def mailer(capture, outbox, api_key=API_KEY) -> SendGridMailer:
+    return SendGridMailer(api_key, sender="no-reply@hireflow.example", outbox=outbox, host=capture.url)
+
+
+def captured(capture, to=None) -> list[dict]:
+    return requests.get(
+        f"{capture.url}/_capture/messages", params={"to": to} if to else None, timeout=5
+    ).json()
+
+
+def resume_received(to="ada@example.com") -> EmailMessage:
+    return EmailMessage(
+        dedupe_key=unique_key("resume-received"),
+        to=to,
+        template="resume-received",
+        context={"candidate_name": "Ada", "skills": ["python", "sql"]},
+    )
+
+
+def test_a_mail_is_sent_through_the_sendgrid_sdk_with_its_dedupe_key(capture, outbox):
+    message = resume_received()
+    assert mailer(capture, outbox).send(message) is SendOutcome.SENT
+    [mail] = captured(capture)
+    assert mail["to"] == ["ada@example.com"]
+    assert mail["subject"] == "We received your resume, Ada"
+    assert "- python\n- sql" in mail["text"]
+    assert mail["dedupe_key"] == message.dedupe_key
+
+
+def test_a_dedupe_key_suppresses_a_second_send(capture, outbox):
+    message = resume_received()
+    first = mailer(capture, outbox).send(message)
+    second = mailer(capture, outbox).send(message)
+    assert (first, second) == (SendOutcome.SENT, SendOutcome.ALREADY_SENT)
+    assert len(captured(capture)) == 1
+
+
+@pytest.mark.parametrize("fault", ["too_many_requests", "server_error"])
+def test_a_rate_limit_or_server_error_is_retryable_and_the_retry_sends_once(capture, outbox, fault):
+    requests.post(f"{capture.url}/_capture/faults", json={"next_count": {fault: 1}}, timeout=5)
+    message = resume_received()
+    with pytest.raises(EmailTemporarilyUnavailable):
+        mailer(capture, outbox).send(message)
+    assert captured(capture) == []
+    assert mailer(capture, outbox).send(message) is SendOutcome.SENT
+    assert mailer(capture, outbox).send(message) is SendOutcome.ALREADY_SENT
+    assert len(captured(capture)) == 1
+
+
+def test_a_live_claim_by_another_worker_makes_this_one_wait(capture, outbox):
+    message = resume_received()
+    assert outbox.try_claim(message)
+    with pytest.raises(EmailSendInProgress):
+        mailer(capture, outbox).send(message)
+    assert captured(capture) == []
+
+
+def test_a_claim_left_by_a_crashed_sender_expires_and_the_mail_goes_out(capture, outbox):
+    message = resume_received()
+    expired = EmailOutbox(outbox.db, claim_seconds=-1)
+    assert expired.try_claim(message)
+    assert mailer(capture, outbox).send(message) is SendOutcome.SENT
+    assert len(captured(capture)) == 1
+
+
+def test_a_wrong_api_key_is_rejected_for_a_person_to_fix(capture, outbox):
+    with pytest.raises(EmailRejected, match="401"):
+        mailer(capture, outbox, api_key="SG.wrong").send(resume_received())
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "ada@", "Ada <ada@example.com>", "ada@localhost"])
+def test_a_bad_address_is_rejected_before_anything_is_claimed_or_sent(capture, outbox, address):
+    message = resume_received(to=address)
+    with pytest.raises(EmailRejected, match="Invalid recipient"):
+        mailer(capture, outbox).send(message)
+    assert captured(capture) == []
+    assert outbox.try_claim(message), "a rejected mail must leave no claim behind"
+
+
+def test_a_template_missing_a_value_is_an_error_not_a_blank():
+    with pytest.raises(EmailRejected, match="missing a value"):
+        EmailTemplates().render("resume-received", {"skills": []})
+
+
+def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):
+    response = requests.post(
+        f"{capture.url}/v3/mail/send",
+        json={"subject": "hi"},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"personalizations", "from.email", "content"} <= fields
