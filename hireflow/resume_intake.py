@@ -1,0 +1,231 @@
+"""Resume intake: check a file, extract its text, and find skills and years of experience.
+
+Everything wrong with the file itself ends in ``InvalidResume`` with a reason. The
+resume-upload process catches it as the BPMN error ``RESUME_INVALID`` and asks the
+candidate to re-upload. No malformed file can crash a worker.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date
+
+import docx
+import pypdf
+
+RESUME_INVALID = "RESUME_INVALID"  # BPMN error code caught by resume-upload
+
+REASONS = {
+    "unsupported_type": "The file is not a PDF or Word (.docx) document.",
+    "too_large": "The file is larger than we accept.",
+    "too_many_pages": "The document has more pages than we accept.",
+    "corrupt": "The file is damaged and cannot be read.",
+    "unsafe_archive": "The Word file expands to far more data than a resume holds.",
+    "encrypted": "The document is password-protected.",
+    "no_text": "No text could be read from the document (is it a scanned image?).",
+}
+
+
+class InvalidResume(Exception):
+    """The file cannot be accepted as a resume; ``reason`` is a key of ``REASONS``."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{REASONS[reason]} {detail}".strip())
+
+    @property
+    def error_code(self) -> str:
+        return RESUME_INVALID
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """What a resume may be. Sized for real CVs with a wide margin."""
+
+    max_bytes: int = 5 * 1024 * 1024
+    max_pages: int = 20
+    max_docx_entries: int = 500
+    max_docx_uncompressed_bytes: int = 40 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ResumeProfile:
+    """What matching needs from a resume."""
+
+    skills: list[str] = field(default_factory=list)
+    years_of_experience: int | None = None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """A checked resume: its type, text, page count (PDF) and profile."""
+
+    kind: str
+    text: str
+    pages: int | None
+    profile: ResumeProfile
+
+
+# --- Type and safety checks --------------------------------------------------------------
+
+
+def detect_type(data: bytes) -> str:
+    """``pdf`` or ``docx`` by magic bytes and structure; never by file name or declared type."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise InvalidResume("corrupt", "The archive structure is broken.") from exc
+        if {"[Content_Types].xml", "word/document.xml"} <= names:
+            return "docx"
+    raise InvalidResume("unsupported_type")
+
+
+def check_docx_archive(data: bytes, limits: IntakeLimits) -> None:
+    """Refuse zip bombs: count entries and really decompress, bounded, instead of trusting headers."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            if len(entries) > limits.max_docx_entries:
+                raise InvalidResume("unsafe_archive", f"It holds {len(entries)} parts.")
+            budget = limits.max_docx_uncompressed_bytes
+            for entry in entries:
+                with archive.open(entry) as part:
+                    while chunk := part.read(64 * 1024):
+                        budget -= len(chunk)
+                        if budget < 0:
+                            raise InvalidResume(
+                                "unsafe_archive",
+                                f"It expands past {limits.max_docx_uncompressed_bytes // (1024 * 1024)} MB.",
+                            )
+    except InvalidResume:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        raise InvalidResume("corrupt", f"The archive cannot be read ({type(exc).__name__}).") from exc
+
+
+# --- Text extraction ---------------------------------------------------------------------
+# Parsers meet hostile input here and raise many exception types on it; any of them means
+# "this file cannot be read", so they are caught broadly and turned into InvalidResume.
+
+
+def _pdf_text(data: bytes, limits: IntakeLimits) -> tuple[str, int]:
+    # A complete PDF ends with %%EOF; without it the upload was cut off. pypdf would
+    # rebuild what it can, but half a resume is not a resume.
+    if b"%%EOF" not in data[-2048:]:
+        raise InvalidResume("corrupt", "The PDF is incomplete (was the upload cut off?).")
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise InvalidResume("encrypted")
+        pages = len(reader.pages)
+        if pages > limits.max_pages:
+            raise InvalidResume("too_many_pages", f"It has {pages} pages; the limit is {limits.max_pages}.")
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    except InvalidResume:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the note above
+        raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
+    return text, pages
+
+
+def _docx_text(data: bytes) -> str:
+    try:
+        document = docx.Document(io.BytesIO(data))
+        parts = [p.text for p in document.paragraphs]
+        for table in document.tables:
+            for row in table.rows:
+                parts.extend(cell.text for cell in row.cells)
+    except Exception as exc:  # noqa: BLE001 - see the note above
+        raise InvalidResume("corrupt", f"The Word file cannot be read ({type(exc).__name__}).") from exc
+    return "\n".join(parts)
+
+
+# --- Profile -----------------------------------------------------------------------------
+
+# Canonical skill -> the ways resumes write it. Matching is case-insensitive, on whole words.
+SKILLS: dict[str, tuple[str, ...]] = {
+    "python": ("python",),
+    "java": ("java",),
+    "javascript": ("javascript", "js", "node.js", "nodejs"),
+    "typescript": ("typescript",),
+    "go": ("golang",),
+    "rust": ("rust",),
+    "c++": ("c++", "cpp"),
+    "c#": ("c#", ".net", "dotnet"),
+    "sql": ("sql",),
+    "postgresql": ("postgresql", "postgres"),
+    "react": ("react", "react.js"),
+    "django": ("django",),
+    "flask": ("flask",),
+    "docker": ("docker",),
+    "kubernetes": ("kubernetes", "k8s"),
+    "aws": ("aws", "amazon web services"),
+    "terraform": ("terraform",),
+    "bpmn": ("bpmn",),
+    "camunda": ("camunda", "zeebe"),
+    "machine learning": ("machine learning", "ml"),
+    "project management": ("project management",),
+    "recruiting": ("recruiting", "recruitment", "talent acquisition"),
+}
+_SKILL_PATTERNS = {
+    skill: re.compile("|".join(rf"(?<![\w+#.]){re.escape(alias)}(?![\w+#])" for alias in aliases), re.I)
+    for skill, aliases in SKILLS.items()
+}
+_YEARS_STATED = re.compile(r"\b(\d{1,2})\s*\+?\s*(?:years?|yrs?)\b", re.I)
+_YEAR_RANGE = re.compile(
+    r"\b((?:19|20)\d{2})\s*(?:-|–|—|to|until)\s*((?:19|20)\d{2}|present|current|now|today)\b", re.I
+)
+MAX_PLAUSIBLE_YEARS = 50
+
+
+def extract_skills(text: str) -> list[str]:
+    """Canonical names of the skills the text mentions, in vocabulary order."""
+    return [skill for skill, pattern in _SKILL_PATTERNS.items() if pattern.search(text)]
+
+
+def extract_years_of_experience(text: str, today: date | None = None) -> int | None:
+    """Years stated outright ("7 years"), else the span covered by year ranges, overlaps merged."""
+    stated = [int(n) for n in _YEARS_STATED.findall(text) if 0 < int(n) <= MAX_PLAUSIBLE_YEARS]
+    if stated:
+        return max(stated)
+    this_year = (today or date.today()).year
+    spans = []
+    for start, end in _YEAR_RANGE.findall(text):
+        end_year = this_year if not end.isdigit() else int(end)
+        if int(start) <= end_year <= this_year:
+            spans.append((int(start), end_year))
+    if not spans:
+        return None
+    covered: set[int] = set()
+    for start, end in spans:
+        covered.update(range(start, max(end, start + 1)))
+    return min(len(covered), MAX_PLAUSIBLE_YEARS)
+
+
+DEFAULT_LIMITS = IntakeLimits()
+
+
+def process_resume(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> IntakeResult:
+    """Check ``data`` and extract text and profile. Raises InvalidResume for a bad file."""
+    if len(data) > limits.max_bytes:
+        raise InvalidResume("too_large", f"It has {len(data)} bytes; the limit is {limits.max_bytes}.")
+    kind = detect_type(data)
+    if kind == "pdf":
+        text, pages = _pdf_text(data, limits)
+    else:
+        check_docx_archive(data, limits)
+        text, pages = _docx_text(data), None
+    if not text.strip():
+        raise InvalidResume("no_text")
+    profile = ResumeProfile(
+        skills=extract_skills(text), years_of_experience=extract_years_of_experience(text)
+    )
+    return IntakeResult(kind=kind, text=text, pages=pages, profile=profile)

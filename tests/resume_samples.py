@@ -1,0 +1,67 @@
+"""Real sample resumes, generated in the tests: PDF with reportlab, DOCX with python-docx."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import docx
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+ADA_LINES = [
+    "Ada Lovelace - Senior Backend Engineer",
+    "8 years of experience building Python and PostgreSQL services.",
+    "Skills: Python, SQL, Docker, Kubernetes, Camunda (Zeebe), BPMN",
+]
+
+
+def pdf_resume(lines: list[str] = ADA_LINES, pages: int = 1) -> bytes:
+    """A real PDF with ``lines`` of text on each of ``pages`` pages."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    for _ in range(pages):
+        y = 800
+        for line in lines:
+            pdf.drawString(72, y, line)
+            y -= 18
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def docx_resume(lines: list[str] = ADA_LINES, table: list[list[str]] | None = None) -> bytes:
+    """A real Word document with ``lines`` as paragraphs and an optional table."""
+    document = docx.Document()
+    for line in lines:
+        document.add_paragraph(line)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                grid.cell(r, c).text = value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def docx_zip_bomb(expanded_bytes: int = 60 * 1024 * 1024) -> bytes:
+    """A DOCX-shaped archive whose document part inflates to ``expanded_bytes`` of zeros."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as part:
+            block = b"\0" * (1024 * 1024)
+            for _ in range(expanded_bytes // len(block)):
+                part.write(block)
+    return buffer.getvalue()
+
+
+def docx_with_many_parts(parts: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+        for i in range(parts):
+            archive.writestr(f"word/media/part{i}.bin", b"x")
+    return buffer.getvalue()

@@ -1,0 +1,154 @@
+"""Resume intake on real generated files, and every kind of bad file (issue 3, acceptance 1 and 4)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+
+import pytest
+
+from hireflow.adapters.file_store import FileNotFound, FileTooLarge, LocalFileStore
+from hireflow.resume_intake import (
+    RESUME_INVALID,
+    IntakeLimits,
+    InvalidResume,
+    extract_skills,
+    extract_years_of_experience,
+    process_resume,
+)
+from tests.resume_samples import docx_resume, docx_with_many_parts, docx_zip_bomb, pdf_resume
+
+ADA_SKILLS = ["python", "sql", "postgresql", "docker", "kubernetes", "bpmn", "camunda"]
+
+
+def test_a_pdf_resume_yields_its_text_pages_skills_and_years():
+    result = process_resume(pdf_resume(pages=2))
+    assert result.kind == "pdf"
+    assert result.pages == 2
+    assert "Senior Backend Engineer" in result.text
+    assert result.profile.skills == ADA_SKILLS
+    assert result.profile.years_of_experience == 8
+
+
+def test_a_docx_resume_yields_text_from_paragraphs_and_tables():
+    data = docx_resume(table=[["Employer", "Years"], ["Analytical Engines Ltd", "2015 - 2020"]])
+    result = process_resume(data)
+    assert result.kind == "docx"
+    assert result.pages is None
+    assert "Analytical Engines Ltd" in result.text
+    assert result.profile.skills == ADA_SKILLS
+
+
+def expect_invalid(data: bytes, reason: str, limits: IntakeLimits | None = None) -> InvalidResume:
+    with pytest.raises(InvalidResume) as raised:
+        process_resume(data, limits) if limits else process_resume(data)
+    assert raised.value.reason == reason
+    assert raised.value.error_code == RESUME_INVALID
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GIF89a" + b"\0" * 100, b"plain text resume", b"", b"PK\x03\x04not really a zip"],
+    ids=["gif", "text", "empty", "fake-zip"],
+)
+def test_wrong_magic_bytes_are_refused(data):
+    with pytest.raises(InvalidResume) as raised:
+        process_resume(data)
+    assert raised.value.reason in {"unsupported_type", "corrupt"}
+
+
+def test_a_zip_that_is_not_a_word_document_is_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    expect_invalid(buffer.getvalue(), "unsupported_type")
+
+
+@pytest.mark.parametrize("keep", [0.9, 0.5, 0.1])
+def test_a_truncated_pdf_is_refused_as_corrupt(keep):
+    data = pdf_resume()
+    error = expect_invalid(data[: int(len(data) * keep)], "corrupt")
+    assert "cut off" in str(error)
+
+
+def test_a_pdf_with_garbage_inside_is_refused_as_corrupt():
+    data = pdf_resume()
+    garbled = data[:20] + bytes(range(256)) * 8 + data[-200:]
+    expect_invalid(garbled, "corrupt")
+
+
+def test_a_docx_zip_bomb_is_refused_without_inflating_it_whole():
+    bomb = docx_zip_bomb()
+    assert len(bomb) < 200_000
+    expect_invalid(bomb, "unsafe_archive")
+
+
+def test_a_docx_with_too_many_parts_is_refused():
+    expect_invalid(docx_with_many_parts(600), "unsafe_archive")
+
+
+def test_a_truncated_docx_is_refused_as_corrupt():
+    data = docx_resume()
+    expect_invalid(data[: len(data) // 2], "corrupt")
+
+
+def test_an_oversized_file_is_refused_before_parsing():
+    expect_invalid(pdf_resume(), "too_large", IntakeLimits(max_bytes=100))
+
+
+def test_a_pdf_over_the_page_limit_is_refused():
+    expect_invalid(pdf_resume(pages=3), "too_many_pages", IntakeLimits(max_pages=2))
+
+
+def test_a_pdf_without_text_is_refused():
+    expect_invalid(pdf_resume(lines=[]), "no_text")
+
+
+def test_skills_match_whole_words_and_aliases_only():
+    assert extract_skills("Golang, k8s and Postgres; some JS") == [
+        "javascript",
+        "go",
+        "postgresql",
+        "kubernetes",
+    ]
+    assert extract_skills("Javanese pythonista") == []
+    assert extract_skills("C++ and C# and .NET") == ["c++", "c#"]
+
+
+@pytest.mark.parametrize(
+    ("text", "years"),
+    [
+        ("Over 12+ years in recruiting, 3 years managing", 12),
+        ("2010 - 2014 at A; 2013 to 2016 at B", 6),
+        ("2019 - present", 7),
+        ("no dates at all", None),
+        ("Born 1990", None),
+    ],
+)
+def test_years_of_experience(text, years):
+    assert extract_years_of_experience(text, today=date(2026, 11, 22)) == years
+
+
+def test_the_file_store_keeps_bytes_by_content_address_once(tmp_path):
+    store = LocalFileStore(tmp_path / "files")
+    data = pdf_resume()
+    ref = store.put(io.BytesIO(data), max_bytes=len(data))
+    assert ref.startswith("sha256:")
+    assert store.put(io.BytesIO(data), max_bytes=len(data)) == ref
+    assert store.read(ref) == data
+    assert len([p for p in (tmp_path / "files").rglob("*") if p.is_file()]) == 1
+
+
+def test_the_file_store_refuses_oversized_streams_and_leaves_nothing(tmp_path):
+    store = LocalFileStore(tmp_path / "files")
+    with pytest.raises(FileTooLarge):
+        store.put(io.BytesIO(b"x" * 1000), max_bytes=999)
+    assert not [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("ref", ["../../etc/passwd", "sha256:../../x", "sha256:" + "g" * 64, "md5:abc"])
+def test_the_file_store_refuses_references_that_are_not_its_own(tmp_path, ref):
+    with pytest.raises(FileNotFound):
+        LocalFileStore(tmp_path / "files").read(ref)
