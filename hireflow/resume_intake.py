@@ -16,6 +16,8 @@ from datetime import date
 import docx
 import pypdf
 
+from hireflow.errors import BusinessOutcome
+
 RESUME_INVALID = "RESUME_INVALID"  # BPMN error code caught by resume-upload
 
 REASONS = {
@@ -29,17 +31,19 @@ REASONS = {
 }
 
 
-class InvalidResume(Exception):
+class InvalidResume(BusinessOutcome):
     """The file cannot be accepted as a resume; ``reason`` is a key of ``REASONS``."""
+
+    error_code = RESUME_INVALID
 
     def __init__(self, reason: str, detail: str = ""):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{REASONS[reason]} {detail}".strip())
 
-    @property
-    def error_code(self) -> str:
-        return RESUME_INVALID
+    def variables(self) -> dict[str, str]:
+        """The reason, so the re-upload email can say what was wrong."""
+        return {"rejection_reason": self.reason, "rejection_message": str(self)}
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ def main() -> int:
     deploy_models(CamundaRestClient(profile.rest_url))
     print(status.describe(), flush=True)
 
-    available = [(name, module) for name, module in COMPONENTS if importlib.util.find_spec(module)]
+    available = [
+        (name, module) for name, module in COMPONENTS if importlib.util.find_spec(f"{module}.__main__")
+    ]
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
     if missing:
         print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)

@@ -25,6 +25,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Mail
 from sqlalchemy.exc import IntegrityError
 
+from hireflow.errors import PermanentFailure
 from hireflow.store import Database, EmailOutboxEntry, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class EmailSendInProgress(EmailTemporarilyUnavailable):
     """Another worker holds a live claim on this dedupe key; retry after its claim ends."""
 
 
-class EmailRejected(EmailError):
+class EmailRejected(EmailError, PermanentFailure):
     """The provider refused the mail (bad key, bad address, bad body): a person must fix it."""
 
 

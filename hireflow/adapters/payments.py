@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import requests
 
 from hireflow.backoff import Backoff
+from hireflow.errors import BusinessOutcome, PermanentFailure
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,13 @@ class PaymentError(Exception):
     """Base of the payment adapter's errors."""
 
 
-class PaymentDeclined(PaymentError):
+class PaymentDeclined(PaymentError, BusinessOutcome):
     """The card was declined: a business outcome (BPMN error ``PAYMENT_DECLINED``)."""
+
+    error_code = "PAYMENT_DECLINED"
+
+    def variables(self) -> dict[str, Any]:
+        return {"decline_code": self.decline_code}
 
     def __init__(self, message: str, decline_code: str | None, payment_id: str | None):
         super().__init__(message)
@@ -36,7 +42,7 @@ class PaymentDeclined(PaymentError):
         self.payment_id = payment_id
 
 
-class PaymentRequestRejected(PaymentError):
+class PaymentRequestRejected(PaymentError, PermanentFailure):
     """The gateway refused the request as invalid; retrying cannot help (needs a person)."""
 
 

@@ -1,0 +1,28 @@
+"""The three kinds of failure, as the worker failure policy treats them.
+
+- ``BusinessOutcome``: an expected business result (card declined, file invalid). The
+  job throws a BPMN error with ``error_code``, and the model decides what happens next.
+- ``PermanentFailure``: retrying cannot succeed (bad data, a rejected request). The job
+  fails with no retries left, so an incident appears at once with a message saying what
+  a person must fix.
+- Any other exception is technical (network, timeouts, bugs). The job fails with
+  exponential backoff until its retries run out, then becomes an incident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BusinessOutcome(Exception):
+    """A business result the process model catches as the BPMN error ``error_code``."""
+
+    error_code: str = "BUSINESS_ERROR"
+
+    def variables(self) -> dict[str, Any]:
+        """Variables to hand to the error's catch event (small, no secrets)."""
+        return {}
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help; the message tells an operator what to fix."""

@@ -1,0 +1,1 @@
+"""The pyzeebe worker pool that runs every service task of hireflow's processes."""

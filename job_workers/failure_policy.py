@@ -1,0 +1,129 @@
+"""The one failure policy for every job type (see ``hireflow.errors`` for the three kinds).
+
+Technical errors fail the job with exponential backoff and full jitter. The delay grows
+as the retries left shrink. The base and the cap come from the task's headers, so an
+analyst can tune them per task in the Modeler:
+
+- ``retryBackoffBaseSeconds`` (default 5): the delay ceiling of the first retry;
+- ``retryBackoffCapSeconds`` (default 300): the largest delay;
+- ``retryAttempts`` (default 5): the ``retries`` set on the task, so growth starts at the base.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any, Protocol
+
+from pyzeebe import Job, JobController, JobStatus
+
+from hireflow.backoff import Backoff
+from hireflow.errors import BusinessOutcome, PermanentFailure
+
+log = logging.getLogger(__name__)
+
+HEADER_BACKOFF_BASE = "retryBackoffBaseSeconds"
+HEADER_BACKOFF_CAP = "retryBackoffCapSeconds"
+HEADER_RETRY_ATTEMPTS = "retryAttempts"
+DEFAULT_BACKOFF = Backoff(base_seconds=5.0, cap_seconds=300.0)
+DEFAULT_RETRY_ATTEMPTS = 5
+# Variables that name the business object, for messages an operator reads in Operate.
+BUSINESS_KEYS = ("resume_id", "application_id", "unlock_id", "interview_id", "candidate_id")
+
+
+class FailureMetrics(Protocol):
+    """Where the policy reports what it decided (the pool's Prometheus metrics)."""
+
+    def job_failed(self, job_type: str, final: bool) -> None: ...
+
+    def bpmn_error(self, job_type: str, error_code: str) -> None: ...
+
+
+def _header_number(job: Job, name: str, default: float) -> float:
+    raw = (job.custom_headers or {}).get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        log.warning(
+            "job type %s: header %s=%r is not a positive number; using %s", job.type, name, raw, default
+        )
+        return default
+    return value
+
+
+def backoff_for(job: Job) -> tuple[Backoff, int]:
+    """The job's backoff and configured attempts, from its task headers or the defaults."""
+    backoff = Backoff(
+        base_seconds=_header_number(job, HEADER_BACKOFF_BASE, DEFAULT_BACKOFF.base_seconds),
+        cap_seconds=_header_number(job, HEADER_BACKOFF_CAP, DEFAULT_BACKOFF.cap_seconds),
+    )
+    return backoff, int(_header_number(job, HEADER_RETRY_ATTEMPTS, DEFAULT_RETRY_ATTEMPTS))
+
+
+def business_reference(job: Job) -> str:
+    """``unlock_id=u-42`` style text naming the business object of the job, if known."""
+    variables = job.variables or {}
+    found = [f"{key}={variables[key]}" for key in BUSINESS_KEYS if key in variables]
+    return ", ".join(found) or f"process instance {job.process_instance_key}"
+
+
+async def fail_without_retries(controller: JobController, job: Job, message: str) -> None:
+    """Fail the job with 0 retries, so the incident appears now.
+
+    pyzeebe 4.7's public ``set_failure_status`` always sends ``retries - 1`` and its Job is
+    frozen, so this uses the controller's adapter directly. pyzeebe is pinned, and
+    tests/test_failure_policy.py runs this on the real JobController, so an upgrade
+    that changes it fails the tests.
+    """
+    job._set_status(JobStatus.Failed)
+    await controller._zeebe_adapter.fail_job(
+        job_key=job.key, retries=0, message=message, retry_back_off_ms=0, variables={}
+    )
+
+
+class FailurePolicy:
+    """pyzeebe exception handler applying hireflow's failure policy."""
+
+    def __init__(self, metrics: FailureMetrics | None = None, rng: random.Random | None = None):
+        self.metrics = metrics
+        self.rng = rng or random.Random()
+
+    async def __call__(self, exc: Exception, job: Job, controller: JobController) -> None:
+        context: dict[str, Any] = {
+            "job_type": job.type,
+            "job_key": job.key,
+            "process_instance_key": job.process_instance_key,
+            "element_id": job.element_id,
+        }
+        what = business_reference(job)
+        if isinstance(exc, BusinessOutcome):
+            log.info("BPMN error %s for %s: %s", exc.error_code, what, exc, extra=context)
+            if self.metrics:
+                self.metrics.bpmn_error(job.type, exc.error_code)
+            await controller.set_error_status(str(exc), error_code=exc.error_code, variables=exc.variables())
+            return
+        if isinstance(exc, PermanentFailure):
+            message = f"{job.type} cannot succeed for {what}: {exc}. Fix the cause, then retry."
+            log.error("%s", message, extra=context)
+            if self.metrics:
+                self.metrics.job_failed(job.type, final=True)
+            await fail_without_retries(controller, job, message)
+            return
+        backoff, attempts = backoff_for(job)
+        retries_left = max(0, job.retries - 1)
+        if retries_left == 0:
+            message = f"{job.type} failed for {what} after {attempts} tries: {exc}"
+            log.error("%s; incident raised", message, extra=context, exc_info=exc)
+            delay_ms = 0
+        else:
+            attempt = max(1, attempts - job.retries + 1)
+            delay_ms = int(backoff.delay(attempt, self.rng) * 1000)
+            message = f"{job.type} failed for {what} ({retries_left} retries left): {exc}"
+            log.warning("%s; retrying in %d ms", message, delay_ms, extra=context, exc_info=exc)
+        if self.metrics:
+            self.metrics.job_failed(job.type, final=retries_left == 0)
+        await controller.set_failure_status(message, retry_back_off_ms=delay_ms)

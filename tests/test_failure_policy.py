@@ -1,0 +1,115 @@
+"""The failure policy's decisions, checked on pyzeebe's own Job and JobController.
+
+Only the gRPC adapter underneath is replaced, by one that records the calls that would
+go to Zeebe. Retries and backoff as the engine sees them are checked in the engine
+tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from pyzeebe import Job, JobController
+
+from hireflow.adapters.email import EmailRejected
+from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable
+from hireflow.resume_intake import InvalidResume
+from job_workers.failure_policy import FailurePolicy
+
+
+class RecordingZeebeAdapter:
+    """Records fail_job and throw_error calls instead of sending them over gRPC."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+
+    async def fail_job(self, **kwargs):
+        self.calls.append(("fail_job", kwargs))
+
+    async def throw_error(self, **kwargs):
+        self.calls.append(("throw_error", kwargs))
+
+
+def make_job(retries: int, headers: dict | None = None, variables: dict | None = None) -> Job:
+    return Job(
+        key=11,
+        type="unlock.charge-card",
+        process_instance_key=22,
+        bpmn_process_id="resume-unlock",
+        process_definition_version=1,
+        process_definition_key=33,
+        element_id="charge-card",
+        element_instance_key=44,
+        custom_headers=headers or {},
+        worker="test",
+        retries=retries,
+        deadline=0,
+        variables=variables if variables is not None else {"unlock_id": "u-42"},
+    )
+
+
+def apply(exc: Exception, job: Job, seed: int = 1) -> tuple[str, dict]:
+    adapter = RecordingZeebeAdapter()
+    asyncio.run(FailurePolicy(rng=random.Random(seed))(exc, job, JobController(job, adapter)))
+    [call] = adapter.calls
+    return call
+
+
+def test_a_technical_error_fails_with_jittered_backoff_that_grows_as_retries_shrink():
+    ceilings = []
+    for retries in (5, 4, 3, 2):
+        name, call = apply(PaymentGatewayUnavailable("gateway down"), make_job(retries), seed=retries)
+        assert name == "fail_job"
+        assert call["retries"] == retries - 1
+        ceiling = 5000 * 2 ** (5 - retries)
+        assert 0 <= call["retry_back_off_ms"] <= ceiling
+        assert "unlock_id=u-42" in call["message"]
+        ceilings.append(ceiling)
+    assert ceilings == [5000, 10000, 20000, 40000]
+
+
+def test_the_last_try_raises_an_incident_with_a_message_for_the_operator():
+    name, call = apply(PaymentGatewayUnavailable("Payment gateway unreachable; check it"), make_job(1))
+    assert (name, call["retries"], call["retry_back_off_ms"]) == ("fail_job", 0, 0)
+    assert call["message"] == (
+        "unlock.charge-card failed for unlock_id=u-42 after 5 tries: Payment gateway unreachable; check it"
+    )
+
+
+def test_task_headers_tune_the_base_and_the_cap():
+    headers = {"retryBackoffBaseSeconds": "1", "retryBackoffCapSeconds": "3", "retryAttempts": "10"}
+    delays = [
+        apply(RuntimeError("x"), make_job(r, headers), seed=s)[1]["retry_back_off_ms"]
+        for r in (2, 3)
+        for s in range(20)
+    ]
+    assert max(delays) <= 3000
+    assert max(delays) > 1000, "with a 3 s cap and late attempts, some delays exceed the 1 s base"
+
+
+@pytest.mark.parametrize("bad", ["-1", "zero", "0"])
+def test_a_bad_header_falls_back_to_the_default(bad):
+    _, call = apply(RuntimeError("x"), make_job(5, {"retryBackoffBaseSeconds": bad}))
+    assert 0 <= call["retry_back_off_ms"] <= 5000
+
+
+def test_a_business_outcome_throws_its_bpmn_error_with_small_variables():
+    name, call = apply(PaymentDeclined("Your card was declined.", "generic_decline", "pi_1"), make_job(5))
+    assert name == "throw_error"
+    assert call["error_code"] == "PAYMENT_DECLINED"
+    assert call["variables"] == {"decline_code": "generic_decline"}
+
+
+def test_an_invalid_resume_throws_resume_invalid_with_the_reason():
+    name, call = apply(InvalidResume("corrupt", "The PDF is incomplete."), make_job(5))
+    assert (name, call["error_code"]) == ("throw_error", "RESUME_INVALID")
+    assert call["variables"]["rejection_reason"] == "corrupt"
+
+
+def test_a_permanent_failure_ends_the_retries_at_once():
+    name, call = apply(EmailRejected("SendGrid refused it with 401"), make_job(5))
+    assert (name, call["retries"]) == ("fail_job", 0)
+    assert "cannot succeed for unlock_id=u-42" in call["message"]
+    assert call["message"].endswith("Fix the cause, then retry.")
