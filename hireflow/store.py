@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, String, create_engine, event
+from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -36,6 +36,18 @@ class EmailOutboxEntry(Base):
     claimed_until: Mapped[datetime] = mapped_column(DateTime())
     provider_message_id: Mapped[str | None] = mapped_column(String(200), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
+
+
+class Candidate(Base):
+    """A candidate as search sees them: skills and experience from their latest resume."""
+
+    __tablename__ = "candidates"
+
+    candidate_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    resume_id: Mapped[str] = mapped_column(String(100))
+    skills: Mapped[list[str]] = mapped_column(JSON)
+    years_of_experience: Mapped[int | None] = mapped_column(Integer, default=None)
+    indexed_at: Mapped[datetime] = mapped_column(DateTime())
 
 
 class Database:

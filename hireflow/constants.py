@@ -1,0 +1,50 @@
+"""Process ids, job types, message names, error codes and variable names: one place for each.
+
+The BPMN models in ``bpmn/`` use exactly these strings; a test checks the two agree.
+Variable names are snake_case, and task function parameters are named the same.
+"""
+
+from __future__ import annotations
+
+
+class ProcessId:
+    RESUME_UPLOAD = "resume-upload"
+    RESUME_SUBMISSION = "resume-submission"
+    RESUME_UNLOCK = "resume-unlock"
+    INTERVIEW_SCHEDULING = "interview-scheduling"
+
+
+class JobType:
+    """Service task types, named ``<domain>.<action>``; each has one worker function."""
+
+    VALIDATE_RESUME_FILE = "resume.validate-file"
+    EXTRACT_RESUME_TEXT = "resume.extract-text"
+    EXTRACT_RESUME_SKILLS = "resume.extract-skills"
+    INDEX_CANDIDATE = "resume.index-candidate"
+
+
+class Message:
+    APPLICATION_WITHDRAWN = "application-withdrawn"
+    PAYMENT_CONFIRMED = "payment-confirmed"
+    PAYMENT_METHOD_UPDATED = "payment-method-updated"
+    INTERVIEW_SLOT_SELECTED = "interview-slot-selected"
+    INTERVIEW_CANCELLED = "interview-cancelled"
+
+
+class ErrorCode:
+    """BPMN error codes thrown by workers and caught by error boundary events."""
+
+    RESUME_INVALID = "RESUME_INVALID"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+
+
+class Var:
+    RESUME_ID = "resume_id"
+    CANDIDATE_ID = "candidate_id"
+    FILE_REF = "file_ref"
+    TEXT_REF = "text_ref"
+    FILE_TYPE = "file_type"
+    PAGE_COUNT = "page_count"
+    SKILLS = "skills"
+    YEARS_OF_EXPERIENCE = "years_of_experience"
+    REJECTION_REASON = "rejection_reason"

@@ -1,0 +1,70 @@
+"""Workers of the resume-upload process: validate, extract text, extract skills, index.
+
+No ``from __future__ import annotations`` here: pyzeebe compares parameter annotations
+with the real ``Job`` class, and string annotations would break that.
+"""
+
+import io
+
+from pyzeebe import ZeebeTaskRouter
+
+from hireflow.constants import JobType
+from hireflow.resume_intake import extract_skills, extract_years_of_experience
+from hireflow.resume_intake import process_resume as run_intake
+from hireflow.store import Candidate, utcnow
+from job_workers.services import Services
+
+# Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
+PARSE_TIMEOUT_MS = 60_000
+TEXT_LIMIT_BYTES = 2 * 1024 * 1024
+
+
+class ResumeUploadTasks:
+    """Task functions for resume-upload, with their adapters injected."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def validate_file(self, resume_id: str, file_ref: str) -> dict:
+        """Check the stored file is a resume we accept; raises InvalidResume (BPMN error) if not."""
+        data = self.services.files.read(file_ref)
+        result = run_intake(data, self.services.intake_limits)
+        return {"file_type": result.kind, "page_count": result.pages}
+
+    def extract_text(self, resume_id: str, file_ref: str) -> dict:
+        """Extract the text and store it by reference: resume text never goes into variables."""
+        data = self.services.files.read(file_ref)
+        result = run_intake(data, self.services.intake_limits)
+        text_ref = self.services.files.put(
+            io.BytesIO(result.text.encode("utf-8")), max_bytes=TEXT_LIMIT_BYTES
+        )
+        return {"text_ref": text_ref}
+
+    def extract_skills(self, resume_id: str, text_ref: str) -> dict:
+        """Skills and years of experience found in the resume text."""
+        text = self.services.files.read(text_ref).decode("utf-8")
+        return {"skills": extract_skills(text), "years_of_experience": extract_years_of_experience(text)}
+
+    def index_candidate(
+        self, resume_id: str, candidate_id: str, skills: list, years_of_experience: int | None
+    ) -> dict:
+        """Make the candidate findable with this resume's profile (an upsert: safe to repeat)."""
+        with self.services.db.sessions.begin() as session:
+            candidate = session.get(Candidate, candidate_id) or Candidate(candidate_id=candidate_id)
+            candidate.resume_id = resume_id
+            candidate.skills = list(skills)
+            candidate.years_of_experience = years_of_experience
+            candidate.indexed_at = utcnow()
+            session.add(candidate)
+        return {"indexed": True}
+
+
+def build_router(services: Services) -> ZeebeTaskRouter:
+    """The resume-upload router, its tasks bound to ``services``."""
+    tasks = ResumeUploadTasks(services)
+    router = ZeebeTaskRouter()
+    router.task(JobType.VALIDATE_RESUME_FILE, timeout_ms=PARSE_TIMEOUT_MS)(tasks.validate_file)
+    router.task(JobType.EXTRACT_RESUME_TEXT, timeout_ms=PARSE_TIMEOUT_MS)(tasks.extract_text)
+    router.task(JobType.EXTRACT_RESUME_SKILLS, timeout_ms=30_000)(tasks.extract_skills)
+    router.task(JobType.INDEX_CANDIDATE, timeout_ms=30_000)(tasks.index_candidate)
+    return router

@@ -1,0 +1,84 @@
+"""Task functions of resume-upload, on real files, a real file store and SQLite (issue 3, acceptance 1)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from hireflow.adapters.file_store import LocalFileStore
+from hireflow.constants import JobType
+from hireflow.resume_intake import InvalidResume
+from hireflow.store import Candidate, Database
+from job_workers.services import Services
+from job_workers.upload import ResumeUploadTasks, build_router
+from tests.resume_samples import docx_resume, docx_zip_bomb, pdf_resume
+
+
+@pytest.fixture
+def services(tmp_path) -> Services:
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    return Services(files=LocalFileStore(tmp_path / "files"), db=db)
+
+
+def stored(services: Services, data: bytes) -> str:
+    return services.files.put(io.BytesIO(data), max_bytes=10 * 1024 * 1024)
+
+
+def test_the_upload_tasks_take_a_pdf_from_file_to_indexed_candidate(services):
+    tasks = ResumeUploadTasks(services)
+    file_ref = stored(services, pdf_resume(pages=2))
+
+    assert tasks.validate_file("r-1", file_ref) == {"file_type": "pdf", "page_count": 2}
+    text_ref = tasks.extract_text("r-1", file_ref)["text_ref"]
+    assert text_ref.startswith("sha256:")
+    profile = tasks.extract_skills("r-1", text_ref)
+    assert profile["skills"][:2] == ["python", "sql"]
+    assert profile["years_of_experience"] == 8
+    assert tasks.index_candidate("r-1", "c-1", **profile) == {"indexed": True}
+
+    with services.db.sessions() as session:
+        candidate = session.get(Candidate, "c-1")
+    assert (candidate.resume_id, candidate.skills[:2], candidate.years_of_experience) == (
+        "r-1",
+        ["python", "sql"],
+        8,
+    )
+
+
+def test_indexing_twice_keeps_one_candidate_with_the_latest_resume(services):
+    tasks = ResumeUploadTasks(services)
+    tasks.index_candidate("r-1", "c-1", ["python"], 3)
+    tasks.index_candidate("r-2", "c-1", ["python", "sql"], 4)
+    with services.db.sessions() as session:
+        candidates = session.query(Candidate).all()
+    assert [(c.resume_id, c.skills) for c in candidates] == [("r-2", ["python", "sql"])]
+
+
+def test_extracted_text_is_kept_by_reference_not_in_variables(services):
+    tasks = ResumeUploadTasks(services)
+    result = tasks.extract_text("r-1", stored(services, docx_resume()))
+    assert list(result) == ["text_ref"]
+    assert b"Senior Backend Engineer" in services.files.read(result["text_ref"])
+
+
+@pytest.mark.parametrize(
+    "data", [b"GIF89a....", pdf_resume()[:500], docx_zip_bomb()], ids=["gif", "cut-pdf", "bomb"]
+)
+def test_a_bad_file_raises_the_bpmn_error_not_a_crash(services, data):
+    with pytest.raises(InvalidResume) as raised:
+        ResumeUploadTasks(services).validate_file("r-1", stored(services, data))
+    assert raised.value.error_code == "RESUME_INVALID"
+
+
+def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(services):
+    router = build_router(services)
+    timeouts = {task.type: task.config.timeout_ms for task in router.tasks}
+    assert set(timeouts) == {
+        JobType.VALIDATE_RESUME_FILE,
+        JobType.EXTRACT_RESUME_TEXT,
+        JobType.EXTRACT_RESUME_SKILLS,
+        JobType.INDEX_CANDIDATE,
+    }
+    assert min(timeouts.values()) >= 30_000
