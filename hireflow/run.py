@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import fetch, find_java, local_profile, start
-from hireflow.engine.profiles import PROJECT_ROOT
+from hireflow.paths import PROJECT_ROOT
 
 MODELS_DIR = PROJECT_ROOT / "bpmn"
 MODEL_SUFFIXES = (".bpmn", ".dmn", ".form")

@@ -6,13 +6,23 @@ before it happens, so a redelivered job finds the claim and does not repeat it.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-DEFAULT_URL = "sqlite:///var/hireflow.sqlite3"
+from hireflow.paths import data_root
+
+
+def default_database_url() -> str:
+    """SQLite in the local data folder, unless ``HIREFLOW_DATABASE_URL`` names another database."""
+    configured = os.environ.get("HIREFLOW_DATABASE_URL")
+    if configured:
+        return configured
+    data_root().mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_root() / 'hireflow.sqlite3'}"
 
 
 def utcnow() -> datetime:
@@ -53,8 +63,8 @@ class Candidate(Base):
 class Database:
     """Engine and sessions for one database URL; creates the schema on first use."""
 
-    def __init__(self, url: str = DEFAULT_URL):
-        self.url = url
+    def __init__(self, url: str | None = None):
+        self.url = url = url or default_database_url()
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

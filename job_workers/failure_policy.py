@@ -34,9 +34,9 @@ BUSINESS_KEYS = ("resume_id", "application_id", "unlock_id", "interview_id", "ca
 class FailureMetrics(Protocol):
     """Where the policy reports what it decided (the pool's Prometheus metrics)."""
 
-    def job_failed(self, job_type: str, final: bool) -> None: ...
+    def job_failed(self, job: Job, final: bool) -> None: ...
 
-    def bpmn_error(self, job_type: str, error_code: str) -> None: ...
+    def bpmn_error(self, job: Job, error_code: str) -> None: ...
 
 
 def _header_number(job: Job, name: str, default: float) -> float:
@@ -103,14 +103,14 @@ class FailurePolicy:
         if isinstance(exc, BusinessOutcome):
             log.info("BPMN error %s for %s: %s", exc.error_code, what, exc, extra=context)
             if self.metrics:
-                self.metrics.bpmn_error(job.type, exc.error_code)
+                self.metrics.bpmn_error(job, exc.error_code)
             await controller.set_error_status(str(exc), error_code=exc.error_code, variables=exc.variables())
             return
         if isinstance(exc, PermanentFailure):
             message = f"{job.type} cannot succeed for {what}: {exc}. Fix the cause, then retry."
             log.error("%s", message, extra=context)
             if self.metrics:
-                self.metrics.job_failed(job.type, final=True)
+                self.metrics.job_failed(job, final=True)
             await fail_without_retries(controller, job, message)
             return
         backoff, attempts = backoff_for(job)
@@ -125,5 +125,5 @@ class FailurePolicy:
             message = f"{job.type} failed for {what} ({retries_left} retries left): {exc}"
             log.warning("%s; retrying in %d ms", message, delay_ms, extra=context, exc_info=exc)
         if self.metrics:
-            self.metrics.job_failed(job.type, final=retries_left == 0)
+            self.metrics.job_failed(job, final=retries_left == 0)
         await controller.set_failure_status(message, retry_back_off_ms=delay_ms)

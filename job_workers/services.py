@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hireflow.adapters.file_store import FileStore, LocalFileStore
-from hireflow.engine.profiles import data_root
+from hireflow.paths import data_root
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
-from hireflow.store import DEFAULT_URL, Database
+from hireflow.store import Database
 
 
 @dataclass
@@ -24,6 +24,6 @@ class Services:
 def services_from_environment() -> Services:
     """Local defaults, overridden by ``HIREFLOW_FILES_DIR`` and ``HIREFLOW_DATABASE_URL``."""
     files_dir = Path(os.environ.get("HIREFLOW_FILES_DIR", data_root() / "files"))
-    db = Database(os.environ.get("HIREFLOW_DATABASE_URL", DEFAULT_URL))
+    db = Database()
     db.create_schema()
     return Services(files=LocalFileStore(files_dir), db=db)

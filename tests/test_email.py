@@ -16,7 +16,7 @@ from hireflow.adapters.email import (
     SendOutcome,
 )
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.sandboxes.server import serve_in_thread
+from hireflow.serving import serve_in_thread
 from hireflow.store import Database
 from tests.engine_helpers import unique_key
 

@@ -14,7 +14,7 @@ from hireflow.adapters.payments import (
 )
 from hireflow.backoff import Backoff
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.sandboxes.server import serve_in_thread
+from hireflow.serving import serve_in_thread
 from tests.engine_helpers import unique_key
 
 API_KEY = "sk_test_for_tests"

@@ -22,7 +22,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR, cache_root, camunda_version
+from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR, camunda_version
+from hireflow.paths import cache_root
 
 CENTRAL_URL = "https://repo.maven.apache.org/maven2"
 MIRROR_ID = "hireflow-all-repositories-via-central"

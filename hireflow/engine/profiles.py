@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from hireflow.paths import PROJECT_ROOT, data_root
+
 CAMUNDA_DEPLOY_DIR = PROJECT_ROOT / "deploy" / "camunda"
 
 
 def camunda_version() -> str:
     """The pinned Camunda version, from ``deploy/camunda/VERSION``."""
     return (CAMUNDA_DEPLOY_DIR / "VERSION").read_text().strip()
-
-
-def cache_root() -> Path:
-    """Per-machine cache, outside the clone, so the distribution is fetched once."""
-    configured = os.environ.get("HIREFLOW_CACHE_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "hireflow"
-
-
-def data_root() -> Path:
-    """Root of local runtime data (engine state, files, databases); ``var/`` by default."""
-    return Path(os.environ.get("HIREFLOW_DATA_DIR", PROJECT_ROOT / "var")).expanduser()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""``python -m job_workers``: the worker pool (``make run`` starts it).
+
+Environment: ``ZEEBE_ADDRESS`` (localhost:26500), ``HIREFLOW_WORKER_PROCESSES`` (one per
+CPU), ``HIREFLOW_WORKER_MAX_JOBS`` (8 per process), ``HIREFLOW_WORKER_STATUS_PORT``
+(9464: /healthz and /metrics), ``HIREFLOW_LOG_FORMAT`` (text or json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hireflow.paths import data_root
+from hireflow.serving import serve_in_thread
+from job_workers.logs import configure_logging
+from job_workers.supervisor import Supervisor, create_status_app
+
+log = logging.getLogger("job_workers")
+
+
+def worker_command(name: str, heartbeat_file: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "job_workers.worker",
+        "--name",
+        name,
+        "--heartbeat-file",
+        str(heartbeat_file),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the hireflow worker pool.")
+    parser.add_argument(
+        "--processes", type=int, default=int(os.environ.get("HIREFLOW_WORKER_PROCESSES", os.cpu_count() or 2))
+    )
+    parser.add_argument(
+        "--status-port", type=int, default=int(os.environ.get("HIREFLOW_WORKER_STATUS_PORT", 9464))
+    )
+    args = parser.parse_args()
+    configure_logging("supervisor")
+
+    state_dir = data_root() / "worker-pool"
+    metrics_dir = state_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start at zero with the pool
+    metrics_dir.mkdir(parents=True)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+
+    supervisor = Supervisor(size=args.processes, command=worker_command, state_dir=state_dir, env=env)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server = serve_in_thread(create_status_app(supervisor), port=args.status_port)
+    log.info("worker pool: %d processes; health and metrics on %s", args.processes, server.url)
+    supervisor.start()
+    try:
+        supervisor.run_until(stop)
+    finally:
+        log.info("worker pool stopping")
+        supervisor.stop()
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""One worker process: a pyzeebe worker with every router, until SIGTERM.
+
+Run by the pool supervisor as ``python -m job_workers.worker --name worker-0``.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyzeebe import ZeebeWorker, create_insecure_channel
+
+from job_workers import upload
+from job_workers.failure_policy import FailurePolicy
+from job_workers.logs import configure_logging
+from job_workers.metrics import PoolMetrics
+from job_workers.services import Services, services_from_environment
+
+log = logging.getLogger(__name__)
+
+# Every domain's router; a new process model's workers are added here.
+ROUTER_BUILDERS = (upload.build_router,)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How one worker process connects and behaves."""
+
+    name: str
+    zeebe_address: str = "localhost:26500"
+    max_concurrent_jobs: int = 8
+    heartbeat_file: Path | None = None
+    heartbeat_seconds: float = 5.0
+    shutdown_grace_seconds: float = 30.0
+
+    @classmethod
+    def from_environment(cls, name: str, heartbeat_file: Path | None = None) -> "WorkerSettings":
+        return cls(
+            name=name,
+            zeebe_address=os.environ.get("ZEEBE_ADDRESS", cls.zeebe_address),
+            max_concurrent_jobs=int(os.environ.get("HIREFLOW_WORKER_MAX_JOBS", cls.max_concurrent_jobs)),
+            heartbeat_file=heartbeat_file,
+        )
+
+
+async def _beat(path: Path, every: float) -> None:
+    """Touch ``path`` while the event loop runs; the supervisor restarts a process that stops."""
+    while True:
+        path.touch()
+        await asyncio.sleep(every)
+
+
+def build_worker(settings: WorkerSettings, services: Services, metrics: PoolMetrics) -> ZeebeWorker:
+    """A pyzeebe worker with hireflow's policy, metrics and every router."""
+    worker = ZeebeWorker(
+        create_insecure_channel(grpc_address=settings.zeebe_address),
+        name=settings.name,
+        # Never give up reconnecting (pyzeebe 4.7 hangs once its limit is reached).
+        max_connection_retries=-1,
+        # Jobs pushed as soon as they exist, instead of waiting for the next poll.
+        stream_enabled=True,
+        exception_handler=FailurePolicy(metrics),
+        before=[metrics.before],
+        after=[metrics.after],
+    )
+    for build_router in ROUTER_BUILDERS:
+        worker.include_router(build_router(services))
+    return worker
+
+
+async def run(settings: WorkerSettings, services: Services) -> None:
+    """Work until SIGTERM or SIGINT, then stop taking jobs and let running ones finish."""
+    loop = asyncio.get_running_loop()
+    # Task functions are synchronous and run in this pool: its size is the per-process
+    # concurrency bound, which also holds for streamed jobs (they bypass max_running_jobs).
+    loop.set_default_executor(
+        ThreadPoolExecutor(settings.max_concurrent_jobs, thread_name_prefix=settings.name)
+    )
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    worker = build_worker(settings, services, PoolMetrics())
+    heartbeat = (
+        asyncio.create_task(_beat(settings.heartbeat_file, settings.heartbeat_seconds))
+        if settings.heartbeat_file
+        else None
+    )
+    work = asyncio.create_task(worker.work())
+    log.info("worker %s connecting to %s", settings.name, settings.zeebe_address)
+    stop_wait = asyncio.create_task(stopping.wait())
+    await asyncio.wait({work, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("worker %s stopping: no new jobs, finishing running ones", settings.name)
+    await worker.stop()
+    try:
+        await asyncio.wait_for(work, settings.shutdown_grace_seconds)
+    except TimeoutError:
+        log.warning(
+            "worker %s: jobs still running after %.0f s; their timeouts hand them to another worker",
+            settings.name,
+            settings.shutdown_grace_seconds,
+        )
+    if heartbeat:
+        heartbeat.cancel()
+    stop_wait.cancel()
+    log.info("worker %s stopped", settings.name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run one hireflow worker process.")
+    parser.add_argument("--name", default="worker-0")
+    parser.add_argument("--heartbeat-file", type=Path)
+    args = parser.parse_args()
+    configure_logging(args.name)
+    asyncio.run(
+        run(WorkerSettings.from_environment(args.name, args.heartbeat_file), services_from_environment())
+    )
+
+
+if __name__ == "__main__":
+    main()

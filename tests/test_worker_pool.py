@@ -1,0 +1,158 @@
+"""The worker pool's supervisor, health and metrics, with real processes (issue 3).
+
+Completing a job once after a SIGKILL needs the engine and lives with the engine tests;
+here the supervisor's own duties are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from hireflow.serving import serve_in_thread
+from job_workers.__main__ import worker_command
+from job_workers.logs import ContextFormatter, JsonFormatter
+from job_workers.supervisor import Supervisor, create_status_app
+
+BEATING = "import pathlib,sys,time\nwhile True:\n    pathlib.Path(sys.argv[1]).touch(); time.sleep(0.2)"
+SILENT = "import time\ntime.sleep(600)"
+
+
+def child(code: str):
+    return lambda name, beat: [sys.executable, "-c", code, str(beat)]
+
+
+def wait_until(condition, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def make_supervisor(tmp_path):
+    created: list[Supervisor] = []
+
+    def make(code: str, size: int = 2, **kwargs) -> Supervisor:
+        supervisor = Supervisor(
+            size=size, command=child(code), state_dir=tmp_path / "pool", grace_seconds=5, **kwargs
+        )
+        created.append(supervisor)
+        supervisor.start()
+        return supervisor
+
+    yield make
+    for supervisor in created:
+        supervisor.stop()
+
+
+def pids(supervisor: Supervisor) -> list[int | None]:
+    return [w["pid"] for w in supervisor.health()["workers"]]
+
+
+def test_a_worker_killed_with_sigkill_is_restarted(make_supervisor):
+    supervisor = make_supervisor(BEATING)
+    victim, other = pids(supervisor)
+    os.kill(victim, signal.SIGKILL)
+
+    def replaced():
+        supervisor.check_once()
+        now = pids(supervisor)
+        return now[0] not in (None, victim) and now[1] == other
+
+    wait_until(replaced, what="a new process in the killed worker's slot")
+    assert supervisor.health()["ok"]
+    assert supervisor.health()["workers"][0]["restarts"] == 1
+
+
+def test_a_worker_that_stops_beating_is_killed_and_restarted(make_supervisor):
+    supervisor = make_supervisor(SILENT, size=1, stale_after_seconds=1.0)
+    [stalled] = pids(supervisor)
+
+    def replaced():
+        supervisor.check_once()
+        return pids(supervisor)[0] not in (None, stalled)
+
+    wait_until(replaced, what="the stalled worker to be replaced")
+    assert b'hireflow_worker_restarts_total{reason="stalled"} 1.0' in supervisor.metrics_text()
+
+
+def test_health_and_metrics_are_served_over_http(make_supervisor):
+    supervisor = make_supervisor(BEATING)
+    supervisor.check_once()
+    server = serve_in_thread(create_status_app(supervisor))
+    try:
+        health = requests.get(f"{server.url}/healthz", timeout=5)
+        assert health.status_code == 200
+        assert len(health.json()["workers"]) == 2
+        metrics = requests.get(f"{server.url}/metrics", timeout=5)
+        assert "hireflow_worker_processes_alive 2.0" in metrics.text
+        os.kill(pids(supervisor)[0], signal.SIGKILL)
+        wait_until(
+            lambda: requests.get(f"{server.url}/healthz", timeout=5).status_code == 503,
+            what="health to report the dead worker",
+        )
+    finally:
+        server.shutdown()
+
+
+def test_the_real_worker_process_beats_and_stops_cleanly_on_sigterm(tmp_path):
+    beat = tmp_path / "worker.heartbeat"
+    env = {
+        **os.environ,
+        # Nothing listens here: the worker keeps reconnecting without giving up.
+        "ZEEBE_ADDRESS": "127.0.0.1:9",
+        "HIREFLOW_DATA_DIR": str(tmp_path / "var"),
+        "HIREFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'domain.sqlite3'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    process = subprocess.Popen(worker_command("worker-0", beat), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(beat.exists, timeout=30, what="the first heartbeat")
+        first = beat.stat().st_mtime
+        wait_until(lambda: beat.stat().st_mtime > first, timeout=15, what="a second heartbeat")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = process.stderr.read()
+    assert "worker=worker-0" in log
+    assert "worker worker-0 stopped" in log
+
+
+def record(**context) -> logging.LogRecord:
+    entry = logging.LogRecord("job_workers", logging.WARNING, __file__, 1, "retrying %s", ("charge",), None)
+    entry.__dict__.update(context)
+    return entry
+
+
+def test_logs_carry_the_job_context_in_text_and_json():
+    context = {"job_type": "unlock.charge-card", "job_key": 7, "process_instance_key": 9}
+    text = ContextFormatter().format(record(**context))
+    assert text.endswith("retrying charge job_type=unlock.charge-card job_key=7 process_instance_key=9")
+    entry = json.loads(JsonFormatter().format(record(**context)))
+    assert (entry["message"], entry["job_key"], entry["process_instance_key"]) == ("retrying charge", 7, 9)
+
+
+def test_every_worker_command_runs_the_worker_module():
+    command = worker_command("worker-3", Path("/tmp/x.heartbeat"))
+    assert command[1:] == [
+        "-m",
+        "job_workers.worker",
+        "--name",
+        "worker-3",
+        "--heartbeat-file",
+        "/tmp/x.heartbeat",
+    ]
