@@ -18,8 +18,23 @@ from hireflow.paths import PROJECT_ROOT
 
 MODELS_DIR = PROJECT_ROOT / "bpmn"
 MODEL_SUFFIXES = (".bpmn", ".dmn", ".form")
-# (what a person calls it, the module `python -m` runs); started only once it exists.
-COMPONENTS = [("worker pool", "job_workers"), ("webapp", "webapp")]
+# (what a person calls it, the module `python -m` runs); each starts once it exists.
+COMPONENTS = [
+    ("payment sandbox", "hireflow.sandboxes.payments"),
+    ("mail capture", "hireflow.sandboxes.mail_capture"),
+    ("worker pool", "job_workers"),
+    ("webapp", "webapp"),
+]
+
+
+def runnable(module: str) -> bool:
+    """True if ``python -m module`` can run: a module, or a package with ``__main__``."""
+    spec = importlib.util.find_spec(module.split(".")[0]) and importlib.util.find_spec(module)
+    if spec is None:
+        return False
+    return (
+        spec.submodule_search_locations is None or importlib.util.find_spec(f"{module}.__main__") is not None
+    )
 
 
 def model_files(folder: Path = MODELS_DIR) -> list[Path]:

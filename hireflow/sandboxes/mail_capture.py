@@ -20,6 +20,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 
+from hireflow.paths import data_root
 from hireflow.sandboxes.faults import FaultInjector
 
 FAULT_KINDS = {"too_many_requests", "server_error"}
@@ -176,7 +177,7 @@ def create_mail_capture(db_path: Path | str, api_key: str, *, seed: int | None =
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the local SendGrid-compatible mail capture.")
     parser.add_argument("--port", type=int, default=8102)
-    parser.add_argument("--db", default="var/mail-capture.sqlite3")
+    parser.add_argument("--db", default=str(data_root() / "mail-capture.sqlite3"))
     parser.add_argument("--api-key", default="SG.hireflow-local")
     args = parser.parse_args()
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from hireflow.paths import data_root
 from hireflow.sandboxes.faults import FaultInjector
 
 # server_error: 500 before anything is stored. timeout: a slow answer, nothing stored.
@@ -368,7 +369,7 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the local payment sandbox.")
     parser.add_argument("--port", type=int, default=8101)
-    parser.add_argument("--db", default="var/payment-sandbox.sqlite3")
+    parser.add_argument("--db", default=str(data_root() / "payment-sandbox.sqlite3"))
     parser.add_argument("--api-key", default="sk_test_hireflow_local")
     args = parser.parse_args()
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)

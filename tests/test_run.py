@@ -1,0 +1,23 @@
+"""What `make run` starts and deploys."""
+
+from __future__ import annotations
+
+from hireflow.run import COMPONENTS, model_files, runnable
+
+
+def test_make_run_starts_every_component_that_exists():
+    started = {name for name, module in COMPONENTS if runnable(module)}
+    assert {"payment sandbox", "mail capture", "worker pool"} <= started
+    assert not runnable("no_such_package")
+    assert not runnable("hireflow.engine.no_such_module")
+
+
+def test_models_are_bpmn_dmn_and_form_files_in_a_stable_order(tmp_path):
+    for name in ("b.bpmn", "a.dmn", "nested/c.form", "README.md", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert [p.relative_to(tmp_path).as_posix() for p in model_files(tmp_path)] == [
+        "a.dmn",
+        "b.bpmn",
+        "nested/c.form",
+    ]
