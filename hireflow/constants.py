@@ -21,6 +21,15 @@ class JobType:
     EXTRACT_RESUME_TEXT = "resume.extract-text"
     EXTRACT_RESUME_SKILLS = "resume.extract-skills"
     INDEX_CANDIDATE = "resume.index-candidate"
+    SEND_EMAIL = "notifications.send-email"
+
+
+class Header:
+    """Task headers read by workers (set per task in the Modeler)."""
+
+    EMAIL_TEMPLATE = "template"
+    EMAIL_RECIPIENT_VARIABLE = "recipientVariable"
+    EMAIL_BUSINESS_ID_VARIABLE = "businessIdVariable"
 
 
 class Message:

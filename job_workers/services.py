@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
 from hireflow.adapters.file_store import FileStore, LocalFileStore
+from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
 from hireflow.paths import data_root
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
 from hireflow.store import Database
@@ -18,12 +20,29 @@ class Services:
 
     files: FileStore
     db: Database
+    mailer: Mailer | None = None
+    payments: PaymentGateway | None = None
     intake_limits: IntakeLimits = DEFAULT_LIMITS
 
 
 def services_from_environment() -> Services:
-    """Local defaults, overridden by ``HIREFLOW_FILES_DIR`` and ``HIREFLOW_DATABASE_URL``."""
-    files_dir = Path(os.environ.get("HIREFLOW_FILES_DIR", data_root() / "files"))
+    """The real adapters, pointed at the local sandboxes unless the environment says otherwise.
+
+    ``HIREFLOW_FILES_DIR``, ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
+    ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``.
+    """
+    env = os.environ
+    files_dir = Path(env.get("HIREFLOW_FILES_DIR", data_root() / "files"))
     db = Database()
     db.create_schema()
-    return Services(files=LocalFileStore(files_dir), db=db)
+    mailer = SendGridMailer(
+        env.get("SENDGRID_API_KEY", "SG.hireflow-local"),
+        host=env.get("SENDGRID_HOST", "http://127.0.0.1:8102"),
+        sender=env.get("HIREFLOW_MAIL_FROM", "no-reply@hireflow.example"),
+        outbox=EmailOutbox(db),
+    )
+    payments = StripeStylePaymentGateway(
+        env.get("PAYMENT_API_URL", "http://127.0.0.1:8101"),
+        env.get("PAYMENT_API_KEY", "sk_test_hireflow_local"),
+    )
+    return Services(files=LocalFileStore(files_dir), db=db, mailer=mailer, payments=payments)

@@ -1,0 +1,69 @@
+"""Workers that email people: one job type, the template and recipients chosen per task by headers.
+
+No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
+parameter's annotation is the real ``Job`` class.
+"""
+
+from pyzeebe import Job, ZeebeTaskRouter
+
+from hireflow.adapters.email import EmailMessage
+from hireflow.constants import Header, JobType
+from hireflow.errors import PermanentFailure
+from job_workers.services import Services
+
+# SendGrid answers in well under a second; the adapter's own timeout is 10 s.
+SEND_TIMEOUT_MS = 60_000
+
+
+def email_for(job: Job) -> EmailMessage:
+    """The email a send-email job asks for, from its headers and variables.
+
+    The dedupe key names the template, the business object and the element instance:
+    a retried or redelivered job has the same key, and each reminder a timer cycle
+    triggers has a new one.
+    """
+    headers = job.custom_headers or {}
+    variables = job.variables or {}
+    missing = [
+        h
+        for h in (Header.EMAIL_TEMPLATE, Header.EMAIL_RECIPIENT_VARIABLE, Header.EMAIL_BUSINESS_ID_VARIABLE)
+        if not headers.get(h)
+    ]
+    if missing:
+        raise PermanentFailure(
+            f"Task '{job.element_id}' lacks the header(s) {', '.join(missing)}; set them in the Modeler"
+        )
+    recipient_variable = headers[Header.EMAIL_RECIPIENT_VARIABLE]
+    business_variable = headers[Header.EMAIL_BUSINESS_ID_VARIABLE]
+    absent = [v for v in (recipient_variable, business_variable) if not variables.get(v)]
+    if absent:
+        raise PermanentFailure(f"The process has no value for {', '.join(absent)} to send this email")
+    template = headers[Header.EMAIL_TEMPLATE]
+    return EmailMessage(
+        dedupe_key=f"{template}:{variables[business_variable]}:{job.element_instance_key}",
+        to=variables[recipient_variable],
+        template=template,
+        context=variables,
+    )
+
+
+class NotificationTasks:
+    """Task functions that send email, with the mailer injected."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def send_email(self, job: Job) -> dict:
+        """Send the templated email once, however often the job is delivered."""
+        if self.services.mailer is None:
+            raise PermanentFailure("No mailer is configured for this worker")
+        self.services.mailer.send(email_for(job))
+        return {}
+
+
+def build_router(services: Services) -> ZeebeTaskRouter:
+    """The notifications router, its tasks bound to ``services``."""
+    tasks = NotificationTasks(services)
+    router = ZeebeTaskRouter()
+    router.task(JobType.SEND_EMAIL, timeout_ms=SEND_TIMEOUT_MS)(tasks.send_email)
+    return router

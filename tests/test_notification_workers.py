@@ -1,0 +1,104 @@
+"""The send-email worker against the mail capture, over real HTTP (issue 3)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from pyzeebe import Job
+
+from hireflow.adapters.email import EmailOutbox, SendGridMailer
+from hireflow.adapters.file_store import LocalFileStore
+from hireflow.constants import JobType
+from hireflow.errors import PermanentFailure
+from hireflow.sandboxes.mail_capture import create_mail_capture
+from hireflow.serving import serve_in_thread
+from hireflow.store import Database
+from job_workers.notifications import NotificationTasks, build_router
+from job_workers.services import Services
+
+HEADERS = {
+    "template": "resume-received",
+    "recipientVariable": "candidate_email",
+    "businessIdVariable": "resume_id",
+}
+VARIABLES = {
+    "candidate_email": "ada@example.com",
+    "resume_id": "r-7",
+    "candidate_name": "Ada",
+    "skills": ["python"],
+}
+
+
+@pytest.fixture
+def capture(tmp_path):
+    running = serve_in_thread(create_mail_capture(tmp_path / "mail.sqlite3", "SG.key"))
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture
+def services(tmp_path, capture) -> Services:
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    mailer = SendGridMailer(
+        "SG.key", sender="no-reply@hireflow.example", outbox=EmailOutbox(db), host=capture.url
+    )
+    return Services(files=LocalFileStore(tmp_path / "files"), db=db, mailer=mailer)
+
+
+def send_email_job(element_instance_key: int = 500, headers=None, variables=None) -> Job:
+    return Job(
+        key=element_instance_key + 1,
+        type=JobType.SEND_EMAIL,
+        process_instance_key=400,
+        bpmn_process_id="resume-upload",
+        process_definition_version=1,
+        process_definition_key=300,
+        element_id="tell-candidate",
+        element_instance_key=element_instance_key,
+        custom_headers=HEADERS if headers is None else headers,
+        worker="test",
+        retries=5,
+        deadline=0,
+        variables=VARIABLES if variables is None else variables,
+    )
+
+
+def mails(capture) -> list[dict]:
+    return requests.get(f"{capture.url}/_capture/messages", timeout=5).json()
+
+
+def test_a_redelivered_job_sends_its_email_once(services, capture):
+    tasks = NotificationTasks(services)
+    tasks.send_email(send_email_job())
+    tasks.send_email(send_email_job())
+    [mail] = mails(capture)
+    assert (mail["to"], mail["subject"]) == (["ada@example.com"], "We received your resume, Ada")
+    assert mail["dedupe_key"] == "resume-received:r-7:500"
+
+
+def test_each_visit_of_the_task_sends_again_as_timer_reminders_need(services, capture):
+    tasks = NotificationTasks(services)
+    tasks.send_email(send_email_job(element_instance_key=500))
+    tasks.send_email(send_email_job(element_instance_key=600))
+    assert len(mails(capture)) == 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "variables", "message"),
+    [
+        ({"template": "resume-received"}, VARIABLES, "lacks the header"),
+        (HEADERS, {"resume_id": "r-7"}, "no value for candidate_email"),
+    ],
+)
+def test_a_misconfigured_task_is_a_permanent_failure_that_names_the_fix(
+    services, headers, variables, message
+):
+    with pytest.raises(PermanentFailure, match=message):
+        NotificationTasks(services).send_email(send_email_job(headers=headers, variables=variables))
+
+
+def test_pyzeebe_hands_the_job_itself_to_the_task(services):
+    [task] = build_router(services).tasks
+    assert task.type == JobType.SEND_EMAIL
+    assert task.config.job_parameter_name == "job"
