@@ -9,7 +9,16 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Integer,
+    String,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -58,6 +67,30 @@ class Candidate(Base):
     skills: Mapped[list[str]] = mapped_column(JSON)
     years_of_experience: Mapped[int | None] = mapped_column(Integer, default=None)
     indexed_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class CreditAccount(Base):
+    """An employer's prepaid credits. The balance can never go below zero."""
+
+    __tablename__ = "credit_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="credit_balance_not_negative"),)
+
+    employer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CreditEntry(Base):
+    """One movement of credits. One spend and one refund per unlock, at most (unique)."""
+
+    __tablename__ = "credit_entries"
+    __table_args__ = (UniqueConstraint("reference", "kind", name="one_entry_per_reference_and_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    employer_id: Mapped[str] = mapped_column(String(100))
+    reference: Mapped[str] = mapped_column(String(200))  # the unlock id, or a top-up's reference
+    kind: Mapped[str] = mapped_column(String(20))  # spend | refund | top_up
+    amount: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
 
 
 class Database:
