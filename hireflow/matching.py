@@ -1,0 +1,73 @@
+"""Score a candidate against a job posting, explainably: which skills matched, which are missing.
+
+The score is 0-100. Routing on it (auto-forward, auto-decline, recruiter screening) is
+decided by the DMN decision ``application-routing`` in ``bpmn/``, so analysts change the
+thresholds without touching code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REQUIRED_WEIGHT = 70
+NICE_TO_HAVE_WEIGHT = 20
+EXPERIENCE_WEIGHT = 10
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a job posting asks for."""
+
+    required_skills: list[str] = field(default_factory=list)
+    nice_to_have_skills: list[str] = field(default_factory=list)
+    min_years: int = 0
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The score and the facts behind it, small enough for process variables and forms."""
+
+    score: int
+    matched_skills: list[str]
+    missing_skills: list[str]
+    matched_nice_to_have: list[str]
+    meets_experience: bool
+
+    def as_variables(self) -> dict:
+        return {
+            "match_score": self.score,
+            "matched_skills": self.matched_skills,
+            "missing_skills": self.missing_skills,
+            "meets_experience": self.meets_experience,
+        }
+
+
+def _normalise(skills: list[str]) -> list[str]:
+    return list(dict.fromkeys(s.strip().lower() for s in skills if s.strip()))
+
+
+def score_match(
+    skills: list[str], years_of_experience: int | None, requirements: Requirements
+) -> MatchResult:
+    """Weighted coverage: required skills 70, nice-to-have 20, experience 10.
+
+    A part the posting does not ask for counts as fully met.
+    """
+    have = set(_normalise(skills))
+    required = _normalise(requirements.required_skills)
+    nice = _normalise(requirements.nice_to_have_skills)
+    matched = [s for s in required if s in have]
+    matched_nice = [s for s in nice if s in have]
+    meets_experience = (years_of_experience or 0) >= requirements.min_years
+    score = (
+        REQUIRED_WEIGHT * (len(matched) / len(required) if required else 1)
+        + NICE_TO_HAVE_WEIGHT * (len(matched_nice) / len(nice) if nice else 1)
+        + EXPERIENCE_WEIGHT * meets_experience
+    )
+    return MatchResult(
+        score=round(score),
+        matched_skills=matched,
+        missing_skills=[s for s in required if s not in have],
+        matched_nice_to_have=matched_nice,
+        meets_experience=meets_experience,
+    )
