@@ -93,6 +93,33 @@ class CreditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime())
 
 
+class CalendarBooking(Base):
+    """An interview on the panel's calendars: one per interview, cancelled or booked."""
+
+    __tablename__ = "calendar_bookings"
+
+    interview_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    interviewer_ids: Mapped[list[str]] = mapped_column(JSON)
+    start: Mapped[datetime] = mapped_column(DateTime())
+    end: Mapped[datetime] = mapped_column(DateTime())
+    status: Mapped[str] = mapped_column(String(20))  # booked | cancelled
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # ICS SEQUENCE: bumps on each change
+
+
+class InterviewerHold(Base):
+    """One interviewer busy in one grid cell; unique, so no interviewer is double-booked."""
+
+    __tablename__ = "interviewer_holds"
+    __table_args__ = (
+        UniqueConstraint("interviewer_id", "cell_start", name="one_hold_per_interviewer_and_cell"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(String(100), index=True)
+    interviewer_id: Mapped[str] = mapped_column(String(100))
+    cell_start: Mapped[datetime] = mapped_column(DateTime())
+
+
 class Database:
     """Engine and sessions for one database URL; creates the schema on first use."""
 

@@ -1,0 +1,110 @@
+"""The interview calendar: free slots, bookings once and never double, ICS invitations (issue 3)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import icalendar
+import pytest
+
+from hireflow.adapters.calendar import Slot, SlotTaken, StoreCalendar, invitation_ics
+from hireflow.errors import PermanentFailure
+from hireflow.store import Database
+
+MONDAY = datetime(2026, 11, 23)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def calendar(tmp_path) -> StoreCalendar:
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    return StoreCalendar(db)
+
+
+def at(hour: int, minute: int = 0, day: datetime = MONDAY) -> datetime:
+    return day.replace(hour=hour, minute=minute)
+
+
+def test_free_slots_fall_in_working_hours_when_the_whole_panel_is_free(calendar):
+    calendar.book("i-busy", ["bob"], Slot(at(10), at(11)))
+    slots = calendar.free_slots(["ann", "bob"], Slot(at(8), at(13)), HOUR, limit=5)
+    assert [s.start.hour for s in slots] == [9, 11, 12]
+
+
+def test_no_slots_are_offered_at_the_weekend(calendar):
+    saturday = MONDAY - timedelta(days=2)
+    assert calendar.free_slots(["ann"], Slot(at(8, day=saturday), at(18, day=saturday)), HOUR) == []
+
+
+def test_booking_twice_is_one_booking(calendar):
+    first = calendar.book("i-1", ["ann", "bob"], Slot(at(9), at(10)))
+    second = calendar.book("i-1", ["ann", "bob"], Slot(at(9), at(10)))
+    assert first == second
+    assert calendar.free_slots(["ann"], Slot(at(9), at(10)), HOUR) == []
+
+
+def test_a_panel_member_is_never_double_booked(calendar):
+    calendar.book("i-1", ["ann", "bob"], Slot(at(9), at(10)))
+    with pytest.raises(SlotTaken) as raised:
+        calendar.book("i-2", ["bob", "cy"], Slot(at(9, 30), at(10, 30)))
+    assert raised.value.error_code == "SLOT_TAKEN"
+    assert calendar.book("i-3", ["cy"], Slot(at(9, 30), at(10, 30))).status == "booked"
+
+
+def test_concurrent_bookings_of_one_slot_give_it_to_one_interview(calendar):
+    outcomes: list[str] = []
+
+    def book(interview_id: str) -> None:
+        try:
+            calendar.book(interview_id, ["ann"], Slot(at(14), at(15)))
+            outcomes.append("booked")
+        except SlotTaken:
+            outcomes.append("taken")
+
+    threads = [threading.Thread(target=book, args=(f"i-{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["booked"] + ["taken"] * 5
+
+
+def test_cancelling_frees_the_time_once(calendar):
+    calendar.book("i-1", ["ann"], Slot(at(9), at(10)))
+    first = calendar.cancel("i-1")
+    second = calendar.cancel("i-1")
+    assert (first.status, first.sequence) == ("cancelled", 1)
+    assert second == first
+    assert calendar.cancel("never-booked") is None
+    assert [s.start.hour for s in calendar.free_slots(["ann"], Slot(at(9), at(10)), HOUR)] == [9]
+
+
+def test_a_slot_off_the_grid_is_refused(calendar):
+    with pytest.raises(PermanentFailure, match="grid"):
+        calendar.book("i-1", ["ann"], Slot(at(9, 10), at(10, 10)))
+
+
+def test_the_invitation_and_its_cancellation_are_the_same_event(calendar):
+    booking = calendar.book("i-1", ["ann"], Slot(at(9), at(10)))
+    invite = icalendar.Calendar.from_ical(
+        invitation_ics(
+            booking,
+            summary="Interview",
+            organizer="recruiting@hireflow.example",
+            attendees=["ada@example.com"],
+        )
+    )
+    cancel = icalendar.Calendar.from_ical(
+        invitation_ics(
+            calendar.cancel("i-1"), summary="Interview", organizer="recruiting@hireflow.example", attendees=[]
+        )
+    )
+    [event] = invite.walk("VEVENT")
+    [cancelled] = cancel.walk("VEVENT")
+    assert (str(invite["METHOD"]), str(cancel["METHOD"])) == ("REQUEST", "CANCEL")
+    assert str(event["UID"]) == str(cancelled["UID"]) == "interview-i-1@hireflow"
+    assert (int(event["SEQUENCE"]), int(cancelled["SEQUENCE"])) == (0, 1)
+    assert event.decoded("DTSTART").isoformat() == "2026-11-23T09:00:00+00:00"
+    assert str(event["ATTENDEE"]) == "mailto:ada@example.com"
