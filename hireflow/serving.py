@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -33,3 +36,18 @@ def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Runni
     thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"{app.name}-server")
     thread.start()
     return RunningServer(server=server, thread=thread)
+
+
+def run_sandbox_cli(
+    create_app: Callable[[str, str], Flask], *, description: str, port: int, db_file: str, api_key: str
+) -> None:
+    """Command line of a sandbox: ``--port``, ``--db``, ``--api-key``; serves in the foreground."""
+    from hireflow.paths import data_root
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--db", default=str(data_root() / db_file))
+    parser.add_argument("--api-key", default=api_key)
+    args = parser.parse_args()
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    create_app(args.db, args.api_key).run(host="127.0.0.1", port=args.port, threaded=True)

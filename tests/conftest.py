@@ -19,8 +19,23 @@ from hireflow.engine import (
     stop,
 )
 from hireflow.engine.process import engine_pid
+from hireflow.serving import serve_in_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    """``serve(app)`` runs a Flask app on a free local port for this test; returns its server."""
+    running = []
+
+    def start(app):
+        running.append(serve_in_thread(app))
+        return running[-1]
+
+    yield start
+    for server in running:
+        server.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 
 import icalendar
@@ -11,6 +10,7 @@ import pytest
 from hireflow.adapters.calendar import Slot, SlotTaken, StoreCalendar, invitation_ics
 from hireflow.errors import PermanentFailure
 from hireflow.store import Database
+from tests.concurrency import race
 
 MONDAY = datetime(2026, 11, 23)
 HOUR = timedelta(hours=1)
@@ -54,20 +54,14 @@ def test_a_panel_member_is_never_double_booked(calendar):
 
 
 def test_concurrent_bookings_of_one_slot_give_it_to_one_interview(calendar):
-    outcomes: list[str] = []
-
-    def book(interview_id: str) -> None:
+    def book(interview_id: str) -> str:
         try:
             calendar.book(interview_id, ["ann"], Slot(at(14), at(15)))
-            outcomes.append("booked")
+            return "booked"
         except SlotTaken:
-            outcomes.append("taken")
+            return "taken"
 
-    threads = [threading.Thread(target=book, args=(f"i-{n}",)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race(book, [f"i-{n}" for n in range(6)])
     assert sorted(outcomes) == ["booked"] + ["taken"] * 5
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from hireflow.credits import CreditsLedger, InsufficientCredits
 from hireflow.errors import PermanentFailure
 from hireflow.store import Database
+from tests.concurrency import race
 
 
 @pytest.fixture
@@ -66,19 +65,13 @@ def test_non_positive_amounts_are_refused(ledger, amount):
 
 
 def test_concurrent_spends_for_different_unlocks_never_overdraw(ledger):
-    outcomes: list[str] = []
-
-    def spend(unlock_id: str) -> None:
+    def spend(unlock_id: str) -> str:
         try:
             ledger.spend("e-1", unlock_id, 3)
-            outcomes.append("spent")
+            return "spent"
         except InsufficientCredits:
-            outcomes.append("short")
+            return "short"
 
-    threads = [threading.Thread(target=spend, args=(f"u-{i}",)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race(spend, [f"u-{i}" for i in range(8)])
     assert outcomes.count("spent") == 3
     assert ledger.balance("e-1") == 1

@@ -16,7 +16,6 @@ from hireflow.adapters.email import (
     SendOutcome,
 )
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.serving import serve_in_thread
 from hireflow.store import Database
 from tests.engine_helpers import unique_key
 
@@ -24,10 +23,8 @@ API_KEY = "SG.for-tests"
 
 
 @pytest.fixture
-def capture(tmp_path):
-    running = serve_in_thread(create_mail_capture(tmp_path / "mail.sqlite3", API_KEY, seed=3))
-    yield running
-    running.shutdown()
+def capture(tmp_path, serve):
+    return serve(create_mail_capture(tmp_path / "mail.sqlite3", API_KEY, seed=3))
 
 
 @pytest.fixture

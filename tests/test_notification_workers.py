@@ -11,7 +11,6 @@ from hireflow.adapters.file_store import LocalFileStore
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.serving import serve_in_thread
 from hireflow.store import Database
 from job_workers.notifications import NotificationTasks, build_router
 from job_workers.services import Services
@@ -30,10 +29,8 @@ VARIABLES = {
 
 
 @pytest.fixture
-def capture(tmp_path):
-    running = serve_in_thread(create_mail_capture(tmp_path / "mail.sqlite3", "SG.key"))
-    yield running
-    running.shutdown()
+def capture(tmp_path, serve):
+    return serve(create_mail_capture(tmp_path / "mail.sqlite3", "SG.key"))
 
 
 @pytest.fixture

@@ -14,17 +14,14 @@ from hireflow.adapters.payments import (
 )
 from hireflow.backoff import Backoff
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.serving import serve_in_thread
 from tests.engine_helpers import unique_key
 
 API_KEY = "sk_test_for_tests"
 
 
 @pytest.fixture
-def sandbox(tmp_path):
-    running = serve_in_thread(create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY, seed=7))
-    yield running
-    running.shutdown()
+def sandbox(tmp_path, serve):
+    return serve(create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY, seed=7))
 
 
 def set_faults(sandbox, **body) -> None:
@@ -145,6 +142,12 @@ def test_a_wrong_api_key_is_rejected(sandbox):
         charge(wrong, unique_key("unlock"))
 
 
+def test_cards_can_be_made_to_decline_on_request(sandbox):
+    set_faults(sandbox, declined_payment_methods=["pm_card_visa"])
+    with pytest.raises(PaymentDeclined):
+        charge(gateway(sandbox), unique_key("unlock"), method="pm_card_visa")
+
+
 def test_keys_are_derived_from_the_unlock_and_the_step():
     assert idempotency_key("u-1", "charge") == "hireflow-unlock-u-1-charge"
     assert idempotency_key("u-1", "charge") != idempotency_key("u-1", "refund")
@@ -152,7 +155,13 @@ def test_keys_are_derived_from_the_unlock_and_the_step():
 
 @pytest.mark.parametrize(
     "body",
-    [{"rates": {"meteor": 0.5}}, {"rates": {"server_error": 2}}, {"next_count": {"timeout": -1}}, []],
+    [
+        {"rates": {"meteor": 0.5}},
+        {"rates": {"server_error": 2}},
+        {"next_count": {"timeout": -1}},
+        {"declined_payment_methods": 5},
+        [],
+    ],
 )
 def test_bad_fault_settings_get_a_clear_400(sandbox, body):
     response = requests.post(f"{sandbox.url}/_sandbox/faults", json=body, timeout=5)

@@ -10,7 +10,6 @@ Capture controls (no API key, local only): ``GET /_capture/messages``,
 
 from __future__ import annotations
 
-import argparse
 import json
 import secrets
 import sqlite3
@@ -20,8 +19,8 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 
-from hireflow.paths import data_root
 from hireflow.sandboxes.faults import FaultInjector
+from hireflow.serving import run_sandbox_cli
 
 FAULT_KINDS = {"too_many_requests", "server_error"}
 
@@ -175,13 +174,13 @@ def create_mail_capture(db_path: Path | str, api_key: str, *, seed: int | None =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Run the local SendGrid-compatible mail capture.")
-    parser.add_argument("--port", type=int, default=8102)
-    parser.add_argument("--db", default=str(data_root() / "mail-capture.sqlite3"))
-    parser.add_argument("--api-key", default="SG.hireflow-local")
-    args = parser.parse_args()
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    create_mail_capture(args.db, args.api_key).run(host="127.0.0.1", port=args.port, threaded=True)
+    run_sandbox_cli(
+        create_mail_capture,
+        description="Run the local SendGrid-compatible mail capture.",
+        port=8102,
+        db_file="mail-capture.sqlite3",
+        api_key="SG.hireflow-local",
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Sandbox controls (no API key, local only): ``GET/POST /_sandbox/faults``,
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import secrets
@@ -31,8 +30,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from hireflow.paths import data_root
 from hireflow.sandboxes.faults import FaultInjector
+from hireflow.serving import run_sandbox_cli
 
 # server_error: 500 before anything is stored. timeout: a slow answer, nothing stored.
 # lost_response: stored, then answered too late for the client to see it.
@@ -342,13 +341,15 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
             raise ApiError(
                 400, "invalid_request_error", "send a JSON object: {rates, next_count, delay_seconds}"
             )
+        methods = body.get("declined_payment_methods", sorted(declined))
+        if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+            raise ApiError(400, "invalid_request_error", "declined_payment_methods must be a list of strings")
         try:
             faults.configure(body.get("rates"), body.get("next_count"), body.get("delay_seconds"))
         except (TypeError, ValueError) as exc:
             raise ApiError(400, "invalid_request_error", str(exc)) from exc
-        if "declined_payment_methods" in body:
-            declined.clear()
-            declined.update(body["declined_payment_methods"])
+        declined.clear()
+        declined.update(methods)
         return get_faults()
 
     @app.get("/_sandbox/ledger")
@@ -367,13 +368,13 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Run the local payment sandbox.")
-    parser.add_argument("--port", type=int, default=8101)
-    parser.add_argument("--db", default=str(data_root() / "payment-sandbox.sqlite3"))
-    parser.add_argument("--api-key", default="sk_test_hireflow_local")
-    args = parser.parse_args()
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    create_payment_sandbox(args.db, args.api_key).run(host="127.0.0.1", port=args.port, threaded=True)
+    run_sandbox_cli(
+        create_payment_sandbox,
+        description="Run the local payment sandbox.",
+        port=8101,
+        db_file="payment-sandbox.sqlite3",
+        api_key="sk_test_hireflow_local",
+    )
 
 
 if __name__ == "__main__":
