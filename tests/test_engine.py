@@ -6,8 +6,10 @@ import pytest
 
 from hireflow.engine import fetch, find_java, start, stop
 from tests.engine_helpers import (
+    describe_instance,
     running_worker,
     unique_key,
+    wait_for,
     wait_for_incident,
     wait_for_user_task,
     wait_until_completed,
@@ -65,16 +67,15 @@ def test_exhausted_retries_raise_an_incident_that_resolves_after_a_retry(engine,
     instance = camunda.create_process_instance("engine-fragile", {"call_id": unique_key("fragile")})[
         "processInstanceKey"
     ]
-    jobs = []
-    for _ in range(40):
-        jobs = [
+    jobs = wait_for(
+        lambda: [
             j
             for j in camunda.activate_jobs("engine-fragile.call", max_jobs=10)
             if j["processInstanceKey"] == instance
-        ]
-        if jobs:
-            break
-    assert jobs, "the engine handed out no job for the new instance"
+        ],
+        what=f"the job of instance {instance} to be activated",
+        seen=lambda: describe_instance(camunda, instance),
+    )
     camunda.fail_job(jobs[0]["jobKey"], retries=0, error_message="Outside service unreachable")
 
     incident = wait_for_incident(camunda, instance)
