@@ -56,6 +56,17 @@ class IntakeLimits:
     max_docx_uncompressed_bytes: int = 40 * 1024 * 1024
 
 
+DEFAULT_LIMITS = IntakeLimits()
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file that passed the checks: its type and, for a PDF, its page count."""
+
+    kind: str
+    pages: int | None
+
+
 @dataclass(frozen=True)
 class ResumeProfile:
     """What matching needs from a resume."""
@@ -120,7 +131,7 @@ def check_docx_archive(data: bytes, limits: IntakeLimits) -> None:
 # "this file cannot be read", so they are caught broadly and turned into InvalidResume.
 
 
-def _pdf_text(data: bytes, limits: IntakeLimits) -> tuple[str, int]:
+def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
     # A complete PDF ends with %%EOF; without it the upload was cut off. pypdf would
     # rebuild what it can, but half a resume is not a resume.
     if b"%%EOF" not in data[-2048:]:
@@ -130,14 +141,20 @@ def _pdf_text(data: bytes, limits: IntakeLimits) -> tuple[str, int]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise InvalidResume("encrypted")
         pages = len(reader.pages)
-        if pages > limits.max_pages:
-            raise InvalidResume("too_many_pages", f"It has {pages} pages; the limit is {limits.max_pages}.")
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
     except InvalidResume:
         raise
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
-    return text, pages
+    if pages > limits.max_pages:
+        raise InvalidResume("too_many_pages", f"It has {pages} pages; the limit is {limits.max_pages}.")
+    return reader
+
+
+def _pdf_text(reader: pypdf.PdfReader) -> str:
+    try:
+        return "\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as exc:  # noqa: BLE001 - see the note above
+        raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
 
 
 def _docx_text(data: bytes) -> str:
@@ -214,22 +231,36 @@ def extract_years_of_experience(text: str, today: date | None = None) -> int | N
     return min(len(covered), MAX_PLAUSIBLE_YEARS)
 
 
-DEFAULT_LIMITS = IntakeLimits()
-
-
-def process_resume(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> IntakeResult:
-    """Check ``data`` and extract text and profile. Raises InvalidResume for a bad file."""
+def _checked(data: bytes, limits: IntakeLimits) -> tuple[str, pypdf.PdfReader | None]:
+    """The file's type, and for a PDF its opened reader, after every check passed."""
     if len(data) > limits.max_bytes:
         raise InvalidResume("too_large", f"It has {len(data)} bytes; the limit is {limits.max_bytes}.")
     kind = detect_type(data)
     if kind == "pdf":
-        text, pages = _pdf_text(data, limits)
-    else:
-        check_docx_archive(data, limits)
-        text, pages = _docx_text(data), None
+        return kind, _open_pdf(data, limits)
+    check_docx_archive(data, limits)
+    return kind, None
+
+
+def check_file(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> CheckedFile:
+    """Check type, size, archive safety, completeness and pages, without reading the text."""
+    kind, reader = _checked(data, limits)
+    return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None)
+
+
+def read_text(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> tuple[CheckedFile, str]:
+    """Check the file, then extract its text. Raises InvalidResume for a bad or textless file."""
+    kind, reader = _checked(data, limits)
+    text = _pdf_text(reader) if reader else _docx_text(data)
     if not text.strip():
         raise InvalidResume("no_text")
+    return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None), text
+
+
+def process_resume(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> IntakeResult:
+    """Check ``data`` and extract text and profile. Raises InvalidResume for a bad file."""
+    checked, text = read_text(data, limits)
     profile = ResumeProfile(
         skills=extract_skills(text), years_of_experience=extract_years_of_experience(text)
     )
-    return IntakeResult(kind=kind, text=text, pages=pages, profile=profile)
+    return IntakeResult(kind=checked.kind, text=text, pages=checked.pages, profile=profile)

@@ -37,6 +37,11 @@ def runnable(module: str) -> bool:
     )
 
 
+def components_to_start() -> list[tuple[str, str]]:
+    """The components ``make run`` starts: those built so far."""
+    return [(name, module) for name, module in COMPONENTS if runnable(module)]
+
+
 def model_files(folder: Path = MODELS_DIR) -> list[Path]:
     """Every BPMN, DMN and form file under ``folder``, in a stable order."""
     return sorted(p for p in folder.rglob("*") if p.suffix in MODEL_SUFFIXES)
@@ -58,9 +63,7 @@ def main() -> int:
     deploy_models(CamundaRestClient(profile.rest_url))
     print(status.describe(), flush=True)
 
-    available = [
-        (name, module) for name, module in COMPONENTS if importlib.util.find_spec(f"{module}.__main__")
-    ]
+    available = components_to_start()
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
     if missing:
         print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)

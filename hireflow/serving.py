@@ -11,6 +11,8 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from hireflow.paths import data_root
+
 
 @dataclass
 class RunningServer:
@@ -42,8 +44,6 @@ def run_sandbox_cli(
     create_app: Callable[[str, str], Flask], *, description: str, port: int, db_file: str, api_key: str
 ) -> None:
     """Command line of a sandbox: ``--port``, ``--db``, ``--api-key``; serves in the foreground."""
-    from hireflow.paths import data_root
-
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--db", default=str(data_root() / db_file))

@@ -121,11 +121,11 @@ class InterviewerHold(Base):
 
 
 class Database:
-    """Engine and sessions for one database URL; creates the schema on first use."""
+    """Engine and sessions for one database URL (``create_schema`` makes the tables)."""
 
     def __init__(self, url: str | None = None):
-        self.url = url = url or default_database_url()
-        self.engine: Engine = create_engine(url, future=True)
+        self.url = url or default_database_url()
+        self.engine: Engine = create_engine(self.url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

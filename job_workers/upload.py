@@ -9,8 +9,7 @@ import io
 from pyzeebe import ZeebeTaskRouter
 
 from hireflow.constants import JobType
-from hireflow.resume_intake import extract_skills, extract_years_of_experience
-from hireflow.resume_intake import process_resume as run_intake
+from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
 from hireflow.store import Candidate, utcnow
 from job_workers.services import Services
 
@@ -27,17 +26,13 @@ class ResumeUploadTasks:
 
     def validate_file(self, resume_id: str, file_ref: str) -> dict:
         """Check the stored file is a resume we accept; raises InvalidResume (BPMN error) if not."""
-        data = self.services.files.read(file_ref)
-        result = run_intake(data, self.services.intake_limits)
-        return {"file_type": result.kind, "page_count": result.pages}
+        checked = check_file(self.services.files.read(file_ref), self.services.intake_limits)
+        return {"file_type": checked.kind, "page_count": checked.pages}
 
     def extract_text(self, resume_id: str, file_ref: str) -> dict:
         """Extract the text and store it by reference: resume text never goes into variables."""
-        data = self.services.files.read(file_ref)
-        result = run_intake(data, self.services.intake_limits)
-        text_ref = self.services.files.put(
-            io.BytesIO(result.text.encode("utf-8")), max_bytes=TEXT_LIMIT_BYTES
-        )
+        _, text = read_text(self.services.files.read(file_ref), self.services.intake_limits)
+        text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=TEXT_LIMIT_BYTES)
         return {"text_ref": text_ref}
 
     def extract_skills(self, resume_id: str, text_ref: str) -> dict:

@@ -72,6 +72,15 @@ def test_a_bad_file_raises_the_bpmn_error_not_a_crash(services, data):
     assert raised.value.error_code == "RESUME_INVALID"
 
 
+def test_validation_checks_the_file_and_text_extraction_finds_it_has_no_text(services):
+    tasks = ResumeUploadTasks(services)
+    file_ref = stored(services, pdf_resume(lines=[]))
+    assert tasks.validate_file("r-1", file_ref) == {"file_type": "pdf", "page_count": 1}
+    with pytest.raises(InvalidResume) as raised:
+        tasks.extract_text("r-1", file_ref)
+    assert (raised.value.reason, raised.value.error_code) == ("no_text", "RESUME_INVALID")
+
+
 def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(services):
     router = build_router(services)
     timeouts = {task.type: task.config.timeout_ms for task in router.tasks}
