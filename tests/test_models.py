@@ -20,14 +20,21 @@ def test_every_model_passes_every_check():
     report = check_models()
     assert report.ok, report.summary()
     names = set(report.checked_files)
-    assert {"resume-upload.bpmn", "resume-submission.bpmn", "resume-unlock.bpmn", "interview-scheduling.bpmn"} <= names
+    assert {
+        "resume-upload.bpmn",
+        "resume-submission.bpmn",
+        "resume-unlock.bpmn",
+        "interview-scheduling.bpmn",
+    } <= names
     assert {"application-routing.dmn", "unlock-pricing.dmn"} <= names
     assert len([n for n in names if n.startswith(".camunda/element-templates/")]) == 4
 
 
 def test_a_service_task_without_a_job_type_fails_by_name(models_copy: Path):
     diagram = models_copy / "resume-upload.bpmn"
-    diagram.write_text(diagram.read_text().replace('<zeebe:taskDefinition type="resume.extract-text" retries="5" />', ""))
+    diagram.write_text(
+        diagram.read_text().replace('<zeebe:taskDefinition type="resume.extract-text" retries="5" />', "")
+    )
     report = check_models(models_copy)
     messages = [str(p) for p in report.problems if p.element == "ReadResumeText"]
     assert any("Task definition type" in m for m in messages), report.summary()
@@ -37,7 +44,9 @@ def test_a_diagram_without_its_execution_platform_fails(models_copy: Path):
     diagram = models_copy / "resume-unlock.bpmn"
     diagram.write_text(diagram.read_text().replace(' modeler:executionPlatformVersion="8.9.0"', ""))
     report = check_models(models_copy)
-    assert any(p.rule == "hireflow/execution-platform" and p.file == "resume-unlock.bpmn" for p in report.problems)
+    assert any(
+        p.rule == "hireflow/execution-platform" and p.file == "resume-unlock.bpmn" for p in report.problems
+    )
 
 
 def test_a_diagram_without_layout_for_an_element_fails(models_copy: Path):
@@ -47,12 +56,16 @@ def test_a_diagram_without_layout_for_an_element_fails(models_copy: Path):
     end = text.index("</bpmndi:BPMNShape>", start) + len("</bpmndi:BPMNShape>")
     diagram.write_text(text[:start] + text[end:])
     report = check_models(models_copy)
-    assert any(p.element == "IndexCandidate" and "layout" in p.message for p in report.problems), report.summary()
+    assert any(p.element == "IndexCandidate" and "layout" in p.message for p in report.problems), (
+        report.summary()
+    )
 
 
 def test_forms_must_be_linked_and_exist(models_copy: Path):
     (models_copy / "follow-up-interview.form").unlink()
-    extra = (models_copy / "interview-feedback.form").read_text().replace('"interview-feedback"', '"unused-form"')
+    extra = (
+        (models_copy / "interview-feedback.form").read_text().replace('"interview-feedback"', '"unused-form"')
+    )
     (models_copy / "unused-form.form").write_text(extra)
     report = check_models(models_copy)
     rules = {(p.rule, p.element) for p in report.problems}
