@@ -23,6 +23,24 @@ class JobType:
     INDEX_CANDIDATE = "resume.index-candidate"
     SEND_EMAIL = "notifications.send-email"
 
+    SCORE_MATCH = "submission.score-match"
+    RECORD_APPLICATION_OUTCOME = "submission.record-outcome"
+
+    SPEND_CREDITS = "unlock.spend-credits"
+    REFUND_CREDITS = "unlock.refund-credits"
+    GRANT_ACCESS = "unlock.grant-access"
+    RECORD_UNLOCK_OUTCOME = "unlock.record-outcome"
+    CHARGE_PAYMENT = "payment.charge"
+    REFUND_PAYMENT = "payment.refund"
+    CANCEL_PAYMENT = "payment.cancel"
+
+    FIND_INTERVIEW_SLOTS = "interview.find-slots"
+    EMAIL_SLOT_LINKS = "interview.email-slot-links"
+    BOOK_INTERVIEW_SLOT = "interview.book-slot"
+    SEND_INTERVIEW_INVITATION = "interview.send-invitation"
+    CANCEL_INTERVIEW_BOOKING = "interview.cancel-booking"
+    RECORD_INTERVIEW_OUTCOME = "interview.record-outcome"
+
 
 class Header:
     """Task headers read by workers (set per task in the Modeler)."""
@@ -30,6 +48,11 @@ class Header:
     EMAIL_TEMPLATE = "template"
     EMAIL_RECIPIENT_VARIABLE = "recipientVariable"
     EMAIL_BUSINESS_ID_VARIABLE = "businessIdVariable"
+    OUTCOME = "outcome"  # the status a "record" step writes
+    INVITATION_METHOD = "method"  # REQUEST or CANCEL, for calendar invitations
+    RETRY_BACKOFF_BASE_SECONDS = "retryBackoffBaseSeconds"
+    RETRY_BACKOFF_CAP_SECONDS = "retryBackoffCapSeconds"
+    RETRY_ATTEMPTS = "retryAttempts"
 
 
 class Message:
@@ -47,6 +70,7 @@ class ErrorCode:
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
     INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
     SLOT_TAKEN = "SLOT_TAKEN"
+    ACCESS_NOT_GRANTABLE = "ACCESS_NOT_GRANTABLE"
 
 
 class Var:

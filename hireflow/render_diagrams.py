@@ -34,7 +34,8 @@ RENDER = """async (xml) => {
   const inner = box.inner;
   const scale = box.scale;
   return { warnings: warnings.map(w => w.message),
-           clip: { x: Math.max(0, (inner.x - box.x) * scale - 20), y: Math.max(0, (inner.y - box.y) * scale - 20),
+           clip: { x: Math.max(0, (inner.x - box.x) * scale - 20),
+                   y: Math.max(0, (inner.y - box.y) * scale - 20),
                    width: inner.width * scale + 40, height: inner.height * scale + 40 } };
 }"""
 

@@ -120,6 +120,45 @@ class InterviewerHold(Base):
     cell_start: Mapped[datetime] = mapped_column(DateTime())
 
 
+class JobPosting(Base):
+    """A job posting and what it asks for; matching scores applications against it."""
+
+    __tablename__ = "job_postings"
+
+    posting_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    employer_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    required_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    nice_to_have_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_years: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BusinessRecord(Base):
+    """The business status of one application, unlock or interview, as people ask for it.
+
+    Written by the processes' "record" steps (an upsert: safe to repeat) and read by the webapp.
+    """
+
+    __tablename__ = "business_records"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # application | unlock | interview
+    business_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class ContactAccess(Base):
+    """An employer may see a candidate's contact details: granted once per pair (primary key)."""
+
+    __tablename__ = "contact_access"
+
+    employer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    unlock_id: Mapped[str] = mapped_column(String(100))
+    granted_at: Mapped[datetime] = mapped_column(DateTime())
+
+
 class Database:
     """Engine and sessions for one database URL (``create_schema`` makes the tables)."""
 

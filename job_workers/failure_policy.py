@@ -18,13 +18,14 @@ from typing import Any, Protocol
 from pyzeebe import Job, JobController, JobStatus
 
 from hireflow.backoff import Backoff
+from hireflow.constants import Header
 from hireflow.errors import BusinessOutcome, PermanentFailure
 
 log = logging.getLogger(__name__)
 
-HEADER_BACKOFF_BASE = "retryBackoffBaseSeconds"
-HEADER_BACKOFF_CAP = "retryBackoffCapSeconds"
-HEADER_RETRY_ATTEMPTS = "retryAttempts"
+HEADER_BACKOFF_BASE = Header.RETRY_BACKOFF_BASE_SECONDS
+HEADER_BACKOFF_CAP = Header.RETRY_BACKOFF_CAP_SECONDS
+HEADER_RETRY_ATTEMPTS = Header.RETRY_ATTEMPTS
 DEFAULT_BACKOFF = Backoff(base_seconds=5.0, cap_seconds=300.0)
 DEFAULT_RETRY_ATTEMPTS = 5
 # Variables that name the business object, for messages an operator reads in Operate.

@@ -6,11 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hireflow.adapters.calendar import InterviewCalendar, StoreCalendar
 from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
 from hireflow.adapters.file_store import FileStore, LocalFileStore
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
 from hireflow.paths import data_root
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
+from hireflow.slot_links import SlotLinks
 from hireflow.store import Database
 
 
@@ -22,6 +24,8 @@ class Services:
     db: Database
     mailer: Mailer | None = None
     payments: PaymentGateway | None = None
+    calendar: InterviewCalendar | None = None
+    slot_links: SlotLinks | None = None
     intake_limits: IntakeLimits = DEFAULT_LIMITS
 
 
@@ -29,7 +33,8 @@ def services_from_environment() -> Services:
     """The real adapters, pointed at the local sandboxes unless the environment says otherwise.
 
     ``HIREFLOW_FILES_DIR``, ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
-    ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``.
+    ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
+    ``HIREFLOW_PUBLIC_URL``.
     """
     env = os.environ
     files_dir = Path(env.get("HIREFLOW_FILES_DIR", data_root() / "files"))
@@ -45,4 +50,16 @@ def services_from_environment() -> Services:
         env.get("PAYMENT_API_URL", "http://127.0.0.1:8101"),
         env.get("PAYMENT_API_KEY", "sk_test_hireflow_local"),
     )
-    return Services(files=LocalFileStore(files_dir), db=db, mailer=mailer, payments=payments)
+    slot_links = SlotLinks(
+        # The local default only suits a developer machine; production sets its own secret.
+        env.get("HIREFLOW_SLOT_LINK_SECRET", "local-development-slot-link-secret"),
+        env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000") + "/interviews/slot",
+    )
+    return Services(
+        files=LocalFileStore(files_dir),
+        db=db,
+        mailer=mailer,
+        payments=payments,
+        calendar=StoreCalendar(db),
+        slot_links=slot_links,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pyzeebe import ZeebeWorker, create_insecure_channel
 
-from job_workers import notifications, upload
+from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.failure_policy import FailurePolicy
 from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
@@ -23,7 +23,13 @@ from job_workers.services import Services, services_from_environment
 log = logging.getLogger(__name__)
 
 # Every domain's router; a new process model's workers are added here.
-ROUTER_BUILDERS = (upload.build_router, notifications.build_router)
+ROUTER_BUILDERS = (
+    upload.build_router,
+    submission.build_router,
+    unlock.build_router,
+    interview.build_router,
+    notifications.build_router,
+)
 
 
 @dataclass(frozen=True)

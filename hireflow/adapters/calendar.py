@@ -56,6 +56,8 @@ class InterviewCalendar(Protocol):
 
     def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking: ...
 
+    def booking(self, interview_id: str) -> Booking | None: ...
+
     def cancel(self, interview_id: str) -> Booking | None: ...
 
 
@@ -151,6 +153,12 @@ class StoreCalendar:
             raise SlotTaken(
                 f"The panel of interview {interview_id} is no longer free at {slot.start:%Y-%m-%d %H:%M} UTC"
             ) from exc
+
+    def booking(self, interview_id: str) -> Booking | None:
+        """The interview's booking, booked or cancelled; None if it was never booked."""
+        with self.db.sessions() as session:
+            row = session.get(CalendarBooking, interview_id)
+            return _booking(row) if row else None
 
     def cancel(self, interview_id: str) -> Booking | None:
         """Free the panel's time, once. None if the interview was never booked."""

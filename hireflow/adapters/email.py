@@ -10,6 +10,7 @@ preferred to a lost mail.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import urllib.error
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 import jinja2
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import Attachment, CustomArg, Disposition, FileContent, FileName, FileType, Mail
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.errors import PermanentFailure
@@ -54,6 +55,15 @@ class SendOutcome(Enum):
 
 
 @dataclass(frozen=True)
+class EmailAttachment:
+    """A file sent with an email, such as an ICS invitation."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
 class EmailMessage:
     """One email to send: who gets it, which template, the values it needs, and its dedupe key."""
 
@@ -61,6 +71,7 @@ class EmailMessage:
     to: str
     template: str
     context: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[EmailAttachment, ...] = ()
 
 
 class Mailer(Protocol):
@@ -178,6 +189,15 @@ class SendGridMailer:
             return SendOutcome.ALREADY_SENT
         mail = Mail(from_email=self.sender, to_emails=message.to, subject=subject, plain_text_content=text)
         mail.custom_arg = CustomArg("dedupe_key", message.dedupe_key)
+        for attachment in message.attachments:
+            mail.add_attachment(
+                Attachment(
+                    FileContent(base64.b64encode(attachment.content).decode("ascii")),
+                    FileName(attachment.filename),
+                    FileType(attachment.mime_type),
+                    Disposition("attachment"),
+                )
+            )
         try:
             response = self._client.send(mail)
         except HTTPError as exc:

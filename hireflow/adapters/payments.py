@@ -78,9 +78,13 @@ class Refund:
 class PaymentGateway(Protocol):
     """What the workers need from a payment provider."""
 
-    def charge(self, *, unlock_id: str, amount: int, currency: str, payment_method: str) -> Payment: ...
+    def charge(
+        self, *, unlock_id: str, amount: int, currency: str, payment_method: str, attempt: str = "1"
+    ) -> Payment: ...
 
     def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund: ...
+
+    def cancel(self, *, unlock_id: str, payment_id: str) -> Payment: ...
 
 
 def idempotency_key(unlock_id: str, step: str) -> str:
@@ -114,8 +118,14 @@ class StripeStylePaymentGateway:
         self.backoff = backoff
         self._sleep = sleep
 
-    def charge(self, *, unlock_id: str, amount: int, currency: str, payment_method: str) -> Payment:
-        """Create and confirm a payment intent for the unlock. Raises PaymentDeclined on a decline."""
+    def charge(
+        self, *, unlock_id: str, amount: int, currency: str, payment_method: str, attempt: str = "1"
+    ) -> Payment:
+        """Create and confirm a payment intent for the unlock. Raises PaymentDeclined on a decline.
+
+        ``attempt`` tells apart charges the process makes on purpose (a new card after a
+        decline); retries and redeliveries of one attempt share its idempotency key.
+        """
         body = self._post(
             "/v1/payment_intents",
             {
@@ -125,7 +135,14 @@ class StripeStylePaymentGateway:
                 "confirm": "true",
                 "metadata[unlock_id]": unlock_id,
             },
-            idempotency_key(unlock_id, "charge"),
+            idempotency_key(unlock_id, f"charge-{attempt}"),
+        )
+        return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
+
+    def cancel(self, *, unlock_id: str, payment_id: str) -> Payment:
+        """Cancel a payment that has not completed (the confirmation never came), once."""
+        body = self._post(
+            f"/v1/payment_intents/{payment_id}/cancel", {}, idempotency_key(unlock_id, "cancel")
         )
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
 

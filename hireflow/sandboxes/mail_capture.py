@@ -116,7 +116,9 @@ def create_mail_capture(db_path: Path | str, api_key: str, *, seed: int | None =
             custom_args.update(p.get("custom_args") or {})
         message_id = secrets.token_urlsafe(16)
         attachments = [
-            {"filename": a.get("filename"), "type": a.get("type")} for a in body.get("attachments") or []
+            {"filename": a.get("filename"), "type": a.get("type"), "content": a.get("content")}
+            for a in body.get("attachments") or []
+            if isinstance(a, dict)
         ]
         with lock:
             db.execute(

@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,9 @@ class PaymentLedger:
                 intent["created"],
             ),
         )
+
+    def set_status(self, intent_id: str, status: str) -> None:
+        self._db.execute("UPDATE payment_intents SET status = ? WHERE id = ?", (status, intent_id))
 
     def refunded_amount(self, intent_id: str) -> int:
         row = self._db.execute(
@@ -267,7 +270,27 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
         ledger.insert_refund(refund)
         return 200, {**refund, "object": "refund"}
 
+    def cancel_intent(intent_id: str) -> tuple[int, dict]:
+        intent = ledger.intent(intent_id)
+        if intent is None:
+            raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
+        if intent["status"] not in ("processing", "requires_confirmation", "requires_payment_method"):
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"payment_intent is {intent['status']} and cannot be canceled",
+                code="payment_intent_unexpected_state",
+            )
+        ledger.set_status(intent_id, "canceled")
+        return 200, {**intent, "status": "canceled", "object": "payment_intent"}
+
     handlers = {"/v1/payment_intents": create_intent, "/v1/refunds": create_refund}
+
+    def handler_for(path: str) -> Callable[[dict[str, str]], tuple[int, dict]]:
+        if path.startswith("/v1/payment_intents/") and path.endswith("/cancel"):
+            intent_id = path[len("/v1/payment_intents/") : -len("/cancel")]
+            return lambda params: cancel_intent(intent_id)
+        return handlers[path]
 
     def authorized() -> bool:
         return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}")
@@ -278,7 +301,8 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
 
     @app.post("/v1/payment_intents")
     @app.post("/v1/refunds")
-    def mutate():
+    @app.post("/v1/payment_intents/<intent_id>/cancel")
+    def mutate(intent_id: str | None = None):
         path = request.path
         key = request.headers.get("Idempotency-Key")
         if not authorized():
@@ -311,7 +335,7 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
                         mimetype="application/json",
                         headers={"Idempotent-Replayed": "true"},
                     )
-            status, body = handlers[path](params)
+            status, body = handler_for(path)(params)
             if key:
                 ledger.store_response(api_key, key, _fingerprint(path, params), status, body)
         if faults.should("lost_response"):

@@ -1,0 +1,164 @@
+"""Workers of the interview-scheduling process: find, offer, book, invite, cancel, record.
+
+No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
+parameter's annotation is the real ``Job`` class.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from pyzeebe import Job, ZeebeTaskRouter
+
+from hireflow.adapters.calendar import Slot, invitation_ics
+from hireflow.adapters.email import EmailAttachment, EmailMessage
+from hireflow.constants import Header, JobType
+from hireflow.errors import PermanentFailure
+from job_workers.records import outcome_header, record_status
+from job_workers.services import Services
+
+STORE_TIMEOUT_MS = 30_000
+SEND_TIMEOUT_MS = 60_000
+INTERVIEW_LENGTH = timedelta(hours=1)
+# Slots are offered from tomorrow, for two weeks: three at most, so the email stays short.
+SEARCH_FROM = timedelta(days=1)
+SEARCH_WINDOW = timedelta(days=14)
+SLOTS_OFFERED = 3
+ORGANIZER = "interviews@hireflow.example"
+
+
+class NoFreeSlots(RuntimeError):
+    """A technical failure on purpose: retried with backoff, then an incident an operator can act on."""
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+def _panel_ids(interview_id: str, panel: list) -> list[str]:
+    try:
+        return [member["username"] for member in panel]
+    except (TypeError, KeyError):
+        raise PermanentFailure(
+            f"Interview {interview_id}: 'panel' must be a list of {{username, email, name}}, not {panel!r}"
+        ) from None
+
+
+class InterviewSchedulingTasks:
+    """Task functions for interview-scheduling, with their adapters injected."""
+
+    def __init__(self, services: Services, now=lambda: datetime.now(UTC)):
+        self.services = services
+        self.now = now
+
+    def _calendar(self, interview_id: str):
+        if self.services.calendar is None:
+            raise PermanentFailure(f"Interview {interview_id}: no calendar is configured for this worker")
+        return self.services.calendar
+
+    def _mailer(self, interview_id: str):
+        if self.services.mailer is None:
+            raise PermanentFailure(f"Interview {interview_id}: no mailer is configured for this worker")
+        return self.services.mailer
+
+    def find_slots(self, interview_id: str, panel: list) -> dict:
+        """Up to three hour-long slots when the whole panel is free."""
+        start = self.now() + SEARCH_FROM
+        window = Slot(start, start + SEARCH_WINDOW)
+        slots = self._calendar(interview_id).free_slots(
+            _panel_ids(interview_id, panel), window, INTERVIEW_LENGTH, SLOTS_OFFERED
+        )
+        if not slots:
+            raise NoFreeSlots(
+                f"Interview {interview_id}: the panel has no common free hour in the next 14 days; "
+                "free some time in their calendars, then retry"
+            )
+        return {"proposed_slots": [slot.as_variable() for slot in slots]}
+
+    def email_slot_links(
+        self, job: Job, interview_id: str, candidate_email: str, candidate_name: str, proposed_slots: list
+    ) -> dict:
+        """Email the candidate one signed link per slot (links are made here, never stored)."""
+        template = (job.custom_headers or {}).get(Header.EMAIL_TEMPLATE)
+        if not template:
+            raise PermanentFailure(
+                f"Task '{job.element_id}' lacks the 'template' header; set it in the Modeler"
+            )
+        if self.services.slot_links is None:
+            raise PermanentFailure(f"Interview {interview_id}: no slot link signer is configured")
+        links = [
+            {
+                "start": slot["start"],
+                "end": slot["end"],
+                "url": self.services.slot_links.link_for(interview_id, slot),
+            }
+            for slot in proposed_slots
+        ]
+        self._mailer(interview_id).send(
+            EmailMessage(
+                dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",
+                to=candidate_email,
+                template=template,
+                context={"candidate_name": candidate_name, "slot_links": links},
+            )
+        )
+        return {}
+
+    def book_slot(self, interview_id: str, panel: list, selected_slot: dict) -> dict:
+        """Book the chosen slot for the whole panel, once; SLOT_TAKEN offers new slots."""
+        slot = Slot(_parse(selected_slot["start"]), _parse(selected_slot["end"]))
+        booking = self._calendar(interview_id).book(interview_id, _panel_ids(interview_id, panel), slot)
+        return {
+            "interview_start": booking.slot.as_variable()["start"],
+            "interview_end": booking.slot.as_variable()["end"],
+        }
+
+    def send_invitation(self, job: Job, interview_id: str, attendee_email: str, candidate_name: str) -> dict:
+        """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once."""
+        method = (job.custom_headers or {}).get(Header.INVITATION_METHOD, "REQUEST")
+        booking = self._calendar(interview_id).booking(interview_id)
+        attachments = ()
+        if booking is not None:
+            ics = invitation_ics(
+                booking,
+                summary=f"Interview with {candidate_name}",
+                organizer=ORGANIZER,
+                attendees=[attendee_email],
+            )
+            attachments = (EmailAttachment("invitation.ics", ics, "text/calendar"),)
+        template = "interview-cancelled" if method == "CANCEL" else "interview-invitation"
+        self._mailer(interview_id).send(
+            EmailMessage(
+                dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",
+                to=attendee_email,
+                template=template,
+                context={
+                    "candidate_name": candidate_name,
+                    "interview_start": booking.slot.as_variable()["start"] if booking else None,
+                },
+                attachments=attachments,
+            )
+        )
+        return {}
+
+    def cancel_booking(self, interview_id: str) -> dict:
+        """Free the panel's time, once (nothing to do if the slot was never booked)."""
+        booking = self._calendar(interview_id).cancel(interview_id)
+        return {"booking_released": booking is not None}
+
+    def record_outcome(self, job: Job, interview_id: str) -> dict:
+        """Record done, not-scheduled or cancelled, as the task's header says."""
+        status = outcome_header(job)
+        record_status(self.services.db, "interview", interview_id, status)
+        return {"interview_status": status}
+
+
+def build_router(services: Services) -> ZeebeTaskRouter:
+    """The interview-scheduling router, its tasks bound to ``services``."""
+    tasks = InterviewSchedulingTasks(services)
+    router = ZeebeTaskRouter()
+    router.task(JobType.FIND_INTERVIEW_SLOTS, timeout_ms=STORE_TIMEOUT_MS)(tasks.find_slots)
+    router.task(JobType.EMAIL_SLOT_LINKS, timeout_ms=SEND_TIMEOUT_MS)(tasks.email_slot_links)
+    router.task(JobType.BOOK_INTERVIEW_SLOT, timeout_ms=STORE_TIMEOUT_MS)(tasks.book_slot)
+    router.task(JobType.SEND_INTERVIEW_INVITATION, timeout_ms=SEND_TIMEOUT_MS)(tasks.send_invitation)
+    router.task(JobType.CANCEL_INTERVIEW_BOOKING, timeout_ms=STORE_TIMEOUT_MS)(tasks.cancel_booking)
+    router.task(JobType.RECORD_INTERVIEW_OUTCOME, timeout_ms=STORE_TIMEOUT_MS)(tasks.record_outcome)
+    return router

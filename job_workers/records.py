@@ -1,0 +1,35 @@
+"""The "record the outcome" steps: write a business status people can ask for.
+
+One job type per process, the status chosen per task by the ``outcome`` header, so an
+analyst adds a new outcome in the Modeler without code.
+"""
+
+from pyzeebe import Job
+
+from hireflow.constants import Header
+from hireflow.errors import PermanentFailure
+from hireflow.store import BusinessRecord, Database, utcnow
+
+
+def outcome_header(job: Job) -> str:
+    """The status the task records; a task without it is a modelling error an operator must fix."""
+    outcome = (job.custom_headers or {}).get(Header.OUTCOME)
+    if not outcome:
+        raise PermanentFailure(
+            f"Task '{job.element_id}' lacks the '{Header.OUTCOME}' header; set it in the Modeler"
+        )
+    return outcome
+
+
+def record_status(
+    db: Database, kind: str, business_id: str, status: str, details: dict | None = None
+) -> None:
+    """Upsert the status of one business object (safe to repeat)."""
+    with db.sessions.begin() as session:
+        row = session.get(BusinessRecord, (kind, business_id)) or BusinessRecord(
+            kind=kind, business_id=business_id
+        )
+        row.status = status
+        row.details = {**(row.details or {}), **(details or {})}
+        row.updated_at = utcnow()
+        session.add(row)

@@ -1,0 +1,58 @@
+"""Workers of the resume-submission process: score the match, record the outcome.
+
+No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
+parameter's annotation is the real ``Job`` class.
+"""
+
+from pyzeebe import Job, ZeebeTaskRouter
+
+from hireflow.constants import JobType
+from hireflow.errors import PermanentFailure
+from hireflow.matching import Requirements, score_match
+from hireflow.store import Candidate, JobPosting
+from job_workers.records import outcome_header, record_status
+from job_workers.services import Services
+
+# Both are a few indexed reads and writes; 30 s is far above their p99.
+STORE_TIMEOUT_MS = 30_000
+
+
+class ResumeSubmissionTasks:
+    """Task functions for resume-submission, with their adapters injected."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def score_match(self, application_id: str, candidate_id: str, posting_id: str) -> dict:
+        """Score the candidate's indexed profile against the posting's requirements."""
+        with self.services.db.sessions() as session:
+            posting = session.get(JobPosting, posting_id)
+            candidate = session.get(Candidate, candidate_id)
+        if posting is None:
+            raise PermanentFailure(
+                f"Application {application_id}: posting {posting_id} does not exist; "
+                "fix the posting id or cancel the application"
+            )
+        if candidate is None:
+            raise PermanentFailure(
+                f"Application {application_id}: candidate {candidate_id} has no processed resume; "
+                "ask the candidate to upload one, then retry"
+            )
+        requirements = Requirements(posting.required_skills, posting.nice_to_have_skills, posting.min_years)
+        result = score_match(candidate.skills, candidate.years_of_experience, requirements)
+        return {**result.as_variables(), "posting_title": posting.title}
+
+    def record_outcome(self, job: Job, application_id: str) -> dict:
+        """Record shortlisted, declined or withdrawn, as the task's header says."""
+        status = outcome_header(job)
+        record_status(self.services.db, "application", application_id, status)
+        return {"application_status": status}
+
+
+def build_router(services: Services) -> ZeebeTaskRouter:
+    """The resume-submission router, its tasks bound to ``services``."""
+    tasks = ResumeSubmissionTasks(services)
+    router = ZeebeTaskRouter()
+    router.task(JobType.SCORE_MATCH, timeout_ms=STORE_TIMEOUT_MS)(tasks.score_match)
+    router.task(JobType.RECORD_APPLICATION_OUTCOME, timeout_ms=STORE_TIMEOUT_MS)(tasks.record_outcome)
+    return router

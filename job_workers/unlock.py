@@ -1,0 +1,130 @@
+"""Workers of the resume-unlock process: pay by credits or card, grant access, refund.
+
+Every step that moves money or grants access is idempotent: credits move once per unlock
+(unique ledger entries), a charge is made once per attempt (the Idempotency-Key names the
+unlock and the element instance), a refund once per unlock, access once per employer and
+candidate (primary key).
+
+No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
+parameter's annotation is the real ``Job`` class.
+"""
+
+from pyzeebe import Job, ZeebeTaskRouter
+
+from hireflow.constants import ErrorCode, JobType
+from hireflow.credits import CreditsLedger
+from hireflow.errors import BusinessOutcome, PermanentFailure
+from hireflow.store import Candidate, ContactAccess, utcnow
+from job_workers.records import outcome_header, record_status
+from job_workers.services import Services
+
+STORE_TIMEOUT_MS = 30_000
+# The gateway adapter tries 4 times with a 10 s timeout and short backoff: under 60 s in
+# the worst case. 120 s keeps a second worker from taking the job while one still runs.
+PAYMENT_TIMEOUT_MS = 120_000
+
+
+class AccessNotGrantable(BusinessOutcome):
+    """The candidate can no longer be unlocked (profile removed); the process refunds."""
+
+    error_code = ErrorCode.ACCESS_NOT_GRANTABLE
+
+
+def _price(unlock_id: str, unlock_price: dict, part: str) -> int:
+    try:
+        value = int(unlock_price[part])
+    except (KeyError, TypeError, ValueError):
+        raise PermanentFailure(
+            f"Unlock {unlock_id}: the unlock-pricing decision gave no usable '{part}' ({unlock_price!r}); "
+            "fix the decision table, then retry"
+        ) from None
+    if value <= 0:
+        raise PermanentFailure(f"Unlock {unlock_id}: price '{part}' must be positive, not {value}")
+    return value
+
+
+class ResumeUnlockTasks:
+    """Task functions for resume-unlock, with their adapters injected."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self.ledger = CreditsLedger(services.db)
+
+    def _gateway(self, unlock_id: str):
+        if self.services.payments is None:
+            raise PermanentFailure(f"Unlock {unlock_id}: no payment gateway is configured for this worker")
+        return self.services.payments
+
+    def spend_credits(self, unlock_id: str, employer_id: str, unlock_price: dict) -> dict:
+        """Pay with prepaid credits; INSUFFICIENT_CREDITS sends the process to the card."""
+        credits = _price(unlock_id, unlock_price, "credits")
+        self.ledger.spend(employer_id, unlock_id, credits)
+        return {"paid_with": "credits", "credits_spent": credits}
+
+    def refund_credits(self, unlock_id: str, employer_id: str) -> dict:
+        """Compensation: give back the credits the unlock spent, once."""
+        movement = self.ledger.refund(employer_id, unlock_id)
+        return {"credits_refunded": movement.amount if movement else 0}
+
+    def charge_card(self, job: Job, unlock_id: str, unlock_price: dict, payment_method_ref: str) -> dict:
+        """Charge the saved card; PAYMENT_DECLINED when the card is refused.
+
+        Each activation of the task is a new attempt (a new card after a decline); its
+        retries reuse the attempt's idempotency key, so a lost response never charges twice.
+        """
+        payment = self._gateway(unlock_id).charge(
+            unlock_id=unlock_id,
+            amount=_price(unlock_id, unlock_price, "amount_cents"),
+            currency=str(unlock_price.get("currency") or "eur"),
+            payment_method=payment_method_ref,
+            attempt=str(job.element_instance_key),
+        )
+        return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
+
+    def refund_payment(self, unlock_id: str, payment_id: str) -> dict:
+        """Compensation: refund the card payment in full, once."""
+        refund = self._gateway(unlock_id).refund(unlock_id=unlock_id, payment_id=payment_id)
+        return {"refund_id": refund.id}
+
+    def cancel_payment(self, unlock_id: str, payment_id: str) -> dict:
+        """The confirmation never came: cancel the pending payment, once."""
+        payment = self._gateway(unlock_id).cancel(unlock_id=unlock_id, payment_id=payment_id)
+        return {"payment_status": payment.status}
+
+    def grant_access(self, unlock_id: str, employer_id: str, candidate_id: str) -> dict:
+        """Let the employer see the candidate's contact details (once per pair)."""
+        with self.services.db.sessions.begin() as session:
+            if session.get(Candidate, candidate_id) is None:
+                raise AccessNotGrantable(
+                    f"Unlock {unlock_id}: candidate {candidate_id} is no longer on hireflow"
+                )
+            if session.get(ContactAccess, (employer_id, candidate_id)) is None:
+                session.add(
+                    ContactAccess(
+                        employer_id=employer_id,
+                        candidate_id=candidate_id,
+                        unlock_id=unlock_id,
+                        granted_at=utcnow(),
+                    )
+                )
+        return {"access_granted": True}
+
+    def record_outcome(self, job: Job, unlock_id: str) -> dict:
+        """Record the unlock's status, as the task's header says."""
+        status = outcome_header(job)
+        record_status(self.services.db, "unlock", unlock_id, status)
+        return {"unlock_status": status}
+
+
+def build_router(services: Services) -> ZeebeTaskRouter:
+    """The resume-unlock and payment router, its tasks bound to ``services``."""
+    tasks = ResumeUnlockTasks(services)
+    router = ZeebeTaskRouter()
+    router.task(JobType.SPEND_CREDITS, timeout_ms=STORE_TIMEOUT_MS)(tasks.spend_credits)
+    router.task(JobType.REFUND_CREDITS, timeout_ms=STORE_TIMEOUT_MS)(tasks.refund_credits)
+    router.task(JobType.GRANT_ACCESS, timeout_ms=STORE_TIMEOUT_MS)(tasks.grant_access)
+    router.task(JobType.RECORD_UNLOCK_OUTCOME, timeout_ms=STORE_TIMEOUT_MS)(tasks.record_outcome)
+    router.task(JobType.CHARGE_PAYMENT, timeout_ms=PAYMENT_TIMEOUT_MS)(tasks.charge_card)
+    router.task(JobType.REFUND_PAYMENT, timeout_ms=PAYMENT_TIMEOUT_MS)(tasks.refund_payment)
+    router.task(JobType.CANCEL_PAYMENT, timeout_ms=PAYMENT_TIMEOUT_MS)(tasks.cancel_payment)
+    return router

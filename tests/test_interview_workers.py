@@ -1,0 +1,92 @@
+"""Interview-scheduling workers on a real store, mailing through the capture server over HTTP."""
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from hireflow.adapters.calendar import SlotTaken, StoreCalendar
+from hireflow.adapters.email import EmailOutbox, SendGridMailer
+from hireflow.constants import JobType
+from hireflow.sandboxes.mail_capture import create_mail_capture
+from hireflow.slot_links import SlotLinkInvalid, SlotLinks
+from hireflow.store import Database
+from job_workers.interview import InterviewSchedulingTasks, NoFreeSlots
+from job_workers.services import Services
+from tests.jobs import make_job
+
+PANEL = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
+MONDAY_MORNING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def capture(tmp_path, serve):
+    return serve(create_mail_capture(tmp_path / "mail.sqlite3", "SG.key"))
+
+
+@pytest.fixture
+def tasks(tmp_path, capture) -> InterviewSchedulingTasks:
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    services = Services(
+        files=None,
+        db=db,
+        mailer=SendGridMailer(
+            "SG.key", sender="no-reply@hireflow.example", outbox=EmailOutbox(db), host=capture.url
+        ),
+        calendar=StoreCalendar(db),
+        slot_links=SlotLinks("a-test-secret-of-some-length", "http://hireflow.test/interviews/slot"),
+    )
+    return InterviewSchedulingTasks(services, now=lambda: MONDAY_MORNING)
+
+
+def mails(capture) -> list[dict]:
+    return requests.get(f"{capture.url}/_capture/messages", timeout=5).json()
+
+
+def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
+    slots = tasks.find_slots("i-1", PANEL)["proposed_slots"]
+    assert len(slots) == 3 and slots[0]["start"] == "2026-11-24T09:00:00Z"
+    job = make_job(JobType.EMAIL_SLOT_LINKS, headers={"template": "interview-slots"})
+    tasks.email_slot_links(job, "i-1", "cand@example.com", "Cas", slots)
+    tasks.email_slot_links(job, "i-1", "cand@example.com", "Cas", slots)
+    sent = mails(capture)
+    assert len(sent) == 1
+    body = str(sent[0])
+    token = body.split("http://hireflow.test/interviews/slot/")[1].split("\\n")[0].split()[0]
+    choice = tasks.services.slot_links.read(token)
+    assert choice.interview_id == "i-1" and choice.slot == slots[0]
+    with pytest.raises(SlotLinkInvalid):
+        tasks.services.slot_links.read(token[:-2] + "xx")
+
+
+def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics(tasks, capture):
+    slot = tasks.find_slots("i-2", PANEL)["proposed_slots"][0]
+    booked = tasks.book_slot("i-2", PANEL, slot)
+    assert booked == {"interview_start": slot["start"], "interview_end": slot["end"]}
+    assert tasks.book_slot("i-2", PANEL, slot) == booked  # redelivered job: same booking
+    with pytest.raises(SlotTaken):
+        tasks.book_slot("i-3", PANEL, slot)
+    job = make_job(JobType.SEND_INTERVIEW_INVITATION, headers={"method": "REQUEST"})
+    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas")
+    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas")
+    sent = mails(capture)
+    assert len(sent) == 1
+    attachment = sent[0]["attachments"][0]
+    assert attachment["type"] == "text/calendar"
+    assert b"METHOD:REQUEST" in base64.b64decode(attachment["content"])
+
+
+def test_cancelling_releases_the_slot_once(tasks):
+    slot = tasks.find_slots("i-4", PANEL)["proposed_slots"][0]
+    tasks.book_slot("i-4", PANEL, slot)
+    assert tasks.cancel_booking("i-4") == {"booking_released": True}
+    assert tasks.cancel_booking("i-5-never-booked") == {"booking_released": False}
+    assert tasks.book_slot("i-6", PANEL, slot)["interview_start"] == slot["start"]
+
+
+def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):
+    tasks.services.calendar.working_hours = (9, 9)
+    with pytest.raises(NoFreeSlots, match="no common free hour"):
+        tasks.find_slots("i-7", PANEL)

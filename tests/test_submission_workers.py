@@ -1,0 +1,63 @@
+"""Resume-submission workers on a real SQLite store."""
+
+import pytest
+
+from hireflow.constants import JobType
+from hireflow.errors import PermanentFailure
+from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, utcnow
+from job_workers.services import Services
+from job_workers.submission import ResumeSubmissionTasks
+from tests.jobs import make_job
+
+
+@pytest.fixture
+def tasks(tmp_path) -> ResumeSubmissionTasks:
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    with db.sessions.begin() as session:
+        session.add(
+            JobPosting(
+                posting_id="p-1",
+                employer_id="e-1",
+                title="Data engineer",
+                required_skills=["python", "sql"],
+                nice_to_have_skills=["kafka"],
+                min_years=3,
+            )
+        )
+        session.add(
+            Candidate(
+                candidate_id="c-1",
+                resume_id="r-1",
+                skills=["Python", "SQL"],
+                years_of_experience=5,
+                indexed_at=utcnow(),
+            )
+        )
+    return ResumeSubmissionTasks(Services(files=None, db=db))
+
+
+def test_the_match_is_scored_with_the_facts_behind_it(tasks):
+    result = tasks.score_match("a-1", "c-1", "p-1")
+    assert result["match_score"] == 80
+    assert result["matched_skills"] == ["python", "sql"] and result["missing_skills"] == []
+    assert result["posting_title"] == "Data engineer"
+
+
+def test_an_unknown_posting_or_candidate_tells_the_operator_what_to_fix(tasks):
+    with pytest.raises(PermanentFailure, match="posting p-404 does not exist"):
+        tasks.score_match("a-2", "c-1", "p-404")
+    with pytest.raises(PermanentFailure, match="candidate c-404 has no processed resume"):
+        tasks.score_match("a-3", "c-404", "p-1")
+
+
+def test_the_outcome_header_is_recorded_and_a_missing_one_is_permanent(tasks):
+    job = make_job(JobType.RECORD_APPLICATION_OUTCOME, headers={"outcome": "shortlisted"})
+    assert tasks.record_outcome(job, "a-1") == {"application_status": "shortlisted"}
+    tasks.record_outcome(
+        make_job(JobType.RECORD_APPLICATION_OUTCOME, headers={"outcome": "withdrawn"}), "a-1"
+    )
+    with tasks.services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("application", "a-1")).status == "withdrawn"
+    with pytest.raises(PermanentFailure, match="outcome"):
+        tasks.record_outcome(make_job(JobType.RECORD_APPLICATION_OUTCOME), "a-1")

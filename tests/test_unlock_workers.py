@@ -1,0 +1,104 @@
+"""Unlock and payment workers against the payment sandbox over real HTTP: money moves once."""
+
+import pytest
+import requests
+
+from hireflow.adapters.payments import PaymentDeclined, StripeStylePaymentGateway
+from hireflow.constants import JobType
+from hireflow.credits import CreditsLedger, InsufficientCredits
+from hireflow.errors import PermanentFailure
+from hireflow.sandboxes.payments import create_payment_sandbox
+from hireflow.store import Candidate, ContactAccess, Database, utcnow
+from job_workers.services import Services
+from job_workers.unlock import AccessNotGrantable, ResumeUnlockTasks
+from tests.jobs import make_job
+
+API_KEY = "sk_test_unit"
+PRICE = {"credits": 2, "amount_cents": 2000, "currency": "eur"}
+
+
+@pytest.fixture
+def sandbox(tmp_path, serve):
+    return serve(create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY, seed=3))
+
+
+@pytest.fixture
+def tasks(tmp_path, sandbox) -> ResumeUnlockTasks:
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    return ResumeUnlockTasks(
+        Services(files=None, db=db, payments=StripeStylePaymentGateway(sandbox.url, API_KEY))
+    )
+
+
+def payments(sandbox) -> list[dict]:
+    return requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()["payment_intents"]
+
+
+def test_credits_pay_once_and_refund_once(tasks):
+    ledger = CreditsLedger(tasks.services.db)
+    ledger.top_up("emp-1", 5, "seed")
+    assert tasks.spend_credits("u-1", "emp-1", PRICE) == {"paid_with": "credits", "credits_spent": 2}
+    tasks.spend_credits("u-1", "emp-1", PRICE)  # redelivered job
+    assert ledger.balance("emp-1") == 3
+    assert tasks.refund_credits("u-1", "emp-1") == {"credits_refunded": 2}
+    tasks.refund_credits("u-1", "emp-1")
+    assert ledger.balance("emp-1") == 5
+
+
+def test_too_few_credits_is_the_insufficient_credits_bpmn_error(tasks):
+    with pytest.raises(InsufficientCredits) as raised:
+        tasks.spend_credits("u-2", "emp-poor", PRICE)
+    assert raised.value.error_code == "INSUFFICIENT_CREDITS"
+
+
+def test_a_bad_price_from_the_decision_ends_retries_with_a_message(tasks):
+    with pytest.raises(PermanentFailure, match="unlock-pricing"):
+        tasks.spend_credits("u-3", "emp-1", {"amount_cents": 100})
+
+
+def test_a_redelivered_charge_job_charges_once_and_a_new_attempt_charges_again(tasks, sandbox):
+    job = make_job(JobType.CHARGE_PAYMENT, element_instance_key=900)
+    first = tasks.charge_card(job, "u-4", PRICE, "pm_card_visa")
+    again = tasks.charge_card(job, "u-4", PRICE, "pm_card_visa")
+    assert first == again and first["payment_status"] == "succeeded"
+    assert len(payments(sandbox)) == 1
+    tasks.charge_card(
+        make_job(JobType.CHARGE_PAYMENT, element_instance_key=950), "u-4", PRICE, "pm_card_visa"
+    )
+    assert len(payments(sandbox)) == 2
+
+
+def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_pays(tasks):
+    with pytest.raises(PaymentDeclined) as raised:
+        tasks.charge_card(
+            make_job(JobType.CHARGE_PAYMENT, element_instance_key=10), "u-5", PRICE, "pm_card_chargeDeclined"
+        )
+    assert raised.value.error_code == "PAYMENT_DECLINED"
+    paid = tasks.charge_card(
+        make_job(JobType.CHARGE_PAYMENT, element_instance_key=20), "u-5", PRICE, "pm_card_visa"
+    )
+    assert paid["payment_status"] == "succeeded"
+
+
+def test_refund_and_cancel_happen_once(tasks, sandbox):
+    paid = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-6", PRICE, "pm_card_visa")
+    tasks.refund_payment("u-6", paid["payment_id"])
+    tasks.refund_payment("u-6", paid["payment_id"])
+    assert len(requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()["refunds"]) == 1
+    pending = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-7", PRICE, "pm_sepa_debit")
+    assert pending["payment_status"] == "processing"
+    assert tasks.cancel_payment("u-7", pending["payment_id"]) == {"payment_status": "canceled"}
+    assert tasks.cancel_payment("u-7", pending["payment_id"]) == {"payment_status": "canceled"}
+
+
+def test_access_is_granted_once_or_refused_as_a_bpmn_error(tasks):
+    with tasks.services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="c-1", resume_id="r-1", skills=[], indexed_at=utcnow()))
+    tasks.grant_access("u-8", "emp-1", "c-1")
+    tasks.grant_access("u-8", "emp-1", "c-1")
+    with tasks.services.db.sessions() as session:
+        assert session.query(ContactAccess).count() == 1
+    with pytest.raises(AccessNotGrantable) as raised:
+        tasks.grant_access("u-9", "emp-1", "c-gone")
+    assert raised.value.error_code == "ACCESS_NOT_GRANTABLE"
