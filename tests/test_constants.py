@@ -1,10 +1,11 @@
 """The constants module, the workers and the diagrams in bpmn/ name the same things."""
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from hireflow.adapters.email import TEMPLATES_DIR
 from hireflow.constants import ErrorCode, Header, JobType, Message, ProcessId
-from hireflow.model_checks import diagram_facts
+from hireflow.model_checks import MODELS_DIR, NS, diagram_facts
 from hireflow.store import Database
 from job_workers.services import Services
 from job_workers.worker import ROUTER_BUILDERS
@@ -55,10 +56,6 @@ def test_every_record_step_says_which_outcome_it_records():
 
 
 def test_email_tasks_carry_all_their_headers():
-    import xml.etree.ElementTree as ET
-
-    from hireflow.model_checks import MODELS_DIR, NS
-
     needed = {Header.EMAIL_TEMPLATE, Header.EMAIL_RECIPIENT_VARIABLE, Header.EMAIL_BUSINESS_ID_VARIABLE}
     for path in MODELS_DIR.glob("*.bpmn"):
         for task in ET.parse(path).getroot().iter(f"{{{NS['bpmn']}}}serviceTask"):

@@ -89,12 +89,13 @@ function layoutProblems(definitions) {
   return problems;
 }
 
-function calledDecisionIds(definitions) {
-  const used = [];
+// Which elements link what by an extension element, e.g. zeebe:FormDefinition formId.
+function linksIn(definitions, extensionType, property) {
+  const links = [];
   const visit = (container) => {
     for (const el of container.flowElements || []) {
       for (const ext of (el.extensionElements && el.extensionElements.values) || []) {
-        if (ext.$type === 'zeebe:CalledDecision') used.push({ element: el.id, decisionId: ext.decisionId });
+        if (ext.$type === extensionType && ext[property]) links.push({ element: el.id, [property]: ext[property] });
       }
       if (el.flowElements) visit(el);
     }
@@ -102,23 +103,7 @@ function calledDecisionIds(definitions) {
   for (const root of definitions.rootElements) {
     if (root.$type === 'bpmn:Process') visit(root);
   }
-  return used;
-}
-
-function usedFormIds(definitions) {
-  const used = [];
-  const visit = (container) => {
-    for (const el of container.flowElements || []) {
-      for (const ext of (el.extensionElements && el.extensionElements.values) || []) {
-        if (ext.$type === 'zeebe:FormDefinition' && ext.formId) used.push({ element: el.id, formId: ext.formId });
-      }
-      if (el.flowElements) visit(el);
-    }
-  };
-  for (const root of definitions.rootElements) {
-    if (root.$type === 'bpmn:Process') visit(root);
-  }
-  return used;
+  return links;
 }
 
 async function lintDiagram(file) {
@@ -133,7 +118,8 @@ async function lintDiagram(file) {
   const modelerReports = await new ModelerLinter({ modeler: 'desktop', type: 'cloud' }).lint(xml);
   problems.push(...modelerReports.map((r) => ({ tool: '@camunda/linting', rule: r.rule, id: r.id,
     message: r.message, category: r.category })));
-  return { file, problems, formIds: usedFormIds(definitions), decisionIds: calledDecisionIds(definitions),
+  return { file, problems, formIds: linksIn(definitions, 'zeebe:FormDefinition', 'formId'),
+    decisionIds: linksIn(definitions, 'zeebe:CalledDecision', 'decisionId'),
     processIds: definitions.rootElements.filter((r) => r.$type === 'bpmn:Process').map((r) => r.id) };
 }
 
