@@ -101,44 +101,36 @@ def check_models(models_dir: Path = MODELS_DIR, engine_version: str | None = Non
                 )
 
     forms = {entry.get("id"): rel(entry["file"]) for entry in raw["forms"]}
-    used_forms = {
-        link["formId"]: (rel(d["file"]), link["element"]) for d in raw["diagrams"] for link in d["formIds"]
-    }
-    for form_id, (file, element) in sorted(used_forms.items()):
-        if form_id not in forms:
-            report.problems.append(
-                Problem(
-                    file,
-                    element,
-                    "form-exists",
-                    f"the user task links form '{form_id}', but no .form has that id",
-                )
-            )
-    for form_id, file in sorted(forms.items()):
-        if form_id not in used_forms:
-            report.problems.append(
-                Problem(file, form_id, "form-used", f"form '{form_id}' is linked by no user task")
-            )
-
+    form_links = [
+        (rel(d["file"]), link["element"], link["formId"]) for d in raw["diagrams"] for link in d["formIds"]
+    ]
+    report.problems += _linked_both_ways("form", ".form", forms, form_links)
     decisions = {d: rel(entry["file"]) for entry in raw["decisions"] for d in entry["decisionIds"]}
-    called = {
-        c["decisionId"]: (rel(d["file"]), c["element"]) for d in raw["diagrams"] for c in d["decisionIds"]
-    }
-    for decision_id, (file, element) in sorted(called.items()):
-        if decision_id not in decisions:
-            report.problems.append(
-                Problem(
-                    file, element, "decision-exists", f"calls decision '{decision_id}', which no .dmn defines"
-                )
-            )
-    for decision_id, file in sorted(decisions.items()):
-        if decision_id not in called:
-            report.problems.append(
-                Problem(
-                    file, decision_id, "decision-used", f"decision '{decision_id}' is called by no diagram"
-                )
-            )
+    decision_links = [
+        (rel(d["file"]), call["element"], call["decisionId"])
+        for d in raw["diagrams"]
+        for call in d["decisionIds"]
+    ]
+    report.problems += _linked_both_ways("decision", ".dmn", decisions, decision_links)
     return report
+
+
+def _linked_both_ways(
+    kind: str, suffix: str, defined: dict[str, str], links: list[tuple[str, str, str]]
+) -> list[Problem]:
+    """Every link (file, element, id) names a defined ``kind``, and every defined one is linked."""
+    problems = [
+        Problem(file, element, f"{kind}-exists", f"links {kind} '{target}', but no {suffix} file defines it")
+        for file, element, target in links
+        if target not in defined
+    ]
+    linked = {target for _, _, target in links}
+    problems += [
+        Problem(file, target, f"{kind}-used", f"{kind} '{target}' is linked by no diagram")
+        for target, file in sorted(defined.items())
+        if target not in linked
+    ]
+    return problems
 
 
 @dataclass(frozen=True)
