@@ -89,6 +89,28 @@ function layoutProblems(definitions) {
   return problems;
 }
 
+function eventDefinitionIdProblems(definitions) {
+  // Zeebe names what it builds from an event definition (e.g. a compensation) by the
+  // definition's id, and rejects the whole deployment when it is missing. Modeler always
+  // writes one; a hand edit or a generator may not, and no linter rule catches it.
+  const problems = [];
+  const visit = (container) => {
+    for (const el of container.flowElements || []) {
+      for (const definition of el.eventDefinitions || []) {
+        if (!definition.id) {
+          problems.push({ rule: 'hireflow/event-definition-id', id: el.id, category: 'error',
+            message: `${definition.$type} of "${el.name || el.id}" has no id (Modeler always writes one; Zeebe rejects a deployment whose compensation definition lacks it)` });
+        }
+      }
+      if (el.flowElements) visit(el);
+    }
+  };
+  for (const root of definitions.rootElements) {
+    if (root.$type === 'bpmn:Process') visit(root);
+  }
+  return problems;
+}
+
 // Which elements link what by an extension element, e.g. zeebe:FormDefinition formId.
 function linksIn(definitions, extensionType, property) {
   const links = [];
@@ -113,6 +135,7 @@ async function lintDiagram(file) {
     message: w.message }));
   problems.push(...executionPlatformProblems(definitions));
   problems.push(...layoutProblems(definitions));
+  problems.push(...eventDefinitionIdProblems(definitions));
   const bpmnlint = new BpmnLinter({ config: bpmnlintConfig, resolver: bpmnlintResolver() });
   problems.push(...flattenReports(await bpmnlint.lint(definitions)).map((p) => ({ ...p, tool: 'bpmnlint' })));
   const modelerReports = await new ModelerLinter({ modeler: 'desktop', type: 'cloud' }).lint(xml);
