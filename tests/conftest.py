@@ -4,24 +4,47 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hireflow.adapters.calendar import StoreCalendar
+from hireflow.adapters.email import EmailOutbox, SendGridMailer
+from hireflow.adapters.file_store import LocalFileStore
+from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import (
     DistributionUnavailable,
     EngineProfile,
+    FetchError,
     fetch,
     find_java,
     profile_for_tests,
     start,
     stop,
 )
+from hireflow.engine.embedded import EmbeddedEngine, EmbeddedEngineClient, embedded_version, fetch_embedded
 from hireflow.engine.process import engine_pid
+from hireflow.engine.profiles import camunda_version
+from hireflow.paths import PROJECT_ROOT
+from hireflow.sandboxes.mail_capture import create_mail_capture
+from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.serving import serve_in_thread
+from hireflow.slot_links import SlotLinks
+from hireflow.store import Database
+from job_workers.metrics import PoolMetrics
+from job_workers.services import Services
+from job_workers.worker import WorkerSettings, build_worker
+from tests.engine_helpers import running_pyzeebe_worker
 
 FIXTURES = Path(__file__).parent / "fixtures"
+MODELS_DIR = PROJECT_ROOT / "bpmn"
+REQUIRE_ENGINE = os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1"
+# Which engine the process tests ran on, for the summary at the end of the run.
+PROCESS_ENGINE_USED: list[str] = []
 
 
 @pytest.fixture
@@ -38,29 +61,141 @@ def serve() -> Iterator:
         server.shutdown()
 
 
+@contextmanager
+def _pinned_engine(dist) -> Iterator[EngineProfile]:
+    """Start the pinned cluster unless it runs; stop it afterwards if this run started it."""
+    profile = profile_for_tests()
+    started_here = engine_pid(profile) is None
+    start(profile, dist, find_java())
+    try:
+        yield profile
+    finally:
+        if started_here and os.environ.get("HIREFLOW_KEEP_TEST_ENGINE") != "1":
+            stop(profile)
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[EngineProfile]:
-    """The real Camunda 8 test engine, started if it is not running.
+    """The real Camunda 8 test engine (the pinned cluster), started if it is not running.
 
     An engine this session started is stopped at the end, unless
     HIREFLOW_KEEP_TEST_ENGINE=1 (faster reruns). One that already ran is left running.
 
-    If the registry does not serve the pinned distribution, engine tests are skipped
+    If the registry does not serve the pinned distribution, these tests are skipped
     with Maven's exact report, never run against a stand-in. HIREFLOW_REQUIRE_ENGINE=1
     turns that skip into a failure.
     """
-    profile = profile_for_tests()
     try:
         dist = fetch()
     except DistributionUnavailable as exc:
-        if os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1":
+        if REQUIRE_ENGINE:
             pytest.fail(str(exc))
         pytest.skip(f"real engine unavailable: {exc}")
-    started_here = engine_pid(profile) is None
-    start(profile, dist, find_java())
-    yield profile
-    if started_here and os.environ.get("HIREFLOW_KEEP_TEST_ENGINE") != "1":
-        stop(profile)
+    with _pinned_engine(dist) as profile:
+        yield profile
+
+
+@dataclass(frozen=True)
+class ProcessEngine:
+    """The Zeebe engine process tests run on: where workers connect, and a client to ask it."""
+
+    description: str
+    grpc_address: str
+    client: Any  # CamundaRestClient on the cluster, EmbeddedEngineClient on the embedded engine
+
+
+@pytest.fixture(scope="session")
+def process_engine(tmp_path_factory) -> Iterator[ProcessEngine]:
+    """A real Zeebe engine for process tests: the pinned cluster, else the embedded engine.
+
+    The embedded engine is Camunda's zeebe-process-test engine: the same workflow engine,
+    without Operate, Tasklist or REST v2 (deploy/camunda/embedded/README.md). It is used
+    only when the pinned distribution cannot be fetched, and the run's summary says so.
+    HIREFLOW_REQUIRE_ENGINE=1 refuses the fallback.
+    """
+    try:
+        dist = fetch()
+    except DistributionUnavailable as exc:
+        if REQUIRE_ENGINE:
+            pytest.fail(str(exc))
+        unavailable = exc
+    else:
+        with _pinned_engine(dist) as profile:
+            PROCESS_ENGINE_USED.append(f"Camunda {dist.version} cluster")
+            yield ProcessEngine(
+                f"Camunda {dist.version}",
+                profile.grpc_address,
+                CamundaRestClient(profile.rest_url, profile.management_url),
+            )
+        return
+    try:
+        lib_dir = fetch_embedded()
+    except FetchError as exc:
+        pytest.skip(f"real engine unavailable: {unavailable}; the embedded engine is unavailable too: {exc}")
+    log_path = tmp_path_factory.mktemp("embedded-engine") / "engine.log"
+    embedded = EmbeddedEngine(lib_dir, find_java(), log_path).start()
+    description = (
+        f"the embedded Zeebe engine {embedded_version()} "
+        f"(the pinned Camunda {camunda_version()} distribution is unavailable)"
+    )
+    PROCESS_ENGINE_USED.append(description)
+    try:
+        yield ProcessEngine(description, embedded.grpc_address, EmbeddedEngineClient(embedded.control_url))
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed_models(process_engine: ProcessEngine) -> dict:
+    """Every diagram, decision and form in bpmn/, deployed as one deployment."""
+    resources = sorted(p for p in MODELS_DIR.iterdir() if p.suffix in {".bpmn", ".dmn", ".form"})
+    return process_engine.client.deploy(resources)
+
+
+@dataclass
+class LocalWorld:
+    """The worker's outside world, all local: sandboxes over HTTP, a SQLite store, a file folder."""
+
+    services: Services
+    payments_url: str
+    mail_url: str
+
+
+PAYMENT_KEY = "sk_test_process_tests"
+MAIL_KEY = "SG.process-tests"
+
+
+@pytest.fixture(scope="session")
+def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
+    """The adapters the process tests' workers use, each against its real local default."""
+    root = tmp_path_factory.mktemp("world")
+    payments = serve_in_thread(create_payment_sandbox(root / "payments.sqlite3", PAYMENT_KEY, seed=7))
+    mail = serve_in_thread(create_mail_capture(root / "mail.sqlite3", MAIL_KEY, seed=7))
+    db = Database(f"sqlite:///{root / 'domain.sqlite3'}")
+    db.create_schema()
+    services = Services(
+        files=LocalFileStore(root / "files"),
+        db=db,
+        mailer=SendGridMailer(
+            MAIL_KEY, host=mail.url, sender="no-reply@hireflow.example", outbox=EmailOutbox(db)
+        ),
+        payments=StripeStylePaymentGateway(payments.url, PAYMENT_KEY),
+        calendar=StoreCalendar(db),
+        slot_links=SlotLinks("process-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
+    )
+    yield LocalWorld(services, payments.url, mail.url)
+    payments.shutdown()
+    mail.shutdown()
+
+
+@pytest.fixture(scope="session")
+def hireflow_worker(process_engine: ProcessEngine, local_world: LocalWorld, deployed_models) -> Iterator:
+    """The product's own worker (every router, the failure policy) connected to the engine."""
+    settings = WorkerSettings(name="process-test-worker", zeebe_address=process_engine.grpc_address)
+    with running_pyzeebe_worker(
+        lambda: build_worker(settings, local_world.services, PoolMetrics()), settings.max_concurrent_jobs
+    ) as worker:
+        yield worker
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +223,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
         for report in terminalreporter.stats.get("skipped", [])
         if "real engine unavailable" in str(report.longrepr)
     ]
+    for used in PROCESS_ENGINE_USED:
+        if "embedded" in used:
+            terminalreporter.write_sep("!", f"process tests ran on {used}", yellow=True)
     if skipped:
         terminalreporter.write_sep(
             "!", f"{len(skipped)} test(s) needing the real Camunda engine were SKIPPED", red=True

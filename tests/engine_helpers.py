@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -132,22 +133,23 @@ def wait_for_incident(
 
 
 @contextmanager
-def running_worker(grpc_address: str, handlers: dict[str, Callable[..., Any]]) -> Iterator[ZeebeWorker]:
-    """Run a pyzeebe worker for ``handlers`` (job type -> function) in a background thread.
+def running_pyzeebe_worker(
+    make_worker: Callable[[], ZeebeWorker], max_threads: int = 8
+) -> Iterator[ZeebeWorker]:
+    """Run the worker ``make_worker()`` builds in a background thread with its own event loop.
 
-    The channel is created inside the worker's own event loop, as pyzeebe requires.
+    The worker (and so its channel) is built inside that loop, as pyzeebe requires, and
+    its synchronous task functions run in a pool of ``max_threads`` threads.
     """
     loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_threads, thread_name_prefix="test-worker-task"))
     ready = threading.Event()
     holder: dict[str, ZeebeWorker] = {}
 
     async def work() -> None:
-        worker = ZeebeWorker(create_insecure_channel(grpc_address=grpc_address), poll_retry_delay=0)
-        for job_type, handler in handlers.items():
-            worker.task(task_type=job_type)(handler)
-        holder["worker"] = worker
+        holder["worker"] = make_worker()
         ready.set()
-        await worker.work()
+        await holder["worker"].work()
 
     thread = threading.Thread(
         target=loop.run_until_complete, args=(work(),), daemon=True, name="test-zeebe-worker"
@@ -161,3 +163,15 @@ def running_worker(grpc_address: str, handlers: dict[str, Callable[..., Any]]) -
         asyncio.run_coroutine_threadsafe(holder["worker"].stop(), loop).result(30)
         thread.join(30)
         loop.close()
+
+
+def running_worker(grpc_address: str, handlers: dict[str, Callable[..., Any]]):
+    """Run a pyzeebe worker for ``handlers`` (job type -> function) in a background thread."""
+
+    def make_worker() -> ZeebeWorker:
+        worker = ZeebeWorker(create_insecure_channel(grpc_address=grpc_address), poll_retry_delay=0)
+        for job_type, handler in handlers.items():
+            worker.task(task_type=job_type)(handler)
+        return worker
+
+    return running_pyzeebe_worker(make_worker)

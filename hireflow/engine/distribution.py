@@ -39,13 +39,14 @@ class FetchError(RuntimeError):
 class DistributionUnavailable(FetchError):
     """The registry does not serve the pinned distribution or part of its closure."""
 
-    def __init__(self, version: str, missing: list[str], detail: str):
+    def __init__(self, version: str, missing: list[str], detail: str, label: str | None = None):
         self.version = version
         self.missing = missing
         self.detail = detail
         shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
+        what = label or f"Camunda {version}"
         super().__init__(
-            f"Camunda {version} cannot be resolved from the Maven registry this machine reaches: "
+            f"{what} cannot be resolved from the Maven registry this machine reaches: "
             f"{len(missing)} artifact(s) missing ({shown}). {detail}"
         )
 
@@ -230,10 +231,40 @@ def fetch(version: str | None = None, *, out=sys.stderr, mvn: str | None = None)
     cached = cached_distribution(version)
     if cached:
         return cached
+    lib_dir = resolve_classpath(
+        CAMUNDA_DEPLOY_DIR / "pom.xml",
+        {"camunda.version": version},
+        distribution_dir(version),
+        label=f"Camunda {version}",
+        version=version,
+        check=lambda lib: check_distribution(lib, version),
+        out=out,
+        mvn=mvn,
+        size_hint="several hundred MB",
+    )
+    return Distribution(version=version, lib_dir=lib_dir)
+
+
+def resolve_classpath(
+    pom: Path,
+    properties: dict[str, str],
+    target: Path,
+    *,
+    label: str,
+    version: str,
+    check,
+    out=sys.stderr,
+    mvn: str | None = None,
+    size_hint: str = "",
+) -> Path:
+    """Copy the runtime dependencies of ``pom`` into ``target/lib`` through Maven, once.
+
+    ``check(partial_lib_dir)`` raises FetchError when the result is unusable. A missing
+    artifact raises DistributionUnavailable and leaves ``fetch-failure.json`` behind.
+    """
     mvn = mvn or shutil.which("mvn")
     if not mvn:
         raise FetchError("Maven (`mvn`) is not on PATH; install it, e.g. `apt-get install maven`.")
-    target = distribution_dir(version)
     target.mkdir(parents=True, exist_ok=True)
     partial = target / "lib.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -247,17 +278,14 @@ def fetch(version: str | None = None, *, out=sys.stderr, mvn: str | None = None)
         "-s",
         str(settings),
         "-f",
-        str(CAMUNDA_DEPLOY_DIR / "pom.xml"),
-        f"-Dcamunda.version={version}",
+        str(pom),
+        *(f"-D{name}={value}" for name, value in properties.items()),
         "dependency:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={partial}",
     ]
-    print(
-        f"Fetching Camunda {version} through Maven into {target} (first time only; several hundred MB).",
-        file=out,
-        flush=True,
-    )
+    hint = f" (first time only; {size_hint})" if size_hint else " (first time only)"
+    print(f"Fetching {label} through Maven into {target}{hint}.", file=out, flush=True)
     started = time.monotonic()
     progress = _Progress(out)
     with log_path.open("w") as log:
@@ -281,13 +309,13 @@ def fetch(version: str | None = None, *, out=sys.stderr, mvn: str | None = None)
         }
         (target / "fetch-failure.json").write_text(json.dumps(failure, indent=2))
         if missing:
-            raise DistributionUnavailable(version, missing, f"Maven's output: {log_path}")
-        raise FetchError(f"Maven failed (exit {code}) resolving Camunda {version}; see {log_path}")
-    check_distribution(partial, version)
+            raise DistributionUnavailable(version, missing, f"Maven's output: {log_path}", label=label)
+        raise FetchError(f"Maven failed (exit {code}) resolving {label}; see {log_path}")
+    check(partial)
     lib_dir = target / "lib"
     shutil.rmtree(lib_dir, ignore_errors=True)
     partial.rename(lib_dir)
     (lib_dir / ".complete").write_text(f"{version}\n")
     (target / "fetch-failure.json").unlink(missing_ok=True)
-    print(f"Fetched Camunda {version} in {time.monotonic() - started:.0f} s.", file=out, flush=True)
-    return Distribution(version=version, lib_dir=lib_dir)
+    print(f"Fetched {label} in {time.monotonic() - started:.0f} s.", file=out, flush=True)
+    return lib_dir

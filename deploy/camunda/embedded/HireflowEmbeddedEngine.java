@@ -1,0 +1,289 @@
+/*
+ * The real Zeebe engine, embedded, for process tests while the pinned Camunda
+ * distribution cannot be fetched (see deploy/camunda/embedded/README.md).
+ *
+ * It runs Camunda's zeebe-process-test engine: the Zeebe workflow engine itself
+ * (zeebe-workflow-engine, the same stream processor a broker runs) over an in-memory
+ * log, with its gRPC gateway on the given port. Job workers connect to that gateway
+ * exactly as they connect to a cluster.
+ *
+ * There is no Operate, Tasklist or REST v2 here. This launcher adds a small local
+ * HTTP control port for tests:
+ *   GET  /health                       200 once the engine runs
+ *   GET  /records?from=N               the engine's records from position N, as the
+ *                                      engine's own JSON ({"next": M, "records": [...]})
+ *   POST /clock/add                    {"offsetMilli": n}: move the engine clock
+ *   POST /deployments                  {"resources": [{"name", "content" (base64)}]}
+ *   POST /process-instances            {"processDefinitionId", "variables"}
+ *   POST /process-instances/K/cancellation
+ *   POST /messages/publication         {"name", "correlationKey", "messageId",
+ *                                       "timeToLive" (ms), "variables"}
+ *   POST /user-tasks/K/completion      {"variables"}: writes the USER_TASK COMPLETE
+ *                                      command, as the REST gateway would
+ *   PATCH /jobs/K                      {"changeset": {"retries": n}}
+ *   POST /incidents/K/resolution
+ *   POST /jobs/activation              {"type", "maxJobsToActivate", "timeout", "worker"}
+ *   POST /jobs/K/failure               {"retries", "errorMessage", "retryBackOff" (ms)}
+ *
+ * Usage: java -cp 'lib/*' HireflowEmbeddedEngine.java GRPC_PORT CONTROL_PORT
+ */
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.camunda.zeebe.client.ZeebeClient;
+import io.camunda.zeebe.client.api.command.DeployResourceCommandStep1;
+import io.camunda.zeebe.client.api.response.ActivatedJob;
+import io.camunda.zeebe.logstreams.log.LogStream;
+import io.camunda.zeebe.process.test.api.ZeebeTestEngine;
+import io.camunda.zeebe.process.test.engine.EngineFactory;
+import io.camunda.zeebe.protocol.impl.encoding.MsgPackConverter;
+import io.camunda.zeebe.protocol.impl.record.RecordMetadata;
+import io.camunda.zeebe.protocol.impl.record.UnifiedRecordValue;
+import io.camunda.zeebe.protocol.impl.record.value.usertask.UserTaskRecord;
+import io.camunda.zeebe.protocol.record.Record;
+import io.camunda.zeebe.protocol.record.RecordType;
+import io.camunda.zeebe.protocol.record.ValueType;
+import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import org.agrona.concurrent.UnsafeBuffer;
+
+public class HireflowEmbeddedEngine {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final ZeebeTestEngine engine;
+  private final ZeebeClient client;
+  private final Object commandWriter;
+  private final Method writeCommandWithKey;
+
+  HireflowEmbeddedEngine(ZeebeTestEngine engine) throws ReflectiveOperationException {
+    this.engine = engine;
+    this.client = engine.createClient();
+    // The embedded gateway has no user-task commands (they are REST-only in Camunda 8),
+    // so write the command to the log the same way the gateway writes its own.
+    Field logStreamField = engine.getClass().getDeclaredField("logStream");
+    logStreamField.setAccessible(true);
+    LogStream logStream = (LogStream) logStreamField.get(engine);
+    Class<?> writerClass = Class.forName("io.camunda.zeebe.process.test.engine.CommandWriter");
+    Constructor<?> constructor = writerClass.getDeclaredConstructors()[0];
+    constructor.setAccessible(true);
+    this.commandWriter = constructor.newInstance(logStream.newLogStreamWriter());
+    this.writeCommandWithKey =
+        writerClass.getDeclaredMethod(
+            "writeCommandWithKey", Long.class, UnifiedRecordValue.class, RecordMetadata.class);
+    this.writeCommandWithKey.setAccessible(true);
+  }
+
+  public static void main(String[] args) throws Exception {
+    int grpcPort = Integer.parseInt(args[0]);
+    int controlPort = Integer.parseInt(args[1]);
+    ZeebeTestEngine engine = EngineFactory.create(grpcPort);
+    engine.start();
+    HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine);
+
+    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", controlPort), 0);
+    server.setExecutor(Executors.newFixedThreadPool(4));
+    server.createContext("/", app::handle);
+    server.start();
+    System.out.println(
+        "Embedded Zeebe engine ready: gRPC " + engine.getGatewayAddress() + ", control port " + controlPort);
+
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.stop(0);
+                  app.client.close();
+                  engine.stop();
+                  stopped.countDown();
+                }));
+    stopped.await();
+  }
+
+  private void handle(HttpExchange exchange) throws IOException {
+    String method = exchange.getRequestMethod();
+    String[] path = exchange.getRequestURI().getPath().replaceAll("^/+|/+$", "").split("/");
+    try {
+      JsonNode body =
+          exchange.getRequestBody().available() > 0 || "POST".equals(method) || "PATCH".equals(method)
+              ? readBody(exchange)
+              : JSON.createObjectNode();
+      Object result = route(method, path, exchange.getRequestURI().getQuery(), body);
+      if (result == null) {
+        respond(exchange, 404, Map.of("title", "NOT_FOUND", "detail", String.join("/", path)));
+      } else {
+        respond(exchange, 200, result);
+      }
+    } catch (Exception e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      respond(exchange, 400, Map.of("title", cause.getClass().getSimpleName(), "detail", String.valueOf(cause.getMessage())));
+    }
+  }
+
+  private Object route(String method, String[] path, String query, JsonNode body) throws Exception {
+    String first = path[0];
+    if ("GET".equals(method) && "health".equals(first)) {
+      return Map.of("status", "UP");
+    }
+    if ("GET".equals(method) && "records".equals(first)) {
+      return records(query == null ? 0 : Integer.parseInt(query.replace("from=", "")));
+    }
+    if ("POST".equals(method) && path.length == 2 && "clock".equals(first) && "add".equals(path[1])) {
+      engine.increaseTime(Duration.ofMillis(body.path("offsetMilli").asLong()));
+      return Map.of();
+    }
+    if ("POST".equals(method) && "deployments".equals(first)) {
+      return deploy(body);
+    }
+    if ("POST".equals(method) && "process-instances".equals(first) && path.length == 1) {
+      long key =
+          client
+              .newCreateInstanceCommand()
+              .bpmnProcessId(body.path("processDefinitionId").asText())
+              .latestVersion()
+              .variables(JSON.writeValueAsString(body.path("variables")))
+              .send()
+              .join()
+              .getProcessInstanceKey();
+      return Map.of("processInstanceKey", String.valueOf(key));
+    }
+    if ("POST".equals(method) && "process-instances".equals(first) && path.length == 3) {
+      client.newCancelInstanceCommand(Long.parseLong(path[1])).send().join();
+      return Map.of();
+    }
+    if ("POST".equals(method) && "messages".equals(first)) {
+      var command =
+          client
+              .newPublishMessageCommand()
+              .messageName(body.path("name").asText())
+              .correlationKey(body.path("correlationKey").asText(""))
+              .timeToLive(Duration.ofMillis(body.path("timeToLive").asLong(0)))
+              .variables(JSON.writeValueAsString(body.path("variables")));
+      if (body.hasNonNull("messageId")) {
+        command = command.messageId(body.path("messageId").asText());
+      }
+      return Map.of("messageKey", String.valueOf(command.send().join().getMessageKey()));
+    }
+    if ("POST".equals(method) && "user-tasks".equals(first) && path.length == 3) {
+      completeUserTask(Long.parseLong(path[1]), body.path("variables"));
+      return Map.of();
+    }
+    if ("PATCH".equals(method) && "jobs".equals(first) && path.length == 2) {
+      int retries = body.path("changeset").path("retries").asInt();
+      client.newUpdateRetriesCommand(Long.parseLong(path[1])).retries(retries).send().join();
+      return Map.of();
+    }
+    if ("POST".equals(method) && "jobs".equals(first) && path.length == 2 && "activation".equals(path[1])) {
+      return activateJobs(body);
+    }
+    if ("POST".equals(method) && "jobs".equals(first) && path.length == 3 && "failure".equals(path[2])) {
+      client
+          .newFailCommand(Long.parseLong(path[1]))
+          .retries(body.path("retries").asInt())
+          .errorMessage(body.path("errorMessage").asText(""))
+          .retryBackoff(Duration.ofMillis(body.path("retryBackOff").asLong(0)))
+          .send()
+          .join();
+      return Map.of();
+    }
+    if ("POST".equals(method) && "incidents".equals(first) && path.length == 3) {
+      client.newResolveIncidentCommand(Long.parseLong(path[1])).send().join();
+      return Map.of();
+    }
+    return null;
+  }
+
+  private Map<String, Object> records(int from) throws IOException {
+    List<JsonNode> out = new ArrayList<>();
+    int index = 0;
+    for (Record<?> record : engine.getRecordStreamSource().getRecords()) {
+      if (index++ >= from) {
+        out.add(JSON.readTree(record.toJson()));
+      }
+    }
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("next", index);
+    result.put("records", out);
+    return result;
+  }
+
+  private Map<String, Object> deploy(JsonNode body) {
+    DeployResourceCommandStep1 start = client.newDeployResourceCommand();
+    DeployResourceCommandStep1.DeployResourceCommandStep2 command = null;
+    for (JsonNode resource : body.path("resources")) {
+      byte[] content = Base64.getDecoder().decode(resource.path("content").asText());
+      String name = resource.path("name").asText();
+      command = command == null ? start.addResourceBytes(content, name) : command.addResourceBytes(content, name);
+    }
+    if (command == null) {
+      throw new IllegalArgumentException("No resources to deploy");
+    }
+    long key = command.send().join().getKey();
+    return Map.of("deploymentKey", String.valueOf(key));
+  }
+
+  private Map<String, Object> activateJobs(JsonNode body) {
+    List<Map<String, Object>> jobs = new ArrayList<>();
+    for (ActivatedJob job :
+        client
+            .newActivateJobsCommand()
+            .jobType(body.path("type").asText())
+            .maxJobsToActivate(body.path("maxJobsToActivate").asInt(10))
+            .timeout(Duration.ofMillis(body.path("timeout").asLong(60_000)))
+            .workerName(body.path("worker").asText("hireflow"))
+            .send()
+            .join()
+            .getJobs()) {
+      jobs.add(
+          Map.of(
+              "jobKey", String.valueOf(job.getKey()),
+              "processInstanceKey", String.valueOf(job.getProcessInstanceKey()),
+              "type", job.getType(),
+              "retries", job.getRetries()));
+    }
+    return Map.of("jobs", jobs);
+  }
+
+  private void completeUserTask(long userTaskKey, JsonNode variables) throws ReflectiveOperationException, IOException {
+    UserTaskRecord record = new UserTaskRecord().setUserTaskKey(userTaskKey).setAction("complete");
+    if (variables != null && variables.isObject() && variables.size() > 0) {
+      record.setVariables(new UnsafeBuffer(MsgPackConverter.convertToMsgPack(JSON.writeValueAsString(variables))));
+    }
+    RecordMetadata metadata =
+        new RecordMetadata()
+            .recordType(RecordType.COMMAND)
+            .valueType(ValueType.USER_TASK)
+            .intent(UserTaskIntent.COMPLETE);
+    writeCommandWithKey.invoke(commandWriter, userTaskKey, record, metadata);
+  }
+
+  private static JsonNode readBody(HttpExchange exchange) throws IOException {
+    byte[] bytes = exchange.getRequestBody().readAllBytes();
+    return bytes.length == 0 ? JSON.createObjectNode() : JSON.readTree(bytes);
+  }
+
+  private static void respond(HttpExchange exchange, int status, Object body) throws IOException {
+    byte[] bytes = JSON.writeValueAsString(body).getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().set("Content-Type", "application/json");
+    exchange.sendResponseHeaders(status, bytes.length);
+    try (OutputStream out = exchange.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+}

@@ -1,0 +1,377 @@
+"""The real Zeebe engine, embedded, for process tests while the pinned distribution is missing.
+
+See ``deploy/camunda/embedded/README.md``. ``fetch_embedded()`` resolves Camunda's
+``zeebe-process-test-engine`` through Maven, ``EmbeddedEngine`` runs it as a Java
+process (gRPC gateway plus a local control port), and ``EmbeddedEngineClient`` answers
+the questions process tests ask of REST v2, from the engine's own records.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from hireflow.camunda_rest import CamundaApiError
+from hireflow.engine.distribution import FetchError, resolve_classpath
+from hireflow.engine.java import JavaInstall
+from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR
+from hireflow.paths import cache_root
+
+EMBEDDED_DIR = CAMUNDA_DEPLOY_DIR / "embedded"
+LAUNCHER = EMBEDDED_DIR / "HireflowEmbeddedEngine.java"
+START_TIMEOUT_S = 120.0
+
+
+def embedded_version() -> str:
+    """The pinned version of the embedded engine (``deploy/camunda/embedded/VERSION``)."""
+    return (EMBEDDED_DIR / "VERSION").read_text().strip()
+
+
+def embedded_dir(version: str | None = None) -> Path:
+    return cache_root() / f"zeebe-embedded-{version or embedded_version()}"
+
+
+def _check_embedded(lib_dir: Path, version: str) -> None:
+    engine_jar = lib_dir / f"zeebe-process-test-engine-{version}.jar"
+    workflow_jar = lib_dir / f"zeebe-workflow-engine-{version}.jar"
+    missing = [jar.name for jar in (engine_jar, workflow_jar) if not jar.is_file()]
+    if missing:
+        raise FetchError(f"the embedded Zeebe engine in {lib_dir} lacks {', '.join(missing)}")
+
+
+def fetch_embedded(version: str | None = None, *, out=sys.stderr) -> Path:
+    """The embedded engine's classpath folder, resolved through Maven once per machine."""
+    version = version or embedded_version()
+    lib_dir = embedded_dir(version) / "lib"
+    if (lib_dir / ".complete").is_file():
+        return lib_dir
+    return resolve_classpath(
+        EMBEDDED_DIR / "pom.xml",
+        {"zeebe.version": version},
+        embedded_dir(version),
+        label=f"the embedded Zeebe engine {version}",
+        version=version,
+        check=lambda lib: _check_embedded(lib, version),
+        out=out,
+        size_hint="about 130 MB",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedEngine:
+    """One embedded engine process: start it, wait for it, stop it. Its state lives in memory."""
+
+    def __init__(self, lib_dir: Path, java: JavaInstall, log_path: Path):
+        self.lib_dir = lib_dir
+        self.java = java
+        self.log_path = log_path
+        self.grpc_port = free_port()
+        self.control_port = free_port()
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def control_url(self) -> str:
+        return f"http://127.0.0.1:{self.control_port}"
+
+    def command(self) -> list[str]:
+        flags = ["-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8"]
+        if self.java.major >= 24:
+            # agrona and the engine use sun.misc.Unsafe; say so instead of warning on every start.
+            flags.append("--sun-misc-unsafe-memory-access=allow")
+        return [
+            str(self.java.java),
+            *flags,
+            "-cp",
+            str(self.lib_dir / "*"),
+            str(LAUNCHER),
+            str(self.grpc_port),
+            str(self.control_port),
+        ]
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> EmbeddedEngine:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("w")
+        self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"the embedded Zeebe engine exited ({self._process.returncode}); {self.log_path}:\n"
+                    + self.log_path.read_text()[-3000:]
+                )
+            try:
+                if requests.get(f"{self.control_url}/health", timeout=2).ok:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"the embedded Zeebe engine was not up after {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+
+
+# --- A REST-v2-shaped read model over the engine's records ------------------------------
+
+
+def _k(value: Any) -> str:
+    return str(value)
+
+
+@dataclass
+class _Projection:
+    """What the engine's EVENT records say happened, kept the way REST v2 searches show it."""
+
+    next_index: int = 0
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    elements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    user_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variables: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    _ELEMENT_STATES = {
+        "ELEMENT_ACTIVATING": "ACTIVE",
+        "ELEMENT_ACTIVATED": "ACTIVE",
+        "ELEMENT_COMPLETING": "ACTIVE",
+        "ELEMENT_COMPLETED": "COMPLETED",
+        "ELEMENT_TERMINATED": "TERMINATED",
+    }
+
+    def apply(self, record: dict[str, Any]) -> None:
+        if record.get("recordType") != "EVENT":
+            return
+        value, intent, key = record["value"], record["intent"], _k(record["key"])
+        kind = record["valueType"]
+        if kind == "PROCESS_INSTANCE" and intent in self._ELEMENT_STATES:
+            self._element(key, value, self._ELEMENT_STATES[intent])
+        elif kind == "USER_TASK":
+            self._user_task(key, value, intent)
+        elif kind == "INCIDENT":
+            self._incident(key, value, intent)
+        elif kind == "VARIABLE":
+            scope = _k(value["scopeKey"])
+            self.variables[(scope, value["name"])] = {
+                "name": value["name"],
+                "value": value["value"],
+                "scopeKey": scope,
+                "processInstanceKey": _k(value["processInstanceKey"]),
+            }
+        elif kind == "JOB":
+            self.jobs[key] = {
+                "jobKey": key,
+                "type": value["type"],
+                "state": intent,
+                "retries": value["retries"],
+                "errorMessage": value.get("errorMessage"),
+                "elementId": value["elementId"],
+                "processInstanceKey": _k(value["processInstanceKey"]),
+                "customHeaders": value.get("customHeaders", {}),
+            }
+
+    def _element(self, key: str, value: dict[str, Any], state: str) -> None:
+        element = self.elements.setdefault(
+            key,
+            {
+                "elementInstanceKey": key,
+                "elementId": value["elementId"],
+                "type": value["bpmnElementType"],
+                "processInstanceKey": _k(value["processInstanceKey"]),
+                "processDefinitionId": value["bpmnProcessId"],
+            },
+        )
+        element["state"] = state
+        if value["bpmnElementType"] == "PROCESS":
+            self.instances[key] = {
+                "processInstanceKey": key,
+                "processDefinitionId": value["bpmnProcessId"],
+                "processDefinitionVersion": value["version"],
+                "state": state,
+            }
+
+    def _user_task(self, key: str, value: dict[str, Any], intent: str) -> None:
+        states = {"CREATED": "CREATED", "COMPLETED": "COMPLETED", "CANCELED": "CANCELED"}
+        task = self.user_tasks.setdefault(
+            key,
+            {
+                "userTaskKey": key,
+                "elementId": value["elementId"],
+                "processInstanceKey": _k(value["processInstanceKey"]),
+                "elementInstanceKey": _k(value["elementInstanceKey"]),
+                "formKey": _k(value.get("formKey")),
+                "candidateGroups": value.get("candidateGroupsList", []),
+                "candidateUsers": value.get("candidateUsersList", []),
+            },
+        )
+        if intent in states:
+            task["state"] = states[intent]
+        if intent == "ASSIGNED":
+            task["assignee"] = value.get("assignee")
+
+    def _incident(self, key: str, value: dict[str, Any], intent: str) -> None:
+        incident = self.incidents.setdefault(
+            key,
+            {
+                "incidentKey": key,
+                "errorType": value["errorType"],
+                "errorMessage": value["errorMessage"],
+                "elementId": value["elementId"],
+                "processInstanceKey": _k(value["processInstanceKey"]),
+                "jobKey": _k(value["jobKey"]),
+            },
+        )
+        incident["state"] = "RESOLVED" if intent == "RESOLVED" else "ACTIVE"
+
+
+def _matches(item: dict[str, Any], filter_: dict[str, Any]) -> bool:
+    return all(str(item.get(name)) == str(wanted) for name, wanted in filter_.items())
+
+
+class EmbeddedEngineClient:
+    """The REST v2 client's questions and commands, answered by the embedded engine.
+
+    Searches read a projection of the engine's records, so (unlike REST v2 on the
+    cluster) they see every event as soon as the engine has written it.
+    """
+
+    def __init__(self, control_url: str, timeout: float = 30.0):
+        self.control_url = control_url.rstrip("/")
+        self.timeout = timeout
+        self._projection = _Projection()
+        self._lock = threading.Lock()
+
+    # -- transport ----------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        url = f"{self.control_url}{path}"
+        response = requests.request(method, url, json=body, timeout=self.timeout)
+        try:
+            detail: Any = response.json()
+        except ValueError:
+            detail = response.text
+        if not response.ok:
+            raise CamundaApiError(method, url, response.status_code, detail)
+        return detail
+
+    def refresh(self) -> _Projection:
+        """Read the records written since the last call into the projection."""
+        with self._lock:
+            page = self._call("GET", f"/records?from={self._projection.next_index}")
+            for record in page["records"]:
+                self._projection.apply(record)
+            self._projection.next_index = page["next"]
+            return self._projection
+
+    @staticmethod
+    def _search(items: Iterable[dict[str, Any]], filter_: dict[str, Any]) -> list[dict[str, Any]]:
+        return [dict(item) for item in items if _matches(item, filter_)]
+
+    # -- the CamundaRestClient surface that process tests use ---------------------------
+
+    def deploy(self, paths: Iterable[Path]) -> dict[str, Any]:
+        resources = [
+            {"name": Path(p).name, "content": base64.b64encode(Path(p).read_bytes()).decode()} for p in paths
+        ]
+        return self._call("POST", "/deployments", {"resources": resources})
+
+    def create_process_instance(
+        self, process_id: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return self._call(
+            "POST", "/process-instances", {"processDefinitionId": process_id, "variables": variables or {}}
+        )
+
+    def get_process_instance(self, key: int | str) -> dict[str, Any]:
+        instance = self.refresh().instances.get(_k(key))
+        if instance is None:
+            raise CamundaApiError("GET", f"process instance {key}", 404, "not found")
+        return dict(instance)
+
+    def cancel_process_instance(self, key: int | str) -> None:
+        self._call("POST", f"/process-instances/{key}/cancellation", {})
+
+    def search_process_instances(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search(self.refresh().instances.values(), filter_)
+
+    def search_element_instances(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search(self.refresh().elements.values(), filter_)
+
+    def search_variables(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search(self.refresh().variables.values(), filter_)
+
+    def publish_message(
+        self,
+        name: str,
+        correlation_key: str,
+        *,
+        message_id: str | None = None,
+        variables: dict[str, Any] | None = None,
+        ttl_ms: int = 60_000,
+    ) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "correlationKey": correlation_key,
+            "variables": variables or {},
+            "timeToLive": ttl_ms,
+            "messageId": message_id,
+        }
+        return self._call("POST", "/messages/publication", body)
+
+    def search_user_tasks(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search(self.refresh().user_tasks.values(), filter_)
+
+    def complete_user_task(self, key: int | str, variables: dict[str, Any] | None = None) -> None:
+        self._call("POST", f"/user-tasks/{key}/completion", {"variables": variables or {}})
+
+    def search_incidents(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search(self.refresh().incidents.values(), filter_)
+
+    def search_jobs(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search(self.refresh().jobs.values(), filter_)
+
+    def update_job_retries(self, job_key: int | str, retries: int) -> None:
+        self._call("PATCH", f"/jobs/{job_key}", {"changeset": {"retries": retries}})
+
+    def resolve_incident(self, incident_key: int | str) -> None:
+        self._call("POST", f"/incidents/{incident_key}/resolution", {})
+
+    def activate_jobs(
+        self, job_type: str, *, max_jobs: int = 1, timeout_ms: int = 60_000, worker: str = "hireflow"
+    ) -> list[dict[str, Any]]:
+        body = {"type": job_type, "maxJobsToActivate": max_jobs, "timeout": timeout_ms, "worker": worker}
+        return self._call("POST", "/jobs/activation", body)["jobs"]
+
+    def fail_job(
+        self, job_key: int | str, *, retries: int, error_message: str, retry_back_off_ms: int = 0
+    ) -> None:
+        body = {"retries": retries, "errorMessage": error_message, "retryBackOff": retry_back_off_ms}
+        self._call("POST", f"/jobs/{job_key}/failure", body)
+
+    def advance_clock(self, milliseconds: int) -> None:
+        self._call("POST", "/clock/add", {"offsetMilli": milliseconds})
