@@ -1,0 +1,173 @@
+"""resume-unlock on a real Zeebe engine with the product's worker (issue 4, process 3).
+
+Credits or card, an asynchronous payment confirmed by message or cancelled by its
+timer, a declined card replaced by message, and compensation that refunds exactly
+what was paid when access cannot be granted.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from hireflow.constants import Message, ProcessId
+from hireflow.credits import CreditsLedger
+from hireflow.store import Candidate, ContactAccess, utcnow
+from tests.engine_helpers import unique_key, wait_until_completed, wait_until_element
+
+pytestmark = pytest.mark.engine
+
+ONE_DAY_MS = 24 * 60 * 60 * 1000
+STANDARD_PRICE = {"credits": 2, "amount_cents": 2000}  # unlock-pricing: standard plan, junior
+
+
+def add_candidate(local_world) -> str:
+    candidate_id = unique_key("cand")
+    with local_world.services.db.sessions.begin() as session:
+        session.add(
+            Candidate(
+                candidate_id=candidate_id,
+                resume_id=unique_key("resume"),
+                skills=["python"],
+                years_of_experience=3,
+                indexed_at=utcnow(),
+            )
+        )
+    return candidate_id
+
+
+@pytest.fixture(autouse=True)
+def _worker_running(hireflow_worker):
+    """Every test here needs the product's worker on the engine."""
+
+
+def start_unlock(
+    process_engine, local_world, *, candidate_id: str, payment_method_ref: str = "pm_card_visa", credits=0
+):
+    employer_id = unique_key("emp")
+    if credits:
+        CreditsLedger(local_world.services.db).top_up(employer_id, credits, f"seed-{employer_id}")
+    variables = {
+        "unlock_id": unique_key("unlock"),
+        "employer_id": employer_id,
+        "employer_email": f"{employer_id}@example.com",
+        "candidate_id": candidate_id,
+        "employer_plan": "standard",
+        "years_of_experience": 3,
+        "payment_method_ref": payment_method_ref,
+    }
+    created = process_engine.client.create_process_instance(ProcessId.RESUME_UNLOCK, variables)
+    return created["processInstanceKey"], variables
+
+
+def payment_intents(local_world, unlock_id: str) -> list[dict]:
+    ledger = requests.get(f"{local_world.payments_url}/_sandbox/ledger", timeout=5).json()
+    return [p for p in ledger["payment_intents"] if p.get("metadata", {}).get("unlock_id") == unlock_id]
+
+
+def refunds_of(local_world, payment_intent_id: str) -> list[dict]:
+    ledger = requests.get(f"{local_world.payments_url}/_sandbox/ledger", timeout=5).json()
+    return [r for r in ledger["refunds"] if r["payment_intent"] == payment_intent_id]
+
+
+def mails_to(local_world, address: str) -> list[dict]:
+    return requests.get(f"{local_world.mail_url}/_capture/messages", params={"to": address}, timeout=5).json()
+
+
+def has_access(local_world, employer_id: str, candidate_id: str) -> bool:
+    with local_world.services.db.sessions() as session:
+        return session.get(ContactAccess, (employer_id, candidate_id)) is not None
+
+
+def test_enough_credits_pay_for_the_unlock(process_engine, local_world):
+    candidate = add_candidate(local_world)
+    instance, v = start_unlock(process_engine, local_world, candidate_id=candidate, credits=5)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+    assert CreditsLedger(local_world.services.db).balance(v["employer_id"]) == 5 - STANDARD_PRICE["credits"]
+    assert has_access(local_world, v["employer_id"], candidate)
+    assert payment_intents(local_world, v["unlock_id"]) == []
+    assert len(mails_to(local_world, v["employer_email"])) == 1  # the receipt
+
+
+def test_without_credits_the_card_is_charged_once(process_engine, local_world):
+    candidate = add_candidate(local_world)
+    instance, v = start_unlock(process_engine, local_world, candidate_id=candidate)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+    intents = payment_intents(local_world, v["unlock_id"])
+    assert [(p["amount"], p["status"]) for p in intents] == [(STANDARD_PRICE["amount_cents"], "succeeded")]
+    assert has_access(local_world, v["employer_id"], candidate)
+
+
+def test_when_access_cannot_be_granted_compensation_refunds_the_credits(process_engine, local_world):
+    instance, v = start_unlock(process_engine, local_world, candidate_id=unique_key("gone"), credits=5)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "UnlockRefunded", state="COMPLETED")
+    wait_until_element(process_engine.client, instance, "RefundCredits", state="COMPLETED")
+    assert CreditsLedger(local_world.services.db).balance(v["employer_id"]) == 5
+    assert not process_engine.client.search_element_instances(
+        processInstanceKey=instance, elementId="RefundPayment"
+    )
+
+
+def test_when_access_cannot_be_granted_compensation_refunds_the_card(process_engine, local_world):
+    instance, v = start_unlock(process_engine, local_world, candidate_id=unique_key("gone"))
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "RefundPayment", state="COMPLETED")
+    [intent] = payment_intents(local_world, v["unlock_id"])
+    assert [r["amount"] for r in refunds_of(local_world, intent["id"])] == [STANDARD_PRICE["amount_cents"]]
+
+
+def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, local_world):
+    candidate = add_candidate(local_world)
+    instance, v = start_unlock(
+        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_chargeDeclined"
+    )
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")  # an event-based gateway
+
+    process_engine.client.publish_message(
+        Message.PAYMENT_METHOD_UPDATED, v["unlock_id"], variables={"payment_method_ref": "pm_card_visa"}
+    )
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+    statuses = sorted(p["status"] for p in payment_intents(local_world, v["unlock_id"]))
+    assert statuses == ["requires_payment_method", "succeeded"]
+    assert len(mails_to(local_world, v["employer_email"])) == 2  # update your card, then the receipt
+
+
+def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process_engine, local_world):
+    candidate = add_candidate(local_world)
+    instance, v = start_unlock(
+        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_async"
+    )
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    [intent] = payment_intents(local_world, v["unlock_id"])
+    assert intent["status"] == "processing"
+
+    # What the payment webhook does when the gateway reports the payment settled.
+    process_engine.client.publish_message(Message.PAYMENT_CONFIRMED, intent["id"])
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+
+
+def test_an_unconfirmed_payment_is_cancelled_after_a_day(process_engine, local_world):
+    candidate = add_candidate(local_world)
+    instance, v = start_unlock(
+        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_async"
+    )
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+
+    process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")
+    [intent] = payment_intents(local_world, v["unlock_id"])
+    assert intent["status"] == "canceled"
+    assert not has_access(local_world, v["employer_id"], candidate)
