@@ -1,0 +1,163 @@
+"""resume-submission on a real Zeebe engine with the product's worker (issue 4, process 2).
+
+The application-routing decision's three routes, recruiter screening with its P1D
+reminder and P3D escalation, withdrawal at any point, and an incident an operator
+repairs.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from hireflow.constants import Message, ProcessId
+from hireflow.store import BusinessRecord, Candidate, JobPosting, utcnow
+from tests.engine_helpers import (
+    unique_key,
+    wait_for_incident,
+    wait_for_user_task,
+    wait_until_completed,
+    wait_until_element,
+)
+
+pytestmark = pytest.mark.engine
+
+ONE_DAY_MS = 24 * 60 * 60 * 1000
+CANDIDATE_SKILLS = ["python", "sql"]
+
+
+@pytest.fixture(autouse=True)
+def _worker_running(hireflow_worker):
+    """Every test here needs the product's worker on the engine."""
+
+
+def add_posting(local_world, required: list[str], min_years: int = 0, posting_id: str | None = None) -> str:
+    posting_id = posting_id or unique_key("posting")
+    with local_world.services.db.sessions.begin() as session:
+        session.add(
+            JobPosting(
+                posting_id=posting_id,
+                employer_id="emp-acme",
+                title="Data engineer",
+                required_skills=required,
+                nice_to_have_skills=[],
+                min_years=min_years,
+            )
+        )
+    return posting_id
+
+
+def apply(process_engine, local_world, posting_id: str) -> tuple[str, dict]:
+    candidate_id = unique_key("cand")
+    with local_world.services.db.sessions.begin() as session:
+        session.add(
+            Candidate(
+                candidate_id=candidate_id,
+                resume_id=unique_key("resume"),
+                skills=CANDIDATE_SKILLS,
+                years_of_experience=5,
+                indexed_at=utcnow(),
+            )
+        )
+    variables = {
+        "application_id": unique_key("app"),
+        "candidate_id": candidate_id,
+        "candidate_name": "Grace Hopper",
+        "candidate_email": f"{candidate_id}@example.com",
+        "posting_id": posting_id,
+        "employer_email": f"{unique_key('employer')}@example.com",
+        "recruiter_team_email": f"{unique_key('recruiters')}@example.com",
+    }
+    created = process_engine.client.create_process_instance(ProcessId.RESUME_SUBMISSION, variables)
+    return created["processInstanceKey"], variables
+
+
+def mails_to(local_world, address: str) -> list[dict]:
+    return requests.get(f"{local_world.mail_url}/_capture/messages", params={"to": address}, timeout=5).json()
+
+
+def application_status(local_world, application_id: str) -> str | None:
+    with local_world.services.db.sessions() as session:
+        record = session.get(BusinessRecord, ("application", application_id))
+        return record.status if record else None
+
+
+def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_world):
+    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "sql"]))
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
+    assert application_status(local_world, v["application_id"]) == "shortlisted"
+    assert len(mails_to(local_world, v["candidate_email"])) == 1
+    assert len(mails_to(local_world, v["employer_email"])) == 1
+
+
+def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local_world):
+    posting = add_posting(local_world, ["cobol", "fortran"], min_years=20)
+    instance, v = apply(process_engine, local_world, posting)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ApplicationDeclined", state="COMPLETED")
+    assert not process_engine.client.search_user_tasks(processInstanceKey=instance)
+    assert application_status(local_world, v["application_id"]) == "declined"
+    assert mails_to(local_world, v["employer_email"]) == []
+
+
+def test_a_middling_match_is_screened_by_a_recruiter(process_engine, local_world):
+    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "go"]))
+    task = wait_for_user_task(process_engine.client, instance, "ScreenApplication")
+    assert task["candidateGroups"] == ["recruiters"]
+
+    process_engine.client.complete_user_task(task["userTaskKey"], {"screening_decision": "shortlist"})
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
+
+
+def test_screening_reminds_after_a_day_and_escalates_after_three(process_engine, local_world):
+    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "go"]))
+    wait_for_user_task(process_engine.client, instance, "ScreenApplication")
+
+    process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
+    wait_until_element(process_engine.client, instance, "RecruitersReminded", state="COMPLETED")
+    assert len(mails_to(local_world, v["recruiter_team_email"])) == 1
+    assert process_engine.client.search_user_tasks(
+        processInstanceKey=instance, elementId="ScreenApplication", state="CREATED"
+    )
+
+    process_engine.client.advance_clock(2 * ONE_DAY_MS)
+    review = wait_for_user_task(process_engine.client, instance, "ReviewOverdueApplication")
+    assert review["candidateGroups"] == ["lead-recruiters"]
+    process_engine.client.complete_user_task(review["userTaskKey"], {"screening_decision": "reject"})
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ApplicationDeclined", state="COMPLETED")
+
+
+def test_a_withdrawal_during_screening_ends_the_application(process_engine, local_world):
+    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "go"]))
+    task = wait_for_user_task(process_engine.client, instance, "ScreenApplication")
+
+    process_engine.client.publish_message(Message.APPLICATION_WITHDRAWN, v["application_id"])
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ApplicationWithdrawn", state="COMPLETED")
+    [cancelled] = process_engine.client.search_user_tasks(userTaskKey=task["userTaskKey"])
+    assert cancelled["state"] == "CANCELED"
+    assert application_status(local_world, v["application_id"]) == "withdrawn"
+
+
+def test_an_unknown_posting_is_an_incident_an_operator_can_repair(process_engine, local_world):
+    missing_posting = unique_key("posting")
+    instance, v = apply(process_engine, local_world, missing_posting)
+
+    incident = wait_for_incident(process_engine.client, instance)
+    assert incident["elementId"] == "ScoreMatch"
+    assert missing_posting in incident["errorMessage"]  # tells the operator what to fix
+
+    add_posting(local_world, ["python", "sql"], posting_id=missing_posting)
+    process_engine.client.update_job_retries(incident["jobKey"], 1)
+    process_engine.client.resolve_incident(incident["incidentKey"])
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
