@@ -93,7 +93,7 @@ class EmbeddedEngine:
         return f"http://127.0.0.1:{self.control_port}"
 
     def command(self) -> list[str]:
-        flags = ["-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8"]
+        flags = ["-Xmx1g", "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8"]
         if self.java.major >= 24:
             # agrona and the engine use sun.misc.Unsafe; say so instead of warning on every start.
             flags.append("--sun-misc-unsafe-memory-access=allow")
@@ -372,6 +372,10 @@ class EmbeddedEngineClient:
     ) -> None:
         body = {"retries": retries, "errorMessage": error_message, "retryBackOff": retry_back_off_ms}
         self._call("POST", f"/jobs/{job_key}/failure", body)
+
+    def clock_now_ms(self) -> int:
+        """The engine clock's time: the machine's plus every advance so far."""
+        return int(self._call("GET", "/clock")["epochMilli"])
 
     def advance_clock(self, milliseconds: int) -> None:
         self._call("POST", "/clock/add", {"offsetMilli": milliseconds})

@@ -12,6 +12,7 @@
  *   GET  /health                       200 once the engine runs
  *   GET  /records?from=N               the engine's records from position N, as the
  *                                      engine's own JSON ({"next": M, "records": [...]})
+ *   GET  /clock                        {"epochMilli": the engine clock's time}
  *   POST /clock/add                    {"offsetMilli": n}: move the engine clock
  *   POST /deployments                  {"resources": [{"name", "content" (base64)}]}
  *   POST /process-instances            {"processDefinitionId", "variables"}
@@ -24,6 +25,12 @@
  *   POST /incidents/K/resolution
  *   POST /jobs/activation              {"type", "maxJobsToActivate", "timeout", "worker"}
  *   POST /jobs/K/failure               {"retries", "errorMessage", "retryBackOff" (ms)}
+ *
+ * Job polling: a cluster's gateway holds an empty ActivateJobs call open (long polling);
+ * the embedded gateway answers at once, so pyzeebe's pollers, which rely on long polling,
+ * would spin and fill the in-memory log. The public gRPC port therefore serves the same
+ * gateway with each ActivateJobs call paced by POLL_PACING_MS. Jobs still reach workers
+ * at once through job streaming.
  *
  * Usage: java -cp 'lib/*' HireflowEmbeddedEngine.java GRPC_PORT CONTROL_PORT
  */
@@ -46,12 +53,22 @@ import io.camunda.zeebe.protocol.record.Record;
 import io.camunda.zeebe.protocol.record.RecordType;
 import io.camunda.zeebe.protocol.record.ValueType;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
+import io.camunda.zeebe.scheduler.clock.ActorClock;
+import io.grpc.BindableService;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,11 +82,13 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 public class HireflowEmbeddedEngine {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long POLL_PACING_MS = 500;
 
   private final ZeebeTestEngine engine;
   private final ZeebeClient client;
   private final Object commandWriter;
   private final Method writeCommandWithKey;
+  private final ActorClock clock;
 
   HireflowEmbeddedEngine(ZeebeTestEngine engine) throws ReflectiveOperationException {
     this.engine = engine;
@@ -87,21 +106,26 @@ public class HireflowEmbeddedEngine {
         writerClass.getDeclaredMethod(
             "writeCommandWithKey", Long.class, UnifiedRecordValue.class, RecordMetadata.class);
     this.writeCommandWithKey.setAccessible(true);
+    // The engine's clock runs ahead of the machine's once tests move it; timers use it.
+    Field clockField = engine.getClass().getDeclaredField("clock");
+    clockField.setAccessible(true);
+    this.clock = (ActorClock) clockField.get(engine);
   }
 
   public static void main(String[] args) throws Exception {
     int grpcPort = Integer.parseInt(args[0]);
     int controlPort = Integer.parseInt(args[1]);
-    ZeebeTestEngine engine = EngineFactory.create(grpcPort);
+    ZeebeTestEngine engine = EngineFactory.create(freePort());
     engine.start();
     HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine);
+    Server pacedGateway = app.pacedGateway(grpcPort).start();
 
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", controlPort), 0);
     server.setExecutor(Executors.newFixedThreadPool(4));
     server.createContext("/", app::handle);
     server.start();
     System.out.println(
-        "Embedded Zeebe engine ready: gRPC " + engine.getGatewayAddress() + ", control port " + controlPort);
+        "Embedded Zeebe engine ready: gRPC port " + grpcPort + ", control port " + controlPort);
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -109,11 +133,43 @@ public class HireflowEmbeddedEngine {
             new Thread(
                 () -> {
                   server.stop(0);
+                  pacedGateway.shutdownNow();
                   app.client.close();
                   engine.stop();
                   stopped.countDown();
                 }));
     stopped.await();
+  }
+
+  /** The engine's own gateway on ``port``, with every ActivateJobs call paced. */
+  private Server pacedGateway(int port) throws ReflectiveOperationException {
+    Field gatewayField = engine.getClass().getDeclaredField("gateway");
+    gatewayField.setAccessible(true);
+    BindableService gateway = (BindableService) gatewayField.get(engine);
+    ServerInterceptor pacing =
+        new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            if ("ActivateJobs".equals(call.getMethodDescriptor().getBareMethodName())) {
+              try {
+                Thread.sleep(POLL_PACING_MS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+            return next.startCall(call, headers);
+          }
+        };
+    return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
+        .addService(ServerInterceptors.intercept(gateway, pacing))
+        .build();
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
   }
 
   private void handle(HttpExchange exchange) throws IOException {
@@ -143,6 +199,9 @@ public class HireflowEmbeddedEngine {
     }
     if ("GET".equals(method) && "records".equals(first)) {
       return records(query == null ? 0 : Integer.parseInt(query.replace("from=", "")));
+    }
+    if ("GET".equals(method) && "clock".equals(first)) {
+      return Map.of("epochMilli", clock.getTimeMillis());
     }
     if ("POST".equals(method) && path.length == 2 && "clock".equals(first) && "add".equals(path[1])) {
       engine.increaseTime(Duration.ofMillis(body.path("offsetMilli").asLong()));

@@ -1,0 +1,201 @@
+"""interview-scheduling on a real Zeebe engine with the product's worker (issue 4, process 4).
+
+Slots offered by signed links, the choice booked, invitations to everyone, a reminder
+24 hours before, feedback from each panelist; a slot taken meanwhile loops back to new
+slots; silence ends with a recruiter's follow-up; a cancellation releases the booking.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+import requests
+
+from hireflow.constants import Message, ProcessId
+from hireflow.store import BusinessRecord
+from tests.engine_helpers import (
+    describe_instance,
+    unique_key,
+    wait_for,
+    wait_for_user_task,
+    wait_until_completed,
+    wait_until_element,
+)
+
+pytestmark = pytest.mark.engine
+
+ONE_DAY_MS = 24 * 60 * 60 * 1000
+
+
+@pytest.fixture(autouse=True)
+def _worker_running(hireflow_worker):
+    """Every test here needs the product's worker on the engine."""
+
+
+def a_panel() -> list[dict]:
+    return [
+        {"username": name, "email": f"{name}@acme.example", "name": name.title()}
+        for name in (unique_key("alice"), unique_key("bob"))
+    ]
+
+
+def request_interview(process_engine, panel: list[dict] | None = None) -> tuple[str, dict]:
+    variables = {
+        "interview_id": unique_key("interview"),
+        "application_id": unique_key("app"),
+        "candidate_name": "Katherine Johnson",
+        "candidate_email": f"{unique_key('kj')}@example.com",
+        "lead_recruiter_email": f"{unique_key('lead')}@acme.example",
+        "panel": panel or a_panel(),
+    }
+    created = process_engine.client.create_process_instance(ProcessId.INTERVIEW_SCHEDULING, variables)
+    return created["processInstanceKey"], variables
+
+
+def variable(process_engine, instance: str, name: str):
+    """The instance's variable ``name`` (any scope), decoded from JSON, once it exists."""
+    found = wait_for(
+        lambda: [
+            v
+            for v in process_engine.client.search_variables(processInstanceKey=instance)
+            if v["name"] == name
+        ],
+        what=f"variable {name} of instance {instance}",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    return json.loads(found[-1]["value"])
+
+
+def mails_to(local_world, address: str) -> list[dict]:
+    return requests.get(f"{local_world.mail_url}/_capture/messages", params={"to": address}, timeout=5).json()
+
+
+def advance_engine_clock_past(process_engine, moment: str, margin_ms: int = 60_000) -> None:
+    """Move the engine's clock just past ``moment`` (ISO 8601), if it is not there yet."""
+    target_ms = int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000) + margin_ms
+    now_ms = process_engine.client.clock_now_ms()
+    if target_ms > now_ms:
+        process_engine.client.advance_clock(target_ms - now_ms)
+
+
+def choose_first_slot(process_engine, instance: str, v: dict) -> dict:
+    wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
+    slot = variable(process_engine, instance, "proposed_slots")[0]
+    # What the webapp does when the candidate opens a signed slot link.
+    process_engine.client.publish_message(
+        Message.INTERVIEW_SLOT_SELECTED, v["interview_id"], variables={"selected_slot": slot}
+    )
+    return slot
+
+
+def interview_status(local_world, interview_id: str) -> str | None:
+    with local_world.services.db.sessions() as session:
+        record = session.get(BusinessRecord, ("interview", interview_id))
+        return record.status if record else None
+
+
+def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    slot = choose_first_slot(process_engine, instance, v)
+    [links_mail] = mails_to(local_world, v["candidate_email"])
+
+    wait_until_element(process_engine.client, instance, "DayBeforeInterview")
+    attendees = [p["email"] for p in v["panel"]] + [v["candidate_email"]]
+    assert all(len(mails_to(local_world, a)) >= 1 for a in attendees)  # the invitations
+
+    advance_engine_clock_past(process_engine, slot["end"])
+    tasks = wait_for(
+        lambda: (
+            len(
+                found := process_engine.client.search_user_tasks(
+                    processInstanceKey=instance, elementId="GiveFeedback", state="CREATED"
+                )
+            )
+            == 2
+            and found
+        ),
+        what="a feedback task per panelist",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    assert len(mails_to(local_world, v["candidate_email"])) == 3  # links, invitation, reminder
+    for task in tasks:
+        process_engine.client.complete_user_task(task["userTaskKey"], {"feedback_rating": 4})
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "InterviewDone", state="COMPLETED")
+    assert interview_status(local_world, v["interview_id"]) == "done"
+    assert links_mail["id"]
+
+
+def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
+    panel = a_panel()
+    first, v1 = request_interview(process_engine, panel)
+    second, v2 = request_interview(process_engine, panel)
+    taken = choose_first_slot(process_engine, first, v1)
+    wait_until_element(process_engine.client, first, "BookSlot", state="COMPLETED")
+
+    wait_until_element(process_engine.client, second, "AwaitSlotChoice")
+    process_engine.client.publish_message(
+        Message.INTERVIEW_SLOT_SELECTED, v2["interview_id"], variables={"selected_slot": taken}
+    )
+
+    wait_until_element(process_engine.client, second, "SlotTaken", state="COMPLETED")
+    wait_for(
+        lambda: (
+            len(
+                process_engine.client.search_element_instances(
+                    processInstanceKey=second, elementId="AwaitSlotChoice"
+                )
+            )
+            == 2
+        ),
+        what="a second wait for the candidate's choice",
+        seen=lambda: describe_instance(process_engine.client, second),
+    )
+    assert taken not in variable(process_engine, second, "proposed_slots")
+    assert len(mails_to(local_world, v2["candidate_email"])) == 2  # two sets of links
+
+
+def test_silence_reminds_twice_then_hands_off_to_a_recruiter(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
+
+    for _ in range(2):
+        process_engine.client.advance_clock(2 * ONE_DAY_MS + 60_000)
+    wait_for(
+        lambda: (
+            len(
+                process_engine.client.search_element_instances(
+                    processInstanceKey=instance, elementId="CandidateReminded", state="COMPLETED"
+                )
+            )
+            == 2
+        ),
+        what="two reminders",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    process_engine.client.advance_clock(ONE_DAY_MS)
+    task = wait_for_user_task(process_engine.client, instance, "FollowUpWithCandidate")
+    process_engine.client.complete_user_task(task["userTaskKey"], {"follow_up_decision": "close"})
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "InterviewNotScheduled", state="COMPLETED")
+    assert len(mails_to(local_world, v["candidate_email"])) == 3  # links and two reminders
+
+
+def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    choose_first_slot(process_engine, instance, v)
+    wait_until_element(process_engine.client, instance, "SendInvitations", state="COMPLETED")
+
+    process_engine.client.publish_message(Message.INTERVIEW_CANCELLED, v["interview_id"])
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "InterviewCancelled", state="COMPLETED")
+    assert local_world.services.calendar.booking(v["interview_id"]).status == "cancelled"
+    assert interview_status(local_world, v["interview_id"]) == "cancelled"
+    for panelist in v["panel"]:
+        templates = [m["dedupe_key"].split(":")[0] for m in mails_to(local_world, panelist["email"])]
+        assert templates[0] == "interview-invitation" and templates[-1] == "interview-cancelled"
