@@ -73,14 +73,17 @@ lint: venv  ## Run the linters.
 	$(PY) -m ruff format --check .
 
 # The test engine has its own ports and data, so it runs beside a `make run` engine.
-# When the registry does not serve the pinned distribution, the engine tests are
+# When the registry does not serve the pinned distribution, process tests run on the
+# embedded Zeebe engine (deploy/camunda/embedded) and the cluster-only tests are
 # skipped with Maven's exact report (see README, "Known limits"); any other fetch
 # failure fails the run.
 test: java lint modeling-tools  ## Set up, start the test engine, run every test and linter.
 	@$(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then \
-	  echo "!! The Camunda distribution is not available from this machine's Maven registry;"; \
-	  echo "!! tests that need the real engine will be SKIPPED (set HIREFLOW_REQUIRE_ENGINE=1 to fail)."; \
+	  echo "!! The Camunda distribution is not available from this machine's Maven registry:"; \
+	  echo "!! process tests run on the embedded Zeebe engine, the cluster-only tests are SKIPPED"; \
+	  echo "!! (set HIREFLOW_REQUIRE_ENGINE=1 to fail instead)."; \
+	  $(ENGINE) fetch-embedded || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 	$(PY) -m pytest
 

@@ -1,4 +1,7 @@
-"""Command line: ``python -m hireflow.engine {fetch,start,stop,status,java} [--profile local|test]``."""
+"""Command line: ``python -m hireflow.engine {fetch,fetch-embedded,start,stop,status,java}``.
+
+``--profile local|test`` picks the engine ``start``, ``stop`` and ``status`` act on.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import argparse
 import sys
 
 from hireflow.engine.distribution import EXIT_UNAVAILABLE, DistributionUnavailable, FetchError, fetch
+from hireflow.engine.embedded import embedded_version, fetch_embedded
 from hireflow.engine.java import JavaNotFound, find_java
 from hireflow.engine.process import EngineError, start, status, stop
 from hireflow.engine.profiles import PROFILES, camunda_version
@@ -13,7 +17,7 @@ from hireflow.engine.profiles import PROFILES, camunda_version
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hireflow.engine", description=__doc__)
-    parser.add_argument("command", choices=["fetch", "start", "stop", "status", "java"])
+    parser.add_argument("command", choices=["fetch", "fetch-embedded", "start", "stop", "status", "java"])
     parser.add_argument(
         "--profile",
         choices=sorted(PROFILES),
@@ -29,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fetch":
             dist = fetch()
             print(f"Camunda {dist.version} is ready in {dist.lib_dir}")
+        elif args.command == "fetch-embedded":
+            lib_dir = fetch_embedded()
+            print(f"The embedded Zeebe engine {embedded_version()} is ready in {lib_dir}")
         elif args.command == "start":
             java = find_java()
             dist = fetch()
