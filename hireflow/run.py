@@ -2,19 +2,26 @@
 
 Ctrl-C stops the worker pool and the webapp. The engine keeps running with its data
 (``make engine-stop`` stops it), so the next ``make run`` starts in seconds.
+
+When the pinned distribution cannot be fetched, ``make run`` falls back to the embedded
+Zeebe engine (deploy/camunda/embedded) on the same gRPC port, and says so loudly: its
+state lives in memory and ends with the run, and there is no Operate or Tasklist.
+``HIREFLOW_REQUIRE_ENGINE=1`` refuses the fallback.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from hireflow.camunda_rest import CamundaRestClient
-from hireflow.engine import fetch, find_java, local_profile, start
-from hireflow.paths import PROJECT_ROOT
+from hireflow.engine import DistributionUnavailable, fetch, find_java, local_profile, start
+from hireflow.engine.embedded import EmbeddedEngine, EmbeddedEngineClient, embedded_version, fetch_embedded
+from hireflow.paths import PROJECT_ROOT, data_root
 
 MODELS_DIR = PROJECT_ROOT / "bpmn"
 MODEL_SUFFIXES = (".bpmn", ".dmn", ".form")
@@ -47,7 +54,7 @@ def model_files(folder: Path = MODELS_DIR) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in MODEL_SUFFIXES)
 
 
-def deploy_models(camunda: CamundaRestClient, folder: Path = MODELS_DIR) -> None:
+def deploy_models(camunda: CamundaRestClient | EmbeddedEngineClient, folder: Path = MODELS_DIR) -> None:
     """Deploy all models as one deployment, so forms and decisions ship with their processes."""
     files = model_files(folder)
     if not files:
@@ -57,28 +64,65 @@ def deploy_models(camunda: CamundaRestClient, folder: Path = MODELS_DIR) -> None
     print(f"Deployed {len(files)} model(s) from {folder} (deployment {result['deploymentKey']}).", flush=True)
 
 
+def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> EmbeddedEngine:
+    """The fallback engine, on the local profile's gRPC port so workers find it as usual."""
+    print(
+        f"!! {unavailable}\n"
+        f"!! Falling back to the embedded Zeebe engine {embedded_version()}: the real workflow engine,\n"
+        "!! but its state lives in memory and ends with this run, and there is no Operate,\n"
+        "!! Tasklist or REST v2. Set HIREFLOW_REQUIRE_ENGINE=1 to refuse the fallback.",
+        flush=True,
+    )
+    engine = EmbeddedEngine(
+        fetch_embedded(),
+        find_java(),
+        data_root() / "engine" / "embedded-engine.log",
+        grpc_port=profile.grpc_port,
+        control_port=profile.management_port,
+    ).start()
+    print(
+        f"Embedded Zeebe engine: gRPC {engine.grpc_address}, control {engine.control_url}, "
+        f"log {engine.log_path}",
+        flush=True,
+    )
+    return engine
+
+
 def main() -> int:
     profile = local_profile()
-    status = start(profile, fetch(), find_java())
-    deploy_models(CamundaRestClient(profile.rest_url))
-    print(status.describe(), flush=True)
+    embedded = None
+    try:
+        dist = fetch()
+    except DistributionUnavailable as unavailable:
+        if os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1":
+            raise
+        embedded = start_embedded_engine(profile, unavailable)
+        deploy_models(EmbeddedEngineClient(embedded.control_url))
+    else:
+        status = start(profile, dist, find_java())
+        deploy_models(CamundaRestClient(profile.rest_url))
+        print(status.describe(), flush=True)
 
     available = components_to_start()
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
     if missing:
         print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)
-    if not available:
-        return 0
     children = [subprocess.Popen([sys.executable, "-m", module]) for _, module in available]
-    print(f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them; the engine keeps running.")
+    engine_note = "the embedded engine stops with them" if embedded else "the engine keeps running"
+    print(f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them; {engine_note}.", flush=True)
     try:
         for child in children:
             child.wait()
+        if embedded and not children:
+            signal.pause()  # nothing else to run: keep the engine up until Ctrl-C
     except KeyboardInterrupt:
         for child in children:
             child.send_signal(signal.SIGTERM)
         for child in children:
             child.wait(timeout=60)
+    finally:
+        if embedded:
+            embedded.stop()
     return 0
 
 

@@ -76,12 +76,20 @@ def free_port() -> int:
 class EmbeddedEngine:
     """One embedded engine process: start it, wait for it, stop it. Its state lives in memory."""
 
-    def __init__(self, lib_dir: Path, java: JavaInstall, log_path: Path):
+    def __init__(
+        self,
+        lib_dir: Path,
+        java: JavaInstall,
+        log_path: Path,
+        *,
+        grpc_port: int | None = None,
+        control_port: int | None = None,
+    ):
         self.lib_dir = lib_dir
         self.java = java
         self.log_path = log_path
-        self.grpc_port = free_port()
-        self.control_port = free_port()
+        self.grpc_port = grpc_port or free_port()
+        self.control_port = control_port or free_port()
         self._process: subprocess.Popen | None = None
 
     @property
