@@ -13,7 +13,13 @@ import requests
 from hireflow.constants import Message, ProcessId
 from hireflow.credits import CreditsLedger
 from hireflow.store import Candidate, ContactAccess, utcnow
-from tests.engine_helpers import unique_key, wait_until_completed, wait_until_element
+from tests.engine_helpers import (
+    describe_instance,
+    unique_key,
+    wait_for,
+    wait_until_completed,
+    wait_until_element,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -171,3 +177,30 @@ def test_an_unconfirmed_payment_is_cancelled_after_a_day(process_engine, local_w
     [intent] = payment_intents(local_world, v["unlock_id"])
     assert intent["status"] == "canceled"
     assert not has_access(local_world, v["employer_id"], candidate)
+
+
+def test_a_gateway_outage_is_retried_with_backoff_and_charges_once(process_engine, local_world):
+    # Five 500s outlast the adapter's four quick tries, so the job itself fails once.
+    requests.post(
+        f"{local_world.payments_url}/_sandbox/faults", json={"next_count": {"server_error": 5}}, timeout=5
+    ).raise_for_status()
+    candidate = add_candidate(local_world)
+    instance, v = start_unlock(process_engine, local_world, candidate_id=candidate)
+
+    [failed] = wait_for(
+        lambda: process_engine.client.search_jobs(
+            processInstanceKey=instance, elementId="ChargeCard", state="FAILED"
+        ),
+        what="the charge job to fail and wait out its backoff",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    assert failed["retries"] == 4
+    assert "4 retries left" in failed["errorMessage"]
+    assert not process_engine.client.search_incidents(processInstanceKey=instance)
+
+    # ChargeCard's headers set a 10 s backoff base: the retry waits for the engine's clock.
+    process_engine.client.advance_clock(11_000)
+
+    wait_until_completed(process_engine.client, instance)
+    intents = payment_intents(local_world, v["unlock_id"])
+    assert [p["status"] for p in intents] == ["succeeded"]
