@@ -88,41 +88,43 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
     return engine
 
 
+def run_components() -> None:
+    """Run every built component in the foreground until they end or Ctrl-C stops them."""
+    available = components_to_start()
+    missing = [name for name, module in COMPONENTS if (name, module) not in available]
+    if missing:
+        print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)
+    children = [subprocess.Popen([sys.executable, "-m", module]) for _, module in available]
+    print(f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them.", flush=True)
+    try:
+        for child in children:
+            child.wait()
+    except KeyboardInterrupt:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(timeout=60)
+
+
 def main() -> int:
     profile = local_profile()
-    embedded = None
     try:
         dist = fetch()
     except DistributionUnavailable as unavailable:
         if os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1":
             raise
         embedded = start_embedded_engine(profile, unavailable)
-        deploy_models(EmbeddedEngineClient(embedded.control_url))
-    else:
-        status = start(profile, dist, find_java())
-        deploy_models(CamundaRestClient(profile.rest_url))
-        print(status.describe(), flush=True)
-
-    available = components_to_start()
-    missing = [name for name, module in COMPONENTS if (name, module) not in available]
-    if missing:
-        print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)
-    children = [subprocess.Popen([sys.executable, "-m", module]) for _, module in available]
-    engine_note = "the embedded engine stops with them" if embedded else "the engine keeps running"
-    print(f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them; {engine_note}.", flush=True)
-    try:
-        for child in children:
-            child.wait()
-        if embedded and not children:
-            signal.pause()  # nothing else to run: keep the engine up until Ctrl-C
-    except KeyboardInterrupt:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait(timeout=60)
-    finally:
-        if embedded:
-            embedded.stop()
+        try:
+            deploy_models(EmbeddedEngineClient(embedded.control_url))
+            run_components()
+        finally:
+            embedded.stop()  # its state is in memory: nothing would survive to the next run
+        return 0
+    status = start(profile, dist, find_java())
+    deploy_models(CamundaRestClient(profile.rest_url))
+    print(status.describe(), flush=True)
+    run_components()
+    print("The engine keeps running with its data; `make engine-stop` stops it.", flush=True)
     return 0
 
 
