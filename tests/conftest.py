@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from hireflow.adapters.calendar import StoreCalendar
 from hireflow.adapters.email import EmailOutbox, SendGridMailer
@@ -159,6 +160,18 @@ class LocalWorld:
     services: Services
     payments_url: str
     mail_url: str
+
+    def mails_to(self, address: str) -> list[dict]:
+        """What the mail capture received for ``address``, oldest first."""
+        response = requests.get(f"{self.mail_url}/_capture/messages", params={"to": address}, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def payment_ledger(self) -> dict:
+        """The payment sandbox's intents and refunds."""
+        response = requests.get(f"{self.payments_url}/_sandbox/ledger", timeout=5)
+        response.raise_for_status()
+        return response.json()
 
 
 PAYMENT_KEY = "sk_test_process_tests"

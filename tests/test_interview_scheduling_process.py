@@ -11,7 +11,6 @@ import json
 from datetime import datetime
 
 import pytest
-import requests
 
 from hireflow.constants import Message, ProcessId
 from hireflow.store import BusinessRecord
@@ -24,14 +23,10 @@ from tests.engine_helpers import (
     wait_until_element,
 )
 
-pytestmark = pytest.mark.engine
+# Every test here runs the product's worker against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
 ONE_DAY_MS = 24 * 60 * 60 * 1000
-
-
-@pytest.fixture(autouse=True)
-def _worker_running(hireflow_worker):
-    """Every test here needs the product's worker on the engine."""
 
 
 def a_panel() -> list[dict]:
@@ -68,10 +63,6 @@ def variable(process_engine, instance: str, name: str):
     return json.loads(found[-1]["value"])
 
 
-def mails_to(local_world, address: str) -> list[dict]:
-    return requests.get(f"{local_world.mail_url}/_capture/messages", params={"to": address}, timeout=5).json()
-
-
 def advance_engine_clock_past(process_engine, moment: str, margin_ms: int = 60_000) -> None:
     """Move the engine's clock just past ``moment`` (ISO 8601), if it is not there yet."""
     target_ms = int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000) + margin_ms
@@ -99,11 +90,11 @@ def interview_status(local_world, interview_id: str) -> str | None:
 def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engine, local_world):
     instance, v = request_interview(process_engine)
     slot = choose_first_slot(process_engine, instance, v)
-    [links_mail] = mails_to(local_world, v["candidate_email"])
+    [links_mail] = local_world.mails_to(v["candidate_email"])
 
     wait_until_element(process_engine.client, instance, "DayBeforeInterview")
     attendees = [p["email"] for p in v["panel"]] + [v["candidate_email"]]
-    assert all(len(mails_to(local_world, a)) >= 1 for a in attendees)  # the invitations
+    assert all(len(local_world.mails_to(a)) >= 1 for a in attendees)  # the invitations
 
     advance_engine_clock_past(process_engine, slot["end"])
     tasks = wait_for(
@@ -119,7 +110,7 @@ def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engin
         what="a feedback task per panelist",
         seen=lambda: describe_instance(process_engine.client, instance),
     )
-    assert len(mails_to(local_world, v["candidate_email"])) == 3  # links, invitation, reminder
+    assert len(local_world.mails_to(v["candidate_email"])) == 3  # links, invitation, reminder
     for task in tasks:
         process_engine.client.complete_user_task(task["userTaskKey"], {"feedback_rating": 4})
 
@@ -155,7 +146,7 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
         seen=lambda: describe_instance(process_engine.client, second),
     )
     assert taken not in variable(process_engine, second, "proposed_slots")
-    assert len(mails_to(local_world, v2["candidate_email"])) == 2  # two sets of links
+    assert len(local_world.mails_to(v2["candidate_email"])) == 2  # two sets of links
 
 
 def test_silence_reminds_twice_then_hands_off_to_a_recruiter(process_engine, local_world):
@@ -182,7 +173,7 @@ def test_silence_reminds_twice_then_hands_off_to_a_recruiter(process_engine, loc
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "InterviewNotScheduled", state="COMPLETED")
-    assert len(mails_to(local_world, v["candidate_email"])) == 3  # links and two reminders
+    assert len(local_world.mails_to(v["candidate_email"])) == 3  # links and two reminders
 
 
 def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(process_engine, local_world):
@@ -197,5 +188,5 @@ def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(proce
     assert local_world.services.calendar.booking(v["interview_id"]).status == "cancelled"
     assert interview_status(local_world, v["interview_id"]) == "cancelled"
     for panelist in v["panel"]:
-        templates = [m["dedupe_key"].split(":")[0] for m in mails_to(local_world, panelist["email"])]
+        templates = [m["dedupe_key"].split(":")[0] for m in local_world.mails_to(panelist["email"])]
         assert templates[0] == "interview-invitation" and templates[-1] == "interview-cancelled"

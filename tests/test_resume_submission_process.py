@@ -8,7 +8,6 @@ repairs.
 from __future__ import annotations
 
 import pytest
-import requests
 
 from hireflow.constants import Message, ProcessId
 from hireflow.store import BusinessRecord, Candidate, JobPosting, utcnow
@@ -20,15 +19,11 @@ from tests.engine_helpers import (
     wait_until_element,
 )
 
-pytestmark = pytest.mark.engine
+# Every test here runs the product's worker against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
 ONE_DAY_MS = 24 * 60 * 60 * 1000
 CANDIDATE_SKILLS = ["python", "sql"]
-
-
-@pytest.fixture(autouse=True)
-def _worker_running(hireflow_worker):
-    """Every test here needs the product's worker on the engine."""
 
 
 def add_posting(local_world, required: list[str], min_years: int = 0, posting_id: str | None = None) -> str:
@@ -72,10 +67,6 @@ def apply(process_engine, local_world, posting_id: str) -> tuple[str, dict]:
     return created["processInstanceKey"], variables
 
 
-def mails_to(local_world, address: str) -> list[dict]:
-    return requests.get(f"{local_world.mail_url}/_capture/messages", params={"to": address}, timeout=5).json()
-
-
 def application_status(local_world, application_id: str) -> str | None:
     with local_world.services.db.sessions() as session:
         record = session.get(BusinessRecord, ("application", application_id))
@@ -88,8 +79,8 @@ def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_w
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
     assert application_status(local_world, v["application_id"]) == "shortlisted"
-    assert len(mails_to(local_world, v["candidate_email"])) == 1
-    assert len(mails_to(local_world, v["employer_email"])) == 1
+    assert len(local_world.mails_to(v["candidate_email"])) == 1
+    assert len(local_world.mails_to(v["employer_email"])) == 1
 
 
 def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local_world):
@@ -100,7 +91,7 @@ def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local
     wait_until_element(process_engine.client, instance, "ApplicationDeclined", state="COMPLETED")
     assert not process_engine.client.search_user_tasks(processInstanceKey=instance)
     assert application_status(local_world, v["application_id"]) == "declined"
-    assert mails_to(local_world, v["employer_email"]) == []
+    assert local_world.mails_to(v["employer_email"]) == []
 
 
 def test_a_middling_match_is_screened_by_a_recruiter(process_engine, local_world):
@@ -120,7 +111,7 @@ def test_screening_reminds_after_a_day_and_escalates_after_three(process_engine,
 
     process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
     wait_until_element(process_engine.client, instance, "RecruitersReminded", state="COMPLETED")
-    assert len(mails_to(local_world, v["recruiter_team_email"])) == 1
+    assert len(local_world.mails_to(v["recruiter_team_email"])) == 1
     assert process_engine.client.search_user_tasks(
         processInstanceKey=instance, elementId="ScreenApplication", state="CREATED"
     )

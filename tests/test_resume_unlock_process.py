@@ -21,7 +21,8 @@ from tests.engine_helpers import (
     wait_until_element,
 )
 
-pytestmark = pytest.mark.engine
+# Every test here runs the product's worker against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
 ONE_DAY_MS = 24 * 60 * 60 * 1000
 STANDARD_PRICE = {"credits": 2, "amount_cents": 2000}  # unlock-pricing: standard plan, junior
@@ -40,11 +41,6 @@ def add_candidate(local_world) -> str:
             )
         )
     return candidate_id
-
-
-@pytest.fixture(autouse=True)
-def _worker_running(hireflow_worker):
-    """Every test here needs the product's worker on the engine."""
 
 
 def start_unlock(
@@ -67,17 +63,12 @@ def start_unlock(
 
 
 def payment_intents(local_world, unlock_id: str) -> list[dict]:
-    ledger = requests.get(f"{local_world.payments_url}/_sandbox/ledger", timeout=5).json()
-    return [p for p in ledger["payment_intents"] if p.get("metadata", {}).get("unlock_id") == unlock_id]
+    intents = local_world.payment_ledger()["payment_intents"]
+    return [p for p in intents if p.get("metadata", {}).get("unlock_id") == unlock_id]
 
 
 def refunds_of(local_world, payment_intent_id: str) -> list[dict]:
-    ledger = requests.get(f"{local_world.payments_url}/_sandbox/ledger", timeout=5).json()
-    return [r for r in ledger["refunds"] if r["payment_intent"] == payment_intent_id]
-
-
-def mails_to(local_world, address: str) -> list[dict]:
-    return requests.get(f"{local_world.mail_url}/_capture/messages", params={"to": address}, timeout=5).json()
+    return [r for r in local_world.payment_ledger()["refunds"] if r["payment_intent"] == payment_intent_id]
 
 
 def has_access(local_world, employer_id: str, candidate_id: str) -> bool:
@@ -94,7 +85,7 @@ def test_enough_credits_pay_for_the_unlock(process_engine, local_world):
     assert CreditsLedger(local_world.services.db).balance(v["employer_id"]) == 5 - STANDARD_PRICE["credits"]
     assert has_access(local_world, v["employer_id"], candidate)
     assert payment_intents(local_world, v["unlock_id"]) == []
-    assert len(mails_to(local_world, v["employer_email"])) == 1  # the receipt
+    assert len(local_world.mails_to(v["employer_email"])) == 1  # the receipt
 
 
 def test_without_credits_the_card_is_charged_once(process_engine, local_world):
@@ -144,7 +135,7 @@ def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, loc
     wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
     statuses = sorted(p["status"] for p in payment_intents(local_world, v["unlock_id"]))
     assert statuses == ["requires_payment_method", "succeeded"]
-    assert len(mails_to(local_world, v["employer_email"])) == 2  # update your card, then the receipt
+    assert len(local_world.mails_to(v["employer_email"])) == 2  # update your card, then the receipt
 
 
 def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process_engine, local_world):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 
 import pytest
-import requests
 
 from hireflow.constants import ProcessId
 from hireflow.store import Candidate
 from tests.engine_helpers import unique_key, wait_until_completed, wait_until_element
 from tests.resume_samples import pdf_resume
 
-pytestmark = pytest.mark.engine
+# Every test here runs the product's worker against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
 
 def start_upload(process_engine, local_world, content: bytes) -> tuple[str, dict]:
@@ -28,11 +28,7 @@ def start_upload(process_engine, local_world, content: bytes) -> tuple[str, dict
     return created["processInstanceKey"], variables
 
 
-def captured_mail(local_world, to: str) -> list[dict]:
-    return requests.get(f"{local_world.mail_url}/_capture/messages", params={"to": to}, timeout=5).json()
-
-
-def test_a_good_pdf_is_indexed_and_the_candidate_told(process_engine, local_world, hireflow_worker):
+def test_a_good_pdf_is_indexed_and_the_candidate_told(process_engine, local_world):
     instance, variables = start_upload(process_engine, local_world, pdf_resume(pages=2))
 
     wait_until_completed(process_engine.client, instance)
@@ -42,15 +38,13 @@ def test_a_good_pdf_is_indexed_and_the_candidate_told(process_engine, local_worl
         candidate = session.get(Candidate, variables["candidate_id"])
     assert candidate.resume_id == variables["resume_id"]
     assert candidate.skills[:2] == ["python", "sql"]
-    mails = captured_mail(local_world, variables["candidate_email"])
+    mails = local_world.mails_to(variables["candidate_email"])
     assert len(mails) == 1
     stored = {v["name"] for v in process_engine.client.search_variables(processInstanceKey=instance)}
     assert "text_ref" in stored and "text" not in stored  # the text stays in the file store
 
 
-def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(
-    process_engine, local_world, hireflow_worker
-):
+def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(process_engine, local_world):
     instance, variables = start_upload(process_engine, local_world, b"GIF89a not a resume at all")
 
     wait_until_completed(process_engine.client, instance)
@@ -58,4 +52,4 @@ def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(
     assert not process_engine.client.search_element_instances(
         processInstanceKey=instance, elementId="ReadResumeText"
     )
-    assert len(captured_mail(local_world, variables["candidate_email"])) == 1
+    assert len(local_world.mails_to(variables["candidate_email"])) == 1
