@@ -54,7 +54,7 @@ def model_files(folder: Path = MODELS_DIR) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in MODEL_SUFFIXES)
 
 
-def deploy_models(camunda: CamundaRestClient | EmbeddedEngineClient, folder: Path = MODELS_DIR) -> None:
+def deploy_models(camunda: CamundaRestClient, folder: Path = MODELS_DIR) -> None:
     """Deploy all models as one deployment, so forms and decisions ship with their processes."""
     files = model_files(folder)
     if not files:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -102,7 +101,7 @@ class ProcessEngine:
 
     description: str
     grpc_address: str
-    client: Any  # CamundaRestClient on the cluster, EmbeddedEngineClient on the embedded engine
+    client: CamundaRestClient  # on the embedded engine, its EmbeddedEngineClient subclass
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from hireflow.camunda_rest import CamundaApiError
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.distribution import FetchError, resolve_classpath
 from hireflow.engine.java import JavaInstall
 from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR
@@ -261,68 +261,46 @@ def _matches(item: dict[str, Any], filter_: dict[str, Any]) -> bool:
     return all(str(item.get(name)) == str(wanted) for name, wanted in filter_.items())
 
 
-class EmbeddedEngineClient:
-    """The REST v2 client's questions and commands, answered by the embedded engine.
+class EmbeddedEngineClient(CamundaRestClient):
+    """The REST v2 client, pointed at the embedded engine's control port.
 
-    Searches read a projection of the engine's records, so (unlike REST v2 on the
-    cluster) they see every event as soon as the engine has written it.
+    Commands (start, cancel, publish, complete a user task, job retries, incidents, job
+    activation and failure) are inherited: the launcher takes REST v2's paths and bodies,
+    without the ``/v2`` prefix. Searches read a projection of the engine's records, so
+    (unlike REST v2 on the cluster) they see every event as soon as the engine wrote it.
     """
 
     def __init__(self, control_url: str, timeout: float = 30.0):
-        self.control_url = control_url.rstrip("/")
-        self.timeout = timeout
+        super().__init__(control_url, timeout=timeout)
         self._projection = _Projection()
         self._lock = threading.Lock()
 
-    # -- transport ----------------------------------------------------------------------
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        url = f"{self.control_url}{path}"
-        response = requests.request(method, url, json=body, timeout=self.timeout)
-        try:
-            detail: Any = response.json()
-        except ValueError:
-            detail = response.text
-        if not response.ok:
-            raise CamundaApiError(method, url, response.status_code, detail)
-        return detail
+    def _v2(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._call(method, f"{self.rest_url}{path}", **kwargs)
 
     def refresh(self) -> _Projection:
         """Read the records written since the last call into the projection."""
         with self._lock:
-            page = self._call("GET", f"/records?from={self._projection.next_index}")
+            page = self._v2("GET", f"/records?from={self._projection.next_index}")
             for record in page["records"]:
                 self._projection.apply(record)
             self._projection.next_index = page["next"]
             return self._projection
 
-    @staticmethod
-    def _search(items: Iterable[dict[str, Any]], filter_: dict[str, Any]) -> list[dict[str, Any]]:
+    def _search(self, items: Iterable[dict[str, Any]], filter_: dict[str, Any]) -> list[dict[str, Any]]:
         return [dict(item) for item in items if _matches(item, filter_)]
-
-    # -- the CamundaRestClient surface that process tests use ---------------------------
 
     def deploy(self, paths: Iterable[Path]) -> dict[str, Any]:
         resources = [
             {"name": Path(p).name, "content": base64.b64encode(Path(p).read_bytes()).decode()} for p in paths
         ]
-        return self._call("POST", "/deployments", {"resources": resources})
-
-    def create_process_instance(
-        self, process_id: str, variables: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        return self._call(
-            "POST", "/process-instances", {"processDefinitionId": process_id, "variables": variables or {}}
-        )
+        return self._v2("POST", "/deployments", json={"resources": resources})
 
     def get_process_instance(self, key: int | str) -> dict[str, Any]:
         instance = self.refresh().instances.get(_k(key))
         if instance is None:
             raise CamundaApiError("GET", f"process instance {key}", 404, "not found")
         return dict(instance)
-
-    def cancel_process_instance(self, key: int | str) -> None:
-        self._call("POST", f"/process-instances/{key}/cancellation", {})
 
     def search_process_instances(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().instances.values(), filter_)
@@ -333,29 +311,8 @@ class EmbeddedEngineClient:
     def search_variables(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().variables.values(), filter_)
 
-    def publish_message(
-        self,
-        name: str,
-        correlation_key: str,
-        *,
-        message_id: str | None = None,
-        variables: dict[str, Any] | None = None,
-        ttl_ms: int = 60_000,
-    ) -> dict[str, Any]:
-        body = {
-            "name": name,
-            "correlationKey": correlation_key,
-            "variables": variables or {},
-            "timeToLive": ttl_ms,
-            "messageId": message_id,
-        }
-        return self._call("POST", "/messages/publication", body)
-
     def search_user_tasks(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().user_tasks.values(), filter_)
-
-    def complete_user_task(self, key: int | str, variables: dict[str, Any] | None = None) -> None:
-        self._call("POST", f"/user-tasks/{key}/completion", {"variables": variables or {}})
 
     def search_incidents(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().incidents.values(), filter_)
@@ -363,27 +320,9 @@ class EmbeddedEngineClient:
     def search_jobs(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().jobs.values(), filter_)
 
-    def update_job_retries(self, job_key: int | str, retries: int) -> None:
-        self._call("PATCH", f"/jobs/{job_key}", {"changeset": {"retries": retries}})
-
-    def resolve_incident(self, incident_key: int | str) -> None:
-        self._call("POST", f"/incidents/{incident_key}/resolution", {})
-
-    def activate_jobs(
-        self, job_type: str, *, max_jobs: int = 1, timeout_ms: int = 60_000, worker: str = "hireflow"
-    ) -> list[dict[str, Any]]:
-        body = {"type": job_type, "maxJobsToActivate": max_jobs, "timeout": timeout_ms, "worker": worker}
-        return self._call("POST", "/jobs/activation", body)["jobs"]
-
-    def fail_job(
-        self, job_key: int | str, *, retries: int, error_message: str, retry_back_off_ms: int = 0
-    ) -> None:
-        body = {"retries": retries, "errorMessage": error_message, "retryBackOff": retry_back_off_ms}
-        self._call("POST", f"/jobs/{job_key}/failure", body)
-
     def clock_now_ms(self) -> int:
         """The engine clock's time: the machine's plus every advance so far."""
-        return int(self._call("GET", "/clock")["epochMilli"])
+        return int(self._v2("GET", "/clock")["epochMilli"])
 
     def advance_clock(self, milliseconds: int) -> None:
-        self._call("POST", "/clock/add", {"offsetMilli": milliseconds})
+        self._v2("POST", "/clock/add", json={"offsetMilli": milliseconds})
