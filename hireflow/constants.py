@@ -21,6 +21,7 @@ class JobType:
     EXTRACT_RESUME_TEXT = "resume.extract-text"
     EXTRACT_RESUME_SKILLS = "resume.extract-skills"
     INDEX_CANDIDATE = "resume.index-candidate"
+    RECORD_RESUME_OUTCOME = "resume.record-outcome"
     SEND_EMAIL = "notifications.send-email"
 
     SCORE_MATCH = "submission.score-match"

@@ -134,14 +134,14 @@ class JobPosting(Base):
 
 
 class BusinessRecord(Base):
-    """The business status of one application, unlock or interview, as people ask for it.
+    """The business status of one resume, application, unlock or interview, as people ask for it.
 
     Written by the processes' "record" steps (an upsert: safe to repeat) and read by the webapp.
     """
 
     __tablename__ = "business_records"
 
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # application | unlock | interview
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # resume | application | unlock | interview
     business_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     status: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,4 +1,4 @@
-"""Workers of the resume-upload process: validate, extract text, extract skills, index.
+"""Workers of the resume-upload process: validate, extract text, extract skills, index, record.
 
 No ``from __future__ import annotations`` here: pyzeebe compares parameter annotations
 with the real ``Job`` class, and string annotations would break that.
@@ -6,11 +6,12 @@ with the real ``Job`` class, and string annotations would break that.
 
 import io
 
-from pyzeebe import ZeebeTaskRouter
+from pyzeebe import Job, ZeebeTaskRouter
 
 from hireflow.constants import JobType
 from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
 from hireflow.store import Candidate, utcnow
+from job_workers.records import outcome_header, record_status
 from job_workers.services import Services
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
@@ -53,6 +54,12 @@ class ResumeUploadTasks:
             session.add(candidate)
         return {"indexed": True}
 
+    def record_outcome(self, job: Job, resume_id: str) -> dict:
+        """Record processed or rejected, as the task's header says; the webapp shows it."""
+        status = outcome_header(job)
+        record_status(self.services.db, "resume", resume_id, status)
+        return {"resume_status": status}
+
 
 def build_router(services: Services) -> ZeebeTaskRouter:
     """The resume-upload router, its tasks bound to ``services``."""
@@ -62,4 +69,5 @@ def build_router(services: Services) -> ZeebeTaskRouter:
     router.task(JobType.EXTRACT_RESUME_TEXT, timeout_ms=PARSE_TIMEOUT_MS)(tasks.extract_text)
     router.task(JobType.EXTRACT_RESUME_SKILLS, timeout_ms=30_000)(tasks.extract_skills)
     router.task(JobType.INDEX_CANDIDATE, timeout_ms=30_000)(tasks.index_candidate)
+    router.task(JobType.RECORD_RESUME_OUTCOME, timeout_ms=30_000)(tasks.record_outcome)
     return router

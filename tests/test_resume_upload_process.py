@@ -7,7 +7,7 @@ import io
 import pytest
 
 from hireflow.constants import ProcessId
-from hireflow.store import Candidate
+from hireflow.store import BusinessRecord, Candidate
 from tests.engine_helpers import unique_key, wait_until_completed, wait_until_element
 from tests.resume_samples import pdf_resume
 
@@ -28,11 +28,18 @@ def start_upload(process_engine, local_world, content: bytes) -> tuple[str, dict
     return created["processInstanceKey"], variables
 
 
+def resume_status(local_world, resume_id: str) -> str | None:
+    with local_world.services.db.sessions() as session:
+        record = session.get(BusinessRecord, ("resume", resume_id))
+        return record.status if record else None
+
+
 def test_a_good_pdf_is_indexed_and_the_candidate_told(process_engine, local_world):
     instance, variables = start_upload(process_engine, local_world, pdf_resume(pages=2))
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "ResumeProcessed", state="COMPLETED")
+    assert resume_status(local_world, variables["resume_id"]) == "processed"
 
     with local_world.services.db.sessions() as session:
         candidate = session.get(Candidate, variables["candidate_id"])
@@ -49,6 +56,7 @@ def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(process_e
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "ResumeNotUsable", state="COMPLETED")
+    assert resume_status(local_world, variables["resume_id"]) == "rejected"
     assert not process_engine.client.search_element_instances(
         processInstanceKey=instance, elementId="ReadResumeText"
     )
