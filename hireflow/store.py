@@ -141,7 +141,8 @@ class BusinessRecord(Base):
 
     __tablename__ = "business_records"
 
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # resume | application | unlock | interview
+    # resume | application | unlock | interview
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     business_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     status: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
