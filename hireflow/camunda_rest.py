@@ -71,6 +71,10 @@ class CamundaRestClient:
         files = [("resources", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
         return self._v2("POST", "/deployments", files=files)
 
+    def search_process_definitions(self, **filter_: Any) -> list[dict[str, Any]]:
+        """Deployed process definitions (every version), e.g. ``processDefinitionId=...``."""
+        return self._search("/process-definitions", filter_)
+
     def create_process_instance(
         self, process_id: str, variables: dict[str, Any] | None = None
     ) -> dict[str, Any]:

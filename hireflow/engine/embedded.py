@@ -163,6 +163,7 @@ class _Projection:
     incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
     variables: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     _ELEMENT_STATES = {
         "ELEMENT_ACTIVATING": "ACTIVE",
@@ -190,6 +191,13 @@ class _Projection:
                 "value": value["value"],
                 "scopeKey": scope,
                 "processInstanceKey": _k(value["processInstanceKey"]),
+            }
+        elif kind == "PROCESS" and intent == "CREATED":
+            self.definitions[_k(value["processDefinitionKey"])] = {
+                "processDefinitionKey": _k(value["processDefinitionKey"]),
+                "processDefinitionId": value["bpmnProcessId"],
+                "version": value["version"],
+                "resourceName": value["resourceName"],
             }
         elif kind == "JOB":
             self.jobs[key] = {
@@ -319,6 +327,9 @@ class EmbeddedEngineClient(CamundaRestClient):
 
     def search_jobs(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().jobs.values(), filter_)
+
+    def search_process_definitions(self, **filter_: Any) -> list[dict[str, Any]]:
+        return self._search(self.refresh().definitions.values(), filter_)
 
     def clock_now_ms(self) -> int:
         """The engine clock's time: the machine's plus every advance so far."""

@@ -10,6 +10,7 @@
  * There is no Operate, Tasklist or REST v2 here. This launcher adds a small local
  * HTTP control port for tests:
  *   GET  /health                       200 once the engine runs
+ *   GET  /topology                     the gateway's topology, in REST v2's shape
  *   GET  /records?from=N               the engine's records from position N, as the
  *                                      engine's own JSON ({"next": M, "records": [...]})
  *   GET  /clock                        {"epochMilli": the engine clock's time}
@@ -32,6 +33,9 @@
  * gateway with each ActivateJobs call paced by POLL_PACING_MS. Jobs still reach workers
  * at once through job streaming.
  *
+ * Engine rejections answer as REST v2 does: 404 not found, 409 already exists (a
+ * duplicate message id) or failed precondition, 503 when the engine is overloaded.
+ *
  * Usage: java -cp 'lib/*' HireflowEmbeddedEngine.java GRPC_PORT CONTROL_PORT
  */
 
@@ -40,6 +44,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.camunda.zeebe.client.ZeebeClient;
+import io.camunda.zeebe.client.api.response.BrokerInfo;
+import io.camunda.zeebe.client.api.response.PartitionInfo;
+import io.camunda.zeebe.client.api.response.Topology;
 import io.camunda.zeebe.client.api.command.DeployResourceCommandStep1;
 import io.camunda.zeebe.client.api.response.ActivatedJob;
 import io.camunda.zeebe.logstreams.log.LogStream;
@@ -61,6 +68,7 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
+import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -188,8 +196,19 @@ public class HireflowEmbeddedEngine {
       }
     } catch (Exception e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      respond(exchange, 400, Map.of("title", cause.getClass().getSimpleName(), "detail", String.valueOf(cause.getMessage())));
+      respond(exchange, httpStatus(cause), Map.of("title", cause.getClass().getSimpleName(), "detail", String.valueOf(cause.getMessage())));
     }
+  }
+
+  /** The status REST v2 answers for the engine's rejection (409 for a duplicate message id, ...). */
+  private static int httpStatus(Throwable cause) {
+    // Status.fromThrowable finds the gRPC status anywhere in the cause chain (UNKNOWN if none).
+    return switch (Status.fromThrowable(cause).getCode()) {
+      case NOT_FOUND -> 404;
+      case ALREADY_EXISTS, FAILED_PRECONDITION -> 409;
+      case RESOURCE_EXHAUSTED, UNAVAILABLE -> 503;
+      default -> 400;
+    };
   }
 
   private Object route(String method, String[] path, String query, JsonNode body) throws Exception {
@@ -199,6 +218,9 @@ public class HireflowEmbeddedEngine {
     }
     if ("GET".equals(method) && "records".equals(first)) {
       return records(query == null ? 0 : Integer.parseInt(query.replace("from=", "")));
+    }
+    if ("GET".equals(method) && "topology".equals(first)) {
+      return topology();
     }
     if ("GET".equals(method) && "clock".equals(first)) {
       return Map.of("epochMilli", clock.getTimeMillis());
@@ -266,6 +288,36 @@ public class HireflowEmbeddedEngine {
       return Map.of();
     }
     return null;
+  }
+
+  /** The gateway's topology in REST v2's shape (GET /v2/topology). */
+  private Map<String, Object> topology() {
+    Topology topology = client.newTopologyRequest().send().join();
+    List<Map<String, Object>> brokers = new ArrayList<>();
+    for (BrokerInfo broker : topology.getBrokers()) {
+      List<Map<String, Object>> partitions = new ArrayList<>();
+      for (PartitionInfo partition : broker.getPartitions()) {
+        partitions.add(
+            Map.of(
+                "partitionId", partition.getPartitionId(),
+                "role", partition.getRole().name().toLowerCase(),
+                "health", partition.getHealth().name().toLowerCase()));
+      }
+      brokers.add(
+          Map.of(
+              "nodeId", broker.getNodeId(),
+              "host", broker.getHost(),
+              "port", broker.getPort(),
+              "version", broker.getVersion(),
+              "partitions", partitions));
+    }
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("brokers", brokers);
+    result.put("clusterSize", topology.getClusterSize());
+    result.put("partitionsCount", topology.getPartitionsCount());
+    result.put("replicationFactor", topology.getReplicationFactor());
+    result.put("gatewayVersion", topology.getGatewayVersion());
+    return result;
   }
 
   private Map<String, Object> records(int from) throws IOException {
