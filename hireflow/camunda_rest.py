@@ -68,7 +68,11 @@ class CamundaRestClient:
 
     def deploy(self, paths: Iterable[Path]) -> dict[str, Any]:
         """Deploy BPMN, DMN and form files as one deployment."""
-        files = [("resources", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+        return self.deploy_resources([(p.name, p.read_bytes()) for p in paths])
+
+    def deploy_resources(self, resources: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
+        """Deploy named model contents (``(file name, bytes)``) as one deployment."""
+        files = [("resources", (name, content, "application/octet-stream")) for name, content in resources]
         return self._v2("POST", "/deployments", files=files)
 
     def search_process_definitions(self, **filter_: Any) -> list[dict[str, Any]]:

@@ -160,6 +160,24 @@ class ContactAccess(Base):
     granted_at: Mapped[datetime] = mapped_column(DateTime())
 
 
+class RequestClaim(Base):
+    """One request that must take effect once: a process start or a published message.
+
+    ``scope`` says what kind (``start:<process id>``, ``message:<name>``) and ``key`` which
+    one (the business key or message id); the primary key makes a second request find the
+    first. ``status`` is ``pending`` while the engine is being asked and ``done`` after.
+    """
+
+    __tablename__ = "request_claims"
+
+    scope: Mapped[str] = mapped_column(String(120), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request's content
+    status: Mapped[str] = mapped_column(String(20))  # pending | done
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime())
+
+
 class Database:
     """Engine and sessions for one database URL (``create_schema`` makes the tables)."""
 

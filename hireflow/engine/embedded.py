@@ -298,11 +298,11 @@ class EmbeddedEngineClient(CamundaRestClient):
     def _search(self, items: Iterable[dict[str, Any]], filter_: dict[str, Any]) -> list[dict[str, Any]]:
         return [dict(item) for item in items if _matches(item, filter_)]
 
-    def deploy(self, paths: Iterable[Path]) -> dict[str, Any]:
-        resources = [
-            {"name": Path(p).name, "content": base64.b64encode(Path(p).read_bytes()).decode()} for p in paths
+    def deploy_resources(self, resources: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
+        encoded = [
+            {"name": name, "content": base64.b64encode(content).decode()} for name, content in resources
         ]
-        return self._v2("POST", "/deployments", json={"resources": resources})
+        return self._v2("POST", "/deployments", json={"resources": encoded})
 
     def get_process_instance(self, key: int | str) -> dict[str, Any]:
         instance = self.refresh().instances.get(_k(key))

@@ -1,0 +1,73 @@
+"""The hireflow webapp: deploys models, starts processes, takes uploads and webhooks.
+
+``create_app(config)`` builds the app. Settings come from the environment (see
+``webapp.config``) and ``config`` overrides them; ``engine_client`` and ``services``
+inject the engine client and the adapters (tests pass their own).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from hireflow.camunda_rest import CamundaRestClient
+from hireflow.store import JobPosting
+from job_workers.services import Services, services_from_environment
+from webapp import problems, security
+from webapp.blueprints import register
+from webapp.claims import RequestClaims
+from webapp.config import MULTIPART_OVERHEAD_BYTES, settings_from_environment
+from webapp.domain import Hireflow
+from webapp.engine import ProcessGateway, client_from_settings
+
+log = logging.getLogger(__name__)
+
+DEMO_POSTING = {
+    "posting_id": "demo-python-engineer",
+    "employer_id": "demo-employer",
+    "title": "Python engineer (demo)",
+    "required_skills": ["python", "sql"],
+    "nice_to_have_skills": ["docker", "kubernetes"],
+    "min_years": 2,
+}
+
+
+def create_app(
+    config: dict[str, Any] | None = None,
+    *,
+    engine_client: CamundaRestClient | None = None,
+    services: Services | None = None,
+) -> Flask:
+    """Build the webapp: settings, one engine client, the domain operations, the blueprints."""
+    app = Flask(__name__)
+    app.config.update(settings_from_environment())
+    if config:
+        app.config.update(config)
+        if "MAX_UPLOAD_BYTES" in config and "MAX_CONTENT_LENGTH" not in config:
+            app.config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + MULTIPART_OVERHEAD_BYTES
+
+    services = services or services_from_environment()
+    client = engine_client or client_from_settings(app.config)
+    gateway = ProcessGateway(
+        client, RequestClaims(services.db), message_ttl_ms=int(app.config["MESSAGE_TTL_SECONDS"]) * 1000
+    )
+    app.extensions["hireflow"] = Hireflow(
+        gateway, services, max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"])
+    )
+
+    problems.init_app(app)
+    register(app)
+    security.init_app(app)
+    if app.config.get("DEMO_DATA"):
+        _ensure_demo_posting(services)
+    return app
+
+
+def _ensure_demo_posting(services: Services) -> None:
+    """A posting to apply to on a fresh local install (``make run`` turns this on)."""
+    with services.db.sessions.begin() as session:
+        if session.get(JobPosting, DEMO_POSTING["posting_id"]) is None:
+            session.add(JobPosting(**DEMO_POSTING))
+            log.info("created the demo job posting %s", DEMO_POSTING["posting_id"])

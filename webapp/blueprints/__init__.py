@@ -1,0 +1,23 @@
+"""One blueprint per feature; ``register`` adds them all to the app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from webapp.blueprints import (
+        admin,
+        applications,
+        docs,
+        health,
+        interviews,
+        resumes,
+        slots,
+        ui,
+        unlocks,
+        webhooks,
+    )
+
+    for module in (health, docs, admin, resumes, applications, unlocks, interviews, webhooks, slots, ui):
+        app.register_blueprint(module.bp)

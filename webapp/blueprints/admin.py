@@ -1,0 +1,122 @@
+"""``/api/admin``: deploy models, list processes, start any process, manage postings.
+
+Every call needs ``Authorization: Bearer <HIREFLOW_ADMIN_TOKEN>``; with no token set,
+the admin API is off.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, request
+
+from hireflow.store import JobPosting
+from webapp.engine import EngineRejected, call_engine
+from webapp.http import hireflow, json_body, operate_link
+from webapp.problems import Problem, invalid_field
+from webapp.schemas import PostingRequest, StartRequest
+
+bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+
+MODEL_SUFFIXES = (".bpmn", ".dmn", ".form")
+MAX_MODEL_FILES = 50
+PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@bp.before_request
+def require_admin_token():
+    token = current_app.config.get("ADMIN_TOKEN")
+    if not token:
+        raise Problem(403, "Admin API disabled", "set HIREFLOW_ADMIN_TOKEN to enable the admin API")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <admin token>",
+            headers={"WWW-Authenticate": 'Bearer realm="hireflow-admin"'},
+        )
+
+
+def _models_folder() -> Path:
+    return Path(current_app.config.get("MODELS_DIR") or Path(current_app.root_path).parent / "bpmn")
+
+
+@bp.post("/deployments")
+def deploy():
+    """Deploy every model in ``bpmn/`` as one deployment, or the uploaded ``resources`` files."""
+    uploads = request.files.getlist("resources") if request.mimetype == "multipart/form-data" else []
+    if uploads:
+        if len(uploads) > MAX_MODEL_FILES:
+            raise invalid_field("resources", f"at most {MAX_MODEL_FILES} files per deployment")
+        resources = []
+        for upload in uploads:
+            name = upload.filename or ""
+            if not name.endswith(MODEL_SUFFIXES) or "/" in name or "\\" in name:
+                raise invalid_field(
+                    "resources", f"{name!r}: only .bpmn, .dmn and .form files can be deployed"
+                )
+            resources.append((name, upload.read()))
+    else:
+        files = sorted(p for p in _models_folder().rglob("*") if p.suffix in MODEL_SUFFIXES)
+        resources = [(p.name, p.read_bytes()) for p in files]
+    try:
+        result = call_engine("deploying", hireflow().gateway.client.deploy_resources, resources)
+    except EngineRejected as exc:  # an invalid model: the engine says what is wrong
+        raise Problem(422, "Deployment refused", str(exc.detail)) from exc
+    return jsonify(
+        {"deploymentKey": str(result.get("deploymentKey")), "resources": [name for name, _ in resources]}
+    ), 201
+
+
+@bp.get("/processes")
+def processes():
+    """Every deployed process with its versions, latest first."""
+    definitions = call_engine("listing processes", hireflow().gateway.client.search_process_definitions)
+    grouped: dict[str, list[int]] = {}
+    for definition in definitions:
+        grouped.setdefault(definition["processDefinitionId"], []).append(int(definition["version"]))
+    items = [
+        {
+            "processDefinitionId": pid,
+            "latestVersion": max(versions),
+            "versions": sorted(versions, reverse=True),
+        }
+        for pid, versions in sorted(grouped.items())
+    ]
+    return jsonify({"items": items})
+
+
+@bp.post("/process-instances")
+def start_instance():
+    """Start a process with JSON variables; the same business key never starts two."""
+    start = json_body(StartRequest)
+    variables = {**start.variables, "business_key": start.businessKey}
+    started = hireflow().gateway.start_once(start.processDefinitionId, "business_key", variables)
+    body = {
+        "processDefinitionId": start.processDefinitionId,
+        "businessKey": start.businessKey,
+        "processInstanceKey": started.process_instance_key,
+        "created": started.created,
+        "links": {"operate": operate_link(started.process_instance_key)},
+    }
+    return jsonify(body), 201 if started.created else 200
+
+
+@bp.put("/postings/<posting_id>")
+def put_posting(posting_id: str):
+    """Create or replace a job posting (applications are scored against it)."""
+    if not PLAIN_ID.fullmatch(posting_id):
+        raise invalid_field("posting_id", "use letters, digits, '.', '_' and '-' (at most 100)")
+    posting = json_body(PostingRequest)
+    with hireflow().services.db.sessions.begin() as session:
+        row = session.get(JobPosting, posting_id) or JobPosting(posting_id=posting_id)
+        row.employer_id = posting.employer_id
+        row.title = posting.title
+        row.required_skills = posting.required_skills
+        row.nice_to_have_skills = posting.nice_to_have_skills
+        row.min_years = posting.min_years
+        session.add(row)
+    return jsonify({"posting_id": posting_id, **posting.model_dump()})

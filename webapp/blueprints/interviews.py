@@ -1,0 +1,26 @@
+"""``/api/interviews``: schedule an interview, read the status, cancel it."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from webapp.http import accepted_response, hireflow, json_body, published_response, status_response
+from webapp.schemas import InterviewRequest
+
+bp = Blueprint("interviews", __name__, url_prefix="/api/interviews")
+
+
+@bp.post("")
+def create_interview():
+    return accepted_response(hireflow().schedule_interview(json_body(InterviewRequest)))
+
+
+@bp.get("/<business_id>")
+def get_interview(business_id: str):
+    return status_response("interview", business_id)
+
+
+@bp.post("/<business_id>/cancellation")
+def cancel_interview(business_id: str):
+    """Publish ``interview-cancelled`` (once, however often it is asked)."""
+    return published_response(hireflow().cancel_interview(business_id), "interview-cancelled")

@@ -1,0 +1,34 @@
+"""``/api/resumes``: upload a resume (multipart) and read its status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from webapp.http import accepted_response, hireflow, status_response
+from webapp.problems import invalid_field
+from webapp.schemas import ResumeFields
+
+bp = Blueprint("resumes", __name__, url_prefix="/api/resumes")
+
+
+@bp.post("")
+def upload_resume():
+    """Store the file by reference and start ``resume-upload``."""
+    if not request.mimetype == "multipart/form-data":
+        raise invalid_field(
+            "file", "send multipart/form-data with a 'file' part and the candidate fields", 415
+        )
+    fields = ResumeFields.model_validate(request.form.to_dict())
+    unexpected = [name for name in request.files if name != "file"]
+    if unexpected:
+        raise invalid_field(unexpected[0], "unexpected file part; send the resume as 'file'")
+    upload = request.files.get("file")
+    if upload is None:
+        raise invalid_field("file", "the resume file is missing")
+    accepted = hireflow().upload_resume(fields, upload.filename, upload.stream)
+    return accepted_response(accepted)
+
+
+@bp.get("/<business_id>")
+def get_resume(business_id: str):
+    return status_response("resume", business_id)

@@ -1,0 +1,128 @@
+"""The small HTML UI: forms for the four processes, item status, and the captured mail.
+
+Forms post with a CSRF token (Flask-WTF) and call the same domain operations as the API.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from webapp.domain import KINDS
+from webapp.http import hireflow, operate_link, tasklist_link
+from webapp.problems import Problem
+from webapp.schemas import ApplicationRequest, InterviewRequest, PanelMember, ResumeFields, UnlockRequest
+
+bp = Blueprint("ui", __name__)
+
+URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _item_redirect(accepted):
+    return redirect(url_for("ui.item", kind=accepted.kind, business_id=accepted.business_id), code=303)
+
+
+def _form(*names: str) -> dict[str, str]:
+    return {name: request.form.get(name, "").strip() for name in names if request.form.get(name, "").strip()}
+
+
+@bp.get("/")
+def dashboard():
+    return render_template(
+        "dashboard.html",
+        items=hireflow().recent_items(),
+        postings=hireflow().postings(),
+        tasklist=tasklist_link(),
+        embedded=bool(current_app.config.get("ENGINE_CONTROL_URL")),
+    )
+
+
+@bp.post("/resumes")
+def upload_resume():
+    fields = ResumeFields.model_validate(_form("candidate_id", "candidate_name", "candidate_email"))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise Problem(400, "Invalid request", "file: choose a resume file to upload")
+    return _item_redirect(hireflow().upload_resume(fields, upload.filename, upload.stream))
+
+
+@bp.post("/applications")
+def apply():
+    names = list(ApplicationRequest.model_fields)
+    return _item_redirect(hireflow().apply(ApplicationRequest.model_validate(_form(*names))))
+
+
+@bp.post("/unlocks")
+def unlock():
+    names = list(UnlockRequest.model_fields)
+    return _item_redirect(hireflow().unlock(UnlockRequest.model_validate(_form(*names))))
+
+
+@bp.post("/interviews")
+def schedule_interview():
+    # One panel member per line: "username, email, name".
+    panel = []
+    for line in request.form.get("panel", "").splitlines():
+        if line.strip():
+            username, _, rest = line.partition(",")
+            email, _, name = rest.partition(",")
+            panel.append(
+                PanelMember.model_validate(
+                    {
+                        "username": username.strip(),
+                        "email": email.strip(),
+                        "name": name.strip() or username.strip(),
+                    }
+                )
+            )
+    fields = _form("application_id", "candidate_name", "candidate_email", "lead_recruiter_email")
+    interview = InterviewRequest.model_validate({**fields, "panel": [p.model_dump() for p in panel]})
+    return _item_redirect(hireflow().schedule_interview(interview))
+
+
+@bp.post("/items/application/<business_id>/withdraw")
+def withdraw(business_id: str):
+    hireflow().withdraw(business_id)
+    return redirect(url_for("ui.item", kind="application", business_id=business_id), code=303)
+
+
+@bp.post("/items/interview/<business_id>/cancel")
+def cancel(business_id: str):
+    hireflow().cancel_interview(business_id)
+    return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
+
+
+@bp.get("/items/<kind>/<business_id>")
+def item(kind: str, business_id: str):
+    if kind not in KINDS:
+        raise Problem(404, "Not found", f"there are no items of kind {kind!r}")
+    status = hireflow().status(kind, business_id)
+    return render_template(
+        "item.html",
+        item=status,
+        operate=operate_link(status["engine"]["processInstanceKey"]),
+        tasklist=tasklist_link(),
+    )
+
+
+@bp.get("/mail")
+def mail():
+    """The emails the local mail capture received, newest first, with their links."""
+    capture_url = current_app.config.get("MAIL_CAPTURE_URL")
+    if not capture_url:
+        raise Problem(404, "No mail capture", "this deployment sends real email; there is nothing to show")
+    to = request.args.get("to") or None
+    try:
+        response = requests.get(f"{capture_url.rstrip('/')}/_capture/messages", params={"to": to}, timeout=5)
+        response.raise_for_status()
+        messages = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise Problem(
+            503, "Mail capture unavailable", f"{capture_url}: {exc}", headers={"Retry-After": "5"}
+        ) from exc
+    messages.reverse()
+    for message in messages:
+        message["links"] = URL_IN_TEXT.findall(message.get("text") or "")
+    return render_template("mail.html", messages=messages, to=to)

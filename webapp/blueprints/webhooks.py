@@ -1,0 +1,84 @@
+"""``/webhooks/payments``: the payment provider's signed events, turned into messages once.
+
+The signature is checked over the raw body before anything is parsed. Events are
+acknowledged with 2xx once handled (or when hireflow does not use their type), so the
+provider stops redelivering; a 503 asks it to redeliver later.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from hireflow.webhook_signing import SIGNATURE_HEADER, SignatureInvalid, verify
+from webapp.http import hireflow, published_response
+from webapp.problems import Problem, invalid_field
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+PAYMENT_SUCCEEDED = "payment_intent.succeeded"
+PAYMENT_METHOD_ATTACHED = "payment_method.attached"
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    object: dict[str, Any]
+
+
+class PaymentEvent(BaseModel):
+    """The part of a Stripe-style event hireflow reads; other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(pattern=r"^evt_[A-Za-z0-9_]{1,100}$")
+    type: str = Field(min_length=1, max_length=100)
+    data: EventData
+
+
+PAYMENT_ID = re.compile(r"^pi_[A-Za-z0-9_]{1,100}$")
+PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,100}$")
+BUSINESS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _string(obj: dict, path: str, pattern: re.Pattern) -> str:
+    """The id at ``path`` in the event's object; a 400 naming the field if it is not one."""
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, str) or not pattern.match(value):
+        raise invalid_field(f"data.object.{path}", f"expected an id matching {pattern.pattern}")
+    return value
+
+
+@bp.post("/payments")
+def payment_event():
+    payload = request.get_data(cache=True)
+    try:
+        verify(
+            payload,
+            request.headers.get(SIGNATURE_HEADER),
+            current_app.config["PAYMENT_WEBHOOK_SECRET"],
+            tolerance_seconds=int(current_app.config["WEBHOOK_TOLERANCE_SECONDS"]),
+        )
+    except SignatureInvalid as exc:
+        raise Problem(400, "Invalid webhook signature", str(exc)) from exc
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Invalid request", "the event is not JSON") from exc
+    if not isinstance(body, dict):
+        raise Problem(400, "Invalid request", "the event must be a JSON object")
+    event = PaymentEvent.model_validate(body)
+    obj = event.data.object
+    if event.type == PAYMENT_SUCCEEDED:
+        payment_id = _string(obj, "id", PAYMENT_ID)
+        return published_response(hireflow().payment_confirmed(event.id, payment_id), "payment-confirmed")
+    if event.type == PAYMENT_METHOD_ATTACHED:
+        payment_method = _string(obj, "id", PAYMENT_METHOD_ID)
+        unlock_id = _string(obj, "metadata.unlock_id", BUSINESS_ID)
+        published = hireflow().payment_method_updated(event.id, unlock_id, payment_method)
+        return published_response(published, "payment-method-updated")
+    return jsonify({"status": "ignored", "message": f"hireflow does not use {event.type} events"})

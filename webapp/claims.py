@@ -1,0 +1,122 @@
+"""Once-only requests: a start or a message claims its business key in the store first.
+
+Clients retry, webhooks are delivered twice, and people double-click. Each request that
+changes the engine first claims ``(scope, key)`` in ``request_claims``; the primary key
+makes the second request find the first instead of repeating it.
+
+A claim is ``pending`` while the engine is being asked. If that fails in a way that
+proves nothing happened (the engine was unreachable), the claim is released so a retry
+can try again. If the outcome is unknown (a timeout), the claim stays and goes stale
+after ``STALE_AFTER``; the retry that takes it over must check the engine first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hireflow.store import Database, RequestClaim, utcnow
+
+STALE_AFTER = timedelta(seconds=30)
+
+
+def fingerprint(content: Any) -> str:
+    """SHA-256 of the request's content, so a reused key with other content is caught."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of ``claim``: whether this request should act, and what happened before."""
+
+    scope: str
+    key: str
+    acquired: bool  # True: this request must act, then ``complete`` or ``release``
+    status: str  # pending | done
+    result: dict
+    same_content: bool  # False: the key was used before with different content
+    taken_over: bool = False  # True: a stale pending claim, whose outcome is unknown
+
+
+class RequestClaims:
+    """Claims in the domain store, keyed by scope and business key."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def claim(self, scope: str, key: str, content: Any) -> Claim:
+        """Claim ``(scope, key)``, or report the earlier request that holds it."""
+        digest = fingerprint(content)
+        now = utcnow()
+        try:
+            with self.db.sessions.begin() as session:
+                session.add(
+                    RequestClaim(
+                        scope=scope, key=key, fingerprint=digest, status="pending", result={}, claimed_at=now
+                    )
+                )
+            return Claim(scope, key, acquired=True, status="pending", result={}, same_content=True)
+        except IntegrityError:
+            pass
+        with self.db.sessions.begin() as session:
+            existing = session.get(RequestClaim, (scope, key))
+            if existing is None:  # released in between: try once more
+                return self.claim(scope, key, content)
+            same = existing.fingerprint == digest
+            if existing.status == "pending" and same and now - existing.claimed_at > STALE_AFTER:
+                # Take over with a compare-and-set, so only one retry wins.
+                taken = session.execute(
+                    update(RequestClaim)
+                    .where(
+                        RequestClaim.scope == scope,
+                        RequestClaim.key == key,
+                        RequestClaim.claimed_at == existing.claimed_at,
+                    )
+                    .values(claimed_at=now)
+                ).rowcount
+                if taken:
+                    return Claim(scope, key, True, "pending", {}, True, taken_over=True)
+            return Claim(scope, key, False, existing.status, dict(existing.result or {}), same)
+
+    def complete(self, claim: Claim, result: dict) -> None:
+        """Record that the request took effect, with what a repeat should be told."""
+        with self.db.sessions.begin() as session:
+            session.execute(
+                update(RequestClaim)
+                .where(RequestClaim.scope == claim.scope, RequestClaim.key == claim.key)
+                .values(status="done", result=result)
+            )
+
+    def release(self, claim: Claim) -> None:
+        """Forget a claim whose request certainly did not take effect, so a retry may act."""
+        with self.db.sessions.begin() as session:
+            session.execute(
+                delete(RequestClaim).where(
+                    RequestClaim.scope == claim.scope,
+                    RequestClaim.key == claim.key,
+                    RequestClaim.status == "pending",
+                )
+            )
+
+    def result_of(self, scope: str, key: str) -> dict | None:
+        """The recorded result of a completed request, or None."""
+        with self.db.sessions() as session:
+            row = session.get(RequestClaim, (scope, key))
+            return dict(row.result) if row is not None and row.status == "done" else None
+
+    def recent(self, scope_prefix: str = "start:", limit: int = 50) -> list[RequestClaim]:
+        """The latest completed requests under a scope prefix, newest first (for the UI)."""
+        with self.db.sessions() as session:
+            rows = session.scalars(
+                select(RequestClaim)
+                .where(RequestClaim.scope.startswith(scope_prefix), RequestClaim.status == "done")
+                .order_by(RequestClaim.claimed_at.desc())
+                .limit(limit)
+            )
+            return list(rows)

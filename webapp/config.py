@@ -1,0 +1,107 @@
+"""The webapp's settings: read from the environment, each with a documented local default.
+
+``create_app(config)`` starts from ``settings_from_environment()`` and lets ``config``
+override any key, which is how tests point the app at their own engine and database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+from hireflow.engine.profiles import local_profile
+from hireflow.resume_intake import DEFAULT_LIMITS
+
+# Room for the multipart envelope and form fields around the largest accepted file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+# (setting, environment variable, local default, what it is): the README's table.
+SETTINGS: list[tuple[str, str, Any, str]] = [
+    (
+        "ENGINE_REST_URL",
+        "HIREFLOW_ENGINE_REST_URL",
+        local_profile().rest_url,
+        "Camunda 8 Orchestration Cluster REST API (the /v2 API lives under it)",
+    ),
+    (
+        "ENGINE_CONTROL_URL",
+        "HIREFLOW_ENGINE_CONTROL_URL",
+        "",
+        "Set by `make run` when it falls back to the embedded engine: its control port",
+    ),
+    ("OPERATE_URL", "HIREFLOW_OPERATE_URL", local_profile().operate_url, "Operate, for links to instances"),
+    ("TASKLIST_URL", "HIREFLOW_TASKLIST_URL", local_profile().tasklist_url, "Tasklist, for links to tasks"),
+    (
+        "ENGINE_TIMEOUT_SECONDS",
+        "HIREFLOW_ENGINE_TIMEOUT_SECONDS",
+        10.0,
+        "How long one engine call may take before the request answers 503",
+    ),
+    (
+        "MESSAGE_TTL_SECONDS",
+        "HIREFLOW_MESSAGE_TTL_SECONDS",
+        3600,
+        "How long the engine buffers a published message (and refuses its id again)",
+    ),
+    (
+        "ADMIN_TOKEN",
+        "HIREFLOW_ADMIN_TOKEN",
+        "",
+        "Bearer token of the admin API; empty disables the admin API",
+    ),
+    (
+        "SECRET_KEY",
+        "HIREFLOW_SECRET_KEY",
+        "",
+        "Signs the UI's session and CSRF tokens; empty picks a random one per start",
+    ),
+    (
+        "PAYMENT_WEBHOOK_SECRET",
+        "PAYMENT_WEBHOOK_SECRET",
+        "whsec_hireflow_local",
+        "Secret that signs the payment provider's webhooks (Stripe-Signature)",
+    ),
+    (
+        "WEBHOOK_TOLERANCE_SECONDS",
+        "HIREFLOW_WEBHOOK_TOLERANCE_SECONDS",
+        300,
+        "Oldest webhook timestamp accepted, against replays",
+    ),
+    (
+        "MAIL_CAPTURE_URL",
+        "HIREFLOW_MAIL_CAPTURE_URL",
+        "http://127.0.0.1:8102",
+        "Local mail capture whose emails the UI shows; empty hides the mail page",
+    ),
+    (
+        "MAX_UPLOAD_BYTES",
+        "HIREFLOW_MAX_UPLOAD_BYTES",
+        DEFAULT_LIMITS.max_bytes,
+        "Largest resume file accepted",
+    ),
+    ("DEMO_DATA", "HIREFLOW_DEMO_DATA", False, "Create a demo job posting at start (`make run` sets it)"),
+]
+
+
+def _typed(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def settings_from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every setting, from the environment where set, else its local default."""
+    environ = os.environ if environ is None else environ
+    settings = {
+        name: _typed(default, environ[variable]) if variable in environ else default
+        for name, variable, default, _ in SETTINGS
+    }
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = secrets.token_urlsafe(32)
+    settings["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_BYTES"] + MULTIPART_OVERHEAD_BYTES
+    return settings

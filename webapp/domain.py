@@ -1,0 +1,334 @@
+"""What the webapp does for people, independent of HTTP: the API and the UI both call this.
+
+Each operation checks what it can at the door (so a bad request is refused, not turned
+into an incident), then starts its process or publishes its message once per business
+key. Ids are derived from business keys, so a retried request finds the first one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.utils import secure_filename
+
+from hireflow.adapters.file_store import FileTooLarge
+from hireflow.constants import Message, ProcessId
+from hireflow.resume_intake import InvalidResume, detect_type
+from hireflow.slot_links import SlotLinkExpired, SlotLinkInvalid
+from hireflow.store import BusinessRecord, CalendarBooking, Candidate, ContactAccess, JobPosting, utcnow
+from job_workers.services import Services
+from webapp.engine import ProcessGateway
+from webapp.problems import Problem, invalid_field
+from webapp.schemas import ApplicationRequest, InterviewRequest, ResumeFields, UnlockRequest
+
+log = logging.getLogger(__name__)
+
+# The resume types the upload process reads, by extension; the content must agree.
+RESUME_EXTENSIONS = {".pdf": "pdf", ".docx": "docx"}
+MAX_FILENAME_LENGTH = 200
+# The kinds of business item people ask about, with the process that handles each.
+KINDS = {
+    "resume": ProcessId.RESUME_UPLOAD,
+    "application": ProcessId.RESUME_SUBMISSION,
+    "unlock": ProcessId.RESUME_UNLOCK,
+    "interview": ProcessId.INTERVIEW_SCHEDULING,
+}
+FINAL_STATUSES = {
+    "resume": {"processed", "rejected"},
+    "application": {"shortlisted", "declined", "withdrawn"},
+    "unlock": {"unlocked", "cancelled"},
+    "interview": {"done", "cancelled", "not-scheduled"},
+}
+FIRST_STATUS = {
+    "resume": "received",
+    "application": "submitted",
+    "unlock": "requested",
+    "interview": "requested",
+}
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """A stable id for a business key: the same request always gets the same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+    return f"{prefix}_{digest}"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A request the engine took: the item's id, its instance, and whether it is new."""
+
+    kind: str
+    business_id: str
+    process_instance_key: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class SlotOffer:
+    """What a slot link offers, for the confirmation page."""
+
+    interview_id: str
+    slot: dict
+    status: str | None
+
+
+class Hireflow:
+    """The webapp's operations, with the engine gateway and the adapters injected."""
+
+    def __init__(self, gateway: ProcessGateway, services: Services, *, max_upload_bytes: int):
+        self.gateway = gateway
+        self.services = services
+        self.max_upload_bytes = max_upload_bytes
+
+    # -- resumes --
+
+    def upload_resume(self, fields: ResumeFields, filename: str | None, stream: BinaryIO) -> Accepted:
+        """Check the file at the door, store it by content, and start ``resume-upload``."""
+        kind = self._check_filename(filename)
+        data = stream.read(self.max_upload_bytes + 1)
+        if len(data) > self.max_upload_bytes:
+            raise invalid_field("file", f"the file is larger than {self.max_upload_bytes} bytes", status=413)
+        if not data:
+            raise invalid_field("file", "the file is empty")
+        try:
+            detected = detect_type(data)
+        except InvalidResume as exc:
+            raise invalid_field("file", f"not a PDF or Word (.docx) document: {exc}", status=415) from exc
+        if detected != kind:
+            raise invalid_field("file", f"the name says .{kind} but the content is {detected}", status=415)
+        try:
+            file_ref = self.services.files.put(io.BytesIO(data), max_bytes=self.max_upload_bytes)
+        except FileTooLarge as exc:  # cannot happen after the check above; kept as a guard
+            raise invalid_field("file", str(exc), status=413) from exc
+        resume_id = derived_id("res", fields.candidate_id, file_ref)
+        variables = {
+            "resume_id": resume_id,
+            "candidate_id": fields.candidate_id,
+            "candidate_name": fields.candidate_name,
+            "candidate_email": fields.candidate_email,
+            "file_ref": file_ref,
+        }
+        started = self.gateway.start_once(ProcessId.RESUME_UPLOAD, "resume_id", variables)
+        details = {"candidate_id": fields.candidate_id, "file_type": kind, "filename": filename}
+        return self._accepted("resume", resume_id, started, details)
+
+    @staticmethod
+    def _check_filename(filename: str | None) -> str:
+        if not filename:
+            raise invalid_field("file", "send the resume as a file part named 'file', with a filename")
+        if (
+            len(filename) > MAX_FILENAME_LENGTH
+            or secure_filename(filename) != filename
+            or filename.startswith(".")
+        ):
+            raise invalid_field(
+                "file",
+                "the filename must be a plain name of letters, digits, '.', '-' and '_' "
+                f"(at most {MAX_FILENAME_LENGTH} characters), without folders",
+            )
+        extension = os.path.splitext(filename)[1].lower()
+        if extension not in RESUME_EXTENSIONS:
+            raise invalid_field("file", "only .pdf and .docx resumes are accepted", status=415)
+        return RESUME_EXTENSIONS[extension]
+
+    # -- applications --
+
+    def apply(self, request: ApplicationRequest) -> Accepted:
+        """Start ``resume-submission`` for a candidate with a processed resume and a real posting."""
+        with self.services.db.sessions() as session:
+            if session.get(JobPosting, request.posting_id) is None:
+                raise invalid_field("posting_id", f"no job posting {request.posting_id}", status=422)
+            if session.get(Candidate, request.candidate_id) is None:
+                raise invalid_field(
+                    "candidate_id", "this candidate has no processed resume yet; upload one first", status=422
+                )
+        application_id = derived_id("app", request.candidate_id, request.posting_id)
+        variables = {"application_id": application_id, **request.model_dump()}
+        started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, "application_id", variables)
+        details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id}
+        return self._accepted("application", application_id, started, details)
+
+    def withdraw(self, application_id: str) -> bool:
+        """Publish ``application-withdrawn`` once; False when it was already published."""
+        self._require("application", application_id)
+        published = self.gateway.publish_once(
+            Message.APPLICATION_WITHDRAWN, application_id, f"withdrawn-{application_id}"
+        )
+        return published.published
+
+    # -- unlocks --
+
+    def unlock(self, request: UnlockRequest) -> Accepted:
+        """Start ``resume-unlock`` for an indexed candidate."""
+        with self.services.db.sessions() as session:
+            candidate = session.get(Candidate, request.candidate_id)
+        if candidate is None:
+            raise invalid_field("candidate_id", f"no candidate {request.candidate_id}", status=422)
+        unlock_id = derived_id("unl", request.employer_id, request.candidate_id)
+        variables = {
+            "unlock_id": unlock_id,
+            **request.model_dump(),
+            "years_of_experience": candidate.years_of_experience or 0,
+        }
+        started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, "unlock_id", variables)
+        details = {"employer_id": request.employer_id, "candidate_id": request.candidate_id}
+        return self._accepted("unlock", unlock_id, started, details)
+
+    # -- interviews --
+
+    def schedule_interview(self, request: InterviewRequest) -> Accepted:
+        """Start ``interview-scheduling`` for an application we know."""
+        self._require("application", request.application_id, field="application_id", status=422)
+        interview_id = derived_id("int", request.application_id, str(request.round))
+        variables = {"interview_id": interview_id, **request.model_dump(exclude={"round"})}
+        started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, "interview_id", variables)
+        details = {"application_id": request.application_id, "round": request.round}
+        return self._accepted("interview", interview_id, started, details)
+
+    def cancel_interview(self, interview_id: str) -> bool:
+        """Publish ``interview-cancelled`` once; False when it was already published."""
+        self._require("interview", interview_id)
+        published = self.gateway.publish_once(
+            Message.INTERVIEW_CANCELLED, interview_id, f"cancelled-{interview_id}"
+        )
+        return published.published
+
+    def slot_offer(self, token: str) -> SlotOffer:
+        """Read a slot link; 410 when it expired, 404 when it is not one of ours."""
+        slot_links = self.services.slot_links
+        try:
+            choice = slot_links.read(token)
+        except SlotLinkExpired as exc:
+            raise Problem(410, "Slot link expired", str(exc)) from exc
+        except SlotLinkInvalid as exc:
+            raise Problem(404, "Slot link not valid", str(exc)) from exc
+        record = self._record("interview", choice.interview_id)
+        return SlotOffer(choice.interview_id, choice.slot, record.status if record else None)
+
+    def select_slot(self, token: str) -> bool:
+        """Publish the candidate's choice once per link; False when the link was used before."""
+        offer = self.slot_offer(token)
+        if offer.status in FINAL_STATUSES["interview"]:
+            raise Problem(409, "Interview closed", f"this interview is {offer.status}; no slot can be chosen")
+        message_id = "slot-" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        published = self.gateway.publish_once(
+            Message.INTERVIEW_SLOT_SELECTED,
+            offer.interview_id,
+            message_id,
+            {"selected_slot": offer.slot},
+        )
+        return published.published
+
+    # -- payments --
+
+    def payment_confirmed(self, event_id: str, payment_id: str) -> bool:
+        """The provider settled a payment: publish ``payment-confirmed`` once per event."""
+        return self.gateway.publish_once(Message.PAYMENT_CONFIRMED, payment_id, event_id).published
+
+    def payment_method_updated(self, event_id: str, unlock_id: str, payment_method_ref: str) -> bool:
+        """The employer saved a new card for an unlock: publish ``payment-method-updated`` once."""
+        return self.gateway.publish_once(
+            Message.PAYMENT_METHOD_UPDATED,
+            unlock_id,
+            event_id,
+            {"payment_method_ref": payment_method_ref},
+        ).published
+
+    # -- status --
+
+    def status(self, kind: str, business_id: str) -> dict[str, Any]:
+        """The item's business status from the store, with the engine's view of its instance."""
+        record = self._require(kind, business_id)
+        details = dict(record.details or {})
+        instance_key = details.get("process_instance_key")
+        engine: dict[str, Any] = {"processInstanceKey": instance_key, "state": None, "reachable": True}
+        if instance_key:
+            try:
+                instance = self.gateway.instance_state(instance_key)
+            except Exception as exc:  # the store answers even when the engine cannot
+                log.warning("engine state of %s %s unavailable: %s", kind, business_id, exc)
+                engine["reachable"] = False
+            else:
+                if instance:
+                    engine["state"] = instance.get("state")
+                    engine["hasIncident"] = bool(instance.get("hasIncident", False))
+        status = self._business_status(kind, business_id, record.status)
+        return {
+            "kind": kind,
+            "id": business_id,
+            "status": status,
+            "final": status in FINAL_STATUSES[kind],
+            "updatedAt": record.updated_at.isoformat() + "Z",
+            "details": {k: v for k, v in details.items() if k != "process_instance_key"},
+            "engine": engine,
+        }
+
+    def recent_items(self, limit: int = 30) -> list[BusinessRecord]:
+        """The most recently changed items, for the UI."""
+        with self.services.db.sessions() as session:
+            rows = session.scalars(
+                select(BusinessRecord).order_by(BusinessRecord.updated_at.desc()).limit(limit)
+            )
+            return list(rows)
+
+    def postings(self) -> list[JobPosting]:
+        with self.services.db.sessions() as session:
+            return list(session.scalars(select(JobPosting).order_by(JobPosting.title)))
+
+    # -- helpers --
+
+    def _accepted(self, kind: str, business_id: str, started, details: dict) -> Accepted:
+        """Record the item and its first status; a status a process step wrote already stays."""
+        details = {**details, "process_instance_key": started.process_instance_key}
+        for _ in range(2):  # a worker may insert the same row between our read and write
+            try:
+                with self.services.db.sessions.begin() as session:
+                    record = session.get(BusinessRecord, (kind, business_id))
+                    if record is None:
+                        session.add(
+                            BusinessRecord(
+                                kind=kind,
+                                business_id=business_id,
+                                status=FIRST_STATUS[kind],
+                                details=details,
+                                updated_at=utcnow(),
+                            )
+                        )
+                    else:
+                        record.details = {**details, **(record.details or {})}
+                break
+            except IntegrityError:
+                continue
+        return Accepted(kind, business_id, started.process_instance_key, started.created)
+
+    def _business_status(self, kind: str, business_id: str, recorded: str) -> str:
+        """The recorded status, refined by facts the processes keep outside ``business_records``."""
+        if recorded not in FIRST_STATUS.values():
+            return recorded
+        with self.services.db.sessions() as session:
+            if kind == "unlock":
+                granted = session.scalar(select(ContactAccess).where(ContactAccess.unlock_id == business_id))
+                return "unlocked" if granted else recorded
+            if kind == "interview":
+                booking = session.get(CalendarBooking, business_id)
+                return "scheduled" if booking is not None and booking.status == "booked" else recorded
+        return recorded
+
+    def _record(self, kind: str, business_id: str) -> BusinessRecord | None:
+        with self.services.db.sessions() as session:
+            return session.get(BusinessRecord, (kind, business_id))
+
+    def _require(self, kind: str, business_id: str, *, field: str | None = None, status: int = 404):
+        record = self._record(kind, business_id)
+        if record is None:
+            if field:
+                raise invalid_field(field, f"no {kind} {business_id}", status=status)
+            raise Problem(404, f"No such {kind}", f"there is no {kind} {business_id}")
+        return record

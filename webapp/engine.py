@@ -1,0 +1,211 @@
+"""The webapp's one engine client, and the once-only starts and messages built on it.
+
+One ``CamundaRestClient`` (REST v2; one pooled ``requests.Session``) serves every thread
+of the server. When ``make run`` fell back to the embedded Zeebe engine, the same calls go
+to its control port through ``EmbeddedEngineClient``.
+
+Engine failures become two exceptions: ``EngineUnavailable`` (answer 503, retry later)
+and ``EngineRejected`` (the engine refused the request itself: a 4xx).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.engine.embedded import EmbeddedEngineClient
+from webapp.claims import RequestClaims
+
+log = logging.getLogger(__name__)
+
+
+class EngineUnavailable(Exception):
+    """The engine could not be asked. ``certainly_not_applied`` is False when it may have acted."""
+
+    def __init__(self, reason: str, *, certainly_not_applied: bool):
+        super().__init__(reason)
+        self.certainly_not_applied = certainly_not_applied
+
+
+class EngineRejected(Exception):
+    """The engine refused the request (unknown process, invalid model, ...)."""
+
+    def __init__(self, status: int, detail: Any):
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+class KeyReused(Exception):
+    """A business key or message id was used before with different content."""
+
+
+class RequestInProgress(Exception):
+    """Another request with the same key is being handled right now."""
+
+
+def client_from_settings(settings: dict[str, Any], pool_size: int = 16) -> CamundaRestClient:
+    """The client for the configured engine: the cluster's REST v2, or the embedded engine."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    timeout = float(settings["ENGINE_TIMEOUT_SECONDS"])
+    if settings.get("ENGINE_CONTROL_URL"):
+        client = EmbeddedEngineClient(settings["ENGINE_CONTROL_URL"], timeout=timeout)
+        client.session = session
+        return client
+    return CamundaRestClient(settings["ENGINE_REST_URL"], session=session, timeout=timeout)
+
+
+def call_engine(what: str, call, *args: Any, **kwargs: Any) -> Any:
+    """Run one engine call, translating its failures into EngineUnavailable or EngineRejected."""
+    try:
+        return call(*args, **kwargs)
+    except requests.ConnectionError as exc:
+        # A connection that never opened sent nothing; a reset one may have been acted on.
+        text = str(exc)
+        certain = "Failed to establish a new connection" in text or "refused" in text.lower()
+        raise EngineUnavailable(f"{what}: the engine is unreachable", certainly_not_applied=certain) from exc
+    except requests.Timeout as exc:
+        raise EngineUnavailable(
+            f"{what}: the engine did not answer in time", certainly_not_applied=False
+        ) from exc
+    except CamundaApiError as exc:
+        if exc.status in (429, 503):  # backpressure: the engine refused it, nothing happened
+            raise EngineUnavailable(f"{what}: the engine is overloaded", certainly_not_applied=True) from exc
+        if exc.status >= 500:
+            raise EngineUnavailable(
+                f"{what}: the engine failed ({exc.status})", certainly_not_applied=False
+            ) from exc
+        raise EngineRejected(exc.status, exc.detail) from exc
+
+
+@dataclass(frozen=True)
+class Started:
+    """A process instance for a business key: ``created`` is False when it existed already."""
+
+    process_instance_key: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Published:
+    """A message for a message id: ``published`` is False when it was published before."""
+
+    message_key: str | None
+    published: bool
+
+
+class ProcessGateway:
+    """Starts instances and publishes messages at most once per business key or message id."""
+
+    def __init__(self, client: CamundaRestClient, claims: RequestClaims, *, message_ttl_ms: int):
+        self.client = client
+        self.claims = claims
+        self.message_ttl_ms = message_ttl_ms
+
+    def start_once(self, process_id: str, key_variable: str, variables: dict[str, Any]) -> Started:
+        """Start ``process_id`` unless an instance for ``variables[key_variable]`` exists.
+
+        The key is stored as a process variable too, so a retry after an unknown outcome
+        (a timeout) can find the instance the first attempt may have started.
+        """
+        key = str(variables[key_variable])
+        claim = self.claims.claim(f"start:{process_id}", key, variables)
+        if not claim.acquired:
+            return Started(self._settled(claim)["processInstanceKey"], created=False)
+        if claim.taken_over:
+            found = self._instance_with(key_variable, key)
+            if found:
+                self.claims.complete(claim, {"processInstanceKey": found})
+                return Started(found, created=False)
+        try:
+            created = call_engine(
+                f"starting {process_id}", self.client.create_process_instance, process_id, variables
+            )
+        except EngineUnavailable as exc:
+            if exc.certainly_not_applied:
+                self.claims.release(claim)
+            raise
+        except EngineRejected:
+            self.claims.release(claim)
+            raise
+        instance_key = str(created["processInstanceKey"])
+        self.claims.complete(claim, {"processInstanceKey": instance_key})
+        log.info("started %s instance %s for %s=%s", process_id, instance_key, key_variable, key)
+        return Started(instance_key, created=True)
+
+    def publish_once(
+        self,
+        name: str,
+        correlation_key: str,
+        message_id: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        ttl_ms: int | None = None,
+    ) -> Published:
+        """Publish ``name`` once for ``message_id``; a repeat is reported, not published again.
+
+        The engine also refuses a message id it still buffers, which covers a repeat whose
+        first attempt timed out after the engine took it.
+        """
+        content = {"correlationKey": correlation_key, "variables": variables or {}}
+        claim = self.claims.claim(f"message:{name}", message_id, content)
+        if not claim.acquired:
+            return Published(self._settled(claim).get("messageKey"), published=False)
+        try:
+            result = call_engine(
+                f"publishing {name}",
+                self.client.publish_message,
+                name,
+                correlation_key,
+                message_id=message_id,
+                variables=variables or {},
+                ttl_ms=self.message_ttl_ms if ttl_ms is None else ttl_ms,
+            )
+        except EngineUnavailable as exc:
+            if exc.certainly_not_applied:
+                self.claims.release(claim)
+            raise
+        except EngineRejected as exc:
+            if exc.status == 409:  # the engine still holds this message id: it was published
+                self.claims.complete(claim, {"messageKey": None})
+                return Published(None, published=False)
+            self.claims.release(claim)
+            raise
+        message_key = str(result.get("messageKey")) if result else None
+        self.claims.complete(claim, {"messageKey": message_key})
+        log.info("published %s for %s (message id %s)", name, correlation_key, message_id)
+        return Published(message_key, published=True)
+
+    def _settled(self, claim) -> dict:
+        if not claim.same_content:
+            raise KeyReused(f"{claim.key} was already used for a different request")
+        if claim.status != "done":
+            raise RequestInProgress(f"a request for {claim.key} is being handled right now")
+        return claim.result
+
+    def _instance_with(self, key_variable: str, key: str) -> str | None:
+        matches = call_engine(
+            "looking up an earlier start",
+            self.client.search_variables,
+            name=key_variable,
+            value=json.dumps(key),
+        )
+        return str(matches[0]["processInstanceKey"]) if matches else None
+
+    def instance_state(self, process_instance_key: str) -> dict[str, Any] | None:
+        """The instance as the engine reports it, or None if it does not know it (yet)."""
+        try:
+            return call_engine("reading an instance", self.client.get_process_instance, process_instance_key)
+        except EngineRejected as exc:
+            if exc.status == 404:  # REST v2 reads lag the engine by a moment
+                return None
+            raise

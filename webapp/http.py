@@ -1,0 +1,80 @@
+"""Small helpers the blueprints share: the domain object, strict JSON bodies, answers."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import current_app, jsonify, request, url_for
+from pydantic import BaseModel
+
+from webapp.domain import Accepted, Hireflow
+from webapp.problems import Problem
+
+Model = TypeVar("Model", bound=BaseModel)
+
+ITEM_ENDPOINTS = {
+    "resume": "resumes.get_resume",
+    "application": "applications.get_application",
+    "unlock": "unlocks.get_unlock",
+    "interview": "interviews.get_interview",
+}
+
+
+def hireflow() -> Hireflow:
+    """The app's domain object (built once in ``create_app``)."""
+    return current_app.extensions["hireflow"]
+
+
+def json_body(model: type[Model]) -> Model:
+    """The request's JSON object, validated by ``model``; 415 or 400 with the reason otherwise."""
+    if not request.is_json:
+        raise Problem(415, "Unsupported media type", "send the body as application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "Invalid request", "the body must be a JSON object")
+    return model.model_validate(body)
+
+
+def operate_link(process_instance_key: str | None) -> str | None:
+    """Operate's page for the instance, when this engine has an Operate."""
+    if not process_instance_key or current_app.config.get("ENGINE_CONTROL_URL"):
+        return None
+    return f"{current_app.config['OPERATE_URL'].rstrip('/')}/processes/{process_instance_key}"
+
+
+def tasklist_link() -> str | None:
+    if current_app.config.get("ENGINE_CONTROL_URL"):
+        return None
+    return current_app.config["TASKLIST_URL"]
+
+
+def accepted_response(accepted: Accepted):
+    """202 with the new item, or 200 with the existing one when the request was a repeat."""
+    location = url_for(ITEM_ENDPOINTS[accepted.kind], business_id=accepted.business_id)
+    body: dict[str, Any] = {
+        "kind": accepted.kind,
+        "id": accepted.business_id,
+        "processInstanceKey": accepted.process_instance_key,
+        "created": accepted.created,
+        "links": {"self": location, "operate": operate_link(accepted.process_instance_key)},
+    }
+    response = jsonify(body)
+    response.status_code = 202 if accepted.created else 200
+    response.headers["Location"] = location
+    return response
+
+
+def status_response(kind: str, business_id: str):
+    status = hireflow().status(kind, business_id)
+    status["links"] = {
+        "operate": operate_link(status["engine"]["processInstanceKey"]),
+        "tasklist": tasklist_link(),
+    }
+    return jsonify(status)
+
+
+def published_response(published: bool, what: str):
+    """202 when the message was published now, 200 when this was a repeat."""
+    response = jsonify({"status": "published" if published else "duplicate", "message": what})
+    response.status_code = 202 if published else 200
+    return response

@@ -1,0 +1,419 @@
+"""The OpenAPI 3.1 document of the JSON API, served at ``/openapi.json``.
+
+Request schemas come from the pydantic models that check the requests; response
+schemas are written here. A schemathesis run in the tests keeps the two honest.
+The HTML pages (UI, slot links) are not part of the API and not described.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.schemas import REQUEST_MODELS
+
+PROBLEM = "application/problem+json"
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "reference": {"type": "string"},
+            "invalid_params": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "reason"],
+                    "properties": {"name": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Accepted": {
+        "type": "object",
+        "required": ["kind", "id", "processInstanceKey", "created", "links"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["resume", "application", "unlock", "interview"]},
+            "id": {"type": "string"},
+            "processInstanceKey": {"type": "string"},
+            "created": {"type": "boolean", "description": "false: the same request was accepted before"},
+            "links": {
+                "type": "object",
+                "required": ["self", "operate"],
+                "properties": {"self": {"type": "string"}, "operate": NULLABLE_STRING},
+            },
+        },
+    },
+    "ItemStatus": {
+        "type": "object",
+        "required": ["kind", "id", "status", "final", "updatedAt", "details", "engine", "links"],
+        "properties": {
+            "kind": {"type": "string"},
+            "id": {"type": "string"},
+            "status": {"type": "string", "description": "the business status, e.g. processed, shortlisted"},
+            "final": {"type": "boolean"},
+            "updatedAt": {"type": "string"},
+            "details": {"type": "object"},
+            "engine": {
+                "type": "object",
+                "required": ["processInstanceKey", "state", "reachable"],
+                "properties": {
+                    "processInstanceKey": NULLABLE_STRING,
+                    "state": NULLABLE_STRING,
+                    "reachable": {"type": "boolean"},
+                    "hasIncident": {"type": "boolean"},
+                },
+            },
+            "links": {
+                "type": "object",
+                "properties": {"operate": NULLABLE_STRING, "tasklist": NULLABLE_STRING},
+            },
+        },
+    },
+    "MessageResult": {
+        "type": "object",
+        "required": ["status", "message"],
+        "properties": {
+            "status": {"type": "string", "enum": ["published", "duplicate", "ignored"]},
+            "message": {"type": "string"},
+        },
+    },
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "not ready"]},
+            "checks": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["ok", "detail"],
+                    "properties": {"ok": {"type": "boolean"}, "detail": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Deployment": {
+        "type": "object",
+        "required": ["deploymentKey", "resources"],
+        "properties": {
+            "deploymentKey": {"type": "string"},
+            "resources": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "ProcessList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["processDefinitionId", "latestVersion", "versions"],
+                    "properties": {
+                        "processDefinitionId": {"type": "string"},
+                        "latestVersion": {"type": "integer"},
+                        "versions": {"type": "array", "items": {"type": "integer"}},
+                    },
+                },
+            }
+        },
+    },
+    "StartResult": {
+        "type": "object",
+        "required": ["processDefinitionId", "businessKey", "processInstanceKey", "created", "links"],
+        "properties": {
+            "processDefinitionId": {"type": "string"},
+            "businessKey": {"type": "string"},
+            "processInstanceKey": {"type": "string"},
+            "created": {"type": "boolean"},
+            "links": {"type": "object"},
+        },
+    },
+    "Posting": {
+        "type": "object",
+        "required": ["posting_id"],
+        "properties": {"posting_id": {"type": "string"}},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    if retry_after:
+        response["headers"] = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds"}}
+    return response
+
+
+UNAVAILABLE = _problem("The engine is unavailable; nothing was accepted. Retry after Retry-After.", True)
+INVALID = _problem("The request is invalid; invalid_params names the fields.")
+NOT_FOUND = _problem("No such item.")
+CONFLICT = _problem("The key was used for a different request, or the same request is in progress.")
+UNSUPPORTED = _problem("Wrong content type.")
+
+
+def _json_body(model: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _id_parameter(description: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "business_id",
+            "in": "path",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+    ]
+
+
+def _start(summary: str, model: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "requestBody": _json_body(model),
+        "responses": {
+            "202": _json("Accepted", "Accepted: the process started."),
+            "200": _json("Accepted", "The same request was accepted before; nothing new started."),
+            "400": INVALID,
+            "409": CONFLICT,
+            "415": UNSUPPORTED,
+            "422": _problem("A referenced item (candidate, posting, application) does not exist."),
+            "503": UNAVAILABLE,
+        },
+    }
+
+
+def _status(summary: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "parameters": _id_parameter("the item's id, as returned when it was accepted"),
+        "responses": {"200": _json("ItemStatus", "The business status."), "404": NOT_FOUND},
+    }
+
+
+def _message(summary: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "parameters": _id_parameter("the item's id"),
+        "responses": {
+            "202": _json("MessageResult", "Published."),
+            "200": _json("MessageResult", "Published before; not published again."),
+            "404": NOT_FOUND,
+            "409": CONFLICT,
+            "503": UNAVAILABLE,
+        },
+    }
+
+
+ADMIN_ERRORS = {
+    "401": _problem("Missing or wrong admin token."),
+    "403": _problem("The admin API is disabled (no HIREFLOW_ADMIN_TOKEN)."),
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the JSON API."""
+    schemas = dict(RESPONSE_SCHEMAS)
+    for model in REQUEST_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    resume_form = {
+        "type": "object",
+        "required": ["file", "candidate_id", "candidate_name", "candidate_email"],
+        "additionalProperties": False,
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "the resume, .pdf or .docx"},
+            **schemas["ResumeFields"]["properties"],
+        },
+    }
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": {"summary": "The process is alive", "responses": {"200": _json("Health", "Alive.")}}
+        },
+        "/readyz": {
+            "get": {
+                "summary": "The engine and the database are reachable",
+                "responses": {
+                    "200": _json("Readiness", "Ready."),
+                    "503": {
+                        **_json("Readiness", "Not ready; checks say why."),
+                        "headers": UNAVAILABLE["headers"],
+                    },
+                },
+            }
+        },
+        "/api/resumes": {
+            "post": {
+                "summary": "Upload a resume and start resume-upload",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": resume_form,
+                            "encoding": {
+                                "file": {
+                                    "contentType": "application/pdf, "
+                                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json("Accepted", "Stored and started."),
+                    "200": _json("Accepted", "The same file for the same candidate was accepted before."),
+                    "400": INVALID,
+                    "409": CONFLICT,
+                    "413": _problem("The file is too large."),
+                    "415": _problem("Not a PDF or .docx resume, or not multipart."),
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/resumes/{business_id}": {"get": _status("A resume's status (received, processed, rejected)")},
+        "/api/applications": {"post": _start("Apply to a job posting", "ApplicationRequest")},
+        "/api/applications/{business_id}": {"get": _status("An application's status")},
+        "/api/applications/{business_id}/withdrawal": {"post": _message("Withdraw an application")},
+        "/api/unlocks": {"post": _start("Unlock a candidate's contact details", "UnlockRequest")},
+        "/api/unlocks/{business_id}": {"get": _status("An unlock's status")},
+        "/api/interviews": {"post": _start("Schedule an interview", "InterviewRequest")},
+        "/api/interviews/{business_id}": {"get": _status("An interview's status")},
+        "/api/interviews/{business_id}/cancellation": {"post": _message("Cancel an interview")},
+        "/webhooks/payments": {
+            "post": {
+                "summary": "Payment provider events (Stripe-style, signed)",
+                "parameters": [
+                    {
+                        "name": "Stripe-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "202": _json("MessageResult", "Published to the waiting process."),
+                    "200": _json("MessageResult", "A repeated delivery, or an event hireflow does not use."),
+                    "400": _problem("Bad signature, too old, or not a valid event."),
+                    "409": CONFLICT,
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/admin/deployments": {
+            "post": {
+                "summary": "Deploy bpmn/ (no body) or the uploaded models as one deployment",
+                "security": [{"adminToken": []}],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "resources": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "binary"},
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json("Deployment", "Deployed."),
+                    "400": INVALID,
+                    "422": _problem("The engine refused a model; detail says why."),
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/processes": {
+            "get": {
+                "summary": "Deployed processes and their versions",
+                "security": [{"adminToken": []}],
+                "responses": {
+                    "200": _json("ProcessList", "The processes."),
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/process-instances": {
+            "post": {
+                "summary": "Start any process with JSON variables, once per business key",
+                "security": [{"adminToken": []}],
+                "requestBody": _json_body("StartRequest"),
+                "responses": {
+                    "201": _json("StartResult", "Started."),
+                    "200": _json(
+                        "StartResult", "Started before with this business key; nothing new started."
+                    ),
+                    "400": INVALID,
+                    "409": CONFLICT,
+                    "415": UNSUPPORTED,
+                    "422": _problem("The engine refused: no such process, or bad variables."),
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/postings/{posting_id}": {
+            "put": {
+                "summary": "Create or replace a job posting",
+                "security": [{"adminToken": []}],
+                "parameters": [
+                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": _json_body("PostingRequest"),
+                "responses": {
+                    "200": _json("Posting", "Saved."),
+                    "400": INVALID,
+                    "415": UNSUPPORTED,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+    }
+    for item in paths.values():
+        for operation in item.values():
+            operation["responses"].setdefault(
+                "500", _problem("Unexpected error, with a reference to the log.")
+            )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hireflow",
+            "version": "1",
+            "description": "Start and follow hireflow's recruiting processes on Camunda 8. "
+            "Errors are RFC 9457 problem details.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,127 @@
+"""Every error as an RFC 9457 problem detail (``application/problem+json``).
+
+Views raise ``Problem``; request validation errors become 400 with ``invalid_params``
+naming each field; an unreachable engine becomes 503 with ``Retry-After``. Unexpected
+exceptions are logged with a reference and answered 500 without internals. The UI's
+pages get the same information as an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask, Response, json, render_template, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://hireflow.example/problems/"
+# Blueprints whose pages are HTML; their errors render as pages too.
+HTML_BLUEPRINTS = {"ui", "slots"}
+
+
+class Problem(Exception):
+    """An error to answer as a problem detail: ``status``, ``title``, ``detail`` and extensions."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type_: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ):
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_ or "about:blank"
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def body(self) -> dict[str, Any]:
+        body = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        body["instance"] = request.path
+        body.update(self.extensions)
+        return body
+
+
+def invalid_field(name: str, reason: str, status: int = 400) -> Problem:
+    """A 400 (or ``status``) naming the one field that is wrong."""
+    return Problem(
+        status,
+        "Invalid request",
+        f"{name}: {reason}",
+        type_=TYPE_BASE + "invalid-request",
+        invalid_params=[{"name": name, "reason": reason}],
+    )
+
+
+def from_validation_error(error: ValidationError) -> Problem:
+    """A 400 naming every field pydantic refused."""
+    params = [
+        {"name": ".".join(str(part) for part in e["loc"]) or "body", "reason": e["msg"]}
+        for e in error.errors()
+    ]
+    detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)
+    return Problem(400, "Invalid request", detail, type_=TYPE_BASE + "invalid-request", invalid_params=params)
+
+
+def engine_unavailable(reason: str, retry_after_seconds: int = 5) -> Problem:
+    """503: the engine cannot take the request now; nothing was accepted, so retrying is safe."""
+    return Problem(
+        503,
+        "Process engine unavailable",
+        f"{reason}. Nothing was accepted; retry in {retry_after_seconds} s.",
+        type_=TYPE_BASE + "engine-unavailable",
+        headers={"Retry-After": str(retry_after_seconds)},
+    )
+
+
+def problem_response(problem: Problem) -> Response:
+    if request.blueprint in HTML_BLUEPRINTS:
+        html = render_template("error.html", problem=problem.body())
+        response = Response(html, problem.status, mimetype="text/html")
+    else:
+        response = Response(json.dumps(problem.body()), problem.status, mimetype=PROBLEM_JSON)
+    response.headers.update(problem.headers)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Answer every error as a problem detail."""
+
+    @app.errorhandler(Problem)
+    def handle_problem(problem: Problem):
+        return problem_response(problem)
+
+    @app.errorhandler(ValidationError)
+    def handle_validation(error: ValidationError):
+        return problem_response(from_validation_error(error))
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        headers = dict(error.get_headers()) if error.code == 405 else {}
+        headers.pop("Content-Type", None)
+        problem = Problem(error.code or 500, error.name, error.description, headers=headers)
+        return problem_response(problem)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        reference = secrets.token_hex(6)
+        log.exception("unexpected error %s on %s %s", reference, request.method, request.path)
+        problem = Problem(
+            500,
+            "Internal error",
+            f"Something went wrong on our side (reference {reference}); the request may be retried.",
+            reference=reference,
+        )
+        return problem_response(problem)

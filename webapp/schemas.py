@@ -1,0 +1,108 @@
+"""Request bodies, checked with pydantic: strict types, bounded sizes, no unknown fields.
+
+The same models produce the request schemas of ``/openapi.json``, so the document and
+the checks cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Ids travel into process variables, correlation keys and URLs: keep them plain.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=254,
+        pattern=r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$",
+    ),
+]
+# Printable text without control characters (PostgreSQL refuses NUL; logs stay readable).
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+PaymentMethodRef = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,100}$")]
+ProcessDefinitionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")]
+BusinessKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error, named in the 400, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ResumeFields(Strict):
+    """The form fields sent with a resume file (multipart)."""
+
+    candidate_id: Identifier
+    candidate_name: Name
+    candidate_email: Email
+
+
+class ApplicationRequest(Strict):
+    """A candidate applies to a job posting (starts ``resume-submission``)."""
+
+    candidate_id: Identifier
+    candidate_name: Name
+    candidate_email: Email
+    posting_id: Identifier
+    employer_email: Email
+    recruiter_team_email: Email
+
+
+class UnlockRequest(Strict):
+    """An employer pays to see a candidate's contact details (starts ``resume-unlock``)."""
+
+    employer_id: Identifier
+    employer_email: Email
+    candidate_id: Identifier
+    employer_plan: Literal["standard", "premium"] = "standard"
+    # A reference to a card saved with the payment provider: card data never comes here.
+    payment_method_ref: PaymentMethodRef = "pm_card_visa"
+
+
+class PanelMember(Strict):
+    username: Identifier
+    email: Email
+    name: Name
+
+
+class InterviewRequest(Strict):
+    """Schedule an interview for an application (starts ``interview-scheduling``)."""
+
+    application_id: Identifier
+    candidate_name: Name
+    candidate_email: Email
+    lead_recruiter_email: Email
+    panel: list[PanelMember] = Field(min_length=1, max_length=6)
+    round: int = Field(default=1, ge=1, le=20)
+
+
+class StartRequest(Strict):
+    """Admin: start any process with JSON variables, once per business key."""
+
+    processDefinitionId: ProcessDefinitionId
+    businessKey: BusinessKey
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class PostingRequest(Strict):
+    """Admin: create or replace a job posting."""
+
+    employer_id: Identifier
+    title: Name
+    required_skills: list[Skill] = Field(default_factory=list, max_length=50)
+    nice_to_have_skills: list[Skill] = Field(default_factory=list, max_length=50)
+    min_years: int = Field(default=0, ge=0, le=50)
+
+
+REQUEST_MODELS: list[type[BaseModel]] = [
+    ResumeFields,
+    ApplicationRequest,
+    UnlockRequest,
+    InterviewRequest,
+    StartRequest,
+    PostingRequest,
+]
