@@ -39,6 +39,7 @@ from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
 from job_workers.worker import WorkerSettings, build_worker
 from tests.engine_helpers import running_pyzeebe_worker
+from tests.web_helpers import ADMIN_TOKEN, WEBHOOK_SECRET
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELS_DIR = PROJECT_ROOT / "bpmn"
@@ -208,6 +209,28 @@ def hireflow_worker(process_engine: ProcessEngine, local_world: LocalWorld, depl
         lambda: build_worker(settings, local_world.services, PoolMetrics()), settings.max_concurrent_jobs
     ) as worker:
         yield worker
+
+
+@pytest.fixture(scope="session")
+def web_app(process_engine: ProcessEngine, local_world: LocalWorld, deployed_models):
+    """The webapp on the process engine and the workers' own store, files and mail capture."""
+    from webapp import create_app
+
+    embedded = isinstance(process_engine.client, EmbeddedEngineClient)
+    config = {
+        "TESTING": True,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "MAIL_CAPTURE_URL": local_world.mail_url,
+        "ENGINE_CONTROL_URL": process_engine.client.rest_url if embedded else "",
+    }
+    return create_app(config, engine_client=process_engine.client, services=local_world.services)
+
+
+@pytest.fixture
+def web(web_app):
+    """A Flask test client of ``web_app`` (its own cookie jar per test)."""
+    return web_app.test_client()
 
 
 @pytest.fixture(scope="session")

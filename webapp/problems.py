@@ -16,6 +16,8 @@ from flask import Flask, Response, json, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from webapp.engine import EngineRejected, EngineUnavailable, KeyReused, RequestInProgress
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -106,6 +108,29 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def handle_validation(error: ValidationError):
         return problem_response(from_validation_error(error))
+
+    @app.errorhandler(EngineUnavailable)
+    def handle_engine_unavailable(error: EngineUnavailable):
+        log.warning("engine unavailable on %s %s: %s", request.method, request.path, error)
+        return problem_response(engine_unavailable(str(error)))
+
+    @app.errorhandler(EngineRejected)
+    def handle_engine_rejected(error: EngineRejected):
+        detail = error.detail.get("detail", error.detail) if isinstance(error.detail, dict) else error.detail
+        status = 409 if error.status == 409 else 422
+        return problem_response(Problem(status, "Refused by the process engine", str(detail)))
+
+    @app.errorhandler(KeyReused)
+    def handle_key_reused(error: KeyReused):
+        return problem_response(
+            Problem(409, "Key already used", f"{error}; use a new key for a different request")
+        )
+
+    @app.errorhandler(RequestInProgress)
+    def handle_in_progress(error: RequestInProgress):
+        return problem_response(
+            Problem(409, "Request in progress", f"{error}; retry shortly", headers={"Retry-After": "1"})
+        )
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

@@ -1,0 +1,255 @@
+"""The webapp in front of the real engine, with the product's worker doing the work (issue 5).
+
+Each test goes through Flask's test client: the requests a browser, a client or the
+payment provider would send, and what the processes then do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from hireflow.store import CalendarBooking, Candidate, ContactAccess, JobPosting, RequestClaim, utcnow
+from tests.engine_helpers import (
+    describe_instance,
+    unique_key,
+    wait_for,
+    wait_until_completed,
+    wait_until_element,
+)
+from tests.resume_samples import pdf_resume
+from tests.web_helpers import ADMIN, csrf_token, payment_succeeded, resume_upload, signed_webhook
+
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
+
+
+def add_candidate(local_world, skills=("python", "sql")) -> str:
+    candidate_id = unique_key("cand")
+    with local_world.services.db.sessions.begin() as session:
+        session.add(
+            Candidate(
+                candidate_id=candidate_id,
+                resume_id=unique_key("resume"),
+                skills=list(skills),
+                years_of_experience=4,
+                indexed_at=utcnow(),
+            )
+        )
+    return candidate_id
+
+
+def add_posting(local_world) -> str:
+    posting_id = unique_key("posting")
+    with local_world.services.db.sessions.begin() as session:
+        session.add(
+            JobPosting(
+                posting_id=posting_id, employer_id="acme", title="Engineer", required_skills=["python"]
+            )
+        )
+    return posting_id
+
+
+def variable(process_engine, instance: str, name: str):
+    found = wait_for(
+        lambda: [
+            v
+            for v in process_engine.client.search_variables(processInstanceKey=instance)
+            if v["name"] == name
+        ],
+        what=f"variable {name}",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    return json.loads(found[-1]["value"])
+
+
+def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, process_engine, local_world):
+    content = pdf_resume(pages=1)
+    email = f"{unique_key('ada')}@example.com"
+    candidate_id = unique_key("cand")
+
+    first = web.post(
+        "/api/resumes", **resume_upload(content, candidate_id=candidate_id, candidate_email=email)
+    )
+    assert first.status_code == 202, first.json
+    assert first.json["created"] is True
+    again = web.post(
+        "/api/resumes", **resume_upload(content, candidate_id=candidate_id, candidate_email=email)
+    )
+    assert again.status_code == 200
+    assert again.json["id"] == first.json["id"]
+    assert again.json["processInstanceKey"] == first.json["processInstanceKey"]
+
+    wait_until_completed(process_engine.client, first.json["processInstanceKey"])
+    status = web.get(first.headers["Location"]).json
+    assert status["status"] == "processed" and status["final"] is True
+    assert status["engine"]["state"] == "COMPLETED"
+    instances = [
+        v
+        for v in process_engine.client.search_variables(name="resume_id", value=json.dumps(first.json["id"]))
+    ]
+    assert len({v["processInstanceKey"] for v in instances}) == 1
+    assert len(local_world.mails_to(email)) == 1
+
+
+def test_an_admin_start_with_the_same_business_key_starts_one_instance(web, process_engine, local_world):
+    candidate_id = add_candidate(local_world)
+    body = {
+        "processDefinitionId": "resume-unlock",
+        "businessKey": unique_key("admin-unlock"),
+        "variables": {
+            "unlock_id": unique_key("unlock"),
+            "employer_id": unique_key("emp"),
+            "employer_email": "hr@acme.example",
+            "candidate_id": candidate_id,
+            "employer_plan": "standard",
+            "years_of_experience": 4,
+            "payment_method_ref": "pm_card_visa",
+        },
+    }
+    first = web.post("/api/admin/process-instances", json=body, headers=ADMIN)
+    second = web.post("/api/admin/process-instances", json=body, headers=ADMIN)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json["processInstanceKey"] == second.json["processInstanceKey"]
+    changed = web.post(
+        "/api/admin/process-instances", json={**body, "variables": {"other": 1}}, headers=ADMIN
+    )
+    assert changed.status_code == 409
+    assert web.post("/api/admin/process-instances", json=body).status_code == 401
+    listed = web.get("/api/admin/processes", headers=ADMIN).json["items"]
+    assert {"resume-upload", "resume-unlock"} <= {p["processDefinitionId"] for p in listed}
+
+
+def test_a_signed_payment_webhook_unblocks_the_unlock_once_and_a_forged_one_is_refused(
+    web, process_engine, local_world
+):
+    candidate_id = add_candidate(local_world)
+    employer_id = unique_key("emp")
+    accepted = web.post(
+        "/api/unlocks",
+        json={
+            "employer_id": employer_id,
+            "employer_email": f"{employer_id}@example.com",
+            "candidate_id": candidate_id,
+            "payment_method_ref": "pm_card_async",  # the sandbox settles it later, by webhook
+        },
+    )
+    assert accepted.status_code == 202, accepted.json
+    instance = accepted.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    payment_id = variable(process_engine, instance, "payment_id")
+    event = payment_succeeded(unique_key("evt").replace("-", "_"), payment_id)
+
+    forged = web.post("/webhooks/payments", **signed_webhook(event, secret="whsec_not_ours"))
+    assert forged.status_code == 400
+    assert "signature" in forged.json["detail"]
+    with local_world.services.db.sessions() as session:
+        assert session.get(RequestClaim, ("message:payment-confirmed", event["id"])) is None
+    assert process_engine.client.get_process_instance(instance)["state"] == "ACTIVE"
+
+    delivered = web.post("/webhooks/payments", **signed_webhook(event))
+    redelivered = web.post("/webhooks/payments", **signed_webhook(event))
+    assert (delivered.status_code, redelivered.status_code) == (202, 200)
+    assert redelivered.json["status"] == "duplicate"
+
+    wait_until_completed(process_engine.client, instance)
+    confirmed = process_engine.client.search_element_instances(
+        processInstanceKey=instance, elementId="PaymentConfirmed"
+    )
+    assert len(confirmed) == 1
+    with local_world.services.db.sessions() as session:
+        assert session.get(ContactAccess, (employer_id, candidate_id)) is not None
+    assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
+
+
+def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
+    candidate_id = add_candidate(local_world)
+    candidate_email = f"{unique_key('grace')}@example.com"
+    application = web.post(
+        "/api/applications",
+        json={
+            "candidate_id": candidate_id,
+            "candidate_name": "Grace Hopper",
+            "candidate_email": candidate_email,
+            "posting_id": add_posting(local_world),
+            "employer_email": "hiring@acme.example",
+            "recruiter_team_email": "recruiters@acme.example",
+        },
+    )
+    assert application.status_code == 202, application.json
+    panel = [
+        {"username": unique_key("alice"), "email": "alice@acme.example", "name": "Alice"},
+        {"username": unique_key("bob"), "email": "bob@acme.example", "name": "Bob"},
+    ]
+    interview = web.post(
+        "/api/interviews",
+        json={
+            "application_id": application.json["id"],
+            "candidate_name": "Grace Hopper",
+            "candidate_email": candidate_email,
+            "lead_recruiter_email": "lead@acme.example",
+            "panel": panel,
+        },
+    )
+    assert interview.status_code == 202, interview.json
+    instance = interview.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
+    [mail] = wait_for(
+        lambda: [
+            m for m in local_world.mails_to(candidate_email) if "/interviews/slot/" in (m["text"] or "")
+        ],
+        what="the slot links email",
+        seen=lambda: local_world.mails_to(candidate_email),
+    )
+    token = re.search(r"/interviews/slot/([A-Za-z0-9._-]+)", mail["text"]).group(1)
+
+    page = web.get(f"/interviews/slot/{token}")
+    assert page.status_code == 200 and "Confirm this slot" in page.text
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    form = {"csrf_token": csrf_token(page.text)}
+    first = web.post(f"/interviews/slot/{token}", data=form)
+    second = web.post(f"/interviews/slot/{token}", data=form)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert web.post(f"/interviews/slot/{token}", data={}).status_code == 400  # no CSRF token
+
+    interview_id = interview.json["id"]
+    wait_for(
+        lambda: web.get(f"/api/interviews/{interview_id}").json["status"] == "scheduled",
+        what="the booking",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    booked = process_engine.client.search_element_instances(processInstanceKey=instance, elementId="BookSlot")
+    assert len(booked) == 1
+    with local_world.services.db.sessions() as session:
+        assert session.get(CalendarBooking, interview_id).status == "booked"
+    assert web.get(f"/interviews/slot/{token}x").status_code == 404  # tampered
+
+    cancelled = web.post(f"/api/interviews/{interview_id}/cancellation")
+    repeated = web.post(f"/api/interviews/{interview_id}/cancellation")
+    assert (cancelled.status_code, repeated.status_code) == (202, 200)
+    wait_until_completed(process_engine.client, instance)
+
+
+def test_a_withdrawal_is_published_once(web, process_engine, local_world):
+    body = {
+        "candidate_id": add_candidate(local_world),
+        "candidate_name": "Alan Turing",
+        "candidate_email": f"{unique_key('alan')}@example.com",
+        "posting_id": add_posting(local_world),
+        "employer_email": "hiring@acme.example",
+        "recruiter_team_email": "recruiters@acme.example",
+    }
+    application = web.post("/api/applications", json=body)
+    assert application.status_code == 202
+    assert web.post("/api/applications", json=body).status_code == 200
+    application_id = application.json["id"]
+    first = web.post(f"/api/applications/{application_id}/withdrawal")
+    second = web.post(f"/api/applications/{application_id}/withdrawal")
+    assert (first.status_code, second.status_code) == (202, 200)
+    wait_for(
+        lambda: web.get(f"/api/applications/{application_id}").json["status"] == "withdrawn",
+        what="the withdrawal",
+        seen=lambda: describe_instance(process_engine.client, application.json["processInstanceKey"]),
+    )
+    assert web.post("/api/applications/nope/withdrawal").status_code == 404
