@@ -16,7 +16,6 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.utils import secure_filename
 
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.constants import Message, ProcessId
@@ -121,17 +120,24 @@ class Hireflow:
 
     @staticmethod
     def _check_filename(filename: str | None) -> str:
+        """The resume type the filename claims; refuses names that try to be paths or hide.
+
+        The name is never used to store the file (files are kept by content hash), but it
+        is shown to people and logged, so it must be a plain, printable name.
+        """
         if not filename:
             raise invalid_field("file", "send the resume as a file part named 'file', with a filename")
         if (
             len(filename) > MAX_FILENAME_LENGTH
-            or secure_filename(filename) != filename
+            or not filename.isprintable()
+            or any(sep in filename for sep in ("/", "\\", ":"))
             or filename.startswith(".")
+            or ".." in filename
         ):
             raise invalid_field(
                 "file",
-                "the filename must be a plain name of letters, digits, '.', '-' and '_' "
-                f"(at most {MAX_FILENAME_LENGTH} characters), without folders",
+                f"the filename must be a plain name of at most {MAX_FILENAME_LENGTH} printable characters, "
+                "without folders, ':' or a leading '.'",
             )
         extension = os.path.splitext(filename)[1].lower()
         if extension not in RESUME_EXTENSIONS:

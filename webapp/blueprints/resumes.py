@@ -18,6 +18,8 @@ def upload_resume():
         raise invalid_field(
             "file", "send multipart/form-data with a 'file' part and the candidate fields", 415
         )
+    if "file" in request.form:  # a part named file without a (parsable) filename
+        raise invalid_field("file", "the 'file' part must be a file upload with a plain filename")
     fields = ResumeFields.model_validate(request.form.to_dict())
     unexpected = [name for name in request.files if name != "file"]
     if unexpected:

@@ -1,0 +1,227 @@
+"""The webapp's door: bad requests get a clear 4xx and leave nothing behind (issue 5).
+
+No engine runs here: the engine client points at a closed port. That is also how the
+tests check that an unreachable engine answers 503 with Retry-After, loses nothing
+and makes ``/readyz`` say why.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from hireflow.adapters.file_store import LocalFileStore
+from hireflow.engine.embedded import free_port
+from hireflow.slot_links import SlotLinks
+from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
+from job_workers.services import Services
+from tests.resume_samples import pdf_resume
+from tests.web_helpers import (
+    ADMIN,
+    ADMIN_TOKEN,
+    WEBHOOK_SECRET,
+    payment_succeeded,
+    resume_upload,
+    signed_webhook,
+)
+from webapp import create_app
+
+MAX_UPLOAD = 200_000
+
+
+@pytest.fixture
+def offline(tmp_path: Path):
+    """An app whose engine is unreachable, with its own empty store and file folder."""
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    services = Services(
+        files=LocalFileStore(tmp_path / "files"),
+        db=db,
+        slot_links=SlotLinks("offline-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
+    )
+    app = create_app(
+        {
+            "TESTING": True,
+            "ENGINE_REST_URL": f"http://127.0.0.1:{free_port()}",
+            "ENGINE_TIMEOUT_SECONDS": 2.0,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "MAX_UPLOAD_BYTES": MAX_UPLOAD,
+            "MAIL_CAPTURE_URL": "",
+        },
+        services=services,
+    )
+    return app, services, tmp_path / "files"
+
+
+def stored_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def rows(services: Services, table) -> int:
+    with services.db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(table))
+
+
+def docx_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "filename", "status", "reason"),
+    [
+        (b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD + 1), "big.pdf", 413, "larger than"),
+        (b"GIF89a not a resume", "cv.pdf", 415, "not a PDF"),
+        (b"MZ\x90\x00 a program", "cv.exe", 415, "only .pdf and .docx"),
+        (pdf_resume(pages=1), "cv.docx", 415, "content is pdf"),
+        (docx_bytes(), "cv.pdf", 415, "content is docx"),
+        (b"", "empty.pdf", 400, "empty"),
+        (pdf_resume(pages=1), "../../etc/cron.d/x.pdf", 400, "plain"),
+        (pdf_resume(pages=1), "..\\..\\boot.pdf", 400, "plain"),
+        (pdf_resume(pages=1), "C:evil.pdf", 400, "plain"),
+        (pdf_resume(pages=1), ".hidden.pdf", 400, "plain"),
+        (pdf_resume(pages=1), "cv\x00.pdf", 400, "plain"),
+        (pdf_resume(pages=1), "cv\n.pdf", 400, "plain"),
+        (pdf_resume(pages=1), "x" * 300 + ".pdf", 400, "plain"),
+    ],
+)
+def test_bad_uploads_are_refused_and_leave_nothing_behind(offline, content, filename, status, reason):
+    app, services, files = offline
+    response = app.test_client().post("/api/resumes", **resume_upload(content, filename))
+    assert response.status_code == status, response.json
+    assert response.mimetype == "application/problem+json"
+    assert response.json["invalid_params"][0]["name"] == "file"
+    assert reason in response.json["detail"]
+    assert stored_files(files) == []
+    assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
+
+
+def test_a_body_beyond_the_request_limit_is_refused_before_it_is_read(offline):
+    app, _, files = offline
+    huge = b"%PDF-" + b"0" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = app.test_client().post("/api/resumes", **resume_upload(huge))
+    assert response.status_code == 413
+    assert response.json["title"] == "Request Entity Too Large"
+    assert stored_files(files) == []
+
+
+def test_fields_are_checked_and_named(offline):
+    client = offline[0].test_client()
+    missing = client.post(
+        "/api/resumes", **resume_upload(pdf_resume(pages=1), candidate_email="not-an-email")
+    )
+    assert missing.status_code == 400
+    assert [p["name"] for p in missing.json["invalid_params"]] == ["candidate_email"]
+    not_multipart = client.post("/api/resumes", json={"candidate_id": "x"})
+    assert not_multipart.status_code == 415
+    unknown = client.post("/api/unlocks", json={"employer_id": "e", "surprise": True})
+    assert unknown.status_code == 400
+    assert {"surprise", "employer_email", "candidate_id"} <= {
+        p["name"] for p in unknown.json["invalid_params"]
+    }
+    not_json = client.post("/api/applications", data="candidate_id=x")
+    assert not_json.status_code == 415
+    broken_json = client.post("/api/applications", data="{", content_type="application/json")
+    assert broken_json.status_code == 400
+    assert client.get("/api/resumes/nope").status_code == 404
+    assert client.delete("/api/resumes").status_code == 405
+    unknown_candidate = client.post(
+        "/api/unlocks",
+        json={"employer_id": "e", "employer_email": "e@example.com", "candidate_id": "nobody"},
+    )
+    assert unknown_candidate.status_code == 422
+    assert unknown_candidate.json["invalid_params"][0]["name"] == "candidate_id"
+
+
+def test_every_response_carries_the_security_headers(offline):
+    response = offline[0].test_client().get("/healthz")
+    assert response.json == {"status": "ok"}
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_admin_api_needs_the_token(offline):
+    client = offline[0].test_client()
+    assert client.get("/api/admin/processes").status_code == 401
+    assert client.get("/api/admin/processes", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    put = client.put(
+        "/api/admin/postings/p-1", json={"employer_id": "acme", "title": "Engineer"}, headers=ADMIN
+    )
+    assert put.status_code == 200
+
+
+def test_with_the_engine_down_requests_answer_503_and_lose_nothing(offline):
+    app, services, _ = offline
+    client = app.test_client()
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="c-1", resume_id="r", skills=["python"], indexed_at=utcnow()))
+        session.add(JobPosting(posting_id="p-1", employer_id="acme", title="Engineer"))
+
+    upload = client.post("/api/resumes", **resume_upload(pdf_resume(pages=1)))
+    application = client.post(
+        "/api/applications",
+        json={
+            "candidate_id": "c-1",
+            "candidate_name": "Ada",
+            "candidate_email": "ada@example.com",
+            "posting_id": "p-1",
+            "employer_email": "hr@acme.example",
+            "recruiter_team_email": "rec@acme.example",
+        },
+    )
+    webhook = client.post("/webhooks/payments", **signed_webhook(payment_succeeded("evt_1", "pi_1")))
+    for response in (upload, application, webhook):
+        assert response.status_code == 503, response.json
+        assert response.headers["Retry-After"] == "5"
+        assert "Nothing was accepted" in response.json["detail"]
+    # Nothing half-done: no claim blocks the retry, no item claims to exist.
+    assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["checks"]["engine"]["ok"] is False
+    assert "unreachable" in ready.json["checks"]["engine"]["detail"]
+    assert ready.json["checks"]["database"]["ok"] is True
+    assert client.get("/healthz").status_code == 200
+
+
+def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
+    client = offline[0].test_client()
+    event = payment_succeeded("evt_2", "pi_2")
+    assert client.post("/webhooks/payments", json=event).status_code == 400  # no signature
+    stale = client.post("/webhooks/payments", **signed_webhook(event, timestamp=1_000_000_000))
+    assert stale.status_code == 400 and "tolerance" in stale.json["detail"]
+    unused = client.post("/webhooks/payments", **signed_webhook({**event, "type": "charge.dispute.created"}))
+    assert unused.status_code == 200 and unused.json["status"] == "ignored"
+    bad_object = client.post(
+        "/webhooks/payments", **signed_webhook({**event, "data": {"object": {"id": "../x"}}})
+    )
+    assert bad_object.status_code == 400
+    assert bad_object.json["invalid_params"][0]["name"] == "data.object.id"
+
+
+def test_slot_links_that_are_tampered_or_expired_are_refused(offline):
+    app, services, _ = offline
+    client = app.test_client()
+    token = services.slot_links.token_for(
+        "int-1", {"start": "2026-12-01T10:00:00Z", "end": "2026-12-01T11:00:00Z"}
+    )
+    assert client.get(f"/interviews/slot/{token[:-2]}xx").status_code == 404
+    expired = SlotLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
+    services.slot_links, original = expired, services.slot_links
+    try:
+        page = client.get(f"/interviews/slot/{token}")
+    finally:
+        services.slot_links = original
+    assert page.status_code == 410
+    assert "expired" in page.text
+    assert page.mimetype == "text/html"
