@@ -6,6 +6,7 @@ payment provider would send, and what the processes then do.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -119,6 +120,27 @@ def test_an_admin_start_with_the_same_business_key_starts_one_instance(web, proc
     assert web.post("/api/admin/process-instances", json=body).status_code == 401
     listed = web.get("/api/admin/processes", headers=ADMIN).json["items"]
     assert {"resume-upload", "resume-unlock"} <= {p["processDefinitionId"] for p in listed}
+
+
+def test_admins_deploy_the_bundled_models_and_broken_ones_are_refused(web):
+    bundled = web.post("/api/admin/deployments/bundled", headers=ADMIN)
+    assert bundled.status_code == 201
+    assert "resume-upload.bpmn" in bundled.json["resources"]
+    broken = web.post(
+        "/api/admin/deployments",
+        data={"resources": (io.BytesIO(b"<definitions>not a process</definitions>"), "broken.bpmn")},
+        content_type="multipart/form-data",
+        headers=ADMIN,
+    )
+    assert broken.status_code == 422
+    assert broken.json["title"] == "Deployment refused"
+    wrong_kind = web.post(
+        "/api/admin/deployments",
+        data={"resources": (io.BytesIO(b"#!/bin/sh"), "run.sh")},
+        content_type="multipart/form-data",
+        headers=ADMIN,
+    )
+    assert wrong_kind.status_code == 400
 
 
 def test_a_signed_payment_webhook_unblocks_the_unlock_once_and_a_forged_one_is_refused(

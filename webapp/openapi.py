@@ -324,17 +324,20 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/admin/deployments": {
             "post": {
-                "summary": "Deploy bpmn/ (no body) or the uploaded models as one deployment",
+                "summary": "Deploy the uploaded models as one deployment",
                 "security": [{"adminToken": []}],
                 "requestBody": {
-                    "required": False,
+                    "required": True,
                     "content": {
                         "multipart/form-data": {
                             "schema": {
                                 "type": "object",
+                                "required": ["resources"],
+                                "additionalProperties": False,
                                 "properties": {
                                     "resources": {
                                         "type": "array",
+                                        "minItems": 1,
                                         "items": {"type": "string", "format": "binary"},
                                     }
                                 },
@@ -345,6 +348,19 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "201": _json("Deployment", "Deployed."),
                     "400": INVALID,
+                    "415": UNSUPPORTED,
+                    "422": _problem("The engine refused a model; detail says why."),
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/deployments/bundled": {
+            "post": {
+                "summary": "Deploy every model in bpmn/ as one deployment",
+                "security": [{"adminToken": []}],
+                "responses": {
+                    "201": _json("Deployment", "Deployed."),
                     "422": _problem("The engine refused a model; detail says why."),
                     "503": UNAVAILABLE,
                     **ADMIN_ERRORS,

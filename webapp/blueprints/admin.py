@@ -45,30 +45,48 @@ def _models_folder() -> Path:
 
 
 @bp.post("/deployments")
-def deploy():
-    """Deploy every model in ``bpmn/`` as one deployment, or the uploaded ``resources`` files."""
-    uploads = request.files.getlist("resources") if request.mimetype == "multipart/form-data" else []
-    if uploads:
-        if len(uploads) > MAX_MODEL_FILES:
-            raise invalid_field("resources", f"at most {MAX_MODEL_FILES} files per deployment")
-        resources = []
-        for upload in uploads:
-            name = upload.filename or ""
-            if not name.endswith(MODEL_SUFFIXES) or "/" in name or "\\" in name:
-                raise invalid_field(
-                    "resources", f"{name!r}: only .bpmn, .dmn and .form files can be deployed"
-                )
-            resources.append((name, upload.read()))
-    else:
-        files = sorted(p for p in _models_folder().rglob("*") if p.suffix in MODEL_SUFFIXES)
-        resources = [(p.name, p.read_bytes()) for p in files]
+def deploy_uploaded():
+    """Deploy the uploaded ``resources`` files (.bpmn, .dmn, .form) as one deployment."""
+    if request.mimetype != "multipart/form-data":
+        raise Problem(
+            415, "Unsupported media type", "send the models as multipart/form-data 'resources' files"
+        )
+    return _deploy(_uploaded_models())
+
+
+@bp.post("/deployments/bundled")
+def deploy_bundled():
+    """Deploy every model in the app's ``bpmn/`` folder as one deployment (what ``make run`` does)."""
+    files = sorted(p for p in _models_folder().rglob("*") if p.suffix in MODEL_SUFFIXES)
+    return _deploy([(p.name, p.read_bytes()) for p in files])
+
+
+def _deploy(resources: list[tuple[str, bytes]]):
     try:
         result = call_engine("deploying", hireflow().gateway.client.deploy_resources, resources)
     except EngineRejected as exc:  # an invalid model: the engine says what is wrong
         raise Problem(422, "Deployment refused", str(exc.detail)) from exc
-    return jsonify(
-        {"deploymentKey": str(result.get("deploymentKey")), "resources": [name for name, _ in resources]}
-    ), 201
+    body = {"deploymentKey": str(result.get("deploymentKey")), "resources": [name for name, _ in resources]}
+    return jsonify(body), 201
+
+
+def _uploaded_models() -> list[tuple[str, bytes]]:
+    """The multipart ``resources`` files: model files only, nothing else in the form."""
+    extra = [name for name in list(request.form) + list(request.files) if name != "resources"]
+    if extra:
+        raise invalid_field(extra[0], "unexpected part; send the models as 'resources' files")
+    uploads = request.files.getlist("resources")
+    if not uploads:
+        raise invalid_field("resources", "no model files; send one or more .bpmn, .dmn or .form files")
+    if len(uploads) > MAX_MODEL_FILES:
+        raise invalid_field("resources", f"at most {MAX_MODEL_FILES} files per deployment")
+    resources = []
+    for upload in uploads:
+        name = upload.filename or ""
+        if not name.endswith(MODEL_SUFFIXES) or "/" in name or "\\" in name:
+            raise invalid_field("resources", f"{name!r}: only .bpmn, .dmn and .form files can be deployed")
+        resources.append((name, upload.read()))
+    return resources
 
 
 @bp.get("/processes")
