@@ -77,7 +77,7 @@ lint: venv  ## Run the linters.
 # embedded Zeebe engine (deploy/camunda/embedded) and the cluster-only tests are
 # skipped with Maven's exact report (see README, "Known limits"); any other fetch
 # failure fails the run.
-test: java lint modeling-tools  ## Set up, start the test engine, run every test and linter.
+test: java lint modeling-tools chromium  ## Set up, start the test engine, run every test and linter.
 	@$(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then \
 	  echo "!! The Camunda distribution is not available from this machine's Maven registry:"; \

@@ -88,14 +88,33 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
     return engine
 
 
-def run_components() -> None:
+# Local defaults for the components; anything already set in the environment wins.
+LOCAL_DEFAULTS = {
+    "HIREFLOW_DEMO_DATA": "1",  # a job posting to apply to on a fresh install
+    "HIREFLOW_ADMIN_TOKEN": "local-admin-token",  # only for this machine; production sets its own
+}
+
+
+def component_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the components run with: local defaults, then this one, then ``extra``."""
+    return {**LOCAL_DEFAULTS, **os.environ, **(extra or {})}
+
+
+def run_components(extra_env: dict[str, str] | None = None) -> None:
     """Run every built component in the foreground until they end or Ctrl-C stops them."""
     available = components_to_start()
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
     if missing:
         print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)
-    children = [subprocess.Popen([sys.executable, "-m", module]) for _, module in available]
-    print(f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them.", flush=True)
+    env = component_environment(extra_env)
+    children = [subprocess.Popen([sys.executable, "-m", module], env=env) for _, module in available]
+    web = f"http://{env.get('HIREFLOW_WEB_HOST', '127.0.0.1')}:{env.get('HIREFLOW_WEB_PORT', '5000')}"
+    print(
+        f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them.\n"
+        f"  webapp:       {web}/  (API: {web}/openapi.json, health: {web}/readyz)\n"
+        f"  admin token:  {env['HIREFLOW_ADMIN_TOKEN']}  (HIREFLOW_ADMIN_TOKEN)",
+        flush=True,
+    )
     try:
         for child in children:
             child.wait()
@@ -116,7 +135,8 @@ def main() -> int:
         embedded = start_embedded_engine(profile, unavailable)
         try:
             deploy_models(EmbeddedEngineClient(embedded.control_url))
-            run_components()
+            # The webapp reaches the embedded engine through its control port, not REST v2.
+            run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url})
         finally:
             embedded.stop()  # its state is in memory: nothing would survive to the next run
         return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +29,13 @@ from hireflow.engine import (
     start,
     stop,
 )
-from hireflow.engine.embedded import EmbeddedEngine, EmbeddedEngineClient, embedded_version, fetch_embedded
+from hireflow.engine.embedded import (
+    EmbeddedEngine,
+    EmbeddedEngineClient,
+    embedded_version,
+    fetch_embedded,
+    free_port,
+)
 from hireflow.engine.process import engine_pid
 from hireflow.engine.profiles import camunda_version
 from hireflow.paths import PROJECT_ROOT
@@ -175,6 +184,7 @@ class LocalWorld:
 
 
 PAYMENT_KEY = "sk_test_process_tests"
+SLOT_LINK_SECRET = "process-test-slot-secret"
 MAIL_KEY = "SG.process-tests"
 
 
@@ -194,7 +204,7 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
         ),
         payments=StripeStylePaymentGateway(payments.url, PAYMENT_KEY),
         calendar=StoreCalendar(db),
-        slot_links=SlotLinks("process-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
+        slot_links=SlotLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/slot"),
     )
     yield LocalWorld(services, payments.url, mail.url)
     payments.shutdown()
@@ -225,6 +235,56 @@ def web_app(process_engine: ProcessEngine, local_world: LocalWorld, deployed_mod
         "ENGINE_CONTROL_URL": process_engine.client.rest_url if embedded else "",
     }
     return create_app(config, engine_client=process_engine.client, services=local_world.services)
+
+
+@dataclass(frozen=True)
+class LiveWebapp:
+    """``python -m webapp`` (gunicorn) serving on a local port."""
+
+    url: str
+    process: subprocess.Popen
+
+
+@pytest.fixture(scope="module")
+def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed_models, tmp_path_factory):
+    """The webapp as ``make run`` serves it, on the process engine and the workers' store (per module)."""
+    port = free_port()
+    embedded = isinstance(process_engine.client, EmbeddedEngineClient)
+    env = {
+        **os.environ,
+        "HIREFLOW_WEB_PORT": str(port),
+        "HIREFLOW_WEB_WORKERS": "1",
+        "HIREFLOW_WEB_THREADS": "4",
+        "HIREFLOW_DATABASE_URL": local_world.services.db.url,
+        "HIREFLOW_FILES_DIR": str(local_world.services.files.root),
+        "HIREFLOW_MAIL_CAPTURE_URL": local_world.mail_url,
+        "HIREFLOW_SLOT_LINK_SECRET": SLOT_LINK_SECRET,
+        "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HIREFLOW_ENGINE_CONTROL_URL": process_engine.client.rest_url if embedded else "",
+        "HIREFLOW_ENGINE_REST_URL": process_engine.client.rest_url,
+    }
+    log_path = tmp_path_factory.mktemp("webapp") / "webapp.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webapp"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the webapp did not start; its log:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    yield LiveWebapp(url, process)
+    if process.poll() is None:
+        process.terminate()
+        process.wait(30)
 
 
 @pytest.fixture

@@ -46,6 +46,9 @@ def main() -> None:
         "graceful_timeout": 30,
         "accesslog": "-",
         "proc_name": "hireflow-webapp",
+        # gunicorn's control socket sits at one path per user: two servers (``make run``
+        # beside ``make test``) would fight over it, and nothing here uses it.
+        "control_socket_disable": True,
     }
     print(f"webapp: serving on http://{host}:{port} with gunicorn", flush=True)
     WebappServer(options).run()

@@ -1,0 +1,75 @@
+"""The webapp through its real server: ``python -m webapp`` (gunicorn) on localhost (issue 5)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from hireflow.browser import launch
+from hireflow.paths import PROJECT_ROOT
+from tests.engine_helpers import unique_key, wait_for
+from tests.resume_samples import pdf_resume
+from tests.web_helpers import payment_succeeded, signed_webhook
+
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
+
+ARTIFACTS = PROJECT_ROOT / "build" / "test-artifacts"
+
+
+def test_the_server_is_ready_and_processes_an_upload(live_webapp):
+    ready = requests.get(f"{live_webapp.url}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["engine"]["ok"] is True
+    assert ready.headers["X-Frame-Options"] == "DENY"
+
+    candidate_id = unique_key("cand")
+    upload = requests.post(
+        f"{live_webapp.url}/api/resumes",
+        data={"candidate_id": candidate_id, "candidate_name": "Ada", "candidate_email": "ada@example.com"},
+        files={"file": ("resume.pdf", pdf_resume(pages=1), "application/pdf")},
+        timeout=30,
+    )
+    assert upload.status_code == 202, upload.text
+    status_url = f"{live_webapp.url}{upload.headers['Location']}"
+    wait_for(
+        lambda: requests.get(status_url, timeout=10).json()["status"] == "processed",
+        what="the resume to be processed",
+        seen=lambda: requests.get(status_url, timeout=10).json(),
+    )
+
+
+def test_the_server_refuses_a_forged_webhook(live_webapp):
+    event = signed_webhook(payment_succeeded("evt_forged_live", "pi_live"), secret="whsec_someone_else")
+    response = requests.post(f"{live_webapp.url}/webhooks/payments", timeout=10, **event)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_resume_uploaded_in_the_browser_becomes_processed(live_webapp, tmp_path):
+    resume = tmp_path / "Lebenslauf Müller.pdf"
+    resume.write_bytes(pdf_resume(pages=2))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page()
+            page.goto(live_webapp.url)
+            form = page.locator("form", has_text="Resume")
+            form.get_by_label("Candidate id").fill(unique_key("browser-cand"))
+            form.get_by_label("Name").fill("Grace Hopper")
+            form.get_by_label("Email").fill("grace@example.com")
+            form.get_by_label("Resume").set_input_files(resume)
+            form.get_by_role("button", name="Upload").click()
+            # The item page refreshes itself until the status is final.
+            expect(page.get_by_test_id("status")).to_have_text("processed", timeout=90_000)
+            page.screenshot(path=ARTIFACTS / "ui-resume-processed.png", full_page=True)
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "ui-resume-processed.png").stat().st_size > 0
+
+
+def test_the_server_stops_cleanly_on_sigterm(live_webapp):
+    """Last in this file: gunicorn finishes in-flight requests and exits 0 on SIGTERM."""
+    live_webapp.process.terminate()
+    assert live_webapp.process.wait(30) == 0
