@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from hireflow.run import components_to_start, model_files, runnable
+from hireflow.run import component_environment, components_to_start, model_files, runnable
+
+
+def test_components_get_local_defaults_that_the_environment_overrides(monkeypatch):
+    monkeypatch.setenv("HIREFLOW_ADMIN_TOKEN", "from-the-environment")
+    env = component_environment({"HIREFLOW_ENGINE_CONTROL_URL": "http://127.0.0.1:9600"})
+    assert env["HIREFLOW_ADMIN_TOKEN"] == "from-the-environment"
+    assert env["HIREFLOW_DEMO_DATA"] == "1"
+    assert env["HIREFLOW_ENGINE_CONTROL_URL"] == "http://127.0.0.1:9600"
 
 
 def test_make_run_starts_every_component_that_exists():
     started = {name for name, _ in components_to_start()}
-    assert started == {"payment sandbox", "mail capture", "worker pool"}
+    assert started == {"payment sandbox", "mail capture", "worker pool", "webapp"}
     assert not runnable("no_such_package")
     assert not runnable("hireflow.engine.no_such_module")
 

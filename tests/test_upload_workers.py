@@ -89,5 +89,6 @@ def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(serv
         JobType.EXTRACT_RESUME_TEXT,
         JobType.EXTRACT_RESUME_SKILLS,
         JobType.INDEX_CANDIDATE,
+        JobType.RECORD_RESUME_OUTCOME,
     }
     assert min(timeouts.values()) >= 30_000
