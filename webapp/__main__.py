@@ -8,6 +8,7 @@ own app after the fork, so each has one engine client shared by its threads.
 from __future__ import annotations
 
 import os
+import secrets
 
 from gunicorn.app.base import BaseApplication
 
@@ -34,6 +35,8 @@ class WebappServer(BaseApplication):
 def main() -> None:
     configure_logging()
     env = os.environ
+    # One secret for every worker process: a CSRF token signed by one must verify in another.
+    env.setdefault("HIREFLOW_SECRET_KEY", secrets.token_urlsafe(32))
     host = env.get("HIREFLOW_WEB_HOST", "127.0.0.1")
     port = env.get("HIREFLOW_WEB_PORT", "5000")
     options = {
