@@ -43,11 +43,11 @@ from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.serving import serve_in_thread
 from hireflow.slot_links import SlotLinks
-from hireflow.store import Database
+from hireflow.store import Candidate, Database, utcnow
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
 from job_workers.worker import WorkerSettings, build_worker
-from tests.engine_helpers import running_pyzeebe_worker
+from tests.engine_helpers import running_pyzeebe_worker, unique_key
 from tests.web_helpers import ADMIN_TOKEN, WEBHOOK_SECRET
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -175,6 +175,21 @@ class LocalWorld:
         response = requests.get(f"{self.mail_url}/_capture/messages", params={"to": address}, timeout=5)
         response.raise_for_status()
         return response.json()
+
+    def add_candidate(self, skills: list[str] | None = None, years_of_experience: int = 3) -> str:
+        """A candidate with an indexed resume, as resume-upload leaves one; returns its id."""
+        candidate_id = unique_key("cand")
+        with self.services.db.sessions.begin() as session:
+            session.add(
+                Candidate(
+                    candidate_id=candidate_id,
+                    resume_id=unique_key("resume"),
+                    skills=skills or ["python"],
+                    years_of_experience=years_of_experience,
+                    indexed_at=utcnow(),
+                )
+            )
+        return candidate_id
 
     def payment_ledger(self) -> dict:
         """The payment sandbox's intents and refunds."""

@@ -7,6 +7,7 @@ what it last saw, so a failing process test says where the instance got stuck.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 import uuid
@@ -70,6 +71,16 @@ def describe_instance(camunda: CamundaRestClient, instance_key: str) -> dict[str
         "active_elements": [e.get("elementId") for e in active],
         "incidents": [f"{i.get('errorType')}: {i.get('errorMessage')}" for i in incidents],
     }
+
+
+def process_variable(camunda: CamundaRestClient, instance_key: str, name: str) -> Any:
+    """The instance's variable ``name`` (any scope), decoded from JSON, once it exists."""
+    found = wait_for(
+        lambda: [v for v in camunda.search_variables(processInstanceKey=instance_key) if v["name"] == name],
+        what=f"variable {name} of instance {instance_key}",
+        seen=lambda: describe_instance(camunda, instance_key),
+    )
+    return json.loads(found[-1]["value"])
 
 
 def wait_until_completed(

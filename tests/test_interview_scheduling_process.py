@@ -7,7 +7,6 @@ slots; silence ends with a recruiter's follow-up; a cancellation releases the bo
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pytest
@@ -16,6 +15,7 @@ from hireflow.constants import Message, ProcessId
 from hireflow.store import BusinessRecord
 from tests.engine_helpers import (
     describe_instance,
+    process_variable,
     unique_key,
     wait_for,
     wait_for_user_task,
@@ -50,17 +50,7 @@ def request_interview(process_engine, panel: list[dict] | None = None) -> tuple[
 
 
 def variable(process_engine, instance: str, name: str):
-    """The instance's variable ``name`` (any scope), decoded from JSON, once it exists."""
-    found = wait_for(
-        lambda: [
-            v
-            for v in process_engine.client.search_variables(processInstanceKey=instance)
-            if v["name"] == name
-        ],
-        what=f"variable {name} of instance {instance}",
-        seen=lambda: describe_instance(process_engine.client, instance),
-    )
-    return json.loads(found[-1]["value"])
+    return process_variable(process_engine.client, instance, name)
 
 
 def advance_engine_clock_past(process_engine, moment: str, margin_ms: int = 60_000) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from hireflow.constants import Message, ProcessId
-from hireflow.store import BusinessRecord, Candidate, JobPosting, utcnow
+from hireflow.store import BusinessRecord, JobPosting
 from tests.engine_helpers import (
     unique_key,
     wait_for_incident,
@@ -43,17 +43,7 @@ def add_posting(local_world, required: list[str], min_years: int = 0, posting_id
 
 
 def apply(process_engine, local_world, posting_id: str) -> tuple[str, dict]:
-    candidate_id = unique_key("cand")
-    with local_world.services.db.sessions.begin() as session:
-        session.add(
-            Candidate(
-                candidate_id=candidate_id,
-                resume_id=unique_key("resume"),
-                skills=CANDIDATE_SKILLS,
-                years_of_experience=5,
-                indexed_at=utcnow(),
-            )
-        )
+    candidate_id = local_world.add_candidate(CANDIDATE_SKILLS, years_of_experience=5)
     variables = {
         "application_id": unique_key("app"),
         "candidate_id": candidate_id,

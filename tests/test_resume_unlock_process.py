@@ -12,7 +12,7 @@ import requests
 
 from hireflow.constants import Message, ProcessId
 from hireflow.credits import CreditsLedger
-from hireflow.store import Candidate, ContactAccess, utcnow
+from hireflow.store import ContactAccess
 from tests.engine_helpers import (
     describe_instance,
     unique_key,
@@ -26,21 +26,6 @@ pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
 ONE_DAY_MS = 24 * 60 * 60 * 1000
 STANDARD_PRICE = {"credits": 2, "amount_cents": 2000}  # unlock-pricing: standard plan, junior
-
-
-def add_candidate(local_world) -> str:
-    candidate_id = unique_key("cand")
-    with local_world.services.db.sessions.begin() as session:
-        session.add(
-            Candidate(
-                candidate_id=candidate_id,
-                resume_id=unique_key("resume"),
-                skills=["python"],
-                years_of_experience=3,
-                indexed_at=utcnow(),
-            )
-        )
-    return candidate_id
 
 
 def start_unlock(
@@ -77,7 +62,7 @@ def has_access(local_world, employer_id: str, candidate_id: str) -> bool:
 
 
 def test_enough_credits_pay_for_the_unlock(process_engine, local_world):
-    candidate = add_candidate(local_world)
+    candidate = local_world.add_candidate()
     instance, v = start_unlock(process_engine, local_world, candidate_id=candidate, credits=5)
 
     wait_until_completed(process_engine.client, instance)
@@ -89,7 +74,7 @@ def test_enough_credits_pay_for_the_unlock(process_engine, local_world):
 
 
 def test_without_credits_the_card_is_charged_once(process_engine, local_world):
-    candidate = add_candidate(local_world)
+    candidate = local_world.add_candidate()
     instance, v = start_unlock(process_engine, local_world, candidate_id=candidate)
 
     wait_until_completed(process_engine.client, instance)
@@ -121,7 +106,7 @@ def test_when_access_cannot_be_granted_compensation_refunds_the_card(process_eng
 
 
 def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, local_world):
-    candidate = add_candidate(local_world)
+    candidate = local_world.add_candidate()
     instance, v = start_unlock(
         process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_chargeDeclined"
     )
@@ -139,7 +124,7 @@ def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, loc
 
 
 def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process_engine, local_world):
-    candidate = add_candidate(local_world)
+    candidate = local_world.add_candidate()
     instance, v = start_unlock(
         process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_async"
     )
@@ -155,7 +140,7 @@ def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process
 
 
 def test_an_unconfirmed_payment_is_cancelled_after_a_day(process_engine, local_world):
-    candidate = add_candidate(local_world)
+    candidate = local_world.add_candidate()
     instance, v = start_unlock(
         process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_async"
     )
@@ -175,7 +160,7 @@ def test_a_gateway_outage_is_retried_with_backoff_and_charges_once(process_engin
     requests.post(
         f"{local_world.payments_url}/_sandbox/faults", json={"next_count": {"server_error": 5}}, timeout=5
     ).raise_for_status()
-    candidate = add_candidate(local_world)
+    candidate = local_world.add_candidate()
     instance, v = start_unlock(process_engine, local_world, candidate_id=candidate)
 
     [failed] = wait_for(

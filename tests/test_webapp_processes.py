@@ -12,9 +12,10 @@ import re
 
 import pytest
 
-from hireflow.store import CalendarBooking, Candidate, ContactAccess, JobPosting, RequestClaim, utcnow
+from hireflow.store import CalendarBooking, ContactAccess, JobPosting, RequestClaim
 from tests.engine_helpers import (
     describe_instance,
+    process_variable,
     unique_key,
     wait_for,
     wait_until_completed,
@@ -26,21 +27,6 @@ from tests.web_helpers import ADMIN, csrf_token, payment_succeeded, resume_uploa
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
 
-def add_candidate(local_world, skills=("python", "sql")) -> str:
-    candidate_id = unique_key("cand")
-    with local_world.services.db.sessions.begin() as session:
-        session.add(
-            Candidate(
-                candidate_id=candidate_id,
-                resume_id=unique_key("resume"),
-                skills=list(skills),
-                years_of_experience=4,
-                indexed_at=utcnow(),
-            )
-        )
-    return candidate_id
-
-
 def add_posting(local_world) -> str:
     posting_id = unique_key("posting")
     with local_world.services.db.sessions.begin() as session:
@@ -50,19 +36,6 @@ def add_posting(local_world) -> str:
             )
         )
     return posting_id
-
-
-def variable(process_engine, instance: str, name: str):
-    found = wait_for(
-        lambda: [
-            v
-            for v in process_engine.client.search_variables(processInstanceKey=instance)
-            if v["name"] == name
-        ],
-        what=f"variable {name}",
-        seen=lambda: describe_instance(process_engine.client, instance),
-    )
-    return json.loads(found[-1]["value"])
 
 
 def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, process_engine, local_world):
@@ -95,7 +68,7 @@ def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, proces
 
 
 def test_an_admin_start_with_the_same_business_key_starts_one_instance(web, process_engine, local_world):
-    candidate_id = add_candidate(local_world)
+    candidate_id = local_world.add_candidate()
     body = {
         "processDefinitionId": "resume-unlock",
         "businessKey": unique_key("admin-unlock"),
@@ -146,7 +119,7 @@ def test_admins_deploy_the_bundled_models_and_broken_ones_are_refused(web):
 def test_a_signed_payment_webhook_unblocks_the_unlock_once_and_a_forged_one_is_refused(
     web, process_engine, local_world
 ):
-    candidate_id = add_candidate(local_world)
+    candidate_id = local_world.add_candidate()
     employer_id = unique_key("emp")
     accepted = web.post(
         "/api/unlocks",
@@ -160,7 +133,7 @@ def test_a_signed_payment_webhook_unblocks_the_unlock_once_and_a_forged_one_is_r
     assert accepted.status_code == 202, accepted.json
     instance = accepted.json["processInstanceKey"]
     wait_until_element(process_engine.client, instance, "AwaitConfirmation")
-    payment_id = variable(process_engine, instance, "payment_id")
+    payment_id = process_variable(process_engine.client, instance, "payment_id")
     event = payment_succeeded(unique_key("evt").replace("-", "_"), payment_id)
 
     forged = web.post("/webhooks/payments", **signed_webhook(event, secret="whsec_not_ours"))
@@ -186,7 +159,7 @@ def test_a_signed_payment_webhook_unblocks_the_unlock_once_and_a_forged_one_is_r
 
 
 def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
-    candidate_id = add_candidate(local_world)
+    candidate_id = local_world.add_candidate()
     candidate_email = f"{unique_key('grace')}@example.com"
     application = web.post(
         "/api/applications",
@@ -255,7 +228,7 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
 
 def test_a_withdrawal_is_published_once(web, process_engine, local_world):
     body = {
-        "candidate_id": add_candidate(local_world),
+        "candidate_id": local_world.add_candidate(),
         "candidate_name": "Alan Turing",
         "candidate_email": f"{unique_key('alan')}@example.com",
         "posting_id": add_posting(local_world),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
+from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
 from hireflow.store import JobPosting
 from webapp.engine import EngineRejected, call_engine
 from webapp.http import hireflow, json_body, operate_link
@@ -20,7 +21,6 @@ from webapp.schemas import PostingRequest, StartRequest
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
-MODEL_SUFFIXES = (".bpmn", ".dmn", ".form")
 MAX_MODEL_FILES = 50
 PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -41,7 +41,7 @@ def require_admin_token():
 
 
 def _models_folder() -> Path:
-    return Path(current_app.config.get("MODELS_DIR") or Path(current_app.root_path).parent / "bpmn")
+    return Path(current_app.config.get("MODELS_DIR") or MODELS_DIR)
 
 
 @bp.post("/deployments")
@@ -57,8 +57,7 @@ def deploy_uploaded():
 @bp.post("/deployments/bundled")
 def deploy_bundled():
     """Deploy every model in the app's ``bpmn/`` folder as one deployment (what ``make run`` does)."""
-    files = sorted(p for p in _models_folder().rglob("*") if p.suffix in MODEL_SUFFIXES)
-    return _deploy([(p.name, p.read_bytes()) for p in files])
+    return _deploy([(p.name, p.read_bytes()) for p in model_files(_models_folder())])
 
 
 def _deploy(resources: list[tuple[str, bytes]]):
