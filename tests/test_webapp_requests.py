@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hireflow.adapters.file_store import LocalFileStore
+from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine.embedded import free_port
 from hireflow.slot_links import SlotLinks
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
@@ -225,3 +226,29 @@ def test_slot_links_that_are_tampered_or_expired_are_refused(offline):
     assert page.status_code == 410
     assert "expired" in page.text
     assert page.mimetype == "text/html"
+
+
+class EndedInstances(CamundaRestClient):
+    """A client whose every instance has completed: the status rule is tested without an engine."""
+
+    def get_process_instance(self, key):
+        return {"processInstanceKey": str(key), "state": "COMPLETED"}
+
+
+def test_an_item_whose_instance_ended_without_an_outcome_shows_ended(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    services = Services(files=LocalFileStore(tmp_path / "files"), db=db)
+    app = create_app({"TESTING": True}, engine_client=EndedInstances("http://127.0.0.1:9"), services=services)
+    with db.sessions.begin() as session:  # e.g. an unlock refunded by compensation records nothing
+        session.add(
+            BusinessRecord(
+                kind="unlock",
+                business_id="unl_1",
+                status="requested",
+                details={"process_instance_key": "7"},
+                updated_at=utcnow(),
+            )
+        )
+    status = app.test_client().get("/api/unlocks/unl_1").json
+    assert (status["status"], status["final"], status["engine"]["state"]) == ("ended", True, "COMPLETED")

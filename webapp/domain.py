@@ -23,7 +23,7 @@ from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.slot_links import SlotLinkExpired, SlotLinkInvalid
 from hireflow.store import BusinessRecord, CalendarBooking, Candidate, ContactAccess, JobPosting, utcnow
 from job_workers.services import Services
-from webapp.engine import ProcessGateway
+from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import ApplicationRequest, InterviewRequest, ResumeFields, UnlockRequest
 
@@ -45,6 +45,8 @@ FINAL_STATUSES = {
     "unlock": {"unlocked", "cancelled"},
     "interview": {"done", "cancelled", "not-scheduled"},
 }
+# Instance states after which an item's status can no longer change.
+ENDED_STATES = {"COMPLETED", "TERMINATED", "CANCELED"}
 FIRST_STATUS = {
     "resume": "received",
     "application": "submitted",
@@ -258,7 +260,7 @@ class Hireflow:
         if instance_key:
             try:
                 instance = self.gateway.instance_state(instance_key)
-            except Exception as exc:  # the store answers even when the engine cannot
+            except (EngineUnavailable, EngineRejected) as exc:  # the store answers without the engine
                 log.warning("engine state of %s %s unavailable: %s", kind, business_id, exc)
                 engine["reachable"] = False
             else:
@@ -266,11 +268,14 @@ class Hireflow:
                     engine["state"] = instance.get("state")
                     engine["hasIncident"] = bool(instance.get("hasIncident", False))
         status = self._business_status(kind, business_id, record.status)
+        if status == FIRST_STATUS[kind] and engine["state"] in ENDED_STATES:
+            # The instance ended on a path that records no outcome (e.g. an unlock refunded).
+            status = "ended"
         return {
             "kind": kind,
             "id": business_id,
             "status": status,
-            "final": status in FINAL_STATUSES[kind],
+            "final": status == "ended" or status in FINAL_STATUSES[kind],
             "updatedAt": record.updated_at.isoformat() + "Z",
             "details": {k: v for k, v in details.items() if k != "process_instance_key"},
             "engine": engine,
