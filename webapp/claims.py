@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.store import Database, RequestClaim, utcnow
@@ -103,20 +103,3 @@ class RequestClaims:
                     RequestClaim.status == "pending",
                 )
             )
-
-    def result_of(self, scope: str, key: str) -> dict | None:
-        """The recorded result of a completed request, or None."""
-        with self.db.sessions() as session:
-            row = session.get(RequestClaim, (scope, key))
-            return dict(row.result) if row is not None and row.status == "done" else None
-
-    def recent(self, scope_prefix: str = "start:", limit: int = 50) -> list[RequestClaim]:
-        """The latest completed requests under a scope prefix, newest first (for the UI)."""
-        with self.db.sessions() as session:
-            rows = session.scalars(
-                select(RequestClaim)
-                .where(RequestClaim.scope.startswith(scope_prefix), RequestClaim.status == "done")
-                .order_by(RequestClaim.claimed_at.desc())
-                .limit(limit)
-            )
-            return list(rows)
