@@ -113,6 +113,11 @@ class ProcessEngine:
     grpc_address: str
     client: CamundaRestClient  # on the embedded engine, its EmbeddedEngineClient subclass
 
+    @property
+    def control_url(self) -> str:
+        """The embedded engine's control port, which the webapp then talks to; empty on a cluster."""
+        return self.client.rest_url if isinstance(self.client, EmbeddedEngineClient) else ""
+
 
 @pytest.fixture(scope="session")
 def process_engine(tmp_path_factory) -> Iterator[ProcessEngine]:
@@ -241,13 +246,12 @@ def web_app(process_engine: ProcessEngine, local_world: LocalWorld, deployed_mod
     """The webapp on the process engine and the workers' own store, files and mail capture."""
     from webapp import create_app
 
-    embedded = isinstance(process_engine.client, EmbeddedEngineClient)
     config = {
         "TESTING": True,
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "MAIL_CAPTURE_URL": local_world.mail_url,
-        "ENGINE_CONTROL_URL": process_engine.client.rest_url if embedded else "",
+        "ENGINE_CONTROL_URL": process_engine.control_url,
     }
     return create_app(config, engine_client=process_engine.client, services=local_world.services)
 
@@ -264,7 +268,6 @@ class LiveWebapp:
 def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed_models, tmp_path_factory):
     """The webapp as ``make run`` serves it, on the process engine and the workers' store (per module)."""
     port = free_port()
-    embedded = isinstance(process_engine.client, EmbeddedEngineClient)
     env = {
         **os.environ,
         "HIREFLOW_WEB_PORT": str(port),
@@ -276,7 +279,7 @@ def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed
         "HIREFLOW_SLOT_LINK_SECRET": SLOT_LINK_SECRET,
         "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "HIREFLOW_ENGINE_CONTROL_URL": process_engine.client.rest_url if embedded else "",
+        "HIREFLOW_ENGINE_CONTROL_URL": process_engine.control_url,
         "HIREFLOW_ENGINE_REST_URL": process_engine.client.rest_url,
     }
     log_path = tmp_path_factory.mktemp("webapp") / "webapp.log"

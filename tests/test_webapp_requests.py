@@ -34,16 +34,21 @@ from webapp import create_app
 MAX_UPLOAD = 200_000
 
 
-@pytest.fixture
-def offline(tmp_path: Path):
-    """An app whose engine is unreachable, with its own empty store and file folder."""
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def empty_services(folder: Path) -> Services:
+    """A new SQLite store and file folder under ``folder``, with slot links."""
+    db = Database(f"sqlite:///{folder / 'domain.sqlite3'}")
     db.create_schema()
-    services = Services(
-        files=LocalFileStore(tmp_path / "files"),
+    return Services(
+        files=LocalFileStore(folder / "files"),
         db=db,
         slot_links=SlotLinks("offline-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
     )
+
+
+@pytest.fixture
+def offline(tmp_path: Path):
+    """An app whose engine is unreachable, with its own empty store and file folder."""
+    services = empty_services(tmp_path)
     app = create_app(
         {
             "TESTING": True,
@@ -143,11 +148,15 @@ def test_fields_are_checked_and_named(offline):
 
 
 def test_every_response_carries_the_security_headers(offline):
-    response = offline[0].test_client().get("/healthz")
-    assert response.json == {"status": "ok"}
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["X-Frame-Options"] == "DENY"
-    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    client = offline[0].test_client()
+    assert client.get("/healthz").json == {"status": "ok"}
+    # JSON, a problem, an HTML page and a refused method alike.
+    responses = [client.get("/healthz"), client.get("/api/resumes/nope"), client.get("/"), client.put("/")]
+    for response in responses:
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
 def test_admin_api_needs_the_token(offline):
@@ -236,11 +245,9 @@ class EndedInstances(CamundaRestClient):
 
 
 def test_an_item_whose_instance_ended_without_an_outcome_shows_ended(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
-    db.create_schema()
-    services = Services(files=LocalFileStore(tmp_path / "files"), db=db)
+    services = empty_services(tmp_path)
     app = create_app({"TESTING": True}, engine_client=EndedInstances("http://127.0.0.1:9"), services=services)
-    with db.sessions.begin() as session:  # e.g. an unlock refunded by compensation records nothing
+    with services.db.sessions.begin() as session:  # e.g. an unlock refunded by compensation records nothing
         session.add(
             BusinessRecord(
                 kind="unlock",

@@ -43,10 +43,10 @@ def create_app(
     """Build the webapp: settings, one engine client, the domain operations, the blueprints."""
     app = Flask(__name__)
     app.config.update(settings_from_environment())
-    if config:
-        app.config.update(config)
-        if "MAX_UPLOAD_BYTES" in config and "MAX_CONTENT_LENGTH" not in config:
-            app.config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + MULTIPART_OVERHEAD_BYTES
+    app.config.update(config or {})
+    # Flask refuses larger bodies before reading them; the file check gives the exact limit.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's own default is None: no limit
+        app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + MULTIPART_OVERHEAD_BYTES
 
     services = services or services_from_environment()
     client = engine_client or client_from_settings(app.config)

@@ -103,5 +103,4 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict[str
     }
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = secrets.token_urlsafe(32)
-    settings["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_BYTES"] + MULTIPART_OVERHEAD_BYTES
     return settings

@@ -220,8 +220,8 @@ class Hireflow:
         record = self._record("interview", choice.interview_id)
         return SlotOffer(choice.interview_id, choice.slot, record.status if record else None)
 
-    def select_slot(self, token: str) -> bool:
-        """Publish the candidate's choice once per link; False when the link was used before."""
+    def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
+        """Publish the candidate's choice once per link: the offer, and False if used before."""
         offer = self.slot_offer(token)
         if offer.status in FINAL_STATUSES["interview"]:
             raise Problem(409, "Interview closed", f"this interview is {offer.status}; no slot can be chosen")
@@ -232,7 +232,7 @@ class Hireflow:
             message_id,
             {"selected_slot": offer.slot},
         )
-        return published.published
+        return offer, published.published
 
     # -- payments --
 

@@ -22,7 +22,6 @@ def show_slot(token: str):
 
 @bp.post("/<token>")
 def choose_slot(token: str):
-    offer = hireflow().slot_offer(token)
-    published = hireflow().select_slot(token)
+    offer, published = hireflow().select_slot(token)
     outcome = "chosen" if published else "already-chosen"
     return render_template("slot.html", offer=offer, token=token, outcome=outcome), 202 if published else 200
