@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,13 +42,24 @@ def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Runni
 
 
 def run_sandbox_cli(
-    create_app: Callable[[str, str], Flask], *, description: str, port: int, db_file: str, api_key: str
+    create_app: Callable[[str, str], Flask],
+    *,
+    description: str,
+    port: int,
+    db_file: str,
+    api_key: str,
+    api_key_variable: str,
 ) -> None:
-    """Command line of a sandbox: ``--port``, ``--db``, ``--api-key``; serves in the foreground."""
+    """Command line of a sandbox: ``--host``, ``--port``, ``--db``, ``--api-key``; serves in the foreground.
+
+    ``--host`` defaults to ``HIREFLOW_SANDBOX_HOST`` or 127.0.0.1 (a container sets 0.0.0.0);
+    ``--api-key`` to the variable the clients read it from, so both sides share one setting.
+    """
     parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default=os.environ.get("HIREFLOW_SANDBOX_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--db", default=str(data_root() / db_file))
-    parser.add_argument("--api-key", default=api_key)
+    parser.add_argument("--api-key", default=os.environ.get(api_key_variable, api_key))
     args = parser.parse_args()
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    create_app(args.db, args.api_key).run(host="127.0.0.1", port=args.port, threaded=True)
+    create_app(args.db, args.api_key).run(host=args.host, port=args.port, threaded=True)

@@ -1,8 +1,11 @@
 """``python -m job_workers``: the worker pool (``make run`` starts it).
 
-Environment: ``ZEEBE_ADDRESS`` (localhost:26500), ``HIREFLOW_WORKER_PROCESSES`` (one per
-CPU), ``HIREFLOW_WORKER_MAX_JOBS`` (8 per process), ``HIREFLOW_WORKER_STATUS_PORT``
-(9464: /healthz and /metrics), ``HIREFLOW_LOG_FORMAT`` (text or json).
+Environment: the cluster connection as Camunda documents it (``ZEEBE_GRPC_ADDRESS``,
+``CAMUNDA_AUTH_STRATEGY`` and credentials, TLS: see ``hireflow.camunda_connection``; the
+default is the unprotected local engine on localhost:26500), ``HIREFLOW_WORKER_PROCESSES``
+(one per CPU), ``HIREFLOW_WORKER_MAX_JOBS`` (8 per process), ``HIREFLOW_WORKER_STATUS_HOST``
+and ``HIREFLOW_WORKER_STATUS_PORT`` (127.0.0.1:9464: /healthz and /metrics),
+``HIREFLOW_LOG_FORMAT`` (text or json).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
+from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
 from hireflow.paths import data_root
 from hireflow.serving import serve_in_thread
 from job_workers.logs import configure_logging
@@ -44,8 +48,16 @@ def main() -> None:
     parser.add_argument(
         "--status-port", type=int, default=int(os.environ.get("HIREFLOW_WORKER_STATUS_PORT", 9464))
     )
+    parser.add_argument("--status-host", default=os.environ.get("HIREFLOW_WORKER_STATUS_HOST", "127.0.0.1"))
     args = parser.parse_args()
     configure_logging("supervisor")
+    try:
+        # Checked once here: a bad setting stops the pool with one clear message instead of
+        # every worker process failing in a restart loop.
+        connection = ConnectionSettings.from_environment()
+    except ConnectionSettingsError as exc:
+        log.error("worker pool not started: %s", exc)
+        sys.exit(2)
 
     state_dir = data_root() / "worker-pool"
     metrics_dir = state_dir / "metrics"
@@ -57,8 +69,9 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server = serve_in_thread(create_status_app(supervisor), port=args.status_port)
+    server = serve_in_thread(create_status_app(supervisor), host=args.status_host, port=args.status_port)
     log.info("worker pool: %d processes; health and metrics on %s", args.processes, server.url)
+    log.info("cluster connection: %s", connection.describe())
     supervisor.start()
     try:
         supervisor.run_until(stop)

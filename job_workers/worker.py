@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyzeebe import ZeebeWorker, create_insecure_channel
+from pyzeebe import ZeebeWorker
 
+from hireflow.camunda_connection import ConnectionSettings, grpc_channel
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.failure_policy import FailurePolicy
 from job_workers.logs import configure_logging
@@ -37,7 +38,7 @@ class WorkerSettings:
     """How one worker process connects and behaves."""
 
     name: str
-    zeebe_address: str = "localhost:26500"
+    connection: ConnectionSettings = ConnectionSettings()
     max_concurrent_jobs: int = 8
     heartbeat_file: Path | None = None
     heartbeat_seconds: float = 5.0
@@ -47,7 +48,7 @@ class WorkerSettings:
     def from_environment(cls, name: str, heartbeat_file: Path | None = None) -> "WorkerSettings":
         return cls(
             name=name,
-            zeebe_address=os.environ.get("ZEEBE_ADDRESS", cls.zeebe_address),
+            connection=ConnectionSettings.from_environment(),
             max_concurrent_jobs=int(os.environ.get("HIREFLOW_WORKER_MAX_JOBS", cls.max_concurrent_jobs)),
             heartbeat_file=heartbeat_file,
         )
@@ -63,7 +64,7 @@ async def _beat(path: Path, every: float) -> None:
 def build_worker(settings: WorkerSettings, services: Services, metrics: PoolMetrics) -> ZeebeWorker:
     """A pyzeebe worker with hireflow's policy, metrics and every router."""
     worker = ZeebeWorker(
-        create_insecure_channel(grpc_address=settings.zeebe_address),
+        grpc_channel(settings.connection),
         name=settings.name,
         # Never give up reconnecting (pyzeebe 4.7 hangs once its limit is reached).
         max_connection_retries=-1,
@@ -96,7 +97,7 @@ async def run(settings: WorkerSettings, services: Services) -> None:
         else None
     )
     work = asyncio.create_task(worker.work())
-    log.info("worker %s connecting to %s", settings.name, settings.zeebe_address)
+    log.info("worker %s connecting: %s", settings.name, settings.connection.describe())
     stop_wait = asyncio.create_task(stopping.wait())
     await asyncio.wait({work, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
     log.info("worker %s stopping: no new jobs, finishing running ones", settings.name)

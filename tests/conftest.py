@@ -18,6 +18,7 @@ from hireflow.adapters.calendar import StoreCalendar
 from hireflow.adapters.email import EmailOutbox, SendGridMailer
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.adapters.payments import StripeStylePaymentGateway
+from hireflow.camunda_connection import ConnectionSettings
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import (
     DistributionUnavailable,
@@ -234,7 +235,9 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
 @pytest.fixture(scope="session")
 def hireflow_worker(process_engine: ProcessEngine, local_world: LocalWorld, deployed_models) -> Iterator:
     """The product's own worker (every router, the failure policy) connected to the engine."""
-    settings = WorkerSettings(name="process-test-worker", zeebe_address=process_engine.grpc_address)
+    settings = WorkerSettings(
+        name="process-test-worker", connection=ConnectionSettings(grpc_address=process_engine.grpc_address)
+    )
     with running_pyzeebe_worker(
         lambda: build_worker(settings, local_world.services, PoolMetrics()), settings.max_concurrent_jobs
     ) as worker:

@@ -10,6 +10,7 @@ import os
 import secrets
 from typing import Any
 
+from hireflow.camunda_connection import ConnectionSettings
 from hireflow.engine.profiles import local_profile
 from hireflow.resume_intake import DEFAULT_LIMITS
 
@@ -22,7 +23,8 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "ENGINE_REST_URL",
         "HIREFLOW_ENGINE_REST_URL",
         local_profile().rest_url,
-        "Camunda 8 Orchestration Cluster REST API (the /v2 API lives under it)",
+        "Camunda 8 Orchestration Cluster REST API (the /v2 API lives under it); "
+        "`CAMUNDA_REST_ADDRESS` is read when this is unset",
     ),
     (
         "ENGINE_CONTROL_URL",
@@ -101,6 +103,14 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict[str
         name: _typed(default, environ[variable]) if variable in environ else default
         for name, variable, default, _ in SETTINGS
     }
+    # The cluster's address and credentials, named as Camunda documents them for clients
+    # (CAMUNDA_REST_ADDRESS, CAMUNDA_AUTH_STRATEGY, ...): shared with the worker pool.
+    connection = ConnectionSettings.from_environment(environ)
+    settings["ENGINE_CONNECTION"] = connection
+    if "HIREFLOW_ENGINE_REST_URL" not in environ and (
+        environ.get("CAMUNDA_REST_ADDRESS") or environ.get("ZEEBE_REST_ADDRESS")
+    ):
+        settings["ENGINE_REST_URL"] = connection.rest_address
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = secrets.token_urlsafe(32)
     return settings

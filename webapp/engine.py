@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from hireflow.camunda_connection import ConnectionSettings, TokenUnavailable, configure_session
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import EmbeddedEngineClient
 from webapp.claims import RequestClaims
@@ -57,6 +58,7 @@ def client_from_settings(settings: dict[str, Any], pool_size: int = 16) -> Camun
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     timeout = float(settings["ENGINE_TIMEOUT_SECONDS"])
+    configure_session(session, settings.get("ENGINE_CONNECTION") or ConnectionSettings())
     if settings.get("ENGINE_CONTROL_URL"):
         client = EmbeddedEngineClient(settings["ENGINE_CONTROL_URL"], timeout=timeout)
         client.session = session
@@ -68,6 +70,9 @@ def call_engine(what: str, call, *args: Any, **kwargs: Any) -> Any:
     """Run one engine call, translating its failures into EngineUnavailable or EngineRejected."""
     try:
         return call(*args, **kwargs)
+    except TokenUnavailable as exc:
+        # No token, so no request was sent: the engine certainly did nothing.
+        raise EngineUnavailable(f"{what}: no access token ({exc})", certainly_not_applied=True) from exc
     except requests.ConnectionError as exc:
         # A connection that never opened sent nothing; a reset one may have been acted on.
         text = str(exc)

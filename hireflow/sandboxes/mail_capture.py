@@ -182,6 +182,7 @@ def main() -> None:
         port=8102,
         db_file="mail-capture.sqlite3",
         api_key="SG.hireflow-local",
+        api_key_variable="SENDGRID_API_KEY",
     )
 
 

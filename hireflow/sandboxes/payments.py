@@ -398,6 +398,7 @@ def main() -> None:
         port=8101,
         db_file="payment-sandbox.sqlite3",
         api_key="sk_test_hireflow_local",
+        api_key_variable="PAYMENT_API_KEY",
     )
 
 

@@ -1,0 +1,92 @@
+"""``python -m hireflow.deploy_models``: deploy bpmn/ to a cluster once it answers.
+
+The release step of compose (a one-shot service) and Kubernetes (a Job): it reads the
+same connection settings as the workers (``CAMUNDA_REST_ADDRESS``, ``CAMUNDA_AUTH_STRATEGY``
+and credentials; see ``hireflow.camunda_connection``), waits for the cluster up to
+``--wait`` seconds, deploys every model as one deployment and exits 0. Deploying unchanged
+models again is harmless: Zeebe keeps the existing versions.
+
+Exit codes: 0 deployed, 1 the cluster refused the models, 2 bad settings, 3 no cluster in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from hireflow.backoff import Backoff
+from hireflow.camunda_connection import (
+    ConnectionSettings,
+    ConnectionSettingsError,
+    TokenUnavailable,
+    configure_session,
+)
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.run import MODELS_DIR, model_files
+
+log = logging.getLogger("hireflow.deploy_models")
+
+
+def deploy_when_ready(client: CamundaRestClient, folder: Path, wait_seconds: float) -> dict:
+    """Deploy ``folder``'s models, retrying with backoff while the cluster is not there yet."""
+    files = model_files(folder)
+    if not files:
+        raise SystemExit(f"no models under {folder}")
+    deadline = time.monotonic() + wait_seconds
+    backoff = Backoff(base_seconds=1.0, cap_seconds=15.0)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return client.deploy(files)
+        except CamundaApiError as exc:
+            if exc.status not in (429, 502, 503, 504):
+                raise
+            reason = f"cluster answered {exc.status}"
+        except (requests.ConnectionError, requests.Timeout, TokenUnavailable) as exc:
+            if isinstance(exc, TokenUnavailable) and exc.rejected:
+                raise
+            reason = str(exc).splitlines()[0]
+        delay = backoff.delay(attempt)
+        if time.monotonic() + delay > deadline:
+            raise TimeoutError(f"the cluster did not take the models within {wait_seconds:.0f} s: {reason}")
+        log.info("cluster not ready (%s); trying again in %.1f s", reason, delay)
+        time.sleep(delay)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Deploy hireflow's BPMN, DMN and forms to the cluster.")
+    parser.add_argument("--models", type=Path, default=MODELS_DIR, help="folder of models (default: bpmn/)")
+    parser.add_argument("--wait", type=float, default=300.0, help="seconds to wait for the cluster")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = ConnectionSettings.from_environment()
+    except ConnectionSettingsError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("deploying %s to %s", args.models, settings.describe())
+    client = CamundaRestClient(settings.rest_address, session=configure_session(requests.Session(), settings))
+    try:
+        result = deploy_when_ready(client, args.models, args.wait)
+    except TimeoutError as exc:
+        log.error("%s", exc)
+        return 3
+    except (CamundaApiError, TokenUnavailable) as exc:
+        log.error("the cluster refused the deployment: %s", exc)
+        return 1
+    log.info(
+        "deployed %d model file(s) as deployment %s",
+        len(model_files(args.models)),
+        result.get("deploymentKey"),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
