@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from hireflow.camunda_connection import (
     configure_session,
 )
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.engine.embedded import EmbeddedEngineClient
 from hireflow.run import MODELS_DIR, model_files
 
 log = logging.getLogger("hireflow.deploy_models")
@@ -70,8 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConnectionSettingsError as exc:
         log.error("%s", exc)
         return 2
-    log.info("deploying %s to %s", args.models, settings.describe())
-    client = CamundaRestClient(settings.rest_address, session=configure_session(requests.Session(), settings))
+    session = configure_session(requests.Session(), settings)
+    control_url = os.environ.get("HIREFLOW_ENGINE_CONTROL_URL")
+    if control_url:  # the embedded engine of `make run`'s fallback, as the webapp also honours
+        log.info("deploying %s to the embedded engine at %s", args.models, control_url)
+        client: CamundaRestClient = EmbeddedEngineClient(control_url)
+    else:
+        log.info("deploying %s to %s", args.models, settings.describe())
+        client = CamundaRestClient(settings.rest_address, session=session)
     try:
         result = deploy_when_ready(client, args.models, args.wait)
     except TimeoutError as exc:
