@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,4 +63,6 @@ def run_sandbox_cli(
     parser.add_argument("--api-key", default=os.environ.get(api_key_variable, api_key))
     args = parser.parse_args()
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    # `docker stop` and Kubernetes send SIGTERM: stop serving as on Ctrl-C and exit 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     create_app(args.db, args.api_key).run(host=args.host, port=args.port, threaded=True)
