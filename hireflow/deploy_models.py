@@ -6,7 +6,8 @@ and credentials; see ``hireflow.camunda_connection``), waits for the cluster up 
 ``--wait`` seconds, deploys every model as one deployment and exits 0. Deploying unchanged
 models again is harmless: Zeebe keeps the existing versions.
 
-Exit codes: 0 deployed, 1 the cluster refused the models, 2 bad settings, 3 no cluster in time.
+Exit codes: 0 deployed, 1 the cluster refused the models, 2 bad settings or no models,
+3 no cluster in time.
 """
 
 from __future__ import annotations
@@ -34,11 +35,8 @@ from hireflow.run import MODELS_DIR, model_files
 log = logging.getLogger("hireflow.deploy_models")
 
 
-def deploy_when_ready(client: CamundaRestClient, folder: Path, wait_seconds: float) -> dict:
-    """Deploy ``folder``'s models, retrying with backoff while the cluster is not there yet."""
-    files = model_files(folder)
-    if not files:
-        raise SystemExit(f"no models under {folder}")
+def deploy_when_ready(client: CamundaRestClient, files: list[Path], wait_seconds: float) -> dict:
+    """Deploy ``files`` as one deployment, retrying with backoff while the cluster is not there yet."""
     deadline = time.monotonic() + wait_seconds
     backoff = Backoff(base_seconds=1.0, cap_seconds=15.0)
     attempt = 0
@@ -72,27 +70,27 @@ def main(argv: list[str] | None = None) -> int:
     except ConnectionSettingsError as exc:
         log.error("%s", exc)
         return 2
-    session = configure_session(requests.Session(), settings)
+    files = model_files(args.models)
+    if not files:
+        log.error("no models under %s", args.models)
+        return 2
     control_url = os.environ.get("HIREFLOW_ENGINE_CONTROL_URL")
     if control_url:  # the embedded engine of `make run`'s fallback, as the webapp also honours
         log.info("deploying %s to the embedded engine at %s", args.models, control_url)
         client: CamundaRestClient = EmbeddedEngineClient(control_url)
     else:
         log.info("deploying %s to %s", args.models, settings.describe())
+        session = configure_session(requests.Session(), settings)
         client = CamundaRestClient(settings.rest_address, session=session)
     try:
-        result = deploy_when_ready(client, args.models, args.wait)
+        result = deploy_when_ready(client, files, args.wait)
     except TimeoutError as exc:
         log.error("%s", exc)
         return 3
     except (CamundaApiError, TokenUnavailable) as exc:
         log.error("the cluster refused the deployment: %s", exc)
         return 1
-    log.info(
-        "deployed %d model file(s) as deployment %s",
-        len(model_files(args.models)),
-        result.get("deploymentKey"),
-    )
+    log.info("deployed %d model file(s) as deployment %s", len(files), result.get("deploymentKey"))
     return 0
 
 
