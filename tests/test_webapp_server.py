@@ -55,7 +55,9 @@ def test_a_resume_uploaded_in_the_browser_becomes_processed(live_webapp, tmp_pat
         try:
             page = browser.new_page()
             page.goto(live_webapp.url)
-            form = page.locator("form", has_text="Resume")
+            # By its heading: other forms list postings whose titles may say "resume" too.
+            upload = page.get_by_role("heading", name="Upload a resume")
+            form = page.locator("section", has=upload).locator("form")
             form.get_by_label("Candidate id").fill(unique_key("browser-cand"))
             form.get_by_label("Name").fill("Grace Hopper")
             form.get_by_label("Email").fill("grace@example.com")
