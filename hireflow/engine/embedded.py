@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,14 @@ def _k(value: Any) -> str:
     return str(value)
 
 
+def _iso(epoch_ms: int | None) -> str | None:
+    """A record's timestamp as REST v2 writes dates: ISO 8601 in UTC, to the millisecond."""
+    if epoch_ms is None:
+        return None
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass
 class _Projection:
     """What the engine's EVENT records say happened, kept the way REST v2 searches show it."""
@@ -179,7 +188,7 @@ class _Projection:
         value, intent, key = record["value"], record["intent"], _k(record["key"])
         kind = record["valueType"]
         if kind == "PROCESS_INSTANCE" and intent in self._ELEMENT_STATES:
-            self._element(key, value, self._ELEMENT_STATES[intent])
+            self._element(key, value, self._ELEMENT_STATES[intent], record.get("timestamp"))
         elif kind == "USER_TASK":
             self._user_task(key, value, intent)
         elif kind == "INCIDENT":
@@ -211,7 +220,7 @@ class _Projection:
                 "customHeaders": value.get("customHeaders", {}),
             }
 
-    def _element(self, key: str, value: dict[str, Any], state: str) -> None:
+    def _element(self, key: str, value: dict[str, Any], state: str, timestamp: int | None) -> None:
         element = self.elements.setdefault(
             key,
             {
@@ -220,9 +229,12 @@ class _Projection:
                 "type": value["bpmnElementType"],
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "processDefinitionId": value["bpmnProcessId"],
+                "startDate": _iso(timestamp),
             },
         )
         element["state"] = state
+        if state != "ACTIVE":
+            element["endDate"] = _iso(timestamp)
         if value["bpmnElementType"] == "PROCESS":
             self.instances[key] = {
                 "processInstanceKey": key,

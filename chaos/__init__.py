@@ -1,0 +1,1 @@
+"""Chaos scenarios: the whole product under faults, and a checker that counts what went wrong."""

@@ -1,0 +1,204 @@
+"""After a scenario: what the engine, the payment ledger and the mail capture say happened.
+
+The checker trusts no flow's own account. It reads:
+
+- the engine, for each instance a flow started: completed, in incident, or stuck
+  (neither), and for each message the webapp accepted, whether its catch event
+  completed exactly once (else the message was lost, or correlated twice);
+- the payment sandbox's ledger: more than one payment intent for one unlock is a double
+  charge, more than one refund of one intent a double refund;
+- the mail capture: two mails with one dedupe key are a duplicate email.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chaos.flows import Flow, SentMessage, Started
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.engine.embedded import EmbeddedEngineClient
+
+ENDED = {"COMPLETED", "TERMINATED", "CANCELED"}
+
+
+@dataclass
+class InstanceState:
+    key: str
+    state: str  # ACTIVE, COMPLETED, ... or MISSING when the engine does not know it
+    incident_keys: list[str] = field(default_factory=list)
+
+    @property
+    def settled(self) -> bool:
+        """Completed, or waiting for a person in an incident: nothing more happens by itself."""
+        return self.state in ENDED or bool(self.incident_keys)
+
+
+@dataclass
+class ScenarioReport:
+    """One row of the checker's table."""
+
+    scenario: str
+    started: int = 0
+    completed: int = 0
+    incident: int = 0
+    stuck: int = 0
+    incidents_repaired: int = 0
+    double_charges: int = 0
+    double_refunds: int = 0
+    duplicate_emails: int = 0
+    messages: int = 0
+    lost_messages: int = 0
+    before_subscription: int = 0
+    refused_requests: int = 0
+    seconds: float = 0.0
+    note: str = ""
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def meets_the_bar(self) -> bool:
+        """0 stuck, 0 double effects, 0 lost, and no correct request refused."""
+        return not (
+            self.stuck
+            or self.incident
+            or self.double_charges
+            or self.double_refunds
+            or self.duplicate_emails
+            or self.lost_messages
+            or self.refused_requests
+        )
+
+
+def _epoch_ms(iso: str | None) -> int | None:
+    if not iso:
+        return None
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _business_id(dedupe_key: str | None) -> str | None:
+    """The business id in a dedupe key (``template:business_id:element_instance_key``)."""
+    parts = (dedupe_key or "").split(":")
+    return parts[1] if len(parts) == 3 else None
+
+
+class Checker:
+    """Reads the engine; ``world`` gives the ledger and the mails."""
+
+    def __init__(self, world):
+        self.world = world
+        self.client: CamundaRestClient = world.engine.client
+
+    def _refresh(self) -> None:
+        if isinstance(self.client, EmbeddedEngineClient):
+            self.client.refresh()
+
+    def instance_states(self, keys: list[str]) -> dict[str, InstanceState]:
+        self._refresh()
+        states = {}
+        for key in keys:
+            try:
+                state = self.client.get_process_instance(key).get("state", "MISSING")
+            except CamundaApiError as exc:
+                if exc.status != 404:
+                    raise
+                state = "MISSING"
+            incidents = []
+            if state not in ENDED:
+                incidents = [
+                    i["incidentKey"]
+                    for i in self.client.search_incidents(processInstanceKey=key, state="ACTIVE")
+                ]
+            states[key] = InstanceState(key, state, incidents)
+        return states
+
+    def wait_until_settled(self, keys: list[str], timeout: float) -> dict[str, InstanceState]:
+        """Poll until every instance completed or sits in an incident, or ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.instance_states(keys)
+            if all(s.settled for s in states.values()) or time.monotonic() > deadline:
+                return states
+            time.sleep(1.0)
+
+    def repair_incidents(self, states: dict[str, InstanceState]) -> int:
+        """What an operator does in Operate once the fault is gone: retries back, incident resolved."""
+        self._refresh()
+        repaired = 0
+        for state in states.values():
+            for incident_key in state.incident_keys:
+                [incident] = self.client.search_incidents(incidentKey=incident_key) or [{}]
+                job_key = str(incident.get("jobKey") or "")
+                if job_key and job_key not in {"-1", "None"}:
+                    self.client.update_job_retries(job_key, 3)
+                self.client.resolve_incident(incident_key)
+                repaired += 1
+        return repaired
+
+    def element_instances(self, instance_key: str, element_id: str) -> list[dict]:
+        return self.client.search_element_instances(processInstanceKey=instance_key, elementId=element_id)
+
+    def check_messages(self, messages: list[SentMessage], report: ScenarioReport) -> None:
+        self._refresh()
+        for message in messages:
+            report.messages += 1
+            completed = [
+                e
+                for e in self.element_instances(message.instance_key, message.catch_element)
+                if e.get("state") == "COMPLETED"
+            ]
+            if not completed:
+                report.lost_messages += 1
+                report.details.append(f"lost: {message.name} for instance {message.instance_key}")
+            if message.subscription_element:
+                opened = [
+                    _epoch_ms(e.get("startDate"))
+                    for e in self.element_instances(message.instance_key, message.subscription_element)
+                ]
+                opened = [t for t in opened if t is not None]
+                if opened and message.accepted_at_ms < min(opened):
+                    report.before_subscription += 1
+
+    def check_effects(self, started: list[Started], report: ScenarioReport) -> None:
+        ledger = self.world.ledger()
+        unlock_ids = {s.business_id for s in started if s.kind == "unlock"}
+        intents = Counter(
+            p["metadata"].get("unlock_id")
+            for p in ledger["payment_intents"]
+            if p["metadata"].get("unlock_id") in unlock_ids
+        )
+        report.double_charges = sum(n - 1 for n in intents.values() if n > 1)
+        ours = {p["id"] for p in ledger["payment_intents"] if p["metadata"].get("unlock_id") in unlock_ids}
+        refunds = Counter(r["payment_intent"] for r in ledger["refunds"] if r["payment_intent"] in ours)
+        report.double_refunds = sum(n - 1 for n in refunds.values() if n > 1)
+        business_ids = {s.business_id for s in started}
+        keys = Counter(
+            m["dedupe_key"] for m in self.world.mails() if _business_id(m.get("dedupe_key")) in business_ids
+        )
+        report.duplicate_emails = sum(n - 1 for n in keys.values() if n > 1)
+        for key, n in keys.items():
+            if n > 1:
+                report.details.append(f"duplicate email: {key} sent {n} times")
+
+
+def check_scenario(
+    checker: Checker, report: ScenarioReport, flows: list[Flow], states: dict[str, InstanceState]
+) -> ScenarioReport:
+    """Fill ``report`` from the final instance states, the messages and the side effects."""
+    started = [s for f in flows for s in f.started]
+    report.started = len(started)
+    for state in states.values():
+        if state.state in ENDED:
+            report.completed += 1
+        elif state.incident_keys:
+            report.incident += 1
+            report.details.append(f"incident: instance {state.key}")
+        else:
+            report.stuck += 1
+            report.details.append(f"stuck: instance {state.key} ({state.state})")
+    checker.check_messages([m for f in flows for m in f.messages], report)
+    checker.check_effects(started, report)
+    report.refused_requests = sum(len(f.refusals) for f in flows)
+    report.details.extend(r for f in flows for r in f.refusals)
+    return report

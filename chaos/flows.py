@@ -1,0 +1,379 @@
+"""Business flows driven through the webapp, as people and the payment provider drive them.
+
+A flow starts one or more process instances and then takes the steps a person or an
+outside service would take (choose a slot, cancel, deliver a payment webhook). Every
+step is taken by ``advance()``, which looks at what has happened so far and does the
+next thing, so the driver can call it again and again, and again after a repair. Each
+request is idempotent on the webapp's side, so retrying one after a 503 or a lost
+answer is safe, exactly as for a real client.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import requests
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+from chaos.world import ADMIN_TOKEN, WEBHOOK_SECRET
+from hireflow.constants import Message
+from hireflow.store import Candidate, utcnow
+from hireflow.webhook_signing import SIGNATURE_HEADER, sign
+
+SLOT_LINK = re.compile(r"/interviews/slot/([A-Za-z0-9._-]+)")
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+CANDIDATE_SKILLS = ["python", "sql"]
+REQUEST_TIMEOUT_S = 15.0
+# Answers after which a client sends the same request again: the engine is away or slow.
+RETRYABLE_STATUSES = {502, 503, 504}
+
+
+class FlowError(RuntimeError):
+    """The webapp refused a request a correct client sends: a bug, reported, never retried."""
+
+
+@dataclass
+class SentMessage:
+    """A message the webapp accepted for an instance, and the BPMN element it must complete."""
+
+    name: str
+    instance_key: str
+    catch_element: str
+    accepted_at_ms: int
+    # The element whose activation opens the subscription, to tell "published before it".
+    subscription_element: str | None = None
+
+
+@dataclass
+class Started:
+    """A process instance a flow started, with its business kind and id."""
+
+    kind: str
+    business_id: str
+    instance_key: str
+
+
+@dataclass
+class Flow:
+    """Base flow: a name, the instances it started, the messages it had accepted."""
+
+    web_url: str
+    label: str = "flow"
+    started: list[Started] = field(default_factory=list)
+    messages: list[SentMessage] = field(default_factory=list)
+    done: bool = False
+    refusals: list[str] = field(default_factory=list)
+
+    def advance(self, world) -> None:
+        """Take the next step; set ``done`` when nothing is left for this flow to do."""
+        raise NotImplementedError
+
+    # -- HTTP with a real client's patience --
+
+    def call(self, method: str, path: str, *, session: requests.Session | None = None, **kwargs):
+        """One request, repeated while the webapp or the engine behind it is unavailable.
+
+        Returns None when it kept failing for a while; the flow then tries again on its
+        next ``advance``. Any other 4xx/5xx is a refusal a correct client never gets.
+        """
+        http = session or requests
+        for attempt in range(5):
+            try:
+                response = http.request(method, self.web_url + path, timeout=REQUEST_TIMEOUT_S, **kwargs)
+            except requests.RequestException:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if response.status_code in RETRYABLE_STATUSES or _in_progress(response):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if response.status_code >= 400:
+                detail = response.text[:300]
+                self.refusals.append(f"{method} {path}: {response.status_code} {detail}")
+                raise FlowError(f"{method} {path} answered {response.status_code}: {detail}")
+            return response
+        return None
+
+    def start(self, kind: str, path: str, **kwargs) -> Started | None:
+        response = self.call("POST", path, **kwargs)
+        if response is None:
+            return None
+        body = response.json()
+        started = Started(kind, body["id"], str(body["processInstanceKey"]))
+        self.started.append(started)
+        return started
+
+
+def _in_progress(response: requests.Response) -> bool:
+    """The webapp's 409 for the same request being handled right now: retry shortly, as it says."""
+    if response.status_code != 409:
+        return False
+    try:
+        return response.json().get("title") == "Request in progress"
+    except ValueError:
+        return False
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def pdf_resume(name: str) -> bytes:
+    """A real one-page PDF resume; the name line makes each file (and its hash) unique."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    for y, line in zip(
+        (800, 782, 764),
+        (
+            f"{name} - Backend Engineer",
+            "6 years of experience with Python and SQL services.",
+            "Skills: Python, SQL, Docker, Camunda",
+        ),
+        strict=True,
+    ):
+        pdf.drawString(72, y, line)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def seed_candidate(world) -> str:
+    """A candidate whose resume was processed earlier, as resume-upload leaves one."""
+    candidate_id = unique("cand")
+    with world.db.sessions.begin() as session:
+        session.add(
+            Candidate(
+                candidate_id=candidate_id,
+                resume_id=unique("res"),
+                skills=CANDIDATE_SKILLS,
+                years_of_experience=5,
+                indexed_at=utcnow(),
+            )
+        )
+    return candidate_id
+
+
+@dataclass
+class ResumeUploadFlow(Flow):
+    """A candidate uploads a PDF; resume-upload validates, reads, indexes and emails."""
+
+    def advance(self, world) -> None:
+        candidate_id = unique("cand")
+        files = {"file": ("resume.pdf", pdf_resume(candidate_id), "application/pdf")}
+        data = {
+            "candidate_id": candidate_id,
+            "candidate_name": "Ada Lovelace",
+            "candidate_email": f"{candidate_id}@example.com",
+        }
+        self.done = self.start("resume", "/api/resumes", files=files, data=data) is not None
+
+
+@dataclass
+class ApplicationFlow(Flow):
+    """A strong match applies to a posting; resume-submission shortlists and tells both sides."""
+
+    posting_id: str = ""
+
+    def advance(self, world) -> None:
+        candidate_id = seed_candidate(world)
+        body = {
+            "candidate_id": candidate_id,
+            "candidate_name": "Grace Hopper",
+            "candidate_email": f"{candidate_id}@example.com",
+            "posting_id": self.posting_id,
+            "employer_email": f"{unique('employer')}@example.com",
+            "recruiter_team_email": "recruiters@acme.example",
+        }
+        self.done = self.start("application", "/api/applications", json=body) is not None
+
+
+@dataclass
+class UnlockFlow(Flow):
+    """An employer pays by card to see a candidate's contact details.
+
+    ``payment_method`` ``pm_card_visa`` settles at once; ``pm_card_async`` stays
+    processing until a ``payment_intent.succeeded`` webhook arrives. ``webhook_mode``
+    says who delivers that: ``"self"`` (this flow, as soon as the charge exists, which
+    is usually before the process waits for it) or ``"batch"`` (the scenario, shuffled
+    and twice). ``refund`` starts the unlock for a candidate who left meanwhile, through
+    the admin API, so access cannot be granted and compensation refunds the card.
+    """
+
+    payment_method: str = "pm_card_visa"
+    webhook_mode: str = ""
+    refund: bool = False
+    payment_id: str | None = None
+    pending_event: dict | None = None
+    deliveries: int = 0  # acknowledged deliveries of the event, in "batch" mode
+
+    def advance(self, world) -> None:
+        if not self.started:
+            employer_id = unique("emp")
+            if self.refund:
+                started = self._start_for_departed_candidate(world, employer_id)
+            else:
+                body = {
+                    "employer_id": employer_id,
+                    "employer_email": f"{employer_id}@example.com",
+                    "candidate_id": seed_candidate(world),
+                    "payment_method_ref": self.payment_method,
+                }
+                started = self.start("unlock", "/api/unlocks", json=body)
+            if started is None or not self.webhook_mode:
+                self.done = started is not None
+                return
+        if self.payment_id is None:
+            self.payment_id = world_payment_id(world, self.started[0].business_id)
+            if self.payment_id is None:
+                return  # not charged yet
+            self.pending_event = payment_succeeded_event(self.payment_id)
+        if self.webhook_mode == "self" and deliver_webhook(self, world, self.pending_event):
+            self.done = True
+
+    def _start_for_departed_candidate(self, world, employer_id: str) -> Started | None:
+        unlock_id = unique("unl")
+        body = {
+            "processDefinitionId": "resume-unlock",
+            "businessKey": unlock_id,
+            "variables": {
+                "unlock_id": unlock_id,
+                "employer_id": employer_id,
+                "employer_email": f"{employer_id}@example.com",
+                "candidate_id": unique("departed"),  # no such candidate any more
+                "employer_plan": "standard",
+                "years_of_experience": 3,
+                "payment_method_ref": self.payment_method,
+            },
+        }
+        response = self.call(
+            "POST",
+            "/api/admin/process-instances",
+            json=body,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        if response is None:
+            return None
+        started = Started("unlock", unlock_id, str(response.json()["processInstanceKey"]))
+        self.started.append(started)
+        return started
+
+
+def world_payment_id(world, unlock_id: str) -> str | None:
+    """The payment intent the charge step created for ``unlock_id``, from the sandbox's ledger."""
+    return world.payment_ids_by_unlock().get(unlock_id)
+
+
+def payment_succeeded_event(payment_id: str) -> dict:
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:24]}",
+        "type": "payment_intent.succeeded",
+        "data": {"object": {"id": payment_id}},
+    }
+
+
+def deliver_webhook(flow: UnlockFlow, world, event: dict) -> bool:
+    """POST the signed event as the provider does; True once the webapp acknowledged it."""
+    body = json.dumps(event).encode()
+    headers = {SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET), "Content-Type": "application/json"}
+    response = flow.call("POST", "/webhooks/payments", data=body, headers=headers)
+    if response is None:
+        return False
+    if response.status_code == 202:  # published now (200 means a duplicate delivery)
+        flow.messages.append(
+            SentMessage(
+                Message.PAYMENT_CONFIRMED,
+                flow.started[0].instance_key,
+                "PaymentConfirmed",
+                int(time.time() * 1000),
+                "AwaitConfirmation",
+            )
+        )
+    return True
+
+
+@dataclass
+class InterviewFlow(Flow):
+    """Apply, request an interview, choose a slot from the emailed link, then cancel it.
+
+    The cancellation keeps the run short: the booked interview would otherwise wait for
+    its day. Choosing and cancelling are messages the checker follows.
+    """
+
+    posting_id: str = ""
+    candidate_email: str = ""
+    chosen: bool = False
+    cancelled: bool = False
+
+    def advance(self, world) -> None:
+        if not self.started:
+            candidate_id = seed_candidate(world)
+            self.candidate_email = f"{candidate_id}@example.com"
+            application = self.start(
+                "application",
+                "/api/applications",
+                json={
+                    "candidate_id": candidate_id,
+                    "candidate_name": "Katherine Johnson",
+                    "candidate_email": self.candidate_email,
+                    "posting_id": self.posting_id,
+                    "employer_email": f"{unique('employer')}@example.com",
+                    "recruiter_team_email": "recruiters@acme.example",
+                },
+            )
+            if application is None:
+                return
+        if len(self.started) == 1:
+            panel = [{"username": unique("alice"), "email": "alice@acme.example", "name": "Alice"}]
+            body = {
+                "application_id": self.started[0].business_id,
+                "candidate_name": "Katherine Johnson",
+                "candidate_email": self.candidate_email,
+                "lead_recruiter_email": "lead@acme.example",
+                "panel": panel,
+            }
+            if self.start("interview", "/api/interviews", json=body) is None:
+                return
+        interview = self.started[1]
+        if not self.chosen:
+            self.chosen = self._choose_slot(world, interview)
+            return
+        if not self.cancelled:
+            status = self.call("GET", f"/api/interviews/{interview.business_id}")
+            if status is None or status.json()["status"] != "scheduled":
+                return
+            response = self.call("POST", f"/api/interviews/{interview.business_id}/cancellation")
+            if response is None:
+                return
+            self._accepted(response, Message.INTERVIEW_CANCELLED, "CancellationReceived")
+            self.cancelled = self.done = True
+
+    def _choose_slot(self, world, interview: Started) -> bool:
+        links = [m for m in world.mails_to(self.candidate_email) if SLOT_LINK.search(m.get("text") or "")]
+        if not links:
+            return False
+        token = SLOT_LINK.search(links[0]["text"]).group(1)
+        browser = requests.Session()
+        page = self.call("GET", f"/interviews/slot/{token}", session=browser)
+        if page is None:
+            return False
+        csrf = CSRF_FIELD.search(page.text)
+        if csrf is None:
+            raise FlowError("the slot page has no CSRF token")
+        response = self.call(
+            "POST", f"/interviews/slot/{token}", session=browser, data={"csrf_token": csrf.group(1)}
+        )
+        if response is None:
+            return False
+        self._accepted(response, Message.INTERVIEW_SLOT_SELECTED, "AwaitSlotChoice")
+        return True
+
+    def _accepted(self, response: requests.Response, name: str, catch: str) -> None:
+        if response.status_code == 202:
+            self.messages.append(
+                SentMessage(name, self.started[1].instance_key, catch, int(time.time() * 1000))
+            )

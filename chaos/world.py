@@ -1,0 +1,303 @@
+"""The whole product as real processes, for a chaos run: engine, sandboxes, worker pool, webapp.
+
+Every part runs as its own operating-system process, started the way ``make run``
+starts it, so the chaos scenarios can SIGKILL any of them. The engine is the pinned
+Camunda cluster when the registry serves it, else the embedded Zeebe engine (the same
+fallback ``make test`` uses; its state lives in memory, so it cannot survive a SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from hireflow.camunda_rest import CamundaRestClient
+from hireflow.engine import DistributionUnavailable, EngineProfile, fetch, find_java, start, stop
+from hireflow.engine.embedded import (
+    EmbeddedEngine,
+    EmbeddedEngineClient,
+    embedded_version,
+    fetch_embedded,
+    free_port,
+)
+from hireflow.engine.process import engine_pid
+from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR
+from hireflow.run import model_files
+from hireflow.store import Database
+
+PAYMENT_KEY = "sk_test_chaos"
+MAIL_KEY = "SG.chaos"
+ADMIN_TOKEN = "chaos-admin-token"
+WEBHOOK_SECRET = "whsec_chaos"
+SLOT_LINK_SECRET = "chaos-slot-link-secret"
+START_TIMEOUT_S = 90.0
+
+
+class ChaosSetupError(RuntimeError):
+    """A part of the product did not start; the message says which and where its log is."""
+
+
+def wait_healthy(
+    url: str, process: subprocess.Popen, log_path: Path, timeout: float = START_TIMEOUT_S
+) -> None:
+    """Poll ``url`` until it answers 2xx; fail with the log's tail if the process dies first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+            raise ChaosSetupError(f"{url} did not become healthy; {log_path}:\n{tail}")
+        time.sleep(0.2)
+
+
+@dataclass
+class Component:
+    """One product process (``python -m module``) with its log file."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    health_url: str
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> Component:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_healthy(self.health_url, self.process, self.log_path)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def chaos_profile(data_dir: Path) -> EngineProfile:
+    """The pinned cluster for chaos runs: its own ports and data, beside `make run` and tests."""
+    return EngineProfile(
+        name="chaos",
+        http_port=8188,
+        grpc_port=26700,
+        management_port=9800,
+        command_port=26701,
+        internal_port=26702,
+        data_dir=data_dir,
+        config_dirs=(CAMUNDA_DEPLOY_DIR / "config",),
+    )
+
+
+@dataclass
+class Engine:
+    """The engine under test, with the one fault the embedded engine cannot take."""
+
+    description: str
+    grpc_address: str
+    client: CamundaRestClient
+    control_url: str  # the embedded engine's control port; empty on the cluster
+    # SIGKILL the engine and start it again on its data; None when state would be lost.
+    kill_and_restart: Callable[[], None] | None
+    close: Callable[[], None]
+
+
+def start_engine(root: Path, out=sys.stderr) -> Engine:
+    """The pinned cluster if it can be fetched, else the embedded engine."""
+    java = find_java()
+    try:
+        dist = fetch(out=out)
+    except DistributionUnavailable as unavailable:
+        print(f"!! {unavailable}\n!! Chaos runs on the embedded Zeebe engine {embedded_version()}.", file=out)
+        embedded = EmbeddedEngine(fetch_embedded(out=out), java, root / "engine.log").start()
+        return Engine(
+            f"the embedded Zeebe engine {embedded_version()}",
+            embedded.grpc_address,
+            EmbeddedEngineClient(embedded.control_url),
+            embedded.control_url,
+            kill_and_restart=None,  # in-memory state: a SIGKILL loses every instance
+            close=embedded.stop,
+        )
+    profile = chaos_profile(root / "engine")
+
+    def kill_and_restart() -> None:
+        pid = engine_pid(profile)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            while engine_pid(profile) is not None:
+                time.sleep(0.2)
+        start(profile, dist, java, out=out)
+
+    start(profile, dist, java, out=out)
+    return Engine(
+        f"Camunda {dist.version}",
+        profile.grpc_address,
+        CamundaRestClient(profile.rest_url, profile.management_url),
+        "",
+        kill_and_restart=kill_and_restart,
+        close=lambda: stop(profile, out=out),
+    )
+
+
+@dataclass
+class ChaosWorld:
+    """Everything running, with handles for the scenarios and the checker."""
+
+    root: Path
+    engine: Engine
+    db: Database
+    payments_url: str
+    mail_url: str
+    web_url: str
+    pool_status_url: str
+    components: dict[str, Component] = field(default_factory=dict)
+    _cache: dict[str, tuple[float, object]] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _fetch(self, url: str, max_age_s: float) -> object:
+        """GET ``url`` as JSON, shared for ``max_age_s`` by the many flows polling the same thing."""
+        with self._cache_lock:
+            cached = self._cache.get(url)
+            if cached and time.monotonic() - cached[0] < max_age_s:
+                return cached[1]
+            response = requests.get(url, timeout=15)
+            response.raise_for_status()
+            self._cache[url] = (time.monotonic(), response.json())
+            return self._cache[url][1]
+
+    def ledger(self, max_age_s: float = 0.0) -> dict:
+        """The payment sandbox's intents and refunds."""
+        return self._fetch(f"{self.payments_url}/_sandbox/ledger", max_age_s)
+
+    def mails(self, max_age_s: float = 0.0) -> list[dict]:
+        """Every mail the capture accepted."""
+        return self._fetch(f"{self.mail_url}/_capture/messages", max_age_s)
+
+    def mails_to(self, address: str) -> list[dict]:
+        return [m for m in self.mails(max_age_s=0.5) if address in m["to"]]
+
+    def payment_ids_by_unlock(self) -> dict[str, str]:
+        """Each unlock's payment intent id, from the ledger's metadata."""
+        intents = self.ledger(max_age_s=0.2)["payment_intents"]
+        return {p["metadata"]["unlock_id"]: p["id"] for p in intents if "unlock_id" in p["metadata"]}
+
+    def worker_pids(self) -> list[int]:
+        """The pool's live worker processes (the supervisor restarts any that die)."""
+        health = requests.get(f"{self.pool_status_url}/healthz", timeout=5).json()
+        return [w["pid"] for w in health["workers"] if w["alive"] and w["pid"]]
+
+    def set_payment_faults(self, **plan) -> None:
+        requests.post(f"{self.payments_url}/_sandbox/faults", json=plan, timeout=5).raise_for_status()
+
+    def set_mail_faults(self, **plan) -> None:
+        requests.post(f"{self.mail_url}/_capture/faults", json=plan, timeout=5).raise_for_status()
+
+    def lift_faults(self) -> None:
+        self.set_payment_faults(rates={}, next_count={})
+        self.set_mail_faults(rates={}, next_count={})
+
+
+def _python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def open_world(stack: ExitStack, root: Path, *, worker_processes: int = 2, out=sys.stderr) -> ChaosWorld:
+    """Start every part under ``root`` (logs and data there); ``stack`` stops them."""
+    root.mkdir(parents=True, exist_ok=True)
+    engine = start_engine(root, out=out)
+    stack.callback(engine.close)
+    engine.client.deploy(model_files())
+
+    database_url = f"sqlite:///{root / 'hireflow.sqlite3'}"
+    db = Database(database_url)
+    db.create_schema()
+    ports = {name: free_port() for name in ("payments", "mail", "pool", "web")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = {
+        **os.environ,
+        "HIREFLOW_DATA_DIR": str(root / "data"),
+        "HIREFLOW_DATABASE_URL": database_url,
+        "HIREFLOW_FILES_DIR": str(root / "files"),
+        "ZEEBE_GRPC_ADDRESS": engine.grpc_address,
+        "CAMUNDA_AUTH_STRATEGY": "NONE",
+        "PAYMENT_API_URL": urls["payments"],
+        "PAYMENT_API_KEY": PAYMENT_KEY,
+        "SENDGRID_HOST": urls["mail"],
+        "SENDGRID_API_KEY": MAIL_KEY,
+        "HIREFLOW_SLOT_LINK_SECRET": SLOT_LINK_SECRET,
+        "HIREFLOW_PUBLIC_URL": urls["web"],
+        "HIREFLOW_MAIL_CAPTURE_URL": urls["mail"],
+        "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HIREFLOW_ENGINE_CONTROL_URL": engine.control_url,
+        "HIREFLOW_ENGINE_REST_URL": engine.client.rest_url,
+        "HIREFLOW_WEB_PORT": str(ports["web"]),
+        "HIREFLOW_WEB_WORKERS": "1",
+        "HIREFLOW_WEB_THREADS": "16",
+        "HIREFLOW_LOG_FORMAT": "text",
+    }
+    components = [
+        Component(
+            "payment sandbox",
+            _python_module(
+                "hireflow.sandboxes.payments",
+                "--port",
+                str(ports["payments"]),
+                "--db",
+                str(root / "payments.sqlite3"),
+                "--api-key",
+                PAYMENT_KEY,
+            ),
+            env,
+            f"{urls['payments']}/healthz",
+            root / "payments.log",
+        ),
+        Component(
+            "mail capture",
+            _python_module(
+                "hireflow.sandboxes.mail_capture",
+                "--port",
+                str(ports["mail"]),
+                "--db",
+                str(root / "mail.sqlite3"),
+                "--api-key",
+                MAIL_KEY,
+            ),
+            env,
+            f"{urls['mail']}/healthz",
+            root / "mail.log",
+        ),
+        Component(
+            "worker pool",
+            _python_module(
+                "job_workers", "--processes", str(worker_processes), "--status-port", str(ports["pool"])
+            ),
+            env,
+            f"{urls['pool']}/healthz",
+            root / "workers.log",
+        ),
+        Component("webapp", _python_module("webapp"), env, f"{urls['web']}/healthz", root / "webapp.log"),
+    ]
+    world = ChaosWorld(root, engine, db, urls["payments"], urls["mail"], urls["web"], urls["pool"])
+    for component in components:
+        print(f"  starting the {component.name} (log: {component.log_path})", file=out, flush=True)
+        stack.callback(component.stop)
+        world.components[component.name] = component.start()
+    return world
