@@ -7,8 +7,17 @@ from hireflow.engine.embedded import EMBEDDED_DIR, LAUNCHER, _Projection, embedd
 PROCESS = {"bpmnProcessId": "resume-upload", "version": 3, "processInstanceKey": 10}
 
 
-def event(value_type: str, intent: str, key: int, value: dict, record_type: str = "EVENT") -> dict:
-    return {"recordType": record_type, "valueType": value_type, "intent": intent, "key": key, "value": value}
+def event(
+    value_type: str, intent: str, key: int, value: dict, record_type: str = "EVENT", timestamp: int = 0
+) -> dict:
+    return {
+        "recordType": record_type,
+        "valueType": value_type,
+        "intent": intent,
+        "key": key,
+        "value": value,
+        "timestamp": timestamp,
+    }
 
 
 def element(intent: str, key: int, element_id: str, element_type: str) -> dict:
@@ -37,6 +46,21 @@ def test_an_instance_and_its_elements_follow_their_events():
 
     projection.apply(element("ELEMENT_COMPLETED", 10, "resume-upload", "PROCESS"))
     assert projection.instances["10"]["state"] == "COMPLETED"
+
+
+def test_elements_carry_start_and_end_dates_as_rest_v2_writes_them():
+    projection = _Projection()
+    activated = element("ELEMENT_ACTIVATED", 11, "CheckResumeFile", "SERVICE_TASK") | {
+        "timestamp": 1_700_000_000_000
+    }
+    completed = element("ELEMENT_COMPLETED", 11, "CheckResumeFile", "SERVICE_TASK") | {
+        "timestamp": 1_700_000_000_250
+    }
+    projection.apply(activated)
+    assert projection.elements["11"]["startDate"] == "2023-11-14T22:13:20.000Z"
+    assert "endDate" not in projection.elements["11"]
+    projection.apply(completed)
+    assert projection.elements["11"]["endDate"] == "2023-11-14T22:13:20.250Z"
 
 
 def test_user_tasks_incidents_and_variables_read_as_rest_v2_shows_them():

@@ -31,7 +31,8 @@
  * the embedded gateway answers at once, so pyzeebe's pollers, which rely on long polling,
  * would spin and fill the in-memory log. The public gRPC port therefore serves the same
  * gateway with each ActivateJobs call paced by POLL_PACING_MS. Jobs still reach workers
- * at once through job streaming.
+ * at once through job streaming; a stream that names no tenant gets the default tenant,
+ * as a cluster's gateway gives it (see DEFAULT_TENANT).
  *
  * Engine rejections answer as REST v2 does: 404 not found, 409 already exists (a
  * duplicate message id) or failed precondition, 503 when the engine is overloaded.
@@ -49,6 +50,7 @@ import io.camunda.zeebe.client.api.response.PartitionInfo;
 import io.camunda.zeebe.client.api.response.Topology;
 import io.camunda.zeebe.client.api.command.DeployResourceCommandStep1;
 import io.camunda.zeebe.client.api.response.ActivatedJob;
+import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.StreamActivatedJobsRequest;
 import io.camunda.zeebe.logstreams.log.LogStream;
 import io.camunda.zeebe.process.test.api.ZeebeTestEngine;
 import io.camunda.zeebe.process.test.engine.EngineFactory;
@@ -62,6 +64,7 @@ import io.camunda.zeebe.protocol.record.ValueType;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
 import io.camunda.zeebe.scheduler.clock.ActorClock;
 import io.grpc.BindableService;
+import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerCall;
@@ -91,6 +94,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 public class HireflowEmbeddedEngine {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final long POLL_PACING_MS = 500;
+  private static final String DEFAULT_TENANT_ID = "<default>";
 
   private final ZeebeTestEngine engine;
   private final ZeebeClient client;
@@ -149,6 +153,33 @@ public class HireflowEmbeddedEngine {
     stopped.await();
   }
 
+  /**
+   * A cluster's gateway gives a job stream that names no tenant the default tenant (multi-tenancy
+   * off); the embedded gateway does not, and the engine then pushes nothing to the stream. Clients
+   * such as pyzeebe name no tenant, so their streams get the default here, as on a cluster.
+   */
+  private static final ServerInterceptor DEFAULT_TENANT =
+      new ServerInterceptor() {
+        @Override
+        public <Q, R> ServerCall.Listener<Q> interceptCall(
+            ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+          ServerCall.Listener<Q> listener = next.startCall(call, headers);
+          if (!"StreamActivatedJobs".equals(call.getMethodDescriptor().getBareMethodName())) {
+            return listener;
+          }
+          return new ForwardingServerCallListener.SimpleForwardingServerCallListener<Q>(listener) {
+            @Override
+            @SuppressWarnings("unchecked")
+            public void onMessage(Q message) {
+              if (message instanceof StreamActivatedJobsRequest request && request.getTenantIdsCount() == 0) {
+                message = (Q) request.toBuilder().addTenantIds(DEFAULT_TENANT_ID).build();
+              }
+              super.onMessage(message);
+            }
+          };
+        }
+      };
+
   /** The engine's own gateway on ``port``, with every ActivateJobs call paced. */
   private Server pacedGateway(int port) throws ReflectiveOperationException {
     Field gatewayField = engine.getClass().getDeclaredField("gateway");
@@ -170,7 +201,7 @@ public class HireflowEmbeddedEngine {
           }
         };
     return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
-        .addService(ServerInterceptors.intercept(gateway, pacing))
+        .addService(ServerInterceptors.intercept(gateway, pacing, DEFAULT_TENANT))
         .build();
   }
 
