@@ -13,7 +13,7 @@ MODEL_CHECKER := $(MODELING)/build/check-models.cjs
 # Exit code of `python -m hireflow.engine fetch` when the registry lacks the distribution.
 EXIT_UNAVAILABLE := 3
 
-.PHONY: help venv java run test lint lint-models modeling-tools chromium diagrams engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv java run test chaos bench lint lint-models modeling-tools chromium diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
@@ -86,6 +86,26 @@ test: java lint modeling-tools chromium  ## Set up, start the test engine, run e
 	  $(ENGINE) fetch-embedded || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 	$(PY) -m pytest
+
+# Same engine choice as `make test`: the pinned cluster, else the embedded engine (and the
+# engine-SIGKILL scenario is reported as not run, since the embedded engine keeps state in memory).
+chaos: java  ## Run every chaos scenario (>= 500 instances) and print the checker's table.
+	@$(ENGINE) fetch; code=$$?; \
+	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(ENGINE) fetch-embedded || exit $$?; \
+	elif [ $$code -ne 0 ]; then exit $$code; fi
+	$(PY) -m chaos $(CHAOS_ARGS)
+
+BENCH_INSTALLED := $(VENV)/.bench-installed
+$(BENCH_INSTALLED): pyproject.toml $(INSTALLED)
+	@echo "==> Installing the benchmark's extras (psutil, matplotlib, camunda-orchestration-sdk)"
+	$(PY) -m pip install --progress-bar on -e '.[dev,bench]'
+	@touch $@
+
+bench: java $(BENCH_INSTALLED)  ## Benchmark the engine's ceiling, the pool and its peers; table and plot in build/bench.
+	@$(ENGINE) fetch; code=$$?; \
+	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(ENGINE) fetch-embedded || exit $$?; \
+	elif [ $$code -ne 0 ]; then exit $$code; fi
+	$(PY) -m bench $(BENCH_ARGS)
 
 test-engine-stop: venv  ## Stop the test engine (left running only with HIREFLOW_KEEP_TEST_ENGINE=1).
 	$(ENGINE) stop --profile test

@@ -28,19 +28,15 @@ from job_workers.supervisor import Supervisor, create_status_app
 log = logging.getLogger("job_workers")
 
 
-def worker_command(name: str, heartbeat_file: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "job_workers.worker",
-        "--name",
-        name,
-        "--heartbeat-file",
-        str(heartbeat_file),
-    ]
+WORKER_MODULE = "job_workers.worker"
 
 
-def main() -> None:
+def worker_command(name: str, heartbeat_file: Path, module: str = WORKER_MODULE) -> list[str]:
+    return [sys.executable, "-m", module, "--name", name, "--heartbeat-file", str(heartbeat_file)]
+
+
+def main(worker_module: str = WORKER_MODULE) -> None:
+    """Run the pool; ``worker_module`` is what each process runs (``bench/`` passes its own)."""
     parser = argparse.ArgumentParser(description="Run the hireflow worker pool.")
     parser.add_argument(
         "--processes", type=int, default=int(os.environ.get("HIREFLOW_WORKER_PROCESSES", os.cpu_count() or 2))
@@ -65,7 +61,12 @@ def main() -> None:
     metrics_dir.mkdir(parents=True)
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
-    supervisor = Supervisor(size=args.processes, command=worker_command, state_dir=state_dir, env=env)
+    supervisor = Supervisor(
+        size=args.processes,
+        command=lambda name, heartbeat: worker_command(name, heartbeat, worker_module),
+        state_dir=state_dir,
+        env=env,
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

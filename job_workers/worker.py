@@ -8,11 +8,12 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyzeebe import ZeebeWorker
+from pyzeebe import ZeebeTaskRouter, ZeebeWorker
 
 from hireflow.camunda_connection import ConnectionSettings, grpc_channel
 from job_workers import interview, notifications, submission, unlock, upload
@@ -23,8 +24,9 @@ from job_workers.services import Services, services_from_environment
 
 log = logging.getLogger(__name__)
 
+RouterBuilder = Callable[[Services], ZeebeTaskRouter]
 # Every domain's router; a new process model's workers are added here.
-ROUTER_BUILDERS = (
+ROUTER_BUILDERS: tuple[RouterBuilder, ...] = (
     upload.build_router,
     submission.build_router,
     unlock.build_router,
@@ -61,8 +63,13 @@ async def _beat(path: Path, every: float) -> None:
         await asyncio.sleep(every)
 
 
-def build_worker(settings: WorkerSettings, services: Services, metrics: PoolMetrics) -> ZeebeWorker:
-    """A pyzeebe worker with hireflow's policy, metrics and every router."""
+def build_worker(
+    settings: WorkerSettings,
+    services: Services,
+    metrics: PoolMetrics,
+    router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS,
+) -> ZeebeWorker:
+    """A pyzeebe worker with hireflow's policy, metrics and every router (``bench/`` adds one)."""
     worker = ZeebeWorker(
         grpc_channel(settings.connection),
         name=settings.name,
@@ -74,12 +81,14 @@ def build_worker(settings: WorkerSettings, services: Services, metrics: PoolMetr
         before=[metrics.before],
         after=[metrics.after],
     )
-    for build_router in ROUTER_BUILDERS:
+    for build_router in router_builders:
         worker.include_router(build_router(services))
     return worker
 
 
-async def run(settings: WorkerSettings, services: Services) -> None:
+async def run(
+    settings: WorkerSettings, services: Services, router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS
+) -> None:
     """Work until SIGTERM or SIGINT, then stop taking jobs and let running ones finish."""
     loop = asyncio.get_running_loop()
     # Task functions are synchronous and run in this pool: its size is the per-process
@@ -90,7 +99,7 @@ async def run(settings: WorkerSettings, services: Services) -> None:
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    worker = build_worker(settings, services, PoolMetrics())
+    worker = build_worker(settings, services, PoolMetrics(), router_builders)
     heartbeat = (
         asyncio.create_task(_beat(settings.heartbeat_file, settings.heartbeat_seconds))
         if settings.heartbeat_file
@@ -116,15 +125,14 @@ async def run(settings: WorkerSettings, services: Services) -> None:
     log.info("worker %s stopped", settings.name)
 
 
-def main() -> None:
+def main(router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS) -> None:
     parser = argparse.ArgumentParser(description="Run one hireflow worker process.")
     parser.add_argument("--name", default="worker-0")
     parser.add_argument("--heartbeat-file", type=Path)
     args = parser.parse_args()
     configure_logging(args.name)
-    asyncio.run(
-        run(WorkerSettings.from_environment(args.name, args.heartbeat_file), services_from_environment())
-    )
+    settings = WorkerSettings.from_environment(args.name, args.heartbeat_file)
+    asyncio.run(run(settings, services_from_environment(), router_builders))
 
 
 if __name__ == "__main__":

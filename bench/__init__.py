@@ -1,0 +1,1 @@
+"""Benchmarks: the engine's ceiling, the worker pool's throughput, peers in the same run."""

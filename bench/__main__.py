@@ -1,0 +1,505 @@
+"""``python -m bench`` (``make bench``): the engine's ceiling, the pool, and its peers, in one run.
+
+For each measurement the engine starts fresh (the embedded engine keeps every record in
+memory), the benchmark processes are deployed, one set of workers starts, and then:
+
+1. a closed loop finds the most instances per second it sustains;
+2. an open loop at half that rate measures latency (created to completed, p50 and p99);
+3. the workers' CPU and resident memory are sampled throughout.
+
+Writes ``build/bench/results.json``, ``build/bench/results.md`` and
+``build/bench/throughput.png``; ``--write-docs`` also rewrites ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+from bench.load import LoadResult, closed_loop, open_loop
+from bench.models import JOB_TYPE, bench_resources, process_id
+from chaos.world import Engine, start_engine
+from hireflow.engine import find_java
+from hireflow.engine.distribution import resolve_classpath
+from hireflow.engine.embedded import (
+    EmbeddedEngine,
+    EmbeddedEngineClient,
+    fetch_embedded,
+    free_port,
+)
+from hireflow.paths import PROJECT_ROOT, cache_root
+
+BUILD = PROJECT_ROOT / "build" / "bench"
+JAVA_DIR = Path(__file__).parent / "peers" / "java"
+
+
+@dataclass(frozen=True)
+class Timing:
+    warmup_s: float = 4.0
+    measure_s: float = 15.0
+    latency_s: float = 12.0
+    concurrency: int = 64
+
+
+@dataclass
+class Measurement:
+    """One row: who did the jobs, on which process, and what it cost."""
+
+    workers: str
+    tasks: int
+    per_second: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    latency_rate: float | None = None
+    cpu_percent: float | None = None  # of one core, summed over the workers' processes
+    rss_mb: float | None = None
+    failed: int = 0
+    note: str = ""
+
+
+class ResourceSampler:
+    """CPU and RSS of a process tree, sampled every half second in a thread."""
+
+    def __init__(self, roots: list[int]):
+        self.roots = roots
+        self.cpu: list[float] = []
+        self.rss: list[float] = []
+        self._stop = threading.Event()
+        self._known: dict[int, psutil.Process] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _processes(self) -> list[psutil.Process]:
+        found = []
+        for pid in self.roots:
+            try:
+                root = psutil.Process(pid)
+                found.extend([root, *root.children(recursive=True)])
+            except psutil.NoSuchProcess:
+                continue
+        for process in found:  # cpu_percent() needs the same object between calls
+            self._known.setdefault(process.pid, process)
+        return [self._known[p.pid] for p in found]
+
+    def _run(self) -> None:
+        for process in self._processes():
+            process.cpu_percent(None)
+        while not self._stop.wait(0.5):
+            cpu = rss = 0.0
+            for process in self._processes():
+                try:
+                    cpu += process.cpu_percent(None)
+                    rss += process.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+            self.cpu.append(cpu)
+            self.rss.append(rss / 2**20)
+
+    def __enter__(self) -> ResourceSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mean_cpu(self) -> float | None:
+        samples = self.cpu[1:] or self.cpu
+        return round(sum(samples) / len(samples), 1) if samples else None
+
+    @property
+    def max_rss(self) -> float | None:
+        return round(max(self.rss), 1) if self.rss else None
+
+
+@dataclass
+class WorkerSet:
+    """How to start one kind of worker against an engine; ``None`` from start means unavailable."""
+
+    name: str
+    start: Callable[[Engine, Path], list[subprocess.Popen] | str]
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+
+def _spawn(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+
+
+def hireflow_pool(size: int) -> WorkerSet:
+    def start(engine: Engine, root: Path) -> list[subprocess.Popen]:
+        port = free_port()
+        env = {
+            "ZEEBE_GRPC_ADDRESS": engine.grpc_address,
+            "CAMUNDA_AUTH_STRATEGY": "NONE",
+            "HIREFLOW_DATA_DIR": str(root / "pool-data"),
+            "HIREFLOW_LOG_FORMAT": "text",
+        }
+        pool = _spawn(
+            [sys.executable, "-m", "bench.pool", "--processes", str(size), "--status-port", str(port)],
+            root / f"pool-{size}.log",
+            env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                    time.sleep(2)  # let each process open its job streams
+                    return [pool]
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        pool.kill()
+        raise RuntimeError(f"the benchmarked pool did not start; see {root / f'pool-{size}.log'}")
+
+    return WorkerSet(f"hireflow pool x{size}", start)
+
+
+def pyzeebe_default() -> WorkerSet:
+    def start(engine: Engine, root: Path) -> list[subprocess.Popen]:
+        process = _spawn(
+            [sys.executable, "-m", "bench.peers.pyzeebe_default", engine.grpc_address], root / "pyzeebe.log"
+        )
+        time.sleep(3)
+        return [process]
+
+    return WorkerSet("pyzeebe, defaults", start)
+
+
+def orchestration_sdk() -> WorkerSet:
+    def start(engine: Engine, root: Path) -> list[subprocess.Popen] | str:
+        if isinstance(engine.client, EmbeddedEngineClient):
+            return "not measured: the embedded engine has no REST v2 job API (needs the cluster)"
+        env = {"CAMUNDA_REST_ADDRESS": f"{engine.client.rest_url}/v2", "CAMUNDA_AUTH_STRATEGY": "NONE"}
+        process = _spawn([sys.executable, "-m", "bench.peers.orchestration_sdk"], root / "sdk.log", env)
+        time.sleep(4)
+        return [process]
+
+    return WorkerSet("camunda-orchestration-sdk", start)
+
+
+def java_client_lib(out=sys.stderr) -> Path:
+    """Camunda's Java client and its dependencies, through Maven once per machine."""
+    version = (JAVA_DIR / "VERSION").read_text().strip()
+    target = cache_root() / f"camunda-client-java-{version}"
+    if (target / "lib" / ".complete").is_file():
+        return target / "lib"
+
+    def check(lib: Path) -> None:
+        if not list(lib.glob("camunda-client-java-*.jar")):
+            raise RuntimeError(f"camunda-client-java is missing from {lib}")
+
+    return resolve_classpath(
+        JAVA_DIR / "pom.xml",
+        {"client.version": version},
+        target,
+        label=f"Camunda's Java client {version}",
+        version=version,
+        check=check,
+        out=out,
+        size_hint="about 20 MB",
+    )
+
+
+def java_worker() -> WorkerSet:
+    def start(engine: Engine, root: Path) -> list[subprocess.Popen]:
+        java = find_java()
+        # agrona and netty use sun.misc.Unsafe; on JDK 24+ say so instead of warning.
+        unsafe = ["--sun-misc-unsafe-memory-access=allow"] if java.major >= 24 else []
+        command = [
+            str(java.java),
+            *unsafe,
+            "-Xmx512m",
+            "-cp",
+            str(java_client_lib() / "*"),
+            str(JAVA_DIR / "BenchWorker.java"),
+            engine.grpc_address,
+            JOB_TYPE,
+        ]
+        process = _spawn(command, root / "java-worker.log")
+        deadline = time.monotonic() + 60
+        while "worker ready" not in (root / "java-worker.log").read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Java worker did not start; see {root / 'java-worker.log'}")
+            time.sleep(0.3)
+        time.sleep(2)
+        return [process]
+
+    return WorkerSet("Java client (reference)", start)
+
+
+class Engines:
+    """A fresh engine per measurement on the embedded engine; one engine on the cluster."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.shared: Engine | None = None
+        self.embedded_lib: Path | None = None
+        self.description = ""
+
+    def open(self) -> Engine:
+        if self.shared:
+            return self.shared
+        if self.embedded_lib is None:
+            engine = start_engine(self.root)
+            self.description = engine.description
+            if not isinstance(engine.client, EmbeddedEngineClient):
+                self.shared = engine
+            else:
+                self.embedded_lib = fetch_embedded()
+            self._deploy(engine)
+            return engine
+        embedded = EmbeddedEngine(self.embedded_lib, find_java(), self.root / "engine.log").start()
+        engine = Engine(
+            self.description,
+            embedded.grpc_address,
+            EmbeddedEngineClient(embedded.control_url),
+            embedded.control_url,
+            None,
+            embedded.stop,
+        )
+        self._deploy(engine)
+        return engine
+
+    def _deploy(self, engine: Engine) -> None:
+        engine.client.deploy_resources(bench_resources())
+
+    def done_with(self, engine: Engine) -> None:
+        if engine is not self.shared:
+            engine.close()
+
+    def close(self) -> None:
+        if self.shared:
+            self.shared.close()
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def measure(
+    engines: Engines, workers: WorkerSet | None, tasks: int, timing: Timing, root: Path
+) -> Measurement:
+    name = workers.name if workers else "engine alone"
+    row = Measurement(name, tasks)
+    print(f"==> {name}, {tasks} task(s)", flush=True)
+    engine = engines.open()
+    processes: list[subprocess.Popen] = []
+    try:
+        if workers:
+            started = workers.start(engine, root)
+            if isinstance(started, str):
+                row.note = started
+                return row
+            processes = started
+        with ResourceSampler([p.pid for p in processes]) as sampler:
+            peak = asyncio.run(
+                closed_loop(
+                    engine.grpc_address,
+                    process_id(tasks),
+                    concurrency=timing.concurrency,
+                    warmup_s=timing.warmup_s,
+                    seconds=timing.measure_s,
+                )
+            )
+        row.per_second = round(peak.per_second, 1)
+        row.failed = peak.failed
+        row.cpu_percent, row.rss_mb = (sampler.mean_cpu, sampler.max_rss) if processes else (None, None)
+        if peak.per_second > 1:
+            row.latency_rate = round(peak.per_second / 2, 1)
+            half: LoadResult = asyncio.run(
+                open_loop(
+                    engine.grpc_address, process_id(tasks), rate=row.latency_rate, seconds=timing.latency_s
+                )
+            )
+            row.p50_ms = _round(half.percentile(50))
+            row.p99_ms = _round(half.percentile(99))
+            row.failed += half.failed
+        print(
+            f"    {row.per_second}/s; p50 {row.p50_ms} ms, p99 {row.p99_ms} ms at {row.latency_rate}/s",
+            flush=True,
+        )
+    finally:
+        stop_all(processes)
+        engines.done_with(engine)
+    return row
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def table(rows: list[Measurement]) -> str:
+    header = [
+        "workers",
+        "tasks",
+        "instances/s",
+        "p50 ms",
+        "p99 ms",
+        "at /s",
+        "CPU %",
+        "RSS MB",
+        "failed",
+        "note",
+    ]
+    lines = [header, ["---"] * len(header)]
+    for r in rows:
+        lines.append(
+            [
+                r.workers,
+                str(r.tasks),
+                _fmt(r.per_second),
+                _fmt(r.p50_ms),
+                _fmt(r.p99_ms),
+                _fmt(r.latency_rate),
+                _fmt(r.cpu_percent),
+                _fmt(r.rss_mb),
+                str(r.failed),
+                r.note,
+            ]
+        )
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def ratios(rows: list[Measurement]) -> list[str]:
+    """The pool's throughput against the ceiling and each peer, as measured in this run."""
+    ceiling = next((r.per_second for r in rows if r.workers == "engine alone"), None)
+    lines = []
+    for tasks in sorted({r.tasks for r in rows if r.tasks}):
+        pools = [
+            r for r in rows if r.tasks == tasks and r.workers.startswith("hireflow pool") and r.per_second
+        ]
+        if not pools:
+            continue
+        best = max(pools, key=lambda r: r.per_second)
+        parts = [f"{tasks} task(s): best pool ({best.workers}) {best.per_second}/s"]
+        if ceiling and tasks == 1:
+            parts.append(f"{best.per_second / ceiling:.0%} of the engine's ceiling ({ceiling}/s)")
+        for peer in rows:
+            if (
+                peer.tasks == tasks
+                and not peer.workers.startswith("hireflow")
+                and peer.workers != "engine alone"
+            ):
+                if peer.per_second:
+                    parts.append(f"{best.per_second / peer.per_second:.2f}x {peer.workers}")
+                else:
+                    parts.append(f"{peer.workers}: {peer.note or 'no figure'}")
+        parts.append(f"p99 {best.p99_ms} ms at half load")
+        lines.append("; ".join(parts))
+    return lines
+
+
+def plot(rows: list[Measurement], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    task_counts = sorted({r.tasks for r in rows if r.tasks})
+    names = list(dict.fromkeys(r.workers for r in rows if r.tasks))
+    figure, axes = plt.subplots(1, len(task_counts), figsize=(6 * len(task_counts), 4.5), squeeze=False)
+    ceiling = next((r.per_second for r in rows if r.workers == "engine alone"), None)
+    for axis, tasks in zip(axes[0], task_counts, strict=True):
+        values = [
+            next((r.per_second or 0 for r in rows if r.workers == n and r.tasks == tasks), 0) for n in names
+        ]
+        bars = axis.barh(
+            names, values, color=["#2a6f97" if n.startswith("hireflow") else "#999999" for n in names]
+        )
+        axis.bar_label(bars, fmt="%.0f")
+        if ceiling and tasks == 1:
+            axis.axvline(
+                ceiling, color="#c0392b", linestyle="--", label=f"engine ceiling, no task ({ceiling:.0f}/s)"
+            )
+            axis.legend(loc="lower right")
+        axis.set_title(f"Process with {tasks} service task(s)")
+        axis.set_xlabel("completed instances per second")
+        axis.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the engine, the worker pool and its peers.")
+    parser.add_argument("--quick", action="store_true", help="short phases, to try the benchmark out")
+    parser.add_argument("--write-docs", action="store_true", help="rewrite docs/performance.md's figures")
+    parser.add_argument("--out", type=Path, default=BUILD)
+    args = parser.parse_args(argv)
+    timing = Timing(warmup_s=2, measure_s=5, latency_s=5) if args.quick else Timing()
+    run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"==> Benchmark run under {run_dir}", flush=True)
+    java_client_lib()
+    engines = Engines(run_dir)
+    rows = []
+    try:
+        rows.append(measure(engines, None, 0, timing, run_dir))
+        for tasks in (1, 5):
+            for workers in (
+                hireflow_pool(1),
+                hireflow_pool(2),
+                hireflow_pool(4),
+                java_worker(),
+                pyzeebe_default(),
+                orchestration_sdk(),
+            ):
+                rows.append(measure(engines, workers, tasks, timing, run_dir))
+    finally:
+        engines.close()
+
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    summary = ratios(rows)
+    print(f"\nBenchmark on {engines.description}; {machine}\n")
+    print(table(rows))
+    print()
+    for line in summary:
+        print(line)
+    results = {
+        "engine": engines.description,
+        "machine": machine,
+        "timing": asdict(timing),
+        "rows": [asdict(r) for r in rows],
+        "ratios": summary,
+    }
+    for folder in (run_dir, args.out):
+        (folder / "results.json").write_text(json.dumps(results, indent=2))
+        (folder / "results.md").write_text(table(rows) + "\n\n" + "\n".join(f"- {s}" for s in summary) + "\n")
+        plot(rows, folder / "throughput.png")
+    print(f"\nTable: {args.out / 'results.md'}; plot: {args.out / 'throughput.png'}")
+    if args.write_docs:
+        from bench.docs import write_performance_doc
+
+        write_performance_doc(results, PROJECT_ROOT / "docs" / "performance.md")
+        print("docs/performance.md rewritten with these figures.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
