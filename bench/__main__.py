@@ -66,6 +66,8 @@ class Measurement:
     latency_rate: float | None = None
     cpu_percent: float | None = None  # of one core, summed over the workers' processes
     rss_mb: float | None = None
+    engine_cpu_percent: float | None = None  # where the rest of the machine went
+    load_cpu_percent: float | None = None  # this process: the load generator
     failed: int = 0
     note: str = ""
 
@@ -117,6 +119,8 @@ class ResourceSampler:
 
     @property
     def mean_cpu(self) -> float | None:
+        if not self.roots:
+            return None
         samples = self.cpu[1:] or self.cpu
         return round(sum(samples) / len(samples), 1) if samples else None
 
@@ -314,7 +318,12 @@ def measure(
                 row.note = started
                 return row
             processes = started
-        with ResourceSampler([p.pid for p in processes]) as sampler:
+        engine_pid = engine.pid()
+        with (
+            ResourceSampler([p.pid for p in processes]) as sampler,
+            ResourceSampler([engine_pid] if engine_pid else []) as engine_sampler,
+            ResourceSampler([os.getpid()]) as load_sampler,
+        ):
             peak = asyncio.run(
                 closed_loop(
                     engine.grpc_address,
@@ -327,6 +336,7 @@ def measure(
         row.per_second = round(peak.per_second, 1)
         row.failed = peak.failed
         row.cpu_percent, row.rss_mb = (sampler.mean_cpu, sampler.max_rss) if processes else (None, None)
+        row.engine_cpu_percent, row.load_cpu_percent = engine_sampler.mean_cpu, load_sampler.mean_cpu
         if peak.per_second > 1:
             row.latency_rate = round(peak.per_second / 2, 1)
             half: LoadResult = asyncio.run(
@@ -363,8 +373,10 @@ def table(rows: list[Measurement]) -> str:
         "p50 ms",
         "p99 ms",
         "at /s",
-        "CPU %",
-        "RSS MB",
+        "workers CPU %",
+        "workers RSS MB",
+        "engine CPU %",
+        "load CPU %",
         "failed",
         "note",
     ]
@@ -380,6 +392,8 @@ def table(rows: list[Measurement]) -> str:
                 _fmt(r.latency_rate),
                 _fmt(r.cpu_percent),
                 _fmt(r.rss_mb),
+                _fmt(r.engine_cpu_percent),
+                _fmt(r.load_cpu_percent),
                 str(r.failed),
                 r.note,
             ]

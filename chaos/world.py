@@ -117,6 +117,7 @@ class Engine:
     # SIGKILL the engine and start it again on its data; None when state would be lost.
     kill_and_restart: Callable[[], None] | None
     close: Callable[[], None]
+    pid: Callable[[], int | None] = lambda: None  # the engine's process, for CPU sampling
 
 
 def start_engine(root: Path, out=sys.stderr) -> Engine:
@@ -125,7 +126,10 @@ def start_engine(root: Path, out=sys.stderr) -> Engine:
     try:
         dist = fetch(out=out)
     except DistributionUnavailable as unavailable:
-        print(f"!! {unavailable}\n!! Chaos runs on the embedded Zeebe engine {embedded_version()}.", file=out)
+        print(
+            f"!! {unavailable}\n!! Running on the embedded Zeebe engine {embedded_version()} instead.",
+            file=out,
+        )
         embedded = EmbeddedEngine(fetch_embedded(out=out), java, root / "engine.log").start()
         return Engine(
             f"the embedded Zeebe engine {embedded_version()}",
@@ -134,6 +138,7 @@ def start_engine(root: Path, out=sys.stderr) -> Engine:
             embedded.control_url,
             kill_and_restart=None,  # in-memory state: a SIGKILL loses every instance
             close=embedded.stop,
+            pid=lambda: embedded.pid,
         )
     profile = chaos_profile(root / "engine")
 
@@ -153,6 +158,7 @@ def start_engine(root: Path, out=sys.stderr) -> Engine:
         "",
         kill_and_restart=kill_and_restart,
         close=lambda: stop(profile, out=out),
+        pid=lambda: engine_pid(profile),
     )
 
 

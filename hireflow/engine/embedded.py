@@ -101,6 +101,10 @@ class EmbeddedEngine:
     def control_url(self) -> str:
         return f"http://127.0.0.1:{self.control_port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
     def command(self) -> list[str]:
         flags = ["-Xmx1g", "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8"]
         if self.java.major >= 24:
