@@ -7,6 +7,7 @@ before it happens, so a redelivered job finds the claim and does not repeat it.
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from hireflow.paths import data_root
@@ -188,9 +190,21 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_schema(self) -> None:
-        """Create missing tables (safe to call at every start)."""
-        Base.metadata.create_all(self.engine)
+    def create_schema(self, attempts: int = 5) -> None:
+        """Create missing tables (safe to call at every start, from many processes at once).
+
+        The webapp's and the pool's processes start together on a fresh database, and
+        ``create_all`` checks then creates without a lock: a process that loses the race
+        gets "table already exists". Trying again finds the table and creates the rest.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except DBAPIError:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.1 * attempt)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -1,0 +1,33 @@
+"""The domain store's set-up, as many processes start on one fresh database."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import inspect
+
+from hireflow.store import Base, Database
+
+
+def test_many_starts_at_once_create_the_schema_without_an_error(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    starting = 8
+    barrier = threading.Barrier(starting)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        db = Database(url)
+        barrier.wait()
+        try:
+            db.create_schema()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(starting)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert set(inspect(Database(url).engine).get_table_names()) == set(Base.metadata.tables)
