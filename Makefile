@@ -12,6 +12,12 @@ MODELING_STAMP := $(MODELING)/node_modules/.installed
 MODEL_CHECKER := $(MODELING)/build/check-models.cjs
 # Exit code of `python -m hireflow.engine fetch` when the registry lacks the distribution.
 EXIT_UNAVAILABLE := 3
+# Fetch the pinned distribution; when the registry lacks it, run $(FALLBACK_NOTICE) (set
+# per target) and fetch the embedded engine instead. Any other fetch failure stops the target.
+FALLBACK_NOTICE :=
+FETCH_ENGINE_OR_EMBEDDED = $(ENGINE) fetch; code=$$?; \
+	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(FALLBACK_NOTICE) $(ENGINE) fetch-embedded || exit $$?; \
+	elif [ $$code -ne 0 ]; then exit $$code; fi
 
 .PHONY: help venv java run test chaos bench lint lint-models modeling-tools chromium diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
@@ -77,22 +83,18 @@ lint: venv  ## Run the linters.
 # embedded Zeebe engine (deploy/camunda/embedded) and the cluster-only tests are
 # skipped with Maven's exact report (see README, "Known limits"); any other fetch
 # failure fails the run.
-test: java lint modeling-tools chromium  ## Set up, start the test engine, run every test and linter.
-	@$(ENGINE) fetch; code=$$?; \
-	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then \
+test: FALLBACK_NOTICE = \
 	  echo "!! The Camunda distribution is not available from this machine's Maven registry:"; \
 	  echo "!! process tests run on the embedded Zeebe engine, the cluster-only tests are SKIPPED"; \
-	  echo "!! (set HIREFLOW_REQUIRE_ENGINE=1 to fail instead)."; \
-	  $(ENGINE) fetch-embedded || exit $$?; \
-	elif [ $$code -ne 0 ]; then exit $$code; fi
+	  echo "!! (set HIREFLOW_REQUIRE_ENGINE=1 to fail instead).";
+test: java lint modeling-tools chromium  ## Set up, start the test engine, run every test and linter.
+	@$(FETCH_ENGINE_OR_EMBEDDED)
 	$(PY) -m pytest
 
 # Same engine choice as `make test`: the pinned cluster, else the embedded engine (and the
 # engine-SIGKILL scenario is reported as not run, since the embedded engine keeps state in memory).
 chaos: java  ## Run every chaos scenario (>= 500 instances) and print the checker's table.
-	@$(ENGINE) fetch; code=$$?; \
-	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(ENGINE) fetch-embedded || exit $$?; \
-	elif [ $$code -ne 0 ]; then exit $$code; fi
+	@$(FETCH_ENGINE_OR_EMBEDDED)
 	$(PY) -m chaos $(CHAOS_ARGS)
 
 BENCH_INSTALLED := $(VENV)/.bench-installed
@@ -102,9 +104,7 @@ $(BENCH_INSTALLED): pyproject.toml $(INSTALLED)
 	@touch $@
 
 bench: java $(BENCH_INSTALLED)  ## Benchmark the engine's ceiling, the pool and its peers; table and plot in build/bench.
-	@$(ENGINE) fetch; code=$$?; \
-	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(ENGINE) fetch-embedded || exit $$?; \
-	elif [ $$code -ne 0 ]; then exit $$code; fi
+	@$(FETCH_ENGINE_OR_EMBEDDED)
 	$(PY) -m bench $(BENCH_ARGS)
 
 test-engine-stop: venv  ## Stop the test engine (left running only with HIREFLOW_KEEP_TEST_ENGINE=1).

@@ -228,7 +228,8 @@ class UnlockFlow(Flow):
                 self.done = started is not None
                 return
         if self.payment_id is None:
-            self.payment_id = world_payment_id(world, self.started[0].business_id)
+            # The charge step's payment intent, found by the unlock id in the ledger's metadata.
+            self.payment_id = world.payment_ids_by_unlock().get(self.started[0].business_id)
             if self.payment_id is None:
                 return  # not charged yet
             self.pending_event = payment_succeeded_event(self.payment_id)
@@ -261,11 +262,6 @@ class UnlockFlow(Flow):
         started = Started("unlock", unlock_id, str(response.json()["processInstanceKey"]))
         self.started.append(started)
         return started
-
-
-def world_payment_id(world, unlock_id: str) -> str | None:
-    """The payment intent the charge step created for ``unlock_id``, from the sandbox's ledger."""
-    return world.payment_ids_by_unlock().get(unlock_id)
 
 
 def payment_succeeded_event(payment_id: str) -> dict:
