@@ -41,6 +41,7 @@ ADMIN_TOKEN = "chaos-admin-token"
 WEBHOOK_SECRET = "whsec_chaos"
 SLOT_LINK_SECRET = "chaos-slot-link-secret"
 START_TIMEOUT_S = 90.0
+RECORDS_TIMEOUT_S = 120.0
 
 
 class ChaosSetupError(RuntimeError):
@@ -134,7 +135,8 @@ def start_engine(root: Path, out=sys.stderr) -> Engine:
         return Engine(
             f"the embedded Zeebe engine {embedded_version()}",
             embedded.grpc_address,
-            EmbeddedEngineClient(embedded.control_url),
+            # Its record reads grow with the run: give a loaded 2-core machine time to answer.
+            EmbeddedEngineClient(embedded.control_url, timeout=RECORDS_TIMEOUT_S),
             embedded.control_url,
             kill_and_restart=None,  # in-memory state: a SIGKILL loses every instance
             close=embedded.stop,
