@@ -19,6 +19,7 @@ from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine.embedded import free_port
 from hireflow.slot_links import SlotLinks
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
+from job_workers.records import record_status
 from job_workers.services import Services
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import (
@@ -259,3 +260,37 @@ def test_an_item_whose_instance_ended_without_an_outcome_shows_ended(tmp_path):
         )
     status = app.test_client().get("/api/unlocks/unl_1").json
     assert (status["status"], status["final"], status["engine"]["state"]) == ("ended", True, "COMPLETED")
+
+
+class EndsRightAfterTheOutcome(CamundaRestClient):
+    """The worker records "processed" and the instance completes between the webapp's reads.
+
+    This is the order a fast instance gives: the webapp read "received", then the last
+    step wrote its outcome and completed, then the webapp asked the engine.
+    """
+
+    def __init__(self, base_url: str, services: Services):
+        super().__init__(base_url)
+        self.services = services
+
+    def get_process_instance(self, key):
+        record_status(self.services.db, "resume", "res_1", "processed")
+        return {"processInstanceKey": str(key), "state": "COMPLETED"}
+
+
+def test_an_outcome_recorded_just_before_the_instance_ended_is_shown_not_ended(tmp_path):
+    services = empty_services(tmp_path)
+    client = EndsRightAfterTheOutcome("http://127.0.0.1:9", services)
+    app = create_app({"TESTING": True}, engine_client=client, services=services)
+    with services.db.sessions.begin() as session:
+        session.add(
+            BusinessRecord(
+                kind="resume",
+                business_id="res_1",
+                status="received",
+                details={"process_instance_key": "7"},
+                updated_at=utcnow(),
+            )
+        )
+    status = app.test_client().get("/api/resumes/res_1").json
+    assert (status["status"], status["final"]) == ("processed", True)

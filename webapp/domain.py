@@ -254,8 +254,7 @@ class Hireflow:
     def status(self, kind: str, business_id: str) -> dict[str, Any]:
         """The item's business status from the store, with the engine's view of its instance."""
         record = self._require(kind, business_id)
-        details = dict(record.details or {})
-        instance_key = details.get("process_instance_key")
+        instance_key = (record.details or {}).get("process_instance_key")
         engine: dict[str, Any] = {"processInstanceKey": instance_key, "state": None, "reachable": True}
         if instance_key:
             try:
@@ -267,6 +266,11 @@ class Hireflow:
                 if instance:
                     engine["state"] = instance.get("state")
                     engine["hasIncident"] = bool(instance.get("hasIncident", False))
+            # Read the record again, after the engine: a step records its outcome before the
+            # instance ends, so an instance seen ended has every outcome in the store by now.
+            # The first read may predate both, and would turn "processed" into "ended".
+            record = self._require(kind, business_id)
+        details = dict(record.details or {})
         status = self._business_status(kind, business_id, record.status)
         if status == FIRST_STATUS[kind] and engine["state"] in ENDED_STATES:
             # The instance ended on a path that records no outcome (e.g. an unlock refunded).
