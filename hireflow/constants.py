@@ -84,3 +84,4 @@ class Var:
     SKILLS = "skills"
     YEARS_OF_EXPERIENCE = "years_of_experience"
     REJECTION_REASON = "rejection_reason"
+    SEARCH_FROM = "search_from"

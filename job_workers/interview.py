@@ -33,6 +33,11 @@ def _parse(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
+def _parse_engine_time(moment: str) -> datetime:
+    """A FEEL date-time as the engine writes it, e.g. ``2026-11-30T22:15:09.1Z[Etc/UTC]``."""
+    return _parse(moment.split("[", 1)[0])
+
+
 def _panel_ids(interview_id: str, panel: list) -> list[str]:
     try:
         return [member["username"] for member in panel]
@@ -59,9 +64,13 @@ class InterviewSchedulingTasks:
             raise PermanentFailure(f"Interview {interview_id}: no mailer is configured for this worker")
         return self.services.mailer
 
-    def find_slots(self, interview_id: str, panel: list) -> dict:
-        """Up to three hour-long slots when the whole panel is free."""
-        start = self.now() + SEARCH_FROM
+    def find_slots(self, interview_id: str, panel: list, search_from: str | None = None) -> dict:
+        """Up to three hour-long slots when the whole panel is free.
+
+        ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
+        the timers that count down to them share one clock (a test engine's clock moves).
+        """
+        start = (_parse_engine_time(search_from) if search_from else self.now()) + SEARCH_FROM
         window = Slot(start, start + SEARCH_WINDOW)
         slots = self._calendar(interview_id).free_slots(
             _panel_ids(interview_id, panel), window, INTERVIEW_LENGTH, SLOTS_OFFERED

@@ -63,6 +63,12 @@ def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
         tasks.services.slot_links.read(token[:-2] + "xx")
 
 
+def test_slots_are_searched_from_the_engines_clock_when_the_model_passes_it(tasks):
+    # FEEL's now(), as the engine hands it over: a week after the worker's own clock.
+    slots = tasks.find_slots("i-8", PANEL, search_from="2026-11-30T08:00:00.123Z[Etc/UTC]")["proposed_slots"]
+    assert slots[0]["start"] == "2026-12-01T09:00:00Z"
+
+
 def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics(tasks, capture):
     slot = tasks.find_slots("i-2", PANEL)["proposed_slots"][0]
     booked = tasks.book_slot("i-2", PANEL, slot)
