@@ -157,6 +157,37 @@ class CamundaRestClient:
         body = {"retries": retries, "errorMessage": error_message, "retryBackOff": retry_back_off_ms}
         self._v2("POST", f"/jobs/{job_key}/failure", json=body)
 
+    # -- history, for BPMN coverage --
+
+    def _search_every(self, path: str, filter_: dict[str, Any], page_size: int = 100) -> list[dict[str, Any]]:
+        """Every match of a search, page by page (offset pagination)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            body = {"filter": filter_, "page": {"from": len(found), "limit": page_size}}
+            items = self._v2("POST", f"{path}/search", json=body)["items"]
+            found += items
+            if len(items) < page_size:
+                return found
+
+    def visited_flow_nodes(self, process_id: str) -> set[str]:
+        """Ids of the flow nodes that any instance of any version of ``process_id`` entered."""
+        visited: set[str] = set()
+        for definition in self._search_every("/process-definitions", {"processDefinitionId": process_id}):
+            key = definition["processDefinitionKey"]
+            stats = self._v2("POST", f"/process-definitions/{key}/statistics/element-instances", json={})
+            counts = ("active", "completed", "canceled", "incidents")
+            visited |= {item["elementId"] for item in stats["items"] if any(item.get(c) for c in counts)}
+        return visited
+
+    def taken_sequence_flows(self, process_id: str) -> set[str]:
+        """Ids of the sequence flows that any instance of ``process_id`` took."""
+        taken: set[str] = set()
+        for instance in self._search_every("/process-instances", {"processDefinitionId": process_id}):
+            key = instance["processInstanceKey"]
+            flows = self._v2("GET", f"/process-instances/{key}/sequence-flows")["items"]
+            taken |= {flow.get("elementId") or flow["sequenceFlowId"] for flow in flows}
+        return taken
+
     # -- controlled clock (test engine only) --
 
     def _management(self) -> str:

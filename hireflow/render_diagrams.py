@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -24,10 +25,11 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <style>html, body { margin: 0; background: white; } #canvas { width: 2400px; height: 1400px; }</style>
 </head><body><div id="canvas"></div></body></html>"""
 
-RENDER = """async (xml) => {
+RENDER = """async ([xml, marks]) => {
   const viewer = new BpmnJS({ container: '#canvas' });
   const { warnings } = await viewer.importXML(xml);
   const canvas = viewer.get('canvas');
+  for (const [id, mark] of Object.entries(marks)) canvas.addMarker(id, 'hireflow-' + mark);
   canvas.zoom('fit-viewport', 'auto');
   const box = canvas.viewbox();
   // Crop to the drawing with a margin: the image stays readable at its natural width.
@@ -39,9 +41,27 @@ RENDER = """async (xml) => {
                    width: inner.width * scale + 40, height: inner.height * scale + 40 } };
 }"""
 
+# Coverage pictures: what a run visited in green, what it did not in red.
+MARK_STYLE = """
+.hireflow-visited .djs-visual > :first-child { stroke: #2e7d32 !important; fill: #e8f5e9 !important; }
+.hireflow-unvisited .djs-visual > :first-child { stroke: #c62828 !important; fill: #ffebee !important;
+  stroke-width: 3px !important; }
+.djs-connection.hireflow-visited .djs-visual > path { stroke: #2e7d32 !important; fill: none !important; }
+.djs-connection.hireflow-unvisited .djs-visual > path { stroke: #c62828 !important; fill: none !important;
+  stroke-dasharray: 6 4; stroke-width: 3px !important; }
+"""
 
-def render(diagrams: list[Path], output_dir: Path = OUTPUT_DIR) -> list[Path]:
-    """Render ``diagrams`` to PNGs in ``output_dir``; returns the image paths."""
+
+def render(
+    diagrams: list[Path],
+    output_dir: Path = OUTPUT_DIR,
+    *,
+    marks: Mapping[Path, Mapping[str, str]] | None = None,
+) -> list[Path]:
+    """Render ``diagrams`` to PNGs in ``output_dir``; returns the image paths.
+
+    ``marks`` colours elements per diagram: element id -> "visited" or "unvisited".
+    """
     if not (BPMN_JS / "bpmn-viewer.production.min.js").exists():
         raise FileNotFoundError("bpmn-js is not installed: run `make modeling-tools`")
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -53,8 +73,10 @@ def render(diagrams: list[Path], output_dir: Path = OUTPUT_DIR) -> list[Path]:
             page.set_content(PAGE)
             page.add_style_tag(path=str(BPMN_JS / "assets" / "diagram-js.css"))
             page.add_style_tag(path=str(BPMN_JS / "assets" / "bpmn-js.css"))
+            page.add_style_tag(content=MARK_STYLE)
             page.add_script_tag(path=str(BPMN_JS / "bpmn-viewer.production.min.js"))
-            result = page.evaluate(RENDER, diagram.read_text(encoding="utf-8"))
+            diagram_marks = dict((marks or {}).get(diagram, {}))
+            result = page.evaluate(RENDER, [diagram.read_text(encoding="utf-8"), diagram_marks])
             if result["warnings"]:
                 raise ValueError(f"{diagram.name} imported with warnings: {result['warnings']}")
             image = output_dir / f"{diagram.stem}.png"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from hireflow import bpmn_coverage
 from hireflow.adapters.calendar import StoreCalendar
 from hireflow.adapters.email import EmailOutbox, SendGridMailer
 from hireflow.adapters.file_store import LocalFileStore
@@ -56,6 +57,9 @@ MODELS_DIR = PROJECT_ROOT / "bpmn"
 REQUIRE_ENGINE = os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1"
 # Which engine the process tests ran on, for the summary at the end of the run.
 PROCESS_ENGINE_USED: list[str] = []
+# The BPMN coverage of the process tests, read from the engine before it stops.
+COVERAGE_DIR = PROJECT_ROOT / "build" / "coverage"
+BPMN_COVERAGE_SUMMARY: list[str] = []
 
 
 @pytest.fixture
@@ -138,11 +142,9 @@ def process_engine(tmp_path_factory) -> Iterator[ProcessEngine]:
     else:
         with _pinned_engine(dist) as profile:
             PROCESS_ENGINE_USED.append(f"Camunda {dist.version} cluster")
-            yield ProcessEngine(
-                f"Camunda {dist.version}",
-                profile.grpc_address,
-                CamundaRestClient(profile.rest_url, profile.management_url),
-            )
+            client = CamundaRestClient(profile.rest_url, profile.management_url)
+            yield ProcessEngine(f"Camunda {dist.version}", profile.grpc_address, client)
+            _report_bpmn_coverage(client)
         return
     try:
         lib_dir = fetch_embedded()
@@ -156,9 +158,21 @@ def process_engine(tmp_path_factory) -> Iterator[ProcessEngine]:
     )
     PROCESS_ENGINE_USED.append(description)
     try:
-        yield ProcessEngine(description, embedded.grpc_address, EmbeddedEngineClient(embedded.control_url))
+        client = EmbeddedEngineClient(embedded.control_url)
+        yield ProcessEngine(description, embedded.grpc_address, client)
+        _report_bpmn_coverage(client)
     finally:
         embedded.stop()
+
+
+def _report_bpmn_coverage(source: bpmn_coverage.VisitSource) -> None:
+    """Write build/coverage/ from the engine's history, before the engine stops."""
+    report = bpmn_coverage.measure(bpmn_coverage.read_models(sorted(MODELS_DIR.glob("*.bpmn"))), source)
+    page, problem = bpmn_coverage.write_report(report, COVERAGE_DIR)
+    BPMN_COVERAGE_SUMMARY[:] = bpmn_coverage.summary_lines(report)
+    BPMN_COVERAGE_SUMMARY.append(f"report: {page.relative_to(PROJECT_ROOT)}")
+    if problem:
+        BPMN_COVERAGE_SUMMARY.append(f"the marked diagrams were not drawn: {problem}")
 
 
 @pytest.fixture(scope="session")
@@ -339,6 +353,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
         for report in terminalreporter.stats.get("skipped", [])
         if "real engine unavailable" in str(report.longrepr)
     ]
+    if BPMN_COVERAGE_SUMMARY:
+        terminalreporter.write_sep("=", "BPMN coverage of the process tests")
+        for line in BPMN_COVERAGE_SUMMARY:
+            terminalreporter.write_line(line)
     for used in PROCESS_ENGINE_USED:
         if "embedded" in used:
             terminalreporter.write_sep("!", f"process tests ran on {used}", yellow=True)

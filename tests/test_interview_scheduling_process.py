@@ -139,10 +139,9 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
     assert len(local_world.mails_to(v2["candidate_email"])) == 2  # two sets of links
 
 
-def test_silence_reminds_twice_then_hands_off_to_a_recruiter(process_engine, local_world):
-    instance, v = request_interview(process_engine)
+def stay_silent_until_the_follow_up(process_engine, instance: str) -> dict:
+    """Let every reminder pass unanswered; returns the recruiter's follow-up task."""
     wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
-
     for _ in range(2):
         process_engine.client.advance_clock(2 * ONE_DAY_MS + 60_000)
     wait_for(
@@ -158,12 +157,40 @@ def test_silence_reminds_twice_then_hands_off_to_a_recruiter(process_engine, loc
         seen=lambda: describe_instance(process_engine.client, instance),
     )
     process_engine.client.advance_clock(ONE_DAY_MS)
-    task = wait_for_user_task(process_engine.client, instance, "FollowUpWithCandidate")
+    return wait_for_user_task(process_engine.client, instance, "FollowUpWithCandidate")
+
+
+def test_silence_reminds_twice_then_hands_off_to_a_recruiter(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    task = stay_silent_until_the_follow_up(process_engine, instance)
     process_engine.client.complete_user_task(task["userTaskKey"], {"follow_up_decision": "close"})
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "InterviewNotScheduled", state="COMPLETED")
     assert len(local_world.mails_to(v["candidate_email"])) == 3  # links and two reminders
+
+
+def test_a_recruiter_who_follows_up_can_offer_new_slots(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    task = stay_silent_until_the_follow_up(process_engine, instance)
+    process_engine.client.complete_user_task(task["userTaskKey"], {"follow_up_decision": "offer-new-slots"})
+
+    wait_for(
+        lambda: (
+            len(
+                process_engine.client.search_element_instances(
+                    processInstanceKey=instance, elementId="OfferSlots", state="COMPLETED"
+                )
+            )
+            == 2
+        ),
+        what="a second offer of slots",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    choose_first_slot(process_engine, instance, v)
+    wait_until_element(process_engine.client, instance, "BookSlot", state="COMPLETED")
+    assert len(local_world.mails_to(v["candidate_email"])) >= 4  # links, 2 reminders, new links
+    process_engine.client.cancel_process_instance(instance)  # the rest is another test's
 
 
 def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(process_engine, local_world):

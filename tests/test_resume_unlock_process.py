@@ -123,6 +123,23 @@ def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, loc
     assert len(local_world.mails_to(v["employer_email"])) == 2  # update your card, then the receipt
 
 
+def test_a_declined_card_not_replaced_in_7_days_abandons_the_unlock(process_engine, local_world):
+    candidate = local_world.add_candidate()
+    instance, v = start_unlock(
+        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_chargeDeclined"
+    )
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")
+
+    process_engine.client.advance_clock(7 * ONE_DAY_MS + 60_000)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "NoNewCard", state="COMPLETED")
+    wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")
+    [intent] = payment_intents(local_world, v["unlock_id"])
+    assert intent["status"] == "requires_payment_method"  # nothing was charged
+    assert not has_access(local_world, v["employer_id"], candidate)
+
+
 def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process_engine, local_world):
     candidate = local_world.add_candidate()
     instance, v = start_unlock(

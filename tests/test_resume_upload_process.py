@@ -61,3 +61,14 @@ def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(process_e
         processInstanceKey=instance, elementId="ReadResumeText"
     )
     assert len(local_world.mails_to(variables["candidate_email"])) == 1
+
+
+def test_a_pdf_without_text_ends_with_a_please_reupload_email(process_engine, local_world):
+    # A scan: a valid PDF whose pages hold no text layer, so the check passes and reading fails.
+    instance, variables = start_upload(process_engine, local_world, pdf_resume(lines=[]))
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "TextUnreadable", state="COMPLETED")
+    wait_until_element(process_engine.client, instance, "ResumeNotUsable", state="COMPLETED")
+    assert resume_status(local_world, variables["resume_id"]) == "rejected"
+    assert len(local_world.mails_to(variables["candidate_email"])) == 1

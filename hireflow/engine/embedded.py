@@ -177,6 +177,8 @@ class _Projection:
     variables: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (process id, sequence flow id) of every sequence flow taken
+    taken_flows: set[tuple[str, str]] = field(default_factory=set)
 
     _ELEMENT_STATES = {
         "ELEMENT_ACTIVATING": "ACTIVE",
@@ -193,6 +195,8 @@ class _Projection:
         kind = record["valueType"]
         if kind == "PROCESS_INSTANCE" and intent in self._ELEMENT_STATES:
             self._element(key, value, self._ELEMENT_STATES[intent], record.get("timestamp"))
+        elif kind == "PROCESS_INSTANCE" and intent == "SEQUENCE_FLOW_TAKEN":
+            self.taken_flows.add((value["bpmnProcessId"], value["elementId"]))
         elif kind == "USER_TASK":
             self._user_task(key, value, intent)
         elif kind == "INCIDENT":
@@ -346,6 +350,13 @@ class EmbeddedEngineClient(CamundaRestClient):
 
     def search_process_definitions(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().definitions.values(), filter_)
+
+    def visited_flow_nodes(self, process_id: str) -> set[str]:
+        elements = self.refresh().elements.values()
+        return {e["elementId"] for e in elements if e["processDefinitionId"] == process_id}
+
+    def taken_sequence_flows(self, process_id: str) -> set[str]:
+        return {flow for process, flow in self.refresh().taken_flows if process == process_id}
 
     def clock_now_ms(self) -> int:
         """The engine clock's time: the machine's plus every advance so far."""
