@@ -144,6 +144,15 @@ class DiagramFacts:
     task_headers: frozenset[tuple[str, str, str]]  # (job type, header key, value)
 
 
+def job_tasks(diagram: Path) -> list[tuple[str, str]]:
+    """``(element id, job type)`` of every element in ``diagram`` that a job worker runs."""
+    return [
+        (element.get("id"), definition.get("type"))
+        for element in ET.parse(diagram).getroot().iter()
+        if (definition := element.find("bpmn:extensionElements/zeebe:taskDefinition", NS)) is not None
+    ]
+
+
 def diagram_facts(models_dir: Path = MODELS_DIR) -> DiagramFacts:
     """Process ids, job types, message names, error codes and headers used in ``models_dir``."""
     process_ids, job_types, messages, errors, headers = set(), set(), set(), set(), set()

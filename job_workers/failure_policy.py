@@ -20,6 +20,7 @@ from pyzeebe import Job, JobController, JobStatus
 from hireflow.backoff import Backoff
 from hireflow.constants import Header
 from hireflow.errors import BusinessOutcome, PermanentFailure
+from job_workers.incidents import business_reference, incident_message
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ HEADER_BACKOFF_CAP = Header.RETRY_BACKOFF_CAP_SECONDS
 HEADER_RETRY_ATTEMPTS = Header.RETRY_ATTEMPTS
 DEFAULT_BACKOFF = Backoff(base_seconds=5.0, cap_seconds=300.0)
 DEFAULT_RETRY_ATTEMPTS = 5
-# Variables that name the business object, for messages an operator reads in Operate.
-BUSINESS_KEYS = ("resume_id", "application_id", "unlock_id", "interview_id", "candidate_id")
 
 
 class FailureMetrics(Protocol):
@@ -63,13 +62,6 @@ def backoff_for(job: Job) -> tuple[Backoff, int]:
         cap_seconds=_header_number(job, HEADER_BACKOFF_CAP, DEFAULT_BACKOFF.cap_seconds),
     )
     return backoff, int(_header_number(job, HEADER_RETRY_ATTEMPTS, DEFAULT_RETRY_ATTEMPTS))
-
-
-def business_reference(job: Job) -> str:
-    """``unlock_id=u-42`` style text naming the business object of the job, if known."""
-    variables = job.variables or {}
-    found = [f"{key}={variables[key]}" for key in BUSINESS_KEYS if key in variables]
-    return ", ".join(found) or f"process instance {job.process_instance_key}"
 
 
 async def fail_without_retries(controller: JobController, job: Job, message: str) -> None:
@@ -108,7 +100,7 @@ class FailurePolicy:
             await controller.set_error_status(str(exc), error_code=exc.error_code, variables=exc.variables())
             return
         if isinstance(exc, PermanentFailure):
-            message = f"{job.type} cannot succeed for {what}: {exc}. Fix the cause, then retry."
+            message = incident_message(job, exc)
             log.error("%s", message, extra=context)
             if self.metrics:
                 self.metrics.job_failed(job, final=True)
@@ -117,7 +109,7 @@ class FailurePolicy:
         backoff, attempts = backoff_for(job)
         retries_left = max(0, job.retries - 1)
         if retries_left == 0:
-            message = f"{job.type} failed for {what} after {attempts} tries: {exc}"
+            message = incident_message(job, exc, tries=attempts)
             log.error("%s; incident raised", message, extra=context, exc_info=exc)
             delay_ms = 0
         else:

@@ -65,16 +65,18 @@ def test_a_technical_error_fails_with_jittered_backoff_that_grows_as_retries_shr
         assert call["retries"] == retries - 1
         ceiling = 5000 * 2 ** (5 - retries)
         assert 0 <= call["retry_back_off_ms"] <= ceiling
-        assert "unlock_id=u-42" in call["message"]
+        assert "for unlock u-42" in call["message"]
         ceilings.append(ceiling)
     assert ceilings == [5000, 10000, 20000, 40000]
 
 
 def test_the_last_try_raises_an_incident_with_a_message_for_the_operator():
-    name, call = apply(PaymentGatewayUnavailable("Payment gateway unreachable; check it"), make_job(1))
+    name, call = apply(PaymentGatewayUnavailable("HTTP 503: maintenance"), make_job(1))
     assert (name, call["retries"], call["retry_back_off_ms"]) == ("fail_job", 0, 0)
     assert call["message"] == (
-        "unlock.charge-card failed for unlock_id=u-42 after 5 tries: Payment gateway unreachable; check it"
+        "Payment gateway unreachable after 5 tries, at charge-card (unlock.charge-card) for unlock u-42. "
+        "Check the payment gateway (status page, API key, network), then retry the incident in Operate. "
+        "Detail: HTTP 503: maintenance"
     )
 
 
@@ -111,5 +113,5 @@ def test_an_invalid_resume_throws_resume_invalid_with_the_reason():
 def test_a_permanent_failure_ends_the_retries_at_once():
     name, call = apply(EmailRejected("SendGrid refused it with 401"), make_job(5))
     assert (name, call["retries"]) == ("fail_job", 0)
-    assert "cannot succeed for unlock_id=u-42" in call["message"]
-    assert call["message"].endswith("Fix the cause, then retry.")
+    assert call["message"].startswith("Mail provider refused the email, at charge-card")
+    assert "for unlock u-42. Check the recipient address" in call["message"]

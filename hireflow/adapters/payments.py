@@ -192,8 +192,7 @@ class StripeStylePaymentGateway:
                 )
                 self._sleep(delay)
         raise PaymentGatewayUnavailable(
-            f"Payment gateway unreachable after {self.attempts} tries ({last_problem}); "
-            "check the gateway, then retry"
+            f"no answer in {self.attempts} quick tries with the same idempotency key (last: {last_problem})"
         )
 
 

@@ -1,0 +1,119 @@
+"""Incident messages, written for the operator who reads them in Operate.
+
+Each message says what failed, for which business object, and what to do, in that order:
+
+    Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge) for
+    unlock u-42. Check the payment gateway (status page, API key, network), then retry
+    the incident in Operate. Detail: ...
+
+The failure policy picks the cause from the exception's class. The catalogue below is the
+one place that names causes and actions, so every message the pool can raise can be
+listed and tested (tests/test_incident_messages.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyzeebe import Job
+from sqlalchemy.exc import DBAPIError
+
+from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTemporarilyUnavailable
+from hireflow.adapters.file_store import FileNotFound
+from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
+from hireflow.errors import PermanentFailure
+from job_workers.interview import NoFreeSlots
+
+# Variables that name the business object, most specific first; the first found is the object.
+BUSINESS_KEYS = ("unlock_id", "application_id", "interview_id", "resume_id", "candidate_id")
+RETRY = "then retry the incident in Operate"
+# Operate shows the whole message; the exception's own text is cut to keep it readable.
+DETAIL_LIMIT = 400
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A kind of failure as an operator names it, and what they should do about it."""
+
+    exceptions: tuple[type[BaseException], ...]
+    what: str
+    action: str
+
+
+# Retried with backoff first; these name the cause once the retries are spent.
+# The first matching entry wins, so a subclass comes before its base.
+TECHNICAL_CAUSES = (
+    Cause(
+        (PaymentGatewayUnavailable,),
+        "Payment gateway unreachable",
+        "Check the payment gateway (status page, API key, network)",
+    ),
+    Cause(
+        (EmailSendInProgress,),
+        "Another worker was still sending this email",
+        "Wait 10 minutes for its claim to expire, check the mail capture or SendGrid activity",
+    ),
+    Cause(
+        (EmailTemporarilyUnavailable,),
+        "Mail provider unavailable or rate-limiting",
+        "Check SendGrid's status and rate limits (or the local mail capture)",
+    ),
+    Cause(
+        (NoFreeSlots,),
+        "No common free hour for the interview panel",
+        "Free some time in the panelists' calendars",
+    ),
+    Cause((DBAPIError,), "hireflow database unavailable", "Check the database (connections, disk space)"),
+    Cause((FileNotFound,), "Stored file missing", "Restore the file from backup or ask for a new upload"),
+)
+UNEXPECTED = Cause(
+    (Exception,),
+    "Unexpected error (probably a bug)",
+    "Search the worker log for this job key, fix the cause",
+)
+
+# Retrying cannot help: the incident appears at once.
+PERMANENT_CAUSES = (
+    Cause(
+        (PaymentRequestRejected,),
+        "Payment gateway refused the request",
+        "Check the payment details and the gateway's API key",
+    ),
+    Cause(
+        (EmailRejected,),
+        "Mail provider refused the email",
+        "Check the recipient address, the template and the SendGrid API key",
+    ),
+)
+BAD_DATA = Cause((PermanentFailure,), "Cannot succeed with this data", "Fix what the detail says")
+
+
+def business_reference(job: Job) -> str:
+    """``unlock u-42 (candidate c-7)``: the business object of the job, if it is known."""
+    variables = job.variables or {}
+    found = [f"{key.removesuffix('_id')} {variables[key]}" for key in BUSINESS_KEYS if key in variables]
+    if not found:
+        return f"process instance {job.process_instance_key}"
+    return found[0] + (f" ({', '.join(found[1:])})" if found[1:] else "")
+
+
+def cause_of(exc: BaseException) -> Cause:
+    """The catalogue entry that names ``exc``."""
+    causes = PERMANENT_CAUSES + (BAD_DATA,) if isinstance(exc, PermanentFailure) else TECHNICAL_CAUSES
+    for cause in causes:
+        if isinstance(exc, cause.exceptions):
+            return cause
+    return UNEXPECTED
+
+
+def incident_message(job: Job, exc: BaseException, *, tries: int | None = None) -> str:
+    """The message for the incident ``exc`` raises; ``tries`` when the retries ran out."""
+    cause = cause_of(exc)
+    after = f" after {tries} tries" if tries else ""
+    detail = f"{type(exc).__name__}: {exc}" if cause is UNEXPECTED else str(exc)
+    if len(detail) > DETAIL_LIMIT:
+        detail = detail[: DETAIL_LIMIT - 1] + "…"
+    return (
+        f"{cause.what}{after}, at {job.element_id} ({job.type}) for {business_reference(job)}. "
+        f"{cause.action}, {RETRY}. Detail: {detail}"
+    )
