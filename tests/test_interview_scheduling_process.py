@@ -139,23 +139,28 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
     assert len(local_world.mails_to(v2["candidate_email"])) == 2  # two sets of links
 
 
+def wait_for_completions(process_engine, instance: str, element_id: str, count: int, *, what: str) -> None:
+    """Wait until ``element_id`` has completed ``count`` times in ``instance``."""
+    wait_for(
+        lambda: (
+            len(
+                process_engine.client.search_element_instances(
+                    processInstanceKey=instance, elementId=element_id, state="COMPLETED"
+                )
+            )
+            == count
+        ),
+        what=what,
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+
+
 def stay_silent_until_the_follow_up(process_engine, instance: str) -> dict:
     """Let every reminder pass unanswered; returns the recruiter's follow-up task."""
     wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
     for _ in range(2):
         process_engine.client.advance_clock(2 * ONE_DAY_MS + 60_000)
-    wait_for(
-        lambda: (
-            len(
-                process_engine.client.search_element_instances(
-                    processInstanceKey=instance, elementId="CandidateReminded", state="COMPLETED"
-                )
-            )
-            == 2
-        ),
-        what="two reminders",
-        seen=lambda: describe_instance(process_engine.client, instance),
-    )
+    wait_for_completions(process_engine, instance, "CandidateReminded", 2, what="two reminders")
     process_engine.client.advance_clock(ONE_DAY_MS)
     return wait_for_user_task(process_engine.client, instance, "FollowUpWithCandidate")
 
@@ -175,18 +180,7 @@ def test_a_recruiter_who_follows_up_can_offer_new_slots(process_engine, local_wo
     task = stay_silent_until_the_follow_up(process_engine, instance)
     process_engine.client.complete_user_task(task["userTaskKey"], {"follow_up_decision": "offer-new-slots"})
 
-    wait_for(
-        lambda: (
-            len(
-                process_engine.client.search_element_instances(
-                    processInstanceKey=instance, elementId="OfferSlots", state="COMPLETED"
-                )
-            )
-            == 2
-        ),
-        what="a second offer of slots",
-        seen=lambda: describe_instance(process_engine.client, instance),
-    )
+    wait_for_completions(process_engine, instance, "OfferSlots", 2, what="a second offer of slots")
     choose_first_slot(process_engine, instance, v)
     wait_until_element(process_engine.client, instance, "BookSlot", state="COMPLETED")
     assert len(local_world.mails_to(v["candidate_email"])) >= 4  # links, 2 reminders, new links

@@ -238,6 +238,20 @@ def test_slot_links_that_are_tampered_or_expired_are_refused(offline):
     assert page.mimetype == "text/html"
 
 
+def add_first_status(services: Services, kind: str, business_id: str, status: str) -> None:
+    """The record the webapp writes when it starts instance 7 for an item."""
+    with services.db.sessions.begin() as session:
+        session.add(
+            BusinessRecord(
+                kind=kind,
+                business_id=business_id,
+                status=status,
+                details={"process_instance_key": "7"},
+                updated_at=utcnow(),
+            )
+        )
+
+
 class EndedInstances(CamundaRestClient):
     """A client whose every instance has completed: the status rule is tested without an engine."""
 
@@ -248,16 +262,8 @@ class EndedInstances(CamundaRestClient):
 def test_an_item_whose_instance_ended_without_an_outcome_shows_ended(tmp_path):
     services = empty_services(tmp_path)
     app = create_app({"TESTING": True}, engine_client=EndedInstances("http://127.0.0.1:9"), services=services)
-    with services.db.sessions.begin() as session:  # e.g. an unlock refunded by compensation records nothing
-        session.add(
-            BusinessRecord(
-                kind="unlock",
-                business_id="unl_1",
-                status="requested",
-                details={"process_instance_key": "7"},
-                updated_at=utcnow(),
-            )
-        )
+    # e.g. an unlock refunded by compensation records nothing
+    add_first_status(services, "unlock", "unl_1", "requested")
     status = app.test_client().get("/api/unlocks/unl_1").json
     assert (status["status"], status["final"], status["engine"]["state"]) == ("ended", True, "COMPLETED")
 
@@ -282,15 +288,6 @@ def test_an_outcome_recorded_just_before_the_instance_ended_is_shown_not_ended(t
     services = empty_services(tmp_path)
     client = EndsRightAfterTheOutcome("http://127.0.0.1:9", services)
     app = create_app({"TESTING": True}, engine_client=client, services=services)
-    with services.db.sessions.begin() as session:
-        session.add(
-            BusinessRecord(
-                kind="resume",
-                business_id="res_1",
-                status="received",
-                details={"process_instance_key": "7"},
-                updated_at=utcnow(),
-            )
-        )
+    add_first_status(services, "resume", "res_1", "received")
     status = app.test_client().get("/api/resumes/res_1").json
     assert (status["status"], status["final"]) == ("processed", True)
