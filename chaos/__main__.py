@@ -30,6 +30,7 @@ COLUMNS = [
     ("incident", "incident"),
     ("stuck", "stuck"),
     ("incidents_repaired", "repaired"),
+    ("unclear_incidents", "unclear incident"),
     ("double_charges", "2x charge"),
     ("double_refunds", "2x refund"),
     ("duplicate_emails", "2x email"),

@@ -22,6 +22,8 @@ from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import EmbeddedEngineClient
 
 ENDED = {"COMPLETED", "TERMINATED", "CANCELED"}
+# What every incident message ends its advice with (job_workers/incidents.py).
+RETRY_ADVICE = "then retry the incident in Operate"
 
 
 @dataclass
@@ -53,13 +55,17 @@ class ScenarioReport:
     lost_messages: int = 0
     before_subscription: int = 0
     refused_requests: int = 0
+    # Incident messages that do not name the business object and the operator's action.
+    unclear_incidents: int = 0
+    # The fault was meant to cause incidents and caused none: the scenario proved nothing.
+    no_incident_arose: bool = False
     seconds: float = 0.0
     note: str = ""
     details: list[str] = field(default_factory=list)
 
     @property
     def meets_the_bar(self) -> bool:
-        """0 stuck, 0 double effects, 0 lost, and no correct request refused."""
+        """0 stuck, 0 double effects, 0 lost, no correct request refused, every incident clear."""
         return not (
             self.stuck
             or self.incident
@@ -68,6 +74,8 @@ class ScenarioReport:
             or self.duplicate_emails
             or self.lost_messages
             or self.refused_requests
+            or self.unclear_incidents
+            or self.no_incident_arose
         )
 
 
@@ -121,6 +129,20 @@ class Checker:
             if all(s.settled for s in states.values()) or time.monotonic() > deadline:
                 return states
             time.sleep(1.0)
+
+    def check_incident_messages(
+        self, states: dict[str, InstanceState], started: list[Started], report: ScenarioReport
+    ) -> None:
+        """Each incident's message must name its business object and tell the operator what to do."""
+        self._refresh()
+        objects = {s.instance_key: f"{s.kind} {s.business_id}" for s in started}
+        for state in states.values():
+            for incident_key in state.incident_keys:
+                [incident] = self.client.search_incidents(incidentKey=incident_key) or [{}]
+                message = incident.get("errorMessage") or ""
+                if objects.get(state.key, "?") not in message or RETRY_ADVICE not in message:
+                    report.unclear_incidents += 1
+                    report.details.append(f"unclear incident on instance {state.key}: {message!r}")
 
     def repair_incidents(self, states: dict[str, InstanceState]) -> int:
         """What an operator does in Operate once the fault is gone: retries back, incident resolved."""

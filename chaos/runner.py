@@ -146,7 +146,9 @@ def run_scenario(
 
     # The fault is over: an operator retries what became an incident, the flows go on.
     world.lift_faults()
+    checker.check_incident_messages(states, [s for f in flows for s in f.started], report)
     report.incidents_repaired = checker.repair_incidents(states)
+    report.no_incident_arose = scenario.expects_incidents and not report.incidents_repaired
     if report.incidents_repaired:
         print(f"    faults lifted; {report.incidents_repaired} incident(s) retried", file=out, flush=True)
     drive(world, scenario, flows, rng, timing.repaired_s, timing.parallel_requests)
@@ -157,6 +159,8 @@ def run_scenario(
     report.seconds = round(time.monotonic() - began, 1)
     if disruption.kills:
         report.note = f"{disruption.kills} SIGKILLs"
+    if report.no_incident_arose:
+        report.details.append("the fault was meant to outlast every retry, but no incident arose")
     report.details.extend(disruption.notes)
     unfinished = [f.label for f in flows if not f.done]
     if unfinished:

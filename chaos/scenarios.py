@@ -61,6 +61,22 @@ def kill_engine(world, stop: threading.Event, rng: random.Random, done: Disrupti
         done.kills += 1
 
 
+def fast_forward_engine_clock(world, stop: threading.Event, rng: random.Random, done: Disruption) -> None:
+    """Run the engine's clock ten times fast, so retry backoff (engine time) passes in seconds.
+
+    An outage outlasts every retry of a job only after minutes of backoff. At 10x, a payment
+    job's 2 s of quick tries is 20 s of engine time, far below its 120 s timeout, so jobs
+    still fail and retry as they would; only the waits between tries shrink. An engine whose
+    clock cannot be moved (a cluster without clock control) waits them out in real time.
+    """
+    while not stop.wait(1.0):
+        try:
+            world.engine.client.advance_clock(9_000)
+        except Exception as exc:  # noqa: BLE001 - the scenario still runs, only slower
+            done.notes.append(f"engine clock not moved ({type(exc).__name__}); backoff waited in real time")
+            return
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -73,6 +89,8 @@ class Scenario:
     disruptor: Disruptor | None = None
     batch_webhooks: bool = False
     needs_restartable_engine: bool = False
+    # The fault must outlast every retry, so the scenario is proved only if incidents arose.
+    expects_incidents: bool = False
 
 
 def mixed(count: int, web_url: str, posting_id: str) -> list[Flow]:
@@ -140,6 +158,17 @@ SCENARIOS = [
             # Longer than the adapter's 10 s timeout: the client really never sees the answer.
             "delay_seconds": 11,
         },
+    ),
+    Scenario(
+        "payment-outage",
+        "payment API answers 5xx to every call until the fault is lifted",
+        "a fault that outlasts every retry becomes an incident that says what to do; "
+        "retried after the outage, the unlock completes and charges once",
+        paid_unlocks,
+        weight=0.5,
+        payment_faults={"rates": {"server_error": 1.0}},
+        disruptor=fast_forward_engine_clock,
+        expects_incidents=True,
     ),
     Scenario(
         "mail-429",

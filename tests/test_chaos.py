@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from chaos.__main__ import table
-from chaos.checker import Checker, ScenarioReport
+from chaos.checker import Checker, InstanceState, ScenarioReport
 from chaos.flows import Started
 from chaos.runner import Timing, ensure_posting, run_scenario, split_instances
 from chaos.scenarios import SCENARIOS
@@ -53,6 +53,8 @@ def test_the_short_chaos_run_meets_the_bar(chaos_reports):
     assert "SIGKILL" in by_name["worker-sigkill"].note, summary
     assert by_name["message-before-subscription"].before_subscription > 0, summary
     assert by_name["webhooks-twice-out-of-order"].messages > 0, summary
+    # The outage outlasted every retry: incidents arose, said what to do, and were retried.
+    assert by_name["payment-outage"].incidents_repaired > 0, summary
 
 
 def fake_world(intents: list[dict], refunds: list[dict], mails: list[dict]):
@@ -88,3 +90,39 @@ def test_the_run_is_split_by_weight_and_every_scenario_gets_some():
     assert set(counts) == {s.name for s in SCENARIOS}
     assert sum(counts.values()) >= 500
     assert min(counts.values()) >= 2
+
+
+class IncidentsSaying:
+    """An engine client whose incidents carry the given messages, by incident key."""
+
+    def __init__(self, messages: dict[str, str]):
+        self.messages = messages
+
+    def search_incidents(self, incidentKey):
+        return [{"incidentKey": incidentKey, "errorMessage": self.messages[incidentKey]}]
+
+
+def test_the_checker_counts_incident_messages_that_leave_the_operator_guessing():
+    advice = "then retry the incident in Operate"
+    client = IncidentsSaying(
+        {
+            "i-1": f"Payment gateway unreachable ... for unlock unl-a. Check the gateway, {advice}.",
+            "i-2": "payment.charge failed after 5 tries: HTTP 503",  # no object, no action
+            "i-3": f"Payment gateway unreachable ... for unlock unl-a. Check the gateway, {advice}.",
+        }
+    )
+    world = SimpleNamespace(engine=SimpleNamespace(client=client))
+    states = {
+        "1": InstanceState("1", "ACTIVE", ["i-1"]),
+        "2": InstanceState("2", "ACTIVE", ["i-2"]),
+        "3": InstanceState("3", "ACTIVE", ["i-3"]),  # names another unlock than its own
+    }
+    started = [
+        Started("unlock", "unl-a", "1"),
+        Started("unlock", "unl-b", "2"),
+        Started("unlock", "unl-c", "3"),
+    ]
+    report = ScenarioReport("fake")
+    Checker(world).check_incident_messages(states, started, report)
+    assert report.unclear_incidents == 2
+    assert not report.meets_the_bar
