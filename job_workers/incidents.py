@@ -2,8 +2,8 @@
 
 Each message says what failed, for which business object, and what to do, in that order:
 
-    Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge) for
-    unlock u-42. Check the payment gateway (status page, API key, network), then retry
+    Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge, job 2251799813685312)
+    for unlock u-42. Check the payment gateway (status page, API key, network), then retry
     the incident in Operate. Detail: ...
 
 The failure policy picks the cause from the exception's class. The catalogue below is the
@@ -51,7 +51,8 @@ TECHNICAL_CAUSES = (
     Cause(
         (EmailSendInProgress,),
         "Another worker was still sending this email",
-        "Wait 10 minutes for its claim to expire, check the mail capture or SendGrid activity",
+        "Check in SendGrid's activity (or the mail capture) whether it went out; its claim ends "
+        "after 2 minutes",
     ),
     Cause(
         (EmailTemporarilyUnavailable,),
@@ -69,7 +70,7 @@ TECHNICAL_CAUSES = (
 UNEXPECTED = Cause(
     (Exception,),
     "Unexpected error (probably a bug)",
-    "Search the worker log for this job key, fix the cause",
+    "Search the worker log for this job's key, fix the cause",
 )
 
 # Retrying cannot help: the incident appears at once.
@@ -113,7 +114,8 @@ def incident_message(job: Job, exc: BaseException, *, tries: int | None = None) 
     detail = f"{type(exc).__name__}: {exc}" if cause is UNEXPECTED else str(exc)
     if len(detail) > DETAIL_LIMIT:
         detail = detail[: DETAIL_LIMIT - 1] + "…"
+    where = f"{job.element_id} ({job.type}, job {job.key})"
     return (
-        f"{cause.what}{after}, at {job.element_id} ({job.type}) for {business_reference(job)}. "
+        f"{cause.what}{after}, at {where} for {business_reference(job)}. "
         f"{cause.action}, {RETRY}. Detail: {detail}"
     )

@@ -74,9 +74,9 @@ def test_the_last_try_raises_an_incident_with_a_message_for_the_operator():
     name, call = apply(PaymentGatewayUnavailable("HTTP 503: maintenance"), make_job(1))
     assert (name, call["retries"], call["retry_back_off_ms"]) == ("fail_job", 0, 0)
     assert call["message"] == (
-        "Payment gateway unreachable after 5 tries, at charge-card (unlock.charge-card) for unlock u-42. "
-        "Check the payment gateway (status page, API key, network), then retry the incident in Operate. "
-        "Detail: HTTP 503: maintenance"
+        "Payment gateway unreachable after 5 tries, at charge-card (unlock.charge-card, job 11) "
+        "for unlock u-42. Check the payment gateway (status page, API key, network), then retry "
+        "the incident in Operate. Detail: HTTP 503: maintenance"
     )
 
 
@@ -113,5 +113,5 @@ def test_an_invalid_resume_throws_resume_invalid_with_the_reason():
 def test_a_permanent_failure_ends_the_retries_at_once():
     name, call = apply(EmailRejected("SendGrid refused it with 401"), make_job(5))
     assert (name, call["retries"]) == ("fail_job", 0)
-    assert call["message"].startswith("Mail provider refused the email, at charge-card")
+    assert call["message"].startswith("Mail provider refused the email, at charge-card (unlock.charge-card")
     assert "for unlock u-42. Check the recipient address" in call["message"]

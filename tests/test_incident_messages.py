@@ -72,7 +72,7 @@ def test_every_unlock_incident_names_the_failure_the_unlock_and_the_action(task_
 
     cause = incidents.cause_of(EXAMPLES[what])
     assert message.startswith(what)
-    assert f"at {task_id} ({job_type}) for unlock unl_42 (candidate cand_7)." in message
+    assert f"at {task_id} ({job_type}, job 501) for unlock unl_42 (candidate cand_7)." in message
     assert f"{cause.action}, then retry the incident in Operate." in message
     assert "Detail: " in message and len(message) < 800
     if not isinstance(EXAMPLES[what], PermanentFailure):
@@ -82,10 +82,10 @@ def test_every_unlock_incident_names_the_failure_the_unlock_and_the_action(task_
 def test_the_gateway_outage_reads_as_an_operator_needs_it():
     message = raised_incident("ChargeCard", "payment.charge", EXAMPLES["Payment gateway unreachable"])
     assert message == (
-        "Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge) for unlock unl_42 "
-        "(candidate cand_7). Check the payment gateway (status page, API key, network), then retry "
-        "the incident in Operate. Detail: no answer in 4 quick tries with the same idempotency key "
-        "(last: HTTP 503: maintenance)"
+        "Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge, job 501) for "
+        "unlock unl_42 (candidate cand_7). Check the payment gateway (status page, API key, network), "
+        "then retry the incident in Operate. Detail: no answer in 4 quick tries with the same "
+        "idempotency key (last: HTTP 503: maintenance)"
     )
 
 
@@ -93,4 +93,4 @@ def test_a_long_detail_is_cut_and_the_action_survives():
     job = make_job("payment.charge", element_id="ChargeCard", variables=UNLOCK_VARIABLES)
     message = incidents.incident_message(job, RuntimeError("x" * 5000), tries=5)
     assert len(message) < 800 and message.endswith("…")
-    assert "Search the worker log for this job key" in message
+    assert "Search the worker log for this job's key" in message
