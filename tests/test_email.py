@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import requests
 
 from hireflow.adapters.email import (
+    Claim,
     EmailMessage,
     EmailOutbox,
     EmailRejected,
@@ -16,7 +19,7 @@ from hireflow.adapters.email import (
     SendOutcome,
 )
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.store import Database
+from hireflow.store import Database, EmailOutboxEntry, utcnow
 from tests.engine_helpers import unique_key
 
 API_KEY = "SG.for-tests"
@@ -85,18 +88,62 @@ def test_a_rate_limit_or_server_error_is_retryable_and_the_retry_sends_once(capt
 
 def test_a_live_claim_by_another_worker_makes_this_one_wait(capture, outbox):
     message = resume_received()
-    assert outbox.try_claim(message)
+    assert outbox.try_claim(message) is Claim.NEW
     with pytest.raises(EmailSendInProgress):
         mailer(capture, outbox).send(message)
     assert captured(capture) == []
 
 
-def test_a_claim_left_by_a_crashed_sender_expires_and_the_mail_goes_out(capture, outbox):
+def test_a_claim_left_by_a_sender_that_died_before_sending_expires_and_it_goes_out(capture, outbox):
     message = resume_received()
     expired = EmailOutbox(outbox.db, claim_seconds=-1)
-    assert expired.try_claim(message)
+    assert expired.try_claim(message) is Claim.NEW
     assert mailer(capture, outbox).send(message) is SendOutcome.SENT
     assert len(captured(capture)) == 1
+
+
+def forget_that_it_was_sent(outbox, message) -> None:
+    """What a sender SIGKILLed after SendGrid accepted the mail leaves: an expired claim."""
+    with outbox.db.sessions.begin() as session:
+        entry = session.get(EmailOutboxEntry, message.dedupe_key)
+        entry.status, entry.claimed_until = "sending", utcnow() - timedelta(seconds=1)
+
+
+def test_a_mail_accepted_just_before_its_sender_died_is_found_at_sendgrid_not_sent_again(capture, outbox):
+    message = resume_received()
+    assert mailer(capture, outbox).send(message) is SendOutcome.SENT
+    forget_that_it_was_sent(outbox, message)
+
+    assert mailer(capture, outbox).send(message) is SendOutcome.ALREADY_SENT
+
+    [mail] = captured(capture)
+    assert outbox.try_claim(message) is Claim.ALREADY_SENT
+    with outbox.db.sessions() as session:
+        assert session.get(EmailOutboxEntry, message.dedupe_key).provider_message_id == mail["id"]
+
+
+def test_without_the_activity_api_a_lost_attempt_is_sent_again(tmp_path, serve, outbox):
+    capture = serve(create_mail_capture(tmp_path / "mail.sqlite3", API_KEY, activity_api=False))
+    message = resume_received()
+    assert mailer(capture, outbox).send(message) is SendOutcome.SENT
+    forget_that_it_was_sent(outbox, message)
+
+    assert mailer(capture, outbox).send(message) is SendOutcome.SENT
+    assert len(captured(capture)) == 2  # the documented cost of an account without the add-on
+
+
+def test_the_capture_searches_mail_activity_as_sendgrid_does(capture, outbox):
+    message = resume_received()
+    assert mailer(capture, outbox).send(message) is SendOutcome.SENT
+    search = f"{capture.url}/v3/messages"
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    query = {"query": f"unique_args['dedupe_key']=\"{message.dedupe_key}\"", "limit": 5}
+    [found] = requests.get(search, params=query, headers=auth, timeout=5).json()["messages"]
+    assert found["to_email"] == "ada@example.com"
+    nobody = {"query": 'to_email="nobody@example.com"'}
+    assert requests.get(search, params=nobody, headers=auth, timeout=5).json() == {"messages": []}
+    assert requests.get(search, params={"query": "subject=1"}, headers=auth, timeout=5).status_code == 400
+    assert requests.get(search, params=query, timeout=5).status_code == 401
 
 
 def test_a_wrong_api_key_is_rejected_for_a_person_to_fix(capture, outbox):
@@ -110,7 +157,7 @@ def test_a_bad_address_is_rejected_before_anything_is_claimed_or_sent(capture, o
     with pytest.raises(EmailRejected, match="Invalid recipient"):
         mailer(capture, outbox).send(message)
     assert captured(capture) == []
-    assert outbox.try_claim(message), "a rejected mail must leave no claim behind"
+    assert outbox.try_claim(message) is Claim.NEW, "a rejected mail must leave no claim behind"
 
 
 def test_a_template_missing_a_value_is_an_error_not_a_blank():

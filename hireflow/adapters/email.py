@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import json
 import logging
 import urllib.error
 from dataclasses import dataclass, field
@@ -52,6 +53,14 @@ class EmailRejected(EmailError, PermanentFailure):
 class SendOutcome(Enum):
     SENT = "sent"
     ALREADY_SENT = "already_sent"
+
+
+class Claim(Enum):
+    """What a sender learns when it claims a dedupe key."""
+
+    NEW = "new"  # nobody tried this mail yet: send it
+    AFTER_LOST_ATTEMPT = "after_lost_attempt"  # an earlier sender died mid-send: it may have gone out
+    ALREADY_SENT = "already_sent"  # recorded as sent: do nothing
 
 
 @dataclass(frozen=True)
@@ -107,12 +116,14 @@ class EmailTemplates:
 class EmailOutbox:
     """Claims and records sent mails by dedupe key (unique), in the domain store."""
 
-    def __init__(self, db: Database, claim_seconds: float = 120.0):
+    # Longer than one send may take (the SDK's 10 s timeout), shorter than a job's timeout, so
+    # the retry after a crashed sender finds the claim expired rather than waiting it out.
+    def __init__(self, db: Database, claim_seconds: float = 30.0):
         self.db = db
         self.claim = timedelta(seconds=claim_seconds)
 
-    def try_claim(self, message: EmailMessage) -> bool:
-        """True if this caller may send now; False if already sent. Raises EmailSendInProgress."""
+    def try_claim(self, message: EmailMessage) -> Claim:
+        """Claim ``message``'s dedupe key for a send. Raises EmailSendInProgress while another holds it."""
         now = utcnow()
         try:
             with self.db.sessions.begin() as session:
@@ -127,13 +138,13 @@ class EmailOutbox:
                             claimed_until=now + self.claim,
                         )
                     )
-                    return True
+                    return Claim.NEW
                 if entry.status == "sent":
-                    return False
+                    return Claim.ALREADY_SENT
                 if entry.claimed_until > now:
                     raise EmailSendInProgress(f"email {message.dedupe_key} is being sent by another worker")
                 entry.claimed_until = now + self.claim
-                return True
+                return Claim.AFTER_LOST_ATTEMPT
         except IntegrityError as exc:  # another worker inserted the same key first
             raise EmailSendInProgress(f"email {message.dedupe_key} is being sent by another worker") from exc
 
@@ -171,9 +182,14 @@ class SendGridMailer:
         templates: EmailTemplates | None = None,
         host: str = "https://api.sendgrid.com",
         timeout_seconds: float = 10.0,
+        check_activity_before_resend: bool = True,
     ):
         self._client = SendGridAPIClient(api_key=api_key, host=host)
         self._client.client.timeout = timeout_seconds
+        # A sender that dies after SendGrid accepted a mail but before recording it leaves an
+        # expired claim. Before sending again, ask SendGrid's Email Activity API whether the
+        # mail (tagged with its dedupe key) arrived; without that API, send again.
+        self.check_activity_before_resend = check_activity_before_resend
         self.sender = sender
         self.outbox = outbox
         self.templates = templates or EmailTemplates()
@@ -184,7 +200,14 @@ class SendGridMailer:
         if not is_plausible_address(message.to):
             # The SDK's Mail helper crashes (KeyError) on such an address; refuse it clearly instead.
             raise EmailRejected(f"Invalid recipient address {message.to!r} for {message.dedupe_key}")
-        if not self.outbox.try_claim(message):
+        claim = self.outbox.try_claim(message)
+        if claim is Claim.AFTER_LOST_ATTEMPT and self.check_activity_before_resend:
+            provider_id = self._find_at_provider(message.dedupe_key)
+            if provider_id is not None:
+                self.outbox.mark_sent(message.dedupe_key, provider_id)
+                log.info("email %s went out before its sender died; not sending again", message.dedupe_key)
+                return SendOutcome.ALREADY_SENT
+        if claim is Claim.ALREADY_SENT:
             log.info("email %s already sent; not sending again", message.dedupe_key)
             return SendOutcome.ALREADY_SENT
         mail = Mail(from_email=self.sender, to_emails=message.to, subject=subject, plain_text_content=text)
@@ -216,3 +239,29 @@ class SendGridMailer:
             ) from exc
         self.outbox.mark_sent(message.dedupe_key, response.headers.get("X-Message-Id"))
         return SendOutcome.SENT
+
+    def _find_at_provider(self, dedupe_key: str) -> str | None:
+        """SendGrid's message id for the mail tagged ``dedupe_key``, if SendGrid has one.
+
+        Uses the Email Activity API (``GET /v3/messages``). Accounts without it (an add-on)
+        answer 4xx: then nobody can know, and the mail is sent again.
+        """
+        query = {"query": f"unique_args['dedupe_key']=\"{dedupe_key}\"", "limit": 1}
+        try:
+            response = self._client.client.messages.get(query_params=query)
+        except HTTPError as exc:
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise EmailTemporarilyUnavailable(
+                    f"SendGrid's activity search answered {exc.status_code} for {dedupe_key}; retry later"
+                ) from exc
+            log.warning(
+                "email %s: an earlier attempt was lost and SendGrid's activity search answered %s; "
+                "sending again, which may duplicate it",
+                dedupe_key,
+                exc.status_code,
+            )
+            return None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise EmailTemporarilyUnavailable(f"SendGrid unreachable for {dedupe_key}: {exc}") from exc
+        messages = json.loads(response.body or b"{}").get("messages") or []
+        return messages[0].get("msg_id") if messages else None

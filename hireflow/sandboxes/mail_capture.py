@@ -2,7 +2,9 @@
 
 Accepts ``POST /v3/mail/send`` as SendGrid does (bearer API key, v3 JSON body, 202 with
 ``X-Message-Id``), stores each mail instead of delivering it, and can answer 429 or 5xx
-on request. The webapp lists the captured mails; the chaos checker counts duplicates.
+on request. ``GET /v3/messages?query=unique_args['key']="value"`` searches the stored
+mails as SendGrid's Email Activity API does (only ``unique_args`` and ``to_email`` queries).
+The webapp lists the captured mails; the chaos checker counts duplicates.
 
 Capture controls (no API key, local only): ``GET /_capture/messages``,
 ``GET /_capture/messages/<id>``, ``GET/POST /_capture/faults``, ``GET /healthz``.
@@ -11,6 +13,7 @@ Capture controls (no API key, local only): ``GET /_capture/messages``,
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -30,6 +33,13 @@ CREATE TABLE IF NOT EXISTS messages (
     recipients TEXT NOT NULL, subject TEXT NOT NULL, text TEXT, html TEXT,
     custom_args TEXT NOT NULL, attachments TEXT NOT NULL);
 """
+
+
+# Email Activity queries the capture understands: unique_args['name']="value" and to_email="value".
+ACTIVITY_QUERY = re.compile(
+    r"""^\s*(?:unique_args\['(?P<arg>[^']+)'\]|to_email)\s*=\s*"(?P<value>[^"]*)"\s*$"""
+)
+ACTIVITY_QUERY_FORMS = 'unique_args[\'name\']="value" or to_email="value"'
 
 
 def _errors(*messages: tuple[str, str]) -> dict:
@@ -70,8 +80,14 @@ def validate_mail(body: object) -> list[tuple[str, str]]:
     return problems
 
 
-def create_mail_capture(db_path: Path | str, api_key: str, *, seed: int | None = None) -> Flask:
-    """Build the capture app. ``api_key`` is the only key it accepts."""
+def create_mail_capture(
+    db_path: Path | str, api_key: str, *, seed: int | None = None, activity_api: bool = True
+) -> Flask:
+    """Build the capture app. ``api_key`` is the only key it accepts.
+
+    ``activity_api=False`` answers activity searches 403, as SendGrid does for an account
+    without the Email Activity add-on.
+    """
     app = Flask("mail_capture")
     db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
     db.row_factory = sqlite3.Row
@@ -136,6 +152,45 @@ def create_mail_capture(db_path: Path | str, api_key: str, *, seed: int | None =
                 ),
             )
         return "", 202, {"X-Message-Id": message_id}
+
+    @app.get("/v3/messages")
+    def search_activity():
+        if not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}"):
+            return jsonify(
+                _errors(("", "The provided authorization grant is invalid, expired, or revoked"))
+            ), 401
+        if not activity_api:
+            return jsonify(_errors(("", "access forbidden: the Email Activity add-on is not enabled"))), 403
+        match = ACTIVITY_QUERY.match(request.args.get("query", ""))
+        if match is None:
+            return jsonify(_errors(("query", f"expected {ACTIVITY_QUERY_FORMS}"))), 400
+        try:
+            limit = max(1, min(1000, int(request.args.get("limit", "10"))))
+        except ValueError:
+            return jsonify(_errors(("limit", "must be a number from 1 to 1000"))), 400
+        with lock:
+            rows = db.execute("SELECT * FROM messages ORDER BY received_at").fetchall()
+        found = []
+        for row in rows:
+            mail = message_json(row)
+            if match["arg"]:
+                hit = mail["custom_args"].get(match["arg"]) == match["value"]
+            else:
+                hit = match["value"] in mail["to"]
+            if hit:
+                found.append(
+                    {
+                        "msg_id": mail["id"],
+                        "from_email": mail["from"],
+                        "to_email": mail["to"][0],
+                        "subject": mail["subject"],
+                        "status": "delivered",
+                        "last_event_time": time.strftime(
+                            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(mail["received_at"])
+                        ),
+                    }
+                )
+        return jsonify({"messages": found[:limit]})
 
     @app.get("/_capture/messages")
     def list_messages():
