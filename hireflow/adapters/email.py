@@ -182,14 +182,9 @@ class SendGridMailer:
         templates: EmailTemplates | None = None,
         host: str = "https://api.sendgrid.com",
         timeout_seconds: float = 10.0,
-        check_activity_before_resend: bool = True,
     ):
         self._client = SendGridAPIClient(api_key=api_key, host=host)
         self._client.client.timeout = timeout_seconds
-        # A sender that dies after SendGrid accepted a mail but before recording it leaves an
-        # expired claim. Before sending again, ask SendGrid's Email Activity API whether the
-        # mail (tagged with its dedupe key) arrived; without that API, send again.
-        self.check_activity_before_resend = check_activity_before_resend
         self.sender = sender
         self.outbox = outbox
         self.templates = templates or EmailTemplates()
@@ -201,7 +196,9 @@ class SendGridMailer:
             # The SDK's Mail helper crashes (KeyError) on such an address; refuse it clearly instead.
             raise EmailRejected(f"Invalid recipient address {message.to!r} for {message.dedupe_key}")
         claim = self.outbox.try_claim(message)
-        if claim is Claim.AFTER_LOST_ATTEMPT and self.check_activity_before_resend:
+        if claim is Claim.AFTER_LOST_ATTEMPT:
+            # The sender before us died after claiming: SendGrid may have accepted the mail
+            # already. It has no idempotency key, so look the mail up by its dedupe key.
             provider_id = self._find_at_provider(message.dedupe_key)
             if provider_id is not None:
                 self.outbox.mark_sent(message.dedupe_key, provider_id)

@@ -26,6 +26,7 @@ from hireflow.sandboxes.faults import FaultInjector
 from hireflow.serving import run_sandbox_cli
 
 FAULT_KINDS = {"too_many_requests", "server_error"}
+BAD_KEY = "The provided authorization grant is invalid, expired, or revoked"  # SendGrid's words
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -111,12 +112,13 @@ def create_mail_capture(
             "attachments": json.loads(row["attachments"]),
         }
 
+    def authorized() -> bool:
+        return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}")
+
     @app.post("/v3/mail/send")
     def send():
-        if not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}"):
-            return jsonify(
-                _errors(("", "The provided authorization grant is invalid, expired, or revoked"))
-            ), 401
+        if not authorized():
+            return jsonify(_errors(("", BAD_KEY))), 401
         if faults.should("too_many_requests"):
             return jsonify(_errors(("", "too many requests"))), 429, {"Retry-After": "1"}
         if faults.should("server_error"):
@@ -155,10 +157,8 @@ def create_mail_capture(
 
     @app.get("/v3/messages")
     def search_activity():
-        if not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}"):
-            return jsonify(
-                _errors(("", "The provided authorization grant is invalid, expired, or revoked"))
-            ), 401
+        if not authorized():
+            return jsonify(_errors(("", BAD_KEY))), 401
         if not activity_api:
             return jsonify(_errors(("", "access forbidden: the Email Activity add-on is not enabled"))), 403
         match = ACTIVITY_QUERY.match(request.args.get("query", ""))
