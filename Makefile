@@ -19,7 +19,7 @@ FETCH_ENGINE_OR_EMBEDDED = $(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(FALLBACK_NOTICE) $(ENGINE) fetch-embedded || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 
-.PHONY: help venv java run test chaos bench lint lint-models modeling-tools chromium diagrams engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv java run test chaos bench lint lint-models modeling-tools chromium postgres diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
@@ -50,6 +50,10 @@ lint-models: venv modeling-tools  ## Lint bpmn/ as Camunda Modeler does (BPMN, D
 chromium:  ## Install Debian's chromium for headless rendering and browser tests (once; needs root).
 	@command -v chromium >/dev/null || { echo "==> Installing Debian's chromium"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+postgres:  ## Install Debian's PostgreSQL server, which the store's tests also run on (once; needs root).
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { echo "==> Installing Debian's postgresql"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 diagrams: venv modeling-tools chromium  ## Render every diagram to docs/diagrams/*.png (bpmn-js in Debian chromium).
 	$(PY) -m hireflow.render_diagrams
@@ -87,7 +91,7 @@ test: FALLBACK_NOTICE = \
 	  echo "!! The Camunda distribution is not available from this machine's Maven registry:"; \
 	  echo "!! process tests run on the embedded Zeebe engine, the cluster-only tests are SKIPPED"; \
 	  echo "!! (set HIREFLOW_REQUIRE_ENGINE=1 to fail instead).";
-test: java lint modeling-tools chromium  ## Set up, start the test engine, run every test and linter.
+test: java lint modeling-tools chromium postgres  ## Set up, start the test engine, run every test and linter.
 	@$(FETCH_ENGINE_OR_EMBEDDED)
 	$(PY) -m pytest
 

@@ -50,6 +50,7 @@ from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
 from job_workers.worker import WorkerSettings, build_worker
 from tests.engine_helpers import running_pyzeebe_worker, unique_key
+from tests.postgres import fresh_database, running_postgres
 from tests.web_helpers import ADMIN_TOKEN, WEBHOOK_SECRET
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -108,6 +109,21 @@ def engine() -> Iterator[EngineProfile]:
         pytest.skip(f"real engine unavailable: {exc}")
     with _pinned_engine(dist) as profile:
         yield profile
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the run (Debian's package); yields its admin URL."""
+    with running_postgres() as admin_url:
+        yield admin_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """An empty domain store, once on SQLite (the default) and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'domain.sqlite3'}"
+    return fresh_database(request.getfixturevalue("postgres_server"))
 
 
 @dataclass(frozen=True)

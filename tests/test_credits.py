@@ -1,4 +1,4 @@
-"""The credits ledger spends and refunds exactly once (issue 3)."""
+"""The credits ledger spends and refunds exactly once, on SQLite and PostgreSQL (issue 3)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from tests.concurrency import race
 
 
 @pytest.fixture
-def ledger(tmp_path) -> CreditsLedger:
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def ledger(store_url) -> CreditsLedger:
+    db = Database(store_url)
     db.create_schema()
     ledger = CreditsLedger(db)
     ledger.top_up("e-1", 10, reference="purchase-1")

@@ -31,8 +31,8 @@ def capture(tmp_path, serve):
 
 
 @pytest.fixture
-def outbox(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def outbox(store_url):
+    db = Database(store_url)
     db.create_schema()
     return EmailOutbox(db)
 

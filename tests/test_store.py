@@ -1,4 +1,4 @@
-"""The domain store's set-up, as many processes start on one fresh database."""
+"""The domain store's set-up, as many processes start on one fresh database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sqlalchemy import inspect
 from hireflow.store import Base, Database
 
 
-def test_many_starts_at_once_create_the_schema_without_an_error(tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+def test_many_starts_at_once_create_the_schema_without_an_error(store_url):
+    url = store_url
     starting = 8
     barrier = threading.Barrier(starting)
     errors: list[BaseException] = []
