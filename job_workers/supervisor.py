@@ -116,7 +116,14 @@ class Supervisor:
 
     def _on_exit(self, slot: Slot, code: int, now: float) -> None:
         ran_for = now - slot.started_at
-        slot.crashes_in_a_row = 0 if ran_for >= STABLE_AFTER_SECONDS else slot.crashes_in_a_row + 1
+        if ran_for >= STABLE_AFTER_SECONDS:
+            slot.crashes_in_a_row = 0
+        elif code != -signal.SIGKILL:
+            slot.crashes_in_a_row += 1
+        # A worker that exits by itself again and again (bad settings, refused credentials)
+        # waits longer each time. One SIGKILLed from outside (an operator, the OOM killer, a
+        # node drain, the chaos suite) did nothing wrong: it comes back at once, however
+        # often that happens, so a burst of kills does not leave the pool half empty.
         delay = RESTART_BACKOFF.ceiling(slot.crashes_in_a_row) if slot.crashes_in_a_row else 0.0
         log.error(
             "%s (pid %d) exited with %s after %.0f s; restarting in %.0f s",

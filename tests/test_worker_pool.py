@@ -76,6 +76,28 @@ def test_a_worker_killed_with_sigkill_is_restarted(make_supervisor):
     assert supervisor.health()["workers"][0]["restarts"] == 1
 
 
+def test_sigkills_in_a_row_restart_at_once_but_a_worker_that_keeps_exiting_waits_longer(make_supervisor):
+    killed = make_supervisor(BEATING, size=1)
+    for _ in range(3):  # as the chaos suite and the OOM killer do
+        [victim] = pids(killed)
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: killed.slots[0].process.poll() is not None, what="the kill to land")
+        killed.check_once()
+        assert killed.slots[0].restart_at <= time.monotonic(), "a SIGKILLed worker comes back at once"
+        killed.check_once()
+        assert pids(killed)[0] not in (None, victim)
+
+    failing = make_supervisor("import sys\nsys.exit(2)", size=1)
+    delays = []
+    for _ in range(3):
+        wait_until(lambda: failing.slots[0].process.poll() is not None, what="the worker to exit")
+        failing.check_once()
+        delays.append(failing.slots[0].restart_at - time.monotonic())
+        failing.slots[0].restart_at = 0.0  # skip the wait: only its length is under test
+        failing.check_once()
+    assert 0 < delays[0] < delays[1] < delays[2]
+
+
 def test_a_worker_that_stops_beating_is_killed_and_restarted(make_supervisor):
     supervisor = make_supervisor(SILENT, size=1, stale_after_seconds=1.0)
     [stalled] = pids(supervisor)
