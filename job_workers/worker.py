@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 from pyzeebe import ZeebeTaskRouter, ZeebeWorker
 
 from hireflow.camunda_connection import ConnectionSettings, grpc_channel
@@ -63,6 +64,22 @@ async def _beat(path: Path, every: float) -> None:
         await asyncio.sleep(every)
 
 
+# The exit code of a worker whose job loop failed for good (e.g. refused credentials).
+EXIT_CANNOT_WORK = 3
+
+
+def root_cause(exc: BaseException) -> str:
+    """What really failed, in one line, out of pyzeebe's task groups and wrapped gRPC errors."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    exc = getattr(exc, "grpc_error", None) or exc  # pyzeebe wraps gRPC errors without chaining them
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"the gateway answered {exc.code().name}: {exc.details()}"
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
 def build_worker(
     settings: WorkerSettings,
     services: Services,
@@ -109,6 +126,16 @@ async def run(
     log.info("worker %s connecting: %s", settings.name, settings.connection.describe())
     stop_wait = asyncio.create_task(stopping.wait())
     await asyncio.wait({work, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    failure = work.exception() if work.done() and not work.cancelled() else None
+    if failure is not None:
+        # pyzeebe gave up (it retries what can pass, such as an unreachable gateway): say
+        # why in one line, keep the traceback for debugging, and let the supervisor decide.
+        log.error("worker %s cannot work: %s", settings.name, root_cause(failure))
+        log.debug("worker %s: the full error", settings.name, exc_info=failure)
+        if heartbeat:
+            heartbeat.cancel()
+        stop_wait.cancel()
+        raise SystemExit(EXIT_CANNOT_WORK)
     log.info("worker %s stopping: no new jobs, finishing running ones", settings.name)
     await worker.stop()
     try:

@@ -357,3 +357,6 @@ def test_the_gateway_refuses_calls_without_a_valid_token_and_the_pool_gets_none(
     assert gateway.allowed() == []
     assert [c.authorization for c in gateway.denied()] == [None]  # only the bare client above
     assert "refused client 'hireflow-workers'" in log
+    # One line says why the worker cannot work; no traceback buries it.
+    assert "worker-0 cannot work: the gateway answered UNAUTHENTICATED: token endpoint" in log, log
+    assert "Traceback" not in log, log
