@@ -20,10 +20,9 @@ from datetime import datetime
 from chaos.flows import Flow, SentMessage, Started
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import EmbeddedEngineClient
+from job_workers.incidents import RETRY  # what every incident message's advice ends with
 
 ENDED = {"COMPLETED", "TERMINATED", "CANCELED"}
-# What every incident message ends its advice with (job_workers/incidents.py).
-RETRY_ADVICE = "then retry the incident in Operate"
 
 
 @dataclass
@@ -140,7 +139,7 @@ class Checker:
             for incident_key in state.incident_keys:
                 [incident] = self.client.search_incidents(incidentKey=incident_key) or [{}]
                 message = incident.get("errorMessage") or ""
-                if objects.get(state.key, "?") not in message or RETRY_ADVICE not in message:
+                if objects.get(state.key, "?") not in message or RETRY not in message:
                     report.unclear_incidents += 1
                     report.details.append(f"unclear incident on instance {state.key}: {message!r}")
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+from hireflow.model_checks import NS
+
+BPMN_NS = NS["bpmn"]
 
 # Every BPMN element the engine creates an element instance for.
 FLOW_NODE_TAGS = frozenset(

@@ -21,3 +21,16 @@ def make_job(
         deadline=0,
         variables=variables or {},
     )
+
+
+class RecordingZeebeAdapter:
+    """Records fail_job and throw_error calls instead of sending them over gRPC."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+
+    async def fail_job(self, **kwargs):
+        self.calls.append(("fail_job", kwargs))
+
+    async def throw_error(self, **kwargs):
+        self.calls.append(("throw_error", kwargs))

@@ -17,19 +17,7 @@ from hireflow.adapters.email import EmailRejected
 from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable
 from hireflow.resume_intake import InvalidResume
 from job_workers.failure_policy import FailurePolicy
-
-
-class RecordingZeebeAdapter:
-    """Records fail_job and throw_error calls instead of sending them over gRPC."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, dict]] = []
-
-    async def fail_job(self, **kwargs):
-        self.calls.append(("fail_job", kwargs))
-
-    async def throw_error(self, **kwargs):
-        self.calls.append(("throw_error", kwargs))
+from tests.jobs import RecordingZeebeAdapter
 
 
 def make_job(retries: int, headers: dict | None = None, variables: dict | None = None) -> Job:

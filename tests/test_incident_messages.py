@@ -24,8 +24,7 @@ from hireflow.model_checks import MODELS_DIR, job_tasks
 from job_workers import incidents
 from job_workers.failure_policy import FailurePolicy
 from job_workers.interview import NoFreeSlots
-from tests.jobs import make_job
-from tests.test_failure_policy import RecordingZeebeAdapter
+from tests.jobs import RecordingZeebeAdapter, make_job
 
 UNLOCK_VARIABLES = {"unlock_id": "unl_42", "candidate_id": "cand_7", "employer_id": "emp_3"}
 
