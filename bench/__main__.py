@@ -73,10 +73,11 @@ class Measurement:
 
 
 class ResourceSampler:
-    """CPU and RSS of a process tree, sampled every half second in a thread."""
+    """CPU and RSS of processes (with their children, unless told not to), sampled every half second."""
 
-    def __init__(self, roots: list[int]):
+    def __init__(self, roots: list[int], *, children: bool = True):
         self.roots = roots
+        self.children = children
         self.cpu: list[float] = []
         self.rss: list[float] = []
         self._stop = threading.Event()
@@ -88,7 +89,7 @@ class ResourceSampler:
         for pid in self.roots:
             try:
                 root = psutil.Process(pid)
-                found.extend([root, *root.children(recursive=True)])
+                found.extend([root, *(root.children(recursive=True) if self.children else [])])
             except psutil.NoSuchProcess:
                 continue
         for process in found:  # cpu_percent() needs the same object between calls
@@ -276,6 +277,7 @@ class Engines:
             embedded.control_url,
             None,
             embedded.stop,
+            pid=lambda: embedded.pid,
         )
         self._deploy(engine)
         return engine
@@ -322,7 +324,8 @@ def measure(
         with (
             ResourceSampler([p.pid for p in processes]) as sampler,
             ResourceSampler([engine_pid] if engine_pid else []) as engine_sampler,
-            ResourceSampler([os.getpid()]) as load_sampler,
+            # Only this process: the engine and the workers are its children.
+            ResourceSampler([os.getpid()], children=False) as load_sampler,
         ):
             peak = asyncio.run(
                 closed_loop(
