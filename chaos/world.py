@@ -254,6 +254,9 @@ def open_world(stack: ExitStack, root: Path, *, worker_processes: int = 2, out=s
         "HIREFLOW_MAIL_CAPTURE_URL": urls["mail"],
         "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        # The scenarios deliver the payment webhooks themselves (twice, shuffled, early),
+        # so the sandbox does not: each delivery stays under the scenario's control.
+        "PAYMENT_WEBHOOK_URL": "",
         "HIREFLOW_ENGINE_CONTROL_URL": engine.control_url,
         "HIREFLOW_ENGINE_REST_URL": engine.client.rest_url,
         "HIREFLOW_WEB_PORT": str(ports["web"]),

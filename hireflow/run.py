@@ -96,8 +96,14 @@ LOCAL_DEFAULTS = {
 
 
 def component_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment the components run with: local defaults, then this one, then ``extra``."""
-    return {**LOCAL_DEFAULTS, **os.environ, **(extra or {})}
+    """The environment the components run with: local defaults, then this one, then ``extra``.
+
+    The payment sandbox delivers its webhooks to this webapp, as a provider would.
+    """
+    env = {**LOCAL_DEFAULTS, **os.environ, **(extra or {})}
+    web_port = env.get("HIREFLOW_WEB_PORT", "5000")
+    env.setdefault("PAYMENT_WEBHOOK_URL", f"http://127.0.0.1:{web_port}/webhooks/payments")
+    return env
 
 
 def run_components(extra_env: dict[str, str] | None = None) -> None:

@@ -15,8 +15,10 @@ from job_workers.services import Services
 SEND_TIMEOUT_MS = 60_000
 
 
-def email_for(job: Job) -> EmailMessage:
+def email_for(job: Job, public_url: str) -> EmailMessage:
     """The email a send-email job asks for, from its headers and variables.
+
+    Templates see the process variables and ``public_url`` (the webapp's address, for links).
 
     The dedupe key names the template, the business object and the element instance:
     a retried or redelivered job has the same key, and each reminder a timer cycle
@@ -43,7 +45,7 @@ def email_for(job: Job) -> EmailMessage:
         dedupe_key=f"{template}:{variables[business_variable]}:{job.element_instance_key}",
         to=variables[recipient_variable],
         template=template,
-        context=variables,
+        context={**variables, "public_url": public_url},
     )
 
 
@@ -57,7 +59,7 @@ class NotificationTasks:
         """Send the templated email once, however often the job is delivered."""
         if self.services.mailer is None:
             raise PermanentFailure("No mailer is configured for this worker")
-        self.services.mailer.send(email_for(job))
+        self.services.mailer.send(email_for(job, self.services.public_url))
         return {}
 
 

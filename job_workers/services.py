@@ -27,6 +27,8 @@ class Services:
     calendar: InterviewCalendar | None = None
     slot_links: SlotLinks | None = None
     intake_limits: IntakeLimits = DEFAULT_LIMITS
+    # Where people reach the webapp; emails link to it.
+    public_url: str = "http://127.0.0.1:5000"
 
 
 def services_from_environment() -> Services:
@@ -37,6 +39,7 @@ def services_from_environment() -> Services:
     ``HIREFLOW_PUBLIC_URL``.
     """
     env = os.environ
+    public_url = env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
     files_dir = Path(env.get("HIREFLOW_FILES_DIR", data_root() / "files"))
     db = Database()
     db.create_schema()
@@ -53,7 +56,7 @@ def services_from_environment() -> Services:
     slot_links = SlotLinks(
         # The local default only suits a developer machine; production sets its own secret.
         env.get("HIREFLOW_SLOT_LINK_SECRET", "local-development-slot-link-secret"),
-        env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000") + "/interviews/slot",
+        public_url + "/interviews/slot",
     )
     return Services(
         files=LocalFileStore(files_dir),
@@ -62,4 +65,5 @@ def services_from_environment() -> Services:
         payments=payments,
         calendar=StoreCalendar(db),
         slot_links=slot_links,
+        public_url=public_url,
     )

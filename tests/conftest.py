@@ -42,7 +42,7 @@ from hireflow.engine.process import engine_pid
 from hireflow.engine.profiles import camunda_version
 from hireflow.paths import PROJECT_ROOT
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.sandboxes.payments import create_payment_sandbox
+from hireflow.sandboxes.payments import PaymentLedger, create_payment_sandbox
 from hireflow.serving import serve_in_thread
 from hireflow.slot_links import SlotLinks
 from hireflow.store import Candidate, Database, utcnow
@@ -218,6 +218,7 @@ class LocalWorld:
     services: Services
     payments_url: str
     mail_url: str
+    payment_records: PaymentLedger  # the payment sandbox's own store, for its webhook dispatcher
 
     def mails_to(self, address: str) -> list[dict]:
         """What the mail capture received for ``address``, oldest first."""
@@ -256,7 +257,8 @@ MAIL_KEY = "SG.process-tests"
 def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
     """The adapters the process tests' workers use, each against its real local default."""
     root = tmp_path_factory.mktemp("world")
-    payments = serve_in_thread(create_payment_sandbox(root / "payments.sqlite3", PAYMENT_KEY, seed=7))
+    payment_sandbox = create_payment_sandbox(root / "payments.sqlite3", PAYMENT_KEY, seed=7)
+    payments = serve_in_thread(payment_sandbox)
     mail = serve_in_thread(create_mail_capture(root / "mail.sqlite3", MAIL_KEY, seed=7))
     db = Database(f"sqlite:///{root / 'domain.sqlite3'}")
     db.create_schema()
@@ -270,7 +272,7 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
         calendar=StoreCalendar(db),
         slot_links=SlotLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/slot"),
     )
-    yield LocalWorld(services, payments.url, mail.url)
+    yield LocalWorld(services, payments.url, mail.url, payment_sandbox.extensions["payment_ledger"])
     payments.shutdown()
     mail.shutdown()
 
@@ -325,6 +327,8 @@ def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed
         "HIREFLOW_SLOT_LINK_SECRET": SLOT_LINK_SECRET,
         "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PAYMENT_API_URL": local_world.payments_url,
+        "PAYMENT_API_KEY": PAYMENT_KEY,
         "HIREFLOW_ENGINE_CONTROL_URL": process_engine.control_url,
         "HIREFLOW_ENGINE_REST_URL": process_engine.client.rest_url,
     }

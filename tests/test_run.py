@@ -13,6 +13,14 @@ def test_components_get_local_defaults_that_the_environment_overrides(monkeypatc
     assert env["HIREFLOW_ENGINE_CONTROL_URL"] == "http://127.0.0.1:9600"
 
 
+def test_the_payment_sandbox_delivers_webhooks_to_the_local_webapp(monkeypatch):
+    monkeypatch.delenv("PAYMENT_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("HIREFLOW_WEB_PORT", "5055")
+    assert component_environment()["PAYMENT_WEBHOOK_URL"] == "http://127.0.0.1:5055/webhooks/payments"
+    monkeypatch.setenv("PAYMENT_WEBHOOK_URL", "")  # explicitly off
+    assert component_environment()["PAYMENT_WEBHOOK_URL"] == ""
+
+
 def test_make_run_starts_every_component_that_exists():
     started = {name for name, _ in components_to_start()}
     assert started == {"payment sandbox", "mail capture", "worker pool", "webapp"}

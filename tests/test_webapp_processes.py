@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 import json
 import re
+from urllib.parse import urlparse
 
 import pytest
 
+from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
 from hireflow.store import CalendarBooking, ContactAccess, JobPosting, RequestClaim
 from tests.engine_helpers import (
     describe_instance,
@@ -22,7 +24,15 @@ from tests.engine_helpers import (
     wait_until_element,
 )
 from tests.resume_samples import pdf_resume
-from tests.web_helpers import ADMIN, csrf_token, payment_succeeded, resume_upload, signed_webhook
+from tests.web_helpers import (
+    ADMIN,
+    WEBHOOK_SECRET,
+    csrf_token,
+    payment_succeeded,
+    resume_upload,
+    signed_webhook,
+)
+from webapp.blueprints.ui import URL_IN_TEXT
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
@@ -248,3 +258,92 @@ def test_a_withdrawal_is_published_once(web, process_engine, local_world):
         seen=lambda: describe_instance(process_engine.client, application.json["processInstanceKey"]),
     )
     assert web.post("/api/applications/nope/withdrawal").status_code == 404
+
+
+@pytest.fixture
+def provider_webhooks(web_app, local_world, serve):
+    """The payment sandbox delivering its events to the webapp on a local port, as ``make run`` wires it."""
+    webapp_server = serve(web_app)
+    settings = WebhookSettings(
+        url=f"{webapp_server.url}/webhooks/payments", secret=WEBHOOK_SECRET, poll_seconds=0.1
+    )
+    dispatcher = WebhookDispatcher(local_world.payment_records, settings).start()
+    yield dispatcher
+    dispatcher.stop()
+
+
+def start_unlock(web, local_world, payment_method: str) -> tuple[dict, str, str]:
+    """Start an unlock paid by ``payment_method``; returns the answer, the employer's email, the candidate."""
+    candidate_id = local_world.add_candidate()
+    employer_id = unique_key("emp")
+    employer_email = f"{employer_id}@example.com"
+    accepted = web.post(
+        "/api/unlocks",
+        json={
+            "employer_id": employer_id,
+            "employer_email": employer_email,
+            "candidate_id": candidate_id,
+            "payment_method_ref": payment_method,
+        },
+    )
+    assert accepted.status_code == 202, accepted.json
+    return accepted, employer_email, candidate_id
+
+
+def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_completes(
+    web, process_engine, local_world, provider_webhooks
+):
+    accepted, employer_email, _ = start_unlock(web, local_world, "pm_card_chargeDeclined")
+    instance = accepted.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")
+    [mail] = wait_for(
+        lambda: [m for m in local_world.mails_to(employer_email) if "/card" in (m["text"] or "")],
+        what="the update-your-card email",
+        seen=lambda: local_world.mails_to(employer_email),
+    )
+    path = urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path
+    assert path == f"/items/unlock/{accepted.json['id']}/card"
+
+    page = web.get(path)
+    assert page.status_code == 200 and "Save card" in page.text
+    saved = web.post(path, data={"csrf_token": csrf_token(page.text), "payment_method_ref": "pm_card_visa"})
+    assert saved.status_code == 200 and 'data-testid="card-saved"' in saved.text
+
+    # The provider's payment_method.attached webhook continues the unlock with the new card.
+    wait_until_completed(process_engine.client, instance)
+    assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
+    charges = [
+        i["status"]
+        for i in local_world.payment_ledger()["payment_intents"]
+        if i["metadata"].get("unlock_id") == accepted.json["id"]
+    ]
+    assert sorted(charges) == ["requires_payment_method", "succeeded"]
+    [event] = [
+        e
+        for e in local_world.payment_records.events()
+        if e["payload"]["data"]["object"].get("metadata", {}).get("unlock_id") == accepted.json["id"]
+    ]
+    assert event["type"] == "payment_method.attached" and event["delivered_at"]
+
+
+def test_an_asynchronous_payment_settled_by_the_provider_completes_the_unlock(
+    web, process_engine, local_world, provider_webhooks
+):
+    accepted, _, _ = start_unlock(web, local_world, "pm_card_async")
+    instance = accepted.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    payment_id = process_variable(process_engine.client, instance, "payment_id")
+
+    # The bank debit settles at the provider (here on request; on `make run` after a few seconds).
+    local_world.payment_records.settle(payment_id, succeeded=True)
+
+    wait_until_completed(process_engine.client, instance)
+    assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
+    assert (
+        len(
+            process_engine.client.search_element_instances(
+                processInstanceKey=instance, elementId="PaymentConfirmed"
+            )
+        )
+        == 1
+    )

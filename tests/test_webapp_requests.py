@@ -12,11 +12,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from hireflow.adapters.file_store import LocalFileStore
+from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine.embedded import free_port
+from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.slot_links import SlotLinks
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
 from job_workers.records import record_status
@@ -291,3 +294,45 @@ def test_an_outcome_recorded_just_before_the_instance_ended_is_shown_not_ended(t
     add_first_status(services, "resume", "res_1", "received")
     status = app.test_client().get("/api/resumes/res_1").json
     assert (status["status"], status["final"]) == ("processed", True)
+
+
+def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, serve, tmp_path):
+    app, services, _ = offline
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
+    record_status(services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1"})
+    record_status(services.db, "unlock", "unl_done", "unlocked", {"employer_id": "emp-1"})
+    web = app.test_client()
+
+    saved = web.post("/api/unlocks/unl_open/payment-method", json={"payment_method_ref": "pm_card_visa"})
+    assert saved.status_code == 202, saved.json
+    assert saved.json == {"status": "saved", "payment_method_ref": "pm_card_visa"}
+    events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert [(e["type"], e["payload"]["data"]["object"]["metadata"]) for e in events] == [
+        ("payment_method.attached", {"unlock_id": "unl_open"})
+    ]
+
+    closed = web.post("/api/unlocks/unl_done/payment-method", json={"payment_method_ref": "pm_card_visa"})
+    assert closed.status_code == 409 and "unlocked" in closed.json["detail"]
+    unknown = web.post("/api/unlocks/unl_nope/payment-method", json={"payment_method_ref": "pm_card_visa"})
+    assert unknown.status_code == 404
+    bad = web.post("/api/unlocks/unl_open/payment-method", json={"payment_method_ref": "4242424242424242"})
+    assert bad.status_code == 400
+    assert bad.json["invalid_params"][0]["name"] == "payment_method_ref"
+    # A card already saved for another employer: the provider refuses, the field is named.
+    record_status(services.db, "unlock", "unl_other", "requested", {"employer_id": "emp-2"})
+    taken = web.post("/api/unlocks/unl_other/payment-method", json={"payment_method_ref": "pm_card_visa"})
+    assert taken.status_code == 422
+    assert taken.json["invalid_params"][0]["name"] == "payment_method_ref"
+    assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 1
+
+
+def test_saving_a_card_while_the_provider_is_down_answers_503(offline):
+    app, services, _ = offline
+    services.payments = StripeStylePaymentGateway(f"http://127.0.0.1:{free_port()}", "sk", attempts=1)
+    record_status(services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1"})
+    response = app.test_client().post(
+        "/api/unlocks/unl_open/payment-method", json={"payment_method_ref": "pm_card_visa"}
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.adapters.file_store import FileTooLarge
+from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.slot_links import SlotLinkExpired, SlotLinkInvalid
@@ -25,7 +26,7 @@ from hireflow.store import BusinessRecord, CalendarBooking, Candidate, ContactAc
 from job_workers.services import Services
 from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway
 from webapp.problems import Problem, invalid_field
-from webapp.schemas import ApplicationRequest, InterviewRequest, ResumeFields, UnlockRequest
+from webapp.schemas import ApplicationRequest, CardUpdate, InterviewRequest, ResumeFields, UnlockRequest
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,32 @@ class Hireflow:
         started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, "unlock_id", variables)
         details = {"employer_id": request.employer_id, "candidate_id": request.candidate_id}
         return self._accepted("unlock", unlock_id, started, details)
+
+    def save_card(self, unlock_id: str, update: CardUpdate) -> None:
+        """Save the employer's new card with the payment provider, for an unlock still open.
+
+        Nothing is published here: the provider confirms the card with its signed
+        ``payment_method.attached`` webhook, and that publishes ``payment-method-updated``.
+        So a card the provider refused never reaches the process.
+        """
+        record = self._require("unlock", unlock_id)
+        if record.status in FINAL_STATUSES["unlock"]:
+            raise Problem(409, "Unlock closed", f"this unlock is {record.status}; it needs no card")
+        if self.services.payments is None:
+            raise Problem(503, "No payment provider", "this deployment has no payment provider configured")
+        employer_id = (record.details or {}).get("employer_id") or unlock_id
+        try:
+            self.services.payments.save_card(
+                unlock_id=unlock_id, customer=employer_id, payment_method=update.payment_method_ref
+            )
+        except PaymentRequestRejected as exc:
+            raise invalid_field(
+                "payment_method_ref", f"the payment provider refused it: {exc}", status=422
+            ) from exc
+        except PaymentGatewayUnavailable as exc:
+            raise Problem(
+                503, "Payment provider unavailable", str(exc), headers={"Retry-After": "30"}
+            ) from exc
 
     # -- interviews --
 

@@ -77,6 +77,14 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "CardSaved": {
+        "type": "object",
+        "required": ["status", "payment_method_ref"],
+        "properties": {
+            "status": {"type": "string", "enum": ["saved"]},
+            "payment_method_ref": {"type": "string"},
+        },
+    },
     "MessageResult": {
         "type": "object",
         "required": ["status", "message"],
@@ -294,6 +302,24 @@ def openapi_document() -> dict[str, Any]:
         "/api/applications/{business_id}/withdrawal": {"post": _message("Withdraw an application")},
         "/api/unlocks": {"post": _start("Unlock a candidate's contact details", "UnlockRequest")},
         "/api/unlocks/{business_id}": {"get": _status("An unlock's status")},
+        "/api/unlocks/{business_id}/payment-method": {
+            "post": {
+                "summary": "Save a new card for an unlock whose card was declined",
+                "description": "The payment provider confirms the card by its payment_method.attached "
+                "webhook, which continues the unlock.",
+                "parameters": _id_parameter("the unlock's id"),
+                "requestBody": _json_body("CardUpdate"),
+                "responses": {
+                    "202": _json("CardSaved", "Saved with the payment provider."),
+                    "400": INVALID,
+                    "404": NOT_FOUND,
+                    "409": _problem("The unlock is closed and needs no card."),
+                    "415": UNSUPPORTED,
+                    "422": _problem("The payment provider refused the card."),
+                    "503": _problem("The payment provider is unavailable; retry after Retry-After.", True),
+                },
+            }
+        },
         "/api/interviews": {"post": _start("Schedule an interview", "InterviewRequest")},
         "/api/interviews/{business_id}": {"get": _status("An interview's status")},
         "/api/interviews/{business_id}/cancellation": {"post": _message("Cancel an interview")},

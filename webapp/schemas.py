@@ -63,6 +63,12 @@ class UnlockRequest(Strict):
     payment_method_ref: PaymentMethodRef = "pm_card_visa"
 
 
+class CardUpdate(Strict):
+    """A new saved card for an unlock whose card was declined."""
+
+    payment_method_ref: PaymentMethodRef
+
+
 class PanelMember(Strict):
     username: Identifier
     email: Email
@@ -102,6 +108,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     ResumeFields,
     ApplicationRequest,
     UnlockRequest,
+    CardUpdate,
     InterviewRequest,
     StartRequest,
     PostingRequest,

@@ -86,6 +86,8 @@ class PaymentGateway(Protocol):
 
     def cancel(self, *, unlock_id: str, payment_id: str) -> Payment: ...
 
+    def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None: ...
+
 
 def idempotency_key(unlock_id: str, step: str) -> str:
     """The key for one business step of one unlock: stable across retries and redeliveries."""
@@ -145,6 +147,24 @@ class StripeStylePaymentGateway:
             f"/v1/payment_intents/{payment_id}/cancel", {}, idempotency_key(unlock_id, "cancel")
         )
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
+
+    def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None:
+        """Save a new card for an unlock that waits for one, once per card.
+
+        The provider answers at once but tells hireflow by its ``payment_method.attached``
+        webhook, which names the unlock in the card's metadata; the webhook continues the
+        process. So the card is labelled with the unlock first, then attached.
+        """
+        self._post(
+            f"/v1/payment_methods/{payment_method}",
+            {"metadata[unlock_id]": unlock_id},
+            idempotency_key(unlock_id, f"label-{payment_method}"),
+        )
+        self._post(
+            f"/v1/payment_methods/{payment_method}/attach",
+            {"customer": customer},
+            idempotency_key(unlock_id, f"attach-{payment_method}"),
+        )
 
     def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund:
         """Refund the unlock's payment (in full unless ``amount`` is given), once."""

@@ -5,20 +5,27 @@ Speaks the part of Stripe's API that hireflow uses (form-encoded requests, beare
 - ``POST /v1/payment_intents`` (amount, currency, payment_method, confirm, metadata[...])
 - ``GET /v1/payment_intents/<id>``
 - ``POST /v1/refunds`` (payment_intent, amount)
+- ``POST /v1/payment_methods/<id>`` (metadata[...]) and ``POST /v1/payment_methods/<id>/attach``
+  (customer): any ``pm_`` id is a usable test card
 
 Idempotency follows Stripe's documented rules: a repeated ``Idempotency-Key`` with the same
 parameters returns the stored first response (header ``Idempotent-Replayed: true``);
 with other parameters it is refused with 400 ``idempotency_error``. Injected faults are
 never stored under a key, just as Stripe does not store requests that failed to start.
 
+Webhooks (``payment_intent.succeeded`` when an asynchronous payment settles,
+``payment_method.attached``) are signed and delivered with retries; see ``payment_webhooks``.
+
 Sandbox controls (no API key, local only): ``GET/POST /_sandbox/faults``,
-``GET /_sandbox/ledger``, ``GET /_sandbox/requests``, ``GET /healthz``.
+``GET /_sandbox/ledger``, ``GET /_sandbox/requests``, ``GET /_sandbox/events``,
+``POST /_sandbox/payment_intents/<id>/succeed`` (or ``/fail``), ``GET /healthz``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -31,11 +38,19 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from hireflow.sandboxes.faults import FaultInjector
+from hireflow.sandboxes.payment_webhooks import (
+    PAYMENT_FAILED,
+    PAYMENT_METHOD_ATTACHED,
+    PAYMENT_SUCCEEDED,
+    WebhookDispatcher,
+    WebhookSettings,
+)
 from hireflow.serving import run_sandbox_cli
 
 # server_error: 500 before anything is stored. timeout: a slow answer, nothing stored.
 # lost_response: stored, then answered too late for the client to see it.
-FAULT_KINDS = {"server_error", "timeout", "lost_response"}
+# duplicate_webhook: an event is delivered twice, as providers may do.
+FAULT_KINDS = {"server_error", "timeout", "lost_response", "duplicate_webhook"}
 DECLINED_PAYMENT_METHODS = {"pm_card_chargeDeclined", "pm_card_visa_chargeDeclined"}
 # Methods that settle later, as bank debits do: the intent stays `processing`.
 ASYNC_PAYMENT_METHODS = {"pm_card_async", "pm_sepa_debit"}
@@ -54,6 +69,14 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 CREATE TABLE IF NOT EXISTS request_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, method TEXT NOT NULL,
     path TEXT NOT NULL, idempotency_key TEXT, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS payment_methods (
+    id TEXT PRIMARY KEY, customer TEXT, metadata TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settlements (
+    payment_intent TEXT PRIMARY KEY REFERENCES payment_intents(id), settle_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, type TEXT NOT NULL, created REAL NOT NULL, payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
+    delivered_at REAL, gave_up_at REAL, last_error TEXT);
 """
 
 
@@ -130,6 +153,90 @@ class PaymentLedger:
             (refund["id"], refund["payment_intent"], refund["amount"], refund["status"], refund["created"]),
         )
 
+    def payment_method(self, method_id: str) -> dict:
+        """The payment method as the API shows it; any ``pm_`` id exists, as test cards do."""
+        row = self._db.execute("SELECT * FROM payment_methods WHERE id = ?", (method_id,)).fetchone()
+        return {
+            "id": method_id,
+            "object": "payment_method",
+            "customer": row["customer"] if row else None,
+            "metadata": json.loads(row["metadata"]) if row else {},
+        }
+
+    def save_payment_method(self, method: dict) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO payment_methods VALUES (?,?,?)",
+            (method["id"], method["customer"], json.dumps(method["metadata"])),
+        )
+
+    # -- events and their delivery (see payment_webhooks) --
+
+    def record_event(self, event_type: str, obj: dict) -> dict:
+        """Store an event about ``obj``; call inside the transaction that made the change."""
+        event = {
+            "id": "evt_" + secrets.token_hex(12),
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()),
+            "data": {"object": obj},
+        }
+        self._db.execute(
+            "INSERT INTO events (id, type, created, payload, next_attempt_at) VALUES (?,?,?,?,?)",
+            (event["id"], event_type, time.time(), json.dumps(event), time.time()),
+        )
+        return event
+
+    def events(self) -> list[dict]:
+        with self.lock:
+            rows = self._db.execute("SELECT * FROM events ORDER BY created, id").fetchall()
+        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
+    def due_events(self, now: float, limit: int = 50) -> list[dict]:
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT * FROM events WHERE delivered_at IS NULL AND gave_up_at IS NULL"
+                " AND next_attempt_at <= ? ORDER BY created, id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
+    def delivered(self, event_id: str, attempts: int, at: float) -> None:
+        with self.lock:
+            self._db.execute(
+                "UPDATE events SET attempts = ?, delivered_at = ?, last_error = NULL WHERE id = ?",
+                (attempts, at, event_id),
+            )
+
+    def delivery_failed(
+        self, event_id: str, attempts: int, retry_at: float, error: str, *, gave_up: bool
+    ) -> None:
+        with self.lock:
+            self._db.execute(
+                "UPDATE events SET attempts = ?, next_attempt_at = ?, last_error = ?, gave_up_at = ?"
+                " WHERE id = ?",
+                (attempts, retry_at, error, time.time() if gave_up else None, event_id),
+            )
+
+    def schedule_settlement(self, intent_id: str, at: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO settlements VALUES (?,?)", (intent_id, at))
+
+    def due_settlements(self, now: float) -> list[str]:
+        with self.lock:
+            rows = self._db.execute("SELECT payment_intent FROM settlements WHERE settle_at <= ?", (now,))
+            return [r["payment_intent"] for r in rows]
+
+    def settle(self, intent_id: str, *, succeeded: bool) -> dict | None:
+        """A processing payment succeeds or fails, with its event; None if it is not processing."""
+        with self.transaction():
+            self._db.execute("DELETE FROM settlements WHERE payment_intent = ?", (intent_id,))
+            intent = self.intent(intent_id)
+            if intent is None or intent["status"] != "processing":
+                return None
+            intent["status"] = "succeeded" if succeeded else "requires_payment_method"
+            self.set_status(intent_id, intent["status"])
+            self.record_event(PAYMENT_SUCCEEDED if succeeded else PAYMENT_FAILED, intent)
+            return intent
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, so a stored result and its idempotency record land together."""
@@ -164,6 +271,14 @@ def _intent_json(row: sqlite3.Row) -> dict:
     }
 
 
+PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,100}$")
+
+
+def _metadata(params: dict[str, str]) -> dict[str, str]:
+    """Stripe's form encoding of a metadata hash: ``metadata[key]=value``."""
+    return {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+
+
 def _fingerprint(path: str, params: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps([path, sorted(params.items())]).encode()).hexdigest()
 
@@ -183,14 +298,25 @@ def _positive_int(params: dict[str, str], name: str, required: bool = True) -> i
     return int(raw)
 
 
-def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | None = None) -> Flask:
-    """Build the sandbox app. ``api_key`` is the only secret key it accepts."""
+def create_payment_sandbox(
+    db_path: Path | str, api_key: str, *, seed: int | None = None, webhooks: WebhookSettings | None = None
+) -> Flask:
+    """Build the sandbox app. ``api_key`` is the only secret key it accepts.
+
+    With ``webhooks``, asynchronous payments settle after a while and every event is
+    delivered to the merchant's endpoint (see ``payment_webhooks``); without, they stay
+    ``processing`` until the sandbox controls settle them, and events are only stored.
+    """
     app = Flask("payment_sandbox")
     ledger = PaymentLedger(db_path)
     faults = FaultInjector(FAULT_KINDS, seed=seed)
     declined = set(DECLINED_PAYMENT_METHODS)
     app.extensions["payment_ledger"] = ledger
     app.extensions["payment_faults"] = faults
+    if webhooks is not None:
+        app.extensions["payment_webhooks"] = WebhookDispatcher(
+            ledger, webhooks, duplicate=lambda: faults.should("duplicate_webhook")
+        ).start()
 
     def create_intent(params: dict[str, str]) -> tuple[int, dict]:
         amount = _positive_int(params, "amount")
@@ -202,7 +328,7 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
         method = params.get("payment_method")
         if not method:
             raise ApiError(400, "invalid_request_error", "payment_method is required", param="payment_method")
-        metadata = {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+        metadata = _metadata(params)
         if params.get("confirm") != "true":
             status = "requires_confirmation"
         elif method in declined:
@@ -221,6 +347,8 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
             "created": time.time(),
         }
         ledger.insert_intent(intent)
+        if status == "processing" and webhooks is not None:
+            ledger.schedule_settlement(intent["id"], time.time() + webhooks.settle_after_seconds)
         intent["object"] = "payment_intent"
         if status == "requires_payment_method":
             return 402, {
@@ -284,12 +412,44 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
         ledger.set_status(intent_id, "canceled")
         return 200, {**intent, "status": "canceled", "object": "payment_intent"}
 
+    def update_payment_method(method_id: str, params: dict[str, str]) -> tuple[int, dict]:
+        method = ledger.payment_method(method_id)
+        method["metadata"].update(_metadata(params))
+        ledger.save_payment_method(method)
+        return 200, method
+
+    def attach_payment_method(method_id: str, params: dict[str, str]) -> tuple[int, dict]:
+        customer = params.get("customer")
+        if not customer:
+            raise ApiError(400, "invalid_request_error", "customer is required", param="customer")
+        method = ledger.payment_method(method_id)
+        if method["customer"] not in (None, customer):
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"The payment method {method_id} is attached to another customer",
+                code="payment_method_unexpected_state",
+            )
+        method["customer"] = customer
+        ledger.save_payment_method(method)
+        ledger.record_event(PAYMENT_METHOD_ATTACHED, method)
+        return 200, method
+
     handlers = {"/v1/payment_intents": create_intent, "/v1/refunds": create_refund}
 
     def handler_for(path: str) -> Callable[[dict[str, str]], tuple[int, dict]]:
         if path.startswith("/v1/payment_intents/") and path.endswith("/cancel"):
             intent_id = path[len("/v1/payment_intents/") : -len("/cancel")]
             return lambda params: cancel_intent(intent_id)
+        if path.startswith("/v1/payment_methods/"):
+            method_id, _, action = path[len("/v1/payment_methods/") :].partition("/")
+            if not PAYMENT_METHOD_ID.match(method_id):
+                raise ApiError(
+                    404, "invalid_request_error", "No such payment_method", code="resource_missing"
+                )
+            if action == "attach":
+                return lambda params: attach_payment_method(method_id, params)
+            return lambda params: update_payment_method(method_id, params)
         return handlers[path]
 
     def authorized() -> bool:
@@ -302,7 +462,9 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
     @app.post("/v1/payment_intents")
     @app.post("/v1/refunds")
     @app.post("/v1/payment_intents/<intent_id>/cancel")
-    def mutate(intent_id: str | None = None):
+    @app.post("/v1/payment_methods/<method_id>")
+    @app.post("/v1/payment_methods/<method_id>/attach")
+    def mutate(intent_id: str | None = None, method_id: str | None = None):
         path = request.path
         key = request.headers.get("Idempotency-Key")
         if not authorized():
@@ -376,6 +538,28 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
         declined.update(methods)
         return get_faults()
 
+    @app.post("/_sandbox/payment_intents/<intent_id>/<outcome>")
+    def settle_now(intent_id: str, outcome: str):
+        """Settle a processing payment now: ``succeed`` or ``fail`` (raises its event)."""
+        if outcome not in ("succeed", "fail"):
+            raise ApiError(404, "invalid_request_error", "use .../succeed or .../fail")
+        if ledger.intent(intent_id) is None:
+            raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
+        intent = ledger.settle(intent_id, succeeded=outcome == "succeed")
+        if intent is None:
+            raise ApiError(
+                409,
+                "invalid_request_error",
+                "only a processing payment_intent can be settled",
+                code="payment_intent_unexpected_state",
+            )
+        return jsonify(intent)
+
+    @app.get("/_sandbox/events")
+    def get_events():
+        """Every event with its delivery state (attempts, delivered_at, last_error)."""
+        return jsonify(ledger.events())
+
     @app.get("/_sandbox/ledger")
     def get_ledger():
         return jsonify(ledger.snapshot())
@@ -392,8 +576,9 @@ def create_payment_sandbox(db_path: Path | str, api_key: str, *, seed: int | Non
 
 
 def main() -> None:
+    webhooks = WebhookSettings.from_environment()
     run_sandbox_cli(
-        create_payment_sandbox,
+        lambda db_path, api_key: create_payment_sandbox(db_path, api_key, webhooks=webhooks),
         description="Run the local payment sandbox.",
         port=8101,
         db_file="payment-sandbox.sqlite3",

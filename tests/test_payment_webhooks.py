@@ -1,0 +1,236 @@
+"""The payment sandbox's webhooks: settled payments and saved cards reach the merchant, signed, once or more.
+
+A local receiver stands in for the webapp, so each test can see every delivery and
+answer it as it likes (a 503 makes the sandbox try again).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+from flask import Flask, request
+
+from hireflow.adapters.payments import PaymentRequestRejected, StripeStylePaymentGateway
+from hireflow.backoff import Backoff
+from hireflow.sandboxes.payment_webhooks import WebhookSettings
+from hireflow.sandboxes.payments import create_payment_sandbox
+from hireflow.serving import serve_in_thread
+from hireflow.webhook_signing import SIGNATURE_HEADER, verify
+from tests.engine_helpers import unique_key, wait_for
+
+API_KEY = "sk_test_webhooks"
+SECRET = "whsec_webhook_tests"
+
+
+class Receiver:
+    """A merchant endpoint that records each delivery and answers with the next planned status."""
+
+    def __init__(self):
+        self.deliveries: list[dict] = []
+        self.planned_statuses: list[int] = []
+        self._lock = threading.Lock()
+        self.app = Flask("receiver")
+        self.app.post("/webhooks/payments")(self._receive)
+
+    def _receive(self):
+        payload = request.get_data()
+        with self._lock:
+            self.deliveries.append({"payload": payload, "signature": request.headers.get(SIGNATURE_HEADER)})
+            status = self.planned_statuses.pop(0) if self.planned_statuses else 200
+        return {"received": True}, status
+
+    def events(self) -> list[dict]:
+        with self._lock:
+            return [json.loads(d["payload"]) for d in self.deliveries]
+
+
+@pytest.fixture
+def receiver(serve):
+    receiver = Receiver()
+    receiver.url = serve(receiver.app).url + "/webhooks/payments"
+    return receiver
+
+
+@pytest.fixture
+def sandbox_with_webhooks(tmp_path, serve, receiver):
+    """The sandbox delivering to ``receiver``: quick settlement and quick retries for tests."""
+    settings = WebhookSettings(
+        url=receiver.url,
+        secret=SECRET,
+        settle_after_seconds=0.3,
+        retry_backoff=Backoff(base_seconds=0.05, cap_seconds=0.2),
+        poll_seconds=0.05,
+    )
+    app = create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY, webhooks=settings)
+    yield serve(app)
+    app.extensions["payment_webhooks"].stop()
+
+
+def gateway(sandbox) -> StripeStylePaymentGateway:
+    return StripeStylePaymentGateway(sandbox.url, API_KEY)
+
+
+def sandbox_events(sandbox) -> list[dict]:
+    return requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+
+
+def wait_for_deliveries(receiver, count: int) -> list[dict]:
+    return wait_for(
+        lambda: receiver.events() if len(receiver.events()) >= count else None,
+        what=f"{count} webhook deliveries",
+        seen=receiver.events,
+        timeout=15,
+        interval=0.05,
+    )
+
+
+def test_an_asynchronous_payment_settles_and_its_event_arrives_signed(sandbox_with_webhooks, receiver):
+    payment = gateway(sandbox_with_webhooks).charge(
+        unlock_id=unique_key("unl"), amount=4900, currency="eur", payment_method="pm_card_async"
+    )
+    assert payment.status == "processing"
+
+    [event] = wait_for_deliveries(receiver, 1)
+    assert event["type"] == "payment_intent.succeeded"
+    assert event["data"]["object"]["id"] == payment.id
+    assert event["data"]["object"]["status"] == "succeeded"
+    delivery = receiver.deliveries[0]
+    verify(delivery["payload"], delivery["signature"], SECRET)  # raises if the signature is wrong
+    intent = requests.get(
+        f"{sandbox_with_webhooks.url}/v1/payment_intents/{payment.id}",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    ).json()
+    assert intent["status"] == "succeeded"
+
+
+def test_a_payment_that_succeeds_at_once_raises_no_event(sandbox_with_webhooks, receiver):
+    gateway(sandbox_with_webhooks).charge(
+        unlock_id=unique_key("unl"), amount=4900, currency="eur", payment_method="pm_card_visa"
+    )
+    assert sandbox_events(sandbox_with_webhooks) == []
+
+
+def test_a_delivery_the_merchant_refuses_is_tried_again_until_it_is_taken(sandbox_with_webhooks, receiver):
+    receiver.planned_statuses = [503, 500, 503]
+    payment = gateway(sandbox_with_webhooks).charge(
+        unlock_id=unique_key("unl"), amount=4900, currency="eur", payment_method="pm_card_async"
+    )
+    wait_for(
+        lambda: [e for e in sandbox_events(sandbox_with_webhooks) if e["delivered_at"]],
+        what="the event delivered",
+        seen=lambda: sandbox_events(sandbox_with_webhooks),
+        timeout=15,
+        interval=0.05,
+    )
+    [event] = sandbox_events(sandbox_with_webhooks)
+    assert event["attempts"] == 4
+    assert len(receiver.deliveries) == 4
+    # Every attempt carries the same event, so the merchant's dedupe by event id holds.
+    assert {e["id"] for e in receiver.events()} == {event["id"]}
+    assert receiver.events()[0]["data"]["object"]["id"] == payment.id
+
+
+def test_the_duplicate_webhook_fault_delivers_an_event_twice(sandbox_with_webhooks, receiver):
+    requests.post(
+        f"{sandbox_with_webhooks.url}/_sandbox/faults",
+        json={"next_count": {"duplicate_webhook": 1}},
+        timeout=5,
+    ).raise_for_status()
+    gateway(sandbox_with_webhooks).charge(
+        unlock_id=unique_key("unl"), amount=4900, currency="eur", payment_method="pm_card_async"
+    )
+    first, second = wait_for_deliveries(receiver, 2)
+    assert first == second
+
+
+def test_a_saved_card_is_labelled_with_the_unlock_and_announced_once(sandbox_with_webhooks, receiver):
+    unlock_id = unique_key("unl")
+    gw = gateway(sandbox_with_webhooks)
+    gw.save_card(unlock_id=unlock_id, customer="emp-1", payment_method="pm_card_mastercard")
+    gw.save_card(unlock_id=unlock_id, customer="emp-1", payment_method="pm_card_mastercard")  # a retry
+
+    [event] = wait_for_deliveries(receiver, 1)
+    assert event["type"] == "payment_method.attached"
+    card = event["data"]["object"]
+    assert (card["id"], card["customer"], card["metadata"]) == (
+        "pm_card_mastercard",
+        "emp-1",
+        {"unlock_id": unlock_id},
+    )
+    assert len(sandbox_events(sandbox_with_webhooks)) == 1
+
+
+def test_a_card_of_another_customer_is_refused(sandbox_with_webhooks):
+    gw = gateway(sandbox_with_webhooks)
+    gw.save_card(unlock_id=unique_key("unl"), customer="emp-1", payment_method="pm_card_amex")
+    with pytest.raises(PaymentRequestRejected, match="another customer"):
+        gw.save_card(unlock_id=unique_key("unl"), customer="emp-2", payment_method="pm_card_amex")
+
+
+def test_the_controls_settle_a_payment_now_and_refuse_one_that_is_not_processing(tmp_path, serve):
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY))  # no webhooks
+    gw = gateway(sandbox)
+    pending = gw.charge(
+        unlock_id=unique_key("unl"), amount=100, currency="eur", payment_method="pm_sepa_debit"
+    )
+    done = gw.charge(unlock_id=unique_key("unl"), amount=100, currency="eur", payment_method="pm_card_visa")
+
+    failed = requests.post(f"{sandbox.url}/_sandbox/payment_intents/{pending.id}/fail", timeout=5)
+    assert failed.status_code == 200 and failed.json()["status"] == "requires_payment_method"
+    again = requests.post(f"{sandbox.url}/_sandbox/payment_intents/{pending.id}/succeed", timeout=5)
+    assert again.status_code == 409
+    assert (
+        requests.post(f"{sandbox.url}/_sandbox/payment_intents/{done.id}/succeed", timeout=5).status_code
+        == 409
+    )
+    assert (
+        requests.post(f"{sandbox.url}/_sandbox/payment_intents/pi_nope/succeed", timeout=5).status_code == 404
+    )
+    # Without a webhook endpoint the event is still recorded, as a provider's event log keeps it.
+    [event] = sandbox_events(sandbox)
+    assert (event["type"], event["delivered_at"]) == ("payment_intent.payment_failed", None)
+
+
+def test_without_webhooks_an_asynchronous_payment_stays_processing(tmp_path, serve):
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY))
+    payment = gateway(sandbox).charge(
+        unlock_id=unique_key("unl"), amount=100, currency="eur", payment_method="pm_card_async"
+    )
+    assert payment.status == "processing"
+    assert sandbox_events(sandbox) == []
+
+
+def test_undelivered_events_survive_a_restart_of_the_sandbox(tmp_path, receiver):
+    db = tmp_path / "payments.sqlite3"
+    first = serve_in_thread(create_payment_sandbox(db, API_KEY))  # delivering nowhere yet
+    gateway(first).save_card(unlock_id=unique_key("unl"), customer="emp-9", payment_method="pm_card_visa")
+    first.shutdown()
+
+    settings = WebhookSettings(url=receiver.url, secret=SECRET, poll_seconds=0.05)
+    app = create_payment_sandbox(db, API_KEY, webhooks=settings)
+    try:
+        [event] = wait_for_deliveries(receiver, 1)
+        assert event["type"] == "payment_method.attached"
+    finally:
+        app.extensions["payment_webhooks"].stop()
+
+
+def test_webhook_settings_come_from_the_environment():
+    assert WebhookSettings.from_environment({}) is None
+    assert WebhookSettings.from_environment({"PAYMENT_WEBHOOK_URL": " "}) is None
+    settings = WebhookSettings.from_environment(
+        {
+            "PAYMENT_WEBHOOK_URL": "http://web/webhooks/payments",
+            "PAYMENT_WEBHOOK_SECRET": "whsec_x",
+            "PAYMENT_SETTLE_AFTER_SECONDS": "2.5",
+        }
+    )
+    assert (settings.url, settings.secret, settings.settle_after_seconds) == (
+        "http://web/webhooks/payments",
+        "whsec_x",
+        2.5,
+    )
