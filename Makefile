@@ -19,7 +19,7 @@ FETCH_ENGINE_OR_EMBEDDED = $(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(FALLBACK_NOTICE) $(ENGINE) fetch-embedded || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 
-.PHONY: help venv java run test chaos bench lint lint-models modeling-tools chromium postgres diagrams engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv java run seed test chaos bench lint lint-models modeling-tools chromium postgres diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
@@ -77,6 +77,9 @@ engine-status: venv  ## Show what runs, its health, memory and URLs.
 
 run: java  ## Set up, start the engine, deploy bpmn/, run workers and webapp (Ctrl-C stops them).
 	$(PY) -m hireflow.run
+
+seed: venv  ## Load the demo data (postings, employers with credits, interviewers); safe to repeat.
+	$(PY) -m hireflow.seed
 
 lint: venv  ## Run the linters.
 	$(PY) -m ruff check .

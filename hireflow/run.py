@@ -90,7 +90,7 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
 
 # Local defaults for the components; anything already set in the environment wins.
 LOCAL_DEFAULTS = {
-    "HIREFLOW_DEMO_DATA": "1",  # a job posting to apply to on a fresh install
+    "HIREFLOW_DEMO_DATA": "1",  # postings, employers and interviewers to try the processes with
     "HIREFLOW_ADMIN_TOKEN": "local-admin-token",  # only for this machine; production sets its own
 }
 

@@ -135,6 +135,28 @@ class JobPosting(Base):
     min_years: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Employer(Base):
+    """An employer who unlocks candidates: who to email, and the card saved with the provider."""
+
+    __tablename__ = "employers"
+
+    employer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    plan: Mapped[str] = mapped_column(String(20), default="standard")  # standard | premium
+    payment_method_ref: Mapped[str] = mapped_column(String(120))  # a provider's reference, never a card
+
+
+class Interviewer(Base):
+    """A person who sits on interview panels; ``username`` is their Tasklist login."""
+
+    __tablename__ = "interviewers"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+
+
 class BusinessRecord(Base):
     """The business status of one resume, application, unlock or interview, as people ask for it.
 

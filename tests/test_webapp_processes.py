@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
+from hireflow.seed import load_demo_data
 from hireflow.store import CalendarBooking, ContactAccess, JobPosting, RequestClaim
 from tests.engine_helpers import (
     describe_instance,
@@ -347,3 +348,43 @@ def test_an_asynchronous_payment_settled_by_the_provider_completes_the_unlock(
         )
         == 1
     )
+
+
+def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, process_engine, local_world):
+    load_demo_data(local_world.services.db)
+    page = web.get("/")
+    assert "Acme Analytics (pays with credits)" in page.text
+    assert "interviewer, interviewer@hireflow.example, Ivy Interviewer" in page.text  # the panel, filled in
+    candidate_id = local_world.add_candidate()
+    assert f'<option value="{candidate_id}">' in web.get("/").text  # offered in the id fields
+
+    unlocked = web.post(
+        "/unlocks",
+        data={"csrf_token": csrf_token(page.text), "employer_id": "acme", "candidate_id": candidate_id},
+    )
+    assert unlocked.status_code == 303, unlocked.text
+    unlock = web.get(unlocked.headers["Location"].replace("/items/unlock/", "/api/unlocks/")).json
+    instance = unlock["engine"]["processInstanceKey"]
+    wait_until_completed(process_engine.client, instance)
+    # The employer's email, plan and card came from the store; its credits paid.
+    assert process_variable(process_engine.client, instance, "employer_email") == "hiring@acme.example"
+    assert process_variable(process_engine.client, instance, "employer_plan") == "premium"
+    assert process_variable(process_engine.client, instance, "paid_with") == "credits"
+
+    applied = web.post(
+        "/applications",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "posting_id": "demo-python-engineer",
+            "candidate_id": candidate_id,
+            "candidate_name": "Ada Lovelace",
+            "candidate_email": "ada@example.com",
+            "recruiter_team_email": "recruiters@hireflow.example",
+        },
+    )
+    assert applied.status_code == 303, applied.text
+    application = web.get(
+        applied.headers["Location"].replace("/items/application/", "/api/applications/")
+    ).json
+    instance = application["engine"]["processInstanceKey"]
+    assert process_variable(process_engine.client, instance, "employer_email") == "hiring@acme.example"

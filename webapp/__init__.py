@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from hireflow.camunda_rest import CamundaRestClient
-from hireflow.store import JobPosting
+from hireflow.seed import load_demo_data
 from job_workers.services import Services, services_from_environment
 from webapp import problems, security
 from webapp.blueprints import register
@@ -23,15 +23,6 @@ from webapp.domain import Hireflow
 from webapp.engine import ProcessGateway, client_from_settings
 
 log = logging.getLogger(__name__)
-
-DEMO_POSTING = {
-    "posting_id": "demo-python-engineer",
-    "employer_id": "demo-employer",
-    "title": "Python engineer (demo)",
-    "required_skills": ["python", "sql"],
-    "nice_to_have_skills": ["docker", "kubernetes"],
-    "min_years": 2,
-}
 
 
 def create_app(
@@ -61,13 +52,6 @@ def create_app(
     register(app)
     security.init_app(app)
     if app.config.get("DEMO_DATA"):
-        _ensure_demo_posting(services)
+        report = load_demo_data(services.db)
+        log.info("demo data loaded: %d postings, %d employers", len(report.postings), len(report.employers))
     return app
-
-
-def _ensure_demo_posting(services: Services) -> None:
-    """A posting to apply to on a fresh local install (``make run`` turns this on)."""
-    with services.db.sessions.begin() as session:
-        if session.get(JobPosting, DEMO_POSTING["posting_id"]) is None:
-            session.add(JobPosting(**DEMO_POSTING))
-            log.info("created the demo job posting %s", DEMO_POSTING["posting_id"])

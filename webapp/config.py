@@ -82,7 +82,12 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         DEFAULT_LIMITS.max_bytes,
         "Largest resume file accepted",
     ),
-    ("DEMO_DATA", "HIREFLOW_DEMO_DATA", False, "Create a demo job posting at start (`make run` sets it)"),
+    (
+        "DEMO_DATA",
+        "HIREFLOW_DEMO_DATA",
+        False,
+        "Load the demo data at start: postings, employers, interviewers (`make run` sets it; `make seed`)",
+    ),
 ]
 
 

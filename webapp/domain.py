@@ -22,7 +22,17 @@ from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequest
 from hireflow.constants import Message, ProcessId
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.slot_links import SlotLinkExpired, SlotLinkInvalid
-from hireflow.store import BusinessRecord, CalendarBooking, Candidate, ContactAccess, JobPosting, utcnow
+from hireflow.store import (
+    BusinessRecord,
+    CalendarBooking,
+    Candidate,
+    ContactAccess,
+    CreditAccount,
+    Employer,
+    Interviewer,
+    JobPosting,
+    utcnow,
+)
 from job_workers.services import Services
 from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway
 from webapp.problems import Problem, invalid_field
@@ -323,6 +333,32 @@ class Hireflow:
     def postings(self) -> list[JobPosting]:
         with self.services.db.sessions() as session:
             return list(session.scalars(select(JobPosting).order_by(JobPosting.title)))
+
+    def employer(self, employer_id: str | None) -> Employer | None:
+        """A known employer (``make seed`` adds some), for the UI's defaults."""
+        if not employer_id:
+            return None
+        with self.services.db.sessions() as session:
+            return session.get(Employer, employer_id)
+
+    def employers(self) -> list[tuple[Employer, int]]:
+        """Known employers with their credit balances, for the UI."""
+        with self.services.db.sessions() as session:
+            rows = session.execute(
+                select(Employer, CreditAccount.balance)
+                .outerjoin(CreditAccount, CreditAccount.employer_id == Employer.employer_id)
+                .order_by(Employer.employer_id)
+            )
+            return [(employer, balance or 0) for employer, balance in rows]
+
+    def interviewers(self) -> list[Interviewer]:
+        with self.services.db.sessions() as session:
+            return list(session.scalars(select(Interviewer).order_by(Interviewer.username)))
+
+    def recent_candidates(self, limit: int = 20) -> list[Candidate]:
+        """The most recently indexed candidates: the ones an employer can unlock."""
+        with self.services.db.sessions() as session:
+            return list(session.scalars(select(Candidate).order_by(Candidate.indexed_at.desc()).limit(limit)))
 
     # -- helpers --
 

@@ -41,6 +41,9 @@ def dashboard():
         "dashboard.html",
         items=hireflow().recent_items(),
         postings=hireflow().postings(),
+        employers=hireflow().employers(),
+        interviewers=hireflow().interviewers(),
+        candidates=hireflow().recent_candidates(),
         tasklist=tasklist_link(),
         embedded=bool(current_app.config.get("ENGINE_CONTROL_URL")),
     )
@@ -57,14 +60,28 @@ def upload_resume():
 
 @bp.post("/applications")
 def apply():
-    names = list(ApplicationRequest.model_fields)
-    return _item_redirect(hireflow().apply(ApplicationRequest.model_validate(_form(*names))))
+    fields = _form(*ApplicationRequest.model_fields)
+    # A posting of a known employer needs no employer email in the form.
+    posting = next((p for p in hireflow().postings() if p.posting_id == fields.get("posting_id")), None)
+    employer = hireflow().employer(posting.employer_id if posting else None)
+    if employer:
+        fields.setdefault("employer_email", employer.email)
+    return _item_redirect(hireflow().apply(ApplicationRequest.model_validate(fields)))
 
 
 @bp.post("/unlocks")
 def unlock():
-    names = list(UnlockRequest.model_fields)
-    return _item_redirect(hireflow().unlock(UnlockRequest.model_validate(_form(*names))))
+    fields = _form(*UnlockRequest.model_fields)
+    # A known employer's email, plan and saved card fill what the form leaves empty.
+    employer = hireflow().employer(fields.get("employer_id"))
+    if employer:
+        defaults = {
+            "employer_email": employer.email,
+            "employer_plan": employer.plan,
+            "payment_method_ref": employer.payment_method_ref,
+        }
+        fields = {**defaults, **fields}
+    return _item_redirect(hireflow().unlock(UnlockRequest.model_validate(fields)))
 
 
 @bp.post("/interviews")

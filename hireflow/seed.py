@@ -1,0 +1,144 @@
+"""Demo data for a local hireflow: ``make seed`` (``python -m hireflow.seed``); ``make run`` loads it too.
+
+With it, one person can walk a candidate through all four processes from the webapp and
+Tasklist: job postings to apply to, employers to unlock with (one pays with credits, one
+by card, one whose card is declined), and interviewers whose usernames are the local
+Tasklist logins (``deploy/camunda/config/application.yaml``), so their feedback tasks
+reach them. Candidates come from uploading a resume, as in production.
+
+Loading is idempotent: rows are upserted by id, and each employer's demo credits are
+topped up once (the credits ledger's unique reference), however often it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from hireflow.credits import CreditsLedger
+from hireflow.store import Database, Employer, Interviewer, JobPosting
+
+DEMO_POSTINGS = [
+    {
+        "posting_id": "demo-python-engineer",
+        "employer_id": "acme",
+        "title": "Python engineer (demo)",
+        "required_skills": ["python", "sql"],
+        "nice_to_have_skills": ["docker", "kubernetes"],
+        "min_years": 2,
+    },
+    {
+        "posting_id": "demo-data-engineer",
+        "employer_id": "globex",
+        "title": "Data engineer (demo)",
+        "required_skills": ["python", "sql", "spark"],
+        "nice_to_have_skills": ["airflow", "kafka"],
+        "min_years": 3,
+    },
+    {
+        "posting_id": "demo-frontend-developer",
+        "employer_id": "initech",
+        "title": "Frontend developer (demo)",
+        "required_skills": ["javascript", "react"],
+        "nice_to_have_skills": ["typescript", "css"],
+        "min_years": 1,
+    },
+]
+
+# An unlock costs 2 to 4 credits (bpmn/unlock-pricing.dmn); the card references are the
+# payment sandbox's test cards.
+DEMO_EMPLOYERS = [
+    {
+        "employer_id": "acme",
+        "name": "Acme Analytics (pays with credits)",
+        "email": "hiring@acme.example",
+        "plan": "premium",
+        "payment_method_ref": "pm_card_visa",
+        "credits": 20,
+    },
+    {
+        "employer_id": "globex",
+        "name": "Globex (pays by card)",
+        "email": "talent@globex.example",
+        "plan": "standard",
+        "payment_method_ref": "pm_card_visa",
+        "credits": 0,
+    },
+    {
+        "employer_id": "initech",
+        "name": "Initech (card declined)",
+        "email": "jobs@initech.example",
+        "plan": "standard",
+        "payment_method_ref": "pm_card_chargeDeclined",
+        "credits": 0,
+    },
+]
+
+DEMO_INTERVIEWERS = [
+    {"username": "interviewer", "name": "Ivy Interviewer", "email": "interviewer@hireflow.example"},
+    {"username": "lead", "name": "Leo Lead Recruiter", "email": "lead@hireflow.example"},
+]
+
+
+@dataclass
+class SeedReport:
+    """What a load wrote: ids by kind, and the credits granted by this load (not before)."""
+
+    postings: list[str] = field(default_factory=list)
+    employers: list[str] = field(default_factory=list)
+    interviewers: list[str] = field(default_factory=list)
+    credits_granted: dict[str, int] = field(default_factory=dict)
+
+
+def load_demo_data(db: Database) -> SeedReport:
+    """Upsert the demo postings, employers and interviewers, and grant the demo credits once."""
+    try:
+        report = _upsert_rows(db)
+    except IntegrityError:
+        # Another process (a second webapp worker) inserted the same rows a moment ago.
+        report = _upsert_rows(db)
+    ledger = CreditsLedger(db)
+    for employer in DEMO_EMPLOYERS:
+        if employer["credits"]:
+            reference = f"demo-credits-{employer['employer_id']}"
+            movement = ledger.top_up(employer["employer_id"], employer["credits"], reference=reference)
+            if movement.new:
+                report.credits_granted[employer["employer_id"]] = movement.amount
+    return report
+
+
+def _upsert_rows(db: Database) -> SeedReport:
+    report = SeedReport()
+    with db.sessions.begin() as session:
+        for posting in DEMO_POSTINGS:
+            session.merge(JobPosting(**posting))
+            report.postings.append(posting["posting_id"])
+        for employer in DEMO_EMPLOYERS:
+            session.merge(Employer(**{k: v for k, v in employer.items() if k != "credits"}))
+            report.employers.append(employer["employer_id"])
+        for interviewer in DEMO_INTERVIEWERS:
+            session.merge(Interviewer(**interviewer))
+            report.interviewers.append(interviewer["username"])
+    return report
+
+
+def main() -> int:
+    db = Database()
+    db.create_schema()
+    report = load_demo_data(db)
+    ledger = CreditsLedger(db)
+    print(f"Demo data loaded into {db.url}:")
+    print(f"  job postings:  {', '.join(report.postings)}")
+    for employer in DEMO_EMPLOYERS:
+        print(
+            f"  employer:      {employer['employer_id']} ({employer['name']}), "
+            f"{ledger.balance(employer['employer_id'])} credits, card {employer['payment_method_ref']}"
+        )
+    print(f"  interviewers:  {', '.join(report.interviewers)} (Tasklist logins; password = username)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""``make seed``: demo data to walk a candidate through the four processes, loaded once (issue 5)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sqlalchemy import func, select
+
+from hireflow.credits import CreditsLedger
+from hireflow.paths import PROJECT_ROOT
+from hireflow.sandboxes.payments import DECLINED_PAYMENT_METHODS
+from hireflow.seed import DEMO_EMPLOYERS, DEMO_INTERVIEWERS, DEMO_POSTINGS, load_demo_data
+from hireflow.store import Database, Employer, Interviewer, JobPosting
+from tests.test_local_identity import LOCAL_CONFIG, initialization
+
+
+def count(db: Database, table) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(table))
+
+
+def test_loading_twice_writes_the_rows_once_and_grants_credits_once(store_url):
+    db = Database(store_url)
+    db.create_schema()
+    first = load_demo_data(db)
+    second = load_demo_data(db)
+    assert first.credits_granted == {"acme": 20}
+    assert second.credits_granted == {}
+    assert (count(db, JobPosting), count(db, Employer), count(db, Interviewer)) == (3, 3, 2)
+    ledger = CreditsLedger(db)
+    assert {e["employer_id"]: ledger.balance(e["employer_id"]) for e in DEMO_EMPLOYERS} == {
+        "acme": 20,
+        "globex": 0,
+        "initech": 0,
+    }
+
+
+def test_the_demo_data_covers_each_way_to_pay_and_fits_the_local_logins():
+    employers = {e["employer_id"]: e for e in DEMO_EMPLOYERS}
+    assert {p["employer_id"] for p in DEMO_POSTINGS} <= set(employers)
+    # One pays with credits, one by card, one with a card the sandbox declines.
+    assert employers["acme"]["credits"] > 0
+    assert employers["globex"]["credits"] == 0
+    assert employers["globex"]["payment_method_ref"] not in DECLINED_PAYMENT_METHODS
+    assert employers["initech"]["payment_method_ref"] in DECLINED_PAYMENT_METHODS
+    # Interviewers log in to Tasklist with their usernames and get the feedback tasks.
+    config = initialization(LOCAL_CONFIG)
+    users = {user["username"]: user for user in config["users"]}
+    interviewers_group = next(g for g in config["groups"] if g["groupId"] == "interviewers")
+    for person in DEMO_INTERVIEWERS:
+        assert person["username"] in users
+        assert person["email"] == users[person["username"]]["email"]
+    assert "interviewer" in interviewers_group["users"]
+
+
+def test_make_seed_loads_the_database_it_is_pointed_at_and_says_what_it_loaded(tmp_path):
+    url = f"sqlite:///{tmp_path / 'seeded.sqlite3'}"
+    env = {**os.environ, "HIREFLOW_DATABASE_URL": url}
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "hireflow.seed"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    assert "acme (Acme Analytics (pays with credits)), 20 credits" in done.stdout
+    assert "interviewers:  interviewer, lead" in done.stdout
+    assert count(Database(url), JobPosting) == 3
