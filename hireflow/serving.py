@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import threading
@@ -62,6 +63,8 @@ def run_sandbox_cli(
     parser.add_argument("--db", default=str(data_root() / db_file))
     parser.add_argument("--api-key", default=os.environ.get(api_key_variable, api_key))
     args = parser.parse_args()
+    # The sandboxes' own lines (webhook deliveries, injected faults) next to the access log.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     # `docker stop` and Kubernetes send SIGTERM: stop serving as on Ctrl-C and exit 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
