@@ -29,7 +29,11 @@ ENDED = {"COMPLETED", "TERMINATED", "CANCELED"}
 class InstanceState:
     key: str
     state: str  # ACTIVE, COMPLETED, ... or MISSING when the engine does not know it
-    incident_keys: list[str] = field(default_factory=list)
+    incidents: list[dict] = field(default_factory=list)  # the active ones, as the engine reports them
+
+    @property
+    def incident_keys(self) -> list[str]:
+        return [str(i["incidentKey"]) for i in self.incidents]
 
     @property
     def settled(self) -> bool:
@@ -113,10 +117,7 @@ class Checker:
                 state = "MISSING"
             incidents = []
             if state not in ENDED:
-                incidents = [
-                    i["incidentKey"]
-                    for i in self.client.search_incidents(processInstanceKey=key, state="ACTIVE")
-                ]
+                incidents = self.client.search_incidents(processInstanceKey=key, state="ACTIVE")
             states[key] = InstanceState(key, state, incidents)
         return states
 
@@ -133,11 +134,9 @@ class Checker:
         self, states: dict[str, InstanceState], started: list[Started], report: ScenarioReport
     ) -> None:
         """Each incident's message must name its business object and tell the operator what to do."""
-        self._refresh()
         objects = {s.instance_key: f"{s.kind} {s.business_id}" for s in started}
         for state in states.values():
-            for incident_key in state.incident_keys:
-                [incident] = self.client.search_incidents(incidentKey=incident_key) or [{}]
+            for incident in state.incidents:
                 message = incident.get("errorMessage") or ""
                 if objects.get(state.key, "?") not in message or RETRY not in message:
                     report.unclear_incidents += 1
@@ -145,15 +144,13 @@ class Checker:
 
     def repair_incidents(self, states: dict[str, InstanceState]) -> int:
         """What an operator does in Operate once the fault is gone: retries back, incident resolved."""
-        self._refresh()
         repaired = 0
         for state in states.values():
-            for incident_key in state.incident_keys:
-                [incident] = self.client.search_incidents(incidentKey=incident_key) or [{}]
+            for incident in state.incidents:
                 job_key = str(incident.get("jobKey") or "")
                 if job_key and job_key not in {"-1", "None"}:
                     self.client.update_job_retries(job_key, 3)
-                self.client.resolve_incident(incident_key)
+                self.client.resolve_incident(str(incident["incidentKey"]))
                 repaired += 1
         return repaired
 

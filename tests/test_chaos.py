@@ -92,30 +92,21 @@ def test_the_run_is_split_by_weight_and_every_scenario_gets_some():
     assert min(counts.values()) >= 2
 
 
-class IncidentsSaying:
-    """An engine client whose incidents carry the given messages, by incident key."""
-
-    def __init__(self, messages: dict[str, str]):
-        self.messages = messages
-
-    def search_incidents(self, incidentKey):
-        return [{"incidentKey": incidentKey, "errorMessage": self.messages[incidentKey]}]
-
-
 def test_the_checker_counts_incident_messages_that_leave_the_operator_guessing():
     advice = "then retry the incident in Operate"
-    client = IncidentsSaying(
-        {
-            "i-1": f"Payment gateway unreachable ... for unlock unl-a. Check the gateway, {advice}.",
-            "i-2": "payment.charge failed after 5 tries: HTTP 503",  # no object, no action
-            "i-3": f"Payment gateway unreachable ... for unlock unl-a. Check the gateway, {advice}.",
-        }
-    )
-    world = SimpleNamespace(engine=SimpleNamespace(client=client))
+
+    def active(key: str, message: str) -> list[dict]:
+        return [{"incidentKey": key, "errorMessage": message}]
+
     states = {
-        "1": InstanceState("1", "ACTIVE", ["i-1"]),
-        "2": InstanceState("2", "ACTIVE", ["i-2"]),
-        "3": InstanceState("3", "ACTIVE", ["i-3"]),  # names another unlock than its own
+        "1": InstanceState(
+            "1", "ACTIVE", active("i-1", f"Gateway down for unlock unl-a. Check it, {advice}.")
+        ),
+        "2": InstanceState("2", "ACTIVE", active("i-2", "payment.charge failed after 5 tries: HTTP 503")),
+        # names another unlock than its own
+        "3": InstanceState(
+            "3", "ACTIVE", active("i-3", f"Gateway down for unlock unl-a. Check it, {advice}.")
+        ),
     }
     started = [
         Started("unlock", "unl-a", "1"),
@@ -123,6 +114,8 @@ def test_the_checker_counts_incident_messages_that_leave_the_operator_guessing()
         Started("unlock", "unl-c", "3"),
     ]
     report = ScenarioReport("fake")
-    Checker(world).check_incident_messages(states, started, report)
+    Checker(SimpleNamespace(engine=SimpleNamespace(client=None))).check_incident_messages(
+        states, started, report
+    )
     assert report.unclear_incidents == 2
     assert not report.meets_the_bar
