@@ -10,10 +10,13 @@ from sqlalchemy import func, select
 
 from hireflow.credits import CreditsLedger
 from hireflow.paths import PROJECT_ROOT
+from hireflow.resume_intake import SKILLS, process_resume
 from hireflow.sandboxes.payments import DECLINED_PAYMENT_METHODS
 from hireflow.seed import DEMO_EMPLOYERS, DEMO_INTERVIEWERS, DEMO_POSTINGS, load_demo_data
 from hireflow.store import Database, Employer, Interviewer, JobPosting
 from tests.test_local_identity import LOCAL_CONFIG, initialization
+
+SAMPLES = PROJECT_ROOT / "docs" / "samples"
 
 
 def count(db: Database, table) -> int:
@@ -71,3 +74,18 @@ def test_make_seed_loads_the_database_it_is_pointed_at_and_says_what_it_loaded(t
     assert "acme (Acme Analytics (pays with credits)), 20 credits" in done.stdout
     assert "interviewers:  interviewer, lead" in done.stdout
     assert count(Database(url), JobPosting) == 3
+
+
+def test_every_skill_a_demo_posting_asks_for_can_be_found_in_a_resume():
+    for posting in DEMO_POSTINGS:
+        for skill in posting["required_skills"] + posting["nice_to_have_skills"]:
+            assert skill in SKILLS, f"{posting['posting_id']} asks for {skill!r}, which no resume can show"
+
+
+def test_the_sample_resumes_for_the_walk_through_are_read_with_their_skills():
+    ada = process_resume((SAMPLES / "ada-lovelace.pdf").read_bytes())
+    assert (ada.kind, ada.profile.years_of_experience) == ("pdf", 8)
+    assert {"python", "sql"} <= set(ada.profile.skills)  # fits the Python engineer posting
+    grace = process_resume((SAMPLES / "grace-hopper.docx").read_bytes())
+    assert (grace.kind, grace.profile.years_of_experience) == ("docx", 5)
+    assert {"python", "sql", "spark"} <= set(grace.profile.skills)  # fits the data engineer posting
