@@ -59,6 +59,7 @@ class Header:
 class Message:
     APPLICATION_WITHDRAWN = "application-withdrawn"
     PAYMENT_CONFIRMED = "payment-confirmed"
+    PAYMENT_FAILED = "payment-failed"
     PAYMENT_METHOD_UPDATED = "payment-method-updated"
     INTERVIEW_SLOT_SELECTED = "interview-slot-selected"
     INTERVIEW_CANCELLED = "interview-cancelled"

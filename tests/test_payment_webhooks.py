@@ -166,9 +166,12 @@ def test_a_saved_card_is_labelled_with_the_unlock_and_announced_once(sandbox_wit
 
 def test_a_card_of_another_customer_is_refused(sandbox_with_webhooks):
     gw = gateway(sandbox_with_webhooks)
-    gw.save_card(unlock_id=unique_key("unl"), customer="emp-1", payment_method="pm_card_amex")
+    gw.save_card(unlock_id=unique_key("unl"), customer="emp-1", payment_method="pm_1Amex")
     with pytest.raises(PaymentRequestRejected, match="another customer"):
-        gw.save_card(unlock_id=unique_key("unl"), customer="emp-2", payment_method="pm_card_amex")
+        gw.save_card(unlock_id=unique_key("unl"), customer="emp-2", payment_method="pm_1Amex")
+    # Test cards are everybody's, as with Stripe.
+    gw.save_card(unlock_id=unique_key("unl"), customer="emp-1", payment_method="pm_card_amex")
+    gw.save_card(unlock_id=unique_key("unl"), customer="emp-2", payment_method="pm_card_amex")
 
 
 def test_the_controls_settle_a_payment_now_and_refuse_one_that_is_not_processing(tmp_path, serve):

@@ -1,8 +1,8 @@
 """resume-unlock on a real Zeebe engine with the product's worker (issue 4, process 3).
 
-Credits or card, an asynchronous payment confirmed by message or cancelled by its
-timer, a declined card replaced by message, and compensation that refunds exactly
-what was paid when access cannot be granted.
+Credits or card; an asynchronous payment confirmed by message, failed (a new card is
+asked for) or cancelled by its timer; a declined card replaced by message; and
+compensation that refunds exactly what was paid when access cannot be granted.
 """
 
 from __future__ import annotations
@@ -154,6 +154,33 @@ def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+
+
+def test_an_asynchronous_payment_that_fails_asks_for_a_new_card_and_charges_it(process_engine, local_world):
+    candidate = local_world.add_candidate()
+    instance, v = start_unlock(
+        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_sepa_debit"
+    )
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    [intent] = payment_intents(local_world, v["unlock_id"])
+
+    # What the payment webhook does when the provider reports the debit bounced.
+    local_world.payment_records.settle(intent["id"], succeeded=False)
+    process_engine.client.publish_message(
+        Message.PAYMENT_FAILED, intent["id"], variables={"decline_code": "insufficient_funds"}
+    )
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")
+    [mail] = local_world.mails_to(v["employer_email"])
+    assert "insufficient_funds" in mail["text"]
+
+    process_engine.client.publish_message(
+        Message.PAYMENT_METHOD_UPDATED, v["unlock_id"], variables={"payment_method_ref": "pm_card_visa"}
+    )
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+    statuses = sorted(p["status"] for p in payment_intents(local_world, v["unlock_id"]))
+    assert statuses == ["requires_payment_method", "succeeded"]  # the bounced debit, the new card
+    assert has_access(local_world, v["employer_id"], candidate)
 
 
 def test_an_unconfirmed_payment_is_cancelled_after_a_day(process_engine, local_world):

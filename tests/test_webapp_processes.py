@@ -388,3 +388,31 @@ def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, proce
     ).json
     instance = application["engine"]["processInstanceKey"]
     assert process_variable(process_engine.client, instance, "employer_email") == "hiring@acme.example"
+
+
+def test_a_debit_the_provider_reports_failed_asks_the_employer_for_a_new_card(
+    web, process_engine, local_world, provider_webhooks
+):
+    accepted, employer_email, _ = start_unlock(web, local_world, "pm_sepa_debit")
+    instance = accepted.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    payment_id = process_variable(process_engine.client, instance, "payment_id")
+
+    # The debit bounces at the provider; its payment_intent.payment_failed webhook arrives.
+    local_world.payment_records.settle(payment_id, succeeded=False)
+
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")
+    [mail] = wait_for(
+        lambda: local_world.mails_to(employer_email),
+        what="the update-your-card email",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    assert "insufficient_funds" in mail["text"]  # the provider's reason, from the webhook
+    path = urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path
+    saved = web.post(
+        path, data={"csrf_token": csrf_token(web.get(path).text), "payment_method_ref": "pm_card_visa"}
+    )
+    assert saved.status_code == 200
+
+    wait_until_completed(process_engine.client, instance)
+    assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"

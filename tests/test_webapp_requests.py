@@ -320,11 +320,14 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, 
     assert bad.status_code == 400
     assert bad.json["invalid_params"][0]["name"] == "payment_method_ref"
     # A card already saved for another employer: the provider refuses, the field is named.
+    record_status(services.db, "unlock", "unl_mine", "requested", {"employer_id": "emp-1"})
     record_status(services.db, "unlock", "unl_other", "requested", {"employer_id": "emp-2"})
-    taken = web.post("/api/unlocks/unl_other/payment-method", json={"payment_method_ref": "pm_card_visa"})
+    mine = web.post("/api/unlocks/unl_mine/payment-method", json={"payment_method_ref": "pm_1Emp1Visa"})
+    assert mine.status_code == 202
+    taken = web.post("/api/unlocks/unl_other/payment-method", json={"payment_method_ref": "pm_1Emp1Visa"})
     assert taken.status_code == 422
     assert taken.json["invalid_params"][0]["name"] == "payment_method_ref"
-    assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 1
+    assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 2  # no third
 
 
 def test_saving_a_card_while_the_provider_is_down_answers_503(offline):

@@ -277,6 +277,11 @@ class Hireflow:
         """The provider settled a payment: publish ``payment-confirmed`` once per event."""
         return self.gateway.publish_once(Message.PAYMENT_CONFIRMED, payment_id, event_id).published
 
+    def payment_failed(self, event_id: str, payment_id: str, decline_code: str | None) -> bool:
+        """A payment that was settling failed (a bank debit bounced): publish ``payment-failed`` once."""
+        variables = {"decline_code": decline_code} if decline_code else None
+        return self.gateway.publish_once(Message.PAYMENT_FAILED, payment_id, event_id, variables).published
+
     def payment_method_updated(self, event_id: str, unlock_id: str, payment_method_ref: str) -> bool:
         """The employer saved a new card for an unlock: publish ``payment-method-updated`` once."""
         return self.gateway.publish_once(

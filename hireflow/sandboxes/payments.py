@@ -6,7 +6,8 @@ Speaks the part of Stripe's API that hireflow uses (form-encoded requests, beare
 - ``GET /v1/payment_intents/<id>``
 - ``POST /v1/refunds`` (payment_intent, amount)
 - ``POST /v1/payment_methods/<id>`` (metadata[...]) and ``POST /v1/payment_methods/<id>/attach``
-  (customer): any ``pm_`` id is a usable test card
+  (customer): any ``pm_`` id is a usable card; ``pm_card_...`` ids are test cards any
+  customer may attach, others belong to the first customer that attaches them
 
 Idempotency follows Stripe's documented rules: a repeated ``Idempotency-Key`` with the same
 parameters returns the stored first response (header ``Idempotent-Replayed: true``);
@@ -234,6 +235,13 @@ class PaymentLedger:
                 return None
             intent["status"] = "succeeded" if succeeded else "requires_payment_method"
             self.set_status(intent_id, intent["status"])
+            if not succeeded:  # as Stripe reports a bounced debit
+                intent["last_payment_error"] = {
+                    "type": "card_error",
+                    "code": "payment_intent_payment_attempt_failed",
+                    "decline_code": "insufficient_funds",
+                    "message": "The payment failed after it was submitted.",
+                }
             self.record_event(PAYMENT_SUCCEEDED if succeeded else PAYMENT_FAILED, intent)
             return intent
 
@@ -272,6 +280,7 @@ def _intent_json(row: sqlite3.Row) -> dict:
 
 
 PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,100}$")
+TEST_CARD_PREFIX = "pm_card_"
 
 
 def _metadata(params: dict[str, str]) -> dict[str, str]:
@@ -423,7 +432,9 @@ def create_payment_sandbox(
         if not customer:
             raise ApiError(400, "invalid_request_error", "customer is required", param="customer")
         method = ledger.payment_method(method_id)
-        if method["customer"] not in (None, customer):
+        # Test cards (pm_card_visa, ...) are shared by every account, as Stripe's are; any
+        # other payment method belongs to one customer.
+        if method["customer"] not in (None, customer) and not method_id.startswith(TEST_CARD_PREFIX):
             raise ApiError(
                 400,
                 "invalid_request_error",

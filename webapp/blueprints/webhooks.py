@@ -21,6 +21,7 @@ from webapp.problems import Problem, invalid_field
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
+PAYMENT_FAILED = "payment_intent.payment_failed"
 PAYMENT_METHOD_ATTACHED = "payment_method.attached"
 
 
@@ -40,6 +41,7 @@ class PaymentEvent(BaseModel):
 
 PAYMENT_ID = re.compile(r"^pi_[A-Za-z0-9_]{1,100}$")
 PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,100}$")
+DECLINE_CODE = re.compile(r"^[a-z_]{1,60}$")
 BUSINESS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -76,6 +78,14 @@ def payment_event():
     if event.type == PAYMENT_SUCCEEDED:
         payment_id = _string(obj, "id", PAYMENT_ID)
         return published_response(hireflow().payment_confirmed(event.id, payment_id), "payment-confirmed")
+    if event.type == PAYMENT_FAILED:
+        payment_id = _string(obj, "id", PAYMENT_ID)
+        error = obj.get("last_payment_error")
+        decline_code = error.get("decline_code") if isinstance(error, dict) else None
+        if not (isinstance(decline_code, str) and DECLINE_CODE.match(decline_code)):
+            decline_code = None  # the email then says "declined"
+        published = hireflow().payment_failed(event.id, payment_id, decline_code)
+        return published_response(published, "payment-failed")
     if event.type == PAYMENT_METHOD_ATTACHED:
         payment_method = _string(obj, "id", PAYMENT_METHOD_ID)
         unlock_id = _string(obj, "metadata.unlock_id", BUSINESS_ID)
