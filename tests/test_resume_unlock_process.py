@@ -140,14 +140,20 @@ def test_a_declined_card_not_replaced_in_7_days_abandons_the_unlock(process_engi
     assert not has_access(local_world, v["employer_id"], candidate)
 
 
-def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process_engine, local_world):
+def start_unlock_awaiting_confirmation(process_engine, local_world, payment_method_ref: str):
+    """An unlock paid by a method that settles later, waiting for the provider's word."""
     candidate = local_world.add_candidate()
     instance, v = start_unlock(
-        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_async"
+        process_engine, local_world, candidate_id=candidate, payment_method_ref=payment_method_ref
     )
     wait_until_element(process_engine.client, instance, "AwaitConfirmation")
     [intent] = payment_intents(local_world, v["unlock_id"])
     assert intent["status"] == "processing"
+    return instance, v, candidate, intent
+
+
+def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process_engine, local_world):
+    instance, _, _, intent = start_unlock_awaiting_confirmation(process_engine, local_world, "pm_card_async")
 
     # What the payment webhook does when the gateway reports the payment settled.
     process_engine.client.publish_message(Message.PAYMENT_CONFIRMED, intent["id"])
@@ -157,12 +163,9 @@ def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process
 
 
 def test_an_asynchronous_payment_that_fails_asks_for_a_new_card_and_charges_it(process_engine, local_world):
-    candidate = local_world.add_candidate()
-    instance, v = start_unlock(
-        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_sepa_debit"
+    instance, v, candidate, intent = start_unlock_awaiting_confirmation(
+        process_engine, local_world, "pm_sepa_debit"
     )
-    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
-    [intent] = payment_intents(local_world, v["unlock_id"])
 
     # What the payment webhook does when the provider reports the debit bounced.
     local_world.payment_records.settle(intent["id"], succeeded=False)
@@ -184,17 +187,15 @@ def test_an_asynchronous_payment_that_fails_asks_for_a_new_card_and_charges_it(p
 
 
 def test_an_unconfirmed_payment_is_cancelled_after_a_day(process_engine, local_world):
-    candidate = local_world.add_candidate()
-    instance, v = start_unlock(
-        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_async"
+    instance, v, candidate, _ = start_unlock_awaiting_confirmation(
+        process_engine, local_world, "pm_card_async"
     )
-    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
 
     process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")
-    [intent] = payment_intents(local_world, v["unlock_id"])
+    [intent] = payment_intents(local_world, v["unlock_id"])  # read again: now cancelled
     assert intent["status"] == "canceled"
     assert not has_access(local_world, v["employer_id"], candidate)
 

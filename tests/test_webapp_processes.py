@@ -291,34 +291,44 @@ def start_unlock(web, local_world, payment_method: str) -> tuple[dict, str, str]
     return accepted, employer_email, candidate_id
 
 
+def card_page_from_email(web, local_world, employer_email: str) -> str:
+    """The path of the save-a-new-card page that the payment-declined email links to."""
+    [mail] = wait_for(
+        lambda: [m for m in local_world.mails_to(employer_email) if "/card" in (m["text"] or "")],
+        what="the update-your-card email",
+        seen=lambda: local_world.mails_to(employer_email),
+    )
+    return urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path
+
+
+def save_card(web, path: str, payment_method: str = "pm_card_visa"):
+    """Save a new card through the UI page, as the employer does."""
+    page = web.get(path)
+    assert page.status_code == 200 and "Save card" in page.text
+    return web.post(path, data={"csrf_token": csrf_token(page.text), "payment_method_ref": payment_method})
+
+
+def charges_of(local_world, unlock_id: str) -> list[str]:
+    intents = local_world.payment_ledger()["payment_intents"]
+    return sorted(i["status"] for i in intents if i["metadata"].get("unlock_id") == unlock_id)
+
+
 def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_completes(
     web, process_engine, local_world, provider_webhooks
 ):
     accepted, employer_email, _ = start_unlock(web, local_world, "pm_card_chargeDeclined")
     instance = accepted.json["processInstanceKey"]
     wait_until_element(process_engine.client, instance, "AwaitNewCard")
-    [mail] = wait_for(
-        lambda: [m for m in local_world.mails_to(employer_email) if "/card" in (m["text"] or "")],
-        what="the update-your-card email",
-        seen=lambda: local_world.mails_to(employer_email),
-    )
-    path = urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path
+    path = card_page_from_email(web, local_world, employer_email)
     assert path == f"/items/unlock/{accepted.json['id']}/card"
 
-    page = web.get(path)
-    assert page.status_code == 200 and "Save card" in page.text
-    saved = web.post(path, data={"csrf_token": csrf_token(page.text), "payment_method_ref": "pm_card_visa"})
+    saved = save_card(web, path)
     assert saved.status_code == 200 and 'data-testid="card-saved"' in saved.text
 
     # The provider's payment_method.attached webhook continues the unlock with the new card.
     wait_until_completed(process_engine.client, instance)
     assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
-    charges = [
-        i["status"]
-        for i in local_world.payment_ledger()["payment_intents"]
-        if i["metadata"].get("unlock_id") == accepted.json["id"]
-    ]
-    assert sorted(charges) == ["requires_payment_method", "succeeded"]
+    assert charges_of(local_world, accepted.json["id"]) == ["requires_payment_method", "succeeded"]
     [event] = [
         e
         for e in local_world.payment_records.events()
@@ -327,27 +337,31 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
     assert event["type"] == "payment_method.attached" and event["delivered_at"]
 
 
-def test_an_asynchronous_payment_settled_by_the_provider_completes_the_unlock(
-    web, process_engine, local_world, provider_webhooks
+@pytest.mark.parametrize("settles", ["succeeded", "failed"])
+def test_a_debit_settled_by_the_provider_continues_the_unlock(
+    web, process_engine, local_world, provider_webhooks, settles
 ):
-    accepted, _, _ = start_unlock(web, local_world, "pm_card_async")
+    accepted, employer_email, _ = start_unlock(web, local_world, "pm_sepa_debit")
     instance = accepted.json["processInstanceKey"]
     wait_until_element(process_engine.client, instance, "AwaitConfirmation")
     payment_id = process_variable(process_engine.client, instance, "payment_id")
 
-    # The bank debit settles at the provider (here on request; on `make run` after a few seconds).
-    local_world.payment_records.settle(payment_id, succeeded=True)
+    # The debit settles at the provider (here on request; on `make run` after a few
+    # seconds), and its payment_intent.succeeded or .payment_failed webhook arrives.
+    local_world.payment_records.settle(payment_id, succeeded=settles == "succeeded")
 
+    if settles == "failed":  # the employer is asked for another card, with the provider's reason
+        path = card_page_from_email(web, local_world, employer_email)
+        assert "insufficient_funds" in local_world.mails_to(employer_email)[0]["text"]
+        assert save_card(web, path).status_code == 200
     wait_until_completed(process_engine.client, instance)
     assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
-    assert (
-        len(
-            process_engine.client.search_element_instances(
-                processInstanceKey=instance, elementId="PaymentConfirmed"
-            )
-        )
-        == 1
+    confirmed = process_engine.client.search_element_instances(
+        processInstanceKey=instance, elementId="PaymentConfirmed"
     )
+    assert len(confirmed) == (1 if settles == "succeeded" else 0)
+    expected = ["succeeded"] if settles == "succeeded" else ["requires_payment_method", "succeeded"]
+    assert charges_of(local_world, accepted.json["id"]) == expected
 
 
 def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, process_engine, local_world):
@@ -388,31 +402,3 @@ def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, proce
     ).json
     instance = application["engine"]["processInstanceKey"]
     assert process_variable(process_engine.client, instance, "employer_email") == "hiring@acme.example"
-
-
-def test_a_debit_the_provider_reports_failed_asks_the_employer_for_a_new_card(
-    web, process_engine, local_world, provider_webhooks
-):
-    accepted, employer_email, _ = start_unlock(web, local_world, "pm_sepa_debit")
-    instance = accepted.json["processInstanceKey"]
-    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
-    payment_id = process_variable(process_engine.client, instance, "payment_id")
-
-    # The debit bounces at the provider; its payment_intent.payment_failed webhook arrives.
-    local_world.payment_records.settle(payment_id, succeeded=False)
-
-    wait_until_element(process_engine.client, instance, "AwaitNewCard")
-    [mail] = wait_for(
-        lambda: local_world.mails_to(employer_email),
-        what="the update-your-card email",
-        seen=lambda: describe_instance(process_engine.client, instance),
-    )
-    assert "insufficient_funds" in mail["text"]  # the provider's reason, from the webhook
-    path = urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path
-    saved = web.post(
-        path, data={"csrf_token": csrf_token(web.get(path).text), "payment_method_ref": "pm_card_visa"}
-    )
-    assert saved.status_code == 200
-
-    wait_until_completed(process_engine.client, instance)
-    assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
