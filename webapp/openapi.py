@@ -326,6 +326,9 @@ def openapi_document() -> dict[str, Any]:
         "/webhooks/payments": {
             "post": {
                 "summary": "Payment provider events (Stripe-style, signed)",
+                "description": "payment_intent.succeeded publishes payment-confirmed, "
+                "payment_intent.payment_failed publishes payment-failed, payment_method.attached "
+                "publishes payment-method-updated; other event types are acknowledged and ignored.",
                 "parameters": [
                     {
                         "name": "Stripe-Signature",
