@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pyzeebe import Job
 from sqlalchemy.exc import DBAPIError
 
+from hireflow.adapters.calendar import CalendarUnavailable
 from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTemporarilyUnavailable
 from hireflow.adapters.file_store import FileNotFound
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
@@ -58,6 +59,11 @@ TECHNICAL_CAUSES = (
         (EmailTemporarilyUnavailable,),
         "Mail provider unavailable or rate-limiting",
         "Check SendGrid's status and rate limits (or the local mail capture)",
+    ),
+    Cause(
+        (CalendarUnavailable,),
+        "Calendar server unavailable",
+        "Check the CalDAV server (status, credentials, network)",
     ),
     Cause(
         (NoFreeSlots,),

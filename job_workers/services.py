@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from hireflow.adapters.calendar import InterviewCalendar, StoreCalendar
+import caldav
+
+from hireflow.adapters.calendar import CalDavCalendar, InterviewCalendar, StoreCalendar
 from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
 from hireflow.adapters.file_store import FileStore, LocalFileStore
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
@@ -31,12 +34,29 @@ class Services:
     public_url: str = "http://127.0.0.1:5000"
 
 
+def calendar_from_environment(db: Database, env=os.environ) -> InterviewCalendar:
+    """The interviewers' CalDAV calendars when ``HIREFLOW_CALDAV_CALENDAR_URL`` names them
+    (``https://dav.example.com/{interviewer}/calendar/``, with ``HIREFLOW_CALDAV_USERNAME``
+    and ``HIREFLOW_CALDAV_PASSWORD``); else bookings kept in the domain store only."""
+    template = env.get("HIREFLOW_CALDAV_CALENDAR_URL", "").strip()
+    if not template:
+        return StoreCalendar(db)
+    parts = urlsplit(template)
+    client = caldav.DAVClient(
+        url=f"{parts.scheme}://{parts.netloc}/",
+        username=env.get("HIREFLOW_CALDAV_USERNAME") or None,
+        password=env.get("HIREFLOW_CALDAV_PASSWORD") or None,
+        timeout=10,
+    )
+    return CalDavCalendar(StoreCalendar(db), client, template)
+
+
 def services_from_environment() -> Services:
     """The real adapters, pointed at the local sandboxes unless the environment says otherwise.
 
     ``HIREFLOW_FILES_DIR``, ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
-    ``HIREFLOW_PUBLIC_URL``.
+    ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``).
     """
     env = os.environ
     public_url = env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
@@ -63,7 +83,7 @@ def services_from_environment() -> Services:
         db=db,
         mailer=mailer,
         payments=payments,
-        calendar=StoreCalendar(db),
+        calendar=calendar_from_environment(db, env),
         slot_links=slot_links,
         public_url=public_url,
     )

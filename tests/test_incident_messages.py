@@ -16,6 +16,7 @@ import pytest
 from pyzeebe import JobController
 from sqlalchemy.exc import OperationalError
 
+from hireflow.adapters.calendar import CalendarUnavailable
 from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTemporarilyUnavailable
 from hireflow.adapters.file_store import FileNotFound
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
@@ -36,6 +37,9 @@ EXAMPLES = {
     "Another worker was still sending this email": EmailSendInProgress("email receipt:unl_42 is being sent"),
     "Mail provider unavailable or rate-limiting": EmailTemporarilyUnavailable("SendGrid answered 429"),
     "No common free hour for the interview panel": NoFreeSlots("the panel has no common free hour"),
+    "Calendar server unavailable": CalendarUnavailable(
+        "CalDAV server failed reading the calendar of ivy (https://dav.example.com/ivy/calendar/): timed out"
+    ),
     "hireflow database unavailable": OperationalError("UPDATE credits", {}, Exception("database is locked")),
     "Unexpected error (probably a bug)": KeyError("amount_cents"),
     "Payment gateway refused the request": PaymentRequestRejected("/v1/payment_intents refused with 400"),

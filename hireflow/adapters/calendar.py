@@ -1,6 +1,8 @@
 """Interview calendar: free slots for a panel, idempotent booking and cancelling, ICS invitations.
 
-The local default keeps the panel's bookings in the domain store. Time is on a grid of
+``CalDavCalendar`` works with the interviewers' own calendars over CalDAV
+(``HIREFLOW_CALDAV_URL``); the local default, ``StoreCalendar``, keeps the panel's
+bookings in the domain store only. Time is on a grid of
 ``cell`` minutes (30 by default). A booking holds every cell it covers for each
 interviewer, and a unique constraint on (interviewer, cell) makes a double booking
 impossible, even for two workers booking at once.
@@ -11,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from urllib.parse import quote
 
 import icalendar
+from caldav.lib.error import DAVError, NotFoundError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -36,6 +40,9 @@ class Slot:
 
     def as_variable(self) -> dict[str, str]:
         return {"start": self.start.isoformat() + "Z", "end": self.end.isoformat() + "Z"}
+
+    def overlaps(self, other: Slot) -> bool:
+        return self.start < other.end and other.start < self.end
 
 
 @dataclass(frozen=True)
@@ -85,10 +92,21 @@ class StoreCalendar:
         return since_midnight % self.cell == timedelta(0)
 
     def free_slots(
-        self, interviewer_ids: list[str], window: Slot, duration: timedelta, limit: int = 3
+        self,
+        interviewer_ids: list[str],
+        window: Slot,
+        duration: timedelta,
+        limit: int = 3,
+        *,
+        busy_elsewhere: list[Slot] = (),
     ) -> list[Slot]:
-        """Up to ``limit`` slots of ``duration`` when the whole panel is free, earliest first."""
+        """Up to ``limit`` slots of ``duration`` when the whole panel is free, earliest first.
+
+        ``busy_elsewhere``: times when someone on the panel is busy outside hireflow (their
+        own calendar's meetings); no slot overlaps them.
+        """
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
+        elsewhere = [Slot(_naive_utc(b.start), _naive_utc(b.end)) for b in busy_elsewhere]
         with self.db.sessions() as session:
             busy = set(
                 session.execute(
@@ -110,6 +128,7 @@ class StoreCalendar:
                 slot.end <= start.replace(hour=self.working_hours[1], minute=0)
             )
             panel_free = not any((who, cell) in busy for who in interviewer_ids for cell in self._cells(slot))
+            panel_free = panel_free and not any(slot.overlaps(other) for other in elsewhere)
             if open_day and in_hours and panel_free:
                 found.append(slot)
                 start = slot.end
@@ -190,7 +209,7 @@ def invitation_ics(booking: Booking, *, summary: str, organizer: str, attendees:
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if booking.status == "cancelled" else "REQUEST")
     event = icalendar.Event()
-    event.add("uid", f"interview-{booking.interview_id}@hireflow")
+    event.add("uid", _uid(booking.interview_id))
     event.add("sequence", booking.sequence)
     event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", booking.slot.start.replace(tzinfo=UTC))
@@ -202,3 +221,156 @@ def invitation_ics(booking: Booking, *, summary: str, organizer: str, attendees:
         event.add("attendee", f"mailto:{attendee}")
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+class CalendarUnavailable(Exception):
+    """The CalDAV server did not answer as it should; retry the job later."""
+
+
+class CalDavCalendar:
+    """The panel's own calendars over CalDAV (Google, iCloud, Nextcloud, Radicale, ...).
+
+    - Busy time comes from each interviewer's calendar, so no slot clashes with a meeting
+      made outside hireflow (events marked free, TRANSP:TRANSPARENT, do not count).
+    - Bookings stay in the domain store (``store``): its unique holds keep two workers
+      from booking the same time, which CalDAV alone cannot promise.
+    - Each booking is written to every panel member's calendar as one event with the
+      invitation's UID, so a retried booking overwrites its event instead of adding one,
+      and a calendar app that also gets the emailed invitation sees the same event.
+
+    ``calendar_url`` is a template naming each interviewer's calendar collection, for
+    example ``https://dav.example.com/{interviewer}/calendar/``.
+    """
+
+    def __init__(self, store: StoreCalendar, client, calendar_url: str):
+        self.store = store
+        self.client = client  # a caldav.DAVClient
+        self.calendar_url = calendar_url
+
+    def _calendar(self, interviewer_id: str):
+        return self.client.calendar(url=self.calendar_url.format(interviewer=quote(interviewer_id, safe="")))
+
+    def _busy(self, interviewer_ids: list[str], window: Slot, ignore_uid: str | None = None) -> list[Slot]:
+        """Everyone's busy times in ``window`` from their calendars, except hireflow's own events."""
+        busy: list[Slot] = []
+        for who in interviewer_ids:
+            calendar = self._calendar(who)
+            events = _dav(
+                f"reading the calendar of {who}",
+                calendar,
+                lambda calendar=calendar: calendar.search(
+                    start=window.start.replace(tzinfo=UTC),
+                    end=window.end.replace(tzinfo=UTC),
+                    event=True,
+                    expand=True,
+                ),
+            )
+            for event in events:
+                component = event.icalendar_component
+                uid = str(component.get("uid", ""))
+                if uid.endswith(HIREFLOW_UID_SUFFIX) or str(component.get("transp", "")) == "TRANSPARENT":
+                    continue  # hireflow's bookings are in the store; free time is free
+                busy.append(Slot(_moment(component.get("dtstart").dt), _moment(_end_of(component))))
+        return busy
+
+    def free_slots(
+        self, interviewer_ids: list[str], window: Slot, duration: timedelta, limit: int = 3
+    ) -> list[Slot]:
+        """Slots when the whole panel is free both in hireflow and in their own calendars."""
+        window = Slot(_naive_utc(window.start), _naive_utc(window.end))
+        busy = self._busy(interviewer_ids, window)
+        return self.store.free_slots(interviewer_ids, window, duration, limit, busy_elsewhere=busy)
+
+    def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking:
+        """Book once, in the store and in every panel member's calendar. SlotTaken on a clash."""
+        slot = Slot(_naive_utc(slot.start), _naive_utc(slot.end))
+        booked = self.store.booking(interview_id)
+        retry = booked is not None and booked.status == "booked" and booked.slot == slot
+        # A retry only writes the events again: a meeting added since must not undo the booking.
+        clashes = [] if retry else [b for b in self._busy(interviewer_ids, slot) if b.overlaps(slot)]
+        if clashes:
+            raise SlotTaken(
+                f"The panel of interview {interview_id} has another meeting at "
+                f"{slot.start:%Y-%m-%d %H:%M} UTC in their own calendar"
+            )
+        booking = self.store.book(interview_id, interviewer_ids, slot)
+        event = _event_ics(booking)
+        for who in booking.interviewer_ids:
+            calendar = self._calendar(who)
+            _dav(
+                f"writing the interview to the calendar of {who}",
+                calendar,
+                lambda c=calendar: c.save_event(event),
+            )
+        return booking
+
+    def booking(self, interview_id: str) -> Booking | None:
+        return self.store.booking(interview_id)
+
+    def cancel(self, interview_id: str) -> Booking | None:
+        """Free the time in the store and take the event out of every panel member's calendar."""
+        booking = self.store.cancel(interview_id)
+        if booking is None:
+            return None
+        for who in booking.interviewer_ids:
+            calendar = self._calendar(who)
+            try:
+                event = _dav(
+                    f"finding the interview in the calendar of {who}",
+                    calendar,
+                    lambda c=calendar: c.event_by_uid(_uid(interview_id)),
+                )
+            except PermanentFailure:
+                continue  # already gone: a retried cancel, or the person deleted it
+            _dav(f"deleting the interview from the calendar of {who}", calendar, event.delete)
+        return booking
+
+
+HIREFLOW_UID_SUFFIX = "@hireflow"
+
+
+def _uid(interview_id: str) -> str:
+    """The event's UID: the same as the emailed invitation's (see ``invitation_ics``)."""
+    return f"interview-{interview_id}{HIREFLOW_UID_SUFFIX}"
+
+
+def _event_ics(booking: Booking) -> str:
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//hireflow//interview scheduling//EN")
+    calendar.add("version", "2.0")
+    event = icalendar.Event()
+    event.add("uid", _uid(booking.interview_id))
+    event.add("sequence", booking.sequence)
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", booking.slot.start.replace(tzinfo=UTC))
+    event.add("dtend", booking.slot.end.replace(tzinfo=UTC))
+    event.add("summary", f"Interview {booking.interview_id} (hireflow)")
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+def _moment(value) -> datetime:
+    """A naive UTC datetime from an event's date or datetime (an all-day date starts at 00:00)."""
+    if isinstance(value, datetime):
+        return _naive_utc(value)
+    return datetime(value.year, value.month, value.day)
+
+
+def _end_of(component):
+    if component.get("dtend") is not None:
+        return component.get("dtend").dt
+    start = component.get("dtstart").dt
+    duration = component.get("duration")
+    if duration is not None:
+        return start + duration.dt
+    return start + (timedelta(days=1) if not isinstance(start, datetime) else timedelta(0))
+
+
+def _dav(what: str, calendar, call):
+    """Run one CalDAV call: a missing calendar is bad data, anything else is worth a retry."""
+    try:
+        return call()
+    except NotFoundError as exc:
+        raise PermanentFailure(f"No calendar at {calendar.url} ({what}); create it or fix the panel") from exc
+    except (DAVError, OSError) as exc:
+        raise CalendarUnavailable(f"CalDAV server failed {what} ({calendar.url}): {exc}") from exc

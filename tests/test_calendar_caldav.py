@@ -1,0 +1,177 @@
+"""The CalDAV calendar adapter against a real CalDAV server (Radicale) over HTTP (issue 3).
+
+The panel's own meetings block slots, a booking lands in every panel member's calendar
+once however often it is retried, a clash with an outside meeting is SLOT_TAKEN, and
+a cancel takes the events out again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import caldav
+import pytest
+import requests
+
+from hireflow.adapters.calendar import CalDavCalendar, CalendarUnavailable, Slot, SlotTaken, StoreCalendar
+from hireflow.engine.embedded import free_port
+from hireflow.errors import PermanentFailure
+from hireflow.store import Database
+from job_workers.services import calendar_from_environment
+from tests.engine_helpers import unique_key
+
+MONDAY = datetime(2030, 1, 7)  # a Monday, far from any other test's bookings
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def caldav_server(tmp_path_factory) -> str:
+    """Radicale on a free port, no authentication, its collections in a temporary folder."""
+    root = tmp_path_factory.mktemp("radicale")
+    port = free_port()
+    config = root / "config"
+    config.write_text(
+        f"[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n"
+        f"[storage]\nfilesystem_folder = {root / 'collections'}\n[logging]\nlevel = warning\n"
+    )
+    log = (root / "radicale.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "radicale", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"Radicale did not start: {(root / 'radicale.log').read_text()}") from None
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def make_calendar(server: str, who: str):
+    """The interviewer's calendar, as their calendar provider would have it."""
+    return (
+        caldav.DAVClient(url=server, username=who, password="any")
+        .principal()
+        .make_calendar(name=who, cal_id="calendar")
+    )
+
+
+def add_meeting(calendar, uid: str, start: datetime, end: datetime, *, transparent: bool = False) -> None:
+    transp = "TRANSP:TRANSPARENT\n" if transparent else ""
+    calendar.save_event(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//tests//EN\nBEGIN:VEVENT\n"
+        f"UID:{uid}\nDTSTAMP:20260101T000000Z\nDTSTART:{start:%Y%m%dT%H%M%S}Z\nDTEND:{end:%Y%m%dT%H%M%S}Z\n"
+        f"{transp}SUMMARY:Busy\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+
+
+@pytest.fixture
+def panel(caldav_server):
+    """Two interviewers with empty calendars of their own."""
+    people = [unique_key("ivy"), unique_key("leo")]
+    return people, {who: make_calendar(caldav_server, who) for who in people}
+
+
+@pytest.fixture
+def calendar(caldav_server, tmp_path) -> CalDavCalendar:
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    return calendar_from_environment(
+        db, {"HIREFLOW_CALDAV_CALENDAR_URL": caldav_server + "{interviewer}/calendar/"}
+    )
+
+
+def events(calendar_collection) -> list[str]:
+    return sorted(str(e.icalendar_component["uid"]) for e in calendar_collection.events())
+
+
+def test_the_environment_chooses_caldav_or_the_store(calendar, tmp_path):
+    assert isinstance(calendar, CalDavCalendar)
+    db = Database(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    assert isinstance(calendar_from_environment(db, {}), StoreCalendar)
+
+
+def test_an_interviewers_own_meeting_blocks_its_slots(calendar, panel):
+    people, calendars = panel
+    add_meeting(calendars[people[1]], "dentist", MONDAY.replace(hour=9), MONDAY.replace(hour=11))
+    add_meeting(
+        calendars[people[0]],
+        "lunch-maybe",
+        MONDAY.replace(hour=11),
+        MONDAY.replace(hour=12),
+        transparent=True,
+    )
+
+    slots = calendar.free_slots(people, Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR, limit=2)
+
+    # 9-11 is taken by the dentist; a meeting marked free does not count.
+    assert [s.start.hour for s in slots] == [11, 12]
+
+
+def test_a_booking_lands_in_every_calendar_once_however_often_it_is_retried(calendar, panel):
+    people, calendars = panel
+    interview_id = unique_key("int")
+    slot = Slot(MONDAY.replace(hour=14), MONDAY.replace(hour=15))
+
+    first = calendar.book(interview_id, people, slot)
+    again = calendar.book(interview_id, people, slot)  # a redelivered job
+
+    assert first == again and first.status == "booked"
+    for who in people:
+        assert events(calendars[who]) == [f"interview-{interview_id}@hireflow"]
+    [event] = calendars[people[0]].events()
+    assert event.icalendar_component["dtstart"].dt == slot.start.replace(tzinfo=UTC)
+    # The booked hour is no longer offered, from the store's holds.
+    offered = calendar.free_slots(people, Slot(slot.start, slot.end + HOUR), HOUR, limit=3)
+    assert [s.start.hour for s in offered] == [15]
+
+
+def test_a_clash_with_an_outside_meeting_is_slot_taken_and_books_nothing(calendar, panel):
+    people, calendars = panel
+    interview_id = unique_key("int")
+    add_meeting(calendars[people[0]], "all-hands", MONDAY.replace(hour=10), MONDAY.replace(hour=11))
+
+    with pytest.raises(SlotTaken, match="own calendar"):
+        calendar.book(
+            interview_id, people, Slot(MONDAY.replace(hour=10, minute=30), MONDAY.replace(hour=11, minute=30))
+        )
+
+    assert calendar.booking(interview_id) is None
+    assert events(calendars[people[1]]) == []
+
+
+def test_a_cancel_takes_the_events_out_and_may_be_repeated(calendar, panel):
+    people, calendars = panel
+    interview_id = unique_key("int")
+    calendar.book(interview_id, people, Slot(MONDAY.replace(hour=16), MONDAY.replace(hour=17)))
+
+    cancelled = calendar.cancel(interview_id)
+    repeated = calendar.cancel(interview_id)
+
+    assert cancelled.status == repeated.status == "cancelled"
+    assert all(events(calendars[who]) == [] for who in people)
+
+
+def test_an_interviewer_without_a_calendar_is_bad_data_and_says_so(calendar, panel):
+    people, _ = panel
+    with pytest.raises(PermanentFailure, match="No calendar at .*nobody"):
+        calendar.free_slots([*people, "nobody"], Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR)
+
+
+def test_an_unreachable_server_is_worth_a_retry(tmp_path: Path):
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    url = f"http://127.0.0.1:{free_port()}/" + "{interviewer}/calendar/"
+    calendar = calendar_from_environment(db, {"HIREFLOW_CALDAV_CALENDAR_URL": url})
+    with pytest.raises(CalendarUnavailable, match="CalDAV server failed reading the calendar of ivy"):
+        calendar.free_slots(["ivy"], Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR)
