@@ -128,6 +128,13 @@ def test_a_delivery_the_merchant_refuses_is_tried_again_until_it_is_taken(sandbo
     )
     [event] = sandbox_events(sandbox_with_webhooks)
     assert event["attempts"] == 4
+    health = requests.get(f"{sandbox_with_webhooks.url}/healthz", timeout=5).json()
+    assert health["webhooks"] == {
+        "url": receiver.url,
+        "undelivered": 0,
+        "oldest_undelivered_seconds": None,
+        "given_up": 0,
+    }
     assert len(receiver.deliveries) == 4
     # Every attempt carries the same event, so the merchant's dedupe by event id holds.
     assert {e["id"] for e in receiver.events()} == {event["id"]}
@@ -196,6 +203,9 @@ def test_the_controls_settle_a_payment_now_and_refuse_one_that_is_not_processing
     # Without a webhook endpoint the event is still recorded, as a provider's event log keeps it.
     [event] = sandbox_events(sandbox)
     assert (event["type"], event["delivered_at"]) == ("payment_intent.payment_failed", None)
+    backlog = requests.get(f"{sandbox.url}/healthz", timeout=5).json()["webhooks"]
+    assert (backlog["url"], backlog["undelivered"]) == (None, 1)
+    assert backlog["oldest_undelivered_seconds"] >= 0
 
 
 def test_without_webhooks_an_asynchronous_payment_stays_processing(tmp_path, serve):

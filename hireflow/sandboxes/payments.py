@@ -218,6 +218,20 @@ class PaymentLedger:
                 (attempts, retry_at, error, time.time() if gave_up else None, event_id),
             )
 
+    def webhook_backlog(self) -> dict:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT SUM(delivered_at IS NULL AND gave_up_at IS NULL) AS undelivered,"
+                " MIN(CASE WHEN delivered_at IS NULL AND gave_up_at IS NULL THEN created END) AS oldest,"
+                " SUM(gave_up_at IS NOT NULL) AS given_up FROM events"
+            ).fetchone()
+        oldest = round(time.time() - row["oldest"], 1) if row["oldest"] is not None else None
+        return {
+            "undelivered": row["undelivered"] or 0,
+            "oldest_seconds": oldest,
+            "given_up": row["given_up"] or 0,
+        }
+
     def schedule_settlement(self, intent_id: str, at: float) -> None:
         self._db.execute("INSERT OR REPLACE INTO settlements VALUES (?,?)", (intent_id, at))
 
@@ -581,7 +595,19 @@ def create_payment_sandbox(
 
     @app.get("/healthz")
     def healthz():
-        return jsonify({"status": "ok"})
+        """Alive, with the webhook backlog: events not yet taken by the merchant's endpoint."""
+        backlog = ledger.webhook_backlog()
+        return jsonify(
+            {
+                "status": "ok",
+                "webhooks": {
+                    "url": webhooks.url if webhooks else None,
+                    "undelivered": backlog["undelivered"],
+                    "oldest_undelivered_seconds": backlog["oldest_seconds"],
+                    "given_up": backlog["given_up"],
+                },
+            }
+        )
 
     return app
 
