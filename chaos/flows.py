@@ -10,7 +10,6 @@ answer is safe, exactly as for a real client.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -18,11 +17,10 @@ import uuid
 from dataclasses import dataclass, field
 
 import requests
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen import canvas
 
 from chaos.world import ADMIN_TOKEN, WEBHOOK_SECRET
 from hireflow.constants import Message
+from hireflow.paths import PROJECT_ROOT
 from hireflow.store import Candidate, utcnow
 from hireflow.webhook_signing import SIGNATURE_HEADER, sign
 
@@ -123,23 +121,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def pdf_resume(name: str) -> bytes:
-    """A real one-page PDF resume; the name line makes each file (and its hash) unique."""
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    for y, line in zip(
-        (800, 782, 764),
-        (
-            f"{name} - Backend Engineer",
-            "6 years of experience with Python and SQL services.",
-            "Skills: Python, SQL, Docker, Camunda",
-        ),
-        strict=True,
-    ):
-        pdf.drawString(72, y, line)
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+# One real resume for every candidate: resume ids derive from the candidate and the file,
+# so the same file under many candidates still makes a new resume each time.
+SAMPLE_RESUME = PROJECT_ROOT / "docs" / "samples" / "ada-lovelace.pdf"
 
 
 def seed_candidate(world) -> str:
@@ -164,7 +148,7 @@ class ResumeUploadFlow(Flow):
 
     def advance(self, world) -> None:
         candidate_id = unique("cand")
-        files = {"file": ("resume.pdf", pdf_resume(candidate_id), "application/pdf")}
+        files = {"file": ("resume.pdf", SAMPLE_RESUME.read_bytes(), "application/pdf")}
         data = {
             "candidate_id": candidate_id,
             "candidate_name": "Ada Lovelace",
