@@ -178,6 +178,22 @@ class Checker:
                 if opened and message.accepted_at_ms < min(opened):
                     report.before_subscription += 1
 
+    def check_provider_events(self, report: ScenarioReport, timeout: float = 60.0) -> None:
+        """Every event the payment sandbox raised reached the webapp: none waiting, none given up.
+
+        A delivery whose answer died with a webapp worker is still being retried with
+        backoff (the webapp took it; the sandbox could not know): wait for the backlog.
+        """
+        deadline = time.monotonic() + timeout
+        backlog = self.world.webhook_backlog()
+        while backlog["undelivered"] and time.monotonic() < deadline:
+            time.sleep(1.0)
+            backlog = self.world.webhook_backlog()
+        lost = backlog["undelivered"] + backlog["given_up"]
+        if lost:
+            report.lost_messages += lost
+            report.details.append(f"payment provider events not taken by the webapp: {backlog}")
+
     def check_effects(self, started: list[Started], report: ScenarioReport) -> None:
         ledger = self.world.ledger()
         unlock_ids = {s.business_id for s in started if s.kind == "unlock"}
@@ -216,6 +232,7 @@ def check_scenario(
             report.stuck += 1
             report.details.append(f"stuck: instance {state.key} ({state.state})")
     checker.check_messages([m for f in flows for m in f.messages], report)
+    checker.check_provider_events(report)
     checker.check_effects(started, report)
     report.refused_requests = sum(len(f.refusals) for f in flows)
     report.details.extend(r for f in flows for r in f.refusals)

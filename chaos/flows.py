@@ -183,9 +183,11 @@ class UnlockFlow(Flow):
     ``payment_method`` ``pm_card_visa`` settles at once; ``pm_card_async`` stays
     processing until a ``payment_intent.succeeded`` webhook arrives. ``webhook_mode``
     says who delivers that: ``"self"`` (this flow, as soon as the charge exists, which
-    is usually before the process waits for it) or ``"batch"`` (the scenario, shuffled
-    and twice). ``refund`` starts the unlock for a candidate who left meanwhile, through
-    the admin API, so access cannot be granted and compensation refunds the card.
+    is usually before the process waits for it), ``"batch"`` (the scenario, shuffled
+    and twice) or ``"provider"`` (the payment sandbox, once the flow settles the payment
+    there, with its own retries and duplicate deliveries). ``refund`` starts the unlock
+    for a candidate who left meanwhile, through the admin API, so access cannot be
+    granted and compensation refunds the card.
     """
 
     payment_method: str = "pm_card_visa"
@@ -218,6 +220,17 @@ class UnlockFlow(Flow):
                 return  # not charged yet
             self.pending_event = payment_succeeded_event(self.payment_id)
         if self.webhook_mode == "self" and deliver_webhook(self, world, self.pending_event):
+            self.done = True
+        if self.webhook_mode == "provider" and world.settle_payment(self.payment_id):
+            # The sandbox now delivers payment_intent.succeeded itself, with its retries.
+            self.messages.append(
+                SentMessage(
+                    Message.PAYMENT_CONFIRMED,
+                    self.started[0].instance_key,
+                    "PaymentConfirmed",
+                    int(time.time() * 1000),
+                )
+            )
             self.done = True
 
     def _start_for_departed_candidate(self, world, employer_id: str) -> Started | None:

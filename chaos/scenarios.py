@@ -61,6 +61,24 @@ def kill_engine(world, stop: threading.Event, rng: random.Random, done: Disrupti
         done.kills += 1
 
 
+def kill_webapp_workers(world, stop: threading.Event, rng: random.Random, done: Disruption) -> None:
+    """SIGKILL the webapp's gunicorn worker every 3-6 s (3 to 8 times); gunicorn starts a new one.
+
+    Requests in flight die with it: the payment sandbox's webhook deliveries and the
+    flows' own calls must be retried, and nothing they carried may be lost or doubled.
+    """
+    while done.kills < 8 and not (stop.is_set() and done.kills >= 3):
+        time.sleep(rng.uniform(3.0, 6.0))
+        pids = world.webapp_worker_pids()
+        if not pids:
+            continue
+        try:
+            os.kill(rng.choice(pids), signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        done.kills += 1
+
+
 def fast_forward_engine_clock(world, stop: threading.Event, rng: random.Random, done: Disruption) -> None:
     """Run the engine's clock ten times fast, so retry backoff (engine time) passes in seconds.
 
@@ -183,6 +201,16 @@ SCENARIOS = [
         weight=0.6,
         # The charge commits, then answers 2 s late: the webhook overtakes the process.
         payment_faults={"rates": {"lost_response": 1.0}, "delay_seconds": 2},
+    ),
+    Scenario(
+        "provider-webhooks-webapp-kills",
+        "the payment sandbox delivers its own webhooks, half of them twice, while the "
+        "webapp's worker is SIGKILLed every 3-6 s",
+        "a provider's event that meets a dead webapp is delivered again later and correlates once",
+        async_unlocks("provider"),
+        weight=0.6,
+        payment_faults={"rates": {"duplicate_webhook": 0.5}},
+        disruptor=kill_webapp_workers,
     ),
     # Last: its fast-forwarded engine clock would skew the engine's timestamps against the
     # wall clock in any scenario after it (the checker compares them for early messages).

@@ -211,6 +211,31 @@ class ChaosWorld:
         health = requests.get(f"{self.pool_status_url}/healthz", timeout=5).json()
         return [w["pid"] for w in health["workers"] if w["alive"] and w["pid"]]
 
+    def settle_payment(self, payment_id: str) -> bool:
+        """Let the payment sandbox settle an asynchronous payment now; True once it has."""
+        try:
+            response = requests.post(
+                f"{self.payments_url}/_sandbox/payment_intents/{payment_id}/succeed", timeout=5
+            )
+        except requests.RequestException:
+            return False
+        return response.status_code in (200, 409)  # 409: settled before
+
+    def webhook_backlog(self) -> dict:
+        """The payment sandbox's events not yet taken by the webapp."""
+        return requests.get(f"{self.payments_url}/healthz", timeout=5).json()["webhooks"]
+
+    def webapp_worker_pids(self) -> list[int]:
+        """The webapp's gunicorn workers: the children of its master process."""
+        master = self.components["webapp"].process
+        if master is None or master.poll() is not None:
+            return []
+        try:
+            children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in children.split()]
+
     def set_payment_faults(self, **plan) -> None:
         requests.post(f"{self.payments_url}/_sandbox/faults", json=plan, timeout=5).raise_for_status()
 
@@ -254,9 +279,11 @@ def open_world(stack: ExitStack, root: Path, *, worker_processes: int = 2, out=s
         "HIREFLOW_MAIL_CAPTURE_URL": urls["mail"],
         "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        # The scenarios deliver the payment webhooks themselves (twice, shuffled, early),
-        # so the sandbox does not: each delivery stays under the scenario's control.
-        "PAYMENT_WEBHOOK_URL": "",
+        # The sandbox delivers its events to the webapp, as a provider does, but settles an
+        # asynchronous payment only when a flow asks (a day is longer than any run): most
+        # scenarios deliver their webhooks themselves (twice, shuffled, early).
+        "PAYMENT_WEBHOOK_URL": f"{urls['web']}/webhooks/payments",
+        "PAYMENT_SETTLE_AFTER_SECONDS": "86400",
         "HIREFLOW_ENGINE_CONTROL_URL": engine.control_url,
         "HIREFLOW_ENGINE_REST_URL": engine.client.rest_url,
         "HIREFLOW_WEB_PORT": str(ports["web"]),

@@ -109,15 +109,7 @@ class WebhookDispatcher:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, self.settings.secret)}
         attempts = event["attempts"] + 1
         try:
-            for _ in range(2 if self._duplicate() else 1):
-                response = self._session.post(
-                    self.settings.url,
-                    data=body,
-                    headers=headers,
-                    timeout=self.settings.timeout_seconds,
-                )
-                if not 200 <= response.status_code < 300:
-                    raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
+            self._post(body, headers)
         except (requests.RequestException, DeliveryFailed) as exc:
             gave_up = now - event["created"] >= self.settings.give_up_after_seconds
             retry_at = now + self.settings.retry_backoff.delay(attempts)
@@ -133,6 +125,18 @@ class WebhookDispatcher:
             return
         self.ledger.delivered(event["id"], attempts, now)
         log.info("webhook %s (%s) delivered after %d attempt(s)", event["id"], event["type"], attempts)
+        if self._duplicate():  # the injected fault: the same event once more, as providers may
+            try:
+                self._post(body, headers)
+            except (requests.RequestException, DeliveryFailed) as exc:
+                log.info("duplicate of webhook %s not taken (%s); it was delivered once", event["id"], exc)
+
+    def _post(self, body: bytes, headers: dict) -> None:
+        response = self._session.post(
+            self.settings.url, data=body, headers=headers, timeout=self.settings.timeout_seconds
+        )
+        if not 200 <= response.status_code < 300:
+            raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
 class DeliveryFailed(Exception):
