@@ -3,9 +3,9 @@
 A real provider tells its merchant about changes by webhook, and so does the sandbox:
 
 - an asynchronous payment (``pm_card_async``, ``pm_sepa_debit``) stays ``processing`` for
-  ``settle_after_seconds``, then succeeds and raises ``payment_intent.succeeded``;
-- attaching a payment method raises ``payment_method.attached``;
-- the sandbox controls can settle or fail a payment at once.
+  ``settle_after_seconds``, then succeeds and raises ``payment_intent.succeeded`` (the
+  sandbox controls can also make it fail: ``payment_intent.payment_failed``);
+- attaching a payment method raises ``payment_method.attached``.
 
 Events are stored with the change that raised them (one SQLite transaction), and a
 background thread delivers each to the merchant's endpoint, signed as Stripe signs

@@ -14,8 +14,9 @@ parameters returns the stored first response (header ``Idempotent-Replayed: true
 with other parameters it is refused with 400 ``idempotency_error``. Injected faults are
 never stored under a key, just as Stripe does not store requests that failed to start.
 
-Webhooks (``payment_intent.succeeded`` when an asynchronous payment settles,
-``payment_method.attached``) are signed and delivered with retries; see ``payment_webhooks``.
+Webhooks (``payment_intent.succeeded`` or ``.payment_failed`` when an asynchronous
+payment settles, ``payment_method.attached``) are signed and delivered with retries; see
+``payment_webhooks``.
 
 Sandbox controls (no API key, local only): ``GET/POST /_sandbox/faults``,
 ``GET /_sandbox/ledger``, ``GET /_sandbox/requests``, ``GET /_sandbox/events``,
