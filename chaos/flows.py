@@ -223,15 +223,20 @@ class UnlockFlow(Flow):
             self.done = True
         if self.webhook_mode == "provider" and world.settle_payment(self.payment_id):
             # The sandbox now delivers payment_intent.succeeded itself, with its retries.
-            self.messages.append(
-                SentMessage(
-                    Message.PAYMENT_CONFIRMED,
-                    self.started[0].instance_key,
-                    "PaymentConfirmed",
-                    int(time.time() * 1000),
-                )
-            )
+            self.expect_confirmation()
             self.done = True
+
+    def expect_confirmation(self, subscription_element: str | None = None) -> None:
+        """Record that payment-confirmed is on its way, for the checker to follow."""
+        self.messages.append(
+            SentMessage(
+                Message.PAYMENT_CONFIRMED,
+                self.started[0].instance_key,
+                "PaymentConfirmed",
+                int(time.time() * 1000),
+                subscription_element,
+            )
+        )
 
     def _start_for_departed_candidate(self, world, employer_id: str) -> Started | None:
         unlock_id = unique("unl")
@@ -277,15 +282,7 @@ def deliver_webhook(flow: UnlockFlow, world, event: dict) -> bool:
     if response is None:
         return False
     if response.status_code == 202:  # published now (200 means a duplicate delivery)
-        flow.messages.append(
-            SentMessage(
-                Message.PAYMENT_CONFIRMED,
-                flow.started[0].instance_key,
-                "PaymentConfirmed",
-                int(time.time() * 1000),
-                "AwaitConfirmation",
-            )
-        )
+        flow.expect_confirmation(subscription_element="AwaitConfirmation")
     return True
 
 

@@ -204,17 +204,8 @@ def invitation_ics(booking: Booking, *, summary: str, organizer: str, attendees:
     The UID stays the same for an interview, and SEQUENCE grows, so calendar apps update
     the event they already have instead of adding a second one.
     """
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//hireflow//interview scheduling//EN")
-    calendar.add("version", "2.0")
+    calendar, event = _calendar_event(booking, summary)
     calendar.add("method", "CANCEL" if booking.status == "cancelled" else "REQUEST")
-    event = icalendar.Event()
-    event.add("uid", _uid(booking.interview_id))
-    event.add("sequence", booking.sequence)
-    event.add("dtstamp", datetime.now(UTC))
-    event.add("dtstart", booking.slot.start.replace(tzinfo=UTC))
-    event.add("dtend", booking.slot.end.replace(tzinfo=UTC))
-    event.add("summary", summary)
     event.add("status", "CANCELLED" if booking.status == "cancelled" else "CONFIRMED")
     event.add("organizer", f"mailto:{organizer}")
     for attendee in attendees:
@@ -250,7 +241,7 @@ class CalDavCalendar:
     def _calendar(self, interviewer_id: str):
         return self.client.calendar(url=self.calendar_url.format(interviewer=quote(interviewer_id, safe="")))
 
-    def _busy(self, interviewer_ids: list[str], window: Slot, ignore_uid: str | None = None) -> list[Slot]:
+    def _busy(self, interviewer_ids: list[str], window: Slot) -> list[Slot]:
         """Everyone's busy times in ``window`` from their calendars, except hireflow's own events."""
         busy: list[Slot] = []
         for who in interviewer_ids:
@@ -335,6 +326,14 @@ def _uid(interview_id: str) -> str:
 
 
 def _event_ics(booking: Booking) -> str:
+    """The interview as an event in a panel member's own calendar."""
+    calendar, event = _calendar_event(booking, f"Interview {booking.interview_id} (hireflow)")
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+def _calendar_event(booking: Booking, summary: str) -> tuple[icalendar.Calendar, icalendar.Event]:
+    """A calendar and the interview's event (not yet added), with the UID every copy shares."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//hireflow//interview scheduling//EN")
     calendar.add("version", "2.0")
@@ -344,9 +343,8 @@ def _event_ics(booking: Booking) -> str:
     event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", booking.slot.start.replace(tzinfo=UTC))
     event.add("dtend", booking.slot.end.replace(tzinfo=UTC))
-    event.add("summary", f"Interview {booking.interview_id} (hireflow)")
-    calendar.add_component(event)
-    return calendar.to_ical().decode()
+    event.add("summary", summary)
+    return calendar, event
 
 
 def _moment(value) -> datetime:
