@@ -51,12 +51,17 @@ def calendar_from_environment(db: Database, env=os.environ) -> InterviewCalendar
     return CalDavCalendar(StoreCalendar(db), client, template)
 
 
-def services_from_environment() -> Services:
+def services_from_environment(
+    *, payment_attempts: int = 4, payment_timeout_seconds: float = 10.0
+) -> Services:
     """The real adapters, pointed at the local sandboxes unless the environment says otherwise.
 
     ``HIREFLOW_FILES_DIR``, ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
     ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``).
+
+    A worker can wait for the payment gateway's quick retries; a web request cannot, so
+    the webapp asks for fewer and shorter ones.
     """
     env = os.environ
     public_url = env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
@@ -72,6 +77,8 @@ def services_from_environment() -> Services:
     payments = StripeStylePaymentGateway(
         env.get("PAYMENT_API_URL", "http://127.0.0.1:8101"),
         env.get("PAYMENT_API_KEY", "sk_test_hireflow_local"),
+        attempts=payment_attempts,
+        timeout_seconds=payment_timeout_seconds,
     )
     slot_links = SlotLinks(
         # The local default only suits a developer machine; production sets its own secret.

@@ -339,3 +339,12 @@ def test_saving_a_card_while_the_provider_is_down_answers_503(offline):
     )
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
+
+
+def test_the_webapp_gives_the_payment_provider_less_time_than_a_worker_does(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIREFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    monkeypatch.setenv("HIREFLOW_FILES_DIR", str(tmp_path / "files"))
+    app = create_app({"TESTING": True, "ENGINE_REST_URL": f"http://127.0.0.1:{free_port()}"})
+    payments = app.extensions["hireflow"].services.payments
+    # A person waits on this call; a worker's job may wait a minute.
+    assert (payments.attempts, payments.timeout_seconds) == (2, 5.0)

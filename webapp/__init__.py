@@ -39,7 +39,8 @@ def create_app(
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's own default is None: no limit
         app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + MULTIPART_OVERHEAD_BYTES
 
-    services = services or services_from_environment()
+    # A person waits on the payment call (saving a card): 2 tries of 5 s, then a 503.
+    services = services or services_from_environment(payment_attempts=2, payment_timeout_seconds=5.0)
     client = engine_client or client_from_settings(app.config)
     gateway = ProcessGateway(
         client, RequestClaims(services.db), message_ttl_ms=int(app.config["MESSAGE_TTL_SECONDS"]) * 1000
