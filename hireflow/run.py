@@ -118,7 +118,8 @@ def run_components(extra_env: dict[str, str] | None = None) -> None:
     print(
         f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them.\n"
         f"  webapp:       {web}/  (API: {web}/openapi.json, health: {web}/readyz)\n"
-        f"  admin token:  {env['HIREFLOW_ADMIN_TOKEN']}  (HIREFLOW_ADMIN_TOKEN)",
+        f"  admin token:  {env['HIREFLOW_ADMIN_TOKEN']}  (HIREFLOW_ADMIN_TOKEN)\n"
+        "  try it:       the README's walk-through; sample resumes in docs/samples/",
         flush=True,
     )
     try:
