@@ -17,6 +17,8 @@ from job_workers.services import Services
 
 STORE_TIMEOUT_MS = 30_000
 SEND_TIMEOUT_MS = 60_000
+# With CalDAV a step makes a request (10 s timeout) per panel member, or two.
+CALENDAR_TIMEOUT_MS = 120_000
 INTERVIEW_LENGTH = timedelta(hours=1)
 # Slots are offered from tomorrow, for two weeks: three at most, so the email stays short.
 SEARCH_FROM = timedelta(days=1)
@@ -164,10 +166,10 @@ def build_router(services: Services) -> ZeebeTaskRouter:
     """The interview-scheduling router, its tasks bound to ``services``."""
     tasks = InterviewSchedulingTasks(services)
     router = ZeebeTaskRouter()
-    router.task(JobType.FIND_INTERVIEW_SLOTS, timeout_ms=STORE_TIMEOUT_MS)(tasks.find_slots)
+    router.task(JobType.FIND_INTERVIEW_SLOTS, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.find_slots)
     router.task(JobType.EMAIL_SLOT_LINKS, timeout_ms=SEND_TIMEOUT_MS)(tasks.email_slot_links)
-    router.task(JobType.BOOK_INTERVIEW_SLOT, timeout_ms=STORE_TIMEOUT_MS)(tasks.book_slot)
+    router.task(JobType.BOOK_INTERVIEW_SLOT, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.book_slot)
     router.task(JobType.SEND_INTERVIEW_INVITATION, timeout_ms=SEND_TIMEOUT_MS)(tasks.send_invitation)
-    router.task(JobType.CANCEL_INTERVIEW_BOOKING, timeout_ms=STORE_TIMEOUT_MS)(tasks.cancel_booking)
+    router.task(JobType.CANCEL_INTERVIEW_BOOKING, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.cancel_booking)
     router.task(JobType.RECORD_INTERVIEW_OUTCOME, timeout_ms=STORE_TIMEOUT_MS)(tasks.record_outcome)
     return router
