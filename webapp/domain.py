@@ -339,6 +339,12 @@ class Hireflow:
         with self.services.db.sessions() as session:
             return list(session.scalars(select(JobPosting).order_by(JobPosting.title)))
 
+    def posting_employer(self, posting_id: str | None) -> Employer | None:
+        """The known employer of a posting, for the UI's defaults."""
+        with self.services.db.sessions() as session:
+            posting = session.get(JobPosting, posting_id) if posting_id else None
+            return session.get(Employer, posting.employer_id) if posting else None
+
     def employer(self, employer_id: str | None) -> Employer | None:
         """A known employer (``make seed`` adds some), for the UI's defaults."""
         if not employer_id:

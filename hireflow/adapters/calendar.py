@@ -305,15 +305,14 @@ class CalDavCalendar:
             return None
         for who in booking.interviewer_ids:
             calendar = self._calendar(who)
-            try:
-                event = _dav(
-                    f"finding the interview in the calendar of {who}",
-                    calendar,
-                    lambda c=calendar: c.event_by_uid(_uid(interview_id)),
-                )
-            except PermanentFailure:
-                continue  # already gone: a retried cancel, or the person deleted it
-            _dav(f"deleting the interview from the calendar of {who}", calendar, event.delete)
+            event = _dav(
+                f"finding the interview in the calendar of {who}",
+                calendar,
+                lambda c=calendar: c.event_by_uid(_uid(interview_id)),
+                missing_ok=True,
+            )
+            if event is not None:  # else already gone: a retried cancel, or the person deleted it
+                _dav(f"deleting the interview from the calendar of {who}", calendar, event.delete)
         return booking
 
 
@@ -364,11 +363,16 @@ def _end_of(component):
     return start + (timedelta(days=1) if not isinstance(start, datetime) else timedelta(0))
 
 
-def _dav(what: str, calendar, call):
-    """Run one CalDAV call: a missing calendar is bad data, anything else is worth a retry."""
+def _dav(what: str, calendar, call, *, missing_ok: bool = False):
+    """Run one CalDAV call: a missing calendar is bad data, anything else is worth a retry.
+
+    With ``missing_ok``, a missing item answers None instead.
+    """
     try:
         return call()
     except NotFoundError as exc:
+        if missing_ok:
+            return None
         raise PermanentFailure(f"No calendar at {calendar.url} ({what}); create it or fix the panel") from exc
     except (DAVError, OSError) as exc:
         raise CalendarUnavailable(f"CalDAV server failed {what} ({calendar.url}): {exc}") from exc

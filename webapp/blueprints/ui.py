@@ -62,8 +62,7 @@ def upload_resume():
 def apply():
     fields = _form(*ApplicationRequest.model_fields)
     # A posting of a known employer needs no employer email in the form.
-    posting = next((p for p in hireflow().postings() if p.posting_id == fields.get("posting_id")), None)
-    employer = hireflow().employer(posting.employer_id if posting else None)
+    employer = hireflow().posting_employer(fields.get("posting_id"))
     if employer:
         fields.setdefault("employer_email", employer.email)
     return _item_redirect(hireflow().apply(ApplicationRequest.model_validate(fields)))
