@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             print(table(reports[-1:]).splitlines()[-2], flush=True)
+        diagnostics = "" if all(r.meets_the_bar for r in reports) else world.engine.diagnostics()
         print("==> Stopping hireflow", flush=True)
 
     print(f"\nChaos run on {world.engine.description}, {args.workers} worker processes:\n")
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nReport: {root / 'report.md'}")
     if failed:
         print(f"FAILED the bar (0 stuck, 0 double, 0 lost): {', '.join(failed)}")
+        if diagnostics:
+            print(f"\nThe engine, read before it stopped:\n{diagnostics}")
         return 1
     print(
         f"Every scenario run met the bar: {sum(r.started for r in ran)} instances, 0 stuck, 0 double, 0 lost."

@@ -119,6 +119,8 @@ class Engine:
     kill_and_restart: Callable[[], None] | None
     close: Callable[[], None]
     pid: Callable[[], int | None] = lambda: None  # the engine's process, for CPU sampling
+    # What to look at when a scenario missed the bar: the engine's logged problems, threads.
+    diagnostics: Callable[[], str] = lambda: ""
 
 
 def start_engine(root: Path, out=sys.stderr) -> Engine:
@@ -141,6 +143,7 @@ def start_engine(root: Path, out=sys.stderr) -> Engine:
             kill_and_restart=None,  # in-memory state: a SIGKILL loses every instance
             close=embedded.stop,
             pid=lambda: embedded.pid,
+            diagnostics=embedded.diagnostics,
         )
     profile = chaos_profile(root / "engine")
 

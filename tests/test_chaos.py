@@ -21,6 +21,7 @@ from chaos.world import open_world
 
 SHORT_RUN_FLOWS = 56
 SHORT_RUN_SCENARIOS = [s for s in SCENARIOS if not s.needs_restartable_engine]
+ENGINE_DIAGNOSTICS: list[str] = []  # filled when a scenario missed the bar
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,9 @@ def chaos_reports(tmp_path_factory) -> list[ScenarioReport]:
             run_scenario(world, scenario, counts[scenario.name], posting_id, seed=i, timing=timing)
             for i, scenario in enumerate(SHORT_RUN_SCENARIOS)
         ]
+        if not all(report.meets_the_bar for report in reports):
+            # Read while the engine still runs: a stuck engine shows in its threads.
+            ENGINE_DIAGNOSTICS.append(world.engine.diagnostics())
     print(table(reports))
     return reports
 
@@ -46,7 +50,7 @@ def test_the_short_chaos_run_meets_the_bar(chaos_reports):
     for report in chaos_reports:
         assert report.started > 0, summary
         assert report.meets_the_bar, f"{report.scenario} missed the bar:\n{summary}\n" + "\n".join(
-            report.details
+            [*report.details, *ENGINE_DIAGNOSTICS]
         )
     by_name = {r.scenario: r for r in chaos_reports}
     # The faults really happened: workers died, and webhooks overtook their subscriptions.

@@ -1,8 +1,36 @@
-"""How the embedded engine's records become the answers REST v2 would give (no engine needed)."""
+"""How the embedded engine's records become the answers REST v2 would give.
+
+Most tests need no engine; the last reads a running embedded engine from several clients.
+"""
 
 from __future__ import annotations
 
-from hireflow.engine.embedded import EMBEDDED_DIR, LAUNCHER, _Projection, embedded_version
+import threading
+
+import pytest
+
+from hireflow.engine.embedded import (
+    EMBEDDED_DIR,
+    LAUNCHER,
+    EmbeddedEngineClient,
+    _Projection,
+    embedded_version,
+)
+
+# One user task: an instance waits there, so the test needs no worker.
+WAITING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="records-probe-definitions"
+    targetNamespace="https://hireflow.example/tests">
+  <bpmn:process id="records-probe" name="Records probe" isExecutable="true">
+    <bpmn:startEvent id="Started" />
+    <bpmn:sequenceFlow id="ToWait" sourceRef="Started" targetRef="Wait" />
+    <bpmn:userTask id="Wait" name="Wait">
+      <bpmn:extensionElements><zeebe:userTask /></bpmn:extensionElements>
+    </bpmn:userTask>
+  </bpmn:process>
+</bpmn:definitions>
+"""
 
 PROCESS = {"bpmnProcessId": "resume-upload", "version": 3, "processInstanceKey": 10}
 
@@ -114,3 +142,42 @@ def test_the_embedded_engine_is_pinned_once_and_its_launcher_ships_with_it():
     assert embedded_version().count(".") == 2
     assert "${zeebe.version}" in (EMBEDDED_DIR / "pom.xml").read_text()
     assert LAUNCHER.is_file()
+
+
+@pytest.mark.engine
+def test_clients_reading_the_history_at_once_each_get_every_record(process_engine):
+    """The webapp, the workers' tests and the chaos checker each poll the records at once.
+
+    The engine's record source appends to the list it hands out, so two unsynchronised
+    readers used to get a ConcurrentModificationException, answered as a 400.
+    """
+    if not process_engine.control_url:
+        pytest.skip("only the embedded engine has a record port; a cluster answers REST v2 searches")
+    writer = process_engine.client
+    writer.deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
+    stop = threading.Event()
+    errors: list[Exception] = []
+
+    def keep_reading() -> None:
+        reader = EmbeddedEngineClient(process_engine.control_url)
+        while not stop.is_set():
+            try:
+                reader.refresh()
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                errors.append(exc)
+
+    readers = [threading.Thread(target=keep_reading) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        created = [writer.create_process_instance("records-probe")["processInstanceKey"] for _ in range(30)]
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(60)
+
+    assert errors == []
+    seen = EmbeddedEngineClient(process_engine.control_url).refresh().instances
+    assert all(str(key) in seen for key in created)
+    for key in created:
+        writer.cancel_process_instance(key)

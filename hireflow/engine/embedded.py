@@ -46,6 +46,8 @@ def _check_embedded(lib_dir: Path, version: str) -> None:
     engine_jar = lib_dir / f"zeebe-process-test-engine-{version}.jar"
     workflow_jar = lib_dir / f"zeebe-workflow-engine-{version}.jar"
     missing = [jar.name for jar in (engine_jar, workflow_jar) if not jar.is_file()]
+    if not any(lib_dir.glob("slf4j-simple-*.jar")):
+        missing.append("slf4j-simple (the engine's log binding)")
     if missing:
         raise FetchError(f"the embedded Zeebe engine in {lib_dir} lacks {', '.join(missing)}")
 
@@ -55,7 +57,11 @@ def fetch_embedded(version: str | None = None, *, out=sys.stderr) -> Path:
     version = version or embedded_version()
     lib_dir = embedded_dir(version) / "lib"
     if (lib_dir / ".complete").is_file():
-        return lib_dir
+        try:
+            _check_embedded(lib_dir, version)
+            return lib_dir
+        except FetchError:
+            pass  # fetched by an older pom.xml: resolve again
     return resolve_classpath(
         EMBEDDED_DIR / "pom.xml",
         {"zeebe.version": version},
@@ -106,7 +112,15 @@ class EmbeddedEngine:
         return self._process.pid if self._process else None
 
     def command(self) -> list[str]:
-        flags = ["-Xmx1g", "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8"]
+        flags = [
+            "-Xmx1g",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Dfile.encoding=UTF-8",
+            # The engine's own warnings and errors (slf4j-simple), timestamped, in the log file.
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss.SSS",
+        ]
         if self.java.major >= 24:
             # agrona and the engine use sun.misc.Unsafe; say so instead of warning on every start.
             flags.append("--sun-misc-unsafe-memory-access=allow")
@@ -139,6 +153,39 @@ class EmbeddedEngine:
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"the embedded Zeebe engine was not up after {timeout:.0f} s; see {self.log_path}")
+
+    def diagnostics(self, max_log_lines: int = 40) -> str:
+        """What to look at when the engine stopped answering: its logged problems and threads.
+
+        The engine's WARN and ERROR lines (first line of each), then a thread dump (through
+        the JDK's ``jcmd``) written beside the log, with the engine's own actor threads
+        printed: a stuck stream processor shows there.
+        """
+        lines = self.log_path.read_text(errors="replace").splitlines() if self.log_path.is_file() else []
+        problems = [line[:300] for line in lines if " WARN " in line or " ERROR " in line]
+        report = [f"engine log {self.log_path}: {len(problems)} WARN/ERROR line(s)"]
+        report += problems[-max_log_lines:]
+        if self._process is None or self._process.poll() is not None:
+            report.append("the engine process is not running")
+            return "\n".join(report)
+        jcmd = self.java.home / "bin" / "jcmd"
+        try:
+            dump = subprocess.run(
+                [str(jcmd), str(self._process.pid), "Thread.print"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            report.append(f"no thread dump: {exc}")
+            return "\n".join(report)
+        dump_path = self.log_path.with_name("engine-threads.txt")
+        dump_path.write_text(dump)
+        report.append(f"thread dump: {dump_path}; the engine's actor threads:")
+        for block in dump.split("\n\n"):
+            if block.startswith('"zb-'):
+                report.append("\n".join(block.splitlines()[:12]))
+        return "\n".join(report)
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:

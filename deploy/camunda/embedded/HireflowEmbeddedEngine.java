@@ -35,7 +35,8 @@
  * as a cluster's gateway gives it (see DEFAULT_TENANT).
  *
  * Engine rejections answer as REST v2 does: 404 not found, 409 already exists (a
- * duplicate message id) or failed precondition, 503 when the engine is overloaded.
+ * duplicate message id) or failed precondition, 503 when the engine is overloaded, 504
+ * when it did not answer in time.
  *
  * Usage: java -cp 'lib/*' HireflowEmbeddedEngine.java GRPC_PORT CONTROL_PORT
  */
@@ -238,6 +239,9 @@ public class HireflowEmbeddedEngine {
       case NOT_FOUND -> 404;
       case ALREADY_EXISTS, FAILED_PRECONDITION -> 409;
       case RESOURCE_EXHAUSTED, UNAVAILABLE -> 503;
+      // The engine did not answer in time: it may still act on the command, so not a 4xx.
+      case DEADLINE_EXCEEDED -> 504;
+      case INTERNAL -> 500;
       default -> 400;
     };
   }
@@ -351,16 +355,20 @@ public class HireflowEmbeddedEngine {
     return result;
   }
 
-  private Map<String, Object> records(int from) throws IOException {
-    List<JsonNode> out = new ArrayList<>();
-    int index = 0;
-    for (Record<?> record : engine.getRecordStreamSource().getRecords()) {
-      if (index++ >= from) {
-        out.add(JSON.readTree(record.toJson()));
-      }
+  /**
+   * The records from index ``from`` on. Synchronized: the engine's record source appends to the
+   * list it hands out, so a second reader at the same time would change it under the first
+   * (a ConcurrentModificationException, answered as a 400, whenever two clients polled at once).
+   */
+  private synchronized Map<String, Object> records(int from) throws IOException {
+    List<Record<?>> all = (List<Record<?>>) engine.getRecordStreamSource().getRecords();
+    int next = all.size();
+    List<JsonNode> out = new ArrayList<>(Math.max(0, next - from));
+    for (int index = Math.max(0, from); index < next; index++) {
+      out.add(JSON.readTree(all.get(index).toJson()));
     }
     Map<String, Object> result = new LinkedHashMap<>();
-    result.put("next", index);
+    result.put("next", next);
     result.put("records", out);
     return result;
   }
