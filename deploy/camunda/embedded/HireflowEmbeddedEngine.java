@@ -85,6 +85,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -129,6 +130,7 @@ public class HireflowEmbeddedEngine {
     int grpcPort = Integer.parseInt(args[0]);
     int controlPort = Integer.parseInt(args[1]);
     ZeebeTestEngine engine = EngineFactory.create(freePort());
+    guardLogEntries(engine);
     engine.start();
     HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine);
     Server pacedGateway = app.pacedGateway(grpcPort).start();
@@ -152,6 +154,29 @@ public class HireflowEmbeddedEngine {
                   stopped.countDown();
                 }));
     stopped.await();
+  }
+
+  /**
+   * The in-memory log keeps its entries in a plain ArrayList: the thread that appends (a gateway
+   * thread or the stream processor, under the sequencer's lock) and the threads that read (the
+   * stream processor, the record source) share it with no memory barrier between them, so a
+   * reader may see the list's new size before its new entry, or before its grown array. The
+   * stream processor failing on such a read would stop the engine for good: every later
+   * command times out. A synchronized list gives every reader a consistent view.
+   */
+  private static void guardLogEntries(ZeebeTestEngine engine) throws ReflectiveOperationException {
+    Object logStream = readField(engine, "logStream");
+    Object logStorage = readField(logStream, "logStorage");
+    Field entries = logStorage.getClass().getDeclaredField("logEntries");
+    entries.setAccessible(true);
+    List<?> appended = (List<?>) entries.get(logStorage);
+    entries.set(logStorage, Collections.synchronizedList(new ArrayList<>(appended)));
+  }
+
+  private static Object readField(Object owner, String name) throws ReflectiveOperationException {
+    Field field = owner.getClass().getDeclaredField(name);
+    field.setAccessible(true);
+    return field.get(owner);
   }
 
   /**
