@@ -12,6 +12,7 @@ The checker trusts no flow's own account. It reads:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class ScenarioReport:
     unclear_incidents: int = 0
     # The fault was meant to cause incidents and caused none: the scenario proved nothing.
     no_incident_arose: bool = False
+    # Why the engine itself stopped processing commands during the scenario, if it did.
+    engine_stalled: str = ""
     seconds: float = 0.0
     note: str = ""
     details: list[str] = field(default_factory=list)
@@ -79,6 +82,7 @@ class ScenarioReport:
             or self.refused_requests
             or self.unclear_incidents
             or self.no_incident_arose
+            or self.engine_stalled
         )
 
 
@@ -121,12 +125,17 @@ class Checker:
             states[key] = InstanceState(key, state, incidents)
         return states
 
-    def wait_until_settled(self, keys: list[str], timeout: float) -> dict[str, InstanceState]:
-        """Poll until every instance completed or sits in an incident, or ``timeout`` passed."""
+    def wait_until_settled(
+        self, keys: list[str], timeout: float, give_up: threading.Event | None = None
+    ) -> dict[str, InstanceState]:
+        """Poll until every instance completed or sits in an incident, ``timeout`` passed,
+        or ``give_up`` is set (the engine stopped processing: nothing will settle)."""
         deadline = time.monotonic() + timeout
         while True:
             states = self.instance_states(keys)
             if all(s.settled for s in states.values()) or time.monotonic() > deadline:
+                return states
+            if give_up is not None and give_up.is_set():
                 return states
             time.sleep(1.0)
 

@@ -83,7 +83,7 @@ def drive(
     """Advance every flow until each is done or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     with ThreadPoolExecutor(workers, thread_name_prefix="chaos-flow") as pool:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not _engine_stalled(world):
             pending = [f for f in flows if not f.done]
             if not pending:
                 return
@@ -91,6 +91,14 @@ def drive(
             if scenario.batch_webhooks:
                 _deliver_batch(world, flows, rng, pool)
             time.sleep(0.3)
+
+
+def _engine_stalled(world: ChaosWorld) -> bool:
+    return world.engine_watch is not None and world.engine_watch.stalled.is_set()
+
+
+def _give_up(world: ChaosWorld) -> threading.Event | None:
+    return world.engine_watch.stalled if world.engine_watch else None
 
 
 def run_scenario(
@@ -108,6 +116,13 @@ def run_scenario(
     if scenario.needs_restartable_engine and world.engine.kill_and_restart is None:
         report.note = f"not run: {world.engine.description} keeps its state in memory, a SIGKILL loses it"
         return report
+    if _engine_stalled(world):
+        report.engine_stalled = world.engine_watch.reason
+        report.note = "not run: the engine had stopped processing commands"
+        return report
+    watch = world.engine_watch
+    if watch and scenario.needs_restartable_engine:
+        watch.pause()  # the engine is killed on purpose: its silence is the fault itself
     began = time.monotonic()
     rng = random.Random(seed)
     checker = Checker(world)
@@ -136,13 +151,15 @@ def run_scenario(
         keys = [s.instance_key for f in flows for s in f.started]
         print(f"    {len(keys)} instances started; settling under the faults", file=out, flush=True)
         # The disruptor goes on while the instances settle: most of their jobs run now.
-        states = checker.wait_until_settled(keys, timing.settle_s)
+        states = checker.wait_until_settled(keys, timing.settle_s, _give_up(world))
     finally:
         stop.set()
         if disruptor:
             disruptor.join(120)
+        if watch and scenario.needs_restartable_engine:
+            watch.resume()
     if scenario.disruptor:  # a kill at the very end may have left a job to time out
-        states = checker.wait_until_settled(keys, timing.settle_s)
+        states = checker.wait_until_settled(keys, timing.settle_s, _give_up(world))
 
     # The fault is over: an operator retries what became an incident, the flows go on.
     world.lift_faults()
@@ -153,9 +170,12 @@ def run_scenario(
         print(f"    faults lifted; {report.incidents_repaired} incident(s) retried", file=out, flush=True)
     drive(world, scenario, flows, rng, timing.repaired_s, timing.parallel_requests)
     keys = [s.instance_key for f in flows for s in f.started]
-    states = checker.wait_until_settled(keys, timing.repaired_s)
+    states = checker.wait_until_settled(keys, timing.repaired_s, _give_up(world))
 
     check_scenario(checker, report, flows, states)
+    if _engine_stalled(world):
+        report.engine_stalled = world.engine_watch.reason
+        report.details.insert(0, f"the engine stopped processing commands: {report.engine_stalled}")
     report.seconds = round(time.monotonic() - began, 1)
     if disruption.kills:
         report.note = f"{disruption.kills} SIGKILLs"

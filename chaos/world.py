@@ -21,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from chaos.engine_watch import EngineWatch
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import DistributionUnavailable, EngineProfile, fetch, find_java, start, stop
 from hireflow.engine.embedded import (
@@ -179,6 +180,8 @@ class ChaosWorld:
     web_url: str
     pool_status_url: str
     components: dict[str, Component] = field(default_factory=dict)
+    # Asks the engine every few seconds whether it still processes commands.
+    engine_watch: EngineWatch | None = None
     _cache: dict[str, tuple[float, object]] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -337,6 +340,9 @@ def open_world(stack: ExitStack, root: Path, *, worker_processes: int = 2, out=s
         Component("webapp", _python_module("webapp"), env, f"{urls['web']}/healthz", root / "webapp.log"),
     ]
     world = ChaosWorld(root, engine, db, urls["payments"], urls["mail"], urls["web"], urls["pool"])
+    # A probe answers in well under a second; one left 15 s without answer counts as silence.
+    world.engine_watch = EngineWatch(engine.client.with_timeout(15.0).publish_message).start()
+    stack.callback(world.engine_watch.stop)
     for component in components:
         print(f"  starting the {component.name} (log: {component.log_path})", file=out, flush=True)
         stack.callback(component.stop)

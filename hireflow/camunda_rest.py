@@ -6,6 +6,7 @@ Errors come back as ``CamundaApiError`` carrying the RFC 7807 problem detail.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,12 @@ class CamundaRestClient:
         self.management_url = management_url.rstrip("/") if management_url else None
         self.session = session or requests.Session()
         self.timeout = timeout
+
+    def with_timeout(self, timeout: float) -> CamundaRestClient:
+        """This client (same session, same engine) with its own request timeout, e.g. for probes."""
+        client = copy.copy(self)
+        client.timeout = timeout
+        return client
 
     # -- plumbing --
 

@@ -26,6 +26,7 @@
  *   POST /incidents/K/resolution
  *   POST /jobs/activation              {"type", "maxJobsToActivate", "timeout", "worker"}
  *   POST /jobs/K/failure               {"retries", "errorMessage", "retryBackOff" (ms)}
+ *   POST /stream-processor/pause|resume  stop or restart processing commands (a test fault)
  *
  * Job polling: a cluster's gateway holds an empty ActivateJobs call open (long polling);
  * the embedded gateway answers at once, so pyzeebe's pollers, which rely on long polling,
@@ -64,6 +65,7 @@ import io.camunda.zeebe.protocol.record.RecordType;
 import io.camunda.zeebe.protocol.record.ValueType;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
 import io.camunda.zeebe.scheduler.clock.ActorClock;
+import io.camunda.zeebe.stream.impl.StreamProcessor;
 import io.grpc.BindableService;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -288,6 +290,19 @@ public class HireflowEmbeddedEngine {
     if ("POST".equals(method) && path.length == 2 && "clock".equals(first) && "add".equals(path[1])) {
       engine.increaseTime(Duration.ofMillis(body.path("offsetMilli").asLong()));
       return Map.of();
+    }
+    if ("POST".equals(method) && path.length == 2 && "stream-processor".equals(first)) {
+      // A fault for tests of the chaos run's engine watch: the engine stops (or goes on)
+      // processing commands, while this port still answers reads.
+      StreamProcessor processor = (StreamProcessor) readField(engine, "streamProcessor");
+      if ("pause".equals(path[1])) {
+        processor.pauseProcessing().join();
+        return Map.of();
+      }
+      if ("resume".equals(path[1])) {
+        processor.resumeProcessing();
+        return Map.of();
+      }
     }
     if ("POST".equals(method) && "deployments".equals(first)) {
       return deploy(body);
