@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.adapters.payments import StripeStylePaymentGateway
-from hireflow.camunda_rest import CamundaRestClient
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.slot_links import SlotLinks
@@ -34,6 +34,7 @@ from tests.web_helpers import (
     signed_webhook,
 )
 from webapp import create_app
+from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 
 MAX_UPLOAD = 200_000
 
@@ -348,3 +349,29 @@ def test_the_webapp_gives_the_payment_provider_less_time_than_a_worker_does(tmp_
     payments = app.extensions["hireflow"].services.payments
     # A person waits on this call; a worker's job may wait a minute.
     assert (payments.attempts, payments.timeout_seconds) == (2, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("status", "unavailable", "certainly_not_applied"),
+    [
+        (503, True, True),  # backpressure: refused before it was written
+        (504, True, False),  # no answer in time: the command may still be applied
+        (500, True, False),
+        (404, False, None),  # the engine's own refusal of this request
+    ],
+)
+def test_engine_answers_become_a_retry_later_or_a_refusal(status, unavailable, certainly_not_applied):
+    """The embedded engine's control port once answered an engine timeout with 400, which
+    reached clients as '422 Refused' for a request that may have been applied. It answers
+    504 now, and a timeout must stay a 503 to retry, never a refusal."""
+
+    def engine_answers():
+        raise CamundaApiError("POST", "http://engine/process-instances", status, {"detail": "..."})
+
+    if unavailable:
+        with pytest.raises(EngineUnavailable) as caught:
+            call_engine("start", engine_answers)
+        assert caught.value.certainly_not_applied is certainly_not_applied
+    else:
+        with pytest.raises(EngineRejected):
+            call_engine("start", engine_answers)
