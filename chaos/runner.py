@@ -164,13 +164,14 @@ def run_scenario(
     # The fault is over: an operator retries what became an incident, the flows go on.
     world.lift_faults()
     checker.check_incident_messages(states, [s for f in flows for s in f.started], report)
-    report.incidents_repaired = checker.repair_incidents(states)
-    report.no_incident_arose = scenario.expects_incidents and not report.incidents_repaired
-    if report.incidents_repaired:
-        print(f"    faults lifted; {report.incidents_repaired} incident(s) retried", file=out, flush=True)
-    drive(world, scenario, flows, rng, timing.repaired_s, timing.parallel_requests)
-    keys = [s.instance_key for f in flows for s in f.started]
-    states = checker.wait_until_settled(keys, timing.repaired_s, _give_up(world))
+    if not _engine_stalled(world):  # a stalled engine takes no retries: report what is
+        report.incidents_repaired = checker.repair_incidents(states)
+        report.no_incident_arose = scenario.expects_incidents and not report.incidents_repaired
+        if report.incidents_repaired:
+            print(f"    faults lifted; {report.incidents_repaired} incident(s) retried", file=out, flush=True)
+        drive(world, scenario, flows, rng, timing.repaired_s, timing.parallel_requests)
+        keys = [s.instance_key for f in flows for s in f.started]
+        states = checker.wait_until_settled(keys, timing.repaired_s, _give_up(world))
 
     check_scenario(checker, report, flows, states)
     if _engine_stalled(world):
