@@ -55,12 +55,14 @@ def run_with_one_rerun_after_a_stall(
     No short-run scenario injects a fault into the engine's stream processor (there is no
     engine SIGKILL), so an engine that stops processing is a fault of the interim test
     engine, not of hireflow. Say so loudly, keep the cut-short attempt for the test (it
-    still may not double or lose anything), and run once more. A second stall stands.
+    still may not double or lose anything), and run once more. A second stall stands, and
+    so does any scenario that missed the bar before the engine stalled: no rerun then.
     Returns the reports to judge, the stalled attempts, and the engine's diagnostics.
     """
     stalled_attempts: list[list[ScenarioReport]] = []
     reports, diagnostics = short_run(1)
-    if any(r.engine_stalled for r in reports):
+    missed = [r for r in reports if not r.meets_the_bar]
+    if missed and all(r.engine_stalled for r in missed):
         stalled_attempts.append(reports)
         print(
             "!! The engine stopped processing commands during the short chaos run; "
@@ -287,3 +289,17 @@ def test_a_run_without_a_stall_runs_once():
 
     assert run_with_one_rerun_after_a_stall(short_run) == (fine, [], "")
     assert calls == [1]
+
+
+def test_a_scenario_that_missed_the_bar_before_the_stall_is_not_run_again():
+    stuck_on_its_own = ScenarioReport("worker-sigkill", started=17, completed=16, stuck=1)
+    stalled = ScenarioReport("mail-429", stuck=4, engine_stalled="no answer for 60 s")
+    calls: list[int] = []
+
+    def short_run(attempt):
+        calls.append(attempt)
+        return [stuck_on_its_own, stalled], ""
+
+    reports, stalled_attempts, _ = run_with_one_rerun_after_a_stall(short_run)
+    assert calls == [1]
+    assert reports == [stuck_on_its_own, stalled] and stalled_attempts == []
