@@ -248,6 +248,9 @@ def test_the_engine_watch_notices_a_real_engine_that_stopped_processing(process_
         requests.post(f"{control}/stream-processor/resume", timeout=30).raise_for_status()
     assert watch.stalled.is_set(), "the watch never noticed the paused engine"
     assert "answered no command" in watch.reason
+    state = requests.get(f"{control}/stream-processor", timeout=30).json()
+    assert state["health"] == "HEALTHY"  # paused on request is not a failure
+    assert isinstance(state["lastProcessedPosition"], int)
 
     # Processing goes on where it stopped: a probe is answered again.
     process_engine.client.publish_message("chaos-engine-probe", "after-resume", ttl_ms=0)

@@ -168,6 +168,16 @@ class EmbeddedEngine:
         if self._process is None or self._process.poll() is not None:
             report.append("the engine process is not running")
             return "\n".join(report)
+        try:
+            state = requests.get(f"{self.control_url}/stream-processor", timeout=15).json()
+            report.append(
+                f"stream processor: {state.get('health')}; processed up to "
+                f"{state.get('lastProcessedPosition')}, written up to {state.get('lastWrittenPosition')}"
+            )
+            if state.get("issue"):
+                report.append(f"its issue: {state['issue']}")
+        except (requests.RequestException, ValueError) as exc:
+            report.append(f"the stream processor's state could not be read: {exc}")
         jcmd = self.java.home / "bin" / "jcmd"
         try:
             dump = subprocess.run(

@@ -26,6 +26,8 @@
  *   POST /incidents/K/resolution
  *   POST /jobs/activation              {"type", "maxJobsToActivate", "timeout", "worker"}
  *   POST /jobs/K/failure               {"retries", "errorMessage", "retryBackOff" (ms)}
+ *   GET  /stream-processor             its health report (a stuck or failed processor says
+ *                                      so, with the record it is stuck on) and positions
  *   POST /stream-processor/pause|resume  stop or restart processing commands (a test fault)
  *
  * Job polling: a cluster's gateway holds an empty ActivateJobs call open (long polling);
@@ -65,7 +67,10 @@ import io.camunda.zeebe.protocol.record.RecordType;
 import io.camunda.zeebe.protocol.record.ValueType;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
 import io.camunda.zeebe.scheduler.clock.ActorClock;
+import io.camunda.zeebe.scheduler.future.ActorFuture;
 import io.camunda.zeebe.stream.impl.StreamProcessor;
+import io.camunda.zeebe.util.health.HealthIssue;
+import io.camunda.zeebe.util.health.HealthReport;
 import io.grpc.BindableService;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -93,6 +98,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
 
 public class HireflowEmbeddedEngine {
@@ -291,6 +297,9 @@ public class HireflowEmbeddedEngine {
       engine.increaseTime(Duration.ofMillis(body.path("offsetMilli").asLong()));
       return Map.of();
     }
+    if ("GET".equals(method) && path.length == 1 && "stream-processor".equals(first)) {
+      return streamProcessorState();
+    }
     if ("POST".equals(method) && path.length == 2 && "stream-processor".equals(first)) {
       // A fault for tests of the chaos run's engine watch: the engine stops (or goes on)
       // processing commands, while this port still answers reads.
@@ -365,6 +374,46 @@ public class HireflowEmbeddedEngine {
     return null;
   }
 
+  /**
+   * What the stream processor says of itself: its health report (an error-handling loop, a
+   * blocked actor with the record it is stuck on, a failed phase) and its positions. This is
+   * what tells a stalled engine apart from a slow one.
+   */
+  private Map<String, Object> streamProcessorState() throws ReflectiveOperationException {
+    StreamProcessor processor = (StreamProcessor) readField(engine, "streamProcessor");
+    HealthReport health = processor.getHealthReport();
+    Map<String, Object> state = new LinkedHashMap<>();
+    state.put("health", health.getStatus().name());
+    state.put("issue", describe(health.getIssue()));
+    state.put("lastProcessedPosition", position(processor.getLastProcessedPositionAsync()));
+    state.put("lastWrittenPosition", position(processor.getLastWrittenPositionAsync()));
+    return state;
+  }
+
+  private static String describe(HealthIssue issue) {
+    if (issue == null) {
+      return "";
+    }
+    if (issue.throwable() == null) {
+      return String.valueOf(issue.message());
+    }
+    StringBuilder text = new StringBuilder(issue.throwable().toString());
+    StackTraceElement[] frames = issue.throwable().getStackTrace();
+    for (int i = 0; i < Math.min(8, frames.length); i++) {
+      text.append("\n  at ").append(frames[i]);
+    }
+    return text.toString();
+  }
+
+  /** A position the processor's actor reports; a busy or blocked actor does not answer. */
+  private static Object position(ActorFuture<Long> future) {
+    try {
+      return future.get(2, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      return "no answer within 2 s: the processor's actor is busy or blocked";
+    }
+  }
+
   /** The gateway's topology in REST v2's shape (GET /v2/topology). */
   private Map<String, Object> topology() {
     Topology topology = client.newTopologyRequest().send().join();
@@ -376,7 +425,9 @@ public class HireflowEmbeddedEngine {
             Map.of(
                 "partitionId", partition.getPartitionId(),
                 "role", partition.getRole().name().toLowerCase(),
-                "health", partition.getHealth().name().toLowerCase()));
+                // The embedded gateway calls its partition healthy whatever happens; the
+                // stream processor's own report says when it stopped or is stuck.
+                "health", partitionHealth()));
       }
       brokers.add(
           Map.of(
@@ -393,6 +444,15 @@ public class HireflowEmbeddedEngine {
     result.put("replicationFactor", topology.getReplicationFactor());
     result.put("gatewayVersion", topology.getGatewayVersion());
     return result;
+  }
+
+  private String partitionHealth() {
+    try {
+      StreamProcessor processor = (StreamProcessor) readField(engine, "streamProcessor");
+      return processor.getHealthReport().getStatus().name().toLowerCase();
+    } catch (ReflectiveOperationException e) {
+      return "unhealthy";
+    }
   }
 
   /**
