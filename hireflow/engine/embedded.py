@@ -120,6 +120,8 @@ class EmbeddedEngine:
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
             "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss.SSS",
+            # The launcher's own client warns on every start that it is deprecated: noise.
+            "-Dorg.slf4j.simpleLogger.log.io.camunda.zeebe.client.impl.ZeebeClientImpl=error",
         ]
         if self.java.major >= 24:
             # agrona and the engine use sun.misc.Unsafe; say so instead of warning on every start.
@@ -157,9 +159,9 @@ class EmbeddedEngine:
     def diagnostics(self, max_log_lines: int = 40) -> str:
         """What to look at when the engine stopped answering: its logged problems and threads.
 
-        The engine's WARN and ERROR lines (first line of each), then a thread dump (through
-        the JDK's ``jcmd``) written beside the log, with the engine's own actor threads
-        printed: a stuck stream processor shows there.
+        The engine's WARN and ERROR lines (first line of each), the stream processor's own
+        health report and positions, then a thread dump (through the JDK's ``jcmd``) written
+        beside the log, with the engine's own actor threads printed.
         """
         lines = self.log_path.read_text(errors="replace").splitlines() if self.log_path.is_file() else []
         problems = [line[:300] for line in lines if " WARN " in line or " ERROR " in line]
