@@ -281,6 +281,8 @@ class _Projection:
                 "type": value["type"],
                 "state": intent,
                 "retries": value["retries"],
+                # When a job failed with a retry backoff is due again (engine clock, ms).
+                "recurringTime": value.get("recurringTime", -1),
                 "errorMessage": value.get("errorMessage"),
                 "elementId": value["elementId"],
                 "processInstanceKey": _k(value["processInstanceKey"]),
