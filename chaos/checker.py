@@ -75,8 +75,10 @@ class ScenarioReport:
 
     @property
     def missed_only_by_the_engine(self) -> bool:
-        """Missed the bar, and only through faults of the engine itself: it stalled, or every
-        stuck instance waits on a job the engine never brought back after its backoff."""
+        """Missed the bar through the engine's own fault: it stalled (after which nothing in the
+        scenario can settle, so its misses count as the stall's), or every stuck instance
+        waits on a job the engine never brought back after its backoff and nothing else is
+        wrong. Doubled or lost effects still fail the short run either way."""
         if self.meets_the_bar:
             return False
         if self.engine_stalled:

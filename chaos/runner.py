@@ -93,12 +93,14 @@ def drive(
             time.sleep(0.3)
 
 
-def _engine_stalled(world: ChaosWorld) -> bool:
-    return world.engine_watch is not None and world.engine_watch.stalled.is_set()
-
-
 def _give_up(world: ChaosWorld) -> threading.Event | None:
+    """Set once the engine stopped processing: nothing more will settle."""
     return world.engine_watch.stalled if world.engine_watch else None
+
+
+def _engine_stalled(world: ChaosWorld) -> bool:
+    stalled = _give_up(world)
+    return stalled is not None and stalled.is_set()
 
 
 def run_scenario(

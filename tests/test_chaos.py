@@ -29,7 +29,7 @@ SHORT_RUN_FLOWS = 56
 SHORT_RUN_SCENARIOS = [s for s in SCENARIOS if not s.needs_restartable_engine]
 ENGINE_DIAGNOSTICS: list[str] = []  # filled when a scenario missed the bar
 # A first attempt that missed the bar only by the engine's own fault, kept for the test.
-STALLED_ATTEMPTS: list[list[ScenarioReport]] = []
+ENGINE_FAULT_ATTEMPTS: list[list[ScenarioReport]] = []
 
 
 def _short_run(root) -> tuple[list[ScenarioReport], str]:
@@ -49,7 +49,7 @@ def _short_run(root) -> tuple[list[ScenarioReport], str]:
     return reports, diagnostics
 
 
-def run_with_one_rerun_after_a_stall(
+def run_with_one_rerun_after_an_engine_fault(
     short_run, out=None
 ) -> tuple[list[ScenarioReport], list[list[ScenarioReport]], str]:
     """``short_run(attempt)`` once, and once more if it missed the bar only by the engine's fault.
@@ -60,13 +60,13 @@ def run_with_one_rerun_after_a_stall(
     Say so loudly, keep the first attempt for the test (it still may not double or lose
     anything), and run once more. A second such failure stands, and so does any scenario
     that missed the bar for any other reason: no rerun then.
-    Returns the reports to judge, the stalled attempts, and the engine's diagnostics.
+    Returns the reports to judge, the attempts the engine failed, and the engine's diagnostics.
     """
-    stalled_attempts: list[list[ScenarioReport]] = []
+    engine_fault_attempts: list[list[ScenarioReport]] = []
     reports, diagnostics = short_run(1)
     missed = [r for r in reports if not r.meets_the_bar]
     if missed and all(r.missed_only_by_the_engine for r in missed):
-        stalled_attempts.append(reports)
+        engine_fault_attempts.append(reports)
         print(
             "!! The engine itself failed during the short chaos run (it stalled, or lost a job's "
             "retry backoff); running it once more on a fresh engine. What it showed:\n"
@@ -76,15 +76,15 @@ def run_with_one_rerun_after_a_stall(
             file=out or sys.stderr,
         )
         reports, diagnostics = short_run(2)
-    return reports, stalled_attempts, diagnostics
+    return reports, engine_fault_attempts, diagnostics
 
 
 @pytest.fixture(scope="module")
 def chaos_reports(tmp_path_factory) -> list[ScenarioReport]:
-    reports, stalled_attempts, diagnostics = run_with_one_rerun_after_a_stall(
+    reports, engine_fault_attempts, diagnostics = run_with_one_rerun_after_an_engine_fault(
         lambda attempt: _short_run(tmp_path_factory.mktemp(f"chaos-attempt{attempt}"))
     )
-    STALLED_ATTEMPTS.extend(stalled_attempts)
+    ENGINE_FAULT_ATTEMPTS.extend(engine_fault_attempts)
     if diagnostics:
         ENGINE_DIAGNOSTICS.append(diagnostics)
     return reports
@@ -100,7 +100,7 @@ def test_the_short_chaos_run_meets_the_bar(chaos_reports):
             [*report.details, *ENGINE_DIAGNOSTICS]
         )
     # A first attempt the engine failed (stalled, lost a backoff) still may not double or lose.
-    for report in (r for attempt in STALLED_ATTEMPTS for r in attempt):
+    for report in (r for attempt in ENGINE_FAULT_ATTEMPTS for r in attempt):
         doubled_or_lost = (
             report.double_charges + report.double_refunds + report.duplicate_emails + report.lost_messages
         )
@@ -267,9 +267,11 @@ def test_a_stalled_attempt_is_run_once_more_and_kept_for_the_bar(capsys):
     fine = [ScenarioReport("mail-429", started=11, completed=11)]
     attempts = iter([(stalled, "engine log: Actor failed"), (fine, "")])
 
-    reports, stalled_attempts, diagnostics = run_with_one_rerun_after_a_stall(lambda attempt: next(attempts))
+    reports, engine_fault_attempts, diagnostics = run_with_one_rerun_after_an_engine_fault(
+        lambda attempt: next(attempts)
+    )
 
-    assert (reports, stalled_attempts, diagnostics) == (fine, [stalled], "")
+    assert (reports, engine_fault_attempts, diagnostics) == (fine, [stalled], "")
     err = capsys.readouterr().err
     assert "running it once more" in err and "engine log: Actor failed" in err
 
@@ -282,7 +284,7 @@ def test_a_second_stall_is_not_run_again():
         calls.append(attempt)
         return stalled, "engine log: Actor failed"
 
-    reports, _, diagnostics = run_with_one_rerun_after_a_stall(short_run)
+    reports, _, diagnostics = run_with_one_rerun_after_an_engine_fault(short_run)
     assert calls == [1, 2]
     assert not reports[0].meets_the_bar
     assert diagnostics == "engine log: Actor failed"
@@ -296,7 +298,7 @@ def test_a_run_without_a_stall_runs_once():
         calls.append(attempt)
         return fine, ""
 
-    assert run_with_one_rerun_after_a_stall(short_run) == (fine, [], "")
+    assert run_with_one_rerun_after_an_engine_fault(short_run) == (fine, [], "")
     assert calls == [1]
 
 
@@ -309,9 +311,9 @@ def test_a_scenario_that_missed_the_bar_before_the_stall_is_not_run_again():
         calls.append(attempt)
         return [stuck_on_its_own, stalled], ""
 
-    reports, stalled_attempts, _ = run_with_one_rerun_after_a_stall(short_run)
+    reports, engine_fault_attempts, _ = run_with_one_rerun_after_an_engine_fault(short_run)
     assert calls == [1]
-    assert reports == [stuck_on_its_own, stalled] and stalled_attempts == []
+    assert reports == [stuck_on_its_own, stalled] and engine_fault_attempts == []
 
 
 def lost_backoff_checker(jobs: list[dict], now_ms: int) -> Checker:
@@ -357,7 +359,7 @@ def test_a_run_the_engine_lost_a_backoff_in_is_run_once_more():
     ]
     fine = [ScenarioReport("mail-429", started=11, completed=11)]
     attempts = iter([(lost, ""), (fine, "")])
-    reports, stalled_attempts, _ = run_with_one_rerun_after_a_stall(
+    reports, engine_fault_attempts, _ = run_with_one_rerun_after_an_engine_fault(
         lambda attempt: next(attempts), out=io.StringIO()
     )
-    assert reports == fine and stalled_attempts == [lost]
+    assert reports == fine and engine_fault_attempts == [lost]
