@@ -9,16 +9,18 @@ from pyzeebe import Job, ZeebeTaskRouter
 from hireflow.adapters.email import EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
+from hireflow.signed_links import CardLinks
 from job_workers.services import Services
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000
 
 
-def email_for(job: Job, public_url: str) -> EmailMessage:
+def email_for(job: Job, public_url: str, card_links: CardLinks | None = None) -> EmailMessage:
     """The email a send-email job asks for, from its headers and variables.
 
-    Templates see the process variables and ``public_url`` (the webapp's address, for links).
+    Templates see the process variables, ``public_url`` (the webapp's address, for links)
+    and ``card_link(unlock_id)``, which signs the link to save a new card for an unlock.
 
     The dedupe key names the template, the business object and the element instance:
     a retried or redelivered job has the same key, and each reminder a timer cycle
@@ -41,11 +43,16 @@ def email_for(job: Job, public_url: str) -> EmailMessage:
     if absent:
         raise PermanentFailure(f"The process has no value for {', '.join(absent)} to send this email")
     template = headers[Header.EMAIL_TEMPLATE]
+    context = {**variables, "public_url": public_url}
+    if card_links is not None:
+        # A function, so only a template that links to the card page signs a link; a
+        # template that uses it on a worker without card links fails as a missing value.
+        context["card_link"] = card_links.link_for
     return EmailMessage(
         dedupe_key=f"{template}:{variables[business_variable]}:{job.element_instance_key}",
         to=variables[recipient_variable],
         template=template,
-        context={**variables, "public_url": public_url},
+        context=context,
     )
 
 
@@ -59,7 +66,7 @@ class NotificationTasks:
         """Send the templated email once, however often the job is delivered."""
         if self.services.mailer is None:
             raise PermanentFailure("No mailer is configured for this worker")
-        self.services.mailer.send(email_for(job, self.services.public_url))
+        self.services.mailer.send(email_for(job, self.services.public_url, self.services.card_links))
         return {}
 
 

@@ -15,7 +15,7 @@ from hireflow.adapters.file_store import FileStore, LocalFileStore
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
 from hireflow.paths import data_root
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
-from hireflow.slot_links import SlotLinks
+from hireflow.signed_links import CardLinks, SlotLinks
 from hireflow.store import Database
 
 
@@ -29,6 +29,7 @@ class Services:
     payments: PaymentGateway | None = None
     calendar: InterviewCalendar | None = None
     slot_links: SlotLinks | None = None
+    card_links: CardLinks | None = None
     intake_limits: IntakeLimits = DEFAULT_LIMITS
     # Where people reach the webapp; emails link to it.
     public_url: str = "http://127.0.0.1:5000"
@@ -80,11 +81,11 @@ def services_from_environment(
         attempts=payment_attempts,
         timeout_seconds=payment_timeout_seconds,
     )
-    slot_links = SlotLinks(
-        # The local default only suits a developer machine; production sets its own secret.
-        env.get("HIREFLOW_SLOT_LINK_SECRET", "local-development-slot-link-secret"),
-        public_url + "/interviews/slot",
-    )
+    # One secret signs every emailed link; each kind has its own salt. The local default
+    # only suits a developer machine; production sets its own secret.
+    link_secret = env.get("HIREFLOW_SLOT_LINK_SECRET", "local-development-slot-link-secret")
+    slot_links = SlotLinks(link_secret, public_url + "/interviews/slot")
+    card_links = CardLinks(link_secret, public_url + "/unlocks/card")
     return Services(
         files=LocalFileStore(files_dir),
         db=db,
@@ -92,5 +93,6 @@ def services_from_environment(
         payments=payments,
         calendar=calendar_from_environment(db, env),
         slot_links=slot_links,
+        card_links=card_links,
         public_url=public_url,
     )

@@ -11,7 +11,7 @@ from hireflow.adapters.calendar import SlotTaken, StoreCalendar
 from hireflow.adapters.email import EmailOutbox, SendGridMailer
 from hireflow.constants import JobType
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.slot_links import SlotLinkInvalid, SlotLinks
+from hireflow.signed_links import SignedLinkInvalid, SlotLinks
 from hireflow.store import Database
 from job_workers.interview import InterviewSchedulingTasks, NoFreeSlots
 from job_workers.services import Services
@@ -59,7 +59,7 @@ def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
     token = tokens[0]
     choice = tasks.services.slot_links.read(token)
     assert choice.interview_id == "i-1" and choice.slot == slots[0]
-    with pytest.raises(SlotLinkInvalid):
+    with pytest.raises(SignedLinkInvalid):
         tasks.services.slot_links.read(token[:-2] + "xx")
 
 

@@ -11,6 +11,7 @@ from hireflow.adapters.file_store import LocalFileStore
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
+from hireflow.signed_links import CardLinks
 from hireflow.store import Database
 from job_workers.notifications import NotificationTasks, build_router
 from job_workers.services import Services
@@ -93,6 +94,32 @@ def test_a_misconfigured_task_is_a_permanent_failure_that_names_the_fix(
 ):
     with pytest.raises(PermanentFailure, match=message):
         NotificationTasks(services).send_email(send_email_job(headers=headers, variables=variables))
+
+
+DECLINED_HEADERS = {
+    "template": "payment-declined",
+    "recipientVariable": "employer_email",
+    "businessIdVariable": "unlock_id",
+}
+DECLINED_VARIABLES = {"employer_email": "emp@example.com", "unlock_id": "unl_7", "candidate_id": "cand-7"}
+
+
+def test_the_payment_declined_email_links_to_a_card_page_signed_for_its_unlock(services, capture):
+    services.card_links = CardLinks("a-test-secret-of-some-length", "http://hireflow.test/unlocks/card")
+    job = send_email_job(headers=DECLINED_HEADERS, variables=DECLINED_VARIABLES)
+    NotificationTasks(services).send_email(job)
+    [mail] = mails(capture)
+    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
+    assert link.startswith("http://hireflow.test/unlocks/card/")
+    assert services.card_links.read(link.rsplit("/", 1)[1]) == "unl_7"
+    assert "unl_7/card" not in mail["text"]  # never the guessable address
+
+
+def test_a_worker_without_card_links_fails_the_declined_email_permanently(services, capture):
+    job = send_email_job(headers=DECLINED_HEADERS, variables=DECLINED_VARIABLES)
+    with pytest.raises(PermanentFailure, match="card_link"):
+        NotificationTasks(services).send_email(job)
+    assert mails(capture) == []
 
 
 def test_pyzeebe_hands_the_job_itself_to_the_task(services):

@@ -320,7 +320,9 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
     instance = accepted.json["processInstanceKey"]
     wait_until_element(process_engine.client, instance, "AwaitNewCard")
     path = card_page_from_email(web, local_world, employer_email)
-    assert path == f"/items/unlock/{accepted.json['id']}/card"
+    # The link is signed for this unlock: the unlock id alone opens nothing.
+    assert path.startswith("/unlocks/card/")
+    assert local_world.services.card_links.read(path.rsplit("/", 1)[1]) == accepted.json["id"]
 
     saved = save_card(web, path)
     assert saved.status_code == 200 and 'data-testid="card-saved"' in saved.text

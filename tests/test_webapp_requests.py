@@ -20,7 +20,7 @@ from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.slot_links import SlotLinks
+from hireflow.signed_links import CardLinks, SlotLinks
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
 from job_workers.records import record_status
 from job_workers.services import Services
@@ -29,6 +29,7 @@ from tests.web_helpers import (
     ADMIN,
     ADMIN_TOKEN,
     WEBHOOK_SECRET,
+    csrf_token,
     payment_succeeded,
     resume_upload,
     signed_webhook,
@@ -47,6 +48,7 @@ def empty_services(folder: Path) -> Services:
         files=LocalFileStore(folder / "files"),
         db=db,
         slot_links=SlotLinks("offline-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
+        card_links=CardLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/card"),
     )
 
 
@@ -329,6 +331,43 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, 
     assert taken.status_code == 422
     assert taken.json["invalid_params"][0]["name"] == "payment_method_ref"
     assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 2  # no third
+
+
+def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
+    app, services, _ = offline
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
+    record_status(services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1"})
+    web = app.test_client()
+    token = services.card_links.token_for("unl_open")
+
+    # Unlock ids can be guessed: the address made of one is gone, and only a signature opens the page.
+    assert web.get("/items/unlock/unl_open/card").status_code == 404
+    assert web.get(f"/unlocks/card/{token[:-2]}xx").status_code == 404
+    slot_token = services.slot_links.token_for("unl_open", {"start": "2026-12-01T10:00:00Z"})
+    assert web.get(f"/unlocks/card/{slot_token}").status_code == 404  # another kind of link
+    forged = CardLinks("another-secret-of-some-length", "http://x").token_for("unl_open")
+    refused = web.post(f"/unlocks/card/{forged}", data={"payment_method_ref": "pm_card_visa"})
+    assert refused.status_code in (400, 404)  # no CSRF token, and no valid link either
+
+    page = web.get(f"/unlocks/card/{token}")
+    assert page.status_code == 200 and "Save card" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    form = {"csrf_token": csrf_token(page.text), "payment_method_ref": "pm_card_visa"}
+    saved = web.post(f"/unlocks/card/{token}", data=form)
+    assert saved.status_code == 200 and 'data-testid="card-saved"' in saved.text
+    events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert [(e["type"], e["payload"]["data"]["object"]["metadata"]) for e in events] == [
+        ("payment_method.attached", {"unlock_id": "unl_open"})
+    ]
+    empty = web.post(f"/unlocks/card/{token}", data={**form, "payment_method_ref": ""})
+    assert empty.status_code == 400 and "payment_method_ref" in empty.text
+
+    services.card_links = CardLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
+    expired = web.get(f"/unlocks/card/{token}")
+    assert expired.status_code == 410 and "expired" in expired.text
+    assert expired.mimetype == "text/html"
 
 
 def test_saving_a_card_while_the_provider_is_down_answers_503(offline):

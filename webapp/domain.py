@@ -21,7 +21,7 @@ from hireflow.adapters.file_store import FileTooLarge
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId
 from hireflow.resume_intake import InvalidResume, detect_type
-from hireflow.slot_links import SlotLinkExpired, SlotLinkInvalid
+from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
 from hireflow.store import (
     BusinessRecord,
     CalendarBooking,
@@ -89,6 +89,18 @@ class SlotOffer:
     interview_id: str
     slot: dict
     status: str | None
+
+
+def _read_signed_link(links: SignedLinks | None, token: str):
+    """What a signed link carries, or the problem a person following it should see."""
+    if links is None:
+        raise Problem(404, "Link not valid", "this deployment makes no such links")
+    try:
+        return links.read(token)
+    except SignedLinkExpired as exc:
+        raise Problem(410, f"{links.kind.capitalize()} expired", str(exc)) from exc
+    except SignedLinkInvalid as exc:
+        raise Problem(404, f"{links.kind.capitalize()} not valid", str(exc)) from exc
 
 
 class Hireflow:
@@ -200,6 +212,10 @@ class Hireflow:
         details = {"employer_id": request.employer_id, "candidate_id": request.candidate_id}
         return self._accepted("unlock", unlock_id, started, details)
 
+    def card_link_unlock(self, token: str) -> str:
+        """The unlock a card link (from the payment-declined email) is for; 410 expired, 404 not ours."""
+        return _read_signed_link(self.services.card_links, token)
+
     def save_card(self, unlock_id: str, update: CardUpdate) -> None:
         """Save the employer's new card with the payment provider, for an unlock still open.
 
@@ -247,13 +263,7 @@ class Hireflow:
 
     def slot_offer(self, token: str) -> SlotOffer:
         """Read a slot link; 410 when it expired, 404 when it is not one of ours."""
-        slot_links = self.services.slot_links
-        try:
-            choice = slot_links.read(token)
-        except SlotLinkExpired as exc:
-            raise Problem(410, "Slot link expired", str(exc)) from exc
-        except SlotLinkInvalid as exc:
-            raise Problem(404, "Slot link not valid", str(exc)) from exc
+        choice = _read_signed_link(self.services.slot_links, token)
         record = self._record("interview", choice.interview_id)
         return SlotOffer(choice.interview_id, choice.slot, record.status if record else None)
 

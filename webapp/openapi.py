@@ -2,7 +2,7 @@
 
 Request schemas come from the pydantic models that check the requests; response
 schemas are written here. A schemathesis run in the tests keeps the two honest.
-The HTML pages (UI, slot links) are not part of the API and not described.
+The HTML pages (UI, signed slot and card links) are not part of the API and not described.
 """
 
 from __future__ import annotations

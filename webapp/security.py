@@ -19,10 +19,13 @@ CSRF_EXEMPT_BLUEPRINTS = (
     "webhooks",
 )
 
+# Pages reached by a signed link in an email: the token in the URL works like a password.
+SIGNED_LINK_BLUEPRINTS = ("slots", "cards")
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    # Slot links carry their token in the URL: never send it on to another site.
+    # Signed links carry their token in the URL: never send it on to another site.
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
@@ -44,6 +47,6 @@ def init_app(app: Flask) -> None:
     def add_security_headers(response):
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
-        if request.blueprint == "slots":
+        if request.blueprint in SIGNED_LINK_BLUEPRINTS:
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     from webapp.blueprints import (
         admin,
         applications,
+        cards,
         docs,
         health,
         interviews,
@@ -19,5 +20,17 @@ def register(app: Flask) -> None:
         webhooks,
     )
 
-    for module in (health, docs, admin, resumes, applications, unlocks, interviews, webhooks, slots, ui):
+    for module in (
+        health,
+        docs,
+        admin,
+        resumes,
+        applications,
+        unlocks,
+        interviews,
+        webhooks,
+        slots,
+        cards,
+        ui,
+    ):
         app.register_blueprint(module.bp)

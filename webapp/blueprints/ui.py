@@ -15,7 +15,6 @@ from webapp.http import hireflow, operate_link, tasklist_link
 from webapp.problems import Problem
 from webapp.schemas import (
     ApplicationRequest,
-    CardUpdate,
     InterviewRequest,
     PanelMember,
     ResumeFields,
@@ -115,19 +114,6 @@ def withdraw(business_id: str):
 def cancel(business_id: str):
     hireflow().cancel_interview(business_id)
     return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
-
-
-@bp.get("/items/unlock/<business_id>/card")
-def card_form(business_id: str):
-    """The page the payment-declined email links to: save a new card for the unlock."""
-    return render_template("card.html", item=hireflow().status("unlock", business_id), saved=False)
-
-
-@bp.post("/items/unlock/<business_id>/card")
-def save_card(business_id: str):
-    update = CardUpdate.model_validate(_form("payment_method_ref"))
-    hireflow().save_card(business_id, update)
-    return render_template("card.html", item=hireflow().status("unlock", business_id), saved=True)
 
 
 @bp.get("/items/<kind>/<business_id>")

@@ -1,0 +1,95 @@
+"""Signed, expiring links that let a person act on one item from an email, without logging in.
+
+Two kinds exist, each under its own salt so that one kind's token is never read as the other:
+
+- a **slot link** lets a candidate pick one interview slot;
+- a **card link** lets an employer save a new card for one unlock whose card was declined.
+
+A link carries its item's id (and, for a slot, the slot) signed with
+``HIREFLOW_SLOT_LINK_SECRET`` (itsdangerous, HMAC-SHA256). Links are built when the email
+is sent and never stored in process variables: they work like a password for that one
+action. Ids derive from business keys and can be guessed; the signature cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+class SignedLinkInvalid(ValueError):
+    """The link was tampered with, signed with another secret, or is of another kind."""
+
+
+class SignedLinkExpired(SignedLinkInvalid):
+    """The link is older than its time to live."""
+
+
+class SignedLinks:
+    """Makes and reads one kind of link under ``base_url``; subclasses name the kind and its data."""
+
+    salt = "hireflow.signed-link"
+    kind = "link"
+
+    def __init__(self, secret: str, base_url: str, max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS):
+        if len(secret) < 16:
+            raise ValueError("the link secret must be at least 16 characters")
+        self._serializer = URLSafeTimedSerializer(secret, salt=self.salt)
+        self.base_url = base_url.rstrip("/")
+        self.max_age_seconds = max_age_seconds
+
+    def _token(self, data: dict[str, Any]) -> str:
+        return self._serializer.dumps(data)
+
+    def _read(self, token: str) -> dict[str, Any]:
+        try:
+            return self._serializer.loads(token, max_age=self.max_age_seconds)
+        except SignatureExpired as exc:
+            raise SignedLinkExpired(f"this {self.kind} has expired; ask for a new one") from exc
+        except BadSignature as exc:
+            raise SignedLinkInvalid(f"this {self.kind} is not valid") from exc
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    interview_id: str
+    slot: dict  # {"start": ISO, "end": ISO}
+
+
+class SlotLinks(SignedLinks):
+    """Links under the webapp's ``/interviews/slot`` that choose one interview slot."""
+
+    salt = "hireflow.interview-slot"
+    kind = "slot link"
+
+    def token_for(self, interview_id: str, slot: dict) -> str:
+        return self._token({"interview_id": interview_id, "slot": slot})
+
+    def link_for(self, interview_id: str, slot: dict) -> str:
+        return f"{self.base_url}/{self.token_for(interview_id, slot)}"
+
+    def read(self, token: str) -> SlotChoice:
+        """The choice a token carries; raises SignedLinkExpired or SignedLinkInvalid."""
+        data = self._read(token)
+        return SlotChoice(interview_id=data["interview_id"], slot=data["slot"])
+
+
+class CardLinks(SignedLinks):
+    """Links under the webapp's ``/unlocks/card`` that save a new card for one unlock."""
+
+    salt = "hireflow.unlock-card"
+    kind = "card link"
+
+    def token_for(self, unlock_id: str) -> str:
+        return self._token({"unlock_id": unlock_id})
+
+    def link_for(self, unlock_id: str) -> str:
+        return f"{self.base_url}/{self.token_for(unlock_id)}"
+
+    def read(self, token: str) -> str:
+        """The unlock id a token carries; raises SignedLinkExpired or SignedLinkInvalid."""
+        return self._read(token)["unlock_id"]
