@@ -36,6 +36,7 @@ from tests.web_helpers import (
 )
 from webapp import create_app
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
+from webapp.openapi import openapi_document
 
 MAX_UPLOAD = 200_000
 
@@ -368,6 +369,88 @@ def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
     expired = web.get(f"/unlocks/card/{token}")
     assert expired.status_code == 410 and "expired" in expired.text
     assert expired.mimetype == "text/html"
+
+
+API_TOKEN = "offline-test-api-token"
+
+
+@pytest.fixture
+def guarded(tmp_path: Path):
+    """An app as production runs it: the domain API needs its token and the console is off."""
+    services = empty_services(tmp_path)
+    config = {
+        "TESTING": True,
+        "ENGINE_REST_URL": f"http://127.0.0.1:{free_port()}",
+        "ENGINE_TIMEOUT_SECONDS": 2.0,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "API_TOKEN": API_TOKEN,
+        "CONSOLE": False,
+        "MAIL_CAPTURE_URL": "",
+    }
+    return create_app(config, services=services), services
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/resumes"),
+        ("get", "/api/resumes/res_1"),
+        ("post", "/api/applications"),
+        ("post", "/api/applications/app_1/withdrawal"),
+        ("post", "/api/unlocks"),
+        ("get", "/api/unlocks/unl_1"),
+        ("post", "/api/unlocks/unl_1/payment-method"),
+        ("post", "/api/interviews"),
+        ("post", "/api/interviews/int_1/cancellation"),
+    ],
+)
+def test_with_an_api_token_set_every_domain_call_needs_it(guarded, method, path):
+    app, _ = guarded
+    web = app.test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}, ADMIN):  # the admin token is not it
+        refused = getattr(web, method)(path, headers=headers, json={})
+        assert refused.status_code == 401, (headers, refused.json)
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="hireflow-api"'
+        assert refused.json["detail"] == "send Authorization: Bearer <API token>"
+
+
+def test_with_an_api_token_set_the_right_one_opens_the_api_and_other_doors_keep_their_own_guard(guarded):
+    app, services = guarded
+    web = app.test_client()
+    record_status(services.db, "unlock", "unl_1", "requested", {"employer_id": "emp-1"})
+    answered = web.get("/api/unlocks/unl_1", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert answered.status_code == 200 and answered.json["status"] == "requested"
+    assert web.get("/healthz").status_code == 200
+    assert web.get("/openapi.json").status_code == 200
+    # Webhooks need the provider's signature, not a token; signed links open their page.
+    assert web.post("/webhooks/payments", json={}).status_code == 400
+    card = web.get(f"/unlocks/card/{services.card_links.token_for('unl_1')}")
+    assert card.status_code == 200 and "Save card" in card.text
+    assert web.get("/api/admin/processes").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/", "/items/unlock/unl_1", "/mail"])
+def test_the_console_can_be_turned_off(guarded, path):
+    app, _ = guarded
+    page = app.test_client().get(path)
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "HIREFLOW_CONSOLE is off" in page.text
+
+
+def test_the_document_says_which_operations_take_the_api_token():
+    paths = openapi_document()["paths"]
+    domain = {p for p in paths if p.startswith("/api/") and not p.startswith("/api/admin/")}
+    assert {"/api/resumes", "/api/unlocks/{business_id}/payment-method"} <= domain
+    for path in domain:
+        for operation in paths[path].values():
+            assert operation["security"] == [{"apiToken": []}, {}], path
+            assert "401" in operation["responses"], path
+
+
+def test_a_guarded_api_with_the_console_still_on_is_warned_about(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="webapp.security"):
+        create_app({"TESTING": True, "API_TOKEN": API_TOKEN}, services=empty_services(tmp_path))
+    assert "HIREFLOW_CONSOLE=off" in caplog.text
 
 
 def test_saving_a_card_while_the_provider_is_down_answers_503(offline):

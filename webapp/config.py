@@ -53,6 +53,20 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "Bearer token of the admin API; empty disables the admin API",
     ),
     (
+        "API_TOKEN",
+        "HIREFLOW_API_TOKEN",
+        "",
+        "Bearer token of the domain API (`/api/resumes`, `applications`, `unlocks`, `interviews`); "
+        "empty leaves it open, for local use only",
+    ),
+    (
+        "CONSOLE",
+        "HIREFLOW_CONSOLE",
+        True,
+        "Serve the HTML console (`/`, `/items/...`, `/mail`); it starts any process with no login, so "
+        "turn it off, or put it behind your sign-in proxy, where others can reach the webapp",
+    ),
+    (
         "SECRET_KEY",
         "HIREFLOW_SECRET_KEY",
         "",

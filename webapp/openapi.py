@@ -443,8 +443,14 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
-    for item in paths.values():
+    for path, item in paths.items():
         for operation in item.values():
+            if path.startswith("/api/") and not path.startswith("/api/admin/"):
+                # Open where the deployment sets no HIREFLOW_API_TOKEN (local use), else required.
+                operation["security"] = [{"apiToken": []}, {}]
+                operation["responses"]["401"] = _problem(
+                    "Missing or wrong API token (the deployment sets HIREFLOW_API_TOKEN)."
+                )
             operation["responses"].setdefault(
                 "500", _problem("Unexpected error, with a reference to the log.")
             )
@@ -459,6 +465,9 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "adminToken": {"type": "http", "scheme": "bearer"},
+                "apiToken": {"type": "http", "scheme": "bearer"},
+            },
         },
     }

@@ -1,9 +1,22 @@
-"""CSRF protection for the UI's forms and security headers on every response."""
+"""Who may call what, CSRF protection for the UI's forms, and security headers on every response.
+
+- The domain API needs ``Authorization: Bearer <HIREFLOW_API_TOKEN>`` when that is set;
+  the admin API always needs its own token (``webapp.blueprints.admin``).
+- Webhooks carry the provider's signature; slot and card pages open by a signed link.
+- The HTML console is served only while ``HIREFLOW_CONSOLE`` is on.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, request
+import hmac
+import logging
+
+from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
+
+from webapp.problems import Problem
+
+log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
 
@@ -18,6 +31,9 @@ CSRF_EXEMPT_BLUEPRINTS = (
     "interviews",
     "webhooks",
 )
+
+DOMAIN_API_BLUEPRINTS = ("resumes", "applications", "unlocks", "interviews")
+CONSOLE_BLUEPRINTS = ("ui",)
 
 # Pages reached by a signed link in an email: the token in the URL works like a password.
 SIGNED_LINK_BLUEPRINTS = ("slots", "cards")
@@ -35,7 +51,33 @@ SECURITY_HEADERS = {
 }
 
 
+def require_bearer(token: str, realm: str, what: str) -> None:
+    """Refuse the request with 401 unless it carries ``Authorization: Bearer <token>``."""
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise Problem(
+            401,
+            "Unauthorized",
+            f"send Authorization: Bearer <{what}>",
+            headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
+        )
+
+
+def guard_access() -> None:
+    """Before each request: the domain API's token, and whether the console is served."""
+    if request.blueprint in DOMAIN_API_BLUEPRINTS and current_app.config.get("API_TOKEN"):
+        require_bearer(current_app.config["API_TOKEN"], "hireflow-api", "API token")
+    if request.blueprint in CONSOLE_BLUEPRINTS and not current_app.config.get("CONSOLE"):
+        raise Problem(404, "Not found", "this deployment serves no console (HIREFLOW_CONSOLE is off)")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(guard_access)
+    if app.config.get("API_TOKEN") and app.config.get("CONSOLE"):
+        log.warning(
+            "the domain API needs a token but the HTML console is on, and it starts processes "
+            "with no login: set HIREFLOW_CONSOLE=off, or serve it behind your sign-in proxy"
+        )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 3600 * 8)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

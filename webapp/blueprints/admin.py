@@ -6,7 +6,6 @@ the admin API is off.
 
 from __future__ import annotations
 
-import hmac
 import re
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from webapp.engine import EngineRejected, call_engine
 from webapp.http import hireflow, json_body, operate_link
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import PostingRequest, StartRequest
+from webapp.security import require_bearer
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -30,14 +30,7 @@ def require_admin_token():
     token = current_app.config.get("ADMIN_TOKEN")
     if not token:
         raise Problem(403, "Admin API disabled", "set HIREFLOW_ADMIN_TOKEN to enable the admin API")
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise Problem(
-            401,
-            "Unauthorized",
-            "send Authorization: Bearer <admin token>",
-            headers={"WWW-Authenticate": 'Bearer realm="hireflow-admin"'},
-        )
+    require_bearer(token, "hireflow-admin", "admin token")
 
 
 def _models_folder() -> Path:
