@@ -6,10 +6,16 @@ before it happens, so a redelivered job finds the claim and does not repeat it.
 
 from __future__ import annotations
 
+import fcntl
 import os
-import time
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -19,9 +25,9 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from hireflow.paths import data_root
@@ -212,21 +218,44 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_schema(self, attempts: int = 5) -> None:
-        """Create missing tables (safe to call at every start, from many processes at once).
+    def create_schema(self) -> None:
+        """Bring the schema to the newest migration (safe at every start, from many processes at once).
 
-        The webapp's and the pool's processes start together on a fresh database, and
-        ``create_all`` checks then creates without a lock: a process that loses the race
-        gets "table already exists". Trying again finds the table and creates the rest.
+        The webapp's and the pool's processes start together, so one lock per database
+        lets one process migrate while the others wait and then find nothing to do: a
+        PostgreSQL advisory lock, or a lock file beside a SQLite file. A database made
+        before migrations existed is brought to the baseline without losing a row (see
+        ``hireflow/migrations/versions/0001_baseline.py``).
         """
-        for attempt in range(1, attempts + 1):
-            try:
-                Base.metadata.create_all(self.engine)
-                return
-            except DBAPIError:
-                if attempt == attempts:
-                    raise
-                time.sleep(0.1 * attempt)
+        # Alembic keeps its running migration in module globals: one at a time per process.
+        with _MIGRATING_IN_THIS_PROCESS, _migration_lock(self.engine), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            config = AlembicConfig()
+            config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATING_IN_THIS_PROCESS = threading.Lock()
+# Any fixed number: PostgreSQL advisory locks are named by integers.
+MIGRATION_LOCK_KEY = 7_240_031
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold a lock file beside a SQLite database file while migrating it; else nothing."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
