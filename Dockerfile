@@ -48,8 +48,9 @@ CMD ["python", "-m", "job_workers"]
 
 FROM base AS webapp
 ENV HIREFLOW_WEB_HOST=0.0.0.0 \
-    HIREFLOW_WEB_PORT=5000
-EXPOSE 5000
+    HIREFLOW_WEB_PORT=5000 \
+    HIREFLOW_WEB_METRICS_PORT=9465
+EXPOSE 5000 9465
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-m", "hireflow.healthcheck", "http://127.0.0.1:5000/healthz"]
 CMD ["python", "-m", "webapp"]

@@ -283,6 +283,7 @@ def open_world(stack: ExitStack, root: Path, *, worker_processes: int = 2, out=s
         "HIREFLOW_SLOT_LINK_SECRET": SLOT_LINK_SECRET,
         "HIREFLOW_PUBLIC_URL": urls["web"],
         "HIREFLOW_MAIL_CAPTURE_URL": urls["mail"],
+        "HIREFLOW_WEB_METRICS_PORT": "0",  # not measured here; and 9465 may be make run's
         "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         # The sandbox delivers its events to the webapp, as a provider does, but settles an

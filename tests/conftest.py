@@ -311,15 +311,17 @@ class LiveWebapp:
 
     url: str
     process: subprocess.Popen
+    metrics_url: str  # the gunicorn master's port for the workers' summed metrics
 
 
 @pytest.fixture(scope="module")
 def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed_models, tmp_path_factory):
     """The webapp as ``make run`` serves it, on the process engine and the workers' store (per module)."""
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
         "HIREFLOW_WEB_PORT": str(port),
+        "HIREFLOW_WEB_METRICS_PORT": str(metrics_port),
         "HIREFLOW_WEB_WORKERS": "1",
         "HIREFLOW_WEB_THREADS": "4",
         "HIREFLOW_DATABASE_URL": local_world.services.db.url,
@@ -350,7 +352,7 @@ def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed
             process.kill()
             pytest.fail(f"the webapp did not start; its log:\n{log_path.read_text()}")
         time.sleep(0.2)
-    yield LiveWebapp(url, process)
+    yield LiveWebapp(url, process, f"http://127.0.0.1:{metrics_port}/metrics")
     if process.poll() is None:
         process.terminate()
         process.wait(30)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from hireflow.adapters.file_store import LocalFileStore
@@ -451,6 +452,25 @@ def test_a_guarded_api_with_the_console_still_on_is_warned_about(tmp_path, caplo
     with caplog.at_level("WARNING", logger="webapp.security"):
         create_app({"TESTING": True, "API_TOKEN": API_TOKEN}, services=empty_services(tmp_path))
     assert "HIREFLOW_CONSOLE=off" in caplog.text
+
+
+def test_requests_are_counted_by_route_not_by_path(offline):
+    app, _, _ = offline
+    web = app.test_client()
+
+    def count(route: str, status: str) -> float:
+        labels = {"route": route, "method": "GET", "status": status}
+        return REGISTRY.get_sample_value("hireflow_web_requests_total", labels) or 0.0
+
+    item_route = "/api/resumes/<business_id>"
+    before, unmatched = count(item_route, "404"), count("unmatched", "404")
+    web.get("/api/resumes/res_a")
+    web.get("/api/resumes/res_b")
+    web.get("/no/such/page")
+    assert count(item_route, "404") == before + 2
+    assert count("unmatched", "404") == unmatched + 1
+    duration = {"route": item_route, "method": "GET"}
+    assert REGISTRY.get_sample_value("hireflow_web_request_duration_seconds_count", duration) >= 2
 
 
 def test_saving_a_card_while_the_provider_is_down_answers_503(offline):

@@ -39,6 +39,22 @@ def test_the_server_is_ready_and_processes_an_upload(live_webapp):
     )
 
 
+def test_the_master_serves_the_workers_request_metrics_on_its_own_port(live_webapp):
+    def answered(route: str, status: str) -> float:
+        text = requests.get(live_webapp.metrics_url, timeout=10).text
+        sample = f'hireflow_web_requests_total{{method="GET",route="{route}",status="{status}"}} '
+        lines = [line for line in text.splitlines() if line.startswith(sample)]
+        return float(lines[0].removeprefix(sample)) if lines else 0.0
+
+    before = answered("/api/unlocks/<business_id>", "404")
+    for n in range(3):
+        assert requests.get(f"{live_webapp.url}/api/unlocks/unl_nope_{n}", timeout=10).status_code == 404
+    # Counted in the worker process, summed by the master, under the route rather than each path.
+    assert answered("/api/unlocks/<business_id>", "404") == before + 3
+    # Not on the public port, where an Ingress would expose it.
+    assert requests.get(f"{live_webapp.url}/metrics", timeout=10).status_code == 404
+
+
 def test_the_server_refuses_a_forged_webhook(live_webapp):
     event = signed_webhook(payment_succeeded("evt_forged_live", "pi_live"), secret="whsec_someone_else")
     response = requests.post(f"{live_webapp.url}/webhooks/payments", timeout=10, **event)

@@ -49,6 +49,11 @@ def create_app(
         gateway, services, max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"])
     )
 
+    # Imported here, not at the top: ``python -m webapp`` must choose prometheus_client's
+    # multiprocess mode before the first import of it (see ``webapp.__main__``).
+    from webapp import metrics
+
+    metrics.init_app(app)
     problems.init_app(app)
     register(app)
     security.init_app(app)

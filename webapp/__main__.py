@@ -3,12 +3,19 @@
 ``HIREFLOW_WEB_HOST`` (127.0.0.1), ``HIREFLOW_WEB_PORT`` (5000), ``HIREFLOW_WEB_WORKERS`` (2
 processes) and ``HIREFLOW_WEB_THREADS`` (8 per process). Each worker process builds its
 own app after the fork, so each has one engine client shared by its threads.
+
+The gunicorn master serves the worker processes' summed Prometheus metrics on
+``HIREFLOW_WEB_HOST``:``HIREFLOW_WEB_METRICS_PORT`` (9465; 0 turns it off).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
+import sys
+import tempfile
 
 from gunicorn.app.base import BaseApplication
 
@@ -32,9 +39,42 @@ class WebappServer(BaseApplication):
         return create_app()
 
 
+def serve_metrics(server) -> None:
+    """gunicorn's ``when_ready`` hook: serve the workers' summed metrics from the master."""
+    port = int(os.environ.get("HIREFLOW_WEB_METRICS_PORT") or 0)
+    if not port:
+        return
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    host = os.environ.get("HIREFLOW_WEB_HOST", "127.0.0.1")
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:  # metrics are worth a warning, not the whole webapp
+        server.log.warning("webapp metrics not served on %s:%s: %s", host, port, exc)
+        return
+    print(f"webapp: metrics on http://{host}:{port}/metrics", flush=True)
+
+
+def forget_worker(server, worker) -> None:
+    """gunicorn's ``child_exit`` hook: a dead worker's gauges leave the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def main() -> None:
     configure_logging()
     env = os.environ
+    # Before anything imports prometheus_client: the worker processes, forked from this
+    # one, then write their metrics to files the master sums. Counters start at zero.
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess mode was chosen")
+    metrics_dir = tempfile.mkdtemp(prefix="hireflow-webapp-metrics-")
+    atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    env.setdefault("HIREFLOW_WEB_METRICS_PORT", "9465")
     # One secret for every worker process: a CSRF token signed by one must verify in another.
     env.setdefault("HIREFLOW_SECRET_KEY", secrets.token_urlsafe(32))
     host = env.get("HIREFLOW_WEB_HOST", "127.0.0.1")
@@ -52,6 +92,8 @@ def main() -> None:
         # gunicorn's control socket sits at one path per user: two servers (``make run``
         # beside ``make test``) would fight over it, and nothing here uses it.
         "control_socket_disable": True,
+        "when_ready": serve_metrics,
+        "child_exit": forget_worker,
     }
     print(f"webapp: serving on http://{host}:{port} with gunicorn", flush=True)
     WebappServer(options).run()
