@@ -7,6 +7,7 @@ before it happens, so a redelivered job finds the claim and does not repeat it.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -14,8 +15,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -31,6 +30,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from hireflow.paths import data_root
+
+log = logging.getLogger(__name__)
 
 
 def default_database_url() -> str:
@@ -227,6 +228,11 @@ class Database:
         before migrations existed is brought to the baseline without losing a row (see
         ``hireflow/migrations/versions/0001_baseline.py``).
         """
+        # Imported here, after the module quieted Alembic's logger: it logs as it loads.
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+        from alembic.migration import MigrationContext
+
         # Alembic keeps its running migration in module globals: one at a time per process.
         with _MIGRATING_IN_THIS_PROCESS, _migration_lock(self.engine), self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -234,10 +240,17 @@ class Database:
             config = AlembicConfig()
             config.set_main_option("script_location", str(MIGRATIONS_DIR))
             config.attributes["connection"] = connection
+            before = MigrationContext.configure(connection).get_current_revision()
             command.upgrade(config, "head")
+            after = MigrationContext.configure(connection).get_current_revision()
+            if after != before:
+                log.info("domain store schema migrated from %s to %s", before or "nothing", after)
 
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic narrates every start at INFO (its plugins, its SQL dialect): one line of ours
+# says when a migration ran, and Alembic's warnings still come through.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 _MIGRATING_IN_THIS_PROCESS = threading.Lock()
 # Any fixed number: PostgreSQL advisory locks are named by integers.
 MIGRATION_LOCK_KEY = 7_240_031
