@@ -119,6 +119,8 @@ def run_components(extra_env: dict[str, str] | None = None) -> None:
         f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them.\n"
         f"  webapp:       {web}/  (API: {web}/openapi.json, health: {web}/readyz)\n"
         f"  admin token:  {env['HIREFLOW_ADMIN_TOKEN']}  (HIREFLOW_ADMIN_TOKEN)\n"
+        f"  metrics:      webapp http://127.0.0.1:{env.get('HIREFLOW_WEB_METRICS_PORT', '9465')}/metrics, "
+        f"worker pool http://127.0.0.1:{env.get('HIREFLOW_WORKER_STATUS_PORT', '9464')}/metrics\n"
         "  try it:       the README's walk-through; sample resumes in docs/samples/",
         flush=True,
     )
