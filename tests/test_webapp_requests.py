@@ -430,6 +430,20 @@ def test_with_an_api_token_set_the_right_one_opens_the_api_and_other_doors_keep_
     assert web.get("/api/admin/processes").status_code == 401
 
 
+def test_while_a_token_is_rotated_both_the_old_and_the_new_one_open_the_api(tmp_path):
+    services = empty_services(tmp_path)
+    app = create_app({"TESTING": True, "API_TOKEN": "old-api-token, new-api-token"}, services=services)
+    record_status(services.db, "unlock", "unl_1", "requested", {"employer_id": "emp-1"})
+    web = app.test_client()
+    for token, status in [
+        ("old-api-token", 200),
+        ("new-api-token", 200),
+        ("old-api-token, new-api-token", 401),
+    ]:
+        answer = web.get("/api/unlocks/unl_1", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == status, token
+
+
 @pytest.mark.parametrize("path", ["/", "/items/unlock/unl_1", "/mail"])
 def test_the_console_can_be_turned_off(guarded, path):
     app, _ = guarded

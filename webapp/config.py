@@ -50,14 +50,15 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "ADMIN_TOKEN",
         "HIREFLOW_ADMIN_TOKEN",
         "",
-        "Bearer token of the admin API; empty disables the admin API",
+        "Bearer token of the admin API (several, comma-separated, while you rotate it); "
+        "empty disables the admin API",
     ),
     (
         "API_TOKEN",
         "HIREFLOW_API_TOKEN",
         "",
         "Bearer token of the domain API (`/api/resumes`, `applications`, `unlocks`, `interviews`); "
-        "empty leaves it open, for local use only",
+        "several, comma-separated, while you rotate it; empty leaves it open, for local use only",
     ),
     (
         "CONSOLE",

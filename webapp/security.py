@@ -51,10 +51,16 @@ SECURITY_HEADERS = {
 }
 
 
-def require_bearer(token: str, realm: str, what: str) -> None:
-    """Refuse the request with 401 unless it carries ``Authorization: Bearer <token>``."""
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+def require_bearer(tokens: str, realm: str, what: str) -> None:
+    """Refuse the request with 401 unless it carries ``Authorization: Bearer <token>``.
+
+    ``tokens`` may list several, separated by commas, so a new token can be handed out
+    before the old one is withdrawn.
+    """
+    given = request.headers.get("Authorization", "").encode()
+    accepted = [t.strip() for t in tokens.split(",") if t.strip()]
+    # A list, not a generator: every token is compared, so the time taken tells nothing.
+    if not any([hmac.compare_digest(given, f"Bearer {token}".encode()) for token in accepted]):
         raise Problem(
             401,
             "Unauthorized",
