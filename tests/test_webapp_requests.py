@@ -333,6 +333,11 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, 
     assert taken.status_code == 422
     assert taken.json["invalid_params"][0]["name"] == "payment_method_ref"
     assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 2  # no third
+    # An unlock with no employer on record: the card is tied to nobody else in its place.
+    record_status(services.db, "unlock", "unl_nobody", "requested", {})
+    nobody = web.post("/api/unlocks/unl_nobody/payment-method", json={"payment_method_ref": "pm_card_visa"})
+    assert nobody.status_code == 409 and "no employer" in nobody.json["detail"]
+    assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 2
 
 
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):

@@ -228,7 +228,10 @@ class Hireflow:
             raise Problem(409, "Unlock closed", f"this unlock is {record.status}; it needs no card")
         if self.services.payments is None:
             raise Problem(503, "No payment provider", "this deployment has no payment provider configured")
-        employer_id = (record.details or {}).get("employer_id") or unlock_id
+        employer_id = (record.details or {}).get("employer_id")
+        if not employer_id:
+            # The provider ties a card to one customer, the employer; never guess another.
+            raise Problem(409, "Unlock incomplete", "this unlock has no employer on record; start it again")
         try:
             self.services.payments.save_card(
                 unlock_id=unlock_id, customer=employer_id, payment_method=update.payment_method_ref
