@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
 import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
@@ -39,20 +43,49 @@ def test_the_server_is_ready_and_processes_an_upload(live_webapp):
     )
 
 
-def test_the_master_serves_the_workers_request_metrics_on_its_own_port(live_webapp):
-    def answered(route: str, status: str) -> float:
-        text = requests.get(live_webapp.metrics_url, timeout=10).text
-        sample = f'hireflow_web_requests_total{{method="GET",route="{route}",status="{status}"}} '
-        lines = [line for line in text.splitlines() if line.startswith(sample)]
-        return float(lines[0].removeprefix(sample)) if lines else 0.0
+def answered(live_webapp, route: str, status: str) -> float:
+    """The master's count of GET requests to ``route`` answered with ``status``."""
+    text = requests.get(live_webapp.metrics_url, timeout=10).text
+    sample = f'hireflow_web_requests_total{{method="GET",route="{route}",status="{status}"}} '
+    lines = [line for line in text.splitlines() if line.startswith(sample)]
+    return float(lines[0].removeprefix(sample)) if lines else 0.0
 
-    before = answered("/api/unlocks/<business_id>", "404")
+
+def web_workers(live_webapp) -> list[int]:
+    """The pids of the gunicorn master's worker processes."""
+    pid = live_webapp.process.pid
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_the_master_serves_the_workers_request_metrics_on_its_own_port(live_webapp):
+    before = answered(live_webapp, "/api/unlocks/<business_id>", "404")
     for n in range(3):
         assert requests.get(f"{live_webapp.url}/api/unlocks/unl_nope_{n}", timeout=10).status_code == 404
     # Counted in the worker process, summed by the master, under the route rather than each path.
-    assert answered("/api/unlocks/<business_id>", "404") == before + 3
+    assert answered(live_webapp, "/api/unlocks/<business_id>", "404") == before + 3
     # Not on the public port, where an Ingress would expose it.
     assert requests.get(f"{live_webapp.url}/metrics", timeout=10).status_code == 404
+
+
+def test_a_web_worker_that_exits_takes_no_counts_with_it(live_webapp):
+    route = "/api/interviews/<business_id>"
+    for n in range(2):
+        requests.get(f"{live_webapp.url}/api/interviews/int_nope_{n}", timeout=10)
+    before = answered(live_webapp, route, "404")
+    assert before >= 2
+    [worker] = web_workers(live_webapp)
+    os.kill(worker, signal.SIGTERM)  # a graceful exit, as on a reload: the worker runs sys.exit
+    wait_for(
+        lambda: web_workers(live_webapp) not in ([], [worker]),
+        what="gunicorn to start a new worker",
+        seen=lambda: web_workers(live_webapp),
+    )
+    healthz = f"{live_webapp.url}/healthz"
+    wait_for(
+        lambda: requests.get(healthz, timeout=10).ok, what="the new worker to serve", seen=lambda: healthz
+    )
+    # The old worker's counts stay in the sum: its exit removed no one's metrics files.
+    assert answered(live_webapp, route, "404") >= before
 
 
 def test_the_server_refuses_a_forged_webhook(live_webapp):

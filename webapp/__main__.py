@@ -10,7 +10,6 @@ The gunicorn master serves the worker processes' summed Prometheus metrics on
 
 from __future__ import annotations
 
-import atexit
 import os
 import secrets
 import shutil
@@ -57,6 +56,15 @@ def serve_metrics(server) -> None:
     print(f"webapp: metrics on http://{host}:{port}/metrics", flush=True)
 
 
+def remove_metrics_files(server) -> None:
+    """gunicorn's ``on_exit`` hook, run by the master only.
+
+    Not ``atexit``: every worker is forked from the master and leaves by ``sys.exit``, so
+    a worker that exits would delete the files the others still write.
+    """
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
 def forget_worker(server, worker) -> None:
     """gunicorn's ``child_exit`` hook: a dead worker's gauges leave the sum."""
     from prometheus_client import multiprocess
@@ -72,7 +80,6 @@ def main() -> None:
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before its multiprocess mode was chosen")
     metrics_dir = tempfile.mkdtemp(prefix="hireflow-webapp-metrics-")
-    atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     env.setdefault("HIREFLOW_WEB_METRICS_PORT", "9465")
     # One secret for every worker process: a CSRF token signed by one must verify in another.
@@ -94,6 +101,7 @@ def main() -> None:
         "control_socket_disable": True,
         "when_ready": serve_metrics,
         "child_exit": forget_worker,
+        "on_exit": remove_metrics_files,
     }
     print(f"webapp: serving on http://{host}:{port} with gunicorn", flush=True)
     WebappServer(options).run()
