@@ -25,9 +25,8 @@ def card_form(token: str):
 @bp.post("/<token>")
 def save_card(token: str):
     unlock_id = hireflow().card_link_unlock(token)
-    payment_method_ref = request.form.get("payment_method_ref", "").strip()
     update = CardUpdate.model_validate(
-        {"payment_method_ref": payment_method_ref} if payment_method_ref else {}
+        {"payment_method_ref": request.form.get("payment_method_ref", "").strip()}
     )
     hireflow().save_card(unlock_id, update)
     return render_template("card.html", item=hireflow().status("unlock", unlock_id), saved=True)
