@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hireflow.adapters.calendar import CalendarUnavailable
 from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTemporarilyUnavailable
-from hireflow.adapters.file_store import FileNotFound
+from hireflow.adapters.file_store import FileNotFound, FileStoreUnavailable
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.errors import PermanentFailure
 from job_workers.interview import NoFreeSlots
@@ -71,6 +71,11 @@ TECHNICAL_CAUSES = (
         "Free some time in the panelists' calendars",
     ),
     Cause((DBAPIError,), "hireflow database unavailable", "Check the database (connections, disk space)"),
+    Cause(
+        (FileStoreUnavailable,),
+        "File store unavailable",
+        "Check the files folder's volume, or the S3 bucket (endpoint, credentials, permissions)",
+    ),
     Cause((FileNotFound,), "Stored file missing", "Restore the file from backup or ask for a new upload"),
 )
 UNEXPECTED = Cause(

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import caldav
 
 from hireflow.adapters.calendar import CalDavCalendar, InterviewCalendar, StoreCalendar
 from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
-from hireflow.adapters.file_store import FileStore, LocalFileStore
+from hireflow.adapters.file_store import FileStore, file_store_from_environment
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
-from hireflow.paths import data_root
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
 from hireflow.signed_links import CardLinks, SlotLinks
 from hireflow.store import Database
@@ -57,7 +55,8 @@ def services_from_environment(
 ) -> Services:
     """The real adapters, pointed at the local sandboxes unless the environment says otherwise.
 
-    ``HIREFLOW_FILES_DIR``, ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
+    ``HIREFLOW_FILES_DIR`` or ``HIREFLOW_FILES_URL`` (see ``file_store_from_environment``),
+    ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
     ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``).
 
@@ -66,7 +65,6 @@ def services_from_environment(
     """
     env = os.environ
     public_url = env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
-    files_dir = Path(env.get("HIREFLOW_FILES_DIR", data_root() / "files"))
     db = Database()
     db.create_schema()
     mailer = SendGridMailer(
@@ -87,7 +85,7 @@ def services_from_environment(
     slot_links = SlotLinks(link_secret, public_url + "/interviews/slot")
     card_links = CardLinks(link_secret, public_url + "/unlocks/card")
     return Services(
-        files=LocalFileStore(files_dir),
+        files=file_store_from_environment(env),
         db=db,
         mailer=mailer,
         payments=payments,

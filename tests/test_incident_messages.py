@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from hireflow.adapters.calendar import CalendarUnavailable
 from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTemporarilyUnavailable
-from hireflow.adapters.file_store import FileNotFound
+from hireflow.adapters.file_store import FileNotFound, FileStoreUnavailable
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.errors import PermanentFailure
 from hireflow.model_checks import MODELS_DIR, job_tasks
@@ -44,6 +44,9 @@ EXAMPLES = {
     "Unexpected error (probably a bug)": KeyError("amount_cents"),
     "Payment gateway refused the request": PaymentRequestRejected("/v1/payment_intents refused with 400"),
     "Mail provider refused the email": EmailRejected("Invalid recipient address 'x' for receipt:unl_42"),
+    "File store unavailable": FileStoreUnavailable(
+        "S3 bucket 'hireflow-files' failed reading sha256:00: Could not connect to the endpoint URL"
+    ),
     "Stored file missing": FileNotFound("No file stored as sha256:00"),
     "Cannot succeed with this data": PermanentFailure("Unlock unl_42: price 'amount_cents' must be positive"),
 }

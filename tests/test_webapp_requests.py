@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.adapters.payments import StripeStylePaymentGateway
+from hireflow.adapters.s3_file_store import S3FileStore, s3_client
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
@@ -54,11 +55,9 @@ def empty_services(folder: Path) -> Services:
     )
 
 
-@pytest.fixture
-def offline(tmp_path: Path):
-    """An app whose engine is unreachable, with its own empty store and file folder."""
-    services = empty_services(tmp_path)
-    app = create_app(
+def offline_app(services: Services):
+    """An app on ``services`` whose engine is unreachable."""
+    return create_app(
         {
             "TESTING": True,
             "ENGINE_REST_URL": f"http://127.0.0.1:{free_port()}",
@@ -70,7 +69,13 @@ def offline(tmp_path: Path):
         },
         services=services,
     )
-    return app, services, tmp_path / "files"
+
+
+@pytest.fixture
+def offline(tmp_path: Path):
+    """An app whose engine is unreachable, with its own empty store and file folder."""
+    services = empty_services(tmp_path)
+    return offline_app(services), services, tmp_path / "files"
 
 
 def stored_files(folder: Path) -> list[Path]:
@@ -211,6 +216,24 @@ def test_with_the_engine_down_requests_answer_503_and_lose_nothing(offline):
     assert "unreachable" in ready.json["checks"]["engine"]["detail"]
     assert ready.json["checks"]["database"]["ok"] is True
     assert client.get("/healthz").status_code == 200
+
+
+def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offline, monkeypatch):
+    app, services, _ = offline
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "offline-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "offline-test")
+    services.files = S3FileStore(s3_client(f"http://127.0.0.1:{free_port()}"), "hireflow-files")
+    client = app.test_client()
+
+    upload = client.post("/api/resumes", **resume_upload(pdf_resume(pages=1)))
+    assert upload.status_code == 503, upload.json
+    assert upload.json["title"] == "File store unavailable"
+    assert upload.headers["Retry-After"] == "5"
+    assert "127.0.0.1" not in upload.json["detail"]  # where the store is stays in the log
+    assert rows(services, RequestClaim) == 0
+
+    files = client.get("/readyz").json["checks"]["files"]
+    assert files["ok"] is False and "Could not connect" in files["detail"]
 
 
 def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):

@@ -169,7 +169,11 @@ def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
     return response
 
 
-UNAVAILABLE = _problem("The engine is unavailable; nothing was accepted. Retry after Retry-After.", True)
+UNAVAILABLE = _problem(
+    "The engine, the database or the file store is unavailable; nothing was accepted. "
+    "Retry after Retry-After.",
+    True,
+)
 INVALID = _problem("The request is invalid; invalid_params names the fields.")
 NOT_FOUND = _problem("No such item.")
 CONFLICT = _problem("The key was used for a different request, or the same request is in progress.")

@@ -1,7 +1,8 @@
 """Every error as an RFC 9457 problem detail (``application/problem+json``).
 
 Views raise ``Problem``; request validation errors become 400 with ``invalid_params``
-naming each field; an unreachable engine becomes 503 with ``Retry-After``. Unexpected
+naming each field; an unreachable engine, database or file store becomes 503 with
+``Retry-After``. Unexpected
 exceptions are logged with a reference and answered 500 without internals. The UI's
 pages get the same information as an HTML page.
 """
@@ -16,6 +17,7 @@ from flask import Flask, Response, json, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from hireflow.adapters.file_store import FileStoreUnavailable
 from webapp.engine import EngineRejected, EngineUnavailable, KeyReused, RequestInProgress
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,21 @@ def engine_unavailable(reason: str, retry_after_seconds: int = 5) -> Problem:
     )
 
 
+def dependency_unavailable(title: str, retry_after_seconds: int = 5) -> Problem:
+    """503: a store the request needs cannot be reached now; retrying later is safe.
+
+    The detail stays generic: the exception's text may name hosts or credentials, so it
+    goes to the log only.
+    """
+    return Problem(
+        503,
+        title,
+        f"Nothing was accepted; retry in {retry_after_seconds} s.",
+        type_=TYPE_BASE + "dependency-unavailable",
+        headers={"Retry-After": str(retry_after_seconds)},
+    )
+
+
 def problem_response(problem: Problem) -> Response:
     if request.blueprint in HTML_BLUEPRINTS:
         html = render_template("error.html", problem=problem.body())
@@ -113,6 +130,11 @@ def init_app(app: Flask) -> None:
     def handle_engine_unavailable(error: EngineUnavailable):
         log.warning("engine unavailable on %s %s: %s", request.method, request.path, error)
         return problem_response(engine_unavailable(str(error)))
+
+    @app.errorhandler(FileStoreUnavailable)
+    def handle_file_store_unavailable(error: FileStoreUnavailable):
+        log.warning("file store unavailable on %s %s: %s", request.method, request.path, error)
+        return problem_response(dependency_unavailable("File store unavailable"))
 
     @app.errorhandler(EngineRejected)
     def handle_engine_rejected(error: EngineRejected):

@@ -1,7 +1,8 @@
 """Content-addressed file store: files are kept by the SHA-256 of their bytes.
 
 Process variables carry only the reference (``sha256:<hex>``), never file content. The
-local default keeps files in a folder outside any web root (``var/files``). The same
+local default keeps files in a folder outside any web root (``var/files``); production
+may keep them in an S3 bucket instead (``hireflow.adapters.s3_file_store``). The same
 bytes stored twice are stored once, which also makes a retried upload harmless.
 """
 
@@ -11,8 +12,12 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol
+from urllib.parse import urlsplit
+
+from hireflow.paths import data_root
 
 REF_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 CHUNK = 64 * 1024
@@ -30,12 +35,20 @@ class FileNotFound(FileStoreError):
     """No file is stored under this reference."""
 
 
+class FileStoreUnavailable(FileStoreError):
+    """The store cannot be reached or refused the call; trying again later may succeed."""
+
+
 class FileStore(Protocol):
     """What the webapp and workers need from a file store."""
 
     def put(self, stream: BinaryIO, *, max_bytes: int) -> str: ...
 
     def read(self, ref: str) -> bytes: ...
+
+    def check(self) -> str:
+        """Readiness: where the files are kept; raises ``FileStoreUnavailable`` if unusable."""
+        ...
 
 
 def check_ref(ref: str) -> str:
@@ -90,3 +103,36 @@ class LocalFileStore:
 
     def exists(self, ref: str) -> bool:
         return self._path(ref).is_file()
+
+    def check(self) -> str:
+        """Readiness: the folder is there and this process may write to it."""
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            raise FileStoreUnavailable(f"the files folder {self.root} is missing or not writable")
+        return str(self.root)
+
+
+def file_store_from_environment(env: Mapping[str, str]) -> FileStore:
+    """The store the environment names.
+
+    ``HIREFLOW_FILES_URL=s3://bucket/optional/prefix`` keeps files in that bucket, with
+    ``HIREFLOW_S3_ENDPOINT_URL`` for an S3-compatible store (MinIO, Ceph) and boto's own
+    ``AWS_*`` settings for credentials and region. Without it, files stay in the folder
+    ``HIREFLOW_FILES_DIR`` (default ``var/files``).
+    """
+    url = env.get("HIREFLOW_FILES_URL", "").strip()
+    if not url:
+        return LocalFileStore(Path(env.get("HIREFLOW_FILES_DIR") or data_root() / "files"))
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"HIREFLOW_FILES_URL={url!r}: expected s3://<bucket>[/<prefix>]")
+    try:
+        from hireflow.adapters.s3_file_store import S3FileStore, s3_client
+    except ImportError as exc:  # boto3 comes with the s3 extra
+        raise ValueError(
+            f"HIREFLOW_FILES_URL names a bucket but boto3 is missing ({exc}); install hireflow[s3]"
+        ) from exc
+    client = s3_client(
+        env.get("HIREFLOW_S3_ENDPOINT_URL", "").strip() or None,
+        env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+    )
+    return S3FileStore(client, parts.netloc, parts.path)

@@ -1,10 +1,11 @@
-"""``/healthz``: the process answers. ``/readyz``: the engine and the database answer too."""
+"""``/healthz``: the process answers. ``/readyz``: the engine, the database and the file store answer too."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from hireflow.adapters.file_store import FileStoreUnavailable
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.http import hireflow
 
@@ -42,9 +43,16 @@ def _database_check() -> dict:
     return {"ok": True, "detail": hireflow().services.db.engine.dialect.name}
 
 
+def _files_check() -> dict:
+    try:
+        return {"ok": True, "detail": hireflow().services.files.check()}
+    except FileStoreUnavailable as exc:
+        return {"ok": False, "detail": str(exc)}
+
+
 @bp.get("/readyz")
 def readyz():
-    checks = {"engine": _engine_check(), "database": _database_check()}
+    checks = {"engine": _engine_check(), "database": _database_check(), "files": _files_check()}
     ready = all(check["ok"] for check in checks.values())
     response = jsonify({"status": "ready" if ready else "not ready", "checks": checks})
     if not ready:
