@@ -236,6 +236,21 @@ def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offli
     assert files["ok"] is False and "Could not connect" in files["detail"]
 
 
+def test_with_the_database_down_requests_answer_503_not_500(tmp_path):
+    services = empty_services(tmp_path)
+    services.db = Database(f"sqlite:///{tmp_path / 'no-such-folder' / 'domain.sqlite3'}")
+    client = offline_app(services).test_client()
+
+    for response in (
+        client.get("/api/resumes/res_1"),
+        client.post("/api/resumes", **resume_upload(pdf_resume(pages=1))),
+    ):
+        assert response.status_code == 503, response.json
+        assert response.json["title"] == "Database unavailable"
+        assert response.headers["Retry-After"] == "5"
+    assert client.get("/readyz").json["checks"]["database"]["ok"] is False
+
+
 def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
     client = offline[0].test_client()
     event = payment_succeeded("evt_2", "pi_2")

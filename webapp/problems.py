@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, json, render_template, request
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hireflow.adapters.file_store import FileStoreUnavailable
@@ -135,6 +136,12 @@ def init_app(app: Flask) -> None:
     def handle_file_store_unavailable(error: FileStoreUnavailable):
         log.warning("file store unavailable on %s %s: %s", request.method, request.path, error)
         return problem_response(dependency_unavailable("File store unavailable"))
+
+    @app.errorhandler(OperationalError)
+    def handle_database_unavailable(error: OperationalError):
+        # Connection refused, server gone, SQLite busy: the database, not the request.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        return problem_response(dependency_unavailable("Database unavailable"))
 
     @app.errorhandler(EngineRejected)
     def handle_engine_rejected(error: EngineRejected):
