@@ -214,7 +214,11 @@ class Database:
 
     def __init__(self, url: str | None = None):
         self.url = url or default_database_url()
-        self.engine: Engine = create_engine(self.url, future=True)
+        # A server restart or an idle timeout on the way (PgBouncer, a cloud proxy) leaves
+        # dead connections in the pool; a ping on checkout replaces them instead of
+        # failing the next request or job with them.
+        pre_ping = not self.url.startswith("sqlite")
+        self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=pre_ping)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 
-from hireflow.store import Base, Database
+from hireflow.store import Base, Database, JobPosting
+from tests.postgres import fresh_database
 
 
 def test_many_starts_at_once_create_the_schema_without_an_error(store_url):
@@ -32,3 +33,19 @@ def test_many_starts_at_once_create_the_schema_without_an_error(store_url):
     assert errors == []
     tables = set(inspect(Database(url).engine).get_table_names())
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
+
+
+def test_connections_the_server_dropped_are_replaced_not_handed_out(postgres_server):
+    """After a PostgreSQL restart or failover, the next query reconnects instead of failing."""
+    db = Database(fresh_database(postgres_server))
+    db.create_schema()
+    with db.sessions() as session:
+        pids = {session.scalar(text("SELECT pg_backend_pid()"))}
+    admin = Database(postgres_server)
+    with admin.engine.begin() as connection:
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    with db.sessions() as session:
+        assert session.scalars(select(JobPosting)).all() == []
+        assert session.scalar(text("SELECT pg_backend_pid()")) not in pids
