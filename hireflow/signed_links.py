@@ -9,6 +9,10 @@ A link carries its item's id (and, for a slot, the slot) signed with
 ``HIREFLOW_SLOT_LINK_SECRET`` (itsdangerous, HMAC-SHA256). Links are built when the email
 is sent and never stored in process variables: they work like a password for that one
 action. Ids derive from business keys and can be guessed; the signature cannot.
+
+Links live for days, so the secret rotates without breaking the ones already mailed:
+``HIREFLOW_SLOT_LINK_SECRET=new,old`` signs with ``new`` and still reads links signed
+with ``old``. Drop ``old`` once its links have expired (7 days).
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ class SignedLinks:
     kind = "link"
 
     def __init__(self, secret: str, base_url: str, max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS):
-        if len(secret) < 16:
-            raise ValueError("the link secret must be at least 16 characters")
-        self._serializer = URLSafeTimedSerializer(secret, salt=self.salt)
+        secrets = [part.strip() for part in secret.split(",")]
+        if any(len(part) < 16 for part in secrets):
+            raise ValueError("each link secret must be at least 16 characters")
+        # itsdangerous signs with the last key and accepts any; ours lists the newest first.
+        self._serializer = URLSafeTimedSerializer(secrets[::-1], salt=self.salt)
         self.base_url = base_url.rstrip("/")
         self.max_age_seconds = max_age_seconds
 

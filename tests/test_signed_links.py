@@ -1,0 +1,50 @@
+"""Signed links in emails: one kind never reads as another, and the secret rotates safely."""
+
+from __future__ import annotations
+
+import pytest
+
+from hireflow.signed_links import CardLinks, SignedLinkExpired, SignedLinkInvalid, SlotLinks
+
+OLD = "the-old-link-secret-0001"
+NEW = "the-new-link-secret-0002"
+SLOT = {"start": "2026-12-07T09:00:00Z", "end": "2026-12-07T10:00:00Z"}
+
+
+def test_a_link_reads_back_as_what_it_was_made_for():
+    slot_links = SlotLinks(NEW, "http://hireflow.test/interviews/slot/")
+    link = slot_links.link_for("int_1", SLOT)
+    assert link.startswith("http://hireflow.test/interviews/slot/")
+    choice = slot_links.read(link.rsplit("/", 1)[1])
+    assert (choice.interview_id, choice.slot) == ("int_1", SLOT)
+
+
+def test_one_kind_of_link_is_never_read_as_another():
+    slot_token = SlotLinks(NEW, "http://x").token_for("unl_1", SLOT)
+    with pytest.raises(SignedLinkInvalid, match="card link is not valid"):
+        CardLinks(NEW, "http://x").read(slot_token)
+
+
+def test_links_mailed_before_a_rotation_still_open_after_it():
+    mailed = CardLinks(OLD, "http://x").token_for("unl_1")
+    rotated = CardLinks(f"{NEW}, {OLD}", "http://x")
+    assert rotated.read(mailed) == "unl_1"
+    fresh = rotated.token_for("unl_2")
+    # New links are signed with the new secret, so dropping the old one keeps them valid.
+    assert CardLinks(NEW, "http://x").read(fresh) == "unl_2"
+    with pytest.raises(SignedLinkInvalid):
+        CardLinks(OLD, "http://x").read(fresh)
+    with pytest.raises(SignedLinkInvalid):
+        CardLinks(NEW, "http://x").read(mailed)
+
+
+def test_an_expired_link_says_so():
+    token = SlotLinks(NEW, "http://x", max_age_seconds=-1).token_for("int_1", SLOT)
+    with pytest.raises(SignedLinkExpired, match="slot link has expired"):
+        SlotLinks(NEW, "http://x", max_age_seconds=-1).read(token)
+
+
+@pytest.mark.parametrize("secret", ["short", f"{NEW},short", f"{NEW},", ""])
+def test_every_secret_must_be_long_enough(secret):
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        SlotLinks(secret, "http://x")
