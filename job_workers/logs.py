@@ -9,7 +9,9 @@ import json
 import logging
 import os
 
-CONTEXT_FIELDS = ("worker", "job_type", "job_key", "process_instance_key", "element_id")
+CONTEXT_FIELDS = ("worker", "job_type", "job_key", "process_instance_key", "element_id", "request_id")
+# The parts of a webapp access line (webapp.request_log.AccessLine); plain text has them in its message.
+ACCESS_FIELDS = ("method", "path", "status", "bytes", "duration_ms", "remote_addr")
 
 
 class ContextFormatter(logging.Formatter):
@@ -33,21 +35,26 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            **{f: getattr(record, f) for f in CONTEXT_FIELDS if hasattr(record, f)},
+            **{f: getattr(record, f) for f in CONTEXT_FIELDS + ACCESS_FIELDS if hasattr(record, f)},
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
-def configure_logging(worker_name: str | None = None) -> None:
-    """Log to stderr in the configured format; every record carries the worker's name."""
+def configure_logging(worker_name: str | None = None, filters: tuple[logging.Filter, ...] = ()) -> None:
+    """Log to stderr in the configured format; every record carries the worker's name.
+
+    ``filters`` add context of the caller's own to every record (the webapp's request id).
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter() if os.environ.get("HIREFLOW_LOG_FORMAT") == "json" else ContextFormatter()
     )
     if worker_name:
         handler.addFilter(_WorkerName(worker_name))
+    for extra in filters:
+        handler.addFilter(extra)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(os.environ.get("HIREFLOW_LOG_LEVEL", "INFO"))

@@ -312,6 +312,7 @@ class LiveWebapp:
     url: str
     process: subprocess.Popen
     metrics_url: str  # the gunicorn master's port for the workers' summed metrics
+    log_path: Path  # everything the server wrote: gunicorn's lines, access lines, the app's logs
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +353,7 @@ def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed
             process.kill()
             pytest.fail(f"the webapp did not start; its log:\n{log_path.read_text()}")
         time.sleep(0.2)
-    yield LiveWebapp(url, process, f"http://127.0.0.1:{metrics_port}/metrics")
+    yield LiveWebapp(url, process, f"http://127.0.0.1:{metrics_port}/metrics", log_path)
     if process.poll() is None:
         process.terminate()
         process.wait(30)

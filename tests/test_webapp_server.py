@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,21 @@ def test_the_server_refuses_a_forged_webhook(live_webapp):
     response = requests.post(f"{live_webapp.url}/webhooks/payments", timeout=10, **event)
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_the_servers_access_lines_carry_the_request_id_and_no_link_token(live_webapp):
+    response = requests.get(
+        f"{live_webapp.url}/interviews/slot/NOT-A-REAL-TOKEN.xyz", headers={"X-Request-ID": "live-slot-0001"}
+    )
+    assert response.headers["X-Request-ID"] == "live-slot-0001"
+    deadline = time.monotonic() + 10
+    while "live-slot-0001" not in live_webapp.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = live_webapp.log_path.read_text()
+    line = next(line for line in log.splitlines() if "request_id=live-slot-0001" in line)
+    assert f'gunicorn.access: 127.0.0.1 "GET /interviews/slot/<token>" {response.status_code} ' in line
+    assert "NOT-A-REAL-TOKEN" not in log
+    assert "gunicorn.error: Booting worker" in log  # gunicorn's own lines in the same format
 
 
 def test_a_resume_uploaded_in_the_browser_becomes_processed(live_webapp, tmp_path):

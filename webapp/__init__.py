@@ -15,7 +15,7 @@ from flask import Flask
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.seed import load_demo_data
 from job_workers.services import Services, services_from_environment
-from webapp import problems, security
+from webapp import problems, request_log, security
 from webapp.blueprints import register
 from webapp.claims import RequestClaims
 from webapp.config import MULTIPART_OVERHEAD_BYTES, settings_from_environment
@@ -53,6 +53,8 @@ def create_app(
     # multiprocess mode before the first import of it (see ``webapp.__main__``).
     from webapp import metrics
 
+    # First, so every later hook and every log line has the request's id.
+    request_log.init_app(app)
     metrics.init_app(app)
     problems.init_app(app)
     register(app)

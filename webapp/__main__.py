@@ -10,6 +10,7 @@ The gunicorn master serves the worker processes' summed Prometheus metrics on
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -19,6 +20,7 @@ import tempfile
 from gunicorn.app.base import BaseApplication
 
 from job_workers.logs import configure_logging
+from webapp.request_log import GunicornLogger, RequestIdFilter
 
 
 class WebappServer(BaseApplication):
@@ -53,7 +55,7 @@ def serve_metrics(server) -> None:
     except OSError as exc:  # metrics are worth a warning, not the whole webapp
         server.log.warning("webapp metrics not served on %s:%s: %s", host, port, exc)
         return
-    print(f"webapp: metrics on http://{host}:{port}/metrics", flush=True)
+    server.log.info("webapp metrics on http://%s:%s/metrics", host, port)
 
 
 def remove_metrics_files(server) -> None:
@@ -73,7 +75,8 @@ def forget_worker(server, worker) -> None:
 
 
 def main() -> None:
-    configure_logging()
+    # gunicorn's lines too (GunicornLogger), so the whole output is one format.
+    configure_logging(filters=(RequestIdFilter(),))
     env = os.environ
     # Before anything imports prometheus_client: the worker processes, forked from this
     # one, then write their metrics to files the master sums. Counters start at zero.
@@ -95,6 +98,7 @@ def main() -> None:
         "timeout": 60,
         "graceful_timeout": 30,
         "accesslog": "-",
+        "logger_class": GunicornLogger,
         "proc_name": "hireflow-webapp",
         # gunicorn's control socket sits at one path per user: two servers (``make run``
         # beside ``make test``) would fight over it, and nothing here uses it.
@@ -103,7 +107,7 @@ def main() -> None:
         "child_exit": forget_worker,
         "on_exit": remove_metrics_files,
     }
-    print(f"webapp: serving on http://{host}:{port} with gunicorn", flush=True)
+    logging.getLogger("webapp").info("serving on http://%s:%s with gunicorn", host, port)
     WebappServer(options).run()
 
 

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from hireflow.adapters.file_store import FileStoreUnavailable
 from webapp.engine import EngineRejected, EngineUnavailable, KeyReused, RequestInProgress
+from webapp.request_log import current_request_id, loggable_path
 
 log = logging.getLogger(__name__)
 
@@ -129,18 +130,18 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(EngineUnavailable)
     def handle_engine_unavailable(error: EngineUnavailable):
-        log.warning("engine unavailable on %s %s: %s", request.method, request.path, error)
+        log.warning("engine unavailable on %s %s: %s", request.method, loggable_path(), error)
         return problem_response(engine_unavailable(str(error)))
 
     @app.errorhandler(FileStoreUnavailable)
     def handle_file_store_unavailable(error: FileStoreUnavailable):
-        log.warning("file store unavailable on %s %s: %s", request.method, request.path, error)
+        log.warning("file store unavailable on %s %s: %s", request.method, loggable_path(), error)
         return problem_response(dependency_unavailable("File store unavailable"))
 
     @app.errorhandler(OperationalError)
     def handle_database_unavailable(error: OperationalError):
         # Connection refused, server gone, SQLite busy: the database, not the request.
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        log.warning("database unavailable on %s %s: %s", request.method, loggable_path(), error.orig)
         return problem_response(dependency_unavailable("Database unavailable"))
 
     @app.errorhandler(EngineRejected)
@@ -170,8 +171,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        reference = secrets.token_hex(6)
-        log.exception("unexpected error %s on %s %s", reference, request.method, request.path)
+        # The request id, so a client quoting it leads to this request's log lines.
+        reference = current_request_id() or secrets.token_hex(6)
+        log.exception("unexpected error %s on %s %s", reference, request.method, loggable_path())
         problem = Problem(
             500,
             "Internal error",
