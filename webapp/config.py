@@ -133,4 +133,8 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict[str
         settings["ENGINE_REST_URL"] = connection.rest_address
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = secrets.token_urlsafe(32)
+    # The UI's session cookie holds the CSRF secret: never sent along cross-site, and only
+    # over HTTPS when people reach the webapp by HTTPS (the links in emails say how).
+    settings["SESSION_COOKIE_SAMESITE"] = "Lax"
+    settings["SESSION_COOKIE_SECURE"] = environ.get("HIREFLOW_PUBLIC_URL", "").startswith("https://")
     return settings

@@ -85,8 +85,6 @@ def init_app(app: Flask) -> None:
             "with no login: set HIREFLOW_CONSOLE=off, or serve it behind your sign-in proxy"
         )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 3600 * 8)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     for name in CSRF_EXEMPT_BLUEPRINTS:
         csrf.exempt(app.blueprints[name])
