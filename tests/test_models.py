@@ -91,3 +91,39 @@ def test_a_called_decision_must_exist(models_copy: Path):
     (models_copy / "unlock-pricing.dmn").unlink()
     report = check_models(models_copy)
     assert any(p.rule == "decision-exists" and p.element == "PriceUnlock" for p in report.problems)
+
+
+def test_every_business_errors_variables_reach_the_process(tmp_path):
+    """A BPMN error's variables land on its catch event only; without an output mapping
+    there, the steps after it (the re-upload email, the update-your-card email) never see them."""
+    from xml.etree import ElementTree
+
+    from hireflow.adapters.payments import PaymentDeclined
+    from hireflow.credits import InsufficientCredits
+    from hireflow.resume_intake import InvalidResume
+
+    examples = [
+        InvalidResume("corrupt"),
+        PaymentDeclined("declined", decline_code="generic_decline", payment_id="pi_1"),
+        InsufficientCredits("emp_1", balance=1, amount=2),
+    ]
+    ns = {
+        "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+        "zeebe": "http://camunda.org/schema/zeebe/1.0",
+    }
+    checked = 0
+    for model in sorted(MODELS_DIR.glob("*.bpmn")):
+        root = ElementTree.parse(model).getroot()
+        codes = {e.get("id"): e.get("errorCode") for e in root.iter(f"{{{ns['bpmn']}}}error")}
+        for event in root.iter():
+            definition = event.find("bpmn:errorEventDefinition", ns)
+            if definition is None or event.tag.endswith("endEvent"):
+                continue
+            for outcome in examples:
+                if codes.get(definition.get("errorRef")) != outcome.error_code:
+                    continue
+                mapped = {o.get("target") for o in event.iterfind(".//zeebe:output", ns)}
+                missing = set(outcome.variables()) - mapped
+                assert not missing, f"{model.name}: {event.get('id')} drops {sorted(missing)}"
+                checked += 1
+    assert checked >= 4  # the two resume checks, the card charge, the credits
