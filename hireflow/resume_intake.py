@@ -2,7 +2,8 @@
 
 Everything wrong with the file itself ends in ``InvalidResume`` with a reason. The
 resume-upload process catches it as the BPMN error ``RESUME_INVALID`` and asks the
-candidate to re-upload. No malformed file can crash a worker.
+candidate to re-upload. No malformed file can crash a worker: the parsers run in a child
+process with CPU, memory and time limits (``hireflow.parser_sandbox``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import docx
 import pypdf
 
 from hireflow.errors import BusinessOutcome
+from hireflow.parser_sandbox import ParserLimitExceeded, ParserLimits, run_isolated
 
 RESUME_INVALID = "RESUME_INVALID"  # BPMN error code caught by resume-upload
 
@@ -28,6 +30,7 @@ REASONS = {
     "unsafe_archive": "The Word file expands to far more data than a resume holds.",
     "encrypted": "The document is password-protected.",
     "no_text": "No text could be read from the document (is it a scanned image?).",
+    "too_complex": "The document takes far more work to read than a resume does.",
 }
 
 
@@ -45,6 +48,10 @@ class InvalidResume(BusinessOutcome):
         """The reason, so the re-upload email can say what was wrong."""
         return {"rejection_reason": self.reason, "rejection_message": str(self)}
 
+    def __reduce__(self):
+        # It comes back from the parser's child process by pickle, reason and all.
+        return (type(self), (self.reason, self.detail))
+
 
 @dataclass(frozen=True)
 class IntakeLimits:
@@ -54,6 +61,7 @@ class IntakeLimits:
     max_pages: int = 20
     max_docx_entries: int = 500
     max_docx_uncompressed_bytes: int = 40 * 1024 * 1024
+    parser: ParserLimits = ParserLimits()
 
 
 DEFAULT_LIMITS = IntakeLimits()
@@ -129,6 +137,8 @@ def check_docx_archive(data: bytes, limits: IntakeLimits) -> None:
 # --- Text extraction ---------------------------------------------------------------------
 # Parsers meet hostile input here and raise many exception types on it; any of them means
 # "this file cannot be read", so they are caught broadly and turned into InvalidResume.
+# MemoryError is the exception: it means the file hit the parser's memory limit, which
+# the sandbox reports as such (``hireflow.parser_sandbox``).
 
 
 def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
@@ -141,7 +151,7 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
         if reader.is_encrypted and not reader.decrypt(""):
             raise InvalidResume("encrypted")
         pages = len(reader.pages)
-    except InvalidResume:
+    except (InvalidResume, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
@@ -153,6 +163,8 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
 def _pdf_text(reader: pypdf.PdfReader) -> str:
     try:
         return "\n".join(page.extract_text() or "" for page in reader.pages)
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
 
@@ -164,6 +176,8 @@ def _docx_text(data: bytes) -> str:
         for table in document.tables:
             for row in table.rows:
                 parts.extend(cell.text for cell in row.cells)
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", f"The Word file cannot be read ({type(exc).__name__}).") from exc
     return "\n".join(parts)
@@ -248,12 +262,31 @@ def _checked(data: bytes, limits: IntakeLimits) -> tuple[str, pypdf.PdfReader | 
 
 def check_file(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> CheckedFile:
     """Check type, size, archive safety, completeness and pages, without reading the text."""
-    kind, reader = _checked(data, limits)
-    return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None)
+    return _isolated(_check_file_here, data, limits)
 
 
 def read_text(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> tuple[CheckedFile, str]:
     """Check the file, then extract its text. Raises InvalidResume for a bad or textless file."""
+    return _isolated(_read_text_here, data, limits)
+
+
+def _isolated(func, data: bytes, limits: IntakeLimits):
+    """``func(data, limits)`` in the parser's child process; a file that exceeds its limits is invalid."""
+    if len(data) > limits.max_bytes:  # refused before it is copied to the child
+        raise InvalidResume("too_large", f"It has {len(data)} bytes; the limit is {limits.max_bytes}.")
+    try:
+        return run_isolated(func, (data, limits), limits.parser)
+    except ParserLimitExceeded as exc:
+        detail = str(exc)
+        raise InvalidResume("too_complex", f"{detail[:1].upper()}{detail[1:]}.") from exc
+
+
+def _check_file_here(data: bytes, limits: IntakeLimits) -> CheckedFile:
+    kind, reader = _checked(data, limits)
+    return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None)
+
+
+def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str]:
     kind, reader = _checked(data, limits)
     text = _pdf_text(reader) if reader else _docx_text(data)
     if not text.strip():

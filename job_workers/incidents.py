@@ -23,6 +23,7 @@ from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTem
 from hireflow.adapters.file_store import FileNotFound, FileStoreUnavailable
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.errors import PermanentFailure
+from hireflow.parser_sandbox import ParserUnavailable
 from job_workers.interview import NoFreeSlots
 
 # Variables that name the business object, most specific first; the first found is the object.
@@ -75,6 +76,12 @@ TECHNICAL_CAUSES = (
         (FileStoreUnavailable,),
         "File store unavailable",
         "Check the files folder's volume, or the S3 bucket (endpoint, credentials, permissions)",
+    ),
+    Cause(
+        (ParserUnavailable,),
+        "Resume parser gave no answer",
+        "Check the worker's CPU and memory (the log says how the parser process ended); "
+        "if one file always fails, ask the candidate for another",
     ),
     Cause((FileNotFound,), "Stored file missing", "Restore the file from backup or ask for a new upload"),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 import docx
 from reportlab.lib.pagesizes import A4
@@ -65,3 +66,30 @@ def docx_with_many_parts(parts: int) -> bytes:
         for i in range(parts):
             archive.writestr(f"word/media/part{i}.bin", b"x")
     return buffer.getvalue()
+
+
+def pdf_with_page_content(content: bytes) -> bytes:
+    """A valid one-page PDF whose page draws ``content`` (a compressed content stream).
+
+    ``b"BT (x) Tj ET\\n" * 100_000`` makes an 11 KB file that costs a parser seconds of
+    CPU time and a hundred megabytes: the shape of a hostile upload.
+    """
+    compressed = zlib.compress(content, 9)
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(compressed) + compressed + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(bodies, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref)
+    return bytes(out)

@@ -22,6 +22,7 @@ from hireflow.adapters.file_store import FileNotFound, FileStoreUnavailable
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.errors import PermanentFailure
 from hireflow.model_checks import MODELS_DIR, job_tasks
+from hireflow.parser_sandbox import ParserUnavailable
 from job_workers import incidents
 from job_workers.failure_policy import FailurePolicy
 from job_workers.interview import NoFreeSlots
@@ -47,6 +48,7 @@ EXAMPLES = {
     "File store unavailable": FileStoreUnavailable(
         "S3 bucket 'hireflow-files' failed reading sha256:00: Could not connect to the endpoint URL"
     ),
+    "Resume parser gave no answer": ParserUnavailable("the parser gave no answer within 45 s"),
     "Stored file missing": FileNotFound("No file stored as sha256:00"),
     "Cannot succeed with this data": PermanentFailure("Unlock unl_42: price 'amount_cents' must be positive"),
 }

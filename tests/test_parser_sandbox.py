@@ -1,0 +1,115 @@
+"""Parsers of untrusted files run in a child process: a hostile file costs at most its limits.
+
+The helpers below stand in for a parser gone wrong on a crafted file; they run in the
+child exactly as pypdf and python-docx do.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from hireflow.parser_sandbox import ParserLimitExceeded, ParserLimits, ParserUnavailable, run_isolated
+from hireflow.resume_intake import IntakeLimits, InvalidResume, check_file, read_text
+from tests.resume_samples import pdf_resume, pdf_with_page_content
+
+TIGHT = ParserLimits(cpu_seconds=1, memory_bytes=512 * 2**20, wall_seconds=30)
+
+
+def add(a: int, b: int) -> dict:
+    return {"sum": a + b, "pid": os.getpid()}
+
+
+def spin_forever() -> None:
+    while True:
+        pass
+
+
+def allocate(n_bytes: int) -> int:
+    return len(bytearray(n_bytes))
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def crash() -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def reject(reason: str) -> None:
+    raise InvalidResume(reason, "Detail for the candidate.")
+
+
+class Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("cannot travel")
+        self.callback = lambda: None
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable()
+
+
+def test_the_result_comes_back_from_another_process():
+    result = run_isolated(add, (2, 3), TIGHT)
+    assert result["sum"] == 5 and result["pid"] != os.getpid()
+
+
+def test_a_parser_that_never_stops_is_stopped_by_its_cpu_limit():
+    started = time.monotonic()
+    with pytest.raises(ParserLimitExceeded, match="more than 1 s of CPU time"):
+        run_isolated(spin_forever, (), TIGHT)
+    assert time.monotonic() - started < 20
+
+
+def test_a_parser_that_allocates_too_much_is_stopped_by_its_memory_limit():
+    with pytest.raises(ParserLimitExceeded, match="more than 512 MiB of memory"):
+        run_isolated(allocate, (2 * 2**30,), TIGHT)
+    assert run_isolated(allocate, (64 * 2**20,), TIGHT) == 64 * 2**20  # a normal appetite is fine
+
+
+def test_no_answer_in_time_is_the_machines_fault_not_the_files():
+    with pytest.raises(ParserUnavailable, match="no answer within 0.5 s"):
+        run_isolated(sleep, (30,), ParserLimits(wall_seconds=0.5))
+
+
+def test_a_parser_that_dies_is_reported_with_its_exit_code():
+    with pytest.raises(ParserUnavailable, match=f"exit code {-signal.SIGSEGV}"):
+        run_isolated(crash, (), TIGHT)
+
+
+def test_the_parsers_own_verdict_arrives_intact():
+    with pytest.raises(InvalidResume) as raised:
+        run_isolated(reject, ("encrypted",), TIGHT)
+    assert raised.value.reason == "encrypted"
+    assert raised.value.variables()["rejection_message"].endswith("Detail for the candidate.")
+
+
+def test_an_exception_that_cannot_travel_is_described():
+    with pytest.raises(RuntimeError, match="cannot travel"):
+        run_isolated(raise_unpicklable, (), TIGHT)
+
+
+def test_a_hostile_resume_is_rejected_as_too_complex_and_costs_only_its_limits():
+    # 11 KB that cost about 9 s of CPU time and 190 MB to read; a larger one, any amount.
+    hostile = pdf_with_page_content(b"BT /F1 12 Tf 72 720 Td (python) Tj ET\n" * 100_000)
+    assert len(hostile) < 20_000
+    started = time.monotonic()
+    with pytest.raises(InvalidResume) as raised:
+        read_text(hostile, IntakeLimits(parser=ParserLimits(cpu_seconds=2)))
+    assert raised.value.reason == "too_complex"
+    assert "more than 2 s of CPU time" in str(raised.value)
+    assert time.monotonic() - started < 15
+    with pytest.raises(InvalidResume, match="MiB of memory"):
+        read_text(hostile, IntakeLimits(parser=ParserLimits(memory_bytes=160 * 2**20)))
+
+
+def test_a_real_resume_reads_within_the_default_limits():
+    checked = check_file(pdf_resume(pages=2))
+    assert (checked.kind, checked.pages) == ("pdf", 2)
+    _, text = read_text(pdf_resume(pages=2))
+    assert "python" in text.lower()
