@@ -22,6 +22,8 @@ import multiprocessing
 import pickle
 import resource
 import signal
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +31,25 @@ from typing import Any
 # The fork server imports these once; every child starts with them loaded.
 PRELOADED_MODULES = ["hireflow.resume_intake"]
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(PRELOADED_MODULES)
+_preload_lock = threading.Lock()
+_preloaded = False
+
+
+def _fork_server() -> multiprocessing.context.ForkServerContext:
+    """The fork server's context, preloading the parsers and this program's main module.
+
+    Each child runs the program's main module again as ``__mp_main__`` (multiprocessing's
+    rule outside plain fork). Run as ``python -m job_workers.worker``, that module
+    imports pyzeebe and gRPC: about a second per child, unless the server has them loaded.
+    """
+    global _preloaded
+    with _preload_lock:
+        if not _preloaded:
+            main_module = getattr(sys.modules["__main__"].__spec__, "name", None)
+            extra = [main_module] if main_module and not main_module.endswith("__main__") else []
+            _CONTEXT.set_forkserver_preload(PRELOADED_MODULES + extra)
+            _preloaded = True
+    return _CONTEXT
 
 
 @dataclass(frozen=True)
@@ -56,8 +76,9 @@ def run_isolated(func: Callable[..., Any], args: tuple, limits: ParserLimits) ->
     ``func``, ``args`` and the result cross a pipe, so they must pickle, and ``func``
     must be importable by name.
     """
-    receiver, sender = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(
+    context = _fork_server()
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
         target=_child_main, args=(sender, limits, func, args), name="hireflow-parser", daemon=True
     )
     try:
