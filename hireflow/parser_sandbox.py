@@ -57,7 +57,8 @@ class ParserLimits:
     """What reading one file may cost. A real resume needs well under a tenth of each."""
 
     cpu_seconds: int = 20
-    memory_bytes: int = 1024 * 1024 * 1024
+    # Address space, not resident memory: a 20-page resume reads within 128 MiB.
+    memory_bytes: int = 512 * 1024 * 1024
     # Above the CPU limit, for a loaded machine; below the job timeout of the tasks that parse.
     wall_seconds: float = 45.0
 
@@ -106,7 +107,10 @@ def run_isolated(func: Callable[..., Any], args: tuple, limits: ParserLimits) ->
         # which is not the file's fault, so it counts as the machine's.
         if child.exitcode == -signal.SIGXCPU:
             raise ParserLimitExceeded(f"reading it took more than {limits.cpu_seconds} s of CPU time")
-        raise ParserUnavailable(f"the parser process ended with exit code {child.exitcode} and no answer")
+        hint = " (killed: is the machine out of memory?)" if child.exitcode == -signal.SIGKILL else ""
+        raise ParserUnavailable(
+            f"the parser process ended with exit code {child.exitcode} and no answer{hint}"
+        )
     kind, value = outcome
     if kind == "memory":
         raise ParserLimitExceeded(f"reading it took more than {limits.memory_bytes // 2**20} MiB of memory")
@@ -117,6 +121,10 @@ def run_isolated(func: Callable[..., Any], args: tuple, limits: ParserLimits) ->
 
 def _child_main(sender, limits: ParserLimits, func: Callable[..., Any], args: tuple) -> None:
     """In the child: set the limits, run ``func``, send back what happened."""
+    # If the machine runs out of memory all the same, the kernel kills a parser first,
+    # not the worker that waits for it.
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as adjust:
+        adjust.write("1000")
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 2))
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     try:

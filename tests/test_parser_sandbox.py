@@ -36,6 +36,11 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def own_oom_score_adj() -> str:
+    with open("/proc/self/oom_score_adj") as adjust:
+        return adjust.read().strip()
+
+
 def crash() -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
@@ -57,6 +62,10 @@ def raise_unpicklable() -> None:
 def test_the_result_comes_back_from_another_process():
     result = run_isolated(add, (2, 3), TIGHT)
     assert result["sum"] == 5 and result["pid"] != os.getpid()
+
+
+def test_out_of_memory_the_kernel_kills_a_parser_before_its_worker():
+    assert run_isolated(own_oom_score_adj, (), TIGHT) == "1000"
 
 
 def test_a_parser_that_never_stops_is_stopped_by_its_cpu_limit():
