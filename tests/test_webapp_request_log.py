@@ -176,3 +176,25 @@ def test_gunicorns_own_lines_take_the_same_format():
         logging.getLogger().removeHandler(handler)
     entry = json.loads(stream.getvalue().splitlines()[-1])
     assert entry["logger"] == "gunicorn.error" and entry["message"] == "Booting worker with pid: 42"
+
+
+@pytest.mark.parametrize(("hops", "logged"), [(0, "10.0.0.7"), (1, "203.0.113.9")])
+def test_the_client_address_comes_from_the_proxy_only_when_one_is_trusted(tmp_path, hops, logged):
+    app = offline_app(empty_services(tmp_path), PROXY_HOPS=hops)
+    environs: list[dict] = []
+    serve = app.wsgi_app
+
+    def keep_environ(environ, start_response):
+        answer = serve(environ, start_response)
+        environs.append(environ)
+        return answer
+
+    app.wsgi_app = keep_environ
+    response = app.test_client().get(
+        "/healthz",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "10.0.0.7"},
+    )
+    assert response.status_code == 200
+    assert environs[0]["REMOTE_ADDR"] == logged  # what gunicorn's access line shows
+    assert environs[0]["wsgi.url_scheme"] == "http"  # the scheme is not taken from the proxy

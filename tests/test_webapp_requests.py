@@ -55,8 +55,8 @@ def empty_services(folder: Path) -> Services:
     )
 
 
-def offline_app(services: Services):
-    """An app on ``services`` whose engine is unreachable."""
+def offline_app(services: Services, **config):
+    """An app on ``services`` whose engine is unreachable; ``config`` overrides settings."""
     return create_app(
         {
             "TESTING": True,
@@ -66,6 +66,7 @@ def offline_app(services: Services):
             "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "MAX_UPLOAD_BYTES": MAX_UPLOAD,
             "MAIL_CAPTURE_URL": "",
+            **config,
         },
         services=services,
     )

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.seed import load_demo_data
@@ -35,6 +36,10 @@ def create_app(
     app = Flask(__name__)
     app.config.update(settings_from_environment())
     app.config.update(config or {})
+    if int(app.config["PROXY_HOPS"]) > 0:
+        # The client's address only. ProxyFix would trust X-Forwarded-Proto by default, and
+        # then Flask-WTF demands a Referer on HTTPS form posts, which no-referrer withholds.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_HOPS"]), x_proto=0)
     # Flask refuses larger bodies before reading them; the file check gives the exact limit.
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's own default is None: no limit
         app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + MULTIPART_OVERHEAD_BYTES

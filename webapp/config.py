@@ -98,6 +98,13 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "Largest resume file accepted",
     ),
     (
+        "PROXY_HOPS",
+        "HIREFLOW_PROXY_HOPS",
+        0,
+        "How many proxies (load balancer, Ingress) forward to the webapp; the client address in logs "
+        "then comes from their `X-Forwarded-For`. 0 trusts no such header",
+    ),
+    (
         "DEMO_DATA",
         "HIREFLOW_DEMO_DATA",
         False,
