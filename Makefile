@@ -19,7 +19,7 @@ FETCH_ENGINE_OR_EMBEDDED = $(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(FALLBACK_NOTICE) $(ENGINE) fetch-embedded || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 
-.PHONY: help venv java run seed test chaos bench lint lint-models modeling-tools chromium postgres diagrams engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv java run seed test chaos bench lint lint-models modeling-tools chromium postgres promtool diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
@@ -54,6 +54,17 @@ chromium:  ## Install Debian's chromium for headless rendering and browser tests
 postgres:  ## Install Debian's PostgreSQL server, which the store's tests also run on (once; needs root).
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { echo "==> Installing Debian's postgresql"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+# promtool checks deploy/monitoring's alert rules. It is taken out of Debian's prometheus
+# package without installing it, so no Prometheus server is set up or started.
+PROMTOOL_DIR := $(or $(HIREFLOW_CACHE_DIR),$(HOME)/.cache/hireflow)/promtool
+PROMTOOL := $(PROMTOOL_DIR)/promtool
+promtool:  ## Fetch promtool from Debian's prometheus package into the cache (once).
+	@test -x $(PROMTOOL) || { echo "==> Fetching promtool from Debian's prometheus package into $(PROMTOOL_DIR)"; \
+	  apt-get update -qq && rm -rf $(PROMTOOL_DIR) && mkdir -p $(PROMTOOL_DIR)/deb && \
+	  cd $(PROMTOOL_DIR)/deb && apt-get download -qq -o APT::Sandbox::User=root prometheus && \
+	  dpkg-deb -x prometheus_*.deb extracted && mv extracted/usr/bin/promtool $(PROMTOOL) && \
+	  cd $(PROMTOOL_DIR) && rm -rf deb && $(PROMTOOL) --version | head -1; }
 
 diagrams: venv modeling-tools chromium  ## Render every diagram to docs/diagrams/*.png (bpmn-js in Debian chromium).
 	$(PY) -m hireflow.render_diagrams
@@ -94,9 +105,9 @@ test: FALLBACK_NOTICE = \
 	  echo "!! The Camunda distribution is not available from this machine's Maven registry:"; \
 	  echo "!! process tests run on the embedded Zeebe engine, the cluster-only tests are SKIPPED"; \
 	  echo "!! (set HIREFLOW_REQUIRE_ENGINE=1 to fail instead).";
-test: java lint modeling-tools chromium postgres  ## Set up, start the test engine, run every test and linter.
+test: java lint modeling-tools chromium postgres promtool  ## Set up, start the test engine, run every test and linter.
 	@$(FETCH_ENGINE_OR_EMBEDDED)
-	$(PY) -m pytest
+	HIREFLOW_PROMTOOL=$(PROMTOOL) $(PY) -m pytest
 
 # Same engine choice as `make test`: the pinned cluster, else the embedded engine (and the
 # engine-SIGKILL scenario is reported as not run, since the embedded engine keeps state in memory).
