@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 import caldav
@@ -12,6 +12,7 @@ from hireflow.adapters.calendar import CalDavCalendar, InterviewCalendar, StoreC
 from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
 from hireflow.adapters.file_store import FileStore, file_store_from_environment
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
+from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
 from hireflow.signed_links import CardLinks, SlotLinks
 from hireflow.store import Database
@@ -50,6 +51,21 @@ def calendar_from_environment(db: Database, env=os.environ) -> InterviewCalendar
     return CalDavCalendar(StoreCalendar(db), client, template)
 
 
+def intake_limits_from_environment(env=os.environ) -> IntakeLimits:
+    """What a resume may be and cost to read.
+
+    ``HIREFLOW_MAX_UPLOAD_BYTES`` is the webapp's upload limit too, so a file the webapp
+    accepts is never refused as too large by the workers. ``HIREFLOW_PARSER_CPU_SECONDS``
+    and ``HIREFLOW_PARSER_MEMORY_MB`` raise the parser's limits for unusual files.
+    """
+    parser = ParserLimits(
+        cpu_seconds=int(env.get("HIREFLOW_PARSER_CPU_SECONDS") or ParserLimits.cpu_seconds),
+        memory_bytes=int(env.get("HIREFLOW_PARSER_MEMORY_MB") or ParserLimits.memory_bytes // 2**20) * 2**20,
+    )
+    max_bytes = int(env.get("HIREFLOW_MAX_UPLOAD_BYTES") or DEFAULT_LIMITS.max_bytes)
+    return replace(DEFAULT_LIMITS, max_bytes=max_bytes, parser=parser)
+
+
 def services_from_environment(
     *, payment_attempts: int = 4, payment_timeout_seconds: float = 10.0
 ) -> Services:
@@ -58,7 +74,8 @@ def services_from_environment(
     ``HIREFLOW_FILES_DIR`` or ``HIREFLOW_FILES_URL`` (see ``file_store_from_environment``),
     ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
-    ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``).
+    ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``),
+    and the intake limits (see ``intake_limits_from_environment``).
 
     A worker can wait for the payment gateway's quick retries; a web request cannot, so
     the webapp asks for fewer and shorter ones.
@@ -92,5 +109,6 @@ def services_from_environment(
         calendar=calendar_from_environment(db, env),
         slot_links=slot_links,
         card_links=card_links,
+        intake_limits=intake_limits_from_environment(env),
         public_url=public_url,
     )

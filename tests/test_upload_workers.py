@@ -92,3 +92,21 @@ def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(serv
         JobType.RECORD_RESUME_OUTCOME,
     }
     assert min(timeouts.values()) >= 30_000
+
+
+def test_the_workers_accept_what_the_webapp_accepts_and_take_the_parser_limits():
+    from hireflow.parser_sandbox import ParserLimits
+    from hireflow.resume_intake import DEFAULT_LIMITS
+    from job_workers.services import intake_limits_from_environment
+
+    assert intake_limits_from_environment({}) == DEFAULT_LIMITS
+    limits = intake_limits_from_environment(
+        {
+            "HIREFLOW_MAX_UPLOAD_BYTES": str(10 * 2**20),
+            "HIREFLOW_PARSER_CPU_SECONDS": "60",
+            "HIREFLOW_PARSER_MEMORY_MB": "1024",
+        }
+    )
+    assert limits.max_bytes == 10 * 2**20
+    assert limits.parser == ParserLimits(cpu_seconds=60, memory_bytes=2**30)
+    assert limits.max_pages == DEFAULT_LIMITS.max_pages
