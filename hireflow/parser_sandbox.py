@@ -12,7 +12,7 @@ process a file costs at most its limits:
   be at fault (``ParserUnavailable``, a technical error that is retried).
 
 Children fork from a fork server that has the parsers imported, so a call costs a fork
-(about 10 ms), not an interpreter start.
+(tens of milliseconds), not an interpreter start.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _fork_server() -> multiprocessing.context.ForkServerContext:
 
 @dataclass(frozen=True)
 class ParserLimits:
-    """What reading one file may cost. A real resume needs well under a tenth of each."""
+    """What reading one file may cost. A real resume needs a small part of each."""
 
     cpu_seconds: int = 20
     # Address space, not resident memory: a 20-page resume reads within 128 MiB.
