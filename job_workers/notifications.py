@@ -9,6 +9,7 @@ from pyzeebe import Job, ZeebeTaskRouter
 from hireflow.adapters.email import EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
+from hireflow.resume_intake import DEFAULT_LIMITS
 from hireflow.signed_links import CardLinks
 from job_workers.services import Services
 
@@ -16,11 +17,17 @@ from job_workers.services import Services
 SEND_TIMEOUT_MS = 60_000
 
 
-def email_for(job: Job, public_url: str, card_links: CardLinks | None = None) -> EmailMessage:
+def email_for(
+    job: Job,
+    public_url: str,
+    card_links: CardLinks | None = None,
+    max_upload_bytes: int = DEFAULT_LIMITS.max_bytes,
+) -> EmailMessage:
     """The email a send-email job asks for, from its headers and variables.
 
-    Templates see the process variables, ``public_url`` (the webapp's address, for links)
-    and ``card_link(unlock_id)``, which signs the link to save a new card for an unlock.
+    Templates see the process variables, ``public_url`` (the webapp's address, for links),
+    ``max_upload_megabytes`` (the largest resume accepted) and ``card_link(unlock_id)``,
+    which signs the link to save a new card for an unlock.
 
     The dedupe key names the template, the business object and the element instance:
     a retried or redelivered job has the same key, and each reminder a timer cycle
@@ -43,7 +50,7 @@ def email_for(job: Job, public_url: str, card_links: CardLinks | None = None) ->
     if absent:
         raise PermanentFailure(f"The process has no value for {', '.join(absent)} to send this email")
     template = headers[Header.EMAIL_TEMPLATE]
-    context = {**variables, "public_url": public_url}
+    context = {**variables, "public_url": public_url, "max_upload_megabytes": f"{max_upload_bytes / 2**20:g}"}
     if card_links is not None:
         # A function, so only a template that links to the card page signs a link; a
         # template that uses it on a worker without card links fails as a missing value.
@@ -66,7 +73,8 @@ class NotificationTasks:
         """Send the templated email once, however often the job is delivered."""
         if self.services.mailer is None:
             raise PermanentFailure("No mailer is configured for this worker")
-        self.services.mailer.send(email_for(job, self.services.public_url, self.services.card_links))
+        limit = self.services.intake_limits.max_bytes
+        self.services.mailer.send(email_for(job, self.services.public_url, self.services.card_links, limit))
         return {}
 
 

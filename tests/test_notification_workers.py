@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import requests
 from pyzeebe import Job
@@ -120,6 +122,25 @@ def test_a_worker_without_card_links_fails_the_declined_email_permanently(servic
     with pytest.raises(PermanentFailure, match="card_link"):
         NotificationTasks(services).send_email(job)
     assert mails(capture) == []
+
+
+def test_the_re_upload_email_names_the_reason_and_the_upload_limit_in_force(services, capture):
+    services.intake_limits = replace(services.intake_limits, max_bytes=10 * 2**20)
+    headers = {
+        "template": "resume-rejected",
+        "recipientVariable": "candidate_email",
+        "businessIdVariable": "resume_id",
+    }
+    variables = {
+        "candidate_email": "ada@example.com",
+        "candidate_name": "Ada",
+        "resume_id": "res_1",
+        "rejection_message": "The document is password-protected.",
+    }
+    NotificationTasks(services).send_email(send_email_job(headers=headers, variables=variables))
+    [mail] = mails(capture)
+    assert "The document is password-protected." in mail["text"]
+    assert "at most 10 MB" in mail["text"]
 
 
 def test_pyzeebe_hands_the_job_itself_to_the_task(services):
