@@ -104,7 +104,7 @@ def test_a_signed_links_token_stays_out_of_the_log(app, app_log):
 SEEN_BY_THE_APP = {"hireflow.log_path": "/interviews/slot/<token>", "hireflow.request_id": "req-00001"}
 
 
-def access_record(environ_extra: dict) -> logging.LogRecord:
+def access_record(environ_extra: dict, status: str = "200 OK") -> logging.LogRecord | None:
     """The record gunicorn's access log writes for one answered request, through GunicornLogger."""
     config = Config()
     config.set("accesslog", "-")
@@ -123,12 +123,12 @@ def access_record(environ_extra: dict) -> logging.LogRecord:
             "REMOTE_ADDR": "10.0.0.7",
             **environ_extra,
         }
-        response = SimpleNamespace(status="200 OK", sent=512, headers=[("Content-Type", "text/html")])
+        response = SimpleNamespace(status=status, sent=512, headers=[("Content-Type", "text/html")])
         logger.access(response, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=12))
     finally:
         logger.access_log.removeHandler(capture)
     assert logger.access_log.propagate and not logger.access_log.handlers
-    return records[0]
+    return records[0] if records else None
 
 
 def test_an_access_line_is_short_and_blanks_the_token():
@@ -158,9 +158,23 @@ def test_an_access_line_in_json_has_its_parts_as_fields():
 
 
 def test_a_request_the_app_never_saw_is_logged_by_its_path():
-    record = access_record({"PATH_INFO": "/healthz", "RAW_URI": "/healthz"})
-    assert ContextFormatter().format(record).endswith('"GET /healthz" 200 512 12ms')
+    record = access_record({"PATH_INFO": "/api/resumes", "RAW_URI": "/api/resumes"}, status="400 Bad Request")
+    assert ContextFormatter().format(record).endswith('"GET /api/resumes" 400 512 12ms')
     assert not hasattr(record, "request_id")
+
+
+def test_passing_probes_stay_out_of_the_access_log_unless_debugging():
+    probe = {"hireflow.log_path": "/healthz", "hireflow.request_id": "probe-0001"}
+    assert access_record(probe) is None
+    failing = access_record({**probe, "hireflow.log_path": "/readyz"}, status="503 Service Unavailable")
+    assert failing is not None and failing.status == 503
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        assert access_record(probe) is not None
+    finally:
+        root.setLevel(level)
 
 
 def test_gunicorns_own_lines_take_the_same_format():

@@ -25,6 +25,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # Route parameters that are secrets; the logged path shows their name instead.
 SECRET_ROUTE_PARAMETERS = ("token",)
+# Probes whose passing answers stay out of the access log.
+QUIET_PROBES = ("/healthz", "/readyz")
 # Where the app leaves the id and the loggable path for gunicorn's access line, and the
 # names gunicorn's access atoms give those environ keys.
 ENVIRON_REQUEST_ID = "hireflow.request_id"
@@ -81,6 +83,10 @@ class AccessLine(logging.Filter):
     ``127.0.0.1 "GET /interviews/slot/<token>" 200 512 12ms``, with ``request_id``,
     ``method``, ``path``, ``status``, ``bytes`` and ``duration_ms`` as record fields
     (the JSON format writes them out).
+
+    A probe that passes (``/healthz`` or ``/readyz`` answering 200) is left out unless
+    the log level is DEBUG: Kubernetes asks every few seconds, and those lines would bury
+    the rest. A failing probe is always logged.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -91,9 +97,12 @@ class AccessLine(logging.Filter):
         path = atoms[ATOM_LOG_PATH]
         if path == "-":  # the app never saw the request (refused by gunicorn itself)
             path = atoms["U"]
+        status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
+        if path in QUIET_PROBES and status == 200 and not logging.getLogger().isEnabledFor(logging.DEBUG):
+            return False
         record.method = atoms["m"]
         record.path = path
-        record.status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
+        record.status = status
         record.bytes = atoms["B"] or 0
         record.duration_ms = atoms["M"]
         record.remote_addr = atoms["h"]
