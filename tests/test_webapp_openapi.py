@@ -106,6 +106,10 @@ def test_the_document_is_valid_openapi(web):
     assert document["openapi"].startswith("3.1")
     assert "/api/resumes" in document["paths"]
     assert document["components"]["schemas"]["UnlockRequest"]["additionalProperties"] is False
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    answers = [answer for op in operations for answer in op["responses"].values()]
+    assert all("X-Request-ID" in answer["headers"] for answer in answers)
+    assert "X-Request-ID" in web.get("/openapi.json").headers
 
 
 @pytest.mark.parametrize(

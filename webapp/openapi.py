@@ -169,6 +169,10 @@ def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
     return response
 
 
+REQUEST_ID_HEADER = {
+    "schema": {"type": "string"},
+    "description": "This request's id, also on its log lines (the caller's own if it sent a plain one)",
+}
 UNAVAILABLE = _problem(
     "The engine, the database or the file store is unavailable; nothing was accepted. "
     "Retry after Retry-After.",
@@ -262,7 +266,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/readyz": {
             "get": {
-                "summary": "The engine and the database are reachable",
+                "summary": "The engine, the database and the file store are reachable",
                 "responses": {
                     "200": _json("Readiness", "Ready."),
                     "503": {
@@ -458,13 +462,19 @@ def openapi_document() -> dict[str, Any]:
             operation["responses"].setdefault(
                 "500", _problem("Unexpected error, with a reference to the log.")
             )
+            for status, response in operation["responses"].items():
+                # Copied: the shared responses (INVALID, UNAVAILABLE, ...) stay as they are.
+                headers = {**response.get("headers", {}), "X-Request-ID": REQUEST_ID_HEADER}
+                operation["responses"][status] = {**response, "headers": headers}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "hireflow",
             "version": "1",
             "description": "Start and follow hireflow's recruiting processes on Camunda 8. "
-            "Errors are RFC 9457 problem details.",
+            "Errors are RFC 9457 problem details. Every answer carries X-Request-ID: the "
+            "caller's own when it sends a plain one (8 to 128 letters, digits or ._:-), "
+            "else a new one; a 500 quotes it as its reference.",
         },
         "paths": paths,
         "components": {
