@@ -141,6 +141,10 @@ def check_docx_archive(data: bytes, limits: IntakeLimits) -> None:
 # the sandbox reports as such (``hireflow.parser_sandbox``).
 
 
+# pypdf's own safety limits (decompressed stream sizes and the like) refuse the file.
+PDF_OVER_PYPDF_LIMITS = "It holds far more compressed content than a resume does."
+
+
 def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
     # A complete PDF ends with %%EOF; without it the upload was cut off. pypdf would
     # rebuild what it can, but half a resume is not a resume.
@@ -153,6 +157,8 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
         pages = len(reader.pages)
     except (InvalidResume, MemoryError):
         raise
+    except pypdf.errors.LimitReachedError as exc:
+        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS) from exc
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
     if pages > limits.max_pages:
@@ -165,6 +171,8 @@ def _pdf_text(reader: pypdf.PdfReader) -> str:
         return "\n".join(page.extract_text() or "" for page in reader.pages)
     except MemoryError:
         raise
+    except pypdf.errors.LimitReachedError as exc:
+        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS) from exc
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
 

@@ -117,6 +117,16 @@ def test_a_hostile_resume_is_rejected_as_too_complex_and_costs_only_its_limits()
         read_text(hostile, IntakeLimits(parser=ParserLimits(memory_bytes=160 * 2**20)))
 
 
+def test_a_pdf_past_pypdfs_own_limits_is_too_complex_not_damaged():
+    # 44 KB that decompress to 15 MB of drawing commands: pypdf refuses to go on.
+    hostile = pdf_with_page_content(b"BT /F1 12 Tf 72 720 Td (python) Tj ET\n" * 400_000)
+    with pytest.raises(InvalidResume) as raised:
+        read_text(hostile)
+    assert raised.value.reason == "too_complex"
+    assert "far more compressed content than a resume" in str(raised.value)
+    assert "Error" not in str(raised.value)  # the candidate reads it: no exception names
+
+
 def test_a_real_resume_reads_within_the_default_limits():
     checked = check_file(pdf_resume(pages=2))
     assert (checked.kind, checked.pages) == ("pdf", 2)
