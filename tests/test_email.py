@@ -17,6 +17,7 @@ from hireflow.adapters.email import (
     EmailTemporarilyUnavailable,
     SendGridMailer,
     SendOutcome,
+    readable_time,
 )
 from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.store import Database, EmailOutboxEntry, utcnow
@@ -163,6 +164,33 @@ def test_a_bad_address_is_rejected_before_anything_is_claimed_or_sent(capture, o
 def test_a_template_missing_a_value_is_an_error_not_a_blank():
     with pytest.raises(EmailRejected, match="missing a value"):
         EmailTemplates().render("resume-received", {"skills": []})
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("2026-12-14T09:00:00Z", "Monday 14 December 2026, 09:00 UTC"),
+        ("2026-12-14T10:30:00+01:00", "Monday 14 December 2026, 09:30 UTC"),
+        ("2026-12-14T09:00:00", "Monday 14 December 2026, 09:00 UTC"),
+        ("next week", "next week"),
+    ],
+)
+def test_times_in_emails_read_as_people_write_them(value, shown):
+    assert readable_time(value) == shown
+
+
+def test_the_slot_email_lists_readable_times_with_their_links():
+    subject, text = EmailTemplates().render(
+        "interview-slots",
+        {
+            "candidate_name": "Katherine Johnson",
+            "slot_links": [
+                {"start": "2026-12-14T09:00:00Z", "url": "http://hireflow.test/interviews/slot/t1"}
+            ],
+        },
+    )
+    assert subject == "Choose your interview time, Katherine Johnson"
+    assert "- Monday 14 December 2026, 09:00 UTC: http://hireflow.test/interviews/slot/t1" in text
 
 
 def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):

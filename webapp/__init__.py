@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hireflow.adapters.email import readable_time
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.seed import load_demo_data
 from job_workers.services import Services, services_from_environment
@@ -58,6 +59,8 @@ def create_app(
     # multiprocess mode before the first import of it (see ``webapp.__main__``).
     from webapp import metrics
 
+    # Times on pages read as in the emails that link to them.
+    app.add_template_filter(readable_time, "when")
     # First, so every later hook and every log line has the request's id.
     request_log.init_app(app)
     metrics.init_app(app)

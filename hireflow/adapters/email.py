@@ -16,7 +16,7 @@ import json
 import logging
 import urllib.error
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,6 +89,20 @@ class Mailer(Protocol):
     def send(self, message: EmailMessage) -> SendOutcome: ...
 
 
+def readable_time(value: Any) -> str:
+    """``2026-12-14T09:00:00Z`` as people read it: ``Monday 14 December 2026, 09:00 UTC``.
+
+    A value that is not an ISO timestamp is shown as it is: an odd time must not stop an email.
+    """
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
 class EmailTemplates:
     """Templates in files: the first line is ``Subject: ...``, the rest is the plain-text body."""
 
@@ -98,6 +112,7 @@ class EmailTemplates:
             undefined=jinja2.StrictUndefined,  # a missing value is an error, not a blank in a mail
             keep_trailing_newline=True,
         )
+        self.env.filters["when"] = readable_time
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
         """Return (subject, text) for template ``name``."""
