@@ -33,3 +33,18 @@ def record_status(
         row.details = {**(row.details or {}), **(details or {})}
         row.updated_at = utcnow()
         session.add(row)
+
+
+def record_details(db: Database, kind: str, business_id: str, first_status: str, **details: str) -> None:
+    """Add ``details`` to a business object's record (safe to repeat).
+
+    The webapp writes the record when it accepts the request; a worker can get there
+    first, so the record is created with ``first_status`` if it is missing.
+    """
+    with db.sessions.begin() as session:
+        row = session.get(BusinessRecord, (kind, business_id))
+        if row is None:
+            row = BusinessRecord(kind=kind, business_id=business_id, status=first_status, details={})
+            row.updated_at = utcnow()
+        row.details = {**(row.details or {}), **details}
+        session.add(row)

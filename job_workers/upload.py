@@ -11,7 +11,7 @@ from pyzeebe import Job, ZeebeTaskRouter
 from hireflow.constants import JobType
 from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
 from hireflow.store import Candidate, utcnow
-from job_workers.records import outcome_header, record_status
+from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
@@ -34,6 +34,8 @@ class ResumeUploadTasks:
         """Extract the text and store it by reference: resume text never goes into variables."""
         _, text = read_text(self.services.files.read(file_ref), self.services.intake_limits)
         text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=TEXT_LIMIT_BYTES)
+        # Kept with the resume too, so the candidate's erasure removes the text with the file.
+        record_details(self.services.db, "resume", resume_id, "received", text_ref=text_ref)
         return {"text_ref": text_ref}
 
     def extract_skills(self, resume_id: str, text_ref: str) -> dict:

@@ -98,6 +98,17 @@ def test_bytes_are_kept_once_under_their_content_hash(store):
     assert stored_count(store) == 1
 
 
+def test_a_deleted_file_is_gone_and_deleting_again_is_harmless(store):
+    data = b"%PDF-1.7 to be erased"
+    ref = store.put(io.BytesIO(data), max_bytes=100)
+    assert store.delete(ref) is True
+    assert not store.exists(ref)
+    with pytest.raises(FileNotFound):
+        store.read(ref)
+    assert store.delete(ref) is False
+    assert stored_count(store) == 0
+
+
 def test_an_oversized_stream_is_refused_and_nothing_kept(store):
     with pytest.raises(FileTooLarge):
         store.put(io.BytesIO(b"x" * 1000), max_bytes=999)

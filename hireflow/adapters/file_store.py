@@ -46,6 +46,10 @@ class FileStore(Protocol):
 
     def read(self, ref: str) -> bytes: ...
 
+    def delete(self, ref: str) -> bool:
+        """Remove the file (a candidate's erasure); False if there was none."""
+        ...
+
     def check(self) -> str:
         """Readiness: where the files are kept; raises ``FileStoreUnavailable`` if unusable."""
         ...
@@ -103,6 +107,14 @@ class LocalFileStore:
 
     def exists(self, ref: str) -> bool:
         return self._path(ref).is_file()
+
+    def delete(self, ref: str) -> bool:
+        """Remove the file; False if there was none."""
+        try:
+            self._path(ref).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def check(self) -> str:
         """Readiness: the folder is there and this process may write to it."""

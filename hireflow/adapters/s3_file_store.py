@@ -120,6 +120,15 @@ class S3FileStore:
         except BotoCoreError as exc:
             raise self._unavailable(f"looking up {ref}", exc) from exc
 
+    def delete(self, ref: str) -> bool:
+        """Remove the object; False if there was none. (A versioned bucket keeps older versions.)"""
+        existed = self.exists(ref)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(ref))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable(f"deleting {ref}", exc) from exc
+        return existed
+
     def check(self) -> str:
         """Readiness: the bucket answers and these credentials may use it."""
         try:
