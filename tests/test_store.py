@@ -49,3 +49,29 @@ def test_connections_the_server_dropped_are_replaced_not_handed_out(postgres_ser
     with db.sessions() as session:
         assert session.scalars(select(JobPosting)).all() == []
         assert session.scalar(text("SELECT pg_backend_pid()")) not in pids
+
+
+def test_items_are_found_by_a_detail_on_sqlite_and_postgresql(store_url):
+    """The candidate's erasure finds their items by a value inside the JSON details."""
+    from hireflow.store import BusinessRecord, utcnow
+    from webapp.domain import _records_mentioning
+
+    db = Database(store_url)
+    db.create_schema()
+    with db.sessions.begin() as session:
+        for business_id, candidate in (("res_1", "cand_1"), ("res_2", "cand_10"), ("res_3", "cand%1")):
+            session.add(
+                BusinessRecord(
+                    kind="resume",
+                    business_id=business_id,
+                    status="processed",
+                    details={"candidate_id": candidate, "filename": "cv.pdf"},
+                    updated_at=utcnow(),
+                )
+            )
+    with db.sessions() as session:
+        found = _records_mentioning(session, ("resume",), "candidate_id", "cand_1")
+        assert [r.business_id for r in found] == ["res_1"]
+        wildcard = _records_mentioning(session, ("resume",), "candidate_id", "cand%1")
+        assert [r.business_id for r in wildcard] == ["res_3"]
+        assert _records_mentioning(session, ("application",), "candidate_id", "cand_1") == []

@@ -252,6 +252,18 @@ def test_with_the_database_down_requests_answer_503_not_500(tmp_path):
     assert client.get("/readyz").json["checks"]["database"]["ok"] is False
 
 
+def test_erasing_a_candidate_whose_item_may_still_run_waits_for_the_engine(offline):
+    app, services, _ = offline
+    record_status(
+        services.db, "resume", "res_9", "received", {"candidate_id": "cand_9", "process_instance_key": "1"}
+    )
+    client = app.test_client()
+    response = client.delete("/api/candidates/cand_9")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert rows(services, BusinessRecord) == 1  # nothing erased
+    assert client.delete("/api/candidates/cand_unknown").status_code == 404
+
+
 def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
     client = offline[0].test_client()
     event = payment_succeeded("evt_2", "pi_2")
@@ -448,6 +460,7 @@ def guarded(tmp_path: Path):
         ("post", "/api/unlocks/unl_1/payment-method"),
         ("post", "/api/interviews"),
         ("post", "/api/interviews/int_1/cancellation"),
+        ("delete", "/api/candidates/cand_1"),
     ],
 )
 def test_with_an_api_token_set_every_domain_call_needs_it(guarded, method, path):

@@ -57,8 +57,9 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "API_TOKEN",
         "HIREFLOW_API_TOKEN",
         "",
-        "Bearer token of the domain API (`/api/resumes`, `applications`, `unlocks`, `interviews`); "
-        "several, comma-separated, while you rotate it; empty leaves it open, for local use only",
+        "Bearer token of the domain API (`/api/resumes`, `applications`, `unlocks`, `interviews`, "
+        "`candidates`); several, comma-separated, while you rotate it; empty leaves it open, for local "
+        "use only",
     ),
     (
         "CONSOLE",

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.adapters.file_store import FileTooLarge
@@ -28,6 +28,7 @@ from hireflow.store import (
     Candidate,
     ContactAccess,
     CreditAccount,
+    EmailOutboxEntry,
     Employer,
     Interviewer,
     JobPosting,
@@ -35,7 +36,7 @@ from hireflow.store import (
 )
 from job_workers.services import Services
 from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway
-from webapp.problems import Problem, invalid_field
+from webapp.problems import Problem, engine_unavailable, invalid_field
 from webapp.schemas import ApplicationRequest, CardUpdate, InterviewRequest, ResumeFields, UnlockRequest
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,15 @@ KINDS = {
     "interview": ProcessId.INTERVIEW_SCHEDULING,
 }
 FINAL_STATUSES = {
-    "resume": {"processed", "rejected"},
-    "application": {"shortlisted", "declined", "withdrawn"},
+    "resume": {"processed", "rejected", "erased"},
+    "application": {"shortlisted", "declined", "withdrawn", "erased"},
     "unlock": {"unlocked", "cancelled"},
-    "interview": {"done", "cancelled", "not-scheduled"},
+    "interview": {"done", "cancelled", "not-scheduled", "erased"},
 }
+# The items that name a candidate directly; interviews name the candidate's application.
+CANDIDATE_KINDS = ("resume", "application", "unlock")
+# Kept with an item for hireflow's own use (the engine link, an erasure's file list), not shown.
+INTERNAL_DETAILS = {"process_instance_key", "file_ref", "text_ref"}
 # Instance states after which an item's status can no longer change.
 ENDED_STATES = {"COMPLETED", "TERMINATED", "CANCELED"}
 FIRST_STATUS = {
@@ -140,7 +145,13 @@ class Hireflow:
             "file_ref": file_ref,
         }
         started = self.gateway.start_once(ProcessId.RESUME_UPLOAD, "resume_id", variables)
-        details = {"candidate_id": fields.candidate_id, "file_type": kind, "filename": filename}
+        # The file's reference stays in the store, so the candidate's erasure can find it.
+        details = {
+            "candidate_id": fields.candidate_id,
+            "file_type": kind,
+            "filename": filename,
+            "file_ref": file_ref,
+        }
         return self._accepted("resume", resume_id, started, details)
 
     @staticmethod
@@ -304,6 +315,96 @@ class Hireflow:
             {"payment_method_ref": payment_method_ref},
         ).published
 
+    # -- erasure --
+
+    def erase_candidate(self, candidate_id: str) -> dict[str, Any]:
+        """Erase what hireflow keeps about one candidate, once all their items have ended.
+
+        Removes the resume files and their extracted text, the search profile, employers'
+        access to the contact details and the outbox entries of the candidate's emails (their
+        address), and blanks the details of their resumes, applications and interviews.
+        Unlocks stay: they are employers' purchases, and name the candidate by id only. The
+        engine's history of the candidate's instances is listed for deletion there.
+
+        Raises 404 for a candidate hireflow keeps nothing about (so also after a complete
+        erasure), 409 while any of their items is in progress, and a store's failure before
+        anything changed; a repeat then finishes the job.
+        """
+        items = self._candidate_items(candidate_id)
+        with self.services.db.sessions() as session:
+            profile = session.get(Candidate, candidate_id) is not None
+        if not items and not profile:
+            raise Problem(404, "No such candidate", f"hireflow keeps nothing about candidate {candidate_id}")
+        running = []
+        for record in items:
+            status = self.status(record.kind, record.business_id)
+            if status["final"]:
+                continue
+            if not status["engine"]["reachable"]:  # it may have ended: the engine must say
+                raise engine_unavailable(f"reading the state of {record.kind} {record.business_id}")
+            running.append(f"{record.kind} {record.business_id}")
+        if running:
+            raise Problem(
+                409,
+                "Candidate has items in progress",
+                f"{', '.join(running)} still running; withdraw or cancel them, or wait until they end",
+            )
+        erasable = [r for r in items if r.kind != "unlock" and r.status != "erased"]
+        erased_ids = {r.business_id for r in erasable}
+        # Files first: if the store fails, nothing else has changed and a repeat finds the
+        # same files again. A file another candidate's resume also holds (the same bytes) stays.
+        removed_files = 0
+        for ref in sorted({ref for r in erasable if r.kind == "resume" for ref in _file_refs(r.details)}):
+            if not self._file_held_by_others(ref, erased_ids) and self.services.files.delete(ref):
+                removed_files += 1
+        with self.services.db.sessions.begin() as session:
+            profile_rows = session.execute(delete(Candidate).where(Candidate.candidate_id == candidate_id))
+            access = delete(ContactAccess).where(ContactAccess.candidate_id == candidate_id)
+            access_rows = session.execute(access).rowcount
+            email_rows = _delete_outbox_entries(session, sorted(erased_ids))
+            for record in erasable:
+                row = session.get(BusinessRecord, (record.kind, record.business_id))
+                key = (row.details or {}).get("process_instance_key")
+                row.status = "erased"
+                row.details = {"erased_at": utcnow().isoformat() + "Z", "process_instance_key": key}
+                row.updated_at = utcnow()
+        instance_keys = sorted(
+            {str(key) for r in items if (key := (r.details or {}).get("process_instance_key"))}
+        )
+        log.info("candidate %s erased: %d item(s), %d file(s)", candidate_id, len(erasable), removed_files)
+        return {
+            "candidateId": candidate_id,
+            "erased": {
+                "profile": profile_rows.rowcount > 0,
+                "items": [f"{r.kind} {r.business_id}" for r in erasable],
+                "files": removed_files,
+                "emails": email_rows,
+                "contactAccess": access_rows,
+            },
+            "kept": {"unlocks": [r.business_id for r in items if r.kind == "unlock"]},
+            "engine": {
+                "processInstanceKeys": instance_keys,
+                "note": "the engine keeps these instances' variables (name, email) in its history: "
+                "delete them in Operate, or with POST /v2/process-instances/{key}/deletion (Camunda 8.9+)",
+            },
+        }
+
+    def _candidate_items(self, candidate_id: str) -> list[BusinessRecord]:
+        """The candidate's resumes, applications and unlocks, and the interviews of those applications."""
+        with self.services.db.sessions() as session:
+            items = _records_mentioning(session, CANDIDATE_KINDS, "candidate_id", candidate_id)
+            for application in [r for r in items if r.kind == "application"]:
+                application_id = application.business_id
+                items += _records_mentioning(session, ("interview",), "application_id", application_id)
+        return items
+
+    def _file_held_by_others(self, ref: str, erased_ids: set[str]) -> bool:
+        """Whether a resume outside ``erased_ids`` holds the file ``ref``."""
+        with self.services.db.sessions() as session:
+            holders = _records_mentioning(session, ("resume",), "file_ref", ref)
+            holders += _records_mentioning(session, ("resume",), "text_ref", ref)
+        return any(r.business_id not in erased_ids for r in holders)
+
     # -- status --
 
     def status(self, kind: str, business_id: str) -> dict[str, Any]:
@@ -336,7 +437,7 @@ class Hireflow:
             "status": status,
             "final": status == "ended" or status in FINAL_STATUSES[kind],
             "updatedAt": record.updated_at.isoformat() + "Z",
-            "details": {k: v for k, v in details.items() if k != "process_instance_key"},
+            "details": {k: v for k, v in details.items() if k not in INTERNAL_DETAILS},
             "engine": engine,
         }
 
@@ -434,3 +535,35 @@ class Hireflow:
                 raise invalid_field(field, f"no {kind} {business_id}", status=status)
             raise Problem(404, f"No such {kind}", f"there is no {kind} {business_id}")
         return record
+
+
+def _like(value: str) -> str:
+    """``value`` for a LIKE pattern, its wildcards taken literally."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _records_mentioning(session, kinds: tuple[str, ...], field: str, value: str) -> list[BusinessRecord]:
+    """Records of ``kinds`` whose details say ``field: value``.
+
+    The JSON text is searched first, so the database narrows it down; the details decide.
+    """
+    rows = session.scalars(
+        select(BusinessRecord).where(
+            BusinessRecord.kind.in_(kinds),
+            cast(BusinessRecord.details, String).like(f"%{_like(value)}%", escape="\\"),
+        )
+    )
+    return [r for r in rows if (r.details or {}).get(field) == value]
+
+
+def _delete_outbox_entries(session, business_ids: list[str]) -> int:
+    """Remove the outbox entries (recipient addresses) of these items' emails; how many."""
+    if not business_ids:
+        return 0
+    # A dedupe key reads template:business id:element instance.
+    matches = [EmailOutboxEntry.dedupe_key.like(f"%:{_like(i)}:%", escape="\\") for i in business_ids]
+    return session.execute(delete(EmailOutboxEntry).where(or_(*matches))).rowcount
+
+
+def _file_refs(details: dict | None) -> list[str]:
+    return [ref for ref in ((details or {}).get("file_ref"), (details or {}).get("text_ref")) if ref]

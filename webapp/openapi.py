@@ -36,6 +36,37 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "CandidateErasure": {
+        "type": "object",
+        "required": ["candidateId", "erased", "kept", "engine"],
+        "properties": {
+            "candidateId": {"type": "string"},
+            "erased": {
+                "type": "object",
+                "required": ["profile", "items", "files", "emails", "contactAccess"],
+                "properties": {
+                    "profile": {"type": "boolean", "description": "the search profile (skills, experience)"},
+                    "items": {"type": "array", "items": {"type": "string"}, "description": "kind and id"},
+                    "files": {"type": "integer", "description": "resume files and extracted texts removed"},
+                    "emails": {"type": "integer", "description": "outbox entries (addresses) removed"},
+                    "contactAccess": {"type": "integer", "description": "employers' access removed"},
+                },
+            },
+            "kept": {
+                "type": "object",
+                "required": ["unlocks"],
+                "properties": {"unlocks": {"type": "array", "items": {"type": "string"}}},
+            },
+            "engine": {
+                "type": "object",
+                "required": ["processInstanceKeys", "note"],
+                "properties": {
+                    "processInstanceKeys": {"type": "array", "items": {"type": "string"}},
+                    "note": {"type": "string"},
+                },
+            },
+        },
+    },
     "Accepted": {
         "type": "object",
         "required": ["kind", "id", "processInstanceKey", "created", "links"],
@@ -305,6 +336,30 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/api/resumes/{business_id}": {"get": _status("A resume's status (received, processed, rejected)")},
+        "/api/candidates/{candidate_id}": {
+            "delete": {
+                "summary": "Erase what hireflow keeps about a candidate (GDPR article 17)",
+                "description": "Removes the resume files and their text, the search profile, employers' "
+                "access and the addresses of the candidate's emails, once every item of theirs has ended. "
+                "Unlocks (employers' purchases) stay. The answer lists the engine's process instances, "
+                "whose history (with the name and email) is deleted in Camunda.",
+                "parameters": [
+                    {
+                        "name": "candidate_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _json("CandidateErasure", "Erased."),
+                    "400": INVALID,
+                    "404": _problem("hireflow keeps nothing about this candidate (or erased it already)."),
+                    "409": _problem("Some of the candidate's items are in progress; nothing was erased."),
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
         "/api/applications": {"post": _start("Apply to a job posting", "ApplicationRequest")},
         "/api/applications/{business_id}": {"get": _status("An application's status")},
         "/api/applications/{business_id}/withdrawal": {"post": _message("Withdraw an application")},

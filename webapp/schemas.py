@@ -6,12 +6,15 @@ the checks cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
 Email = Annotated[
     str,
     StringConstraints(

@@ -1,6 +1,7 @@
 """Who may call what, CSRF protection for the UI's forms, and security headers on every response.
 
-- The domain API needs ``Authorization: Bearer <HIREFLOW_API_TOKEN>`` when that is set;
+- The domain API (with the candidates' erasure) needs ``Authorization: Bearer <HIREFLOW_API_TOKEN>``
+  when that is set;
   the admin API always needs its own token (``webapp.blueprints.admin``).
 - Webhooks carry the provider's signature; slot and card pages open by a signed link.
 - The HTML console is served only while ``HIREFLOW_CONSOLE`` is on.
@@ -29,10 +30,11 @@ CSRF_EXEMPT_BLUEPRINTS = (
     "applications",
     "unlocks",
     "interviews",
+    "candidates",
     "webhooks",
 )
 
-DOMAIN_API_BLUEPRINTS = ("resumes", "applications", "unlocks", "interviews")
+DOMAIN_API_BLUEPRINTS = ("resumes", "applications", "unlocks", "interviews", "candidates")
 CONSOLE_BLUEPRINTS = ("ui",)
 
 # Pages reached by a signed link in an email: the token in the URL works like a password.

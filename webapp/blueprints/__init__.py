@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     from webapp.blueprints import (
         admin,
         applications,
+        candidates,
         cards,
         docs,
         health,
@@ -28,6 +29,7 @@ def register(app: Flask) -> None:
         applications,
         unlocks,
         interviews,
+        candidates,
         webhooks,
         slots,
         cards,

@@ -1,0 +1,129 @@
+"""Erasing one candidate: ``DELETE /api/candidates/<id>`` through the webapp, on the engine.
+
+The candidate's resume goes through resume-upload and an application through
+resume-submission, both on the real engine with the product's workers, before the
+erasure is asked for.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from hireflow.adapters.file_store import FileNotFound
+from hireflow.store import BusinessRecord, Candidate, EmailOutboxEntry, JobPosting
+from tests.engine_helpers import describe_instance, unique_key, wait_for, wait_until_completed
+from tests.resume_samples import pdf_resume
+from tests.web_helpers import resume_upload
+
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
+
+
+def processed_resume(web, process_engine, candidate_id: str, content: bytes) -> dict:
+    """Upload ``content`` for the candidate and wait until resume-upload has finished."""
+    email = f"{unique_key('cand')}@example.com"
+    accepted = web.post(
+        "/api/resumes", **resume_upload(content, candidate_id=candidate_id, candidate_email=email)
+    )
+    assert accepted.status_code == 202, accepted.json
+    wait_until_completed(process_engine.client, accepted.json["processInstanceKey"])
+    assert web.get(accepted.headers["Location"]).json["status"] == "processed"
+    return accepted.json
+
+
+def stored_refs(local_world, resume_id: str) -> list[str]:
+    with local_world.services.db.sessions() as session:
+        details = session.get(BusinessRecord, ("resume", resume_id)).details
+    return [details["file_ref"], details["text_ref"]]
+
+
+def outbox_keys_of(local_world, business_id: str) -> list[str]:
+    with local_world.services.db.sessions() as session:
+        keys = session.scalars(select(EmailOutboxEntry.dedupe_key))
+        return [key for key in keys if f":{business_id}:" in key]
+
+
+def add_posting(local_world) -> str:
+    posting_id = unique_key("posting")
+    with local_world.services.db.sessions.begin() as session:
+        session.add(
+            JobPosting(
+                posting_id=posting_id, employer_id="acme", title="Engineer", required_skills=["python"]
+            )
+        )
+    return posting_id
+
+
+def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, local_world):
+    candidate_id = unique_key("cand")
+    resume = processed_resume(
+        web, process_engine, candidate_id, pdf_resume(pages=2, lines=[f"Ref {candidate_id}"])
+    )
+    file_ref, text_ref = stored_refs(local_world, resume["id"])
+    assert outbox_keys_of(local_world, resume["id"])  # the resume-received email's entry
+    application = web.post(
+        "/api/applications",
+        json={
+            "candidate_id": candidate_id,
+            "candidate_name": "Ada Lovelace",
+            "candidate_email": f"{unique_key('ada')}@example.com",
+            "posting_id": add_posting(local_world),
+            "employer_email": "hiring@acme.example",
+            "recruiter_team_email": "recruiters@acme.example",
+        },
+    )
+    assert application.status_code == 202, application.json
+    application_id = application.json["id"]
+
+    refused = web.delete(f"/api/candidates/{candidate_id}")
+    assert refused.status_code == 409, refused.json
+    assert f"application {application_id}" in refused.json["detail"]
+    assert local_world.services.files.read(file_ref)  # nothing was erased
+
+    assert web.post(f"/api/applications/{application_id}/withdrawal").status_code == 202
+    wait_for(
+        lambda: web.get(f"/api/applications/{application_id}").json["final"],
+        what="the withdrawal",
+        seen=lambda: describe_instance(process_engine.client, application.json["processInstanceKey"]),
+    )
+    erased = web.delete(f"/api/candidates/{candidate_id}")
+
+    assert erased.status_code == 200, erased.json
+    report = erased.json
+    assert sorted(report["erased"]["items"]) == sorted(
+        [f"resume {resume['id']}", f"application {application_id}"]
+    )
+    assert report["erased"]["profile"] is True
+    assert report["erased"]["files"] == 2 and report["erased"]["emails"] >= 1
+    assert resume["processInstanceKey"] in report["engine"]["processInstanceKeys"]
+    for ref in (file_ref, text_ref):
+        with pytest.raises(FileNotFound):
+            local_world.services.files.read(ref)
+    with local_world.services.db.sessions() as session:
+        assert session.get(Candidate, candidate_id) is None
+    assert outbox_keys_of(local_world, resume["id"]) == []
+    status = web.get(f"/api/resumes/{resume['id']}").json
+    assert (status["status"], status["final"]) == ("erased", True)
+    assert "filename" not in status["details"] and "candidate_id" not in status["details"]
+
+    assert web.delete(f"/api/candidates/{candidate_id}").status_code == 404  # nothing is left
+
+
+def test_a_file_two_candidates_uploaded_stays_until_both_are_erased(web, process_engine, local_world):
+    same_bytes = pdf_resume(pages=1, lines=[f"Shared {unique_key('cv')}", "Python and SQL"])
+    first, second = unique_key("cand"), unique_key("cand")
+    first_resume = processed_resume(web, process_engine, first, same_bytes)
+    processed_resume(web, process_engine, second, same_bytes)
+    refs = stored_refs(local_world, first_resume["id"])
+
+    assert web.delete(f"/api/candidates/{first}").json["erased"]["files"] == 0
+    assert all(local_world.services.files.read(ref) for ref in refs)  # the other candidate's resume
+    assert web.delete(f"/api/candidates/{second}").json["erased"]["files"] == 2
+    assert not any(local_world.services.files.exists(ref) for ref in refs)
+
+
+def test_an_unknown_candidate_is_404_and_a_malformed_id_400(web):
+    assert web.delete(f"/api/candidates/{unique_key('nobody')}").status_code == 404
+    malformed = web.delete("/api/candidates/..%2Fetc")
+    assert malformed.status_code in (400, 404)
+    assert web.delete("/api/candidates/-starts-with-a-dash").status_code == 400
