@@ -383,6 +383,17 @@ def smoke_models(camunda: CamundaRestClient) -> dict:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run ``before_session_worker`` tests first.
+
+    The session's product worker (``hireflow_worker``) serves every product job type on
+    the test engine until the run ends. A test whose own worker pool must be the one that
+    takes a job therefore runs before any test starts that worker, whatever the files'
+    order.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("before_session_worker") is None)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Make skipped engine tests impossible to overlook at the end of the run."""
     skipped = [

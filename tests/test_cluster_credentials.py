@@ -265,6 +265,8 @@ def stop_pool(pool: subprocess.Popen) -> None:
 
 
 @pytest.mark.engine
+# The pool here must be the only worker for the probe's product job type.
+@pytest.mark.before_session_worker
 @pytest.mark.parametrize("transport", ["plaintext", "tls"])
 def test_the_pool_fetches_a_token_and_presents_it_to_the_gateway(
     process_engine, token_stub, tmp_path, transport
