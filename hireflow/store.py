@@ -164,6 +164,10 @@ class Interviewer(Base):
     email: Mapped[str] = mapped_column(String(254))
 
 
+# The status of an item whose candidate was erased: its id stays, nothing else.
+ERASED = "erased"
+
+
 class BusinessRecord(Base):
     """The business status of one resume, application, unlock or interview, as people ask for it.
 

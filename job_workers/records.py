@@ -8,7 +8,7 @@ from pyzeebe import Job
 
 from hireflow.constants import Header
 from hireflow.errors import PermanentFailure
-from hireflow.store import BusinessRecord, Database, utcnow
+from hireflow.store import ERASED, BusinessRecord, Database, utcnow
 
 
 def outcome_header(job: Job) -> str:
@@ -29,6 +29,8 @@ def record_status(
         row = session.get(BusinessRecord, (kind, business_id)) or BusinessRecord(
             kind=kind, business_id=business_id
         )
+        if row.status == ERASED:  # a new request after the candidate's erasure starts clean
+            row.details = {}
         row.status = status
         row.details = {**(row.details or {}), **(details or {})}
         row.updated_at = utcnow()
@@ -43,8 +45,8 @@ def record_details(db: Database, kind: str, business_id: str, first_status: str,
     """
     with db.sessions.begin() as session:
         row = session.get(BusinessRecord, (kind, business_id))
-        if row is None:
-            row = BusinessRecord(kind=kind, business_id=business_id, status=first_status, details={})
-            row.updated_at = utcnow()
+        if row is None or row.status == ERASED:  # erased: a new request starts clean
+            row = row or BusinessRecord(kind=kind, business_id=business_id)
+            row.status, row.details, row.updated_at = first_status, {}, utcnow()
         row.details = {**(row.details or {}), **details}
         session.add(row)

@@ -56,9 +56,8 @@ def add_posting(local_world) -> str:
 
 def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, local_world):
     candidate_id = unique_key("cand")
-    resume = processed_resume(
-        web, process_engine, candidate_id, pdf_resume(pages=2, lines=[f"Ref {candidate_id}"])
-    )
+    content = pdf_resume(pages=2, lines=[f"Ref {candidate_id}", "Python and SQL"])
+    resume = processed_resume(web, process_engine, candidate_id, content)
     file_ref, text_ref = stored_refs(local_world, resume["id"])
     assert outbox_keys_of(local_world, resume["id"])  # the resume-received email's entry
     application = web.post(
@@ -107,6 +106,13 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
     assert "filename" not in status["details"] and "candidate_id" not in status["details"]
 
     assert web.delete(f"/api/candidates/{candidate_id}").status_code == 404  # nothing is left
+
+    # The same candidate may come back with the same file: it is a new upload, processed anew.
+    again = processed_resume(web, process_engine, candidate_id, content)
+    assert again["id"] == resume["id"] and again["created"] is True
+    assert again["processInstanceKey"] != resume["processInstanceKey"]
+    assert all(local_world.services.files.exists(ref) for ref in stored_refs(local_world, resume["id"]))
+    assert "erased_at" not in web.get(f"/api/resumes/{resume['id']}").json["details"]
 
 
 def test_a_file_two_candidates_uploaded_stays_until_both_are_erased(web, process_engine, local_world):

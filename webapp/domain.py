@@ -23,6 +23,7 @@ from hireflow.constants import Message, ProcessId
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
 from hireflow.store import (
+    ERASED,
     BusinessRecord,
     CalendarBooking,
     Candidate,
@@ -32,6 +33,7 @@ from hireflow.store import (
     Employer,
     Interviewer,
     JobPosting,
+    RequestClaim,
     utcnow,
 )
 from job_workers.services import Services
@@ -52,10 +54,10 @@ KINDS = {
     "interview": ProcessId.INTERVIEW_SCHEDULING,
 }
 FINAL_STATUSES = {
-    "resume": {"processed", "rejected", "erased"},
-    "application": {"shortlisted", "declined", "withdrawn", "erased"},
+    "resume": {"processed", "rejected", ERASED},
+    "application": {"shortlisted", "declined", "withdrawn", ERASED},
     "unlock": {"unlocked", "cancelled"},
-    "interview": {"done", "cancelled", "not-scheduled", "erased"},
+    "interview": {"done", "cancelled", "not-scheduled", ERASED},
 }
 # The items that name a candidate directly; interviews name the candidate's application.
 CANDIDATE_KINDS = ("resume", "application", "unlock")
@@ -349,7 +351,7 @@ class Hireflow:
                 "Candidate has items in progress",
                 f"{', '.join(running)} still running; withdraw or cancel them, or wait until they end",
             )
-        erasable = [r for r in items if r.kind != "unlock" and r.status != "erased"]
+        erasable = [r for r in items if r.kind != "unlock" and r.status != ERASED]
         erased_ids = {r.business_id for r in erasable}
         # Files first: if the store fails, nothing else has changed and a repeat finds the
         # same files again. A file another candidate's resume also holds (the same bytes) stays.
@@ -362,10 +364,16 @@ class Hireflow:
             access = delete(ContactAccess).where(ContactAccess.candidate_id == candidate_id)
             access_rows = session.execute(access).rowcount
             email_rows = _delete_outbox_entries(session, sorted(erased_ids))
+            # The start claims hold what was asked (the candidate's request): a new request
+            # after the erasure is a new start.
+            claims = delete(RequestClaim).where(
+                RequestClaim.scope.like("start:%"), RequestClaim.key.in_(erased_ids)
+            )
+            session.execute(claims)
             for record in erasable:
                 row = session.get(BusinessRecord, (record.kind, record.business_id))
                 key = (row.details or {}).get("process_instance_key")
-                row.status = "erased"
+                row.status = ERASED
                 row.details = {"erased_at": utcnow().isoformat() + "Z", "process_instance_key": key}
                 row.updated_at = utcnow()
         instance_keys = sorted(
@@ -504,6 +512,10 @@ class Hireflow:
                                 updated_at=utcnow(),
                             )
                         )
+                    elif record.status == ERASED:  # the candidate asked again after an erasure
+                        record.status = FIRST_STATUS[kind]
+                        record.details = details
+                        record.updated_at = utcnow()
                     else:
                         record.details = {**details, **(record.details or {})}
                 break
