@@ -45,7 +45,7 @@ from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.sandboxes.payments import PaymentLedger, create_payment_sandbox
 from hireflow.serving import serve_in_thread
 from hireflow.signed_links import CardLinks, SlotLinks
-from hireflow.store import Candidate, Database, utcnow
+from hireflow.store import Candidate, Database, JobPosting, utcnow
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
 from job_workers.worker import WorkerSettings, build_worker
@@ -240,6 +240,22 @@ class LocalWorld:
                 )
             )
         return candidate_id
+
+    def add_posting(self, required: list[str], min_years: int = 0, posting_id: str | None = None) -> str:
+        """A job posting of employer emp-acme that requires ``required``; returns its id."""
+        posting_id = posting_id or unique_key("posting")
+        with self.services.db.sessions.begin() as session:
+            session.add(
+                JobPosting(
+                    posting_id=posting_id,
+                    employer_id="emp-acme",
+                    title="Data engineer",
+                    required_skills=required,
+                    nice_to_have_skills=[],
+                    min_years=min_years,
+                )
+            )
+        return posting_id
 
     def payment_ledger(self) -> dict:
         """The payment sandbox's intents and refunds."""

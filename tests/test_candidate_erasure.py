@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hireflow.adapters.file_store import FileNotFound
-from hireflow.store import BusinessRecord, Candidate, EmailOutboxEntry, JobPosting
+from hireflow.store import BusinessRecord, Candidate, EmailOutboxEntry
 from tests.engine_helpers import describe_instance, unique_key, wait_for, wait_until_completed
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import resume_upload
@@ -43,17 +43,6 @@ def outbox_keys_of(local_world, business_id: str) -> list[str]:
         return [key for key in keys if f":{business_id}:" in key]
 
 
-def add_posting(local_world) -> str:
-    posting_id = unique_key("posting")
-    with local_world.services.db.sessions.begin() as session:
-        session.add(
-            JobPosting(
-                posting_id=posting_id, employer_id="acme", title="Engineer", required_skills=["python"]
-            )
-        )
-    return posting_id
-
-
 def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, local_world):
     candidate_id = unique_key("cand")
     content = pdf_resume(pages=2, lines=[f"Ref {candidate_id}", "Python and SQL"])
@@ -66,7 +55,7 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
             "candidate_id": candidate_id,
             "candidate_name": "Ada Lovelace",
             "candidate_email": f"{unique_key('ada')}@example.com",
-            "posting_id": add_posting(local_world),
+            "posting_id": local_world.add_posting(["python"]),
             "employer_email": "hiring@acme.example",
             "recruiter_team_email": "recruiters@acme.example",
         },

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from hireflow.constants import Message, ProcessId
-from hireflow.store import BusinessRecord, JobPosting
+from hireflow.store import BusinessRecord
 from tests.engine_helpers import (
     unique_key,
     wait_for_incident,
@@ -24,22 +24,6 @@ pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
 ONE_DAY_MS = 24 * 60 * 60 * 1000
 CANDIDATE_SKILLS = ["python", "sql"]
-
-
-def add_posting(local_world, required: list[str], min_years: int = 0, posting_id: str | None = None) -> str:
-    posting_id = posting_id or unique_key("posting")
-    with local_world.services.db.sessions.begin() as session:
-        session.add(
-            JobPosting(
-                posting_id=posting_id,
-                employer_id="emp-acme",
-                title="Data engineer",
-                required_skills=required,
-                nice_to_have_skills=[],
-                min_years=min_years,
-            )
-        )
-    return posting_id
 
 
 def apply(process_engine, local_world, posting_id: str) -> tuple[str, dict]:
@@ -64,7 +48,7 @@ def application_status(local_world, application_id: str) -> str | None:
 
 
 def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_world):
-    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "sql"]))
+    instance, v = apply(process_engine, local_world, local_world.add_posting(["python", "sql"]))
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
@@ -74,7 +58,7 @@ def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_w
 
 
 def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local_world):
-    posting = add_posting(local_world, ["cobol", "fortran"], min_years=20)
+    posting = local_world.add_posting(["cobol", "fortran"], min_years=20)
     instance, v = apply(process_engine, local_world, posting)
 
     wait_until_completed(process_engine.client, instance)
@@ -85,7 +69,7 @@ def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local
 
 
 def test_a_middling_match_is_screened_by_a_recruiter(process_engine, local_world):
-    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "go"]))
+    instance, v = apply(process_engine, local_world, local_world.add_posting(["python", "go"]))
     task = wait_for_user_task(process_engine.client, instance, "ScreenApplication")
     assert task["candidateGroups"] == ["recruiters"]
 
@@ -96,7 +80,7 @@ def test_a_middling_match_is_screened_by_a_recruiter(process_engine, local_world
 
 
 def test_screening_reminds_after_a_day_and_escalates_after_three(process_engine, local_world):
-    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "go"]))
+    instance, v = apply(process_engine, local_world, local_world.add_posting(["python", "go"]))
     wait_for_user_task(process_engine.client, instance, "ScreenApplication")
 
     process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
@@ -116,7 +100,7 @@ def test_screening_reminds_after_a_day_and_escalates_after_three(process_engine,
 
 
 def test_a_withdrawal_during_screening_ends_the_application(process_engine, local_world):
-    instance, v = apply(process_engine, local_world, add_posting(local_world, ["python", "go"]))
+    instance, v = apply(process_engine, local_world, local_world.add_posting(["python", "go"]))
     task = wait_for_user_task(process_engine.client, instance, "ScreenApplication")
 
     process_engine.client.publish_message(Message.APPLICATION_WITHDRAWN, v["application_id"])
@@ -136,7 +120,7 @@ def test_an_unknown_posting_is_an_incident_an_operator_can_repair(process_engine
     assert incident["elementId"] == "ScoreMatch"
     assert missing_posting in incident["errorMessage"]  # tells the operator what to fix
 
-    add_posting(local_world, ["python", "sql"], posting_id=missing_posting)
+    local_world.add_posting(["python", "sql"], posting_id=missing_posting)
     process_engine.client.update_job_retries(incident["jobKey"], 1)
     process_engine.client.resolve_incident(incident["incidentKey"])
 

@@ -30,7 +30,6 @@ from tests.engine_helpers import (
     wait_until_completed,
     wait_until_element,
 )
-from tests.test_resume_submission_process import add_posting
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 ARTIFACTS = PROJECT_ROOT / "build" / "test-artifacts"
@@ -92,7 +91,7 @@ def test_a_recruiter_screens_an_application_in_tasklist(
             "candidate_id": candidate_id,
             "candidate_name": "Grace Hopper",
             "candidate_email": f"{unique_key('grace')}@example.com",
-            "posting_id": add_posting(local_world, ["python", "go"]),  # a middling match: screened
+            "posting_id": local_world.add_posting(["python", "go"]),  # a middling match: screened
             "employer_email": "hiring@acme.example",
             "recruiter_team_email": "recruiters@acme.example",
         },

@@ -15,7 +15,7 @@ import pytest
 
 from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
 from hireflow.seed import load_demo_data
-from hireflow.store import CalendarBooking, ContactAccess, JobPosting, RequestClaim
+from hireflow.store import CalendarBooking, ContactAccess, RequestClaim
 from tests.engine_helpers import (
     describe_instance,
     process_variable,
@@ -36,17 +36,6 @@ from tests.web_helpers import (
 from webapp.blueprints.ui import URL_IN_TEXT
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
-
-
-def add_posting(local_world) -> str:
-    posting_id = unique_key("posting")
-    with local_world.services.db.sessions.begin() as session:
-        session.add(
-            JobPosting(
-                posting_id=posting_id, employer_id="acme", title="Engineer", required_skills=["python"]
-            )
-        )
-    return posting_id
 
 
 def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, process_engine, local_world):
@@ -178,7 +167,7 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
             "candidate_id": candidate_id,
             "candidate_name": "Grace Hopper",
             "candidate_email": candidate_email,
-            "posting_id": add_posting(local_world),
+            "posting_id": local_world.add_posting(["python"]),
             "employer_email": "hiring@acme.example",
             "recruiter_team_email": "recruiters@acme.example",
         },
@@ -245,7 +234,7 @@ def test_a_withdrawal_is_published_once(web, process_engine, local_world):
         "candidate_id": local_world.add_candidate(),
         "candidate_name": "Alan Turing",
         "candidate_email": f"{unique_key('alan')}@example.com",
-        "posting_id": add_posting(local_world),
+        "posting_id": local_world.add_posting(["python"]),
         "employer_email": "hiring@acme.example",
         "recruiter_team_email": "recruiters@acme.example",
     }

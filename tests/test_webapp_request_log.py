@@ -18,6 +18,20 @@ from tests.web_helpers import resume_upload
 from webapp.request_log import GunicornLogger, RequestIdFilter
 
 
+def keep_environs(app) -> list[dict]:
+    """The WSGI environ of every request ``app`` answers, as gunicorn's access line reads it."""
+    environs: list[dict] = []
+    serve = app.wsgi_app
+
+    def keep_environ(environ, start_response):
+        answer = serve(environ, start_response)
+        environs.append(environ)
+        return answer
+
+    app.wsgi_app = keep_environ
+    return environs
+
+
 @pytest.fixture
 def app(tmp_path):
     """An offline app (the engine is unreachable) with a route that fails like a bug would."""
@@ -80,15 +94,7 @@ def test_an_unexpected_error_quotes_the_request_id_as_its_reference(app, app_log
 
 def test_a_signed_links_token_stays_out_of_the_log(app, app_log):
     """The app hands gunicorn the path with the token blanked (``hireflow.log_path``)."""
-    environs: list[dict] = []
-    serve = app.wsgi_app
-
-    def keep_environ(environ, start_response):
-        answer = serve(environ, start_response)
-        environs.append(environ)
-        return answer
-
-    app.wsgi_app = keep_environ
+    environs = keep_environs(app)
     client = app.test_client()
     for path in ("/interviews/slot/SECRET-TOKEN.abc", "/unlocks/card/SECRET-TOKEN.abc"):
         assert client.get(path).status_code < 500
@@ -195,15 +201,7 @@ def test_gunicorns_own_lines_take_the_same_format():
 @pytest.mark.parametrize(("hops", "logged"), [(0, "10.0.0.7"), (1, "203.0.113.9")])
 def test_the_client_address_comes_from_the_proxy_only_when_one_is_trusted(tmp_path, hops, logged):
     app = offline_app(empty_services(tmp_path), PROXY_HOPS=hops)
-    environs: list[dict] = []
-    serve = app.wsgi_app
-
-    def keep_environ(environ, start_response):
-        answer = serve(environ, start_response)
-        environs.append(environ)
-        return answer
-
-    app.wsgi_app = keep_environ
+    environs = keep_environs(app)
     response = app.test_client().get(
         "/healthz",
         headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},

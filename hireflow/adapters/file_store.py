@@ -14,7 +14,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from hireflow.paths import data_root
@@ -55,6 +55,19 @@ class FileStore(Protocol):
         ...
 
 
+def copy_hashing(stream: BinaryIO, sink: BinaryIO, max_bytes: int) -> tuple[Any, int]:
+    """Copy ``stream`` into ``sink``; its SHA-256 and size. Raises FileTooLarge past ``max_bytes``."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FileTooLarge(f"File exceeds the limit of {max_bytes} bytes")
+        digest.update(chunk)
+        sink.write(chunk)
+    return digest, size
+
+
 def check_ref(ref: str) -> str:
     """Return ``ref`` if well formed; refuse anything else (it would become a path)."""
     if not isinstance(ref, str) or not REF_PATTERN.match(ref):
@@ -75,17 +88,10 @@ class LocalFileStore:
 
     def put(self, stream: BinaryIO, *, max_bytes: int) -> str:
         """Store the stream's bytes, up to ``max_bytes``; return its reference."""
-        digest = hashlib.sha256()
-        size = 0
         fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as tmp:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FileTooLarge(f"File exceeds the limit of {max_bytes} bytes")
-                    digest.update(chunk)
-                    tmp.write(chunk)
+                digest, _ = copy_hashing(stream, tmp, max_bytes)
                 tmp.flush()
                 os.fsync(tmp.fileno())
             ref = f"sha256:{digest.hexdigest()}"

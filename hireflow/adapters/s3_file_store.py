@@ -12,7 +12,6 @@ when ``HIREFLOW_FILES_URL`` names a bucket.
 from __future__ import annotations
 
 import base64
-import hashlib
 import tempfile
 from typing import Any, BinaryIO
 
@@ -20,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hireflow.adapters.file_store import CHUNK, FileNotFound, FileStoreUnavailable, FileTooLarge, check_ref
+from hireflow.adapters.file_store import FileNotFound, FileStoreUnavailable, check_ref, copy_hashing
 
 # Uploads up to this size stay in memory while they are hashed; larger ones spill to disk.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -70,15 +69,8 @@ class S3FileStore:
         The object is written only if absent (``If-None-Match: *``), with its SHA-256 for
         the store to verify, so a damaged upload is refused rather than kept.
         """
-        digest = hashlib.sha256()
-        size = 0
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FileTooLarge(f"File exceeds the limit of {max_bytes} bytes")
-                digest.update(chunk)
-                spool.write(chunk)
+            digest, size = copy_hashing(stream, spool, max_bytes)
             spool.seek(0)
             ref = f"sha256:{digest.hexdigest()}"
             try:
