@@ -12,7 +12,13 @@ from sqlalchemy import select
 
 from hireflow.adapters.file_store import FileNotFound
 from hireflow.store import BusinessRecord, Candidate, EmailOutboxEntry
-from tests.engine_helpers import describe_instance, unique_key, wait_for, wait_until_completed
+from tests.engine_helpers import (
+    describe_instance,
+    unique_key,
+    wait_for,
+    wait_until_completed,
+    wait_until_element,
+)
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import resume_upload
 
@@ -55,13 +61,15 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
             "candidate_id": candidate_id,
             "candidate_name": "Ada Lovelace",
             "candidate_email": f"{unique_key('ada')}@example.com",
-            "posting_id": local_world.add_posting(["python"]),
+            # A middling match (python, not go): it waits for a recruiter's screening.
+            "posting_id": local_world.add_posting(["python", "go"]),
             "employer_email": "hiring@acme.example",
             "recruiter_team_email": "recruiters@acme.example",
         },
     )
     assert application.status_code == 202, application.json
     application_id = application.json["id"]
+    wait_until_element(process_engine.client, application.json["processInstanceKey"], "ScreenApplication")
 
     refused = web.delete(f"/api/candidates/{candidate_id}")
     assert refused.status_code == 409, refused.json
