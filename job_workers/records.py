@@ -25,16 +25,7 @@ def record_status(
     db: Database, kind: str, business_id: str, status: str, details: dict | None = None
 ) -> None:
     """Upsert the status of one business object (safe to repeat)."""
-    with db.sessions.begin() as session:
-        row = session.get(BusinessRecord, (kind, business_id)) or BusinessRecord(
-            kind=kind, business_id=business_id
-        )
-        if row.status == ERASED:  # a new request after the candidate's erasure starts clean
-            row.details = {}
-        row.status = status
-        row.details = {**(row.details or {}), **(details or {})}
-        row.updated_at = utcnow()
-        session.add(row)
+    _upsert(db, kind, business_id, details or {}, status=status)
 
 
 def record_details(db: Database, kind: str, business_id: str, first_status: str, **details: str) -> None:
@@ -43,10 +34,29 @@ def record_details(db: Database, kind: str, business_id: str, first_status: str,
     The webapp writes the record when it accepts the request; a worker can get there
     first, so the record is created with ``first_status`` if it is missing.
     """
+    _upsert(db, kind, business_id, details, first_status=first_status)
+
+
+def _upsert(
+    db: Database,
+    kind: str,
+    business_id: str,
+    details: dict,
+    *,
+    status: str | None = None,
+    first_status: str = "",
+) -> None:
+    """Merge ``details`` into the record, and set ``status`` if given.
+
+    A missing record, or one whose candidate was erased (a new request for the same id
+    after the erasure), starts clean with ``status`` or else ``first_status``.
+    """
     with db.sessions.begin() as session:
         row = session.get(BusinessRecord, (kind, business_id))
-        if row is None or row.status == ERASED:  # erased: a new request starts clean
+        if row is None or row.status == ERASED:
             row = row or BusinessRecord(kind=kind, business_id=business_id)
             row.status, row.details, row.updated_at = first_status, {}, utcnow()
+        if status is not None:
+            row.status, row.updated_at = status, utcnow()
         row.details = {**(row.details or {}), **details}
         session.add(row)
