@@ -19,6 +19,10 @@ class BusinessOutcome(Exception):
 
     error_code: str = "BUSINESS_ERROR"
 
+    # What went wrong inside, for operators: on the log line and the BPMN error's message
+    # in Operate, never in the variables that reach customers' emails.
+    diagnostic: str = ""
+
     def variables(self) -> dict[str, Any]:
         """Variables to hand to the error's catch event (small, no secrets)."""
         return {}

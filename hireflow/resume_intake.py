@@ -39,9 +39,10 @@ class InvalidResume(BusinessOutcome):
 
     error_code = RESUME_INVALID
 
-    def __init__(self, reason: str, detail: str = ""):
+    def __init__(self, reason: str, detail: str = "", diagnostic: str = ""):
         self.reason = reason
         self.detail = detail
+        self.diagnostic = diagnostic
         super().__init__(f"{REASONS[reason]} {detail}".strip())
 
     def variables(self) -> dict[str, str]:
@@ -50,7 +51,12 @@ class InvalidResume(BusinessOutcome):
 
     def __reduce__(self):
         # It comes back from the parser's child process by pickle, reason and all.
-        return (type(self), (self.reason, self.detail))
+        return (type(self), (self.reason, self.detail, self.diagnostic))
+
+
+def parser_failure(exc: BaseException) -> str:
+    """The parser's own words for an operator; the candidate is told only that the file is damaged."""
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def detect_type(data: bytes) -> str:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
         except (zipfile.BadZipFile, ValueError) as exc:
-            raise InvalidResume("corrupt", "The archive structure is broken.") from exc
+            raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
         if {"[Content_Types].xml", "word/document.xml"} <= names:
             return "docx"
     raise InvalidResume("unsupported_type")
@@ -131,7 +137,7 @@ def check_docx_archive(data: bytes, limits: IntakeLimits) -> None:
     except InvalidResume:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-        raise InvalidResume("corrupt", f"The archive cannot be read ({type(exc).__name__}).") from exc
+        raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
 
 
 # --- Text extraction ---------------------------------------------------------------------
@@ -158,9 +164,9 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
     except (InvalidResume, MemoryError):
         raise
     except pypdf.errors.LimitReachedError as exc:
-        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS) from exc
+        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS, parser_failure(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - see the note above
-        raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
+        raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
     if pages > limits.max_pages:
         raise InvalidResume("too_many_pages", f"It has {pages} pages; the limit is {limits.max_pages}.")
     return reader
@@ -172,9 +178,9 @@ def _pdf_text(reader: pypdf.PdfReader) -> str:
     except MemoryError:
         raise
     except pypdf.errors.LimitReachedError as exc:
-        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS) from exc
+        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS, parser_failure(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - see the note above
-        raise InvalidResume("corrupt", f"The PDF cannot be read ({type(exc).__name__}).") from exc
+        raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
 
 
 def _docx_text(data: bytes) -> str:
@@ -187,7 +193,7 @@ def _docx_text(data: bytes) -> str:
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - see the note above
-        raise InvalidResume("corrupt", f"The Word file cannot be read ({type(exc).__name__}).") from exc
+        raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
     return "\n".join(parts)
 
 

@@ -94,10 +94,12 @@ class FailurePolicy:
         }
         what = business_reference(job)
         if isinstance(exc, BusinessOutcome):
-            log.info("BPMN error %s for %s: %s", exc.error_code, what, exc, extra=context)
+            # The diagnostic is for operators (log and Operate), the variables for customers.
+            message = f"{exc} [{exc.diagnostic}]" if exc.diagnostic else str(exc)
+            log.info("BPMN error %s for %s: %s", exc.error_code, what, message, extra=context)
             if self.metrics:
                 self.metrics.bpmn_error(job, exc.error_code)
-            await controller.set_error_status(str(exc), error_code=exc.error_code, variables=exc.variables())
+            await controller.set_error_status(message, error_code=exc.error_code, variables=exc.variables())
             return
         if isinstance(exc, PermanentFailure):
             message = incident_message(job, exc)

@@ -98,6 +98,13 @@ def test_an_invalid_resume_throws_resume_invalid_with_the_reason():
     assert call["variables"]["rejection_reason"] == "corrupt"
 
 
+def test_a_business_outcomes_diagnostic_reaches_operate_but_not_the_variables():
+    outcome = InvalidResume("corrupt", diagnostic="PdfReadError: startxref not found")
+    name, call = apply(outcome, make_job(5))
+    assert call["message"] == "The file is damaged and cannot be read. [PdfReadError: startxref not found]"
+    assert "PdfReadError" not in repr(call["variables"])
+
+
 def test_a_permanent_failure_ends_the_retries_at_once():
     name, call = apply(EmailRejected("SendGrid refused it with 401"), make_job(5))
     assert (name, call["retries"]) == ("fail_job", 0)
