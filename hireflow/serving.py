@@ -12,9 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from hireflow.paths import data_root
+
+log = logging.getLogger(__name__)
+
+
+class PlainRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler with access lines free of terminal colour codes, which garble log files."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s" %s %s', self.requestline, code, size)
 
 
 @dataclass
@@ -37,7 +46,7 @@ class RunningServer:
 
 def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``app`` threaded on ``host:port`` (0 picks a free port) until ``shutdown()``."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=PlainRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"{app.name}-server")
     thread.start()
     return RunningServer(server=server, thread=thread)
@@ -68,4 +77,9 @@ def run_sandbox_cli(
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     # `docker stop` and Kubernetes send SIGTERM: stop serving as on Ctrl-C and exit 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    create_app(args.db, args.api_key).run(host=args.host, port=args.port, threaded=True)
+    app = create_app(args.db, args.api_key)
+    # Werkzeug's threaded server, without Flask's banner and its red "development server"
+    # warning: a sandbox is a local stand-in for a provider, never production traffic.
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=PlainRequestHandler)
+    log.info("%s serving on http://%s:%d (data in %s)", app.name, args.host, args.port, args.db)
+    server.serve_forever()  # returns on Ctrl-C or SIGTERM (KeyboardInterrupt), closing the socket

@@ -1,0 +1,55 @@
+"""The sandboxes' command line (``hireflow.serving.run_sandbox_cli``), run as ``make run`` runs it."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the sandbox exited with {process.returncode} before it served")
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+@pytest.mark.parametrize("module", ["hireflow.sandboxes.payments", "hireflow.sandboxes.mail_capture"])
+def test_a_sandbox_logs_plain_lines_and_stops_cleanly_on_sigterm(module, tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", str(port), "--db", str(tmp_path / "sandbox.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+
+    # Kubernetes and `docker stop` send SIGTERM: a clean stop, not a death by signal.
+    assert process.returncode == 0, output
+    assert f"serving on http://127.0.0.1:{port}" in output
+    assert '"GET /healthz HTTP/1.1" 200' in output
+    # Log files stay readable: no terminal colour codes, no banner meant for a terminal.
+    assert "\x1b[" not in output
+    assert "development server" not in output
