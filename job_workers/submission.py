@@ -42,10 +42,23 @@ class ResumeSubmissionTasks:
         result = score_match(candidate.skills, candidate.years_of_experience, requirements)
         return {**result.as_variables(), "posting_title": posting.title}
 
-    def record_outcome(self, job: Job, application_id: str) -> dict:
-        """Record shortlisted, declined or withdrawn, as the task's header says."""
+    def record_outcome(
+        self,
+        job: Job,
+        application_id: str,
+        match_score: int | None = None,
+        matched_skills: list | None = None,
+    ) -> dict:
+        """Record shortlisted, declined or withdrawn, as the task's header says, with the match.
+
+        The score and the matched skills explain the routing to whoever asks for the
+        status; an application withdrawn before it was scored has neither.
+        """
         status = outcome_header(job)
-        record_status(self.services.db, "application", application_id, status)
+        details = {}
+        if match_score is not None:
+            details = {"match_score": match_score, "matched_skills": list(matched_skills or [])}
+        record_status(self.services.db, "application", application_id, status, details)
         return {"application_status": status}
 
 

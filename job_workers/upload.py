@@ -56,10 +56,23 @@ class ResumeUploadTasks:
             session.add(candidate)
         return {"indexed": True}
 
-    def record_outcome(self, job: Job, resume_id: str) -> dict:
-        """Record processed or rejected, as the task's header says; the webapp shows it."""
+    def record_outcome(
+        self,
+        job: Job,
+        resume_id: str,
+        rejection_reason: str | None = None,
+        rejection_message: str | None = None,
+    ) -> dict:
+        """Record processed or rejected, as the task's header says; the webapp shows it.
+
+        A rejection keeps its reason and the words the candidate's email gave, so whoever
+        asks for the resume's status learns why without reading the mail.
+        """
         status = outcome_header(job)
-        record_status(self.services.db, "resume", resume_id, status)
+        details = {}
+        if rejection_reason:
+            details = {"rejection_reason": rejection_reason, "rejection_message": rejection_message or ""}
+        record_status(self.services.db, "resume", resume_id, status, details)
         return {"resume_status": status}
 
 

@@ -42,9 +42,13 @@ def apply(process_engine, local_world, posting_id: str) -> tuple[str, dict]:
 
 
 def application_status(local_world, application_id: str) -> str | None:
+    record = application_record(local_world, application_id)
+    return record.status if record else None
+
+
+def application_record(local_world, application_id: str) -> BusinessRecord | None:
     with local_world.services.db.sessions() as session:
-        record = session.get(BusinessRecord, ("application", application_id))
-        return record.status if record else None
+        return session.get(BusinessRecord, ("application", application_id))
 
 
 def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_world):
@@ -53,6 +57,9 @@ def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_w
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
     assert application_status(local_world, v["application_id"]) == "shortlisted"
+    # The match that decided the routing is part of the status.
+    details = application_record(local_world, v["application_id"]).details
+    assert (details["match_score"], details["matched_skills"]) == (100, ["python", "sql"])
     assert len(local_world.mails_to(v["candidate_email"])) == 1
     assert len(local_world.mails_to(v["employer_email"])) == 1
 
@@ -65,6 +72,7 @@ def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local
     wait_until_element(process_engine.client, instance, "ApplicationDeclined", state="COMPLETED")
     assert not process_engine.client.search_user_tasks(processInstanceKey=instance)
     assert application_status(local_world, v["application_id"]) == "declined"
+    assert application_record(local_world, v["application_id"]).details["matched_skills"] == []
     assert local_world.mails_to(v["employer_email"]) == []
 
 

@@ -29,9 +29,13 @@ def start_upload(process_engine, local_world, content: bytes) -> tuple[str, dict
 
 
 def resume_status(local_world, resume_id: str) -> str | None:
+    record = resume_record(local_world, resume_id)
+    return record.status if record else None
+
+
+def resume_record(local_world, resume_id: str) -> BusinessRecord | None:
     with local_world.services.db.sessions() as session:
-        record = session.get(BusinessRecord, ("resume", resume_id))
-        return record.status if record else None
+        return session.get(BusinessRecord, ("resume", resume_id))
 
 
 def test_a_good_pdf_is_indexed_and_the_candidate_told(process_engine, local_world):
@@ -63,6 +67,10 @@ def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(process_e
     [mail] = local_world.mails_to(variables["candidate_email"])
     # The BPMN error's reason reaches the email through the boundary event's output mapping.
     assert "The file is not a PDF or Word (.docx) document." in mail["text"]
+    # The status says why, for whoever asks the webapp instead of reading the mail.
+    details = resume_record(local_world, variables["resume_id"]).details
+    assert details["rejection_reason"] == "unsupported_type"
+    assert details["rejection_message"] == "The file is not a PDF or Word (.docx) document."
 
 
 def test_a_pdf_without_text_ends_with_a_please_reupload_email(process_engine, local_world):

@@ -8,6 +8,7 @@ and makes ``/readyz`` say why.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -23,7 +24,15 @@ from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.signed_links import CardLinks, SlotLinks
-from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
+from hireflow.store import (
+    BusinessRecord,
+    Candidate,
+    ContactAccess,
+    Database,
+    JobPosting,
+    RequestClaim,
+    utcnow,
+)
 from job_workers.records import record_status
 from job_workers.services import Services
 from tests.resume_samples import pdf_resume
@@ -325,6 +334,39 @@ def test_an_item_whose_instance_ended_without_an_outcome_shows_ended(tmp_path):
     add_first_status(services, "unlock", "unl_1", "requested")
     status = app.test_client().get("/api/unlocks/unl_1").json
     assert (status["status"], status["final"], status["engine"]["state"]) == ("ended", True, "COMPLETED")
+
+
+def test_the_dashboard_shows_an_items_status_as_its_own_page_does(tmp_path):
+    services = empty_services(tmp_path)
+    app = create_app(
+        {"TESTING": True, "CONSOLE": True},
+        engine_client=EndedInstances("http://127.0.0.1:9"),
+        services=services,
+    )
+    # Access granted, the "record: unlocked" step not reached yet: the page says unlocked.
+    add_first_status(services, "unlock", "unl_granted", "requested")
+    with services.db.sessions.begin() as session:
+        session.add(
+            ContactAccess(
+                employer_id="emp-1", candidate_id="ada", unlock_id="unl_granted", granted_at=utcnow()
+            )
+        )
+    web = app.test_client()
+    assert web.get("/api/unlocks/unl_granted").json["status"] == "unlocked"
+    row = re.search(r"unl_granted</a></td>\s*<td>(\w+)</td>", web.get("/").text)
+    assert row is not None and row.group(1) == "unlocked"
+
+
+def test_the_item_page_reads_details_in_words(tmp_path):
+    services = empty_services(tmp_path)
+    engine = EndedInstances("http://127.0.0.1:9")
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    details = {"match_score": 100, "matched_skills": ["python", "sql"], "missing_skills": []}
+    record_status(services.db, "application", "app_1", "shortlisted", details)
+    page = app.test_client().get("/items/application/app_1").text
+    assert "<dt>matched skills</dt>" in page
+    assert "python, sql" in page and "['python'" not in page
+    assert re.search(r"<dt>missing skills</dt>\s*<dd>none</dd>", page)
 
 
 class EndsRightAfterTheOutcome(CamundaRestClient):

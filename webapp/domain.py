@@ -12,6 +12,7 @@ import io
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from sqlalchemy import String, cast, delete, or_, select
@@ -87,6 +88,16 @@ class Accepted:
     business_id: str
     process_instance_key: str
     created: bool
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    """One line of the UI's recent items, its status as the item's own page gives it."""
+
+    kind: str
+    business_id: str
+    status: str
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -449,13 +460,24 @@ class Hireflow:
             "engine": engine,
         }
 
-    def recent_items(self, limit: int = 30) -> list[BusinessRecord]:
-        """The most recently changed items, for the UI."""
+    def recent_items(self, limit: int = 30) -> list[ItemSummary]:
+        """The most recently changed items, for the UI, with the status ``status()`` gives.
+
+        Without the engine's view (one call per line would be too slow), so an item whose
+        instance ended on a path that records no outcome shows its first status here.
+        """
         with self.services.db.sessions() as session:
-            rows = session.scalars(
-                select(BusinessRecord).order_by(BusinessRecord.updated_at.desc()).limit(limit)
+            rows = list(
+                session.scalars(
+                    select(BusinessRecord).order_by(BusinessRecord.updated_at.desc()).limit(limit)
+                )
             )
-            return list(rows)
+        return [
+            ItemSummary(
+                r.kind, r.business_id, self._business_status(r.kind, r.business_id, r.status), r.updated_at
+            )
+            for r in rows
+        ]
 
     def postings(self) -> list[JobPosting]:
         with self.services.db.sessions() as session:

@@ -91,7 +91,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "status": {"type": "string", "description": "the business status, e.g. processed, shortlisted"},
             "final": {"type": "boolean"},
             "updatedAt": {"type": "string"},
-            "details": {"type": "object"},
+            "details": {
+                "type": "object",
+                "description": "what the request gave and the processes found, e.g. a rejected resume's "
+                "rejection_reason and rejection_message, an application's match_score and matched_skills",
+            },
             "engine": {
                 "type": "object",
                 "required": ["processInstanceKey", "state", "reachable"],
