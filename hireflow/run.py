@@ -1,7 +1,9 @@
 """``make run``: start the engine, deploy the models, run workers and webapp in the foreground.
 
-Ctrl-C stops the worker pool and the webapp. The engine keeps running with its data
-(``make engine-stop`` stops it), so the next ``make run`` starts in seconds.
+Ctrl-C (or SIGTERM, or closing the terminal) stops the sandboxes, the worker pool and the
+webapp; when one of them ends by itself, the others are stopped too. The engine keeps
+running with its data (``make engine-stop`` stops it), so the next ``make run`` starts in
+seconds.
 
 When the pinned distribution cannot be fetched, ``make run`` falls back to the embedded
 Zeebe engine (deploy/camunda/embedded) on the same gRPC port, and says so loudly: its
@@ -14,8 +16,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from hireflow.camunda_rest import CamundaRestClient
@@ -106,17 +110,34 @@ def component_environment(extra: dict[str, str] | None = None) -> dict[str, str]
     return env
 
 
-def run_components(extra_env: dict[str, str] | None = None) -> None:
-    """Run every built component in the foreground until they end or Ctrl-C stops them."""
-    available = components_to_start()
+def run_components(
+    extra_env: dict[str, str] | None = None, components: list[tuple[str, str]] | None = None
+) -> int:
+    """Run the components in the foreground until Ctrl-C, SIGTERM or one of them ends.
+
+    Like ``docker compose up``: when one component ends by itself, the others are stopped
+    too, and the return code is 1, so a crash is seen at once and not half the product
+    left running. Stopped on request, the return code is 0.
+    """
+    available = components_to_start() if components is None else components
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
-    if missing:
+    if components is None and missing:
         print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)
     env = component_environment(extra_env)
-    children = [subprocess.Popen([sys.executable, "-m", module], env=env) for _, module in available]
+    busy = busy_ports(env, [name for name, _ in available])
+    if busy:
+        for name, port, setting in busy:
+            print(f"!! Port {port}, where the {name} listens ({setting}), is taken by another program.")
+        print(
+            "!! Is an earlier `make run` still running? Stop it (Ctrl-C in its terminal; "
+            "`ss -ltnp` shows what holds a port), or move the port. Nothing was started.",
+            flush=True,
+        )
+        return 2
+    children = {name: subprocess.Popen([sys.executable, "-m", module], env=env) for name, module in available}
     web = f"http://{env.get('HIREFLOW_WEB_HOST', '127.0.0.1')}:{env.get('HIREFLOW_WEB_PORT', '5000')}"
     print(
-        f"Running {', '.join(n for n, _ in available)}. Ctrl-C stops them.\n"
+        f"Running {', '.join(children)}. Ctrl-C stops them.\n"
         f"  webapp:       {web}/  (API: {web}/openapi.json, health: {web}/readyz)\n"
         f"  admin token:  {env['HIREFLOW_ADMIN_TOKEN']}  (HIREFLOW_ADMIN_TOKEN)\n"
         f"  metrics:      webapp http://127.0.0.1:{env.get('HIREFLOW_WEB_METRICS_PORT', '9465')}/metrics, "
@@ -124,17 +145,80 @@ def run_components(extra_env: dict[str, str] | None = None) -> None:
         "  try it:       the README's walk-through; sample resumes in docs/samples/",
         flush=True,
     )
+    ended: tuple[str, int] | None = None
     try:
-        for child in children:
-            child.wait()
+        while ended is None:
+            ended = next(((n, c.returncode) for n, c in children.items() if c.poll() is not None), None)
+            time.sleep(0.5)
     except KeyboardInterrupt:
-        for child in children:
+        pass
+    finally:
+        stop_children(children)
+    if ended:
+        name, code = ended
+        print(
+            f"!! The {name} ended (exit code {code}), so the others were stopped. Its log is above.",
+            flush=True,
+        )
+        return 1
+    return 0
+
+
+def component_ports(env: dict[str, str]) -> dict[str, list[tuple[int, str]]]:
+    """The local ports each component listens on, each with the setting that moves it."""
+    return {
+        "payment sandbox": [(8101, "the sandbox's --port")],
+        "mail capture": [(8102, "the capture's --port")],
+        "worker pool": [(int(env.get("HIREFLOW_WORKER_STATUS_PORT", "9464")), "HIREFLOW_WORKER_STATUS_PORT")],
+        "webapp": [
+            (int(env.get("HIREFLOW_WEB_PORT", "5000")), "HIREFLOW_WEB_PORT"),
+            (int(env.get("HIREFLOW_WEB_METRICS_PORT", "9465")), "HIREFLOW_WEB_METRICS_PORT"),
+        ],
+    }
+
+
+def busy_ports(env: dict[str, str], names: list[str]) -> list[tuple[str, int, str]]:
+    """The ports of the components ``names`` that another program already listens on.
+
+    Checked before anything starts: otherwise the webapp retries for a while, gives up,
+    and takes the rest down with it, and the cause is buried in its log.
+    """
+    busy = []
+    for name in names:
+        for port, setting in component_ports(env).get(name, []):
+            with socket.socket() as probe:
+                # As the servers bind: a port in TIME_WAIT is free, a listening one is not.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    busy.append((name, port, setting))
+    return busy
+
+
+def stop_children(children: dict[str, subprocess.Popen], grace_seconds: float = 60.0) -> None:
+    """SIGTERM every child still running, wait for them, and kill any that outlives the grace."""
+    for child in children.values():
+        if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait(timeout=60)
+    deadline = time.monotonic() + grace_seconds
+    for name, child in children.items():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"!! The {name} did not stop within {grace_seconds:.0f} s; killing it.", flush=True)
+            child.kill()
+            child.wait()
+
+
+def stop_on_termination() -> None:
+    """Treat SIGTERM and SIGHUP (a closed terminal) as Ctrl-C, so nothing is left running."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
 
 
 def main() -> int:
+    stop_on_termination()
     profile = local_profile()
     try:
         dist = fetch()
@@ -145,16 +229,15 @@ def main() -> int:
         try:
             deploy_models(EmbeddedEngineClient(embedded.control_url))
             # The webapp reaches the embedded engine through its control port, not REST v2.
-            run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url})
+            return run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url})
         finally:
             embedded.stop()  # its state is in memory: nothing would survive to the next run
-        return 0
     status = start(profile, dist, find_java())
     deploy_models(CamundaRestClient(profile.rest_url))
     print(status.describe(), flush=True)
-    run_components()
+    code = run_components()
     print("The engine keeps running with its data; `make engine-stop` stops it.", flush=True)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

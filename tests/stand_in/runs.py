@@ -1,0 +1,10 @@
+"""Runs until stopped, leaving its pid in ``$STAND_IN_PIDS`` so a test can see it is gone."""
+
+import os
+import time
+from pathlib import Path
+
+if __name__ == "__main__":
+    Path(os.environ["STAND_IN_PIDS"], f"{os.getpid()}.pid").write_text("running")
+    while True:
+        time.sleep(1)

@@ -1,0 +1,95 @@
+"""`make run`'s foreground supervision: nothing is left running, and a crash stops the rest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hireflow.paths import PROJECT_ROOT
+from hireflow.run import run_components
+
+RUN_COMPONENTS = """
+import sys
+from hireflow import run
+run.stop_on_termination()
+components = [tuple(c.split("=")) for c in sys.argv[1:]]
+sys.exit(run.run_components(components=components))
+"""
+
+
+def start_supervisor(pids: Path, *components: str) -> subprocess.Popen:
+    env = {**os.environ, "STAND_IN_PIDS": str(pids), "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_COMPONENTS, *components],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_pids(pids: Path, count: int, timeout: float = 30.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [int(p.stem) for p in pids.glob("*.pid")]
+        if len(found) == count:
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"{count} stand-in(s) did not start within {timeout} s")
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has ended; only its parent has not read its exit code yet.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
+    supervisor = start_supervisor(tmp_path, "first=tests.stand_in.runs", "second=tests.stand_in.runs")
+    children = wait_for_pids(tmp_path, 2)
+
+    supervisor.send_signal(signum)
+    output, _ = supervisor.communicate(timeout=30)
+
+    assert supervisor.returncode == 0, output
+    assert not [pid for pid in children if is_running(pid)]
+
+
+def test_a_component_that_ends_stops_the_others_and_fails_the_run(tmp_path):
+    supervisor = start_supervisor(
+        tmp_path, "worker pool=tests.stand_in.crashes", "webapp=tests.stand_in.runs"
+    )
+    [webapp] = wait_for_pids(tmp_path, 1)
+
+    output, _ = supervisor.communicate(timeout=30)
+
+    assert supervisor.returncode == 1
+    assert "The worker pool ended (exit code 3), so the others were stopped." in output
+    assert not is_running(webapp)
+
+
+def test_a_taken_port_is_named_before_anything_starts(tmp_path, monkeypatch, capsys):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        monkeypatch.setenv("HIREFLOW_WEB_PORT", str(port))
+        monkeypatch.setenv("STAND_IN_PIDS", str(tmp_path))
+
+        code = run_components(components=[("webapp", "tests.stand_in.runs")])
+
+    assert code == 2
+    assert f"Port {port}, where the webapp listens (HIREFLOW_WEB_PORT), is taken" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.pid"))  # nothing was started
