@@ -12,7 +12,7 @@ import requests
 
 from hireflow.constants import Message, ProcessId
 from hireflow.credits import CreditsLedger
-from hireflow.store import ContactAccess
+from hireflow.store import BusinessRecord, ContactAccess
 from tests.engine_helpers import (
     describe_instance,
     unique_key,
@@ -94,6 +94,8 @@ def test_when_access_cannot_be_granted_compensation_refunds_the_credits(process_
     assert not process_engine.client.search_element_instances(
         processInstanceKey=instance, elementId="RefundPayment"
     )
+    with local_world.services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("unlock", v["unlock_id"])).status == "refunded"
 
 
 def test_when_access_cannot_be_granted_compensation_refunds_the_card(process_engine, local_world):

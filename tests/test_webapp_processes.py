@@ -283,6 +283,32 @@ def start_unlock(web, local_world, payment_method: str) -> tuple[dict, str, str]
     return accepted, employer_email, candidate_id
 
 
+def test_an_unlock_cancelled_for_want_of_a_card_can_be_asked_for_again(web, process_engine, local_world):
+    first, employer_email, candidate_id = start_unlock(web, local_world, "pm_card_chargeDeclined")
+    wait_until_element(process_engine.client, first.json["processInstanceKey"], "AwaitNewCard")
+    process_engine.client.advance_clock(7 * 24 * 60 * 60 * 1000 + 60_000)  # no new card in 7 days
+    wait_until_completed(process_engine.client, first.json["processInstanceKey"])
+    assert web.get(first.headers["Location"]).json["status"] == "cancelled"
+
+    request = {
+        "employer_id": employer_email.split("@")[0],
+        "employer_email": employer_email,
+        "candidate_id": candidate_id,
+        "payment_method_ref": "pm_card_visa",
+    }
+    second = web.post("/api/unlocks", json=request)
+    # The cancelled attempt is over: this is a new one, not the old one's answer.
+    assert second.status_code == 202, second.json
+    assert second.json["created"] and second.json["id"] != first.json["id"]
+    wait_until_completed(process_engine.client, second.json["processInstanceKey"])
+    status = web.get(second.headers["Location"]).json
+    assert (status["status"], status["details"]["attempt"]) == ("unlocked", 2)
+    # Asking once more finds the unlock that succeeded: nothing is charged again.
+    again = web.post("/api/unlocks", json=request)
+    assert (again.status_code, again.json["id"], again.json["created"]) == (200, second.json["id"], False)
+    assert charges_of(local_world, second.json["id"]) == ["succeeded"]
+
+
 def card_page_from_email(web, local_world, employer_email: str) -> str:
     """The path of the save-a-new-card page that the payment-declined email links to."""
     [mail] = wait_for(

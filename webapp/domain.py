@@ -57,9 +57,11 @@ KINDS = {
 FINAL_STATUSES = {
     "resume": {"processed", "rejected", ERASED},
     "application": {"shortlisted", "declined", "withdrawn", ERASED},
-    "unlock": {"unlocked", "cancelled"},
+    "unlock": {"unlocked", "cancelled", "refunded"},
     "interview": {"done", "cancelled", "not-scheduled", ERASED},
 }
+# An unlock in one of these ended without access; asking again starts another attempt.
+UNLOCK_ENDED_WITHOUT_ACCESS = {"cancelled", "refunded"}
 # The items that name a candidate directly; interviews name the candidate's application.
 CANDIDATE_KINDS = ("resume", "application", "unlock")
 # Kept with an item for hireflow's own use (the engine link, an erasure's file list), not shown.
@@ -226,15 +228,35 @@ class Hireflow:
             candidate = session.get(Candidate, request.candidate_id)
         if candidate is None:
             raise invalid_field("candidate_id", f"no candidate {request.candidate_id}", status=422)
-        unlock_id = derived_id("unl", request.employer_id, request.candidate_id)
+        unlock_id, attempt = self._current_unlock(request.employer_id, request.candidate_id)
         variables = {
             "unlock_id": unlock_id,
             **request.model_dump(),
             "years_of_experience": candidate.years_of_experience or 0,
         }
         started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, "unlock_id", variables)
-        details = {"employer_id": request.employer_id, "candidate_id": request.candidate_id}
+        details = {
+            "employer_id": request.employer_id,
+            "candidate_id": request.candidate_id,
+            "attempt": attempt,
+        }
         return self._accepted("unlock", unlock_id, started, details)
+
+    def _current_unlock(self, employer_id: str, candidate_id: str) -> tuple[str, int]:
+        """The unlock a request for this pair belongs to, and which attempt it is.
+
+        The id derives from the pair, so a repeated request finds the unlock it started
+        and nothing is paid twice. An attempt that ended without access (cancelled, or
+        refunded) is over: the employer may try again, and that is the next attempt.
+        """
+        attempt = 1
+        while True:
+            parts = (employer_id, candidate_id) if attempt == 1 else (employer_id, candidate_id, str(attempt))
+            unlock_id = derived_id("unl", *parts)
+            record = self._record("unlock", unlock_id)
+            if record is None or record.status not in UNLOCK_ENDED_WITHOUT_ACCESS:
+                return unlock_id, attempt
+            attempt += 1
 
     def card_link_unlock(self, token: str) -> str:
         """The unlock a card link (from the payment-declined email) is for; 410 expired, 404 not ours."""
