@@ -203,3 +203,24 @@ def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):
     assert response.status_code == 400
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"personalizations", "from.email", "content"} <= fields
+
+
+@pytest.mark.parametrize(
+    ("skills", "says"),
+    [
+        (["python"], "We found 1 skill in it:\n- python\n"),
+        (["python", "sql"], "We found 2 skills in it:\n- python\n- sql\n"),
+        ([], "We found no skills we know in it"),
+    ],
+)
+def test_the_resume_email_counts_skills_in_words(skills, says):
+    _, text = EmailTemplates().render("resume-received", {"candidate_name": "Ada", "skills": skills})
+    assert says in text
+    assert "(s)" not in text
+
+
+@pytest.mark.parametrize(("credits", "says"), [(1, "Paid with 1 credit."), (2, "Paid with 2 credits.")])
+def test_the_receipt_counts_credits_in_words(credits, says):
+    context = {"unlock_id": "unl_1", "candidate_id": "ada", "paid_with": "credits", "credits_spent": credits}
+    _, text = EmailTemplates().render("unlock-receipt", context)
+    assert says in text
