@@ -122,8 +122,13 @@ class InterviewSchedulingTasks:
             "interview_end": booking.slot.as_variable()["end"],
         }
 
-    def send_invitation(self, job: Job, interview_id: str, attendee_email: str, candidate_name: str) -> dict:
-        """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once."""
+    def send_invitation(
+        self, job: Job, interview_id: str, attendee_email: str, candidate_name: str, candidate_email: str
+    ) -> dict:
+        """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once.
+
+        The candidate is one of the attendees; the templates address them in the second person.
+        """
         method = (job.custom_headers or {}).get(Header.INVITATION_METHOD, "REQUEST")
         booking = self._calendar(interview_id).booking(interview_id)
         attachments = ()
@@ -142,6 +147,8 @@ class InterviewSchedulingTasks:
                 to=attendee_email,
                 template=template,
                 context={
+                    "attendee_email": attendee_email,
+                    "candidate_email": candidate_email,
                     "candidate_name": candidate_name,
                     "interview_start": booking.slot.as_variable()["start"] if booking else None,
                 },

@@ -224,3 +224,18 @@ def test_the_receipt_counts_credits_in_words(credits, says):
     context = {"unlock_id": "unl_1", "candidate_id": "ada", "paid_with": "credits", "credits_spent": credits}
     _, text = EmailTemplates().render("unlock-receipt", context)
     assert says in text
+
+
+@pytest.mark.parametrize("template", ["interview-invitation", "interview-reminder", "interview-cancelled"])
+def test_interview_emails_speak_to_the_candidate_and_about_them_to_the_panel(template):
+    context = {
+        "candidate_name": "Cas",
+        "candidate_email": "cas@example.com",
+        "interview_start": "2026-12-14T09:00:00Z",
+    }
+    _, to_candidate = EmailTemplates().render(template, {**context, "attendee_email": "cas@example.com"})
+    _, to_panel = EmailTemplates().render(template, {**context, "attendee_email": "ivy@example.com"})
+    assert to_candidate.startswith("Hello Cas,\n\n") and "our interview" in to_candidate
+    assert "interview with Cas" not in to_candidate
+    assert to_panel.startswith("Hello,\n") and "interview with Cas" in to_panel
+    assert "Monday 14 December 2026, 09:00 UTC" in to_candidate and "Monday 14 December 2026" in to_panel

@@ -77,13 +77,25 @@ def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics
     with pytest.raises(SlotTaken):
         tasks.book_slot("i-3", PANEL, slot)
     job = make_job(JobType.SEND_INTERVIEW_INVITATION, headers={"method": "REQUEST"})
-    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas")
-    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas")
+    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas", "cas@example.com")
+    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas", "cas@example.com")
     sent = mails(capture)
     assert len(sent) == 1
     attachment = sent[0]["attachments"][0]
     assert attachment["type"] == "text/calendar"
     assert b"METHOD:REQUEST" in base64.b64decode(attachment["content"])
+    assert sent[0]["subject"].startswith("Interview with Cas on ")
+
+
+def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
+    slot = tasks.find_slots("i-9", PANEL)["proposed_slots"][0]
+    tasks.book_slot("i-9", PANEL, slot)
+    job = make_job(JobType.SEND_INTERVIEW_INVITATION, headers={"method": "REQUEST"})
+    tasks.send_invitation(job, "i-9", "cas@example.com", "Cas", "cas@example.com")
+    [mail] = mails(capture)
+    assert mail["subject"].startswith("Your interview on ")
+    assert mail["text"].startswith("Hello Cas,\n\nYour interview is booked for ")
+    assert "The interview with Cas" not in mail["text"]
 
 
 def test_cancelling_releases_the_slot_once(tasks):
