@@ -239,3 +239,25 @@ def test_interview_emails_speak_to_the_candidate_and_about_them_to_the_panel(tem
     assert "interview with Cas" not in to_candidate
     assert to_panel.startswith("Hello,\n") and "interview with Cas" in to_panel
     assert "Monday 14 December 2026, 09:00 UTC" in to_candidate and "Monday 14 December 2026" in to_panel
+
+
+@pytest.mark.parametrize(
+    ("decline_code", "says"),
+    [
+        ("insufficient_funds", "Your card was declined (insufficient funds) when"),
+        ("generic_decline", "Your card was declined when"),
+        (None, "Your card was declined when"),
+    ],
+)
+def test_a_decline_is_explained_in_words_not_codes(decline_code, says):
+    context = {"unlock_id": "unl_1", "candidate_id": "ada", "card_link": lambda unlock_id: "http://x/card"}
+    if decline_code:
+        context["decline_code"] = decline_code
+    _, text = EmailTemplates().render("payment-declined", context)
+    assert says in text
+
+
+def test_a_shortlist_without_matched_skills_says_so_instead_of_an_empty_list():
+    context = {"candidate_name": "Cas", "posting_title": "Welder", "match_score": 20, "matched_skills": []}
+    _, text = EmailTemplates().render("candidate-shortlisted", context)
+    assert "Matched skills: ." not in text and "a recruiter shortlisted the profile" in text
