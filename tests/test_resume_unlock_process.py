@@ -110,7 +110,10 @@ def test_when_access_cannot_be_granted_compensation_refunds_the_card(process_eng
 def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, local_world):
     candidate = local_world.add_candidate()
     instance, v = start_unlock(
-        process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_chargeDeclined"
+        process_engine,
+        local_world,
+        candidate_id=candidate,
+        payment_method_ref="pm_card_chargeDeclinedInsufficientFunds",
     )
     wait_until_element(process_engine.client, instance, "AwaitNewCard")  # an event-based gateway
 
@@ -124,7 +127,7 @@ def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, loc
     assert statuses == ["requires_payment_method", "succeeded"]
     update_card, _receipt = local_world.mails_to(v["employer_email"])
     # The decline code comes with the BPMN error, through the boundary event's output mapping.
-    assert "Your card was declined (generic_decline)" in update_card["text"]
+    assert "Your card was declined (insufficient funds)" in update_card["text"]
 
 
 def test_a_declined_card_not_replaced_in_7_days_abandons_the_unlock(process_engine, local_world):
@@ -178,7 +181,7 @@ def test_an_asynchronous_payment_that_fails_asks_for_a_new_card_and_charges_it(p
     )
     wait_until_element(process_engine.client, instance, "AwaitNewCard")
     [mail] = local_world.mails_to(v["employer_email"])
-    assert "insufficient_funds" in mail["text"]
+    assert "declined (insufficient funds)" in mail["text"]
 
     process_engine.client.publish_message(
         Message.PAYMENT_METHOD_UPDATED, v["unlock_id"], variables={"payment_method_ref": "pm_card_visa"}

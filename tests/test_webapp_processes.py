@@ -372,7 +372,7 @@ def test_a_debit_settled_by_the_provider_continues_the_unlock(
 
     if settles == "failed":  # the employer is asked for another card, with the provider's reason
         path = card_page_from_email(web, local_world, employer_email)
-        assert "insufficient_funds" in local_world.mails_to(employer_email)[0]["text"]
+        assert "declined (insufficient funds)" in local_world.mails_to(employer_email)[0]["text"]
         assert save_card(web, path).status_code == 200
     wait_until_completed(process_engine.client, instance)
     assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"

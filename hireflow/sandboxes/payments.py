@@ -53,7 +53,15 @@ from hireflow.serving import run_sandbox_cli
 # lost_response: stored, then answered too late for the client to see it.
 # duplicate_webhook: an event is delivered twice, as providers may do.
 FAULT_KINDS = {"server_error", "timeout", "lost_response", "duplicate_webhook"}
-DECLINED_PAYMENT_METHODS = {"pm_card_chargeDeclined", "pm_card_visa_chargeDeclined"}
+# Stripe's test payment methods that decline, each with the decline code Stripe gives it.
+# Methods declined through the faults endpoint give the generic code.
+DECLINE_CODES = {
+    "pm_card_chargeDeclined": "generic_decline",
+    "pm_card_visa_chargeDeclined": "generic_decline",
+    "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
+    "pm_card_chargeDeclinedExpiredCard": "expired_card",
+}
+DECLINED_PAYMENT_METHODS = set(DECLINE_CODES)
 # Methods that settle later, as bank debits do: the intent stays `processing`.
 ASYNC_PAYMENT_METHODS = {"pm_card_async", "pm_sepa_debit"}
 
@@ -379,7 +387,7 @@ def create_payment_sandbox(
                 "error": {
                     "type": "card_error",
                     "code": "card_declined",
-                    "decline_code": "generic_decline",
+                    "decline_code": DECLINE_CODES.get(method, "generic_decline"),
                     "message": "Your card was declined.",
                     "payment_intent": intent,
                 }
