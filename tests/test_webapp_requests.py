@@ -631,3 +631,9 @@ def test_engine_answers_become_a_retry_later_or_a_refusal(status, unavailable, c
     else:
         with pytest.raises(EngineRejected):
             call_engine("start", engine_answers)
+
+
+def test_pages_name_an_icon_that_is_served(offline):
+    client = offline[0].test_client()
+    icon = re.search(r'<link rel="icon"[^>]* href="([^"]+)"', client.get("/").text).group(1)
+    assert client.get(icon).status_code == 200
