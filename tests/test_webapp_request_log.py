@@ -195,7 +195,8 @@ def test_gunicorns_own_lines_take_the_same_format():
     finally:
         logging.getLogger().removeHandler(handler)
     entry = json.loads(stream.getvalue().splitlines()[-1])
-    assert entry["logger"] == "gunicorn.error" and entry["message"] == "Booting worker with pid: 42"
+    # Not "gunicorn.error": an ordinary line must not read as an error.
+    assert entry["logger"] == "gunicorn" and entry["message"] == "Booting worker with pid: 42"
 
 
 @pytest.mark.parametrize(("hops", "logged"), [(0, "10.0.0.7"), (1, "203.0.113.9")])

@@ -108,7 +108,7 @@ def test_the_servers_access_lines_carry_the_request_id_and_no_link_token(live_we
     line = next(line for line in log.splitlines() if "request_id=live-slot-0001" in line)
     assert f'gunicorn.access: 127.0.0.1 "GET /interviews/slot/<token>" {response.status_code} ' in line
     assert "NOT-A-REAL-TOKEN" not in log
-    assert "gunicorn.error: Booting worker" in log  # gunicorn's own lines in the same format
+    assert "gunicorn: Booting worker" in log  # gunicorn's own lines in the same format
 
 
 def test_a_resume_uploaded_in_the_browser_becomes_processed(live_webapp, tmp_path):

@@ -114,6 +114,18 @@ class AccessLine(logging.Filter):
         return True
 
 
+class ServerLine(logging.Filter):
+    """gunicorn's own lines (start, workers, signals) logged as ``gunicorn``.
+
+    Its logger is named ``gunicorn.error``, so every ordinary INFO line about booting a
+    worker read like an error in the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.name = "gunicorn"
+        return True
+
+
 class GunicornLogger(GunicornBaseLogger):
     """gunicorn's logger, sending its lines to the root handler (hireflow's format)."""
 
@@ -125,3 +137,5 @@ class GunicornLogger(GunicornBaseLogger):
             log.propagate = True
         if not any(isinstance(f, AccessLine) for f in self.access_log.filters):
             self.access_log.addFilter(AccessLine())
+        if not any(isinstance(f, ServerLine) for f in self.error_log.filters):
+            self.error_log.addFilter(ServerLine())
