@@ -21,6 +21,7 @@ from tests.engine_helpers import (
     process_variable,
     unique_key,
     wait_for,
+    wait_for_user_task,
     wait_until_completed,
     wait_until_element,
 )
@@ -229,12 +230,14 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
     wait_until_completed(process_engine.client, instance)
 
 
-def test_a_withdrawal_is_published_once(web, process_engine, local_world):
+def test_a_withdrawal_is_published_once_and_the_candidate_may_apply_again(web, process_engine, local_world):
     body = {
-        "candidate_id": local_world.add_candidate(),
+        "candidate_id": local_world.add_candidate(["python"]),
         "candidate_name": "Alan Turing",
         "candidate_email": f"{unique_key('alan')}@example.com",
-        "posting_id": local_world.add_posting(["python"]),
+        # Half the skills match: the application waits for screening, so the withdrawal
+        # cannot race an automatic decision.
+        "posting_id": local_world.add_posting(["python", "go"]),
         "employer_email": "hiring@acme.example",
         "recruiter_team_email": "recruiters@acme.example",
     }
@@ -242,6 +245,7 @@ def test_a_withdrawal_is_published_once(web, process_engine, local_world):
     assert application.status_code == 202
     assert web.post("/api/applications", json=body).status_code == 200
     application_id = application.json["id"]
+    wait_for_user_task(process_engine.client, application.json["processInstanceKey"], "ScreenApplication")
     first = web.post(f"/api/applications/{application_id}/withdrawal")
     second = web.post(f"/api/applications/{application_id}/withdrawal")
     assert (first.status_code, second.status_code) == (202, 200)
@@ -251,6 +255,12 @@ def test_a_withdrawal_is_published_once(web, process_engine, local_world):
         seen=lambda: describe_instance(process_engine.client, application.json["processInstanceKey"]),
     )
     assert web.post("/api/applications/nope/withdrawal").status_code == 404
+
+    # A withdrawn application is over; applying again is a new application.
+    again = web.post("/api/applications", json=body)
+    assert again.status_code == 202 and again.json["id"] != application_id
+    assert web.get(f"/api/applications/{again.json['id']}").json["details"]["attempt"] == 2
+    assert web.post("/api/applications", json=body).json["id"] == again.json["id"]
 
 
 @pytest.fixture

@@ -60,8 +60,9 @@ FINAL_STATUSES = {
     "unlock": {"unlocked", "cancelled", "refunded"},
     "interview": {"done", "cancelled", "not-scheduled", ERASED},
 }
-# An unlock in one of these ended without access; asking again starts another attempt.
-UNLOCK_ENDED_WITHOUT_ACCESS = {"cancelled", "refunded"}
+# Items in these statuses ended without their purpose; asking again starts another attempt.
+OVER_FOR_GOOD = {"unlock": {"cancelled", "refunded"}, "application": {"withdrawn"}}
+ID_PREFIXES = {"resume": "res", "application": "app", "unlock": "unl", "interview": "int"}
 # The items that name a candidate directly; interviews name the candidate's application.
 CANDIDATE_KINDS = ("resume", "application", "unlock")
 # Kept with an item for hireflow's own use (the engine link, an erasure's file list), not shown.
@@ -151,7 +152,7 @@ class Hireflow:
             file_ref = self.services.files.put(io.BytesIO(data), max_bytes=self.max_upload_bytes)
         except FileTooLarge as exc:  # cannot happen after the check above; kept as a guard
             raise invalid_field("file", str(exc), status=413) from exc
-        resume_id = derived_id("res", fields.candidate_id, file_ref)
+        resume_id = derived_id(ID_PREFIXES["resume"], fields.candidate_id, file_ref)
         variables = {
             "resume_id": resume_id,
             "candidate_id": fields.candidate_id,
@@ -206,10 +207,12 @@ class Hireflow:
                 raise invalid_field(
                     "candidate_id", "this candidate has no processed resume yet; upload one first", status=422
                 )
-        application_id = derived_id("app", request.candidate_id, request.posting_id)
+        application_id, attempt = self._current_attempt(
+            "application", request.candidate_id, request.posting_id
+        )
         variables = {"application_id": application_id, **request.model_dump()}
         started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, "application_id", variables)
-        details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id}
+        details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id, "attempt": attempt}
         return self._accepted("application", application_id, started, details)
 
     def withdraw(self, application_id: str) -> bool:
@@ -228,7 +231,7 @@ class Hireflow:
             candidate = session.get(Candidate, request.candidate_id)
         if candidate is None:
             raise invalid_field("candidate_id", f"no candidate {request.candidate_id}", status=422)
-        unlock_id, attempt = self._current_unlock(request.employer_id, request.candidate_id)
+        unlock_id, attempt = self._current_attempt("unlock", request.employer_id, request.candidate_id)
         variables = {
             "unlock_id": unlock_id,
             **request.model_dump(),
@@ -242,20 +245,22 @@ class Hireflow:
         }
         return self._accepted("unlock", unlock_id, started, details)
 
-    def _current_unlock(self, employer_id: str, candidate_id: str) -> tuple[str, int]:
-        """The unlock a request for this pair belongs to, and which attempt it is.
+    def _current_attempt(self, kind: str, *key: str) -> tuple[str, int]:
+        """The item a request for the business ``key`` belongs to, and which attempt it is.
 
-        The id derives from the pair, so a repeated request finds the unlock it started
-        and nothing is paid twice. An attempt that ended without access (cancelled, or
-        refunded) is over: the employer may try again, and that is the next attempt.
+        The id derives from the key, so a repeated request finds the item it started and
+        nothing happens twice. An item that ended for good without its purpose (an unlock
+        cancelled or refunded, an application withdrawn) is over: asking again starts the
+        next attempt, whose id adds the attempt number.
         """
         attempt = 1
         while True:
-            parts = (employer_id, candidate_id) if attempt == 1 else (employer_id, candidate_id, str(attempt))
-            unlock_id = derived_id("unl", *parts)
-            record = self._record("unlock", unlock_id)
-            if record is None or record.status not in UNLOCK_ENDED_WITHOUT_ACCESS:
-                return unlock_id, attempt
+            # The first attempt's id is the key's alone, as it was before attempts existed.
+            parts = key if attempt == 1 else (*key, str(attempt))
+            business_id = derived_id(ID_PREFIXES[kind], *parts)
+            record = self._record(kind, business_id)
+            if record is None or record.status not in OVER_FOR_GOOD.get(kind, set()):
+                return business_id, attempt
             attempt += 1
 
     def card_link_unlock(self, token: str) -> str:
@@ -296,7 +301,7 @@ class Hireflow:
     def schedule_interview(self, request: InterviewRequest) -> Accepted:
         """Start ``interview-scheduling`` for an application we know."""
         self._require("application", request.application_id, field="application_id", status=422)
-        interview_id = derived_id("int", request.application_id, str(request.round))
+        interview_id = derived_id(ID_PREFIXES["interview"], request.application_id, str(request.round))
         variables = {"interview_id": interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, "interview_id", variables)
         details = {"application_id": request.application_id, "round": request.round}
