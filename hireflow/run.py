@@ -147,8 +147,7 @@ def run_components(
     )
     ended: tuple[str, int] | None = None
     try:
-        while ended is None:
-            ended = next(((n, c.returncode) for n, c in children.items() if c.poll() is not None), None)
+        while (ended := first_ended(children)) is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
@@ -164,11 +163,19 @@ def run_components(
     return 0
 
 
+def first_ended(children: dict[str, subprocess.Popen]) -> tuple[str, int] | None:
+    """The name and exit code of a child that has ended, if any has."""
+    for name, child in children.items():
+        if child.poll() is not None:
+            return name, child.returncode
+    return None
+
+
 def component_ports(env: dict[str, str]) -> dict[str, list[tuple[int, str]]]:
     """The local ports each component listens on, each with the setting that moves it."""
     return {
-        "payment sandbox": [(8101, "the sandbox's --port")],
-        "mail capture": [(8102, "the capture's --port")],
+        "payment sandbox": [(8101, "a fixed port")],
+        "mail capture": [(8102, "a fixed port")],
         "worker pool": [(int(env.get("HIREFLOW_WORKER_STATUS_PORT", "9464")), "HIREFLOW_WORKER_STATUS_PORT")],
         "webapp": [
             (int(env.get("HIREFLOW_WEB_PORT", "5000")), "HIREFLOW_WEB_PORT"),
