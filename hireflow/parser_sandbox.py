@@ -24,6 +24,7 @@ import resource
 import signal
 import sys
 import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,20 +37,35 @@ _preloaded = False
 
 
 def _fork_server() -> multiprocessing.context.ForkServerContext:
-    """The fork server's context, preloading the parsers and this program's main module.
+    """The fork server's context, preloading the parsers and what the main module imports.
 
     Each child runs the program's main module again as ``__mp_main__`` (multiprocessing's
     rule outside plain fork). Run as ``python -m job_workers.worker``, that module
-    imports pyzeebe and gRPC: about a second per child, unless the server has them loaded.
+    imports pyzeebe and gRPC: about half a second per child, unless the server has them
+    loaded. The main module itself is not preloaded: runpy would then find it already
+    imported and warn about it in every child, once per parsed file.
     """
     global _preloaded
     with _preload_lock:
         if not _preloaded:
-            main_module = getattr(sys.modules["__main__"].__spec__, "name", None)
-            extra = [main_module] if main_module and not main_module.endswith("__main__") else []
-            _CONTEXT.set_forkserver_preload(PRELOADED_MODULES + extra)
+            _CONTEXT.set_forkserver_preload(PRELOADED_MODULES + _imports_of_main_module())
             _preloaded = True
     return _CONTEXT
+
+
+def _imports_of_main_module() -> list[str]:
+    """The modules a ``python -m package.module`` program's main module imports at its top."""
+    main = sys.modules["__main__"]
+    name = getattr(main.__spec__, "name", None)
+    if not name or name.endswith("__main__"):  # multiprocessing does not run those again
+        return []
+    imported = set()
+    for value in vars(main).values():
+        if isinstance(value, types.ModuleType):
+            imported.add(value.__name__)
+        elif isinstance(getattr(value, "__module__", None), str):
+            imported.add(value.__module__)
+    return sorted(m for m in imported if m not in {name, "__main__", "__mp_main__", "builtins"})
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
 from hireflow.parser_sandbox import ParserLimitExceeded, ParserLimits, ParserUnavailable, run_isolated
+from hireflow.paths import PROJECT_ROOT
 from hireflow.resume_intake import IntakeLimits, InvalidResume, check_file, read_text
 from tests.resume_samples import pdf_resume, pdf_with_page_content
 
@@ -132,3 +135,18 @@ def test_a_real_resume_reads_within_the_default_limits():
     assert (checked.kind, checked.pages) == ("pdf", 2)
     _, text = read_text(pdf_resume(pages=2))
     assert "python" in text.lower()
+
+
+def test_a_program_run_with_dash_m_parses_without_warnings():
+    # The worker runs as `python -m job_workers.worker`; each parse's child re-runs that
+    # module, and must not warn about it on stderr (once per file, in production logs).
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.stand_in.parses"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "read twice"
+    assert "Warning" not in result.stderr, result.stderr
