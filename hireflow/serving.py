@@ -19,10 +19,22 @@ from hireflow.paths import data_root
 log = logging.getLogger(__name__)
 
 
+# Asked every few seconds by probes and scrapers: a line each would bury everything else.
+QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
+
+
 class PlainRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler with access lines free of terminal colour codes, which garble log files."""
+    """Werkzeug's handler with plain access lines, and none for passing probes and scrapes.
+
+    Werkzeug colours its lines with terminal codes, which garble log files. A probe or a
+    scrape that fails is still logged; passing ones only at DEBUG.
+    """
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        quiet = path in QUIET_PATHS and str(code).startswith("2")
+        if quiet and not logging.getLogger("werkzeug").isEnabledFor(logging.DEBUG):
+            return
         self.log("info", '"%s" %s %s', self.requestline, code, size)
 
 

@@ -32,7 +32,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
 
 
 @pytest.mark.parametrize("module", ["hireflow.sandboxes.payments", "hireflow.sandboxes.mail_capture"])
-def test_a_sandbox_logs_plain_lines_and_stops_cleanly_on_sigterm(module, tmp_path):
+def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(module, tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", str(port), "--db", str(tmp_path / "sandbox.db")],
@@ -42,6 +42,7 @@ def test_a_sandbox_logs_plain_lines_and_stops_cleanly_on_sigterm(module, tmp_pat
     )
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        assert requests.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5).status_code == 404
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=15)
@@ -49,7 +50,8 @@ def test_a_sandbox_logs_plain_lines_and_stops_cleanly_on_sigterm(module, tmp_pat
     # Kubernetes and `docker stop` send SIGTERM: a clean stop, not a death by signal.
     assert process.returncode == 0, output
     assert f"serving on http://127.0.0.1:{port}" in output
-    assert '"GET /healthz HTTP/1.1" 200' in output
+    assert '"GET /no-such-page HTTP/1.1" 404' in output
+    assert "/healthz" not in output  # passing probes are not logged
     # Log files stay readable: no terminal colour codes, no banner meant for a terminal.
     assert "\x1b[" not in output
     assert "development server" not in output
