@@ -228,17 +228,25 @@ class Checker:
                 if opened and message.accepted_at_ms < min(opened):
                     report.before_subscription += 1
 
-    def check_provider_events(self, report: ScenarioReport, timeout: float = 60.0) -> None:
+    def check_provider_events(
+        self, report: ScenarioReport, timeout: float = 60.0, longest_wait: float = 420.0
+    ) -> None:
         """Every event the payment sandbox raised reached the webapp: none waiting, none given up.
 
         A delivery whose answer died with a webapp worker is still being retried with
-        backoff (the webapp took it; the sandbox could not know): wait for the backlog.
+        backoff (the webapp took it; the sandbox could not know), and one that met the
+        dead request's claim (409 until it goes stale) may wait a minute or more for its
+        next try: wait for the backlog until the retries already due have run.
         """
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         backlog = self.world.webhook_backlog()
         while backlog["undelivered"] and time.monotonic() < deadline:
             time.sleep(1.0)
             backlog = self.world.webhook_backlog()
+            retry_in = backlog.get("last_retry_in_seconds")
+            if retry_in is not None:  # late, not lost, while a retry is due: wait for it
+                deadline = min(started + longest_wait, max(deadline, time.monotonic() + retry_in + 15.0))
         lost = backlog["undelivered"] + backlog["given_up"]
         if lost:
             report.lost_messages += lost

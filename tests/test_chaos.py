@@ -179,11 +179,19 @@ def test_the_checker_counts_incident_messages_that_leave_the_operator_guessing()
 
 
 class FakeClock:
+    """A clock that moves only when told: called, or as ``time.monotonic`` and ``time.sleep``."""
+
     def __init__(self) -> None:
         self.now = 0.0
 
     def __call__(self) -> float:
         return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def test_the_engine_watch_calls_the_engine_stalled_only_after_a_minute_of_silence():
@@ -363,3 +371,33 @@ def test_a_run_the_engine_lost_a_backoff_in_is_run_once_more():
         lambda attempt: next(attempts), out=io.StringIO()
     )
     assert reports == fine and engine_fault_attempts == [lost]
+
+
+def backlog_world(clock: FakeClock, delivered_at: float | None, retry_due_at: float):
+    """The sandbox's backlog: one event, retried at ``retry_due_at``, taken at ``delivered_at``."""
+
+    def backlog():
+        if delivered_at is not None and clock.now >= delivered_at:
+            return {"undelivered": 0, "given_up": 0, "last_retry_in_seconds": None}
+        return {"undelivered": 1, "given_up": 0, "last_retry_in_seconds": max(0.0, retry_due_at - clock.now)}
+
+    return SimpleNamespace(engine=SimpleNamespace(client=None), webhook_backlog=backlog)
+
+
+@pytest.mark.parametrize(
+    ("delivered_at", "retry_due_at", "lost"),
+    [
+        (100.0, 95.0, 0),  # its retry comes after the first minute, and is taken: late, not lost
+        (None, 0.0, 1),  # no retry due and never taken
+        (None, 10_000.0, 1),  # a retry due far beyond any reasonable wait
+    ],
+    ids=["late-retry-taken", "never-taken", "retry-too-far"],
+)
+def test_a_provider_event_is_lost_only_when_no_retry_due_can_take_it(
+    monkeypatch, delivered_at, retry_due_at, lost
+):
+    clock = FakeClock()
+    monkeypatch.setattr("chaos.checker.time", clock)
+    report = ScenarioReport("fake")
+    Checker(backlog_world(clock, delivered_at, retry_due_at)).check_provider_events(report)
+    assert report.lost_messages == lost

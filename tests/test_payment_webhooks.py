@@ -133,6 +133,7 @@ def test_a_delivery_the_merchant_refuses_is_tried_again_until_it_is_taken(sandbo
         "url": receiver.url,
         "undelivered": 0,
         "oldest_undelivered_seconds": None,
+        "last_retry_in_seconds": None,
         "given_up": 0,
     }
     assert len(receiver.deliveries) == 4
@@ -206,6 +207,40 @@ def test_the_controls_settle_a_payment_now_and_refuse_one_that_is_not_processing
     backlog = requests.get(f"{sandbox.url}/healthz", timeout=5).json()["webhooks"]
     assert (backlog["url"], backlog["undelivered"]) == (None, 1)
     assert backlog["oldest_undelivered_seconds"] >= 0
+
+
+def test_the_backlog_says_when_a_refused_delivery_is_tried_again(tmp_path, serve, receiver):
+    # Backoff long enough to be seen: a refused delivery is late, not lost, while a retry is due.
+    settings = WebhookSettings(
+        url=receiver.url,
+        secret=SECRET,
+        settle_after_seconds=0.1,
+        retry_backoff=Backoff(base_seconds=30.0, cap_seconds=30.0),
+        poll_seconds=0.05,
+    )
+    app = create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY, webhooks=settings)
+    sandbox = serve(app)
+    try:
+        receiver.planned_statuses = [503] * 20  # refused however soon the jittered retry comes
+        gateway(sandbox).charge(
+            unlock_id=unique_key("unl"), amount=4900, currency="eur", payment_method="pm_card_async"
+        )
+
+        def backlog_with_a_retry_due():
+            backlog = requests.get(f"{sandbox.url}/healthz", timeout=5).json()["webhooks"]
+            return backlog if backlog["last_retry_in_seconds"] else None
+
+        backlog = wait_for(
+            backlog_with_a_retry_due,
+            what="the refused delivery's retry in the backlog",
+            seen=lambda: sandbox_events(sandbox),
+            timeout=15,
+            interval=0.05,
+        )
+    finally:
+        app.extensions["payment_webhooks"].stop()
+    assert backlog["undelivered"] == 1 and backlog["given_up"] == 0
+    assert 0 < backlog["last_retry_in_seconds"] <= 30
 
 
 def test_without_webhooks_an_asynchronous_payment_stays_processing(tmp_path, serve):

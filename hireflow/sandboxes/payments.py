@@ -232,12 +232,17 @@ class PaymentLedger:
             row = self._db.execute(
                 "SELECT SUM(delivered_at IS NULL AND gave_up_at IS NULL) AS undelivered,"
                 " MIN(CASE WHEN delivered_at IS NULL AND gave_up_at IS NULL THEN created END) AS oldest,"
+                " MAX(CASE WHEN delivered_at IS NULL AND gave_up_at IS NULL THEN next_attempt_at END)"
+                " AS last_retry,"
                 " SUM(gave_up_at IS NOT NULL) AS given_up FROM events"
             ).fetchone()
-        oldest = round(time.time() - row["oldest"], 1) if row["oldest"] is not None else None
+        now = time.time()
+        oldest = round(now - row["oldest"], 1) if row["oldest"] is not None else None
+        last_retry = round(max(0.0, row["last_retry"] - now), 1) if row["last_retry"] is not None else None
         return {
             "undelivered": row["undelivered"] or 0,
             "oldest_seconds": oldest,
+            "last_retry_in_seconds": last_retry,
             "given_up": row["given_up"] or 0,
         }
 
@@ -613,6 +618,8 @@ def create_payment_sandbox(
                     "url": webhooks.url if webhooks else None,
                     "undelivered": backlog["undelivered"],
                     "oldest_undelivered_seconds": backlog["oldest_seconds"],
+                    # When the last of them is tried again: late is not lost while a retry is due.
+                    "last_retry_in_seconds": backlog["last_retry_in_seconds"],
                     "given_up": backlog["given_up"],
                 },
             }
