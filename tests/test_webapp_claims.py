@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from hireflow.store import Database, RequestClaim, utcnow
-from webapp.claims import STALE_AFTER, RequestClaims
+from webapp.claims import STALE_AFTER, RequestClaims, stale_after_for
 
 
 @pytest.fixture
@@ -53,3 +53,22 @@ def test_a_stale_pending_claim_is_taken_over_once(claims):
     takeover = claims.claim("start:p", "k3", {})
     assert takeover.acquired and takeover.taken_over
     assert not claims.claim("start:p", "k3", {}).acquired  # fresh again: only one retry wins
+
+
+def test_a_claim_outlives_any_request_that_may_still_hold_it():
+    # Two engine calls of the configured timeout fit before a retry may take over.
+    assert stale_after_for(10.0) == STALE_AFTER
+    assert stale_after_for(60.0) == timedelta(seconds=180)
+
+
+def test_a_slow_engines_claim_is_not_taken_over_while_its_request_may_run(claims):
+    patient = RequestClaims(claims.db, stale_after_for(60.0))
+    patient.claim("start:p", "k4", {})
+    with claims.db.sessions.begin() as session:  # 45 s ago: stale by the default, not here
+        session.execute(
+            update(RequestClaim)
+            .where(RequestClaim.key == "k4")
+            .values(claimed_at=utcnow() - STALE_AFTER - timedelta(seconds=15))
+        )
+    assert not patient.claim("start:p", "k4", {}).acquired
+    assert claims.claim("start:p", "k4", {}).taken_over  # the 30 s default would take over

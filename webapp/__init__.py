@@ -19,7 +19,7 @@ from hireflow.seed import load_demo_data
 from job_workers.services import Services, services_from_environment
 from webapp import problems, request_log, security
 from webapp.blueprints import register
-from webapp.claims import RequestClaims
+from webapp.claims import RequestClaims, stale_after_for
 from webapp.config import MULTIPART_OVERHEAD_BYTES, settings_from_environment
 from webapp.domain import Hireflow
 from webapp.engine import ProcessGateway, client_from_settings
@@ -48,9 +48,8 @@ def create_app(
     # A person waits on the payment call (saving a card): 2 tries of 5 s, then a 503.
     services = services or services_from_environment(payment_attempts=2, payment_timeout_seconds=5.0)
     client = engine_client or client_from_settings(app.config)
-    gateway = ProcessGateway(
-        client, RequestClaims(services.db), message_ttl_ms=int(app.config["MESSAGE_TTL_SECONDS"]) * 1000
-    )
+    claims = RequestClaims(services.db, stale_after_for(float(app.config["ENGINE_TIMEOUT_SECONDS"])))
+    gateway = ProcessGateway(client, claims, message_ttl_ms=int(app.config["MESSAGE_TTL_SECONDS"]) * 1000)
     app.extensions["hireflow"] = Hireflow(
         gateway, services, max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"])
     )

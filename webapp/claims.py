@@ -7,7 +7,8 @@ makes the second request find the first instead of repeating it.
 A claim is ``pending`` while the engine is being asked. If that fails in a way that
 proves nothing happened (the engine was unreachable), the claim is released so a retry
 can try again. If the outcome is unknown (a timeout), the claim stays and goes stale
-after ``STALE_AFTER``; the retry that takes it over must check the engine first.
+after ``stale_after_for(engine timeout)``; the retry that takes it over must check the
+engine first.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from sqlalchemy.exc import IntegrityError
 from hireflow.store import Database, RequestClaim, utcnow
 
 STALE_AFTER = timedelta(seconds=30)
+
+
+def stale_after_for(engine_timeout_seconds: float) -> timedelta:
+    """How long a pending claim holds before a retry may take it over, for an engine timeout.
+
+    A live request holds its claim for up to two engine calls (a take-over first looks for
+    the instance, then starts one) and a few database writes. A retry that took over
+    sooner could start a second instance beside one still being created.
+    """
+    return max(STALE_AFTER, timedelta(seconds=3 * engine_timeout_seconds))
 
 
 def fingerprint(content: Any) -> str:
@@ -47,8 +58,9 @@ class Claim:
 class RequestClaims:
     """Claims in the domain store, keyed by scope and business key."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, stale_after: timedelta = STALE_AFTER):
         self.db = db
+        self.stale_after = stale_after
 
     def claim(self, scope: str, key: str, content: Any) -> Claim:
         """Claim ``(scope, key)``, or report the earlier request that holds it."""
@@ -69,7 +81,7 @@ class RequestClaims:
             if existing is None:  # released in between: try once more
                 return self.claim(scope, key, content)
             same = existing.fingerprint == digest
-            if existing.status == "pending" and same and now - existing.claimed_at > STALE_AFTER:
+            if existing.status == "pending" and same and now - existing.claimed_at > self.stale_after:
                 # Take over with a compare-and-set, so only one retry wins.
                 taken = session.execute(
                     update(RequestClaim)

@@ -38,7 +38,8 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "ENGINE_TIMEOUT_SECONDS",
         "HIREFLOW_ENGINE_TIMEOUT_SECONDS",
         10.0,
-        "How long one engine call may take before the request answers 503",
+        "How long one engine call may take before the request answers 503; an unfinished "
+        "request's claim is taken over after 3 times this (at least 30 s)",
     ),
     (
         "MESSAGE_TTL_SECONDS",
