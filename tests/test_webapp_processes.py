@@ -224,6 +224,17 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
         assert session.get(CalendarBooking, interview_id).status == "booked"
     assert web.get(f"/interviews/slot/{token}x").status_code == 404  # tampered
 
+    # Once booked, the links say so, and the other times are no longer offered.
+    chosen_again = web.get(f"/interviews/slot/{token}")
+    assert "This time is booked for your interview" in chosen_again.text
+    assert "Confirm this slot" not in chosen_again.text
+    other_token = re.findall(r"/interviews/slot/([A-Za-z0-9._-]+)", mail["text"])[1]
+    other = web.get(f"/interviews/slot/{other_token}")
+    assert f"already booked for {first_time}" in other.text and "Confirm this slot" not in other.text
+    refused = web.post(f"/interviews/slot/{other_token}", data={"csrf_token": csrf_token(page.text)})
+    assert refused.status_code == 409 and "already booked" in refused.text
+    assert web.post(f"/interviews/slot/{token}", data=form).status_code == 200
+
     cancelled = web.post(f"/api/interviews/{interview_id}/cancellation")
     repeated = web.post(f"/api/interviews/{interview_id}/cancellation")
     assert (cancelled.status_code, repeated.status_code) == (202, 200)

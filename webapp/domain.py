@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from hireflow.adapters.email import readable_time
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId
@@ -110,6 +111,7 @@ class SlotOffer:
     interview_id: str
     slot: dict
     status: str | None
+    booked: dict | None = None  # the slot booked for the interview, once one is
 
 
 def _read_signed_link(links: SignedLinks | None, token: str):
@@ -319,13 +321,28 @@ class Hireflow:
         """Read a slot link; 410 when it expired, 404 when it is not one of ours."""
         choice = _read_signed_link(self.services.slot_links, token)
         record = self._record("interview", choice.interview_id)
-        return SlotOffer(choice.interview_id, choice.slot, record.status if record else None)
+        with self.services.db.sessions() as session:
+            booking = session.get(CalendarBooking, choice.interview_id)
+        booked = None
+        if booking is not None and booking.status == "booked":
+            booked = {"start": _utc_text(booking.start), "end": _utc_text(booking.end)}
+        return SlotOffer(choice.interview_id, choice.slot, record.status if record else None, booked)
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
         """Publish the candidate's choice once per link: the offer, and False if used before."""
         offer = self.slot_offer(token)
         if offer.status in FINAL_STATUSES["interview"]:
             raise Problem(409, "Interview closed", f"this interview is {offer.status}; no slot can be chosen")
+        if offer.booked is not None:
+            # The process no longer waits for a choice: a message now would wait for nothing.
+            if offer.booked["start"] == offer.slot["start"]:
+                return offer, False  # this very slot is booked: nothing left to do
+            raise Problem(
+                409,
+                "Interview already booked",
+                f"the interview is booked for {readable_time(offer.booked['start'])}; "
+                "this time is no longer offered",
+            )
         message_id = "slot-" + hashlib.sha256(token.encode()).hexdigest()[:32]
         published = self.gateway.publish_once(
             Message.INTERVIEW_SLOT_SELECTED,
@@ -596,6 +613,11 @@ class Hireflow:
                 raise invalid_field(field, f"no {kind} {business_id}", status=status)
             raise Problem(404, f"No such {kind}", f"there is no {kind} {business_id}")
         return record
+
+
+def _utc_text(moment: datetime) -> str:
+    """A stored UTC time as slots carry it: ``2026-12-14T09:00:00Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _like(value: str) -> str:

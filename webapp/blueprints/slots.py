@@ -23,5 +23,5 @@ def show_slot(token: str):
 @bp.post("/<token>")
 def choose_slot(token: str):
     offer, published = hireflow().select_slot(token)
-    outcome = "chosen" if published else "already-chosen"
+    outcome = "chosen" if published else "booked" if offer.booked else "already-chosen"
     return render_template("slot.html", offer=offer, token=token, outcome=outcome), 202 if published else 200
