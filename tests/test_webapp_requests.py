@@ -369,6 +369,45 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     assert re.search(r"<dt>missing skills</dt>\s*<dd>none</dd>", page)
 
 
+class StartsInstancesInState(CamundaRestClient):
+    """A client that starts instances at once, every one of them in ``state``."""
+
+    def __init__(self, state: str):
+        super().__init__("http://127.0.0.1:9")
+        self.state = state
+        self.started: list[str] = []
+
+    def create_process_instance(self, process_id, variables=None):
+        self.started.append(variables["unlock_id"])
+        return {"processInstanceKey": str(1000 + len(self.started))}
+
+    def get_process_instance(self, key):
+        return {"processInstanceKey": str(key), "state": self.state}
+
+
+@pytest.mark.parametrize(("state", "second_is_new"), [("TERMINATED", True), ("ACTIVE", False)])
+def test_an_unlock_whose_instance_ended_without_an_outcome_can_be_asked_for_again(
+    tmp_path, state, second_is_new
+):
+    # e.g. an operator cancelled the instance in Operate: nothing was recorded, nothing granted
+    services = empty_services(tmp_path)
+    engine = StartsInstancesInState(state)
+    app = create_app({"TESTING": True}, engine_client=engine, services=services)
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
+    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+    web = app.test_client()
+
+    first = web.post("/api/unlocks", json=body)
+    second = web.post("/api/unlocks", json=body)
+
+    assert first.status_code == 202
+    assert (second.status_code, second.json["id"] != first.json["id"]) == (
+        (202, True) if second_is_new else (200, False)
+    )
+    assert len(engine.started) == (2 if second_is_new else 1)
+
+
 class EndsRightAfterTheOutcome(CamundaRestClient):
     """The worker records "processed" and the instance completes between the webapp's reads.
 

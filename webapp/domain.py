@@ -62,7 +62,7 @@ FINAL_STATUSES = {
     "interview": {"done", "cancelled", "not-scheduled", ERASED},
 }
 # Items in these statuses ended without their purpose; asking again starts another attempt.
-OVER_FOR_GOOD = {"unlock": {"cancelled", "refunded"}, "application": {"withdrawn"}}
+OVER_FOR_GOOD = {"unlock": {"cancelled", "refunded", "ended"}, "application": {"withdrawn", "ended"}}
 ID_PREFIXES = {"resume": "res", "application": "app", "unlock": "unl", "interview": "int"}
 # The items that name a candidate directly; interviews name the candidate's application.
 CANDIDATE_KINDS = ("resume", "application", "unlock")
@@ -251,9 +251,10 @@ class Hireflow:
         """The item a request for the business ``key`` belongs to, and which attempt it is.
 
         The id derives from the key, so a repeated request finds the item it started and
-        nothing happens twice. An item that ended for good without its purpose (an unlock
-        cancelled or refunded, an application withdrawn) is over: asking again starts the
-        next attempt, whose id adds the attempt number.
+        nothing happens twice. An item that ended for good without its purpose is over:
+        an unlock cancelled or refunded, an application withdrawn, or either one whose
+        instance ended with no outcome (an operator cancelled it in Operate). Asking again
+        then starts the next attempt, whose id adds the attempt number.
         """
         attempt = 1
         while True:
@@ -261,9 +262,17 @@ class Hireflow:
             parts = key if attempt == 1 else (*key, str(attempt))
             business_id = derived_id(ID_PREFIXES[kind], *parts)
             record = self._record(kind, business_id)
-            if record is None or record.status not in OVER_FOR_GOOD.get(kind, set()):
+            if record is None or not self._over_for_good(kind, business_id, record):
                 return business_id, attempt
             attempt += 1
+
+    def _over_for_good(self, kind: str, business_id: str, record: BusinessRecord) -> bool:
+        """Whether an item ended without its purpose, so a new request is a new attempt."""
+        status = self._business_status(kind, business_id, record.status)
+        if status == FIRST_STATUS[kind]:
+            # No outcome recorded: only the engine can say whether the instance still runs.
+            status = self.status(kind, business_id)["status"]
+        return status in OVER_FOR_GOOD[kind]
 
     def card_link_unlock(self, token: str) -> str:
         """The unlock a card link (from the payment-declined email) is for; 410 expired, 404 not ours."""
