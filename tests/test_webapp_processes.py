@@ -178,16 +178,14 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
         {"username": unique_key("alice"), "email": "alice@acme.example", "name": "Alice"},
         {"username": unique_key("bob"), "email": "bob@acme.example", "name": "Bob"},
     ]
-    interview = web.post(
-        "/api/interviews",
-        json={
-            "application_id": application.json["id"],
-            "candidate_name": "Grace Hopper",
-            "candidate_email": candidate_email,
-            "lead_recruiter_email": "lead@acme.example",
-            "panel": panel,
-        },
-    )
+    interview_request = {
+        "application_id": application.json["id"],
+        "candidate_name": "Grace Hopper",
+        "candidate_email": candidate_email,
+        "lead_recruiter_email": "lead@acme.example",
+        "panel": panel,
+    }
+    interview = web.post("/api/interviews", json=interview_request)
     assert interview.status_code == 202, interview.json
     instance = interview.json["processInstanceKey"]
     wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
@@ -239,6 +237,14 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
     repeated = web.post(f"/api/interviews/{interview_id}/cancellation")
     assert (cancelled.status_code, repeated.status_code) == (202, 200)
     wait_until_completed(process_engine.client, instance)
+
+    # The cancelled interview is over: asking again schedules a new one, not the old answer.
+    assert web.get(f"/api/interviews/{interview_id}").json["status"] == "cancelled"
+    rescheduled = web.post("/api/interviews", json=interview_request)
+    assert rescheduled.status_code == 202 and rescheduled.json["id"] != interview_id
+    assert web.get(rescheduled.headers["Location"]).json["details"]["attempt"] == 2
+    web.post(f"/api/interviews/{rescheduled.json['id']}/cancellation")
+    wait_until_completed(process_engine.client, rescheduled.json["processInstanceKey"])
 
 
 def test_a_withdrawal_is_published_once_and_the_candidate_may_apply_again(web, process_engine, local_world):

@@ -62,7 +62,11 @@ FINAL_STATUSES = {
     "interview": {"done", "cancelled", "not-scheduled", ERASED},
 }
 # Items in these statuses ended without their purpose; asking again starts another attempt.
-OVER_FOR_GOOD = {"unlock": {"cancelled", "refunded", "ended"}, "application": {"withdrawn", "ended"}}
+OVER_FOR_GOOD = {
+    "unlock": {"cancelled", "refunded", "ended"},
+    "application": {"withdrawn", "ended"},
+    "interview": {"cancelled", "not-scheduled", "ended"},
+}
 ID_PREFIXES = {"resume": "res", "application": "app", "unlock": "unl", "interview": "int"}
 # The items that name a candidate directly; interviews name the candidate's application.
 CANDIDATE_KINDS = ("resume", "application", "unlock")
@@ -252,8 +256,9 @@ class Hireflow:
 
         The id derives from the key, so a repeated request finds the item it started and
         nothing happens twice. An item that ended for good without its purpose is over:
-        an unlock cancelled or refunded, an application withdrawn, or either one whose
-        instance ended with no outcome (an operator cancelled it in Operate). Asking again
+        an unlock cancelled or refunded, an application withdrawn, an interview cancelled
+        or never scheduled, or one whose instance ended with no outcome (an operator
+        cancelled it in Operate). Asking again
         then starts the next attempt, whose id adds the attempt number.
         """
         attempt = 1
@@ -312,10 +317,10 @@ class Hireflow:
     def schedule_interview(self, request: InterviewRequest) -> Accepted:
         """Start ``interview-scheduling`` for an application we know."""
         self._require("application", request.application_id, field="application_id", status=422)
-        interview_id = derived_id(ID_PREFIXES["interview"], request.application_id, str(request.round))
+        interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {"interview_id": interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, "interview_id", variables)
-        details = {"application_id": request.application_id, "round": request.round}
+        details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         return self._accepted("interview", interview_id, started, details)
 
     def cancel_interview(self, interview_id: str) -> bool:

@@ -95,8 +95,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object",
                 "description": "what the request gave and the processes found, e.g. a rejected resume's "
                 "rejection_reason and rejection_message, an application's match_score and matched_skills, "
-                "and the attempt of an application or unlock asked for again after it was withdrawn, "
-                "cancelled or refunded",
+                "and the attempt of an application, unlock or interview asked for again after the "
+                "previous one was withdrawn, cancelled or refunded",
             },
             "engine": {
                 "type": "object",
