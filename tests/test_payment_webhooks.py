@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -54,19 +55,30 @@ def receiver(serve):
     return receiver
 
 
-@pytest.fixture
-def sandbox_with_webhooks(tmp_path, serve, receiver):
-    """The sandbox delivering to ``receiver``: quick settlement and quick retries for tests."""
+@contextmanager
+def sandbox_delivering_to(receiver, serve, folder, retry_backoff: Backoff):
+    """The sandbox delivering to ``receiver``, settling quickly, retrying with ``retry_backoff``."""
     settings = WebhookSettings(
         url=receiver.url,
         secret=SECRET,
         settle_after_seconds=0.3,
-        retry_backoff=Backoff(base_seconds=0.05, cap_seconds=0.2),
+        retry_backoff=retry_backoff,
         poll_seconds=0.05,
     )
-    app = create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY, webhooks=settings)
-    yield serve(app)
-    app.extensions["payment_webhooks"].stop()
+    app = create_payment_sandbox(folder / "payments.sqlite3", API_KEY, webhooks=settings)
+    try:
+        yield serve(app)
+    finally:
+        app.extensions["payment_webhooks"].stop()
+
+
+@pytest.fixture
+def sandbox_with_webhooks(tmp_path, serve, receiver):
+    """The sandbox delivering to ``receiver``: quick settlement and quick retries for tests."""
+    with sandbox_delivering_to(
+        receiver, serve, tmp_path, Backoff(base_seconds=0.05, cap_seconds=0.2)
+    ) as sandbox:
+        yield sandbox
 
 
 def gateway(sandbox) -> StripeStylePaymentGateway:
@@ -211,16 +223,9 @@ def test_the_controls_settle_a_payment_now_and_refuse_one_that_is_not_processing
 
 def test_the_backlog_says_when_a_refused_delivery_is_tried_again(tmp_path, serve, receiver):
     # Backoff long enough to be seen: a refused delivery is late, not lost, while a retry is due.
-    settings = WebhookSettings(
-        url=receiver.url,
-        secret=SECRET,
-        settle_after_seconds=0.1,
-        retry_backoff=Backoff(base_seconds=30.0, cap_seconds=30.0),
-        poll_seconds=0.05,
-    )
-    app = create_payment_sandbox(tmp_path / "payments.sqlite3", API_KEY, webhooks=settings)
-    sandbox = serve(app)
-    try:
+    with sandbox_delivering_to(
+        receiver, serve, tmp_path, Backoff(base_seconds=30.0, cap_seconds=30.0)
+    ) as sandbox:
         receiver.planned_statuses = [503] * 20  # refused however soon the jittered retry comes
         gateway(sandbox).charge(
             unlock_id=unique_key("unl"), amount=4900, currency="eur", payment_method="pm_card_async"
@@ -237,8 +242,6 @@ def test_the_backlog_says_when_a_refused_delivery_is_tried_again(tmp_path, serve
             timeout=15,
             interval=0.05,
         )
-    finally:
-        app.extensions["payment_webhooks"].stop()
     assert backlog["undelivered"] == 1 and backlog["given_up"] == 0
     assert 0 < backlog["last_retry_in_seconds"] <= 30
 
