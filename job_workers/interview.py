@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyzeebe import Job, ZeebeTaskRouter
 
-from hireflow.adapters.calendar import Slot, invitation_ics
+from hireflow.adapters.calendar import Slot, SlotTaken, invitation_ics
 from hireflow.adapters.email import EmailAttachment, EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
@@ -113,8 +113,17 @@ class InterviewSchedulingTasks:
         )
         return {}
 
-    def book_slot(self, interview_id: str, panel: list, selected_slot: dict) -> dict:
-        """Book the chosen slot for the whole panel, once; SLOT_TAKEN offers new slots."""
+    def book_slot(
+        self, interview_id: str, panel: list, selected_slot: dict, proposed_slots: list | None = None
+    ) -> dict:
+        """Book the chosen slot for the whole panel, once; SLOT_TAKEN offers new slots.
+
+        A choice from an earlier offer (a link from the email before a conflict, still
+        waiting in the engine's message buffer) is not booked: new times are offered.
+        """
+        offered = {(s["start"], s["end"]) for s in proposed_slots or []}
+        if proposed_slots is not None and (selected_slot["start"], selected_slot["end"]) not in offered:
+            raise SlotTaken(f"{selected_slot['start']} is not among the times offered now")
         slot = Slot(_parse(selected_slot["start"]), _parse(selected_slot["end"]))
         booking = self._calendar(interview_id).book(interview_id, _panel_ids(interview_id, panel), slot)
         return {

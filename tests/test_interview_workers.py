@@ -98,6 +98,16 @@ def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
     assert "The interview with Cas" not in mail["text"]
 
 
+def test_a_choice_from_an_earlier_offer_is_not_booked_and_new_times_are_offered(tasks):
+    earlier, *_ = tasks.find_slots("i-10", PANEL)["proposed_slots"]
+    now_offered = [s for s in tasks.find_slots("i-10", PANEL)["proposed_slots"] if s != earlier]
+    with pytest.raises(SlotTaken, match="not among the times offered now"):
+        tasks.book_slot("i-10", PANEL, earlier, proposed_slots=now_offered)
+    assert tasks.services.calendar.booking("i-10") is None
+    booked = tasks.book_slot("i-10", PANEL, now_offered[0], proposed_slots=now_offered)
+    assert booked["interview_start"] == now_offered[0]["start"]
+
+
 def test_cancelling_releases_the_slot_once(tasks):
     slot = tasks.find_slots("i-4", PANEL)["proposed_slots"][0]
     tasks.book_slot("i-4", PANEL, slot)
