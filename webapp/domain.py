@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from hireflow.adapters.calendar import Slot
 from hireflow.adapters.email import readable_time
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
@@ -339,7 +340,8 @@ class Hireflow:
             booking = session.get(CalendarBooking, choice.interview_id)
         booked = None
         if booking is not None and booking.status == "booked":
-            booked = {"start": _utc_text(booking.start), "end": _utc_text(booking.end)}
+            # As the slot links carry times, so the booked slot compares equal to its link's.
+            booked = Slot(booking.start, booking.end).as_variable()
         return SlotOffer(choice.interview_id, choice.slot, record.status if record else None, booked)
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
@@ -627,11 +629,6 @@ class Hireflow:
                 raise invalid_field(field, f"no {kind} {business_id}", status=status)
             raise Problem(404, f"No such {kind}", f"there is no {kind} {business_id}")
         return record
-
-
-def _utc_text(moment: datetime) -> str:
-    """A stored UTC time as slots carry it: ``2026-12-14T09:00:00Z``."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _like(value: str) -> str:
