@@ -48,7 +48,7 @@ DEMO_POSTINGS = [
 ]
 
 # An unlock costs 2 to 4 credits (bpmn/unlock-pricing.dmn); the card references are the
-# payment sandbox's test cards.
+# payment sandbox's test cards, saved with the provider's customer of each employer.
 DEMO_EMPLOYERS = [
     {
         "employer_id": "acme",
@@ -56,6 +56,7 @@ DEMO_EMPLOYERS = [
         "email": "hiring@acme.example",
         "plan": "premium",
         "payment_method_ref": "pm_card_visa",
+        "payment_customer_ref": "cus_demo_acme",
         "credits": 20,
     },
     {
@@ -64,6 +65,7 @@ DEMO_EMPLOYERS = [
         "email": "talent@globex.example",
         "plan": "standard",
         "payment_method_ref": "pm_card_visa",
+        "payment_customer_ref": "cus_demo_globex",
         "credits": 0,
     },
     {
@@ -72,6 +74,7 @@ DEMO_EMPLOYERS = [
         "email": "jobs@initech.example",
         "plan": "standard",
         "payment_method_ref": "pm_card_chargeDeclined",
+        "payment_customer_ref": "cus_demo_initech",
         "credits": 0,
     },
 ]
@@ -134,7 +137,8 @@ def main() -> int:
     for employer in DEMO_EMPLOYERS:
         print(
             f"  employer:      {employer['employer_id']} ({employer['name']}), "
-            f"{ledger.balance(employer['employer_id'])} credits, card {employer['payment_method_ref']}"
+            f"{ledger.balance(employer['employer_id'])} credits, card {employer['payment_method_ref']} "
+            f"of customer {employer['payment_customer_ref']}"
         )
     print(f"  interviewers:  {', '.join(report.interviewers)} (Tasklist logins; password = username)")
     return 0

@@ -152,6 +152,20 @@ class Employer(Base):
     email: Mapped[str] = mapped_column(String(254))
     plan: Mapped[str] = mapped_column(String(20), default="standard")  # standard | premium
     payment_method_ref: Mapped[str] = mapped_column(String(120))  # a provider's reference, never a card
+    # The employer as the payment provider's customer (Stripe: ``cus_...``), whom saved
+    # cards are attached to. Unset, the employer id stands in, as the local sandbox takes any.
+    payment_customer_ref: Mapped[str | None] = mapped_column(String(120), default=None)
+
+    def payment_customer(self) -> str:
+        """The customer id to give the payment provider for this employer."""
+        return self.payment_customer_ref or self.employer_id
+
+
+def payment_customer_of(db: Database, employer_id: str) -> str:
+    """The payment provider's customer for ``employer_id``; the id itself for an employer not on file."""
+    with db.sessions() as session:
+        employer = session.get(Employer, employer_id)
+    return employer.payment_customer() if employer else employer_id
 
 
 class Interviewer(Base):

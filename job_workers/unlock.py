@@ -14,7 +14,7 @@ from pyzeebe import Job, ZeebeTaskRouter
 from hireflow.constants import ErrorCode, JobType
 from hireflow.credits import CreditsLedger
 from hireflow.errors import BusinessOutcome, PermanentFailure
-from hireflow.store import Candidate, ContactAccess, utcnow
+from hireflow.store import Candidate, ContactAccess, payment_customer_of, utcnow
 from job_workers.records import outcome_header, record_status
 from job_workers.services import Services
 
@@ -66,8 +66,19 @@ class ResumeUnlockTasks:
         movement = self.ledger.refund(employer_id, unlock_id)
         return {"credits_refunded": movement.amount if movement else 0}
 
-    def charge_card(self, job: Job, unlock_id: str, unlock_price: dict, payment_method_ref: str) -> dict:
-        """Charge the saved card; PAYMENT_DECLINED when the card is refused.
+    def charge_card(
+        self,
+        job: Job,
+        unlock_id: str,
+        employer_id: str,
+        unlock_price: dict,
+        payment_method_ref: str,
+        payment_customer_ref: str | None = None,
+    ) -> dict:
+        """Charge the employer's saved card; PAYMENT_DECLINED when the card is refused.
+
+        The card is charged with the employer's customer at the provider, which the
+        webapp put in the process; an instance started before it did so finds it on file.
 
         Each activation of the task is a new attempt (a new card after a decline); its
         retries reuse the attempt's idempotency key, so a lost response never charges twice.
@@ -77,6 +88,7 @@ class ResumeUnlockTasks:
             amount=_price(unlock_id, unlock_price, "amount_cents"),
             currency=str(unlock_price.get("currency") or "eur"),
             payment_method=payment_method_ref,
+            customer=payment_customer_ref or payment_customer_of(self.services.db, employer_id),
             attempt=str(job.element_instance_key),
         )
         return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
-from hireflow.store import MIGRATIONS_DIR, Base, Database, RequestClaim, utcnow
+from hireflow.store import (
+    MIGRATIONS_DIR,
+    Base,
+    Database,
+    Employer,
+    RequestClaim,
+    payment_customer_of,
+    utcnow,
+)
 
 
 def head_revision() -> str:
@@ -45,3 +55,25 @@ def test_a_database_made_before_migrations_keeps_its_rows_and_gains_what_it_lack
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
             head_revision()
         ]
+
+
+def test_employers_on_the_first_revision_keep_their_rows_and_stand_in_as_their_own_customer(store_url):
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO employers (employer_id, name, email, plan, payment_method_ref) "
+                "VALUES ('acme', 'Acme', 'hr@acme.example', 'standard', 'pm_card_visa')"
+            )
+        )
+
+    db.create_schema()
+
+    assert payment_customer_of(db, "acme") == "acme"
+    with db.sessions.begin() as session:
+        session.get(Employer, "acme").payment_customer_ref = "cus_Acme"
+    assert payment_customer_of(db, "acme") == "cus_Acme"

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from hireflow.adapters.payments import (
+    STRIPE_API_VERSION,
     PaymentDeclined,
     PaymentGatewayUnavailable,
     PaymentRequestRejected,
@@ -13,7 +14,7 @@ from hireflow.adapters.payments import (
     idempotency_key,
 )
 from hireflow.backoff import Backoff
-from hireflow.sandboxes.payments import create_payment_sandbox
+from hireflow.sandboxes.payments import DECLINE_CODES, create_payment_sandbox
 from tests.engine_helpers import unique_key
 
 API_KEY = "sk_test_for_tests"
@@ -112,6 +113,13 @@ def test_a_declined_card_raises_payment_declined_and_stays_declined_on_retry(san
     assert declined.value.payment_id == intents[0]["id"]
 
 
+@pytest.mark.parametrize(("card", "decline_code"), sorted(DECLINE_CODES.items()))
+def test_stripes_declining_test_cards_decline_with_their_codes(sandbox, card, decline_code):
+    with pytest.raises(PaymentDeclined) as declined:
+        charge(gateway(sandbox), unique_key("unlock"), method=card)
+    assert declined.value.decline_code == decline_code
+
+
 def test_a_payment_that_settles_later_asks_the_process_to_wait(sandbox):
     payment = charge(gateway(sandbox), unique_key("unlock"), method="pm_sepa_debit")
     assert payment.status == "processing"
@@ -146,6 +154,69 @@ def test_cards_can_be_made_to_decline_on_request(sandbox):
     set_faults(sandbox, declined_payment_methods=["pm_card_visa"])
     with pytest.raises(PaymentDeclined):
         charge(gateway(sandbox), unique_key("unlock"), method="pm_card_visa")
+
+
+class RecordingSession(requests.Session):
+    """A real session that keeps what each POST sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent: list[tuple[dict, dict]] = []
+
+    def post(self, url, data=None, headers=None, **kwargs):
+        self.sent.append((dict(headers or {}), dict(data or {})))
+        return super().post(url, data=data, headers=headers, **kwargs)
+
+
+def test_a_charge_is_off_session_with_the_customer_and_never_redirects(sandbox):
+    session = RecordingSession()
+    gw = gateway(sandbox, session=session)
+    gw.charge(unlock_id="u-1", amount=900, currency="eur", payment_method="pm_card_visa", customer="cus_E1")
+    [(headers, params)] = session.sent
+    # The employer is not there to authenticate or to follow a redirect.
+    assert params["off_session"] == "true"
+    assert params["automatic_payment_methods[allow_redirects]"] == "never"
+    assert params["customer"] == "cus_E1"
+    # Pinned, so the account's default version cannot change the answers read here.
+    assert headers["Stripe-Version"] == STRIPE_API_VERSION
+    [intent] = ledger(sandbox)["payment_intents"]
+    assert intent["customer"] == "cus_E1"
+
+
+def test_a_confirmation_that_may_redirect_needs_a_return_url_as_on_stripe(sandbox):
+    params = {"amount": "900", "currency": "eur", "payment_method": "pm_card_visa", "confirm": "true"}
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    refused = requests.post(f"{sandbox.url}/v1/payment_intents", data=params, headers=headers, timeout=5)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "return_url"
+    with_return_url = {**params, "return_url": "https://hireflow.example/done"}
+    accepted = requests.post(
+        f"{sandbox.url}/v1/payment_intents", data=with_return_url, headers=headers, timeout=5
+    )
+    assert accepted.status_code == 200
+
+
+def test_a_card_saved_for_a_customer_is_charged_only_with_that_customer(sandbox):
+    gw = gateway(sandbox, sleep=RecordingSleep())
+    gw.save_card(unlock_id="u-2", customer="cus_E2", payment_method="pm_1E2Visa")
+    for customer in (None, "cus_Other"):
+        with pytest.raises(PaymentRequestRejected, match="belongs to a Customer"):
+            gw.charge(
+                unlock_id=unique_key("unlock"),
+                amount=900,
+                currency="eur",
+                payment_method="pm_1E2Visa",
+                customer=customer,
+            )
+    paid = gw.charge(
+        unlock_id=unique_key("unlock"),
+        amount=900,
+        currency="eur",
+        payment_method="pm_1E2Visa",
+        customer="cus_E2",
+    )
+    assert paid.status == "succeeded"
+    # Stripe's test cards make a new card each time: any customer may use them.
+    assert charge(gw, unique_key("unlock"), method="pm_card_visa").status == "succeeded"
 
 
 def test_keys_are_derived_from_the_unlock_and_the_step():

@@ -8,7 +8,7 @@ from hireflow.constants import JobType
 from hireflow.credits import CreditsLedger, InsufficientCredits
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.store import Candidate, ContactAccess, Database, utcnow
+from hireflow.store import Candidate, ContactAccess, Database, Employer, utcnow
 from job_workers.services import Services
 from job_workers.unlock import AccessNotGrantable, ResumeUnlockTasks
 from tests.jobs import make_job
@@ -59,12 +59,12 @@ def test_a_bad_price_from_the_decision_ends_retries_with_a_message(tasks):
 
 def test_a_redelivered_charge_job_charges_once_and_a_new_attempt_charges_again(tasks, sandbox):
     job = make_job(JobType.CHARGE_PAYMENT, element_instance_key=900)
-    first = tasks.charge_card(job, "u-4", PRICE, "pm_card_visa")
-    again = tasks.charge_card(job, "u-4", PRICE, "pm_card_visa")
+    first = tasks.charge_card(job, "u-4", "emp-1", PRICE, "pm_card_visa")
+    again = tasks.charge_card(job, "u-4", "emp-1", PRICE, "pm_card_visa")
     assert first == again and first["payment_status"] == "succeeded"
     assert len(payments(sandbox)) == 1
     tasks.charge_card(
-        make_job(JobType.CHARGE_PAYMENT, element_instance_key=950), "u-4", PRICE, "pm_card_visa"
+        make_job(JobType.CHARGE_PAYMENT, element_instance_key=950), "u-4", "emp-1", PRICE, "pm_card_visa"
     )
     assert len(payments(sandbox)) == 2
 
@@ -72,21 +72,50 @@ def test_a_redelivered_charge_job_charges_once_and_a_new_attempt_charges_again(t
 def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_pays(tasks):
     with pytest.raises(PaymentDeclined) as raised:
         tasks.charge_card(
-            make_job(JobType.CHARGE_PAYMENT, element_instance_key=10), "u-5", PRICE, "pm_card_chargeDeclined"
+            make_job(JobType.CHARGE_PAYMENT, element_instance_key=10),
+            "u-5",
+            "emp-1",
+            PRICE,
+            "pm_card_chargeDeclined",
         )
     assert raised.value.error_code == "PAYMENT_DECLINED"
     paid = tasks.charge_card(
-        make_job(JobType.CHARGE_PAYMENT, element_instance_key=20), "u-5", PRICE, "pm_card_visa"
+        make_job(JobType.CHARGE_PAYMENT, element_instance_key=20), "u-5", "emp-1", PRICE, "pm_card_visa"
     )
     assert paid["payment_status"] == "succeeded"
 
 
+def test_a_card_saved_with_the_provider_is_charged_with_the_employers_customer(tasks, sandbox):
+    gateway = tasks.services.payments
+    gateway.save_card(unlock_id="u-8", customer="cus_Emp8", payment_method="pm_1Emp8Visa")
+    job = make_job(JobType.CHARGE_PAYMENT, element_instance_key=30)
+    # The webapp puts the customer in the process ...
+    paid = tasks.charge_card(job, "u-8", "emp-8", PRICE, "pm_1Emp8Visa", payment_customer_ref="cus_Emp8")
+    assert paid["payment_status"] == "succeeded"
+    # ... and an instance started before it did finds the customer on file.
+    with tasks.services.db.sessions.begin() as session:
+        session.add(
+            Employer(
+                employer_id="emp-8",
+                name="Emp 8",
+                email="hr@emp8.example",
+                payment_method_ref="pm_1Emp8Visa",
+                payment_customer_ref="cus_Emp8",
+            )
+        )
+    again = tasks.charge_card(
+        make_job(JobType.CHARGE_PAYMENT, element_instance_key=31), "u-9", "emp-8", PRICE, "pm_1Emp8Visa"
+    )
+    assert again["payment_status"] == "succeeded"
+    assert {p["customer"] for p in payments(sandbox)} == {"cus_Emp8"}
+
+
 def test_refund_and_cancel_happen_once(tasks, sandbox):
-    paid = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-6", PRICE, "pm_card_visa")
+    paid = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-6", "emp-1", PRICE, "pm_card_visa")
     tasks.refund_payment("u-6", paid["payment_id"])
     tasks.refund_payment("u-6", paid["payment_id"])
     assert len(requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()["refunds"]) == 1
-    pending = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-7", PRICE, "pm_sepa_debit")
+    pending = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-7", "emp-1", PRICE, "pm_sepa_debit")
     assert pending["payment_status"] == "processing"
     assert tasks.cancel_payment("u-7", pending["payment_id"]) == {"payment_status": "canceled"}
     assert tasks.cancel_payment("u-7", pending["payment_id"]) == {"payment_status": "canceled"}

@@ -29,6 +29,7 @@ from hireflow.store import (
     Candidate,
     ContactAccess,
     Database,
+    Employer,
     JobPosting,
     RequestClaim,
     utcnow,
@@ -470,6 +471,57 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, 
     nobody = web.post("/api/unlocks/unl_nobody/payment-method", json={"payment_method_ref": "pm_card_visa"})
     assert nobody.status_code == 409 and "no employer" in nobody.json["detail"]
     assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 2
+
+
+class RecordsVariables(StartsInstancesInState):
+    """Starts ACTIVE instances and keeps the variables each start gave."""
+
+    def __init__(self):
+        super().__init__("ACTIVE")
+        self.variables: list[dict] = []
+
+    def create_process_instance(self, process_id, variables=None):
+        self.variables.append(variables)
+        return super().create_process_instance(process_id, variables)
+
+
+def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_provider(serve, tmp_path):
+    # Stripe charges a saved card only together with the customer it is attached to.
+    services = empty_services(tmp_path)
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
+    engine = RecordsVariables()
+    app = create_app({"TESTING": True}, engine_client=engine, services=services)
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
+        session.add(
+            Employer(
+                employer_id="acme",
+                name="Acme",
+                email="hr@acme.example",
+                payment_method_ref="pm_card_visa",
+                payment_customer_ref="cus_Acme1",
+            )
+        )
+    web = app.test_client()
+    body = {"employer_email": "hr@example.com", "candidate_id": "ada"}
+
+    on_file = web.post("/api/unlocks", json={**body, "employer_id": "acme"})
+    named = web.post("/api/unlocks", json={**body, "employer_id": "globex", "payment_customer_ref": "cus_G7"})
+    unknown = web.post("/api/unlocks", json={**body, "employer_id": "initech"})
+
+    assert [v["payment_customer_ref"] for v in engine.variables] == ["cus_Acme1", "cus_G7", "initech"]
+    assert (
+        web.post(
+            f"/api/unlocks/{on_file.json['id']}/payment-method", json={"payment_method_ref": "pm_1AcmeAmex"}
+        ).status_code
+        == 202
+    )
+    events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert [e["payload"]["data"]["object"]["customer"] for e in events] == ["cus_Acme1"]
+    assert (named.status_code, unknown.status_code) == (202, 202)
+    bad = web.post("/api/unlocks", json={**body, "employer_id": "x", "payment_customer_ref": "cus 1"})
+    assert bad.status_code == 400 and bad.json["invalid_params"][0]["name"] == "payment_customer_ref"
 
 
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):

@@ -37,6 +37,7 @@ from hireflow.store import (
     Interviewer,
     JobPosting,
     RequestClaim,
+    payment_customer_of,
     utcnow,
 )
 from job_workers.services import Services
@@ -239,15 +240,18 @@ class Hireflow:
         if candidate is None:
             raise invalid_field("candidate_id", f"no candidate {request.candidate_id}", status=422)
         unlock_id, attempt = self._current_attempt("unlock", request.employer_id, request.candidate_id)
+        customer = request.payment_customer_ref or payment_customer_of(self.services.db, request.employer_id)
         variables = {
             "unlock_id": unlock_id,
             **request.model_dump(),
+            "payment_customer_ref": customer,
             "years_of_experience": candidate.years_of_experience or 0,
         }
         started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, "unlock_id", variables)
         details = {
             "employer_id": request.employer_id,
             "candidate_id": request.candidate_id,
+            "payment_customer_ref": customer,
             "attempt": attempt,
         }
         return self._accepted("unlock", unlock_id, started, details)
@@ -296,13 +300,16 @@ class Hireflow:
             raise Problem(409, "Unlock closed", f"this unlock is {record.status}; it needs no card")
         if self.services.payments is None:
             raise Problem(503, "No payment provider", "this deployment has no payment provider configured")
-        employer_id = (record.details or {}).get("employer_id")
+        details = record.details or {}
+        employer_id = details.get("employer_id")
         if not employer_id:
             # The provider ties a card to one customer, the employer; never guess another.
             raise Problem(409, "Unlock incomplete", "this unlock has no employer on record; start it again")
+        # The customer the charge will name; unlocks recorded before it was kept find it on file.
+        customer = details.get("payment_customer_ref") or payment_customer_of(self.services.db, employer_id)
         try:
             self.services.payments.save_card(
-                unlock_id=unlock_id, customer=employer_id, payment_method=update.payment_method_ref
+                unlock_id=unlock_id, customer=customer, payment_method=update.payment_method_ref
             )
         except PaymentRequestRejected as exc:
             raise invalid_field(

@@ -64,6 +64,9 @@ class UnlockRequest(Strict):
     employer_plan: Literal["standard", "premium"] = "standard"
     # A reference to a card saved with the payment provider: card data never comes here.
     payment_method_ref: PaymentMethodRef = "pm_card_visa"
+    # The employer as the provider's customer (Stripe: cus_...), whom that card is attached
+    # to; absent, the employer's customer on file, or else the employer id.
+    payment_customer_ref: Identifier | None = None
 
 
 class CardUpdate(Strict):

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # In-process retries stay short; longer outages go back to Zeebe as job retries with backoff.
 QUICK_RETRY_BACKOFF = Backoff(base_seconds=0.25, cap_seconds=4.0)
+# Pinned, as Stripe advises, so a change of the account's default version cannot change
+# the answers this adapter reads.
+STRIPE_API_VERSION = "2024-06-20"
 
 
 class PaymentError(Exception):
@@ -79,7 +82,14 @@ class PaymentGateway(Protocol):
     """What the workers need from a payment provider."""
 
     def charge(
-        self, *, unlock_id: str, amount: int, currency: str, payment_method: str, attempt: str = "1"
+        self,
+        *,
+        unlock_id: str,
+        amount: int,
+        currency: str,
+        payment_method: str,
+        customer: str | None = None,
+        attempt: str = "1",
     ) -> Payment: ...
 
     def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund: ...
@@ -108,6 +118,7 @@ class StripeStylePaymentGateway:
         *,
         session: requests.Session | None = None,
         timeout_seconds: float = 10.0,
+        api_version: str = STRIPE_API_VERSION,
         attempts: int = 4,
         backoff: Backoff = QUICK_RETRY_BACKOFF,
         sleep: Callable[[float], None] = time.sleep,
@@ -116,29 +127,44 @@ class StripeStylePaymentGateway:
         self._api_key = api_key
         self.session = session or requests.Session()
         self.timeout_seconds = timeout_seconds
+        self.api_version = api_version
         self.attempts = attempts
         self.backoff = backoff
         self._sleep = sleep
 
     def charge(
-        self, *, unlock_id: str, amount: int, currency: str, payment_method: str, attempt: str = "1"
+        self,
+        *,
+        unlock_id: str,
+        amount: int,
+        currency: str,
+        payment_method: str,
+        customer: str | None = None,
+        attempt: str = "1",
     ) -> Payment:
         """Create and confirm a payment intent for the unlock. Raises PaymentDeclined on a decline.
+
+        ``customer`` is the employer's customer with the provider, which a saved card is
+        attached to: the provider charges a saved card only together with its customer.
+        The employer is not there to authenticate, so the charge is off-session (a card
+        that needs authentication is declined) and takes no payment method that redirects.
 
         ``attempt`` tells apart charges the process makes on purpose (a new card after a
         decline); retries and redeliveries of one attempt share its idempotency key.
         """
-        body = self._post(
-            "/v1/payment_intents",
-            {
-                "amount": str(amount),
-                "currency": currency,
-                "payment_method": payment_method,
-                "confirm": "true",
-                "metadata[unlock_id]": unlock_id,
-            },
-            idempotency_key(unlock_id, f"charge-{attempt}"),
-        )
+        params = {
+            "amount": str(amount),
+            "currency": currency,
+            "payment_method": payment_method,
+            "confirm": "true",
+            "off_session": "true",
+            "automatic_payment_methods[enabled]": "true",
+            "automatic_payment_methods[allow_redirects]": "never",
+            "metadata[unlock_id]": unlock_id,
+        }
+        if customer:
+            params["customer"] = customer
+        body = self._post("/v1/payment_intents", params, idempotency_key(unlock_id, f"charge-{attempt}"))
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
 
     def cancel(self, *, unlock_id: str, payment_id: str) -> Payment:
@@ -178,7 +204,11 @@ class StripeStylePaymentGateway:
 
     def _post(self, path: str, params: dict[str, str], key: str) -> dict[str, Any]:
         url = f"{self.base_url}{path}"
-        headers = {"Authorization": f"Bearer {self._api_key}", "Idempotency-Key": key}
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Idempotency-Key": key,
+            "Stripe-Version": self.api_version,
+        }
         last_problem = ""
         for attempt in range(1, self.attempts + 1):
             try:

@@ -2,7 +2,10 @@
 
 Speaks the part of Stripe's API that hireflow uses (form-encoded requests, bearer API key):
 
-- ``POST /v1/payment_intents`` (amount, currency, payment_method, confirm, metadata[...])
+- ``POST /v1/payment_intents`` (amount, currency, payment_method, customer, confirm,
+  off_session, automatic_payment_methods[...], return_url, metadata[...]). As Stripe does,
+  it refuses a card attached to a customer without that customer, and a confirmation that
+  may redirect (payment methods chosen automatically) without a ``return_url``
 - ``GET /v1/payment_intents/<id>``
 - ``POST /v1/refunds`` (payment_intent, amount)
 - ``POST /v1/payment_methods/<id>`` (metadata[...]) and ``POST /v1/payment_methods/<id>/attach``
@@ -60,6 +63,9 @@ DECLINE_CODES = {
     "pm_card_visa_chargeDeclined": "generic_decline",
     "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
     "pm_card_chargeDeclinedExpiredCard": "expired_card",
+    # A card that asks its holder to authenticate: hireflow charges off-session, where
+    # nobody can, so Stripe declines it.
+    "pm_card_authenticationRequired": "authentication_required",
 }
 DECLINED_PAYMENT_METHODS = set(DECLINE_CODES)
 # Methods that settle later, as bank debits do: the intent stays `processing`.
@@ -69,7 +75,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS payment_intents (
     id TEXT PRIMARY KEY, amount INTEGER NOT NULL, currency TEXT NOT NULL,
     payment_method TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT NOT NULL,
-    created REAL NOT NULL);
+    created REAL NOT NULL, customer TEXT);
 CREATE TABLE IF NOT EXISTS refunds (
     id TEXT PRIMARY KEY, payment_intent TEXT NOT NULL REFERENCES payment_intents(id),
     amount INTEGER NOT NULL, status TEXT NOT NULL, created REAL NOT NULL);
@@ -106,7 +112,14 @@ class PaymentLedger:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
         self.lock = threading.RLock()
+
+    def _add_missing_columns(self) -> None:
+        # A ledger kept in var/ by an older sandbox lacks the columns added since.
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(payment_intents)")}
+        if "customer" not in columns:
+            self._db.execute("ALTER TABLE payment_intents ADD COLUMN customer TEXT")
 
     def log(self, method: str, path: str, key: str | None, outcome: str) -> None:
         with self.lock:
@@ -136,7 +149,8 @@ class PaymentLedger:
 
     def insert_intent(self, intent: dict) -> None:
         self._db.execute(
-            "INSERT INTO payment_intents VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO payment_intents (id, amount, currency, payment_method, status, metadata, created,"
+            " customer) VALUES (?,?,?,?,?,?,?,?)",
             (
                 intent["id"],
                 intent["amount"],
@@ -145,6 +159,7 @@ class PaymentLedger:
                 intent["status"],
                 json.dumps(intent["metadata"]),
                 intent["created"],
+                intent["customer"],
             ),
         )
 
@@ -301,6 +316,7 @@ def _intent_json(row: sqlite3.Row) -> dict:
         "amount": row["amount"],
         "currency": row["currency"],
         "payment_method": row["payment_method"],
+        "customer": row["customer"],
         "status": row["status"],
         "metadata": json.loads(row["metadata"]),
         "created": row["created"],
@@ -314,6 +330,46 @@ TEST_CARD_PREFIX = "pm_card_"
 def _metadata(params: dict[str, str]) -> dict[str, str]:
     """Stripe's form encoding of a metadata hash: ``metadata[key]=value``."""
     return {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+
+
+def _check_confirmation(params: dict[str, str]) -> None:
+    """Stripe's rules for confirming at creation, as far as hireflow's charges meet them."""
+    confirm = params.get("confirm") == "true"
+    if params.get("off_session") == "true" and not confirm:
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            "off_session can only be used with confirm=true",
+            param="off_session",
+        )
+    # Without a list of payment method types, the account's methods are chosen
+    # automatically, and some of them redirect the customer unless that is turned off.
+    may_redirect = (
+        not any(key.startswith("payment_method_types[") for key in params)
+        and params.get("automatic_payment_methods[allow_redirects]") != "never"
+    )
+    if confirm and may_redirect and not params.get("return_url"):
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            "This PaymentIntent may need a redirect to be confirmed: give a return_url, or set "
+            "automatic_payment_methods[allow_redirects] to never",
+            param="return_url",
+        )
+
+
+def _check_customer(method: dict, customer: str | None) -> None:
+    """A payment method attached to a customer is charged only with that customer, as on Stripe."""
+    owner = method["customer"]
+    if owner is None or owner == customer or method["id"].startswith(TEST_CARD_PREFIX):
+        return
+    raise ApiError(
+        400,
+        "invalid_request_error",
+        f"The PaymentMethod {method['id']} belongs to a Customer; give that Customer in the customer "
+        "parameter",
+        param="customer",
+    )
 
 
 def _fingerprint(path: str, params: dict[str, str]) -> str:
@@ -365,6 +421,9 @@ def create_payment_sandbox(
         method = params.get("payment_method")
         if not method:
             raise ApiError(400, "invalid_request_error", "payment_method is required", param="payment_method")
+        customer = params.get("customer") or None
+        _check_confirmation(params)
+        _check_customer(ledger.payment_method(method), customer)
         metadata = _metadata(params)
         if params.get("confirm") != "true":
             status = "requires_confirmation"
@@ -379,6 +438,7 @@ def create_payment_sandbox(
             "amount": amount,
             "currency": currency.lower(),
             "payment_method": method,
+            "customer": customer,
             "status": status,
             "metadata": metadata,
             "created": time.time(),
