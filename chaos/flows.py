@@ -218,7 +218,7 @@ class UnlockFlow(Flow):
             self.payment_id = world.payment_ids_by_unlock().get(self.started[0].business_id)
             if self.payment_id is None:
                 return  # not charged yet
-            self.pending_event = payment_succeeded_event(self.payment_id)
+            self.pending_event = payment_succeeded_event(self.payment_id, self.started[0].business_id)
         if self.webhook_mode == "self" and deliver_webhook(self, world, self.pending_event):
             self.done = True
         if self.webhook_mode == "provider" and world.settle_payment(self.payment_id):
@@ -266,11 +266,11 @@ class UnlockFlow(Flow):
         return started
 
 
-def payment_succeeded_event(payment_id: str) -> dict:
+def payment_succeeded_event(payment_id: str, unlock_id: str) -> dict:
     return {
         "id": f"evt_{uuid.uuid4().hex[:24]}",
         "type": "payment_intent.succeeded",
-        "data": {"object": {"id": payment_id}},
+        "data": {"object": {"id": payment_id, "metadata": {"unlock_id": unlock_id}}},
     }
 
 

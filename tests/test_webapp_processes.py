@@ -135,7 +135,7 @@ def test_a_signed_payment_webhook_unblocks_the_unlock_once_and_a_forged_one_is_r
     instance = accepted.json["processInstanceKey"]
     wait_until_element(process_engine.client, instance, "AwaitConfirmation")
     payment_id = process_variable(process_engine.client, instance, "payment_id")
-    event = payment_succeeded(unique_key("evt").replace("-", "_"), payment_id)
+    event = payment_succeeded(unique_key("evt").replace("-", "_"), payment_id, accepted.json["id"])
 
     forged = web.post("/webhooks/payments", **signed_webhook(event, secret="whsec_not_ours"))
     assert forged.status_code == 400

@@ -283,10 +283,31 @@ def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
     unused = client.post("/webhooks/payments", **signed_webhook({**event, "type": "charge.dispute.created"}))
     assert unused.status_code == 200 and unused.json["status"] == "ignored"
     bad_object = client.post(
-        "/webhooks/payments", **signed_webhook({**event, "data": {"object": {"id": "../x"}}})
+        "/webhooks/payments",
+        **signed_webhook({**event, "data": {"object": {"id": "../x", "metadata": {"unlock_id": "unl_2"}}}}),
     )
     assert bad_object.status_code == 400
     assert bad_object.json["invalid_params"][0]["name"] == "data.object.id"
+    bad_unlock = client.post(
+        "/webhooks/payments",
+        **signed_webhook({**event, "data": {"object": {"id": "pi_2", "metadata": {"unlock_id": "../x"}}}}),
+    )
+    assert bad_unlock.status_code == 400
+    assert bad_unlock.json["invalid_params"][0]["name"] == "data.object.metadata.unlock_id"
+
+
+@pytest.mark.parametrize(
+    "event_type", ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_method.attached"]
+)
+def test_events_about_payments_and_cards_of_no_unlock_are_acknowledged_and_left_alone(offline, event_type):
+    # The provider's account serves the rest of the marketplace too (say, its credit packs).
+    app, services, _ = offline
+    others = {"id": "pm_1Other" if event_type.startswith("payment_method") else "pi_1Other", "metadata": {}}
+    event = {"id": "evt_other_1", "type": event_type, "data": {"object": others}}
+    response = app.test_client().post("/webhooks/payments", **signed_webhook(event))
+    assert (response.status_code, response.json["status"]) == (200, "ignored")
+    assert "not about an unlock" in response.json["message"]
+    assert rows(services, RequestClaim) == 0  # nothing published
 
 
 def test_slot_links_that_are_tampered_or_expired_are_refused(offline):

@@ -23,8 +23,10 @@ def signed_webhook(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | N
     }
 
 
-def payment_succeeded(event_id: str, payment_id: str) -> dict:
-    return {"id": event_id, "type": "payment_intent.succeeded", "data": {"object": {"id": payment_id}}}
+def payment_succeeded(event_id: str, payment_id: str, unlock_id: str = "unl_1") -> dict:
+    """A provider's event: the unlock's payment settled (hireflow labels its payments with the unlock)."""
+    payment = {"id": payment_id, "metadata": {"unlock_id": unlock_id}}
+    return {"id": event_id, "type": "payment_intent.succeeded", "data": {"object": payment}}
 
 
 def csrf_token(html: str) -> str:

@@ -397,7 +397,8 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Payment provider events (Stripe-style, signed)",
                 "description": "payment_intent.succeeded publishes payment-confirmed, "
                 "payment_intent.payment_failed publishes payment-failed, payment_method.attached "
-                "publishes payment-method-updated; other event types are acknowledged and ignored.",
+                "publishes payment-method-updated, each for an object labelled with an unlock "
+                "(metadata.unlock_id); other events are acknowledged and ignored.",
                 "parameters": [
                     {
                         "name": "Stripe-Signature",

@@ -1,8 +1,9 @@
 """``/webhooks/payments``: the payment provider's signed events, turned into messages once.
 
 The signature is checked over the raw body before anything is parsed. Events are
-acknowledged with 2xx once handled (or when hireflow does not use their type), so the
-provider stops redelivering; a 503 asks it to redeliver later.
+acknowledged with 2xx once handled (or when hireflow does not use their type, or they
+are about a payment or card of no unlock), so the provider stops redelivering; a 503
+asks it to redeliver later.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 PAYMENT_FAILED = "payment_intent.payment_failed"
 PAYMENT_METHOD_ATTACHED = "payment_method.attached"
+# The events hireflow acts on; it labels its payments and cards with the unlock's id.
+UNLOCK_EVENTS = {PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_METHOD_ATTACHED}
 
 
 class EventData(BaseModel):
@@ -55,6 +58,14 @@ def _string(obj: dict, path: str, pattern: re.Pattern) -> str:
     return value
 
 
+def _unlock_of(obj: dict) -> str | None:
+    """The unlock whose payment or card the event's object is, or None when it is no unlock's."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("unlock_id") is None:
+        return None
+    return _string(obj, "metadata.unlock_id", BUSINESS_ID)
+
+
 @bp.post("/payments")
 def payment_event():
     payload = request.get_data(cache=True)
@@ -75,6 +86,14 @@ def payment_event():
         raise Problem(400, "Invalid request", "the event must be a JSON object")
     event = PaymentEvent.model_validate(body)
     obj = event.data.object
+    if event.type not in UNLOCK_EVENTS:
+        return _ignored(f"hireflow does not use {event.type} events")
+    unlock_id = _unlock_of(obj)
+    if unlock_id is None:
+        # The provider's account serves the rest of the marketplace too: its other
+        # payments and cards are none of hireflow's business, and a 4xx would only
+        # have the provider redeliver them for days.
+        return _ignored(f"this {event.type} event is not about an unlock (no data.object.metadata.unlock_id)")
     if event.type == PAYMENT_SUCCEEDED:
         payment_id = _string(obj, "id", PAYMENT_ID)
         return published_response(hireflow().payment_confirmed(event.id, payment_id), "payment-confirmed")
@@ -86,9 +105,11 @@ def payment_event():
             decline_code = None  # the email then says "declined"
         published = hireflow().payment_failed(event.id, payment_id, decline_code)
         return published_response(published, "payment-failed")
-    if event.type == PAYMENT_METHOD_ATTACHED:
-        payment_method = _string(obj, "id", PAYMENT_METHOD_ID)
-        unlock_id = _string(obj, "metadata.unlock_id", BUSINESS_ID)
-        published = hireflow().payment_method_updated(event.id, unlock_id, payment_method)
-        return published_response(published, "payment-method-updated")
-    return jsonify({"status": "ignored", "message": f"hireflow does not use {event.type} events"})
+    payment_method = _string(obj, "id", PAYMENT_METHOD_ID)  # payment_method.attached
+    published = hireflow().payment_method_updated(event.id, unlock_id, payment_method)
+    return published_response(published, "payment-method-updated")
+
+
+def _ignored(why: str):
+    """A 200 for an event hireflow leaves alone, so the provider stops redelivering it."""
+    return jsonify({"status": "ignored", "message": why})
