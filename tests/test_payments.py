@@ -102,6 +102,62 @@ def test_a_timeout_before_anything_was_stored_is_retried_and_charges_once(sandbo
     assert outcomes(sandbox) == ["injected_timeout", "committed_200"]
 
 
+def test_a_charge_retried_after_the_provider_forgot_its_key_still_charges_once(sandbox):
+    # Stripe forgets idempotency keys after 24 hours; an incident may be retried later than that.
+    gw, unlock = gateway(sandbox, sleep=RecordingSleep(), attempts=1), unique_key("unlock")
+    set_faults(sandbox, next_count={"lost_response": 1}, delay_seconds=0.5)
+    with pytest.raises(PaymentGatewayUnavailable):
+        StripeStylePaymentGateway(sandbox.url, API_KEY, timeout_seconds=0.2, attempts=1).charge(
+            unlock_id=unlock, amount=4900, currency="eur", payment_method="pm_card_visa"
+        )
+    expired = requests.post(f"{sandbox.url}/_sandbox/idempotency-keys/expire", timeout=5).json()
+    assert expired["forgotten"] >= 1
+
+    payment = charge(gw, unlock)
+
+    [intent] = ledger(sandbox)["payment_intents"]
+    assert (payment.id, payment.status) == (intent["id"], "succeeded")
+    # A new attempt (a new card after a decline) is a new charge.
+    gw.charge(unlock_id=unlock, amount=4900, currency="eur", payment_method="pm_card_visa", attempt="2")
+    assert len(ledger(sandbox)["payment_intents"]) == 2
+
+
+def test_a_declined_charge_found_again_is_still_a_decline_with_its_code(sandbox):
+    gw, unlock = gateway(sandbox), unique_key("unlock")
+    with pytest.raises(PaymentDeclined):
+        charge(gw, unlock, method="pm_card_chargeDeclinedExpiredCard")
+    requests.post(f"{sandbox.url}/_sandbox/idempotency-keys/expire", timeout=5).raise_for_status()
+    with pytest.raises(PaymentDeclined) as again:
+        charge(gw, unlock, method="pm_card_chargeDeclinedExpiredCard")
+    assert again.value.decline_code == "expired_card"
+    assert len(ledger(sandbox)["payment_intents"]) == 1
+
+
+def test_a_refund_or_cancellation_retried_after_the_provider_forgot_its_key_is_done_once(sandbox):
+    gw, unlock = gateway(sandbox, sleep=RecordingSleep()), unique_key("unlock")
+    payment = charge(gw, unlock)
+    first = gw.refund(unlock_id=unlock, payment_id=payment.id)
+    pending_unlock = unique_key("unlock")
+    pending = charge(gw, pending_unlock, method="pm_sepa_debit")
+    gw.cancel(unlock_id=pending_unlock, payment_id=pending.id)
+    requests.post(f"{sandbox.url}/_sandbox/idempotency-keys/expire", timeout=5).raise_for_status()
+
+    # The provider refuses both as done already; the adapter takes what was done as the answer.
+    assert gw.refund(unlock_id=unlock, payment_id=payment.id) == first
+    assert gw.cancel(unlock_id=pending_unlock, payment_id=pending.id).status == "canceled"
+    assert len(ledger(sandbox)["refunds"]) == 1
+
+
+def test_the_sandbox_search_refuses_a_query_it_does_not_speak(sandbox):
+    response = requests.get(
+        f"{sandbox.url}/v1/payment_intents/search",
+        params={"query": "amount>100"},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    assert response.status_code == 400 and response.json()["error"]["param"] == "query"
+
+
 def test_a_declined_card_raises_payment_declined_and_stays_declined_on_retry(sandbox):
     gw, unlock = gateway(sandbox), unique_key("unlock")
     for _ in range(2):
@@ -157,22 +213,23 @@ def test_cards_can_be_made_to_decline_on_request(sandbox):
 
 
 class RecordingSession(requests.Session):
-    """A real session that keeps what each POST sent."""
+    """A real session that keeps what each request sent: method, headers, parameters."""
 
     def __init__(self):
         super().__init__()
-        self.sent: list[tuple[dict, dict]] = []
+        self.sent: list[tuple[str, dict, dict]] = []
 
-    def post(self, url, data=None, headers=None, **kwargs):
-        self.sent.append((dict(headers or {}), dict(data or {})))
-        return super().post(url, data=data, headers=headers, **kwargs)
+    def request(self, method, url, headers=None, data=None, params=None, **kwargs):
+        self.sent.append((method, dict(headers or {}), dict(data or params or {})))
+        return super().request(method, url, headers=headers, data=data, params=params, **kwargs)
 
 
 def test_a_charge_is_off_session_with_the_customer_and_never_redirects(sandbox):
     session = RecordingSession()
     gw = gateway(sandbox, session=session)
     gw.charge(unlock_id="u-1", amount=900, currency="eur", payment_method="pm_card_visa", customer="cus_E1")
-    [(headers, params)] = session.sent
+    [search, (method, headers, params)] = session.sent
+    assert search[0] == "GET" and method == "POST"
     # The employer is not there to authenticate or to follow a redirect.
     assert params["off_session"] == "true"
     assert params["automatic_payment_methods[allow_redirects]"] == "never"

@@ -48,6 +48,10 @@ class PaymentDeclined(PaymentError, BusinessOutcome):
 class PaymentRequestRejected(PaymentError, PermanentFailure):
     """The gateway refused the request as invalid; retrying cannot help (needs a person)."""
 
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code  # the provider's error code, such as ``charge_already_refunded``
+
 
 class PaymentGatewayUnavailable(PaymentError):
     """5xx, timeouts or connection failures outlasted the quick retries; retry the job later."""
@@ -151,7 +155,21 @@ class StripeStylePaymentGateway:
 
         ``attempt`` tells apart charges the process makes on purpose (a new card after a
         decline); retries and redeliveries of one attempt share its idempotency key.
+
+        The provider forgets idempotency keys after 24 hours, and a charge may be retried
+        later than that (an incident resolved after a weekend). So the attempt is labelled
+        in the payment's metadata and looked up first: the lookup finds what the key may
+        have forgotten, and the key covers the minute the provider's search lags behind.
         """
+        earlier = self._find_charge(unlock_id, attempt)
+        if earlier is not None:
+            log.info(
+                "unlock %s: charge attempt %s was made before (%s); not charging again",
+                unlock_id,
+                attempt,
+                earlier["id"],
+            )
+            return _payment_or_decline(earlier)
         params = {
             "amount": str(amount),
             "currency": currency,
@@ -161,17 +179,47 @@ class StripeStylePaymentGateway:
             "automatic_payment_methods[enabled]": "true",
             "automatic_payment_methods[allow_redirects]": "never",
             "metadata[unlock_id]": unlock_id,
+            "metadata[charge_attempt]": attempt,
         }
         if customer:
             params["customer"] = customer
         body = self._post("/v1/payment_intents", params, idempotency_key(unlock_id, f"charge-{attempt}"))
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
 
-    def cancel(self, *, unlock_id: str, payment_id: str) -> Payment:
-        """Cancel a payment that has not completed (the confirmation never came), once."""
-        body = self._post(
-            f"/v1/payment_intents/{payment_id}/cancel", {}, idempotency_key(unlock_id, "cancel")
+    def _find_charge(self, unlock_id: str, attempt: str) -> dict | None:
+        """The payment intent of this charge attempt, if the provider has one (its search API)."""
+        query = " AND ".join(
+            f"metadata['{name}']:'{_quoted(value)}'"
+            for name, value in (("unlock_id", unlock_id), ("charge_attempt", attempt))
         )
+        try:
+            found = self._send("GET", "/v1/payment_intents/search", {"query": query})
+        except PaymentRequestRejected as exc:
+            # Search is not offered everywhere; the idempotency key still covers 24 hours.
+            log.warning(
+                "unlock %s: cannot look up earlier charges (%s); relying on the idempotency key",
+                unlock_id,
+                exc,
+            )
+            return None
+        return found["data"][0] if found.get("data") else None
+
+    def cancel(self, *, unlock_id: str, payment_id: str) -> Payment:
+        """Cancel a payment that has not completed (the confirmation never came), once.
+
+        A cancellation retried after the provider forgot its key finds the payment
+        cancelled already, and takes that as done.
+        """
+        try:
+            body = self._post(
+                f"/v1/payment_intents/{payment_id}/cancel", {}, idempotency_key(unlock_id, "cancel")
+            )
+        except PaymentRequestRejected as exc:
+            if exc.code != "payment_intent_unexpected_state":
+                raise
+            body = self._send("GET", f"/v1/payment_intents/{payment_id}", {})
+            if body["status"] != "canceled":
+                raise
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
 
     def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None:
@@ -193,26 +241,44 @@ class StripeStylePaymentGateway:
         )
 
     def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund:
-        """Refund the unlock's payment (in full unless ``amount`` is given), once."""
+        """Refund the unlock's payment (in full unless ``amount`` is given), once.
+
+        A refund retried after the provider forgot its key is refused as already refunded;
+        the refund made before is then the answer.
+        """
         params = {"payment_intent": payment_id}
         if amount is not None:
             params["amount"] = str(amount)
-        body = self._post("/v1/refunds", params, idempotency_key(unlock_id, "refund"))
+        try:
+            body = self._post("/v1/refunds", params, idempotency_key(unlock_id, "refund"))
+        except PaymentRequestRejected as exc:
+            # Retried after the provider forgot the key: the refund it made is the answer.
+            if exc.code != "charge_already_refunded":
+                raise
+            refunds = self._send("GET", "/v1/refunds", {"payment_intent": payment_id}).get("data") or []
+            if not refunds:
+                raise
+            body = refunds[0]
         return Refund(
             id=body["id"], payment_id=body["payment_intent"], amount=body["amount"], status=body["status"]
         )
 
     def _post(self, path: str, params: dict[str, str], key: str) -> dict[str, Any]:
+        return self._send("POST", path, params, key)
+
+    def _send(self, method: str, path: str, params: dict[str, str], key: str | None = None) -> dict[str, Any]:
         url = f"{self.base_url}{path}"
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Idempotency-Key": key,
-            "Stripe-Version": self.api_version,
-        }
+        headers = {"Authorization": f"Bearer {self._api_key}", "Stripe-Version": self.api_version}
+        if key:
+            headers["Idempotency-Key"] = key
+        # A POST sends its parameters form-encoded, a GET in the query string.
+        where = "data" if method == "POST" else "params"
         last_problem = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                response = self.session.post(url, data=params, headers=headers, timeout=self.timeout_seconds)
+                response = self.session.request(
+                    method, url, headers=headers, timeout=self.timeout_seconds, **{where: params}
+                )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -227,7 +293,8 @@ class StripeStylePaymentGateway:
                     )
                 if response.status_code < 500 and response.status_code not in (409, 429):
                     raise PaymentRequestRejected(
-                        f"{path} refused with {response.status_code}: {_error_message(response)}"
+                        f"{path} refused with {response.status_code}: {_error_message(response)}",
+                        _error_code(response),
                     )
                 last_problem = f"HTTP {response.status_code}: {_error_message(response)}"
             if attempt < self.attempts:
@@ -244,6 +311,28 @@ class StripeStylePaymentGateway:
         raise PaymentGatewayUnavailable(
             f"no answer in {self.attempts} quick tries with the same idempotency key (last: {last_problem})"
         )
+
+
+def _quoted(value: str) -> str:
+    """A value inside single quotes in a search query."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _payment_or_decline(intent: dict[str, Any]) -> Payment:
+    """A payment intent found again: the payment it made, or the decline it met."""
+    if intent["status"] == "requires_payment_method":
+        error = intent.get("last_payment_error") or {}
+        raise PaymentDeclined(error.get("message", "card declined"), error.get("decline_code"), intent["id"])
+    return Payment(
+        id=intent["id"], status=intent["status"], amount=intent["amount"], currency=intent["currency"]
+    )
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        return response.json()["error"].get("code")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _error_message(response: requests.Response) -> str:

@@ -6,8 +6,9 @@ Speaks the part of Stripe's API that hireflow uses (form-encoded requests, beare
   off_session, automatic_payment_methods[...], return_url, metadata[...]). As Stripe does,
   it refuses a card attached to a customer without that customer, and a confirmation that
   may redirect (payment methods chosen automatically) without a ``return_url``
-- ``GET /v1/payment_intents/<id>``
-- ``POST /v1/refunds`` (payment_intent, amount)
+- ``GET /v1/payment_intents/<id>``, and ``GET /v1/payment_intents/search`` (a query of
+  ``metadata['key']:'value'`` clauses joined by ``AND``)
+- ``POST /v1/refunds`` (payment_intent, amount), ``GET /v1/refunds?payment_intent=<id>``
 - ``POST /v1/payment_methods/<id>`` (metadata[...]) and ``POST /v1/payment_methods/<id>/attach``
   (customer): any ``pm_`` id is a usable card; ``pm_card_...`` ids are test cards any
   customer may attach, others belong to the first customer that attaches them
@@ -20,6 +21,11 @@ never stored under a key, just as Stripe does not store requests that failed to 
 Webhooks (``payment_intent.succeeded`` or ``.payment_failed`` when an asynchronous
 payment settles, ``payment_method.attached``) are signed and delivered with retries; see
 ``payment_webhooks``.
+
+Stripe's search lags behind its writes (by up to a minute), and Stripe forgets
+idempotency keys after 24 hours. The sandbox finds a payment intent by search only
+``search_lag_seconds`` (60) after it was made, and ``POST /_sandbox/idempotency-keys/expire``
+acts as a day later: the keys are forgotten and the search has caught up.
 
 Sandbox controls (no API key, local only): ``GET/POST /_sandbox/faults``,
 ``GET /_sandbox/ledger``, ``GET /_sandbox/requests``, ``GET /_sandbox/events``,
@@ -75,7 +81,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS payment_intents (
     id TEXT PRIMARY KEY, amount INTEGER NOT NULL, currency TEXT NOT NULL,
     payment_method TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT NOT NULL,
-    created REAL NOT NULL, customer TEXT);
+    created REAL NOT NULL, customer TEXT, last_payment_error TEXT);
 CREATE TABLE IF NOT EXISTS refunds (
     id TEXT PRIMARY KEY, payment_intent TEXT NOT NULL REFERENCES payment_intents(id),
     amount INTEGER NOT NULL, status TEXT NOT NULL, created REAL NOT NULL);
@@ -108,7 +114,9 @@ class ApiError(Exception):
 class PaymentLedger:
     """The sandbox's state in SQLite: payment intents, refunds and idempotency records."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, search_lag_seconds: float = 60.0):
+        self.search_lag_seconds = search_lag_seconds
+        self._searchable_until = 0.0  # moved on by forget_idempotency_keys: a day later
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(SCHEMA)
@@ -118,8 +126,9 @@ class PaymentLedger:
     def _add_missing_columns(self) -> None:
         # A ledger kept in var/ by an older sandbox lacks the columns added since.
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(payment_intents)")}
-        if "customer" not in columns:
-            self._db.execute("ALTER TABLE payment_intents ADD COLUMN customer TEXT")
+        for column in ("customer", "last_payment_error"):
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE payment_intents ADD COLUMN {column} TEXT")
 
     def log(self, method: str, path: str, key: str | None, outcome: str) -> None:
         with self.lock:
@@ -150,7 +159,7 @@ class PaymentLedger:
     def insert_intent(self, intent: dict) -> None:
         self._db.execute(
             "INSERT INTO payment_intents (id, amount, currency, payment_method, status, metadata, created,"
-            " customer) VALUES (?,?,?,?,?,?,?,?)",
+            " customer, last_payment_error) VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 intent["id"],
                 intent["amount"],
@@ -160,11 +169,40 @@ class PaymentLedger:
                 json.dumps(intent["metadata"]),
                 intent["created"],
                 intent["customer"],
+                json.dumps(intent.get("last_payment_error")),
             ),
         )
 
-    def set_status(self, intent_id: str, status: str) -> None:
-        self._db.execute("UPDATE payment_intents SET status = ? WHERE id = ?", (status, intent_id))
+    def set_status(self, intent_id: str, status: str, last_payment_error: dict | None = None) -> None:
+        self._db.execute(
+            "UPDATE payment_intents SET status = ?, last_payment_error = ? WHERE id = ?",
+            (status, json.dumps(last_payment_error), intent_id),
+        )
+
+    def search_intents(self, metadata: dict[str, str]) -> list[dict]:
+        """The payment intents the search has caught up with whose metadata has every given
+        key and value, newest first."""
+        horizon = max(time.time() - self.search_lag_seconds, self._searchable_until)
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT * FROM payment_intents WHERE created <= ? ORDER BY created DESC", (horizon,)
+            ).fetchall()
+        intents = [_intent_json(row) for row in rows]
+        return [i for i in intents if all(i["metadata"].get(k) == v for k, v in metadata.items())]
+
+    def refunds_of(self, intent_id: str) -> list[dict]:
+        """The refunds of one payment intent, newest first, as the API lists them."""
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT * FROM refunds WHERE payment_intent = ? ORDER BY created DESC", (intent_id,)
+            ).fetchall()
+        return [{**dict(row), "object": "refund"} for row in rows]
+
+    def forget_idempotency_keys(self) -> int:
+        """As a day later: every stored idempotency key is forgotten, and the search has caught up."""
+        with self.lock:
+            self._searchable_until = time.time()
+            return self._db.execute("DELETE FROM idempotency_keys").rowcount
 
     def refunded_amount(self, intent_id: str) -> int:
         row = self._db.execute(
@@ -277,7 +315,6 @@ class PaymentLedger:
             if intent is None or intent["status"] != "processing":
                 return None
             intent["status"] = "succeeded" if succeeded else "requires_payment_method"
-            self.set_status(intent_id, intent["status"])
             if not succeeded:  # as Stripe reports a bounced debit
                 intent["last_payment_error"] = {
                     "type": "card_error",
@@ -285,6 +322,7 @@ class PaymentLedger:
                     "decline_code": "insufficient_funds",
                     "message": "The payment failed after it was submitted.",
                 }
+            self.set_status(intent_id, intent["status"], intent["last_payment_error"])
             self.record_event(PAYMENT_SUCCEEDED if succeeded else PAYMENT_FAILED, intent)
             return intent
 
@@ -318,6 +356,7 @@ def _intent_json(row: sqlite3.Row) -> dict:
         "payment_method": row["payment_method"],
         "customer": row["customer"],
         "status": row["status"],
+        "last_payment_error": json.loads(row["last_payment_error"] or "null"),
         "metadata": json.loads(row["metadata"]),
         "created": row["created"],
     }
@@ -330,6 +369,26 @@ TEST_CARD_PREFIX = "pm_card_"
 def _metadata(params: dict[str, str]) -> dict[str, str]:
     """Stripe's form encoding of a metadata hash: ``metadata[key]=value``."""
     return {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+
+
+METADATA_CLAUSE = re.compile(r"^metadata\['([^'\\]+)'\]:'((?:[^'\\]|\\.)*)'$")
+
+
+def _metadata_query(query: str) -> dict[str, str]:
+    """``metadata['a']:'1' AND metadata['b']:'2'`` as ``{"a": "1", "b": "2"}``: the part of
+    Stripe's search language hireflow uses; anything else is refused as Stripe refuses a bad query."""
+    wanted = {}
+    for clause in query.split(" AND "):
+        match = METADATA_CLAUSE.match(clause.strip())
+        if match is None:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"the sandbox searches by metadata['key']:'value' clauses joined by AND, not {clause!r}",
+                param="query",
+            )
+        wanted[match.group(1)] = re.sub(r"\\(.)", r"\1", match.group(2))
+    return wanted
 
 
 def _check_confirmation(params: dict[str, str]) -> None:
@@ -392,7 +451,12 @@ def _positive_int(params: dict[str, str], name: str, required: bool = True) -> i
 
 
 def create_payment_sandbox(
-    db_path: Path | str, api_key: str, *, seed: int | None = None, webhooks: WebhookSettings | None = None
+    db_path: Path | str,
+    api_key: str,
+    *,
+    seed: int | None = None,
+    webhooks: WebhookSettings | None = None,
+    search_lag_seconds: float = 60.0,
 ) -> Flask:
     """Build the sandbox app. ``api_key`` is the only secret key it accepts.
 
@@ -401,7 +465,7 @@ def create_payment_sandbox(
     ``processing`` until the sandbox controls settle them, and events are only stored.
     """
     app = Flask("payment_sandbox")
-    ledger = PaymentLedger(db_path)
+    ledger = PaymentLedger(db_path, search_lag_seconds)
     faults = FaultInjector(FAULT_KINDS, seed=seed)
     declined = set(DECLINED_PAYMENT_METHODS)
     app.extensions["payment_ledger"] = ledger
@@ -433,6 +497,14 @@ def create_payment_sandbox(
             status = "processing"
         else:
             status = "succeeded"
+        last_payment_error = None
+        if status == "requires_payment_method":
+            last_payment_error = {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": DECLINE_CODES.get(method, "generic_decline"),
+                "message": "Your card was declined.",
+            }
         intent = {
             "id": "pi_" + secrets.token_hex(12),
             "amount": amount,
@@ -440,6 +512,7 @@ def create_payment_sandbox(
             "payment_method": method,
             "customer": customer,
             "status": status,
+            "last_payment_error": last_payment_error,
             "metadata": metadata,
             "created": time.time(),
         }
@@ -448,15 +521,7 @@ def create_payment_sandbox(
             ledger.schedule_settlement(intent["id"], time.time() + webhooks.settle_after_seconds)
         intent["object"] = "payment_intent"
         if status == "requires_payment_method":
-            return 402, {
-                "error": {
-                    "type": "card_error",
-                    "code": "card_declined",
-                    "decline_code": DECLINE_CODES.get(method, "generic_decline"),
-                    "message": "Your card was declined.",
-                    "payment_intent": intent,
-                }
-            }
+            return 402, {"error": {**last_payment_error, "payment_intent": intent}}
         return 200, intent
 
     def create_refund(params: dict[str, str]) -> tuple[int, dict]:
@@ -478,7 +543,8 @@ def create_payment_sandbox(
             )
         remaining = intent["amount"] - ledger.refunded_amount(intent["id"])
         amount = _positive_int(params, "amount", required=False) or remaining
-        if amount > remaining:
+        # Nothing left to refund is refused as Stripe does, never answered by an empty refund.
+        if remaining <= 0 or amount > remaining:
             raise ApiError(
                 400,
                 "invalid_request_error",
@@ -605,6 +671,26 @@ def create_payment_sandbox(
         else:
             ledger.log("POST", path, key, f"committed_{status}")
         return jsonify(body), status
+
+    @app.get("/v1/payment_intents/search")
+    def search_intents():
+        if not authorized():
+            raise ApiError(401, "invalid_request_error", "Invalid API Key provided")
+        # Faults are injected into the requests that change something, which the checks count.
+        found = ledger.search_intents(_metadata_query(request.args.get("query", "")))
+        return jsonify({"object": "search_result", "data": found, "has_more": False})
+
+    @app.get("/v1/refunds")
+    def list_refunds():
+        if not authorized():
+            raise ApiError(401, "invalid_request_error", "Invalid API Key provided")
+        refunds = ledger.refunds_of(request.args.get("payment_intent", ""))
+        return jsonify({"object": "list", "data": refunds, "has_more": False})
+
+    @app.post("/_sandbox/idempotency-keys/expire")
+    def expire_idempotency_keys():
+        """Act as a day later: the idempotency keys are forgotten, and the search has caught up."""
+        return jsonify({"forgotten": ledger.forget_idempotency_keys()})
 
     @app.get("/v1/payment_intents/<intent_id>")
     def get_intent(intent_id: str):
