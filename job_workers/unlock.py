@@ -19,8 +19,9 @@ from job_workers.records import outcome_header, record_status
 from job_workers.services import Services
 
 STORE_TIMEOUT_MS = 30_000
-# The gateway adapter tries 4 times with a 10 s timeout and short backoff: under 60 s in
-# the worst case. 120 s keeps a second worker from taking the job while one still runs.
+# A charge makes two calls (a search for an earlier try, then the charge), each tried 4
+# times with a 10 s timeout and short backoff: under 90 s in the worst case. 120 s keeps
+# a second worker from taking the job while one still runs.
 PAYMENT_TIMEOUT_MS = 120_000
 
 

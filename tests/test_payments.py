@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import requests
 
@@ -274,6 +276,23 @@ def test_a_card_saved_for_a_customer_is_charged_only_with_that_customer(sandbox)
     assert paid.status == "succeeded"
     # Stripe's test cards make a new card each time: any customer may use them.
     assert charge(gw, unique_key("unlock"), method="pm_card_visa").status == "succeeded"
+
+
+def test_a_ledger_kept_by_an_older_sandbox_gains_the_new_columns(tmp_path, serve):
+    # make run keeps the sandbox's ledger in var/ from one release to the next.
+    path = tmp_path / "payments.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE payment_intents (id TEXT PRIMARY KEY, amount INTEGER NOT NULL,"
+            " currency TEXT NOT NULL, payment_method TEXT NOT NULL, status TEXT NOT NULL,"
+            " metadata TEXT NOT NULL, created REAL NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO payment_intents VALUES ('pi_old', 900, 'eur', 'pm_card_visa', 'succeeded', '{}', 1)"
+        )
+    sandbox = serve(create_payment_sandbox(path, API_KEY))
+    assert charge(gateway(sandbox), unique_key("unlock")).status == "succeeded"
+    assert [i["id"] for i in ledger(sandbox)["payment_intents"]][0] == "pi_old"
 
 
 def test_keys_are_derived_from_the_unlock_and_the_step():
