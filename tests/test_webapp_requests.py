@@ -47,6 +47,7 @@ from tests.web_helpers import (
     signed_webhook,
 )
 from webapp import create_app
+from webapp.domain import FINAL_STATUSES, FIRST_STATUS
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
 
@@ -405,6 +406,38 @@ class StartsInstancesInState(CamundaRestClient):
 
     def get_process_instance(self, key):
         return {"processInstanceKey": str(key), "state": self.state}
+
+
+def test_every_page_links_only_to_endpoints_that_exist(tmp_path):
+    # A template renders its links only on the branch it takes; this reads them all.
+    app = create_app({"TESTING": True, "CONSOLE": True}, services=empty_services(tmp_path))
+    templates = Path(app.root_path) / "templates"
+    endpoints = {
+        (template.name, endpoint)
+        for template in templates.glob("*.html")
+        for endpoint in re.findall(r"url_for\(['\"]([\w.]+)['\"]", template.read_text())
+    }
+    assert endpoints, "no links found: the pattern above is out of date"
+    assert [(name, e) for name, e in sorted(endpoints) if e not in app.view_functions] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        (kind, status)
+        for kind in FIRST_STATUS
+        for status in sorted({FIRST_STATUS[kind], *FINAL_STATUSES[kind]})
+    ],
+)
+def test_the_item_page_shows_every_kind_in_every_status(tmp_path, kind, status):
+    # Each kind offers its own actions while it runs (withdraw, cancel, a new card).
+    services = empty_services(tmp_path)
+    engine = StartsInstancesInState("COMPLETED" if status in FINAL_STATUSES[kind] else "ACTIVE")
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    add_first_status(services, kind, "item_1", status)
+    page = app.test_client().get(f"/items/{kind}/item_1")
+    assert page.status_code == 200, page.text
+    assert f'data-testid="status">{status}<' in page.text
 
 
 @pytest.mark.parametrize(("state", "second_is_new"), [("TERMINATED", True), ("ACTIVE", False)])
