@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hireflow.engine.embedded import free_port
 from hireflow.paths import PROJECT_ROOT
 from hireflow.run import run_components
 
@@ -25,7 +26,12 @@ sys.exit(run.run_components(components=components))
 
 
 def start_supervisor(pids: Path, *components: str) -> subprocess.Popen:
-    env = {**os.environ, "STAND_IN_PIDS": str(pids), "PYTHONPATH": str(PROJECT_ROOT)}
+    # Ports of their own, so a `make run` on this machine does not fail the port check.
+    ports = {
+        name: str(free_port())
+        for name in ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
+    }
+    env = {**os.environ, **ports, "STAND_IN_PIDS": str(pids), "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen(
         [sys.executable, "-c", RUN_COMPONENTS, *components],
         cwd=PROJECT_ROOT,
