@@ -26,6 +26,7 @@ from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import DistributionUnavailable, fetch, find_java, local_profile, start
 from hireflow.engine.embedded import EmbeddedEngine, EmbeddedEngineClient, embedded_version, fetch_embedded
 from hireflow.paths import PROJECT_ROOT, data_root
+from hireflow.store import Database
 
 MODELS_DIR = PROJECT_ROOT / "bpmn"
 MODEL_SUFFIXES = (".bpmn", ".dmn", ".form")
@@ -90,6 +91,22 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
         flush=True,
     )
     return engine
+
+
+def close_items_of_the_last_run() -> None:
+    """On a fresh embedded engine, end the items the last run left running: their instances are gone."""
+    # Imported here: the webapp's domain rules are needed by this one step only.
+    from webapp.domain import close_items_of_a_lost_engine
+
+    db = Database()
+    db.create_schema()
+    closed = close_items_of_a_lost_engine(db)
+    if closed:
+        print(
+            f"Marked {closed} item(s) as ended: they were running when the last run stopped, and the "
+            "embedded engine kept their instances in memory only.",
+            flush=True,
+        )
 
 
 # Local defaults for the components; anything already set in the environment wins.
@@ -235,6 +252,7 @@ def main() -> int:
         embedded = start_embedded_engine(profile, unavailable)
         try:
             deploy_models(EmbeddedEngineClient(embedded.control_url))
+            close_items_of_the_last_run()
             # The webapp reaches the embedded engine through its control port, not REST v2.
             return run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url})
         finally:

@@ -47,7 +47,12 @@ from tests.web_helpers import (
     signed_webhook,
 )
 from webapp import create_app
-from webapp.domain import FINAL_STATUSES, FIRST_STATUS
+from webapp.domain import (
+    ENGINE_LOST_REASON,
+    FINAL_STATUSES,
+    FIRST_STATUS,
+    close_items_of_a_lost_engine,
+)
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
 
@@ -461,6 +466,31 @@ def test_an_unlock_whose_instance_ended_without_an_outcome_can_be_asked_for_agai
         (202, True) if second_is_new else (200, False)
     )
     assert len(engine.started) == (2 if second_is_new else 1)
+
+
+def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_again(tmp_path):
+    # make run's embedded engine keeps instances in memory: a new run starts with none.
+    services = empty_services(tmp_path)
+    engine = StartsInstancesInState("ACTIVE")
+    app = create_app({"TESTING": True}, engine_client=engine, services=services)
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
+    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+    web = app.test_client()
+    first = web.post("/api/unlocks", json=body).json
+    record_status(services.db, "application", "app_done", "shortlisted")
+    record_status(services.db, "interview", "int_booked", "scheduled")
+
+    assert close_items_of_a_lost_engine(services.db) == 2
+    assert close_items_of_a_lost_engine(services.db) == 0  # a second start finds nothing to do
+
+    ended = web.get(f"/api/unlocks/{first['id']}").json
+    assert (ended["status"], ended["final"]) == ("ended", True)
+    assert ended["details"]["ended_because"] == ENGINE_LOST_REASON
+    assert web.get("/api/applications/app_done").json["status"] == "shortlisted"
+    assert web.get("/api/interviews/int_booked").json["status"] == "ended"
+    again = web.post("/api/unlocks", json=body)
+    assert again.status_code == 202 and again.json["id"] != first["id"]
 
 
 class EndsRightAfterTheOutcome(CamundaRestClient):

@@ -32,6 +32,7 @@ from hireflow.store import (
     Candidate,
     ContactAccess,
     CreditAccount,
+    Database,
     EmailOutboxEntry,
     Employer,
     Interviewer,
@@ -82,6 +83,27 @@ FIRST_STATUS = {
     "unlock": "requested",
     "interview": "requested",
 }
+
+
+ENGINE_LOST_REASON = "the engine that ran it kept its state in memory and has stopped"
+
+
+def close_items_of_a_lost_engine(db: Database) -> int:
+    """Mark every item still running as ``ended``; returns how many there were.
+
+    For a fresh embedded engine only: the one before it held every running instance in
+    memory, so those items can never move on. Left open, they would wait for good, and a
+    new request for the same thing would find the dead item instead of starting again.
+    """
+    closed = 0
+    with db.sessions.begin() as session:
+        for record in session.scalars(select(BusinessRecord)):
+            if record.status in FINAL_STATUSES.get(record.kind, ()) or record.status in ("ended", ERASED):
+                continue
+            record.details = {**(record.details or {}), "ended_because": ENGINE_LOST_REASON}
+            record.status, record.updated_at = "ended", utcnow()
+            closed += 1
+    return closed
 
 
 def derived_id(prefix: str, *parts: str) -> str:
