@@ -280,6 +280,7 @@ def open_world(stack: ExitStack, root: Path, *, worker_processes: int = 2, out=s
         "PAYMENT_API_KEY": PAYMENT_KEY,
         "SENDGRID_HOST": urls["mail"],
         "SENDGRID_API_KEY": MAIL_KEY,
+        "SENDGRID_ACTIVITY_LAG_SECONDS": "0",  # the capture lists a mail at once
         "HIREFLOW_SLOT_LINK_SECRET": SLOT_LINK_SECRET,
         "HIREFLOW_PUBLIC_URL": urls["web"],
         "HIREFLOW_MAIL_CAPTURE_URL": urls["mail"],

@@ -5,6 +5,8 @@
 - ``PermanentFailure``: retrying cannot succeed (bad data, a rejected request). The job
   fails with no retries left, so an incident appears at once with a message saying what
   a person must fix.
+- ``RetryLater``: not a failure but a wait that ends by itself (a provider's records
+  lag behind). The job is tried again after ``after_seconds``, keeping its retries.
 - Any other exception is technical (network, timeouts, bugs). The job fails with
   exponential backoff until its retries run out, then becomes an incident.
 """
@@ -30,3 +32,15 @@ class BusinessOutcome(Exception):
 
 class PermanentFailure(Exception):
     """Retrying cannot help; the message tells an operator what to fix."""
+
+
+class RetryLater(Exception):
+    """The job cannot tell yet what to do; try it again after ``after_seconds``, keeping its retries.
+
+    Only for a wait bounded by time itself, never for an error: a wait that could last
+    for good would never become an incident.
+    """
+
+    def __init__(self, message: str, after_seconds: float):
+        super().__init__(message)
+        self.after_seconds = max(1.0, after_seconds)

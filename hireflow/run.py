@@ -113,6 +113,7 @@ def close_items_of_the_last_run() -> None:
 LOCAL_DEFAULTS = {
     "HIREFLOW_DEMO_DATA": "1",  # postings, employers and interviewers to try the processes with
     "HIREFLOW_ADMIN_TOKEN": "local-admin-token",  # only for this machine; production sets its own
+    "SENDGRID_ACTIVITY_LAG_SECONDS": "0",  # the local mail capture lists a mail at once
 }
 
 

@@ -64,6 +64,9 @@ class EmailOutboxEntry(Base):
     claimed_until: Mapped[datetime] = mapped_column(DateTime())
     provider_message_id: Mapped[str | None] = mapped_column(String(200), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
+    # When the first send was tried: a lost attempt is looked up at the provider, whose
+    # records lag behind, so a recent one is not yet known to be lost.
+    first_tried_at: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
 
 
 class Candidate(Base):

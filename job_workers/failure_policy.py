@@ -19,7 +19,7 @@ from pyzeebe import Job, JobController, JobStatus
 
 from hireflow.backoff import Backoff
 from hireflow.constants import Header
-from hireflow.errors import BusinessOutcome, PermanentFailure
+from hireflow.errors import BusinessOutcome, PermanentFailure, RetryLater
 from job_workers.incidents import business_reference, incident_message
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,21 @@ async def fail_without_retries(controller: JobController, job: Job, message: str
     )
 
 
+async def retry_later(controller: JobController, job: Job, message: str, after_seconds: float) -> None:
+    """Fail the job keeping its retries, so the engine offers it again after ``after_seconds``.
+
+    Through the controller's adapter for the reason ``fail_without_retries`` gives.
+    """
+    job._set_status(JobStatus.Failed)
+    await controller._zeebe_adapter.fail_job(
+        job_key=job.key,
+        retries=job.retries,
+        message=message,
+        retry_back_off_ms=int(after_seconds * 1000),
+        variables={},
+    )
+
+
 class FailurePolicy:
     """pyzeebe exception handler applying hireflow's failure policy."""
 
@@ -100,6 +115,11 @@ class FailurePolicy:
             if self.metrics:
                 self.metrics.bpmn_error(job, exc.error_code)
             await controller.set_error_status(message, error_code=exc.error_code, variables=exc.variables())
+            return
+        if isinstance(exc, RetryLater):
+            message = f"{job.type} waits for {what}: {exc}"
+            log.info("%s; trying again in %.0f s", message, exc.after_seconds, extra=context)
+            await retry_later(controller, job, message, exc.after_seconds)
             return
         if isinstance(exc, PermanentFailure):
             message = incident_message(job, exc)

@@ -72,7 +72,7 @@ def services_from_environment(
     """The real adapters, pointed at the local sandboxes unless the environment says otherwise.
 
     ``HIREFLOW_FILES_DIR`` or ``HIREFLOW_FILES_URL`` (see ``file_store_from_environment``),
-    ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``,
+    ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``, ``SENDGRID_ACTIVITY_LAG_SECONDS``,
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
     ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``),
     and the intake limits (see ``intake_limits_from_environment``).
@@ -89,6 +89,8 @@ def services_from_environment(
         host=env.get("SENDGRID_HOST", "http://127.0.0.1:8102"),
         sender=env.get("HIREFLOW_MAIL_FROM", "no-reply@hireflow.example"),
         outbox=EmailOutbox(db),
+        # How long SendGrid's Email Activity may take to list a mail: 0 for the local capture.
+        activity_lag_seconds=float(env.get("SENDGRID_ACTIVITY_LAG_SECONDS", "300")),
     )
     payments = StripeStylePaymentGateway(
         env.get("PAYMENT_API_URL", "http://127.0.0.1:8101"),

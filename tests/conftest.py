@@ -282,7 +282,11 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
         files=LocalFileStore(root / "files"),
         db=db,
         mailer=SendGridMailer(
-            MAIL_KEY, host=mail.url, sender="no-reply@hireflow.example", outbox=EmailOutbox(db)
+            MAIL_KEY,
+            host=mail.url,
+            sender="no-reply@hireflow.example",
+            outbox=EmailOutbox(db),
+            activity_lag_seconds=0,  # the capture lists a mail at once
         ),
         payments=StripeStylePaymentGateway(payments.url, PAYMENT_KEY),
         calendar=StoreCalendar(db),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from hireflow.adapters.email import (
     Claim,
     EmailMessage,
     EmailOutbox,
+    EmailOutcomeNotYetKnown,
     EmailRejected,
     EmailSendInProgress,
     EmailTemplates,
@@ -39,7 +41,10 @@ def outbox(store_url):
 
 
 def mailer(capture, outbox, api_key=API_KEY) -> SendGridMailer:
-    return SendGridMailer(api_key, sender="no-reply@hireflow.example", outbox=outbox, host=capture.url)
+    # The capture lists a mail at once, so the mailer need not wait for its activity to catch up.
+    return SendGridMailer(
+        api_key, sender="no-reply@hireflow.example", outbox=outbox, host=capture.url, activity_lag_seconds=0
+    )
 
 
 def captured(capture, to=None) -> list[dict]:
@@ -121,6 +126,39 @@ def test_a_mail_accepted_just_before_its_sender_died_is_found_at_sendgrid_not_se
     assert outbox.try_claim(message) is Claim.ALREADY_SENT
     with outbox.db.sessions() as session:
         assert session.get(EmailOutboxEntry, message.dedupe_key).provider_message_id == mail["id"]
+
+
+def test_a_lost_try_that_sendgrid_does_not_list_yet_is_waited_for_not_sent_again(tmp_path, serve, outbox):
+    # SendGrid's Email Activity lists an accepted mail only after a while.
+    capture = serve(create_mail_capture(tmp_path / "mail.sqlite3", API_KEY, activity_lag_seconds=1.0))
+    lagging = SendGridMailer(
+        API_KEY, sender="no-reply@hireflow.example", outbox=outbox, host=capture.url, activity_lag_seconds=2.0
+    )
+    message = resume_received()
+    assert lagging.send(message) is SendOutcome.SENT
+    forget_that_it_was_sent(outbox, message)
+
+    with pytest.raises(EmailOutcomeNotYetKnown) as waiting:
+        lagging.send(message)
+    assert 0 < waiting.value.after_seconds <= 2.0  # the job waits, keeping its retries
+    time.sleep(1.2)  # SendGrid's activity catches up
+    assert lagging.send(message) is SendOutcome.ALREADY_SENT
+    assert len(captured(capture)) == 1
+
+
+def test_a_lost_try_that_never_reached_sendgrid_goes_out_once_the_lag_has_passed(capture, outbox):
+    lagging = SendGridMailer(
+        API_KEY, sender="no-reply@hireflow.example", outbox=outbox, host=capture.url, activity_lag_seconds=0.5
+    )
+    message = resume_received()
+    assert outbox.try_claim(message) is Claim.NEW  # a sender that died before sending
+    forget_that_it_was_sent(outbox, message)
+
+    with pytest.raises(EmailOutcomeNotYetKnown):
+        lagging.send(message)
+    time.sleep(0.6)
+    assert lagging.send(message) is SendOutcome.SENT
+    assert len(captured(capture)) == 1
 
 
 def test_without_the_activity_api_a_lost_attempt_is_sent_again(tmp_path, serve, outbox):

@@ -15,6 +15,7 @@ from pyzeebe import Job, JobController
 
 from hireflow.adapters.email import EmailRejected
 from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable
+from hireflow.errors import RetryLater
 from hireflow.resume_intake import InvalidResume
 from job_workers.failure_policy import FailurePolicy
 from tests.jobs import RecordingZeebeAdapter
@@ -110,3 +111,10 @@ def test_a_permanent_failure_ends_the_retries_at_once():
     assert (name, call["retries"]) == ("fail_job", 0)
     assert call["message"].startswith("Mail provider refused the email, at charge-card (unlock.charge-card")
     assert "for unlock u-42. Check the recipient address" in call["message"]
+
+
+def test_a_wait_that_ends_by_itself_keeps_the_jobs_retries():
+    # e.g. a provider's records that lag behind: waiting is not failing.
+    name, call = apply(RetryLater("SendGrid's activity lags behind", after_seconds=240), make_job(2))
+    assert (name, call["retries"], call["retry_back_off_ms"]) == ("fail_job", 2, 240_000)
+    assert "waits for unlock u-42: SendGrid's activity lags behind" in call["message"]

@@ -4,8 +4,10 @@ Each email names a dedupe key built from business identifiers (for example
 ``resume-received:<resume id>``). Before sending, the key is claimed in the domain
 store's outbox; once SendGrid accepts the mail it is marked sent. A retried or
 redelivered job finds it sent and does not send again. A claim left by a sender that
-crashed mid-send expires, and the mail is then sent again: a rare duplicate is
-preferred to a lost mail.
+crashed mid-send expires; the next sender then looks the mail up at SendGrid, waits
+while SendGrid's records may still lag behind the lost try, and sends only a mail
+SendGrid does not have. Without that lookup (an account without the Email Activity
+add-on) the mail is sent again: a rare duplicate is preferred to a lost mail.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment, CustomArg, Disposition, FileContent, FileName, FileType, Mail
 from sqlalchemy.exc import IntegrityError
 
-from hireflow.errors import PermanentFailure
+from hireflow.errors import PermanentFailure, RetryLater
 from hireflow.store import Database, EmailOutboxEntry, utcnow
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ class EmailTemporarilyUnavailable(EmailError):
 
 class EmailSendInProgress(EmailTemporarilyUnavailable):
     """Another worker holds a live claim on this dedupe key; retry after its claim ends."""
+
+
+class EmailOutcomeNotYetKnown(EmailError, RetryLater):
+    """A lost try is not at SendGrid yet, but may still show up there: look again later."""
 
 
 class EmailRejected(EmailError, PermanentFailure):
@@ -151,6 +157,7 @@ class EmailOutbox:
                             template=message.template,
                             status="sending",
                             claimed_until=now + self.claim,
+                            first_tried_at=now,
                         )
                     )
                     return Claim.NEW
@@ -169,6 +176,19 @@ class EmailOutbox:
             entry.status = "sent"
             entry.sent_at = utcnow()
             entry.provider_message_id = provider_message_id
+
+    def first_tried_at(self, dedupe_key: str) -> datetime | None:
+        """When the first send of this mail was tried (unknown for entries older than that record)."""
+        with self.db.sessions() as session:
+            entry = session.get(EmailOutboxEntry, dedupe_key)
+            return entry.first_tried_at if entry is not None else None
+
+    def end_claim(self, dedupe_key: str) -> None:
+        """End a claim now but keep the entry, so the next sender looks the mail up again."""
+        with self.db.sessions.begin() as session:
+            entry = session.get(EmailOutboxEntry, dedupe_key)
+            if entry is not None and entry.status == "sending":
+                entry.claimed_until = utcnow()
 
     def release(self, dedupe_key: str) -> None:
         """Give up a claim after a failed send, so the retry need not wait for it to expire."""
@@ -197,12 +217,16 @@ class SendGridMailer:
         templates: EmailTemplates | None = None,
         host: str = "https://api.sendgrid.com",
         timeout_seconds: float = 10.0,
+        activity_lag_seconds: float = 300.0,
     ):
         self._client = SendGridAPIClient(api_key=api_key, host=host)
         self._client.client.timeout = timeout_seconds
         self.sender = sender
         self.outbox = outbox
         self.templates = templates or EmailTemplates()
+        # How long SendGrid's Email Activity may take to list an accepted mail; the local
+        # mail capture lists it at once.
+        self.activity_lag = timedelta(seconds=activity_lag_seconds)
 
     def send(self, message: EmailMessage) -> SendOutcome:
         """Send ``message`` unless its dedupe key was already sent."""
@@ -214,11 +238,12 @@ class SendGridMailer:
         if claim is Claim.AFTER_LOST_ATTEMPT:
             # The sender before us died after claiming: SendGrid may have accepted the mail
             # already. It has no idempotency key, so look the mail up by its dedupe key.
-            provider_id = self._find_at_provider(message.dedupe_key)
+            searched, provider_id = self._find_at_provider(message.dedupe_key)
             if provider_id is not None:
                 self.outbox.mark_sent(message.dedupe_key, provider_id)
                 log.info("email %s went out before its sender died; not sending again", message.dedupe_key)
                 return SendOutcome.ALREADY_SENT
+            self._wait_while_sendgrid_may_lag(message.dedupe_key, searched)
         if claim is Claim.ALREADY_SENT:
             log.info("email %s already sent; not sending again", message.dedupe_key)
             return SendOutcome.ALREADY_SENT
@@ -252,8 +277,21 @@ class SendGridMailer:
         self.outbox.mark_sent(message.dedupe_key, response.headers.get("X-Message-Id"))
         return SendOutcome.SENT
 
-    def _find_at_provider(self, dedupe_key: str) -> str | None:
-        """SendGrid's message id for the mail tagged ``dedupe_key``, if SendGrid has one.
+    def _wait_while_sendgrid_may_lag(self, dedupe_key: str, searched: bool) -> None:
+        """Raise EmailOutcomeNotYetKnown while a lost try may still show up at SendGrid."""
+        tried_at = self.outbox.first_tried_at(dedupe_key)
+        if not searched or tried_at is None:
+            return  # nobody can know (no search, or an entry older than this record): send
+        still_lagging = tried_at + self.activity_lag - utcnow()
+        if still_lagging.total_seconds() > 0:
+            self.outbox.end_claim(dedupe_key)  # so the next try looks it up again at once
+            raise EmailOutcomeNotYetKnown(
+                f"email {dedupe_key}: an earlier try was lost, and SendGrid's activity may not list it yet",
+                after_seconds=still_lagging.total_seconds(),
+            )
+
+    def _find_at_provider(self, dedupe_key: str) -> tuple[bool, str | None]:
+        """Whether SendGrid could be asked, and its message id for the mail tagged ``dedupe_key``.
 
         Uses the Email Activity API (``GET /v3/messages``). Accounts without it (an add-on)
         answer 4xx: then nobody can know, and the mail is sent again.
@@ -272,8 +310,8 @@ class SendGridMailer:
                 dedupe_key,
                 exc.status_code,
             )
-            return None
+            return False, None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise EmailTemporarilyUnavailable(f"SendGrid unreachable for {dedupe_key}: {exc}") from exc
         messages = json.loads(response.body or b"{}").get("messages") or []
-        return messages[0].get("msg_id") if messages else None
+        return True, (messages[0].get("msg_id") if messages else None)

@@ -3,7 +3,9 @@
 Accepts ``POST /v3/mail/send`` as SendGrid does (bearer API key, v3 JSON body, 202 with
 ``X-Message-Id``), stores each mail instead of delivering it, and can answer 429 or 5xx
 on request. ``GET /v3/messages?query=unique_args['key']="value"`` searches the stored
-mails as SendGrid's Email Activity API does (only ``unique_args`` and ``to_email`` queries).
+mails as SendGrid's Email Activity API does (only ``unique_args`` and ``to_email`` queries);
+like SendGrid's, it can list a mail only ``activity_lag_seconds`` after it was accepted
+(0 by default, so a local run waits for nothing).
 The webapp lists the captured mails; the chaos checker counts duplicates.
 
 Capture controls (no API key, local only): ``GET /_capture/messages``,
@@ -82,7 +84,12 @@ def validate_mail(body: object) -> list[tuple[str, str]]:
 
 
 def create_mail_capture(
-    db_path: Path | str, api_key: str, *, seed: int | None = None, activity_api: bool = True
+    db_path: Path | str,
+    api_key: str,
+    *,
+    seed: int | None = None,
+    activity_api: bool = True,
+    activity_lag_seconds: float = 0.0,
 ) -> Flask:
     """Build the capture app. ``api_key`` is the only key it accepts.
 
@@ -169,7 +176,10 @@ def create_mail_capture(
         except ValueError:
             return jsonify(_errors(("limit", "must be a number from 1 to 1000"))), 400
         with lock:
-            rows = db.execute("SELECT * FROM messages ORDER BY received_at").fetchall()
+            rows = db.execute(
+                "SELECT * FROM messages WHERE received_at <= ? ORDER BY received_at",
+                (time.time() - activity_lag_seconds,),
+            ).fetchall()
         found = []
         for row in rows:
             mail = message_json(row)
