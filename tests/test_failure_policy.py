@@ -1,8 +1,8 @@
 """The failure policy's decisions, checked on pyzeebe's own Job and JobController.
 
 Only the gRPC adapter underneath is replaced, by one that records the calls that would
-go to Zeebe. Retries and backoff as the engine sees them are checked in the engine
-tests.
+go to Zeebe. Retries and backoff as the engine sees them are checked in the process
+tests; the last test here checks, on the engine, that a wait keeps the job's retries.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ import asyncio
 import random
 
 import pytest
-from pyzeebe import Job, JobController
+from pyzeebe import Job, JobController, create_insecure_channel
+from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
+from bench.models import JOB_TYPE, bench_resources, process_id
 from hireflow.adapters.email import EmailRejected
 from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable
 from hireflow.errors import RetryLater
 from hireflow.resume_intake import InvalidResume
 from job_workers.failure_policy import FailurePolicy
+from tests.engine_helpers import describe_instance, wait_for
 from tests.jobs import RecordingZeebeAdapter
 
 
@@ -118,3 +121,43 @@ def test_a_wait_that_ends_by_itself_keeps_the_jobs_retries():
     name, call = apply(RetryLater("SendGrid's activity lags behind", after_seconds=240), make_job(2))
     assert (name, call["retries"], call["retry_back_off_ms"]) == ("fail_job", 2, 240_000)
     assert "waits for unlock u-42: SendGrid's activity lags behind" in call["message"]
+
+
+async def wait_once_on_the_engine(address: str) -> int:
+    """Activate one bench job and apply RetryLater to it through pyzeebe's real adapter."""
+    adapter = ZeebeAdapter(create_insecure_channel(grpc_address=address))
+    jobs = adapter.activate_jobs(
+        task_type=JOB_TYPE,
+        worker="wait-test",
+        timeout=30_000,
+        max_jobs_to_activate=1,
+        variables_to_fetch=[],
+        request_timeout=5_000,
+    )
+    job = await anext(jobs)
+    await FailurePolicy()(
+        RetryLater("looking again later", after_seconds=60), job, JobController(job, adapter)
+    )
+    return job.key
+
+
+@pytest.mark.engine
+def test_on_the_engine_a_wait_keeps_the_retries_and_comes_back_after_its_backoff(process_engine):
+    camunda = process_engine.client
+    camunda.deploy_resources(bench_resources((1,)))
+    instance = camunda.create_process_instance(process_id(1))["processInstanceKey"]
+    job_key = asyncio.run(wait_once_on_the_engine(process_engine.grpc_address))
+
+    [waiting] = wait_for(
+        lambda: camunda.search_jobs(jobKey=str(job_key), state="FAILED"),
+        what="the job to wait out its backoff",
+        seen=lambda: describe_instance(camunda, instance),
+    )
+    assert waiting["retries"] == 3  # as the model sets them: waiting used none
+    assert not camunda.search_incidents(processInstanceKey=instance)
+    camunda.advance_clock(61_000)
+    assert wait_for(
+        lambda: [j for j in camunda.search_jobs(jobKey=str(job_key)) if j["state"] != "FAILED"],
+        what="the job to be offered again after its backoff",
+        seen=lambda: camunda.search_jobs(jobKey=str(job_key)),
+    )
