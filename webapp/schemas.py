@@ -62,11 +62,15 @@ class UnlockRequest(Strict):
     employer_email: Email
     candidate_id: Identifier
     employer_plan: Literal["standard", "premium"] = "standard"
-    # A reference to a card saved with the payment provider: card data never comes here.
-    payment_method_ref: PaymentMethodRef = "pm_card_visa"
-    # The employer as the provider's customer (Stripe: cus_...), whom that card is attached
-    # to; absent, the employer's customer on file, or else the employer id.
-    payment_customer_ref: Identifier | None = None
+    # References at the payment provider only: card data never comes here.
+    payment_method_ref: PaymentMethodRef = Field(
+        "pm_card_visa", description="The employer's card saved with the payment provider (Stripe: pm_...)."
+    )
+    payment_customer_ref: Identifier | None = Field(
+        None,
+        description="The employer as the payment provider's customer (Stripe: cus_...), whom the card is "
+        "attached to. Absent: the employer's customer on file, or else the employer id.",
+    )
 
 
 class CardUpdate(Strict):
