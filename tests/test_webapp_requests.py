@@ -403,10 +403,10 @@ class StartsInstancesInState(CamundaRestClient):
     def __init__(self, state: str):
         super().__init__("http://127.0.0.1:9")
         self.state = state
-        self.started: list[str] = []
+        self.started: list[str] = []  # the process ids started
 
     def create_process_instance(self, process_id, variables=None):
-        self.started.append(variables["unlock_id"])
+        self.started.append(process_id)
         return {"processInstanceKey": str(1000 + len(self.started))}
 
     def get_process_instance(self, key):
@@ -491,6 +491,21 @@ def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_a
     assert web.get("/api/interviews/int_booked").json["status"] == "ended"
     again = web.post("/api/unlocks", json=body)
     assert again.status_code == 202 and again.json["id"] != first["id"]
+
+
+def test_a_resume_whose_instance_ended_without_an_outcome_is_read_again_when_uploaded_again(tmp_path):
+    services = empty_services(tmp_path)
+    app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)
+    web = app.test_client()
+    resume = pdf_resume(pages=1)
+    first = web.post("/api/resumes", **resume_upload(resume)).json
+    assert web.post("/api/resumes", **resume_upload(resume)).json["id"] == first["id"]  # still running
+
+    close_items_of_a_lost_engine(services.db)
+    again = web.post("/api/resumes", **resume_upload(resume))
+
+    assert again.status_code == 202 and again.json["id"] != first["id"]
+    assert web.get(f"/api/resumes/{again.json['id']}").json["details"]["attempt"] == 2
 
 
 class EndsRightAfterTheOutcome(CamundaRestClient):

@@ -66,6 +66,7 @@ FINAL_STATUSES = {
 }
 # Items in these statuses ended without their purpose; asking again starts another attempt.
 OVER_FOR_GOOD = {
+    "resume": {"ended"},
     "unlock": {"cancelled", "refunded", "ended"},
     "application": {"withdrawn", "ended"},
     "interview": {"cancelled", "not-scheduled", "ended"},
@@ -182,7 +183,7 @@ class Hireflow:
             file_ref = self.services.files.put(io.BytesIO(data), max_bytes=self.max_upload_bytes)
         except FileTooLarge as exc:  # cannot happen after the check above; kept as a guard
             raise invalid_field("file", str(exc), status=413) from exc
-        resume_id = derived_id(ID_PREFIXES["resume"], fields.candidate_id, file_ref)
+        resume_id, attempt = self._current_attempt("resume", fields.candidate_id, file_ref)
         variables = {
             "resume_id": resume_id,
             "candidate_id": fields.candidate_id,
@@ -197,6 +198,7 @@ class Hireflow:
             "file_type": kind,
             "filename": filename,
             "file_ref": file_ref,
+            "attempt": attempt,
         }
         return self._accepted("resume", resume_id, started, details)
 
