@@ -64,8 +64,10 @@ def backoff_for(job: Job) -> tuple[Backoff, int]:
     return backoff, int(_header_number(job, HEADER_RETRY_ATTEMPTS, DEFAULT_RETRY_ATTEMPTS))
 
 
-async def fail_without_retries(controller: JobController, job: Job, message: str) -> None:
-    """Fail the job with 0 retries, so the incident appears now.
+async def fail_with_retries(
+    controller: JobController, job: Job, message: str, retries: int, backoff_ms: int = 0
+) -> None:
+    """Fail the job leaving it ``retries`` (0: the incident appears now), offered again after ``backoff_ms``.
 
     pyzeebe 4.7's public ``set_failure_status`` always sends ``retries - 1`` and its Job is
     frozen, so this uses the controller's adapter directly. pyzeebe is pinned, and
@@ -74,22 +76,7 @@ async def fail_without_retries(controller: JobController, job: Job, message: str
     """
     job._set_status(JobStatus.Failed)
     await controller._zeebe_adapter.fail_job(
-        job_key=job.key, retries=0, message=message, retry_back_off_ms=0, variables={}
-    )
-
-
-async def retry_later(controller: JobController, job: Job, message: str, after_seconds: float) -> None:
-    """Fail the job keeping its retries, so the engine offers it again after ``after_seconds``.
-
-    Through the controller's adapter for the reason ``fail_without_retries`` gives.
-    """
-    job._set_status(JobStatus.Failed)
-    await controller._zeebe_adapter.fail_job(
-        job_key=job.key,
-        retries=job.retries,
-        message=message,
-        retry_back_off_ms=int(after_seconds * 1000),
-        variables={},
+        job_key=job.key, retries=retries, message=message, retry_back_off_ms=backoff_ms, variables={}
     )
 
 
@@ -119,14 +106,15 @@ class FailurePolicy:
         if isinstance(exc, RetryLater):
             message = f"{job.type} waits for {what}: {exc}"
             log.info("%s; trying again in %.0f s", message, exc.after_seconds, extra=context)
-            await retry_later(controller, job, message, exc.after_seconds)
+            # A wait is not a failure: the job keeps its retries.
+            await fail_with_retries(controller, job, message, job.retries, int(exc.after_seconds * 1000))
             return
         if isinstance(exc, PermanentFailure):
             message = incident_message(job, exc)
             log.error("%s", message, extra=context)
             if self.metrics:
                 self.metrics.job_failed(job, final=True)
-            await fail_without_retries(controller, job, message)
+            await fail_with_retries(controller, job, message, retries=0)
             return
         backoff, attempts = backoff_for(job)
         retries_left = max(0, job.retries - 1)
