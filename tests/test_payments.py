@@ -150,6 +150,16 @@ def test_a_refund_or_cancellation_retried_after_the_provider_forgot_its_key_is_d
     assert len(ledger(sandbox)["refunds"]) == 1
 
 
+def test_a_declined_payment_cancelled_later_keeps_why_it_was_declined(sandbox):
+    gw, unlock = gateway(sandbox), unique_key("unlock")
+    with pytest.raises(PaymentDeclined) as declined:
+        charge(gw, unlock, method="pm_card_chargeDeclinedInsufficientFunds")
+    gw.cancel(unlock_id=unlock, payment_id=declined.value.payment_id)
+    [intent] = ledger(sandbox)["payment_intents"]
+    assert intent["status"] == "canceled"
+    assert intent["last_payment_error"]["decline_code"] == "insufficient_funds"
+
+
 def test_the_sandbox_search_refuses_a_query_it_does_not_speak(sandbox):
     response = requests.get(
         f"{sandbox.url}/v1/payment_intents/search",

@@ -173,7 +173,8 @@ class PaymentLedger:
             ),
         )
 
-    def set_status(self, intent_id: str, status: str, last_payment_error: dict | None = None) -> None:
+    def set_status(self, intent_id: str, status: str, last_payment_error: dict | None) -> None:
+        """Move the intent to ``status``; the caller passes its last payment error on, or clears it."""
         self._db.execute(
             "UPDATE payment_intents SET status = ?, last_payment_error = ? WHERE id = ?",
             (status, json.dumps(last_payment_error), intent_id),
@@ -572,7 +573,7 @@ def create_payment_sandbox(
                 f"payment_intent is {intent['status']} and cannot be canceled",
                 code="payment_intent_unexpected_state",
             )
-        ledger.set_status(intent_id, "canceled")
+        ledger.set_status(intent_id, "canceled", intent["last_payment_error"])
         return 200, {**intent, "status": "canceled", "object": "payment_intent"}
 
     def update_payment_method(method_id: str, params: dict[str, str]) -> tuple[int, dict]:
