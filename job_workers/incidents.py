@@ -19,7 +19,7 @@ from pyzeebe import Job
 from sqlalchemy.exc import DBAPIError
 
 from hireflow.adapters.calendar import CalendarUnavailable
-from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTemporarilyUnavailable
+from hireflow.adapters.email import EmailRejected, EmailTemporarilyUnavailable
 from hireflow.adapters.file_store import FileNotFound, FileStoreUnavailable
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.errors import PermanentFailure
@@ -49,12 +49,6 @@ TECHNICAL_CAUSES = (
         (PaymentGatewayUnavailable,),
         "Payment gateway unreachable",
         "Check the payment gateway (status page, API key, network)",
-    ),
-    Cause(
-        (EmailSendInProgress,),
-        "Another worker was still sending this email",
-        "Check in SendGrid's activity (or the mail capture) whether it went out; its claim ends "
-        "after 2 minutes",
     ),
     Cause(
         (EmailTemporarilyUnavailable,),

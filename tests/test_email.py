@@ -21,6 +21,7 @@ from hireflow.adapters.email import (
     SendOutcome,
     readable_time,
 )
+from hireflow.errors import RetryLater
 from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.store import Database, EmailOutboxEntry, utcnow
 from tests.engine_helpers import unique_key
@@ -92,12 +93,16 @@ def test_a_rate_limit_or_server_error_is_retryable_and_the_retry_sends_once(capt
     assert len(captured(capture)) == 1
 
 
-def test_a_live_claim_by_another_worker_makes_this_one_wait(capture, outbox):
+def test_a_live_claim_by_another_worker_makes_this_one_wait_until_the_claim_ends(capture, outbox):
     message = resume_received()
     assert outbox.try_claim(message) is Claim.NEW
-    with pytest.raises(EmailSendInProgress):
+    with pytest.raises(EmailSendInProgress) as waiting:
         mailer(capture, outbox).send(message)
     assert captured(capture) == []
+    # A wait, not a failure (a duplicate delivery must not use up the job's retries),
+    # and it ends about when the 30 s claim does.
+    assert isinstance(waiting.value, RetryLater)
+    assert 25 < waiting.value.after_seconds <= 31
 
 
 def test_a_claim_left_by_a_sender_that_died_before_sending_expires_and_it_goes_out(capture, outbox):

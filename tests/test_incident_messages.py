@@ -17,7 +17,7 @@ from pyzeebe import JobController
 from sqlalchemy.exc import OperationalError
 
 from hireflow.adapters.calendar import CalendarUnavailable
-from hireflow.adapters.email import EmailRejected, EmailSendInProgress, EmailTemporarilyUnavailable
+from hireflow.adapters.email import EmailRejected, EmailTemporarilyUnavailable
 from hireflow.adapters.file_store import FileNotFound, FileStoreUnavailable
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.errors import PermanentFailure
@@ -35,7 +35,6 @@ EXAMPLES = {
     "Payment gateway unreachable": PaymentGatewayUnavailable(
         "no answer in 4 quick tries with the same idempotency key (last: HTTP 503: maintenance)"
     ),
-    "Another worker was still sending this email": EmailSendInProgress("email receipt:unl_42 is being sent"),
     "Mail provider unavailable or rate-limiting": EmailTemporarilyUnavailable("SendGrid answered 429"),
     "No common free hour for the interview panel": NoFreeSlots("the panel has no common free hour"),
     "Calendar server unavailable": CalendarUnavailable(

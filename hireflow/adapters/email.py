@@ -44,8 +44,12 @@ class EmailTemporarilyUnavailable(EmailError):
     """Rate limit, 5xx or network trouble: retry the job later with backoff."""
 
 
-class EmailSendInProgress(EmailTemporarilyUnavailable):
-    """Another worker holds a live claim on this dedupe key; retry after its claim ends."""
+class EmailSendInProgress(EmailError, RetryLater):
+    """Another worker holds a live claim on this dedupe key: look again once the claim ends.
+
+    A claim ends by itself (sent, released or expired), so this is a wait, not a failure:
+    it keeps the job's retries. A duplicate delivery of the job must not use them up.
+    """
 
 
 class EmailOutcomeNotYetKnown(EmailError, RetryLater):
@@ -164,11 +168,17 @@ class EmailOutbox:
                 if entry.status == "sent":
                     return Claim.ALREADY_SENT
                 if entry.claimed_until > now:
-                    raise EmailSendInProgress(f"email {message.dedupe_key} is being sent by another worker")
+                    raise EmailSendInProgress(
+                        f"email {message.dedupe_key} is being sent by another worker",
+                        after_seconds=(entry.claimed_until - now).total_seconds() + 1,
+                    )
                 entry.claimed_until = now + self.claim
                 return Claim.AFTER_LOST_ATTEMPT
         except IntegrityError as exc:  # another worker inserted the same key first
-            raise EmailSendInProgress(f"email {message.dedupe_key} is being sent by another worker") from exc
+            raise EmailSendInProgress(
+                f"email {message.dedupe_key} is being sent by another worker",
+                after_seconds=self.claim.total_seconds() + 1,
+            ) from exc
 
     def mark_sent(self, dedupe_key: str, provider_message_id: str | None) -> None:
         with self.db.sessions.begin() as session:
