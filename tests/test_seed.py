@@ -89,3 +89,26 @@ def test_the_sample_resumes_for_the_walk_through_are_read_with_their_skills():
     grace = process_resume((SAMPLES / "grace-hopper.docx").read_bytes())
     assert (grace.kind, grace.profile.years_of_experience) == ("docx", 5)
     assert {"python", "sql", "spark"} <= set(grace.profile.skills)  # fits the data engineer posting
+
+
+def test_the_served_webapp_loads_the_demo_data_once_before_its_workers_fork(tmp_path, caplog):
+    from webapp.__main__ import load_demo_data_before_forking
+
+    url = f"sqlite:///{tmp_path / 'hireflow.sqlite3'}"
+    env = {"HIREFLOW_DATABASE_URL": url, "HIREFLOW_DEMO_DATA": "1"}
+    with caplog.at_level("INFO", logger="webapp"):
+        load_demo_data_before_forking(env)
+    assert [r.getMessage() for r in caplog.records if r.name == "webapp"] == [
+        "demo data loaded: 3 postings, 3 employers"
+    ]
+    assert count(Database(url), JobPosting) == 3
+    # The workers build their apps after the fork, from this environment: none loads it again.
+    assert env["HIREFLOW_DEMO_DATA"] == "0"
+
+
+def test_the_served_webapp_loads_no_demo_data_unless_asked(tmp_path):
+    from webapp.__main__ import load_demo_data_before_forking
+
+    env = {"HIREFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'hireflow.sqlite3'}"}
+    load_demo_data_before_forking(env)
+    assert not (tmp_path / "hireflow.sqlite3").exists()

@@ -74,6 +74,26 @@ def forget_worker(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def load_demo_data_before_forking(env) -> None:
+    """Load the demo data once, in the master, so N worker processes neither race nor log it N times."""
+    from hireflow.seed import load_demo_data
+    from hireflow.store import Database
+    from webapp.config import settings_from_environment
+
+    if not settings_from_environment(env)["DEMO_DATA"]:
+        return
+    db = Database(env.get("HIREFLOW_DATABASE_URL"))
+    try:
+        db.create_schema()
+        report = load_demo_data(db)
+    finally:
+        db.engine.dispose()  # no pooled connection may cross the fork
+    logging.getLogger("webapp").info(
+        "demo data loaded: %d postings, %d employers", len(report.postings), len(report.employers)
+    )
+    env["HIREFLOW_DEMO_DATA"] = "0"  # the workers' create_app reads it after the fork
+
+
 def main() -> None:
     # gunicorn's lines too (GunicornLogger), so the whole output is one format.
     configure_logging(filters=(RequestIdFilter(),))
@@ -87,6 +107,7 @@ def main() -> None:
     env.setdefault("HIREFLOW_WEB_METRICS_PORT", "9465")
     # One secret for every worker process: a CSRF token signed by one must verify in another.
     env.setdefault("HIREFLOW_SECRET_KEY", secrets.token_urlsafe(32))
+    load_demo_data_before_forking(env)
     host = env.get("HIREFLOW_WEB_HOST", "127.0.0.1")
     port = env.get("HIREFLOW_WEB_PORT", "5000")
     options = {
