@@ -141,6 +141,24 @@ def test_bad_uploads_are_refused_and_leave_nothing_behind(offline, content, file
     assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(
+    ("accept", "mimetype"),
+    [
+        (BROWSER_ACCEPT, "text/html"),  # a retired link in an old mail, opened in a browser
+        ("*/*", "application/problem+json"),  # curl, requests
+        ("application/json", "application/problem+json"),
+    ],
+)
+def test_a_url_that_matches_nothing_answers_404_in_the_form_the_client_reads(offline, accept, mimetype):
+    app, _, _ = offline
+    answer = app.test_client().get("/items/unlock/unl_1/card", headers={"Accept": accept})
+    assert (answer.status_code, answer.mimetype) == (404, mimetype)
+    assert "not found" in answer.text.lower()
+
+
 def test_a_body_beyond_the_request_limit_is_refused_before_it_is_read(offline):
     app, _, files = offline
     huge = b"%PDF-" + b"0" * (app.config["MAX_CONTENT_LENGTH"] + 1)

@@ -107,8 +107,24 @@ def dependency_unavailable(title: str, retry_after_seconds: int = 5) -> Problem:
     )
 
 
-def problem_response(problem: Problem) -> Response:
+def wants_html_page() -> bool:
+    """Whether the error answers a page: a UI page's URL, or a browser asking for a URL that matched none.
+
+    An unmatched URL belongs to no blueprint. A browser (an old link in a mail, a typo)
+    gets a page it can read; an API client (``Accept: */*`` or JSON) still gets JSON.
+    """
     if request.blueprint in HTML_BLUEPRINTS:
+        return True
+    if request.blueprint is None:
+        return (
+            request.accept_mimetypes.best_match([PROBLEM_JSON, "application/json", "text/html"])
+            == "text/html"
+        )
+    return False
+
+
+def problem_response(problem: Problem) -> Response:
+    if wants_html_page():
         html = render_template("error.html", problem=problem.body())
         response = Response(html, problem.status, mimetype="text/html")
     else:
