@@ -153,6 +153,17 @@ def job_tasks(diagram: Path) -> list[tuple[str, str]]:
     ]
 
 
+def element_names(models_dir: Path = MODELS_DIR) -> dict[tuple[str, str], str]:
+    """``(process id, element id) -> name`` of every named element in ``models_dir``, on one line."""
+    names = {}
+    for path in sorted(models_dir.glob("*.bpmn")):
+        for process in ET.parse(path).getroot().iterfind("bpmn:process", NS):
+            for element in process.iter():
+                if element.get("id") and element.get("name"):
+                    names[(process.get("id"), element.get("id"))] = " ".join(element.get("name").split())
+    return names
+
+
 def diagram_facts(models_dir: Path = MODELS_DIR) -> DiagramFacts:
     """Process ids, job types, message names, error codes and headers used in ``models_dir``."""
     process_ids, job_types, messages, errors, headers = set(), set(), set(), set(), set()

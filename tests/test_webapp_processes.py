@@ -364,6 +364,11 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
     accepted, employer_email, _ = start_unlock(web, local_world, "pm_card_chargeDeclined")
     instance = accepted.json["processInstanceKey"]
     wait_until_element(process_engine.client, instance, "AwaitNewCard")
+    # The item says where the unlock waits, by the model's name.
+    waiting = web.get(accepted.headers["Location"]).json["engine"]["waitingAt"]
+    assert waiting == [
+        {"elementId": "AwaitNewCard", "name": "Await a new card", "type": "EVENT_BASED_GATEWAY"}
+    ]
     path = card_page_from_email(web, local_world, employer_email)
     # The link is signed for this unlock: the unlock id alone opens nothing.
     assert path.startswith("/unlocks/card/")

@@ -416,11 +416,13 @@ def test_the_item_page_reads_details_in_words(tmp_path):
 
 
 class StartsInstancesInState(CamundaRestClient):
-    """A client that starts instances at once, every one of them in ``state``."""
+    """A client that starts instances at once, every one of them in ``state``, at ``active`` elements."""
 
-    def __init__(self, state: str):
+    def __init__(self, state: str, active: list[dict] | None = None, has_incident: bool = False):
         super().__init__("http://127.0.0.1:9")
         self.state = state
+        self.active = active or []
+        self.has_incident = has_incident
         self.started: list[str] = []  # the process ids started
 
     def create_process_instance(self, process_id, variables=None):
@@ -428,7 +430,48 @@ class StartsInstancesInState(CamundaRestClient):
         return {"processInstanceKey": str(1000 + len(self.started))}
 
     def get_process_instance(self, key):
-        return {"processInstanceKey": str(key), "state": self.state}
+        return {"processInstanceKey": str(key), "state": self.state, "hasIncident": self.has_incident}
+
+    def search_element_instances(self, **filter_):
+        return [{**e, "processInstanceKey": filter_["processInstanceKey"]} for e in self.active]
+
+
+def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
+    services = empty_services(tmp_path)
+    active = [
+        # The process and a sub-process are active around what it does; they are left out.
+        {"elementId": "resume-submission", "type": "PROCESS", "processDefinitionId": "resume-submission"},
+        {"elementId": "ScreenApplication", "type": "USER_TASK", "processDefinitionId": "resume-submission"},
+    ]
+    engine = StartsInstancesInState("ACTIVE", active=active, has_incident=True)
+    # A cluster: Tasklist and Operate exist.
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    add_first_status(services, "application", "app_1", "submitted")
+    web = app.test_client()
+
+    status = web.get("/api/applications/app_1").json
+    assert status["engine"]["waitingAt"] == [
+        {"elementId": "ScreenApplication", "name": "Screen the application", "type": "USER_TASK"}
+    ]
+    page = web.get("/items/application/app_1").text
+    waiting = re.search(r'data-testid="waiting-at">(.*?)</dd>', page, re.S).group(1)
+    words = " ".join(re.sub(r"<[^>]+>", "", waiting).split())
+    assert words == "Screen the application (a person's task in Tasklist)"
+    assert 'data-testid="incident"' in page and "Operate</a>" in page
+
+
+def test_an_item_whose_engine_cannot_say_where_it_is_still_answers(tmp_path):
+    services = empty_services(tmp_path)
+
+    class Unreachable(StartsInstancesInState):
+        def search_element_instances(self, **filter_):
+            raise requests.ConnectionError("Failed to establish a new connection")
+
+    app = create_app({"TESTING": True}, engine_client=Unreachable("ACTIVE"), services=services)
+    add_first_status(services, "application", "app_1", "submitted")
+    status = app.test_client().get("/api/applications/app_1").json
+    assert status["status"] == "submitted" and status["engine"]["state"] == "ACTIVE"
+    assert "waitingAt" not in status["engine"]
 
 
 def test_every_page_links_only_to_endpoints_that_exist(tmp_path):

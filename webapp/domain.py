@@ -7,6 +7,7 @@ key. Ids are derived from business keys, so a retried request finds the first on
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -23,6 +24,7 @@ from hireflow.adapters.email import readable_time
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId
+from hireflow.model_checks import element_names
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
 from hireflow.store import (
@@ -47,6 +49,13 @@ from webapp.problems import Problem, engine_unavailable, invalid_field
 from webapp.schemas import ApplicationRequest, CardUpdate, InterviewRequest, ResumeFields, UnlockRequest
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def bundled_element_names() -> dict[tuple[str, str], str]:
+    """The names of the elements in ``bpmn/``, read once."""
+    return element_names()
+
 
 # The resume types the upload process reads, by extension; the content must agree.
 RESUME_EXTENSIONS = {".pdf": "pdf", ".docx": "docx"}
@@ -532,6 +541,10 @@ class Hireflow:
                 if instance:
                     engine["state"] = instance.get("state")
                     engine["hasIncident"] = bool(instance.get("hasIncident", False))
+                    if engine["state"] == "ACTIVE":
+                        waiting_at = self._waiting_at(instance_key, instance.get("processDefinitionId"))
+                        if waiting_at is not None:
+                            engine["waitingAt"] = waiting_at
             # Read the record again, after the engine: a step records its outcome before the
             # instance ends, so an instance seen ended has every outcome in the store by now.
             # The first read may predate both, and would turn "processed" into "ended".
@@ -550,6 +563,29 @@ class Hireflow:
             "details": {k: v for k, v in details.items() if k not in INTERNAL_DETAILS},
             "engine": engine,
         }
+
+    def _waiting_at(self, instance_key: str, process_id: str | None) -> list[dict[str, str]] | None:
+        """Where the instance is now (a task, a wait for a message or a timer), by the model's names.
+
+        None when the engine cannot say right now: the status answers without it.
+        """
+        try:
+            elements = self.gateway.active_elements(instance_key)
+        except (EngineUnavailable, EngineRejected) as exc:
+            log.warning("active elements of instance %s unavailable: %s", instance_key, exc)
+            return None
+        names = bundled_element_names()
+        return [
+            {
+                "elementId": e["elementId"],
+                # The cluster names elements itself; the embedded engine's records do not.
+                "name": e.get("elementName")
+                or names.get((e.get("processDefinitionId") or process_id, e["elementId"]))
+                or e["elementId"],
+                "type": e.get("type", ""),
+            }
+            for e in elements
+        ]
 
     def recent_items(self, limit: int = 30) -> list[ItemSummary]:
         """The most recently changed items, for the UI, with the status ``status()`` gives.

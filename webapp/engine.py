@@ -66,6 +66,16 @@ def client_from_settings(settings: dict[str, Any], pool_size: int = 16) -> Camun
     return CamundaRestClient(settings["ENGINE_REST_URL"], session=session, timeout=timeout)
 
 
+# Active while anything inside them is; the elements inside say where the instance is.
+CONTAINER_ELEMENT_TYPES = {
+    "PROCESS",
+    "SUB_PROCESS",
+    "EVENT_SUB_PROCESS",
+    "AD_HOC_SUB_PROCESS",
+    "MULTI_INSTANCE_BODY",
+}
+
+
 def call_engine(what: str, call, *args: Any, **kwargs: Any) -> Any:
     """Run one engine call, translating its failures into EngineUnavailable or EngineRejected."""
     try:
@@ -205,6 +215,16 @@ class ProcessGateway:
             value=json.dumps(key),
         )
         return str(matches[0]["processInstanceKey"]) if matches else None
+
+    def active_elements(self, process_instance_key: str) -> list[dict[str, Any]]:
+        """The instance's elements active now: where it waits or works (not the process or a sub-process)."""
+        elements = call_engine(
+            "reading where an instance is",
+            self.client.search_element_instances,
+            processInstanceKey=process_instance_key,
+            state="ACTIVE",
+        )
+        return [e for e in elements if e.get("type") not in CONTAINER_ELEMENT_TYPES]
 
     def instance_state(self, process_instance_key: str) -> dict[str, Any] | None:
         """The instance as the engine reports it, or None if it does not know it (yet)."""

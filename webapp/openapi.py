@@ -106,6 +106,21 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     "state": NULLABLE_STRING,
                     "reachable": {"type": "boolean"},
                     "hasIncident": {"type": "boolean"},
+                    "waitingAt": {
+                        "type": "array",
+                        "description": "while the instance is active: the elements it is at now (a task, "
+                        "a wait for a message or a timer), with their names in the model; absent when "
+                        "the engine cannot say",
+                        "items": {
+                            "type": "object",
+                            "required": ["elementId", "name", "type"],
+                            "properties": {
+                                "elementId": {"type": "string"},
+                                "name": {"type": "string"},
+                                "type": {"type": "string", "description": "e.g. SERVICE_TASK, USER_TASK"},
+                            },
+                        },
+                    },
                 },
             },
             "links": {
