@@ -442,6 +442,8 @@ def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
         # The process and a sub-process are active around what it does; they are left out.
         {"elementId": "resume-submission", "type": "PROCESS", "processDefinitionId": "resume-submission"},
         {"elementId": "ScreenApplication", "type": "USER_TASK", "processDefinitionId": "resume-submission"},
+        # Not in this model: the id stands in for the name.
+        {"elementId": "Elsewhere", "type": "INTERMEDIATE_CATCH_EVENT", "processDefinitionId": "other"},
     ]
     engine = StartsInstancesInState("ACTIVE", active=active, has_incident=True)
     # A cluster: Tasklist and Operate exist.
@@ -451,12 +453,13 @@ def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
 
     status = web.get("/api/applications/app_1").json
     assert status["engine"]["waitingAt"] == [
-        {"elementId": "ScreenApplication", "name": "Screen the application", "type": "USER_TASK"}
+        {"elementId": "ScreenApplication", "name": "Screen the application", "type": "USER_TASK"},
+        {"elementId": "Elsewhere", "name": "Elsewhere", "type": "INTERMEDIATE_CATCH_EVENT"},
     ]
     page = web.get("/items/application/app_1").text
     waiting = re.search(r'data-testid="waiting-at">(.*?)</dd>', page, re.S).group(1)
     words = " ".join(re.sub(r"<[^>]+>", "", waiting).split())
-    assert words == "Screen the application (a person's task in Tasklist)"
+    assert words == "Screen the application (a person's task in Tasklist), waiting for: Elsewhere"
     assert 'data-testid="incident"' in page and "Operate</a>" in page
 
 
