@@ -798,6 +798,19 @@ def test_while_a_token_is_rotated_both_the_old_and_the_new_one_open_the_api(tmp_
         assert answer.status_code == status, token
 
 
+def test_without_a_console_the_pages_from_emails_link_nowhere_into_it(guarded):
+    # Candidates and employers open these from their emails; the console's links would 404.
+    app, services = guarded
+    record_status(services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1"})
+    web = app.test_client()
+    card_page = web.get(f"/unlocks/card/{services.card_links.token_for('unl_open')}")
+    refused = web.get("/unlocks/card/not-a-token")
+    assert (card_page.status_code, refused.status_code) == (200, 404)
+    for page in (card_page, refused):
+        assert not re.findall(r'href="/(?:|items/[^"]*|mail|openapi\.json)"', page.text)
+        assert "Dashboard" not in page.text
+
+
 @pytest.mark.parametrize("path", ["/", "/items/unlock/unl_1", "/mail"])
 def test_the_console_can_be_turned_off(guarded, path):
     app, _ = guarded
