@@ -19,6 +19,7 @@ from hireflow.adapters.email import (
     EmailTemporarilyUnavailable,
     SendGridMailer,
     SendOutcome,
+    readable_span,
     readable_time,
 )
 from hireflow.errors import RetryLater
@@ -220,6 +221,22 @@ def test_a_template_missing_a_value_is_an_error_not_a_blank():
 )
 def test_times_in_emails_read_as_people_write_them(value, shown):
     assert readable_time(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        ("2026-12-14T09:00:00Z", "2026-12-14T10:00:00Z", "Monday 14 December 2026, 09:00 to 10:00 UTC"),
+        (
+            "2026-12-14T23:30:00Z",
+            "2026-12-15T00:30:00Z",
+            "Monday 14 December 2026, 23:30 UTC to Tuesday 15 December 2026, 00:30 UTC",
+        ),
+        ("soon", "later", "soon to later"),
+    ],
+)
+def test_a_span_names_its_day_once(start, end, shown):
+    assert readable_span(start, end) == shown
 
 
 def test_the_slot_email_lists_readable_times_with_their_links():

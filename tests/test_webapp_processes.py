@@ -200,8 +200,9 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
 
     page = web.get(f"/interviews/slot/{token}")
     assert page.status_code == 200 and "Confirm this slot" in page.text
-    # The page names the time as the email did: "Monday 14 December 2026, 09:00 UTC".
-    first_time = re.search(r"- (\w+ \d+ \w+ \d{4}, \d\d:\d\d UTC): ", mail["text"]).group(1)
+    # The page names the time as the email did: "Monday 14 December 2026, 09:00 UTC",
+    # and the end: "Monday 14 December 2026, 09:00 to 10:00 UTC".
+    first_time = re.search(r"- (\w+ \d+ \w+ \d{4}, \d\d:\d\d) UTC: ", mail["text"]).group(1)
     assert f'data-testid="slot-time">{first_time} to ' in page.text
     assert page.headers["Referrer-Policy"] == "no-referrer"
     form = {"csrf_token": csrf_token(page.text)}

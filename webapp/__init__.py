@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hireflow.adapters.email import readable_time
+from hireflow.adapters.email import readable_span, readable_time
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.seed import load_demo_data
 from job_workers.services import Services, services_from_environment
@@ -60,6 +60,7 @@ def create_app(
 
     # Times on pages read as in the emails that link to them.
     app.add_template_filter(readable_time, "when")
+    app.add_template_filter(readable_span, "when_until")
     # First, so every later hook and every log line has the request's id.
     request_log.init_app(app)
     metrics.init_app(app)

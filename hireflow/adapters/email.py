@@ -113,6 +113,15 @@ def readable_time(value: Any) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
 
 
+def readable_span(start: Any, end: Any) -> str:
+    """A time span as people write it: ``Monday 14 December 2026, 09:00 to 10:00 UTC`` within one day."""
+    first, last = readable_time(start), readable_time(end)
+    day, _, _ = first.rpartition(", ")
+    if day and last.startswith(day + ", "):
+        return f"{first.removesuffix(' UTC')} to {last.removeprefix(day + ', ')}"
+    return f"{first} to {last}"
+
+
 class EmailTemplates:
     """Templates in files: the first line is ``Subject: ...``, the rest is the plain-text body."""
 
