@@ -691,7 +691,9 @@ def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
     app, services, _ = offline
     sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
     services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
-    record_status(services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1"})
+    record_status(
+        services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1", "candidate_id": "ada"}
+    )
     web = app.test_client()
     token = services.card_links.token_for("unl_open")
 
@@ -705,6 +707,7 @@ def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
 
     page = web.get(f"/unlocks/card/{token}")
     assert page.status_code == 200 and "Save card" in page.text
+    assert re.search(r"candidate\s+<strong>ada</strong>", page.text)  # what the card pays for
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "no-referrer"
     form = {"csrf_token": csrf_token(page.text), "payment_method_ref": "pm_card_visa"}
