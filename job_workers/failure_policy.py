@@ -36,6 +36,8 @@ class FailureMetrics(Protocol):
 
     def job_failed(self, job: Job, final: bool) -> None: ...
 
+    def job_waiting(self, job: Job) -> None: ...
+
     def bpmn_error(self, job: Job, error_code: str) -> None: ...
 
 
@@ -106,6 +108,8 @@ class FailurePolicy:
         if isinstance(exc, RetryLater):
             message = f"{job.type} waits for {what}: {exc}"
             log.info("%s; trying again in %.0f s", message, exc.after_seconds, extra=context)
+            if self.metrics:  # neither completed nor failed
+                self.metrics.job_waiting(job)
             # A wait is not a failure: the job keeps its retries.
             await fail_with_retries(controller, job, message, job.retries, int(exc.after_seconds * 1000))
             return

@@ -14,7 +14,8 @@ from pyzeebe import Job
 JOBS_ACTIVATED = Counter("hireflow_jobs_activated_total", "Jobs handed to this pool", ["job_type"])
 JOBS_FINISHED = Counter(
     "hireflow_jobs_finished_total",
-    "Jobs finished, by outcome: completed, failed (will retry), incident, bpmn_error",
+    "Jobs finished, by outcome: completed, failed (will retry), incident, bpmn_error, "
+    "waiting (offered again later, retries kept)",
     ["job_type", "outcome"],
 )
 BPMN_ERRORS = Counter("hireflow_bpmn_errors_total", "BPMN errors thrown", ["job_type", "error_code"])
@@ -40,6 +41,9 @@ class PoolMetrics:
 
     def job_failed(self, job: Job, final: bool) -> None:
         self._outcome[job.key] = "incident" if final else "failed"
+
+    def job_waiting(self, job: Job) -> None:
+        self._outcome[job.key] = "waiting"
 
     def bpmn_error(self, job: Job, error_code: str) -> None:
         BPMN_ERRORS.labels(job.type, error_code).inc()

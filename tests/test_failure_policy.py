@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 
 import pytest
+from prometheus_client import REGISTRY
 from pyzeebe import Job, JobController, create_insecure_channel
 from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
@@ -20,6 +22,7 @@ from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailabl
 from hireflow.errors import RetryLater
 from hireflow.resume_intake import InvalidResume
 from job_workers.failure_policy import FailurePolicy
+from job_workers.metrics import PoolMetrics
 from tests.engine_helpers import describe_instance, wait_for
 from tests.jobs import RecordingZeebeAdapter
 
@@ -121,6 +124,36 @@ def test_a_wait_that_ends_by_itself_keeps_the_jobs_retries():
     name, call = apply(RetryLater("SendGrid's activity lags behind", after_seconds=240), make_job(2))
     assert (name, call["retries"], call["retry_back_off_ms"]) == ("fail_job", 2, 240_000)
     assert "waits for unlock u-42: SendGrid's activity lags behind" in call["message"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "retries", "outcome"),
+    [
+        (PaymentGatewayUnavailable("503"), 3, "failed"),
+        (PaymentGatewayUnavailable("503"), 1, "incident"),
+        (EmailRejected("401"), 3, "incident"),
+        (PaymentDeclined("declined", "card_declined", "pi_1"), 3, "bpmn_error"),
+        # A wait was counted as completed: it inflated throughput and hid the waits.
+        (RetryLater("SendGrid's activity lags behind", after_seconds=60), 3, "waiting"),
+    ],
+)
+def test_the_pools_metrics_count_each_job_by_what_the_policy_decided(exc, retries, outcome):
+    job = replace(make_job(retries), type=f"metrics-test.{outcome}.{retries}.{type(exc).__name__}")
+    metrics = PoolMetrics()
+
+    async def run_job() -> None:
+        await metrics.before(job)
+        await FailurePolicy(metrics)(exc, job, JobController(job, RecordingZeebeAdapter()))
+        await metrics.after(job)
+
+    asyncio.run(run_job())
+    counted = {
+        name: REGISTRY.get_sample_value(
+            "hireflow_jobs_finished_total", {"job_type": job.type, "outcome": name}
+        )
+        for name in ("completed", "failed", "incident", "bpmn_error", "waiting")
+    }
+    assert {name: value for name, value in counted.items() if value} == {outcome: 1.0}
 
 
 async def wait_once_on_the_engine(address: str) -> int:
