@@ -154,15 +154,17 @@ def run_components(
         return 2
     children = {name: subprocess.Popen([sys.executable, "-m", module], env=env) for name, module in available}
     web = f"http://{env.get('HIREFLOW_WEB_HOST', '127.0.0.1')}:{env.get('HIREFLOW_WEB_PORT', '5000')}"
-    print(
-        f"Running {', '.join(children)}. Ctrl-C stops them.\n"
-        f"  webapp:       {web}/  (API: {web}/openapi.json, health: {web}/readyz)\n"
-        f"  admin token:  {env['HIREFLOW_ADMIN_TOKEN']}  (HIREFLOW_ADMIN_TOKEN)\n"
+    banner = [
+        f"Running {', '.join(children)}. Ctrl-C stops them.",
+        f"  webapp:       {web}/  (API: {web}/openapi.json, health: {web}/readyz)",
+        f"  admin token:  {env['HIREFLOW_ADMIN_TOKEN']}  (HIREFLOW_ADMIN_TOKEN)",
         f"  metrics:      webapp http://127.0.0.1:{env.get('HIREFLOW_WEB_METRICS_PORT', '9465')}/metrics, "
-        f"worker pool http://127.0.0.1:{env.get('HIREFLOW_WORKER_STATUS_PORT', '9464')}/metrics\n"
+        f"worker pool http://127.0.0.1:{env.get('HIREFLOW_WORKER_STATUS_PORT', '9464')}/metrics",
         "  try it:       the README's walk-through; sample resumes in docs/samples/",
-        flush=True,
-    )
+    ]
+    if env.get("HIREFLOW_ENGINE_CONTROL_URL"):
+        banner.append(f"  tasks:        {web}/tasks  (people's tasks: the embedded engine has no Tasklist)")
+    print("\n".join(banner), flush=True)
     ended: tuple[str, int] | None = None
     try:
         while (ended := first_ended(children)) is None:

@@ -455,3 +455,52 @@ def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, proce
     ).json
     instance = application["engine"]["processInstanceKey"]
     assert process_variable(process_engine.client, instance, "employer_email") == "hiring@acme.example"
+
+
+def test_without_tasklist_a_screening_is_done_in_the_console_with_its_form(web, process_engine, local_world):
+    if not web.application.config.get("ENGINE_CONTROL_URL"):
+        pytest.skip("a cluster has Tasklist; the console's task pages are for the embedded engine")
+    candidate_id = local_world.add_candidate(["python"])
+    applied = web.post(
+        "/api/applications",
+        json={
+            "candidate_id": candidate_id,
+            "candidate_name": "Ada Lovelace",
+            "candidate_email": "ada@example.com",
+            # A middling match (python, not go): it waits for a recruiter's screening.
+            "posting_id": local_world.add_posting(["python", "go"]),
+            "employer_email": "hiring@acme.example",
+            "recruiter_team_email": "recruiters@acme.example",
+        },
+    )
+    assert applied.status_code == 202, applied.json
+    instance = applied.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "ScreenApplication")
+    item_page = web.get(f"/items/application/{applied.json['id']}").text
+    assert f'href="/tasks?instance={instance}">do it here</a>' in item_page
+
+    listed = web.get(f"/tasks?instance={instance}").text
+    [task_path] = re.findall(r'href="(/tasks/\d+)">Screen the application</a>', listed)
+    form = web.get(task_path)
+    assert form.status_code == 200
+    # The form from bpmn/, filled from the instance: read-only fields and Markdown with variables.
+    assert "Ada Lovelace" in form.text
+    assert "<strong>Matched skills:</strong> python" in form.text
+    assert 'name="screening_decision" value="shortlist"' in form.text
+
+    # A required choice left out, or a value the form does not offer: the form again, nothing done.
+    token = csrf_token(form.text)
+    missing = web.post(task_path, data={"csrf_token": token, "screening_note": "keen"})
+    assert missing.status_code == 400 and 'data-testid="error-screening_decision"' in missing.text
+    assert ">keen</textarea>" in missing.text  # what was typed stays
+    odd = web.post(task_path, data={"csrf_token": token, "screening_decision": "hire-at-once"})
+    assert odd.status_code == 400
+    assert web.post(task_path, data={"screening_decision": "shortlist"}).status_code == 400  # no CSRF token
+
+    done = web.post(task_path, data={"csrf_token": token, "screening_decision": "shortlist"})
+    assert done.status_code == 303
+    assert done.headers["Location"] == f"/items/application/{applied.json['id']}"
+    wait_until_completed(process_engine.client, instance)
+    assert web.get(f"/api/applications/{applied.json['id']}").json["status"] == "shortlisted"
+    assert web.get(task_path).status_code == 404  # completed: no longer open
+    assert 'data-testid="no-tasks"' in web.get(f"/tasks?instance={instance}").text

@@ -159,6 +159,14 @@ def test_a_url_that_matches_nothing_answers_404_in_the_form_the_client_reads(off
     assert "not found" in answer.text.lower()
 
 
+def test_where_tasklist_exists_the_task_pages_send_people_there(offline):
+    app, _, _ = offline  # an engine with a REST API, as a cluster has: Tasklist is there
+    for path in ("/tasks", "/tasks/123"):
+        answer = app.test_client().get(path)
+        assert answer.status_code == 404 and "Tasklist" in answer.text
+    assert "/tasks" not in app.test_client().get("/").text  # no link to them either
+
+
 def test_a_body_beyond_the_request_limit_is_refused_before_it_is_read(offline):
     app, _, files = offline
     huge = b"%PDF-" + b"0" * (app.config["MAX_CONTENT_LENGTH"] + 1)

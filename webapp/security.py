@@ -35,7 +35,7 @@ CSRF_EXEMPT_BLUEPRINTS = (
 )
 
 DOMAIN_API_BLUEPRINTS = ("resumes", "applications", "unlocks", "interviews", "candidates")
-CONSOLE_BLUEPRINTS = ("ui",)
+CONSOLE_BLUEPRINTS = ("ui", "tasks")
 
 # Pages reached by a signed link in an email: the token in the URL works like a password.
 SIGNED_LINK_BLUEPRINTS = ("slots", "cards")

@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
         interviews,
         resumes,
         slots,
+        tasks,
         ui,
         unlocks,
         webhooks,
@@ -34,5 +35,6 @@ def register(app: Flask) -> None:
         slots,
         cards,
         ui,
+        tasks,
     ):
         app.register_blueprint(module.bp)

@@ -1,0 +1,83 @@
+"""The Camunda Forms of ``bpmn/`` as the console shows and checks them without Tasklist (issue 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.local_forms import (
+    bundled_forms,
+    completable,
+    form_fields,
+    submitted_variables,
+    user_task_form_ids,
+)
+
+
+def test_every_user_task_form_is_one_the_console_can_show_and_complete():
+    # A new field type in a form would otherwise leave the local walk-through stuck.
+    forms = bundled_forms()
+    linked = user_task_form_ids()
+    assert set(linked.values()) == set(forms)
+    for form_id in linked.values():
+        assert completable(form_fields(forms[form_id], {})), form_id
+
+
+def test_text_shows_variables_as_text_never_as_markup():
+    form = {"components": [{"type": "text", "text": "**Skills:** {{skills}} {{missing}}"}]}
+    [text] = form_fields(form, {"skills": ["python", "<script>x</script>"]})
+    assert str(text.html).strip() == "<p><strong>Skills:</strong> python, &lt;script&gt;x&lt;/script&gt;</p>"
+
+
+FEEDBACK = "interview-feedback"
+
+
+@pytest.mark.parametrize(
+    ("submitted", "variables", "errors"),
+    [
+        (
+            {"interview_rating": "4", "interview_recommendation": "hire", "interview_notes": "clear"},
+            {"interview_rating": 4, "interview_recommendation": "hire", "interview_notes": "clear"},
+            {},
+        ),
+        (
+            {"interview_rating": "9", "interview_recommendation": "hire", "interview_notes": "x"},
+            None,
+            {"interview_rating": "at most 5"},
+        ),
+        (
+            {"interview_rating": "four", "interview_recommendation": "hire", "interview_notes": "x"},
+            None,
+            {"interview_rating": "a number"},
+        ),
+        (
+            {"interview_rating": "3", "interview_recommendation": "maybe", "interview_notes": "x"},
+            None,
+            {"interview_recommendation": "choose one of the options"},
+        ),
+        (
+            {"interview_rating": "3", "interview_recommendation": "hire", "interview_notes": "x" * 2001},
+            None,
+            {"interview_notes": "at most 2000 characters"},
+        ),
+        (
+            {},
+            None,
+            {
+                "interview_rating": "required",
+                "interview_recommendation": "required",
+                "interview_notes": "required",
+            },
+        ),
+    ],
+)
+def test_the_feedback_form_is_checked_as_its_validation_says(submitted, variables, errors):
+    fields = form_fields(bundled_forms()[FEEDBACK], {"candidate_name": "Ada"}, submitted)
+    taken, found = submitted_variables(fields, submitted)
+    assert found == errors
+    if variables is not None:
+        assert taken == variables  # read-only fields (the candidate's name) are not sent back
+
+
+def test_a_form_with_a_field_only_tasklist_shows_cannot_be_completed_here():
+    form = {"components": [{"type": "datetime", "key": "start", "label": "Start"}]}
+    assert not completable(form_fields(form, {}))

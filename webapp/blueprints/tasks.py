@@ -1,0 +1,56 @@
+"""``/tasks``: people's tasks on the embedded engine, which has no Tasklist (see ``webapp.local_tasks``).
+
+On a cluster these pages answer 404 and point to Tasklist, where the tasks are.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from webapp.http import tasklist_link
+from webapp.local_tasks import LocalTasks
+from webapp.problems import Problem
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+def local_tasks() -> LocalTasks:
+    """The stand-in for Tasklist, where the engine has no Tasklist; else a 404 naming Tasklist."""
+    if not current_app.config.get("ENGINE_CONTROL_URL"):
+        raise Problem(404, "Tasks are in Tasklist", f"people's tasks are done in Tasklist: {tasklist_link()}")
+    return current_app.extensions["local_tasks"]
+
+
+@bp.get("")
+def task_list():
+    instance = request.args.get("instance", "").strip() or None
+    if instance is not None and not instance.isdigit():
+        raise Problem(400, "Invalid request", "instance: a process instance key (digits)")
+    return render_template("tasks.html", tasks=local_tasks().open_tasks(instance), instance=instance)
+
+
+@bp.get("/<key>")
+def task_form(key: str):
+    tasks = local_tasks()
+    task = tasks.task(key)
+    return render_template("task.html", task=task, fields=tasks.fields(task), errors={})
+
+
+@bp.post("/<key>")
+def complete_task(key: str):
+    tasks = local_tasks()
+    task = tasks.task(key)
+    submitted = {name: value for name, value in request.form.items() if name != "csrf_token"}
+    try:
+        tasks.complete(task, submitted)
+    except Problem as problem:
+        if problem.status != 400:
+            raise
+        # The form again, with what was typed and what is wrong, as Tasklist would.
+        errors = {p["name"]: p["reason"] for p in problem.extensions["invalid_params"]}
+        page = render_template("task.html", task=task, fields=tasks.fields(task, submitted), errors=errors)
+        return page, 400
+    if task.item:
+        kind, business_id = task.item
+        return redirect(url_for("ui.item", kind=kind, business_id=business_id), code=303)
+    return redirect(url_for("tasks.task_list"), code=303)

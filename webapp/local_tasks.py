@@ -1,0 +1,129 @@
+"""People's tasks on the embedded engine, which has no Tasklist.
+
+On a cluster, recruiters and interviewers work in Camunda Tasklist. The embedded engine
+(``make run``'s fallback when the pinned distribution cannot be fetched) has none, so a
+walk through the processes would stop for good at the first user task (screening, the
+interview feedback). ``LocalTasks`` lists its open user tasks and completes one with the
+values of its Camunda Form from ``bpmn/`` (``webapp.local_forms``), through the engine,
+as Tasklist would. It is no replacement for Tasklist: no users, groups or assignment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.domain import Hireflow, bundled_element_names
+from webapp.engine import call_engine
+from webapp.local_forms import (
+    FormField,
+    bundled_forms,
+    completable,
+    form_fields,
+    submitted_variables,
+    user_task_form_ids,
+)
+from webapp.problems import Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PersonsTask:
+    """An open user task, with the form and the business item it belongs to."""
+
+    key: str
+    element_id: str
+    name: str
+    process_instance_key: str
+    process_id: str
+    item: tuple[str, str] | None  # (kind, business id)
+    form_id: str | None
+    candidate_groups: list[str]
+
+
+class LocalTasks:
+    """Lists and completes the embedded engine's user tasks (the webapp's stand-in for Tasklist)."""
+
+    def __init__(self, domain: Hireflow):
+        self.domain = domain
+        self.gateway = domain.gateway
+
+    def open_tasks(self, process_instance_key: str | None = None) -> list[PersonsTask]:
+        """The user tasks waiting for a person, oldest first (of one instance, if given)."""
+        filter_: dict[str, Any] = {"state": "CREATED"}
+        if process_instance_key:
+            filter_["processInstanceKey"] = process_instance_key
+        found = call_engine("listing people's tasks", self.gateway.client.search_user_tasks, **filter_)
+        return [self._describe(task) for task in sorted(found, key=lambda t: int(t["userTaskKey"]))]
+
+    def task(self, key: str) -> PersonsTask:
+        """One open task; 404 when there is none (completed, or never was)."""
+        if not key.isdigit():
+            raise Problem(404, "No such task", f"{key!r} is not a task key")
+        found = call_engine(
+            "reading a task", self.gateway.client.search_user_tasks, userTaskKey=key, state="CREATED"
+        )
+        if not found:
+            raise Problem(404, "No such task", f"task {key} is not open: it was completed, or never was")
+        return self._describe(found[0])
+
+    def fields(self, task: PersonsTask, submitted: dict[str, str] | None = None) -> list[FormField]:
+        """The task's form, filled from its instance's variables."""
+        form = bundled_forms().get(task.form_id or "")
+        if form is None:
+            return []
+        return form_fields(form, self._variables(task.process_instance_key), submitted)
+
+    def complete(self, task: PersonsTask, submitted: dict[str, str]) -> dict[str, Any]:
+        """Complete ``task`` with its form's values; a 400 names each field that is wrong."""
+        fields = self.fields(task, submitted)
+        if not completable(fields):
+            raise Problem(
+                409, "Form not supported here", f"the form {task.form_id} uses fields only Tasklist shows"
+            )
+        variables, errors = submitted_variables(fields, submitted)
+        if errors:
+            raise Problem(
+                400,
+                "Invalid request",
+                "; ".join(f"{name}: {reason}" for name, reason in errors.items()),
+                invalid_params=[{"name": name, "reason": reason} for name, reason in errors.items()],
+            )
+        call_engine("completing a task", self.gateway.client.complete_user_task, task.key, variables)
+        log.info(
+            "task %s (%s) completed in the console with %s", task.key, task.element_id, sorted(variables)
+        )
+        return variables
+
+    def _describe(self, task: dict[str, Any]) -> PersonsTask:
+        instance_key = str(task["processInstanceKey"])
+        instance = self.gateway.instance_state(instance_key) or {}
+        process_id = instance.get("processDefinitionId", "")
+        element_id = task["elementId"]
+        return PersonsTask(
+            key=str(task["userTaskKey"]),
+            element_id=element_id,
+            name=task.get("name") or bundled_element_names().get((process_id, element_id), element_id),
+            process_instance_key=instance_key,
+            process_id=process_id,
+            item=self.domain.item_of_instance(instance_key),
+            form_id=user_task_form_ids().get((process_id, element_id)),
+            candidate_groups=list(task.get("candidateGroups") or []),
+        )
+
+    def _variables(self, instance_key: str) -> dict[str, Any]:
+        found = call_engine(
+            "reading a task's variables",
+            self.gateway.client.search_variables,
+            processInstanceKey=instance_key,
+        )
+        variables = {}
+        for variable in found:
+            try:
+                variables[variable["name"]] = json.loads(variable["value"])
+            except (TypeError, ValueError):
+                variables[variable["name"]] = variable["value"]
+        return variables
