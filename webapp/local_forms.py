@@ -1,6 +1,6 @@
 """Camunda Forms from ``bpmn/``, shown and checked by the webapp where there is no Tasklist.
 
-Only the embedded engine lacks Tasklist (see ``webapp.blueprints.local_tasks``). These are
+Only the embedded engine lacks Tasklist (see ``webapp.local_tasks``). These are
 the component types hireflow's forms use: ``text`` (Markdown with ``{{variable}}``),
 ``textfield``, ``textarea``, ``number`` and ``radio``, with their ``readonly``,
 ``required``, ``min``, ``max`` and ``maxLength``. A form with any other input type is
