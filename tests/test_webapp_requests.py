@@ -469,6 +469,8 @@ def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
     words = " ".join(re.sub(r"<[^>]+>", "", waiting).split())
     assert words == "Screen the application (a person's task in Tasklist), waiting for: Elsewhere"
     assert 'data-testid="incident"' in page and "Operate</a>" in page
+    # It waits for people: the page reloads seldom (every 2 s while a step runs).
+    assert '<meta http-equiv="refresh" content="15">' in page
 
 
 def test_an_item_whose_engine_cannot_say_where_it_is_still_answers(tmp_path):
@@ -515,6 +517,8 @@ def test_the_item_page_shows_every_kind_in_every_status(tmp_path, kind, status):
     page = app.test_client().get(f"/items/{kind}/item_1")
     assert page.status_code == 200, page.text
     assert f'data-testid="status">{status}<' in page.text
+    reloads = '<meta http-equiv="refresh" content="2">' in page.text  # a step may be running
+    assert reloads == (status not in FINAL_STATUSES[kind])
 
 
 @pytest.mark.parametrize(("state", "second_is_new"), [("TERMINATED", True), ("ACTIVE", False)])

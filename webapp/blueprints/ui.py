@@ -124,9 +124,24 @@ def item(kind: str, business_id: str):
     return render_template(
         "item.html",
         item=status,
+        refresh_seconds=refresh_seconds(status),
         operate=operate_link(status["engine"]["processInstanceKey"]),
         tasklist=tasklist_link(),
     )
+
+
+# Where an instance waits for a person, a message or a timer: hours or days, as a rule.
+WAITING_ELEMENT_TYPES = {"USER_TASK", "RECEIVE_TASK", "INTERMEDIATE_CATCH_EVENT", "EVENT_BASED_GATEWAY"}
+
+
+def refresh_seconds(status: dict) -> int | None:
+    """How often the item page reloads: never once final, seldom while the instance waits on people."""
+    if status["final"]:
+        return None
+    waiting_at = status["engine"].get("waitingAt")
+    if waiting_at and all(element["type"] in WAITING_ELEMENT_TYPES for element in waiting_at):
+        return 15
+    return 2
 
 
 @bp.get("/mail")
