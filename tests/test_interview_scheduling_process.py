@@ -101,12 +101,18 @@ def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engin
         seen=lambda: describe_instance(process_engine.client, instance),
     )
     assert len(local_world.mails_to(v["candidate_email"])) == 3  # links, invitation, reminder
-    for task in tasks:
-        process_engine.client.complete_user_task(task["userTaskKey"], {"feedback_rating": 4})
+    for rating, task in enumerate(tasks, start=4):
+        answers = {"interview_rating": rating, "interview_recommendation": "hire", "interview_notes": "clear"}
+        process_engine.client.complete_user_task(task["userTaskKey"], answers)
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "InterviewDone", state="COMPLETED")
     assert interview_status(local_world, v["interview_id"]) == "done"
+    # Each panelist's answers are kept apart (an output mapping on the task), none lost to the other's.
+    feedback = variable(process_engine, instance, "feedback")
+    assert sorted((f["panelist"], f["rating"]) for f in feedback) == sorted(
+        zip([task["assignee"] for task in tasks], [4, 5], strict=True)
+    )
     assert links_mail["text"].count("/interviews/slot/") == 3  # a signed link per offered slot
 
 

@@ -26,6 +26,11 @@ from tests.engine_helpers import (
     wait_until_element,
 )
 from tests.resume_samples import pdf_resume
+from tests.test_interview_scheduling_process import (
+    advance_engine_clock_past,
+    choose_first_slot,
+    request_interview,
+)
 from tests.web_helpers import (
     ADMIN,
     WEBHOOK_SECRET,
@@ -504,3 +509,52 @@ def test_without_tasklist_a_screening_is_done_in_the_console_with_its_form(web, 
     assert web.get(f"/api/applications/{applied.json['id']}").json["status"] == "shortlisted"
     assert web.get(task_path).status_code == 404  # completed: no longer open
     assert 'data-testid="no-tasks"' in web.get(f"/tasks?instance={instance}").text
+
+
+def test_each_panelist_sees_only_their_own_feedback_task_answers(web, process_engine, local_world):
+    if not web.application.config.get("ENGINE_CONTROL_URL"):
+        pytest.skip("a cluster has Tasklist; the console's task pages are for the embedded engine")
+    instance, v = request_interview(process_engine)
+    slot = choose_first_slot(process_engine, instance, v)
+    wait_until_element(process_engine.client, instance, "DayBeforeInterview")
+    advance_engine_clock_past(process_engine, slot["end"])
+    wait_for(
+        lambda: (
+            len(
+                process_engine.client.search_user_tasks(
+                    processInstanceKey=instance, elementId="GiveFeedback", state="CREATED"
+                )
+            )
+            == 2
+        ),
+        what="a feedback task per panelist",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    listed = web.get(f"/tasks?instance={instance}").text
+    rows = re.findall(
+        r'href="(/tasks/\d+)">Give interview feedback</a>.*?data-testid="assignee">([^<]*)<', listed, re.S
+    )
+    # Each task names its panelist.
+    assert sorted(assignee for _, assignee in rows) == sorted(p["username"] for p in v["panel"])
+    (first, _), (second, _) = rows
+
+    page = web.get(first).text
+    answers = {"interview_rating": "5", "interview_recommendation": "hire", "interview_notes": "sharp"}
+    done = web.post(first, data={"csrf_token": csrf_token(page), **answers})
+    assert done.status_code == 303
+
+    # The other panelist's form shows the interview, not the first one's answers.
+    other = web.get(second).text
+    assert "Katherine Johnson" in other
+    assert "sharp" not in other and 'value="5"' not in other
+    assert 'value="hire" checked' not in other
+    answers = {"interview_rating": "3", "interview_recommendation": "next-round", "interview_notes": "ok"}
+    assert web.post(second, data={"csrf_token": csrf_token(other), **answers}).status_code == 303
+    wait_until_completed(process_engine.client, instance)
+    # Each panelist's answers are collected, none overwritten by the other's.
+    collected = process_variable(process_engine.client, instance, "feedback")
+    assert sorted((f["rating"], f["recommendation"], f["notes"]) for f in collected) == [
+        (3, "next-round", "ok"),
+        (5, "hire", "sharp"),
+    ]
+    assert sorted(f["panelist"] for f in collected) == sorted(p["username"] for p in v["panel"])

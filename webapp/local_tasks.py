@@ -36,12 +36,14 @@ class PersonsTask:
 
     key: str
     element_id: str
+    element_instance_key: str
     name: str
     process_instance_key: str
     process_id: str
     item: tuple[str, str] | None  # (kind, business id)
     form_id: str | None
     candidate_groups: list[str]
+    assignee: str | None
 
 
 class LocalTasks:
@@ -75,7 +77,7 @@ class LocalTasks:
         form = bundled_forms().get(task.form_id or "")
         if form is None:
             return []
-        return form_fields(form, self._variables(task.process_instance_key), submitted)
+        return form_fields(form, self._variables(task), submitted)
 
     def complete(self, task: PersonsTask, submitted: dict[str, str]) -> dict[str, Any]:
         """Complete ``task`` with its form's values; a 400 names each field that is wrong."""
@@ -106,24 +108,35 @@ class LocalTasks:
         return PersonsTask(
             key=str(task["userTaskKey"]),
             element_id=element_id,
+            element_instance_key=str(task.get("elementInstanceKey", "")),
             name=task.get("name") or bundled_element_names().get((process_id, element_id), element_id),
             process_instance_key=instance_key,
             process_id=process_id,
             item=self.domain.item_of_instance(instance_key),
             form_id=user_task_form_ids().get((process_id, element_id)),
             candidate_groups=list(task.get("candidateGroups") or []),
+            assignee=task.get("assignee"),
         )
 
-    def _variables(self, instance_key: str) -> dict[str, Any]:
+    def _variables(self, task: PersonsTask) -> dict[str, Any]:
+        """The variables the task sees: the instance's, and its own (a panelist's, in a multi-instance).
+
+        Not every scope's: two panelists' feedback tasks each have their own ``panelist``
+        and answers, and one must not be shown the other's.
+        """
         found = call_engine(
             "reading a task's variables",
             self.gateway.client.search_variables,
-            processInstanceKey=instance_key,
+            processInstanceKey=task.process_instance_key,
         )
+        scopes = [task.process_instance_key, task.element_instance_key]  # the task's own win
         variables = {}
-        for variable in found:
-            try:
-                variables[variable["name"]] = json.loads(variable["value"])
-            except (TypeError, ValueError):
-                variables[variable["name"]] = variable["value"]
+        for scope in scopes:
+            for variable in found:
+                if str(variable.get("scopeKey")) != scope:
+                    continue
+                try:
+                    variables[variable["name"]] = json.loads(variable["value"])
+                except (TypeError, ValueError):
+                    variables[variable["name"]] = variable["value"]
         return variables
