@@ -13,6 +13,7 @@ from hireflow.constants import Message, ProcessId
 from hireflow.store import BusinessRecord
 from tests.engine_helpers import (
     unique_key,
+    wait_for,
     wait_for_incident,
     wait_for_user_task,
     wait_until_completed,
@@ -55,6 +56,7 @@ def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_w
     instance, v = apply(process_engine, local_world, local_world.add_posting(["python", "sql"]))
 
     wait_until_completed(process_engine.client, instance)
+    assert not process_engine.client.get_process_instance(instance)["hasIncident"]
     wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
     assert application_status(local_world, v["application_id"]) == "shortlisted"
     # The match that decided the routing is part of the status.
@@ -84,6 +86,7 @@ def test_a_middling_match_is_screened_by_a_recruiter(process_engine, local_world
     process_engine.client.complete_user_task(task["userTaskKey"], {"screening_decision": "shortlist"})
 
     wait_until_completed(process_engine.client, instance)
+    assert not process_engine.client.get_process_instance(instance)["hasIncident"]
     wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
 
 
@@ -127,10 +130,17 @@ def test_an_unknown_posting_is_an_incident_an_operator_can_repair(process_engine
     incident = wait_for_incident(process_engine.client, instance)
     assert incident["elementId"] == "ScoreMatch"
     assert missing_posting in incident["errorMessage"]  # tells the operator what to fix
+    # The instance says so too (the webapp's item page shows it, with a link to Operate).
+    wait_for(
+        lambda: process_engine.client.get_process_instance(instance)["hasIncident"],
+        what="the instance to show its incident",
+        seen=lambda: process_engine.client.get_process_instance(instance),
+    )
 
     local_world.add_posting(["python", "sql"], posting_id=missing_posting)
     process_engine.client.update_job_retries(incident["jobKey"], 1)
     process_engine.client.resolve_incident(incident["incidentKey"])
 
     wait_until_completed(process_engine.client, instance)
+    assert not process_engine.client.get_process_instance(instance)["hasIncident"]
     wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")

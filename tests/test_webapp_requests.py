@@ -450,6 +450,8 @@ def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
         # The process and a sub-process are active around what it does; they are left out.
         {"elementId": "resume-submission", "type": "PROCESS", "processDefinitionId": "resume-submission"},
         {"elementId": "ScreenApplication", "type": "USER_TASK", "processDefinitionId": "resume-submission"},
+        # A multi-instance task is active once per instance; it is named once.
+        {"elementId": "ScreenApplication", "type": "USER_TASK", "processDefinitionId": "resume-submission"},
         # Not in this model: the id stands in for the name.
         {"elementId": "Elsewhere", "type": "INTERMEDIATE_CATCH_EVENT", "processDefinitionId": "other"},
     ]

@@ -581,17 +581,20 @@ class Hireflow:
             log.warning("active elements of instance %s unavailable: %s", instance_key, exc)
             return None
         names = bundled_element_names()
-        return [
-            {
-                "elementId": e["elementId"],
-                # The cluster names elements itself; the embedded engine's records do not.
-                "name": e.get("elementName")
-                or names.get((e.get("processDefinitionId") or process_id, e["elementId"]))
-                or e["elementId"],
-                "type": e.get("type", ""),
-            }
-            for e in elements
-        ]
+        waiting_at: dict[str, dict[str, str]] = {}
+        for e in elements:  # a multi-instance task is active once per instance: named once
+            waiting_at.setdefault(
+                e["elementId"],
+                {
+                    "elementId": e["elementId"],
+                    # The cluster names elements itself; the embedded engine's records do not.
+                    "name": e.get("elementName")
+                    or names.get((e.get("processDefinitionId") or process_id, e["elementId"]))
+                    or e["elementId"],
+                    "type": e.get("type", ""),
+                },
+            )
+        return list(waiting_at.values())
 
     def recent_items(self, limit: int = 30) -> list[ItemSummary]:
         """The most recently changed items, for the UI, with the status ``status()`` gives.

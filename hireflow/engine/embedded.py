@@ -386,10 +386,15 @@ class EmbeddedEngineClient(CamundaRestClient):
         return self._v2("POST", "/deployments", json={"resources": encoded})
 
     def get_process_instance(self, key: int | str) -> dict[str, Any]:
-        instance = self.refresh().instances.get(_k(key))
+        state = self.refresh()
+        instance = state.instances.get(_k(key))
         if instance is None:
             raise CamundaApiError("GET", f"process instance {key}", 404, "not found")
-        return dict(instance)
+        # As REST v2 answers it: whether an unresolved incident stops the instance.
+        has_incident = any(
+            i["processInstanceKey"] == _k(key) and i["state"] == "ACTIVE" for i in state.incidents.values()
+        )
+        return {**instance, "hasIncident": has_incident}
 
     def search_process_instances(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search(self.refresh().instances.values(), filter_)
