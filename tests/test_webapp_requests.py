@@ -423,6 +423,21 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     assert re.search(r"<dt>missing skills</dt>\s*<dd>none</dd>", page)
 
 
+def test_a_shortlisted_application_leads_to_the_interview_form_filled_in(offline):
+    app, services, _ = offline
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    record_status(services.db, "application", "app_2", "declined", {"candidate_id": "bob"})
+    web = app.test_client()
+    page = web.get("/items/application/app_1").text
+    assert 'href="/?application_id=app_1#interview">Schedule an interview</a>' in page
+    assert "Schedule an interview" not in web.get("/items/application/app_2").text
+
+    form = web.get("/?application_id=app_1").text
+    assert re.search(r'name="application_id" required list="known-applications"\s+value="app_1"', form)
+    offered = re.search(r'<datalist id="known-applications">(.*?)</datalist>', form, re.S).group(1)
+    assert '<option value="app_1">ada, shortlisted</option>' in offered and "app_2" not in offered
+
+
 class StartsInstancesInState(CamundaRestClient):
     """A client that starts instances at once, every one of them in ``state``, at ``active`` elements."""
 

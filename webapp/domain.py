@@ -143,6 +143,15 @@ class ItemSummary:
 
 
 @dataclass(frozen=True)
+class ApplicationSummary:
+    """An application the UI offers when scheduling an interview."""
+
+    id: str
+    candidate_id: str
+    status: str
+
+
+@dataclass(frozen=True)
 class SlotOffer:
     """What a slot link offers, for the confirmation page."""
 
@@ -650,6 +659,23 @@ class Hireflow:
         """The most recently indexed candidates: the ones an employer can unlock."""
         with self.services.db.sessions() as session:
             return list(session.scalars(select(Candidate).order_by(Candidate.indexed_at.desc()).limit(limit)))
+
+    def open_applications(self, limit: int = 20) -> list[ApplicationSummary]:
+        """The most recent applications an interview can be scheduled for (shortlisted or in screening)."""
+        with self.services.db.sessions() as session:
+            rows = session.scalars(
+                select(BusinessRecord)
+                .where(
+                    BusinessRecord.kind == "application",
+                    BusinessRecord.status.in_(("shortlisted", "submitted")),
+                )
+                .order_by(BusinessRecord.updated_at.desc())
+                .limit(limit)
+            )
+            return [
+                ApplicationSummary(r.business_id, (r.details or {}).get("candidate_id", ""), r.status)
+                for r in rows
+            ]
 
     # -- helpers --
 

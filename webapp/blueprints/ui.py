@@ -43,6 +43,7 @@ def dashboard():
         employers=hireflow().employers(),
         interviewers=hireflow().interviewers(),
         candidates=hireflow().recent_candidates(),
+        applications=hireflow().open_applications(),
         tasklist=tasklist_link(),
         embedded=bool(current_app.config.get("ENGINE_CONTROL_URL")),
     )
