@@ -193,6 +193,27 @@ def test_a_recruiter_who_follows_up_can_offer_new_slots(process_engine, local_wo
     process_engine.client.cancel_process_instance(instance)  # the rest is another test's
 
 
+def test_a_second_follow_up_opens_blank_and_its_decision_counts(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    first = stay_silent_until_the_follow_up(process_engine, instance)
+    answers = {"follow_up_decision": "offer-new-slots", "follow_up_note": "was travelling"}
+    process_engine.client.complete_user_task(first["userTaskKey"], answers)
+    wait_for_completions(process_engine, instance, "OfferSlots", 2, what="a second offer of slots")
+
+    second = stay_silent_until_the_follow_up(process_engine, instance)
+    # The task sees its own empty answers, not the first follow-up's: Tasklist's form opens blank.
+    own = {
+        variable["name"]: variable["value"]
+        for variable in process_engine.client.search_variables(scopeKey=second["elementInstanceKey"])
+    }
+    assert own == {"follow_up_decision": "null", "follow_up_note": "null"}
+    process_engine.client.complete_user_task(second["userTaskKey"], {"follow_up_decision": "close"})
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "InterviewNotScheduled", state="COMPLETED")
+    assert variable(process_engine, instance, "follow_up_decision") == "close"
+
+
 def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(process_engine, local_world):
     instance, v = request_interview(process_engine)
     choose_first_slot(process_engine, instance, v)
