@@ -458,6 +458,9 @@ class StartsInstancesInState(CamundaRestClient):
     def search_element_instances(self, **filter_):
         return [{**e, "processInstanceKey": filter_["processInstanceKey"]} for e in self.active]
 
+    def search_incidents(self, **filter_):
+        return []
+
 
 def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
     services = empty_services(tmp_path)
@@ -488,6 +491,60 @@ def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
     assert 'data-testid="incident"' in page and "Operate</a>" in page
     # It waits for people: the page reloads seldom (every 2 s while a step runs).
     assert '<meta http-equiv="refresh" content="15">' in page
+
+
+class StoppedByAnIncident(StartsInstancesInState):
+    """An active instance stopped by one incident; records the retries and resolutions asked for."""
+
+    MESSAGE = "Payment gateway unreachable after 5 tries, at ChargeCard ... Check the payment gateway"
+
+    def __init__(self):
+        super().__init__("ACTIVE", has_incident=True)
+        self.calls: list[tuple] = []
+
+    def search_incidents(self, **filter_):
+        return [
+            {
+                "incidentKey": "77",
+                "elementId": "ChargeCard",
+                "errorType": "JOB_NO_RETRIES",
+                "errorMessage": self.MESSAGE,
+                "jobKey": "88",
+                "processInstanceKey": filter_["processInstanceKey"],
+            }
+        ]
+
+    def update_job_retries(self, job_key, retries):
+        self.calls.append(("retries", str(job_key), retries))
+
+    def resolve_incident(self, incident_key):
+        self.calls.append(("resolve", str(incident_key)))
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_an_incident_shows_its_message_and_where_there_is_no_operate_a_retry(tmp_path, embedded):
+    services = empty_services(tmp_path)
+    engine = StoppedByAnIncident()
+    config = {
+        "TESTING": True,
+        "CONSOLE": True,
+        "ENGINE_CONTROL_URL": "http://127.0.0.1:9" if embedded else None,
+    }
+    app = create_app(config, engine_client=engine, services=services)
+    add_first_status(services, "unlock", "unl_1", "requested")
+    web = app.test_client()
+
+    assert web.get("/api/unlocks/unl_1").json["engine"]["incidents"][0]["errorMessage"] == engine.MESSAGE
+    page = web.get("/items/unlock/unl_1").text
+    assert f'data-testid="incident-message">{engine.MESSAGE}<' in page
+    retry = "/items/unlock/unl_1/incidents/77/retry"
+    assert (retry in page) == embedded  # a cluster's operators retry in Operate
+    if embedded:
+        done = web.post(retry, data={"csrf_token": csrf_token(page)})
+        assert done.status_code == 303 and done.headers["Location"] == "/items/unlock/unl_1"
+        assert engine.calls == [("retries", "88", 1), ("resolve", "77")]  # as Operate's retry
+        unknown = web.post("/items/unlock/unl_1/incidents/99/retry", data={"csrf_token": csrf_token(page)})
+        assert unknown.status_code == 404 and engine.calls[2:] == []
 
 
 def test_an_item_whose_engine_cannot_say_where_it_is_still_answers(tmp_path):

@@ -44,7 +44,7 @@ from hireflow.store import (
     utcnow,
 )
 from job_workers.services import Services
-from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway
+from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway, call_engine
 from webapp.problems import Problem, engine_unavailable, invalid_field
 from webapp.schemas import ApplicationRequest, CardUpdate, InterviewRequest, ResumeFields, UnlockRequest
 
@@ -554,6 +554,10 @@ class Hireflow:
                         waiting_at = self._waiting_at(instance_key, instance.get("processDefinitionId"))
                         if waiting_at is not None:
                             engine["waitingAt"] = waiting_at
+                    if engine["hasIncident"]:
+                        incidents = self._open_incidents(instance_key)
+                        if incidents is not None:
+                            engine["incidents"] = incidents
             # Read the record again, after the engine: a step records its outcome before the
             # instance ends, so an instance seen ended has every outcome in the store by now.
             # The first read may predate both, and would turn "processed" into "ended".
@@ -572,6 +576,51 @@ class Hireflow:
             "details": {k: v for k, v in details.items() if k not in INTERNAL_DETAILS},
             "engine": engine,
         }
+
+    def retry_incident(self, kind: str, business_id: str, incident_key: str) -> None:
+        """Retry the step an incident stopped, as Operate's retry does: one more try, then resolve.
+
+        The incident must be one of this item's instance; the failure policy's message in it
+        says what to fix first.
+        """
+        record = self._require(kind, business_id)
+        instance_key = (record.details or {}).get("process_instance_key")
+        incidents = self._open_incidents(instance_key) if instance_key else []
+        if incidents is None:
+            raise engine_unavailable("reading the incidents failed")
+        found = [i for i in incidents if i["incidentKey"] == incident_key]
+        if not found:
+            raise Problem(
+                404, "No such incident", f"{kind} {business_id} has no open incident {incident_key}"
+            )
+        job_key = found[0].get("jobKey")
+        if job_key and job_key not in ("-1", "None"):
+            call_engine("giving the job a try", self.gateway.client.update_job_retries, job_key, 1)
+        call_engine("resolving the incident", self.gateway.client.resolve_incident, incident_key)
+        log.info("incident %s of %s %s retried from the console", incident_key, kind, business_id)
+
+    def _open_incidents(self, instance_key: str) -> list[dict[str, str]] | None:
+        """The instance's unresolved incidents, as an operator reads them; None when the engine cannot say."""
+        try:
+            found = call_engine(
+                "reading an instance's incidents",
+                self.gateway.client.search_incidents,
+                processInstanceKey=instance_key,
+                state="ACTIVE",
+            )
+        except (EngineUnavailable, EngineRejected) as exc:
+            log.warning("incidents of instance %s unavailable: %s", instance_key, exc)
+            return None
+        return [
+            {
+                "incidentKey": str(i["incidentKey"]),
+                "elementId": i.get("elementId", ""),
+                "errorType": i.get("errorType", ""),
+                "errorMessage": i.get("errorMessage", ""),
+                "jobKey": str(i["jobKey"]) if i.get("jobKey") is not None else "",
+            }
+            for i in found
+        ]
 
     def item_of_instance(self, instance_key: str) -> tuple[str, str] | None:
         """``(kind, business id)`` of the item whose process instance this is, if hireflow started it."""

@@ -106,6 +106,22 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     "state": NULLABLE_STRING,
                     "reachable": {"type": "boolean"},
                     "hasIncident": {"type": "boolean"},
+                    "incidents": {
+                        "type": "array",
+                        "description": "while hasIncident: the unresolved incidents, with the failure "
+                        "policy's message (what failed, what to do); absent when the engine cannot say",
+                        "items": {
+                            "type": "object",
+                            "required": ["incidentKey", "elementId", "errorType", "errorMessage", "jobKey"],
+                            "properties": {
+                                "incidentKey": {"type": "string"},
+                                "elementId": {"type": "string"},
+                                "errorType": {"type": "string", "description": "e.g. JOB_NO_RETRIES"},
+                                "errorMessage": {"type": "string"},
+                                "jobKey": {"type": "string"},
+                            },
+                        },
+                    },
                     "waitingAt": {
                         "type": "array",
                         "description": "while the instance is active: the elements it is at now (a task, "

@@ -111,6 +111,15 @@ def withdraw(business_id: str):
     return redirect(url_for("ui.item", kind="application", business_id=business_id), code=303)
 
 
+@bp.post("/items/<kind>/<business_id>/incidents/<incident_key>/retry")
+def retry_incident(kind: str, business_id: str, incident_key: str):
+    """Retry a step an incident stopped (Operate's retry, for the embedded engine that has no Operate)."""
+    if kind not in KINDS:
+        raise Problem(404, "Not found", f"there are no items of kind {kind!r}")
+    hireflow().retry_incident(kind, business_id, incident_key)
+    return redirect(url_for("ui.item", kind=kind, business_id=business_id), code=303)
+
+
 @bp.post("/items/interview/<business_id>/cancel")
 def cancel(business_id: str):
     hireflow().cancel_interview(business_id)
