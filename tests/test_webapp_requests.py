@@ -537,6 +537,7 @@ def test_an_incident_shows_its_message_and_where_there_is_no_operate_a_retry(tmp
     assert web.get("/api/unlocks/unl_1").json["engine"]["incidents"][0]["errorMessage"] == engine.MESSAGE
     page = web.get("/items/unlock/unl_1").text
     assert f'data-testid="incident-message">{engine.MESSAGE}<' in page
+    assert '<meta http-equiv="refresh" content="15">' in page  # stopped: no fast reload under the button
     retry = "/items/unlock/unl_1/incidents/77/retry"
     assert (retry in page) == embedded  # a cluster's operators retry in Operate
     if embedded:

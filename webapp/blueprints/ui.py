@@ -148,6 +148,8 @@ def refresh_seconds(status: dict) -> int | None:
     """How often the item page reloads: never once final, seldom while the instance waits on people."""
     if status["final"]:
         return None
+    if status["engine"].get("hasIncident"):
+        return 15  # stopped until someone acts; a fast reload would get in their way
     waiting_at = status["engine"].get("waitingAt")
     if waiting_at and all(element["type"] in WAITING_ELEMENT_TYPES for element in waiting_at):
         return 15
