@@ -200,3 +200,7 @@ def test_an_interviewer_gives_feedback_in_tasklist(web_apps, browser_page, proce
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "InterviewDone", state="COMPLETED")
+    # The form's answers, collected per panelist by the task's output mapping.
+    [feedback] = process_variable(process_engine.client, instance, "feedback")
+    answers = (feedback["panelist"], feedback["rating"], feedback["recommendation"])
+    assert answers == ("interviewer", 4, "hire")
