@@ -78,6 +78,14 @@ def test_the_feedback_form_is_checked_as_its_validation_says(submitted, variable
         assert taken == variables  # read-only fields (the candidate's name) are not sent back
 
 
-def test_a_form_with_a_field_only_tasklist_shows_cannot_be_completed_here():
-    form = {"components": [{"type": "datetime", "key": "start", "label": "Start"}]}
-    assert not completable(form_fields(form, {}))
+@pytest.mark.parametrize(
+    "component",
+    [
+        {"type": "datetime", "key": "start", "label": "Start"},
+        # Its fields would be lost, not shown: the page does not lay out groups.
+        {"type": "group", "label": "Details", "components": [{"type": "textfield", "key": "x"}]},
+        {"type": "spacer"},
+    ],
+)
+def test_a_form_with_a_component_only_tasklist_shows_cannot_be_completed_here(component):
+    assert not completable(form_fields({"components": [component]}, {}))

@@ -3,7 +3,7 @@
 Only the embedded engine lacks Tasklist (see ``webapp.local_tasks``). These are
 the component types hireflow's forms use: ``text`` (Markdown with ``{{variable}}``),
 ``textfield``, ``textarea``, ``number`` and ``radio``, with their ``readonly``,
-``required``, ``min``, ``max`` and ``maxLength``. A form with any other input type is
+``required``, ``min``, ``max`` and ``maxLength``. A form with any other component is
 shown as such and cannot be completed here: Tasklist is the place for it.
 """
 
@@ -23,8 +23,6 @@ from markupsafe import Markup
 from hireflow.model_checks import MODELS_DIR, NS
 
 INPUT_TYPES = {"textfield", "textarea", "number", "radio"}
-# Components that show or group things and take no input.
-LAYOUT_TYPES = {"text", "spacer", "separator", "group", "html", "image"}
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # CommonMark with raw HTML off: a variable's value is shown as text, never as markup.
 MARKDOWN = MarkdownIt("commonmark", {"html": False})
@@ -48,7 +46,8 @@ class FormField:
 
     @property
     def supported(self) -> bool:
-        return self.type in INPUT_TYPES or self.type in LAYOUT_TYPES
+        """Whether the page shows it: a text, or an input type it takes (a group's fields would be lost)."""
+        return self.type == "text" or self.type in INPUT_TYPES
 
 
 @functools.cache
