@@ -8,6 +8,7 @@ the real engine: no response may be a 5xx, and every response must match the doc
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import schemathesis
@@ -27,7 +28,8 @@ from webapp.openapi import openapi_document
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
-EXAMPLES_PER_OPERATION = 20
+# `make test` runs a bounded fuzz; HIREFLOW_FUZZ_EXAMPLES=500 digs deeper on demand.
+EXAMPLES_PER_OPERATION = int(os.environ.get("HIREFLOW_FUZZ_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
