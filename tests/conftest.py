@@ -263,6 +263,19 @@ class LocalWorld:
         response.raise_for_status()
         return response.json()
 
+    def saved_card_removed_by_its_holder(self, customer: str) -> str:
+        """A card saved for ``customer``, then detached at the provider; returns its id."""
+        card = f"pm_1{customer.replace('-', '')}"
+        payments = self.services.payments
+        payments.save_card(unlock_id=f"setup-{customer}", customer=customer, payment_method=card)
+        detached = requests.post(
+            f"{self.payments_url}/v1/payment_methods/{card}/detach",
+            headers={"Authorization": f"Bearer {PAYMENT_KEY}"},
+            timeout=5,
+        )
+        detached.raise_for_status()
+        return card
+
 
 PAYMENT_KEY = "sk_test_process_tests"
 SLOT_LINK_SECRET = "process-test-slot-secret"

@@ -8,12 +8,14 @@ import pytest
 import requests
 
 from hireflow.adapters.payments import (
+    CARD_UNUSABLE,
     STRIPE_API_VERSION,
     PaymentDeclined,
     PaymentGatewayUnavailable,
     PaymentRequestRejected,
     StripeStylePaymentGateway,
     idempotency_key,
+    names_an_unusable_card,
 )
 from hireflow.backoff import Backoff
 from hireflow.sandboxes.payments import DECLINE_CODES, create_payment_sandbox
@@ -288,6 +290,62 @@ def test_a_card_saved_for_a_customer_is_charged_only_with_that_customer(sandbox)
     assert charge(gw, unique_key("unlock"), method="pm_card_visa").status == "succeeded"
 
 
+def detach(sandbox, payment_method: str) -> requests.Response:
+    """Remove a saved card from its customer, as an employer does in the billing portal."""
+    return requests.post(
+        f"{sandbox.url}/v1/payment_methods/{payment_method}/detach",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+
+
+def test_a_card_removed_by_its_holder_is_declined_as_no_longer_usable(sandbox):
+    gw = gateway(sandbox, sleep=RecordingSleep())
+    gw.save_card(unlock_id="u-3", customer="cus_E3", payment_method="pm_1E3Visa")
+    assert detach(sandbox, "pm_1E3Visa").status_code == 200
+    unlock_id = unique_key("unlock")
+    for _retry in range(2):  # a retry of the job meets the same answer
+        with pytest.raises(PaymentDeclined) as declined:
+            gw.charge(
+                unlock_id=unlock_id,
+                amount=900,
+                currency="eur",
+                payment_method="pm_1E3Visa",
+                customer="cus_E3",
+            )
+        assert declined.value.decline_code == CARD_UNUSABLE
+        assert "may not be used again" in str(declined.value)
+    assert ledger(sandbox)["payment_intents"] == []
+    # Nor can it be saved again: the card page tells the employer at once.
+    with pytest.raises(PaymentRequestRejected, match="may not be used again"):
+        gw.save_card(unlock_id=unlock_id, customer="cus_E3", payment_method="pm_1E3Visa")
+
+
+def test_the_sandbox_detaches_only_a_saved_card(sandbox):
+    not_attached = detach(sandbox, "pm_1NeverSaved")
+    assert not_attached.status_code == 400
+    assert "not attached to a customer" in not_attached.json()["error"]["message"]
+    # Test cards stand for a new card at each use; detaching one would break every other use.
+    assert detach(sandbox, "pm_card_visa").status_code == 400
+    assert charge(gateway(sandbox), unique_key("unlock")).status == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("code", "param", "message", "blames_the_card"),
+    [
+        ("resource_missing", "payment_method", "No such PaymentMethod: 'pm_x'", True),
+        ("payment_method_unexpected_state", None, "The card is in an unexpected state", True),
+        (None, None, "... or was detached from a Customer. It may not be used again. ...", True),
+        (None, "customer", "The PaymentMethod pm_x belongs to a Customer", False),
+        ("parameter_invalid_integer", "amount", "Invalid integer: abc", False),
+        ("idempotency_key_in_use", None, "Keys for idempotent requests ...", False),
+    ],
+)
+def test_only_a_refusal_that_blames_the_card_asks_for_a_new_one(code, param, message, blames_the_card):
+    refused = PaymentRequestRejected(f"/v1/payment_intents refused with 400: {message}", code, param)
+    assert names_an_unusable_card(refused) is blames_the_card
+
+
 def test_a_ledger_kept_by_an_older_sandbox_gains_the_new_columns(tmp_path, serve):
     # make run keeps the sandbox's ledger in var/ from one release to the next.
     path = tmp_path / "payments.sqlite3"
@@ -300,9 +358,14 @@ def test_a_ledger_kept_by_an_older_sandbox_gains_the_new_columns(tmp_path, serve
         old.execute(
             "INSERT INTO payment_intents VALUES ('pi_old', 900, 'eur', 'pm_card_visa', 'succeeded', '{}', 1)"
         )
+        old.execute(
+            "CREATE TABLE payment_methods (id TEXT PRIMARY KEY, customer TEXT, metadata TEXT NOT NULL)"
+        )
+        old.execute("INSERT INTO payment_methods VALUES ('pm_1OldVisa', 'cus_Old', '{}')")
     sandbox = serve(create_payment_sandbox(path, API_KEY))
     assert charge(gateway(sandbox), unique_key("unlock")).status == "succeeded"
     assert [i["id"] for i in ledger(sandbox)["payment_intents"]][0] == "pi_old"
+    assert detach(sandbox, "pm_1OldVisa").status_code == 200
 
 
 def test_keys_are_derived_from_the_unlock_and_the_step():

@@ -29,9 +29,15 @@ STANDARD_PRICE = {"credits": 2, "amount_cents": 2000}  # unlock-pricing: standar
 
 
 def start_unlock(
-    process_engine, local_world, *, candidate_id: str, payment_method_ref: str = "pm_card_visa", credits=0
+    process_engine,
+    local_world,
+    *,
+    candidate_id: str,
+    payment_method_ref: str = "pm_card_visa",
+    credits=0,
+    employer_id: str | None = None,
 ):
-    employer_id = unique_key("emp")
+    employer_id = employer_id or unique_key("emp")
     if credits:
         CreditsLedger(local_world.services.db).top_up(employer_id, credits, f"seed-{employer_id}")
     variables = {
@@ -128,6 +134,27 @@ def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, loc
     update_card, _receipt = local_world.mails_to(v["employer_email"])
     # The decline code comes with the BPMN error, through the boundary event's output mapping.
     assert "Your card was declined (insufficient funds)" in update_card["text"]
+
+
+def test_a_card_its_holder_removed_asks_for_a_new_one_not_an_incident(process_engine, local_world):
+    # The employer saved a card, then removed it in the provider's billing portal. The
+    # provider refuses it with a 400; only the employer can mend that, so it goes as a decline.
+    candidate = local_world.add_candidate()
+    employer_id = unique_key("emp")
+    card = local_world.saved_card_removed_by_its_holder(customer=employer_id)
+    instance, v = start_unlock(
+        process_engine, local_world, candidate_id=candidate, payment_method_ref=card, employer_id=employer_id
+    )
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")
+    [update_card] = local_world.mails_to(v["employer_email"])
+    assert "Your card was declined (card no longer usable)" in update_card["text"]
+    assert describe_instance(process_engine.client, instance)["incidents"] == []
+
+    process_engine.client.publish_message(
+        Message.PAYMENT_METHOD_UPDATED, v["unlock_id"], variables={"payment_method_ref": "pm_card_visa"}
+    )
+    wait_until_completed(process_engine.client, instance)
+    assert [p["status"] for p in payment_intents(local_world, v["unlock_id"])] == ["succeeded"]
 
 
 def test_a_declined_card_not_replaced_in_7_days_abandons_the_unlock(process_engine, local_world):

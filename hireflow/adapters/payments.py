@@ -48,9 +48,26 @@ class PaymentDeclined(PaymentError, BusinessOutcome):
 class PaymentRequestRejected(PaymentError, PermanentFailure):
     """The gateway refused the request as invalid; retrying cannot help (needs a person)."""
 
-    def __init__(self, message: str, code: str | None = None):
+    def __init__(self, message: str, code: str | None = None, param: str | None = None):
         super().__init__(message)
         self.code = code  # the provider's error code, such as ``charge_already_refunded``
+        self.param = param  # the request parameter the provider found at fault, if it says
+
+
+# The decline code a charge gets when the provider refuses the saved card itself (removed,
+# detached, never attached): like a decline, only the employer can mend it, with a new card.
+CARD_UNUSABLE = "card_no_longer_usable"
+# Provider error codes that are about the payment method, whatever parameter they name.
+CARD_ERROR_CODES = frozenset(
+    {"payment_method_unexpected_state", "payment_method_unactivated", "payment_method_customer_mismatch"}
+)
+# Stripe refuses a detached card with no code and no param; its message ends in these words.
+CARD_GONE_WORDS = "may not be used again"
+
+
+def names_an_unusable_card(exc: PaymentRequestRejected) -> bool:
+    """Whether a refused charge blames the card it was given, not hireflow's request."""
+    return exc.param == "payment_method" or exc.code in CARD_ERROR_CODES or CARD_GONE_WORDS in str(exc)
 
 
 class PaymentGatewayUnavailable(PaymentError):
@@ -183,7 +200,14 @@ class StripeStylePaymentGateway:
         }
         if customer:
             params["customer"] = customer
-        body = self._post("/v1/payment_intents", params, idempotency_key(unlock_id, f"charge-{attempt}"))
+        try:
+            body = self._post("/v1/payment_intents", params, idempotency_key(unlock_id, f"charge-{attempt}"))
+        except PaymentRequestRejected as exc:
+            if not names_an_unusable_card(exc):
+                raise
+            # The employer removed the card, or it was never theirs to save: ask for a new
+            # one, as after a decline, instead of an incident nobody but them can mend.
+            raise PaymentDeclined(f"the card cannot be charged: {exc}", CARD_UNUSABLE, None) from exc
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
 
     def _find_charge(self, unlock_id: str, attempt: str) -> dict | None:
@@ -294,7 +318,8 @@ class StripeStylePaymentGateway:
                 if response.status_code < 500 and response.status_code not in (409, 429):
                     raise PaymentRequestRejected(
                         f"{path} refused with {response.status_code}: {_error_message(response)}",
-                        _error_code(response),
+                        _error_field(response, "code"),
+                        _error_field(response, "param"),
                     )
                 last_problem = f"HTTP {response.status_code}: {_error_message(response)}"
             if attempt < self.attempts:
@@ -328,9 +353,10 @@ def _payment_or_decline(intent: dict[str, Any]) -> Payment:
     )
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _error_field(response: requests.Response, name: str) -> str | None:
+    """One field of the provider's error object (``code``, ``param``), if it gave one."""
     try:
-        return response.json()["error"].get("code")
+        return response.json()["error"].get(name)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

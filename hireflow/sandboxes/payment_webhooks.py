@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 PAYMENT_FAILED = "payment_intent.payment_failed"
 PAYMENT_METHOD_ATTACHED = "payment_method.attached"
+PAYMENT_METHOD_DETACHED = "payment_method.detached"
 
 
 @dataclass(frozen=True)

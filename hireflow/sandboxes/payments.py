@@ -12,6 +12,9 @@ Speaks the part of Stripe's API that hireflow uses (form-encoded requests, beare
 - ``POST /v1/payment_methods/<id>`` (metadata[...]) and ``POST /v1/payment_methods/<id>/attach``
   (customer): any ``pm_`` id is a usable card; ``pm_card_...`` ids are test cards any
   customer may attach, others belong to the first customer that attaches them
+- ``POST /v1/payment_methods/<id>/detach``: the card leaves its customer for good, as when
+  an employer removes it in the provider's billing portal; charging or attaching it again
+  is refused with Stripe's words (400, no code, no param)
 
 Idempotency follows Stripe's documented rules: a repeated ``Idempotency-Key`` with the same
 parameters returns the stored first response (header ``Idempotent-Replayed: true``);
@@ -52,6 +55,7 @@ from hireflow.sandboxes.faults import FaultInjector
 from hireflow.sandboxes.payment_webhooks import (
     PAYMENT_FAILED,
     PAYMENT_METHOD_ATTACHED,
+    PAYMENT_METHOD_DETACHED,
     PAYMENT_SUCCEEDED,
     WebhookDispatcher,
     WebhookSettings,
@@ -92,7 +96,7 @@ CREATE TABLE IF NOT EXISTS request_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, method TEXT NOT NULL,
     path TEXT NOT NULL, idempotency_key TEXT, outcome TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS payment_methods (
-    id TEXT PRIMARY KEY, customer TEXT, metadata TEXT NOT NULL);
+    id TEXT PRIMARY KEY, customer TEXT, metadata TEXT NOT NULL, detached INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS settlements (
     payment_intent TEXT PRIMARY KEY REFERENCES payment_intents(id), settle_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -129,6 +133,9 @@ class PaymentLedger:
         for column in ("customer", "last_payment_error"):
             if column not in columns:
                 self._db.execute(f"ALTER TABLE payment_intents ADD COLUMN {column} TEXT")
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(payment_methods)")}
+        if "detached" not in columns:
+            self._db.execute("ALTER TABLE payment_methods ADD COLUMN detached INTEGER NOT NULL DEFAULT 0")
 
     def log(self, method: str, path: str, key: str | None, outcome: str) -> None:
         with self.lock:
@@ -225,12 +232,13 @@ class PaymentLedger:
             "object": "payment_method",
             "customer": row["customer"] if row else None,
             "metadata": json.loads(row["metadata"]) if row else {},
+            "detached": bool(row["detached"]) if row else False,
         }
 
     def save_payment_method(self, method: dict) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO payment_methods VALUES (?,?,?)",
-            (method["id"], method["customer"], json.dumps(method["metadata"])),
+            "INSERT OR REPLACE INTO payment_methods VALUES (?,?,?,?)",
+            (method["id"], method["customer"], json.dumps(method["metadata"]), int(method["detached"])),
         )
 
     # -- events and their delivery (see payment_webhooks) --
@@ -418,8 +426,23 @@ def _check_confirmation(params: dict[str, str]) -> None:
         )
 
 
+# Stripe's own words for a card detached from its customer. It gives no code and no
+# param, so a client can tell this case only by the message.
+DETACHED_CARD_CHARGED = (
+    "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, "
+    "shared with a connected account without Customer attachment, or was detached from a Customer. "
+    "It may not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first."
+)
+DETACHED_CARD_ATTACHED = (
+    "This PaymentMethod was previously used without being attached to a Customer or was detached "
+    "from a Customer, and may not be used again."
+)
+
+
 def _check_customer(method: dict, customer: str | None) -> None:
     """A payment method attached to a customer is charged only with that customer, as on Stripe."""
+    if method["detached"]:
+        raise ApiError(400, "invalid_request_error", DETACHED_CARD_CHARGED)
     owner = method["customer"]
     if owner is None or owner == customer or method["id"].startswith(TEST_CARD_PREFIX):
         return
@@ -587,6 +610,8 @@ def create_payment_sandbox(
         if not customer:
             raise ApiError(400, "invalid_request_error", "customer is required", param="customer")
         method = ledger.payment_method(method_id)
+        if method["detached"]:
+            raise ApiError(400, "invalid_request_error", DETACHED_CARD_ATTACHED)
         # Test cards (pm_card_visa, ...) are shared by every account, as Stripe's are; any
         # other payment method belongs to one customer.
         if method["customer"] not in (None, customer) and not method_id.startswith(TEST_CARD_PREFIX):
@@ -599,6 +624,28 @@ def create_payment_sandbox(
         method["customer"] = customer
         ledger.save_payment_method(method)
         ledger.record_event(PAYMENT_METHOD_ATTACHED, method)
+        return 200, method
+
+    def detach_payment_method(method_id: str) -> tuple[int, dict]:
+        if method_id.startswith(TEST_CARD_PREFIX):
+            # On Stripe a test card id makes a new card each time it is used, so there is
+            # no saved card to detach; the sandbox shares one record, and keeps it usable.
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"{method_id} is a test card, new at each use; detach a card saved under its own id",
+                param="payment_method",
+            )
+        method = ledger.payment_method(method_id)
+        if method["customer"] is None:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                "The payment method you provided is not attached to a customer so detachment is impossible.",
+            )
+        method.update(customer=None, detached=True)
+        ledger.save_payment_method(method)
+        ledger.record_event(PAYMENT_METHOD_DETACHED, method)
         return 200, method
 
     handlers = {"/v1/payment_intents": create_intent, "/v1/refunds": create_refund}
@@ -615,6 +662,8 @@ def create_payment_sandbox(
                 )
             if action == "attach":
                 return lambda params: attach_payment_method(method_id, params)
+            if action == "detach":
+                return lambda params: detach_payment_method(method_id)
             return lambda params: update_payment_method(method_id, params)
         return handlers[path]
 
@@ -630,6 +679,7 @@ def create_payment_sandbox(
     @app.post("/v1/payment_intents/<intent_id>/cancel")
     @app.post("/v1/payment_methods/<method_id>")
     @app.post("/v1/payment_methods/<method_id>/attach")
+    @app.post("/v1/payment_methods/<method_id>/detach")
     def mutate(intent_id: str | None = None, method_id: str | None = None):
         path = request.path
         key = request.headers.get("Idempotency-Key")
