@@ -286,6 +286,52 @@ def test_a_withdrawal_is_published_once_and_the_candidate_may_apply_again(web, p
     assert web.post("/api/applications", json=body).json["id"] == again.json["id"]
 
 
+def test_a_shortlisted_candidate_who_withdraws_has_the_interview_cancelled(web, process_engine, local_world):
+    candidate_email = f"{unique_key('edsger')}@example.com"
+    application = web.post(
+        "/api/applications",
+        json={
+            "candidate_id": local_world.add_candidate(["python"]),
+            "candidate_name": "Edsger Dijkstra",
+            "candidate_email": candidate_email,
+            "posting_id": local_world.add_posting(["python"]),  # a full match: shortlisted at once
+            "employer_email": "hiring@acme.example",
+            "recruiter_team_email": "recruiters@acme.example",
+        },
+    )
+    application_id = application.json["id"]
+    wait_for(
+        lambda: web.get(f"/api/applications/{application_id}").json["status"] == "shortlisted",
+        what="the shortlist",
+        seen=lambda: describe_instance(process_engine.client, application.json["processInstanceKey"]),
+    )
+    panelist_email = f"{unique_key('alice')}@acme.example"
+    interview_request = {
+        "application_id": application_id,
+        "candidate_name": "Edsger Dijkstra",
+        "candidate_email": candidate_email,
+        "lead_recruiter_email": "lead@acme.example",
+        "panel": [{"username": unique_key("alice"), "email": panelist_email, "name": "Alice"}],
+    }
+    interview = web.post("/api/interviews", json=interview_request)
+    instance = interview.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
+
+    withdrawn = web.post(f"/api/applications/{application_id}/withdrawal")
+    assert withdrawn.status_code == 202, withdrawn.json
+    assert web.get(f"/api/applications/{application_id}").json["status"] == "withdrawn"
+    wait_until_completed(process_engine.client, instance)
+    assert web.get(f"/api/interviews/{interview.json['id']}").json["status"] == "cancelled"
+    # The cancellation path told the panel, as when a recruiter cancels.
+    assert wait_for(
+        lambda: local_world.mails_to(panelist_email),
+        what="the panel's cancellation email",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    refused = web.post("/api/interviews", json=interview_request)
+    assert refused.status_code == 409 and "withdrawn" in refused.json["detail"]
+
+
 @pytest.fixture
 def provider_webhooks(web_app, local_world, serve):
     """The payment sandbox delivering its events to the webapp on a local port, as ``make run`` wires it."""

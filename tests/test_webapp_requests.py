@@ -21,6 +21,7 @@ from hireflow.adapters.file_store import LocalFileStore
 from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.adapters.s3_file_store import S3FileStore, s3_client
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.constants import Message
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.signed_links import CardLinks, SlotLinks
@@ -734,6 +735,64 @@ class RecordsVariables(StartsInstancesInState):
     def create_process_instance(self, process_id, variables=None):
         self.variables.append(variables)
         return super().create_process_instance(process_id, variables)
+
+
+class RecordsMessages(StartsInstancesInState):
+    """Every instance ACTIVE; keeps the messages published, as (name, correlation key)."""
+
+    def __init__(self):
+        super().__init__("ACTIVE")
+        self.published: list[tuple[str, str]] = []
+
+    def publish_message(self, name, correlation_key, *, message_id=None, variables=None, ttl_ms=60_000):
+        self.published.append((name, correlation_key))
+        return {"messageKey": str(len(self.published))}
+
+
+def test_an_item_that_is_over_is_neither_withdrawn_nor_cancelled(tmp_path):
+    # A message to a process that has ended would wait for nobody, and the client would
+    # read "published" as done.
+    services = empty_services(tmp_path)
+    engine = RecordsMessages()
+    web = create_app({"TESTING": True}, engine_client=engine, services=services).test_client()
+    record_status(services.db, "application", "app_declined", "declined", {"candidate_id": "ada"})
+    record_status(services.db, "interview", "int_done", "done", {"application_id": "app_declined"})
+    record_status(services.db, "interview", "int_cancelled", "cancelled", {"application_id": "app_declined"})
+
+    declined = web.post("/api/applications/app_declined/withdrawal")
+    assert declined.status_code == 409 and "declined" in declined.json["detail"]
+    done = web.post("/api/interviews/int_done/cancellation")
+    assert done.status_code == 409 and "done" in done.json["detail"]
+    assert web.post("/api/interviews/int_cancelled/cancellation").status_code == 200  # a repeat
+    interview = {
+        "application_id": "app_declined",
+        "candidate_name": "Ada",
+        "candidate_email": "ada@example.com",
+        "lead_recruiter_email": "lead@example.com",
+        "panel": [{"username": "alice", "email": "alice@example.com", "name": "Alice"}],
+    }
+    refused = web.post("/api/interviews", json=interview)
+    assert refused.status_code == 409 and "declined" in refused.json["detail"]
+    assert (engine.published, engine.started) == ([], [])
+
+
+def test_a_shortlisted_candidate_withdraws_by_cancelling_the_open_interviews(tmp_path):
+    # resume-submission ended with the shortlist: the application lives on in its interviews.
+    services = empty_services(tmp_path)
+    engine = RecordsMessages()
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    web = app.test_client()
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    for interview_id, status in (("int_open", "requested"), ("int_done", "done"), ("int_over", "cancelled")):
+        record_status(services.db, "interview", interview_id, status, {"application_id": "app_1"})
+    record_status(services.db, "interview", "int_other", "requested", {"application_id": "app_2"})
+    assert "Withdraw application" in web.get("/items/application/app_1").text
+
+    first = web.post("/api/applications/app_1/withdrawal")
+    second = web.post("/api/applications/app_1/withdrawal")
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert engine.published == [(Message.INTERVIEW_CANCELLED, "int_open")]
+    assert web.get("/api/applications/app_1").json["status"] == "withdrawn"
 
 
 def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_provider(serve, tmp_path):

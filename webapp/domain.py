@@ -87,6 +87,9 @@ CANDIDATE_KINDS = ("resume", "application", "unlock")
 INTERNAL_DETAILS = {"process_instance_key", "file_ref", "text_ref"}
 # Instance states after which an item's status can no longer change.
 ENDED_STATES = {"COMPLETED", "TERMINATED", "CANCELED"}
+# Statuses after which an item's process has ended: with its outcome, or without (the
+# engine that ran it was lost, or the candidate was erased).
+ENDED_STATUSES = {kind: statuses | {"ended"} for kind, statuses in FINAL_STATUSES.items()}
 FIRST_STATUS = {
     "resume": "received",
     "application": "submitted",
@@ -266,12 +269,36 @@ class Hireflow:
         return self._accepted("application", application_id, started, details)
 
     def withdraw(self, application_id: str) -> bool:
-        """Publish ``application-withdrawn`` once; False when it was already published."""
-        self._require("application", application_id)
+        """Withdraw an application, once; False when it was withdrawn before.
+
+        While resume-submission runs, ``application-withdrawn`` ends it, and the model
+        records the withdrawal. Once the candidate is shortlisted, that process has ended
+        and the application lives on in its interviews: each one still open is cancelled
+        (``interview-cancelled``, which releases its booking and tells the panel), then the
+        withdrawal is recorded here. A declined or ended application is refused with 409:
+        a message would wait for a process that no longer listens.
+        """
+        status = self.status("application", application_id)["status"]
+        if status == "withdrawn":
+            return False
+        if status == "shortlisted":
+            # Safe to repeat after a failure half-way: each cancellation is published once.
+            for interview_id in self._open_interviews(application_id):
+                self.cancel_interview(interview_id)
+            self._record_status("application", application_id, "withdrawn")
+            return True
+        if status != FIRST_STATUS["application"]:
+            raise Problem(409, "Application closed", f"this application is {status}; it cannot be withdrawn")
         published = self.gateway.publish_once(
             Message.APPLICATION_WITHDRAWN, application_id, f"withdrawn-{application_id}"
         )
         return published.published
+
+    def _open_interviews(self, application_id: str) -> list[str]:
+        """The application's interviews that have not ended."""
+        with self.services.db.sessions() as session:
+            interviews = _records_mentioning(session, ("interview",), "application_id", application_id)
+        return [r.business_id for r in interviews if not self.status("interview", r.business_id)["final"]]
 
     # -- unlocks --
 
@@ -365,8 +392,14 @@ class Hireflow:
     # -- interviews --
 
     def schedule_interview(self, request: InterviewRequest) -> Accepted:
-        """Start ``interview-scheduling`` for an application we know."""
-        self._require("application", request.application_id, field="application_id", status=422)
+        """Start ``interview-scheduling`` for an application we know that is still open."""
+        application = self._require("application", request.application_id, field="application_id", status=422)
+        if application.status in ENDED_STATUSES["application"] - {"shortlisted"}:
+            raise Problem(
+                409,
+                "Application closed",
+                f"application {request.application_id} is {application.status}; interviews are for open ones",
+            )
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {"interview_id": interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, "interview_id", variables)
@@ -374,8 +407,15 @@ class Hireflow:
         return self._accepted("interview", interview_id, started, details)
 
     def cancel_interview(self, interview_id: str) -> bool:
-        """Publish ``interview-cancelled`` once; False when it was already published."""
-        self._require("interview", interview_id)
+        """Publish ``interview-cancelled`` once; False when it was published or recorded before.
+
+        An interview that is over (done, never scheduled, ended) is refused with 409.
+        """
+        status = self.status("interview", interview_id)["status"]
+        if status == "cancelled":
+            return False
+        if status in ENDED_STATUSES["interview"]:
+            raise Problem(409, "Interview over", f"this interview is {status}; it cannot be cancelled")
         published = self.gateway.publish_once(
             Message.INTERVIEW_CANCELLED, interview_id, f"cancelled-{interview_id}"
         )
@@ -571,7 +611,7 @@ class Hireflow:
             "kind": kind,
             "id": business_id,
             "status": status,
-            "final": status == "ended" or status in FINAL_STATUSES[kind],
+            "final": status in ENDED_STATUSES[kind],
             "updatedAt": record.updated_at.isoformat() + "Z",
             "details": {k: v for k, v in details.items() if k not in INTERNAL_DETAILS},
             "engine": engine,
@@ -768,6 +808,12 @@ class Hireflow:
                 booking = session.get(CalendarBooking, business_id)
                 return "scheduled" if booking is not None and booking.status == "booked" else recorded
         return recorded
+
+    def _record_status(self, kind: str, business_id: str, status: str) -> None:
+        """Set the status of a recorded item, for an outcome no process records."""
+        with self.services.db.sessions.begin() as session:
+            record = session.get(BusinessRecord, (kind, business_id))
+            record.status, record.updated_at = status, utcnow()
 
     def _record(self, kind: str, business_id: str) -> BusinessRecord | None:
         with self.services.db.sessions() as session:

@@ -276,7 +276,10 @@ def _start(summary: str, model: str) -> dict[str, Any]:
             "202": _json("Accepted", "Accepted: the process started."),
             "200": _json("Accepted", "The same request was accepted before; nothing new started."),
             "400": INVALID,
-            "409": CONFLICT,
+            "409": _problem(
+                "The key was used for a different request, the same request is in progress, "
+                "or the application to interview for is closed."
+            ),
             "415": UNSUPPORTED,
             "422": _problem("A referenced item (candidate, posting, application) does not exist."),
             "503": UNAVAILABLE,
@@ -300,7 +303,10 @@ def _message(summary: str) -> dict[str, Any]:
             "202": _json("MessageResult", "Published."),
             "200": _json("MessageResult", "Published before; not published again."),
             "404": NOT_FOUND,
-            "409": CONFLICT,
+            "409": _problem(
+                "The item is over (an application declined or ended, an interview done or ended), "
+                "or the same request is in progress."
+            ),
             "503": UNAVAILABLE,
         },
     }
