@@ -424,6 +424,28 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     assert re.search(r"<dt>missing skills</dt>\s*<dd>none</dd>", page)
 
 
+def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+    token = csrf_token(web.get("/").text)
+    application = {
+        "csrf_token": token,
+        "candidate_id": "ada",
+        "candidate_name": "Ada",
+        "candidate_email": "ada@example.com",
+        "posting_id": "nope",
+        "employer_email": "hr@example.com",
+        "recruiter_team_email": "recruiters@example.com",
+    }
+    refused = web.post("/applications", data=application)
+    assert refused.status_code == 422 and refused.mimetype == "text/html"
+    assert refused.text.count("no job posting nope") == 1
+    # Several wrong fields: one line each.
+    several = web.post("/applications", data={"csrf_token": token})
+    assert several.status_code == 400
+    assert len(re.findall(r'<p class="field-error">', several.text)) == 6
+
+
 def test_a_shortlisted_application_leads_to_the_interview_form_filled_in(offline):
     app, services, _ = offline
     record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
@@ -717,6 +739,10 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, 
     taken = web.post("/api/unlocks/unl_other/payment-method", json={"payment_method_ref": "pm_1Emp1Visa"})
     assert taken.status_code == 422
     assert taken.json["invalid_params"][0]["name"] == "payment_method_ref"
+    # The provider's words, not hireflow's request to it.
+    assert taken.json["invalid_params"][0]["reason"] == (
+        "the payment provider refused it: The payment method pm_1Emp1Visa is attached to another customer"
+    )
     assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 2  # no third
     # An unlock with no employer on record: the card is tied to nobody else in its place.
     record_status(services.db, "unlock", "unl_nobody", "requested", {})
@@ -866,8 +892,19 @@ def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
     assert [(e["type"], e["payload"]["data"]["object"]["metadata"]) for e in events] == [
         ("payment_method.attached", {"unlock_id": "unl_open"})
     ]
+    # A refused card shows the form again, with what was typed and why, to try another one.
     empty = web.post(f"/unlocks/card/{token}", data={**form, "payment_method_ref": ""})
-    assert empty.status_code == 400 and "payment_method_ref" in empty.text
+    assert empty.status_code == 400 and 'data-testid="card-error"' in empty.text and "Save card" in empty.text
+    record_status(services.db, "unlock", "unl_theirs", "requested", {"employer_id": "emp-2"})
+    services.payments.save_card(unlock_id="unl_theirs", customer="emp-2", payment_method="pm_1Emp2Visa")
+    taken = web.post(f"/unlocks/card/{token}", data={**form, "payment_method_ref": "pm_1Emp2Visa"})
+    assert taken.status_code == 422 and "Save card" in taken.text
+    error = re.search(r'data-testid="card-error">(.*?)</p>', taken.text).group(1)
+    assert re.sub(r"<[^>]+>", "", error) == (
+        "Saved card: the payment provider refused it: The payment method pm_1Emp2Visa is attached to "
+        "another customer"
+    )
+    assert 'value="pm_1Emp2Visa"' in taken.text
 
     services.card_links = CardLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
     expired = web.get(f"/unlocks/card/{token}")

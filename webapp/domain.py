@@ -381,8 +381,10 @@ class Hireflow:
                 unlock_id=unlock_id, customer=customer, payment_method=update.payment_method_ref
             )
         except PaymentRequestRejected as exc:
+            # The employer reads this on the card page: the provider's words, not our request.
+            log.info("unlock %s: the payment provider refused the card: %s", unlock_id, exc)
             raise invalid_field(
-                "payment_method_ref", f"the payment provider refused it: {exc}", status=422
+                "payment_method_ref", f"the payment provider refused it: {exc.reason}", status=422
             ) from exc
         except PaymentGatewayUnavailable as exc:
             raise Problem(

@@ -48,10 +48,13 @@ class PaymentDeclined(PaymentError, BusinessOutcome):
 class PaymentRequestRejected(PaymentError, PermanentFailure):
     """The gateway refused the request as invalid; retrying cannot help (needs a person)."""
 
-    def __init__(self, message: str, code: str | None = None, param: str | None = None):
+    def __init__(
+        self, message: str, code: str | None = None, param: str | None = None, reason: str | None = None
+    ):
         super().__init__(message)
         self.code = code  # the provider's error code, such as ``charge_already_refunded``
         self.param = param  # the request parameter the provider found at fault, if it says
+        self.reason = reason or message  # the provider's own words, fit to show a customer
 
 
 # The decline code a charge gets when the provider refuses the saved card itself (removed,
@@ -320,6 +323,7 @@ class StripeStylePaymentGateway:
                         f"{path} refused with {response.status_code}: {_error_message(response)}",
                         _error_field(response, "code"),
                         _error_field(response, "param"),
+                        _error_message(response),
                     )
                 last_problem = f"HTTP {response.status_code}: {_error_message(response)}"
             if attempt < self.attempts:

@@ -9,9 +9,13 @@ card with the payment provider, whose webhook then continues the unlock.
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from pydantic import ValidationError
 
 from webapp.http import hireflow
+from webapp.problems import Problem, from_validation_error
 from webapp.schemas import CardUpdate
+
+FIELD = "payment_method_ref"
 
 bp = Blueprint("cards", __name__, url_prefix="/unlocks/card")
 
@@ -25,8 +29,20 @@ def card_form(token: str):
 @bp.post("/<token>")
 def save_card(token: str):
     unlock_id = hireflow().card_link_unlock(token)
-    update = CardUpdate.model_validate(
-        {"payment_method_ref": request.form.get("payment_method_ref", "").strip()}
-    )
-    hireflow().save_card(unlock_id, update)
+    typed = request.form.get(FIELD, "").strip()
+    try:
+        hireflow().save_card(unlock_id, CardUpdate.model_validate({FIELD: typed}))
+    except ValidationError as exc:
+        return _form_again(unlock_id, typed, from_validation_error(exc))
+    except Problem as problem:
+        if not any(p["name"] == FIELD for p in problem.extensions.get("invalid_params", [])):
+            raise
+        return _form_again(unlock_id, typed, problem)
     return render_template("card.html", item=hireflow().status("unlock", unlock_id), saved=True)
+
+
+def _form_again(unlock_id: str, typed: str, problem: Problem):
+    """The form again, with what the employer typed and why it was refused, so they can try another card."""
+    reason = next(p["reason"] for p in problem.extensions["invalid_params"] if p["name"] == FIELD)
+    item = hireflow().status("unlock", unlock_id)
+    return render_template("card.html", item=item, saved=False, typed=typed, error=reason), problem.status
