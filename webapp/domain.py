@@ -396,6 +396,7 @@ class Hireflow:
     def schedule_interview(self, request: InterviewRequest) -> Accepted:
         """Start ``interview-scheduling`` for an application we know that is still open."""
         application = self._require("application", request.application_id, field="application_id", status=422)
+        # Shortlisted is where interviews begin; the other ends (declined, withdrawn) close it.
         if application.status in ENDED_STATUSES["application"] - {"shortlisted"}:
             raise Problem(
                 409,

@@ -70,7 +70,7 @@ CARD_GONE_WORDS = "may not be used again"
 
 def names_an_unusable_card(exc: PaymentRequestRejected) -> bool:
     """Whether a refused charge blames the card it was given, not hireflow's request."""
-    return exc.param == "payment_method" or exc.code in CARD_ERROR_CODES or CARD_GONE_WORDS in str(exc)
+    return exc.param == "payment_method" or exc.code in CARD_ERROR_CODES or CARD_GONE_WORDS in exc.reason
 
 
 class PaymentGatewayUnavailable(PaymentError):
