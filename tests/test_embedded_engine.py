@@ -181,3 +181,42 @@ def test_clients_reading_the_history_at_once_each_get_every_record(process_engin
     assert all(str(key) in seen for key in created)
     for key in created:
         writer.cancel_process_instance(key)
+
+
+class NewRecordOnEveryRead(EmbeddedEngineClient):
+    """A client whose engine has written one more variable each time it is asked."""
+
+    def __init__(self):
+        super().__init__("http://127.0.0.1:9")
+        self.reads = 0
+
+    def _v2(self, method, path, **kwargs):
+        self.reads += 1
+        value = {"scopeKey": 1, "name": f"v{self.reads}", "value": "1", "processInstanceKey": 1}
+        record = {"recordType": "EVENT", "valueType": "VARIABLE", "intent": "CREATED", "key": self.reads}
+        return {"records": [{**record, "value": value}], "next": self.reads}
+
+
+def test_one_client_shared_by_threads_reads_no_table_another_is_changing():
+    """The webapp's threads share one client. Found by the chaos run: a status read went
+    through the element instances while another thread's read added to them, and the
+    webapp answered 500 ("dictionary changed size during iteration")."""
+    shared = NewRecordOnEveryRead()
+    shared.refresh()
+    shared.refresh()
+    others: list[threading.Thread] = []
+
+    class AnotherThreadReadsMeanwhile:
+        """A filter value: comparing each variable against it lets another thread read."""
+
+        def __str__(self) -> str:
+            other = threading.Thread(target=shared.refresh)
+            others.append(other)
+            other.start()
+            other.join(0.2)  # it waits for the search to end, or adds its record now
+            return "1"
+
+    found = shared.search_variables(scopeKey=AnotherThreadReadsMeanwhile())
+    for other in others:
+        other.join(5)
+    assert [v["name"] for v in found] == ["v1", "v2", "v3"]

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -31,6 +31,7 @@ from hireflow.paths import cache_root
 EMBEDDED_DIR = CAMUNDA_DEPLOY_DIR / "embedded"
 LAUNCHER = EMBEDDED_DIR / "HireflowEmbeddedEngine.java"
 START_TIMEOUT_S = 120.0
+T = TypeVar("T")
 
 
 def embedded_version() -> str:
@@ -370,14 +371,29 @@ class EmbeddedEngineClient(CamundaRestClient):
     def refresh(self) -> _Projection:
         """Read the records written since the last call into the projection."""
         with self._lock:
-            page = self._v2("GET", f"/records?from={self._projection.next_index}")
-            for record in page["records"]:
-                self._projection.apply(record)
-            self._projection.next_index = page["next"]
-            return self._projection
+            return self._catch_up()
 
-    def _search(self, items: Iterable[dict[str, Any]], filter_: dict[str, Any]) -> list[dict[str, Any]]:
-        return [dict(item) for item in items if _matches(item, filter_)]
+    def _catch_up(self) -> _Projection:
+        # Call with the lock held.
+        page = self._v2("GET", f"/records?from={self._projection.next_index}")
+        for record in page["records"]:
+            self._projection.apply(record)
+        self._projection.next_index = page["next"]
+        return self._projection
+
+    def _read(self, read: Callable[[_Projection], T]) -> T:
+        """Catch up, then read the projection, under the lock.
+
+        One client serves all of a server's threads: without the lock, one thread's
+        catching up would change the projection while another iterates over it.
+        """
+        with self._lock:
+            return read(self._catch_up())
+
+    def _search(self, table: str, filter_: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._read(
+            lambda state: [dict(item) for item in getattr(state, table).values() if _matches(item, filter_)]
+        )
 
     def deploy_resources(self, resources: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
         encoded = [
@@ -386,43 +402,54 @@ class EmbeddedEngineClient(CamundaRestClient):
         return self._v2("POST", "/deployments", json={"resources": encoded})
 
     def get_process_instance(self, key: int | str) -> dict[str, Any]:
-        state = self.refresh()
-        instance = state.instances.get(_k(key))
-        if instance is None:
+        def read(state: _Projection) -> dict[str, Any] | None:
+            instance = state.instances.get(_k(key))
+            if instance is None:
+                return None
+            # As REST v2 answers it: whether an unresolved incident stops the instance.
+            has_incident = any(
+                i["processInstanceKey"] == _k(key) and i["state"] == "ACTIVE"
+                for i in state.incidents.values()
+            )
+            return {**instance, "hasIncident": has_incident}
+
+        found = self._read(read)
+        if found is None:
             raise CamundaApiError("GET", f"process instance {key}", 404, "not found")
-        # As REST v2 answers it: whether an unresolved incident stops the instance.
-        has_incident = any(
-            i["processInstanceKey"] == _k(key) and i["state"] == "ACTIVE" for i in state.incidents.values()
-        )
-        return {**instance, "hasIncident": has_incident}
+        return found
 
     def search_process_instances(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search(self.refresh().instances.values(), filter_)
+        return self._search("instances", filter_)
 
     def search_element_instances(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search(self.refresh().elements.values(), filter_)
+        return self._search("elements", filter_)
 
     def search_variables(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search(self.refresh().variables.values(), filter_)
+        return self._search("variables", filter_)
 
     def search_user_tasks(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search(self.refresh().user_tasks.values(), filter_)
+        return self._search("user_tasks", filter_)
 
     def search_incidents(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search(self.refresh().incidents.values(), filter_)
+        return self._search("incidents", filter_)
 
     def search_jobs(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search(self.refresh().jobs.values(), filter_)
+        return self._search("jobs", filter_)
 
     def search_process_definitions(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search(self.refresh().definitions.values(), filter_)
+        return self._search("definitions", filter_)
 
     def visited_flow_nodes(self, process_id: str) -> set[str]:
-        elements = self.refresh().elements.values()
-        return {e["elementId"] for e in elements if e["processDefinitionId"] == process_id}
+        return self._read(
+            lambda state: {
+                e["elementId"] for e in state.elements.values() if e["processDefinitionId"] == process_id
+            }
+        )
 
     def taken_sequence_flows(self, process_id: str) -> set[str]:
-        return {flow for process, flow in self.refresh().taken_flows if process == process_id}
+        return self._read(
+            lambda state: {flow for process, flow in state.taken_flows if process == process_id}
+        )
 
     def clock_now_ms(self) -> int:
         """The engine clock's time: the machine's plus every advance so far."""
