@@ -285,14 +285,20 @@ def test_with_the_database_down_requests_answer_503_not_500(tmp_path):
     services.db = Database(f"sqlite:///{tmp_path / 'no-such-folder' / 'domain.sqlite3'}")
     client = offline_app(services).test_client()
 
+    posting = {"employer_id": "acme", "title": "Engineer"}
     for response in (
         client.get("/api/resumes/res_1"),
         client.post("/api/resumes", **resume_upload(pdf_resume(pages=1))),
+        client.put("/api/admin/postings/p-1", json=posting, headers=ADMIN),
     ):
         assert response.status_code == 503, response.json
         assert response.json["title"] == "Database unavailable"
         assert response.headers["Retry-After"] == "5"
     assert client.get("/readyz").json["checks"]["database"]["ok"] is False
+    # The document says so for every API operation: each one reads or writes the store.
+    for path, item in openapi_document()["paths"].items():
+        if path.startswith("/api/"):
+            assert all("503" in operation["responses"] for operation in item.values()), path
 
 
 def test_erasing_a_candidate_whose_item_may_still_run_waits_for_the_engine(offline):

@@ -558,6 +558,10 @@ def openapi_document() -> dict[str, Any]:
                 operation["responses"]["401"] = _problem(
                     "Missing or wrong API token (the deployment sets HIREFLOW_API_TOKEN)."
                 )
+            if path.startswith("/api/"):
+                # Every API operation reads or writes the domain store (SQLite busy past its
+                # timeout, PostgreSQL gone): that is a 503 with Retry-After, too.
+                operation["responses"].setdefault("503", UNAVAILABLE)
             operation["responses"].setdefault(
                 "500", _problem("Unexpected error, with a reference to the log.")
             )
