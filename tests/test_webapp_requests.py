@@ -827,6 +827,21 @@ def test_a_shortlisted_candidate_withdraws_by_cancelling_the_open_interviews(tmp
     assert web.get("/api/applications/app_1").json["status"] == "withdrawn"
 
 
+def test_a_withdrawal_during_screening_cancels_the_interviews_too(tmp_path):
+    # An interview may be asked for before the screening ends; it must not outlive the application.
+    services = empty_services(tmp_path)
+    engine = RecordsMessages()
+    web = create_app({"TESTING": True}, engine_client=engine, services=services).test_client()
+    record_status(services.db, "application", "app_1", "submitted", {"candidate_id": "ada"})
+    record_status(services.db, "interview", "int_early", "requested", {"application_id": "app_1"})
+
+    assert web.post("/api/applications/app_1/withdrawal").status_code == 202
+    assert engine.published == [
+        (Message.INTERVIEW_CANCELLED, "int_early"),
+        (Message.APPLICATION_WITHDRAWN, "app_1"),
+    ]
+
+
 def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_provider(serve, tmp_path):
     # Stripe charges a saved card only together with the customer it is attached to.
     services = empty_services(tmp_path)

@@ -271,24 +271,24 @@ class Hireflow:
     def withdraw(self, application_id: str) -> bool:
         """Withdraw an application, once; False when it was withdrawn before.
 
-        While resume-submission runs, ``application-withdrawn`` ends it, and the model
-        records the withdrawal. Once the candidate is shortlisted, that process has ended
-        and the application lives on in its interviews: each one still open is cancelled
-        (``interview-cancelled``, which releases its booking and tells the panel), then the
-        withdrawal is recorded here. A declined or ended application is refused with 409:
-        a message would wait for a process that no longer listens.
+        Its interviews still open are cancelled first (``interview-cancelled``, once each:
+        the booking is released and the panel told). While resume-submission runs,
+        ``application-withdrawn`` then ends it, and the model records the withdrawal. Once
+        the candidate is shortlisted that process has ended, so the withdrawal is recorded
+        here. A declined or ended application is refused with 409: a message would wait
+        for a process that no longer listens.
         """
         status = self.status("application", application_id)["status"]
         if status == "withdrawn":
             return False
+        if status not in (FIRST_STATUS["application"], "shortlisted"):
+            raise Problem(409, "Application closed", f"this application is {status}; it cannot be withdrawn")
+        # Safe to repeat after a failure half-way: each cancellation is published once.
+        for interview_id in self._open_interviews(application_id):
+            self.cancel_interview(interview_id)
         if status == "shortlisted":
-            # Safe to repeat after a failure half-way: each cancellation is published once.
-            for interview_id in self._open_interviews(application_id):
-                self.cancel_interview(interview_id)
             self._record_status("application", application_id, "withdrawn")
             return True
-        if status != FIRST_STATUS["application"]:
-            raise Problem(409, "Application closed", f"this application is {status}; it cannot be withdrawn")
         published = self.gateway.publish_once(
             Message.APPLICATION_WITHDRAWN, application_id, f"withdrawn-{application_id}"
         )
