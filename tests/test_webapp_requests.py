@@ -795,6 +795,10 @@ def test_an_item_that_is_over_is_neither_withdrawn_nor_cancelled(tmp_path):
     assert declined.status_code == 409 and "declined" in declined.json["detail"]
     done = web.post("/api/interviews/int_done/cancellation")
     assert done.status_code == 409 and "done" in done.json["detail"]
+    # Its instance gone with the engine that ran it (make run's embedded engine, restarted).
+    record_status(services.db, "interview", "int_ended", "ended", {"application_id": "app_declined"})
+    ended = web.post("/api/interviews/int_ended/cancellation")
+    assert ended.status_code == 409 and "ended" in ended.json["detail"]
     assert web.post("/api/interviews/int_cancelled/cancellation").status_code == 200  # a repeat
     interview = {
         "application_id": "app_declined",

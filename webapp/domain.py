@@ -67,11 +67,13 @@ KINDS = {
     "unlock": ProcessId.RESUME_UNLOCK,
     "interview": ProcessId.INTERVIEW_SCHEDULING,
 }
+# Statuses after which an item's process has ended: with its outcome, or without it
+# ("ended": an operator cancelled the instance, or the engine that ran it was lost).
 FINAL_STATUSES = {
-    "resume": {"processed", "rejected", ERASED},
-    "application": {"shortlisted", "declined", "withdrawn", ERASED},
-    "unlock": {"unlocked", "cancelled", "refunded"},
-    "interview": {"done", "cancelled", "not-scheduled", ERASED},
+    "resume": {"processed", "rejected", ERASED, "ended"},
+    "application": {"shortlisted", "declined", "withdrawn", ERASED, "ended"},
+    "unlock": {"unlocked", "cancelled", "refunded", "ended"},
+    "interview": {"done", "cancelled", "not-scheduled", ERASED, "ended"},
 }
 # Items in these statuses ended without their purpose; asking again starts another attempt.
 OVER_FOR_GOOD = {
@@ -87,9 +89,6 @@ CANDIDATE_KINDS = ("resume", "application", "unlock")
 INTERNAL_DETAILS = {"process_instance_key", "file_ref", "text_ref"}
 # Instance states after which an item's status can no longer change.
 ENDED_STATES = {"COMPLETED", "TERMINATED", "CANCELED"}
-# Statuses after which an item's process has ended: with its outcome, or without (the
-# engine that ran it was lost, or the candidate was erased).
-ENDED_STATUSES = {kind: statuses | {"ended"} for kind, statuses in FINAL_STATUSES.items()}
 FIRST_STATUS = {
     "resume": "received",
     "application": "submitted",
@@ -111,7 +110,7 @@ def close_items_of_a_lost_engine(db: Database) -> int:
     closed = 0
     with db.sessions.begin() as session:
         for record in session.scalars(select(BusinessRecord)):
-            if record.status in FINAL_STATUSES.get(record.kind, ()) or record.status in ("ended", ERASED):
+            if record.status in FINAL_STATUSES.get(record.kind, ()) or record.status == ERASED:
                 continue
             record.details = {**(record.details or {}), "ended_because": ENGINE_LOST_REASON}
             record.status, record.updated_at = "ended", utcnow()
@@ -397,7 +396,7 @@ class Hireflow:
         """Start ``interview-scheduling`` for an application we know that is still open."""
         application = self._require("application", request.application_id, field="application_id", status=422)
         # Shortlisted is where interviews begin; the other ends (declined, withdrawn) close it.
-        if application.status in ENDED_STATUSES["application"] - {"shortlisted"}:
+        if application.status in FINAL_STATUSES["application"] - {"shortlisted"}:
             raise Problem(
                 409,
                 "Application closed",
@@ -417,7 +416,7 @@ class Hireflow:
         status = self.status("interview", interview_id)["status"]
         if status == "cancelled":
             return False
-        if status in ENDED_STATUSES["interview"]:
+        if status in FINAL_STATUSES["interview"]:
             raise Problem(409, "Interview over", f"this interview is {status}; it cannot be cancelled")
         published = self.gateway.publish_once(
             Message.INTERVIEW_CANCELLED, interview_id, f"cancelled-{interview_id}"
@@ -614,7 +613,7 @@ class Hireflow:
             "kind": kind,
             "id": business_id,
             "status": status,
-            "final": status in ENDED_STATUSES[kind],
+            "final": status in FINAL_STATUSES[kind],
             "updatedAt": record.updated_at.isoformat() + "Z",
             "details": {k: v for k, v in details.items() if k not in INTERNAL_DETAILS},
             "engine": engine,
