@@ -323,11 +323,12 @@ def test_a_shortlisted_candidate_who_withdraws_has_the_interview_cancelled(web, 
     wait_until_completed(process_engine.client, instance)
     assert web.get(f"/api/interviews/{interview.json['id']}").json["status"] == "cancelled"
     # The cancellation path told the panel, as when a recruiter cancels.
-    assert wait_for(
+    [cancelled] = wait_for(
         lambda: local_world.mails_to(panelist_email),
         what="the panel's cancellation email",
         seen=lambda: describe_instance(process_engine.client, instance),
     )
+    assert cancelled["subject"] == "Cancelled: interview with Edsger Dijkstra"
     refused = web.post("/api/interviews", json=interview_request)
     assert refused.status_code == 409 and "withdrawn" in refused.json["detail"]
 
