@@ -781,12 +781,19 @@ class RecordsMessages(StartsInstancesInState):
         return {"messageKey": str(len(self.published))}
 
 
-def test_an_item_that_is_over_is_neither_withdrawn_nor_cancelled(tmp_path):
-    # A message to a process that has ended would wait for nobody, and the client would
-    # read "published" as done.
+@pytest.fixture
+def recording(tmp_path):
+    """The console's app on an engine that keeps the messages published: (client, engine, services)."""
     services = empty_services(tmp_path)
     engine = RecordsMessages()
-    web = create_app({"TESTING": True}, engine_client=engine, services=services).test_client()
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    return app.test_client(), engine, services
+
+
+def test_an_item_that_is_over_is_neither_withdrawn_nor_cancelled(recording):
+    # A message to a process that has ended would wait for nobody, and the client would
+    # read "published" as done.
+    web, engine, services = recording
     record_status(services.db, "application", "app_declined", "declined", {"candidate_id": "ada"})
     record_status(services.db, "interview", "int_done", "done", {"application_id": "app_declined"})
     record_status(services.db, "interview", "int_cancelled", "cancelled", {"application_id": "app_declined"})
@@ -812,12 +819,9 @@ def test_an_item_that_is_over_is_neither_withdrawn_nor_cancelled(tmp_path):
     assert (engine.published, engine.started) == ([], [])
 
 
-def test_a_shortlisted_candidate_withdraws_by_cancelling_the_open_interviews(tmp_path):
+def test_a_shortlisted_candidate_withdraws_by_cancelling_the_open_interviews(recording):
     # resume-submission ended with the shortlist: the application lives on in its interviews.
-    services = empty_services(tmp_path)
-    engine = RecordsMessages()
-    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
-    web = app.test_client()
+    web, engine, services = recording
     record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
     for interview_id, status in (("int_open", "requested"), ("int_done", "done"), ("int_over", "cancelled")):
         record_status(services.db, "interview", interview_id, status, {"application_id": "app_1"})
@@ -831,11 +835,9 @@ def test_a_shortlisted_candidate_withdraws_by_cancelling_the_open_interviews(tmp
     assert web.get("/api/applications/app_1").json["status"] == "withdrawn"
 
 
-def test_a_withdrawal_during_screening_cancels_the_interviews_too(tmp_path):
+def test_a_withdrawal_during_screening_cancels_the_interviews_too(recording):
     # An interview may be asked for before the screening ends; it must not outlive the application.
-    services = empty_services(tmp_path)
-    engine = RecordsMessages()
-    web = create_app({"TESTING": True}, engine_client=engine, services=services).test_client()
+    web, engine, services = recording
     record_status(services.db, "application", "app_1", "submitted", {"candidate_id": "ada"})
     record_status(services.db, "interview", "int_early", "requested", {"application_id": "app_1"})
 
