@@ -302,7 +302,11 @@ def detach(sandbox, payment_method: str) -> requests.Response:
 def test_a_card_removed_by_its_holder_is_declined_as_no_longer_usable(sandbox):
     gw = gateway(sandbox, sleep=RecordingSleep())
     gw.save_card(unlock_id="u-3", customer="cus_E3", payment_method="pm_1E3Visa")
-    assert detach(sandbox, "pm_1E3Visa").status_code == 200
+    detached = detach(sandbox, "pm_1E3Visa")
+    assert detached.status_code == 200
+    # Stripe's shape: a removed card shows only by having no customer.
+    assert detached.json()["customer"] is None
+    assert set(detached.json()) == {"id", "object", "customer", "metadata"}
     unlock_id = unique_key("unlock")
     for _retry in range(2):  # a retry of the job meets the same answer
         with pytest.raises(PaymentDeclined) as declined:

@@ -232,13 +232,29 @@ class PaymentLedger:
             "object": "payment_method",
             "customer": row["customer"] if row else None,
             "metadata": json.loads(row["metadata"]) if row else {},
-            "detached": bool(row["detached"]) if row else False,
         }
 
+    def payment_method_detached(self, method_id: str) -> bool:
+        """Whether the card was detached from its customer: Stripe then refuses it for good.
+
+        Kept beside the API's shape, not in it: Stripe shows a detached card only by its
+        ``customer`` being null, which a card never attached shows too.
+        """
+        row = self._db.execute("SELECT detached FROM payment_methods WHERE id = ?", (method_id,)).fetchone()
+        return bool(row and row["detached"])
+
     def save_payment_method(self, method: dict) -> None:
+        """Store the card's customer and metadata; whether it was detached stays as it was."""
         self._db.execute(
-            "INSERT OR REPLACE INTO payment_methods VALUES (?,?,?,?)",
-            (method["id"], method["customer"], json.dumps(method["metadata"]), int(method["detached"])),
+            "INSERT INTO payment_methods (id, customer, metadata) VALUES (?,?,?) "
+            "ON CONFLICT (id) DO UPDATE SET customer = excluded.customer, metadata = excluded.metadata",
+            (method["id"], method["customer"], json.dumps(method["metadata"])),
+        )
+
+    def detach_payment_method(self, method_id: str) -> None:
+        """Mark the card detached from its customer, for good."""
+        self._db.execute(
+            "UPDATE payment_methods SET customer = NULL, detached = 1 WHERE id = ?", (method_id,)
         )
 
     # -- events and their delivery (see payment_webhooks) --
@@ -439,9 +455,9 @@ DETACHED_CARD_ATTACHED = (
 )
 
 
-def _check_customer(method: dict, customer: str | None) -> None:
+def _check_customer(method: dict, customer: str | None, *, detached: bool) -> None:
     """A payment method attached to a customer is charged only with that customer, as on Stripe."""
-    if method["detached"]:
+    if detached:
         raise ApiError(400, "invalid_request_error", DETACHED_CARD_CHARGED)
     owner = method["customer"]
     if owner is None or owner == customer or method["id"].startswith(TEST_CARD_PREFIX):
@@ -511,7 +527,8 @@ def create_payment_sandbox(
             raise ApiError(400, "invalid_request_error", "payment_method is required", param="payment_method")
         customer = params.get("customer") or None
         _check_confirmation(params)
-        _check_customer(ledger.payment_method(method), customer)
+        detached = ledger.payment_method_detached(method)
+        _check_customer(ledger.payment_method(method), customer, detached=detached)
         metadata = _metadata(params)
         if params.get("confirm") != "true":
             status = "requires_confirmation"
@@ -609,9 +626,9 @@ def create_payment_sandbox(
         customer = params.get("customer")
         if not customer:
             raise ApiError(400, "invalid_request_error", "customer is required", param="customer")
-        method = ledger.payment_method(method_id)
-        if method["detached"]:
+        if ledger.payment_method_detached(method_id):
             raise ApiError(400, "invalid_request_error", DETACHED_CARD_ATTACHED)
+        method = ledger.payment_method(method_id)
         # Test cards (pm_card_visa, ...) are shared by every account, as Stripe's are; any
         # other payment method belongs to one customer.
         if method["customer"] not in (None, customer) and not method_id.startswith(TEST_CARD_PREFIX):
@@ -643,8 +660,8 @@ def create_payment_sandbox(
                 "invalid_request_error",
                 "The payment method you provided is not attached to a customer so detachment is impossible.",
             )
-        method.update(customer=None, detached=True)
-        ledger.save_payment_method(method)
+        ledger.detach_payment_method(method_id)
+        method["customer"] = None
         ledger.record_event(PAYMENT_METHOD_DETACHED, method)
         return 200, method
 
