@@ -8,7 +8,8 @@ Each message says what failed, for which business object, and what to do, in tha
 
 The failure policy picks the cause from the exception's class. The catalogue below is the
 one place that names causes and actions, so every message the pool can raise can be
-listed and tested (tests/test_incident_messages.py).
+listed and tested (tests/test_incident_messages.py). The operators' table in
+deploy/README.md (*Repairing incidents*) repeats it, and that test keeps the two in step.
 """
 
 from __future__ import annotations

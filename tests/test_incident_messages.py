@@ -23,6 +23,7 @@ from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequest
 from hireflow.errors import PermanentFailure
 from hireflow.model_checks import MODELS_DIR, job_tasks
 from hireflow.parser_sandbox import ParserUnavailable
+from hireflow.paths import PROJECT_ROOT
 from job_workers import incidents
 from job_workers.failure_policy import FailurePolicy
 from job_workers.interview import NoFreeSlots
@@ -101,3 +102,12 @@ def test_a_long_detail_is_cut_and_the_action_survives():
     message = incidents.incident_message(job, RuntimeError("x" * 5000), tries=5)
     assert len(message) < 800 and message.endswith("…")
     assert "Search the worker log for this job's key" in message
+
+
+def test_the_operators_table_lists_every_cause_with_its_action():
+    """deploy/README.md's *Repairing incidents* table is what an operator reads first."""
+    runbook = (PROJECT_ROOT / "deploy" / "README.md").read_text()
+    retried = (*incidents.TECHNICAL_CAUSES, incidents.UNEXPECTED)
+    for cause in (*retried, *incidents.PERMANENT_CAUSES, incidents.BAD_DATA):
+        row = f"| {cause.what} | {'yes' if cause in retried else 'no'} | {cause.action} |"
+        assert row in runbook, f"deploy/README.md lacks the row: {row}"
