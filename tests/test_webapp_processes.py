@@ -40,6 +40,7 @@ from tests.web_helpers import (
     signed_webhook,
 )
 from webapp.blueprints.ui import URL_IN_TEXT
+from webapp.local_forms import bundled_forms, user_task_form_ids, variables_shown
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
@@ -284,6 +285,40 @@ def test_a_withdrawal_is_published_once_and_the_candidate_may_apply_again(web, p
     assert again.status_code == 202 and again.json["id"] != application_id
     assert web.get(f"/api/applications/{again.json['id']}").json["details"]["attempt"] == 2
     assert web.post("/api/applications", json=body).json["id"] == again.json["id"]
+
+
+def test_the_screening_form_finds_every_fact_it_shows_in_the_instance(web, process_engine, local_world):
+    """Started by the webapp, the instance holds every variable the recruiter's form shows."""
+    applied = web.post(
+        "/api/applications",
+        json={
+            "candidate_id": local_world.add_candidate(["python"]),
+            "candidate_name": "Grace Hopper",
+            "candidate_email": f"{unique_key('grace')}@example.com",
+            "posting_id": local_world.add_posting(["python", "go"]),  # a half match: screening
+            "employer_email": "hiring@acme.example",
+            "recruiter_team_email": "recruiters@acme.example",
+        },
+    )
+    assert applied.status_code == 202, applied.json
+    instance = applied.json["processInstanceKey"]
+    wait_for_user_task(process_engine.client, instance, "ScreenApplication")
+
+    variables = {
+        v["name"]: json.loads(v["value"])
+        for v in process_engine.client.search_variables(processInstanceKey=instance)
+    }
+    for task_id in ("ScreenApplication", "ReviewOverdueApplication"):  # the review uses the same facts
+        form = bundled_forms()[user_task_form_ids()[("resume-submission", task_id)]]
+        missing = variables_shown(form) - {
+            name for name, value in variables.items() if value not in (None, "")
+        }
+        assert not missing, f"{task_id}'s form would show blanks for {sorted(missing)}"
+    # The link from Tasklist (another host) back to the application's page is absolute.
+    public_url = web.application.extensions["hireflow"].services.public_url
+    assert variables["application_url"] == f"{public_url}/items/application/{applied.json['id']}"
+    web.post(f"/api/applications/{applied.json['id']}/withdrawal")
+    wait_until_completed(process_engine.client, instance)
 
 
 def test_a_shortlisted_candidate_who_withdraws_has_the_interview_cancelled(web, process_engine, local_world):

@@ -262,7 +262,12 @@ class Hireflow:
         application_id, attempt = self._current_attempt(
             "application", request.candidate_id, request.posting_id
         )
-        variables = {"application_id": application_id, **request.model_dump()}
+        variables = {
+            "application_id": application_id,
+            **request.model_dump(),
+            # The screening forms link to the application's page, from Tasklist on another host.
+            "application_url": f"{self.services.public_url}/items/application/{application_id}",
+        }
         started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, "application_id", variables)
         details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id, "attempt": attempt}
         return self._accepted("application", application_id, started, details)

@@ -84,6 +84,18 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+def variables_shown(form: dict) -> set[str]:
+    """The variables a form shows without asking for them: its read-only fields' keys and
+    the ``{{variable}}`` in its texts. An instance without one shows the person a blank."""
+    shown_names = set()
+    for component in form.get("components", []):
+        if component.get("type") == "text":
+            shown_names |= set(TEMPLATE_VARIABLE.findall(component.get("text", "")))
+        elif component.get("key") and (component.get("readonly") or component.get("disabled")):
+            shown_names.add(component["key"])
+    return shown_names
+
+
 def form_fields(
     form: dict, variables: dict[str, Any], submitted: dict[str, str] | None = None
 ) -> list[FormField]:
