@@ -70,7 +70,11 @@ class EmailOutboxEntry(Base):
 
 
 class Candidate(Base):
-    """A candidate as search sees them: skills and experience from their latest resume."""
+    """A candidate as search sees them: skills and experience from their latest resume.
+
+    Their contact details (name and email, as given with that resume) are shown only to
+    an employer who unlocked them (``ContactAccess``).
+    """
 
     __tablename__ = "candidates"
 
@@ -79,6 +83,9 @@ class Candidate(Base):
     skills: Mapped[list[str]] = mapped_column(JSON)
     years_of_experience: Mapped[int | None] = mapped_column(Integer, default=None)
     indexed_at: Mapped[datetime] = mapped_column(DateTime())
+    # Empty for candidates indexed before hireflow kept them (revision 0004).
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
 
 
 class CreditAccount(Base):

@@ -44,14 +44,26 @@ class ResumeUploadTasks:
         return {"skills": extract_skills(text), "years_of_experience": extract_years_of_experience(text)}
 
     def index_candidate(
-        self, resume_id: str, candidate_id: str, skills: list, years_of_experience: int | None
+        self,
+        resume_id: str,
+        candidate_id: str,
+        skills: list,
+        years_of_experience: int | None,
+        candidate_name: str | None = None,
+        candidate_email: str | None = None,
     ) -> dict:
-        """Make the candidate findable with this resume's profile (an upsert: safe to repeat)."""
+        """Make the candidate findable with this resume's profile (an upsert: safe to repeat).
+
+        The name and email given with the resume are kept too: they are what an employer's
+        unlock pays to see.
+        """
         with self.services.db.sessions.begin() as session:
             candidate = session.get(Candidate, candidate_id) or Candidate(candidate_id=candidate_id)
             candidate.resume_id = resume_id
             candidate.skills = list(skills)
             candidate.years_of_experience = years_of_experience
+            candidate.name = candidate_name or candidate.name
+            candidate.email = candidate_email or candidate.email
             candidate.indexed_at = utcnow()
             session.add(candidate)
         return {"indexed": True}

@@ -56,6 +56,25 @@ def test_indexing_twice_keeps_one_candidate_with_the_latest_resume(services):
     assert [(c.resume_id, c.skills) for c in candidates] == [("r-2", ["python", "sql"])]
 
 
+def test_indexing_keeps_the_contact_details_given_with_the_latest_resume(services):
+    tasks = ResumeUploadTasks(services)
+    tasks.index_candidate(
+        "r-1", "c-1", ["python"], 3, candidate_name="Ada L", candidate_email="ada@old.example"
+    )
+    tasks.index_candidate(
+        "r-2", "c-1", ["python"], 4, candidate_name="Ada Lovelace", candidate_email="ada@example.com"
+    )
+    # An instance started before the contact details were kept passes none: the last ones stay.
+    tasks.index_candidate("r-3", "c-1", ["python"], 5)
+    with services.db.sessions() as session:
+        candidate = session.get(Candidate, "c-1")
+    assert (candidate.resume_id, candidate.name, candidate.email) == (
+        "r-3",
+        "Ada Lovelace",
+        "ada@example.com",
+    )
+
+
 def test_extracted_text_is_kept_by_reference_not_in_variables(services):
     tasks = ResumeUploadTasks(services)
     result = tasks.extract_text("r-1", stored(services, docx_resume()))

@@ -74,6 +74,41 @@ def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, proces
     assert len(local_world.mails_to(email)) == 1
 
 
+def test_an_unlock_shows_the_contact_details_given_with_the_resume_until_an_erasure(
+    web, process_engine, local_world
+):
+    candidate_id, email = unique_key("cand"), f"{unique_key('ada')}@example.com"
+    uploaded = web.post(
+        "/api/resumes",
+        **resume_upload(pdf_resume(pages=1), candidate_id=candidate_id, candidate_email=email),
+    )
+    wait_until_completed(process_engine.client, uploaded.json["processInstanceKey"])
+    assert "contact" not in web.get(uploaded.headers["Location"]).json  # an unlock's alone
+
+    employer_id = unique_key("emp")
+    unlock = web.post(
+        "/api/unlocks",
+        json={
+            "employer_id": employer_id,
+            "employer_email": f"{employer_id}@example.com",
+            "candidate_id": candidate_id,
+            "payment_method_ref": "pm_card_visa",
+        },
+    )
+    assert unlock.status_code == 202, unlock.json
+    wait_until_completed(process_engine.client, unlock.json["processInstanceKey"])
+    unlocked = web.get(unlock.headers["Location"]).json
+    assert unlocked["status"] == "unlocked"
+    assert unlocked["contact"] == {"name": "Ada Lovelace", "email": email}
+    page = web.get(f"/items/unlock/{unlock.json['id']}").text
+    assert f'href="mailto:{email}"' in page and "Ada Lovelace" in page
+
+    # The candidate's erasure takes the employer's access, and the details, with it.
+    assert web.delete(f"/api/candidates/{candidate_id}").status_code == 200
+    after = web.get(unlock.headers["Location"]).json
+    assert after["status"] == "unlocked" and after["contact"] is None
+
+
 def test_an_admin_start_with_the_same_business_key_starts_one_instance(web, process_engine, local_world):
     candidate_id = local_world.add_candidate()
     body = {

@@ -528,6 +528,14 @@ class Hireflow:
                 removed_files += 1
         with self.services.db.sessions.begin() as session:
             profile_rows = session.execute(delete(Candidate).where(Candidate.candidate_id == candidate_id))
+            # An unlock reads as unlocked while its access exists. The access goes with the
+            # candidate, but the purchase stays unlocked: record that before the row goes.
+            for record in items:
+                if record.kind == "unlock" and record.status == FIRST_STATUS["unlock"]:
+                    granted = select(ContactAccess).where(ContactAccess.unlock_id == record.business_id)
+                    if session.scalar(granted) is not None:
+                        row = session.get(BusinessRecord, ("unlock", record.business_id))
+                        row.status, row.updated_at = "unlocked", utcnow()
             access = delete(ContactAccess).where(ContactAccess.candidate_id == candidate_id)
             access_rows = session.execute(access).rowcount
             email_rows = _delete_outbox_entries(session, sorted(erased_ids))
@@ -614,7 +622,7 @@ class Hireflow:
         if status == FIRST_STATUS[kind] and engine["state"] in ENDED_STATES:
             # The instance ended on a path that records no outcome (e.g. an unlock refunded).
             status = "ended"
-        return {
+        answer = {
             "kind": kind,
             "id": business_id,
             "status": status,
@@ -623,6 +631,23 @@ class Hireflow:
             "details": {k: v for k, v in details.items() if k not in INTERNAL_DETAILS},
             "engine": engine,
         }
+        if kind == "unlock":
+            answer["contact"] = self._unlocked_contact(details) if status == "unlocked" else None
+        return answer
+
+    def _unlocked_contact(self, details: dict[str, Any]) -> dict[str, str | None] | None:
+        """What the unlock paid for: the candidate's name and email, while the employer has access.
+
+        None once the candidate was erased (their access goes with them).
+        """
+        employer_id, candidate_id = details.get("employer_id"), details.get("candidate_id")
+        with self.services.db.sessions() as session:
+            if session.get(ContactAccess, (employer_id, candidate_id)) is None:
+                return None
+            candidate = session.get(Candidate, candidate_id)
+        if candidate is None:
+            return None
+        return {"name": candidate.name, "email": candidate.email}
 
     def retry_incident(self, kind: str, business_id: str, incident_key: str) -> None:
         """Retry the step an incident stopped, as Operate's retry does: one more try, then resolve.

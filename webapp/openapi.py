@@ -98,6 +98,14 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "and the attempt of an application, unlock or interview asked for again after the "
                 "previous one was withdrawn, cancelled or refunded",
             },
+            "contact": {
+                "type": ["object", "null"],
+                "description": "unlocks only: the candidate's contact details once the unlock is unlocked "
+                "(null before, and after the candidate's erasure); name and email are null for a "
+                "candidate indexed before hireflow kept them",
+                "required": ["name", "email"],
+                "properties": {"name": NULLABLE_STRING, "email": NULLABLE_STRING},
+            },
             "engine": {
                 "type": "object",
                 "required": ["processInstanceKey", "state", "reachable"],
