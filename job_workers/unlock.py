@@ -105,7 +105,9 @@ class ResumeUnlockTasks:
         return {"payment_status": payment.status}
 
     def grant_access(self, unlock_id: str, employer_id: str, candidate_id: str) -> dict:
-        """Let the employer see the candidate's contact details (once per pair)."""
+        """Let the employer see the candidate's contact details (once per pair), and record
+        the unlock as unlocked: from here on it is a purchase that stands, whatever becomes
+        of its instance."""
         with self.services.db.sessions.begin() as session:
             if session.get(Candidate, candidate_id) is None:
                 raise AccessNotGrantable(
@@ -120,6 +122,9 @@ class ResumeUnlockTasks:
                         granted_at=utcnow(),
                     )
                 )
+        # A second transaction: a worker that dies between the two is redelivered the job,
+        # finds the access granted, and records the status then.
+        record_status(self.services.db, "unlock", unlock_id, "unlocked")
         return {"access_granted": True}
 
     def record_outcome(self, job: Job, unlock_id: str) -> dict:

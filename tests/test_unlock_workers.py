@@ -8,7 +8,7 @@ from hireflow.constants import JobType
 from hireflow.credits import CreditsLedger, InsufficientCredits
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.store import Candidate, ContactAccess, Database, Employer, utcnow
+from hireflow.store import BusinessRecord, Candidate, ContactAccess, Database, Employer, utcnow
 from job_workers.services import Services
 from job_workers.unlock import AccessNotGrantable, ResumeUnlockTasks
 from tests.jobs import make_job
@@ -128,6 +128,10 @@ def test_access_is_granted_once_or_refused_as_a_bpmn_error(tasks):
     tasks.grant_access("u-8", "emp-1", "c-1")
     with tasks.services.db.sessions() as session:
         assert session.query(ContactAccess).count() == 1
+        # The unlock is recorded as unlocked with the grant: a purchase that stands.
+        assert session.get(BusinessRecord, ("unlock", "u-8")).status == "unlocked"
     with pytest.raises(AccessNotGrantable) as raised:
         tasks.grant_access("u-9", "emp-1", "c-gone")
     assert raised.value.error_code == "ACCESS_NOT_GRANTABLE"
+    with tasks.services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("unlock", "u-9")) is None

@@ -674,6 +674,29 @@ def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_a
     assert again.status_code == 202 and again.json["id"] != first["id"]
 
 
+def test_an_unlock_granted_before_the_engine_was_lost_stays_unlocked_and_is_not_bought_again(tmp_path):
+    # Before 2026-12-01 the grant recorded no status: the store said "requested" and the
+    # access row said unlocked. The sweep took that for a running item, so the next ask
+    # started (and charged) a second unlock for access the employer already had.
+    services = empty_services(tmp_path)
+    app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
+    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+    web = app.test_client()
+    first = web.post("/api/unlocks", json=body).json
+    with services.db.sessions.begin() as session:
+        session.add(
+            ContactAccess(employer_id="emp-1", candidate_id="ada", unlock_id=first["id"], granted_at=utcnow())
+        )
+
+    assert close_items_of_a_lost_engine(services.db) == 0
+
+    assert web.get(f"/api/unlocks/{first['id']}").json["status"] == "unlocked"
+    again = web.post("/api/unlocks", json=body)
+    assert again.status_code == 200 and again.json["id"] == first["id"]
+
+
 def test_a_resume_whose_instance_ended_without_an_outcome_is_read_again_when_uploaded_again(tmp_path):
     services = empty_services(tmp_path)
     app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)

@@ -100,6 +100,23 @@ FIRST_STATUS = {
 ENGINE_LOST_REASON = "the engine that ran it kept its state in memory and has stopped"
 
 
+def business_status(session, kind: str, business_id: str, recorded: str) -> str:
+    """The recorded status, refined by facts the processes keep outside ``business_records``.
+
+    An unlock whose access was granted is unlocked (before 2026-12-01 the grant recorded no
+    status), and an interview with a booked slot is scheduled.
+    """
+    if recorded not in FIRST_STATUS.values():
+        return recorded
+    if kind == "unlock":
+        granted = session.scalar(select(ContactAccess).where(ContactAccess.unlock_id == business_id))
+        return "unlocked" if granted else recorded
+    if kind == "interview":
+        booking = session.get(CalendarBooking, business_id)
+        return "scheduled" if booking is not None and booking.status == "booked" else recorded
+    return recorded
+
+
 def close_items_of_a_lost_engine(db: Database) -> int:
     """Mark every item still running as ``ended``; returns how many there were.
 
@@ -110,7 +127,8 @@ def close_items_of_a_lost_engine(db: Database) -> int:
     closed = 0
     with db.sessions.begin() as session:
         for record in session.scalars(select(BusinessRecord)):
-            if record.status in FINAL_STATUSES.get(record.kind, ()) or record.status == ERASED:
+            status = business_status(session, record.kind, record.business_id, record.status)
+            if status in FINAL_STATUSES.get(record.kind, ()) or status == ERASED:
                 continue
             record.details = {**(record.details or {}), "ended_because": ENGINE_LOST_REASON}
             record.status, record.updated_at = "ended", utcnow()
@@ -830,16 +848,8 @@ class Hireflow:
 
     def _business_status(self, kind: str, business_id: str, recorded: str) -> str:
         """The recorded status, refined by facts the processes keep outside ``business_records``."""
-        if recorded not in FIRST_STATUS.values():
-            return recorded
         with self.services.db.sessions() as session:
-            if kind == "unlock":
-                granted = session.scalar(select(ContactAccess).where(ContactAccess.unlock_id == business_id))
-                return "unlocked" if granted else recorded
-            if kind == "interview":
-                booking = session.get(CalendarBooking, business_id)
-                return "scheduled" if booking is not None and booking.status == "booked" else recorded
-        return recorded
+            return business_status(session, kind, business_id, recorded)
 
     def _record_status(self, kind: str, business_id: str, status: str) -> None:
         """Set the status of a recorded item, for an outcome no process records."""
