@@ -226,7 +226,13 @@ class LocalWorld:
         response.raise_for_status()
         return response.json()
 
-    def add_candidate(self, skills: list[str] | None = None, years_of_experience: int = 3) -> str:
+    def add_candidate(
+        self,
+        skills: list[str] | None = None,
+        years_of_experience: int = 3,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> str:
         """A candidate with an indexed resume, as resume-upload leaves one; returns its id."""
         candidate_id = unique_key("cand")
         with self.services.db.sessions.begin() as session:
@@ -237,6 +243,8 @@ class LocalWorld:
                     skills=skills or ["python"],
                     years_of_experience=years_of_experience,
                     indexed_at=utcnow(),
+                    name=name,
+                    email=email,
                 )
             )
         return candidate_id

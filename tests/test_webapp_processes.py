@@ -539,12 +539,13 @@ def test_a_debit_settled_by_the_provider_continues_the_unlock(
     assert charges_of(local_world, accepted.json["id"]) == expected
 
 
-def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, process_engine, local_world):
+def test_with_the_demo_data_the_ui_needs_only_ids_to_unlock_apply_and_schedule(web, process_engine, local_world):
     load_demo_data(local_world.services.db)
     page = web.get("/")
     assert "Acme Analytics (pays with credits)" in page.text
     assert "interviewer, interviewer@hireflow.example, Ivy Interviewer" in page.text  # the panel, filled in
-    candidate_id = local_world.add_candidate()
+    email = f"{unique_key('ada')}@example.com"
+    candidate_id = local_world.add_candidate(name="Ada Lovelace", email=email)
     assert f'<option value="{candidate_id}">' in web.get("/").text  # offered in the id fields
 
     unlocked = web.post(
@@ -566,8 +567,6 @@ def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, proce
             "csrf_token": csrf_token(page.text),
             "posting_id": "demo-python-engineer",
             "candidate_id": candidate_id,
-            "candidate_name": "Ada Lovelace",
-            "candidate_email": "ada@example.com",
             "recruiter_team_email": "recruiters@hireflow.example",
         },
     )
@@ -576,7 +575,26 @@ def test_with_the_demo_data_the_ui_needs_only_ids_to_apply_and_unlock(web, proce
         applied.headers["Location"].replace("/items/application/", "/api/applications/")
     ).json
     instance = application["engine"]["processInstanceKey"]
+    # The employer's email came from the posting, the candidate's name and email from the resume.
     assert process_variable(process_engine.client, instance, "employer_email") == "hiring@acme.example"
+    assert process_variable(process_engine.client, instance, "candidate_name") == "Ada Lovelace"
+    assert process_variable(process_engine.client, instance, "candidate_email") == email
+
+    scheduled = web.post(
+        "/interviews",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "application_id": application["id"],
+            "lead_recruiter_email": "lead@hireflow.example",
+            "panel": "interviewer, interviewer@hireflow.example, Ivy Interviewer",
+        },
+    )
+    assert scheduled.status_code == 303, scheduled.text
+    interview = web.get(scheduled.headers["Location"].replace("/items/interview/", "/api/interviews/")).json
+    interview_instance = interview["engine"]["processInstanceKey"]
+    assert process_variable(process_engine.client, interview_instance, "candidate_email") == email
+    web.post(f"/api/interviews/{interview['id']}/cancellation")
+    wait_until_completed(process_engine.client, interview_instance)
 
 
 def test_without_tasklist_a_screening_is_done_in_the_console_with_its_form(web, process_engine, local_world):

@@ -773,6 +773,25 @@ class Hireflow:
             posting = session.get(JobPosting, posting_id) if posting_id else None
             return session.get(Employer, posting.employer_id) if posting else None
 
+    def candidate_contact(
+        self, candidate_id: str | None = None, *, application_id: str | None = None
+    ) -> dict:
+        """A candidate's name and email as their latest resume gave them, for the UI's defaults.
+
+        Found by the candidate's id, or by an application of theirs; only what is on file.
+        """
+        if application_id:
+            application = self._record("application", application_id)
+            candidate_id = (application.details or {}).get("candidate_id") if application else None
+        if not candidate_id:
+            return {}
+        with self.services.db.sessions() as session:
+            candidate = session.get(Candidate, candidate_id)
+        if candidate is None:
+            return {}
+        found = {"candidate_name": candidate.name, "candidate_email": candidate.email}
+        return {name: value for name, value in found.items() if value}
+
     def employer(self, employer_id: str | None) -> Employer | None:
         """A known employer (``make seed`` adds some), for the UI's defaults."""
         if not employer_id:

@@ -61,10 +61,12 @@ def upload_resume():
 @bp.post("/applications")
 def apply():
     fields = _form(*ApplicationRequest.model_fields)
-    # A posting of a known employer needs no employer email in the form.
+    # A posting of a known employer needs no employer email in the form, and a candidate
+    # with a processed resume no name or email: the store has them.
     employer = hireflow().posting_employer(fields.get("posting_id"))
     if employer:
         fields.setdefault("employer_email", employer.email)
+    fields = {**hireflow().candidate_contact(fields.get("candidate_id")), **fields}
     return _item_redirect(hireflow().apply(ApplicationRequest.model_validate(fields)))
 
 
@@ -101,6 +103,8 @@ def schedule_interview():
                 )
             )
     fields = _form("application_id", "candidate_name", "candidate_email", "lead_recruiter_email")
+    # The applicant's name and email, when left empty, are the ones their resume gave.
+    fields = {**hireflow().candidate_contact(application_id=fields.get("application_id")), **fields}
     interview = InterviewRequest.model_validate({**fields, "panel": [p.model_dump() for p in panel]})
     return _item_redirect(hireflow().schedule_interview(interview))
 
