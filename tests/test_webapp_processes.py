@@ -539,7 +539,9 @@ def test_a_debit_settled_by_the_provider_continues_the_unlock(
     assert charges_of(local_world, accepted.json["id"]) == expected
 
 
-def test_with_the_demo_data_the_ui_needs_only_ids_to_unlock_apply_and_schedule(web, process_engine, local_world):
+def test_with_the_demo_data_the_ui_needs_only_ids_to_unlock_apply_and_schedule(
+    web, process_engine, local_world
+):
     load_demo_data(local_world.services.db)
     page = web.get("/")
     assert "Acme Analytics (pays with credits)" in page.text

@@ -183,6 +183,14 @@ def test_passing_probes_stay_out_of_the_access_log_unless_debugging():
         root.setLevel(level)
 
 
+def test_static_files_served_stay_out_of_the_access_log_but_a_missing_one_shows():
+    stylesheet = {"hireflow.log_path": "/static/style.css", "hireflow.request_id": "page-0001"}
+    assert access_record(stylesheet) is None
+    assert access_record(stylesheet, status="304 Not Modified") is None
+    missing = access_record({**stylesheet, "hireflow.log_path": "/static/gone.css"}, status="404 Not Found")
+    assert missing is not None and missing.status == 404
+
+
 def test_gunicorns_own_lines_take_the_same_format():
     config = Config()
     logger = GunicornLogger(config)

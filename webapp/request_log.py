@@ -27,6 +27,9 @@ CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 SECRET_ROUTE_PARAMETERS = ("token",)
 # Probes whose passing answers stay out of the access log.
 QUIET_PROBES = ("/healthz", "/readyz")
+# The console's stylesheet and icon: two lines after every page, saying nothing.
+QUIET_PREFIX = "/static/"
+QUIET_STATIC_STATUSES = (200, 304)
 # Where the app leaves the id and the loggable path for gunicorn's access line, and the
 # names gunicorn's access atoms give those environ keys.
 ENVIRON_REQUEST_ID = "hireflow.request_id"
@@ -86,7 +89,8 @@ class AccessLine(logging.Filter):
 
     A probe that passes (``/healthz`` or ``/readyz`` answering 200) is left out unless
     the log level is DEBUG: Kubernetes asks every few seconds, and those lines would bury
-    the rest. A failing probe is always logged.
+    the rest. A failing probe is always logged. So are static files served (200, or 304
+    from the browser's cache): each page of the console fetches two.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -98,7 +102,10 @@ class AccessLine(logging.Filter):
         if path == "-":  # the app never saw the request (refused by gunicorn itself)
             path = atoms["U"]
         status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
-        if path in QUIET_PROBES and status == 200 and not logging.getLogger().isEnabledFor(logging.DEBUG):
+        quiet = (path in QUIET_PROBES and status == 200) or (
+            path.startswith(QUIET_PREFIX) and status in QUIET_STATIC_STATUSES
+        )
+        if quiet and not logging.getLogger().isEnabledFor(logging.DEBUG):
             return False
         record.method = atoms["m"]
         record.path = path
