@@ -26,16 +26,19 @@ QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
 class PlainRequestHandler(WSGIRequestHandler):
     """Werkzeug's handler with plain access lines, and none for passing probes and scrapes.
 
-    Werkzeug colours its lines with terminal codes, which garble log files. A probe or a
-    scrape that fails is still logged; passing ones only at DEBUG.
+    ``127.0.0.1 "POST /v3/mail/send HTTP/1.1" 202 -``, as the webapp's access lines read:
+    werkzeug's own colour their parts with terminal codes, which garble log files, and
+    repeat the time the log line already starts with. A probe or a scrape that fails is
+    still logged; passing ones only at DEBUG.
     """
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        access_log = logging.getLogger("werkzeug")
         path = self.path.split("?", 1)[0]
         quiet = path in QUIET_PATHS and str(code).startswith("2")
-        if quiet and not logging.getLogger("werkzeug").isEnabledFor(logging.DEBUG):
+        if quiet and not access_log.isEnabledFor(logging.DEBUG):
             return
-        self.log("info", '"%s" %s %s', self.requestline, code, size)
+        access_log.info('%s "%s" %s %s', self.address_string(), self.requestline, code, size)
 
 
 @dataclass
