@@ -659,6 +659,8 @@ class Hireflow:
         None once the candidate was erased (their access goes with them).
         """
         employer_id, candidate_id = details.get("employer_id"), details.get("candidate_id")
+        if not employer_id or not candidate_id:  # recorded by a step before the webapp's request
+            return None
         with self.services.db.sessions() as session:
             if session.get(ContactAccess, (employer_id, candidate_id)) is None:
                 return None
