@@ -1,0 +1,79 @@
+"""The housekeeping job deletes only once-only records no request can need again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hireflow import housekeeping
+from hireflow.housekeeping import Pruned, prune
+from hireflow.store import Database, EmailOutboxEntry, RequestClaim, utcnow
+
+OLD = utcnow() - timedelta(days=120)
+RECENT = utcnow() - timedelta(days=2)
+
+
+@pytest.fixture
+def db(store_url) -> Database:
+    db = Database(store_url)
+    db.create_schema()
+    with db.sessions.begin() as session:
+        for scope, key, at in [
+            ("message:payment-confirmed", "evt_old", OLD),
+            ("message:payment-confirmed", "evt_recent", RECENT),
+            ("start:resume-upload", "res_old", OLD),  # one instance per business key, for good
+        ]:
+            session.add(
+                RequestClaim(scope=scope, key=key, fingerprint="f", status="done", result={}, claimed_at=at)
+            )
+        for key, status, sent_at in [
+            ("receipt:unl_old", "sent", OLD),
+            ("receipt:unl_recent", "sent", RECENT),
+            ("receipt:unl_unsent", "sending", None),  # its job may still be retried
+        ]:
+            session.add(
+                EmailOutboxEntry(
+                    dedupe_key=key,
+                    recipient="hr@acme.example",
+                    template="unlock-receipt",
+                    status=status,
+                    claimed_until=OLD,
+                    sent_at=sent_at,
+                )
+            )
+    return db
+
+
+def remaining(db: Database) -> tuple[list[str], list[str]]:
+    with db.sessions() as session:
+        claims = sorted(session.scalars(select(RequestClaim.key)))
+        emails = sorted(session.scalars(select(EmailOutboxEntry.dedupe_key)))
+    return claims, emails
+
+
+def test_old_message_claims_and_sent_mails_go_and_everything_else_stays(db):
+    assert prune(db, timedelta(days=90), dry_run=True) == Pruned(message_claims=1, sent_emails=1)
+    assert remaining(db) == (
+        ["evt_old", "evt_recent", "res_old"],
+        ["receipt:unl_old", "receipt:unl_recent", "receipt:unl_unsent"],
+    )
+
+    assert prune(db, timedelta(days=90)) == Pruned(message_claims=1, sent_emails=1)
+    assert remaining(db) == (["evt_recent", "res_old"], ["receipt:unl_recent", "receipt:unl_unsent"])
+    assert prune(db, timedelta(days=90)) == Pruned(message_claims=0, sent_emails=0)
+
+
+def test_a_retention_too_short_for_redelivered_webhooks_is_refused(db):
+    with pytest.raises(ValueError, match="at least 7 days"):
+        prune(db, timedelta(days=3))
+    assert len(remaining(db)[0]) == 3
+
+
+def test_the_command_reads_the_database_from_the_environment(db, monkeypatch, caplog):
+    monkeypatch.setenv("HIREFLOW_DATABASE_URL", db.url)
+    caplog.set_level("INFO", logger="hireflow.housekeeping")
+    assert housekeeping.main(["--older-than-days", "30"]) == 0
+    assert "deleted older than 30 days: 1 message claims, 1 sent emails" in caplog.text
+    assert housekeeping.main(["--older-than-days", "1"]) == 2
