@@ -117,7 +117,8 @@ def docx_bytes() -> bytes:
     ("content", "filename", "status", "reason"),
     [
         (b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD + 1), "big.pdf", 413, "larger than"),
-        (b"GIF89a not a resume", "cv.pdf", 415, "not a PDF"),
+        (b"GIF89a not a resume", "cv.pdf", 415, "file: The file is not a PDF or Word (.docx) document."),
+        (b"PK\x03\x04 a broken zip", "cv.docx", 415, "file: The file is damaged and cannot be read."),
         (b"MZ\x90\x00 a program", "cv.exe", 415, "only .pdf and .docx"),
         (pdf_resume(pages=1), "cv.docx", 415, "content is pdf"),
         (docx_bytes(), "cv.pdf", 415, "content is docx"),
@@ -446,10 +447,18 @@ def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):
     refused = web.post("/applications", data=application)
     assert refused.status_code == 422 and refused.mimetype == "text/html"
     assert refused.text.count("no job posting nope") == 1
-    # Several wrong fields: one line each.
+    # Several wrong fields: one line each, and not once more joined in one sentence.
     several = web.post("/applications", data={"csrf_token": token})
     assert several.status_code == 400
     assert len(re.findall(r'<p class="field-error">', several.text)) == 6
+    assert "6 fields need a change" in several.text and several.text.count("Field required") == 6
+    # A candidate without a resume: that is the answer, not a name and email left empty.
+    unknown = web.post(
+        "/applications",
+        data={"csrf_token": token, "candidate_id": "nobody", "recruiter_team_email": "r@example.com"},
+    )
+    assert unknown.status_code == 422
+    assert "candidate_id: this candidate has no processed resume yet" in unknown.text
 
 
 def test_a_shortlisted_application_leads_to_the_interview_form_filled_in(offline):

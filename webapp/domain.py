@@ -214,7 +214,7 @@ class Hireflow:
         try:
             detected = detect_type(data)
         except InvalidResume as exc:
-            raise invalid_field("file", f"not a PDF or Word (.docx) document: {exc}", status=415) from exc
+            raise invalid_field("file", str(exc), status=415) from exc  # what the re-upload email says
         if detected != kind:
             raise invalid_field("file", f"the name says .{kind} but the content is {detected}", status=415)
         try:
@@ -273,10 +273,7 @@ class Hireflow:
         with self.services.db.sessions() as session:
             if session.get(JobPosting, request.posting_id) is None:
                 raise invalid_field("posting_id", f"no job posting {request.posting_id}", status=422)
-            if session.get(Candidate, request.candidate_id) is None:
-                raise invalid_field(
-                    "candidate_id", "this candidate has no processed resume yet; upload one first", status=422
-                )
+        self.require_candidate(request.candidate_id)
         application_id, attempt = self._current_attempt(
             "application", request.candidate_id, request.posting_id
         )
@@ -289,6 +286,14 @@ class Hireflow:
         started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, "application_id", variables)
         details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id, "attempt": attempt}
         return self._accepted("application", application_id, started, details)
+
+    def require_candidate(self, candidate_id: str) -> None:
+        """Refuse (422) a candidate without a processed resume: there is nothing to apply with."""
+        with self.services.db.sessions() as session:
+            if session.get(Candidate, candidate_id) is None:
+                raise invalid_field(
+                    "candidate_id", "this candidate has no processed resume yet; upload one first", status=422
+                )
 
     def withdraw(self, application_id: str) -> bool:
         """Withdraw an application, once; False when it was withdrawn before.

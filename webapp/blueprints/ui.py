@@ -66,6 +66,9 @@ def apply():
     employer = hireflow().posting_employer(fields.get("posting_id"))
     if employer:
         fields.setdefault("employer_email", employer.email)
+    if fields.get("candidate_id") and not {"candidate_name", "candidate_email"} <= fields.keys():
+        # Without a resume there is no name or email on file to fill in: say that, not "required".
+        hireflow().require_candidate(fields["candidate_id"])
     fields = {**hireflow().candidate_contact(fields.get("candidate_id")), **fields}
     return _item_redirect(hireflow().apply(ApplicationRequest.model_validate(fields)))
 
