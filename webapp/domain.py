@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hireflow.adapters.calendar import Slot
 from hireflow.adapters.email import readable_time
@@ -100,7 +101,7 @@ FIRST_STATUS = {
 ENGINE_LOST_REASON = "the engine that ran it kept its state in memory and has stopped"
 
 
-def business_status(session, kind: str, business_id: str, recorded: str) -> str:
+def business_status(session: Session, kind: str, business_id: str, recorded: str) -> str:
     """The recorded status, refined by facts the processes keep outside ``business_records``.
 
     An unlock whose access was granted is unlocked (before 2026-12-01 the grant recorded no
