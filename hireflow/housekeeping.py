@@ -50,7 +50,10 @@ def prune(
 ) -> Pruned:
     """Delete message claims and sent-mail entries older than ``older_than``; returns the counts."""
     if older_than < timedelta(days=MINIMUM_RETENTION_DAYS):
-        raise ValueError(f"keep at least {MINIMUM_RETENTION_DAYS} days, not {older_than}")
+        raise ValueError(
+            f"keep at least {MINIMUM_RETENTION_DAYS} days (webhooks are redelivered for 3, "
+            f"slot links live 7), not {older_than.total_seconds() / 86400:g}"
+        )
     cutoff = (now or utcnow()) - older_than
     claims = RequestClaim.scope.like("message:%") & (RequestClaim.claimed_at < cutoff)
     emails = (EmailOutboxEntry.status == "sent") & (EmailOutboxEntry.sent_at < cutoff)
