@@ -867,6 +867,29 @@ def test_a_shortlisted_candidate_withdraws_by_cancelling_the_open_interviews(rec
     assert web.get("/api/applications/app_1").json["status"] == "withdrawn"
 
 
+def test_of_two_withdrawals_at_once_after_the_shortlist_one_is_accepted_and_one_is_a_repeat(
+    recording, monkeypatch
+):
+    # Both read "shortlisted" before either writes: as two requests on two threads can.
+    web, engine, services = recording
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    hireflow = web.application.extensions["hireflow"]
+    as_first_read = hireflow.status("application", "app_1")
+    real_status = hireflow.status
+    monkeypatch.setattr(
+        hireflow,
+        "status",
+        lambda kind, business_id: as_first_read if kind == "application" else real_status(kind, business_id),
+    )
+
+    first = web.post("/api/applications/app_1/withdrawal")
+    second = web.post("/api/applications/app_1/withdrawal")
+
+    assert (first.status_code, second.status_code) == (202, 200)
+    monkeypatch.undo()
+    assert web.get("/api/applications/app_1").json["status"] == "withdrawn"
+
+
 def test_a_withdrawal_during_screening_cancels_the_interviews_too(recording):
     # An interview may be asked for before the screening ends; it must not outlive the application.
     web, engine, services = recording

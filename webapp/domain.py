@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import String, cast, delete, or_, select
+from sqlalchemy import String, cast, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -315,8 +315,8 @@ class Hireflow:
         for interview_id in self._open_interviews(application_id):
             self.cancel_interview(interview_id)
         if status == "shortlisted":
-            self._record_status("application", application_id, "withdrawn")
-            return True
+            # Only one of two withdrawals at once records it: the other is told it came second.
+            return self._change_status("application", application_id, "shortlisted", "withdrawn")
         published = self.gateway.publish_once(
             Message.APPLICATION_WITHDRAWN, application_id, f"withdrawn-{application_id}"
         )
@@ -878,11 +878,22 @@ class Hireflow:
         with self.services.db.sessions() as session:
             return business_status(session, kind, business_id, recorded)
 
-    def _record_status(self, kind: str, business_id: str, status: str) -> None:
-        """Set the status of a recorded item, for an outcome no process records."""
+    def _change_status(self, kind: str, business_id: str, expected: str, status: str) -> bool:
+        """Set an item's status, for an outcome no process records, if it is still ``expected``.
+
+        One conditional update, so of two requests at once exactly one changes it (True).
+        """
         with self.services.db.sessions.begin() as session:
-            record = session.get(BusinessRecord, (kind, business_id))
-            record.status, record.updated_at = status, utcnow()
+            changed = session.execute(
+                update(BusinessRecord)
+                .where(
+                    BusinessRecord.kind == kind,
+                    BusinessRecord.business_id == business_id,
+                    BusinessRecord.status == expected,
+                )
+                .values(status=status, updated_at=utcnow())
+            )
+            return changed.rowcount == 1
 
     def _record(self, kind: str, business_id: str) -> BusinessRecord | None:
         with self.services.db.sessions() as session:
