@@ -706,6 +706,27 @@ def test_an_unlock_granted_before_the_engine_was_lost_stays_unlocked_and_is_not_
     assert again.status_code == 200 and again.json["id"] == first["id"]
 
 
+def test_an_unlock_granted_before_the_grant_recorded_it_stays_unlocked_after_an_erasure(tmp_path):
+    # Its status was read from the access row, which the candidate's erasure deletes.
+    services = empty_services(tmp_path)
+    app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
+    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+    web = app.test_client()
+    unlock_id = web.post("/api/unlocks", json=body).json["id"]
+    with services.db.sessions.begin() as session:
+        session.add(
+            ContactAccess(employer_id="emp-1", candidate_id="ada", unlock_id=unlock_id, granted_at=utcnow())
+        )
+
+    erased = web.delete("/api/candidates/ada")
+
+    assert erased.status_code == 200 and erased.json["erased"]["contactAccess"] == 1
+    after = web.get(f"/api/unlocks/{unlock_id}").json
+    assert (after["status"], after["contact"]) == ("unlocked", None)
+
+
 def test_a_resume_whose_instance_ended_without_an_outcome_is_read_again_when_uploaded_again(tmp_path):
     services = empty_services(tmp_path)
     app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)

@@ -552,14 +552,14 @@ class Hireflow:
                 removed_files += 1
         with self.services.db.sessions.begin() as session:
             profile_rows = session.execute(delete(Candidate).where(Candidate.candidate_id == candidate_id))
-            # An unlock reads as unlocked while its access exists. The access goes with the
-            # candidate, but the purchase stays unlocked: record that before the row goes.
-            for record in items:
-                if record.kind == "unlock" and record.status == FIRST_STATUS["unlock"]:
-                    granted = select(ContactAccess).where(ContactAccess.unlock_id == record.business_id)
-                    if session.scalar(granted) is not None:
-                        row = session.get(BusinessRecord, ("unlock", record.business_id))
-                        row.status, row.updated_at = "unlocked", utcnow()
+            # An unlock granted by a release before the grant recorded its status reads as
+            # unlocked from its access row, which goes with the candidate; the purchase
+            # stands, so record the status it reads as before the row goes.
+            for record in [r for r in items if r.kind == "unlock"]:
+                row = session.get(BusinessRecord, ("unlock", record.business_id))
+                status = business_status(session, "unlock", record.business_id, row.status)
+                if status != row.status:
+                    row.status, row.updated_at = status, utcnow()
             access = delete(ContactAccess).where(ContactAccess.candidate_id == candidate_id)
             access_rows = session.execute(access).rowcount
             email_rows = _delete_outbox_entries(session, sorted(erased_ids))
