@@ -683,42 +683,42 @@ def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_a
     assert again.status_code == 202 and again.json["id"] != first["id"]
 
 
-def test_an_unlock_granted_before_the_engine_was_lost_stays_unlocked_and_is_not_bought_again(tmp_path):
-    # Before 2026-12-01 the grant recorded no status: the store said "requested" and the
-    # access row said unlocked. The sweep took that for a running item, so the next ask
-    # started (and charged) a second unlock for access the employer already had.
+OLDER_UNLOCK = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+
+
+def unlock_granted_by_an_older_release(tmp_path) -> tuple:
+    """(client, services, unlock id) of an unlock granted before the grant recorded its status.
+
+    Before 2026-12-01 the store said "requested" and only the access row said unlocked.
+    """
     services = empty_services(tmp_path)
     app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)
     with services.db.sessions.begin() as session:
         session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
-    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
     web = app.test_client()
-    first = web.post("/api/unlocks", json=body).json
-    with services.db.sessions.begin() as session:
-        session.add(
-            ContactAccess(employer_id="emp-1", candidate_id="ada", unlock_id=first["id"], granted_at=utcnow())
-        )
-
-    assert close_items_of_a_lost_engine(services.db) == 0
-
-    assert web.get(f"/api/unlocks/{first['id']}").json["status"] == "unlocked"
-    again = web.post("/api/unlocks", json=body)
-    assert again.status_code == 200 and again.json["id"] == first["id"]
-
-
-def test_an_unlock_granted_before_the_grant_recorded_it_stays_unlocked_after_an_erasure(tmp_path):
-    # Its status was read from the access row, which the candidate's erasure deletes.
-    services = empty_services(tmp_path)
-    app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)
-    with services.db.sessions.begin() as session:
-        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
-    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
-    web = app.test_client()
-    unlock_id = web.post("/api/unlocks", json=body).json["id"]
+    unlock_id = web.post("/api/unlocks", json=OLDER_UNLOCK).json["id"]
     with services.db.sessions.begin() as session:
         session.add(
             ContactAccess(employer_id="emp-1", candidate_id="ada", unlock_id=unlock_id, granted_at=utcnow())
         )
+    return web, services, unlock_id
+
+
+def test_an_unlock_granted_before_the_engine_was_lost_stays_unlocked_and_is_not_bought_again(tmp_path):
+    # The sweep took it for a running item, so the next ask started (and charged) a
+    # second unlock for access the employer already had.
+    web, services, unlock_id = unlock_granted_by_an_older_release(tmp_path)
+
+    assert close_items_of_a_lost_engine(services.db) == 0
+
+    assert web.get(f"/api/unlocks/{unlock_id}").json["status"] == "unlocked"
+    again = web.post("/api/unlocks", json=OLDER_UNLOCK)
+    assert again.status_code == 200 and again.json["id"] == unlock_id
+
+
+def test_an_unlock_granted_before_the_grant_recorded_it_stays_unlocked_after_an_erasure(tmp_path):
+    # Its status was read from the access row, which the candidate's erasure deletes.
+    web, _, unlock_id = unlock_granted_by_an_older_release(tmp_path)
 
     erased = web.delete("/api/candidates/ada")
 
