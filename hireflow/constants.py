@@ -76,13 +76,73 @@ class ErrorCode:
 
 
 class Var:
-    RESUME_ID = "resume_id"
+    """The process variables hireflow's parts name, in one place so that all spell them alike.
+
+    The parts are the diagrams, decisions and forms in ``bpmn/``, the email templates, the
+    task functions' parameters (pyzeebe fetches the variables named like them) and the
+    webapp's start variables. A test checks this list against all of them, both ways. A
+    worker output that only Operate shows (``resume_status``, ``access_granted``...) is not
+    listed.
+    """
+
+    # Shared by several processes
     CANDIDATE_ID = "candidate_id"
+    CANDIDATE_NAME = "candidate_name"
+    CANDIDATE_EMAIL = "candidate_email"
+    YEARS_OF_EXPERIENCE = "years_of_experience"
+
+    # resume-upload
+    RESUME_ID = "resume_id"
     FILE_REF = "file_ref"
     TEXT_REF = "text_ref"
-    FILE_TYPE = "file_type"
-    PAGE_COUNT = "page_count"
     SKILLS = "skills"
-    YEARS_OF_EXPERIENCE = "years_of_experience"
     REJECTION_REASON = "rejection_reason"
+    REJECTION_MESSAGE = "rejection_message"
+
+    # resume-submission
+    APPLICATION_ID = "application_id"
+    APPLICATION_URL = "application_url"
+    POSTING_ID = "posting_id"
+    POSTING_TITLE = "posting_title"
+    EMPLOYER_EMAIL = "employer_email"
+    RECRUITER_TEAM_EMAIL = "recruiter_team_email"
+    MATCH_SCORE = "match_score"
+    MATCHED_SKILLS = "matched_skills"
+    MISSING_SKILLS = "missing_skills"
+    ROUTE = "route"
+    SCREENING_DECISION = "screening_decision"
+    SCREENING_NOTE = "screening_note"
+
+    # resume-unlock
+    UNLOCK_ID = "unlock_id"
+    EMPLOYER_ID = "employer_id"
+    EMPLOYER_PLAN = "employer_plan"
+    UNLOCK_PRICE = "unlock_price"
+    CREDIT_BALANCE = "credit_balance"
+    CREDITS_SPENT = "credits_spent"
+    PAID_WITH = "paid_with"
+    PAYMENT_METHOD_REF = "payment_method_ref"
+    PAYMENT_CUSTOMER_REF = "payment_customer_ref"
+    PAYMENT_ID = "payment_id"
+    PAYMENT_STATUS = "payment_status"
+    DECLINE_CODE = "decline_code"
+
+    # interview-scheduling
+    INTERVIEW_ID = "interview_id"
+    LEAD_RECRUITER_EMAIL = "lead_recruiter_email"
+    PANEL = "panel"
+    PANELIST = "panelist"
+    ATTENDEE_EMAIL = "attendee_email"
     SEARCH_FROM = "search_from"
+    PROPOSED_SLOTS = "proposed_slots"
+    SLOT_LINKS = "slot_links"
+    SELECTED_SLOT = "selected_slot"
+    INTERVIEW_START = "interview_start"
+    INTERVIEW_END = "interview_end"
+    FOLLOW_UP_DECISION = "follow_up_decision"
+    FOLLOW_UP_NOTE = "follow_up_note"
+    INTERVIEW_RATING = "interview_rating"
+    INTERVIEW_RECOMMENDATION = "interview_recommendation"
+    INTERVIEW_NOTES = "interview_notes"
+    INTERVIEW_FEEDBACK = "interview_feedback"
+    FEEDBACK = "feedback"

@@ -12,6 +12,7 @@ form, every form and decision is used) and gives a plain-text report.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -28,6 +29,7 @@ CHECKER = TOOLS_DIR / "build" / "check-models.cjs"
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "zeebe": "http://camunda.org/schema/zeebe/1.0",
+    "dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/",
 }
 
 
@@ -187,6 +189,87 @@ def diagram_facts(models_dir: Path = MODELS_DIR) -> DiagramFacts:
         frozenset(errors),
         frozenset(headers),
     )
+
+
+# FEEL's own words, and the built-in names hireflow's expressions use without a call.
+FEEL_WORDS = frozenset(
+    {"and", "or", "not", "null", "true", "false", "if", "then", "else", "for", "in", "return"}
+    | {"some", "every", "satisfies", "between", "instance", "of", "function", "date", "time", "duration"}
+)
+# A name in a FEEL expression: not after a dot (a path into a value), not a function call,
+# not a context key (``{key: value}``).
+_FEEL_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?!\w)(?!\s*[(:])")
+_FEEL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_FORM_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_]\w*)")
+# Task headers whose value is the name of a process variable.
+VARIABLE_HEADERS = frozenset({"recipientVariable", "businessIdVariable"})
+# zeebe: attributes whose value is a variable name rather than an expression.
+_NAME_ATTRIBUTES = {
+    "output": ("target",),
+    "input": ("target",),
+    "loopCharacteristics": ("inputElement", "outputCollection"),
+    "calledDecision": ("resultVariable",),
+    "script": ("resultVariable",),
+}
+
+
+def feel_names(expression: str) -> set[str]:
+    """The variable names a FEEL expression reads (a leading ``=`` is allowed)."""
+    expression = _FEEL_STRING.sub('""', expression.removeprefix("="))
+    bound = set(re.findall(r"\b(?:for|some|every)\s+([A-Za-z_]\w*)\s+in\b", expression))
+    return {name for name in _FEEL_NAME.findall(expression) if name not in FEEL_WORDS | bound}
+
+
+def _form_names(components: list[dict], where: str, names: dict[str, str]) -> None:
+    for component in components:
+        place = f"{where} [{component.get('id') or component.get('key')}]"
+        found = {component["key"]} if component.get("key") else set()
+        for value in component.values():
+            if isinstance(value, str):
+                found |= set(_FORM_TEMPLATE.findall(value))
+                found |= feel_names(value) if value.startswith("=") else set()
+        for name in found:
+            names.setdefault(name, place)
+        _form_names(component.get("components", []), where, names)
+
+
+def _bpmn_names(element: ET.Element, file: str, place: str, names: dict[str, str]) -> None:
+    """Add the variables ``element`` and its children name; ``place`` is the nearest element id."""
+    place = f"{file} [{element.get('id')}]" if element.get("id") else place
+    tag = element.tag.rpartition("}")[2]
+    found = set()
+    if element.tag.startswith(f"{{{NS['zeebe']}}}"):
+        found |= {element.get(a) for a in _NAME_ATTRIBUTES.get(tag, ()) if element.get(a)}
+        if tag == "header" and element.get("key") in VARIABLE_HEADERS:
+            found.add(element.get("value"))
+    for expression in (*element.attrib.values(), element.text or ""):
+        if expression.strip().startswith("="):
+            found |= feel_names(expression.strip())
+    for name in found:
+        names.setdefault(name, place)
+    for child in element:
+        _bpmn_names(child, file, place, names)
+
+
+def variable_names(models_dir: Path = MODELS_DIR) -> dict[str, str]:
+    """Every process variable the diagrams, decisions and forms in ``models_dir`` read or write,
+    with the first file and element that names it.
+
+    That is the names in FEEL expressions, the targets of input and output mappings, result
+    and multi-instance element variables, headers that name a variable, decision inputs,
+    and form fields with the ``{{name}}`` in their texts.
+    """
+    names: dict[str, str] = {}
+    for path in sorted(models_dir.glob("*.bpmn")):
+        _bpmn_names(ET.parse(path).getroot(), path.name, path.name, names)
+    for path in sorted(models_dir.glob("*.dmn")):
+        # The outputs are not variables: the calling task's result variable holds them.
+        for expression in ET.parse(path).getroot().iterfind(".//dmn:inputExpression", NS):
+            for name in feel_names(expression.findtext("dmn:text", "", NS)):
+                names.setdefault(name, f"{path.name} [{expression.get('id')}]")
+    for path in sorted(models_dir.glob("*.form")):
+        _form_names(json.loads(path.read_text()).get("components", []), path.name, names)
+    return names
 
 
 def main() -> int:

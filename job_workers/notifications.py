@@ -15,6 +15,8 @@ from job_workers.services import Services
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000
+# What templates see besides the process variables (see ``email_for``).
+TEMPLATE_EXTRAS = frozenset({"public_url", "max_upload_megabytes", "card_link"})
 
 
 def email_for(

@@ -3,12 +3,16 @@
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from hireflow.adapters.email import TEMPLATES_DIR
-from hireflow.constants import ErrorCode, Header, JobType, Message, ProcessId
-from hireflow.model_checks import MODELS_DIR, NS, diagram_facts
+import jinja2.meta
+
+from hireflow.adapters.email import TEMPLATES_DIR, EmailTemplates
+from hireflow.constants import ErrorCode, Header, JobType, Message, ProcessId, Var
+from hireflow.model_checks import MODELS_DIR, NS, diagram_facts, feel_names, variable_names
 from hireflow.store import Database
+from job_workers.notifications import TEMPLATE_EXTRAS
 from job_workers.services import Services
 from job_workers.worker import ROUTER_BUILDERS
+from webapp import schemas
 
 FACTS = diagram_facts()
 
@@ -17,9 +21,13 @@ def values(holder: type) -> set[str]:
     return {v for k, v in vars(holder).items() if not k.startswith("_") and isinstance(v, str)}
 
 
-def registered_job_types(tmp_path: Path) -> list[str]:
+def registered_tasks(tmp_path: Path) -> list:
     services = Services(files=None, db=Database(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
-    return [task.type for build in ROUTER_BUILDERS for task in build(services).tasks]
+    return [task for build in ROUTER_BUILDERS for task in build(services).tasks]
+
+
+def registered_job_types(tmp_path: Path) -> list[str]:
+    return [task.type for task in registered_tasks(tmp_path)]
 
 
 def test_process_ids_match_the_diagrams():
@@ -67,3 +75,46 @@ def test_email_tasks_carry_all_their_headers():
                 for h in task.iterfind("bpmn:extensionElements/zeebe:taskHeaders/zeebe:header", NS)
             }
             assert needed <= keys, f"{path.name} {task.get('id')} lacks {needed - keys}"
+
+
+# The request bodies whose fields the webapp starts instances or publishes messages with.
+STARTED_WITH = {
+    schemas.ResumeFields: set(),
+    schemas.ApplicationRequest: set(),
+    schemas.UnlockRequest: set(),
+    schemas.InterviewRequest: {"round"},  # part of the business key, not a variable
+    schemas.CardUpdate: set(),
+}
+
+
+def test_every_variable_name_in_use_is_in_the_constants_module_and_no_other(tmp_path):
+    fetched = {name for task in registered_tasks(tmp_path) for name in task.config.variables_to_fetch or ()}
+    templates = EmailTemplates().env
+    in_templates = {
+        name
+        for path in TEMPLATES_DIR.glob("*.txt")
+        for name in jinja2.meta.find_undeclared_variables(templates.parse(path.read_text()))
+    } - TEMPLATE_EXTRAS
+    started = {name for body, left_out in STARTED_WITH.items() for name in set(body.model_fields) - left_out}
+    in_models = variable_names()
+
+    listed = values(Var)
+    unlisted = {name: where for name, where in in_models.items() if name not in listed}
+    assert unlisted == {}, "variables bpmn/ names that hireflow.constants.Var lacks (a typo?)"
+    assert fetched - listed == set(), "task parameters that hireflow.constants.Var lacks"
+    assert in_templates - listed == set(), "email template variables that hireflow.constants.Var lacks"
+    assert started - listed == set(), "start variables that hireflow.constants.Var lacks"
+    assert listed - (set(in_models) | fetched | in_templates | started) == set(), "names in Var nothing uses"
+
+
+def test_variable_names_are_read_from_feel_as_the_engine_reads_them():
+    assert feel_names('=date and time(interview_start) - duration("PT24H")') == {"interview_start"}
+    assert feel_names("={panelist: panelist.username, rating: interview_rating}") == {
+        "panelist",
+        "interview_rating",
+    }
+    assert feel_names('=route = "forward"') == {"route"}
+    assert feel_names("if years_of_experience = null then 0 else years_of_experience") == {
+        "years_of_experience"
+    }
+    assert feel_names("=for p in panel return p.email") == {"panel"}

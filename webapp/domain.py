@@ -24,7 +24,7 @@ from hireflow.adapters.calendar import Slot
 from hireflow.adapters.email import readable_time
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
-from hireflow.constants import Message, ProcessId
+from hireflow.constants import Message, ProcessId, Var
 from hireflow.model_checks import element_names
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
@@ -230,7 +230,7 @@ class Hireflow:
             "candidate_email": fields.candidate_email,
             "file_ref": file_ref,
         }
-        started = self.gateway.start_once(ProcessId.RESUME_UPLOAD, "resume_id", variables)
+        started = self.gateway.start_once(ProcessId.RESUME_UPLOAD, Var.RESUME_ID, variables)
         # The file's reference stays in the store, so the candidate's erasure can find it.
         details = {
             "candidate_id": fields.candidate_id,
@@ -284,7 +284,7 @@ class Hireflow:
             # The screening forms link to the application's page, from Tasklist on another host.
             "application_url": f"{self.services.public_url}/items/application/{application_id}",
         }
-        started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, "application_id", variables)
+        started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, Var.APPLICATION_ID, variables)
         details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id, "attempt": attempt}
         return self._accepted("application", application_id, started, details)
 
@@ -344,7 +344,7 @@ class Hireflow:
             "payment_customer_ref": customer,
             "years_of_experience": candidate.years_of_experience or 0,
         }
-        started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, "unlock_id", variables)
+        started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, Var.UNLOCK_ID, variables)
         details = {
             "employer_id": request.employer_id,
             "candidate_id": request.candidate_id,
@@ -433,7 +433,7 @@ class Hireflow:
             )
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {"interview_id": interview_id, **request.model_dump(exclude={"round"})}
-        started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, "interview_id", variables)
+        started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, Var.INTERVIEW_ID, variables)
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         return self._accepted("interview", interview_id, started, details)
 
@@ -484,7 +484,7 @@ class Hireflow:
             Message.INTERVIEW_SLOT_SELECTED,
             offer.interview_id,
             message_id,
-            {"selected_slot": offer.slot},
+            {Var.SELECTED_SLOT: offer.slot},
         )
         return offer, published.published
 
@@ -496,7 +496,7 @@ class Hireflow:
 
     def payment_failed(self, event_id: str, payment_id: str, decline_code: str | None) -> bool:
         """A payment that was settling failed (a bank debit bounced): publish ``payment-failed`` once."""
-        variables = {"decline_code": decline_code} if decline_code else None
+        variables = {Var.DECLINE_CODE: decline_code} if decline_code else None
         return self.gateway.publish_once(Message.PAYMENT_FAILED, payment_id, event_id, variables).published
 
     def payment_method_updated(self, event_id: str, unlock_id: str, payment_method_ref: str) -> bool:
@@ -505,7 +505,7 @@ class Hireflow:
             Message.PAYMENT_METHOD_UPDATED,
             unlock_id,
             event_id,
-            {"payment_method_ref": payment_method_ref},
+            {Var.PAYMENT_METHOD_REF: payment_method_ref},
         ).published
 
     # -- erasure --
