@@ -135,7 +135,6 @@ class Var:
     ATTENDEE_EMAIL = "attendee_email"
     SEARCH_FROM = "search_from"
     PROPOSED_SLOTS = "proposed_slots"
-    SLOT_LINKS = "slot_links"
     SELECTED_SLOT = "selected_slot"
     INTERVIEW_START = "interview_start"
     INTERVIEW_END = "interview_end"

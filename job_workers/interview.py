@@ -25,6 +25,8 @@ SEARCH_FROM = timedelta(days=1)
 SEARCH_WINDOW = timedelta(days=14)
 SLOTS_OFFERED = 3
 ORGANIZER = "interviews@hireflow.example"
+# The slot emails' templates see the signed links by this name; they are never a variable.
+SLOT_LINKS = "slot_links"
 
 
 class NoFreeSlots(RuntimeError):
@@ -108,7 +110,7 @@ class InterviewSchedulingTasks:
                 dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",
                 to=candidate_email,
                 template=template,
-                context={"candidate_name": candidate_name, "slot_links": links},
+                context={"candidate_name": candidate_name, SLOT_LINKS: links},
             )
         )
         return {}

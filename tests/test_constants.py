@@ -9,6 +9,7 @@ from hireflow.adapters.email import TEMPLATES_DIR, EmailTemplates
 from hireflow.constants import ErrorCode, Header, JobType, Message, ProcessId, Var
 from hireflow.model_checks import MODELS_DIR, NS, diagram_facts, feel_names, variable_names
 from hireflow.store import Database
+from job_workers.interview import SLOT_LINKS
 from job_workers.notifications import TEMPLATE_EXTRAS
 from job_workers.services import Services
 from job_workers.worker import ROUTER_BUILDERS
@@ -90,11 +91,15 @@ STARTED_WITH = {
 def test_every_variable_name_in_use_is_in_the_constants_module_and_no_other(tmp_path):
     fetched = {name for task in registered_tasks(tmp_path) for name in task.config.variables_to_fetch or ()}
     templates = EmailTemplates().env
-    in_templates = {
-        name
-        for path in TEMPLATES_DIR.glob("*.txt")
-        for name in jinja2.meta.find_undeclared_variables(templates.parse(path.read_text()))
-    } - TEMPLATE_EXTRAS
+    in_templates = (
+        {
+            name
+            for path in TEMPLATES_DIR.glob("*.txt")
+            for name in jinja2.meta.find_undeclared_variables(templates.parse(path.read_text()))
+        }
+        - TEMPLATE_EXTRAS
+        - {SLOT_LINKS}
+    )
     started = {name for body, left_out in STARTED_WITH.items() for name in set(body.model_fields) - left_out}
     in_models = variable_names()
 
