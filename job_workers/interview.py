@@ -27,6 +27,9 @@ SLOTS_OFFERED = 3
 ORGANIZER = "interviews@hireflow.example"
 # The slot emails' templates see the signed links by this name; they are never a variable.
 SLOT_LINKS = "slot_links"
+# The invitation step picks its email by the task's method header.
+INVITATION_TEMPLATE = "interview-invitation"
+CANCELLATION_TEMPLATE = "interview-cancelled"
 
 
 class NoFreeSlots(RuntimeError):
@@ -151,7 +154,7 @@ class InterviewSchedulingTasks:
                 attendees=[attendee_email],
             )
             attachments = (EmailAttachment("invitation.ics", ics, "text/calendar"),)
-        template = "interview-cancelled" if method == "CANCEL" else "interview-invitation"
+        template = CANCELLATION_TEMPLATE if method == "CANCEL" else INVITATION_TEMPLATE
         self._mailer(interview_id).send(
             EmailMessage(
                 dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",

@@ -1,5 +1,6 @@
 """The constants module, the workers and the diagrams in bpmn/ name the same things."""
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from hireflow.adapters.email import TEMPLATES_DIR, EmailTemplates
 from hireflow.constants import ErrorCode, Header, JobType, Message, ProcessId, Var
 from hireflow.model_checks import MODELS_DIR, NS, diagram_facts, feel_names, variable_names
 from hireflow.store import Database
-from job_workers.interview import SLOT_LINKS
+from job_workers.interview import CANCELLATION_TEMPLATE, INVITATION_TEMPLATE, SLOT_LINKS
 from job_workers.notifications import TEMPLATE_EXTRAS
 from job_workers.services import Services
 from job_workers.worker import ROUTER_BUILDERS
@@ -123,3 +124,26 @@ def test_variable_names_are_read_from_feel_as_the_engine_reads_them():
         "years_of_experience"
     }
     assert feel_names("=for p in panel return p.email") == {"panel"}
+
+
+def test_the_send_email_element_template_offers_what_a_send_email_task_can_use():
+    """The Modeler's "Send an email" template offers dropdowns; they must list what exists."""
+    template = json.loads((MODELS_DIR / ".camunda" / "element-templates" / "send-email.json").read_text())
+    offered = {
+        prop["binding"]["key"]: {choice["value"] for choice in prop["choices"]}
+        for prop in template["properties"]
+        if prop["type"] == "Dropdown" and prop["binding"]["type"] == "zeebe:taskHeader"
+    }
+    # The interview workers send these themselves: they need values only those workers have.
+    sent_by_interview_workers = {INVITATION_TEMPLATE, CANCELLATION_TEMPLATE} | {
+        value
+        for job_type, key, value in FACTS.task_headers
+        if job_type == JobType.EMAIL_SLOT_LINKS and key == Header.EMAIL_TEMPLATE
+    }
+    template_files = {path.stem for path in TEMPLATES_DIR.glob("*.txt")}
+    assert offered[Header.EMAIL_TEMPLATE] == template_files - sent_by_interview_workers
+    addresses = {name for name in values(Var) if name.endswith("_email")}
+    assert offered[Header.EMAIL_RECIPIENT_VARIABLE] == addresses
+    assert offered[Header.EMAIL_BUSINESS_ID_VARIABLE] <= values(Var)
+    used = {(key, value) for job_type, key, value in FACTS.task_headers if job_type == JobType.SEND_EMAIL}
+    assert {(key, value) for key, value in used if key in offered and value not in offered[key]} == set()
