@@ -321,3 +321,19 @@ def test_a_shortlist_without_matched_skills_says_so_instead_of_an_empty_list():
     context = {"candidate_name": "Cas", "posting_title": "Welder", "match_score": 20, "matched_skills": []}
     _, text = EmailTemplates().render("candidate-shortlisted", context)
     assert "Matched skills: ." not in text and "a recruiter shortlisted the profile" in text
+
+
+def test_the_capture_lists_the_newest_mails_with_the_count_of_all(capture, outbox):
+    sender = mailer(capture, outbox)
+    for address in ("a@example.com", "b@example.com", "a@example.com"):
+        sender.send(resume_received(to=address))
+    listed = requests.get(f"{capture.url}/_capture/messages", params={"limit": 2}, timeout=5)
+    assert [mail["to"] for mail in listed.json()] == [["b@example.com"], ["a@example.com"]]  # oldest first
+    assert listed.headers["X-Total-Count"] == "3"
+    to_a = requests.get(
+        f"{capture.url}/_capture/messages", params={"to": "a@example.com", "limit": 1}, timeout=5
+    )
+    assert (len(to_a.json()), to_a.headers["X-Total-Count"]) == (1, "2")
+    for bad in ("0", "many"):
+        refused = requests.get(f"{capture.url}/_capture/messages", params={"limit": bad}, timeout=5)
+        assert refused.status_code == 400 and "limit" in refused.text

@@ -1194,3 +1194,34 @@ def test_pages_name_an_icon_that_is_served(offline):
     client = offline[0].test_client()
     icon = re.search(r'<link rel="icon"[^>]* href="([^"]+)"', client.get("/").text).group(1)
     assert client.get(icon).status_code == 200
+
+
+def test_the_mail_page_shows_the_newest_mails_and_says_how_many_there_are(tmp_path, serve, monkeypatch):
+    from hireflow.sandboxes.mail_capture import create_mail_capture
+    from webapp.blueprints import ui
+
+    capture = serve(create_mail_capture(tmp_path / "mail.sqlite3", "SG.key"))
+    for number in range(3):
+        requests.post(
+            f"{capture.url}/v3/mail/send",
+            headers={"Authorization": "Bearer SG.key"},
+            json={
+                "personalizations": [{"to": [{"email": "ada@example.com"}]}],
+                "from": {"email": "no-reply@hireflow.example"},
+                "subject": f"Mail {number}",
+                "content": [
+                    {"type": "text/plain", "value": f"Open http://127.0.0.1:5000/items/resume/res_{number}"}
+                ],
+            },
+            timeout=5,
+        ).raise_for_status()
+    monkeypatch.setattr(ui, "MAIL_SHOWN", 2)
+    web = offline_app(empty_services(tmp_path), MAIL_CAPTURE_URL=capture.url).test_client()
+
+    page = web.get("/mail")
+    assert page.status_code == 200
+    assert re.findall(r"<h2>(Mail \d)</h2>", page.text) == ["Mail 2", "Mail 1"]  # newest first
+    assert "The newest 2 of 3 emails" in page.text
+    assert 'href="http://127.0.0.1:5000/items/resume/res_2"' in page.text
+    to_nobody = web.get("/mail", query_string={"to": "nobody@example.com"})
+    assert "No mail yet." in to_nobody.text and "mail-count" not in to_nobody.text

@@ -204,11 +204,23 @@ def create_mail_capture(
 
     @app.get("/_capture/messages")
     def list_messages():
+        """The captured mails, oldest first: all of them, or the newest ``limit``.
+
+        ``X-Total-Count`` says how many there are (to ``to``, if given), for a page that
+        shows the newest only.
+        """
+        try:
+            limit = int(request.args["limit"]) if "limit" in request.args else None
+        except ValueError:
+            limit = 0
+        if limit is not None and limit < 1:
+            return jsonify(_errors(("limit", "must be a whole number, 1 or more"))), 400
         with lock:
             rows = db.execute("SELECT * FROM messages ORDER BY received_at").fetchall()
-        messages = [message_json(r) for r in rows]
         to = request.args.get("to")
-        return jsonify([m for m in messages if to is None or to in m["to"]])
+        messages = [m for m in map(message_json, rows) if to is None or to in m["to"]]
+        shown = messages[-limit:] if limit else messages
+        return jsonify(shown), 200, {"X-Total-Count": str(len(messages))}
 
     @app.get("/_capture/messages/<message_id>")
     def get_message(message_id: str):

@@ -24,6 +24,8 @@ from webapp.schemas import (
 bp = Blueprint("ui", __name__)
 
 URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+")
+# The mail page shows the newest mails only: a long-running capture holds thousands.
+MAIL_SHOWN = 100
 
 
 def _item_redirect(accepted):
@@ -171,9 +173,14 @@ def mail():
         raise Problem(404, "No mail capture", "this deployment sends real email; there is nothing to show")
     to = request.args.get("to") or None
     try:
-        response = requests.get(f"{capture_url.rstrip('/')}/_capture/messages", params={"to": to}, timeout=5)
+        response = requests.get(
+            f"{capture_url.rstrip('/')}/_capture/messages",
+            params={"to": to, "limit": MAIL_SHOWN},
+            timeout=5,
+        )
         response.raise_for_status()
         messages = response.json()
+        total = int(response.headers.get("X-Total-Count", len(messages)))
     except (requests.RequestException, ValueError) as exc:
         raise Problem(
             503, "Mail capture unavailable", f"{capture_url}: {exc}", headers={"Retry-After": "5"}
@@ -181,4 +188,4 @@ def mail():
     messages.reverse()
     for message in messages:
         message["links"] = URL_IN_TEXT.findall(message.get("text") or "")
-    return render_template("mail.html", messages=messages, to=to)
+    return render_template("mail.html", messages=messages, to=to, total=total)
