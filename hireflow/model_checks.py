@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,14 +221,26 @@ def feel_names(expression: str) -> set[str]:
     return {name for name in _FEEL_NAME.findall(expression) if name not in FEEL_WORDS | bound}
 
 
+def _strings(value: object) -> Iterator[str]:
+    """Every string in a form component's settings (``conditional.hide``...), not its children."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            if key != "components":
+                yield from _strings(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _strings(inner)
+
+
 def _form_names(components: list[dict], where: str, names: dict[str, str]) -> None:
     for component in components:
         place = f"{where} [{component.get('id') or component.get('key')}]"
         found = {component["key"]} if component.get("key") else set()
-        for value in component.values():
-            if isinstance(value, str):
-                found |= set(_FORM_TEMPLATE.findall(value))
-                found |= feel_names(value) if value.startswith("=") else set()
+        for value in _strings(component):
+            found |= set(_FORM_TEMPLATE.findall(value))
+            found |= feel_names(value) if value.startswith("=") else set()
         for name in found:
             names.setdefault(name, place)
         _form_names(component.get("components", []), where, names)

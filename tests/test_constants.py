@@ -126,6 +126,25 @@ def test_variable_names_are_read_from_feel_as_the_engine_reads_them():
     assert feel_names("=for p in panel return p.email") == {"panel"}
 
 
+def test_a_form_names_variables_in_its_fields_texts_and_conditions(tmp_path):
+    form = {
+        "components": [
+            {"type": "textfield", "id": "Field_note", "key": "screening_note"},
+            {
+                "type": "group",
+                "components": [{"type": "text", "id": "Text_hi", "text": "Hi {{ candidate_name }}"}],
+            },
+            {"type": "text", "id": "Text_more", "conditional": {"hide": '=route = "forward"'}},
+        ]
+    }
+    (tmp_path / "screening.form").write_text(json.dumps(form))
+    assert variable_names(tmp_path) == {
+        "screening_note": "screening.form [Field_note]",
+        "candidate_name": "screening.form [Text_hi]",
+        "route": "screening.form [Text_more]",
+    }
+
+
 def test_the_send_email_element_template_offers_what_a_send_email_task_can_use():
     """The Modeler's "Send an email" template offers dropdowns; they must list what exists."""
     template = json.loads((MODELS_DIR / ".camunda" / "element-templates" / "send-email.json").read_text())
