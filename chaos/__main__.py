@@ -20,7 +20,7 @@ from pathlib import Path
 from chaos.checker import ScenarioReport
 from chaos.runner import Timing, ensure_posting, run_scenario, split_instances
 from chaos.scenarios import SCENARIOS, by_name
-from chaos.world import open_world
+from chaos.world import DatabaseNotEmpty, open_world
 from hireflow.paths import PROJECT_ROOT
 
 COLUMNS = [
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes in the pool")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "build" / "chaos")
+    parser.add_argument(
+        "--database-url",
+        help="an empty domain database, e.g. PostgreSQL (default: a new SQLite file in the run's folder)",
+    )
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every process this run started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -73,8 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"==> Starting hireflow for a chaos run under {root}", flush=True)
     reports = []
     with ExitStack() as stack:
-        world = open_world(stack, root, worker_processes=args.workers, out=sys.stdout)
-        print(f"    engine: {world.engine.description}", flush=True)
+        try:
+            world = open_world(
+                stack, root, worker_processes=args.workers, database_url=args.database_url, out=sys.stdout
+            )
+        except DatabaseNotEmpty as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"    engine: {world.engine.description}; store: {world.db.engine.dialect.name}", flush=True)
         posting_id = ensure_posting(world)
         # A scenario this engine cannot take is reported as not run; the others share its flows.
         runnable = [s for s in scenarios if world.engine.kill_and_restart or not s.needs_restartable_engine]
@@ -94,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         diagnostics = "" if all(r.meets_the_bar for r in reports) else world.engine.diagnostics()
         print("==> Stopping hireflow", flush=True)
 
-    print(f"\nChaos run on {world.engine.description}, {args.workers} worker processes:\n")
+    print(
+        f"\nChaos run on {world.engine.description}, {args.workers} worker processes, "
+        f"{world.db.engine.dialect.name} store:\n"
+    )
     print(table(reports))
     for report in reports:
         for detail in report.details[:20]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from sqlalchemy import func, select
 
 from chaos.engine_watch import EngineWatch
 from hireflow.camunda_rest import CamundaRestClient
@@ -34,7 +35,7 @@ from hireflow.engine.embedded import (
 from hireflow.engine.process import engine_pid
 from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR
 from hireflow.run import model_files
-from hireflow.store import Database
+from hireflow.store import BusinessRecord, Database
 
 PAYMENT_KEY = "sk_test_chaos"
 MAIL_KEY = "SG.chaos"
@@ -257,16 +258,36 @@ def _python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def open_world(stack: ExitStack, root: Path, *, worker_processes: int = 2, out=sys.stderr) -> ChaosWorld:
-    """Start every part under ``root`` (logs and data there); ``stack`` stops them."""
+class DatabaseNotEmpty(RuntimeError):
+    """The domain database given for a chaos run already holds business items."""
+
+
+def open_world(
+    stack: ExitStack,
+    root: Path,
+    *,
+    worker_processes: int = 2,
+    database_url: str | None = None,
+    out=sys.stderr,
+) -> ChaosWorld:
+    """Start every part under ``root`` (logs and data there); ``stack`` stops them.
+
+    The domain store is a new SQLite file under ``root``, or ``database_url`` (PostgreSQL,
+    as in production), which must hold no business items: the checker counts them all.
+    """
     root.mkdir(parents=True, exist_ok=True)
+    database_url = database_url or f"sqlite:///{root / 'hireflow.sqlite3'}"
+    db = Database(database_url)
+    db.create_schema()
+    with db.sessions() as session:
+        if session.scalar(select(func.count()).select_from(BusinessRecord)):
+            raise DatabaseNotEmpty(
+                f"{db.engine.url.render_as_string(hide_password=True)} already holds business items; "
+                "give a chaos run an empty database"
+            )
     engine = start_engine(root, out=out)
     stack.callback(engine.close)
     engine.client.deploy(model_files())
-
-    database_url = f"sqlite:///{root / 'hireflow.sqlite3'}"
-    db = Database(database_url)
-    db.create_schema()
     ports = {name: free_port() for name in ("payments", "mail", "pool", "web")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env = {

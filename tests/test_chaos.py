@@ -2,7 +2,9 @@
 
 The short run is ``make chaos`` with fewer instances and without the engine SIGKILL:
 the whole product as real processes (engine, sandboxes, pool, webapp), every other
-scenario, and the bar asserted: 0 stuck, 0 double effects, 0 lost messages.
+scenario, and the bar asserted: 0 stuck, 0 double effects, 0 lost messages. It runs
+twice: on SQLite (``make run``'s default) and on PostgreSQL (production's), whose
+locking and constraints keep side effects single in their own ways.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import io
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
@@ -24,20 +27,18 @@ from chaos.runner import Timing, ensure_posting, run_scenario, split_instances
 from chaos.scenarios import SCENARIOS
 from chaos.world import open_world
 from hireflow.engine.embedded import EmbeddedEngineClient
+from tests.postgres import fresh_database
 
 SHORT_RUN_FLOWS = 56
 SHORT_RUN_SCENARIOS = [s for s in SCENARIOS if not s.needs_restartable_engine]
-ENGINE_DIAGNOSTICS: list[str] = []  # filled when a scenario missed the bar
-# A first attempt that missed the bar only by the engine's own fault, kept for the test.
-ENGINE_FAULT_ATTEMPTS: list[list[ScenarioReport]] = []
 
 
-def _short_run(root) -> tuple[list[ScenarioReport], str]:
+def _short_run(root, database_url: str | None = None) -> tuple[list[ScenarioReport], str]:
     """Every short-run scenario on a fresh world; the engine's diagnostics if one missed the bar."""
     counts = split_instances(SHORT_RUN_FLOWS, SHORT_RUN_SCENARIOS)
     timing = Timing(drive_s=240, settle_s=300, repaired_s=180)
     with ExitStack() as stack:
-        world = open_world(stack, root)
+        world = open_world(stack, root, database_url=database_url)
         posting_id = ensure_posting(world)
         reports = [
             run_scenario(world, scenario, counts[scenario.name], posting_id, seed=i, timing=timing)
@@ -79,39 +80,67 @@ def run_with_one_rerun_after_an_engine_fault(
     return reports, engine_fault_attempts, diagnostics
 
 
-@pytest.fixture(scope="module")
-def chaos_reports(tmp_path_factory) -> list[ScenarioReport]:
-    reports, engine_fault_attempts, diagnostics = run_with_one_rerun_after_an_engine_fault(
-        lambda attempt: _short_run(tmp_path_factory.mktemp(f"chaos-attempt{attempt}"))
+@dataclass(frozen=True)
+class ShortRun:
+    """The reports to judge, the attempts the engine failed, and its diagnostics if one missed."""
+
+    reports: list[ScenarioReport]
+    engine_fault_attempts: list[list[ScenarioReport]]
+    diagnostics: str
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def short_chaos_run(request, tmp_path_factory) -> ShortRun:
+    def database_url() -> str | None:  # a new database for each attempt, as a new SQLite file
+        if request.param == "sqlite":
+            return None
+        return fresh_database(request.getfixturevalue("postgres_server"))
+
+    return ShortRun(
+        *run_with_one_rerun_after_an_engine_fault(
+            lambda attempt: _short_run(
+                tmp_path_factory.mktemp(f"chaos-{request.param}-attempt{attempt}"), database_url()
+            )
+        )
     )
-    ENGINE_FAULT_ATTEMPTS.extend(engine_fault_attempts)
-    if diagnostics:
-        ENGINE_DIAGNOSTICS.append(diagnostics)
-    return reports
 
 
 @pytest.mark.engine
 @pytest.mark.timeout(1500)
-def test_the_short_chaos_run_meets_the_bar(chaos_reports):
-    summary = table(chaos_reports)
-    for report in chaos_reports:
+def test_the_short_chaos_run_meets_the_bar(short_chaos_run):
+    reports = short_chaos_run.reports
+    summary = table(reports)
+    for report in reports:
         assert report.started > 0, summary
         assert report.meets_the_bar, f"{report.scenario} missed the bar:\n{summary}\n" + "\n".join(
-            [*report.details, *ENGINE_DIAGNOSTICS]
+            [*report.details, short_chaos_run.diagnostics]
         )
     # A first attempt the engine failed (stalled, lost a backoff) still may not double or lose.
-    for report in (r for attempt in ENGINE_FAULT_ATTEMPTS for r in attempt):
+    for report in (r for attempt in short_chaos_run.engine_fault_attempts for r in attempt):
         doubled_or_lost = (
             report.double_charges + report.double_refunds + report.duplicate_emails + report.lost_messages
         )
         assert doubled_or_lost == 0, f"{report.scenario} in the attempt the engine failed:\n{table([report])}"
-    by_name = {r.scenario: r for r in chaos_reports}
+    by_name = {r.scenario: r for r in reports}
     # The faults really happened: workers died, and webhooks overtook their subscriptions.
     assert "SIGKILL" in by_name["worker-sigkill"].note, summary
     assert by_name["message-before-subscription"].before_subscription > 0, summary
     assert by_name["webhooks-twice-out-of-order"].messages > 0, summary
     # The outage outlasted every retry: incidents arose, said what to do, and were retried.
     assert by_name["payment-outage"].incidents_repaired > 0, summary
+
+
+def test_a_chaos_run_refuses_a_database_that_holds_items_already(tmp_path):
+    from chaos.world import DatabaseNotEmpty
+    from hireflow.store import Database
+    from job_workers.records import record_status
+
+    url = f"sqlite:///{tmp_path / 'used.sqlite3'}"
+    db = Database(url)
+    db.create_schema()
+    record_status(db, "resume", "res_1", "processed")
+    with ExitStack() as stack, pytest.raises(DatabaseNotEmpty, match="empty database"):
+        open_world(stack, tmp_path / "run", database_url=url)
 
 
 def fake_world(intents: list[dict], refunds: list[dict], mails: list[dict]):
