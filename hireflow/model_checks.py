@@ -216,7 +216,8 @@ _NAME_ATTRIBUTES = {
 
 def feel_names(expression: str) -> set[str]:
     """The variable names a FEEL expression reads (a leading ``=`` is allowed)."""
-    expression = _FEEL_STRING.sub('""', expression.removeprefix("="))
+    # Strings hold no names; a range's ".." is not a path (``[1..max_count]``).
+    expression = _FEEL_STRING.sub('""', expression.removeprefix("=")).replace("..", " ")
     bound = set(re.findall(r"\b(?:for|some|every)\s+([A-Za-z_]\w*)\s+in\b", expression))
     return {name for name in _FEEL_NAME.findall(expression) if name not in FEEL_WORDS | bound}
 
