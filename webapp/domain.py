@@ -224,11 +224,11 @@ class Hireflow:
             raise invalid_field("file", str(exc), status=413) from exc
         resume_id, attempt = self._current_attempt("resume", fields.candidate_id, file_ref)
         variables = {
-            "resume_id": resume_id,
-            "candidate_id": fields.candidate_id,
-            "candidate_name": fields.candidate_name,
-            "candidate_email": fields.candidate_email,
-            "file_ref": file_ref,
+            Var.RESUME_ID: resume_id,
+            Var.CANDIDATE_ID: fields.candidate_id,
+            Var.CANDIDATE_NAME: fields.candidate_name,
+            Var.CANDIDATE_EMAIL: fields.candidate_email,
+            Var.FILE_REF: file_ref,
         }
         started = self.gateway.start_once(ProcessId.RESUME_UPLOAD, Var.RESUME_ID, variables)
         # The file's reference stays in the store, so the candidate's erasure can find it.
@@ -279,10 +279,10 @@ class Hireflow:
             "application", request.candidate_id, request.posting_id
         )
         variables = {
-            "application_id": application_id,
+            Var.APPLICATION_ID: application_id,
             **request.model_dump(),
             # The screening forms link to the application's page, from Tasklist on another host.
-            "application_url": f"{self.services.public_url}/items/application/{application_id}",
+            Var.APPLICATION_URL: f"{self.services.public_url}/items/application/{application_id}",
         }
         started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, Var.APPLICATION_ID, variables)
         details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id, "attempt": attempt}
@@ -339,10 +339,10 @@ class Hireflow:
         unlock_id, attempt = self._current_attempt("unlock", request.employer_id, request.candidate_id)
         customer = request.payment_customer_ref or payment_customer_of(self.services.db, request.employer_id)
         variables = {
-            "unlock_id": unlock_id,
+            Var.UNLOCK_ID: unlock_id,
             **request.model_dump(),
-            "payment_customer_ref": customer,
-            "years_of_experience": candidate.years_of_experience or 0,
+            Var.PAYMENT_CUSTOMER_REF: customer,
+            Var.YEARS_OF_EXPERIENCE: candidate.years_of_experience or 0,
         }
         started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, Var.UNLOCK_ID, variables)
         details = {
@@ -432,7 +432,7 @@ class Hireflow:
                 f"application {request.application_id} is {application.status}; interviews are for open ones",
             )
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
-        variables = {"interview_id": interview_id, **request.model_dump(exclude={"round"})}
+        variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, Var.INTERVIEW_ID, variables)
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         return self._accepted("interview", interview_id, started, details)
