@@ -167,3 +167,17 @@ def test_the_send_email_element_template_offers_what_a_send_email_task_can_use()
     assert offered[Header.EMAIL_BUSINESS_ID_VARIABLE] <= values(Var)
     used = {(key, value) for job_type, key, value in FACTS.task_headers if job_type == JobType.SEND_EMAIL}
     assert {(key, value) for key, value in used if key in offered and value not in offered[key]} == set()
+
+
+def test_each_element_template_names_the_variables_its_task_reads(tmp_path):
+    """An analyst placing a templated task must know which variables the process needs."""
+    fetched = {task.type: task.config.variables_to_fetch or [] for task in registered_tasks(tmp_path)}
+    for path in sorted((MODELS_DIR / ".camunda" / "element-templates").glob("*.json")):
+        template = json.loads(path.read_text())
+        job_type = next(
+            prop["value"]
+            for prop in template["properties"]
+            if prop["binding"] == {"type": "zeebe:taskDefinition", "property": "type"}
+        )
+        unnamed = [name for name in fetched[job_type] if name not in template["description"]]
+        assert unnamed == [], f"{path.name}: its description does not name {unnamed}"
