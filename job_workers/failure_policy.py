@@ -20,7 +20,7 @@ from pyzeebe import Job, JobController, JobStatus
 from hireflow.backoff import Backoff
 from hireflow.constants import Header
 from hireflow.errors import BusinessOutcome, PermanentFailure, RetryLater
-from job_workers.incidents import business_reference, incident_message
+from job_workers.incidents import UNEXPECTED, business_reference, cause_of, incident_message
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,10 @@ class FailurePolicy:
             attempt = max(1, attempts - job.retries + 1)
             delay_ms = int(backoff.delay(attempt, self.rng) * 1000)
             message = f"{job.type} failed for {what} ({retries_left} retries left): {exc}"
-            log.warning("%s; retrying in %d ms", message, delay_ms, extra=context, exc_info=exc)
+            # A known outage (a 429 storm, a gateway down) is one line per retry; the traceback
+            # is kept for what may be a bug, and for the incident at the end.
+            traceback = exc if cause_of(exc) is UNEXPECTED else None
+            log.warning("%s; retrying in %d ms", message, delay_ms, extra=context, exc_info=traceback)
         if self.metrics:
             self.metrics.job_failed(job, final=retries_left == 0)
         await controller.set_failure_status(message, retry_back_off_ms=delay_ms)

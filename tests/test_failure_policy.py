@@ -75,6 +75,19 @@ def test_the_last_try_raises_an_incident_with_a_message_for_the_operator():
     )
 
 
+def test_a_known_outage_logs_one_line_per_retry_and_a_possible_bug_its_traceback(caplog):
+    caplog.set_level("WARNING", logger="job_workers.failure_policy")
+    apply(PaymentGatewayUnavailable("HTTP 503: maintenance"), make_job(4))
+    apply(KeyError("unlock_price"), make_job(4))
+    outage, bug = caplog.records
+    assert "HTTP 503: maintenance" in outage.getMessage() and outage.exc_info is None
+    assert bug.exc_info is not None and bug.exc_info[0] is KeyError
+    caplog.clear()
+    apply(PaymentGatewayUnavailable("HTTP 503: maintenance"), make_job(1))  # the incident keeps it
+    [incident] = caplog.records
+    assert incident.levelname == "ERROR" and incident.exc_info is not None
+
+
 def test_task_headers_tune_the_base_and_the_cap():
     headers = {"retryBackoffBaseSeconds": "1", "retryBackoffCapSeconds": "3", "retryAttempts": "10"}
     delays = [
