@@ -29,6 +29,16 @@ RESTART_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=60.0)
 STABLE_AFTER_SECONDS = 60.0
 
 
+def how_it_ended(returncode: int) -> str:
+    """``was killed by SIGKILL`` for a negative return code, else ``exited with code N``."""
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
 @dataclass
 class Slot:
     """One place in the pool and the process that fills it."""
@@ -126,10 +136,10 @@ class Supervisor:
         # often that happens, so a burst of kills does not leave the pool half empty.
         delay = RESTART_BACKOFF.ceiling(slot.crashes_in_a_row) if slot.crashes_in_a_row else 0.0
         log.error(
-            "%s (pid %d) exited with %s after %.0f s; restarting in %.0f s",
+            "%s (pid %d) %s after %.0f s; restarting in %.0f s",
             slot.name,
             slot.process.pid,
-            code,
+            how_it_ended(code),
             ran_for,
             delay,
         )

@@ -21,7 +21,7 @@ import requests
 from hireflow.serving import serve_in_thread
 from job_workers.__main__ import worker_command
 from job_workers.logs import ContextFormatter, JsonFormatter
-from job_workers.supervisor import Supervisor, create_status_app
+from job_workers.supervisor import Supervisor, create_status_app, how_it_ended
 
 BEATING = "import pathlib,sys,time\nwhile True:\n    pathlib.Path(sys.argv[1]).touch(); time.sleep(0.2)"
 SILENT = "import time\ntime.sleep(600)"
@@ -178,3 +178,9 @@ def test_every_worker_command_runs_the_worker_module():
         "--heartbeat-file",
         "/tmp/x.heartbeat",
     ]
+
+
+def test_the_supervisor_says_how_a_worker_ended_in_words():
+    assert how_it_ended(-9) == "was killed by SIGKILL"
+    assert how_it_ended(-15) == "was killed by SIGTERM"
+    assert how_it_ended(2) == "exited with code 2"
