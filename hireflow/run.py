@@ -174,9 +174,12 @@ def run_components(
     finally:
         stop_children(children)
     if ended:
+        # Imported here: the pool's words for how a process ended, needed on this path only.
+        from job_workers.supervisor import how_it_ended
+
         name, code = ended
         print(
-            f"!! The {name} ended (exit code {code}), so the others were stopped. Its log is above.",
+            f"!! The {name} {how_it_ended(code)}, so the others were stopped. Its log is above.",
             flush=True,
         )
         return 1

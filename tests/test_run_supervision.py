@@ -82,7 +82,7 @@ def test_a_component_that_ends_stops_the_others_and_fails_the_run(tmp_path):
     output, _ = supervisor.communicate(timeout=30)
 
     assert supervisor.returncode == 1
-    assert "The worker pool ended (exit code 3), so the others were stopped." in output
+    assert "The worker pool exited with code 3, so the others were stopped." in output
     assert not is_running(webapp)
 
 
