@@ -96,15 +96,25 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
 def close_items_of_the_last_run() -> None:
     """On a fresh embedded engine, end the items the last run left running: their instances are gone."""
     # Imported here: the webapp's domain rules are needed by this one step only.
+    from job_workers.services import calendar_from_environment
     from webapp.domain import close_items_of_a_lost_engine
 
     db = Database()
     db.create_schema()
-    closed = close_items_of_a_lost_engine(db)
-    if closed:
+    closed = close_items_of_a_lost_engine(db, calendar_from_environment(db))
+    if not closed:
+        return
+    print(
+        f"Marked {len(closed)} item(s) as ended: they were running when the last run stopped, and the "
+        "embedded engine kept their instances in memory only.",
+        flush=True,
+    )
+    released = sum(1 for item in closed if item.given_back.get("booking_released"))
+    credits = sum(item.given_back.get("credits_returned", 0) for item in closed)
+    if released or credits:
         print(
-            f"Marked {closed} item(s) as ended: they were running when the last run stopped, and the "
-            "embedded engine kept their instances in memory only.",
+            f"Gave back what they held: {released} interview booking(s) freed the panel's time, "
+            f"{credits} credit(s) went back to employers.",
             flush=True,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,13 @@ import requests
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from hireflow.adapters.calendar import Slot, StoreCalendar
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.adapters.s3_file_store import S3FileStore, s3_client
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.constants import Message
+from hireflow.credits import CreditsLedger
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.signed_links import CardLinks, SlotLinks
@@ -671,8 +674,8 @@ def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_a
     record_status(services.db, "application", "app_done", "shortlisted")
     record_status(services.db, "interview", "int_booked", "scheduled")
 
-    assert close_items_of_a_lost_engine(services.db) == 2
-    assert close_items_of_a_lost_engine(services.db) == 0  # a second start finds nothing to do
+    assert len(close_items_of_a_lost_engine(services.db)) == 2
+    assert close_items_of_a_lost_engine(services.db) == []  # a second start finds nothing to do
 
     ended = web.get(f"/api/unlocks/{first['id']}").json
     assert (ended["status"], ended["final"]) == ("ended", True)
@@ -681,6 +684,35 @@ def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_a
     assert web.get("/api/interviews/int_booked").json["status"] == "ended"
     again = web.post("/api/unlocks", json=body)
     assert again.status_code == 202 and again.json["id"] != first["id"]
+
+
+def test_items_of_a_lost_embedded_engine_give_back_the_panel_time_and_credits_they_held(tmp_path):
+    # Their processes would have freed them on a cancellation; a lost instance never will.
+    services = empty_services(tmp_path)
+    calendar, ledger = StoreCalendar(services.db), CreditsLedger(services.db)
+    interview_slot = Slot(datetime(2026, 12, 7, 10, 0), datetime(2026, 12, 7, 11, 0))  # a Monday
+    calendar.book("int_lost", ["iv-ada", "iv-bob"], interview_slot)
+    record_status(services.db, "interview", "int_lost", "scheduled")
+    ledger.top_up("emp-1", 10, "purchase-1")
+    ledger.spend("emp-1", "unl_lost", 3)
+    record_status(services.db, "unlock", "unl_lost", "requested")
+    record_status(services.db, "unlock", "unl_by_card", "requested")
+
+    ended = close_items_of_a_lost_engine(services.db, calendar)
+
+    assert {(item.business_id, tuple(item.given_back.items())) for item in ended} == {
+        ("int_lost", (("booking_released", True),)),
+        ("unl_lost", (("credits_returned", 3),)),
+        ("unl_by_card", ()),
+    }
+    assert calendar.booking("int_lost").status == "cancelled"
+    assert calendar.free_slots(["iv-ada", "iv-bob"], interview_slot, timedelta(hours=1)) == [interview_slot]
+    assert ledger.balance("emp-1") == 10
+    with services.db.sessions() as session:
+        details = session.get(BusinessRecord, ("unlock", "unl_lost")).details
+    assert details == {"ended_because": ENGINE_LOST_REASON, "credits_returned": 3}
+    assert close_items_of_a_lost_engine(services.db, calendar) == []
+    assert ledger.balance("emp-1") == 10  # returned once
 
 
 OLDER_UNLOCK = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
@@ -709,7 +741,7 @@ def test_an_unlock_granted_before_the_engine_was_lost_stays_unlocked_and_is_not_
     # second unlock for access the employer already had.
     web, services, unlock_id = unlock_granted_by_an_older_release(tmp_path)
 
-    assert close_items_of_a_lost_engine(services.db) == 0
+    assert close_items_of_a_lost_engine(services.db) == []
 
     assert web.get(f"/api/unlocks/{unlock_id}").json["status"] == "unlocked"
     again = web.post("/api/unlocks", json=OLDER_UNLOCK)

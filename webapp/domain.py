@@ -20,11 +20,12 @@ from sqlalchemy import String, cast, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hireflow.adapters.calendar import Slot
+from hireflow.adapters.calendar import InterviewCalendar, Slot, StoreCalendar
 from hireflow.adapters.email import readable_time
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId, Var
+from hireflow.credits import CreditsLedger
 from hireflow.model_checks import element_names
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
@@ -35,6 +36,7 @@ from hireflow.store import (
     Candidate,
     ContactAccess,
     CreditAccount,
+    CreditEntry,
     Database,
     EmailOutboxEntry,
     Employer,
@@ -118,23 +120,66 @@ def business_status(session: Session, kind: str, business_id: str, recorded: str
     return recorded
 
 
-def close_items_of_a_lost_engine(db: Database) -> int:
-    """Mark every item still running as ``ended``; returns how many there were.
+@dataclass(frozen=True)
+class EndedItem:
+    """An item the lost engine's sweep ended, with what it gave back."""
+
+    kind: str
+    business_id: str
+    given_back: dict[str, Any]
+
+
+def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | None = None) -> list[EndedItem]:
+    """Mark every item still running as ``ended``, and return them.
 
     For a fresh embedded engine only: the one before it held every running instance in
     memory, so those items can never move on. Left open, they would wait for good, and a
     new request for the same thing would find the dead item instead of starting again.
+
+    What such an item held is given back first, as its process would have done on a
+    cancellation: an interview's booking frees the panel's time in ``calendar`` (the
+    domain store's calendar by default), and credits an unlock spent return to the
+    employer. Both are once-only, so a sweep that fails half-way is simply run again at
+    the next start. A card charge is not known to the store and is left to the operator.
     """
-    closed = 0
-    with db.sessions.begin() as session:
-        for record in session.scalars(select(BusinessRecord)):
-            status = business_status(session, record.kind, record.business_id, record.status)
-            if status in FINAL_STATUSES.get(record.kind, ()) or status == ERASED:
-                continue
-            record.details = {**(record.details or {}), "ended_because": ENGINE_LOST_REASON}
-            record.status, record.updated_at = "ended", utcnow()
-            closed += 1
+    calendar = calendar or StoreCalendar(db)
+    ledger = CreditsLedger(db)
+    closed = []
+    with db.sessions() as session:
+        running = [
+            (record.kind, record.business_id)
+            for record in session.scalars(select(BusinessRecord))
+            if business_status(session, record.kind, record.business_id, record.status)
+            not in FINAL_STATUSES.get(record.kind, ()) | {ERASED}
+        ]
+    for kind, business_id in running:
+        given_back = _give_back_what_it_held(db, calendar, ledger, kind, business_id)
+        with db.sessions.begin() as session:
+            record = session.get(BusinessRecord, (kind, business_id))
+            details = {**(record.details or {}), "ended_because": ENGINE_LOST_REASON, **given_back}
+            record.details, record.status, record.updated_at = details, "ended", utcnow()
+        closed.append(EndedItem(kind, business_id, given_back))
     return closed
+
+
+def _give_back_what_it_held(
+    db: Database, calendar: InterviewCalendar, ledger: CreditsLedger, kind: str, business_id: str
+) -> dict[str, Any]:
+    """Free the booking or return the credits of an item that can no longer run; once-only."""
+    if kind == "interview":
+        booking = calendar.booking(business_id)
+        if booking is not None and booking.status == "booked":
+            calendar.cancel(business_id)
+            return {"booking_released": True}
+    if kind == "unlock":
+        with db.sessions() as session:
+            spent = session.scalar(
+                select(CreditEntry).where(CreditEntry.reference == business_id, CreditEntry.kind == "spend")
+            )
+        if spent is not None:
+            returned = ledger.refund(spent.employer_id, business_id)
+            return {"credits_returned": returned.amount}
+    return {}
 
 
 def derived_id(prefix: str, *parts: str) -> str:
