@@ -29,7 +29,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench.load import LoadResult, closed_loop, open_loop
+from bench.load import RESULT_TIMEOUT_MS, LoadResult, closed_loop, open_loop
 from bench.models import JOB_TYPE, bench_resources, process_id
 from chaos.world import Engine, start_engine
 from hireflow.engine import find_java
@@ -338,6 +338,13 @@ def measure(
             )
         row.per_second = round(peak.per_second, 1)
         row.failed = peak.failed
+        if not peak.completed and peak.failed:
+            # Too slow to measure with this many in flight: say so, rather than a bare 0.
+            errors = ", ".join(f"{count} {code}" for code, count in sorted(peak.errors.items()))
+            row.note = (
+                f"no figure: no instance ended within {RESULT_TIMEOUT_MS // 1000} s of its start "
+                f"with {timing.concurrency} in flight ({errors})"
+            )
         row.cpu_percent, row.rss_mb = (sampler.mean_cpu, sampler.max_rss) if processes else (None, None)
         row.engine_cpu_percent, row.load_cpu_percent = engine_sampler.mean_cpu, load_sampler.mean_cpu
         if peak.per_second > 1:
