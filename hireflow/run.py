@@ -101,19 +101,19 @@ def close_items_of_the_last_run() -> None:
 
     db = Database()
     db.create_schema()
-    closed = close_items_of_a_lost_engine(db, calendar_from_environment(db))
-    if not closed:
-        return
-    print(
-        f"Marked {len(closed)} item(s) as ended: they were running when the last run stopped, and the "
-        "embedded engine kept their instances in memory only.",
-        flush=True,
-    )
-    released = sum(1 for item in closed if item.given_back.get("booking_released"))
-    credits = sum(item.given_back.get("credits_returned", 0) for item in closed)
+    visited = close_items_of_a_lost_engine(db, calendar_from_environment(db))
+    ended = sum(1 for item in visited if item.newly_ended)
+    if ended:
+        print(
+            f"Marked {ended} item(s) as ended: they were running when the last run stopped, and the "
+            "embedded engine kept their instances in memory only.",
+            flush=True,
+        )
+    released = sum(1 for item in visited if item.given_back.get("booking_released"))
+    credits = sum(item.given_back.get("credits_returned", 0) for item in visited)
     if released or credits:
         print(
-            f"Gave back what they held: {released} interview booking(s) freed the panel's time, "
+            f"Gave back what such items held: {released} interview booking(s) freed the panel's time, "
             f"{credits} credit(s) went back to employers.",
             flush=True,
         )

@@ -55,6 +55,7 @@ from webapp.domain import (
     ENGINE_LOST_REASON,
     FINAL_STATUSES,
     FIRST_STATUS,
+    EndedItem,
     close_items_of_a_lost_engine,
 )
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
@@ -698,21 +699,39 @@ def test_items_of_a_lost_embedded_engine_give_back_the_panel_time_and_credits_th
     record_status(services.db, "unlock", "unl_lost", "requested")
     record_status(services.db, "unlock", "unl_by_card", "requested")
 
-    ended = close_items_of_a_lost_engine(services.db, calendar)
+    visited = close_items_of_a_lost_engine(services.db, calendar)
 
-    assert {(item.business_id, tuple(item.given_back.items())) for item in ended} == {
-        ("int_lost", (("booking_released", True),)),
-        ("unl_lost", (("credits_returned", 3),)),
-        ("unl_by_card", ()),
+    assert {(item.business_id, item.newly_ended, tuple(item.given_back.items())) for item in visited} == {
+        ("int_lost", True, (("booking_released", True),)),
+        ("unl_lost", True, (("credits_returned", 3),)),
+        ("unl_by_card", True, ()),
     }
     assert calendar.booking("int_lost").status == "cancelled"
     assert calendar.free_slots(["iv-ada", "iv-bob"], interview_slot, timedelta(hours=1)) == [interview_slot]
     assert ledger.balance("emp-1") == 10
     with services.db.sessions() as session:
         details = session.get(BusinessRecord, ("unlock", "unl_lost")).details
-    assert details == {"ended_because": ENGINE_LOST_REASON, "credits_returned": 3}
+    assert details == {"ended_because": ENGINE_LOST_REASON, "given_back": {"credits_returned": 3}}
     assert close_items_of_a_lost_engine(services.db, calendar) == []
     assert ledger.balance("emp-1") == 10  # returned once
+
+
+def test_interviews_a_sweep_ended_before_it_gave_back_release_their_booking_once(tmp_path):
+    # Before 2026-12-01 the sweep ended items and gave nothing back: make run's own store
+    # held four "ended" interviews whose bookings still blocked the panel.
+    services = empty_services(tmp_path)
+    calendar = StoreCalendar(services.db)
+    calendar.book("int_old", ["iv-ada"], Slot(datetime(2026, 12, 7, 10, 0), datetime(2026, 12, 7, 11, 0)))
+    record_status(services.db, "interview", "int_old", "ended", {"ended_because": ENGINE_LOST_REASON})
+    record_status(services.db, "interview", "int_by_operator", "ended")  # cancelled in Operate: not ours
+
+    visited = close_items_of_a_lost_engine(services.db, calendar)
+
+    assert visited == [EndedItem("interview", "int_old", {"booking_released": True}, newly_ended=False)]
+    assert calendar.booking("int_old").status == "cancelled"
+    with services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("interview", "int_old")).status == "ended"
+    assert close_items_of_a_lost_engine(services.db, calendar) == []
 
 
 OLDER_UNLOCK = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}

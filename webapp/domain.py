@@ -122,15 +122,16 @@ def business_status(session: Session, kind: str, business_id: str, recorded: str
 
 @dataclass(frozen=True)
 class EndedItem:
-    """An item the lost engine's sweep ended, with what it gave back."""
+    """An item of a lost engine: ended by this sweep or an earlier one, and what it gave back."""
 
     kind: str
     business_id: str
     given_back: dict[str, Any]
+    newly_ended: bool = True
 
 
 def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | None = None) -> list[EndedItem]:
-    """Mark every item still running as ``ended``, and return them.
+    """Mark every item still running as ``ended``; returns the items it visited.
 
     For a fresh embedded engine only: the one before it held every running instance in
     memory, so those items can never move on. Left open, they would wait for good, and a
@@ -140,26 +141,35 @@ def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | Non
     cancellation: an interview's booking frees the panel's time in ``calendar`` (the
     domain store's calendar by default), and credits an unlock spent return to the
     employer. Both are once-only, so a sweep that fails half-way is simply run again at
-    the next start. A card charge is not known to the store and is left to the operator.
+    the next start. Items a sweep ended before 2026-12-01, when it gave nothing back, are
+    visited once more for this (``newly_ended`` False). A card charge is not known to the
+    store and is left to the operator.
     """
     calendar = calendar or StoreCalendar(db)
     ledger = CreditsLedger(db)
-    closed = []
     with db.sessions() as session:
-        running = [
-            (record.kind, record.business_id)
-            for record in session.scalars(select(BusinessRecord))
-            if business_status(session, record.kind, record.business_id, record.status)
-            not in FINAL_STATUSES.get(record.kind, ()) | {ERASED}
-        ]
-    for kind, business_id in running:
+        to_visit = []
+        for record in session.scalars(select(BusinessRecord)):
+            status = business_status(session, record.kind, record.business_id, record.status)
+            details = record.details or {}
+            if status not in FINAL_STATUSES.get(record.kind, ()) | {ERASED}:
+                to_visit.append((record.kind, record.business_id, True))
+            elif details.get("ended_because") == ENGINE_LOST_REASON and "given_back" not in details:
+                to_visit.append((record.kind, record.business_id, False))
+    visited = []
+    for kind, business_id, newly_ended in to_visit:
         given_back = _give_back_what_it_held(db, calendar, ledger, kind, business_id)
         with db.sessions.begin() as session:
             record = session.get(BusinessRecord, (kind, business_id))
-            details = {**(record.details or {}), "ended_because": ENGINE_LOST_REASON, **given_back}
-            record.details, record.status, record.updated_at = details, "ended", utcnow()
-        closed.append(EndedItem(kind, business_id, given_back))
-    return closed
+            record.details = {
+                **(record.details or {}),
+                "ended_because": ENGINE_LOST_REASON,
+                "given_back": given_back,
+            }
+            if newly_ended:
+                record.status, record.updated_at = "ended", utcnow()
+        visited.append(EndedItem(kind, business_id, given_back, newly_ended))
+    return visited
 
 
 def _give_back_what_it_held(
