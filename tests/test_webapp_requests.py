@@ -429,10 +429,16 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
     details = {"match_score": 100, "matched_skills": ["python", "sql"], "missing_skills": []}
     record_status(services.db, "application", "app_1", "shortlisted", details)
+    record_status(services.db, "interview", "int_1", "ended", {"given_back": {"booking_released": True}})
+    record_status(services.db, "interview", "int_2", "ended", {"given_back": {}})
     page = app.test_client().get("/items/application/app_1").text
     assert "<dt>matched skills</dt>" in page
     assert "python, sql" in page and "['python'" not in page
     assert re.search(r"<dt>missing skills</dt>\s*<dd>none</dd>", page)
+    page = app.test_client().get("/items/interview/int_1").text
+    assert re.search(r"<dt>given back</dt>\s*<dd>booking released: yes</dd>", page)
+    page = app.test_client().get("/items/interview/int_2").text
+    assert re.search(r"<dt>given back</dt>\s*<dd>none</dd>", page)
 
 
 def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):
