@@ -67,10 +67,21 @@ class Flow:
     messages: list[SentMessage] = field(default_factory=list)
     done: bool = False
     refusals: list[str] = field(default_factory=list)
+    # The ids a request names, made once: a request tried again on the next ``advance``
+    # (the engine was down for longer than ``call`` waits) must ask for the same thing, as
+    # a real client's retry does, or the webapp rightly refuses it as another request
+    # under the same key, or starts a second item beside one it may have started.
+    ids: dict[str, str] = field(default_factory=dict)
 
     def advance(self, world) -> None:
         """Take the next step; set ``done`` when nothing is left for this flow to do."""
         raise NotImplementedError
+
+    def kept_id(self, name: str, make) -> str:
+        """The id ``name`` this flow made before, or a new one from ``make()``."""
+        if name not in self.ids:
+            self.ids[name] = make()
+        return self.ids[name]
 
     # -- HTTP with a real client's patience --
 
@@ -147,7 +158,7 @@ class ResumeUploadFlow(Flow):
     """A candidate uploads a PDF; resume-upload validates, reads, indexes and emails."""
 
     def advance(self, world) -> None:
-        candidate_id = unique("cand")
+        candidate_id = self.kept_id("candidate", lambda: unique("cand"))
         files = {"file": ("resume.pdf", SAMPLE_RESUME.read_bytes(), "application/pdf")}
         data = {
             "candidate_id": candidate_id,
@@ -164,13 +175,13 @@ class ApplicationFlow(Flow):
     posting_id: str = ""
 
     def advance(self, world) -> None:
-        candidate_id = seed_candidate(world)
+        candidate_id = self.kept_id("candidate", lambda: seed_candidate(world))
         body = {
             "candidate_id": candidate_id,
             "candidate_name": "Grace Hopper",
             "candidate_email": f"{candidate_id}@example.com",
             "posting_id": self.posting_id,
-            "employer_email": f"{unique('employer')}@example.com",
+            "employer_email": f"{self.kept_id('employer', lambda: unique('employer'))}@example.com",
             "recruiter_team_email": "recruiters@acme.example",
         }
         self.done = self.start("application", "/api/applications", json=body) is not None
@@ -199,14 +210,14 @@ class UnlockFlow(Flow):
 
     def advance(self, world) -> None:
         if not self.started:
-            employer_id = unique("emp")
+            employer_id = self.kept_id("employer", lambda: unique("emp"))
             if self.refund:
                 started = self._start_for_departed_candidate(world, employer_id)
             else:
                 body = {
                     "employer_id": employer_id,
                     "employer_email": f"{employer_id}@example.com",
-                    "candidate_id": seed_candidate(world),
+                    "candidate_id": self.kept_id("candidate", lambda: seed_candidate(world)),
                     "payment_method_ref": self.payment_method,
                 }
                 started = self.start("unlock", "/api/unlocks", json=body)
@@ -239,7 +250,7 @@ class UnlockFlow(Flow):
         )
 
     def _start_for_departed_candidate(self, world, employer_id: str) -> Started | None:
-        unlock_id = unique("unl")
+        unlock_id = self.kept_id("unlock", lambda: unique("unl"))
         body = {
             "processDefinitionId": "resume-unlock",
             "businessKey": unlock_id,
@@ -247,7 +258,7 @@ class UnlockFlow(Flow):
                 "unlock_id": unlock_id,
                 "employer_id": employer_id,
                 "employer_email": f"{employer_id}@example.com",
-                "candidate_id": unique("departed"),  # no such candidate any more
+                "candidate_id": self.kept_id("departed", lambda: unique("departed")),  # no such candidate
                 "employer_plan": "standard",
                 "years_of_experience": 3,
                 "payment_method_ref": self.payment_method,
@@ -301,7 +312,7 @@ class InterviewFlow(Flow):
 
     def advance(self, world) -> None:
         if not self.started:
-            candidate_id = seed_candidate(world)
+            candidate_id = self.kept_id("candidate", lambda: seed_candidate(world))
             self.candidate_email = f"{candidate_id}@example.com"
             application = self.start(
                 "application",
@@ -311,14 +322,15 @@ class InterviewFlow(Flow):
                     "candidate_name": "Katherine Johnson",
                     "candidate_email": self.candidate_email,
                     "posting_id": self.posting_id,
-                    "employer_email": f"{unique('employer')}@example.com",
+                    "employer_email": f"{self.kept_id('employer', lambda: unique('employer'))}@example.com",
                     "recruiter_team_email": "recruiters@acme.example",
                 },
             )
             if application is None:
                 return
         if len(self.started) == 1:
-            panel = [{"username": unique("alice"), "email": "alice@acme.example", "name": "Alice"}]
+            alice = self.kept_id("panel member", lambda: unique("alice"))
+            panel = [{"username": alice, "email": "alice@acme.example", "name": "Alice"}]
             body = {
                 "application_id": self.started[0].business_id,
                 "candidate_name": "Katherine Johnson",

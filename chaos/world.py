@@ -3,7 +3,8 @@
 Every part runs as its own operating-system process, started the way ``make run``
 starts it, so the chaos scenarios can SIGKILL any of them. The engine is the pinned
 Camunda cluster when the registry serves it, else the embedded Zeebe engine (the same
-fallback ``make test`` uses; its state lives in memory, so it cannot survive a SIGKILL).
+fallback ``make test`` uses), with its log kept in a file so that it survives a SIGKILL
+as a broker does: the restarted engine replays it.
 """
 
 from __future__ import annotations
@@ -111,13 +112,13 @@ def chaos_profile(data_dir: Path) -> EngineProfile:
 
 @dataclass
 class Engine:
-    """The engine under test, with the one fault the embedded engine cannot take."""
+    """The engine under test, and how to SIGKILL it and start it again on its data."""
 
     description: str
     grpc_address: str
     client: CamundaRestClient
     control_url: str  # the embedded engine's control port; empty on the cluster
-    # SIGKILL the engine and start it again on its data; None when state would be lost.
+    # SIGKILL the engine and start it again on its data; None if its state would be lost.
     kill_and_restart: Callable[[], None] | None
     close: Callable[[], None]
     pid: Callable[[], int | None] = lambda: None  # the engine's process, for CPU sampling
@@ -135,14 +136,22 @@ def start_engine(root: Path, out=sys.stderr) -> Engine:
             f"!! {unavailable}\n!! Running on the embedded Zeebe engine {embedded_version()} instead.",
             file=out,
         )
-        embedded = EmbeddedEngine(fetch_embedded(out=out), java, root / "engine.log").start()
+        # Its log is kept in a file too, so a SIGKILLed engine comes back with its state.
+        embedded = EmbeddedEngine(
+            fetch_embedded(out=out), java, root / "engine.log", state_file=root / "engine-state.log"
+        ).start()
+
+        def kill_and_restart_embedded() -> None:
+            embedded.kill()
+            embedded.start()
+
         return Engine(
             f"the embedded Zeebe engine {embedded_version()}",
             embedded.grpc_address,
             # Its record reads grow with the run: give a loaded 2-core machine time to answer.
             EmbeddedEngineClient(embedded.control_url, timeout=RECORDS_TIMEOUT_S),
             embedded.control_url,
-            kill_and_restart=None,  # in-memory state: a SIGKILL loses every instance
+            kill_and_restart=kill_and_restart_embedded,
             close=embedded.stop,
             pid=lambda: embedded.pid,
             diagnostics=embedded.diagnostics,

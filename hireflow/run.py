@@ -6,8 +6,9 @@ running with its data (``make engine-stop`` stops it), so the next ``make run`` 
 seconds.
 
 When the pinned distribution cannot be fetched, ``make run`` falls back to the embedded
-Zeebe engine (deploy/camunda/embedded) on the same gRPC port, and says so loudly: its
-state lives in memory and ends with the run, and there is no Operate or Tasklist.
+Zeebe engine (deploy/camunda/embedded) on the same gRPC port, and says so loudly: there is
+no Operate or Tasklist. It keeps its log in ``var/engine/``, and the next run replays it,
+so running instances go on where they were.
 ``HIREFLOW_REQUIRE_ENGINE=1`` refuses the fallback.
 """
 
@@ -69,32 +70,46 @@ def deploy_models(camunda: CamundaRestClient, folder: Path = MODELS_DIR) -> None
     print(f"Deployed {len(files)} model(s) from {folder} (deployment {result['deploymentKey']}).", flush=True)
 
 
+def embedded_state_file() -> Path:
+    """Where ``make run``'s embedded engine keeps its log, so instances outlive the run."""
+    return data_root() / "engine" / "embedded-engine-state.log"
+
+
 def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> EmbeddedEngine:
     """The fallback engine, on the local profile's gRPC port so workers find it as usual."""
     print(
         f"!! {unavailable}\n"
         f"!! Falling back to the embedded Zeebe engine {embedded_version()}: the real workflow engine,\n"
-        "!! but its state lives in memory and ends with this run, and there is no Operate,\n"
-        "!! Tasklist or REST v2. Set HIREFLOW_REQUIRE_ENGINE=1 to refuse the fallback.",
+        "!! with no Operate, Tasklist or REST v2. Set HIREFLOW_REQUIRE_ENGINE=1 to refuse the fallback.",
         flush=True,
     )
+    state_file = embedded_state_file()
+    kept = state_file.stat().st_size if state_file.exists() else 0
+    if kept:
+        print(f"Replaying the engine log the last run kept ({kept / 2**20:.1f} MB)...", flush=True)
     engine = EmbeddedEngine(
         fetch_embedded(),
         find_java(),
         data_root() / "engine" / "embedded-engine.log",
         grpc_port=profile.grpc_port,
         control_port=profile.management_port,
+        state_file=state_file,
     ).start()
     print(
         f"Embedded Zeebe engine: gRPC {engine.grpc_address}, control {engine.control_url}, "
-        f"log {engine.log_path}",
+        f"log {engine.log_path}, state {state_file} (`make clean-data` deletes it)",
         flush=True,
     )
     return engine
 
 
 def close_items_of_the_last_run() -> None:
-    """On a fresh embedded engine, end the items the last run left running: their instances are gone."""
+    """On an embedded engine with a new log, end the items the store still has running.
+
+    Their instances are gone: they ran on an engine whose log was deleted (``make
+    clean-data`` keeps neither), or before 2026-12-01, when the embedded engine kept its
+    state in memory only.
+    """
     # Imported here: the webapp's domain rules are needed by this one step only.
     from job_workers.services import calendar_from_environment
     from webapp.domain import close_items_of_a_lost_engine
@@ -265,14 +280,17 @@ def main() -> int:
     except DistributionUnavailable as unavailable:
         if os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1":
             raise
+        state_kept = embedded_state_file().exists()
         embedded = start_embedded_engine(profile, unavailable)
         try:
             deploy_models(EmbeddedEngineClient(embedded.control_url))
-            close_items_of_the_last_run()
+            if not state_kept:
+                # A new engine log: whatever the store says is running, no engine runs it.
+                close_items_of_the_last_run()
             # The webapp reaches the embedded engine through its control port, not REST v2.
             return run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url})
         finally:
-            embedded.stop()  # its state is in memory: nothing would survive to the next run
+            embedded.stop()  # its log stays in var/engine: the next run replays it
     status = start(profile, dist, find_java())
     deploy_models(CamundaRestClient(profile.rest_url))
     print(status.describe(), flush=True)

@@ -1,20 +1,25 @@
-"""How the embedded engine's records become the answers REST v2 would give.
+"""How the embedded engine's records become the answers REST v2 would give, and how it
+keeps its state.
 
-Most tests need no engine; the last reads a running embedded engine from several clients.
+Most tests need no engine; the last ones run an embedded engine of their own.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
+from hireflow.engine import find_java
 from hireflow.engine.embedded import (
     EMBEDDED_DIR,
     LAUNCHER,
+    EmbeddedEngine,
     EmbeddedEngineClient,
     _Projection,
     embedded_version,
+    fetch_embedded,
 )
 
 # One user task: an instance waits there, so the test needs no worker.
@@ -220,3 +225,36 @@ def test_one_client_shared_by_threads_reads_no_table_another_is_changing():
     for other in others:
         other.join(5)
     assert [v["name"] for v in found] == ["v1", "v2", "v3"]
+
+
+@pytest.mark.engine
+def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_instances(tmp_path):
+    # make run and the chaos run's engine-sigkill scenario rely on this: the restarted
+    # engine replays the log the killed one kept, as a broker does.
+    state_file = tmp_path / "engine-state.log"
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file)
+    engine.start()
+    try:
+        client = EmbeddedEngineClient(engine.control_url)
+        client.deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
+        waiting = str(client.create_process_instance("records-probe")["processInstanceKey"])
+        engine.kill()
+        with state_file.open("ab") as log:
+            log.write(b"\x00\x00\x00\x00\x00")  # a frame the kill cut short
+        kept = state_file.stat().st_size
+
+        engine.start()
+        client = EmbeddedEngineClient(engine.control_url)
+        assert client.get_process_instance(waiting)["state"] == "ACTIVE"
+        (task,) = client.search_user_tasks(processInstanceKey=waiting)
+        client.complete_user_task(task["userTaskKey"])
+        later = str(client.create_process_instance("records-probe")["processInstanceKey"])
+        deadline = time.monotonic() + 30
+        while (state := client.get_process_instance(waiting)["state"]) != "COMPLETED":
+            assert time.monotonic() < deadline, f"still {state}"
+            time.sleep(0.2)
+    finally:
+        engine.stop()
+
+    assert int(later) > int(waiting)  # keys go on from where the killed engine left them
+    assert state_file.stat().st_size > kept - 5  # the cut frame is gone, the new entries are kept

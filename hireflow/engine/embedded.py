@@ -82,7 +82,12 @@ def free_port() -> int:
 
 
 class EmbeddedEngine:
-    """One embedded engine process: start it, wait for it, stop it. Its state lives in memory."""
+    """One embedded engine process: start it, wait for it, stop it.
+
+    Its state lives in memory, and with ``state_file`` in that file too: the engine's own
+    log, which a new engine on the same file reads back and replays, as a restarted broker
+    does, so running instances survive a stop or a SIGKILL.
+    """
 
     def __init__(
         self,
@@ -92,12 +97,14 @@ class EmbeddedEngine:
         *,
         grpc_port: int | None = None,
         control_port: int | None = None,
+        state_file: Path | None = None,
     ):
         self.lib_dir = lib_dir
         self.java = java
         self.log_path = log_path
         self.grpc_port = grpc_port or free_port()
         self.control_port = control_port or free_port()
+        self.state_file = state_file
         self._process: subprocess.Popen | None = None
 
     @property
@@ -135,11 +142,13 @@ class EmbeddedEngine:
             str(LAUNCHER),
             str(self.grpc_port),
             str(self.control_port),
+            *([str(self.state_file)] if self.state_file else []),
         ]
 
     def start(self, timeout: float = START_TIMEOUT_S) -> EmbeddedEngine:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("w")
+        # A restart on the same state keeps the earlier run's output above its own.
+        log = self.log_path.open("a" if self.state_file else "w")
         self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -199,6 +208,12 @@ class EmbeddedEngine:
             if block.startswith('"zb-'):
                 report.append("\n".join(block.splitlines()[:12]))
         return "\n".join(report)
+
+    def kill(self) -> None:
+        """SIGKILL the engine, as a crash would; ``start`` again brings it back on its state file."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(30)
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:

@@ -41,7 +41,11 @@
  * duplicate message id) or failed precondition, 503 when the engine is overloaded, 504
  * when it did not answer in time.
  *
- * Usage: java -cp 'lib/*' HireflowEmbeddedEngine.java GRPC_PORT CONTROL_PORT
+ * With LOG_FILE, the engine's log is also kept in that file (see DurableLog): a restarted
+ * engine, even one killed with SIGKILL, reads it back and rebuilds its state by replaying
+ * it, as a broker without a snapshot does. Without it, the state lives in memory only.
+ *
+ * Usage: java -cp 'lib/*' HireflowEmbeddedEngine.java GRPC_PORT CONTROL_PORT [LOG_FILE]
  */
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -56,6 +60,7 @@ import io.camunda.zeebe.client.api.command.DeployResourceCommandStep1;
 import io.camunda.zeebe.client.api.response.ActivatedJob;
 import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.StreamActivatedJobsRequest;
 import io.camunda.zeebe.logstreams.log.LogStream;
+import io.camunda.zeebe.logstreams.storage.LogStorage;
 import io.camunda.zeebe.process.test.api.ZeebeTestEngine;
 import io.camunda.zeebe.process.test.engine.EngineFactory;
 import io.camunda.zeebe.protocol.impl.encoding.MsgPackConverter;
@@ -81,6 +86,9 @@ import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.reflect.Constructor;
@@ -88,7 +96,12 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -96,9 +109,12 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32;
 import org.agrona.concurrent.UnsafeBuffer;
 
 public class HireflowEmbeddedEngine {
@@ -111,9 +127,12 @@ public class HireflowEmbeddedEngine {
   private final Object commandWriter;
   private final Method writeCommandWithKey;
   private final ActorClock clock;
+  private final DurableLog durableLog;
 
-  HireflowEmbeddedEngine(ZeebeTestEngine engine) throws ReflectiveOperationException {
+  HireflowEmbeddedEngine(ZeebeTestEngine engine, DurableLog durableLog)
+      throws ReflectiveOperationException {
     this.engine = engine;
+    this.durableLog = durableLog;
     this.client = engine.createClient();
     // The embedded gateway has no user-task commands (they are REST-only in Camunda 8),
     // so write the command to the log the same way the gateway writes its own.
@@ -138,9 +157,21 @@ public class HireflowEmbeddedEngine {
     int grpcPort = Integer.parseInt(args[0]);
     int controlPort = Integer.parseInt(args[1]);
     ZeebeTestEngine engine = EngineFactory.create(freePort());
+    DurableLog durableLog = args.length > 2 ? new DurableLog(Path.of(args[2])) : null;
+    if (durableLog != null) {
+      // Before the engine starts: its stream processor replays what was read back.
+      long entries = durableLog.restore(engine);
+      System.out.println(
+          "Engine log " + durableLog.file + ": read back " + entries + " entries, up to position "
+              + durableLog.lastPosition);
+    }
     guardLogEntries(engine);
+    if (durableLog != null) {
+      durableLog.keepAppending(engine);
+      durableLog.restoreClock(engine);
+    }
     engine.start();
-    HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine);
+    HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine, durableLog);
     Server pacedGateway = app.pacedGateway(grpcPort).start();
 
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", controlPort), 0);
@@ -179,6 +210,142 @@ public class HireflowEmbeddedEngine {
     entries.setAccessible(true);
     List<?> appended = (List<?>) entries.get(logStorage);
     entries.set(logStorage, Collections.synchronizedList(new ArrayList<>(appended)));
+  }
+
+  /**
+   * The engine's log, kept in a file as well as in memory.
+   *
+   * <p>Zeebe's state is a function of its log: a broker that restarts without a snapshot
+   * replays the log's events to rebuild it, and processes the commands after the last one
+   * processed. The in-memory log of zeebe-process-test loses that log with the process. This
+   * keeps every entry the log appends in a file, and hands them back to a new engine's log
+   * before it starts, so its stream processor replays them as a broker does.
+   *
+   * <p>Each entry is a frame: its lowest position, its length, its bytes and their CRC32. A
+   * frame cut short by a kill is dropped (and cut off the file) on the next start: its
+   * records were never answered as written. The file is written, not synced: it survives a
+   * killed process, not a machine that loses power.
+   */
+  static final class DurableLog {
+    private final Path file;
+    private final Path clockFile;
+    private long lastPosition;
+    private long clockOffset;
+    private FileChannel channel;
+
+    DurableLog(Path file) {
+      this.file = file;
+      this.clockFile = Path.of(file + ".clock");
+    }
+
+    /** Read the file back into the engine's log; returns how many entries it held. */
+    long restore(ZeebeTestEngine engine) throws Exception {
+      Object logStream = readField(engine, "logStream");
+      LogStorage storage = (LogStorage) readField(logStream, "logStorage");
+      Files.createDirectories(file.toAbsolutePath().getParent());
+      long entries = 0;
+      long goodBytes = 0;
+      if (Files.exists(file)) {
+        try (DataInputStream in =
+            new DataInputStream(new BufferedInputStream(Files.newInputStream(file)))) {
+          while (true) {
+            long lowestPosition;
+            byte[] block;
+            try {
+              lowestPosition = in.readLong();
+              block = new byte[in.readInt()];
+              in.readFully(block);
+              if (in.readInt() != (int) crc(block)) {
+                break;
+              }
+            } catch (EOFException | NegativeArraySizeException | OutOfMemoryError cutShort) {
+              break;
+            }
+            storage.append(
+                lowestPosition, lowestPosition, ByteBuffer.wrap(block), new LogStorage.AppendListener() {});
+            entries++;
+            goodBytes += 8 + 4 + block.length + 4;
+          }
+        }
+      }
+      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      channel.truncate(goodBytes);
+      channel.position(goodBytes);
+      // Commands the last engine took but had not processed are processed now, and their
+      // answers name the last engine's request ids. Those count from 1 in every engine: start
+      // far above any id the last one gave out, so no such answer reaches a new request.
+      Object requests = readField(readField(engine, "gateway"), "gatewayRequestStore");
+      ((AtomicLong) readField(requests, "requestIdGenerator")).set(System.currentTimeMillis() << 16);
+      if (entries > 0) {
+        // The log stream chose its next position when it was built, from an empty log.
+        Method last = logStream.getClass().getDeclaredMethod("getLastCommittedPosition");
+        last.setAccessible(true);
+        lastPosition = (long) last.invoke(logStream);
+        Object sequencer = readField(logStream, "sequencer");
+        Field position = sequencer.getClass().getDeclaredField("position");
+        position.setAccessible(true);
+        position.setLong(sequencer, lastPosition + 1);
+      }
+      return entries;
+    }
+
+    /** From now on, write each entry the log appends to the file too. */
+    void keepAppending(ZeebeTestEngine engine) throws ReflectiveOperationException {
+      Object logStream = readField(engine, "logStream");
+      Object storage = readField(logStream, "logStorage");
+      List<?> entries = (List<?>) readField(storage, "logEntries");
+      Field index = storage.getClass().getDeclaredField("positionIndexMapping");
+      index.setAccessible(true);
+      @SuppressWarnings("unchecked")
+      ConcurrentSkipListMap<Long, Integer> existing =
+          (ConcurrentSkipListMap<Long, Integer>) index.get(storage);
+      // The log adds the entry, then maps its lowest position to its index: the frame is
+      // written then, before the entry is committed and so before anyone is answered.
+      ConcurrentSkipListMap<Long, Integer> writing =
+          new ConcurrentSkipListMap<>(existing) {
+            @Override
+            public Integer put(Long lowestPosition, Integer entryIndex) {
+              write(lowestPosition, (ByteBuffer) entries.get(entryIndex - 1));
+              return super.put(lowestPosition, entryIndex);
+            }
+          };
+      index.set(storage, writing);
+    }
+
+    private synchronized void write(long lowestPosition, ByteBuffer entry) {
+      byte[] block = new byte[entry.capacity()];
+      entry.duplicate().clear().get(block);
+      ByteBuffer frame = ByteBuffer.allocate(8 + 4 + block.length + 4);
+      frame.putLong(lowestPosition).putInt(block.length).put(block).putInt((int) crc(block)).flip();
+      try {
+        while (frame.hasRemaining()) {
+          channel.write(frame);
+        }
+      } catch (IOException e) {
+        // A log that cannot be kept must not look kept: stop, and let the supervisor see it.
+        e.printStackTrace();
+        Runtime.getRuntime().halt(3);
+      }
+    }
+
+    /** Move a new engine's clock as far ahead as the last one's was moved. */
+    void restoreClock(ZeebeTestEngine engine) throws IOException {
+      if (Files.exists(clockFile)) {
+        clockOffset = Long.parseLong(Files.readString(clockFile).trim());
+        engine.increaseTime(Duration.ofMillis(clockOffset));
+      }
+    }
+
+    synchronized void clockMoved(long offsetMilli) throws IOException {
+      clockOffset += offsetMilli;
+      Files.writeString(clockFile, Long.toString(clockOffset));
+    }
+
+    private static long crc(byte[] block) {
+      CRC32 crc = new CRC32();
+      crc.update(block);
+      return crc.getValue();
+    }
   }
 
   private static Object readField(Object owner, String name) throws ReflectiveOperationException {
@@ -294,7 +461,11 @@ public class HireflowEmbeddedEngine {
       return Map.of("epochMilli", clock.getTimeMillis());
     }
     if ("POST".equals(method) && path.length == 2 && "clock".equals(first) && "add".equals(path[1])) {
-      engine.increaseTime(Duration.ofMillis(body.path("offsetMilli").asLong()));
+      long offset = body.path("offsetMilli").asLong();
+      engine.increaseTime(Duration.ofMillis(offset));
+      if (durableLog != null) {
+        durableLog.clockMoved(offset);
+      }
       return Map.of();
     }
     if ("GET".equals(method) && path.length == 1 && "stream-processor".equals(first)) {
