@@ -109,8 +109,8 @@ test: java lint modeling-tools chromium postgres promtool  ## Set up, start the 
 	@$(FETCH_ENGINE_OR_EMBEDDED)
 	HIREFLOW_PROMTOOL=$(PROMTOOL) $(PY) -m pytest
 
-# Same engine choice as `make test`: the pinned cluster, else the embedded engine (and the
-# engine-SIGKILL scenario is reported as not run, since the embedded engine keeps state in memory).
+# Same engine choice as `make test`: the pinned cluster, else the embedded engine, which keeps
+# its log in a file so the engine-SIGKILL scenario restarts it on its state.
 chaos: java  ## Run every chaos scenario (>= 500 instances) and print the checker's table.
 	@$(FETCH_ENGINE_OR_EMBEDDED)
 	$(PY) -m chaos $(CHAOS_ARGS)

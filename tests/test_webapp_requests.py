@@ -52,6 +52,7 @@ from tests.web_helpers import (
 )
 from webapp import create_app
 from webapp.domain import (
+    EARLIER_ENGINE_LOST_REASON,
     ENGINE_LOST_REASON,
     FINAL_STATUSES,
     FIRST_STATUS,
@@ -669,7 +670,7 @@ def test_an_unlock_whose_instance_ended_without_an_outcome_can_be_asked_for_agai
 
 
 def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_again(tmp_path):
-    # make run's embedded engine keeps instances in memory: a new run starts with none.
+    # make run's embedded engine on a new log (var/engine deleted) starts with no instances.
     services = empty_services(tmp_path)
     engine = StartsInstancesInState("ACTIVE")
     app = create_app({"TESTING": True}, engine_client=engine, services=services)
@@ -728,7 +729,8 @@ def test_interviews_a_sweep_ended_before_it_gave_back_release_their_booking_once
     services = empty_services(tmp_path)
     calendar = StoreCalendar(services.db)
     calendar.book("int_old", ["iv-ada"], Slot(datetime(2026, 12, 7, 10, 0), datetime(2026, 12, 7, 11, 0)))
-    record_status(services.db, "interview", "int_old", "ended", {"ended_because": ENGINE_LOST_REASON})
+    before = {"ended_because": EARLIER_ENGINE_LOST_REASON}
+    record_status(services.db, "interview", "int_old", "ended", before)
     record_status(services.db, "interview", "int_by_operator", "ended")  # cancelled in Operate: not ours
 
     visited = close_items_of_a_lost_engine(services.db, calendar)

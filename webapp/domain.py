@@ -100,7 +100,9 @@ FIRST_STATUS = {
 }
 
 
-ENGINE_LOST_REASON = "the engine that ran it kept its state in memory and has stopped"
+ENGINE_LOST_REASON = "the engine that ran it has stopped, and its state is gone"
+# The words for it before 2026-12-01, when the embedded engine kept its state in memory only.
+EARLIER_ENGINE_LOST_REASON = "the engine that ran it kept its state in memory and has stopped"
 
 
 def business_status(session: Session, kind: str, business_id: str, recorded: str) -> str:
@@ -144,6 +146,9 @@ def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | Non
     the next start. Items a sweep ended before 2026-12-01, when it gave nothing back, are
     visited once more for this (``newly_ended`` False). A card charge is not known to the
     store and is left to the operator.
+
+    ``make run`` sweeps only when its embedded engine starts on a new log: it keeps its log
+    in a file since 2026-12-01, and instances on a kept log run on.
     """
     calendar = calendar or StoreCalendar(db)
     ledger = CreditsLedger(db)
@@ -154,20 +159,18 @@ def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | Non
             details = record.details or {}
             if status not in FINAL_STATUSES.get(record.kind, ()) | {ERASED}:
                 to_visit.append((record.kind, record.business_id, True))
-            elif details.get("ended_because") == ENGINE_LOST_REASON and "given_back" not in details:
+            elif details.get("ended_because") == EARLIER_ENGINE_LOST_REASON and "given_back" not in details:
                 to_visit.append((record.kind, record.business_id, False))
     visited = []
     for kind, business_id, newly_ended in to_visit:
         given_back = _give_back_what_it_held(db, calendar, ledger, kind, business_id)
         with db.sessions.begin() as session:
             record = session.get(BusinessRecord, (kind, business_id))
-            record.details = {
-                **(record.details or {}),
-                "ended_because": ENGINE_LOST_REASON,
-                "given_back": given_back,
-            }
+            details = {**(record.details or {}), "given_back": given_back}
             if newly_ended:
+                details["ended_because"] = ENGINE_LOST_REASON
                 record.status, record.updated_at = "ended", utcnow()
+            record.details = details
         visited.append(EndedItem(kind, business_id, given_back, newly_ended))
     return visited
 
