@@ -25,7 +25,13 @@ from pathlib import Path
 
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import DistributionUnavailable, fetch, find_java, local_profile, start
-from hireflow.engine.embedded import EmbeddedEngine, EmbeddedEngineClient, embedded_version, fetch_embedded
+from hireflow.engine.embedded import (
+    EmbeddedEngine,
+    EmbeddedEngineClient,
+    PortTaken,
+    embedded_version,
+    fetch_embedded,
+)
 from hireflow.paths import PROJECT_ROOT, data_root
 from hireflow.store import Database
 
@@ -281,7 +287,11 @@ def main() -> int:
         if os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1":
             raise
         state_kept = embedded_state_file().exists()
-        embedded = start_embedded_engine(profile, unavailable)
+        try:
+            embedded = start_embedded_engine(profile, unavailable)
+        except PortTaken as taken:
+            print(f"!! {taken} Nothing was started.", flush=True)
+            return 2
         try:
             deploy_models(EmbeddedEngineClient(embedded.control_url))
             if not state_kept:

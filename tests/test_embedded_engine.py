@@ -6,6 +6,7 @@ Most tests need no engine; the last ones run an embedded engine of their own.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -17,6 +18,7 @@ from hireflow.engine.embedded import (
     LAUNCHER,
     EmbeddedEngine,
     EmbeddedEngineClient,
+    PortTaken,
     _Projection,
     embedded_version,
     fetch_embedded,
@@ -244,6 +246,9 @@ def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_i
         kept = state_file.stat().st_size
 
         engine.start()
+        second = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "second.log", state_file=state_file)
+        with pytest.raises(RuntimeError, match="in use by another engine"):
+            second.start()  # it would cut off and interleave the first one's entries
         client = EmbeddedEngineClient(engine.control_url)
         assert client.get_process_instance(waiting)["state"] == "ACTIVE"
         (task,) = client.search_user_tasks(processInstanceKey=waiting)
@@ -258,3 +263,33 @@ def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_i
 
     assert int(later) > int(waiting)  # keys go on from where the killed engine left them
     assert state_file.stat().st_size > kept - 5  # the cut frame is gone, the new entries are kept
+
+
+@pytest.mark.engine
+def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path):
+    # Only the last frame can be cut short by a kill; damage earlier is refused, not
+    # started on with the rest of the state dropped.
+    state_file = tmp_path / "engine-state.log"
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file)
+    engine.start()
+    EmbeddedEngineClient(engine.control_url).deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
+    engine.stop()
+    damaged = bytearray(state_file.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    state_file.write_bytes(bytes(damaged))
+
+    with pytest.raises(RuntimeError, match="is damaged at byte"):
+        engine.start()
+    assert state_file.read_bytes() == bytes(damaged)  # left as it was, for a person to look at
+
+
+def test_an_engine_whose_port_is_taken_is_refused_before_it_starts(tmp_path):
+    # Another engine there would answer the health check in its place.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        engine = EmbeddedEngine(tmp_path, find_java(), tmp_path / "engine.log", control_port=port)
+        with pytest.raises(PortTaken, match=f"port {port} of the embedded engine is taken"):
+            engine.start()
+    assert not (tmp_path / "engine.log").exists()

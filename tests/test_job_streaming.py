@@ -2,7 +2,7 @@
 
 On a cluster the gateway gives such a stream the default tenant. The embedded engine's
 launcher does the same; without it the engine pushed nothing and every job waited for
-the next paced poll (about 2 jobs a second per worker, found by ``make bench``).
+the next poll (then paced at 500 ms: about 2 jobs a second per worker, found by ``make bench``).
 """
 
 from __future__ import annotations

@@ -75,6 +75,18 @@ def fetch_embedded(version: str | None = None, *, out=sys.stderr) -> Path:
     )
 
 
+class PortTaken(RuntimeError):
+    """A port the embedded engine needs is in use: most likely by an engine still running."""
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -146,6 +158,18 @@ class EmbeddedEngine:
         ]
 
     def start(self, timeout: float = START_TIMEOUT_S) -> EmbeddedEngine:
+        """Start the engine and wait until it answers; PortTaken if another program has its ports.
+
+        Checked first: another engine on the control port would answer the health check
+        in this one's place.
+        """
+        taken = [port for port in (self.grpc_port, self.control_port) if _listening(port)]
+        if taken:
+            raise PortTaken(
+                f"port {' and '.join(map(str, taken))} of the embedded engine is taken by another "
+                "program. Is an earlier `make run` still running? Stop it first (Ctrl-C in its "
+                "terminal; `ss -ltnp` shows what holds a port)."
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         # A restart on the same state keeps the earlier run's output above its own.
         log = self.log_path.open("a" if self.state_file else "w")

@@ -31,11 +31,14 @@
  *   POST /stream-processor/pause|resume  stop or restart processing commands (a test fault)
  *
  * Job polling: a cluster's gateway holds an empty ActivateJobs call open (long polling);
- * the embedded gateway answers at once, so pyzeebe's pollers, which rely on long polling,
- * would spin and fill the in-memory log. The public gRPC port therefore serves the same
- * gateway with each ActivateJobs call paced by POLL_PACING_MS. Jobs still reach workers
- * at once through job streaming; a stream that names no tenant gets the default tenant,
- * as a cluster's gateway gives it (see DEFAULT_TENANT).
+ * the embedded gateway answers at once, and every call writes two records to the log, so
+ * pyzeebe's pollers, which rely on long polling, would fill the log (about 170 records a
+ * second for an idle worker pool). The public gRPC port therefore serves the same gateway
+ * with long polling added (see LongPolling): a poll for a job type whose last poll found
+ * nothing waits until a job event of that type is written, or answers empty after the
+ * request's timeout without touching the log. Jobs still reach workers at once through
+ * job streaming; a stream that names no tenant gets the default tenant, as a cluster's
+ * gateway gives it (see DEFAULT_TENANT).
  *
  * Engine rejections answer as REST v2 does: 404 not found, 409 already exists (a
  * duplicate message id) or failed precondition, 503 when the engine is overloaded, 504
@@ -58,6 +61,8 @@ import io.camunda.zeebe.client.api.response.PartitionInfo;
 import io.camunda.zeebe.client.api.response.Topology;
 import io.camunda.zeebe.client.api.command.DeployResourceCommandStep1;
 import io.camunda.zeebe.client.api.response.ActivatedJob;
+import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.ActivateJobsRequest;
+import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.ActivateJobsResponse;
 import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.StreamActivatedJobsRequest;
 import io.camunda.zeebe.logstreams.log.LogStream;
 import io.camunda.zeebe.logstreams.storage.LogStorage;
@@ -71,12 +76,14 @@ import io.camunda.zeebe.protocol.record.Record;
 import io.camunda.zeebe.protocol.record.RecordType;
 import io.camunda.zeebe.protocol.record.ValueType;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
+import io.camunda.zeebe.protocol.record.value.JobRecordValue;
 import io.camunda.zeebe.scheduler.clock.ActorClock;
 import io.camunda.zeebe.scheduler.future.ActorFuture;
 import io.camunda.zeebe.stream.impl.StreamProcessor;
 import io.camunda.zeebe.util.health.HealthIssue;
 import io.camunda.zeebe.util.health.HealthReport;
 import io.grpc.BindableService;
+import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.Server;
@@ -97,6 +104,7 @@ import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -109,17 +117,22 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.CRC32;
 import org.agrona.concurrent.UnsafeBuffer;
 
 public class HireflowEmbeddedEngine {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final long POLL_PACING_MS = 500;
+  // A poll that names no request timeout is held this long, as a cluster's gateway holds it.
+  private static final long DEFAULT_LONG_POLL_MS = 10_000;
+  private static final long LONG_POLL_CHECK_MS = 50;
   private static final String DEFAULT_TENANT_ID = "<default>";
 
   private final ZeebeTestEngine engine;
@@ -160,10 +173,17 @@ public class HireflowEmbeddedEngine {
     DurableLog durableLog = args.length > 2 ? new DurableLog(Path.of(args[2])) : null;
     if (durableLog != null) {
       // Before the engine starts: its stream processor replays what was read back.
-      long entries = durableLog.restore(engine);
-      System.out.println(
-          "Engine log " + durableLog.file + ": read back " + entries + " entries, up to position "
-              + durableLog.lastPosition);
+      try {
+        long entries = durableLog.restore(engine);
+        System.out.println(
+            "Engine log " + durableLog.file + ": read back " + entries + " entries, up to position "
+                + durableLog.lastPosition);
+      } catch (IllegalStateException refused) {
+        // The engine's threads run already and would keep this process alive: exit.
+        System.out.println("Refused to start: " + refused.getMessage());
+        System.out.flush();
+        Runtime.getRuntime().halt(2);
+      }
     }
     guardLogEntries(engine);
     if (durableLog != null) {
@@ -172,7 +192,7 @@ public class HireflowEmbeddedEngine {
     }
     engine.start();
     HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine, durableLog);
-    Server pacedGateway = app.pacedGateway(grpcPort).start();
+    Server publicGateway = app.publicGateway(grpcPort).start();
 
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", controlPort), 0);
     server.setExecutor(Executors.newFixedThreadPool(4));
@@ -187,7 +207,7 @@ public class HireflowEmbeddedEngine {
             new Thread(
                 () -> {
                   server.stop(0);
-                  pacedGateway.shutdownNow();
+                  publicGateway.shutdownNow();
                   app.client.close();
                   engine.stop();
                   stopped.countDown();
@@ -243,32 +263,50 @@ public class HireflowEmbeddedEngine {
       Object logStream = readField(engine, "logStream");
       LogStorage storage = (LogStorage) readField(logStream, "logStorage");
       Files.createDirectories(file.toAbsolutePath().getParent());
+      channel =
+          FileChannel.open(
+              file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      // Two engines on one file would cut off and interleave each other's entries.
+      if (channel.tryLock() == null) {
+        throw new IllegalStateException(
+            file + " is in use by another engine; stop it first (make engine-stop, or Ctrl-C in"
+                + " the terminal of the make run that started it)");
+      }
       long entries = 0;
       long goodBytes = 0;
-      if (Files.exists(file)) {
-        try (DataInputStream in =
-            new DataInputStream(new BufferedInputStream(Files.newInputStream(file)))) {
-          while (true) {
-            long lowestPosition;
-            byte[] block;
-            try {
-              lowestPosition = in.readLong();
-              block = new byte[in.readInt()];
-              in.readFully(block);
-              if (in.readInt() != (int) crc(block)) {
-                break;
-              }
-            } catch (EOFException | NegativeArraySizeException | OutOfMemoryError cutShort) {
-              break;
-            }
-            storage.append(
-                lowestPosition, lowestPosition, ByteBuffer.wrap(block), new LogStorage.AppendListener() {});
-            entries++;
-            goodBytes += 8 + 4 + block.length + 4;
+      // Not closed: closing the stream would close the channel, and with it the lock.
+      DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(channel)));
+      long size = channel.size();
+      while (true) {
+        long lowestPosition;
+        byte[] block;
+        try {
+          lowestPosition = in.readLong();
+          int length = in.readInt();
+          if (length < 0) {
+            throw damagedAt(goodBytes);
           }
+          if (goodBytes + 16 + length > size) {
+            break; // a frame the kill cut short: its length is there, not all its bytes
+          }
+          block = new byte[length];
+          in.readFully(block);
+          if (in.readInt() != (int) crc(block)) {
+            if (goodBytes + 16 + length < size) {
+              // Not the last frame: not a cut-off write but damage. Refuse rather than
+              // start on a part of the state and drop the rest.
+              throw damagedAt(goodBytes);
+            }
+            break;
+          }
+        } catch (EOFException cutShort) {
+          break;
         }
+        storage.append(
+            lowestPosition, lowestPosition, ByteBuffer.wrap(block), new LogStorage.AppendListener() {});
+        entries++;
+        goodBytes += 8 + 4 + block.length + 4;
       }
-      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
       channel.truncate(goodBytes);
       channel.position(goodBytes);
       // Commands the last engine took but had not processed are processed now, and their
@@ -287,6 +325,12 @@ public class HireflowEmbeddedEngine {
         position.setLong(sequencer, lastPosition + 1);
       }
       return entries;
+    }
+
+    private IllegalStateException damagedAt(long offset) {
+      return new IllegalStateException(
+          file + " is damaged at byte " + offset + "; move it aside to start afresh (its instances"
+              + " are lost then)");
     }
 
     /** From now on, write each entry the log appends to the file too. */
@@ -381,29 +425,125 @@ public class HireflowEmbeddedEngine {
         }
       };
 
-  /** The engine's own gateway on ``port``, with every ActivateJobs call paced. */
-  private Server pacedGateway(int port) throws ReflectiveOperationException {
+  /** The engine's own gateway on ``port``, with long polling and the default tenant added. */
+  private Server publicGateway(int port) throws ReflectiveOperationException {
     Field gatewayField = engine.getClass().getDeclaredField("gateway");
     gatewayField.setAccessible(true);
     BindableService gateway = (BindableService) gatewayField.get(engine);
-    ServerInterceptor pacing =
-        new ServerInterceptor() {
-          @Override
-          public <Q, R> ServerCall.Listener<Q> interceptCall(
-              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-            if ("ActivateJobs".equals(call.getMethodDescriptor().getBareMethodName())) {
-              try {
-                Thread.sleep(POLL_PACING_MS);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
-            }
-            return next.startCall(call, headers);
-          }
-        };
     return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
-        .addService(ServerInterceptors.intercept(gateway, pacing, DEFAULT_TENANT))
+        .addService(ServerInterceptors.intercept(gateway, new LongPolling(), DEFAULT_TENANT))
         .build();
+  }
+
+  /**
+   * Long polling for ActivateJobs, without writing to the log while nothing changes.
+   *
+   * <p>Jobs of a type become activatable only through a job event of that type (created,
+   * timed out, back from a retry backoff, retries updated, failed, yielded). So once a poll
+   * for a type found nothing, the next poll for it can only find something after a job event
+   * of that type was written: until then it is held, and after the request's timeout it is
+   * answered with no jobs, as a long-polling gateway answers, without being passed on. A poll
+   * that finds jobs, or follows a job event, is passed on at once.
+   */
+  private final class LongPolling implements ServerInterceptor {
+    // By job type: the log position read just before a poll that found nothing was passed on.
+    private final Map<String, Long> foundNothingAfter = new ConcurrentHashMap<>();
+
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(
+        ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+      if (!"ActivateJobs".equals(call.getMethodDescriptor().getBareMethodName())) {
+        return next.startCall(call, headers);
+      }
+      AtomicReference<String> jobType = new AtomicReference<>();
+      AtomicLong readUpTo = new AtomicLong(-1);
+      AtomicBoolean foundJobs = new AtomicBoolean(false);
+      ServerCall<Q, R> watched =
+          new ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
+            @Override
+            public void sendMessage(R message) {
+              if (message instanceof ActivateJobsResponse response && response.getJobsCount() > 0) {
+                foundJobs.set(true);
+              }
+              super.sendMessage(message);
+            }
+
+            @Override
+            public void close(Status status, Metadata trailers) {
+              if (status.isOk() && jobType.get() != null) {
+                if (foundJobs.get()) {
+                  foundNothingAfter.remove(jobType.get());
+                } else {
+                  foundNothingAfter.put(jobType.get(), readUpTo.get());
+                }
+              }
+              super.close(status, trailers);
+            }
+          };
+      ServerCall.Listener<Q> handler = next.startCall(watched, headers);
+      return new ForwardingServerCallListener.SimpleForwardingServerCallListener<Q>(handler) {
+        private long holdMs = DEFAULT_LONG_POLL_MS;
+
+        @Override
+        public void onMessage(Q message) {
+          if (message instanceof ActivateJobsRequest request) {
+            jobType.set(request.getType());
+            if (request.getRequestTimeout() > 0) {
+              holdMs = request.getRequestTimeout();
+            }
+          }
+          super.onMessage(message);
+        }
+
+        @Override
+        public void onHalfClose() {
+          String type = jobType.get();
+          long deadline = System.currentTimeMillis() + holdMs;
+          try {
+            while (type != null && nothingNewFor(type) && System.currentTimeMillis() < deadline) {
+              Thread.sleep(LONG_POLL_CHECK_MS);
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          if (type != null && nothingNewFor(type)) {
+            // Still nothing: the answer would be empty, so give it without writing a command.
+            call.sendHeaders(new Metadata());
+            call.close(Status.OK, new Metadata());
+            return;
+          }
+          readUpTo.set(readJobEvents());
+          super.onHalfClose();
+        }
+      };
+    }
+
+    private boolean nothingNewFor(String type) {
+      Long emptyAfter = foundNothingAfter.get(type);
+      if (emptyAfter == null) {
+        return false;
+      }
+      readJobEvents();
+      return lastJobEvent.getOrDefault(type, -1L) <= emptyAfter;
+    }
+  }
+
+  // By job type: the position of the last job event of that type read from the log.
+  private final Map<String, Long> lastJobEvent = new ConcurrentHashMap<>();
+  private int jobEventsReadTo;
+  private long lastReadPosition = -1;
+
+  /** Read the records written since the last call; returns the last position read. */
+  private synchronized long readJobEvents() {
+    List<Record<?>> all = (List<Record<?>>) engine.getRecordStreamSource().getRecords();
+    for (; jobEventsReadTo < all.size(); jobEventsReadTo++) {
+      Record<?> record = all.get(jobEventsReadTo);
+      lastReadPosition = record.getPosition();
+      if (record.getValueType() == ValueType.JOB && record.getRecordType() == RecordType.EVENT) {
+        lastJobEvent.put(((JobRecordValue) record.getValue()).getType(), record.getPosition());
+      }
+    }
+    return lastReadPosition;
   }
 
   private static int freePort() throws IOException {
