@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import requests
+
 from chaos.flows import Flow, SentMessage, Started
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import EmbeddedEngineClient
@@ -172,8 +174,17 @@ class Checker:
         """Poll until every instance completed or sits in an incident, ``timeout`` passed,
         or ``give_up`` is set (the engine stopped processing: nothing will settle)."""
         deadline = time.monotonic() + timeout
+        states: dict[str, InstanceState] = {}
         while True:
-            states = self.instance_states(keys)
+            try:
+                states = self.instance_states(keys)
+            except (requests.RequestException, CamundaApiError) as away:
+                # engine-sigkill restarts the engine while the instances settle: ask again.
+                restarting = not isinstance(away, CamundaApiError) or away.status >= 500
+                if not restarting or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+                continue
             if all(s.settled for s in states.values()) or time.monotonic() > deadline:
                 return states
             if give_up is not None and give_up.is_set():
