@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from hireflow.engine import find_java
 from hireflow.engine.embedded import (
@@ -293,3 +294,36 @@ def test_an_engine_whose_port_is_taken_is_refused_before_it_starts(tmp_path):
         with pytest.raises(PortTaken, match=f"port {port} of the embedded engine is taken"):
             engine.start()
     assert not (tmp_path / "engine.log").exists()
+
+
+class PagedEngine(EmbeddedEngineClient):
+    """A client whose engine answers its records three pages long, one record a page."""
+
+    def __init__(self):
+        super().__init__("http://127.0.0.1:9")
+
+    def _v2(self, method, path, **kwargs):
+        index = int(path.split("from=")[1])
+        value = {"scopeKey": 1, "name": f"v{index}", "value": "1", "processInstanceKey": 1}
+        record = {"recordType": "EVENT", "valueType": "VARIABLE", "intent": "CREATED", "key": index + 1}
+        return {"records": [{**record, "value": value}], "next": index + 1, "more": index + 1 < 3}
+
+
+def test_a_client_reads_every_page_of_records_before_it_answers():
+    # A restarted engine replays a long log; it answers it in pages so as not to run out of memory.
+    projection = PagedEngine().refresh()
+
+    assert projection.next_index == 3
+
+
+def test_the_engine_answers_its_records_in_pages(process_engine):
+    if not process_engine.control_url:
+        pytest.skip("only the embedded engine has a record port; a cluster answers REST v2 searches")
+    first = requests.get(f"{process_engine.control_url}/records", params={"from": 0, "limit": 3}, timeout=30)
+
+    assert first.status_code == 200
+    assert len(first.json()["records"]) == 3
+    assert first.json()["next"] == 3
+    assert first.json()["more"] is True
+    bad = requests.get(f"{process_engine.control_url}/records", params={"from": "x"}, timeout=30)
+    assert bad.status_code == 400

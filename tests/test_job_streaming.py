@@ -1,8 +1,13 @@
-"""Jobs are pushed to a worker's job stream at once, as pyzeebe opens it (no tenant named).
+"""How jobs reach workers: pushed to a job stream at once, and polls held as a gateway holds them.
 
-On a cluster the gateway gives such a stream the default tenant. The embedded engine's
-launcher does the same; without it the engine pushed nothing and every job waited for
-the next poll (then paced at 500 ms: about 2 jobs a second per worker, found by ``make bench``).
+A stream that names no tenant (pyzeebe opens it so) gets the default tenant on a cluster's
+gateway. The embedded engine's launcher does the same; without it the engine pushed
+nothing and every job waited for the next poll (about 2 jobs a second per worker, found by
+``make bench``).
+
+pyzeebe also polls beside its streams, relying on the gateway's long polling. The
+embedded engine's launcher holds a poll that would find nothing until a job of its type
+exists, without writing to the log meanwhile.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import time
 
 import grpc
 import pytest
+import requests
 from pyzeebe.proto import gateway_pb2
 from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
 from bench.models import JOB_TYPE, bench_resources, process_id
+from hireflow.engine.embedded import EmbeddedEngineClient
 
 pytestmark = pytest.mark.engine
 PUSH_DEADLINE_S = 5.0
@@ -49,3 +56,78 @@ async def first_streamed_job_after_start(address: str) -> float:
 def test_a_job_is_pushed_to_a_stream_that_names_no_tenant(process_engine, bench_models):
     elapsed = asyncio.run(first_streamed_job_after_start(process_engine.grpc_address))
     assert elapsed < PUSH_DEADLINE_S
+
+
+POLLED_TYPE = "long-poll-probe"
+POLLED_PROCESS = f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="long-poll-probe-definitions"
+    targetNamespace="https://hireflow.example/tests">
+  <bpmn:process id="long-poll-probe" isExecutable="true">
+    <bpmn:startEvent id="Started" />
+    <bpmn:sequenceFlow id="ToWork" sourceRef="Started" targetRef="Work" />
+    <bpmn:serviceTask id="Work">
+      <bpmn:extensionElements><zeebe:taskDefinition type="{POLLED_TYPE}" /></bpmn:extensionElements>
+    </bpmn:serviceTask>
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+
+
+async def poll(address: str, request_timeout_ms: int) -> list:
+    """One ActivateJobs call for the probe's job type: the jobs it answered with."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        request = gateway_pb2.ActivateJobsRequest(
+            type=POLLED_TYPE,
+            worker="poll-test",
+            timeout=30_000,
+            maxJobsToActivate=1,
+            requestTimeout=request_timeout_ms,
+        )
+        jobs = []
+        async for response in GatewayStub(channel).ActivateJobs(request):
+            jobs.extend(response.jobs)
+        return jobs
+
+
+def test_a_poll_with_nothing_to_find_is_held_without_writing_to_the_log(process_engine):
+    # Without it, an idle worker pool wrote about 170 records a second to the log.
+    if not process_engine.control_url:
+        pytest.skip("only the embedded engine shows its log; a cluster's gateway long-polls itself")
+    assert asyncio.run(poll(process_engine.grpc_address, 500)) == []
+    records_before = EmbeddedEngineClient(process_engine.control_url).refresh().next_index
+
+    assert asyncio.run(poll(process_engine.grpc_address, 1_000)) == []
+
+    assert polls_written_since(process_engine.control_url, records_before) == []
+
+
+def polls_written_since(control_url: str, index: int) -> list[dict]:
+    """The job-batch records of the probe's type written from record ``index`` on."""
+    found = []
+    while True:
+        page = requests.get(f"{control_url}/records", params={"from": index}, timeout=30).json()
+        found += [
+            record
+            for record in page["records"]
+            if record["valueType"] == "JOB_BATCH" and record["value"].get("type") == POLLED_TYPE
+        ]
+        index = page["next"]
+        if not page["more"]:
+            return found
+
+
+def test_a_held_poll_answers_with_the_job_created_while_it_waits(process_engine):
+    process_engine.client.deploy_resources([("long-poll-probe.bpmn", POLLED_PROCESS)])
+
+    async def poll_while_an_instance_starts() -> list:
+        assert await poll(process_engine.grpc_address, 500) == []  # the next poll is held
+        held = asyncio.ensure_future(poll(process_engine.grpc_address, 60_000))
+        await asyncio.sleep(1.0)
+        process_engine.client.create_process_instance("long-poll-probe")
+        return await asyncio.wait_for(held, 60)
+
+    jobs = asyncio.run(poll_while_an_instance_starts())
+
+    assert [job.type for job in jobs] == [POLLED_TYPE]
+    process_engine.client.cancel_process_instance(jobs[0].processInstanceKey)

@@ -413,12 +413,14 @@ class EmbeddedEngineClient(CamundaRestClient):
             return self._catch_up()
 
     def _catch_up(self) -> _Projection:
-        # Call with the lock held.
-        page = self._v2("GET", f"/records?from={self._projection.next_index}")
-        for record in page["records"]:
-            self._projection.apply(record)
-        self._projection.next_index = page["next"]
-        return self._projection
+        # Call with the lock held. The engine answers in pages; read until it has no more.
+        while True:
+            page = self._v2("GET", f"/records?from={self._projection.next_index}")
+            for record in page["records"]:
+                self._projection.apply(record)
+            self._projection.next_index = page["next"]
+            if not page.get("more"):
+                return self._projection
 
     def _read(self, read: Callable[[_Projection], T]) -> T:
         """Catch up, then read the projection, under the lock.
