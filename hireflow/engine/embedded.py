@@ -268,7 +268,7 @@ def _iso(epoch_ms: int | None) -> str | None:
 class _Projection:
     """What the engine's EVENT records say happened, kept the way REST v2 searches show it."""
 
-    next_index: int = 0
+    next_index: int = 0  # the log position read up to: the next page starts after it
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)
     elements: dict[str, dict[str, Any]] = field(default_factory=dict)
     user_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
