@@ -14,9 +14,12 @@ def process_id(tasks: int) -> str:
     return f"bench-{tasks}-tasks"
 
 
-def bench_process(tasks: int) -> bytes:
-    """BPMN 2.0 XML for a straight line of ``tasks`` service tasks (0 for the engine's ceiling)."""
-    pid = process_id(tasks)
+def bench_process(tasks: int, *, job_type: str = JOB_TYPE, pid: str | None = None) -> bytes:
+    """BPMN 2.0 XML for a straight line of ``tasks`` service tasks (0 for the engine's ceiling).
+
+    Tests reuse it with a job type and process id of their own.
+    """
+    pid = pid or process_id(tasks)
     nodes = [("Start", "startEvent", None)]
     nodes += [(f"Task{i}", "serviceTask", f"Do nothing {i}") for i in range(1, tasks + 1)]
     nodes += [("End", "endEvent", None)]
@@ -29,7 +32,7 @@ def bench_process(tasks: int) -> bytes:
         outgoing = "".join(f"<bpmn:outgoing>{f}</bpmn:outgoing>" for f, s, _ in flows if s == node_id)
         name_attr = f" name={quoteattr(name)}" if name else ""
         extension = (
-            f'<bpmn:extensionElements><zeebe:taskDefinition type="{JOB_TYPE}" retries="3" />'
+            f'<bpmn:extensionElements><zeebe:taskDefinition type="{job_type}" retries="3" />'
             "</bpmn:extensionElements>"
             if kind == "serviceTask"
             else ""

@@ -21,7 +21,7 @@ import requests
 from pyzeebe.proto import gateway_pb2
 from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
-from bench.models import JOB_TYPE, bench_resources, process_id
+from bench.models import JOB_TYPE, bench_process, bench_resources, process_id
 from hireflow.engine.embedded import EmbeddedEngineClient
 
 pytestmark = pytest.mark.engine
@@ -59,19 +59,7 @@ def test_a_job_is_pushed_to_a_stream_that_names_no_tenant(process_engine, bench_
 
 
 POLLED_TYPE = "long-poll-probe"
-POLLED_PROCESS = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="long-poll-probe-definitions"
-    targetNamespace="https://hireflow.example/tests">
-  <bpmn:process id="long-poll-probe" isExecutable="true">
-    <bpmn:startEvent id="Started" />
-    <bpmn:sequenceFlow id="ToWork" sourceRef="Started" targetRef="Work" />
-    <bpmn:serviceTask id="Work">
-      <bpmn:extensionElements><zeebe:taskDefinition type="{POLLED_TYPE}" /></bpmn:extensionElements>
-    </bpmn:serviceTask>
-  </bpmn:process>
-</bpmn:definitions>
-""".encode()
+POLLED_PROCESS = bench_process(1, job_type=POLLED_TYPE, pid="long-poll-probe")
 
 
 async def poll(address: str, request_timeout_ms: int) -> list:
