@@ -551,11 +551,7 @@ public class HireflowEmbeddedEngine {
   private long readJobEvents() {
     synchronized (jobEventReading) {
       if (jobEventReader == null) {
-        try {
-          jobEventReader = ((LogStream) readField(engine, "logStream")).newLogStreamReader();
-        } catch (ReflectiveOperationException e) {
-          throw new IllegalStateException("The engine's log cannot be read", e);
-        }
+        jobEventReader = newLogReader();
       }
       if (lastReadPosition < 0) {
         jobEventReader.seekToFirstEvent();
@@ -573,6 +569,15 @@ public class HireflowEmbeddedEngine {
         }
       }
       return lastReadPosition;
+    }
+  }
+
+  /** A reader of the engine's log, independent of the engine's own readers. */
+  private LogStreamReader newLogReader() {
+    try {
+      return ((LogStream) readField(engine, "logStream")).newLogStreamReader();
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("The engine's log cannot be read", e);
     }
   }
 
@@ -811,7 +816,7 @@ public class HireflowEmbeddedEngine {
     List<JsonNode> out = new ArrayList<>();
     long next = after;
     boolean more;
-    try (LogStreamReader reader = ((LogStream) readField(engine, "logStream")).newLogStreamReader()) {
+    try (LogStreamReader reader = newLogReader()) {
       if (after <= 0) {
         reader.seekToFirstEvent();
       } else {
@@ -836,8 +841,6 @@ public class HireflowEmbeddedEngine {
         next = event.getPosition();
       }
       more = reader.hasNext();
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("The engine's log cannot be read", e);
     }
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("next", next);
