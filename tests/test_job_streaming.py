@@ -83,24 +83,24 @@ def test_a_poll_with_nothing_to_find_is_held_without_writing_to_the_log(process_
     if not process_engine.control_url:
         pytest.skip("only the embedded engine shows its log; a cluster's gateway long-polls itself")
     assert asyncio.run(poll(process_engine.grpc_address, 500)) == []
-    records_before = EmbeddedEngineClient(process_engine.control_url).refresh().next_index
+    read_up_to = EmbeddedEngineClient(process_engine.control_url).refresh().next_index
 
     assert asyncio.run(poll(process_engine.grpc_address, 1_000)) == []
 
-    assert polls_written_since(process_engine.control_url, records_before) == []
+    assert polls_written_since(process_engine.control_url, read_up_to) == []
 
 
-def polls_written_since(control_url: str, index: int) -> list[dict]:
-    """The job-batch records of the probe's type written from record ``index`` on."""
+def polls_written_since(control_url: str, position: int) -> list[dict]:
+    """The job-batch records of the probe's type written after log ``position``."""
     found = []
     while True:
-        page = requests.get(f"{control_url}/records", params={"from": index}, timeout=30).json()
+        page = requests.get(f"{control_url}/records", params={"from": position}, timeout=30).json()
         found += [
             record
             for record in page["records"]
             if record["valueType"] == "JOB_BATCH" and record["value"].get("type") == POLLED_TYPE
         ]
-        index = page["next"]
+        position = page["next"]
         if not page["more"]:
             return found
 
