@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ import requests
 
 from bench.load import RESULT_TIMEOUT_MS, LoadResult, closed_loop, open_loop
 from bench.models import JOB_TYPE, bench_resources, process_id
+from bench.profile import EngineProfiler
 from chaos.world import Engine, start_engine
 from hireflow.engine import find_java
 from hireflow.engine.distribution import resolve_classpath
@@ -70,6 +72,7 @@ class Measurement:
     load_cpu_percent: float | None = None  # this process: the load generator
     failed: int = 0
     note: str = ""
+    engine_profile: str = ""  # with --profile: where the engine's CPU went
 
 
 class ResourceSampler:
@@ -306,7 +309,13 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
 
 
 def measure(
-    engines: Engines, workers: WorkerSet | None, tasks: int, timing: Timing, root: Path
+    engines: Engines,
+    workers: WorkerSet | None,
+    tasks: int,
+    timing: Timing,
+    root: Path,
+    *,
+    profile: bool = False,
 ) -> Measurement:
     name = workers.name if workers else "engine alone"
     row = Measurement(name, tasks)
@@ -321,6 +330,17 @@ def measure(
                 return row
             processes = started
         engine_pid = engine.pid()
+        profiler = None
+        if profile and engine_pid:
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{name} {tasks} tasks".lower()).strip("-")
+            recording = root / "profiles" / f"{slug}.jfr"
+            profiler = EngineProfiler(find_java(), engine_pid, recording)
+            if profiler.available:
+                # Over the measured window only, after the warm-up.
+                threading.Timer(timing.warmup_s, profiler.start).start()
+            else:
+                print(f"    no profile: {profiler.jcmd} is missing (it comes with a JDK)", flush=True)
+                profiler = None
         with (
             ResourceSampler([p.pid for p in processes]) as sampler,
             ResourceSampler([engine_pid] if engine_pid else []) as engine_sampler,
@@ -338,6 +358,16 @@ def measure(
             )
         row.per_second = round(peak.per_second, 1)
         row.failed = peak.failed
+        if profiler:
+            try:
+                summary = profiler.summary()
+            except (RuntimeError, subprocess.SubprocessError) as failed:
+                print(f"    no profile: {failed}", flush=True)
+            else:
+                row.engine_profile = summary.line()
+                with open(root / "profiles.md", "a") as out:
+                    out.write(summary.markdown(f"{name}, {tasks} task(s): {row.per_second}/s") + "\n")
+                print(f"    {row.engine_profile}", flush=True)
         if not peak.completed and peak.failed:
             # Too slow to measure with this many in flight: say so, rather than a bare 0.
             errors = ", ".join(f"{count} {code}" for code, count in sorted(peak.errors.items()))
@@ -474,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the engine, the worker pool and its peers.")
     parser.add_argument("--quick", action="store_true", help="short phases, to try the benchmark out")
     parser.add_argument("--write-docs", action="store_true", help="rewrite docs/performance.md's figures")
+    parser.add_argument(
+        "--profile", action="store_true", help="record the engine with JFR and say where its CPU went"
+    )
     parser.add_argument("--out", type=Path, default=BUILD)
     args = parser.parse_args(argv)
     timing = Timing(warmup_s=2, measure_s=5, latency_s=5) if args.quick else Timing()
@@ -484,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     engines = Engines(run_dir)
     rows = []
     try:
-        rows.append(measure(engines, None, 0, timing, run_dir))
+        rows.append(measure(engines, None, 0, timing, run_dir, profile=args.profile))
         for tasks in (1, 5):
             for workers in (
                 hireflow_pool(1),
@@ -494,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
                 pyzeebe_default(),
                 orchestration_sdk(),
             ):
-                rows.append(measure(engines, workers, tasks, timing, run_dir))
+                rows.append(measure(engines, workers, tasks, timing, run_dir, profile=args.profile))
     finally:
         engines.close()
 
@@ -517,6 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "results.md").write_text(table(rows) + "\n\n" + "\n".join(f"- {s}" for s in summary) + "\n")
         plot(rows, folder / "throughput.png")
     print(f"\nTable: {args.out / 'results.md'}; plot: {args.out / 'throughput.png'}")
+    if args.profile:
+        print(f"Engine profiles: {run_dir / 'profiles.md'}, recordings in {run_dir / 'profiles'}")
     if args.write_docs:
         from bench.docs import write_performance_doc
 
