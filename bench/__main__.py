@@ -8,7 +8,8 @@ memory), the benchmark processes are deployed, one set of workers starts, and th
 3. the workers' CPU and resident memory are sampled throughout.
 
 Writes ``build/bench/results.json``, ``build/bench/results.md`` and
-``build/bench/throughput.png``; ``--write-docs`` also rewrites ``docs/performance.md``.
+``build/bench/throughput.png``; ``--write-docs`` also rewrites ``docs/performance.md``, and
+``--profile`` records each engine with JFR and says where its CPU went (``bench/profile.py``).
 """
 
 from __future__ import annotations
