@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 import subprocess
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hireflow.engine.java import JavaInstall
 
 CAMUNDA = "io.camunda."
 SHOWN = 8  # rows of each table
+STACK_DEPTH = 16  # enough to reach a Camunda frame from the JDK or library code it calls
 
 
 @dataclass
@@ -31,8 +32,8 @@ class ProfileSummary:
     """Shares of the engine's execution samples, largest first."""
 
     samples: int
-    by_thread: list[tuple[str, float]] = field(default_factory=list)
-    by_code: list[tuple[str, float]] = field(default_factory=list)
+    by_thread: list[tuple[str, float]]
+    by_code: list[tuple[str, float]]
 
     def markdown(self, title: str) -> str:
         lines = [f"### {title}", "", f"{self.samples} execution samples of the engine.", ""]
@@ -49,7 +50,6 @@ class ProfileSummary:
         return f"engine CPU by thread: {threads}; by code: {code}"
 
 
-STACK_DEPTH = 16  # enough to reach a Camunda frame from the JDK or library code it calls
 _SAMPLE = re.compile(r'sampledThread = "(?P<thread>[^"]*)".*?stackTrace = \[(?P<stack>.*?)\n\s*\]', re.S)
 _FRAME = re.compile(r"^\s+(?P<method>[\w.$<>]+)\(", re.M)
 

@@ -314,6 +314,7 @@ def test_a_client_reads_every_page_of_records_before_it_answers():
     projection = PagedEngine().refresh()
 
     assert projection.next_index == 3
+    assert sorted(name for _, name in projection.variables) == ["v0", "v1", "v2"]
 
 
 def test_the_engine_answers_its_records_in_pages(process_engine):
