@@ -194,9 +194,7 @@ def test_fields_are_checked_and_named(offline):
     assert not_multipart.status_code == 415
     unknown = client.post("/api/unlocks", json={"employer_id": "e", "surprise": True})
     assert unknown.status_code == 400
-    assert {"surprise", "employer_email", "candidate_id"} <= {
-        p["name"] for p in unknown.json["invalid_params"]
-    }
+    assert {"surprise", "candidate_id"} <= {p["name"] for p in unknown.json["invalid_params"]}
     not_json = client.post("/api/applications", data="candidate_id=x")
     assert not_json.status_code == 415
     broken_json = client.post("/api/applications", data="{", content_type="application/json")
@@ -656,7 +654,12 @@ def test_an_unlock_whose_instance_ended_without_an_outcome_can_be_asked_for_agai
     app = create_app({"TESTING": True}, engine_client=engine, services=services)
     with services.db.sessions.begin() as session:
         session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
-    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+    body = {
+        "employer_id": "emp-1",
+        "employer_email": "hr@emp.example",
+        "candidate_id": "ada",
+        "payment_method_ref": "pm_card_visa",
+    }
     web = app.test_client()
 
     first = web.post("/api/unlocks", json=body)
@@ -676,7 +679,12 @@ def test_items_left_running_by_a_lost_embedded_engine_end_and_can_be_asked_for_a
     app = create_app({"TESTING": True}, engine_client=engine, services=services)
     with services.db.sessions.begin() as session:
         session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
-    body = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+    body = {
+        "employer_id": "emp-1",
+        "employer_email": "hr@emp.example",
+        "candidate_id": "ada",
+        "payment_method_ref": "pm_card_visa",
+    }
     web = app.test_client()
     first = web.post("/api/unlocks", json=body).json
     record_status(services.db, "application", "app_done", "shortlisted")
@@ -742,7 +750,12 @@ def test_interviews_a_sweep_ended_before_it_gave_back_release_their_booking_once
     assert close_items_of_a_lost_engine(services.db, calendar) == []
 
 
-OLDER_UNLOCK = {"employer_id": "emp-1", "employer_email": "hr@emp.example", "candidate_id": "ada"}
+OLDER_UNLOCK = {
+    "employer_id": "emp-1",
+    "employer_email": "hr@emp.example",
+    "candidate_id": "ada",
+    "payment_method_ref": "pm_card_visa",
+}
 
 
 def unlock_granted_by_an_older_release(tmp_path) -> tuple:
@@ -1002,7 +1015,7 @@ def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_pr
             )
         )
     web = app.test_client()
-    body = {"employer_email": "hr@example.com", "candidate_id": "ada"}
+    body = {"employer_email": "hr@example.com", "candidate_id": "ada", "payment_method_ref": "pm_card_visa"}
 
     on_file = web.post("/api/unlocks", json={**body, "employer_id": "acme"})
     named = web.post("/api/unlocks", json={**body, "employer_id": "globex", "payment_customer_ref": "cus_G7"})
@@ -1020,6 +1033,57 @@ def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_pr
     assert (named.status_code, unknown.status_code) == (202, 202)
     bad = web.post("/api/unlocks", json={**body, "employer_id": "x", "payment_customer_ref": "cus 1"})
     assert bad.status_code == 400 and bad.json["invalid_params"][0]["name"] == "payment_customer_ref"
+
+
+def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_file(tmp_path):
+    # The API once defaulted to the sandbox's test card pm_card_visa and the standard plan,
+    # whatever the employer had on file: a live provider refuses such a card.
+    services = empty_services(tmp_path)
+    engine = RecordsVariables()
+    app = create_app({"TESTING": True}, engine_client=engine, services=services)
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
+        session.add(
+            Employer(
+                employer_id="initech",
+                name="Initech",
+                email="jobs@initech.example",
+                plan="premium",
+                payment_method_ref="pm_1InitechCard",
+            )
+        )
+    web = app.test_client()
+
+    on_file = web.post("/api/unlocks", json={"employer_id": "initech", "candidate_id": "ada"})
+    not_on_file = web.post("/api/unlocks", json={"employer_id": "umbrella", "candidate_id": "ada"})
+    no_card = web.post(
+        "/api/unlocks",
+        json={"employer_id": "umbrella", "employer_email": "hr@umbrella.example", "candidate_id": "ada"},
+    )
+
+    assert on_file.status_code == 202, on_file.json
+    started = engine.variables[0]
+    assert (started["employer_email"], started["employer_plan"], started["payment_method_ref"]) == (
+        "jobs@initech.example",
+        "premium",
+        "pm_1InitechCard",
+    )
+    assert (not_on_file.status_code, not_on_file.json["invalid_params"][0]["name"]) == (400, "employer_email")
+    assert "umbrella is not on file" in not_on_file.json["detail"]
+    assert (no_card.status_code, no_card.json["invalid_params"][0]["name"]) == (400, "payment_method_ref")
+    assert len(engine.variables) == 1  # nothing started for the refused requests
+
+    # What a request gives wins over the file.
+    with services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="bob", resume_id="res_2", skills=["sql"], indexed_at=utcnow()))
+    given = {
+        "employer_plan": "standard",
+        "payment_method_ref": "pm_card_visa",
+        "employer_email": "cfo@initech.example",
+    }
+    own = web.post("/api/unlocks", json={"employer_id": "initech", "candidate_id": "bob", **given})
+    assert own.status_code == 202
+    assert {name: engine.variables[1][name] for name in given} == given
 
 
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):

@@ -195,6 +195,25 @@ def _give_back_what_it_held(
     return {}
 
 
+def _with_employer_on_file(request: UnlockRequest, employer: Employer | None) -> UnlockRequest:
+    """``request`` with what it leaves out taken from ``employer``; 400 for what nobody gave."""
+    on_file = {}
+    if employer is not None:
+        on_file = {
+            "employer_email": employer.email,
+            "employer_plan": employer.plan,
+            "payment_method_ref": employer.payment_method_ref,
+        }
+    given = request.model_dump(exclude_none=True)
+    completed = request.model_copy(update={"employer_plan": "standard", **on_file, **given})
+    for field in ("employer_email", "payment_method_ref"):
+        if getattr(completed, field) is None:
+            raise invalid_field(
+                field, f"employer {request.employer_id} is not on file, so the request must give this"
+            )
+    return completed
+
+
 def derived_id(prefix: str, *parts: str) -> str:
     """A stable id for a business key: the same request always gets the same id."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
@@ -389,11 +408,18 @@ class Hireflow:
     # -- unlocks --
 
     def unlock(self, request: UnlockRequest) -> Accepted:
-        """Start ``resume-unlock`` for an indexed candidate."""
+        """Start ``resume-unlock`` for an indexed candidate.
+
+        What the request leaves out comes from the employer on file: email, plan, card and
+        the payment provider's customer. An employer not on file must give its email and
+        card; hireflow never picks a card for anybody.
+        """
         with self.services.db.sessions() as session:
             candidate = session.get(Candidate, request.candidate_id)
+            employer = session.get(Employer, request.employer_id)
         if candidate is None:
             raise invalid_field("candidate_id", f"no candidate {request.candidate_id}", status=422)
+        request = _with_employer_on_file(request, employer)
         unlock_id, attempt = self._current_attempt("unlock", request.employer_id, request.candidate_id)
         customer = request.payment_customer_ref or payment_customer_of(self.services.db, request.employer_id)
         variables = {
@@ -857,13 +883,6 @@ class Hireflow:
             return {}
         found = {"candidate_name": candidate.name, "candidate_email": candidate.email}
         return {name: value for name, value in found.items() if value}
-
-    def employer(self, employer_id: str | None) -> Employer | None:
-        """A known employer (``make seed`` adds some), for the UI's defaults."""
-        if not employer_id:
-            return None
-        with self.services.db.sessions() as session:
-            return session.get(Employer, employer_id)
 
     def employers(self) -> list[tuple[Employer, int]]:
         """Known employers with their credit balances, for the UI."""

@@ -56,15 +56,26 @@ class ApplicationRequest(Strict):
 
 
 class UnlockRequest(Strict):
-    """An employer pays to see a candidate's contact details (starts ``resume-unlock``)."""
+    """An employer pays to see a candidate's contact details (starts ``resume-unlock``).
+
+    An employer on file (the ``employers`` table; ``make seed`` adds some) needs only its
+    id: what the request leaves out comes from the file. Another employer must give its
+    email and card.
+    """
 
     employer_id: Identifier
-    employer_email: Email
+    employer_email: Email | None = Field(
+        None, description="Where the receipt and payment emails go. Absent: the employer's email on file."
+    )
     candidate_id: Identifier
-    employer_plan: Literal["standard", "premium"] = "standard"
+    employer_plan: Literal["standard", "premium"] | None = Field(
+        None, description="The plan the price depends on. Absent: the employer's plan on file, else standard."
+    )
     # References at the payment provider only: card data never comes here.
-    payment_method_ref: PaymentMethodRef = Field(
-        "pm_card_visa", description="The employer's card saved with the payment provider (Stripe: pm_...)."
+    payment_method_ref: PaymentMethodRef | None = Field(
+        None,
+        description="The employer's card saved with the payment provider (Stripe: pm_...). "
+        "Absent: the employer's card on file.",
     )
     payment_customer_ref: Identifier | None = Field(
         None,

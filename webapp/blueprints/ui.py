@@ -77,16 +77,8 @@ def apply():
 
 @bp.post("/unlocks")
 def unlock():
-    fields = _form(*UnlockRequest.model_fields)
     # A known employer's email, plan and saved card fill what the form leaves empty.
-    employer = hireflow().employer(fields.get("employer_id"))
-    if employer:
-        defaults = {
-            "employer_email": employer.email,
-            "employer_plan": employer.plan,
-            "payment_method_ref": employer.payment_method_ref,
-        }
-        fields = {**defaults, **fields}
+    fields = _form(*UnlockRequest.model_fields)
     return _item_redirect(hireflow().unlock(UnlockRequest.model_validate(fields)))
 
 
