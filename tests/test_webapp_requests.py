@@ -1084,6 +1084,13 @@ def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_fil
     own = web.post("/api/unlocks", json={"employer_id": "initech", "candidate_id": "bob", **given})
     assert own.status_code == 202
     assert {name: engine.variables[1][name] for name in given} == given
+    # The same unlock asked for with another card is not a repeat: refused, naming the unlock.
+    other_card = web.post(
+        "/api/unlocks",
+        json={"employer_id": "initech", "candidate_id": "ada", "payment_method_ref": "pm_1Other"},
+    )
+    assert other_card.status_code == 409
+    assert f"{on_file.json['id']} was asked for before with other details" in other_card.json["detail"]
 
 
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):

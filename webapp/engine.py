@@ -202,7 +202,7 @@ class ProcessGateway:
 
     def _settled(self, claim) -> dict:
         if not claim.same_content:
-            raise KeyReused(f"{claim.key} was already used for a different request")
+            raise KeyReused(f"{claim.key} was asked for before with other details")
         if claim.status != "done":
             raise RequestInProgress(f"a request for {claim.key} is being handled right now")
         return claim.result

@@ -169,7 +169,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(KeyReused)
     def handle_key_reused(error: KeyReused):
         return problem_response(
-            Problem(409, "Key already used", f"{error}; use a new key for a different request")
+            Problem(
+                409,
+                "Key already used",
+                f"{error}; a repeat must carry the first request's details, and a different "
+                "request needs a business key of its own",
+                type_=TYPE_BASE + "key-reused",
+            )
         )
 
     @app.errorhandler(RequestInProgress)
