@@ -459,12 +459,19 @@ def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):
     # Several wrong fields: one line each, and not once more joined in one sentence.
     several = web.post("/applications", data={"csrf_token": token})
     assert several.status_code == 400
-    assert len(re.findall(r'<p class="field-error">', several.text)) == 6
-    assert "6 fields need a change" in several.text and several.text.count("Field required") == 6
+    assert len(re.findall(r'<p class="field-error">', several.text)) == 3
+    assert "3 fields need a change" in several.text and several.text.count("Field required") == 3
     # A candidate without a resume: that is the answer, not a name and email left empty.
+    with services.db.sessions.begin() as session:
+        session.add(JobPosting(posting_id="p-1", employer_id="acme", title="Engineer"))
     unknown = web.post(
         "/applications",
-        data={"csrf_token": token, "candidate_id": "nobody", "recruiter_team_email": "r@example.com"},
+        data={
+            "csrf_token": token,
+            "candidate_id": "nobody",
+            "posting_id": "p-1",
+            "recruiter_team_email": "r@example.com",
+        },
     )
     assert unknown.status_code == 422
     assert "candidate_id: this candidate has no processed resume yet" in unknown.text
@@ -1091,6 +1098,65 @@ def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_fil
     )
     assert other_card.status_code == 409
     assert f"{on_file.json['id']} was asked for before with other details" in other_card.json["detail"]
+
+
+def test_an_application_and_an_interview_take_the_candidates_contact_from_their_resume(tmp_path):
+    # The console always filled these in from the store; the API now does the same.
+    services = empty_services(tmp_path)
+    engine = RecordsVariables()
+    app = create_app({"TESTING": True}, engine_client=engine, services=services)
+    with services.db.sessions.begin() as session:
+        session.add(
+            Employer(employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_1")
+        )
+        session.add(JobPosting(posting_id="p-acme", employer_id="acme", title="Engineer"))
+        session.add(JobPosting(posting_id="p-other", employer_id="not-on-file", title="Engineer"))
+        session.add(
+            Candidate(
+                candidate_id="ada",
+                resume_id="res_1",
+                skills=["python"],
+                indexed_at=utcnow(),
+                name="Ada Lovelace",
+                email="ada@example.com",
+            )
+        )
+        # Indexed before hireflow kept the name and email given with a resume.
+        session.add(Candidate(candidate_id="old", resume_id="res_0", skills=["sql"], indexed_at=utcnow()))
+    web = app.test_client()
+    team = {"recruiter_team_email": "recruiters@example.com"}
+
+    applied = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-acme", **team})
+    no_employer = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-other", **team})
+    no_contact = web.post("/api/applications", json={"candidate_id": "old", "posting_id": "p-acme", **team})
+
+    assert applied.status_code == 202, applied.json
+    started = engine.variables[0]
+    assert (started["candidate_name"], started["candidate_email"], started["employer_email"]) == (
+        "Ada Lovelace",
+        "ada@example.com",
+        "hr@acme.example",
+    )
+    assert (no_employer.status_code, no_employer.json["invalid_params"][0]["name"]) == (400, "employer_email")
+    assert "employer not-on-file of the posting is not on file" in no_employer.json["detail"]
+    assert (no_contact.status_code, no_contact.json["invalid_params"][0]["name"]) == (400, "candidate_name")
+    assert len(engine.variables) == 1
+
+    record_status(services.db, "application", applied.json["id"], "shortlisted", {"candidate_id": "ada"})
+    panel = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
+    interview = web.post(
+        "/api/interviews",
+        json={
+            "application_id": applied.json["id"],
+            "lead_recruiter_email": "lead@example.com",
+            "panel": panel,
+        },
+    )
+    assert interview.status_code == 202, interview.json
+    assert (engine.variables[1]["candidate_name"], engine.variables[1]["candidate_email"]) == (
+        "Ada Lovelace",
+        "ada@example.com",
+    )
 
 
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):

@@ -14,8 +14,9 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import String, cast, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -59,6 +60,9 @@ def bundled_element_names() -> dict[tuple[str, str], str]:
     """The names of the elements in ``bpmn/``, read once."""
     return element_names()
 
+
+# A request body the domain completes from what is on file.
+Request = TypeVar("Request", bound=BaseModel)
 
 # The resume types the upload process reads, by extension; the content must agree.
 RESUME_EXTENSIONS = {".pdf": "pdf", ".docx": "docx"}
@@ -195,23 +199,23 @@ def _give_back_what_it_held(
     return {}
 
 
-def _with_employer_on_file(request: UnlockRequest, employer: Employer | None) -> UnlockRequest:
-    """``request`` with what it leaves out taken from ``employer``; 400 for what nobody gave."""
-    on_file = {}
-    if employer is not None:
-        on_file = {
-            "employer_email": employer.email,
-            "employer_plan": employer.plan,
-            "payment_method_ref": employer.payment_method_ref,
-        }
-    given = request.model_dump(exclude_none=True)
-    completed = request.model_copy(update={"employer_plan": "standard", **on_file, **given})
-    for field in ("employer_email", "payment_method_ref"):
-        if getattr(completed, field) is None:
-            raise invalid_field(
-                field, f"employer {request.employer_id} is not on file, so the request must give this"
-            )
+def _filled_from_file(request: Request, on_file: dict[str, Any], needed: dict[str, str]) -> Request:
+    """``request`` with what it leaves out taken from ``on_file``.
+
+    ``needed`` names the fields that must end up with a value, each with the reason to give
+    in the 400 when neither the request nor the file has one.
+    """
+    left_out = {name: value for name, value in on_file.items() if getattr(request, name) is None}
+    completed = request.model_copy(update=left_out)
+    for name, reason in needed.items():
+        if getattr(completed, name) is None:
+            raise invalid_field(name, reason)
     return completed
+
+
+def _must_give(why: str) -> str:
+    """The reason a 400 gives for a field that nothing on file can stand in for."""
+    return f"{why}, so the request must give this"
 
 
 def derived_id(prefix: str, *parts: str) -> str:
@@ -347,11 +351,28 @@ class Hireflow:
     # -- applications --
 
     def apply(self, request: ApplicationRequest) -> Accepted:
-        """Start ``resume-submission`` for a candidate with a processed resume and a real posting."""
+        """Start ``resume-submission`` for a candidate with a processed resume and a real posting.
+
+        The candidate's name and email, when left out, are those their latest resume gave,
+        and the employer's email that of the posting's employer on file.
+        """
         with self.services.db.sessions() as session:
-            if session.get(JobPosting, request.posting_id) is None:
+            posting = session.get(JobPosting, request.posting_id)
+            if posting is None:
                 raise invalid_field("posting_id", f"no job posting {request.posting_id}", status=422)
-        self.require_candidate(request.candidate_id)
+            employer = session.get(Employer, posting.employer_id)
+        self._require_candidate(request.candidate_id)
+        no_contact = _must_give(f"candidate {request.candidate_id} gave none with their resume")
+        employer_email = employer.email if employer is not None else None
+        request = _filled_from_file(
+            request,
+            {**self._contact_on_file(request.candidate_id), "employer_email": employer_email},
+            {
+                "candidate_name": no_contact,
+                "candidate_email": no_contact,
+                "employer_email": _must_give(f"employer {posting.employer_id} of the posting is not on file"),
+            },
+        )
         application_id, attempt = self._current_attempt(
             "application", request.candidate_id, request.posting_id
         )
@@ -365,7 +386,7 @@ class Hireflow:
         details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id, "attempt": attempt}
         return self._accepted("application", application_id, started, details)
 
-    def require_candidate(self, candidate_id: str) -> None:
+    def _require_candidate(self, candidate_id: str) -> None:
         """Refuse (422) a candidate without a processed resume: there is nothing to apply with."""
         with self.services.db.sessions() as session:
             if session.get(Candidate, candidate_id) is None:
@@ -419,7 +440,17 @@ class Hireflow:
             employer = session.get(Employer, request.employer_id)
         if candidate is None:
             raise invalid_field("candidate_id", f"no candidate {request.candidate_id}", status=422)
-        request = _with_employer_on_file(request, employer)
+        not_on_file = _must_give(f"employer {request.employer_id} is not on file")
+        on_file = {"employer_plan": "standard"}
+        if employer is not None:
+            on_file = {
+                "employer_email": employer.email,
+                "employer_plan": employer.plan or "standard",
+                "payment_method_ref": employer.payment_method_ref,
+            }
+        request = _filled_from_file(
+            request, on_file, {"employer_email": not_on_file, "payment_method_ref": not_on_file}
+        )
         unlock_id, attempt = self._current_attempt("unlock", request.employer_id, request.candidate_id)
         customer = request.payment_customer_ref or payment_customer_of(self.services.db, request.employer_id)
         variables = {
@@ -515,6 +546,13 @@ class Hireflow:
                 "Application closed",
                 f"application {request.application_id} is {application.status}; interviews are for open ones",
             )
+        candidate_id = (application.details or {}).get("candidate_id")
+        no_contact = _must_give(f"the candidate of application {request.application_id} has none on file")
+        request = _filled_from_file(
+            request,
+            self._contact_on_file(candidate_id),
+            {"candidate_name": no_contact, "candidate_email": no_contact},
+        )
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, Var.INTERVIEW_ID, variables)
@@ -859,30 +897,13 @@ class Hireflow:
         with self.services.db.sessions() as session:
             return list(session.scalars(select(JobPosting).order_by(JobPosting.title)))
 
-    def posting_employer(self, posting_id: str | None) -> Employer | None:
-        """The known employer of a posting, for the UI's defaults."""
+    def _contact_on_file(self, candidate_id: str | None) -> dict[str, str | None]:
+        """A candidate's name and email as their latest resume gave them (None where it gave none)."""
         with self.services.db.sessions() as session:
-            posting = session.get(JobPosting, posting_id) if posting_id else None
-            return session.get(Employer, posting.employer_id) if posting else None
-
-    def candidate_contact(
-        self, candidate_id: str | None = None, *, application_id: str | None = None
-    ) -> dict:
-        """A candidate's name and email as their latest resume gave them, for the UI's defaults.
-
-        Found by the candidate's id, or by an application of theirs; only what is on file.
-        """
-        if application_id:
-            application = self._record("application", application_id)
-            candidate_id = (application.details or {}).get("candidate_id") if application else None
-        if not candidate_id:
-            return {}
-        with self.services.db.sessions() as session:
-            candidate = session.get(Candidate, candidate_id)
+            candidate = session.get(Candidate, candidate_id) if candidate_id else None
         if candidate is None:
             return {}
-        found = {"candidate_name": candidate.name, "candidate_email": candidate.email}
-        return {name: value for name, value in found.items() if value}
+        return {"candidate_name": candidate.name, "candidate_email": candidate.email}
 
     def employers(self) -> list[tuple[Employer, int]]:
         """Known employers with their credit balances, for the UI."""

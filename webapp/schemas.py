@@ -44,14 +44,20 @@ class ResumeFields(Strict):
     candidate_email: Email
 
 
+# What a candidate's resume gave stands in for a name or email a request leaves out.
+FROM_RESUME = "Absent: as the candidate gave it with their latest resume."
+
+
 class ApplicationRequest(Strict):
     """A candidate applies to a job posting (starts ``resume-submission``)."""
 
     candidate_id: Identifier
-    candidate_name: Name
-    candidate_email: Email
+    candidate_name: Name | None = Field(None, description=FROM_RESUME)
+    candidate_email: Email | None = Field(None, description=FROM_RESUME)
     posting_id: Identifier
-    employer_email: Email
+    employer_email: Email | None = Field(
+        None, description="Where a shortlist is announced. Absent: the posting's employer's email on file."
+    )
     recruiter_team_email: Email
 
 
@@ -100,8 +106,8 @@ class InterviewRequest(Strict):
     """Schedule an interview for an application (starts ``interview-scheduling``)."""
 
     application_id: Identifier
-    candidate_name: Name
-    candidate_email: Email
+    candidate_name: Name | None = Field(None, description=FROM_RESUME)
+    candidate_email: Email | None = Field(None, description=FROM_RESUME)
     lead_recruiter_email: Email
     panel: list[PanelMember] = Field(min_length=1, max_length=6)
     round: int = Field(default=1, ge=1, le=20)

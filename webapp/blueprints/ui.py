@@ -62,16 +62,9 @@ def upload_resume():
 
 @bp.post("/applications")
 def apply():
+    # The domain fills in what the form leaves empty from the store: the candidate's name
+    # and email from their resume, the employer's email from the posting.
     fields = _form(*ApplicationRequest.model_fields)
-    # A posting of a known employer needs no employer email in the form, and a candidate
-    # with a processed resume no name or email: the store has them.
-    employer = hireflow().posting_employer(fields.get("posting_id"))
-    if employer:
-        fields.setdefault("employer_email", employer.email)
-    if fields.get("candidate_id") and not {"candidate_name", "candidate_email"} <= fields.keys():
-        # Without a resume there is no name or email on file to fill in: say that, not "required".
-        hireflow().require_candidate(fields["candidate_id"])
-    fields = {**hireflow().candidate_contact(fields.get("candidate_id")), **fields}
     return _item_redirect(hireflow().apply(ApplicationRequest.model_validate(fields)))
 
 
@@ -99,9 +92,8 @@ def schedule_interview():
                     }
                 )
             )
-    fields = _form("application_id", "candidate_name", "candidate_email", "lead_recruiter_email")
     # The applicant's name and email, when left empty, are the ones their resume gave.
-    fields = {**hireflow().candidate_contact(application_id=fields.get("application_id")), **fields}
+    fields = _form("application_id", "candidate_name", "candidate_email", "lead_recruiter_email")
     interview = InterviewRequest.model_validate({**fields, "panel": [p.model_dump() for p in panel]})
     return _item_redirect(hireflow().schedule_interview(interview))
 
