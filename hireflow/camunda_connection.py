@@ -164,15 +164,16 @@ class ConnectionSettings:
                 "and CAMUNDA_BASIC_AUTH_PASSWORD"
             )
 
-    def describe(self) -> str:
-        """One log line, without secrets."""
+    def describe(self, *, rest: bool = True) -> str:
+        """One log line, without secrets; ``rest=False`` for a client that speaks gRPC only."""
         who = {
             NONE: "no credentials (unprotected API)",
             BASIC: f"BASIC as {self.username}",
             OAUTH: f"OAuth client {self.client_id} via {self.oauth_url}",
         }[self.strategy]
         transport = "TLS" if self.tls else "plaintext"
-        return f"gRPC {self.grpc_address}, REST {self.rest_address}, {transport}, {who}"
+        rest_part = f", REST {self.rest_address}" if rest else ""
+        return f"gRPC {self.grpc_address}{rest_part}, {transport}, {who}"
 
 
 class TokenUnavailable(Exception):

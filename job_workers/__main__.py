@@ -72,7 +72,7 @@ def main(worker_module: str = WORKER_MODULE) -> None:
         signal.signal(sig, lambda *_: stop.set())
     server = serve_in_thread(create_status_app(supervisor), host=args.status_host, port=args.status_port)
     log.info("worker pool: %d processes; health and metrics on %s", args.processes, server.url)
-    log.info("cluster connection: %s", connection.describe())
+    log.info("cluster connection: %s", connection.describe(rest=False))
     supervisor.start()
     try:
         supervisor.run_until(stop)

@@ -123,7 +123,7 @@ async def run(
         else None
     )
     work = asyncio.create_task(worker.work())
-    log.info("worker %s connecting: %s", settings.name, settings.connection.describe())
+    log.info("worker %s connecting: %s", settings.name, settings.connection.describe(rest=False))
     stop_wait = asyncio.create_task(stopping.wait())
     await asyncio.wait({work, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
     failure = work.exception() if work.done() and not work.cancelled() else None

@@ -91,6 +91,9 @@ def test_oauth_settings_are_read_as_camunda_documents_them(tmp_path):
     assert settings.rest_address == "https://camunda.example"
     assert settings.ca_certificate_path == ca
     assert CLIENT_SECRET not in settings.describe() and CLIENT_SECRET not in repr(settings)
+    # The workers speak gRPC only: their log line leaves out a REST address they never use.
+    assert "REST https://camunda.example" in settings.describe()
+    assert "REST" not in settings.describe(rest=False)
 
 
 def test_legacy_zeebe_variables_are_read_as_fallbacks():
