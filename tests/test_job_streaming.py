@@ -62,11 +62,11 @@ POLLED_TYPE = "long-poll-probe"
 POLLED_PROCESS = bench_process(1, job_type=POLLED_TYPE, pid="long-poll-probe")
 
 
-async def poll(address: str, request_timeout_ms: int) -> list:
-    """One ActivateJobs call for the probe's job type: the jobs it answered with."""
+async def poll(address: str, request_timeout_ms: int, job_type: str = POLLED_TYPE) -> list:
+    """One ActivateJobs call for ``job_type`` (the probe's): the jobs it answered with."""
     async with grpc.aio.insecure_channel(address) as channel:
         request = gateway_pb2.ActivateJobsRequest(
-            type=POLLED_TYPE,
+            type=job_type,
             worker="poll-test",
             timeout=30_000,
             maxJobsToActivate=1,
@@ -90,15 +90,15 @@ def test_a_poll_with_nothing_to_find_is_held_without_writing_to_the_log(process_
     assert polls_written_since(process_engine.control_url, read_up_to) == []
 
 
-def polls_written_since(control_url: str, position: int) -> list[dict]:
-    """The job-batch records of the probe's type written after log ``position``."""
+def polls_written_since(control_url: str, position: int, job_type: str = POLLED_TYPE) -> list[dict]:
+    """The job-batch records of ``job_type`` (the probe's) written after log ``position``."""
     found = []
     while True:
         page = requests.get(f"{control_url}/records", params={"from": position}, timeout=30).json()
         found += [
             record
             for record in page["records"]
-            if record["valueType"] == "JOB_BATCH" and record["value"].get("type") == POLLED_TYPE
+            if record["valueType"] == "JOB_BATCH" and record["value"].get("type") == job_type
         ]
         position = page["next"]
         if not page["more"]:
@@ -119,3 +119,87 @@ def test_a_held_poll_answers_with_the_job_created_while_it_waits(process_engine)
 
     assert [job.type for job in jobs] == [POLLED_TYPE]
     process_engine.client.cancel_process_instance(jobs[0].processInstanceKey)
+
+
+def activations_since(control_url: str, position: int, job_type: str) -> list[dict]:
+    """The ActivateJobs commands for ``job_type`` that polls passed on to the engine after ``position``."""
+    return [
+        record
+        for record in polls_written_since(control_url, position, job_type)
+        if record["recordType"] == "COMMAND" and record["intent"] == "ACTIVATE"
+    ]
+
+
+PUSHED_TYPE = "push-probe"
+PUSHED_PROCESS = bench_process(1, job_type=PUSHED_TYPE, pid="push-probe")
+
+
+def test_a_job_pushed_to_a_stream_does_not_wake_a_held_poll(process_engine):
+    # As a cluster's broker: a job it pushes to a stream is not announced to held polls.
+    # The launcher once woke them for every job event, so each pool process's poll for the
+    # type sent the engine an activation per job that found nothing.
+    if not process_engine.control_url:
+        pytest.skip("only the embedded engine shows its log; a cluster's gateway long-polls itself")
+    process_engine.client.deploy_resources([("push-probe.bpmn", PUSHED_PROCESS)])
+
+    async def push_one_job_while_a_poll_is_held() -> tuple[list, int]:
+        async with grpc.aio.insecure_channel(process_engine.grpc_address) as channel:
+            stub = GatewayStub(channel)
+            stream = stub.StreamActivatedJobs(
+                gateway_pb2.StreamActivatedJobsRequest(type=PUSHED_TYPE, worker="stream-test", timeout=30_000)
+            )
+            pushed = asyncio.ensure_future(stream.read())
+            assert await poll(process_engine.grpc_address, 500, PUSHED_TYPE) == []  # the next one is held
+            read_up_to = EmbeddedEngineClient(process_engine.control_url).refresh().next_index
+            held = asyncio.ensure_future(poll(process_engine.grpc_address, 3_000, PUSHED_TYPE))
+            await asyncio.sleep(0.5)
+            create = gateway_pb2.CreateProcessInstanceRequest(bpmnProcessId="push-probe", version=-1)
+            await stub.CreateProcessInstance(create)
+            job = await asyncio.wait_for(pushed, PUSH_DEADLINE_S)
+            await stub.CompleteJob(gateway_pb2.CompleteJobRequest(jobKey=job.key, variables="{}"))
+            stream.cancel()
+            return await asyncio.wait_for(held, 30), read_up_to
+
+    polled, read_up_to = asyncio.run(push_one_job_while_a_poll_is_held())
+
+    assert polled == []
+    assert activations_since(process_engine.control_url, read_up_to, PUSHED_TYPE) == []
+
+
+RESOLVED_TYPE = "resolve-probe"
+RESOLVED_PROCESS = bench_process(1, job_type=RESOLVED_TYPE, pid="resolve-probe")
+
+
+def test_a_held_poll_answers_with_a_job_whose_incident_was_resolved(process_engine):
+    # Resolving the incident writes no job event; the launcher once held such a poll until
+    # some later job event of the type, and with no stream open the job waited for good.
+    process_engine.client.deploy_resources([("resolve-probe.bpmn", RESOLVED_PROCESS)])
+    instance = process_engine.client.create_process_instance("resolve-probe")
+    instance_key = instance["processInstanceKey"]
+
+    async def fail_retry_and_resolve() -> list:
+        address = process_engine.grpc_address
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = GatewayStub(channel)
+            (job,) = await poll(address, 10_000, RESOLVED_TYPE)
+            await stub.FailJob(gateway_pb2.FailJobRequest(jobKey=job.key, retries=0, errorMessage="probe"))
+            incident_key = await wait_for_incident(instance_key)
+            await stub.UpdateJobRetries(gateway_pb2.UpdateJobRetriesRequest(jobKey=job.key, retries=1))
+            assert await poll(address, 500, RESOLVED_TYPE) == []  # retries back, incident still open
+            held = asyncio.ensure_future(poll(address, 20_000, RESOLVED_TYPE))
+            await asyncio.sleep(0.5)
+            await stub.ResolveIncident(gateway_pb2.ResolveIncidentRequest(incidentKey=int(incident_key)))
+            return await asyncio.wait_for(held, 30)
+
+    async def wait_for_incident(key) -> str:
+        for _ in range(100):
+            found = process_engine.client.search_incidents(processInstanceKey=key, state="ACTIVE")
+            if found:
+                return found[0]["incidentKey"]
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no incident for instance {key}")
+
+    jobs = asyncio.run(fail_retry_and_resolve())
+
+    assert [job.type for job in jobs] == [RESOLVED_TYPE]
+    process_engine.client.cancel_process_instance(instance_key)

@@ -75,10 +75,15 @@ import io.camunda.zeebe.protocol.impl.encoding.MsgPackConverter;
 import io.camunda.zeebe.protocol.impl.record.CopiedRecord;
 import io.camunda.zeebe.protocol.impl.record.RecordMetadata;
 import io.camunda.zeebe.protocol.impl.record.UnifiedRecordValue;
+import io.camunda.zeebe.protocol.impl.record.value.incident.IncidentRecord;
+import io.camunda.zeebe.protocol.impl.record.value.job.JobBatchRecord;
 import io.camunda.zeebe.protocol.impl.record.value.job.JobRecord;
 import io.camunda.zeebe.protocol.impl.record.value.usertask.UserTaskRecord;
 import io.camunda.zeebe.protocol.record.RecordType;
 import io.camunda.zeebe.protocol.record.ValueType;
+import io.camunda.zeebe.protocol.record.intent.IncidentIntent;
+import io.camunda.zeebe.protocol.record.intent.Intent;
+import io.camunda.zeebe.protocol.record.intent.JobIntent;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
 import io.camunda.zeebe.scheduler.clock.ActorClock;
 import io.camunda.zeebe.scheduler.future.ActorFuture;
@@ -117,9 +122,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
@@ -443,12 +451,14 @@ public class HireflowEmbeddedEngine {
   /**
    * Long polling for ActivateJobs, without writing to the log while nothing changes.
    *
-   * <p>Jobs of a type become activatable only through a job event of that type (created,
-   * timed out, back from a retry backoff, retries updated, failed, yielded). So once a poll
-   * for a type found nothing, the next poll for it can only find something after a job event
-   * of that type was written: until then it is held, and after the request's timeout it is
-   * answered with no jobs, as a long-polling gateway answers, without being passed on. A poll
-   * that finds jobs, or follows a job event, is passed on at once.
+   * <p>A job becomes activatable when it is created, times out, fails with retries left and no
+   * backoff, comes back from a backoff, is yielded by a stream, or its incident is resolved. A
+   * cluster's broker then pushes it to a job stream if one is open, and else tells the
+   * gateway's held polls. So once a poll for a type found nothing, the next poll for it is held
+   * until such a change made a job of that type activatable and no stream took it (see {@link
+   * #readJobEvents}); after the request's timeout it is answered with no jobs, as a
+   * long-polling gateway answers, without being passed on. A poll that finds jobs, or follows
+   * such a change, is passed on at once.
    */
   private final class LongPolling implements ServerInterceptor {
     // By job type: the log position read just before a poll that found nothing was passed on.
@@ -504,9 +514,21 @@ public class HireflowEmbeddedEngine {
         public void onHalfClose() {
           String type = jobType.get();
           long deadline = System.currentTimeMillis() + holdMs;
+          if (type != null) {
+            followLog();
+            readJobEvents();
+          }
           try {
-            while (type != null && nothingNewFor(type) && System.currentTimeMillis() < deadline) {
-              Thread.sleep(LONG_POLL_CHECK_MS);
+            while (type != null) {
+              long left = deadline - System.currentTimeMillis();
+              Object monitor = jobReadyMonitors.computeIfAbsent(type, t -> new Object());
+              synchronized (monitor) {
+                if (left <= 0 || !nothingNewFor(type)) {
+                  break;
+                }
+                // Woken when a job of the type becomes activatable; the cap is a fallback.
+                monitor.wait(Math.min(left, LONG_POLL_CHECK_MS));
+              }
             }
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -523,32 +545,143 @@ public class HireflowEmbeddedEngine {
       };
     }
 
+    /** Whether a poll for {@code type} would find nothing, as far as the log was read. */
     private boolean nothingNewFor(String type) {
       Long emptyAfter = foundNothingAfter.get(type);
       if (emptyAfter == null) {
         return false;
       }
-      readJobEvents();
-      return lastJobEvent.getOrDefault(type, -1L) <= emptyAfter;
+      synchronized (jobEventReading) {
+        if (lastUnknownJobReady > emptyAfter) {
+          return false; // a job of a type not known here became activatable: let every poll look
+        }
+        return activatableJobs.getOrDefault(type, Set.of()).isEmpty()
+            || lastJobReady.getOrDefault(type, -1L) <= emptyAfter;
+      }
     }
   }
 
-  // By job type: the position of the last job event of that type read from the log.
-  private final Map<String, Long> lastJobEvent = new ConcurrentHashMap<>();
+  // By job type: what its held polls wait on; notified when a job of the type becomes activatable.
+  private final Map<String, Object> jobReadyMonitors = new ConcurrentHashMap<>();
+  // Set by the log's listener on every append, for the thread that reads the log.
+  private final Object logAppended = new Object();
+  private boolean appendPending;
+  private volatile boolean logFollowed;
+
+  /**
+   * Read the log as the engine appends to it, in a thread of its own, and wake the held polls
+   * of the job types it made activatable: at once, as a cluster's broker tells its gateway.
+   * Held polls once looked every 50 ms, which capped a polling worker at about 20 jobs a
+   * second per poll. Started by the first held poll.
+   */
+  private void followLog() {
+    if (logFollowed) {
+      return;
+    }
+    synchronized (logAppended) {
+      if (logFollowed) {
+        return;
+      }
+      try {
+        ((LogStream) readField(engine, "logStream"))
+            .registerRecordAvailableListener(
+                () -> {
+                  synchronized (logAppended) {
+                    appendPending = true;
+                    logAppended.notify();
+                  }
+                });
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException("The engine's log cannot be followed", e);
+      }
+      Thread reader =
+          new Thread(
+              () -> {
+                while (true) {
+                  try {
+                    synchronized (logAppended) {
+                      if (!appendPending) {
+                        logAppended.wait(LONG_POLL_CHECK_MS); // also a fallback, should a call be missed
+                      }
+                      appendPending = false;
+                    }
+                    readJobEvents();
+                  } catch (InterruptedException e) {
+                    return;
+                  } catch (RuntimeException e) {
+                    System.err.println("long polling: reading the log failed: " + e);
+                  }
+                }
+              },
+              "long-poll-log-reader");
+      reader.setDaemon(true);
+      reader.start();
+      logFollowed = true;
+    }
+  }
+
+  // Guarded by jobEventReading, as is everything readJobEvents() reads into.
   private final Object jobEventReading = new Object();
+  // By job type: the log position of the last change that made a job of that type activatable.
+  private final Map<String, Long> lastJobReady = new HashMap<>();
+  // By job type: the jobs that may be activatable (made so, and not activated or ended since).
+  private final Map<String, Set<Long>> activatableJobs = new HashMap<>();
+  // The type of every job not completed or cancelled, for an incident resolved on it.
+  private final Map<Long, String> jobTypes = new HashMap<>();
+  // The position of an incident resolved on a job of a type not known here (none expected).
+  private long lastUnknownJobReady = -1;
   private LogStreamReader jobEventReader;
   private final RecordMetadata jobEventMetadata = new RecordMetadata();
   private final JobRecord jobEventValue = new JobRecord();
+  private final JobBatchRecord jobBatchValue = new JobBatchRecord();
+  private final IncidentRecord incidentValue = new IncidentRecord();
   private long lastReadPosition = -1;
 
   /**
    * Read the records written since the last call; returns the last position read.
    *
-   * <p>Its own reader, and only each record's metadata (a job event's value too): the engine's
-   * record source would turn every record into a full copy, which cost a quarter of the
-   * engine's CPU under load while polls were held.
+   * <p>It follows which jobs are activatable, as the broker decides when it tells held polls:
+   * a job made activatable (created, timed out, failed with retries left and no backoff, back
+   * from a backoff, yielded, retries or the job updated, its incident resolved) is; a job
+   * activated (a job batch, whether a poll asked for it or the engine pushed it to a stream)
+   * or ended is not. So a job pushed to a stream at its creation wakes no held poll, as on a
+   * cluster. Waking them for every job event made every pool process's held poll for the
+   * type send one activation per job, which found nothing and cost the engine a command.
+   *
+   * <p>Its own reader, and only each record's metadata (the value of job, job batch and
+   * resolved incident events too): the engine's record source would turn every record into a
+   * full copy, which cost a quarter of the engine's CPU under load while polls were held.
    */
   private long readJobEvents() {
+    long readUpTo = readJobEventsAndCollectReadyTypes();
+    for (String type : List.copyOf(madeReady)) {
+      if (!madeReady.remove(type)) {
+        continue; // woken by another reader meanwhile
+      }
+      if (UNKNOWN_TYPE.equals(type)) {
+        jobReadyMonitors.values().forEach(HireflowEmbeddedEngine::wakeAll);
+      } else {
+        Object monitor = jobReadyMonitors.get(type);
+        if (monitor != null) {
+          wakeAll(monitor);
+        }
+      }
+    }
+    return readUpTo;
+  }
+
+  private static void wakeAll(Object monitor) {
+    synchronized (monitor) {
+      monitor.notifyAll();
+    }
+  }
+
+  // The job types made activatable by the records read since their polls were last woken.
+  private final Set<String> madeReady = ConcurrentHashMap.newKeySet();
+  // Stands for a job type not known here (an incident resolved on a job never seen).
+  private static final String UNKNOWN_TYPE = "\u0000unknown";
+
+  private long readJobEventsAndCollectReadyTypes() {
     synchronized (jobEventReading) {
       if (jobEventReader == null) {
         jobEventReader = newLogReader();
@@ -562,13 +695,74 @@ public class HireflowEmbeddedEngine {
         LoggedEvent event = jobEventReader.next();
         lastReadPosition = event.getPosition();
         event.readMetadata(jobEventMetadata);
-        if (jobEventMetadata.getValueType() == ValueType.JOB
-            && jobEventMetadata.getRecordType() == RecordType.EVENT) {
-          event.readValue(jobEventValue);
-          lastJobEvent.put(jobEventValue.getType(), lastReadPosition);
+        if (jobEventMetadata.getRecordType() != RecordType.EVENT) {
+          continue;
+        }
+        switch (jobEventMetadata.getValueType()) {
+          case JOB -> {
+            event.readValue(jobEventValue);
+            followJobEvent(event.getKey(), jobEventMetadata.getIntent(), jobEventValue);
+          }
+          case JOB_BATCH -> {
+            // Activated: by a poll, or pushed to a stream by the engine.
+            event.readValue(jobBatchValue);
+            for (long jobKey : jobBatchValue.getJobKeys()) {
+              String type = jobTypes.get(jobKey);
+              if (type != null) {
+                jobGone(type, jobKey);
+              }
+            }
+          }
+          case INCIDENT -> {
+            if (jobEventMetadata.getIntent() == IncidentIntent.RESOLVED) {
+              event.readValue(incidentValue);
+              long jobKey = incidentValue.getJobKey();
+              if (jobKey > 0) {
+                String type = jobTypes.get(jobKey);
+                if (type == null) {
+                  lastUnknownJobReady = lastReadPosition;
+                  madeReady.add(UNKNOWN_TYPE);
+                } else {
+                  jobReady(type, jobKey);
+                }
+              }
+            }
+          }
+          default -> {}
         }
       }
       return lastReadPosition;
+    }
+  }
+
+  private void followJobEvent(long jobKey, Intent intent, JobRecord job) {
+    String type = job.getType();
+    if (intent == JobIntent.COMPLETED || intent == JobIntent.CANCELED) {
+      jobTypes.remove(jobKey);
+      jobGone(type, jobKey);
+    } else if (intent == JobIntent.ERROR_THROWN || intent == JobIntent.TIMEOUT_UPDATED) {
+      // Not activatable; an error's incident, once resolved, makes the job activatable again.
+      jobGone(type, jobKey);
+    } else if (intent == JobIntent.FAILED && (job.getRetries() <= 0 || job.getRetryBackoff() > 0)) {
+      jobGone(type, jobKey); // an incident, or activatable again only after its backoff
+    } else {
+      // Created, timed out, failed to retry at once, back from a backoff, yielded, updated,
+      // migrated, or an intent added after 8.8: take it as activatable, which is always safe.
+      jobTypes.put(jobKey, type);
+      jobReady(type, jobKey);
+    }
+  }
+
+  private void jobReady(String type, long jobKey) {
+    activatableJobs.computeIfAbsent(type, t -> new HashSet<>()).add(jobKey);
+    lastJobReady.put(type, lastReadPosition);
+    madeReady.add(type);
+  }
+
+  private void jobGone(String type, long jobKey) {
+    Set<Long> activatable = activatableJobs.get(type);
+    if (activatable != null) {
+      activatable.remove(jobKey);
     }
   }
 
