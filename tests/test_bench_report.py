@@ -1,0 +1,50 @@
+"""make bench's report: a worker too slow for the usual load is measured with fewer in flight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bench.__main__ as bench
+from bench.__main__ import Measurement, Timing, WorkerSet, measure_with_fewer_in_flight, ratios
+
+NO_FIGURE = "no figure: no instance ended within 30 s of its start with 64 in flight (64 DEADLINE_EXCEEDED)"
+SLOW = WorkerSet("pyzeebe, defaults", start=lambda engine, root: [])
+
+
+def test_a_worker_with_no_figure_is_measured_again_with_an_eighth_in_flight(monkeypatch):
+    first = Measurement("pyzeebe, defaults", 5, per_second=0.0, failed=64, note=NO_FIGURE, in_flight=64)
+    asked = []
+
+    def measure_again(engines, workers, tasks, timing, root, **_):
+        asked.append(timing.concurrency)
+        return Measurement(workers.name, tasks, per_second=0.8, in_flight=timing.concurrency)
+
+    monkeypatch.setattr(bench, "measure", measure_again)
+    again = measure_with_fewer_in_flight(None, SLOW, 5, Timing(), Path("."), first)
+
+    assert asked == [8]
+    assert (again.per_second, again.in_flight, again.failed) == (0.8, 8, 64)
+    assert again.note == (
+        "at 8 in flight, since no instance ended within 30 s of its start with 64 in flight "
+        "(64 DEADLINE_EXCEEDED)"
+    )
+
+
+def test_a_worker_still_without_a_figure_keeps_the_first_answer(monkeypatch):
+    first = Measurement("pyzeebe, defaults", 5, per_second=0.0, failed=64, note=NO_FIGURE, in_flight=64)
+    monkeypatch.setattr(
+        bench, "measure", lambda engines, workers, tasks, timing, root, **_: Measurement(workers.name, tasks)
+    )
+    assert measure_with_fewer_in_flight(None, SLOW, 5, Timing(), Path("."), first) is first
+
+
+def test_the_ratios_say_when_a_peer_was_measured_at_another_load():
+    rows = [
+        Measurement("engine alone", 0, per_second=700.0, in_flight=64),
+        Measurement("hireflow pool x1", 5, per_second=80.0, p99_ms=60.0, in_flight=64),
+        Measurement("Java client (reference)", 5, per_second=80.0, in_flight=64),
+        Measurement("pyzeebe, defaults", 5, per_second=0.8, in_flight=8),
+    ]
+    (line,) = ratios(rows)
+    assert "1.00x Java client (reference);" in line
+    assert "100.00x pyzeebe, defaults (it at 8 in flight)" in line
