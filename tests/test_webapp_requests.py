@@ -1003,25 +1003,39 @@ def test_a_withdrawal_during_screening_cancels_the_interviews_too(recording):
     ]
 
 
+def indexed_candidate(candidate_id: str, **contact) -> Candidate:
+    """A candidate whose resume was processed; ``contact``: the name and email it gave."""
+    return Candidate(
+        candidate_id=candidate_id,
+        resume_id=f"res_{candidate_id}",
+        skills=["python"],
+        indexed_at=utcnow(),
+        **contact,
+    )
+
+
+def recording_app_with(services: Services, *rows) -> tuple:
+    """(client, engine) of an app on ``services`` with ``rows`` stored; the engine keeps each start."""
+    engine = RecordsVariables()
+    app = create_app({"TESTING": True}, engine_client=engine, services=services)
+    with services.db.sessions.begin() as session:
+        session.add_all(rows)
+    return app.test_client(), engine
+
+
 def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_provider(serve, tmp_path):
     # Stripe charges a saved card only together with the customer it is attached to.
     services = empty_services(tmp_path)
     sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
     services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
-    engine = RecordsVariables()
-    app = create_app({"TESTING": True}, engine_client=engine, services=services)
-    with services.db.sessions.begin() as session:
-        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
-        session.add(
-            Employer(
-                employer_id="acme",
-                name="Acme",
-                email="hr@acme.example",
-                payment_method_ref="pm_card_visa",
-                payment_customer_ref="cus_Acme1",
-            )
-        )
-    web = app.test_client()
+    acme = Employer(
+        employer_id="acme",
+        name="Acme",
+        email="hr@acme.example",
+        payment_method_ref="pm_card_visa",
+        payment_customer_ref="cus_Acme1",
+    )
+    web, engine = recording_app_with(services, indexed_candidate("ada"), acme)
     body = {"employer_email": "hr@example.com", "candidate_id": "ada", "payment_method_ref": "pm_card_visa"}
 
     on_file = web.post("/api/unlocks", json={**body, "employer_id": "acme"})
@@ -1046,20 +1060,14 @@ def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_fil
     # The API once defaulted to the sandbox's test card pm_card_visa and the standard plan,
     # whatever the employer had on file: a live provider refuses such a card.
     services = empty_services(tmp_path)
-    engine = RecordsVariables()
-    app = create_app({"TESTING": True}, engine_client=engine, services=services)
-    with services.db.sessions.begin() as session:
-        session.add(Candidate(candidate_id="ada", resume_id="res_1", skills=["python"], indexed_at=utcnow()))
-        session.add(
-            Employer(
-                employer_id="initech",
-                name="Initech",
-                email="jobs@initech.example",
-                plan="premium",
-                payment_method_ref="pm_1InitechCard",
-            )
-        )
-    web = app.test_client()
+    initech = Employer(
+        employer_id="initech",
+        name="Initech",
+        email="jobs@initech.example",
+        plan="premium",
+        payment_method_ref="pm_1InitechCard",
+    )
+    web, engine = recording_app_with(services, indexed_candidate("ada"), initech)
 
     on_file = web.post("/api/unlocks", json={"employer_id": "initech", "candidate_id": "ada"})
     not_on_file = web.post("/api/unlocks", json={"employer_id": "umbrella", "candidate_id": "ada"})
@@ -1082,7 +1090,7 @@ def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_fil
 
     # What a request gives wins over the file.
     with services.db.sessions.begin() as session:
-        session.add(Candidate(candidate_id="bob", resume_id="res_2", skills=["sql"], indexed_at=utcnow()))
+        session.add(indexed_candidate("bob"))
     given = {
         "employer_plan": "standard",
         "payment_method_ref": "pm_card_visa",
@@ -1103,27 +1111,15 @@ def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_fil
 def test_an_application_and_an_interview_take_the_candidates_contact_from_their_resume(tmp_path):
     # The console always filled these in from the store; the API now does the same.
     services = empty_services(tmp_path)
-    engine = RecordsVariables()
-    app = create_app({"TESTING": True}, engine_client=engine, services=services)
-    with services.db.sessions.begin() as session:
-        session.add(
-            Employer(employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_1")
-        )
-        session.add(JobPosting(posting_id="p-acme", employer_id="acme", title="Engineer"))
-        session.add(JobPosting(posting_id="p-other", employer_id="not-on-file", title="Engineer"))
-        session.add(
-            Candidate(
-                candidate_id="ada",
-                resume_id="res_1",
-                skills=["python"],
-                indexed_at=utcnow(),
-                name="Ada Lovelace",
-                email="ada@example.com",
-            )
-        )
+    web, engine = recording_app_with(
+        services,
+        Employer(employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_1"),
+        JobPosting(posting_id="p-acme", employer_id="acme", title="Engineer"),
+        JobPosting(posting_id="p-other", employer_id="not-on-file", title="Engineer"),
+        indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"),
         # Indexed before hireflow kept the name and email given with a resume.
-        session.add(Candidate(candidate_id="old", resume_id="res_0", skills=["sql"], indexed_at=utcnow()))
-    web = app.test_client()
+        indexed_candidate("old"),
+    )
     team = {"recruiter_team_email": "recruiters@example.com"}
 
     applied = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-acme", **team})
