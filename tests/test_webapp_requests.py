@@ -1014,6 +1014,11 @@ def indexed_candidate(candidate_id: str, **contact) -> Candidate:
     )
 
 
+def refused_field(response) -> tuple[int, str]:
+    """The status of a refused request and the first field its problem names."""
+    return response.status_code, response.json["invalid_params"][0]["name"]
+
+
 def recording_app_with(services: Services, *rows) -> tuple:
     """(client, engine) of an app on ``services`` with ``rows`` stored; the engine keeps each start."""
     engine = RecordsVariables()
@@ -1083,9 +1088,9 @@ def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_fil
         "premium",
         "pm_1InitechCard",
     )
-    assert (not_on_file.status_code, not_on_file.json["invalid_params"][0]["name"]) == (400, "employer_email")
+    assert refused_field(not_on_file) == (400, "employer_email")
     assert "umbrella is not on file" in not_on_file.json["detail"]
-    assert (no_card.status_code, no_card.json["invalid_params"][0]["name"]) == (400, "payment_method_ref")
+    assert refused_field(no_card) == (400, "payment_method_ref")
     assert len(engine.variables) == 1  # nothing started for the refused requests
 
     # What a request gives wins over the file.
@@ -1133,9 +1138,9 @@ def test_an_application_and_an_interview_take_the_candidates_contact_from_their_
         "ada@example.com",
         "hr@acme.example",
     )
-    assert (no_employer.status_code, no_employer.json["invalid_params"][0]["name"]) == (400, "employer_email")
+    assert refused_field(no_employer) == (400, "employer_email")
     assert "employer not-on-file of the posting is not on file" in no_employer.json["detail"]
-    assert (no_contact.status_code, no_contact.json["invalid_params"][0]["name"]) == (400, "candidate_name")
+    assert refused_field(no_contact) == (400, "candidate_name")
     assert len(engine.variables) == 1
 
     record_status(services.db, "application", applied.json["id"], "shortlisted", {"candidate_id": "ada"})
