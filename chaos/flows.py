@@ -98,7 +98,7 @@ class Flow:
             except requests.RequestException:
                 time.sleep(0.5 * (attempt + 1))
                 continue
-            if response.status_code in RETRYABLE_STATUSES or _in_progress(response):
+            if response.status_code in RETRYABLE_STATUSES or request_in_progress(response):
                 time.sleep(0.5 * (attempt + 1))
                 continue
             if response.status_code >= 400:
@@ -118,14 +118,14 @@ class Flow:
         return started
 
 
-def _in_progress(response: requests.Response) -> bool:
-    """The webapp's 409 for the same request being handled right now: retry shortly, as it says."""
-    if response.status_code != 409:
-        return False
-    try:
-        return response.json().get("title") == "Request in progress"
-    except ValueError:
-        return False
+def request_in_progress(response: requests.Response) -> bool:
+    """The webapp's 409 for the same request being handled right now: retry shortly, as it says.
+
+    Told by its ``Retry-After``, which the JSON problem and the HTML page (a slot or card
+    link's form) both carry. Reading the JSON title alone once took the page's 409, after
+    an engine restart lost a publish's answer, for a refusal, and the flow gave up.
+    """
+    return response.status_code == 409 and "Retry-After" in response.headers
 
 
 def unique(prefix: str) -> str:

@@ -22,7 +22,7 @@ import requests
 from chaos.__main__ import table
 from chaos.checker import Checker, InstanceState, ScenarioReport
 from chaos.engine_watch import EngineWatch
-from chaos.flows import Started
+from chaos.flows import Started, request_in_progress
 from chaos.runner import Timing, ensure_posting, run_scenario, split_instances
 from chaos.scenarios import SCENARIOS
 from chaos.world import open_world
@@ -430,3 +430,24 @@ def test_a_provider_event_is_lost_only_when_no_retry_due_can_take_it(
     report = ScenarioReport("fake")
     Checker(backlog_world(clock, delivered_at, retry_due_at)).check_provider_events(report)
     assert report.lost_messages == lost
+
+
+def response(status: int, body: str, content_type: str, **headers) -> requests.Response:
+    answer = requests.Response()
+    answer.status_code = status
+    answer._content = body.encode()
+    answer.headers.update({"Content-Type": content_type, **headers})
+    return answer
+
+
+def test_a_flow_retries_a_request_in_progress_whether_json_or_a_page():
+    # A slot link's form answers with an HTML page; its 409 was once taken for a refusal.
+    in_progress_page = response(
+        409, "<title>Request in progress</title>", "text/html", **{"Retry-After": "1"}
+    )
+    in_progress_json = response(
+        409, '{"title": "Request in progress"}', "application/problem+json", **{"Retry-After": "1"}
+    )
+    key_reused = response(409, '{"title": "Key already used"}', "application/problem+json")
+    assert request_in_progress(in_progress_page) and request_in_progress(in_progress_json)
+    assert not request_in_progress(key_reused)
