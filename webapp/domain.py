@@ -205,7 +205,8 @@ def _filled_from_file(request: Request, on_file: dict[str, Any], needed: dict[st
     ``needed`` names the fields that must end up with a value, each with the reason to give
     in the 400 when neither the request nor the file has one.
     """
-    left_out = {name: value for name, value in on_file.items() if getattr(request, name) is None}
+    # An empty value on file stands in for nothing, as if it were not there.
+    left_out = {name: value for name, value in on_file.items() if value and getattr(request, name) is None}
     completed = request.model_copy(update=left_out)
     for name, reason in needed.items():
         if getattr(completed, name) is None:
