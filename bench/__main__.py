@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
 import requests
 
 from bench.load import RESULT_TIMEOUT_MS, LoadResult, closed_loop, open_loop
@@ -44,6 +44,9 @@ from hireflow.engine.embedded import (
     free_port,
 )
 from hireflow.paths import PROJECT_ROOT, cache_root
+
+if TYPE_CHECKING:
+    import psutil
 
 BUILD = PROJECT_ROOT / "build" / "bench"
 JAVA_DIR = Path(__file__).parent / "peers" / "java"
@@ -88,14 +91,19 @@ class ResourceSampler:
         self._stop = threading.Event()
         self._known: dict[int, psutil.Process] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
+        # Imported here: it comes with the bench extra, which `make test` (testing the
+        # report, which samples nothing) does not install.
+        import psutil
+
+        self._psutil = psutil
 
     def _processes(self) -> list[psutil.Process]:
         found = []
         for pid in self.roots:
             try:
-                root = psutil.Process(pid)
+                root = self._psutil.Process(pid)
                 found.extend([root, *(root.children(recursive=True) if self.children else [])])
-            except psutil.NoSuchProcess:
+            except self._psutil.NoSuchProcess:
                 continue
         for process in found:  # cpu_percent() needs the same object between calls
             self._known.setdefault(process.pid, process)
@@ -110,7 +118,7 @@ class ResourceSampler:
                 try:
                     cpu += process.cpu_percent(None)
                     rss += process.memory_info().rss
-                except psutil.NoSuchProcess:
+                except self._psutil.NoSuchProcess:
                     continue
             self.cpu.append(cpu)
             self.rss.append(rss / 2**20)
