@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import requests
 from sqlalchemy import update
 
+from hireflow.camunda_rest import CamundaApiError
 from hireflow.store import Database, RequestClaim, utcnow
 from webapp.claims import STALE_AFTER, RequestClaims, stale_after_for
+from webapp.engine import EngineUnavailable, ProcessGateway, RequestInProgress
 
 
 @pytest.fixture
@@ -72,3 +75,42 @@ def test_a_slow_engines_claim_is_not_taken_over_while_its_request_may_run(claims
         )
     assert not patient.claim("start:p", "k4", {}).acquired
     assert claims.claim("start:p", "k4", {}).taken_over  # the 30 s default would take over
+
+
+class TakesMessagesButLosesTheFirstAnswer:
+    """An engine that takes every message but dies before answering the first, as in engine-sigkill."""
+
+    def __init__(self):
+        self.taken: list[str] = []
+
+    def publish_message(self, name, correlation_key, *, message_id, variables=None, ttl_ms=None, **_):
+        if message_id in self.taken:  # still buffered: the engine refuses the id again
+            raise CamundaApiError("POST", "/v2/messages/publication", 409, "message id already published")
+        self.taken.append(message_id)
+        if len(self.taken) == 1:
+            raise requests.Timeout("the engine did not answer")
+        return {"messageKey": 7}
+
+
+def test_a_repeat_of_a_message_whose_answer_was_lost_publishes_at_once_and_once(claims):
+    # The claim once stayed pending for 30 s, so the repeat (a candidate following their
+    # slot link again) got "Request in progress" until it went stale.
+    engine = TakesMessagesButLosesTheFirstAnswer()
+    gateway = ProcessGateway(engine, claims, message_ttl_ms=3_600_000)
+
+    with pytest.raises(EngineUnavailable):
+        gateway.publish_once("interview-slot-selected", "int_1", "slot-int_1")
+    repeat = gateway.publish_once("interview-slot-selected", "int_1", "slot-int_1")
+
+    assert repeat.published is False  # the engine had taken the first: nothing published twice
+    assert engine.taken == ["slot-int_1"]
+
+
+def test_a_message_with_no_time_to_live_keeps_its_claim_when_its_answer_was_lost(claims):
+    # Nothing in the engine would refuse a second one, so only a stale claim lets it retry.
+    gateway = ProcessGateway(TakesMessagesButLosesTheFirstAnswer(), claims, message_ttl_ms=0)
+
+    with pytest.raises(EngineUnavailable):
+        gateway.publish_once("interview-slot-selected", "int_1", "slot-int_1")
+    with pytest.raises(RequestInProgress):
+        gateway.publish_once("interview-slot-selected", "int_1", "slot-int_1")

@@ -169,7 +169,9 @@ class ProcessGateway:
         """Publish ``name`` once for ``message_id``; a repeat is reported, not published again.
 
         The engine also refuses a message id it still buffers, which covers a repeat whose
-        first attempt timed out after the engine took it.
+        first attempt timed out after the engine took it. So when the engine may or may not
+        have taken a buffered message, a repeat may publish again at once; only a message with
+        no time to live must wait until its claim is stale.
         """
         content = {"correlationKey": correlation_key, "variables": variables or {}}
         claim = self.claims.claim(f"message:{name}", message_id, content)
@@ -186,7 +188,8 @@ class ProcessGateway:
                 ttl_ms=self.message_ttl_ms if ttl_ms is None else ttl_ms,
             )
         except EngineUnavailable as exc:
-            if exc.certainly_not_applied:
+            buffered = (self.message_ttl_ms if ttl_ms is None else ttl_ms) > 0
+            if exc.certainly_not_applied or buffered:
                 self.claims.release(claim)
             raise
         except EngineRejected as exc:
