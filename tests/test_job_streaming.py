@@ -149,6 +149,7 @@ def test_a_job_pushed_to_a_stream_does_not_wake_a_held_poll(process_engine):
                 gateway_pb2.StreamActivatedJobsRequest(type=PUSHED_TYPE, worker="stream-test", timeout=30_000)
             )
             pushed = asyncio.ensure_future(stream.read())
+            await asyncio.sleep(1.0)  # the stream is registered before the job exists
             assert await poll(process_engine.grpc_address, 500, PUSHED_TYPE) == []  # the next one is held
             read_up_to = EmbeddedEngineClient(process_engine.control_url).refresh().next_index
             held = asyncio.ensure_future(poll(process_engine.grpc_address, 3_000, PUSHED_TYPE))
