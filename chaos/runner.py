@@ -116,7 +116,7 @@ def run_scenario(
     """One scenario end to end; the report's ``meets_the_bar`` is the verdict."""
     report = ScenarioReport(scenario.name)
     if scenario.needs_restartable_engine and world.engine.kill_and_restart is None:
-        report.note = f"not run: {world.engine.description} keeps its state in memory, a SIGKILL loses it"
+        report.note = f"not run: {world.engine.description} cannot be started again on its data here"
         return report
     if _engine_stalled(world):
         report.engine_stalled = world.engine_watch.reason

@@ -126,8 +126,8 @@ def close_items_of_the_last_run() -> None:
     ended = sum(1 for item in visited if item.newly_ended)
     if ended:
         print(
-            f"Marked {ended} item(s) as ended: they were running when the last run stopped, and the "
-            "embedded engine kept their instances in memory only.",
+            f"Marked {ended} item(s) as ended: the store has them running, but the embedded engine "
+            "starts on a new log, so no engine runs their instances any more.",
             flush=True,
         )
     released = sum(1 for item in visited if item.given_back.get("booking_released"))
