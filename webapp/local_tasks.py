@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from webapp.domain import Hireflow, bundled_element_names
-from webapp.engine import call_engine
+from webapp.engine import EngineUnavailable, call_engine
 from webapp.local_forms import (
     FormField,
     bundled_forms,
@@ -28,6 +29,9 @@ from webapp.local_forms import (
 from webapp.problems import Problem
 
 log = logging.getLogger(__name__)
+
+# How long a completion waits for the engine's reads to catch up (they take tens of ms).
+CLOSE_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,30 @@ class LocalTasks:
         log.info(
             "task %s (%s) completed in the console with %s", task.key, task.element_id, sorted(variables)
         )
+        self._wait_until_closed(task)
         return variables
+
+    def _wait_until_closed(self, task: PersonsTask) -> None:
+        """Wait, briefly, until the engine's reads no longer list ``task`` as open.
+
+        They follow the completion by a few tens of milliseconds, and the person is sent on
+        to the item's page, which would otherwise still show the task they just did as
+        waiting for them. Past the wait the page is shown anyway; it refreshes itself.
+        """
+        deadline = time.monotonic() + CLOSE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                still_open = call_engine(
+                    "reading a task",
+                    self.gateway.client.search_user_tasks,
+                    userTaskKey=task.key,
+                    state="CREATED",
+                )
+            except EngineUnavailable:
+                return  # the task is completed all the same; the page says what the engine can
+            if not still_open:
+                return
+            time.sleep(0.05)
 
     def _describe(self, task: dict[str, Any]) -> PersonsTask:
         instance_key = str(task["processInstanceKey"])

@@ -26,7 +26,11 @@ def task_list():
     instance = request.args.get("instance", "").strip() or None
     if instance is not None and not instance.isdigit():
         raise Problem(400, "Invalid request", "instance: a process instance key (digits)")
-    return render_template("tasks.html", tasks=local_tasks().open_tasks(instance), instance=instance)
+    tasks = local_tasks().open_tasks(instance)
+    if instance is not None and len(tasks) == 1:
+        # An item page's "do it here" link: one task waits there, so its form is where to go.
+        return redirect(url_for("tasks.task_form", key=tasks[0].key))
+    return render_template("tasks.html", tasks=tasks, instance=instance)
 
 
 @bp.get("/<key>")
