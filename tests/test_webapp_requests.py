@@ -422,6 +422,37 @@ def test_the_dashboard_shows_an_items_status_as_its_own_page_does(tmp_path):
     assert row is not None and row.group(1) == "unlocked"
 
 
+def test_an_interview_says_when_it_is_booked_and_with_whom(tmp_path):
+    # The scheduled interview's page named its application and round, not its time.
+    services = empty_services(tmp_path)
+    app = create_app(
+        {"TESTING": True, "CONSOLE": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services
+    )
+    add_first_status(services, "interview", "int_1", "requested")
+    web = app.test_client()
+    assert web.get("/api/interviews/int_1").json["booking"] is None  # no slot chosen yet
+    assert 'data-testid="booking"' not in web.get("/items/interview/int_1").text
+
+    calendar = StoreCalendar(services.db)
+    calendar.book("int_1", ["ivy", "leo"], Slot(datetime(2026, 12, 3, 10, 0), datetime(2026, 12, 3, 11, 0)))
+    status = web.get("/api/interviews/int_1").json
+    assert (status["status"], status["booking"]) == (
+        "scheduled",
+        {
+            "start": "2026-12-03T10:00:00Z",
+            "end": "2026-12-03T11:00:00Z",
+            "interviewers": ["ivy", "leo"],
+            "status": "booked",
+        },
+    )
+    page = web.get("/items/interview/int_1").text
+    assert re.search(r"Thursday 3 December 2026, 10:00 to 11:00 UTC,\s+with ivy, leo</dd>", page)
+
+    calendar.cancel("int_1")
+    assert web.get("/api/interviews/int_1").json["booking"]["status"] == "cancelled"
+    assert "cancelled (was Thursday 3 December 2026, 10:00 UTC)" in web.get("/items/interview/int_1").text
+
+
 def test_the_item_page_reads_details_in_words(tmp_path):
     services = empty_services(tmp_path)
     engine = EndedInstances("http://127.0.0.1:9")

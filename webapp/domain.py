@@ -780,7 +780,21 @@ class Hireflow:
         }
         if kind == "unlock":
             answer["contact"] = self._unlocked_contact(details) if status == "unlocked" else None
+        if kind == "interview":
+            answer["booking"] = self._booking(business_id)
         return answer
+
+    def _booking(self, interview_id: str) -> dict[str, Any] | None:
+        """When the interview is, and with whom: its booking, booked or cancelled; None before one."""
+        with self.services.db.sessions() as session:
+            booking = session.get(CalendarBooking, interview_id)
+        if booking is None:
+            return None
+        return {
+            **Slot(booking.start, booking.end).as_variable(),
+            "interviewers": list(booking.interviewer_ids),
+            "status": booking.status,
+        }
 
     def _unlocked_contact(self, details: dict[str, Any]) -> dict[str, str | None] | None:
         """What the unlock paid for: the candidate's name and email, while the employer has access.

@@ -106,6 +106,18 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "required": ["name", "email"],
                 "properties": {"name": NULLABLE_STRING, "email": NULLABLE_STRING},
             },
+            "booking": {
+                "type": ["object", "null"],
+                "description": "interviews only: the booked slot (UTC) and the panel's usernames, null "
+                "until the candidate chose a slot; status cancelled once the interview was cancelled",
+                "required": ["start", "end", "interviewers", "status"],
+                "properties": {
+                    "start": {"type": "string", "format": "date-time"},
+                    "end": {"type": "string", "format": "date-time"},
+                    "interviewers": {"type": "array", "items": {"type": "string"}},
+                    "status": {"type": "string", "enum": ["booked", "cancelled"]},
+                },
+            },
             "engine": {
                 "type": "object",
                 "required": ["processInstanceKey", "state", "reachable"],
