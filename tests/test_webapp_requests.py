@@ -7,6 +7,7 @@ and makes ``/readyz`` say why.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import zipfile
@@ -1453,3 +1454,52 @@ def test_the_mail_page_shows_the_newest_mails_and_says_how_many_there_are(tmp_pa
     assert 'href="http://127.0.0.1:5000/items/resume/res_2"' in page.text
     to_nobody = web.get("/mail", query_string={"to": "nobody@example.com"})
     assert "No mail yet." in to_nobody.text and "mail-count" not in to_nobody.text
+
+
+def test_the_mail_page_offers_each_attachment_as_a_download(tmp_path, serve):
+    # The invitation emails say "the calendar invitation is attached"; the page showed none.
+    from hireflow.sandboxes.mail_capture import create_mail_capture
+
+    capture = serve(create_mail_capture(tmp_path / "mail.sqlite3", "SG.key"))
+    invitation = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    attachments = [
+        {
+            "content": base64.b64encode(invitation).decode(),
+            "filename": "invitation.ics",
+            "type": "text/calendar",
+        },
+        {
+            "content": base64.b64encode(b"<script>x</script>").decode(),
+            "filename": "../page.html",
+            "type": "text/html",
+        },
+    ]
+    requests.post(
+        f"{capture.url}/v3/mail/send",
+        headers={"Authorization": "Bearer SG.key"},
+        json={
+            "personalizations": [{"to": [{"email": "ada@example.com"}]}],
+            "from": {"email": "no-reply@hireflow.example"},
+            "subject": "Your interview",
+            "content": [{"type": "text/plain", "value": "The calendar invitation is attached."}],
+            "attachments": attachments,
+        },
+        timeout=5,
+    ).raise_for_status()
+    web = offline_app(empty_services(tmp_path), MAIL_CAPTURE_URL=capture.url).test_client()
+
+    page = web.get("/mail").text
+    links = re.findall(r'<a href="([^"]+)" data-testid="attachment">([^<]+)</a>', page)
+    assert [name for _, name in links] == ["invitation.ics", "../page.html"]
+    assert f"(text/calendar, {len(invitation)} bytes)" in page
+    ics = web.get(links[0][0])
+    assert (ics.status_code, ics.data, ics.mimetype) == (200, invitation, "text/calendar")
+    assert ics.headers["Content-Disposition"] == "attachment; filename=invitation.ics"
+    # Never served as a page of this site, nor under a name that climbs out of a folder.
+    html = web.get(links[1][0])
+    assert html.mimetype == "application/octet-stream"
+    assert html.headers["Content-Disposition"] == "attachment; filename=page.html"
+
+    message_path = links[0][0].rsplit("/attachments/", 1)[0]
+    assert web.get(f"{message_path}/attachments/2").status_code == 404
+    assert web.get("/mail/no-such-mail/attachments/0").status_code == 404

@@ -5,10 +5,15 @@ Forms post with a CSRF token (Flask-WTF) and call the same domain operations as 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import re
+from urllib.parse import quote
 
 import requests
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from werkzeug.utils import secure_filename
 
 from webapp.domain import KINDS
 from webapp.http import hireflow, operate_link, tasklist_link
@@ -26,6 +31,8 @@ bp = Blueprint("ui", __name__)
 URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+")
 # The mail page shows the newest mails only: a long-running capture holds thousands.
 MAIL_SHOWN = 100
+# Attachment types served as themselves; any other is served as bytes to save.
+DOWNLOADABLE_TYPES = {"text/calendar", "application/pdf", "text/plain"}
 
 
 def _item_redirect(accepted):
@@ -151,25 +158,57 @@ def refresh_seconds(status: dict) -> int | None:
 
 @bp.get("/mail")
 def mail():
-    """The emails the local mail capture received, newest first, with their links."""
-    capture_url = current_app.config.get("MAIL_CAPTURE_URL")
-    if not capture_url:
-        raise Problem(404, "No mail capture", "this deployment sends real email; there is nothing to show")
+    """The emails the local mail capture received, newest first, with their links and attachments."""
     to = request.args.get("to") or None
+    response = _from_mail_capture("/_capture/messages", {"to": to, "limit": MAIL_SHOWN})
     try:
-        response = requests.get(
-            f"{capture_url.rstrip('/')}/_capture/messages",
-            params={"to": to, "limit": MAIL_SHOWN},
-            timeout=5,
-        )
-        response.raise_for_status()
         messages = response.json()
         total = int(response.headers.get("X-Total-Count", len(messages)))
-    except (requests.RequestException, ValueError) as exc:
-        raise Problem(
-            503, "Mail capture unavailable", f"{capture_url}: {exc}", headers={"Retry-After": "5"}
-        ) from exc
+    except ValueError as exc:
+        raise Problem(503, "Mail capture unavailable", f"its answer is not a list of mails: {exc}") from exc
     messages.reverse()
     for message in messages:
         message["links"] = URL_IN_TEXT.findall(message.get("text") or "")
+        for attachment in message.get("attachments") or []:
+            encoded = attachment.get("content") or ""
+            attachment["size"] = len(encoded) * 3 // 4 - encoded.count("=")  # base64: 4 chars, 3 bytes
     return render_template("mail.html", messages=messages, to=to, total=total)
+
+
+@bp.get("/mail/<message_id>/attachments/<int:index>")
+def mail_attachment(message_id: str, index: int):
+    """One attachment of a captured mail (an interview's invitation.ics), as a download."""
+    response = _from_mail_capture(f"/_capture/messages/{quote(message_id, safe='')}", {}, found_or_404=True)
+    attachments = response.json().get("attachments") or []
+    if index >= len(attachments):
+        raise Problem(404, "No such attachment", f"mail {message_id} has {len(attachments)} attachment(s)")
+    attachment = attachments[index]
+    try:
+        content = base64.b64decode(attachment.get("content") or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Problem(502, "Attachment unreadable", f"its content is not base64: {exc}") from exc
+    # Always a download, and never as a type a browser would run on this site's origin.
+    media_type = attachment.get("type") if attachment.get("type") in DOWNLOADABLE_TYPES else None
+    return send_file(
+        io.BytesIO(content),
+        mimetype=media_type or "application/octet-stream",
+        as_attachment=True,
+        download_name=secure_filename(attachment.get("filename") or "") or f"attachment-{index + 1}",
+    )
+
+
+def _from_mail_capture(path: str, params: dict, *, found_or_404: bool = False) -> requests.Response:
+    """GET ``path`` from the local mail capture; 404 where there is none, 503 when it cannot answer."""
+    capture_url = current_app.config.get("MAIL_CAPTURE_URL")
+    if not capture_url:
+        raise Problem(404, "No mail capture", "this deployment sends real email; there is nothing to show")
+    try:
+        response = requests.get(f"{capture_url.rstrip('/')}{path}", params=params, timeout=5)
+        if found_or_404 and response.status_code == 404:
+            raise Problem(404, "No such mail", "the mail capture has no mail by that id")
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise Problem(
+            503, "Mail capture unavailable", f"{capture_url}: {exc}", headers={"Retry-After": "5"}
+        ) from exc
+    return response
