@@ -4,6 +4,8 @@ One job type per process, the status chosen per task by the ``outcome`` header, 
 analyst adds a new outcome in the Modeler without code.
 """
 
+from typing import Any
+
 from pyzeebe import Job
 
 from hireflow.constants import Header
@@ -28,7 +30,7 @@ def record_status(
     _upsert(db, kind, business_id, details or {}, status=status)
 
 
-def record_details(db: Database, kind: str, business_id: str, first_status: str, **details: str) -> None:
+def record_details(db: Database, kind: str, business_id: str, first_status: str, **details: Any) -> None:
     """Add ``details`` to a business object's record (safe to repeat).
 
     The webapp writes the record when it accepts the request; a worker can get there

@@ -15,7 +15,7 @@ from hireflow.constants import ErrorCode, JobType
 from hireflow.credits import CreditsLedger
 from hireflow.errors import BusinessOutcome, PermanentFailure
 from hireflow.store import Candidate, ContactAccess, payment_customer_of, utcnow
-from job_workers.records import outcome_header, record_status
+from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
 
 STORE_TIMEOUT_MS = 30_000
@@ -44,6 +44,25 @@ def _price(unlock_id: str, unlock_price: dict, part: str) -> int:
     return value
 
 
+def how_it_was_paid(
+    paid_with: str | None, credits_spent: int | None, payment_id: str | None, unlock_price: dict
+) -> dict | None:
+    """What the unlock's record shows of its payment: the credits, or the card charge.
+
+    None for an instance that does not say (started on an older model), rather than a guess.
+    """
+    if paid_with == "credits" and credits_spent is not None:
+        return {"with": "credits", "credits": credits_spent}
+    if paid_with == "card" and payment_id:
+        return {
+            "with": "card",
+            "amount_cents": unlock_price.get("amount_cents"),
+            "currency": str(unlock_price.get("currency") or "eur"),
+            "payment_id": payment_id,
+        }
+    return None
+
+
 class ResumeUnlockTasks:
     """Task functions for resume-unlock, with their adapters injected."""
 
@@ -65,7 +84,9 @@ class ResumeUnlockTasks:
     def refund_credits(self, unlock_id: str, employer_id: str) -> dict:
         """Compensation: give back the credits the unlock spent, once."""
         movement = self.ledger.refund(employer_id, unlock_id)
-        return {"credits_refunded": movement.amount if movement else 0}
+        refunded = movement.amount if movement else 0
+        record_details(self.services.db, "unlock", unlock_id, "requested", refunded={"credits": refunded})
+        return {"credits_refunded": refunded}
 
     def charge_card(
         self,
@@ -97,6 +118,8 @@ class ResumeUnlockTasks:
     def refund_payment(self, unlock_id: str, payment_id: str) -> dict:
         """Compensation: refund the card payment in full, once."""
         refund = self._gateway(unlock_id).refund(unlock_id=unlock_id, payment_id=payment_id)
+        given_back = {"amount_cents": refund.amount, "refund_id": refund.id}
+        record_details(self.services.db, "unlock", unlock_id, "requested", refunded=given_back)
         return {"refund_id": refund.id}
 
     def cancel_payment(self, unlock_id: str, payment_id: str) -> dict:
@@ -104,10 +127,19 @@ class ResumeUnlockTasks:
         payment = self._gateway(unlock_id).cancel(unlock_id=unlock_id, payment_id=payment_id)
         return {"payment_status": payment.status}
 
-    def grant_access(self, unlock_id: str, employer_id: str, candidate_id: str) -> dict:
+    def grant_access(
+        self,
+        unlock_id: str,
+        employer_id: str,
+        candidate_id: str,
+        paid_with: str | None = None,
+        credits_spent: int | None = None,
+        payment_id: str | None = None,
+        unlock_price: dict | None = None,
+    ) -> dict:
         """Let the employer see the candidate's contact details (once per pair), and record
-        the unlock as unlocked: from here on it is a purchase that stands, whatever becomes
-        of its instance."""
+        the unlock as unlocked, with how it was paid: from here on it is a purchase that
+        stands, whatever becomes of its instance."""
         with self.services.db.sessions.begin() as session:
             if session.get(Candidate, candidate_id) is None:
                 raise AccessNotGrantable(
@@ -124,7 +156,8 @@ class ResumeUnlockTasks:
                 )
         # A second transaction: a worker that dies between the two is redelivered the job,
         # finds the access granted, and records the status then.
-        record_status(self.services.db, "unlock", unlock_id, "unlocked")
+        paid = how_it_was_paid(paid_with, credits_spent, payment_id, unlock_price or {})
+        record_status(self.services.db, "unlock", unlock_id, "unlocked", {"paid": paid} if paid else None)
         return {"access_granted": True}
 
     def record_outcome(self, job: Job, unlock_id: str) -> dict:

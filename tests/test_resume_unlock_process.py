@@ -62,6 +62,12 @@ def refunds_of(local_world, payment_intent_id: str) -> list[dict]:
     return [r for r in local_world.payment_ledger()["refunds"] if r["payment_intent"] == payment_intent_id]
 
 
+def unlock_details(local_world, unlock_id: str) -> dict:
+    """What the unlock's record in the store says beyond its status."""
+    with local_world.services.db.sessions() as session:
+        return session.get(BusinessRecord, ("unlock", unlock_id)).details
+
+
 def has_access(local_world, employer_id: str, candidate_id: str) -> bool:
     with local_world.services.db.sessions() as session:
         return session.get(ContactAccess, (employer_id, candidate_id)) is not None
@@ -77,6 +83,8 @@ def test_enough_credits_pay_for_the_unlock(process_engine, local_world):
     assert has_access(local_world, v["employer_id"], candidate)
     assert payment_intents(local_world, v["unlock_id"]) == []
     assert len(local_world.mails_to(v["employer_email"])) == 1  # the receipt
+    paid = unlock_details(local_world, v["unlock_id"])["paid"]
+    assert paid == {"with": "credits", "credits": STANDARD_PRICE["credits"]}
 
 
 def test_without_credits_the_card_is_charged_once(process_engine, local_world):
@@ -88,6 +96,12 @@ def test_without_credits_the_card_is_charged_once(process_engine, local_world):
     intents = payment_intents(local_world, v["unlock_id"])
     assert [(p["amount"], p["status"]) for p in intents] == [(STANDARD_PRICE["amount_cents"], "succeeded")]
     assert has_access(local_world, v["employer_id"], candidate)
+    paid = unlock_details(local_world, v["unlock_id"])["paid"]
+    assert (paid["with"], paid["amount_cents"], paid["payment_id"]) == (
+        "card",
+        STANDARD_PRICE["amount_cents"],
+        intents[0]["id"],
+    )
 
 
 def test_when_access_cannot_be_granted_compensation_refunds_the_credits(process_engine, local_world):
@@ -111,6 +125,10 @@ def test_when_access_cannot_be_granted_compensation_refunds_the_card(process_eng
     wait_until_element(process_engine.client, instance, "RefundPayment", state="COMPLETED")
     [intent] = payment_intents(local_world, v["unlock_id"])
     assert [r["amount"] for r in refunds_of(local_world, intent["id"])] == [STANDARD_PRICE["amount_cents"]]
+    assert (
+        unlock_details(local_world, v["unlock_id"])["refunded"]["amount_cents"]
+        == STANDARD_PRICE["amount_cents"]
+    )
 
 
 def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, local_world):

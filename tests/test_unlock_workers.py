@@ -121,6 +121,43 @@ def test_refund_and_cancel_happen_once(tasks, sandbox):
     assert tasks.cancel_payment("u-7", pending["payment_id"]) == {"payment_status": "canceled"}
 
 
+def test_an_unlock_records_how_it_was_paid_and_what_a_refund_gave_back(tasks, sandbox):
+    # Its page said "unlocked" and nothing of the money: that was only in the receipt email.
+    with tasks.services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="c-1", resume_id="r-1", skills=[], indexed_at=utcnow()))
+    tasks.ledger.top_up("emp-1", 10, "purchase-1")
+    by_credits = tasks.spend_credits("u-10", "emp-1", PRICE)
+    tasks.grant_access("u-10", "emp-1", "c-1", unlock_price=PRICE, **by_credits)
+    by_card = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-11", "emp-2", PRICE, "pm_card_visa")
+    tasks.grant_access(
+        "u-11", "emp-2", "c-1", paid_with="card", payment_id=by_card["payment_id"], unlock_price=PRICE
+    )
+    tasks.grant_access("u-12", "emp-3", "c-1")  # an instance of an older model says nothing
+    refused = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-13", "emp-4", PRICE, "pm_card_visa")
+    tasks.refund_payment("u-13", refused["payment_id"])
+    tasks.spend_credits("u-14", "emp-1", PRICE)
+    tasks.refund_credits("u-14", "emp-1")
+
+    with tasks.services.db.sessions() as session:
+        details = {
+            u: session.get(BusinessRecord, ("unlock", u)).details
+            for u in ("u-10", "u-11", "u-12", "u-13", "u-14")
+        }
+    assert details["u-10"] == {"paid": {"with": "credits", "credits": PRICE["credits"]}}
+    assert details["u-11"] == {
+        "paid": {
+            "with": "card",
+            "amount_cents": PRICE["amount_cents"],
+            "currency": PRICE.get("currency", "eur"),
+            "payment_id": by_card["payment_id"],
+        }
+    }
+    assert details["u-12"] == {}
+    assert details["u-13"]["refunded"]["amount_cents"] == PRICE["amount_cents"]
+    assert details["u-13"]["refunded"]["refund_id"].startswith("re_")
+    assert details["u-14"] == {"refunded": {"credits": PRICE["credits"]}}
+
+
 def test_access_is_granted_once_or_refused_as_a_bpmn_error(tasks):
     with tasks.services.db.sessions.begin() as session:
         session.add(Candidate(candidate_id="c-1", resume_id="r-1", skills=[], indexed_at=utcnow()))
