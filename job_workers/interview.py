@@ -176,10 +176,12 @@ class InterviewSchedulingTasks:
         booking = self._calendar(interview_id).cancel(interview_id)
         return {"booking_released": booking is not None}
 
-    def record_outcome(self, job: Job, interview_id: str) -> dict:
-        """Record done, not-scheduled or cancelled, as the task's header says."""
+    def record_outcome(self, job: Job, interview_id: str, feedback: list | None = None) -> dict:
+        """Record done, not-scheduled or cancelled, as the task's header says, with the panel's
+        feedback once there is some: the interview's result, kept beyond its instance."""
         status = outcome_header(job)
-        record_status(self.services.db, "interview", interview_id, status)
+        details = {"feedback": feedback} if feedback else None
+        record_status(self.services.db, "interview", interview_id, status, details)
         return {"interview_status": status}
 
 

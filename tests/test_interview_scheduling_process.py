@@ -113,6 +113,10 @@ def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engin
     assert sorted((f["panelist"], f["rating"]) for f in feedback) == sorted(
         zip([task["assignee"] for task in tasks], [4, 5], strict=True)
     )
+    # The result outlives the instance: the store keeps it with the interview's status.
+    with local_world.services.db.sessions() as session:
+        recorded = session.get(BusinessRecord, ("interview", v["interview_id"])).details
+    assert recorded["feedback"] == feedback
     assert links_mail["text"].count("/interviews/slot/") == 3  # a signed link per offered slot
 
 

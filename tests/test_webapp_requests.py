@@ -470,6 +470,16 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     assert re.search(r"<dt>given back</dt>\s*<dd>booking released: yes</dd>", page)
     page = app.test_client().get("/items/interview/int_2").text
     assert re.search(r"<dt>given back</dt>\s*<dd>none</dd>", page)
+    feedback = [
+        {"panelist": "ivy", "rating": 5, "recommendation": "hire", "notes": "sharp"},
+        {"panelist": "leo", "rating": 3, "recommendation": "next-round", "notes": "ok"},
+    ]
+    record_status(services.db, "interview", "int_3", "done", {"feedback": feedback})
+    page = app.test_client().get("/items/interview/int_3").text
+    assert re.findall(r"<li>([^<]*)</li>", page) == [
+        "panelist: ivy, rating: 5, recommendation: hire, notes: sharp",
+        "panelist: leo, rating: 3, recommendation: next-round, notes: ok",
+    ]
 
 
 def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):

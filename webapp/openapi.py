@@ -96,7 +96,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "what the request gave and the processes found, e.g. a rejected resume's "
                 "rejection_reason and rejection_message, an application's match_score and matched_skills, "
                 "an unlock's paid (with credits, or the card's amount_cents, currency and payment_id) "
-                "and, after a compensation, refunded, "
+                "and, after a compensation, refunded, an interview's feedback (each panelist's rating, "
+                "recommendation and notes) once it is done, "
                 "and the attempt of an application, unlock or interview asked for again after the "
                 "previous one was withdrawn, cancelled or refunded",
             },
