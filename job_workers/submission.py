@@ -48,16 +48,25 @@ class ResumeSubmissionTasks:
         application_id: str,
         match_score: int | None = None,
         matched_skills: list | None = None,
+        screening_decision: str | None = None,
+        screening_note: str | None = None,
     ) -> dict:
-        """Record shortlisted, declined or withdrawn, as the task's header says, with the match.
+        """Record shortlisted, declined or withdrawn, as the task's header says, with the match
+        and, when a recruiter screened it, their decision and note.
 
         The score and the matched skills explain the routing to whoever asks for the
-        status; an application withdrawn before it was scored has neither.
+        status; an application withdrawn before it was scored has neither. The screening
+        form calls its note "for the file": this is the file.
         """
         status = outcome_header(job)
-        details = {}
+        details: dict = {}
         if match_score is not None:
             details = {"match_score": match_score, "matched_skills": list(matched_skills or [])}
+        if screening_decision:
+            screening = {"decision": screening_decision}
+            if screening_note and screening_note.strip():
+                screening["note"] = screening_note.strip()
+            details["screening"] = screening
         record_status(self.services.db, "application", application_id, status, details)
         return {"application_status": status}
 

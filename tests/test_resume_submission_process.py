@@ -75,6 +75,7 @@ def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local
     assert not process_engine.client.search_user_tasks(processInstanceKey=instance)
     assert application_status(local_world, v["application_id"]) == "declined"
     assert application_record(local_world, v["application_id"]).details["matched_skills"] == []
+    assert "screening" not in application_record(local_world, v["application_id"]).details
     assert local_world.mails_to(v["employer_email"]) == []
 
 
@@ -83,11 +84,15 @@ def test_a_middling_match_is_screened_by_a_recruiter(process_engine, local_world
     task = wait_for_user_task(process_engine.client, instance, "ScreenApplication")
     assert task["candidateGroups"] == ["recruiters"]
 
-    process_engine.client.complete_user_task(task["userTaskKey"], {"screening_decision": "shortlist"})
+    answers = {"screening_decision": "shortlist", "screening_note": " Strong Python, no Go yet. "}
+    process_engine.client.complete_user_task(task["userTaskKey"], answers)
 
     wait_until_completed(process_engine.client, instance)
     assert not process_engine.client.get_process_instance(instance)["hasIncident"]
     wait_until_element(process_engine.client, instance, "CandidateShortlisted", state="COMPLETED")
+    # The form's "note for the file" is kept in the file, with the decision it explains.
+    details = application_record(local_world, v["application_id"]).details
+    assert details["screening"] == {"decision": "shortlist", "note": "Strong Python, no Go yet."}
 
 
 def test_screening_reminds_after_a_day_and_escalates_after_three(process_engine, local_world):
@@ -108,6 +113,7 @@ def test_screening_reminds_after_a_day_and_escalates_after_three(process_engine,
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "ApplicationDeclined", state="COMPLETED")
+    assert application_record(local_world, v["application_id"]).details["screening"] == {"decision": "reject"}
 
 
 def test_a_withdrawal_during_screening_ends_the_application(process_engine, local_world):
