@@ -176,11 +176,26 @@ class InterviewSchedulingTasks:
         booking = self._calendar(interview_id).cancel(interview_id)
         return {"booking_released": booking is not None}
 
-    def record_outcome(self, job: Job, interview_id: str, feedback: list | None = None) -> dict:
-        """Record done, not-scheduled or cancelled, as the task's header says, with the panel's
-        feedback once there is some: the interview's result, kept beyond its instance."""
+    def record_outcome(
+        self,
+        job: Job,
+        interview_id: str,
+        feedback: list | None = None,
+        follow_up_decision: str | None = None,
+        follow_up_note: str | None = None,
+    ) -> dict:
+        """Record done, not-scheduled or cancelled, as the task's header says, with what people
+        decided on the way: the panel's feedback (the interview's result) and the recruiter's
+        last follow-up of a candidate who did not choose a slot. Kept beyond the instance."""
         status = outcome_header(job)
-        details = {"feedback": feedback} if feedback else None
+        details: dict = {}
+        if feedback:
+            details["feedback"] = feedback
+        if follow_up_decision:
+            follow_up = {"decision": follow_up_decision}
+            if follow_up_note and follow_up_note.strip():
+                follow_up["note"] = follow_up_note.strip()
+            details["follow_up"] = follow_up
         record_status(self.services.db, "interview", interview_id, status, details)
         return {"interview_status": status}
 

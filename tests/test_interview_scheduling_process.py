@@ -178,11 +178,19 @@ def stay_silent_until_the_follow_up(process_engine, instance: str) -> dict:
 def test_silence_reminds_twice_then_hands_off_to_a_recruiter(process_engine, local_world):
     instance, v = request_interview(process_engine)
     task = stay_silent_until_the_follow_up(process_engine, instance)
-    process_engine.client.complete_user_task(task["userTaskKey"], {"follow_up_decision": "close"})
+    answers = {"follow_up_decision": "close", "follow_up_note": "Took another offer."}
+    process_engine.client.complete_user_task(task["userTaskKey"], answers)
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "InterviewNotScheduled", state="COMPLETED")
     assert len(local_world.mails_to(v["candidate_email"])) == 3  # links and two reminders
+    # Why it was not scheduled stays on file, not only in the ended instance.
+    with local_world.services.db.sessions() as session:
+        recorded = session.get(BusinessRecord, ("interview", v["interview_id"]))
+        assert (recorded.status, recorded.details["follow_up"]) == (
+            "not-scheduled",
+            {"decision": "close", "note": "Took another offer."},
+        )
 
 
 def test_a_recruiter_who_follows_up_can_offer_new_slots(process_engine, local_world):

@@ -98,7 +98,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "(and screening, the recruiter's decision and note, when one screened it), "
                 "an unlock's paid (with credits, or the card's amount_cents, currency and payment_id) "
                 "and, after a compensation, refunded, an interview's feedback (each panelist's rating, "
-                "recommendation and notes) once it is done, "
+                "recommendation and notes) once it is done, and its follow_up (the recruiter's last "
+                "decision and note on a candidate who chose no slot), "
                 "and the attempt of an application, unlock or interview asked for again after the "
                 "previous one was withdrawn, cancelled or refunded",
             },
