@@ -474,8 +474,11 @@ def test_the_item_page_reads_details_in_words(tmp_path):
         {"panelist": "ivy", "rating": 5, "recommendation": "hire", "notes": "sharp"},
         {"panelist": "leo", "rating": 3, "recommendation": "next-round", "notes": "ok"},
     ]
-    record_status(services.db, "interview", "int_3", "done", {"feedback": feedback})
+    record_status(
+        services.db, "interview", "int_3", "done", {"application_id": "app_1", "feedback": feedback}
+    )
     page = app.test_client().get("/items/interview/int_3").text
+    assert '<a href="/items/application/app_1">app_1</a>' in page  # the application it is for
     assert re.findall(r"<li>([^<]*)</li>", page) == [
         "panelist: ivy, rating: 5, recommendation: hire, notes: sharp",
         "panelist: leo, rating: 3, recommendation: next-round, notes: ok",
