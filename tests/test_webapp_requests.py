@@ -454,6 +454,31 @@ def test_an_interview_says_when_it_is_booked_and_with_whom(tmp_path):
     assert "cancelled (was Thursday 3 December 2026, 10:00 UTC)" in web.get("/items/interview/int_1").text
 
 
+def test_an_application_lists_its_interviews(tmp_path):
+    services = empty_services(tmp_path)
+    app = create_app(
+        {"TESTING": True, "CONSOLE": True},
+        engine_client=EndedInstances("http://127.0.0.1:9"),
+        services=services,
+    )
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    record_status(services.db, "interview", "int_2", "requested", {"application_id": "app_1", "round": 2})
+    record_status(services.db, "interview", "int_1", "cancelled", {"application_id": "app_1", "round": 1})
+    record_status(services.db, "interview", "int_9", "done", {"application_id": "app_9", "round": 1})
+    StoreCalendar(services.db).book(
+        "int_2", ["ivy"], Slot(datetime(2026, 12, 3, 10), datetime(2026, 12, 3, 11))
+    )
+    web = app.test_client()
+
+    assert web.get("/api/applications/app_1").json["interviews"] == [
+        {"id": "int_1", "status": "cancelled"},
+        {"id": "int_2", "status": "scheduled"},  # a booked slot reads as scheduled, as on its page
+    ]
+    page = web.get("/items/application/app_1").text
+    assert re.findall(r'<a href="/items/interview/(int_\d)">', page) == ["int_1", "int_2"]
+    assert "interviews" not in web.get("/api/interviews/int_9").json  # applications only
+
+
 def test_the_item_page_reads_details_in_words(tmp_path):
     services = empty_services(tmp_path)
     engine = EndedInstances("http://127.0.0.1:9")

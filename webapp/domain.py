@@ -782,7 +782,22 @@ class Hireflow:
             answer["contact"] = self._unlocked_contact(details) if status == "unlocked" else None
         if kind == "interview":
             answer["booking"] = self._booking(business_id)
+        if kind == "application":
+            answer["interviews"] = self._interviews_of(business_id)
         return answer
+
+    def _interviews_of(self, application_id: str) -> list[dict[str, str]]:
+        """The application's interviews, oldest first, each with its status as the store says."""
+        with self.services.db.sessions() as session:
+            records = _records_mentioning(session, ("interview",), "application_id", application_id)
+            found = [
+                {
+                    "id": r.business_id,
+                    "status": business_status(session, "interview", r.business_id, r.status),
+                }
+                for r in sorted(records, key=lambda r: ((r.details or {}).get("round", 0), r.updated_at))
+            ]
+        return found
 
     def _booking(self, interview_id: str) -> dict[str, Any] | None:
         """When the interview is, and with whom: its booking, booked or cancelled; None before one."""

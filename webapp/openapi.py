@@ -111,6 +111,16 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "required": ["name", "email"],
                 "properties": {"name": NULLABLE_STRING, "email": NULLABLE_STRING},
             },
+            "interviews": {
+                "type": "array",
+                "description": "applications only: the interviews scheduled for it, oldest first, each "
+                "with its status as the store has it (its own GET adds the engine's view)",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "status"],
+                    "properties": {"id": {"type": "string"}, "status": {"type": "string"}},
+                },
+            },
             "booking": {
                 "type": ["object", "null"],
                 "description": "interviews only: the booked slot (UTC) and the panel's usernames, null "
