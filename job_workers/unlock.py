@@ -11,6 +11,7 @@ parameter's annotation is the real ``Job`` class.
 
 from pyzeebe import Job, ZeebeTaskRouter
 
+from hireflow.adapters.payments import PaymentDeclined
 from hireflow.constants import ErrorCode, JobType
 from hireflow.credits import CreditsLedger
 from hireflow.errors import BusinessOutcome, PermanentFailure
@@ -105,14 +106,20 @@ class ResumeUnlockTasks:
         Each activation of the task is a new attempt (a new card after a decline); its
         retries reuse the attempt's idempotency key, so a lost response never charges twice.
         """
-        payment = self._gateway(unlock_id).charge(
-            unlock_id=unlock_id,
-            amount=_price(unlock_id, unlock_price, "amount_cents"),
-            currency=str(unlock_price.get("currency") or "eur"),
-            payment_method=payment_method_ref,
-            customer=payment_customer_ref or payment_customer_of(self.services.db, employer_id),
-            attempt=str(job.element_instance_key),
-        )
+        try:
+            payment = self._gateway(unlock_id).charge(
+                unlock_id=unlock_id,
+                amount=_price(unlock_id, unlock_price, "amount_cents"),
+                currency=str(unlock_price.get("currency") or "eur"),
+                payment_method=payment_method_ref,
+                customer=payment_customer_ref or payment_customer_of(self.services.db, employer_id),
+                attempt=str(job.element_instance_key),
+            )
+        except PaymentDeclined as declined:
+            # Support is asked why an unlock waits: the card and the provider's reason.
+            last_decline = {"card": payment_method_ref, "decline_code": declined.decline_code or "unknown"}
+            record_details(self.services.db, "unlock", unlock_id, "requested", card_declined=last_decline)
+            raise
         return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
 
     def refund_payment(self, unlock_id: str, payment_id: str) -> dict:

@@ -79,6 +79,10 @@ def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_
             "pm_card_chargeDeclined",
         )
     assert raised.value.error_code == "PAYMENT_DECLINED"
+    # Why the unlock waits for a new card is on file, for whoever is asked.
+    with tasks.services.db.sessions() as session:
+        details = session.get(BusinessRecord, ("unlock", "u-5")).details
+    assert details["card_declined"] == {"card": "pm_card_chargeDeclined", "decline_code": "generic_decline"}
     paid = tasks.charge_card(
         make_job(JobType.CHARGE_PAYMENT, element_instance_key=20), "u-5", "emp-1", PRICE, "pm_card_visa"
     )
