@@ -165,7 +165,7 @@ def mail():
         messages = response.json()
         total = int(response.headers.get("X-Total-Count", len(messages)))
     except ValueError as exc:
-        raise Problem(503, "Mail capture unavailable", f"its answer is not a list of mails: {exc}") from exc
+        raise _capture_answered_badly(exc) from exc
     messages.reverse()
     for message in messages:
         message["links"] = URL_IN_TEXT.findall(message.get("text") or "")
@@ -179,7 +179,10 @@ def mail():
 def mail_attachment(message_id: str, index: int):
     """One attachment of a captured mail (an interview's invitation.ics), as a download."""
     response = _from_mail_capture(f"/_capture/messages/{quote(message_id, safe='')}", {}, found_or_404=True)
-    attachments = response.json().get("attachments") or []
+    try:
+        attachments = response.json().get("attachments") or []
+    except (ValueError, AttributeError) as exc:
+        raise _capture_answered_badly(exc) from exc
     if index >= len(attachments):
         raise Problem(404, "No such attachment", f"mail {message_id} has {len(attachments)} attachment(s)")
     attachment = attachments[index]
@@ -194,6 +197,15 @@ def mail_attachment(message_id: str, index: int):
         mimetype=media_type or "application/octet-stream",
         as_attachment=True,
         download_name=secure_filename(attachment.get("filename") or "") or f"attachment-{index + 1}",
+    )
+
+
+def _capture_answered_badly(exc: Exception) -> Problem:
+    return Problem(
+        503,
+        "Mail capture unavailable",
+        f"its answer is not what it sends: {exc}",
+        headers={"Retry-After": "5"},
     )
 
 
