@@ -206,6 +206,27 @@ class BusinessRecord(Base):
     status: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime())
+    # Whose item it is: the candidate of a resume, application or unlock, the application of
+    # an interview. Kept from the details on every write (see owner_in); indexed, so a
+    # candidate's items and an application's interviews are found without reading them all.
+    belongs_to: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+
+
+# The detail that names what an item belongs to, by kind (any other kind: the candidate).
+OWNER_FIELD = {"interview": "application_id"}
+
+
+def owner_in(kind: str, details: dict | None) -> str | None:
+    """What an item of ``kind`` with these details belongs to (``BusinessRecord.belongs_to``)."""
+    owner = (details or {}).get(OWNER_FIELD.get(kind, "candidate_id"))
+    return str(owner) if owner else None
+
+
+@event.listens_for(BusinessRecord, "before_insert")
+@event.listens_for(BusinessRecord, "before_update")
+def _keep_owner_in_step(mapper, connection, record: BusinessRecord) -> None:
+    # Every write through the ORM passes here; an erasure's blanked details clear it too.
+    record.belongs_to = owner_in(record.kind, record.details)
 
 
 class ContactAccess(Base):

@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select, text
 from hireflow.store import (
     MIGRATIONS_DIR,
     Base,
+    BusinessRecord,
     Database,
     Employer,
     RequestClaim,
@@ -77,3 +78,29 @@ def test_employers_on_the_first_revision_keep_their_rows_and_stand_in_as_their_o
     with db.sessions.begin() as session:
         session.get(Employer, "acme").payment_customer_ref = "cus_Acme"
     assert payment_customer_of(db, "acme") == "cus_Acme"
+
+
+def test_business_records_on_revision_0004_learn_whose_items_they_are(store_url):
+    # The lookups of a candidate's items and an application's interviews read this column.
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+        insert = text(
+            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
+            "VALUES (:kind, :id, 'done', :details, CURRENT_TIMESTAMP)"
+        )
+        for kind, business_id, details in [
+            ("application", "app_1", '{"candidate_id": "ada", "posting_id": "p"}'),
+            ("interview", "int_1", '{"application_id": "app_1", "round": 1}'),
+            ("resume", "res_erased", '{"erased_at": "2026-12-01T00:00:00Z"}'),
+        ]:
+            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
+
+    db.create_schema()
+
+    with db.sessions() as session:
+        owners = {r.business_id: r.belongs_to for r in session.scalars(select(BusinessRecord))}
+    assert owners == {"app_1": "ada", "int_1": "app_1", "res_erased": None}

@@ -75,3 +75,29 @@ def test_items_are_found_by_a_detail_on_sqlite_and_postgresql(store_url):
         wildcard = _records_mentioning(session, ("resume",), "candidate_id", "cand%1")
         assert [r.business_id for r in wildcard] == ["res_3"]
         assert _records_mentioning(session, ("application",), "candidate_id", "cand_1") == []
+
+
+def test_a_record_knows_whose_item_it_is_through_every_write(store_url):
+    """``belongs_to``, which the lookups of a candidate's items and an application's interviews read."""
+    from hireflow.store import BusinessRecord
+    from job_workers.records import record_details, record_status
+    from webapp.domain import _records_belonging_to
+
+    db = Database(store_url)
+    db.create_schema()
+    record_status(db, "application", "app_1", "submitted", {"candidate_id": "ada", "posting_id": "p"})
+    record_details(db, "interview", "int_1", "requested", application_id="app_1", round=1)
+    record_details(db, "interview", "int_2", "requested", round=1)  # a worker got there first
+    record_details(db, "interview", "int_2", "requested", application_id="app_1")  # then the webapp
+
+    with db.sessions() as session:
+        assert [r.business_id for r in _records_belonging_to(session, ("application",), "ada")] == ["app_1"]
+        interviews = _records_belonging_to(session, ("interview",), "app_1")
+        assert sorted(r.business_id for r in interviews) == ["int_1", "int_2"]
+        assert (
+            _records_belonging_to(session, ("interview",), "ada") == []
+        )  # an interview is its application's
+    with db.sessions.begin() as session:
+        session.get(BusinessRecord, ("application", "app_1")).details = {"erased_at": "now"}  # an erasure
+    with db.sessions() as session:
+        assert _records_belonging_to(session, ("application",), "ada") == []

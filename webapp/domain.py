@@ -424,7 +424,7 @@ class Hireflow:
     def _open_interviews(self, application_id: str) -> list[str]:
         """The application's interviews that have not ended."""
         with self.services.db.sessions() as session:
-            interviews = _records_mentioning(session, ("interview",), "application_id", application_id)
+            interviews = _records_belonging_to(session, ("interview",), application_id)
         return [r.business_id for r in interviews if not self.status("interview", r.business_id)["final"]]
 
     # -- unlocks --
@@ -722,10 +722,10 @@ class Hireflow:
     def _candidate_items(self, candidate_id: str) -> list[BusinessRecord]:
         """The candidate's resumes, applications and unlocks, and the interviews of those applications."""
         with self.services.db.sessions() as session:
-            items = _records_mentioning(session, CANDIDATE_KINDS, "candidate_id", candidate_id)
+            items = _records_belonging_to(session, CANDIDATE_KINDS, candidate_id)
             for application in [r for r in items if r.kind == "application"]:
                 application_id = application.business_id
-                items += _records_mentioning(session, ("interview",), "application_id", application_id)
+                items += _records_belonging_to(session, ("interview",), application_id)
         return items
 
     def _file_held_by_others(self, ref: str, erased_ids: set[str]) -> bool:
@@ -789,7 +789,7 @@ class Hireflow:
     def _interviews_of(self, application_id: str) -> list[dict[str, str]]:
         """The application's interviews, oldest first, each with its status as the store says."""
         with self.services.db.sessions() as session:
-            records = _records_mentioning(session, ("interview",), "application_id", application_id)
+            records = _records_belonging_to(session, ("interview",), application_id)
             found = [
                 {
                     "id": r.business_id,
@@ -1039,6 +1039,17 @@ class Hireflow:
 def _like(value: str) -> str:
     """``value`` for a LIKE pattern, its wildcards taken literally."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _records_belonging_to(session, kinds: tuple[str, ...], owner: str) -> list[BusinessRecord]:
+    """Records of ``kinds`` that belong to ``owner``: a candidate's items, an application's interviews.
+
+    By the indexed ``belongs_to`` column, which the store keeps from the details on every write.
+    """
+    rows = session.scalars(
+        select(BusinessRecord).where(BusinessRecord.kind.in_(kinds), BusinessRecord.belongs_to == owner)
+    )
+    return list(rows)
 
 
 def _records_mentioning(session, kinds: tuple[str, ...], field: str, value: str) -> list[BusinessRecord]:
