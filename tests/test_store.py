@@ -101,3 +101,24 @@ def test_a_record_knows_whose_item_it_is_through_every_write(store_url):
         session.get(BusinessRecord, ("application", "app_1")).details = {"erased_at": "now"}  # an erasure
     with db.sessions() as session:
         assert _records_belonging_to(session, ("application",), "ada") == []
+
+
+def test_records_a_release_before_the_owner_column_wrote_are_still_found(store_url):
+    """During a rolling update the release before migration 0005 inserts records without ``belongs_to``."""
+    from webapp.domain import _records_belonging_to
+
+    db = Database(store_url)
+    db.create_schema()
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
+                "VALUES ('application', 'app_old', 'submitted', :details, CURRENT_TIMESTAMP)"
+            ),
+            {"details": '{"candidate_id": "ada_1", "posting_id": "p"}'},
+        )
+    with db.sessions() as session:
+        assert [r.business_id for r in _records_belonging_to(session, ("application",), "ada_1")] == [
+            "app_old"
+        ]
+        assert _records_belonging_to(session, ("application",), "ada") == []  # a prefix is not the owner

@@ -44,6 +44,7 @@ from hireflow.store import (
     Interviewer,
     JobPosting,
     RequestClaim,
+    owner_in,
     payment_customer_of,
     utcnow,
 )
@@ -1044,12 +1045,22 @@ def _like(value: str) -> str:
 def _records_belonging_to(session, kinds: tuple[str, ...], owner: str) -> list[BusinessRecord]:
     """Records of ``kinds`` that belong to ``owner``: a candidate's items, an application's interviews.
 
-    By the indexed ``belongs_to`` column, which the store keeps from the details on every write.
+    By the indexed ``belongs_to`` column, which the store keeps from the details on every
+    write. A release before it (migration 0005) still running during a rolling update
+    inserts records without it; those few, with the erased ones, are read by their details.
     """
-    rows = session.scalars(
+    # Two queries, not one with OR, and the second without the kind (which the planner
+    # would prefer to scan by): each is then a lookup in the column's index.
+    owned = session.scalars(
         select(BusinessRecord).where(BusinessRecord.kind.in_(kinds), BusinessRecord.belongs_to == owner)
+    ).all()
+    unowned = session.scalars(
+        select(BusinessRecord).where(
+            BusinessRecord.belongs_to.is_(None),
+            cast(BusinessRecord.details, String).like(f"%{_like(owner)}%", escape="\\"),
+        )
     )
-    return list(rows)
+    return [*owned, *(r for r in unowned if r.kind in kinds and owner_in(r.kind, r.details) == owner)]
 
 
 def _records_mentioning(session, kinds: tuple[str, ...], field: str, value: str) -> list[BusinessRecord]:
