@@ -587,12 +587,14 @@ def test_with_the_demo_data_the_ui_needs_only_ids_to_unlock_apply_and_schedule(
         data={
             "csrf_token": csrf_token(page.text),
             "application_id": application["id"],
+            "round": "2",  # a later round: the form asks for it, as the API does
             "lead_recruiter_email": "lead@hireflow.example",
             "panel": "interviewer, interviewer@hireflow.example, Ivy Interviewer",
         },
     )
     assert scheduled.status_code == 303, scheduled.text
     interview = web.get(scheduled.headers["Location"].replace("/items/interview/", "/api/interviews/")).json
+    assert interview["details"]["round"] == 2
     interview_instance = interview["engine"]["processInstanceKey"]
     assert process_variable(process_engine.client, interview_instance, "candidate_email") == email
     web.post(f"/api/interviews/{interview['id']}/cancellation")

@@ -100,7 +100,7 @@ def schedule_interview():
                 )
             )
     # The applicant's name and email, when left empty, are the ones their resume gave.
-    fields = _form("application_id", "candidate_name", "candidate_email", "lead_recruiter_email")
+    fields = _form("application_id", "round", "candidate_name", "candidate_email", "lead_recruiter_email")
     interview = InterviewRequest.model_validate({**fields, "panel": [p.model_dump() for p in panel]})
     return _item_redirect(hireflow().schedule_interview(interview))
 
