@@ -216,6 +216,7 @@ def test_a_template_missing_a_value_is_an_error_not_a_blank():
         ("2026-12-14T09:00:00Z", "Monday 14 December 2026, 09:00 UTC"),
         ("2026-12-14T10:30:00+01:00", "Monday 14 December 2026, 09:30 UTC"),
         ("2026-12-14T09:00:00", "Monday 14 December 2026, 09:00 UTC"),
+        ("2026-12-14T09:00:00.339Z[Etc/UTC]", "Monday 14 December 2026, 09:00 UTC"),  # a user task's due date
         ("next week", "next week"),
     ],
 )

@@ -678,8 +678,10 @@ def test_each_panelist_sees_only_their_own_feedback_task_answers(web, process_en
     rows = re.findall(
         r'href="(/tasks/\d+)">Give interview feedback</a>.*?data-testid="assignee">([^<]*)<', listed, re.S
     )
-    # Each task names its panelist.
+    # Each task names its panelist, and is due two days after the interview (the model's schedule).
     assert sorted(assignee for _, assignee in rows) == sorted(p["username"] for p in v["panel"])
+    due = re.findall(r'data-testid="due">([^<]*)<', listed)
+    assert len(due) == 2 and all(d.endswith(" UTC") and d[0].isalpha() for d in due), due
     (first, _), (second, _) = rows
 
     page = web.get(first).text

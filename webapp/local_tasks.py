@@ -48,6 +48,7 @@ class PersonsTask:
     form_id: str | None
     candidate_groups: list[str]
     assignee: str | None
+    due_date: str | None = None  # ISO date-time, as the model's task schedule sets it
 
 
 class LocalTasks:
@@ -143,6 +144,7 @@ class LocalTasks:
             form_id=user_task_form_ids().get((process_id, element_id)),
             candidate_groups=list(task.get("candidateGroups") or []),
             assignee=task.get("assignee"),
+            due_date=task.get("dueDate"),
         )
 
     def _variables(self, task: PersonsTask) -> dict[str, Any]:

@@ -104,8 +104,10 @@ def readable_time(value: Any) -> str:
 
     A value that is not an ISO timestamp is shown as it is: an odd time must not stop an email.
     """
+    # The engine writes a zoned time as Java prints it: 2026-12-05T00:44:11.339Z[Etc/UTC].
+    text = str(value).split("[", 1)[0]
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return str(value)
     if moment.tzinfo is not None:

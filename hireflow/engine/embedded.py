@@ -364,6 +364,9 @@ class _Projection:
                 "formKey": _k(value.get("formKey")),
                 "candidateGroups": value.get("candidateGroupsList", []),
                 "candidateUsers": value.get("candidateUsersList", []),
+                # As REST v2 gives them: ISO date-times, null when the model sets none.
+                "dueDate": value.get("dueDate") or None,
+                "followUpDate": value.get("followUpDate") or None,
             },
         )
         if intent in states:
