@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hireflow.camunda_rest import CamundaRestClient
@@ -109,20 +110,26 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
     return engine
 
 
-def close_items_of_the_last_run() -> None:
+def close_items_of_the_last_run(env: dict[str, str]) -> None:
     """On an embedded engine with a new log, end the items the store still has running.
 
     Their instances are gone: they ran on an engine whose log was deleted (``make
     clean-data`` keeps neither), or before 2026-12-01, when the embedded engine kept its
-    state in memory only.
+    state in memory only. Run once the components are started: an unlock's card charges
+    are given back through the payment API (``env``), which the payment sandbox serves.
     """
     # Imported here: the webapp's domain rules are needed by this one step only.
+    from hireflow.adapters.payments import StripeStylePaymentGateway
     from job_workers.services import calendar_from_environment
     from webapp.domain import close_items_of_a_lost_engine
 
     db = Database()
     db.create_schema()
-    visited = close_items_of_a_lost_engine(db, calendar_from_environment(db))
+    payments = StripeStylePaymentGateway(
+        env.get("PAYMENT_API_URL", "http://127.0.0.1:8101"),
+        env.get("PAYMENT_API_KEY", "sk_test_hireflow_local"),
+    )
+    visited = close_items_of_a_lost_engine(db, calendar_from_environment(db), payments)
     ended = sum(1 for item in visited if item.newly_ended)
     if ended:
         print(
@@ -132,12 +139,17 @@ def close_items_of_the_last_run() -> None:
         )
     released = sum(1 for item in visited if item.given_back.get("booking_released"))
     credits = sum(item.given_back.get("credits_returned", 0) for item in visited)
-    if released or credits:
+    refunded = sum(1 for item in visited if item.given_back.get("card_refunded_cents"))
+    if released or credits or refunded:
         print(
             f"Gave back what such items held: {released} interview booking(s) freed the panel's time, "
-            f"{credits} credit(s) went back to employers.",
+            f"{credits} credit(s) went back to employers, {refunded} unlock(s) refunded to the card.",
             flush=True,
         )
+    for item in visited:
+        if "card_charges" in item.given_back:
+            left = item.given_back["card_charges"]
+            print(f"!! Unlock {item.business_id}: card charges {left}.", flush=True)
 
 
 # Local defaults for the components; anything already set in the environment wins.
@@ -160,13 +172,16 @@ def component_environment(extra: dict[str, str] | None = None) -> dict[str, str]
 
 
 def run_components(
-    extra_env: dict[str, str] | None = None, components: list[tuple[str, str]] | None = None
+    extra_env: dict[str, str] | None = None,
+    components: list[tuple[str, str]] | None = None,
+    after_start: Callable[[dict[str, str]], None] | None = None,
 ) -> int:
     """Run the components in the foreground until Ctrl-C, SIGTERM or one of them ends.
 
     Like ``docker compose up``: when one component ends by itself, the others are stopped
     too, and the return code is 1, so a crash is seen at once and not half the product
-    left running. Stopped on request, the return code is 0.
+    left running. Stopped on request, the return code is 0. ``after_start`` is called
+    with the components' environment once they are started.
     """
     available = components_to_start() if components is None else components
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
@@ -198,6 +213,8 @@ def run_components(
     print("\n".join(banner), flush=True)
     ended: tuple[str, int] | None = None
     try:
+        if after_start is not None:
+            after_start(env)
         while (ended := first_ended(children)) is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -294,11 +311,10 @@ def main() -> int:
             return 2
         try:
             deploy_models(EmbeddedEngineClient(embedded.control_url))
-            if not state_kept:
-                # A new engine log: whatever the store says is running, no engine runs it.
-                close_items_of_the_last_run()
+            # A new engine log: whatever the store says is running, no engine runs it.
+            sweep = None if state_kept else close_items_of_the_last_run
             # The webapp reaches the embedded engine through its control port, not REST v2.
-            return run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url})
+            return run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url}, after_start=sweep)
         finally:
             embedded.stop()  # its log stays in var/engine: the next run replays it
     status = start(profile, dist, find_java())

@@ -99,3 +99,24 @@ def test_a_taken_port_is_named_before_anything_starts(tmp_path, monkeypatch, cap
     assert code == 2
     assert f"Port {port}, where the webapp listens (HIREFLOW_WEB_PORT), is taken" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.pid"))  # nothing was started
+
+
+def test_the_step_after_start_sees_the_components_running_and_a_failure_in_it_stops_them(
+    tmp_path, monkeypatch
+):
+    # make run gives back a lost engine's card charges there: the payment sandbox must be up.
+    for name in ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT"):
+        monkeypatch.setenv(name, str(free_port()))
+    monkeypatch.setenv("STAND_IN_PIDS", str(tmp_path))
+    seen = {}
+
+    def after_start(env: dict[str, str]) -> None:
+        [seen["pid"]] = wait_for_pids(tmp_path, 1)
+        seen["env"] = env
+        raise RuntimeError("the step failed")
+
+    with pytest.raises(RuntimeError, match="the step failed"):
+        run_components(components=[("webapp", "tests.stand_in.runs")], after_start=after_start)
+
+    assert is_running(seen["pid"]) is False  # stopped, not left behind
+    assert seen["env"]["PAYMENT_WEBHOOK_URL"].endswith("/webhooks/payments")  # the components' environment

@@ -808,6 +808,48 @@ def test_items_of_a_lost_embedded_engine_give_back_the_panel_time_and_credits_th
     assert ledger.balance("emp-1") == 10  # returned once
 
 
+def test_unlocks_of_a_lost_engine_give_back_their_card_charges_through_the_provider(tmp_path, serve):
+    # The store does not know a card charge; the provider's search finds it by the unlock.
+    services = empty_services(tmp_path)
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_lost"))
+    gateway = StripeStylePaymentGateway(sandbox.url, "sk_test_lost")
+    charged = gateway.charge(unlock_id="unl_paid", amount=3000, currency="eur", payment_method="pm_card_visa")
+    pending = gateway.charge(
+        unlock_id="unl_pending", amount=3000, currency="eur", payment_method="pm_card_async"
+    )
+    assert (charged.status, pending.status) == ("succeeded", "processing")
+    for unlock_id in ("unl_paid", "unl_pending", "unl_unpaid"):
+        record_status(services.db, "unlock", unlock_id, "requested")
+    requests.post(f"{sandbox.url}/_sandbox/idempotency-keys/expire", timeout=5)  # the search has caught up
+
+    visited = {
+        item.business_id: item.given_back
+        for item in close_items_of_a_lost_engine(services.db, payments=gateway)
+    }
+
+    assert visited == {
+        "unl_paid": {"card_refunded_cents": 3000},
+        "unl_pending": {"card_payments_cancelled": 1},
+        "unl_unpaid": {},
+    }
+    ledger = requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()
+    assert [(r["payment_intent"], r["amount"]) for r in ledger["refunds"]] == [(charged.id, 3000)]
+    statuses = {p["id"]: p["status"] for p in ledger["payment_intents"]}
+    assert statuses[pending.id] == "canceled"
+
+
+def test_a_lost_engines_unlock_whose_provider_cannot_answer_names_its_card_for_the_operator(tmp_path):
+    services = empty_services(tmp_path)
+    record_status(services.db, "unlock", "unl_1", "requested")
+    nowhere = StripeStylePaymentGateway("http://127.0.0.1:9", "sk", attempts=1)
+
+    [item] = close_items_of_a_lost_engine(services.db, payments=nowhere)
+
+    assert item.given_back["card_charges"].startswith("not given back (no answer in 1 quick tries")
+    with services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("unlock", "unl_1")).status == "ended"
+
+
 def test_interviews_a_sweep_ended_before_it_gave_back_release_their_booking_once(tmp_path):
     # Before 2026-12-01 the sweep ended items and gave nothing back: make run's own store
     # held four "ended" interviews whose bookings still blocked the panel.

@@ -24,7 +24,12 @@ from sqlalchemy.orm import Session
 from hireflow.adapters.calendar import InterviewCalendar, Slot, StoreCalendar
 from hireflow.adapters.email import readable_time
 from hireflow.adapters.file_store import FileTooLarge
-from hireflow.adapters.payments import PaymentGatewayUnavailable, PaymentRequestRejected
+from hireflow.adapters.payments import (
+    PaymentError,
+    PaymentGateway,
+    PaymentGatewayUnavailable,
+    PaymentRequestRejected,
+)
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.credits import CreditsLedger
 from hireflow.model_checks import element_names
@@ -137,7 +142,9 @@ class EndedItem:
     newly_ended: bool = True
 
 
-def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | None = None) -> list[EndedItem]:
+def close_items_of_a_lost_engine(
+    db: Database, calendar: InterviewCalendar | None = None, payments: PaymentGateway | None = None
+) -> list[EndedItem]:
     """Mark every item still running as ``ended``; returns the items it visited.
 
     For a fresh embedded engine only: the one before it held every running instance in
@@ -146,11 +153,13 @@ def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | Non
 
     What such an item held is given back first, as its process would have done on a
     cancellation: an interview's booking frees the panel's time in ``calendar`` (the
-    domain store's calendar by default), and credits an unlock spent return to the
-    employer. Both are once-only, so a sweep that fails half-way is simply run again at
-    the next start. Items a sweep ended before 2026-12-01, when it gave nothing back, are
-    visited once more for this (``newly_ended`` False). A card charge is not known to the
-    store and is left to the operator.
+    domain store's calendar by default), credits an unlock spent return to the employer,
+    and, given the ``payments`` gateway, the unlock's card charges found by the provider's
+    search are refunded (a pending one cancelled). All are once-only, so a sweep that
+    fails half-way is simply run again at the next start. A card charge the gateway cannot
+    give back (unreachable, no search) is named in ``given_back`` for the operator. Items a
+    sweep ended before 2026-12-01, when it gave nothing back, are visited once more for
+    this (``newly_ended`` False).
 
     ``make run`` sweeps only when its embedded engine starts on a new log: it keeps its log
     in a file since 2026-12-01, and instances on a kept log run on.
@@ -168,7 +177,7 @@ def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | Non
                 to_visit.append((record.kind, record.business_id, False))
     visited = []
     for kind, business_id, newly_ended in to_visit:
-        given_back = _give_back_what_it_held(db, calendar, ledger, kind, business_id)
+        given_back = _give_back_what_it_held(db, calendar, ledger, payments, kind, business_id)
         with db.sessions.begin() as session:
             record = session.get(BusinessRecord, (kind, business_id))
             details = {**(record.details or {}), "given_back": given_back}
@@ -181,14 +190,20 @@ def close_items_of_a_lost_engine(db: Database, calendar: InterviewCalendar | Non
 
 
 def _give_back_what_it_held(
-    db: Database, calendar: InterviewCalendar, ledger: CreditsLedger, kind: str, business_id: str
+    db: Database,
+    calendar: InterviewCalendar,
+    ledger: CreditsLedger,
+    payments: PaymentGateway | None,
+    kind: str,
+    business_id: str,
 ) -> dict[str, Any]:
-    """Free the booking or return the credits of an item that can no longer run; once-only."""
+    """Free the booking, or return the credits and card charges, of an item that cannot run; once-only."""
     if kind == "interview":
         booking = calendar.booking(business_id)
         if booking is not None and booking.status == "booked":
             calendar.cancel(business_id)
             return {"booking_released": True}
+    given_back: dict[str, Any] = {}
     if kind == "unlock":
         with db.sessions() as session:
             spent = session.scalar(
@@ -196,8 +211,31 @@ def _give_back_what_it_held(
             )
         if spent is not None:
             returned = ledger.refund(spent.employer_id, business_id)
-            return {"credits_returned": returned.amount}
-    return {}
+            given_back["credits_returned"] = returned.amount
+        if payments is not None:
+            given_back.update(_give_back_card_charges(payments, business_id))
+    return given_back
+
+
+def _give_back_card_charges(payments: PaymentGateway, unlock_id: str) -> dict[str, Any]:
+    """Refund the unlock's card charges, cancel a pending one; what was done, or why not."""
+    try:
+        charges = payments.charges_of(unlock_id)
+        refunded = [
+            payments.refund(unlock_id=unlock_id, payment_id=c.id) for c in charges if c.status == "succeeded"
+        ]
+        cancelled = [
+            payments.cancel(unlock_id=unlock_id, payment_id=c.id) for c in charges if c.status == "processing"
+        ]
+    except PaymentError as exc:
+        log.warning("unlock %s: card charges not given back: %s", unlock_id, exc)
+        return {"card_charges": f"not given back ({exc}); look the unlock up with the payment provider"}
+    given_back: dict[str, Any] = {}
+    if refunded:
+        given_back["card_refunded_cents"] = sum(refund.amount for refund in refunded)
+    if cancelled:
+        given_back["card_payments_cancelled"] = len(cancelled)
+    return given_back
 
 
 def _filled_from_file(request: Request, on_file: dict[str, Any], needed: dict[str, str]) -> Request:

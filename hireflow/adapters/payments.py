@@ -122,6 +122,8 @@ class PaymentGateway(Protocol):
 
     def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None: ...
 
+    def charges_of(self, unlock_id: str) -> list[Payment]: ...
+
 
 def idempotency_key(unlock_id: str, step: str) -> str:
     """The key for one business step of one unlock: stable across retries and redeliveries."""
@@ -213,12 +215,20 @@ class StripeStylePaymentGateway:
             raise PaymentDeclined(f"the card cannot be charged: {exc}", CARD_UNUSABLE, None) from exc
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
 
+    def charges_of(self, unlock_id: str) -> list[Payment]:
+        """Every charge made for the unlock, each attempt's, by the provider's search.
+
+        The search lags behind the provider's writes by up to a minute (Stripe's word), so a
+        charge made in the last minute may be missing. Raises PaymentRequestRejected where
+        the provider offers no search.
+        """
+        query = _metadata_query(unlock_id=unlock_id)
+        found = self._send("GET", "/v1/payment_intents/search", {"query": query})
+        return [_payment(intent) for intent in found.get("data") or []]
+
     def _find_charge(self, unlock_id: str, attempt: str) -> dict | None:
         """The payment intent of this charge attempt, if the provider has one (its search API)."""
-        query = " AND ".join(
-            f"metadata['{name}']:'{_quoted(value)}'"
-            for name, value in (("unlock_id", unlock_id), ("charge_attempt", attempt))
-        )
+        query = _metadata_query(unlock_id=unlock_id, charge_attempt=attempt)
         try:
             found = self._send("GET", "/v1/payment_intents/search", {"query": query})
         except PaymentRequestRejected as exc:
@@ -347,14 +357,24 @@ def _quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
+def _metadata_query(**metadata: str) -> str:
+    """A search query for payment intents whose metadata has every given value."""
+    return " AND ".join(f"metadata['{name}']:'{_quoted(value)}'" for name, value in metadata.items())
+
+
+def _payment(intent: dict[str, Any]) -> Payment:
+    """A payment intent as the gateway's answer gives it."""
+    return Payment(
+        id=intent["id"], status=intent["status"], amount=intent["amount"], currency=intent["currency"]
+    )
+
+
 def _payment_or_decline(intent: dict[str, Any]) -> Payment:
     """A payment intent found again: the payment it made, or the decline it met."""
     if intent["status"] == "requires_payment_method":
         error = intent.get("last_payment_error") or {}
         raise PaymentDeclined(error.get("message", "card declined"), error.get("decline_code"), intent["id"])
-    return Payment(
-        id=intent["id"], status=intent["status"], amount=intent["amount"], currency=intent["currency"]
-    )
+    return _payment(intent)
 
 
 def _error_field(response: requests.Response, name: str) -> str | None:
