@@ -12,7 +12,7 @@ from hireflow.adapters.calendar import Slot, SlotTaken, invitation_ics
 from hireflow.adapters.email import EmailAttachment, EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
-from job_workers.records import outcome_header, record_status
+from job_workers.records import a_persons_decision, outcome_header, record_status
 from job_workers.services import Services
 
 STORE_TIMEOUT_MS = 30_000
@@ -191,10 +191,8 @@ class InterviewSchedulingTasks:
         details: dict = {}
         if feedback:
             details["feedback"] = feedback
-        if follow_up_decision:
-            follow_up = {"decision": follow_up_decision}
-            if follow_up_note and follow_up_note.strip():
-                follow_up["note"] = follow_up_note.strip()
+        follow_up = a_persons_decision(follow_up_decision, follow_up_note)
+        if follow_up:
             details["follow_up"] = follow_up
         record_status(self.services.db, "interview", interview_id, status, details)
         return {"interview_status": status}

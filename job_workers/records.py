@@ -23,6 +23,19 @@ def outcome_header(job: Job) -> str:
     return outcome
 
 
+def a_persons_decision(decision: str | None, note: str | None) -> dict | None:
+    """What a user task decided, with the note given for it (trimmed; left out when empty).
+
+    None when the task did not run (no decision): the record then says nothing of it.
+    """
+    if not decision:
+        return None
+    decided = {"decision": decision}
+    if note and note.strip():
+        decided["note"] = note.strip()
+    return decided
+
+
 def record_status(
     db: Database, kind: str, business_id: str, status: str, details: dict | None = None
 ) -> None:

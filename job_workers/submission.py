@@ -10,7 +10,7 @@ from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.matching import Requirements, score_match
 from hireflow.store import Candidate, JobPosting
-from job_workers.records import outcome_header, record_status
+from job_workers.records import a_persons_decision, outcome_header, record_status
 from job_workers.services import Services
 
 # Both are a few indexed reads and writes; 30 s is far above their p99.
@@ -62,10 +62,8 @@ class ResumeSubmissionTasks:
         details: dict = {}
         if match_score is not None:
             details = {"match_score": match_score, "matched_skills": list(matched_skills or [])}
-        if screening_decision:
-            screening = {"decision": screening_decision}
-            if screening_note and screening_note.strip():
-                screening["note"] = screening_note.strip()
+        screening = a_persons_decision(screening_decision, screening_note)
+        if screening:
             details["screening"] = screening
         record_status(self.services.db, "application", application_id, status, details)
         return {"application_status": status}

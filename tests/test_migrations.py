@@ -25,6 +25,14 @@ def head_revision() -> str:
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
+def upgrade_to(connection, revision: str) -> None:
+    """Bring an empty database to ``revision`` only, as an older release left it."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
 def test_the_migrations_make_exactly_the_schema_the_models_describe(store_url):
     db = Database(store_url)
     db.create_schema()
@@ -61,10 +69,7 @@ def test_a_database_made_before_migrations_keeps_its_rows_and_gains_what_it_lack
 def test_employers_on_the_first_revision_keep_their_rows_and_stand_in_as_their_own_customer(store_url):
     db = Database(store_url)
     with db.engine.begin() as connection:
-        config = AlembicConfig()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+        upgrade_to(connection, "0001")
         connection.execute(
             text(
                 "INSERT INTO employers (employer_id, name, email, plan, payment_method_ref) "
@@ -84,10 +89,7 @@ def test_business_records_on_revision_0004_learn_whose_items_they_are(store_url)
     # The lookups of a candidate's items and an application's interviews read this column.
     db = Database(store_url)
     with db.engine.begin() as connection:
-        config = AlembicConfig()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0004")
+        upgrade_to(connection, "0004")
         insert = text(
             "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
             "VALUES (:kind, :id, 'done', :details, CURRENT_TIMESTAMP)"
