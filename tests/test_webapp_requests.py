@@ -62,6 +62,7 @@ from webapp.domain import (
 )
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
+from webapp.schemas import PATTERN_IN_WORDS
 
 MAX_UPLOAD = 200_000
 
@@ -184,13 +185,30 @@ def test_a_body_beyond_the_request_limit_is_refused_before_it_is_read(offline):
     assert stored_files(files) == []
 
 
+def patterns_in(schema) -> set[str]:
+    if isinstance(schema, dict):
+        found = {schema["pattern"]} if isinstance(schema.get("pattern"), str) else set()
+        return found.union(*(patterns_in(value) for value in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(patterns_in(value) for value in schema))
+    return set()
+
+
+def test_every_pattern_a_request_must_match_is_said_in_words():
+    # A refusal said "String should match pattern '^[A-Za-z0-9._%+-]{1,64}@...'".
+    patterns = patterns_in(openapi_document())
+    assert patterns and patterns <= set(PATTERN_IN_WORDS)
+
+
 def test_fields_are_checked_and_named(offline):
     client = offline[0].test_client()
     missing = client.post(
         "/api/resumes", **resume_upload(pdf_resume(pages=1), candidate_email="not-an-email")
     )
     assert missing.status_code == 400
-    assert [p["name"] for p in missing.json["invalid_params"]] == ["candidate_email"]
+    assert missing.json["invalid_params"] == [
+        {"name": "candidate_email", "reason": "should be an email address, like name@example.com"}
+    ]
     not_multipart = client.post("/api/resumes", json={"candidate_id": "x"})
     assert not_multipart.status_code == 415
     unknown = client.post("/api/unlocks", json={"employer_id": "e", "surprise": True})
@@ -510,14 +528,22 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     ]
 
 
-def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):
+def reasons_beside_fields(page: str, form: str) -> dict[str, str]:
+    """The reasons a refused dashboard form shows beside its fields, by field name."""
+    return dict(re.findall(rf'data-testid="error-{form}-(\w+)">([^<]*)</span>', page))
+
+
+def test_a_form_refused_in_the_console_comes_back_as_typed_with_each_reason_beside_its_field(tmp_path):
+    # It was an error page: the reason once, and every typed value lost.
     services = empty_services(tmp_path)
+    with services.db.sessions.begin() as session:
+        session.add(JobPosting(posting_id="p-1", employer_id="acme", title="Engineer"))
     web = offline_app(services, CONSOLE=True).test_client()
     token = csrf_token(web.get("/").text)
     application = {
         "csrf_token": token,
         "candidate_id": "ada",
-        "candidate_name": "Ada",
+        "candidate_name": "Ada <Lovelace>",
         "candidate_email": "ada@example.com",
         "posting_id": "nope",
         "employer_email": "hr@example.com",
@@ -525,15 +551,21 @@ def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):
     }
     refused = web.post("/applications", data=application)
     assert refused.status_code == 422 and refused.mimetype == "text/html"
+    assert reasons_beside_fields(refused.text, "apply") == {"posting_id": "no job posting nope"}
     assert refused.text.count("no job posting nope") == 1
-    # Several wrong fields: one line each, and not once more joined in one sentence.
-    several = web.post("/applications", data={"csrf_token": token})
+    assert 'data-testid="refusal-apply"' in refused.text
+    assert 'value="recruiters@example.com"' in refused.text
+    assert 'value="Ada &lt;Lovelace&gt;"' in refused.text  # as typed, and escaped
+    assert re.search(r'name="posting_id" required aria-invalid="true"[^>]* autofocus>', refused.text)
+    # Several wrong fields: one reason beside each, and the count above the form.
+    several = web.post("/applications", data={"csrf_token": token, "candidate_email": "not-an-email"})
     assert several.status_code == 400
-    assert len(re.findall(r'<p class="field-error">', several.text)) == 3
-    assert "3 fields need a change" in several.text and several.text.count("Field required") == 3
+    reasons = reasons_beside_fields(several.text, "apply")
+    assert set(reasons) == {"candidate_id", "posting_id", "recruiter_team_email", "candidate_email"}
+    assert reasons["candidate_id"] == "Field required"
+    assert "4 fields need a change" in several.text
+    assert 'value="not-an-email"' in several.text
     # A candidate without a resume: that is the answer, not a name and email left empty.
-    with services.db.sessions.begin() as session:
-        session.add(JobPosting(posting_id="p-1", employer_id="acme", title="Engineer"))
     unknown = web.post(
         "/applications",
         data={
@@ -544,7 +576,56 @@ def test_a_form_refused_in_the_console_names_the_wrong_field_once(tmp_path):
         },
     )
     assert unknown.status_code == 422
-    assert "candidate_id: this candidate has no processed resume yet" in unknown.text
+    assert reasons_beside_fields(unknown.text, "apply") == {
+        "candidate_id": "this candidate has no processed resume yet; upload one first"
+    }
+    assert re.search(r'<option value="p-1" selected>Engineer</option>', unknown.text)
+    # The other forms are as they were: empty, unmarked.
+    assert "aria-invalid" not in unknown.text.split('id="unlock"')[1]
+
+
+def test_a_refused_panel_line_is_named_by_its_line_and_the_panel_is_kept(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+    token = csrf_token(web.get("/").text)
+    panel = "ivy, ivy@example.com, Ivy\nleo, leo-at-example, Leo"
+    refused = web.post(
+        "/interviews",
+        data={
+            "csrf_token": token,
+            "application_id": "app_1",
+            "round": "2",
+            "lead_recruiter_email": "lead@example.com",
+            "panel": panel,
+        },
+    )
+    assert refused.status_code == 400
+    reasons = reasons_beside_fields(refused.text, "interview")
+    assert list(reasons) == ["panel"] and reasons["panel"].startswith("line 2, email: ")
+    assert f">{panel}</textarea>" in refused.text
+    assert re.search(r'name="round"[^>]*\s+value="2"', refused.text)
+
+
+def test_a_refused_upload_keeps_the_typed_fields_and_asks_for_the_file_again(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+    token = csrf_token(web.get("/").text)
+    refused = web.post(
+        "/resumes",
+        data={
+            "csrf_token": token,
+            "candidate_id": "ada",
+            "candidate_name": "Ada",
+            "candidate_email": "ada@example.com",
+            "file": (io.BytesIO(b"GIF89a not a resume"), "ada.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 415
+    assert list(reasons_beside_fields(refused.text, "upload")) == ["file"]
+    assert "Choose the file again" in refused.text
+    assert 'value="ada@example.com"' in refused.text
+    assert stored_files(tmp_path / "files") == []  # nothing kept of a refused file
 
 
 def test_a_shortlisted_application_leads_to_the_interview_form_filled_in(offline):

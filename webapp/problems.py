@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from hireflow.adapters.file_store import FileStoreUnavailable
 from webapp.engine import EngineRejected, EngineUnavailable, KeyReused, RequestInProgress
 from webapp.request_log import current_request_id, loggable_path
+from webapp.schemas import reason_in_words
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def invalid_field(name: str, reason: str, status: int = 400) -> Problem:
 def from_validation_error(error: ValidationError) -> Problem:
     """A 400 naming every field pydantic refused."""
     params = [
-        {"name": ".".join(str(part) for part in e["loc"]) or "body", "reason": e["msg"]}
+        {"name": ".".join(str(part) for part in e["loc"]) or "body", "reason": reason_in_words(e)}
         for e in error.errors()
     ]
     detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)

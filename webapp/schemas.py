@@ -14,20 +14,38 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
-Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
-Email = Annotated[
-    str,
-    StringConstraints(
-        max_length=254,
-        pattern=r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$",
-    ),
-]
+EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$"
 # Printable text without control characters (PostgreSQL refuses NUL; logs stay readable).
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-PaymentMethodRef = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,100}$")]
-ProcessDefinitionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")]
-BusinessKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$")]
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,100}$"
+PROCESS_DEFINITION_ID = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
+PaymentMethodRef = Annotated[str, StringConstraints(pattern=PAYMENT_METHOD)]
+ProcessDefinitionId = Annotated[str, StringConstraints(pattern=PROCESS_DEFINITION_ID)]
+BusinessKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
+Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PRINTABLE)]
+
+# What each pattern asks for, in words: a refusal says this, not the regular expression.
+PATTERN_IN_WORDS = {
+    IDENTIFIER: "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    EMAIL: "an email address, like name@example.com",
+    PRINTABLE: "text without control characters (no tabs or line breaks)",
+    PAYMENT_METHOD: "a saved card's payment method id, like pm_card_visa",
+    PROCESS_DEFINITION_ID: "a BPMN process id: 1 to 100 letters, digits, '_', '.' or '-', "
+    "starting with a letter or '_'",
+}
+
+
+def reason_in_words(error: dict[str, Any]) -> str:
+    """A pydantic error's message, with a pattern mismatch said as what the field needs."""
+    if error.get("type") == "string_pattern_mismatch":
+        wanted = PATTERN_IN_WORDS.get((error.get("ctx") or {}).get("pattern"))
+        if wanted:
+            return f"should be {wanted}"
+    return error["msg"]
 
 
 class Strict(BaseModel):

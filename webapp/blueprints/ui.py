@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import re
 from urllib.parse import quote
 
 import requests
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from pydantic import ValidationError
 from werkzeug.utils import secure_filename
 
 from webapp.domain import KINDS
 from webapp.http import hireflow, operate_link, tasklist_link
-from webapp.problems import Problem
+from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
     ApplicationRequest,
     InterviewRequest,
-    PanelMember,
     ResumeFields,
     UnlockRequest,
 )
@@ -43,8 +44,35 @@ def _form(*names: str) -> dict[str, str]:
     return {name: request.form.get(name, "").strip() for name in names if request.form.get(name, "").strip()}
 
 
+# Each dashboard form's fields, by the form's name: where a refusal's reasons are shown.
+FORM_FIELDS = {
+    "upload": ("candidate_id", "candidate_name", "candidate_email", "file"),
+    "apply": (
+        "posting_id",
+        "candidate_id",
+        "candidate_name",
+        "candidate_email",
+        "employer_email",
+        "recruiter_team_email",
+    ),
+    "unlock": ("employer_id", "employer_email", "candidate_id", "employer_plan", "payment_method_ref"),
+    "interview": (
+        "application_id",
+        "round",
+        "candidate_name",
+        "candidate_email",
+        "lead_recruiter_email",
+        "panel",
+    ),
+}
+
+
 @bp.get("/")
 def dashboard():
+    return _dashboard_page()
+
+
+def _dashboard_page(refused: dict | None = None) -> str:
     return render_template(
         "dashboard.html",
         items=hireflow().recent_items(),
@@ -55,10 +83,63 @@ def dashboard():
         applications=hireflow().open_applications(),
         tasklist=tasklist_link(),
         embedded=bool(current_app.config.get("ENGINE_CONTROL_URL")),
+        refused=refused,
     )
 
 
+def _refusal(form: str, problem: Problem) -> dict:
+    """What the dashboard shows in a refused form: what was typed, and what is wrong and where."""
+    errors: dict[str, list[str]] = {}
+    elsewhere = []  # reasons naming no field of the form (a nested or unknown name)
+    for param in problem.extensions.get("invalid_params") or []:
+        field, *within = param["name"].split(".")
+        if field in FORM_FIELDS[form]:
+            # "panel.1.email": the textarea's second line, its email.
+            where = ", ".join(f"line {int(part) + 1}" if part.isdigit() else part for part in within)
+            errors.setdefault(field, []).append(f"{where}: {param['reason']}" if where else param["reason"])
+        else:
+            elsewhere.append(f"{param['name']}: {param['reason']}")
+    typed = {name: request.form.get(name, "") for name in FORM_FIELDS[form] if name != "file"}
+    return {
+        "form": form,
+        "title": problem.title,
+        # A problem with no field (a 409, the engine's refusal) says what is wrong in its detail.
+        "detail": None if errors else problem.detail,
+        "elsewhere": elsewhere,
+        "errors": errors,
+        "first_field": next((name for name in FORM_FIELDS[form] if name in errors), None),
+        "typed": typed,
+    }
+
+
+def refused_form_shown_again(form: str):
+    """A form the domain refuses (4xx) comes back filled in as typed, each reason beside its field.
+
+    As Tasklist does with a task's form, and unlike a bare error page, nothing typed is lost.
+    Errors that are not the request's (503: the engine or a store is away) stay error pages
+    with Retry-After; the browser's Back button keeps the typed values there.
+    """
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                return view(*args, **kwargs)
+            except ValidationError as error:
+                problem = from_validation_error(error)
+            except Problem as problem_raised:
+                if problem_raised.status >= 500:
+                    raise
+                problem = problem_raised
+            return _dashboard_page(_refusal(form, problem)), problem.status, problem.headers
+
+        return wrapper
+
+    return decorate
+
+
 @bp.post("/resumes")
+@refused_form_shown_again("upload")
 def upload_resume():
     fields = ResumeFields.model_validate(_form("candidate_id", "candidate_name", "candidate_email"))
     upload = request.files.get("file")
@@ -68,6 +149,7 @@ def upload_resume():
 
 
 @bp.post("/applications")
+@refused_form_shown_again("apply")
 def apply():
     # The domain fills in what the form leaves empty from the store: the candidate's name
     # and email from their resume, the employer's email from the posting.
@@ -76,6 +158,7 @@ def apply():
 
 
 @bp.post("/unlocks")
+@refused_form_shown_again("unlock")
 def unlock():
     # A known employer's email, plan and saved card fill what the form leaves empty.
     fields = _form(*UnlockRequest.model_fields)
@@ -83,25 +166,25 @@ def unlock():
 
 
 @bp.post("/interviews")
+@refused_form_shown_again("interview")
 def schedule_interview():
-    # One panel member per line: "username, email, name".
+    # One panel member per line: "username, email, name". The request's model checks each,
+    # so a wrong one is named by its place ("panel.1.email").
     panel = []
     for line in request.form.get("panel", "").splitlines():
         if line.strip():
             username, _, rest = line.partition(",")
             email, _, name = rest.partition(",")
             panel.append(
-                PanelMember.model_validate(
-                    {
-                        "username": username.strip(),
-                        "email": email.strip(),
-                        "name": name.strip() or username.strip(),
-                    }
-                )
+                {
+                    "username": username.strip(),
+                    "email": email.strip(),
+                    "name": name.strip() or username.strip(),
+                }
             )
     # The applicant's name and email, when left empty, are the ones their resume gave.
     fields = _form("application_id", "round", "candidate_name", "candidate_email", "lead_recruiter_email")
-    interview = InterviewRequest.model_validate({**fields, "panel": [p.model_dump() for p in panel]})
+    interview = InterviewRequest.model_validate({**fields, "panel": panel})
     return _item_redirect(hireflow().schedule_interview(interview))
 
 
