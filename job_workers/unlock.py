@@ -120,6 +120,10 @@ class ResumeUnlockTasks:
             last_decline = {"card": payment_method_ref, "decline_code": declined.decline_code or "unknown"}
             record_details(self.services.db, "unlock", unlock_id, "requested", card_declined=last_decline)
             raise
+        # Kept beside the status, so the charge is known without the engine: a sweep after
+        # the engine is lost refunds it even before the provider's search has caught up.
+        charged = {"payment_id": payment.id, "amount_cents": payment.amount, "currency": payment.currency}
+        record_details(self.services.db, "unlock", unlock_id, "requested", card_charged=charged)
         return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
 
     def refund_payment(self, unlock_id: str, payment_id: str) -> dict:

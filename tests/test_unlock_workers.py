@@ -87,6 +87,14 @@ def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_
         make_job(JobType.CHARGE_PAYMENT, element_instance_key=20), "u-5", "emp-1", PRICE, "pm_card_visa"
     )
     assert paid["payment_status"] == "succeeded"
+    # The charge is on file too: a sweep after a lost engine finds it without the provider's search.
+    with tasks.services.db.sessions() as session:
+        details = session.get(BusinessRecord, ("unlock", "u-5")).details
+    assert details["card_charged"] == {
+        "payment_id": paid["payment_id"],
+        "amount_cents": 2000,
+        "currency": "eur",
+    }
 
 
 def test_a_card_saved_with_the_provider_is_charged_with_the_employers_customer(tasks, sandbox):

@@ -39,7 +39,7 @@ from hireflow.store import (
     RequestClaim,
     utcnow,
 )
-from job_workers.records import record_status
+from job_workers.records import record_details, record_status
 from job_workers.services import Services
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import (
@@ -917,6 +917,35 @@ def test_unlocks_of_a_lost_engine_give_back_their_card_charges_through_the_provi
     assert [(r["payment_intent"], r["amount"]) for r in ledger["refunds"]] == [(charged.id, 3000)]
     statuses = {p["id"]: p["status"] for p in ledger["payment_intents"]}
     assert statuses[pending.id] == "canceled"
+
+
+def test_a_card_charge_the_providers_search_has_not_caught_up_with_is_given_back_by_its_recorded_id(
+    tmp_path, serve
+):
+    # The search lags a minute behind the provider's writes: an engine lost right after a
+    # charge left it unrefunded, though the charge worker knew its id.
+    services = empty_services(tmp_path)
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_lost"))
+    gateway = StripeStylePaymentGateway(sandbox.url, "sk_test_lost")
+    charged = gateway.charge(unlock_id="unl_new", amount=3000, currency="eur", payment_method="pm_card_visa")
+    assert gateway.charges_of("unl_new") == []  # not searchable yet
+    record_status(services.db, "unlock", "unl_new", "requested")
+    record_details(
+        services.db,
+        "unlock",
+        "unl_new",
+        "requested",
+        card_charged={"payment_id": charged.id, "amount_cents": 3000, "currency": "eur"},
+    )
+
+    [item] = close_items_of_a_lost_engine(services.db, payments=gateway)
+
+    assert item.given_back == {"card_refunded_cents": 3000}
+    ledger = requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()
+    assert [(r["payment_intent"], r["amount"]) for r in ledger["refunds"]] == [(charged.id, 3000)]
+    # Found both ways once the search has caught up, it is still one charge, refunded once.
+    requests.post(f"{sandbox.url}/_sandbox/idempotency-keys/expire", timeout=5)
+    assert [c.id for c in gateway.charges_of("unl_new", [charged.id])] == [charged.id]
 
 
 def test_a_lost_engines_unlock_whose_provider_cannot_answer_names_its_card_for_the_operator(tmp_path):

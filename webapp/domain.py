@@ -154,12 +154,12 @@ def close_items_of_a_lost_engine(
     What such an item held is given back first, as its process would have done on a
     cancellation: an interview's booking frees the panel's time in ``calendar`` (the
     domain store's calendar by default), credits an unlock spent return to the employer,
-    and, given the ``payments`` gateway, the unlock's card charges found by the provider's
-    search are refunded (a pending one cancelled). All are once-only, so a sweep that
-    fails half-way is simply run again at the next start. A card charge the gateway cannot
-    give back (unreachable, no search) is named in ``given_back`` for the operator. Items a
-    sweep ended before 2026-12-01, when it gave nothing back, are visited once more for
-    this (``newly_ended`` False).
+    and, given the ``payments`` gateway, the unlock's card charges (found by the provider's
+    search, and the one the worker recorded) are refunded (a pending one cancelled). All
+    are once-only, so a sweep that fails half-way is simply run again at the next start.
+    A card charge the gateway cannot give back (unreachable, no search) is named in
+    ``given_back`` for the operator. Items a sweep ended before 2026-12-01, when it gave
+    nothing back, are visited once more for this (``newly_ended`` False).
 
     ``make run`` sweeps only when its embedded engine starts on a new log: it keeps its log
     in a file since 2026-12-01, and instances on a kept log run on.
@@ -213,14 +213,23 @@ def _give_back_what_it_held(
             returned = ledger.refund(spent.employer_id, business_id)
             given_back["credits_returned"] = returned.amount
         if payments is not None:
-            given_back.update(_give_back_card_charges(payments, business_id))
+            given_back.update(_give_back_card_charges(db, payments, business_id))
     return given_back
 
 
-def _give_back_card_charges(payments: PaymentGateway, unlock_id: str) -> dict[str, Any]:
-    """Refund the unlock's card charges, cancel a pending one; what was done, or why not."""
+def _give_back_card_charges(db: Database, payments: PaymentGateway, unlock_id: str) -> dict[str, Any]:
+    """Refund the unlock's card charges, cancel a pending one; what was done, or why not.
+
+    The provider's search finds every charge made a minute ago or more; the charge the
+    worker recorded is also looked up by its id, however new.
+    """
+    with db.sessions() as session:
+        record = session.get(BusinessRecord, ("unlock", unlock_id))
+        recorded = ((record.details or {}) if record else {}).get("card_charged") or {}
     try:
-        charges = payments.charges_of(unlock_id)
+        charges = payments.charges_of(
+            unlock_id, [recorded["payment_id"]] if recorded.get("payment_id") else []
+        )
         refunded = [
             payments.refund(unlock_id=unlock_id, payment_id=c.id) for c in charges if c.status == "succeeded"
         ]

@@ -97,6 +97,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "rejection_reason and rejection_message, an application's match_score and matched_skills "
                 "(and screening, the recruiter's decision and note, when one screened it), "
                 "an unlock's paid (with credits, or the card's amount_cents, currency and payment_id), "
+                "card_charged (the card payment made, with its payment_id, amount_cents and currency), "
                 "card_declined (the last card refused and the provider's decline_code) "
                 "and, after a compensation, refunded, an interview's feedback (each panelist's rating, "
                 "recommendation and notes) once it is done, and its follow_up (the recruiter's last "

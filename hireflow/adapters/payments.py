@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import requests
 
@@ -122,7 +123,7 @@ class PaymentGateway(Protocol):
 
     def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None: ...
 
-    def charges_of(self, unlock_id: str) -> list[Payment]: ...
+    def charges_of(self, unlock_id: str, known_ids: Iterable[str] = ()) -> list[Payment]: ...
 
 
 def idempotency_key(unlock_id: str, step: str) -> str:
@@ -215,16 +216,24 @@ class StripeStylePaymentGateway:
             raise PaymentDeclined(f"the card cannot be charged: {exc}", CARD_UNUSABLE, None) from exc
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
 
-    def charges_of(self, unlock_id: str) -> list[Payment]:
-        """Every charge made for the unlock, each attempt's, by the provider's search.
+    def charges_of(self, unlock_id: str, known_ids: Iterable[str] = ()) -> list[Payment]:
+        """Every charge made for the unlock, each attempt's: by the provider's search, and
+        by id for those in ``known_ids`` (the charges hireflow recorded) it has not found.
 
         The search lags behind the provider's writes by up to a minute (Stripe's word), so a
-        charge made in the last minute may be missing. Raises PaymentRequestRejected where
-        the provider offers no search.
+        charge made in the last minute is found only if its id is known. Raises
+        PaymentRequestRejected where the provider offers no search.
         """
         query = _metadata_query(unlock_id=unlock_id)
         found = self._send("GET", "/v1/payment_intents/search", {"query": query})
-        return [_payment(intent) for intent in found.get("data") or []]
+        charges = [_payment(intent) for intent in found.get("data") or []]
+        searched = {charge.id for charge in charges}
+        for payment_id in dict.fromkeys(known_ids):  # each once, in the order given
+            if payment_id not in searched:
+                charges.append(
+                    _payment(self._send("GET", f"/v1/payment_intents/{quote(payment_id, safe='')}", {}))
+                )
+        return charges
 
     def _find_charge(self, unlock_id: str, attempt: str) -> dict | None:
         """The payment intent of this charge attempt, if the provider has one (its search API)."""
@@ -254,7 +263,7 @@ class StripeStylePaymentGateway:
         except PaymentRequestRejected as exc:
             if exc.code != "payment_intent_unexpected_state":
                 raise
-            body = self._send("GET", f"/v1/payment_intents/{payment_id}", {})
+            body = self._send("GET", f"/v1/payment_intents/{quote(payment_id, safe='')}", {})
             if body["status"] != "canceled":
                 raise
         return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
