@@ -19,6 +19,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -199,6 +200,8 @@ class BusinessRecord(Base):
     """
 
     __tablename__ = "business_records"
+    # Newest change first, as the UI lists items a page at a time (see webapp.domain.find_items).
+    __table_args__ = (Index("ix_business_records_newest", "updated_at", "kind", "business_id"),)
 
     # resume | application | unlock | interview
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)

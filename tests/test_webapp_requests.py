@@ -441,6 +441,80 @@ def test_the_dashboard_shows_an_items_status_as_its_own_page_does(tmp_path):
     assert row is not None and row.group(1) == "unlocked"
 
 
+def listed(page: str) -> list[str]:
+    """The item ids a page's table lists, in order."""
+    return re.findall(r'<td><a href="/items/\w+/([^"]+)">', page)
+
+
+def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_path):
+    # The dashboard showed the 30 latest changes only: an item older than that (a support
+    # question about last week's unlock) could be reached only by typing its URL.
+    services = empty_services(tmp_path)
+    app = create_app(
+        {"TESTING": True, "CONSOLE": True},
+        engine_client=EndedInstances("http://127.0.0.1:9"),
+        services=services,
+    )
+    start = datetime(2026, 12, 1, 9, 0)
+    with services.db.sessions.begin() as session:
+        for n in range(120):
+            kind = ("resume", "application", "unlock", "interview")[n % 4]
+            owner = (
+                {"application_id": f"app_{n % 7}"}
+                if kind == "interview"
+                else {"candidate_id": f"cand{n % 5}"}
+            )
+            session.add(
+                BusinessRecord(
+                    kind=kind,
+                    business_id=f"{kind[:3]}_{n:03d}",
+                    status="requested" if n % 3 else "ended",
+                    details=owner,
+                    # Four items to each second: a page may end between two of them.
+                    updated_at=start + timedelta(seconds=n // 4),
+                )
+            )
+    web = app.test_client()
+
+    pages, url = [], "/items"
+    while url:
+        page = web.get(url)
+        assert page.status_code == 200
+        pages.append(listed(page.text))
+        older = re.search(r'<a href="([^"]+)" data-testid="older">', page.text)
+        url = older.group(1).replace("&amp;", "&") if older else None
+    assert [len(p) for p in pages] == [50, 50, 20]
+    every = [business_id for p in pages for business_id in p]
+    assert len(set(every)) == 120  # none twice, none missed
+    # Newest first; within one second by kind, then id, descending: 116 to 119 share one.
+    assert every[:4] == ["unl_118", "res_116", "int_119", "app_117"]
+
+    open_unlocks = listed(web.get("/items?kind=unlock&state=open").text)
+    assert open_unlocks and all(i.startswith("unl_") and int(i[4:]) % 3 for i in open_unlocks)
+    final = listed(web.get("/items?state=final").text)
+    assert final and all(int(i[4:]) % 3 == 0 for i in final)
+    # An id finds the item, and what belongs to it.
+    assert listed(web.get("/items?q=unl_010").text) == ["unl_010"]
+    assert set(listed(web.get("/items?q=cand2&kind=resume").text)) == {
+        f"res_{n:03d}" for n in range(120) if n % 4 == 0 and n % 5 == 2
+    }
+    assert set(listed(web.get("/items?q=app_3").text)) == {
+        f"int_{n:03d}" for n in range(120) if n % 4 == 3 and n % 7 == 3
+    }
+    assert "No item matches." in web.get("/items?q=nobody").text
+    for bad in (
+        "kind=robot",
+        "state=maybe",
+        "q=a%20b",
+        "before=yesterday",
+        "before=2026-12-01T09:00:00~robot~x",
+    ):
+        refused = web.get(f"/items?{bad}")
+        assert refused.status_code == 400 and refused.mimetype == "text/html", bad
+    # The dashboard's find box leads here.
+    assert 'action="/items"' in web.get("/").text
+
+
 def test_an_interview_says_when_it_is_booked_and_with_whom(tmp_path):
     # The scheduled interview's page named its application and round, not its time.
     services = empty_services(tmp_path)

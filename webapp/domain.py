@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import String, cast, delete, or_, select, update
+from sqlalchemy import String, cast, delete, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -291,6 +291,33 @@ class ItemSummary:
     business_id: str
     status: str
     updated_at: datetime
+
+
+ITEMS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class ItemCursor:
+    """Where a page of items ends: its last line's change time, kind and id.
+
+    In a URL as ``2026-12-02T05:12:39.123456~unlock~unl_1`` (ids never hold ``~``).
+    """
+
+    updated_at: datetime
+    kind: str
+    business_id: str
+
+    def __str__(self) -> str:
+        return f"{self.updated_at.isoformat()}~{self.kind}~{self.business_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> ItemCursor:
+        """The cursor a page link carries; ValueError for anything else."""
+        when, kind, business_id = text.split("~")
+        updated_at = datetime.fromisoformat(when)
+        if kind not in KINDS or not business_id or updated_at.tzinfo is not None:
+            raise ValueError("not a cursor of the items list")
+        return cls(updated_at, kind, business_id)
 
 
 @dataclass(frozen=True)
@@ -958,18 +985,60 @@ class Hireflow:
         Without the engine's view (one call per line would be too slow), so an item whose
         instance ended on a path that records no outcome shows its first status here.
         """
-        with self.services.db.sessions() as session:
-            rows = list(
-                session.scalars(
-                    select(BusinessRecord).order_by(BusinessRecord.updated_at.desc()).limit(limit)
+        return self.find_items(limit=limit)[0]
+
+    def find_items(
+        self,
+        *,
+        kind: str | None = None,
+        state: str = "any",
+        query: str | None = None,
+        before: ItemCursor | None = None,
+        limit: int = ITEMS_PER_PAGE,
+    ) -> tuple[list[ItemSummary], ItemCursor | None]:
+        """A page of items, newest change first, and the cursor of the next page (None: last page).
+
+        ``kind`` keeps one kind; ``state`` keeps the ``open`` ones (their recorded status is
+        not final) or the ``final`` ones; ``query`` keeps the item with that id and the
+        items that belong to it (a candidate's resumes, applications and unlocks, an
+        application's interviews), found through the indexed ``belongs_to``. Pages are cut
+        by the last line's (updated_at, kind, id), so a page stays right while items change.
+        """
+        statement = select(BusinessRecord)
+        if kind is not None:
+            statement = statement.where(BusinessRecord.kind == kind)
+        if state in ("open", "final"):
+            final = or_(
+                *(
+                    (BusinessRecord.kind == each) & BusinessRecord.status.in_(sorted(FINAL_STATUSES[each]))
+                    for each in ([kind] if kind else KINDS)
                 )
             )
-        return [
+            statement = statement.where(final if state == "final" else ~final)
+        if query:
+            # The kinds spelled out, so the id is looked up through the primary key (kind, id).
+            by_id = BusinessRecord.kind.in_(sorted(KINDS)) & (BusinessRecord.business_id == query)
+            statement = statement.where(or_(by_id, BusinessRecord.belongs_to == query))
+        if before is not None:
+            statement = statement.where(
+                tuple_(BusinessRecord.updated_at, BusinessRecord.kind, BusinessRecord.business_id)
+                < tuple_(before.updated_at, before.kind, before.business_id)
+            )
+        order = (
+            BusinessRecord.updated_at.desc(),
+            BusinessRecord.kind.desc(),
+            BusinessRecord.business_id.desc(),
+        )
+        with self.services.db.sessions() as session:
+            rows = list(session.scalars(statement.order_by(*order).limit(limit + 1)))
+        page = [
             ItemSummary(
                 r.kind, r.business_id, self._business_status(r.kind, r.business_id, r.status), r.updated_at
             )
-            for r in rows
+            for r in rows[:limit]
         ]
+        last = rows[limit - 1] if len(rows) > limit else None
+        return page, (ItemCursor(last.updated_at, last.kind, last.business_id) if last else None)
 
     def postings(self) -> list[JobPosting]:
         with self.services.db.sessions() as session:

@@ -17,10 +17,11 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from pydantic import ValidationError
 from werkzeug.utils import secure_filename
 
-from webapp.domain import KINDS
+from webapp.domain import KINDS, ItemCursor
 from webapp.http import hireflow, operate_link, tasklist_link
-from webapp.problems import Problem, from_validation_error
+from webapp.problems import Problem, from_validation_error, invalid_field
 from webapp.schemas import (
+    IDENTIFIER_PATTERN,
     ApplicationRequest,
     InterviewRequest,
     ResumeFields,
@@ -207,6 +208,43 @@ def retry_incident(kind: str, business_id: str, incident_key: str):
 def cancel(business_id: str):
     hireflow().cancel_interview(business_id)
     return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
+
+
+ITEM_STATES = {"any": "open or over", "open": "open (still running)", "final": "over"}
+
+
+@bp.get("/items")
+def items():
+    """Every item, newest change first, a page at a time: by kind, open or over, or an id.
+
+    The id finds the item itself and what belongs to it: a candidate id their resumes,
+    applications and unlocks; an application id its interviews.
+    """
+    kind = request.args.get("kind") or None
+    state = request.args.get("state") or "any"
+    query = request.args.get("q", "").strip() or None
+    if kind is not None and kind not in KINDS:
+        raise invalid_field("kind", f"one of {', '.join(KINDS)}")
+    if state not in ITEM_STATES:
+        raise invalid_field("state", f"one of {', '.join(ITEM_STATES)}")
+    if query is not None and not IDENTIFIER_PATTERN.match(query):
+        raise invalid_field("q", "an id: letters, digits, '.', '_' or '-'")
+    try:
+        before = ItemCursor.parse(request.args["before"]) if request.args.get("before") else None
+    except ValueError as exc:
+        raise invalid_field("before", "a link from this page's 'older' button") from exc
+    found, next_page = hireflow().find_items(kind=kind, state=state, query=query, before=before)
+    return render_template(
+        "items.html",
+        items=found,
+        next_page=next_page,
+        kind=kind,
+        state=state,
+        query=query,
+        kinds=KINDS,
+        states=ITEM_STATES,
+        paged=before is not None,
+    )
 
 
 @bp.get("/items/<kind>/<business_id>")
