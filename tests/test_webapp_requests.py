@@ -67,9 +67,9 @@ from webapp.schemas import PATTERN_IN_WORDS
 MAX_UPLOAD = 200_000
 
 
-def empty_services(folder: Path) -> Services:
-    """A new SQLite store and file folder under ``folder``, with slot links."""
-    db = Database(f"sqlite:///{folder / 'domain.sqlite3'}")
+def empty_services(folder: Path, store_url: str | None = None) -> Services:
+    """A new store (SQLite in ``folder``, or at ``store_url``) and file folder, with slot links."""
+    db = Database(store_url or f"sqlite:///{folder / 'domain.sqlite3'}")
     db.create_schema()
     return Services(
         files=LocalFileStore(folder / "files"),
@@ -446,10 +446,10 @@ def listed(page: str) -> list[str]:
     return re.findall(r'<td><a href="/items/\w+/([^"]+)">', page)
 
 
-def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_path):
+def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_path, store_url):
     # The dashboard showed the 30 latest changes only: an item older than that (a support
     # question about last week's unlock) could be reached only by typing its URL.
-    services = empty_services(tmp_path)
+    services = empty_services(tmp_path, store_url)  # row values and the index, on both databases
     app = create_app(
         {"TESTING": True, "CONSOLE": True},
         engine_client=EndedInstances("http://127.0.0.1:9"),
