@@ -13,6 +13,7 @@ import re
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import requests
@@ -57,12 +58,13 @@ from webapp.domain import (
     ENGINE_LOST_REASON,
     FINAL_STATUSES,
     FIRST_STATUS,
+    KINDS,
     EndedItem,
     close_items_of_a_lost_engine,
 )
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
-from webapp.schemas import PATTERN_IN_WORDS
+from webapp.schemas import PATTERN_IN_WORDS, ItemKind
 
 MAX_UPLOAD = 200_000
 
@@ -192,6 +194,10 @@ def patterns_in(schema) -> set[str]:
     if isinstance(schema, list):
         return set().union(*(patterns_in(value) for value in schema))
     return set()
+
+
+def test_the_kinds_a_query_names_are_the_kinds_of_item():
+    assert set(get_args(ItemKind)) == set(KINDS)
 
 
 def test_every_pattern_a_request_must_match_is_said_in_words():
@@ -513,6 +519,29 @@ def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_
         assert refused.status_code == 400 and refused.mimetype == "text/html", bad
     # The dashboard's find box leads here.
     assert 'action="/items"' in web.get("/").text
+
+    # The same as JSON, for support tools: the same pages, through the next cursor.
+    api_pages, cursor = [], None
+    while True:
+        page = web.get("/api/items", query_string={"before": cursor} if cursor else {}).json
+        api_pages.append([item["id"] for item in page["items"]])
+        if not (cursor := page["next"]):
+            break
+    assert api_pages == pages
+    first = web.get("/api/items?q=unl_010").json["items"]
+    assert first == [
+        {"kind": "unlock", "id": "unl_010", "status": "requested", "updatedAt": "2026-12-01T09:00:02Z"}
+    ]
+    for bad, field in [
+        ("kind=", "kind"),
+        ("q=", "q"),
+        ("state=maybe", "state"),
+        ("before=x", "before"),
+        ("x=1", "x"),
+    ]:
+        refused = web.get(f"/api/items?{bad}")
+        assert refused.status_code == 400 and refused.mimetype == "application/problem+json", bad
+        assert [p["name"] for p in refused.json["invalid_params"]] == [field], bad
 
 
 def test_an_interview_says_when_it_is_booked_and_with_whom(tmp_path):

@@ -56,7 +56,14 @@ from hireflow.store import (
 from job_workers.services import Services
 from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway, call_engine
 from webapp.problems import Problem, engine_unavailable, invalid_field
-from webapp.schemas import ApplicationRequest, CardUpdate, InterviewRequest, ResumeFields, UnlockRequest
+from webapp.schemas import (
+    ApplicationRequest,
+    CardUpdate,
+    InterviewRequest,
+    ItemQuery,
+    ResumeFields,
+    UnlockRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +298,15 @@ class ItemSummary:
     business_id: str
     status: str
     updated_at: datetime
+
+    def as_json(self) -> dict[str, str]:
+        """As ``GET /api/items`` lists it (``updatedAt`` as the item's status gives it)."""
+        return {
+            "kind": self.kind,
+            "id": self.business_id,
+            "status": self.status,
+            "updatedAt": self.updated_at.isoformat() + "Z",
+        }
 
 
 ITEMS_PER_PAGE = 50
@@ -986,6 +1002,14 @@ class Hireflow:
         instance ended on a path that records no outcome shows its first status here.
         """
         return self.find_items(limit=limit)[0]
+
+    def list_items(self, query: ItemQuery) -> tuple[list[ItemSummary], ItemCursor | None]:
+        """``find_items`` for a checked query; a 400 for a ``before`` no page gave."""
+        try:
+            before = ItemCursor.parse(query.before) if query.before else None
+        except ValueError as exc:
+            raise invalid_field("before", "a next cursor as a page of items gave it") from exc
+        return self.find_items(kind=query.kind, state=query.state, query=query.q, before=before)
 
     def find_items(
         self,

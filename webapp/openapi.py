@@ -15,6 +15,29 @@ PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ItemList": {
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "id", "status", "updatedAt"],
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "id": {"type": "string"},
+                        "status": {"type": "string", "description": "as the item's own status gives it"},
+                        "updatedAt": {"type": "string"},
+                    },
+                },
+            },
+            "next": {
+                "type": ["string", "null"],
+                "description": "the next page's cursor, for before=; null on the last page",
+            },
+        },
+    },
     "Problem": {
         "type": "object",
         "description": "RFC 9457 problem details.",
@@ -349,6 +372,27 @@ def _message(summary: str) -> dict[str, Any]:
     }
 
 
+def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """A query model's fields as query parameters, each optional (a None default: left out)."""
+    parameters = []
+    for name, field in model_schema["properties"].items():
+        # pydantic writes "X or None" as anyOf [X, null]; a query parameter is absent instead.
+        schema = next((s for s in field.get("anyOf", []) if s.get("type") != "null"), field)
+        schema = {k: v for k, v in schema.items() if k not in ("title", "description")}
+        if field.get("default") is not None:
+            schema["default"] = field["default"]
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": field["description"],
+                "schema": schema,
+            }
+        )
+    return parameters
+
+
 ADMIN_ERRORS = {
     "401": _problem("Missing or wrong admin token."),
     "403": _problem("The admin API is disabled (no HIREFLOW_ADMIN_TOKEN)."),
@@ -466,6 +510,13 @@ def openapi_document() -> dict[str, Any]:
         "/api/interviews": {"post": _start("Schedule an interview", "InterviewRequest")},
         "/api/interviews/{business_id}": {"get": _status("An interview's status")},
         "/api/interviews/{business_id}/cancellation": {"post": _message("Cancel an interview")},
+        "/api/items": {
+            "get": {
+                "summary": "Every item, newest change first, 50 to a page: by kind, open or over, or an id",
+                "parameters": _query_parameters(schemas.pop("ItemQuery")),
+                "responses": {"200": _json("ItemList", "A page of items."), "400": INVALID},
+            }
+        },
         "/webhooks/payments": {
             "post": {
                 "summary": "Payment provider events (Stripe-style, signed)",

@@ -149,6 +149,27 @@ class PostingRequest(Strict):
     min_years: int = Field(default=0, ge=0, le=50)
 
 
+# The kinds of item (webapp.domain.KINDS, where each is tied to its process).
+ItemKind = Literal["resume", "application", "unlock", "interview"]
+
+
+class ItemQuery(Strict):
+    """Which items to list (``GET /api/items``, and the console's Items page)."""
+
+    kind: ItemKind | None = Field(None, description="Only items of this kind.")
+    state: Literal["any", "open", "final"] = Field(
+        "any", description="open: still running (the recorded status is not final); final: over."
+    )
+    q: Identifier | None = Field(
+        None,
+        description="An id: the item with it, and the items that belong to it (a candidate's "
+        "resumes, applications and unlocks; an application's interviews).",
+    )
+    before: str | None = Field(
+        None, max_length=200, description="The page after another: that page's next cursor, as given."
+    )
+
+
 REQUEST_MODELS: list[type[BaseModel]] = [
     ResumeFields,
     ApplicationRequest,
@@ -157,4 +178,5 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     InterviewRequest,
     StartRequest,
     PostingRequest,
+    ItemQuery,
 ]

@@ -30,11 +30,12 @@ CSRF_EXEMPT_BLUEPRINTS = (
     "applications",
     "unlocks",
     "interviews",
+    "items",
     "candidates",
     "webhooks",
 )
 
-DOMAIN_API_BLUEPRINTS = ("resumes", "applications", "unlocks", "interviews", "candidates")
+DOMAIN_API_BLUEPRINTS = ("resumes", "applications", "unlocks", "interviews", "items", "candidates")
 CONSOLE_BLUEPRINTS = ("ui", "tasks")
 
 # Pages reached by a signed link in an email: the token in the URL works like a password.

@@ -17,13 +17,13 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from pydantic import ValidationError
 from werkzeug.utils import secure_filename
 
-from webapp.domain import KINDS, ItemCursor
+from webapp.domain import KINDS
 from webapp.http import hireflow, operate_link, tasklist_link
-from webapp.problems import Problem, from_validation_error, invalid_field
+from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
-    IDENTIFIER_PATTERN,
     ApplicationRequest,
     InterviewRequest,
+    ItemQuery,
     ResumeFields,
     UnlockRequest,
 )
@@ -220,30 +220,19 @@ def items():
     The id finds the item itself and what belongs to it: a candidate id their resumes,
     applications and unlocks; an application id its interviews.
     """
-    kind = request.args.get("kind") or None
-    state = request.args.get("state") or "any"
-    query = request.args.get("q", "").strip() or None
-    if kind is not None and kind not in KINDS:
-        raise invalid_field("kind", f"one of {', '.join(KINDS)}")
-    if state not in ITEM_STATES:
-        raise invalid_field("state", f"one of {', '.join(ITEM_STATES)}")
-    if query is not None and not IDENTIFIER_PATTERN.match(query):
-        raise invalid_field("q", "an id: letters, digits, '.', '_' or '-'")
-    try:
-        before = ItemCursor.parse(request.args["before"]) if request.args.get("before") else None
-    except ValueError as exc:
-        raise invalid_field("before", "a link from this page's 'older' button") from exc
-    found, next_page = hireflow().find_items(kind=kind, state=state, query=query, before=before)
+    # The filter form sends every field, the unused ones empty.
+    query = ItemQuery.model_validate({k: v.strip() for k, v in request.args.items() if v.strip()})
+    found, next_page = hireflow().list_items(query)
     return render_template(
         "items.html",
         items=found,
         next_page=next_page,
-        kind=kind,
-        state=state,
-        query=query,
+        kind=query.kind,
+        state=query.state,
+        query=query.q,
         kinds=KINDS,
         states=ITEM_STATES,
-        paged=before is not None,
+        paged=query.before is not None,
     )
 
 
