@@ -292,7 +292,10 @@ class Accepted:
 
 @dataclass(frozen=True)
 class ItemSummary:
-    """One line of the UI's recent items, its status as the item's own page gives it."""
+    """One line of a list of items (the dashboard, the Items page, ``GET /api/items``).
+
+    Its status is the one the item's own page gives.
+    """
 
     kind: str
     business_id: str
