@@ -59,15 +59,15 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "HIREFLOW_API_TOKEN",
         "",
         "Bearer token of the domain API (`/api/resumes`, `applications`, `unlocks`, `interviews`, "
-        "`candidates`); several, comma-separated, while you rotate it; empty leaves it open, for local "
-        "use only",
+        "`items`, `candidates`); several, comma-separated, while you rotate it; empty leaves it open, "
+        "for local use only",
     ),
     (
         "CONSOLE",
         "HIREFLOW_CONSOLE",
         True,
-        "Serve the HTML console (`/`, `/items/...`, `/mail`); it starts any process with no login, so "
-        "turn it off, or put it behind your sign-in proxy, where others can reach the webapp",
+        "Serve the HTML console (`/`, `/items`, `/items/...`, `/mail`); it starts any process with no "
+        "login, so turn it off, or put it behind your sign-in proxy, where others can reach the webapp",
     ),
     (
         "SECRET_KEY",
