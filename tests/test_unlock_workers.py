@@ -156,13 +156,10 @@ def test_an_unlock_records_how_it_was_paid_and_what_a_refund_gave_back(tasks, sa
             for u in ("u-10", "u-11", "u-12", "u-13", "u-14")
         }
     assert details["u-10"] == {"paid": {"with": "credits", "credits": PRICE["credits"]}}
+    charge = {"amount_cents": PRICE["amount_cents"], "currency": PRICE.get("currency", "eur")}
     assert details["u-11"] == {
-        "paid": {
-            "with": "card",
-            "amount_cents": PRICE["amount_cents"],
-            "currency": PRICE.get("currency", "eur"),
-            "payment_id": by_card["payment_id"],
-        }
+        "card_charged": {**charge, "payment_id": by_card["payment_id"]},  # by the charge step
+        "paid": {"with": "card", **charge, "payment_id": by_card["payment_id"]},  # by the grant
     }
     assert details["u-12"] == {}
     assert details["u-13"]["refunded"]["amount_cents"] == PRICE["amount_cents"]
