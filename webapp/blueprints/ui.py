@@ -104,8 +104,9 @@ def _refusal(form: str, problem: Problem) -> dict:
     return {
         "form": form,
         "title": problem.title,
-        # A problem with no field (a 409, the engine's refusal) says what is wrong in its detail.
-        "detail": None if errors else problem.detail,
+        # A problem with no field (a 409, the engine's refusal) says what is wrong in its detail;
+        # one with fields only joins their reasons, shown one by one already.
+        "detail": None if problem.extensions.get("invalid_params") else problem.detail,
         "elsewhere": elsewhere,
         "errors": errors,
         "first_field": next((name for name in FORM_FIELDS[form] if name in errors), None),
