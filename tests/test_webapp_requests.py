@@ -482,18 +482,26 @@ def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_
             )
     web = app.test_client()
 
-    pages, url = [], "/items"
-    while url:
-        page = web.get(url)
-        assert page.status_code == 200
-        pages.append(listed(page.text))
-        older = re.search(r'<a href="([^"]+)" data-testid="older">', page.text)
-        url = older.group(1).replace("&amp;", "&") if older else None
+    def every_page(url: str | None) -> list[list[str]]:
+        pages = []
+        while url:
+            page = web.get(url)
+            assert page.status_code == 200
+            pages.append(listed(page.text))
+            next_page = re.search(r'<a href="([^"]+)" data-testid="next-page">', page.text)
+            url = next_page.group(1).replace("&amp;", "&") if next_page else None
+        return pages
+
+    pages = every_page("/items")
     assert [len(p) for p in pages] == [50, 50, 20]
     every = [business_id for p in pages for business_id in p]
     assert len(set(every)) == 120  # none twice, none missed
     # Newest first; within one second by kind, then id, descending: 116 to 119 share one.
     assert every[:4] == ["unl_118", "res_116", "int_119", "app_117"]
+    # The longest unchanged first: the same lines, the other way round, page after page.
+    oldest_first = every_page("/items?order=oldest")
+    assert [len(p) for p in oldest_first] == [50, 50, 20]
+    assert [business_id for p in oldest_first for business_id in p] == every[::-1]
 
     open_unlocks = listed(web.get("/items?kind=unlock&state=open").text)
     assert open_unlocks and all(i.startswith("unl_") and int(i[4:]) % 3 for i in open_unlocks)
@@ -512,8 +520,8 @@ def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_
         "kind=robot",
         "state=maybe",
         "q=a%20b",
-        "before=yesterday",
-        "before=2026-12-01T09:00:00~robot~x",
+        "after=yesterday",
+        "after=2026-12-01T09:00:00~robot~x",
     ):
         refused = web.get(f"/items?{bad}")
         assert refused.status_code == 400 and refused.mimetype == "text/html", bad
@@ -523,7 +531,7 @@ def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_
     # The same as JSON, for support tools: the same pages, through the next cursor.
     api_pages, cursor = [], None
     while True:
-        page = web.get("/api/items", query_string={"before": cursor} if cursor else {}).json
+        page = web.get("/api/items", query_string={"after": cursor} if cursor else {}).json
         api_pages.append([item["id"] for item in page["items"]])
         if not (cursor := page["next"]):
             break
@@ -536,7 +544,8 @@ def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_
         ("kind=", "kind"),
         ("q=", "q"),
         ("state=maybe", "state"),
-        ("before=x", "before"),
+        ("after=x", "after"),
+        ("order=random", "order"),
         ("x=1", "x"),
     ]:
         refused = web.get(f"/api/items?{bad}")

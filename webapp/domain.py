@@ -1007,12 +1007,18 @@ class Hireflow:
         return self.find_items(limit=limit)[0]
 
     def list_items(self, query: ItemQuery) -> tuple[list[ItemSummary], ItemCursor | None]:
-        """``find_items`` for a checked query; a 400 for a ``before`` no page gave."""
+        """``find_items`` for a checked query; a 400 for an ``after`` no page gave."""
         try:
-            before = ItemCursor.parse(query.before) if query.before else None
+            after = ItemCursor.parse(query.after) if query.after else None
         except ValueError as exc:
-            raise invalid_field("before", "a next cursor as a page of items gave it") from exc
-        return self.find_items(kind=query.kind, state=query.state, query=query.q, before=before)
+            raise invalid_field("after", "a next cursor as a page of items gave it") from exc
+        return self.find_items(
+            kind=query.kind,
+            state=query.state,
+            query=query.q,
+            oldest_first=query.order == "oldest",
+            after=after,
+        )
 
     def find_items(
         self,
@@ -1020,7 +1026,8 @@ class Hireflow:
         kind: str | None = None,
         state: str = "any",
         query: str | None = None,
-        before: ItemCursor | None = None,
+        oldest_first: bool = False,
+        after: ItemCursor | None = None,
         limit: int = ITEMS_PER_PAGE,
     ) -> tuple[list[ItemSummary], ItemCursor | None]:
         """A page of items, newest change first, and the cursor of the next page (None: last page).
@@ -1028,8 +1035,9 @@ class Hireflow:
         ``kind`` keeps one kind; ``state`` keeps the ``open`` ones (their recorded status is
         not final) or the ``final`` ones; ``query`` keeps the item with that id and the
         items that belong to it (a candidate's resumes, applications and unlocks, an
-        application's interviews), found through the indexed ``belongs_to``. Pages are cut
-        by the last line's (updated_at, kind, id), so a page stays right while items change.
+        application's interviews), found through the indexed ``belongs_to``;
+        ``oldest_first`` turns the order round. Pages are cut after the last line's
+        (updated_at, kind, id), so a page stays right while items change.
         """
         statement = select(BusinessRecord)
         if kind is not None:
@@ -1046,16 +1054,11 @@ class Hireflow:
             # The kinds spelled out, so the id is looked up through the primary key (kind, id).
             by_id = BusinessRecord.kind.in_(sorted(KINDS)) & (BusinessRecord.business_id == query)
             statement = statement.where(or_(by_id, BusinessRecord.belongs_to == query))
-        if before is not None:
-            statement = statement.where(
-                tuple_(BusinessRecord.updated_at, BusinessRecord.kind, BusinessRecord.business_id)
-                < tuple_(before.updated_at, before.kind, before.business_id)
-            )
-        order = (
-            BusinessRecord.updated_at.desc(),
-            BusinessRecord.kind.desc(),
-            BusinessRecord.business_id.desc(),
-        )
+        line = (BusinessRecord.updated_at, BusinessRecord.kind, BusinessRecord.business_id)
+        if after is not None:
+            cut = tuple_(after.updated_at, after.kind, after.business_id)
+            statement = statement.where(tuple_(*line) > cut if oldest_first else tuple_(*line) < cut)
+        order = [column.asc() if oldest_first else column.desc() for column in line]
         with self.services.db.sessions() as session:
             rows = list(session.scalars(statement.order_by(*order).limit(limit + 1)))
         page = [

@@ -34,7 +34,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "next": {
                 "type": ["string", "null"],
-                "description": "the next page's cursor, for before=; null on the last page",
+                "description": "the next page's cursor, for after=; null on the last page",
             },
         },
     },

@@ -165,8 +165,15 @@ class ItemQuery(Strict):
         description="An id: the item with it, and the items that belong to it (a candidate's "
         "resumes, applications and unlocks; an application's interviews).",
     )
-    before: str | None = Field(
-        None, max_length=200, description="The page after another: that page's next cursor, as given."
+    order: Literal["newest", "oldest"] = Field(
+        "newest",
+        description="newest: the latest change first; oldest: the longest unchanged first "
+        "(with state=open: what has waited longest).",
+    )
+    after: str | None = Field(
+        None,
+        max_length=200,
+        description="The page after another: that page's next cursor, as given (with the same order).",
     )
 
 

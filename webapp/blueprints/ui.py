@@ -231,9 +231,10 @@ def items():
         kind=query.kind,
         state=query.state,
         query=query.q,
+        order=query.order,
         kinds=KINDS,
         states=ITEM_STATES,
-        paged=query.before is not None,
+        paged=query.after is not None,
     )
 
 
