@@ -13,14 +13,17 @@ from urllib.parse import urlparse
 
 import pytest
 
+from hireflow.constants import ProcessId
 from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
 from hireflow.seed import load_demo_data
 from hireflow.store import CalendarBooking, ContactAccess, RequestClaim
+from job_workers.records import record_status
 from tests.engine_helpers import (
     describe_instance,
     process_variable,
     unique_key,
     wait_for,
+    wait_for_incident,
     wait_for_user_task,
     wait_until_completed,
     wait_until_element,
@@ -653,6 +656,48 @@ def test_without_tasklist_a_screening_is_done_in_the_console_with_its_form(web, 
     assert web.get(f"/api/applications/{applied.json['id']}").json["status"] == "shortlisted"
     assert web.get(task_path).status_code == 404  # completed: no longer open
     assert 'data-testid="no-tasks"' in web.get(f"/tasks?instance={instance}").text
+
+
+def test_without_operate_the_tasks_page_lists_incidents_and_leads_to_their_item(
+    web, process_engine, local_world
+):
+    if not web.application.config.get("ENGINE_CONTROL_URL"):
+        pytest.skip("a cluster has Operate; the console's incident list is for the embedded engine")
+    # An application to a posting that does not exist: the score step stops at once.
+    instance, variables = apply_to_a_missing_posting(process_engine, local_world)
+    record_status(
+        local_world.services.db,
+        "application",
+        variables["application_id"],
+        "submitted",
+        {"process_instance_key": str(instance), "candidate_id": variables["candidate_id"]},
+    )
+    wait_for_incident(process_engine.client, instance)
+
+    page = web.get(f"/tasks?instance={instance}").text
+    [row] = re.findall(r'<table data-testid="incidents">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert "Score the match" in row
+    assert f'<a href="/items/application/{variables["application_id"]}">' in row
+    # What failed, for which item, and what to do; the item's page has the rest.
+    assert "Cannot succeed with this data, at ScoreMatch" in row and "Fix what the detail says" in row
+    assert 'data-testid="no-tasks"' in page
+    assert 'data-testid="no-incidents"' in web.get("/tasks?instance=1").text
+    process_engine.client.cancel_process_instance(instance)
+
+
+def apply_to_a_missing_posting(process_engine, local_world) -> tuple[str, dict]:
+    candidate_id = local_world.add_candidate(["python"])
+    variables = {
+        "application_id": unique_key("app"),
+        "candidate_id": candidate_id,
+        "candidate_name": "Grace Hopper",
+        "candidate_email": f"{candidate_id}@example.com",
+        "posting_id": unique_key("no-such-posting"),
+        "employer_email": "hiring@acme.example",
+        "recruiter_team_email": "recruiters@acme.example",
+    }
+    created = process_engine.client.create_process_instance(ProcessId.RESUME_SUBMISSION, variables)
+    return created["processInstanceKey"], variables
 
 
 def test_each_panelist_sees_only_their_own_feedback_task_answers(web, process_engine, local_world):

@@ -51,6 +51,18 @@ class PersonsTask:
     due_date: str | None = None  # ISO date-time, as the model's task schedule sets it
 
 
+@dataclass(frozen=True)
+class OpenIncident:
+    """A step an incident stopped, with the business item it belongs to."""
+
+    key: str
+    element_id: str
+    element_name: str
+    error_message: str
+    process_instance_key: str
+    item: tuple[str, str] | None  # (kind, business id)
+
+
 class LocalTasks:
     """Lists and completes the embedded engine's user tasks (the webapp's stand-in for Tasklist)."""
 
@@ -65,6 +77,31 @@ class LocalTasks:
             filter_["processInstanceKey"] = process_instance_key
         found = call_engine("listing people's tasks", self.gateway.client.search_user_tasks, **filter_)
         return [self._describe(task) for task in sorted(found, key=lambda t: int(t["userTaskKey"]))]
+
+    def open_incidents(self, process_instance_key: str | None = None) -> list[OpenIncident]:
+        """The steps stopped for an operator, oldest first (of one instance, if given).
+
+        Operate's incident list, for the embedded engine that has none: each leads to its
+        item's page, which shows the whole message and the Retry button.
+        """
+        filter_: dict[str, Any] = {"state": "ACTIVE"}
+        if process_instance_key:
+            filter_["processInstanceKey"] = process_instance_key
+        found = call_engine("listing incidents", self.gateway.client.search_incidents, **filter_)
+        names = bundled_element_names()
+        return [
+            OpenIncident(
+                key=str(incident["incidentKey"]),
+                element_id=incident["elementId"],
+                element_name=names.get(
+                    (incident.get("processDefinitionId"), incident["elementId"]), incident["elementId"]
+                ),
+                error_message=incident.get("errorMessage") or "",
+                process_instance_key=str(incident["processInstanceKey"]),
+                item=self.domain.item_of_instance(str(incident["processInstanceKey"])),
+            )
+            for incident in sorted(found, key=lambda i: int(i["incidentKey"]))
+        ]
 
     def task(self, key: str) -> PersonsTask:
         """One open task; 404 when there is none (completed, or never was)."""

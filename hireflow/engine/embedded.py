@@ -382,6 +382,7 @@ class _Projection:
                 "errorType": value["errorType"],
                 "errorMessage": value["errorMessage"],
                 "elementId": value["elementId"],
+                "processDefinitionId": value.get("bpmnProcessId"),
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "jobKey": _k(value["jobKey"]),
             },

@@ -30,7 +30,8 @@ def task_list():
     if instance is not None and len(tasks) == 1:
         # An item page's "do it here" link: one task waits there, so its form is where to go.
         return redirect(url_for("tasks.task_form", key=tasks[0].key))
-    return render_template("tasks.html", tasks=tasks, instance=instance)
+    incidents = local_tasks().open_incidents(instance)
+    return render_template("tasks.html", tasks=tasks, incidents=incidents, instance=instance)
 
 
 @bp.get("/<key>")
