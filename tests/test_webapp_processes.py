@@ -682,7 +682,17 @@ def test_without_operate_the_tasks_page_lists_incidents_and_leads_to_their_item(
     assert "Cannot succeed with this data, at ScoreMatch" in row and "Fix what the detail says" in row
     assert 'data-testid="no-tasks"' in page
     assert 'data-testid="no-incidents"' in web.get("/tasks?instance=1").text
-    process_engine.client.cancel_process_instance(instance)
+
+    # Mended (the posting now exists), the step is retried from the list, and the
+    # application moves on.
+    local_world.add_posting(["python"], posting_id=variables["posting_id"])
+    [retry] = re.findall(r'<form method="post" action="([^"]+/retry)">', page)
+    done = web.post(retry, data={"csrf_token": csrf_token(page)})
+    assert done.status_code == 303
+    wait_until_element(process_engine.client, instance, "RouteApplication", state="COMPLETED")
+    assert 'data-testid="no-incidents"' in web.get(f"/tasks?instance={instance}").text
+    if process_engine.client.get_process_instance(instance)["state"] == "ACTIVE":
+        process_engine.client.cancel_process_instance(instance)  # waits for a screening
 
 
 def apply_to_a_missing_posting(process_engine, local_world) -> tuple[str, dict]:
