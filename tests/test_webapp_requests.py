@@ -417,6 +417,15 @@ class EndedInstances(CamundaRestClient):
         return {"processInstanceKey": str(key), "state": "COMPLETED"}
 
 
+def console_on_ended_instances(services: Services):
+    """An app with the console whose engine says every instance completed."""
+    return create_app(
+        {"TESTING": True, "CONSOLE": True},
+        engine_client=EndedInstances("http://127.0.0.1:9"),
+        services=services,
+    )
+
+
 def test_an_item_whose_instance_ended_without_an_outcome_shows_ended(tmp_path):
     services = empty_services(tmp_path)
     app = create_app({"TESTING": True}, engine_client=EndedInstances("http://127.0.0.1:9"), services=services)
@@ -428,11 +437,7 @@ def test_an_item_whose_instance_ended_without_an_outcome_shows_ended(tmp_path):
 
 def test_the_dashboard_shows_an_items_status_as_its_own_page_does(tmp_path):
     services = empty_services(tmp_path)
-    app = create_app(
-        {"TESTING": True, "CONSOLE": True},
-        engine_client=EndedInstances("http://127.0.0.1:9"),
-        services=services,
-    )
+    app = console_on_ended_instances(services)
     # Access granted, the "record: unlocked" step not reached yet: the page says unlocked.
     add_first_status(services, "unlock", "unl_granted", "requested")
     with services.db.sessions.begin() as session:
@@ -456,11 +461,7 @@ def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_
     # The dashboard showed the 30 latest changes only: an item older than that (a support
     # question about last week's unlock) could be reached only by typing its URL.
     services = empty_services(tmp_path, store_url)  # row values and the index, on both databases
-    app = create_app(
-        {"TESTING": True, "CONSOLE": True},
-        engine_client=EndedInstances("http://127.0.0.1:9"),
-        services=services,
-    )
+    app = console_on_ended_instances(services)
     start = datetime(2026, 12, 1, 9, 0)
     with services.db.sessions.begin() as session:
         for n in range(120):
@@ -586,11 +587,7 @@ def test_an_interview_says_when_it_is_booked_and_with_whom(tmp_path):
 
 def test_an_application_lists_its_interviews(tmp_path):
     services = empty_services(tmp_path)
-    app = create_app(
-        {"TESTING": True, "CONSOLE": True},
-        engine_client=EndedInstances("http://127.0.0.1:9"),
-        services=services,
-    )
+    app = console_on_ended_instances(services)
     record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
     record_status(services.db, "interview", "int_2", "requested", {"application_id": "app_1", "round": 2})
     record_status(services.db, "interview", "int_1", "cancelled", {"application_id": "app_1", "round": 1})
@@ -611,8 +608,7 @@ def test_an_application_lists_its_interviews(tmp_path):
 
 def test_the_item_page_reads_details_in_words(tmp_path):
     services = empty_services(tmp_path)
-    engine = EndedInstances("http://127.0.0.1:9")
-    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    app = console_on_ended_instances(services)
     details = {"match_score": 100, "matched_skills": ["python", "sql"], "missing_skills": []}
     record_status(services.db, "application", "app_1", "shortlisted", details)
     record_status(services.db, "interview", "int_1", "ended", {"given_back": {"booking_released": True}})

@@ -56,7 +56,6 @@ class OpenIncident:
     """A step an incident stopped, with the business item it belongs to."""
 
     key: str
-    element_id: str
     element_name: str
     error_message: str
     process_instance_key: str
@@ -92,7 +91,6 @@ class LocalTasks:
         return [
             OpenIncident(
                 key=str(incident["incidentKey"]),
-                element_id=incident["elementId"],
                 element_name=names.get(
                     (incident.get("processDefinitionId"), incident["elementId"]), incident["elementId"]
                 ),
