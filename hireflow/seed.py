@@ -28,6 +28,7 @@ DEMO_POSTINGS = [
         "required_skills": ["python", "sql"],
         "nice_to_have_skills": ["docker", "kubernetes"],
         "min_years": 2,
+        "recruiter_team_email": "recruiters@hireflow.example",
     },
     {
         "posting_id": "demo-data-engineer",
@@ -36,6 +37,7 @@ DEMO_POSTINGS = [
         "required_skills": ["python", "sql", "spark"],
         "nice_to_have_skills": ["airflow", "kafka"],
         "min_years": 3,
+        "recruiter_team_email": "recruiters@hireflow.example",
     },
     {
         "posting_id": "demo-frontend-developer",
@@ -44,6 +46,7 @@ DEMO_POSTINGS = [
         "required_skills": ["javascript", "react"],
         "nice_to_have_skills": ["typescript", "css"],
         "min_years": 1,
+        "recruiter_team_email": "recruiters@hireflow.example",
     },
 ]
 

@@ -151,6 +151,9 @@ class JobPosting(Base):
     required_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     nice_to_have_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     min_years: Mapped[int] = mapped_column(Integer, default=0)
+    # The recruiters who screen its applications and get the screening reminders; an
+    # application may name others. Empty for postings made before revision 0007.
+    recruiter_team_email: Mapped[str | None] = mapped_column(String(254), default=None)
 
 
 class Employer(Base):

@@ -669,9 +669,9 @@ def test_a_form_refused_in_the_console_comes_back_as_typed_with_each_reason_besi
     several = web.post("/applications", data={"csrf_token": token, "candidate_email": "not-an-email"})
     assert several.status_code == 400
     reasons = reasons_beside_fields(several.text, "apply")
-    assert set(reasons) == {"candidate_id", "posting_id", "recruiter_team_email", "candidate_email"}
+    assert set(reasons) == {"candidate_id", "posting_id", "candidate_email"}
     assert reasons["candidate_id"] == "Field required"
-    assert "4 fields need a change" in several.text
+    assert "3 fields need a change" in several.text
     assert 'value="not-an-email"' in several.text
     # A candidate without a resume: that is the answer, not a name and email left empty.
     unknown = web.post(
@@ -1488,6 +1488,52 @@ def test_an_application_and_an_interview_take_the_candidates_contact_from_their_
         "Ada Lovelace",
         "ada@example.com",
     )
+
+
+def test_an_application_takes_its_recruiters_from_the_posting(tmp_path):
+    # Every application had to name the recruiters, though a posting's team screens them all.
+    services = empty_services(tmp_path)
+    web, engine = recording_app_with(
+        services,
+        Employer(employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_1"),
+        JobPosting(
+            posting_id="p-team",
+            employer_id="acme",
+            title="Engineer",
+            recruiter_team_email="team@acme.example",
+        ),
+        JobPosting(posting_id="p-no-team", employer_id="acme", title="Engineer"),
+        indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"),
+        indexed_candidate("bob", name="Bob", email="bob@example.com"),
+    )
+
+    from_posting = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-team"})
+    named = web.post(
+        "/api/applications",
+        json={"candidate_id": "bob", "posting_id": "p-team", "recruiter_team_email": "other@acme.example"},
+    )
+    no_team = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-no-team"})
+
+    assert (from_posting.status_code, named.status_code) == (202, 202), (from_posting.json, named.json)
+    assert [started["recruiter_team_email"] for started in engine.variables] == [
+        "team@acme.example",
+        "other@acme.example",
+    ]
+    assert refused_field(no_team) == (400, "recruiter_team_email")
+    assert "posting p-no-team names no recruiters, so the request must give this" in no_team.json["detail"]
+
+
+def test_an_admin_posting_keeps_its_recruiters(tmp_path):
+    services = empty_services(tmp_path)
+    admin = offline_app(services).test_client()
+    posting = {"employer_id": "acme", "title": "Engineer", "recruiter_team_email": "team@acme.example"}
+
+    saved = admin.put("/api/admin/postings/p-1", json=posting, headers=ADMIN)
+
+    assert saved.status_code == 200, saved.json
+    assert saved.json["recruiter_team_email"] == "team@acme.example"
+    with services.db.sessions() as session:
+        assert session.get(JobPosting, "p-1").recruiter_team_email == "team@acme.example"
 
 
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):

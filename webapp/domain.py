@@ -449,7 +449,8 @@ class Hireflow:
         """Start ``resume-submission`` for a candidate with a processed resume and a real posting.
 
         The candidate's name and email, when left out, are those their latest resume gave,
-        and the employer's email that of the posting's employer on file.
+        the employer's email that of the posting's employer on file, and the recruiters'
+        email the posting's.
         """
         with self.services.db.sessions() as session:
             posting = session.get(JobPosting, request.posting_id)
@@ -461,11 +462,16 @@ class Hireflow:
         employer_email = employer.email if employer is not None else None
         request = _filled_from_file(
             request,
-            {**self._contact_on_file(request.candidate_id), "employer_email": employer_email},
+            {
+                **self._contact_on_file(request.candidate_id),
+                "employer_email": employer_email,
+                "recruiter_team_email": posting.recruiter_team_email,
+            },
             {
                 "candidate_name": no_contact,
                 "candidate_email": no_contact,
                 "employer_email": _must_give(f"employer {posting.employer_id} of the posting is not on file"),
+                "recruiter_team_email": _must_give(f"posting {posting.posting_id} names no recruiters"),
             },
         )
         application_id, attempt = self._current_attempt(

@@ -76,7 +76,11 @@ class ApplicationRequest(Strict):
     employer_email: Email | None = Field(
         None, description="Where a shortlist is announced. Absent: the posting's employer's email on file."
     )
-    recruiter_team_email: Email
+    recruiter_team_email: Email | None = Field(
+        None,
+        description="The recruiters who screen the application and get its reminders. "
+        "Absent: the posting's recruiters on file.",
+    )
 
 
 class UnlockRequest(Strict):
@@ -147,6 +151,10 @@ class PostingRequest(Strict):
     required_skills: list[Skill] = Field(default_factory=list, max_length=50)
     nice_to_have_skills: list[Skill] = Field(default_factory=list, max_length=50)
     min_years: int = Field(default=0, ge=0, le=50)
+    recruiter_team_email: Email | None = Field(
+        None,
+        description="The recruiters who screen its applications, for applications that name none.",
+    )
 
 
 # The kinds of item (webapp.domain.KINDS, where each is tied to its process).

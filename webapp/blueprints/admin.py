@@ -128,5 +128,6 @@ def put_posting(posting_id: str):
         row.required_skills = posting.required_skills
         row.nice_to_have_skills = posting.nice_to_have_skills
         row.min_years = posting.min_years
+        row.recruiter_team_email = posting.recruiter_team_email
         session.add(row)
     return jsonify({"posting_id": posting_id, **posting.model_dump()})
