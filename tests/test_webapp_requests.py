@@ -1674,6 +1674,27 @@ def test_without_a_console_the_pages_from_emails_link_nowhere_into_it(guarded):
         assert "Dashboard" not in page.text
 
 
+def test_an_item_page_links_its_candidates_items_and_shows_a_paid_charge_once(tmp_path):
+    # The page listed the same card payment twice (as charged and as paid), and a
+    # candidate id led nowhere, though the Items page finds everything of theirs.
+    services = empty_services(tmp_path)
+    charge = {"payment_id": "pi_1", "amount_cents": 3000, "currency": "eur"}
+    record_status(services.db, "unlock", "unl_1", "requested", {"employer_id": "acme", "candidate_id": "ada"})
+    record_details(services.db, "unlock", "unl_1", "requested", card_charged=charge)
+    web = offline_app(services, CONSOLE=True).test_client()
+
+    charged = web.get("/items/unlock/unl_1").text
+    record_details(services.db, "unlock", "unl_1", "requested", paid={"with": "card", **charge})
+    paid = web.get("/items/unlock/unl_1").text
+
+    assert "<dt>card charged</dt>" in charged and "<dt>paid</dt>" not in charged
+    assert "<dt>paid</dt>" in paid and "<dt>card charged</dt>" not in paid
+    assert paid.count("pi_1") == 1
+    assert re.search(r'ada <a href="/items\?q=ada" data-testid="candidate-items">', paid)
+    # The API keeps both records: the sweep of a lost engine reads the first.
+    assert set(web.get("/api/unlocks/unl_1").json["details"]) >= {"card_charged", "paid"}
+
+
 @pytest.mark.parametrize("path", ["/", "/items/unlock/unl_1", "/mail"])
 def test_the_console_can_be_turned_off(guarded, path):
     app, _ = guarded

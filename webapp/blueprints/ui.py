@@ -246,10 +246,26 @@ def item(kind: str, business_id: str):
     return render_template(
         "item.html",
         item=status,
+        details=details_shown(status["details"]),
         refresh_seconds=refresh_seconds(status),
         operate=operate_link(status["engine"]["processInstanceKey"]),
         tasklist=tasklist_link(),
     )
+
+
+def details_shown(details: dict) -> dict:
+    """An item's details as its page lists them: each fact once.
+
+    A card unlock records its charge when it is made (``card_charged``, so a lost engine's
+    sweep can give it back) and again as what paid for the unlock (``paid``); once paid,
+    the page shows the charge under ``paid`` only.
+    """
+    charged, paid = details.get("card_charged"), details.get("paid")
+    if not (isinstance(charged, dict) and isinstance(paid, dict)):
+        return details
+    if charged.get("payment_id") == paid.get("payment_id"):
+        return {name: value for name, value in details.items() if name != "card_charged"}
+    return details
 
 
 # Where an instance waits for a person, a message or a timer: hours or days, as a rule.
