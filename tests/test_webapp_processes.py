@@ -69,6 +69,11 @@ def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, proces
     status = web.get(first.headers["Location"]).json
     assert status["status"] == "processed" and status["final"] is True
     assert status["engine"]["state"] == "COMPLETED"
+    # What search read from it; the name and email stay out (an unlock pays for them).
+    assert status["profile"]["yearsOfExperience"] == 8
+    assert {"python", "sql", "docker", "kubernetes"} <= set(status["profile"]["skills"])
+    page = web.get(f"/items/resume/{first.json['id']}").text
+    assert re.search(r'data-testid="profile">skills: [^<]*python', page)
     instances = [
         v
         for v in process_engine.client.search_variables(name="resume_id", value=json.dumps(first.json["id"]))

@@ -1674,6 +1674,27 @@ def test_without_a_console_the_pages_from_emails_link_nowhere_into_it(guarded):
         assert "Dashboard" not in page.text
 
 
+def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path):
+    services = empty_services(tmp_path)
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"))
+    for resume_id in ("res_older", "res_ada"):
+        record_status(services.db, "resume", resume_id, "processed", {"candidate_id": "ada"})
+    record_status(services.db, "resume", "res_new", "received", {"candidate_id": "bob"})
+    web = offline_app(services, CONSOLE=True).test_client()
+
+    latest, older, unprocessed = (
+        web.get(f"/api/resumes/{r}").json for r in ("res_ada", "res_older", "res_new")
+    )
+
+    assert latest["profile"] == {"skills": ["python"], "yearsOfExperience": None}
+    assert older["profile"] is None and unprocessed["profile"] is None
+    assert "Ada Lovelace" not in str(latest)  # contact details are what an unlock pays for
+    page = web.get("/items/resume/res_ada").text
+    assert re.search(r'data-testid="profile">skills: python;\s+experience: not found', page)
+    assert 'data-testid="profile"' not in web.get("/items/resume/res_older").text
+
+
 def test_an_item_page_links_its_candidates_items_and_shows_a_paid_charge_once(tmp_path):
     # The page listed the same card payment twice (as charged and as paid), and a
     # candidate id led nowhere, though the Items page finds everything of theirs.

@@ -878,6 +878,8 @@ class Hireflow:
             "details": {k: v for k, v in details.items() if k not in INTERNAL_DETAILS},
             "engine": engine,
         }
+        if kind == "resume":
+            answer["profile"] = self._search_profile(details.get("candidate_id"), business_id)
         if kind == "unlock":
             answer["contact"] = self._unlocked_contact(details) if status == "unlocked" else None
         if kind == "interview":
@@ -885,6 +887,20 @@ class Hireflow:
         if kind == "application":
             answer["interviews"] = self._interviews_of(business_id)
         return answer
+
+    def _search_profile(self, candidate_id: str | None, resume_id: str) -> dict[str, Any] | None:
+        """What search knows of the candidate from this resume, while it is their latest one.
+
+        The skills and experience read from it: what applications are scored on. Contact
+        details stay out: those are what an unlock pays for.
+        """
+        if not candidate_id:
+            return None
+        with self.services.db.sessions() as session:
+            candidate = session.get(Candidate, candidate_id)
+            if candidate is None or candidate.resume_id != resume_id:
+                return None
+            return {"skills": list(candidate.skills), "yearsOfExperience": candidate.years_of_experience}
 
     def _interviews_of(self, application_id: str) -> list[dict[str, str]]:
         """The application's interviews, oldest first, each with its status as the store says."""

@@ -128,6 +128,18 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "and the attempt of an application, unlock or interview asked for again after the "
                 "previous one was withdrawn, cancelled or refunded",
             },
+            "profile": {
+                "type": ["object", "null"],
+                "description": "resumes only: what search knows of the candidate from this resume, "
+                "the skills and years of experience read from it (applications are scored on them), "
+                "while it is their latest processed one; null before it is processed, once a newer "
+                "resume replaced it, and after the candidate's erasure",
+                "required": ["skills", "yearsOfExperience"],
+                "properties": {
+                    "skills": {"type": "array", "items": {"type": "string"}},
+                    "yearsOfExperience": {"type": ["integer", "null"]},
+                },
+            },
             "contact": {
                 "type": ["object", "null"],
                 "description": "unlocks only: the candidate's contact details once the unlock is unlocked "
