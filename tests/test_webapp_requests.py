@@ -448,7 +448,8 @@ def test_the_dashboard_shows_an_items_status_as_its_own_page_does(tmp_path):
         )
     web = app.test_client()
     assert web.get("/api/unlocks/unl_granted").json["status"] == "unlocked"
-    row = re.search(r"unl_granted</a></td>\s*<td>(\w+)</td>", web.get("/").text)
+    # The line's cells: the id, whom it is of, then the status.
+    row = re.search(r"unl_granted</a></td>\s*<td>.*?</td>\s*<td>(\w+)</td>", web.get("/").text)
     assert row is not None and row.group(1) == "unlocked"
 
 
@@ -539,8 +540,16 @@ def test_the_items_page_finds_any_item_by_kind_state_or_id_a_page_at_a_time(tmp_
     assert api_pages == pages
     first = web.get("/api/items?q=unl_010").json["items"]
     assert first == [
-        {"kind": "unlock", "id": "unl_010", "status": "requested", "updatedAt": "2026-12-01T09:00:02Z"}
+        {
+            "kind": "unlock",
+            "id": "unl_010",
+            "status": "requested",
+            "updatedAt": "2026-12-01T09:00:02Z",
+            "belongsTo": "cand0",
+        }
     ]
+    # Each line names whom the item is of, and leads to everything of theirs.
+    assert '<td><a href="/items?q=cand0">cand0</a></td>' in web.get("/items?q=unl_010").text
     for bad, field in [
         ("kind=", "kind"),
         ("q=", "q"),

@@ -301,14 +301,17 @@ class ItemSummary:
     business_id: str
     status: str
     updated_at: datetime
+    # The candidate (of a resume, application or unlock) or application (of an interview).
+    belongs_to: str | None = None
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, str | None]:
         """As ``GET /api/items`` lists it (``updatedAt`` as the item's status gives it)."""
         return {
             "kind": self.kind,
             "id": self.business_id,
             "status": self.status,
             "updatedAt": self.updated_at.isoformat() + "Z",
+            "belongsTo": self.belongs_to,
         }
 
 
@@ -1085,7 +1088,11 @@ class Hireflow:
             rows = list(session.scalars(statement.order_by(*order).limit(limit + 1)))
         page = [
             ItemSummary(
-                r.kind, r.business_id, self._business_status(r.kind, r.business_id, r.status), r.updated_at
+                r.kind,
+                r.business_id,
+                self._business_status(r.kind, r.business_id, r.status),
+                r.updated_at,
+                r.belongs_to,
             )
             for r in rows[:limit]
         ]

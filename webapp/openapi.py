@@ -23,12 +23,17 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["kind", "id", "status", "updatedAt"],
+                    "required": ["kind", "id", "status", "updatedAt", "belongsTo"],
                     "properties": {
                         "kind": {"type": "string"},
                         "id": {"type": "string"},
                         "status": {"type": "string", "description": "as the item's own status gives it"},
                         "updatedAt": {"type": "string"},
+                        "belongsTo": {
+                            **NULLABLE_STRING,
+                            "description": "the candidate id of a resume, application or unlock; the "
+                            "application id of an interview (q= with it lists what else belongs to it)",
+                        },
                     },
                 },
             },
