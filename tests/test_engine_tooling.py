@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -87,6 +88,12 @@ def test_a_failed_fetch_names_the_missing_artifacts_and_keeps_the_cache_clean(tm
     assert raised.value.missing == ["io.camunda:camunda-zeebe:jar:9.9.9"]
     assert fetch_module.last_failure("9.9.9")["missing"] == ["io.camunda:camunda-zeebe:jar:9.9.9"]
     assert fetch_module.cached_distribution("9.9.9") is None
+    # The next start asks the registry again, and says why it fetches once more.
+    said = io.StringIO()
+    with pytest.raises(DistributionUnavailable):
+        fetch_module.fetch("9.9.9", mvn=str(fake_mvn), out=said)
+    assert "again: the last try (" in said.getvalue() and "found 1 artifact(s) missing" in said.getvalue()
+    assert "first time only" not in said.getvalue()
 
 
 def test_an_incomplete_classpath_is_refused(tmp_path):

@@ -245,6 +245,27 @@ def fetch(version: str | None = None, *, out=sys.stderr, mvn: str | None = None)
     return Distribution(version=version, lib_dir=lib_dir)
 
 
+def _fetching_line(label: str, target: Path, size_hint: str) -> str:
+    """What a fetch says as it starts: the first one, or another try after a failed one.
+
+    A registry that lacked an artifact is asked again at every start (it may have it by
+    now); saying "first time only" each time would read as if nothing was remembered.
+    """
+    earlier = target / "fetch-failure.json"
+    if earlier.is_file():
+        try:
+            failure = json.loads(earlier.read_text())
+            when, missing = failure["when"], len(failure["missing"])
+        except (ValueError, KeyError, TypeError):
+            return f"Fetching {label} through Maven into {target} again: the last try failed."
+        return (
+            f"Fetching {label} through Maven into {target} again: the last try ({when}) found "
+            f"{missing} artifact(s) missing, and the registry may have them by now."
+        )
+    hint = f" (first time only; {size_hint})" if size_hint else " (first time only)"
+    return f"Fetching {label} through Maven into {target}{hint}."
+
+
 def resolve_classpath(
     pom: Path,
     properties: dict[str, str],
@@ -284,8 +305,7 @@ def resolve_classpath(
         "-DincludeScope=runtime",
         f"-DoutputDirectory={partial}",
     ]
-    hint = f" (first time only; {size_hint})" if size_hint else " (first time only)"
-    print(f"Fetching {label} through Maven into {target}{hint}.", file=out, flush=True)
+    print(_fetching_line(label, target, size_hint), file=out, flush=True)
     started = time.monotonic()
     progress = _Progress(out)
     with log_path.open("w") as log:
