@@ -100,6 +100,18 @@ class CreditsLedger:
             raise PermanentFailure(f"A top-up must be positive, not {amount}")
         return self._move(employer_id, reference, "top_up", amount)
 
+    def movements(self, employer_id: str, limit: int = 50) -> list[CreditEntry]:
+        """The employer's latest credit movements, newest first."""
+        with self.db.sessions() as session:
+            return list(
+                session.scalars(
+                    select(CreditEntry)
+                    .where(CreditEntry.employer_id == employer_id)
+                    .order_by(CreditEntry.created_at.desc(), CreditEntry.id.desc())
+                    .limit(limit)
+                )
+            )
+
     def spend(self, employer_id: str, unlock_id: str, amount: int) -> CreditMovement:
         """Spend ``amount`` for the unlock once; raises InsufficientCredits if the balance is short."""
         if amount <= 0:
@@ -113,3 +125,19 @@ class CreditsLedger:
         if spent is None:
             return None
         return self._move(employer_id, unlock_id, "refund", spent.amount)
+
+
+def purchase_reference(employer_id: str, purchase: str) -> str:
+    """The ledger reference of an employer's purchase of credits.
+
+    Purchase references (order or invoice ids) are unique per employer, but the ledger's
+    references are unique across employers: two employers' "order-1" must be two top-ups.
+    Ids hold no ':', so the pair cannot be read two ways.
+    """
+    return f"{employer_id}:{purchase}"
+
+
+def purchase_of(employer_id: str, reference: str) -> str:
+    """The purchase a top-up's ledger reference stands for (``purchase_reference`` turned back)."""
+    prefix = f"{employer_id}:"
+    return reference[len(prefix) :] if reference.startswith(prefix) else reference

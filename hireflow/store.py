@@ -103,11 +103,16 @@ class CreditEntry(Base):
     """One movement of credits. One spend and one refund per unlock, at most (unique)."""
 
     __tablename__ = "credit_entries"
-    __table_args__ = (UniqueConstraint("reference", "kind", name="one_entry_per_reference_and_kind"),)
+    __table_args__ = (
+        UniqueConstraint("reference", "kind", name="one_entry_per_reference_and_kind"),
+        # An employer's latest movements, as the admin API lists them.
+        Index("ix_credit_entries_employer_latest", "employer_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     employer_id: Mapped[str] = mapped_column(String(100))
-    reference: Mapped[str] = mapped_column(String(200))  # the unlock id, or a top-up's reference
+    # The unlock id, or a top-up's purchase as "<employer id>:<purchase>" (hireflow.credits).
+    reference: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))  # spend | refund | top_up
     amount: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime())

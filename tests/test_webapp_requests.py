@@ -1704,6 +1704,69 @@ def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path
     assert 'data-testid="profile"' not in web.get("/items/resume/res_older").text
 
 
+def test_the_admin_api_keeps_employers_and_adds_their_credits_once_per_purchase(tmp_path):
+    # Employers and their credits came only from make seed's demo data: a real marketplace
+    # had no way to add an employer or the credits it bought.
+    services = empty_services(tmp_path)
+    admin = offline_app(services).test_client()
+    acme = {"name": "Acme", "email": "hr@acme.example", "plan": "premium", "payment_method_ref": "pm_1Acme"}
+
+    saved = admin.put("/api/admin/employers/acme", json=acme, headers=ADMIN)
+    bought = admin.post(
+        "/api/admin/employers/acme/credits", json={"amount": 10, "reference": "inv-1"}, headers=ADMIN
+    )
+    again = admin.post(
+        "/api/admin/employers/acme/credits", json={"amount": 10, "reference": "inv-1"}, headers=ADMIN
+    )
+    other_amount = admin.post(
+        "/api/admin/employers/acme/credits", json={"amount": 99, "reference": "inv-1"}, headers=ADMIN
+    )
+    CreditsLedger(services.db).spend("acme", "unl_1", 3)
+
+    assert saved.status_code == 200, saved.json
+    assert saved.json["payment_customer_ref"] is None and saved.json["credits"] == {
+        "balance": 0,
+        "movements": [],
+    }
+    assert (bought.status_code, bought.json["created"], bought.json["balance"]) == (201, True, 10)
+    assert (again.status_code, again.json["created"], again.json["balance"]) == (200, False, 10)
+    assert other_amount.status_code == 409
+    assert "purchase inv-1 added 10 credits before" in other_amount.json["detail"]
+    shown = admin.get("/api/admin/employers/acme", headers=ADMIN).json
+    assert shown["plan"] == "premium" and shown["credits"]["balance"] == 7
+    assert [(m["kind"], m["amount"], m["reference"]) for m in shown["credits"]["movements"]] == [
+        ("spend", 3, "unl_1"),
+        ("top_up", 10, "inv-1"),
+    ]
+    # The unlock form and the API take the employer from the file from now on.
+    with services.db.sessions() as session:
+        assert session.get(Employer, "acme").payment_method_ref == "pm_1Acme"
+
+    # A purchase reference is the employer's own: another employer's inv-1 is another top-up.
+    admin.put("/api/admin/employers/globex", json={**acme, "name": "Globex"}, headers=ADMIN)
+    globex = admin.post(
+        "/api/admin/employers/globex/credits", json={"amount": 2, "reference": "inv-1"}, headers=ADMIN
+    )
+    assert (globex.status_code, globex.json["balance"]) == (201, 2)
+
+    unknown = admin.post(
+        "/api/admin/employers/nobody/credits", json={"amount": 1, "reference": "x"}, headers=ADMIN
+    )
+    assert unknown.status_code == 404 and "PUT /api/admin/employers/nobody" in unknown.json["detail"]
+    assert admin.get("/api/admin/employers/nobody", headers=ADMIN).status_code == 404
+    for body, field in [
+        ({**acme, "payment_method_ref": "4242424242424242"}, "payment_method_ref"),  # never a card number
+        ({**acme, "email": "hr"}, "email"),
+        ({**acme, "plan": "gold"}, "plan"),
+    ]:
+        assert refused_field(admin.put("/api/admin/employers/acme", json=body, headers=ADMIN)) == (400, field)
+    for body, field in [({"amount": 0, "reference": "inv-2"}, "amount"), ({"amount": 1}, "reference")]:
+        refused = admin.post("/api/admin/employers/acme/credits", json=body, headers=ADMIN)
+        assert refused_field(refused) == (400, field)
+    assert admin.get("/api/admin/employers/acme").status_code == 401
+    assert CreditsLedger(services.db).balance("acme") == 7
+
+
 def test_an_item_page_links_its_candidates_items_and_shows_a_paid_charge_once(tmp_path):
     # The page listed the same card payment twice (as charged and as paid), and a
     # candidate id led nowhere, though the Items page finds everything of theirs.

@@ -291,6 +291,61 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "links": {"type": "object"},
         },
     },
+    "Employer": {
+        "type": "object",
+        "required": [
+            "employer_id",
+            "name",
+            "email",
+            "plan",
+            "payment_method_ref",
+            "payment_customer_ref",
+            "credits",
+        ],
+        "properties": {
+            "employer_id": {"type": "string"},
+            "name": {"type": "string"},
+            "email": {"type": "string"},
+            "plan": {"type": "string", "enum": ["standard", "premium"]},
+            "payment_method_ref": {"type": "string"},
+            "payment_customer_ref": NULLABLE_STRING,
+            "credits": {
+                "type": "object",
+                "required": ["balance", "movements"],
+                "properties": {
+                    "balance": {"type": "integer", "minimum": 0},
+                    "movements": {
+                        "type": "array",
+                        "description": "the latest 50, newest first",
+                        "items": {
+                            "type": "object",
+                            "required": ["kind", "amount", "reference", "createdAt"],
+                            "properties": {
+                                "kind": {"type": "string", "enum": ["top_up", "spend", "refund"]},
+                                "amount": {"type": "integer"},
+                                "reference": {
+                                    "type": "string",
+                                    "description": "a top-up's purchase; a spend's or refund's unlock id",
+                                },
+                                "createdAt": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "CreditTopUpResult": {
+        "type": "object",
+        "required": ["employer_id", "reference", "amount", "created", "balance"],
+        "properties": {
+            "employer_id": {"type": "string"},
+            "reference": {"type": "string"},
+            "amount": {"type": "integer"},
+            "created": {"type": "boolean", "description": "false: this purchase was added before"},
+            "balance": {"type": "integer", "description": "the balance after it"},
+        },
+    },
     "Posting": {
         "type": "object",
         "required": ["posting_id"],
@@ -409,6 +464,8 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
         )
     return parameters
 
+
+EMPLOYER_ID = {"name": "employer_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 ADMIN_ERRORS = {
     "401": _problem("Missing or wrong admin token."),
@@ -649,6 +706,48 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json("Posting", "Saved."),
                     "400": INVALID,
+                    "415": UNSUPPORTED,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/employers/{employer_id}": {
+            "put": {
+                "summary": "Create or replace an employer",
+                "security": [{"adminToken": []}],
+                "parameters": [EMPLOYER_ID],
+                "requestBody": _json_body("EmployerRequest"),
+                "responses": {
+                    "200": _json("Employer", "Saved; with its credits."),
+                    "400": INVALID,
+                    "415": UNSUPPORTED,
+                    **ADMIN_ERRORS,
+                },
+            },
+            "get": {
+                "summary": "An employer, with its credit balance and latest credit movements",
+                "security": [{"adminToken": []}],
+                "parameters": [EMPLOYER_ID],
+                "responses": {
+                    "200": _json("Employer", "The employer."),
+                    "400": INVALID,
+                    "404": _problem("No such employer."),
+                    **ADMIN_ERRORS,
+                },
+            },
+        },
+        "/api/admin/employers/{employer_id}/credits": {
+            "post": {
+                "summary": "Add credits the employer bought, once per purchase",
+                "security": [{"adminToken": []}],
+                "parameters": [EMPLOYER_ID],
+                "requestBody": _json_body("CreditTopUp"),
+                "responses": {
+                    "201": _json("CreditTopUpResult", "Added."),
+                    "200": _json("CreditTopUpResult", "This purchase was added before; nothing added now."),
+                    "400": INVALID,
+                    "404": _problem("No such employer."),
+                    "409": _problem("The purchase's reference was used before with another amount."),
                     "415": UNSUPPORTED,
                     **ADMIN_ERRORS,
                 },

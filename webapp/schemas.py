@@ -19,12 +19,15 @@ EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,100}$"
 PROCESS_DEFINITION_ID = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
+# A purchase of credits: kept as "<employer id>:<purchase>" in the ledger's 200 characters.
+PURCHASE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,98}$"
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
 PaymentMethodRef = Annotated[str, StringConstraints(pattern=PAYMENT_METHOD)]
 ProcessDefinitionId = Annotated[str, StringConstraints(pattern=PROCESS_DEFINITION_ID)]
+Purchase = Annotated[str, StringConstraints(pattern=PURCHASE)]
 BusinessKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
 Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PRINTABLE)]
 
@@ -34,6 +37,7 @@ PATTERN_IN_WORDS = {
     EMAIL: "an email address, like name@example.com",
     PRINTABLE: "text without control characters (no tabs or line breaks)",
     PAYMENT_METHOD: "a saved card's payment method id, like pm_card_visa",
+    PURCHASE: "1 to 99 letters, digits, '.', '_' or '-', starting with a letter or digit",
     PROCESS_DEFINITION_ID: "a BPMN process id: 1 to 100 letters, digits, '_', '.' or '-', "
     "starting with a letter or '_'",
 }
@@ -157,6 +161,34 @@ class PostingRequest(Strict):
     )
 
 
+class EmployerRequest(Strict):
+    """Admin: create or replace an employer who unlocks candidates."""
+
+    name: Name
+    email: Email = Field(description="Where receipts and payment emails go.")
+    plan: Literal["standard", "premium"] = Field("standard", description="The plan unlock prices depend on.")
+    # References at the payment provider only: card data never comes here.
+    payment_method_ref: PaymentMethodRef = Field(
+        description="The employer's card saved with the payment provider (Stripe: pm_...), charged "
+        "when its credits do not cover an unlock."
+    )
+    payment_customer_ref: Identifier | None = Field(
+        None,
+        description="The employer as the payment provider's customer (Stripe: cus_...), whom the card "
+        "is attached to. Absent: the employer id, which only the local payment sandbox accepts.",
+    )
+
+
+class CreditTopUp(Strict):
+    """Admin: add credits an employer bought, once per purchase."""
+
+    amount: int = Field(ge=1, le=100_000, description="How many credits were bought.")
+    reference: Purchase = Field(
+        description="The purchase (an order or invoice id), unique per employer: a top-up repeated "
+        "with the same reference adds nothing."
+    )
+
+
 # The kinds of item (webapp.domain.KINDS, where each is tied to its process).
 ItemKind = Literal["resume", "application", "unlock", "interview"]
 
@@ -193,5 +225,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     InterviewRequest,
     StartRequest,
     PostingRequest,
+    EmployerRequest,
+    CreditTopUp,
     ItemQuery,
 ]

@@ -1,4 +1,4 @@
-"""``/api/admin``: deploy models, list processes, start any process, manage postings.
+"""``/api/admin``: deploy models, list processes, start any process, manage postings and employers.
 
 Every call needs ``Authorization: Bearer <HIREFLOW_ADMIN_TOKEN>``; with no token set,
 the admin API is off.
@@ -11,12 +11,13 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
+from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
-from hireflow.store import JobPosting
+from hireflow.store import Employer, JobPosting
 from webapp.engine import EngineRejected, call_engine
 from webapp.http import hireflow, json_body, operate_link
 from webapp.problems import Problem, invalid_field
-from webapp.schemas import PostingRequest, StartRequest
+from webapp.schemas import CreditTopUp, EmployerRequest, PostingRequest, StartRequest
 from webapp.security import require_bearer
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -131,3 +132,96 @@ def put_posting(posting_id: str):
         row.recruiter_team_email = posting.recruiter_team_email
         session.add(row)
     return jsonify({"posting_id": posting_id, **posting.model_dump()})
+
+
+# The latest credit movements an employer's answer lists.
+MOVEMENTS_SHOWN = 50
+
+
+def _employer_id(employer_id: str) -> str:
+    if not PLAIN_ID.fullmatch(employer_id):
+        raise invalid_field("employer_id", "use letters, digits, '.', '_' and '-' (at most 100)")
+    return employer_id
+
+
+def _employer_answer(employer: Employer) -> dict:
+    """The employer as the admin API shows it: what is on file, its balance, its latest movements."""
+    ledger = CreditsLedger(hireflow().services.db)
+    movements = [
+        {
+            "kind": entry.kind,
+            "amount": entry.amount,
+            # A spend's or refund's reference is its unlock; a top-up's, the purchase.
+            "reference": purchase_of(employer.employer_id, entry.reference)
+            if entry.kind == "top_up"
+            else entry.reference,
+            "createdAt": entry.created_at.isoformat() + "Z",
+        }
+        for entry in ledger.movements(employer.employer_id, MOVEMENTS_SHOWN)
+    ]
+    return {
+        "employer_id": employer.employer_id,
+        "name": employer.name,
+        "email": employer.email,
+        "plan": employer.plan,
+        "payment_method_ref": employer.payment_method_ref,
+        "payment_customer_ref": employer.payment_customer_ref,
+        "credits": {"balance": ledger.balance(employer.employer_id), "movements": movements},
+    }
+
+
+def _employer_on_file(employer_id: str) -> Employer:
+    with hireflow().services.db.sessions() as session:
+        employer = session.get(Employer, employer_id)
+    if employer is None:
+        raise Problem(
+            404,
+            "Not found",
+            f"no employer {employer_id}; create it with PUT /api/admin/employers/{employer_id}",
+        )
+    return employer
+
+
+@bp.put("/employers/<employer_id>")
+def put_employer(employer_id: str):
+    """Create or replace an employer: whom to email, its plan and its saved card's references."""
+    employer_id = _employer_id(employer_id)
+    given = json_body(EmployerRequest)
+    with hireflow().services.db.sessions.begin() as session:
+        row = session.get(Employer, employer_id) or Employer(employer_id=employer_id)
+        for name, value in given.model_dump().items():
+            setattr(row, name, value)
+        session.add(row)
+    return jsonify(_employer_answer(_employer_on_file(employer_id)))
+
+
+@bp.get("/employers/<employer_id>")
+def get_employer(employer_id: str):
+    """The employer on file, with its credit balance and latest credit movements."""
+    return jsonify(_employer_answer(_employer_on_file(_employer_id(employer_id))))
+
+
+@bp.post("/employers/<employer_id>/credits")
+def top_up_credits(employer_id: str):
+    """Add credits the employer bought, once per purchase reference (201; a repeat 200)."""
+    employer = _employer_on_file(_employer_id(employer_id))
+    purchase = json_body(CreditTopUp)
+    ledger = CreditsLedger(hireflow().services.db)
+    movement = ledger.top_up(
+        employer.employer_id, purchase.amount, purchase_reference(employer.employer_id, purchase.reference)
+    )
+    if movement.amount != purchase.amount:
+        raise Problem(
+            409,
+            "Conflict",
+            f"purchase {purchase.reference} added {movement.amount} credits before; "
+            f"a different purchase needs its own reference",
+        )
+    answer = {
+        "employer_id": employer.employer_id,
+        "reference": purchase.reference,
+        "amount": movement.amount,
+        "created": movement.new,
+        "balance": ledger.balance(employer.employer_id),
+    }
+    return jsonify(answer), 201 if movement.new else 200
