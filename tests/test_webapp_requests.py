@@ -1543,6 +1543,9 @@ def test_an_admin_posting_keeps_its_recruiters(tmp_path):
     assert saved.json["recruiter_team_email"] == "team@acme.example"
     with services.db.sessions() as session:
         assert session.get(JobPosting, "p-1").recruiter_team_email == "team@acme.example"
+    # What is on file reads back as it was saved.
+    assert admin.get("/api/admin/postings/p-1", headers=ADMIN).json == saved.json
+    assert admin.get("/api/admin/postings/p-2", headers=ADMIN).status_code == 404
 
 
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):

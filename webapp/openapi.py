@@ -348,8 +348,24 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Posting": {
         "type": "object",
-        "required": ["posting_id"],
-        "properties": {"posting_id": {"type": "string"}},
+        "required": [
+            "posting_id",
+            "employer_id",
+            "title",
+            "required_skills",
+            "nice_to_have_skills",
+            "min_years",
+            "recruiter_team_email",
+        ],
+        "properties": {
+            "posting_id": {"type": "string"},
+            "employer_id": {"type": "string"},
+            "title": {"type": "string"},
+            "required_skills": {"type": "array", "items": {"type": "string"}},
+            "nice_to_have_skills": {"type": "array", "items": {"type": "string"}},
+            "min_years": {"type": "integer"},
+            "recruiter_team_email": NULLABLE_STRING,
+        },
     },
 }
 
@@ -709,7 +725,20 @@ def openapi_document() -> dict[str, Any]:
                     "415": UNSUPPORTED,
                     **ADMIN_ERRORS,
                 },
-            }
+            },
+            "get": {
+                "summary": "A job posting on file",
+                "security": [{"adminToken": []}],
+                "parameters": [
+                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json("Posting", "The posting."),
+                    "400": INVALID,
+                    "404": _problem("No such posting."),
+                    **ADMIN_ERRORS,
+                },
+            },
         },
         "/api/admin/employers/{employer_id}": {
             "put": {

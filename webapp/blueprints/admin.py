@@ -134,6 +134,19 @@ def put_posting(posting_id: str):
     return jsonify({"posting_id": posting_id, **posting.model_dump()})
 
 
+@bp.get("/postings/<posting_id>")
+def get_posting(posting_id: str):
+    """The job posting on file, as its PUT saved it."""
+    if not PLAIN_ID.fullmatch(posting_id):
+        raise invalid_field("posting_id", "use letters, digits, '.', '_' and '-' (at most 100)")
+    with hireflow().services.db.sessions() as session:
+        row = session.get(JobPosting, posting_id)
+    if row is None:
+        raise Problem(404, "Not found", f"no job posting {posting_id}")
+    fields = PostingRequest.model_fields
+    return jsonify({"posting_id": posting_id, **{name: getattr(row, name) for name in fields}})
+
+
 # The latest credit movements an employer's answer lists.
 MOVEMENTS_SHOWN = 50
 
