@@ -1707,10 +1707,10 @@ def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path
     assert 'data-testid="profile"' not in web.get("/items/resume/res_older").text
 
 
-def test_the_admin_api_keeps_employers_and_adds_their_credits_once_per_purchase(tmp_path):
+def test_the_admin_api_keeps_employers_and_adds_their_credits_once_per_purchase(tmp_path, store_url):
     # Employers and their credits came only from make seed's demo data: a real marketplace
     # had no way to add an employer or the credits it bought.
-    services = empty_services(tmp_path)
+    services = empty_services(tmp_path, store_url)  # the ledger's unique keys, on both databases
     admin = offline_app(services).test_client()
     acme = {"name": "Acme", "email": "hr@acme.example", "plan": "premium", "payment_method_ref": "pm_1Acme"}
 
@@ -1768,6 +1768,19 @@ def test_the_admin_api_keeps_employers_and_adds_their_credits_once_per_purchase(
         assert refused_field(refused) == (400, field)
     assert admin.get("/api/admin/employers/acme").status_code == 401
     assert CreditsLedger(services.db).balance("acme") == 7
+    # The longest ids fit the ledger's reference (PostgreSQL enforces its length).
+    longest, purchase = "e" * 100, "p" * 99
+    admin.put(f"/api/admin/employers/{longest}", json=acme, headers=ADMIN)
+    top_up = admin.post(
+        f"/api/admin/employers/{longest}/credits", json={"amount": 1, "reference": purchase}, headers=ADMIN
+    )
+    assert top_up.status_code == 201, top_up.json
+    assert (
+        admin.get(f"/api/admin/employers/{longest}", headers=ADMIN).json["credits"]["movements"][0][
+            "reference"
+        ]
+        == purchase
+    )
 
 
 def test_an_item_page_links_its_candidates_items_and_shows_a_paid_charge_once(tmp_path):
