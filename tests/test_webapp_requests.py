@@ -1673,17 +1673,23 @@ def test_while_a_token_is_rotated_both_the_old_and_the_new_one_open_the_api(tmp_
         assert answer.status_code == status, token
 
 
-def test_without_a_console_the_pages_from_emails_link_nowhere_into_it(guarded):
-    # Candidates and employers open these from their emails; the console's links would 404.
-    app, services = guarded
+@pytest.mark.parametrize("console", [False, True])
+def test_the_pages_from_emails_link_nowhere_into_the_console(tmp_path, console):
+    # Candidates and employers open these from their emails. Without a console its links
+    # would 404; with one (behind a sign-in proxy) they would lead a candidate to the
+    # team's login, and locally they showed a candidate the dashboard, items and mail.
+    services = empty_services(tmp_path)
     record_status(services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1"})
-    web = app.test_client()
+    web = offline_app(services, CONSOLE=console).test_client()
     card_page = web.get(f"/unlocks/card/{services.card_links.token_for('unl_open')}")
     refused = web.get("/unlocks/card/not-a-token")
-    assert (card_page.status_code, refused.status_code) == (200, 404)
-    for page in (card_page, refused):
-        assert not re.findall(r'href="/(?:|items/[^"]*|mail|openapi\.json)"', page.text)
+    slot_refused = web.get("/interviews/slot/not-a-token")
+    assert (card_page.status_code, refused.status_code, slot_refused.status_code) == (200, 404, 404)
+    for page in (card_page, refused, slot_refused):
+        assert not re.findall(r'href="/(?:|items[^"]*|tasks|mail|openapi\.json)"', page.text)
         assert "Dashboard" not in page.text
+    if console:
+        assert "Dashboard" in web.get("/items").text  # the team's own pages keep it
 
 
 def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path):

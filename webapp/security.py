@@ -92,6 +92,15 @@ def init_app(app: Flask) -> None:
     for name in CSRF_EXEMPT_BLUEPRINTS:
         csrf.exempt(app.blueprints[name])
 
+    @app.context_processor
+    def console_links() -> dict[str, bool]:
+        # Candidates and employers open the signed-link pages from their emails: those never
+        # link into the console, which is the team's (and may sit behind its sign-in).
+        return {
+            "console_links": bool(app.config.get("CONSOLE"))
+            and request.blueprint not in SIGNED_LINK_BLUEPRINTS
+        }
+
     @app.after_request
     def add_security_headers(response):
         for header, value in SECURITY_HEADERS.items():
