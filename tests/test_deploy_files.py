@@ -10,6 +10,7 @@ There is no container engine or Kubernetes cluster here, so:
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 
@@ -30,6 +31,7 @@ from tests.deploy_files import (
     kubernetes_documents,
     raw_compose,
 )
+from webapp.security import DOMAIN_API_BLUEPRINTS, SIGNED_LINK_BLUEPRINTS
 
 KUBERNETES_VERSION = "1.33.0"
 LONG_RUNNING = {"workers", "webapp", "payment-sandbox", "mail-capture"}
@@ -297,3 +299,15 @@ def test_the_camunda_chart_values_describe_a_replicated_cluster_on_postgresql():
     }
     for secret in re.findall(r"existingSecret: (\S+)", CAMUNDA_VALUES.read_text()):
         assert secret in documented
+
+
+def test_the_guide_to_the_webapps_front_names_every_outside_path_and_not_the_admin_api():
+    # deploy/README.md lists what a proxy in front of the webapp should expose; a blueprint
+    # added for the outside world must be named there, and the admin API never.
+    guide = (PROJECT_ROOT / "deploy" / "README.md").read_text()
+    row = next(line for line in guide.splitlines() if line.startswith("| expose "))
+    exposed, _, kept_in = row.partition("; not ")
+    for name in (*DOMAIN_API_BLUEPRINTS, *SIGNED_LINK_BLUEPRINTS, "webhooks"):
+        prefix = importlib.import_module(f"webapp.blueprints.{name}").bp.url_prefix
+        assert f"`{prefix}" in exposed, prefix
+    assert "/api/admin" not in exposed and "`/api/admin/`" in kept_in
