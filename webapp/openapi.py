@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.schemas import REQUEST_MODELS
+from pydantic import BaseModel
+
+from webapp.schemas import REQUEST_MODELS, EmployerRequest, PostingRequest
 
 PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -291,50 +293,6 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "links": {"type": "object"},
         },
     },
-    "Employer": {
-        "type": "object",
-        "required": [
-            "employer_id",
-            "name",
-            "email",
-            "plan",
-            "payment_method_ref",
-            "payment_customer_ref",
-            "credits",
-        ],
-        "properties": {
-            "employer_id": {"type": "string"},
-            "name": {"type": "string"},
-            "email": {"type": "string"},
-            "plan": {"type": "string", "enum": ["standard", "premium"]},
-            "payment_method_ref": {"type": "string"},
-            "payment_customer_ref": NULLABLE_STRING,
-            "credits": {
-                "type": "object",
-                "required": ["balance", "movements"],
-                "properties": {
-                    "balance": {"type": "integer", "minimum": 0},
-                    "movements": {
-                        "type": "array",
-                        "description": "the latest 50, newest first",
-                        "items": {
-                            "type": "object",
-                            "required": ["kind", "amount", "reference", "createdAt"],
-                            "properties": {
-                                "kind": {"type": "string", "enum": ["top_up", "spend", "refund"]},
-                                "amount": {"type": "integer"},
-                                "reference": {
-                                    "type": "string",
-                                    "description": "a top-up's purchase; a spend's or refund's unlock id",
-                                },
-                                "createdAt": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
     "CreditTopUpResult": {
         "type": "object",
         "required": ["employer_id", "reference", "amount", "created", "balance"],
@@ -344,27 +302,6 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "amount": {"type": "integer"},
             "created": {"type": "boolean", "description": "false: this purchase was added before"},
             "balance": {"type": "integer", "description": "the balance after it"},
-        },
-    },
-    "Posting": {
-        "type": "object",
-        "required": [
-            "posting_id",
-            "employer_id",
-            "title",
-            "required_skills",
-            "nice_to_have_skills",
-            "min_years",
-            "recruiter_team_email",
-        ],
-        "properties": {
-            "posting_id": {"type": "string"},
-            "employer_id": {"type": "string"},
-            "title": {"type": "string"},
-            "required_skills": {"type": "array", "items": {"type": "string"}},
-            "nice_to_have_skills": {"type": "array", "items": {"type": "string"}},
-            "min_years": {"type": "integer"},
-            "recruiter_team_email": NULLABLE_STRING,
         },
     },
 }
@@ -482,6 +419,45 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 EMPLOYER_ID = {"name": "employer_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+CREDITS = {
+    "type": "object",
+    "required": ["balance", "movements"],
+    "properties": {
+        "balance": {"type": "integer", "minimum": 0},
+        "movements": {
+            "type": "array",
+            "description": "the latest 50, newest first",
+            "items": {
+                "type": "object",
+                "required": ["kind", "amount", "reference", "createdAt"],
+                "properties": {
+                    "kind": {"type": "string", "enum": ["top_up", "spend", "refund"]},
+                    "amount": {"type": "integer"},
+                    "reference": {
+                        "type": "string",
+                        "description": "a top-up's purchase; a spend's or refund's unlock id",
+                    },
+                    "createdAt": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _saved(request_model: type[BaseModel], id_field: str, **more: dict[str, Any]) -> dict[str, Any]:
+    """The answer about a record an admin PUT saved: its id, every field of the request, and ``more``."""
+    properties = {
+        id_field: {"type": "string"},
+        **request_model.model_json_schema()["properties"],
+        **more,
+    }
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+RESPONSE_SCHEMAS["Posting"] = _saved(PostingRequest, "posting_id")
+RESPONSE_SCHEMAS["Employer"] = _saved(EmployerRequest, "employer_id", credits=CREDITS)
 
 ADMIN_ERRORS = {
     "401": _problem("Missing or wrong admin token."),

@@ -174,11 +174,7 @@ def _employer_answer(employer: Employer) -> dict:
     ]
     return {
         "employer_id": employer.employer_id,
-        "name": employer.name,
-        "email": employer.email,
-        "plan": employer.plan,
-        "payment_method_ref": employer.payment_method_ref,
-        "payment_customer_ref": employer.payment_customer_ref,
+        **{name: getattr(employer, name) for name in EmployerRequest.model_fields},
         "credits": {"balance": ledger.balance(employer.employer_id), "movements": movements},
     }
 
