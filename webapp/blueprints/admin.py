@@ -124,12 +124,8 @@ def put_posting(posting_id: str):
     posting = json_body(PostingRequest)
     with hireflow().services.db.sessions.begin() as session:
         row = session.get(JobPosting, posting_id) or JobPosting(posting_id=posting_id)
-        row.employer_id = posting.employer_id
-        row.title = posting.title
-        row.required_skills = posting.required_skills
-        row.nice_to_have_skills = posting.nice_to_have_skills
-        row.min_years = posting.min_years
-        row.recruiter_team_email = posting.recruiter_team_email
+        for name, value in posting.model_dump().items():
+            setattr(row, name, value)
         session.add(row)
     return jsonify({"posting_id": posting_id, **posting.model_dump()})
 
