@@ -1530,6 +1530,8 @@ def test_an_application_takes_its_recruiters_from_the_posting(tmp_path):
     ]
     assert refused_field(no_team) == (400, "recruiter_team_email")
     assert "posting p-no-team names no recruiters, so the request must give this" in no_team.json["detail"]
+    # The application keeps the posting's title as it read then: its page says what was applied to.
+    assert web.get(from_posting.headers["Location"]).json["details"]["posting_title"] == "Engineer"
 
 
 def test_an_admin_posting_keeps_its_recruiters(tmp_path):

@@ -487,7 +487,13 @@ class Hireflow:
             Var.APPLICATION_URL: f"{self.services.public_url}/items/application/{application_id}",
         }
         started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, Var.APPLICATION_ID, variables)
-        details = {"candidate_id": request.candidate_id, "posting_id": request.posting_id, "attempt": attempt}
+        details = {
+            "candidate_id": request.candidate_id,
+            "posting_id": request.posting_id,
+            # As it read when the candidate applied: an id alone says little on the page.
+            "posting_title": posting.title,
+            "attempt": attempt,
+        }
         return self._accepted("application", application_id, started, details)
 
     def _require_candidate(self, candidate_id: str) -> None:
