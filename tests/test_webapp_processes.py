@@ -110,11 +110,23 @@ def test_an_unlock_shows_the_contact_details_given_with_the_resume_until_an_eras
     assert unlocked["contact"] == {"name": "Ada Lovelace", "email": email}
     page = web.get(f"/items/unlock/{unlock.json['id']}").text
     assert f'href="mailto:{email}"' in page and "Ada Lovelace" in page
+    # The marketplace asks by employer and candidate, without keeping the unlock's id.
+    contact = f"/api/candidates/{candidate_id}/contact"
+    seen = web.get(contact, query_string={"employer_id": employer_id})
+    assert seen.status_code == 200, seen.json
+    assert (seen.json["name"], seen.json["email"], seen.json["unlockId"]) == (
+        "Ada Lovelace",
+        email,
+        unlock.json["id"],
+    )
+    not_unlocked = web.get(contact, query_string={"employer_id": unique_key("other")})
+    assert not_unlocked.status_code == 404 and "has no access" in not_unlocked.json["detail"]
 
     # The candidate's erasure takes the employer's access, and the details, with it.
     assert web.delete(f"/api/candidates/{candidate_id}").status_code == 200
     after = web.get(unlock.headers["Location"]).json
     assert after["status"] == "unlocked" and after["contact"] is None
+    assert web.get(contact, query_string={"employer_id": employer_id}).status_code == 404
 
 
 def test_an_admin_start_with_the_same_business_key_starts_one_instance(web, process_engine, local_world):

@@ -1715,6 +1715,18 @@ def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path
     assert 'data-testid="profile"' not in web.get("/items/resume/res_older").text
 
 
+def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):
+    web = offline_app(empty_services(tmp_path)).test_client()
+    for url, field in [
+        ("/api/candidates/ada/contact", "employer_id"),
+        ("/api/candidates/ada/contact?employer_id=a%20b", "employer_id"),
+        ("/api/candidates/ada/contact?employer_id=acme&x=1", "x"),
+        ("/api/candidates/a%20b/contact?employer_id=acme", "candidate_id"),
+    ]:
+        assert refused_field(web.get(url)) == (400, field), url
+    assert web.get("/api/candidates/ada/contact?employer_id=acme").status_code == 404
+
+
 def test_the_admin_api_keeps_employers_and_adds_their_credits_once_per_purchase(tmp_path, store_url):
     # Employers and their credits came only from make seed's demo data: a real marketplace
     # had no way to add an employer or the credits it bought.

@@ -936,6 +936,32 @@ class Hireflow:
             "status": booking.status,
         }
 
+    def contact_for(self, candidate_id: str, employer_id: str) -> dict[str, Any]:
+        """The candidate's contact details as the employer sees them once an unlock granted access.
+
+        A 404 when it has none: never unlocked, not paid yet, or the candidate was erased
+        (their access goes with them). Name and email are None for a candidate indexed
+        before hireflow kept them.
+        """
+        with self.services.db.sessions() as session:
+            access = session.get(ContactAccess, (employer_id, candidate_id))
+            candidate = session.get(Candidate, candidate_id) if access is not None else None
+        if access is None:
+            raise Problem(
+                404,
+                "Not found",
+                f"employer {employer_id} has no access to candidate {candidate_id}'s contact details; "
+                "an unlock (POST /api/unlocks) grants it once paid",
+            )
+        return {
+            "candidateId": candidate_id,
+            "employerId": employer_id,
+            "unlockId": access.unlock_id,
+            "grantedAt": access.granted_at.isoformat() + "Z",
+            "name": candidate.name if candidate else None,
+            "email": candidate.email if candidate else None,
+        }
+
     def _unlocked_contact(self, details: dict[str, Any]) -> dict[str, str | None] | None:
         """What the unlock paid for: the candidate's name and email, while the employer has access.
 

@@ -294,6 +294,24 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "links": {"type": "object"},
         },
     },
+    "Contact": {
+        "type": "object",
+        "required": ["candidateId", "employerId", "unlockId", "grantedAt", "name", "email"],
+        "properties": {
+            "candidateId": {"type": "string"},
+            "employerId": {"type": "string"},
+            "unlockId": {"type": "string", "description": "the unlock that granted access"},
+            "grantedAt": {"type": "string"},
+            "name": {
+                **NULLABLE_STRING,
+                "description": "null for a candidate indexed before hireflow kept it",
+            },
+            "email": {
+                **NULLABLE_STRING,
+                "description": "null for a candidate indexed before hireflow kept it",
+            },
+        },
+    },
     "CreditTopUpResult": {
         "type": "object",
         "required": ["employer_id", "reference", "amount", "created", "balance"],
@@ -527,6 +545,23 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/api/resumes/{business_id}": {"get": _status("A resume's status (received, processed, rejected)")},
+        "/api/candidates/{candidate_id}/contact": {
+            "get": {
+                "summary": "A candidate's contact details, for an employer who unlocked them",
+                "description": "What an unlock pays for: the name and email the candidate gave with "
+                "their latest resume, once the employer's unlock granted access. 404 before (no "
+                "unlock, or not paid yet) and after the candidate's erasure.",
+                "parameters": [
+                    {"name": "candidate_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    *_query_parameters(schemas.pop("ContactQuery")),
+                ],
+                "responses": {
+                    "200": _json("Contact", "The contact details."),
+                    "400": INVALID,
+                    "404": _problem("The employer has no access to this candidate's contact details."),
+                },
+            }
+        },
         "/api/candidates/{candidate_id}": {
             "delete": {
                 "summary": "Erase what hireflow keeps about a candidate (GDPR article 17)",

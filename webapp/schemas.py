@@ -189,6 +189,14 @@ class CreditTopUp(Strict):
     )
 
 
+class ContactQuery(Strict):
+    """Whose view of a candidate's contact details (``GET /api/candidates/<id>/contact``)."""
+
+    employer_id: Identifier = Field(
+        description="The employer asking: it sees them once its unlock granted access."
+    )
+
+
 # The kinds of item (webapp.domain.KINDS, where each is tied to its process).
 ItemKind = Literal["resume", "application", "unlock", "interview"]
 
@@ -228,4 +236,5 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     EmployerRequest,
     CreditTopUp,
     ItemQuery,
+    ContactQuery,
 ]
