@@ -129,6 +129,8 @@ class Var:
 
     # interview-scheduling
     INTERVIEW_ID = "interview_id"
+    # Where the candidate lives (a tz database name): their emails give times there.
+    CANDIDATE_TIMEZONE = "candidate_timezone"
     LEAD_RECRUITER_EMAIL = "lead_recruiter_email"
     PANEL = "panel"
     PANELIST = "panelist"

@@ -90,9 +90,18 @@ class InterviewSchedulingTasks:
         return {"proposed_slots": [slot.as_variable() for slot in slots]}
 
     def email_slot_links(
-        self, job: Job, interview_id: str, candidate_email: str, candidate_name: str, proposed_slots: list
+        self,
+        job: Job,
+        interview_id: str,
+        candidate_email: str,
+        candidate_name: str,
+        proposed_slots: list,
+        candidate_timezone: str | None = None,
     ) -> dict:
-        """Email the candidate one signed link per slot (links are made here, never stored)."""
+        """Email the candidate one signed link per slot (links are made here, never stored).
+
+        The times are in the candidate's time zone when the request gave one (else UTC).
+        """
         template = (job.custom_headers or {}).get(Header.EMAIL_TEMPLATE)
         if not template:
             raise PermanentFailure(
@@ -113,7 +122,11 @@ class InterviewSchedulingTasks:
                 dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",
                 to=candidate_email,
                 template=template,
-                context={"candidate_name": candidate_name, SLOT_LINKS: links},
+                context={
+                    "candidate_name": candidate_name,
+                    SLOT_LINKS: links,
+                    "candidate_timezone": candidate_timezone,
+                },
             )
         )
         return {}
@@ -137,11 +150,18 @@ class InterviewSchedulingTasks:
         }
 
     def send_invitation(
-        self, job: Job, interview_id: str, attendee_email: str, candidate_name: str, candidate_email: str
+        self,
+        job: Job,
+        interview_id: str,
+        attendee_email: str,
+        candidate_name: str,
+        candidate_email: str,
+        candidate_timezone: str | None = None,
     ) -> dict:
         """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once.
 
-        The candidate is one of the attendees; the templates address them in the second person.
+        The candidate is one of the attendees; the templates address them in the second person,
+        with the time in their time zone (the invitation itself is in UTC, as calendars take it).
         """
         method = (job.custom_headers or {}).get(Header.INVITATION_METHOD, "REQUEST")
         booking = self._calendar(interview_id).booking(interview_id)
@@ -164,6 +184,7 @@ class InterviewSchedulingTasks:
                     "attendee_email": attendee_email,
                     "candidate_email": candidate_email,
                     "candidate_name": candidate_name,
+                    "candidate_timezone": candidate_timezone,
                     "interview_start": booking.slot.as_variable()["start"] if booking else None,
                 },
                 attachments=attachments,

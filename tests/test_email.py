@@ -240,6 +240,29 @@ def test_a_span_names_its_day_once(start, end, shown):
     assert readable_span(start, end) == shown
 
 
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("Europe/Berlin", "Monday 14 December 2026, 10:00 (Europe/Berlin)"),
+        ("America/New_York", "Monday 14 December 2026, 04:00 (America/New_York)"),
+        ("Pacific/Auckland", "Monday 14 December 2026, 22:00 (Pacific/Auckland)"),
+        ("UTC", "Monday 14 December 2026, 09:00 UTC"),
+        (None, "Monday 14 December 2026, 09:00 UTC"),
+        ("Mars/Olympus_Mons", "Monday 14 December 2026, 09:00 UTC"),  # an odd zone stops no email
+    ],
+)
+def test_a_time_reads_in_the_readers_zone(zone, shown):
+    assert readable_time("2026-12-14T09:00:00Z", zone) == shown
+
+
+def test_a_span_in_a_zone_names_the_day_it_falls_on_there():
+    # 23:30 UTC on the 14th is the 15th in Tokyo.
+    assert (
+        readable_span("2026-12-14T23:30:00Z", "2026-12-15T00:30:00Z", "Asia/Tokyo")
+        == "Tuesday 15 December 2026, 08:30 to 09:30 (Asia/Tokyo)"
+    )
+
+
 def test_the_slot_email_lists_readable_times_with_their_links():
     subject, text = EmailTemplates().render(
         "interview-slots",
@@ -252,6 +275,31 @@ def test_the_slot_email_lists_readable_times_with_their_links():
     )
     assert subject == "Choose your interview time, Katherine Johnson"
     assert "- Monday 14 December 2026, 09:00 UTC: http://hireflow.test/interviews/slot/t1" in text
+
+
+def test_the_candidate_reads_reminders_in_their_zone_and_the_panel_in_utc():
+    # Sent by send-email with the process variables: an instance started before the zone
+    # existed has no candidate_timezone, and its mails must still render (in UTC).
+    variables = {
+        "candidate_name": "Cas",
+        "candidate_email": "cas@example.com",
+        "interview_start": "2026-12-14T09:00:00Z",
+    }
+    templates = EmailTemplates()
+    _, to_candidate = templates.render(
+        "interview-reminder",
+        {**variables, "attendee_email": "cas@example.com", "candidate_timezone": "Europe/Berlin"},
+    )
+    _, to_panelist = templates.render(
+        "interview-reminder",
+        {**variables, "attendee_email": "ivy@example.com", "candidate_timezone": "Europe/Berlin"},
+    )
+    _, before_zones = templates.render(
+        "interview-reminder", {**variables, "attendee_email": "cas@example.com"}
+    )
+    assert "starts on Monday 14 December 2026, 10:00 (Europe/Berlin)." in to_candidate
+    assert "starts on Monday 14 December 2026, 09:00 UTC." in to_panelist
+    assert "starts on Monday 14 December 2026, 09:00 UTC." in before_zones
 
 
 def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):

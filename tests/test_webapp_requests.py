@@ -1715,6 +1715,28 @@ def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path
     assert 'data-testid="profile"' not in web.get("/items/resume/res_older").text
 
 
+def test_an_interview_in_the_candidates_time_zone_shows_its_slots_there(tmp_path):
+    services = empty_services(tmp_path)
+    web, engine = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    request = {
+        "application_id": "app_1",
+        "lead_recruiter_email": "lead@example.com",
+        "panel": [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}],
+    }
+
+    unknown = web.post("/api/interviews", json={**request, "candidate_timezone": "Europe/Atlantis"})
+    started = web.post("/api/interviews", json={**request, "candidate_timezone": "Europe/Berlin"})
+
+    assert refused_field(unknown) == (400, "candidate_timezone")
+    assert "Europe/Atlantis is not a time zone the tz database knows" in unknown.json["detail"]
+    assert started.status_code == 202, started.json
+    assert engine.variables[-1]["candidate_timezone"] == "Europe/Berlin"
+    slot = {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}
+    page = web.get(f"/interviews/slot/{services.slot_links.token_for(started.json['id'], slot)}").text
+    assert "Monday 14 December 2026, 10:00 to 11:00 (Europe/Berlin)" in page
+
+
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):
     web = offline_app(empty_services(tmp_path)).test_client()
     for url, field in [

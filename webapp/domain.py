@@ -359,6 +359,7 @@ class SlotOffer:
     slot: dict
     status: str | None
     booked: dict | None = None  # the slot booked for the interview, once one is
+    timezone: str | None = None  # the candidate's, when the request gave it: times are shown there
 
 
 def _read_signed_link(links: SignedLinks | None, token: str):
@@ -667,6 +668,8 @@ class Hireflow:
         variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, Var.INTERVIEW_ID, variables)
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
+        if request.candidate_timezone:
+            details["candidate_timezone"] = request.candidate_timezone  # the slot page's times
         return self._accepted("interview", interview_id, started, details)
 
     def cancel_interview(self, interview_id: str) -> bool:
@@ -694,7 +697,13 @@ class Hireflow:
         if booking is not None and booking.status == "booked":
             # As the slot links carry times, so the booked slot compares equal to its link's.
             booked = Slot(booking.start, booking.end).as_variable()
-        return SlotOffer(choice.interview_id, choice.slot, record.status if record else None, booked)
+        return SlotOffer(
+            choice.interview_id,
+            choice.slot,
+            record.status if record else None,
+            booked,
+            (record.details or {}).get("candidate_timezone") if record else None,
+        )
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
         """Publish the candidate's choice once per link: the offer, and False if used before."""
@@ -708,7 +717,7 @@ class Hireflow:
             raise Problem(
                 409,
                 "Interview already booked",
-                f"the interview is booked for {readable_time(offer.booked['start'])}; "
+                f"the interview is booked for {readable_time(offer.booked['start'], offer.timezone)}; "
                 "this time is no longer offered",
             )
         message_id = "slot-" + hashlib.sha256(token.encode()).hexdigest()[:32]

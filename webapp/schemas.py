@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -19,6 +20,8 @@ EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,100}$"
 PROCESS_DEFINITION_ID = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
+# An IANA time zone name, such as Europe/Berlin or America/Argentina/Buenos_Aires.
+TIMEZONE = r"^[A-Za-z][A-Za-z0-9_+-]{0,29}(/[A-Za-z0-9_+-]{1,30}){0,2}$"
 # A purchase of credits: kept as "<employer id>:<purchase>" in the ledger's 200 characters.
 PURCHASE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,98}$"
 
@@ -28,6 +31,18 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PR
 PaymentMethodRef = Annotated[str, StringConstraints(pattern=PAYMENT_METHOD)]
 ProcessDefinitionId = Annotated[str, StringConstraints(pattern=PROCESS_DEFINITION_ID)]
 Purchase = Annotated[str, StringConstraints(pattern=PURCHASE)]
+
+
+def known_time_zone(name: str) -> str:
+    """The name, if the time zone database knows it (the tzdata package ships one)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name} is not a time zone the tz database knows, like Europe/Berlin") from None
+    return name
+
+
+TimeZone = Annotated[str, StringConstraints(pattern=TIMEZONE), AfterValidator(known_time_zone)]
 BusinessKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
 Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PRINTABLE)]
 
@@ -37,6 +52,7 @@ PATTERN_IN_WORDS = {
     EMAIL: "an email address, like name@example.com",
     PRINTABLE: "text without control characters (no tabs or line breaks)",
     PAYMENT_METHOD: "a saved card's payment method id, like pm_card_visa",
+    TIMEZONE: "a time zone name of the tz database, like Europe/Berlin",
     PURCHASE: "1 to 99 letters, digits, '.', '_' or '-', starting with a letter or digit",
     PROCESS_DEFINITION_ID: "a BPMN process id: 1 to 100 letters, digits, '_', '.' or '-', "
     "starting with a letter or '_'",
@@ -137,6 +153,11 @@ class InterviewRequest(Strict):
     lead_recruiter_email: Email
     panel: list[PanelMember] = Field(min_length=1, max_length=6)
     round: int = Field(default=1, ge=1, le=20)
+    candidate_timezone: TimeZone | None = Field(
+        None,
+        description="Where the candidate lives: their emails and slot page give times in this zone. "
+        "Absent: UTC. The panel's emails and calendar invitations are not affected.",
+    )
 
 
 class StartRequest(Strict):

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from python_http_client.exceptions import HTTPError
@@ -99,29 +100,48 @@ class Mailer(Protocol):
     def send(self, message: EmailMessage) -> SendOutcome: ...
 
 
-def readable_time(value: Any) -> str:
-    """``2026-12-14T09:00:00Z`` as people read it: ``Monday 14 December 2026, 09:00 UTC``.
-
-    A value that is not an ISO timestamp is shown as it is: an odd time must not stop an email.
-    """
+def _moment(value: Any, zone: str | None) -> tuple[datetime, str] | None:
+    """The timestamp ``value`` in ``zone`` (a tz database name; None or unknown: UTC), with the
+    zone's label as a time is followed by it ("UTC", or "(Europe/Berlin)"); None for no timestamp."""
     # The engine writes a zoned time as Java prints it: 2026-12-05T00:44:11.339Z[Etc/UTC].
     text = str(value).split("[", 1)[0]
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        place = ZoneInfo(zone) if zone and zone != "UTC" else None
+    except (ZoneInfoNotFoundError, ValueError):
+        place = None  # an odd zone must not stop an email either: UTC, said as such
+    if place is None:
+        return moment.astimezone(UTC), "UTC"
+    return moment.astimezone(place), f"({zone})"
+
+
+def readable_time(value: Any, zone: str | None = None) -> str:
+    """``2026-12-14T09:00:00Z`` as people read it: ``Monday 14 December 2026, 09:00 UTC``.
+
+    With ``zone`` (the reader's tz database name), in their time: ``..., 10:00 (Europe/Berlin)``.
+    A value that is not an ISO timestamp is shown as it is: an odd time must not stop an email.
+    """
+    found = _moment(value, zone)
+    if found is None:
         return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+    moment, label = found
+    return f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M} {label}"
 
 
-def readable_span(start: Any, end: Any) -> str:
+def readable_span(start: Any, end: Any, zone: str | None = None) -> str:
     """A time span as people write it: ``Monday 14 December 2026, 09:00 to 10:00 UTC`` within one day."""
-    first, last = readable_time(start), readable_time(end)
-    day, _, _ = first.rpartition(", ")
-    if day and last.startswith(day + ", "):
-        return f"{first.removesuffix(' UTC')} to {last.removeprefix(day + ', ')}"
-    return f"{first} to {last}"
+    first, last = _moment(start, zone), _moment(end, zone)
+    if first is None or last is None:
+        return f"{readable_time(start, zone)} to {readable_time(end, zone)}"
+    (begins, label), (ends, _) = first, last
+    if begins.date() == ends.date():
+        return f"{begins:%A} {begins.day} {begins:%B %Y}, {begins:%H:%M} to {ends:%H:%M} {label}"
+    return f"{readable_time(start, zone)} to {readable_time(end, zone)}"
 
 
 class EmailTemplates:

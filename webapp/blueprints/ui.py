@@ -63,6 +63,7 @@ FORM_FIELDS = {
         "candidate_name",
         "candidate_email",
         "lead_recruiter_email",
+        "candidate_timezone",
         "panel",
     ),
 }
@@ -185,7 +186,14 @@ def schedule_interview():
                 }
             )
     # The applicant's name and email, when left empty, are the ones their resume gave.
-    fields = _form("application_id", "round", "candidate_name", "candidate_email", "lead_recruiter_email")
+    fields = _form(
+        "application_id",
+        "round",
+        "candidate_name",
+        "candidate_email",
+        "lead_recruiter_email",
+        "candidate_timezone",
+    )
     interview = InterviewRequest.model_validate({**fields, "panel": panel})
     return _item_redirect(hireflow().schedule_interview(interview))
 
