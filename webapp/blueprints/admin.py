@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel
 
 from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
@@ -116,25 +117,35 @@ def start_instance():
     return jsonify(body), 201 if started.created else 200
 
 
+def _plain_id(field: str, value: str) -> str:
+    """A record's id from the path: refused (400) unless plain, as ids are everywhere."""
+    if not PLAIN_ID.fullmatch(value):
+        raise invalid_field(field, "use letters, digits, '.', '_' and '-' (at most 100)")
+    return value
+
+
+def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseModel) -> None:
+    """Save the request's fields as the row ``row_id`` (made if missing): what an admin PUT does."""
+    with hireflow().services.db.sessions.begin() as session:
+        row = session.get(row_type, row_id) or row_type(**{id_field: row_id})
+        for name, value in given.model_dump().items():
+            setattr(row, name, value)
+        session.add(row)
+
+
 @bp.put("/postings/<posting_id>")
 def put_posting(posting_id: str):
     """Create or replace a job posting (applications are scored against it)."""
-    if not PLAIN_ID.fullmatch(posting_id):
-        raise invalid_field("posting_id", "use letters, digits, '.', '_' and '-' (at most 100)")
+    posting_id = _plain_id("posting_id", posting_id)
     posting = json_body(PostingRequest)
-    with hireflow().services.db.sessions.begin() as session:
-        row = session.get(JobPosting, posting_id) or JobPosting(posting_id=posting_id)
-        for name, value in posting.model_dump().items():
-            setattr(row, name, value)
-        session.add(row)
+    _create_or_replace(JobPosting, "posting_id", posting_id, posting)
     return jsonify({"posting_id": posting_id, **posting.model_dump()})
 
 
 @bp.get("/postings/<posting_id>")
 def get_posting(posting_id: str):
     """The job posting on file, as its PUT saved it."""
-    if not PLAIN_ID.fullmatch(posting_id):
-        raise invalid_field("posting_id", "use letters, digits, '.', '_' and '-' (at most 100)")
+    posting_id = _plain_id("posting_id", posting_id)
     with hireflow().services.db.sessions() as session:
         row = session.get(JobPosting, posting_id)
     if row is None:
@@ -145,12 +156,6 @@ def get_posting(posting_id: str):
 
 # The latest credit movements an employer's answer lists.
 MOVEMENTS_SHOWN = 50
-
-
-def _employer_id(employer_id: str) -> str:
-    if not PLAIN_ID.fullmatch(employer_id):
-        raise invalid_field("employer_id", "use letters, digits, '.', '_' and '-' (at most 100)")
-    return employer_id
 
 
 def _employer_answer(employer: Employer) -> dict:
@@ -190,26 +195,21 @@ def _employer_on_file(employer_id: str) -> Employer:
 @bp.put("/employers/<employer_id>")
 def put_employer(employer_id: str):
     """Create or replace an employer: whom to email, its plan and its saved card's references."""
-    employer_id = _employer_id(employer_id)
-    given = json_body(EmployerRequest)
-    with hireflow().services.db.sessions.begin() as session:
-        row = session.get(Employer, employer_id) or Employer(employer_id=employer_id)
-        for name, value in given.model_dump().items():
-            setattr(row, name, value)
-        session.add(row)
+    employer_id = _plain_id("employer_id", employer_id)
+    _create_or_replace(Employer, "employer_id", employer_id, json_body(EmployerRequest))
     return jsonify(_employer_answer(_employer_on_file(employer_id)))
 
 
 @bp.get("/employers/<employer_id>")
 def get_employer(employer_id: str):
     """The employer on file, with its credit balance and latest credit movements."""
-    return jsonify(_employer_answer(_employer_on_file(_employer_id(employer_id))))
+    return jsonify(_employer_answer(_employer_on_file(_plain_id("employer_id", employer_id))))
 
 
 @bp.post("/employers/<employer_id>/credits")
 def top_up_credits(employer_id: str):
     """Add credits the employer bought, once per purchase reference (201; a repeat 200)."""
-    employer = _employer_on_file(_employer_id(employer_id))
+    employer = _employer_on_file(_plain_id("employer_id", employer_id))
     purchase = json_body(CreditTopUp)
     ledger = CreditsLedger(hireflow().services.db)
     movement = ledger.top_up(

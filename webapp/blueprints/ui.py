@@ -186,14 +186,7 @@ def schedule_interview():
                 }
             )
     # The applicant's name and email, when left empty, are the ones their resume gave.
-    fields = _form(
-        "application_id",
-        "round",
-        "candidate_name",
-        "candidate_email",
-        "lead_recruiter_email",
-        "candidate_timezone",
-    )
+    fields = _form(*(name for name in FORM_FIELDS["interview"] if name != "panel"))
     interview = InterviewRequest.model_validate({**fields, "panel": panel})
     return _item_redirect(hireflow().schedule_interview(interview))
 
