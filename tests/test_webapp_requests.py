@@ -588,6 +588,14 @@ def test_an_interview_says_when_it_is_booked_and_with_whom(tmp_path):
     )
     page = web.get("/items/interview/int_1").text
     assert re.search(r"Thursday 3 December 2026, 10:00 to 11:00 UTC,\s+with ivy, leo</dd>", page)
+    # With the candidate's time zone, the team also sees the time the candidate was given.
+    record_details(services.db, "interview", "int_1", "requested", candidate_timezone="America/New_York")
+    page = web.get("/items/interview/int_1").text
+    assert re.search(
+        r"with ivy, leo; for the candidate\s+"
+        r"Thursday 3 December 2026, 05:00 to 06:00 \(America/New_York\)</dd>",
+        page,
+    )
 
     calendar.cancel("int_1")
     assert web.get("/api/interviews/int_1").json["booking"]["status"] == "cancelled"
