@@ -8,7 +8,8 @@ from flask import current_app, jsonify, request, url_for
 from pydantic import BaseModel
 
 from webapp.domain import Accepted, Hireflow
-from webapp.problems import Problem
+from webapp.problems import Problem, invalid_field
+from webapp.schemas import IDENTIFIER, IDENTIFIER_PATTERN, PATTERN_IN_WORDS
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -33,6 +34,13 @@ def json_body(model: type[Model]) -> Model:
     if not isinstance(body, dict):
         raise Problem(400, "Invalid request", "the body must be a JSON object")
     return model.model_validate(body)
+
+
+def path_id(field: str, value: str) -> str:
+    """An id from the URL's path, refused (400, naming ``field``) unless plain, as ids are everywhere."""
+    if not IDENTIFIER_PATTERN.fullmatch(value):
+        raise invalid_field(field, f"should be {PATTERN_IN_WORDS[IDENTIFIER]}")
+    return value
 
 
 def operate_link(process_instance_key: str | None) -> str | None:

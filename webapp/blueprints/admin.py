@@ -6,7 +6,6 @@ the admin API is off.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
@@ -16,7 +15,7 @@ from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
 from hireflow.store import Employer, JobPosting
 from webapp.engine import EngineRejected, call_engine
-from webapp.http import hireflow, json_body, operate_link
+from webapp.http import hireflow, json_body, operate_link, path_id
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import CreditTopUp, EmployerRequest, PostingRequest, StartRequest
 from webapp.security import require_bearer
@@ -24,7 +23,6 @@ from webapp.security import require_bearer
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
 MAX_MODEL_FILES = 50
-PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 @bp.before_request
@@ -117,13 +115,6 @@ def start_instance():
     return jsonify(body), 201 if started.created else 200
 
 
-def _plain_id(field: str, value: str) -> str:
-    """A record's id from the path: refused (400) unless plain, as ids are everywhere."""
-    if not PLAIN_ID.fullmatch(value):
-        raise invalid_field(field, "use letters, digits, '.', '_' and '-' (at most 100)")
-    return value
-
-
 def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseModel) -> None:
     """Save the request's fields as the row ``row_id`` (made if missing): what an admin PUT does."""
     with hireflow().services.db.sessions.begin() as session:
@@ -136,7 +127,7 @@ def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseMo
 @bp.put("/postings/<posting_id>")
 def put_posting(posting_id: str):
     """Create or replace a job posting (applications are scored against it)."""
-    posting_id = _plain_id("posting_id", posting_id)
+    posting_id = path_id("posting_id", posting_id)
     posting = json_body(PostingRequest)
     _create_or_replace(JobPosting, "posting_id", posting_id, posting)
     return jsonify({"posting_id": posting_id, **posting.model_dump()})
@@ -145,7 +136,7 @@ def put_posting(posting_id: str):
 @bp.get("/postings/<posting_id>")
 def get_posting(posting_id: str):
     """The job posting on file, as its PUT saved it."""
-    posting_id = _plain_id("posting_id", posting_id)
+    posting_id = path_id("posting_id", posting_id)
     with hireflow().services.db.sessions() as session:
         row = session.get(JobPosting, posting_id)
     if row is None:
@@ -195,7 +186,7 @@ def _employer_on_file(employer_id: str) -> Employer:
 @bp.put("/employers/<employer_id>")
 def put_employer(employer_id: str):
     """Create or replace an employer: whom to email, its plan and its saved card's references."""
-    employer_id = _plain_id("employer_id", employer_id)
+    employer_id = path_id("employer_id", employer_id)
     _create_or_replace(Employer, "employer_id", employer_id, json_body(EmployerRequest))
     return jsonify(_employer_answer(_employer_on_file(employer_id)))
 
@@ -203,13 +194,13 @@ def put_employer(employer_id: str):
 @bp.get("/employers/<employer_id>")
 def get_employer(employer_id: str):
     """The employer on file, with its credit balance and latest credit movements."""
-    return jsonify(_employer_answer(_employer_on_file(_plain_id("employer_id", employer_id))))
+    return jsonify(_employer_answer(_employer_on_file(path_id("employer_id", employer_id))))
 
 
 @bp.post("/employers/<employer_id>/credits")
 def top_up_credits(employer_id: str):
     """Add credits the employer bought, once per purchase reference (201; a repeat 200)."""
-    employer = _employer_on_file(_plain_id("employer_id", employer_id))
+    employer = _employer_on_file(path_id("employer_id", employer_id))
     purchase = json_body(CreditTopUp)
     ledger = CreditsLedger(hireflow().services.db)
     movement = ledger.top_up(
