@@ -129,7 +129,8 @@ class FailurePolicy:
         else:
             attempt = max(1, attempts - job.retries + 1)
             delay_ms = int(backoff.delay(attempt, self.rng) * 1000)
-            message = f"{job.type} failed for {what} ({retries_left} retries left): {exc}"
+            left = f"{retries_left} {'retry' if retries_left == 1 else 'retries'} left"
+            message = f"{job.type} failed for {what} ({left}): {exc}"
             # A known outage (a 429 storm, a gateway down) is one line per retry; the traceback
             # is kept for what may be a bug, and for the incident at the end.
             traceback = exc if cause_of(exc) is UNEXPECTED else None

@@ -60,7 +60,8 @@ def test_a_technical_error_fails_with_jittered_backoff_that_grows_as_retries_shr
         assert call["retries"] == retries - 1
         ceiling = 5000 * 2 ** (5 - retries)
         assert 0 <= call["retry_back_off_ms"] <= ceiling
-        assert "for unlock u-42" in call["message"]
+        left = {5: "4 retries", 4: "3 retries", 3: "2 retries", 2: "1 retry"}[retries]
+        assert f"for unlock u-42 ({left} left): gateway down" in call["message"]
         ceilings.append(ceiling)
     assert ceilings == [5000, 10000, 20000, 40000]
 

@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlparse
 
 import pytest
+import requests
 
 from hireflow.constants import ProcessId
 from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
@@ -530,6 +531,35 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
         if e["payload"]["data"]["object"].get("metadata", {}).get("unlock_id") == accepted.json["id"]
     ]
     assert event["type"] == "payment_method.attached" and event["delivered_at"]
+
+
+def test_an_unlock_whose_charge_failed_says_why_until_its_retry_succeeds(web, process_engine, local_world):
+    # Five 500s outlast the adapter's four quick tries: the charge job fails once, and waits
+    # out its backoff with no incident. The item says so, with the failure policy's message.
+    requests.post(
+        f"{local_world.payments_url}/_sandbox/faults", json={"next_count": {"server_error": 5}}, timeout=5
+    ).raise_for_status()
+    accepted, _, _ = start_unlock(web, local_world, "pm_card_visa")
+    instance, location = accepted.json["processInstanceKey"], accepted.headers["Location"]
+
+    def failing_steps():
+        engine = web.get(location).json["engine"]
+        return [element for element in engine.get("waitingAt", []) if "failing" in element]
+
+    [charge] = wait_for(
+        failing_steps,
+        what="the unlock to show its failed charge",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    assert (charge["elementId"], charge["failing"]["retriesLeft"]) == ("ChargeCard", 4)
+    assert "HTTP 500: Injected server error" in charge["failing"]["errorMessage"]
+    page = web.get(f"/items/unlock/{accepted.json['id']}").text
+    assert "4 tries left before an incident" in page
+
+    process_engine.client.advance_clock(11_000)  # ChargeCard's backoff base is 10 s
+    wait_until_completed(process_engine.client, instance)
+    assert web.get(location).json["status"] == "unlocked"
+    assert charges_of(local_world, accepted.json["id"]) == ["succeeded"]
 
 
 @pytest.mark.parametrize("settles", ["succeeded", "failed"])

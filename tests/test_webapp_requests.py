@@ -791,6 +791,9 @@ class StartsInstancesInState(CamundaRestClient):
     def search_incidents(self, **filter_):
         return []
 
+    def search_jobs(self, **filter_):
+        return []
+
 
 def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
     services = empty_services(tmp_path)
@@ -821,6 +824,64 @@ def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
     assert 'data-testid="incident"' not in page
     # It waits for people: the page reloads seldom (every 2 s while a step runs).
     assert '<meta http-equiv="refresh" content="15">' in page
+
+
+class RetryingACharge(StartsInstancesInState):
+    """An active instance at ChargeCard, whose job failed and waits out its backoff."""
+
+    MESSAGE = "payment.charge failed for unlock unl_1 (1 retry left): HTTP 500"
+
+    def __init__(self):
+        active = [{"elementId": "ChargeCard", "type": "SERVICE_TASK", "processDefinitionId": "resume-unlock"}]
+        super().__init__("ACTIVE", active=active)
+        self.job_searches: list[dict] = []
+
+    def search_jobs(self, **filter_):
+        self.job_searches.append(filter_)
+        job = {"elementId": "ChargeCard", "hasFailedWithRetriesLeft": True, "processInstanceKey": "7"}
+        return [
+            # An earlier round's job at the same step failed once, then completed: over.
+            {**job, "jobKey": "7", "state": "COMPLETED", "retries": 4, "errorMessage": "long ago"},
+            {**job, "jobKey": "8", "state": "FAILED", "retries": 1, "errorMessage": self.MESSAGE},
+        ]
+
+
+def test_a_step_that_failed_and_is_retried_says_why_and_how_many_tries_are_left(tmp_path):
+    services = empty_services(tmp_path)
+    engine = RetryingACharge()
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    add_first_status(services, "unlock", "unl_1", "requested")
+    web = app.test_client()
+
+    status = web.get("/api/unlocks/unl_1").json
+    assert status["engine"]["hasIncident"] is False
+    assert status["engine"]["waitingAt"] == [
+        {
+            "elementId": "ChargeCard",
+            "name": "Charge the card",
+            "type": "SERVICE_TASK",
+            "failing": {"retriesLeft": 1, "errorMessage": engine.MESSAGE},
+        }
+    ]
+    assert engine.job_searches == [{"processInstanceKey": "7", "hasFailedWithRetriesLeft": True}]
+    page = web.get("/items/unlock/unl_1").text
+    waiting = re.search(r'data-testid="waiting-at">(.*?)</dd>', page, re.S).group(1)
+    words = " ".join(re.sub(r"<[^>]+>", " ", waiting).split())
+    assert words == (
+        "Charge the card (failing: tried again after a backoff, 1 try left before an incident) "
+        + engine.MESSAGE
+    )
+    assert '<meta http-equiv="refresh" content="15">' in page  # the backoff takes seconds to minutes
+
+
+def test_an_item_waiting_only_for_people_asks_the_engine_for_no_failing_jobs(tmp_path):
+    services = empty_services(tmp_path)
+    engine = RetryingACharge()
+    engine.active = [{"elementId": "ScreenApplication", "type": "USER_TASK"}]
+    app = create_app({"TESTING": True}, engine_client=engine, services=services)
+    add_first_status(services, "application", "app_1", "submitted")
+    status = app.test_client().get("/api/applications/app_1").json
+    assert "failing" not in status["engine"]["waitingAt"][0] and engine.job_searches == []
 
 
 class StoppedByAnIncident(StartsInstancesInState):

@@ -54,7 +54,13 @@ from hireflow.store import (
     utcnow,
 )
 from job_workers.services import Services
-from webapp.engine import EngineRejected, EngineUnavailable, ProcessGateway, call_engine
+from webapp.engine import (
+    WAITING_ELEMENT_TYPES,
+    EngineRejected,
+    EngineUnavailable,
+    ProcessGateway,
+    call_engine,
+)
 from webapp.problems import Problem, engine_unavailable, invalid_field
 from webapp.schemas import (
     ApplicationRequest,
@@ -874,6 +880,7 @@ class Hireflow:
                         waiting_at = self._waiting_at(instance_key, instance.get("processDefinitionId"))
                         if waiting_at is not None:
                             engine["waitingAt"] = waiting_at
+                            self._add_failures(instance_key, waiting_at)
                     if engine["hasIncident"]:
                         incidents = self._open_incidents(instance_key)
                         if incidents is not None:
@@ -1063,6 +1070,29 @@ class Hireflow:
                 },
             )
         return list(waiting_at.values())
+
+    def _add_failures(self, instance_key: str, waiting_at: list[dict[str, Any]]) -> None:
+        """Mark the steps whose job failed and waits out its backoff before the next try.
+
+        Until its retries run out such a step is no incident, yet the item may sit there for
+        minutes: ``failing`` says why (the failure policy's message) and how many tries are
+        left. Left out when the engine cannot say: the status answers without it.
+        """
+        if all(element["type"] in WAITING_ELEMENT_TYPES for element in waiting_at):
+            return  # no step runs a job: nothing can be failing
+        try:
+            failing = self.gateway.failing_jobs(instance_key)
+        except (EngineUnavailable, EngineRejected) as exc:
+            log.warning("failing jobs of instance %s unavailable: %s", instance_key, exc)
+            return
+        by_element = {job.get("elementId"): job for job in failing}
+        for element in waiting_at:
+            job = by_element.get(element["elementId"])
+            if job is not None:
+                element["failing"] = {
+                    "retriesLeft": int(job.get("retries") or 0),
+                    "errorMessage": job.get("errorMessage") or "",
+                }
 
     def recent_items(self, limit: int = 30) -> list[ItemSummary]:
         """The most recently changed items, for the UI, with the status ``status()`` gives.

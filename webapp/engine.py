@@ -74,6 +74,11 @@ CONTAINER_ELEMENT_TYPES = {
     "AD_HOC_SUB_PROCESS",
     "MULTI_INSTANCE_BODY",
 }
+# Where an instance waits for a person, a message or a timer (hours or days, as a rule); no
+# job runs there.
+WAITING_ELEMENT_TYPES = {"USER_TASK", "RECEIVE_TASK", "INTERMEDIATE_CATCH_EVENT", "EVENT_BASED_GATEWAY"}
+# A job's states once it is over: it may have failed before, but is no longer retried.
+ENDED_JOB_STATES = {"COMPLETED", "CANCELED", "ERROR_THROWN"}
 
 
 def call_engine(what: str, call, *args: Any, **kwargs: Any) -> Any:
@@ -228,6 +233,19 @@ class ProcessGateway:
             state="ACTIVE",
         )
         return [e for e in elements if e.get("type") not in CONTAINER_ELEMENT_TYPES]
+
+    def failing_jobs(self, process_instance_key: str) -> list[dict[str, Any]]:
+        """The instance's jobs that failed and wait to be tried again: retries left, not ended.
+
+        Each keeps the failure policy's message of its last failure (``errorMessage``).
+        """
+        jobs = call_engine(
+            "reading an instance's failing jobs",
+            self.client.search_jobs,
+            processInstanceKey=process_instance_key,
+            hasFailedWithRetriesLeft=True,
+        )
+        return [j for j in jobs if j.get("state") not in ENDED_JOB_STATES]
 
     def instance_state(self, process_instance_key: str) -> dict[str, Any] | None:
         """The instance as the engine reports it, or None if it does not know it (yet)."""

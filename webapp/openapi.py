@@ -214,6 +214,22 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                                 "elementId": {"type": "string"},
                                 "name": {"type": "string"},
                                 "type": {"type": "string", "description": "e.g. SERVICE_TASK, USER_TASK"},
+                                "failing": {
+                                    "type": "object",
+                                    "description": "a step whose job failed and waits out its backoff "
+                                    "before the next try (no incident yet)",
+                                    "required": ["retriesLeft", "errorMessage"],
+                                    "properties": {
+                                        "retriesLeft": {
+                                            "type": "integer",
+                                            "description": "tries left before an incident",
+                                        },
+                                        "errorMessage": {
+                                            "type": "string",
+                                            "description": "the failure policy's message of the last failure",
+                                        },
+                                    },
+                                },
                             },
                         },
                     },

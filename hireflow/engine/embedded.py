@@ -316,6 +316,7 @@ class _Projection:
                 "resourceName": value["resourceName"],
             }
         elif kind == "JOB":
+            earlier = self.jobs.get(key, {})
             self.jobs[key] = {
                 "jobKey": key,
                 "type": value["type"],
@@ -324,6 +325,12 @@ class _Projection:
                 # When a job failed with a retry backoff is due again (engine clock, ms).
                 "recurringTime": value.get("recurringTime", -1),
                 "errorMessage": value.get("errorMessage"),
+                # As REST v2 answers it: set by each failure, kept by the job's later events.
+                "hasFailedWithRetriesLeft": (
+                    value["retries"] > 0
+                    if intent == "FAILED"
+                    else earlier.get("hasFailedWithRetriesLeft", False)
+                ),
                 "elementId": value["elementId"],
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "customHeaders": value.get("customHeaders", {}),

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from werkzeug.utils import secure_filename
 
 from webapp.domain import KINDS
+from webapp.engine import WAITING_ELEMENT_TYPES
 from webapp.http import hireflow, operate_link, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
@@ -269,10 +270,6 @@ def details_shown(details: dict) -> dict:
     return details
 
 
-# Where an instance waits for a person, a message or a timer: hours or days, as a rule.
-WAITING_ELEMENT_TYPES = {"USER_TASK", "RECEIVE_TASK", "INTERMEDIATE_CATCH_EVENT", "EVENT_BASED_GATEWAY"}
-
-
 def refresh_seconds(status: dict) -> int | None:
     """How often the item page reloads: never once final, seldom while the instance waits on people."""
     if status["final"]:
@@ -280,7 +277,8 @@ def refresh_seconds(status: dict) -> int | None:
     if status["engine"].get("hasIncident"):
         return 15  # stopped until someone acts; a fast reload would get in their way
     waiting_at = status["engine"].get("waitingAt")
-    if waiting_at and all(element["type"] in WAITING_ELEMENT_TYPES for element in waiting_at):
+    # A step that failed waits out its backoff (seconds to minutes) before the next try.
+    if waiting_at and all(e["type"] in WAITING_ELEMENT_TYPES or "failing" in e for e in waiting_at):
         return 15
     return 2
 
