@@ -513,6 +513,8 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
     assert waiting == [
         {"elementId": "AwaitNewCard", "name": "Await a new card", "type": "EVENT_BASED_GATEWAY"}
     ]
+    # The item's page points to the employer's email, whose link saves a new card.
+    assert 'data-testid="new-card-hint"' in web.get(f"/items/unlock/{accepted.json['id']}").text
     path = card_page_from_email(web, local_world, employer_email)
     # The link is signed for this unlock: the unlock id alone opens nothing.
     assert path.startswith("/unlocks/card/")
@@ -555,6 +557,7 @@ def test_an_unlock_whose_charge_failed_says_why_until_its_retry_succeeds(web, pr
     assert "HTTP 500: Injected server error" in charge["failing"]["errorMessage"]
     page = web.get(f"/items/unlock/{accepted.json['id']}").text
     assert "4 tries left before an incident" in page
+    assert 'data-testid="new-card-hint"' not in page  # the gateway failed, not the card
 
     process_engine.client.advance_clock(11_000)  # ChargeCard's backoff base is 10 s
     wait_until_completed(process_engine.client, instance)
