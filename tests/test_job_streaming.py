@@ -171,9 +171,12 @@ RESOLVED_TYPE = "resolve-probe"
 RESOLVED_PROCESS = bench_process(1, job_type=RESOLVED_TYPE, pid="resolve-probe")
 
 
-def test_a_held_poll_answers_with_a_job_whose_incident_was_resolved(process_engine):
+@pytest.mark.parametrize("stopped_by", ["no retries left", "an error nothing caught"])
+def test_a_held_poll_answers_with_a_job_whose_incident_was_resolved(process_engine, stopped_by):
     # Resolving the incident writes no job event; the launcher once held such a poll until
     # some later job event of the type, and with no stream open the job waited for good.
+    # A job whose error was thrown is forgotten by the launcher (most such errors are
+    # caught, and end the job): resolving its incident wakes every type's held polls.
     process_engine.client.deploy_resources([("resolve-probe.bpmn", RESOLVED_PROCESS)])
     instance = process_engine.client.create_process_instance("resolve-probe")
     instance_key = instance["processInstanceKey"]
@@ -183,10 +186,15 @@ def test_a_held_poll_answers_with_a_job_whose_incident_was_resolved(process_engi
         async with grpc.aio.insecure_channel(address) as channel:
             stub = GatewayStub(channel)
             (job,) = await poll(address, 10_000, RESOLVED_TYPE)
-            await stub.FailJob(gateway_pb2.FailJobRequest(jobKey=job.key, retries=0, errorMessage="probe"))
-            incident_key = await wait_for_incident(instance_key)
-            await stub.UpdateJobRetries(gateway_pb2.UpdateJobRetriesRequest(jobKey=job.key, retries=1))
-            assert await poll(address, 500, RESOLVED_TYPE) == []  # retries back, incident still open
+            if stopped_by == "no retries left":
+                failed = gateway_pb2.FailJobRequest(jobKey=job.key, retries=0, errorMessage="probe")
+                await stub.FailJob(failed)
+                incident_key = await wait_for_incident(instance_key)
+                await stub.UpdateJobRetries(gateway_pb2.UpdateJobRetriesRequest(jobKey=job.key, retries=1))
+            else:
+                await stub.ThrowError(gateway_pb2.ThrowErrorRequest(jobKey=job.key, errorCode="not-caught"))
+                incident_key = await wait_for_incident(instance_key)
+            assert await poll(address, 500, RESOLVED_TYPE) == []  # the incident is still open
             held = asyncio.ensure_future(poll(address, 20_000, RESOLVED_TYPE))
             await asyncio.sleep(0.5)
             await stub.ResolveIncident(gateway_pb2.ResolveIncidentRequest(incidentKey=int(incident_key)))

@@ -626,9 +626,11 @@ public class HireflowEmbeddedEngine {
   private final Map<String, Long> lastJobReady = new HashMap<>();
   // By job type: the jobs that may be activatable (made so, and not activated or ended since).
   private final Map<String, Set<Long>> activatableJobs = new HashMap<>();
-  // The type of every job not completed or cancelled, for an incident resolved on it.
+  // The type of every job not ended (completed, cancelled, or its error thrown), for an
+  // incident resolved on it.
   private final Map<Long, String> jobTypes = new HashMap<>();
-  // The position of an incident resolved on a job of a type not known here (none expected).
+  // The position of an incident resolved on a job of a type not known here (one whose
+  // error no boundary event caught).
   private long lastUnknownJobReady = -1;
   private LogStreamReader jobEventReader;
   private final RecordMetadata jobEventMetadata = new RecordMetadata();
@@ -740,8 +742,13 @@ public class HireflowEmbeddedEngine {
     if (intent == JobIntent.COMPLETED || intent == JobIntent.CANCELED) {
       jobTypes.remove(jobKey);
       jobGone(type, jobKey);
-    } else if (intent == JobIntent.ERROR_THROWN || intent == JobIntent.TIMEOUT_UPDATED) {
-      // Not activatable; an error's incident, once resolved, makes the job activatable again.
+    } else if (intent == JobIntent.ERROR_THROWN) {
+      // Caught, the job is over and writes nothing more, so it is forgotten here (kept, every
+      // business error would stay in jobTypes for good). Not caught, it becomes an incident,
+      // and resolving that makes the job activatable again: a job of a type not known here.
+      jobTypes.remove(jobKey);
+      jobGone(type, jobKey);
+    } else if (intent == JobIntent.TIMEOUT_UPDATED) {
       jobGone(type, jobKey);
     } else if (intent == JobIntent.FAILED && (job.getRetries() <= 0 || job.getRetryBackoff() > 0)) {
       jobGone(type, jobKey); // an incident, or activatable again only after its backoff
