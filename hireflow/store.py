@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Index,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     create_engine,
     event,
     text,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -159,6 +161,9 @@ class JobPosting(Base):
     # The recruiters who screen its applications and get the screening reminders; an
     # application may name others. Empty for postings made before revision 0007.
     recruiter_team_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    # A closed posting (filled, or withdrawn by its employer) takes no new applications;
+    # those made before it closed go on.
+    open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Employer(Base):

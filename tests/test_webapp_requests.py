@@ -1619,6 +1619,42 @@ def test_an_admin_posting_keeps_its_recruiters(tmp_path):
     assert admin.get("/api/admin/postings/p-2", headers=ADMIN).status_code == 404
 
 
+def test_a_closed_posting_refuses_new_applications_and_keeps_those_made(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)  # the column's default, on both databases
+    engine = RecordsVariables()
+    config = {"TESTING": True, "CONSOLE": True, "ADMIN_TOKEN": ADMIN_TOKEN}
+    web = create_app(config, engine_client=engine, services=services).test_client()
+    with services.db.sessions.begin() as session:
+        session.add_all(
+            [
+                Employer(employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_1"),
+                indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"),
+                indexed_candidate("bob", name="Bob", email="bob@example.com"),
+            ]
+        )
+    posting = {"employer_id": "acme", "title": "Engineer", "recruiter_team_email": "team@acme.example"}
+    assert web.put("/api/admin/postings/p-1", json=posting, headers=ADMIN).json["open"] is True
+    first = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-1"})
+    assert first.status_code == 202, first.json
+
+    # Filled: the employer closes it.
+    closed = web.put("/api/admin/postings/p-1", json={**posting, "open": False}, headers=ADMIN)
+    assert closed.status_code == 200 and closed.json["open"] is False
+    assert web.get("/api/admin/postings/p-1", headers=ADMIN).json["open"] is False
+    late = web.post("/api/applications", json={"candidate_id": "bob", "posting_id": "p-1"})
+    assert refused_field(late) == (409, "posting_id")
+    assert "job posting p-1 is closed and takes no applications" in late.json["detail"]
+    # The application made before goes on, and asking for it again still finds it.
+    again = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-1"})
+    assert (again.status_code, again.json["id"], again.json["created"]) == (200, first.json["id"], False)
+    assert len(engine.variables) == 1
+    assert 'value="p-1"' not in web.get("/").text  # the Apply form offers open postings only
+
+    web.put("/api/admin/postings/p-1", json=posting, headers=ADMIN)  # open again
+    assert web.post("/api/applications", json={"candidate_id": "bob", "posting_id": "p-1"}).status_code == 202
+    assert 'value="p-1"' in web.get("/").text
+
+
 def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
     app, services, _ = offline
     sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))

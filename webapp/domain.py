@@ -487,6 +487,10 @@ class Hireflow:
         application_id, attempt = self._current_attempt(
             "application", request.candidate_id, request.posting_id
         )
+        if not posting.open and self._record("application", application_id) is None:
+            # Only a new application is refused: a repeated request still finds its own.
+            closed = f"job posting {posting.posting_id} is closed and takes no applications"
+            raise invalid_field("posting_id", closed, status=409)
         variables = {
             Var.APPLICATION_ID: application_id,
             **request.model_dump(),
@@ -1170,9 +1174,11 @@ class Hireflow:
         last = rows[limit - 1] if len(rows) > limit else None
         return page, (ItemCursor(last.updated_at, last.kind, last.business_id) if last else None)
 
-    def postings(self) -> list[JobPosting]:
+    def open_postings(self) -> list[JobPosting]:
+        """The postings that take applications, by title."""
         with self.services.db.sessions() as session:
-            return list(session.scalars(select(JobPosting).order_by(JobPosting.title)))
+            found = select(JobPosting).where(JobPosting.open.is_(True)).order_by(JobPosting.title)
+            return list(session.scalars(found))
 
     def _contact_on_file(self, candidate_id: str | None) -> dict[str, str | None]:
         """A candidate's name and email as their latest resume gave them (None where it gave none)."""

@@ -398,7 +398,7 @@ def _start(summary: str, model: str) -> dict[str, Any]:
             "400": INVALID,
             "409": _problem(
                 "The key was used for a different request, the same request is in progress, "
-                "or the application to interview for is closed."
+                "the application to interview for is closed, or the posting to apply to is closed."
             ),
             "415": UNSUPPORTED,
             "422": _problem("A referenced item (candidate, posting, application) does not exist."),

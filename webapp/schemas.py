@@ -180,6 +180,11 @@ class PostingRequest(Strict):
         None,
         description="The recruiters who screen its applications, for applications that name none.",
     )
+    open: bool = Field(
+        True,
+        description="Whether it takes applications. False closes it (filled, or withdrawn): new "
+        "applications are refused with 409; those made before go on.",
+    )
 
 
 class EmployerRequest(Strict):

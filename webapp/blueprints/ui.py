@@ -79,7 +79,7 @@ def _dashboard_page(refused: dict | None = None) -> str:
     return render_template(
         "dashboard.html",
         items=hireflow().recent_items(),
-        postings=hireflow().postings(),
+        postings=hireflow().open_postings(),
         employers=hireflow().employers(),
         interviewers=hireflow().interviewers(),
         candidates=hireflow().recent_candidates(),
