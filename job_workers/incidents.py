@@ -4,7 +4,7 @@ Each message says what failed, for which business object, and what to do, in tha
 
     Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge, job 2251799813685312)
     for unlock u-42. Check the payment gateway (status page, API key, network), then retry
-    the incident in Operate. Detail: ...
+    the incident. Detail: ...
 
 The failure policy picks the cause from the exception's class. The catalogue below is the
 one place that names causes and actions, so every message the pool can raise can be
@@ -29,7 +29,8 @@ from job_workers.interview import NoFreeSlots
 
 # Variables that name the business object, most specific first; the first found is the object.
 BUSINESS_KEYS = ("unlock_id", "application_id", "interview_id", "resume_id", "candidate_id")
-RETRY = "then retry the incident in Operate"
+# Operate retries it on a cluster; on the embedded engine, the item's page in the webapp does.
+RETRY = "then retry the incident"
 # Operate shows the whole message; the exception's own text is cut to keep it readable.
 DETAIL_LIMIT = 400
 

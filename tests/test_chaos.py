@@ -179,7 +179,7 @@ def test_the_run_is_split_by_weight_and_every_scenario_gets_some():
 
 
 def test_the_checker_counts_incident_messages_that_leave_the_operator_guessing():
-    advice = "then retry the incident in Operate"
+    advice = "then retry the incident"
 
     def active(key: str, message: str) -> list[dict]:
         return [{"incidentKey": key, "errorMessage": message}]

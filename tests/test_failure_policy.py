@@ -72,7 +72,7 @@ def test_the_last_try_raises_an_incident_with_a_message_for_the_operator():
     assert call["message"] == (
         "Payment gateway unreachable after 5 tries, at charge-card (unlock.charge-card, job 11) "
         "for unlock u-42. Check the payment gateway (status page, API key, network), then retry "
-        "the incident in Operate. Detail: HTTP 503: maintenance"
+        "the incident. Detail: HTTP 503: maintenance"
     )
 
 

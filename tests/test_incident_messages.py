@@ -81,7 +81,7 @@ def test_every_unlock_incident_names_the_failure_the_unlock_and_the_action(task_
     cause = incidents.cause_of(EXAMPLES[what])
     assert message.startswith(what)
     assert f"at {task_id} ({job_type}, job 501) for unlock unl_42 (candidate cand_7)." in message
-    assert f"{cause.action}, then retry the incident in Operate." in message
+    assert f"{cause.action}, then retry the incident." in message
     assert "Detail: " in message and len(message) < 800
     if not isinstance(EXAMPLES[what], PermanentFailure):
         assert message.startswith(f"{what} after 5 tries,")
@@ -92,7 +92,7 @@ def test_the_gateway_outage_reads_as_an_operator_needs_it():
     assert message == (
         "Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge, job 501) for "
         "unlock unl_42 (candidate cand_7). Check the payment gateway (status page, API key, network), "
-        "then retry the incident in Operate. Detail: no answer in 4 quick tries with the same "
+        "then retry the incident. Detail: no answer in 4 quick tries with the same "
         "idempotency key (last: HTTP 503: maintenance)"
     )
 
