@@ -20,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -30,7 +31,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker, validates
 
 from hireflow.paths import data_root
 
@@ -89,6 +90,27 @@ class Candidate(Base):
     # Empty for candidates indexed before hireflow kept them (revision 0004).
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     email: Mapped[str | None] = mapped_column(String(320), default=None)
+    # The skills again, a row each, so a search by skill is an indexed query on any database.
+    skill_rows: Mapped[list[CandidateSkill]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @validates("skills")
+    def _index_skills(self, _key: str, skills: list[str]) -> list[str]:
+        """Keep ``skill_rows`` in step with ``skills``, whoever sets them."""
+        self.skill_rows = [CandidateSkill(skill=skill) for skill in dict.fromkeys(skills)]
+        return skills
+
+
+class CandidateSkill(Base):
+    """One skill of a candidate (``Candidate.skills``), for search; goes with the candidate."""
+
+    __tablename__ = "candidate_skills"
+
+    candidate_id: Mapped[str] = mapped_column(
+        String(100), ForeignKey("candidates.candidate_id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
 
 
 class CreditAccount(Base):

@@ -49,12 +49,24 @@ def outbox_keys_of(local_world, business_id: str) -> list[str]:
         return [key for key in keys if f":{business_id}:" in key]
 
 
+def found_by_search(web, skills: str) -> list[str]:
+    """Every candidate id an employer's search for ``skills`` finds, page after page."""
+    found, after = [], ""
+    while True:
+        page = web.get(f"/api/candidates?skills={skills}{after}").json
+        found += [candidate["candidateId"] for candidate in page["candidates"]]
+        if page["next"] is None:
+            return found
+        after = f"&after={page['next']}"
+
+
 def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, local_world):
     candidate_id = unique_key("cand")
     content = pdf_resume(pages=2, lines=[f"Ref {candidate_id}", "Python and SQL"])
     resume = processed_resume(web, process_engine, candidate_id, content)
     file_ref, text_ref = stored_refs(local_world, resume["id"])
     assert outbox_keys_of(local_world, resume["id"])  # the resume-received email's entry
+    assert candidate_id in found_by_search(web, "python,sql")
     application = web.post(
         "/api/applications",
         json={
@@ -97,6 +109,7 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
             local_world.services.files.read(ref)
     with local_world.services.db.sessions() as session:
         assert session.get(Candidate, candidate_id) is None
+    assert candidate_id not in found_by_search(web, "python,sql")
     assert outbox_keys_of(local_world, resume["id"]) == []
     status = web.get(f"/api/resumes/{resume['id']}").json
     assert (status["status"], status["final"]) == ("erased", True)

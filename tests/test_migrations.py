@@ -13,6 +13,7 @@ from hireflow.store import (
     MIGRATIONS_DIR,
     Base,
     BusinessRecord,
+    CandidateSkill,
     Database,
     Employer,
     RequestClaim,
@@ -106,3 +107,23 @@ def test_business_records_on_revision_0004_learn_whose_items_they_are(store_url)
     with db.sessions() as session:
         owners = {r.business_id: r.belongs_to for r in session.scalars(select(BusinessRecord))}
     assert owners == {"app_1": "ada", "int_1": "app_1", "res_erased": None}
+
+
+def test_candidates_on_revision_0009_are_found_by_the_skills_they_had(store_url):
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        upgrade_to(connection, "0009")
+        insert = text(
+            "INSERT INTO candidates (candidate_id, resume_id, skills, indexed_at) "
+            "VALUES (:id, :resume, :skills, CURRENT_TIMESTAMP)"
+        )
+        for candidate_id, skills in [("ada", '["python", "sql"]'), ("bob", "[]")]:
+            connection.execute(
+                insert, {"id": candidate_id, "resume": f"res_{candidate_id}", "skills": skills}
+            )
+
+    db.create_schema()
+
+    with db.sessions() as session:
+        rows = session.execute(select(CandidateSkill.candidate_id, CandidateSkill.skill)).all()
+    assert sorted(rows) == [("ada", "python"), ("ada", "sql")]

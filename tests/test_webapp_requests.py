@@ -14,11 +14,12 @@ import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import get_args
+from urllib.parse import quote
 
 import pytest
 import requests
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from hireflow.adapters.calendar import Slot, StoreCalendar
 from hireflow.adapters.file_store import LocalFileStore
@@ -28,11 +29,13 @@ from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.constants import Message
 from hireflow.credits import CreditsLedger
 from hireflow.engine.embedded import free_port
+from hireflow.resume_intake import SKILLS
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.signed_links import CardLinks, SlotLinks
 from hireflow.store import (
     BusinessRecord,
     Candidate,
+    CandidateSkill,
     ContactAccess,
     Database,
     Employer,
@@ -1840,6 +1843,94 @@ def test_an_interview_in_the_candidates_time_zone_shows_its_slots_there(tmp_path
     slot = {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}
     page = web.get(f"/interviews/slot/{services.slot_links.token_for(started.json['id'], slot)}").text
     assert "Monday 14 December 2026, 10:00 to 11:00 (Europe/Berlin)" in page
+
+
+def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)  # the skill rows and their cascade, on both databases
+    web = offline_app(services).test_client()
+    with services.db.sessions.begin() as session:
+        for number in range(54):
+            session.add(
+                Candidate(
+                    candidate_id=f"c{number:02d}",
+                    resume_id=f"res_{number}",
+                    skills=["python", "sql"] if number % 2 else ["python"],
+                    years_of_experience=number % 10,
+                    name="Hidden Name",
+                    email="hidden@example.com",
+                    indexed_at=utcnow(),
+                )
+            )
+
+    first = web.get("/api/candidates?skills=python")
+    assert first.status_code == 200, first.json
+    assert len(first.json["candidates"]) == 50 and first.json["next"] == "c49"
+    rest = web.get(f"/api/candidates?skills=python&after={first.json['next']}").json
+    assert [c["candidateId"] for c in rest["candidates"]] == ["c50", "c51", "c52", "c53"]
+    assert rest["next"] is None
+
+    # Every skill asked for (any case), and the experience; never the contact details.
+    found = web.get("/api/candidates?skills=SQL,%20Python&min_years=8").json
+    assert found == {
+        "candidates": [
+            {"candidateId": f"c{n:02d}", "skills": ["python", "sql"], "yearsOfExperience": n % 10}
+            for n in (9, 19, 29, 39, 49)
+        ],
+        "next": None,
+    }
+    assert "Hidden" not in web.get("/api/candidates").text
+
+    # A new resume's skills replace the old; an erased candidate is gone from search.
+    with services.db.sessions.begin() as session:
+        session.get(Candidate, "c09").skills = ["python"]
+        session.execute(delete(Candidate).where(Candidate.candidate_id == "c19"))
+    again = web.get("/api/candidates?skills=sql&min_years=8").json["candidates"]
+    assert [c["candidateId"] for c in again] == ["c29", "c39", "c49"]
+    with services.db.sessions() as session:
+        assert session.scalars(select(CandidateSkill).where(CandidateSkill.candidate_id == "c19")).all() == []
+
+
+def test_the_candidates_page_finds_them_and_leads_to_their_unlock(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"))
+
+    page = web.get("/candidates?skills=Python&min_years=").text
+    [row] = re.findall(r'<table data-testid="candidates">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert '<a href="/items?q=ada">ada</a>' in row and "Ada Lovelace" not in page
+    assert '<a href="/?candidate_id=ada#unlock">Unlock</a>' in row
+    assert 'value="python"' in page  # the skills as search read them
+    assert 'data-testid="no-candidates"' in web.get("/candidates?skills=kafka").text
+    refused = web.get("/candidates?skills=python,+cobol")
+    assert refused.status_code == 400 and 'value="python, cobol"' in refused.text  # as typed
+    assert "search knows no skill &#39;cobol&#39;; it knows: python," in refused.text
+
+    # The unlock form opens with the candidate filled in.
+    dashboard = web.get("/?candidate_id=ada").text
+    assert re.search(r'name="candidate_id" required list="known-candidates"\s+value="ada"', dashboard)
+
+
+def test_a_candidate_search_names_what_is_wrong_with_its_question(tmp_path):
+    web = offline_app(empty_services(tmp_path)).test_client()
+    unknown = web.get("/api/candidates?skills=python,pyton")
+    assert refused_field(unknown) == (400, "skills")
+    assert "search knows no skill 'pyton'; it knows: python, java," in unknown.json["detail"]
+    for url, field in [
+        ("/api/candidates?min_years=-1", "min_years"),
+        ("/api/candidates?min_years=many", "min_years"),
+        ("/api/candidates?after=a%20b", "after"),
+        ("/api/candidates?skill=python", "skill"),
+        ("/api/candidates?skills=" + ",".join(["python", "java", "sql", "go", "rust", "css"] * 2), None),
+    ]:
+        answer = web.get(url)
+        if field is None:  # repeated names count once
+            assert answer.status_code == 200, answer.json
+        else:
+            assert refused_field(answer) == (400, field), url
+    too_many = quote(",".join(list(SKILLS)[:11]))  # c++ and c# among them
+    assert "at most 10 skills at once" in web.get(f"/api/candidates?skills={too_many}").json["detail"]
+    assert web.get(f"/api/candidates?skills={quote('C++, c#')}").status_code == 200
 
 
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):

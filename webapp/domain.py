@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import String, cast, delete, or_, select, tuple_, update
+from sqlalchemy import String, cast, delete, exists, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from hireflow.store import (
     BusinessRecord,
     CalendarBooking,
     Candidate,
+    CandidateSkill,
     ContactAccess,
     CreditAccount,
     CreditEntry,
@@ -64,6 +65,7 @@ from webapp.engine import (
 from webapp.problems import Problem, engine_unavailable, invalid_field
 from webapp.schemas import (
     ApplicationRequest,
+    CandidateSearch,
     CardUpdate,
     InterviewRequest,
     ItemQuery,
@@ -322,6 +324,7 @@ class ItemSummary:
 
 
 ITEMS_PER_PAGE = 50
+CANDIDATES_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -1201,6 +1204,36 @@ class Hireflow:
     def interviewers(self) -> list[Interviewer]:
         with self.services.db.sessions() as session:
             return list(session.scalars(select(Interviewer).order_by(Interviewer.username)))
+
+    def search_candidates(
+        self, query: CandidateSearch, page_size: int = CANDIDATES_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Candidates with every skill asked for and the experience, by id, a page at a time.
+
+        Each as search knows them (skills, years of experience from their latest resume),
+        never with contact details: those are what an unlock pays for. Also the id of the
+        page's last candidate when more follow: the next page's cursor.
+        """
+        found = select(Candidate).order_by(Candidate.candidate_id).limit(page_size + 1)
+        for skill in query.skill_names():
+            of_candidate = CandidateSkill.candidate_id == Candidate.candidate_id
+            found = found.where(exists().where(of_candidate, CandidateSkill.skill == skill))
+        if query.min_years:
+            found = found.where(Candidate.years_of_experience >= query.min_years)
+        if query.after:
+            found = found.where(Candidate.candidate_id > query.after)
+        with self.services.db.sessions() as session:
+            rows = list(session.scalars(found))
+        page = rows[:page_size]
+        answers = [
+            {
+                "candidateId": candidate.candidate_id,
+                "skills": list(candidate.skills),
+                "yearsOfExperience": candidate.years_of_experience,
+            }
+            for candidate in page
+        ]
+        return answers, page[-1].candidate_id if len(rows) > page_size else None
 
     def recent_candidates(self, limit: int = 20) -> list[Candidate]:
         """The most recently indexed candidates: the ones an employer can unlock."""

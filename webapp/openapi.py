@@ -17,6 +17,25 @@ PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "CandidateList": {
+        "type": "object",
+        "required": ["candidates", "next"],
+        "properties": {
+            "candidates": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["candidateId", "skills", "yearsOfExperience"],
+                    "properties": {
+                        "candidateId": {"type": "string"},
+                        "skills": {"type": "array", "items": {"type": "string"}},
+                        "yearsOfExperience": {"type": ["integer", "null"], "description": "null: not found"},
+                    },
+                },
+            },
+            "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
+        },
+    },
     "ItemList": {
         "type": "object",
         "required": ["items", "next"],
@@ -561,6 +580,17 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/api/resumes/{business_id}": {"get": _status("A resume's status (received, processed, rejected)")},
+        "/api/candidates": {
+            "get": {
+                "summary": "Find candidates by skill and experience",
+                "description": "Candidates whose latest resume gave every skill asked for and at least "
+                "the years asked for, by id, 50 to a page. Without contact details: an unlock "
+                "(POST /api/unlocks) pays for those. A skill that search does not know is refused "
+                "with 400, which lists the skills it knows.",
+                "parameters": _query_parameters(schemas.pop("CandidateSearch")),
+                "responses": {"200": _json("CandidateList", "A page of candidates."), "400": INVALID},
+            }
+        },
         "/api/candidates/{candidate_id}/contact": {
             "get": {
                 "summary": "A candidate's contact details, for an employer who unlocked them",

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from hireflow.resume_intake import SKILLS
+
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
@@ -223,6 +225,39 @@ class ContactQuery(Strict):
     )
 
 
+def known_skills(listed: str) -> str:
+    """Comma-separated skill names as search knows them (lower case, each once), or a ValueError."""
+    names = list(dict.fromkeys(name.strip().lower() for name in listed.split(",") if name.strip()))
+    unknown = [name for name in names if name not in SKILLS]
+    if unknown:
+        raise ValueError(f"search knows no skill {unknown[0]!r}; it knows: {', '.join(SKILLS)}")
+    if len(names) > MAX_SKILLS_SEARCHED:
+        raise ValueError(f"at most {MAX_SKILLS_SEARCHED} skills at once")
+    return ",".join(names)
+
+
+MAX_SKILLS_SEARCHED = 10
+
+
+class CandidateSearch(Strict):
+    """Which candidates to find (``GET /api/candidates``): by skill and experience, never by contact."""
+
+    skills: Annotated[str, AfterValidator(known_skills)] | None = Field(
+        None,
+        max_length=500,
+        description="Comma-separated skills a candidate must all have, as resumes are read for them "
+        "(python, sql, machine learning, ...; any case). Absent: any skills.",
+    )
+    min_years: int = Field(0, ge=0, le=50, description="At least this many years of experience.")
+    after: Identifier | None = Field(
+        None, description="The page after another: that page's next cursor, as given."
+    )
+
+    def skill_names(self) -> list[str]:
+        """The skills asked for, each once."""
+        return self.skills.split(",") if self.skills else []
+
+
 # The kinds of item (webapp.domain.KINDS, where each is tied to its process).
 ItemKind = Literal["resume", "application", "unlock", "interview"]
 
@@ -263,4 +298,5 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     CreditTopUp,
     ItemQuery,
     ContactQuery,
+    CandidateSearch,
 ]

@@ -1,13 +1,21 @@
-"""``/api/candidates``: a candidate's contact details for an employer who unlocked them, and erasure."""
+"""``/api/candidates``: search by skill, contact details for an employer who unlocked them, erasure."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from webapp.http import hireflow, path_id
-from webapp.schemas import ContactQuery
+from webapp.schemas import CandidateSearch, ContactQuery
 
 bp = Blueprint("candidates", __name__, url_prefix="/api/candidates")
+
+
+@bp.get("")
+def search():
+    """Candidates with the skills and experience asked for, without contact details; a page at a time."""
+    query = CandidateSearch.model_validate(request.args.to_dict())
+    found, next_page = hireflow().search_candidates(query)
+    return jsonify({"candidates": found, "next": next_page})
 
 
 @bp.get("/<candidate_id>/contact")

@@ -17,12 +17,14 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from pydantic import ValidationError
 from werkzeug.utils import secure_filename
 
+from hireflow.resume_intake import SKILLS
 from webapp.domain import KINDS
 from webapp.engine import WAITING_ELEMENT_TYPES
 from webapp.http import hireflow, operate_link, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
     ApplicationRequest,
+    CandidateSearch,
     InterviewRequest,
     ItemQuery,
     ResumeFields,
@@ -236,6 +238,37 @@ def items():
         order=query.order,
         kinds=KINDS,
         states=ITEM_STATES,
+        paged=query.after is not None,
+    )
+
+
+@bp.get("/candidates")
+def candidates():
+    """Candidates with every skill asked for and the experience, a page at a time, each to unlock."""
+    # The form sends every field, the unused ones empty.
+    asked = {name: value.strip() for name, value in request.args.items() if value.strip()}
+    try:
+        query = CandidateSearch.model_validate(asked)
+    except ValidationError as error:
+        # Shown on the page, with the form as typed: a skill search does not know is a typo to fix.
+        refused = from_validation_error(error)
+        page = render_template(
+            "candidates.html",
+            candidates=[],
+            refused=[f"{p['name']}: {p['reason']}" for p in refused.extensions["invalid_params"]],
+            skills=asked.get("skills", ""),
+            min_years=asked.get("min_years", ""),
+            known_skills=list(SKILLS),
+        )
+        return page, refused.status
+    found, next_page = hireflow().search_candidates(query)
+    return render_template(
+        "candidates.html",
+        candidates=found,
+        next_page=next_page,
+        skills=", ".join(query.skill_names()),
+        min_years=query.min_years,
+        known_skills=list(SKILLS),
         paged=query.after is not None,
     )
 
