@@ -1837,7 +1837,9 @@ def test_an_interview_in_the_candidates_time_zone_shows_its_slots_there(tmp_path
     started = web.post("/api/interviews", json={**request, "candidate_timezone": "Europe/Berlin"})
 
     assert refused_field(unknown) == (400, "candidate_timezone")
-    assert "Europe/Atlantis is not a time zone the tz database knows" in unknown.json["detail"]
+    assert unknown.json["invalid_params"][0]["reason"] == (
+        "Europe/Atlantis is not a time zone the tz database knows, like Europe/Berlin"
+    )
     assert started.status_code == 202, started.json
     assert engine.variables[-1]["candidate_timezone"] == "Europe/Berlin"
     slot = {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}
@@ -1904,7 +1906,7 @@ def test_the_candidates_page_finds_them_and_leads_to_their_unlock(tmp_path):
     assert 'data-testid="no-candidates"' in web.get("/candidates?skills=kafka").text
     refused = web.get("/candidates?skills=python,+cobol")
     assert refused.status_code == 400 and 'value="python, cobol"' in refused.text  # as typed
-    assert "search knows no skill &#39;cobol&#39;; it knows: python," in refused.text
+    assert "skills: search knows no skill &#39;cobol&#39;; it knows: python," in refused.text
 
     # The unlock form opens with the candidate filled in.
     dashboard = web.get("/?candidate_id=ada").text

@@ -67,7 +67,8 @@ def reason_in_words(error: dict[str, Any]) -> str:
         wanted = PATTERN_IN_WORDS.get((error.get("ctx") or {}).get("pattern"))
         if wanted:
             return f"should be {wanted}"
-    return error["msg"]
+    # A validator's own ValueError reads as a sentence already; pydantic prefixes it.
+    return error["msg"].removeprefix("Value error, ")
 
 
 class Strict(BaseModel):
