@@ -1935,6 +1935,42 @@ def test_a_candidate_search_names_what_is_wrong_with_its_question(tmp_path):
     assert web.get(f"/api/candidates?skills={quote('C++, c#')}").status_code == 200
 
 
+def test_a_job_board_lists_the_open_postings_a_page_at_a_time(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)
+    web = offline_app(services).test_client()
+    with services.db.sessions.begin() as session:
+        for number in range(52):
+            session.add(
+                JobPosting(
+                    posting_id=f"p{number:02d}",
+                    employer_id="acme",
+                    title=f"Engineer {number}",
+                    required_skills=["python"],
+                    nice_to_have_skills=["sql"],
+                    min_years=2,
+                    recruiter_team_email="team@acme.example",
+                    open=number != 50,  # p50 is filled
+                )
+            )
+
+    first = web.get("/api/postings")
+    assert first.status_code == 200, first.json
+    assert len(first.json["postings"]) == 50 and first.json["next"] == "p49"
+    assert first.json["postings"][0] == {
+        "postingId": "p00",
+        "employerId": "acme",
+        "title": "Engineer 0",
+        "requiredSkills": ["python"],
+        "niceToHaveSkills": ["sql"],
+        "minYears": 2,
+    }
+    rest = web.get("/api/postings?after=p49").json
+    assert (rest["postings"][0]["postingId"], len(rest["postings"]), rest["next"]) == ("p51", 1, None)
+    assert "team@acme.example" not in first.text  # who screens stays inside
+    assert refused_field(web.get("/api/postings?after=a%20b")) == (400, "after")
+    assert refused_field(web.get("/api/postings?state=closed")) == (400, "state")
+
+
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):
     web = offline_app(empty_services(tmp_path)).test_client()
     for url, field in [

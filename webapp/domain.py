@@ -69,6 +69,7 @@ from webapp.schemas import (
     CardUpdate,
     InterviewRequest,
     ItemQuery,
+    PostingSearch,
     ResumeFields,
     UnlockRequest,
 )
@@ -325,6 +326,7 @@ class ItemSummary:
 
 ITEMS_PER_PAGE = 50
 CANDIDATES_PAGE = 50
+POSTINGS_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -1182,6 +1184,33 @@ class Hireflow:
         with self.services.db.sessions() as session:
             found = select(JobPosting).where(JobPosting.open.is_(True)).order_by(JobPosting.title)
             return list(session.scalars(found))
+
+    def open_postings_page(
+        self, query: PostingSearch, page_size: int = POSTINGS_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The open postings by id, a page at a time, as a job board shows them.
+
+        What each asks for, not who screens it (the recruiters' email stays inside). Also
+        the id of the page's last posting when more follow: the next page's cursor.
+        """
+        found = select(JobPosting).where(JobPosting.open.is_(True)).order_by(JobPosting.posting_id)
+        if query.after:
+            found = found.where(JobPosting.posting_id > query.after)
+        with self.services.db.sessions() as session:
+            rows = list(session.scalars(found.limit(page_size + 1)))
+        page = rows[:page_size]
+        answers = [
+            {
+                "postingId": posting.posting_id,
+                "employerId": posting.employer_id,
+                "title": posting.title,
+                "requiredSkills": list(posting.required_skills or []),
+                "niceToHaveSkills": list(posting.nice_to_have_skills or []),
+                "minYears": posting.min_years,
+            }
+            for posting in page
+        ]
+        return answers, page[-1].posting_id if len(rows) > page_size else None
 
     def _contact_on_file(self, candidate_id: str | None) -> dict[str, str | None]:
         """A candidate's name and email as their latest resume gave them (None where it gave none)."""

@@ -36,6 +36,35 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
         },
     },
+    "PostingList": {
+        "type": "object",
+        "required": ["postings", "next"],
+        "properties": {
+            "postings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "postingId",
+                        "employerId",
+                        "title",
+                        "requiredSkills",
+                        "niceToHaveSkills",
+                        "minYears",
+                    ],
+                    "properties": {
+                        "postingId": {"type": "string"},
+                        "employerId": {"type": "string"},
+                        "title": {"type": "string"},
+                        "requiredSkills": {"type": "array", "items": {"type": "string"}},
+                        "niceToHaveSkills": {"type": "array", "items": {"type": "string"}},
+                        "minYears": {"type": "integer"},
+                    },
+                },
+            },
+            "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
+        },
+    },
     "ItemList": {
         "type": "object",
         "required": ["items", "next"],
@@ -580,6 +609,15 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/api/resumes/{business_id}": {"get": _status("A resume's status (received, processed, rejected)")},
+        "/api/postings": {
+            "get": {
+                "summary": "The job postings that take applications",
+                "description": "Open postings by id, 50 to a page, with what each asks for (a job "
+                "board's list); apply with POST /api/applications. Closed ones are not listed.",
+                "parameters": _query_parameters(schemas.pop("PostingSearch")),
+                "responses": {"200": _json("PostingList", "A page of open postings."), "400": INVALID},
+            }
+        },
         "/api/candidates": {
             "get": {
                 "summary": "Find candidates by skill and experience",

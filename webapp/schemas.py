@@ -259,6 +259,14 @@ class CandidateSearch(Strict):
         return self.skills.split(",") if self.skills else []
 
 
+class PostingSearch(Strict):
+    """Which page of the open postings to list (``GET /api/postings``)."""
+
+    after: Identifier | None = Field(
+        None, description="The page after another: that page's next cursor, as given."
+    )
+
+
 # The kinds of item (webapp.domain.KINDS, where each is tied to its process).
 ItemKind = Literal["resume", "application", "unlock", "interview"]
 
@@ -300,4 +308,5 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     ItemQuery,
     ContactQuery,
     CandidateSearch,
+    PostingSearch,
 ]

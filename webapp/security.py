@@ -32,10 +32,19 @@ CSRF_EXEMPT_BLUEPRINTS = (
     "interviews",
     "items",
     "candidates",
+    "postings",
     "webhooks",
 )
 
-DOMAIN_API_BLUEPRINTS = ("resumes", "applications", "unlocks", "interviews", "items", "candidates")
+DOMAIN_API_BLUEPRINTS = (
+    "resumes",
+    "applications",
+    "unlocks",
+    "interviews",
+    "items",
+    "candidates",
+    "postings",
+)
 CONSOLE_BLUEPRINTS = ("ui", "tasks")
 
 # Pages reached by a signed link in an email: the token in the URL works like a password.
