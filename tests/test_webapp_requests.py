@@ -1935,6 +1935,24 @@ def test_a_candidate_search_names_what_is_wrong_with_its_question(tmp_path):
     assert web.get(f"/api/candidates?skills={quote('C++, c#')}").status_code == 200
 
 
+def test_a_candidate_search_takes_a_skill_as_resumes_write_it(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services).test_client()
+    with services.db.sessions.begin() as session:
+        session.add(
+            Candidate(
+                candidate_id="kim",
+                resume_id="res_kim",
+                skills=["javascript", "kubernetes", "postgresql"],
+                indexed_at=utcnow(),
+            )
+        )
+    found = web.get("/api/candidates?skills=K8s,js,postgres,kubernetes").json["candidates"]
+    assert [candidate["candidateId"] for candidate in found] == ["kim"]
+    page = web.get("/candidates?skills=k8s,+JS").text
+    assert 'value="kubernetes, javascript"' in page  # the names search keeps them by
+
+
 def test_a_job_board_lists_the_open_postings_a_page_at_a_time(tmp_path, store_url):
     services = empty_services(tmp_path, store_url)
     web = offline_app(services).test_client()

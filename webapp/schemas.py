@@ -226,12 +226,20 @@ class ContactQuery(Strict):
     )
 
 
+# Each way resumes write a skill ("k8s", "postgres"), to the name search keeps it by.
+SKILL_BY_ALIAS = {alias: skill for skill, aliases in SKILLS.items() for alias in (skill, *aliases)}
+
+
 def known_skills(listed: str) -> str:
-    """Comma-separated skill names as search knows them (lower case, each once), or a ValueError."""
-    names = list(dict.fromkeys(name.strip().lower() for name in listed.split(",") if name.strip()))
-    unknown = [name for name in names if name not in SKILLS]
+    """Comma-separated skill names as search knows them (lower case, each once), or a ValueError.
+
+    A skill may be asked for as resumes write it: "k8s" is kubernetes, "js" javascript.
+    """
+    asked = [name.strip().lower() for name in listed.split(",") if name.strip()]
+    unknown = [name for name in asked if name not in SKILL_BY_ALIAS]
     if unknown:
         raise ValueError(f"search knows no skill {unknown[0]!r}; it knows: {', '.join(SKILLS)}")
+    names = list(dict.fromkeys(SKILL_BY_ALIAS[name] for name in asked))
     if len(names) > MAX_SKILLS_SEARCHED:
         raise ValueError(f"at most {MAX_SKILLS_SEARCHED} skills at once")
     return ",".join(names)
@@ -246,8 +254,8 @@ class CandidateSearch(Strict):
     skills: Annotated[str, AfterValidator(known_skills)] | None = Field(
         None,
         max_length=500,
-        description="Comma-separated skills a candidate must all have, as resumes are read for them "
-        "(python, sql, machine learning, ...; any case). Absent: any skills.",
+        description="Comma-separated skills a candidate must all have, by name or as resumes write them "
+        "(python, sql, machine learning, k8s, ...; any case). Absent: any skills.",
     )
     min_years: int = Field(0, ge=0, le=50, description="At least this many years of experience.")
     after: Identifier | None = Field(
