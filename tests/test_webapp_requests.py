@@ -1989,6 +1989,84 @@ def test_a_job_board_lists_the_open_postings_a_page_at_a_time(tmp_path, store_ur
     assert refused_field(web.get("/api/postings?state=closed")) == (400, "state")
 
 
+def test_a_candidate_sees_the_open_postings_that_fit_best_and_why(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+
+    def posting(posting_id, required, nice=(), min_years=0, is_open=True):
+        return JobPosting(
+            posting_id=posting_id,
+            employer_id="acme",
+            title=f"Job {posting_id}",
+            required_skills=list(required),
+            nice_to_have_skills=list(nice),
+            min_years=min_years,
+            open=is_open,
+        )
+
+    with services.db.sessions.begin() as session:
+        session.add_all(
+            [
+                posting("p-data", ["python", "sql", "spark"], ["kafka"], min_years=3),
+                posting("p-web", ["javascript", "react"]),
+                posting("p-py", ["python", "sql"], ["docker"], min_years=5),
+                posting("p-filled", ["python", "sql"], ["docker"], is_open=False),
+                Candidate(
+                    candidate_id="ada",
+                    resume_id="res_ada",
+                    skills=["python", "sql", "docker"],
+                    years_of_experience=6,
+                    indexed_at=utcnow(),
+                ),
+            ]
+        )
+    record_status(services.db, "resume", "res_ada", "processed", {"candidate_id": "ada"})
+
+    fits = web.get("/api/candidates/ada/postings?limit=2")
+    assert fits.status_code == 200, fits.json
+    assert fits.json == {
+        "candidateId": "ada",
+        "postings": [
+            {
+                "postingId": "p-py",
+                "title": "Job p-py",
+                "employerId": "acme",
+                "score": 100,
+                "matchedSkills": ["python", "sql"],
+                "missingSkills": [],
+                "matchedNiceToHave": ["docker"],
+                "meetsExperience": True,
+            },
+            {
+                "postingId": "p-data",
+                "title": "Job p-data",
+                "employerId": "acme",
+                "score": 57,  # 70 * 2/3 + 0 + 10
+                "matchedSkills": ["python", "sql"],
+                "missingSkills": ["spark"],
+                "matchedNiceToHave": [],
+                "meetsExperience": True,
+            },
+        ],
+    }
+    everything = web.get("/api/candidates/ada/postings").json["postings"]
+    assert [p["postingId"] for p in everything] == ["p-py", "p-data", "p-web"]  # not the filled one
+    assert web.get("/api/candidates/bob/postings").status_code == 404
+    assert refused_field(web.get("/api/candidates/ada/postings?limit=0")) == (400, "limit")
+
+    # The resume's page lists the best three, each with an Apply that fills in the form.
+    page = web.get("/items/resume/res_ada").text
+    fits_shown = re.search(r'data-testid="fits">(.*?)</dd>', page, re.S).group(1)
+    assert " ".join(re.sub(r"<[^>]+>", " ", fits_shown).split()) == (
+        "Job p-py: scores 100 (has python, sql) Apply "
+        "Job p-data: scores 57 (has python, sql; lacks spark) Apply"
+    )  # p-web asks for none of her skills: no fit, though it scores 30
+    assert '<a href="/?candidate_id=ada&amp;posting_id=p-py#apply">Apply</a>' in fits_shown
+    form = web.get("/?candidate_id=ada&posting_id=p-py").text
+    assert '<option value="p-py" selected>' in form
+    assert re.search(r'name="candidate_id" required list="known-candidates"\s+value="ada"', form)
+
+
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):
     web = offline_app(empty_services(tmp_path)).test_client()
     for url, field in [

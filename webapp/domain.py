@@ -32,6 +32,7 @@ from hireflow.adapters.payments import (
 )
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.credits import CreditsLedger
+from hireflow.matching import Requirements, score_match
 from hireflow.model_checks import element_names
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
@@ -1184,6 +1185,46 @@ class Hireflow:
         with self.services.db.sessions() as session:
             found = select(JobPosting).where(JobPosting.open.is_(True)).order_by(JobPosting.title)
             return list(session.scalars(found))
+
+    def fitting_postings(self, candidate_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The open postings that fit the candidate best, with why: best score first.
+
+        Scored as resume-submission scores an application (``hireflow.matching``), on the
+        skills and years read from the candidate's latest resume; ties by posting id. A 404
+        for a candidate without a processed resume: there is nothing to score.
+        """
+        with self.services.db.sessions() as session:
+            candidate = session.get(Candidate, candidate_id)
+            if candidate is None:
+                raise Problem(
+                    404,
+                    "Not found",
+                    f"candidate {candidate_id} has no processed resume to match postings with",
+                )
+            skills, years = list(candidate.skills), candidate.years_of_experience
+            postings = list(session.scalars(select(JobPosting).where(JobPosting.open.is_(True))))
+        scored = []
+        for posting in postings:
+            asks = Requirements(
+                list(posting.required_skills or []),
+                list(posting.nice_to_have_skills or []),
+                posting.min_years,
+            )
+            scored.append((posting, score_match(skills, years, asks)))
+        scored.sort(key=lambda pair: (-pair[1].score, pair[0].posting_id))
+        return [
+            {
+                "postingId": posting.posting_id,
+                "title": posting.title,
+                "employerId": posting.employer_id,
+                "score": result.score,
+                "matchedSkills": result.matched_skills,
+                "missingSkills": result.missing_skills,
+                "matchedNiceToHave": result.matched_nice_to_have,
+                "meetsExperience": result.meets_experience,
+            }
+            for posting, result in scored[:limit]
+        ]
 
     def open_postings_page(
         self, query: PostingSearch, page_size: int = POSTINGS_PAGE

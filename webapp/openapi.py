@@ -36,6 +36,43 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
         },
     },
+    "FittingPostings": {
+        "type": "object",
+        "required": ["candidateId", "postings"],
+        "properties": {
+            "candidateId": {"type": "string"},
+            "postings": {
+                "type": "array",
+                "description": "best score first",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "postingId",
+                        "title",
+                        "employerId",
+                        "score",
+                        "matchedSkills",
+                        "missingSkills",
+                        "matchedNiceToHave",
+                        "meetsExperience",
+                    ],
+                    "properties": {
+                        "postingId": {"type": "string"},
+                        "title": {"type": "string"},
+                        "employerId": {"type": "string"},
+                        "score": {
+                            "type": "integer",
+                            "description": "0-100, as an application to it would be scored",
+                        },
+                        "matchedSkills": {"type": "array", "items": {"type": "string"}},
+                        "missingSkills": {"type": "array", "items": {"type": "string"}},
+                        "matchedNiceToHave": {"type": "array", "items": {"type": "string"}},
+                        "meetsExperience": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+    },
     "PostingList": {
         "type": "object",
         "required": ["postings", "next"],
@@ -627,6 +664,24 @@ def openapi_document() -> dict[str, Any]:
                 "with 400, which lists the skills it knows.",
                 "parameters": _query_parameters(schemas.pop("CandidateSearch")),
                 "responses": {"200": _json("CandidateList", "A page of candidates."), "400": INVALID},
+            }
+        },
+        "/api/candidates/{candidate_id}/postings": {
+            "get": {
+                "summary": "The open postings that fit a candidate best",
+                "description": "Scored as an application to each would be (required skills 70, "
+                "nice-to-have 20, experience 10), on what the candidate's latest resume gave; best "
+                "first, with the skills that matched and those missing. 404 for a candidate "
+                "without a processed resume.",
+                "parameters": [
+                    {"name": "candidate_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    *_query_parameters(schemas.pop("FittingQuery")),
+                ],
+                "responses": {
+                    "200": _json("FittingPostings", "The postings, best first."),
+                    "400": INVALID,
+                    "404": _problem("The candidate has no processed resume."),
+                },
             }
         },
         "/api/candidates/{candidate_id}/contact": {

@@ -267,6 +267,12 @@ class CandidateSearch(Strict):
         return self.skills.split(",") if self.skills else []
 
 
+class FittingQuery(Strict):
+    """How many of the postings that fit a candidate best (``GET /api/candidates/<id>/postings``)."""
+
+    limit: int = Field(10, ge=1, le=50, description="How many postings, best first.")
+
+
 class PostingSearch(Strict):
     """Which page of the open postings to list (``GET /api/postings``)."""
 
@@ -317,4 +323,5 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     ContactQuery,
     CandidateSearch,
     PostingSearch,
+    FittingQuery,
 ]

@@ -1,11 +1,11 @@
-"""``/api/candidates``: search by skill, contact details for an employer who unlocked them, erasure."""
+"""``/api/candidates``: search by skill, postings that fit one, contact details once unlocked, erasure."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from webapp.http import hireflow, path_id
-from webapp.schemas import CandidateSearch, ContactQuery
+from webapp.schemas import CandidateSearch, ContactQuery, FittingQuery
 
 bp = Blueprint("candidates", __name__, url_prefix="/api/candidates")
 
@@ -16,6 +16,15 @@ def search():
     query = CandidateSearch.model_validate(request.args.to_dict())
     found, next_page = hireflow().search_candidates(query)
     return jsonify({"candidates": found, "next": next_page})
+
+
+@bp.get("/<candidate_id>/postings")
+def fitting_postings(candidate_id: str):
+    """The open postings that fit the candidate best, each with its score and the skills behind it."""
+    candidate_id = path_id("candidate_id", candidate_id)
+    asking = FittingQuery.model_validate(request.args.to_dict())
+    postings = hireflow().fitting_postings(candidate_id, asking.limit)
+    return jsonify({"candidateId": candidate_id, "postings": postings})
 
 
 @bp.get("/<candidate_id>/contact")
