@@ -669,8 +669,9 @@ def openapi_document() -> dict[str, Any]:
         "/api/candidates/{candidate_id}/postings": {
             "get": {
                 "summary": "The open postings that fit a candidate best",
-                "description": "Scored as an application to each would be (required skills 70, "
-                "nice-to-have 20, experience 10), on what the candidate's latest resume gave; best "
+                "description": "The open postings that require a skill the candidate has (or "
+                "none), scored as an application to each would be (required skills 70, "
+                "nice-to-have 20, experience 10) on what the candidate's latest resume gave; best "
                 "first, with the skills that matched and those missing. 404 for a candidate "
                 "without a processed resume.",
                 "parameters": [

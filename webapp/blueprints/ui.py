@@ -278,10 +278,8 @@ def item(kind: str, business_id: str):
     if kind not in KINDS:
         raise Problem(404, "Not found", f"there are no items of kind {kind!r}")
     status = hireflow().status(kind, business_id)
-    # A processed resume, while the candidate's latest: where they could apply next. A posting
-    # whose required skills the candidate has none of is no fit, whatever its score.
+    # A processed resume, while the candidate's latest: where they could apply next.
     fits = hireflow().fitting_postings(status["details"]["candidate_id"], 3) if status.get("profile") else []
-    fits = [fit for fit in fits if fit["matchedSkills"] or not fit["missingSkills"]]
     return render_template(
         "item.html",
         item=status,
