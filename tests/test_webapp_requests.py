@@ -2063,6 +2063,15 @@ def test_a_candidate_sees_the_open_postings_that_fit_best_and_why(tmp_path):
         "Job p-data: scores 57 (has python, sql; lacks spark) Apply"
     )
     assert '<a href="/?candidate_id=ada&amp;posting_id=p-py#apply">Apply</a>' in fits_shown
+    # Once she applied, the posting leads to her application instead.
+    applied = {"candidate_id": "ada", "posting_id": "p-py"}
+    record_status(services.db, "application", "app_1", "submitted", applied)
+    page = web.get("/items/resume/res_ada").text
+    fits_shown = re.search(r'data-testid="fits">(.*?)</dd>', page, re.S).group(1)
+    assert '<a href="/items/application/app_1">applied (submitted)</a>' in fits_shown
+    assert "posting_id=p-py" not in fits_shown and "posting_id=p-data" in fits_shown
+    record_status(services.db, "application", "app_1", "withdrawn", applied)  # she may apply again
+    assert "posting_id=p-py#apply" in web.get("/items/resume/res_ada").text
     form = web.get("/?candidate_id=ada&posting_id=p-py").text
     assert '<option value="p-py" selected>' in form
     assert re.search(r'name="candidate_id" required list="known-candidates"\s+value="ada"', form)

@@ -1241,6 +1241,23 @@ class Hireflow:
             for posting, result in scored[:limit]
         ]
 
+    def standing_applications(self, candidate_id: str) -> dict[str, dict[str, str]]:
+        """The candidate's applications not over for good, by posting id: each one's id and status.
+
+        What a new application to the posting would answer with instead of starting one.
+        """
+        standing: dict[str, dict[str, str]] = {}
+        with self.services.db.sessions() as session:
+            records = _records_belonging_to(session, ("application",), candidate_id)
+            for record in sorted(records, key=lambda r: r.updated_at):  # the latest attempt wins
+                posting_id = (record.details or {}).get("posting_id")
+                status = business_status(session, "application", record.business_id, record.status)
+                if posting_id and status not in OVER_FOR_GOOD["application"]:
+                    standing[posting_id] = {"id": record.business_id, "status": status}
+                elif posting_id:
+                    standing.pop(posting_id, None)
+        return standing
+
     def open_postings_page(
         self, query: PostingSearch, page_size: int = POSTINGS_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:

@@ -278,12 +278,17 @@ def item(kind: str, business_id: str):
     if kind not in KINDS:
         raise Problem(404, "Not found", f"there are no items of kind {kind!r}")
     status = hireflow().status(kind, business_id)
-    # A processed resume, while the candidate's latest: where they could apply next.
-    fits = hireflow().fitting_postings(status["details"]["candidate_id"], 3) if status.get("profile") else []
+    # A processed resume, while the candidate's latest: where they could apply next, and
+    # where they have applied already.
+    fits, applied = [], {}
+    if status.get("profile"):
+        fits = hireflow().fitting_postings(status["details"]["candidate_id"], 3)
+        applied = hireflow().standing_applications(status["details"]["candidate_id"])
     return render_template(
         "item.html",
         item=status,
         fits=fits,
+        applied=applied,
         details=details_shown(status["details"]),
         refresh_seconds=refresh_seconds(status),
         operate=operate_link(status["engine"]["processInstanceKey"]),
