@@ -86,6 +86,7 @@ def bundled_element_names() -> dict[tuple[str, str], str]:
 
 # A request body the domain completes from what is on file.
 Request = TypeVar("Request", bound=BaseModel)
+Row = TypeVar("Row")
 
 # The resume types the upload process reads, by extension; the content must agree.
 RESUME_EXTENSIONS = {".pdf": "pdf", ".docx": "docx"}
@@ -1167,6 +1168,7 @@ class Hireflow:
         order = [column.asc() if oldest_first else column.desc() for column in line]
         with self.services.db.sessions() as session:
             rows = list(session.scalars(statement.order_by(*order).limit(limit + 1)))
+        kept, last = _one_page(rows, limit)
         page = [
             ItemSummary(
                 r.kind,
@@ -1175,9 +1177,8 @@ class Hireflow:
                 r.updated_at,
                 r.belongs_to,
             )
-            for r in rows[:limit]
+            for r in kept
         ]
-        last = rows[limit - 1] if len(rows) > limit else None
         return page, (ItemCursor(last.updated_at, last.kind, last.business_id) if last else None)
 
     def open_postings(self) -> list[JobPosting]:
@@ -1271,7 +1272,7 @@ class Hireflow:
             found = found.where(JobPosting.posting_id > query.after)
         with self.services.db.sessions() as session:
             rows = list(session.scalars(found.limit(page_size + 1)))
-        page = rows[:page_size]
+        page, last = _one_page(rows, page_size)
         answers = [
             {
                 "postingId": posting.posting_id,
@@ -1283,7 +1284,7 @@ class Hireflow:
             }
             for posting in page
         ]
-        return answers, page[-1].posting_id if len(rows) > page_size else None
+        return answers, last.posting_id if last else None
 
     def _contact_on_file(self, candidate_id: str | None) -> dict[str, str | None]:
         """A candidate's name and email as their latest resume gave them (None where it gave none)."""
@@ -1326,7 +1327,7 @@ class Hireflow:
             found = found.where(Candidate.candidate_id > query.after)
         with self.services.db.sessions() as session:
             rows = list(session.scalars(found))
-        page = rows[:page_size]
+        page, last = _one_page(rows, page_size)
         answers = [
             {
                 "candidateId": candidate.candidate_id,
@@ -1335,7 +1336,7 @@ class Hireflow:
             }
             for candidate in page
         ]
-        return answers, page[-1].candidate_id if len(rows) > page_size else None
+        return answers, last.candidate_id if last else None
 
     def recent_candidates(self, limit: int = 20) -> list[Candidate]:
         """The most recently indexed candidates: the ones an employer can unlock."""
@@ -1427,6 +1428,13 @@ class Hireflow:
 def _like(value: str) -> str:
     """``value`` for a LIKE pattern, its wildcards taken literally."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _one_page(rows: list[Row], size: int) -> tuple[list[Row], Row | None]:
+    """The first ``size`` of ``rows`` (read with a limit of ``size + 1``), and the last of them
+    when more follow: what the next page's cursor is made of."""
+    page = rows[:size]
+    return page, (page[-1] if len(rows) > size else None)
 
 
 def _records_belonging_to(session, kinds: tuple[str, ...], owner: str) -> list[BusinessRecord]:

@@ -226,6 +226,7 @@ class ContactQuery(Strict):
     )
 
 
+MAX_SKILLS_SEARCHED = 10
 # Each way resumes write a skill ("k8s", "postgres"), to the name search keeps it by.
 SKILL_BY_ALIAS = {alias: skill for skill, aliases in SKILLS.items() for alias in (skill, *aliases)}
 
@@ -243,9 +244,6 @@ def known_skills(listed: str) -> str:
     if len(names) > MAX_SKILLS_SEARCHED:
         raise ValueError(f"at most {MAX_SKILLS_SEARCHED} skills at once")
     return ",".join(names)
-
-
-MAX_SKILLS_SEARCHED = 10
 
 
 class CandidateSearch(Strict):

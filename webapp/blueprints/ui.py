@@ -250,7 +250,7 @@ def candidates():
     try:
         query = CandidateSearch.model_validate(asked)
     except ValidationError as error:
-        # Shown on the page, with the form as typed: a skill search does not know is a typo to fix.
+        # Shown on the page, with the form as typed: a skill that search does not know is a typo to fix.
         refused = from_validation_error(error)
         page = render_template(
             "candidates.html",
