@@ -1742,6 +1742,11 @@ def guarded(tmp_path: Path):
         ("post", "/api/interviews"),
         ("post", "/api/interviews/int_1/cancellation"),
         ("delete", "/api/candidates/cand_1"),
+        ("get", "/api/candidates?skills=python"),
+        ("get", "/api/candidates/cand_1/postings"),
+        ("get", "/api/candidates/cand_1/contact?employer_id=acme"),
+        ("get", "/api/postings"),
+        ("get", "/api/employers/acme/contacts"),
     ],
 )
 def test_with_an_api_token_set_every_domain_call_needs_it(guarded, method, path):
@@ -2075,6 +2080,53 @@ def test_a_candidate_sees_the_open_postings_that_fit_best_and_why(tmp_path):
     form = web.get("/?candidate_id=ada&posting_id=p-py").text
     assert '<option value="p-py" selected>' in form
     assert re.search(r'name="candidate_id" required list="known-candidates"\s+value="ada"', form)
+
+
+def test_an_employer_lists_the_contacts_its_unlocks_opened_a_page_at_a_time(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)
+    web = offline_app(services).test_client()
+    granted = datetime(2026, 12, 2, 9, 30)
+    with services.db.sessions.begin() as session:
+        for number in range(51):
+            candidate_id = f"c{number:02d}"
+            session.add(
+                indexed_candidate(candidate_id, name=f"Name {number}", email=f"{candidate_id}@example.com")
+            )
+            session.add(
+                ContactAccess(
+                    employer_id="acme",
+                    candidate_id=candidate_id,
+                    unlock_id=f"unl_{number}",
+                    granted_at=granted,
+                )
+            )
+        session.add(
+            ContactAccess(employer_id="globex", candidate_id="c07", unlock_id="unl_g", granted_at=granted)
+        )
+
+    first = web.get("/api/employers/acme/contacts")
+    assert first.status_code == 200, first.json
+    assert (len(first.json["contacts"]), first.json["next"]) == (50, "c49")
+    assert first.json["contacts"][0] == {
+        "candidateId": "c00",
+        "employerId": "acme",
+        "unlockId": "unl_0",
+        "grantedAt": "2026-12-02T09:30:00Z",
+        "name": "Name 0",
+        "email": "c00@example.com",
+    }
+    # Each as the single lookup gives it.
+    assert first.json["contacts"][7] == web.get("/api/candidates/c07/contact?employer_id=acme").json
+    rest = web.get("/api/employers/acme/contacts?after=c49").json
+    assert ([c["candidateId"] for c in rest["contacts"]], rest["next"]) == (["c50"], None)
+    assert [c["unlockId"] for c in web.get("/api/employers/globex/contacts").json["contacts"]] == ["unl_g"]
+    assert web.get("/api/employers/initech/contacts").json == {
+        "employerId": "initech",
+        "contacts": [],
+        "next": None,
+    }
+    assert refused_field(web.get("/api/employers/a%20b/contacts")) == (400, "employer_id")
+    assert refused_field(web.get("/api/employers/acme/contacts?after=a%20b")) == (400, "after")
 
 
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):

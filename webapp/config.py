@@ -59,8 +59,8 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "HIREFLOW_API_TOKEN",
         "",
         "Bearer token of the domain API (`/api/resumes`, `applications`, `unlocks`, `interviews`, "
-        "`items`, `candidates`, `postings`); several, comma-separated, while you rotate it; empty leaves "
-        "it open, for local use only",
+        "`items`, `candidates`, `postings`, `employers`); several, comma-separated, while you rotate "
+        "it; empty leaves it open, for local use only",
     ),
     (
         "CONSOLE",

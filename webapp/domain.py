@@ -68,6 +68,7 @@ from webapp.schemas import (
     ApplicationRequest,
     CandidateSearch,
     CardUpdate,
+    ContactsQuery,
     InterviewRequest,
     ItemQuery,
     PostingSearch,
@@ -328,6 +329,7 @@ class ItemSummary:
 
 ITEMS_PER_PAGE = 50
 CANDIDATES_PAGE = 50
+CONTACTS_PAGE = 50
 POSTINGS_PAGE = 50
 
 
@@ -988,6 +990,39 @@ class Hireflow:
             "name": candidate.name if candidate else None,
             "email": candidate.email if candidate else None,
         }
+
+    def contacts_of(
+        self, employer_id: str, query: ContactsQuery, page_size: int = CONTACTS_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The contact details the employer's paid unlocks opened, by candidate id, a page at a time.
+
+        As ``contact_for`` gives each one; an erased candidate is gone from the list (their
+        access goes with them). Also the page's last candidate id when more follow.
+        """
+        found = (
+            select(ContactAccess, Candidate)
+            .outerjoin(Candidate, Candidate.candidate_id == ContactAccess.candidate_id)
+            .where(ContactAccess.employer_id == employer_id)
+            .order_by(ContactAccess.candidate_id)
+            .limit(page_size + 1)
+        )
+        if query.after:
+            found = found.where(ContactAccess.candidate_id > query.after)
+        with self.services.db.sessions() as session:
+            rows = session.execute(found).all()
+        page, last = _one_page(rows, page_size)
+        contacts = [
+            {
+                "candidateId": access.candidate_id,
+                "employerId": access.employer_id,
+                "unlockId": access.unlock_id,
+                "grantedAt": access.granted_at.isoformat() + "Z",
+                "name": candidate.name if candidate else None,
+                "email": candidate.email if candidate else None,
+            }
+            for access, candidate in page
+        ]
+        return contacts, last.ContactAccess.candidate_id if last else None
 
     def _unlocked_contact(self, details: dict[str, Any]) -> dict[str, str | None] | None:
         """What the unlock paid for: the candidate's name and email, while the employer has access.

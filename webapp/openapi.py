@@ -36,6 +36,15 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
         },
     },
+    "ContactList": {
+        "type": "object",
+        "required": ["employerId", "contacts", "next"],
+        "properties": {
+            "employerId": {"type": "string"},
+            "contacts": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}},
+            "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
+        },
+    },
     "FittingPostings": {
         "type": "object",
         "required": ["candidateId", "postings"],
@@ -682,6 +691,22 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json("FittingPostings", "The postings, best first."),
                     "400": INVALID,
                     "404": _problem("The candidate has no processed resume."),
+                },
+            }
+        },
+        "/api/employers/{employer_id}/contacts": {
+            "get": {
+                "summary": "The contact details an employer's unlocks opened",
+                "description": "Every candidate whose contact details the employer's paid unlocks "
+                "opened, by candidate id, 50 to a page, each as the single lookup gives it. Erased "
+                "candidates are gone from it. An employer with none gets an empty list.",
+                "parameters": [
+                    {"name": "employer_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    *_query_parameters(schemas.pop("ContactsQuery")),
+                ],
+                "responses": {
+                    "200": _json("ContactList", "A page of contacts."),
+                    "400": INVALID,
                 },
             }
         },

@@ -265,6 +265,14 @@ class CandidateSearch(Strict):
         return self.skills.split(",") if self.skills else []
 
 
+class ContactsQuery(Strict):
+    """Which page of an employer's unlocked contacts (``GET /api/employers/<id>/contacts``)."""
+
+    after: Identifier | None = Field(
+        None, description="The page after another: that page's next cursor, as given."
+    )
+
+
 class FittingQuery(Strict):
     """How many of the postings that fit a candidate best (``GET /api/candidates/<id>/postings``)."""
 
@@ -322,4 +330,5 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     CandidateSearch,
     PostingSearch,
     FittingQuery,
+    ContactsQuery,
 ]

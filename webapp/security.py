@@ -33,6 +33,7 @@ CSRF_EXEMPT_BLUEPRINTS = (
     "items",
     "candidates",
     "postings",
+    "employers",
     "webhooks",
 )
 
@@ -44,6 +45,7 @@ DOMAIN_API_BLUEPRINTS = (
     "items",
     "candidates",
     "postings",
+    "employers",
 )
 CONSOLE_BLUEPRINTS = ("ui", "tasks")
 
