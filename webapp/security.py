@@ -21,22 +21,6 @@ log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
 
-# The JSON APIs are called with tokens or signatures, never with the UI's cookies.
-CSRF_EXEMPT_BLUEPRINTS = (
-    "health",
-    "docs",
-    "admin",
-    "resumes",
-    "applications",
-    "unlocks",
-    "interviews",
-    "items",
-    "candidates",
-    "postings",
-    "employers",
-    "webhooks",
-)
-
 DOMAIN_API_BLUEPRINTS = (
     "resumes",
     "applications",
@@ -47,6 +31,8 @@ DOMAIN_API_BLUEPRINTS = (
     "postings",
     "employers",
 )
+# The JSON APIs are called with tokens or signatures, never with the UI's cookies.
+CSRF_EXEMPT_BLUEPRINTS = ("health", "docs", "admin", *DOMAIN_API_BLUEPRINTS, "webhooks")
 CONSOLE_BLUEPRINTS = ("ui", "tasks")
 
 # Pages reached by a signed link in an email: the token in the URL works like a password.
