@@ -1646,6 +1646,7 @@ def test_a_closed_posting_refuses_new_applications_and_keeps_those_made(tmp_path
     assert web.get("/api/admin/postings/p-1", headers=ADMIN).json["open"] is False
     late = web.post("/api/applications", json={"candidate_id": "bob", "posting_id": "p-1"})
     assert refused_field(late) == (409, "posting_id")
+    assert late.json["title"] == "Posting closed"
     assert "job posting p-1 is closed and takes no applications" in late.json["detail"]
     # The application made before goes on, and asking for it again still finds it.
     again = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p-1"})

@@ -499,7 +499,7 @@ class Hireflow:
         if not posting.open and self._record("application", application_id) is None:
             # Only a new application is refused: a repeated request still finds its own.
             closed = f"job posting {posting.posting_id} is closed and takes no applications"
-            raise invalid_field("posting_id", closed, status=409)
+            raise invalid_field("posting_id", closed, status=409, title="Posting closed")
         variables = {
             Var.APPLICATION_ID: application_id,
             **request.model_dump(),

@@ -61,11 +61,11 @@ class Problem(Exception):
         return body
 
 
-def invalid_field(name: str, reason: str, status: int = 400) -> Problem:
+def invalid_field(name: str, reason: str, status: int = 400, title: str = "Invalid request") -> Problem:
     """A 400 (or ``status``) naming the one field that is wrong."""
     return Problem(
         status,
-        "Invalid request",
+        title,
         f"{name}: {reason}",
         type_=TYPE_BASE + "invalid-request",
         invalid_params=[{"name": name, "reason": reason}],
