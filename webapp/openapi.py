@@ -15,6 +15,8 @@ from webapp.schemas import REQUEST_MODELS, EmployerRequest, PostingRequest
 
 PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
+# Every paged list's cursor: the same query with after= it gives the next page.
+NEXT_PAGE = {**NULLABLE_STRING, "description": "the next page's cursor, for after=; null on the last page"}
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "CandidateList": {
@@ -33,7 +35,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     },
                 },
             },
-            "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
+            "next": NEXT_PAGE,
         },
     },
     "ContactList": {
@@ -42,7 +44,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "employerId": {"type": "string"},
             "contacts": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}},
-            "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
+            "next": NEXT_PAGE,
         },
     },
     "FittingPostings": {
@@ -108,7 +110,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     },
                 },
             },
-            "next": {**NULLABLE_STRING, "description": "the next page's cursor (after=), null on the last"},
+            "next": NEXT_PAGE,
         },
     },
     "ItemList": {
@@ -133,10 +135,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     },
                 },
             },
-            "next": {
-                "type": ["string", "null"],
-                "description": "the next page's cursor, for after=; null on the last page",
-            },
+            "next": NEXT_PAGE,
         },
     },
     "Problem": {
