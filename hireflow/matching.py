@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hireflow.skills import canonical_skill
+
 REQUIRED_WEIGHT = 70
 NICE_TO_HAVE_WEIGHT = 20
 EXPERIENCE_WEIGHT = 10
@@ -43,7 +45,8 @@ class MatchResult:
 
 
 def _normalise(skills: list[str]) -> list[str]:
-    return list(dict.fromkeys(s.strip().lower() for s in skills if s.strip()))
+    # By the names skills are kept by: a posting's "k8s" is a resume's "Kubernetes".
+    return list(dict.fromkeys(canonical_skill(s) for s in skills if s.strip()))
 
 
 def score_match(

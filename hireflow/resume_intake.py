@@ -19,6 +19,7 @@ import pypdf
 
 from hireflow.errors import BusinessOutcome
 from hireflow.parser_sandbox import ParserLimitExceeded, ParserLimits, run_isolated
+from hireflow.skills import SKILLS
 
 RESUME_INVALID = "RESUME_INVALID"  # BPMN error code caught by resume-upload
 
@@ -199,35 +200,6 @@ def _docx_text(data: bytes) -> str:
 
 # --- Profile -----------------------------------------------------------------------------
 
-# Canonical skill -> the ways resumes write it. Matching is case-insensitive, on whole words.
-SKILLS: dict[str, tuple[str, ...]] = {
-    "python": ("python",),
-    "java": ("java",),
-    "javascript": ("javascript", "js", "node.js", "nodejs"),
-    "typescript": ("typescript",),
-    "go": ("golang",),
-    "rust": ("rust",),
-    "c++": ("c++", "cpp"),
-    "c#": ("c#", ".net", "dotnet"),
-    "sql": ("sql",),
-    "postgresql": ("postgresql", "postgres"),
-    "react": ("react", "react.js"),
-    "django": ("django",),
-    "flask": ("flask",),
-    "docker": ("docker",),
-    "kubernetes": ("kubernetes", "k8s"),
-    "aws": ("aws", "amazon web services"),
-    "terraform": ("terraform",),
-    "spark": ("spark", "pyspark"),
-    "airflow": ("airflow",),
-    "kafka": ("kafka",),
-    "css": ("css",),
-    "bpmn": ("bpmn",),
-    "camunda": ("camunda", "zeebe"),
-    "machine learning": ("machine learning", "ml"),
-    "project management": ("project management",),
-    "recruiting": ("recruiting", "recruitment", "talent acquisition"),
-}
 _SKILL_PATTERNS = {
     skill: re.compile("|".join(rf"(?<![\w+#.]){re.escape(alias)}(?![\w+#])" for alias in aliases), re.I)
     for skill, aliases in SKILLS.items()

@@ -28,6 +28,13 @@ def test_skill_names_match_regardless_of_case_and_repeats():
     assert (result.score, result.matched_skills) == (100, ["python", "sql"])
 
 
+def test_a_skill_written_another_way_is_the_same_skill():
+    # A posting saved before its skills were checked may say "k8s" where the resume said Kubernetes.
+    asks = Requirements(required_skills=["K8s", "postgres"], nice_to_have_skills=["JS"])
+    result = score_match(["kubernetes", "postgresql", "javascript"], None, asks)
+    assert (result.score, result.matched_skills) == (100, ["kubernetes", "postgresql"])
+
+
 def test_a_posting_with_no_requirements_matches_everyone():
     assert score_match([], None, Requirements()).score == 100
 
