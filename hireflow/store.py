@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker, validates
 
 from hireflow.paths import data_root
+from hireflow.skills import canonical_skill
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,35 @@ class JobPosting(Base):
     # A closed posting (filled, or withdrawn by its employer) takes no new applications;
     # those made before it closed go on.
     open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The skills again, a row each, so postings are found by skill with an indexed query.
+    skill_rows: Mapped[list[PostingSkill]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+    @validates("required_skills", "nice_to_have_skills")
+    def _index_skills(self, key: str, skills: list[str]) -> list[str]:
+        """Keep ``skill_rows`` in step with both lists of skills, whoever sets them."""
+        required = skills if key == "required_skills" else self.required_skills or []
+        nice = skills if key == "nice_to_have_skills" else self.nice_to_have_skills or []
+        self.skill_rows = posting_skill_rows(required, nice)
+        return skills
+
+
+def posting_skill_rows(required: list[str], nice_to_have: list[str]) -> list[PostingSkill]:
+    """A posting's skills as rows, by the names skills are kept by; a required one is not also nice."""
+    required_names = {canonical_skill(skill) for skill in required}
+    names = dict.fromkeys(canonical_skill(skill) for skill in [*required, *nice_to_have])
+    return [PostingSkill(skill=name, required=name in required_names) for name in names]
+
+
+class PostingSkill(Base):
+    """One skill a posting asks for (``JobPosting``), required or nice to have; goes with the posting."""
+
+    __tablename__ = "posting_skills"
+
+    posting_id: Mapped[str] = mapped_column(
+        String(100), ForeignKey("job_postings.posting_id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+    required: Mapped[bool] = mapped_column(Boolean)
 
 
 class Employer(Base):

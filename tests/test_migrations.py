@@ -16,6 +16,7 @@ from hireflow.store import (
     CandidateSkill,
     Database,
     Employer,
+    PostingSkill,
     RequestClaim,
     payment_customer_of,
     utcnow,
@@ -127,3 +128,27 @@ def test_candidates_on_revision_0009_are_found_by_the_skills_they_had(store_url)
     with db.sessions() as session:
         rows = session.execute(select(CandidateSkill.candidate_id, CandidateSkill.skill)).all()
     assert sorted(rows) == [("ada", "python"), ("ada", "sql")]
+
+
+def test_postings_on_revision_0010_are_found_by_their_skills_as_kept(store_url):
+    # Postings saved before skills were checked may write them as resumes do ("K8s").
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        upgrade_to(connection, "0010")
+        insert = text(
+            "INSERT INTO job_postings (posting_id, employer_id, title, required_skills, nice_to_have_skills, "
+            "min_years, open) VALUES (:id, 'acme', 'Engineer', :required, :nice, 0, :open)"
+        )
+        for posting_id, required, nice in [
+            ("p-1", '["Python", "K8s"]', '["kubernetes", "sql"]'),
+            ("p-2", "[]", "[]"),
+        ]:
+            connection.execute(insert, {"id": posting_id, "required": required, "nice": nice, "open": True})
+
+    db.create_schema()
+
+    with db.sessions() as session:
+        rows = session.execute(
+            select(PostingSkill.posting_id, PostingSkill.skill, PostingSkill.required)
+        ).all()
+    assert sorted(rows) == [("p-1", "kubernetes", True), ("p-1", "python", True), ("p-1", "sql", False)]

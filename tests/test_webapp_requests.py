@@ -40,6 +40,7 @@ from hireflow.store import (
     Database,
     Employer,
     JobPosting,
+    PostingSkill,
     RequestClaim,
     utcnow,
 )
@@ -1622,6 +1623,42 @@ def test_an_admin_posting_keeps_its_recruiters(tmp_path):
     assert admin.get("/api/admin/postings/p-2", headers=ADMIN).status_code == 404
 
 
+def test_an_admin_posting_keeps_its_skills_by_the_names_resumes_show(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)
+    admin = offline_app(services).test_client()
+    posting = {"employer_id": "acme", "title": "Platform engineer"}
+
+    saved = admin.put(
+        "/api/admin/postings/p-1",
+        json={
+            **posting,
+            "required_skills": ["K8s", " Python", "kubernetes"],
+            "nice_to_have_skills": ["postgres"],
+        },
+        headers=ADMIN,
+    )
+
+    assert saved.status_code == 200, saved.json
+    assert (saved.json["required_skills"], saved.json["nice_to_have_skills"]) == (
+        ["kubernetes", "python"],
+        ["postgresql"],
+    )
+    assert [p["postingId"] for p in admin.get("/api/postings?skills=postgresql").json["postings"]] == ["p-1"]
+    # A skill no resume can show would decline every applicant: refused, naming the field.
+    refused = admin.put(
+        "/api/admin/postings/p-1", json={**posting, "required_skills": ["COBOL"]}, headers=ADMIN
+    )
+    assert refused_field(refused) == (400, "required_skills")
+    assert "knows no skill 'cobol'" in refused.json["invalid_params"][0]["reason"]
+    # Replaced, the posting is found by its new skills only.
+    admin.put("/api/admin/postings/p-1", json={**posting, "required_skills": ["sql"]}, headers=ADMIN)
+    assert admin.get("/api/postings?skills=python").json["postings"] == []
+    assert len(admin.get("/api/postings?skills=sql").json["postings"]) == 1
+    with services.db.sessions() as session:
+        rows = session.execute(select(PostingSkill.skill, PostingSkill.required)).all()
+    assert rows == [("sql", True)]
+
+
 def test_a_closed_posting_refuses_new_applications_and_keeps_those_made(tmp_path, store_url):
     services = empty_services(tmp_path, store_url)  # the column's default, on both databases
     engine = RecordsVariables()
@@ -1995,8 +2032,44 @@ def test_a_job_board_lists_the_open_postings_a_page_at_a_time(tmp_path, store_ur
     assert refused_field(web.get("/api/postings?state=closed")) == (400, "state")
 
 
-def test_a_candidate_sees_the_open_postings_that_fit_best_and_why(tmp_path):
-    services = empty_services(tmp_path)
+def test_a_job_board_finds_the_postings_that_ask_for_skills(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)
+    web = offline_app(services).test_client()
+    with services.db.sessions.begin() as session:
+        for posting_id, required, nice, is_open in [
+            ("p-data", ["python", "sql"], ["spark"], True),
+            ("p-ops", ["kubernetes"], ["python"], True),
+            ("p-web", ["javascript"], [], True),
+            ("p-filled", ["python", "spark"], [], False),
+        ]:
+            session.add(
+                JobPosting(
+                    posting_id=posting_id,
+                    employer_id="acme",
+                    title=posting_id,
+                    required_skills=required,
+                    nice_to_have_skills=nice,
+                    open=is_open,
+                )
+            )
+
+    def found(skills: str) -> list[str]:
+        answer = web.get(f"/api/postings?skills={skills}")
+        assert answer.status_code == 200, answer.json
+        return [posting["postingId"] for posting in answer.json["postings"]]
+
+    # Asked for, required or nice to have; every skill given; as resumes write them.
+    assert found("python") == ["p-data", "p-ops"]
+    assert found("Python,SPARK") == ["p-data"]
+    assert found("k8s") == ["p-ops"]
+    assert found("rust") == []
+    refused = web.get("/api/postings?skills=cobol")
+    assert refused_field(refused) == (400, "skills")
+    assert "it knows: python, java" in refused.json["invalid_params"][0]["reason"]
+
+
+def test_a_candidate_sees_the_open_postings_that_fit_best_and_why(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)
     web = offline_app(services, CONSOLE=True).test_client()
 
     def posting(posting_id, required, nice=(), min_years=0, is_open=True):

@@ -50,6 +50,7 @@ from hireflow.store import (
     Employer,
     Interviewer,
     JobPosting,
+    PostingSkill,
     RequestClaim,
     owner_in,
     payment_customer_of,
@@ -1239,6 +1240,13 @@ class Hireflow:
                     f"candidate {candidate_id} has no processed resume to match postings with",
                 )
             skills, years = list(candidate.skills), candidate.years_of_experience
+            # Requires a skill the candidate has, or requires none: any other is no fit,
+            # whatever its score.
+            required = PostingSkill.posting_id == JobPosting.posting_id, PostingSkill.required.is_(True)
+            fits = or_(
+                exists().where(*required, PostingSkill.skill.in_(skills)),
+                ~exists().where(*required),
+            )
             # Plain rows, not ORM objects: at 10,000 open postings that took 0.6 s, this 0.2 s.
             postings = session.execute(
                 select(
@@ -1248,14 +1256,10 @@ class Hireflow:
                     JobPosting.required_skills,
                     JobPosting.nice_to_have_skills,
                     JobPosting.min_years,
-                ).where(JobPosting.open.is_(True))
+                ).where(JobPosting.open.is_(True), fits)
             ).all()
-        has = {skill.lower() for skill in skills}
         scored = []
         for posting in postings:
-            required = {skill.strip().lower() for skill in posting.required_skills or []}
-            if required and not required & has:
-                continue  # asks for none of the candidate's skills: no fit, whatever its score
             asks = Requirements(
                 list(posting.required_skills or []),
                 list(posting.nice_to_have_skills or []),
@@ -1303,6 +1307,9 @@ class Hireflow:
         the id of the page's last posting when more follow: the next page's cursor.
         """
         found = select(JobPosting).where(JobPosting.open.is_(True)).order_by(JobPosting.posting_id)
+        for skill in query.skill_names():
+            of_posting = PostingSkill.posting_id == JobPosting.posting_id
+            found = found.where(exists().where(of_posting, PostingSkill.skill == skill))
         if query.after:
             found = found.where(JobPosting.posting_id > query.after)
         with self.services.db.sessions() as session:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from hireflow.resume_intake import SKILLS
+from hireflow.skills import SKILL_BY_ALIAS, SKILLS, canonical_skill
 
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -171,13 +171,39 @@ class StartRequest(Strict):
     variables: dict[str, Any] = Field(default_factory=dict)
 
 
+def skills_resumes_show(listed: list[str]) -> list[str]:
+    """A posting's skills by the names they are kept by, each once, or a ValueError.
+
+    A skill resume reading never finds is refused: no applicant could ever show it, so a
+    posting requiring it would decline everyone.
+    """
+    names = list(dict.fromkeys(canonical_skill(name) for name in listed))
+    unknown = [name for name in names if name not in SKILLS]
+    if unknown:
+        raise ValueError(
+            f"resume reading knows no skill {unknown[0]!r}, so no applicant could show it; "
+            f"it knows: {', '.join(SKILLS)}"
+        )
+    return names
+
+
+# Skills as an admin writes them ("K8s", "postgres"), kept by their names ("kubernetes").
+PostingSkills = Annotated[list[Skill], Field(max_length=50), AfterValidator(skills_resumes_show)]
+
+
 class PostingRequest(Strict):
     """Admin: create or replace a job posting."""
 
     employer_id: Identifier
     title: Name
-    required_skills: list[Skill] = Field(default_factory=list, max_length=50)
-    nice_to_have_skills: list[Skill] = Field(default_factory=list, max_length=50)
+    required_skills: PostingSkills = Field(
+        default_factory=list,
+        description="Skills an applicant must show, as resumes write them (k8s is kubernetes); "
+        "a skill resume reading does not know is refused.",
+    )
+    nice_to_have_skills: PostingSkills = Field(
+        default_factory=list, description="Skills that raise an applicant's score."
+    )
     min_years: int = Field(default=0, ge=0, le=50)
     recruiter_team_email: Email | None = Field(
         None,
@@ -227,8 +253,6 @@ class ContactQuery(Strict):
 
 
 MAX_SKILLS_SEARCHED = 10
-# Each way resumes write a skill ("k8s", "postgres"), to the name search keeps it by.
-SKILL_BY_ALIAS = {alias: skill for skill, aliases in SKILLS.items() for alias in (skill, *aliases)}
 
 
 def known_skills(listed: str) -> str:
@@ -282,9 +306,19 @@ class FittingQuery(Strict):
 class PostingSearch(Strict):
     """Which page of the open postings to list (``GET /api/postings``)."""
 
+    skills: Annotated[str, AfterValidator(known_skills)] | None = Field(
+        None,
+        max_length=500,
+        description="Comma-separated skills a posting must all ask for, required or nice to have, "
+        "by name or as resumes write them (python, sql, k8s, ...; any case). Absent: any skills.",
+    )
     after: Identifier | None = Field(
         None, description="The page after another: that page's next cursor, as given."
     )
+
+    def skill_names(self) -> list[str]:
+        """The skills asked for, each once."""
+        return self.skills.split(",") if self.skills else []
 
 
 # The kinds of item (webapp.domain.KINDS, where each is tied to its process).
