@@ -157,11 +157,13 @@ class InterviewSchedulingTasks:
         candidate_name: str,
         candidate_email: str,
         candidate_timezone: str | None = None,
+        panel: list | None = None,
     ) -> dict:
         """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once.
 
-        The candidate is one of the attendees; the templates address them in the second person,
-        with the time in their time zone (the invitation itself is in UTC, as calendars take it).
+        The candidate is one of the attendees; the templates address them in the second person.
+        Each attendee reads the time in their time zone (the candidate's, a panelist's from
+        ``panel``; else UTC); the invitation itself is in UTC, as calendars take it.
         """
         method = (job.custom_headers or {}).get(Header.INVITATION_METHOD, "REQUEST")
         booking = self._calendar(interview_id).booking(interview_id)
@@ -185,6 +187,7 @@ class InterviewSchedulingTasks:
                     "candidate_email": candidate_email,
                     "candidate_name": candidate_name,
                     "candidate_timezone": candidate_timezone,
+                    "panel": panel or [],
                     "interview_start": booking.slot.as_variable()["start"] if booking else None,
                 },
                 attachments=attachments,

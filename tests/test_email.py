@@ -277,29 +277,36 @@ def test_the_slot_email_lists_readable_times_with_their_links():
     assert "- Monday 14 December 2026, 09:00 UTC: http://hireflow.test/interviews/slot/t1" in text
 
 
-def test_the_candidate_reads_reminders_in_their_zone_and_the_panel_in_utc():
-    # Sent by send-email with the process variables: an instance started before the zone
-    # existed has no candidate_timezone, and its mails must still render (in UTC).
+def test_each_attendee_reads_reminders_and_cancellations_in_their_zone():
+    # Sent by send-email with the process variables: an instance started before the zones
+    # existed has no candidate_timezone and no panelist's timezone, and its mails must
+    # still render (in UTC).
     variables = {
         "candidate_name": "Cas",
         "candidate_email": "cas@example.com",
         "interview_start": "2026-12-14T09:00:00Z",
     }
+    zoned = {
+        **variables,
+        "candidate_timezone": "Europe/Berlin",
+        "panel": [
+            {"username": "ivy", "email": "ivy@example.com", "name": "Ivy", "timezone": "Asia/Kolkata"},
+            {"username": "max", "email": "max@example.com", "name": "Max"},
+        ],
+    }
     templates = EmailTemplates()
-    _, to_candidate = templates.render(
-        "interview-reminder",
-        {**variables, "attendee_email": "cas@example.com", "candidate_timezone": "Europe/Berlin"},
+
+    def reminder_to(attendee: str, known: dict, template: str = "interview-reminder") -> str:
+        return templates.render(template, {**known, "attendee_email": attendee})[1]
+
+    assert "starts on Monday 14 December 2026, 10:00 (Europe/Berlin)." in reminder_to(
+        "cas@example.com", zoned
     )
-    _, to_panelist = templates.render(
-        "interview-reminder",
-        {**variables, "attendee_email": "ivy@example.com", "candidate_timezone": "Europe/Berlin"},
-    )
-    _, before_zones = templates.render(
-        "interview-reminder", {**variables, "attendee_email": "cas@example.com"}
-    )
-    assert "starts on Monday 14 December 2026, 10:00 (Europe/Berlin)." in to_candidate
-    assert "starts on Monday 14 December 2026, 09:00 UTC." in to_panelist
-    assert "starts on Monday 14 December 2026, 09:00 UTC." in before_zones
+    assert "starts on Monday 14 December 2026, 14:30 (Asia/Kolkata)." in reminder_to("ivy@example.com", zoned)
+    assert "starts on Monday 14 December 2026, 09:00 UTC." in reminder_to("max@example.com", zoned)
+    assert "starts on Monday 14 December 2026, 09:00 UTC." in reminder_to("cas@example.com", variables)
+    cancelled = reminder_to("ivy@example.com", zoned, "interview-cancelled")
+    assert "on Monday 14 December 2026, 14:30 (Asia/Kolkata) has been cancelled." in cancelled
 
 
 def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):

@@ -78,7 +78,9 @@ def interview_status(local_world, interview_id: str) -> str | None:
 
 
 def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engine, local_world):
-    instance, v = request_interview(process_engine)
+    panel = a_panel()
+    panel[0]["timezone"] = "Asia/Tokyo"  # the other panelist gave none: UTC
+    instance, v = request_interview(process_engine, panel)
     slot = choose_first_slot(process_engine, instance, v)
     [links_mail] = local_world.mails_to(v["candidate_email"])
 
@@ -101,6 +103,10 @@ def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engin
         seen=lambda: describe_instance(process_engine.client, instance),
     )
     assert len(local_world.mails_to(v["candidate_email"])) == 3  # links, invitation, reminder
+    # Each panelist's invitation and reminder give the time in their zone.
+    for panelist, zone in zip(panel, ["(Asia/Tokyo)", "UTC"], strict=True):
+        mails = local_world.mails_to(panelist["email"])
+        assert len(mails) == 2 and all(zone in mail["text"] for mail in mails), mails
     for rating, task in enumerate(tasks, start=4):
         answers = {"interview_rating": rating, "interview_recommendation": "hire", "interview_notes": "clear"}
         process_engine.client.complete_user_task(task["userTaskKey"], answers)

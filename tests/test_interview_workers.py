@@ -98,24 +98,31 @@ def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
     assert "The interview with Cas" not in mail["text"]
 
 
-def test_the_candidate_gets_times_in_their_zone_and_the_panel_in_utc(tasks, capture):
-    slots = tasks.find_slots("i-11", PANEL)["proposed_slots"]
+def test_each_attendee_gets_times_in_their_zone_and_the_invitation_in_utc(tasks, capture):
+    panel = [
+        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy", "timezone": "Asia/Tokyo"},
+        {"username": "max", "email": "max@example.com", "name": "Max"},  # gave no zone: UTC
+    ]
+    slots = tasks.find_slots("i-11", panel)["proposed_slots"]
     offer = make_job(JobType.EMAIL_SLOT_LINKS, headers={"template": "interview-slots"})
     tasks.email_slot_links(
         offer, "i-11", "cas@example.com", "Cas", slots, candidate_timezone="America/New_York"
     )
-    tasks.book_slot("i-11", PANEL, slots[0])
-    for key, attendee in enumerate(("cas@example.com", "ivy@example.com"), start=600):  # one each
+    tasks.book_slot("i-11", panel, slots[0])
+    attendees = ("cas@example.com", "ivy@example.com", "max@example.com")
+    for key, attendee in enumerate(attendees, start=600):  # one job each
         invite = make_job(
             JobType.SEND_INTERVIEW_INVITATION, element_instance_key=key, headers={"method": "REQUEST"}
         )
-        tasks.send_invitation(invite, "i-11", attendee, "Cas", "cas@example.com", "America/New_York")
-    links, to_candidate, to_panelist = mails(capture)
+        tasks.send_invitation(invite, "i-11", attendee, "Cas", "cas@example.com", "America/New_York", panel)
+    links, to_candidate, to_ivy, to_max = mails(capture)
     assert "- Tuesday 24 November 2026, 04:00 (America/New_York): http://" in links["text"]
     assert to_candidate["subject"] == "Your interview on Tuesday 24 November 2026, 04:00 (America/New_York)"
-    assert to_panelist["subject"] == "Interview with Cas on Tuesday 24 November 2026, 09:00 UTC"
+    assert to_ivy["subject"] == "Interview with Cas on Tuesday 24 November 2026, 18:00 (Asia/Tokyo)"
+    assert to_max["subject"] == "Interview with Cas on Tuesday 24 November 2026, 09:00 UTC"
     # The invitation is the same instant for everyone, in UTC, as calendars take it.
-    assert b"DTSTART:20261124T090000Z" in base64.b64decode(to_candidate["attachments"][0]["content"])
+    for mail in (to_candidate, to_ivy):
+        assert b"DTSTART:20261124T090000Z" in base64.b64decode(mail["attachments"][0]["content"])
 
 
 def test_a_choice_from_an_earlier_offer_is_not_booked_and_new_times_are_offered(tasks):

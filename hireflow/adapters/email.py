@@ -144,6 +144,19 @@ def readable_span(start: Any, end: Any, zone: str | None = None) -> str:
     return f"{readable_time(start, zone)} to {readable_time(end, zone)}"
 
 
+def attendee_zone(
+    attendee_email: str, candidate_email: str, candidate_timezone: str | None = None, panel: Any = None
+) -> str | None:
+    """The time zone an interview's attendee reads times in: the candidate's, or the panelist's
+    as the panel gives it (``timezone``); None (UTC) for one the request gave no zone."""
+    if attendee_email == candidate_email:
+        return candidate_timezone
+    for member in panel or []:
+        if isinstance(member, dict) and member.get("email") == attendee_email:
+            return member.get("timezone")
+    return None
+
+
 class EmailTemplates:
     """Templates in files: the first line is ``Subject: ...``, the rest is the plain-text body."""
 
@@ -154,6 +167,7 @@ class EmailTemplates:
             keep_trailing_newline=True,
         )
         self.env.filters["when"] = readable_time
+        self.env.globals["attendee_zone"] = attendee_zone
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
         """Return (subject, text) for template ``name``."""
