@@ -83,7 +83,12 @@ DEMO_EMPLOYERS = [
 ]
 
 DEMO_INTERVIEWERS = [
-    {"username": "interviewer", "name": "Ivy Interviewer", "email": "interviewer@hireflow.example"},
+    {
+        "username": "interviewer",
+        "name": "Ivy Interviewer",
+        "email": "interviewer@hireflow.example",
+        "timezone": "Europe/Berlin",  # her interview emails give Berlin time
+    },
     {"username": "lead", "name": "Leo Lead Recruiter", "email": "lead@hireflow.example"},
 ]
 

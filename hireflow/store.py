@@ -252,6 +252,8 @@ class Interviewer(Base):
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
+    # Where they work (a tz database name): their interview emails give times there. None: UTC.
+    timezone: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 # The status of an item whose candidate was erased: its id stays, nothing else.

@@ -1890,6 +1890,39 @@ def test_an_interview_in_the_candidates_time_zone_shows_its_slots_there(tmp_path
     assert "Monday 14 December 2026, 10:00 to 11:00 (Europe/Berlin)" in page
 
 
+def test_each_panelist_reads_times_in_their_zone_given_or_on_file(tmp_path):
+    services = empty_services(tmp_path)
+    web, engine = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    admin = offline_app(services).test_client()
+    saved = admin.put(
+        "/api/admin/interviewers/ivy",
+        json={"name": "Ivy", "email": "ivy@example.com", "timezone": "Asia/Tokyo"},
+        headers=ADMIN,
+    )
+    assert saved.status_code == 200, saved.json
+    assert admin.get("/api/admin/interviewers/ivy", headers=ADMIN).json == saved.json
+    assert admin.get("/api/admin/interviewers/max", headers=ADMIN).status_code == 404
+    atlantis = admin.put(
+        "/api/admin/interviewers/ivy", json={**saved.json, "timezone": "Europe/Atlantis"}, headers=ADMIN
+    )
+    assert refused_field(atlantis) == (400, "timezone")
+    panel = [
+        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy"},  # on file: Tokyo
+        {"username": "max", "email": "max@example.com", "name": "Max", "timezone": "Europe/Paris"},
+        {"username": "ola", "email": "ola@example.com", "name": "Ola"},  # neither: UTC
+    ]
+    request = {"application_id": "app_1", "lead_recruiter_email": "lead@example.com", "panel": panel}
+
+    started = web.post("/api/interviews", json=request)
+
+    assert started.status_code == 202, started.json
+    zones = [member["timezone"] for member in engine.variables[-1]["panel"]]
+    assert zones == ["Asia/Tokyo", "Europe/Paris", None]
+    panel[0]["timezone"] = "Mars/Olympus"
+    assert refused_field(web.post("/api/interviews", json=request)) == (400, "panel.0.timezone")
+
+
 def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_path, store_url):
     services = empty_services(tmp_path, store_url)  # the skill rows and their cascade, on both databases
     web = offline_app(services).test_client()

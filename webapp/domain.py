@@ -72,6 +72,7 @@ from webapp.schemas import (
     ContactsQuery,
     InterviewRequest,
     ItemQuery,
+    PanelMember,
     PostingSearch,
     ResumeFields,
     UnlockRequest,
@@ -684,6 +685,7 @@ class Hireflow:
             self._contact_on_file(candidate_id),
             {"candidate_name": no_contact, "candidate_email": no_contact},
         )
+        request = request.model_copy(update={"panel": self._panel_in_zones(request.panel)})
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, Var.INTERVIEW_ID, variables)
@@ -691,6 +693,24 @@ class Hireflow:
         if request.candidate_timezone:
             details["candidate_timezone"] = request.candidate_timezone  # the slot page's times
         return self._accepted("interview", interview_id, started, details)
+
+    def _panel_in_zones(self, panel: list[PanelMember]) -> list[PanelMember]:
+        """The panel, a member the request gave no time zone with the one of the interviewer on
+        file by that username (their interview emails give times there)."""
+        unzoned = [member.username for member in panel if member.timezone is None]
+        if not unzoned:
+            return panel
+        with self.services.db.sessions() as session:
+            on_file = select(Interviewer.username, Interviewer.timezone).where(
+                Interviewer.username.in_(unzoned)
+            )
+            zones = {username: zone for username, zone in session.execute(on_file) if zone}
+        return [
+            member.model_copy(update={"timezone": zones[member.username]})
+            if member.timezone is None and member.username in zones
+            else member
+            for member in panel
+        ]
 
     def cancel_interview(self, interview_id: str) -> bool:
         """Publish ``interview-cancelled`` once; False when it was published or recorded before.

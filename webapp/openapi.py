@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from webapp.schemas import REQUEST_MODELS, EmployerRequest, PostingRequest
+from webapp.schemas import REQUEST_MODELS, EmployerRequest, InterviewerRequest, PostingRequest
 
 PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -547,6 +547,7 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 EMPLOYER_ID = {"name": "employer_id", "in": "path", "required": True, "schema": {"type": "string"}}
+USERNAME = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
 
 CREDITS = {
     "type": "object",
@@ -586,6 +587,7 @@ def _saved(request_model: type[BaseModel], id_field: str, **more: dict[str, Any]
 
 RESPONSE_SCHEMAS["Posting"] = _saved(PostingRequest, "posting_id")
 RESPONSE_SCHEMAS["Employer"] = _saved(EmployerRequest, "employer_id", credits=CREDITS)
+RESPONSE_SCHEMAS["Interviewer"] = _saved(InterviewerRequest, "username")
 
 ADMIN_ERRORS = {
     "401": _problem("Missing or wrong admin token."),
@@ -912,6 +914,33 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json("Posting", "The posting."),
                     "400": INVALID,
                     "404": _problem("No such posting."),
+                    **ADMIN_ERRORS,
+                },
+            },
+        },
+        "/api/admin/interviewers/{username}": {
+            "put": {
+                "summary": "Create or replace an interviewer",
+                "description": "Whom interview panels name by username; their time zone gives the "
+                "times in their interview emails when a panel's request names none.",
+                "security": [{"adminToken": []}],
+                "parameters": [USERNAME],
+                "requestBody": _json_body("InterviewerRequest"),
+                "responses": {
+                    "200": _json("Interviewer", "Saved."),
+                    "400": INVALID,
+                    "415": UNSUPPORTED,
+                    **ADMIN_ERRORS,
+                },
+            },
+            "get": {
+                "summary": "An interviewer on file",
+                "security": [{"adminToken": []}],
+                "parameters": [USERNAME],
+                "responses": {
+                    "200": _json("Interviewer", "The interviewer."),
+                    "400": INVALID,
+                    "404": _problem("No such interviewer."),
                     **ADMIN_ERRORS,
                 },
             },

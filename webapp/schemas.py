@@ -145,6 +145,11 @@ class PanelMember(Strict):
     username: Identifier
     email: Email
     name: Name
+    timezone: TimeZone | None = Field(
+        None,
+        description="Where the panelist works: their emails give times in this zone. Absent: the zone "
+        "of the interviewer on file by username, else UTC.",
+    )
 
 
 class InterviewRequest(Strict):
@@ -159,7 +164,7 @@ class InterviewRequest(Strict):
     candidate_timezone: TimeZone | None = Field(
         None,
         description="Where the candidate lives: their emails and slot page give times in this zone. "
-        "Absent: UTC. The panel's emails and calendar invitations are not affected.",
+        "Absent: UTC. Calendar invitations are in UTC, as calendars take them.",
     )
 
 
@@ -213,6 +218,18 @@ class PostingRequest(Strict):
         True,
         description="Whether it takes applications. False closes it (filled, or withdrawn): new "
         "applications are refused with 409; those made before go on.",
+    )
+
+
+class InterviewerRequest(Strict):
+    """Admin: create or replace an interviewer, whom interview panels name by username."""
+
+    name: Name
+    email: Email
+    timezone: TimeZone | None = Field(
+        None,
+        description="Where the interviewer works: their interview emails give times in this zone "
+        "(a panel's request may name another). Absent: UTC.",
     )
 
 
@@ -358,6 +375,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     StartRequest,
     PostingRequest,
     EmployerRequest,
+    InterviewerRequest,
     CreditTopUp,
     ItemQuery,
     ContactQuery,

@@ -13,11 +13,11 @@ from pydantic import BaseModel
 
 from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
-from hireflow.store import Employer, JobPosting
+from hireflow.store import Employer, Interviewer, JobPosting
 from webapp.engine import EngineRejected, call_engine
 from webapp.http import hireflow, json_body, operate_link, path_id
 from webapp.problems import Problem, invalid_field
-from webapp.schemas import CreditTopUp, EmployerRequest, PostingRequest, StartRequest
+from webapp.schemas import CreditTopUp, EmployerRequest, InterviewerRequest, PostingRequest, StartRequest
 from webapp.security import require_bearer
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -137,12 +137,32 @@ def put_posting(posting_id: str):
 def get_posting(posting_id: str):
     """The job posting on file, as its PUT saved it."""
     posting_id = path_id("posting_id", posting_id)
+    return jsonify(_as_saved(JobPosting, "posting_id", posting_id, PostingRequest, "job posting"))
+
+
+@bp.put("/interviewers/<username>")
+def put_interviewer(username: str):
+    """Create or replace an interviewer: whom panels name by username, and their time zone."""
+    username = path_id("username", username)
+    interviewer = json_body(InterviewerRequest)
+    _create_or_replace(Interviewer, "username", username, interviewer)
+    return jsonify({"username": username, **interviewer.model_dump()})
+
+
+@bp.get("/interviewers/<username>")
+def get_interviewer(username: str):
+    """The interviewer on file, as their PUT saved them."""
+    username = path_id("username", username)
+    return jsonify(_as_saved(Interviewer, "username", username, InterviewerRequest, "interviewer"))
+
+
+def _as_saved(row_type: type, id_field: str, row_id: str, model: type[BaseModel], what: str) -> dict:
+    """The row ``row_id`` as an admin PUT of ``model`` saved it (a 404 naming ``what`` if missing)."""
     with hireflow().services.db.sessions() as session:
-        row = session.get(JobPosting, posting_id)
+        row = session.get(row_type, row_id)
     if row is None:
-        raise Problem(404, "Not found", f"no job posting {posting_id}")
-    fields = PostingRequest.model_fields
-    return jsonify({"posting_id": posting_id, **{name: getattr(row, name) for name in fields}})
+        raise Problem(404, "Not found", f"no {what} {row_id}")
+    return {id_field: row_id, **{name: getattr(row, name) for name in model.model_fields}}
 
 
 # The latest credit movements an employer's answer lists.
