@@ -65,7 +65,8 @@ TECHNICAL_CAUSES = (
     Cause(
         (NoFreeSlots,),
         "No common free hour for the interview panel",
-        "Free some time in the panelists' calendars",
+        "Free some time in the panelists' calendars within their working hours (or cancel the "
+        "interview and schedule it with a panel whose working hours meet)",
     ),
     Cause((DBAPIError,), "hireflow database unavailable", "Check the database (connections, disk space)"),
     Cause(

@@ -72,20 +72,23 @@ class InterviewSchedulingTasks:
         return self.services.mailer
 
     def find_slots(self, interview_id: str, panel: list, search_from: str | None = None) -> dict:
-        """Up to three hour-long slots when the whole panel is free.
+        """Up to three hour-long slots when the whole panel is free, in everyone's working
+        hours where they work (a member's ``timezone``; UTC for one without).
 
         ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
         the timers that count down to them share one clock (a test engine's clock moves).
         """
         start = (_parse_engine_time(search_from) if search_from else self.now()) + SEARCH_FROM
         window = Slot(start, start + SEARCH_WINDOW)
+        zones = [member.get("timezone") for member in panel if isinstance(member, dict)]
         slots = self._calendar(interview_id).free_slots(
-            _panel_ids(interview_id, panel), window, INTERVIEW_LENGTH, SLOTS_OFFERED
+            _panel_ids(interview_id, panel), window, INTERVIEW_LENGTH, SLOTS_OFFERED, time_zones=zones
         )
         if not slots:
+            where = ", ".join(sorted({zone or "UTC" for zone in zones} or {"UTC"}))
             raise NoFreeSlots(
-                f"Interview {interview_id}: the panel has no common free hour in the next 14 days; "
-                "free some time in their calendars, then retry"
+                f"Interview {interview_id}: the panel has no common free hour in the next 14 days "
+                f"within working hours on weekdays where they work: {where}"
             )
         return {"proposed_slots": [slot.as_variable() for slot in slots]}
 

@@ -33,6 +33,27 @@ def test_free_slots_fall_in_working_hours_when_the_whole_panel_is_free(calendar)
     assert [s.start.hour for s in slots] == [9, 11, 12]
 
 
+def test_slots_fall_in_working_hours_where_each_panel_member_works(calendar):
+    # Monday 23 November 2026: Tokyo is UTC+9, New York UTC-5, Berlin UTC+1.
+    day = Slot(at(0), at(0) + timedelta(days=1))
+
+    def hours(*zones) -> list[int]:
+        return [s.start.hour for s in calendar.free_slots(["ann"], day, HOUR, limit=24, time_zones=zones)]
+
+    assert hours() == hours(None) == hours("UTC") == [9, 10, 11, 12, 13, 14, 15, 16]
+    assert hours("Asia/Tokyo") == [0, 1, 2, 3, 4, 5, 6, 7]  # 09:00 to 17:00 in Tokyo
+    assert hours("Europe/Berlin", None) == [9, 10, 11, 12, 13, 14, 15]  # both: 09:00 to 16:00 UTC
+    assert hours("Asia/Tokyo", "America/New_York") == []  # their working days never meet
+    assert hours("Mars/Olympus") == hours()  # an odd zone stops no search: UTC
+    # The weekdays are Auckland's (UTC+13): its Monday begins on Sunday in UTC, its Saturday on Friday.
+    sunday, friday = at(0) - timedelta(days=1), at(0) + timedelta(days=4)
+    for day, auckland_hours in [(sunday, [20, 21, 22, 23]), (friday, [0, 1, 2, 3])]:
+        slots = calendar.free_slots(
+            ["ann"], Slot(day, day + timedelta(days=1)), HOUR, limit=24, time_zones=["Pacific/Auckland"]
+        )
+        assert [s.start.hour for s in slots] == auckland_hours
+
+
 def test_no_slots_are_offered_at_the_weekend(calendar):
     saturday = MONDAY - timedelta(days=2)
     assert calendar.free_slots(["ann"], Slot(at(8, day=saturday), at(18, day=saturday)), HOUR) == []

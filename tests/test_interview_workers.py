@@ -100,7 +100,7 @@ def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
 
 def test_each_attendee_gets_times_in_their_zone_and_the_invitation_in_utc(tasks, capture):
     panel = [
-        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy", "timezone": "Asia/Tokyo"},
+        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy", "timezone": "Europe/Berlin"},
         {"username": "max", "email": "max@example.com", "name": "Max"},  # gave no zone: UTC
     ]
     slots = tasks.find_slots("i-11", panel)["proposed_slots"]
@@ -118,7 +118,7 @@ def test_each_attendee_gets_times_in_their_zone_and_the_invitation_in_utc(tasks,
     links, to_candidate, to_ivy, to_max = mails(capture)
     assert "- Tuesday 24 November 2026, 04:00 (America/New_York): http://" in links["text"]
     assert to_candidate["subject"] == "Your interview on Tuesday 24 November 2026, 04:00 (America/New_York)"
-    assert to_ivy["subject"] == "Interview with Cas on Tuesday 24 November 2026, 18:00 (Asia/Tokyo)"
+    assert to_ivy["subject"] == "Interview with Cas on Tuesday 24 November 2026, 10:00 (Europe/Berlin)"
     assert to_max["subject"] == "Interview with Cas on Tuesday 24 November 2026, 09:00 UTC"
     # The invitation is the same instant for everyone, in UTC, as calendars take it.
     for mail in (to_candidate, to_ivy):
@@ -147,3 +147,16 @@ def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):
     tasks.services.calendar.working_hours = (9, 9)
     with pytest.raises(NoFreeSlots, match="no common free hour"):
         tasks.find_slots("i-7", PANEL)
+
+
+def test_a_panel_whose_working_hours_never_meet_is_told_where_they_work(tasks):
+    panel = [
+        {**PANEL[0], "timezone": "Asia/Tokyo"},
+        {"username": "max", "email": "max@example.com", "name": "Max", "timezone": "America/New_York"},
+    ]
+    with pytest.raises(NoFreeSlots, match="where they work: America/New_York, Asia/Tokyo$"):
+        tasks.find_slots("i-8", panel)
+    # In Tokyo alone, slots fall in Tokyo's working day.
+    [first, *_] = tasks.find_slots("i-8", panel[:1])["proposed_slots"]
+    # A day from Monday 08:00 UTC at the earliest: Tuesday's 09:00 in Tokyo has passed, Wednesday's.
+    assert first["start"] == "2026-11-25T00:00:00Z"

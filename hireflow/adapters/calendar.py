@@ -10,10 +10,12 @@ impossible, even for two workers booking at once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from caldav.lib.error import DAVError, NotFoundError
@@ -58,7 +60,13 @@ class InterviewCalendar(Protocol):
     """What interview scheduling needs from a calendar."""
 
     def free_slots(
-        self, interviewer_ids: list[str], window: Slot, duration: timedelta, limit: int
+        self,
+        interviewer_ids: list[str],
+        window: Slot,
+        duration: timedelta,
+        limit: int,
+        *,
+        time_zones: Collection[str | None] = (),
     ) -> list[Slot]: ...
 
     def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking: ...
@@ -72,8 +80,21 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def working_zones(time_zones: Collection[str | None]) -> list[tzinfo]:
+    """The distinct zones a panel works in; UTC for a member without one, or with one the
+    tz database does not know (an odd zone must not stop the search)."""
+    zones: dict[str, tzinfo] = {}
+    for name in time_zones or [None]:
+        try:
+            zones[name or "UTC"] = ZoneInfo(name) if name and name != "UTC" else UTC
+        except (ZoneInfoNotFoundError, ValueError):
+            zones["UTC"] = UTC
+    return list(zones.values())
+
+
 class StoreCalendar:
-    """Bookings in the domain store, offered on weekdays within working hours (UTC)."""
+    """Bookings in the domain store, offered on weekdays within working hours (9 to 17 by
+    default) where each panel member works: in their time zone, UTC for one without."""
 
     def __init__(self, db: Database, *, cell_minutes: int = 30, working_hours: tuple[int, int] = (9, 17)):
         self.db = db
@@ -98,13 +119,17 @@ class StoreCalendar:
         duration: timedelta,
         limit: int = 3,
         *,
+        time_zones: Collection[str | None] = (),
         busy_elsewhere: list[Slot] = (),
     ) -> list[Slot]:
         """Up to ``limit`` slots of ``duration`` when the whole panel is free, earliest first.
 
+        ``time_zones``: where the panel members work (tz database names; None or none
+        given: UTC); a slot lies in working hours on a weekday in each of them.
         ``busy_elsewhere``: times when someone on the panel is busy outside hireflow (their
         own calendar's meetings); no slot overlaps them.
         """
+        zones = working_zones(time_zones)
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
         elsewhere = [Slot(_naive_utc(b.start), _naive_utc(b.end)) for b in busy_elsewhere]
         with self.db.sessions() as session:
@@ -123,18 +148,21 @@ class StoreCalendar:
         found: list[Slot] = []
         while start + duration <= window.end and len(found) < limit:
             slot = Slot(start, start + duration)
-            open_day = start.weekday() < 5
-            in_hours = self.working_hours[0] <= start.hour and (
-                slot.end <= start.replace(hour=self.working_hours[1], minute=0)
-            )
+            in_hours = all(self._in_working_hours(slot, zone) for zone in zones)
             panel_free = not any((who, cell) in busy for who in interviewer_ids for cell in self._cells(slot))
             panel_free = panel_free and not any(slot.overlaps(other) for other in elsewhere)
-            if open_day and in_hours and panel_free:
+            if in_hours and panel_free:
                 found.append(slot)
                 start = slot.end
             else:
                 start += self.cell
         return found
+
+    def _in_working_hours(self, slot: Slot, zone: tzinfo) -> bool:
+        """Whether ``slot`` falls on a weekday within working hours where it is ``zone``'s time."""
+        start, end = (moment.replace(tzinfo=UTC).astimezone(zone) for moment in (slot.start, slot.end))
+        first, last = self.working_hours
+        return start.weekday() < 5 and first <= start.hour and end <= start.replace(hour=last, minute=0)
 
     def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking:
         """Book the slot for the interview, once. Raises SlotTaken if the panel is busy then."""
@@ -265,12 +293,21 @@ class CalDavCalendar:
         return busy
 
     def free_slots(
-        self, interviewer_ids: list[str], window: Slot, duration: timedelta, limit: int = 3
+        self,
+        interviewer_ids: list[str],
+        window: Slot,
+        duration: timedelta,
+        limit: int = 3,
+        *,
+        time_zones: Collection[str | None] = (),
     ) -> list[Slot]:
-        """Slots when the whole panel is free both in hireflow and in their own calendars."""
+        """Slots in everyone's working hours when the whole panel is free both in hireflow
+        and in their own calendars."""
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
         busy = self._busy(interviewer_ids, window)
-        return self.store.free_slots(interviewer_ids, window, duration, limit, busy_elsewhere=busy)
+        return self.store.free_slots(
+            interviewer_ids, window, duration, limit, time_zones=time_zones, busy_elsewhere=busy
+        )
 
     def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking:
         """Book once, in the store and in every panel member's calendar. SlotTaken on a clash."""
