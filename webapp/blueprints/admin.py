@@ -115,22 +115,22 @@ def start_instance():
     return jsonify(body), 201 if started.created else 200
 
 
-def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseModel) -> None:
-    """Save the request's fields as the row ``row_id`` (made if missing): what an admin PUT does."""
+def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseModel) -> dict:
+    """Save the request's fields as the row ``row_id`` (made if missing): what an admin PUT does.
+    Returns what was saved, with the id."""
     with hireflow().services.db.sessions.begin() as session:
         row = session.get(row_type, row_id) or row_type(**{id_field: row_id})
         for name, value in given.model_dump().items():
             setattr(row, name, value)
         session.add(row)
+    return {id_field: row_id, **given.model_dump()}
 
 
 @bp.put("/postings/<posting_id>")
 def put_posting(posting_id: str):
     """Create or replace a job posting (applications are scored against it)."""
     posting_id = path_id("posting_id", posting_id)
-    posting = json_body(PostingRequest)
-    _create_or_replace(JobPosting, "posting_id", posting_id, posting)
-    return jsonify({"posting_id": posting_id, **posting.model_dump()})
+    return jsonify(_create_or_replace(JobPosting, "posting_id", posting_id, json_body(PostingRequest)))
 
 
 @bp.get("/postings/<posting_id>")
@@ -144,9 +144,7 @@ def get_posting(posting_id: str):
 def put_interviewer(username: str):
     """Create or replace an interviewer: whom panels name by username, and their time zone."""
     username = path_id("username", username)
-    interviewer = json_body(InterviewerRequest)
-    _create_or_replace(Interviewer, "username", username, interviewer)
-    return jsonify({"username": username, **interviewer.model_dump()})
+    return jsonify(_create_or_replace(Interviewer, "username", username, json_body(InterviewerRequest)))
 
 
 @bp.get("/interviewers/<username>")
