@@ -49,6 +49,25 @@ def _normalise(skills: list[str]) -> list[str]:
     return list(dict.fromkeys(canonical_skill(s) for s in skills if s.strip()))
 
 
+def asked_skills(requirements: Requirements) -> tuple[list[str], list[str]]:
+    """The required and the nice-to-have skills a posting asks for, by the names skills are
+    kept by, each once: what ``score_match`` counts."""
+    return _normalise(requirements.required_skills), _normalise(requirements.nice_to_have_skills)
+
+
+def weighted_score(
+    required_matched: int, required_count: int, nice_matched: int, nice_count: int, meets_experience: bool
+) -> int:
+    """The 0-100 score from how many of each kind of skill matched: ``score_match``'s sum, for
+    callers that count matches without the lists (a database query)."""
+    score = (
+        REQUIRED_WEIGHT * (required_matched / required_count if required_count else 1)
+        + NICE_TO_HAVE_WEIGHT * (nice_matched / nice_count if nice_count else 1)
+        + EXPERIENCE_WEIGHT * meets_experience
+    )
+    return round(score)
+
+
 def score_match(
     skills: list[str], years_of_experience: int | None, requirements: Requirements
 ) -> MatchResult:
@@ -57,18 +76,12 @@ def score_match(
     A part the posting does not ask for counts as fully met.
     """
     have = set(_normalise(skills))
-    required = _normalise(requirements.required_skills)
-    nice = _normalise(requirements.nice_to_have_skills)
+    required, nice = asked_skills(requirements)
     matched = [s for s in required if s in have]
     matched_nice = [s for s in nice if s in have]
     meets_experience = (years_of_experience or 0) >= requirements.min_years
-    score = (
-        REQUIRED_WEIGHT * (len(matched) / len(required) if required else 1)
-        + NICE_TO_HAVE_WEIGHT * (len(matched_nice) / len(nice) if nice else 1)
-        + EXPERIENCE_WEIGHT * meets_experience
-    )
     return MatchResult(
-        score=round(score),
+        score=weighted_score(len(matched), len(required), len(matched_nice), len(nice), meets_experience),
         matched_skills=matched,
         missing_skills=[s for s in required if s not in have],
         matched_nice_to_have=matched_nice,

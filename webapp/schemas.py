@@ -315,9 +315,10 @@ class ContactsQuery(Strict):
 
 
 class FittingQuery(Strict):
-    """How many of the postings that fit a candidate best (``GET /api/candidates/<id>/postings``)."""
+    """How many of the best fits: the postings that fit a candidate (``GET /api/candidates/<id>/
+    postings``), the candidates who fit a posting (``GET /api/postings/<id>/candidates``)."""
 
-    limit: int = Field(10, ge=1, le=50, description="How many postings, best first.")
+    limit: int = Field(10, ge=1, le=50, description="How many, best first.")
 
 
 class PostingSearch(Strict):

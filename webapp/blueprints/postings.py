@@ -1,11 +1,12 @@
-"""``/api/postings``: the job postings that take applications, for the marketplace's job board."""
+"""``/api/postings``: the job postings that take applications, for the marketplace's job board,
+and the candidates who fit one best, for its employer."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from webapp.http import hireflow
-from webapp.schemas import PostingSearch
+from webapp.http import hireflow, path_id
+from webapp.schemas import FittingQuery, PostingSearch
 
 bp = Blueprint("postings", __name__, url_prefix="/api/postings")
 
@@ -16,3 +17,12 @@ def open_postings():
     query = PostingSearch.model_validate(request.args.to_dict())
     found, next_page = hireflow().open_postings_page(query)
     return jsonify({"postings": found, "next": next_page})
+
+
+@bp.get("/<posting_id>/candidates")
+def fitting_candidates(posting_id: str):
+    """The candidates who fit the posting best, each with the score and the skills behind it."""
+    posting_id = path_id("posting_id", posting_id)
+    asking = FittingQuery.model_validate(request.args.to_dict())
+    candidates = hireflow().fitting_candidates(posting_id, asking.limit)
+    return jsonify({"postingId": posting_id, "candidates": candidates})

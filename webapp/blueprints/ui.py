@@ -20,7 +20,7 @@ from werkzeug.utils import secure_filename
 from hireflow.resume_intake import SKILLS
 from webapp.domain import KINDS
 from webapp.engine import WAITING_ELEMENT_TYPES
-from webapp.http import hireflow, operate_link, tasklist_link
+from webapp.http import hireflow, operate_link, path_id, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
     ApplicationRequest,
@@ -242,35 +242,53 @@ def items():
     )
 
 
+# How many of the best fits for a posting the Candidates page lists.
+FITS_SHOWN = 20
+
+
 @bp.get("/candidates")
 def candidates():
-    """Candidates with every skill asked for and the experience, a page at a time, each to unlock."""
-    # The form sends every field, the unused ones empty.
+    """Candidates with every skill asked for and the experience, a page at a time, each to unlock;
+    or, with ``posting_id``, the candidates who fit that posting best."""
+    # The forms send every field, the unused ones empty.
     asked = {name: value.strip() for name, value in request.args.items() if value.strip()}
+    postings = hireflow().open_postings()
+    posting_id = asked.pop("posting_id", "")
+    page = functools.partial(
+        render_template,
+        "candidates.html",
+        known_skills=list(SKILLS),
+        postings=postings,
+        skills=asked.get("skills", ""),
+        min_years=asked.get("min_years", ""),
+        posting_id=posting_id,
+        # Whose unlock a fit's Unlock link fills in: the posting's employer.
+        employer_id=next((p.employer_id for p in postings if p.posting_id == posting_id), None),
+    )
+    # A refusal is shown on the page, with the form as typed: a skill that search does not
+    # know, or a posting that is not on file, is a typo to fix.
     try:
+        if posting_id:
+            return page(fits=hireflow().fitting_candidates(path_id("posting_id", posting_id), FITS_SHOWN))
         query = CandidateSearch.model_validate(asked)
     except ValidationError as error:
-        # Shown on the page, with the form as typed: a skill that search does not know is a typo to fix.
-        refused = from_validation_error(error)
-        page = render_template(
-            "candidates.html",
-            candidates=[],
-            refused=[f"{p['name']}: {p['reason']}" for p in refused.extensions["invalid_params"]],
-            skills=asked.get("skills", ""),
-            min_years=asked.get("min_years", ""),
-            known_skills=list(SKILLS),
-        )
-        return page, refused.status
+        return _refused_search(page, from_validation_error(error))
+    except Problem as problem:
+        return _refused_search(page, problem)
     found, next_page = hireflow().search_candidates(query)
-    return render_template(
-        "candidates.html",
+    return page(
         candidates=found,
         next_page=next_page,
         skills=", ".join(query.skill_names()),
         min_years=query.min_years,
-        known_skills=list(SKILLS),
         paged=query.after is not None,
     )
+
+
+def _refused_search(page, problem: Problem) -> tuple[str, int]:
+    """The Candidates page saying why its search was refused, with the status of the refusal."""
+    reasons = [f"{p['name']}: {p['reason']}" for p in problem.extensions.get("invalid_params") or []]
+    return page(candidates=[], refused=reasons or [problem.detail or problem.title]), problem.status
 
 
 @bp.get("/items/<kind>/<business_id>")
