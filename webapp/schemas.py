@@ -147,8 +147,9 @@ class PanelMember(Strict):
     name: Name
     timezone: TimeZone | None = Field(
         None,
-        description="Where the panelist works: their emails give times in this zone. Absent: the zone "
-        "of the interviewer on file by username, else UTC.",
+        description="Where the panelist works: slots are offered in working hours there, and their "
+        "emails give times in this zone. Absent: the zone of the interviewer on file by username, "
+        "else UTC.",
     )
 
 
@@ -228,8 +229,9 @@ class InterviewerRequest(Strict):
     email: Email
     timezone: TimeZone | None = Field(
         None,
-        description="Where the interviewer works: their interview emails give times in this zone "
-        "(a panel's request may name another). Absent: UTC.",
+        description="Where the interviewer works: interview slots are offered in working hours "
+        "there, and their interview emails give times in this zone (a panel's request may name "
+        "another). Absent: UTC.",
     )
 
 
