@@ -71,9 +71,16 @@ class InterviewSchedulingTasks:
             raise PermanentFailure(f"Interview {interview_id}: no mailer is configured for this worker")
         return self.services.mailer
 
-    def find_slots(self, interview_id: str, panel: list, search_from: str | None = None) -> dict:
+    def find_slots(
+        self,
+        interview_id: str,
+        panel: list,
+        search_from: str | None = None,
+        candidate_timezone: str | None = None,
+    ) -> dict:
         """Up to three hour-long slots when the whole panel is free, in everyone's working
-        hours where they work (a member's ``timezone``; UTC for one without).
+        hours where they work (a member's ``timezone``; UTC for one without), and at hours
+        the candidate is awake where they live, when the request gave their zone.
 
         ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
         the timers that count down to them share one clock (a test engine's clock moves).
@@ -82,13 +89,19 @@ class InterviewSchedulingTasks:
         window = Slot(start, start + SEARCH_WINDOW)
         zones = [member.get("timezone") for member in panel if isinstance(member, dict)]
         slots = self._calendar(interview_id).free_slots(
-            _panel_ids(interview_id, panel), window, INTERVIEW_LENGTH, SLOTS_OFFERED, time_zones=zones
+            _panel_ids(interview_id, panel),
+            window,
+            INTERVIEW_LENGTH,
+            SLOTS_OFFERED,
+            time_zones=zones,
+            candidate_zone=candidate_timezone,
         )
         if not slots:
             where = ", ".join(sorted({zone or "UTC" for zone in zones} or {"UTC"}))
+            candidate = f", at the candidate's hours in {candidate_timezone}" if candidate_timezone else ""
             raise NoFreeSlots(
                 f"Interview {interview_id}: the panel has no common free hour in the next 14 days "
-                f"within working hours on weekdays where they work: {where}"
+                f"within working hours on weekdays where they work: {where}{candidate}"
             )
         return {"proposed_slots": [slot.as_variable() for slot in slots]}
 

@@ -54,6 +54,19 @@ def test_slots_fall_in_working_hours_where_each_panel_member_works(calendar):
         assert [s.start.hour for s in slots] == auckland_hours
 
 
+def test_slots_fall_at_the_candidates_waking_hours_where_they_live(calendar):
+    day = Slot(at(0), at(0) + timedelta(days=1))  # Monday 23 November 2026
+
+    def hours(candidate_zone) -> list[int]:
+        slots = calendar.free_slots(["ann"], day, HOUR, limit=24, candidate_zone=candidate_zone)
+        return [s.start.hour for s in slots]
+
+    assert hours(None) == [9, 10, 11, 12, 13, 14, 15, 16]  # a zone not given limits nothing
+    assert hours("Asia/Tokyo") == [9, 10]  # 18:00 and 19:00 in Tokyo; 20:00 is too late
+    assert hours("America/Los_Angeles") == [16]  # 08:00 in Los Angeles; 07:00 is too early
+    assert hours("Pacific/Kiritimati") == []  # UTC+14: 09:00 to 17:00 UTC is 23:00 to 07:00 there
+
+
 def test_no_slots_are_offered_at_the_weekend(calendar):
     saturday = MONDAY - timedelta(days=2)
     assert calendar.free_slots(["ann"], Slot(at(8, day=saturday), at(18, day=saturday)), HOUR) == []

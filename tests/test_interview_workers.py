@@ -156,6 +156,13 @@ def test_a_panel_whose_working_hours_never_meet_is_told_where_they_work(tasks):
     ]
     with pytest.raises(NoFreeSlots, match="where they work: America/New_York, Asia/Tokyo$"):
         tasks.find_slots("i-8", panel)
+    # A panel in Tokyo and a candidate in Los Angeles meet at 09:00 Tokyo, 16:00 there the day before.
+    with pytest.raises(NoFreeSlots, match=r"Asia/Tokyo, at the candidate's hours in Europe/Lisbon$"):
+        tasks.find_slots("i-8", panel[:1], candidate_timezone="Europe/Lisbon")
+    [first, *_] = tasks.find_slots("i-8", panel[:1], candidate_timezone="America/Los_Angeles")[
+        "proposed_slots"
+    ]
+    assert first["start"] == "2026-11-25T00:00:00Z"
     # In Tokyo alone, slots fall in Tokyo's working day.
     [first, *_] = tasks.find_slots("i-8", panel[:1])["proposed_slots"]
     # A day from Monday 08:00 UTC at the earliest: Tuesday's 09:00 in Tokyo has passed, Wednesday's.

@@ -164,8 +164,9 @@ class InterviewRequest(Strict):
     round: int = Field(default=1, ge=1, le=20)
     candidate_timezone: TimeZone | None = Field(
         None,
-        description="Where the candidate lives: their emails and slot page give times in this zone. "
-        "Absent: UTC. Calendar invitations are in UTC, as calendars take them.",
+        description="Where the candidate lives: slots are offered between 8:00 and 20:00 there, and "
+        "their emails and slot page give times in this zone. Absent: UTC, and slots at any hour of "
+        "the panel's. Calendar invitations are in UTC, as calendars take them.",
     )
 
 

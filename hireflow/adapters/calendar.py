@@ -67,6 +67,7 @@ class InterviewCalendar(Protocol):
         limit: int,
         *,
         time_zones: Collection[str | None] = (),
+        candidate_zone: str | None = None,
     ) -> list[Slot]: ...
 
     def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking: ...
@@ -92,14 +93,32 @@ def working_zones(time_zones: Collection[str | None]) -> list[tzinfo]:
     return list(zones.values())
 
 
+def _within(slot: Slot, zone: tzinfo, hours: tuple[int, int], *, weekdays_only: bool = False) -> bool:
+    """Whether ``slot`` falls within ``hours`` (from, to) of one day where it is ``zone``'s time,
+    and on a weekday there if ``weekdays_only``."""
+    start, end = (moment.replace(tzinfo=UTC).astimezone(zone) for moment in (slot.start, slot.end))
+    first, last = hours
+    on_a_day_open = start.weekday() < 5 or not weekdays_only
+    return on_a_day_open and first <= start.hour and end <= start.replace(hour=last, minute=0)
+
+
 class StoreCalendar:
     """Bookings in the domain store, offered on weekdays within working hours (9 to 17 by
-    default) where each panel member works: in their time zone, UTC for one without."""
+    default) where each panel member works: in their time zone, UTC for one without; and,
+    for a candidate whose zone is known, at waking hours there (8 to 20, any day)."""
 
-    def __init__(self, db: Database, *, cell_minutes: int = 30, working_hours: tuple[int, int] = (9, 17)):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        cell_minutes: int = 30,
+        working_hours: tuple[int, int] = (9, 17),
+        candidate_hours: tuple[int, int] = (8, 20),
+    ):
         self.db = db
         self.cell = timedelta(minutes=cell_minutes)
         self.working_hours = working_hours
+        self.candidate_hours = candidate_hours
 
     def _cells(self, slot: Slot) -> list[datetime]:
         cells, moment = [], slot.start
@@ -120,16 +139,20 @@ class StoreCalendar:
         limit: int = 3,
         *,
         time_zones: Collection[str | None] = (),
+        candidate_zone: str | None = None,
         busy_elsewhere: list[Slot] = (),
     ) -> list[Slot]:
         """Up to ``limit`` slots of ``duration`` when the whole panel is free, earliest first.
 
         ``time_zones``: where the panel members work (tz database names; None or none
         given: UTC); a slot lies in working hours on a weekday in each of them.
+        ``candidate_zone``: where the candidate lives, if known; a slot lies in the
+        candidate's hours there too.
         ``busy_elsewhere``: times when someone on the panel is busy outside hireflow (their
         own calendar's meetings); no slot overlaps them.
         """
         zones = working_zones(time_zones)
+        candidates_zone = working_zones([candidate_zone])[0] if candidate_zone else None
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
         elsewhere = [Slot(_naive_utc(b.start), _naive_utc(b.end)) for b in busy_elsewhere]
         with self.db.sessions() as session:
@@ -148,7 +171,9 @@ class StoreCalendar:
         found: list[Slot] = []
         while start + duration <= window.end and len(found) < limit:
             slot = Slot(start, start + duration)
-            in_hours = all(self._in_working_hours(slot, zone) for zone in zones)
+            in_hours = all(_within(slot, zone, self.working_hours, weekdays_only=True) for zone in zones)
+            if candidates_zone is not None:
+                in_hours = in_hours and _within(slot, candidates_zone, self.candidate_hours)
             panel_free = not any((who, cell) in busy for who in interviewer_ids for cell in self._cells(slot))
             panel_free = panel_free and not any(slot.overlaps(other) for other in elsewhere)
             if in_hours and panel_free:
@@ -157,12 +182,6 @@ class StoreCalendar:
             else:
                 start += self.cell
         return found
-
-    def _in_working_hours(self, slot: Slot, zone: tzinfo) -> bool:
-        """Whether ``slot`` falls on a weekday within working hours where it is ``zone``'s time."""
-        start, end = (moment.replace(tzinfo=UTC).astimezone(zone) for moment in (slot.start, slot.end))
-        first, last = self.working_hours
-        return start.weekday() < 5 and first <= start.hour and end <= start.replace(hour=last, minute=0)
 
     def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking:
         """Book the slot for the interview, once. Raises SlotTaken if the panel is busy then."""
@@ -300,13 +319,20 @@ class CalDavCalendar:
         limit: int = 3,
         *,
         time_zones: Collection[str | None] = (),
+        candidate_zone: str | None = None,
     ) -> list[Slot]:
-        """Slots in everyone's working hours when the whole panel is free both in hireflow
-        and in their own calendars."""
+        """Slots in everyone's hours when the whole panel is free both in hireflow and in
+        their own calendars."""
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
         busy = self._busy(interviewer_ids, window)
         return self.store.free_slots(
-            interviewer_ids, window, duration, limit, time_zones=time_zones, busy_elsewhere=busy
+            interviewer_ids,
+            window,
+            duration,
+            limit,
+            time_zones=time_zones,
+            candidate_zone=candidate_zone,
+            busy_elsewhere=busy,
         )
 
     def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking:
