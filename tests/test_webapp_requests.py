@@ -1784,6 +1784,7 @@ def guarded(tmp_path: Path):
         ("get", "/api/candidates/cand_1/postings"),
         ("get", "/api/candidates/cand_1/contact?employer_id=acme"),
         ("get", "/api/postings"),
+        ("get", "/api/postings/p-1"),
         ("get", "/api/postings/p-1/candidates"),
         ("get", "/api/employers/acme/contacts"),
     ],
@@ -2099,6 +2100,11 @@ def test_a_job_board_lists_the_open_postings_a_page_at_a_time(tmp_path, store_ur
     rest = web.get("/api/postings?after=p49").json
     assert (rest["postings"][0]["postingId"], len(rest["postings"]), rest["next"]) == ("p51", 1, None)
     assert "team@acme.example" not in first.text  # who screens stays inside
+    # One posting's page, open or closed; who screens stays inside there too.
+    assert web.get("/api/postings/p00").json == {**first.json["postings"][0], "open": True}
+    filled = web.get("/api/postings/p50")
+    assert filled.json["open"] is False and "team@acme.example" not in filled.text
+    assert web.get("/api/postings/p99").status_code == 404
     assert refused_field(web.get("/api/postings?after=a%20b")) == (400, "after")
     assert refused_field(web.get("/api/postings?state=closed")) == (400, "state")
 

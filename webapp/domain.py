@@ -1348,10 +1348,9 @@ class Hireflow:
     def open_postings_page(
         self, query: PostingSearch, page_size: int = POSTINGS_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """The open postings by id, a page at a time, as a job board shows them.
+        """The open postings by id, a page at a time, as a job board shows them (``_as_listed``).
 
-        What each asks for, not who screens it (the recruiters' email stays inside). Also
-        the id of the page's last posting when more follow: the next page's cursor.
+        Also the id of the page's last posting when more follow: the next page's cursor.
         """
         found = select(JobPosting).where(JobPosting.open.is_(True)).order_by(JobPosting.posting_id)
         for skill in query.skill_names():
@@ -1362,18 +1361,16 @@ class Hireflow:
         with self.services.db.sessions() as session:
             rows = list(session.scalars(found.limit(page_size + 1)))
         page, last = _one_page(rows, page_size)
-        answers = [
-            {
-                "postingId": posting.posting_id,
-                "employerId": posting.employer_id,
-                "title": posting.title,
-                "requiredSkills": list(posting.required_skills or []),
-                "niceToHaveSkills": list(posting.nice_to_have_skills or []),
-                "minYears": posting.min_years,
-            }
-            for posting in page
-        ]
-        return answers, last.posting_id if last else None
+        return [_as_listed(posting) for posting in page], last.posting_id if last else None
+
+    def posting(self, posting_id: str) -> dict[str, Any]:
+        """One posting as a job board shows it, open or closed (``open`` says which); a 404 for
+        one not on file."""
+        with self.services.db.sessions() as session:
+            posting = session.get(JobPosting, posting_id)
+        if posting is None:
+            raise Problem(404, "Not found", f"no job posting {posting_id}")
+        return {**_as_listed(posting), "open": posting.open}
 
     def _contact_on_file(self, candidate_id: str | None) -> dict[str, str | None]:
         """A candidate's name and email as their latest resume gave them (None where it gave none)."""
@@ -1554,6 +1551,19 @@ def _best_scored_candidates(session: Session, asks: Requirements, limit: int) ->
     return [
         candidate_id for _, candidate_id in heapq.nsmallest(limit, map(best_first, session.execute(counted)))
     ]
+
+
+def _as_listed(posting: JobPosting) -> dict[str, Any]:
+    """A posting as a job board shows it: what it asks for, not who screens it (the recruiters'
+    email stays inside)."""
+    return {
+        "postingId": posting.posting_id,
+        "employerId": posting.employer_id,
+        "title": posting.title,
+        "requiredSkills": list(posting.required_skills or []),
+        "niceToHaveSkills": list(posting.nice_to_have_skills or []),
+        "minYears": posting.min_years,
+    }
 
 
 def _why_it_fits(result: MatchResult) -> dict[str, Any]:

@@ -17,6 +17,14 @@ PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
 # Every paged list's cursor: the same query with after= it gives the next page.
 NEXT_PAGE = {**NULLABLE_STRING, "description": "the next page's cursor, for after=; null on the last page"}
+LISTED_POSTING = {
+    "postingId": {"type": "string"},
+    "employerId": {"type": "string"},
+    "title": {"type": "string"},
+    "requiredSkills": {"type": "array", "items": {"type": "string"}},
+    "niceToHaveSkills": {"type": "array", "items": {"type": "string"}},
+    "minYears": {"type": "integer"},
+}
 # How well a candidate fits a posting, and why (hireflow.matching), in both directions.
 WHY_IT_FITS = {
     "score": {"type": "integer", "description": "0-100, as an application would be scored"},
@@ -96,32 +104,25 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "ListedPosting": {
+        "type": "object",
+        "description": "A posting as a job board shows it: what it asks for, not who screens it.",
+        "required": list(LISTED_POSTING),
+        "properties": LISTED_POSTING,
+    },
+    "PostingOnBoard": {
+        "type": "object",
+        "required": [*LISTED_POSTING, "open"],
+        "properties": {
+            **LISTED_POSTING,
+            "open": {"type": "boolean", "description": "false: closed to new applications"},
+        },
+    },
     "PostingList": {
         "type": "object",
         "required": ["postings", "next"],
         "properties": {
-            "postings": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": [
-                        "postingId",
-                        "employerId",
-                        "title",
-                        "requiredSkills",
-                        "niceToHaveSkills",
-                        "minYears",
-                    ],
-                    "properties": {
-                        "postingId": {"type": "string"},
-                        "employerId": {"type": "string"},
-                        "title": {"type": "string"},
-                        "requiredSkills": {"type": "array", "items": {"type": "string"}},
-                        "niceToHaveSkills": {"type": "array", "items": {"type": "string"}},
-                        "minYears": {"type": "integer"},
-                    },
-                },
-            },
+            "postings": {"type": "array", "items": {"$ref": "#/components/schemas/ListedPosting"}},
             "next": NEXT_PAGE,
         },
     },
@@ -676,6 +677,21 @@ def openapi_document() -> dict[str, Any]:
                 "board's list); apply with POST /api/applications. Closed ones are not listed.",
                 "parameters": _query_parameters(schemas.pop("PostingSearch")),
                 "responses": {"200": _json("PostingList", "A page of open postings."), "400": INVALID},
+            }
+        },
+        "/api/postings/{posting_id}": {
+            "get": {
+                "summary": "One job posting, open or closed",
+                "description": "As the list of postings shows it, and whether it still takes "
+                "applications: a job board's page of one posting. 404 for one not on file.",
+                "parameters": [
+                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json("PostingOnBoard", "The posting."),
+                    "400": INVALID,
+                    "404": _problem("No such posting."),
+                },
             }
         },
         "/api/postings/{posting_id}/candidates": {

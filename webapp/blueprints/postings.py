@@ -19,6 +19,12 @@ def open_postings():
     return jsonify({"postings": found, "next": next_page})
 
 
+@bp.get("/<posting_id>")
+def posting(posting_id: str):
+    """One posting as the list shows it, open or closed: a job board's page of it."""
+    return jsonify(hireflow().posting(path_id("posting_id", posting_id)))
+
+
 @bp.get("/<posting_id>/candidates")
 def fitting_candidates(posting_id: str):
     """The candidates who fit the posting best, each with the score and the skills behind it."""
