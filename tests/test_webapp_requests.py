@@ -1923,6 +1923,10 @@ def test_each_panelist_reads_times_in_their_zone_given_or_on_file(tmp_path):
     assert zones == ["Asia/Tokyo", "Europe/Paris", None]
     panel[0]["timezone"] = "Mars/Olympus"
     assert refused_field(web.post("/api/interviews", json=request)) == (400, "panel.0.timezone")
+    # The interview form says where each interviewer on file works.
+    dashboard = offline_app(services, CONSOLE=True).test_client().get("/").text
+    zones = re.search(r'data-testid="panel-zones">(.*?)</p>', dashboard, re.S).group(1)
+    assert " ".join(zones.split()).endswith("where they work: ivy in Asia/Tokyo.")
 
 
 def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_path, store_url):
