@@ -81,16 +81,18 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def zone_named(name: str | None) -> tzinfo:
+    """The time zone of a tz database name; UTC for none, or for one the tz database does not
+    know (an odd zone must not stop the search)."""
+    try:
+        return ZoneInfo(name) if name and name != "UTC" else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
 def working_zones(time_zones: Collection[str | None]) -> list[tzinfo]:
-    """The distinct zones a panel works in; UTC for a member without one, or with one the
-    tz database does not know (an odd zone must not stop the search)."""
-    zones: dict[str, tzinfo] = {}
-    for name in time_zones or [None]:
-        try:
-            zones[name or "UTC"] = ZoneInfo(name) if name and name != "UTC" else UTC
-        except (ZoneInfoNotFoundError, ValueError):
-            zones["UTC"] = UTC
-    return list(zones.values())
+    """The distinct zones a panel works in (``zone_named`` of each; UTC for none given)."""
+    return list(dict.fromkeys(zone_named(name) for name in time_zones or [None]))
 
 
 def _within(slot: Slot, zone: tzinfo, hours: tuple[int, int], *, weekdays_only: bool = False) -> bool:
@@ -151,8 +153,8 @@ class StoreCalendar:
         ``busy_elsewhere``: times when someone on the panel is busy outside hireflow (their
         own calendar's meetings); no slot overlaps them.
         """
-        zones = working_zones(time_zones)
-        candidates_zone = working_zones([candidate_zone])[0] if candidate_zone else None
+        panel_zones = working_zones(time_zones)
+        candidate_place = zone_named(candidate_zone) if candidate_zone else None
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
         elsewhere = [Slot(_naive_utc(b.start), _naive_utc(b.end)) for b in busy_elsewhere]
         with self.db.sessions() as session:
@@ -171,9 +173,11 @@ class StoreCalendar:
         found: list[Slot] = []
         while start + duration <= window.end and len(found) < limit:
             slot = Slot(start, start + duration)
-            in_hours = all(_within(slot, zone, self.working_hours, weekdays_only=True) for zone in zones)
-            if candidates_zone is not None:
-                in_hours = in_hours and _within(slot, candidates_zone, self.candidate_hours)
+            in_hours = all(
+                _within(slot, zone, self.working_hours, weekdays_only=True) for zone in panel_zones
+            )
+            if candidate_place is not None:
+                in_hours = in_hours and _within(slot, candidate_place, self.candidate_hours)
             panel_free = not any((who, cell) in busy for who in interviewer_ids for cell in self._cells(slot))
             panel_free = panel_free and not any(slot.overlaps(other) for other in elsewhere)
             if in_hours and panel_free:
