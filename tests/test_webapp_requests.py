@@ -29,9 +29,9 @@ from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.constants import Message
 from hireflow.credits import CreditsLedger
 from hireflow.engine.embedded import free_port
-from hireflow.resume_intake import SKILLS
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.signed_links import CardLinks, SlotLinks
+from hireflow.skills import SKILLS
 from hireflow.store import (
     BusinessRecord,
     Candidate,

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from pydantic import ValidationError
 from werkzeug.utils import secure_filename
 
-from hireflow.resume_intake import SKILLS
+from hireflow.skills import SKILLS
 from webapp.domain import KINDS
 from webapp.engine import WAITING_ELEMENT_TYPES
 from webapp.http import hireflow, operate_link, path_id, tasklist_link
@@ -274,6 +274,8 @@ def candidates():
     except ValidationError as error:
         return _refused_search(page, from_validation_error(error))
     except Problem as problem:
+        if problem.status >= 500:
+            raise  # not the search's fault: the error page says what is down
         return _refused_search(page, problem)
     found, next_page = hireflow().search_candidates(query)
     return page(
