@@ -1,9 +1,10 @@
 """Signed, expiring links that let a person act on one item from an email, without logging in.
 
-Two kinds exist, each under its own salt so that one kind's token is never read as the other:
+Three kinds exist, each under its own salt so that one kind's token is never read as another:
 
 - a **slot link** lets a candidate pick one interview slot;
-- a **card link** lets an employer save a new card for one unlock whose card was declined.
+- a **card link** lets an employer save a new card for one unlock whose card was declined;
+- a **withdrawal link** lets a candidate withdraw one application.
 
 A link carries its item's id (and, for a slot, the slot) signed with
 ``HIREFLOW_SLOT_LINK_SECRET`` (itsdangerous, HMAC-SHA256). Links are built when the email
@@ -12,7 +13,8 @@ action. Ids derive from business keys and can be guessed; the signature cannot.
 
 Links live for days, so the secret rotates without breaking the ones already mailed:
 ``HIREFLOW_SLOT_LINK_SECRET=new,old`` signs with ``new`` and still reads links signed
-with ``old``. Drop ``old`` once its links have expired (7 days).
+with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal links live;
+slot and card links, 7).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
+WITHDRAWAL_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
 class SignedLinkInvalid(ValueError):
@@ -84,18 +87,40 @@ class SlotLinks(SignedLinks):
         return SlotChoice(interview_id=data["interview_id"], slot=data["slot"])
 
 
-class CardLinks(SignedLinks):
+class ItemLinks(SignedLinks):
+    """Links that carry one item's id (``id_field``): one action on that item."""
+
+    id_field = "id"
+
+    def token_for(self, item_id: str) -> str:
+        return self._token({self.id_field: item_id})
+
+    def link_for(self, item_id: str) -> str:
+        return f"{self.base_url}/{self.token_for(item_id)}"
+
+    def read(self, token: str) -> str:
+        """The item id a token carries; raises SignedLinkExpired or SignedLinkInvalid."""
+        return self._read(token)[self.id_field]
+
+
+class CardLinks(ItemLinks):
     """Links under the webapp's ``/unlocks/card`` that save a new card for one unlock."""
 
     salt = "hireflow.unlock-card"
     kind = "card link"
+    id_field = "unlock_id"
 
-    def token_for(self, unlock_id: str) -> str:
-        return self._token({"unlock_id": unlock_id})
 
-    def link_for(self, unlock_id: str) -> str:
-        return f"{self.base_url}/{self.token_for(unlock_id)}"
+class WithdrawalLinks(ItemLinks):
+    """Links under the webapp's ``/applications/withdrawal`` that withdraw one application.
 
-    def read(self, token: str) -> str:
-        """The unlock id a token carries; raises SignedLinkExpired or SignedLinkInvalid."""
-        return self._read(token)["unlock_id"]
+    They live longer than the others: an application stays open for weeks of interviews,
+    and withdrawing it is the candidate's own choice about their own application.
+    """
+
+    salt = "hireflow.application-withdrawal"
+    kind = "withdrawal link"
+    id_field = "application_id"
+
+    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
+        super().__init__(secret, base_url, max_age_seconds)

@@ -10,13 +10,13 @@ from hireflow.adapters.email import EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import DEFAULT_LIMITS
-from hireflow.signed_links import CardLinks
+from hireflow.signed_links import CardLinks, WithdrawalLinks
 from job_workers.services import Services
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000
 # What templates see besides the process variables (see ``email_for``).
-TEMPLATE_EXTRAS = frozenset({"public_url", "max_upload_megabytes", "card_link"})
+TEMPLATE_EXTRAS = frozenset({"public_url", "max_upload_megabytes", "card_link", "withdrawal_link"})
 
 
 def email_for(
@@ -24,12 +24,14 @@ def email_for(
     public_url: str,
     card_links: CardLinks | None = None,
     max_upload_bytes: int = DEFAULT_LIMITS.max_bytes,
+    withdrawal_links: WithdrawalLinks | None = None,
 ) -> EmailMessage:
     """The email a send-email job asks for, from its headers and variables.
 
     Templates see the process variables, ``public_url`` (the webapp's address, for links),
-    ``max_upload_megabytes`` (the largest resume accepted) and ``card_link(unlock_id)``,
-    which signs the link to save a new card for an unlock.
+    ``max_upload_megabytes`` (the largest resume accepted), ``card_link(unlock_id)``,
+    which signs the link to save a new card for an unlock, and
+    ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw.
 
     The dedupe key names the template, the business object and the element instance:
     a retried or redelivered job has the same key, and each reminder a timer cycle
@@ -57,6 +59,9 @@ def email_for(
         # A function, so only a template that links to the card page signs a link; a
         # template that uses it on a worker without card links fails as a missing value.
         context["card_link"] = card_links.link_for
+    if withdrawal_links is not None:
+        # Optional in the templates that offer it: without links, the email goes without.
+        context["withdrawal_link"] = withdrawal_links.link_for
     return EmailMessage(
         dedupe_key=f"{template}:{variables[business_variable]}:{job.element_instance_key}",
         to=variables[recipient_variable],
@@ -73,10 +78,13 @@ class NotificationTasks:
 
     def send_email(self, job: Job) -> dict:
         """Send the templated email once, however often the job is delivered."""
-        if self.services.mailer is None:
+        services = self.services
+        if services.mailer is None:
             raise PermanentFailure("No mailer is configured for this worker")
-        limit = self.services.intake_limits.max_bytes
-        self.services.mailer.send(email_for(job, self.services.public_url, self.services.card_links, limit))
+        limit = services.intake_limits.max_bytes
+        services.mailer.send(
+            email_for(job, services.public_url, services.card_links, limit, services.withdrawal_links)
+        )
         return {}
 
 

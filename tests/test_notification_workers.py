@@ -13,7 +13,7 @@ from hireflow.adapters.file_store import LocalFileStore
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.signed_links import CardLinks
+from hireflow.signed_links import CardLinks, WithdrawalLinks
 from hireflow.store import Database
 from job_workers.notifications import NotificationTasks, build_router
 from job_workers.services import Services
@@ -122,6 +122,40 @@ def test_a_worker_without_card_links_fails_the_declined_email_permanently(servic
     with pytest.raises(PermanentFailure, match="card_link"):
         NotificationTasks(services).send_email(job)
     assert mails(capture) == []
+
+
+SHORTLISTED_HEADERS = {
+    "template": "application-shortlisted",
+    "recipientVariable": "candidate_email",
+    "businessIdVariable": "application_id",
+}
+SHORTLISTED_VARIABLES = {
+    "candidate_email": "ada@example.com",
+    "candidate_name": "Ada",
+    "application_id": "app_7",
+    "posting_title": "Python engineer",
+}
+
+
+def test_the_shortlisted_email_gives_the_candidate_a_signed_link_to_withdraw(services, capture):
+    services.withdrawal_links = WithdrawalLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/applications/withdrawal"
+    )
+    NotificationTasks(services).send_email(
+        send_email_job(headers=SHORTLISTED_HEADERS, variables=SHORTLISTED_VARIABLES)
+    )
+    [mail] = mails(capture)
+    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
+    assert link.startswith("http://hireflow.test/applications/withdrawal/")
+    assert services.withdrawal_links.read(link.rsplit("/", 1)[1]) == "app_7"
+
+
+def test_a_worker_without_withdrawal_links_sends_the_shortlisted_email_without_one(services, capture):
+    NotificationTasks(services).send_email(
+        send_email_job(headers=SHORTLISTED_HEADERS, variables=SHORTLISTED_VARIABLES)
+    )
+    [mail] = mails(capture)
+    assert "has been shortlisted" in mail["text"] and "Withdraw" not in mail["text"]
 
 
 def test_the_re_upload_email_names_the_reason_and_the_upload_limit_in_force(services, capture):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hireflow.signed_links import CardLinks, SignedLinkExpired, SignedLinkInvalid, SlotLinks
+from hireflow.signed_links import (
+    CardLinks,
+    SignedLinkExpired,
+    SignedLinkInvalid,
+    SlotLinks,
+    WithdrawalLinks,
+)
 
 OLD = "the-old-link-secret-0001"
 NEW = "the-new-link-secret-0002"
@@ -23,6 +29,16 @@ def test_one_kind_of_link_is_never_read_as_another():
     slot_token = SlotLinks(NEW, "http://x").token_for("unl_1", SLOT)
     with pytest.raises(SignedLinkInvalid, match="card link is not valid"):
         CardLinks(NEW, "http://x").read(slot_token)
+
+
+def test_a_withdrawal_link_is_neither_a_card_link_nor_one_for_another_application():
+    card_token = CardLinks(NEW, "http://x").token_for("app_1")
+    with pytest.raises(SignedLinkInvalid, match="withdrawal link is not valid"):
+        WithdrawalLinks(NEW, "http://x").read(card_token)
+    withdrawal = WithdrawalLinks(NEW, "http://x")
+    assert withdrawal.read(withdrawal.token_for("app_1")) == "app_1"
+    # It outlives an interview's slot links: an application stays open for weeks.
+    assert withdrawal.max_age_seconds == 30 * 24 * 3600 > SlotLinks(NEW, "http://x").max_age_seconds
 
 
 def test_links_mailed_before_a_rotation_still_open_after_it():

@@ -30,7 +30,7 @@ from hireflow.constants import Message
 from hireflow.credits import CreditsLedger
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.signed_links import CardLinks, SlotLinks
+from hireflow.signed_links import CardLinks, SlotLinks, WithdrawalLinks
 from hireflow.skills import SKILLS
 from hireflow.store import (
     BusinessRecord,
@@ -82,6 +82,9 @@ def empty_services(folder: Path, store_url: str | None = None) -> Services:
         db=db,
         slot_links=SlotLinks("offline-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
         card_links=CardLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/card"),
+        withdrawal_links=WithdrawalLinks(
+            "offline-test-slot-secret", "http://127.0.0.1:5000/applications/withdrawal"
+        ),
     )
 
 
@@ -1377,6 +1380,41 @@ def test_a_shortlisted_candidate_withdraws_by_cancelling_the_open_interviews(rec
     assert (first.status_code, second.status_code) == (202, 200)
     assert engine.published == [(Message.INTERVIEW_CANCELLED, "int_open")]
     assert web.get("/api/applications/app_1").json["status"] == "withdrawn"
+
+
+def test_a_candidate_withdraws_by_the_signed_link_in_their_email(recording):
+    web, engine, services = recording
+    details = {"candidate_id": "ada", "posting_id": "p-1", "posting_title": "Python engineer"}
+    record_status(services.db, "application", "app_1", "shortlisted", details)
+    record_status(services.db, "interview", "int_open", "requested", {"application_id": "app_1"})
+    token = services.withdrawal_links.token_for("app_1")
+
+    # Application ids can be guessed: only a signature opens the page, and only its own kind.
+    assert web.get(f"/applications/withdrawal/{token[:-2]}xx").status_code == 404
+    assert web.get(f"/applications/withdrawal/{services.card_links.token_for('app_1')}").status_code == 404
+    page = web.get(f"/applications/withdrawal/{token}")
+    assert page.status_code == 200 and "Withdraw my application" in page.text
+    assert "<strong>Python engineer</strong> is shortlisted" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert 'href="/items' not in page.text  # a candidate's page never links into the console
+    assert web.post(f"/applications/withdrawal/{token}").status_code == 400  # no CSRF token
+    assert engine.published == []
+
+    form = {"csrf_token": csrf_token(page.text)}
+    done = web.post(f"/applications/withdrawal/{token}", data=form)
+    again = web.post(f"/applications/withdrawal/{token}", data=form)  # a second click
+
+    assert (done.status_code, again.status_code) == (200, 200)
+    assert 'data-testid="withdrawn"' in done.text and 'data-testid="withdrawn"' in again.text
+    assert engine.published == [(Message.INTERVIEW_CANCELLED, "int_open")]  # once
+    assert web.get("/api/applications/app_1").json["status"] == "withdrawn"
+    # A declined application has nothing to withdraw; the page says so.
+    record_status(services.db, "application", "app_2", "declined", details)
+    over_token = services.withdrawal_links.token_for("app_2")
+    over = web.post(f"/applications/withdrawal/{over_token}", data=form)
+    assert over.status_code == 409 and 'data-testid="over"' in over.text and "is declined" in over.text
+    services.withdrawal_links = WithdrawalLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
+    assert web.get(f"/applications/withdrawal/{token}").status_code == 410
 
 
 def test_of_two_withdrawals_at_once_after_the_shortlist_one_is_accepted_and_one_is_a_repeat(

@@ -629,6 +629,10 @@ class Hireflow:
             status = self.status(kind, business_id)["status"]
         return status in OVER_FOR_GOOD[kind]
 
+    def withdrawal_link_application(self, token: str) -> str:
+        """The application a candidate's signed withdrawal link names (404 or 410 for a bad or old link)."""
+        return _read_signed_link(self.services.withdrawal_links, token)
+
     def card_link_unlock(self, token: str) -> str:
         """The unlock a card link (from the payment-declined email) is for; 410 expired, 404 not ours."""
         return _read_signed_link(self.services.card_links, token)

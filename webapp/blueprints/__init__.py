@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
         ui,
         unlocks,
         webhooks,
+        withdrawals,
     )
 
     for module in (
@@ -40,6 +41,7 @@ def register(app: Flask) -> None:
         webhooks,
         slots,
         cards,
+        withdrawals,
         ui,
         tasks,
     ):
