@@ -113,8 +113,10 @@ class InterviewSchedulingTasks:
         candidate_name: str,
         proposed_slots: list,
         candidate_timezone: str | None = None,
+        application_id: str | None = None,
     ) -> dict:
-        """Email the candidate one signed link per slot (links are made here, never stored).
+        """Email the candidate one signed link per slot (links are made here, never stored),
+        and one to withdraw their application instead, when this worker makes such links.
 
         The times are in the candidate's time zone when the request gave one (else UTC).
         """
@@ -142,10 +144,18 @@ class InterviewSchedulingTasks:
                     "candidate_name": candidate_name,
                     SLOT_LINKS: links,
                     "candidate_timezone": candidate_timezone,
+                    **self._withdrawal_link(application_id),
                 },
             )
         )
         return {}
+
+    def _withdrawal_link(self, application_id: str | None) -> dict:
+        """The template's signed link to withdraw the application, if this worker makes them."""
+        links = self.services.withdrawal_links
+        if links is None or not application_id:
+            return {}
+        return {"application_id": application_id, "withdrawal_link": links.link_for}
 
     def book_slot(
         self, interview_id: str, panel: list, selected_slot: dict, proposed_slots: list | None = None

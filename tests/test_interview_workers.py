@@ -11,7 +11,7 @@ from hireflow.adapters.calendar import SlotTaken, StoreCalendar
 from hireflow.adapters.email import EmailOutbox, SendGridMailer
 from hireflow.constants import JobType
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.signed_links import SignedLinkInvalid, SlotLinks
+from hireflow.signed_links import SignedLinkInvalid, SlotLinks, WithdrawalLinks
 from hireflow.store import Database
 from job_workers.interview import InterviewSchedulingTasks, NoFreeSlots
 from job_workers.services import Services
@@ -61,6 +61,22 @@ def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
     assert choice.interview_id == "i-1" and choice.slot == slots[0]
     with pytest.raises(SignedLinkInvalid):
         tasks.services.slot_links.read(token[:-2] + "xx")
+
+
+def test_the_slot_offer_and_its_reminder_offer_to_withdraw_instead(tasks, capture):
+    # Rather than stay silent (and be reminded, then followed up), the candidate can say no.
+    tasks.services.withdrawal_links = WithdrawalLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/applications/withdrawal"
+    )
+    slots = tasks.find_slots("i-3", PANEL)["proposed_slots"]
+    for key, template in enumerate(("interview-slots", "interview-slot-reminder"), start=700):
+        job = make_job(JobType.EMAIL_SLOT_LINKS, element_instance_key=key, headers={"template": template})
+        tasks.email_slot_links(job, "i-3", "cand@example.com", "Cas", slots, application_id="app_3")
+    sent = mails(capture)
+    assert len(sent) == 2
+    for mail in sent:
+        [token] = re.findall(r"http://hireflow\.test/applications/withdrawal/(\S+)", mail["text"])
+        assert tasks.services.withdrawal_links.read(token) == "app_3"
 
 
 def test_slots_are_searched_from_the_engines_clock_when_the_model_passes_it(tasks):

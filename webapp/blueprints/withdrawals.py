@@ -1,5 +1,5 @@
-"""``/applications/withdrawal/<token>``: the candidate's signed link, from the shortlisted email,
-to withdraw their application.
+"""``/applications/withdrawal/<token>``: the candidate's signed link, from the shortlisted email
+and the interview slot offers, to withdraw their application.
 
 The token names one application and lives 30 days. Application ids derive from business
 keys and can be guessed, so the page is reached by the signed link only. Following the
