@@ -9,8 +9,6 @@ from pyzeebe import Job, ZeebeTaskRouter
 from hireflow.adapters.email import EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
-from hireflow.resume_intake import DEFAULT_LIMITS
-from hireflow.signed_links import CardLinks, WithdrawalLinks
 from job_workers.services import Services
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
@@ -19,13 +17,7 @@ SEND_TIMEOUT_MS = 60_000
 TEMPLATE_EXTRAS = frozenset({"public_url", "max_upload_megabytes", "card_link", "withdrawal_link"})
 
 
-def email_for(
-    job: Job,
-    public_url: str,
-    card_links: CardLinks | None = None,
-    max_upload_bytes: int = DEFAULT_LIMITS.max_bytes,
-    withdrawal_links: WithdrawalLinks | None = None,
-) -> EmailMessage:
+def email_for(job: Job, services: Services) -> EmailMessage:
     """The email a send-email job asks for, from its headers and variables.
 
     Templates see the process variables, ``public_url`` (the webapp's address, for links),
@@ -54,14 +46,15 @@ def email_for(
     if absent:
         raise PermanentFailure(f"The process has no value for {', '.join(absent)} to send this email")
     template = headers[Header.EMAIL_TEMPLATE]
-    context = {**variables, "public_url": public_url, "max_upload_megabytes": f"{max_upload_bytes / 2**20:g}"}
-    if card_links is not None:
+    max_upload_megabytes = f"{services.intake_limits.max_bytes / 2**20:g}"
+    context = {**variables, "public_url": services.public_url, "max_upload_megabytes": max_upload_megabytes}
+    if services.card_links is not None:
         # A function, so only a template that links to the card page signs a link; a
         # template that uses it on a worker without card links fails as a missing value.
-        context["card_link"] = card_links.link_for
-    if withdrawal_links is not None:
+        context["card_link"] = services.card_links.link_for
+    if services.withdrawal_links is not None:
         # Optional in the templates that offer it: without links, the email goes without.
-        context["withdrawal_link"] = withdrawal_links.link_for
+        context["withdrawal_link"] = services.withdrawal_links.link_for
     return EmailMessage(
         dedupe_key=f"{template}:{variables[business_variable]}:{job.element_instance_key}",
         to=variables[recipient_variable],
@@ -78,13 +71,9 @@ class NotificationTasks:
 
     def send_email(self, job: Job) -> dict:
         """Send the templated email once, however often the job is delivered."""
-        services = self.services
-        if services.mailer is None:
+        if self.services.mailer is None:
             raise PermanentFailure("No mailer is configured for this worker")
-        limit = services.intake_limits.max_bytes
-        services.mailer.send(
-            email_for(job, services.public_url, services.card_links, limit, services.withdrawal_links)
-        )
+        self.services.mailer.send(email_for(job, self.services))
         return {}
 
 
