@@ -1312,9 +1312,7 @@ class Hireflow:
         A 404 for a posting not on file.
         """
         with self.services.db.sessions() as session:
-            posting = session.get(JobPosting, posting_id)
-            if posting is None:
-                raise Problem(404, "Not found", f"no job posting {posting_id}")
+            posting = _posting_on_file(session, posting_id)
             asks = Requirements(
                 list(posting.required_skills or []),
                 list(posting.nice_to_have_skills or []),
@@ -1371,9 +1369,7 @@ class Hireflow:
         """One posting as a job board shows it, open or closed (``open`` says which); a 404 for
         one not on file."""
         with self.services.db.sessions() as session:
-            posting = session.get(JobPosting, posting_id)
-        if posting is None:
-            raise Problem(404, "Not found", f"no job posting {posting_id}")
+            posting = _posting_on_file(session, posting_id)
         return {**_as_listed(posting), "open": posting.open}
 
     def _contact_on_file(self, candidate_id: str | None) -> dict[str, str | None]:
@@ -1555,6 +1551,14 @@ def _best_scored_candidates(session: Session, asks: Requirements, limit: int) ->
     return [
         candidate_id for _, candidate_id in heapq.nsmallest(limit, map(best_first, session.execute(counted)))
     ]
+
+
+def _posting_on_file(session: Session, posting_id: str) -> JobPosting:
+    """The posting ``posting_id``, or a 404 naming it."""
+    posting = session.get(JobPosting, posting_id)
+    if posting is None:
+        raise Problem(404, "Not found", f"no job posting {posting_id}")
+    return posting
 
 
 def _as_listed(posting: JobPosting) -> dict[str, Any]:

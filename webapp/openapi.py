@@ -559,8 +559,15 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
     return parameters
 
 
-EMPLOYER_ID = {"name": "employer_id", "in": "path", "required": True, "schema": {"type": "string"}}
-USERNAME = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
+def _path_id(name: str) -> dict[str, Any]:
+    """An id in the URL's path, as the routes' ``<name>`` take it."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+POSTING_ID = _path_id("posting_id")
+CANDIDATE_ID = _path_id("candidate_id")
+EMPLOYER_ID = _path_id("employer_id")
+USERNAME = _path_id("username")
 
 CREDITS = {
     "type": "object",
@@ -684,9 +691,7 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "One job posting, open or closed",
                 "description": "As the list of postings shows it, and whether it still takes "
                 "applications: a job board's page of one posting. 404 for one not on file.",
-                "parameters": [
-                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [POSTING_ID],
                 "responses": {
                     "200": _json("PostingOnBoard", "The posting."),
                     "400": INVALID,
@@ -703,7 +708,7 @@ def openapi_document() -> dict[str, Any]:
                 "with the skills that matched and those missing. Without contact details: an unlock "
                 "(POST /api/unlocks) pays for those. 404 for a posting not on file.",
                 "parameters": [
-                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    POSTING_ID,
                     *_query_parameters(fitting_query),
                 ],
                 "responses": {
@@ -733,7 +738,7 @@ def openapi_document() -> dict[str, Any]:
                 "first, with the skills that matched and those missing. 404 for a candidate "
                 "without a processed resume.",
                 "parameters": [
-                    {"name": "candidate_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    CANDIDATE_ID,
                     *_query_parameters(fitting_query),
                 ],
                 "responses": {
@@ -750,7 +755,7 @@ def openapi_document() -> dict[str, Any]:
                 "opened, by candidate id, 50 to a page, each as the single lookup gives it. Erased "
                 "candidates are gone from it. An employer with none gets an empty list.",
                 "parameters": [
-                    {"name": "employer_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    EMPLOYER_ID,
                     *_query_parameters(schemas.pop("ContactsQuery")),
                 ],
                 "responses": {
@@ -766,7 +771,7 @@ def openapi_document() -> dict[str, Any]:
                 "their latest resume, once the employer's unlock granted access. 404 before (no "
                 "unlock, or not paid yet) and after the candidate's erasure.",
                 "parameters": [
-                    {"name": "candidate_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    CANDIDATE_ID,
                     *_query_parameters(schemas.pop("ContactQuery")),
                 ],
                 "responses": {
@@ -783,14 +788,7 @@ def openapi_document() -> dict[str, Any]:
                 "access and the addresses of the candidate's emails, once every item of theirs has ended. "
                 "Unlocks (employers' purchases) stay. The answer lists the engine's process instances, "
                 "whose history (with the name and email) is deleted in Camunda.",
-                "parameters": [
-                    {
-                        "name": "candidate_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                "parameters": [CANDIDATE_ID],
                 "responses": {
                     "200": _json("CandidateErasure", "Erased."),
                     "400": INVALID,
@@ -941,9 +939,7 @@ def openapi_document() -> dict[str, Any]:
             "put": {
                 "summary": "Create or replace a job posting",
                 "security": [{"adminToken": []}],
-                "parameters": [
-                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [POSTING_ID],
                 "requestBody": _json_body("PostingRequest"),
                 "responses": {
                     "200": _json("Posting", "Saved."),
@@ -955,9 +951,7 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "summary": "A job posting on file",
                 "security": [{"adminToken": []}],
-                "parameters": [
-                    {"name": "posting_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [POSTING_ID],
                 "responses": {
                     "200": _json("Posting", "The posting."),
                     "400": INVALID,
