@@ -10,7 +10,7 @@ from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.matching import Requirements, score_match
 from hireflow.store import Candidate, JobPosting
-from job_workers.records import a_persons_decision, outcome_header, record_status
+from job_workers.records import a_persons_decision, outcome_header, record_details, record_status
 from job_workers.services import Services
 
 # Both are a few indexed reads and writes; 30 s is far above their p99.
@@ -24,7 +24,7 @@ class ResumeSubmissionTasks:
         self.services = services
 
     def score_match(self, application_id: str, candidate_id: str, posting_id: str) -> dict:
-        """Score the candidate's indexed profile against the posting's requirements."""
+        """Score the candidate's indexed profile against the posting's requirements, and record the score."""
         with self.services.db.sessions() as session:
             posting = session.get(JobPosting, posting_id)
             candidate = session.get(Candidate, candidate_id)
@@ -40,6 +40,10 @@ class ResumeSubmissionTasks:
             )
         requirements = Requirements(posting.required_skills, posting.nice_to_have_skills, posting.min_years)
         result = score_match(candidate.skills, candidate.years_of_experience, requirements)
+        # On file at once, not only with the outcome: while a recruiter screens it (for days,
+        # maybe), the status and the posting's list of applications show how it scored.
+        match = {"match_score": result.score, "matched_skills": list(result.matched_skills)}
+        record_details(self.services.db, "application", application_id, "submitted", **match)
         return {**result.as_variables(), "posting_title": posting.title}
 
     def record_outcome(

@@ -42,6 +42,12 @@ def test_the_match_is_scored_with_the_facts_behind_it(tasks):
     assert result["match_score"] == 80
     assert result["matched_skills"] == ["python", "sql"] and result["missing_skills"] == []
     assert result["posting_title"] == "Data engineer"
+    # On file before any outcome: a recruiter may screen it for days.
+    tasks.score_match("a-1", "c-1", "p-1")  # a job delivered twice records it once
+    with tasks.services.db.sessions() as session:
+        record = session.get(BusinessRecord, ("application", "a-1"))
+    assert record.status == "submitted"
+    assert record.details == {"match_score": 80, "matched_skills": ["python", "sql"]}
 
 
 def test_an_unknown_posting_or_candidate_tells_the_operator_what_to_fix(tasks):
