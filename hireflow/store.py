@@ -268,7 +268,11 @@ class BusinessRecord(Base):
 
     __tablename__ = "business_records"
     # Newest change first, as the UI lists items a page at a time (see webapp.domain.find_items).
-    __table_args__ = (Index("ix_business_records_newest", "updated_at", "kind", "business_id"),)
+    # A posting's applications, newest change first, the same way (posting_applications).
+    __table_args__ = (
+        Index("ix_business_records_newest", "updated_at", "kind", "business_id"),
+        Index("ix_business_records_posting", "posting_id", "updated_at", "kind", "business_id"),
+    )
 
     # resume | application | unlock | interview
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -280,6 +284,9 @@ class BusinessRecord(Base):
     # an interview. Kept from the details on every write (see owner_in); indexed, so a
     # candidate's items and an application's interviews are found without reading them all.
     belongs_to: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    # The job posting of an application, from its details like belongs_to: a posting's
+    # applications are found by index, for its employer (webapp.domain.posting_applications).
+    posting_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 # The detail that names what an item belongs to, by kind (any other kind: the candidate).
@@ -292,11 +299,18 @@ def owner_in(kind: str, details: dict | None) -> str | None:
     return str(owner) if owner else None
 
 
+def posting_in(kind: str, details: dict | None) -> str | None:
+    """The posting an application with these details is to (``BusinessRecord.posting_id``)."""
+    posting = (details or {}).get("posting_id") if kind == "application" else None
+    return str(posting) if posting else None
+
+
 @event.listens_for(BusinessRecord, "before_insert")
 @event.listens_for(BusinessRecord, "before_update")
 def _keep_owner_in_step(mapper, connection, record: BusinessRecord) -> None:
-    # Every write through the ORM passes here; an erasure's blanked details clear it too.
+    # Every write through the ORM passes here; an erasure's blanked details clear them too.
     record.belongs_to = owner_in(record.kind, record.details)
+    record.posting_id = posting_in(record.kind, record.details)
 
 
 class ContactAccess(Base):

@@ -67,14 +67,15 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
     file_ref, text_ref = stored_refs(local_world, resume["id"])
     assert outbox_keys_of(local_world, resume["id"])  # the resume-received email's entry
     assert candidate_id in found_by_search(web, "python,sql")
+    # A middling match (python, not go): it waits for a recruiter's screening.
+    posting_id = local_world.add_posting(["python", "go"])
     application = web.post(
         "/api/applications",
         json={
             "candidate_id": candidate_id,
             "candidate_name": "Ada Lovelace",
             "candidate_email": f"{unique_key('ada')}@example.com",
-            # A middling match (python, not go): it waits for a recruiter's screening.
-            "posting_id": local_world.add_posting(["python", "go"]),
+            "posting_id": posting_id,
             "employer_email": "hiring@acme.example",
             "recruiter_team_email": "recruiters@acme.example",
         },
@@ -82,6 +83,9 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
     assert application.status_code == 202, application.json
     application_id = application.json["id"]
     wait_until_element(process_engine.client, application.json["processInstanceKey"], "ScreenApplication")
+    # The posting's employer sees it among the applications, as scored.
+    applied = web.get(f"/api/postings/{posting_id}/applications").json["applications"]
+    assert [(a["applicationId"], a["matchedSkills"]) for a in applied] == [(application_id, ["python"])]
 
     refused = web.delete(f"/api/candidates/{candidate_id}")
     assert refused.status_code == 409, refused.json
@@ -110,6 +114,7 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
     with local_world.services.db.sessions() as session:
         assert session.get(Candidate, candidate_id) is None
     assert candidate_id not in found_by_search(web, "python,sql")
+    assert web.get(f"/api/postings/{posting_id}/applications").json["applications"] == []
     assert outbox_keys_of(local_world, resume["id"]) == []
     status = web.get(f"/api/resumes/{resume['id']}").json
     assert (status["status"], status["final"]) == ("erased", True)

@@ -110,6 +110,29 @@ def test_business_records_on_revision_0004_learn_whose_items_they_are(store_url)
     assert owners == {"app_1": "ada", "int_1": "app_1", "res_erased": None}
 
 
+def test_applications_on_revision_0012_learn_their_posting(store_url):
+    # A posting's applications are listed for its employer through this column.
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        upgrade_to(connection, "0012")
+        insert = text(
+            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
+            "VALUES (:kind, :id, 'done', :details, CURRENT_TIMESTAMP)"
+        )
+        for kind, business_id, details in [
+            ("application", "app_1", '{"candidate_id": "ada", "posting_id": "p"}'),
+            ("application", "app_erased", '{"erased_at": "2026-12-01T00:00:00Z"}'),
+            ("unlock", "unl_1", '{"candidate_id": "ada", "posting_id": "p"}'),
+        ]:
+            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
+
+    db.create_schema()
+
+    with db.sessions() as session:
+        postings = {r.business_id: r.posting_id for r in session.scalars(select(BusinessRecord))}
+    assert postings == {"app_1": "p", "app_erased": None, "unl_1": None}
+
+
 def test_candidates_on_revision_0009_are_found_by_the_skills_they_had(store_url):
     db = Database(store_url)
     with db.engine.begin() as connection:

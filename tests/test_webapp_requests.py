@@ -2056,6 +2056,7 @@ def test_the_candidates_page_ranks_the_best_for_a_posting_each_to_unlock_for_its
     assert " ".join(re.sub(r"<[^>]+>", " ", row).split()) == "ada 100 python nothing not found Unlock"
     assert '<a href="/?candidate_id=ada&amp;employer_id=acme#unlock">Unlock</a>' in row
     assert '<option value="p-py" selected>Python engineer</option>' in page.text
+    assert '<a href="/items?q=p-py&amp;kind=application" data-testid="posting-applications">' in page.text
     assert 'data-testid="no-fits"' in web.get("/candidates?posting_id=p-rust").text
     unknown = web.get("/candidates?posting_id=p-gone")
     assert unknown.status_code == 404 and "no job posting p-gone" in unknown.text
@@ -2398,6 +2399,100 @@ def test_an_employer_lists_the_contacts_its_unlocks_opened_a_page_at_a_time(tmp_
     }
     assert refused_field(web.get("/api/employers/a%20b/contacts")) == (400, "employer_id")
     assert refused_field(web.get("/api/employers/acme/contacts?after=a%20b")) == (400, "after")
+
+
+def test_an_employer_lists_the_applications_to_its_posting_a_page_at_a_time(tmp_path, store_url):
+    # An employer learned of applications only from the shortlisted emails: it had no list
+    # of who applied, how each scored and where each stands.
+    services = empty_services(tmp_path, store_url)  # the posting's index, on both databases
+    web = offline_app(services, CONSOLE=True).test_client()
+    start = datetime(2026, 12, 2, 9, 0)
+    with services.db.sessions.begin() as session:
+        session.add_all(
+            [
+                JobPosting(posting_id="p-data", employer_id="acme", title="Data engineer"),
+                JobPosting(posting_id="p-web", employer_id="acme", title="Web developer"),
+            ]
+        )
+        for number in range(52):
+            session.add(
+                BusinessRecord(
+                    kind="application",
+                    business_id=f"app_{number:02d}",
+                    status="shortlisted" if number % 2 else "screening",
+                    details={
+                        "candidate_id": f"c{number:02d}",
+                        "posting_id": "p-data",
+                        "match_score": number,
+                        "matched_skills": ["python"],
+                    },
+                    updated_at=start + timedelta(minutes=number),
+                )
+            )
+        session.add(
+            BusinessRecord(
+                kind="application",
+                business_id="app_web",
+                status="requested",  # not scored yet
+                details={"candidate_id": "c51", "posting_id": "p-web"},
+                updated_at=start,
+            )
+        )
+        for employer_id, candidate_id in [("acme", "c51"), ("acme", "c50"), ("globex", "c49")]:
+            session.add(
+                ContactAccess(
+                    employer_id=employer_id, candidate_id=candidate_id, unlock_id="unl_x", granted_at=start
+                )
+            )
+
+    first = web.get("/api/postings/p-data/applications")
+
+    assert first.status_code == 200, first.json
+    assert (len(first.json["applications"]), first.json["postingId"]) == (50, "p-data")
+    assert first.json["applications"][:2] == [
+        {
+            "applicationId": "app_51",
+            "candidateId": "c51",
+            "status": "shortlisted",
+            "updatedAt": "2026-12-02T09:51:00Z",
+            "matchScore": 51,
+            "matchedSkills": ["python"],
+            "contactUnlocked": True,
+        },
+        {
+            "applicationId": "app_50",
+            "candidateId": "c50",
+            "status": "screening",
+            "updatedAt": "2026-12-02T09:50:00Z",
+            "matchScore": 50,
+            "matchedSkills": ["python"],
+            "contactUnlocked": True,
+        },
+    ]
+    # Another employer's unlock opens nothing for this one.
+    assert first.json["applications"][2]["contactUnlocked"] is False
+    rest = web.get("/api/postings/p-data/applications", query_string={"after": first.json["next"]}).json
+    assert ([a["applicationId"] for a in rest["applications"]], rest["next"]) == (["app_01", "app_00"], None)
+    waiting = web.get("/api/postings/p-data/applications?state=open&order=oldest").json["applications"]
+    assert [a["applicationId"] for a in waiting][:3] == ["app_00", "app_02", "app_04"]
+    assert len(waiting) == 26
+    assert web.get("/api/postings/p-web/applications").json["applications"] == [
+        {
+            "applicationId": "app_web",
+            "candidateId": "c51",
+            "status": "requested",
+            "updatedAt": "2026-12-02T09:00:00Z",
+            "matchScore": None,
+            "matchedSkills": [],
+            "contactUnlocked": True,
+        }
+    ]
+    # The console's Items page finds a posting's applications by its id.
+    assert listed(web.get("/items?q=p-web").text) == ["app_web"]
+    assert web.get("/api/postings/p-none/applications").status_code == 404
+    assert refused_field(web.get("/api/postings/p-data/applications?state=maybe")) == (400, "state")
+    assert refused_field(web.get("/api/postings/p-data/applications?after=yesterday")) == (400, "after")
+    assert refused_field(web.get("/api/postings/a%20b/applications")) == (400, "posting_id")
 
 
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import String, case, cast, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import Select, String, case, cast, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,7 @@ from webapp.schemas import (
     CardUpdate,
     ContactsQuery,
     InterviewRequest,
+    ItemPaging,
     ItemQuery,
     PanelMember,
     PostingSearch,
@@ -1176,16 +1177,12 @@ class Hireflow:
 
     def list_items(self, query: ItemQuery) -> tuple[list[ItemSummary], ItemCursor | None]:
         """``find_items`` for a checked query; a 400 for an ``after`` no page gave."""
-        try:
-            after = ItemCursor.parse(query.after) if query.after else None
-        except ValueError as exc:
-            raise invalid_field("after", "a next cursor as a page of items gave it") from exc
         return self.find_items(
             kind=query.kind,
             state=query.state,
             query=query.q,
             oldest_first=query.order == "oldest",
-            after=after,
+            after=_items_cursor(query.after),
         )
 
     def find_items(
@@ -1203,11 +1200,85 @@ class Hireflow:
         ``kind`` keeps one kind; ``state`` keeps the ``open`` ones (their recorded status is
         not final) or the ``final`` ones; ``query`` keeps the item with that id and the
         items that belong to it (a candidate's resumes, applications and unlocks, an
-        application's interviews), found through the indexed ``belongs_to``;
-        ``oldest_first`` turns the order round. Pages are cut after the last line's
-        (updated_at, kind, id), so a page stays right while items change.
+        application's interviews, found through the indexed ``belongs_to``; a posting's
+        applications, through ``posting_id``); ``oldest_first`` turns the order round.
         """
         statement = select(BusinessRecord)
+        if query:
+            # The kinds spelled out, so the id is looked up through the primary key (kind, id).
+            by_id = BusinessRecord.kind.in_(sorted(KINDS)) & (BusinessRecord.business_id == query)
+            statement = statement.where(
+                or_(by_id, BusinessRecord.belongs_to == query, BusinessRecord.posting_id == query)
+            )
+        rows, next_page = self._record_page(statement, kind, state, oldest_first, after, limit)
+        page = [
+            ItemSummary(
+                r.kind,
+                r.business_id,
+                self._business_status(r.kind, r.business_id, r.status),
+                r.updated_at,
+                r.belongs_to,
+            )
+            for r in rows
+        ]
+        return page, next_page
+
+    def posting_applications(
+        self, posting_id: str, paging: ItemPaging
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The applications to a posting, newest change first, a page at a time, for its employer.
+
+        Each with its status, the score and skills its routing read (once scored), and whether
+        the posting's employer may see the candidate's contact details (which an unlock pays
+        for, and which are never given here). An erased candidate's applications are gone
+        from the list. Also the next page's cursor; a 404 for a posting not on file.
+        """
+        with self.services.db.sessions() as session:
+            employer_id = _posting_on_file(session, posting_id).employer_id
+        statement = select(BusinessRecord).where(BusinessRecord.posting_id == posting_id)
+        rows, next_page = self._record_page(
+            statement, "application", paging.state, paging.order == "oldest", _items_cursor(paging.after)
+        )
+        candidates = {(r.details or {}).get("candidate_id") for r in rows}
+        with self.services.db.sessions() as session:
+            unlocked = set(
+                session.scalars(
+                    select(ContactAccess.candidate_id).where(
+                        ContactAccess.employer_id == employer_id, ContactAccess.candidate_id.in_(candidates)
+                    )
+                )
+            )
+        applications = []
+        for record in rows:
+            details = record.details or {}
+            applications.append(
+                {
+                    "applicationId": record.business_id,
+                    "candidateId": details.get("candidate_id"),
+                    "status": self._business_status("application", record.business_id, record.status),
+                    "updatedAt": record.updated_at.isoformat() + "Z",
+                    "matchScore": details.get("match_score"),
+                    "matchedSkills": list(details.get("matched_skills") or []),
+                    "contactUnlocked": details.get("candidate_id") in unlocked,
+                }
+            )
+        return applications, str(next_page) if next_page else None
+
+    def _record_page(
+        self,
+        statement: Select,
+        kind: str | None,
+        state: str,
+        oldest_first: bool,
+        after: ItemCursor | None,
+        limit: int = ITEMS_PER_PAGE,
+    ) -> tuple[list[BusinessRecord], ItemCursor | None]:
+        """A page of the records ``statement`` selects, with the filters and order of a list of items.
+
+        ``kind`` keeps one kind; ``state`` keeps the ``open`` ones (their recorded status is
+        not final) or the ``final`` ones. Pages are cut after the last line's (updated_at,
+        kind, id), so a page stays right while items change.
+        """
         if kind is not None:
             statement = statement.where(BusinessRecord.kind == kind)
         if state in ("open", "final"):
@@ -1218,10 +1289,6 @@ class Hireflow:
                 )
             )
             statement = statement.where(final if state == "final" else ~final)
-        if query:
-            # The kinds spelled out, so the id is looked up through the primary key (kind, id).
-            by_id = BusinessRecord.kind.in_(sorted(KINDS)) & (BusinessRecord.business_id == query)
-            statement = statement.where(or_(by_id, BusinessRecord.belongs_to == query))
         line = (BusinessRecord.updated_at, BusinessRecord.kind, BusinessRecord.business_id)
         if after is not None:
             cut = tuple_(after.updated_at, after.kind, after.business_id)
@@ -1230,17 +1297,7 @@ class Hireflow:
         with self.services.db.sessions() as session:
             rows = list(session.scalars(statement.order_by(*order).limit(limit + 1)))
         kept, last = _one_page(rows, limit)
-        page = [
-            ItemSummary(
-                r.kind,
-                r.business_id,
-                self._business_status(r.kind, r.business_id, r.status),
-                r.updated_at,
-                r.belongs_to,
-            )
-            for r in kept
-        ]
-        return page, (ItemCursor(last.updated_at, last.kind, last.business_id) if last else None)
+        return kept, (ItemCursor(last.updated_at, last.kind, last.business_id) if last else None)
 
     def open_postings(self) -> list[JobPosting]:
         """The postings that take applications, by title."""
@@ -1583,6 +1640,14 @@ def _why_it_fits(result: MatchResult) -> dict[str, Any]:
         "matchedNiceToHave": result.matched_nice_to_have,
         "meetsExperience": result.meets_experience,
     }
+
+
+def _items_cursor(after: str | None) -> ItemCursor | None:
+    """The cursor a page of items gave as ``after``; a 400 for anything else."""
+    try:
+        return ItemCursor.parse(after) if after else None
+    except ValueError as exc:
+        raise invalid_field("after", "a next cursor as a page of items gave it") from exc
 
 
 def _one_page(rows: list[Row], size: int) -> tuple[list[Row], Row | None]:

@@ -104,6 +104,45 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "PostingApplications": {
+        "type": "object",
+        "required": ["postingId", "applications", "next"],
+        "properties": {
+            "postingId": {"type": "string"},
+            "applications": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "applicationId",
+                        "candidateId",
+                        "status",
+                        "updatedAt",
+                        "matchScore",
+                        "matchedSkills",
+                        "contactUnlocked",
+                    ],
+                    "properties": {
+                        "applicationId": {"type": "string"},
+                        "candidateId": {"type": "string"},
+                        "status": {"type": "string"},
+                        "updatedAt": {"type": "string"},
+                        "matchScore": {
+                            "type": ["integer", "null"],
+                            "description": "0-100; null until scored (or withdrawn before)",
+                        },
+                        "matchedSkills": {"type": "array", "items": {"type": "string"}},
+                        "contactUnlocked": {
+                            "type": "boolean",
+                            "description": "the posting's employer may read the candidate's contact "
+                            "details (GET /api/candidates/{candidate_id}/contact)",
+                        },
+                    },
+                },
+            },
+            "next": NEXT_PAGE,
+        },
+    },
     "ListedPosting": {
         "type": "object",
         "description": "A posting as a job board shows it: what it asks for, not who screens it.",
@@ -713,6 +752,21 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json("FittingCandidates", "The candidates, best first."),
+                    "400": INVALID,
+                    "404": _problem("No such posting."),
+                },
+            }
+        },
+        "/api/postings/{posting_id}/applications": {
+            "get": {
+                "summary": "The applications a posting received",
+                "description": "Newest change first, 50 to a page, open or over, each with its status, "
+                "the match score and skills its routing read, and whether the posting's employer "
+                "has unlocked the candidate. Without contact details: an unlock (POST /api/unlocks) "
+                "pays for those. 404 for a posting not on file.",
+                "parameters": [POSTING_ID, *_query_parameters(schemas.pop("ItemPaging"))],
+                "responses": {
+                    "200": _json("PostingApplications", "A page of applications."),
                     "400": INVALID,
                     "404": _problem("No such posting."),
                 },

@@ -346,17 +346,11 @@ class PostingSearch(Strict):
 ItemKind = Literal["resume", "application", "unlock", "interview"]
 
 
-class ItemQuery(Strict):
-    """Which items to list (``GET /api/items``, and the console's Items page)."""
+class ItemPaging(Strict):
+    """Which page of items, open or over, in which order (a posting's applications, and ``ItemQuery``)."""
 
-    kind: ItemKind | None = Field(None, description="Only items of this kind.")
     state: Literal["any", "open", "final"] = Field(
         "any", description="open: still running (the recorded status is not final); final: over."
-    )
-    q: Identifier | None = Field(
-        None,
-        description="An id: the item with it, and the items that belong to it (a candidate's "
-        "resumes, applications and unlocks; an application's interviews).",
     )
     order: Literal["newest", "oldest"] = Field(
         "newest",
@@ -367,6 +361,17 @@ class ItemQuery(Strict):
         None,
         max_length=200,
         description="The page after another: that page's next cursor, as given (with the same order).",
+    )
+
+
+class ItemQuery(ItemPaging):
+    """Which items to list (``GET /api/items``, and the console's Items page)."""
+
+    kind: ItemKind | None = Field(None, description="Only items of this kind.")
+    q: Identifier | None = Field(
+        None,
+        description="An id: the item with it, and the items that belong to it (a candidate's "
+        "resumes, applications and unlocks; an application's interviews; a posting's applications).",
     )
 
 
@@ -381,6 +386,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     EmployerRequest,
     InterviewerRequest,
     CreditTopUp,
+    ItemPaging,
     ItemQuery,
     ContactQuery,
     CandidateSearch,
