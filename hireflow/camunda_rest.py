@@ -141,7 +141,8 @@ class CamundaRestClient:
     # -- jobs and incidents --
 
     def search_incidents(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search("/incidents", filter_)
+        # Every one, not the first page: after an outage an operator retries them all.
+        return self._search_every("/incidents", filter_)
 
     def search_jobs(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search("/jobs", filter_)

@@ -104,6 +104,16 @@ PERMANENT_CAUSES = (
 BAD_DATA = Cause((PermanentFailure,), "Cannot succeed with this data", "Fix what the detail says")
 
 
+# Every cause a message of the pool's can start with.
+EVERY_CAUSE = (*TECHNICAL_CAUSES, UNEXPECTED, *PERMANENT_CAUSES, BAD_DATA)
+
+
+def cause_named_in(message: str) -> Cause | None:
+    """The cause an incident's message starts with; None for an incident the pool did not raise
+    (the engine's own: an expression that failed, a BPMN error nothing caught, ...)."""
+    return next((cause for cause in EVERY_CAUSE if message.startswith(cause.what)), None)
+
+
 def business_reference(job: Job) -> str:
     """``unlock u-42 (candidate c-7)``: the business object of the job, if it is known."""
     variables = job.variables or {}

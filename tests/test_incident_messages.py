@@ -87,6 +87,13 @@ def test_every_unlock_incident_names_the_failure_the_unlock_and_the_action(task_
         assert message.startswith(f"{what} after 5 tries,")
 
 
+@pytest.mark.parametrize("what", list(EXAMPLES))
+def test_a_message_tells_its_cause_to_those_who_retry_incidents_by_cause(what):
+    message = raised_incident("ChargeCard", "payment.charge", EXAMPLES[what])
+    assert incidents.cause_named_in(message) == incidents.cause_of(EXAMPLES[what])
+    assert incidents.cause_named_in("Expected result of the expression 'price' to be 'NUMBER'") is None
+
+
 def test_the_gateway_outage_reads_as_an_operator_needs_it():
     message = raised_incident("ChargeCard", "payment.charge", EXAMPLES["Payment gateway unreachable"])
     assert message == (

@@ -745,6 +745,30 @@ def test_without_operate_the_tasks_page_lists_incidents_and_leads_to_their_item(
         process_engine.client.cancel_process_instance(instance)  # waits for a screening
 
 
+def test_every_incident_of_a_cause_is_retried_at_once_once_it_is_mended(web, process_engine, local_world):
+    # Two applications to postings that are not on file yet: both stop at the score step.
+    stopped = [apply_to_a_missing_posting(process_engine, local_world) for _ in range(2)]
+    incidents = [
+        str(wait_for_incident(process_engine.client, instance)["incidentKey"]) for instance, _ in stopped
+    ]
+    counted = web.get("/api/admin/incidents", headers=ADMIN).json["causes"]
+    bad_data = next(c for c in counted if c["cause"] == "Cannot succeed with this data")
+    assert bad_data["count"] >= 2 and bad_data["batchRetry"] is True
+
+    # Mended (the postings now exist), every one of them is retried with one request.
+    for _, variables in stopped:
+        local_world.add_posting(["python"], posting_id=variables["posting_id"])
+    retried = web.post("/api/admin/incidents/retry", json={"cause": bad_data["cause"]}, headers=ADMIN)
+
+    assert retried.status_code == 200, retried.json
+    assert set(incidents) <= set(retried.json["retried"])
+    for instance, _ in stopped:
+        wait_until_element(process_engine.client, instance, "RouteApplication", state="COMPLETED")
+        assert not process_engine.client.search_incidents(processInstanceKey=instance, state="ACTIVE")
+        if process_engine.client.get_process_instance(instance)["state"] == "ACTIVE":
+            process_engine.client.cancel_process_instance(instance)  # waits for a screening
+
+
 def apply_to_a_missing_posting(process_engine, local_world) -> tuple[str, dict]:
     candidate_id = local_world.add_candidate(["python"])
     variables = {

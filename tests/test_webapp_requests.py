@@ -947,6 +947,116 @@ def test_an_incident_shows_its_message_and_where_there_is_no_operate_a_retry(tmp
         assert unknown.status_code == 404 and engine.calls[2:] == []
 
 
+class StoppedByAnOutage(StartsInstancesInState):
+    """Incidents of three causes, one of them the engine's own; records what is retried.
+
+    Incident 13's job is gone before it is retried (resolved meanwhile): the engine refuses it.
+    """
+
+    def __init__(self):
+        super().__init__("ACTIVE", has_incident=True)
+        self.calls: list[tuple] = []
+        gateway = "Payment gateway unreachable after 5 tries, at ChargeCard (payment.charge, job {job})"
+        self.incidents = [
+            *(
+                {"incidentKey": str(key), "elementId": "ChargeCard", "errorType": "JOB_NO_RETRIES"}
+                | {"jobKey": str(key + 100)}
+                | {"errorMessage": gateway.format(job=key + 100), "processInstanceKey": str(key + 200)}
+                for key in (11, 12, 13)
+            ),
+            {
+                "incidentKey": "21",
+                "elementId": "ScoreMatch",
+                "errorType": "JOB_NO_RETRIES",
+                "jobKey": "121",
+                "errorMessage": "Cannot succeed with this data, at ScoreMatch (...). Fix what ...",
+                "processInstanceKey": "221",
+            },
+            {
+                "incidentKey": "31",
+                "elementId": "PriceUnlock",
+                "errorType": "EXTRACT_VALUE_ERROR",
+                "errorMessage": "Expected result of the expression 'price' to be 'NUMBER'",
+                "processInstanceKey": "231",
+            },
+        ]
+
+    def search_incidents(self, **filter_):
+        return [
+            i
+            for i in self.incidents
+            if i["processInstanceKey"] == filter_.get("processInstanceKey", i["processInstanceKey"])
+        ]
+
+    def search_user_tasks(self, **filter_):
+        return []
+
+    def update_job_retries(self, job_key, retries):
+        if str(job_key) == "113":
+            raise CamundaApiError("PATCH", f"/jobs/{job_key}", 404, "job 113 not found")
+        self.calls.append(("retries", str(job_key), retries))
+
+    def resolve_incident(self, incident_key):
+        self.calls.append(("resolve", str(incident_key)))
+
+
+def test_an_operator_retries_every_incident_of_one_cause_at_once(tmp_path):
+    # After an hour's payment outage, dozens of unlocks stop at ChargeCard: one Retry each,
+    # on each item's page, was all the console and the admin API offered.
+    engine = StoppedByAnOutage()
+    config = {
+        "TESTING": True,
+        "CONSOLE": True,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "ENGINE_CONTROL_URL": "http://127.0.0.1:9",
+    }
+    web = create_app(config, engine_client=engine, services=empty_services(tmp_path)).test_client()
+
+    counted = web.get("/api/admin/incidents", headers=ADMIN)
+
+    assert counted.status_code == 200, counted.json
+    assert counted.json["total"] == 5
+    assert [(c["cause"], c["count"], c["batchRetry"]) for c in counted.json["causes"]] == [
+        ("Payment gateway unreachable", 3, True),
+        ("Cannot succeed with this data", 1, True),
+        ("Raised by the engine (EXTRACT_VALUE_ERROR)", 1, False),
+    ]
+    first = counted.json["causes"][0]
+    assert first["action"].startswith("Check the payment gateway") and first["retriedWithBackoffFirst"]
+    assert counted.json["causes"][1]["retriedWithBackoffFirst"] is False
+
+    outage = {"cause": "Payment gateway unreachable"}
+    retried = web.post("/api/admin/incidents/retry", json=outage, headers=ADMIN)
+
+    assert retried.status_code == 200, retried.json
+    assert retried.json["retried"] == ["11", "12"]
+    assert [r["incidentKey"] for r in retried.json["refused"]] == ["13"]
+    assert "job 113 not found" in retried.json["refused"][0]["reason"]
+    # As Operate's retry does, each: one more try, then resolved; nothing of the other causes.
+    assert engine.calls == [
+        ("retries", "111", 1),
+        ("resolve", "11"),
+        ("retries", "112", 1),
+        ("resolve", "12"),
+    ]
+    for body in ({"cause": "Raised by the engine (EXTRACT_VALUE_ERROR)"}, {}, {"cause": "payment"}):
+        refused = web.post("/api/admin/incidents/retry", json=body, headers=ADMIN)
+        assert refused_field(refused) == (400, "cause"), body
+    assert web.post("/api/admin/incidents/retry", json=outage).status_code == 401
+
+    # The console's Tasks page, where there is no Operate: the same counts, a button each.
+    page = web.get("/tasks").text
+    [causes] = re.findall(r'<table data-testid="causes">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert causes.count('data-testid="retry-cause">Retry all') == 2 and "one by one" in causes
+    engine.calls.clear()
+    form = {"csrf_token": csrf_token(page), "cause": "Cannot succeed with this data"}
+    done = web.post("/tasks/incidents/retry", data=form)
+    assert done.status_code == 303 and done.headers["Location"] == "/tasks?retried=1#incidents"
+    assert engine.calls == [("retries", "121", 1), ("resolve", "21")]
+    assert 'data-testid="retried">Retried 1 incident;' in web.get("/tasks?retried=1").text
+    assert web.post("/tasks/incidents/retry", data={**form, "cause": "x"}).status_code == 400
+
+
 def test_an_item_whose_engine_cannot_say_where_it_is_still_answers(tmp_path):
     services = empty_services(tmp_path)
 

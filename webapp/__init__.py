@@ -23,6 +23,7 @@ from webapp.claims import RequestClaims, stale_after_for
 from webapp.config import MULTIPART_OVERHEAD_BYTES, settings_from_environment
 from webapp.domain import Hireflow
 from webapp.engine import ProcessGateway, client_from_settings
+from webapp.incidents import Incidents
 from webapp.local_tasks import LocalTasks
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def create_app(
     app.extensions["hireflow"] = Hireflow(
         gateway, services, max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"])
     )
+    app.extensions["incidents"] = Incidents(client)
     # Only the embedded engine, which has no Tasklist, uses it (see webapp.blueprints.tasks).
     app.extensions["local_tasks"] = LocalTasks(app.extensions["hireflow"])
 

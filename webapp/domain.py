@@ -65,6 +65,7 @@ from webapp.engine import (
     ProcessGateway,
     call_engine,
 )
+from webapp.incidents import retry_incident
 from webapp.problems import Problem, engine_unavailable, invalid_field
 from webapp.schemas import (
     ApplicationRequest,
@@ -1083,10 +1084,7 @@ class Hireflow:
             raise Problem(
                 404, "No such incident", f"{kind} {business_id} has no open incident {incident_key}"
             )
-        job_key = found[0].get("jobKey")
-        if job_key and job_key not in ("-1", "None"):
-            call_engine("giving the job a try", self.gateway.client.update_job_retries, job_key, 1)
-        call_engine("resolving the incident", self.gateway.client.resolve_incident, incident_key)
+        retry_incident(self.gateway.client, incident_key, found[0].get("jobKey"))
         log.info("incident %s of %s %s retried from the console", incident_key, kind, business_id)
 
     def _open_incidents(self, instance_key: str) -> list[dict[str, str]] | None:

@@ -8,6 +8,7 @@ from flask import current_app, jsonify, request, url_for
 from pydantic import BaseModel
 
 from webapp.domain import Accepted, Hireflow
+from webapp.incidents import Incidents
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import IDENTIFIER, IDENTIFIER_PATTERN, PATTERN_IN_WORDS
 
@@ -24,6 +25,11 @@ ITEM_ENDPOINTS = {
 def hireflow() -> Hireflow:
     """The app's domain object (built once in ``create_app``)."""
     return current_app.extensions["hireflow"]
+
+
+def incidents() -> Incidents:
+    """The app's view of the engine's open incidents, for those who repair them."""
+    return current_app.extensions["incidents"]
 
 
 def json_body(model: type[Model]) -> Model:

@@ -143,6 +143,50 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "next": NEXT_PAGE,
         },
     },
+    "IncidentCauses": {
+        "type": "object",
+        "required": ["total", "causes"],
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "causes": {
+                "type": "array",
+                "description": "the most incidents first",
+                "items": {
+                    "type": "object",
+                    "required": ["cause", "count", "action", "retriedWithBackoffFirst", "batchRetry"],
+                    "properties": {
+                        "cause": {"type": "string"},
+                        "count": {"type": "integer", "minimum": 1},
+                        "action": {"type": "string", "description": "what to mend before retrying"},
+                        "retriedWithBackoffFirst": {
+                            "type": "boolean",
+                            "description": "true: a technical failure that outlasted its retries",
+                        },
+                        "batchRetry": {
+                            "type": "boolean",
+                            "description": "true: POST /api/admin/incidents/retry takes this cause",
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "IncidentsRetried": {
+        "type": "object",
+        "required": ["cause", "retried", "refused"],
+        "properties": {
+            "cause": {"type": "string"},
+            "retried": {"type": "array", "items": {"type": "string"}, "description": "incident keys"},
+            "refused": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["incidentKey", "reason"],
+                    "properties": {"incidentKey": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
+        },
+    },
     "ListedPosting": {
         "type": "object",
         "description": "A posting as a job board shows it: what it asks for, not who screens it.",
@@ -965,6 +1009,38 @@ def openapi_document() -> dict[str, Any]:
                 "security": [{"adminToken": []}],
                 "responses": {
                     "200": _json("ProcessList", "The processes."),
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/incidents": {
+            "get": {
+                "summary": "Open incidents counted by cause",
+                "description": "Every unresolved incident, by the cause its message starts with (the "
+                "worker pool names its causes; see deploy/README.md, Repairing incidents), the most "
+                "first, each with what to do before retrying. The engine's own incidents are counted "
+                "by their error type and are retried one by one.",
+                "security": [{"adminToken": []}],
+                "responses": {
+                    "200": _json("IncidentCauses", "The counts."),
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/incidents/retry": {
+            "post": {
+                "summary": "Retry every open incident of one cause",
+                "description": "After an outage, once its cause is mended: each incident's job gets one "
+                "more try and the incident is resolved, as Operate's batch retry does. A step that "
+                "fails again opens a new incident. Safe to repeat: a retried incident is no longer open.",
+                "security": [{"adminToken": []}],
+                "requestBody": _json_body("IncidentRetry"),
+                "responses": {
+                    "200": _json("IncidentsRetried", "What was retried, and what the engine refused."),
+                    "400": INVALID,
+                    "415": UNSUPPORTED,
                     "503": UNAVAILABLE,
                     **ADMIN_ERRORS,
                 },

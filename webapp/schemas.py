@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from hireflow.skills import SKILL_BY_ALIAS, SKILLS, canonical_skill
+from job_workers.incidents import EVERY_CAUSE
 
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -375,6 +376,20 @@ class ItemQuery(ItemPaging):
     )
 
 
+# The causes an incident message of the worker pool can start with (job_workers.incidents).
+IncidentCause = Literal[tuple(cause.what for cause in EVERY_CAUSE)]
+
+
+class IncidentRetry(Strict):
+    """Which incidents to retry at once (``POST /api/admin/incidents/retry``)."""
+
+    cause: IncidentCause = Field(
+        description="Every open incident whose message starts with this cause, as GET "
+        "/api/admin/incidents counts them (mend the cause first: a retry that fails again "
+        "opens a new incident)."
+    )
+
+
 REQUEST_MODELS: list[type[BaseModel]] = [
     ResumeFields,
     ApplicationRequest,
@@ -388,6 +403,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     CreditTopUp,
     ItemPaging,
     ItemQuery,
+    IncidentRetry,
     ContactQuery,
     CandidateSearch,
     PostingSearch,

@@ -1,4 +1,5 @@
-"""``/api/admin``: deploy models, list processes, start any process, manage postings and employers.
+"""``/api/admin``: deploy models, list processes, start any process, manage postings and employers,
+and retry the incidents of one cause at once.
 
 Every call needs ``Authorization: Bearer <HIREFLOW_ADMIN_TOKEN>``; with no token set,
 the admin API is off.
@@ -15,9 +16,16 @@ from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
 from hireflow.store import Employer, Interviewer, JobPosting
 from webapp.engine import EngineRejected, call_engine
-from webapp.http import hireflow, json_body, operate_link, path_id
+from webapp.http import hireflow, incidents, json_body, operate_link, path_id
 from webapp.problems import Problem, invalid_field
-from webapp.schemas import CreditTopUp, EmployerRequest, InterviewerRequest, PostingRequest, StartRequest
+from webapp.schemas import (
+    CreditTopUp,
+    EmployerRequest,
+    IncidentRetry,
+    InterviewerRequest,
+    PostingRequest,
+    StartRequest,
+)
 from webapp.security import require_bearer
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -239,3 +247,16 @@ def top_up_credits(employer_id: str):
         "balance": ledger.balance(employer.employer_id),
     }
     return jsonify(answer), 201 if movement.new else 200
+
+
+@bp.get("/incidents")
+def incidents_by_cause():
+    """The open incidents counted by cause, the most first, each with what to do about it."""
+    causes = incidents().by_cause()
+    return jsonify({"total": sum(c.count for c in causes), "causes": [c.as_json() for c in causes]})
+
+
+@bp.post("/incidents/retry")
+def retry_incidents():
+    """Retry every open incident of one cause, once it is mended, as Operate's batch retry does."""
+    return jsonify(incidents().retry_every(json_body(IncidentRetry).cause))

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from webapp.http import tasklist_link
+from webapp.http import incidents, tasklist_link
 from webapp.local_tasks import LocalTasks
 from webapp.problems import Problem
+from webapp.schemas import IncidentRetry
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -30,8 +31,22 @@ def task_list():
     if instance is not None and len(tasks) == 1:
         # An item page's "do it here" link: one task waits there, so its form is where to go.
         return redirect(url_for("tasks.task_form", key=tasks[0].key))
-    incidents = local_tasks().open_incidents(instance)
-    return render_template("tasks.html", tasks=tasks, incidents=incidents, instance=instance)
+    stopped = local_tasks().open_incidents(instance)
+    # After an outage many steps stop with one cause: mended once, they are retried at once.
+    causes = incidents().by_cause() if instance is None and stopped else []
+    retried = request.args.get("retried", type=int)
+    return render_template(
+        "tasks.html", tasks=tasks, incidents=stopped, causes=causes, instance=instance, retried=retried
+    )
+
+
+@bp.post("/incidents/retry")
+def retry_incidents_of_a_cause():
+    """Retry every open incident of the cause chosen, as Operate's batch retry does."""
+    local_tasks()  # on the embedded engine only: a cluster's operators have Operate
+    cause = IncidentRetry.model_validate({"cause": request.form.get("cause", "")}).cause
+    report = incidents().retry_every(cause)
+    return redirect(url_for("tasks.task_list", retried=len(report["retried"]), _anchor="incidents"), code=303)
 
 
 @bp.get("/<key>")
