@@ -174,6 +174,8 @@ class JobPosting(Base):
     """A job posting and what it asks for; matching scores applications against it."""
 
     __tablename__ = "job_postings"
+    # An employer's postings, by id (webapp.domain.employer_postings).
+    __table_args__ = (Index("ix_job_postings_employer", "employer_id", "posting_id"),)
 
     posting_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     employer_id: Mapped[str] = mapped_column(String(100))

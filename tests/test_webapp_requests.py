@@ -2605,6 +2605,71 @@ def test_an_employer_lists_the_applications_to_its_posting_a_page_at_a_time(tmp_
     assert refused_field(web.get("/api/postings/a%20b/applications")) == (400, "posting_id")
 
 
+def test_an_employer_lists_its_postings_with_their_applications_counted(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)  # the counting query, on both databases
+    web = offline_app(services).test_client()
+    with services.db.sessions.begin() as session:
+        for number in range(51):
+            session.add(
+                JobPosting(
+                    posting_id=f"acme-{number:02d}",
+                    employer_id="acme",
+                    title=f"Role {number}",
+                    required_skills=["python"],
+                    open=number != 1,
+                )
+            )
+        session.add(JobPosting(posting_id="globex-1", employer_id="globex", title="Other"))
+        for number, (posting_id, status) in enumerate(
+            [
+                ("acme-00", "submitted"),
+                ("acme-00", "submitted"),
+                ("acme-00", "shortlisted"),
+                ("acme-01", "declined"),
+                ("globex-1", "submitted"),
+            ]
+        ):
+            session.add(
+                BusinessRecord(
+                    kind="application",
+                    business_id=f"app_{number}",
+                    status=status,
+                    details={"candidate_id": f"c{number}", "posting_id": posting_id},
+                    updated_at=utcnow(),
+                )
+            )
+
+    first = web.get("/api/employers/acme/postings")
+
+    assert first.status_code == 200, first.json
+    assert (len(first.json["postings"]), first.json["next"]) == (50, "acme-49")
+    assert first.json["postings"][0] == {
+        "postingId": "acme-00",
+        "employerId": "acme",
+        "title": "Role 0",
+        "requiredSkills": ["python"],
+        "niceToHaveSkills": [],
+        "minYears": 0,
+        "open": True,
+        "applications": {"total": 3, "byStatus": {"shortlisted": 1, "submitted": 2}},
+    }
+    assert first.json["postings"][2]["applications"] == {"total": 0, "byStatus": {}}
+    rest = web.get("/api/employers/acme/postings?after=acme-49").json
+    assert ([p["postingId"] for p in rest["postings"]], rest["next"]) == (["acme-50"], None)
+    closed = web.get("/api/employers/acme/postings?state=closed").json["postings"]
+    assert [(p["postingId"], p["open"], p["applications"]["total"]) for p in closed] == [
+        ("acme-01", False, 1)
+    ]
+    assert len(web.get("/api/employers/acme/postings?state=open").json["postings"]) == 50
+    assert web.get("/api/employers/initech/postings").json == {
+        "employerId": "initech",
+        "postings": [],
+        "next": None,
+    }
+    assert refused_field(web.get("/api/employers/acme/postings?state=draft")) == (400, "state")
+    assert refused_field(web.get("/api/employers/a%20b/postings")) == (400, "employer_id")
+
+
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):
     web = offline_app(empty_services(tmp_path)).test_client()
     for url, field in [

@@ -72,6 +72,7 @@ from webapp.schemas import (
     CandidateSearch,
     CardUpdate,
     ContactsQuery,
+    EmployerPostingsQuery,
     InterviewRequest,
     ItemPaging,
     ItemQuery,
@@ -1419,6 +1420,46 @@ class Hireflow:
             rows = list(session.scalars(found.limit(page_size + 1)))
         page, last = _one_page(rows, page_size)
         return [_as_listed(posting) for posting in page], last.posting_id if last else None
+
+    def employer_postings(
+        self, employer_id: str, query: EmployerPostingsQuery, page_size: int = POSTINGS_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The employer's postings by id, open or closed, a page at a time, each with its applications
+        counted by status (as recorded; an erased candidate's are not counted).
+
+        Also the id of the page's last posting when more follow: the next page's cursor.
+        """
+        found = select(JobPosting).where(JobPosting.employer_id == employer_id)
+        found = found.order_by(JobPosting.posting_id)
+        if query.state != "any":
+            found = found.where(JobPosting.open.is_(query.state == "open"))
+        if query.after:
+            found = found.where(JobPosting.posting_id > query.after)
+        with self.services.db.sessions() as session:
+            page, last = _one_page(list(session.scalars(found.limit(page_size + 1))), page_size)
+            counted = session.execute(
+                select(BusinessRecord.posting_id, BusinessRecord.status, func.count())
+                .where(
+                    BusinessRecord.posting_id.in_([posting.posting_id for posting in page]),
+                    BusinessRecord.kind == "application",
+                )
+                .group_by(BusinessRecord.posting_id, BusinessRecord.status)
+            ).all()
+        by_status: dict[str, dict[str, int]] = {posting.posting_id: {} for posting in page}
+        for posting_id, status, count in counted:
+            by_status[posting_id][status] = count
+        postings = [
+            {
+                **_as_listed(posting),
+                "open": posting.open,
+                "applications": {
+                    "total": sum(by_status[posting.posting_id].values()),
+                    "byStatus": dict(sorted(by_status[posting.posting_id].items())),
+                },
+            }
+            for posting in page
+        ]
+        return postings, last.posting_id if last else None
 
     def posting(self, posting_id: str) -> dict[str, Any]:
         """One posting as a job board shows it, open or closed (``open`` says which); a 404 for

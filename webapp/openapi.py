@@ -25,6 +25,7 @@ LISTED_POSTING = {
     "niceToHaveSkills": {"type": "array", "items": {"type": "string"}},
     "minYears": {"type": "integer"},
 }
+OPEN_POSTING = {"type": "boolean", "description": "false: closed to new applications"}
 # How well a candidate fits a posting, and why (hireflow.matching), in both directions.
 WHY_IT_FITS = {
     "score": {"type": "integer", "description": "0-100, as an application would be scored"},
@@ -198,7 +199,38 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": [*LISTED_POSTING, "open"],
         "properties": {
             **LISTED_POSTING,
-            "open": {"type": "boolean", "description": "false: closed to new applications"},
+            "open": OPEN_POSTING,
+        },
+    },
+    "EmployerPostings": {
+        "type": "object",
+        "required": ["employerId", "postings", "next"],
+        "properties": {
+            "employerId": {"type": "string"},
+            "postings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [*LISTED_POSTING, "open", "applications"],
+                    "properties": {
+                        **LISTED_POSTING,
+                        "open": OPEN_POSTING,
+                        "applications": {
+                            "type": "object",
+                            "required": ["total", "byStatus"],
+                            "properties": {
+                                "total": {"type": "integer", "minimum": 0},
+                                "byStatus": {
+                                    "type": "object",
+                                    "description": "status (submitted, shortlisted, declined, ...) to count",
+                                    "additionalProperties": {"type": "integer", "minimum": 1},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "next": NEXT_PAGE,
         },
     },
     "PostingList": {
@@ -858,6 +890,21 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json("ContactList", "A page of contacts."),
+                    "400": INVALID,
+                },
+            }
+        },
+        "/api/employers/{employer_id}/postings": {
+            "get": {
+                "summary": "An employer's postings, each with its applications counted",
+                "description": "The employer's postings by id, open and closed (or either), 50 to a "
+                "page, each with its applications counted by status: the employer's own list of its "
+                "postings. An erased candidate's applications are not counted; GET "
+                "/api/postings/{posting_id}/applications lists them. An employer with none gets an "
+                "empty list.",
+                "parameters": [EMPLOYER_ID, *_query_parameters(schemas.pop("EmployerPostingsQuery"))],
+                "responses": {
+                    "200": _json("EmployerPostings", "A page of postings."),
                     "400": INVALID,
                 },
             }

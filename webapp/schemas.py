@@ -318,6 +318,17 @@ class ContactsQuery(Strict):
     )
 
 
+class EmployerPostingsQuery(Strict):
+    """Which page of an employer's postings (``GET /api/employers/<id>/postings``)."""
+
+    state: Literal["any", "open", "closed"] = Field(
+        "any", description="open: taking applications; closed: no longer taking them."
+    )
+    after: Identifier | None = Field(
+        None, description="The page after another: that page's next cursor, as given."
+    )
+
+
 class FittingQuery(Strict):
     """How many of the best fits: the postings that fit a candidate (``GET /api/candidates/<id>/
     postings``), the candidates who fit a posting (``GET /api/postings/<id>/candidates``)."""
@@ -409,4 +420,5 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     PostingSearch,
     FittingQuery,
     ContactsQuery,
+    EmployerPostingsQuery,
 ]

@@ -1,11 +1,11 @@
-"""``/api/employers``: what an employer's unlocks gave it, for the employer's own pages."""
+"""``/api/employers``: an employer's postings and what its unlocks gave it, for its own pages."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from webapp.http import hireflow, path_id
-from webapp.schemas import ContactsQuery
+from webapp.schemas import ContactsQuery, EmployerPostingsQuery
 
 bp = Blueprint("employers", __name__, url_prefix="/api/employers")
 
@@ -17,3 +17,12 @@ def contacts(employer_id: str):
     query = ContactsQuery.model_validate(request.args.to_dict())
     found, next_page = hireflow().contacts_of(employer_id, query)
     return jsonify({"employerId": employer_id, "contacts": found, "next": next_page})
+
+
+@bp.get("/<employer_id>/postings")
+def postings(employer_id: str):
+    """The employer's postings, open and closed, each with its applications counted by status."""
+    employer_id = path_id("employer_id", employer_id)
+    query = EmployerPostingsQuery.model_validate(request.args.to_dict())
+    found, next_page = hireflow().employer_postings(employer_id, query)
+    return jsonify({"employerId": employer_id, "postings": found, "next": next_page})
