@@ -256,6 +256,9 @@ class Interviewer(Base):
     email: Mapped[str] = mapped_column(String(254))
     # Where they work (a tz database name): their interview emails give times there. None: UTC.
     timezone: Mapped[str | None] = mapped_column(String(100), default=None)
+    # When they work there: {"days": ["mon", ...], "start": "09:00", "end": "17:00"}; interview
+    # slots are offered only then. None: weekdays 09:00 to 17:00.
+    working_hours: Mapped[dict | None] = mapped_column(JSON, default=None)
 
 
 # The status of an item whose candidate was erased: its id stays, nothing else.

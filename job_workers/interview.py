@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyzeebe import Job, ZeebeTaskRouter
 
-from hireflow.adapters.calendar import Slot, SlotTaken, invitation_ics
+from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation_ics
 from hireflow.adapters.email import EmailAttachment, EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
@@ -45,6 +45,18 @@ def _parse_engine_time(moment: str) -> datetime:
     return _parse(moment.split("[", 1)[0])
 
 
+def _working_hours(interview_id: str, member: dict) -> WorkingHours:
+    """A panel member's working hours; a permanent failure for hours no one could read."""
+    try:
+        return WorkingHours.of_panelist(member)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PermanentFailure(
+            f"Interview {interview_id}: panel member {member.get('username')!r} has working_hours "
+            f"{member.get('working_hours')!r} ({exc!r}); give days (mon to sun) and a start and end "
+            "like 09:00 in the panel variable"
+        ) from exc
+
+
 def _panel_ids(interview_id: str, panel: list) -> list[str]:
     try:
         return [member["username"] for member in panel]
@@ -79,29 +91,30 @@ class InterviewSchedulingTasks:
         candidate_timezone: str | None = None,
     ) -> dict:
         """Up to three hour-long slots when the whole panel is free, in everyone's working
-        hours where they work (a member's ``timezone``; UTC for one without), and at hours
-        the candidate is awake where they live, when the request gave their zone.
+        hours where they work (a member's ``working_hours`` in their ``timezone``; weekdays
+        09:00 to 17:00 and UTC for one without), and at hours the candidate is awake where
+        they live, when the request gave their zone.
 
         ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
         the timers that count down to them share one clock (a test engine's clock moves).
         """
         start = (_parse_engine_time(search_from) if search_from else self.now()) + SEARCH_FROM
         window = Slot(start, start + SEARCH_WINDOW)
-        zones = [member.get("timezone") for member in panel if isinstance(member, dict)]
+        hours = [_working_hours(interview_id, member) for member in panel if isinstance(member, dict)]
         slots = self._calendar(interview_id).free_slots(
             _panel_ids(interview_id, panel),
             window,
             INTERVIEW_LENGTH,
             SLOTS_OFFERED,
-            time_zones=zones,
+            working_hours=hours,
             candidate_zone=candidate_timezone,
         )
         if not slots:
-            where = ", ".join(sorted({zone or "UTC" for zone in zones} or {"UTC"}))
+            when = "; ".join(sorted({str(each) for each in hours} or {str(WorkingHours())}))
             candidate = f", at the candidate's hours in {candidate_timezone}" if candidate_timezone else ""
             raise NoFreeSlots(
                 f"Interview {interview_id}: the panel has no common free hour in the next 14 days "
-                f"within working hours on weekdays where they work: {where}{candidate}"
+                f"within the hours they work: {when}{candidate}"
             )
         return {"proposed_slots": [slot.as_variable() for slot in slots]}
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import icalendar
 import pytest
 
-from hireflow.adapters.calendar import Slot, SlotTaken, StoreCalendar, invitation_ics
+from hireflow.adapters.calendar import Slot, SlotTaken, StoreCalendar, WorkingHours, invitation_ics
 from hireflow.errors import PermanentFailure
 from hireflow.store import Database
 from tests.concurrency import race
@@ -38,7 +38,10 @@ def test_slots_fall_in_working_hours_where_each_panel_member_works(calendar):
     day = Slot(at(0), at(0) + timedelta(days=1))
 
     def hours(*zones) -> list[int]:
-        return [s.start.hour for s in calendar.free_slots(["ann"], day, HOUR, limit=24, time_zones=zones)]
+        working = [WorkingHours(zone=zone) for zone in zones]
+        return [
+            s.start.hour for s in calendar.free_slots(["ann"], day, HOUR, limit=24, working_hours=working)
+        ]
 
     assert hours() == hours(None) == hours("UTC") == [9, 10, 11, 12, 13, 14, 15, 16]
     assert hours("Asia/Tokyo") == [0, 1, 2, 3, 4, 5, 6, 7]  # 09:00 to 17:00 in Tokyo
@@ -48,10 +51,38 @@ def test_slots_fall_in_working_hours_where_each_panel_member_works(calendar):
     # The weekdays are Auckland's (UTC+13): its Monday begins on Sunday in UTC, its Saturday on Friday.
     sunday, friday = at(0) - timedelta(days=1), at(0) + timedelta(days=4)
     for day, auckland_hours in [(sunday, [20, 21, 22, 23]), (friday, [0, 1, 2, 3])]:
+        auckland = [WorkingHours(zone="Pacific/Auckland")]
         slots = calendar.free_slots(
-            ["ann"], Slot(day, day + timedelta(days=1)), HOUR, limit=24, time_zones=["Pacific/Auckland"]
+            ["ann"], Slot(day, day + timedelta(days=1)), HOUR, limit=24, working_hours=auckland
         )
         assert [s.start.hour for s in slots] == auckland_hours
+
+
+def test_slots_fall_in_each_panel_members_own_working_days_and_hours(calendar):
+    week = Slot(at(0), at(0) + timedelta(days=7))  # Monday 23 to Sunday 29 November 2026
+
+    def days_and_hours(*working: WorkingHours) -> list[tuple[str, int]]:
+        slots = calendar.free_slots(["ann", "bob"], week, HOUR, limit=100, working_hours=working)
+        return [(f"{s.start:%a}", s.start.hour) for s in slots]
+
+    mornings = WorkingHours(days=frozenset({0, 2}), start=time(9), end=time(12, 30))
+    assert days_and_hours(mornings) == [
+        ("Mon", 9),
+        ("Mon", 10),
+        ("Mon", 11),
+        ("Wed", 9),
+        ("Wed", 10),
+        ("Wed", 11),
+    ]
+    # A week from Sunday to Thursday in Jerusalem (UTC+2) beside a Monday to Friday one in UTC.
+    sunday_to_thursday = WorkingHours(zone="Asia/Jerusalem", days=frozenset({6, 0, 1, 2, 3}))
+    together = days_and_hours(sunday_to_thursday, WorkingHours())
+    assert {day for day, _ in together} == {"Mon", "Tue", "Wed", "Thu"}
+    assert {hour for _, hour in together} == {9, 10, 11, 12, 13, 14}  # 11:00 to 17:00 in Jerusalem
+    assert ("Sun", 7) in days_and_hours(sunday_to_thursday)
+    assert str(sunday_to_thursday) == "Asia/Jerusalem sun-thu 09:00-17:00"
+    assert str(mornings) == "UTC mon,wed 09:00-12:30"
+    assert str(WorkingHours(zone="Europe/Berlin")) == "Europe/Berlin mon-fri 09:00-17:00"
 
 
 def test_slots_fall_at_the_candidates_waking_hours_where_they_live(calendar):

@@ -10,6 +10,7 @@ import requests
 from hireflow.adapters.calendar import SlotTaken, StoreCalendar
 from hireflow.adapters.email import EmailOutbox, SendGridMailer
 from hireflow.constants import JobType
+from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.signed_links import SignedLinkInvalid, SlotLinks, WithdrawalLinks
 from hireflow.store import Database
@@ -160,9 +161,21 @@ def test_cancelling_releases_the_slot_once(tasks):
 
 
 def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):
-    tasks.services.calendar.working_hours = (9, 9)
-    with pytest.raises(NoFreeSlots, match="no common free hour"):
-        tasks.find_slots("i-7", PANEL)
+    mondays = {"days": ["mon"], "start": "09:00", "end": "17:00"}
+    tuesdays = {**mondays, "days": ["tue"]}
+    panel = [
+        {**PANEL[0], "working_hours": mondays},
+        {"username": "max", "email": "max@example.com", "name": "Max", "working_hours": tuesdays},
+    ]
+    with pytest.raises(NoFreeSlots, match="no common free hour") as raised:
+        tasks.find_slots("i-7", panel)
+    assert str(raised.value).endswith("within the hours they work: UTC mon 09:00-17:00; UTC tue 09:00-17:00")
+
+
+def test_working_hours_no_one_can_read_fail_at_once_and_say_what_to_fix(tasks):
+    odd = {**PANEL[0], "working_hours": {"days": ["someday"], "start": "09:00", "end": "17:00"}}
+    with pytest.raises(PermanentFailure, match="panel member 'ivy' has working_hours .* give days"):
+        tasks.find_slots("i-7", [odd])
 
 
 def test_a_panel_whose_working_hours_never_meet_is_told_where_they_work(tasks):
@@ -170,10 +183,12 @@ def test_a_panel_whose_working_hours_never_meet_is_told_where_they_work(tasks):
         {**PANEL[0], "timezone": "Asia/Tokyo"},
         {"username": "max", "email": "max@example.com", "name": "Max", "timezone": "America/New_York"},
     ]
-    with pytest.raises(NoFreeSlots, match="where they work: America/New_York, Asia/Tokyo$"):
+    with pytest.raises(NoFreeSlots, match="work: America/New_York mon-fri 09:00-17:00; Asia/Tokyo mon-fri"):
         tasks.find_slots("i-8", panel)
     # A panel in Tokyo and a candidate in Los Angeles meet at 09:00 Tokyo, 16:00 there the day before.
-    with pytest.raises(NoFreeSlots, match=r"Asia/Tokyo, at the candidate's hours in Europe/Lisbon$"):
+    with pytest.raises(
+        NoFreeSlots, match=r"Tokyo mon-fri 09:00-17:00, at the candidate's hours in Europe/Lisbon$"
+    ):
         tasks.find_slots("i-8", panel[:1], candidate_timezone="Europe/Lisbon")
     [first, *_] = tasks.find_slots("i-8", panel[:1], candidate_timezone="America/Los_Angeles")[
         "proposed_slots"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import schemathesis
@@ -112,6 +113,10 @@ def test_the_document_is_valid_openapi(web):
     answers = [answer for op in operations for answer in op["responses"].values()]
     assert all("X-Request-ID" in answer["headers"] for answer in answers)
     assert "X-Request-ID" in web.get("/openapi.json").headers
+    # Every reference leads to a schema of the document (a nested model once pointed to pydantic's $defs).
+    references = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(document)))
+    schemas = {f"#/components/schemas/{name}" for name in document["components"]["schemas"]}
+    assert references and references <= schemas, references - schemas
 
 
 @pytest.mark.parametrize(

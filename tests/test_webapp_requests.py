@@ -2040,41 +2040,57 @@ def test_an_interview_in_the_candidates_time_zone_shows_its_slots_there(tmp_path
     assert "Monday 14 December 2026, 10:00 to 11:00 (Europe/Berlin)" in page
 
 
-def test_each_panelist_reads_times_in_their_zone_given_or_on_file(tmp_path):
+def test_each_panelist_works_in_their_zone_and_hours_given_or_on_file(tmp_path):
     services = empty_services(tmp_path)
     web, engine = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))
     record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
     admin = offline_app(services).test_client()
+    part_time = {"days": ["mon", "tue"], "start": "10:00", "end": "14:30"}
     saved = admin.put(
         "/api/admin/interviewers/ivy",
-        json={"name": "Ivy", "email": "ivy@example.com", "timezone": "Asia/Tokyo"},
+        json={
+            "name": "Ivy",
+            "email": "ivy@example.com",
+            "timezone": "Asia/Tokyo",
+            "working_hours": part_time,
+        },
         headers=ADMIN,
     )
     assert saved.status_code == 200, saved.json
     assert admin.get("/api/admin/interviewers/ivy", headers=ADMIN).json == saved.json
     assert admin.get("/api/admin/interviewers/max", headers=ADMIN).status_code == 404
-    atlantis = admin.put(
-        "/api/admin/interviewers/ivy", json={**saved.json, "timezone": "Europe/Atlantis"}, headers=ADMIN
-    )
-    assert refused_field(atlantis) == (400, "timezone")
+    for wrong, field in [
+        ({"timezone": "Europe/Atlantis"}, "timezone"),
+        ({"working_hours": {**part_time, "end": "09:00"}}, "working_hours"),  # before it starts
+        ({"working_hours": {**part_time, "start": "10:15"}}, "working_hours.start"),  # off the grid
+        ({"working_hours": {**part_time, "days": ["mon", "mon"]}}, "working_hours"),
+        ({"working_hours": {**part_time, "days": []}}, "working_hours.days"),
+    ]:
+        refused = admin.put("/api/admin/interviewers/ivy", json={**saved.json, **wrong}, headers=ADMIN)
+        assert refused_field(refused) == (400, field), wrong
+    sunday_to_thursday = {"days": ["sun", "mon", "tue", "wed", "thu"], "start": "08:00", "end": "16:00"}
     panel = [
-        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy"},  # on file: Tokyo
-        {"username": "max", "email": "max@example.com", "name": "Max", "timezone": "Europe/Paris"},
-        {"username": "ola", "email": "ola@example.com", "name": "Ola"},  # neither: UTC
+        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy"},  # on file: Tokyo, part time
+        {"username": "max", "email": "max@example.com", "name": "Max", "timezone": "Asia/Jerusalem"}
+        | {"working_hours": sunday_to_thursday},
+        {"username": "ola", "email": "ola@example.com", "name": "Ola"},  # neither: UTC, weekdays 9 to 17
     ]
     request = {"application_id": "app_1", "lead_recruiter_email": "lead@example.com", "panel": panel}
 
     started = web.post("/api/interviews", json=request)
 
     assert started.status_code == 202, started.json
-    zones = [member["timezone"] for member in engine.variables[-1]["panel"]]
-    assert zones == ["Asia/Tokyo", "Europe/Paris", None]
+    given = [(member["timezone"], member["working_hours"]) for member in engine.variables[-1]["panel"]]
+    assert given == [("Asia/Tokyo", part_time), ("Asia/Jerusalem", sunday_to_thursday), (None, None)]
     panel[0]["timezone"] = "Mars/Olympus"
     assert refused_field(web.post("/api/interviews", json=request)) == (400, "panel.0.timezone")
-    # The interview form says where each interviewer on file works.
+    panel[0].pop("timezone")
+    panel[1]["working_hours"] = {**sunday_to_thursday, "end": "07:00"}
+    assert refused_field(web.post("/api/interviews", json=request)) == (400, "panel.1.working_hours")
+    # The interview form says when and where each interviewer on file works.
     dashboard = offline_app(services, CONSOLE=True).test_client().get("/").text
     zones = re.search(r'data-testid="panel-zones">(.*?)</p>', dashboard, re.S).group(1)
-    assert " ".join(zones.split()).endswith("where they work: ivy in Asia/Tokyo.")
+    assert " ".join(zones.split()).endswith("where they work: ivy, Asia/Tokyo mon,tue 10:00-14:30.")
 
 
 def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_path, store_url):

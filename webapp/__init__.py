@@ -13,9 +13,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hireflow.adapters.calendar import WorkingHours
 from hireflow.adapters.email import readable_span, readable_time
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.seed import load_demo_data
+from hireflow.store import Interviewer
 from job_workers.services import Services, services_from_environment
 from webapp import problems, request_log, security
 from webapp.blueprints import register
@@ -27,6 +29,15 @@ from webapp.incidents import Incidents
 from webapp.local_tasks import LocalTasks
 
 log = logging.getLogger(__name__)
+
+
+def working_week(interviewer: Interviewer) -> str:
+    """``Asia/Tokyo mon-fri 09:00-17:00``: when and where an interviewer on file works."""
+    return str(
+        WorkingHours.of_panelist(
+            {"timezone": interviewer.timezone, "working_hours": interviewer.working_hours}
+        )
+    )
 
 
 def create_app(
@@ -66,6 +77,7 @@ def create_app(
     # Times on pages read as in the emails that link to them.
     app.add_template_filter(readable_time, "when")
     app.add_template_filter(readable_span, "when_until")
+    app.add_template_filter(working_week, "working_week")
     # First, so every later hook and every log line has the request's id.
     request_log.init_app(app)
     metrics.init_app(app)

@@ -80,6 +80,7 @@ from webapp.schemas import (
     PostingSearch,
     ResumeFields,
     UnlockRequest,
+    WorkingWeek,
 )
 
 log = logging.getLogger(__name__)
@@ -693,7 +694,7 @@ class Hireflow:
             self._contact_on_file(candidate_id),
             {"candidate_name": no_contact, "candidate_email": no_contact},
         )
-        request = request.model_copy(update={"panel": self._panel_in_zones(request.panel)})
+        request = request.model_copy(update={"panel": self._panel_filled_from_file(request.panel)})
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
         started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, Var.INTERVIEW_ID, variables)
@@ -702,23 +703,34 @@ class Hireflow:
             details["candidate_timezone"] = request.candidate_timezone  # the slot page's times
         return self._accepted("interview", interview_id, started, details)
 
-    def _panel_in_zones(self, panel: list[PanelMember]) -> list[PanelMember]:
-        """The panel, a member the request gave no time zone with the one of the interviewer on
-        file by that username (their interview emails give times there)."""
-        unzoned = [member.username for member in panel if member.timezone is None]
-        if not unzoned:
+    def _panel_filled_from_file(self, panel: list[PanelMember]) -> list[PanelMember]:
+        """The panel, a member the request gave no time zone or working hours with those of the
+        interviewer on file by that username (slots fall in those hours, and their interview
+        emails give times in that zone)."""
+        unfilled = [m.username for m in panel if m.timezone is None or m.working_hours is None]
+        if not unfilled:
             return panel
         with self.services.db.sessions() as session:
-            on_file = select(Interviewer.username, Interviewer.timezone).where(
-                Interviewer.username.in_(unzoned)
-            )
-            zones = {username: zone for username, zone in session.execute(on_file) if zone}
-        return [
-            member.model_copy(update={"timezone": zones[member.username]})
-            if member.timezone is None and member.username in zones
-            else member
-            for member in panel
-        ]
+            on_file = {
+                interviewer.username: interviewer
+                for interviewer in session.scalars(
+                    select(Interviewer).where(Interviewer.username.in_(unfilled))
+                )
+            }
+        filled = []
+        for member in panel:
+            interviewer = on_file.get(member.username)
+            if interviewer is not None:
+                hours = interviewer.working_hours
+                member = member.model_copy(
+                    update={
+                        "timezone": member.timezone or interviewer.timezone,
+                        "working_hours": member.working_hours
+                        or (WorkingWeek.model_validate(hours) if hours else None),
+                    }
+                )
+            filled.append(member)
+        return filled
 
     def cancel_interview(self, interview_id: str) -> bool:
         """Publish ``interview-cancelled`` once; False when it was published or recorded before.

@@ -714,7 +714,8 @@ def _saved(request_model: type[BaseModel], id_field: str, **more: dict[str, Any]
     """The answer about a record an admin PUT saved: its id, every field of the request, and ``more``."""
     properties = {
         id_field: {"type": "string"},
-        **request_model.model_json_schema()["properties"],
+        # Nested models by reference, as the request schemas list them (components/schemas).
+        **request_model.model_json_schema(ref_template="#/components/schemas/{model}")["properties"],
         **more,
     }
     return {"type": "object", "required": list(properties), "properties": properties}

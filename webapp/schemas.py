@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hireflow.skills import SKILL_BY_ALIAS, SKILLS, canonical_skill
 from job_workers.incidents import EVERY_CAUSE
@@ -25,6 +25,8 @@ PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,100}$"
 PROCESS_DEFINITION_ID = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
 # An IANA time zone name, such as Europe/Berlin or America/Argentina/Buenos_Aires.
 TIMEZONE = r"^[A-Za-z][A-Za-z0-9_+-]{0,29}(/[A-Za-z0-9_+-]{1,30}){0,2}$"
+# A time of day on the calendar's half-hour grid, such as 09:00 or 17:30.
+HALF_HOUR = r"^([01][0-9]|2[0-3]):(00|30)$"
 # A purchase of credits: kept as "<employer id>:<purchase>" in the ledger's 200 characters.
 PURCHASE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,98}$"
 
@@ -56,6 +58,7 @@ PATTERN_IN_WORDS = {
     PRINTABLE: "text without control characters (no tabs or line breaks)",
     PAYMENT_METHOD: "a saved card's payment method id, like pm_card_visa",
     TIMEZONE: "a time zone name of the tz database, like Europe/Berlin",
+    HALF_HOUR: "a time of day on the half hour, like 09:00 or 17:30",
     PURCHASE: "1 to 99 letters, digits, '.', '_' or '-', starting with a letter or digit",
     PROCESS_DEFINITION_ID: "a BPMN process id: 1 to 100 letters, digits, '_', '.' or '-', "
     "starting with a letter or '_'",
@@ -142,6 +145,28 @@ class CardUpdate(Strict):
     payment_method_ref: PaymentMethodRef
 
 
+class WorkingWeek(Strict):
+    """When an interviewer works, on their own clock: slots are offered only then."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        min_length=1, max_length=7, description='The days they work, like ["mon", "tue"].'
+    )
+    start: Annotated[str, StringConstraints(pattern=HALF_HOUR)] = Field(
+        description="When their working day starts, like 09:00."
+    )
+    end: Annotated[str, StringConstraints(pattern=HALF_HOUR)] = Field(
+        description="When it ends, like 17:00: after the start, the same day."
+    )
+
+    @model_validator(mode="after")
+    def _a_day_within_one_day(self) -> WorkingWeek:
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("days: each day once")
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must come after start {self.start}, the same day")
+        return self
+
+
 class PanelMember(Strict):
     username: Identifier
     email: Email
@@ -151,6 +176,11 @@ class PanelMember(Strict):
         description="Where the panelist works: slots are offered in working hours there, and their "
         "emails give times in this zone. Absent: the zone of the interviewer on file by username, "
         "else UTC.",
+    )
+    working_hours: WorkingWeek | None = Field(
+        None,
+        description="When the panelist works, in their time zone. Absent: the hours of the "
+        "interviewer on file by username, else weekdays 09:00 to 17:00.",
     )
 
 
@@ -234,6 +264,11 @@ class InterviewerRequest(Strict):
         description="Where the interviewer works: interview slots are offered in working hours "
         "there, and their interview emails give times in this zone (a panel's request may name "
         "another). Absent: UTC.",
+    )
+    working_hours: WorkingWeek | None = Field(
+        None,
+        description="When the interviewer works, in their time zone: interview slots are offered "
+        "only then (a panel's request may give others). Absent: weekdays 09:00 to 17:00.",
     )
 
 

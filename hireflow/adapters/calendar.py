@@ -11,8 +11,8 @@ impossible, even for two workers booking at once.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,7 +66,7 @@ class InterviewCalendar(Protocol):
         duration: timedelta,
         limit: int,
         *,
-        time_zones: Collection[str | None] = (),
+        working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
     ) -> list[Slot]: ...
 
@@ -90,37 +90,71 @@ def zone_named(name: str | None) -> tzinfo:
         return UTC
 
 
-def working_zones(time_zones: Collection[str | None]) -> list[tzinfo]:
-    """The distinct zones a panel works in (``zone_named`` of each; UTC for none given)."""
-    return list(dict.fromkeys(zone_named(name) for name in time_zones or [None]))
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _within(slot: Slot, zone: tzinfo, hours: tuple[int, int], *, weekdays_only: bool = False) -> bool:
-    """Whether ``slot`` falls within ``hours`` (from, to) of one day where it is ``zone``'s time,
-    and on a weekday there if ``weekdays_only``."""
-    start, end = (moment.replace(tzinfo=UTC).astimezone(zone) for moment in (slot.start, slot.end))
-    first, last = hours
-    on_a_day_open = start.weekday() < 5 or not weekdays_only
-    return on_a_day_open and first <= start.hour and end <= start.replace(hour=last, minute=0)
+@dataclass(frozen=True)
+class WorkingHours:
+    """When someone works, where they work: days of the week (0 is Monday) and the hours of
+    each, on their own clock in ``zone`` (a tz database name; None: UTC)."""
+
+    zone: str | None = None
+    days: frozenset[int] = frozenset(range(5))
+    start: time = time(9)
+    end: time = time(17)
+
+    @classmethod
+    def of_panelist(cls, member: dict) -> WorkingHours:
+        """A panel member's, from the interview's ``panel`` variable: their ``timezone`` and
+        ``working_hours`` (``{"days": ["mon", ...], "start": "09:00", "end": "17:00"}``);
+        weekdays from 09:00 to 17:00 for one without."""
+        given = member.get("working_hours") or {}
+        hours = cls(zone=member.get("timezone"))
+        if given:
+            hours = cls(
+                zone=hours.zone,
+                days=frozenset(WEEKDAYS.index(day) for day in given["days"]),
+                start=time.fromisoformat(given["start"]),
+                end=time.fromisoformat(given["end"]),
+            )
+        return hours
+
+    def __str__(self) -> str:
+        """``Europe/Berlin mon-fri 09:00-17:00``, as an operator reads it in an incident."""
+        return f"{self.zone or 'UTC'} {_days_named(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    def cover(self, slot: Slot) -> bool:
+        """Whether ``slot`` lies within one working day of these, on their clock."""
+        zone = zone_named(self.zone)
+        start, end = (moment.replace(tzinfo=UTC).astimezone(zone) for moment in (slot.start, slot.end))
+        day_end = datetime.combine(start.date(), self.end, start.tzinfo)
+        return start.weekday() in self.days and self.start <= start.time() and end <= day_end
+
+
+def _days_named(days: frozenset[int]) -> str:
+    """``mon-fri``, ``sun-thu`` (a run of three days or more, across the week's end too),
+    ``mon,wed``, ``every day``."""
+    if len(days) == len(WEEKDAYS):
+        return "every day"
+    for first in range(len(WEEKDAYS)):
+        run = [(first + offset) % len(WEEKDAYS) for offset in range(len(days))]
+        if len(days) > 2 and set(run) == days:
+            return f"{WEEKDAYS[run[0]]}-{WEEKDAYS[run[-1]]}"
+    return ",".join(WEEKDAYS[day] for day in sorted(days))
+
+
+# When a candidate may be asked to an interview where they live: waking hours, any day.
+CANDIDATE_HOURS = WorkingHours(days=frozenset(range(7)), start=time(8), end=time(20))
 
 
 class StoreCalendar:
-    """Bookings in the domain store, offered on weekdays within working hours (9 to 17 by
-    default) where each panel member works: in their time zone, UTC for one without; and,
-    for a candidate whose zone is known, at waking hours there (8 to 20, any day)."""
+    """Bookings in the domain store, offered within each panel member's working hours where
+    they work (weekdays 9 to 17 in UTC for one who gave none); and, for a candidate whose
+    zone is known, at waking hours there (8 to 20, any day)."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        cell_minutes: int = 30,
-        working_hours: tuple[int, int] = (9, 17),
-        candidate_hours: tuple[int, int] = (8, 20),
-    ):
+    def __init__(self, db: Database, *, cell_minutes: int = 30):
         self.db = db
         self.cell = timedelta(minutes=cell_minutes)
-        self.working_hours = working_hours
-        self.candidate_hours = candidate_hours
 
     def _cells(self, slot: Slot) -> list[datetime]:
         cells, moment = [], slot.start
@@ -140,21 +174,22 @@ class StoreCalendar:
         duration: timedelta,
         limit: int = 3,
         *,
-        time_zones: Collection[str | None] = (),
+        working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
         busy_elsewhere: list[Slot] = (),
     ) -> list[Slot]:
         """Up to ``limit`` slots of ``duration`` when the whole panel is free, earliest first.
 
-        ``time_zones``: where the panel members work (tz database names; None or none
-        given: UTC); a slot lies in working hours on a weekday in each of them.
+        ``working_hours``: when and where each panel member works; a slot lies within
+        every one of them (none given: weekdays 9 to 17 in UTC).
         ``candidate_zone``: where the candidate lives, if known; a slot lies in the
-        candidate's hours there too.
+        candidate's waking hours there too.
         ``busy_elsewhere``: times when someone on the panel is busy outside hireflow (their
         own calendar's meetings); no slot overlaps them.
         """
-        panel_zones = working_zones(time_zones)
-        candidate_place = zone_named(candidate_zone) if candidate_zone else None
+        everyones_hours = set(working_hours) or {WorkingHours()}
+        if candidate_zone:
+            everyones_hours.add(replace(CANDIDATE_HOURS, zone=candidate_zone))
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
         elsewhere = [Slot(_naive_utc(b.start), _naive_utc(b.end)) for b in busy_elsewhere]
         with self.db.sessions() as session:
@@ -173,11 +208,7 @@ class StoreCalendar:
         found: list[Slot] = []
         while start + duration <= window.end and len(found) < limit:
             slot = Slot(start, start + duration)
-            in_hours = all(
-                _within(slot, zone, self.working_hours, weekdays_only=True) for zone in panel_zones
-            )
-            if candidate_place is not None:
-                in_hours = in_hours and _within(slot, candidate_place, self.candidate_hours)
+            in_hours = all(hours.cover(slot) for hours in everyones_hours)
             panel_free = not any((who, cell) in busy for who in interviewer_ids for cell in self._cells(slot))
             panel_free = panel_free and not any(slot.overlaps(other) for other in elsewhere)
             if in_hours and panel_free:
@@ -322,7 +353,7 @@ class CalDavCalendar:
         duration: timedelta,
         limit: int = 3,
         *,
-        time_zones: Collection[str | None] = (),
+        working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
     ) -> list[Slot]:
         """Slots in everyone's hours when the whole panel is free both in hireflow and in
@@ -334,7 +365,7 @@ class CalDavCalendar:
             window,
             duration,
             limit,
-            time_zones=time_zones,
+            working_hours=working_hours,
             candidate_zone=candidate_zone,
             busy_elsewhere=busy,
         )
