@@ -22,6 +22,7 @@ from datetime import datetime
 import requests
 
 from chaos.flows import Flow, SentMessage, Started
+from chaos.world import ADMIN_TOKEN
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import EmbeddedEngineClient
 from job_workers.incidents import RETRY  # what every incident message's advice ends with
@@ -204,16 +205,38 @@ class Checker:
                     report.details.append(f"unclear incident on instance {state.key}: {message!r}")
 
     def repair_incidents(self, states: dict[str, InstanceState]) -> int:
-        """What an operator does in Operate once the fault is gone: retries back, incident resolved."""
-        repaired = 0
+        """What an operator does once the fault is gone, with hireflow's own repair tool: every
+        incident of a cause the worker pool names is retried at once by cause through the
+        webapp's admin API (Operate's batch retry); any other is retried on its own (one more
+        try, then resolved). Returns how many of these instances' incidents were retried."""
+        ours = {str(incident["incidentKey"]) for state in states.values() for incident in state.incidents}
+        if not ours:
+            return 0
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        counted = requests.get(f"{self.world.web_url}/api/admin/incidents", headers=admin, timeout=60)
+        counted.raise_for_status()
+        retried: set[str] = set()
+        for cause in counted.json()["causes"]:
+            if cause["batchRetry"]:
+                answer = requests.post(
+                    f"{self.world.web_url}/api/admin/incidents/retry",
+                    json={"cause": cause["cause"]},
+                    headers=admin,
+                    timeout=300,
+                )
+                answer.raise_for_status()
+                retried |= set(answer.json()["retried"])
         for state in states.values():
             for incident in state.incidents:
+                key = str(incident["incidentKey"])
+                if key in retried:
+                    continue
                 job_key = str(incident.get("jobKey") or "")
                 if job_key and job_key not in {"-1", "None"}:
-                    self.client.update_job_retries(job_key, 3)
-                self.client.resolve_incident(str(incident["incidentKey"]))
-                repaired += 1
-        return repaired
+                    self.client.update_job_retries(job_key, 1)
+                self.client.resolve_incident(key)
+                retried.add(key)
+        return len(ours & retried)
 
     def element_instances(self, instance_key: str, element_id: str) -> list[dict]:
         return self.client.search_element_instances(processInstanceKey=instance_key, elementId=element_id)
