@@ -98,6 +98,19 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
         what="the withdrawal",
         seen=lambda: describe_instance(process_engine.client, application.json["processInstanceKey"]),
     )
+    # What the candidate may ask to see first (GDPR art. 15): all that the erasure removes.
+    kept = web.get(f"/api/candidates/{candidate_id}")
+    assert kept.status_code == 200, kept.json
+    assert kept.json["profile"]["email"].endswith("@example.com")
+    assert kept.json["profile"]["skills"] == ["python", "sql"]
+    assert [(i["kind"], i["id"]) for i in kept.json["items"]] == [
+        ("resume", resume["id"]),
+        ("application", application_id),
+    ]
+    assert kept.json["files"] == sorted([file_ref, text_ref])
+    assert "resume-received" in [email["template"] for email in kept.json["emails"]]
+    assert resume["processInstanceKey"] in kept.json["engine"]["processInstanceKeys"]
+
     erased = web.delete(f"/api/candidates/{candidate_id}")
 
     assert erased.status_code == 200, erased.json
@@ -121,6 +134,7 @@ def test_a_candidate_is_erased_once_their_items_have_ended(web, process_engine, 
     assert "filename" not in status["details"] and "candidate_id" not in status["details"]
 
     assert web.delete(f"/api/candidates/{candidate_id}").status_code == 404  # nothing is left
+    assert web.get(f"/api/candidates/{candidate_id}").status_code == 404  # nothing ties to them
 
     # The same candidate may come back with the same file: it is a new upload, processed anew.
     again = processed_resume(web, process_engine, candidate_id, content)

@@ -38,6 +38,7 @@ from hireflow.store import (
     CandidateSkill,
     ContactAccess,
     Database,
+    EmailOutboxEntry,
     Employer,
     JobPosting,
     PostingSkill,
@@ -2684,6 +2685,54 @@ def test_an_employer_lists_its_postings_with_their_applications_counted(tmp_path
     }
     assert refused_field(web.get("/api/employers/acme/postings?state=draft")) == (400, "state")
     assert refused_field(web.get("/api/employers/a%20b/postings")) == (400, "employer_id")
+
+
+def test_a_candidate_may_see_everything_hireflow_keeps_about_them(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services).test_client()
+    sent = datetime(2026, 12, 2, 9, 0)
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"))
+        session.add(ContactAccess(employer_id="acme", candidate_id="ada", unlock_id="unl_1", granted_at=sent))
+        for dedupe_key, recipient in [
+            ("application-shortlisted:app_1:2251", "ada@example.com"),
+            ("employer-shortlisted:app_1:2252", "hiring@acme.example"),  # about her, not to her
+            ("application-shortlisted:app_9:2253", "ada@example.com"),  # another candidate's item
+        ]:
+            session.add(
+                EmailOutboxEntry(
+                    dedupe_key=dedupe_key,
+                    recipient=recipient,
+                    template=dedupe_key.split(":")[0],
+                    status="sent",
+                    claimed_until=sent,
+                    sent_at=sent,
+                    first_tried_at=sent,
+                )
+            )
+    record_status(
+        services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada", "posting_id": "p"}
+    )
+    record_status(services.db, "unlock", "unl_1", "unlocked", {"candidate_id": "ada", "employer_id": "acme"})
+
+    kept = web.get("/api/candidates/ada")
+
+    assert kept.status_code == 200, kept.json
+    assert (
+        kept.json["profile"]["name"] == "Ada Lovelace" and kept.json["profile"]["email"] == "ada@example.com"
+    )
+    assert [(i["kind"], i["id"], i["status"]) for i in kept.json["items"]] == [
+        ("application", "app_1", "shortlisted"),
+        ("unlock", "unl_1", "unlocked"),
+    ]
+    assert kept.json["contactAccess"] == [
+        {"employerId": "acme", "unlockId": "unl_1", "grantedAt": "2026-12-02T09:00:00Z"}
+    ]
+    assert kept.json["emails"] == [
+        {"template": "application-shortlisted", "status": "sent", "sentAt": "2026-12-02T09:00:00Z"}
+    ]
+    assert web.get("/api/candidates/bob").status_code == 404
+    assert refused_field(web.get("/api/candidates/a%20b")) == (400, "candidate_id")
 
 
 def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):

@@ -811,6 +811,75 @@ class Hireflow:
 
     # -- erasure --
 
+    def candidate_data(self, candidate_id: str) -> dict[str, Any]:
+        """Everything hireflow keeps about one candidate, for their request to see it (GDPR art. 15).
+
+        The search profile (with the contact details their latest resume gave), every item
+        of theirs with its status and details (their interviews too), which employers may see
+        their contact details, the stored files of their resumes, the emails sent to their
+        address, and the engine's process instances that hold more (their variables, in
+        Operate). What ``erase_candidate`` would remove is all here. Raises 404 for a
+        candidate hireflow keeps nothing about.
+        """
+        items = self._candidate_items(candidate_id)
+        with self.services.db.sessions() as session:
+            profile = session.get(Candidate, candidate_id)
+            access = session.scalars(
+                select(ContactAccess)
+                .where(ContactAccess.candidate_id == candidate_id)
+                .order_by(ContactAccess.granted_at)
+            ).all()
+            emails = _outbox_entries(
+                session, [r.business_id for r in items], profile.email if profile else None
+            )
+        if not items and profile is None:
+            raise Problem(404, "No such candidate", f"hireflow keeps nothing about candidate {candidate_id}")
+        return {
+            "candidateId": candidate_id,
+            "profile": None
+            if profile is None
+            else {
+                "name": profile.name,
+                "email": profile.email,
+                "skills": list(profile.skills),
+                "yearsOfExperience": profile.years_of_experience,
+                "resumeId": profile.resume_id,
+                "indexedAt": profile.indexed_at.isoformat() + "Z",
+            },
+            "items": [
+                {
+                    "kind": record.kind,
+                    "id": record.business_id,
+                    "status": self._business_status(record.kind, record.business_id, record.status),
+                    "updatedAt": record.updated_at.isoformat() + "Z",
+                    "details": record.details or {},
+                }
+                for record in sorted(items, key=lambda r: (r.updated_at, r.kind, r.business_id))
+            ],
+            "contactAccess": [
+                {
+                    "employerId": a.employer_id,
+                    "unlockId": a.unlock_id,
+                    "grantedAt": a.granted_at.isoformat() + "Z",
+                }
+                for a in access
+            ],
+            "files": sorted({ref for r in items if r.kind == "resume" for ref in _file_refs(r.details)}),
+            "emails": [
+                {
+                    "template": entry.template,
+                    "status": entry.status,
+                    "sentAt": entry.sent_at.isoformat() + "Z" if entry.sent_at else None,
+                }
+                for entry in emails
+            ],
+            "engine": {
+                "processInstanceKeys": sorted(
+                    {str(key) for r in items if (key := (r.details or {}).get("process_instance_key"))}
+                )
+            },
+        }
+
     def erase_candidate(self, candidate_id: str) -> dict[str, Any]:
         """Erase what hireflow keeps about one candidate, once all their items have ended.
 
@@ -1743,13 +1812,25 @@ def _records_mentioning(session, kinds: tuple[str, ...], field: str, value: str)
     return [r for r in rows if (r.details or {}).get(field) == value]
 
 
+def _emails_of(business_ids: list[str]):
+    """The condition on outbox entries of these items' emails (a dedupe key reads template:
+    business id:element instance)."""
+    return or_(*(EmailOutboxEntry.dedupe_key.like(f"%:{_like(i)}:%", escape="\\") for i in business_ids))
+
+
 def _delete_outbox_entries(session, business_ids: list[str]) -> int:
     """Remove the outbox entries (recipient addresses) of these items' emails; how many."""
     if not business_ids:
         return 0
-    # A dedupe key reads template:business id:element instance.
-    matches = [EmailOutboxEntry.dedupe_key.like(f"%:{_like(i)}:%", escape="\\") for i in business_ids]
-    return session.execute(delete(EmailOutboxEntry).where(or_(*matches))).rowcount
+    return session.execute(delete(EmailOutboxEntry).where(_emails_of(business_ids))).rowcount
+
+
+def _outbox_entries(session, business_ids: list[str], recipient: str | None) -> list[EmailOutboxEntry]:
+    """The outbox entries of these items' emails to ``recipient``, oldest first (none without one)."""
+    if not business_ids or not recipient:
+        return []
+    found = select(EmailOutboxEntry).where(_emails_of(business_ids), EmailOutboxEntry.recipient == recipient)
+    return list(session.scalars(found.order_by(EmailOutboxEntry.first_tried_at, EmailOutboxEntry.dedupe_key)))
 
 
 def _file_refs(details: dict | None) -> list[str]:

@@ -105,6 +105,75 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "CandidateData": {
+        "type": "object",
+        "required": ["candidateId", "profile", "items", "contactAccess", "files", "emails", "engine"],
+        "properties": {
+            "candidateId": {"type": "string"},
+            "profile": {
+                "type": ["object", "null"],
+                "description": "what search reads, from the latest resume; null once erased",
+                "required": ["name", "email", "skills", "yearsOfExperience", "resumeId", "indexedAt"],
+                "properties": {
+                    "name": NULLABLE_STRING,
+                    "email": NULLABLE_STRING,
+                    "skills": {"type": "array", "items": {"type": "string"}},
+                    "yearsOfExperience": {"type": ["integer", "null"]},
+                    "resumeId": {"type": "string"},
+                    "indexedAt": {"type": "string"},
+                },
+            },
+            "items": {
+                "type": "array",
+                "description": "resumes, applications, unlocks and interviews, oldest change first",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "id", "status", "updatedAt", "details"],
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "id": {"type": "string"},
+                        "status": {"type": "string"},
+                        "updatedAt": {"type": "string"},
+                        "details": {"type": "object"},
+                    },
+                },
+            },
+            "contactAccess": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["employerId", "unlockId", "grantedAt"],
+                    "properties": {
+                        "employerId": {"type": "string"},
+                        "unlockId": {"type": "string"},
+                        "grantedAt": {"type": "string"},
+                    },
+                },
+            },
+            "files": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "references of the resume files and their extracted text in the file store",
+            },
+            "emails": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["template", "status", "sentAt"],
+                    "properties": {
+                        "template": {"type": "string"},
+                        "status": {"type": "string"},
+                        "sentAt": NULLABLE_STRING,
+                    },
+                },
+            },
+            "engine": {
+                "type": "object",
+                "required": ["processInstanceKeys"],
+                "properties": {"processInstanceKeys": {"type": "array", "items": {"type": "string"}}},
+            },
+        },
+    },
     "PostingApplications": {
         "type": "object",
         "required": ["postingId", "applications", "next"],
@@ -928,6 +997,20 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/api/candidates/{candidate_id}": {
+            "get": {
+                "summary": "What hireflow keeps about a candidate (GDPR article 15)",
+                "description": "For the candidate's request to see their data: the search profile with "
+                "the contact details, every item of theirs with its details, the employers who may see "
+                "the contact details, the stored resume files, the emails sent to their address, and "
+                "the engine's process instances whose variables hold more (export those from Operate). "
+                "All that the erasure below removes is here.",
+                "parameters": [CANDIDATE_ID],
+                "responses": {
+                    "200": _json("CandidateData", "What is kept."),
+                    "400": INVALID,
+                    "404": _problem("hireflow keeps nothing about this candidate."),
+                },
+            },
             "delete": {
                 "summary": "Erase what hireflow keeps about a candidate (GDPR article 17)",
                 "description": "Removes the resume files and their text, the search profile, employers' "
@@ -942,7 +1025,7 @@ def openapi_document() -> dict[str, Any]:
                     "409": _problem("Some of the candidate's items are in progress; nothing was erased."),
                     "503": UNAVAILABLE,
                 },
-            }
+            },
         },
         "/api/applications": {"post": _start("Apply to a job posting", "ApplicationRequest")},
         "/api/applications/{business_id}": {"get": _status("An application's status")},

@@ -1,4 +1,5 @@
-"""``/api/candidates``: search by skill, postings that fit one, contact details once unlocked, erasure."""
+"""``/api/candidates``: search by skill, postings that fit one, contact details once unlocked, and
+what hireflow keeps about a candidate: to see it, and to erase it."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def contact(candidate_id: str):
     """The candidate's name and email for an employer whose unlock granted access (404 otherwise)."""
     asking = ContactQuery.model_validate(request.args.to_dict())
     return jsonify(hireflow().contact_for(path_id("candidate_id", candidate_id), asking.employer_id))
+
+
+@bp.get("/<candidate_id>")
+def candidate_data(candidate_id: str):
+    """Everything hireflow keeps about the candidate, for their request to see it (GDPR art. 15)."""
+    return jsonify(hireflow().candidate_data(path_id("candidate_id", candidate_id)))
 
 
 @bp.delete("/<candidate_id>")
