@@ -2687,6 +2687,53 @@ def test_an_employer_lists_its_postings_with_their_applications_counted(tmp_path
     assert refused_field(web.get("/api/employers/a%20b/postings")) == (400, "employer_id")
 
 
+def test_the_postings_page_counts_each_postings_applications_and_leads_to_them(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+    with services.db.sessions.begin() as session:
+        session.add_all(
+            [
+                Employer(
+                    employer_id="acme",
+                    name="Acme",
+                    email="hr@acme.example",
+                    payment_method_ref="pm_card_visa",
+                ),
+                JobPosting(posting_id="p-data", employer_id="acme", title="Data engineer"),
+                JobPosting(posting_id="p-old", employer_id="acme", title="Filled role", open=False),
+                JobPosting(posting_id="p-web", employer_id="globex", title="Web developer"),
+            ]
+        )
+    for number, status in enumerate(["submitted", "shortlisted", "shortlisted"]):
+        record_status(
+            services.db,
+            "application",
+            f"app_{number}",
+            status,
+            {"candidate_id": f"c{number}", "posting_id": "p-data"},
+        )
+
+    page = web.get("/postings")
+
+    assert page.status_code == 200
+    [body] = re.findall(r'<table data-testid="postings">.*?<tbody>(.*?)</tbody>', page.text, re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    text = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+    assert text == [
+        "Data engineer p-data acme yes 3 shortlisted 2, submitted 1 Applications Best candidates",
+        "Filled role p-old acme closed 0 - Applications",
+        "Web developer p-web globex yes 0 - Applications Best candidates",
+    ]
+    assert '<a href="/items?q=p-data&amp;kind=application">Applications</a>' in rows[0]
+    assert '<a href="/candidates?posting_id=p-data">Best candidates</a>' in rows[0]
+    acme_open = web.get("/postings?employer_id=acme&state=open&after=").text
+    assert (
+        "Data engineer" in acme_open and "Filled role" not in acme_open and "Web developer" not in acme_open
+    )
+    assert '<a href="/postings">Postings</a>' in page.text  # in the console's navigation
+    assert web.get("/postings?state=draft").status_code == 400
+
+
 def test_a_candidate_may_see_everything_hireflow_keeps_about_them(tmp_path):
     services = empty_services(tmp_path)
     web = offline_app(services).test_client()
@@ -2844,7 +2891,7 @@ def test_an_item_page_links_its_candidates_items_and_shows_a_paid_charge_once(tm
     assert set(web.get("/api/unlocks/unl_1").json["details"]) >= {"card_charged", "paid"}
 
 
-@pytest.mark.parametrize("path", ["/", "/items/unlock/unl_1", "/mail"])
+@pytest.mark.parametrize("path", ["/", "/items/unlock/unl_1", "/mail", "/postings"])
 def test_the_console_can_be_turned_off(guarded, path):
     app, _ = guarded
     page = app.test_client().get(path)

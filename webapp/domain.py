@@ -1502,16 +1502,18 @@ class Hireflow:
         page, last = _one_page(rows, page_size)
         return [_as_listed(posting) for posting in page], last.posting_id if last else None
 
-    def employer_postings(
-        self, employer_id: str, query: EmployerPostingsQuery, page_size: int = POSTINGS_PAGE
+    def postings_with_applications(
+        self, query: EmployerPostingsQuery, employer_id: str | None = None, page_size: int = POSTINGS_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """The employer's postings by id, open or closed, a page at a time, each with its applications
-        counted by status (as recorded; an erased candidate's are not counted).
+        """The postings by id (the employer's, if given), open or closed, a page at a time, each
+        with its applications counted by status (as recorded; an erased candidate's are not
+        counted).
 
         Also the id of the page's last posting when more follow: the next page's cursor.
         """
-        found = select(JobPosting).where(JobPosting.employer_id == employer_id)
-        found = found.order_by(JobPosting.posting_id)
+        found = select(JobPosting).order_by(JobPosting.posting_id)
+        if employer_id is not None:
+            found = found.where(JobPosting.employer_id == employer_id)
         if query.state != "any":
             found = found.where(JobPosting.open.is_(query.state == "open"))
         if query.after:

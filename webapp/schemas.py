@@ -364,6 +364,12 @@ class EmployerPostingsQuery(Strict):
     )
 
 
+class PostingsPageQuery(EmployerPostingsQuery):
+    """Which page of postings the console's Postings page lists: of one employer, or of all."""
+
+    employer_id: Identifier | None = Field(None, description="Only this employer's postings.")
+
+
 class FittingQuery(Strict):
     """How many of the best fits: the postings that fit a candidate (``GET /api/candidates/<id>/
     postings``), the candidates who fit a posting (``GET /api/postings/<id>/candidates``)."""

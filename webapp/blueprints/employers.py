@@ -24,5 +24,5 @@ def postings(employer_id: str):
     """The employer's postings, open and closed, each with its applications counted by status."""
     employer_id = path_id("employer_id", employer_id)
     query = EmployerPostingsQuery.model_validate(request.args.to_dict())
-    found, next_page = hireflow().employer_postings(employer_id, query)
+    found, next_page = hireflow().postings_with_applications(query, employer_id)
     return jsonify({"employerId": employer_id, "postings": found, "next": next_page})

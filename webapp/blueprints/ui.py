@@ -27,6 +27,7 @@ from webapp.schemas import (
     CandidateSearch,
     InterviewRequest,
     ItemQuery,
+    PostingsPageQuery,
     ResumeFields,
     UnlockRequest,
 )
@@ -238,6 +239,24 @@ def items():
         order=query.order,
         kinds=KINDS,
         states=ITEM_STATES,
+        paged=query.after is not None,
+    )
+
+
+@bp.get("/postings")
+def postings():
+    """Every posting (or one employer's), open or closed, with its applications counted by status,
+    each leading to its applications and, while open, to the candidates who fit it best."""
+    # The filter form sends every field, the unused ones empty.
+    query = PostingsPageQuery.model_validate({k: v.strip() for k, v in request.args.items() if v.strip()})
+    found, next_page = hireflow().postings_with_applications(query, query.employer_id)
+    return render_template(
+        "postings.html",
+        postings=found,
+        next_page=next_page,
+        employers=[employer for employer, _ in hireflow().employers()],
+        employer_id=query.employer_id,
+        state=query.state,
         paged=query.after is not None,
     )
 
