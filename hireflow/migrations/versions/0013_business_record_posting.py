@@ -38,6 +38,20 @@ def upgrade() -> None:
         op.add_column("business_records", sa.Column("posting_id", sa.String(length=100), nullable=True))
     if INDEX not in {index["name"] for index in inspector.get_indexes("business_records")}:
         op.create_index(INDEX, "business_records", ["posting_id", "updated_at", "kind", "business_id"])
+    # One statement where the database reads JSON (a store of millions of applications
+    # would take one round trip each otherwise); row by row elsewhere.
+    extract = {
+        "postgresql": "details->>'posting_id'",
+        "sqlite": "json_extract(details, '$.posting_id')",
+    }.get(bind.dialect.name)
+    if extract:
+        bind.execute(
+            sa.text(
+                f"UPDATE business_records SET posting_id = NULLIF({extract}, '') "
+                "WHERE kind = 'application' AND posting_id IS NULL"
+            )
+        )
+        return
     records = sa.table(
         "business_records",
         sa.column("kind", sa.String),
