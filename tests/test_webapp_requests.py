@@ -1030,7 +1030,7 @@ def test_an_operator_retries_every_incident_of_one_cause_at_once(tmp_path):
     retried = web.post("/api/admin/incidents/retry", json=outage, headers=ADMIN)
 
     assert retried.status_code == 200, retried.json
-    assert retried.json["retried"] == ["11", "12"]
+    assert (retried.json["retried"], retried.json["left"]) == (["11", "12"], 0)
     assert [r["incidentKey"] for r in retried.json["refused"]] == ["13"]
     assert "job 113 not found" in retried.json["refused"][0]["reason"]
     # As Operate's retry does, each: one more try, then resolved; nothing of the other causes.
@@ -1043,6 +1043,13 @@ def test_an_operator_retries_every_incident_of_one_cause_at_once(tmp_path):
     for body in ({"cause": "Raised by the engine (EXTRACT_VALUE_ERROR)"}, {}, {"cause": "payment"}):
         refused = web.post("/api/admin/incidents/retry", json=body, headers=ADMIN)
         assert refused_field(refused) == (400, "cause"), body
+    # Thousands after a long outage: a page at a time, oldest first, so no proxy gives up waiting.
+    engine.calls.clear()
+    first_page = web.post("/api/admin/incidents/retry", json={**outage, "limit": 1}, headers=ADMIN).json
+    assert (first_page["retried"], first_page["left"]) == (["11"], 2)
+    assert engine.calls == [("retries", "111", 1), ("resolve", "11")]
+    too_few = web.post("/api/admin/incidents/retry", json={**outage, "limit": 0}, headers=ADMIN)
+    assert refused_field(too_few) == (400, "limit")
     assert web.post("/api/admin/incidents/retry", json=outage).status_code == 401
 
     # The console's Tasks page, where there is no Operate: the same counts, a button each.

@@ -95,18 +95,18 @@ class Incidents:
             for cause, count in sorted(counts.items(), key=lambda each: (-each[1], each[0]))
         ]
 
-    def retry_every(self, cause: str) -> dict[str, Any]:
-        """Retry every open incident the pool raised with ``cause``; what was retried and what not.
+    def retry_every(self, cause: str, limit: int = 500) -> dict[str, Any]:
+        """Retry the open incidents the pool raised with ``cause``, oldest first, at most ``limit``;
+        what was retried, what the engine refused, and how many are ``left`` for another call.
 
         Each is retried as Operate's Retry does (one more try, then resolved); one the engine
         refuses (resolved meanwhile, its job gone) is reported and the rest go on. An engine
         that cannot be reached stops the batch with a 503; asking again retries those left,
         since a resolved incident is no longer open.
         """
+        of_cause = [incident for incident in self.open() if cause_of_incident(incident) == cause]
         retried, refused = [], []
-        for incident in self.open():
-            if cause_of_incident(incident) != cause:
-                continue
+        for incident in of_cause[:limit]:
             key = str(incident["incidentKey"])
             job_key = str(incident["jobKey"]) if incident.get("jobKey") is not None else None
             try:
@@ -115,5 +115,7 @@ class Incidents:
                 refused.append({"incidentKey": key, "reason": str(exc)})
                 continue
             retried.append(key)
-        log.info("retried %d incident(s) of cause %r (%d refused)", len(retried), cause, len(refused))
-        return {"cause": cause, "retried": retried, "refused": refused}
+        left = max(0, len(of_cause) - limit)
+        tally = (len(retried), cause, len(refused), left)
+        log.info("retried %d incident(s) of cause %r (%d refused, %d left)", *tally)
+        return {"cause": cause, "retried": retried, "refused": refused, "left": left}

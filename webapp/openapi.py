@@ -243,9 +243,14 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "IncidentsRetried": {
         "type": "object",
-        "required": ["cause", "retried", "refused"],
+        "required": ["cause", "retried", "refused", "left"],
         "properties": {
             "cause": {"type": "string"},
+            "left": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "incidents of the cause beyond the limit, not tried: ask again",
+            },
             "retried": {"type": "array", "items": {"type": "string"}, "description": "incident keys"},
             "refused": {
                 "type": "array",

@@ -440,6 +440,13 @@ class IncidentRetry(Strict):
         "/api/admin/incidents counts them (mend the cause first: a retry that fails again "
         "opens a new incident)."
     )
+    limit: int = Field(
+        500,
+        ge=1,
+        le=1000,
+        description="At most this many in one request, so it answers before a proxy gives up; "
+        "left in the answer says how many remain for the next.",
+    )
 
 
 REQUEST_MODELS: list[type[BaseModel]] = [

@@ -259,4 +259,5 @@ def incidents_by_cause():
 @bp.post("/incidents/retry")
 def retry_incidents():
     """Retry every open incident of one cause, once it is mended, as Operate's batch retry does."""
-    return jsonify(incidents().retry_every(json_body(IncidentRetry).cause))
+    asked = json_body(IncidentRetry)
+    return jsonify(incidents().retry_every(asked.cause, asked.limit))
