@@ -10,6 +10,7 @@ pool's message starts with (``job_workers.incidents``).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,10 +79,7 @@ class Incidents:
 
     def by_cause(self) -> list[CauseCount]:
         """The open incidents counted by cause, the most first."""
-        counts: dict[str, int] = {}
-        for incident in self.open():
-            cause = cause_of_incident(incident)
-            counts[cause] = counts.get(cause, 0) + 1
+        counts = Counter(cause_of_incident(incident) for incident in self.open())
         catalogue = {cause.what: cause for cause in EVERY_CAUSE}
         retried_first = {cause.what for cause in (*TECHNICAL_CAUSES, UNEXPECTED)}
         return [
