@@ -2741,8 +2741,8 @@ def test_the_postings_page_counts_each_postings_applications_and_leads_to_them(t
     assert web.get("/postings?state=draft").status_code == 400
 
 
-def test_a_candidate_may_see_everything_hireflow_keeps_about_them(tmp_path):
-    services = empty_services(tmp_path)
+def test_a_candidate_may_see_everything_hireflow_keeps_about_them(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)  # the outbox's LIKE lookup, on both databases
     web = offline_app(services).test_client()
     sent = datetime(2026, 12, 2, 9, 0)
     with services.db.sessions.begin() as session:
