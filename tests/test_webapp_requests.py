@@ -40,6 +40,7 @@ from hireflow.store import (
     Database,
     EmailOutboxEntry,
     Employer,
+    Interviewer,
     JobPosting,
     PostingSkill,
     RequestClaim,
@@ -2799,6 +2800,43 @@ def test_a_contact_lookup_names_what_is_wrong_with_its_question(tmp_path):
     ]:
         assert refused_field(web.get(url)) == (400, field), url
     assert web.get("/api/candidates/ada/contact?employer_id=acme").status_code == 404
+
+
+def test_the_admin_api_lists_what_is_on_file_a_page_at_a_time(tmp_path, store_url):
+    # A back office reconciling its records with hireflow's could ask only by id.
+    services = empty_services(tmp_path, store_url)
+    admin = offline_app(services).test_client()
+    with services.db.sessions.begin() as session:
+        for number in range(101):
+            session.add(
+                JobPosting(posting_id=f"p{number:03d}", employer_id="acme", title="T", open=number != 5)
+            )
+        session.add(Interviewer(username="ivy", name="Ivy", email="ivy@example.com", timezone="Asia/Tokyo"))
+        session.add(
+            Employer(
+                employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_card_visa"
+            )
+        )
+
+    first = admin.get("/api/admin/postings", headers=ADMIN)
+
+    assert first.status_code == 200, first.json
+    assert (len(first.json["postings"]), first.json["next"]) == (100, "p099")
+    # Each as the GET by id answers, closed ones too.
+    assert first.json["postings"][5] == admin.get("/api/admin/postings/p005", headers=ADMIN).json
+    assert first.json["postings"][5]["open"] is False
+    rest = admin.get("/api/admin/postings?after=p099", headers=ADMIN).json
+    assert ([p["posting_id"] for p in rest["postings"]], rest["next"]) == (["p100"], None)
+    interviewers = admin.get("/api/admin/interviewers", headers=ADMIN).json
+    assert interviewers == {
+        "interviewers": [admin.get("/api/admin/interviewers/ivy", headers=ADMIN).json],
+        "next": None,
+    }
+    [acme] = admin.get("/api/admin/employers", headers=ADMIN).json["employers"]
+    on_file = admin.get("/api/admin/employers/acme", headers=ADMIN).json
+    assert acme == {key: value for key, value in on_file.items() if key != "credits"}
+    assert refused_field(admin.get("/api/admin/postings?after=a%20b", headers=ADMIN)) == (400, "after")
+    assert admin.get("/api/admin/employers").status_code == 401
 
 
 def test_the_admin_api_keeps_employers_and_adds_their_credits_once_per_purchase(tmp_path, store_url):

@@ -71,11 +71,11 @@ from webapp.schemas import (
     ApplicationRequest,
     CandidateSearch,
     CardUpdate,
-    ContactsQuery,
     EmployerPostingsQuery,
     InterviewRequest,
     ItemPaging,
     ItemQuery,
+    PageAfter,
     PanelMember,
     PostingSearch,
     ResumeFields,
@@ -1102,7 +1102,7 @@ class Hireflow:
         }
 
     def contacts_of(
-        self, employer_id: str, query: ContactsQuery, page_size: int = CONTACTS_PAGE
+        self, employer_id: str, query: PageAfter, page_size: int = CONTACTS_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
         """The contact details the employer's paid unlocks opened, by candidate id, a page at a time.
 

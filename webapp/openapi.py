@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from webapp.blueprints.admin import ADMIN_PAGE
 from webapp.schemas import REQUEST_MODELS, EmployerRequest, InterviewerRequest, PostingRequest
 
 PROBLEM = "application/problem+json"
@@ -799,6 +800,42 @@ RESPONSE_SCHEMAS["Posting"] = _saved(PostingRequest, "posting_id")
 RESPONSE_SCHEMAS["Employer"] = _saved(EmployerRequest, "employer_id", credits=CREDITS)
 RESPONSE_SCHEMAS["Interviewer"] = _saved(InterviewerRequest, "username")
 
+
+def _page_of(listed: str, schema: str) -> dict[str, Any]:
+    """A page of an admin list (``webapp.blueprints.admin._saved_page``): the rows, and the next
+    page's cursor."""
+    return {
+        "type": "object",
+        "required": [listed, "next"],
+        "properties": {listed: {"type": "array", "items": _ref(schema)}, "next": NEXT_PAGE},
+    }
+
+
+def _admin_list(listed: str, every: str, page_after: list[dict[str, Any]], note: str = "") -> dict[str, Any]:
+    """The GET of an admin list (``webapp.blueprints.admin._saved_page``)."""
+    return {
+        "get": {
+            "summary": f"{every} on file, a page at a time",
+            "description": f"Each as its PUT saved it, by id, {ADMIN_PAGE} to a page: what a back "
+            f"office reads to reconcile its records with hireflow's.{note}",
+            "security": [{"adminToken": []}],
+            "parameters": page_after,
+            "responses": {
+                "200": _json(LIST_SCHEMAS[listed], f"A page of {listed}."),
+                "400": INVALID,
+                **ADMIN_ERRORS,
+            },
+        }
+    }
+
+
+RESPONSE_SCHEMAS["EmployerOnFile"] = _saved(EmployerRequest, "employer_id")
+# Each admin list's answer, by what it lists: a page of the rows each GET by id answers with.
+LIST_SCHEMAS = {"postings": "PostingPage", "interviewers": "InterviewerPage", "employers": "EmployerPage"}
+RESPONSE_SCHEMAS["PostingPage"] = _page_of("postings", "Posting")
+RESPONSE_SCHEMAS["InterviewerPage"] = _page_of("interviewers", "Interviewer")
+RESPONSE_SCHEMAS["EmployerPage"] = _page_of("employers", "EmployerOnFile")
+
 ADMIN_ERRORS = {
     "401": _problem("Missing or wrong admin token."),
     "403": _problem("The admin API is disabled (no HIREFLOW_ADMIN_TOKEN)."),
@@ -813,6 +850,7 @@ def openapi_document() -> dict[str, Any]:
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     fitting_query = schemas.pop("FittingQuery")  # both directions of fit take it
+    page_after = _query_parameters(schemas.pop("PageAfter"))  # every list by id takes it
     resume_form = {
         "type": "object",
         "required": ["file", "candidate_id", "candidate_name", "candidate_email"],
@@ -959,10 +997,7 @@ def openapi_document() -> dict[str, Any]:
                 "description": "Every candidate whose contact details the employer's paid unlocks "
                 "opened, by candidate id, 50 to a page, each as the single lookup gives it. Erased "
                 "candidates are gone from it. An employer with none gets an empty list.",
-                "parameters": [
-                    EMPLOYER_ID,
-                    *_query_parameters(schemas.pop("ContactsQuery")),
-                ],
+                "parameters": [EMPLOYER_ID, *page_after],
                 "responses": {
                     "200": _json("ContactList", "A page of contacts."),
                     "400": INVALID,
@@ -1201,6 +1236,11 @@ def openapi_document() -> dict[str, Any]:
                 },
             }
         },
+        "/api/admin/postings": _admin_list("postings", "Every job posting, open or closed,", page_after),
+        "/api/admin/interviewers": _admin_list("interviewers", "Every interviewer", page_after),
+        "/api/admin/employers": _admin_list(
+            "employers", "Every employer", page_after, " Credits: GET /api/admin/employers/{employer_id}."
+        ),
         "/api/admin/postings/{posting_id}": {
             "put": {
                 "summary": "Create or replace a job posting",

@@ -345,8 +345,8 @@ class CandidateSearch(Strict):
         return self.skills.split(",") if self.skills else []
 
 
-class ContactsQuery(Strict):
-    """Which page of an employer's unlocked contacts (``GET /api/employers/<id>/contacts``)."""
+class PageAfter(Strict):
+    """Which page of a list by id: an employer's unlocked contacts, the admin API's lists."""
 
     after: Identifier | None = Field(
         None, description="The page after another: that page's next cursor, as given."
@@ -467,6 +467,6 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     CandidateSearch,
     PostingSearch,
     FittingQuery,
-    ContactsQuery,
+    PageAfter,
     EmployerPostingsQuery,
 ]

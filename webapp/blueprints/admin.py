@@ -8,9 +8,11 @@ the admin API is off.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
@@ -23,6 +25,7 @@ from webapp.schemas import (
     EmployerRequest,
     IncidentRetry,
     InterviewerRequest,
+    PageAfter,
     PostingRequest,
     StartRequest,
 )
@@ -168,7 +171,52 @@ def _as_saved(row_type: type, id_field: str, row_id: str, model: type[BaseModel]
         row = session.get(row_type, row_id)
     if row is None:
         raise Problem(404, "Not found", f"no {what} {row_id}")
-    return {id_field: row_id, **{name: getattr(row, name) for name in model.model_fields}}
+    return _saved_fields(row, id_field, model)
+
+
+def _saved_fields(row: Any, id_field: str, model: type[BaseModel]) -> dict:
+    """A row as an admin PUT of ``model`` saved it: its id and every field of the request."""
+    return {id_field: getattr(row, id_field), **{name: getattr(row, name) for name in model.model_fields}}
+
+
+# How many rows a page of an admin list holds.
+ADMIN_PAGE = 100
+
+
+def _saved_page(row_type: type, id_field: str, model: type[BaseModel], listed_as: str) -> dict:
+    """Every row of ``row_type`` as its PUT saved it, by id, a page at a time: what a back office
+    reads to reconcile its records with hireflow's (``after``: the page's ``next``)."""
+    query = PageAfter.model_validate(request.args.to_dict())
+    by_id = getattr(row_type, id_field)
+    found = select(row_type).order_by(by_id).limit(ADMIN_PAGE + 1)
+    if query.after:
+        found = found.where(by_id > query.after)
+    with hireflow().services.db.sessions() as session:
+        rows = list(session.scalars(found))
+    page = rows[:ADMIN_PAGE]
+    more = len(rows) > ADMIN_PAGE
+    return {
+        listed_as: [_saved_fields(row, id_field, model) for row in page],
+        "next": getattr(page[-1], id_field) if more else None,
+    }
+
+
+@bp.get("/postings")
+def list_postings():
+    """Every job posting, open and closed, as its PUT saved it, by id, a page at a time."""
+    return jsonify(_saved_page(JobPosting, "posting_id", PostingRequest, "postings"))
+
+
+@bp.get("/interviewers")
+def list_interviewers():
+    """Every interviewer on file, as their PUT saved them, by username, a page at a time."""
+    return jsonify(_saved_page(Interviewer, "username", InterviewerRequest, "interviewers"))
+
+
+@bp.get("/employers")
+def list_employers():
+    """Every employer on file, as its PUT saved it (without its credits), by id, a page at a time."""
+    return jsonify(_saved_page(Employer, "employer_id", EmployerRequest, "employers"))
 
 
 # The latest credit movements an employer's answer lists.
