@@ -66,7 +66,7 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "CONSOLE",
         "HIREFLOW_CONSOLE",
         True,
-        "Serve the HTML console (`/`, `/items`, `/items/...`, `/candidates`, `/mail`); it starts any "
+        "Serve the HTML console (`/`, `/items`, `/items/...`, `/postings`, `/candidates`, `/mail`); it starts any "
         "process with no login, so turn it off, or put it behind your sign-in proxy, where others can "
         "reach the webapp",
     ),
