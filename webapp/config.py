@@ -66,9 +66,9 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "CONSOLE",
         "HIREFLOW_CONSOLE",
         True,
-        "Serve the HTML console (`/`, `/items`, `/items/...`, `/postings`, `/candidates`, `/mail`); it starts any "
-        "process with no login, so turn it off, or put it behind your sign-in proxy, where others can "
-        "reach the webapp",
+        "Serve the HTML console (`/`, `/items`, `/items/...`, `/postings`, `/candidates`, `/mail`); "
+        "it starts any process with no login, so turn it off, or put it behind your sign-in proxy, "
+        "where others can reach the webapp",
     ),
     (
         "SECRET_KEY",
