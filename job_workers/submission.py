@@ -41,9 +41,18 @@ class ResumeSubmissionTasks:
         requirements = Requirements(posting.required_skills, posting.nice_to_have_skills, posting.min_years)
         result = score_match(candidate.skills, candidate.years_of_experience, requirements)
         # On file at once, not only with the outcome: while a recruiter screens it (for days,
-        # maybe), the status and the posting's list of applications show how it scored.
-        match = {"match_score": result.score, "matched_skills": list(result.matched_skills)}
-        record_details(self.services.db, "application", application_id, "submitted", **match)
+        # maybe), the status and the posting's list of applications show how it scored. With
+        # whose and for which posting it is, for an instance started without the webapp.
+        record_details(
+            self.services.db,
+            "application",
+            application_id,
+            "submitted",
+            candidate_id=candidate_id,
+            posting_id=posting_id,
+            match_score=result.score,
+            matched_skills=list(result.matched_skills),
+        )
         return {**result.as_variables(), "posting_title": posting.title}
 
     def record_outcome(

@@ -47,7 +47,13 @@ def test_the_match_is_scored_with_the_facts_behind_it(tasks):
     with tasks.services.db.sessions() as session:
         record = session.get(BusinessRecord, ("application", "a-1"))
     assert record.status == "submitted"
-    assert record.details == {"match_score": 80, "matched_skills": ["python", "sql"]}
+    assert record.details == {
+        "candidate_id": "c-1",
+        "posting_id": "p-1",
+        "match_score": 80,
+        "matched_skills": ["python", "sql"],
+    }
+    assert (record.belongs_to, record.posting_id) == ("c-1", "p-1")  # listed for both
 
 
 def test_an_unknown_posting_or_candidate_tells_the_operator_what_to_fix(tasks):
