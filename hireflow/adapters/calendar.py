@@ -108,16 +108,15 @@ class WorkingHours:
         """A panel member's, from the interview's ``panel`` variable: their ``timezone`` and
         ``working_hours`` (``{"days": ["mon", ...], "start": "09:00", "end": "17:00"}``);
         weekdays from 09:00 to 17:00 for one without."""
-        given = member.get("working_hours") or {}
-        hours = cls(zone=member.get("timezone"))
-        if given:
-            hours = cls(
-                zone=hours.zone,
-                days=frozenset(WEEKDAYS.index(day) for day in given["days"]),
-                start=time.fromisoformat(given["start"]),
-                end=time.fromisoformat(given["end"]),
-            )
-        return hours
+        given = member.get("working_hours")
+        if not given:
+            return cls(zone=member.get("timezone"))
+        return cls(
+            zone=member.get("timezone"),
+            days=frozenset(WEEKDAYS.index(day) for day in given["days"]),
+            start=time.fromisoformat(given["start"]),
+            end=time.fromisoformat(given["end"]),
+        )
 
     def __str__(self) -> str:
         """``Europe/Berlin mon-fri 09:00-17:00``, as an operator reads it in an incident."""
