@@ -130,6 +130,15 @@ def wait_for_user_task(
     return found[0]
 
 
+def cancel_if_running(camunda: CamundaRestClient, instance_key: str) -> None:
+    """Cancel an instance a test leaves behind, unless it ended meanwhile (the engine's 404)."""
+    try:
+        camunda.cancel_process_instance(instance_key)
+    except CamundaApiError as exc:
+        if exc.status != 404:
+            raise
+
+
 def wait_for_incident(
     camunda: CamundaRestClient, instance_key: str, timeout: float = DEFAULT_TIMEOUT_S
 ) -> dict[str, Any]:

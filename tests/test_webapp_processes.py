@@ -20,6 +20,7 @@ from hireflow.seed import load_demo_data
 from hireflow.store import CalendarBooking, ContactAccess, RequestClaim
 from job_workers.records import record_status
 from tests.engine_helpers import (
+    cancel_if_running,
     describe_instance,
     process_variable,
     unique_key,
@@ -741,8 +742,7 @@ def test_without_operate_the_tasks_page_lists_incidents_and_leads_to_their_item(
     assert done.status_code == 303
     wait_until_element(process_engine.client, instance, "RouteApplication", state="COMPLETED")
     assert 'data-testid="no-incidents"' in web.get(f"/tasks?instance={instance}").text
-    if process_engine.client.get_process_instance(instance)["state"] == "ACTIVE":
-        process_engine.client.cancel_process_instance(instance)  # waits for a screening
+    cancel_if_running(process_engine.client, instance)  # it may wait for a screening
 
 
 def test_every_incident_of_a_cause_is_retried_at_once_once_it_is_mended(web, process_engine, local_world):
@@ -765,8 +765,7 @@ def test_every_incident_of_a_cause_is_retried_at_once_once_it_is_mended(web, pro
     for instance, _ in stopped:
         wait_until_element(process_engine.client, instance, "RouteApplication", state="COMPLETED")
         assert not process_engine.client.search_incidents(processInstanceKey=instance, state="ACTIVE")
-        if process_engine.client.get_process_instance(instance)["state"] == "ACTIVE":
-            process_engine.client.cancel_process_instance(instance)  # waits for a screening
+        cancel_if_running(process_engine.client, instance)  # it may wait for a screening
 
 
 def apply_to_a_missing_posting(process_engine, local_world) -> tuple[str, dict]:
