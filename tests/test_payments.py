@@ -391,3 +391,83 @@ def test_bad_fault_settings_get_a_clear_400(sandbox, body):
     response = requests.post(f"{sandbox.url}/_sandbox/faults", json=body, timeout=5)
     assert response.status_code == 400
     assert response.json()["error"]["message"]
+
+
+def test_a_card_whose_bank_asks_for_approval_waits_for_its_holder_not_declined(sandbox):
+    gw, unlock = gateway(sandbox), unique_key("unlock")
+    payment = charge(gw, unlock, method="pm_card_authenticationRequired")
+    assert (payment.status, payment.needs_cardholder) == ("requires_authentication", True)
+    # A redelivered job finds the same payment, still waiting, and charges nothing new.
+    assert charge(gw, unlock, method="pm_card_authenticationRequired") == payment
+    [intent] = ledger(sandbox)["payment_intents"]
+    assert (intent["id"], intent["status"]) == (payment.id, "requires_payment_method")
+    assert intent["last_payment_error"]["decline_code"] == "authentication_required"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "event"),
+    [
+        ("complete", "succeeded", "payment_intent.succeeded"),
+        ("fail", "requires_payment_method", "payment_intent.payment_failed"),
+    ],
+)
+def test_the_cardholder_approves_at_their_banks_page_and_returns(sandbox, outcome, status, event):
+    gw, unlock = gateway(sandbox), unique_key("unlock")
+    payment = charge(gw, unlock, method="pm_card_authenticationRequired")
+    back = "http://hireflow.test/unlocks/payment/TOKEN/return"
+    bank_url = gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url=back)
+    assert bank_url == f"{sandbox.url}/_sandbox/3ds/{payment.id}"
+    # Asked again (the employer clicked twice, or came back later), the same page.
+    assert gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url=back) == bank_url
+    page = requests.get(bank_url, timeout=5)
+    assert page.status_code == 200 and "Complete authentication" in page.text and "49.00 EUR" in page.text
+    answered = requests.post(bank_url, data={"outcome": outcome}, allow_redirects=False, timeout=5)
+    assert answered.status_code == 303
+    redirect_status = "succeeded" if outcome == "complete" else "failed"
+    assert (
+        answered.headers["Location"]
+        == f"{back}?payment_intent={payment.id}&redirect_status={redirect_status}"
+    )
+    [intent] = ledger(sandbox)["payment_intents"]
+    assert intent["status"] == status and intent["next_action"] is None
+    events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert [e["type"] for e in events] == [event]
+    # Done either way: a second answer changes nothing.
+    assert requests.post(bank_url, data={"outcome": "complete"}, timeout=5).status_code == 409
+    if outcome == "complete":
+        assert gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url=back) is None
+    else:
+        with pytest.raises(PaymentRequestRejected) as rejected:
+            gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url=back)
+        assert rejected.value.reason == "this payment is declined; it can no longer be approved"
+
+
+def test_a_payment_cancelled_while_it_waited_can_no_longer_be_approved(sandbox):
+    gw, unlock = gateway(sandbox), unique_key("unlock")
+    payment = charge(gw, unlock, method="pm_card_authenticationRequired")
+    bank_url = gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url="http://hireflow.test/r")
+    assert gw.cancel(unlock_id=unlock, payment_id=payment.id).status == "canceled"
+    with pytest.raises(PaymentRequestRejected) as rejected:
+        gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url="http://hireflow.test/r")
+    assert rejected.value.reason == "this payment is cancelled; it can no longer be approved"
+    assert requests.post(bank_url, data={"outcome": "complete"}, timeout=5).status_code == 409
+
+
+def test_a_card_declined_on_approval_is_a_decline_and_its_webhook_fails_the_payment(sandbox):
+    gw, unlock = gateway(sandbox), unique_key("unlock")
+    payment = charge(gw, unlock, method="pm_card_authenticationRequired")
+    # Confirmed again with a card that is declined (as by the provider's own page).
+    declined = requests.post(
+        f"{sandbox.url}/v1/payment_intents/{payment.id}/confirm",
+        data={"payment_method": "pm_card_chargeDeclined", "off_session": "true"},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    assert declined.status_code == 402
+    [intent] = ledger(sandbox)["payment_intents"]
+    assert intent["last_payment_error"]["decline_code"] == "generic_decline"
+    events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert [e["type"] for e in events] == ["payment_intent.payment_failed"]
+    with pytest.raises(PaymentRequestRejected) as rejected:
+        gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url="http://hireflow.test/r")
+    assert rejected.value.reason == "this payment is declined; it can no longer be approved"

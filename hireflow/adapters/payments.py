@@ -78,12 +78,22 @@ class PaymentGatewayUnavailable(PaymentError):
     """5xx, timeouts or connection failures outlasted the quick retries; retry the job later."""
 
 
+# The decline code of an off-session charge whose bank asks the cardholder to authenticate
+# (3-D Secure, as Europe's strong customer authentication often does).
+AUTHENTICATION_REQUIRED = "authentication_required"
+# hireflow's word for such a charge: not a decline, since the cardholder can still approve
+# it. The provider keeps the intent (as ``requires_payment_method``) for them to confirm.
+REQUIRES_AUTHENTICATION = "requires_authentication"
+# The payment statuses that wait for the cardholder: asked to authenticate, or at it now.
+AWAITING_CARDHOLDER = frozenset({REQUIRES_AUTHENTICATION, "requires_action"})
+
+
 @dataclass(frozen=True)
 class Payment:
     """A payment intent as the gateway reports it."""
 
     id: str
-    status: str  # succeeded | processing | requires_payment_method | ...
+    status: str  # succeeded | processing | requires_authentication | requires_action | canceled | ...
     amount: int
     currency: str
 
@@ -91,6 +101,11 @@ class Payment:
     def needs_confirmation(self) -> bool:
         """True when the money arrives later and the process must wait for ``payment-confirmed``."""
         return self.status == "processing"
+
+    @property
+    def needs_cardholder(self) -> bool:
+        """True when the cardholder must authenticate the payment before it is made."""
+        return self.status in AWAITING_CARDHOLDER
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,8 @@ class PaymentGateway(Protocol):
     def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None: ...
 
     def charges_of(self, unlock_id: str, known_ids: Iterable[str] = ()) -> list[Payment]: ...
+
+    def authenticate(self, *, unlock_id: str, payment_id: str, return_url: str) -> str | None: ...
 
 
 def idempotency_key(unlock_id: str, step: str) -> str:
@@ -173,8 +190,10 @@ class StripeStylePaymentGateway:
 
         ``customer`` is the employer's customer with the provider, which a saved card is
         attached to: the provider charges a saved card only together with its customer.
-        The employer is not there to authenticate, so the charge is off-session (a card
-        that needs authentication is declined) and takes no payment method that redirects.
+        The employer is not there to authenticate, so the charge is off-session and takes
+        no payment method that redirects. Where the bank still asks the cardholder to
+        authenticate, the payment comes back ``requires_authentication``: the provider
+        keeps it for the employer to approve through ``authenticate``.
 
         ``attempt`` tells apart charges the process makes on purpose (a new card after a
         decline); retries and redeliveries of one attempt share its idempotency key.
@@ -208,6 +227,12 @@ class StripeStylePaymentGateway:
             params["customer"] = customer
         try:
             body = self._post("/v1/payment_intents", params, idempotency_key(unlock_id, f"charge-{attempt}"))
+        except PaymentDeclined as declined:
+            if declined.decline_code != AUTHENTICATION_REQUIRED or not declined.payment_id:
+                raise
+            return Payment(
+                id=declined.payment_id, status=REQUIRES_AUTHENTICATION, amount=amount, currency=currency
+            )
         except PaymentRequestRejected as exc:
             if not names_an_unusable_card(exc):
                 raise
@@ -249,6 +274,42 @@ class StripeStylePaymentGateway:
             )
             return None
         return found["data"][0] if found.get("data") else None
+
+    def authenticate(self, *, unlock_id: str, payment_id: str, return_url: str) -> str | None:
+        """Where the cardholder authenticates a payment their bank asked them to approve.
+
+        Called while the employer is there (on-session): the payment is confirmed again
+        with its card and ``return_url``, and the bank's page is the answer; the provider
+        sends the employer back to ``return_url`` and reports the outcome by webhook.
+        Asked again, it gives the same page. None when the payment needs nothing more from
+        the cardholder (the bank let it through this time, or it is made already).
+
+        Raises PaymentDeclined when the card is declined on confirming, and
+        PaymentRequestRejected when the payment can no longer be approved (cancelled, or
+        an authentication that failed).
+        """
+        intent = self._send("GET", f"/v1/payment_intents/{quote(payment_id, safe='')}", {})
+        if intent["status"] == "requires_action":
+            return _authentication_url(intent)
+        if intent["status"] in ("succeeded", "processing"):
+            return None
+        if _payment(intent).status != REQUIRES_AUTHENTICATION:
+            raise PaymentRequestRejected(
+                f"payment {payment_id} is {intent['status']} and can no longer be approved",
+                "payment_intent_unexpected_state",
+                reason=f"this payment is {_payment_state(intent)}; it can no longer be approved",
+            )
+        error = intent.get("last_payment_error") or {}
+        card = intent.get("payment_method") or (error.get("payment_method") or {}).get("id")
+        params = {"return_url": return_url}
+        if card:
+            params["payment_method"] = card
+        body = self._post(
+            f"/v1/payment_intents/{quote(payment_id, safe='')}/confirm",
+            params,
+            idempotency_key(unlock_id, f"authenticate-{payment_id}"),
+        )
+        return _authentication_url(body) if body["status"] == "requires_action" else None
 
     def cancel(self, *, unlock_id: str, payment_id: str) -> Payment:
         """Cancel a payment that has not completed (the confirmation never came), once.
@@ -372,15 +433,40 @@ def _metadata_query(**metadata: str) -> str:
 
 
 def _payment(intent: dict[str, Any]) -> Payment:
-    """A payment intent as the gateway's answer gives it."""
-    return Payment(
-        id=intent["id"], status=intent["status"], amount=intent["amount"], currency=intent["currency"]
-    )
+    """A payment intent as the gateway's answer gives it; one whose bank asked the
+    cardholder to authenticate is ``requires_authentication``."""
+    status = intent["status"]
+    error = intent.get("last_payment_error") or {}
+    if status == "requires_payment_method" and error.get("decline_code") == AUTHENTICATION_REQUIRED:
+        status = REQUIRES_AUTHENTICATION
+    return Payment(id=intent["id"], status=status, amount=intent["amount"], currency=intent["currency"])
+
+
+def _authentication_url(intent: dict[str, Any]) -> str:
+    """The page where the cardholder authenticates, from the intent's next action."""
+    next_action = intent.get("next_action") or {}
+    url = (next_action.get("redirect_to_url") or {}).get("url")
+    if not url:
+        # A next action that needs the provider's own script in the page, which hireflow has not.
+        raise PaymentRequestRejected(
+            f"payment {intent['id']} asks for a {next_action.get('type')!r} step, not a redirect",
+            "unsupported_next_action",
+        )
+    return url
+
+
+def _payment_state(intent: dict[str, Any]) -> str:
+    """A payment's state in words for the employer."""
+    if intent["status"] == "canceled":
+        return "cancelled"
+    if intent["status"] == "requires_payment_method":
+        return "declined"
+    return intent["status"].replace("_", " ")
 
 
 def _payment_or_decline(intent: dict[str, Any]) -> Payment:
     """A payment intent found again: the payment it made, or the decline it met."""
-    if intent["status"] == "requires_payment_method":
+    if _payment(intent).status == "requires_payment_method":
         error = intent.get("last_payment_error") or {}
         raise PaymentDeclined(error.get("message", "card declined"), error.get("decline_code"), intent["id"])
     return _payment(intent)

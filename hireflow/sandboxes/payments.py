@@ -6,6 +6,12 @@ Speaks the part of Stripe's API that hireflow uses (form-encoded requests, beare
   off_session, automatic_payment_methods[...], return_url, metadata[...]). As Stripe does,
   it refuses a card attached to a customer without that customer, and a confirmation that
   may redirect (payment methods chosen automatically) without a ``return_url``
+- ``POST /v1/payment_intents/<id>/confirm`` (payment_method, return_url, off_session): confirms
+  an intent again, as when its customer is back to authenticate. A card that asks for 3-D
+  Secure then waits in ``requires_action`` for the customer at ``next_action``'s
+  ``redirect_to_url``, a page of the sandbox's own (``/_sandbox/3ds/<id>``) where they
+  complete or fail the authentication, as on Stripe's test page; the sandbox then raises the
+  intent's event and sends the customer back to the ``return_url``
 - ``GET /v1/payment_intents/<id>``, and ``GET /v1/payment_intents/search`` (a query of
   ``metadata['key']:'value'`` clauses joined by ``AND``)
 - ``POST /v1/refunds`` (payment_intent, amount), ``GET /v1/refunds?payment_intent=<id>``
@@ -32,7 +38,8 @@ acts as a day later: the keys are forgotten and the search has caught up.
 
 Sandbox controls (no API key, local only): ``GET/POST /_sandbox/faults``,
 ``GET /_sandbox/ledger``, ``GET /_sandbox/requests``, ``GET /_sandbox/events``,
-``POST /_sandbox/payment_intents/<id>/succeed`` (or ``/fail``), ``GET /healthz``.
+``POST /_sandbox/payment_intents/<id>/succeed`` (or ``/fail``), ``GET /healthz``; and the
+cardholder's 3-D Secure page, ``GET/POST /_sandbox/3ds/<id>``.
 """
 
 from __future__ import annotations
@@ -48,8 +55,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request
+from markupsafe import escape
 
 from hireflow.sandboxes.faults import FaultInjector
 from hireflow.sandboxes.payment_webhooks import (
@@ -73,19 +82,31 @@ DECLINE_CODES = {
     "pm_card_visa_chargeDeclined": "generic_decline",
     "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
     "pm_card_chargeDeclinedExpiredCard": "expired_card",
-    # A card that asks its holder to authenticate: hireflow charges off-session, where
-    # nobody can, so Stripe declines it.
-    "pm_card_authenticationRequired": "authentication_required",
 }
 DECLINED_PAYMENT_METHODS = set(DECLINE_CODES)
 # Methods that settle later, as bank debits do: the intent stays `processing`.
 ASYNC_PAYMENT_METHODS = {"pm_card_async", "pm_sepa_debit"}
+# Stripe's test cards whose bank asks the cardholder to authenticate (3-D Secure) every time.
+# Charged off-session, where nobody can, they are declined with ``authentication_required``;
+# confirmed on-session, they wait in ``requires_action`` for the cardholder.
+AUTHENTICATION_REQUIRED_METHODS = {"pm_card_authenticationRequired", "pm_card_threeDSecure2Required"}
+AUTHENTICATION_REQUIRED = "authentication_required"
+# Stripe's error when the cardholder fails (or abandons) the authentication.
+AUTHENTICATION_FAILED_ERROR = {
+    "type": "card_error",
+    "code": "payment_intent_authentication_failure",
+    "message": "We are unable to authenticate your payment method. Please choose a different payment "
+    "method and try again.",
+}
+# The statuses from which an intent may be confirmed, and cancelled.
+CONFIRMABLE = ("requires_payment_method", "requires_confirmation")
+CANCELLABLE = ("processing", "requires_confirmation", "requires_payment_method", "requires_action")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS payment_intents (
     id TEXT PRIMARY KEY, amount INTEGER NOT NULL, currency TEXT NOT NULL,
     payment_method TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT NOT NULL,
-    created REAL NOT NULL, customer TEXT, last_payment_error TEXT);
+    created REAL NOT NULL, customer TEXT, last_payment_error TEXT, next_action TEXT);
 CREATE TABLE IF NOT EXISTS refunds (
     id TEXT PRIMARY KEY, payment_intent TEXT NOT NULL REFERENCES payment_intents(id),
     amount INTEGER NOT NULL, status TEXT NOT NULL, created REAL NOT NULL);
@@ -130,7 +151,7 @@ class PaymentLedger:
     def _add_missing_columns(self) -> None:
         # A ledger kept in var/ by an older sandbox lacks the columns added since.
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(payment_intents)")}
-        for column in ("customer", "last_payment_error"):
+        for column in ("customer", "last_payment_error", "next_action"):
             if column not in columns:
                 self._db.execute(f"ALTER TABLE payment_intents ADD COLUMN {column} TEXT")
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(payment_methods)")}
@@ -166,7 +187,7 @@ class PaymentLedger:
     def insert_intent(self, intent: dict) -> None:
         self._db.execute(
             "INSERT INTO payment_intents (id, amount, currency, payment_method, status, metadata, created,"
-            " customer, last_payment_error) VALUES (?,?,?,?,?,?,?,?,?)",
+            " customer, last_payment_error, next_action) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 intent["id"],
                 intent["amount"],
@@ -177,14 +198,24 @@ class PaymentLedger:
                 intent["created"],
                 intent["customer"],
                 json.dumps(intent.get("last_payment_error")),
+                json.dumps(intent.get("next_action")),
             ),
         )
 
-    def set_status(self, intent_id: str, status: str, last_payment_error: dict | None) -> None:
-        """Move the intent to ``status``; the caller passes its last payment error on, or clears it."""
+    def set_status(
+        self,
+        intent_id: str,
+        status: str,
+        last_payment_error: dict | None,
+        next_action: dict | None = None,
+        payment_method: str | None = None,
+    ) -> None:
+        """Move the intent to ``status``; the caller passes its last payment error on, or
+        clears it. Its next action is cleared unless given, as Stripe's is on every move."""
         self._db.execute(
-            "UPDATE payment_intents SET status = ?, last_payment_error = ? WHERE id = ?",
-            (status, json.dumps(last_payment_error), intent_id),
+            "UPDATE payment_intents SET status = ?, last_payment_error = ?, next_action = ?,"
+            " payment_method = COALESCE(?, payment_method) WHERE id = ?",
+            (status, json.dumps(last_payment_error), json.dumps(next_action), payment_method, intent_id),
         )
 
     def search_intents(self, metadata: dict[str, str]) -> list[dict]:
@@ -351,6 +382,21 @@ class PaymentLedger:
             self.record_event(PAYMENT_SUCCEEDED if succeeded else PAYMENT_FAILED, intent)
             return intent
 
+    def authenticate(self, intent_id: str, *, completed: bool) -> dict | None:
+        """The cardholder completes (or fails) the 3-D Secure step of an intent waiting for
+        them: it succeeds (or needs a new payment method), with its event. None if the intent
+        waits for no authentication."""
+        with self.transaction():
+            intent = self.intent(intent_id)
+            if intent is None or intent["status"] != "requires_action":
+                return None
+            intent["status"] = "succeeded" if completed else "requires_payment_method"
+            intent["last_payment_error"] = None if completed else AUTHENTICATION_FAILED_ERROR
+            intent["next_action"] = None
+            self.set_status(intent_id, intent["status"], intent["last_payment_error"])
+            self.record_event(PAYMENT_SUCCEEDED if completed else PAYMENT_FAILED, intent)
+            return intent
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, so a stored result and its idempotency record land together."""
@@ -382,6 +428,7 @@ def _intent_json(row: sqlite3.Row) -> dict:
         "customer": row["customer"],
         "status": row["status"],
         "last_payment_error": json.loads(row["last_payment_error"] or "null"),
+        "next_action": json.loads(row["next_action"] or "null"),
         "metadata": json.loads(row["metadata"]),
         "created": row["created"],
     }
@@ -471,6 +518,25 @@ def _check_customer(method: dict, customer: str | None, *, detached: bool) -> No
     )
 
 
+def _declined(method: str, decline_code: str) -> dict:
+    """A decline as Stripe's ``last_payment_error`` gives it, naming the card it refused."""
+    return {
+        "type": "card_error",
+        "code": AUTHENTICATION_REQUIRED if decline_code == AUTHENTICATION_REQUIRED else "card_declined",
+        "decline_code": decline_code,
+        "message": "Your card was declined."
+        if decline_code != AUTHENTICATION_REQUIRED
+        else "Your card was declined. This transaction requires authentication.",
+        "payment_method": {"id": method, "object": "payment_method"},
+    }
+
+
+def _page(body: str, status: int = 200) -> Response:
+    """A plain page of the sandbox's bank, for a person's browser."""
+    html = f"<!doctype html><title>Sandbox bank</title><h1>Sandbox bank: 3-D Secure</h1>{body}"
+    return Response(html, status=status, mimetype="text/html")
+
+
 def _fingerprint(path: str, params: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps([path, sorted(params.items())]).encode()).hexdigest()
 
@@ -529,41 +595,80 @@ def create_payment_sandbox(
         _check_confirmation(params)
         detached = ledger.payment_method_detached(method)
         _check_customer(ledger.payment_method(method), customer, detached=detached)
-        metadata = _metadata(params)
-        if params.get("confirm") != "true":
-            status = "requires_confirmation"
-        elif method in declined:
-            status = "requires_payment_method"
-        elif method in ASYNC_PAYMENT_METHODS:
-            status = "processing"
+        intent_id = "pi_" + secrets.token_hex(12)
+        if params.get("confirm") == "true":
+            status, last_payment_error, next_action = confirmation(intent_id, method, params)
         else:
-            status = "succeeded"
-        last_payment_error = None
-        if status == "requires_payment_method":
-            last_payment_error = {
-                "type": "card_error",
-                "code": "card_declined",
-                "decline_code": DECLINE_CODES.get(method, "generic_decline"),
-                "message": "Your card was declined.",
-            }
+            status, last_payment_error, next_action = "requires_confirmation", None, None
         intent = {
-            "id": "pi_" + secrets.token_hex(12),
+            "id": intent_id,
             "amount": amount,
             "currency": currency.lower(),
             "payment_method": method,
             "customer": customer,
             "status": status,
             "last_payment_error": last_payment_error,
-            "metadata": metadata,
+            "next_action": next_action,
+            "metadata": _metadata(params),
             "created": time.time(),
         }
         ledger.insert_intent(intent)
-        if status == "processing" and webhooks is not None:
+        return confirmed(intent)
+
+    def confirmation(
+        intent_id: str, method: str, params: dict[str, str]
+    ) -> tuple[str, dict | None, dict | None]:
+        """What confirming an intent with ``method`` makes of it: its status, last payment
+        error and next action."""
+        if method in AUTHENTICATION_REQUIRED_METHODS:
+            if params.get("off_session") == "true":
+                return "requires_payment_method", _declined(method, AUTHENTICATION_REQUIRED), None
+            if not params.get("return_url"):
+                # Stripe's answer for a page that authenticates with Stripe.js, which hireflow has not.
+                return "requires_action", None, {"type": "use_stripe_sdk"}
+            url = f"{request.host_url.rstrip('/')}/_sandbox/3ds/{intent_id}"
+            redirect = {"url": url, "return_url": params["return_url"]}
+            return "requires_action", None, {"type": "redirect_to_url", "redirect_to_url": redirect}
+        if method in declined:
+            return (
+                "requires_payment_method",
+                _declined(method, DECLINE_CODES.get(method, "generic_decline")),
+                None,
+            )
+        if method in ASYNC_PAYMENT_METHODS:
+            return "processing", None, None
+        return "succeeded", None, None
+
+    def confirmed(intent: dict) -> tuple[int, dict]:
+        """The answer to a confirmation: the intent, or the decline (402) it met."""
+        if intent["status"] == "processing" and webhooks is not None:
             ledger.schedule_settlement(intent["id"], time.time() + webhooks.settle_after_seconds)
-        intent["object"] = "payment_intent"
-        if status == "requires_payment_method":
-            return 402, {"error": {**last_payment_error, "payment_intent": intent}}
+        intent = {**intent, "object": "payment_intent"}
+        if intent["status"] == "requires_payment_method":
+            return 402, {"error": {**intent["last_payment_error"], "payment_intent": intent}}
         return 200, intent
+
+    def confirm_intent(intent_id: str, params: dict[str, str]) -> tuple[int, dict]:
+        intent = ledger.intent(intent_id)
+        if intent is None:
+            raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
+        if intent["status"] not in CONFIRMABLE:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"You cannot confirm this PaymentIntent because it has a status of {intent['status']}.",
+                code="payment_intent_unexpected_state",
+            )
+        method = params.get("payment_method") or intent["payment_method"]
+        detached = ledger.payment_method_detached(method)
+        _check_customer(ledger.payment_method(method), intent["customer"], detached=detached)
+        status, last_payment_error, next_action = confirmation(intent_id, method, params)
+        ledger.set_status(intent_id, status, last_payment_error, next_action, payment_method=method)
+        intent = ledger.intent(intent_id)
+        if status == "requires_payment_method":
+            # As Stripe does: the merchant hears of a failed confirmation by webhook too.
+            ledger.record_event(PAYMENT_FAILED, intent)
+        return confirmed(intent)
 
     def create_refund(params: dict[str, str]) -> tuple[int, dict]:
         intent = ledger.intent(params.get("payment_intent", ""))
@@ -606,7 +711,7 @@ def create_payment_sandbox(
         intent = ledger.intent(intent_id)
         if intent is None:
             raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
-        if intent["status"] not in ("processing", "requires_confirmation", "requires_payment_method"):
+        if intent["status"] not in CANCELLABLE:
             raise ApiError(
                 400,
                 "invalid_request_error",
@@ -671,6 +776,9 @@ def create_payment_sandbox(
         if path.startswith("/v1/payment_intents/") and path.endswith("/cancel"):
             intent_id = path[len("/v1/payment_intents/") : -len("/cancel")]
             return lambda params: cancel_intent(intent_id)
+        if path.startswith("/v1/payment_intents/") and path.endswith("/confirm"):
+            intent_id = path[len("/v1/payment_intents/") : -len("/confirm")]
+            return lambda params: confirm_intent(intent_id, params)
         if path.startswith("/v1/payment_methods/"):
             method_id, _, action = path[len("/v1/payment_methods/") :].partition("/")
             if not PAYMENT_METHOD_ID.match(method_id):
@@ -694,6 +802,7 @@ def create_payment_sandbox(
     @app.post("/v1/payment_intents")
     @app.post("/v1/refunds")
     @app.post("/v1/payment_intents/<intent_id>/cancel")
+    @app.post("/v1/payment_intents/<intent_id>/confirm")
     @app.post("/v1/payment_methods/<method_id>")
     @app.post("/v1/payment_methods/<method_id>/attach")
     @app.post("/v1/payment_methods/<method_id>/detach")
@@ -807,6 +916,39 @@ def create_payment_sandbox(
                 code="payment_intent_unexpected_state",
             )
         return jsonify(intent)
+
+    @app.get("/_sandbox/3ds/<intent_id>")
+    def authentication_page(intent_id: str):
+        """The bank's 3-D Secure page, as Stripe's test mode shows it: complete or fail."""
+        intent = ledger.intent(intent_id)
+        if intent is None or intent["status"] != "requires_action":
+            status = intent["status"] if intent else "unknown"
+            return _page(f"This payment is {status}: there is nothing to authenticate.", 409)
+        amount = f"{intent['amount'] / 100:.2f} {intent['currency'].upper()}"
+        return _page(
+            f"<p>Authenticate the payment of <strong>{escape(amount)}</strong> to hireflow.</p>"
+            f'<form method="post"><button name="outcome" value="complete">Complete authentication</button> '
+            f'<button name="outcome" value="fail">Fail authentication</button></form>'
+        )
+
+    @app.post("/_sandbox/3ds/<intent_id>")
+    def authenticate(intent_id: str):
+        """The cardholder's answer: the intent moves on, its event is raised, and the
+        cardholder goes back to the merchant's ``return_url``, as Stripe sends them."""
+        waiting = ledger.intent(intent_id)
+        outcome = request.form.get("outcome")
+        if outcome not in ("complete", "fail"):
+            return _page("Choose complete or fail.", 400)
+        intent = ledger.authenticate(intent_id, completed=outcome == "complete")
+        if intent is None:
+            status = waiting["status"] if waiting else "unknown"
+            return _page(f"This payment is {status}: there is nothing to authenticate.", 409)
+        return_url = ((waiting.get("next_action") or {}).get("redirect_to_url") or {}).get("return_url")
+        if not return_url:
+            return _page(f"Authentication {'completed' if outcome == 'complete' else 'failed'}.")
+        redirect_status = "succeeded" if outcome == "complete" else "failed"
+        query = urlencode({"payment_intent": intent_id, "redirect_status": redirect_status})
+        return redirect(f"{return_url}{'&' if '?' in return_url else '?'}{query}", 303)
 
     @app.get("/_sandbox/events")
     def get_events():
