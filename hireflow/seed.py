@@ -80,6 +80,15 @@ DEMO_EMPLOYERS = [
         "payment_customer_ref": "cus_demo_initech",
         "credits": 0,
     },
+    {
+        "employer_id": "umbrella",
+        "name": "Umbrella (bank asks to approve)",
+        "email": "careers@umbrella.example",
+        "plan": "standard",
+        "payment_method_ref": "pm_card_authenticationRequired",
+        "payment_customer_ref": "cus_demo_umbrella",
+        "credits": 0,
+    },
 ]
 
 DEMO_INTERVIEWERS = [

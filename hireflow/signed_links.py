@@ -1,9 +1,10 @@
 """Signed, expiring links that let a person act on one item from an email, without logging in.
 
-Three kinds exist, each under its own salt so that one kind's token is never read as another:
+Four kinds exist, each under its own salt so that one kind's token is never read as another:
 
 - a **slot link** lets a candidate pick one interview slot;
 - a **card link** lets an employer save a new card for one unlock whose card was declined;
+- a **payment link** lets an employer approve, with their bank, one unlock's card payment;
 - a **withdrawal link** lets a candidate withdraw one application.
 
 A link carries its item's id (and, for a slot, the slot) signed with
@@ -14,7 +15,7 @@ action. Ids derive from business keys and can be guessed; the signature cannot.
 Links live for days, so the secret rotates without breaking the ones already mailed:
 ``HIREFLOW_SLOT_LINK_SECRET=new,old`` signs with ``new`` and still reads links signed
 with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal links live;
-slot and card links, 7).
+slot and card links, 7; payment links, 1).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 WITHDRAWAL_MAX_AGE_SECONDS = 30 * 24 * 3600
+# A payment waits a day for its approval (the unlock's timer), and its link as long.
+PAYMENT_MAX_AGE_SECONDS = 24 * 3600
 
 
 class SignedLinkInvalid(ValueError):
@@ -109,6 +112,18 @@ class CardLinks(ItemLinks):
     salt = "hireflow.unlock-card"
     kind = "card link"
     id_field = "unlock_id"
+
+
+class PaymentLinks(ItemLinks):
+    """Links under the webapp's ``/unlocks/payment`` that approve one unlock's card payment
+    with the employer's bank (3-D Secure)."""
+
+    salt = "hireflow.unlock-payment"
+    kind = "payment link"
+    id_field = "unlock_id"
+
+    def __init__(self, secret: str, base_url: str, max_age_seconds: int = PAYMENT_MAX_AGE_SECONDS):
+        super().__init__(secret, base_url, max_age_seconds)
 
 
 class WithdrawalLinks(ItemLinks):

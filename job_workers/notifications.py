@@ -14,7 +14,9 @@ from job_workers.services import Services
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000
 # What templates see besides the process variables (see ``email_for``).
-TEMPLATE_EXTRAS = frozenset({"public_url", "max_upload_megabytes", "card_link", "withdrawal_link"})
+TEMPLATE_EXTRAS = frozenset(
+    {"public_url", "max_upload_megabytes", "card_link", "payment_link", "withdrawal_link"}
+)
 
 
 def email_for(job: Job, services: Services) -> EmailMessage:
@@ -22,7 +24,8 @@ def email_for(job: Job, services: Services) -> EmailMessage:
 
     Templates see the process variables, ``public_url`` (the webapp's address, for links),
     ``max_upload_megabytes`` (the largest resume accepted), ``card_link(unlock_id)``,
-    which signs the link to save a new card for an unlock, and
+    which signs the link to save a new card for an unlock, ``payment_link(unlock_id)``,
+    which signs the link to approve an unlock's payment with the bank, and
     ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw.
 
     The dedupe key names the template, the business object and the element instance:
@@ -52,6 +55,8 @@ def email_for(job: Job, services: Services) -> EmailMessage:
         # A function, so only a template that links to the card page signs a link; a
         # template that uses it on a worker without card links fails as a missing value.
         context["card_link"] = services.card_links.link_for
+    if services.payment_links is not None:
+        context["payment_link"] = services.payment_links.link_for
     if services.withdrawal_links is not None:
         # Optional in the templates that offer it: without links, the email goes without.
         context["withdrawal_link"] = services.withdrawal_links.link_for

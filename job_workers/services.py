@@ -14,7 +14,7 @@ from hireflow.adapters.file_store import FileStore, file_store_from_environment
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
 from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
-from hireflow.signed_links import CardLinks, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import CardLinks, PaymentLinks, SlotLinks, WithdrawalLinks
 from hireflow.store import Database
 
 
@@ -29,6 +29,7 @@ class Services:
     calendar: InterviewCalendar | None = None
     slot_links: SlotLinks | None = None
     card_links: CardLinks | None = None
+    payment_links: PaymentLinks | None = None
     withdrawal_links: WithdrawalLinks | None = None
     intake_limits: IntakeLimits = DEFAULT_LIMITS
     # Where people reach the webapp; emails link to it.
@@ -104,6 +105,7 @@ def services_from_environment(
     link_secret = env.get("HIREFLOW_SLOT_LINK_SECRET", "local-development-slot-link-secret")
     slot_links = SlotLinks(link_secret, public_url + "/interviews/slot")
     card_links = CardLinks(link_secret, public_url + "/unlocks/card")
+    payment_links = PaymentLinks(link_secret, public_url + "/unlocks/payment")
     withdrawal_links = WithdrawalLinks(link_secret, public_url + "/applications/withdrawal")
     return Services(
         files=file_store_from_environment(env),
@@ -113,6 +115,7 @@ def services_from_environment(
         calendar=calendar_from_environment(db, env),
         slot_links=slot_links,
         card_links=card_links,
+        payment_links=payment_links,
         withdrawal_links=withdrawal_links,
         intake_limits=intake_limits_from_environment(env),
         public_url=public_url,

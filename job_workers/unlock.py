@@ -11,7 +11,7 @@ parameter's annotation is the real ``Job`` class.
 
 from pyzeebe import Job, ZeebeTaskRouter
 
-from hireflow.adapters.payments import PaymentDeclined
+from hireflow.adapters.payments import REQUIRES_AUTHENTICATION, PaymentDeclined
 from hireflow.constants import ErrorCode, JobType
 from hireflow.credits import CreditsLedger
 from hireflow.errors import BusinessOutcome, PermanentFailure
@@ -120,9 +120,16 @@ class ResumeUnlockTasks:
             last_decline = {"card": payment_method_ref, "decline_code": declined.decline_code or "unknown"}
             record_details(self.services.db, "unlock", unlock_id, "requested", card_declined=last_decline)
             raise
+        charged = {"payment_id": payment.id, "amount_cents": payment.amount, "currency": payment.currency}
+        if payment.needs_cardholder:
+            # The bank asks the employer to approve the charge (3-D Secure): the payment
+            # page finds it here, and the process emails them the link and waits.
+            record_details(
+                self.services.db, "unlock", unlock_id, "requested", card_needs_authentication=charged
+            )
+            return {"paid_with": "card", "payment_id": payment.id, "payment_status": REQUIRES_AUTHENTICATION}
         # Kept beside the status, so the charge is known without the engine: a sweep after
         # the engine is lost refunds it even before the provider's search has caught up.
-        charged = {"payment_id": payment.id, "amount_cents": payment.amount, "currency": payment.currency}
         record_details(self.services.db, "unlock", unlock_id, "requested", card_charged=charged)
         return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
 

@@ -1,8 +1,9 @@
 """resume-unlock on a real Zeebe engine with the product's worker (issue 4, process 3).
 
 Credits or card; an asynchronous payment confirmed by message, failed (a new card is
-asked for) or cancelled by its timer; a declined card replaced by message; and
-compensation that refunds exactly what was paid when access cannot be granted.
+asked for) or cancelled by its timer; a payment the bank asks the employer to approve; a
+declined card replaced by message; and compensation that refunds exactly what was paid
+when access cannot be granted.
 """
 
 from __future__ import annotations
@@ -248,6 +249,32 @@ def test_an_unconfirmed_payment_is_cancelled_after_a_day(process_engine, local_w
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")
     [intent] = payment_intents(local_world, v["unlock_id"])  # read again: now cancelled
+    assert intent["status"] == "canceled"
+    assert not has_access(local_world, v["employer_id"], candidate)
+
+
+def test_a_payment_the_bank_asks_to_approve_is_cancelled_if_not_approved_in_a_day(
+    process_engine, local_world
+):
+    candidate = local_world.add_candidate()
+    instance, v = start_unlock(
+        process_engine,
+        local_world,
+        candidate_id=candidate,
+        payment_method_ref="pm_card_authenticationRequired",
+    )
+    # Not a decline: the employer is emailed the link to approve it, and the unlock waits.
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    wait_until_element(process_engine.client, instance, "EmailApprovePayment", state="COMPLETED")
+    [mail] = local_world.mails_to(v["employer_email"])
+    assert "/unlocks/payment/" in mail["text"] and "20.00 EUR" in mail["text"]
+
+    process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")
+    # Cancelled at the provider, so a late approval can never take the money.
+    [intent] = payment_intents(local_world, v["unlock_id"])
     assert intent["status"] == "canceled"
     assert not has_access(local_world, v["employer_id"], candidate)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from hireflow.credits import CreditsLedger
 from hireflow.paths import PROJECT_ROOT
 from hireflow.resume_intake import SKILLS, process_resume
-from hireflow.sandboxes.payments import DECLINED_PAYMENT_METHODS
+from hireflow.sandboxes.payments import AUTHENTICATION_REQUIRED_METHODS, DECLINED_PAYMENT_METHODS
 from hireflow.seed import DEMO_EMPLOYERS, DEMO_INTERVIEWERS, DEMO_POSTINGS, load_demo_data
 from hireflow.store import Database, Employer, Interviewer, JobPosting
 from tests.test_local_identity import LOCAL_CONFIG, initialization
@@ -31,23 +31,26 @@ def test_loading_twice_writes_the_rows_once_and_grants_credits_once(store_url):
     second = load_demo_data(db)
     assert first.credits_granted == {"acme": 20}
     assert second.credits_granted == {}
-    assert (count(db, JobPosting), count(db, Employer), count(db, Interviewer)) == (3, 3, 2)
+    assert (count(db, JobPosting), count(db, Employer), count(db, Interviewer)) == (3, 4, 2)
     ledger = CreditsLedger(db)
     assert {e["employer_id"]: ledger.balance(e["employer_id"]) for e in DEMO_EMPLOYERS} == {
         "acme": 20,
         "globex": 0,
         "initech": 0,
+        "umbrella": 0,
     }
 
 
 def test_the_demo_data_covers_each_way_to_pay_and_fits_the_local_logins():
     employers = {e["employer_id"]: e for e in DEMO_EMPLOYERS}
     assert {p["employer_id"] for p in DEMO_POSTINGS} <= set(employers)
-    # One pays with credits, one by card, one with a card the sandbox declines.
+    # One pays with credits, one by card, one with a card the sandbox declines, one with a
+    # card whose bank asks the employer to approve each charge.
     assert employers["acme"]["credits"] > 0
     assert employers["globex"]["credits"] == 0
     assert employers["globex"]["payment_method_ref"] not in DECLINED_PAYMENT_METHODS
     assert employers["initech"]["payment_method_ref"] in DECLINED_PAYMENT_METHODS
+    assert employers["umbrella"]["payment_method_ref"] in AUTHENTICATION_REQUIRED_METHODS
     # Interviewers log in to Tasklist with their usernames and get the feedback tasks.
     config = initialization(LOCAL_CONFIG)
     users = {user["username"]: user for user in config["users"]}
@@ -99,7 +102,7 @@ def test_the_served_webapp_loads_the_demo_data_once_before_its_workers_fork(tmp_
     with caplog.at_level("INFO", logger="webapp"):
         load_demo_data_before_forking(env)
     assert [r.getMessage() for r in caplog.records if r.name == "webapp"] == [
-        "demo data loaded: 3 postings, 3 employers"
+        "demo data loaded: 3 postings, 4 employers"
     ]
     assert count(Database(url), JobPosting) == 3
     # The workers build their apps after the fork, from this environment: none loads it again.

@@ -97,6 +97,25 @@ def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_
     }
 
 
+def test_a_charge_the_bank_asks_to_approve_waits_for_the_employer_once(tasks, sandbox):
+    job = make_job(JobType.CHARGE_PAYMENT, element_instance_key=40)
+    waiting = tasks.charge_card(job, "u-3ds", "emp-1", PRICE, "pm_card_authenticationRequired")
+    assert waiting["payment_status"] == "requires_authentication"
+    # A redelivered job finds the same payment waiting: one payment, the same answer.
+    assert tasks.charge_card(job, "u-3ds", "emp-1", PRICE, "pm_card_authenticationRequired") == waiting
+    assert [p["id"] for p in payments(sandbox)] == [waiting["payment_id"]]
+    # The payment page finds it on file; nothing is recorded as charged, since nothing is yet.
+    with tasks.services.db.sessions() as session:
+        details = session.get(BusinessRecord, ("unlock", "u-3ds")).details
+    assert details == {
+        "card_needs_authentication": {
+            "payment_id": waiting["payment_id"],
+            "amount_cents": 2000,
+            "currency": "eur",
+        }
+    }
+
+
 def test_a_card_saved_with_the_provider_is_charged_with_the_employers_customer(tasks, sandbox):
     gateway = tasks.services.payments
     gateway.save_card(unlock_id="u-8", customer="cus_Emp8", payment_method="pm_1Emp8Visa")

@@ -593,6 +593,44 @@ def test_a_debit_settled_by_the_provider_continues_the_unlock(
     assert charges_of(local_world, accepted.json["id"]) == expected
 
 
+@pytest.mark.parametrize("bank_says", ["complete", "fail"])
+def test_a_payment_the_bank_asks_to_approve_is_approved_from_the_emailed_link(
+    web, process_engine, local_world, provider_webhooks, bank_says
+):
+    accepted, employer_email, _ = start_unlock(web, local_world, "pm_card_authenticationRequired")
+    instance = accepted.json["processInstanceKey"]
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    [mail] = wait_for(
+        lambda: [m for m in local_world.mails_to(employer_email) if "/unlocks/payment/" in (m["text"] or "")],
+        what="the approve-the-payment email",
+        seen=lambda: local_world.mails_to(employer_email),
+    )
+    path = urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path
+    # The item's page tells the team what the unlock waits for.
+    assert 'data-testid="approval-hint"' in web.get(f"/items/unlock/{accepted.json['id']}").text
+    page = web.get(path)
+    assert page.status_code == 200 and "Approve with my bank" in page.text
+    approving = web.post(path, data={"csrf_token": csrf_token(page.text)})
+    bank_url = re.search(r'href="([^"]+)" data-testid="continue-to-bank"', approving.text).group(1)
+
+    # The employer's browser at their bank, and back at hireflow.
+    answered = requests.post(bank_url, data={"outcome": bank_says}, allow_redirects=False, timeout=5)
+    back = urlparse(answered.headers["Location"])
+    shown = web.get(f"{back.path}?{back.query}")
+    if bank_says == "complete":  # the provider's payment_intent.succeeded webhook confirms it
+        assert 'data-testid="payment-approved"' in shown.text
+        expected = ["succeeded"]
+    else:  # its payment_intent.payment_failed asks for another card, saying why
+        assert 'data-testid="payment-refused"' in shown.text
+        card_path = card_page_from_email(web, local_world, employer_email)
+        assert "declined (authentication failed)" in local_world.mails_to(employer_email)[-1]["text"]
+        assert save_card(web, card_path).status_code == 200
+        expected = ["requires_payment_method", "succeeded"]
+    wait_until_completed(process_engine.client, instance)
+    assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
+    assert charges_of(local_world, accepted.json["id"]) == expected
+
+
 def test_with_the_demo_data_the_ui_needs_only_ids_to_unlock_apply_and_schedule(
     web, process_engine, local_world
 ):

@@ -96,9 +96,18 @@ def test_a_signed_links_token_stays_out_of_the_log(app, app_log):
     """The app hands gunicorn the path with the token blanked (``hireflow.log_path``)."""
     environs = keep_environs(app)
     client = app.test_client()
-    for path in ("/interviews/slot/SECRET-TOKEN.abc", "/unlocks/card/SECRET-TOKEN.abc"):
+    paths = (
+        "/interviews/slot/SECRET-TOKEN.abc",
+        "/unlocks/card/SECRET-TOKEN.abc",
+        "/unlocks/payment/SECRET-TOKEN.abc/return",
+    )
+    for path in paths:
         assert client.get(path).status_code < 500
-    assert [e["hireflow.log_path"] for e in environs] == ["/interviews/slot/<token>", "/unlocks/card/<token>"]
+    assert [e["hireflow.log_path"] for e in environs] == [
+        "/interviews/slot/<token>",
+        "/unlocks/card/<token>",
+        "/unlocks/payment/<token>/return",
+    ]
     assert all(len(e["hireflow.request_id"]) == 32 for e in environs)
     assert not [r for r in app_log if "SECRET-TOKEN" in r.getMessage()]
 

@@ -14,7 +14,7 @@ import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import get_args
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pytest
 import requests
@@ -30,7 +30,7 @@ from hireflow.constants import Message
 from hireflow.credits import CreditsLedger
 from hireflow.engine.embedded import free_port
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.signed_links import CardLinks, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import CardLinks, PaymentLinks, SlotLinks, WithdrawalLinks
 from hireflow.skills import SKILLS
 from hireflow.store import (
     BusinessRecord,
@@ -84,6 +84,7 @@ def empty_services(folder: Path, store_url: str | None = None) -> Services:
         db=db,
         slot_links=SlotLinks("offline-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
         card_links=CardLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/card"),
+        payment_links=PaymentLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/payment"),
         withdrawal_links=WithdrawalLinks(
             "offline-test-slot-secret", "http://127.0.0.1:5000/applications/withdrawal"
         ),
@@ -1210,8 +1211,19 @@ def test_unlocks_of_a_lost_engine_give_back_their_card_charges_through_the_provi
     pending = gateway.charge(
         unlock_id="unl_pending", amount=3000, currency="eur", payment_method="pm_card_async"
     )
-    assert (charged.status, pending.status) == ("succeeded", "processing")
-    for unlock_id in ("unl_paid", "unl_pending", "unl_unpaid"):
+    # One the employer's bank asks them to approve: cancelled, so a late approval takes nothing.
+    to_approve = gateway.charge(
+        unlock_id="unl_to_approve",
+        amount=3000,
+        currency="eur",
+        payment_method="pm_card_authenticationRequired",
+    )
+    assert (charged.status, pending.status, to_approve.status) == (
+        "succeeded",
+        "processing",
+        "requires_authentication",
+    )
+    for unlock_id in ("unl_paid", "unl_pending", "unl_to_approve", "unl_unpaid"):
         record_status(services.db, "unlock", unlock_id, "requested")
     requests.post(f"{sandbox.url}/_sandbox/idempotency-keys/expire", timeout=5)  # the search has caught up
 
@@ -1223,12 +1235,13 @@ def test_unlocks_of_a_lost_engine_give_back_their_card_charges_through_the_provi
     assert visited == {
         "unl_paid": {"card_refunded_cents": 3000},
         "unl_pending": {"card_payments_cancelled": 1},
+        "unl_to_approve": {"card_payments_cancelled": 1},
         "unl_unpaid": {},
     }
     ledger = requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()
     assert [(r["payment_intent"], r["amount"]) for r in ledger["refunds"]] == [(charged.id, 3000)]
     statuses = {p["id"]: p["status"] for p in ledger["payment_intents"]}
-    assert statuses[pending.id] == "canceled"
+    assert statuses[pending.id] == statuses[to_approve.id] == "canceled"
 
 
 def test_a_card_charge_the_providers_search_has_not_caught_up_with_is_given_back_by_its_recorded_id(
@@ -1903,6 +1916,63 @@ def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
     expired = web.get(f"/unlocks/card/{token}")
     assert expired.status_code == 410 and "expired" in expired.text
     assert expired.mimetype == "text/html"
+
+
+def test_the_payment_page_opens_only_by_its_signed_link_and_says_what_waits(offline, serve, tmp_path):
+    app, services, _ = offline
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_approvals"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_approvals", attempts=1)
+    waiting = services.payments.charge(
+        unlock_id="unl_3ds", amount=4900, currency="eur", payment_method="pm_card_authenticationRequired"
+    )
+    charge = {"payment_id": waiting.id, "amount_cents": 4900, "currency": "eur"}
+    details = {"employer_id": "emp-1", "candidate_id": "ada", "card_needs_authentication": charge}
+    record_status(services.db, "unlock", "unl_3ds", "requested", details)
+    record_status(services.db, "unlock", "unl_plain", "requested", {"employer_id": "emp-1"})
+    web = app.test_client()
+    token = services.payment_links.token_for("unl_3ds")
+
+    card_token = services.card_links.token_for("unl_3ds")
+    assert web.get(f"/unlocks/payment/{card_token}").status_code == 404  # another kind of link
+    assert web.get(f"/unlocks/payment/{token[:-2]}xx").status_code == 404
+    page = web.get(f"/unlocks/payment/{token}")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "49.00 EUR" in page.text and re.search(r"candidate\s+<strong>ada</strong>", page.text)
+    assert "Approve with my bank" in page.text
+
+    # Approving (a form, so an email scanner following the link approves nothing) leads to
+    # the bank by a link: the pages allow forms to post to hireflow only.
+    form = {"csrf_token": csrf_token(page.text)}
+    assert web.post(f"/unlocks/payment/{token}", data={}).status_code == 400  # no CSRF token
+    approving = web.post(f"/unlocks/payment/{token}", data=form)
+    assert approving.status_code == 200
+    bank_url = re.search(r'href="([^"]+)" data-testid="continue-to-bank"', approving.text).group(1)
+    assert bank_url == f"{sandbox.url}/_sandbox/3ds/{waiting.id}"
+    answered = requests.post(bank_url, data={"outcome": "complete"}, allow_redirects=False, timeout=5)
+    back = urlparse(answered.headers["Location"])
+    assert back.path == f"/unlocks/payment/{token}/return"
+    returned = web.get(f"{back.path}?{back.query}")
+    assert returned.status_code == 200 and 'data-testid="payment-approved"' in returned.text
+    # Nothing is published by the page: the provider's webhook tells the process.
+    events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert [e["type"] for e in events] == ["payment_intent.succeeded"]
+    again = web.post(f"/unlocks/payment/{token}", data=form)  # approved already: nothing more to do
+    assert again.status_code == 200 and 'data-testid="payment-approved"' in again.text
+    refused = web.get(f"/unlocks/payment/{token}/return?redirect_status=failed")
+    assert 'data-testid="payment-refused"' in refused.text
+
+    # An unlock with no payment to approve, or over already, says so, and approves nothing.
+    plain = services.payment_links.token_for("unl_plain")
+    assert 'data-testid="payment-over"' in web.get(f"/unlocks/payment/{plain}").text
+    nothing = web.post(f"/unlocks/payment/{plain}", data=form)
+    assert nothing.status_code == 409 and "no payment of this unlock waits" in nothing.text
+    record_status(services.db, "unlock", "unl_3ds", "cancelled")
+    over = web.post(f"/unlocks/payment/{token}", data=form)
+    assert over.status_code == 409 and "this unlock is cancelled" in over.text
+
+    services.payment_links = PaymentLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
+    expired = web.get(f"/unlocks/payment/{token}")
+    assert expired.status_code == 410 and expired.mimetype == "text/html"
 
 
 API_TOKEN = "offline-test-api-token"

@@ -26,6 +26,7 @@ from hireflow.adapters.calendar import InterviewCalendar, Slot, StoreCalendar
 from hireflow.adapters.email import readable_time
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.adapters.payments import (
+    PaymentDeclined,
     PaymentError,
     PaymentGateway,
     PaymentGatewayUnavailable,
@@ -251,16 +252,21 @@ def _give_back_card_charges(db: Database, payments: PaymentGateway, unlock_id: s
     """
     with db.sessions() as session:
         record = session.get(BusinessRecord, ("unlock", unlock_id))
-        recorded = ((record.details or {}) if record else {}).get("card_charged") or {}
+        details = (record.details or {}) if record else {}
+    # The charge made, and the one waiting for the employer to approve it: both known by id.
+    recorded = [
+        (details.get(name) or {}).get("payment_id") for name in ("card_charged", "card_needs_authentication")
+    ]
     try:
-        charges = payments.charges_of(
-            unlock_id, [recorded["payment_id"]] if recorded.get("payment_id") else []
-        )
+        charges = payments.charges_of(unlock_id, [payment_id for payment_id in recorded if payment_id])
         refunded = [
             payments.refund(unlock_id=unlock_id, payment_id=c.id) for c in charges if c.status == "succeeded"
         ]
+        # A payment still to settle, or to approve: cancelled, so it can never take the money later.
         cancelled = [
-            payments.cancel(unlock_id=unlock_id, payment_id=c.id) for c in charges if c.status == "processing"
+            payments.cancel(unlock_id=unlock_id, payment_id=c.id)
+            for c in charges
+            if c.needs_confirmation or c.needs_cardholder
         ]
     except PaymentError as exc:
         log.warning("unlock %s: card charges not given back: %s", unlock_id, exc)
@@ -670,6 +676,53 @@ class Hireflow:
             raise invalid_field(
                 "payment_method_ref", f"the payment provider refused it: {exc.reason}", status=422
             ) from exc
+        except PaymentGatewayUnavailable as exc:
+            raise Problem(
+                503, "Payment provider unavailable", str(exc), headers={"Retry-After": "30"}
+            ) from exc
+
+    def payment_link_unlock(self, token: str) -> str:
+        """The unlock a payment link (from the payment-approval email) is for; 410 expired, 404 not ours."""
+        return _read_signed_link(self.services.payment_links, token)
+
+    def payment_to_approve(self, unlock_id: str) -> dict | None:
+        """The card payment of an open unlock that waits for the employer's approval, as
+        the charge recorded it (payment_id, amount_cents, currency); None if there is none."""
+        record = self._require("unlock", unlock_id)
+        if record.status in FINAL_STATUSES["unlock"]:
+            return None
+        return (record.details or {}).get("card_needs_authentication") or None
+
+    def approve_payment(self, unlock_id: str, return_url: str) -> str | None:
+        """Where the employer approves the unlock's card payment with their bank (3-D
+        Secure), or None when the payment needs nothing more from them.
+
+        The provider sends them back to ``return_url`` and tells hireflow the outcome by
+        its signed webhook, which publishes ``payment-confirmed`` or ``payment-failed``:
+        nothing is published here, so a page the employer leaves half-way changes nothing.
+        """
+        record = self._require("unlock", unlock_id)
+        if record.status in FINAL_STATUSES["unlock"]:
+            raise Problem(
+                409, "Unlock closed", f"this unlock is {record.status}; there is nothing to approve"
+            )
+        waiting = self.payment_to_approve(unlock_id)
+        if waiting is None or not waiting.get("payment_id"):
+            raise Problem(409, "Nothing to approve", "no payment of this unlock waits for your approval")
+        if self.services.payments is None:
+            raise Problem(503, "No payment provider", "this deployment has no payment provider configured")
+        try:
+            return self.services.payments.authenticate(
+                unlock_id=unlock_id, payment_id=waiting["payment_id"], return_url=return_url
+            )
+        except PaymentDeclined as exc:
+            # The provider's webhook fails the payment; the process asks for another card.
+            raise Problem(
+                402, "Card declined", "your card was declined; we will email you a link to save another card"
+            ) from exc
+        except PaymentRequestRejected as exc:
+            log.info("unlock %s: the payment cannot be approved: %s", unlock_id, exc)
+            raise Problem(409, "Payment not approvable", exc.reason) from exc
         except PaymentGatewayUnavailable as exc:
             raise Problem(
                 503, "Payment provider unavailable", str(exc), headers={"Retry-After": "30"}

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://hireflow.example/problems/"
 # Blueprints whose pages are HTML; their errors render as pages too.
-HTML_BLUEPRINTS = {"ui", "slots", "cards", "tasks"}
+HTML_BLUEPRINTS = {"ui", "slots", "cards", "payments", "tasks"}
 
 
 class Problem(Exception):

@@ -36,7 +36,7 @@ CSRF_EXEMPT_BLUEPRINTS = ("health", "docs", "admin", *DOMAIN_API_BLUEPRINTS, "we
 CONSOLE_BLUEPRINTS = ("ui", "tasks")
 
 # Pages reached by a signed link in an email: the token in the URL works like a password.
-SIGNED_LINK_BLUEPRINTS = ("slots", "cards", "withdrawals")
+SIGNED_LINK_BLUEPRINTS = ("slots", "cards", "payments", "withdrawals")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

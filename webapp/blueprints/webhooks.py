@@ -26,6 +26,10 @@ PAYMENT_FAILED = "payment_intent.payment_failed"
 PAYMENT_METHOD_ATTACHED = "payment_method.attached"
 # The events hireflow acts on; it labels its payments and cards with the unlock's id.
 UNLOCK_EVENTS = {PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_METHOD_ATTACHED}
+# The provider's error code when the cardholder did not pass their bank's check. It gives no
+# decline code then; the email names the reason in these words.
+AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
+AUTHENTICATION_FAILED = "authentication_failed"
 
 
 class EventData(BaseModel):
@@ -101,6 +105,8 @@ def payment_event():
         payment_id = _string(obj, "id", PAYMENT_ID)
         error = obj.get("last_payment_error")
         decline_code = error.get("decline_code") if isinstance(error, dict) else None
+        if decline_code is None and isinstance(error, dict) and error.get("code") == AUTHENTICATION_FAILURE:
+            decline_code = AUTHENTICATION_FAILED
         if not (isinstance(decline_code, str) and DECLINE_CODE.match(decline_code)):
             decline_code = None  # the email then says "declined"
         published = hireflow().payment_failed(event.id, payment_id, decline_code)
