@@ -372,6 +372,8 @@ def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed
         "HIREFLOW_FILES_DIR": str(local_world.services.files.root),
         "HIREFLOW_MAIL_CAPTURE_URL": local_world.mail_url,
         "HIREFLOW_SLOT_LINK_SECRET": SLOT_LINK_SECRET,
+        # Where its pages send people back to (the bank, after a payment's approval).
+        "HIREFLOW_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "HIREFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PAYMENT_API_URL": local_world.payments_url,

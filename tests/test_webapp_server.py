@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -13,9 +14,11 @@ from playwright.sync_api import expect, sync_playwright
 
 from hireflow.browser import launch
 from hireflow.paths import PROJECT_ROOT
+from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
 from tests.engine_helpers import unique_key, wait_for
 from tests.resume_samples import pdf_resume
-from tests.web_helpers import payment_succeeded, signed_webhook
+from tests.web_helpers import WEBHOOK_SECRET, payment_succeeded, signed_webhook
+from webapp.blueprints.ui import URL_IN_TEXT
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
@@ -134,6 +137,58 @@ def test_a_resume_uploaded_in_the_browser_becomes_processed(live_webapp, tmp_pat
         finally:
             browser.close()
     assert (ARTIFACTS / "ui-resume-processed.png").stat().st_size > 0
+
+
+def test_an_employer_approves_a_payment_at_their_bank_in_the_browser(live_webapp, local_world):
+    """In a real browser, as only a browser holds the pages to their Content-Security-Policy:
+    the approval leaves hireflow for the bank's page, and the bank sends the employer back."""
+    settings = WebhookSettings(
+        url=f"{live_webapp.url}/webhooks/payments", secret=WEBHOOK_SECRET, poll_seconds=0.1
+    )
+    dispatcher = WebhookDispatcher(local_world.payment_records, settings).start()
+    try:
+        employer_email = f"{unique_key('emp')}@example.com"
+        accepted = requests.post(
+            f"{live_webapp.url}/api/unlocks",
+            json={
+                "employer_id": employer_email.split("@")[0],
+                "employer_email": employer_email,
+                "candidate_id": local_world.add_candidate(),
+                "payment_method_ref": "pm_card_authenticationRequired",
+            },
+            timeout=10,
+        )
+        assert accepted.status_code == 202, accepted.text
+        [mail] = wait_for(
+            lambda: [
+                m for m in local_world.mails_to(employer_email) if "/unlocks/payment/" in (m["text"] or "")
+            ],
+            what="the approve-the-payment email",
+            seen=lambda: local_world.mails_to(employer_email),
+        )
+        path = urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            try:
+                page = browser.new_page()
+                page.goto(f"{live_webapp.url}{path}")
+                page.get_by_role("button", name="Approve with my bank").click()
+                page.get_by_role("link", name="Continue to your bank").click()
+                page.get_by_role("button", name="Complete authentication").click()
+                expect(page.get_by_test_id("payment-approved")).to_be_visible(timeout=30_000)
+                assert page.url.startswith(f"{live_webapp.url}{path}/return?")
+                page.screenshot(path=ARTIFACTS / "ui-payment-approved.png", full_page=True)
+            finally:
+                browser.close()
+        status_url = f"{live_webapp.url}/api/unlocks/{accepted.json()['id']}"
+        wait_for(
+            lambda: requests.get(status_url, timeout=10).json()["status"] == "unlocked",
+            what="the unlock to complete on the provider's webhook",
+            seen=lambda: requests.get(status_url, timeout=10).json(),
+        )
+    finally:
+        dispatcher.stop()
 
 
 def test_the_server_stops_cleanly_on_sigterm(live_webapp):
