@@ -471,3 +471,14 @@ def test_a_card_declined_on_approval_is_a_decline_and_its_webhook_fails_the_paym
     with pytest.raises(PaymentRequestRejected) as rejected:
         gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url="http://hireflow.test/r")
     assert rejected.value.reason == "this payment is declined; it can no longer be approved"
+
+
+def test_the_bank_page_is_linked_where_browsers_reach_the_sandbox(tmp_path, serve):
+    # In docker compose the services call it http://payment-sandbox:8101, which no browser resolves.
+    sandbox = serve(
+        create_payment_sandbox(tmp_path / "p.sqlite3", API_KEY, public_url="http://localhost:8101/")
+    )
+    gw, unlock = gateway(sandbox), unique_key("unlock")
+    payment = charge(gw, unlock, method="pm_card_threeDSecure2Required")
+    bank_url = gw.authenticate(unlock_id=unlock, payment_id=payment.id, return_url="http://hireflow.test/r")
+    assert bank_url == f"http://localhost:8101/_sandbox/3ds/{payment.id}"

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -563,8 +564,12 @@ def create_payment_sandbox(
     seed: int | None = None,
     webhooks: WebhookSettings | None = None,
     search_lag_seconds: float = 60.0,
+    public_url: str | None = None,
 ) -> Flask:
     """Build the sandbox app. ``api_key`` is the only secret key it accepts.
+
+    ``public_url`` is where cardholders' browsers reach the sandbox's 3-D Secure page, as
+    they reach their bank's; without it, the address the merchant called the API by.
 
     With ``webhooks``, asynchronous payments settle after a while and every event is
     delivered to the merchant's endpoint (see ``payment_webhooks``); without, they stay
@@ -626,7 +631,7 @@ def create_payment_sandbox(
             if not params.get("return_url"):
                 # Stripe's answer for a page that authenticates with Stripe.js, which hireflow has not.
                 return "requires_action", None, {"type": "use_stripe_sdk"}
-            url = f"{request.host_url.rstrip('/')}/_sandbox/3ds/{intent_id}"
+            url = f"{(public_url or request.host_url).rstrip('/')}/_sandbox/3ds/{intent_id}"
             redirect = {"url": url, "return_url": params["return_url"]}
             return "requires_action", None, {"type": "redirect_to_url", "redirect_to_url": redirect}
         if method in declined:
@@ -986,8 +991,13 @@ def create_payment_sandbox(
 
 def main() -> None:
     webhooks = WebhookSettings.from_environment()
+    # Where the employer's browser finds the 3-D Secure page, when hireflow's services call
+    # the sandbox by an address a browser cannot reach (a container's name).
+    public_url = os.environ.get("PAYMENT_SANDBOX_PUBLIC_URL") or None
     run_sandbox_cli(
-        lambda db_path, api_key: create_payment_sandbox(db_path, api_key, webhooks=webhooks),
+        lambda db_path, api_key: create_payment_sandbox(
+            db_path, api_key, webhooks=webhooks, public_url=public_url
+        ),
         description="Run the local payment sandbox.",
         port=8101,
         db_file="payment-sandbox.sqlite3",
