@@ -1975,6 +1975,41 @@ def test_the_payment_page_opens_only_by_its_signed_link_and_says_what_waits(offl
     assert expired.status_code == 410 and expired.mimetype == "text/html"
 
 
+def test_a_marketplace_frontend_starts_a_payment_approval_through_the_api(offline, serve, tmp_path):
+    app, services, _ = offline
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_api_approvals"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_api_approvals", attempts=1)
+    waiting = services.payments.charge(
+        unlock_id="unl_api", amount=2000, currency="eur", payment_method="pm_card_authenticationRequired"
+    )
+    charge = {"payment_id": waiting.id, "amount_cents": 2000, "currency": "eur"}
+    record_status(services.db, "unlock", "unl_api", "requested", {"card_needs_authentication": charge})
+    web = app.test_client()
+    back = {"return_url": "https://jobs.example.com/unlocks/unl_api?from=bank"}
+
+    # The unlock's status shows the payment waiting, so a frontend knows to offer this.
+    assert web.get("/api/unlocks/unl_api").json["details"]["card_needs_authentication"] == charge
+    started = web.post("/api/unlocks/unl_api/payment-approval", json=back)
+    assert started.status_code == 200
+    assert started.json == {"status": "redirect", "redirect_url": f"{sandbox.url}/_sandbox/3ds/{waiting.id}"}
+    assert web.post("/api/unlocks/unl_api/payment-approval", json=back).json == started.json  # asked again
+    answered = requests.post(
+        started.json["redirect_url"], data={"outcome": "complete"}, allow_redirects=False, timeout=5
+    )
+    assert answered.headers["Location"].startswith(back["return_url"] + "&payment_intent=")
+    done = web.post("/api/unlocks/unl_api/payment-approval", json=back)
+    assert done.json == {"status": "approved", "redirect_url": None}
+
+    # A return address that is no web address, or none, is refused before the provider hears of it.
+    for body in ({"return_url": "javascript:alert(1)"}, {}, {**back, "extra": 1}):
+        refused = web.post("/api/unlocks/unl_api/payment-approval", json=body)
+        assert refused.status_code == 400, body
+    assert web.post("/api/unlocks/unl_nope/payment-approval", json=back).status_code == 404
+    record_status(services.db, "unlock", "unl_plain", "requested", {"employer_id": "emp-1"})
+    nothing = web.post("/api/unlocks/unl_plain/payment-approval", json=back)
+    assert nothing.status_code == 409 and nothing.json["title"] == "Nothing to approve"
+
+
 API_TOKEN = "offline-test-api-token"
 
 
@@ -2004,6 +2039,7 @@ def guarded(tmp_path: Path):
         ("post", "/api/unlocks"),
         ("get", "/api/unlocks/unl_1"),
         ("post", "/api/unlocks/unl_1/payment-method"),
+        ("post", "/api/unlocks/unl_1/payment-approval"),
         ("post", "/api/interviews"),
         ("post", "/api/interviews/int_1/cancellation"),
         ("delete", "/api/candidates/cand_1"),

@@ -545,6 +545,18 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "payment_method_ref": {"type": "string"},
         },
     },
+    "PaymentApprovalStarted": {
+        "type": "object",
+        "required": ["status", "redirect_url"],
+        "properties": {
+            "status": {"type": "string", "enum": ["redirect", "approved"]},
+            "redirect_url": {
+                "type": ["string", "null"],
+                "description": "The bank's page where the employer approves the payment; null once "
+                "nothing more is asked of them.",
+            },
+        },
+    },
     "MessageResult": {
         "type": "object",
         "required": ["status", "message"],
@@ -1086,6 +1098,27 @@ def openapi_document() -> dict[str, Any]:
                     "409": _problem("The unlock is closed and needs no card."),
                     "415": UNSUPPORTED,
                     "422": _problem("The payment provider refused the card."),
+                    "503": _problem("The payment provider is unavailable; retry after Retry-After.", True),
+                },
+            }
+        },
+        "/api/unlocks/{business_id}/payment-approval": {
+            "post": {
+                "summary": "Approve, with the employer's bank, a card payment it asked them to approve",
+                "description": "For a charge the bank asked the cardholder to approve (3-D Secure; the "
+                "unlock's details show card_needs_authentication while it waits, a day at most): "
+                "confirms the payment with the provider and answers the bank's page. The bank "
+                "sends the employer back to return_url; the provider's webhook continues the unlock "
+                "(or, refused, asks for another card). Asked again, the same page.",
+                "parameters": _id_parameter("the unlock's id"),
+                "requestBody": _json_body("PaymentApproval"),
+                "responses": {
+                    "200": _json("PaymentApprovalStarted", "Where the employer approves it, if anywhere."),
+                    "400": INVALID,
+                    "402": _problem("The card was declined; the unlock asks for another card."),
+                    "404": NOT_FOUND,
+                    "409": _problem("The unlock is over, or no payment of it waits for approval."),
+                    "415": UNSUPPORTED,
                     "503": _problem("The payment provider is unavailable; retry after Retry-After.", True),
                 },
             }

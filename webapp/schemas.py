@@ -27,6 +27,8 @@ PROCESS_DEFINITION_ID = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
 TIMEZONE = r"^[A-Za-z][A-Za-z0-9_+-]{0,29}(/[A-Za-z0-9_+-]{1,30}){0,2}$"
 # A time of day on the calendar's half-hour grid, such as 09:00 or 17:30.
 HALF_HOUR = r"^([01][0-9]|2[0-3]):(00|30)$"
+# Where the payment provider sends a person back: an http(s) address, nothing that runs.
+RETURN_URL = r"^https?://[^\s<>\"]{1,2000}$"
 # A purchase of credits: kept as "<employer id>:<purchase>" in the ledger's 200 characters.
 PURCHASE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,98}$"
 
@@ -143,6 +145,15 @@ class CardUpdate(Strict):
     """A new saved card for an unlock whose card was declined."""
 
     payment_method_ref: PaymentMethodRef
+
+
+class PaymentApproval(Strict):
+    """The start of an employer's approval, with their bank, of an unlock's card payment."""
+
+    return_url: Annotated[str, StringConstraints(max_length=2000, pattern=RETURN_URL)] = Field(
+        description="Where the bank sends the employer back once they approved or refused: a page "
+        "of the marketplace's own, which then shows the unlock's status."
+    )
 
 
 class WorkingWeek(Strict):
@@ -454,6 +465,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     ApplicationRequest,
     UnlockRequest,
     CardUpdate,
+    PaymentApproval,
     InterviewRequest,
     StartRequest,
     PostingRequest,
