@@ -126,6 +126,7 @@ class Var:
     PAYMENT_ID = "payment_id"
     PAYMENT_STATUS = "payment_status"
     DECLINE_CODE = "decline_code"
+    REFUND_ID = "refund_id"
 
     # interview-scheduling
     INTERVIEW_ID = "interview_id"

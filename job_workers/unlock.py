@@ -2,7 +2,7 @@
 
 Every step that moves money or grants access is idempotent: credits move once per unlock
 (unique ledger entries), a charge is made once per attempt (the Idempotency-Key names the
-unlock and the element instance), a refund once per unlock, access once per employer and
+unlock and the element instance), a refund once per payment, access once per employer and
 candidate (primary key).
 
 No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
@@ -141,9 +141,20 @@ class ResumeUnlockTasks:
         return {"refund_id": refund.id}
 
     def cancel_payment(self, unlock_id: str, payment_id: str) -> dict:
-        """The confirmation never came: cancel the pending payment, once."""
-        payment = self._gateway(unlock_id).cancel(unlock_id=unlock_id, payment_id=payment_id)
-        return {"payment_status": payment.status}
+        """The confirmation never came: cancel the pending payment, once.
+
+        A payment that succeeded just as the wait ended (a debit settling, an employer
+        approving at their bank) can no longer be cancelled; the unlock is over all the
+        same, so it is refunded, once.
+        """
+        gateway = self._gateway(unlock_id)
+        payment = gateway.cancel(unlock_id=unlock_id, payment_id=payment_id)
+        if payment.status != "succeeded":
+            return {"payment_status": payment.status}
+        refund = gateway.refund(unlock_id=unlock_id, payment_id=payment_id)
+        given_back = {"amount_cents": refund.amount, "refund_id": refund.id}
+        record_details(self.services.db, "unlock", unlock_id, "requested", refunded=given_back)
+        return {"payment_status": "refunded", "refund_id": refund.id}
 
     def grant_access(
         self,

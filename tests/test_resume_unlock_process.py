@@ -191,6 +191,14 @@ def test_a_declined_card_not_replaced_in_7_days_abandons_the_unlock(process_engi
     [intent] = payment_intents(local_world, v["unlock_id"])
     assert intent["status"] == "requires_payment_method"  # nothing was charged
     assert not has_access(local_world, v["employer_id"], candidate)
+    # The employer is told, not left to wonder.
+    assert "did not receive a new card within 7 days" in cancellation_email(local_world, v)
+
+
+def cancellation_email(local_world, v: dict) -> str:
+    """The text of the unlock-cancelled email to the unlock's employer (one only)."""
+    [mail] = [m for m in local_world.mails_to(v["employer_email"]) if m["subject"].endswith("is cancelled")]
+    return " ".join(mail["text"].split())
 
 
 def start_unlock_awaiting_confirmation(process_engine, local_world, payment_method_ref: str):
@@ -251,6 +259,28 @@ def test_an_unconfirmed_payment_is_cancelled_after_a_day(process_engine, local_w
     [intent] = payment_intents(local_world, v["unlock_id"])  # read again: now cancelled
     assert intent["status"] == "canceled"
     assert not has_access(local_world, v["employer_id"], candidate)
+    assert "was not confirmed within a day" in cancellation_email(local_world, v)
+
+
+def test_a_payment_that_succeeds_as_its_wait_ends_is_refunded_with_the_cancelled_unlock(
+    process_engine, local_world
+):
+    instance, v, candidate, intent = start_unlock_awaiting_confirmation(
+        process_engine, local_world, "pm_card_async"
+    )
+    # The debit settles at the provider, but its webhook is not in before the day is over.
+    local_world.payment_records.settle(intent["id"], succeeded=True)
+
+    process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")
+    # Not an incident: a payment that can no longer be cancelled is given back, once.
+    [refund] = refunds_of(local_world, intent["id"])
+    assert refund["amount"] == intent["amount"]
+    assert unlock_details(local_world, v["unlock_id"])["refunded"]["refund_id"] == refund["id"]
+    assert not has_access(local_world, v["employer_id"], candidate)
+    assert f"refunded in full (refund {refund['id']})" in cancellation_email(local_world, v)
 
 
 def test_a_payment_the_bank_asks_to_approve_is_cancelled_if_not_approved_in_a_day(
@@ -266,7 +296,11 @@ def test_a_payment_the_bank_asks_to_approve_is_cancelled_if_not_approved_in_a_da
     # Not a decline: the employer is emailed the link to approve it, and the unlock waits.
     wait_until_element(process_engine.client, instance, "AwaitConfirmation")
     wait_until_element(process_engine.client, instance, "EmailApprovePayment", state="COMPLETED")
-    [mail] = local_world.mails_to(v["employer_email"])
+    [mail] = wait_for(
+        lambda: local_world.mails_to(v["employer_email"]),
+        what="the approve-the-payment email",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
     assert "/unlocks/payment/" in mail["text"] and "20.00 EUR" in mail["text"]
 
     process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
@@ -277,6 +311,7 @@ def test_a_payment_the_bank_asks_to_approve_is_cancelled_if_not_approved_in_a_da
     [intent] = payment_intents(local_world, v["unlock_id"])
     assert intent["status"] == "canceled"
     assert not has_access(local_world, v["employer_id"], candidate)
+    assert "was not confirmed within a day" in cancellation_email(local_world, v)
 
 
 def test_a_gateway_outage_is_retried_with_backoff_and_charges_once(process_engine, local_world):

@@ -141,6 +141,19 @@ def test_a_card_saved_with_the_provider_is_charged_with_the_employers_customer(t
     assert {p["customer"] for p in payments(sandbox)} == {"cus_Emp8"}
 
 
+def test_a_payment_that_succeeded_before_its_cancellation_is_refunded_once(tasks, sandbox):
+    pending = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-late", "emp-1", PRICE, "pm_card_async")
+    settled = requests.post(
+        f"{sandbox.url}/_sandbox/payment_intents/{pending['payment_id']}/succeed", timeout=5
+    )
+    assert settled.status_code == 200
+    first = tasks.cancel_payment("u-late", pending["payment_id"])
+    assert first == tasks.cancel_payment("u-late", pending["payment_id"])  # a redelivered job
+    assert first["payment_status"] == "refunded"
+    [refund] = requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()["refunds"]
+    assert (refund["id"], refund["amount"]) == (first["refund_id"], PRICE["amount_cents"])
+
+
 def test_refund_and_cancel_happen_once(tasks, sandbox):
     paid = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-6", "emp-1", PRICE, "pm_card_visa")
     tasks.refund_payment("u-6", paid["payment_id"])

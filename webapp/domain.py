@@ -262,12 +262,16 @@ def _give_back_card_charges(db: Database, payments: PaymentGateway, unlock_id: s
         refunded = [
             payments.refund(unlock_id=unlock_id, payment_id=c.id) for c in charges if c.status == "succeeded"
         ]
-        # A payment still to settle, or to approve: cancelled, so it can never take the money later.
-        cancelled = [
-            payments.cancel(unlock_id=unlock_id, payment_id=c.id)
-            for c in charges
-            if c.needs_confirmation or c.needs_cardholder
-        ]
+        cancelled = []
+        # A payment still to settle, or to approve: cancelled, so it can never take the money
+        # later; one that succeeded meanwhile is refunded.
+        for charge in charges:
+            if charge.needs_confirmation or charge.needs_cardholder:
+                outcome = payments.cancel(unlock_id=unlock_id, payment_id=charge.id)
+                if outcome.status == "succeeded":
+                    refunded.append(payments.refund(unlock_id=unlock_id, payment_id=charge.id))
+                else:
+                    cancelled.append(outcome)
     except PaymentError as exc:
         log.warning("unlock %s: card charges not given back: %s", unlock_id, exc)
         return {"card_charges": f"not given back ({exc}); look the unlock up with the payment provider"}

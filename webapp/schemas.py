@@ -64,6 +64,7 @@ PATTERN_IN_WORDS = {
     PURCHASE: "1 to 99 letters, digits, '.', '_' or '-', starting with a letter or digit",
     PROCESS_DEFINITION_ID: "a BPMN process id: 1 to 100 letters, digits, '_', '.' or '-', "
     "starting with a letter or '_'",
+    RETURN_URL: "a web address starting with https:// or http://, without spaces",
 }
 
 

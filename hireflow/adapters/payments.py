@@ -315,19 +315,23 @@ class StripeStylePaymentGateway:
         """Cancel a payment that has not completed (the confirmation never came), once.
 
         A cancellation retried after the provider forgot its key finds the payment
-        cancelled already, and takes that as done.
+        cancelled already, and takes that as done. A payment that succeeded before it could
+        be cancelled (it settled, or its cardholder approved it, as the wait ended) comes
+        back as it is, ``succeeded``: the money is taken, and the caller gives it back.
         """
         try:
             body = self._post(
-                f"/v1/payment_intents/{payment_id}/cancel", {}, idempotency_key(unlock_id, "cancel")
+                f"/v1/payment_intents/{quote(payment_id, safe='')}/cancel",
+                {},
+                idempotency_key(unlock_id, f"cancel-{payment_id}"),
             )
         except PaymentRequestRejected as exc:
             if exc.code != "payment_intent_unexpected_state":
                 raise
             body = self._send("GET", f"/v1/payment_intents/{quote(payment_id, safe='')}", {})
-            if body["status"] != "canceled":
+            if body["status"] not in ("canceled", "succeeded"):
                 raise
-        return Payment(id=body["id"], status=body["status"], amount=body["amount"], currency=body["currency"])
+        return _payment(body)
 
     def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None:
         """Save a new card for an unlock that waits for one, once per card.
@@ -357,7 +361,9 @@ class StripeStylePaymentGateway:
         if amount is not None:
             params["amount"] = str(amount)
         try:
-            body = self._post("/v1/refunds", params, idempotency_key(unlock_id, "refund"))
+            # One key per payment: an unlock whose late payment is refunded beside its
+            # charge refunds two.
+            body = self._post("/v1/refunds", params, idempotency_key(unlock_id, f"refund-{payment_id}"))
         except PaymentRequestRejected as exc:
             # Retried after the provider forgot the key: the refund it made is the answer.
             if exc.code != "charge_already_refunded":
