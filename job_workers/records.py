@@ -43,13 +43,21 @@ def record_status(
     _upsert(db, kind, business_id, details or {}, status=status)
 
 
-def record_details(db: Database, kind: str, business_id: str, first_status: str, **details: Any) -> None:
-    """Add ``details`` to a business object's record (safe to repeat).
+def record_details(
+    db: Database,
+    kind: str,
+    business_id: str,
+    first_status: str,
+    forget: tuple[str, ...] = (),
+    **details: Any,
+) -> None:
+    """Add ``details`` to a business object's record, and drop those named in ``forget``
+    that no longer hold (safe to repeat).
 
     The webapp writes the record when it accepts the request; a worker can get there
     first, so the record is created with ``first_status`` if it is missing.
     """
-    _upsert(db, kind, business_id, details, first_status=first_status)
+    _upsert(db, kind, business_id, details, first_status=first_status, forget=forget)
 
 
 def _upsert(
@@ -60,6 +68,7 @@ def _upsert(
     *,
     status: str | None = None,
     first_status: str = "",
+    forget: tuple[str, ...] = (),
 ) -> None:
     """Merge ``details`` into the record, and set ``status`` if given.
 
@@ -73,5 +82,6 @@ def _upsert(
             row.status, row.details, row.updated_at = first_status, {}, utcnow()
         if status is not None:
             row.status, row.updated_at = status, utcnow()
-        row.details = {**(row.details or {}), **details}
+        kept = {name: value for name, value in (row.details or {}).items() if name not in forget}
+        row.details = {**kept, **details}
         session.add(row)

@@ -118,7 +118,14 @@ class ResumeUnlockTasks:
         except PaymentDeclined as declined:
             # Support is asked why an unlock waits: the card and the provider's reason.
             last_decline = {"card": payment_method_ref, "decline_code": declined.decline_code or "unknown"}
-            record_details(self.services.db, "unlock", unlock_id, "requested", card_declined=last_decline)
+            record_details(
+                self.services.db,
+                "unlock",
+                unlock_id,
+                "requested",
+                card_declined=last_decline,
+                forget=("card_needs_authentication",),  # an earlier payment's wait for approval is over
+            )
             raise
         charged = {"payment_id": payment.id, "amount_cents": payment.amount, "currency": payment.currency}
         if payment.needs_cardholder:
@@ -130,7 +137,14 @@ class ResumeUnlockTasks:
             return {"paid_with": "card", "payment_id": payment.id, "payment_status": REQUIRES_AUTHENTICATION}
         # Kept beside the status, so the charge is known without the engine: a sweep after
         # the engine is lost refunds it even before the provider's search has caught up.
-        record_details(self.services.db, "unlock", unlock_id, "requested", card_charged=charged)
+        record_details(
+            self.services.db,
+            "unlock",
+            unlock_id,
+            "requested",
+            card_charged=charged,
+            forget=("card_needs_authentication",),  # an earlier payment's wait for approval is over
+        )
         return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
 
     def refund_payment(self, unlock_id: str, payment_id: str) -> dict:

@@ -114,6 +114,13 @@ def test_a_charge_the_bank_asks_to_approve_waits_for_the_employer_once(tasks, sa
             "currency": "eur",
         }
     }
+    # The next attempt (with another card, after the bank refused) ends that wait on file.
+    paid = tasks.charge_card(
+        make_job(JobType.CHARGE_PAYMENT, element_instance_key=41), "u-3ds", "emp-1", PRICE, "pm_card_visa"
+    )
+    with tasks.services.db.sessions() as session:
+        details = session.get(BusinessRecord, ("unlock", "u-3ds")).details
+    assert set(details) == {"card_charged"} and details["card_charged"]["payment_id"] == paid["payment_id"]
 
 
 def test_a_card_saved_with_the_provider_is_charged_with_the_employers_customer(tasks, sandbox):

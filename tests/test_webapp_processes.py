@@ -624,6 +624,13 @@ def test_a_payment_the_bank_asks_to_approve_is_approved_from_the_emailed_link(
         assert 'data-testid="payment-refused"' in shown.text
         card_path = card_page_from_email(web, local_world, employer_email)
         assert "declined (authentication failed)" in local_world.mails_to(employer_email)[-1]["text"]
+        # Its record no longer offers the payment for approval, and says why a card is wanted.
+        details = web.get(accepted.headers["Location"]).json["details"]
+        assert "card_needs_authentication" not in details
+        assert details["card_declined"] == {
+            "card": "pm_card_authenticationRequired",
+            "decline_code": "authentication_failed",
+        }
         assert save_card(web, card_path).status_code == 200
         expected = ["requires_payment_method", "succeeded"]
     wait_until_completed(process_engine.client, instance)

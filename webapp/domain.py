@@ -852,10 +852,44 @@ class Hireflow:
         """The provider settled a payment: publish ``payment-confirmed`` once per event."""
         return self.gateway.publish_once(Message.PAYMENT_CONFIRMED, payment_id, event_id).published
 
-    def payment_failed(self, event_id: str, payment_id: str, decline_code: str | None) -> bool:
-        """A payment that was settling failed (a bank debit bounced): publish ``payment-failed`` once."""
+    def payment_failed(
+        self,
+        event_id: str,
+        payment_id: str,
+        decline_code: str | None,
+        unlock_id: str | None = None,
+        card: str | None = None,
+    ) -> bool:
+        """A payment that was settling (a bank debit bounced) or waiting for the employer's
+        approval (their bank refused it) failed: publish ``payment-failed`` once.
+
+        The unlock's record then says the card was refused, as after a decline, and no
+        longer that the payment waits for approval: the unlock waits for a new card.
+        """
         variables = {Var.DECLINE_CODE: decline_code} if decline_code else None
-        return self.gateway.publish_once(Message.PAYMENT_FAILED, payment_id, event_id, variables).published
+        published = self.gateway.publish_once(Message.PAYMENT_FAILED, payment_id, event_id, variables)
+        if unlock_id is not None:
+            self._record_refused_payment(unlock_id, payment_id, decline_code, card)
+        return published.published
+
+    def _record_refused_payment(
+        self, unlock_id: str, payment_id: str, decline_code: str | None, card: str | None
+    ) -> None:
+        """Record the refusal of the unlock's current payment; an event about an older one
+        (delivered late, or twice) changes nothing."""
+        with self.services.db.sessions.begin() as session:
+            record = session.get(BusinessRecord, ("unlock", unlock_id), with_for_update=True)
+            details = (record.details or {}) if record else {}
+            current = {
+                (details.get(name) or {}).get("payment_id")
+                for name in ("card_needs_authentication", "card_charged")
+            }
+            if record is None or record.status in FINAL_STATUSES["unlock"] or payment_id not in current:
+                return
+            refused = {"card": card or "unknown", "decline_code": decline_code or "unknown"}
+            kept = {name: value for name, value in details.items() if name != "card_needs_authentication"}
+            record.details = {**kept, "card_declined": refused}
+            record.updated_at = utcnow()
 
     def payment_method_updated(self, event_id: str, unlock_id: str, payment_method_ref: str) -> bool:
         """The employer saved a new card for an unlock: publish ``payment-method-updated`` once."""

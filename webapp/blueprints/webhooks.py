@@ -109,7 +109,9 @@ def payment_event():
             decline_code = AUTHENTICATION_FAILED
         if not (isinstance(decline_code, str) and DECLINE_CODE.match(decline_code)):
             decline_code = None  # the email then says "declined"
-        published = hireflow().payment_failed(event.id, payment_id, decline_code)
+        card = obj.get("payment_method")
+        card = card if isinstance(card, str) and PAYMENT_METHOD_ID.match(card) else None
+        published = hireflow().payment_failed(event.id, payment_id, decline_code, unlock_id, card)
         return published_response(published, "payment-failed")
     payment_method = _string(obj, "id", PAYMENT_METHOD_ID)  # payment_method.attached
     published = hireflow().payment_method_updated(event.id, unlock_id, payment_method)
