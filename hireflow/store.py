@@ -273,10 +273,12 @@ class BusinessRecord(Base):
 
     __tablename__ = "business_records"
     # Newest change first, as the UI lists items a page at a time (see webapp.domain.find_items).
-    # A posting's applications, newest change first, the same way (posting_applications).
+    # A posting's applications, newest change first, the same way (posting_applications);
+    # an employer's unlocks too (employer_unlocks).
     __table_args__ = (
         Index("ix_business_records_newest", "updated_at", "kind", "business_id"),
         Index("ix_business_records_posting", "posting_id", "updated_at", "kind", "business_id"),
+        Index("ix_business_records_employer", "employer_id", "updated_at", "kind", "business_id"),
     )
 
     # resume | application | unlock | interview
@@ -292,6 +294,9 @@ class BusinessRecord(Base):
     # The job posting of an application, from its details like belongs_to: a posting's
     # applications are found by index, for its employer (webapp.domain.posting_applications).
     posting_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The employer of an unlock, from its details the same way: an employer's unlocks are
+    # found by index, for its own pages (webapp.domain.employer_unlocks).
+    employer_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 # The detail that names what an item belongs to, by kind (any other kind: the candidate).
@@ -310,12 +315,19 @@ def posting_in(kind: str, details: dict | None) -> str | None:
     return str(posting) if posting else None
 
 
+def employer_in(kind: str, details: dict | None) -> str | None:
+    """The employer an unlock with these details is for (``BusinessRecord.employer_id``)."""
+    employer = (details or {}).get("employer_id") if kind == "unlock" else None
+    return str(employer) if employer else None
+
+
 @event.listens_for(BusinessRecord, "before_insert")
 @event.listens_for(BusinessRecord, "before_update")
 def _keep_owner_in_step(mapper, connection, record: BusinessRecord) -> None:
     # Every write through the ORM passes here; an erasure's blanked details clear them too.
     record.belongs_to = owner_in(record.kind, record.details)
     record.posting_id = posting_in(record.kind, record.details)
+    record.employer_id = employer_in(record.kind, record.details)
 
 
 class ContactAccess(Base):

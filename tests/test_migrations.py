@@ -133,6 +133,29 @@ def test_applications_on_revision_0012_learn_their_posting(store_url):
     assert postings == {"app_1": "p", "app_erased": None, "unl_1": None}
 
 
+def test_unlocks_on_revision_0015_learn_their_employer(store_url):
+    # An employer's unlocks are listed for it through this column.
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        upgrade_to(connection, "0015")
+        insert = text(
+            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
+            "VALUES (:kind, :id, 'requested', :details, CURRENT_TIMESTAMP)"
+        )
+        for kind, business_id, details in [
+            ("unlock", "unl_1", '{"candidate_id": "ada", "employer_id": "acme"}'),
+            ("unlock", "unl_erased", '{"erased_at": "2026-12-01T00:00:00Z"}'),
+            ("application", "app_1", '{"candidate_id": "ada", "employer_id": "acme"}'),
+        ]:
+            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
+
+    db.create_schema()
+
+    with db.sessions() as session:
+        employers = {r.business_id: r.employer_id for r in session.scalars(select(BusinessRecord))}
+    assert employers == {"unl_1": "acme", "unl_erased": None, "app_1": None}
+
+
 def test_candidates_on_revision_0009_are_found_by_the_skills_they_had(store_url):
     db = Database(store_url)
     with db.engine.begin() as connection:

@@ -2010,6 +2010,60 @@ def test_a_marketplace_frontend_starts_a_payment_approval_through_the_api(offlin
     assert nothing.status_code == 409 and nothing.json["title"] == "Nothing to approve"
 
 
+def test_an_employer_lists_its_unlocks_with_what_each_waits_for(tmp_path, store_url):
+    services = empty_services(tmp_path, store_url)
+    web = offline_app(services).test_client()
+    to_approve = {"payment_id": "pi_1", "amount_cents": 2000, "currency": "eur"}
+    record_status(
+        services.db,
+        "unlock",
+        "unl_approve",
+        "requested",
+        {"employer_id": "acme", "candidate_id": "ada", "card_needs_authentication": to_approve},
+    )
+    declined = {"card": "pm_card_chargeDeclined", "decline_code": "generic_decline"}
+    record_status(
+        services.db,
+        "unlock",
+        "unl_card",
+        "requested",
+        {"employer_id": "acme", "candidate_id": "bob", "card_declined": declined},
+    )
+    paid = {"with": "credits", "credits": 2}
+    # Unlocked after a refused card: what it waited for is over, how it was paid is said.
+    record_status(
+        services.db,
+        "unlock",
+        "unl_done",
+        "unlocked",
+        {"employer_id": "acme", "candidate_id": "cy", "card_declined": declined, "paid": paid},
+    )
+    record_status(
+        services.db, "unlock", "unl_theirs", "requested", {"employer_id": "globex", "candidate_id": "ada"}
+    )
+
+    listed = web.get("/api/employers/acme/unlocks")
+    assert listed.status_code == 200 and listed.json["next"] is None
+    by_id = {u["unlockId"]: u for u in listed.json["unlocks"]}
+    assert list(by_id) == ["unl_done", "unl_card", "unl_approve"]  # newest change first
+    assert by_id["unl_approve"]["paymentToApprove"] == to_approve
+    assert by_id["unl_card"]["cardDeclined"] == declined and by_id["unl_card"]["paymentToApprove"] is None
+    assert by_id["unl_done"] == {
+        "unlockId": "unl_done",
+        "candidateId": "cy",
+        "status": "unlocked",
+        "updatedAt": by_id["unl_done"]["updatedAt"],
+        "paymentToApprove": None,
+        "cardDeclined": None,
+        "paid": paid,
+        "refunded": None,
+    }
+    open_only = web.get("/api/employers/acme/unlocks?state=open&order=oldest").json["unlocks"]
+    assert [u["unlockId"] for u in open_only] == ["unl_approve", "unl_card"]
+    assert web.get("/api/employers/nobody/unlocks").json["unlocks"] == []
+    assert web.get("/api/employers/acme/unlocks?state=closed").status_code == 400
+
+
 API_TOKEN = "offline-test-api-token"
 
 
@@ -2050,6 +2104,7 @@ def guarded(tmp_path: Path):
         ("get", "/api/postings/p-1"),
         ("get", "/api/postings/p-1/candidates"),
         ("get", "/api/employers/acme/contacts"),
+        ("get", "/api/employers/acme/unlocks"),
     ],
 )
 def test_with_an_api_token_set_every_domain_call_needs_it(guarded, method, path):

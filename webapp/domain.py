@@ -1435,6 +1435,39 @@ class Hireflow:
             )
         return applications, str(next_page) if next_page else None
 
+    def employer_unlocks(
+        self, employer_id: str, paging: ItemPaging
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The employer's unlocks, newest change first, a page at a time, for its own pages.
+
+        Each with its status and what an open one waits for from the employer: a payment
+        to approve with their bank (``paymentToApprove``: see ``approve_payment``), or a
+        new card after ``cardDeclined``; and how an unlocked one was paid, or what was
+        refunded. Never the candidate's contact details (see ``contacts_of``). Also the
+        next page's cursor; an employer with no unlocks has an empty list.
+        """
+        statement = select(BusinessRecord).where(BusinessRecord.employer_id == employer_id)
+        rows, next_page = self._record_page(
+            statement, "unlock", paging.state, paging.order == "oldest", _items_cursor(paging.after)
+        )
+        unlocks = []
+        for record in rows:
+            details = record.details or {}
+            still_open = record.status not in FINAL_STATUSES["unlock"]
+            unlocks.append(
+                {
+                    "unlockId": record.business_id,
+                    "candidateId": details.get("candidate_id"),
+                    "status": self._business_status("unlock", record.business_id, record.status),
+                    "updatedAt": record.updated_at.isoformat() + "Z",
+                    "paymentToApprove": details.get("card_needs_authentication") if still_open else None,
+                    "cardDeclined": details.get("card_declined") if still_open else None,
+                    "paid": details.get("paid"),
+                    "refunded": details.get("refunded"),
+                }
+            )
+        return unlocks, str(next_page) if next_page else None
+
     def _record_page(
         self,
         statement: Select,

@@ -214,6 +214,56 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "next": NEXT_PAGE,
         },
     },
+    "EmployerUnlocks": {
+        "type": "object",
+        "required": ["employerId", "unlocks", "next"],
+        "properties": {
+            "employerId": {"type": "string"},
+            "unlocks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "unlockId",
+                        "candidateId",
+                        "status",
+                        "updatedAt",
+                        "paymentToApprove",
+                        "cardDeclined",
+                        "paid",
+                        "refunded",
+                    ],
+                    "properties": {
+                        "unlockId": {"type": "string"},
+                        "candidateId": {"type": ["string", "null"]},
+                        "status": {"type": "string"},
+                        "updatedAt": {"type": "string"},
+                        "paymentToApprove": {
+                            "type": ["object", "null"],
+                            "description": "open only: a card payment the employer's bank asks them to "
+                            "approve (payment_id, amount_cents, currency)",
+                        },
+                        "cardDeclined": {
+                            "type": ["object", "null"],
+                            "description": "open only: the card last refused (card, decline_code); the "
+                            "unlock waits for another",
+                        },
+                        "paid": {
+                            "type": ["object", "null"],
+                            "description": "once unlocked: with credits, or the card's amount_cents, "
+                            "currency and payment_id",
+                        },
+                        "refunded": {
+                            "type": ["object", "null"],
+                            "description": "what was given back (credits, or the card's amount_cents and "
+                            "refund_id)",
+                        },
+                    },
+                },
+            },
+            "next": NEXT_PAGE,
+        },
+    },
     "IncidentCauses": {
         "type": "object",
         "required": ["total", "causes"],
@@ -866,6 +916,9 @@ def openapi_document() -> dict[str, Any]:
         schemas[model.__name__] = schema
     fitting_query = schemas.pop("FittingQuery")  # both directions of fit take it
     page_after = _query_parameters(schemas.pop("PageAfter"))  # every list by id takes it
+    item_paging = _query_parameters(
+        schemas.pop("ItemPaging")
+    )  # a posting's applications, an employer's unlocks
     resume_form = {
         "type": "object",
         "required": ["file", "candidate_id", "candidate_name", "candidate_email"],
@@ -968,7 +1021,7 @@ def openapi_document() -> dict[str, Any]:
                 "the match score and skills its routing read, and whether the posting's employer "
                 "has unlocked the candidate. Without contact details: an unlock (POST /api/unlocks) "
                 "pays for those. 404 for a posting not on file.",
-                "parameters": [POSTING_ID, *_query_parameters(schemas.pop("ItemPaging"))],
+                "parameters": [POSTING_ID, *item_paging],
                 "responses": {
                     "200": _json("PostingApplications", "A page of applications."),
                     "400": INVALID,
@@ -1030,6 +1083,22 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [EMPLOYER_ID, *_query_parameters(schemas.pop("EmployerPostingsQuery"))],
                 "responses": {
                     "200": _json("EmployerPostings", "A page of postings."),
+                    "400": INVALID,
+                },
+            }
+        },
+        "/api/employers/{employer_id}/unlocks": {
+            "get": {
+                "summary": "An employer's unlocks, each with what it waits for from the employer",
+                "description": "Newest change first, 50 to a page, open or over: each unlock's status; "
+                "while open, a payment to approve with the employer's bank (POST "
+                "/api/unlocks/{business_id}/payment-approval) or the card refused (POST "
+                "/api/unlocks/{business_id}/payment-method saves another); once over, how it was paid "
+                "or what was refunded. Without contact details: GET /api/employers/{employer_id}/contacts "
+                "lists those. An employer with none gets an empty list.",
+                "parameters": [EMPLOYER_ID, *item_paging],
+                "responses": {
+                    "200": _json("EmployerUnlocks", "A page of unlocks."),
                     "400": INVALID,
                 },
             }
