@@ -196,9 +196,12 @@ class UnlockFlow(Flow):
     says who delivers that: ``"self"`` (this flow, as soon as the charge exists, which
     is usually before the process waits for it), ``"batch"`` (the scenario, shuffled
     and twice) or ``"provider"`` (the payment sandbox, once the flow settles the payment
-    there, with its own retries and duplicate deliveries). ``refund`` starts the unlock
-    for a candidate who left meanwhile, through the admin API, so access cannot be
-    granted and compensation refunds the card.
+    there, with its own retries and duplicate deliveries), or ``"approval"`` (the
+    employer, for a card whose bank asks them to approve the charge: the flow asks
+    hireflow where, as a marketplace's frontend does, and completes the bank's page; the
+    sandbox then delivers its event). ``refund`` starts the unlock for a candidate who
+    left meanwhile, through the admin API, so access cannot be granted and compensation
+    refunds the card.
     """
 
     payment_method: str = "pm_card_visa"
@@ -224,6 +227,11 @@ class UnlockFlow(Flow):
             if started is None or not self.webhook_mode:
                 self.done = started is not None
                 return
+        if self.webhook_mode == "approval":
+            if self._approve_at_the_bank():
+                self.expect_confirmation()
+                self.done = True
+            return
         if self.payment_id is None:
             # The charge step's payment intent, found by the unlock id in the ledger's metadata.
             self.payment_id = world.payment_ids_by_unlock().get(self.started[0].business_id)
@@ -236,6 +244,29 @@ class UnlockFlow(Flow):
             # The sandbox now delivers payment_intent.succeeded itself, with its retries.
             self.expect_confirmation()
             self.done = True
+
+    def _approve_at_the_bank(self) -> bool:
+        """Approve the payment as the employer does, once the unlock shows it waiting; True
+        once the bank has its answer (now, or on an earlier try whose answer was lost)."""
+        unlock_id = self.started[0].business_id
+        status = self.call("GET", f"/api/unlocks/{unlock_id}")
+        if status is None or not status.json()["details"].get("card_needs_authentication"):
+            return False  # not charged yet
+        approval = self.call(
+            "POST", f"/api/unlocks/{unlock_id}/payment-approval", json={"return_url": f"{self.web_url}/"}
+        )
+        if approval is None:
+            return False
+        bank_url = approval.json()["redirect_url"]
+        if bank_url is None:
+            return True  # approved on an earlier try
+        try:
+            answered = requests.post(
+                bank_url, data={"outcome": "complete"}, allow_redirects=False, timeout=REQUEST_TIMEOUT_S
+            )
+        except requests.RequestException:
+            return False
+        return answered.status_code in (303, 409)  # 409: answered on an earlier try
 
     def expect_confirmation(self, subscription_element: str | None = None) -> None:
         """Record that payment-confirmed is on its way, for the checker to follow."""

@@ -127,6 +127,19 @@ def paid_unlocks(count: int, web_url: str, posting_id: str) -> list[Flow]:
     return [UnlockFlow(web_url, "unlock", refund=(i % 3 == 2)) for i in range(count)]
 
 
+def paid_and_approved_unlocks(count: int, web_url: str, posting_id: str) -> list[Flow]:
+    """Card unlocks as ``paid_unlocks``, and every fourth paid with a card whose bank asks
+    the employer to approve the charge, which the employer does."""
+    return [
+        UnlockFlow(
+            web_url, "unlock", payment_method="pm_card_authenticationRequired", webhook_mode="approval"
+        )
+        if i % 4 == 3
+        else UnlockFlow(web_url, "unlock", refund=(i % 3 == 2))
+        for i in range(count)
+    ]
+
+
 def emailing(count: int, web_url: str, posting_id: str) -> list[Flow]:
     """Uploads and applications: each sends one or two emails."""
     return [
@@ -168,8 +181,8 @@ SCENARIOS = [
     Scenario(
         "payment-faults",
         "payment API: 15% 5xx, 10% timeouts, 10% responses lost after commit",
-        "a charge or refund happens once however often it is retried (idempotency keys)",
-        paid_unlocks,
+        "a charge, refund or approval happens once however often it is retried (idempotency keys)",
+        paid_and_approved_unlocks,
         weight=1.0,
         payment_faults={
             "rates": {"server_error": 0.15, "timeout": 0.10, "lost_response": 0.10},
