@@ -1181,7 +1181,8 @@ def openapi_document() -> dict[str, Any]:
                 "unlock's details show card_needs_authentication while it waits, a day at most): "
                 "confirms the payment with the provider and answers the bank's page. The bank "
                 "sends the employer back to return_url; the provider's webhook continues the unlock "
-                "(or, refused, asks for another card). Asked again, the same page.",
+                "(or, refused, asks for another card). Asked again, the same page, which returns to "
+                "the return_url given first (the emailed link's page gives its own).",
                 "parameters": _id_parameter("the unlock's id"),
                 "requestBody": _json_body("PaymentApproval"),
                 "responses": {

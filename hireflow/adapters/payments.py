@@ -281,8 +281,9 @@ class StripeStylePaymentGateway:
         Called while the employer is there (on-session): the payment is confirmed again
         with its card and ``return_url``, and the bank's page is the answer; the provider
         sends the employer back to ``return_url`` and reports the outcome by webhook.
-        Asked again, it gives the same page. None when the payment needs nothing more from
-        the cardholder (the bank let it through this time, or it is made already).
+        Asked again, it gives the same page, which returns to the ``return_url`` given
+        first (the provider keeps the one it confirmed with). None when the payment needs
+        nothing more from the cardholder (the bank let it through, or it is made already).
 
         Raises PaymentDeclined when the card is declined on confirming, and
         PaymentRequestRejected when the payment can no longer be approved (cancelled, or
