@@ -70,7 +70,8 @@ def _upsert(
     first_status: str = "",
     forget: tuple[str, ...] = (),
 ) -> None:
-    """Merge ``details`` into the record, and set ``status`` if given.
+    """Merge ``details`` into the record, without those named in ``forget``, and set
+    ``status`` if given.
 
     A missing record, or one whose candidate was erased (a new request for the same id
     after the erasure), starts clean with ``status`` or else ``first_status``.
