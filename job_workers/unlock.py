@@ -118,34 +118,30 @@ class ResumeUnlockTasks:
         except PaymentDeclined as declined:
             # Support is asked why an unlock waits: the card and the provider's reason.
             last_decline = {"card": payment_method_ref, "decline_code": declined.decline_code or "unknown"}
-            record_details(
-                self.services.db,
-                "unlock",
-                unlock_id,
-                "requested",
-                card_declined=last_decline,
-                forget=("card_needs_authentication",),  # an earlier payment's wait for approval is over
-            )
+            self._record_charge(unlock_id, card_declined=last_decline)
             raise
         charged = {"payment_id": payment.id, "amount_cents": payment.amount, "currency": payment.currency}
         if payment.needs_cardholder:
             # The bank asks the employer to approve the charge (3-D Secure): the payment
             # page finds it here, and the process emails them the link and waits.
-            record_details(
-                self.services.db, "unlock", unlock_id, "requested", card_needs_authentication=charged
-            )
+            self._record_charge(unlock_id, card_needs_authentication=charged)
             return {"paid_with": "card", "payment_id": payment.id, "payment_status": REQUIRES_AUTHENTICATION}
         # Kept beside the status, so the charge is known without the engine: a sweep after
         # the engine is lost refunds it even before the provider's search has caught up.
+        self._record_charge(unlock_id, card_charged=charged)
+        return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
+
+    def _record_charge(self, unlock_id: str, **outcome: dict) -> None:
+        """Record what a charge attempt came to. A payment an earlier attempt left waiting
+        for the employer's approval waits no more: only this attempt's can."""
         record_details(
             self.services.db,
             "unlock",
             unlock_id,
             "requested",
-            card_charged=charged,
-            forget=("card_needs_authentication",),  # an earlier payment's wait for approval is over
+            forget=("card_needs_authentication",),
+            **outcome,
         )
-        return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
 
     def refund_payment(self, unlock_id: str, payment_id: str) -> dict:
         """Compensation: refund the card payment in full, once."""

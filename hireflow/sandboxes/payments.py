@@ -653,10 +653,15 @@ def create_payment_sandbox(
             return 402, {"error": {**intent["last_payment_error"], "payment_intent": intent}}
         return 200, intent
 
-    def confirm_intent(intent_id: str, params: dict[str, str]) -> tuple[int, dict]:
+    def known_intent(intent_id: str) -> dict:
+        """The payment intent, or Stripe's 404 for an id it never made."""
         intent = ledger.intent(intent_id)
         if intent is None:
             raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
+        return intent
+
+    def confirm_intent(intent_id: str, params: dict[str, str]) -> tuple[int, dict]:
+        intent = known_intent(intent_id)
         if intent["status"] not in CONFIRMABLE:
             raise ApiError(
                 400,
@@ -713,9 +718,7 @@ def create_payment_sandbox(
         return 200, {**refund, "object": "refund"}
 
     def cancel_intent(intent_id: str) -> tuple[int, dict]:
-        intent = ledger.intent(intent_id)
-        if intent is None:
-            raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
+        intent = known_intent(intent_id)
         if intent["status"] not in CANCELLABLE:
             raise ApiError(
                 400,
@@ -878,10 +881,7 @@ def create_payment_sandbox(
     def get_intent(intent_id: str):
         if not authorized():
             raise ApiError(401, "invalid_request_error", "Invalid API Key provided")
-        intent = ledger.intent(intent_id)
-        if intent is None:
-            raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
-        return jsonify(intent)
+        return jsonify(known_intent(intent_id))
 
     @app.get("/_sandbox/faults")
     def get_faults():
@@ -910,8 +910,7 @@ def create_payment_sandbox(
         """Settle a processing payment now: ``succeed`` or ``fail`` (raises its event)."""
         if outcome not in ("succeed", "fail"):
             raise ApiError(404, "invalid_request_error", "use .../succeed or .../fail")
-        if ledger.intent(intent_id) is None:
-            raise ApiError(404, "invalid_request_error", "No such payment_intent", code="resource_missing")
+        known_intent(intent_id)
         intent = ledger.settle(intent_id, succeeded=outcome == "succeed")
         if intent is None:
             raise ApiError(
