@@ -710,8 +710,8 @@ class Hireflow:
             raise Problem(
                 409, "Unlock closed", f"this unlock is {record.status}; there is nothing to approve"
             )
-        waiting = self.payment_to_approve(unlock_id)
-        if waiting is None or not waiting.get("payment_id"):
+        waiting = (record.details or {}).get("card_needs_authentication") or {}
+        if not waiting.get("payment_id"):
             raise Problem(409, "Nothing to approve", "no payment of this unlock waits for your approval")
         if self.services.payments is None:
             raise Problem(503, "No payment provider", "this deployment has no payment provider configured")
