@@ -274,7 +274,7 @@ class UnlockFlow(Flow):
             SentMessage(
                 Message.PAYMENT_CONFIRMED,
                 self.started[0].instance_key,
-                "PaymentConfirmed",
+                "AwaitConfirmation",  # the receive task completes when it takes the message
                 int(time.time() * 1000),
                 subscription_element,
             )

@@ -1,9 +1,9 @@
 """resume-unlock on a real Zeebe engine with the product's worker (issue 4, process 3).
 
 Credits or card; an asynchronous payment confirmed by message, failed (a new card is
-asked for) or cancelled by its timer; a payment the bank asks the employer to approve; a
-declined card replaced by message; and compensation that refunds exactly what was paid
-when access cannot be granted.
+asked for) or cancelled by its timer; a payment the bank asks the employer to approve,
+reminded before its day is over; a declined card replaced by message; and compensation
+that refunds exactly what was paid when access cannot be granted.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from tests.engine_helpers import (
 # Every test here runs the product's worker against the engine.
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
-ONE_DAY_MS = 24 * 60 * 60 * 1000
+ONE_HOUR_MS = 60 * 60 * 1000
+ONE_DAY_MS = 24 * ONE_HOUR_MS
 STANDARD_PRICE = {"credits": 2, "amount_cents": 2000}  # unlock-pricing: standard plan, junior
 
 
@@ -223,6 +224,20 @@ def test_an_asynchronous_payment_completes_when_its_confirmation_arrives(process
     wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
 
 
+def test_a_bank_debit_still_processing_after_20_hours_reminds_nobody(process_engine, local_world):
+    instance, v, _, intent = start_unlock_awaiting_confirmation(process_engine, local_world, "pm_card_async")
+
+    process_engine.client.advance_clock(20 * ONE_HOUR_MS + 60_000)
+
+    # The reminder timer fires, but a debit being processed needs nothing from the employer.
+    wait_until_element(process_engine.client, instance, "NothingToRemind", state="COMPLETED")
+    assert local_world.mails_to(v["employer_email"]) == []
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")  # still waiting
+    process_engine.client.publish_message(Message.PAYMENT_CONFIRMED, intent["id"])
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+
+
 def test_an_asynchronous_payment_that_fails_asks_for_a_new_card_and_charges_it(process_engine, local_world):
     instance, v, candidate, intent = start_unlock_awaiting_confirmation(
         process_engine, local_world, "pm_sepa_debit"
@@ -283,7 +298,7 @@ def test_a_payment_that_succeeds_as_its_wait_ends_is_refunded_with_the_cancelled
     assert f"refunded in full (refund {refund['id']})" in cancellation_email(local_world, v)
 
 
-def test_a_payment_the_bank_asks_to_approve_is_cancelled_if_not_approved_in_a_day(
+def test_a_payment_the_bank_asks_to_approve_is_reminded_then_cancelled_if_not_approved_in_a_day(
     process_engine, local_world
 ):
     candidate = local_world.add_candidate()
@@ -303,7 +318,14 @@ def test_a_payment_the_bank_asks_to_approve_is_cancelled_if_not_approved_in_a_da
     )
     assert "/unlocks/payment/" in mail["text"] and "20.00 EUR" in mail["text"]
 
-    process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
+    # Four hours before the day ends, one reminder with a fresh link; the wait goes on.
+    process_engine.client.advance_clock(20 * ONE_HOUR_MS + 60_000)
+    wait_until_element(process_engine.client, instance, "EmployerReminded", state="COMPLETED")
+    [reminder] = [m for m in local_world.mails_to(v["employer_email"]) if m["subject"].startswith("Reminder")]
+    assert "About four hours are left" in reminder["text"] and "/unlocks/payment/" in reminder["text"]
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+
+    process_engine.client.advance_clock(4 * ONE_HOUR_MS)
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")

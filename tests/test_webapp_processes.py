@@ -214,7 +214,7 @@ def test_a_signed_payment_webhook_unblocks_the_unlock_once_and_a_forged_one_is_r
 
     wait_until_completed(process_engine.client, instance)
     confirmed = process_engine.client.search_element_instances(
-        processInstanceKey=instance, elementId="PaymentConfirmed"
+        processInstanceKey=instance, elementId="AwaitConfirmation", state="COMPLETED"
     )
     assert len(confirmed) == 1
     with local_world.services.db.sessions() as session:
@@ -586,7 +586,7 @@ def test_a_debit_settled_by_the_provider_continues_the_unlock(
     wait_until_completed(process_engine.client, instance)
     assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
     confirmed = process_engine.client.search_element_instances(
-        processInstanceKey=instance, elementId="PaymentConfirmed"
+        processInstanceKey=instance, elementId="AwaitConfirmation", state="COMPLETED"
     )
     assert len(confirmed) == (1 if settles == "succeeded" else 0)
     expected = ["succeeded"] if settles == "succeeded" else ["requires_payment_method", "succeeded"]
