@@ -141,7 +141,7 @@ def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, loc
         candidate_id=candidate,
         payment_method_ref="pm_card_chargeDeclinedInsufficientFunds",
     )
-    wait_until_element(process_engine.client, instance, "AwaitNewCard")  # an event-based gateway
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")  # a receive task
 
     process_engine.client.publish_message(
         Message.PAYMENT_METHOD_UPDATED, v["unlock_id"], variables={"payment_method_ref": "pm_card_visa"}
@@ -177,14 +177,21 @@ def test_a_card_its_holder_removed_asks_for_a_new_one_not_an_incident(process_en
     assert [p["status"] for p in payment_intents(local_world, v["unlock_id"])] == ["succeeded"]
 
 
-def test_a_declined_card_not_replaced_in_7_days_abandons_the_unlock(process_engine, local_world):
+def test_a_declined_card_not_replaced_is_reminded_at_5_days_and_abandoned_at_7(process_engine, local_world):
     candidate = local_world.add_candidate()
     instance, v = start_unlock(
         process_engine, local_world, candidate_id=candidate, payment_method_ref="pm_card_chargeDeclined"
     )
     wait_until_element(process_engine.client, instance, "AwaitNewCard")
 
-    process_engine.client.advance_clock(7 * ONE_DAY_MS + 60_000)
+    # Two days before the end, one reminder with a fresh link to save a card; the wait goes on.
+    process_engine.client.advance_clock(5 * ONE_DAY_MS + 60_000)
+    wait_until_element(process_engine.client, instance, "EmployerRemindedOfCard", state="COMPLETED")
+    [reminder] = [m for m in local_world.mails_to(v["employer_email"]) if m["subject"].startswith("Reminder")]
+    assert "Two days are left" in reminder["text"] and "/unlocks/card/" in reminder["text"]
+    wait_until_element(process_engine.client, instance, "AwaitNewCard")
+
+    process_engine.client.advance_clock(2 * ONE_DAY_MS)
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "NoNewCard", state="COMPLETED")

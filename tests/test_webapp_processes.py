@@ -511,9 +511,7 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
     wait_until_element(process_engine.client, instance, "AwaitNewCard")
     # The item says where the unlock waits, by the model's name.
     waiting = web.get(accepted.headers["Location"]).json["engine"]["waitingAt"]
-    assert waiting == [
-        {"elementId": "AwaitNewCard", "name": "Await a new card", "type": "EVENT_BASED_GATEWAY"}
-    ]
+    assert waiting == [{"elementId": "AwaitNewCard", "name": "Await a new card", "type": "RECEIVE_TASK"}]
     # The item's page points to the employer's email, whose link saves a new card.
     assert 'data-testid="new-card-hint"' in web.get(f"/items/unlock/{accepted.json['id']}").text
     path = card_page_from_email(web, local_world, employer_email)
