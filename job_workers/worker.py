@@ -18,6 +18,7 @@ from pyzeebe import ZeebeTaskRouter, ZeebeWorker
 
 from hireflow.camunda_connection import ConnectionSettings, grpc_channel
 from job_workers import interview, notifications, submission, unlock, upload
+from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
 from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
@@ -100,6 +101,8 @@ def build_worker(
     )
     for build_router in router_builders:
         worker.include_router(build_router(services))
+    # A completion the engine never got would keep its instance waiting for the job's timeout.
+    keep_completions(worker)
     return worker
 
 
