@@ -7,6 +7,7 @@ analyst adds a new outcome in the Modeler without code.
 from typing import Any
 
 from pyzeebe import Job
+from sqlalchemy.exc import IntegrityError
 
 from hireflow.constants import Header
 from hireflow.errors import PermanentFailure
@@ -76,13 +77,22 @@ def _upsert(
     A missing record, or one whose candidate was erased (a new request for the same id
     after the erasure), starts clean with ``status`` or else ``first_status``.
     """
-    with db.sessions.begin() as session:
-        row = session.get(BusinessRecord, (kind, business_id))
-        if row is None or row.status == ERASED:
-            row = row or BusinessRecord(kind=kind, business_id=business_id)
-            row.status, row.details, row.updated_at = first_status, {}, utcnow()
-        if status is not None:
-            row.status, row.updated_at = status, utcnow()
-        kept = {name: value for name, value in (row.details or {}).items() if name not in forget}
-        row.details = {**kept, **details}
-        session.add(row)
+    for attempt in (1, 2):
+        try:
+            with db.sessions.begin() as session:
+                row = session.get(BusinessRecord, (kind, business_id))
+                if row is None or row.status == ERASED:
+                    row = row or BusinessRecord(kind=kind, business_id=business_id)
+                    row.status, row.details, row.updated_at = first_status, {}, utcnow()
+                if status is not None:
+                    row.status, row.updated_at = status, utcnow()
+                kept = {name: value for name, value in (row.details or {}).items() if name not in forget}
+                row.details = {**kept, **details}
+                session.add(row)
+            return
+        except IntegrityError:
+            # The webapp accepting the request (or this job, delivered twice) inserted the
+            # record between our read and our insert: merge into that one instead of
+            # failing the job and waiting out a retry backoff for nothing.
+            if attempt == 2:
+                raise

@@ -1,6 +1,7 @@
 """Resume-submission workers on a real SQLite store."""
 
 import pytest
+from sqlalchemy import event
 
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
@@ -73,3 +74,37 @@ def test_the_outcome_header_is_recorded_and_a_missing_one_is_permanent(tasks):
         assert session.get(BusinessRecord, ("application", "a-1")).status == "withdrawn"
     with pytest.raises(PermanentFailure, match="outcome"):
         tasks.record_outcome(make_job(JobType.RECORD_APPLICATION_OUTCOME), "a-1")
+
+
+def test_a_record_the_webapp_inserts_meanwhile_is_merged_into_not_failed_on(tasks):
+    """The chaos run saw it: the webapp wrote the application's record between the score
+    step's read and its insert, and the job failed on the unique key, to wait out a backoff."""
+    db = tasks.services.db
+    inserted = []
+
+    def webapp_gets_there_first(session, flush_context, instances):
+        if not inserted and any(isinstance(row, BusinessRecord) for row in session.new):
+            inserted.append(True)
+            with db.engine.begin() as other:
+                other.execute(
+                    BusinessRecord.__table__.insert().values(
+                        kind="application",
+                        business_id="a-1",
+                        status="submitted",
+                        details={"process_instance_key": "42"},
+                        updated_at=utcnow(),
+                    )
+                )
+
+    event.listen(db.sessions, "before_flush", webapp_gets_there_first)
+    try:
+        tasks.score_match(application_id="a-1", candidate_id="c-1", posting_id="p-1")
+    finally:
+        event.remove(db.sessions, "before_flush", webapp_gets_there_first)
+
+    assert inserted
+    with db.sessions() as session:
+        record = session.get(BusinessRecord, ("application", "a-1"))
+    assert record.status == "submitted"
+    assert record.details["process_instance_key"] == "42"
+    assert record.details["match_score"] == 80
