@@ -6,13 +6,18 @@ Most tests need no engine; the last ones run an embedded engine of their own.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 
+import grpc
 import pytest
 import requests
+from pyzeebe.proto.gateway_pb2 import PublishMessageRequest
+from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
+from bench.models import bench_process
 from hireflow.engine import find_java
 from hireflow.engine.embedded import (
     EMBEDDED_DIR,
@@ -40,6 +45,7 @@ WAITING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 """
 
+BACKOFF_JOB = "test.backoff-probe"
 PROCESS = {"bpmnProcessId": "resume-upload", "version": 3, "processInstanceKey": 10}
 
 
@@ -264,6 +270,65 @@ def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_i
 
     assert int(later) > int(waiting)  # keys go on from where the killed engine left them
     assert state_file.stat().st_size > kept - 5  # the cut frame is gone, the new entries are kept
+
+
+@pytest.mark.engine
+def test_a_failure_the_killed_engine_took_but_never_processed_comes_back_after_its_backoff(tmp_path):
+    # Seen in the chaos run of 2026-12-03: a job failed just before the engine was killed; the
+    # restarted engine processed the failure, but its answer was for a request of the dead
+    # engine, the gateway's writer threw on it, and the job's backoff was never scheduled.
+    state_file = tmp_path / "engine-state.log"
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file)
+    engine.start()
+    try:
+        client = EmbeddedEngineClient(engine.control_url)
+        client.deploy_resources(
+            [("backoff-probe.bpmn", bench_process(1, job_type=BACKOFF_JOB, pid="backoff-probe"))]
+        )
+        instance = str(client.create_process_instance("backoff-probe")["processInstanceKey"])
+        [job] = wait_for_jobs(client)
+        requests.post(f"{engine.control_url}/stream-processor/pause", timeout=30).raise_for_status()
+        # Commands ahead of it keep the restarted engine busy past its first look for due
+        # backoffs, as in a real run; then the failure. They reach the log, not the paused
+        # processor: their answers never come.
+        publish_unanswered(engine.grpc_address, count=2000)
+        impatient = EmbeddedEngineClient(engine.control_url, timeout=2)
+        with pytest.raises(requests.RequestException):
+            impatient.fail_job(job["jobKey"], retries=2, error_message="provider down", retry_back_off_ms=500)
+        time.sleep(1)  # the log file has it
+        engine.kill()
+
+        engine.start()
+        client = EmbeddedEngineClient(engine.control_url)
+        [again] = wait_for_jobs(client)
+        assert again["jobKey"] == job["jobKey"] and again["retries"] == 2
+        assert again["processInstanceKey"] == instance
+    finally:
+        engine.stop()
+
+
+def publish_unanswered(address: str, count: int) -> None:
+    """Publish ``count`` messages at once, without waiting long for answers."""
+
+    async def publish() -> None:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = GatewayStub(channel)
+            calls = [
+                stub.PublishMessage(PublishMessageRequest(name="backlog", correlationKey=str(i)), timeout=3)
+                for i in range(count)
+            ]
+            await asyncio.gather(*calls, return_exceptions=True)
+
+    asyncio.run(publish())
+
+
+def wait_for_jobs(client: EmbeddedEngineClient, seconds: float = 30) -> list[dict]:
+    """The backoff probe's jobs, activated as soon as the engine offers any."""
+    deadline = time.monotonic() + seconds
+    while not (jobs := client.activate_jobs(BACKOFF_JOB, timeout_ms=600_000)):
+        assert time.monotonic() < deadline, "the engine never offered the job"
+        time.sleep(0.2)
+    return jobs
 
 
 @pytest.mark.engine

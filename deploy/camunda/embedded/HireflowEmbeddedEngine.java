@@ -80,6 +80,7 @@ import io.camunda.zeebe.protocol.impl.record.value.job.JobBatchRecord;
 import io.camunda.zeebe.protocol.impl.record.value.job.JobRecord;
 import io.camunda.zeebe.protocol.impl.record.value.usertask.UserTaskRecord;
 import io.camunda.zeebe.protocol.record.RecordType;
+import io.camunda.zeebe.protocol.record.RejectionType;
 import io.camunda.zeebe.protocol.record.ValueType;
 import io.camunda.zeebe.protocol.record.intent.IncidentIntent;
 import io.camunda.zeebe.protocol.record.intent.Intent;
@@ -87,7 +88,10 @@ import io.camunda.zeebe.protocol.record.intent.JobIntent;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
 import io.camunda.zeebe.scheduler.clock.ActorClock;
 import io.camunda.zeebe.scheduler.future.ActorFuture;
+import io.camunda.zeebe.stream.api.CommandResponseWriter;
 import io.camunda.zeebe.stream.impl.StreamProcessor;
+import io.camunda.zeebe.stream.impl.StreamProcessorContext;
+import io.camunda.zeebe.util.buffer.BufferWriter;
 import io.camunda.zeebe.util.health.HealthIssue;
 import io.camunda.zeebe.util.health.HealthReport;
 import io.grpc.BindableService;
@@ -137,6 +141,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.CRC32;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 public class HireflowEmbeddedEngine {
@@ -199,6 +204,7 @@ public class HireflowEmbeddedEngine {
       }
     }
     guardLogEntries(engine);
+    answerOnlyLiveRequests(engine);
     if (durableLog != null) {
       durableLog.keepAppending(engine);
       durableLog.restoreClock(engine);
@@ -243,6 +249,89 @@ public class HireflowEmbeddedEngine {
     entries.setAccessible(true);
     List<?> appended = (List<?>) entries.get(logStorage);
     entries.set(logStorage, Collections.synchronizedList(new ArrayList<>(appended)));
+  }
+
+  /**
+   * Commands the last engine wrote to its log but did not process before it died are processed
+   * by this one, and each answer is meant for a request of the last engine. The embedded
+   * gateway's response writer does not know such a request and throws; the stream processor
+   * then skips the rest of the command's side effects, among them its post-commit tasks: a job
+   * failed with a retry backoff was never scheduled to come back (its instance waited for
+   * ever), and jobs were not pushed to their streams. A broker drops an answer nobody waits
+   * for; so does this engine now.
+   */
+  private static void answerOnlyLiveRequests(ZeebeTestEngine engine) throws ReflectiveOperationException {
+    StreamProcessor processor = (StreamProcessor) readField(engine, "streamProcessor");
+    StreamProcessorContext context = (StreamProcessorContext) readField(processor, "streamProcessorContext");
+    CommandResponseWriter writer = context.getCommandResponseWriter();
+    Map<?, ?> waiting = (Map<?, ?>) readField(readField(writer, "gatewayRequestStore"), "requestMap");
+    context.commandResponseWriter(new LiveRequestsOnly(writer, waiting));
+  }
+
+  /** Hands an answer to the gateway's writer only when its request still waits for it. */
+  private static final class LiveRequestsOnly implements CommandResponseWriter {
+    private final CommandResponseWriter writer;
+    private final Map<?, ?> waiting;
+
+    LiveRequestsOnly(CommandResponseWriter writer, Map<?, ?> waiting) {
+      this.writer = writer;
+      this.waiting = waiting;
+    }
+
+    @Override
+    public CommandResponseWriter partitionId(int partitionId) {
+      writer.partitionId(partitionId);
+      return this;
+    }
+
+    @Override
+    public CommandResponseWriter key(long key) {
+      writer.key(key);
+      return this;
+    }
+
+    @Override
+    public CommandResponseWriter intent(Intent intent) {
+      writer.intent(intent);
+      return this;
+    }
+
+    @Override
+    public CommandResponseWriter recordType(RecordType type) {
+      writer.recordType(type);
+      return this;
+    }
+
+    @Override
+    public CommandResponseWriter valueType(ValueType type) {
+      writer.valueType(type);
+      return this;
+    }
+
+    @Override
+    public CommandResponseWriter rejectionType(RejectionType type) {
+      writer.rejectionType(type);
+      return this;
+    }
+
+    @Override
+    public CommandResponseWriter rejectionReason(DirectBuffer reason) {
+      writer.rejectionReason(reason);
+      return this;
+    }
+
+    @Override
+    public CommandResponseWriter valueWriter(BufferWriter value) {
+      writer.valueWriter(value);
+      return this;
+    }
+
+    @Override
+    public void tryWriteResponse(int requestStreamId, long requestId) {
+      if (waiting.containsKey(requestId)) {
+        writer.tryWriteResponse(requestStreamId, requestId);
+      }
+    }
   }
 
   /**
