@@ -27,6 +27,7 @@ from webapp.domain import Hireflow
 from webapp.engine import ProcessGateway, client_from_settings
 from webapp.incidents import Incidents
 from webapp.local_tasks import LocalTasks
+from webapp.stalled_jobs import StalledJobs
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def create_app(
         gateway, services, max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"])
     )
     app.extensions["incidents"] = Incidents(client)
+    app.extensions["stalled_jobs"] = StalledJobs(client)
     # Only the embedded engine, which has no Tasklist, uses it (see webapp.blueprints.tasks).
     app.extensions["local_tasks"] = LocalTasks(app.extensions["hireflow"])
 

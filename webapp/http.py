@@ -11,6 +11,7 @@ from webapp.domain import Accepted, Hireflow
 from webapp.incidents import Incidents
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import IDENTIFIER, IDENTIFIER_PATTERN, PATTERN_IN_WORDS
+from webapp.stalled_jobs import StalledJobs
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -30,6 +31,11 @@ def hireflow() -> Hireflow:
 def incidents() -> Incidents:
     """The app's view of the engine's open incidents, for those who repair them."""
     return current_app.extensions["incidents"]
+
+
+def stalled_jobs() -> StalledJobs:
+    """The app's finder of jobs the engine lost after their retry backoff."""
+    return current_app.extensions["stalled_jobs"]
 
 
 def json_body(model: type[Model]) -> Model:

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from webapp.blueprints.admin import ADMIN_PAGE
-from webapp.schemas import REQUEST_MODELS, EmployerRequest, InterviewerRequest, PostingRequest
+from webapp.schemas import ENGINE_KEY, REQUEST_MODELS, EmployerRequest, InterviewerRequest, PostingRequest
 
 PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -310,6 +310,62 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     "required": ["incidentKey", "reason"],
                     "properties": {"incidentKey": {"type": "string"}, "reason": {"type": "string"}},
                 },
+            },
+        },
+    },
+    "StalledJobs": {
+        "type": "object",
+        "required": ["total", "jobs"],
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "jobs": {
+                "type": "array",
+                "description": "the longest overdue first",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "jobKey",
+                        "type",
+                        "processInstanceKey",
+                        "elementId",
+                        "retries",
+                        "dueSince",
+                        "errorMessage",
+                    ],
+                    "properties": {
+                        "jobKey": {"type": "string"},
+                        "type": {"type": "string", "description": "the job type"},
+                        "processInstanceKey": {"type": "string"},
+                        "elementId": {"type": "string", "description": "the task that waits"},
+                        "retries": {"type": "integer", "minimum": 1},
+                        "dueSince": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "when its retry backoff ended (on a cluster: the latest it could)",
+                        },
+                        "errorMessage": {"type": "string", "description": "why it failed last"},
+                    },
+                },
+            },
+        },
+    },
+    "StalledJobsRestarted": {
+        "type": "object",
+        "required": ["restarted", "refused", "left"],
+        "properties": {
+            "restarted": {"type": "array", "items": {"type": "string"}, "description": "job keys"},
+            "refused": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["jobKey", "reason"],
+                    "properties": {"jobKey": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
+            "left": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "stalled jobs beyond the limit, not tried: ask again",
             },
         },
     },
@@ -1318,6 +1374,63 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json("IncidentsRetried", "What was retried, and what the engine refused."),
                     "400": INVALID,
                     "415": UNSUPPORTED,
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/stalled-jobs": {
+            "get": {
+                "summary": "Jobs the engine never offered again after their retry backoff",
+                "description": "Failed with retries left, due again more than two minutes ago, and "
+                "still not handed to a worker: the engine lost their backoff (seen after an engine "
+                "restart; camunda/camunda#16884). Such an instance has no incident and waits for "
+                "ever. On a cluster, whose REST API gives no due time, a job counts once its last "
+                "update is older than the longest backoff its task allows.",
+                "security": [{"adminToken": []}],
+                "responses": {
+                    "200": _json("StalledJobs", "The stalled jobs."),
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/stalled-jobs/restart": {
+            "post": {
+                "summary": "Enter each stalled job's task again",
+                "description": "Modifies each instance as Operate's modification does: the task is "
+                "entered afresh (a new job, for a worker at once; timers on the task start over) and "
+                "the stalled one ends. The workers are idempotent, so nothing is done twice. Safe to "
+                "repeat: a restarted job is no longer stalled.",
+                "security": [{"adminToken": []}],
+                "requestBody": _json_body("StalledJobRestart"),
+                "responses": {
+                    "200": _json("StalledJobsRestarted", "What was restarted, and what the engine refused."),
+                    "400": INVALID,
+                    "415": UNSUPPORTED,
+                    "503": UNAVAILABLE,
+                    **ADMIN_ERRORS,
+                },
+            }
+        },
+        "/api/admin/stalled-jobs/{job_key}/restart": {
+            "post": {
+                "summary": "Enter one stalled job's task again",
+                "description": "As the batch does, for one job listed by GET /api/admin/stalled-jobs.",
+                "security": [{"adminToken": []}],
+                "parameters": [
+                    {
+                        "name": "job_key",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": ENGINE_KEY},
+                        "description": "the stalled job's key",
+                    }
+                ],
+                "responses": {
+                    "200": _json("StalledJobsRestarted", "Restarted."),
+                    "400": INVALID,
+                    "404": _problem("Not a stalled job (any more): restarted, retried or ended meanwhile."),
                     "503": UNAVAILABLE,
                     **ADMIN_ERRORS,
                 },

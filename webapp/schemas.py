@@ -29,6 +29,8 @@ TIMEZONE = r"^[A-Za-z][A-Za-z0-9_+-]{0,29}(/[A-Za-z0-9_+-]{1,30}){0,2}$"
 HALF_HOUR = r"^([01][0-9]|2[0-3]):(00|30)$"
 # Where the payment provider sends a person back: an http(s) address, nothing that runs.
 RETURN_URL = r"^https?://[^\s<>\"]{1,2000}$"
+# A key the engine gives (a job's, an instance's): digits only.
+ENGINE_KEY = r"^[0-9]+$"
 # A purchase of credits: kept as "<employer id>:<purchase>" in the ledger's 200 characters.
 PURCHASE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,98}$"
 
@@ -65,6 +67,7 @@ PATTERN_IN_WORDS = {
     PROCESS_DEFINITION_ID: "a BPMN process id: 1 to 100 letters, digits, '_', '.' or '-', "
     "starting with a letter or '_'",
     RETURN_URL: "a web address starting with https:// or http://, without spaces",
+    ENGINE_KEY: "digits only, as the engine gives a key",
 }
 
 
@@ -461,6 +464,18 @@ class IncidentRetry(Strict):
     )
 
 
+class StalledJobRestart(Strict):
+    """How many stalled jobs to restart at once (``POST /api/admin/stalled-jobs/restart``)."""
+
+    limit: int = Field(
+        500,
+        ge=1,
+        le=1000,
+        description="At most this many in one request, so it answers before a proxy gives up; "
+        "left in the answer says how many remain for the next.",
+    )
+
+
 REQUEST_MODELS: list[type[BaseModel]] = [
     ResumeFields,
     ApplicationRequest,
@@ -476,6 +491,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     ItemPaging,
     ItemQuery,
     IncidentRetry,
+    StalledJobRestart,
     ContactQuery,
     CandidateSearch,
     PostingSearch,

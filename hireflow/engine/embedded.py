@@ -332,8 +332,10 @@ class _Projection:
                     else earlier.get("hasFailedWithRetriesLeft", False)
                 ),
                 "elementId": value["elementId"],
+                "elementInstanceKey": _k(value["elementInstanceKey"]),
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "customHeaders": value.get("customHeaders", {}),
+                "lastUpdateTime": _iso(record.get("timestamp")),
             }
 
     def _element(self, key: str, value: dict[str, Any], state: str, timestamp: int | None) -> None:

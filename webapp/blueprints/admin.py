@@ -7,6 +7,7 @@ the admin API is off.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,18 @@ from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
 from hireflow.store import Employer, Interviewer, JobPosting
 from webapp.engine import EngineRejected, call_engine
-from webapp.http import hireflow, incidents, json_body, operate_link, path_id
+from webapp.http import hireflow, incidents, json_body, operate_link, path_id, stalled_jobs
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import (
+    ENGINE_KEY,
+    PATTERN_IN_WORDS,
     CreditTopUp,
     EmployerRequest,
     IncidentRetry,
     InterviewerRequest,
     PageAfter,
     PostingRequest,
+    StalledJobRestart,
     StartRequest,
 )
 from webapp.security import require_bearer
@@ -309,3 +313,28 @@ def retry_incidents():
     """Retry every open incident of one cause, once it is mended, as Operate's batch retry does."""
     asked = json_body(IncidentRetry)
     return jsonify(incidents().retry_every(asked.cause, asked.limit))
+
+
+@bp.get("/stalled-jobs")
+def list_stalled_jobs():
+    """Jobs failed with retries left whose backoff ended long ago, never offered again by the engine."""
+    found = stalled_jobs().find()
+    return jsonify({"total": len(found), "jobs": [job.as_json() for job in found]})
+
+
+@bp.post("/stalled-jobs/restart")
+def restart_stalled_jobs():
+    """Enter each stalled job's task again (Operate's modification), the longest overdue first."""
+    asked = json_body(StalledJobRestart)
+    return jsonify(stalled_jobs().restart_every(asked.limit))
+
+
+@bp.post("/stalled-jobs/<job_key>/restart")
+def restart_stalled_job(job_key: str):
+    """Enter one stalled job's task again, as listed by GET /api/admin/stalled-jobs."""
+    if not re.fullmatch(ENGINE_KEY, job_key):
+        raise invalid_field("job_key", f"should be {PATTERN_IN_WORDS[ENGINE_KEY]}")
+    restarted = stalled_jobs().restart_one(job_key)
+    if restarted is None:
+        raise Problem(404, "Not stalled", f"job {job_key} is not a stalled job (any more); list them again")
+    return jsonify({"restarted": [restarted.job_key], "refused": [], "left": 0})

@@ -61,6 +61,7 @@ import io.camunda.zeebe.client.api.response.BrokerInfo;
 import io.camunda.zeebe.client.api.response.PartitionInfo;
 import io.camunda.zeebe.client.api.response.Topology;
 import io.camunda.zeebe.client.api.command.DeployResourceCommandStep1;
+import io.camunda.zeebe.client.api.command.ModifyProcessInstanceCommandStep1;
 import io.camunda.zeebe.client.api.response.ActivatedJob;
 import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.ActivateJobsRequest;
 import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.ActivateJobsResponse;
@@ -966,6 +967,10 @@ public class HireflowEmbeddedEngine {
               .getProcessInstanceKey();
       return Map.of("processInstanceKey", String.valueOf(key));
     }
+    if ("POST".equals(method) && "process-instances".equals(first) && path.length == 3
+        && "modification".equals(path[2])) {
+      return modify(Long.parseLong(path[1]), body);
+    }
     if ("POST".equals(method) && "process-instances".equals(first) && path.length == 3) {
       client.newCancelInstanceCommand(Long.parseLong(path[1])).send().join();
       return Map.of();
@@ -1185,6 +1190,27 @@ public class HireflowEmbeddedEngine {
               "retries", job.getRetries()));
     }
     return Map.of("jobs", jobs);
+  }
+
+  /**
+   * REST v2's process instance modification, for the instructions hireflow sends: activate
+   * elements by id (in the one active instance of their flow scope) and terminate element
+   * instances by key. Zeebe applies the activations first, so the scope never runs empty.
+   */
+  private Object modify(long processInstanceKey, JsonNode body) {
+    var command = client.newModifyProcessInstanceCommand(processInstanceKey);
+    ModifyProcessInstanceCommandStep1.ModifyProcessInstanceCommandStep2 last = null;
+    for (JsonNode activate : body.path("activateInstructions")) {
+      last = (last == null ? command : last.and()).activateElement(activate.path("elementId").asText());
+    }
+    for (JsonNode terminate : body.path("terminateInstructions")) {
+      last = (last == null ? command : last.and()).terminateElement(terminate.path("elementInstanceKey").asLong());
+    }
+    if (last == null) {
+      throw new IllegalArgumentException("a modification needs at least one instruction");
+    }
+    last.send().join();
+    return Map.of();
   }
 
   private void completeUserTask(long userTaskKey, JsonNode variables) throws ReflectiveOperationException, IOException {
