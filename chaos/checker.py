@@ -26,6 +26,7 @@ from chaos.world import ADMIN_TOKEN
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import EmbeddedEngineClient
 from job_workers.incidents import RETRY  # what every incident message's advice ends with
+from webapp.stalled_jobs import STALL_GRACE_MS
 
 ENDED = {"COMPLETED", "TERMINATED", "CANCELED"}
 
@@ -35,6 +36,8 @@ class InstanceState:
     key: str
     state: str  # ACTIVE, COMPLETED, ... or MISSING when the engine does not know it
     incidents: list[dict] = field(default_factory=list)  # the active ones, as the engine reports them
+    # Why it waits on a job the engine never offered again after its backoff, if it does.
+    stalled: str = ""
 
     @property
     def incident_keys(self) -> list[str]:
@@ -42,8 +45,9 @@ class InstanceState:
 
     @property
     def settled(self) -> bool:
-        """Completed, or waiting for a person in an incident: nothing more happens by itself."""
-        return self.state in ENDED or bool(self.incident_keys)
+        """Completed, or waiting for a person (an incident, or a job the engine lost after
+        its backoff): nothing more happens by itself."""
+        return self.state in ENDED or bool(self.incident_keys) or bool(self.stalled)
 
 
 @dataclass
@@ -56,6 +60,8 @@ class ScenarioReport:
     incident: int = 0
     stuck: int = 0
     incidents_repaired: int = 0
+    # Jobs the engine lost after their backoff, restarted through the admin API.
+    stalled_jobs_restarted: int = 0
     double_charges: int = 0
     double_refunds: int = 0
     duplicate_emails: int = 0
@@ -119,8 +125,8 @@ def _business_id(dedupe_key: str | None) -> str | None:
 
 
 # A backoff the engine has not honoured this long after it ran out is lost, not late: the
-# engine's own checker runs at the due time, and at least once a second.
-LOST_BACKOFF_GRACE_MS = 60_000
+# same rule as the webapp's, whose admin API restarts such jobs.
+LOST_BACKOFF_GRACE_MS = STALL_GRACE_MS
 
 
 class Checker:
@@ -137,6 +143,7 @@ class Checker:
     def instance_states(self, keys: list[str]) -> dict[str, InstanceState]:
         self._refresh()
         states = {}
+        now_ms = self.client.clock_now_ms() if isinstance(self.client, EmbeddedEngineClient) else 0
         for key in keys:
             try:
                 state = self.client.get_process_instance(key).get("state", "MISSING")
@@ -144,20 +151,24 @@ class Checker:
                 if exc.status != 404:
                     raise
                 state = "MISSING"
-            incidents = []
+            incidents, stalled = [], ""
             if state not in ENDED:
                 incidents = self.client.search_incidents(processInstanceKey=key, state="ACTIVE")
-            states[key] = InstanceState(key, state, incidents)
+            if state not in ENDED and not incidents:
+                stalled = self.lost_backoff(key, now_ms=now_ms)
+            states[key] = InstanceState(key, state, incidents, stalled)
         return states
 
-    def lost_backoff(self, instance_key: str, grace_ms: int = LOST_BACKOFF_GRACE_MS) -> str:
+    def lost_backoff(
+        self, instance_key: str, grace_ms: int = LOST_BACKOFF_GRACE_MS, now_ms: int | None = None
+    ) -> str:
         """Why a stuck instance is the engine's fault, if it is: its job failed with a retry
         backoff that ran out more than ``grace_ms`` ago, and the engine never made it
         activatable again. Empty when that is not the case, or the engine cannot say (REST v2
         job searches carry no due time)."""
         if not isinstance(self.client, EmbeddedEngineClient):
             return ""
-        now_ms = self.client.clock_now_ms()
+        now_ms = now_ms or self.client.clock_now_ms()
         for job in self.client.search_jobs(processInstanceKey=instance_key):
             due_ms = int(job.get("recurringTime") or -1)
             if job["state"] == "FAILED" and job["retries"] > 0 and 0 < due_ms < now_ms - grace_ms:
@@ -237,6 +248,19 @@ class Checker:
                 self.client.resolve_incident(key)
                 retried.add(key)
         return len(ours & retried)
+
+    def restart_stalled_jobs(self, states: dict[str, InstanceState]) -> int:
+        """What an operator does about jobs the engine lost after their backoff, with hireflow's
+        own tool: every stalled job is restarted through the webapp's admin API (the task is
+        entered again). Returns how many were restarted."""
+        if not any(state.stalled for state in states.values()):
+            return 0
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        answer = requests.post(
+            f"{self.world.web_url}/api/admin/stalled-jobs/restart", json={}, headers=admin, timeout=300
+        )
+        answer.raise_for_status()
+        return len(answer.json()["restarted"])
 
     def element_instances(self, instance_key: str, element_id: str) -> list[dict]:
         return self.client.search_element_instances(processInstanceKey=instance_key, elementId=element_id)

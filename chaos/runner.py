@@ -163,7 +163,8 @@ def run_scenario(
     if scenario.disruptor:  # a kill at the very end may have left a job to time out
         states = checker.wait_until_settled(keys, timing.settle_s, _give_up(world))
 
-    # The fault is over: an operator retries what became an incident, the flows go on.
+    # The fault is over: an operator retries what became an incident, restarts a job the
+    # engine lost after its backoff, and the flows go on.
     world.lift_faults()
     checker.check_incident_messages(states, [s for f in flows for s in f.started], report)
     if not _engine_stalled(world):  # a stalled engine takes no retries: report what is
@@ -171,6 +172,10 @@ def run_scenario(
         report.no_incident_arose = scenario.expects_incidents and not report.incidents_repaired
         if report.incidents_repaired:
             print(f"    faults lifted; {report.incidents_repaired} incident(s) retried", file=out, flush=True)
+        report.stalled_jobs_restarted = checker.restart_stalled_jobs(states)
+        if report.stalled_jobs_restarted:
+            lost = report.stalled_jobs_restarted
+            print(f"    {lost} job(s) the engine lost after their backoff restarted", file=out, flush=True)
         drive(world, scenario, flows, rng, timing.repaired_s, timing.parallel_requests)
         keys = [s.instance_key for f in flows for s in f.started]
         states = checker.wait_until_settled(keys, timing.repaired_s, _give_up(world))
@@ -180,8 +185,13 @@ def run_scenario(
         report.engine_stalled = world.engine_watch.reason
         report.details.insert(0, f"the engine stopped processing commands: {report.engine_stalled}")
     report.seconds = round(time.monotonic() - began, 1)
+    notes = []
     if disruption.kills:
-        report.note = f"{disruption.kills} SIGKILLs"
+        notes.append(f"{disruption.kills} SIGKILLs")
+    if report.stalled_jobs_restarted:
+        notes.append(f"{report.stalled_jobs_restarted} stalled job(s) restarted")
+    if notes:
+        report.note = "; ".join(notes)
     if report.no_incident_arose:
         report.details.append("the fault was meant to outlast every retry, but no incident arose")
     report.details.extend(disruption.notes)
