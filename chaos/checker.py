@@ -143,7 +143,11 @@ class Checker:
     def instance_states(self, keys: list[str]) -> dict[str, InstanceState]:
         self._refresh()
         states = {}
-        now_ms = self.client.clock_now_ms() if isinstance(self.client, EmbeddedEngineClient) else 0
+        now_ms, may_have_lost_a_backoff = 0, set()
+        if isinstance(self.client, EmbeddedEngineClient):
+            now_ms = self.client.clock_now_ms()
+            failed = self.client.search_jobs(state="FAILED")
+            may_have_lost_a_backoff = {job["processInstanceKey"] for job in failed if job["retries"] > 0}
         for key in keys:
             try:
                 state = self.client.get_process_instance(key).get("state", "MISSING")
@@ -154,7 +158,7 @@ class Checker:
             incidents, stalled = [], ""
             if state not in ENDED:
                 incidents = self.client.search_incidents(processInstanceKey=key, state="ACTIVE")
-            if state not in ENDED and not incidents:
+            if state not in ENDED and not incidents and key in may_have_lost_a_backoff:
                 stalled = self.lost_backoff(key, now_ms=now_ms)
             states[key] = InstanceState(key, state, incidents, stalled)
         return states

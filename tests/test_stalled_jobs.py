@@ -83,7 +83,7 @@ def test_only_jobs_with_retries_left_long_past_their_due_time_are_stalled():
         "processInstanceKey": "10",
         "elementId": "ScoreMatch",
         "retries": 4,
-        "dueSince": "1970-01-01T02:44:39.999000Z",
+        "dueSince": "1970-01-01T02:44:39.999Z",
         "errorMessage": "the database was locked",
     }
 

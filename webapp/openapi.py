@@ -1383,10 +1383,10 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "summary": "Jobs the engine never offered again after their retry backoff",
                 "description": "Failed with retries left, due again more than two minutes ago, and "
-                "still not handed to a worker: the engine lost their backoff (seen after an engine "
-                "restart; camunda/camunda#16884). Such an instance has no incident and waits for "
-                "ever. On a cluster, whose REST API gives no due time, a job counts once its last "
-                "update is older than the longest backoff its task allows.",
+                "still not handed to a worker: the engine lost their backoff (camunda/camunda#16884). "
+                "Such an instance has no incident and waits for ever. On a cluster, whose REST API "
+                "gives no due time, a job counts once its last update is older than the longest "
+                "backoff its task allows.",
                 "security": [{"adminToken": []}],
                 "responses": {
                     "200": _json("StalledJobs", "The stalled jobs."),

@@ -59,9 +59,15 @@ class StalledJob:
             "processInstanceKey": self.process_instance_key,
             "elementId": self.element_id,
             "retries": self.retries,
-            "dueSince": datetime.fromtimestamp(self.due_ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z"),
+            "dueSince": _iso(self.due_ms),
             "errorMessage": self.error_message,
         }
+
+
+def _iso(epoch_ms: int) -> str:
+    """A time as REST v2 writes dates: ISO 8601 in UTC, to the millisecond."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def due_ms(job: dict[str, Any]) -> int | None:
@@ -133,7 +139,7 @@ class StalledJobs:
             job.job_key,
             job.job_type,
             job.process_instance_key,
-            job.as_json()["dueSince"],
+            _iso(job.due_ms),
             job.element_id,
         )
 
