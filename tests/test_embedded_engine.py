@@ -14,7 +14,7 @@ import time
 import grpc
 import pytest
 import requests
-from pyzeebe.proto.gateway_pb2 import PublishMessageRequest
+from pyzeebe.proto.gateway_pb2 import ActivateJobsRequest, PublishMessageRequest
 from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
 from bench.models import bench_process
@@ -46,6 +46,8 @@ WAITING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 BACKOFF_JOB = "test.backoff-probe"
+# What the engine logs when a command's answer, and the work after it, failed.
+SIDE_EFFECTS_FAILED = "Expected to execute side effects"
 PROCESS = {"bpmnProcessId": "resume-upload", "version": 3, "processInstanceKey": 10}
 
 
@@ -305,6 +307,47 @@ def test_a_failure_the_killed_engine_took_but_never_processed_comes_back_after_i
         assert again["processInstanceKey"] == instance
     finally:
         engine.stop()
+    assert SIDE_EFFECTS_FAILED not in (tmp_path / "engine.log").read_text()
+
+
+@pytest.mark.engine
+def test_an_answer_to_a_client_that_hung_up_is_dropped_not_failed_on(tmp_path):
+    # A worker killed while its job activation waited: the engine still activates the jobs,
+    # and its answer meets a cancelled call. That must not fail the command's side effects.
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log")
+    engine.start()
+    try:
+        client = EmbeddedEngineClient(engine.control_url)
+        probe = bench_process(1, job_type=BACKOFF_JOB, pid="backoff-probe")
+        client.deploy_resources([("backoff-probe.bpmn", probe)])
+        instance = str(client.create_process_instance("backoff-probe")["processInstanceKey"])
+        deadline = time.monotonic() + 30
+        while not client.search_jobs(processInstanceKey=instance):
+            assert time.monotonic() < deadline, "no job was created"
+            time.sleep(0.2)
+        requests.post(f"{engine.control_url}/stream-processor/pause", timeout=30).raise_for_status()
+        activate_and_hang_up(engine.grpc_address)
+        requests.post(f"{engine.control_url}/stream-processor/resume", timeout=30).raise_for_status()
+        # The activation is processed now; a probe message after it says when it was.
+        client.publish_message("after-the-activation", "probe", ttl_ms=0)
+    finally:
+        engine.stop()
+    assert SIDE_EFFECTS_FAILED not in (tmp_path / "engine.log").read_text()
+
+
+def activate_and_hang_up(address: str) -> None:
+    """Ask for jobs, and give up waiting after a second, while the processor is paused."""
+
+    async def activate() -> None:
+        async with grpc.aio.insecure_channel(address) as channel:
+            request = ActivateJobsRequest(
+                type=BACKOFF_JOB, worker="gone", timeout=60_000, maxJobsToActivate=1
+            )
+            with pytest.raises(grpc.aio.AioRpcError):
+                async for _ in GatewayStub(channel).ActivateJobs(request, timeout=1):
+                    pass
+
+    asyncio.run(activate())
 
 
 def publish_unanswered(address: str, count: int) -> None:

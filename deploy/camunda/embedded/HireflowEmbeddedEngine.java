@@ -105,6 +105,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyServerBuilder;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -269,7 +270,12 @@ public class HireflowEmbeddedEngine {
     context.commandResponseWriter(new LiveRequestsOnly(writer, waiting));
   }
 
-  /** Hands an answer to the gateway's writer only when its request still waits for it. */
+  /**
+   * Hands an answer to the gateway's writer only when its request still waits for it, and
+   * drops it when the client hung up meanwhile. zeebe-process-test's writer throws in both
+   * cases (an unknown request; a cancelled call), and a throw skips the command's post-commit
+   * tasks.
+   */
   private static final class LiveRequestsOnly implements CommandResponseWriter {
     private final CommandResponseWriter writer;
     private final Map<?, ?> waiting;
@@ -329,9 +335,28 @@ public class HireflowEmbeddedEngine {
 
     @Override
     public void tryWriteResponse(int requestStreamId, long requestId) {
-      if (waiting.containsKey(requestId)) {
-        writer.tryWriteResponse(requestStreamId, requestId);
+      if (!waiting.containsKey(requestId)) {
+        return;
       }
+      try {
+        writer.tryWriteResponse(requestStreamId, requestId);
+      } catch (RuntimeException answer) {
+        // The client hung up while its command waited (a worker killed in the middle of a job
+        // activation): the answer has nobody to go to either.
+        if (!hungUp(answer)) {
+          throw answer;
+        }
+      }
+    }
+
+    private static boolean hungUp(Throwable failure) {
+      for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+        if (cause instanceof StatusRuntimeException status
+            && status.getStatus().getCode() == Status.Code.CANCELLED) {
+          return true;
+        }
+      }
+      return false;
     }
   }
 
