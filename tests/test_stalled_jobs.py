@@ -7,6 +7,7 @@ a modification that enters the task again, on the engine itself.
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from pyzeebe import create_insecure_channel
@@ -14,7 +15,7 @@ from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
 from bench.models import bench_process
 from tests.engine_helpers import cancel_if_running, describe_instance, wait_for, wait_until_completed
-from tests.web_helpers import ADMIN
+from tests.web_helpers import ADMIN, csrf_token
 from webapp.stalled_jobs import STALL_GRACE_MS, StalledJobs, due_ms, engine_now_ms
 
 ONE_HOUR_MS = 3_600_000
@@ -176,5 +177,26 @@ def test_the_operator_lists_stalled_jobs_and_restarts_one(web, process_engine, m
         assert (
             web.post("/api/admin/stalled-jobs/restart", json={"limit": 0}, headers=ADMIN).status_code == 400
         )
+    finally:
+        cancel_if_running(camunda, instance)
+
+
+@pytest.mark.engine
+def test_the_tasks_page_shows_a_stalled_job_and_restarts_it(web, process_engine, monkeypatch):
+    if not web.application.config.get("ENGINE_CONTROL_URL"):
+        pytest.skip("the Tasks page is the embedded engine's; a cluster has Operate")
+    camunda = process_engine.client
+    instance, job_key = start_an_instance_whose_job_waits_an_hour(process_engine)
+    monkeypatch.setattr(web.application.extensions["stalled_jobs"], "grace_ms", -(ONE_HOUR_MS + 60_000))
+    try:
+        page = web.get(f"/tasks?instance={instance}").text
+        assert 'data-testid="stalled-jobs"' in page and job_key in page and "the provider is down" in page
+        [restart] = re.findall(r'<form method="post" action="([^"]+/stalled-jobs/[0-9]+/restart)">', page)
+        done = web.post(restart, data={"csrf_token": csrf_token(page)})
+        assert done.status_code == 303
+        assert f"restarted={job_key}" in done.headers["Location"]
+        assert camunda.search_jobs(jobKey=job_key)[0]["state"] == "CANCELED"
+        again = web.post(restart, data={"csrf_token": csrf_token(page)})
+        assert again.status_code == 404
     finally:
         cancel_if_running(camunda, instance)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from webapp.http import incidents, tasklist_link
+from webapp.http import incidents, stalled_jobs, tasklist_link
 from webapp.local_tasks import LocalTasks
 from webapp.problems import Problem
 from webapp.schemas import IncidentRetry
@@ -35,8 +35,16 @@ def task_list():
     # After an outage many steps stop with one cause: mended once, they are retried at once.
     causes = incidents().by_cause() if instance is None and stopped else []
     retried = request.args.get("retried", type=int)
+    stalled = [job for job in stalled_jobs().find() if instance in (None, job.process_instance_key)]
     return render_template(
-        "tasks.html", tasks=tasks, incidents=stopped, causes=causes, instance=instance, retried=retried
+        "tasks.html",
+        tasks=tasks,
+        incidents=stopped,
+        causes=causes,
+        instance=instance,
+        retried=retried,
+        stalled=stalled,
+        restarted=request.args.get("restarted"),
     )
 
 
@@ -47,6 +55,17 @@ def retry_incidents_of_a_cause():
     cause = IncidentRetry.model_validate({"cause": request.form.get("cause", "")}).cause
     report = incidents().retry_every(cause)
     return redirect(url_for("tasks.task_list", retried=len(report["retried"]), _anchor="incidents"), code=303)
+
+
+@bp.post("/stalled-jobs/<job_key>/restart")
+def restart_stalled_job(job_key: str):
+    """Enter the task of a job the engine never offered again once more (Operate's modification)."""
+    local_tasks()  # on the embedded engine only: a cluster's operators have Operate
+    if not job_key.isdigit():
+        raise Problem(400, "Invalid request", "job_key: a job key (digits)")
+    if stalled_jobs().restart_one(job_key) is None:
+        raise Problem(404, "Not stalled", f"job {job_key} is not a stalled job (any more); reload the page")
+    return redirect(url_for("tasks.task_list", restarted=job_key, _anchor="stalled-jobs"), code=303)
 
 
 @bp.get("/<key>")
