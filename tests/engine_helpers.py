@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from pyzeebe import ZeebeWorker, create_insecure_channel
+from pyzeebe import Job, ZeebeWorker, create_insecure_channel
+from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 
@@ -195,3 +196,32 @@ def running_worker(grpc_address: str, handlers: dict[str, Callable[..., Any]]):
         return worker
 
     return running_pyzeebe_worker(make_worker)
+
+
+async def activate_jobs_of_instance(
+    address: str, job_type: str, instance_key: str | int, *, worker: str, timeout_ms: int
+) -> tuple[ZeebeAdapter, list[Job]]:
+    """Activate the instance's jobs of ``job_type`` through pyzeebe's adapter, as a worker
+    does; jobs of other instances (another test's) are handed back as they were. Returns the
+    adapter too, to complete or fail the jobs with."""
+    adapter = ZeebeAdapter(create_insecure_channel(grpc_address=address))
+    activated = adapter.activate_jobs(
+        task_type=job_type,
+        worker=worker,
+        timeout=timeout_ms,
+        max_jobs_to_activate=32,
+        variables_to_fetch=[],
+        request_timeout=5_000,
+    )
+    jobs = [job async for job in activated]
+    ours = [job for job in jobs if str(job.process_instance_key) == str(instance_key)]
+    for other in jobs:
+        if other not in ours:
+            await adapter.fail_job(
+                job_key=other.key,
+                retries=other.retries,
+                message="not ours",
+                retry_back_off_ms=0,
+                variables={},
+            )
+    return adapter, ours

@@ -11,13 +11,12 @@ import asyncio
 
 import grpc
 import pytest
-from pyzeebe import Job, JobController, create_insecure_channel
+from pyzeebe import Job, JobController
 from pyzeebe.errors import JobNotFoundError, ZeebeGatewayUnavailableError
-from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
 from bench.models import JOB_TYPE, bench_resources, process_id
 from job_workers.completion import completion_kept
-from tests.engine_helpers import describe_instance, wait_for, wait_until_completed
+from tests.engine_helpers import activate_jobs_of_instance, describe_instance, wait_for, wait_until_completed
 from tests.jobs import make_job
 
 NO_WAIT = (0, 0, 0)
@@ -102,26 +101,10 @@ def test_a_failure_lost_with_the_gateway_is_not_repeated():
 
 async def complete_through_an_outage(address: str, instance: int) -> int:
     """Activate the instance's bench job; its first completion meets an unreachable gateway."""
-    adapter = ZeebeAdapter(create_insecure_channel(grpc_address=address))
-    activated = adapter.activate_jobs(
-        task_type=JOB_TYPE,
-        worker="completion-test",
-        timeout=600_000,  # ten minutes: only the second completion can end it in time
-        max_jobs_to_activate=32,
-        variables_to_fetch=[],
-        request_timeout=5_000,
+    # Ten minutes: only the second completion can end it in time.
+    adapter, [job] = await activate_jobs_of_instance(
+        address, JOB_TYPE, instance, worker="completion-test", timeout_ms=600_000
     )
-    jobs = [job async for job in activated]
-    [job] = [j for j in jobs if j.process_instance_key == instance]
-    for other in jobs:  # another test's bench job: give it back as it was
-        if other is not job:
-            await adapter.fail_job(
-                job_key=other.key,
-                retries=other.retries,
-                message="not ours",
-                retry_back_off_ms=0,
-                variables={},
-            )
     flaky = GatewayGoneFor(outages=1, then=adapter)
     await completion_kept(finish, NO_WAIT)(job, JobController(job, flaky))
     return job.key

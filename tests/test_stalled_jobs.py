@@ -10,11 +10,15 @@ import asyncio
 import re
 
 import pytest
-from pyzeebe import create_insecure_channel
-from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
 from bench.models import bench_process
-from tests.engine_helpers import cancel_if_running, describe_instance, wait_for, wait_until_completed
+from tests.engine_helpers import (
+    activate_jobs_of_instance,
+    cancel_if_running,
+    describe_instance,
+    wait_for,
+    wait_until_completed,
+)
 from tests.web_helpers import ADMIN, csrf_token
 from webapp.stalled_jobs import STALL_GRACE_MS, StalledJobs, due_ms, engine_now_ms
 
@@ -100,27 +104,10 @@ def start_an_instance_whose_job_waits_an_hour(process_engine) -> tuple[str, str]
 
 
 async def activate(address: str, instance: str, complete: bool = False) -> list:
-    """The instance's job of JOB_TYPE, activated (and completed, if asked); others are handed back."""
-    adapter = ZeebeAdapter(create_insecure_channel(grpc_address=address))
-    activated = adapter.activate_jobs(
-        task_type=JOB_TYPE,
-        worker="stalled-jobs-test",
-        timeout=60_000,
-        max_jobs_to_activate=32,
-        variables_to_fetch=[],
-        request_timeout=5_000,
+    """The instance's job of JOB_TYPE, activated (and completed, if asked)."""
+    adapter, ours = await activate_jobs_of_instance(
+        address, JOB_TYPE, instance, worker="stalled-jobs-test", timeout_ms=60_000
     )
-    jobs = [job async for job in activated]
-    ours = [job for job in jobs if str(job.process_instance_key) == instance]
-    for other in jobs:  # another test's instance: give it back as it was
-        if other not in ours:
-            await adapter.fail_job(
-                job_key=other.key,
-                retries=other.retries,
-                message="not ours",
-                retry_back_off_ms=0,
-                variables={},
-            )
     if complete:
         for job in ours:
             await adapter.complete_job(job_key=job.key, variables={})
