@@ -258,9 +258,8 @@ public class HireflowEmbeddedEngine {
    * by this one, and each answer is meant for a request of the last engine. The embedded
    * gateway's response writer does not know such a request and throws; the stream processor
    * then skips the rest of the command's side effects, among them its post-commit tasks: a job
-   * failed with a retry backoff was never scheduled to come back (its instance waited for
-   * ever), and jobs were not pushed to their streams. A broker drops an answer nobody waits
-   * for; so does this engine now.
+   * failed with a retry backoff was never scheduled to come back, and its instance waited for
+   * ever. A broker drops an answer nobody waits for; so does this engine now.
    */
   private static void answerOnlyLiveRequests(ZeebeTestEngine engine) throws ReflectiveOperationException {
     StreamProcessor processor = (StreamProcessor) readField(engine, "streamProcessor");
