@@ -443,6 +443,17 @@ class ItemQuery(ItemPaging):
     )
 
 
+# How many items one admin batch request (a retry, a restart) handles at the most.
+BatchLimit = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1000,
+        description="At most this many in one request, so it answers before a proxy gives up; "
+        "left in the answer says how many remain for the next.",
+    ),
+]
+
 # The causes an incident message of the worker pool can start with (job_workers.incidents).
 IncidentCause = Literal[tuple(cause.what for cause in EVERY_CAUSE)]
 
@@ -455,25 +466,13 @@ class IncidentRetry(Strict):
         "/api/admin/incidents counts them (mend the cause first: a retry that fails again "
         "opens a new incident)."
     )
-    limit: int = Field(
-        500,
-        ge=1,
-        le=1000,
-        description="At most this many in one request, so it answers before a proxy gives up; "
-        "left in the answer says how many remain for the next.",
-    )
+    limit: BatchLimit = 500
 
 
 class StalledJobRestart(Strict):
     """How many stalled jobs to restart at once (``POST /api/admin/stalled-jobs/restart``)."""
 
-    limit: int = Field(
-        500,
-        ge=1,
-        le=1000,
-        description="At most this many in one request, so it answers before a proxy gives up; "
-        "left in the answer says how many remain for the next.",
-    )
+    limit: BatchLimit = 500
 
 
 REQUEST_MODELS: list[type[BaseModel]] = [
