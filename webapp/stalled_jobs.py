@@ -23,12 +23,12 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.constants import Header
-from hireflow.engine.embedded import EmbeddedEngineClient
+from hireflow.engine.embedded import EmbeddedEngineClient, rest_v2_date
 from job_workers.failure_policy import DEFAULT_BACKOFF
 from webapp.engine import EngineRejected, call_engine
 
@@ -59,15 +59,9 @@ class StalledJob:
             "processInstanceKey": self.process_instance_key,
             "elementId": self.element_id,
             "retries": self.retries,
-            "dueSince": _iso(self.due_ms),
+            "dueSince": rest_v2_date(self.due_ms),
             "errorMessage": self.error_message,
         }
-
-
-def _iso(epoch_ms: int) -> str:
-    """A time as REST v2 writes dates: ISO 8601 in UTC, to the millisecond."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def due_ms(job: dict[str, Any]) -> int | None:
@@ -139,7 +133,7 @@ class StalledJobs:
             job.job_key,
             job.job_type,
             job.process_instance_key,
-            _iso(job.due_ms),
+            rest_v2_date(job.due_ms),
             job.element_id,
         )
 

@@ -256,8 +256,9 @@ def _k(value: Any) -> str:
     return str(value)
 
 
-def _iso(epoch_ms: int | None) -> str | None:
-    """A record's timestamp as REST v2 writes dates: ISO 8601 in UTC, to the millisecond."""
+def rest_v2_date(epoch_ms: int | None) -> str | None:
+    """A time in ms (a record's timestamp, a due date) as REST v2 writes dates: ISO 8601 in
+    UTC, to the millisecond."""
     if epoch_ms is None:
         return None
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
@@ -335,7 +336,7 @@ class _Projection:
                 "elementInstanceKey": _k(value["elementInstanceKey"]),
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "customHeaders": value.get("customHeaders", {}),
-                "lastUpdateTime": _iso(record.get("timestamp")),
+                "lastUpdateTime": rest_v2_date(record.get("timestamp")),
             }
 
     def _element(self, key: str, value: dict[str, Any], state: str, timestamp: int | None) -> None:
@@ -347,12 +348,12 @@ class _Projection:
                 "type": value["bpmnElementType"],
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "processDefinitionId": value["bpmnProcessId"],
-                "startDate": _iso(timestamp),
+                "startDate": rest_v2_date(timestamp),
             },
         )
         element["state"] = state
         if state != "ACTIVE":
-            element["endDate"] = _iso(timestamp)
+            element["endDate"] = rest_v2_date(timestamp)
         if value["bpmnElementType"] == "PROCESS":
             self.instances[key] = {
                 "processInstanceKey": key,
