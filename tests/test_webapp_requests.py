@@ -19,7 +19,7 @@ from urllib.parse import quote, urlparse
 import pytest
 import requests
 from prometheus_client import REGISTRY
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from hireflow.adapters.calendar import Slot, StoreCalendar
 from hireflow.adapters.file_store import LocalFileStore
@@ -2280,19 +2280,27 @@ def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_
                 )
             )
 
+    # Most experienced first (9 years: c49, c39, ..., c09; then 8 years), a page of 50 at a
+    # time: the 4 left are the last of those with none (c30, c20, c10, c00).
     first = web.get("/api/candidates?skills=python")
     assert first.status_code == 200, first.json
-    assert len(first.json["candidates"]) == 50 and first.json["next"] == "c49"
+    found_first = [c["candidateId"] for c in first.json["candidates"]]
+    assert found_first[:6] == ["c49", "c39", "c29", "c19", "c09", "c48"]
+    assert len(found_first) == 50 and first.json["next"] == "0.c40"
     rest = web.get(f"/api/candidates?skills=python&after={first.json['next']}").json
-    assert [c["candidateId"] for c in rest["candidates"]] == ["c50", "c51", "c52", "c53"]
+    assert [c["candidateId"] for c in rest["candidates"]] == ["c30", "c20", "c10", "c00"]
     assert rest["next"] is None
+    assert sorted(found_first + ["c30", "c20", "c10", "c00"]) == [f"c{n:02d}" for n in range(54)]
+    # A cursor this search never gave (a bare id, as pages cut by id once gave) names the field.
+    assert refused_field(web.get("/api/candidates?skills=python&after=c49")) == (400, "after")
+    assert refused_field(web.get(f"/api/candidates?after={'9' * 30}.c49")) == (400, "after")
 
     # Every skill asked for (any case), and the experience; never the contact details.
     found = web.get("/api/candidates?skills=SQL,%20Python&min_years=8").json
     assert found == {
         "candidates": [
             {"candidateId": f"c{n:02d}", "skills": ["python", "sql"], "yearsOfExperience": n % 10}
-            for n in (9, 19, 29, 39, 49)
+            for n in (49, 39, 29, 19, 9)
         ],
         "next": None,
     }
@@ -2303,9 +2311,28 @@ def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_
         session.get(Candidate, "c09").skills = ["python"]
         session.execute(delete(Candidate).where(Candidate.candidate_id == "c19"))
     again = web.get("/api/candidates?skills=sql&min_years=8").json["candidates"]
-    assert [c["candidateId"] for c in again] == ["c29", "c39", "c49"]
+    assert [c["candidateId"] for c in again] == ["c49", "c39", "c29"]
     with services.db.sessions() as session:
         assert session.scalars(select(CandidateSkill).where(CandidateSkill.candidate_id == "c19")).all() == []
+
+
+def test_a_search_reads_candidates_in_the_order_of_their_index(tmp_path):
+    """SQLite walks ix_candidates_experience for the page: no sort of every match."""
+    services = empty_services(tmp_path)
+    web = offline_app(services).test_client()
+    searches = []
+
+    def keep_search(_conn, _cursor, statement, parameters, _context, _many):
+        if "FROM candidates" in statement and "ORDER BY" in statement:
+            searches.append((statement, parameters))
+
+    event.listen(services.db.engine, "before_cursor_execute", keep_search)
+    assert web.get("/api/candidates?skills=python&min_years=2&after=3.c1").status_code == 200
+    [(statement, parameters)] = searches
+    with services.db.engine.connect() as connection:
+        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert any("ix_candidates_experience" in step for step in plan), (statement, plan)
+    assert not any("TEMP B-TREE" in step for step in plan), plan
 
 
 def test_the_candidates_page_finds_them_and_leads_to_their_unlock(tmp_path):

@@ -39,6 +39,7 @@ from hireflow.model_checks import element_names
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
 from hireflow.store import (
+    CANDIDATE_EXPERIENCE,
     ERASED,
     BusinessRecord,
     CalendarBooking,
@@ -372,6 +373,29 @@ class ItemCursor:
         if kind not in KINDS or not business_id or updated_at.tzinfo is not None:
             raise ValueError("not a cursor of the items list")
         return cls(updated_at, kind, business_id)
+
+
+@dataclass(frozen=True)
+class CandidateCursor:
+    """Where a page of found candidates ends: its last candidate's years of experience and id.
+
+    In a URL as ``7.cand_42`` (years first: ids may hold dots, years never do).
+    """
+
+    years: int
+    candidate_id: str
+
+    def __str__(self) -> str:
+        return f"{self.years}.{self.candidate_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> CandidateCursor:
+        """The cursor a page of candidates gave; ValueError for anything else."""
+        years, candidate_id = text.split(".", 1)
+        # A few digits: a database's integer cannot hold any number of them.
+        if not (years.isdigit() and len(years) <= 4) or not candidate_id:
+            raise ValueError("not a cursor of the candidates' search")
+        return cls(int(years), candidate_id)
 
 
 @dataclass(frozen=True)
@@ -1699,21 +1723,24 @@ class Hireflow:
 
     def search_candidates(
         self, query: CandidateSearch, page_size: int = CANDIDATES_PAGE
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Candidates with every skill asked for and the experience, by id, a page at a time.
+    ) -> tuple[list[dict[str, Any]], CandidateCursor | None]:
+        """Candidates with every skill asked for and the experience, most experienced first.
 
         Each as search knows them (skills, years of experience from their latest resume),
-        never with contact details: those are what an unlock pays for. Also the id of the
-        page's last candidate when more follow: the next page's cursor.
+        never with contact details: those are what an unlock pays for. A page at a time,
+        cut after the last candidate's (years, id): the next page's cursor when more follow.
+        A resume that gave no years counts as none.
         """
-        found = select(Candidate).order_by(Candidate.candidate_id).limit(page_size + 1)
+        line = (CANDIDATE_EXPERIENCE, Candidate.candidate_id)  # ix_candidates_experience
+        found = select(Candidate).order_by(*(column.desc() for column in line)).limit(page_size + 1)
         for skill in query.skill_names():
             of_candidate = CandidateSkill.candidate_id == Candidate.candidate_id
             found = found.where(exists().where(of_candidate, CandidateSkill.skill == skill))
         if query.min_years:
             found = found.where(Candidate.years_of_experience >= query.min_years)
-        if query.after:
-            found = found.where(Candidate.candidate_id > query.after)
+        after = _candidates_cursor(query.after)
+        if after is not None:
+            found = found.where(tuple_(*line) < tuple_(after.years, after.candidate_id))
         with self.services.db.sessions() as session:
             rows = list(session.scalars(found))
         page, last = _one_page(rows, page_size)
@@ -1725,7 +1752,7 @@ class Hireflow:
             }
             for candidate in page
         ]
-        return answers, last.candidate_id if last else None
+        return answers, (CandidateCursor(last.years_of_experience or 0, last.candidate_id) if last else None)
 
     def recent_candidates(self, limit: int = 20) -> list[Candidate]:
         """The most recently indexed candidates: the ones an employer can unlock."""
@@ -1894,6 +1921,14 @@ def _items_cursor(after: str | None) -> ItemCursor | None:
         return ItemCursor.parse(after) if after else None
     except ValueError as exc:
         raise invalid_field("after", "a next cursor as a page of items gave it") from exc
+
+
+def _candidates_cursor(after: str | None) -> CandidateCursor | None:
+    """The cursor a page of found candidates gave as ``after``; a 400 for anything else."""
+    try:
+        return CandidateCursor.parse(after) if after else None
+    except ValueError as exc:
+        raise invalid_field("after", "a next cursor as a page of candidates gave it") from exc
 
 
 def _one_page(rows: list[Row], size: int) -> tuple[list[Row], Row | None]:

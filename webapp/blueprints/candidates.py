@@ -13,10 +13,11 @@ bp = Blueprint("candidates", __name__, url_prefix="/api/candidates")
 
 @bp.get("")
 def search():
-    """Candidates with the skills and experience asked for, without contact details; a page at a time."""
+    """Candidates with the skills and experience asked for, most experienced first, without
+    contact details; a page at a time."""
     query = CandidateSearch.model_validate(request.args.to_dict())
     found, next_page = hireflow().search_candidates(query)
-    return jsonify({"candidates": found, "next": next_page})
+    return jsonify({"candidates": found, "next": str(next_page) if next_page else None})
 
 
 @bp.get("/<candidate_id>/postings")

@@ -299,7 +299,7 @@ def candidates():
     found, next_page = hireflow().search_candidates(query)
     return page(
         candidates=found,
-        next_page=next_page,
+        next_page=str(next_page) if next_page else None,
         skills=", ".join(query.skill_names()),
         min_years=query.min_years,
         paged=query.after is not None,
