@@ -127,6 +127,9 @@ class Var:
     PAYMENT_STATUS = "payment_status"
     DECLINE_CODE = "decline_code"
     REFUND_ID = "refund_id"
+    # When the wait for a payment's confirmation ends (set as it begins): its timers and the
+    # reminder's "time left?" read it.
+    PAYMENT_WAIT_ENDS = "payment_wait_ends"
 
     # interview-scheduling
     INTERVIEW_ID = "interview_id"

@@ -2,8 +2,9 @@
 
 Credits or card; an asynchronous payment confirmed by message, failed (a new card is
 asked for) or cancelled by its timer; a payment the bank asks the employer to approve,
-reminded before its day is over; a declined card replaced by message; and compensation
-that refunds exactly what was paid when access cannot be granted.
+reminded before its day is over (unless the reminder falls due as it ends); a declined
+card replaced by message; and compensation that refunds exactly what was paid when
+access cannot be granted.
 """
 
 from __future__ import annotations
@@ -340,6 +341,31 @@ def test_a_payment_the_bank_asks_to_approve_is_reminded_then_cancelled_if_not_ap
     [intent] = payment_intents(local_world, v["unlock_id"])
     assert intent["status"] == "canceled"
     assert not has_access(local_world, v["employer_id"], candidate)
+    assert "was not confirmed within a day" in cancellation_email(local_world, v)
+
+
+def test_a_reminder_due_as_the_approval_day_ends_is_not_sent_before_the_cancellation(
+    process_engine, local_world
+):
+    candidate = local_world.add_candidate()
+    instance, v = start_unlock(
+        process_engine,
+        local_world,
+        candidate_id=candidate,
+        payment_method_ref="pm_card_authenticationRequired",
+    )
+    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
+    wait_until_element(process_engine.client, instance, "EmailApprovePayment", state="COMPLETED")
+
+    # An engine back after the day's end (down for its last hours) finds both timers due at
+    # once: the reminder's first, and the unlock cancelled a moment later.
+    process_engine.client.advance_clock(ONE_DAY_MS + 60_000)
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "NothingToRemind", state="COMPLETED")
+    wait_until_element(process_engine.client, instance, "UnlockCancelled", state="COMPLETED")
+    subjects = [m["subject"] for m in local_world.mails_to(v["employer_email"])]
+    assert not [s for s in subjects if s.startswith("Reminder")], subjects
     assert "was not confirmed within a day" in cancellation_email(local_world, v)
 
 
