@@ -130,6 +130,9 @@ class Var:
     # When the wait for a payment's confirmation ends (set as it begins): its timers and the
     # reminder's "time left?" read it.
     PAYMENT_WAIT_ENDS = "payment_wait_ends"
+    # The card charges an unlock made so far: charge n+1's idempotency key is built from it,
+    # so a second instance for the same unlock, or a step entered again, charges no more.
+    CHARGE_ATTEMPTS = "charge_attempts"
 
     # interview-scheduling
     INTERVIEW_ID = "interview_id"

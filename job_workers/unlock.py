@@ -97,15 +97,25 @@ class ResumeUnlockTasks:
         unlock_price: dict,
         payment_method_ref: str,
         payment_customer_ref: str | None = None,
+        charge_attempts: int | None = None,
     ) -> dict:
         """Charge the employer's saved card; PAYMENT_DECLINED when the card is refused.
 
         The card is charged with the employer's customer at the provider, which the
         webapp put in the process; an instance started before it did so finds it on file.
 
-        Each activation of the task is a new attempt (a new card after a decline); its
-        retries reuse the attempt's idempotency key, so a lost response never charges twice.
+        Charge number ``charge_attempts + 1`` of the unlock: its idempotency key is built
+        from the unlock and that number, business facts, never from the engine's keys. So
+        retries of the job, a second instance started for the same unlock (a start whose
+        answer was lost, processed after its retry) and the step entered again by an
+        operator all charge once; only a charge after a decline, with the count it
+        returned, is a new one. An instance started on a diagram before the count existed
+        keeps naming its charges by the task's element instance, as it did.
         """
+        if charge_attempts is None:
+            attempt, counted = str(job.element_instance_key), {}
+        else:
+            attempt, counted = str(charge_attempts + 1), {"charge_attempts": charge_attempts + 1}
         try:
             payment = self._gateway(unlock_id).charge(
                 unlock_id=unlock_id,
@@ -113,23 +123,29 @@ class ResumeUnlockTasks:
                 currency=str(unlock_price.get("currency") or "eur"),
                 payment_method=payment_method_ref,
                 customer=payment_customer_ref or payment_customer_of(self.services.db, employer_id),
-                attempt=str(job.element_instance_key),
+                attempt=attempt,
             )
         except PaymentDeclined as declined:
             # Support is asked why an unlock waits: the card and the provider's reason.
             last_decline = {"card": payment_method_ref, "decline_code": declined.decline_code or "unknown"}
             self._record_charge(unlock_id, card_declined=last_decline)
+            declined.process_variables.update(counted)  # the next card's charge is a new one
             raise
         charged = {"payment_id": payment.id, "amount_cents": payment.amount, "currency": payment.currency}
         if payment.needs_cardholder:
             # The bank asks the employer to approve the charge (3-D Secure): the payment
             # page finds it here, and the process emails them the link and waits.
             self._record_charge(unlock_id, card_needs_authentication=charged)
-            return {"paid_with": "card", "payment_id": payment.id, "payment_status": REQUIRES_AUTHENTICATION}
+            return {
+                "paid_with": "card",
+                "payment_id": payment.id,
+                "payment_status": REQUIRES_AUTHENTICATION,
+                **counted,
+            }
         # Kept beside the status, so the charge is known without the engine: a sweep after
         # the engine is lost refunds it even before the provider's search has caught up.
         self._record_charge(unlock_id, card_charged=charged)
-        return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status}
+        return {"paid_with": "card", "payment_id": payment.id, "payment_status": payment.status, **counted}
 
     def _record_charge(self, unlock_id: str, **outcome: dict) -> None:
         """Record what a charge attempt came to. A payment an earlier attempt left waiting

@@ -107,6 +107,22 @@ def test_without_credits_the_card_is_charged_once(process_engine, local_world):
     )
 
 
+def test_two_instances_for_one_unlock_charge_its_card_once(process_engine, local_world):
+    """A start whose answer was lost may be processed after its retry started another
+    instance (the chaos run on PostgreSQL saw it): the charge is named by the unlock and
+    its count, not by either instance, so the card pays once."""
+    candidate = local_world.add_candidate()
+    first, v = start_unlock(process_engine, local_world, candidate_id=candidate)
+    second = process_engine.client.create_process_instance(ProcessId.RESUME_UNLOCK, v)["processInstanceKey"]
+
+    for instance in (first, second):
+        wait_until_completed(process_engine.client, instance)
+        wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+    [intent] = payment_intents(local_world, v["unlock_id"])
+    assert intent["status"] == "succeeded"
+    assert has_access(local_world, v["employer_id"], candidate)
+
+
 def test_when_access_cannot_be_granted_compensation_refunds_the_credits(process_engine, local_world):
     instance, v = start_unlock(process_engine, local_world, candidate_id=unique_key("gone"), credits=5)
 

@@ -57,16 +57,32 @@ def test_a_bad_price_from_the_decision_ends_retries_with_a_message(tasks):
         tasks.spend_credits("u-3", "emp-1", {"amount_cents": 100})
 
 
-def test_a_redelivered_charge_job_charges_once_and_a_new_attempt_charges_again(tasks, sandbox):
+def test_a_charge_is_made_once_per_count_however_often_and_by_whom_it_is_asked(tasks, sandbox):
     job = make_job(JobType.CHARGE_PAYMENT, element_instance_key=900)
-    first = tasks.charge_card(job, "u-4", "emp-1", PRICE, "pm_card_visa")
-    again = tasks.charge_card(job, "u-4", "emp-1", PRICE, "pm_card_visa")
-    assert first == again and first["payment_status"] == "succeeded"
+    first = tasks.charge_card(job, "u-4", "emp-1", PRICE, "pm_card_visa", charge_attempts=0)
+    again = tasks.charge_card(job, "u-4", "emp-1", PRICE, "pm_card_visa", charge_attempts=0)
+    assert first == again and first["payment_status"] == "succeeded" and first["charge_attempts"] == 1
+    # A second instance for the same unlock (a start whose answer was lost, processed after
+    # its retry), or the step entered again by an operator: another element, the same charge.
+    other = make_job(JobType.CHARGE_PAYMENT, element_instance_key=905)
+    assert tasks.charge_card(other, "u-4", "emp-1", PRICE, "pm_card_visa", charge_attempts=0) == first
     assert len(payments(sandbox)) == 1
-    tasks.charge_card(
-        make_job(JobType.CHARGE_PAYMENT, element_instance_key=950), "u-4", "emp-1", PRICE, "pm_card_visa"
+    # The charge after a decline counts on: a new one.
+    later = make_job(JobType.CHARGE_PAYMENT, element_instance_key=950)
+    assert (
+        tasks.charge_card(later, "u-4", "emp-1", PRICE, "pm_card_visa", charge_attempts=1)["charge_attempts"]
+        == 2
     )
     assert len(payments(sandbox)) == 2
+
+
+def test_an_instance_of_a_diagram_without_the_count_names_its_charges_by_element(tasks, sandbox):
+    job = make_job(JobType.CHARGE_PAYMENT, element_instance_key=960)
+    first = tasks.charge_card(job, "u-old", "emp-1", PRICE, "pm_card_visa")
+    assert tasks.charge_card(job, "u-old", "emp-1", PRICE, "pm_card_visa") == first
+    assert "charge_attempts" not in first
+    [intent] = payments(sandbox)
+    assert intent["metadata"]["charge_attempt"] == "960"  # as before the count: one charge per element
 
 
 def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_pays(tasks):
@@ -77,16 +93,24 @@ def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_
             "emp-1",
             PRICE,
             "pm_card_chargeDeclined",
+            charge_attempts=0,
         )
     assert raised.value.error_code == "PAYMENT_DECLINED"
+    # The decline counts: the new card's charge is charge 2, not charge 1 replayed.
+    assert raised.value.variables() == {"decline_code": "generic_decline", "charge_attempts": 1}
     # Why the unlock waits for a new card is on file, for whoever is asked.
     with tasks.services.db.sessions() as session:
         details = session.get(BusinessRecord, ("unlock", "u-5")).details
     assert details["card_declined"] == {"card": "pm_card_chargeDeclined", "decline_code": "generic_decline"}
     paid = tasks.charge_card(
-        make_job(JobType.CHARGE_PAYMENT, element_instance_key=20), "u-5", "emp-1", PRICE, "pm_card_visa"
+        make_job(JobType.CHARGE_PAYMENT, element_instance_key=20),
+        "u-5",
+        "emp-1",
+        PRICE,
+        "pm_card_visa",
+        charge_attempts=1,
     )
-    assert paid["payment_status"] == "succeeded"
+    assert paid["payment_status"] == "succeeded" and paid["charge_attempts"] == 2
     # The charge is on file too: a sweep after a lost engine finds it without the provider's search.
     with tasks.services.db.sessions() as session:
         details = session.get(BusinessRecord, ("unlock", "u-5")).details

@@ -38,12 +38,14 @@ class PaymentDeclined(PaymentError, BusinessOutcome):
     error_code = "PAYMENT_DECLINED"
 
     def variables(self) -> dict[str, Any]:
-        return {"decline_code": self.decline_code}
+        return {"decline_code": self.decline_code, **self.process_variables}
 
     def __init__(self, message: str, decline_code: str | None, payment_id: str | None):
         super().__init__(message)
         self.decline_code = decline_code
         self.payment_id = payment_id
+        # What the worker that charged also tells the process with the decline.
+        self.process_variables: dict[str, Any] = {}
 
 
 class PaymentRequestRejected(PaymentError, PermanentFailure):
