@@ -87,10 +87,18 @@ class CamundaRestClient:
         return self._search("/process-definitions", filter_)
 
     def create_process_instance(
-        self, process_id: str, variables: dict[str, Any] | None = None
+        self, process_id: str, variables: dict[str, Any] | None = None, *, business_id: str | None = None
     ) -> dict[str, Any]:
-        """Start the latest version of ``process_id``; returns the created instance."""
-        body = {"processDefinitionId": process_id, "variables": variables or {}}
+        """Start the latest version of ``process_id``; returns the created instance.
+
+        ``business_id`` names the business item the instance is for (Camunda 8.9). Where the
+        cluster enforces business-id uniqueness (hireflow's configs turn it on), a second
+        start for an item whose instance is still active is refused with 409, even when
+        the first start's answer was lost and it is processed only after the second.
+        """
+        body: dict[str, Any] = {"processDefinitionId": process_id, "variables": variables or {}}
+        if business_id is not None:
+            body["businessId"] = business_id
         return self._v2("POST", "/process-instances", json=body)
 
     def get_process_instance(self, key: int | str) -> dict[str, Any]:

@@ -137,6 +137,16 @@ def test_the_compose_engine_config_protects_the_api_and_uses_postgresql():
     assert users == ["${CAMUNDA_ADMIN_USER}", "${HIREFLOW_CAMUNDA_CLIENT_USER}"]
 
 
+def test_every_cluster_config_keeps_one_active_instance_per_business_item():
+    # The webapp names each start's item (businessId); without this the cluster starts a
+    # twin for a retried start whose first answer was lost (chaos on PostgreSQL, 2026-12-03).
+    for path in ("deploy/camunda/config/application.yaml", "deploy/compose/camunda/application.yaml"):
+        camunda = yaml.safe_load((PROJECT_ROOT / path).read_text())["camunda"]
+        assert camunda["process-instance-creation"] == {"business-id-uniqueness-enabled": True}, path
+    env = yaml.safe_load(CAMUNDA_VALUES.read_text())["orchestration"]["env"]
+    assert {"name": "CAMUNDA_PROCESSINSTANCECREATION_BUSINESSIDUNIQUENESSENABLED", "value": "true"} in env
+
+
 # -- Dockerfile --
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import requests
 from sqlalchemy import update
 
-from hireflow.camunda_rest import CamundaApiError
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.store import Database, RequestClaim, utcnow
 from webapp.claims import STALE_AFTER, RequestClaims, stale_after_for
 from webapp.engine import EngineUnavailable, ProcessGateway, RequestInProgress
@@ -114,3 +115,63 @@ def test_a_message_with_no_time_to_live_keeps_its_claim_when_its_answer_was_lost
         gateway.publish_once("interview-slot-selected", "int_1", "slot-int_1")
     with pytest.raises(RequestInProgress):
         gateway.publish_once("interview-slot-selected", "int_1", "slot-int_1")
+
+
+class ClusterWithBusinessIdUniqueness:
+    """A cluster enforcing business-id uniqueness (Camunda 8.9) that processed a start whose
+    caller never heard of it: the engine was killed with the command written, and processed
+    it on restarting, after the retry had searched for it in vain."""
+
+    def __init__(self, searchable: bool):
+        self.searchable = searchable  # whether the search shows the earlier instance yet
+        self.business_ids: list[str | None] = []
+
+    def create_process_instance(self, process_id, variables=None, *, business_id=None):
+        self.business_ids.append(business_id)
+        raise CamundaApiError("POST", "/v2/process-instances", 409, "ALREADY_EXISTS: business id is active")
+
+    def search_variables(self, **filter_):
+        return [{"processInstanceKey": "2251799813696020"}] if self.searchable else []
+
+
+def test_a_start_the_cluster_refuses_as_a_duplicate_answers_with_the_earlier_instance(claims):
+    engine = ClusterWithBusinessIdUniqueness(searchable=True)
+    gateway = ProcessGateway(engine, claims, message_ttl_ms=0)
+
+    started = gateway.start_once("resume-unlock", "unlock_id", {"unlock_id": "unl_1"})
+
+    assert (started.process_instance_key, started.created) == ("2251799813696020", False)
+    assert engine.business_ids == ["unl_1"]  # every start names its item
+    # A repeat is told from the claim, without asking the engine again.
+    assert gateway.start_once("resume-unlock", "unlock_id", {"unlock_id": "unl_1"}).created is False
+    assert engine.business_ids == ["unl_1"]
+
+
+def test_a_refused_duplicate_the_search_cannot_show_yet_is_in_progress_not_started_again(claims):
+    engine = ClusterWithBusinessIdUniqueness(searchable=False)
+    gateway = ProcessGateway(engine, claims, message_ttl_ms=0)
+
+    with pytest.raises(RequestInProgress, match="started before"):
+        gateway.start_once("resume-unlock", "unlock_id", {"unlock_id": "unl_2"})
+    # The claim stays: a repeat soon after is in progress too, and one after it went stale
+    # looks for the instance again before starting anything.
+    with pytest.raises(RequestInProgress):
+        gateway.start_once("resume-unlock", "unlock_id", {"unlock_id": "unl_2"})
+    assert engine.business_ids == ["unl_2"]
+
+
+def test_the_rest_client_names_the_business_item_it_starts_an_instance_for():
+    sent = []
+
+    class Session:
+        def request(self, method, url, timeout, **kwargs):
+            sent.append(kwargs["json"])
+            return SimpleNamespace(status_code=200, content=b"{}", json=lambda: {"processInstanceKey": "1"})
+
+    client = CamundaRestClient("http://cluster:8080", session=Session())
+    client.create_process_instance("resume-unlock", {"unlock_id": "unl_1"}, business_id="unl_1")
+    client.create_process_instance("engine-smoke")
+    assert sent == [
+        {"processDefinitionId": "resume-unlock", "variables": {"unlock_id": "unl_1"}, "businessId": "unl_1"},
+        {"processDefinitionId": "engine-smoke", "variables": {}},
+    ]

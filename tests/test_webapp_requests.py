@@ -788,7 +788,7 @@ class StartsInstancesInState(CamundaRestClient):
         self.has_incident = has_incident
         self.started: list[str] = []  # the process ids started
 
-    def create_process_instance(self, process_id, variables=None):
+    def create_process_instance(self, process_id, variables=None, *, business_id=None):
         self.started.append(process_id)
         return {"processInstanceKey": str(1000 + len(self.started))}
 
@@ -1443,9 +1443,9 @@ class RecordsVariables(StartsInstancesInState):
         super().__init__("ACTIVE")
         self.variables: list[dict] = []
 
-    def create_process_instance(self, process_id, variables=None):
+    def create_process_instance(self, process_id, variables=None, *, business_id=None):
         self.variables.append(variables)
-        return super().create_process_instance(process_id, variables)
+        return super().create_process_instance(process_id, variables, business_id=business_id)
 
 
 class RecordsMessages(StartsInstancesInState):

@@ -148,13 +148,19 @@ class ProcessGateway:
                 return Started(found, created=False)
         try:
             created = call_engine(
-                f"starting {process_id}", self.client.create_process_instance, process_id, variables
+                f"starting {process_id}",
+                self.client.create_process_instance,
+                process_id,
+                variables,
+                business_id=key,
             )
         except EngineUnavailable as exc:
             if exc.certainly_not_applied:
                 self.claims.release(claim)
             raise
-        except EngineRejected:
+        except EngineRejected as exc:
+            if exc.status == 409:
+                return self._started_before(claim, process_id, key_variable, key)
             self.claims.release(claim)
             raise
         instance_key = str(created["processInstanceKey"])
@@ -207,6 +213,21 @@ class ProcessGateway:
         self.claims.complete(claim, {"messageKey": message_key})
         log.info("published %s for %s (message id %s)", name, correlation_key, message_id)
         return Published(message_key, published=True)
+
+    def _started_before(self, claim, process_id: str, key_variable: str, key: str) -> Started:
+        """The instance the cluster refused a second of (409: its business id is active).
+
+        An earlier start took effect though its caller never heard: its answer was lost, or
+        the engine went down with the command written and processed it on restarting,
+        after this request had looked for it in vain. The search lags the engine, so until
+        it shows the instance the claim stays pending, and the client is asked to come back.
+        """
+        found = self._instance_with(key_variable, key)
+        if found is None:
+            raise RequestInProgress(f"{process_id} for {key} was started before and is not yet searchable")
+        self.claims.complete(claim, {"processInstanceKey": found})
+        log.info("%s for %s=%s was started before: instance %s", process_id, key_variable, key, found)
+        return Started(found, created=False)
 
     def _settled(self, claim) -> dict:
         if not claim.same_content:
