@@ -13,6 +13,7 @@ The checker trusts no flow's own account. It reads:
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections import Counter
@@ -24,11 +25,19 @@ import requests
 from chaos.flows import Flow, SentMessage, Started
 from chaos.world import ADMIN_TOKEN
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.constants import Var
 from hireflow.engine.embedded import EmbeddedEngineClient
 from job_workers.incidents import RETRY  # what every incident message's advice ends with
 from webapp.stalled_jobs import STALL_GRACE_MS
 
 ENDED = {"COMPLETED", "TERMINATED", "CANCELED"}
+# The variable each kind of item's process carries its business id in.
+BUSINESS_ID_VARIABLE = {
+    "resume": Var.RESUME_ID,
+    "application": Var.APPLICATION_ID,
+    "unlock": Var.UNLOCK_ID,
+    "interview": Var.INTERVIEW_ID,
+}
 
 
 @dataclass
@@ -62,6 +71,10 @@ class ScenarioReport:
     incidents_repaired: int = 0
     # Jobs the engine lost after their backoff, restarted through the admin API.
     stalled_jobs_restarted: int = 0
+    # Instances of an item's process beside the one its request was answered with (a start
+    # the engine processed only after its retry had started another); a stuck one counts
+    # as stuck, and their effects are in the double-effect columns.
+    twin_instances: int = 0
     double_charges: int = 0
     double_refunds: int = 0
     duplicate_emails: int = 0
@@ -314,6 +327,30 @@ class Checker:
             report.lost_messages += lost
             report.details.append(f"payment provider events not taken by the webapp: {backlog}")
 
+    def check_twins(self, started: list[Started], report: ScenarioReport) -> None:
+        """Count the instances started for an item beside the one its request was answered
+        with: instances of the same process whose own variables carry the item's id."""
+        self._refresh()
+        for item in started:
+            name = BUSINESS_ID_VARIABLE[item.kind]
+            carriers = self.client.search_variables(name=name, value=json.dumps(item.business_id))
+            own = {v["processInstanceKey"] for v in carriers if v["scopeKey"] == v["processInstanceKey"]}
+            if not own - {item.instance_key}:
+                continue
+            process_id = self.client.get_process_instance(item.instance_key).get("processDefinitionId")
+            for key in sorted(own - {item.instance_key}):
+                twin = self.client.get_process_instance(key)
+                if twin.get("processDefinitionId") != process_id:
+                    continue  # another process about the item, such as an application's interview
+                report.twin_instances += 1
+                state = twin.get("state", "MISSING")
+                report.details.append(f"twin instance {key} of {item.kind} {item.business_id} ({state})")
+                if state not in ENDED and not self.client.search_incidents(
+                    processInstanceKey=key, state="ACTIVE"
+                ):
+                    report.stuck += 1
+                    report.details.append(f"stuck: twin instance {key} ({state})")
+
     def check_effects(self, started: list[Started], report: ScenarioReport) -> None:
         ledger = self.world.ledger()
         unlock_ids = {s.business_id for s in started if s.kind == "unlock"}
@@ -355,6 +392,7 @@ def check_scenario(
             if lost:
                 report.engine_lost_backoffs.append(lost)
                 report.details.append(lost)
+    checker.check_twins(started, report)
     checker.check_messages([m for f in flows for m in f.messages], report)
     checker.check_provider_events(report)
     checker.check_effects(started, report)

@@ -10,6 +10,7 @@ locking and constraints keep side effects single in their own ways.
 from __future__ import annotations
 
 import io
+import json
 import sys
 import time
 from contextlib import ExitStack
@@ -168,6 +169,49 @@ def test_the_checker_counts_double_charges_refunds_and_emails():
     started = [Started("unlock", "unl-a", "1"), Started("unlock", "unl-b", "2")]
     Checker(fake_world(intents, refunds, mails)).check_effects(started, report)
     assert (report.double_charges, report.double_refunds, report.duplicate_emails) == (1, 1, 1)
+    assert not report.meets_the_bar
+
+
+class EngineWithTwins:
+    """Instances as the engine holds them: unl-a has a twin (9) that waits for nothing,
+    app-a an interview that carries its id, and unl-b only its own instance."""
+
+    instances = {
+        "1": {"processDefinitionId": "resume-unlock", "state": "COMPLETED"},
+        "9": {"processDefinitionId": "resume-unlock", "state": "ACTIVE"},
+        "2": {"processDefinitionId": "resume-unlock", "state": "COMPLETED"},
+        "3": {"processDefinitionId": "resume-submission", "state": "COMPLETED"},
+        "4": {"processDefinitionId": "interview-scheduling", "state": "COMPLETED"},
+    }
+    # (instance, scope) of each variable with the name and value; a scope of its own is a
+    # sub-process's variable, not the instance's.
+    carried = {
+        ("unlock_id", "unl-a"): [("1", "1"), ("9", "9"), ("1", "77")],
+        ("unlock_id", "unl-b"): [("2", "2")],
+        ("application_id", "app-a"): [("3", "3"), ("4", "4")],
+    }
+
+    def search_variables(self, name, value):
+        found = self.carried.get((name, json.loads(value)), [])
+        return [{"processInstanceKey": instance, "scopeKey": scope} for instance, scope in found]
+
+    def get_process_instance(self, key):
+        return self.instances[key]
+
+    def search_incidents(self, **filter_):
+        return []
+
+
+def test_the_checker_finds_an_instance_started_beside_the_one_a_request_was_answered_with():
+    report = ScenarioReport("fake", started=3, completed=3)
+    started = [
+        Started("unlock", "unl-a", "1"),
+        Started("unlock", "unl-b", "2"),
+        Started("application", "app-a", "3"),
+    ]
+    Checker(SimpleNamespace(engine=SimpleNamespace(client=EngineWithTwins()))).check_twins(started, report)
+    assert (report.twin_instances, report.stuck) == (1, 1)
+    assert "twin instance 9 of unlock unl-a (ACTIVE)" in report.details
     assert not report.meets_the_bar
 
 
