@@ -72,9 +72,9 @@ class ScenarioReport:
     # Jobs the engine lost after their backoff, restarted through the admin API.
     stalled_jobs_restarted: int = 0
     # Instances of an item's process beside the one its request was answered with (a start
-    # the engine processed only after its retry had started another); a stuck one counts
-    # as stuck, and their effects are in the double-effect columns.
-    twin_instances: int = 0
+    # the engine processed only after its retry had started another), by key. A stuck one
+    # counts as stuck, and what they charge, refund or email again counts as double.
+    twin_instances: list[str] = field(default_factory=list)
     double_charges: int = 0
     double_refunds: int = 0
     duplicate_emails: int = 0
@@ -342,7 +342,7 @@ class Checker:
                 twin = self.client.get_process_instance(key)
                 if twin.get("processDefinitionId") != process_id:
                     continue  # another process about the item, such as an application's interview
-                report.twin_instances += 1
+                report.twin_instances.append(key)
                 state = twin.get("state", "MISSING")
                 report.details.append(f"twin instance {key} of {item.kind} {item.business_id} ({state})")
                 if state not in ENDED and not self.client.search_incidents(
@@ -364,13 +364,35 @@ class Checker:
         refunds = Counter(r["payment_intent"] for r in ledger["refunds"] if r["payment_intent"] in ours)
         report.double_refunds = sum(n - 1 for n in refunds.values() if n > 1)
         business_ids = {s.business_id for s in started}
-        keys = Counter(
-            m["dedupe_key"] for m in self.world.mails() if _business_id(m.get("dedupe_key")) in business_ids
-        )
+        ours = [m for m in self.world.mails() if _business_id(m.get("dedupe_key")) in business_ids]
+        keys = Counter(m["dedupe_key"] for m in ours)
         report.duplicate_emails = sum(n - 1 for n in keys.values() if n > 1)
         for key, n in keys.items():
             if n > 1:
                 report.details.append(f"duplicate email: {key} sent {n} times")
+        self._count_twins_emails(ours, report)
+
+    def _count_twins_emails(self, mails: list[dict], report: ScenarioReport) -> None:
+        """A twin's email is keyed by its own element instance, so no dedupe key repeats;
+        one that its item's other instance sent too (same template, item and recipient)
+        is a duplicate all the same."""
+        twins_elements = {
+            element["elementInstanceKey"]
+            for key in report.twin_instances
+            for element in self.client.search_element_instances(processInstanceKey=key)
+        }
+        if not twins_elements:
+            return
+
+        def what(mail: dict) -> tuple:
+            template, business_id, _ = mail["dedupe_key"].split(":")
+            return template, business_id, tuple(mail.get("to") or ())
+
+        from_others = {what(m) for m in mails if m["dedupe_key"].split(":")[2] not in twins_elements}
+        for mail in mails:
+            if mail["dedupe_key"].split(":")[2] in twins_elements and what(mail) in from_others:
+                report.duplicate_emails += 1
+                report.details.append(f"duplicate email from a twin instance: {mail['dedupe_key']}")
 
 
 def check_scenario(

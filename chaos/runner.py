@@ -189,7 +189,7 @@ def run_scenario(
     if disruption.kills:
         notes.append(f"{disruption.kills} SIGKILLs")
     if report.twin_instances:
-        notes.append(f"{report.twin_instances} twin instance(s)")
+        notes.append(f"{len(report.twin_instances)} twin instance(s)")
     if report.stalled_jobs_restarted:
         notes.append(f"{report.stalled_jobs_restarted} stalled job(s) restarted")
     if notes:

@@ -201,6 +201,9 @@ class EngineWithTwins:
     def search_incidents(self, **filter_):
         return []
 
+    def search_element_instances(self, processInstanceKey):
+        return [{"elementInstanceKey": k} for k in {"9": ["901", "902"]}.get(processInstanceKey, [])]
+
 
 def test_the_checker_finds_an_instance_started_beside_the_one_a_request_was_answered_with():
     report = ScenarioReport("fake", started=3, completed=3)
@@ -209,9 +212,19 @@ def test_the_checker_finds_an_instance_started_beside_the_one_a_request_was_answ
         Started("unlock", "unl-b", "2"),
         Started("application", "app-a", "3"),
     ]
-    Checker(SimpleNamespace(engine=SimpleNamespace(client=EngineWithTwins()))).check_twins(started, report)
-    assert (report.twin_instances, report.stuck) == (1, 1)
+    mails = [
+        {"dedupe_key": "unlock-receipt:unl-a:101", "to": ["emp@example.com"]},
+        {"dedupe_key": "unlock-receipt:unl-a:901", "to": ["emp@example.com"]},  # the twin's, again
+        {"dedupe_key": "payment-declined:unl-a:902", "to": ["emp@example.com"]},  # the twin's only
+    ]
+    world = fake_world([], [], mails)
+    world.engine.client = EngineWithTwins()
+    checker = Checker(world)
+    checker.check_twins(started, report)
+    checker.check_effects(started, report)
+    assert (report.twin_instances, report.stuck, report.duplicate_emails) == (["9"], 1, 1)
     assert "twin instance 9 of unlock unl-a (ACTIVE)" in report.details
+    assert "duplicate email from a twin instance: unlock-receipt:unl-a:901" in report.details
     assert not report.meets_the_bar
 
 
