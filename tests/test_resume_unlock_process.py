@@ -322,9 +322,9 @@ def test_a_payment_that_succeeds_as_its_wait_ends_is_refunded_with_the_cancelled
     assert f"refunded in full (refund {refund['id']})" in cancellation_email(local_world, v)
 
 
-def test_a_payment_the_bank_asks_to_approve_is_reminded_then_cancelled_if_not_approved_in_a_day(
-    process_engine, local_world
-):
+def start_unlock_awaiting_approval(process_engine, local_world):
+    """An unlock whose charge the employer's bank asks them to approve (3-D Secure): not a
+    decline; the employer is emailed the link to approve it, and the unlock waits."""
     candidate = local_world.add_candidate()
     instance, v = start_unlock(
         process_engine,
@@ -332,9 +332,15 @@ def test_a_payment_the_bank_asks_to_approve_is_reminded_then_cancelled_if_not_ap
         candidate_id=candidate,
         payment_method_ref="pm_card_authenticationRequired",
     )
-    # Not a decline: the employer is emailed the link to approve it, and the unlock waits.
     wait_until_element(process_engine.client, instance, "AwaitConfirmation")
     wait_until_element(process_engine.client, instance, "EmailApprovePayment", state="COMPLETED")
+    return instance, v, candidate
+
+
+def test_a_payment_the_bank_asks_to_approve_is_reminded_then_cancelled_if_not_approved_in_a_day(
+    process_engine, local_world
+):
+    instance, v, candidate = start_unlock_awaiting_approval(process_engine, local_world)
     [mail] = wait_for(
         lambda: local_world.mails_to(v["employer_email"]),
         what="the approve-the-payment email",
@@ -363,15 +369,7 @@ def test_a_payment_the_bank_asks_to_approve_is_reminded_then_cancelled_if_not_ap
 def test_a_reminder_due_as_the_approval_day_ends_is_not_sent_before_the_cancellation(
     process_engine, local_world
 ):
-    candidate = local_world.add_candidate()
-    instance, v = start_unlock(
-        process_engine,
-        local_world,
-        candidate_id=candidate,
-        payment_method_ref="pm_card_authenticationRequired",
-    )
-    wait_until_element(process_engine.client, instance, "AwaitConfirmation")
-    wait_until_element(process_engine.client, instance, "EmailApprovePayment", state="COMPLETED")
+    instance, v, _ = start_unlock_awaiting_approval(process_engine, local_world)
 
     # An engine back after the day's end (down for its last hours) finds both timers due at
     # once: the reminder's first, and the unlock cancelled a moment later.
