@@ -175,10 +175,37 @@ class CamundaRestClient:
         self._v2("POST", f"/incidents/{incident_key}/resolution", json={})
 
     def activate_jobs(
-        self, job_type: str, *, max_jobs: int = 1, timeout_ms: int = 60_000, worker: str = "hireflow"
+        self,
+        job_type: str,
+        *,
+        max_jobs: int = 1,
+        timeout_ms: int = 60_000,
+        worker: str = "hireflow",
+        request_timeout_ms: int | None = None,
     ) -> list[dict[str, Any]]:
-        body = {"type": job_type, "maxJobsToActivate": max_jobs, "timeout": timeout_ms, "worker": worker}
+        """Activate up to ``max_jobs`` jobs of ``job_type``.
+
+        With ``request_timeout_ms`` (0: the gateway's default) the call is held until a job
+        is ready or that time has passed, as a polling worker's call is; without it the
+        embedded engine answers at once.
+        """
+        body: dict[str, Any] = {
+            "type": job_type,
+            "maxJobsToActivate": max_jobs,
+            "timeout": timeout_ms,
+            "worker": worker,
+        }
+        if request_timeout_ms is not None:
+            body["requestTimeout"] = request_timeout_ms
         return self._v2("POST", "/jobs/activation", json=body)["jobs"]
+
+    def complete_job(self, job_key: int | str, variables: dict[str, Any] | None = None) -> None:
+        self._v2("POST", f"/jobs/{job_key}/completion", json={"variables": variables or {}})
+
+    def throw_job_error(self, job_key: int | str, error_code: str, error_message: str = "") -> None:
+        """Throw a BPMN error from the job, for an error boundary event to catch."""
+        body = {"errorCode": error_code, "errorMessage": error_message}
+        self._v2("POST", f"/jobs/{job_key}/error", json=body)
 
     def fail_job(
         self, job_key: int | str, *, retries: int, error_message: str, retry_back_off_ms: int = 0

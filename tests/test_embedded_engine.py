@@ -18,6 +18,7 @@ from pyzeebe.proto.gateway_pb2 import ActivateJobsRequest, PublishMessageRequest
 from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
 from bench.models import bench_process
+from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import find_java
 from hireflow.engine.embedded import (
     EMBEDDED_DIR,
@@ -29,6 +30,7 @@ from hireflow.engine.embedded import (
     embedded_version,
     fetch_embedded,
 )
+from tests.engine_helpers import cancel_if_running, process_variable, wait_for_incident, wait_until_completed
 
 # One user task: an instance waits there, so the test needs no worker.
 WAITING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -46,6 +48,7 @@ WAITING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 BACKOFF_JOB = "test.backoff-probe"
+REST_JOB = "test.rest-job-probe"
 # What the engine logs when a command's answer, and the work after it, failed.
 SIDE_EFFECTS_FAILED = "Expected to execute side effects"
 PROCESS = {"bpmnProcessId": "resume-upload", "version": 3, "processInstanceKey": 10}
@@ -197,6 +200,39 @@ def test_clients_reading_the_history_at_once_each_get_every_record(process_engin
     assert all(str(key) in seen for key in created)
     for key in created:
         writer.cancel_process_instance(key)
+
+
+@pytest.mark.engine
+def test_a_rest_v2_job_worker_activates_completes_and_throws_errors(process_engine):
+    """What the official REST client's job worker sends (bench's camunda-orchestration-sdk
+    peer): a held activation, a completion with variables, a BPMN error. On the embedded
+    engine the control port takes them under REST v2's own paths, /v2 prefix included."""
+    reads = process_engine.client
+    jobs_api = CamundaRestClient(process_engine.control_url) if process_engine.control_url else reads
+    model = bench_process(1, job_type=REST_JOB, pid="rest-job-probe")
+    reads.deploy_resources([("rest-job-probe.bpmn", model)])
+    started = [reads.create_process_instance("rest-job-probe")["processInstanceKey"] for _ in range(2)]
+    completed, errored = map(str, started)
+    jobs: dict[str, dict] = {}
+    deadline = time.monotonic() + 60
+    while not {completed, errored} <= jobs.keys():
+        assert time.monotonic() < deadline, f"jobs activated for {sorted(jobs)} only"
+        for job in jobs_api.activate_jobs(REST_JOB, max_jobs=2, request_timeout_ms=0):
+            jobs[str(job["processInstanceKey"])] = job
+
+    job = jobs[completed]
+    assert (job["processDefinitionId"], job["elementId"]) == ("rest-job-probe", "Task1")
+    assert job["kind"] == "BPMN_ELEMENT"
+    assert job["tenantId"] == "<default>"
+    assert job["deadline"] > time.time() * 1000
+    jobs_api.complete_job(job["jobKey"], {"answer": 42})
+    jobs_api.throw_job_error(jobs[errored]["jobKey"], "no-boundary-catches-this", "the probe's error")
+
+    wait_until_completed(reads, completed)
+    assert process_variable(reads, completed, "answer") == 42
+    incident = wait_for_incident(reads, errored)
+    assert incident["errorType"] == "UNHANDLED_ERROR_EVENT"
+    cancel_if_running(reads, errored)
 
 
 class NewRecordOnEveryRead(EmbeddedEngineClient):

@@ -1,8 +1,8 @@
 """The official Camunda REST Python client's job worker, as its README writes one.
 
 ``python -m bench.peers.orchestration_sdk`` with ``CAMUNDA_REST_ADDRESS`` (…/v2) and
-``CAMUNDA_AUTH_STRATEGY`` in the environment. It talks to REST v2, so it needs the
-Orchestration Cluster; the embedded engine has no REST v2 job API.
+``CAMUNDA_AUTH_STRATEGY`` in the environment. It talks to REST v2: the cluster's, or the
+embedded engine's control port, which takes REST v2's job calls.
 """
 
 import asyncio

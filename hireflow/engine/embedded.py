@@ -408,8 +408,9 @@ class EmbeddedEngineClient(CamundaRestClient):
     """The REST v2 client, pointed at the embedded engine's control port.
 
     Commands (start, cancel, publish, complete a user task, job retries, incidents, job
-    activation and failure) are inherited: the launcher takes REST v2's paths and bodies,
-    without the ``/v2`` prefix. Searches read a projection of the engine's records, so
+    activation, completion, failure and errors) are inherited: the launcher takes REST v2's
+    paths and bodies, with or without the ``/v2`` prefix (so REST v2 clients such as the
+    official Python SDK's job worker can use it too). Searches read a projection of the engine's records, so
     (unlike REST v2 on the cluster) they see every event as soon as the engine wrote it.
     """
 

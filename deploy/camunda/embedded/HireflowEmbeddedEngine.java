@@ -126,6 +126,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Collections;
 import java.util.HashMap;
@@ -154,9 +155,13 @@ public class HireflowEmbeddedEngine {
   private static final int RECORDS_PAGE_MAX = 2000;
   private static final int PARTITION_ID = 1;
   private static final String DEFAULT_TENANT_ID = "<default>";
+  // What a route answers for REST v2's 204 (a job completed or its error thrown).
+  private static final Object NO_CONTENT = new Object();
 
   private final ZeebeTestEngine engine;
   private final ZeebeClient client;
+  // Through the public gateway, so a REST job activation is held as a gRPC one is.
+  private ZeebeClient publicClient;
   private final Object commandWriter;
   private final Method writeCommandWithKey;
   private final ActorClock clock;
@@ -214,9 +219,12 @@ public class HireflowEmbeddedEngine {
     engine.start();
     HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine, durableLog);
     Server publicGateway = app.publicGateway(grpcPort).start();
+    app.publicClient =
+        ZeebeClient.newClientBuilder().gatewayAddress("127.0.0.1:" + grpcPort).usePlaintext().build();
 
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", controlPort), 0);
-    server.setExecutor(Executors.newFixedThreadPool(4));
+    // A REST job activation holds its thread while it is held (up to its request timeout).
+    server.setExecutor(Executors.newFixedThreadPool(16));
     server.createContext("/", app::handle);
     server.start();
     System.out.println(
@@ -230,6 +238,7 @@ public class HireflowEmbeddedEngine {
                   server.stop(0);
                   publicGateway.shutdownNow();
                   app.client.close();
+                  app.publicClient.close();
                   engine.stop();
                   stopped.countDown();
                 }));
@@ -905,6 +914,10 @@ public class HireflowEmbeddedEngine {
   private void handle(HttpExchange exchange) throws IOException {
     String method = exchange.getRequestMethod();
     String[] path = exchange.getRequestURI().getPath().replaceAll("^/+|/+$", "").split("/");
+    if (path.length > 1 && "v2".equals(path[0])) {
+      // REST v2's paths, as a client configured with ".../v2" sends them.
+      path = Arrays.copyOfRange(path, 1, path.length);
+    }
     try {
       JsonNode body =
           exchange.getRequestBody().available() > 0 || "POST".equals(method) || "PATCH".equals(method)
@@ -913,6 +926,9 @@ public class HireflowEmbeddedEngine {
       Object result = route(method, path, exchange.getRequestURI().getQuery(), body);
       if (result == null) {
         respond(exchange, 404, Map.of("title", "NOT_FOUND", "detail", String.join("/", path)));
+      } else if (result == NO_CONTENT) {
+        exchange.sendResponseHeaders(204, -1);
+        exchange.close();
       } else {
         respond(exchange, 200, result);
       }
@@ -1023,6 +1039,26 @@ public class HireflowEmbeddedEngine {
     }
     if ("POST".equals(method) && "jobs".equals(first) && path.length == 2 && "activation".equals(path[1])) {
       return activateJobs(body);
+    }
+    if ("POST".equals(method) && "jobs".equals(first) && path.length == 3 && "completion".equals(path[2])) {
+      var command = client.newCompleteCommand(Long.parseLong(path[1]));
+      if (body.path("variables").isObject()) {
+        command = command.variables(JSON.writeValueAsString(body.path("variables")));
+      }
+      command.send().join();
+      return NO_CONTENT;
+    }
+    if ("POST".equals(method) && "jobs".equals(first) && path.length == 3 && "error".equals(path[2])) {
+      var command =
+          client
+              .newThrowErrorCommand(Long.parseLong(path[1]))
+              .errorCode(body.path("errorCode").asText())
+              .errorMessage(body.path("errorMessage").asText(""));
+      if (body.path("variables").isObject()) {
+        command = command.variables(JSON.writeValueAsString(body.path("variables")));
+      }
+      command.send().join();
+      return NO_CONTENT;
     }
     if ("POST".equals(method) && "jobs".equals(first) && path.length == 3 && "failure".equals(path[2])) {
       client
@@ -1194,24 +1230,59 @@ public class HireflowEmbeddedEngine {
     return Map.of("deploymentKey", String.valueOf(key));
   }
 
-  private Map<String, Object> activateJobs(JsonNode body) {
-    List<Map<String, Object>> jobs = new ArrayList<>();
-    for (ActivatedJob job :
-        client
+  /**
+   * REST v2's job activation. A request that names a {@code requestTimeout} (0 for the
+   * default) goes through the public gateway, so it is held while no job is ready, as a
+   * cluster holds it; hireflow's own callers name none and are answered at once. Each job
+   * carries REST v2's fields; this client cannot tell a listener's job from an element's,
+   * so {@code kind} is always BPMN_ELEMENT.
+   */
+  private Map<String, Object> activateJobs(JsonNode body) throws IOException {
+    long requestTimeout = body.path("requestTimeout").asLong(-1);
+    var command =
+        (requestTimeout >= 0 ? publicClient : client)
             .newActivateJobsCommand()
             .jobType(body.path("type").asText())
             .maxJobsToActivate(body.path("maxJobsToActivate").asInt(10))
             .timeout(Duration.ofMillis(body.path("timeout").asLong(60_000)))
-            .workerName(body.path("worker").asText("hireflow"))
-            .send()
-            .join()
-            .getJobs()) {
-      jobs.add(
-          Map.of(
-              "jobKey", String.valueOf(job.getKey()),
-              "processInstanceKey", String.valueOf(job.getProcessInstanceKey()),
-              "type", job.getType(),
-              "retries", job.getRetries()));
+            .workerName(body.path("worker").asText("hireflow"));
+    if (body.path("fetchVariable").isArray()) {
+      List<String> names = new ArrayList<>();
+      body.path("fetchVariable").forEach(name -> names.add(name.asText()));
+      command = command.fetchVariables(names);
+    }
+    var send =
+        requestTimeout >= 0
+            ? command.requestTimeout(Duration.ofMillis(requestTimeout > 0 ? requestTimeout : DEFAULT_LONG_POLL_MS))
+            : command;
+    List<Map<String, Object>> jobs = new ArrayList<>();
+    for (ActivatedJob job : send.send().join().getJobs()) {
+      Map<String, Object> activated = new LinkedHashMap<>();
+      activated.put("jobKey", String.valueOf(job.getKey()));
+      activated.put("type", job.getType());
+      activated.put("processDefinitionId", job.getBpmnProcessId());
+      activated.put("processDefinitionVersion", job.getProcessDefinitionVersion());
+      activated.put("processDefinitionKey", String.valueOf(job.getProcessDefinitionKey()));
+      activated.put("processInstanceKey", String.valueOf(job.getProcessInstanceKey()));
+      activated.put("rootProcessInstanceKey", null);
+      activated.put("elementId", job.getElementId());
+      activated.put("elementInstanceKey", String.valueOf(job.getElementInstanceKey()));
+      activated.put("customHeaders", job.getCustomHeaders());
+      activated.put("worker", job.getWorker());
+      activated.put("retries", job.getRetries());
+      activated.put("deadline", job.getDeadline());
+      activated.put("variables", JSON.readTree(job.getVariables()));
+      // The embedded engine's jobs carry no tenant; a cluster's carry the default one.
+      String tenant = job.getTenantId();
+      activated.put("tenantId", tenant == null || tenant.isEmpty() ? DEFAULT_TENANT_ID : tenant);
+      activated.put("physicalTenantId", DEFAULT_TENANT_ID);
+      activated.put("kind", "BPMN_ELEMENT");
+      activated.put("listenerEventType", "UNSPECIFIED");
+      activated.put("userTask", null);
+      activated.put("tags", List.of());
+      activated.put("businessId", null);
+      activated.put("priority", 0);
+      jobs.add(activated);
     }
     return Map.of("jobs", jobs);
   }
