@@ -244,6 +244,25 @@ def test_fields_are_checked_and_named(offline):
     assert unknown_candidate.json["invalid_params"][0]["name"] == "candidate_id"
 
 
+def test_json_fields_take_only_their_own_json_type(offline):
+    # Found by the schemathesis run: {"limit": true} restarted up to one stalled job, as
+    # lax validation reads true as 1. The OpenAPI document says integer, and means it.
+    client = offline[0].test_client()
+    a_flag = client.post("/api/admin/stalled-jobs/restart", json={"limit": True}, headers=ADMIN)
+    assert refused_field(a_flag) == (400, "limit")
+    acme = {"name": "Acme", "email": "hr@acme.example", "payment_method_ref": "pm_1Acme"}
+    assert client.put("/api/admin/employers/acme", json=acme, headers=ADMIN).status_code == 200
+    a_string = client.post(
+        "/api/admin/employers/acme/credits", json={"amount": "5", "reference": "order-1"}, headers=ADMIN
+    )
+    assert refused_field(a_string) == (400, "amount")
+    posting = {"employer_id": "acme", "title": "Engineer"}
+    a_number = client.put("/api/admin/postings/p-1", json={**posting, "open": 1}, headers=ADMIN)
+    assert refused_field(a_number) == (400, "open")
+    closed = client.put("/api/admin/postings/p-1", json={**posting, "open": False}, headers=ADMIN)
+    assert closed.status_code == 200
+
+
 def test_every_response_carries_the_security_headers(offline):
     client = offline[0].test_client()
     assert client.get("/healthz").json == {"status": "ok"}
