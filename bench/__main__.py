@@ -76,6 +76,7 @@ class Measurement:
     load_cpu_percent: float | None = None  # this process: the load generator
     failed: int = 0
     note: str = ""
+    no_figure_because: str = ""  # why a closed loop ended no instance, for the retry's note
     engine_profile: str = ""  # with --profile: where the engine's CPU went
     in_flight: int | None = None  # instances the closed loop kept in flight for ``per_second``
 
@@ -391,15 +392,20 @@ def measure(
                 with open(root / "profiles.md", "a") as out:
                     out.write(summary.markdown(f"{name}, {tasks} task(s): {row.per_second}/s") + "\n")
                 print(f"    {row.engine_profile}", flush=True)
-        if not peak.completed and peak.failed:
+        if not peak.completed:
             # Too slow to measure with this many in flight: say so, rather than a bare 0.
-            errors = ", ".join(f"{count} {code}" for code, count in sorted(peak.errors.items()))
-            row.note = (
-                f"no figure: no instance ended within {RESULT_TIMEOUT_MS // 1000} s of its start "
-                f"with {timing.concurrency} in flight ({errors})"
-            )
-            if workers and workers.note_on_embedded and isinstance(engine.client, EmbeddedEngineClient):
-                row.note += f"; {workers.note_on_embedded}"
+            if peak.failed:
+                errors = ", ".join(f"{count} {code}" for code, count in sorted(peak.errors.items()))
+                row.no_figure_because = (
+                    f"no instance ended within {RESULT_TIMEOUT_MS // 1000} s of its start "
+                    f"with {timing.concurrency} in flight ({errors})"
+                )
+            else:
+                row.no_figure_because = (
+                    f"no instance ended in the {timing.measure_s:.0f} s measured "
+                    f"with {timing.concurrency} in flight"
+                )
+            row.note = "; ".join(filter(None, [f"no figure: {row.no_figure_because}", row.note]))
         row.cpu_percent, row.rss_mb = (sampler.mean_cpu, sampler.max_rss) if processes else (None, None)
         row.engine_cpu_percent, row.load_cpu_percent = engine_sampler.mean_cpu, load_sampler.mean_cpu
         if peak.per_second > 1:
@@ -441,7 +447,9 @@ def measure_with_fewer_in_flight(
     print(f"    again with {fewer.concurrency} in flight", flush=True)
     again = measure(engines, workers, tasks, fewer, root)
     if again.per_second:
-        again.note = f"at {fewer.concurrency} in flight, since {first.note.removeprefix('no figure: ')}"
+        # again.note is what the workers' own note says, if anything.
+        at_fewer = f"at {fewer.concurrency} in flight, since {first.no_figure_because}"
+        again.note = "; ".join(filter(None, [at_fewer, again.note]))
         again.failed += first.failed
         return again
     return first

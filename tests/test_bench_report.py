@@ -7,12 +7,21 @@ from pathlib import Path
 import bench.__main__ as bench
 from bench.__main__ import Measurement, Timing, WorkerSet, measure_with_fewer_in_flight, ratios
 
-NO_FIGURE = "no figure: no instance ended within 30 s of its start with 64 in flight (64 DEADLINE_EXCEEDED)"
+BECAUSE = "no instance ended within 30 s of its start with 64 in flight (64 DEADLINE_EXCEEDED)"
+NO_FIGURE = f"no figure: {BECAUSE}"
 SLOW = WorkerSet("pyzeebe, defaults", start=lambda engine, root: [])
 
 
 def test_a_worker_with_no_figure_is_measured_again_with_an_eighth_in_flight(monkeypatch):
-    first = Measurement("pyzeebe, defaults", 5, per_second=0.0, failed=64, note=NO_FIGURE, in_flight=64)
+    first = Measurement(
+        "pyzeebe, defaults",
+        5,
+        per_second=0.0,
+        failed=64,
+        note=NO_FIGURE,
+        no_figure_because=BECAUSE,
+        in_flight=64,
+    )
     asked = []
 
     def measure_again(engines, workers, tasks, timing, root, **_):
@@ -30,8 +39,34 @@ def test_a_worker_with_no_figure_is_measured_again_with_an_eighth_in_flight(monk
     )
 
 
+def test_the_workers_own_note_follows_the_reason_for_fewer_in_flight(monkeypatch):
+    # The REST SDK's note (its calls go through the embedded engine's launcher) once took
+    # the reason's place: "at 8 in flight, since its REST v2 job calls answered by ...".
+    first = Measurement(
+        "sdk", 5, per_second=0.0, note="no figure: ...; through a shim", no_figure_because="slow"
+    )
+    monkeypatch.setattr(
+        bench,
+        "measure",
+        lambda engines, workers, tasks, timing, root, **_: Measurement(
+            workers.name, tasks, per_second=1.5, note="through a shim"
+        ),
+    )
+    again = measure_with_fewer_in_flight(None, SLOW, 5, Timing(), Path("."), first)
+
+    assert again.note == "at 8 in flight, since slow; through a shim"
+
+
 def test_a_worker_still_without_a_figure_keeps_the_first_answer(monkeypatch):
-    first = Measurement("pyzeebe, defaults", 5, per_second=0.0, failed=64, note=NO_FIGURE, in_flight=64)
+    first = Measurement(
+        "pyzeebe, defaults",
+        5,
+        per_second=0.0,
+        failed=64,
+        note=NO_FIGURE,
+        no_figure_because=BECAUSE,
+        in_flight=64,
+    )
     monkeypatch.setattr(
         bench, "measure", lambda engines, workers, tasks, timing, root, **_: Measurement(workers.name, tasks)
     )
