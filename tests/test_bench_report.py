@@ -12,8 +12,9 @@ NO_FIGURE = f"no figure: {BECAUSE}"
 SLOW = WorkerSet("pyzeebe, defaults", start=lambda engine, root: [])
 
 
-def test_a_worker_with_no_figure_is_measured_again_with_an_eighth_in_flight(monkeypatch):
-    first = Measurement(
+def pyzeebe_without_a_figure() -> Measurement:
+    """pyzeebe's defaults on the five-task process with 64 in flight: nothing ended in time."""
+    return Measurement(
         "pyzeebe, defaults",
         5,
         per_second=0.0,
@@ -22,6 +23,10 @@ def test_a_worker_with_no_figure_is_measured_again_with_an_eighth_in_flight(monk
         no_figure_because=BECAUSE,
         in_flight=64,
     )
+
+
+def test_a_worker_with_no_figure_is_measured_again_with_an_eighth_in_flight(monkeypatch):
+    first = pyzeebe_without_a_figure()
     asked = []
 
     def measure_again(engines, workers, tasks, timing, root, **_):
@@ -58,15 +63,7 @@ def test_the_workers_own_note_follows_the_reason_for_fewer_in_flight(monkeypatch
 
 
 def test_a_worker_still_without_a_figure_keeps_the_first_answer(monkeypatch):
-    first = Measurement(
-        "pyzeebe, defaults",
-        5,
-        per_second=0.0,
-        failed=64,
-        note=NO_FIGURE,
-        no_figure_because=BECAUSE,
-        in_flight=64,
-    )
+    first = pyzeebe_without_a_figure()
     monkeypatch.setattr(
         bench, "measure", lambda engines, workers, tasks, timing, root, **_: Measurement(workers.name, tasks)
     )
