@@ -410,8 +410,9 @@ class EmbeddedEngineClient(CamundaRestClient):
     Commands (start, cancel, publish, complete a user task, job retries, incidents, job
     activation, completion, failure and errors) are inherited: the launcher takes REST v2's
     paths and bodies, with or without the ``/v2`` prefix (so REST v2 clients such as the
-    official Python SDK's job worker can use it too). Searches read a projection of the engine's records, so
-    (unlike REST v2 on the cluster) they see every event as soon as the engine wrote it.
+    official Python SDK's job worker can use it too). Searches read a projection of the
+    engine's records, so (unlike REST v2 on the cluster) they see every event as soon as
+    the engine wrote it.
     """
 
     def __init__(self, control_url: str, timeout: float = 30.0):
