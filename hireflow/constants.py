@@ -154,3 +154,14 @@ class Var:
     INTERVIEW_NOTES = "interview_notes"
     INTERVIEW_FEEDBACK = "interview_feedback"
     FEEDBACK = "feedback"
+
+
+# The variable that names the item each process is about. The webapp starts one instance per
+# item (its start claim records which), and the workers cancel an older instance of the same
+# item that the engine processed late (job_workers/twins.py).
+ITEM_KEY_VARIABLE: dict[str, str] = {
+    ProcessId.RESUME_UPLOAD: Var.RESUME_ID,
+    ProcessId.RESUME_SUBMISSION: Var.APPLICATION_ID,
+    ProcessId.RESUME_UNLOCK: Var.UNLOCK_ID,
+    ProcessId.INTERVIEW_SCHEDULING: Var.INTERVIEW_ID,
+}

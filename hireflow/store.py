@@ -369,6 +369,11 @@ class RequestClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(DateTime())
 
 
+def start_claim_scope(process_id: str) -> str:
+    """The ``RequestClaim.scope`` of the starts of ``process_id``; the claim's key is the item's id."""
+    return f"start:{process_id}"
+
+
 class Database:
     """Engine and sessions for one database URL (``create_schema`` makes the tables)."""
 

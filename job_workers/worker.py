@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +17,14 @@ import grpc
 from pyzeebe import ZeebeTaskRouter, ZeebeWorker
 
 from hireflow.camunda_connection import ConnectionSettings, grpc_channel
+from hireflow.constants import ITEM_KEY_VARIABLE
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
 from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services, services_from_environment
+from job_workers.twins import RecordedStarts, cancel_twins
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,13 @@ def build_worker(
     services: Services,
     metrics: PoolMetrics,
     router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS,
+    item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE,
 ) -> ZeebeWorker:
-    """A pyzeebe worker with hireflow's policy, metrics and every router (``bench/`` adds one)."""
+    """A pyzeebe worker with hireflow's policy, metrics and every router (``bench/`` adds one).
+
+    ``item_key_variables`` names, per process id, the variable of the item the webapp starts
+    it for; a twin instance of such an item is cancelled (``job_workers.twins``).
+    """
     worker = ZeebeWorker(
         grpc_channel(settings.connection),
         name=settings.name,
@@ -103,6 +110,8 @@ def build_worker(
         worker.include_router(build_router(services))
     # A completion the engine never got would keep its instance waiting for the job's timeout.
     keep_completions(worker)
+    # An instance the engine started late beside the one the webapp recorded would do it all twice.
+    cancel_twins(worker, RecordedStarts(services.db), item_key_variables)
     return worker
 
 

@@ -466,7 +466,7 @@ class Hireflow:
             Var.CANDIDATE_EMAIL: fields.candidate_email,
             Var.FILE_REF: file_ref,
         }
-        started = self.gateway.start_once(ProcessId.RESUME_UPLOAD, Var.RESUME_ID, variables)
+        started = self.gateway.start_item(ProcessId.RESUME_UPLOAD, variables)
         # The file's reference stays in the store, so the candidate's erasure can find it.
         details = {
             "candidate_id": fields.candidate_id,
@@ -547,7 +547,7 @@ class Hireflow:
             # The screening forms link to the application's page, from Tasklist on another host.
             Var.APPLICATION_URL: f"{self.services.public_url}/items/application/{application_id}",
         }
-        started = self.gateway.start_once(ProcessId.RESUME_SUBMISSION, Var.APPLICATION_ID, variables)
+        started = self.gateway.start_item(ProcessId.RESUME_SUBMISSION, variables)
         details = {
             "candidate_id": request.candidate_id,
             "posting_id": request.posting_id,
@@ -630,7 +630,7 @@ class Hireflow:
             Var.PAYMENT_CUSTOMER_REF: customer,
             Var.YEARS_OF_EXPERIENCE: candidate.years_of_experience or 0,
         }
-        started = self.gateway.start_once(ProcessId.RESUME_UNLOCK, Var.UNLOCK_ID, variables)
+        started = self.gateway.start_item(ProcessId.RESUME_UNLOCK, variables)
         details = {
             "employer_id": request.employer_id,
             "candidate_id": request.candidate_id,
@@ -778,7 +778,7 @@ class Hireflow:
         request = request.model_copy(update={"panel": self._panel_filled_from_file(request.panel)})
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
-        started = self.gateway.start_once(ProcessId.INTERVIEW_SCHEDULING, Var.INTERVIEW_ID, variables)
+        started = self.gateway.start_item(ProcessId.INTERVIEW_SCHEDULING, variables)
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         if request.candidate_timezone:
             details["candidate_timezone"] = request.candidate_timezone  # the slot page's times

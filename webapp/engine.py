@@ -20,7 +20,9 @@ from requests.adapters import HTTPAdapter
 
 from hireflow.camunda_connection import ConnectionSettings, TokenUnavailable, configure_session
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.constants import ITEM_KEY_VARIABLE
 from hireflow.engine.embedded import EmbeddedEngineClient
+from hireflow.store import start_claim_scope
 from webapp.claims import RequestClaims
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,10 @@ class ProcessGateway:
         self.claims = claims
         self.message_ttl_ms = message_ttl_ms
 
+    def start_item(self, process_id: str, variables: dict[str, Any]) -> Started:
+        """Start one of hireflow's processes once for its item (``ITEM_KEY_VARIABLE``)."""
+        return self.start_once(process_id, ITEM_KEY_VARIABLE[process_id], variables)
+
     def start_once(self, process_id: str, key_variable: str, variables: dict[str, Any]) -> Started:
         """Start ``process_id`` unless an instance for ``variables[key_variable]`` exists.
 
@@ -138,7 +144,7 @@ class ProcessGateway:
         (a timeout) can find the instance the first attempt may have started.
         """
         key = str(variables[key_variable])
-        claim = self.claims.claim(f"start:{process_id}", key, variables)
+        claim = self.claims.claim(start_claim_scope(process_id), key, variables)
         if not claim.acquired:
             return Started(self._settled(claim)["processInstanceKey"], created=False)
         if claim.taken_over:

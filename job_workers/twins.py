@@ -1,0 +1,132 @@
+"""Cancel a twin: an older instance for an item whose start the engine processed late.
+
+The webapp starts one instance per item and records it in the item's start claim
+(``webapp/engine.py``). A start can still make two: the engine writes the create command
+to its log and goes down before it answers; the webapp's retry finds no instance (the
+first is not processed yet), starts another, and records that one; on restarting, the
+engine processes the first command as well. The two twins then run side by side: each
+sends its own emails, waits for its own messages (a message reaches one of them only),
+and the other is stuck at the wait or escalates it. A cluster with business-id
+uniqueness (Camunda 8.9, on in hireflow's cluster configs) refuses the second start; the
+embedded engine and older clusters do not.
+
+``cancel_twins`` wraps every task's job handler: before a job of one of hireflow's
+processes runs, it looks up the instance recorded for the job's item. When the job's
+instance is older than that one, it is the twin the webapp gave up on: the worker cancels
+it instead of doing the work. Only older instances are cancelled. An instance started
+after the recorded one was started on purpose (by an operator, or a test), and an
+instance with no recorded start, or a start still pending, is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Mapping
+
+from pyzeebe import Job, JobController, ZeebeWorker
+from pyzeebe.errors import ProcessInstanceNotFoundError
+from pyzeebe.task.types import JobHandler
+
+from hireflow.constants import ITEM_KEY_VARIABLE
+from hireflow.store import Database, RequestClaim, start_claim_scope
+from job_workers.completion import ENGINE_UNREACHABLE
+
+log = logging.getLogger(__name__)
+
+# A Zeebe key holds its partition's id above its 51 low bits; keys grow within a partition.
+PARTITION_SHIFT = 51
+
+
+class RecordedStarts:
+    """The instance the webapp recorded for an item's start, read from its start claim."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def instance_for(self, process_id: str, item_id: str) -> int | None:
+        """The recorded instance's key, or None (no claim, or its start still pending)."""
+        with self.db.sessions() as session:
+            claim = session.get(RequestClaim, (start_claim_scope(process_id), item_id))
+            if claim is None or claim.status != "done":
+                return None
+            recorded = (claim.result or {}).get("processInstanceKey")
+            return int(recorded) if recorded else None
+
+
+def is_older_twin(instance_key: int, recorded_key: int) -> bool:
+    """Whether ``instance_key`` was created before ``recorded_key`` on the same partition.
+
+    Keys on different partitions cannot be ordered; a cluster with more than one partition
+    should refuse twins at the start (business-id uniqueness) instead.
+    """
+    same_partition = instance_key >> PARTITION_SHIFT == recorded_key >> PARTITION_SHIFT
+    return same_partition and instance_key < recorded_key
+
+
+def cancel_twins(
+    worker: ZeebeWorker, starts: RecordedStarts, item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE
+) -> None:
+    """Make every task of ``worker`` cancel a twin instance instead of working on it."""
+    for task in worker.tasks:
+        task.job_handler = twin_cancelling(task.job_handler, starts, item_key_variables)
+
+
+def twin_cancelling(
+    handler: JobHandler, starts: RecordedStarts, item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE
+) -> JobHandler:
+    """``handler``, except for a job of a twin instance, which is cancelled instead."""
+
+    @functools.wraps(handler)
+    async def job_handler(job: Job, job_controller: JobController) -> Job:
+        key_variable = item_key_variables.get(job.bpmn_process_id)
+        item_id = (job.variables or {}).get(key_variable) if key_variable else None
+        if item_id is None:  # not one of hireflow's items, or the task does not fetch its id
+            return await handler(job, job_controller)
+        recorded = await _recorded_instance(job, starts, str(item_id))
+        if recorded is not None and is_older_twin(job.process_instance_key, recorded):
+            await _cancel_twin(job, job_controller, f"{key_variable}={item_id}", recorded)
+            return job
+        return await handler(job, job_controller)
+
+    return job_handler
+
+
+async def _recorded_instance(job: Job, starts: RecordedStarts, item_id: str) -> int | None:
+    try:
+        # The lookup blocks, so it runs in the worker's task threads, as task functions do.
+        return await asyncio.get_running_loop().run_in_executor(
+            None, starts.instance_for, job.bpmn_process_id, item_id
+        )
+    except Exception:  # a safety net must not stop the work: the task itself meets the fault
+        log.warning("job %s: could not look up the instance recorded for %s", job.key, item_id, exc_info=True)
+        return None
+
+
+async def _cancel_twin(job: Job, job_controller: JobController, item: str, recorded: int) -> None:
+    what = f"process instance {job.process_instance_key} ({job.bpmn_process_id}, {item})"
+    try:
+        # pyzeebe's worker has no public call for it; its adapter does (pyzeebe is pinned).
+        await job_controller._zeebe_adapter.cancel_process_instance(job.process_instance_key)
+    except ProcessInstanceNotFoundError:
+        log.info("%s: a twin of instance %s, already cancelled", what, recorded)
+        return
+    except ENGINE_UNREACHABLE as exc:
+        log.warning(
+            "%s: a twin of instance %s; cancelling it failed (%s), so its job %s comes back after "
+            "its timeout and is checked again",
+            what,
+            recorded,
+            type(exc).__name__,
+            job.key,
+        )
+        return
+    log.warning(
+        "%s cancelled before job %s (%s): a twin of instance %s, which the webapp started for "
+        "the same item after the engine had not answered",
+        what,
+        job.key,
+        job.type,
+        recorded,
+    )

@@ -1,0 +1,122 @@
+"""A twin instance is cancelled before it works (job_workers/twins.py).
+
+A start the engine wrote down but processed only after restarting, when the webapp had
+already started and recorded another instance for the same item, makes an older twin.
+Checked on the rule itself, on the start claims the webapp writes, and on the engine
+with the product's worker: of three instances for one item, the one older than the
+recorded instance is cancelled and its job never runs; the recorded one and a newer one
+(started on purpose) complete.
+
+No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
+parameter's annotation is the real ``Job`` class.
+"""
+
+import pytest
+from pyzeebe import Job, ZeebeTaskRouter
+
+from bench.models import bench_process
+from hireflow.camunda_connection import ConnectionSettings
+from hireflow.constants import ITEM_KEY_VARIABLE, ProcessId, Var
+from hireflow.store import Database, start_claim_scope
+from job_workers.metrics import PoolMetrics
+from job_workers.services import Services
+from job_workers.twins import PARTITION_SHIFT, RecordedStarts, is_older_twin
+from job_workers.worker import WorkerSettings, build_worker
+from tests.engine_helpers import (
+    describe_instance,
+    running_pyzeebe_worker,
+    unique_key,
+    wait_for,
+    wait_until_completed,
+)
+from webapp.claims import RequestClaims
+
+TWIN_PROCESS = "twin-test"
+TWIN_JOB_TYPE = "test.twin-touch"
+
+
+def on_partition(partition: int, counter: int) -> int:
+    return (partition << PARTITION_SHIFT) + counter
+
+
+def test_only_an_instance_older_than_the_recorded_one_on_its_partition_is_a_twin():
+    recorded = on_partition(1, 500)
+    assert is_older_twin(on_partition(1, 499), recorded)
+    assert not is_older_twin(recorded, recorded)
+    assert not is_older_twin(on_partition(1, 501), recorded)  # started after it, on purpose
+    assert not is_older_twin(on_partition(2, 1), recorded)  # other partitions cannot be ordered
+
+
+def test_every_process_names_its_item_variable():
+    processes = {v for k, v in vars(ProcessId).items() if not k.startswith("_")}
+    assert set(ITEM_KEY_VARIABLE) == processes
+    assert set(ITEM_KEY_VARIABLE.values()) <= {v for k, v in vars(Var).items() if not k.startswith("_")}
+
+
+@pytest.fixture
+def store(tmp_path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    db.create_schema()
+    return db
+
+
+def record_start(db: Database, process_id: str, item_id: str, instance_key: str | None) -> None:
+    """Claim the start as the webapp does; complete it with ``instance_key`` unless None."""
+    claims = RequestClaims(db)
+    claim = claims.claim(start_claim_scope(process_id), item_id, {"item_id": item_id})
+    if instance_key is not None:
+        claims.complete(claim, {"processInstanceKey": instance_key})
+
+
+def test_the_recorded_instance_is_read_from_a_finished_start_claim_only(store):
+    starts = RecordedStarts(store)
+    record_start(store, ProcessId.RESUME_UNLOCK, "unl_done", "2251799813685300")
+    record_start(store, ProcessId.RESUME_UNLOCK, "unl_pending", None)
+    assert starts.instance_for(ProcessId.RESUME_UNLOCK, "unl_done") == 2251799813685300
+    assert starts.instance_for(ProcessId.RESUME_UNLOCK, "unl_pending") is None  # not answered yet
+    assert starts.instance_for(ProcessId.RESUME_UNLOCK, "unl_unknown") is None
+    assert starts.instance_for(ProcessId.RESUME_UPLOAD, "unl_done") is None  # another process
+
+
+@pytest.mark.engine
+def test_on_the_engine_the_older_twin_is_cancelled_before_its_job_runs(process_engine, store):
+    camunda = process_engine.client
+    camunda.deploy_resources(
+        [(f"{TWIN_PROCESS}.bpmn", bench_process(1, job_type=TWIN_JOB_TYPE, pid=TWIN_PROCESS))]
+    )
+    item = unique_key("item")
+    # In the engine's order: the start the webapp gave up on, the one it recorded, and one
+    # an operator started afterwards.
+    older, recorded, newer = (
+        camunda.create_process_instance(TWIN_PROCESS, {"item_id": item})["processInstanceKey"]
+        for _ in range(3)
+    )
+    record_start(store, TWIN_PROCESS, item, recorded)
+    worked: list[int] = []
+
+    def twin_test_router(services: Services) -> ZeebeTaskRouter:
+        router = ZeebeTaskRouter()
+
+        @router.task(TWIN_JOB_TYPE)
+        def touch(item_id: str, job: Job) -> dict:
+            worked.append(job.process_instance_key)
+            return {}
+
+        return router
+
+    settings = WorkerSettings(
+        name="twin-test-worker", connection=ConnectionSettings(grpc_address=process_engine.grpc_address)
+    )
+    services = Services(files=None, db=store)
+    items = {TWIN_PROCESS: "item_id"}
+    with running_pyzeebe_worker(
+        lambda: build_worker(settings, services, PoolMetrics(), (twin_test_router,), item_key_variables=items)
+    ):
+        wait_until_completed(camunda, recorded)
+        wait_until_completed(camunda, newer)
+        wait_for(
+            lambda: camunda.get_process_instance(older).get("state") == "TERMINATED",
+            what=f"the older twin {older} to be cancelled",
+            seen=lambda: describe_instance(camunda, older),
+        )
+    assert sorted(worked) == sorted([int(recorded), int(newer)])
