@@ -25,6 +25,7 @@ import functools
 import logging
 from collections.abc import Mapping
 
+from prometheus_client import Counter
 from pyzeebe import Job, JobController, ZeebeWorker
 from pyzeebe.errors import ProcessInstanceNotFoundError
 from pyzeebe.task.types import JobHandler
@@ -35,6 +36,11 @@ from job_workers.completion import ENGINE_UNREACHABLE
 
 log = logging.getLogger(__name__)
 
+TWINS_CANCELLED = Counter(
+    "hireflow_twin_instances_cancelled_total",
+    "Instances cancelled as the older twin of the instance the webapp recorded for their item",
+    ["process_id"],
+)
 # A Zeebe key holds its partition's id above its 51 low bits; keys grow within a partition.
 PARTITION_SHIFT = 51
 
@@ -122,6 +128,7 @@ async def _cancel_twin(job: Job, job_controller: JobController, item: str, recor
             job.key,
         )
         return
+    TWINS_CANCELLED.labels(job.bpmn_process_id).inc()
     log.warning(
         "%s cancelled before job %s (%s): a twin of instance %s, which the webapp started for "
         "the same item after the engine had not answered",

@@ -12,6 +12,7 @@ parameter's annotation is the real ``Job`` class.
 """
 
 import pytest
+from prometheus_client import REGISTRY
 from pyzeebe import Job, ZeebeTaskRouter
 
 from bench.models import bench_process
@@ -120,3 +121,5 @@ def test_on_the_engine_the_older_twin_is_cancelled_before_its_job_runs(process_e
             seen=lambda: describe_instance(camunda, older),
         )
     assert sorted(worked) == sorted([int(recorded), int(newer)])
+    twins = {"process_id": TWIN_PROCESS}
+    assert REGISTRY.get_sample_value("hireflow_twin_instances_cancelled_total", twins) == 1
