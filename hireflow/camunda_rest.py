@@ -181,22 +181,22 @@ class CamundaRestClient:
         max_jobs: int = 1,
         timeout_ms: int = 60_000,
         worker: str = "hireflow",
-        request_timeout_ms: int | None = None,
+        request_timeout_ms: int = -1,
     ) -> list[dict[str, Any]]:
         """Activate up to ``max_jobs`` jobs of ``job_type``.
 
-        With ``request_timeout_ms`` (0: the gateway's default) the call is held until a job
-        is ready or that time has passed, as a polling worker's call is; without it the
-        embedded engine answers at once.
+        As REST v2 defines ``requestTimeout``: a negative ``request_timeout_ms`` (the
+        default) answers at once, even with no job; otherwise the call is held until a job
+        is ready or that time has passed (0: the gateway's default long poll), as a polling
+        worker's call is.
         """
         body: dict[str, Any] = {
             "type": job_type,
             "maxJobsToActivate": max_jobs,
             "timeout": timeout_ms,
             "worker": worker,
+            "requestTimeout": request_timeout_ms,
         }
-        if request_timeout_ms is not None:
-            body["requestTimeout"] = request_timeout_ms
         return self._v2("POST", "/jobs/activation", json=body)["jobs"]
 
     def complete_job(self, job_key: int | str, variables: dict[str, Any] | None = None) -> None:

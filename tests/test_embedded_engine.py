@@ -10,6 +10,7 @@ import asyncio
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -49,6 +50,7 @@ WAITING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 BACKOFF_JOB = "test.backoff-probe"
 REST_JOB = "test.rest-job-probe"
+HELD_JOB = "test.held-activation-probe"
 # What the engine logs when a command's answer, and the work after it, failed.
 SIDE_EFFECTS_FAILED = "Expected to execute side effects"
 PROCESS = {"bpmnProcessId": "resume-upload", "version": 3, "processInstanceKey": 10}
@@ -233,6 +235,33 @@ def test_a_rest_v2_job_worker_activates_completes_and_throws_errors(process_engi
     incident = wait_for_incident(reads, errored)
     assert incident["errorType"] == "UNHANDLED_ERROR_EVENT"
     cancel_if_running(reads, errored)
+
+
+@pytest.mark.engine
+def test_a_rest_v2_activation_naming_no_request_timeout_is_held_until_a_job_is_ready(process_engine):
+    """REST v2's ``requestTimeout`` left out means the gateway's long poll, as on a cluster;
+    a negative one answers at once, even with no job (hireflow's own probes)."""
+    if not process_engine.control_url:
+        pytest.skip("a cluster's gateway holds activations itself")
+    reads = process_engine.client
+    jobs_api = CamundaRestClient(process_engine.control_url)
+    reads.deploy_resources([("held-probe.bpmn", bench_process(1, job_type=HELD_JOB, pid="held-probe"))])
+    assert jobs_api.activate_jobs(HELD_JOB) == []  # requestTimeout -1: no wait
+    body = {"type": HELD_JOB, "maxJobsToActivate": 1, "timeout": 60_000, "worker": "held-probe"}
+    activation = f"{process_engine.control_url}/v2/jobs/activation"
+    # The launcher holds a type's polls once one found nothing (deploy/camunda/embedded/README.md).
+    assert requests.post(activation, json=body, timeout=30).json() == {"jobs": []}
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(requests.post, activation, json=body, timeout=30)
+        time.sleep(0.5)  # let the activation reach the launcher; it must still be waiting
+        assert not held.done(), f"answered before any job existed: {held.result().text}"
+        instance = reads.create_process_instance("held-probe")["processInstanceKey"]
+        answer = held.result(timeout=30)
+    assert answer.status_code == 200, answer.text
+    [job] = answer.json()["jobs"]
+    assert job["processInstanceKey"] == str(instance)
+    jobs_api.complete_job(job["jobKey"])
+    wait_until_completed(reads, instance)
 
 
 class NewRecordOnEveryRead(EmbeddedEngineClient):

@@ -1231,14 +1231,15 @@ public class HireflowEmbeddedEngine {
   }
 
   /**
-   * REST v2's job activation. A request that names a {@code requestTimeout} (0 for the
-   * default) goes through the public gateway, so it is held while no job is ready, as a
-   * cluster holds it; hireflow's own callers name none and are answered at once. Each job
-   * carries REST v2's fields; this client cannot tell a listener's job from an element's,
-   * so {@code kind} is always BPMN_ELEMENT.
+   * REST v2's job activation. As on a cluster, a request is held while no job is ready:
+   * for its {@code requestTimeout}, or the default long poll when it names none or 0; it
+   * goes through the public gateway, which holds it. A negative {@code requestTimeout}
+   * (hireflow's own probes) is answered at once. Each job carries REST v2's fields; this
+   * client cannot tell a listener's job from an element's, so {@code kind} is always
+   * BPMN_ELEMENT.
    */
   private Map<String, Object> activateJobs(JsonNode body) throws IOException {
-    long requestTimeout = body.path("requestTimeout").asLong(-1);
+    long requestTimeout = body.path("requestTimeout").asLong(0);
     var command =
         (requestTimeout >= 0 ? publicClient : client)
             .newActivateJobsCommand()
