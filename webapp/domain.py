@@ -57,6 +57,7 @@ from hireflow.store import (
     RequestClaim,
     owner_in,
     payment_customer_of,
+    start_claim_scope,
     utcnow,
 )
 from job_workers.services import Services
@@ -1051,7 +1052,7 @@ class Hireflow:
             # The start claims hold what was asked (the candidate's request): a new request
             # after the erasure is a new start.
             claims = delete(RequestClaim).where(
-                RequestClaim.scope.like("start:%"), RequestClaim.key.in_(erased_ids)
+                RequestClaim.scope.like(start_claim_scope("%")), RequestClaim.key.in_(erased_ids)
             )
             session.execute(claims)
             for record in erasable:
