@@ -369,6 +369,11 @@ class RequestClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(DateTime())
 
 
+# What a pending claim's ``result`` holds once a retry took it over: the first request's
+# outcome is unknown, and the retry is finding or making the instance (job_workers/twins.py).
+TAKEN_OVER = "taken_over"
+
+
 def start_claim_scope(process_id: str) -> str:
     """The ``RequestClaim.scope`` of the starts of ``process_id``; the claim's key is the item's id."""
     return f"start:{process_id}"

@@ -15,7 +15,14 @@ processes runs, it looks up the instance recorded for the job's item. When the j
 instance is older than that one, it is the twin the webapp gave up on: the worker cancels
 it instead of doing the work. Only older instances are cancelled. An instance started
 after the recorded one was started on purpose (by an operator, or a test), and an
-instance with no recorded start, or a start still pending, is left alone.
+instance with no recorded start is left alone.
+
+While a retry of the item's start is under way (the webapp took the stale claim over and
+is looking for the first instance or starting another), the job waits: it is offered
+again in a few seconds, its retries kept, so a twin is not let through to a user task
+before the retry records which instance is the item's. A start that is simply pending
+(the first request, still waiting for its answer) does not hold jobs up, and nor does a
+take-over older than ``RETRIED_START_WAIT`` (its retry died; the next one marks it again).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import asyncio
 import functools
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 
 from prometheus_client import Counter
 from pyzeebe import Job, JobController, ZeebeWorker
@@ -31,8 +40,9 @@ from pyzeebe.errors import ProcessInstanceNotFoundError
 from pyzeebe.task.types import JobHandler
 
 from hireflow.constants import ITEM_KEY_VARIABLE
-from hireflow.store import Database, RequestClaim, start_claim_scope
+from hireflow.store import TAKEN_OVER, Database, RequestClaim, start_claim_scope, utcnow
 from job_workers.completion import ENGINE_UNREACHABLE
+from job_workers.failure_policy import fail_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +55,40 @@ TWINS_CANCELLED = Counter(
 PARTITION_SHIFT = 51
 
 
+# Longer than a retried start takes (a search and a start, each bounded by the webapp's
+# engine timeout); a take-over older than this was abandoned.
+RETRIED_START_WAIT = timedelta(seconds=60)
+# How soon a job held up by a retried start is offered again.
+RETRIED_START_RECHECK_MS = 2_000
+
+
+@dataclass(frozen=True)
+class ItemStart:
+    """What an item's start claim says: the instance recorded for it, or that a retry is under way."""
+
+    instance_key: int | None = None
+    being_retried: bool = False
+
+
 class RecordedStarts:
     """The instance the webapp recorded for an item's start, read from its start claim."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, retried_start_wait: timedelta = RETRIED_START_WAIT):
         self.db = db
+        self.retried_start_wait = retried_start_wait
 
-    def instance_for(self, process_id: str, item_id: str) -> int | None:
-        """The recorded instance's key, or None (no claim, or its start still pending)."""
+    def start_of(self, process_id: str, item_id: str) -> ItemStart:
+        """The recorded instance's key; or that a recent take-over is finding or making it."""
         with self.db.sessions() as session:
             claim = session.get(RequestClaim, (start_claim_scope(process_id), item_id))
-            if claim is None or claim.status != "done":
-                return None
-            recorded = (claim.result or {}).get("processInstanceKey")
-            return int(recorded) if recorded else None
+            if claim is None:
+                return ItemStart()
+            result = claim.result or {}
+            if claim.status == "done":
+                recorded = result.get("processInstanceKey")
+                return ItemStart(int(recorded) if recorded else None)
+            recent = utcnow() - claim.claimed_at < self.retried_start_wait
+            return ItemStart(being_retried=bool(result.get(TAKEN_OVER)) and recent)
 
 
 def is_older_twin(instance_key: int, recorded_key: int) -> bool:
@@ -90,24 +120,41 @@ def twin_cancelling(
         item_id = (job.variables or {}).get(key_variable) if key_variable else None
         if item_id is None:  # not one of hireflow's items, or the task does not fetch its id
             return await handler(job, job_controller)
-        recorded = await _recorded_instance(job, starts, str(item_id))
+        item = f"{key_variable}={item_id}"
+        start = await _item_start(job, starts, str(item_id))
+        if start.being_retried:
+            await _wait_for_the_retried_start(job, job_controller, item)
+            return job
+        recorded = start.instance_key
         if recorded is not None and is_older_twin(job.process_instance_key, recorded):
-            await _cancel_twin(job, job_controller, f"{key_variable}={item_id}", recorded)
+            await _cancel_twin(job, job_controller, item, recorded)
             return job
         return await handler(job, job_controller)
 
     return job_handler
 
 
-async def _recorded_instance(job: Job, starts: RecordedStarts, item_id: str) -> int | None:
+async def _item_start(job: Job, starts: RecordedStarts, item_id: str) -> ItemStart:
     try:
         # The lookup blocks, so it runs in the worker's task threads, as task functions do.
         return await asyncio.get_running_loop().run_in_executor(
-            None, starts.instance_for, job.bpmn_process_id, item_id
+            None, starts.start_of, job.bpmn_process_id, item_id
         )
     except Exception:  # a safety net must not stop the work: the task itself meets the fault
         log.warning("job %s: could not look up the instance recorded for %s", job.key, item_id, exc_info=True)
-        return None
+        return ItemStart()
+
+
+async def _wait_for_the_retried_start(job: Job, job_controller: JobController, item: str) -> None:
+    message = (
+        f"{job.type} waits for the retried start of {item}: which instance is the item's is not recorded yet"
+    )
+    log.info("%s (process instance %s)", message, job.process_instance_key)
+    try:
+        # Offered again soon, its retries kept, as the failure policy does for RetryLater.
+        await fail_with_retries(job_controller, job, message, job.retries, RETRIED_START_RECHECK_MS)
+    except ENGINE_UNREACHABLE as exc:
+        log.warning("job %s: could not hand it back (%s); it comes back after its timeout", job.key, exc)
 
 
 async def _cancel_twin(job: Job, job_controller: JobController, item: str, recorded: int) -> None:

@@ -5,11 +5,15 @@ already started and recorded another instance for the same item, makes an older 
 Checked on the rule itself, on the start claims the webapp writes, and on the engine
 with the product's worker: of three instances for one item, the one older than the
 recorded instance is cancelled and its job never runs; the recorded one and a newer one
-(started on purpose) complete.
+(started on purpose) complete; and a job of an instance the engine processed while the
+webapp's retry of the start was under way waits until the retry records its own
+instance, then is cancelled.
 
 No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
 parameter's annotation is the real ``Job`` class.
 """
+
+from datetime import timedelta
 
 import pytest
 from prometheus_client import REGISTRY
@@ -21,7 +25,7 @@ from hireflow.constants import ITEM_KEY_VARIABLE, ProcessId, Var
 from hireflow.store import Database, start_claim_scope
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
-from job_workers.twins import PARTITION_SHIFT, RecordedStarts, is_older_twin
+from job_workers.twins import PARTITION_SHIFT, ItemStart, RecordedStarts, is_older_twin
 from job_workers.worker import WorkerSettings, build_worker
 from tests.engine_helpers import (
     describe_instance,
@@ -69,14 +73,35 @@ def record_start(db: Database, process_id: str, item_id: str, instance_key: str 
         claims.complete(claim, {"processInstanceKey": instance_key})
 
 
-def test_the_recorded_instance_is_read_from_a_finished_start_claim_only(store):
+def retry_start(db: Database, process_id: str, item_id: str):
+    """Take the item's pending start claim over, as the webapp's retry of a lost start does."""
+    claims = RequestClaims(db, stale_after=timedelta(0))
+    claim = claims.claim(start_claim_scope(process_id), item_id, {"item_id": item_id})
+    assert claim.taken_over
+    return claims, claim
+
+
+def test_the_recorded_instance_is_read_from_a_finished_start_claim(store):
     starts = RecordedStarts(store)
     record_start(store, ProcessId.RESUME_UNLOCK, "unl_done", "2251799813685300")
     record_start(store, ProcessId.RESUME_UNLOCK, "unl_pending", None)
-    assert starts.instance_for(ProcessId.RESUME_UNLOCK, "unl_done") == 2251799813685300
-    assert starts.instance_for(ProcessId.RESUME_UNLOCK, "unl_pending") is None  # not answered yet
-    assert starts.instance_for(ProcessId.RESUME_UNLOCK, "unl_unknown") is None
-    assert starts.instance_for(ProcessId.RESUME_UPLOAD, "unl_done") is None  # another process
+    assert starts.start_of(ProcessId.RESUME_UNLOCK, "unl_done") == ItemStart(2251799813685300)
+    assert starts.start_of(ProcessId.RESUME_UNLOCK, "unl_pending") == ItemStart()  # first try, unanswered
+    assert starts.start_of(ProcessId.RESUME_UNLOCK, "unl_unknown") == ItemStart()
+    assert starts.start_of(ProcessId.RESUME_UPLOAD, "unl_done") == ItemStart()  # another process
+
+
+def test_a_start_being_retried_holds_jobs_up_until_its_retry_is_abandoned(store):
+    record_start(store, ProcessId.RESUME_UNLOCK, "unl_retried", None)
+    retry_start(store, ProcessId.RESUME_UNLOCK, "unl_retried")
+    retrying = ItemStart(being_retried=True)
+    assert RecordedStarts(store).start_of(ProcessId.RESUME_UNLOCK, "unl_retried") == retrying
+    abandoned = RecordedStarts(store, retried_start_wait=timedelta(0))
+    assert abandoned.start_of(ProcessId.RESUME_UNLOCK, "unl_retried") == ItemStart()
+
+
+def create(camunda, item: str) -> str:
+    return camunda.create_process_instance(TWIN_PROCESS, {"item_id": item})["processInstanceKey"]
 
 
 @pytest.mark.engine
@@ -85,14 +110,16 @@ def test_on_the_engine_the_older_twin_is_cancelled_before_its_job_runs(process_e
     camunda.deploy_resources(
         [(f"{TWIN_PROCESS}.bpmn", bench_process(1, job_type=TWIN_JOB_TYPE, pid=TWIN_PROCESS))]
     )
+    # Item 1, in the engine's order: the start the webapp gave up on, the one it recorded,
+    # and one an operator started afterwards.
     item = unique_key("item")
-    # In the engine's order: the start the webapp gave up on, the one it recorded, and one
-    # an operator started afterwards.
-    older, recorded, newer = (
-        camunda.create_process_instance(TWIN_PROCESS, {"item_id": item})["processInstanceKey"]
-        for _ in range(3)
-    )
+    older, recorded, newer = (create(camunda, item) for _ in range(3))
     record_start(store, TWIN_PROCESS, item, recorded)
+    # Item 2: the engine processed the lost start while the webapp's retry was under way.
+    retried_item = unique_key("item")
+    record_start(store, TWIN_PROCESS, retried_item, None)
+    claims, retry = retry_start(store, TWIN_PROCESS, retried_item)
+    processed_late = create(camunda, retried_item)
     worked: list[int] = []
 
     def twin_test_router(services: Services) -> ZeebeTaskRouter:
@@ -120,6 +147,22 @@ def test_on_the_engine_the_older_twin_is_cancelled_before_its_job_runs(process_e
             what=f"the older twin {older} to be cancelled",
             seen=lambda: describe_instance(camunda, older),
         )
-    assert sorted(worked) == sorted([int(recorded), int(newer)])
+        wait_for(
+            lambda: any(
+                j["hasFailedWithRetriesLeft"] for j in camunda.search_jobs(processInstanceKey=processed_late)
+            ),
+            what=f"the job of {processed_late} to wait for the retried start",
+            seen=lambda: describe_instance(camunda, processed_late),
+        )
+        assert int(processed_late) not in worked
+        retried = create(camunda, retried_item)  # the retry's own start, then recorded
+        claims.complete(retry, {"processInstanceKey": retried})
+        wait_until_completed(camunda, retried)
+        wait_for(
+            lambda: camunda.get_process_instance(processed_late).get("state") == "TERMINATED",
+            what=f"the twin {processed_late} to be cancelled once the retry recorded {retried}",
+            seen=lambda: describe_instance(camunda, processed_late),
+        )
+    assert sorted(worked) == sorted([int(recorded), int(newer), int(retried)])
     twins = {"process_id": TWIN_PROCESS}
-    assert REGISTRY.get_sample_value("hireflow_twin_instances_cancelled_total", twins) == 1
+    assert REGISTRY.get_sample_value("hireflow_twin_instances_cancelled_total", twins) == 2

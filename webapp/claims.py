@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from hireflow.store import Database, RequestClaim, utcnow
+from hireflow.store import TAKEN_OVER, Database, RequestClaim, utcnow
 
 STALE_AFTER = timedelta(seconds=30)
 
@@ -90,7 +90,7 @@ class RequestClaims:
                         RequestClaim.key == key,
                         RequestClaim.claimed_at == existing.claimed_at,
                     )
-                    .values(claimed_at=now)
+                    .values(claimed_at=now, result={TAKEN_OVER: True})
                 ).rowcount
                 if taken:
                     return Claim(scope, key, True, "pending", {}, True, taken_over=True)
