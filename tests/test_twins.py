@@ -26,7 +26,7 @@ from hireflow.store import Database, start_claim_scope
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
 from job_workers.twins import PARTITION_SHIFT, ItemStart, RecordedStarts, is_older_twin
-from job_workers.worker import WorkerSettings, build_worker
+from job_workers.worker import ROUTER_BUILDERS, WorkerSettings, build_worker
 from tests.engine_helpers import (
     describe_instance,
     running_pyzeebe_worker,
@@ -56,6 +56,19 @@ def test_every_process_names_its_item_variable():
     processes = {v for k, v in vars(ProcessId).items() if not k.startswith("_")}
     assert set(ITEM_KEY_VARIABLE) == processes
     assert set(ITEM_KEY_VARIABLE.values()) <= {v for k, v in vars(Var).items() if not k.startswith("_")}
+
+
+def test_every_task_fetches_the_id_the_twin_check_looks_up(tmp_path):
+    """A task that fetched neither all variables nor its item's id would pass twins unchecked."""
+    services = Services(files=None, db=Database(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
+    item_ids = set(ITEM_KEY_VARIABLE.values())
+    unchecked = [
+        task.type
+        for build_router in ROUTER_BUILDERS
+        for task in build_router(services).tasks
+        if task.config.variables_to_fetch and not item_ids & set(task.config.variables_to_fetch)
+    ]
+    assert unchecked == []
 
 
 @pytest.fixture
