@@ -15,7 +15,7 @@ JOBS_ACTIVATED = Counter("hireflow_jobs_activated_total", "Jobs handed to this p
 JOBS_FINISHED = Counter(
     "hireflow_jobs_finished_total",
     "Jobs finished, by outcome: completed, failed (will retry), incident, bpmn_error, "
-    "waiting (offered again later, retries kept)",
+    "waiting (offered again later, retries kept), twin_cancelled (its instance was cancelled)",
     ["job_type", "outcome"],
 )
 BPMN_ERRORS = Counter("hireflow_bpmn_errors_total", "BPMN errors thrown", ["job_type", "error_code"])
@@ -48,6 +48,15 @@ class PoolMetrics:
     def bpmn_error(self, job: Job, error_code: str) -> None:
         BPMN_ERRORS.labels(job.type, error_code).inc()
         self._outcome[job.key] = "bpmn_error"
+
+    def job_set_aside(self, job: Job, outcome: str) -> None:
+        """Count a job the twin check answered without running its task (``job_workers.twins``).
+
+        ``outcome`` is ``waiting`` (held for a retried start) or ``twin_cancelled``; the
+        ``before`` and ``after`` hooks run only around the task, so they never see such a job.
+        """
+        JOBS_ACTIVATED.labels(job.type).inc()
+        JOBS_FINISHED.labels(job.type, outcome).inc()
 
     async def after(self, job: Job) -> Job:
         # pyzeebe runs `after` for failed jobs too; the failure policy has reported those.

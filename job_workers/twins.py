@@ -43,6 +43,7 @@ from hireflow.constants import ITEM_KEY_VARIABLE
 from hireflow.store import TAKEN_OVER, Database, RequestClaim, start_claim_scope, utcnow
 from job_workers.completion import ENGINE_UNREACHABLE
 from job_workers.failure_policy import fail_with_retries
+from job_workers.metrics import PoolMetrics
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,25 @@ def is_older_twin(instance_key: int, recorded_key: int) -> bool:
 
 
 def cancel_twins(
-    worker: ZeebeWorker, starts: RecordedStarts, item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE
+    worker: ZeebeWorker,
+    starts: RecordedStarts,
+    item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE,
+    metrics: PoolMetrics | None = None,
 ) -> None:
-    """Make every task of ``worker`` cancel a twin instance instead of working on it."""
+    """Make every task of ``worker`` cancel a twin instance instead of working on it.
+
+    ``metrics`` counts the jobs held up or cancelled so (outcomes ``waiting`` and
+    ``twin_cancelled``), which never reach the task's own hooks.
+    """
     for task in worker.tasks:
-        task.job_handler = twin_cancelling(task.job_handler, starts, item_key_variables)
+        task.job_handler = twin_cancelling(task.job_handler, starts, item_key_variables, metrics)
 
 
 def twin_cancelling(
-    handler: JobHandler, starts: RecordedStarts, item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE
+    handler: JobHandler,
+    starts: RecordedStarts,
+    item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE,
+    metrics: PoolMetrics | None = None,
 ) -> JobHandler:
     """``handler``, except for a job of a twin instance, which is cancelled instead."""
 
@@ -123,11 +134,13 @@ def twin_cancelling(
         item = f"{key_variable}={item_id}"
         start = await _item_start(job, starts, str(item_id))
         if start.being_retried:
-            await _wait_for_the_retried_start(job, job_controller, item)
+            if await _wait_for_the_retried_start(job, job_controller, item) and metrics:
+                metrics.job_set_aside(job, "waiting")
             return job
         recorded = start.instance_key
         if recorded is not None and is_older_twin(job.process_instance_key, recorded):
-            await _cancel_twin(job, job_controller, item, recorded)
+            if await _cancel_twin(job, job_controller, item, recorded) and metrics:
+                metrics.job_set_aside(job, "twin_cancelled")
             return job
         return await handler(job, job_controller)
 
@@ -145,7 +158,8 @@ async def _item_start(job: Job, starts: RecordedStarts, item_id: str) -> ItemSta
         return ItemStart()
 
 
-async def _wait_for_the_retried_start(job: Job, job_controller: JobController, item: str) -> None:
+async def _wait_for_the_retried_start(job: Job, job_controller: JobController, item: str) -> bool:
+    """Hand the job back to be offered again soon; whether the engine took it back."""
     message = (
         f"{job.type} waits for the retried start of {item}: which instance is the item's is not recorded yet"
     )
@@ -155,16 +169,19 @@ async def _wait_for_the_retried_start(job: Job, job_controller: JobController, i
         await fail_with_retries(job_controller, job, message, job.retries, RETRIED_START_RECHECK_MS)
     except ENGINE_UNREACHABLE as exc:
         log.warning("job %s: could not hand it back (%s); it comes back after its timeout", job.key, exc)
+        return False
+    return True
 
 
-async def _cancel_twin(job: Job, job_controller: JobController, item: str, recorded: int) -> None:
+async def _cancel_twin(job: Job, job_controller: JobController, item: str, recorded: int) -> bool:
+    """Cancel the job's instance, a twin of ``recorded``; whether it is cancelled now."""
     what = f"process instance {job.process_instance_key} ({job.bpmn_process_id}, {item})"
     try:
         # pyzeebe's worker has no public call for it; its adapter does (pyzeebe is pinned).
         await job_controller._zeebe_adapter.cancel_process_instance(job.process_instance_key)
     except ProcessInstanceNotFoundError:
         log.info("%s: a twin of instance %s, already cancelled", what, recorded)
-        return
+        return True
     except ENGINE_UNREACHABLE as exc:
         log.warning(
             "%s: a twin of instance %s; cancelling it failed (%s), so its job %s comes back after "
@@ -174,7 +191,7 @@ async def _cancel_twin(job: Job, job_controller: JobController, item: str, recor
             type(exc).__name__,
             job.key,
         )
-        return
+        return False
     TWINS_CANCELLED.labels(job.bpmn_process_id).inc()
     log.warning(
         "%s cancelled before job %s (%s): a twin of instance %s, which the webapp started for "
@@ -184,3 +201,4 @@ async def _cancel_twin(job: Job, job_controller: JobController, item: str, recor
         job.type,
         recorded,
     )
+    return True

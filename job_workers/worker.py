@@ -111,7 +111,7 @@ def build_worker(
     # A completion the engine never got would keep its instance waiting for the job's timeout.
     keep_completions(worker)
     # An instance the engine started late beside the one the webapp recorded would do it all twice.
-    cancel_twins(worker, RecordedStarts(services.db), item_key_variables)
+    cancel_twins(worker, RecordedStarts(services.db), item_key_variables, metrics)
     return worker
 
 

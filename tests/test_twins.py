@@ -179,3 +179,8 @@ def test_on_the_engine_the_older_twin_is_cancelled_before_its_job_runs(process_e
     assert sorted(worked) == sorted([int(recorded), int(newer), int(retried)])
     twins = {"process_id": TWIN_PROCESS}
     assert REGISTRY.get_sample_value("hireflow_twin_instances_cancelled_total", twins) == 2
+    # The jobs the check answered itself show in the pool's job metrics too.
+    finished = "hireflow_jobs_finished_total"
+    cancelled = {"job_type": TWIN_JOB_TYPE, "outcome": "twin_cancelled"}
+    assert REGISTRY.get_sample_value(finished, cancelled) >= 2  # an instance's job may come twice
+    assert REGISTRY.get_sample_value(finished, {"job_type": TWIN_JOB_TYPE, "outcome": "waiting"}) >= 1
