@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+from chaos import scenarios
 from chaos.__main__ import table
 from chaos.checker import Checker, InstanceState, ScenarioReport
 from chaos.engine_watch import EngineWatch
@@ -278,6 +281,17 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+
+def test_the_engine_is_killed_twice_even_when_the_scenario_settles_first(monkeypatch):
+    monkeypatch.setattr(scenarios.time, "sleep", lambda seconds: None)
+    restarts: list[str] = []
+    world = SimpleNamespace(engine=SimpleNamespace(kill_and_restart=lambda: restarts.append("restart")))
+    settled = threading.Event()
+    settled.set()
+    done = scenarios.Disruption()
+    scenarios.kill_engine(world, settled, random.Random(1), done)
+    assert done.kills == scenarios.ENGINE_KILLS == len(restarts) == 2
 
 
 def test_the_engine_watch_calls_the_engine_stalled_only_after_a_minute_of_silence():
