@@ -36,20 +36,19 @@ def declared_requirements() -> list[Requirement]:
 
 def required_closure(root: str, extras: set[str]) -> set[str]:
     """The names of every installed distribution ``root[extras]`` needs here, ``root`` included."""
-    seen: set[str] = set()
-    pending = [(root, extras)]
+    visited: set[tuple[str, frozenset[str]]] = set()  # a distribution with extras needs more
+    pending = [(root, frozenset(extras))]
     while pending:
         name, wanted_extras = pending.pop()
-        key = canonicalize_name(name)
-        if key in seen and not wanted_extras:
+        if (canonicalize_name(name), wanted_extras) in visited:
             continue
-        seen.add(key)
+        visited.add((canonicalize_name(name), wanted_extras))
         for text in metadata.requires(name) or []:
             requirement = Requirement(text)
             marker = requirement.marker
             if marker is None or any(marker.evaluate({"extra": e}) for e in wanted_extras | {""}):
-                pending.append((requirement.name, set(requirement.extras)))
-    return seen
+                pending.append((requirement.name, frozenset(requirement.extras)))
+    return {name for name, _ in visited}
 
 
 def test_every_dependency_in_pyproject_is_locked_at_a_version_it_allows():
