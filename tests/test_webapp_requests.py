@@ -2282,6 +2282,40 @@ def test_each_panelist_works_in_their_zone_and_hours_given_or_on_file(tmp_path):
     assert " ".join(zones.split()).endswith("where they work: ivy, Asia/Tokyo mon,tue 10:00-14:30.")
 
 
+def test_an_interviewer_on_file_joins_a_panel_by_username_alone(tmp_path):
+    services = empty_services(tmp_path)
+    engine = RecordsVariables()
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    web = app.test_client()
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada", name="Ada", email="ada@example.com"))
+        session.add(Interviewer(username="ivy", name="Ivy Interviewer", email="ivy@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    request = {"application_id": "app_1", "lead_recruiter_email": "lead@example.com"}
+    max_in_full = {"username": "max", "email": "max@example.com", "name": "Max"}
+
+    by_username = [{"username": "ivy"}, {"username": "max"}]
+    unknown = web.post("/api/interviews", json={**request, "panel": by_username})
+    started = web.post("/api/interviews", json={**request, "panel": [{"username": "ivy"}, max_in_full]})
+
+    assert refused_field(unknown) == (400, "panel.1.email")
+    assert unknown.json["invalid_params"][0]["reason"] == (
+        "no interviewer 'max' is on file, so the request must give this"
+    )
+    assert started.status_code == 202, started.json
+    named = [(m["username"], m["email"], m["name"]) for m in engine.variables[-1]["panel"]]
+    assert named == [("ivy", "ivy@example.com", "Ivy Interviewer"), ("max", "max@example.com", "Max")]
+    # Asked again with what the file gave written out, it is the same request: one instance.
+    ivy_in_full = {"username": "ivy", "email": "ivy@example.com", "name": "Ivy Interviewer"}
+    repeated = web.post("/api/interviews", json={**request, "panel": [ivy_in_full, max_in_full]})
+    assert (repeated.status_code, repeated.json["id"]) == (200, started.json["id"])
+    # The console's panel takes the username alone too.
+    form = {"csrf_token": csrf_token(web.get("/").text), **request, "round": "2", "panel": "ivy\n"}
+    scheduled = web.post("/interviews", data=form)
+    assert scheduled.status_code == 303, scheduled.text
+    assert [member["name"] for member in engine.variables[-1]["panel"]] == ["Ivy Interviewer"]
+
+
 def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_path, store_url):
     services = empty_services(tmp_path, store_url)  # the skill rows and their cascade, on both databases
     web = offline_app(services).test_client()

@@ -786,10 +786,15 @@ class Hireflow:
         return self._accepted("interview", interview_id, started, details)
 
     def _panel_filled_from_file(self, panel: list[PanelMember]) -> list[PanelMember]:
-        """The panel, a member the request gave no time zone or working hours with those of the
-        interviewer on file by that username (slots fall in those hours, and their interview
-        emails give times in that zone)."""
-        unfilled = [m.username for m in panel if m.timezone is None or m.working_hours is None]
+        """The panel, what a member's request leaves out taken from the interviewer on file
+        by that username: their name and email, and the time zone and working hours where
+        their slots fall and their interview emails give times.
+
+        A name or email that neither the request nor the file gives is refused (400,
+        ``panel.<n>.<field>``); a time zone or working hours missing from both are left to
+        the defaults (UTC, weekdays 09:00 to 17:00).
+        """
+        unfilled = [m.username for m in panel if None in (m.email, m.name, m.timezone, m.working_hours)]
         if not unfilled:
             return panel
         with self.services.db.sessions() as session:
@@ -800,17 +805,25 @@ class Hireflow:
                 )
             }
         filled = []
-        for member in panel:
+        for place, member in enumerate(panel):
             interviewer = on_file.get(member.username)
             if interviewer is not None:
                 hours = interviewer.working_hours
                 member = member.model_copy(
                     update={
+                        "email": member.email or interviewer.email,
+                        "name": member.name or interviewer.name,
                         "timezone": member.timezone or interviewer.timezone,
                         "working_hours": member.working_hours
                         or (WorkingWeek.model_validate(hours) if hours else None),
                     }
                 )
+            for field in ("email", "name"):
+                if getattr(member, field) is None:
+                    raise invalid_field(
+                        f"panel.{place}.{field}",
+                        _must_give(f"no interviewer {member.username!r} is on file"),
+                    )
             filled.append(member)
         return filled
 

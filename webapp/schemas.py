@@ -182,10 +182,15 @@ class WorkingWeek(Strict):
         return self
 
 
+FROM_INTERVIEWER = "Absent: as the interviewer on file by username has it."
+
+
 class PanelMember(Strict):
+    """One interviewer on the panel; one on file can be named by username alone."""
+
     username: Identifier
-    email: Email
-    name: Name
+    email: Email | None = Field(None, description=FROM_INTERVIEWER)
+    name: Name | None = Field(None, description=FROM_INTERVIEWER)
     timezone: TimeZone | None = Field(
         None,
         description="Where the panelist works: slots are offered in working hours there, and their "

@@ -175,8 +175,9 @@ def unlock():
 @bp.post("/interviews")
 @refused_form_shown_again("interview")
 def schedule_interview():
-    # One panel member per line: "username, email, name". The request's model checks each,
-    # so a wrong one is named by its place ("panel.1.email").
+    # One panel member per line: "username, email, name", or the username alone of an
+    # interviewer on file. The request's model checks each, so a wrong one is named by its
+    # place ("panel.1.email").
     panel = []
     for line in request.form.get("panel", "").splitlines():
         if line.strip():
@@ -185,8 +186,8 @@ def schedule_interview():
             panel.append(
                 {
                     "username": username.strip(),
-                    "email": email.strip(),
-                    "name": name.strip() or username.strip(),
+                    "email": email.strip() or None,
+                    "name": name.strip() or None,
                 }
             )
     # The applicant's name and email, when left empty, are the ones their resume gave.
