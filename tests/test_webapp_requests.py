@@ -2309,11 +2309,21 @@ def test_an_interviewer_on_file_joins_a_panel_by_username_alone(tmp_path):
     ivy_in_full = {"username": "ivy", "email": "ivy@example.com", "name": "Ivy Interviewer"}
     repeated = web.post("/api/interviews", json={**request, "panel": [ivy_in_full, max_in_full]})
     assert (repeated.status_code, repeated.json["id"]) == (200, started.json["id"])
-    # The console's panel takes the username alone too.
-    form = {"csrf_token": csrf_token(web.get("/").text), **request, "round": "2", "panel": "ivy\n"}
+    # The console's panel takes the username alone too, and starts as the interviewers on
+    # file, while they fit on one panel.
+    dashboard = web.get("/").text
+    assert prefilled_panel(dashboard) == "ivy\n"
+    form = {"csrf_token": csrf_token(dashboard), **request, "round": "2", "panel": prefilled_panel(dashboard)}
     scheduled = web.post("/interviews", data=form)
     assert scheduled.status_code == 303, scheduled.text
     assert [member["name"] for member in engine.variables[-1]["panel"]] == ["Ivy Interviewer"]
+    with services.db.sessions.begin() as session:
+        session.add_all(Interviewer(username=n, name=n, email=f"{n}@example.com") for n in "abcdef")
+    assert prefilled_panel(web.get("/").text) == ""  # seven: a panel takes six at most
+
+
+def prefilled_panel(dashboard: str) -> str:
+    return re.search(r'<textarea name="panel"[^>]*>(.*?)</textarea>', dashboard, re.S).group(1)
 
 
 def test_employers_find_candidates_by_skill_and_experience_a_page_at_a_time(tmp_path, store_url):

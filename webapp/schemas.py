@@ -183,6 +183,7 @@ class WorkingWeek(Strict):
 
 
 FROM_INTERVIEWER = "Absent: as the interviewer on file by username has it."
+PANEL_MAX = 6  # interviewers on one panel
 
 
 class PanelMember(Strict):
@@ -211,7 +212,7 @@ class InterviewRequest(Strict):
     candidate_name: Name | None = Field(None, description=FROM_RESUME)
     candidate_email: Email | None = Field(None, description=FROM_RESUME)
     lead_recruiter_email: Email
-    panel: list[PanelMember] = Field(min_length=1, max_length=6)
+    panel: list[PanelMember] = Field(min_length=1, max_length=PANEL_MAX)
     round: int = Field(default=1, ge=1, le=20)
     candidate_timezone: TimeZone | None = Field(
         None,

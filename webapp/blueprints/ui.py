@@ -23,6 +23,7 @@ from webapp.engine import WAITING_ELEMENT_TYPES
 from webapp.http import hireflow, operate_link, path_id, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
+    PANEL_MAX,
     ApplicationRequest,
     CandidateSearch,
     InterviewRequest,
@@ -85,6 +86,7 @@ def _dashboard_page(refused: dict | None = None) -> str:
         postings=hireflow().open_postings(),
         employers=hireflow().employers(),
         interviewers=hireflow().interviewers(),
+        panel_max=PANEL_MAX,
         candidates=hireflow().recent_candidates(),
         applications=hireflow().open_applications(),
         tasklist=tasklist_link(),
