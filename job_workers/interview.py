@@ -12,7 +12,7 @@ from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation
 from hireflow.adapters.email import EmailAttachment, EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
-from job_workers.records import a_persons_decision, outcome_header, record_status
+from job_workers.records import SLOT_CHOSEN, a_persons_decision, outcome_header, record_details, record_status
 from job_workers.services import Services
 
 STORE_TIMEOUT_MS = 30_000
@@ -98,6 +98,9 @@ class InterviewSchedulingTasks:
         ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
         the timers that count down to them share one clock (a test engine's clock moves).
         """
+        # A new offer: any choice from an earlier one is over (it was taken, or the wait
+        # ended without it), so the candidate may choose again from this one.
+        record_details(self.services.db, "interview", interview_id, "requested", forget=(SLOT_CHOSEN,))
         start = (_parse_engine_time(search_from) if search_from else self.now()) + SEARCH_FROM
         window = Slot(start, start + SEARCH_WINDOW)
         hours = [_working_hours(interview_id, member) for member in panel if isinstance(member, dict)]

@@ -13,6 +13,10 @@ from hireflow.constants import Header
 from hireflow.errors import PermanentFailure
 from hireflow.store import ERASED, BusinessRecord, Database, utcnow
 
+# The interview's detail for the slot the candidate chose from the latest offer: the
+# webapp refuses another time while it is being booked; a new offer forgets it.
+SLOT_CHOSEN = "slot_chosen"
+
 
 def outcome_header(job: Job) -> str:
     """The status the task records; a task without it is a modelling error an operator must fix."""

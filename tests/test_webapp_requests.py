@@ -46,7 +46,7 @@ from hireflow.store import (
     RequestClaim,
     utcnow,
 )
-from job_workers.records import record_details, record_status
+from job_workers.records import SLOT_CHOSEN, record_details, record_status
 from job_workers.services import Services
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import (
@@ -1486,6 +1486,32 @@ def recording(tmp_path):
     engine = RecordsMessages()
     app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
     return app.test_client(), engine, services
+
+
+def test_a_second_time_chosen_while_the_first_is_being_booked_is_refused(recording):
+    # Both links of one offer, followed one after the other before the booking: only the
+    # first choice is booked, so the second page must not say it is being booked too.
+    web, engine, services = recording
+    record_status(services.db, "interview", "int_1", "requested", {"application_id": "app_1"})
+    monday, tuesday = (
+        {"start": f"2026-12-{day}T09:00:00Z", "end": f"2026-12-{day}T10:00:00Z"} for day in (14, 15)
+    )
+    first, second = (services.slot_links.token_for("int_1", slot) for slot in (monday, tuesday))
+    form = {"csrf_token": csrf_token(web.get(f"/interviews/slot/{first}").text)}
+
+    chosen = web.post(f"/interviews/slot/{first}", data=form)
+    again = web.post(f"/interviews/slot/{first}", data=form)
+    other = web.post(f"/interviews/slot/{second}", data=form)
+
+    assert (chosen.status_code, again.status_code, other.status_code) == (202, 200, 409)
+    assert "you chose Monday 14 December 2026, 09:00 UTC already" in other.text
+    assert engine.published == [(Message.INTERVIEW_SLOT_SELECTED, "int_1")]
+    other_page = web.get(f"/interviews/slot/{second}").text
+    assert "You chose Monday 14 December 2026, 09:00 UTC already" in other_page
+    assert "Confirm this slot" not in other_page
+    # A new offer (after a conflict, or the recruiter's follow-up) forgets the choice.
+    record_details(services.db, "interview", "int_1", "requested", forget=(SLOT_CHOSEN,))
+    assert web.post(f"/interviews/slot/{second}", data=form).status_code == 202
 
 
 def test_an_item_that_is_over_is_neither_withdrawn_nor_cancelled(recording):

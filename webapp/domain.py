@@ -60,6 +60,7 @@ from hireflow.store import (
     start_claim_scope,
     utcnow,
 )
+from job_workers.records import SLOT_CHOSEN, record_details
 from job_workers.services import Services
 from webapp.engine import (
     WAITING_ELEMENT_TYPES,
@@ -417,6 +418,7 @@ class SlotOffer:
     status: str | None
     booked: dict | None = None  # the slot booked for the interview, once one is
     timezone: str | None = None  # the candidate's, when the request gave it: times are shown there
+    chosen: dict | None = None  # the slot chosen from the latest offer, while it is being booked
 
 
 def _read_signed_link(links: SignedLinks | None, token: str):
@@ -852,12 +854,14 @@ class Hireflow:
         if booking is not None and booking.status == "booked":
             # As the slot links carry times, so the booked slot compares equal to its link's.
             booked = Slot(booking.start, booking.end).as_variable()
+        details = (record.details or {}) if record else {}
         return SlotOffer(
             choice.interview_id,
             choice.slot,
             record.status if record else None,
             booked,
-            (record.details or {}).get("candidate_timezone") if record else None,
+            details.get("candidate_timezone"),
+            details.get(SLOT_CHOSEN) if booked is None else None,
         )
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
@@ -875,12 +879,25 @@ class Hireflow:
                 f"the interview is booked for {readable_time(offer.booked['start'], offer.timezone)}; "
                 "this time is no longer offered",
             )
+        if offer.chosen is not None and offer.chosen["start"] != offer.slot["start"]:
+            # The first choice is the one booked; another now would only wait in the engine's
+            # buffer, while this page told the candidate it was being booked.
+            raise Problem(
+                409,
+                "Another time chosen",
+                f"you chose {readable_time(offer.chosen['start'], offer.timezone)} already; we are "
+                "booking it and will email you the invitation",
+            )
         message_id = "slot-" + hashlib.sha256(token.encode()).hexdigest()[:32]
         published = self.gateway.publish_once(
             Message.INTERVIEW_SLOT_SELECTED,
             offer.interview_id,
             message_id,
             {Var.SELECTED_SLOT: offer.slot},
+        )
+        # Until the booking, or a new offer (the worker that finds its slots forgets this choice).
+        record_details(
+            self.services.db, "interview", offer.interview_id, "requested", **{SLOT_CHOSEN: offer.slot}
         )
         return offer, published.published
 
