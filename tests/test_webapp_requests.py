@@ -2972,6 +2972,9 @@ def test_an_employer_lists_its_postings_with_their_applications_counted(tmp_path
     assert refused_field(web.get("/api/employers/a%20b/postings")) == (400, "employer_id")
 
 
+OPEN_POSTING_LINKS = "Best candidates Apply a candidate"
+
+
 def test_the_postings_page_counts_each_postings_applications_and_leads_to_them(tmp_path):
     services = empty_services(tmp_path)
     web = offline_app(services, CONSOLE=True).test_client()
@@ -3005,18 +3008,61 @@ def test_the_postings_page_counts_each_postings_applications_and_leads_to_them(t
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
     text = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
     assert text == [
-        "Data engineer p-data acme yes 3 shortlisted 2, submitted 1 Applications Best candidates",
+        "Data engineer p-data acme yes 3 shortlisted 2, submitted 1 Applications " + OPEN_POSTING_LINKS,
         "Filled role p-old acme closed 0 - Applications",
-        "Web developer p-web globex yes 0 - Applications Best candidates",
+        "Web developer p-web globex yes 0 - Applications " + OPEN_POSTING_LINKS,
     ]
     assert '<a href="/items?q=p-data&amp;kind=application">Applications</a>' in rows[0]
     assert '<a href="/candidates?posting_id=p-data">Best candidates</a>' in rows[0]
+    assert '<a href="/?posting_id=p-data#apply">Apply a candidate</a>' in rows[0]
+    assert '<a href="/postings?employer_id=acme&amp;state=any">acme</a>' in rows[0]
     acme_open = web.get("/postings?employer_id=acme&state=open&after=").text
     assert (
         "Data engineer" in acme_open and "Filled role" not in acme_open and "Web developer" not in acme_open
     )
     assert '<a href="/postings">Postings</a>' in page.text  # in the console's navigation
     assert web.get("/postings?state=draft").status_code == 400
+
+
+def test_the_consoles_lists_offer_the_first_hundred_and_the_one_a_link_asks_for(tmp_path):
+    # A marketplace has thousands of postings and employers: a form's list offers the first
+    # hundred, says others exist, and the links of other pages fill in any one.
+    services = empty_services(tmp_path)
+    web = offline_app(services, CONSOLE=True).test_client()
+    with services.db.sessions.begin() as session:
+        for n in range(101):
+            employer_id = f"e-{n:03}"
+            session.add(
+                Employer(
+                    employer_id=employer_id,
+                    name=f"Employer {n:03}",
+                    email="hr@example.com",
+                    payment_method_ref="pm_card_visa",
+                ),
+            )
+            session.add(JobPosting(posting_id=f"p-{n:03}", title=f"Role {n:03}", employer_id=employer_id))
+
+    def offered(page: str, name: str) -> list[str]:
+        select = re.search(rf'<select name="{name}".*?</select>', page, re.S).group(0)
+        return re.findall(r'<option value="([^"]+)"', select)
+
+    dashboard = web.get("/").text
+    assert offered(dashboard, "posting_id")[-1] == "p-099" and len(offered(dashboard, "posting_id")) == 100
+    assert offered(dashboard, "employer_id")[-1] == "e-099"
+    assert 'data-testid="more-postings"' in dashboard and 'data-testid="more-employers"' in dashboard
+    linked = web.get("/?posting_id=p-100&employer_id=e-100").text
+    assert '<option value="p-100" selected>Role 100</option>' in linked
+    assert re.search(r'<option value="e-100" selected>Employer 100', linked)
+    ranking = web.get("/candidates?posting_id=p-100").text
+    assert '<option value="p-100" selected>Role 100</option>' in ranking
+    assert 'data-testid="more-postings"' in ranking
+    postings = web.get("/postings?employer_id=e-100").text
+    assert '<option value="e-100" selected>Employer 100</option>' in postings
+    assert 'data-testid="more-employers"' in postings
+    with services.db.sessions.begin() as session:
+        session.execute(delete(JobPosting).where(JobPosting.posting_id == "p-100"))
+        session.execute(delete(Employer).where(Employer.employer_id == "e-100"))
+    assert "more-postings" not in web.get("/").text and "more-employers" not in web.get("/").text
 
 
 def test_a_candidate_may_see_everything_hireflow_keeps_about_them(tmp_path, store_url):

@@ -351,6 +351,9 @@ ITEMS_PER_PAGE = 50
 CANDIDATES_PAGE = 50
 CONTACTS_PAGE = 50
 POSTINGS_PAGE = 50
+# Postings, employers and interviewers a console form's list offers: the rest are found on
+# the Postings and Candidates pages, whose links fill the form in.
+CHOICES_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -1558,11 +1561,23 @@ class Hireflow:
         kept, last = _one_page(rows, limit)
         return kept, (ItemCursor(last.updated_at, last.kind, last.business_id) if last else None)
 
-    def open_postings(self) -> list[JobPosting]:
-        """The postings that take applications, by title."""
+    def open_postings(
+        self, limit: int = CHOICES_SHOWN, including: str | None = None
+    ) -> tuple[list[JobPosting], bool]:
+        """The first ``limit`` postings that take applications, by title, as a form's list
+        offers them, and whether more were left out.
+
+        ``including`` (the posting a link or a refused form names) is among them when it is
+        open, wherever its title falls.
+        """
+        open_ones = select(JobPosting).where(JobPosting.open.is_(True))
+        by_title = (JobPosting.title, JobPosting.posting_id)
         with self.services.db.sessions() as session:
-            found = select(JobPosting).where(JobPosting.open.is_(True)).order_by(JobPosting.title)
-            return list(session.scalars(found))
+            rows = list(session.scalars(open_ones.order_by(*by_title).limit(limit + 1)))
+            wanted = None
+            if including:
+                wanted = session.scalars(open_ones.where(JobPosting.posting_id == including)).first()
+        return _choices(rows, limit, wanted, key=lambda posting: (posting.title, posting.posting_id))
 
     def fitting_postings(self, candidate_id: str, limit: int = 10) -> list[dict[str, Any]]:
         """The open postings that fit the candidate best, with why: best score first.
@@ -1738,19 +1753,33 @@ class Hireflow:
             return {}
         return {"candidate_name": candidate.name, "candidate_email": candidate.email}
 
-    def employers(self) -> list[tuple[Employer, int]]:
-        """Known employers with their credit balances, for the UI."""
+    def employers(
+        self, limit: int = CHOICES_SHOWN, including: str | None = None
+    ) -> tuple[list[tuple[Employer, int]], bool]:
+        """The first ``limit`` employers by id, each with their credit balance, as a form's
+        list offers them, and whether more were left out; ``including`` (the employer a link
+        or a refused form names) is among them when on file."""
+        with_balance = select(Employer, CreditAccount.balance).outerjoin(
+            CreditAccount, CreditAccount.employer_id == Employer.employer_id
+        )
         with self.services.db.sessions() as session:
-            rows = session.execute(
-                select(Employer, CreditAccount.balance)
-                .outerjoin(CreditAccount, CreditAccount.employer_id == Employer.employer_id)
-                .order_by(Employer.employer_id)
+            rows = session.execute(with_balance.order_by(Employer.employer_id).limit(limit + 1))
+            wanted = None
+            if including:
+                wanted = session.execute(with_balance.where(Employer.employer_id == including)).first()
+            employers, more = _choices(
+                [tuple(row) for row in rows],
+                limit,
+                tuple(wanted) if wanted else None,
+                key=lambda row: row[0].employer_id,
             )
-            return [(employer, balance or 0) for employer, balance in rows]
+        return [(employer, balance or 0) for employer, balance in employers], more
 
-    def interviewers(self) -> list[Interviewer]:
+    def interviewers(self, limit: int = CHOICES_SHOWN) -> tuple[list[Interviewer], bool]:
+        """The first ``limit`` interviewers on file by username, and whether more were left out."""
         with self.services.db.sessions() as session:
-            return list(session.scalars(select(Interviewer).order_by(Interviewer.username)))
+            rows = list(session.scalars(select(Interviewer).order_by(Interviewer.username).limit(limit + 1)))
+        return rows[:limit], len(rows) > limit
 
     def search_candidates(
         self, query: CandidateSearch, page_size: int = CANDIDATES_PAGE
@@ -1960,6 +1989,15 @@ def _candidates_cursor(after: str | None) -> CandidateCursor | None:
         return CandidateCursor.parse(after) if after else None
     except ValueError as exc:
         raise invalid_field("after", "a next cursor as a page of candidates gave it") from exc
+
+
+def _choices(rows: list[Row], limit: int, wanted: Row | None, key) -> tuple[list[Row], bool]:
+    """The first ``limit`` of ``rows`` (read with a limit of ``limit + 1``), with ``wanted``
+    added in its place by ``key`` when it is not among them, and whether rows were left out."""
+    shown = rows[:limit]
+    if wanted and all(key(row) != key(wanted) for row in shown):
+        shown = sorted([*shown, wanted], key=key)
+    return shown, len(rows) > limit
 
 
 def _one_page(rows: list[Row], size: int) -> tuple[list[Row], Row | None]:

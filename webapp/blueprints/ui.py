@@ -80,12 +80,24 @@ def dashboard():
 
 
 def _dashboard_page(refused: dict | None = None) -> str:
+    def asked_for(form: str, field: str) -> str | None:
+        # The id a refused form had, or a link from another page fills in.
+        if refused and refused["form"] == form:
+            return refused["typed"].get(field)
+        return request.args.get(field)
+
+    postings, more_postings = hireflow().open_postings(including=asked_for("apply", "posting_id"))
+    employers, more_employers = hireflow().employers(including=asked_for("unlock", "employer_id"))
+    interviewers, more_interviewers = hireflow().interviewers()
     return render_template(
         "dashboard.html",
         items=hireflow().recent_items(),
-        postings=hireflow().open_postings(),
-        employers=hireflow().employers(),
-        interviewers=hireflow().interviewers(),
+        postings=postings,
+        more_postings=more_postings,
+        employers=employers,
+        more_employers=more_employers,
+        interviewers=interviewers,
+        more_interviewers=more_interviewers,
         panel_max=PANEL_MAX,
         candidates=hireflow().recent_candidates(),
         applications=hireflow().open_applications(),
@@ -253,11 +265,13 @@ def postings():
     # The filter form sends every field, the unused ones empty.
     query = PostingsPageQuery.model_validate({k: v.strip() for k, v in request.args.items() if v.strip()})
     found, next_page = hireflow().postings_with_applications(query, query.employer_id)
+    employers, more_employers = hireflow().employers(including=query.employer_id)
     return render_template(
         "postings.html",
         postings=found,
         next_page=next_page,
-        employers=[employer for employer, _ in hireflow().employers()],
+        employers=[employer for employer, _ in employers],
+        more_employers=more_employers,
         employer_id=query.employer_id,
         state=query.state,
         paged=query.after is not None,
@@ -274,13 +288,14 @@ def candidates():
     or, with ``posting_id``, the candidates who fit that posting best."""
     # The forms send every field, the unused ones empty.
     asked = {name: value.strip() for name, value in request.args.items() if value.strip()}
-    postings = hireflow().open_postings()
     posting_id = asked.pop("posting_id", "")
+    postings, more_postings = hireflow().open_postings(including=posting_id)
     page = functools.partial(
         render_template,
         "candidates.html",
         known_skills=list(SKILLS),
         postings=postings,
+        more_postings=more_postings,
         skills=asked.get("skills", ""),
         min_years=asked.get("min_years", ""),
         posting_id=posting_id,
