@@ -898,10 +898,12 @@ class Hireflow:
             message_id,
             {Var.SELECTED_SLOT: offer.slot},
         )
-        # Until the booking, or a new offer (the worker that finds its slots forgets this choice).
-        record_details(
-            self.services.db, "interview", offer.interview_id, "requested", **{SLOT_CHOSEN: offer.slot}
-        )
+        if published.published:
+            # Until the booking, or a new offer (the worker that finds its slots forgets it).
+            # Not on a repeat: a link of an offer whose slot was taken, followed again after
+            # the new offer, must not hold up the choice from the new one.
+            chosen = {SLOT_CHOSEN: offer.slot}
+            record_details(self.services.db, "interview", offer.interview_id, "requested", **chosen)
         return offer, published.published
 
     # -- payments --
