@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from werkzeug.utils import secure_filename
 
 from hireflow.skills import SKILLS
+from job_workers.records import SLOT_CHOSEN
 from webapp.domain import KINDS
 from webapp.engine import WAITING_ELEMENT_TYPES
 from webapp.http import hireflow, operate_link, path_id, tasklist_link
@@ -358,8 +359,10 @@ def details_shown(details: dict) -> dict:
 
     A card unlock records its charge when it is made (``card_charged``, so a lost engine's
     sweep can give it back) and again as what paid for the unlock (``paid``); once paid,
-    the page shows the charge under ``paid`` only.
+    the page shows the charge under ``paid`` only. The slot a candidate chose is shown as
+    the booking it becomes, not as the bare times of the choice.
     """
+    details = {name: value for name, value in details.items() if name != SLOT_CHOSEN}
     charged, paid = details.get("card_charged"), details.get("paid")
     if not (isinstance(charged, dict) and isinstance(paid, dict)):
         return details
