@@ -3027,10 +3027,10 @@ def test_the_postings_page_counts_each_postings_applications_and_leads_to_them(t
     assert web.get("/postings?state=draft").status_code == 400
 
 
-def test_the_consoles_lists_offer_the_first_hundred_and_the_one_a_link_asks_for(tmp_path):
+def test_the_consoles_lists_offer_the_first_hundred_and_the_one_a_link_asks_for(tmp_path, store_url):
     # A marketplace has thousands of postings and employers: a form's list offers the first
     # hundred, says others exist, and the links of other pages fill in any one.
-    services = empty_services(tmp_path)
+    services = empty_services(tmp_path, store_url)  # the orders and limits, on both databases
     web = offline_app(services, CONSOLE=True).test_client()
     with services.db.sessions.begin() as session:
         for n in range(101):
