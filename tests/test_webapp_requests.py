@@ -2351,6 +2351,32 @@ def test_an_interviewer_on_file_joins_a_panel_by_username_alone(tmp_path):
     assert prefilled_panel(web.get("/").text) == ""  # seven: a panel takes six at most
 
 
+def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lead(tmp_path):
+    services = empty_services(tmp_path)
+    posting = JobPosting(posting_id="p-1", title="Engineer", employer_id="acme")
+    posting.recruiter_team_email = "team@acme.example"
+    web, engine = recording_app_with(
+        services, indexed_candidate("ada", name="Ada", email="ada@example.com"), posting
+    )
+    record_status(
+        services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada", "posting_id": "p-1"}
+    )
+    # An application whose record names no posting (as an old one may) has no recruiters to fall back on.
+    record_status(services.db, "application", "app_2", "shortlisted", {"candidate_id": "ada"})
+    ivy = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
+
+    by_posting = web.post("/api/interviews", json={"application_id": "app_1", "panel": ivy})
+    lead = {"lead_recruiter_email": "lead@acme.example"}
+    named = web.post("/api/interviews", json={"application_id": "app_1", "round": 2, "panel": ivy, **lead})
+    unknown = web.post("/api/interviews", json={"application_id": "app_2", "panel": ivy})
+
+    assert (by_posting.status_code, named.status_code) == (202, 202), (by_posting.json, named.json)
+    given = [variables["lead_recruiter_email"] for variables in engine.variables]
+    assert given == ["team@acme.example", "lead@acme.example"]
+    assert refused_field(unknown) == (400, "lead_recruiter_email")
+    assert "the posting of application app_2 names no recruiters" in unknown.json["detail"]
+
+
 def prefilled_panel(dashboard: str) -> str:
     return re.search(r'<textarea name="panel"[^>]*>(.*?)</textarea>', dashboard, re.S).group(1)
 

@@ -775,11 +775,23 @@ class Hireflow:
                 f"application {request.application_id} is {application.status}; interviews are for open ones",
             )
         candidate_id = (application.details or {}).get("candidate_id")
+        posting_id = (application.details or {}).get("posting_id")
+        with self.services.db.sessions() as session:
+            posting = session.get(JobPosting, posting_id) if posting_id else None
         no_contact = _must_give(f"the candidate of application {request.application_id} has none on file")
         request = _filled_from_file(
             request,
-            self._contact_on_file(candidate_id),
-            {"candidate_name": no_contact, "candidate_email": no_contact},
+            {
+                **self._contact_on_file(candidate_id),
+                "lead_recruiter_email": posting.recruiter_team_email if posting else None,
+            },
+            {
+                "candidate_name": no_contact,
+                "candidate_email": no_contact,
+                "lead_recruiter_email": _must_give(
+                    f"the posting of application {request.application_id} names no recruiters"
+                ),
+            },
         )
         request = request.model_copy(update={"panel": self._panel_filled_from_file(request.panel)})
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))

@@ -211,7 +211,11 @@ class InterviewRequest(Strict):
     application_id: Identifier
     candidate_name: Name | None = Field(None, description=FROM_RESUME)
     candidate_email: Email | None = Field(None, description=FROM_RESUME)
-    lead_recruiter_email: Email
+    lead_recruiter_email: Email | None = Field(
+        None,
+        description="Who hears when the panel's feedback is overdue. Absent: the recruiters of the "
+        "application's posting.",
+    )
     panel: list[PanelMember] = Field(min_length=1, max_length=PANEL_MAX)
     round: int = Field(default=1, ge=1, le=20)
     candidate_timezone: TimeZone | None = Field(
