@@ -1509,6 +1509,8 @@ def test_a_second_time_chosen_while_the_first_is_being_booked_is_refused(recordi
     other_page = web.get(f"/interviews/slot/{second}").text
     assert "You chose Monday 14 December 2026, 09:00 UTC already" in other_page
     assert "Confirm this slot" not in other_page
+    chosen_page = web.get(f"/interviews/slot/{first}").text
+    assert "You chose this slot; we are booking it" in chosen_page and "Confirm this slot" not in chosen_page
     assert "slot chosen" not in web.get("/items/interview/int_1").text  # the booking says it
     # A new offer (after a conflict, or the recruiter's follow-up) forgets the choice; the
     # first link followed again then publishes nothing and holds nothing up.
