@@ -26,6 +26,8 @@ from hireflow.webhook_signing import SIGNATURE_HEADER, sign
 
 SLOT_LINK = re.compile(r"/interviews/slot/([A-Za-z0-9._-]+)")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+# The slot page of a time already chosen or booked, which asks nothing more.
+SLOT_ALREADY_CHOSEN = re.compile(r'data-testid="outcome">(You chose this slot;|This time is booked)')
 CANDIDATE_SKILLS = ["python", "sql"]
 REQUEST_TIMEOUT_S = 15.0
 # Answers after which a client sends the same request again: the engine is away or slow.
@@ -395,6 +397,11 @@ class InterviewFlow(Flow):
         if page is None:
             return False
         csrf = CSRF_FIELD.search(page.text)
+        if csrf is None and SLOT_ALREADY_CHOSEN.search(page.text):
+            # An earlier try published the choice and its answer was lost: the message was
+            # sent all the same, and must reach the instance.
+            self._sent(Message.INTERVIEW_SLOT_SELECTED, "AwaitSlotChoice")
+            return True
         if csrf is None:
             raise FlowError("the slot page has no CSRF token")
         response = self.call(
@@ -410,6 +417,7 @@ class InterviewFlow(Flow):
         # lost (an engine killed as it answered): the message was sent all the same, and
         # must reach the instance as well.
         if response.ok:
-            self.messages.append(
-                SentMessage(name, self.started[1].instance_key, catch, int(time.time() * 1000))
-            )
+            self._sent(name, catch)
+
+    def _sent(self, name: str, catch: str) -> None:
+        self.messages.append(SentMessage(name, self.started[1].instance_key, catch, int(time.time() * 1000)))

@@ -26,7 +26,7 @@ from chaos import scenarios
 from chaos.__main__ import table
 from chaos.checker import Checker, InstanceState, ScenarioReport
 from chaos.engine_watch import EngineWatch
-from chaos.flows import Started, request_in_progress
+from chaos.flows import InterviewFlow, Started, request_in_progress
 from chaos.runner import Timing, ensure_posting, run_scenario, split_instances
 from chaos.scenarios import SCENARIOS
 from chaos.world import open_world
@@ -522,3 +522,23 @@ def test_a_flow_retries_a_request_in_progress_whether_json_or_a_page():
     key_reused = response(409, '{"title": "Key already used"}', "application/problem+json")
     assert request_in_progress(in_progress_page) and request_in_progress(in_progress_json)
     assert not request_in_progress(key_reused)
+
+
+def test_a_slot_choice_whose_answer_was_lost_counts_as_sent_when_the_page_says_so(monkeypatch):
+    # The choice was published, its answer lost: on the next try the slot's page asks
+    # nothing more, and the flow must neither give up nor forget the message it sent.
+    interview = Started("interview", "int_1", "2252")
+    flow = InterviewFlow("http://webapp.test", started=[Started("application", "app_1", "2251"), interview])
+    world = SimpleNamespace(mails_to=lambda _: [{"text": "http://webapp.test/interviews/slot/tok.en"}])
+    page = '<p class="ok" data-testid="outcome">You chose this slot; we are booking it and will send you</p>'
+    calls = []
+
+    def call(method, path, **_):
+        calls.append(method)
+        return response(200, page, "text/html")
+
+    monkeypatch.setattr(flow, "call", call)
+
+    assert flow._choose_slot(world, interview) is True
+    assert calls == ["GET"]
+    assert [(m.name, m.instance_key) for m in flow.messages] == [("interview-slot-selected", "2252")]

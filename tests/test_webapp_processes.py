@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from chaos.flows import SLOT_ALREADY_CHOSEN
 from hireflow.constants import ProcessId
 from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
 from hireflow.seed import load_demo_data
@@ -289,6 +290,7 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
     # Once booked, the links say so, and the other times are no longer offered.
     chosen_again = web.get(f"/interviews/slot/{token}")
     assert "This time is booked for your interview" in chosen_again.text
+    assert SLOT_ALREADY_CHOSEN.search(chosen_again.text)  # as the chaos flows read it
     assert "Confirm this slot" not in chosen_again.text
     other_token = re.findall(r"/interviews/slot/([A-Za-z0-9._-]+)", mail["text"])[1]
     other = web.get(f"/interviews/slot/{other_token}")

@@ -21,6 +21,7 @@ import requests
 from prometheus_client import REGISTRY
 from sqlalchemy import delete, event, func, select
 
+from chaos.flows import SLOT_ALREADY_CHOSEN
 from hireflow.adapters.calendar import Slot, StoreCalendar
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.adapters.payments import StripeStylePaymentGateway
@@ -1511,6 +1512,7 @@ def test_a_second_time_chosen_while_the_first_is_being_booked_is_refused(recordi
     assert "Confirm this slot" not in other_page
     chosen_page = web.get(f"/interviews/slot/{first}").text
     assert "You chose this slot; we are booking it" in chosen_page and "Confirm this slot" not in chosen_page
+    assert SLOT_ALREADY_CHOSEN.search(chosen_page)  # as the chaos flows read it
     assert "slot chosen" not in web.get("/items/interview/int_1").text  # the booking says it
     # A new offer (after a conflict, or the recruiter's follow-up) forgets the choice; the
     # first link followed again then publishes nothing and holds nothing up.
