@@ -765,7 +765,12 @@ class Hireflow:
     # -- interviews --
 
     def schedule_interview(self, request: InterviewRequest) -> Accepted:
-        """Start ``interview-scheduling`` for an application we know that is still open."""
+        """Start ``interview-scheduling`` for an application we know that is still open.
+
+        What the request leaves out comes from the file: the candidate's name and email (as
+        their latest resume gave them), the lead recruiter (the recruiters of the
+        application's posting) and each panelist's details (the interviewer on file).
+        """
         application = self._require("application", request.application_id, field="application_id", status=422)
         # Shortlisted is where interviews begin; the other ends (declined, withdrawn) close it.
         if application.status in FINAL_STATUSES["application"] - {"shortlisted"}:
