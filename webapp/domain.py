@@ -423,6 +423,11 @@ class SlotOffer:
     timezone: str | None = None  # the candidate's, when the request gave it: times are shown there
     chosen: dict | None = None  # the slot chosen from the latest offer, while it is being booked
 
+    @property
+    def another_time_chosen(self) -> bool:
+        """Another time of the offer than this link's was chosen, and is being booked."""
+        return self.chosen is not None and self.chosen["start"] != self.slot["start"]
+
 
 def _read_signed_link(links: SignedLinks | None, token: str):
     """What a signed link carries, or the problem a person following it should see."""
@@ -899,7 +904,7 @@ class Hireflow:
                 f"the interview is booked for {readable_time(offer.booked['start'], offer.timezone)}; "
                 "this time is no longer offered",
             )
-        if offer.chosen is not None and offer.chosen["start"] != offer.slot["start"]:
+        if offer.another_time_chosen:
             # The first choice is the one booked; another now would only wait in the engine's
             # buffer, while this page told the candidate it was being booked.
             raise Problem(
