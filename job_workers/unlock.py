@@ -126,8 +126,14 @@ class ResumeUnlockTasks:
                 attempt=attempt,
             )
         except PaymentDeclined as declined:
-            # Support is asked why an unlock waits: the card and the provider's reason.
-            last_decline = {"card": payment_method_ref, "decline_code": declined.decline_code or "unknown"}
+            # Support is asked why an unlock waits: the card and the provider's reason. The
+            # charge it refused tells one decline from the next: the card page saves one
+            # card per decline (the same card again after a second decline is a new try).
+            last_decline = {
+                "card": payment_method_ref,
+                "decline_code": declined.decline_code or "unknown",
+                "charge": attempt,
+            }
             self._record_charge(unlock_id, card_declined=last_decline)
             declined.process_variables.update(counted)  # the next card's charge is a new one
             raise

@@ -184,6 +184,28 @@ def test_a_saved_card_is_labelled_with_the_unlock_and_announced_once(sandbox_wit
     assert len(sandbox_events(sandbox_with_webhooks)) == 1
 
 
+def test_the_same_card_saved_after_another_declined_charge_is_attached_and_announced_again(
+    sandbox_with_webhooks, receiver
+):
+    unlock_id = unique_key("unl")
+    gw = gateway(sandbox_with_webhooks)
+    for after_charge in ("1", "1", "2"):  # the second is a retry
+        saved = gw.save_card(
+            unlock_id=unlock_id,
+            customer="emp-1",
+            payment_method="pm_card_mastercard",
+            after_charge=after_charge,
+        )
+        assert saved == "pm_card_mastercard"
+
+    events = wait_for_deliveries(receiver, 2)
+    assert [e["data"]["object"]["metadata"] for e in events] == [
+        {"unlock_id": unlock_id, "after_charge": "1"},
+        {"unlock_id": unlock_id, "after_charge": "2"},
+    ]
+    assert len(sandbox_events(sandbox_with_webhooks)) == 2
+
+
 def test_a_card_of_another_customer_is_refused(sandbox_with_webhooks):
     gw = gateway(sandbox_with_webhooks)
     gw.save_card(unlock_id=unique_key("unl"), customer="emp-1", payment_method="pm_1Amex")

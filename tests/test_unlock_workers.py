@@ -98,10 +98,15 @@ def test_a_declined_card_is_the_payment_declined_bpmn_error_and_a_new_card_then_
     assert raised.value.error_code == "PAYMENT_DECLINED"
     # The decline counts: the new card's charge is charge 2, not charge 1 replayed.
     assert raised.value.variables() == {"decline_code": "generic_decline", "charge_attempts": 1}
-    # Why the unlock waits for a new card is on file, for whoever is asked.
+    # Why the unlock waits for a new card is on file, for whoever is asked, with the charge
+    # refused: a card saved after it is another try, even the same card.
     with tasks.services.db.sessions() as session:
         details = session.get(BusinessRecord, ("unlock", "u-5")).details
-    assert details["card_declined"] == {"card": "pm_card_chargeDeclined", "decline_code": "generic_decline"}
+    assert details["card_declined"] == {
+        "card": "pm_card_chargeDeclined",
+        "decline_code": "generic_decline",
+        "charge": "1",
+    }
     paid = tasks.charge_card(
         make_job(JobType.CHARGE_PAYMENT, element_instance_key=20),
         "u-5",

@@ -1413,13 +1413,12 @@ def test_an_outcome_recorded_just_before_the_instance_ended_is_shown_not_ended(t
     assert (status["status"], status["final"]) == ("processed", True)
 
 
-def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, serve, tmp_path):
-    app, services, _ = offline
+def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(recording, serve, tmp_path):
+    web, engine, services = recording
     sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
     services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
     record_status(services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1"})
     record_status(services.db, "unlock", "unl_done", "unlocked", {"employer_id": "emp-1"})
-    web = app.test_client()
 
     saved = web.post("/api/unlocks/unl_open/payment-method", json={"payment_method_ref": "pm_card_visa"})
     assert saved.status_code == 202, saved.json
@@ -1428,6 +1427,7 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, 
     assert [(e["type"], e["payload"]["data"]["object"]["metadata"]) for e in events] == [
         ("payment_method.attached", {"unlock_id": "unl_open"})
     ]
+    assert engine.published == [(Message.PAYMENT_METHOD_UPDATED, "unl_open")]
 
     closed = web.post("/api/unlocks/unl_done/payment-method", json={"payment_method_ref": "pm_card_visa"})
     assert closed.status_code == 409 and "unlocked" in closed.json["detail"]
@@ -1456,18 +1456,6 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(offline, 
     assert len(requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()) == 2
 
 
-class RecordsVariables(StartsInstancesInState):
-    """Starts ACTIVE instances and keeps the variables each start gave."""
-
-    def __init__(self):
-        super().__init__("ACTIVE")
-        self.variables: list[dict] = []
-
-    def create_process_instance(self, process_id, variables=None, *, business_id=None):
-        self.variables.append(variables)
-        return super().create_process_instance(process_id, variables, business_id=business_id)
-
-
 class RecordsMessages(StartsInstancesInState):
     """Every instance ACTIVE; keeps the messages published, as (name, correlation key)."""
 
@@ -1478,6 +1466,18 @@ class RecordsMessages(StartsInstancesInState):
     def publish_message(self, name, correlation_key, *, message_id=None, variables=None, ttl_ms=60_000):
         self.published.append((name, correlation_key))
         return {"messageKey": str(len(self.published))}
+
+
+class RecordsVariables(RecordsMessages):
+    """Starts ACTIVE instances and keeps the variables each start gave (and the messages published)."""
+
+    def __init__(self):
+        super().__init__()
+        self.variables: list[dict] = []
+
+    def create_process_instance(self, process_id, variables=None, *, business_id=None):
+        self.variables.append(variables)
+        return super().create_process_instance(process_id, variables, business_id=business_id)
 
 
 @pytest.fixture
@@ -1918,14 +1918,53 @@ def test_a_closed_posting_refuses_new_applications_and_keeps_those_made(tmp_path
     assert 'value="p-1"' in web.get("/").text
 
 
-def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
-    app, services, _ = offline
+def test_a_card_is_published_once_per_decline_by_the_page_and_the_webhook_together(serve, tmp_path):
+    # The same card saved again after another decline is a new try, which once waited for a
+    # webhook that the provider's replay of the first attach never sent. A repeat of one
+    # save, and the provider's webhook for it, are not new: one charge per card and decline.
+    services = empty_services(tmp_path)
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
+    first_decline = {"card": "pm_1Emp1Old", "decline_code": "insufficient_funds", "charge": "1"}
+    record_status(
+        services.db, "unlock", "unl_1", "requested", {"employer_id": "emp-1", "card_declined": first_decline}
+    )
+    card = {"payment_method_ref": "pm_1Emp1Visa"}
+
+    # The engine is down: the card is saved, and the employer asked to come back.
+    down = offline_app(services).test_client().post("/api/unlocks/unl_1/payment-method", json=card)
+    assert down.status_code == 503 and down.headers["Retry-After"]
+    engine = RecordsMessages()
+    app = create_app(
+        {"TESTING": True, "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET}, engine_client=engine, services=services
+    )
+    web = app.test_client()
+    assert web.post("/api/unlocks/unl_1/payment-method", json=card).status_code == 202
+    assert web.post("/api/unlocks/unl_1/payment-method", json=card).status_code == 202  # a repeat
+    [attached] = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert attached["payload"]["data"]["object"]["metadata"] == {"unlock_id": "unl_1", "after_charge": "1"}
+    webhook = web.post("/webhooks/payments", **signed_webhook(attached["payload"]))
+    assert (webhook.status_code, webhook.json["status"]) == (200, "duplicate")
+    assert engine.published == [(Message.PAYMENT_METHOD_UPDATED, "unl_1")]
+
+    # Charge 2, with that card, was declined too; the employer tries the same card again.
+    second_decline = {**first_decline, "card": "pm_1Emp1Visa", "charge": "2"}
+    record_status(
+        services.db, "unlock", "unl_1", "requested", {"employer_id": "emp-1", "card_declined": second_decline}
+    )
+    assert web.post("/api/unlocks/unl_1/payment-method", json=card).status_code == 202
+    assert engine.published == [(Message.PAYMENT_METHOD_UPDATED, "unl_1")] * 2
+    events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
+    assert [e["payload"]["data"]["object"]["metadata"]["after_charge"] for e in events] == ["1", "2"]
+
+
+def test_the_card_page_opens_only_by_its_signed_link(recording, serve, tmp_path):
+    web, engine, services = recording
     sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
     services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
     record_status(
         services.db, "unlock", "unl_open", "requested", {"employer_id": "emp-1", "candidate_id": "ada"}
     )
-    web = app.test_client()
     token = services.card_links.token_for("unl_open")
 
     # Unlock ids can be guessed: the address made of one is gone, and only a signature opens the page.
@@ -1950,6 +1989,7 @@ def test_the_card_page_opens_only_by_its_signed_link(offline, serve, tmp_path):
     assert [(e["type"], e["payload"]["data"]["object"]["metadata"]) for e in events] == [
         ("payment_method.attached", {"unlock_id": "unl_open"})
     ]
+    assert engine.published == [(Message.PAYMENT_METHOD_UPDATED, "unl_open")]
     # A refused card shows the form again, with what was typed and why, to try another one.
     empty = web.post(f"/unlocks/card/{token}", data={**form, "payment_method_ref": ""})
     assert empty.status_code == 400 and 'data-testid="card-error"' in empty.text and "Save card" in empty.text

@@ -312,6 +312,12 @@ def derived_id(prefix: str, *parts: str) -> str:
     return f"{prefix}_{digest}"
 
 
+def new_card_message_id(unlock_id: str, payment_method_ref: str, after_charge: str | None) -> str:
+    """The id of ``payment-method-updated`` for one card saved after one declined charge: the
+    card page and the provider's webhook publish it under this one id, so once between them."""
+    return derived_id("card", unlock_id, after_charge or "", payment_method_ref)
+
+
 @dataclass(frozen=True)
 class Accepted:
     """A request the engine took: the item's id, its instance, and whether it is new."""
@@ -687,11 +693,16 @@ class Hireflow:
         return _read_signed_link(self.services.card_links, token)
 
     def save_card(self, unlock_id: str, update: CardUpdate) -> None:
-        """Save the employer's new card with the payment provider, for an unlock still open.
+        """Save the employer's new card with the payment provider, for an unlock still open,
+        and publish ``payment-method-updated`` with it once the provider took it.
 
-        Nothing is published here: the provider confirms the card with its signed
-        ``payment_method.attached`` webhook, and that publishes ``payment-method-updated``.
-        So a card the provider refused never reaches the process.
+        A card the provider refused never reaches the process. The provider's signed
+        ``payment_method.attached`` webhook publishes the same message, under the same id:
+        it continues the unlock should this request end before publishing, and the two
+        never make two charges. The id names the declined charge the card answers (the
+        record keeps it), so the same card saved again after a later decline is another try,
+        while a repeat of one save is not: a provider announces a card attached again to
+        its customer at most once, and may not at all.
         """
         record = self._require("unlock", unlock_id)
         if record.status in FINAL_STATUSES["unlock"]:
@@ -705,9 +716,13 @@ class Hireflow:
             raise Problem(409, "Unlock incomplete", "this unlock has no employer on record; start it again")
         # The customer the charge will name; unlocks recorded before it was kept find it on file.
         customer = details.get("payment_customer_ref") or payment_customer_of(self.services.db, employer_id)
+        after_charge = (details.get("card_declined") or {}).get("charge")
         try:
-            self.services.payments.save_card(
-                unlock_id=unlock_id, customer=customer, payment_method=update.payment_method_ref
+            saved = self.services.payments.save_card(
+                unlock_id=unlock_id,
+                customer=customer,
+                payment_method=update.payment_method_ref,
+                after_charge=after_charge,
             )
         except PaymentRequestRejected as exc:
             # The employer reads this on the card page: the provider's words, not our request.
@@ -719,6 +734,7 @@ class Hireflow:
             raise Problem(
                 503, "Payment provider unavailable", str(exc), headers={"Retry-After": "30"}
             ) from exc
+        self.payment_method_updated(unlock_id, saved, after_charge)
 
     def payment_link_unlock(self, token: str) -> str:
         """The unlock a payment link (from the payment-approval email) is for; 410 expired, 404 not ours."""
@@ -968,17 +984,25 @@ class Hireflow:
             }
             if record is None or record.status in FINAL_STATUSES["unlock"] or payment_id not in current:
                 return
-            refused = {"card": card or "unknown", "decline_code": decline_code or "unknown"}
+            # The payment names the charge refused: a card saved after it is a new try.
+            refused = {
+                "card": card or "unknown",
+                "decline_code": decline_code or "unknown",
+                "charge": payment_id,
+            }
             kept = {name: value for name, value in details.items() if name != "card_needs_authentication"}
             record.details = {**kept, "card_declined": refused}
             record.updated_at = utcnow()
 
-    def payment_method_updated(self, event_id: str, unlock_id: str, payment_method_ref: str) -> bool:
-        """The employer saved a new card for an unlock: publish ``payment-method-updated`` once."""
+    def payment_method_updated(
+        self, unlock_id: str, payment_method_ref: str, after_charge: str | None = None
+    ) -> bool:
+        """The employer saved a new card for an unlock: publish ``payment-method-updated``
+        once for that card after that declined charge (see ``save_card``)."""
         return self.gateway.publish_once(
             Message.PAYMENT_METHOD_UPDATED,
             unlock_id,
-            event_id,
+            new_card_message_id(unlock_id, payment_method_ref, after_charge),
             {Var.PAYMENT_METHOD_REF: payment_method_ref},
         ).published
 

@@ -245,8 +245,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                         },
                         "cardDeclined": {
                             "type": ["object", "null"],
-                            "description": "open only: the card last refused (card, decline_code); the "
-                            "unlock waits for another",
+                            "description": "open only: the card last refused (card, decline_code, and "
+                            "charge: the charge refused); the unlock waits for another",
                         },
                         "paid": {
                             "type": ["object", "null"],
@@ -531,7 +531,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "(and screening, the recruiter's decision and note, when one screened it), "
                 "an unlock's paid (with credits, or the card's amount_cents, currency and payment_id), "
                 "card_charged (the card payment made, with its payment_id, amount_cents and currency), "
-                "card_declined (the last card refused and the provider's decline_code), "
+                "card_declined (the last card refused, the provider's decline_code, and the charge refused: "
+                "its attempt or payment id), "
                 "card_needs_authentication (a card payment the employer's bank asked them to approve, "
                 "with its payment_id, amount_cents and currency; see payment-approval) "
                 "and, after a compensation or a payment that succeeded too late, refunded, an "
@@ -1215,8 +1216,10 @@ def openapi_document() -> dict[str, Any]:
         "/api/unlocks/{business_id}/payment-method": {
             "post": {
                 "summary": "Save a new card for an unlock whose card was declined",
-                "description": "The payment provider confirms the card by its payment_method.attached "
-                "webhook, which continues the unlock.",
+                "description": "Once the payment provider takes the card, the unlock charges it "
+                "(payment-method-updated; the provider's payment_method.attached webhook publishes the "
+                "same message, once between them). Asked again with the same card, nothing more "
+                "happens, unless the card was declined once more in between: then it is charged again.",
                 "parameters": _id_parameter("the unlock's id"),
                 "requestBody": _json_body("CardUpdate"),
                 "responses": {
@@ -1226,7 +1229,11 @@ def openapi_document() -> dict[str, Any]:
                     "409": _problem("The unlock is closed and needs no card."),
                     "415": UNSUPPORTED,
                     "422": _problem("The payment provider refused the card."),
-                    "503": _problem("The payment provider is unavailable; retry after Retry-After.", True),
+                    "503": _problem(
+                        "The payment provider or the engine is unavailable; retry after Retry-After "
+                        "(the card is saved once).",
+                        True,
+                    ),
                 },
             }
         },

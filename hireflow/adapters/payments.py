@@ -138,7 +138,9 @@ class PaymentGateway(Protocol):
 
     def cancel(self, *, unlock_id: str, payment_id: str) -> Payment: ...
 
-    def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None: ...
+    def save_card(
+        self, *, unlock_id: str, customer: str, payment_method: str, after_charge: str | None = None
+    ) -> str: ...
 
     def charges_of(self, unlock_id: str, known_ids: Iterable[str] = ()) -> list[Payment]: ...
 
@@ -336,23 +338,30 @@ class StripeStylePaymentGateway:
                 raise
         return _payment(body)
 
-    def save_card(self, *, unlock_id: str, customer: str, payment_method: str) -> None:
-        """Save a new card for an unlock that waits for one, once per card.
+    def save_card(
+        self, *, unlock_id: str, customer: str, payment_method: str, after_charge: str | None = None
+    ) -> str:
+        """Save a new card for an unlock that waits for one, once per card and declined charge.
 
-        The provider answers at once but tells hireflow by its ``payment_method.attached``
-        webhook, which names the unlock in the card's metadata; the webhook continues the
-        process. So the card is labelled with the unlock first, then attached.
+        ``after_charge`` names the charge whose decline the card answers (the unlock's record
+        keeps it): a retry saves nothing twice, yet the same card saved again after a later
+        decline is attached anew. The card is labelled with the unlock (and that charge)
+        first, then attached; the provider's ``payment_method.attached`` webhook names both.
+        Returns the id of the card attached, which the provider may give anew for a test card.
         """
+        step = f"{payment_method}-after-{after_charge}" if after_charge else payment_method
+        label = {"metadata[unlock_id]": unlock_id}
+        if after_charge:
+            label["metadata[after_charge]"] = after_charge
         self._post(
-            f"/v1/payment_methods/{payment_method}",
-            {"metadata[unlock_id]": unlock_id},
-            idempotency_key(unlock_id, f"label-{payment_method}"),
+            f"/v1/payment_methods/{payment_method}", label, idempotency_key(unlock_id, f"label-{step}")
         )
-        self._post(
+        attached = self._post(
             f"/v1/payment_methods/{payment_method}/attach",
             {"customer": customer},
-            idempotency_key(unlock_id, f"attach-{payment_method}"),
+            idempotency_key(unlock_id, f"attach-{step}"),
         )
+        return str(attached.get("id") or payment_method)
 
     def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund:
         """Refund the unlock's payment (in full unless ``amount`` is given), once.

@@ -3,7 +3,7 @@
 The token names one unlock and expires with the wait for a new card (7 days). Unlock ids
 derive from business keys and can be guessed, so the page is reached by the signed link
 only. Following the link (GET) shows the form; saving (POST, CSRF-protected) saves the
-card with the payment provider, whose webhook then continues the unlock.
+card with the payment provider, and the unlock charges it.
 """
 
 from __future__ import annotations

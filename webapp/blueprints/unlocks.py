@@ -23,7 +23,7 @@ def get_unlock(business_id: str):
 
 @bp.post("/<business_id>/payment-method")
 def save_card(business_id: str):
-    """Save a new card for an unlock whose card was declined; the provider's webhook continues it."""
+    """Save a new card for an unlock whose card was declined; the unlock then charges it."""
     update = json_body(CardUpdate)
     hireflow().save_card(business_id, update)
     response = jsonify({"status": "saved", "payment_method_ref": update.payment_method_ref})

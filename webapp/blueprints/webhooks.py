@@ -50,6 +50,8 @@ PAYMENT_ID = re.compile(r"^pi_[A-Za-z0-9_]{1,100}$")
 PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,100}$")
 DECLINE_CODE = re.compile(r"^[a-z_]{1,60}$")
 BUSINESS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# A charge's attempt (a number, or an element instance key) or the provider's payment id.
+CHARGE = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 
 
 def _string(obj: dict, path: str, pattern: re.Pattern) -> str:
@@ -114,7 +116,11 @@ def payment_event():
         published = hireflow().payment_failed(event.id, payment_id, decline_code, unlock_id, card)
         return published_response(published, "payment-failed")
     payment_method = _string(obj, "id", PAYMENT_METHOD_ID)  # payment_method.attached
-    published = hireflow().payment_method_updated(event.id, unlock_id, payment_method)
+    # The declined charge the card answers, as hireflow labelled the card when it saved it:
+    # the card page published this card for it already, under the same message id.
+    after_charge = obj["metadata"].get("after_charge")
+    after_charge = after_charge if isinstance(after_charge, str) and CHARGE.match(after_charge) else None
+    published = hireflow().payment_method_updated(unlock_id, payment_method, after_charge)
     return published_response(published, "payment-method-updated")
 
 
