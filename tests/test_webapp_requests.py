@@ -1978,6 +1978,7 @@ def test_the_card_page_opens_only_by_its_signed_link(recording, serve, tmp_path)
     page = web.get(f"/unlocks/card/{token}")
     assert page.status_code == 200 and "Save card" in page.text
     assert re.search(r"candidate\s+<strong>ada</strong>", page.text)  # what the card pays for
+    assert "pm_card_visa" not in page.text  # the employer's card, not a test card filled in
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "no-referrer"
     form = {"csrf_token": csrf_token(page.text), "payment_method_ref": "pm_card_visa"}
@@ -2003,6 +2004,16 @@ def test_the_card_page_opens_only_by_its_signed_link(recording, serve, tmp_path)
         "another customer"
     )
     assert 'value="pm_1Emp2Visa"' in taken.text
+
+    # Paid with the card meanwhile: the link, and the form sent again, say the unlock is done.
+    record_status(
+        services.db, "unlock", "unl_open", "unlocked", {"employer_id": "emp-1", "candidate_id": "ada"}
+    )
+    done = web.get(f"/unlocks/card/{token}")
+    assert done.status_code == 200 and 'data-testid="card-over"' in done.text and "Save card" not in done.text
+    assert re.search(r"candidate\s+<strong>ada</strong>'s contact details are yours", done.text)
+    resent = web.post(f"/unlocks/card/{token}", data=form)
+    assert resent.status_code == 409 and 'data-testid="card-over"' in resent.text
 
     services.card_links = CardLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
     expired = web.get(f"/unlocks/card/{token}")

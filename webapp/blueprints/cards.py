@@ -35,6 +35,12 @@ def save_card(token: str):
     except ValidationError as exc:
         return _form_again(unlock_id, typed, from_validation_error(exc))
     except Problem as problem:
+        if problem.status == 409:
+            # Over already (paid with the card saved a moment ago, as a resent form finds it,
+            # or cancelled): the page says so.
+            item = hireflow().status("unlock", unlock_id)
+            if item["final"]:
+                return render_template("card.html", item=item, saved=False), problem.status
         if not any(p["name"] == FIELD for p in problem.extensions.get("invalid_params", [])):
             raise
         return _form_again(unlock_id, typed, problem)
