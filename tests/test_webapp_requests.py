@@ -2072,6 +2072,9 @@ def test_the_payment_page_opens_only_by_its_signed_link_and_says_what_waits(offl
     record_status(services.db, "unlock", "unl_3ds", "cancelled")
     over = web.post(f"/unlocks/payment/{token}", data=form)
     assert over.status_code == 409 and "this unlock is cancelled" in over.text
+    record_status(services.db, "unlock", "unl_3ds", "unlocked", {"candidate_id": "ada"})
+    paid = web.get(f"/unlocks/payment/{token}").text
+    assert 'data-testid="payment-over"' in paid and "This unlock is complete: it is paid" in paid
 
     services.payment_links = PaymentLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
     expired = web.get(f"/unlocks/payment/{token}")
