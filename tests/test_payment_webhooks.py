@@ -167,43 +167,60 @@ def test_the_duplicate_webhook_fault_delivers_an_event_twice(sandbox_with_webhoo
     assert first == second
 
 
-def test_a_saved_card_is_labelled_with_the_unlock_and_announced_once(sandbox_with_webhooks, receiver):
+def saved_card(sandbox, card_id: str) -> dict:
+    methods = requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()["payment_methods"]
+    return next(m for m in methods if m["id"] == card_id)
+
+
+def test_a_saved_card_is_attached_once_then_labelled_with_the_unlock(sandbox_with_webhooks, receiver):
     unlock_id = unique_key("unl")
     gw = gateway(sandbox_with_webhooks)
-    gw.save_card(unlock_id=unlock_id, customer="emp-1", payment_method="pm_card_mastercard")
-    gw.save_card(unlock_id=unlock_id, customer="emp-1", payment_method="pm_card_mastercard")  # a retry
+    gw.save_card(unlock_id=unlock_id, customer="emp-1", payment_method="pm_1Emp1Master")
+    gw.save_card(unlock_id=unlock_id, customer="emp-1", payment_method="pm_1Emp1Master")  # a retry
 
     [event] = wait_for_deliveries(receiver, 1)
     assert event["type"] == "payment_method.attached"
-    card = event["data"]["object"]
-    assert (card["id"], card["customer"], card["metadata"]) == (
-        "pm_card_mastercard",
-        "emp-1",
-        {"unlock_id": unlock_id},
-    )
+    # Announced as attached, before the label: Stripe updates a card only once a customer
+    # saved it, and the event shows the card as it was then.
+    assert event["data"]["object"] == {
+        "id": "pm_1Emp1Master",
+        "object": "payment_method",
+        "customer": "emp-1",
+        "metadata": {},
+    }
+    assert saved_card(sandbox_with_webhooks, "pm_1Emp1Master")["metadata"] == {"unlock_id": unlock_id}
     assert len(sandbox_events(sandbox_with_webhooks)) == 1
 
 
-def test_the_same_card_saved_after_another_declined_charge_is_attached_and_announced_again(
-    sandbox_with_webhooks, receiver
-):
+def test_the_sandbox_updates_a_card_only_once_a_customer_saved_it(sandbox_with_webhooks):
+    answer = requests.post(
+        f"{sandbox_with_webhooks.url}/v1/payment_methods/pm_1NeverSaved",
+        data={"metadata[unlock_id]": "unl_1"},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "You must save this PaymentMethod to a customer before you can update it."
+    )
+
+
+def test_the_same_card_saved_after_another_declined_charge_is_attached_again(sandbox_with_webhooks, receiver):
     unlock_id = unique_key("unl")
     gw = gateway(sandbox_with_webhooks)
     for after_charge in ("1", "1", "2"):  # the second is a retry
         saved = gw.save_card(
             unlock_id=unlock_id,
             customer="emp-1",
-            payment_method="pm_card_mastercard",
+            payment_method="pm_1Emp1Visa",
             after_charge=after_charge,
         )
-        assert saved == "pm_card_mastercard"
+        assert saved == "pm_1Emp1Visa"
 
-    events = wait_for_deliveries(receiver, 2)
-    assert [e["data"]["object"]["metadata"] for e in events] == [
-        {"unlock_id": unlock_id, "after_charge": "1"},
-        {"unlock_id": unlock_id, "after_charge": "2"},
-    ]
+    assert [e["type"] for e in wait_for_deliveries(receiver, 2)] == ["payment_method.attached"] * 2
     assert len(sandbox_events(sandbox_with_webhooks)) == 2
+    card = saved_card(sandbox_with_webhooks, "pm_1Emp1Visa")
+    assert card["metadata"] == {"unlock_id": unlock_id, "after_charge": "2"}
 
 
 def test_a_card_of_another_customer_is_refused(sandbox_with_webhooks):

@@ -313,8 +313,8 @@ def derived_id(prefix: str, *parts: str) -> str:
 
 
 def new_card_message_id(unlock_id: str, payment_method_ref: str, after_charge: str | None) -> str:
-    """The id of ``payment-method-updated`` for one card saved after one declined charge: the
-    card page and the provider's webhook publish it under this one id, so once between them."""
+    """The id of ``payment-method-updated`` for one card saved after one declined charge:
+    saved again for it, the card is published no more."""
     return derived_id("card", unlock_id, after_charge or "", payment_method_ref)
 
 
@@ -696,13 +696,12 @@ class Hireflow:
         """Save the employer's new card with the payment provider, for an unlock still open,
         and publish ``payment-method-updated`` with it once the provider took it.
 
-        A card the provider refused never reaches the process. The provider's signed
-        ``payment_method.attached`` webhook publishes the same message, under the same id:
-        it continues the unlock should this request end before publishing, and the two
-        never make two charges. The id names the declined charge the card answers (the
-        record keeps it), so the same card saved again after a later decline is another try,
-        while a repeat of one save is not: a provider announces a card attached again to
-        its customer at most once, and may not at all.
+        A card the provider refused never reaches the process. The message's id is made of
+        the unlock, the card and the declined charge the card answers (the record keeps
+        it): a repeat of one save publishes nothing more, while the same card saved again
+        after a later decline is another try. A save whose publishing failed (503) is
+        finished by the employer's retry, or the reminder's link; the provider's
+        ``payment_method.attached`` event is not waited for (see ``webhooks``).
         """
         record = self._require("unlock", unlock_id)
         if record.status in FINAL_STATUSES["unlock"]:
@@ -734,7 +733,12 @@ class Hireflow:
             raise Problem(
                 503, "Payment provider unavailable", str(exc), headers={"Retry-After": "30"}
             ) from exc
-        self.payment_method_updated(unlock_id, saved, after_charge)
+        self.gateway.publish_once(
+            Message.PAYMENT_METHOD_UPDATED,
+            unlock_id,
+            new_card_message_id(unlock_id, saved, after_charge),
+            {Var.PAYMENT_METHOD_REF: saved},
+        )
 
     def payment_link_unlock(self, token: str) -> str:
         """The unlock a payment link (from the payment-approval email) is for; 410 expired, 404 not ours."""
@@ -993,18 +997,6 @@ class Hireflow:
             kept = {name: value for name, value in details.items() if name != "card_needs_authentication"}
             record.details = {**kept, "card_declined": refused}
             record.updated_at = utcnow()
-
-    def payment_method_updated(
-        self, unlock_id: str, payment_method_ref: str, after_charge: str | None = None
-    ) -> bool:
-        """The employer saved a new card for an unlock: publish ``payment-method-updated``
-        once for that card after that declined charge (see ``save_card``)."""
-        return self.gateway.publish_once(
-            Message.PAYMENT_METHOD_UPDATED,
-            unlock_id,
-            new_card_message_id(unlock_id, payment_method_ref, after_charge),
-            {Var.PAYMENT_METHOD_REF: payment_method_ref},
-        ).published
 
     # -- erasure --
 

@@ -1217,9 +1217,8 @@ def openapi_document() -> dict[str, Any]:
             "post": {
                 "summary": "Save a new card for an unlock whose card was declined",
                 "description": "Once the payment provider takes the card, the unlock charges it "
-                "(payment-method-updated; the provider's payment_method.attached webhook publishes the "
-                "same message, once between them). Asked again with the same card, nothing more "
-                "happens, unless the card was declined once more in between: then it is charged again.",
+                "(payment-method-updated). Asked again with the same card, nothing more happens, "
+                "unless the card was declined once more in between: then it is charged again.",
                 "parameters": _id_parameter("the unlock's id"),
                 "requestBody": _json_body("CardUpdate"),
                 "responses": {
@@ -1273,9 +1272,10 @@ def openapi_document() -> dict[str, Any]:
             "post": {
                 "summary": "Payment provider events (Stripe-style, signed)",
                 "description": "payment_intent.succeeded publishes payment-confirmed, "
-                "payment_intent.payment_failed publishes payment-failed, payment_method.attached "
-                "publishes payment-method-updated, each for an object labelled with an unlock "
-                "(metadata.unlock_id); other events are acknowledged and ignored.",
+                "payment_intent.payment_failed publishes payment-failed, each for a payment "
+                "labelled with an unlock (metadata.unlock_id); other events (payment_method.attached "
+                "among them: a card saved continues its unlock as the provider takes it) are "
+                "acknowledged and ignored.",
                 "parameters": [
                     {
                         "name": "Stripe-Signature",

@@ -345,23 +345,23 @@ class StripeStylePaymentGateway:
 
         ``after_charge`` names the charge whose decline the card answers (the unlock's record
         keeps it): a retry saves nothing twice, yet the same card saved again after a later
-        decline is attached anew. The card is labelled with the unlock (and that charge)
-        first, then attached; the provider's ``payment_method.attached`` webhook names both.
-        Returns the id of the card attached, which the provider may give anew for a test card.
+        decline is attached anew. The card is attached to the employer's customer, then
+        labelled with the unlock (and that charge): Stripe updates a card only once a
+        customer saved it. Returns the id of the card attached, which the provider may give
+        anew for a test card; the label goes on that one.
         """
         step = f"{payment_method}-after-{after_charge}" if after_charge else payment_method
-        label = {"metadata[unlock_id]": unlock_id}
-        if after_charge:
-            label["metadata[after_charge]"] = after_charge
-        self._post(
-            f"/v1/payment_methods/{payment_method}", label, idempotency_key(unlock_id, f"label-{step}")
-        )
         attached = self._post(
             f"/v1/payment_methods/{payment_method}/attach",
             {"customer": customer},
             idempotency_key(unlock_id, f"attach-{step}"),
         )
-        return str(attached.get("id") or payment_method)
+        card = str(attached.get("id") or payment_method)
+        label = {"metadata[unlock_id]": unlock_id}
+        if after_charge:
+            label["metadata[after_charge]"] = after_charge
+        self._post(f"/v1/payment_methods/{card}", label, idempotency_key(unlock_id, f"label-{step}"))
+        return card
 
     def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund:
         """Refund the unlock's payment (in full unless ``amount`` is given), once.

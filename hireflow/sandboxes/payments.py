@@ -15,9 +15,10 @@ Speaks the part of Stripe's API that hireflow uses (form-encoded requests, beare
 - ``GET /v1/payment_intents/<id>``, and ``GET /v1/payment_intents/search`` (a query of
   ``metadata['key']:'value'`` clauses joined by ``AND``)
 - ``POST /v1/refunds`` (payment_intent, amount), ``GET /v1/refunds?payment_intent=<id>``
-- ``POST /v1/payment_methods/<id>`` (metadata[...]) and ``POST /v1/payment_methods/<id>/attach``
-  (customer): any ``pm_`` id is a usable card; ``pm_card_...`` ids are test cards any
-  customer may attach, others belong to the first customer that attaches them
+- ``POST /v1/payment_methods/<id>/attach`` (customer) and ``POST /v1/payment_methods/<id>``
+  (metadata[...], refused until a customer saved the card, as on Stripe): any ``pm_`` id is
+  a usable card; ``pm_card_...`` ids are test cards any customer may attach, others belong
+  to the first customer that attaches them
 - ``POST /v1/payment_methods/<id>/detach``: the card leaves its customer for good, as when
   an employer removes it in the provider's billing portal; charging or attaching it again
   is refused with Stripe's words (400, no code, no param)
@@ -416,7 +417,11 @@ class PaymentLedger:
                 _intent_json(r) for r in self._db.execute("SELECT * FROM payment_intents ORDER BY created")
             ]
             refunds = [dict(r) for r in self._db.execute("SELECT * FROM refunds ORDER BY created")]
-        return {"payment_intents": intents, "refunds": refunds}
+            methods = [
+                {"id": r["id"], "customer": r["customer"], "metadata": json.loads(r["metadata"])}
+                for r in self._db.execute("SELECT * FROM payment_methods ORDER BY id")
+            ]
+        return {"payment_intents": intents, "refunds": refunds, "payment_methods": methods}
 
 
 def _intent_json(row: sqlite3.Row) -> dict:
@@ -501,6 +506,7 @@ DETACHED_CARD_ATTACHED = (
     "This PaymentMethod was previously used without being attached to a Customer or was detached "
     "from a Customer, and may not be used again."
 )
+UNSAVED_CARD_UPDATED = "You must save this PaymentMethod to a customer before you can update it."
 
 
 def _check_customer(method: dict, customer: str | None, *, detached: bool) -> None:
@@ -731,6 +737,8 @@ def create_payment_sandbox(
 
     def update_payment_method(method_id: str, params: dict[str, str]) -> tuple[int, dict]:
         method = ledger.payment_method(method_id)
+        if method["customer"] is None:  # as on Stripe: a card is updated once a customer saved it
+            raise ApiError(400, "invalid_request_error", UNSAVED_CARD_UPDATED)
         method["metadata"].update(_metadata(params))
         ledger.save_payment_method(method)
         return 200, method

@@ -23,9 +23,10 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 PAYMENT_FAILED = "payment_intent.payment_failed"
-PAYMENT_METHOD_ATTACHED = "payment_method.attached"
-# The events hireflow acts on; it labels its payments and cards with the unlock's id.
-UNLOCK_EVENTS = {PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_METHOD_ATTACHED}
+# The events hireflow acts on; it labels its payments with the unlock's id. Not
+# payment_method.attached: a card saved for an unlock continues it as the provider takes
+# it, and is labelled only after (Stripe updates a card once a customer saved it).
+UNLOCK_EVENTS = {PAYMENT_SUCCEEDED, PAYMENT_FAILED}
 # The provider's error code when the cardholder did not pass their bank's check. It gives no
 # decline code then; the email names the reason in these words.
 AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
@@ -50,8 +51,6 @@ PAYMENT_ID = re.compile(r"^pi_[A-Za-z0-9_]{1,100}$")
 PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,100}$")
 DECLINE_CODE = re.compile(r"^[a-z_]{1,60}$")
 BUSINESS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-# A charge's attempt (a number, or an element instance key) or the provider's payment id.
-CHARGE = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 
 
 def _string(obj: dict, path: str, pattern: re.Pattern) -> str:
@@ -65,7 +64,7 @@ def _string(obj: dict, path: str, pattern: re.Pattern) -> str:
 
 
 def _unlock_of(obj: dict) -> str | None:
-    """The unlock whose payment or card the event's object is, or None when it is no unlock's."""
+    """The unlock whose payment the event's object is, or None when it is no unlock's."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict) or metadata.get("unlock_id") is None:
         return None
@@ -103,25 +102,17 @@ def payment_event():
     if event.type == PAYMENT_SUCCEEDED:
         payment_id = _string(obj, "id", PAYMENT_ID)
         return published_response(hireflow().payment_confirmed(event.id, payment_id), "payment-confirmed")
-    if event.type == PAYMENT_FAILED:
-        payment_id = _string(obj, "id", PAYMENT_ID)
-        error = obj.get("last_payment_error")
-        decline_code = error.get("decline_code") if isinstance(error, dict) else None
-        if decline_code is None and isinstance(error, dict) and error.get("code") == AUTHENTICATION_FAILURE:
-            decline_code = AUTHENTICATION_FAILED
-        if not (isinstance(decline_code, str) and DECLINE_CODE.match(decline_code)):
-            decline_code = None  # the email then says "declined"
-        card = obj.get("payment_method")
-        card = card if isinstance(card, str) and PAYMENT_METHOD_ID.match(card) else None
-        published = hireflow().payment_failed(event.id, payment_id, decline_code, unlock_id, card)
-        return published_response(published, "payment-failed")
-    payment_method = _string(obj, "id", PAYMENT_METHOD_ID)  # payment_method.attached
-    # The declined charge the card answers, as hireflow labelled the card when it saved it:
-    # the card page published this card for it already, under the same message id.
-    after_charge = obj["metadata"].get("after_charge")
-    after_charge = after_charge if isinstance(after_charge, str) and CHARGE.match(after_charge) else None
-    published = hireflow().payment_method_updated(unlock_id, payment_method, after_charge)
-    return published_response(published, "payment-method-updated")
+    payment_id = _string(obj, "id", PAYMENT_ID)  # payment_intent.payment_failed
+    error = obj.get("last_payment_error")
+    decline_code = error.get("decline_code") if isinstance(error, dict) else None
+    if decline_code is None and isinstance(error, dict) and error.get("code") == AUTHENTICATION_FAILURE:
+        decline_code = AUTHENTICATION_FAILED
+    if not (isinstance(decline_code, str) and DECLINE_CODE.match(decline_code)):
+        decline_code = None  # the email then says "declined"
+    card = obj.get("payment_method")
+    card = card if isinstance(card, str) and PAYMENT_METHOD_ID.match(card) else None
+    published = hireflow().payment_failed(event.id, payment_id, decline_code, unlock_id, card)
+    return published_response(published, "payment-failed")
 
 
 def _ignored(why: str):
