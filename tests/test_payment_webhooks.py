@@ -192,19 +192,6 @@ def test_a_saved_card_is_attached_once_then_labelled_with_the_unlock(sandbox_wit
     assert len(sandbox_events(sandbox_with_webhooks)) == 1
 
 
-def test_the_sandbox_updates_a_card_only_once_a_customer_saved_it(sandbox_with_webhooks):
-    answer = requests.post(
-        f"{sandbox_with_webhooks.url}/v1/payment_methods/pm_1NeverSaved",
-        data={"metadata[unlock_id]": "unl_1"},
-        headers={"Authorization": f"Bearer {API_KEY}"},
-        timeout=5,
-    )
-    assert answer.status_code == 400
-    assert answer.json()["error"]["message"] == (
-        "You must save this PaymentMethod to a customer before you can update it."
-    )
-
-
 def test_the_same_card_saved_after_another_declined_charge_is_attached_again(sandbox_with_webhooks, receiver):
     unlock_id = unique_key("unl")
     gw = gateway(sandbox_with_webhooks)

@@ -162,14 +162,27 @@ def test_a_declined_payment_cancelled_later_keeps_why_it_was_declined(sandbox):
     assert intent["last_payment_error"]["decline_code"] == "insufficient_funds"
 
 
-def test_the_sandbox_search_refuses_a_query_it_does_not_speak(sandbox):
-    response = requests.get(
-        f"{sandbox.url}/v1/payment_intents/search",
-        params={"query": "amount>100"},
-        headers={"Authorization": f"Bearer {API_KEY}"},
-        timeout=5,
+def call_api(sandbox, method: str, path: str, **kwargs) -> requests.Response:
+    """One request to the sandbox's Stripe-style API, as hireflow's key."""
+    return requests.request(
+        method, f"{sandbox.url}{path}", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5, **kwargs
     )
+
+
+def test_the_sandbox_search_refuses_a_query_it_does_not_speak(sandbox):
+    response = call_api(sandbox, "GET", "/v1/payment_intents/search", params={"query": "amount>100"})
     assert response.status_code == 400 and response.json()["error"]["param"] == "query"
+
+
+def test_the_sandbox_updates_a_card_only_once_a_customer_saved_it(sandbox):
+    unsaved = call_api(sandbox, "POST", "/v1/payment_methods/pm_1NeverSaved", data={"metadata[a]": "b"})
+    assert unsaved.status_code == 400
+    assert unsaved.json()["error"]["message"] == (
+        "You must save this PaymentMethod to a customer before you can update it."
+    )
+    call_api(sandbox, "POST", "/v1/payment_methods/pm_1NeverSaved/attach", data={"customer": "cus_1"})
+    saved = call_api(sandbox, "POST", "/v1/payment_methods/pm_1NeverSaved", data={"metadata[a]": "b"})
+    assert saved.status_code == 200 and saved.json()["metadata"] == {"a": "b"}
 
 
 def test_a_declined_card_raises_payment_declined_and_stays_declined_on_retry(sandbox):
