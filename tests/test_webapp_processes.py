@@ -529,7 +529,7 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
     wait_until_completed(process_engine.client, instance)
     assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
 
-    # The provider's payment_method.attached webhook comes too, and charges nothing more.
+    # The provider's payment_method.attached webhook comes too: left alone, it charges nothing.
     def card_events():
         employer_id = employer_email.split("@")[0]  # the customer at the provider
         return [
@@ -550,9 +550,9 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
 def test_the_same_card_saved_again_after_another_decline_is_charged_again(
     web, process_engine, local_world, provider_webhooks
 ):
-    # Declined for want of funds, the employer saves the same card once they have them. The
+    # Declined, the employer saves the same card again (say, once the funds are there). The
     # provider replayed its first attach for that (no new webhook), and the unlock waited
-    # for nothing until it was cancelled. Page and webhook together charge once per save.
+    # for nothing until it was cancelled. With the provider's webhooks on, each save charges once.
     accepted, employer_email, _ = start_unlock(web, local_world, "pm_card_chargeDeclined")
     instance, location = accepted.json["processInstanceKey"], accepted.headers["Location"]
     wait_until_element(process_engine.client, instance, "AwaitNewCard")
