@@ -21,11 +21,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HIREFLOW_LOG_FORMAT=json
 WORKDIR /app
 # Dependencies first, from pyproject.toml's pinned lists at constraints.txt's versions, so a
-# code change reuses this layer.
+# code change reuses this layer. urllib3-future (caldav's niquests needs it) is built with
+# URLLIB3_NO_OVERRIDE, so it does not replace urllib3 under requests and boto3 (see Makefile).
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres'] + p['optional-dependencies']['s3']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt \
+ && URLLIB3_NO_OVERRIDE=1 pip install --no-cache-dir --no-binary urllib3-future -c constraints.txt -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt constraints.txt
 COPY hireflow ./hireflow
 COPY job_workers ./job_workers

@@ -26,12 +26,21 @@ help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
 
 # Every distribution at the version constraints.txt pins (`make lock` writes it).
-PIP_INSTALL := $(PY) -m pip install --progress-bar on -c constraints.txt
+# caldav needs niquests, which needs urllib3-future: its wheel writes its fork over urllib3
+# (and a .pth file copies it there again at every start), so requests, the payment
+# adapter's HTTP client, and boto3 would run on the fork. Built from source with
+# URLLIB3_NO_OVERRIDE it installs as urllib3_future alone, which niquests then uses.
+PIP_INSTALL := URLLIB3_NO_OVERRIDE=1 $(PY) -m pip install --progress-bar on --no-binary urllib3-future \
+	-c constraints.txt
+# A venv made before that holds the fork where urllib3 belongs; pip would keep it.
+REMOVE_URLLIB3_FORK := if [ -e "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/urllib3_future.pth" ]; \
+	then echo "==> Removing urllib3-future's copy over urllib3"; $(PY) -m pip uninstall --yes --quiet urllib3-future urllib3; fi
 
-$(INSTALLED): pyproject.toml constraints.txt
+$(INSTALLED): pyproject.toml constraints.txt Makefile
 	@echo "==> Creating $(VENV) and installing hireflow with its pinned dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
+	@$(REMOVE_URLLIB3_FORK)
 	$(PIP_INSTALL) -e '.[dev]'
 	@touch $@
 

@@ -5,6 +5,7 @@ fail when pyproject.toml changed without ``make lock``, and when the environment
 run in was not installed from the lock.
 """
 
+import sysconfig
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -75,3 +76,24 @@ def test_what_the_tests_run_with_is_what_the_lock_pins():
         if Version(metadata.version(name)) != locked[name]
     }
     assert not differing, f"installed (first) against locked versions: {differing}; run `make venv`"
+
+
+def test_requests_runs_on_urllib3_and_caldav_on_its_own_fork():
+    """urllib3-future, which caldav brings in through niquests, must not replace urllib3.
+
+    Its wheel writes its fork over urllib3's files and a ``.pth`` file copies it back at every
+    start, so the payment adapter's ``requests`` and boto3 would run on code they were not
+    made for. The Makefile and the Dockerfile build it with ``URLLIB3_NO_OVERRIDE``.
+    """
+    import urllib3
+    from niquests import _compat as niquests_compat
+    from requests import adapters
+
+    fork_mark = Path(sysconfig.get_path("purelib")) / "urllib3_future.pth"
+    assert not fork_mark.exists(), f"{fork_mark} copies the fork over urllib3: run `make venv`"
+    assert urllib3.__version__ == metadata.version("urllib3"), (
+        f"urllib3 {metadata.version('urllib3')} is installed, but `import urllib3` gives "
+        f"{urllib3.__version__} (urllib3-future's): run `make venv`"
+    )
+    assert adapters.PoolManager is urllib3.PoolManager
+    assert niquests_compat.urllib3_future is not None, "niquests found no urllib3_future of its own"
