@@ -2593,6 +2593,10 @@ def test_a_candidate_search_names_what_is_wrong_with_its_question(tmp_path):
     too_many = quote(",".join(list(SKILLS)[:11]))  # c++ and c# among them
     assert "at most 10 skills at once" in web.get(f"/api/candidates?skills={too_many}").json["detail"]
     assert web.get(f"/api/candidates?skills={quote('C++, c#')}").status_code == 200
+    # Known skills, but longer than the document's maxLength of 500.
+    too_long = web.get("/api/candidates?skills=" + "python," * 72)
+    assert refused_field(too_long) == (400, "skills")
+    assert "at most 500 characters" in too_long.json["detail"]
 
 
 def test_a_candidate_search_takes_a_skill_as_resumes_write_it(tmp_path):
@@ -2688,6 +2692,10 @@ def test_a_job_board_finds_the_postings_that_ask_for_skills(tmp_path, store_url)
     refused = web.get("/api/postings?skills=cobol")
     assert refused_field(refused) == (400, "skills")
     assert "it knows: python, java" in refused.json["invalid_params"][0]["reason"]
+    # Known skills, but longer than the document's maxLength of 500.
+    too_long = web.get("/api/postings?skills=" + "python," * 72)
+    assert refused_field(too_long) == (400, "skills")
+    assert "at most 500 characters" in too_long.json["detail"]
 
 
 def test_an_employer_sees_the_candidates_who_fit_a_posting_best_and_why(tmp_path, store_url):

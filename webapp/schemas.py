@@ -351,12 +351,17 @@ def known_skills(listed: str) -> str:
     return ",".join(names)
 
 
+# The length limit sits inside the type, before the validator: on `Annotated[str,
+# AfterValidator(...)] | None`, pydantic puts a Field's max_length in the schema but never
+# checks it (a 1,400-character list of known skills went through).
+SkillsAskedFor = Annotated[str, Field(max_length=500), AfterValidator(known_skills)]
+
+
 class CandidateSearch(Strict):
     """Which candidates to find (``GET /api/candidates``): by skill and experience, never by contact."""
 
-    skills: Annotated[str, AfterValidator(known_skills)] | None = Field(
+    skills: SkillsAskedFor | None = Field(
         None,
-        max_length=500,
         description="Comma-separated skills a candidate must all have, by name or as resumes write them "
         "(python, sql, machine learning, k8s, ...; any case). Absent: any skills.",
     )
@@ -405,9 +410,8 @@ class FittingQuery(Strict):
 class PostingSearch(Strict):
     """Which page of the open postings to list (``GET /api/postings``)."""
 
-    skills: Annotated[str, AfterValidator(known_skills)] | None = Field(
+    skills: SkillsAskedFor | None = Field(
         None,
-        max_length=500,
         description="Comma-separated skills a posting must all ask for, required or nice to have, "
         "by name or as resumes write them (python, sql, k8s, ...; any case). Absent: any skills.",
     )
