@@ -28,6 +28,10 @@ from schemathesis.generation import GenerationMode
 
 from tests.web_helpers import ADMIN
 from webapp.openapi import openapi_document
+from webapp.schemas import IDENTIFIER
+
+# The path ids the routes check with webapp.http.path_id (items' business ids are looked up).
+CHECKED_PATH_IDS = {"posting_id", "candidate_id", "employer_id", "username"}
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
@@ -171,6 +175,24 @@ def test_the_document_is_valid_openapi(web):
     references = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(document)))
     schemas = {f"#/components/schemas/{name}" for name in document["components"]["schemas"]}
     assert references and references <= schemas, references - schemas
+
+
+def test_an_id_in_the_path_is_documented_as_the_routes_check_it(web):
+    """A client learns from the document which ids the API takes, not from its 400s."""
+    documented = [
+        (f"{method.upper()} {path}", parameter["schema"], operation["responses"])
+        for path, item in openapi_document()["paths"].items()
+        for method, operation in item.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path" and parameter["name"] in CHECKED_PATH_IDS
+    ]
+    assert len(documented) > 10
+    for label, schema, responses in documented:
+        assert schema == {"type": "string", "pattern": IDENTIFIER}, label
+        assert "400" in responses, label
+    refused = web.get("/api/postings/-p1", headers=ADMIN)  # not starting with a letter or digit
+    assert refused.status_code == 400
+    assert refused.json["invalid_params"][0]["name"] == "posting_id"
 
 
 @pytest.mark.parametrize(

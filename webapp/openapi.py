@@ -12,7 +12,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from webapp.blueprints.admin import ADMIN_PAGE
-from webapp.schemas import ENGINE_KEY, REQUEST_MODELS, EmployerRequest, InterviewerRequest, PostingRequest
+from webapp.schemas import (
+    ENGINE_KEY,
+    IDENTIFIER,
+    REQUEST_MODELS,
+    EmployerRequest,
+    InterviewerRequest,
+    PostingRequest,
+)
 
 PROBLEM = "application/problem+json"
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -872,8 +879,8 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _path_id(name: str) -> dict[str, Any]:
-    """An id in the URL's path, as the routes' ``<name>`` take it."""
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    """An id in the URL's path, as the routes check it (``webapp.http.path_id``: 400 otherwise)."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": IDENTIFIER}}
 
 
 POSTING_ID = _path_id("posting_id")
