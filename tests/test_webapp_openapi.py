@@ -195,6 +195,21 @@ def test_an_id_in_the_path_is_documented_as_the_routes_check_it(web):
     assert refused.json["invalid_params"][0]["name"] == "posting_id"
 
 
+def test_a_query_parameter_a_route_needs_is_documented_as_required(web):
+    required = {
+        (f"{method.upper()} {path}", parameter["name"])
+        for path, item in openapi_document()["paths"].items()
+        for method, operation in item.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query" and parameter["required"]
+    }
+    # Who asks for a candidate's contact details is no option (it was documented as one).
+    assert required == {("GET /api/candidates/{candidate_id}/contact", "employer_id")}
+    refused = web.get("/api/candidates/ada/contact", headers=ADMIN)
+    assert refused.status_code == 400
+    assert refused.json["invalid_params"] == [{"name": "employer_id", "reason": "Field required"}]
+
+
 @pytest.mark.parametrize(
     ("body", "valid"),
     [

@@ -858,8 +858,9 @@ def _message(summary: str) -> dict[str, Any]:
 
 
 def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """A query model's fields as query parameters, each optional (a None default: left out)."""
+    """A query model's fields as query parameters: required as the model requires them."""
     parameters = []
+    required = set(model_schema.get("required", []))
     for name, field in model_schema["properties"].items():
         # pydantic writes "X or None" as anyOf [X, null]; a query parameter is absent instead.
         schema = next((s for s in field.get("anyOf", []) if s.get("type") != "null"), field)
@@ -870,7 +871,8 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "in": "query",
-                "required": False,
+                # Optional ones have a default (None: left out).
+                "required": name in required,
                 "description": field["description"],
                 "schema": schema,
             }
