@@ -19,6 +19,7 @@ def test_a_signature_over_the_raw_body_verifies():
     ("header", "body", "reason"),
     [
         (None, BODY, "missing"),
+        ("", BODY, "missing"),  # sent empty (the OpenAPI document's minLength 1)
         ("v1=abc", BODY, "needs t="),
         (f"t={NOW}", BODY, "needs t="),
         (sign(BODY, "whsec_other", NOW), BODY, "no signature matches"),

@@ -1290,7 +1290,8 @@ def openapi_document() -> dict[str, Any]:
                         "name": "Stripe-Signature",
                         "in": "header",
                         "required": True,
-                        "schema": {"type": "string"},
+                        # Empty is as missing: refused.
+                        "schema": {"type": "string", "minLength": 1},
                         "description": "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>",
                     }
                 ],
