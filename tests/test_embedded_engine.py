@@ -19,7 +19,7 @@ from pyzeebe.proto.gateway_pb2 import ActivateJobsRequest, PublishMessageRequest
 from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
 from bench.models import bench_process
-from hireflow.camunda_rest import CamundaRestClient
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine import find_java
 from hireflow.engine.embedded import (
     EMBEDDED_DIR,
@@ -202,6 +202,19 @@ def test_clients_reading_the_history_at_once_each_get_every_record(process_engin
     assert all(str(key) in seen for key in created)
     for key in created:
         writer.cancel_process_instance(key)
+
+
+@pytest.mark.engine
+def test_a_rejection_is_worded_as_rest_v2_words_it(process_engine):
+    """Its code as the title, the engine's reason as the detail: what the webapp shows."""
+    with pytest.raises(CamundaApiError) as refused:
+        process_engine.client.create_process_instance("no-such-process")
+    assert refused.value.status == 404
+    assert refused.value.detail["title"] == "NOT_FOUND"
+    assert refused.value.detail["detail"] == (
+        "Command 'CREATE' rejected with code 'NOT_FOUND': Expected to find process definition"
+        " with process ID 'no-such-process', but none found"
+    )
 
 
 @pytest.mark.engine

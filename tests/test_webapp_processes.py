@@ -156,6 +156,18 @@ def test_an_admin_start_with_the_same_business_key_starts_one_instance(web, proc
     )
     assert changed.status_code == 409 and "business key of its own" in changed.json["detail"]
     assert web.post("/api/admin/process-instances", json=body).status_code == 401
+    unknown = web.post(
+        "/api/admin/process-instances",
+        json={**body, "processDefinitionId": "no-such-process"},
+        headers=ADMIN,
+    )
+    assert unknown.status_code == 400
+    assert unknown.json["invalid_params"] == [
+        {
+            "name": "processDefinitionId",
+            "reason": "no process 'no-such-process' is deployed (GET /api/admin/processes lists them)",
+        }
+    ]
     listed = web.get("/api/admin/processes", headers=ADMIN).json["items"]
     assert {"resume-upload", "resume-unlock"} <= {p["processDefinitionId"] for p in listed}
 

@@ -1466,7 +1466,7 @@ def openapi_document() -> dict[str, Any]:
                     "400": INVALID,
                     "409": CONFLICT,
                     "415": UNSUPPORTED,
-                    "422": _problem("The engine refused: no such process, or bad variables."),
+                    "422": _problem("The engine refused the variables."),
                     "503": UNAVAILABLE,
                     **ADMIN_ERRORS,
                 },

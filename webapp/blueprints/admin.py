@@ -119,7 +119,15 @@ def start_instance():
     """Start a process with JSON variables; the same business key never starts two."""
     start = json_body(StartRequest)
     variables = {**start.variables, "business_key": start.businessKey}
-    started = hireflow().gateway.start_once(start.processDefinitionId, "business_key", variables)
+    try:
+        started = hireflow().gateway.start_once(start.processDefinitionId, "business_key", variables)
+    except EngineRejected as exc:
+        if exc.status == 404:  # the engine knows no such process
+            raise invalid_field(
+                "processDefinitionId",
+                f"no process {start.processDefinitionId!r} is deployed (GET /api/admin/processes lists them)",
+            ) from exc
+        raise
     body = {
         "processDefinitionId": start.processDefinitionId,
         "businessKey": start.businessKey,

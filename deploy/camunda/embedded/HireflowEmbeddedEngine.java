@@ -934,7 +934,14 @@ public class HireflowEmbeddedEngine {
       }
     } catch (Exception e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      respond(exchange, httpStatus(cause), Map.of("title", cause.getClass().getSimpleName(), "detail", String.valueOf(cause.getMessage())));
+      // As REST v2 answers a rejection: its code as the title, the engine's reason as the
+      // detail (not "io.grpc.StatusRuntimeException: NOT_FOUND: ..."). Other failures keep
+      // their class and message.
+      Status status = Status.fromThrowable(cause);
+      boolean rejection = status.getCode() != Status.Code.UNKNOWN && status.getDescription() != null;
+      String title = rejection ? status.getCode().name() : cause.getClass().getSimpleName();
+      String detail = rejection ? status.getDescription() : String.valueOf(cause.getMessage());
+      respond(exchange, httpStatus(cause), Map.of("title", title, "detail", detail));
     }
   }
 
