@@ -257,6 +257,16 @@ def test_json_fields_take_only_their_own_json_type(offline):
         "/api/admin/employers/acme/credits", json={"amount": "5", "reference": "order-1"}, headers=ADMIN
     )
     assert refused_field(a_string) == (400, "amount")
+    a_fraction = client.post(
+        "/api/admin/employers/acme/credits", json={"amount": 5.5, "reference": "order-1"}, headers=ADMIN
+    )
+    assert refused_field(a_fraction) == (400, "amount")
+    # 5.0 is the integer 5 to JSON Schema (schemathesis' CLI sent it), and to the API.
+    whole = client.post(
+        "/api/admin/employers/acme/credits", json={"amount": 5.0, "reference": "order-1"}, headers=ADMIN
+    )
+    assert whole.status_code == 201, whole.json
+    assert whole.json["balance"] == 5
     posting = {"employer_id": "acme", "title": "Engineer"}
     a_number = client.put("/api/admin/postings/p-1", json={**posting, "open": 1}, headers=ADMIN)
     assert refused_field(a_number) == (400, "open")

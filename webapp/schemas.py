@@ -10,10 +10,29 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from hireflow.skills import SKILL_BY_ALIAS, SKILLS, canonical_skill
 from job_workers.incidents import EVERY_CAUSE
+
+
+def _whole_number(value: Any) -> Any:
+    """619.0 as 619: JSON Schema counts it an integer, and some JSON writers send it so."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer of a JSON body. Strict still: true, "5" and 5.5 are refused.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -217,7 +236,7 @@ class InterviewRequest(Strict):
         "application's posting.",
     )
     panel: list[PanelMember] = Field(min_length=1, max_length=PANEL_MAX)
-    round: int = Field(default=1, ge=1, le=20)
+    round: WholeNumber = Field(default=1, ge=1, le=20)
     candidate_timezone: TimeZone | None = Field(
         None,
         description="Where the candidate lives: slots are offered between 8:00 and 20:00 there, and "
@@ -267,7 +286,7 @@ class PostingRequest(Strict):
     nice_to_have_skills: PostingSkills = Field(
         default_factory=list, description="Skills that raise an applicant's score."
     )
-    min_years: int = Field(default=0, ge=0, le=50)
+    min_years: WholeNumber = Field(default=0, ge=0, le=50)
     recruiter_team_email: Email | None = Field(
         None,
         description="The recruiters who screen its applications, for applications that name none.",
@@ -318,7 +337,7 @@ class EmployerRequest(Strict):
 class CreditTopUp(Strict):
     """Admin: add credits an employer bought, once per purchase."""
 
-    amount: int = Field(ge=1, le=100_000, description="How many credits were bought.")
+    amount: WholeNumber = Field(ge=1, le=100_000, description="How many credits were bought.")
     reference: Purchase = Field(
         description="The purchase (an order or invoice id), unique per employer: a top-up repeated "
         "with the same reference adds nothing."
@@ -466,6 +485,7 @@ BatchLimit = Annotated[
         description="At most this many in one request, so it answers before a proxy gives up; "
         "left in the answer says how many remain for the next.",
     ),
+    BeforeValidator(_whole_number),
 ]
 
 # The causes an incident message of the worker pool can start with (job_workers.incidents).
