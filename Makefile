@@ -44,7 +44,7 @@ $(INSTALLED): pyproject.toml constraints.txt Makefile
 	$(PIP_INSTALL) -e '.[dev]'
 	@touch $@
 
-venv: $(INSTALLED)  ## Create the virtualenv and install (once; again when pyproject.toml or constraints.txt changes).
+venv: $(INSTALLED)  ## Create the virtualenv and install (once; again when pyproject.toml, constraints.txt or the Makefile changes).
 
 # Not on `venv`: that installs with the old lock, which a changed pin may contradict.
 lock:  ## Re-resolve every dependency's version into constraints.txt (after editing pyproject.toml).
