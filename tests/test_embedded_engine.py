@@ -30,6 +30,7 @@ from hireflow.engine.embedded import (
     _Projection,
     embedded_version,
     fetch_embedded,
+    free_ports,
 )
 from tests.engine_helpers import cancel_if_running, process_variable, wait_for_incident, wait_until_completed
 
@@ -468,6 +469,15 @@ def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path):
     with pytest.raises(RuntimeError, match="is damaged at byte"):
         engine.start()
     assert state_file.read_bytes() == bytes(damaged)  # left as it was, for a person to look at
+
+
+def test_ports_chosen_together_are_all_different_and_free():
+    for _ in range(50):  # the kernel hands out a just-closed port again, now and then
+        ports = free_ports(6)
+        assert len(set(ports)) == 6, ports
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # free once chosen: nothing holds it
 
 
 def test_an_engine_whose_port_is_taken_is_refused_before_it_starts(tmp_path):

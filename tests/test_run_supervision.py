@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hireflow.engine.embedded import free_port
+from hireflow.engine.embedded import free_ports
 from hireflow.paths import PROJECT_ROOT
 from hireflow.run import run_components
 
@@ -27,10 +27,8 @@ sys.exit(run.run_components(components=components))
 
 def start_supervisor(pids: Path, *components: str) -> subprocess.Popen:
     # Ports of their own, so a `make run` on this machine does not fail the port check.
-    ports = {
-        name: str(free_port())
-        for name in ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
-    }
+    names = ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
+    ports = {name: str(port) for name, port in zip(names, free_ports(len(names)), strict=True)}
     env = {**os.environ, **ports, "STAND_IN_PIDS": str(pids), "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen(
         [sys.executable, "-c", RUN_COMPONENTS, *components],
@@ -105,8 +103,9 @@ def test_the_step_after_start_sees_the_components_running_and_a_failure_in_it_st
     tmp_path, monkeypatch
 ):
     # make run gives back a lost engine's card charges there: the payment sandbox must be up.
-    for name in ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT"):
-        monkeypatch.setenv(name, str(free_port()))
+    names = ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
+    for name, port in zip(names, free_ports(len(names)), strict=True):
+        monkeypatch.setenv(name, str(port))
     monkeypatch.setenv("STAND_IN_PIDS", str(tmp_path))
     seen = {}
 

@@ -9,6 +9,7 @@ the questions process tests ask of REST v2, from the engine's own records.
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import subprocess
 import sys
@@ -88,9 +89,22 @@ def _listening(port: int) -> bool:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now (another process may take it before it is used)."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports.
+
+    Each socket stays bound until all are chosen: ports asked for one by one, each socket
+    closed at once, may come back twice (a chaos run once gave its webapp and its mail
+    capture the same port, and the webapp could not start).
+    """
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 class EmbeddedEngine:
@@ -114,8 +128,9 @@ class EmbeddedEngine:
         self.lib_dir = lib_dir
         self.java = java
         self.log_path = log_path
-        self.grpc_port = grpc_port or free_port()
-        self.control_port = control_port or free_port()
+        spare_ports = free_ports(2)
+        self.grpc_port = grpc_port or spare_ports[0]
+        self.control_port = control_port or spare_ports[1]
         self.state_file = state_file
         self._process: subprocess.Popen | None = None
 
