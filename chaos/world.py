@@ -31,7 +31,7 @@ from hireflow.engine.embedded import (
     EmbeddedEngineClient,
     embedded_version,
     fetch_embedded,
-    free_ports,
+    free_ports_for,
 )
 from hireflow.engine.process import engine_pid
 from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR
@@ -297,8 +297,7 @@ def open_world(
     engine = start_engine(root, out=out)
     stack.callback(engine.close)
     engine.client.deploy(model_files())
-    names = ("payments", "mail", "pool", "web")
-    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    ports = free_ports_for(("payments", "mail", "pool", "web"))
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env = {
         **os.environ,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hireflow.engine.embedded import free_ports
+from hireflow.engine.embedded import free_ports_for
 from hireflow.paths import PROJECT_ROOT
 from tests.deploy_files import Stage, dockerfile_stages
 
@@ -27,9 +27,7 @@ LOCAL_ONLY = {"HIREFLOW_WEB_HOST", "HIREFLOW_WORKER_STATUS_HOST", "HIREFLOW_SAND
 
 def localise(stage: Stage, tmp_path: Path, process_engine) -> tuple[list[str], list[str], dict[str, str]]:
     """The stage's command, health check and environment, fitted to this machine."""
-    ports = {
-        port: str(chosen) for port, chosen in zip(stage.exposed, free_ports(len(stage.exposed)), strict=True)
-    }
+    ports = {port: str(chosen) for port, chosen in free_ports_for(stage.exposed).items()}
 
     def fit(token: str) -> str:
         if token == "python":

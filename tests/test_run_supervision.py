@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hireflow.engine.embedded import free_ports
+from hireflow.engine.embedded import free_ports_for
 from hireflow.paths import PROJECT_ROOT
 from hireflow.run import run_components
 
@@ -24,11 +24,13 @@ components = [tuple(c.split("=")) for c in sys.argv[1:]]
 sys.exit(run.run_components(components=components))
 """
 
+# The ports run_components checks before it starts anything.
+PORT_VARIABLES = ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
+
 
 def start_supervisor(pids: Path, *components: str) -> subprocess.Popen:
     # Ports of their own, so a `make run` on this machine does not fail the port check.
-    names = ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
-    ports = {name: str(port) for name, port in zip(names, free_ports(len(names)), strict=True)}
+    ports = {name: str(port) for name, port in free_ports_for(PORT_VARIABLES).items()}
     env = {**os.environ, **ports, "STAND_IN_PIDS": str(pids), "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen(
         [sys.executable, "-c", RUN_COMPONENTS, *components],
@@ -103,8 +105,7 @@ def test_the_step_after_start_sees_the_components_running_and_a_failure_in_it_st
     tmp_path, monkeypatch
 ):
     # make run gives back a lost engine's card charges there: the payment sandbox must be up.
-    names = ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
-    for name, port in zip(names, free_ports(len(names)), strict=True):
+    for name, port in free_ports_for(PORT_VARIABLES).items():
         monkeypatch.setenv(name, str(port))
     monkeypatch.setenv("STAND_IN_PIDS", str(tmp_path))
     seen = {}

@@ -107,6 +107,12 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
+def free_ports_for(names: Iterable[str]) -> dict[str, int]:
+    """A different free port for each name (a server's, or the variable that gives it one)."""
+    names = list(names)
+    return dict(zip(names, free_ports(len(names)), strict=True))
+
+
 class EmbeddedEngine:
     """One embedded engine process: start it, wait for it, stop it.
 
