@@ -184,7 +184,7 @@ class JobPosting(Base):
     """A job posting and what it asks for; matching scores applications against it."""
 
     __tablename__ = "job_postings"
-    # An employer's postings, by id (webapp.domain.employer_postings).
+    # An employer's postings, by id (webapp.domain.listings).
     __table_args__ = (Index("ix_job_postings_employer", "employer_id", "posting_id"),)
 
     posting_id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -282,7 +282,7 @@ class BusinessRecord(Base):
     """
 
     __tablename__ = "business_records"
-    # Newest change first, as the UI lists items a page at a time (see webapp.domain.find_items).
+    # Newest change first, as the UI lists items a page at a time (see webapp.domain.listings).
     # A posting's applications, newest change first, the same way (posting_applications);
     # an employer's unlocks too (employer_unlocks).
     __table_args__ = (
@@ -302,10 +302,10 @@ class BusinessRecord(Base):
     # candidate's items and an application's interviews are found without reading them all.
     belongs_to: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     # The job posting of an application, from its details like belongs_to: a posting's
-    # applications are found by index, for its employer (webapp.domain.posting_applications).
+    # applications are found by index, for its employer (webapp.domain.listings).
     posting_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # The employer of an unlock, from its details the same way: an employer's unlocks are
-    # found by index, for its own pages (webapp.domain.employer_unlocks).
+    # found by index, for its own pages (webapp.domain.listings).
     employer_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 

@@ -54,7 +54,7 @@ def test_connections_the_server_dropped_are_replaced_not_handed_out(postgres_ser
 def test_items_are_found_by_a_detail_on_sqlite_and_postgresql(store_url):
     """The candidate's erasure finds their items by a value inside the JSON details."""
     from hireflow.store import BusinessRecord, utcnow
-    from webapp.domain import _records_mentioning
+    from webapp.domain.records import records_mentioning
 
     db = Database(store_url)
     db.create_schema()
@@ -70,18 +70,18 @@ def test_items_are_found_by_a_detail_on_sqlite_and_postgresql(store_url):
                 )
             )
     with db.sessions() as session:
-        found = _records_mentioning(session, ("resume",), "candidate_id", "cand_1")
+        found = records_mentioning(session, ("resume",), "candidate_id", "cand_1")
         assert [r.business_id for r in found] == ["res_1"]
-        wildcard = _records_mentioning(session, ("resume",), "candidate_id", "cand%1")
+        wildcard = records_mentioning(session, ("resume",), "candidate_id", "cand%1")
         assert [r.business_id for r in wildcard] == ["res_3"]
-        assert _records_mentioning(session, ("application",), "candidate_id", "cand_1") == []
+        assert records_mentioning(session, ("application",), "candidate_id", "cand_1") == []
 
 
 def test_a_record_knows_whose_item_it_is_through_every_write(store_url):
     """``belongs_to``, which the lookups of a candidate's items and an application's interviews read."""
     from hireflow.store import BusinessRecord
     from job_workers.records import record_details, record_status
-    from webapp.domain import _records_belonging_to
+    from webapp.domain.records import records_belonging_to
 
     db = Database(store_url)
     db.create_schema()
@@ -91,21 +91,19 @@ def test_a_record_knows_whose_item_it_is_through_every_write(store_url):
     record_details(db, "interview", "int_2", "requested", application_id="app_1")  # then the webapp
 
     with db.sessions() as session:
-        assert [r.business_id for r in _records_belonging_to(session, ("application",), "ada")] == ["app_1"]
-        interviews = _records_belonging_to(session, ("interview",), "app_1")
+        assert [r.business_id for r in records_belonging_to(session, ("application",), "ada")] == ["app_1"]
+        interviews = records_belonging_to(session, ("interview",), "app_1")
         assert sorted(r.business_id for r in interviews) == ["int_1", "int_2"]
-        assert (
-            _records_belonging_to(session, ("interview",), "ada") == []
-        )  # an interview is its application's
+        assert records_belonging_to(session, ("interview",), "ada") == []  # an interview is its application's
     with db.sessions.begin() as session:
         session.get(BusinessRecord, ("application", "app_1")).details = {"erased_at": "now"}  # an erasure
     with db.sessions() as session:
-        assert _records_belonging_to(session, ("application",), "ada") == []
+        assert records_belonging_to(session, ("application",), "ada") == []
 
 
 def test_records_a_release_before_the_owner_column_wrote_are_still_found(store_url):
     """During a rolling update the release before migration 0005 inserts records without ``belongs_to``."""
-    from webapp.domain import _records_belonging_to
+    from webapp.domain.records import records_belonging_to
 
     db = Database(store_url)
     db.create_schema()
@@ -118,7 +116,7 @@ def test_records_a_release_before_the_owner_column_wrote_are_still_found(store_u
             {"details": '{"candidate_id": "ada_1", "posting_id": "p"}'},
         )
     with db.sessions() as session:
-        assert [r.business_id for r in _records_belonging_to(session, ("application",), "ada_1")] == [
+        assert [r.business_id for r in records_belonging_to(session, ("application",), "ada_1")] == [
             "app_old"
         ]
-        assert _records_belonging_to(session, ("application",), "ada") == []  # a prefix is not the owner
+        assert records_belonging_to(session, ("application",), "ada") == []  # a prefix is not the owner

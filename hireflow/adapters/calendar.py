@@ -1,7 +1,7 @@
 """Interview calendar: free slots for a panel, idempotent booking and cancelling, ICS invitations.
 
 ``CalDavCalendar`` works with the interviewers' own calendars over CalDAV
-(``HIREFLOW_CALDAV_URL``); the local default, ``StoreCalendar``, keeps the panel's
+(``HIREFLOW_CALDAV_CALENDAR_URL``); the local default, ``StoreCalendar``, keeps the panel's
 bookings in the domain store only. Time is on a grid of
 ``cell`` minutes (30 by default). A booking holds every cell it covers for each
 interviewer, and a unique constraint on (interviewer, cell) makes a double booking

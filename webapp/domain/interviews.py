@@ -1,0 +1,198 @@
+"""Interview scheduling: ``interview-scheduling`` started, a slot link followed, an interview cancelled."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from hireflow.adapters.calendar import Slot
+from hireflow.adapters.email import readable_time
+from hireflow.constants import Message, ProcessId, Var
+from hireflow.store import CalendarBooking, Interviewer, JobPosting
+from job_workers.records import SLOT_CHOSEN, record_details
+from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
+from webapp.domain.records import FINAL_STATUSES, Accepted
+from webapp.problems import Problem, invalid_field
+from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
+
+
+@dataclass(frozen=True)
+class SlotOffer:
+    """What a slot link offers, for the confirmation page."""
+
+    interview_id: str
+    slot: dict
+    status: str | None
+    booked: dict | None = None  # the slot booked for the interview, once one is
+    timezone: str | None = None  # the candidate's, when the request gave it: times are shown there
+    chosen: dict | None = None  # the slot chosen from the latest offer, while it is being booked
+
+    @property
+    def another_time_chosen(self) -> bool:
+        """Another time of the offer than this link's was chosen, and is being booked."""
+        return self.chosen is not None and self.chosen["start"] != self.slot["start"]
+
+
+class Interviews(Items):
+    """Scheduling an application's interview, and the candidate's choice of a slot."""
+
+    def schedule_interview(self, request: InterviewRequest) -> Accepted:
+        """Start ``interview-scheduling`` for an application we know that is still open.
+
+        What the request leaves out comes from the file: the candidate's name and email (as
+        their latest resume gave them), the lead recruiter (the recruiters of the
+        application's posting) and each panelist's details (the interviewer on file).
+        """
+        application = self._require("application", request.application_id, field="application_id", status=422)
+        # Shortlisted is where interviews begin; the other ends (declined, withdrawn) close it.
+        if application.status in FINAL_STATUSES["application"] - {"shortlisted"}:
+            raise Problem(
+                409,
+                "Application closed",
+                f"application {request.application_id} is {application.status}; interviews are for open ones",
+            )
+        candidate_id = (application.details or {}).get("candidate_id")
+        posting_id = (application.details or {}).get("posting_id")
+        with self.services.db.sessions() as session:
+            posting = session.get(JobPosting, posting_id) if posting_id else None
+        no_contact = must_give(f"the candidate of application {request.application_id} has none on file")
+        request = filled_from_file(
+            request,
+            {
+                **self._contact_on_file(candidate_id),
+                "lead_recruiter_email": posting.recruiter_team_email if posting else None,
+            },
+            {
+                "candidate_name": no_contact,
+                "candidate_email": no_contact,
+                "lead_recruiter_email": must_give(
+                    f"the posting of application {request.application_id} names no recruiters"
+                ),
+            },
+        )
+        request = request.model_copy(update={"panel": self._panel_filled_from_file(request.panel)})
+        interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
+        variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
+        started = self.gateway.start_item(ProcessId.INTERVIEW_SCHEDULING, variables)
+        details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
+        if request.candidate_timezone:
+            details["candidate_timezone"] = request.candidate_timezone  # the slot page's times
+        return self._accepted("interview", interview_id, started, details)
+
+    def _panel_filled_from_file(self, panel: list[PanelMember]) -> list[PanelMember]:
+        """The panel, what a member's request leaves out taken from the interviewer on file
+        by that username: their name and email, and the time zone and working hours where
+        their slots fall and their interview emails give times.
+
+        A name or email that neither the request nor the file gives is refused (400,
+        ``panel.<n>.<field>``); a time zone or working hours missing from both are left to
+        the defaults (UTC, weekdays 09:00 to 17:00).
+        """
+        unfilled = [m.username for m in panel if None in (m.email, m.name, m.timezone, m.working_hours)]
+        if not unfilled:
+            return panel
+        with self.services.db.sessions() as session:
+            on_file = {
+                interviewer.username: interviewer
+                for interviewer in session.scalars(
+                    select(Interviewer).where(Interviewer.username.in_(unfilled))
+                )
+            }
+        filled = []
+        for place, member in enumerate(panel):
+            interviewer = on_file.get(member.username)
+            if interviewer is not None:
+                hours = interviewer.working_hours
+                member = member.model_copy(
+                    update={
+                        "email": member.email or interviewer.email,
+                        "name": member.name or interviewer.name,
+                        "timezone": member.timezone or interviewer.timezone,
+                        "working_hours": member.working_hours
+                        or (WorkingWeek.model_validate(hours) if hours else None),
+                    }
+                )
+            for field in ("email", "name"):
+                if getattr(member, field) is None:
+                    raise invalid_field(
+                        f"panel.{place}.{field}",
+                        must_give(f"no interviewer {member.username!r} is on file"),
+                    )
+            filled.append(member)
+        return filled
+
+    def cancel_interview(self, interview_id: str) -> bool:
+        """Publish ``interview-cancelled`` once; False when it was published or recorded before.
+
+        An interview that is over (done, never scheduled, ended) is refused with 409.
+        """
+        status = self.status("interview", interview_id)["status"]
+        if status == "cancelled":
+            return False
+        if status in FINAL_STATUSES["interview"]:
+            raise Problem(409, "Interview over", f"this interview is {status}; it cannot be cancelled")
+        published = self.gateway.publish_once(
+            Message.INTERVIEW_CANCELLED, interview_id, f"cancelled-{interview_id}"
+        )
+        return published.published
+
+    def slot_offer(self, token: str) -> SlotOffer:
+        """Read a slot link; 410 when it expired, 404 when it is not one of ours."""
+        choice = read_signed_link(self.services.slot_links, token)
+        record = self._record("interview", choice.interview_id)
+        with self.services.db.sessions() as session:
+            booking = session.get(CalendarBooking, choice.interview_id)
+        booked = None
+        if booking is not None and booking.status == "booked":
+            # As the slot links carry times, so the booked slot compares equal to its link's.
+            booked = Slot(booking.start, booking.end).as_variable()
+        details = (record.details or {}) if record else {}
+        return SlotOffer(
+            choice.interview_id,
+            choice.slot,
+            record.status if record else None,
+            booked,
+            details.get("candidate_timezone"),
+            details.get(SLOT_CHOSEN) if booked is None else None,
+        )
+
+    def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
+        """Publish the candidate's choice once per link: the offer, and False if used before."""
+        offer = self.slot_offer(token)
+        if offer.status in FINAL_STATUSES["interview"]:
+            raise Problem(409, "Interview closed", f"this interview is {offer.status}; no slot can be chosen")
+        if offer.booked is not None:
+            # The process no longer waits for a choice: a message now would wait for nothing.
+            if offer.booked["start"] == offer.slot["start"]:
+                return offer, False  # this very slot is booked: nothing left to do
+            raise Problem(
+                409,
+                "Interview already booked",
+                f"the interview is booked for {readable_time(offer.booked['start'], offer.timezone)}; "
+                "this time is no longer offered",
+            )
+        if offer.another_time_chosen:
+            # The first choice is the one booked; another now would only wait in the engine's
+            # buffer, while this page told the candidate it was being booked.
+            raise Problem(
+                409,
+                "Another time chosen",
+                f"you chose {readable_time(offer.chosen['start'], offer.timezone)} already; we are "
+                "booking it and will email you the invitation",
+            )
+        message_id = "slot-" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        published = self.gateway.publish_once(
+            Message.INTERVIEW_SLOT_SELECTED,
+            offer.interview_id,
+            message_id,
+            {Var.SELECTED_SLOT: offer.slot},
+        )
+        if published.published:
+            # Until the booking, or a new offer (the worker that finds its slots forgets it).
+            # Not on a repeat: a link of an offer whose slot was taken, followed again after
+            # the new offer, must not hold up the choice from the new one.
+            chosen = {SLOT_CHOSEN: offer.slot}
+            record_details(self.services.db, "interview", offer.interview_id, "requested", **chosen)
+        return offer, published.published

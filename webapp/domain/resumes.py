@@ -1,0 +1,86 @@
+"""Resume upload: a resume file checked at the door, stored by content, and ``resume-upload`` started."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import BinaryIO
+
+from hireflow.adapters.file_store import FileTooLarge
+from hireflow.constants import ProcessId, Var
+from hireflow.resume_intake import InvalidResume, detect_type
+from webapp.domain.items import Items
+from webapp.domain.records import Accepted
+from webapp.problems import invalid_field
+from webapp.schemas import ResumeFields
+
+# The resume types the upload process reads, by extension; the content must agree.
+RESUME_EXTENSIONS = {".pdf": "pdf", ".docx": "docx"}
+MAX_FILENAME_LENGTH = 200
+
+
+class Resumes(Items):
+    """Taking a candidate's resume file."""
+
+    def upload_resume(self, fields: ResumeFields, filename: str | None, stream: BinaryIO) -> Accepted:
+        """Check the file at the door, store it by content, and start ``resume-upload``."""
+        kind = self._check_filename(filename)
+        data = stream.read(self.max_upload_bytes + 1)
+        if len(data) > self.max_upload_bytes:
+            raise invalid_field("file", f"the file is larger than {self.max_upload_bytes} bytes", status=413)
+        if not data:
+            raise invalid_field("file", "the file is empty")
+        try:
+            detected = detect_type(data)
+        except InvalidResume as exc:
+            raise invalid_field("file", str(exc), status=415) from exc  # what the re-upload email says
+        if detected != kind:
+            raise invalid_field("file", f"the name says .{kind} but the content is {detected}", status=415)
+        try:
+            file_ref = self.services.files.put(io.BytesIO(data), max_bytes=self.max_upload_bytes)
+        except FileTooLarge as exc:  # cannot happen after the check above; kept as a guard
+            raise invalid_field("file", str(exc), status=413) from exc
+        resume_id, attempt = self._current_attempt("resume", fields.candidate_id, file_ref)
+        variables = {
+            Var.RESUME_ID: resume_id,
+            Var.CANDIDATE_ID: fields.candidate_id,
+            Var.CANDIDATE_NAME: fields.candidate_name,
+            Var.CANDIDATE_EMAIL: fields.candidate_email,
+            Var.FILE_REF: file_ref,
+        }
+        started = self.gateway.start_item(ProcessId.RESUME_UPLOAD, variables)
+        # The file's reference stays in the store, so the candidate's erasure can find it.
+        details = {
+            "candidate_id": fields.candidate_id,
+            "file_type": kind,
+            "filename": filename,
+            "file_ref": file_ref,
+            "attempt": attempt,
+        }
+        return self._accepted("resume", resume_id, started, details)
+
+    @staticmethod
+    def _check_filename(filename: str | None) -> str:
+        """The resume type the filename claims; refuses names that try to be paths or hide.
+
+        The name is never used to store the file (files are kept by content hash), but it
+        is shown to people and logged, so it must be a plain, printable name.
+        """
+        if not filename:
+            raise invalid_field("file", "send the resume as a file part named 'file', with a filename")
+        if (
+            len(filename) > MAX_FILENAME_LENGTH
+            or not filename.isprintable()
+            or any(sep in filename for sep in ("/", "\\", ":"))
+            or filename.startswith(".")
+            or ".." in filename
+        ):
+            raise invalid_field(
+                "file",
+                f"the filename must be a plain name of at most {MAX_FILENAME_LENGTH} printable characters, "
+                "without folders, ':' or a leading '.'",
+            )
+        extension = os.path.splitext(filename)[1].lower()
+        if extension not in RESUME_EXTENSIONS:
+            raise invalid_field("file", "only .pdf and .docx resumes are accepted", status=415)
+        return RESUME_EXTENSIONS[extension]
