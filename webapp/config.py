@@ -17,7 +17,7 @@ from hireflow.resume_intake import DEFAULT_LIMITS
 # Room for the multipart envelope and form fields around the largest accepted file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
-# (setting, environment variable, local default, what it is): the README's table.
+# (setting, environment variable, local default, what it is): the table in docs/configuration.md.
 SETTINGS: list[tuple[str, str, Any, str]] = [
     (
         "ENGINE_REST_URL",
