@@ -53,6 +53,9 @@ from tests.engine_helpers import running_pyzeebe_worker, unique_key
 from tests.postgres import fresh_database, running_postgres
 from tests.web_helpers import ADMIN_TOKEN, WEBHOOK_SECRET
 
+# The webapp tests' fixtures (an app with no engine, one recording what it would publish).
+pytest_plugins = ["tests.offline_webapp"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELS_DIR = PROJECT_ROOT / "bpmn"
 REQUIRE_ENGINE = os.environ.get("HIREFLOW_REQUIRE_ENGINE") == "1"

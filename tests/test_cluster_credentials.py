@@ -188,7 +188,7 @@ def test_rest_calls_carry_the_bearer_token(token_stub):
 
 
 def test_the_webapp_answers_503_not_500_when_no_token_can_be_had(tmp_path, monkeypatch):
-    from tests.test_webapp_requests import empty_services
+    from tests.offline_webapp import empty_services
     from webapp import create_app
 
     monkeypatch.setenv("CAMUNDA_CLIENT_ID", CLIENT_ID)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_webapp_requests import empty_services, offline_app
+from tests.offline_webapp import empty_services, offline_app
 from webapp.config import settings_from_environment
 
 

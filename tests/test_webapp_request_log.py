@@ -12,8 +12,8 @@ import pytest
 from gunicorn.config import Config
 
 from job_workers.logs import ContextFormatter, JsonFormatter
+from tests.offline_webapp import empty_services, offline_app
 from tests.resume_samples import pdf_resume
-from tests.test_webapp_requests import empty_services, offline_app
 from tests.web_helpers import resume_upload
 from webapp.request_log import GunicornLogger, RequestIdFilter
 

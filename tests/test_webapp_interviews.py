@@ -1,0 +1,199 @@
+"""Interviews through the webapp: panels, time zones and working hours, and slot choices."""
+
+from __future__ import annotations
+
+import re
+
+from chaos.flows import SLOT_ALREADY_CHOSEN
+from hireflow.constants import Message
+from hireflow.store import Interviewer, JobPosting
+from job_workers.records import SLOT_CHOSEN, record_details, record_status
+from tests.offline_webapp import (
+    RecordsVariables,
+    empty_services,
+    indexed_candidate,
+    offline_app,
+    recording_app_with,
+    refused_field,
+)
+from tests.web_helpers import ADMIN, csrf_token
+from webapp import create_app
+
+
+def test_a_second_time_chosen_while_the_first_is_being_booked_is_refused(recording):
+    # Both links of one offer, followed one after the other before the booking: only the
+    # first choice is booked, so the second page must not say it is being booked too.
+    web, engine, services = recording
+    record_status(services.db, "interview", "int_1", "requested", {"application_id": "app_1"})
+    monday, tuesday = (
+        {"start": f"2026-12-{day}T09:00:00Z", "end": f"2026-12-{day}T10:00:00Z"} for day in (14, 15)
+    )
+    first, second = (services.slot_links.token_for("int_1", slot) for slot in (monday, tuesday))
+    form = {"csrf_token": csrf_token(web.get(f"/interviews/slot/{first}").text)}
+
+    chosen = web.post(f"/interviews/slot/{first}", data=form)
+    again = web.post(f"/interviews/slot/{first}", data=form)
+    other = web.post(f"/interviews/slot/{second}", data=form)
+
+    assert (chosen.status_code, again.status_code, other.status_code) == (202, 200, 409)
+    assert "you chose Monday 14 December 2026, 09:00 UTC already" in other.text
+    assert engine.published == [(Message.INTERVIEW_SLOT_SELECTED, "int_1")]
+    other_page = web.get(f"/interviews/slot/{second}").text
+    assert "You chose Monday 14 December 2026, 09:00 UTC already" in other_page
+    assert "Confirm this slot" not in other_page
+    chosen_page = web.get(f"/interviews/slot/{first}").text
+    assert "You chose this slot; we are booking it" in chosen_page and "Confirm this slot" not in chosen_page
+    assert SLOT_ALREADY_CHOSEN.search(chosen_page)  # as the chaos flows read it
+    assert "slot chosen" not in web.get("/items/interview/int_1").text  # the booking says it
+    # A new offer (after a conflict, or the recruiter's follow-up) forgets the choice; the
+    # first link followed again then publishes nothing and holds nothing up.
+    record_details(services.db, "interview", "int_1", "requested", forget=(SLOT_CHOSEN,))
+    assert web.post(f"/interviews/slot/{first}", data=form).status_code == 200
+    assert web.post(f"/interviews/slot/{second}", data=form).status_code == 202
+
+
+def test_an_interview_in_the_candidates_time_zone_shows_its_slots_there(tmp_path):
+    services = empty_services(tmp_path)
+    web, engine = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    request = {
+        "application_id": "app_1",
+        "lead_recruiter_email": "lead@example.com",
+        "panel": [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}],
+    }
+
+    unknown = web.post("/api/interviews", json={**request, "candidate_timezone": "Europe/Atlantis"})
+    started = web.post("/api/interviews", json={**request, "candidate_timezone": "Europe/Berlin"})
+
+    assert refused_field(unknown) == (400, "candidate_timezone")
+    assert unknown.json["invalid_params"][0]["reason"] == (
+        "Europe/Atlantis is not a time zone the tz database knows, like Europe/Berlin"
+    )
+    assert started.status_code == 202, started.json
+    assert engine.variables[-1]["candidate_timezone"] == "Europe/Berlin"
+    slot = {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}
+    page = web.get(f"/interviews/slot/{services.slot_links.token_for(started.json['id'], slot)}").text
+    assert "Monday 14 December 2026, 10:00 to 11:00 (Europe/Berlin)" in page
+
+
+def test_each_panelist_works_in_their_zone_and_hours_given_or_on_file(tmp_path):
+    services = empty_services(tmp_path)
+    web, engine = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    admin = offline_app(services).test_client()
+    part_time = {"days": ["mon", "tue"], "start": "10:00", "end": "14:30"}
+    saved = admin.put(
+        "/api/admin/interviewers/ivy",
+        json={
+            "name": "Ivy",
+            "email": "ivy@example.com",
+            "timezone": "Asia/Tokyo",
+            "working_hours": part_time,
+        },
+        headers=ADMIN,
+    )
+    assert saved.status_code == 200, saved.json
+    assert admin.get("/api/admin/interviewers/ivy", headers=ADMIN).json == saved.json
+    assert admin.get("/api/admin/interviewers/max", headers=ADMIN).status_code == 404
+    for wrong, field in [
+        ({"timezone": "Europe/Atlantis"}, "timezone"),
+        ({"working_hours": {**part_time, "end": "09:00"}}, "working_hours"),  # before it starts
+        ({"working_hours": {**part_time, "start": "10:15"}}, "working_hours.start"),  # off the grid
+        ({"working_hours": {**part_time, "days": ["mon", "mon"]}}, "working_hours"),
+        ({"working_hours": {**part_time, "days": []}}, "working_hours.days"),
+    ]:
+        refused = admin.put("/api/admin/interviewers/ivy", json={**saved.json, **wrong}, headers=ADMIN)
+        assert refused_field(refused) == (400, field), wrong
+    sunday_to_thursday = {"days": ["sun", "mon", "tue", "wed", "thu"], "start": "08:00", "end": "16:00"}
+    panel = [
+        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy"},  # on file: Tokyo, part time
+        {"username": "max", "email": "max@example.com", "name": "Max", "timezone": "Asia/Jerusalem"}
+        | {"working_hours": sunday_to_thursday},
+        {"username": "ola", "email": "ola@example.com", "name": "Ola"},  # neither: UTC, weekdays 9 to 17
+    ]
+    request = {"application_id": "app_1", "lead_recruiter_email": "lead@example.com", "panel": panel}
+
+    started = web.post("/api/interviews", json=request)
+
+    assert started.status_code == 202, started.json
+    given = [(member["timezone"], member["working_hours"]) for member in engine.variables[-1]["panel"]]
+    assert given == [("Asia/Tokyo", part_time), ("Asia/Jerusalem", sunday_to_thursday), (None, None)]
+    panel[0]["timezone"] = "Mars/Olympus"
+    assert refused_field(web.post("/api/interviews", json=request)) == (400, "panel.0.timezone")
+    panel[0].pop("timezone")
+    panel[1]["working_hours"] = {**sunday_to_thursday, "end": "07:00"}
+    assert refused_field(web.post("/api/interviews", json=request)) == (400, "panel.1.working_hours")
+    # The interview form says when and where each interviewer on file works.
+    dashboard = offline_app(services, CONSOLE=True).test_client().get("/").text
+    zones = re.search(r'data-testid="panel-zones">(.*?)</p>', dashboard, re.S).group(1)
+    assert " ".join(zones.split()).endswith("where they work: ivy, Asia/Tokyo mon,tue 10:00-14:30.")
+
+
+def test_an_interviewer_on_file_joins_a_panel_by_username_alone(tmp_path):
+    services = empty_services(tmp_path)
+    engine = RecordsVariables()
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    web = app.test_client()
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada", name="Ada", email="ada@example.com"))
+        session.add(Interviewer(username="ivy", name="Ivy Interviewer", email="ivy@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    request = {"application_id": "app_1", "lead_recruiter_email": "lead@example.com"}
+    max_in_full = {"username": "max", "email": "max@example.com", "name": "Max"}
+
+    by_username = [{"username": "ivy"}, {"username": "max"}]
+    unknown = web.post("/api/interviews", json={**request, "panel": by_username})
+    started = web.post("/api/interviews", json={**request, "panel": [{"username": "ivy"}, max_in_full]})
+
+    assert refused_field(unknown) == (400, "panel.1.email")
+    assert unknown.json["invalid_params"][0]["reason"] == (
+        "no interviewer 'max' is on file, so the request must give this"
+    )
+    assert started.status_code == 202, started.json
+    named = [(m["username"], m["email"], m["name"]) for m in engine.variables[-1]["panel"]]
+    assert named == [("ivy", "ivy@example.com", "Ivy Interviewer"), ("max", "max@example.com", "Max")]
+    # Asked again with what the file gave written out, it is the same request: one instance.
+    ivy_in_full = {"username": "ivy", "email": "ivy@example.com", "name": "Ivy Interviewer"}
+    repeated = web.post("/api/interviews", json={**request, "panel": [ivy_in_full, max_in_full]})
+    assert (repeated.status_code, repeated.json["id"]) == (200, started.json["id"])
+    # The console's panel takes the username alone too, and starts as the interviewers on
+    # file, while they fit on one panel.
+    dashboard = web.get("/").text
+    assert prefilled_panel(dashboard) == "ivy\n"
+    form = {"csrf_token": csrf_token(dashboard), **request, "round": "2", "panel": prefilled_panel(dashboard)}
+    scheduled = web.post("/interviews", data=form)
+    assert scheduled.status_code == 303, scheduled.text
+    assert [member["name"] for member in engine.variables[-1]["panel"]] == ["Ivy Interviewer"]
+    with services.db.sessions.begin() as session:
+        session.add_all(Interviewer(username=n, name=n, email=f"{n}@example.com") for n in "abcdef")
+    assert prefilled_panel(web.get("/").text) == ""  # seven: a panel takes six at most
+
+
+def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lead(tmp_path):
+    services = empty_services(tmp_path)
+    posting = JobPosting(posting_id="p-1", title="Engineer", employer_id="acme")
+    posting.recruiter_team_email = "team@acme.example"
+    web, engine = recording_app_with(
+        services, indexed_candidate("ada", name="Ada", email="ada@example.com"), posting
+    )
+    record_status(
+        services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada", "posting_id": "p-1"}
+    )
+    # An application whose record names no posting (as an old one may) has no recruiters to fall back on.
+    record_status(services.db, "application", "app_2", "shortlisted", {"candidate_id": "ada"})
+    ivy = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
+
+    by_posting = web.post("/api/interviews", json={"application_id": "app_1", "panel": ivy})
+    lead = {"lead_recruiter_email": "lead@acme.example"}
+    named = web.post("/api/interviews", json={"application_id": "app_1", "round": 2, "panel": ivy, **lead})
+    unknown = web.post("/api/interviews", json={"application_id": "app_2", "panel": ivy})
+
+    assert (by_posting.status_code, named.status_code) == (202, 202), (by_posting.json, named.json)
+    given = [variables["lead_recruiter_email"] for variables in engine.variables]
+    assert given == ["team@acme.example", "lead@acme.example"]
+    assert refused_field(unknown) == (400, "lead_recruiter_email")
+    assert "the posting of application app_2 names no recruiters" in unknown.json["detail"]
+
+
+def prefilled_panel(dashboard: str) -> str:
+    return re.search(r'<textarea name="panel"[^>]*>(.*?)</textarea>', dashboard, re.S).group(1)
