@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
+from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database, EmailOutboxEntry, RequestClaim, utcnow
 
 log = logging.getLogger("hireflow.housekeeping")
@@ -74,10 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hireflow.housekeeping", description=__doc__.splitlines()[0]
     )
+    try:
+        retention_days = whole_number(os.environ, "HIREFLOW_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    except SettingError as exc:
+        log.error("%s", exc)
+        return 2
     parser.add_argument(
         "--older-than-days",
         type=int,
-        default=int(os.environ.get("HIREFLOW_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+        default=retention_days,
         help=f"keep rows younger than this (default HIREFLOW_RETENTION_DAYS or {DEFAULT_RETENTION_DAYS})",
     )
     parser.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")

@@ -34,6 +34,7 @@ from hireflow.engine.embedded import (
     fetch_embedded,
 )
 from hireflow.paths import PROJECT_ROOT, data_root
+from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database
 
 MODELS_DIR = PROJECT_ROOT / "bpmn"
@@ -247,10 +248,12 @@ def component_ports(env: dict[str, str]) -> dict[str, list[tuple[int, str]]]:
     return {
         "payment sandbox": [(8101, "a fixed port")],
         "mail capture": [(8102, "a fixed port")],
-        "worker pool": [(int(env.get("HIREFLOW_WORKER_STATUS_PORT", "9464")), "HIREFLOW_WORKER_STATUS_PORT")],
+        "worker pool": [
+            (whole_number(env, "HIREFLOW_WORKER_STATUS_PORT", 9464), "HIREFLOW_WORKER_STATUS_PORT")
+        ],
         "webapp": [
-            (int(env.get("HIREFLOW_WEB_PORT", "5000")), "HIREFLOW_WEB_PORT"),
-            (int(env.get("HIREFLOW_WEB_METRICS_PORT", "9465")), "HIREFLOW_WEB_METRICS_PORT"),
+            (whole_number(env, "HIREFLOW_WEB_PORT", 5000), "HIREFLOW_WEB_PORT"),
+            (whole_number(env, "HIREFLOW_WEB_METRICS_PORT", 9465), "HIREFLOW_WEB_METRICS_PORT"),
         ],
     }
 
@@ -297,6 +300,12 @@ def stop_on_termination() -> None:
 
 def main() -> int:
     stop_on_termination()
+    try:
+        # Checked before the engine starts; each component checks the rest of its own settings.
+        component_ports(component_environment())
+    except SettingError as exc:
+        print(f"!! {exc}. Nothing was started.", flush=True)
+        return 2
     profile = local_profile()
     try:
         dist = fetch()

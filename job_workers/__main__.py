@@ -22,6 +22,7 @@ from pathlib import Path
 from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
 from hireflow.paths import data_root
 from hireflow.serving import serve_in_thread
+from hireflow.settings import SettingError, whole_number
 from job_workers.logs import configure_logging
 from job_workers.supervisor import Supervisor, create_status_app
 
@@ -35,24 +36,33 @@ def worker_command(name: str, heartbeat_file: Path, module: str = WORKER_MODULE)
     return [sys.executable, "-m", module, "--name", name, "--heartbeat-file", str(heartbeat_file)]
 
 
-def main(worker_module: str = WORKER_MODULE) -> None:
-    """Run the pool; ``worker_module`` is what each process runs (``bench/`` passes its own)."""
+def _arguments() -> argparse.Namespace:
+    env = os.environ
     parser = argparse.ArgumentParser(description="Run the hireflow worker pool.")
     parser.add_argument(
-        "--processes", type=int, default=int(os.environ.get("HIREFLOW_WORKER_PROCESSES", os.cpu_count() or 2))
+        "--processes",
+        type=int,
+        default=whole_number(env, "HIREFLOW_WORKER_PROCESSES", os.cpu_count() or 2, minimum=1),
     )
     parser.add_argument(
-        "--status-port", type=int, default=int(os.environ.get("HIREFLOW_WORKER_STATUS_PORT", 9464))
+        "--status-port", type=int, default=whole_number(env, "HIREFLOW_WORKER_STATUS_PORT", 9464, minimum=0)
     )
-    parser.add_argument("--status-host", default=os.environ.get("HIREFLOW_WORKER_STATUS_HOST", "127.0.0.1"))
-    args = parser.parse_args()
-    configure_logging("supervisor")
+    parser.add_argument("--status-host", default=env.get("HIREFLOW_WORKER_STATUS_HOST", "127.0.0.1"))
+    return parser.parse_args()
+
+
+def main(worker_module: str = WORKER_MODULE) -> None:
+    """Run the pool; ``worker_module`` is what each process runs (``bench/`` passes its own)."""
     try:
         # Checked once here: a bad setting stops the pool with one clear message instead of
-        # every worker process failing in a restart loop.
+        # every worker process failing in a restart loop. The worker processes check their
+        # own (the adapters') and exit with EXIT_BAD_SETTINGS, which stops the pool too.
+        # Either way the pool exits with 2, as a command refusing its settings does.
+        args = _arguments()
+        configure_logging("supervisor")
         connection = ConnectionSettings.from_environment()
-    except ConnectionSettingsError as exc:
-        log.error("worker pool not started: %s", exc)
+    except (ConnectionSettingsError, SettingError) as exc:
+        print(f"worker pool not started: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
 
     state_dir = data_root() / "worker-pool"
@@ -80,6 +90,8 @@ def main(worker_module: str = WORKER_MODULE) -> None:
         log.info("worker pool stopping")
         supervisor.stop()
         server.shutdown()
+    if supervisor.refused_settings:
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import json
 import logging
 import os
 
+from hireflow.settings import log_level
+
 CONTEXT_FIELDS = ("worker", "job_type", "job_key", "process_instance_key", "element_id", "request_id")
 # The parts of a webapp access line (webapp.request_log.AccessLine); plain text has them in its message.
 ACCESS_FIELDS = ("method", "path", "status", "bytes", "duration_ms", "remote_addr")
@@ -46,6 +48,7 @@ def configure_logging(worker_name: str | None = None, filters: tuple[logging.Fil
     """Log to stderr in the configured format; every record carries the worker's name.
 
     ``filters`` add context of the caller's own to every record (the webapp's request id).
+    ``HIREFLOW_LOG_LEVEL`` takes a level in any case; another word is a ``SettingError``.
     """
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -57,7 +60,7 @@ def configure_logging(worker_name: str | None = None, filters: tuple[logging.Fil
         handler.addFilter(extra)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("HIREFLOW_LOG_LEVEL", "INFO"))
+    root.setLevel(log_level(os.environ))
 
 
 class _WorkerName(logging.Filter):

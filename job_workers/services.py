@@ -14,6 +14,7 @@ from hireflow.adapters.file_store import FileStore, file_store_from_environment
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
 from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
+from hireflow.settings import decimal_number, whole_number
 from hireflow.signed_links import CardLinks, PaymentLinks, SlotLinks, WithdrawalLinks
 from hireflow.store import Database
 
@@ -61,11 +62,29 @@ def intake_limits_from_environment(env=os.environ) -> IntakeLimits:
     and ``HIREFLOW_PARSER_MEMORY_MB`` raise the parser's limits for unusual files.
     """
     parser = ParserLimits(
-        cpu_seconds=int(env.get("HIREFLOW_PARSER_CPU_SECONDS") or ParserLimits.cpu_seconds),
-        memory_bytes=int(env.get("HIREFLOW_PARSER_MEMORY_MB") or ParserLimits.memory_bytes // 2**20) * 2**20,
+        cpu_seconds=whole_number(env, "HIREFLOW_PARSER_CPU_SECONDS", ParserLimits.cpu_seconds, minimum=1),
+        memory_bytes=whole_number(
+            env, "HIREFLOW_PARSER_MEMORY_MB", ParserLimits.memory_bytes // 2**20, minimum=1
+        )
+        * 2**20,
     )
-    max_bytes = int(env.get("HIREFLOW_MAX_UPLOAD_BYTES") or DEFAULT_LIMITS.max_bytes)
+    max_bytes = whole_number(env, "HIREFLOW_MAX_UPLOAD_BYTES", DEFAULT_LIMITS.max_bytes, minimum=1)
     return replace(DEFAULT_LIMITS, max_bytes=max_bytes, parser=parser)
+
+
+def mail_activity_lag(env=os.environ) -> float:
+    """``SENDGRID_ACTIVITY_LAG_SECONDS``: how long SendGrid's Email Activity may take to list
+    a mail (300 s; 0 for the local capture, which lists it at once)."""
+    return decimal_number(env, "SENDGRID_ACTIVITY_LAG_SECONDS", 300.0, minimum=0)
+
+
+def check_settings(env=os.environ) -> None:
+    """Read every adapter setting that must be a number; ``SettingError`` names a bad one.
+
+    For a launcher, before it starts processes that would each fail on it.
+    """
+    intake_limits_from_environment(env)
+    mail_activity_lag(env)
 
 
 def services_from_environment(
@@ -91,8 +110,7 @@ def services_from_environment(
         host=env.get("SENDGRID_HOST", "http://127.0.0.1:8102"),
         sender=env.get("HIREFLOW_MAIL_FROM", "no-reply@hireflow.example"),
         outbox=EmailOutbox(db),
-        # How long SendGrid's Email Activity may take to list a mail: 0 for the local capture.
-        activity_lag_seconds=float(env.get("SENDGRID_ACTIVITY_LAG_SECONDS", "300")),
+        activity_lag_seconds=mail_activity_lag(env),
     )
     payments = StripeStylePaymentGateway(
         env.get("PAYMENT_API_URL", "http://127.0.0.1:8101"),

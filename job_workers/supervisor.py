@@ -1,7 +1,8 @@
 """The pool supervisor: keeps N worker processes alive and reports health and metrics.
 
 A worker that exits is restarted (with growing delay if it keeps crashing). A worker
-whose heartbeat stops is killed and restarted: its event loop is stuck.
+whose heartbeat stops is killed and restarted: its event loop is stuck. A worker that
+refused its settings (``EXIT_BAD_SETTINGS``) stops the pool instead: no restart can help.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from hireflow.backoff import Backoff
 log = logging.getLogger(__name__)
 
 RESTART_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=60.0)
+# The exit code of a worker process that refused its settings (a SettingError): it is not
+# restarted, since every process reads the same settings and would fail the same way.
+# sysexits.h's EX_CONFIG, so no other failure (Python's 1, argparse's 2) is taken for it.
+EXIT_BAD_SETTINGS = 78
 # A worker that ran this long is healthy again: its next crash restarts it at once.
 STABLE_AFTER_SECONDS = 60.0
 
@@ -66,6 +71,8 @@ class Supervisor:
     stale_after_seconds: float = 60.0
     grace_seconds: float = 40.0
     slots: list[Slot] = field(init=False)
+    # Set when a process exited with EXIT_BAD_SETTINGS: ``run_until`` returns.
+    refused_settings: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -126,6 +133,17 @@ class Supervisor:
 
     def _on_exit(self, slot: Slot, code: int, now: float) -> None:
         ran_for = now - slot.started_at
+        if code == EXIT_BAD_SETTINGS:
+            log.error(
+                "%s (pid %d) refused its settings (its message is above); the pool stops: "
+                "every process would fail the same way",
+                slot.name,
+                slot.process.pid,
+            )
+            self.refused_settings = True
+            self._forget(slot)
+            slot.restart_at = float("inf")
+            return
         if ran_for >= STABLE_AFTER_SECONDS:
             slot.crashes_in_a_row = 0
         elif code != -signal.SIGKILL:
@@ -194,8 +212,11 @@ class Supervisor:
                 slot.process = None
 
     def run_until(self, stop: threading.Event, every_seconds: float = 0.5) -> None:
+        """Check the processes until ``stop`` is set, or one refused its settings."""
         while not stop.wait(every_seconds):
             self.check_once()
+            if self.refused_settings:
+                return
 
 
 def create_status_app(supervisor: Supervisor) -> Flask:

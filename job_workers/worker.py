@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from pyzeebe import ZeebeTaskRouter, ZeebeWorker
 
 from hireflow.camunda_connection import ConnectionSettings, grpc_channel
 from hireflow.constants import ITEM_KEY_VARIABLE
+from hireflow.settings import SettingError, whole_number
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
 from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services, services_from_environment
+from job_workers.supervisor import EXIT_BAD_SETTINGS
 from job_workers.twins import RecordedStarts, cancel_twins
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,9 @@ class WorkerSettings:
         return cls(
             name=name,
             connection=ConnectionSettings.from_environment(),
-            max_concurrent_jobs=int(os.environ.get("HIREFLOW_WORKER_MAX_JOBS", cls.max_concurrent_jobs)),
+            max_concurrent_jobs=whole_number(
+                os.environ, "HIREFLOW_WORKER_MAX_JOBS", cls.max_concurrent_jobs, minimum=1
+            ),
             heartbeat_file=heartbeat_file,
         )
 
@@ -169,9 +174,15 @@ def main(router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS) -> None:
     parser.add_argument("--name", default="worker-0")
     parser.add_argument("--heartbeat-file", type=Path)
     args = parser.parse_args()
-    configure_logging(args.name)
-    settings = WorkerSettings.from_environment(args.name, args.heartbeat_file)
-    asyncio.run(run(settings, services_from_environment(), router_builders))
+    try:
+        configure_logging(args.name)
+        settings = WorkerSettings.from_environment(args.name, args.heartbeat_file)
+        services = services_from_environment()
+    except SettingError as exc:
+        # The supervisor stops the pool on this code, instead of restarting into the same error.
+        print(f"{args.name} not started: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_BAD_SETTINGS) from None
+    asyncio.run(run(settings, services, router_builders))
 
 
 if __name__ == "__main__":

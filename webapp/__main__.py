@@ -19,7 +19,11 @@ import tempfile
 
 from gunicorn.app.base import BaseApplication
 
+from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
+from hireflow.settings import SettingError, whole_number
 from job_workers.logs import configure_logging
+from job_workers.services import check_settings as check_adapter_settings
+from webapp.config import settings_from_environment
 from webapp.request_log import GunicornLogger, RequestIdFilter
 
 
@@ -42,7 +46,7 @@ class WebappServer(BaseApplication):
 
 def serve_metrics(server) -> None:
     """gunicorn's ``when_ready`` hook: serve the workers' summed metrics from the master."""
-    port = int(os.environ.get("HIREFLOW_WEB_METRICS_PORT") or 0)
+    port = whole_number(os.environ, "HIREFLOW_WEB_METRICS_PORT", 0, minimum=0)
     if not port:
         return
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -94,10 +98,31 @@ def load_demo_data_before_forking(env) -> None:
     env["HIREFLOW_DEMO_DATA"] = "0"  # the workers' create_app reads it after the fork
 
 
+def check_settings(env) -> None:
+    """Read every setting the app's processes will read; ``SettingError`` (or the engine
+    connection's error) names a bad one.
+
+    In the master, before it forks: a worker process that fails to boot would only say so
+    in a traceback, once per worker.
+    """
+    for name in ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT"):
+        whole_number(env, name, 0, minimum=0)
+    whole_number(env, "HIREFLOW_WEB_WORKERS", 2, minimum=1)
+    whole_number(env, "HIREFLOW_WEB_THREADS", 8, minimum=1)
+    ConnectionSettings.from_environment(env)
+    settings_from_environment(env)
+    check_adapter_settings(env)
+
+
 def main() -> None:
-    # gunicorn's lines too (GunicornLogger), so the whole output is one format.
-    configure_logging(filters=(RequestIdFilter(),))
     env = os.environ
+    try:
+        # gunicorn's lines too (GunicornLogger), so the whole output is one format.
+        configure_logging(filters=(RequestIdFilter(),))
+        check_settings(env)
+    except (SettingError, ConnectionSettingsError) as exc:
+        print(f"webapp not started: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
     # Before anything imports prometheus_client: the worker processes, forked from this
     # one, then write their metrics to files the master sums. Counters start at zero.
     if "prometheus_client" in sys.modules:
@@ -112,9 +137,9 @@ def main() -> None:
     port = env.get("HIREFLOW_WEB_PORT", "5000")
     options = {
         "bind": f"{host}:{port}",
-        "workers": int(env.get("HIREFLOW_WEB_WORKERS", "2")),
+        "workers": whole_number(env, "HIREFLOW_WEB_WORKERS", 2, minimum=1),
         "worker_class": "gthread",
-        "threads": int(env.get("HIREFLOW_WEB_THREADS", "8")),
+        "threads": whole_number(env, "HIREFLOW_WEB_THREADS", 8, minimum=1),
         # Uploads and engine calls are bounded well below this.
         "timeout": 60,
         "graceful_timeout": 30,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from hireflow.camunda_connection import ConnectionSettings
 from hireflow.engine.profiles import local_profile
 from hireflow.resume_intake import DEFAULT_LIMITS
+from hireflow.settings import decimal_number, switch, whole_number
 
 # Room for the multipart envelope and form fields around the largest accepted file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -116,23 +118,24 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
 ]
 
 
-def _typed(default: Any, raw: str) -> Any:
+def _read(environ: Mapping[str, str], variable: str, default: Any) -> Any:
+    """One setting, of its default's type; a number is never negative."""
     if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return switch(environ, variable, default)
     if isinstance(default, int):
-        return int(raw)
+        return whole_number(environ, variable, default, minimum=0)
     if isinstance(default, float):
-        return float(raw)
-    return raw
+        return decimal_number(environ, variable, default, minimum=0)
+    return environ.get(variable, default)
 
 
-def settings_from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Every setting, from the environment where set, else its local default."""
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every setting, from the environment where set, else its local default.
+
+    Raises ``SettingError`` (naming the variable) for a value that cannot be used.
+    """
     environ = os.environ if environ is None else environ
-    settings = {
-        name: _typed(default, environ[variable]) if variable in environ else default
-        for name, variable, default, _ in SETTINGS
-    }
+    settings = {name: _read(environ, variable, default) for name, variable, default, _ in SETTINGS}
     # The cluster's address and credentials, named as Camunda documents them for clients
     # (CAMUNDA_REST_ADDRESS, CAMUNDA_AUTH_STRATEGY, ...): shared with the worker pool.
     connection = ConnectionSettings.from_environment(environ)

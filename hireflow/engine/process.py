@@ -18,8 +18,9 @@ import requests
 from hireflow.engine.distribution import MAIN_CLASS, Distribution
 from hireflow.engine.java import JavaInstall
 from hireflow.engine.profiles import EngineProfile
+from hireflow.settings import decimal_number
 
-START_TIMEOUT_S = float(os.environ.get("HIREFLOW_ENGINE_START_TIMEOUT", "420"))
+START_TIMEOUT_S = decimal_number(os.environ, "HIREFLOW_ENGINE_START_TIMEOUT", 420.0, minimum=1)
 STOP_TIMEOUT_S = 90.0
 JVM_FLAGS = [
     # The flags Camunda's own start scripts use.

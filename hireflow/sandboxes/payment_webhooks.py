@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import requests
 
 from hireflow.backoff import Backoff
+from hireflow.settings import decimal_number
 from hireflow.webhook_signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class WebhookSettings:
         return cls(
             url=url,
             secret=env.get("PAYMENT_WEBHOOK_SECRET", "whsec_hireflow_local"),
-            settle_after_seconds=float(env.get("PAYMENT_SETTLE_AFTER_SECONDS", "5")),
+            settle_after_seconds=decimal_number(env, "PAYMENT_SETTLE_AFTER_SECONDS", 5.0, minimum=0),
         )
 
 

@@ -1,0 +1,105 @@
+"""A setting that cannot be used stops a start with one line naming it, never a traceback
+or a pool that restarts its processes into the same error for good."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hireflow.engine.embedded import free_port
+from hireflow.settings import SettingError, decimal_number, log_level, switch, whole_number
+from webapp.config import settings_from_environment
+
+
+def test_numbers_take_their_default_when_unset_or_empty():
+    assert whole_number({}, "N", 8) == 8
+    assert whole_number({"N": " "}, "N", 8) == 8
+    assert whole_number({"N": " 12 "}, "N", 8, minimum=1) == 12
+    assert decimal_number({"S": "2.5"}, "S", 10.0) == 2.5
+
+
+@pytest.mark.parametrize(
+    ("read", "message"),
+    [
+        (lambda: whole_number({"N": "eight"}, "N", 8), "N='eight' is not a whole number"),
+        (lambda: whole_number({"N": "2.5"}, "N", 8), "N='2.5' is not a whole number"),
+        (lambda: whole_number({"N": "0"}, "N", 8, minimum=1), "N=0 is below its minimum, 1"),
+        (lambda: decimal_number({"S": "ten"}, "S", 1.0), "S='ten' is not a number"),
+        (lambda: decimal_number({"S": "nan"}, "S", 1.0), "S='nan' is not a finite number"),
+        (lambda: decimal_number({"S": "-1"}, "S", 1.0, minimum=0), "S=-1 is below its minimum, 0"),
+        (lambda: switch({"B": "maybe"}, "B", True), "B='maybe' is neither on"),
+        (lambda: log_level({"HIREFLOW_LOG_LEVEL": "verbose"}), "is not a log level: one of DEBUG"),
+    ],
+)
+def test_a_value_that_cannot_be_used_is_named_with_what_it_takes(read, message):
+    with pytest.raises(SettingError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        read()
+
+
+def test_switches_and_log_levels_take_any_case():
+    assert switch({"B": "OFF"}, "B", True) is False
+    assert switch({"B": "Yes"}, "B", False) is True
+    assert switch({}, "B", True) is True
+    assert log_level({"HIREFLOW_LOG_LEVEL": "debug"}) == logging.DEBUG
+    assert log_level({}) == logging.INFO
+
+
+def test_an_empty_switch_is_refused_rather_than_read_as_its_default():
+    """``HIREFLOW_CONSOLE=`` may well mean "off"; reading it as the default (on) would open
+    the console where its operator meant to close it."""
+    with pytest.raises(SettingError, match="HIREFLOW_CONSOLE=''"):
+        settings_from_environment({"HIREFLOW_CONSOLE": ""})
+
+
+def test_the_webapp_reads_its_numbers_and_switches_strictly():
+    settings = settings_from_environment({"HIREFLOW_CONSOLE": "off", "HIREFLOW_PROXY_HOPS": "2"})
+    assert (settings["CONSOLE"], settings["PROXY_HOPS"]) == (False, 2)
+    with pytest.raises(SettingError, match="HIREFLOW_PROXY_HOPS=-1 is below its minimum, 0"):
+        settings_from_environment({"HIREFLOW_PROXY_HOPS": "-1"})
+
+
+def run_component(module: str, tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "HIREFLOW_DATA_DIR": str(tmp_path / "data"),
+        "HIREFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        "HIREFLOW_WORKER_STATUS_PORT": str(free_port()),
+        "HIREFLOW_WEB_PORT": str(free_port()),
+        "HIREFLOW_WEB_METRICS_PORT": "0",
+        **settings,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_worker_pool_refuses_its_own_bad_setting_before_it_starts(tmp_path):
+    result = run_component("job_workers", tmp_path, HIREFLOW_WORKER_PROCESSES="two")
+    assert result.returncode == 2
+    assert "worker pool not started: HIREFLOW_WORKER_PROCESSES='two' is not a whole number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_worker_processs_bad_setting_stops_the_pool_instead_of_a_restart_loop(tmp_path):
+    """The supervisor does not read the adapters' settings (it stays small); its processes
+    do, and one that refuses them ends the pool at once, with the setting named."""
+    result = run_component(
+        "job_workers", tmp_path, HIREFLOW_WORKER_PROCESSES="2", HIREFLOW_PARSER_MEMORY_MB="lots"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "not started: HIREFLOW_PARSER_MEMORY_MB='lots' is not a whole number" in output
+    assert "refused its settings" in output and "the pool stops" in output
+    assert "restarting in" not in output and "Traceback" not in output
+
+
+def test_the_webapp_refuses_a_bad_setting_before_it_forks(tmp_path):
+    result = run_component("webapp", tmp_path, HIREFLOW_ENGINE_TIMEOUT_SECONDS="ten")
+    assert result.returncode == 2
+    assert "webapp not started: HIREFLOW_ENGINE_TIMEOUT_SECONDS='ten' is not a number" in result.stderr
+    assert "Traceback" not in result.stderr
