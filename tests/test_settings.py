@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def test_numbers_take_their_default_when_unset_or_empty():
     ],
 )
 def test_a_value_that_cannot_be_used_is_named_with_what_it_takes(read, message):
-    with pytest.raises(SettingError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(SettingError, match=re.escape(message)):
         read()
 
 

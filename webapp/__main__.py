@@ -19,7 +19,7 @@ import tempfile
 
 from gunicorn.app.base import BaseApplication
 
-from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
+from hireflow.camunda_connection import ConnectionSettingsError
 from hireflow.settings import SettingError, whole_number
 from job_workers.logs import configure_logging
 from job_workers.services import check_settings as check_adapter_settings
@@ -109,8 +109,7 @@ def check_settings(env) -> None:
         whole_number(env, name, 0, minimum=0)
     whole_number(env, "HIREFLOW_WEB_WORKERS", 2, minimum=1)
     whole_number(env, "HIREFLOW_WEB_THREADS", 8, minimum=1)
-    ConnectionSettings.from_environment(env)
-    settings_from_environment(env)
+    settings_from_environment(env)  # the engine connection's settings too
     check_adapter_settings(env)
 
 
