@@ -249,11 +249,11 @@ def component_ports(env: dict[str, str]) -> dict[str, list[tuple[int, str]]]:
         "payment sandbox": [(8101, "a fixed port")],
         "mail capture": [(8102, "a fixed port")],
         "worker pool": [
-            (whole_number(env, "HIREFLOW_WORKER_STATUS_PORT", 9464), "HIREFLOW_WORKER_STATUS_PORT")
+            (whole_number(env, "HIREFLOW_WORKER_STATUS_PORT", 9464, minimum=0), "HIREFLOW_WORKER_STATUS_PORT")
         ],
         "webapp": [
-            (whole_number(env, "HIREFLOW_WEB_PORT", 5000), "HIREFLOW_WEB_PORT"),
-            (whole_number(env, "HIREFLOW_WEB_METRICS_PORT", 9465), "HIREFLOW_WEB_METRICS_PORT"),
+            (whole_number(env, "HIREFLOW_WEB_PORT", 5000, minimum=0), "HIREFLOW_WEB_PORT"),
+            (whole_number(env, "HIREFLOW_WEB_METRICS_PORT", 9465, minimum=0), "HIREFLOW_WEB_METRICS_PORT"),
         ],
     }
 

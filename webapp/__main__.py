@@ -98,17 +98,24 @@ def load_demo_data_before_forking(env) -> None:
     env["HIREFLOW_DEMO_DATA"] = "0"  # the workers' create_app reads it after the fork
 
 
-def check_settings(env) -> None:
-    """Read every setting the app's processes will read; ``SettingError`` (or the engine
-    connection's error) names a bad one.
+def server_settings(env) -> tuple[str, int, int, int]:
+    """Host, port, worker processes and threads per process of gunicorn."""
+    return (
+        env.get("HIREFLOW_WEB_HOST", "127.0.0.1"),
+        whole_number(env, "HIREFLOW_WEB_PORT", 5000, minimum=0),
+        whole_number(env, "HIREFLOW_WEB_WORKERS", 2, minimum=1),
+        whole_number(env, "HIREFLOW_WEB_THREADS", 8, minimum=1),
+    )
+
+
+def check_app_settings(env) -> None:
+    """Read every setting the app's worker processes and the metrics hook will read;
+    ``SettingError`` (or the engine connection's error) names a bad one.
 
     In the master, before it forks: a worker process that fails to boot would only say so
     in a traceback, once per worker.
     """
-    for name in ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT"):
-        whole_number(env, name, 0, minimum=0)
-    whole_number(env, "HIREFLOW_WEB_WORKERS", 2, minimum=1)
-    whole_number(env, "HIREFLOW_WEB_THREADS", 8, minimum=1)
+    whole_number(env, "HIREFLOW_WEB_METRICS_PORT", 0, minimum=0)
     settings_from_environment(env)  # the engine connection's settings too
     check_adapter_settings(env)
 
@@ -118,7 +125,8 @@ def main() -> None:
     try:
         # gunicorn's lines too (GunicornLogger), so the whole output is one format.
         configure_logging(filters=(RequestIdFilter(),))
-        check_settings(env)
+        host, port, workers, threads = server_settings(env)
+        check_app_settings(env)
     except (SettingError, ConnectionSettingsError) as exc:
         print(f"webapp not started: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
@@ -132,13 +140,11 @@ def main() -> None:
     # One secret for every worker process: a CSRF token signed by one must verify in another.
     env.setdefault("HIREFLOW_SECRET_KEY", secrets.token_urlsafe(32))
     load_demo_data_before_forking(env)
-    host = env.get("HIREFLOW_WEB_HOST", "127.0.0.1")
-    port = env.get("HIREFLOW_WEB_PORT", "5000")
     options = {
         "bind": f"{host}:{port}",
-        "workers": whole_number(env, "HIREFLOW_WEB_WORKERS", 2, minimum=1),
+        "workers": workers,
         "worker_class": "gthread",
-        "threads": whole_number(env, "HIREFLOW_WEB_THREADS", 8, minimum=1),
+        "threads": threads,
         # Uploads and engine calls are bounded well below this.
         "timeout": 60,
         "graceful_timeout": 30,
