@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -97,6 +99,32 @@ def test_the_server_refuses_a_forged_webhook(live_webapp):
     response = requests.post(f"{live_webapp.url}/webhooks/payments", timeout=10, **event)
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "status"),
+    [({}, "a" * 5000, 414), ({"X-Padding": "a" * 9000}, "", 431)],
+    ids=["request-line-too-long", "header-too-large"],
+)
+def test_requests_gunicorn_refuses_itself_get_problem_details(live_webapp, headers, query, status):
+    response = requests.get(f"{live_webapp.url}/api/resumes?q={query}", headers=headers, timeout=10)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == status
+    assert len(response.json()["detail"]) <= 200
+
+
+def test_a_malformed_request_line_gets_a_problem_detail(live_webapp):
+    address = urlparse(live_webapp.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(b"NOT A REQUEST LINE AT ALL\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["status"] == 400
 
 
 def test_the_servers_access_lines_carry_the_request_id_and_no_link_token(live_webapp):

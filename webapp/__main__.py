@@ -24,6 +24,7 @@ from hireflow.settings import SettingError, whole_number
 from job_workers.logs import configure_logging
 from job_workers.services import check_settings as check_adapter_settings
 from webapp.config import settings_from_environment
+from webapp.gunicorn_worker import ProblemDetailsWorker
 from webapp.request_log import GunicornLogger, RequestIdFilter
 
 
@@ -143,7 +144,8 @@ def main() -> None:
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        # gthread, answering the requests gunicorn refuses itself as problem details.
+        "worker_class": ProblemDetailsWorker,
         "threads": threads,
         # Uploads and engine calls are bounded well below this.
         "timeout": 60,
