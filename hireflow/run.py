@@ -33,6 +33,7 @@ from hireflow.engine.embedded import (
     embedded_version,
     fetch_embedded,
 )
+from hireflow.engine.process import start_timeout
 from hireflow.paths import PROJECT_ROOT, data_root
 from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database
@@ -303,6 +304,7 @@ def main() -> int:
     try:
         # Checked before the engine starts; each component checks the rest of its own settings.
         component_ports(component_environment())
+        start_timeout()
     except SettingError as exc:
         print(f"!! {exc}. Nothing was started.", flush=True)
         return 2

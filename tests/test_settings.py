@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hireflow.engine.embedded import free_port
+from hireflow.engine.process import start_timeout
 from hireflow.settings import SettingError, decimal_number, log_level, switch, whole_number
 from webapp.config import settings_from_environment
 
@@ -104,3 +105,25 @@ def test_the_webapp_refuses_a_bad_setting_before_it_forks(tmp_path):
     assert result.returncode == 2
     assert "webapp not started: HIREFLOW_ENGINE_TIMEOUT_SECONDS='ten' is not a number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_make_run_refuses_a_bad_engine_start_timeout_before_anything_starts(tmp_path):
+    result = run_component("hireflow.run", tmp_path, HIREFLOW_ENGINE_START_TIMEOUT="soon")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "HIREFLOW_ENGINE_START_TIMEOUT='soon' is not a number. Nothing was started." in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_engine_start_timeout_is_read_when_an_engine_starts_not_on_import(tmp_path):
+    """Every tool imports hireflow.engine; a bad value must not break those that never start one."""
+    result = subprocess.run(
+        [sys.executable, "-m", "hireflow.engine", "java"],
+        env={**os.environ, "HIREFLOW_ENGINE_START_TIMEOUT": "soon"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert start_timeout({}) == 420.0
+    with pytest.raises(SettingError, match="HIREFLOW_ENGINE_START_TIMEOUT=0 is below its minimum, 1"):
+        start_timeout({"HIREFLOW_ENGINE_START_TIMEOUT": "0"})

@@ -13,6 +13,7 @@ from hireflow.engine.embedded import embedded_version, fetch_embedded
 from hireflow.engine.java import JavaNotFound, find_java
 from hireflow.engine.process import EngineError, start, status, stop
 from hireflow.engine.profiles import PROFILES, camunda_version
+from hireflow.settings import SettingError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except DistributionUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    except (FetchError, JavaNotFound, EngineError) as exc:
+    except (FetchError, JavaNotFound, EngineError, SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -20,7 +20,7 @@ from hireflow.engine.java import JavaInstall
 from hireflow.engine.profiles import EngineProfile
 from hireflow.settings import decimal_number
 
-START_TIMEOUT_S = decimal_number(os.environ, "HIREFLOW_ENGINE_START_TIMEOUT", 420.0, minimum=1)
+DEFAULT_START_TIMEOUT_S = 420.0
 STOP_TIMEOUT_S = 90.0
 JVM_FLAGS = [
     # The flags Camunda's own start scripts use.
@@ -30,6 +30,15 @@ JVM_FLAGS = [
     "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "--add-opens=java.base/java.util=ALL-UNNAMED",
 ]
+
+
+def start_timeout(env=os.environ) -> float:
+    """Seconds the engine may take to start: ``HIREFLOW_ENGINE_START_TIMEOUT``, else 420.
+
+    Read when an engine starts, not on import: a bad value is then a ``SettingError`` the
+    caller reports in one line, not a traceback from every import of ``hireflow.engine``.
+    """
+    return decimal_number(env, "HIREFLOW_ENGINE_START_TIMEOUT", DEFAULT_START_TIMEOUT_S, minimum=1)
 
 
 class EngineError(RuntimeError):
@@ -191,9 +200,12 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 def wait_until_ready(
-    profile: EngineProfile, pid: int, timeout: float = START_TIMEOUT_S, out=sys.stderr
+    profile: EngineProfile, pid: int, timeout: float | None = None, out=sys.stderr
 ) -> EngineStatus:
-    """Poll the readiness signals, reporting progress, until all pass or the engine dies."""
+    """Poll the readiness signals, reporting progress, until all pass or the engine dies
+    (within ``timeout`` seconds, else ``start_timeout()``)."""
+    if timeout is None:
+        timeout = start_timeout()
     deadline = time.monotonic() + timeout
     last_report = 0.0
     started = time.monotonic()
@@ -259,13 +271,16 @@ def start(
     dist: Distribution,
     java: JavaInstall,
     *,
-    timeout: float = START_TIMEOUT_S,
+    timeout: float | None = None,
     out=sys.stderr,
 ) -> EngineStatus:
-    """Start the engine in the background and wait until it is ready.
+    """Start the engine in the background and wait until it is ready (within ``timeout``
+    seconds, else ``start_timeout()``).
 
     Starting an engine that already runs does nothing but wait for it to be ready.
     """
+    if timeout is None:
+        timeout = start_timeout()
     with _start_lock(profile):
         pid = engine_pid(profile)
         if pid is not None:
