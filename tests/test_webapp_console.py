@@ -39,6 +39,12 @@ class EndedInstances(CamundaRestClient):
         return {"processInstanceKey": str(key), "state": "COMPLETED"}
 
 
+def change_checked_every(page: str) -> int | None:
+    """Every how many seconds an item page asks whether the item changed; None: never."""
+    found = re.search(r'item-refresh\.js" defer data-seconds="(\d+)"', page)
+    return int(found.group(1)) if found else None
+
+
 def console_on_ended_instances(services: Services):
     """An app with the console whose engine says every instance completed."""
     return create_app(
@@ -413,7 +419,7 @@ def test_an_item_says_where_its_instance_is_by_the_models_names(tmp_path):
     assert words == "Screen the application (a person's task in Tasklist), waiting for: Elsewhere"
     assert 'data-testid="incident"' not in page
     # It waits for people: the page reloads seldom (every 2 s while a step runs).
-    assert '<meta http-equiv="refresh" content="15">' in page
+    assert change_checked_every(page) == 15
 
 
 class RetryingACharge(StartsInstancesInState):
@@ -461,7 +467,7 @@ def test_a_step_that_failed_and_is_retried_says_why_and_how_many_tries_are_left(
         "Charge the card (failing: tried again after a backoff, 1 try left before an incident) "
         + engine.MESSAGE
     )
-    assert '<meta http-equiv="refresh" content="15">' in page  # the backoff takes seconds to minutes
+    assert change_checked_every(page) == 15  # the backoff takes seconds to minutes
 
 
 def test_an_item_waiting_only_for_people_asks_the_engine_for_no_failing_jobs(tmp_path):
@@ -518,7 +524,7 @@ def test_an_incident_shows_its_message_and_where_there_is_no_operate_a_retry(tmp
     assert web.get("/api/unlocks/unl_1").json["engine"]["incidents"][0]["errorMessage"] == engine.MESSAGE
     page = web.get("/items/unlock/unl_1").text
     assert f'data-testid="incident-message">{engine.MESSAGE}<' in page
-    assert '<meta http-equiv="refresh" content="15">' in page  # stopped: no fast reload under the button
+    assert change_checked_every(page) == 15  # stopped: no fast reload under the button
     retry = "/items/unlock/unl_1/incidents/77/retry"
     assert (retry in page) == embedded  # a cluster's operators retry in Operate
     assert ("Operate</a>" in page) != embedded
@@ -691,8 +697,28 @@ def test_the_item_page_shows_every_kind_in_every_status(tmp_path, kind, status):
     page = app.test_client().get(f"/items/{kind}/item_1")
     assert page.status_code == 200, page.text
     assert f'data-testid="status">{status}<' in page.text
-    reloads = '<meta http-equiv="refresh" content="2">' in page.text  # a step may be running
-    assert reloads == (status not in FINAL_STATUSES[kind])
+    # A step may be running: the page asks often whether it changed.
+    assert change_checked_every(page.text) == (None if status in FINAL_STATUSES[kind] else 2)
+
+
+def test_the_item_page_answers_304_while_what_it_shows_is_unchanged(tmp_path):
+    # Its script asks so every few seconds, and reloads the page on a 200 only.
+    services = empty_services(tmp_path)
+    engine = StartsInstancesInState("ACTIVE")
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    add_first_status(services, "resume", "res_1", "received")
+    web = app.test_client()
+
+    first = web.get("/items/resume/res_1")
+    tag = first.headers["ETag"]
+    assert tag.startswith('W/"') and first.headers["Cache-Control"] == "no-cache"
+    assert f'data-shown="{tag[3:-1]}"' in first.text
+    unchanged = web.get("/items/resume/res_1", headers={"If-None-Match": tag})
+    assert (unchanged.status_code, unchanged.data) == (304, b"")
+    record_status(services.db, "resume", "res_1", "rejected", {"reason": "not a PDF"})
+    changed = web.get("/items/resume/res_1", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and 'data-testid="status">rejected<' in changed.text
+    assert changed.headers["ETag"] != tag and change_checked_every(changed.text) is None
 
 
 @pytest.mark.parametrize("console", [False, True])

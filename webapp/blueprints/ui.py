@@ -9,12 +9,14 @@ import base64
 import binascii
 import functools
 import io
+import json
 import re
 from urllib.parse import quote
 
 import requests
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
 from pydantic import ValidationError
+from werkzeug.http import generate_etag
 from werkzeug.utils import secure_filename
 
 from hireflow.skills import SKILLS
@@ -342,16 +344,29 @@ def item(kind: str, business_id: str):
     if status.get("profile"):
         fits = hireflow().fitting_postings(status["details"]["candidate_id"], 3)
         applied = hireflow().standing_applications(status["details"]["candidate_id"])
-    return render_template(
-        "item.html",
-        item=status,
-        fits=fits,
-        applied=applied,
-        details=details_shown(status["details"]),
-        refresh_seconds=refresh_seconds(status),
-        operate=operate_link(status["engine"]["processInstanceKey"]),
-        tasklist=tasklist_link(),
-    )
+    # While the item runs, the page's script asks with this tag whether anything it shows
+    # changed, and reloads only when it did (static/item-refresh.js).
+    shown = generate_etag(json.dumps([status, fits, applied], sort_keys=True, default=str).encode())
+    if request.if_none_match.contains_weak(shown):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.make_response(
+            render_template(
+                "item.html",
+                item=status,
+                fits=fits,
+                applied=applied,
+                details=details_shown(status["details"]),
+                refresh_seconds=refresh_seconds(status),
+                shown=shown,
+                operate=operate_link(status["engine"]["processInstanceKey"]),
+                tasklist=tasklist_link(),
+            )
+        )
+    # Weak: the same status renders with a new CSRF token each time.
+    response.set_etag(shown, weak=True)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def details_shown(details: dict) -> dict:
@@ -372,7 +387,8 @@ def details_shown(details: dict) -> dict:
 
 
 def refresh_seconds(status: dict) -> int | None:
-    """How often the item page reloads: never once final, seldom while the instance waits on people."""
+    """How often the item page asks whether the item changed: never once final, seldom while
+    the instance waits on people."""
     if status["final"]:
         return None
     if status["engine"].get("hasIncident"):
