@@ -52,14 +52,14 @@ lock:  ## Re-resolve every dependency's version into constraints.txt (after edit
 	$(PY) tools/lock_dependencies.py
 
 $(MODELING_STAMP): $(MODELING)/package.json $(MODELING)/package-lock.json
-	@echo "==> Installing the pinned BPMN/DMN/form linters into $(MODELING)/node_modules (npm ci)"
+	@echo "==> Installing the pinned BPMN/DMN/form linters and axe-core into $(MODELING)/node_modules (npm ci)"
 	cd $(MODELING) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(MODEL_CHECKER): $(MODELING_STAMP) $(wildcard $(MODELING)/src/*.mjs)
 	cd $(MODELING) && npm run --silent build
 
-modeling-tools: $(MODEL_CHECKER)  ## Install the Node linters for bpmn/ (once) and bundle the checker.
+modeling-tools: $(MODEL_CHECKER)  ## Install the Node linters for bpmn/ and axe-core (once), and bundle the checker.
 
 lint-models: venv modeling-tools  ## Lint bpmn/ as Camunda Modeler does (BPMN, DMN, forms, templates).
 	$(PY) -m hireflow.model_checks
