@@ -721,6 +721,23 @@ def test_the_item_page_answers_304_while_what_it_shows_is_unchanged(tmp_path):
     assert changed.headers["ETag"] != tag and change_checked_every(changed.text) is None
 
 
+def test_the_status_api_answers_304_while_the_status_is_unchanged(tmp_path):
+    # For a marketplace backend that polls an item, as the item's page does.
+    services = empty_services(tmp_path)
+    app = create_app({"TESTING": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services)
+    add_first_status(services, "unlock", "unl_1", "requested")
+    web = app.test_client()
+
+    first = web.get("/api/unlocks/unl_1")
+    tag = first.headers["ETag"]
+    unchanged = web.get("/api/unlocks/unl_1", headers={"If-None-Match": tag})
+    assert (unchanged.status_code, unchanged.data, unchanged.headers["ETag"]) == (304, b"", tag)
+    assert web.get("/api/unlocks/unl_1", headers={"If-None-Match": '"another"'}).status_code == 200
+    record_status(services.db, "unlock", "unl_1", "unlocked", {})
+    changed = web.get("/api/unlocks/unl_1", headers={"If-None-Match": tag})
+    assert (changed.status_code, changed.json["status"]) == (200, "unlocked")
+
+
 @pytest.mark.parametrize("console", [False, True])
 def test_the_pages_from_emails_link_nowhere_into_the_console(tmp_path, console):
     # Candidates and employers open these from their emails. Without a console its links

@@ -87,12 +87,16 @@ def accepted_response(accepted: Accepted):
 
 
 def status_response(kind: str, business_id: str):
+    """An item's status, with an ETag: a caller that polls sends it back as If-None-Match
+    and gets 304, with no body, until the status changes."""
     status = hireflow().status(kind, business_id)
     status["links"] = {
         "operate": operate_link(status["engine"]["processInstanceKey"]),
         "tasklist": tasklist_link(),
     }
-    return jsonify(status)
+    response = jsonify(status)
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def published_response(published: bool, what: str):

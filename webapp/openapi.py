@@ -833,10 +833,23 @@ def _start(summary: str, model: str) -> dict[str, Any]:
 
 
 def _status(summary: str) -> dict[str, Any]:
+    status = _json("ItemStatus", "The business status.")
+    status["headers"] = {
+        "ETag": {
+            "schema": {"type": "string"},
+            "description": "The status's tag: send it as If-None-Match to learn whether it changed",
+        }
+    }
     return {
         "summary": summary,
+        "description": "To poll, send the ETag of the last answer as If-None-Match: the answer is "
+        "304, with no body, until the status changes.",
         "parameters": _id_parameter("the item's id, as returned when it was accepted"),
-        "responses": {"200": _json("ItemStatus", "The business status."), "404": NOT_FOUND},
+        "responses": {
+            "200": status,
+            "304": {"description": "Unchanged since the status whose ETag was sent as If-None-Match."},
+            "404": NOT_FOUND,
+        },
     }
 
 
