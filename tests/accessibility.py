@@ -22,7 +22,7 @@ def accessibility_violations(page) -> list[str]:
     if not AXE_SCRIPT.exists():
         raise FileNotFoundError(f"{AXE_SCRIPT} is missing: run `make modeling-tools`")
     page.add_script_tag(path=str(AXE_SCRIPT))
-    violations = page.evaluate(
+    return page.evaluate(
         """async (tags) => {
             const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
             return result.violations.map((v) =>
@@ -30,4 +30,3 @@ def accessibility_violations(page) -> list[str]:
         }""",
         RULE_TAGS,
     )
-    return violations

@@ -114,7 +114,7 @@ def test_make_run_refuses_a_bad_engine_start_timeout_before_anything_starts(tmp_
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_the_engine_start_timeout_is_read_when_an_engine_starts_not_on_import(tmp_path):
+def test_the_engine_start_timeout_is_read_when_an_engine_starts_not_on_import():
     """Every tool imports hireflow.engine; a bad value must not break those that never start one."""
     result = subprocess.run(
         [sys.executable, "-m", "hireflow.engine", "java"],

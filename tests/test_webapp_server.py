@@ -21,6 +21,7 @@ from tests.engine_helpers import unique_key, wait_for
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import WEBHOOK_SECRET, payment_succeeded, signed_webhook
 from webapp.blueprints.ui import URL_IN_TEXT
+from webapp.gunicorn_worker import LONGEST_DETAIL
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
@@ -111,7 +112,7 @@ def test_requests_gunicorn_refuses_itself_get_problem_details(live_webapp, heade
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["status"] == status
-    assert len(response.json()["detail"]) <= 200
+    assert len(response.json()["detail"]) <= LONGEST_DETAIL
 
 
 def test_a_malformed_request_line_gets_a_problem_detail(live_webapp):
