@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from hireflow.adapters.file_store import LocalFileStore
@@ -65,6 +66,26 @@ def offline(tmp_path: Path):
     """An app whose engine is unreachable, with its own empty store and file folder."""
     services = empty_services(tmp_path)
     return offline_app(services), services, tmp_path / "files"
+
+
+def send_to_capture(
+    capture_url: str, api_key: str, subject: str, text: str, attachments: list[dict] | None = None
+) -> None:
+    """Send one mail to ada@example.com through a local mail capture, as SendGrid's API takes it."""
+    mail = {
+        "personalizations": [{"to": [{"email": "ada@example.com"}]}],
+        "from": {"email": "no-reply@hireflow.example"},
+        "subject": subject,
+        "content": [{"type": "text/plain", "value": text}],
+    }
+    if attachments:
+        mail["attachments"] = attachments
+    requests.post(
+        f"{capture_url}/v3/mail/send",
+        headers={"Authorization": f"Bearer {api_key}"},
+        json=mail,
+        timeout=5,
+    ).raise_for_status()
 
 
 def stored_files(folder: Path) -> list[Path]:

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 
 import pytest
-import requests
 from playwright.sync_api import expect, sync_playwright
 
 from hireflow.adapters.payments import StripeStylePaymentGateway
@@ -23,7 +22,7 @@ from hireflow.serving import serve_in_thread
 from job_workers.records import record_details, record_status
 from job_workers.services import Services
 from tests.accessibility import accessibility_violations
-from tests.offline_webapp import StartsInstancesInState, empty_services, indexed_candidate
+from tests.offline_webapp import StartsInstancesInState, empty_services, indexed_candidate, send_to_capture
 from webapp import create_app
 from webapp.local_forms import user_task_form_ids
 
@@ -119,17 +118,9 @@ def site(tmp_path_factory) -> Site:
     charge = {"payment_id": waiting.id, "amount_cents": 4900, "currency": "eur"}
     record_status(services.db, "unlock", "unl_1", "requested", {"employer_id": "acme", "candidate_id": "ada"})
     record_details(services.db, "unlock", "unl_1", "requested", card_needs_authentication=charge)
-    requests.post(
-        f"{mail.url}/v3/mail/send",
-        headers={"Authorization": f"Bearer {MAIL_KEY}"},
-        json={
-            "personalizations": [{"to": [{"email": "ada@example.com"}]}],
-            "from": {"email": "no-reply@hireflow.example"},
-            "subject": "Your resume is processed",
-            "content": [{"type": "text/plain", "value": "See http://127.0.0.1:5000/items/resume/res_ada"}],
-        },
-        timeout=5,
-    ).raise_for_status()
+    send_to_capture(
+        mail.url, MAIL_KEY, "Your resume is processed", "See http://127.0.0.1:5000/items/resume/res_ada"
+    )
     app = create_app(
         {"CONSOLE": True, "MAIL_CAPTURE_URL": mail.url},
         engine_client=StartsInstancesInState("ACTIVE"),

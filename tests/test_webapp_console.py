@@ -25,6 +25,7 @@ from tests.offline_webapp import (
     listed,
     offline_app,
     refused_field,
+    send_to_capture,
     stored_files,
 )
 from tests.web_helpers import ADMIN, ADMIN_TOKEN, csrf_token
@@ -877,19 +878,9 @@ def test_the_mail_page_shows_the_newest_mails_and_says_how_many_there_are(tmp_pa
 
     capture = serve(create_mail_capture(tmp_path / "mail.sqlite3", "SG.key"))
     for number in range(3):
-        requests.post(
-            f"{capture.url}/v3/mail/send",
-            headers={"Authorization": "Bearer SG.key"},
-            json={
-                "personalizations": [{"to": [{"email": "ada@example.com"}]}],
-                "from": {"email": "no-reply@hireflow.example"},
-                "subject": f"Mail {number}",
-                "content": [
-                    {"type": "text/plain", "value": f"Open http://127.0.0.1:5000/items/resume/res_{number}"}
-                ],
-            },
-            timeout=5,
-        ).raise_for_status()
+        send_to_capture(
+            capture.url, "SG.key", f"Mail {number}", f"Open http://127.0.0.1:5000/items/resume/res_{number}"
+        )
     monkeypatch.setattr(ui, "MAIL_SHOWN", 2)
     web = offline_app(empty_services(tmp_path), MAIL_CAPTURE_URL=capture.url).test_client()
 
@@ -920,18 +911,9 @@ def test_the_mail_page_offers_each_attachment_as_a_download(tmp_path, serve):
             "type": "text/html",
         },
     ]
-    requests.post(
-        f"{capture.url}/v3/mail/send",
-        headers={"Authorization": "Bearer SG.key"},
-        json={
-            "personalizations": [{"to": [{"email": "ada@example.com"}]}],
-            "from": {"email": "no-reply@hireflow.example"},
-            "subject": "Your interview",
-            "content": [{"type": "text/plain", "value": "The calendar invitation is attached."}],
-            "attachments": attachments,
-        },
-        timeout=5,
-    ).raise_for_status()
+    send_to_capture(
+        capture.url, "SG.key", "Your interview", "The calendar invitation is attached.", attachments
+    )
     web = offline_app(empty_services(tmp_path), MAIL_CAPTURE_URL=capture.url).test_client()
 
     page = web.get("/mail").text
