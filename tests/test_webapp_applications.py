@@ -87,7 +87,11 @@ def test_a_candidate_withdraws_by_the_signed_link_in_their_email(recording):
     over = web.post(f"/applications/withdrawal/{over_token}", data=form)
     assert over.status_code == 409 and 'data-testid="over"' in over.text and "is declined" in over.text
     services.withdrawal_links = WithdrawalLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
-    assert web.get(f"/applications/withdrawal/{token}").status_code == 410
+    # A candidate follows links from an email: a refused one is a page saying why, not JSON.
+    expired = web.get(f"/applications/withdrawal/{token}")
+    assert expired.status_code == 410 and expired.mimetype == "text/html" and "expired" in expired.text
+    forged = web.get(f"/applications/withdrawal/{token[:-2]}xx")
+    assert forged.status_code == 404 and forged.mimetype == "text/html"
 
 
 def test_of_two_withdrawals_at_once_after_the_shortlist_one_is_accepted_and_one_is_a_repeat(

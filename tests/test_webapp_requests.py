@@ -8,8 +8,10 @@ and makes ``/readyz`` say why. The features' own requests are tested beside them
 
 from __future__ import annotations
 
+import inspect
 import io
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import get_args
@@ -31,6 +33,7 @@ from webapp import create_app
 from webapp.domain import KINDS
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
+from webapp.problems import HTML_BLUEPRINTS
 from webapp.schemas import PATTERN_IN_WORDS, ItemKind
 
 
@@ -193,6 +196,13 @@ def test_every_response_carries_the_security_headers(offline):
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_every_blueprint_that_serves_pages_answers_its_errors_as_pages(offline):
+    """A page blueprint left out of ``HTML_BLUEPRINTS`` answers a reader's error in JSON."""
+    for name, blueprint in offline[0].blueprints.items():
+        serves_pages = "render_template" in inspect.getsource(sys.modules[blueprint.import_name])
+        assert (name in HTML_BLUEPRINTS) == serves_pages, name
 
 
 def test_admin_api_needs_the_token(offline):

@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://hireflow.example/problems/"
-# Blueprints whose pages are HTML; their errors render as pages too.
-HTML_BLUEPRINTS = {"ui", "slots", "cards", "payments", "tasks"}
+# The team's console, served only while HIREFLOW_CONSOLE is on (webapp.security).
+CONSOLE_BLUEPRINTS = ("ui", "tasks")
+# Pages reached by a signed link in an email: the token in the URL works like a password.
+SIGNED_LINK_BLUEPRINTS = ("slots", "cards", "payments", "withdrawals")
+# Blueprints whose pages are HTML; their errors render as pages too, so a candidate following
+# an expired link from an email reads why, and not a JSON document.
+HTML_BLUEPRINTS = {*CONSOLE_BLUEPRINTS, *SIGNED_LINK_BLUEPRINTS}
 
 
 class Problem(Exception):

@@ -15,7 +15,7 @@ import logging
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
-from webapp.problems import Problem
+from webapp.problems import CONSOLE_BLUEPRINTS, SIGNED_LINK_BLUEPRINTS, Problem
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,6 @@ DOMAIN_API_BLUEPRINTS = (
 )
 # The JSON APIs are called with tokens or signatures, never with the UI's cookies.
 CSRF_EXEMPT_BLUEPRINTS = ("health", "docs", "admin", *DOMAIN_API_BLUEPRINTS, "webhooks")
-CONSOLE_BLUEPRINTS = ("ui", "tasks")
-
-# Pages reached by a signed link in an email: the token in the URL works like a password.
-SIGNED_LINK_BLUEPRINTS = ("slots", "cards", "payments", "withdrawals")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
