@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -720,6 +721,32 @@ def test_the_item_page_answers_304_while_what_it_shows_is_unchanged(tmp_path):
     changed = web.get("/items/resume/res_1", headers={"If-None-Match": tag})
     assert changed.status_code == 200 and 'data-testid="status">rejected<' in changed.text
     assert changed.headers["ETag"] != tag and change_checked_every(changed.text) is None
+
+
+def test_a_cached_item_page_is_not_shown_with_forms_that_would_be_refused(tmp_path, monkeypatch):
+    # A 304 shows the browser's copy, with the CSRF tokens it was rendered with.
+    services = empty_services(tmp_path)
+    app = create_app(
+        {"TESTING": True, "CONSOLE": True}, engine_client=StartsInstancesInState("ACTIVE"), services=services
+    )
+    add_first_status(services, "interview", "int_1", "requested")
+    web = app.test_client()
+    tag = web.get("/items/interview/int_1").headers["ETag"]
+    assert web.get("/items/interview/int_1", headers={"If-None-Match": tag}).status_code == 304
+
+    # Half the tokens' lifetime later, the page is rendered again with a new token.
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + app.config["WTF_CSRF_TIME_LIMIT"] / 2)
+    later = web.get("/items/interview/int_1", headers={"If-None-Match": tag})
+    assert later.status_code == 200 and "Cancel interview" in later.text
+    assert (
+        web.get("/items/interview/int_1", headers={"If-None-Match": later.headers["ETag"]}).status_code == 304
+    )
+    # So is it for a new session (its cookie lost, or signed with the secret of a former start).
+    web.delete_cookie("session")
+    assert (
+        web.get("/items/interview/int_1", headers={"If-None-Match": later.headers["ETag"]}).status_code == 200
+    )
 
 
 def test_the_status_api_answers_304_while_the_status_is_unchanged(tmp_path):

@@ -11,10 +11,12 @@ import functools
 import io
 import json
 import re
+import time
 from urllib.parse import quote
 
 import requests
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, session, url_for
+from flask_wtf.csrf import generate_csrf
 from pydantic import ValidationError
 from werkzeug.http import generate_etag
 from werkzeug.utils import secure_filename
@@ -345,8 +347,12 @@ def item(kind: str, business_id: str):
         fits = hireflow().fitting_postings(status["details"]["candidate_id"], 3)
         applied = hireflow().standing_applications(status["details"]["candidate_id"])
     # While the item runs, the page's script asks with this tag whether anything it shows
-    # changed, and reloads only when it did (static/item-refresh.js).
-    shown = generate_etag(json.dumps([status, fits, applied], sort_keys=True, default=str).encode())
+    # changed, and reloads only when it did (static/item-refresh.js). A browser coming back
+    # to the page asks too, and shows its cached copy on a 304: the tag also covers what the
+    # page's forms need to be accepted.
+    shown = generate_etag(
+        json.dumps([status, fits, applied, form_tokens_issue()], sort_keys=True, default=str).encode()
+    )
     if request.if_none_match.contains_weak(shown):
         response = current_app.response_class(status=304)
     else:
@@ -367,6 +373,21 @@ def item(kind: str, business_id: str):
     response.set_etag(shown, weak=True)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def form_tokens_issue() -> list:
+    """What decides whether a page's CSRF tokens are still accepted: the session's CSRF
+    secret, and the half of the tokens' lifetime they were signed in.
+
+    A page whose tag covers this is rendered afresh, with new tokens, once its session is
+    gone (a new secret key after a restart) or its tokens are older than half their life:
+    a page shown from the cache never carries a form that is refused as expired when sent
+    within that half.
+    """
+    generate_csrf()  # gives a new session its secret now; the page renders this same token
+    lifetime = current_app.config["WTF_CSRF_TIME_LIMIT"]
+    half_life = int(time.time() // (lifetime / 2)) if lifetime else 0
+    return [session[current_app.config["WTF_CSRF_FIELD_NAME"]], half_life]
 
 
 def details_shown(details: dict) -> dict:
