@@ -20,6 +20,7 @@ from hireflow.store import BusinessRecord, ContactAccess, Employer, JobPosting, 
 from job_workers.records import record_details, record_status
 from job_workers.services import Services
 from tests.offline_webapp import (
+    RecordsMessages,
     StartsInstancesInState,
     add_first_status,
     empty_services,
@@ -747,6 +748,25 @@ def test_a_cached_item_page_is_not_shown_with_forms_that_would_be_refused(tmp_pa
     assert (
         web.get("/items/interview/int_1", headers={"If-None-Match": later.headers["ETag"]}).status_code == 200
     )
+
+
+def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(tmp_path, monkeypatch):
+    services = empty_services(tmp_path)
+    engine = RecordsMessages()
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    add_first_status(services, "interview", "int_1", "requested")
+    web = app.test_client()
+    form = {"csrf_token": csrf_token(web.get("/items/interview/int_1").text)}
+
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + app.config["WTF_CSRF_TIME_LIMIT"] + 1)
+    late = web.post("/items/interview/int_1/cancel", data=form)
+    assert late.status_code == 400 and late.mimetype == "text/html"
+    assert "Form not accepted" in late.text and "more than 8 hours ago" in late.text
+    assert "reload the page" in late.text and "CSRF" not in late.text
+    without_token = web.post("/items/interview/int_1/cancel")
+    assert without_token.status_code == 400 and "could not be checked" in without_token.text
+    assert engine.published == []
 
 
 def test_the_status_api_answers_304_while_the_status_is_unchanged(tmp_path):

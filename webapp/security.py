@@ -13,9 +13,9 @@ import hmac
 import logging
 
 from flask import Flask, current_app, request
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from webapp.problems import CONSOLE_BLUEPRINTS, SIGNED_LINK_BLUEPRINTS, Problem
+from webapp.problems import CONSOLE_BLUEPRINTS, SIGNED_LINK_BLUEPRINTS, TYPE_BASE, Problem, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,29 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     for name in CSRF_EXEMPT_BLUEPRINTS:
         csrf.exempt(app.blueprints[name])
+
+    @app.errorhandler(CSRFError)
+    def refuse_unchecked_form(error: CSRFError):
+        # Flask-WTF's words ("The CSRF token has expired.") name a token nobody sees: say
+        # what happened and what to do, and keep its words for whoever reads the log.
+        if "expired" in (error.description or ""):
+            hours = current_app.config["WTF_CSRF_TIME_LIMIT"] / 3600
+            why = f"This form was shown more than {hours:g} hours ago, so it can no longer be sent."
+        else:
+            why = (
+                "This form could not be checked as one this site showed you: your session "
+                "may have ended, or the form came from another page."
+            )
+        detail = f"{why} Nothing was done. Go back, reload the page and send the form again."
+        return problem_response(
+            Problem(
+                400,
+                "Form not accepted",
+                detail,
+                type_=TYPE_BASE + "form-not-accepted",
+                reason=error.description,
+            )
+        )
 
     @app.context_processor
     def console_links() -> dict[str, bool]:
