@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from hireflow.adapters.calendar import Slot, StoreCalendar
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.constants import Message
 from hireflow.store import BusinessRecord, ContactAccess, Employer, JobPosting, utcnow
 from job_workers.records import record_details, record_status
 from job_workers.services import Services
@@ -748,6 +749,31 @@ def test_a_cached_item_page_is_not_shown_with_forms_that_would_be_refused(tmp_pa
     assert (
         web.get("/items/interview/int_1", headers={"If-None-Match": later.headers["ETag"]}).status_code == 200
     )
+
+
+def test_the_item_pages_withdraw_and_cancel_buttons_publish_once_and_refuse_what_is_over(tmp_path):
+    services = empty_services(tmp_path)
+    engine = RecordsMessages()
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    add_first_status(services, "application", "app_1", "submitted")
+    add_first_status(services, "interview", "int_1", "requested")
+    web = app.test_client()
+    form = {"csrf_token": csrf_token(web.get("/items/application/app_1").text)}
+
+    for _ in range(2):  # a second click publishes nothing more
+        withdrawn = web.post("/items/application/app_1/withdraw", data=form)
+        assert (withdrawn.status_code, withdrawn.location) == (303, "/items/application/app_1")
+        cancelled = web.post("/items/interview/int_1/cancel", data=form)
+        assert (cancelled.status_code, cancelled.location) == (303, "/items/interview/int_1")
+    assert engine.published == [
+        (Message.APPLICATION_WITHDRAWN, "app_1"),
+        (Message.INTERVIEW_CANCELLED, "int_1"),
+    ]
+    # Over already: the page says why nothing was done.
+    record_status(services.db, "interview", "int_2", "done", {})
+    over = web.post("/items/interview/int_2/cancel", data=form)
+    assert over.status_code == 409 and over.mimetype == "text/html" and "it cannot be cancelled" in over.text
+    assert len(engine.published) == 2
 
 
 def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(tmp_path, monkeypatch):
