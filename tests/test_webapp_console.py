@@ -378,6 +378,12 @@ def test_a_refused_upload_keeps_the_typed_fields_and_asks_for_the_file_again(tmp
     assert "Choose the file again" in refused.text
     assert 'value="ada@example.com"' in refused.text
     assert stored_files(tmp_path / "files") == []  # nothing kept of a refused file
+    # A form sent with no file chosen (the browser checks, but a script may not).
+    typed = {"candidate_id": "ada", "candidate_name": "Ada", "candidate_email": "ada@example.com"}
+    no_file = web.post("/resumes", data={"csrf_token": token, **typed})
+    assert no_file.status_code == 400
+    assert reasons_beside_fields(no_file.text, "upload") == {"file": "choose a resume file to upload"}
+    assert 'value="ada@example.com"' in no_file.text
 
 
 def test_a_shortlisted_application_leads_to_the_interview_form_filled_in(offline):

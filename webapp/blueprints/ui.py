@@ -26,7 +26,7 @@ from job_workers.records import SLOT_CHOSEN
 from webapp.domain import KINDS
 from webapp.engine import WAITING_ELEMENT_TYPES
 from webapp.http import hireflow, operate_link, path_id, tasklist_link
-from webapp.problems import Problem, from_validation_error
+from webapp.problems import Problem, from_validation_error, invalid_field
 from webapp.schemas import (
     PANEL_MAX,
     ApplicationRequest,
@@ -170,7 +170,7 @@ def upload_resume():
     fields = ResumeFields.model_validate(_form("candidate_id", "candidate_name", "candidate_email"))
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise Problem(400, "Invalid request", "file: choose a resume file to upload")
+        raise invalid_field("file", "choose a resume file to upload")
     return _item_redirect(hireflow().upload_resume(fields, upload.filename, upload.stream))
 
 
