@@ -75,3 +75,13 @@ def test_concurrent_spends_for_different_unlocks_never_overdraw(ledger):
     outcomes = race(spend, [f"u-{i}" for i in range(8)])
     assert outcomes.count("spent") == 3
     assert ledger.balance("e-1") == 1
+
+
+def test_the_same_spend_delivered_to_many_workers_at_once_is_spent_once(ledger):
+    # Zeebe delivers a job at least once: a job that timed out runs twice, maybe at once.
+    def spend(_: str) -> str:
+        return "new" if ledger.spend("e-1", "u-1", 3).new else "repeat"
+
+    outcomes = race(spend, ["u-1"] * 8)
+    assert sorted(outcomes) == ["new"] + ["repeat"] * 7
+    assert ledger.balance("e-1") == 7
