@@ -15,7 +15,7 @@ from job_workers.services import Services
 SEND_TIMEOUT_MS = 60_000
 # What templates see besides the process variables (see ``email_for``).
 TEMPLATE_EXTRAS = frozenset(
-    {"public_url", "max_upload_megabytes", "card_link", "payment_link", "withdrawal_link"}
+    {"public_url", "tasks_url", "max_upload_megabytes", "card_link", "payment_link", "withdrawal_link"}
 )
 
 
@@ -23,6 +23,7 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     """The email a send-email job asks for, from its headers and variables.
 
     Templates see the process variables, ``public_url`` (the webapp's address, for links),
+    ``tasks_url`` (where people do their user tasks: Tasklist, or the webapp's task list),
     ``max_upload_megabytes`` (the largest resume accepted), ``card_link(unlock_id)``,
     which signs the link to save a new card for an unlock, ``payment_link(unlock_id)``,
     which signs the link to approve an unlock's payment with the bank, and
@@ -50,7 +51,12 @@ def email_for(job: Job, services: Services) -> EmailMessage:
         raise PermanentFailure(f"The process has no value for {', '.join(absent)} to send this email")
     template = headers[Header.EMAIL_TEMPLATE]
     max_upload_megabytes = f"{services.intake_limits.max_bytes / 2**20:g}"
-    context = {**variables, "public_url": services.public_url, "max_upload_megabytes": max_upload_megabytes}
+    context = {
+        **variables,
+        "public_url": services.public_url,
+        "tasks_url": services.tasks_url,
+        "max_upload_megabytes": max_upload_megabytes,
+    }
     if services.card_links is not None:
         # A function, so only a template that links to the card page signs a link; a
         # template that uses it on a worker without card links fails as a missing value.

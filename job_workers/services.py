@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import caldav
@@ -12,6 +12,7 @@ from hireflow.adapters.calendar import CalDavCalendar, InterviewCalendar, StoreC
 from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
 from hireflow.adapters.file_store import FileStore, file_store_from_environment
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
+from hireflow.engine.profiles import local_profile
 from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
 from hireflow.settings import decimal_number, whole_number
@@ -35,6 +36,8 @@ class Services:
     intake_limits: IntakeLimits = DEFAULT_LIMITS
     # Where people reach the webapp; emails link to it.
     public_url: str = "http://127.0.0.1:5000"
+    # Where people do their user tasks; reminders to recruiters link to it.
+    tasks_url: str = field(default_factory=lambda: local_profile().tasklist_url)
 
 
 def calendar_from_environment(db: Database, env=os.environ) -> InterviewCalendar:
@@ -72,6 +75,14 @@ def intake_limits_from_environment(env=os.environ) -> IntakeLimits:
     return replace(DEFAULT_LIMITS, max_bytes=max_bytes, parser=parser)
 
 
+def tasks_url_from_environment(public_url: str, env=os.environ) -> str:
+    """Where people do their user tasks: Tasklist (``HIREFLOW_TASKLIST_URL``), or the
+    webapp's task list while ``make run`` runs the embedded engine, which has no Tasklist."""
+    if env.get("HIREFLOW_ENGINE_CONTROL_URL"):
+        return public_url + "/tasks"
+    return env.get("HIREFLOW_TASKLIST_URL") or local_profile().tasklist_url
+
+
 def mail_activity_lag(env=os.environ) -> float:
     """``SENDGRID_ACTIVITY_LAG_SECONDS``: how long SendGrid's Email Activity may take to list
     a mail (300 s; 0 for the local capture, which lists it at once)."""
@@ -95,8 +106,9 @@ def services_from_environment(
     ``HIREFLOW_FILES_DIR`` or ``HIREFLOW_FILES_URL`` (see ``file_store_from_environment``),
     ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``, ``SENDGRID_ACTIVITY_LAG_SECONDS``,
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
-    ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``),
-    and the intake limits (see ``intake_limits_from_environment``).
+    ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_TASKLIST_URL`` (see ``tasks_url_from_environment``),
+    ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``), and the intake
+    limits (see ``intake_limits_from_environment``).
 
     A worker can wait for the payment gateway's quick retries; a web request cannot, so
     the webapp asks for fewer and shorter ones.
@@ -137,4 +149,5 @@ def services_from_environment(
         withdrawal_links=withdrawal_links,
         intake_limits=intake_limits_from_environment(env),
         public_url=public_url,
+        tasks_url=tasks_url_from_environment(public_url, env),
     )

@@ -16,7 +16,7 @@ from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.signed_links import CardLinks, WithdrawalLinks
 from hireflow.store import Database
 from job_workers.notifications import NotificationTasks, build_router
-from job_workers.services import Services
+from job_workers.services import Services, tasks_url_from_environment
 
 HEADERS = {
     "template": "resume-received",
@@ -181,3 +181,31 @@ def test_pyzeebe_hands_the_job_itself_to_the_task(services):
     [task] = build_router(services).tasks
     assert task.type == JobType.SEND_EMAIL
     assert task.config.job_parameter_name == "job"
+
+
+@pytest.mark.parametrize(
+    ("environment", "tasks_url"),
+    [
+        ({"HIREFLOW_TASKLIST_URL": "https://camunda.example/tasklist"}, "https://camunda.example/tasklist"),
+        # make run's embedded engine has no Tasklist: the webapp lists the tasks.
+        ({"HIREFLOW_ENGINE_CONTROL_URL": "http://127.0.0.1:26599"}, "http://hireflow.test/tasks"),
+        ({}, "http://localhost:8080/tasklist"),
+    ],
+)
+def test_the_reminder_to_recruiters_links_to_where_their_tasks_are(services, capture, environment, tasks_url):
+    services.tasks_url = tasks_url_from_environment("http://hireflow.test", environment)
+    headers = {
+        "template": "screening-reminder",
+        "recipientVariable": "recruiter_team_email",
+        "businessIdVariable": "application_id",
+    }
+    variables = {
+        "recruiter_team_email": "recruiters@example.com",
+        "application_id": "app_1",
+        "candidate_name": "Ada",
+        "posting_title": "Python engineer",
+        "match_score": 0.5,
+    }
+    NotificationTasks(services).send_email(send_email_job(headers=headers, variables=variables))
+    [mail] = mails(capture)
+    assert f"Please pick it up: {tasks_url}\n" in mail["text"]

@@ -35,7 +35,12 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "Set by `make run` when it falls back to the embedded engine: its control port",
     ),
     ("OPERATE_URL", "HIREFLOW_OPERATE_URL", local_profile().operate_url, "Operate, for links to instances"),
-    ("TASKLIST_URL", "HIREFLOW_TASKLIST_URL", local_profile().tasklist_url, "Tasklist, for links to tasks"),
+    (
+        "TASKLIST_URL",
+        "HIREFLOW_TASKLIST_URL",
+        local_profile().tasklist_url,
+        "Tasklist, for links to tasks (also in the reminders the workers mail to recruiters)",
+    ),
     (
         "ENGINE_TIMEOUT_SECONDS",
         "HIREFLOW_ENGINE_TIMEOUT_SECONDS",
