@@ -231,6 +231,8 @@ class InterviewSchedulingTasks:
                     "candidate_timezone": candidate_timezone,
                     "panel": panel or [],
                     "interview_start": booking.slot.as_variable()["start"] if booking else None,
+                    # A panelist's feedback form waits there after the interview.
+                    "tasks_url": self.services.tasks_url,
                 },
                 attachments=attachments,
             )

@@ -348,6 +348,7 @@ def test_interview_emails_speak_to_the_candidate_and_about_them_to_the_panel(tem
         "candidate_name": "Cas",
         "candidate_email": "cas@example.com",
         "interview_start": "2026-12-14T09:00:00Z",
+        "tasks_url": "http://hireflow.test/tasks",
     }
     _, to_candidate = EmailTemplates().render(template, {**context, "attendee_email": "cas@example.com"})
     _, to_panel = EmailTemplates().render(template, {**context, "attendee_email": "ivy@example.com"})

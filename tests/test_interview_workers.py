@@ -107,6 +107,9 @@ def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics
     assert attachment["type"] == "text/calendar"
     assert b"METHOD:REQUEST" in base64.b64decode(attachment["content"])
     assert sent[0]["subject"].startswith("Interview with Cas on ")
+    # The panelist learns where their feedback form will wait.
+    tasks_at = f"your feedback form waits for\nyou in the task list: {tasks.services.tasks_url}\n"
+    assert tasks_at in sent[0]["text"]
 
 
 def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
@@ -117,7 +120,7 @@ def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
     [mail] = mails(capture)
     assert mail["subject"].startswith("Your interview on ")
     assert mail["text"].startswith("Hello Cas,\n\nYour interview is booked for ")
-    assert "The interview with Cas" not in mail["text"]
+    assert "The interview with Cas" not in mail["text"] and "feedback" not in mail["text"]
 
 
 def test_each_attendee_gets_times_in_their_zone_and_the_invitation_in_utc(tasks, capture):
