@@ -844,7 +844,16 @@ def _status(summary: str) -> dict[str, Any]:
         "summary": summary,
         "description": "To poll, send the ETag of the last answer as If-None-Match: the answer is "
         "304, with no body, until the status changes.",
-        "parameters": _id_parameter("the item's id, as returned when it was accepted"),
+        "parameters": [
+            *_id_parameter("the item's id, as returned when it was accepted"),
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "The ETag of the last answer: 304 while the status is unchanged",
+                "schema": {"type": "string"},
+            },
+        ],
         "responses": {
             "200": status,
             "304": {"description": "Unchanged since the status whose ETag was sent as If-None-Match."},
