@@ -36,7 +36,7 @@ class Services:
     intake_limits: IntakeLimits = DEFAULT_LIMITS
     # Where people reach the webapp; emails link to it.
     public_url: str = "http://127.0.0.1:5000"
-    # Where people do their user tasks; reminders to recruiters link to it.
+    # Where people do their user tasks; emails to recruiters and panelists link to it.
     tasks_url: str = field(default_factory=lambda: local_profile().tasklist_url)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import re
 import time
 from datetime import datetime, timedelta
@@ -782,7 +783,8 @@ def test_the_item_pages_withdraw_and_cancel_buttons_publish_once_and_refuse_what
     assert len(engine.published) == 2
 
 
-def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(tmp_path, monkeypatch):
+def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="webapp.security")
     services = empty_services(tmp_path)
     engine = RecordsMessages()
     app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
@@ -796,6 +798,7 @@ def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(tmp_path,
     assert late.status_code == 400 and late.mimetype == "text/html"
     assert "Form not accepted" in late.text and "more than 8 hours ago" in late.text
     assert "reload the page" in late.text and "CSRF" not in late.text
+    assert "form refused on POST /items/interview/int_1/cancel: The CSRF token has expired." in caplog.text
     without_token = web.post("/items/interview/int_1/cancel")
     assert without_token.status_code == 400 and "could not be checked" in without_token.text
     assert engine.published == []

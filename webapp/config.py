@@ -39,7 +39,7 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "TASKLIST_URL",
         "HIREFLOW_TASKLIST_URL",
         local_profile().tasklist_url,
-        "Tasklist, for links to tasks (also in the reminders the workers mail to recruiters)",
+        "Tasklist, for links to tasks (also in the emails the workers send to recruiters and panelists)",
     ),
     (
         "ENGINE_TIMEOUT_SECONDS",

@@ -16,6 +16,7 @@ from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from webapp.problems import CONSOLE_BLUEPRINTS, SIGNED_LINK_BLUEPRINTS, TYPE_BASE, Problem, problem_response
+from webapp.request_log import loggable_path
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def refuse_unchecked_form(error: CSRFError):
         # Flask-WTF's words ("The CSRF token has expired.") name a token nobody sees: say
-        # what happened and what to do, and keep its words for whoever reads the log.
+        # what happened and what to do, and keep its words for the log and the problem's reason.
+        log.info("form refused on %s %s: %s", request.method, loggable_path(), error.description)
         if "expired" in (error.description or ""):
             hours = current_app.config["WTF_CSRF_TIME_LIMIT"] / 3600
             why = f"This form was shown more than {hours:g} hours ago, so it can no longer be sent."
