@@ -22,7 +22,6 @@ from hireflow.store import BusinessRecord, ContactAccess, Employer, JobPosting, 
 from job_workers.records import record_details, record_status
 from job_workers.services import Services
 from tests.offline_webapp import (
-    RecordsMessages,
     StartsInstancesInState,
     add_first_status,
     empty_services,
@@ -758,13 +757,10 @@ def test_a_cached_item_page_is_not_shown_with_forms_that_would_be_refused(tmp_pa
     )
 
 
-def test_the_item_pages_withdraw_and_cancel_buttons_publish_once_and_refuse_what_is_over(tmp_path):
-    services = empty_services(tmp_path)
-    engine = RecordsMessages()
-    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+def test_the_item_pages_withdraw_and_cancel_buttons_publish_once_and_refuse_what_is_over(recording):
+    web, engine, services = recording
     add_first_status(services, "application", "app_1", "submitted")
     add_first_status(services, "interview", "int_1", "requested")
-    web = app.test_client()
     form = {"csrf_token": csrf_token(web.get("/items/application/app_1").text)}
 
     for _ in range(2):  # a second click publishes nothing more
@@ -783,17 +779,14 @@ def test_the_item_pages_withdraw_and_cancel_buttons_publish_once_and_refuse_what
     assert len(engine.published) == 2
 
 
-def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(tmp_path, monkeypatch, caplog):
+def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(recording, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="webapp.security")
-    services = empty_services(tmp_path)
-    engine = RecordsMessages()
-    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
+    web, engine, services = recording
     add_first_status(services, "interview", "int_1", "requested")
-    web = app.test_client()
     form = {"csrf_token": csrf_token(web.get("/items/interview/int_1").text)}
 
     now = time.time()
-    monkeypatch.setattr(time, "time", lambda: now + app.config["WTF_CSRF_TIME_LIMIT"] + 1)
+    monkeypatch.setattr(time, "time", lambda: now + web.application.config["WTF_CSRF_TIME_LIMIT"] + 1)
     late = web.post("/items/interview/int_1/cancel", data=form)
     assert late.status_code == 400 and late.mimetype == "text/html"
     assert "Form not accepted" in late.text and "more than 8 hours ago" in late.text

@@ -25,14 +25,12 @@ from hireflow.camunda_rest import CamundaApiError
 from hireflow.engine.embedded import free_port
 from hireflow.signed_links import SlotLinks
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
-from hireflow.webhook_signing import SIGNATURE_HEADER, sign
 from job_workers.records import record_status
 from tests.offline_webapp import MAX_UPLOAD, empty_services, offline_app, refused_field, rows, stored_files
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import (
     ADMIN,
     ADMIN_TOKEN,
-    WEBHOOK_SECRET,
     payment_succeeded,
     resume_upload,
     signed_webhook,
@@ -331,8 +329,7 @@ def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
     assert bad_unlock.json["invalid_params"][0]["name"] == "data.object.metadata.unlock_id"
     # Signed, so from the provider (or one holding its secret), but no event.
     for body, reason in ((b"event: paid", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1]", "a JSON object")):
-        headers = {SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET), "Content-Type": "application/json"}
-        refused = client.post("/webhooks/payments", data=body, headers=headers)
+        refused = client.post("/webhooks/payments", **signed_webhook(body))
         assert refused.status_code == 400 and reason in refused.json["detail"], body
 
 

@@ -14,9 +14,10 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def signed_webhook(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> dict:
-    """Keyword arguments for ``client.post``: the raw JSON body and its Stripe-Signature."""
-    body = json.dumps(event).encode()
+def signed_webhook(event: dict | bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> dict:
+    """Keyword arguments for ``client.post``: the raw JSON body (or ``event`` as it is, when
+    bytes) and its Stripe-Signature."""
+    body = event if isinstance(event, bytes) else json.dumps(event).encode()
     return {
         "data": body,
         "headers": {SIGNATURE_HEADER: sign(body, secret, timestamp), "Content-Type": "application/json"},
