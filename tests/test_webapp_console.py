@@ -384,6 +384,10 @@ def test_a_refused_upload_keeps_the_typed_fields_and_asks_for_the_file_again(tmp
     assert no_file.status_code == 400
     assert reasons_beside_fields(no_file.text, "upload") == {"file": "choose a resume file to upload"}
     assert 'value="ada@example.com"' in no_file.text
+    # A wrong field and no file: both reasons at once, not the file's on the second try.
+    both = web.post("/resumes", data={"csrf_token": token, **typed, "candidate_email": "ada@"})
+    assert both.status_code == 400
+    assert list(reasons_beside_fields(both.text, "upload")) == ["candidate_email", "file"]
 
 
 def test_a_shortlisted_application_leads_to_the_interview_form_filled_in(offline):

@@ -144,6 +144,20 @@ def test_fields_are_checked_and_named(offline):
     assert missing.json["invalid_params"] == [
         {"name": "candidate_email", "reason": "should be an email address, like name@example.com"}
     ]
+    # Everything wrong is named in one answer: a client fixing one field at a time would
+    # otherwise learn of the missing file only on its second try.
+    no_file = client.post(
+        "/api/resumes",
+        data={
+            "candidate_id": "ada",
+            "candidate_name": "Ada",
+            "candidate_email": "ada@",
+            "photo": (io.BytesIO(b"x"), "me.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert no_file.status_code == 400
+    assert [p["name"] for p in no_file.json["invalid_params"]] == ["candidate_email", "photo", "file"]
     not_multipart = client.post("/api/resumes", json={"candidate_id": "x"})
     assert not_multipart.status_code == 415
     unknown = client.post("/api/unlocks", json={"employer_id": "e", "surprise": True})

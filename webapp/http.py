@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from flask import current_app, jsonify, request, url_for
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from webapp.domain import Accepted, Hireflow
 from webapp.incidents import Incidents
-from webapp.problems import Problem, invalid_field
-from webapp.schemas import IDENTIFIER, IDENTIFIER_PATTERN, PATTERN_IN_WORDS
+from webapp.problems import Problem, invalid_field, invalid_fields, validation_params
+from webapp.schemas import IDENTIFIER, IDENTIFIER_PATTERN, PATTERN_IN_WORDS, ResumeFields
 from webapp.stalled_jobs import StalledJobs
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -48,6 +48,21 @@ def json_body(model: type[Model]) -> Model:
     # Strict, as the OpenAPI document promises: true is no integer, nor is "5". Parsed
     # as JSON, so dates and enums still come as the strings JSON has for them.
     return model.model_validate_json(request.get_data(), strict=True)
+
+
+def resume_fields(form: dict[str, str], file_parts_wrong: list[dict[str, str]]) -> ResumeFields:
+    """The candidate fields sent with a resume file, or one 400 naming everything wrong.
+
+    ``file_parts_wrong`` holds what is wrong with the file parts (``name`` and ``reason``
+    each), so a form with a bad field and no file names both at once, not one per try.
+    """
+    try:
+        fields = ResumeFields.model_validate(form)
+    except ValidationError as error:
+        raise invalid_fields(validation_params(error) + file_parts_wrong) from None
+    if file_parts_wrong:
+        raise invalid_fields(file_parts_wrong)
+    return fields
 
 
 def path_id(field: str, value: str) -> str:

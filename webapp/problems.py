@@ -77,14 +77,23 @@ def invalid_field(name: str, reason: str, status: int = 400, title: str = "Inval
     )
 
 
-def from_validation_error(error: ValidationError) -> Problem:
-    """A 400 naming every field pydantic refused."""
-    params = [
+def invalid_fields(params: list[dict[str, str]]) -> Problem:
+    """A 400 naming every field that is wrong (``{"name": ..., "reason": ...}`` each)."""
+    detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)
+    return Problem(400, "Invalid request", detail, type_=TYPE_BASE + "invalid-request", invalid_params=params)
+
+
+def validation_params(error: ValidationError) -> list[dict[str, str]]:
+    """Each field pydantic refused, with the reason in words."""
+    return [
         {"name": ".".join(str(part) for part in e["loc"]) or "body", "reason": reason_in_words(e)}
         for e in error.errors()
     ]
-    detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)
-    return Problem(400, "Invalid request", detail, type_=TYPE_BASE + "invalid-request", invalid_params=params)
+
+
+def from_validation_error(error: ValidationError) -> Problem:
+    """A 400 naming every field pydantic refused."""
+    return invalid_fields(validation_params(error))
 
 
 def engine_unavailable(reason: str, retry_after_seconds: int = 5) -> Problem:

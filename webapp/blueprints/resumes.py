@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from webapp.http import accepted_response, hireflow, status_response
+from webapp.http import accepted_response, hireflow, resume_fields, status_response
 from webapp.problems import invalid_field
-from webapp.schemas import ResumeFields
 
 bp = Blueprint("resumes", __name__, url_prefix="/api/resumes")
 
@@ -20,13 +19,15 @@ def upload_resume():
         )
     if "file" in request.form:  # a part named file without a (parsable) filename
         raise invalid_field("file", "the 'file' part must be a file upload with a plain filename")
-    fields = ResumeFields.model_validate(request.form.to_dict())
-    unexpected = [name for name in request.files if name != "file"]
-    if unexpected:
-        raise invalid_field(unexpected[0], "unexpected file part; send the resume as 'file'")
+    file_parts_wrong = [
+        {"name": name, "reason": "unexpected file part; send the resume as 'file'"}
+        for name in request.files
+        if name != "file"
+    ]
     upload = request.files.get("file")
     if upload is None:
-        raise invalid_field("file", "the resume file is missing")
+        file_parts_wrong.append({"name": "file", "reason": "the resume file is missing"})
+    fields = resume_fields(request.form.to_dict(), file_parts_wrong)
     accepted = hireflow().upload_resume(fields, upload.filename, upload.stream)
     return accepted_response(accepted)
 

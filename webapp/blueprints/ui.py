@@ -25,8 +25,8 @@ from hireflow.skills import SKILLS
 from job_workers.records import SLOT_CHOSEN
 from webapp.domain import KINDS
 from webapp.engine import WAITING_ELEMENT_TYPES
-from webapp.http import hireflow, operate_link, path_id, tasklist_link
-from webapp.problems import Problem, from_validation_error, invalid_field
+from webapp.http import hireflow, operate_link, path_id, resume_fields, tasklist_link
+from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
     PANEL_MAX,
     ApplicationRequest,
@@ -34,7 +34,6 @@ from webapp.schemas import (
     InterviewRequest,
     ItemQuery,
     PostingsPageQuery,
-    ResumeFields,
     UnlockRequest,
 )
 
@@ -167,10 +166,12 @@ def refused_form_shown_again(form: str):
 @bp.post("/resumes")
 @refused_form_shown_again("upload")
 def upload_resume():
-    fields = ResumeFields.model_validate(_form("candidate_id", "candidate_name", "candidate_email"))
     upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise invalid_field("file", "choose a resume file to upload")
+    no_file = upload is None or not upload.filename
+    fields = resume_fields(
+        _form("candidate_id", "candidate_name", "candidate_email"),
+        [{"name": "file", "reason": "choose a resume file to upload"}] if no_file else [],
+    )
     return _item_redirect(hireflow().upload_resume(fields, upload.filename, upload.stream))
 
 
