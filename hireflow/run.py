@@ -21,9 +21,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from hireflow.camunda_connection import ConnectionSettingsError
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import DistributionUnavailable, fetch, find_java, local_profile, start
 from hireflow.engine.embedded import (
@@ -35,8 +36,11 @@ from hireflow.engine.embedded import (
 )
 from hireflow.engine.process import start_timeout
 from hireflow.paths import PROJECT_ROOT, data_root
+from hireflow.sandboxes.payment_webhooks import WebhookSettings
 from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database
+from job_workers.__main__ import check_settings as check_pool_settings
+from webapp.__main__ import check_app_settings, server_settings
 
 MODELS_DIR = PROJECT_ROOT / "bpmn"
 MODEL_SUFFIXES = (".bpmn", ".dmn", ".form")
@@ -259,6 +263,21 @@ def component_ports(env: dict[str, str]) -> dict[str, list[tuple[int, str]]]:
     }
 
 
+def check_component_settings(env: Mapping[str, str]) -> None:
+    """Read every setting the components read at their start; the first bad one raises
+    ``SettingError`` (or ``ConnectionSettingsError``), naming it.
+
+    Before the engine starts, which may take minutes: a mistyped number then stops ``make
+    run`` at once with one line, not a component after the engine's start (and with it the
+    others). Each component still checks its own when started alone.
+    """
+    component_ports(env)
+    WebhookSettings.from_environment(env)  # the payment sandbox's
+    check_pool_settings(env)
+    server_settings(env)
+    check_app_settings(env)
+
+
 def busy_ports(env: dict[str, str], names: list[str]) -> list[tuple[str, int, str]]:
     """The ports of the components ``names`` that another program already listens on.
 
@@ -302,10 +321,9 @@ def stop_on_termination() -> None:
 def main() -> int:
     stop_on_termination()
     try:
-        # Checked before the engine starts; each component checks the rest of its own settings.
-        component_ports(component_environment())
+        check_component_settings(component_environment())
         start_timeout()
-    except SettingError as exc:
+    except (SettingError, ConnectionSettingsError) as exc:
         print(f"!! {exc}. Nothing was started.", flush=True)
         return 2
     profile = local_profile()

@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
@@ -36,18 +37,36 @@ def worker_command(name: str, heartbeat_file: Path, module: str = WORKER_MODULE)
     return [sys.executable, "-m", module, "--name", name, "--heartbeat-file", str(heartbeat_file)]
 
 
+def pool_settings(env: Mapping[str, str] = os.environ) -> tuple[int, int, str]:
+    """Worker processes, status port and status host; ``SettingError`` names a bad one."""
+    return (
+        whole_number(env, "HIREFLOW_WORKER_PROCESSES", os.cpu_count() or 2, minimum=1),
+        whole_number(env, "HIREFLOW_WORKER_STATUS_PORT", 9464, minimum=0),
+        env.get("HIREFLOW_WORKER_STATUS_HOST", "127.0.0.1"),
+    )
+
+
+def check_settings(env: Mapping[str, str] = os.environ) -> None:
+    """Read every setting the pool and its worker processes read at their start.
+
+    ``SettingError`` or ``ConnectionSettingsError`` names a bad one. For a launcher (``make
+    run``) that would otherwise learn of it only after starting everything else.
+    """
+    # Imported here: the supervisor itself stays small (no adapters, no pyzeebe).
+    from job_workers.services import check_settings as check_adapter_settings
+    from job_workers.worker import WorkerSettings
+
+    pool_settings(env)
+    WorkerSettings.from_environment("settings check", env=env)
+    check_adapter_settings(env)
+
+
 def _arguments() -> argparse.Namespace:
-    env = os.environ
+    processes, status_port, status_host = pool_settings()
     parser = argparse.ArgumentParser(description="Run the hireflow worker pool.")
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=whole_number(env, "HIREFLOW_WORKER_PROCESSES", os.cpu_count() or 2, minimum=1),
-    )
-    parser.add_argument(
-        "--status-port", type=int, default=whole_number(env, "HIREFLOW_WORKER_STATUS_PORT", 9464, minimum=0)
-    )
-    parser.add_argument("--status-host", default=env.get("HIREFLOW_WORKER_STATUS_HOST", "127.0.0.1"))
+    parser.add_argument("--processes", type=int, default=processes)
+    parser.add_argument("--status-port", type=int, default=status_port)
+    parser.add_argument("--status-host", default=status_host)
     return parser.parse_args()
 
 

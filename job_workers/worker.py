@@ -54,12 +54,14 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 30.0
 
     @classmethod
-    def from_environment(cls, name: str, heartbeat_file: Path | None = None) -> "WorkerSettings":
+    def from_environment(
+        cls, name: str, heartbeat_file: Path | None = None, env: Mapping[str, str] = os.environ
+    ) -> "WorkerSettings":
         return cls(
             name=name,
-            connection=ConnectionSettings.from_environment(),
+            connection=ConnectionSettings.from_environment(env),
             max_concurrent_jobs=whole_number(
-                os.environ, "HIREFLOW_WORKER_MAX_JOBS", cls.max_concurrent_jobs, minimum=1
+                env, "HIREFLOW_WORKER_MAX_JOBS", cls.max_concurrent_jobs, minimum=1
             ),
             heartbeat_file=heartbeat_file,
         )

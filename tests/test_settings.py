@@ -14,6 +14,7 @@ import pytest
 
 from hireflow.engine.embedded import free_port
 from hireflow.engine.process import start_timeout
+from hireflow.run import check_component_settings, component_environment
 from hireflow.settings import SettingError, decimal_number, log_level, switch, whole_number
 from webapp.config import settings_from_environment
 
@@ -112,6 +113,45 @@ def test_make_run_refuses_a_bad_engine_start_timeout_before_anything_starts(tmp_
     assert result.returncode == 2, result.stdout + result.stderr
     assert "HIREFLOW_ENGINE_START_TIMEOUT='soon' is not a number. Nothing was started." in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("component", "setting", "message"),
+    [
+        ("payment sandbox", "PAYMENT_SETTLE_AFTER_SECONDS", "is not a number"),
+        ("worker pool", "HIREFLOW_WORKER_PROCESSES", "is not a whole number"),
+        ("worker process", "HIREFLOW_WORKER_MAX_JOBS", "is not a whole number"),
+        ("worker's adapters", "HIREFLOW_PARSER_MEMORY_MB", "is not a whole number"),
+        ("webapp server", "HIREFLOW_WEB_THREADS", "is not a whole number"),
+        ("webapp", "HIREFLOW_ENGINE_TIMEOUT_SECONDS", "is not a number"),
+    ],
+)
+def test_make_run_reads_every_components_settings_before_the_engine_starts(component, setting, message):
+    """The engine may take minutes to start; a component refusing its setting after that
+    stopped everything again, so ``make run`` reads them all first."""
+    env = component_environment({setting: "lots"})
+    with pytest.raises(SettingError, match=re.escape(f"{setting}='lots' {message}")):
+        check_component_settings(env)
+    check_component_settings(component_environment())  # the local defaults are fine
+
+
+def test_make_run_names_a_components_bad_setting_and_starts_nothing(tmp_path):
+    result = run_component("hireflow.run", tmp_path, HIREFLOW_WEB_THREADS="many")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "HIREFLOW_WEB_THREADS='many' is not a whole number. Nothing was started." in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_payment_sandbox_refuses_its_bad_setting_in_one_line(tmp_path):
+    result = run_component(
+        "hireflow.sandboxes.payments",
+        tmp_path,
+        PAYMENT_WEBHOOK_URL="http://127.0.0.1:5000/webhooks/payments",  # read only with webhooks on
+        PAYMENT_SETTLE_AFTER_SECONDS="soon",
+    )
+    assert result.returncode == 2
+    assert "payment sandbox not started: PAYMENT_SETTLE_AFTER_SECONDS='soon' is not a number" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_engine_start_timeout_is_read_when_an_engine_starts_not_on_import():

@@ -51,6 +51,7 @@ import os
 import re
 import secrets
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -72,6 +73,7 @@ from hireflow.sandboxes.payment_webhooks import (
     WebhookSettings,
 )
 from hireflow.serving import run_sandbox_cli
+from hireflow.settings import SettingError
 
 # server_error: 500 before anything is stored. timeout: a slow answer, nothing stored.
 # lost_response: stored, then answered too late for the client to see it.
@@ -997,7 +999,11 @@ def create_payment_sandbox(
 
 
 def main() -> None:
-    webhooks = WebhookSettings.from_environment()
+    try:
+        webhooks = WebhookSettings.from_environment()
+    except SettingError as exc:
+        print(f"payment sandbox not started: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
     # Where the employer's browser finds the 3-D Secure page, when hireflow's services call
     # the sandbox by an address a browser cannot reach (a container's name).
     public_url = os.environ.get("PAYMENT_SANDBOX_PUBLIC_URL") or None
