@@ -409,18 +409,65 @@ def test_an_answer_to_a_client_that_hung_up_is_dropped_not_failed_on(tmp_path):
         requests.post(f"{engine.control_url}/stream-processor/resume", timeout=30).raise_for_status()
         # The activation is processed now; a probe message after it says when it was.
         client.publish_message("after-the-activation", "probe", ttl_ms=0)
+        # As a cluster's gateway does with a batch it could not send, the job is failed back
+        # with its retries and no backoff: offered again at once, not after its 10 minutes.
+        [again] = wait_for_jobs(client)
+        assert again["processInstanceKey"] == instance and again["retries"] == 3
+        [failed_back] = [r for r in job_records(engine, again["jobKey"]) if r["intent"] == "FAILED"]
+        assert failed_back["value"]["errorMessage"] == "Failed to send activated jobs to client"
     finally:
         engine.stop()
     assert SIDE_EFFECTS_FAILED not in (tmp_path / "engine.log").read_text()
 
 
-def activate_and_hang_up(address: str) -> None:
-    """Ask for jobs, and give up waiting after a second, while the processor is paused."""
+@pytest.mark.engine
+def test_a_held_poll_whose_client_hung_up_activates_nothing(tmp_path):
+    # A worker killed while its poll was held: a cluster's gateway drops the poll, so a job
+    # created afterwards is not activated for a client that is gone.
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log")
+    engine.start()
+    try:
+        client = EmbeddedEngineClient(engine.control_url)
+        probe = bench_process(1, job_type=BACKOFF_JOB, pid="backoff-probe")
+        client.deploy_resources([("backoff-probe.bpmn", probe)])
+        # A poll that found nothing: the next one for the type is held.
+        assert client.activate_jobs(BACKOFF_JOB, request_timeout_ms=1000) == []
+        activate_and_hang_up(engine.grpc_address, request_timeout_ms=30_000)
+        instance = str(client.create_process_instance("backoff-probe")["processInstanceKey"])
+        [job] = wait_for_jobs(client)
+        assert job["processInstanceKey"] == instance
+        batches = [r for r in records(engine) if r["valueType"] == "JOB_BATCH" and r["intent"] == "ACTIVATED"]
+        assert [b["value"]["worker"] for b in batches if b["value"]["jobKeys"]] == ["hireflow"]
+    finally:
+        engine.stop()
+
+
+def records(engine: EmbeddedEngine) -> list[dict]:
+    """Every record the engine wrote, as its control port gives them."""
+    found, start = [], 0
+    while True:
+        page = requests.get(f"{engine.control_url}/records?from={start}", timeout=30).json()
+        found += page["records"]
+        start = page["next"]
+        if not page.get("more"):
+            return found
+
+
+def job_records(engine: EmbeddedEngine, job_key: str) -> list[dict]:
+    return [r for r in records(engine) if r["valueType"] == "JOB" and str(r["key"]) == str(job_key)]
+
+
+def activate_and_hang_up(address: str, request_timeout_ms: int = 0) -> None:
+    """Ask for jobs, and give up waiting after a second (a worker killed meanwhile)."""
 
     async def activate() -> None:
         async with grpc.aio.insecure_channel(address) as channel:
             request = ActivateJobsRequest(
-                type=BACKOFF_JOB, worker="gone", timeout=60_000, maxJobsToActivate=1
+                type=BACKOFF_JOB,
+                worker="gone",
+                timeout=600_000,
+                maxJobsToActivate=1,
+                requestTimeout=request_timeout_ms,
             )
             with pytest.raises(grpc.aio.AioRpcError):
                 async for _ in GatewayStub(channel).ActivateJobs(request, timeout=1):

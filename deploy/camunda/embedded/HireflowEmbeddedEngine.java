@@ -83,8 +83,10 @@ import io.camunda.zeebe.protocol.impl.record.value.usertask.UserTaskRecord;
 import io.camunda.zeebe.protocol.record.RecordType;
 import io.camunda.zeebe.protocol.record.RejectionType;
 import io.camunda.zeebe.protocol.record.ValueType;
+import io.camunda.zeebe.protocol.record.value.JobRecordValue;
 import io.camunda.zeebe.protocol.record.intent.IncidentIntent;
 import io.camunda.zeebe.protocol.record.intent.Intent;
+import io.camunda.zeebe.protocol.record.intent.JobBatchIntent;
 import io.camunda.zeebe.protocol.record.intent.JobIntent;
 import io.camunda.zeebe.protocol.record.intent.UserTaskIntent;
 import io.camunda.zeebe.scheduler.clock.ActorClock;
@@ -138,6 +140,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -211,13 +214,15 @@ public class HireflowEmbeddedEngine {
       }
     }
     guardLogEntries(engine);
-    answerOnlyLiveRequests(engine);
+    UndeliveredJobs undelivered = new UndeliveredJobs();
+    answerOnlyLiveRequests(engine, undelivered);
     if (durableLog != null) {
       durableLog.keepAppending(engine);
       durableLog.restoreClock(engine);
     }
     engine.start();
     HireflowEmbeddedEngine app = new HireflowEmbeddedEngine(engine, durableLog);
+    undelivered.failBackThrough(app.client);
     Server publicGateway = app.publicGateway(grpcPort).start();
     app.publicClient =
         ZeebeClient.newClientBuilder().gatewayAddress("127.0.0.1:" + grpcPort).usePlaintext().build();
@@ -270,27 +275,83 @@ public class HireflowEmbeddedEngine {
    * failed with a retry backoff was never scheduled to come back, and its instance waited for
    * ever. A broker drops an answer nobody waits for; so does this engine now.
    */
-  private static void answerOnlyLiveRequests(ZeebeTestEngine engine) throws ReflectiveOperationException {
+  private static void answerOnlyLiveRequests(ZeebeTestEngine engine, UndeliveredJobs undelivered)
+      throws ReflectiveOperationException {
     StreamProcessor processor = (StreamProcessor) readField(engine, "streamProcessor");
     StreamProcessorContext context = (StreamProcessorContext) readField(processor, "streamProcessorContext");
     CommandResponseWriter writer = context.getCommandResponseWriter();
     Map<?, ?> waiting = (Map<?, ?>) readField(readField(writer, "gatewayRequestStore"), "requestMap");
-    context.commandResponseWriter(new LiveRequestsOnly(writer, waiting));
+    context.commandResponseWriter(new LiveRequestsOnly(writer, waiting, undelivered));
+  }
+
+  /**
+   * Jobs activated for a client that hung up before it got them (a worker killed while its poll
+   * was answered), failed back with the retries they had and no backoff, so the engine offers
+   * them again at once: what a cluster's gateway does with a batch it could not send
+   * (RoundRobinActivateJobsHandler), instead of leaving them to their timeout.
+   */
+  static final class UndeliveredJobs {
+    static final String MESSAGE = "Failed to send activated jobs to client";
+    private final ExecutorService sender = Executors.newSingleThreadExecutor(UndeliveredJobs::daemon);
+    private volatile ZeebeClient client;
+
+    private static Thread daemon(Runnable task) {
+      Thread thread = new Thread(task, "undelivered-jobs");
+      thread.setDaemon(true);
+      return thread;
+    }
+
+    void failBackThrough(ZeebeClient client) {
+      this.client = client;
+    }
+
+    /** Called on the stream processor's thread: copies what it needs, sends elsewhere. */
+    void failBack(JobBatchRecord batch) {
+      List<Long> keys = List.copyOf(batch.getJobKeys());
+      List<Integer> retries = batch.getJobs().stream().map(JobRecordValue::getRetries).toList();
+      ZeebeClient failing = client;
+      if (failing == null || keys.size() != retries.size()) {
+        return; // before the engine is ready: the jobs' timeouts bring them back, as before
+      }
+      sender.execute(
+          () -> {
+            for (int i = 0; i < keys.size(); i++) {
+              long key = keys.get(i);
+              failing
+                  .newFailCommand(key)
+                  .retries(retries.get(i))
+                  .retryBackoff(Duration.ZERO)
+                  .errorMessage(MESSAGE)
+                  .send()
+                  .exceptionally(
+                      failure -> {
+                        System.err.println("job " + key + " not failed back: " + failure);
+                        return null;
+                      });
+            }
+          });
+    }
   }
 
   /**
    * Hands an answer to the gateway's writer only when its request still waits for it, and
    * drops it when the client hung up meanwhile. zeebe-process-test's writer throws in both
    * cases (an unknown request; a cancelled call), and a throw skips the command's post-commit
-   * tasks.
+   * tasks. Jobs in a dropped answer are failed back (see {@link UndeliveredJobs}).
    */
   private static final class LiveRequestsOnly implements CommandResponseWriter {
     private final CommandResponseWriter writer;
     private final Map<?, ?> waiting;
+    private final UndeliveredJobs undelivered;
+    // The answer being written: the stream processor sets these, then calls tryWriteResponse.
+    private ValueType valueType;
+    private Intent intent;
+    private BufferWriter value;
 
-    LiveRequestsOnly(CommandResponseWriter writer, Map<?, ?> waiting) {
+    LiveRequestsOnly(CommandResponseWriter writer, Map<?, ?> waiting, UndeliveredJobs undelivered) {
       this.writer = writer;
       this.waiting = waiting;
+      this.undelivered = undelivered;
     }
 
     @Override
@@ -307,6 +368,7 @@ public class HireflowEmbeddedEngine {
 
     @Override
     public CommandResponseWriter intent(Intent intent) {
+      this.intent = intent;
       writer.intent(intent);
       return this;
     }
@@ -319,6 +381,7 @@ public class HireflowEmbeddedEngine {
 
     @Override
     public CommandResponseWriter valueType(ValueType type) {
+      this.valueType = type;
       writer.valueType(type);
       return this;
     }
@@ -337,6 +400,7 @@ public class HireflowEmbeddedEngine {
 
     @Override
     public CommandResponseWriter valueWriter(BufferWriter value) {
+      this.value = value;
       writer.valueWriter(value);
       return this;
     }
@@ -353,6 +417,11 @@ public class HireflowEmbeddedEngine {
         // activation): the answer has nobody to go to either.
         if (!hungUp(answer)) {
           throw answer;
+        }
+        if (valueType == ValueType.JOB_BATCH
+            && intent == JobBatchIntent.ACTIVATED
+            && value instanceof JobBatchRecord batch) {
+          undelivered.failBack(batch);
         }
       }
     }
@@ -646,7 +715,7 @@ public class HireflowEmbeddedEngine {
               long left = deadline - System.currentTimeMillis();
               Object monitor = jobReadyMonitors.computeIfAbsent(type, t -> new Object());
               synchronized (monitor) {
-                if (left <= 0 || !nothingNewFor(type)) {
+                if (left <= 0 || !nothingNewFor(type) || call.isCancelled()) {
                   break;
                 }
                 // Woken when a job of the type becomes activatable; the cap is a fallback.
@@ -655,6 +724,11 @@ public class HireflowEmbeddedEngine {
             }
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+          }
+          if (call.isCancelled()) {
+            // The client hung up while its poll was held (a worker killed): activating jobs
+            // for it would leave them to their timeout. A cluster's gateway drops such a poll.
+            return;
           }
           if (type != null && nothingNewFor(type)) {
             // Still nothing: the answer would be empty, so give it without writing a command.
