@@ -34,7 +34,16 @@ WORKER_MODULE = "job_workers.worker"
 
 
 def worker_command(name: str, heartbeat_file: Path, module: str = WORKER_MODULE) -> list[str]:
-    return [sys.executable, "-m", module, "--name", name, "--heartbeat-file", str(heartbeat_file)]
+    """The command of the worker process in slot ``name``; its files sit beside the heartbeat.
+
+    The held-jobs file keeps one slot's name across restarts, so the process started in a
+    killed one's place finds the jobs it held (``job_workers.held_jobs``).
+    """
+    held_jobs_file = heartbeat_file.with_suffix(".held-jobs")
+    return [
+        *(sys.executable, "-m", module, "--name", name),
+        *("--heartbeat-file", str(heartbeat_file), "--held-jobs-file", str(held_jobs_file)),
+    ]
 
 
 def pool_settings(env: Mapping[str, str] = os.environ) -> tuple[int, int, str]:

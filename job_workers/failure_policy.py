@@ -20,6 +20,7 @@ from pyzeebe import Job, JobController, JobStatus
 from hireflow.backoff import Backoff
 from hireflow.constants import Header
 from hireflow.errors import BusinessOutcome, PermanentFailure, RetryLater
+from job_workers.held_jobs import HeldJobs
 from job_workers.incidents import UNEXPECTED, business_reference, cause_of, incident_message
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,21 @@ async def fail_with_retries(
 class FailurePolicy:
     """pyzeebe exception handler applying hireflow's failure policy."""
 
-    def __init__(self, metrics: FailureMetrics | None = None, rng: random.Random | None = None):
+    def __init__(
+        self,
+        metrics: FailureMetrics | None = None,
+        rng: random.Random | None = None,
+        held_jobs: HeldJobs | None = None,
+    ):
         self.metrics = metrics
         self.rng = rng or random.Random()
+        self.held_jobs = held_jobs
 
     async def __call__(self, exc: Exception, job: Job, controller: JobController) -> None:
+        if self.held_jobs:
+            # Before the outcome is sent: a job failed with no backoff may be another
+            # worker's a moment later, and a successor of this process must not cut it short.
+            self.held_jobs.let_go(job)
         context: dict[str, Any] = {
             "job_type": job.type,
             "job_key": job.key,

@@ -23,6 +23,7 @@ from hireflow.settings import SettingError, whole_number
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
+from job_workers.held_jobs import HeldJobs, hand_back
 from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services, services_from_environment
@@ -51,11 +52,18 @@ class WorkerSettings:
     max_concurrent_jobs: int = 8
     heartbeat_file: Path | None = None
     heartbeat_seconds: float = 5.0
+    # Where the process writes the jobs it holds, for the next process in its slot to hand
+    # back if this one is killed (job_workers.held_jobs); None keeps no such file.
+    held_jobs_file: Path | None = None
     shutdown_grace_seconds: float = 30.0
 
     @classmethod
     def from_environment(
-        cls, name: str, heartbeat_file: Path | None = None, env: Mapping[str, str] = os.environ
+        cls,
+        name: str,
+        heartbeat_file: Path | None = None,
+        env: Mapping[str, str] = os.environ,
+        held_jobs_file: Path | None = None,
     ) -> "WorkerSettings":
         return cls(
             name=name,
@@ -64,6 +72,7 @@ class WorkerSettings:
                 env, "HIREFLOW_WORKER_MAX_JOBS", cls.max_concurrent_jobs, minimum=1
             ),
             heartbeat_file=heartbeat_file,
+            held_jobs_file=held_jobs_file,
         )
 
 
@@ -96,12 +105,18 @@ def build_worker(
     metrics: PoolMetrics,
     router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS,
     item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE,
+    held_jobs: HeldJobs | None = None,
 ) -> ZeebeWorker:
     """A pyzeebe worker with hireflow's policy, metrics and every router (``bench/`` adds one).
 
     ``item_key_variables`` names, per process id, the variable of the item the webapp starts
     it for; a twin instance of such an item is cancelled (``job_workers.twins``).
+    ``held_jobs`` writes down the jobs the worker holds (``job_workers.held_jobs``).
     """
+    # pyzeebe runs `after` before it sends a completion; the failure policy clears a job
+    # before it sends a failure or a BPMN error.
+    before = [held_jobs.before, metrics.before] if held_jobs else [metrics.before]
+    after = [held_jobs.after, metrics.after] if held_jobs else [metrics.after]
     worker = ZeebeWorker(
         grpc_channel(settings.connection),
         name=settings.name,
@@ -109,9 +124,9 @@ def build_worker(
         max_connection_retries=-1,
         # Jobs pushed as soon as they exist, instead of waiting for the next poll.
         stream_enabled=True,
-        exception_handler=FailurePolicy(metrics),
-        before=[metrics.before],
-        after=[metrics.after],
+        exception_handler=FailurePolicy(metrics, held_jobs=held_jobs),
+        before=before,
+        after=after,
     )
     for build_router in router_builders:
         worker.include_router(build_router(services))
@@ -135,7 +150,13 @@ async def run(
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    worker = build_worker(settings, services, PoolMetrics(), router_builders)
+    held_jobs = HeldJobs(settings.held_jobs_file) if settings.held_jobs_file else None
+    # What a killed predecessor in this slot left: read before this process writes its own.
+    left = held_jobs.take_over() if held_jobs else []
+    worker = build_worker(settings, services, PoolMetrics(), router_builders, held_jobs=held_jobs)
+    handing_back = (
+        asyncio.create_task(hand_back(left, worker.zeebe_adapter.update_job_timeout)) if left else None
+    )
     heartbeat = (
         asyncio.create_task(_beat(settings.heartbeat_file, settings.heartbeat_seconds))
         if settings.heartbeat_file
@@ -151,9 +172,9 @@ async def run(
         # why in one line, keep the traceback for debugging, and let the supervisor decide.
         log.error("worker %s cannot work: %s", settings.name, root_cause(failure))
         log.debug("worker %s: the full error", settings.name, exc_info=failure)
-        if heartbeat:
-            heartbeat.cancel()
-        stop_wait.cancel()
+        for helper in (heartbeat, handing_back, stop_wait):
+            if helper:
+                helper.cancel()
         raise SystemExit(EXIT_CANNOT_WORK)
     log.info("worker %s stopping: no new jobs, finishing running ones", settings.name)
     await worker.stop()
@@ -165,9 +186,9 @@ async def run(
             settings.name,
             settings.shutdown_grace_seconds,
         )
-    if heartbeat:
-        heartbeat.cancel()
-    stop_wait.cancel()
+    for helper in (heartbeat, handing_back, stop_wait):
+        if helper:
+            helper.cancel()
     log.info("worker %s stopped", settings.name)
 
 
@@ -175,10 +196,13 @@ def main(router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS) -> None:
     parser = argparse.ArgumentParser(description="Run one hireflow worker process.")
     parser.add_argument("--name", default="worker-0")
     parser.add_argument("--heartbeat-file", type=Path)
+    parser.add_argument("--held-jobs-file", type=Path)
     args = parser.parse_args()
     try:
         configure_logging(args.name)
-        settings = WorkerSettings.from_environment(args.name, args.heartbeat_file)
+        settings = WorkerSettings.from_environment(
+            args.name, args.heartbeat_file, held_jobs_file=args.held_jobs_file
+        )
         services = services_from_environment()
     except SettingError as exc:
         # The supervisor stops the pool on this code, instead of restarting into the same error.

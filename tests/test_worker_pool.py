@@ -177,6 +177,8 @@ def test_every_worker_command_runs_the_worker_module():
         "worker-3",
         "--heartbeat-file",
         "/tmp/x.heartbeat",
+        "--held-jobs-file",
+        "/tmp/x.held-jobs",  # one per slot, kept across restarts
     ]
 
 

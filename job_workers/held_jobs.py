@@ -1,0 +1,168 @@
+"""The jobs a worker process holds, kept where the next process in its place finds them.
+
+A worker process killed from outside (the OOM killer, or the supervisor when its heartbeat
+stops) cannot fail its jobs. The engine would hand them out again only when their
+timeouts run out, 30 s to 2 minutes later, and their instances wait that long for nothing.
+
+So each worker process writes the key and deadline of every job it holds into a small
+memory-mapped file of its own (``HeldJobs``): a write is a store to memory that the kernel
+keeps for the file, so it survives the process's death, and costs nothing per job on disk.
+The process the supervisor starts in the dead one's place reads what was left and sets
+those jobs' timeouts to zero (``hand_back``), and the engine hands them out at once.
+
+A job is written when its handler starts and cleared before its outcome goes to the
+engine: a process that dies after sending a completion or failure leaves nothing to hand
+back, so a job the engine has since given to another worker is never cut short. A job
+whose deadline has passed (or nearly) is left alone for the same reason. A file the
+predecessor could not write in full (no free record) costs only the old wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyzeebe import Job
+from pyzeebe.errors import JobAlreadyDeactivatedError, JobNotFoundError
+
+log = logging.getLogger(__name__)
+
+# One record per held job: two native signed 64-bit words, the key, then the deadline (ms
+# since the epoch). A zero key marks a free record. Each word is written with one aligned
+# 8-byte store (a memoryview of format "q"), which a SIGKILL cannot tear; the deadline is
+# written before the key and the key cleared alone, so a record read after a kill is whole
+# or free.
+WORDS_PER_RECORD = 2
+WORD_BYTES = 8
+# Far more than a process holds at once (its thread pool runs 8, streamed jobs queue behind).
+CAPACITY = 4096
+# A deadline this close is left to the engine: by the time the timeout is set, the engine
+# may have handed the job out again (clocks on two machines differ by this much, too).
+DEADLINE_MARGIN_MS = 5_000
+
+
+@dataclass(frozen=True)
+class HeldJob:
+    """A job a process held when it died: its key and the engine's deadline for it."""
+
+    key: int
+    deadline_ms: int
+
+
+class HeldJobs:
+    """The jobs this process holds, in a file of ``CAPACITY`` records (see the module docstring).
+
+    Not thread-safe: pyzeebe calls ``hold`` and ``let_go`` on the worker's event loop only.
+    """
+
+    def __init__(self, path: Path, capacity: int = CAPACITY):
+        self.path = path
+        self._capacity = capacity
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = capacity * WORDS_PER_RECORD * WORD_BYTES
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.ftruncate(fd, size)
+            self._map = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)  # the mapping keeps the file
+        self._words = memoryview(self._map).cast("q")
+        self._record_of: dict[int, int] = {}
+        self._free = list(range(capacity - 1, -1, -1))  # pop() hands out record 0 first
+        self.overflowed = 0  # jobs not written for want of a free record
+
+    def take_over(self) -> list[HeldJob]:
+        """The jobs a predecessor left in the file, which is then emptied for this process."""
+        left = _records(self._words)
+        self._map[:] = bytes(len(self._map))
+        self._record_of.clear()
+        self._free = list(range(self._capacity - 1, -1, -1))
+        return left
+
+    def hold(self, job: Job) -> None:
+        """Write down ``job``, as its handler starts."""
+        if job.key in self._record_of:
+            return
+        if not self._free:
+            self.overflowed += 1
+            return
+        index = self._free.pop()
+        self._words[index * WORDS_PER_RECORD + 1] = int(job.deadline)
+        self._words[index * WORDS_PER_RECORD] = int(job.key)
+        self._record_of[job.key] = index
+
+    def let_go(self, job: Job) -> None:
+        """Clear ``job``, before its outcome is sent; a second call does nothing."""
+        index = self._record_of.pop(job.key, None)
+        if index is None:
+            return
+        self._words[index * WORDS_PER_RECORD] = 0
+        self._free.append(index)
+
+    def held_keys(self) -> list[int]:
+        """The keys written down now (for tests and health)."""
+        return list(self._record_of)
+
+    def close(self) -> None:
+        self._words.release()
+        self._map.close()
+
+    # pyzeebe middleware: ``before`` and ``after`` take and return the job.
+    async def before(self, job: Job) -> Job:
+        self.hold(job)
+        return job
+
+    async def after(self, job: Job) -> Job:
+        self.let_go(job)
+        return job
+
+
+def _records(words) -> list[HeldJob]:
+    return [
+        HeldJob(key=words[at], deadline_ms=words[at + 1])
+        for at in range(0, len(words), WORDS_PER_RECORD)
+        if words[at] > 0
+    ]
+
+
+def jobs_in(path: Path) -> list[HeldJob]:
+    """The jobs written in ``path`` now, read without changing it (for tests and operators)."""
+    return _records(memoryview(path.read_bytes()).cast("q"))
+
+
+TimeoutSetter = Callable[[int, int], Awaitable[object]]
+
+
+async def hand_back(
+    left: list[HeldJob],
+    set_timeout: TimeoutSetter,
+    now_ms: Callable[[], float] = lambda: time.time() * 1000,
+) -> int:
+    """Set the timeout of each job ``left`` by a dead predecessor to zero; the number handed back.
+
+    ``set_timeout(job_key, timeout_ms)`` is pyzeebe's ``ZeebeAdapter.update_job_timeout``.
+    A job the engine no longer counts as activated (done, failed, or timed out already) is
+    skipped; any other refusal leaves that job to its timeout, as before.
+    """
+    handed_back = 0
+    for job in left:
+        if job.deadline_ms - now_ms() < DEADLINE_MARGIN_MS:
+            continue  # the engine has it back, or soon will: never cut a new holder short
+        try:
+            await set_timeout(job.key, 0)
+        except (JobNotFoundError, JobAlreadyDeactivatedError):
+            continue
+        except Exception as exc:  # noqa: BLE001 - the job's timeout still brings it back
+            log.warning("job %s left by the previous process not handed back: %s", job.key, exc)
+            continue
+        handed_back += 1
+    if left:
+        log.info(
+            "%d of %d jobs left by the previous process handed back to the engine", handed_back, len(left)
+        )
+    return handed_back
