@@ -19,6 +19,10 @@ JOBS_FINISHED = Counter(
     ["job_type", "outcome"],
 )
 BPMN_ERRORS = Counter("hireflow_bpmn_errors_total", "BPMN errors thrown", ["job_type", "error_code"])
+JOBS_HANDED_BACK = Counter(
+    "hireflow_jobs_handed_back_total",
+    "Jobs a killed worker process held, handed back to the engine by the process started in its place",
+)
 JOB_DURATION = Histogram(
     "hireflow_job_duration_seconds",
     "Time from activation in this pool to the job's outcome",
@@ -38,6 +42,9 @@ class PoolMetrics:
         JOBS_ACTIVATED.labels(job.type).inc()
         self._started[job.key] = time.monotonic()
         return job
+
+    def jobs_handed_back(self, count: int) -> None:
+        JOBS_HANDED_BACK.inc(count)
 
     def job_failed(self, job: Job, final: bool) -> None:
         self._outcome[job.key] = "incident" if final else "failed"

@@ -23,7 +23,7 @@ from hireflow.settings import SettingError, whole_number
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
-from job_workers.held_jobs import HeldJobs, hand_back
+from job_workers.held_jobs import HeldJob, HeldJobs, hand_back
 from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services, services_from_environment
@@ -137,6 +137,11 @@ def build_worker(
     return worker
 
 
+async def hand_back_left(left: list[HeldJob], worker: ZeebeWorker, metrics: PoolMetrics) -> None:
+    """Hand back the jobs a killed predecessor held, and count them."""
+    metrics.jobs_handed_back(await hand_back(left, worker.zeebe_adapter.update_job_timeout))
+
+
 async def run(
     settings: WorkerSettings, services: Services, router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS
 ) -> None:
@@ -153,10 +158,9 @@ async def run(
     held_jobs = HeldJobs(settings.held_jobs_file) if settings.held_jobs_file else None
     # What a killed predecessor in this slot left: read before this process writes its own.
     left = held_jobs.take_over() if held_jobs else []
-    worker = build_worker(settings, services, PoolMetrics(), router_builders, held_jobs=held_jobs)
-    handing_back = (
-        asyncio.create_task(hand_back(left, worker.zeebe_adapter.update_job_timeout)) if left else None
-    )
+    metrics = PoolMetrics()
+    worker = build_worker(settings, services, metrics, router_builders, held_jobs=held_jobs)
+    handing_back = asyncio.create_task(hand_back_left(left, worker, metrics)) if left else None
     heartbeat = (
         asyncio.create_task(_beat(settings.heartbeat_file, settings.heartbeat_seconds))
         if settings.heartbeat_file

@@ -12,6 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, multiprocess
 from pyzeebe import JobController, create_insecure_channel
 from pyzeebe.errors import JobNotFoundError
 from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
@@ -178,3 +179,6 @@ def test_a_job_of_a_worker_killed_with_sigkill_is_done_by_its_successor_at_once(
             print(f"--- {log.name}\n{log.read_text()}")  # shown when the test fails
     log = (tmp_path / "worker-successor.log").read_text()
     assert "1 of 1 jobs left by the previous process handed back" in log
+    pool_metrics = CollectorRegistry()
+    multiprocess.MultiProcessCollector(pool_metrics, path=str(tmp_path))  # the processes' sum
+    assert pool_metrics.get_sample_value("hireflow_jobs_handed_back_total") == 1
