@@ -10,7 +10,9 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -393,12 +395,7 @@ def test_a_failure_the_killed_engine_took_but_never_processed_comes_back_after_i
 def test_an_answer_to_a_client_that_hung_up_is_dropped_not_failed_on(tmp_path):
     # A worker killed while its job activation waited: the engine still activates the jobs,
     # and its answer meets a cancelled call. That must not fail the command's side effects.
-    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log")
-    engine.start()
-    try:
-        client = EmbeddedEngineClient(engine.control_url)
-        probe = bench_process(1, job_type=BACKOFF_JOB, pid="backoff-probe")
-        client.deploy_resources([("backoff-probe.bpmn", probe)])
+    with probe_engine(tmp_path) as (engine, client):
         instance = str(client.create_process_instance("backoff-probe")["processInstanceKey"])
         deadline = time.monotonic() + 30
         while not client.search_jobs(processInstanceKey=instance):
@@ -415,8 +412,6 @@ def test_an_answer_to_a_client_that_hung_up_is_dropped_not_failed_on(tmp_path):
         assert again["processInstanceKey"] == instance and again["retries"] == 3
         [failed_back] = [r for r in job_records(engine, again["jobKey"]) if r["intent"] == "FAILED"]
         assert failed_back["value"]["errorMessage"] == "Failed to send activated jobs to client"
-    finally:
-        engine.stop()
     assert SIDE_EFFECTS_FAILED not in (tmp_path / "engine.log").read_text()
 
 
@@ -424,12 +419,7 @@ def test_an_answer_to_a_client_that_hung_up_is_dropped_not_failed_on(tmp_path):
 def test_a_held_poll_whose_client_hung_up_activates_nothing(tmp_path):
     # A worker killed while its poll was held: a cluster's gateway drops the poll, so a job
     # created afterwards is not activated for a client that is gone.
-    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log")
-    engine.start()
-    try:
-        client = EmbeddedEngineClient(engine.control_url)
-        probe = bench_process(1, job_type=BACKOFF_JOB, pid="backoff-probe")
-        client.deploy_resources([("backoff-probe.bpmn", probe)])
+    with probe_engine(tmp_path) as (engine, client):
         # A poll that found nothing: the next one for the type is held.
         assert client.activate_jobs(BACKOFF_JOB, request_timeout_ms=1000) == []
         activate_and_hang_up(engine.grpc_address, request_timeout_ms=30_000)
@@ -438,6 +428,18 @@ def test_a_held_poll_whose_client_hung_up_activates_nothing(tmp_path):
         assert job["processInstanceKey"] == instance
         batches = [r for r in records(engine) if r["valueType"] == "JOB_BATCH" and r["intent"] == "ACTIVATED"]
         assert [b["value"]["worker"] for b in batches if b["value"]["jobKeys"]] == ["hireflow"]
+
+
+@contextmanager
+def probe_engine(tmp_path) -> Iterator[tuple[EmbeddedEngine, EmbeddedEngineClient]]:
+    """An embedded engine of the test's own, the backoff probe deployed on it."""
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log")
+    engine.start()
+    try:
+        client = EmbeddedEngineClient(engine.control_url)
+        probe = bench_process(1, job_type=BACKOFF_JOB, pid="backoff-probe")
+        client.deploy_resources([("backoff-probe.bpmn", probe)])
+        yield engine, client
     finally:
         engine.stop()
 
