@@ -12,6 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, multiprocess
 from pyzeebe import JobController, create_insecure_channel
 from pyzeebe.errors import JobNotFoundError
@@ -101,6 +102,7 @@ def test_only_jobs_still_within_their_deadline_are_handed_back(caplog):
 PROCESS_ID = "held-job-test"
 
 
+@pytest.mark.engine
 def test_a_job_handed_back_is_offered_again_at_once_not_after_its_timeout(process_engine):
     camunda = process_engine.client
     camunda.deploy_resources(
@@ -108,7 +110,7 @@ def test_a_job_handed_back_is_offered_again_at_once_not_after_its_timeout(proces
     )
     instance = str(camunda.create_process_instance(PROCESS_ID)["processInstanceKey"])
 
-    async def scenario() -> list:
+    async def killed_worker_held_then_successor_hands_back():
         _, [held] = await activate_jobs_of_instance(
             process_engine.grpc_address,
             HELD_JOB_TYPE,
@@ -119,9 +121,9 @@ def test_a_job_handed_back_is_offered_again_at_once_not_after_its_timeout(proces
         adapter = ZeebeAdapter(create_insecure_channel(grpc_address=process_engine.grpc_address))
         handed = await hand_back([HeldJob(held.key, held.deadline)], adapter.update_job_timeout)
         assert handed == 1
-        return [held]
+        return held
 
-    [held] = asyncio.run(scenario())
+    held = asyncio.run(killed_worker_held_then_successor_hands_back())
     again = wait_for(
         lambda: asyncio.run(
             activate_jobs_of_instance(
@@ -150,6 +152,7 @@ def start_worker(tmp_path: Path, process_engine, *, hold: bool) -> subprocess.Po
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.engine
 def test_a_job_of_a_worker_killed_with_sigkill_is_done_by_its_successor_at_once(tmp_path, process_engine):
     camunda = process_engine.client
     camunda.deploy_resources(
