@@ -105,7 +105,7 @@ class HeldJobs:
         self._free.append(index)
 
     def held_keys(self) -> list[int]:
-        """The keys written down now (for tests and health)."""
+        """The keys written down now (for tests)."""
         return list(self._record_of)
 
     def close(self) -> None:
