@@ -7,6 +7,11 @@ memory), the benchmark processes are deployed, one set of workers starts, and th
 2. an open loop at half that rate measures latency (created to completed, p50 and p99);
 3. the workers' CPU and resident memory are sampled throughout.
 
+This machine's figures drift between runs and within one, so ``--rounds N`` measures every
+configuration N times, in turn, each round in the reverse order of the one before (a drift
+over the run then weighs on all alike). Each row is then the round with the median
+throughput, and the ratios also say what each round gave on its own.
+
 Writes ``build/bench/results.json``, ``build/bench/results.md`` and
 ``build/bench/throughput.png``; ``--write-docs`` also rewrites ``docs/performance.md``, and
 ``--profile`` records each engine with JFR and says where its CPU went (``bench/profile.py``).
@@ -79,6 +84,7 @@ class Measurement:
     no_figure_because: str = ""  # why a closed loop ended no instance, for the retry's note
     engine_profile: str = ""  # with --profile: where the engine's CPU went
     in_flight: int | None = None  # instances the closed loop kept in flight for ``per_second``
+    rounds: list[float | None] = field(default_factory=list)  # with --rounds: each round's per_second
 
 
 class ResourceSampler:
@@ -455,6 +461,25 @@ def measure_with_fewer_in_flight(
     return first
 
 
+def median_round(measured: list[Measurement]) -> Measurement:
+    """One row for a configuration measured in several rounds: the round of median throughput.
+
+    Its other figures (latency, CPU, memory) are that round's, so a row stays one
+    measurement rather than a mix; ``rounds`` keeps every round's throughput in the order
+    measured, and ``failed`` counts the failures of all of them. With an even number of
+    rounds the lower of the two middle ones is taken.
+    """
+    ranked = sorted(measured, key=lambda m: m.per_second or 0.0)
+    middle = ranked[(len(ranked) - 1) // 2]
+    if len(measured) == 1:
+        return middle
+    return replace(
+        middle,
+        rounds=[m.per_second for m in measured],
+        failed=sum(m.failed for m in measured),
+    )
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -463,7 +488,14 @@ def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
 
+def _spread(rates: list[float | None]) -> str:
+    figures = [rate or 0.0 for rate in rates]
+    return f"{min(figures)} to {max(figures)}"
+
+
 def table(rows: list[Measurement]) -> str:
+    """The rows as a Markdown table; with several rounds, each row's spread over them too."""
+    with_rounds = any(r.rounds for r in rows)
     header = [
         "workers",
         "tasks",
@@ -478,13 +510,17 @@ def table(rows: list[Measurement]) -> str:
         "failed",
         "note",
     ]
+    if with_rounds:
+        header.insert(3, "rounds /s")
     lines = [header, ["---"] * len(header)]
     for r in rows:
+        spread = [_spread(r.rounds) if r.rounds else "-"] if with_rounds else []
         lines.append(
             [
                 r.workers,
                 str(r.tasks),
                 _fmt(r.per_second),
+                *spread,
                 _fmt(r.p50_ms),
                 _fmt(r.p99_ms),
                 _fmt(r.latency_rate),
@@ -521,12 +557,26 @@ def ratios(rows: list[Measurement]) -> list[str]:
             ):
                 if peer.per_second:
                     at = f" (it at {peer.in_flight} in flight)" if peer.in_flight != best.in_flight else ""
-                    parts.append(f"{best.per_second / peer.per_second:.2f}x {peer.workers}{at}")
+                    parts.append(
+                        f"{best.per_second / peer.per_second:.2f}x {peer.workers}{at}{_per_round(best, peer)}"
+                    )
                 else:
                     parts.append(f"{peer.workers}: {peer.note or 'no figure'}")
         parts.append(f"p99 {best.p99_ms} ms at half load")
         lines.append("; ".join(parts))
     return lines
+
+
+def _per_round(best: Measurement, peer: Measurement) -> str:
+    """Each round's ratio: the two were measured close together in a round, so drift between
+    rounds cancels out of these."""
+    if len(best.rounds) < 2 or len(best.rounds) != len(peer.rounds):
+        return ""
+    each = [
+        f"{ours / theirs:.2f}x" if ours and theirs else "-"
+        for ours, theirs in zip(best.rounds, peer.rounds, strict=True)
+    ]
+    return f" (by round: {', '.join(each)})"
 
 
 def plot(rows: list[Measurement], path: Path) -> None:
@@ -559,6 +609,25 @@ def plot(rows: list[Measurement], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def configurations(only: list[str] | None = None) -> list[tuple[WorkerSet | None, int]]:
+    """What one round measures, in order: the engine alone, then each set of workers on the
+    one-task and the five-task process (those whose name contains a word of ``only``)."""
+    chosen: list[tuple[WorkerSet | None, int]] = [(None, 0)]
+    for tasks in (1, 5):
+        for workers in (
+            hireflow_pool(1),
+            hireflow_pool(2),
+            hireflow_pool(4),
+            java_worker(),
+            pyzeebe_default(),
+            orchestration_sdk(),
+        ):
+            if only and not any(wanted.lower() in workers.name.lower() for wanted in only):
+                continue
+            chosen.append((workers, tasks))
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the engine, the worker pool and its peers.")
     parser.add_argument("--quick", action="store_true", help="short phases, to try the benchmark out")
@@ -573,7 +642,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="measure only the workers whose name contains NAME (repeatable), and the engine alone",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure every configuration N times, in alternating order; each row is the median round",
+    )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds takes a whole number of at least 1")
     if args.only and args.write_docs:
         parser.error("--write-docs needs every configuration measured: drop --only")
     timing = Timing(warmup_s=2, measure_s=5, latency_s=5) if args.quick else Timing()
@@ -582,26 +660,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"==> Benchmark run under {run_dir}", flush=True)
     java_client_lib()
     engines = Engines(run_dir)
-    rows = []
+    measured: dict[tuple[str, int], list[Measurement]] = {}
     try:
-        rows.append(measure(engines, None, 0, timing, run_dir, profile=args.profile))
-        for tasks in (1, 5):
-            for workers in (
-                hireflow_pool(1),
-                hireflow_pool(2),
-                hireflow_pool(4),
-                java_worker(),
-                pyzeebe_default(),
-                orchestration_sdk(),
-            ):
-                if args.only and not any(wanted.lower() in workers.name.lower() for wanted in args.only):
-                    continue
+        for round_index in range(args.rounds):
+            if args.rounds > 1:
+                print(f"==> Round {round_index + 1} of {args.rounds}", flush=True)
+            order = configurations(args.only)
+            for workers, tasks in order if round_index % 2 == 0 else order[::-1]:
                 row = measure(engines, workers, tasks, timing, run_dir, profile=args.profile)
-                if not row.per_second and row.in_flight and engines.fresh_each_time:
+                if workers and not row.per_second and row.in_flight and engines.fresh_each_time:
                     row = measure_with_fewer_in_flight(engines, workers, tasks, timing, run_dir, row)
-                rows.append(row)
+                measured.setdefault((row.workers, tasks), []).append(row)
     finally:
         engines.close()
+    rows = [median_round(rounds) for rounds in measured.values()]
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     summary = ratios(rows)
@@ -614,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
         "engine": engines.description,
         "machine": machine,
         "timing": asdict(timing),
+        "rounds": args.rounds,
         "rows": [asdict(r) for r in rows],
         "ratios": summary,
     }

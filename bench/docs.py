@@ -18,11 +18,18 @@ def figures_block(results: dict) -> str:
     rows = [Measurement(**row) for row in results["rows"]]
     timing = results["timing"]
     ratios = "\n".join(f"- {line}" for line in results["ratios"])
+    rounds = results.get("rounds", 1)
+    median = (
+        f" Each row is the median of {rounds} rounds, run in turn and in alternating order"
+        " (*rounds /s*: the lowest and highest round)."
+        if rounds > 1
+        else ""
+    )
     return (
         "<!-- figures -->\n"
         f"Engine: {results['engine']}. Machine: {results['machine']}. Each figure: "
         f"{timing['measure_s']:.0f} s measured after a {timing['warmup_s']:.0f} s warm-up; "
-        f"latency over {timing['latency_s']:.0f} s at half of that configuration's maximum.\n\n"
+        f"latency over {timing['latency_s']:.0f} s at half of that configuration's maximum.{median}\n\n"
         f"{table(rows)}\n\n{ratios}\n"
         "<!-- /figures -->"
     )
