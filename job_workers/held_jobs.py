@@ -8,13 +8,16 @@ So each worker process writes the key and deadline of every job it holds into a 
 memory-mapped file of its own (``HeldJobs``): a write is a store to memory that the kernel
 keeps for the file, so it survives the process's death, and costs nothing per job on disk.
 The process the supervisor starts in the dead one's place reads what was left and sets
-those jobs' timeouts to zero (``hand_back``), and the engine hands them out at once.
+those jobs' timeouts to zero (``hand_back``), and the engine hands them out at once. The
+jobs left stay written down until each one's turn comes, so a successor killed in the
+middle of handing them back leaves the rest to the process after it.
 
 A job is written when its handler starts and cleared before its outcome goes to the
 engine: a process that dies after sending a completion or failure leaves nothing to hand
 back, so a job the engine has since given to another worker is never cut short. A job
-whose deadline has passed (or nearly) is left alone for the same reason. A file the
-predecessor could not write in full (no free record) costs only the old wait.
+left by a predecessor is cleared before its timeout is set, for the same reason, and one
+whose deadline has passed (or nearly) is left alone. A job the successor was killed
+handing back, or the predecessor could not write (no free record), costs only the old wait.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import logging
 import mmap
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +65,6 @@ class HeldJobs:
 
     def __init__(self, path: Path, capacity: int = CAPACITY):
         self.path = path
-        self._capacity = capacity
         path.parent.mkdir(parents=True, exist_ok=True)
         size = capacity * WORDS_PER_RECORD * WORD_BYTES
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -73,16 +75,26 @@ class HeldJobs:
             os.close(fd)  # the mapping keeps the file
         self._words = memoryview(self._map).cast("q")
         self._record_of: dict[int, int] = {}
-        self._free = list(range(capacity - 1, -1, -1))  # pop() hands out record 0 first
+        # A predecessor's records stay taken until ``forget`` clears them one by one.
+        self._left_records: dict[int, list[int]] = {}
+        for index in range(capacity):
+            key = self._words[index * WORDS_PER_RECORD]
+            if key > 0:
+                self._left_records.setdefault(key, []).append(index)
+        taken = {index for indexes in self._left_records.values() for index in indexes}
+        # pop() hands out the lowest free record first
+        self._free = [index for index in range(capacity - 1, -1, -1) if index not in taken]
         self.overflowed = 0  # jobs not written for want of a free record
 
     def take_over(self) -> list[HeldJob]:
-        """The jobs a predecessor left in the file, which is then emptied for this process."""
-        left = _records(self._words)
-        self._map[:] = bytes(len(self._map))
-        self._record_of.clear()
-        self._free = list(range(self._capacity - 1, -1, -1))
-        return left
+        """The jobs a predecessor left in the file; each stays there until ``forget`` clears it."""
+        return _records(self._words, only=self._left_records)
+
+    def forget(self, job: HeldJob) -> None:
+        """Clear a job a predecessor left, before it is handed back; a second call does nothing."""
+        for index in self._left_records.pop(job.key, []):
+            self._words[index * WORDS_PER_RECORD] = 0
+            self._free.append(index)
 
     def hold(self, job: Job) -> None:
         """Write down ``job``, as its handler starts."""
@@ -122,11 +134,11 @@ class HeldJobs:
         return job
 
 
-def _records(words) -> list[HeldJob]:
+def _records(words, only: Container[int] | None = None) -> list[HeldJob]:
     return [
         HeldJob(key=words[at], deadline_ms=words[at + 1])
         for at in range(0, len(words), WORDS_PER_RECORD)
-        if words[at] > 0
+        if words[at] > 0 and (only is None or words[at] in only)
     ]
 
 
@@ -142,15 +154,20 @@ async def hand_back(
     left: list[HeldJob],
     set_timeout: TimeoutSetter,
     now_ms: Callable[[], float] = lambda: time.time() * 1000,
+    forget: Callable[[HeldJob], None] = lambda job: None,
 ) -> int:
     """Set the timeout of each job ``left`` by a dead predecessor to zero; the number handed back.
 
     ``set_timeout(job_key, timeout_ms)`` is pyzeebe's ``ZeebeAdapter.update_job_timeout``.
+    ``forget`` (``HeldJobs.forget``) clears each job from the file just before its call, so
+    that a process killed meanwhile leaves the jobs not yet tried, and none already handed
+    back (which the engine may have given to another worker since).
     A job the engine no longer counts as activated (done, failed, or timed out already) is
     skipped; any other refusal leaves that job to its timeout, as before.
     """
     handed_back = 0
     for job in left:
+        forget(job)
         if job.deadline_ms - now_ms() < DEADLINE_MARGIN_MS:
             continue  # the engine has it back, or soon will: never cut a new holder short
         try:

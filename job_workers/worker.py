@@ -137,9 +137,12 @@ def build_worker(
     return worker
 
 
-async def hand_back_left(left: list[HeldJob], worker: ZeebeWorker, metrics: PoolMetrics) -> None:
+async def hand_back_left(
+    left: list[HeldJob], held_jobs: HeldJobs, worker: ZeebeWorker, metrics: PoolMetrics
+) -> None:
     """Hand back the jobs a killed predecessor held, and count them."""
-    metrics.jobs_handed_back(await hand_back(left, worker.zeebe_adapter.update_job_timeout))
+    handed_back = await hand_back(left, worker.zeebe_adapter.update_job_timeout, forget=held_jobs.forget)
+    metrics.jobs_handed_back(handed_back)
 
 
 async def run(
@@ -160,7 +163,7 @@ async def run(
     left = held_jobs.take_over() if held_jobs else []
     metrics = PoolMetrics()
     worker = build_worker(settings, services, metrics, router_builders, held_jobs=held_jobs)
-    handing_back = asyncio.create_task(hand_back_left(left, worker, metrics)) if left else None
+    handing_back = asyncio.create_task(hand_back_left(left, held_jobs, worker, metrics)) if left else None
     heartbeat = (
         asyncio.create_task(_beat(settings.heartbeat_file, settings.heartbeat_seconds))
         if settings.heartbeat_file

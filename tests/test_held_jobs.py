@@ -43,10 +43,37 @@ def test_a_successor_finds_the_jobs_held_when_the_process_died(tmp_path):
     dead.let_go(job(12))  # a second call does nothing
 
     successor = HeldJobs(path)
-    assert successor.take_over() == [HeldJob(11, NOW_MS + 60_000), HeldJob(13, NOW_MS + 60_000)]
-    assert HeldJobs(path).take_over() == []  # taken over once: the file is emptied
-    successor.hold(job(14))
+    left = successor.take_over()
+    assert left == [HeldJob(11, NOW_MS + 60_000), HeldJob(13, NOW_MS + 60_000)]
+    successor.hold(job(14))  # written beside them, never over them
     assert successor.held_keys() == [14]
+    assert sorted(j.key for j in jobs_in(path)) == [11, 13, 14]
+    for each in left:
+        successor.forget(each)
+        successor.forget(each)  # a second call does nothing
+    assert jobs_in(path) == [HeldJob(14, NOW_MS + 60_000)]
+    assert HeldJobs(path).take_over() == [HeldJob(14, NOW_MS + 60_000)]
+
+
+def test_a_successor_killed_while_handing_back_leaves_the_jobs_not_yet_tried(tmp_path):
+    path = tmp_path / "worker-0.held-jobs"
+    dead = HeldJobs(path)
+    for key in (11, 13, 15):
+        dead.hold(job(key))
+    successor = HeldJobs(path)
+    calls = []
+
+    async def set_timeout(key: int, timeout_ms: int) -> None:
+        calls.append(key)
+        if key == 13:
+            raise asyncio.CancelledError  # killed while this call was on its way
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(hand_back(successor.take_over(), set_timeout, lambda: NOW_MS, forget=successor.forget))
+    assert calls == [11, 13]
+    # 11 went back and may be another worker's by now, 13 may have: neither may be cut short
+    # again. 15 was never tried: the next process in the slot hands it back.
+    assert HeldJobs(path).take_over() == [HeldJob(15, NOW_MS + 60_000)]
 
 
 def test_records_are_reused_and_a_full_file_only_loses_the_quick_hand_back(tmp_path):
@@ -57,7 +84,13 @@ def test_records_are_reused_and_a_full_file_only_loses_the_quick_hand_back(tmp_p
     assert (held.held_keys(), held.overflowed) == ([1, 2], 1)
     held.let_go(job(1))
     held.hold(job(4))
-    assert sorted(j.key for j in HeldJobs(tmp_path / "w.held-jobs", capacity=2).take_over()) == [2, 4]
+    successor = HeldJobs(tmp_path / "w.held-jobs", capacity=2)
+    assert sorted(j.key for j in successor.take_over()) == [2, 4]
+    successor.hold(job(5))  # both records still hold what the predecessor left
+    assert (successor.held_keys(), successor.overflowed) == ([], 1)
+    successor.forget(HeldJob(2, NOW_MS + 60_000))
+    successor.hold(job(6))
+    assert successor.held_keys() == [6]
 
 
 def test_the_failure_policy_clears_a_job_before_it_sends_the_outcome(tmp_path):
