@@ -12,8 +12,9 @@ those jobs' timeouts to zero (``hand_back``), and the engine hands them out at o
 jobs left stay written down until each one's turn comes, so a successor killed in the
 middle of handing them back leaves the rest to the process after it.
 
-A job is written when its handler starts and cleared before its outcome goes to the
-engine: a process that dies after sending a completion or failure leaves nothing to hand
+A job is written as soon as the process takes it up (``hold_from_the_start``), before
+the twin check and before it waits for a task thread, and cleared before its outcome goes
+to the engine: a process that dies after sending a completion or failure leaves nothing to hand
 back, so a job the engine has since given to another worker is never cut short. A job
 left by a predecessor is cleared before its timeout is set, for the same reason, and one
 whose deadline has passed (or nearly) is left alone. A job the successor was killed
@@ -22,6 +23,7 @@ handing back, or the predecessor could not write (no free record), costs only th
 
 from __future__ import annotations
 
+import functools
 import logging
 import mmap
 import os
@@ -30,8 +32,9 @@ from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyzeebe import Job
+from pyzeebe import Job, JobController, ZeebeWorker
 from pyzeebe.errors import JobAlreadyDeactivatedError, JobNotFoundError
+from pyzeebe.task.types import JobHandler
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +127,38 @@ class HeldJobs:
         self._words.release()
         self._map.close()
 
-    # pyzeebe middleware: ``before`` and ``after`` take and return the job.
-    async def before(self, job: Job) -> Job:
-        self.hold(job)
-        return job
-
+    # pyzeebe middleware (``after`` takes and returns the job): it runs just before pyzeebe
+    # sends the completion.
     async def after(self, job: Job) -> Job:
         self.let_go(job)
         return job
+
+
+def hold_from_the_start(worker: ZeebeWorker, held_jobs: HeldJobs) -> None:
+    """Write down every job of ``worker`` as it is taken up; wrap the job handlers last.
+
+    pyzeebe's ``before`` middleware would come too late: the twin check before it waits for
+    a task thread, behind the jobs running, and a job killed there was lost to its timeout.
+    """
+    for task in worker.tasks:
+        task.job_handler = holding(task.job_handler, held_jobs)
+
+
+def holding(handler: JobHandler, held_jobs: HeldJobs) -> JobHandler:
+    """``handler``, with its job written down in ``held_jobs`` until the handler is done."""
+
+    @functools.wraps(handler)
+    async def job_handler(job: Job, job_controller: JobController) -> Job:
+        held_jobs.hold(job)
+        try:
+            return await handler(job, job_controller)
+        finally:
+            # Each outcome clears the job before it is sent (``after``, the failure policy,
+            # the twin check); this clears one for which none was sent, such as an outcome
+            # that met a gateway outage, whose job the engine hands out again by itself.
+            held_jobs.let_go(job)
+
+    return job_handler
 
 
 def _records(words, only: Container[int] | None = None) -> list[HeldJob]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -107,14 +107,18 @@ def cancel_twins(
     starts: RecordedStarts,
     item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE,
     metrics: PoolMetrics | None = None,
+    before_outcome: Callable[[Job], None] = lambda job: None,
 ) -> None:
     """Make every task of ``worker`` cancel a twin instance instead of working on it.
 
     ``metrics`` counts the jobs held up or cancelled so (outcomes ``waiting`` and
-    ``twin_cancelled``), which never reach the task's own hooks.
+    ``twin_cancelled``), which never reach the task's own hooks. ``before_outcome`` is
+    called with the job just before the check sends its own outcome (``HeldJobs.let_go``).
     """
     for task in worker.tasks:
-        task.job_handler = twin_cancelling(task.job_handler, starts, item_key_variables, metrics)
+        task.job_handler = twin_cancelling(
+            task.job_handler, starts, item_key_variables, metrics, before_outcome
+        )
 
 
 def twin_cancelling(
@@ -122,6 +126,7 @@ def twin_cancelling(
     starts: RecordedStarts,
     item_key_variables: Mapping[str, str] = ITEM_KEY_VARIABLE,
     metrics: PoolMetrics | None = None,
+    before_outcome: Callable[[Job], None] = lambda job: None,
 ) -> JobHandler:
     """``handler``, except for a job of a twin instance, which is cancelled instead."""
 
@@ -134,11 +139,13 @@ def twin_cancelling(
         item = f"{key_variable}={item_id}"
         start = await _item_start(job, starts, str(item_id))
         if start.being_retried:
+            before_outcome(job)
             if await _wait_for_the_retried_start(job, job_controller, item) and metrics:
                 metrics.job_set_aside(job, "waiting")
             return job
         recorded = start.instance_key
         if recorded is not None and is_older_twin(job.process_instance_key, recorded):
+            before_outcome(job)
             if await _cancel_twin(job, job_controller, item, recorded) and metrics:
                 metrics.job_set_aside(job, "twin_cancelled")
             return job

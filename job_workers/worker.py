@@ -23,7 +23,7 @@ from hireflow.settings import SettingError, whole_number
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
-from job_workers.held_jobs import HeldJob, HeldJobs, hand_back
+from job_workers.held_jobs import HeldJob, HeldJobs, hand_back, hold_from_the_start
 from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services, services_from_environment
@@ -115,7 +115,6 @@ def build_worker(
     """
     # pyzeebe runs `after` before it sends a completion; the failure policy clears a job
     # before it sends a failure or a BPMN error.
-    before = [held_jobs.before, metrics.before] if held_jobs else [metrics.before]
     after = [held_jobs.after, metrics.after] if held_jobs else [metrics.after]
     worker = ZeebeWorker(
         grpc_channel(settings.connection),
@@ -125,7 +124,7 @@ def build_worker(
         # Jobs pushed as soon as they exist, instead of waiting for the next poll.
         stream_enabled=True,
         exception_handler=FailurePolicy(metrics, held_jobs=held_jobs),
-        before=before,
+        before=[metrics.before],
         after=after,
     )
     for build_router in router_builders:
@@ -133,7 +132,11 @@ def build_worker(
     # A completion the engine never got would keep its instance waiting for the job's timeout.
     keep_completions(worker)
     # An instance the engine started late beside the one the webapp recorded would do it all twice.
-    cancel_twins(worker, RecordedStarts(services.db), item_key_variables, metrics)
+    let_go = held_jobs.let_go if held_jobs else lambda job: None
+    cancel_twins(worker, RecordedStarts(services.db), item_key_variables, metrics, before_outcome=let_go)
+    if held_jobs:
+        # Outermost: a job is written down before the twin check waits for a task thread.
+        hold_from_the_start(worker, held_jobs)
     return worker
 
 

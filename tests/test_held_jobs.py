@@ -1,7 +1,11 @@
 """A killed worker process's jobs go back to the engine at once (job_workers/held_jobs.py).
 
-The file and the hand-back rule are checked alone; the whole of it with real worker
-processes, a SIGKILL and the engine.
+The file and the hand-back rule are checked alone, and the product's worker writes a job
+down from the moment it takes it up; the whole of it with real worker processes, a SIGKILL
+and the engine.
+
+No ``from __future__ import annotations`` here: pyzeebe injects the Job only when the
+parameter's annotation is the real ``Job`` class.
 """
 
 import asyncio
@@ -10,22 +14,30 @@ import logging
 import os
 import signal
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, multiprocess
-from pyzeebe import JobController, create_insecure_channel
+from pyzeebe import Job, JobController, ZeebeTaskRouter, create_insecure_channel
 from pyzeebe.errors import JobNotFoundError
 from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
 from bench.models import bench_process
+from hireflow.camunda_connection import ConnectionSettings
 from hireflow.errors import BusinessOutcome
+from hireflow.store import Database, start_claim_scope
 from job_workers.__main__ import worker_command
 from job_workers.failure_policy import FailurePolicy
 from job_workers.held_jobs import DEADLINE_MARGIN_MS, HeldJob, HeldJobs, hand_back, jobs_in
+from job_workers.metrics import PoolMetrics
+from job_workers.services import Services
+from job_workers.worker import WorkerSettings, build_worker
 from tests.engine_helpers import activate_jobs_of_instance, describe_instance, wait_for, wait_until_completed
 from tests.jobs import RecordingZeebeAdapter, make_job
 from tests.stand_in.holds_jobs import HELD_JOB_TIMEOUT_MS, HELD_JOB_TYPE
+from webapp.claims import RequestClaims
 
 NOW_MS = 1_800_000_000_000
 
@@ -107,6 +119,94 @@ def test_the_failure_policy_clears_a_job_before_it_sends_the_outcome(tmp_path):
     declined = BusinessOutcome("CARD_DECLINED", "the card was declined")
     asyncio.run(FailurePolicy(held_jobs=held)(declined, failing, JobController(failing, Adapter())))
     assert seen_in_file == [[]]
+
+
+class SnapshotAdapter(RecordingZeebeAdapter):
+    """Records each outcome sent with the keys the file held at that moment."""
+
+    def __init__(self, held: HeldJobs):
+        super().__init__()
+        self.held = held
+
+    async def complete_job(self, **kwargs):
+        self.calls.append(("complete_job", self.held.held_keys()))
+
+    async def cancel_process_instance(self, process_instance_key):
+        self.calls.append(("cancel_process_instance", self.held.held_keys()))
+
+
+ITEM_JOB_TYPE = "test.held-item"
+
+
+def item_worker(tmp_path, held: HeldJobs):
+    """The product's worker (twin check included) with one task for an item of ``test-process``."""
+    db = Database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    db.create_schema()
+    router = ZeebeTaskRouter()
+
+    @router.task(ITEM_JOB_TYPE)
+    def touch(item_id: str, job: Job) -> dict:
+        return {}
+
+    settings = WorkerSettings(name="held-test", connection=ConnectionSettings(grpc_address="127.0.0.1:9"))
+    worker = build_worker(
+        settings,
+        Services(files=None, db=db),
+        PoolMetrics(),
+        (lambda services: router,),
+        item_key_variables={"test-process": "item_id"},
+        held_jobs=held,
+    )
+    return worker, db
+
+
+def item_job(key: int = 31) -> Job:
+    job = make_job(ITEM_JOB_TYPE, variables={"item_id": "it-1"})
+    return dataclasses.replace(job, key=key, deadline=NOW_MS + 60_000)
+
+
+def test_a_job_is_written_down_while_it_waits_for_a_task_thread(tmp_path):
+    held = HeldJobs(tmp_path / "w.held-jobs")
+
+    async def scenario():
+        worker, _ = item_worker(tmp_path, held)
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(1))
+        running = threading.Event()
+        busy = loop.run_in_executor(None, running.wait)  # the one task thread runs another job
+        job = item_job()
+        adapter = SnapshotAdapter(held)
+        handling = asyncio.create_task(worker.tasks[0].job_handler(job, JobController(job, adapter)))
+        await asyncio.sleep(0.2)
+        try:
+            # The twin check waits for the thread: a kill now must still leave the job to hand back.
+            assert not handling.done()
+            assert jobs_in(held.path) == [HeldJob(job.key, job.deadline)]
+        finally:
+            running.set()  # a failed assertion must not leave the thread, and the test, waiting
+        await busy
+        await handling
+        return adapter.calls
+
+    assert asyncio.run(scenario()) == [("complete_job", [])]  # cleared before the completion
+    assert jobs_in(held.path) == []
+
+
+def test_the_twin_check_clears_a_job_before_it_cancels_the_twin(tmp_path):
+    held = HeldJobs(tmp_path / "w.held-jobs")
+
+    async def scenario():
+        worker, db = item_worker(tmp_path, held)
+        claims = RequestClaims(db)
+        claim = claims.claim(start_claim_scope("test-process"), "it-1", {"item_id": "it-1"})
+        job = item_job()
+        claims.complete(claim, {"processInstanceKey": str(job.process_instance_key + 1)})  # a newer one
+        adapter = SnapshotAdapter(held)
+        await worker.tasks[0].job_handler(job, JobController(job, adapter))
+        return adapter.calls
+
+    assert asyncio.run(scenario()) == [("cancel_process_instance", [])]
+    assert jobs_in(held.path) == []
 
 
 def test_only_jobs_still_within_their_deadline_are_handed_back(caplog):
