@@ -138,7 +138,8 @@ def hold_from_the_start(worker: ZeebeWorker, held_jobs: HeldJobs) -> None:
     """Write down every job of ``worker`` as it is taken up; wrap the job handlers last.
 
     pyzeebe's ``before`` middleware would come too late: the twin check before it waits for
-    a task thread, behind the jobs running, and a job killed there was lost to its timeout.
+    a task thread, behind the jobs running, and a job whose process was killed meanwhile
+    waited out its timeout.
     """
     for task in worker.tasks:
         task.job_handler = holding(task.job_handler, held_jobs)
