@@ -28,7 +28,7 @@ import logging
 import mmap
 import os
 import time
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,7 +91,11 @@ class HeldJobs:
 
     def take_over(self) -> list[HeldJob]:
         """The jobs a predecessor left in the file; each stays there until ``forget`` clears it."""
-        return _records(self._words, only=self._left_records)
+        return [
+            HeldJob(key, self._words[index * WORDS_PER_RECORD + 1])
+            for key, indexes in self._left_records.items()
+            for index in indexes
+        ]
 
     def forget(self, job: HeldJob) -> None:
         """Clear a job a predecessor left, before it is handed back; a second call does nothing."""
@@ -100,7 +104,7 @@ class HeldJobs:
             self._free.append(index)
 
     def hold(self, job: Job) -> None:
-        """Write down ``job``, as its handler starts."""
+        """Write down ``job``, as the process takes it up."""
         if job.key in self._record_of:
             return
         if not self._free:
@@ -162,11 +166,11 @@ def holding(handler: JobHandler, held_jobs: HeldJobs) -> JobHandler:
     return job_handler
 
 
-def _records(words, only: Container[int] | None = None) -> list[HeldJob]:
+def _records(words) -> list[HeldJob]:
     return [
         HeldJob(key=words[at], deadline_ms=words[at + 1])
         for at in range(0, len(words), WORDS_PER_RECORD)
-        if words[at] > 0 and (only is None or words[at] in only)
+        if words[at] > 0
     ]
 
 
