@@ -177,6 +177,73 @@ def test_fields_are_checked_and_named(offline):
     assert unknown_candidate.json["invalid_params"][0]["name"] == "candidate_id"
 
 
+def multipart_body(parts: list[tuple[bytes, bytes]]) -> dict:
+    """A raw multipart body: each part's Content-Disposition parameters and content, as sent."""
+    body = b"".join(
+        b"--B\r\nContent-Disposition: form-data" + disposition + b"\r\n\r\n" + content + b"\r\n"
+        for disposition, content in parts
+    )
+    return {"data": body + b"--B--\r\n", "content_type": "multipart/form-data; boundary=B"}
+
+
+RESUME_FIELD_PARTS = [
+    (b'; name="candidate_id"', b"ada"),
+    (b'; name="candidate_name"', b"Ada"),
+    (b'; name="candidate_email"', b"ada@example.com"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "parts"),
+    [
+        # Found by a deep fuzz (HIREFLOW_FUZZ_EXAMPLES=300): a part whose name held a line
+        # break was named null in invalid_params, which the document says is a string.
+        (
+            "/api/admin/deployments",
+            [(b'; name="resources"; filename="a.bpmn"', b"<x/>"), (b'; name="a\nb"', b"v")],
+        ),
+        ("/api/admin/deployments", [(b'; filename="a.bpmn"', b"<x/>")]),
+        ("/api/resumes", [*RESUME_FIELD_PARTS, (b'; name="file"; filename="cv.pdf"', b"%PDF"), (b"", b"v")]),
+        (
+            "/api/resumes",
+            [
+                *RESUME_FIELD_PARTS,
+                (b'; name="file"; filename="cv.pdf"', b"%PDF"),
+                (b'; filename="b.pdf"', b"x"),
+            ],
+        ),
+    ],
+)
+def test_a_multipart_part_without_a_name_is_refused_in_words(offline, path, parts):
+    app, services, files = offline
+    response = app.test_client().post(path, headers=ADMIN, **multipart_body(parts))
+    assert response.status_code == 400, response.json
+    assert response.json["invalid_params"] == [
+        {
+            "name": "body",
+            "reason": "1 multipart part(s) without a name; give each part a Content-Disposition of"
+            ' form-data; name="..." (a name cannot hold a line break)',
+        }
+    ]
+    assert "None" not in response.json["detail"]
+    assert stored_files(files) == []
+    assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
+
+
+def test_a_resume_with_an_unnamed_part_and_a_wrong_field_names_both(offline):
+    app = offline[0]
+    parts = [
+        (b'; name="candidate_id"', b"ada"),
+        (b'; name="candidate_name"', b"Ada"),
+        (b'; name="candidate_email"', b"ada@"),
+        (b'; name="file"; filename="cv.pdf"', pdf_resume(pages=1)),
+        (b'; foo="bar"', b"v"),
+    ]
+    response = app.test_client().post("/api/resumes", **multipart_body(parts))
+    assert response.status_code == 400
+    assert [p["name"] for p in response.json["invalid_params"]] == ["candidate_email", "body"]
+
+
 def test_json_fields_take_only_their_own_json_type(offline):
     # Found by the schemathesis run: {"limit": true} restarted up to one stalled job, as
     # lax validation reads true as 1. The OpenAPI document says integer, and means it.

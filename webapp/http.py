@@ -38,6 +38,26 @@ def stalled_jobs() -> StalledJobs:
     return current_app.extensions["stalled_jobs"]
 
 
+# The name invalid_params gives a multipart part that has none.
+UNNAMED_PART = "body"
+
+
+def unnamed_parts() -> list[dict[str, str]]:
+    """What is wrong with a multipart body's parts that have no name, as ``invalid_params`` entries.
+
+    werkzeug keeps a part whose Content-Disposition gives no name (or a name broken by a
+    line break) under the key None; it is named here in words, not as ``null``.
+    """
+    count = len(request.form.getlist(None)) + len(request.files.getlist(None))  # type: ignore[arg-type]
+    if not count:
+        return []
+    reason = (
+        f"{count} multipart part(s) without a name; give each part a Content-Disposition of"
+        ' form-data; name="..." (a name cannot hold a line break)'
+    )
+    return [{"name": UNNAMED_PART, "reason": reason}]
+
+
 def json_body(model: type[Model]) -> Model:
     """The request's JSON object, validated by ``model``; 415 or 400 with the reason otherwise."""
     if not request.is_json:
@@ -50,18 +70,19 @@ def json_body(model: type[Model]) -> Model:
     return model.model_validate_json(request.get_data(), strict=True)
 
 
-def resume_fields(form: dict[str, str], file_parts_wrong: list[dict[str, str]]) -> ResumeFields:
+def resume_fields(form: dict[str, str], parts_wrong: list[dict[str, str]]) -> ResumeFields:
     """The candidate fields sent with a resume file, or one 400 naming everything wrong.
 
-    ``file_parts_wrong`` holds what is wrong with the file parts (``name`` and ``reason``
-    each), so a form with a bad field and no file names both at once, not one per try.
+    ``parts_wrong`` holds what is wrong with the file parts and unnamed parts (``name``
+    and ``reason`` each), so a form with a bad field and no file names both at once, not
+    one per try.
     """
     try:
         fields = ResumeFields.model_validate(form)
     except ValidationError as error:
-        raise invalid_fields(validation_params(error) + file_parts_wrong) from None
-    if file_parts_wrong:
-        raise invalid_fields(file_parts_wrong)
+        raise invalid_fields(validation_params(error) + parts_wrong) from None
+    if parts_wrong:
+        raise invalid_fields(parts_wrong)
     return fields
 
 

@@ -19,8 +19,8 @@ from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
 from hireflow.store import Employer, Interviewer, JobPosting
 from webapp.engine import EngineRejected, call_engine
-from webapp.http import hireflow, incidents, json_body, operate_link, path_id, stalled_jobs
-from webapp.problems import Problem, invalid_field
+from webapp.http import hireflow, incidents, json_body, operate_link, path_id, stalled_jobs, unnamed_parts
+from webapp.problems import Problem, invalid_field, invalid_fields
 from webapp.schemas import (
     ENGINE_KEY,
     PATTERN_IN_WORDS,
@@ -79,6 +79,8 @@ def _deploy(resources: list[tuple[str, bytes]]):
 
 def _uploaded_models() -> list[tuple[str, bytes]]:
     """The multipart ``resources`` files: model files only, nothing else in the form."""
+    if unnamed := unnamed_parts():
+        raise invalid_fields(unnamed)
     extra = [name for name in list(request.form) + list(request.files) if name != "resources"]
     if extra:
         raise invalid_field(extra[0], "unexpected part; send the models as 'resources' files")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from webapp.http import accepted_response, hireflow, resume_fields, status_response
+from webapp.http import accepted_response, hireflow, resume_fields, status_response, unnamed_parts
 from webapp.problems import invalid_field
 
 bp = Blueprint("resumes", __name__, url_prefix="/api/resumes")
@@ -19,15 +19,16 @@ def upload_resume():
         )
     if "file" in request.form:  # a part named file without a (parsable) filename
         raise invalid_field("file", "the 'file' part must be a file upload with a plain filename")
-    file_parts_wrong = [
+    parts_wrong = unnamed_parts() + [
         {"name": name, "reason": "unexpected file part; send the resume as 'file'"}
         for name in request.files
-        if name != "file"
+        if name not in ("file", None)
     ]
     upload = request.files.get("file")
     if upload is None:
-        file_parts_wrong.append({"name": "file", "reason": "the resume file is missing"})
-    fields = resume_fields(request.form.to_dict(), file_parts_wrong)
+        parts_wrong.append({"name": "file", "reason": "the resume file is missing"})
+    named_fields = {name: value for name, value in request.form.items() if name is not None}
+    fields = resume_fields(named_fields, parts_wrong)
     accepted = hireflow().upload_resume(fields, upload.filename, upload.stream)
     return accepted_response(accepted)
 
