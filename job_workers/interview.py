@@ -6,7 +6,7 @@ parameter's annotation is the real ``Job`` class.
 
 from datetime import UTC, datetime, timedelta
 
-from pyzeebe import Job, ZeebeTaskRouter
+from pyzeebe import Job
 
 from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation_ics
 from hireflow.adapters.email import EmailAttachment, EmailMessage
@@ -14,6 +14,7 @@ from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.records import SLOT_CHOSEN, a_persons_decision, outcome_header, record_details, record_status
 from job_workers.services import Services
+from job_workers.task_router import TaskRouter
 
 STORE_TIMEOUT_MS = 30_000
 SEND_TIMEOUT_MS = 60_000
@@ -266,10 +267,10 @@ class InterviewSchedulingTasks:
         return {"interview_status": status}
 
 
-def build_router(services: Services) -> ZeebeTaskRouter:
+def build_router(services: Services) -> TaskRouter:
     """The interview-scheduling router, its tasks bound to ``services``."""
     tasks = InterviewSchedulingTasks(services)
-    router = ZeebeTaskRouter()
+    router = TaskRouter()
     router.task(JobType.FIND_INTERVIEW_SLOTS, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.find_slots)
     router.task(JobType.EMAIL_SLOT_LINKS, timeout_ms=SEND_TIMEOUT_MS)(tasks.email_slot_links)
     router.task(JobType.BOOK_INTERVIEW_SLOT, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.book_slot)

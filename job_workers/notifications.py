@@ -4,12 +4,13 @@ No ``from __future__ import annotations`` here: pyzeebe injects the Job only whe
 parameter's annotation is the real ``Job`` class.
 """
 
-from pyzeebe import Job, ZeebeTaskRouter
+from pyzeebe import Job
 
 from hireflow.adapters.email import EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.services import Services
+from job_workers.task_router import TaskRouter
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000
@@ -88,9 +89,9 @@ class NotificationTasks:
         return {}
 
 
-def build_router(services: Services) -> ZeebeTaskRouter:
+def build_router(services: Services) -> TaskRouter:
     """The notifications router, its tasks bound to ``services``."""
     tasks = NotificationTasks(services)
-    router = ZeebeTaskRouter()
+    router = TaskRouter()
     router.task(JobType.SEND_EMAIL, timeout_ms=SEND_TIMEOUT_MS)(tasks.send_email)
     return router

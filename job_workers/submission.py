@@ -4,7 +4,7 @@ No ``from __future__ import annotations`` here: pyzeebe injects the Job only whe
 parameter's annotation is the real ``Job`` class.
 """
 
-from pyzeebe import Job, ZeebeTaskRouter
+from pyzeebe import Job
 
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
@@ -12,6 +12,7 @@ from hireflow.matching import Requirements, score_match
 from hireflow.store import Candidate, JobPosting
 from job_workers.records import a_persons_decision, outcome_header, record_details, record_status
 from job_workers.services import Services
+from job_workers.task_router import TaskRouter
 
 # Both are a few indexed reads and writes; 30 s is far above their p99.
 STORE_TIMEOUT_MS = 30_000
@@ -82,10 +83,10 @@ class ResumeSubmissionTasks:
         return {"application_status": status}
 
 
-def build_router(services: Services) -> ZeebeTaskRouter:
+def build_router(services: Services) -> TaskRouter:
     """The resume-submission router, its tasks bound to ``services``."""
     tasks = ResumeSubmissionTasks(services)
-    router = ZeebeTaskRouter()
+    router = TaskRouter()
     router.task(JobType.SCORE_MATCH, timeout_ms=STORE_TIMEOUT_MS)(tasks.score_match)
     router.task(JobType.RECORD_APPLICATION_OUTCOME, timeout_ms=STORE_TIMEOUT_MS)(tasks.record_outcome)
     return router

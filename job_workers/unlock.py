@@ -9,7 +9,7 @@ No ``from __future__ import annotations`` here: pyzeebe injects the Job only whe
 parameter's annotation is the real ``Job`` class.
 """
 
-from pyzeebe import Job, ZeebeTaskRouter
+from pyzeebe import Job
 
 from hireflow.adapters.payments import REQUIRES_AUTHENTICATION, PaymentDeclined
 from hireflow.constants import ErrorCode, JobType
@@ -18,6 +18,7 @@ from hireflow.errors import BusinessOutcome, PermanentFailure
 from hireflow.store import Candidate, ContactAccess, payment_customer_of, utcnow
 from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
+from job_workers.task_router import TaskRouter
 
 STORE_TIMEOUT_MS = 30_000
 # A charge makes two calls (a search for an earlier try, then the charge), each tried 4
@@ -228,10 +229,10 @@ class ResumeUnlockTasks:
         return {"unlock_status": status}
 
 
-def build_router(services: Services) -> ZeebeTaskRouter:
+def build_router(services: Services) -> TaskRouter:
     """The resume-unlock and payment router, its tasks bound to ``services``."""
     tasks = ResumeUnlockTasks(services)
-    router = ZeebeTaskRouter()
+    router = TaskRouter()
     router.task(JobType.SPEND_CREDITS, timeout_ms=STORE_TIMEOUT_MS)(tasks.spend_credits)
     router.task(JobType.REFUND_CREDITS, timeout_ms=STORE_TIMEOUT_MS)(tasks.refund_credits)
     router.task(JobType.GRANT_ACCESS, timeout_ms=STORE_TIMEOUT_MS)(tasks.grant_access)

@@ -6,13 +6,14 @@ with the real ``Job`` class, and string annotations would break that.
 
 import io
 
-from pyzeebe import Job, ZeebeTaskRouter
+from pyzeebe import Job
 
 from hireflow.constants import JobType
 from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
 from hireflow.store import Candidate, utcnow
 from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
+from job_workers.task_router import TaskRouter
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
 PARSE_TIMEOUT_MS = 60_000
@@ -88,10 +89,10 @@ class ResumeUploadTasks:
         return {"resume_status": status}
 
 
-def build_router(services: Services) -> ZeebeTaskRouter:
+def build_router(services: Services) -> TaskRouter:
     """The resume-upload router, its tasks bound to ``services``."""
     tasks = ResumeUploadTasks(services)
-    router = ZeebeTaskRouter()
+    router = TaskRouter()
     router.task(JobType.VALIDATE_RESUME_FILE, timeout_ms=PARSE_TIMEOUT_MS)(tasks.validate_file)
     router.task(JobType.EXTRACT_RESUME_TEXT, timeout_ms=PARSE_TIMEOUT_MS)(tasks.extract_text)
     router.task(JobType.EXTRACT_RESUME_SKILLS, timeout_ms=30_000)(tasks.extract_skills)

@@ -34,3 +34,6 @@ class RecordingZeebeAdapter:
 
     async def throw_error(self, **kwargs):
         self.calls.append(("throw_error", kwargs))
+
+    async def complete_job(self, **kwargs):
+        self.calls.append(("complete_job", kwargs))

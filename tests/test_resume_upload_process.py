@@ -8,7 +8,13 @@ import pytest
 
 from hireflow.constants import ProcessId
 from hireflow.store import BusinessRecord, Candidate
-from tests.engine_helpers import unique_key, wait_until_completed, wait_until_element
+from tests.engine_helpers import (
+    cancel_if_running,
+    unique_key,
+    wait_for_incident,
+    wait_until_completed,
+    wait_until_element,
+)
 from tests.resume_samples import pdf_resume
 
 # Every test here runs the product's worker against the engine.
@@ -83,3 +89,26 @@ def test_a_pdf_without_text_ends_with_a_please_reupload_email(process_engine, lo
     assert resume_status(local_world, variables["resume_id"]) == "rejected"
     [mail] = local_world.mails_to(variables["candidate_email"])
     assert "No text could be read from the document (is it a scanned image?)" in mail["text"]
+
+
+def test_an_upload_started_without_its_file_is_an_incident_at_once_that_names_the_variable(process_engine):
+    """An admin start without ``file_ref``: retrying cannot make it appear, so no retries are spent."""
+    resume_id = unique_key("resume")
+    created = process_engine.client.create_process_instance(
+        ProcessId.RESUME_UPLOAD, {"resume_id": resume_id, "candidate_id": unique_key("cand")}
+    )
+    instance = created["processInstanceKey"]
+    try:
+        incident = wait_for_incident(process_engine.client, instance)
+        assert incident["errorType"] == "JOB_NO_RETRIES"
+        assert incident["errorMessage"].startswith("Cannot succeed with this data, at CheckResumeFile")
+        assert f"for resume {resume_id}" in incident["errorMessage"]
+        assert (
+            "the process instance has no variable file_ref, which validate_file needs"
+            in (incident["errorMessage"])
+        )
+        # Failed once, with no retries left: not retried with backoff as an unexpected error.
+        [job] = process_engine.client.search_jobs(processInstanceKey=instance)
+        assert job["retries"] == 0
+    finally:
+        cancel_if_running(process_engine.client, instance)
