@@ -28,6 +28,7 @@ from hireflow.adapters.file_store import (
 )
 from hireflow.adapters.s3_file_store import S3FileStore, s3_client
 from hireflow.engine.embedded import free_port
+from hireflow.errors import PermanentFailure
 from hireflow.store import Candidate
 from tests.engine_helpers import unique_key, wait_until_completed
 from tests.resume_samples import pdf_resume
@@ -124,8 +125,10 @@ def test_a_missing_file_is_named(store):
 
 @pytest.mark.parametrize("ref", ["../../etc/passwd", "sha256:../../x", "sha256:" + "g" * 64, "md5:abc"])
 def test_a_reference_that_is_not_the_stores_own_is_refused(store, ref):
-    with pytest.raises(FileNotFound, match="Not a file reference"):
+    with pytest.raises(FileNotFound, match="Not a file reference") as refused:
         store.read(ref)
+    # No file can ever be found under it: the workers raise the incident at once.
+    assert isinstance(refused.value, PermanentFailure)
 
 
 def test_readiness_names_where_the_files_are(store):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
+from hireflow.errors import PermanentFailure
 from hireflow.paths import data_root
 
 REF_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -33,6 +34,14 @@ class FileTooLarge(FileStoreError):
 
 class FileNotFound(FileStoreError):
     """No file is stored under this reference."""
+
+
+class NotAFileReference(FileNotFound, PermanentFailure):
+    """The reference is not of the store's form: no file can ever be found under it.
+
+    A permanent failure to the workers, so a malformed ``file_ref`` is an incident at once
+    rather than a file to restore after five tries.
+    """
 
 
 class FileStoreUnavailable(FileStoreError):
@@ -71,7 +80,7 @@ def copy_hashing(stream: BinaryIO, sink: BinaryIO, max_bytes: int) -> tuple[Any,
 def check_ref(ref: str) -> str:
     """Return ``ref`` if well formed; refuse anything else (it would become a path)."""
     if not isinstance(ref, str) or not REF_PATTERN.match(ref):
-        raise FileNotFound(f"Not a file reference: {ref!r} (expected sha256:<64 hex digits>)")
+        raise NotAFileReference(f"Not a file reference: {ref!r} (expected sha256:<64 hex digits>)")
     return ref
 
 
