@@ -1,4 +1,4 @@
-"""A job that lacks a variable its task needs is an incident at once, naming the variable.
+"""A job without the variables its task needs (absent, or of the wrong kind) is an incident at once.
 
 No ``from __future__ import annotations`` here: pyzeebe passes the Job to a parameter only
 when its annotation is the real ``Job`` class.
@@ -6,17 +6,27 @@ when its annotation is the real ``Job`` class.
 
 import asyncio
 
+import pytest
 from pyzeebe import Job, JobController
 
 from hireflow.constants import JobType
 from job_workers.metrics import PoolMetrics
-from job_workers.task_router import TaskRouter
+from job_workers.task_router import TaskRouter, is_of_kind, kinds_of
 from job_workers.worker import WorkerSettings, build_worker
 from tests.jobs import RecordingZeebeAdapter, make_job
 from tests.offline_webapp import empty_services
 
 # The one task that takes only the Job: it reads what it needs from the Job's variables.
 TAKES_ONLY_THE_JOB = {JobType.SEND_EMAIL}
+
+
+def product_tasks(folder) -> list:
+    """The tasks of the pool's worker, as ``python -m job_workers`` builds it."""
+
+    async def build():  # pyzeebe makes its gRPC channel on a running event loop
+        return build_worker(WorkerSettings(name="test"), empty_services(folder), PoolMetrics()).tasks
+
+    return asyncio.run(build())
 
 
 def run_job(handler, job: Job) -> list[tuple[str, dict]]:
@@ -27,10 +37,7 @@ def run_job(handler, job: Job) -> list[tuple[str, dict]]:
 
 
 def test_every_task_fails_a_job_without_its_variables_at_once_and_names_them(tmp_path):
-    async def product_tasks():
-        return build_worker(WorkerSettings(name="test"), empty_services(tmp_path), PoolMetrics()).tasks
-
-    tasks = asyncio.run(product_tasks())
+    tasks = product_tasks(tmp_path)
     for task in tasks:
         if task.type in TAKES_ONLY_THE_JOB:
             continue
@@ -45,9 +52,42 @@ def test_every_task_fails_a_job_without_its_variables_at_once_and_names_them(tmp
     assert sent["message"] == (
         "Cannot succeed with this data, at task (resume.validate-file, job 501) for resume r-1. Fix"
         " what the detail says, then retry the incident. Detail: the process instance has no"
-        " variable file_ref, which validate_file needs. Set it on the instance, or mend the"
+        " variable file_ref, which validate_file needs. Set it right on the instance, or mend the"
         " model's mappings that should set it before this task"
     )
+
+
+def test_a_variable_of_the_wrong_kind_is_named_with_the_kind_the_task_needs(tmp_path):
+    find_slots = next(task for task in product_tasks(tmp_path) if task.type == JobType.FIND_INTERVIEW_SLOTS)
+    variables = {"interview_id": "i-1", "panel": "grace@example.com", "search_from": 20261205}
+    [(call, sent)] = run_job(find_slots.job_handler, make_job(find_slots.type, variables=variables))
+    # Before: "'str' object has no attribute ...", retried five times as a probable bug.
+    assert (call, sent["retries"]) == ("fail_job", 0)
+    assert sent["message"].endswith(
+        "Detail: the variable panel is text, where find_slots needs a list; the variable"
+        " search_from is a number, where find_slots needs text or null. Set them right on the"
+        " instance, or mend the model's mappings that should set them before this task"
+    )
+    assert "grace@example.com" not in sent["message"]  # a kind is named, never the value
+
+
+@pytest.mark.parametrize(
+    ("annotation", "good", "bad"),
+    [
+        (str, ["", "x"], [None, 1, [], {}]),
+        (int | None, [0, -3, 2.0, None], [True, 2.5, "2", []]),
+        (list | None, [[], [1], None], ["x", {}, 1]),
+        (dict, [{}, {"a": 1}], [[], "x", None]),
+    ],
+)
+def test_each_json_kind_takes_its_own_values_only(annotation, good, bad):
+    kinds = kinds_of(annotation)
+    assert all(any(is_of_kind(value, kind) for kind in kinds) for value in good)
+    assert not any(any(is_of_kind(value, kind) for kind in kinds) for value in bad)
+
+
+def test_an_annotation_that_names_no_json_kind_is_not_checked():
+    assert kinds_of(Job) == kinds_of(float) == kinds_of(list[str]) == ()
 
 
 def test_the_check_keeps_what_pyzeebe_reads_from_the_signature():
@@ -63,6 +103,6 @@ def test_the_check_keeps_what_pyzeebe_reads_from_the_signature():
 
     [(call, sent)] = run_job(task.job_handler, make_job("greet", variables={"name": "Ada"}))
     assert (call, sent["variables"]) == ("complete_job", {"said": "Hello, Ada, at task"})
-    # A variable given as null is there: whether null will do is the task's to say.
     [(call, sent)] = run_job(task.job_handler, make_job("greet", variables={"name": None}))
-    assert (call, sent["variables"]) == ("complete_job", {"said": "Hello, None, at task"})
+    assert call == "fail_job"  # pyzeebe's own handler here; the pool's fails it for good
+    assert "the variable name is null, where greet needs text" in sent["message"]
