@@ -46,6 +46,27 @@ def _parse_engine_time(moment: str) -> datetime:
     return _parse(moment.split("[", 1)[0])
 
 
+def _moment(interview_id: str, name: str, value: object, parse=_parse) -> datetime:
+    """The date-time in ``value``; a permanent failure naming the variable if it holds none."""
+    try:
+        return parse(value)  # type: ignore[arg-type]
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise PermanentFailure(
+            f"Interview {interview_id}: {name} is {value!r}, not a date-time like 2026-12-07T10:00:00Z"
+        ) from exc
+
+
+def _slot_times(interview_id: str, name: str, slot: object) -> tuple[str, str]:
+    """A slot variable's start and end, as given; a permanent failure if it is no slot."""
+    if not (
+        isinstance(slot, dict) and isinstance(slot.get("start"), str) and isinstance(slot.get("end"), str)
+    ):
+        raise PermanentFailure(
+            f"Interview {interview_id}: {name} must be a slot {{start, end}}, not {slot!r}"
+        )
+    return slot["start"], slot["end"]
+
+
 def _working_hours(interview_id: str, member: dict) -> WorkingHours:
     """A panel member's working hours; a permanent failure for hours no one could read."""
     try:
@@ -102,7 +123,12 @@ class InterviewSchedulingTasks:
         # A new offer: any choice from an earlier one is over (it was taken, or the wait
         # ended without it), so the candidate may choose again from this one.
         record_details(self.services.db, "interview", interview_id, "requested", forget=(SLOT_CHOSEN,))
-        start = (_parse_engine_time(search_from) if search_from else self.now()) + SEARCH_FROM
+        searching_from = (
+            _moment(interview_id, "search_from", search_from, _parse_engine_time)
+            if search_from
+            else self.now()
+        )
+        start = searching_from + SEARCH_FROM
         window = Slot(start, start + SEARCH_WINDOW)
         hours = [_working_hours(interview_id, member) for member in panel if isinstance(member, dict)]
         slots = self._calendar(interview_id).free_slots(
@@ -182,10 +208,17 @@ class InterviewSchedulingTasks:
         A choice from an earlier offer (a link from the email before a conflict, still
         waiting in the engine's message buffer) is not booked: new times are offered.
         """
-        offered = {(s["start"], s["end"]) for s in proposed_slots or []}
-        if proposed_slots is not None and (selected_slot["start"], selected_slot["end"]) not in offered:
-            raise SlotTaken(f"{selected_slot['start']} is not among the times offered now")
-        slot = Slot(_parse(selected_slot["start"]), _parse(selected_slot["end"]))
+        offered = {
+            _slot_times(interview_id, f"proposed_slots[{at}]", each)
+            for at, each in enumerate(proposed_slots or [])
+        }
+        start, end = _slot_times(interview_id, "selected_slot", selected_slot)
+        if proposed_slots is not None and (start, end) not in offered:
+            raise SlotTaken(f"{start} is not among the times offered now")
+        slot = Slot(
+            _moment(interview_id, "selected_slot.start", start),
+            _moment(interview_id, "selected_slot.end", end),
+        )
         booking = self._calendar(interview_id).book(interview_id, _panel_ids(interview_id, panel), slot)
         return {
             "interview_start": booking.slot.as_variable()["start"],

@@ -9,6 +9,7 @@ import io
 from pyzeebe import Job
 
 from hireflow.constants import JobType
+from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
 from hireflow.store import Candidate, utcnow
 from job_workers.records import outcome_header, record_details, record_status
@@ -58,6 +59,8 @@ class ResumeUploadTasks:
         The name and email given with the resume are kept too: they are what an employer's
         unlock pays to see.
         """
+        if not all(isinstance(skill, str) for skill in skills):
+            raise PermanentFailure(f"Resume {resume_id}: skills must be a list of texts, not {skills!r}")
         with self.services.db.sessions.begin() as session:
             candidate = session.get(Candidate, candidate_id) or Candidate(candidate_id=candidate_id)
             candidate.resume_id = resume_id

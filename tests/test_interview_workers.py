@@ -186,6 +186,34 @@ def test_working_hours_no_one_can_read_fail_at_once_and_say_what_to_fix(tasks):
         tasks.find_slots("i-7", [odd])
 
 
+@pytest.mark.parametrize(
+    ("call", "reason"),
+    [
+        (
+            lambda t: t.find_slots("i-8", PANEL, search_from="next monday"),
+            "search_from is 'next monday', not a date-time",
+        ),
+        (
+            lambda t: t.book_slot("i-8", PANEL, {"start": "10:00"}),
+            "selected_slot must be a slot {start, end}",
+        ),
+        (
+            lambda t: t.book_slot("i-8", PANEL, {"start": "x", "end": "y"}),
+            "selected_slot.start is 'x', not a date-time",
+        ),
+        (
+            lambda t: t.book_slot("i-8", PANEL, {"start": "x", "end": "y"}, proposed_slots=[1]),
+            "proposed_slots[0] must be a slot {start, end}, not 1",
+        ),
+    ],
+)
+def test_times_no_one_can_read_fail_at_once_and_name_the_variable(tasks, call, reason):
+    """Before: ValueError, TypeError or KeyError, retried five times as a probable bug."""
+    with pytest.raises(PermanentFailure, match=re.escape(reason)):
+        call(tasks)
+    assert tasks.services.calendar.booking("i-8") is None
+
+
 def test_a_panel_whose_working_hours_never_meet_is_told_where_they_work(tasks):
     panel = [
         {**PANEL[0], "timezone": "Asia/Tokyo"},

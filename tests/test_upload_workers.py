@@ -8,6 +8,7 @@ import pytest
 
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.constants import JobType
+from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import InvalidResume
 from hireflow.store import Candidate, Database
 from job_workers.services import Services
@@ -73,6 +74,16 @@ def test_indexing_keeps_the_contact_details_given_with_the_latest_resume(service
         "Ada Lovelace",
         "ada@example.com",
     )
+
+
+def test_skills_that_are_not_texts_fail_at_once(services):
+    tasks = ResumeUploadTasks(services)
+    with pytest.raises(
+        PermanentFailure, match=r"skills must be a list of texts, not \[\{'name': 'python'\}\]"
+    ):
+        tasks.index_candidate("r-9", "c-9", [{"name": "python"}], 3)
+    with services.db.sessions() as session:
+        assert session.get(Candidate, "c-9") is None
 
 
 def test_extracted_text_is_kept_by_reference_not_in_variables(services):
