@@ -90,6 +90,7 @@ def kinds_of(annotation: Any) -> tuple[type, ...]:
 
 
 def is_of_kind(value: Any, kind: type) -> bool:
+    """Whether the JSON value ``value`` is of ``kind`` (one of ``KIND_NAMES``)."""
     if kind is int:
         # JSON has one kind of number: 3.0 is a whole number too. true is no number.
         whole_float = isinstance(value, float) and value.is_integer()
