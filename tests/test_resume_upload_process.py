@@ -100,13 +100,11 @@ def test_an_upload_started_without_its_file_is_an_incident_at_once_that_names_th
     instance = created["processInstanceKey"]
     try:
         incident = wait_for_incident(process_engine.client, instance)
+        message = incident["errorMessage"]
         assert incident["errorType"] == "JOB_NO_RETRIES"
-        assert incident["errorMessage"].startswith("Cannot succeed with this data, at CheckResumeFile")
-        assert f"for resume {resume_id}" in incident["errorMessage"]
-        assert (
-            "the process instance has no variable file_ref, which validate_file needs"
-            in (incident["errorMessage"])
-        )
+        assert message.startswith("Cannot succeed with this data, at CheckResumeFile")
+        assert f"for resume {resume_id}" in message
+        assert "the process instance has no variable file_ref, which validate_file needs" in message
         # Failed once, with no retries left: not retried with backoff as an unexpected error.
         [job] = process_engine.client.search_jobs(processInstanceKey=instance)
         assert job["retries"] == 0

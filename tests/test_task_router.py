@@ -5,6 +5,7 @@ when its annotation is the real ``Job`` class.
 """
 
 import asyncio
+import re
 
 import pytest
 from pyzeebe import Job, JobController
@@ -45,7 +46,10 @@ def test_every_task_fails_a_job_without_its_variables_at_once_and_names_them(tmp
         # Before: a TypeError inside pyzeebe, retried with backoff as a probable bug.
         assert (call, sent["retries"]) == ("fail_job", 0), (task.type, sent)
         assert sent["message"].startswith("Cannot succeed with this data, at task"), sent["message"]
-        assert "the process instance has no variable" in sent["message"], sent["message"]
+        named = re.search(r"the process instance has no variables? (.+?), which", sent["message"])
+        assert named, sent["message"]
+        # It names variables the task reads, each missing here: the job has none.
+        assert set(named[1].split(", ")) <= set(task.config.variables_to_fetch), sent["message"]
 
     validate = next(task for task in tasks if task.type == JobType.VALIDATE_RESUME_FILE)
     [(_, sent)] = run_job(validate.job_handler, make_job(validate.type, variables={"resume_id": "r-1"}))
