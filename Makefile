@@ -19,7 +19,7 @@ FETCH_ENGINE_OR_EMBEDDED = $(ENGINE) fetch; code=$$?; \
 	if [ $$code -eq $(EXIT_UNAVAILABLE) ]; then $(FALLBACK_NOTICE) $(ENGINE) fetch-embedded || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 
-.PHONY: help venv lock java run seed test chaos bench lint lint-models modeling-tools chromium postgres promtool diagrams engine-fetch engine-start engine-stop engine-status \
+.PHONY: help venv lock java run seed test chaos bench soak lint lint-models modeling-tools chromium postgres promtool diagrams engine-fetch engine-start engine-stop engine-status \
         test-engine-stop clean clean-data
 
 help:  ## List the targets.
@@ -141,6 +141,10 @@ $(BENCH_INSTALLED): pyproject.toml constraints.txt $(INSTALLED)
 bench: java $(BENCH_INSTALLED)  ## Benchmark the engine's ceiling, the pool and its peers; table and plot in build/bench.
 	@$(FETCH_ENGINE_OR_EMBEDDED)
 	$(PY) -m bench $(BENCH_ARGS)
+
+soak: java $(BENCH_INSTALLED)  ## Drive the four processes in batches and watch every process's memory; table in build/soak.
+	@$(FETCH_ENGINE_OR_EMBEDDED)
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 test-engine-stop: venv  ## Stop the test engine (left running only with HIREFLOW_KEEP_TEST_ENGINE=1).
 	$(ENGINE) stop --profile test

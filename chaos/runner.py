@@ -151,7 +151,9 @@ def run_scenario(
     try:
         drive(world, scenario, flows, rng, timing.drive_s, timing.parallel_requests)
         keys = [s.instance_key for f in flows for s in f.started]
-        print(f"    {len(keys)} instances started; settling under the faults", file=out, flush=True)
+        faults = (scenario.payment_faults, scenario.mail_faults, scenario.disruptor, scenario.batch_webhooks)
+        settling = "settling under the faults" if any(faults) else "settling"
+        print(f"    {len(keys)} instances started; {settling}", file=out, flush=True)
         # The disruptor goes on while the instances settle: most of their jobs run now.
         states = checker.wait_until_settled(keys, timing.settle_s, _give_up(world))
     finally:

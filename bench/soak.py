@@ -1,0 +1,204 @@
+"""``python -m bench.soak`` (``make soak``): the whole product under steady load, watched for growth.
+
+Starts hireflow as ``make chaos`` does (engine, sandboxes, worker pool, webapp, each a
+real process), then drives batches of the four processes through the webapp with no
+fault injected (the chaos suite's ``mixed`` flows), and after each batch samples every
+process's resident memory, open file descriptors and threads. A process whose memory
+climbs batch after batch holds something per instance; one that levels off does not.
+
+Prints a table per batch and the growth per 1,000 instances of each process (a least
+squares line through the batches after the first, which warms caches and pools), and
+writes ``build/soak/<run>/soak.md`` and ``soak.json``. Exits 1 when a batch misses the
+chaos bar (an instance stuck, in an incident, or a double effect): a soak with no
+faults must finish everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hireflow.paths import PROJECT_ROOT
+
+BUILD = PROJECT_ROOT / "build" / "soak"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One process (with its children) at one moment."""
+
+    rss_mb: float
+    fds: int
+    threads: int
+
+
+@dataclass
+class Batch:
+    """A batch of flows, settled, and what every process used afterwards."""
+
+    number: int
+    instances: int  # started in this batch
+    completed: int
+    incident: int
+    stuck: int
+    double_effects: int
+    seconds: float
+    usage: dict[str, Usage] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return self.completed == self.instances and not (self.incident or self.stuck or self.double_effects)
+
+
+def growth_per_thousand(batches: list[Batch], process: str) -> float | None:
+    """MB per 1,000 instances for ``process``: the slope of its RSS over instances so far.
+
+    The first batch is left out (it warms caches, connection pools and thread pools), so
+    at least three batches are needed for a figure.
+    """
+    points = []
+    total = 0
+    for batch in batches:
+        total += batch.instances
+        if batch.number > 0 and process in batch.usage:
+            points.append((total, batch.usage[process].rss_mb))
+    if len(points) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if spread == 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+    return round(slope * 1000, 1)
+
+
+def table(batches: list[Batch], start: dict[str, Usage]) -> str:
+    """Per batch: the outcome, and each process's RSS MB / fds / threads; then the growth."""
+    processes = list(start)
+    header = ["batch", "instances so far", "completed", "not clean", "seconds", *processes]
+    lines = [header, ["---"] * len(header)]
+    lines.append(["start", "0", "-", "-", "-", *(_cell(start[p]) for p in processes)])
+    total = 0
+    for batch in batches:
+        total += batch.instances
+        # unfinished (in an incident or stuck) and double effects
+        not_clean = batch.instances - batch.completed + batch.double_effects
+        lines.append(
+            [
+                str(batch.number),
+                str(total),
+                str(batch.completed),
+                str(not_clean),
+                str(batch.seconds),
+                *(_cell(batch.usage[p]) if p in batch.usage else "-" for p in processes),
+            ]
+        )
+    growth = [growth_per_thousand(batches, p) for p in processes]
+    lines.append(
+        ["MB per 1,000 instances", "", "", "", "", *("-" if g is None else f"{g:+.1f}" for g in growth)]
+    )
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def _cell(usage: Usage) -> str:
+    return f"{usage.rss_mb} MB / {usage.fds} / {usage.threads}"
+
+
+def sample(process_ids: dict[str, int | None]) -> dict[str, Usage]:
+    """RSS, file descriptors and threads of each process and its children, now."""
+    import psutil  # the benchmark's extra (make soak installs it)
+
+    usage = {}
+    for name, pid in process_ids.items():
+        rss = fds = threads = 0
+        if pid:
+            try:
+                parent = psutil.Process(pid)
+                family = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                family = []
+            for process in family:
+                try:
+                    rss += process.memory_info().rss
+                    fds += process.num_fds()
+                    threads += process.num_threads()
+                except psutil.NoSuchProcess:
+                    continue  # a child that ended between the listing and the reading
+        usage[name] = Usage(round(rss / 2**20, 1), fds, threads)
+    return usage
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Drive the four processes in batches and watch for growth.")
+    parser.add_argument("--batches", type=int, default=12)
+    parser.add_argument("--flows", type=int, default=200, help="flows per batch (an interview starts two)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes in the pool")
+    parser.add_argument("--out", type=Path, default=BUILD)
+    args = parser.parse_args(argv)
+    if args.batches < 3:
+        parser.error("--batches must be 3 or more: the first warms up, and a slope needs two more")
+
+    from chaos.runner import Timing, ensure_posting, run_scenario
+    from chaos.scenarios import Scenario, mixed
+    from chaos.world import open_world
+
+    root = args.out / time.strftime("%Y%m%d-%H%M%S")
+    print(f"==> Starting hireflow for a soak run under {root}", flush=True)
+    steady = Scenario("soak", "no fault", "a steady load leaves no growth behind", mixed)
+    batches: list[Batch] = []
+    with ExitStack() as stack:
+        world = open_world(stack, root, worker_processes=args.workers, out=sys.stdout)
+
+        def process_ids() -> dict[str, int | None]:
+            ids = {"engine": world.engine.pid()}
+            ids.update({name: c.process.pid if c.process else None for name, c in world.components.items()})
+            return ids
+
+        posting_id = ensure_posting(world)
+        start = sample(process_ids())
+        for number in range(args.batches):
+            report = run_scenario(
+                world, steady, args.flows, posting_id, seed=number, timing=Timing(), out=sys.stdout
+            )
+            batch = Batch(
+                number,
+                instances=report.started,
+                completed=report.completed,
+                incident=report.incident,
+                stuck=report.stuck,
+                double_effects=report.double_charges + report.double_refunds + report.duplicate_emails,
+                seconds=report.seconds,
+                usage=sample(process_ids()),
+            )
+            batches.append(batch)
+            print(table(batches, start).splitlines()[-2], flush=True)
+        print("==> Stopping hireflow", flush=True)
+
+    report_md = table(batches, start)
+    print(
+        f"\nSoak run on {world.engine.description}, {args.workers} worker processes "
+        "(each cell: RSS / open fds / threads, with children):\n"
+    )
+    print(report_md)
+    (root / "soak.md").write_text(report_md + "\n")
+    (root / "soak.json").write_text(
+        json.dumps(
+            {"start": {k: asdict(v) for k, v in start.items()}, "batches": [asdict(b) for b in batches]}
+        )
+    )
+    print(f"\nReport: {root / 'soak.md'}")
+    unclean = [b.number for b in batches if not b.clean]
+    if unclean:
+        print(f"FAILED: batches {unclean} left instances unfinished or did something twice")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""make soak's report: the growth per 1,000 instances, and the table an operator reads."""
+
+from __future__ import annotations
+
+from bench.soak import Batch, Usage, growth_per_thousand, table
+
+
+def batch(number: int, rss_mb: float, *, completed: int = 250, stuck: int = 0) -> Batch:
+    return Batch(
+        number,
+        instances=250,
+        completed=completed,
+        incident=0,
+        stuck=stuck,
+        double_effects=0,
+        seconds=30.0,
+        usage={"webapp": Usage(rss_mb, 49, 18), "worker pool": Usage(530.0, 102, 38)},
+    )
+
+
+def test_growth_is_the_slope_after_the_warm_up_batch():
+    # The first batch's jump (warming caches) is left out: 12 MB per 250 instances after it.
+    batches = [batch(0, 260.0), batch(1, 272.0), batch(2, 284.0), batch(3, 296.0)]
+    assert growth_per_thousand(batches, "webapp") == 48.0
+    assert growth_per_thousand(batches, "worker pool") == 0.0
+
+
+def test_growth_needs_two_batches_after_the_warm_up():
+    assert growth_per_thousand([batch(0, 260.0), batch(1, 300.0)], "webapp") is None
+    assert growth_per_thousand([batch(0, 1.0), batch(1, 2.0), batch(2, 3.0)], "no such process") is None
+
+
+def test_the_table_has_a_row_per_batch_and_the_growth_last():
+    start = {"webapp": Usage(230.0, 22, 7), "worker pool": Usage(297.0, 42, 18)}
+    lines = table(
+        [batch(0, 260.0), batch(1, 272.0), batch(2, 284.0, completed=249, stuck=1)], start
+    ).splitlines()
+    assert lines[0].startswith("| batch | instances so far |")
+    assert "| start | 0 |" in lines[2]
+    assert lines[3].startswith("| 0 | 250 | 250 | 0 |")
+    assert lines[5].startswith("| 2 | 750 | 249 | 1 |")  # one stuck: not clean
+    assert lines[-1].startswith("| MB per 1,000 instances |") and "+48.0" in lines[-1]
+    assert "272.0 MB / 49 / 18" in lines[4]
+
+
+def test_a_batch_with_an_unfinished_instance_is_not_clean():
+    assert batch(0, 1.0).clean
+    assert not batch(0, 1.0, completed=249, stuck=1).clean
