@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from hireflow.camunda_connection import ConnectionSettingsError
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine import DistributionUnavailable, fetch, find_java, local_profile, start
 from hireflow.engine.embedded import (
+    DEFAULT_HEAP,
     EmbeddedEngine,
     EmbeddedEngineClient,
     PortTaken,
@@ -88,7 +90,27 @@ def embedded_state_file() -> Path:
     return data_root() / "engine" / "embedded-engine-state.log"
 
 
-def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> EmbeddedEngine:
+HEAP_SIZE = re.compile(r"[1-9][0-9]*[mMgG]")
+
+
+def embedded_engine_heap(env: Mapping[str, str] = os.environ) -> str:
+    """The embedded engine's Java heap (``HIREFLOW_EMBEDDED_ENGINE_HEAP``, ``1g`` by default).
+
+    The engine keeps its whole log in memory and replays it at start, so a long-lived
+    ``make run`` needs more heap as instances accumulate (or ``make clean-data``).
+    """
+    value = env.get("HIREFLOW_EMBEDDED_ENGINE_HEAP", "").strip() or DEFAULT_HEAP
+    if not HEAP_SIZE.fullmatch(value):
+        raise SettingError(
+            f"HIREFLOW_EMBEDDED_ENGINE_HEAP={value!r} is not a heap size: give a whole number "
+            "with m or g, such as 1536m or 2g"
+        )
+    return value
+
+
+def start_embedded_engine(
+    profile, unavailable: DistributionUnavailable, heap: str = DEFAULT_HEAP
+) -> EmbeddedEngine:
     """The fallback engine, on the local profile's gRPC port so workers find it as usual."""
     print(
         f"!! {unavailable}\n"
@@ -99,7 +121,11 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
     state_file = embedded_state_file()
     kept = state_file.stat().st_size if state_file.exists() else 0
     if kept:
-        print(f"Replaying the engine log the last run kept ({kept / 2**20:.1f} MB)...", flush=True)
+        print(
+            f"Replaying the engine log the last run kept ({kept / 2**20:.1f} MB; the engine holds it "
+            f"all in its {heap} heap: HIREFLOW_EMBEDDED_ENGINE_HEAP raises it)...",
+            flush=True,
+        )
     engine = EmbeddedEngine(
         fetch_embedded(),
         find_java(),
@@ -107,6 +133,7 @@ def start_embedded_engine(profile, unavailable: DistributionUnavailable) -> Embe
         grpc_port=profile.grpc_port,
         control_port=profile.management_port,
         state_file=state_file,
+        heap=heap,
     ).start()
     print(
         f"Embedded Zeebe engine: gRPC {engine.grpc_address}, control {engine.control_url}, "
@@ -323,6 +350,7 @@ def main() -> int:
     try:
         check_component_settings(component_environment())
         start_timeout()
+        heap = embedded_engine_heap()
     except (SettingError, ConnectionSettingsError) as exc:
         print(f"!! {exc}. Nothing was started.", flush=True)
         return 2
@@ -334,7 +362,7 @@ def main() -> int:
             raise
         state_kept = embedded_state_file().exists()
         try:
-            embedded = start_embedded_engine(profile, unavailable)
+            embedded = start_embedded_engine(profile, unavailable, heap)
         except PortTaken as taken:
             print(f"!! {taken} Nothing was started.", flush=True)
             return 2

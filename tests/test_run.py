@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from hireflow.run import component_environment, components_to_start, model_files, runnable
+import pytest
+
+from hireflow.engine.embedded import EmbeddedEngine
+from hireflow.engine.java import JavaInstall
+from hireflow.run import (
+    component_environment,
+    components_to_start,
+    embedded_engine_heap,
+    model_files,
+    runnable,
+)
+from hireflow.settings import SettingError
 
 
 def test_components_get_local_defaults_that_the_environment_overrides(monkeypatch):
@@ -37,3 +48,22 @@ def test_models_are_bpmn_dmn_and_form_files_in_a_stable_order(tmp_path):
         "b.bpmn",
         "nested/c.form",
     ]
+
+
+def test_the_embedded_engine_heap_is_1g_unless_set():
+    assert embedded_engine_heap({}) == "1g"
+    assert embedded_engine_heap({"HIREFLOW_EMBEDDED_ENGINE_HEAP": " 1536m "}) == "1536m"
+    assert embedded_engine_heap({"HIREFLOW_EMBEDDED_ENGINE_HEAP": "2G"}) == "2G"
+
+
+@pytest.mark.parametrize("value", ["2", "2gb", "0g", "-1g", "1.5g", "2g -XX:+Foo"])
+def test_a_heap_that_is_no_size_is_refused_in_words(value):
+    with pytest.raises(SettingError, match="HIREFLOW_EMBEDDED_ENGINE_HEAP=.*such as 1536m or 2g"):
+        embedded_engine_heap({"HIREFLOW_EMBEDDED_ENGINE_HEAP": value})
+
+
+def test_the_embedded_engine_runs_with_the_heap_given(tmp_path):
+    java = JavaInstall(home=tmp_path, major=21)
+    command = EmbeddedEngine(tmp_path, java, tmp_path / "engine.log", heap="1536m").command()
+    assert "-Xmx1536m" in command and "-Xmx1g" not in command
+    assert "-Xmx1g" in EmbeddedEngine(tmp_path, java, tmp_path / "engine.log").command()

@@ -32,6 +32,9 @@ from hireflow.paths import cache_root
 EMBEDDED_DIR = CAMUNDA_DEPLOY_DIR / "embedded"
 LAUNCHER = EMBEDDED_DIR / "HireflowEmbeddedEngine.java"
 START_TIMEOUT_S = 120.0
+# The Java heap: the engine keeps its whole log in it (about 80 KB per instance of the four
+# processes), so ``make run`` lets it be raised (``HIREFLOW_EMBEDDED_ENGINE_HEAP``).
+DEFAULT_HEAP = "1g"
 T = TypeVar("T")
 
 
@@ -130,8 +133,10 @@ class EmbeddedEngine:
         grpc_port: int | None = None,
         control_port: int | None = None,
         state_file: Path | None = None,
+        heap: str = DEFAULT_HEAP,
     ):
         self.lib_dir = lib_dir
+        self.heap = heap
         self.java = java
         self.log_path = log_path
         spare_ports = free_ports(2)
@@ -154,7 +159,7 @@ class EmbeddedEngine:
 
     def command(self) -> list[str]:
         flags = [
-            "-Xmx1g",
+            f"-Xmx{self.heap}",
             "-XX:+ExitOnOutOfMemoryError",
             "-Dfile.encoding=UTF-8",
             # The engine's own warnings and errors (slf4j-simple), timestamped, in the log file.
