@@ -32,6 +32,7 @@ from hireflow.engine.embedded import (
     DEFAULT_HEAP,
     EmbeddedEngine,
     EmbeddedEngineClient,
+    EngineOutOfMemory,
     PortTaken,
     embedded_version,
     fetch_embedded,
@@ -208,13 +209,15 @@ def run_components(
     extra_env: dict[str, str] | None = None,
     components: list[tuple[str, str]] | None = None,
     after_start: Callable[[dict[str, str]], None] | None = None,
+    engine: EmbeddedEngine | None = None,
 ) -> int:
     """Run the components in the foreground until Ctrl-C, SIGTERM or one of them ends.
 
     Like ``docker compose up``: when one component ends by itself, the others are stopped
     too, and the return code is 1, so a crash is seen at once and not half the product
     left running. Stopped on request, the return code is 0. ``after_start`` is called
-    with the components' environment once they are started.
+    with the components' environment once they are started. ``engine``, the embedded
+    engine ``make run`` started, is watched too: when it ends, the components stop.
     """
     available = components_to_start() if components is None else components
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
@@ -248,7 +251,7 @@ def run_components(
     try:
         if after_start is not None:
             after_start(env)
-        while (ended := first_ended(children)) is None:
+        while (ended := first_ended(children) or engine_ended(engine)) is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
@@ -259,12 +262,27 @@ def run_components(
         from job_workers.supervisor import how_it_ended
 
         name, code = ended
+        if engine is not None and name == ENGINE:
+            why = (
+                engine.out_of_memory_advice() if engine.ran_out_of_memory() else f"its log: {engine.log_path}"
+            )
+            print(f"!! The engine {how_it_ended(code)}, so the components were stopped; {why}", flush=True)
+            return 1
         print(
             f"!! The {name} {how_it_ended(code)}, so the others were stopped. Its log is above.",
             flush=True,
         )
         return 1
     return 0
+
+
+ENGINE = "engine"
+
+
+def engine_ended(engine: EmbeddedEngine | None) -> tuple[str, int] | None:
+    """``("engine", its exit code)`` once the watched embedded engine has ended, else None."""
+    code = engine.exit_code() if engine is not None else None
+    return None if code is None else (ENGINE, code)
 
 
 def first_ended(children: dict[str, subprocess.Popen]) -> tuple[str, int] | None:
@@ -366,12 +384,17 @@ def main() -> int:
         except PortTaken as taken:
             print(f"!! {taken} Nothing was started.", flush=True)
             return 2
+        except EngineOutOfMemory as exhausted:
+            print(f"!! {exhausted}. Nothing else was started.", flush=True)
+            return 2
         try:
             deploy_models(EmbeddedEngineClient(embedded.control_url))
             # A new engine log: whatever the store says is running, no engine runs it.
             sweep = None if state_kept else close_items_of_the_last_run
             # The webapp reaches the embedded engine through its control port, not REST v2.
-            return run_components({"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url}, after_start=sweep)
+            return run_components(
+                {"HIREFLOW_ENGINE_CONTROL_URL": embedded.control_url}, after_start=sweep, engine=embedded
+            )
         finally:
             embedded.stop()  # its log stays in var/engine: the next run replays it
     status = start(profile, dist, find_java())

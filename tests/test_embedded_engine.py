@@ -28,6 +28,7 @@ from hireflow.engine.embedded import (
     LAUNCHER,
     EmbeddedEngine,
     EmbeddedEngineClient,
+    EngineOutOfMemory,
     PortTaken,
     _Projection,
     embedded_version,
@@ -573,3 +574,15 @@ def test_the_engine_answers_its_records_in_pages(process_engine):
     assert first.json()["more"] is True
     bad = requests.get(f"{process_engine.control_url}/records", params={"from": "x"}, timeout=30)
     assert bad.status_code == 400
+
+
+def test_an_engine_whose_heap_runs_out_says_so_and_how_to_give_it_more(tmp_path):
+    # 24 MB cannot hold the engine itself: the JVM ends with OutOfMemoryError at once, as a
+    # make run engine does when its log outgrows the heap on replay.
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", heap="24m")
+    with pytest.raises(
+        EngineOutOfMemory, match="ran out of its 24m Java heap.*HIREFLOW_EMBEDDED_ENGINE_HEAP"
+    ):
+        engine.start()
+    assert engine.exit_code() not in (None, 0)
+    assert engine.ran_out_of_memory()

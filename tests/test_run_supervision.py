@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hireflow.engine.embedded import free_ports_for
+from hireflow.engine import find_java
+from hireflow.engine.embedded import EmbeddedEngine, free_ports_for
 from hireflow.paths import PROJECT_ROOT
 from hireflow.run import run_components
 
@@ -120,3 +121,50 @@ def test_the_step_after_start_sees_the_components_running_and_a_failure_in_it_st
 
     assert is_running(seen["pid"]) is False  # stopped, not left behind
     assert seen["env"]["PAYMENT_WEBHOOK_URL"].endswith("/webhooks/payments")  # the components' environment
+
+
+def an_engine_that_ends(tmp_path: Path, last_words: str) -> EmbeddedEngine:
+    """An embedded engine object whose process, once the stand-in webapp has started (its
+    pid file in ``tmp_path``), prints ``last_words`` to its log and exits 3.
+
+    The engine's own exit (a heap run out mid-run) takes minutes of load to bring about;
+    here a stand-in process ends as the JVM does, and what is tested is make run's watch.
+    """
+    engine = EmbeddedEngine(tmp_path, find_java(), tmp_path / "engine.log", heap="1g")
+    with engine.log_path.open("w") as log:
+        script = (
+            "import pathlib, sys, time\n"
+            f"while not list(pathlib.Path({str(tmp_path)!r}).glob('*.pid')): time.sleep(0.1)\n"
+            f"print({last_words!r}); sys.exit(3)"
+        )
+        engine._process = subprocess.Popen([sys.executable, "-c", script], stdout=log)
+    return engine
+
+
+@pytest.mark.parametrize(
+    ("last_words", "said"),
+    [
+        (
+            "Terminating due to java.lang.OutOfMemoryError: Java heap space",
+            "ran out of its 1g Java heap: it holds its whole log in memory. Give it more with "
+            "HIREFLOW_EMBEDDED_ENGINE_HEAP",
+        ),
+        ("something else went wrong", "its log: "),
+    ],
+)
+def test_when_the_embedded_engine_ends_the_components_stop_and_make_run_says_why(
+    tmp_path, monkeypatch, capsys, last_words, said
+):
+    for name, port in free_ports_for(PORT_VARIABLES).items():
+        monkeypatch.setenv(name, str(port))
+    monkeypatch.setenv("STAND_IN_PIDS", str(tmp_path))
+    engine = an_engine_that_ends(tmp_path, last_words)
+
+    code = run_components(components=[("webapp", "tests.stand_in.runs")], engine=engine)
+
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "!! The engine exited with code 3, so the components were stopped; " in out
+    assert said in out
+    [webapp] = [int(p.stem) for p in tmp_path.glob("*.pid")]
+    assert not is_running(webapp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -77,6 +78,10 @@ def fetch_embedded(version: str | None = None, *, out=sys.stderr) -> Path:
         out=out,
         size_hint="about 130 MB",
     )
+
+
+class EngineOutOfMemory(RuntimeError):
+    """The embedded engine ran out of its Java heap (it keeps its whole log in it)."""
 
 
 class PortTaken(RuntimeError):
@@ -203,6 +208,8 @@ class EmbeddedEngine:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                if self.ran_out_of_memory():
+                    raise EngineOutOfMemory(self.out_of_memory_advice())
                 raise RuntimeError(
                     f"the embedded Zeebe engine exited ({self._process.returncode}); {self.log_path}:\n"
                     + self.log_path.read_text()[-3000:]
@@ -264,6 +271,32 @@ class EmbeddedEngine:
         if self._process and self._process.poll() is None:
             self._process.kill()
             self._process.wait(30)
+
+    def exit_code(self) -> int | None:
+        """The engine process's exit code once it has ended by itself, else None."""
+        return self._process.poll() if self._process else None
+
+    def ran_out_of_memory(self) -> bool:
+        """Whether the end of the engine's log says its Java heap ran out.
+
+        The JVM then exits (``-XX:+ExitOnOutOfMemoryError``) and says so on its output,
+        which goes to the log.
+        """
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 20_000))
+                return b"OutOfMemoryError" in log.read()
+        except OSError:
+            return False
+
+    def out_of_memory_advice(self) -> str:
+        kept = self.state_file.stat().st_size if self.state_file and self.state_file.exists() else 0
+        log = f" (its log: {kept / 2**20:.0f} MB)" if kept else ""
+        return (
+            f"the embedded Zeebe engine ran out of its {self.heap} Java heap{log}: it holds its whole "
+            "log in memory. Give it more with HIREFLOW_EMBEDDED_ENGINE_HEAP (such as 2g), or start "
+            f"afresh with `make clean-data`. Its output: {self.log_path}"
+        )
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
