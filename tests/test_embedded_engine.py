@@ -586,3 +586,19 @@ def test_an_engine_whose_heap_runs_out_says_so_and_how_to_give_it_more(tmp_path)
         engine.start()
     assert engine.exit_code() not in (None, 0)
     assert engine.ran_out_of_memory()
+
+
+def test_an_earlier_runs_lack_of_heap_is_not_taken_for_this_ones(tmp_path):
+    # make run's engine appends to one log across runs: only this start's output counts.
+    log_path, state_file = tmp_path / "engine.log", tmp_path / "state.log"
+    starved = EmbeddedEngine(fetch_embedded(), find_java(), log_path, state_file=state_file, heap="24m")
+    with pytest.raises(EngineOutOfMemory):
+        starved.start()
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), log_path, state_file=state_file).start()
+    try:
+        engine._process.kill()  # ended by something else than its heap
+        engine._process.wait(30)
+        assert b"OutOfMemoryError" in log_path.read_bytes()
+        assert not engine.ran_out_of_memory()
+    finally:
+        engine.stop()

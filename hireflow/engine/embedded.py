@@ -149,6 +149,7 @@ class EmbeddedEngine:
         self.control_port = control_port or spare_ports[1]
         self.state_file = state_file
         self._process: subprocess.Popen | None = None
+        self._log_start = 0
 
     @property
     def grpc_address(self) -> str:
@@ -204,6 +205,7 @@ class EmbeddedEngine:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         # A restart on the same state keeps the earlier run's output above its own.
         log = self.log_path.open("a" if self.state_file else "w")
+        self._log_start = log.tell()  # where this start's output begins
         self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -277,14 +279,14 @@ class EmbeddedEngine:
         return self._process.poll() if self._process else None
 
     def ran_out_of_memory(self) -> bool:
-        """Whether the end of the engine's log says its Java heap ran out.
+        """Whether the end of this start's output in the engine's log says its Java heap ran out.
 
         The JVM then exits (``-XX:+ExitOnOutOfMemoryError``) and says so on its output,
-        which goes to the log.
+        which goes to the log (after an earlier run's, which is not read).
         """
         try:
             with self.log_path.open("rb") as log:
-                log.seek(max(0, log.seek(0, os.SEEK_END) - 20_000))
+                log.seek(max(self._log_start, log.seek(0, os.SEEK_END) - 20_000))
                 return b"OutOfMemoryError" in log.read()
         except OSError:
             return False
