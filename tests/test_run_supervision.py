@@ -166,5 +166,7 @@ def test_when_the_embedded_engine_ends_the_components_stop_and_make_run_says_why
     out = capsys.readouterr().out
     assert "!! The engine exited with code 3, so the components were stopped; " in out
     assert said in out
+    # Heap advice only when the engine's output says its heap ran out.
+    assert ("ran out of" in out) == ("OutOfMemoryError" in last_words)
     [webapp] = [int(p.stem) for p in tmp_path.glob("*.pid")]
     assert not is_running(webapp)
