@@ -163,6 +163,86 @@ def test_user_tasks_incidents_and_variables_read_as_rest_v2_shows_them():
     assert projection.incidents["40"]["state"] == "RESOLVED"
 
 
+def variable(key: int, instance: int, name: str, value: str) -> dict:
+    return event(
+        "VARIABLE",
+        "CREATED",
+        key,
+        {"name": name, "value": value, "scopeKey": instance, "processInstanceKey": instance},
+    )
+
+
+def test_a_search_reads_only_the_rows_its_narrowest_index_leaves():
+    projection = _Projection()
+    for instance in range(100, 400):
+        projection.apply(variable(instance * 10, instance, "unlock_id", f'"unl_{instance}"'))
+        projection.apply(variable(instance * 10 + 1, instance, "amount", "4900"))
+        projection.apply(variable(instance * 10 + 2, instance, "currency", '"EUR"'))
+    business_id = {"name": "unlock_id", "value": '"unl_250"'}
+
+    assert len(projection.variables.candidates(business_id)) == 300  # one kind's, not 900
+    assert projection.variables.find(business_id) == [
+        {"name": "unlock_id", "value": '"unl_250"', "scopeKey": "250", "processInstanceKey": "250"}
+    ]
+    one_instance = {"processInstanceKey": 250, "name": "amount"}
+    assert projection.variables.candidates(one_instance) == [
+        ("250", "unlock_id"),
+        ("250", "amount"),
+        ("250", "currency"),
+    ]
+    assert [v["value"] for v in projection.variables.find(one_instance)] == ["4900"]
+    assert projection.variables.candidates({"scopeKey": "250"}) is None  # not indexed: every row
+    assert len(projection.variables.find({"scopeKey": "250"})) == 3
+
+
+def test_an_index_follows_a_row_that_changes():
+    projection = _Projection()
+    projection.apply(variable(50, 10, "route", '"screen"'))
+    projection.apply(element("ELEMENT_ACTIVATED", 11, "CheckResumeFile", "SERVICE_TASK"))
+    projection.apply(element("ELEMENT_ACTIVATED", 12, "ScoreMatch", "SERVICE_TASK"))
+
+    projection.apply(variable(50, 10, "route", '"forward"') | {"intent": "UPDATED"})
+    projection.apply(element("ELEMENT_COMPLETED", 11, "CheckResumeFile", "SERVICE_TASK"))
+
+    assert projection.variables.find({"name": "route", "value": '"screen"'}) == []
+    assert [v["value"] for v in projection.variables.find({"name": "route"})] == ['"forward"']
+    active = projection.elements.find({"processInstanceKey": 10, "state": "ACTIVE"})
+    assert [e["elementId"] for e in active] == ["ScoreMatch"]
+    completed = projection.elements.find({"state": "COMPLETED"})
+    assert [e["elementId"] for e in completed] == ["CheckResumeFile"]
+
+
+def test_rows_found_through_an_index_come_in_the_order_they_came_to_its_value():
+    projection = _Projection()
+    for key in [30, 10, 20]:
+        projection.apply(element("ELEMENT_ACTIVATED", key, f"Task{key}", "SERVICE_TASK"))
+    projection.apply(element("ELEMENT_COMPLETED", 30, "Task30", "SERVICE_TASK"))
+    projection.apply(element("ELEMENT_ACTIVATED", 30, "Task30", "SERVICE_TASK"))  # as after a restart
+
+    def keys(found: list[dict]) -> list[str]:
+        return [e["elementInstanceKey"] for e in found]
+
+    assert keys(projection.elements.find({"processInstanceKey": 10})) == ["30", "10", "20"]
+    assert keys(projection.elements.find({"state": "ACTIVE"})) == ["10", "20", "30"]
+    assert projection.elements.find({"state": "COMPLETED"}) == []
+
+
+def test_a_search_by_the_rows_key_is_a_lookup():
+    projection = _Projection()
+    projection.apply(
+        event(
+            "USER_TASK",
+            "CREATED",
+            20,
+            {"elementId": "Screen", "processInstanceKey": 10, "elementInstanceKey": 12},
+        )
+    )
+
+    assert [t["userTaskKey"] for t in projection.user_tasks.find({"userTaskKey": 20})] == ["20"]
+    assert projection.user_tasks.find({"userTaskKey": 20, "state": "COMPLETED"}) == []
+    assert projection.user_tasks.find({"userTaskKey": 21}) == []
+
+
 def test_the_embedded_engine_is_pinned_once_and_its_launcher_ships_with_it():
     assert embedded_version().count(".") == 2
     assert "${zeebe.version}" in (EMBEDDED_DIR / "pom.xml").read_text()
