@@ -391,6 +391,15 @@ def test_the_capture_lists_the_newest_mails_with_the_count_of_all(capture, outbo
         f"{capture.url}/_capture/messages", params={"to": "a@example.com", "limit": 1}, timeout=5
     )
     assert (len(to_a.json()), to_a.headers["X-Total-Count"]) == (1, "2")
+    every_to_a = requests.get(f"{capture.url}/_capture/messages", params={"to": "a@example.com"}, timeout=5)
+    assert [mail["id"] for mail in every_to_a.json()] == [
+        mail["id"]
+        for mail in requests.get(f"{capture.url}/_capture/messages", timeout=5).json()
+        if mail["to"] == ["a@example.com"]
+    ]
+    assert len(every_to_a.json()) == 2 and every_to_a.json()[-1]["id"] == to_a.json()[0]["id"]
+    nobody = requests.get(f"{capture.url}/_capture/messages", params={"to": "example.com"}, timeout=5)
+    assert (nobody.json(), nobody.headers["X-Total-Count"]) == ([], "0")  # a whole address, not a part
     for bad in ("0", "many"):
         refused = requests.get(f"{capture.url}/_capture/messages", params={"limit": bad}, timeout=5)
         assert refused.status_code == 400 and "limit" in refused.text
