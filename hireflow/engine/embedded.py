@@ -429,7 +429,7 @@ class _Projection:
     user_tasks: _Table = field(default_factory=_instance_table("userTaskKey"))
     incidents: _Table = field(default_factory=_instance_table("incidentKey"))
     # By (scope key, name). A start looks its business id up by name and value; an index
-    # on the value too would cost about a third more memory, for a millisecond or two.
+    # on the value too would cost about two thirds more memory, for a millisecond or two.
     variables: _Table = field(default_factory=lambda: _Table(("processInstanceKey", "name")))
     jobs: _Table = field(default_factory=_instance_table("jobKey"))
     definitions: _Table = field(default_factory=lambda: _Table(key_field="processDefinitionKey"))
