@@ -33,6 +33,7 @@ from hireflow.engine.embedded import (
     EmbeddedEngine,
     EmbeddedEngineClient,
     EngineOutOfMemory,
+    HeapWatch,
     PortTaken,
     embedded_version,
     fetch_embedded,
@@ -217,7 +218,8 @@ def run_components(
     too, and the return code is 1, so a crash is seen at once and not half the product
     left running. Stopped on request, the return code is 0. ``after_start`` is called
     with the components' environment once they are started. ``engine``, the embedded
-    engine ``make run`` started, is watched too: when it ends, the components stop.
+    engine ``make run`` started, is watched too: when it ends, the components stop, and
+    as its heap fills, make run warns before it runs out.
     """
     available = components_to_start() if components is None else components
     missing = [name for name, module in COMPONENTS if (name, module) not in available]
@@ -248,10 +250,13 @@ def run_components(
         banner.append(f"  tasks:        {web}/tasks  (people's tasks: the embedded engine has no Tasklist)")
     print("\n".join(banner), flush=True)
     ended: tuple[str, int] | None = None
+    heap_watch = HeapWatch(engine) if engine is not None else None
     try:
         if after_start is not None:
             after_start(env)
         while (ended := first_ended(children) or engine_ended(engine)) is None:
+            if heap_watch is not None and (warning := heap_watch.check()):
+                print(warning, flush=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass

@@ -29,6 +29,8 @@ from hireflow.engine.embedded import (
     EmbeddedEngine,
     EmbeddedEngineClient,
     EngineOutOfMemory,
+    HeapUse,
+    HeapWatch,
     PortTaken,
     _Projection,
     embedded_version,
@@ -241,6 +243,61 @@ def test_a_search_by_the_rows_key_is_a_lookup():
     assert [t["userTaskKey"] for t in projection.user_tasks.find({"userTaskKey": 20})] == ["20"]
     assert projection.user_tasks.find({"userTaskKey": 20, "state": "COMPLETED"}) == []
     assert projection.user_tasks.find({"userTaskKey": 21}) == []
+
+
+class EngineWithHeap:
+    """Stands in for an embedded engine: says its heap as told, or nothing (None)."""
+
+    heap = "1g"
+
+    def __init__(self, *readings: HeapUse | None):
+        self.readings = list(readings)
+
+    def heap_use(self) -> HeapUse | None:
+        return self.readings.pop(0)
+
+
+def test_make_run_is_warned_once_per_step_as_the_engines_heap_fills():
+    mb = 2**20
+    engine = EngineWithHeap(
+        HeapUse(300 * mb, 1024 * mb),
+        None,  # the engine did not answer: nothing to say
+        HeapUse(730 * mb, 1024 * mb),
+        HeapUse(760 * mb, 1024 * mb),  # past the same step: said already
+        HeapUse(930 * mb, 1024 * mb),  # past two more: one warning
+    )
+    now = [0.0]
+    watch = HeapWatch(engine, every_s=10, clock=lambda: now[0])
+
+    said = []
+    for _ in range(5):
+        said.append(watch.check())
+        assert watch.check() is None  # not asked again before its time
+        now[0] += 10
+
+    assert said[:2] == [None, None] and said[3] is None
+    assert said[2].startswith(
+        "!! The engine's heap is 71% full after its last garbage collection (730 of 1024 MB)"
+    )
+    assert "HIREFLOW_EMBEDDED_ENGINE_HEAP=2g make run" in said[2] and "(now 1g;" in said[2]
+    assert "`make clean-data`" in said[2]
+    assert said[4].startswith("!! The engine's heap is 91% full")
+    assert engine.readings == []
+
+
+def test_the_engine_says_what_its_last_collection_left_of_its_heap(process_engine, tmp_path):
+    if not process_engine.control_url:
+        pytest.skip("only the embedded engine keeps its log in its heap")
+    port = int(process_engine.control_url.rsplit(":", 1)[1])
+    # Not started: it asks the engine already running on that port, as make run's watch does.
+    running = EmbeddedEngine(tmp_path, find_java(), tmp_path / "engine.log", control_port=port)
+
+    use = running.heap_use()
+
+    assert use is not None
+    assert 0.9 * 2**30 <= use.max_bytes <= 2**30  # the default heap, 1g
+    assert 0 <= use.used_after_gc_bytes < use.max_bytes
+    assert EmbeddedEngine(tmp_path, find_java(), tmp_path / "engine.log").heap_use() is None  # none there
 
 
 def test_the_embedded_engine_is_pinned_once_and_its_launcher_ships_with_it():

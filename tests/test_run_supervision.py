@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -123,9 +128,34 @@ def test_the_step_after_start_sees_the_components_running_and_a_failure_in_it_st
     assert seen["env"]["PAYMENT_WEBHOOK_URL"].endswith("/webhooks/payments")  # the components' environment
 
 
-def an_engine_that_ends(tmp_path: Path, last_words: str) -> EmbeddedEngine:
+@contextmanager
+def answering_health(answer: dict) -> Iterator[int]:
+    """A local HTTP server whose every GET answers ``answer`` as JSON; yields its port."""
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def an_engine_that_ends(tmp_path: Path, last_words: str, linger_s: float = 0.0) -> EmbeddedEngine:
     """An embedded engine object whose process, once the stand-in webapp has started (its
-    pid file in ``tmp_path``), prints ``last_words`` to its log and exits 3.
+    pid file in ``tmp_path``) and ``linger_s`` later, prints ``last_words`` to its log and exits 3.
 
     The engine's own exit (a heap run out mid-run) takes minutes of load to bring about;
     here a stand-in process ends as the JVM does, and what is tested is make run's watch.
@@ -135,6 +165,7 @@ def an_engine_that_ends(tmp_path: Path, last_words: str) -> EmbeddedEngine:
         script = (
             "import pathlib, sys, time\n"
             f"while not list(pathlib.Path({str(tmp_path)!r}).glob('*.pid')): time.sleep(0.1)\n"
+            f"time.sleep({linger_s})\n"
             f"print({last_words!r}); sys.exit(3)"
         )
         engine._process = subprocess.Popen([sys.executable, "-c", script], stdout=log)
@@ -170,3 +201,19 @@ def test_when_the_embedded_engine_ends_the_components_stop_and_make_run_says_why
     assert ("ran out of" in out) == ("OutOfMemoryError" in last_words)
     [webapp] = [int(p.stem) for p in tmp_path.glob("*.pid")]
     assert not is_running(webapp)
+
+
+def test_make_run_warns_when_the_engines_heap_is_nearly_full(tmp_path, monkeypatch, capsys):
+    for name, port in free_ports_for(PORT_VARIABLES).items():
+        monkeypatch.setenv(name, str(port))
+    monkeypatch.setenv("STAND_IN_PIDS", str(tmp_path))
+    engine = an_engine_that_ends(tmp_path, "something else went wrong", linger_s=1.5)
+    health = {"status": "UP", "heap": {"usedAfterGcBytes": 850 * 2**20, "maxBytes": 1024 * 2**20}}
+    with answering_health(health) as port:
+        engine.control_port = port  # the stand-in's health answers for the engine
+
+        run_components(components=[("webapp", "tests.stand_in.runs")], engine=engine)
+
+    out = capsys.readouterr().out
+    assert "!! The engine's heap is 83% full after its last garbage collection (850 of 1024 MB)" in out
+    assert out.count("heap is") == 1

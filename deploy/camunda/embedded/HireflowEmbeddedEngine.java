@@ -114,6 +114,10 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -1033,10 +1037,29 @@ public class HireflowEmbeddedEngine {
     };
   }
 
+  /**
+   * The Java heap: what the last garbage collection left in use, and the most it may grow to.
+   *
+   * <p>The engine keeps its whole log in the heap, so what a collection leaves grows with
+   * every instance run; make run warns before it reaches the maximum (the engine then exits).
+   * Summed over the heap's pools as each stood after its last collection: the live data,
+   * without the garbage the heap in use right now also holds.
+   */
+  private static Map<String, Long> heap() {
+    long usedAfterGc = 0;
+    for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+      MemoryUsage afterGc = pool.getType() == MemoryType.HEAP ? pool.getCollectionUsage() : null;
+      if (afterGc != null) {
+        usedAfterGc += afterGc.getUsed();
+      }
+    }
+    return Map.of("usedAfterGcBytes", usedAfterGc, "maxBytes", Runtime.getRuntime().maxMemory());
+  }
+
   private Object route(String method, String[] path, String query, JsonNode body) throws Exception {
     String first = path[0];
     if ("GET".equals(method) && "health".equals(first)) {
-      return Map.of("status", "UP");
+      return Map.of("status", "UP", "heap", heap());
     }
     if ("GET".equals(method) && "records".equals(first)) {
       Map<String, String> params = queryParameters(query);
