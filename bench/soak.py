@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class Batch:
     double_effects: int
     seconds: float
     usage: dict[str, Usage] = field(default_factory=dict)
+    # The embedded engine's Java heap after its last collection, MB: its log, mostly.
+    engine_heap_mb: float | None = None
 
     @property
     def clean(self) -> bool:
@@ -61,12 +64,36 @@ def growth_per_thousand(batches: list[Batch], process: str) -> float | None:
     The first batch is left out (it warms caches, connection pools and thread pools), so
     at least three batches are needed for a figure.
     """
+    return _slope_per_thousand(
+        batches, lambda batch: batch.usage[process].rss_mb if process in batch.usage else None
+    )
+
+
+def heap_growth_per_thousand(batches: list[Batch]) -> float | None:
+    """MB per 1,000 instances of the engine's heap after collections, as for a process's RSS."""
+    return _slope_per_thousand(batches, lambda batch: batch.engine_heap_mb)
+
+
+def heap_lasts_for(batches: list[Batch], heap_max_mb: float) -> int | None:
+    """About how many instances from the start the engine's heap holds, at the growth measured.
+
+    Counted to the whole heap; the engine runs out somewhat before (a collection needs room).
+    """
+    growth = heap_growth_per_thousand(batches)
+    last = next((b for b in reversed(batches) if b.engine_heap_mb is not None), None)
+    if not growth or growth <= 0 or last is None:
+        return None
+    so_far = sum(b.instances for b in batches[: batches.index(last) + 1])
+    return int(round(so_far + (heap_max_mb - last.engine_heap_mb) / growth * 1000, -2))
+
+
+def _slope_per_thousand(batches: list[Batch], value: Callable[[Batch], float | None]) -> float | None:
     points = []
     total = 0
     for batch in batches:
         total += batch.instances
-        if batch.number > 0 and process in batch.usage:
-            points.append((total, batch.usage[process].rss_mb))
+        if batch.number > 0 and (y := value(batch)) is not None:
+            points.append((total, y))
     if len(points) < 2:
         return None
     mean_x = sum(x for x, _ in points) / len(points)
@@ -78,12 +105,20 @@ def growth_per_thousand(batches: list[Batch], process: str) -> float | None:
     return round(slope * 1000, 1)
 
 
-def table(batches: list[Batch], start: dict[str, Usage]) -> str:
-    """Per batch: the outcome, and each process's RSS MB / fds / threads; then the growth."""
+def table(batches: list[Batch], start: dict[str, Usage], start_heap_mb: float | None = None) -> str:
+    """Per batch: the outcome, and each process's RSS MB / fds / threads; then the growth.
+
+    With the engine's heap after collections (the embedded engine's), a column for it too.
+    """
     processes = list(start)
+    heap = start_heap_mb is not None or any(b.engine_heap_mb is not None for b in batches)
     header = ["batch", "instances so far", "completed", "not clean", "seconds", *processes]
+    header += ["engine heap after GC"] if heap else []
     lines = [header, ["---"] * len(header)]
-    lines.append(["start", "0", "-", "-", "-", *(_cell(start[p]) for p in processes)])
+    lines.append(
+        ["start", "0", "-", "-", "-", *(_cell(start[p]) for p in processes)]
+        + ([_mb(start_heap_mb)] if heap else [])
+    )
     total = 0
     for batch in batches:
         total += batch.instances
@@ -98,8 +133,10 @@ def table(batches: list[Batch], start: dict[str, Usage]) -> str:
                 str(batch.seconds),
                 *(_cell(batch.usage[p]) if p in batch.usage else "-" for p in processes),
             ]
+            + ([_mb(batch.engine_heap_mb)] if heap else [])
         )
     growth = [growth_per_thousand(batches, p) for p in processes]
+    growth += [heap_growth_per_thousand(batches)] if heap else []
     lines.append(
         ["MB per 1,000 instances", "", "", "", "", *("-" if g is None else f"{g:+.1f}" for g in growth)]
     )
@@ -108,6 +145,18 @@ def table(batches: list[Batch], start: dict[str, Usage]) -> str:
 
 def _cell(usage: Usage) -> str:
     return f"{usage.rss_mb} MB / {usage.fds} / {usage.threads}"
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value} MB"
+
+
+def _heap_mb(world) -> tuple[float | None, float | None]:
+    """The engine's heap after its last collection and its maximum, MB (None: not known)."""
+    use = world.engine.heap_use()
+    if use is None:
+        return None, None
+    return round(use.used_after_gc_bytes / 2**20, 1), round(use.max_bytes / 2**20)
 
 
 def sample(process_ids: dict[str, int | None]) -> dict[str, Usage]:
@@ -162,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
         posting_id = ensure_posting(world)
         start = sample(process_ids())
+        start_heap_mb, heap_max_mb = _heap_mb(world)
         for number in range(args.batches):
             report = run_scenario(
                 world, steady, args.flows, posting_id, seed=number, timing=Timing(), out=sys.stdout
@@ -175,12 +225,19 @@ def main(argv: list[str] | None = None) -> int:
                 double_effects=report.double_charges + report.double_refunds + report.duplicate_emails,
                 seconds=report.seconds,
                 usage=sample(process_ids()),
+                engine_heap_mb=_heap_mb(world)[0],
             )
             batches.append(batch)
-            print(table(batches, start).splitlines()[-2], flush=True)
+            print(table(batches, start, start_heap_mb).splitlines()[-2], flush=True)
         print("==> Stopping hireflow", flush=True)
 
-    report_md = table(batches, start)
+    report_md = table(batches, start, start_heap_mb)
+    lasts = heap_lasts_for(batches, heap_max_mb) if heap_max_mb else None
+    if lasts:
+        report_md += (
+            f"\n\nAt that growth, the engine's {heap_max_mb} MB heap is full after about {lasts:,.0f} "
+            "instances from the start (it runs out somewhat before: a collection needs room)."
+        )
     print(
         f"\nSoak run on {world.engine.description}, {args.workers} worker processes "
         "(each cell: RSS / open fds / threads, with children):\n"
@@ -189,7 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     (root / "soak.md").write_text(report_md + "\n")
     (root / "soak.json").write_text(
         json.dumps(
-            {"start": {k: asdict(v) for k, v in start.items()}, "batches": [asdict(b) for b in batches]}
+            {
+                "start": {k: asdict(v) for k, v in start.items()},
+                "start_engine_heap_mb": start_heap_mb,
+                "engine_heap_max_mb": heap_max_mb,
+                "batches": [asdict(b) for b in batches],
+            }
         )
     )
     print(f"\nReport: {root / 'soak.md'}")

@@ -30,6 +30,7 @@ from hireflow.engine import DistributionUnavailable, EngineProfile, fetch, find_
 from hireflow.engine.embedded import (
     EmbeddedEngine,
     EmbeddedEngineClient,
+    HeapUse,
     embedded_version,
     fetch_embedded,
     free_ports_for,
@@ -125,6 +126,8 @@ class Engine:
     pid: Callable[[], int | None] = lambda: None  # the engine's process, for CPU sampling
     # What to look at when a scenario missed the bar: the engine's logged problems, threads.
     diagnostics: Callable[[], str] = lambda: ""
+    # The embedded engine's Java heap after its last collection (it holds its log); None elsewhere.
+    heap_use: Callable[[], HeapUse | None] = lambda: None
 
 
 def start_engine(root: Path, out=sys.stderr) -> Engine:
@@ -156,6 +159,7 @@ def start_engine(root: Path, out=sys.stderr) -> Engine:
             close=embedded.stop,
             pid=lambda: embedded.pid,
             diagnostics=embedded.diagnostics,
+            heap_use=embedded.heap_use,
         )
     profile = chaos_profile(root / "engine")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.soak import Batch, Usage, growth_per_thousand, table
+from bench.soak import Batch, Usage, growth_per_thousand, heap_growth_per_thousand, heap_lasts_for, table
 
 
 def batch(number: int, rss_mb: float, *, completed: int = 250, stuck: int = 0) -> Batch:
@@ -46,3 +46,24 @@ def test_the_table_has_a_row_per_batch_and_the_growth_last():
 def test_a_batch_with_an_unfinished_instance_is_not_clean():
     assert batch(0, 1.0).clean
     assert not batch(0, 1.0, completed=249, stuck=1).clean
+
+
+def test_the_engines_heap_after_collections_gets_a_column_its_growth_and_its_reach():
+    batches = [batch(0, 260.0), batch(1, 272.0), batch(2, 284.0), batch(3, 296.0)]
+    for number, heap_mb in enumerate([100.0, 125.0, 150.0, 175.0]):
+        batches[number].engine_heap_mb = heap_mb  # 25 MB per 250 instances: 100 per 1,000
+
+    lines = table(batches, {"webapp": Usage(230.0, 22, 7)}, start_heap_mb=45.0).splitlines()
+
+    assert lines[0].endswith("| webapp | engine heap after GC |")
+    assert lines[2].endswith("| 45.0 MB |") and lines[6].endswith("| 175.0 MB |")
+    assert lines[-1].endswith("| +48.0 | +100.0 |")
+    assert heap_growth_per_thousand(batches) == 100.0
+    # 1,000 instances so far at 175 MB; 849 MB more at 100 per 1,000.
+    assert heap_lasts_for(batches, 1024) == 9500
+    assert heap_lasts_for(batches[:2], 1024) is None  # no growth measured yet
+
+
+def test_without_the_engines_heap_the_table_has_no_column_for_it():
+    lines = table([batch(0, 260.0)], {"webapp": Usage(230.0, 22, 7)}).splitlines()
+    assert "heap" not in lines[0]
