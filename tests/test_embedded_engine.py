@@ -285,6 +285,13 @@ def test_make_run_is_warned_once_per_step_as_the_engines_heap_fills():
     assert engine.readings == []
 
 
+def test_the_heap_warning_suggests_twice_the_heap_there_is():
+    mb = 2**20
+    for max_mb, suggested in [(1024, "=2g "), (768, "=1536m "), (2048, "=4g "), (128, "=256m ")]:
+        watch = HeapWatch(EngineWithHeap(HeapUse(int(0.95 * max_mb * mb), max_mb * mb)))
+        assert f"HIREFLOW_EMBEDDED_ENGINE_HEAP{suggested}make run" in watch.check()
+
+
 def test_the_engine_says_what_its_last_collection_left_of_its_heap(process_engine, tmp_path):
     if not process_engine.control_url:
         pytest.skip("only the embedded engine keeps its log in its heap")

@@ -150,8 +150,15 @@ class HeapWatch:
             f"({use.used_after_gc_bytes / 2**20:.0f} of {use.max_bytes / 2**20:.0f} MB): the embedded "
             "engine keeps its whole log in memory and exits when the heap runs out. Before it does, "
             f"stop make run and start it with a larger heap (now {self.engine.heap}; such as "
-            "HIREFLOW_EMBEDDED_ENGINE_HEAP=2g make run), or start afresh with `make clean-data`."
+            f"HIREFLOW_EMBEDDED_ENGINE_HEAP={_doubled(use.max_bytes)} make run), or start afresh with "
+            "`make clean-data`."
         )
+
+
+def _doubled(heap_bytes: int) -> str:
+    """Twice the heap, as -Xmx takes it: 1 GB gives ``2g``, 768 MB ``1536m``."""
+    megabytes = round(2 * heap_bytes / 2**20)
+    return f"{megabytes // 1024}g" if megabytes % 1024 == 0 else f"{megabytes}m"
 
 
 def _listening(port: int) -> bool:
@@ -488,9 +495,9 @@ class _Table(Mapping):
         return None if narrowest is None else list(narrowest)
 
 
-def _instance_table(key_field: str, changing: tuple[str, ...] = ("state",)) -> Callable[[], _Table]:
+def _instance_table(key_field: str) -> Callable[[], _Table]:
     # Most searches are for one instance's rows; some for those in one state.
-    return lambda: _Table(("processInstanceKey",), changing, key_field=key_field)
+    return lambda: _Table(("processInstanceKey",), ("state",), key_field=key_field)
 
 
 @dataclass
