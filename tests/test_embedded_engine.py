@@ -648,6 +648,35 @@ def wait_for_jobs(client: EmbeddedEngineClient, seconds: float = 30) -> list[dic
 
 
 @pytest.mark.engine
+def test_an_engine_with_a_state_file_keeps_its_log_there_not_on_its_heap(tmp_path):
+    # make run's engine used to hold its whole log on the heap as well, about 80 KB per
+    # instance, and ran out of its 1 GB after some 9,500. Here the log outgrows a 64 MB heap
+    # twice over, and a restarted engine replays it and serves the same records.
+    state_file = tmp_path / "engine-state.log"
+    engine = EmbeddedEngine(
+        fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file, heap="64m"
+    )
+    engine.start()
+    try:
+        client = EmbeddedEngineClient(engine.control_url)
+        blob = "x" * 200_000
+        for correlation_key in range(300):  # each one's command and event carry the blob
+            client.publish_message("big", str(correlation_key), ttl_ms=0, variables={"blob": blob})
+        assert state_file.stat().st_size > 2 * 64 * 2**20
+        first_records = requests.get(f"{engine.control_url}/records?from=0&limit=50", timeout=30).json()
+        engine.stop()
+
+        engine.start()
+        again = requests.get(f"{engine.control_url}/records?from=0&limit=50", timeout=30).json()
+        assert again["records"] == first_records["records"]
+        client = EmbeddedEngineClient(engine.control_url)
+        client.publish_message("big", "after-the-restart", ttl_ms=0, variables={"blob": blob})
+    finally:
+        engine.stop()
+    assert not engine.ran_out_of_memory()
+
+
+@pytest.mark.engine
 def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path):
     # Only the last frame can be cut short by a kill; damage earlier is refused, not
     # started on with the rest of the state dropped.

@@ -4,8 +4,9 @@
  *
  * It runs Camunda's zeebe-process-test engine: the Zeebe workflow engine itself
  * (zeebe-workflow-engine, the same stream processor a broker runs) over an in-memory
- * log, with its gRPC gateway on the given port. Job workers connect to that gateway
- * exactly as they connect to a cluster.
+ * log, or, given a state file as a third argument, a log kept in that file (see
+ * DurableLog), with its gRPC gateway on the given port. Job workers connect to that
+ * gateway exactly as they connect to a cluster.
  *
  * There is no Operate, Tasklist or REST v2 here. This launcher adds a small local
  * HTTP control port for tests:
@@ -66,10 +67,10 @@ import io.camunda.zeebe.client.api.response.ActivatedJob;
 import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.ActivateJobsRequest;
 import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.ActivateJobsResponse;
 import io.camunda.zeebe.gateway.protocol.GatewayOuterClass.StreamActivatedJobsRequest;
+import io.camunda.zeebe.logstreams.impl.log.LoggedEventImpl;
 import io.camunda.zeebe.logstreams.log.LogStream;
 import io.camunda.zeebe.logstreams.log.LogStreamReader;
 import io.camunda.zeebe.logstreams.log.LoggedEvent;
-import io.camunda.zeebe.logstreams.storage.LogStorage;
 import io.camunda.zeebe.process.test.api.ZeebeTestEngine;
 import io.camunda.zeebe.process.test.engine.EngineFactory;
 import io.camunda.zeebe.protocol.impl.encoding.MsgPackConverter;
@@ -131,6 +132,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
@@ -140,6 +142,8 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.RandomAccess;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -217,11 +221,12 @@ public class HireflowEmbeddedEngine {
         Runtime.getRuntime().halt(2);
       }
     }
-    guardLogEntries(engine);
+    if (durableLog == null) {
+      guardLogEntries(engine);
+    }
     UndeliveredJobs undelivered = new UndeliveredJobs();
     answerOnlyLiveRequests(engine, undelivered);
     if (durableLog != null) {
-      durableLog.keepAppending(engine);
       durableLog.restoreClock(engine);
     }
     engine.start();
@@ -442,13 +447,15 @@ public class HireflowEmbeddedEngine {
   }
 
   /**
-   * The engine's log, kept in a file as well as in memory.
+   * The engine's log, kept in a file instead of in memory.
    *
    * <p>Zeebe's state is a function of its log: a broker that restarts without a snapshot
    * replays the log's events to rebuild it, and processes the commands after the last one
-   * processed. The in-memory log of zeebe-process-test loses that log with the process. This
-   * keeps every entry the log appends in a file, and hands them back to a new engine's log
-   * before it starts, so its stream processor replays them as a broker does.
+   * processed. The in-memory log of zeebe-process-test loses that log with the process, and
+   * holds every entry on the heap, which it fills (about 80 KB per instance of the four
+   * processes). This keeps every entry the log appends in a file and reads it from there
+   * ({@link EntriesInFile}); a new engine's log is given the file's entries before it starts,
+   * so its stream processor replays them as a broker does.
    *
    * <p>Each entry is a frame: its lowest position, its length, its bytes and their CRC32. A
    * frame cut short by a kill is dropped (and cut off the file) on the next start: its
@@ -467,10 +474,13 @@ public class HireflowEmbeddedEngine {
       this.clockFile = Path.of(file + ".clock");
     }
 
-    /** Read the file back into the engine's log; returns how many entries it held. */
+    /**
+     * Give the engine's log the entries in the file, and from now on keep the entries it
+     * appends there; returns how many entries the file held.
+     */
     long restore(ZeebeTestEngine engine) throws Exception {
       Object logStream = readField(engine, "logStream");
-      LogStorage storage = (LogStorage) readField(logStream, "logStorage");
+      Object storage = readField(logStream, "logStorage");
       Files.createDirectories(file.toAbsolutePath().getParent());
       channel =
           FileChannel.open(
@@ -481,26 +491,33 @@ public class HireflowEmbeddedEngine {
             file + " is in use by another engine; stop it first (make engine-stop, or Ctrl-C in"
                 + " the terminal of the make run that started it)");
       }
-      long entries = 0;
+      // What the log's reader looks up: an entry's index by its lowest position.
+      @SuppressWarnings("unchecked")
+      ConcurrentSkipListMap<Long, Integer> index =
+          (ConcurrentSkipListMap<Long, Integer>) readField(storage, "positionIndexMapping");
+      EntriesInFile entries = new EntriesInFile(channel);
       long goodBytes = 0;
       // Not closed: closing the stream would close the channel, and with it the lock.
       DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(channel)));
       long size = channel.size();
+      byte[] block = new byte[0];
       while (true) {
         long lowestPosition;
-        byte[] block;
+        int length;
         try {
           lowestPosition = in.readLong();
-          int length = in.readInt();
+          length = in.readInt();
           if (length < 0) {
             throw damagedAt(goodBytes);
           }
           if (goodBytes + 16 + length > size) {
             break; // a frame the kill cut short: its length is there, not all its bytes
           }
-          block = new byte[length];
-          in.readFully(block);
-          if (in.readInt() != (int) crc(block)) {
+          if (block.length < length) {
+            block = new byte[length];
+          }
+          in.readFully(block, 0, length);
+          if (in.readInt() != (int) crc(block, length)) {
             if (goodBytes + 16 + length < size) {
               // Not the last frame: not a cut-off write but damage. Refuse rather than
               // start on a part of the state and drop the rest.
@@ -511,19 +528,22 @@ public class HireflowEmbeddedEngine {
         } catch (EOFException cutShort) {
           break;
         }
-        storage.append(
-            lowestPosition, lowestPosition, ByteBuffer.wrap(block), new LogStorage.AppendListener() {});
-        entries++;
-        goodBytes += 8 + 4 + block.length + 4;
+        // What InMemoryLogStorage.append does, but the entry stays in the file.
+        entries.readBack(goodBytes + 8 + 4, length);
+        index.put(lowestPosition, entries.size());
+        goodBytes += 8 + 4 + length + 4;
       }
       channel.truncate(goodBytes);
-      channel.position(goodBytes);
+      entries.appendAt(goodBytes);
+      Field logEntries = storage.getClass().getDeclaredField("logEntries");
+      logEntries.setAccessible(true);
+      logEntries.set(storage, entries);
       // Commands the last engine took but had not processed are processed now, and their
       // answers name the last engine's request ids. Those count from 1 in every engine: start
       // far above any id the last one gave out, so no such answer reaches a new request.
       Object requests = readField(readField(engine, "gateway"), "gatewayRequestStore");
       ((AtomicLong) readField(requests, "requestIdGenerator")).set(System.currentTimeMillis() << 16);
-      if (entries > 0) {
+      if (entries.size() > 0) {
         // The log stream chose its next position when it was built, from an empty log.
         Method last = logStream.getClass().getDeclaredMethod("getLastCommittedPosition");
         last.setAccessible(true);
@@ -533,52 +553,13 @@ public class HireflowEmbeddedEngine {
         position.setAccessible(true);
         position.setLong(sequencer, lastPosition + 1);
       }
-      return entries;
+      return entries.size();
     }
 
     private IllegalStateException damagedAt(long offset) {
       return new IllegalStateException(
           file + " is damaged at byte " + offset + "; move it aside to start afresh (its instances"
               + " are lost then)");
-    }
-
-    /** From now on, write each entry the log appends to the file too. */
-    void keepAppending(ZeebeTestEngine engine) throws ReflectiveOperationException {
-      Object logStream = readField(engine, "logStream");
-      Object storage = readField(logStream, "logStorage");
-      List<?> entries = (List<?>) readField(storage, "logEntries");
-      Field index = storage.getClass().getDeclaredField("positionIndexMapping");
-      index.setAccessible(true);
-      @SuppressWarnings("unchecked")
-      ConcurrentSkipListMap<Long, Integer> existing =
-          (ConcurrentSkipListMap<Long, Integer>) index.get(storage);
-      // The log adds the entry, then maps its lowest position to its index: the frame is
-      // written then, before the entry is committed and so before anyone is answered.
-      ConcurrentSkipListMap<Long, Integer> writing =
-          new ConcurrentSkipListMap<>(existing) {
-            @Override
-            public Integer put(Long lowestPosition, Integer entryIndex) {
-              write(lowestPosition, (ByteBuffer) entries.get(entryIndex - 1));
-              return super.put(lowestPosition, entryIndex);
-            }
-          };
-      index.set(storage, writing);
-    }
-
-    private synchronized void write(long lowestPosition, ByteBuffer entry) {
-      byte[] block = new byte[entry.capacity()];
-      entry.duplicate().clear().get(block);
-      ByteBuffer frame = ByteBuffer.allocate(8 + 4 + block.length + 4);
-      frame.putLong(lowestPosition).putInt(block.length).put(block).putInt((int) crc(block)).flip();
-      try {
-        while (frame.hasRemaining()) {
-          channel.write(frame);
-        }
-      } catch (IOException e) {
-        // A log that cannot be kept must not look kept: stop, and let the supervisor see it.
-        e.printStackTrace();
-        Runtime.getRuntime().halt(3);
-      }
     }
 
     /** Move a new engine's clock as far ahead as the last one's was moved. */
@@ -594,10 +575,108 @@ public class HireflowEmbeddedEngine {
       Files.writeString(clockFile, Long.toString(clockOffset));
     }
 
-    private static long crc(byte[] block) {
+    private static long crc(byte[] block, int length) {
       CRC32 crc = new CRC32();
-      crc.update(block);
+      crc.update(block, 0, length);
       return crc.getValue();
+    }
+  }
+
+  /**
+   * The log's entries as the in-memory log's list, kept in the state file: the heap holds where
+   * each entry is, 12 bytes, instead of the entry, and the operating system's page cache holds
+   * the entries read often (the newest).
+   *
+   * <p>The log appends an entry to this list and then maps its lowest position to its index;
+   * its readers get entries by index. {@link #add} writes the entry's frame at the end of the
+   * file before the log commits the entry, so before any client is answered; {@link #get}
+   * reads the entry's bytes back into a buffer of its own. Its methods are synchronized: the
+   * thread that appends and the threads that read share it (see {@link #guardLogEntries}).
+   */
+  static final class EntriesInFile extends AbstractList<ByteBuffer> implements RandomAccess {
+    private final FileChannel channel;
+    // Where each entry's bytes start in the file, and how many there are.
+    private long[] offsets = new long[1024];
+    private int[] lengths = new int[1024];
+    private int size;
+    // Where the next frame goes.
+    private long end;
+
+    EntriesInFile(FileChannel channel) {
+      this.channel = channel;
+    }
+
+    /** An entry read back from the file at start, its bytes at ``offset``. */
+    synchronized void readBack(long offset, int length) {
+      remember(offset, length);
+    }
+
+    /** Write the next frame at ``offset`` (the end of the last whole frame). */
+    synchronized void appendAt(long offset) {
+      end = offset;
+    }
+
+    @Override
+    public synchronized boolean add(ByteBuffer entry) {
+      byte[] block = new byte[entry.capacity()];
+      entry.duplicate().clear().get(block);
+      // An entry is its records, one after another, the lowest position first.
+      LoggedEventImpl first = new LoggedEventImpl();
+      first.wrap(new UnsafeBuffer(block), 0);
+      ByteBuffer frame = ByteBuffer.allocate(8 + 4 + block.length + 4);
+      frame.putLong(first.getPosition()).putInt(block.length).put(block);
+      frame.putInt((int) DurableLog.crc(block, block.length)).flip();
+      try {
+        while (frame.hasRemaining()) {
+          channel.write(frame, end + frame.position());
+        }
+      } catch (IOException e) {
+        // A log that cannot be kept must not look kept: stop, and let the supervisor see it.
+        e.printStackTrace();
+        Runtime.getRuntime().halt(3);
+      }
+      remember(end + 8 + 4, block.length);
+      end += frame.limit();
+      return true;
+    }
+
+    @Override
+    public ByteBuffer get(int index) {
+      long offset;
+      int length;
+      synchronized (this) {
+        Objects.checkIndex(index, size);
+        offset = offsets[index];
+        length = lengths[index];
+      }
+      ByteBuffer entry = ByteBuffer.allocate(length);
+      try {
+        while (entry.hasRemaining()) {
+          if (channel.read(entry, offset + entry.position()) < 0) {
+            throw new EOFException("the engine's log file ends inside entry " + index);
+          }
+        }
+      } catch (IOException e) {
+        // The stream processor cannot go on without its log: stop, as on a failed write.
+        e.printStackTrace();
+        Runtime.getRuntime().halt(3);
+      }
+      return entry.flip();
+    }
+
+    @Override
+    public synchronized int size() {
+      return size;
+    }
+
+    private void remember(long offset, int length) {
+      if (size == offsets.length) {
+        offsets = Arrays.copyOf(offsets, size * 2);
+        lengths = Arrays.copyOf(lengths, size * 2);
+      }
+      offsets[size] = offset;
+      lengths[size] = length;
+      size++;
     }
   }
 
