@@ -98,8 +98,8 @@ HEAP_SIZE = re.compile(r"[1-9][0-9]*[mMgG]")
 def embedded_engine_heap(env: Mapping[str, str] = os.environ) -> str:
     """The embedded engine's Java heap (``HIREFLOW_EMBEDDED_ENGINE_HEAP``, ``1g`` by default).
 
-    The engine keeps its whole log in memory and replays it at start, so a long-lived
-    ``make run`` needs more heap as instances accumulate (or ``make clean-data``).
+    The engine keeps its state on the heap and replays its log at start, so a long-lived
+    ``make run`` may need more heap as instances accumulate (or ``make clean-data``).
     """
     value = env.get("HIREFLOW_EMBEDDED_ENGINE_HEAP", "").strip() or DEFAULT_HEAP
     if not HEAP_SIZE.fullmatch(value):
@@ -124,8 +124,8 @@ def start_embedded_engine(
     kept = state_file.stat().st_size if state_file.exists() else 0
     if kept:
         print(
-            f"Replaying the engine log the last run kept ({kept / 2**20:.1f} MB; the engine holds it "
-            f"all in its {heap} heap: HIREFLOW_EMBEDDED_ENGINE_HEAP raises it)...",
+            f"Replaying the engine log the last run kept ({kept / 2**20:.1f} MB; the engine's heap is "
+            f"{heap}: HIREFLOW_EMBEDDED_ENGINE_HEAP raises it)...",
             flush=True,
         )
     engine = EmbeddedEngine(

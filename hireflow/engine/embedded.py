@@ -33,8 +33,9 @@ from hireflow.paths import cache_root
 EMBEDDED_DIR = CAMUNDA_DEPLOY_DIR / "embedded"
 LAUNCHER = EMBEDDED_DIR / "HireflowEmbeddedEngine.java"
 START_TIMEOUT_S = 120.0
-# The Java heap: the engine keeps its whole log in it (about 80 KB per instance of the four
-# processes), so ``make run`` lets it be raised (``HIREFLOW_EMBEDDED_ENGINE_HEAP``).
+# The Java heap: it holds the engine's state, and without a state file its whole log too
+# (about 80 KB per instance of the four processes), so ``make run`` lets it be raised
+# (``HIREFLOW_EMBEDDED_ENGINE_HEAP``).
 DEFAULT_HEAP = "1g"
 T = TypeVar("T")
 
@@ -81,7 +82,7 @@ def fetch_embedded(version: str | None = None, *, out=sys.stderr) -> Path:
 
 
 class EngineOutOfMemory(RuntimeError):
-    """The embedded engine ran out of its Java heap (it keeps its whole log in it)."""
+    """The embedded engine ran out of its Java heap."""
 
 
 class PortTaken(RuntimeError):
@@ -101,8 +102,9 @@ class HeapUse:
 
 
 # How full the heap may be after a collection before make run warns, once per step.
-# Measured: a 128 MB heap ran out after a reading of 80%, before the next. At 70% of 1 GB,
-# some 1,500 instances (about 100 KB of live heap each) remain before 85%.
+# Measured when the heap held the whole log: a 128 MB heap ran out after a reading of 80%,
+# before the next. Now it holds the engine's state (level at about 100 MB in make soak),
+# which grows with instances left waiting rather than with every instance run.
 HEAP_WARNING_STEPS = (0.7, 0.8, 0.9)
 HEAP_CHECK_EVERY_S = 10.0
 
@@ -110,9 +112,9 @@ HEAP_CHECK_EVERY_S = 10.0
 class HeapWatch:
     """Warns, once per step, as what the engine's collections leave nears its heap's maximum.
 
-    The embedded engine keeps its whole log in its heap, so that grows with every instance
-    run, and the engine exits when the heap runs out (the replay at its next start needs
-    the same heap). A warning well before gives its operator the time to act.
+    The embedded engine's heap holds its state (with a state file its log is kept in the
+    file), and the engine exits when the heap runs out (the replay at its next start needs
+    about the same heap). A warning well before gives its operator the time to act.
     """
 
     def __init__(
@@ -148,7 +150,7 @@ class HeapWatch:
         return (
             f"!! The engine's heap is {use.share:.0%} full after its last garbage collection "
             f"({use.used_after_gc_bytes / 2**20:.0f} of {use.max_bytes / 2**20:.0f} MB): the embedded "
-            "engine keeps its whole log in memory and exits when the heap runs out. Before it does, "
+            "engine exits when its heap runs out. Before it does, "
             f"stop make run and start it with a larger heap (now {self.engine.heap}; such as "
             f"HIREFLOW_EMBEDDED_ENGINE_HEAP={_doubled(use.max_bytes)} make run), or start afresh with "
             "`make clean-data`."
@@ -197,9 +199,9 @@ def free_ports_for(names: Iterable[str]) -> dict[str, int]:
 class EmbeddedEngine:
     """One embedded engine process: start it, wait for it, stop it.
 
-    Its state lives in memory, and with ``state_file`` in that file too: the engine's own
-    log, which a new engine on the same file reads back and replays, as a restarted broker
-    does, so running instances survive a stop or a SIGKILL.
+    Its state lives in memory, and its log too, or with ``state_file`` in that file: a new
+    engine on the same file reads it back and replays it, as a restarted broker does, so
+    running instances survive a stop or a SIGKILL.
     """
 
     def __init__(
@@ -378,8 +380,8 @@ class EmbeddedEngine:
         kept = self.state_file.stat().st_size if self.state_file and self.state_file.exists() else 0
         log = f" (its log: {kept / 2**20:.0f} MB)" if kept else ""
         return (
-            f"the embedded Zeebe engine ran out of its {self.heap} Java heap{log}: it holds its whole "
-            "log in memory. Give it more with HIREFLOW_EMBEDDED_ENGINE_HEAP (such as 2g), or start "
+            f"the embedded Zeebe engine ran out of its {self.heap} Java heap{log}. Give it more with "
+            "HIREFLOW_EMBEDDED_ENGINE_HEAP (such as 2g), or start "
             f"afresh with `make clean-data`. Its output: {self.log_path}"
         )
 

@@ -1119,8 +1119,9 @@ public class HireflowEmbeddedEngine {
   /**
    * The Java heap: what the last garbage collection left in use, and the most it may grow to.
    *
-   * <p>The engine keeps its whole log in the heap, so what a collection leaves grows with
-   * every instance run; make run warns before it reaches the maximum (the engine then exits).
+   * <p>The heap holds the engine's state (and, without a state file, its whole log), so what a
+   * collection leaves may grow; make run warns before it reaches the maximum (the engine then
+   * exits).
    * Summed over the heap's pools as each stood after its last collection: the live data,
    * without the garbage the heap in use right now also holds.
    */
