@@ -399,7 +399,13 @@ class EmbeddedEngine:
 
 
 def _k(value: Any) -> str:
-    return str(value)
+    """A key as text, one string for each key however many rows hold it."""
+    return sys.intern(str(value))
+
+
+def _name(text: str) -> str:
+    """An element's, process's or variable's name: one string for each, not one a record."""
+    return sys.intern(text)
 
 
 def rest_v2_date(epoch_ms: int | None) -> str | None:
@@ -529,6 +535,10 @@ class _Projection:
         "ELEMENT_TERMINATED": "TERMINATED",
     }
 
+    # The records apply reads: the engine leaves the others out of the pages it is asked for.
+    RECORD_TYPES = ("EVENT",)
+    VALUE_TYPES = ("PROCESS_INSTANCE", "USER_TASK", "INCIDENT", "VARIABLE", "PROCESS", "JOB")
+
     def apply(self, record: dict[str, Any]) -> None:
         if record.get("recordType") != "EVENT":
             return
@@ -543,11 +553,11 @@ class _Projection:
         elif kind == "INCIDENT":
             self._incident(key, value, intent)
         elif kind == "VARIABLE":
-            scope = _k(value["scopeKey"])
+            scope, name = _k(value["scopeKey"]), _name(value["name"])
             self.variables.put(
-                (scope, value["name"]),
+                (scope, name),
                 {
-                    "name": value["name"],
+                    "name": name,
                     "value": value["value"],
                     "scopeKey": scope,
                     "processInstanceKey": _k(value["processInstanceKey"]),
@@ -558,7 +568,7 @@ class _Projection:
                 _k(value["processDefinitionKey"]),
                 {
                     "processDefinitionKey": _k(value["processDefinitionKey"]),
-                    "processDefinitionId": value["bpmnProcessId"],
+                    "processDefinitionId": _name(value["bpmnProcessId"]),
                     "version": value["version"],
                     "resourceName": value["resourceName"],
                 },
@@ -569,7 +579,7 @@ class _Projection:
                 key,
                 {
                     "jobKey": key,
-                    "type": value["type"],
+                    "type": _name(value["type"]),
                     "state": intent,
                     "retries": value["retries"],
                     # When a job failed with a retry backoff is due again (engine clock, ms).
@@ -581,7 +591,7 @@ class _Projection:
                         if intent == "FAILED"
                         else earlier.get("hasFailedWithRetriesLeft", False)
                     ),
-                    "elementId": value["elementId"],
+                    "elementId": _name(value["elementId"]),
                     "elementInstanceKey": _k(value["elementInstanceKey"]),
                     "processInstanceKey": _k(value["processInstanceKey"]),
                     "customHeaders": value.get("customHeaders", {}),
@@ -594,10 +604,10 @@ class _Projection:
             key,
             {
                 "elementInstanceKey": key,
-                "elementId": value["elementId"],
-                "type": value["bpmnElementType"],
+                "elementId": _name(value["elementId"]),
+                "type": _name(value["bpmnElementType"]),
                 "processInstanceKey": _k(value["processInstanceKey"]),
-                "processDefinitionId": value["bpmnProcessId"],
+                "processDefinitionId": _name(value["bpmnProcessId"]),
                 "startDate": rest_v2_date(timestamp),
             },
         )
@@ -610,7 +620,7 @@ class _Projection:
                 key,
                 {
                     "processInstanceKey": key,
-                    "processDefinitionId": value["bpmnProcessId"],
+                    "processDefinitionId": _name(value["bpmnProcessId"]),
                     "processDefinitionVersion": value["version"],
                     "state": state,
                 },
@@ -622,7 +632,7 @@ class _Projection:
             key,
             {
                 "userTaskKey": key,
-                "elementId": value["elementId"],
+                "elementId": _name(value["elementId"]),
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "elementInstanceKey": _k(value["elementInstanceKey"]),
                 "formKey": _k(value.get("formKey")),
@@ -646,7 +656,7 @@ class _Projection:
                 "incidentKey": key,
                 "errorType": value["errorType"],
                 "errorMessage": value["errorMessage"],
-                "elementId": value["elementId"],
+                "elementId": _name(value["elementId"]),
                 "processDefinitionId": value.get("bpmnProcessId"),
                 "processInstanceKey": _k(value["processInstanceKey"]),
                 "jobKey": _k(value["jobKey"]),
@@ -683,7 +693,15 @@ class EmbeddedEngineClient(CamundaRestClient):
     def _catch_up(self) -> _Projection:
         # Call with the lock held. The engine answers in pages; read until it has no more.
         while True:
-            page = self._v2("GET", f"/records?from={self._projection.next_index}")
+            page = self._v2(
+                "GET",
+                "/records",
+                params={
+                    "from": self._projection.next_index,
+                    "recordType": ",".join(_Projection.RECORD_TYPES),
+                    "valueType": ",".join(_Projection.VALUE_TYPES),
+                },
+            )
             for record in page["records"]:
                 self._projection.apply(record)
             self._projection.next_index = page["next"]

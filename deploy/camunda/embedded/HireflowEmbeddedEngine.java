@@ -14,7 +14,9 @@
  *   GET  /topology                     the gateway's topology, in REST v2's shape
  *   GET  /records?from=N[&limit=L]     the engine's records after log position N (0: all),
  *                                      at most L (default and most 2000), as the engine's
- *                                      own JSON ({"next": M, "more": bool, "records": [...]})
+ *                                      own JSON ({"next": M, "more": bool, "records": [...]});
+ *        [&recordType=EVENT]           only records of these record types and value types
+ *        [&valueType=JOB,VARIABLE]     (comma-separated; M is still the last position read)
  *   GET  /clock                        {"epochMilli": the engine clock's time}
  *   POST /clock/add                    {"offsetMilli": n}: move the engine clock
  *   POST /deployments                  {"resources": [{"name", "content" (base64)}]}
@@ -55,6 +57,7 @@
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.util.RawValue;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.camunda.zeebe.client.ZeebeClient;
@@ -154,6 +157,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.zip.CRC32;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -1144,7 +1148,9 @@ public class HireflowEmbeddedEngine {
     if ("GET".equals(method) && "records".equals(first)) {
       Map<String, String> params = queryParameters(query);
       int limit = Math.min(RECORDS_PAGE_MAX, Integer.parseInt(params.getOrDefault("limit", "" + RECORDS_PAGE_MAX)));
-      return records(Long.parseLong(params.getOrDefault("from", "0")), Math.max(1, limit));
+      Set<RecordType> recordTypes = namesIn(params.get("recordType"), RecordType::valueOf);
+      Set<ValueType> valueTypes = namesIn(params.get("valueType"), ValueType::valueOf);
+      return records(Long.parseLong(params.getOrDefault("from", "0")), Math.max(1, limit), recordTypes, valueTypes);
     }
     if ("GET".equals(method) && "topology".equals(first)) {
       return topology();
@@ -1350,8 +1356,15 @@ public class HireflowEmbeddedEngine {
    * every copy for the life of the engine (a quarter of the engine's CPU under load, and
    * memory that only grew). Positions count records from 1, so ``next`` is also the number
    * of records read so far.
+   *
+   * <p>With ``recordTypes`` or ``valueTypes`` (null: any), only the records of those types,
+   * told by their metadata before their value is read: the webapp's read model wants the
+   * events of six value types, under two thirds of the log's records and less of its bytes
+   * (not the commands, nor job batches, which repeat every job's variables). ``next`` is the
+   * last position read, whether its record was wanted or not.
    */
-  private Map<String, Object> records(long after, int limit) throws IOException {
+  private Map<String, Object> records(
+      long after, int limit, Set<RecordType> recordTypes, Set<ValueType> valueTypes) throws IOException {
     List<JsonNode> out = new ArrayList<>();
     long next = after;
     boolean more;
@@ -1363,8 +1376,13 @@ public class HireflowEmbeddedEngine {
       }
       while (out.size() < limit && reader.hasNext()) {
         LoggedEvent event = reader.next();
+        next = event.getPosition();
         RecordMetadata metadata = new RecordMetadata();
         event.readMetadata(metadata);
+        if ((recordTypes != null && !recordTypes.contains(metadata.getRecordType()))
+            || (valueTypes != null && !valueTypes.contains(metadata.getValueType()))) {
+          continue;
+        }
         UnifiedRecordValue value = UnifiedRecordValue.fromValueType(metadata.getValueType());
         event.readValue(value);
         CopiedRecord<UnifiedRecordValue> record =
@@ -1376,8 +1394,9 @@ public class HireflowEmbeddedEngine {
                 event.getPosition(),
                 event.getSourceEventPosition(),
                 event.getTimestamp());
-        out.add(JSON.readTree(record.toJson()));
-        next = event.getPosition();
+        // The record's own JSON, as it is: parsing it only to write it again cost a third
+        // of the time a page took.
+        out.add(JSON.getNodeFactory().rawValueNode(new RawValue(record.toJson())));
       }
       more = reader.hasNext();
     }
@@ -1386,6 +1405,18 @@ public class HireflowEmbeddedEngine {
     result.put("more", more);
     result.put("records", out);
     return result;
+  }
+
+  /** The enum constants named in a comma-separated list, or null (any) for no list. */
+  private static <E> Set<E> namesIn(String list, Function<String, E> byName) {
+    if (list == null || list.isBlank()) {
+      return null;
+    }
+    Set<E> named = new HashSet<>();
+    for (String name : list.split(",")) {
+      named.add(byName.apply(name.trim()));
+    }
+    return named;
   }
 
   private static Map<String, String> queryParameters(String query) {
