@@ -750,8 +750,8 @@ def test_the_engine_answers_its_records_in_pages(process_engine):
 
 
 def test_the_engine_leaves_out_the_records_a_reader_does_not_ask_for(tmp_path):
-    # The webapp's read model asks for the events of six value types: commands and job
-    # batches were two fifths of what it read after a soak, and parsed for nothing.
+    # The webapp's read model asks for the events of six value types: the records it does
+    # not read (commands, job batches, subscriptions) were two fifths of a soak's log.
     with probe_engine(tmp_path) as (engine, client):
         client.create_process_instance("backoff-probe")
         wait_for_jobs(client)

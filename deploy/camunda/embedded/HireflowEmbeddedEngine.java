@@ -595,7 +595,8 @@ public class HireflowEmbeddedEngine {
    * its readers get entries by index. {@link #add} writes the entry's frame at the end of the
    * file before the log commits the entry, so before any client is answered; {@link #get}
    * reads the entry's bytes back into a buffer of its own. Its methods are synchronized: the
-   * thread that appends and the threads that read share it (see {@link #guardLogEntries}).
+   * thread that appends and the threads that read share it (see
+   * {@link HireflowEmbeddedEngine#guardLogEntries}, which does the same for the list in memory).
    */
   static final class EntriesInFile extends AbstractList<ByteBuffer> implements RandomAccess {
     private final FileChannel channel;
