@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from datetime import timedelta
 
@@ -23,7 +25,7 @@ from hireflow.adapters.email import (
     readable_time,
 )
 from hireflow.errors import RetryLater
-from hireflow.sandboxes.mail_capture import create_mail_capture
+from hireflow.sandboxes.mail_capture import SCHEMA, create_mail_capture
 from hireflow.store import Database, EmailOutboxEntry, utcnow
 from tests.engine_helpers import unique_key
 
@@ -378,6 +380,30 @@ def test_a_shortlist_without_matched_skills_says_so_instead_of_an_empty_list():
     context = {"candidate_name": "Cas", "posting_title": "Welder", "match_score": 20, "matched_skills": []}
     _, text = EmailTemplates().render("candidate-shortlisted", context)
     assert "Matched skills: ." not in text and "a recruiter shortlisted the profile" in text
+
+
+def test_a_capture_file_from_before_the_recipients_index_gets_it_with_its_mails(tmp_path, serve):
+    # A make run's capture keeps its file across runs: the mails it held before the index
+    # must still be found by recipient, and once.
+    path = tmp_path / "mail.sqlite3"
+    earlier = sqlite3.connect(path)
+    earlier.executescript(SCHEMA)
+    recipients = json.dumps(["a@example.com", "b@example.com"])
+    earlier.execute(
+        "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
+        ("m1", 1.0, "no-reply@hireflow.example", recipients, "Hello", "Hi", None, "{}", "[]"),
+    )
+    earlier.commit()
+    earlier.close()
+
+    capture = serve(create_mail_capture(path, API_KEY))
+    create_mail_capture(path, API_KEY)  # a second start adds nothing
+
+    for address in ("a@example.com", "b@example.com"):
+        inbox = requests.get(f"{capture.url}/_capture/messages", params={"to": address}, timeout=5)
+        assert [mail["id"] for mail in inbox.json()] == ["m1"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM recipients").fetchone() == (2,)
 
 
 def test_the_capture_lists_the_newest_mails_with_the_count_of_all(capture, outbox):

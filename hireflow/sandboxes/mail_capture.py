@@ -14,12 +14,14 @@ Capture controls (no API key, local only): ``GET /_capture/messages``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Flask, jsonify, request
@@ -35,6 +37,14 @@ CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY, received_at REAL NOT NULL, sender TEXT NOT NULL,
     recipients TEXT NOT NULL, subject TEXT NOT NULL, text TEXT, html TEXT,
     custom_args TEXT NOT NULL, attachments TEXT NOT NULL);
+"""
+# Each mail's recipients, one row each, indexed: a recipient's inbox is a lookup. Searching
+# the messages' JSON lists read every mail (18.5 ms an inbox at 13,200 mails, after a soak
+# of 6,000 instances), under the capture's one lock, while flows polled their inboxes.
+RECIPIENTS_SCHEMA = """
+CREATE TABLE recipients (message_id TEXT NOT NULL, address TEXT NOT NULL);
+CREATE INDEX recipients_by_address ON recipients (address, message_id);
+INSERT INTO recipients SELECT messages.id, each.value FROM messages, json_each(messages.recipients) AS each;
 """
 
 
@@ -83,6 +93,18 @@ def validate_mail(body: object) -> list[tuple[str, str]]:
     return problems
 
 
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction on a connection in autocommit mode (``isolation_level=None``)."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def create_mail_capture(
     db_path: Path | str,
     api_key: str,
@@ -100,6 +122,10 @@ def create_mail_capture(
     db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.executescript(SCHEMA)
+    listed = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'recipients'"
+    if db.execute(listed).fetchone() is None:
+        # A capture file from before the table: it gets the table, with its mails' recipients.
+        db.executescript(f"BEGIN; {RECIPIENTS_SCHEMA} COMMIT;")
     lock = threading.Lock()
     faults = FaultInjector(FAULT_KINDS, seed=seed)
     app.extensions["mail_faults"] = faults
@@ -145,7 +171,7 @@ def create_mail_capture(
             for a in body.get("attachments") or []
             if isinstance(a, dict)
         ]
-        with lock:
+        with lock, _transaction(db):  # the mail and its recipients together, or neither
             db.execute(
                 "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
                 (
@@ -159,6 +185,9 @@ def create_mail_capture(
                     json.dumps(custom_args),
                     json.dumps(attachments),
                 ),
+            )
+            db.executemany(
+                "INSERT INTO recipients VALUES (?, ?)", [(message_id, address) for address in recipients]
             )
         return "", 202, {"X-Message-Id": message_id}
 
@@ -219,7 +248,7 @@ def create_mail_capture(
         # mails, not every mail ever captured decoded in Python (56 ms at 6,600 mails).
         where, params = "", ()
         if "to" in request.args:
-            where = "WHERE EXISTS (SELECT 1 FROM json_each(recipients) WHERE value = ?)"
+            where = "WHERE id IN (SELECT message_id FROM recipients WHERE address = ?)"
             params = (request.args["to"],)
         with lock:
             total = db.execute(f"SELECT COUNT(*) FROM messages {where}", params).fetchone()[0]
