@@ -3,14 +3,16 @@
 Starts hireflow as ``make chaos`` does (engine, sandboxes, worker pool, webapp, each a
 real process), then drives batches of the four processes through the webapp with no
 fault injected (the chaos suite's ``mixed`` flows), and after each batch samples every
-process's resident memory, open file descriptors and threads. A process whose memory
-climbs batch after batch holds something per instance; one that levels off does not.
+process's resident memory, open file descriptors, threads and CPU time. A process whose
+memory climbs batch after batch holds something per instance; one that levels off does
+not. One whose CPU time per batch climbs does more work for the same batch: the cause,
+when batches slow down.
 
 Prints a table per batch and the growth per 1,000 instances of each process (a least
-squares line through the batches after the first, which warms caches and pools), and
-writes ``build/soak/<run>/soak.md`` and ``soak.json``. Exits 1 when a batch misses the
-chaos bar (an instance stuck, in an incident, or a double effect): a soak with no
-faults must finish everything.
+squares line through the batches after the first, which warms caches and pools), then the
+CPU seconds each process spent on each batch, and writes ``build/soak/<run>/soak.md`` and
+``soak.json``. Exits 1 when a batch misses the chaos bar (an instance stuck, in an
+incident, or a double effect): a soak with no faults must finish everything.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Usage:
     rss_mb: float
     fds: int
     threads: int
+    cpu_s: float = 0.0  # user and system CPU seconds since it started, its children's too
 
 
 @dataclass
@@ -85,6 +88,48 @@ def heap_lasts_for(batches: list[Batch], heap_max_mb: float) -> int | None:
         return None
     so_far = sum(b.instances for b in batches[: batches.index(last) + 1])
     return int(round(so_far + (heap_max_mb - last.engine_heap_mb) / growth * 1000, -2))
+
+
+def cpu_per_batch(batches: list[Batch], start: dict[str, Usage], process: str) -> list[float | None]:
+    """The CPU seconds ``process`` spent on each batch: the difference of its samples.
+
+    None for a batch where it was not sampled, or where its CPU time fell (it restarted).
+    """
+    spent: list[float | None] = []
+    before = start.get(process)
+    for batch in batches:
+        after = batch.usage.get(process)
+        if before is None or after is None or after.cpu_s < before.cpu_s:
+            spent.append(None)
+        else:
+            spent.append(round(after.cpu_s - before.cpu_s, 1))
+        before = after
+    return spent
+
+
+def cpu_table(batches: list[Batch], start: dict[str, Usage]) -> str:
+    """Per batch: its seconds, and the CPU seconds each process spent on it; then their growth.
+
+    The last row is the change of a batch's CPU seconds per 1,000 instances run before it
+    (after the warm-up batch, as for memory): the process whose figure climbs is the one
+    that makes later batches slower.
+    """
+    processes = list(start)
+    spent = {p: cpu_per_batch(batches, start, p) for p in processes}
+    by_number = {p: {b.number: cpu for b, cpu in zip(batches, spent[p], strict=True)} for p in processes}
+    header = ["batch", "instances so far", "seconds", *processes]
+    lines = [header, ["---"] * len(header)]
+    total = 0
+    for index, batch in enumerate(batches):
+        total += batch.instances
+        cells = ["-" if spent[p][index] is None else str(spent[p][index]) for p in processes]
+        lines.append([str(batch.number), str(total), str(batch.seconds), *cells])
+    growth = [_slope_per_thousand(batches, lambda b: b.seconds)]
+    growth += [_slope_per_thousand(batches, lambda b, p=p: by_number[p][b.number]) for p in processes]
+    lines.append(
+        ["s per batch, per 1,000 instances", "", *("-" if g is None else f"{g:+.1f}" for g in growth)]
+    )
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
 def _slope_per_thousand(batches: list[Batch], value: Callable[[Batch], float | None]) -> float | None:
@@ -160,12 +205,13 @@ def _heap_mb(world) -> tuple[float | None, float | None]:
 
 
 def sample(process_ids: dict[str, int | None]) -> dict[str, Usage]:
-    """RSS, file descriptors and threads of each process and its children, now."""
+    """RSS, file descriptors, threads and CPU time of each process and its children, now."""
     import psutil  # the benchmark's extra (make soak installs it)
 
     usage = {}
     for name, pid in process_ids.items():
         rss = fds = threads = 0
+        cpu = 0.0
         if pid:
             try:
                 parent = psutil.Process(pid)
@@ -177,9 +223,12 @@ def sample(process_ids: dict[str, int | None]) -> dict[str, Usage]:
                     rss += process.memory_info().rss
                     fds += process.num_fds()
                     threads += process.num_threads()
+                    times = process.cpu_times()
+                    # children_*: the children it waited for, which the listing no longer has
+                    cpu += times.user + times.system + times.children_user + times.children_system
                 except psutil.NoSuchProcess:
                     continue  # a child that ended between the listing and the reading
-        usage[name] = Usage(round(rss / 2**20, 1), fds, threads)
+        usage[name] = Usage(round(rss / 2**20, 1), fds, threads, round(cpu, 2))
     return usage
 
 
@@ -229,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             batches.append(batch)
             print(table(batches, start, start_heap_mb).splitlines()[-2], flush=True)
+            print("    CPU s: " + cpu_table(batches, start).splitlines()[-2], flush=True)
         print("==> Stopping hireflow", flush=True)
 
     report_md = table(batches, start, start_heap_mb)
@@ -243,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         "(each cell: RSS / open fds / threads, with children):\n"
     )
     print(report_md)
-    (root / "soak.md").write_text(report_md + "\n")
+    cpu_md = cpu_table(batches, start)
+    print(f"\nCPU seconds each process spent on each batch (with children):\n\n{cpu_md}")
+    (root / "soak.md").write_text(f"{report_md}\n\nCPU seconds per batch:\n\n{cpu_md}\n")
     (root / "soak.json").write_text(
         json.dumps(
             {

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bench.soak import Batch, Usage, growth_per_thousand, heap_growth_per_thousand, heap_lasts_for, table
+from bench.soak import (
+    Batch,
+    Usage,
+    cpu_per_batch,
+    cpu_table,
+    growth_per_thousand,
+    heap_growth_per_thousand,
+    heap_lasts_for,
+    table,
+)
 
 
 def batch(number: int, rss_mb: float, *, completed: int = 250, stuck: int = 0) -> Batch:
@@ -67,3 +76,34 @@ def test_the_engines_heap_after_collections_gets_a_column_its_growth_and_its_rea
 def test_without_the_engines_heap_the_table_has_no_column_for_it():
     lines = table([batch(0, 260.0)], {"webapp": Usage(230.0, 22, 7)}).splitlines()
     assert "heap" not in lines[0]
+
+
+def test_cpu_per_batch_is_the_difference_of_the_samples_and_unknown_after_a_restart():
+    start = {"webapp": Usage(230.0, 22, 7, cpu_s=5.0)}
+    batches = [batch(number, 260.0) for number in range(4)]
+    for number, cpu_s in enumerate([15.0, 27.0, 3.0, 20.0]):  # restarted during batch 2
+        batches[number].usage["webapp"] = Usage(260.0, 49, 18, cpu_s=cpu_s)
+
+    assert cpu_per_batch(batches, start, "webapp") == [10.0, 12.0, None, 17.0]
+    assert cpu_per_batch(batches, start, "engine") == [None] * 4  # never sampled
+
+
+def test_the_cpu_table_shows_which_process_does_more_work_per_batch_as_instances_grow():
+    start = {"webapp": Usage(230.0, 22, 7, cpu_s=0.0), "worker pool": Usage(297.0, 42, 18, cpu_s=0.0)}
+    batches = [batch(number, 260.0) for number in range(4)]
+    webapp_cpu = pool_cpu = 0.0
+    for number, seconds in enumerate([30.0, 20.0, 22.0, 24.0]):
+        batches[number].seconds = seconds
+        webapp_cpu += 10.0 + 3.0 * number  # 3 s more each batch of 250: +12 per 1,000
+        pool_cpu += 8.0  # the same work each batch
+        batches[number].usage = {
+            "webapp": Usage(260.0, 49, 18, cpu_s=webapp_cpu),
+            "worker pool": Usage(530.0, 102, 38, cpu_s=pool_cpu),
+        }
+
+    lines = cpu_table(batches, start).splitlines()
+
+    assert lines[0] == "| batch | instances so far | seconds | webapp | worker pool |"
+    assert lines[2] == "| 0 | 250 | 30.0 | 10.0 | 8.0 |"
+    assert lines[5] == "| 3 | 1000 | 24.0 | 19.0 | 8.0 |"
+    assert lines[-1] == "| s per batch, per 1,000 instances |  | +8.0 | +12.0 | +0.0 |"
