@@ -6,7 +6,7 @@ closed loop measures, and sums the execution samples two ways:
 
 - by thread: the stream processor's actor threads, the gateway's gRPC threads, ...;
 - by code: the package of the innermost Camunda frame of each sample (the engine's
-  processing, its in-memory state, message packing, the log), or, for a sample in no
+  processing, its state store, message packing, the log), or, for a sample in no
   Camunda frame, the library it was in.
 
 The recording stays beside the summary, for JDK Mission Control or ``jfr print``.
@@ -74,9 +74,12 @@ def _package(method: str) -> str:
 def _module(package: str) -> str:
     """A Camunda package named by its Zeebe module (io.camunda.zeebe.engine, .msgpack, ...).
 
-    zeebe-process-test keeps two apart: its in-memory state database and the rest of it
-    (gateway, log storage, job streamer).
+    zeebe-process-test keeps two apart: its in-memory state database (the embedded engine's
+    until 2026-12-05) and the rest of it (gateway, log storage, job streamer). Zeebe's own
+    state store, RocksDB behind ``io.camunda.zeebe.db``, is named as such.
     """
+    if package.startswith("io.camunda.zeebe.db"):
+        return "io.camunda.zeebe.db (state store, RocksDB)"
     if package.startswith("io.camunda.zeebe.process.test.engine.db"):
         return "io.camunda.zeebe.process.test.engine.db (in-memory state)"
     if package.startswith("io.camunda.zeebe.process.test"):

@@ -74,3 +74,21 @@ def test_shares_go_to_thread_groups_and_to_the_innermost_camunda_or_launcher_cod
         "io.netty": 25.0,
     }
     assert "zb-actors-N 50%" in summary.line()
+
+
+def test_a_sample_in_rocksdb_counts_as_zeebes_state_store():
+    printed = """
+jdk.ExecutionSample {
+  startTime = 20:58:01.117 (2026-12-05)
+  sampledThread = "zb-actors-0" (javaThreadId = 38)
+  state = "STATE_RUNNABLE"
+  stackTrace = [
+    org.rocksdb.Transaction.get(long, byte[], int, long) line: 0
+    io.camunda.zeebe.db.impl.rocksdb.transaction.ZeebeTransaction.get(long, long, byte[], int) line: 88
+    io.camunda.zeebe.engine.state.instance.DbElementInstanceState.getInstance(long) line: 120
+  ]
+}
+"""
+    summary = summarize(parse_samples(printed))
+
+    assert dict(summary.by_code) == {"io.camunda.zeebe.db (state store, RocksDB)": 100.0}

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import grpc
 import pytest
@@ -769,6 +771,43 @@ def test_the_engine_leaves_out_the_records_a_reader_does_not_ask_for(tmp_path):
     assert only.json()["next"] == every[-1]["position"] and only.json()["more"] is False
     assert nothing["records"] == [] and nothing["next"] == every[-1]["position"]
     assert unknown.status_code == 400
+
+
+@pytest.mark.engine
+def test_the_engines_state_store_is_rocksdb_beside_its_log_and_gone_when_it_stops(tmp_path):
+    # zeebe-process-test's in-memory state copied itself whole for every prefix iteration,
+    # so the engine slowed as it held more; the launcher gives it Zeebe's RocksDB store.
+    state_file = tmp_path / "engine-state.log"
+    store = tmp_path / "engine-state.log.state"
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file)
+    engine.start()
+    try:
+        client = EmbeddedEngineClient(engine.control_url)
+        client.deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
+        client.create_process_instance("records-probe")
+        assert (store / "CURRENT").is_file()  # RocksDB's own
+    finally:
+        engine.stop()
+
+    assert not store.exists()  # rebuilt from the log at the next start
+    assert "Exception" not in (tmp_path / "engine.log").read_text()
+
+
+@pytest.mark.engine
+def test_an_engine_without_a_state_file_removes_the_state_stores_of_engines_gone(tmp_path):
+    # One killed with SIGKILL cannot remove its own; the next engine does.
+    temporary = Path(tempfile.gettempdir())
+    gone = temporary / "hireflow-zeebe-state-4194321"  # above any Linux pid
+    (gone / "data").mkdir(parents=True, exist_ok=True)
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log")
+    engine.start()
+    try:
+        own = temporary / f"hireflow-zeebe-state-{engine.pid}"
+        assert not gone.exists()
+        assert (own / "CURRENT").is_file()
+    finally:
+        engine.stop()
+    assert not own.exists()
 
 
 def test_an_engine_whose_heap_runs_out_says_so_and_how_to_give_it_more(tmp_path):

@@ -249,10 +249,16 @@ class EmbeddedEngine:
             "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss.SSS",
             # The launcher's own client warns on every start that it is deprecated: noise.
             "-Dorg.slf4j.simpleLogger.log.io.camunda.zeebe.client.impl.ZeebeClientImpl=error",
+            # With the RocksDB state store the engine registers one of its gauges twice at
+            # start and micrometer warns of it; nothing here reads the engine's metrics.
+            "-Dorg.slf4j.simpleLogger.log.io.micrometer.core.instrument.MeterRegistry=error",
         ]
         if self.java.major >= 24:
             # agrona and the engine use sun.misc.Unsafe; say so instead of warning on every start.
             flags.append("--sun-misc-unsafe-memory-access=allow")
+        if self.java.major >= 22:
+            # The engine's state store is RocksDB, a native library: likewise.
+            flags.append("--enable-native-access=ALL-UNNAMED")
         return [
             str(self.java.java),
             *flags,
