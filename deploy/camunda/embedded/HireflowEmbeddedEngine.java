@@ -148,6 +148,7 @@ import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -1158,6 +1159,16 @@ public class HireflowEmbeddedEngine {
   }
 
   /** A reader of the engine's log, independent of the engine's own readers. */
+  /**
+   * How many readers the engine's log stream holds. It keeps every reader made from it until
+   * the stream closes (closing a reader does not let it go), so each reader made per request
+   * stayed for good, each costing a copy of the list of all of them: this stays the same
+   * while the engine serves.
+   */
+  private int logReaders() throws ReflectiveOperationException {
+    return ((Collection<?>) readField(readField(engine, "logStream"), "readers")).size();
+  }
+
   private LogStreamReader newLogReader() {
     try {
       return ((LogStream) readField(engine, "logStream")).newLogStreamReader();
@@ -1243,7 +1254,7 @@ public class HireflowEmbeddedEngine {
   private Object route(String method, String[] path, String query, JsonNode body) throws Exception {
     String first = path[0];
     if ("GET".equals(method) && "health".equals(first)) {
-      return Map.of("status", "UP", "heap", heap());
+      return Map.of("status", "UP", "heap", heap(), "logReaders", logReaders());
     }
     if ("GET".equals(method) && "records".equals(first)) {
       Map<String, String> params = queryParameters(query);
@@ -1448,6 +1459,9 @@ public class HireflowEmbeddedEngine {
     }
   }
 
+  private final Object recordsReading = new Object();
+  private LogStreamReader recordsReader; // guarded by recordsReading
+
   /**
    * The records after log position ``after`` (0: from the first), at most ``limit``.
    *
@@ -1468,7 +1482,13 @@ public class HireflowEmbeddedEngine {
     List<JsonNode> out = new ArrayList<>();
     long next = after;
     boolean more;
-    try (LogStreamReader reader = newLogReader()) {
+    // One reader for every page, one page at a time: a reader per page stayed in the log
+    // stream for good (see logReaders).
+    synchronized (recordsReading) {
+      if (recordsReader == null) {
+        recordsReader = newLogReader();
+      }
+      LogStreamReader reader = recordsReader;
       if (after <= 0) {
         reader.seekToFirstEvent();
       } else {
