@@ -385,6 +385,36 @@ def test_a_ledger_kept_by_an_older_sandbox_gains_the_new_columns(tmp_path, serve
     assert detach(sandbox, "pm_1OldVisa").status_code == 200
 
 
+def test_the_sandbox_search_finds_intents_by_their_metadata_also_in_an_older_ledger(tmp_path, serve):
+    # Its metadata index is filled from the intents of a ledger kept from before it.
+    path = tmp_path / "payments.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE payment_intents (id TEXT PRIMARY KEY, amount INTEGER NOT NULL,"
+            " currency TEXT NOT NULL, payment_method TEXT NOT NULL, status TEXT NOT NULL,"
+            " metadata TEXT NOT NULL, created REAL NOT NULL)"
+        )
+        for number, attempt in ((1, "1"), (2, "2")):
+            metadata = f'{{"unlock_id": "u-old", "attempt": "{attempt}"}}'
+            old.execute(
+                "INSERT INTO payment_intents VALUES (?, 900, 'eur', 'pm_card_visa', 'succeeded', ?, ?)",
+                (f"pi_old{number}", metadata, number),
+            )
+    sandbox = serve(create_payment_sandbox(path, API_KEY))
+
+    def search(query: str) -> list[str]:
+        found = call_api(sandbox, "GET", "/v1/payment_intents/search", params={"query": query})
+        return [intent["id"] for intent in found.json()["data"]]
+
+    assert search("metadata['unlock_id']:'u-old'") == ["pi_old2", "pi_old1"]  # newest first
+    assert search("metadata['unlock_id']:'u-old' AND metadata['attempt']:'1'") == ["pi_old1"]
+    assert search("metadata['unlock_id']:'u-other'") == []
+    paid = charge(gateway(sandbox), "u-new")
+    assert search("metadata['unlock_id']:'u-new'") == []  # the search lags a minute behind
+    requests.post(f"{sandbox.url}/_sandbox/idempotency-keys/expire", timeout=5).raise_for_status()
+    assert search("metadata['unlock_id']:'u-new'") == [paid.id]
+
+
 def test_keys_are_derived_from_the_unlock_and_the_step():
     assert idempotency_key("u-1", "charge") == "hireflow-unlock-u-1-charge"
     assert idempotency_key("u-1", "charge") != idempotency_key("u-1", "refund")
