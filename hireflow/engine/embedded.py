@@ -199,9 +199,10 @@ def free_ports_for(names: Iterable[str]) -> dict[str, int]:
 class EmbeddedEngine:
     """One embedded engine process: start it, wait for it, stop it.
 
-    Its state lives in memory, and its log too, or with ``state_file`` in that file: a new
-    engine on the same file reads it back and replays it, as a restarted broker does, so
-    running instances survive a stop or a SIGKILL.
+    Its log lives in memory, or with ``state_file`` in that file: a new engine on the same
+    file reads it back and replays it, as a restarted broker does, so running instances
+    survive a stop or a SIGKILL. Its state is in Zeebe's RocksDB store (beside the file,
+    or in a temporary directory), rebuilt from the log at every start.
     """
 
     def __init__(

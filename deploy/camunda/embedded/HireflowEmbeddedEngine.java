@@ -51,7 +51,7 @@
  *
  * With LOG_FILE, the engine's log is also kept in that file (see DurableLog): a restarted
  * engine, even one killed with SIGKILL, reads it back and rebuilds its state by replaying
- * it, as a broker without a snapshot does. Without it, the state lives in memory only.
+ * it, as a broker without a snapshot does. Without it, the log lives in memory only.
  *
  * Usage: java -cp 'lib/*' HireflowEmbeddedEngine.java GRPC_PORT CONTROL_PORT [LOG_FILE]
  */
