@@ -11,7 +11,8 @@
  *
  * There is no Operate, Tasklist or REST v2 here. This launcher adds a small local
  * HTTP control port for tests:
- *   GET  /health                       200 once the engine runs
+ *   GET  /health                       200 once the engine runs; its heap after
+ *                                      collections, and how many readers its log holds
  *   GET  /topology                     the gateway's topology, in REST v2's shape
  *   GET  /records?from=N[&limit=L]     the engine's records after log position N (0: all),
  *                                      at most L (default and most 2000), as the engine's
@@ -1158,7 +1159,6 @@ public class HireflowEmbeddedEngine {
     }
   }
 
-  /** A reader of the engine's log, independent of the engine's own readers. */
   /**
    * How many readers the engine's log stream holds. It keeps every reader made from it until
    * the stream closes (closing a reader does not let it go), so each reader made per request
@@ -1169,6 +1169,7 @@ public class HireflowEmbeddedEngine {
     return ((Collection<?>) readField(readField(engine, "logStream"), "readers")).size();
   }
 
+  /** A reader of the engine's log, independent of the engine's own readers. */
   private LogStreamReader newLogReader() {
     try {
       return ((LogStream) readField(engine, "logStream")).newLogStreamReader();
