@@ -363,15 +363,20 @@ def test_only_a_refusal_that_blames_the_card_asks_for_a_new_one(code, param, mes
     assert names_an_unusable_card(refused) is blames_the_card
 
 
+def create_older_intents_table(db: sqlite3.Connection) -> None:
+    """The payment intents table as the first sandbox made it, before the columns added since."""
+    db.execute(
+        "CREATE TABLE payment_intents (id TEXT PRIMARY KEY, amount INTEGER NOT NULL,"
+        " currency TEXT NOT NULL, payment_method TEXT NOT NULL, status TEXT NOT NULL,"
+        " metadata TEXT NOT NULL, created REAL NOT NULL)"
+    )
+
+
 def test_a_ledger_kept_by_an_older_sandbox_gains_the_new_columns(tmp_path, serve):
     # make run keeps the sandbox's ledger in var/ from one release to the next.
     path = tmp_path / "payments.sqlite3"
     with sqlite3.connect(path) as old:
-        old.execute(
-            "CREATE TABLE payment_intents (id TEXT PRIMARY KEY, amount INTEGER NOT NULL,"
-            " currency TEXT NOT NULL, payment_method TEXT NOT NULL, status TEXT NOT NULL,"
-            " metadata TEXT NOT NULL, created REAL NOT NULL)"
-        )
+        create_older_intents_table(old)
         old.execute(
             "INSERT INTO payment_intents VALUES ('pi_old', 900, 'eur', 'pm_card_visa', 'succeeded', '{}', 1)"
         )
@@ -389,11 +394,7 @@ def test_the_sandbox_search_finds_intents_by_their_metadata_also_in_an_older_led
     # Its metadata index is filled from the intents of a ledger kept from before it.
     path = tmp_path / "payments.sqlite3"
     with sqlite3.connect(path) as old:
-        old.execute(
-            "CREATE TABLE payment_intents (id TEXT PRIMARY KEY, amount INTEGER NOT NULL,"
-            " currency TEXT NOT NULL, payment_method TEXT NOT NULL, status TEXT NOT NULL,"
-            " metadata TEXT NOT NULL, created REAL NOT NULL)"
-        )
+        create_older_intents_table(old)
         for number, attempt in ((1, "1"), (2, "2")):
             metadata = f'{{"unlock_id": "u-old", "attempt": "{attempt}"}}'
             old.execute(
