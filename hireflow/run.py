@@ -98,8 +98,9 @@ HEAP_SIZE = re.compile(r"[1-9][0-9]*[mMgG]")
 def embedded_engine_heap(env: Mapping[str, str] = os.environ) -> str:
     """The embedded engine's Java heap (``HIREFLOW_EMBEDDED_ENGINE_HEAP``, ``1g`` by default).
 
-    The engine keeps its state on the heap and replays its log at start, so a long-lived
-    ``make run`` may need more heap as instances accumulate (or ``make clean-data``).
+    The engine replays its log at start and indexes its entries on the heap, so a
+    long-lived ``make run`` may need more heap as instances accumulate (or ``make
+    clean-data``); its state is in RocksDB, off the heap.
     """
     value = env.get("HIREFLOW_EMBEDDED_ENGINE_HEAP", "").strip() or DEFAULT_HEAP
     if not HEAP_SIZE.fullmatch(value):

@@ -33,9 +33,9 @@ from hireflow.paths import cache_root
 EMBEDDED_DIR = CAMUNDA_DEPLOY_DIR / "embedded"
 LAUNCHER = EMBEDDED_DIR / "HireflowEmbeddedEngine.java"
 START_TIMEOUT_S = 120.0
-# The Java heap: it holds the engine's state, and without a state file its whole log too
-# (about 80 KB per instance of the four processes), so ``make run`` lets it be raised
-# (``HIREFLOW_EMBEDDED_ENGINE_HEAP``).
+# The Java heap: the engine's working objects and its log's index (its state is in RocksDB,
+# off the heap), and without a state file its whole log too (about 80 KB per instance of
+# the four processes), so ``make run`` lets it be raised (``HIREFLOW_EMBEDDED_ENGINE_HEAP``).
 DEFAULT_HEAP = "1g"
 T = TypeVar("T")
 
@@ -103,8 +103,8 @@ class HeapUse:
 
 # How full the heap may be after a collection before make run warns, once per step.
 # Measured when the heap held the whole log: a 128 MB heap ran out after a reading of 80%,
-# before the next. Now it holds the engine's state (105 MB after 1,000 instances and 118 MB
-# after 6,000 in make soak), which grows with instances left waiting more than with those run.
+# before the next. Now what collections leave of it was 96 MB after 1,000 instances and
+# 110 MB after 6,000 in make soak (the state is in RocksDB, off the heap).
 HEAP_WARNING_STEPS = (0.7, 0.8, 0.9)
 HEAP_CHECK_EVERY_S = 10.0
 
@@ -112,9 +112,10 @@ HEAP_CHECK_EVERY_S = 10.0
 class HeapWatch:
     """Warns, once per step, as what the engine's collections leave nears its heap's maximum.
 
-    The embedded engine's heap holds its state (with a state file its log is kept in the
-    file), and the engine exits when the heap runs out (the replay at its next start needs
-    about the same heap). A warning well before gives its operator the time to act.
+    The embedded engine's heap holds its working objects (its state is in RocksDB, and
+    with a state file its log in the file), and the engine exits when the heap runs out
+    (the replay at its next start needs about the same heap). A warning well before gives
+    its operator the time to act.
     """
 
     def __init__(
