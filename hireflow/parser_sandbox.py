@@ -17,14 +17,15 @@ Children fork from a fork server that has the parsers imported, so a call costs 
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib.util
 import multiprocessing
 import pickle
 import resource
 import signal
 import sys
 import threading
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,18 +55,35 @@ def _fork_server() -> multiprocessing.context.ForkServerContext:
 
 
 def _imports_of_main_module() -> list[str]:
-    """The modules a ``python -m package.module`` program's main module imports at its top."""
+    """The modules a ``python -m package.module`` program's main module imports at its top.
+
+    Read from its import statements, not its namespace: ``from package.module import
+    CONSTANT`` leaves a number there that does not say where it came from, and a module
+    missed here is imported (and, without bytecode files, compiled) again by every child.
+    """
     main = sys.modules["__main__"]
-    name = getattr(main.__spec__, "name", None)
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
     if not name or name.endswith("__main__"):  # multiprocessing does not run those again
         return []
-    imported = set()
-    for value in vars(main).values():
-        if isinstance(value, types.ModuleType):
-            imported.add(value.__name__)
-        elif isinstance(getattr(value, "__module__", None), str):
-            imported.add(value.__module__)
-    return sorted(m for m in imported if m not in {name, "__main__", "__mp_main__", "builtins"})
+    try:
+        source = spec.loader.get_source(name)
+    except (AttributeError, ImportError, OSError):
+        source = None
+    if not source:
+        return []
+    named: set[str] = set()
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.Import):
+            named.update(alias.name for alias in statement.names)
+        elif isinstance(statement, ast.ImportFrom):
+            relative_name = "." * statement.level + (statement.module or "")
+            module = importlib.util.resolve_name(relative_name, spec.parent)
+            named.add(module)
+            # `from package import module` names a module too
+            named.update(f"{module}.{alias.name}" for alias in statement.names)
+    # Only what the program did import: the others are names of classes and functions.
+    return sorted(module for module in named if module in sys.modules and module != name)
 
 
 @dataclass(frozen=True)
