@@ -307,6 +307,10 @@ class BusinessRecord(Base):
     # The employer of an unlock, from its details the same way: an employer's unlocks are
     # found by index, for its own pages (webapp.domain.listings).
     employer_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The process instance that runs the item, from its details the same way: the operators'
+    # incident list and a person's task page find an instance's item by index, not by
+    # reading every record's details (webapp.domain.items.item_of_instance).
+    process_instance_key: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 # The detail that names what an item belongs to, by kind (any other kind: the candidate).
@@ -331,13 +335,21 @@ def employer_in(kind: str, details: dict | None) -> str | None:
     return str(employer) if employer else None
 
 
+def instance_in(details: dict | None) -> str | None:
+    """The process instance of an item with these details (``BusinessRecord.process_instance_key``)."""
+    key = (details or {}).get("process_instance_key")
+    return str(key) if key else None
+
+
 @event.listens_for(BusinessRecord, "before_insert")
 @event.listens_for(BusinessRecord, "before_update")
 def _keep_owner_in_step(mapper, connection, record: BusinessRecord) -> None:
-    # Every write through the ORM passes here; an erasure's blanked details clear them too.
+    # Every write through the ORM passes here; an erasure's blanked details clear them too
+    # (all but the instance's key, which an erasure keeps).
     record.belongs_to = owner_in(record.kind, record.details)
     record.posting_id = posting_in(record.kind, record.details)
     record.employer_id = employer_in(record.kind, record.details)
+    record.process_instance_key = instance_in(record.details)
 
 
 class ContactAccess(Base):

@@ -161,6 +161,35 @@ def test_unlocks_on_revision_0015_learn_their_employer(store_url):
     assert employers == {"unl_1": "acme", "unl_erased": None, "app_1": None}
 
 
+def test_records_on_revision_0017_learn_their_process_instance(store_url):
+    # An instance's item (for the incident list and task pages) is found through this column.
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        upgrade_to(connection, "0017")
+        insert = text(
+            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
+            "VALUES (:kind, :id, 'requested', :details, CURRENT_TIMESTAMP)"
+        )
+        for kind, business_id, details in [
+            ("resume", "res_1", '{"candidate_id": "ada", "process_instance_key": "2251799813685249"}'),
+            ("unlock", "unl_1", '{"candidate_id": "ada", "process_instance_key": 2251799813685300}'),
+            ("application", "app_erased", '{"erased_at": "2026-12-01", "process_instance_key": "7"}'),
+            ("interview", "int_1", '{"application_id": "app_1"}'),
+        ]:
+            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
+
+    db.create_schema()
+
+    with db.sessions() as session:
+        keys = {r.business_id: r.process_instance_key for r in session.scalars(select(BusinessRecord))}
+    assert keys == {
+        "res_1": "2251799813685249",
+        "unl_1": "2251799813685300",  # a number in the details: text in the column
+        "app_erased": "7",  # an erasure keeps the instance's key
+        "int_1": None,
+    }
+
+
 def test_candidates_on_revision_0009_are_found_by_the_skills_they_had(store_url):
     db = Database(store_url)
     with db.engine.begin() as connection:

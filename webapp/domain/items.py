@@ -28,8 +28,8 @@ from webapp.domain.records import (
     Accepted,
     business_status,
     derived_id,
+    record_of_instance,
     records_belonging_to,
-    records_mentioning,
 )
 from webapp.engine import (
     WAITING_ELEMENT_TYPES,
@@ -274,8 +274,8 @@ class Items:
     def item_of_instance(self, instance_key: str) -> tuple[str, str] | None:
         """``(kind, business id)`` of the item whose process instance this is, if hireflow started it."""
         with self.services.db.sessions() as session:
-            found = records_mentioning(session, tuple(KINDS), "process_instance_key", str(instance_key))
-        return (found[0].kind, found[0].business_id) if found else None
+            found = record_of_instance(session, tuple(KINDS), str(instance_key))
+        return (found.kind, found.business_id) if found else None
 
     def _waiting_at(self, instance_key: str, process_id: str | None) -> list[dict[str, str]] | None:
         """Where the instance is now (a task, a wait for a message or a timer), by the model's names.

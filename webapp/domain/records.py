@@ -120,6 +120,19 @@ def records_belonging_to(session, kinds: tuple[str, ...], owner: str) -> list[Bu
     return [*owned, *(r for r in unowned if r.kind in kinds and owner_in(r.kind, r.details) == owner)]
 
 
+def record_of_instance(session, kinds: tuple[str, ...], instance_key: str) -> BusinessRecord | None:
+    """The record of ``kinds`` whose item the process instance ``instance_key`` runs, if any.
+
+    A lookup in the indexed ``process_instance_key`` column, which every write keeps in
+    step with the details.
+    """
+    return session.scalars(
+        select(BusinessRecord)
+        .where(BusinessRecord.process_instance_key == instance_key, BusinessRecord.kind.in_(kinds))
+        .limit(1)
+    ).first()
+
+
 def records_mentioning(session, kinds: tuple[str, ...], field: str, value: str) -> list[BusinessRecord]:
     """Records of ``kinds`` whose details say ``field: value``.
 
