@@ -36,6 +36,27 @@ def upgrade_to(connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def business_records_migrated_from(
+    store_url: str, revision: str, records: list[tuple[str, str, str]], column: str
+) -> dict[str, object]:
+    """Each record's ``column`` by id, after writing ``records`` at ``revision`` and migrating.
+
+    ``records``: (kind, business id, JSON details), as an older release wrote them.
+    """
+    db = Database(store_url)
+    with db.engine.begin() as connection:
+        upgrade_to(connection, revision)
+        insert = text(
+            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
+            "VALUES (:kind, :id, 'requested', :details, CURRENT_TIMESTAMP)"
+        )
+        for kind, business_id, details in records:
+            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
+    db.create_schema()
+    with db.sessions() as session:
+        return {r.business_id: getattr(r, column) for r in session.scalars(select(BusinessRecord))}
+
+
 # SQLite cannot report an index on an expression (ix_candidates_experience), so Alembic
 # leaves it out of the comparison there; PostgreSQL's run compares it.
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
@@ -94,94 +115,62 @@ def test_employers_on_the_first_revision_keep_their_rows_and_stand_in_as_their_o
 
 def test_business_records_on_revision_0004_learn_whose_items_they_are(store_url):
     # The lookups of a candidate's items and an application's interviews read this column.
-    db = Database(store_url)
-    with db.engine.begin() as connection:
-        upgrade_to(connection, "0004")
-        insert = text(
-            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
-            "VALUES (:kind, :id, 'done', :details, CURRENT_TIMESTAMP)"
-        )
-        for kind, business_id, details in [
+    owners = business_records_migrated_from(
+        store_url,
+        "0004",
+        [
             ("application", "app_1", '{"candidate_id": "ada", "posting_id": "p"}'),
             ("interview", "int_1", '{"application_id": "app_1", "round": 1}'),
             ("resume", "res_erased", '{"erased_at": "2026-12-01T00:00:00Z"}'),
-        ]:
-            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
-
-    db.create_schema()
-
-    with db.sessions() as session:
-        owners = {r.business_id: r.belongs_to for r in session.scalars(select(BusinessRecord))}
+        ],
+        column="belongs_to",
+    )
     assert owners == {"app_1": "ada", "int_1": "app_1", "res_erased": None}
 
 
 def test_applications_on_revision_0012_learn_their_posting(store_url):
     # A posting's applications are listed for its employer through this column.
-    db = Database(store_url)
-    with db.engine.begin() as connection:
-        upgrade_to(connection, "0012")
-        insert = text(
-            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
-            "VALUES (:kind, :id, 'done', :details, CURRENT_TIMESTAMP)"
-        )
-        for kind, business_id, details in [
+    postings = business_records_migrated_from(
+        store_url,
+        "0012",
+        [
             ("application", "app_1", '{"candidate_id": "ada", "posting_id": "p"}'),
             ("application", "app_erased", '{"erased_at": "2026-12-01T00:00:00Z"}'),
             ("unlock", "unl_1", '{"candidate_id": "ada", "posting_id": "p"}'),
-        ]:
-            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
-
-    db.create_schema()
-
-    with db.sessions() as session:
-        postings = {r.business_id: r.posting_id for r in session.scalars(select(BusinessRecord))}
+        ],
+        column="posting_id",
+    )
     assert postings == {"app_1": "p", "app_erased": None, "unl_1": None}
 
 
 def test_unlocks_on_revision_0015_learn_their_employer(store_url):
     # An employer's unlocks are listed for it through this column.
-    db = Database(store_url)
-    with db.engine.begin() as connection:
-        upgrade_to(connection, "0015")
-        insert = text(
-            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
-            "VALUES (:kind, :id, 'requested', :details, CURRENT_TIMESTAMP)"
-        )
-        for kind, business_id, details in [
+    employers = business_records_migrated_from(
+        store_url,
+        "0015",
+        [
             ("unlock", "unl_1", '{"candidate_id": "ada", "employer_id": "acme"}'),
             ("unlock", "unl_erased", '{"erased_at": "2026-12-01T00:00:00Z"}'),
             ("application", "app_1", '{"candidate_id": "ada", "employer_id": "acme"}'),
-        ]:
-            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
-
-    db.create_schema()
-
-    with db.sessions() as session:
-        employers = {r.business_id: r.employer_id for r in session.scalars(select(BusinessRecord))}
+        ],
+        column="employer_id",
+    )
     assert employers == {"unl_1": "acme", "unl_erased": None, "app_1": None}
 
 
 def test_records_on_revision_0017_learn_their_process_instance(store_url):
     # An instance's item (for the incident list and task pages) is found through this column.
-    db = Database(store_url)
-    with db.engine.begin() as connection:
-        upgrade_to(connection, "0017")
-        insert = text(
-            "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
-            "VALUES (:kind, :id, 'requested', :details, CURRENT_TIMESTAMP)"
-        )
-        for kind, business_id, details in [
+    keys = business_records_migrated_from(
+        store_url,
+        "0017",
+        [
             ("resume", "res_1", '{"candidate_id": "ada", "process_instance_key": "2251799813685249"}'),
             ("unlock", "unl_1", '{"candidate_id": "ada", "process_instance_key": 2251799813685300}'),
             ("application", "app_erased", '{"erased_at": "2026-12-01", "process_instance_key": "7"}'),
             ("interview", "int_1", '{"application_id": "app_1"}'),
-        ]:
-            connection.execute(insert, {"kind": kind, "id": business_id, "details": details})
-
-    db.create_schema()
-
-    with db.sessions() as session:
-        keys = {r.business_id: r.process_instance_key for r in session.scalars(select(BusinessRecord))}
+        ],
+        column="process_instance_key",
+    )
     assert keys == {
         "res_1": "2251799813685249",
         "unl_1": "2251799813685300",  # a number in the details: text in the column
