@@ -120,3 +120,32 @@ def test_records_a_release_before_the_owner_column_wrote_are_still_found(store_u
             "app_old"
         ]
         assert records_belonging_to(session, ("application",), "ada") == []  # a prefix is not the owner
+
+
+def test_an_instances_item_is_found_by_its_key_and_so_is_one_an_older_release_wrote(store_url):
+    """The incident list and task pages name an instance's item: ``process_instance_key``."""
+    from job_workers.records import record_status
+    from webapp.domain.records import record_of_instance
+
+    db = Database(store_url)
+    db.create_schema()
+    record_status(db, "unlock", "unl_1", "requested", {"candidate_id": "ada", "process_instance_key": "22"})
+    record_status(db, "resume", "res_1", "uploaded", {"candidate_id": "ada", "process_instance_key": "2"})
+    # A release before migration 0018, during a rolling update: the key in the details only.
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO business_records (kind, business_id, status, details, updated_at) "
+                "VALUES ('application', 'app_old', 'submitted', :details, CURRENT_TIMESTAMP)"
+            ),
+            {"details": '{"candidate_id": "ada", "process_instance_key": "222"}'},
+        )
+
+    def item_of(instance_key: str, kinds=("resume", "application", "unlock")) -> str | None:
+        with db.sessions() as session:
+            found = record_of_instance(session, kinds, instance_key)
+            return found.business_id if found else None
+
+    assert (item_of("2"), item_of("22"), item_of("222")) == ("res_1", "unl_1", "app_old")
+    assert item_of("2222") is None  # an instance hireflow did not start
+    assert item_of("22", kinds=("resume",)) is None

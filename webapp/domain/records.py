@@ -12,7 +12,7 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from hireflow.constants import ProcessId
-from hireflow.store import ERASED, BusinessRecord, CalendarBooking, ContactAccess, owner_in
+from hireflow.store import ERASED, BusinessRecord, CalendarBooking, ContactAccess, instance_in, owner_in
 
 Row = TypeVar("Row")
 
@@ -123,14 +123,24 @@ def records_belonging_to(session, kinds: tuple[str, ...], owner: str) -> list[Bu
 def record_of_instance(session, kinds: tuple[str, ...], instance_key: str) -> BusinessRecord | None:
     """The record of ``kinds`` whose item the process instance ``instance_key`` runs, if any.
 
-    A lookup in the indexed ``process_instance_key`` column, which every write keeps in
-    step with the details.
+    By the indexed ``process_instance_key`` column, which the store keeps from the details
+    on every write. A release before it (migration 0018) still running during a rolling
+    update writes records without it; those few are read by their details.
     """
-    return session.scalars(
+    found = session.scalars(
         select(BusinessRecord)
         .where(BusinessRecord.process_instance_key == instance_key, BusinessRecord.kind.in_(kinds))
         .limit(1)
     ).first()
+    if found is not None:
+        return found
+    unkeyed = session.scalars(
+        select(BusinessRecord).where(
+            BusinessRecord.process_instance_key.is_(None),
+            cast(BusinessRecord.details, String).like(f"%{literal_like(instance_key)}%", escape="\\"),
+        )
+    )
+    return next((r for r in unkeyed if r.kind in kinds and instance_in(r.details) == instance_key), None)
 
 
 def records_mentioning(session, kinds: tuple[str, ...], field: str, value: str) -> list[BusinessRecord]:
