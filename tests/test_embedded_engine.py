@@ -38,6 +38,7 @@ from hireflow.engine.embedded import (
     embedded_version,
     fetch_embedded,
     free_ports,
+    rocksdb_library_dir,
 )
 from tests.engine_helpers import cancel_if_running, process_variable, wait_for_incident, wait_until_completed
 
@@ -806,6 +807,11 @@ def test_the_engines_state_store_is_rocksdb_beside_its_log_and_gone_when_it_stop
         client.deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
         client.create_process_instance("records-probe")
         assert (store / "CURRENT").is_file()  # RocksDB's own
+        # Its native library comes from the one copy beside the jars, not from a copy in
+        # the temporary directory made at every start (and left there by a SIGKILL).
+        maps = Path(f"/proc/{engine.pid}/maps").read_text().splitlines()
+        loaded = {Path(line.split()[-1]).parent for line in maps if "librocksdbjni" in line}
+        assert loaded == {rocksdb_library_dir(engine.lib_dir)}
     finally:
         engine.stop()
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import platform
 import socket
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -197,6 +199,47 @@ def free_ports_for(names: Iterable[str]) -> dict[str, int]:
     return dict(zip(names, free_ports(len(names)), strict=True))
 
 
+# RocksDB's JNI library in its jar, by (machine, C library), as RocksDB names them.
+ROCKSDB_LIBRARIES = {
+    ("x86_64", "glibc"): "librocksdbjni-linux64.so",
+    ("x86_64", "musl"): "librocksdbjni-linux64-musl.so",
+    ("aarch64", "glibc"): "librocksdbjni-linux-aarch64.so",
+    ("aarch64", "musl"): "librocksdbjni-linux-aarch64-musl.so",
+}
+
+
+def rocksdb_library_dir(lib_dir: Path) -> Path | None:
+    """A directory beside ``lib_dir`` with RocksDB's JNI library for this machine, or None.
+
+    RocksDB loads its library from the Java library path when it finds it there. Otherwise
+    it copies it (15 MB) out of its jar into the temporary directory at every start, and an
+    engine killed with SIGKILL leaves that copy behind. So it is copied out once, next to
+    the engine's jars. None where there is no such library for this machine, or the copy
+    cannot be written: RocksDB then copies it itself, as before.
+    """
+    if platform.system() != "Linux":
+        return None
+    libc = "glibc" if platform.libc_ver()[0] == "glibc" else "musl"
+    name = ROCKSDB_LIBRARIES.get((platform.machine(), libc))
+    jars = sorted(lib_dir.glob("rocksdbjni-*.jar"))
+    if not name or not jars:
+        return None
+    native_dir = lib_dir.parent / "native"
+    if (native_dir / name).is_file():
+        return native_dir
+    try:
+        with zipfile.ZipFile(jars[-1]) as jar:
+            library = jar.read(name)
+        native_dir.mkdir(exist_ok=True)
+        # Written aside, then renamed: an engine starting meanwhile sees all of it or none.
+        partial = native_dir / f".{name}.{os.getpid()}"
+        partial.write_bytes(library)
+        partial.replace(native_dir / name)
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return None
+    return native_dir
+
+
 class EmbeddedEngine:
     """One embedded engine process: start it, wait for it, stop it.
 
@@ -261,6 +304,9 @@ class EmbeddedEngine:
         if self.java.major >= 22:
             # The engine's state store is RocksDB, a native library: likewise.
             flags.append("--enable-native-access=ALL-UNNAMED")
+        native_dir = rocksdb_library_dir(self.lib_dir)
+        if native_dir:
+            flags.append(f"-Djava.library.path={native_dir}")
         return [
             str(self.java.java),
             *flags,
