@@ -53,7 +53,8 @@ lock:  ## Re-resolve every dependency's version into constraints.txt (after edit
 
 $(MODELING_STAMP): $(MODELING)/package.json $(MODELING)/package-lock.json
 	@echo "==> Installing the pinned BPMN/DMN/form linters and axe-core into $(MODELING)/node_modules (npm ci)"
-	cd $(MODELING) && npm ci --no-audit --no-fund --loglevel=error
+	@# Carbon's packages (under the form linter) report each install to IBM unless told not to.
+	cd $(MODELING) && IBM_TELEMETRY_DISABLED=true npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(MODEL_CHECKER): $(MODELING_STAMP) $(wildcard $(MODELING)/src/*.mjs)
