@@ -224,13 +224,14 @@ def rocksdb_library_dir(lib_dir: Path) -> Path | None:
     jars = sorted(lib_dir.glob("rocksdbjni-*.jar"))
     if not name or not jars:
         return None
-    native_dir = lib_dir.parent / "native"
+    # One directory per jar: a library from another RocksDB release would not match its classes.
+    native_dir = lib_dir.parent / "native" / jars[-1].stem
     if (native_dir / name).is_file():
         return native_dir
     try:
         with zipfile.ZipFile(jars[-1]) as jar:
             library = jar.read(name)
-        native_dir.mkdir(exist_ok=True)
+        native_dir.mkdir(parents=True, exist_ok=True)
         # Written aside, then renamed: an engine starting meanwhile sees all of it or none.
         partial = native_dir / f".{name}.{os.getpid()}"
         partial.write_bytes(library)
