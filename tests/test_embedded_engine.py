@@ -7,10 +7,12 @@ Most tests need no engine; the last ones run an embedded engine of their own.
 from __future__ import annotations
 
 import asyncio
+import platform
 import socket
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,6 +30,7 @@ from hireflow.engine import find_java
 from hireflow.engine.embedded import (
     EMBEDDED_DIR,
     LAUNCHER,
+    ROCKSDB_LIBRARIES,
     EmbeddedEngine,
     EmbeddedEngineClient,
     EngineOutOfMemory,
@@ -817,6 +820,25 @@ def test_the_engines_state_store_is_rocksdb_beside_its_log_and_gone_when_it_stop
 
     assert not store.exists()  # rebuilt from the log at the next start
     assert "Exception" not in (tmp_path / "engine.log").read_text()
+
+
+def test_rocksdbs_library_is_copied_out_of_its_jar_once_whole_by_engines_starting_together(tmp_path):
+    lib_dir = tmp_path / "lib"
+    lib_dir.mkdir()
+    library = bytes(range(256)) * 4096  # a megabyte, so that writes can overlap
+    with zipfile.ZipFile(lib_dir / "rocksdbjni-1.0.jar", "w") as jar:
+        for name in ROCKSDB_LIBRARIES.values():
+            jar.writestr(name, library)
+    if platform.system() != "Linux":
+        pytest.skip("RocksDB copies its own library out of its jar off Linux")
+
+    with ThreadPoolExecutor(8) as starting:
+        found = list(starting.map(lambda _: rocksdb_library_dir(lib_dir), range(8)))
+
+    native_dir = tmp_path / "native" / "rocksdbjni-1.0"
+    assert found == [native_dir] * 8
+    [copy] = list(native_dir.iterdir())  # no partial copy left beside it
+    assert copy.read_bytes() == library
 
 
 @pytest.mark.engine

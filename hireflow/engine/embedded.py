@@ -15,6 +15,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -232,11 +233,17 @@ def rocksdb_library_dir(lib_dir: Path) -> Path | None:
         with zipfile.ZipFile(jars[-1]) as jar:
             library = jar.read(name)
         native_dir.mkdir(parents=True, exist_ok=True)
-        # Written aside, then renamed: an engine starting meanwhile sees all of it or none.
-        partial = native_dir / f".{name}.{os.getpid()}"
-        partial.write_bytes(library)
-        partial.replace(native_dir / name)
+        handle, partial = tempfile.mkstemp(dir=native_dir, prefix=f".{name}.")
     except (KeyError, OSError, zipfile.BadZipFile):
+        return None
+    # Written to a file of its own, then renamed: an engine starting meanwhile, in this
+    # process or another, sees all of the library or none of it.
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(library)
+        os.replace(partial, native_dir / name)
+    except OSError:
+        Path(partial).unlink(missing_ok=True)
         return None
     return native_dir
 
