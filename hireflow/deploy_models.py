@@ -30,6 +30,7 @@ from hireflow.camunda_connection import (
 )
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.engine.embedded import EmbeddedEngineClient
+from hireflow.logs import configure_command_logging
 from hireflow.run import MODELS_DIR, model_files
 
 log = logging.getLogger("hireflow.deploy_models")
@@ -64,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=MODELS_DIR, help="folder of models (default: bpmn/)")
     parser.add_argument("--wait", type=float, default=300.0, help="seconds to wait for the cluster")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = ConnectionSettings.from_environment()
     except ConnectionSettingsError as exc:
@@ -95,4 +95,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Here, not in main(): a caller of main() in its own process keeps its own logging.
+    configure_command_logging("model deployment")
     sys.exit(main())

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
+from hireflow.logs import configure_command_logging
 from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database, EmailOutboxEntry, RequestClaim, utcnow
 
@@ -71,7 +72,6 @@ def prune(
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(
         prog="python -m hireflow.housekeeping", description=__doc__.splitlines()[0]
     )
@@ -101,4 +101,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Here, not in main(): a caller of main() in its own process keeps its own logging.
+    configure_command_logging("housekeeping")
     sys.exit(main())

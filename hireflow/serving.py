@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from hireflow.logs import configure_command_logging
 from hireflow.paths import data_root
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def run_sandbox_cli(
     parser.add_argument("--api-key", default=os.environ.get(api_key_variable, api_key))
     args = parser.parse_args()
     # The sandboxes' own lines (webhook deliveries, injected faults) next to the access log.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    configure_command_logging("sandbox")
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     # `docker stop` and Kubernetes send SIGTERM: stop serving as on Ctrl-C and exit 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
+from hireflow.logs import configure_logging
 from hireflow.paths import data_root
 from hireflow.serving import serve_in_thread
 from hireflow.settings import SettingError, whole_number
-from job_workers.logs import configure_logging
 from job_workers.supervisor import Supervisor, create_status_app
 
 log = logging.getLogger("job_workers")

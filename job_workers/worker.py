@@ -19,12 +19,12 @@ from pyzeebe import ZeebeTaskRouter, ZeebeWorker
 
 from hireflow.camunda_connection import ConnectionSettings, grpc_channel
 from hireflow.constants import ITEM_KEY_VARIABLE
+from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
 from job_workers.held_jobs import HeldJob, HeldJobs, hand_back, hold_from_the_start
-from job_workers.logs import configure_logging
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services, services_from_environment
 from job_workers.supervisor import EXIT_BAD_SETTINGS

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -77,3 +81,31 @@ def test_the_command_reads_the_database_from_the_environment(db, monkeypatch, ca
     assert housekeeping.main(["--older-than-days", "30"]) == 0
     assert "deleted older than 30 days: 1 message claims, 1 sent emails" in caplog.text
     assert housekeeping.main(["--older-than-days", "1"]) == 2
+
+
+def test_the_command_logs_json_lines_where_the_images_ask_for_them(db):
+    """The images set HIREFLOW_LOG_FORMAT=json, and the Helm chart runs this as a CronJob."""
+    run = subprocess.run(
+        [sys.executable, "-m", "hireflow.housekeeping", "--dry-run"],
+        env={**os.environ, "HIREFLOW_DATABASE_URL": db.url, "HIREFLOW_LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    entries = [json.loads(line) for line in run.stderr.splitlines()]
+    assert entries[-1]["logger"] == "hireflow.housekeeping"
+    assert entries[-1]["message"].startswith("would delete older than")
+
+
+def test_the_command_refuses_a_log_level_it_does_not_know_in_one_line(db):
+    run = subprocess.run(
+        [sys.executable, "-m", "hireflow.housekeeping", "--dry-run"],
+        env={**os.environ, "HIREFLOW_DATABASE_URL": db.url, "HIREFLOW_LOG_LEVEL": "LOUD"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert run.stderr.startswith("housekeeping not started: HIREFLOW_LOG_LEVEL='LOUD' is not a log level")
+    assert "Traceback" not in run.stderr

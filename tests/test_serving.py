@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -55,3 +57,26 @@ def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(
     # Log files stay readable: no terminal colour codes, no banner meant for a terminal.
     assert "\x1b[" not in output
     assert "development server" not in output
+
+
+def test_a_sandbox_logs_json_lines_where_the_images_ask_for_them(tmp_path):
+    """The images set HIREFLOW_LOG_FORMAT=json; a log shipper then reads every program alike."""
+    port = free_port()
+    command = [sys.executable, "-m", "hireflow.sandboxes.mail_capture", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--db", str(tmp_path / "mail.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "HIREFLOW_LOG_FORMAT": "json"},
+    )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        assert requests.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5).status_code == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    entries = [json.loads(line) for line in output.splitlines()]
+    messages = [entry["message"] for entry in entries]
+    assert any(f"serving on http://127.0.0.1:{port}" in message for message in messages)
+    assert any('"GET /no-such-page HTTP/1.1" 404' in message for message in messages)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from gunicorn.config import Config
 
-from job_workers.logs import ContextFormatter, JsonFormatter
+from hireflow.logs import ContextFormatter, JsonFormatter
 from tests.offline_webapp import empty_services, offline_app
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import resume_upload

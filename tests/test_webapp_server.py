@@ -8,7 +8,7 @@ import signal
 import socket
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
 import requests
@@ -141,6 +141,20 @@ def test_the_servers_access_lines_carry_the_request_id_and_no_link_token(live_we
     assert f'gunicorn.access: 127.0.0.1 "GET /interviews/slot/<token>" {response.status_code} ' in line
     assert "NOT-A-REAL-TOKEN" not in log
     assert "gunicorn: Booting worker" in log  # gunicorn's own lines in the same format
+
+
+def test_a_line_break_in_a_requested_path_cannot_forge_a_log_line(live_webapp):
+    forged = "2026-12-06 02:00:00,000 ERROR   webapp: forged by a request"
+    path = f"/items/x{quote(chr(10) + forged)}/y"  # %0A, a line break, then the forged line
+    response = requests.get(f"{live_webapp.url}{path}", headers={"X-Request-ID": "live-forge-01"})
+    assert response.status_code == 404
+    deadline = time.monotonic() + 10
+    while "live-forge-01" not in live_webapp.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = live_webapp.log_path.read_text().splitlines()
+    line = next(line for line in lines if "request_id=live-forge-01" in line)
+    assert f'"GET /items/x\\n{forged}/y" 404 ' in line
+    assert not any(line.startswith(forged) for line in lines)
 
 
 def test_a_resume_uploaded_in_the_browser_becomes_processed(live_webapp, tmp_path):

@@ -6,8 +6,6 @@ here the supervisor's own duties are checked.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import signal
 import subprocess
@@ -20,7 +18,6 @@ import requests
 
 from hireflow.serving import serve_in_thread
 from job_workers.__main__ import worker_command
-from job_workers.logs import ContextFormatter, JsonFormatter
 from job_workers.supervisor import Supervisor, create_status_app, how_it_ended
 
 BEATING = "import pathlib,sys,time\nwhile True:\n    pathlib.Path(sys.argv[1]).touch(); time.sleep(0.2)"
@@ -152,20 +149,6 @@ def test_the_real_worker_process_beats_and_stops_cleanly_on_sigterm(tmp_path):
     log = process.stderr.read()
     assert "worker=worker-0" in log
     assert "worker worker-0 stopped" in log
-
-
-def record(**context) -> logging.LogRecord:
-    entry = logging.LogRecord("job_workers", logging.WARNING, __file__, 1, "retrying %s", ("charge",), None)
-    entry.__dict__.update(context)
-    return entry
-
-
-def test_logs_carry_the_job_context_in_text_and_json():
-    context = {"job_type": "unlock.charge-card", "job_key": 7, "process_instance_key": 9}
-    text = ContextFormatter().format(record(**context))
-    assert text.endswith("retrying charge job_type=unlock.charge-card job_key=7 process_instance_key=9")
-    entry = json.loads(JsonFormatter().format(record(**context)))
-    assert (entry["message"], entry["job_key"], entry["process_instance_key"]) == ("retrying charge", 7, 9)
 
 
 def test_every_worker_command_runs_the_worker_module():

@@ -20,8 +20,8 @@ import tempfile
 from gunicorn.app.base import BaseApplication
 
 from hireflow.camunda_connection import ConnectionSettingsError
+from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
-from job_workers.logs import configure_logging
 from job_workers.services import check_settings as check_adapter_settings
 from webapp.config import settings_from_environment
 from webapp.gunicorn_worker import ProblemDetailsWorker

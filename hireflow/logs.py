@@ -1,6 +1,12 @@
 """Readable logs that carry the job's identity: ``... job_type=x job_key=1 process_instance_key=2``.
 
-``HIREFLOW_LOG_FORMAT=json`` switches to one JSON object per line for log shippers.
+``HIREFLOW_LOG_FORMAT=json`` switches to one JSON object per line for log shippers. Every
+hireflow program logs through ``configure_logging``, so one deployment writes one format.
+
+A record's line never holds a line break or a terminal control of its own: log messages
+quote what outsiders sent (a request's path, a file's name), and a ``%0A`` in a URL would
+otherwise start a forged line in the log. Such characters are written escaped (``\\n``,
+``\\x1b``); a traceback still follows its record on lines of its own.
 """
 
 from __future__ import annotations
@@ -8,24 +14,39 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import sys
 
-from hireflow.settings import log_level
+from hireflow.settings import SettingError, log_level
 
 CONTEXT_FIELDS = ("worker", "job_type", "job_key", "process_instance_key", "element_id", "request_id")
 # The parts of a webapp access line (webapp.request_log.AccessLine); plain text has them in its message.
 ACCESS_FIELDS = ("method", "path", "status", "bytes", "duration_ms", "remote_addr")
 
 
+# What would end a line in a log file or drive the terminal showing it: the C0 controls but
+# tab, DEL, the C1 controls (NEL among them), and Unicode's line and paragraph separators.
+LINE_BREAKING = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and control character written as its escape (``\\n``)."""
+    return LINE_BREAKING.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
 class ContextFormatter(logging.Formatter):
-    """Plain text with the job context appended as key=value pairs."""
+    """Plain text, one line a record, with the job context appended as key=value pairs.
+
+    A traceback follows on lines of its own, after the context.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        text = super().formatMessage(record)
         context = " ".join(f"{f}={getattr(record, f)}" for f in CONTEXT_FIELDS if hasattr(record, f))
-        return f"{text} {context}" if context else text
+        return one_line(f"{text} {context}" if context else text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,6 +82,15 @@ def configure_logging(worker_name: str | None = None, filters: tuple[logging.Fil
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(log_level(os.environ))
+
+
+def configure_command_logging(program: str) -> None:
+    """``configure_logging`` for a command: a bad ``HIREFLOW_LOG_LEVEL`` stops it with one line, exit 2."""
+    try:
+        configure_logging()
+    except SettingError as exc:
+        print(f"{program} not started: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 class _WorkerName(logging.Filter):
