@@ -323,6 +323,18 @@ def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):
     assert {"personalizations", "from.email", "content"} <= fields
 
 
+def test_the_capture_refuses_json_nested_too_deeply_to_read(capture):
+    # Python's parser gives up some 1,000 levels down; that was a 500 (a RecursionError).
+    response = requests.post(
+        f"{capture.url}/v3/mail/send",
+        data=b"[" * 5000 + b"]" * 5000,
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]
+
+
 @pytest.mark.parametrize(
     ("skills", "says"),
     [

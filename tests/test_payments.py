@@ -429,10 +429,16 @@ def test_keys_are_derived_from_the_unlock_and_the_step():
         {"next_count": {"timeout": -1}},
         {"declined_payment_methods": 5},
         [],
+        b"[" * 5000 + b"]" * 5000,  # nested deeper than Python's parser follows: was a 500
     ],
 )
 def test_bad_fault_settings_get_a_clear_400(sandbox, body):
-    response = requests.post(f"{sandbox.url}/_sandbox/faults", json=body, timeout=5)
+    sent = (
+        {"data": body, "headers": {"Content-Type": "application/json"}}
+        if isinstance(body, bytes)
+        else {"json": body}
+    )
+    response = requests.post(f"{sandbox.url}/_sandbox/faults", **sent, timeout=5)
     assert response.status_code == 400
     assert response.json()["error"]["message"]
 

@@ -244,6 +244,32 @@ def test_a_resume_with_an_unnamed_part_and_a_wrong_field_names_both(offline):
     assert [p["name"] for p in response.json["invalid_params"]] == ["candidate_email", "body"]
 
 
+# Nested 5,000 deep (10 KB): Python's parser gives up some 1,000 levels down with a
+# RecursionError, which request.get_json does not turn into a refusal (it was a 500).
+DEEP_ARRAY = b"[" * 5000 + b"]" * 5000
+DEEP_OBJECT = b'{"a":' * 5000 + b"1" + b"}" * 5000
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/applications", "/api/unlocks", "/api/interviews", "/api/admin/postings/p-1"]
+)
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_OBJECT], ids=["array", "object"])
+def test_json_nested_too_deeply_is_refused_as_unreadable(offline, path, body):
+    app, services, _ = offline
+    send = app.test_client().put if path.startswith("/api/admin/") else app.test_client().post
+    response = send(path, data=body, content_type="application/json", headers=ADMIN)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["detail"] == "the body is not JSON: nested too deeply to read"
+    assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
+
+
+def test_a_body_that_is_no_json_says_where_it_stops_being_json(offline):
+    client = offline[0].test_client()
+    response = client.post("/api/applications", data=b'{"posting_id": ', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["detail"].startswith("the body is not JSON: Expecting value: line 1 column 16")
+
+
 def test_json_fields_take_only_their_own_json_type(offline):
     # Found by the schemathesis run: {"limit": true} restarted up to one stalled job, as
     # lax validation reads true as 1. The OpenAPI document says integer, and means it.
@@ -409,7 +435,8 @@ def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
     assert bad_unlock.status_code == 400
     assert bad_unlock.json["invalid_params"][0]["name"] == "data.object.metadata.unlock_id"
     # Signed, so from the provider (or one holding its secret), but no event.
-    for body, reason in ((b"event: paid", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1]", "a JSON object")):
+    unreadable = (b"event: paid", b"\xff\xfe", DEEP_ARRAY, DEEP_OBJECT)
+    for body, reason in [*((body, "not JSON") for body in unreadable), (b"[1]", "a JSON object")]:
         refused = client.post("/webhooks/payments", **signed_webhook(body))
         assert refused.status_code == 400 and reason in refused.json["detail"], body
 

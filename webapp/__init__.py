@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from hireflow.adapters.calendar import WorkingHours
 from hireflow.adapters.email import readable_span, readable_time
 from hireflow.camunda_rest import CamundaRestClient
+from hireflow.flask_json import use_bounded_json
 from hireflow.seed import load_demo_data
 from hireflow.store import Interviewer
 from job_workers.services import Services, services_from_environment
@@ -49,6 +50,7 @@ def create_app(
 ) -> Flask:
     """Build the webapp: settings, one engine client, the domain operations, the blueprints."""
     app = Flask(__name__)
+    use_bounded_json(app)
     app.config.update(settings_from_environment())
     app.config.update(config or {})
     if int(app.config["PROXY_HOPS"]) > 0:

@@ -62,7 +62,10 @@ def json_body(model: type[Model]) -> Model:
     """The request's JSON object, validated by ``model``; 415 or 400 with the reason otherwise."""
     if not request.is_json:
         raise Problem(415, "Unsupported media type", "send the body as application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = current_app.json.loads(request.get_data())
+    except ValueError as error:  # bytes that are no UTF-8 too
+        raise Problem(400, "Invalid request", f"the body is not JSON: {error}") from None
     if not isinstance(body, dict):
         raise Problem(400, "Invalid request", "the body must be a JSON object")
     # Strict, as the OpenAPI document promises: true is no integer, nor is "5". Parsed

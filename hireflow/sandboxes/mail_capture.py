@@ -26,6 +26,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 
+from hireflow.flask_json import use_bounded_json
 from hireflow.sandboxes.faults import FaultInjector
 from hireflow.serving import run_sandbox_cli
 
@@ -119,6 +120,7 @@ def create_mail_capture(
     without the Email Activity add-on.
     """
     app = Flask("mail_capture")
+    use_bounded_json(app)
     db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.executescript(SCHEMA)

@@ -63,6 +63,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, jsonify, redirect, request
 from markupsafe import escape
 
+from hireflow.flask_json import use_bounded_json
 from hireflow.sandboxes.faults import FaultInjector
 from hireflow.sandboxes.payment_webhooks import (
     PAYMENT_FAILED,
@@ -604,6 +605,7 @@ def create_payment_sandbox(
     ``processing`` until the sandbox controls settle them, and events are only stored.
     """
     app = Flask("payment_sandbox")
+    use_bounded_json(app)
     ledger = PaymentLedger(db_path, search_lag_seconds)
     faults = FaultInjector(FAULT_KINDS, seed=seed)
     declined = set(DECLINED_PAYMENT_METHODS)

@@ -8,7 +8,6 @@ asks it to redeliver later.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -84,8 +83,8 @@ def payment_event():
     except SignatureInvalid as exc:
         raise Problem(400, "Invalid webhook signature", str(exc)) from exc
     try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = current_app.json.loads(payload)
+    except ValueError as exc:  # UnicodeDecodeError and NestedTooDeeply are ValueErrors
         raise Problem(400, "Invalid request", "the event is not JSON") from exc
     if not isinstance(body, dict):
         raise Problem(400, "Invalid request", "the event must be a JSON object")
