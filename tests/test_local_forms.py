@@ -28,6 +28,28 @@ def test_text_shows_variables_as_text_never_as_markup():
     assert str(text.html).strip() == "<p><strong>Skills:</strong> python, &lt;script&gt;x&lt;/script&gt;</p>"
 
 
+def test_markdown_in_a_variable_is_shown_as_written_not_as_a_link_or_emphasis():
+    # A candidate's name comes from the upload form or their resume, and shows on a recruiter's task.
+    name = "Ada [Verify your account](https://evil.example/login) ![x](https://evil.example/p.png) *hi*"
+    form = {"components": [{"type": "text", "text": "**{{candidate_name}}** has not picked a slot."}]}
+    [text] = form_fields(form, {"candidate_name": name + "\n# Urgent\n- pay now"})
+    html = str(text.html).strip()
+    assert "<a" not in html and "<img" not in html and "<em>" not in html and "<h1>" not in html
+    assert html == (
+        "<p><strong>Ada [Verify your account](https://evil.example/login) ![x](https://evil.example/p.png)"
+        " *hi* # Urgent - pay now</strong> has not picked a slot.</p>"
+    )
+
+
+def test_a_url_variable_still_makes_the_forms_own_link():
+    form = {
+        "components": [{"type": "text", "text": "[Open the application in hireflow]({{application_url}})"}]
+    }
+    url = "http://127.0.0.1:5000/items/application/app_1-x?tab=status#top"
+    [text] = form_fields(form, {"application_url": url})
+    assert str(text.html).strip() == f'<p><a href="{url}">Open the application in hireflow</a></p>'
+
+
 FEEDBACK = "interview-feedback"
 
 

@@ -73,6 +73,20 @@ def user_task_form_ids(models_dir: Path = MODELS_DIR) -> dict[tuple[str, str], s
     return linked
 
 
+# ASCII punctuation, which a backslash makes literal anywhere in CommonMark, a link's address too.
+MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_literal(text: str) -> str:
+    """``text`` as Markdown that shows it as it is, on one line.
+
+    A form's text is Markdown, and its ``{{variable}}`` values come from outside: a
+    candidate named ``[Verify your account](https://...)`` would otherwise be a link on
+    the recruiter's task, and ``**``, ``#`` or a line break would restyle the text.
+    """
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(text.splitlines()))
+
+
 def shown(value: Any) -> str:
     """A variable's value as a form shows it: lists joined, nothing for null."""
     if value is None:
@@ -108,7 +122,7 @@ def form_fields(
         key = component.get("key")
         if kind == "text":
             text = TEMPLATE_VARIABLE.sub(
-                lambda m: shown(variables.get(m.group(1))), component.get("text", "")
+                lambda m: markdown_literal(shown(variables.get(m.group(1)))), component.get("text", "")
             )
             fields.append(FormField("text", html=Markup(MARKDOWN.render(text))))
             continue
