@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 SIGNATURE_HEADER = "Stripe-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
+# A Unix time in seconds: ASCII digits only (str.isdigit also takes "²", which int refuses),
+# and few of them (int refuses more than 4,300).
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureInvalid(ValueError):
@@ -46,7 +50,7 @@ def verify(
     candidates: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and TIMESTAMP.fullmatch(value):
             timestamp = int(value)
         elif name == "v1" and value:
             candidates.append(value)
@@ -56,7 +60,8 @@ def verify(
     if abs(now - timestamp) > tolerance_seconds:
         raise SignatureInvalid(f"the signature timestamp is outside the {tolerance_seconds} s tolerance")
     expected = _digest(secret, timestamp, payload)
-    # compare_digest on every candidate: a secret being rotated may sign twice.
-    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+    # compare_digest on every candidate: a secret being rotated may sign twice. As bytes:
+    # compare_digest refuses a str with a non-ASCII letter, and a header can hold one.
+    if not any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in candidates):
         raise SignatureInvalid("no signature matches the payload for this endpoint's secret")
     return timestamp

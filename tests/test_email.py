@@ -323,6 +323,14 @@ def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):
     assert {"personalizations", "from.email", "content"} <= fields
 
 
+def test_the_capture_refuses_a_key_with_a_foreign_letter_as_any_wrong_key(capture):
+    # compare_digest refuses a str with a non-ASCII letter: that was a 500.
+    response = requests.post(
+        f"{capture.url}/v3/mail/send", json={}, headers={"Authorization": "Bearer \xe9"}, timeout=5
+    )
+    assert response.status_code == 401
+
+
 def test_the_capture_refuses_json_nested_too_deeply_to_read(capture):
     # Python's parser gives up some 1,000 levels down; that was a 500 (a RecursionError).
     response = requests.post(

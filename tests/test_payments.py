@@ -279,6 +279,21 @@ def test_a_confirmation_that_may_redirect_needs_a_return_url_as_on_stripe(sandbo
     assert accepted.status_code == 200
 
 
+def test_what_a_header_or_a_form_may_hold_gets_a_clear_400_or_401(sandbox):
+    params = {"amount": "900", "currency": "eur", "payment_method": "pm_card_visa"}
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    # Each was a 500: compare_digest refuses a non-ASCII letter, int() "²" and 4,300 digits.
+    foreign_key = requests.post(
+        f"{sandbox.url}/v1/payment_intents", data=params, headers={"Authorization": "Bearer \xe9"}, timeout=5
+    )
+    assert foreign_key.status_code == 401
+    for amount in ("\u00b2", "9" * 5000):
+        response = requests.post(
+            f"{sandbox.url}/v1/payment_intents", data={**params, "amount": amount}, headers=headers, timeout=5
+        )
+        assert response.status_code == 400 and response.json()["error"]["param"] == "amount"
+
+
 def test_a_card_saved_for_a_customer_is_charged_only_with_that_customer(sandbox):
     gw = gateway(sandbox, sleep=RecordingSleep())
     gw.save_card(unlock_id="u-2", customer="cus_E2", payment_method="pm_1E2Visa")

@@ -12,6 +12,7 @@ import inspect
 import io
 import re
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import get_args
@@ -420,6 +421,10 @@ def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
     assert client.post("/webhooks/payments", json=event).status_code == 400  # no signature
     stale = client.post("/webhooks/payments", **signed_webhook(event, timestamp=1_000_000_000))
     assert stale.status_code == 400 and "tolerance" in stale.json["detail"]
+    # Headers int() or compare_digest refused (a 500 each): "²" is a digit to str.isdigit.
+    for header in ("t=\u00b2,v1=abc", f"t={int(time.time())},v1=\u00e9", "t=" + "9" * 5000 + ",v1=a"):
+        odd = client.post("/webhooks/payments", json=event, headers={"Stripe-Signature": header})
+        assert odd.status_code == 400 and odd.json["title"] == "Invalid webhook signature", header
     unused = client.post("/webhooks/payments", **signed_webhook({**event, "type": "charge.dispute.created"}))
     assert unused.status_code == 200 and unused.json["status"] == "ignored"
     bad_object = client.post(

@@ -26,6 +26,10 @@ def test_a_signature_over_the_raw_body_verifies():
         (sign(BODY, SECRET, NOW), BODY + b" ", "no signature matches"),  # one changed byte
         (sign(BODY, SECRET, NOW - 301), BODY, "tolerance"),  # a replay
         (sign(BODY, SECRET, NOW + 301), BODY, "tolerance"),
+        # What a header may hold that int() and compare_digest refuse: each was a 500.
+        ("t=\u00b2,v1=abc", BODY, "needs t="),  # superscript two: a digit to str.isdigit
+        ("t=" + "9" * 5000 + ",v1=abc", BODY, "needs t="),  # past int()'s 4,300 digits
+        (f"t={NOW},v1=\u00e9", BODY, "no signature matches"),  # a non-ASCII letter
     ],
 )
 def test_bad_signatures_are_refused_with_the_reason(header, body, reason):

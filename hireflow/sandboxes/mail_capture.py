@@ -148,7 +148,9 @@ def create_mail_capture(
         }
 
     def authorized() -> bool:
-        return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}")
+        # As bytes: compare_digest refuses a str with a non-ASCII letter, and a header can hold one.
+        given = request.headers.get("Authorization", "").encode()
+        return secrets.compare_digest(given, f"Bearer {api_key}".encode())
 
     @app.post("/v3/mail/send")
     def send():

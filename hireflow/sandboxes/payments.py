@@ -575,7 +575,8 @@ def _positive_int(params: dict[str, str], name: str, required: bool = True) -> i
     raw = params.get(name)
     if raw is None and not required:
         return None
-    if raw is None or not raw.isdigit() or int(raw) <= 0:
+    # ASCII digits, and few of them: int refuses "²" (a digit to isdigit) and 4,300 digits.
+    if raw is None or not re.fullmatch(r"[0-9]{1,15}", raw) or int(raw) <= 0:
         raise ApiError(
             400,
             "invalid_request_error",
@@ -833,7 +834,9 @@ def create_payment_sandbox(
         return handlers[path]
 
     def authorized() -> bool:
-        return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {api_key}")
+        # As bytes: compare_digest refuses a str with a non-ASCII letter, and a header can hold one.
+        given = request.headers.get("Authorization", "").encode()
+        return secrets.compare_digest(given, f"Bearer {api_key}".encode())
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
