@@ -302,8 +302,10 @@ class EmbeddedEngine:
             "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss.SSS",
             # The launcher's own client warns on every start that it is deprecated: noise.
             "-Dorg.slf4j.simpleLogger.log.io.camunda.zeebe.client.impl.ZeebeClientImpl=error",
-            # With the RocksDB state store the engine registers one of its gauges twice at
-            # start and micrometer warns of it; nothing here reads the engine's metrics.
+            # With the RocksDB state store the engine registers its gauge of buffered messages
+            # (zeebe.buffered.messages.count) twice at start, and micrometer warns that it
+            # ignores the second: "This Gauge has been already registered". Nothing here reads
+            # the engine's metrics.
             "-Dorg.slf4j.simpleLogger.log.io.micrometer.core.instrument.MeterRegistry=error",
         ]
         if self.java.major >= 24:
