@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import platform
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -38,11 +39,13 @@ from hireflow.engine.embedded import (
     HeapWatch,
     PortTaken,
     _Projection,
+    compiled_launcher,
     embedded_version,
     fetch_embedded,
     free_ports,
     rocksdb_library_dir,
 )
+from hireflow.engine.java import JavaInstall
 from tests.engine_helpers import cancel_if_running, process_variable, wait_for_incident, wait_until_completed
 
 # One user task: an instance waits there, so the test needs no worker.
@@ -815,6 +818,9 @@ def test_the_engines_state_store_is_rocksdb_beside_its_log_and_gone_when_it_stop
         maps = Path(f"/proc/{engine.pid}/maps").read_text().splitlines()
         loaded = {Path(line.split()[-1]).parent for line in maps if "librocksdbjni" in line}
         assert loaded == {rocksdb_library_dir(engine.lib_dir)}
+        # The launcher's classes compiled once, not its source compiled at every start.
+        arguments = Path(f"/proc/{engine.pid}/cmdline").read_bytes().split(b"\0")
+        assert LAUNCHER.stem.encode() in arguments and str(LAUNCHER).encode() not in arguments
     finally:
         engine.stop()
 
@@ -839,6 +845,44 @@ def test_rocksdbs_library_is_copied_out_of_its_jar_once_whole_by_engines_startin
     assert found == [native_dir] * 8
     [copy] = list(native_dir.iterdir())  # no partial copy left beside it
     assert copy.read_bytes() == library
+
+
+HELLO = 'public class Hello { public static void main(String[] a) { System.out.println("hi"); } }\n'
+
+
+def test_the_launcher_is_compiled_once_per_source_even_by_engines_starting_together(tmp_path):
+    java, lib_dir, source = find_java(), tmp_path / "lib", tmp_path / "Hello.java"
+    lib_dir.mkdir()
+    source.write_text(HELLO)
+    if not (java.home / "bin" / "javac").is_file():
+        pytest.skip("this Java has no javac: the engine runs its launcher's source")
+
+    with ThreadPoolExecutor(4) as starting:
+        found = set(starting.map(lambda _: compiled_launcher(lib_dir, java, source), range(4)))
+
+    [classes] = found
+    assert [path.name for path in (tmp_path / "launcher").iterdir()] == [classes.name]  # no partial left
+    ran = subprocess.run([str(java.java), "-cp", str(classes), "Hello"], capture_output=True, text=True)
+    assert ran.stdout == "hi\n"
+    compiled_at = (classes / "Hello.class").stat().st_mtime_ns
+    assert compiled_launcher(lib_dir, java, source) == classes
+    assert (classes / "Hello.class").stat().st_mtime_ns == compiled_at  # found, not compiled again
+    source.write_text(HELLO.replace('"hi"', '"changed"'))
+    assert compiled_launcher(lib_dir, java, source) not in (None, classes)
+
+
+def test_a_launcher_that_cannot_be_compiled_ahead_runs_as_source(tmp_path):
+    lib_dir, source = tmp_path / "lib", tmp_path / "Hello.java"
+    lib_dir.mkdir()
+    source.write_text("public class Hello { not java }\n")
+    assert compiled_launcher(lib_dir, find_java(), source) is None
+    assert [path.name for path in (tmp_path / "launcher").iterdir()] == []  # no partial left
+    runtime_only = tmp_path / "jre"
+    (runtime_only / "bin").mkdir(parents=True)  # a java and no javac, as a runtime has
+    java = JavaInstall(home=runtime_only, major=21)
+    assert compiled_launcher(lib_dir, java, LAUNCHER) is None
+    command = EmbeddedEngine(lib_dir, java, tmp_path / "engine.log").command()
+    assert command[command.index("-cp") + 2] == str(LAUNCHER)
 
 
 @pytest.mark.engine
