@@ -903,12 +903,11 @@ def test_an_engine_without_a_state_file_removes_the_state_stores_of_engines_gone
 
 
 def test_an_engine_whose_heap_runs_out_says_so_and_how_to_give_it_more(tmp_path):
-    # 24 MB cannot hold the engine itself: the JVM ends with OutOfMemoryError at once, as a
-    # make run engine does when its log outgrows the heap on replay.
-    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", heap="24m")
-    with pytest.raises(
-        EngineOutOfMemory, match="ran out of its 24m Java heap.*HIREFLOW_EMBEDDED_ENGINE_HEAP"
-    ):
+    # 8 MB cannot hold the engine itself: the JVM ends with OutOfMemoryError at once, as a
+    # make run engine does when its log outgrows the heap on replay. (16 MB cannot either;
+    # 24 MB can since its launcher is compiled ahead, not by a compiler on the same heap.)
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", heap="8m")
+    with pytest.raises(EngineOutOfMemory, match="ran out of its 8m Java heap.*HIREFLOW_EMBEDDED_ENGINE_HEAP"):
         engine.start()
     assert engine.exit_code() not in (None, 0)
     assert engine.ran_out_of_memory()
@@ -917,7 +916,7 @@ def test_an_engine_whose_heap_runs_out_says_so_and_how_to_give_it_more(tmp_path)
 def test_an_earlier_runs_lack_of_heap_is_not_taken_for_this_ones(tmp_path):
     # make run's engine appends to one log across runs: only this start's output counts.
     log_path, state_file = tmp_path / "engine.log", tmp_path / "state.log"
-    starved = EmbeddedEngine(fetch_embedded(), find_java(), log_path, state_file=state_file, heap="24m")
+    starved = EmbeddedEngine(fetch_embedded(), find_java(), log_path, state_file=state_file, heap="8m")
     with pytest.raises(EngineOutOfMemory):
         starved.start()
     engine = EmbeddedEngine(fetch_embedded(), find_java(), log_path, state_file=state_file).start()
