@@ -3,11 +3,14 @@
 Python's parser follows nesting by recursion and raises ``RecursionError`` some 1,000
 levels down: a 2 KB body of brackets. ``request.get_json`` turns only a ``ValueError``
 into a refusal, so that body was a 500. Here it is a ``ValueError`` like any other
-unreadable JSON, and every ``get_json`` of the app answers it as such.
+unreadable JSON, and every ``get_json`` of the app answers it as such. So is a number of
+more digits than Python turns into an int, with words for a client instead of Python's
+advice to call ``sys.set_int_max_str_digits()``.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from flask import Flask
@@ -18,10 +21,18 @@ class NestedTooDeeply(ValueError):
     """JSON nested deeper than the parser follows."""
 
 
+def _whole_number(digits: str) -> int:
+    longest = sys.get_int_max_str_digits() or len(digits)  # 0: no limit
+    if len(digits.lstrip("-")) > longest:
+        raise ValueError(f"a number of {len(digits.lstrip('-')):,} digits (at most {longest:,} are read)")
+    return int(digits)
+
+
 class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's default JSON provider, with ``loads`` raising ``NestedTooDeeply`` on deep nesting."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_int", _whole_number)
         try:
             return super().loads(s, **kwargs)
         except RecursionError:

@@ -271,6 +271,15 @@ def test_a_body_that_is_no_json_says_where_it_stops_being_json(offline):
     assert response.json["detail"].startswith("the body is not JSON: Expecting value: line 1 column 16")
 
 
+def test_a_number_too_long_to_read_is_refused_in_words_for_the_client(offline):
+    client = offline[0].test_client()
+    body = b'{"posting_id": "p-1", "candidate_id": ' + b"9" * 5000 + b"}"
+    response = client.post("/api/applications", data=body, content_type="application/json")
+    assert response.status_code == 400
+    # Not Python's advice to call sys.set_int_max_str_digits().
+    assert response.json["detail"].endswith("not JSON: a number of 5,000 digits (at most 4,300 are read)")
+
+
 def test_json_fields_take_only_their_own_json_type(offline):
     # Found by the schemathesis run: {"limit": true} restarted up to one stalled job, as
     # lax validation reads true as 1. The OpenAPI document says integer, and means it.
