@@ -83,15 +83,20 @@ def test_the_command_reads_the_database_from_the_environment(db, monkeypatch, ca
     assert housekeeping.main(["--older-than-days", "1"]) == 2
 
 
-def test_the_command_logs_json_lines_where_the_images_ask_for_them(db):
-    """The images set HIREFLOW_LOG_FORMAT=json, and the Helm chart runs this as a CronJob."""
-    run = subprocess.run(
+def dry_run_command(db: Database, **env: str) -> subprocess.CompletedProcess:
+    """``python -m hireflow.housekeeping --dry-run`` on ``db``, with ``env`` added."""
+    return subprocess.run(
         [sys.executable, "-m", "hireflow.housekeeping", "--dry-run"],
-        env={**os.environ, "HIREFLOW_DATABASE_URL": db.url, "HIREFLOW_LOG_FORMAT": "json"},
+        env={**os.environ, "HIREFLOW_DATABASE_URL": db.url, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_the_command_logs_json_lines_where_the_images_ask_for_them(db):
+    """The images set HIREFLOW_LOG_FORMAT=json, and the Helm chart runs this as a CronJob."""
+    run = dry_run_command(db, HIREFLOW_LOG_FORMAT="json")
     assert run.returncode == 0, run.stderr
     entries = [json.loads(line) for line in run.stderr.splitlines()]
     assert entries[-1]["logger"] == "hireflow.housekeeping"
@@ -99,13 +104,7 @@ def test_the_command_logs_json_lines_where_the_images_ask_for_them(db):
 
 
 def test_the_command_refuses_a_log_level_it_does_not_know_in_one_line(db):
-    run = subprocess.run(
-        [sys.executable, "-m", "hireflow.housekeeping", "--dry-run"],
-        env={**os.environ, "HIREFLOW_DATABASE_URL": db.url, "HIREFLOW_LOG_LEVEL": "LOUD"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = dry_run_command(db, HIREFLOW_LOG_LEVEL="LOUD")
     assert run.returncode == 2
     assert run.stderr.startswith("housekeeping not started: HIREFLOW_LOG_LEVEL='LOUD' is not a log level")
     assert "Traceback" not in run.stderr

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -33,14 +34,15 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
     pytest.fail(f"{url} did not answer within {timeout} s")
 
 
-@pytest.mark.parametrize("module", ["hireflow.sandboxes.payments", "hireflow.sandboxes.mail_capture"])
-def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(module, tmp_path):
+def serve_a_missing_page_and_stop(module: str, db: Path, **env: str) -> tuple[subprocess.Popen, str, int]:
+    """Run the sandbox ``module``, ask it for a page it lacks, SIGTERM it: its process, output and port."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", str(port), "--db", str(tmp_path / "sandbox.db")],
+        [sys.executable, "-m", module, "--port", str(port), "--db", str(db)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, **env},
     )
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
@@ -48,6 +50,12 @@ def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=15)
+    return process, output, port
+
+
+@pytest.mark.parametrize("module", ["hireflow.sandboxes.payments", "hireflow.sandboxes.mail_capture"])
+def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(module, tmp_path):
+    process, output, port = serve_a_missing_page_and_stop(module, tmp_path / "sandbox.db")
 
     # Kubernetes and `docker stop` send SIGTERM: a clean stop, not a death by signal.
     assert process.returncode == 0, output
@@ -61,21 +69,9 @@ def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(
 
 def test_a_sandbox_logs_json_lines_where_the_images_ask_for_them(tmp_path):
     """The images set HIREFLOW_LOG_FORMAT=json; a log shipper then reads every program alike."""
-    port = free_port()
-    command = [sys.executable, "-m", "hireflow.sandboxes.mail_capture", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--db", str(tmp_path / "mail.db")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "HIREFLOW_LOG_FORMAT": "json"},
+    _, output, port = serve_a_missing_page_and_stop(
+        "hireflow.sandboxes.mail_capture", tmp_path / "mail.db", HIREFLOW_LOG_FORMAT="json"
     )
-    try:
-        wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        assert requests.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5).status_code == 404
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=15)
     entries = [json.loads(line) for line in output.splitlines()]
     messages = [entry["message"] for entry in entries]
     assert any(f"serving on http://127.0.0.1:{port}" in message for message in messages)
