@@ -29,7 +29,8 @@ def _whole_number(digits: str) -> int:
 
 
 class BoundedJSONProvider(DefaultJSONProvider):
-    """Flask's default JSON provider, with ``loads`` raising ``NestedTooDeeply`` on deep nesting."""
+    """Flask's default JSON provider, whose ``loads`` refuses with a ``ValueError`` what Python's
+    parser cannot read: nesting too deep (``NestedTooDeeply``), and integers too long."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         kwargs.setdefault("parse_int", _whole_number)

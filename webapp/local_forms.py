@@ -73,7 +73,8 @@ def user_task_form_ids(models_dir: Path = MODELS_DIR) -> dict[tuple[str, str], s
     return linked
 
 
-# ASCII punctuation, which a backslash makes literal anywhere in CommonMark, a link's address too.
+# ASCII punctuation, which a backslash makes literal in CommonMark text and link addresses
+# (not inside `code`: a form's {{variable}} there would show the backslashes).
 MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
