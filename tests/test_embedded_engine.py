@@ -907,8 +907,13 @@ def test_an_engine_whose_heap_runs_out_says_so_and_how_to_give_it_more(tmp_path)
     # make run engine does when its log outgrows the heap on replay. (16 MB cannot either;
     # 24 MB can since its launcher is compiled ahead, not by a compiler on the same heap.)
     engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", heap="8m")
-    with pytest.raises(EngineOutOfMemory, match="ran out of its 8m Java heap.*HIREFLOW_EMBEDDED_ENGINE_HEAP"):
-        engine.start()
+    try:
+        with pytest.raises(
+            EngineOutOfMemory, match="ran out of its 8m Java heap.*HIREFLOW_EMBEDDED_ENGINE_HEAP"
+        ):
+            engine.start()
+    finally:
+        engine.kill()  # one that started after all must not outlive the failed test
     assert engine.exit_code() not in (None, 0)
     assert engine.ran_out_of_memory()
 
@@ -917,8 +922,11 @@ def test_an_earlier_runs_lack_of_heap_is_not_taken_for_this_ones(tmp_path):
     # make run's engine appends to one log across runs: only this start's output counts.
     log_path, state_file = tmp_path / "engine.log", tmp_path / "state.log"
     starved = EmbeddedEngine(fetch_embedded(), find_java(), log_path, state_file=state_file, heap="8m")
-    with pytest.raises(EngineOutOfMemory):
-        starved.start()
+    try:
+        with pytest.raises(EngineOutOfMemory):
+            starved.start()
+    finally:
+        starved.kill()  # one that started after all must not outlive the failed test
     engine = EmbeddedEngine(fetch_embedded(), find_java(), log_path, state_file=state_file).start()
     try:
         engine._process.kill()  # ended by something else than its heap
