@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from hireflow.logs import configure_command_logging
@@ -40,6 +41,16 @@ class PlainRequestHandler(WSGIRequestHandler):
         if quiet and not access_log.isEnabledFor(logging.DEBUG):
             return
         access_log.info('%s "%s" %s %s', self.address_string(), self.requestline, code, size)
+
+
+def bearer_matches(api_key: str) -> bool:
+    """Whether the request being served carries ``Authorization: Bearer <api_key>``, as a sandbox checks it.
+
+    Compared as bytes, in constant time: ``compare_digest`` refuses a str holding a
+    non-ASCII letter, and a header can hold one (that was a 500).
+    """
+    given = request.headers.get("Authorization", "").encode()
+    return secrets.compare_digest(given, f"Bearer {api_key}".encode())
 
 
 @dataclass

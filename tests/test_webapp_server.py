@@ -128,16 +128,21 @@ def test_a_malformed_request_line_gets_a_problem_detail(live_webapp):
     assert json.loads(body)["status"] == 400
 
 
+def access_line(live_webapp, request_id: str) -> tuple[str, str]:
+    """The server's log line for the request ``request_id``, once written (up to 10 s), and the whole log."""
+    deadline = time.monotonic() + 10
+    while request_id not in live_webapp.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = live_webapp.log_path.read_text()
+    return next(line for line in log.splitlines() if f"request_id={request_id}" in line), log
+
+
 def test_the_servers_access_lines_carry_the_request_id_and_no_link_token(live_webapp):
     response = requests.get(
         f"{live_webapp.url}/interviews/slot/NOT-A-REAL-TOKEN.xyz", headers={"X-Request-ID": "live-slot-0001"}
     )
     assert response.headers["X-Request-ID"] == "live-slot-0001"
-    deadline = time.monotonic() + 10
-    while "live-slot-0001" not in live_webapp.log_path.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    log = live_webapp.log_path.read_text()
-    line = next(line for line in log.splitlines() if "request_id=live-slot-0001" in line)
+    line, log = access_line(live_webapp, "live-slot-0001")
     assert f'gunicorn.access: 127.0.0.1 "GET /interviews/slot/<token>" {response.status_code} ' in line
     assert "NOT-A-REAL-TOKEN" not in log
     assert "gunicorn: Booting worker" in log  # gunicorn's own lines in the same format
@@ -148,13 +153,9 @@ def test_a_line_break_in_a_requested_path_cannot_forge_a_log_line(live_webapp):
     path = f"/items/x{quote(chr(10) + forged)}/y"  # %0A, a line break, then the forged line
     response = requests.get(f"{live_webapp.url}{path}", headers={"X-Request-ID": "live-forge-01"})
     assert response.status_code == 404
-    deadline = time.monotonic() + 10
-    while "live-forge-01" not in live_webapp.log_path.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    lines = live_webapp.log_path.read_text().splitlines()
-    line = next(line for line in lines if "request_id=live-forge-01" in line)
+    line, log = access_line(live_webapp, "live-forge-01")
     assert f'"GET /items/x\\n{forged}/y" 404 ' in line
-    assert not any(line.startswith(forged) for line in lines)
+    assert not any(line.startswith(forged) for line in log.splitlines())
 
 
 def test_a_resume_uploaded_in_the_browser_becomes_processed(live_webapp, tmp_path):

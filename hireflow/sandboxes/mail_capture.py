@@ -28,7 +28,7 @@ from flask import Flask, jsonify, request
 
 from hireflow.flask_json import use_bounded_json
 from hireflow.sandboxes.faults import FaultInjector
-from hireflow.serving import run_sandbox_cli
+from hireflow.serving import bearer_matches, run_sandbox_cli
 
 FAULT_KINDS = {"too_many_requests", "server_error"}
 BAD_KEY = "The provided authorization grant is invalid, expired, or revoked"  # SendGrid's words
@@ -148,9 +148,7 @@ def create_mail_capture(
         }
 
     def authorized() -> bool:
-        # As bytes: compare_digest refuses a str with a non-ASCII letter, and a header can hold one.
-        given = request.headers.get("Authorization", "").encode()
-        return secrets.compare_digest(given, f"Bearer {api_key}".encode())
+        return bearer_matches(api_key)
 
     @app.post("/v3/mail/send")
     def send():

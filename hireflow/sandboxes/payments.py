@@ -73,7 +73,7 @@ from hireflow.sandboxes.payment_webhooks import (
     WebhookDispatcher,
     WebhookSettings,
 )
-from hireflow.serving import run_sandbox_cli
+from hireflow.serving import bearer_matches, run_sandbox_cli
 from hireflow.settings import SettingError
 
 # server_error: 500 before anything is stored. timeout: a slow answer, nothing stored.
@@ -834,9 +834,7 @@ def create_payment_sandbox(
         return handlers[path]
 
     def authorized() -> bool:
-        # As bytes: compare_digest refuses a str with a non-ASCII letter, and a header can hold one.
-        given = request.headers.get("Authorization", "").encode()
-        return secrets.compare_digest(given, f"Bearer {api_key}".encode())
+        return bearer_matches(api_key)
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
