@@ -6,7 +6,8 @@ hireflow program logs through ``configure_logging``, so one deployment writes on
 A record's line never holds a line break or a terminal control of its own: log messages
 quote what outsiders sent (a request's path, a file's name), and a ``%0A`` in a URL would
 otherwise start a forged line in the log. Such characters are written escaped (``\\n``,
-``\\x1b``); a traceback still follows its record on lines of its own.
+``\\x1b``). A traceback still follows its record on lines of its own, each indented: an
+exception's message quotes outsiders too, and only a record's line starts at the margin.
 """
 
 from __future__ import annotations
@@ -34,10 +35,19 @@ def one_line(text: str) -> str:
     return LINE_BREAKING.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
+# Before each line of a traceback or a stack, so none of them can pass for a record's line.
+TRACEBACK_INDENT = "  "
+
+
+def indented(text: str) -> str:
+    """Each line of ``text`` after ``TRACEBACK_INDENT``, its other controls escaped by ``one_line``."""
+    return "\n".join(TRACEBACK_INDENT + one_line(line) for line in text.split("\n"))
+
+
 class ContextFormatter(logging.Formatter):
     """Plain text, one line a record, with the job context appended as key=value pairs.
 
-    A traceback follows on lines of its own, after the context.
+    A traceback follows on lines of its own, after the context, each indented.
     """
 
     def __init__(self) -> None:
@@ -47,6 +57,12 @@ class ContextFormatter(logging.Formatter):
         text = super().formatMessage(record)
         context = " ".join(f"{f}={getattr(record, f)}" for f in CONTEXT_FIELDS if hasattr(record, f))
         return one_line(f"{text} {context}" if context else text)
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 (logging's name)
+        return indented(super().formatStack(stack_info))
 
 
 class JsonFormatter(logging.Formatter):

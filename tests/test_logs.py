@@ -41,16 +41,32 @@ def test_every_character_that_breaks_a_line_or_drives_a_terminal_is_escaped():
     assert one_line(kept) == kept
 
 
-def test_a_traceback_follows_its_line_and_the_context_stays_on_it():
+def test_a_traceback_follows_its_line_indented_and_the_context_stays_on_it():
     try:
         raise ValueError("bad\nvalue")
     except ValueError:
         text = ContextFormatter().format(record(exc_info=sys.exc_info(), job_key=7))
-    first, *traceback = text.splitlines()
+    first, *traceback = text.split("\n")
     assert first.endswith("retrying charge job_key=7")
-    assert traceback[0] == "Traceback (most recent call last):"
-    # Python's own lines, as Python writes them: the message's line break is its own.
-    assert traceback[-2:] == ["ValueError: bad", "value"]
+    assert traceback[0] == "  Traceback (most recent call last):"
+    assert traceback[1].startswith('    File "')
+    # The message's own line break still breaks the line, but indented, as the rest.
+    assert traceback[-2:] == ["  ValueError: bad", "  value"]
+
+
+def test_an_exception_message_sent_from_outside_cannot_forge_a_line():
+    # A file's name, say, quoted in an exception that a worker logs with its traceback.
+    forged = "cv.pdf\n2026-12-06 02:00:00,000 ERROR   webapp: forged\r\x1b[2K"
+    try:
+        raise ValueError(f"cannot read {forged}")
+    except ValueError:
+        exc_info = sys.exc_info()
+    for stack_info in (None, f"Stack (most recent call last):\n{forged}"):
+        text = ContextFormatter().format(record(exc_info=exc_info, stack_info=stack_info))
+        first, *rest = text.split("\n")
+        assert first.startswith("20") and rest
+        assert all(line.startswith("  ") for line in rest), rest
+        assert "  2026-12-06 02:00:00,000 ERROR   webapp: forged\\r\\x1b[2K" in rest
 
 
 def test_json_lines_stay_one_line_too():
