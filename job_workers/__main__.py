@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -99,11 +100,15 @@ def main(worker_module: str = WORKER_MODULE) -> None:
     metrics_dir.mkdir(parents=True)
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
+    # In the system's temporary directory, not the state directory: a short path, since the
+    # workers' multiprocessing sockets go below it (see supervisor.LONGEST_TEMP_DIR).
+    temp_root = Path(tempfile.mkdtemp(prefix="hireflow-pool-"))
     supervisor = Supervisor(
         size=args.processes,
         command=lambda name, heartbeat: worker_command(name, heartbeat, worker_module),
         state_dir=state_dir,
         env=env,
+        temp_root=temp_root,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,6 +123,7 @@ def main(worker_module: str = WORKER_MODULE) -> None:
         log.info("worker pool stopping")
         supervisor.stop()
         server.shutdown()
+        shutil.rmtree(temp_root, ignore_errors=True)
     if supervisor.refused_settings:
         sys.exit(2)
 

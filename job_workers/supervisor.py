@@ -3,12 +3,17 @@
 A worker that exits is restarted (with growing delay if it keeps crashing). A worker
 whose heartbeat stops is killed and restarted: its event loop is stuck. A worker that
 refused its settings (``EXIT_BAD_SETTINGS``) stops the pool instead: no restart can help.
+
+Given ``temp_root``, each slot's process gets a temporary directory of its own there
+(``TMPDIR``), emptied before each start: what a SIGKILLed process left behind (its
+multiprocessing sockets, a half-written file) goes with it instead of piling up in /tmp.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -32,6 +37,10 @@ RESTART_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=60.0)
 EXIT_BAD_SETTINGS = 78
 # A worker that ran this long is healthy again: its next crash restarts it at once.
 STABLE_AFTER_SECONDS = 60.0
+# Linux caps a Unix socket's path at 107 bytes, and multiprocessing puts its sockets 32 bytes
+# below TMPDIR (/pymp-xxxxxxxx/listener-xxxxxxxx). A slot's directory longer than this is not
+# used: the process keeps the TMPDIR it inherits, so its parser sandbox can still start.
+LONGEST_TEMP_DIR = 107 - 32
 
 
 def how_it_ended(returncode: int) -> str:
@@ -70,6 +79,8 @@ class Supervisor:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     stale_after_seconds: float = 60.0
     grace_seconds: float = 40.0
+    # Where each slot's temporary directory goes (see the module's docstring); None: no own one.
+    temp_root: Path | None = None
     slots: list[Slot] = field(init=False)
     # Set when a process exited with EXIT_BAD_SETTINGS: ``run_until`` returns.
     refused_settings: bool = field(default=False, init=False)
@@ -89,10 +100,23 @@ class Supervisor:
     def heartbeat_file(self, slot: Slot) -> Path:
         return self.state_dir / f"{slot.name}.heartbeat"
 
+    def temp_dir(self, slot: Slot) -> Path | None:
+        """The slot's own temporary directory, or None when it has none (see ``temp_root``)."""
+        if self.temp_root is None:
+            return None
+        directory = self.temp_root / slot.name
+        return directory if len(os.fsencode(directory)) <= LONGEST_TEMP_DIR else None
+
     def _spawn(self, slot: Slot) -> None:
         beat = self.heartbeat_file(slot)
         beat.touch()  # counts from now, so a slow start is not taken for a stall
-        slot.process = subprocess.Popen(self.command(slot.name, beat), env=self.env)
+        env = self.env
+        temp_dir = self.temp_dir(slot)
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)  # what the slot's last process left
+            temp_dir.mkdir(parents=True)
+            env = {**self.env, "TMPDIR": str(temp_dir)}
+        slot.process = subprocess.Popen(self.command(slot.name, beat), env=env)
         slot.started_at = time.monotonic()
         log.info("started %s (pid %d)", slot.name, slot.process.pid)
 
@@ -210,6 +234,9 @@ class Supervisor:
                     process.wait()
             for slot in self.slots:
                 slot.process = None
+                temp_dir = self.temp_dir(slot)
+                if temp_dir is not None:
+                    shutil.rmtree(temp_dir, ignore_errors=True)
 
     def run_until(self, stop: threading.Event, every_seconds: float = 0.5) -> None:
         """Check the processes until ``stop`` is set, or one refused its settings."""

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,10 +19,19 @@ import requests
 
 from hireflow.serving import serve_in_thread
 from job_workers.__main__ import worker_command
-from job_workers.supervisor import Supervisor, create_status_app, how_it_ended
+from job_workers.supervisor import LONGEST_TEMP_DIR, Supervisor, create_status_app, how_it_ended
 
 BEATING = "import pathlib,sys,time\nwhile True:\n    pathlib.Path(sys.argv[1]).touch(); time.sleep(0.2)"
 SILENT = "import time\ntime.sleep(600)"
+# Starts a forkserver, as the parser sandbox does: its socket goes below TMPDIR. Then beats.
+FORKSERVER_THEN_BEATING = (
+    "import multiprocessing,pathlib,sys,time\n"
+    "if __name__ == '__main__':\n"
+    "    child = multiprocessing.get_context('forkserver').Process(target=int)\n"
+    "    child.start(); child.join()\n"
+    "    while True:\n"
+    "        pathlib.Path(sys.argv[1]).touch(); time.sleep(0.2)\n"
+)
 
 
 def child(code: str):
@@ -93,6 +103,47 @@ def test_sigkills_in_a_row_restart_at_once_but_a_worker_that_keeps_exiting_waits
         failing.slots[0].restart_at = 0.0  # skip the wait: only its length is under test
         failing.check_once()
     assert 0 < delays[0] < delays[1] < delays[2]
+
+
+@pytest.fixture
+def short_temp_root():
+    # Not below tmp_path: pytest's paths can pass LONGEST_TEMP_DIR, and the test would then
+    # check nothing.
+    with tempfile.TemporaryDirectory(prefix="hireflow-test-") as root:
+        yield Path(root)
+
+
+def test_a_killed_workers_leftovers_go_when_its_slot_restarts_and_all_go_at_stop(
+    make_supervisor, short_temp_root
+):
+    supervisor = make_supervisor(FORKSERVER_THEN_BEATING, size=1, temp_root=short_temp_root)
+    slot_dir = short_temp_root / "worker-0"
+
+    def left_behind():
+        return sorted(p.name for p in slot_dir.glob("pymp-*/listener-*"))
+
+    wait_until(lambda: left_behind(), what="the worker's forkserver socket in its own TMPDIR")
+    first = left_behind()
+    [victim] = pids(supervisor)
+    os.kill(victim, signal.SIGKILL)  # no chance to remove its socket itself
+
+    def replaced():
+        supervisor.check_once()
+        return pids(supervisor)[0] not in (None, victim)
+
+    wait_until(replaced, what="a new process in the killed worker's slot")
+    wait_until(lambda: left_behind() not in ([], first), what="the new worker's own socket")
+    assert len(left_behind()) == 1, "the killed worker's socket went before the restart"
+    supervisor.stop()
+    assert not slot_dir.exists()
+
+
+def test_a_slot_directory_too_long_for_a_socket_is_not_used(tmp_path):
+    too_long = tmp_path / ("x" * LONGEST_TEMP_DIR)
+    supervisor = Supervisor(size=1, command=child(SILENT), state_dir=tmp_path / "pool", temp_root=too_long)
+    assert supervisor.temp_dir(supervisor.slots[0]) is None
+    fits = Supervisor(size=1, command=child(SILENT), state_dir=tmp_path / "pool", temp_root=Path("/tmp/h"))
+    assert fits.temp_dir(fits.slots[0]) == Path("/tmp/h/worker-0")
 
 
 def test_a_worker_that_stops_beating_is_killed_and_restarted(make_supervisor):
