@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from webapp.local_forms import (
@@ -39,6 +41,22 @@ def test_markdown_in_a_variable_is_shown_as_written_not_as_a_link_or_emphasis():
         "<p><strong>Ada [Verify your account](https://evil.example/login) ![x](https://evil.example/p.png)"
         " *hi* # Urgent - pay now</strong> has not picked a slot.</p>"
     )
+
+
+# What hireflow writes itself: skills come from its own list (a posting naming another is
+# refused) and the link from its own base URL. Names, emails and notes are typed by people.
+COMPOSED_BY_HIREFLOW = {"matched_skills", "missing_skills", "application_url"}
+
+
+def test_bundled_forms_put_only_what_hireflow_composes_in_markdown():
+    # Tasklist (form-js) puts a variable into a text view's Markdown as it is, and then renders
+    # it: a candidate named "[Verify your account](https://...)" would be a link on a
+    # recruiter's task there. What people typed goes in a read-only field, shown as typed.
+    for form_id, form in bundled_forms().items():
+        for component in form["components"]:
+            if component.get("type") == "text":
+                templated = set(re.findall(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}", component["text"]))
+                assert templated <= COMPOSED_BY_HIREFLOW, (form_id, component["id"], templated)
 
 
 def test_a_url_variable_still_makes_the_forms_own_link():
