@@ -34,9 +34,16 @@ class PlainRequestHandler(WSGIRequestHandler):
     still logged; passing ones only at DEBUG.
     """
 
+    # The version a request line that names none is answered in. Python's default, HTTP/0.9,
+    # answers a line it cannot read with a bare HTML page and no status line; no client
+    # speaks 0.9 any more, and every one can read "HTTP/1.0 400".
+    default_request_version = "HTTP/1.0"
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         access_log = logging.getLogger("werkzeug")
-        path = self.path.split("?", 1)[0]
+        # A request line the server could not read (``GARBAGE``) is answered 400 before it
+        # has a path; reading one anyway failed, and the client got no answer at all.
+        path = getattr(self, "path", "").split("?", 1)[0]
         quiet = path in QUIET_PATHS and str(code).startswith("2")
         if quiet and not access_log.isEnabledFor(logging.DEBUG):
             return

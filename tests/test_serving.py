@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
+
+from hireflow.serving import serve_in_thread
 
 
 def free_port() -> int:
@@ -76,3 +79,26 @@ def test_a_sandbox_logs_json_lines_where_the_images_ask_for_them(tmp_path):
     messages = [entry["message"] for entry in entries]
     assert any(f"serving on http://127.0.0.1:{port}" in message for message in messages)
     assert any('"GET /no-such-page HTTP/1.1" 404' in message for message in messages)
+
+
+UNREADABLE_REQUEST_LINES = (
+    b"GARBAGE\x1b[31m\r\n\r\n",
+    b"GET /healthz\x0b2026-12-06 ERROR forged HTTP/1.1\r\n\r\n",
+)
+
+
+def test_a_request_line_the_server_cannot_read_gets_a_400_and_one_escaped_line(caplog):
+    """The pool's status server and the sandboxes answered no bytes at all, and printed a traceback."""
+    server = serve_in_thread(Flask("status"))
+    host, port = server.server.server_address[:2]
+    try:
+        with caplog.at_level("INFO", logger="werkzeug"):
+            for garbage in UNREADABLE_REQUEST_LINES:
+                with socket.create_connection((host, port), timeout=5) as client:
+                    client.sendall(garbage)
+                    assert client.recv(100).startswith(b"HTTP/1.1 400 ")
+    finally:
+        server.shutdown()
+    access_lines = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert access_lines == ['127.0.0.1 "GARBAGE\x1b[31m" 400 -', access_lines[1]]
+    assert access_lines[1].startswith('127.0.0.1 "GET /healthz\x0b2026-12-06 ERROR forged HTTP/1.1" 400')
