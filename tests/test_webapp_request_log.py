@@ -15,7 +15,7 @@ from hireflow.logs import ContextFormatter, JsonFormatter
 from tests.offline_webapp import empty_services, offline_app
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import resume_upload
-from webapp.request_log import GunicornLogger, RequestIdFilter
+from webapp.request_log import SECRET_ROUTE_PARAMETERS, GunicornLogger, RequestIdFilter
 
 
 def keep_environs(app) -> list[dict]:
@@ -172,10 +172,38 @@ def test_an_access_line_in_json_has_its_parts_as_fields():
     assert "SECRET-TOKEN" not in json.dumps(entry)
 
 
-def test_a_request_the_app_never_saw_is_logged_by_its_path():
-    record = access_record({"PATH_INFO": "/api/resumes", "RAW_URI": "/api/resumes"}, status="400 Bad Request")
-    assert ContextFormatter().format(record).endswith('"GET /api/resumes" 400 512 12ms')
+def refused(raw_uri: str) -> dict:
+    """What gunicorn's environ for a request it refused itself holds: the URI, no PATH_INFO."""
+    return {"RAW_URI": raw_uri, "PATH_INFO": None, "QUERY_STRING": None}
+
+
+@pytest.mark.parametrize(
+    ("raw_uri", "logged"),
+    [
+        ("/api/resumes?q=1", "/api/resumes"),
+        ("http://hireflow.example/api/resumes", "/api/resumes"),  # the absolute form
+        ("/interviews/slot/SECRET-TOKEN.abc?utm=mail", "/interviews/slot/<token>"),
+        ("/unlocks/payment/SECRET-TOKEN.abc/return", "/unlocks/payment/<token>/return"),
+        ("*", "*"),  # OPTIONS * asks the server itself
+    ],
+)
+def test_a_request_the_app_never_saw_is_logged_by_its_path_without_a_token(raw_uri, logged):
+    # Before, the path came from PATH_INFO, which gunicorn leaves out there: the access line
+    # was lost to an AttributeError, logged as an ERROR with its traceback.
+    record = access_record(refused(raw_uri), status="400 Bad Request")
+    assert ContextFormatter().format(record).endswith(f'"GET {logged}" 400 512 12ms')
     assert not hasattr(record, "request_id")
+
+
+def test_every_route_with_a_token_has_it_blanked_when_gunicorn_refuses_the_request(tmp_path):
+    app = offline_app(empty_services(tmp_path))
+    secret = set(SECRET_ROUTE_PARAMETERS)
+    with_token = [rule for rule in app.url_map.iter_rules() if set(rule.arguments) & secret]
+    assert with_token
+    for rule in with_token:
+        path = rule.rule.replace("<token>", "SECRET-TOKEN.abc")
+        record = access_record(refused(path), status="400 Bad Request")
+        assert record.path == rule.rule, rule
 
 
 def test_passing_probes_stay_out_of_the_access_log_unless_debugging():

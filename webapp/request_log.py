@@ -16,6 +16,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from flask import Flask, g, has_request_context, request
 from gunicorn.glogging import Logger as GunicornBaseLogger
@@ -25,6 +26,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # Route parameters that are secrets; the logged path shows their name instead.
 SECRET_ROUTE_PARAMETERS = ("token",)
+# The routes with a token, for a request gunicorn refused before the app matched its route
+# (``tests/test_webapp_request_log.py`` holds this to the app's routes).
+TOKEN_ROUTE = re.compile(r"^/(applications/withdrawal|interviews/slot|unlocks/card|unlocks/payment)/[^/]+")
 # Probes whose passing answers stay out of the access log.
 QUIET_PROBES = ("/healthz", "/readyz")
 # The console's stylesheet and icon: two lines after every page, saying nothing.
@@ -99,8 +103,8 @@ class AccessLine(logging.Filter):
             return True
         # gunicorn's atoms answer "-" for anything missing.
         path = atoms[ATOM_LOG_PATH]
-        if path == "-":  # the app never saw the request (refused by gunicorn itself)
-            path = atoms["U"]
+        if path == "-":
+            path = refused_request_path(atoms)
         status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
         quiet = (path in QUIET_PROBES and status == 200) or (
             path.startswith(QUIET_PREFIX) and status in QUIET_STATIC_STATUSES
@@ -119,6 +123,16 @@ class AccessLine(logging.Filter):
         record.msg = '%s "%s %s" %s %s %sms'
         record.args = (atoms["h"], record.method, path, record.status, record.bytes, record.duration_ms)
         return True
+
+
+def refused_request_path(atoms: Mapping) -> str:
+    """The path of a request the app never saw (refused by gunicorn itself), its token blanked.
+
+    The environ gunicorn builds for a request it refused (a bad header, a bad chunk) has
+    the request line's URI but no ``PATH_INFO``: the path comes from the URI.
+    """
+    path = urlsplit(str(atoms["{raw_uri}e"])).path or "-"
+    return TOKEN_ROUTE.sub(r"/\1/<token>", path)
 
 
 class ServerLine(logging.Filter):
