@@ -16,19 +16,22 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from flask import Flask, g, has_request_context, request
 from gunicorn.glogging import Logger as GunicornBaseLogger
+from gunicorn.util import split_request_uri
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What a caller may choose as the id: short, and nothing that could forge a log line.
 CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # Route parameters that are secrets; the logged path shows their name instead.
 SECRET_ROUTE_PARAMETERS = ("token",)
-# The routes with a token, for a request gunicorn refused before the app matched its route
-# (``tests/test_webapp_request_log.py`` holds this to the app's routes).
-TOKEN_ROUTE = re.compile(r"^/(applications/withdrawal|interviews/slot|unlocks/card|unlocks/payment)/[^/]+")
+# A signed link's token in a path that matched no route: a slash doubled or added (a 308 or
+# a 404), or a request gunicorn refused before the app saw it. ``tests/test_webapp_request_log.py``
+# holds it to the app's routes.
+TOKEN_IN_PATH = re.compile(
+    r"^(/+(?:applications/+withdrawal|interviews/+slot|unlocks/+card|unlocks/+payment)/+)[^/]+"
+)
 # Probes whose passing answers stay out of the access log.
 QUIET_PROBES = ("/healthz", "/readyz")
 # The console's stylesheet and icon: two lines after every page, saying nothing.
@@ -54,7 +57,12 @@ def loggable_path() -> str:
         value = (request.view_args or {}).get(name)
         if value:
             path = path.replace(str(value), f"<{name}>")
-    return path
+    return without_tokens(path)
+
+
+def without_tokens(path: str) -> str:
+    """``path`` with a signed link's token written ``<token>``, even where no route matched it."""
+    return TOKEN_IN_PATH.sub(r"\1<token>", path)
 
 
 def init_app(app: Flask) -> None:
@@ -129,10 +137,10 @@ def refused_request_path(atoms: Mapping) -> str:
     """The path of a request the app never saw (refused by gunicorn itself), its token blanked.
 
     The environ gunicorn builds for a request it refused (a bad header, a bad chunk) has
-    the request line's URI but no ``PATH_INFO``: the path comes from the URI.
+    the request line's URI but no ``PATH_INFO``: the path comes from the URI, read as
+    gunicorn reads it.
     """
-    path = urlsplit(str(atoms["{raw_uri}e"])).path or "-"
-    return TOKEN_ROUTE.sub(r"/\1/<token>", path)
+    return without_tokens(split_request_uri(str(atoms["{raw_uri}e"])).path or "-")
 
 
 class ServerLine(logging.Filter):
