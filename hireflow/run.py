@@ -227,15 +227,7 @@ def run_components(
     if components is None and missing:
         print(f"Not built yet, so not started: {', '.join(missing)}.", flush=True)
     env = component_environment(extra_env)
-    busy = busy_ports(env, [name for name, _ in available])
-    if busy:
-        for name, port, setting in busy:
-            print(f"!! Port {port}, where the {name} listens ({setting}), is taken by another program.")
-        print(
-            "!! Is an earlier `make run` still running? Stop it (Ctrl-C in its terminal; "
-            "`ss -ltnp` shows what holds a port), or move the port. Nothing was started.",
-            flush=True,
-        )
+    if refuse_busy_ports(env, [name for name, _ in available]):
         return 2
     children = {name: subprocess.Popen([sys.executable, "-m", module], env=env) for name, module in available}
     web = f"http://{env.get('HIREFLOW_WEB_HOST', '127.0.0.1')}:{env.get('HIREFLOW_WEB_PORT', '5000')}"
@@ -329,6 +321,20 @@ def check_component_settings(env: Mapping[str, str]) -> None:
     check_app_settings(env)
 
 
+def refuse_busy_ports(env: dict[str, str], names: list[str]) -> bool:
+    """Whether a port of the components ``names`` is taken; if so, say which and what to do."""
+    busy = busy_ports(env, names)
+    for name, port, setting in busy:
+        print(f"!! Port {port}, where the {name} listens ({setting}), is taken by another program.")
+    if busy:
+        print(
+            "!! Is an earlier `make run` still running? Stop it (Ctrl-C in its terminal; "
+            "`ss -ltnp` shows what holds a port), or move the port. Nothing was started.",
+            flush=True,
+        )
+    return bool(busy)
+
+
 def busy_ports(env: dict[str, str], names: list[str]) -> list[tuple[str, int, str]]:
     """The ports of the components ``names`` that another program already listens on.
 
@@ -377,6 +383,10 @@ def main() -> int:
         heap = embedded_engine_heap()
     except (SettingError, ConnectionSettingsError) as exc:
         print(f"!! {exc}. Nothing was started.", flush=True)
+        return 2
+    # Before the engine too: it takes some seconds to start, replay and deploy, only to be
+    # stopped again when the webapp's port turns out to be taken.
+    if refuse_busy_ports(component_environment(), [name for name, _ in components_to_start()]):
         return 2
     profile = local_profile()
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hireflow import run
 from hireflow.engine import find_java
 from hireflow.engine.embedded import EmbeddedEngine, free_ports_for
 from hireflow.paths import PROJECT_ROOT
@@ -105,6 +106,28 @@ def test_a_taken_port_is_named_before_anything_starts(tmp_path, monkeypatch, cap
     assert code == 2
     assert f"Port {port}, where the webapp listens (HIREFLOW_WEB_PORT), is taken" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.pid"))  # nothing was started
+
+
+def test_make_run_names_a_taken_port_before_it_starts_the_engine(monkeypatch, capsys):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the engine was fetched or started")
+
+    monkeypatch.setattr(run, "stop_on_termination", lambda: None)
+    monkeypatch.setattr(run, "fetch", must_not_run)
+    monkeypatch.setattr(run, "start_embedded_engine", must_not_run)
+    monkeypatch.setattr(run, "start", must_not_run)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        monkeypatch.setenv("HIREFLOW_WEB_PORT", str(port))
+
+        code = run.main()
+
+    assert code == 2
+    output = capsys.readouterr().out
+    assert f"Port {port}, where the webapp listens (HIREFLOW_WEB_PORT), is taken" in output
+    assert "Nothing was started." in output
 
 
 def test_the_step_after_start_sees_the_components_running_and_a_failure_in_it_stops_them(
