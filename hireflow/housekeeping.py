@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, select
 
 from hireflow.logs import configure_command_logging
 from hireflow.settings import SettingError, whole_number
-from hireflow.store import Database, EmailOutboxEntry, RequestClaim, utcnow
+from hireflow.store import Database, DatabaseUnavailable, EmailOutboxEntry, RequestClaim, utcnow
 
 log = logging.getLogger("hireflow.housekeeping")
 
@@ -90,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     db = Database()  # HIREFLOW_DATABASE_URL, as the webapp and workers read it
     try:
+        db.check_reachable()
         pruned = prune(db, timedelta(days=args.older_than_days), dry_run=args.dry_run)
+    except DatabaseUnavailable as exc:
+        log.error("%s", exc)  # the CronJob's next run tries again
+        return 1
     except ValueError as exc:
         log.error("%s", exc)
         return 2

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.credits import CreditsLedger
-from hireflow.store import Database, Employer, Interviewer, JobPosting
+from hireflow.store import Database, DatabaseUnavailable, Employer, Interviewer, JobPosting
 
 DEMO_POSTINGS = [
     {
@@ -146,7 +146,11 @@ def _upsert_rows(db: Database) -> SeedReport:
 
 def main() -> int:
     db = Database()
-    db.create_schema()
+    try:
+        db.create_schema()
+    except DatabaseUnavailable as exc:
+        print(f"Demo data not loaded: {exc}", file=sys.stderr)
+        return 1
     report = load_demo_data(db)
     ledger = CreditsLedger(db)
     print(f"Demo data loaded into {db.url}:")

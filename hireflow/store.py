@@ -33,6 +33,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker, validates
 
 from hireflow.paths import data_root
@@ -391,6 +392,12 @@ def start_claim_scope(process_id: str) -> str:
     return f"start:{process_id}"
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The domain database cannot be reached or opened: a server down, refused credentials, a
+    file that is not a database. A program starting says so in one line and exits; its
+    supervisor (Kubernetes, the pool, ``make run``) decides whether to try again."""
+
+
 class Database:
     """Engine and sessions for one database URL (``create_schema`` makes the tables)."""
 
@@ -405,6 +412,16 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    def check_reachable(self) -> None:
+        """Connect once; ``DatabaseUnavailable`` says which database and why, in one line."""
+        try:
+            with self.engine.connect():
+                pass
+        except DBAPIError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnavailable(f"the domain database {where} cannot be used: {reason}") from exc
+
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (safe at every start, from many processes at once).
 
@@ -414,6 +431,7 @@ class Database:
         before migrations existed is brought to the baseline without losing a row (see
         ``hireflow/migrations/versions/0001_baseline.py``).
         """
+        self.check_reachable()
         # Imported here, after the module quieted Alembic's logger: it logs as it loads.
         from alembic import command
         from alembic.config import Config as AlembicConfig

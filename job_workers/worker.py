@@ -21,6 +21,7 @@ from hireflow.camunda_connection import ConnectionSettings, grpc_channel
 from hireflow.constants import ITEM_KEY_VARIABLE
 from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
+from hireflow.store import DatabaseUnavailable
 from job_workers import interview, notifications, submission, unlock, upload
 from job_workers.completion import keep_completions
 from job_workers.failure_policy import FailurePolicy
@@ -218,6 +219,10 @@ def main(router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS) -> None:
         # The supervisor stops the pool on this code, instead of restarting into the same error.
         print(f"{args.name} not started: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_BAD_SETTINGS) from None
+    except DatabaseUnavailable as exc:
+        # An ordinary failure: the supervisor starts the process again, waiting longer each time.
+        print(f"{args.name} not started: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     asyncio.run(run(settings, services, router_builders))
 
 

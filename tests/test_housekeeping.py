@@ -108,3 +108,13 @@ def test_the_command_refuses_a_log_level_it_does_not_know_in_one_line(db):
     assert run.returncode == 2
     assert run.stderr.startswith("housekeeping not started: HIREFLOW_LOG_LEVEL='LOUD' is not a log level")
     assert "Traceback" not in run.stderr
+
+
+def test_a_database_that_cannot_be_used_fails_the_run_in_one_line(tmp_path):
+    not_a_database = tmp_path / "hireflow.sqlite3"
+    not_a_database.write_text("garbage, not SQLite")
+    run = dry_run_command(Database(f"sqlite:///{not_a_database}"))
+    assert run.returncode == 1  # the CronJob's next run tries again; 2 is for a bad setting
+    told = f"the domain database sqlite:///{not_a_database} cannot be used: file is not a database"
+    assert told in run.stderr
+    assert "Traceback" not in run.stderr

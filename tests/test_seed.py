@@ -79,6 +79,22 @@ def test_make_seed_loads_the_database_it_is_pointed_at_and_says_what_it_loaded(t
     assert count(Database(url), JobPosting) == 3
 
 
+def test_make_seed_names_a_database_it_cannot_use_in_one_line(tmp_path):
+    not_a_database = tmp_path / "hireflow.sqlite3"
+    not_a_database.write_text("garbage, not SQLite")
+    done = subprocess.run(
+        [sys.executable, "-m", "hireflow.seed"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "HIREFLOW_DATABASE_URL": f"sqlite:///{not_a_database}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Demo data not loaded: the domain database sqlite:///")
+    assert "Traceback" not in done.stderr
+
+
 def test_every_skill_a_demo_posting_asks_for_can_be_found_in_a_resume():
     for posting in DEMO_POSTINGS:
         for skill in posting["required_skills"] + posting["nice_to_have_skills"]:

@@ -167,3 +167,29 @@ def test_the_engine_start_timeout_is_read_when_an_engine_starts_not_on_import():
     assert start_timeout({}) == 420.0
     with pytest.raises(SettingError, match="HIREFLOW_ENGINE_START_TIMEOUT=0 is below its minimum, 1"):
         start_timeout({"HIREFLOW_ENGINE_START_TIMEOUT": "0"})
+
+
+@pytest.mark.parametrize("module", ["webapp", "job_workers.worker"])
+def test_a_database_that_cannot_be_used_is_named_in_one_line_not_a_traceback(module, tmp_path):
+    """A file that is not a database, or a server that is down: the webapp and a worker
+    process printed a traceback per process before."""
+    not_a_database = tmp_path / "hireflow.sqlite3"
+    not_a_database.write_text("garbage, not SQLite")
+    result = run_component(module, tmp_path, HIREFLOW_DATABASE_URL=f"sqlite:///{not_a_database}")
+    assert result.returncode == 1  # not the code for bad settings: the pool tries again
+    assert (
+        f"not started: the domain database sqlite:///{not_a_database} cannot be used: file is not a database"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_servers_password_stays_out_of_the_message(tmp_path):
+    url = f"postgresql+psycopg://hireflow:s3cret-pw@127.0.0.1:{free_port()}/hireflow"
+    result = run_component("webapp", tmp_path, HIREFLOW_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert (
+        "webapp not started: the domain database postgresql+psycopg://hireflow:***@127.0.0.1:"
+        in result.stderr
+    )
+    assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr

@@ -22,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from hireflow.camunda_connection import ConnectionSettingsError
 from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
+from hireflow.store import DatabaseUnavailable
 from job_workers.services import check_settings as check_adapter_settings
 from webapp.config import settings_from_environment
 from webapp.gunicorn_worker import ProblemDetailsWorker
@@ -77,6 +78,18 @@ def forget_worker(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def check_database_before_forking(env) -> None:
+    """Connect to the domain database once, in the master: ``DatabaseUnavailable`` if it
+    cannot be used. Otherwise each worker process would fail to boot with a traceback."""
+    from hireflow.store import Database
+
+    db = Database(env.get("HIREFLOW_DATABASE_URL"))
+    try:
+        db.check_reachable()
+    finally:
+        db.engine.dispose()  # no pooled connection may cross the fork
 
 
 def load_demo_data_before_forking(env) -> None:
@@ -140,7 +153,13 @@ def main() -> None:
     env.setdefault("HIREFLOW_WEB_METRICS_PORT", "9465")
     # One secret for every worker process: a CSRF token signed by one must verify in another.
     env.setdefault("HIREFLOW_SECRET_KEY", secrets.token_urlsafe(32))
-    load_demo_data_before_forking(env)
+    try:
+        check_database_before_forking(env)
+        load_demo_data_before_forking(env)
+    except DatabaseUnavailable as exc:
+        # Exit code 1, not 2: a database server that is down may be up at the next start.
+        print(f"webapp not started: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
