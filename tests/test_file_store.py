@@ -9,8 +9,10 @@ webapp, the engine and the workers with its files in that bucket.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +33,7 @@ from hireflow.engine.embedded import free_port
 from hireflow.errors import PermanentFailure
 from hireflow.store import Candidate
 from tests.engine_helpers import unique_key, wait_until_completed
+from tests.offline_webapp import empty_services, offline_app
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import resume_upload
 
@@ -189,6 +192,41 @@ def test_a_files_folder_that_went_away_is_not_ready(tmp_path):
     store.root.rmdir()
     with pytest.raises(FileStoreUnavailable, match="missing or not writable"):
         store.check()
+
+
+def test_a_files_folder_that_fails_a_write_is_unavailable_and_keeps_nothing(tmp_path, monkeypatch):
+    store = LocalFileStore(tmp_path / "files")
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(FileStoreUnavailable, match="failed writing: No space left on device"):
+        store.put(io.BytesIO(b"resume"), max_bytes=100)
+    assert not list(store.root.iterdir())  # no half-written file left behind
+    monkeypatch.undo()
+    store.root.rmdir()
+    with pytest.raises(FileStoreUnavailable, match="failed writing: No such file or directory"):
+        store.put(io.BytesIO(b"resume"), max_bytes=100)
+
+
+def test_a_senders_dropped_connection_is_not_the_folders_failure(tmp_path):
+    class DroppedUpload(io.RawIOBase):
+        def read(self, size=-1):
+            raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+
+    store = LocalFileStore(tmp_path / "files")
+    with pytest.raises(ConnectionResetError):
+        store.put(DroppedUpload(), max_bytes=100)
+    assert not list(store.root.iterdir())
+
+
+def test_an_upload_to_a_folder_that_failed_is_a_503_not_a_500(tmp_path):
+    services = empty_services(tmp_path)
+    services.files.root.rmdir()
+    response = offline_app(services).test_client().post("/api/resumes", **resume_upload(pdf_resume()))
+    assert response.status_code == 503
+    assert response.json["title"] == "File store unavailable"
 
 
 # -- chosen by the environment --

@@ -96,8 +96,15 @@ class LocalFileStore:
         return self.root / digest[:2] / digest[2:]
 
     def put(self, stream: BinaryIO, *, max_bytes: int) -> str:
-        """Store the stream's bytes, up to ``max_bytes``; return its reference."""
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        """Store the stream's bytes, up to ``max_bytes``; return its reference.
+
+        The folder failing (full, read-only, gone) is ``FileStoreUnavailable``, as a bucket's
+        failure is: the webapp answers 503 and a worker tries again, instead of a 500.
+        """
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        except OSError as exc:
+            raise self._unavailable("writing", exc) from exc
         try:
             with os.fdopen(fd, "wb") as tmp:
                 digest, _ = copy_hashing(stream, tmp, max_bytes)
@@ -108,6 +115,10 @@ class LocalFileStore:
             target.parent.mkdir(exist_ok=True)
             os.replace(tmp_name, target)
             return ref
+        except ConnectionError:
+            raise  # the sender's connection, not the folder
+        except OSError as exc:
+            raise self._unavailable("writing", exc) from exc
         finally:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
@@ -119,6 +130,11 @@ class LocalFileStore:
             return path.read_bytes()
         except FileNotFoundError as exc:
             raise FileNotFound(f"No file stored as {ref}") from exc
+        except OSError as exc:
+            raise self._unavailable("reading", exc) from exc
+
+    def _unavailable(self, doing: str, exc: OSError) -> FileStoreUnavailable:
+        return FileStoreUnavailable(f"the files folder {self.root} failed {doing}: {exc.strerror or exc}")
 
     def exists(self, ref: str) -> bool:
         return self._path(ref).is_file()
