@@ -7,6 +7,8 @@ import logging
 import os
 import secrets
 import signal
+import sqlite3
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,7 +113,12 @@ def run_sandbox_cli(
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     # `docker stop` and Kubernetes send SIGTERM: stop serving as on Ctrl-C and exit 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    app = create_app(args.db, args.api_key)
+    try:
+        app = create_app(args.db, args.api_key)
+    except sqlite3.DatabaseError as exc:  # a damaged file, or not SQLite at all
+        refusal = f"sandbox not started: its database {args.db} cannot be used: {exc}"
+        print(refusal, file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     # Werkzeug's threaded server, without Flask's banner and its red "development server"
     # warning: a sandbox is a local stand-in for a provider, never production traffic.
     server = make_server(args.host, args.port, app, threaded=True, request_handler=PlainRequestHandler)

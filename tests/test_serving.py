@@ -102,3 +102,20 @@ def test_a_request_line_the_server_cannot_read_gets_a_400_and_one_escaped_line(c
     access_lines = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
     assert access_lines == ['127.0.0.1 "GARBAGE\x1b[31m" 400 -', access_lines[1]]
     assert access_lines[1].startswith('127.0.0.1 "GET /healthz\x0b2026-12-06 ERROR forged HTTP/1.1" 400')
+
+
+@pytest.mark.parametrize("module", ["hireflow.sandboxes.payments", "hireflow.sandboxes.mail_capture"])
+def test_a_sandbox_names_a_database_it_cannot_use_in_one_line(module, tmp_path):
+    not_a_database = tmp_path / "sandbox.sqlite3"
+    not_a_database.write_text("garbage, not SQLite")
+    run = subprocess.run(
+        [sys.executable, "-m", module, "--port", str(free_port()), "--db", str(not_a_database)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert f"sandbox not started: its database {not_a_database} cannot be used: file is not a database" in (
+        run.stderr
+    )
+    assert "Traceback" not in run.stderr
