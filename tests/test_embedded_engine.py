@@ -475,7 +475,15 @@ def test_one_client_shared_by_threads_reads_no_table_another_is_changing():
 
 
 @pytest.mark.engine
-def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_instances(tmp_path):
+@pytest.mark.parametrize(
+    "torn_tail",
+    [
+        b"\x00\x00\x00\x00\x00",  # a frame the kill cut short, within its header
+        bytes(40),  # zeros: the file grew, but its last bytes never reached the disk
+    ],
+    ids=["cut-short", "zeros"],
+)
+def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_instances(tmp_path, torn_tail):
     # make run and the chaos run's engine-sigkill scenario rely on this: the restarted
     # engine replays the log the killed one kept, as a broker does.
     state_file = tmp_path / "engine-state.log"
@@ -486,9 +494,9 @@ def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_i
         client.deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
         waiting = str(client.create_process_instance("records-probe")["processInstanceKey"])
         engine.kill()
-        with state_file.open("ab") as log:
-            log.write(b"\x00\x00\x00\x00\x00")  # a frame the kill cut short
         kept = state_file.stat().st_size
+        with state_file.open("ab") as log:
+            log.write(torn_tail)
 
         engine.start()
         second = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "second.log", state_file=state_file)
@@ -507,7 +515,10 @@ def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_i
         engine.stop()
 
     assert int(later) > int(waiting)  # keys go on from where the killed engine left them
-    assert state_file.stat().st_size > kept - 5  # the cut frame is gone, the new entries are kept
+    # The tail was cut off: the next entry's frame starts where it was.
+    header = state_file.read_bytes()[kept : kept + 12]
+    assert int.from_bytes(header[:8], "big") > 0  # its lowest position
+    assert int.from_bytes(header[8:], "big") > 0  # its length
 
 
 @pytest.mark.engine
@@ -698,20 +709,43 @@ def unordered(value):
     return value
 
 
+def damage_in_the_middle(log: bytearray) -> int:
+    log[len(log) // 2] ^= 0xFF
+    return -1  # somewhere before it
+
+
+def damage_the_first_frames_length(log: bytearray) -> int:
+    # Seen 2026-12-06: a length past the file's end read as a frame cut short at the end,
+    # and the engine started on an empty log, dropping every instance.
+    log[8:12] = (0x7FFFFFF0).to_bytes(4, "big")
+    return 0
+
+
+def damage_the_second_frames_position(log: bytearray) -> int:
+    second = 16 + int.from_bytes(log[8:12], "big")
+    log[second : second + 8] = bytes(8)  # not after the first frame's
+    return second
+
+
 @pytest.mark.engine
-def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path):
+@pytest.mark.parametrize(
+    "damage", [damage_in_the_middle, damage_the_first_frames_length, damage_the_second_frames_position]
+)
+def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path, damage):
     # Only the last frame can be cut short by a kill; damage earlier is refused, not
     # started on with the rest of the state dropped.
     state_file = tmp_path / "engine-state.log"
     engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file)
     engine.start()
-    EmbeddedEngineClient(engine.control_url).deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
+    client = EmbeddedEngineClient(engine.control_url)
+    client.deploy_resources([("records-probe.bpmn", WAITING_PROCESS)])
+    client.create_process_instance("records-probe")  # a few more frames after the deployment
     engine.stop()
     damaged = bytearray(state_file.read_bytes())
-    damaged[len(damaged) // 2] ^= 0xFF
+    at = damage(damaged)
     state_file.write_bytes(bytes(damaged))
 
-    with pytest.raises(RuntimeError, match="is damaged at byte"):
+    with pytest.raises(RuntimeError, match=f"is damaged at byte {at if at >= 0 else ''}"):
         engine.start()
     assert state_file.read_bytes() == bytes(damaged)  # left as it was, for a person to look at
 

@@ -557,10 +557,17 @@ public class HireflowEmbeddedEngine {
    *
    * <p>Each entry is a frame: its lowest position, its length, its bytes and their CRC32. A
    * frame cut short by a kill is dropped (and cut off the file) on the next start: its
-   * records were never answered as written. The file is written, not synced: it survives a
-   * killed process, not a machine that loses power.
+   * records were never answered as written. So are zeros at the end, where the file grew but
+   * its last bytes never reached the disk. Any other frame that does not read right is
+   * damage, and the engine refuses to start rather than drop it and every entry after it.
+   * The file is written, not synced: it survives a killed process, not a machine that loses
+   * power.
    */
   static final class DurableLog {
+    // No entry is longer: twice the largest fragment of the log stream (4 MB, the default of
+    // LogStreamBuilderImpl, which zeebe-process-test keeps). A frame header that says more
+    // is damaged, not cut short.
+    private static final int MAX_ENTRY_BYTES = 8 * 1024 * 1024;
     private final Path file;
     private final Path clockFile;
     private long lastPosition;
@@ -599,13 +606,19 @@ public class HireflowEmbeddedEngine {
       DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(channel)));
       long size = channel.size();
       byte[] block = new byte[0];
+      long previousPosition = -1;
       while (true) {
         long lowestPosition;
         int length;
         try {
           lowestPosition = in.readLong();
           length = in.readInt();
-          if (length < 0) {
+          if (lowestPosition == 0 && length == 0 && zerosFrom(goodBytes, size)) {
+            break; // the file grew, but these bytes never reached the disk
+          }
+          // Positions only grow, and every entry holds at least one record: a header that
+          // says otherwise, or a length no entry has, is damaged, even at the end.
+          if (length <= 0 || length > MAX_ENTRY_BYTES || lowestPosition <= previousPosition) {
             throw damagedAt(goodBytes);
           }
           if (goodBytes + 16 + length > size) {
@@ -630,6 +643,7 @@ public class HireflowEmbeddedEngine {
         entries.readBack(goodBytes + 8 + 4, length);
         index.put(lowestPosition, entries.size());
         goodBytes += 8 + 4 + length + 4;
+        previousPosition = lowestPosition;
       }
       channel.truncate(goodBytes);
       entries.appendAt(goodBytes);
@@ -652,6 +666,25 @@ public class HireflowEmbeddedEngine {
         position.setLong(sequencer, lastPosition + 1);
       }
       return entries.size();
+    }
+
+    /** Whether the file holds only zero bytes from ``offset`` to ``size``. */
+    private boolean zerosFrom(long offset, long size) throws IOException {
+      ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
+      for (long at = offset; at < size; ) {
+        chunk.clear();
+        int read = channel.read(chunk, at);
+        if (read < 0) {
+          return true;
+        }
+        for (int i = 0; i < read; i++) {
+          if (chunk.get(i) != 0) {
+            return false;
+          }
+        }
+        at += read;
+      }
+      return true;
     }
 
     private IllegalStateException damagedAt(long offset) {
