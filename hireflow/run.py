@@ -33,6 +33,7 @@ from hireflow.engine.embedded import (
     EmbeddedEngine,
     EmbeddedEngineClient,
     EngineOutOfMemory,
+    EngineRefused,
     HeapWatch,
     PortTaken,
     embedded_version,
@@ -399,6 +400,9 @@ def main() -> int:
             embedded = start_embedded_engine(profile, unavailable, heap)
         except PortTaken as taken:
             print(f"!! {taken} Nothing was started.", flush=True)
+            return 2
+        except EngineRefused as refused:
+            print(f"!! {refused}. Nothing was started.", flush=True)
             return 2
         except EngineOutOfMemory as exhausted:
             print(f"!! {exhausted}. Nothing else was started.", flush=True)

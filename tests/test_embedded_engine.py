@@ -36,6 +36,7 @@ from hireflow.engine.embedded import (
     EmbeddedEngine,
     EmbeddedEngineClient,
     EngineOutOfMemory,
+    EngineRefused,
     HeapUse,
     HeapWatch,
     PortTaken,
@@ -500,7 +501,7 @@ def test_an_engine_killed_with_sigkill_comes_back_from_its_state_file_with_its_i
 
         engine.start()
         second = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "second.log", state_file=state_file)
-        with pytest.raises(RuntimeError, match="in use by another engine"):
+        with pytest.raises(EngineRefused, match="in use by another engine"):
             second.start()  # it would cut off and interleave the first one's entries
         client = EmbeddedEngineClient(engine.control_url)
         assert client.get_process_instance(waiting)["state"] == "ACTIVE"
@@ -745,7 +746,9 @@ def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path, damage)
     at = damage(damaged)
     state_file.write_bytes(bytes(damaged))
 
-    with pytest.raises(RuntimeError, match=f"is damaged at byte {at if at >= 0 else ''}"):
+    with pytest.raises(
+        EngineRefused, match=f"refused to start: .* is damaged at byte {at if at >= 0 else ''}"
+    ):
         engine.start()
     assert state_file.read_bytes() == bytes(damaged)  # left as it was, for a person to look at
 

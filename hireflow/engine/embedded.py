@@ -94,6 +94,15 @@ class PortTaken(RuntimeError):
     """A port the embedded engine needs is in use: most likely by an engine still running."""
 
 
+class EngineRefused(RuntimeError):
+    """The embedded engine would not start on its state file (in use by another engine, or
+    damaged), and said why: the message is its reason, with what to do."""
+
+
+# How the launcher begins the line saying why it would not start (then exits with 2).
+REFUSAL_PREFIX = "Refused to start: "
+
+
 @dataclass(frozen=True)
 class HeapUse:
     """The engine's Java heap: what its last garbage collection left in use, and its maximum."""
@@ -374,6 +383,15 @@ class EmbeddedEngine:
             *([str(self.state_file)] if self.state_file else []),
         ]
 
+    def _refusal(self) -> str | None:
+        """The reason this start's output gives for refusing to start, if it gave one."""
+        with self.log_path.open() as log:
+            log.seek(self._log_start)
+            for line in log:
+                if line.startswith(REFUSAL_PREFIX):
+                    return line.removeprefix(REFUSAL_PREFIX).strip()
+        return None
+
     def start(self, timeout: float = START_TIMEOUT_S) -> EmbeddedEngine:
         """Start the engine and wait until it answers; PortTaken if another program has its ports.
 
@@ -397,6 +415,9 @@ class EmbeddedEngine:
             if self._process.poll() is not None:
                 if self.ran_out_of_memory():
                     raise EngineOutOfMemory(self.out_of_memory_advice())
+                refusal = self._refusal()
+                if refusal:
+                    raise EngineRefused(f"the embedded engine refused to start: {refusal}")
                 raise RuntimeError(
                     f"the embedded Zeebe engine exited ({self._process.returncode}); {self.log_path}:\n"
                     + self.log_path.read_text()[-3000:]
