@@ -175,8 +175,13 @@ def test_a_database_that_cannot_be_used_is_named_in_one_line_not_a_traceback(mod
     process printed a traceback per process before."""
     not_a_database = tmp_path / "hireflow.sqlite3"
     not_a_database.write_text("garbage, not SQLite")
-    result = run_component(module, tmp_path, HIREFLOW_DATABASE_URL=f"sqlite:///{not_a_database}")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result = run_component(
+        module, tmp_path, HIREFLOW_DATABASE_URL=f"sqlite:///{not_a_database}", TMPDIR=str(temporary)
+    )
     assert result.returncode == 1  # not the code for bad settings: the pool tries again
+    assert not list(temporary.iterdir())  # the webapp's metrics folder is gone with it
     assert (
         f"not started: the domain database sqlite:///{not_a_database} cannot be used: file is not a database"
         in result.stderr

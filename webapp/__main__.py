@@ -157,6 +157,7 @@ def main() -> None:
         check_database_before_forking(env)
         load_demo_data_before_forking(env)
     except DatabaseUnavailable as exc:
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # gunicorn's on_exit never runs now
         # Exit code 1, not 2: a database server that is down may be up at the next start.
         print(f"webapp not started: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
