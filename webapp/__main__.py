@@ -22,7 +22,7 @@ from gunicorn.app.base import BaseApplication
 from hireflow.camunda_connection import ConnectionSettingsError
 from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
-from hireflow.store import DatabaseUnavailable
+from hireflow.store import Database, DatabaseUnavailable
 from job_workers.services import check_settings as check_adapter_settings
 from webapp.config import settings_from_environment
 from webapp.gunicorn_worker import ProblemDetailsWorker
@@ -83,8 +83,6 @@ def forget_worker(server, worker) -> None:
 def check_database_before_forking(env) -> None:
     """Connect to the domain database once, in the master: ``DatabaseUnavailable`` if it
     cannot be used. Otherwise each worker process would fail to boot with a traceback."""
-    from hireflow.store import Database
-
     db = Database(env.get("HIREFLOW_DATABASE_URL"))
     try:
         db.check_reachable()
@@ -95,7 +93,6 @@ def check_database_before_forking(env) -> None:
 def load_demo_data_before_forking(env) -> None:
     """Load the demo data once, in the master, so N worker processes neither race nor log it N times."""
     from hireflow.seed import load_demo_data
-    from hireflow.store import Database
     from webapp.config import settings_from_environment
 
     if not settings_from_environment(env)["DEMO_DATA"]:
