@@ -753,6 +753,24 @@ def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path, damage)
     assert state_file.read_bytes() == bytes(damaged)  # left as it was, for a person to look at
 
 
+@pytest.mark.engine
+def test_an_engine_refuses_a_damaged_clock_file_in_one_line(tmp_path):
+    # It hung until make run gave up after 120 s: the exception ended the launcher's main
+    # thread, and the engine's own threads kept the process alive.
+    state_file = tmp_path / "engine-state.log"
+    Path(f"{state_file}.clock").write_text("garbage")
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file)
+    with pytest.raises(EngineRefused, match=r"engine-state\.log\.clock is damaged"):
+        engine.start(timeout=60)
+
+
+@pytest.mark.engine
+def test_an_engine_that_fails_while_starting_ends_instead_of_hanging(tmp_path):
+    engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=tmp_path)
+    with pytest.raises(RuntimeError, match=r"exited \(1\)"):  # a folder is no log file
+        engine.start(timeout=60)
+
+
 def test_ports_chosen_together_are_all_different_and_free():
     for _ in range(50):  # the kernel hands out a just-closed port again, now and then
         ports = free_ports(6)

@@ -219,7 +219,19 @@ public class HireflowEmbeddedEngine {
     this.clock = (ActorClock) clockField.get(engine);
   }
 
-  public static void main(String[] args) throws Exception {
+  public static void main(String[] args) {
+    try {
+      run(args);
+    } catch (Throwable failed) {
+      // The engine's threads run already and would keep this process alive, and its caller
+      // would wait for a health check that never answers (120 s for make run): stop it.
+      failed.printStackTrace();
+      System.err.flush();
+      Runtime.getRuntime().halt(1);
+    }
+  }
+
+  private static void run(String[] args) throws Exception {
     int grpcPort = Integer.parseInt(args[0]);
     int controlPort = Integer.parseInt(args[1]);
     ZeebeTestEngine engine = EngineFactory.create(freePort());
@@ -231,6 +243,7 @@ public class HireflowEmbeddedEngine {
         System.out.println(
             "Engine log " + durableLog.file + ": read back " + entries + " entries, up to position "
                 + durableLog.lastPosition);
+        durableLog.restoreClock(engine);
       } catch (IllegalStateException refused) {
         // The engine's threads run already and would keep this process alive: exit.
         System.out.println("Refused to start: " + refused.getMessage());
@@ -243,9 +256,6 @@ public class HireflowEmbeddedEngine {
     }
     UndeliveredJobs undelivered = new UndeliveredJobs();
     answerOnlyLiveRequests(engine, undelivered);
-    if (durableLog != null) {
-      durableLog.restoreClock(engine);
-    }
     // After the log's file is locked: another engine on the same file uses its state directory.
     Path stateDirectory = stateDirectory(durableLog == null ? null : durableLog.file);
     useRocksDbState(engine, stateDirectory);
@@ -696,7 +706,13 @@ public class HireflowEmbeddedEngine {
     /** Move a new engine's clock as far ahead as the last one's was moved. */
     void restoreClock(ZeebeTestEngine engine) throws IOException {
       if (Files.exists(clockFile)) {
-        clockOffset = Long.parseLong(Files.readString(clockFile).trim());
+        try {
+          clockOffset = Long.parseLong(Files.readString(clockFile).trim());
+        } catch (NumberFormatException damaged) {
+          throw new IllegalStateException(
+              clockFile + " is damaged (it holds how many milliseconds tests moved the engine's"
+                  + " clock ahead); delete it to keep the clock as it is");
+        }
         engine.increaseTime(Duration.ofMillis(clockOffset));
       }
     }
