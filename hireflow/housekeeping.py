@@ -88,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
     args = parser.parse_args(argv)
-    db = Database()  # HIREFLOW_DATABASE_URL, as the webapp and workers read it
+    try:
+        db = Database()  # HIREFLOW_DATABASE_URL, as the webapp and workers read it
+    except SettingError as exc:
+        log.error("%s", exc)
+        return 2
     try:
         db.check_reachable()
         pruned = prune(db, timedelta(days=args.older_than_days), dry_run=args.dry_run)

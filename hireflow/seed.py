@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.credits import CreditsLedger
+from hireflow.settings import SettingError
 from hireflow.store import Database, DatabaseUnavailable, Employer, Interviewer, JobPosting
 
 DEMO_POSTINGS = [
@@ -145,7 +146,11 @@ def _upsert_rows(db: Database) -> SeedReport:
 
 
 def main() -> int:
-    db = Database()
+    try:
+        db = Database()
+    except SettingError as exc:
+        print(f"Demo data not loaded: {exc}", file=sys.stderr)
+        return 2
     try:
         db.create_schema()
     except DatabaseUnavailable as exc:

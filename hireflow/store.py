@@ -32,11 +32,12 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker, validates
 
 from hireflow.paths import data_root
+from hireflow.settings import SettingError
 from hireflow.skills import canonical_skill
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,37 @@ def default_database_url() -> str:
     """SQLite in the local data folder, unless ``HIREFLOW_DATABASE_URL`` names another database."""
     configured = os.environ.get("HIREFLOW_DATABASE_URL")
     if configured:
-        return configured
+        return checked_database_url(configured)
     data_root().mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{data_root() / 'hireflow.sqlite3'}"
+
+
+# What hireflow keeps its data in, and a URL for each.
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+DATABASE_URL_FORMS = "sqlite:///<file> or postgresql+psycopg://<user>:<password>@<host>:5432/<database>"
+
+
+def checked_database_url(text: str, setting: str = "HIREFLOW_DATABASE_URL") -> str:
+    """``text``, if it is a SQLite or PostgreSQL URL whose driver is installed; else a
+    ``SettingError``. The message leaves the URL out: it may hold a password."""
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError) as exc:
+        expected = f"expected {DATABASE_URL_FORMS}"
+        raise SettingError(f"{setting} is not a database URL ({exc}); {expected}") from None
+    if url.get_backend_name() not in SUPPORTED_DATABASES:
+        raise SettingError(
+            f"{setting} names a {url.get_backend_name()} database; hireflow keeps its data in "
+            f"SQLite or PostgreSQL: {DATABASE_URL_FORMS}"
+        )
+    try:
+        url.get_dialect().import_dbapi()
+    except ImportError:
+        raise SettingError(
+            f"{setting} asks for the {url.get_driver_name()} driver, which is not installed; "
+            f"hireflow reaches PostgreSQL through psycopg: {DATABASE_URL_FORMS}"
+        ) from None
+    return text
 
 
 def utcnow() -> datetime:

@@ -17,7 +17,7 @@ from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
 from hireflow.settings import decimal_number, whole_number
 from hireflow.signed_links import CardLinks, PaymentLinks, SlotLinks, WithdrawalLinks
-from hireflow.store import Database
+from hireflow.store import Database, checked_database_url
 
 
 @dataclass
@@ -96,6 +96,8 @@ def check_settings(env=os.environ) -> None:
     """
     intake_limits_from_environment(env)
     mail_activity_lag(env)
+    if env.get("HIREFLOW_DATABASE_URL"):
+        checked_database_url(env["HIREFLOW_DATABASE_URL"])
 
 
 def services_from_environment(

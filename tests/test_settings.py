@@ -16,6 +16,7 @@ from hireflow.engine.embedded import free_port
 from hireflow.engine.process import start_timeout
 from hireflow.run import check_component_settings, component_environment
 from hireflow.settings import SettingError, decimal_number, log_level, switch, whole_number
+from hireflow.store import checked_database_url
 from webapp.config import settings_from_environment
 
 
@@ -198,3 +199,29 @@ def test_a_database_servers_password_stays_out_of_the_message(tmp_path):
         in result.stderr
     )
     assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("not a url", "HIREFLOW_DATABASE_URL is not a database URL"),
+        ("postgresql://hireflow:s3cret-pw@db:port/hireflow", "HIREFLOW_DATABASE_URL is not a database URL"),
+        ("mysql://hireflow:s3cret-pw@db/hireflow", "HIREFLOW_DATABASE_URL names a mysql database"),
+        ("postgresql+pg8000://hireflow:s3cret-pw@db/hireflow", "asks for the pg8000 driver"),
+    ],
+)
+def test_a_database_url_hireflow_cannot_use_is_a_bad_setting(url, said):
+    with pytest.raises(SettingError, match=said) as refused:
+        checked_database_url(url)
+    assert "s3cret-pw" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("module", "code"), [("webapp", 2), ("job_workers.worker", 78), ("hireflow.seed", 2)]
+)
+def test_a_database_url_hireflow_cannot_use_stops_each_program_in_one_line(module, code, tmp_path):
+    # It was a traceback from SQLAlchemy (or from the missing MySQL driver) in each process.
+    result = run_component(module, tmp_path, HIREFLOW_DATABASE_URL="mysql://hireflow:s3cret-pw@db/hireflow")
+    assert result.returncode == code  # a bad setting: the pool stops instead of restarting
+    assert "names a mysql database" in result.stderr
+    assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr
