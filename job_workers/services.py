@@ -90,7 +90,8 @@ def mail_activity_lag(env=os.environ) -> float:
 
 
 def check_settings(env=os.environ) -> None:
-    """Read every adapter setting that must be a number; ``SettingError`` names a bad one.
+    """Read every adapter setting that can be refused (the numbers, the database URL);
+    ``SettingError`` names a bad one.
 
     For a launcher, before it starts processes that would each fail on it.
     """
