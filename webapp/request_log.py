@@ -26,9 +26,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # Route parameters that are secrets; the logged path shows their name instead.
 SECRET_ROUTE_PARAMETERS = ("token",)
-# A signed link's token in a path that matched no route: a slash doubled or added (a 308 or
-# a 404), or a request gunicorn refused before the app saw it. ``tests/test_webapp_request_log.py``
-# holds it to the app's routes.
+# A signed link's token in a path, by the routes that take one. Matched on the path, not the
+# route: a link with a slash doubled or added matches no route (a 308 or a 404), and gunicorn
+# refuses some requests before the app sees them. ``tests/test_webapp_request_log.py``
+# holds it to every route with a parameter of SECRET_ROUTE_PARAMETERS.
 TOKEN_IN_PATH = re.compile(
     r"^(/+(?:applications/+withdrawal|interviews/+slot|unlocks/+card|unlocks/+payment)/+)[^/]+"
 )
@@ -52,12 +53,7 @@ def current_request_id() -> str | None:
 
 def loggable_path() -> str:
     """The request's path with its secrets (a signed link's token) replaced by their names."""
-    path = request.path
-    for name in SECRET_ROUTE_PARAMETERS:
-        value = (request.view_args or {}).get(name)
-        if value:
-            path = path.replace(str(value), f"<{name}>")
-    return without_tokens(path)
+    return without_tokens(request.path)
 
 
 def without_tokens(path: str) -> str:
