@@ -746,10 +746,13 @@ def test_an_engine_refuses_a_state_file_damaged_before_its_end(tmp_path, damage)
     at = damage(damaged)
     state_file.write_bytes(bytes(damaged))
 
-    with pytest.raises(
-        EngineRefused, match=f"refused to start: .* is damaged at byte {at if at >= 0 else ''}"
-    ):
-        engine.start()
+    try:
+        with pytest.raises(
+            EngineRefused, match=f"refused to start: .* is damaged at byte {at if at >= 0 else ''}"
+        ):
+            engine.start()
+    finally:
+        engine.stop()  # one that started on the damaged file after all is not left running
     assert state_file.read_bytes() == bytes(damaged)  # left as it was, for a person to look at
 
 
@@ -760,15 +763,21 @@ def test_an_engine_refuses_a_damaged_clock_file_in_one_line(tmp_path):
     state_file = tmp_path / "engine-state.log"
     Path(f"{state_file}.clock").write_text("garbage")
     engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=state_file)
-    with pytest.raises(EngineRefused, match=r"engine-state\.log\.clock is damaged"):
-        engine.start(timeout=60)
+    try:
+        with pytest.raises(EngineRefused, match=r"engine-state\.log\.clock is damaged"):
+            engine.start(timeout=60)
+    finally:
+        engine.stop()
 
 
 @pytest.mark.engine
 def test_an_engine_that_fails_while_starting_ends_instead_of_hanging(tmp_path):
     engine = EmbeddedEngine(fetch_embedded(), find_java(), tmp_path / "engine.log", state_file=tmp_path)
-    with pytest.raises(RuntimeError, match=r"exited \(1\)"):  # a folder is no log file
-        engine.start(timeout=60)
+    try:
+        with pytest.raises(RuntimeError, match=r"exited \(1\)"):  # a folder is no log file
+            engine.start(timeout=60)
+    finally:
+        engine.stop()
 
 
 def test_ports_chosen_together_are_all_different_and_free():
