@@ -22,9 +22,10 @@ class NestedTooDeeply(ValueError):
 
 
 def _whole_number(digits: str) -> int:
-    longest = sys.get_int_max_str_digits() or len(digits)  # 0: no limit
-    if len(digits.lstrip("-")) > longest:
-        raise ValueError(f"a number of {len(digits.lstrip('-')):,} digits (at most {longest:,} are read)")
+    count = len(digits.lstrip("-"))
+    longest = sys.get_int_max_str_digits() or count  # 0: no limit
+    if count > longest:
+        raise ValueError(f"a number of {count:,} digits (at most {longest:,} are read)")
     return int(digits)
 
 
