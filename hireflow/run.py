@@ -40,6 +40,7 @@ from hireflow.engine.embedded import (
     fetch_embedded,
 )
 from hireflow.engine.process import start_timeout
+from hireflow.lifetime import child_environment
 from hireflow.paths import PROJECT_ROOT, data_root
 from hireflow.sandboxes.payment_webhooks import WebhookSettings
 from hireflow.settings import SettingError, whole_number
@@ -230,7 +231,11 @@ def run_components(
     env = component_environment(extra_env)
     if refuse_busy_ports(env, [name for name, _ in available]):
         return 2
-    children = {name: subprocess.Popen([sys.executable, "-m", module], env=env) for name, module in available}
+    # Each ends with this process, even if it is SIGKILLed (hireflow.lifetime).
+    children = {
+        name: subprocess.Popen([sys.executable, "-m", module], env=child_environment(env))
+        for name, module in available
+    }
     web = f"http://{env.get('HIREFLOW_WEB_HOST', '127.0.0.1')}:{env.get('HIREFLOW_WEB_PORT', '5000')}"
     banner = [
         f"Running {', '.join(children)}. Ctrl-C stops them.",

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
+from hireflow.lifetime import end_with_parent
 from hireflow.logs import configure_logging
 from hireflow.paths import data_root
 from hireflow.serving import serve_in_thread
@@ -82,6 +83,7 @@ def _arguments() -> argparse.Namespace:
 
 def main(worker_module: str = WORKER_MODULE) -> None:
     """Run the pool; ``worker_module`` is what each process runs (``bench/`` passes its own)."""
+    end_with_parent("worker pool")
     try:
         # Checked once here: a bad setting stops the pool with one clear message instead of
         # every worker process failing in a restart loop. The worker processes check their

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hireflow.backoff import Backoff
+from hireflow.lifetime import child_environment
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +111,13 @@ class Supervisor:
     def _spawn(self, slot: Slot) -> None:
         beat = self.heartbeat_file(slot)
         beat.touch()  # counts from now, so a slow start is not taken for a stall
-        env = self.env
+        # The process ends with this one, even if this one is SIGKILLed (hireflow.lifetime).
+        env = child_environment(self.env)
         temp_dir = self.temp_dir(slot)
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)  # what the slot's last process left
             temp_dir.mkdir(parents=True)
-            env = {**self.env, "TMPDIR": str(temp_dir)}
+            env["TMPDIR"] = str(temp_dir)
         slot.process = subprocess.Popen(self.command(slot.name, beat), env=env)
         slot.started_at = time.monotonic()
         log.info("started %s (pid %d)", slot.name, slot.process.pid)

@@ -19,6 +19,7 @@ from pyzeebe import ZeebeTaskRouter, ZeebeWorker
 
 from hireflow.camunda_connection import ConnectionSettings, grpc_channel
 from hireflow.constants import ITEM_KEY_VARIABLE
+from hireflow.lifetime import end_with_parent
 from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
 from hireflow.store import DatabaseUnavailable
@@ -209,6 +210,7 @@ def main(router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS) -> None:
     parser.add_argument("--heartbeat-file", type=Path)
     parser.add_argument("--held-jobs-file", type=Path)
     args = parser.parse_args()
+    end_with_parent(args.name)
     try:
         configure_logging(args.name)
         settings = WorkerSettings.from_environment(

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -766,6 +769,54 @@ def test_an_engine_refuses_a_damaged_clock_file_in_one_line(tmp_path):
     try:
         with pytest.raises(EngineRefused, match=r"engine-state\.log\.clock is damaged"):
             engine.start(timeout=60)
+    finally:
+        engine.stop()
+
+
+# Starts an engine, prints its pid, and waits to be killed, as a `make run` would.
+START_ENGINE_AND_WAIT = """
+import sys, time
+from pathlib import Path
+from hireflow.engine import find_java
+from hireflow.engine.embedded import EmbeddedEngine, fetch_embedded
+folder = Path(sys.argv[1])
+engine = EmbeddedEngine(fetch_embedded(), find_java(), folder / "engine.log", state_file=folder / "state.log")
+print(engine.start().pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.engine
+def test_an_engine_whose_starter_is_killed_with_sigkill_stops_and_frees_its_log(tmp_path):
+    # Before, it ran on with its ports and its log's lock: the next make run was refused.
+    starter = subprocess.Popen(
+        [sys.executable, "-c", START_ENGINE_AND_WAIT, str(tmp_path)],
+        cwd=Path(__file__).parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        engine_pid = int(starter.stdout.readline())
+    finally:
+        starter.kill()
+        starter.wait()
+    deadline = time.monotonic() + 30
+    while (
+        Path(f"/proc/{engine_pid}").exists()
+        and Path(f"/proc/{engine_pid}/stat").read_text().split()[2] != "Z"
+    ):
+        if time.monotonic() > deadline:
+            os.kill(engine_pid, signal.SIGKILL)
+            pytest.fail("the engine still ran 30 s after the process that started it was killed")
+        time.sleep(0.2)
+    log = (tmp_path / "engine.log").read_text()
+    assert "The process that started the engine" in log and "has ended: stopping" in log
+    # Stopped as on SIGTERM: the next engine takes the log over and replays it.
+    engine = EmbeddedEngine(
+        fetch_embedded(), find_java(), tmp_path / "next.log", state_file=tmp_path / "state.log"
+    )
+    try:
+        engine.start()
     finally:
         engine.stop()
 

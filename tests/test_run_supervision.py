@@ -80,6 +80,23 @@ def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
     assert not [pid for pid in children if is_running(pid)]
 
 
+def test_a_make_run_killed_with_sigkill_leaves_no_component_running(tmp_path):
+    # Before, they ran on, holding their ports: the next make run refused to start.
+    supervisor = start_supervisor(tmp_path, "first=tests.stand_in.runs", "second=tests.stand_in.runs")
+    children = wait_for_pids(tmp_path, 2)
+
+    supervisor.kill()
+    supervisor.communicate(timeout=30)
+
+    deadline = time.monotonic() + 15
+    while running := [pid for pid in children if is_running(pid)]:
+        if time.monotonic() > deadline:
+            for pid in running:
+                os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"{running} still ran 15 s after make run was killed")
+        time.sleep(0.1)
+
+
 def test_a_component_that_ends_stops_the_others_and_fails_the_run(tmp_path):
     supervisor = start_supervisor(
         tmp_path, "worker pool=tests.stand_in.crashes", "webapp=tests.stand_in.runs"

@@ -177,6 +177,55 @@ def test_health_and_metrics_are_served_over_http(make_supervisor):
         server.shutdown()
 
 
+# A pool of two that prints its workers' pids; each worker asks to end with the pool, as the
+# real worker process does first thing.
+POOL_OF_TWO = """
+import sys, threading
+from pathlib import Path
+from job_workers.supervisor import Supervisor
+worker = "from hireflow.lifetime import end_with_parent\\nend_with_parent('w')\\n" + sys.argv[2]
+pool = Supervisor(size=2, command=lambda name, beat: [sys.executable, "-c", worker, str(beat)],
+                  state_dir=Path(sys.argv[1]))
+pool.start()
+print(*(slot.process.pid for slot in pool.slots), flush=True)
+pool.run_until(threading.Event())
+"""
+
+
+def test_a_pool_killed_with_sigkill_leaves_no_worker_running(tmp_path):
+    # Each worker would go on taking jobs, with nobody to stop or restart it.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env.pop("HIREFLOW_PARENT_PID", None)
+    pool = subprocess.Popen(
+        [sys.executable, "-c", POOL_OF_TWO, str(tmp_path), BEATING],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        workers = [int(pid) for pid in pool.stdout.readline().split()]
+        started = time.time()
+        beats = list(tmp_path.glob("*.heartbeat"))
+        # A beat after their start: they run, and asked to end with the pool first.
+        wait_until(lambda: all(b.stat().st_mtime > started for b in beats), what="both workers to beat")
+    finally:
+        pool.kill()
+        pool.wait()
+
+    def ended(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    try:
+        wait_until(lambda: all(ended(pid) for pid in workers), timeout=15, what="the workers to end")
+    finally:
+        for pid in workers:
+            if not ended(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_the_real_worker_process_beats_and_stops_cleanly_on_sigterm(tmp_path):
     beat = tmp_path / "worker.heartbeat"
     env = {

@@ -20,6 +20,7 @@ import tempfile
 from gunicorn.app.base import BaseApplication
 
 from hireflow.camunda_connection import ConnectionSettingsError
+from hireflow.lifetime import end_with_parent
 from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database, DatabaseUnavailable
@@ -132,6 +133,7 @@ def check_app_settings(env) -> None:
 
 
 def main() -> None:
+    end_with_parent("webapp")
     env = os.environ
     try:
         # gunicorn's lines too (GunicornLogger), so the whole output is one format.

@@ -347,6 +347,9 @@ class EmbeddedEngine:
             f"-Xmx{self.heap}",
             "-XX:+ExitOnOutOfMemoryError",
             "-Dfile.encoding=UTF-8",
+            # The engine stops when this process ends, even by SIGKILL: it would otherwise hold
+            # its ports and its log, and the next start would be refused.
+            f"-Dhireflow.parentPid={os.getpid()}",
             # The engine's own warnings and errors (slf4j-simple), timestamped, in the log file.
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",

@@ -27,6 +27,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 
 from hireflow.flask_json import use_bounded_json
+from hireflow.lifetime import end_with_parent
 from hireflow.sandboxes.faults import FaultInjector
 from hireflow.serving import bearer_matches, run_sandbox_cli
 
@@ -292,6 +293,7 @@ def create_mail_capture(
 
 
 def main() -> None:
+    end_with_parent("mail capture")
     run_sandbox_cli(
         create_mail_capture,
         description="Run the local SendGrid-compatible mail capture.",

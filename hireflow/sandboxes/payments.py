@@ -64,6 +64,7 @@ from flask import Flask, Response, jsonify, redirect, request
 from markupsafe import escape
 
 from hireflow.flask_json import use_bounded_json
+from hireflow.lifetime import end_with_parent
 from hireflow.sandboxes.faults import FaultInjector
 from hireflow.sandboxes.payment_webhooks import (
     PAYMENT_FAILED,
@@ -1022,6 +1023,7 @@ def create_payment_sandbox(
 
 
 def main() -> None:
+    end_with_parent("payment sandbox")
     try:
         webhooks = WebhookSettings.from_environment()
     except SettingError as exc:

@@ -231,7 +231,54 @@ public class HireflowEmbeddedEngine {
     }
   }
 
+  /**
+   * Stops this engine (as on SIGTERM) when the process in {@code hireflow.parentPid} ends,
+   * even by SIGKILL: otherwise it would go on holding its ports and its log's lock, and the
+   * next {@code make run} would refuse to start. False if that process has ended already.
+   */
+  static boolean stopsWithParent() {
+    String property = System.getProperty("hireflow.parentPid");
+    if (property == null) {
+      return true;
+    }
+    long parentPid = Long.parseLong(property);
+    if (parentPid(-1) != parentPid) {
+      System.out.println(
+          "Not started: the process that started the engine (pid " + parentPid + ") has ended");
+      return false;
+    }
+    // Linux gives an orphan to another parent (init, or a subreaper) the moment its parent
+    // ends, zombie or not: so a changed parent pid is the sign, and a stranger that gets the
+    // old pid later cannot keep this engine alive.
+    Thread watch =
+        new Thread(
+            () -> {
+              while (parentPid(parentPid) == parentPid) {
+                try {
+                  Thread.sleep(500);
+                } catch (InterruptedException stopped) {
+                  return;
+                }
+              }
+              System.out.println(
+                  "The process that started the engine (pid " + parentPid + ") has ended: stopping");
+              System.exit(0);
+            },
+            "parent-watch");
+    watch.setDaemon(true);
+    watch.start();
+    return true;
+  }
+
+  /** This process's parent's pid, or {@code otherwise} if it cannot be read. */
+  static long parentPid(long otherwise) {
+    return ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(otherwise);
+  }
+
   private static void run(String[] args) throws Exception {
+    if (!stopsWithParent()) {
+      return;
+    }
     int grpcPort = Integer.parseInt(args[0]);
     int controlPort = Integer.parseInt(args[1]);
     ZeebeTestEngine engine = EngineFactory.create(freePort());

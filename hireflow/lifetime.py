@@ -1,0 +1,57 @@
+"""A component ends with the process that started it, even when that one is SIGKILLed.
+
+``make run`` starts the components, and the pool's supervisor its worker processes. Both
+stop them on Ctrl-C or SIGTERM. But a launcher killed outright (``kill -9``, the OOM
+killer) can do nothing, and its components would keep running: holding their ports, so
+the next ``make run`` refuses to start, and taking jobs nobody watches.
+
+So a launcher puts its pid in ``HIREFLOW_PARENT_PID`` (``child_environment``), and the
+component's ``main`` calls ``end_with_parent`` first thing. It asks Linux for SIGTERM when
+its parent ends (``PR_SET_PDEATHSIG``), and SIGTERM stops it as usual: running jobs
+finish, servers close. A component started in any other way (a container, a shell) has no
+such variable and is not affected.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Mapping
+
+PARENT_PID_VARIABLE = "HIREFLOW_PARENT_PID"
+# From <linux/prctl.h>.
+PR_SET_PDEATHSIG = 1
+
+
+def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for a child that is to end with this process (see ``end_with_parent``)."""
+    return {**env, PARENT_PID_VARIABLE: str(os.getpid())}
+
+
+def end_with_parent(name: str, env: Mapping[str, str] = os.environ) -> None:
+    """Get SIGTERM when the process in ``HIREFLOW_PARENT_PID`` ends; exit if it has already.
+
+    Call it first in a component's ``main``, before anything starts that would have to be
+    stopped. Without the variable, or off Linux, it does nothing. Linux sends the signal
+    when the thread that started this process ends: the launchers start their children
+    from their main thread, which lives as long as they do.
+    """
+    value = env.get(PARENT_PID_VARIABLE, "")
+    if not value.isdigit() or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        error = ctypes.get_errno()
+        print(f"{name}: cannot ask to end with its parent: {os.strerror(error)}", file=sys.stderr, flush=True)
+        return
+    # Asked after the request above, so a parent that ends in between is not missed: this
+    # process then belongs to another (init, or a subreaper), and no signal will come.
+    if os.getppid() != int(value):
+        print(
+            f"{name} not started: the process that started it (pid {value}) has ended",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(0)
