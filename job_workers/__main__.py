@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from hireflow.logs import configure_logging
 from hireflow.paths import data_root
 from hireflow.serving import serve_in_thread
 from hireflow.settings import SettingError, whole_number
+from hireflow.temp_dirs import owned_temp_dir
 from job_workers.supervisor import Supervisor, create_status_app
 
 log = logging.getLogger("job_workers")
@@ -103,8 +103,9 @@ def main(worker_module: str = WORKER_MODULE) -> None:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
     # In the system's temporary directory, not the state directory: a short path, since the
-    # workers' multiprocessing sockets go below it (see supervisor.LONGEST_TEMP_DIR).
-    temp_root = Path(tempfile.mkdtemp(prefix="hireflow-pool-"))
+    # workers' multiprocessing sockets go below it (see supervisor.LONGEST_TEMP_DIR). Named
+    # by this pid: what a SIGKILLed pool left there goes when the next one starts.
+    temp_root = owned_temp_dir("pool")
     supervisor = Supervisor(
         size=args.processes,
         command=lambda name, heartbeat: worker_command(name, heartbeat, worker_module),

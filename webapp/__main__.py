@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import sys
-import tempfile
 
 from gunicorn.app.base import BaseApplication
 
@@ -24,6 +23,7 @@ from hireflow.lifetime import end_with_parent
 from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database, DatabaseUnavailable
+from hireflow.temp_dirs import owned_temp_dir
 from job_workers.services import check_settings as check_adapter_settings
 from webapp.config import settings_from_environment
 from webapp.gunicorn_worker import ProblemDetailsWorker
@@ -147,7 +147,8 @@ def main() -> None:
     # one, then write their metrics to files the master sums. Counters start at zero.
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before its multiprocess mode was chosen")
-    metrics_dir = tempfile.mkdtemp(prefix="hireflow-webapp-metrics-")
+    # Named by this pid: what a SIGKILLed webapp left there goes when the next one starts.
+    metrics_dir = str(owned_temp_dir("webapp-metrics"))
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     env.setdefault("HIREFLOW_WEB_METRICS_PORT", "9465")
     # One secret for every worker process: a CSRF token signed by one must verify in another.
