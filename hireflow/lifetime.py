@@ -26,7 +26,11 @@ PR_SET_PDEATHSIG = 1
 
 
 def child_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` for a child that is to end with this process (see ``end_with_parent``)."""
+    """``env`` for a child that is to end with this process (see ``end_with_parent``).
+
+    Start the child from the main thread: Linux signals it when the thread that started it
+    ends, which for any other thread may be long before this process does.
+    """
     return {**env, PARENT_PID_VARIABLE: str(os.getpid())}
 
 
