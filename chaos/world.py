@@ -37,6 +37,7 @@ from hireflow.engine.embedded import (
 )
 from hireflow.engine.process import engine_pid
 from hireflow.engine.profiles import CAMUNDA_DEPLOY_DIR
+from hireflow.lifetime import child_environment
 from hireflow.run import model_files
 from hireflow.store import BusinessRecord, Database
 
@@ -82,9 +83,13 @@ class Component:
     process: subprocess.Popen | None = None
 
     def start(self) -> Component:
+        """Start it and wait until it is healthy. Call it from the main thread: the process
+        ends with the chaos run, even a SIGKILLed one (``hireflow.lifetime``)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                self.command, env=child_environment(self.env), stdout=log, stderr=subprocess.STDOUT
+            )
         wait_healthy(self.health_url, self.process, self.log_path)
         return self
 

@@ -40,6 +40,7 @@ from hireflow.engine.embedded import (
 )
 from hireflow.engine.process import engine_pid
 from hireflow.engine.profiles import camunda_version
+from hireflow.lifetime import child_environment
 from hireflow.paths import PROJECT_ROOT
 from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.sandboxes.payments import PaymentLedger, create_payment_sandbox
@@ -386,8 +387,9 @@ def live_webapp(process_engine: ProcessEngine, local_world: LocalWorld, deployed
     }
     log_path = tmp_path_factory.mktemp("webapp") / "webapp.log"
     with open(log_path, "wb") as log:
+        # It ends with the test run, even a SIGKILLed one (hireflow.lifetime).
         process = subprocess.Popen(
-            [sys.executable, "-m", "webapp"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "webapp"], env=child_environment(env), stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
