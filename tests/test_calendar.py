@@ -17,8 +17,10 @@ HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-def calendar(tmp_path) -> StoreCalendar:
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def calendar(store_url) -> StoreCalendar:
+    # On SQLite and on PostgreSQL: a double booking is refused by a unique constraint, and
+    # PostgreSQL's concurrent inserts meet it differently (one waits for the other's commit).
+    db = Database(store_url)
     db.create_schema()
     return StoreCalendar(db)
 

@@ -29,8 +29,8 @@ def capture(tmp_path, serve):
 
 
 @pytest.fixture
-def tasks(tmp_path, capture) -> InterviewSchedulingTasks:
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def tasks(store_url, capture) -> InterviewSchedulingTasks:
+    db = Database(store_url)
     db.create_schema()
     services = Services(
         files=None,

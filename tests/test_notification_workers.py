@@ -37,8 +37,8 @@ def capture(tmp_path, serve):
 
 
 @pytest.fixture
-def services(tmp_path, capture) -> Services:
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def services(tmp_path, capture, store_url) -> Services:
+    db = Database(store_url)
     db.create_schema()
     mailer = SendGridMailer(
         "SG.key", sender="no-reply@hireflow.example", outbox=EmailOutbox(db), host=capture.url

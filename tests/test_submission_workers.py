@@ -12,8 +12,8 @@ from tests.jobs import make_job
 
 
 @pytest.fixture
-def tasks(tmp_path) -> ResumeSubmissionTasks:
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def tasks(store_url) -> ResumeSubmissionTasks:
+    db = Database(store_url)
     db.create_schema()
     with db.sessions.begin() as session:
         session.add(

@@ -23,8 +23,8 @@ def sandbox(tmp_path, serve):
 
 
 @pytest.fixture
-def tasks(tmp_path, sandbox) -> ResumeUnlockTasks:
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def tasks(store_url, sandbox) -> ResumeUnlockTasks:
+    db = Database(store_url)
     db.create_schema()
     return ResumeUnlockTasks(
         Services(files=None, db=db, payments=StripeStylePaymentGateway(sandbox.url, API_KEY))

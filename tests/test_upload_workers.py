@@ -17,8 +17,8 @@ from tests.resume_samples import docx_resume, docx_zip_bomb, pdf_resume
 
 
 @pytest.fixture
-def services(tmp_path) -> Services:
-    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+def services(tmp_path, store_url) -> Services:
+    db = Database(store_url)
     db.create_schema()
     return Services(files=LocalFileStore(tmp_path / "files"), db=db)
 

@@ -16,8 +16,8 @@ from webapp.engine import EngineUnavailable, ProcessGateway, RequestInProgress
 
 
 @pytest.fixture
-def claims(tmp_path) -> RequestClaims:
-    db = Database(f"sqlite:///{tmp_path / 'claims.sqlite3'}")
+def claims(store_url) -> RequestClaims:
+    db = Database(store_url)
     db.create_schema()
     return RequestClaims(db)
 
