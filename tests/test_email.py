@@ -27,6 +27,7 @@ from hireflow.adapters.email import (
 from hireflow.errors import RetryLater
 from hireflow.sandboxes.mail_capture import SCHEMA, create_mail_capture
 from hireflow.store import Database, EmailOutboxEntry, utcnow
+from tests.concurrency import race
 from tests.engine_helpers import unique_key
 
 API_KEY = "SG.for-tests"
@@ -81,6 +82,23 @@ def test_a_dedupe_key_suppresses_a_second_send(capture, outbox):
     first = mailer(capture, outbox).send(message)
     second = mailer(capture, outbox).send(message)
     assert (first, second) == (SendOutcome.SENT, SendOutcome.ALREADY_SENT)
+    assert len(captured(capture)) == 1
+
+
+def test_of_the_same_mail_sent_by_many_workers_at_once_one_goes_out(capture, outbox):
+    # A job delivered again while its first delivery still runs (its timeout passed).
+    message = resume_received()
+
+    def send(_):
+        try:
+            return mailer(capture, outbox).send(message).name
+        except EmailSendInProgress:
+            return "waits"
+
+    outcomes = race(send, [str(n) for n in range(8)])
+
+    assert outcomes.count("SENT") == 1, outcomes
+    assert set(outcomes) <= {"SENT", "ALREADY_SENT", "waits"}, outcomes
     assert len(captured(capture)) == 1
 
 

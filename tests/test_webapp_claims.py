@@ -1,4 +1,4 @@
-"""Once-only request claims: the second request finds the first (unit tests on SQLite)."""
+"""Once-only request claims: the second request finds the first (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 from hireflow.store import Database, RequestClaim, utcnow
+from tests.concurrency import race
 from webapp.claims import STALE_AFTER, RequestClaims, stale_after_for
 from webapp.engine import EngineUnavailable, ProcessGateway, RequestInProgress
 
@@ -44,6 +45,30 @@ def test_a_reused_key_with_other_content_is_reported(claims):
 def test_a_released_claim_lets_the_retry_act(claims):
     claims.release(claims.claim("message:m", "id-1", {}))
     assert claims.claim("message:m", "id-1", {}).acquired
+
+
+def test_of_the_same_request_sent_many_times_at_once_exactly_one_acts(claims):
+    # A double-clicked button, or a client retrying before its first try was answered: on
+    # PostgreSQL each insert waits for the one before it to commit, then meets its key.
+    def claim(_):
+        return "acts" if claims.claim("start:p", "raced", {"a": 1}).acquired else "is told"
+
+    assert sorted(race(claim, [str(n) for n in range(8)])) == ["acts"] + ["is told"] * 7
+
+
+def test_of_retries_taking_over_a_stale_claim_at_once_exactly_one_does(claims):
+    claims.claim("start:p", "stale", {})
+    with claims.db.sessions.begin() as session:  # as if the first attempt hung long ago
+        session.execute(
+            update(RequestClaim)
+            .where(RequestClaim.key == "stale")
+            .values(claimed_at=utcnow() - STALE_AFTER - timedelta(seconds=1))
+        )
+
+    def take_over(_):
+        return "takes over" if claims.claim("start:p", "stale", {}).acquired else "is told"
+
+    assert sorted(race(take_over, [str(n) for n in range(8)])) == ["is told"] * 7 + ["takes over"]
 
 
 def test_a_stale_pending_claim_is_taken_over_once(claims):
