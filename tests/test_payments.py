@@ -19,6 +19,7 @@ from hireflow.adapters.payments import (
 )
 from hireflow.backoff import Backoff
 from hireflow.sandboxes.payments import DECLINE_CODES, create_payment_sandbox
+from tests.concurrency import race
 from tests.engine_helpers import unique_key
 
 API_KEY = "sk_test_for_tests"
@@ -66,6 +67,37 @@ def test_the_same_charge_requested_twice_with_one_key_makes_one_payment(sandbox)
     assert first.status == "succeeded"
     assert len(ledger(sandbox)["payment_intents"]) == 1
     assert outcomes(sandbox) == ["committed_200", "replayed"]
+
+
+def test_the_same_charge_requested_by_many_workers_at_once_makes_one_payment(sandbox):
+    # A job delivered again while its first delivery still waits for the provider.
+    unlock = unique_key("unlock")
+
+    def pay(_):
+        return charge(gateway(sandbox), unlock).id
+
+    paid = race(pay, [str(n) for n in range(8)])
+
+    assert len(set(paid)) == 1, paid
+    assert [p["id"] for p in ledger(sandbox)["payment_intents"]] == paid[:1]
+    assert outcomes(sandbox).count("committed_200") == 1
+    assert set(outcomes(sandbox)) <= {"committed_200", "replayed", "idempotency_key_in_use"}
+
+
+def test_a_charge_sent_while_another_with_its_key_is_under_way_is_retried_until_that_one_ends(sandbox):
+    # Stripe answers 409 then instead of waiting: the adapter retries with the same key.
+    unlock = unique_key("unlock")
+    keys_in_use = sandbox.server.app.extensions["payment_keys_in_use"]
+    sleeps = RecordingSleep()
+    with keys_in_use.hold(API_KEY, idempotency_key(unlock, "charge-1")) as free:
+        assert free
+        with pytest.raises(PaymentGatewayUnavailable, match="HTTP 409: There is currently another"):
+            charge(gateway(sandbox, attempts=2, sleep=sleeps), unlock)
+    payment = charge(gateway(sandbox), unlock)  # the first one ended without a charge
+
+    assert payment.status == "succeeded"
+    assert outcomes(sandbox) == ["idempotency_key_in_use"] * 2 + ["committed_200"]
+    assert len(sleeps.delays) == 1
 
 
 def test_a_lost_response_followed_by_a_retry_makes_one_payment(sandbox):

@@ -25,8 +25,10 @@ Speaks the part of Stripe's API that hireflow uses (form-encoded requests, beare
 
 Idempotency follows Stripe's documented rules: a repeated ``Idempotency-Key`` with the same
 parameters returns the stored first response (header ``Idempotent-Replayed: true``);
-with other parameters it is refused with 400 ``idempotency_error``. Injected faults are
-never stored under a key, just as Stripe does not store requests that failed to start.
+with other parameters it is refused with 400 ``idempotency_error``; while a request with
+the key is still being handled, another with it is refused with 409 ``idempotency_error``
+("another in-progress request"), which a client retries. Injected faults are never
+stored under a key, just as Stripe does not store requests that failed to start.
 
 Webhooks (``payment_intent.succeeded`` or ``.payment_failed`` when an asynchronous
 payment settles, ``payment_method.attached``) are signed and delivered with retries; see
@@ -145,6 +147,29 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.body = {"error": {"type": type_, "message": message, **extra}}
+
+
+class KeysInUse:
+    """The idempotency keys of the requests being handled now, per API key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: set[tuple[str, str]] = set()
+
+    @contextmanager
+    def hold(self, api_key: str, key: str | None) -> Iterator[bool]:
+        """Mark ``key`` in use while the block runs; yields False if another request holds it."""
+        held = (api_key, key)
+        with self._lock:
+            free = key is None or held not in self._keys
+            if free and key is not None:
+                self._keys.add(held)
+        try:
+            yield free
+        finally:
+            if free and key is not None:
+                with self._lock:
+                    self._keys.discard(held)
 
 
 class PaymentLedger:
@@ -610,7 +635,9 @@ def create_payment_sandbox(
     use_bounded_json(app)
     ledger = PaymentLedger(db_path, search_lag_seconds)
     faults = FaultInjector(FAULT_KINDS, seed=seed)
+    keys_in_use = KeysInUse()
     declined = set(DECLINED_PAYMENT_METHODS)
+    app.extensions["payment_keys_in_use"] = keys_in_use
     app.extensions["payment_ledger"] = ledger
     app.extensions["payment_faults"] = faults
     if webhooks is not None:
@@ -862,28 +889,40 @@ def create_payment_sandbox(
             ledger.log("POST", path, key, "injected_server_error")
             raise ApiError(500, "api_error", "Injected server error: nothing was stored")
         params = request.form.to_dict()
-        with ledger.transaction():
-            if key:
-                stored = ledger.stored_response(api_key, key)
-                if stored is not None:
-                    if stored["fingerprint"] != _fingerprint(path, params):
-                        ledger.log("POST", path, key, "idempotency_mismatch")
-                        raise ApiError(
-                            400,
-                            "idempotency_error",
-                            "Keys for idempotent requests can only be used with the same "
-                            "parameters they were first used with.",
+        with keys_in_use.hold(api_key, key) as free:
+            if not free:
+                # Stripe's answer to a second request while the first is still going through
+                # (a job delivered again while its first delivery waits): retry later.
+                ledger.log("POST", path, key, "idempotency_key_in_use")
+                raise ApiError(
+                    409,
+                    "idempotency_error",
+                    "There is currently another in-progress request using this Idempotent Key "
+                    "(that probably means you submitted twice, and the other request is still "
+                    f"going through): {key}. Please try again later.",
+                )
+            with ledger.transaction():
+                if key:
+                    stored = ledger.stored_response(api_key, key)
+                    if stored is not None:
+                        if stored["fingerprint"] != _fingerprint(path, params):
+                            ledger.log("POST", path, key, "idempotency_mismatch")
+                            raise ApiError(
+                                400,
+                                "idempotency_error",
+                                "Keys for idempotent requests can only be used with the same "
+                                "parameters they were first used with.",
+                            )
+                        ledger.log("POST", path, key, "replayed")
+                        return Response(
+                            stored["body"],
+                            status=stored["status_code"],
+                            mimetype="application/json",
+                            headers={"Idempotent-Replayed": "true"},
                         )
-                    ledger.log("POST", path, key, "replayed")
-                    return Response(
-                        stored["body"],
-                        status=stored["status_code"],
-                        mimetype="application/json",
-                        headers={"Idempotent-Replayed": "true"},
-                    )
-            status, body = handler_for(path)(params)
-            if key:
-                ledger.store_response(api_key, key, _fingerprint(path, params), status, body)
+                status, body = handler_for(path)(params)
+                if key:
+                    ledger.store_response(api_key, key, _fingerprint(path, params), status, body)
         if faults.should("lost_response"):
             ledger.log("POST", path, key, "committed_response_lost")
             time.sleep(faults.delay_seconds)
