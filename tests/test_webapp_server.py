@@ -145,6 +145,43 @@ def test_a_request_gunicorn_refuses_for_its_body_is_logged_without_its_token(liv
     assert "SECRET-TOKEN.refused" not in log and "AttributeError" not in log
 
 
+@pytest.mark.parametrize(
+    ("path", "logged", "status"),
+    [
+        ("/api/resumes", "/api/resumes", 415),  # refused before the upload is read
+        ("/interviews/slot/SECRET-TOKEN.chunk", "/interviews/slot/<token>", 400),  # no form token
+    ],
+)
+def test_a_request_answered_before_its_malformed_body_was_read_gets_one_answer(
+    live_webapp, path, logged, status
+):
+    # gunicorn then read the rest, met the bad chunk size and wrote a 400 after the app's
+    # answer, which a client would take for the answer to its next request on the connection.
+    address = urlparse(live_webapp.url)
+    request_id = f"bad-chunk-{status}"
+    access_lines_before = live_webapp.log_path.read_text().count(f'"POST {logged}" ')
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: a\r\nX-Request-ID: {request_id}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n"
+        )
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode())
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    warning = f"The rest of a request already answered (POST {logged}) cannot be read"
+    deadline = time.monotonic() + 10
+    while warning not in live_webapp.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = live_webapp.log_path.read_text()
+    assert warning in log
+    [line] = [line for line in log.splitlines() if "gunicorn.access" in line and request_id in line]
+    assert f'"POST {logged}" {status} ' in line
+    assert log.count(f'"POST {logged}" ') == access_lines_before + 1, "one access line: no second answer"
+    assert "SECRET-TOKEN" not in log
+
+
 def access_line(live_webapp, request_id: str) -> tuple[str, str]:
     """The server's log line for the request ``request_id``, once written (up to 10 s), and the whole log."""
     deadline = time.monotonic() + 10

@@ -14,6 +14,8 @@ import json
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from webapp.request_log import without_tokens
+
 # gunicorn's message may quote the refused request line; a client needs its start only.
 LONGEST_DETAIL = 200
 
@@ -43,7 +45,31 @@ def write_problem(sock, status_int: int, reason: str, mesg: str) -> None:
 
 
 class ProblemDetailsWorker(ThreadWorker):
-    """``gthread``, with gunicorn's own error answers as problem details."""
+    """``gthread``, with gunicorn's own error answers as problem details.
+
+    And no second answer to one request: when the app answered without reading the whole
+    body (a 415 before the upload was read), gunicorn reads the rest before the next
+    request, and a malformed rest (a bad chunk size) made it write a 400 after the app's
+    answer. A client reads that as the answer to its next request on the connection. The
+    connection now just closes, with a warning.
+    """
+
+    def handle_request(self, req, conn):
+        keepalive = super().handle_request(req, conn)
+        # Only once it returned: a request that raised before its answer still gets a 500.
+        req.hireflow_answered = True  # read by handle_error
+        return keepalive
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        if getattr(req, "hireflow_answered", False):
+            self.log.warning(
+                "The rest of a request already answered (%s %s) cannot be read: %s; closing the connection",
+                req.method,
+                without_tokens(req.path),
+                exc,
+            )
+            return
+        super().handle_error(req, client, addr, exc)
 
     def init_process(self) -> None:
         # The worker's error handler (``Worker.handle_error``) chooses the status, logs
