@@ -31,9 +31,12 @@ def remove_abandoned(kind: str, root: Path) -> list[Path]:
     removed = []
     for entry in root.glob(f"hireflow-{kind}-*"):
         match = named.fullmatch(entry.name)
-        if not match or entry.is_symlink() or not entry.is_dir():
+        try:
+            if not match or entry.is_symlink() or not entry.is_dir() or entry.stat().st_uid != os.getuid():
+                continue
+        except OSError:  # removed meanwhile, by another process of the kind starting too
             continue
-        if entry.stat().st_uid != os.getuid() or process_exists(int(match[1])):
+        if process_exists(int(match[1])):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
