@@ -48,6 +48,7 @@ from hireflow.engine.embedded import (
     fetch_embedded,
     free_port,
 )
+from hireflow.lifetime import child_environment
 from hireflow.paths import PROJECT_ROOT, cache_root
 
 if TYPE_CHECKING:
@@ -162,9 +163,10 @@ class WorkerSet:
 
 def _spawn(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
+        # hireflow's pool ends with the bench, even a SIGKILLed one (hireflow.lifetime); the
+        # peers ignore the variable.
+        env = child_environment({**os.environ, **(env or {})})
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
 def hireflow_pool(size: int) -> WorkerSet:
