@@ -37,6 +37,8 @@ def one_line(text: str) -> str:
 
 # Before each line of a traceback or a stack, so none of them can pass for a record's line.
 TRACEBACK_INDENT = "  "
+# Where a traceback formatted into a message begins.
+TRACEBACK_IN_MESSAGE = "\nTraceback (most recent call last):"
 
 
 def indented(text: str) -> str:
@@ -55,8 +57,14 @@ class ContextFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         text = super().formatMessage(record)
+        # A traceback some library put into the message itself (gunicorn's "Exception during
+        # worker exit:\n%s") reads as one of logging's own, below the line, indented.
+        text, marker, traceback = text.partition(TRACEBACK_IN_MESSAGE)
         context = " ".join(f"{f}={getattr(record, f)}" for f in CONTEXT_FIELDS if hasattr(record, f))
-        return one_line(f"{text} {context}" if context else text)
+        line = one_line(f"{text} {context}" if context else text)
+        if not marker:
+            return line
+        return line + "\n" + indented((marker + traceback).strip("\n"))
 
     def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
         return indented(super().formatException(ei))

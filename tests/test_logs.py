@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 
 from hireflow.logs import ContextFormatter, JsonFormatter, one_line
 
@@ -67,6 +68,21 @@ def test_an_exception_message_sent_from_outside_cannot_forge_a_line():
         assert first.startswith("20") and rest
         assert all(line.startswith("  ") for line in rest), rest
         assert "  2026-12-06 02:00:00,000 ERROR   webapp: forged\\r\\x1b[2K" in rest
+
+
+def test_a_traceback_formatted_into_a_message_is_set_out_as_logging_sets_out_its_own():
+    # gunicorn logs "Exception during worker exit:\n%s" with traceback.format_exc().
+    forged = "x\n2026-12-06 02:00:00,000 ERROR   webapp: forged"
+    try:
+        raise ValueError(forged)
+    except ValueError:
+        formatted = traceback.format_exc()
+    text = ContextFormatter().format(record("Exception during worker exit:\n%s", (formatted,), worker="w-1"))
+    first, *rest = text.split("\n")
+    assert first.endswith("Exception during worker exit: worker=w-1")
+    assert rest[0] == "  Traceback (most recent call last):"
+    assert rest[-2:] == ["  ValueError: x", "  2026-12-06 02:00:00,000 ERROR   webapp: forged"]
+    assert all(line.startswith("  ") for line in rest), rest
 
 
 def test_json_lines_stay_one_line_too():
