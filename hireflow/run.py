@@ -376,8 +376,13 @@ def stop_children(children: dict[str, subprocess.Popen], grace_seconds: float = 
 
 
 def stop_on_termination() -> None:
-    """Treat SIGTERM and SIGHUP (a closed terminal) as Ctrl-C, so nothing is left running."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    """Treat SIGTERM and SIGHUP (a closed terminal) as Ctrl-C, so nothing is left running.
+
+    SIGINT too: a background job of a shell script starts with it ignored, and Python then
+    leaves it so, while the pool and the webapp set their own handlers. Ctrl-C (SIGINT to
+    the whole process group) then stopped them, and `make run` took that for a crash.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.default_int_handler)
 
 

@@ -24,8 +24,10 @@ from hireflow.paths import PROJECT_ROOT
 from hireflow.run import run_components
 
 RUN_COMPONENTS = """
-import sys
+import signal, sys
 from hireflow import run
+# As a background job of a shell script starts: with SIGINT ignored.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 run.stop_on_termination()
 components = [tuple(c.split("=")) for c in sys.argv[1:]]
 sys.exit(run.run_components(components=components))
@@ -68,7 +70,7 @@ def is_running(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
     supervisor = start_supervisor(tmp_path, "first=tests.stand_in.runs", "second=tests.stand_in.runs")
     children = wait_for_pids(tmp_path, 2)
