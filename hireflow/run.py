@@ -361,18 +361,30 @@ def busy_ports(env: dict[str, str], names: list[str]) -> list[tuple[str, int, st
 
 
 def stop_children(children: dict[str, subprocess.Popen], grace_seconds: float = 60.0) -> None:
-    """SIGTERM every child still running, wait for them, and kill any that outlives the grace."""
+    """SIGTERM every child still running, wait for them, and kill any that outlives the grace.
+
+    A second Ctrl-C while they finish (running jobs, open requests) kills those still
+    running at once, as with ``docker compose``.
+    """
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
-    for name, child in children.items():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"!! The {name} did not stop within {grace_seconds:.0f} s; killing it.", flush=True)
-            child.kill()
-            child.wait()
+    try:
+        for name, child in children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"!! The {name} did not stop within {grace_seconds:.0f} s; killing it.", flush=True)
+                child.kill()
+                child.wait()
+    except KeyboardInterrupt:
+        running = [name for name, child in children.items() if child.poll() is None]
+        print(f"!! Interrupted again: killing {', '.join(running) or 'nothing'}.", flush=True)
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 def stop_on_termination() -> None:
@@ -435,5 +447,18 @@ def main() -> int:
     return code
 
 
+def cli() -> int:
+    """``main``, with a Ctrl-C before the components run (a long first start) as one line.
+
+    Ctrl-C reaches the whole process group: an engine this run started in that group and
+    the components stop on their own; a pinned engine keeps running in its own session.
+    """
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("\n!! Interrupted.", flush=True)
+        return 130  # 128 + SIGINT, as a shell reports it
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -88,6 +88,17 @@ def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Runni
     return RunningServer(server=server, thread=thread)
 
 
+def stop_serving_once(signum, frame) -> None:
+    """Stop serving (KeyboardInterrupt) on the first SIGINT or SIGTERM, and ignore later ones.
+
+    A second Ctrl-C, which `make run` passes on to the process group, would otherwise
+    interrupt the server's own close with a traceback.
+    """
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def run_sandbox_cli(
     create_app: Callable[[str, str], Flask],
     *,
@@ -112,7 +123,8 @@ def run_sandbox_cli(
     configure_command_logging("sandbox")
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     # `docker stop` and Kubernetes send SIGTERM: stop serving as on Ctrl-C and exit 0.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_serving_once)
     try:
         app = create_app(args.db, args.api_key)
     except sqlite3.DatabaseError as exc:  # a damaged file, or not SQLite at all

@@ -82,6 +82,32 @@ def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
     assert not [pid for pid in children if is_running(pid)]
 
 
+def test_a_second_ctrl_c_kills_what_is_still_stopping_and_says_so(tmp_path):
+    supervisor = start_supervisor(
+        tmp_path, "worker pool=tests.stand_in.stubborn", "webapp=tests.stand_in.runs"
+    )
+    children = wait_for_pids(tmp_path, 2)
+
+    supervisor.send_signal(signal.SIGINT)
+    time.sleep(1)  # the webapp stopped; the pool is still finishing its jobs
+    supervisor.send_signal(signal.SIGINT)
+    output, _ = supervisor.communicate(timeout=30)
+
+    assert "!! Interrupted again: killing worker pool." in output
+    assert "Traceback" not in output
+    assert not [pid for pid in children if is_running(pid)]
+
+
+def test_a_ctrl_c_before_the_components_run_is_one_line(monkeypatch, capsys):
+    # A first start can take minutes (the engine's download, the log's replay).
+    def starting():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "main", starting)
+    assert run.cli() == 130
+    assert capsys.readouterr().out == "\n!! Interrupted.\n"
+
+
 def test_a_make_run_killed_with_sigkill_leaves_no_component_running(tmp_path):
     # Before, they ran on, holding their ports: the next make run refused to start.
     supervisor = start_supervisor(tmp_path, "first=tests.stand_in.runs", "second=tests.stand_in.runs")

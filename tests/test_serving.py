@@ -15,7 +15,7 @@ import pytest
 import requests
 from flask import Flask
 
-from hireflow.serving import serve_in_thread
+from hireflow.serving import serve_in_thread, stop_serving_once
 
 
 def free_port() -> int:
@@ -68,6 +68,19 @@ def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(
     # Log files stay readable: no terminal colour codes, no banner meant for a terminal.
     assert "\x1b[" not in output
     assert "development server" not in output
+
+
+def test_a_sandbox_stops_on_its_first_ctrl_c_and_ignores_the_next():
+    # Ctrl-C twice in make run's terminal reaches the sandbox twice: the second used to
+    # interrupt the server's own close, with a traceback.
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stop_serving_once(signal.SIGINT, None)
+        assert signal.getsignal(signal.SIGINT) == signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def test_a_sandbox_logs_json_lines_where_the_images_ask_for_them(tmp_path):
