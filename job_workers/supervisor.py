@@ -1,7 +1,9 @@
 """The pool supervisor: keeps N worker processes alive and reports health and metrics.
 
 A worker that exits is restarted (with growing delay if it keeps crashing). A worker
-whose heartbeat stops is killed and restarted: its event loop is stuck. A worker that
+whose heartbeat stops is killed and restarted: its event loop is stuck. When the
+supervisor itself was paused (Ctrl-Z, SIGSTOP, a suspended machine or VM), its workers
+were too, and their heartbeats count from when it runs again. A worker that
 refused its settings (``EXIT_BAD_SETTINGS``) stops the pool instead: no restart can help.
 
 Given ``temp_root``, each slot's process gets a temporary directory of its own there
@@ -42,6 +44,9 @@ STABLE_AFTER_SECONDS = 60.0
 # below TMPDIR (/pymp-xxxxxxxx/listener-xxxxxxxx). A slot's directory longer than this is not
 # used: the process keeps the TMPDIR it inherits, so its parser sandbox can still start.
 LONGEST_TEMP_DIR = 107 - 32
+# Checks this far apart (by the wall clock, which goes on while a machine sleeps) mean the
+# supervisor was not running in between; it checks every half second.
+PAUSED_AFTER_SECONDS = 10.0
 
 
 def how_it_ended(returncode: int) -> str:
@@ -90,6 +95,9 @@ class Supervisor:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.slots = [Slot(i) for i in range(self.size)]
         self._lock = threading.Lock()
+        self._last_check = time.time()
+        # Heartbeats older than this count from it: when the pool ran again after a pause.
+        self._beats_count_from = 0.0
         self.registry = CollectorRegistry()
         self._restarts = Counter(
             "hireflow_worker_restarts_total", "Worker processes restarted", ["reason"], registry=self.registry
@@ -131,6 +139,7 @@ class Supervisor:
         """Restart exited processes when their delay is over; kill stalled ones."""
         now = time.monotonic()
         with self._lock:
+            self._notice_a_pause()
             for slot in self.slots:
                 process = slot.process
                 if process is None:
@@ -150,9 +159,24 @@ class Supervisor:
                     slot.restart_at = now
             self._alive.set(sum(1 for s in self.slots if s.process and s.process.poll() is None))
 
+    def _notice_a_pause(self) -> None:
+        wall = time.time()
+        paused = wall - self._last_check
+        self._last_check = wall
+        if paused > PAUSED_AFTER_SECONDS:
+            # The workers were most likely paused as well: their heartbeats are as old as the
+            # pause, through no fault of theirs. Killing them all would only lose their jobs.
+            self._beats_count_from = wall
+            log.warning(
+                "the pool did not run for %.0f s (paused, or the machine slept); its workers "
+                "have %.0f s from now to beat again",
+                paused,
+                self.stale_after_seconds,
+            )
+
     def _stalled(self, slot: Slot, now: float) -> bool:
         try:
-            age = time.time() - self.heartbeat_file(slot).stat().st_mtime
+            age = time.time() - max(self.heartbeat_file(slot).stat().st_mtime, self._beats_count_from)
         except FileNotFoundError:
             age = now - slot.started_at
         return age > self.stale_after_seconds

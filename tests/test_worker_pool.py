@@ -158,6 +158,27 @@ def test_a_worker_that_stops_beating_is_killed_and_restarted(make_supervisor):
     assert b'hireflow_worker_restarts_total{reason="stalled"} 1.0' in supervisor.metrics_text()
 
 
+def test_after_the_pool_itself_was_paused_its_workers_get_time_to_beat_again(make_supervisor):
+    # Ctrl-Z on make run, or a laptop's sleep: the workers were paused too, and their
+    # heartbeats are as old as the pause. Before, the first check killed them all.
+    supervisor = make_supervisor(SILENT, size=2, stale_after_seconds=2.0)
+    workers = pids(supervisor)
+    supervisor.check_once()
+    long_ago = time.time() - 120
+    for slot in supervisor.slots:
+        os.utime(supervisor.heartbeat_file(slot), (long_ago, long_ago))
+    supervisor._last_check = long_ago  # its last check, before the pause
+
+    supervisor.check_once()
+    assert pids(supervisor) == workers
+
+    def replaced():  # a worker that still does not beat is stuck after all
+        supervisor.check_once()
+        return all(pid not in workers for pid in pids(supervisor))
+
+    wait_until(replaced, timeout=10, what="the silent workers to be replaced once their time is up")
+
+
 def test_health_and_metrics_are_served_over_http(make_supervisor):
     supervisor = make_supervisor(BEATING)
     supervisor.check_once()
