@@ -89,12 +89,12 @@ def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Runni
 
 
 def stop_serving_once(signum, frame) -> None:
-    """Stop serving (KeyboardInterrupt) on the first SIGINT or SIGTERM, and ignore later ones.
+    """Stop serving (KeyboardInterrupt) on the first SIGINT, SIGTERM or SIGHUP; ignore later ones.
 
     A second Ctrl-C, which `make run` passes on to the process group, would otherwise
     interrupt the server's own close with a traceback.
     """
-    for each in (signal.SIGINT, signal.SIGTERM):
+    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(each, signal.SIG_IGN)
     raise KeyboardInterrupt
 
@@ -122,8 +122,9 @@ def run_sandbox_cli(
     # The sandboxes' own lines (webhook deliveries, injected faults) next to the access log.
     configure_command_logging("sandbox")
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    # `docker stop` and Kubernetes send SIGTERM: stop serving as on Ctrl-C and exit 0.
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # `docker stop` and Kubernetes send SIGTERM, a closed terminal SIGHUP: stop serving as
+    # on Ctrl-C and exit 0.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop_serving_once)
     try:
         app = create_app(args.db, args.api_key)

@@ -114,7 +114,8 @@ def main(worker_module: str = WORKER_MODULE) -> None:
         temp_root=temp_root,
     )
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP (a closed terminal) as well: by default it would end the pool at once.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     server = serve_in_thread(create_status_app(supervisor), host=args.status_host, port=args.status_port)
     log.info("worker pool: %d processes; health and metrics on %s", args.processes, server.url)

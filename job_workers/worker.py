@@ -153,7 +153,11 @@ async def hand_back_left(
 async def run(
     settings: WorkerSettings, services: Services, router_builders: tuple[RouterBuilder, ...] = ROUTER_BUILDERS
 ) -> None:
-    """Work until SIGTERM or SIGINT, then stop taking jobs and let running ones finish."""
+    """Work until SIGTERM, SIGINT or SIGHUP, then stop taking jobs and let running ones finish.
+
+    SIGHUP too: a closed terminal sends it to `make run`'s whole process group, and by
+    default it would end the process at once, in the middle of its jobs.
+    """
     loop = asyncio.get_running_loop()
     # Task functions are synchronous and run in this pool: its size is the per-process
     # concurrency bound, which also holds for streamed jobs (they bypass max_running_jobs).
@@ -161,7 +165,7 @@ async def run(
         ThreadPoolExecutor(settings.max_concurrent_jobs, thread_name_prefix=settings.name)
     )
     stopping = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stopping.set)
     held_jobs = HeldJobs(settings.held_jobs_file) if settings.held_jobs_file else None
     # What a killed predecessor in this slot left: read before this process writes its own.

@@ -37,8 +37,11 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
     pytest.fail(f"{url} did not answer within {timeout} s")
 
 
-def serve_a_missing_page_and_stop(module: str, db: Path, **env: str) -> tuple[subprocess.Popen, str, int]:
-    """Run the sandbox ``module``, ask it for a page it lacks, SIGTERM it: its process, output and port."""
+def serve_a_missing_page_and_stop(
+    module: str, db: Path, signum: int = signal.SIGTERM, **env: str
+) -> tuple[subprocess.Popen, str, int]:
+    """Run the sandbox ``module``, ask it for a page it lacks, stop it with ``signum``: its
+    process, output and port."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", str(port), "--db", str(db)],
@@ -51,16 +54,18 @@ def serve_a_missing_page_and_stop(module: str, db: Path, **env: str) -> tuple[su
         wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
         assert requests.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5).status_code == 404
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         output, _ = process.communicate(timeout=15)
     return process, output, port
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 @pytest.mark.parametrize("module", ["hireflow.sandboxes.payments", "hireflow.sandboxes.mail_capture"])
-def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(module, tmp_path):
-    process, output, port = serve_a_missing_page_and_stop(module, tmp_path / "sandbox.db")
+def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_a_signal(module, signum, tmp_path):
+    process, output, port = serve_a_missing_page_and_stop(module, tmp_path / "sandbox.db", signum)
 
-    # Kubernetes and `docker stop` send SIGTERM: a clean stop, not a death by signal.
+    # Kubernetes and `docker stop` send SIGTERM, a closed terminal SIGHUP: a clean stop,
+    # not a death by signal.
     assert process.returncode == 0, output
     assert f"serving on http://127.0.0.1:{port}" in output
     assert '"GET /no-such-page HTTP/1.1" 404' in output
@@ -73,11 +78,11 @@ def test_a_sandbox_logs_plain_lines_but_not_probes_and_stops_cleanly_on_sigterm(
 def test_a_sandbox_stops_on_its_first_ctrl_c_and_ignores_the_next():
     # Ctrl-C twice in make run's terminal reaches the sandbox twice: the second used to
     # interrupt the server's own close, with a traceback.
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         with pytest.raises(KeyboardInterrupt):
             stop_serving_once(signal.SIGINT, None)
-        assert signal.getsignal(signal.SIGINT) == signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        assert {signal.getsignal(signum) for signum in saved} == {signal.SIG_IGN}
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)

@@ -247,7 +247,9 @@ def test_a_pool_killed_with_sigkill_leaves_no_worker_running(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_the_real_worker_process_beats_and_stops_cleanly_on_sigterm(tmp_path):
+# SIGHUP: a closed terminal, which reaches every process of make run.
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_the_real_worker_process_beats_and_stops_cleanly_on_a_signal(tmp_path, signum):
     beat = tmp_path / "worker.heartbeat"
     env = {
         **os.environ,
@@ -262,13 +264,44 @@ def test_the_real_worker_process_beats_and_stops_cleanly_on_sigterm(tmp_path):
         wait_until(beat.exists, timeout=30, what="the first heartbeat")
         first = beat.stat().st_mtime
         wait_until(lambda: beat.stat().st_mtime > first, timeout=15, what="a second heartbeat")
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.kill()
     log = process.stderr.read()
     assert "worker=worker-0" in log
+    assert "worker worker-0 stopped" in log
+
+
+def test_the_pool_stops_its_workers_cleanly_when_its_terminal_closes(tmp_path):
+    # A closed terminal sends SIGHUP to make run's whole process group. The pool and its
+    # workers ended at once before, in the middle of their jobs.
+    env = {
+        **os.environ,
+        "ZEEBE_ADDRESS": "127.0.0.1:9",  # nothing listens: the workers keep reconnecting
+        "HIREFLOW_DATA_DIR": str(tmp_path / "var"),
+        "HIREFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'domain.sqlite3'}",
+    }
+    env.pop("HIREFLOW_PARENT_PID", None)
+    pool = subprocess.Popen(
+        [sys.executable, "-m", "job_workers", "--processes", "1", "--status-port", "0"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    beat = tmp_path / "var" / "worker-pool" / "worker-0.heartbeat"
+    try:
+        wait_until(beat.exists, timeout=30, what="the worker to start")
+        first = beat.stat().st_mtime
+        wait_until(lambda: beat.stat().st_mtime > first, timeout=30, what="the worker's own heartbeat")
+        pool.send_signal(signal.SIGHUP)  # to the pool only: the worker hears of it from the pool
+        assert pool.wait(timeout=60) == 0
+    finally:
+        if pool.poll() is None:
+            pool.kill()
+    log = pool.stderr.read()
+    assert "worker pool stopping" in log
     assert "worker worker-0 stopped" in log
 
 
