@@ -26,6 +26,7 @@ from hireflow.store import Database, DatabaseUnavailable
 from hireflow.temp_dirs import owned_temp_dir
 from job_workers.services import check_settings as check_adapter_settings
 from webapp.config import settings_from_environment
+from webapp.gunicorn_arbiter import PauseTolerantArbiter
 from webapp.gunicorn_worker import ProblemDetailsWorker
 from webapp.request_log import GunicornLogger, RequestIdFilter
 
@@ -45,6 +46,14 @@ class WebappServer(BaseApplication):
         from webapp import create_app
 
         return create_app()
+
+    def run(self) -> None:
+        """``BaseApplication.run`` with an arbiter that tolerates pauses (``gunicorn_arbiter``)."""
+        try:
+            PauseTolerantArbiter(self).run()
+        except RuntimeError as exc:  # as gunicorn's own run: a bind it cannot make, say
+            print(f"\nError: {exc}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
 
 
 def serve_metrics(server) -> None:
