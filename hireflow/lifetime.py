@@ -19,10 +19,26 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 PARENT_PID_VARIABLE = "HIREFLOW_PARENT_PID"
 # From <linux/prctl.h>.
 PR_SET_PDEATHSIG = 1
+
+
+def process_running(pid: int) -> bool:
+    """Whether the process ``pid`` runs (another user's too); a zombie has ended."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has ended; only its parent (init, for an orphan) has not read its exit code.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):  # gone meanwhile, or no /proc here: as kill said
+        return True
 
 
 def child_environment(env: Mapping[str, str]) -> dict[str, str]:

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from hireflow.lifetime import process_running
+
 
 def owned_temp_dir(kind: str, root: Path | None = None) -> Path:
     """A new directory ``hireflow-<kind>-<pid>-*`` in ``root`` (the system's temporary folder).
@@ -36,19 +38,8 @@ def remove_abandoned(kind: str, root: Path) -> list[Path]:
                 continue
         except OSError:  # removed meanwhile, by another process of the kind starting too
             continue
-        if process_exists(int(match[1])):
+        if process_running(int(match[1])):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
-
-
-def process_exists(pid: int) -> bool:
-    """Whether a process with this pid exists (another user's too)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -51,6 +51,7 @@ from hireflow.engine.embedded import (
     rocksdb_library_dir,
 )
 from hireflow.engine.java import JavaInstall
+from hireflow.lifetime import process_running
 from tests.engine_helpers import cancel_if_running, process_variable, wait_for_incident, wait_until_completed
 
 # One user task: an instance waits there, so the test needs no worker.
@@ -801,10 +802,7 @@ def test_an_engine_whose_starter_is_killed_with_sigkill_stops_and_frees_its_log(
         starter.kill()
         starter.wait()
     deadline = time.monotonic() + 30
-    while (
-        Path(f"/proc/{engine_pid}").exists()
-        and Path(f"/proc/{engine_pid}/stat").read_text().split()[2] != "Z"
-    ):
+    while process_running(engine_pid):
         if time.monotonic() > deadline:
             os.kill(engine_pid, signal.SIGKILL)
             pytest.fail("the engine still ran 30 s after the process that started it was killed")

@@ -7,11 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from hireflow.lifetime import PARENT_PID_VARIABLE, child_environment
+from hireflow.lifetime import PARENT_PID_VARIABLE, child_environment, process_running
 from hireflow.paths import PROJECT_ROOT
 from hireflow.run import COMPONENTS
 
@@ -33,18 +32,9 @@ time.sleep(600)
 """
 
 
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has ended; only its parent (init, for an orphan) has not read its exit code yet.
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
 def wait_until_ended(pid: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
-    while is_running(pid):
+    while process_running(pid):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             pytest.fail(f"pid {pid} still ran {timeout:.0f} s after its parent was killed")
@@ -65,7 +55,7 @@ def test_a_child_ends_when_the_process_that_started_it_is_sigkilled():
     try:
         child = int(launcher.stdout.readline())
         time.sleep(1)  # the child asks for its signal first thing; give it time to
-        assert is_running(child)
+        assert process_running(child)
     finally:
         launcher.kill()
         launcher.wait()

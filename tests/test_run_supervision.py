@@ -20,6 +20,7 @@ import pytest
 from hireflow import run
 from hireflow.engine import find_java
 from hireflow.engine.embedded import EmbeddedEngine, free_ports_for
+from hireflow.lifetime import process_running
 from hireflow.paths import PROJECT_ROOT
 from hireflow.run import run_components
 
@@ -61,15 +62,6 @@ def wait_for_pids(pids: Path, count: int, timeout: float = 30.0) -> list[int]:
     pytest.fail(f"{count} stand-in(s) did not start within {timeout} s")
 
 
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has ended; only its parent has not read its exit code yet.
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
     supervisor = start_supervisor(tmp_path, "first=tests.stand_in.runs", "second=tests.stand_in.runs")
@@ -79,7 +71,7 @@ def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
     output, _ = supervisor.communicate(timeout=30)
 
     assert supervisor.returncode == 0, output
-    assert not [pid for pid in children if is_running(pid)]
+    assert not [pid for pid in children if process_running(pid)]
 
 
 def test_a_second_ctrl_c_kills_what_is_still_stopping_and_says_so(tmp_path):
@@ -95,7 +87,7 @@ def test_a_second_ctrl_c_kills_what_is_still_stopping_and_says_so(tmp_path):
 
     assert "!! Interrupted again: killing worker pool." in output
     assert "Traceback" not in output
-    assert not [pid for pid in children if is_running(pid)]
+    assert not [pid for pid in children if process_running(pid)]
 
 
 def test_a_ctrl_c_before_the_components_run_is_one_line(monkeypatch, capsys):
@@ -117,7 +109,7 @@ def test_a_make_run_killed_with_sigkill_leaves_no_component_running(tmp_path):
     supervisor.communicate(timeout=30)
 
     deadline = time.monotonic() + 15
-    while running := [pid for pid in children if is_running(pid)]:
+    while running := [pid for pid in children if process_running(pid)]:
         if time.monotonic() > deadline:
             for pid in running:
                 os.kill(pid, signal.SIGKILL)
@@ -135,7 +127,7 @@ def test_a_component_that_ends_stops_the_others_and_fails_the_run(tmp_path):
 
     assert supervisor.returncode == 1
     assert "The worker pool exited with code 3, so the others were stopped." in output
-    assert not is_running(webapp)
+    assert not process_running(webapp)
 
 
 def test_a_taken_port_is_named_before_anything_starts(tmp_path, monkeypatch, capsys):
@@ -192,7 +184,7 @@ def test_the_step_after_start_sees_the_components_running_and_a_failure_in_it_st
     with pytest.raises(RuntimeError, match="the step failed"):
         run_components(components=[("webapp", "tests.stand_in.runs")], after_start=after_start)
 
-    assert is_running(seen["pid"]) is False  # stopped, not left behind
+    assert process_running(seen["pid"]) is False  # stopped, not left behind
     assert seen["env"]["PAYMENT_WEBHOOK_URL"].endswith("/webhooks/payments")  # the components' environment
 
 
@@ -267,7 +259,7 @@ def test_when_the_embedded_engine_ends_the_components_stop_and_make_run_says_why
     # Heap advice only when the engine's output says its heap ran out.
     assert ("ran out of" in out) == ("OutOfMemoryError" in last_words)
     [webapp] = [int(p.stem) for p in tmp_path.glob("*.pid")]
-    assert not is_running(webapp)
+    assert not process_running(webapp)
 
 
 def test_make_run_warns_when_the_engines_heap_is_nearly_full(tmp_path, monkeypatch, capsys):

@@ -47,6 +47,16 @@ def test_a_released_claim_lets_the_retry_act(claims):
     assert claims.claim("message:m", "id-1", {}).acquired
 
 
+def as_if_it_hung_long_ago(claims: RequestClaims, key: str) -> None:
+    """Date the pending claim ``key`` back past ``STALE_AFTER``, as if its request hung."""
+    with claims.db.sessions.begin() as session:
+        session.execute(
+            update(RequestClaim)
+            .where(RequestClaim.key == key)
+            .values(claimed_at=utcnow() - STALE_AFTER - timedelta(seconds=1))
+        )
+
+
 def test_of_the_same_request_sent_many_times_at_once_exactly_one_acts(claims):
     # A double-clicked button, or a client retrying before its first try was answered: on
     # PostgreSQL each insert waits for the one before it to commit, then meets its key.
@@ -58,12 +68,7 @@ def test_of_the_same_request_sent_many_times_at_once_exactly_one_acts(claims):
 
 def test_of_retries_taking_over_a_stale_claim_at_once_exactly_one_does(claims):
     claims.claim("start:p", "stale", {})
-    with claims.db.sessions.begin() as session:  # as if the first attempt hung long ago
-        session.execute(
-            update(RequestClaim)
-            .where(RequestClaim.key == "stale")
-            .values(claimed_at=utcnow() - STALE_AFTER - timedelta(seconds=1))
-        )
+    as_if_it_hung_long_ago(claims, "stale")
 
     def take_over(_):
         return "takes over" if claims.claim("start:p", "stale", {}).acquired else "is told"
@@ -73,12 +78,7 @@ def test_of_retries_taking_over_a_stale_claim_at_once_exactly_one_does(claims):
 
 def test_a_stale_pending_claim_is_taken_over_once(claims):
     claims.claim("start:p", "k3", {})
-    with claims.db.sessions.begin() as session:  # as if the first attempt hung long ago
-        session.execute(
-            update(RequestClaim)
-            .where(RequestClaim.key == "k3")
-            .values(claimed_at=utcnow() - STALE_AFTER - timedelta(seconds=1))
-        )
+    as_if_it_hung_long_ago(claims, "k3")
     takeover = claims.claim("start:p", "k3", {})
     assert takeover.acquired and takeover.taken_over
     assert not claims.claim("start:p", "k3", {}).acquired  # fresh again: only one retry wins

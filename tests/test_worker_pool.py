@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from hireflow.lifetime import process_running
 from hireflow.serving import serve_in_thread
 from job_workers.__main__ import worker_command
 from job_workers.supervisor import LONGEST_TEMP_DIR, Supervisor, create_status_app, how_it_ended
@@ -233,43 +234,49 @@ def test_a_pool_killed_with_sigkill_leaves_no_worker_running(tmp_path):
         pool.kill()
         pool.wait()
 
-    def ended(pid: int) -> bool:
-        try:
-            return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-        except FileNotFoundError:
-            return True
-
     try:
-        wait_until(lambda: all(ended(pid) for pid in workers), timeout=15, what="the workers to end")
+        wait_until(lambda: not any(map(process_running, workers)), timeout=15, what="the workers to end")
     finally:
-        for pid in workers:
-            if not ended(pid):
-                os.kill(pid, signal.SIGKILL)
+        for pid in filter(process_running, workers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def without_an_engine(tmp_path: Path) -> dict[str, str]:
+    """The environment of a worker (or pool) with its own data, whose engine never answers.
+
+    Nothing listens at its gateway's address, so its workers keep reconnecting and run on.
+    """
+    env = {
+        **os.environ,
+        "ZEEBE_ADDRESS": "127.0.0.1:9",
+        "HIREFLOW_DATA_DIR": str(tmp_path / "var"),
+        "HIREFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'domain.sqlite3'}",
+    }
+    env.pop("HIREFLOW_PARENT_PID", None)  # started by the test, not by a launcher
+    return env
+
+
+def stopped_once_it_beats(process: subprocess.Popen, beat: Path, signum: int) -> str:
+    """Send ``signum`` once a worker has touched ``beat`` itself; it must exit 0. Its stderr."""
+    try:
+        wait_until(beat.exists, timeout=30, what="the first heartbeat")
+        first = beat.stat().st_mtime
+        wait_until(lambda: beat.stat().st_mtime > first, timeout=30, what="a heartbeat of the worker's own")
+        process.send_signal(signum)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.stderr.read()
 
 
 # SIGHUP: a closed terminal, which reaches every process of make run.
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_the_real_worker_process_beats_and_stops_cleanly_on_a_signal(tmp_path, signum):
     beat = tmp_path / "worker.heartbeat"
-    env = {
-        **os.environ,
-        # Nothing listens here: the worker keeps reconnecting without giving up.
-        "ZEEBE_ADDRESS": "127.0.0.1:9",
-        "HIREFLOW_DATA_DIR": str(tmp_path / "var"),
-        "HIREFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'domain.sqlite3'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-    }
+    env = {**without_an_engine(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     process = subprocess.Popen(worker_command("worker-0", beat), env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(beat.exists, timeout=30, what="the first heartbeat")
-        first = beat.stat().st_mtime
-        wait_until(lambda: beat.stat().st_mtime > first, timeout=15, what="a second heartbeat")
-        process.send_signal(signum)
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-    log = process.stderr.read()
+    log = stopped_once_it_beats(process, beat, signum)
     assert "worker=worker-0" in log
     assert "worker worker-0 stopped" in log
 
@@ -277,30 +284,14 @@ def test_the_real_worker_process_beats_and_stops_cleanly_on_a_signal(tmp_path, s
 def test_the_pool_stops_its_workers_cleanly_when_its_terminal_closes(tmp_path):
     # A closed terminal sends SIGHUP to make run's whole process group. The pool and its
     # workers ended at once before, in the middle of their jobs.
-    env = {
-        **os.environ,
-        "ZEEBE_ADDRESS": "127.0.0.1:9",  # nothing listens: the workers keep reconnecting
-        "HIREFLOW_DATA_DIR": str(tmp_path / "var"),
-        "HIREFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'domain.sqlite3'}",
-    }
-    env.pop("HIREFLOW_PARENT_PID", None)
     pool = subprocess.Popen(
         [sys.executable, "-m", "job_workers", "--processes", "1", "--status-port", "0"],
-        env=env,
+        env=without_an_engine(tmp_path),
         stderr=subprocess.PIPE,
         text=True,
     )
-    beat = tmp_path / "var" / "worker-pool" / "worker-0.heartbeat"
-    try:
-        wait_until(beat.exists, timeout=30, what="the worker to start")
-        first = beat.stat().st_mtime
-        wait_until(lambda: beat.stat().st_mtime > first, timeout=30, what="the worker's own heartbeat")
-        pool.send_signal(signal.SIGHUP)  # to the pool only: the worker hears of it from the pool
-        assert pool.wait(timeout=60) == 0
-    finally:
-        if pool.poll() is None:
-            pool.kill()
-    log = pool.stderr.read()
+    # To the pool only, once its worker runs: the worker hears of it from the pool.
+    log = stopped_once_it_beats(pool, tmp_path / "var" / "worker-pool" / "worker-0.heartbeat", signal.SIGHUP)
     assert "worker pool stopping" in log
     assert "worker worker-0 stopped" in log
 

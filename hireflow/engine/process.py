@@ -18,6 +18,7 @@ import requests
 from hireflow.engine.distribution import MAIN_CLASS, Distribution
 from hireflow.engine.java import JavaInstall
 from hireflow.engine.profiles import EngineProfile
+from hireflow.lifetime import process_running
 from hireflow.settings import decimal_number
 
 DEFAULT_START_TIMEOUT_S = 420.0
@@ -86,20 +87,6 @@ class EngineStatus:
 # --- Process bookkeeping -----------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is not a running engine.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _is_our_engine(pid: int, profile: EngineProfile) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -114,7 +101,7 @@ def engine_pid(profile: EngineProfile) -> int | None:
         pid = int(profile.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    if _alive(pid) and _is_our_engine(pid, profile):
+    if process_running(pid) and _is_our_engine(pid, profile):
         return pid
     profile.pid_file.unlink(missing_ok=True)
     return None
@@ -210,7 +197,7 @@ def wait_until_ready(
     last_report = 0.0
     started = time.monotonic()
     while True:
-        if not _alive(pid):
+        if not process_running(pid):
             raise EngineError(
                 f"The engine exited during start-up. Last lines of {profile.log_file}:\n"
                 + _tail(profile.log_file)
@@ -338,12 +325,12 @@ def stop(profile: EngineProfile, *, timeout: float = STOP_TIMEOUT_S, out=sys.std
     print(f"Stopping Camunda engine '{profile.name}' (pid {pid})...", file=out, flush=True)
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_running(pid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    if _alive(pid):
+    if process_running(pid):
         print(f"  no clean stop after {timeout:.0f} s; killing it.", file=out, flush=True)
         os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
+        while process_running(pid):
             time.sleep(0.2)
     profile.pid_file.unlink(missing_ok=True)
     print(f"Camunda engine '{profile.name}' stopped; data kept in {profile.data_dir}.", file=out, flush=True)
