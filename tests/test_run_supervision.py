@@ -38,18 +38,40 @@ sys.exit(run.run_components(components=components))
 PORT_VARIABLES = ("HIREFLOW_WEB_PORT", "HIREFLOW_WEB_METRICS_PORT", "HIREFLOW_WORKER_STATUS_PORT")
 
 
-def start_supervisor(pids: Path, *components: str) -> subprocess.Popen:
-    # Ports of their own, so a `make run` on this machine does not fail the port check.
-    ports = {name: str(port) for name, port in free_ports_for(PORT_VARIABLES).items()}
-    env = {**os.environ, **ports, "STAND_IN_PIDS": str(pids), "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-c", RUN_COMPONENTS, *components],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+@pytest.fixture
+def start_supervisor() -> Iterator:
+    """``start_supervisor(pids, *components)`` runs ``run_components`` in a process of its own.
+
+    What a failing test leaves running, the supervisor and its stand-ins, is SIGKILLed afterwards.
+    """
+    started: list[subprocess.Popen] = []
+    pid_folders: list[Path] = []
+
+    def start(pids: Path, *components: str) -> subprocess.Popen:
+        pid_folders.append(pids)
+        # Ports of their own, so a `make run` on this machine does not fail the port check.
+        ports = {name: str(port) for name, port in free_ports_for(PORT_VARIABLES).items()}
+        env = {**os.environ, **ports, "STAND_IN_PIDS": str(pids), "PYTHONPATH": str(PROJECT_ROOT)}
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-c", RUN_COMPONENTS, *components],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+        return started[-1]
+
+    yield start
+    for supervisor in started:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+    for pid in (int(path.stem) for folder in pid_folders for path in folder.glob("*.pid")):
+        if process_running(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def wait_for_pids(pids: Path, count: int, timeout: float = 30.0) -> list[int]:
@@ -63,7 +85,7 @@ def wait_for_pids(pids: Path, count: int, timeout: float = 30.0) -> list[int]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
+def test_a_signal_to_make_run_stops_every_component(start_supervisor, tmp_path, signum):
     supervisor = start_supervisor(tmp_path, "first=tests.stand_in.runs", "second=tests.stand_in.runs")
     children = wait_for_pids(tmp_path, 2)
 
@@ -74,7 +96,7 @@ def test_a_signal_to_make_run_stops_every_component(tmp_path, signum):
     assert not [pid for pid in children if process_running(pid)]
 
 
-def test_a_second_ctrl_c_kills_what_is_still_stopping_and_says_so(tmp_path):
+def test_a_second_ctrl_c_kills_what_is_still_stopping_and_says_so(start_supervisor, tmp_path):
     supervisor = start_supervisor(
         tmp_path, "worker pool=tests.stand_in.stubborn", "webapp=tests.stand_in.runs"
     )
@@ -100,7 +122,7 @@ def test_a_ctrl_c_before_the_components_run_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().out == "\n!! Interrupted.\n"
 
 
-def test_a_make_run_killed_with_sigkill_leaves_no_component_running(tmp_path):
+def test_a_make_run_killed_with_sigkill_leaves_no_component_running(start_supervisor, tmp_path):
     # Before, they ran on, holding their ports: the next make run refused to start.
     supervisor = start_supervisor(tmp_path, "first=tests.stand_in.runs", "second=tests.stand_in.runs")
     children = wait_for_pids(tmp_path, 2)
@@ -117,7 +139,7 @@ def test_a_make_run_killed_with_sigkill_leaves_no_component_running(tmp_path):
         time.sleep(0.1)
 
 
-def test_a_component_that_ends_stops_the_others_and_fails_the_run(tmp_path):
+def test_a_component_that_ends_stops_the_others_and_fails_the_run(start_supervisor, tmp_path):
     supervisor = start_supervisor(
         tmp_path, "worker pool=tests.stand_in.crashes", "webapp=tests.stand_in.runs"
     )
