@@ -18,12 +18,31 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 PARENT_PID_VARIABLE = "HIREFLOW_PARENT_PID"
 # From <linux/prctl.h>.
 PR_SET_PDEATHSIG = 1
+
+
+class PauseWatch:
+    """Notices that this process did not run for a while: Ctrl-Z, SIGSTOP, a paused VM.
+
+    Its owner checks every second or so; checks far further apart than that mean it was
+    stopped in between, and so, most likely, were the workers it watches.
+    """
+
+    def __init__(self, clock: Callable[[], float], paused_after_seconds: float = 10.0):
+        self.clock = clock
+        self.paused_after_seconds = paused_after_seconds
+        self.last_check = clock()
+
+    def paused_for(self) -> float:
+        """Seconds since the last check if they mean a pause, else 0; counts this check."""
+        now = self.clock()
+        gap, self.last_check = now - self.last_check, now
+        return gap if gap > self.paused_after_seconds else 0.0
 
 
 def process_running(pid: int) -> bool:

@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hireflow.backoff import Backoff
-from hireflow.lifetime import child_environment
+from hireflow.lifetime import PauseWatch, child_environment
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,6 @@ STABLE_AFTER_SECONDS = 60.0
 # below TMPDIR (/pymp-xxxxxxxx/listener-xxxxxxxx). A slot's directory longer than this is not
 # used: the process keeps the TMPDIR it inherits, so its parser sandbox can still start.
 LONGEST_TEMP_DIR = 107 - 32
-# Checks this far apart (by the wall clock, which goes on while a machine sleeps) mean the
-# supervisor was not running in between; it checks every half second.
-PAUSED_AFTER_SECONDS = 10.0
 
 
 def how_it_ended(returncode: int) -> str:
@@ -95,7 +92,8 @@ class Supervisor:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.slots = [Slot(i) for i in range(self.size)]
         self._lock = threading.Lock()
-        self._last_check = time.time()
+        # By the wall clock, as the heartbeats' times are: it goes on while a machine sleeps.
+        self._pause_watch = PauseWatch(time.time)
         # Heartbeats older than this count from it: when the pool ran again after a pause.
         self._beats_count_from = 0.0
         self.registry = CollectorRegistry()
@@ -160,13 +158,11 @@ class Supervisor:
             self._alive.set(sum(1 for s in self.slots if s.process and s.process.poll() is None))
 
     def _notice_a_pause(self) -> None:
-        wall = time.time()
-        paused = wall - self._last_check
-        self._last_check = wall
-        if paused > PAUSED_AFTER_SECONDS:
+        paused = self._pause_watch.paused_for()
+        if paused:
             # The workers were most likely paused as well: their heartbeats are as old as the
             # pause, through no fault of theirs. Killing them all would only lose their jobs.
-            self._beats_count_from = wall
+            self._beats_count_from = self._pause_watch.last_check
             log.warning(
                 "the pool did not run for %.0f s (paused, or the machine slept); its workers "
                 "have %.0f s from now to beat again",

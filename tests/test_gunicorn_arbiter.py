@@ -7,7 +7,8 @@ import signal
 import time
 from types import SimpleNamespace
 
-from webapp.gunicorn_arbiter import PAUSED_AFTER_SECONDS, PauseTolerantArbiter
+from hireflow.lifetime import PauseWatch
+from webapp.gunicorn_arbiter import PauseTolerantArbiter
 
 
 def arbiter_with_a_late_worker(last_report: float) -> tuple[PauseTolerantArbiter, list]:
@@ -19,6 +20,8 @@ def arbiter_with_a_late_worker(last_report: float) -> tuple[PauseTolerantArbiter
     late = SimpleNamespace(aborted=False, tmp=SimpleNamespace(last_update=lambda: last_report))
     arbiter.WORKERS = {4242: late}
     arbiter.kill_worker = lambda pid, sig: killed.append((pid, sig))
+    arbiter.pause_watch = PauseWatch(time.monotonic)
+    arbiter.grace_until = 0.0
     return arbiter, killed
 
 
@@ -26,7 +29,7 @@ def test_after_a_pause_a_late_worker_gets_its_timeout_again_before_it_is_killed(
     # Ctrl-Z on make run for 75 s: gunicorn killed a healthy worker ("WORKER TIMEOUT").
     now = time.monotonic()
     arbiter, killed = arbiter_with_a_late_worker(last_report=now - 75)
-    arbiter.last_check = now - 75  # the arbiter's check before the pause
+    arbiter.pause_watch.last_check = now - 75  # the arbiter's check before the pause
 
     with caplog.at_level(logging.WARNING):
         arbiter.murder_workers()
@@ -41,7 +44,7 @@ def test_after_a_pause_a_late_worker_gets_its_timeout_again_before_it_is_killed(
 def test_without_a_pause_a_late_worker_is_killed_as_gunicorn_does():
     now = time.monotonic()
     arbiter, killed = arbiter_with_a_late_worker(last_report=now - 75)
-    arbiter.last_check = now - PAUSED_AFTER_SECONDS / 10  # checked a moment ago
+    arbiter.pause_watch.last_check = now - 1  # checked a moment ago
 
     arbiter.murder_workers()
     assert killed == [(4242, signal.SIGABRT)]

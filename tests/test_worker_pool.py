@@ -168,7 +168,7 @@ def test_after_the_pool_itself_was_paused_its_workers_get_time_to_beat_again(mak
     long_ago = time.time() - 120
     for slot in supervisor.slots:
         os.utime(supervisor.heartbeat_file(slot), (long_ago, long_ago))
-    supervisor._last_check = long_ago  # its last check, before the pause
+    supervisor._pause_watch.last_check = long_ago  # its last check, before the pause
 
     supervisor.check_once()
     assert pids(supervisor) == workers

@@ -13,28 +13,28 @@ import time
 
 from gunicorn.arbiter import Arbiter
 
-# The arbiter checks its workers about once a second: checks this far apart mean it was not
-# running in between. By gunicorn's own clock (monotonic), which stands still while the
-# machine sleeps, as the workers' does.
-PAUSED_AFTER_SECONDS = 10.0
+from hireflow.lifetime import PauseWatch
 
 
 class PauseTolerantArbiter(Arbiter):
     """``Arbiter``; after a pause, its workers have ``timeout`` seconds to report again."""
 
-    last_check: float | None = None
-    grace_until: float = 0.0
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        # By gunicorn's own clock (monotonic), which its workers report by. It checks them
+        # about once a second.
+        self.pause_watch = PauseWatch(time.monotonic)
+        self.grace_until = 0.0
 
     def murder_workers(self) -> None:
-        now = time.monotonic()
-        if self.last_check is not None and now - self.last_check > PAUSED_AFTER_SECONDS:
-            self.grace_until = now + (self.timeout or 0)
+        paused = self.pause_watch.paused_for()
+        if paused:
+            self.grace_until = self.pause_watch.last_check + (self.timeout or 0)
             self.log.warning(
                 "The webapp did not run for %.0f s (paused); its workers have %s s from now to report",
-                now - self.last_check,
+                paused,
                 self.timeout,
             )
-        self.last_check = now
-        if now < self.grace_until:
+        if self.pause_watch.last_check < self.grace_until:
             return
         super().murder_workers()
