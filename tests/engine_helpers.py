@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pyzeebe import Job, ZeebeWorker, create_insecure_channel
@@ -32,6 +33,15 @@ class WaitTimeout(AssertionError):
 def unique_key(prefix: str) -> str:
     """A business key no other test uses, so tests never see each other's instances."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def advance_engine_clock_past(camunda: CamundaRestClient, moment: str, margin_ms: int = 60_000) -> None:
+    """Move the engine's clock just past ``moment`` (ISO 8601), if it is not there yet
+    (other tests may have moved it further already)."""
+    target_ms = int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000) + margin_ms
+    now_ms = camunda.clock_now_ms()
+    if target_ms > now_ms:
+        camunda.advance_clock(target_ms - now_ms)
 
 
 def wait_for(

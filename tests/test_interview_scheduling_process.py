@@ -7,13 +7,12 @@ slots; silence ends with a recruiter's follow-up; a cancellation releases the bo
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from hireflow.constants import Message, ProcessId
 from hireflow.store import BusinessRecord
 from tests.engine_helpers import (
+    advance_engine_clock_past,
     describe_instance,
     process_variable,
     unique_key,
@@ -53,14 +52,6 @@ def variable(process_engine, instance: str, name: str):
     return process_variable(process_engine.client, instance, name)
 
 
-def advance_engine_clock_past(process_engine, moment: str, margin_ms: int = 60_000) -> None:
-    """Move the engine's clock just past ``moment`` (ISO 8601), if it is not there yet."""
-    target_ms = int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000) + margin_ms
-    now_ms = process_engine.client.clock_now_ms()
-    if target_ms > now_ms:
-        process_engine.client.advance_clock(target_ms - now_ms)
-
-
 def choose_first_slot(process_engine, instance: str, v: dict) -> dict:
     wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
     slot = variable(process_engine, instance, "proposed_slots")[0]
@@ -88,7 +79,7 @@ def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engin
     attendees = [p["email"] for p in v["panel"]] + [v["candidate_email"]]
     assert all(len(local_world.mails_to(a)) >= 1 for a in attendees)  # the invitations
 
-    advance_engine_clock_past(process_engine, slot["end"])
+    advance_engine_clock_past(process_engine.client, slot["end"])
     tasks = wait_for(
         lambda: (
             len(

@@ -889,7 +889,7 @@ def test_each_panelist_sees_only_their_own_feedback_task_answers(web, process_en
     instance, v = request_interview(process_engine)
     slot = choose_first_slot(process_engine, instance, v)
     wait_until_element(process_engine.client, instance, "DayBeforeInterview")
-    advance_engine_clock_past(process_engine, slot["end"])
+    advance_engine_clock_past(process_engine.client, slot["end"])
     wait_for(
         lambda: (
             len(
