@@ -10,6 +10,7 @@ import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -22,15 +23,18 @@ from hireflow.store import BusinessRecord, ContactAccess, Employer, JobPosting, 
 from job_workers.records import record_details, record_status
 from job_workers.services import Services
 from tests.offline_webapp import (
+    RecordsVariables,
     StartsInstancesInState,
     add_first_status,
     empty_services,
+    indexed_candidate,
     listed,
     offline_app,
     refused_field,
     send_to_capture,
     stored_files,
 )
+from tests.resume_samples import pdf_resume
 from tests.web_helpers import ADMIN, ADMIN_TOKEN, csrf_token
 from webapp import create_app
 from webapp.domain import FINAL_STATUSES, FIRST_STATUS
@@ -334,6 +338,52 @@ def test_a_form_refused_in_the_console_comes_back_as_typed_with_each_reason_besi
     assert re.search(r'<option value="p-1" selected>Engineer</option>', unknown.text)
     # The other forms are as they were: empty, unmarked.
     assert "aria-invalid" not in unknown.text.split('id="unlock"')[1]
+
+
+def test_a_form_asking_again_with_other_details_leads_to_what_was_asked_for_before(tmp_path):
+    # It was an error page saying "a different request needs a business key of its own":
+    # the forms show no business key, and the page offered only the way back.
+    services = empty_services(tmp_path)
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada"))
+        session.add(
+            Employer(
+                employer_id="globex", name="Globex", email="hr@globex.example", payment_method_ref="pm_1"
+            )
+        )
+    app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=RecordsVariables(), services=services)
+    web = app.test_client()
+    token = csrf_token(web.get("/").text)
+    unlock = {"csrf_token": token, "employer_id": "globex", "candidate_id": "ada"}
+    first = web.post("/unlocks", data=unlock)
+    assert first.status_code == 303
+    earlier = urlparse(first.headers["Location"]).path
+
+    another_card = web.post("/unlocks", data={**unlock, "payment_method_ref": "pm_card_async"})
+
+    assert another_card.status_code == 409 and another_card.mimetype == "text/html"
+    refusal = another_card.text.split('data-testid="refusal-unlock"')[1].split("</div>")[0]
+    assert "This employer asked to unlock this candidate before, with other details" in refusal
+    assert "another unlock starts once that one is cancelled or refunded" in refusal
+    assert f'<a href="{earlier}" data-testid="asked-before">' in refusal
+    assert 'value="pm_card_async"' in another_card.text  # the form as typed
+    # The same details again are a repeat: they lead to the unlock they started.
+    assert urlparse(web.post("/unlocks", data=unlock).headers["Location"]).path == earlier
+    # The same file uploaded again for another email.
+    upload = {"csrf_token": token, "candidate_id": "ada", "candidate_name": "Ada"}
+    resume = pdf_resume()
+    sent = web.post(
+        "/resumes",
+        data={**upload, "candidate_email": "ada@example.com", "file": (io.BytesIO(resume), "cv.pdf")},
+    )
+    assert sent.status_code == 303
+    again = web.post(
+        "/resumes",
+        data={**upload, "candidate_email": "ada@work.example", "file": (io.BytesIO(resume), "cv.pdf")},
+    )
+    assert again.status_code == 409
+    assert "This candidate uploaded this file before" in again.text
+    assert f'<a href="{urlparse(sent.headers["Location"]).path}" data-testid="asked-before">' in again.text
 
 
 def test_a_refused_panel_line_is_named_by_its_line_and_the_panel_is_kept(tmp_path):

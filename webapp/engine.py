@@ -48,6 +48,10 @@ class EngineRejected(Exception):
 class KeyReused(Exception):
     """A business key or message id was used before with different content."""
 
+    def __init__(self, key: str):
+        super().__init__(f"{key} was asked for before with other details")
+        self.key = key  # the business id of the item asked for, or the message id
+
 
 class RequestInProgress(Exception):
     """Another request with the same key is being handled right now."""
@@ -237,7 +241,7 @@ class ProcessGateway:
 
     def _settled(self, claim) -> dict:
         if not claim.same_content:
-            raise KeyReused(f"{claim.key} was asked for before with other details")
+            raise KeyReused(claim.key)
         if claim.status != "done":
             raise RequestInProgress(f"a request for {claim.key} is being handled right now")
         return claim.result

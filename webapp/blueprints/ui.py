@@ -24,7 +24,7 @@ from werkzeug.utils import secure_filename
 from hireflow.skills import SKILLS
 from job_workers.records import SLOT_CHOSEN
 from webapp.domain import KINDS
-from webapp.engine import WAITING_ELEMENT_TYPES
+from webapp.engine import WAITING_ELEMENT_TYPES, KeyReused
 from webapp.http import hireflow, operate_link, path_id, resume_fields, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
@@ -111,6 +111,41 @@ def _dashboard_page(refused: dict | None = None) -> str:
     )
 
 
+# What each dashboard form starts, and when asking for the same again starts another: a
+# form's business key (the candidate and the file, posting, employer or round) names one item.
+ASKED_BEFORE = {
+    "upload": ("resume", "This candidate uploaded this file before", "upload another file instead"),
+    "apply": (
+        "application",
+        "This candidate applied to this posting before",
+        "another application starts once that one is withdrawn",
+    ),
+    "unlock": (
+        "unlock",
+        "This employer asked to unlock this candidate before",
+        "another unlock starts once that one is cancelled or refunded",
+    ),
+    "interview": (
+        "interview",
+        "This round of interviews was asked for before",
+        "another starts once that one is cancelled or not scheduled, or ask for the next round",
+    ),
+}
+
+
+def _asked_before(form: str, reused: KeyReused) -> dict:
+    """The refusal of a form whose item was asked for before with other details, with a link to it.
+
+    The API's answer (409, "Key already used") is about business keys, which the forms do
+    not show: a person needs the item they asked for before, and how to ask again.
+    """
+    kind, what, how_again = ASKED_BEFORE[form]
+    detail = f"{what}, with other details ({reused.key}). The same details again lead to it; {how_again}."
+    refused = _refusal(form, Problem(409, "Asked for before", detail))
+    refused["earlier"] = url_for("ui.item", kind=kind, business_id=reused.key)
+    return refused
+
+
 def _refusal(form: str, problem: Problem) -> dict:
     """What the dashboard shows in a refused form: what was typed, and what is wrong and where."""
     errors: dict[str, list[str]] = {}
@@ -156,6 +191,8 @@ def refused_form_shown_again(form: str):
                 if problem_raised.status >= 500:
                     raise
                 problem = problem_raised
+            except KeyReused as reused:
+                return _dashboard_page(_asked_before(form, reused)), 409
             return _dashboard_page(_refusal(form, problem)), problem.status, problem.headers
 
         return wrapper
