@@ -160,6 +160,9 @@ def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_fil
     )
     assert other_card.status_code == 409
     assert f"{on_file.json['id']} was asked for before with other details" in other_card.json["detail"]
+    # Where the first one is, as the business key comes from the fields and cannot be changed.
+    assert f"/api/unlocks/{on_file.json['id']} says how that one went" in other_card.json["detail"]
+    assert "business key of its own" not in other_card.json["detail"]
 
 
 def test_a_card_is_published_once_per_save_and_again_after_another_decline(serve, tmp_path):

@@ -53,6 +53,14 @@ class KeyReused(Exception):
         self.key = key  # the business id of the item asked for, or the message id
 
 
+class ItemAskedForBefore(KeyReused):
+    """One of hireflow's items asked for again with other details: the key is the item's id."""
+
+    def __init__(self, key: str, process_id: str):
+        super().__init__(key)
+        self.process_id = process_id
+
+
 class RequestInProgress(Exception):
     """Another request with the same key is being handled right now."""
 
@@ -139,7 +147,10 @@ class ProcessGateway:
 
     def start_item(self, process_id: str, variables: dict[str, Any]) -> Started:
         """Start one of hireflow's processes once for its item (``ITEM_KEY_VARIABLE``)."""
-        return self.start_once(process_id, ITEM_KEY_VARIABLE[process_id], variables)
+        try:
+            return self.start_once(process_id, ITEM_KEY_VARIABLE[process_id], variables)
+        except KeyReused as reused:
+            raise ItemAskedForBefore(reused.key, process_id) from None
 
     def start_once(self, process_id: str, key_variable: str, variables: dict[str, Any]) -> Started:
         """Start ``process_id`` unless an instance for ``variables[key_variable]`` exists.

@@ -13,13 +13,13 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, json, render_template, request, url_for
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hireflow.adapters.file_store import FileStoreUnavailable
-from webapp.engine import EngineRejected, EngineUnavailable, KeyReused, RequestInProgress
+from webapp.engine import EngineRejected, EngineUnavailable, ItemAskedForBefore, KeyReused, RequestInProgress
 from webapp.request_log import current_request_id, loggable_path
 from webapp.schemas import reason_in_words
 
@@ -189,6 +189,25 @@ def init_app(app: Flask) -> None:
                 "Key already used",
                 f"{error}; a repeat must carry the first request's details, and a different "
                 "request needs a business key of its own",
+                type_=TYPE_BASE + "key-reused",
+            )
+        )
+
+    @app.errorhandler(ItemAskedForBefore)
+    def handle_item_asked_for_before(error: ItemAskedForBefore):
+        # Its business key comes from the request's fields (the employer and the candidate of
+        # an unlock...), so the client is told where the first one is, not to pick another key.
+        from webapp.domain.records import KINDS  # webapp.domain imports this module
+
+        kind = next(kind for kind, process_id in KINDS.items() if process_id == error.process_id)
+        status_url = url_for(f"{kind}s.get_{kind}", business_id=error.key)
+        return problem_response(
+            Problem(
+                409,
+                "Key already used",
+                f"{error}; a repeat must carry the first request's details. {status_url} says how "
+                "that one went; another starts once it ended without its purpose (an application "
+                "withdrawn, an unlock cancelled or refunded, an interview cancelled or not scheduled)",
                 type_=TYPE_BASE + "key-reused",
             )
         )
