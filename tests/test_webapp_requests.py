@@ -245,6 +245,28 @@ def test_a_resume_with_an_unnamed_part_and_a_wrong_field_names_both(offline):
     assert [p["name"] for p in response.json["invalid_params"]] == ["candidate_email", "body"]
 
 
+def test_a_resume_field_or_file_sent_twice_is_refused_not_picked(offline):
+    # Found by the fuzz in make test: candidate_name sent ten times, the first value taken.
+    app, services, files = offline
+    resume = (b'; name="file"; filename="cv.pdf"', pdf_resume(pages=1))
+    parts = [
+        (b'; name="candidate_id"', b"ada"),
+        (b'; name="candidate_name"', b"Ada"),
+        (b'; name="candidate_name"', b"Grace"),
+        (b'; name="candidate_email"', b"ada@example.com"),
+        resume,
+        resume,
+    ]
+    response = app.test_client().post("/api/resumes", **multipart_body(parts))
+    assert response.status_code == 400
+    assert response.json["invalid_params"] == [
+        {"name": "candidate_name", "reason": "given more than once; send one value"},
+        {"name": "file", "reason": "send one resume file per upload"},
+    ]
+    assert stored_files(files) == []
+    assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
+
+
 # Nested 5,000 deep (10 KB): Python's parser gives up some 1,000 levels down with a
 # RecursionError, which request.get_json does not turn into a refusal (it was a 500).
 DEEP_ARRAY = b"[" * 5000 + b"]" * 5000

@@ -24,9 +24,17 @@ def upload_resume():
         for name in request.files
         if name not in ("file", None)
     ]
+    # A field sent twice is ambiguous: which of its values the sender meant is not ours to pick.
+    parts_wrong += [
+        {"name": name, "reason": "given more than once; send one value"}
+        for name in request.form
+        if name is not None and len(request.form.getlist(name)) > 1
+    ]
     upload = request.files.get("file")
     if upload is None:
         parts_wrong.append({"name": "file", "reason": "the resume file is missing"})
+    elif len(request.files.getlist("file")) > 1:
+        parts_wrong.append({"name": "file", "reason": "send one resume file per upload"})
     named_fields = {name: value for name, value in request.form.items() if name is not None}
     fields = resume_fields(named_fields, parts_wrong)
     accepted = hireflow().upload_resume(fields, upload.filename, upload.stream)
