@@ -197,9 +197,9 @@ def init_app(app: Flask) -> None:
     def handle_item_asked_for_before(error: ItemAskedForBefore):
         # Its business key comes from the request's fields (the employer and the candidate of
         # an unlock...), so the client is told where the first one is, not to pick another key.
-        from webapp.domain.records import KINDS  # webapp.domain imports this module
+        from webapp.domain.records import KIND_OF_PROCESS  # webapp.domain imports this module
 
-        kind = next(kind for kind, process_id in KINDS.items() if process_id == error.process_id)
+        kind = KIND_OF_PROCESS[error.process_id]
         status_url = url_for(f"{kind}s.get_{kind}", business_id=error.key)
         return problem_response(
             Problem(

@@ -23,8 +23,8 @@ from werkzeug.utils import secure_filename
 
 from hireflow.skills import SKILLS
 from job_workers.records import SLOT_CHOSEN
-from webapp.domain import KINDS
-from webapp.engine import WAITING_ELEMENT_TYPES, KeyReused
+from webapp.domain import KIND_OF_PROCESS, KINDS
+from webapp.engine import WAITING_ELEMENT_TYPES, ItemAskedForBefore
 from webapp.http import hireflow, operate_link, path_id, resume_fields, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
@@ -111,35 +111,33 @@ def _dashboard_page(refused: dict | None = None) -> str:
     )
 
 
-# What each dashboard form starts, and when asking for the same again starts another: a
-# form's business key (the candidate and the file, posting, employer or round) names one item.
+# Each kind of item a dashboard form starts, and when asking for the same again starts another:
+# a form's business key (the candidate and the file, posting, employer or round) names one item.
 ASKED_BEFORE = {
-    "upload": ("resume", "This candidate uploaded this file before", "upload another file instead"),
-    "apply": (
-        "application",
+    "resume": ("This candidate uploaded this file before", "upload another file instead"),
+    "application": (
         "This candidate applied to this posting before",
         "another application starts once that one is withdrawn",
     ),
     "unlock": (
-        "unlock",
         "This employer asked to unlock this candidate before",
         "another unlock starts once that one is cancelled or refunded",
     ),
     "interview": (
-        "interview",
         "This round of interviews was asked for before",
         "another starts once that one is cancelled or not scheduled, or ask for the next round",
     ),
 }
 
 
-def _asked_before(form: str, reused: KeyReused) -> dict:
+def _asked_before(form: str, reused: ItemAskedForBefore) -> dict:
     """The refusal of a form whose item was asked for before with other details, with a link to it.
 
     The API's answer (409, "Key already used") is about business keys, which the forms do
     not show: a person needs the item they asked for before, and how to ask again.
     """
-    kind, what, how_again = ASKED_BEFORE[form]
+    kind = KIND_OF_PROCESS[reused.process_id]
+    what, how_again = ASKED_BEFORE[kind]
     detail = f"{what}, with other details ({reused.key}). The same details again lead to it; {how_again}."
     refused = _refusal(form, Problem(409, "Asked for before", detail))
     refused["earlier"] = url_for("ui.item", kind=kind, business_id=reused.key)
@@ -191,7 +189,7 @@ def refused_form_shown_again(form: str):
                 if problem_raised.status >= 500:
                     raise
                 problem = problem_raised
-            except KeyReused as reused:
+            except ItemAskedForBefore as reused:
                 return _dashboard_page(_asked_before(form, reused)), 409
             return _dashboard_page(_refusal(form, problem)), problem.status, problem.headers
 

@@ -22,7 +22,7 @@ from webapp.domain.lost_engine import (
     EndedItem,
     close_items_of_a_lost_engine,
 )
-from webapp.domain.records import FINAL_STATUSES, FIRST_STATUS, KINDS, Accepted
+from webapp.domain.records import FINAL_STATUSES, FIRST_STATUS, KIND_OF_PROCESS, KINDS, Accepted
 from webapp.domain.resumes import Resumes
 from webapp.domain.unlocks import Unlocks
 
@@ -32,6 +32,7 @@ __all__ = [
     "FINAL_STATUSES",
     "FIRST_STATUS",
     "KINDS",
+    "KIND_OF_PROCESS",
     "Accepted",
     "EndedItem",
     "Hireflow",

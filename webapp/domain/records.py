@@ -24,6 +24,7 @@ KINDS = {
     "unlock": ProcessId.RESUME_UNLOCK,
     "interview": ProcessId.INTERVIEW_SCHEDULING,
 }
+KIND_OF_PROCESS = {process_id: kind for kind, process_id in KINDS.items()}
 # Statuses after which an item's process has ended: with its outcome, or without it
 # ("ended": an operator cancelled the instance, or the engine that ran it was lost).
 FINAL_STATUSES = {
