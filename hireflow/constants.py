@@ -147,6 +147,9 @@ class Var:
     SELECTED_SLOT = "selected_slot"
     INTERVIEW_START = "interview_start"
     INTERVIEW_END = "interview_end"
+    # The start as each panelist reads it (their zone), and one panelist's, on their feedback form.
+    INTERVIEW_START_BY_PANELIST = "interview_start_by_panelist"
+    INTERVIEW_START_FOR_PANELIST = "interview_start_for_panelist"
     FOLLOW_UP_DECISION = "follow_up_decision"
     FOLLOW_UP_NOTE = "follow_up_note"
     INTERVIEW_RATING = "interview_rating"

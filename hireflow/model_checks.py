@@ -201,6 +201,12 @@ FEEL_WORDS = frozenset(
 # not a context key (``{key: value}``).
 _FEEL_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?!\w)(?!\s*[(:])")
 _FEEL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+# FEEL's built-in functions whose names hold spaces: a call to one names no variable.
+_FEEL_SPACED_CALL = re.compile(
+    r"\b(?:get value|get entries|context put|context merge|string length|upper case|lower case"
+    r"|starts with|ends with|list contains|index of|distinct values|is defined|day of week"
+    r"|date and time|years and months duration)\s*\("
+)
 _FORM_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_]\w*)")
 # Task headers whose value is the name of a process variable.
 VARIABLE_HEADERS = frozenset({"recipientVariable", "businessIdVariable"})
@@ -218,6 +224,7 @@ def feel_names(expression: str) -> set[str]:
     """The variable names a FEEL expression reads (a leading ``=`` is allowed)."""
     # Strings hold no names; a range's ".." is not a path (``[1..max_count]``).
     expression = _FEEL_STRING.sub('""', expression.removeprefix("=")).replace("..", " ")
+    expression = _FEEL_SPACED_CALL.sub("call(", expression)
     bound = set(re.findall(r"\b(?:for|some|every)\s+([A-Za-z_]\w*)\s+in\b", expression))
     return {name for name in _FEEL_NAME.findall(expression) if name not in FEEL_WORDS | bound}
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pyzeebe import Job
 
 from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation_ics
-from hireflow.adapters.email import EmailAttachment, EmailMessage
+from hireflow.adapters.email import EmailAttachment, EmailMessage, readable_time
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.records import SLOT_CHOSEN, a_persons_decision, outcome_header, record_details, record_status
@@ -205,6 +205,9 @@ class InterviewSchedulingTasks:
     ) -> dict:
         """Book the chosen slot for the whole panel, once; SLOT_TAKEN offers new slots.
 
+        Besides the booked times, ``interview_start_by_panelist`` gives the start as each
+        panelist reads it (in their ``timezone``, else UTC), for their feedback form.
+
         A choice from an earlier offer (a link from the email before a conflict, still
         waiting in the engine's message buffer) is not booked: new times are offered.
         """
@@ -220,9 +223,14 @@ class InterviewSchedulingTasks:
             _moment(interview_id, "selected_slot.end", end),
         )
         booking = self._calendar(interview_id).book(interview_id, _panel_ids(interview_id, panel), slot)
+        start = booking.slot.as_variable()["start"]
         return {
-            "interview_start": booking.slot.as_variable()["start"],
+            "interview_start": start,
             "interview_end": booking.slot.as_variable()["end"],
+            # Each panelist's feedback form shows the start as their invitation gave it.
+            "interview_start_by_panelist": {
+                member["username"]: readable_time(start, member.get("timezone")) for member in panel
+            },
         }
 
     def send_invitation(

@@ -125,6 +125,8 @@ def test_variable_names_are_read_from_feel_as_the_engine_reads_them():
     }
     assert feel_names("=for p in panel return p.email") == {"panel"}
     assert feel_names("=some x in [1..max_rounds] satisfies x > round") == {"max_rounds", "round"}
+    # A built-in function whose name holds spaces is a call, not a variable "get".
+    assert feel_names("=get value(starts, panelist.username)") == {"starts", "panelist"}
 
 
 def test_a_form_names_variables_in_its_fields_texts_and_conditions(tmp_path):

@@ -7,8 +7,11 @@ slots; silence ends with a recruiter's follow-up; a cancellation releases the bo
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId
 from hireflow.store import BusinessRecord
 from tests.engine_helpers import (
@@ -98,6 +101,19 @@ def test_a_chosen_slot_is_booked_reminded_and_followed_by_feedback(process_engin
     for panelist, zone in zip(panel, ["(Europe/Berlin)", "UTC"], strict=True):
         mails = local_world.mails_to(panelist["email"])
         assert len(mails) == 2 and all(zone in mail["text"] for mail in mails), mails
+    # Each panelist's feedback form shows the start in their zone (a variable of their task).
+    variables = process_engine.client.search_variables(processInstanceKey=instance)
+    starts = {
+        task["assignee"]: found["value"]
+        for task in tasks
+        for found in variables
+        if found["name"] == "interview_start_for_panelist"
+        and str(found["scopeKey"]) == str(task["elementInstanceKey"])
+    }
+    assert starts == {
+        panel[0]["username"]: json.dumps(readable_time(slot["start"], "Europe/Berlin")),
+        panel[1]["username"]: json.dumps(readable_time(slot["start"])),
+    }
     for rating, task in enumerate(tasks, start=4):
         answers = {"interview_rating": rating, "interview_recommendation": "hire", "interview_notes": "clear"}
         process_engine.client.complete_user_task(task["userTaskKey"], answers)

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from hireflow.adapters.calendar import SlotTaken, StoreCalendar
-from hireflow.adapters.email import EmailOutbox, SendGridMailer
+from hireflow.adapters.email import EmailOutbox, SendGridMailer, readable_time
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
@@ -85,6 +85,19 @@ def test_the_slot_offer_and_its_reminder_offer_to_withdraw_instead(tasks, captur
         assert tasks.services.withdrawal_links.read(token) == "app_3"
 
 
+def test_each_panelist_reads_the_booked_start_in_their_zone(tasks):
+    panel = [
+        {"username": "ivy", "email": "ivy@example.com", "name": "Ivy", "timezone": "Europe/Berlin"},
+        {"username": "joe", "email": "joe@example.com", "name": "Joe"},
+    ]
+    slot = {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}
+    booked = tasks.book_slot("i-12", panel, slot)
+    assert booked["interview_start_by_panelist"] == {
+        "ivy": "Monday 14 December 2026, 10:00 (Europe/Berlin)",
+        "joe": "Monday 14 December 2026, 09:00 UTC",
+    }
+
+
 def test_slots_are_searched_from_the_engines_clock_when_the_model_passes_it(tasks):
     # FEEL's now(), as the engine hands it over: a week after the worker's own clock.
     slots = tasks.find_slots("i-8", PANEL, search_from="2026-11-30T08:00:00.123Z[Etc/UTC]")["proposed_slots"]
@@ -94,7 +107,11 @@ def test_slots_are_searched_from_the_engines_clock_when_the_model_passes_it(task
 def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics(tasks, capture):
     slot = tasks.find_slots("i-2", PANEL)["proposed_slots"][0]
     booked = tasks.book_slot("i-2", PANEL, slot)
-    assert booked == {"interview_start": slot["start"], "interview_end": slot["end"]}
+    assert booked == {
+        "interview_start": slot["start"],
+        "interview_end": slot["end"],
+        "interview_start_by_panelist": {"ivy": readable_time(slot["start"])},
+    }
     assert tasks.book_slot("i-2", PANEL, slot) == booked  # redelivered job: same booking
     with pytest.raises(SlotTaken):
         tasks.book_slot("i-3", PANEL, slot)

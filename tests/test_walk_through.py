@@ -174,8 +174,9 @@ def schedule_interview(page: Page, application_page: str) -> str:
     return page.url.rsplit("/", 1)[-1]
 
 
-def give_feedback(page: Page, interview_id: str, panelist: str, rating: int) -> None:
-    """A panelist's feedback task on the Tasks page, found by its interview and assignee."""
+def give_feedback(page: Page, interview_id: str, panelist: str, rating: int, zone: str) -> None:
+    """A panelist's feedback task on the Tasks page, found by its interview and assignee; its
+    form gives the interview's start in the panelist's ``zone`` (as their invitation did)."""
     page.goto("/tasks")
     theirs = (
         page.get_by_role("row")
@@ -183,6 +184,8 @@ def give_feedback(page: Page, interview_id: str, panelist: str, rating: int) -> 
         .filter(has=page.get_by_role("cell", name=panelist, exact=True))
     )
     theirs.get_by_role("link", name="Give interview feedback").click()
+    start = page.locator("p").filter(has_text="Interview start (your time)")
+    expect(start).to_contain_text(zone)
     page.get_by_label("Rating").fill(str(rating))
     page.get_by_label("Hire", exact=True).check()
     page.get_by_label("Notes").fill(f"{panelist}: explains her reasoning clearly")
@@ -237,8 +240,8 @@ def test_one_candidate_walks_through_the_four_processes_in_the_browser(page, loc
     advance_engine_clock_past(process_engine.client, booking.slot.as_variable()["end"])
     page.goto(f"/items/interview/{interview_id}")
     reload_until_visible(page, page.get_by_role("link", name="do it here"))
-    give_feedback(page, interview_id, "interviewer", 4)
-    give_feedback(page, interview_id, "lead", 5)
+    give_feedback(page, interview_id, "interviewer", 4, zone="(Europe/Berlin)")
+    give_feedback(page, interview_id, "lead", 5, zone="UTC")  # lead gave no zone
     expect(status_of(page)).to_have_text("done")
     expect(page.get_by_text("panelist: lead, rating: 5, recommendation: hire")).to_be_visible()
     screenshot(page, "4-interview-done")
