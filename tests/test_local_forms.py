@@ -89,6 +89,26 @@ FEEDBACK = "interview-feedback"
             None,
             {"interview_rating": "a number"},
         ),
+        # What Python's float() reads but no number input sends is not a number here.
+        *(
+            (
+                {"interview_rating": odd, "interview_recommendation": "hire", "interview_notes": "x"},
+                None,
+                {"interview_rating": "a number"},
+            )
+            for odd in ("nan", "inf", "1_000", "\u0663", "0x3", "1e400")
+        ),
+        (
+            # The rating's decimalDigits is 0, as Tasklist checks it.
+            {"interview_rating": "3.5", "interview_recommendation": "hire", "interview_notes": "x"},
+            None,
+            {"interview_rating": "a whole number"},
+        ),
+        (
+            {"interview_rating": "3.0", "interview_recommendation": "hire", "interview_notes": "x"},
+            {"interview_rating": 3, "interview_recommendation": "hire", "interview_notes": "x"},
+            {},
+        ),
         (
             {"interview_rating": "3", "interview_recommendation": "maybe", "interview_notes": "x"},
             None,
@@ -116,6 +136,22 @@ def test_the_feedback_form_is_checked_as_its_validation_says(submitted, variable
     assert found == errors
     if variables is not None:
         assert taken == variables  # read-only fields (the candidate's name) are not sent back
+
+
+@pytest.mark.parametrize(
+    ("component", "submitted", "taken", "step"),
+    [
+        ({"type": "number", "key": "n"}, "2.25", 2.25, "any"),  # no decimalDigits: any number
+        ({"type": "number", "key": "n", "decimalDigits": 2}, "2.25", 2.25, "0.01"),
+        ({"type": "number", "key": "n", "decimalDigits": 1}, "2.25", "at most 1 decimal place", "0.1"),
+        ({"type": "number", "key": "n", "decimalDigits": 0}, "2.50e1", 25, "1"),
+    ],
+)
+def test_a_number_takes_the_decimal_places_its_form_allows(component, submitted, taken, step):
+    [number] = form_fields({"components": [component]}, {})
+    assert number.step == step  # the browser's own check agrees with the server's
+    variables, errors = submitted_variables([number], {"n": submitted})
+    assert (variables or errors) == {"n": taken}
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,16 @@
 Only the embedded engine lacks Tasklist (see ``webapp.local_tasks``). These are
 the component types hireflow's forms use: ``text`` (Markdown with ``{{variable}}``),
 ``textfield``, ``textarea``, ``number`` and ``radio``, with their ``readonly``,
-``required``, ``min``, ``max`` and ``maxLength``. A form with any other component is
+``required``, ``min``, ``max``, ``maxLength`` and ``decimalDigits``. A form with any other component is
 shown as such and cannot be completed here: Tasklist is the place for it.
 """
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -24,6 +26,9 @@ from hireflow.model_checks import MODELS_DIR, NS
 
 INPUT_TYPES = {"textfield", "textarea", "number", "radio"}
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# A number as a number input sends it: ASCII digits, an optional point and exponent. Python's
+# float() also takes "nan", "inf", "1_000" and other scripts' digits, which no form means.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # CommonMark with raw HTML off: a variable's value is shown as text, never as markup.
 MARKDOWN = MarkdownIt("commonmark", {"html": False})
 
@@ -43,6 +48,14 @@ class FormField:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+    decimal_digits: int | None = None  # 0: a whole number (form-js's ``decimalDigits``)
+
+    @property
+    def step(self) -> str:
+        """The number input's ``step``: as fine as ``decimalDigits`` allows, else any number."""
+        if self.decimal_digits is None:
+            return "any"
+        return "1" if self.decimal_digits == 0 else f"{10**-self.decimal_digits:.{self.decimal_digits}f}"
 
     @property
     def supported(self) -> bool:
@@ -142,6 +155,7 @@ def form_fields(
                 minimum=validate.get("min"),
                 maximum=validate.get("max"),
                 max_length=validate.get("maxLength"),
+                decimal_digits=component.get("decimalDigits"),
             )
         )
     return fields
@@ -169,10 +183,16 @@ def submitted_variables(
         if f.type == "radio" and raw not in {value for value, _ in f.options}:
             errors[f.key] = "choose one of the options"
         elif f.type == "number":
-            try:
-                number = float(raw)
-            except ValueError:
+            number = float(raw) if NUMBER.fullmatch(raw) else math.nan
+            if not math.isfinite(number):
                 errors[f.key] = "a number"
+                continue
+            if f.decimal_digits is not None and _decimal_places(raw) > f.decimal_digits:
+                errors[f.key] = (
+                    "a whole number"
+                    if f.decimal_digits == 0
+                    else f"at most {f.decimal_digits} decimal place{'' if f.decimal_digits == 1 else 's'}"
+                )
                 continue
             if f.minimum is not None and number < f.minimum:
                 errors[f.key] = f"at least {shown(f.minimum)}"
@@ -186,3 +206,9 @@ def submitted_variables(
         else:
             variables[f.key] = raw
     return variables, errors
+
+
+def _decimal_places(number: str) -> int:
+    """How many digits a number as written has after the point, as its value needs them ("4.50": 1)."""
+    exponent = decimal.Decimal(number).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
