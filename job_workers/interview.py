@@ -80,12 +80,12 @@ def _working_hours(interview_id: str, member: dict) -> WorkingHours:
 
 
 def _panel_ids(interview_id: str, panel: list) -> list[str]:
-    try:
-        return [member["username"] for member in panel]
-    except (TypeError, KeyError):
+    """The panel's usernames; a permanent failure if a member has none (or not as text)."""
+    if not all(isinstance(member, dict) and isinstance(member.get("username"), str) for member in panel):
         raise PermanentFailure(
             f"Interview {interview_id}: 'panel' must be a list of {{username, email, name}}, not {panel!r}"
-        ) from None
+        )
+    return [member["username"] for member in panel]
 
 
 class InterviewSchedulingTasks:
@@ -171,12 +171,9 @@ class InterviewSchedulingTasks:
         if self.services.slot_links is None:
             raise PermanentFailure(f"Interview {interview_id}: no slot link signer is configured")
         links = [
-            {
-                "start": slot["start"],
-                "end": slot["end"],
-                "url": self.services.slot_links.link_for(interview_id, slot),
-            }
-            for slot in proposed_slots
+            {"start": start, "end": end, "url": self.services.slot_links.link_for(interview_id, slot)}
+            for at, slot in enumerate(proposed_slots)
+            for start, end in [_slot_times(interview_id, f"proposed_slots[{at}]", slot)]
         ]
         self._mailer(interview_id).send(
             EmailMessage(

@@ -269,6 +269,7 @@ def test_a_span_names_its_day_once(start, end, shown):
         ("UTC", "Monday 14 December 2026, 09:00 UTC"),
         (None, "Monday 14 December 2026, 09:00 UTC"),
         ("Mars/Olympus_Mons", "Monday 14 December 2026, 09:00 UTC"),  # an odd zone stops no email
+        (5, "Monday 14 December 2026, 09:00 UTC"),  # nor a panel's zone that is no text
     ],
 )
 def test_a_time_reads_in_the_readers_zone(zone, shown):

@@ -222,6 +222,20 @@ def test_working_hours_no_one_can_read_fail_at_once_and_say_what_to_fix(tasks):
             lambda t: t.book_slot("i-8", PANEL, {"start": "x", "end": "y"}, proposed_slots=[1]),
             "proposed_slots[0] must be a slot {start, end}, not 1",
         ),
+        (
+            lambda t: t.email_slot_links(
+                make_job(JobType.EMAIL_SLOT_LINKS, headers={"template": "interview-slots"}),
+                "i-8",
+                "cas@example.com",
+                "Cas",
+                [{"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}, ["09:00"]],
+            ),
+            "proposed_slots[1] must be a slot {start, end}, not ['09:00']",
+        ),
+        (
+            lambda t: t.find_slots("i-8", [{"username": ["ivy"], "email": "ivy@example.com"}]),
+            "'panel' must be a list of {username, email, name}",
+        ),
     ],
 )
 def test_times_no_one_can_read_fail_at_once_and_name_the_variable(tasks, call, reason):

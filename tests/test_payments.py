@@ -466,6 +466,21 @@ def test_the_sandbox_search_finds_intents_by_their_metadata_also_in_an_older_led
 def test_keys_are_derived_from_the_unlock_and_the_step():
     assert idempotency_key("u-1", "charge") == "hireflow-unlock-u-1-charge"
     assert idempotency_key("u-1", "charge") != idempotency_key("u-1", "refund")
+    # An id from an admin start may hold anything; the key stays a header and stays its own.
+    assert idempotency_key("Zoë\r\n 1", "charge") == "hireflow-unlock-Zo%C3%AB%0D%0A%201-charge"
+
+
+@pytest.mark.parametrize("odd_id", ["pi_Zoë", "pi_1\r\nX-Injected: 1", "../v1/refunds", "pi_1?amount=1"])
+def test_an_id_no_provider_made_is_refused_as_unknown_not_crashed_on(sandbox, odd_id):
+    # Such ids reach the workers only through an admin start; their request is the provider's
+    # to refuse (an incident that names the id), not an error in building it.
+    gw = gateway(sandbox, sleep=RecordingSleep())
+    with pytest.raises(PaymentRequestRejected):
+        gw.refund(unlock_id=odd_id, payment_id=odd_id)
+    with pytest.raises(PaymentRequestRejected):
+        gw.cancel(unlock_id=odd_id, payment_id=odd_id)
+    with pytest.raises(PaymentRequestRejected):
+        gw.save_card(unlock_id=odd_id, customer="cus_1", payment_method=odd_id)
 
 
 @pytest.mark.parametrize(

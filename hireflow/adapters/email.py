@@ -113,8 +113,8 @@ def _moment(value: Any, zone: str | None) -> tuple[datetime, str] | None:
         moment = moment.replace(tzinfo=UTC)
     try:
         place = ZoneInfo(zone) if zone and zone != "UTC" else None
-    except (ZoneInfoNotFoundError, ValueError):
-        place = None  # an odd zone must not stop an email either: UTC, said as such
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        place = None  # an odd zone (or no text at all) must not stop an email either: UTC, said as such
     if place is None:
         return moment.astimezone(UTC), "UTC"
     return moment.astimezone(place), f"({zone})"

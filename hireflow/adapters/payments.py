@@ -148,8 +148,12 @@ class PaymentGateway(Protocol):
 
 
 def idempotency_key(unlock_id: str, step: str) -> str:
-    """The key for one business step of one unlock: stable across retries and redeliveries."""
-    return f"hireflow-unlock-{unlock_id}-{step}"
+    """The key for one business step of one unlock: stable across retries and redeliveries.
+
+    Percent-encoded, so it is a valid header whatever an id holds; ids of letters, digits,
+    ``.``, ``_`` and ``-`` (every id the webapp and the provider make) are kept as they are.
+    """
+    return quote(f"hireflow-unlock-{unlock_id}-{step}", safe="")
 
 
 class StripeStylePaymentGateway:
@@ -352,7 +356,7 @@ class StripeStylePaymentGateway:
         """
         step = f"{payment_method}-after-{after_charge}" if after_charge else payment_method
         attached = self._post(
-            f"/v1/payment_methods/{payment_method}/attach",
+            f"/v1/payment_methods/{quote(payment_method, safe='')}/attach",
             {"customer": customer},
             idempotency_key(unlock_id, f"attach-{step}"),
         )
@@ -360,7 +364,9 @@ class StripeStylePaymentGateway:
         label = {"metadata[unlock_id]": unlock_id}
         if after_charge:
             label["metadata[after_charge]"] = after_charge
-        self._post(f"/v1/payment_methods/{card}", label, idempotency_key(unlock_id, f"label-{step}"))
+        self._post(
+            f"/v1/payment_methods/{quote(card, safe='')}", label, idempotency_key(unlock_id, f"label-{step}")
+        )
         return card
 
     def refund(self, *, unlock_id: str, payment_id: str, amount: int | None = None) -> Refund:
