@@ -126,7 +126,10 @@ def test_a_missing_file_is_named(store):
     assert not store.exists(ref)
 
 
-@pytest.mark.parametrize("ref", ["../../etc/passwd", "sha256:../../x", "sha256:" + "g" * 64, "md5:abc"])
+@pytest.mark.parametrize(
+    "ref",
+    ["../../etc/passwd", "sha256:../../x", "sha256:" + "g" * 64, "md5:abc", "sha256:" + "a" * 64 + "\n"],
+)
 def test_a_reference_that_is_not_the_stores_own_is_refused(store, ref):
     with pytest.raises(FileNotFound, match="Not a file reference") as refused:
         store.read(ref)

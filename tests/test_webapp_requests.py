@@ -470,6 +470,13 @@ def test_webhooks_refuse_bad_signatures_and_ignore_unused_events(offline):
     )
     assert bad_unlock.status_code == 400
     assert bad_unlock.json["invalid_params"][0]["name"] == "data.object.metadata.unlock_id"
+    # Python's "$" also matches before a final line break: an id is matched in full.
+    for obj in (
+        {"id": "pi_2\n", "metadata": {"unlock_id": "unl_2"}},
+        {"id": "pi_2", "metadata": {"unlock_id": "unl_2\n"}},
+    ):
+        trailing = client.post("/webhooks/payments", **signed_webhook({**event, "data": {"object": obj}}))
+        assert trailing.status_code == 400, obj
     # Signed, so from the provider (or one holding its secret), but no event.
     unreadable = (b"event: paid", b"\xff\xfe", DEEP_ARRAY, DEEP_OBJECT)
     for body, reason in [*((body, "not JSON") for body in unreadable), (b"[1]", "a JSON object")]:

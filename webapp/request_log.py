@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = offered if CALLER_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        g.request_id = offered if CALLER_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         request.environ[ENVIRON_REQUEST_ID] = g.request_id
 
     @app.after_request

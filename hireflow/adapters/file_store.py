@@ -79,7 +79,7 @@ def copy_hashing(stream: BinaryIO, sink: BinaryIO, max_bytes: int) -> tuple[Any,
 
 def check_ref(ref: str) -> str:
     """Return ``ref`` if well formed; refuse anything else (it would become a path)."""
-    if not isinstance(ref, str) or not REF_PATTERN.match(ref):
+    if not isinstance(ref, str) or not REF_PATTERN.fullmatch(ref):
         raise NotAFileReference(f"Not a file reference: {ref!r} (expected sha256:<64 hex digits>)")
     return ref
 

@@ -850,7 +850,7 @@ def create_payment_sandbox(
             return lambda params: confirm_intent(intent_id, params)
         if path.startswith("/v1/payment_methods/"):
             method_id, _, action = path[len("/v1/payment_methods/") :].partition("/")
-            if not PAYMENT_METHOD_ID.match(method_id):
+            if not PAYMENT_METHOD_ID.fullmatch(method_id):
                 raise ApiError(
                     404, "invalid_request_error", "No such payment_method", code="resource_missing"
                 )

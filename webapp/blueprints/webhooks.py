@@ -57,7 +57,7 @@ def _string(obj: dict, path: str, pattern: re.Pattern) -> str:
     value: Any = obj
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise invalid_field(f"data.object.{path}", f"expected an id matching {pattern.pattern}")
     return value
 
@@ -106,10 +106,10 @@ def payment_event():
     decline_code = error.get("decline_code") if isinstance(error, dict) else None
     if decline_code is None and isinstance(error, dict) and error.get("code") == AUTHENTICATION_FAILURE:
         decline_code = AUTHENTICATION_FAILED
-    if not (isinstance(decline_code, str) and DECLINE_CODE.match(decline_code)):
+    if not (isinstance(decline_code, str) and DECLINE_CODE.fullmatch(decline_code)):
         decline_code = None  # the email then says "declined"
     card = obj.get("payment_method")
-    card = card if isinstance(card, str) and PAYMENT_METHOD_ID.match(card) else None
+    card = card if isinstance(card, str) and PAYMENT_METHOD_ID.fullmatch(card) else None
     published = hireflow().payment_failed(event.id, payment_id, decline_code, unlock_id, card)
     return published_response(published, "payment-failed")
 
