@@ -302,6 +302,29 @@ def test_a_number_too_long_to_read_is_refused_in_words_for_the_client(offline):
     assert response.json["detail"].endswith("not JSON: a number of 5,000 digits (at most 4,300 are read)")
 
 
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        (b"NaN", "NaN is not JSON (JSON numbers are finite)"),
+        (b"-Infinity", "-Infinity is not JSON (JSON numbers are finite)"),
+        (b"1e999", "the number 1e999 is too large for a JSON number"),
+    ],
+)
+def test_a_number_json_does_not_have_is_refused_before_anything_is_claimed(offline, number, reason):
+    # Python reads them as floats, which no JSON encoder writes again: an admin start with
+    # one among its variables failed on its way to the engine, a 500 after its key was claimed.
+    app, services, _ = offline
+    body = (
+        b'{"processDefinitionId": "resume-upload", "businessKey": "k-1", "variables": {"x": ' + number + b"}}"
+    )
+    response = app.test_client().post(
+        "/api/admin/process-instances", data=body, content_type="application/json", headers=ADMIN
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["detail"] == f"the body is not JSON: {reason}"
+    assert rows(services, RequestClaim) == 0
+
+
 def test_json_fields_take_only_their_own_json_type(offline):
     # Found by the schemathesis run: {"limit": true} restarted up to one stalled job, as
     # lax validation reads true as 1. The OpenAPI document says integer, and means it.
