@@ -7,6 +7,7 @@ Errors come back as ``CamundaApiError`` carrying the RFC 7807 problem detail.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,19 @@ class CamundaRestClient:
 
     def search_user_tasks(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search("/user-tasks", filter_)
+
+    def get_user_task_form(self, key: int | str) -> dict[str, Any] | None:
+        """The form the engine linked to the user task (the version its binding chose), or None.
+
+        As REST v2 answers it: ``formKey``, ``formId``, ``version`` and ``schema``, here
+        always the form's JSON as a dict (REST v2 gives it as text). None when the task has
+        no linked form (REST v2's 204).
+        """
+        form = self._v2("GET", f"/user-tasks/{key}/form")
+        if not form:
+            return None
+        schema = form.get("schema")
+        return {**form, "schema": json.loads(schema) if isinstance(schema, str) else schema}
 
     def assign_user_task(self, key: int | str, assignee: str) -> None:
         self._v2("POST", f"/user-tasks/{key}/assignment", json={"assignee": assignee})

@@ -58,7 +58,10 @@ def test_a_user_task_has_what_tasklist_needs(task, process):
     assert " " in name and name[0].isupper(), f"{task.get('id')}: give it a readable name, not {name!r}"
     extensions = task.find("bpmn:extensionElements", NS)
     assert extensions.find("zeebe:userTask", NS) is not None, "a Camunda user task, so Tasklist shows it"
-    assert extensions.find("zeebe:formDefinition", NS).get("formId") in FORM_IDS
+    form = extensions.find("zeebe:formDefinition", NS)
+    assert form.get("formId") in FORM_IDS
+    # The form deployed with the diagram, not the newest: see tests/test_user_task_forms.py.
+    assert form.get("bindingType") == "deployment", "bind the form by deployment"
     groups = set(extensions.find("zeebe:assignmentDefinition", NS).get("candidateGroups").split(","))
     assert groups and groups <= GROUPS
     priority = int(extensions.find("zeebe:priorityDefinition", NS).get("priority"))

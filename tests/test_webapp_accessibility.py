@@ -24,7 +24,7 @@ from job_workers.services import Services
 from tests.accessibility import accessibility_violations
 from tests.offline_webapp import StartsInstancesInState, empty_services, indexed_candidate, send_to_capture
 from webapp import create_app
-from webapp.local_forms import user_task_form_ids
+from webapp.local_forms import bundled_forms, user_task_form_ids
 
 # The user tasks of the models, each with its form, as the embedded engine lists them.
 PEOPLES_TASKS = sorted(user_task_form_ids())
@@ -56,6 +56,16 @@ class PeopleAtWork(StartsInstancesInState):
 
     def search_variables(self, **filter_):
         return []
+
+    def get_user_task_form(self, key):
+        """The form of the bundled models, as the engine links it (by deployment)."""
+        form_id = user_task_form_ids()[PEOPLES_TASKS[int(key) - 100]]
+        return {
+            "formKey": str(900 + int(key)),
+            "formId": form_id,
+            "version": 1,
+            "schema": bundled_forms()[form_id],
+        }
 
     def search_incidents(self, **filter_):
         return [

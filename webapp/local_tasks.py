@@ -4,8 +4,11 @@ On a cluster, recruiters and interviewers work in Camunda Tasklist. The embedded
 (``make run``'s fallback when the pinned distribution cannot be fetched) has none, so a
 walk through the processes would stop for good at the first user task (screening, the
 interview feedback). ``LocalTasks`` lists its open user tasks and completes one with the
-values of its Camunda Form from ``bpmn/`` (``webapp.local_forms``), through the engine,
-as Tasklist would. It is no replacement for Tasklist: no users, groups or assignment.
+values of its Camunda Form (``webapp.local_forms``), through the engine, as Tasklist would.
+The form is the one the engine linked to the task, as Tasklist shows it: with the models'
+``bindingType="deployment"``, the version deployed with the task's process, so a form
+changed since an instance started does not change that instance's tasks. It is no
+replacement for Tasklist: no users, groups or assignment.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from webapp.domain import Hireflow, bundled_element_names
 from webapp.engine import EngineUnavailable, call_engine
 from webapp.local_forms import (
     FormField,
-    bundled_forms,
     completable,
     form_fields,
     submitted_variables,
@@ -114,10 +116,15 @@ class LocalTasks:
 
     def fields(self, task: PersonsTask, submitted: dict[str, str] | None = None) -> list[FormField]:
         """The task's form, filled from its instance's variables."""
-        form = bundled_forms().get(task.form_id or "")
+        form = self._linked_form(task)
         if form is None:
             return []
         return form_fields(form, self._variables(task), submitted)
+
+    def _linked_form(self, task: PersonsTask) -> dict[str, Any] | None:
+        """The form the engine linked to ``task`` (None: the task has none)."""
+        linked = call_engine("reading a task's form", self.gateway.client.get_user_task_form, task.key)
+        return linked["schema"] if linked is not None else None
 
     def complete(self, task: PersonsTask, submitted: dict[str, str]) -> dict[str, Any]:
         """Complete ``task`` with its form's values; a 400 names each field that is wrong."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -658,6 +659,8 @@ class _Projection:
     variables: _Table = field(default_factory=lambda: _Table(("processInstanceKey", "name")))
     jobs: _Table = field(default_factory=_instance_table("jobKey"))
     definitions: _Table = field(default_factory=lambda: _Table(key_field="processDefinitionKey"))
+    # Every deployed form version by its key, as a user task links it (its formKey).
+    forms: _Table = field(default_factory=lambda: _Table(key_field="formKey"))
     # (process id, sequence flow id) of every sequence flow taken
     taken_flows: set[tuple[str, str]] = field(default_factory=set)
 
@@ -671,7 +674,7 @@ class _Projection:
 
     # The records apply reads: the engine leaves the others out of the pages it is asked for.
     RECORD_TYPES = ("EVENT",)
-    VALUE_TYPES = ("PROCESS_INSTANCE", "USER_TASK", "INCIDENT", "VARIABLE", "PROCESS", "JOB")
+    VALUE_TYPES = ("PROCESS_INSTANCE", "USER_TASK", "INCIDENT", "VARIABLE", "PROCESS", "JOB", "FORM")
 
     def apply(self, record: dict[str, Any]) -> None:
         if record.get("recordType") != "EVENT":
@@ -705,6 +708,17 @@ class _Projection:
                     "processDefinitionId": _name(value["bpmnProcessId"]),
                     "version": value["version"],
                     "resourceName": value["resourceName"],
+                },
+            )
+        elif kind == "FORM" and intent == "CREATED":
+            self.forms.put(
+                _k(value["formKey"]),
+                {
+                    "formKey": _k(value["formKey"]),
+                    "formId": _name(value["formId"]),
+                    "version": value["version"],
+                    # The engine's JSON gives the resource's bytes in base64.
+                    "schema": json.loads(base64.b64decode(value["resource"])),
                 },
             )
         elif kind == "JOB":
@@ -894,6 +908,16 @@ class EmbeddedEngineClient(CamundaRestClient):
 
     def search_process_definitions(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search("definitions", filter_)
+
+    def get_user_task_form(self, key: int | str) -> dict[str, Any] | None:
+        def read(state: _Projection) -> dict[str, Any] | None:
+            task = state.user_tasks.get(_k(key))
+            if task is None:
+                raise CamundaApiError("GET", f"user task {key}", 404, "not found")
+            form = state.forms.get(task["formKey"]) if task.get("formKey") not in (None, "", "-1") else None
+            return dict(form) if form is not None else None
+
+        return self._read(read)
 
     def visited_flow_nodes(self, process_id: str) -> set[str]:
         return self._read(
