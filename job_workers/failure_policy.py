@@ -12,6 +12,7 @@ analyst can tune them per task in the Modeler:
 from __future__ import annotations
 
 import logging
+import math
 import random
 from typing import Any, Protocol
 
@@ -48,9 +49,10 @@ def _header_number(job: Job, name: str, default: float) -> float:
         return default
     try:
         value = float(raw)
-    except ValueError:
+    except (TypeError, ValueError):
         value = -1.0
-    if value <= 0:
+    # float() also reads "nan" and "inf", with which no delay can be computed.
+    if not math.isfinite(value) or value <= 0:
         log.warning(
             "job type %s: header %s=%r is not a positive number; using %s", job.type, name, raw, default
         )

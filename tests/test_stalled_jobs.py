@@ -66,8 +66,9 @@ def test_without_a_due_time_the_last_update_and_the_longest_backoff_stand_in():
     assert due_ms(failed_job(lastUpdateTime=updated)) == at_update  # the pool's default cap: 300 s
     with_cap = failed_job(lastUpdateTime=updated, customHeaders={"retryBackoffCapSeconds": "600"})
     assert due_ms(with_cap) == at_update + 300_000  # a task's longer cap counts
-    unreadable = failed_job(lastUpdateTime=updated, customHeaders={"retryBackoffCapSeconds": "soon"})
-    assert due_ms(unreadable) == at_update
+    for odd in ("soon", "inf", "nan"):  # float() reads the last two, as no time at all
+        unreadable = failed_job(lastUpdateTime=updated, customHeaders={"retryBackoffCapSeconds": odd})
+        assert due_ms(unreadable) == at_update, odd
     assert due_ms(failed_job()) is None  # an engine that says neither
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,7 +78,9 @@ def due_ms(job: dict[str, Any]) -> int | None:
     cap_seconds = DEFAULT_BACKOFF.cap_seconds
     header = (job.get("customHeaders") or {}).get(Header.RETRY_BACKOFF_CAP_SECONDS)
     with contextlib.suppress(TypeError, ValueError):
-        cap_seconds = max(cap_seconds, float(header))
+        given = float(header)
+        if math.isfinite(given):  # "inf" would be no time at all to compare with
+            cap_seconds = max(cap_seconds, given)
     return int(datetime.fromisoformat(updated).timestamp() * 1000 + cap_seconds * 1000)
 
 
