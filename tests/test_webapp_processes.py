@@ -16,6 +16,7 @@ import requests
 
 from chaos.flows import SLOT_ALREADY_CHOSEN
 from hireflow.constants import ProcessId
+from hireflow.model_checks import MODELS_DIR
 from hireflow.sandboxes.payment_webhooks import WebhookDispatcher, WebhookSettings
 from hireflow.seed import load_demo_data
 from hireflow.store import CalendarBooking, ContactAccess, RequestClaim
@@ -184,6 +185,17 @@ def test_admins_deploy_the_bundled_models_and_broken_ones_are_refused(web):
     )
     assert broken.status_code == 422
     assert broken.json["title"] == "Deployment refused"
+    # The engine's words about the file, not its whole answer as a Python dict.
+    assert "broken.bpmn" in broken.json["detail"] and not broken.json["detail"].startswith("{")
+    # Forms are bound by deployment: a diagram deployed without them is refused, and says so.
+    without_forms = web.post(
+        "/api/admin/deployments",
+        data={"resources": (io.BytesIO((MODELS_DIR / "interview-scheduling.bpmn").read_bytes()), "i.bpmn")},
+        content_type="multipart/form-data",
+        headers=ADMIN,
+    )
+    assert without_forms.status_code == 422
+    assert "Expected to find form with id 'interview-feedback'" in without_forms.json["detail"]
     wrong_kind = web.post(
         "/api/admin/deployments",
         data={"resources": (io.BytesIO(b"#!/bin/sh"), "run.sh")},

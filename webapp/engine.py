@@ -44,6 +44,12 @@ class EngineRejected(Exception):
         self.status = status
         self.detail = detail
 
+    @property
+    def reason(self) -> str:
+        """The engine's own words: its problem's ``detail``, else all it answered."""
+        detail = self.detail.get("detail", self.detail) if isinstance(self.detail, dict) else self.detail
+        return str(detail)
+
 
 class KeyReused(Exception):
     """A business key or message id was used before with different content."""

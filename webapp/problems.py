@@ -177,9 +177,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(EngineRejected)
     def handle_engine_rejected(error: EngineRejected):
-        detail = error.detail.get("detail", error.detail) if isinstance(error.detail, dict) else error.detail
         status = 409 if error.status == 409 else 422
-        return problem_response(Problem(status, "Refused by the process engine", str(detail)))
+        return problem_response(Problem(status, "Refused by the process engine", error.reason))
 
     @app.errorhandler(KeyReused)
     def handle_key_reused(error: KeyReused):

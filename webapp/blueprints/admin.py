@@ -72,7 +72,7 @@ def _deploy(resources: list[tuple[str, bytes]]):
     try:
         result = call_engine("deploying", hireflow().gateway.client.deploy_resources, resources)
     except EngineRejected as exc:  # an invalid model: the engine says what is wrong
-        raise Problem(422, "Deployment refused", str(exc.detail)) from exc
+        raise Problem(422, "Deployment refused", exc.reason) from exc
     body = {"deploymentKey": str(result.get("deploymentKey")), "resources": [name for name, _ in resources]}
     return jsonify(body), 201
 
