@@ -9,7 +9,9 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -507,7 +509,32 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 def _sqlite_pragmas(connection, _record) -> None:
     # WAL lets the webapp read while workers write; the timeout waits out short write locks.
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# How long a connection keeps trying to switch a new file to WAL while others do the same.
+WAL_SWITCH_SECONDS = 5.0
+
+
+def _switch_to_wal(cursor) -> None:
+    """Put the database file in WAL mode, waiting out other connections doing it at the same moment.
+
+    SQLite answers "database is locked" at once, without waiting out ``busy_timeout``, when
+    several connections switch one new file to WAL together (the pool's and the webapp's
+    processes on a fresh machine). The mode is stored in the file, so once one switch wins,
+    the others' next try finds WAL and returns at once.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)

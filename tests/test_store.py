@@ -35,6 +35,36 @@ def test_many_starts_at_once_create_the_schema_without_an_error(store_url):
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
 
 
+def test_connections_opening_a_new_sqlite_file_together_all_get_in(tmp_path):
+    """SQLite refuses at once, busy timeout or not, all but one of the connections that switch
+    a new file to WAL together; each must wait its turn instead. One round loses a race
+    about one time in ten, so this runs many."""
+    rounds, starting = 40, 8
+    for round_number in range(rounds):
+        url = f"sqlite:///{tmp_path / f'domain-{round_number}.sqlite3'}"
+        barrier = threading.Barrier(starting)
+        errors: list[BaseException] = []
+
+        def connect(url: str = url, barrier: threading.Barrier = barrier, errors: list = errors) -> None:
+            db = Database(url)
+            barrier.wait()
+            try:
+                db.check_reachable()
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+            finally:
+                db.engine.dispose()
+
+        threads = [threading.Thread(target=connect) for _ in range(starting)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"round {round_number}"
+        with Database(url).engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
 def test_connections_the_server_dropped_are_replaced_not_handed_out(postgres_server):
     """After a PostgreSQL restart or failover, the next query reconnects instead of failing."""
     db = Database(fresh_database(postgres_server))
