@@ -117,6 +117,8 @@ def services_from_environment(
     the webapp asks for fewer and shorter ones.
     """
     env = os.environ
+    # A refused setting is named before the database is touched, so it is the only error.
+    check_settings(env)
     public_url = env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
     db = Database()
     db.create_schema()
