@@ -8,17 +8,16 @@ failure policy can only call a probable bug and retry for minutes. Found by this
 run: slot links from a malformed offer, a panel member whose username is a list, ids no
 HTTP header could carry.
 
-Derandomized, so every `make test` tries the same cases; `HIREFLOW_FUZZ_EXAMPLES` digs deeper.
+Derandomized, so every `make test` tries the same cases (tests/fuzzing.py).
 """
 
 from __future__ import annotations
 
 import inspect
-import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pyzeebe import Job
 
@@ -27,10 +26,11 @@ from hireflow.model_checks import MODELS_DIR, NS
 from job_workers.incidents import UNEXPECTED, cause_of
 from job_workers.task_router import kinds_of
 from job_workers.worker import ROUTER_BUILDERS
+from tests.fuzzing import FUZZ_EXAMPLES, fuzz_settings
 from tests.jobs import make_job
 
 # Three per schemathesis example: a task call is cheap, and there is one run per job type.
-EXAMPLES_PER_TASK = 3 * int(os.environ.get("HIREFLOW_FUZZ_EXAMPLES", "20"))
+EXAMPLES_PER_TASK = 3 * FUZZ_EXAMPLES
 
 # Keys the variables' objects have (a panel member, a slot, a price, a score), and values
 # that get past a first look: a timestamp, a zone, an email, a card.
@@ -99,13 +99,7 @@ def test_a_task_fails_on_odd_variables_only_as_the_failure_policy_knows(local_wo
         headers=st.sampled_from(HEADERS[job_type]),
         key=st.integers(1, 10**9),
     )
-    @settings(
-        max_examples=EXAMPLES_PER_TASK,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(EXAMPLES_PER_TASK)
     def run(variables, headers, key):
         job = make_job(job_type, headers=headers, element_instance_key=key, variables=variables)
         arguments = {**variables, **{name: job for name in takes_job}}

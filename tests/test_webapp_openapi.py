@@ -3,18 +3,19 @@
 A bounded run per operation, valid and invalid requests alike, on the webapp wired to
 the real engine: no response may be a 5xx, and every response must match the document
 (status code, content type, body schema). Invalid requests must be refused.
+
+Derandomized like every fuzz here (tests/fuzzing.py): `HIREFLOW_FUZZ_RANDOM=1` draws new cases.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from jsonschema import Draft202012Validator
 from schemathesis.checks import (
     content_type_conformance,
@@ -26,6 +27,7 @@ from schemathesis.checks import (
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 
+from tests.fuzzing import FUZZ_EXAMPLES, fuzz_settings
 from tests.web_helpers import ADMIN
 from webapp.openapi import openapi_document
 from webapp.schemas import IDENTIFIER
@@ -35,8 +37,6 @@ CHECKED_PATH_IDS = {"posting_id", "candidate_id", "employer_id", "username"}
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
-# `make test` runs a bounded fuzz; HIREFLOW_FUZZ_EXAMPLES=500 digs deeper on demand.
-EXAMPLES_PER_OPERATION = int(os.environ.get("HIREFLOW_FUZZ_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -153,12 +153,7 @@ def test_the_api_keeps_its_openapi_document(api_schema, label, mode):
     assert operation is not None, f"{label} is documented but not served"
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(FUZZ_EXAMPLES)
     def fuzz(case):
         checks = CHECKS
         if mode is GenerationMode.NEGATIVE and (
