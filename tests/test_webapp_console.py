@@ -262,13 +262,13 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     record_status(services.db, "interview", "int_1", "ended", {"given_back": {"booking_released": True}})
     record_status(services.db, "interview", "int_2", "ended", {"given_back": {}})
     page = app.test_client().get("/items/application/app_1").text
-    assert "<dt>matched skills</dt>" in page
+    assert "<dt>Matched skills</dt>" in page
     assert "python, sql" in page and "['python'" not in page
-    assert re.search(r"<dt>missing skills</dt>\s*<dd>none</dd>", page)
+    assert re.search(r"<dt>Missing skills</dt>\s*<dd>none</dd>", page)
     page = app.test_client().get("/items/interview/int_1").text
-    assert re.search(r"<dt>given back</dt>\s*<dd>booking released: yes</dd>", page)
+    assert re.search(r"<dt>Given back</dt>\s*<dd>booking released: yes</dd>", page)
     page = app.test_client().get("/items/interview/int_2").text
-    assert re.search(r"<dt>given back</dt>\s*<dd>none</dd>", page)
+    assert re.search(r"<dt>Given back</dt>\s*<dd>none</dd>", page)
     feedback = [
         {"panelist": "ivy", "rating": 5, "recommendation": "hire", "notes": "sharp"},
         {"panelist": "leo", "rating": 3, "recommendation": "next-round", "notes": "ok"},
@@ -278,9 +278,13 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     )
     page = app.test_client().get("/items/interview/int_3").text
     assert '<a href="/items/application/app_1">app_1</a>' in page  # the application it is for
-    assert re.findall(r"<li>([^<]*)</li>", page) == [
-        "panelist: ivy, rating: 5, recommendation: hire, notes: sharp",
-        "panelist: leo, rating: 3, recommendation: next-round, notes: ok",
+    # Each panelist's feedback is a row, each of its fields a column.
+    columns = re.findall(r'<th scope="col">([^<]*)</th>', page)
+    assert columns == ["Panelist", "Rating", "Recommendation", "Notes"]
+    rows = re.findall(r"<tr>((?:<td>[^<]*</td>)+)</tr>", page)
+    assert [re.findall(r"<td>([^<]*)</td>", row) for row in rows] == [
+        ["ivy", "5", "hire", "sharp"],
+        ["leo", "3", "next-round", "ok"],
     ]
 
 
@@ -993,8 +997,8 @@ def test_an_item_page_links_its_candidates_items_and_shows_a_paid_charge_once(tm
     record_details(services.db, "unlock", "unl_1", "requested", paid={"with": "card", **charge})
     paid = web.get("/items/unlock/unl_1").text
 
-    assert "<dt>card charged</dt>" in charged and "<dt>paid</dt>" not in charged
-    assert "<dt>paid</dt>" in paid and "<dt>card charged</dt>" not in paid
+    assert "<dt>Card charged</dt>" in charged and "<dt>Paid</dt>" not in charged
+    assert "<dt>Paid</dt>" in paid and "<dt>Card charged</dt>" not in paid
     assert paid.count("pi_1") == 1
     assert re.search(r'ada <a href="/items\?q=ada" data-testid="candidate-items">', paid)
     # The API keeps both records: the sweep of a lost engine reads the first.
