@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def race(call: Callable[[str], str], keys: list[str]) -> list[str]:
@@ -15,3 +18,27 @@ def race(call: Callable[[str], str], keys: list[str]) -> list[str]:
     for thread in threads:
         thread.join()
     return outcomes
+
+
+def errors_all_at_once(
+    count: int, prepare: Callable[[], T], act: Callable[[T], object]
+) -> list[BaseException]:
+    """Give ``count`` threads each its own ``prepare()``, then run ``act`` on it in all of them
+    at the same moment (a barrier); return what they raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        prepared = prepare()
+        barrier.wait()
+        try:
+            act(prepared)
+        except BaseException as exc:  # noqa: BLE001 - handed back to be asserted
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

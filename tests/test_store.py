@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import inspect, select, text
 
 from hireflow.store import Base, Database, JobPosting
+from tests.concurrency import errors_all_at_once
 from tests.postgres import fresh_database
 
 
 def test_many_starts_at_once_create_the_schema_without_an_error(store_url):
-    url = store_url
-    starting = 8
-    barrier = threading.Barrier(starting)
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        db = Database(url)
-        barrier.wait()
-        try:
-            db.create_schema()
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(starting)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    errors = errors_all_at_once(8, lambda: Database(store_url), Database.create_schema)
     assert errors == []
-    tables = set(inspect(Database(url).engine).get_table_names())
+    tables = set(inspect(Database(store_url).engine).get_table_names())
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
 
 
@@ -39,27 +20,9 @@ def test_connections_opening_a_new_sqlite_file_together_all_get_in(tmp_path):
     """SQLite refuses at once, busy timeout or not, all but one of the connections that switch
     a new file to WAL together; each must wait its turn instead. One round loses a race
     about one time in ten, so this runs many."""
-    rounds, starting = 40, 8
-    for round_number in range(rounds):
+    for round_number in range(40):
         url = f"sqlite:///{tmp_path / f'domain-{round_number}.sqlite3'}"
-        barrier = threading.Barrier(starting)
-        errors: list[BaseException] = []
-
-        def connect(url: str = url, barrier: threading.Barrier = barrier, errors: list = errors) -> None:
-            db = Database(url)
-            barrier.wait()
-            try:
-                db.check_reachable()
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-                errors.append(exc)
-            finally:
-                db.engine.dispose()
-
-        threads = [threading.Thread(target=connect) for _ in range(starting)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        errors = errors_all_at_once(8, lambda url=url: Database(url), Database.check_reachable)
         assert errors == [], f"round {round_number}"
         with Database(url).engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
