@@ -20,7 +20,7 @@ def test_connections_opening_a_new_sqlite_file_together_all_get_in(tmp_path):
     """SQLite refuses at once, busy timeout or not, all but one of the connections that switch
     a new file to WAL together; each must wait its turn instead. One round loses a race
     about one time in ten, so this runs many."""
-    for round_number in range(40):
+    for round_number in range(80):
         url = f"sqlite:///{tmp_path / f'domain-{round_number}.sqlite3'}"
         errors = errors_all_at_once(8, lambda url=url: Database(url), Database.check_reachable)
         assert errors == [], f"round {round_number}"
