@@ -24,6 +24,7 @@ from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.adapters.s3_file_store import S3FileStore, s3_client
 from hireflow.camunda_rest import CamundaApiError
 from hireflow.engine.embedded import free_port
+from hireflow.flask_json import MAX_NESTING
 from hireflow.signed_links import SlotLinks
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
 from job_workers.records import record_status
@@ -267,10 +268,20 @@ def test_a_resume_field_or_file_sent_twice_is_refused_not_picked(offline):
     assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
 
 
-# Nested 5,000 deep (10 KB): Python's parser gives up some 1,000 levels down with a
-# RecursionError, which request.get_json does not turn into a refusal (it was a 500).
-DEEP_ARRAY = b"[" * 5000 + b"]" * 5000
-DEEP_OBJECT = b'{"a":' * 5000 + b"1" + b"}" * 5000
+def deep_array(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+def deep_object(levels: int) -> bytes:
+    return b'{"a":' * levels + b"1" + b"}" * levels
+
+
+# Nested 5,000 deep (10 KB): Python's parser gives up with a RecursionError some 1,000
+# levels down on 3.11 (request.get_json does not turn that into a refusal: it was a 500),
+# 1,500 on 3.12, and reads it whole on 3.13.
+DEEP_ARRAY = deep_array(5000)
+DEEP_OBJECT = deep_object(5000)
+TOO_DEEP = "the body is not JSON: nested deeper than the 100 levels hireflow reads"
 
 
 @pytest.mark.parametrize(
@@ -282,8 +293,32 @@ def test_json_nested_too_deeply_is_refused_as_unreadable(offline, path, body):
     send = app.test_client().put if path.startswith("/api/admin/") else app.test_client().post
     response = send(path, data=body, content_type="application/json", headers=ADMIN)
     assert response.status_code == 400, response.get_data(as_text=True)
-    assert response.json["detail"] == "the body is not JSON: nested too deeply to read"
+    assert response.json["detail"] == TOO_DEEP
     assert rows(services, RequestClaim) == rows(services, BusinessRecord) == 0
+
+
+@pytest.mark.parametrize("levels", [MAX_NESTING + 1, 300, 1200, 20000])
+@pytest.mark.parametrize("nested", [deep_array, deep_object], ids=["array", "object"])
+def test_the_nesting_limit_is_the_same_on_every_python(offline, nested, levels):
+    # The limit was wherever the interpreter's parser or pydantic's gave up, in their
+    # words: from some 200 levels to 1,000, pydantic's "recursion limit exceeded at line 1
+    # column 1006"; deeper, "nested too deeply to read" (on 3.11; on 3.13 from 10,000).
+    client = offline[0].test_client()
+    body = b'{"posting_id": ' + nested(levels) + b"}"
+    response = client.post("/api/applications", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["detail"] == TOO_DEEP
+
+
+@pytest.mark.parametrize("nested", [deep_array, deep_object], ids=["array", "object"])
+def test_a_body_nested_to_the_limit_is_read(offline, nested):
+    # The outer object is level 1, so the posting id nests MAX_NESTING - 1 levels below it.
+    client = offline[0].test_client()
+    body = b'{"posting_id": ' + nested(MAX_NESTING - 1) + b"}"
+    response = client.post("/api/applications", data=body, content_type="application/json")
+    # Read, so refused for what it says: a posting id is a string, and a candidate id is missing.
+    assert response.status_code == 400
+    assert {problem["name"] for problem in response.json["invalid_params"]} == {"posting_id", "candidate_id"}
 
 
 def test_a_body_that_is_no_json_says_where_it_stops_being_json(offline):
