@@ -1,12 +1,12 @@
 """Flask's JSON, refusing a body nested too deeply as invalid JSON instead of failing.
 
-Python's parser follows nesting by recursion and raises ``RecursionError`` deep down: a
-2 KB body of brackets. ``request.get_json`` turns only a ``ValueError`` into a refusal,
+Python's parser follows nesting by recursion and raises ``RecursionError`` deep down (on
+3.11, a 2 KB body of brackets). ``request.get_json`` turns only a ``ValueError`` into a refusal,
 so that body was a 500. How deep the parser gets depends on the Python: some 1,000
 levels on 3.11, 1,500 on 3.12, 10,000 on 3.13. So the limit is hireflow's own,
-``MAX_NESTING`` levels on every Python, and pydantic (which the webapp validates bodies
-with, and which stops some 200 levels down in words of its own) never sees a body deeper than
-that. Deeper is a ``ValueError`` like any other unreadable JSON, and every ``get_json``
+``MAX_NESTING`` levels on every Python. pydantic, which the webapp validates bodies with,
+stops some 200 levels down in words of its own; it never sees a body that deep. Deeper
+than the limit is a ``ValueError`` like any other unreadable JSON, and every ``get_json``
 of the app answers it as such. So is a number of more digits than Python turns into an
 int, with words for a client instead of Python's advice to call
 ``sys.set_int_max_str_digits()``, and what JSON has no numbers for: Python reads ``NaN``,

@@ -281,7 +281,7 @@ def deep_object(levels: int) -> bytes:
 # 1,500 on 3.12, and reads it whole on 3.13.
 DEEP_ARRAY = deep_array(5000)
 DEEP_OBJECT = deep_object(5000)
-TOO_DEEP = "the body is not JSON: nested deeper than the 100 levels hireflow reads"
+TOO_DEEP = f"the body is not JSON: nested deeper than the {MAX_NESTING} levels hireflow reads"
 
 
 @pytest.mark.parametrize(
