@@ -41,7 +41,7 @@ from webapp import create_app
 from webapp.domain import KINDS
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
-from webapp.problems import HTML_BLUEPRINTS
+from webapp.problems import HTML_BLUEPRINTS, TYPE_BASE
 from webapp.schemas import PATTERN_IN_WORDS, ItemKind
 
 
@@ -319,6 +319,23 @@ def test_a_body_nested_to_the_limit_is_read(offline, nested):
     # Read, so refused for what it says: a posting id is a string, and a candidate id is missing.
     assert response.status_code == 400
     assert {problem["name"] for problem in response.json["invalid_params"]} == {"posting_id", "candidate_id"}
+
+
+def test_every_refused_request_is_of_the_invalid_request_type(offline):
+    # A body that was no JSON object, or an unreadable webhook event, was of type
+    # about:blank, while a bad field was invalid-request: a client told them apart.
+    client = offline[0].test_client()
+    refused = [
+        client.post("/api/applications", data=b"{", content_type="application/json"),
+        client.post("/api/applications", data=b"[1]", content_type="application/json"),
+        client.post("/api/applications", data=DEEP_OBJECT, content_type="application/json"),
+        client.post("/api/applications", data=b"{}", content_type="application/json"),
+        client.post("/webhooks/payments", **signed_webhook(b"event: paid")),
+        client.post("/webhooks/payments", **signed_webhook(b"[1]")),
+    ]
+    for answer in refused:
+        assert answer.status_code == 400, answer.json
+        assert answer.json["type"] == TYPE_BASE + "invalid-request", answer.json
 
 
 def test_a_body_that_is_no_json_says_where_it_stops_being_json(offline):

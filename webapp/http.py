@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from webapp.domain import Accepted, Hireflow
 from webapp.incidents import Incidents
-from webapp.problems import Problem, invalid_field, invalid_fields, validation_params
+from webapp.problems import Problem, invalid_field, invalid_fields, invalid_request, validation_params
 from webapp.schemas import IDENTIFIER, IDENTIFIER_PATTERN, PATTERN_IN_WORDS, ResumeFields
 from webapp.stalled_jobs import StalledJobs
 
@@ -65,9 +65,9 @@ def json_body(model: type[Model]) -> Model:
     try:
         body = current_app.json.loads(request.get_data())
     except ValueError as error:  # bytes that are no UTF-8 too
-        raise Problem(400, "Invalid request", f"the body is not JSON: {error}") from None
+        raise invalid_request(f"the body is not JSON: {error}") from None
     if not isinstance(body, dict):
-        raise Problem(400, "Invalid request", "the body must be a JSON object")
+        raise invalid_request("the body must be a JSON object")
     # Strict, as the OpenAPI document promises: true is no integer, nor is "5". Parsed
     # as JSON, so dates and enums still come as the strings JSON has for them.
     return model.model_validate_json(request.get_data(), strict=True)

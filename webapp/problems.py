@@ -77,6 +77,12 @@ def invalid_field(name: str, reason: str, status: int = 400, title: str = "Inval
     )
 
 
+def invalid_request(detail: str) -> Problem:
+    """A 400 about the request as a whole (a body that is no JSON object, say), of the same
+    type as one naming a field, so a client tells every refused request by its type."""
+    return Problem(400, "Invalid request", detail, type_=TYPE_BASE + "invalid-request")
+
+
 def invalid_fields(params: list[dict[str, str]]) -> Problem:
     """A 400 naming every field that is wrong (``{"name": ..., "reason": ...}`` each)."""
     detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from webapp.http import incidents, stalled_jobs, tasklist_link
 from webapp.local_tasks import LocalTasks
-from webapp.problems import Problem
+from webapp.problems import Problem, invalid_field
 from webapp.schemas import IncidentRetry
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -26,7 +26,7 @@ def local_tasks() -> LocalTasks:
 def task_list():
     instance = request.args.get("instance", "").strip() or None
     if instance is not None and not instance.isdigit():
-        raise Problem(400, "Invalid request", "instance: a process instance key (digits)")
+        raise invalid_field("instance", "a process instance key (digits)")
     tasks = local_tasks().open_tasks(instance)
     if instance is not None and len(tasks) == 1:
         # An item page's "do it here" link: one task waits there, so its form is where to go.
@@ -62,7 +62,7 @@ def restart_stalled_job(job_key: str):
     """Enter the task of a job the engine never offered again once more (Operate's modification)."""
     local_tasks()  # on the embedded engine only: a cluster's operators have Operate
     if not job_key.isdigit():
-        raise Problem(400, "Invalid request", "job_key: a job key (digits)")
+        raise invalid_field("job_key", "a job key (digits)")
     if stalled_jobs().restart_one(job_key) is None:
         raise Problem(404, "Not stalled", f"job {job_key} is not a stalled job (any more); reload the page")
     return redirect(url_for("tasks.task_list", restarted=job_key, _anchor="stalled-jobs"), code=303)

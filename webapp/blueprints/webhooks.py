@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hireflow.webhook_signing import SIGNATURE_HEADER, SignatureInvalid, verify
 from webapp.http import hireflow, published_response
-from webapp.problems import Problem, invalid_field
+from webapp.problems import Problem, invalid_field, invalid_request
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -85,9 +85,9 @@ def payment_event():
     try:
         body = current_app.json.loads(payload)
     except ValueError as exc:  # UnicodeDecodeError and NestedTooDeeply are ValueErrors
-        raise Problem(400, "Invalid request", "the event is not JSON") from exc
+        raise invalid_request("the event is not JSON") from exc
     if not isinstance(body, dict):
-        raise Problem(400, "Invalid request", "the event must be a JSON object")
+        raise invalid_request("the event must be a JSON object")
     event = PaymentEvent.model_validate(body)
     obj = event.data.object
     if event.type not in UNLOCK_EVENTS:
