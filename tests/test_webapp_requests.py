@@ -41,7 +41,7 @@ from webapp import create_app
 from webapp.domain import KINDS
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
-from webapp.problems import HTML_BLUEPRINTS, TYPE_BASE
+from webapp.problems import HTML_BLUEPRINTS, INVALID_REQUEST
 from webapp.schemas import PATTERN_IN_WORDS, ItemKind
 
 
@@ -323,7 +323,8 @@ def test_a_body_nested_to_the_limit_is_read(offline, nested):
 
 def test_every_refused_request_is_of_the_invalid_request_type(offline):
     # A body that was no JSON object, or an unreadable webhook event, was of type
-    # about:blank, while a bad field was invalid-request: a client told them apart.
+    # about:blank, while a bad field was invalid-request: a client telling refusals by
+    # their type missed the first kind.
     client = offline[0].test_client()
     refused = [
         client.post("/api/applications", data=b"{", content_type="application/json"),
@@ -335,7 +336,7 @@ def test_every_refused_request_is_of_the_invalid_request_type(offline):
     ]
     for answer in refused:
         assert answer.status_code == 400, answer.json
-        assert answer.json["type"] == TYPE_BASE + "invalid-request", answer.json
+        assert answer.json["type"] == INVALID_REQUEST, answer.json
 
 
 def test_a_body_that_is_no_json_says_where_it_stops_being_json(offline):

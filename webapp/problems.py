@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://hireflow.example/problems/"
+# Every refusal of what the client sent: a field, or the request as a whole.
+INVALID_REQUEST = TYPE_BASE + "invalid-request"
 # The team's console, served only while HIREFLOW_CONSOLE is on (webapp.security).
 CONSOLE_BLUEPRINTS = ("ui", "tasks")
 # Pages reached by a signed link in an email: the token in the URL works like a password.
@@ -72,21 +74,21 @@ def invalid_field(name: str, reason: str, status: int = 400, title: str = "Inval
         status,
         title,
         f"{name}: {reason}",
-        type_=TYPE_BASE + "invalid-request",
+        type_=INVALID_REQUEST,
         invalid_params=[{"name": name, "reason": reason}],
     )
 
 
-def invalid_request(detail: str) -> Problem:
+def invalid_request(detail: str, **extensions: Any) -> Problem:
     """A 400 about the request as a whole (a body that is no JSON object, say), of the same
     type as one naming a field, so a client tells every refused request by its type."""
-    return Problem(400, "Invalid request", detail, type_=TYPE_BASE + "invalid-request")
+    return Problem(400, "Invalid request", detail, type_=INVALID_REQUEST, **extensions)
 
 
 def invalid_fields(params: list[dict[str, str]]) -> Problem:
     """A 400 naming every field that is wrong (``{"name": ..., "reason": ...}`` each)."""
     detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)
-    return Problem(400, "Invalid request", detail, type_=TYPE_BASE + "invalid-request", invalid_params=params)
+    return invalid_request(detail, invalid_params=params)
 
 
 def validation_params(error: ValidationError) -> list[dict[str, str]]:
