@@ -36,15 +36,26 @@ PIP_INSTALL := URLLIB3_NO_OVERRIDE=1 $(PY) -m pip install --progress-bar on --no
 REMOVE_URLLIB3_FORK := if [ -e "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/urllib3_future.pth" ]; \
 	then echo "==> Removing urllib3-future's copy over urllib3"; $(PY) -m pip uninstall --yes --quiet urllib3-future urllib3; fi
 
-$(INSTALLED): pyproject.toml constraints.txt Makefile
+# The venv is made again when PYTHON is another Python version than the one it was made
+# with: `make test PYTHON=python3.13` tests on 3.13, not quietly on the old venv's Python.
+# A stamp per version: a missing one has no recipe, so it counts as changed.
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
+PYTHON_STAMP := $(VENV)/.python-$(or $(PYTHON_VERSION),unknown)
+$(VENV)/.python-%: ;
+
+$(INSTALLED): pyproject.toml constraints.txt Makefile $(PYTHON_STAMP)
+	@test -n "$(PYTHON_VERSION)" || { echo "==> $(PYTHON) does not run: set PYTHON to a Python 3.11 or newer" >&2; exit 1; }
+	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import platform; print(platform.python_version())')" != "$(PYTHON_VERSION)" ]; then \
+		echo "==> $(VENV) runs Python $$($(PY) -V | cut -d' ' -f2), not $(PYTHON)'s $(PYTHON_VERSION): making it again"; \
+		rm -rf $(VENV); fi
 	@echo "==> Creating $(VENV) and installing hireflow with its pinned dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	@$(REMOVE_URLLIB3_FORK)
 	$(PIP_INSTALL) -e '.[dev]'
-	@touch $@
+	@rm -f $(VENV)/.python-*; touch $(PYTHON_STAMP) $@
 
-venv: $(INSTALLED)  ## Create the virtualenv and install (once; again when pyproject.toml, constraints.txt or the Makefile changes).
+venv: $(INSTALLED)  ## Create the virtualenv and install (once; again when pyproject.toml, constraints.txt, the Makefile or PYTHON's version changes).
 
 # Not on `venv`: that installs with the old lock, which a changed pin may contradict.
 lock:  ## Re-resolve every dependency's version into constraints.txt (after editing pyproject.toml).
