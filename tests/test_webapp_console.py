@@ -721,6 +721,32 @@ def test_an_operator_retries_every_incident_of_one_cause_at_once(tmp_path):
     assert web.post("/tasks/incidents/retry", data={**form, "cause": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize("key", ["\u00b2", "\u0663", "12x", "9" * 20])
+def test_a_key_in_a_console_address_is_refused_before_the_engine_is_asked(tmp_path, key):
+    # str.isdigit took "²" (superscript two) and "٣" (Arabic-Indic three): the engine was
+    # asked for such a task, and its refusal came back as a 422 "Refused by the process engine".
+    engine = StoppedByAnOutage()
+    config = {
+        "TESTING": True,
+        "CONSOLE": True,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "ENGINE_CONTROL_URL": "http://127.0.0.1:9",
+    }
+    web = create_app(config, engine_client=engine, services=empty_services(tmp_path)).test_client()
+    listed_for = web.get("/tasks", query_string={"instance": key})
+    assert listed_for.status_code == 400 and "instance: a process instance key" in listed_for.text
+    task = web.get(f"/tasks/{key}")
+    assert task.status_code == 404 and "is not a task key" in task.text
+    form = {"csrf_token": csrf_token(web.get("/tasks").text)}
+    restarted = web.post(f"/tasks/stalled-jobs/{key}/restart", data=form)
+    assert restarted.status_code == 400 and "job_key: a job key" in restarted.text
+    assert refused_field(web.post(f"/api/admin/stalled-jobs/{key}/restart", headers=ADMIN)) == (
+        400,
+        "job_key",
+    )
+    assert engine.calls == []
+
+
 def test_an_item_whose_engine_cannot_say_where_it_is_still_answers(tmp_path):
     services = empty_services(tmp_path)
 

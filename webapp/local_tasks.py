@@ -29,6 +29,7 @@ from webapp.local_forms import (
     user_task_form_ids,
 )
 from webapp.problems import Problem
+from webapp.schemas import is_engine_key
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class LocalTasks:
 
     def task(self, key: str) -> PersonsTask:
         """One open task; 404 when there is none (completed, or never was)."""
-        if not key.isdigit():
+        if not is_engine_key(key):
             raise Problem(404, "No such task", f"{key!r} is not a task key")
         found = call_engine(
             "reading a task", self.gateway.client.search_user_tasks, userTaskKey=key, state="CREATED"

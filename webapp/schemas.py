@@ -48,8 +48,9 @@ TIMEZONE = r"^[A-Za-z][A-Za-z0-9_+-]{0,29}(/[A-Za-z0-9_+-]{1,30}){0,2}$"
 HALF_HOUR = r"^([01][0-9]|2[0-3]):(00|30)$"
 # Where the payment provider sends a person back: an http(s) address, nothing that runs.
 RETURN_URL = r"^https?://[^\s<>\"]{1,2000}$"
-# A key the engine gives (a job's, an instance's): digits only.
-ENGINE_KEY = r"^[0-9]+$"
+# A key the engine gives (a job's, an instance's): ASCII digits, no more than a 64-bit key has.
+ENGINE_KEY = r"^[0-9]{1,19}$"
+ENGINE_KEY_PATTERN = re.compile(ENGINE_KEY)
 # A purchase of credits: kept as "<employer id>:<purchase>" in the ledger's 200 characters.
 PURCHASE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,98}$"
 
@@ -86,8 +87,13 @@ PATTERN_IN_WORDS = {
     PROCESS_DEFINITION_ID: "a BPMN process id: 1 to 100 letters, digits, '_', '.' or '-', "
     "starting with a letter or '_'",
     RETURN_URL: "a web address starting with https:// or http://, without spaces",
-    ENGINE_KEY: "digits only, as the engine gives a key",
+    ENGINE_KEY: "1 to 19 digits, as the engine gives a key",
 }
+
+
+def is_engine_key(text: str) -> bool:
+    """Whether ``text`` can be a key the engine gave. Not ``str.isdigit``: that takes "²" too."""
+    return ENGINE_KEY_PATTERN.fullmatch(text) is not None
 
 
 def reason_in_words(error: dict[str, Any]) -> str:

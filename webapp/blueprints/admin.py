@@ -7,7 +7,6 @@ the admin API is off.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from webapp.schemas import (
     PostingRequest,
     StalledJobRestart,
     StartRequest,
+    is_engine_key,
 )
 from webapp.security import require_bearer
 
@@ -342,7 +342,7 @@ def restart_stalled_jobs():
 @bp.post("/stalled-jobs/<job_key>/restart")
 def restart_stalled_job(job_key: str):
     """Enter one stalled job's task again, as listed by GET /api/admin/stalled-jobs."""
-    if not re.fullmatch(ENGINE_KEY, job_key):
+    if not is_engine_key(job_key):
         raise invalid_field("job_key", f"should be {PATTERN_IN_WORDS[ENGINE_KEY]}")
     restarted = stalled_jobs().restart_one(job_key)
     if restarted is None:

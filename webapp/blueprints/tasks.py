@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from webapp.http import incidents, stalled_jobs, tasklist_link
 from webapp.local_tasks import LocalTasks
 from webapp.problems import Problem, invalid_field
-from webapp.schemas import IncidentRetry
+from webapp.schemas import IncidentRetry, is_engine_key
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -25,7 +25,7 @@ def local_tasks() -> LocalTasks:
 @bp.get("")
 def task_list():
     instance = request.args.get("instance", "").strip() or None
-    if instance is not None and not instance.isdigit():
+    if instance is not None and not is_engine_key(instance):
         raise invalid_field("instance", "a process instance key (digits)")
     tasks = local_tasks().open_tasks(instance)
     if instance is not None and len(tasks) == 1:
@@ -61,7 +61,7 @@ def retry_incidents_of_a_cause():
 def restart_stalled_job(job_key: str):
     """Enter the task of a job the engine never offered again once more (Operate's modification)."""
     local_tasks()  # on the embedded engine only: a cluster's operators have Operate
-    if not job_key.isdigit():
+    if not is_engine_key(job_key):
         raise invalid_field("job_key", "a job key (digits)")
     if stalled_jobs().restart_one(job_key) is None:
         raise Problem(404, "Not stalled", f"job {job_key} is not a stalled job (any more); reload the page")
