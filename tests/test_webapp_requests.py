@@ -41,7 +41,7 @@ from webapp import create_app
 from webapp.domain import KINDS
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.openapi import openapi_document
-from webapp.problems import HTML_BLUEPRINTS, INVALID_REQUEST
+from webapp.problems import HTML_BLUEPRINTS, INVALID_REQUEST, TYPE_BASE, problem_type
 from webapp.schemas import PATTERN_IN_WORDS, ItemKind
 
 
@@ -337,6 +337,39 @@ def test_every_refused_request_is_of_the_invalid_request_type(offline):
     for answer in refused:
         assert answer.status_code == 400, answer.json
         assert answer.json["type"] == INVALID_REQUEST, answer.json
+
+
+@pytest.mark.parametrize(
+    ("status", "title", "type_"),
+    [
+        (404, "Not found", "about:blank"),
+        (409, "Conflict", "about:blank"),
+        (413, "Request Entity Too Large", "about:blank"),
+        (402, "Card declined", TYPE_BASE + "card-declined"),
+        (404, "No such resume", TYPE_BASE + "no-such-resume"),
+        (410, "Slot link expired", TYPE_BASE + "slot-link-expired"),
+        (500, "Internal error", TYPE_BASE + "internal-error"),
+    ],
+)
+def test_about_blank_is_the_type_only_of_a_problem_titled_as_its_status(status, title, type_):
+    assert problem_type(status, title) == type_
+
+
+def test_a_problem_with_a_title_of_its_own_has_a_type_of_its_own(offline):
+    # RFC 9457: about:blank says no more than the status code, whose phrase is its title.
+    # "No such resume", "Unlock closed" and some 40 more titles said more under about:blank.
+    client = offline[0].test_client()
+    missing = client.get("/api/resumes/res_none")
+    assert (missing.status_code, missing.json["title"]) == (404, "No such resume")
+    assert missing.json["type"] == TYPE_BASE + "no-such-resume"
+    unmatched = client.get("/no/such/address")
+    assert (unmatched.status_code, unmatched.json["type"], unmatched.json["title"]) == (
+        404,
+        "about:blank",
+        "Not Found",
+    )
+    wrong_method = client.delete("/api/applications")
+    assert (wrong_method.status_code, wrong_method.json["type"]) == (405, "about:blank")
 
 
 def test_a_body_that_is_no_json_says_where_it_stops_being_json(offline):

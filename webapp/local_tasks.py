@@ -28,7 +28,7 @@ from webapp.local_forms import (
     submitted_variables,
     user_task_form_ids,
 )
-from webapp.problems import Problem
+from webapp.problems import Problem, invalid_fields
 from webapp.schemas import is_engine_key
 
 log = logging.getLogger(__name__)
@@ -136,12 +136,7 @@ class LocalTasks:
             )
         variables, errors = submitted_variables(fields, submitted)
         if errors:
-            raise Problem(
-                400,
-                "Invalid request",
-                "; ".join(f"{name}: {reason}" for name, reason in errors.items()),
-                invalid_params=[{"name": name, "reason": reason} for name, reason in errors.items()],
-            )
+            raise invalid_fields([{"name": name, "reason": reason} for name, reason in errors.items()])
         call_engine("completing a task", self.gateway.client.complete_user_task, task.key, variables)
         log.info(
             "task %s (%s) completed in the console with %s", task.key, task.element_id, sorted(variables)

@@ -459,7 +459,12 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "RFC 9457 problem details.",
         "required": ["type", "title", "status"],
         "properties": {
-            "type": {"type": "string"},
+            "type": {
+                "type": "string",
+                "description": "about:blank when the title is the status's own phrase (Not Found); else "
+                "https://hireflow.example/problems/ and the title in lower case, its words joined by "
+                "'-' (card-declined, unlock-closed, invalid-request), for clients to branch on.",
+            },
             "title": {"type": "string"},
             "status": {"type": "integer"},
             "detail": {"type": "string"},

@@ -10,6 +10,7 @@ pages get the same information as an HTML page.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -17,6 +18,7 @@ from flask import Flask, Response, json, render_template, request, url_for
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from hireflow.adapters.file_store import FileStoreUnavailable
 from webapp.engine import EngineRejected, EngineUnavailable, ItemAskedForBefore, KeyReused, RequestInProgress
@@ -38,8 +40,25 @@ SIGNED_LINK_BLUEPRINTS = ("slots", "cards", "payments", "withdrawals")
 HTML_BLUEPRINTS = {*CONSOLE_BLUEPRINTS, *SIGNED_LINK_BLUEPRINTS}
 
 
+def problem_type(status: int, title: str) -> str:
+    """The type of a problem given no type of its own: ``about:blank`` when the title is the
+    status's own phrase ("Not found" for 404), else TYPE_BASE and the title in lower case,
+    its words joined by "-" ("Card declined": ``.../problems/card-declined``).
+
+    RFC 9457 has about:blank mean "nothing more than the status code", with the status's
+    phrase as title: a title of our own ("Unlock closed", "Interview over") tells clients
+    apart what the status alone does not, so its type names it, for clients to branch on.
+    """
+    if title.casefold() == HTTP_STATUS_CODES.get(status, "").casefold():
+        return "about:blank"
+    return TYPE_BASE + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
 class Problem(Exception):
-    """An error to answer as a problem detail: ``status``, ``title``, ``detail`` and extensions."""
+    """An error to answer as a problem detail: ``status``, ``title``, ``detail`` and extensions.
+
+    Without ``type_``, the type follows from the status and the title (``problem_type``).
+    """
 
     def __init__(
         self,
@@ -55,7 +74,7 @@ class Problem(Exception):
         self.status = status
         self.title = title
         self.detail = detail
-        self.type = type_ or "about:blank"
+        self.type = type_ or problem_type(status, title)
         self.headers = headers or {}
         self.extensions = extensions
 
@@ -229,7 +248,10 @@ def init_app(app: Flask) -> None:
     def handle_http(error: HTTPException):
         headers = dict(error.get_headers()) if error.code == 405 else {}
         headers.pop("Content-Type", None)
-        problem = Problem(error.code or 500, error.name, error.description, headers=headers)
+        # Werkzeug's names are the statuses' own phrases ("Method Not Allowed"): nothing more to type.
+        problem = Problem(
+            error.code or 500, error.name, error.description, type_="about:blank", headers=headers
+        )
         return problem_response(problem)
 
     @app.errorhandler(Exception)
