@@ -657,17 +657,22 @@ class StoppedByAnOutage(StartsInstancesInState):
         self.calls.append(("resolve", str(incident_key)))
 
 
-def test_an_operator_retries_every_incident_of_one_cause_at_once(tmp_path):
-    # After an hour's payment outage, dozens of unlocks stop at ChargeCard: one Retry each,
-    # on each item's page, was all the console and the admin API offered.
-    engine = StoppedByAnOutage()
+def console_with_admin_api(engine, tmp_path):
+    """A test client of the console and the admin API, as on the embedded engine, on ``engine``."""
     config = {
         "TESTING": True,
         "CONSOLE": True,
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "ENGINE_CONTROL_URL": "http://127.0.0.1:9",
     }
-    web = create_app(config, engine_client=engine, services=empty_services(tmp_path)).test_client()
+    return create_app(config, engine_client=engine, services=empty_services(tmp_path)).test_client()
+
+
+def test_an_operator_retries_every_incident_of_one_cause_at_once(tmp_path):
+    # After an hour's payment outage, dozens of unlocks stop at ChargeCard: one Retry each,
+    # on each item's page, was all the console and the admin API offered.
+    engine = StoppedByAnOutage()
+    web = console_with_admin_api(engine, tmp_path)
 
     counted = web.get("/api/admin/incidents", headers=ADMIN)
 
@@ -723,16 +728,10 @@ def test_an_operator_retries_every_incident_of_one_cause_at_once(tmp_path):
 
 @pytest.mark.parametrize("key", ["\u00b2", "\u0663", "12x", "9" * 20])
 def test_a_key_in_a_console_address_is_refused_before_the_engine_is_asked(tmp_path, key):
-    # str.isdigit took "²" (superscript two) and "٣" (Arabic-Indic three): the engine was
-    # asked for such a task, and its refusal came back as a 422 "Refused by the process engine".
+    # str.isdigit took "²" (superscript two) and "٣" (Arabic-Indic three): such a key was
+    # sent on to the engine instead of being refused as a bad address.
     engine = StoppedByAnOutage()
-    config = {
-        "TESTING": True,
-        "CONSOLE": True,
-        "ADMIN_TOKEN": ADMIN_TOKEN,
-        "ENGINE_CONTROL_URL": "http://127.0.0.1:9",
-    }
-    web = create_app(config, engine_client=engine, services=empty_services(tmp_path)).test_client()
+    web = console_with_admin_api(engine, tmp_path)
     listed_for = web.get("/tasks", query_string={"instance": key})
     assert listed_for.status_code == 400 and "instance: a process instance key" in listed_for.text
     task = web.get(f"/tasks/{key}")
