@@ -350,6 +350,15 @@ def test_the_capture_refuses_a_key_with_a_foreign_letter_as_any_wrong_key(captur
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize(
+    "body", [{"rates": "all"}, {"rates": {"too_many_requests": 2}}, {"next_count": {"server_error": -1}}, []]
+)
+def test_bad_fault_settings_for_the_capture_get_a_clear_400(capture, body):
+    response = requests.post(f"{capture.url}/_capture/faults", json=body, timeout=5)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"]
+
+
 def test_the_capture_refuses_json_nested_too_deeply_to_read(capture):
     # Python's parser gives up some 1,000 levels down; that was a 500 (a RecursionError).
     response = requests.post(

@@ -490,6 +490,12 @@ def test_an_id_no_provider_made_is_refused_as_unknown_not_crashed_on(sandbox, od
         {"rates": {"server_error": 2}},
         {"next_count": {"timeout": -1}},
         {"declined_payment_methods": 5},
+        {"rates": [1]},  # not keyed by kind: was a 500 (AttributeError)
+        {"rates": {"server_error": "all"}},
+        {"rates": {"server_error": True}},
+        {"next_count": {"timeout": 1.5}},
+        {"delay_seconds": -1},  # was kept, though time.sleep refuses it when a fault fires
+        {"delay_seconds": 86400},
         [],
         b"[" * 5000 + b"]" * 5000,  # nested deeper than Python's parser follows: was a 500
     ],

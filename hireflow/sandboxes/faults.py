@@ -6,9 +6,14 @@ requests to hit (deterministic, for tests). Counts are used up before rates appl
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import asdict, dataclass, field
+
+# The longest injected delay: long enough to outlast any client's timeout, short enough
+# that a typo does not hold a sandbox thread for hours.
+MAX_DELAY_SECONDS = 300.0
 
 
 @dataclass
@@ -32,19 +37,26 @@ class FaultInjector:
     def configure(
         self, rates: dict | None = None, next_count: dict | None = None, delay_seconds: float | None = None
     ) -> FaultPlan:
-        """Replace the plan. Unknown fault kinds or values out of range raise ValueError."""
-        rates = {k: float(v) for k, v in (rates or {}).items()}
-        next_count = {k: int(v) for k, v in (next_count or {}).items()}
+        """Replace the plan. Unknown fault kinds or values out of range raise ValueError.
+
+        The values usually come from a JSON body, so each is checked for its type as well:
+        a rate is a number within 0..1, a count a whole number of 0 or more, and the delay a
+        number of seconds within 0..``MAX_DELAY_SECONDS``.
+        """
+        rates = {kind: _number(f"rates.{kind}", rate, 0.0, 1.0) for kind, rate in _by_kind("rates", rates)}
+        next_count = {
+            kind: _count(f"next_count.{kind}", count) for kind, count in _by_kind("next_count", next_count)
+        }
         unknown = (set(rates) | set(next_count)) - self.kinds
         if unknown:
             raise ValueError(f"unknown fault kind(s) {sorted(unknown)}; known: {sorted(self.kinds)}")
-        if any(not 0.0 <= r <= 1.0 for r in rates.values()) or any(c < 0 for c in next_count.values()):
-            raise ValueError("rates must be within 0..1 and counts must not be negative")
         with self._lock:
             self._plan = FaultPlan(
                 rates=rates,
                 next_count=next_count,
-                delay_seconds=self._plan.delay_seconds if delay_seconds is None else float(delay_seconds),
+                delay_seconds=self._plan.delay_seconds
+                if delay_seconds is None
+                else _number("delay_seconds", delay_seconds, 0.0, MAX_DELAY_SECONDS),
             )
             return self._plan
 
@@ -64,3 +76,31 @@ class FaultInjector:
                 self._plan.next_count[kind] = left - 1
                 return True
             return self._random.random() < self._plan.rates.get(kind, 0.0)
+
+
+def _by_kind(name: str, values: object) -> list[tuple[str, object]]:
+    """The (kind, value) pairs of ``values``, which must be an object keyed by fault kind."""
+    if values is None:
+        return []
+    if not isinstance(values, dict):
+        raise ValueError(f'{name} must be an object keyed by fault kind, such as {{"timeout": 1}}')
+    return list(values.items())
+
+
+def _number(name: str, value: object, lowest: float, highest: float) -> float:
+    """``value`` as a float, refused unless it is a finite number within lowest..highest."""
+    # bool is an int in Python, but true or false for a rate is a mistake, not a number.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if not (math.isfinite(value) and lowest <= value <= highest):
+        raise ValueError(f"{name} must be within {lowest:g}..{highest:g}, not {value!r}")
+    return float(value)
+
+
+def _count(name: str, value: object) -> int:
+    """``value`` as an int, refused unless it is a whole number of 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if not (math.isfinite(value) and value == int(value) and value >= 0):
+        raise ValueError(f"{name} must be a whole number of 0 or more, not {value!r}")
+    return int(value)
