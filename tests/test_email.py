@@ -342,6 +342,61 @@ def test_the_capture_refuses_a_body_sendgrid_would_refuse(capture):
     assert {"personalizations", "from.email", "content"} <= fields
 
 
+def a_mail_body(**fields) -> dict:
+    """A v3 mail body SendGrid accepts, with ``fields`` put in its place."""
+    body = {
+        "personalizations": [{"to": [{"email": "ada@example.com"}]}],
+        "from": {"email": "no-reply@hireflow.example"},
+        "subject": "Hello",
+        "content": [{"type": "text/plain", "value": "Hi"}],
+    }
+    return {**body, **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        # Each of these was a 500 (a TypeError, or SQLite refusing a list), and nothing was kept.
+        ({"custom_args": ["dedupe_key"]}, "custom_args"),
+        (
+            {"personalizations": [{"to": [{"email": "ada@example.com"}], "custom_args": "x"}]},
+            "personalizations.0.custom_args",
+        ),
+        ({"subject": ["Hello"]}, "subject"),
+        ({"personalizations": [{"to": [{"email": ["ada@example.com"]}]}]}, "personalizations.0.to"),
+        ({"from": {"email": ["no-reply@hireflow.example"]}}, "from.email"),
+        ({"content": [{"type": "text/plain", "value": ["Hi"]}]}, "content"),
+        # These were kept, though SendGrid refuses them.
+        ({"custom_args": {"attempt": 1}}, "custom_args.attempt"),
+        ({"attachments": [{"filename": ["invite.ics"]}]}, "attachments"),
+        ({"attachments": {"invite.ics": "QkVHSU4="}}, "attachments"),
+    ],
+)
+def test_the_capture_refuses_a_value_of_the_wrong_type_naming_its_field(capture, fields, field):
+    response = requests.post(
+        f"{capture.url}/v3/mail/send",
+        json=a_mail_body(**fields),
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert field in {error["field"] for error in response.json()["errors"]}
+    assert requests.get(f"{capture.url}/_capture/messages", timeout=5).json() == []
+
+
+def test_the_capture_keeps_a_mail_with_string_custom_args_and_an_attachment(capture):
+    attachment = {"content": "QkVHSU4=", "filename": "invite.ics", "type": "text/calendar"}
+    response = requests.post(
+        f"{capture.url}/v3/mail/send",
+        json=a_mail_body(custom_args={"dedupe_key": "k1"}, attachments=[attachment]),
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    assert response.status_code == 202
+    [kept] = requests.get(f"{capture.url}/_capture/messages", timeout=5).json()
+    assert (kept["dedupe_key"], kept["attachments"]) == ("k1", [attachment])
+
+
 def test_the_capture_refuses_a_key_with_a_foreign_letter_as_any_wrong_key(capture):
     # compare_digest refuses a str with a non-ASCII letter: that was a 500.
     response = requests.post(

@@ -63,7 +63,11 @@ def _errors(*messages: tuple[str, str]) -> dict:
 
 
 def validate_mail(body: object) -> list[tuple[str, str]]:
-    """The problems SendGrid would report for this v3 mail body, as (field, message) pairs."""
+    """The problems SendGrid would report for this v3 mail body, as (field, message) pairs.
+
+    Types are checked as well as presence: a mail the capture keeps has strings where
+    SendGrid wants strings, so reading it back never fails.
+    """
     if not isinstance(body, dict):
         return [("", "The request body must be a JSON object.")]
     problems = []
@@ -75,24 +79,74 @@ def validate_mail(body: object) -> list[tuple[str, str]]:
     else:
         for i, p in enumerate(personalizations):
             to = p.get("to") if isinstance(p, dict) else None
-            if (
-                not isinstance(to, list)
-                or not to
-                or not all(isinstance(t, dict) and "@" in str(t.get("email", "")) for t in to)
-            ):
+            if not isinstance(to, list) or not to or not all(_is_address(t) for t in to):
                 problems.append(
                     (f"personalizations.{i}.to", "Each personalization needs 'to' with valid emails.")
                 )
-    if not isinstance(body.get("from"), dict) or "@" not in str(body["from"].get("email", "")):
+            if isinstance(p, dict):
+                problems += _custom_args_problems(f"personalizations.{i}.custom_args", p.get("custom_args"))
+    if not _is_address(body.get("from")):
         problems.append(("from.email", "The from object must be provided with a valid email."))
-    if not body.get("subject") and not body.get("template_id"):
+    subject = body.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        problems.append(("subject", _invalid_type("string", subject)))
+    elif not subject and not body.get("template_id"):
         problems.append(("subject", "The subject is required."))
     content = body.get("content")
-    if not body.get("template_id") and (
-        not isinstance(content, list) or not any(isinstance(c, dict) and c.get("value") for c in content)
+    if content is not None and (
+        not isinstance(content, list)
+        or not all(isinstance(c, dict) and isinstance(c.get("type"), str) for c in content)
+        or not all(isinstance(c.get("value"), str) for c in content)
     ):
+        problems.append(("content", "Each content needs a 'type' and a 'value', both strings."))
+    elif not body.get("template_id") and not any(c.get("value") for c in content or []):
         problems.append(("content", "Content with at least one non-empty value is required."))
+    attachments = body.get("attachments")
+    if attachments is not None and (
+        not isinstance(attachments, list) or not all(_is_attachment(a) for a in attachments)
+    ):
+        problems.append(("attachments", "Each attachment needs a 'content' and a 'filename', both strings."))
+    problems += _custom_args_problems("custom_args", body.get("custom_args"))
     return problems
+
+
+def _is_address(value: object) -> bool:
+    """An email object: ``{"email": "...@...", "name": optional string}``."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("email"), str)
+        and "@" in value["email"]
+        and isinstance(value.get("name", ""), str)
+    )
+
+
+def _is_attachment(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("content"), str)
+        and isinstance(value.get("filename"), str)
+        and bool(value["content"] and value["filename"])
+        and isinstance(value.get("type", ""), str)
+    )
+
+
+def _custom_args_problems(field: str, custom_args: object) -> list[tuple[str, str]]:
+    """SendGrid takes custom arguments as an object of strings only, and refuses anything else."""
+    if custom_args is None:
+        return []
+    if not isinstance(custom_args, dict):
+        return [(field, _invalid_type("object", custom_args))]
+    return [
+        (f"{field}.{name}", _invalid_type("string", value))
+        for name, value in custom_args.items()
+        if not isinstance(value, str)
+    ]
+
+
+def _invalid_type(expected: str, given: object) -> str:
+    """SendGrid's words for a value of the wrong JSON type."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+    return f"Invalid type. Expected: {expected}, given: {names.get(type(given), 'null')}."
 
 
 @contextlib.contextmanager
