@@ -468,6 +468,41 @@ def test_keys_are_derived_from_the_unlock_and_the_step():
     assert idempotency_key("u-1", "charge") != idempotency_key("u-1", "refund")
     # An id from an admin start may hold anything; the key stays a header and stays its own.
     assert idempotency_key("Zoë\r\n 1", "charge") == "hireflow-unlock-Zo%C3%AB%0D%0A%201-charge"
+    # Stripe takes keys of up to 255 characters: a longer one ends in the whole key's digest.
+    long_id = "u" * 300
+    long_key = idempotency_key(long_id, "refund-pi_1")
+    assert len(long_key) == 255 and long_key.startswith("hireflow-unlock-uuu")
+    assert long_key == idempotency_key(long_id, "refund-pi_1")
+    assert long_key != idempotency_key(long_id, "refund-pi_2")
+    assert len(idempotency_key("Zoë" * 100, "charge-1")) == 255  # percent-encoding lengthens it
+
+
+def test_the_sandbox_refuses_an_idempotency_key_longer_than_stripe_takes(sandbox):
+    params = {
+        "amount": "500",
+        "currency": "usd",
+        "payment_method": "pm_card_visa",
+        "confirm": "true",
+        "automatic_payment_methods[allow_redirects]": "never",
+    }
+    url, headers = f"{sandbox.url}/v1/payment_intents", {"Authorization": f"Bearer {API_KEY}"}
+    refused = requests.post(url, data=params, headers={**headers, "Idempotency-Key": "k" * 256}, timeout=5)
+    assert refused.status_code == 400 and "255" in refused.json()["error"]["message"]
+    assert ledger(sandbox)["payment_intents"] == []
+    taken = requests.post(url, data=params, headers={**headers, "Idempotency-Key": "k" * 255}, timeout=5)
+    assert taken.status_code == 200
+    # An unlock whose id makes a long key still charges once, however often it is asked.
+    long_id = "u" * 300
+    assert charge(gateway(sandbox), long_id) == charge(gateway(sandbox), long_id)
+    assert len(ledger(sandbox)["payment_intents"]) == 2
+
+
+def test_the_sandbox_refuses_metadata_beyond_stripes_limits(sandbox):
+    # A charge's metadata names its unlock, so an id longer than Stripe keeps is refused
+    # there, and must be here too: an incident at once, not a charge the sandbox alone makes.
+    with pytest.raises(PaymentRequestRejected, match="up to 500"):
+        charge(gateway(sandbox, sleep=RecordingSleep()), "u" * 501)
+    assert ledger(sandbox)["payment_intents"] == []
 
 
 @pytest.mark.parametrize("odd_id", ["pi_Zoë", "pi_1\r\nX-Injected: 1", "../v1/refunds", "pi_1?amount=1"])

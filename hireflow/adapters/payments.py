@@ -7,6 +7,7 @@ when the first request succeeded and only its response was lost.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +27,8 @@ QUICK_RETRY_BACKOFF = Backoff(base_seconds=0.25, cap_seconds=4.0)
 # Pinned, as Stripe advises, so a change of the account's default version cannot change
 # the answers this adapter reads.
 STRIPE_API_VERSION = "2024-06-20"
+# Stripe takes idempotency keys of up to 255 characters.
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 class PaymentError(Exception):
@@ -152,8 +155,14 @@ def idempotency_key(unlock_id: str, step: str) -> str:
 
     Percent-encoded, so it is a valid header whatever an id holds; ids of letters, digits,
     ``.``, ``_`` and ``-`` (every id the webapp and the provider make) are kept as they are.
+    A key longer than the provider takes (an id from an admin start may be any length)
+    keeps its beginning and ends in the SHA-256 of the whole, so it stays its own.
     """
-    return quote(f"hireflow-unlock-{unlock_id}-{step}", safe="")
+    key = quote(f"hireflow-unlock-{unlock_id}-{step}", safe="")
+    if len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode("ascii")).hexdigest()
+    return f"{key[: MAX_IDEMPOTENCY_KEY_LENGTH - len(digest) - 1]}-{digest}"
 
 
 class StripeStylePaymentGateway:

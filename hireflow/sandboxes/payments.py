@@ -83,6 +83,9 @@ from hireflow.settings import SettingError
 # lost_response: stored, then answered too late for the client to see it.
 # duplicate_webhook: an event is delivered twice, as providers may do.
 FAULT_KINDS = {"server_error", "timeout", "lost_response", "duplicate_webhook"}
+# Stripe's limits on an Idempotency-Key, and on an object's metadata.
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+METADATA_LIMITS = {"keys": 50, "name": 40, "value": 500}
 # Stripe's test payment methods that decline, each with the decline code Stripe gives it.
 # Methods declined through the faults endpoint give the generic code.
 DECLINE_CODES = {
@@ -494,8 +497,27 @@ TEST_CARD_PREFIX = "pm_card_"
 
 
 def _metadata(params: dict[str, str]) -> dict[str, str]:
-    """Stripe's form encoding of a metadata hash: ``metadata[key]=value``."""
-    return {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+    """Stripe's form encoding of a metadata hash: ``metadata[key]=value``, within Stripe's
+    limits (50 keys, names of up to 40 characters, values of up to 500)."""
+    metadata = {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+    if len(metadata) > METADATA_LIMITS["keys"]:
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            f"Metadata can have up to {METADATA_LIMITS['keys']} keys.",
+            param="metadata",
+        )
+    for name, value in metadata.items():
+        if len(name) > METADATA_LIMITS["name"] or len(value) > METADATA_LIMITS["value"]:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"Metadata keys can have up to {METADATA_LIMITS['name']} characters and values up to"
+                f" {METADATA_LIMITS['value']}; metadata[{name[:40]}] has a key of {len(name)} and a value"
+                f" of {len(value)}.",
+                param=f"metadata[{name[:40]}]",
+            )
+    return metadata
 
 
 METADATA_CLAUSE = re.compile(r"^metadata\['([^'\\]+)'\]:'((?:[^'\\]|\\.)*)'$")
@@ -656,6 +678,7 @@ def create_payment_sandbox(
         if not method:
             raise ApiError(400, "invalid_request_error", "payment_method is required", param="payment_method")
         customer = params.get("customer") or None
+        metadata = _metadata(params)
         _check_confirmation(params)
         detached = ledger.payment_method_detached(method)
         _check_customer(ledger.payment_method(method), customer, detached=detached)
@@ -673,7 +696,7 @@ def create_payment_sandbox(
             "status": status,
             "last_payment_error": last_payment_error,
             "next_action": next_action,
-            "metadata": _metadata(params),
+            "metadata": metadata,
             "created": time.time(),
         }
         ledger.insert_intent(intent)
@@ -881,6 +904,15 @@ def create_payment_sandbox(
         if not authorized():
             ledger.log("POST", path, key, "unauthorized")
             raise ApiError(401, "invalid_request_error", "Invalid API Key provided")
+        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+            # Stripe's limit: a longer key is refused, never cut short to match another.
+            ledger.log("POST", path, key[:MAX_IDEMPOTENCY_KEY_LENGTH], "idempotency_key_too_long")
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"Idempotency keys are up to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long;"
+                f" this one has {len(key)}.",
+            )
         if faults.should("timeout"):
             ledger.log("POST", path, key, "injected_timeout")
             time.sleep(faults.delay_seconds)
