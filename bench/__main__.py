@@ -19,7 +19,6 @@ Writes ``build/bench/results.json``, ``build/bench/results.md`` and
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -40,6 +39,7 @@ from bench.load import RESULT_TIMEOUT_MS, LoadResult, closed_loop, open_loop
 from bench.models import JOB_TYPE, bench_resources, process_id
 from bench.profile import EngineProfiler
 from chaos.world import Engine, start_engine
+from hireflow.cli import command_line
 from hireflow.engine import find_java
 from hireflow.engine.distribution import resolve_classpath
 from hireflow.engine.embedded import (
@@ -631,7 +631,7 @@ def configurations(only: list[str] | None = None) -> list[tuple[WorkerSet | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Benchmark the engine, the worker pool and its peers.")
+    parser = command_line("bench", __doc__)
     parser.add_argument("--quick", action="store_true", help="short phases, to try the benchmark out")
     parser.add_argument("--write-docs", action="store_true", help="rewrite docs/performance.md's figures")
     parser.add_argument(

@@ -17,7 +17,6 @@ incident, or a double effect): a soak with no faults must finish everything.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -26,6 +25,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hireflow.cli import command_line
 from hireflow.paths import PROJECT_ROOT
 
 BUILD = PROJECT_ROOT / "build" / "soak"
@@ -233,7 +233,7 @@ def sample(process_ids: dict[str, int | None]) -> dict[str, Usage]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Drive the four processes in batches and watch for growth.")
+    parser = command_line("bench.soak", __doc__)
     parser.add_argument("--batches", type=int, default=12)
     parser.add_argument("--flows", type=int, default=200, help="flows per batch (an interview starts two)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes in the pool")

@@ -8,7 +8,6 @@ checker's table. Exits 1 when a scenario misses the bar: 0 stuck, 0 double effec
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import sys
@@ -21,6 +20,7 @@ from chaos.checker import ScenarioReport
 from chaos.runner import Timing, ensure_posting, run_scenario, split_instances
 from chaos.scenarios import SCENARIOS, by_name
 from chaos.world import DatabaseNotEmpty, open_world
+from hireflow.cli import command_line
 from hireflow.paths import PROJECT_ROOT
 
 COLUMNS = [
@@ -56,7 +56,7 @@ def table(reports: list[ScenarioReport]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the chaos scenarios and check the bar.")
+    parser = command_line("chaos", __doc__)
     parser.add_argument("--instances", type=int, default=520, help="flows across all scenarios (default 520)")
     parser.add_argument(
         "--scenario", action="append", help=f"run only these (of {[s.name for s in SCENARIOS]})"

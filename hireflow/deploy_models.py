@@ -12,7 +12,6 @@ Exit codes: 0 deployed, 1 the cluster refused the models, 2 bad settings or no m
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from hireflow.camunda_connection import (
     configure_session,
 )
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.cli import command_line
 from hireflow.engine.embedded import EmbeddedEngineClient
 from hireflow.logs import configure_command_logging
 from hireflow.run import MODELS_DIR, model_files
@@ -61,7 +61,7 @@ def deploy_when_ready(client: CamundaRestClient, files: list[Path], wait_seconds
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Deploy hireflow's BPMN, DMN and forms to the cluster.")
+    parser = command_line("hireflow.deploy_models", __doc__)
     parser.add_argument("--models", type=Path, default=MODELS_DIR, help="folder of models (default: bpmn/)")
     parser.add_argument("--wait", type=float, default=300.0, help="seconds to wait for the cluster")
     args = parser.parse_args(argv)

@@ -10,6 +10,8 @@ import sys
 import urllib.error
 import urllib.request
 
+from hireflow.cli import command_line
+
 
 def healthy(url: str, timeout: float = 5.0) -> tuple[bool, str]:
     """Whether ``url`` answered 2xx, and what it said."""
@@ -20,15 +22,16 @@ def healthy(url: str, timeout: float = 5.0) -> tuple[bool, str]:
         return False, f"{exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         return False, str(exc)
+    except ValueError as exc:  # no URL at all, such as "localhost:5000/healthz"
+        return False, f"not an http(s) URL: {exc}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m hireflow.healthcheck URL", file=sys.stderr)
-        return 2
-    ok, detail = healthy(args[0])
-    print(f"{args[0]}: {detail}")
+    parser = command_line("hireflow.healthcheck", __doc__)
+    parser.add_argument("url", metavar="URL", help="what to ask, such as http://127.0.0.1:5000/healthz")
+    url = parser.parse_args(argv).url
+    ok, detail = healthy(url)
+    print(f"{url}: {detail}")
     return 0 if ok else 1
 
 

@@ -18,7 +18,6 @@ done, 2 bad settings.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
+from hireflow.cli import command_line
 from hireflow.logs import configure_command_logging
 from hireflow.settings import SettingError, whole_number
 from hireflow.store import Database, DatabaseUnavailable, EmailOutboxEntry, RequestClaim, utcnow
@@ -72,9 +72,7 @@ def prune(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m hireflow.housekeeping", description=__doc__.splitlines()[0]
-    )
+    parser = command_line("hireflow.housekeeping", __doc__)
     try:
         retention_days = whole_number(os.environ, "HIREFLOW_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
     except SettingError as exc:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hireflow.cli import command_line
 from hireflow.engine.profiles import camunda_version
 from hireflow.paths import PROJECT_ROOT
 
@@ -294,6 +295,7 @@ def variable_names(models_dir: Path = MODELS_DIR) -> dict[str, str]:
 
 
 def main() -> int:
+    command_line("hireflow.model_checks", __doc__).parse_args()
     try:
         report = check_models()
     except ToolsMissing as missing:

@@ -7,7 +7,6 @@ and runs in headless Debian Chromium.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from hireflow.browser import launch
+from hireflow.cli import command_line
 from hireflow.model_checks import MODELS_DIR, TOOLS_DIR
 from hireflow.paths import PROJECT_ROOT
 
@@ -87,7 +87,7 @@ def render(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line("hireflow.render_diagrams", __doc__)
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
     args = parser.parse_args(argv)
     for image in render(sorted(MODELS_DIR.glob("*.bpmn")), args.output):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from hireflow.camunda_connection import ConnectionSettingsError
 from hireflow.camunda_rest import CamundaRestClient
+from hireflow.cli import command_line
 from hireflow.engine import DistributionUnavailable, fetch, find_java, local_profile, start
 from hireflow.engine.embedded import (
     DEFAULT_HEAP,
@@ -399,6 +400,7 @@ def stop_on_termination() -> None:
 
 
 def main() -> int:
+    command_line("hireflow.run", __doc__).parse_args()
     stop_on_termination()
     try:
         check_component_settings(component_environment())

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
+from hireflow.cli import command_line
 from hireflow.credits import CreditsLedger
 from hireflow.settings import SettingError
 from hireflow.store import Database, DatabaseUnavailable, Employer, Interviewer, JobPosting
@@ -146,6 +147,7 @@ def _upsert_rows(db: Database) -> SeedReport:
 
 
 def main() -> int:
+    command_line("hireflow.seed", __doc__).parse_args()
     try:
         db = Database()
     except SettingError as exc:

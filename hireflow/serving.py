@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import secrets
@@ -17,6 +16,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from hireflow.cli import command_line
 from hireflow.logs import configure_command_logging
 from hireflow.paths import data_root
 
@@ -102,7 +102,8 @@ def stop_serving_once(signum, frame) -> None:
 def run_sandbox_cli(
     create_app: Callable[[str, str], Flask],
     *,
-    description: str,
+    module: str,
+    doc: str | None,
     port: int,
     db_file: str,
     api_key: str,
@@ -113,11 +114,19 @@ def run_sandbox_cli(
     ``--host`` defaults to ``HIREFLOW_SANDBOX_HOST`` or 127.0.0.1 (a container sets 0.0.0.0);
     ``--api-key`` to the variable the clients read it from, so both sides share one setting.
     """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--host", default=os.environ.get("HIREFLOW_SANDBOX_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=port)
-    parser.add_argument("--db", default=str(data_root() / db_file))
-    parser.add_argument("--api-key", default=os.environ.get(api_key_variable, api_key))
+    parser = command_line(module, doc)
+    host = os.environ.get("HIREFLOW_SANDBOX_HOST", "127.0.0.1")
+    parser.add_argument(
+        "--host", default=host, help="address to listen on (%(default)s; HIREFLOW_SANDBOX_HOST)"
+    )
+    parser.add_argument("--port", type=int, default=port, help="port to listen on (%(default)s)")
+    parser.add_argument("--db", default=str(data_root() / db_file), help="its SQLite file (%(default)s)")
+    # Its value is not shown in --help: a key is a secret, even a local one.
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get(api_key_variable, api_key),
+        help=f"the only API key it accepts ({api_key_variable}, else the local default)",
+    )
     args = parser.parse_args()
     # The sandboxes' own lines (webhook deliveries, injected faults) next to the access log.
     configure_command_logging("sandbox")

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hireflow.camunda_connection import ConnectionSettings, ConnectionSettingsError
+from hireflow.cli import command_line
 from hireflow.lifetime import end_with_parent
 from hireflow.logs import configure_logging
 from hireflow.paths import data_root
@@ -74,10 +75,13 @@ def check_settings(env: Mapping[str, str] = os.environ) -> None:
 
 def _arguments() -> argparse.Namespace:
     processes, status_port, status_host = pool_settings()
-    parser = argparse.ArgumentParser(description="Run the hireflow worker pool.")
-    parser.add_argument("--processes", type=int, default=processes)
-    parser.add_argument("--status-port", type=int, default=status_port)
-    parser.add_argument("--status-host", default=status_host)
+    parser = command_line("job_workers", __doc__)
+    # The defaults are the environment's settings, so --help shows what a start would use.
+    parser.add_argument("--processes", type=int, default=processes, help="worker processes (%(default)s)")
+    parser.add_argument(
+        "--status-port", type=int, default=status_port, help="/healthz and /metrics port (%(default)s)"
+    )
+    parser.add_argument("--status-host", default=status_host, help="address they listen on (%(default)s)")
     return parser.parse_args()
 
 

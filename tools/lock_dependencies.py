@@ -19,6 +19,7 @@ fails the lock.
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import subprocess
@@ -118,6 +119,12 @@ def render(pins: dict[str, str]) -> str:
 
 
 def main() -> None:
+    # It takes no arguments, but --help must not rewrite the lock.
+    argparse.ArgumentParser(
+        prog="python tools/lock_dependencies.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args()
     pins = resolve()
     for python in NEWER_PYTHONS:
         problems = problems_on(python, pins)

@@ -6,6 +6,9 @@ own app after the fork, so each has one engine client shared by its threads.
 
 The gunicorn master serves the worker processes' summed Prometheus metrics on
 ``HIREFLOW_WEB_HOST``:``HIREFLOW_WEB_METRICS_PORT`` (9465; 0 turns it off).
+
+Every other setting (the engine, the database, secrets, the adapters) is an environment
+variable too; docs/configuration.md lists them all with their defaults.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from hireflow.camunda_connection import ConnectionSettingsError
+from hireflow.cli import command_line
 from hireflow.lifetime import end_with_parent
 from hireflow.logs import configure_logging
 from hireflow.settings import SettingError, whole_number
@@ -142,6 +146,7 @@ def check_app_settings(env) -> None:
 
 
 def main() -> None:
+    command_line("webapp", __doc__).parse_args()
     end_with_parent("webapp")
     env = os.environ
     try:

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from hireflow.cli import command_line
 from hireflow.engine.distribution import EXIT_UNAVAILABLE, DistributionUnavailable, FetchError, fetch
 from hireflow.engine.embedded import embedded_version, fetch_embedded
 from hireflow.engine.java import JavaNotFound, find_java
@@ -17,7 +17,7 @@ from hireflow.settings import SettingError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hireflow.engine", description=__doc__)
+    parser = command_line("hireflow.engine", __doc__)
     parser.add_argument("command", choices=["fetch", "fetch-embedded", "start", "stop", "status", "java"])
     parser.add_argument(
         "--profile",

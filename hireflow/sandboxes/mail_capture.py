@@ -350,7 +350,8 @@ def main() -> None:
     end_with_parent("mail capture")
     run_sandbox_cli(
         create_mail_capture,
-        description="Run the local SendGrid-compatible mail capture.",
+        module="hireflow.sandboxes.mail_capture",
+        doc=__doc__,
         port=8102,
         db_file="mail-capture.sqlite3",
         api_key="SG.hireflow-local",

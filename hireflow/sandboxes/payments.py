@@ -1107,7 +1107,8 @@ def main() -> None:
         lambda db_path, api_key: create_payment_sandbox(
             db_path, api_key, webhooks=webhooks, public_url=public_url
         ),
-        description="Run the local payment sandbox.",
+        module="hireflow.sandboxes.payments",
+        doc=__doc__,
         port=8101,
         db_file="payment-sandbox.sqlite3",
         api_key="sk_test_hireflow_local",
