@@ -24,6 +24,16 @@ class CamundaApiError(RuntimeError):
         super().__init__(f"{method} {url} -> {status}: {detail}")
 
 
+# What an answer the engine never gives means, for whoever reads it.
+NOT_THE_ENGINE = "so not the engine's; check that the engine's REST address names the cluster"
+
+
+class UnreadableAnswer(CamundaApiError):
+    """An answer with a success status that the engine never gives (not JSON, or a search
+    without items): whatever answered is not the engine's REST API, such as another server
+    at a mistaken address or a proxy's sign-in page. Its message names the URL asked."""
+
+
 class CamundaRestClient:
     """Deploy, start, search, complete user tasks, repair incidents and move the clock."""
 
@@ -58,14 +68,24 @@ class CamundaRestClient:
             raise CamundaApiError(method, url, response.status_code, detail)
         if not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            media_type = response.headers.get("Content-Type") or "no Content-Type"
+            detail = f"the answer is not JSON ({media_type}, {len(response.content)} bytes), {NOT_THE_ENGINE}"
+            raise UnreadableAnswer(method, url, response.status_code, detail) from None
 
     def _v2(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._call(method, f"{self.rest_url}/v2{path}", **kwargs)
 
     def _search(self, path: str, filter_: dict[str, Any], limit: int = 100) -> list[dict[str, Any]]:
         body = {"filter": filter_, "page": {"limit": limit}}
-        return self._v2("POST", f"{path}/search", json=body)["items"]
+        answer = self._v2("POST", f"{path}/search", json=body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+            url = f"{self.rest_url}/v2{path}/search"
+            detail = f"the answer has no list of items, {NOT_THE_ENGINE}"
+            raise UnreadableAnswer("POST", url, 200, detail)
+        return answer["items"]
 
     # -- cluster --
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+from flask import Flask
 from prometheus_client import REGISTRY
 
 from hireflow.adapters.payments import StripeStylePaymentGateway
@@ -502,6 +503,35 @@ def test_with_the_engine_down_requests_answer_503_and_lose_nothing(offline):
     assert "unreachable" in ready.json["checks"]["engine"]["detail"]
     assert ready.json["checks"]["database"]["ok"] is True
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("answer", "media_type", "said"),
+    [
+        ("<html>Sign in to the proxy</html>", "text/html", "not JSON (text/html"),  # was a 500
+        ("[]", "application/json", "not a topology"),  # another JSON server: was a 500
+    ],
+)
+def test_an_engine_address_that_names_another_server_is_named_in_503s_not_500s(
+    tmp_path, serve, answer, media_type, said
+):
+    not_the_engine = Flask("not_the_engine")
+    not_the_engine.add_url_rule(
+        "/<path:anything>",
+        "any",
+        lambda anything: (answer, 200, {"Content-Type": media_type}),
+        methods=["GET", "POST"],
+    )
+    server = serve(not_the_engine)
+    client = offline_app(empty_services(tmp_path), ENGINE_REST_URL=server.url).test_client()
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert said in ready.json["checks"]["engine"]["detail"]
+    listing = client.get("/api/admin/processes", headers=ADMIN)
+    assert listing.status_code == 503 and listing.headers["Retry-After"] == "5"
+    assert "not the engine's" in listing.json["detail"]
+    assert server.url.removeprefix("http://") not in listing.json["detail"]  # where it is: the log's
 
 
 def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offline, monkeypatch):

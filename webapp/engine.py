@@ -19,7 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from hireflow.camunda_connection import ConnectionSettings, TokenUnavailable, configure_session
-from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
+from hireflow.camunda_rest import CamundaApiError, CamundaRestClient, UnreadableAnswer
 from hireflow.constants import ITEM_KEY_VARIABLE
 from hireflow.engine.embedded import EmbeddedEngineClient
 from hireflow.store import start_claim_scope
@@ -117,6 +117,11 @@ def call_engine(what: str, call, *args: Any, **kwargs: Any) -> Any:
         raise EngineUnavailable(
             f"{what}: the engine did not answer in time", certainly_not_applied=False
         ) from exc
+    except UnreadableAnswer as exc:
+        # Not the engine at all, most likely; what it did with the request is unknown. The
+        # URL goes to the log only: a client need not learn where the engine is.
+        log.warning("%s: %s", what, exc)
+        raise EngineUnavailable(f"{what}: {exc.detail}", certainly_not_applied=False) from exc
     except CamundaApiError as exc:
         if exc.status in (429, 503):  # backpressure: the engine refused it, nothing happened
             raise EngineUnavailable(f"{what}: the engine is overloaded", certainly_not_applied=True) from exc

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from hireflow.adapters.file_store import FileStoreUnavailable
+from hireflow.camunda_rest import NOT_THE_ENGINE
 from webapp.engine import EngineRejected, EngineUnavailable, call_engine
 from webapp.http import hireflow
 
@@ -22,7 +23,10 @@ def _engine_check() -> dict:
         topology = call_engine("reading the topology", hireflow().gateway.client.topology)
     except (EngineUnavailable, EngineRejected) as exc:
         return {"ok": False, "detail": str(exc)}
-    partitions = [p for broker in topology.get("brokers", []) for p in broker.get("partitions", [])]
+    try:
+        partitions = [p for broker in topology.get("brokers", []) for p in broker.get("partitions", [])]
+    except (AttributeError, TypeError):  # JSON, but not a topology: another server answered
+        return {"ok": False, "detail": f"the answer to /v2/topology is not a topology, {NOT_THE_ENGINE}"}
     unhealthy = [p["partitionId"] for p in partitions if p.get("health") != "healthy"]
     if not partitions:
         return {"ok": False, "detail": "the engine reports no partitions yet"}
