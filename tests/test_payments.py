@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 import requests
+from flask import Flask
 
 from hireflow.adapters.payments import (
     CARD_UNUSABLE,
@@ -129,6 +130,25 @@ def test_an_outage_that_outlasts_the_retries_says_what_to_do(sandbox):
     with pytest.raises(PaymentGatewayUnavailable, match="no answer in 3 quick tries"):
         charge(gateway(sandbox, attempts=3, sleep=RecordingSleep()), unique_key("unlock"))
     assert ledger(sandbox)["payment_intents"] == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "media_type"), [("<html>Sign in</html>", "text/html"), ("[]", "application/json")]
+)
+def test_an_address_that_names_another_server_is_said_when_the_retries_are_spent(serve, answer, media_type):
+    # Was a JSONDecodeError (or a TypeError): an incident saying "probably a bug".
+    not_the_provider = Flask("not_the_provider")
+    not_the_provider.add_url_rule(
+        "/<path:anything>",
+        "any",
+        lambda anything: (answer, 200, {"Content-Type": media_type}),
+        methods=["POST"],
+    )
+    server = serve(not_the_provider)
+    with pytest.raises(
+        PaymentGatewayUnavailable, match=f"no JSON object \\({media_type}\\).*names the provider"
+    ):
+        charge(gateway(server, attempts=2, sleep=RecordingSleep()), "u-1")
 
 
 def test_a_timeout_before_anything_was_stored_is_retried_and_charges_once(sandbox):

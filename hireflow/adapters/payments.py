@@ -422,23 +422,34 @@ class StripeStylePaymentGateway:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:
+                body = _json_object(response)
+                if response.status_code < 300 and body is not None:
+                    return body
                 if response.status_code < 300:
-                    return response.json()
-                if response.status_code == 402:
-                    error = response.json().get("error", {})
+                    # Not the provider's answer: a proxy's page, or an address that names another
+                    # server. Tried again with the same key, then reported with this.
+                    media_type = response.headers.get("Content-Type") or "no Content-Type"
+                    last_problem = (
+                        f"HTTP {response.status_code} with an answer that is no JSON object ({media_type});"
+                        " check that the payment API's address names the provider"
+                    )
+                elif response.status_code == 402:
+                    error = (body or {}).get("error")
+                    error = error if isinstance(error, dict) else {}
                     raise PaymentDeclined(
                         error.get("message", "card declined"),
                         error.get("decline_code"),
                         (error.get("payment_intent") or {}).get("id"),
                     )
-                if response.status_code < 500 and response.status_code not in (409, 429):
+                elif response.status_code < 500 and response.status_code not in (409, 429):
                     raise PaymentRequestRejected(
                         f"{path} refused with {response.status_code}: {_error_message(response)}",
                         _error_field(response, "code"),
                         _error_field(response, "param"),
                         _error_message(response),
                     )
-                last_problem = f"HTTP {response.status_code}: {_error_message(response)}"
+                else:
+                    last_problem = f"HTTP {response.status_code}: {_error_message(response)}"
             if attempt < self.attempts:
                 delay = self.backoff.delay(attempt)
                 log.warning(
@@ -503,6 +514,15 @@ def _payment_or_decline(intent: dict[str, Any]) -> Payment:
         error = intent.get("last_payment_error") or {}
         raise PaymentDeclined(error.get("message", "card declined"), error.get("decline_code"), intent["id"])
     return _payment(intent)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    """The answer's JSON object, or None when it is none (not JSON, or JSON of another kind)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _error_field(response: requests.Response, name: str) -> str | None:
