@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from flask import Flask
 
 from hireflow.adapters.email import (
     Claim,
@@ -185,6 +186,21 @@ def test_a_lost_try_that_never_reached_sendgrid_goes_out_once_the_lag_has_passed
     time.sleep(0.6)
     assert lagging.send(message) is SendOutcome.SENT
     assert len(captured(capture)) == 1
+
+
+@pytest.mark.parametrize("answer", ["<html>Sign in</html>", "[]"])
+def test_a_search_answered_by_another_server_is_the_providers_fault_not_a_bug(serve, outbox, answer):
+    # Was a JSONDecodeError (or an AttributeError): an incident saying "probably a bug".
+    not_sendgrid = Flask("not_sendgrid")
+    not_sendgrid.add_url_rule(
+        "/<path:anything>", "any", lambda anything: (answer, 200), methods=["GET", "POST"]
+    )
+    sender = mailer(serve(not_sendgrid), outbox)
+    message = resume_received()
+    assert outbox.try_claim(message) is Claim.NEW  # a try whose outcome was lost
+    forget_that_it_was_sent(outbox, message)
+    with pytest.raises(EmailTemporarilyUnavailable, match="not its JSON.*check that the SendGrid host"):
+        sender.send(message)
 
 
 def test_without_the_activity_api_a_lost_attempt_is_sent_again(tmp_path, serve, outbox):

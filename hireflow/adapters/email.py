@@ -368,5 +368,13 @@ class SendGridMailer:
             return False, None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise EmailTemporarilyUnavailable(f"SendGrid unreachable for {dedupe_key}: {exc}") from exc
-        messages = json.loads(response.body or b"{}").get("messages") or []
-        return True, (messages[0].get("msg_id") if messages else None)
+        try:
+            found = json.loads(response.body or b"{}")
+            messages = found.get("messages") or []
+            return True, (messages[0].get("msg_id") if messages else None)
+        except (ValueError, AttributeError, TypeError, IndexError) as exc:
+            # Not SendGrid's answer (a proxy's page, or a host that names another server).
+            raise EmailTemporarilyUnavailable(
+                f"SendGrid's activity search for {dedupe_key} gave an answer that is not its JSON"
+                f" ({type(exc).__name__}); check that the SendGrid host names SendGrid"
+            ) from exc
