@@ -16,6 +16,7 @@ from pathlib import Path
 import caldav
 import pytest
 import requests
+from flask import Flask
 
 from hireflow.adapters.calendar import CalDavCalendar, CalendarUnavailable, Slot, SlotTaken, StoreCalendar
 from hireflow.engine.embedded import free_port
@@ -174,4 +175,24 @@ def test_an_unreachable_server_is_worth_a_retry(tmp_path: Path):
     url = f"http://127.0.0.1:{free_port()}/" + "{interviewer}/calendar/"
     calendar = calendar_from_environment(db, {"HIREFLOW_CALDAV_CALENDAR_URL": url})
     with pytest.raises(CalendarUnavailable, match="CalDAV server failed reading the calendar of ivy"):
+        calendar.free_slots(["ivy"], Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR)
+
+
+def test_a_url_that_names_a_web_page_not_calendars_is_the_servers_fault_not_a_bug(tmp_path: Path, serve):
+    # A web page answers the calendar search with 200 and HTML; the caldav library then
+    # failed with a TypeError, and the incident read "Unexpected error (probably a bug)".
+    web_page = Flask("web_page")
+    web_page.add_url_rule(
+        "/<path:anything>",
+        "any",
+        lambda anything: ("<html>Sign in</html>", 200),
+        methods=["REPORT", "PROPFIND"],
+    )
+    db = Database(f"sqlite:///{tmp_path / 'domain.sqlite3'}")
+    db.create_schema()
+    url = serve(web_page).url + "/{interviewer}/calendar/"
+    calendar = calendar_from_environment(db, {"HIREFLOW_CALDAV_CALENDAR_URL": url})
+    with pytest.raises(
+        CalendarUnavailable, match="failed reading the calendar of ivy.*could not be read.*check that"
+    ):
         calendar.free_slots(["ivy"], Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR)

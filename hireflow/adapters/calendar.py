@@ -473,3 +473,10 @@ def _dav(what: str, calendar, call, *, missing_ok: bool = False):
         raise PermanentFailure(f"No calendar at {calendar.url} ({what}); create it or fix the panel") from exc
     except (DAVError, OSError) as exc:
         raise CalendarUnavailable(f"CalDAV server failed {what} ({calendar.url}): {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - only the CalDAV library runs in here
+        # The library fails in its own ways on an answer that is no CalDAV (a web page at a
+        # mistaken URL answers a REPORT with 200 and HTML: a TypeError deep in caldav).
+        raise CalendarUnavailable(
+            f"CalDAV server failed {what} ({calendar.url}): its answer could not be read"
+            f" ({type(exc).__name__}: {exc}); check that the calendar URL names the interviewers' calendars"
+        ) from exc
