@@ -510,6 +510,7 @@ def test_with_the_engine_down_requests_answer_503_and_lose_nothing(offline):
     [
         ("<html>Sign in to the proxy</html>", "text/html", "not JSON (text/html"),  # was a 500
         ("[]", "application/json", "not a topology"),  # another JSON server: was a 500
+        ('{"brokers": [{"partitions": [1]}]}', "application/json", "not a topology"),
     ],
 )
 def test_an_engine_address_that_names_another_server_is_named_in_503s_not_500s(

@@ -25,9 +25,9 @@ def _engine_check() -> dict:
         return {"ok": False, "detail": str(exc)}
     try:
         partitions = [p for broker in topology.get("brokers", []) for p in broker.get("partitions", [])]
-    except (AttributeError, TypeError):  # JSON, but not a topology: another server answered
+        unhealthy = [p["partitionId"] for p in partitions if p.get("health") != "healthy"]
+    except (AttributeError, TypeError, KeyError):  # JSON, but not a topology: another server answered
         return {"ok": False, "detail": f"the answer to /v2/topology is not a topology, {NOT_THE_ENGINE}"}
-    unhealthy = [p["partitionId"] for p in partitions if p.get("health") != "healthy"]
     if not partitions:
         return {"ok": False, "detail": "the engine reports no partitions yet"}
     if unhealthy:
