@@ -1,8 +1,8 @@
 """Every command a person types answers --help, refuses what it does not take, and does nothing else.
 
-Three commands read no arguments at all, so ``--help`` did the work: ``python -m webapp``
-served, ``python -m hireflow.seed`` loaded the demo data, ``make lock``'s script rewrote
-constraints.txt (and ``python -m hireflow.run`` started everything).
+Some commands read no arguments at all, so ``--help`` did their work: ``python -m webapp``
+served, ``python -m hireflow.run`` started everything, ``python -m hireflow.seed`` loaded
+the demo data, and ``make lock``'s script rewrote constraints.txt.
 """
 
 from __future__ import annotations
