@@ -423,9 +423,9 @@ class StripeStylePaymentGateway:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:
                 body = _json_object(response)
-                if response.status_code < 300 and body is not None:
-                    return body
                 if response.status_code < 300:
+                    if body is not None:
+                        return body
                     # Not the provider's answer: a proxy's page, or an address that names another
                     # server. Tried again with the same key, then reported with this.
                     media_type = response.headers.get("Content-Type") or "no Content-Type"
