@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,119 @@ NOT_THE_ENGINE = "so not the engine's; check that the engine's REST address name
 
 
 class UnreadableAnswer(CamundaApiError):
-    """An answer with a success status that the engine never gives (not JSON, or a search
-    without items): whatever answered is not the engine's REST API, such as another server
-    at a mistaken address or a proxy's sign-in page. Its message names the URL asked."""
+    """An answer with a success status that the engine never gives (not JSON, a search
+    without items, or without the fields hireflow reads: see ``AnswerShape``): whatever
+    answered is not the engine's REST API, such as another server at a mistaken address or
+    a proxy's sign-in page. Its message names the URL asked."""
+
+
+def _is_key(value: Any) -> bool:
+    """An engine key: REST v2 gives it as a string of digits, the embedded engine as an integer."""
+    if isinstance(value, str):
+        return value.isascii() and value.isdigit()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+@dataclass(frozen=True)
+class AnswerShape:
+    """What hireflow reads of one kind of answer (or search item), as the engine gives it:
+    the fields it must have, and those it may have, each with the check its value passes.
+
+    An answer that fails is not the engine's (``UnreadableAnswer``): reading it on would
+    fail further in, as a KeyError or TypeError far from the call that brought it.
+    """
+
+    required: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+    optional: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+
+    def problem(self, answer: Any) -> str | None:
+        """What is wrong with ``answer``, or None when hireflow can read it."""
+        if not isinstance(answer, dict):
+            return f"it is {_json_type(answer)}, not an object"
+        missing = next((name for name in self.required if answer.get(name) is None), None)
+        if missing is not None:
+            return f"it has no {missing}"
+        for name, check in {**self.required, **self.optional}.items():
+            value = answer.get(name)
+            if value is not None and not check(value):
+                return f"its {name} is {_json_type(value)} {json.dumps(value)[:40]}"
+        return None
+
+
+def _json_type(value: Any) -> str:
+    """``value``'s JSON type, with its article, as a problem names it."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+ANY_OBJECT = AnswerShape()
+INSTANCE_CREATED = AnswerShape({"processInstanceKey": _is_key})
+INSTANCE = AnswerShape(
+    {"processInstanceKey": _is_key, "state": _is_text},
+    {"hasIncident": _is_boolean, "processDefinitionId": _is_text},
+)
+DEPLOYMENT = AnswerShape(optional={"deploymentKey": _is_key})
+MESSAGE_PUBLISHED = AnswerShape(optional={"messageKey": _is_key})
+DEFINITION = AnswerShape(
+    {"processDefinitionId": _is_text, "version": _is_whole}, {"processDefinitionKey": _is_key}
+)
+ELEMENT_INSTANCE = AnswerShape(
+    {"elementId": _is_text},
+    {"elementName": _is_text, "processDefinitionId": _is_text, "type": _is_text, "state": _is_text},
+)
+VARIABLE = AnswerShape({"processInstanceKey": _is_key}, {"name": _is_text, "value": _is_text})
+INCIDENT = AnswerShape(
+    {"incidentKey": _is_key},
+    {
+        "jobKey": _is_key,
+        "processInstanceKey": _is_key,
+        "elementId": _is_text,
+        "errorType": _is_text,
+        "errorMessage": _is_text,
+    },
+)
+JOB = AnswerShape(
+    {
+        "jobKey": _is_key,
+        "type": _is_text,
+        "processInstanceKey": _is_key,
+        "elementId": _is_text,
+        "elementInstanceKey": _is_key,
+    },
+    {
+        "state": _is_text,
+        "retries": _is_whole,
+        "errorMessage": _is_text,
+        "recurringTime": _is_whole,
+        "lastUpdateTime": _is_text,
+        "customHeaders": _is_object,
+    },
+)
 
 
 class CamundaRestClient:
@@ -78,14 +189,30 @@ class CamundaRestClient:
     def _v2(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._call(method, f"{self.rest_url}/v2{path}", **kwargs)
 
-    def _search(self, path: str, filter_: dict[str, Any], limit: int = 100) -> list[dict[str, Any]]:
-        body = {"filter": filter_, "page": {"limit": limit}}
+    def _v2_object(self, method: str, path: str, shape: AnswerShape, **kwargs: Any) -> dict[str, Any]:
+        """The engine's answer, an object of ``shape``; else ``UnreadableAnswer``."""
+        answer = self._v2(method, path, **kwargs)
+        if (problem := shape.problem(answer)) is not None:
+            raise UnreadableAnswer(method, f"{self.rest_url}/v2{path}", 200, f"{problem}, {NOT_THE_ENGINE}")
+        return answer
+
+    def _search_page(self, path: str, body: dict[str, Any], shape: AnswerShape) -> list[dict[str, Any]]:
+        """One page of a search's items, each of ``shape``; else ``UnreadableAnswer``."""
         answer = self._v2("POST", f"{path}/search", json=body)
         if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+            problem = "the answer has no list of items"
+        else:
+            problems = (shape.problem(item) for item in answer["items"])
+            problem = next((f"an item: {p}" for p in problems if p is not None), None)
+        if problem is not None:
             url = f"{self.rest_url}/v2{path}/search"
-            detail = f"the answer has no list of items, {NOT_THE_ENGINE}"
-            raise UnreadableAnswer("POST", url, 200, detail)
+            raise UnreadableAnswer("POST", url, 200, f"{problem}, {NOT_THE_ENGINE}")
         return answer["items"]
+
+    def _search(
+        self, path: str, filter_: dict[str, Any], limit: int = 100, *, shape: AnswerShape = ANY_OBJECT
+    ) -> list[dict[str, Any]]:
+        return self._search_page(path, {"filter": filter_, "page": {"limit": limit}}, shape)
 
     # -- cluster --
 
@@ -101,11 +228,11 @@ class CamundaRestClient:
     def deploy_resources(self, resources: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
         """Deploy named model contents (``(file name, bytes)``) as one deployment."""
         files = [("resources", (name, content, "application/octet-stream")) for name, content in resources]
-        return self._v2("POST", "/deployments", files=files)
+        return self._v2_object("POST", "/deployments", DEPLOYMENT, files=files)
 
     def search_process_definitions(self, **filter_: Any) -> list[dict[str, Any]]:
         """Deployed process definitions (every version), e.g. ``processDefinitionId=...``."""
-        return self._search("/process-definitions", filter_)
+        return self._search("/process-definitions", filter_, shape=DEFINITION)
 
     def create_process_instance(
         self, process_id: str, variables: dict[str, Any] | None = None, *, business_id: str | None = None
@@ -120,10 +247,10 @@ class CamundaRestClient:
         body: dict[str, Any] = {"processDefinitionId": process_id, "variables": variables or {}}
         if business_id is not None:
             body["businessId"] = business_id
-        return self._v2("POST", "/process-instances", json=body)
+        return self._v2_object("POST", "/process-instances", INSTANCE_CREATED, json=body)
 
     def get_process_instance(self, key: int | str) -> dict[str, Any]:
-        return self._v2("GET", f"/process-instances/{key}")
+        return self._v2_object("GET", f"/process-instances/{key}", INSTANCE)
 
     def cancel_process_instance(self, key: int | str) -> None:
         self._v2("POST", f"/process-instances/{key}/cancellation", json={})
@@ -144,10 +271,10 @@ class CamundaRestClient:
         return self._search("/process-instances", filter_)
 
     def search_element_instances(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search("/element-instances", filter_)
+        return self._search("/element-instances", filter_, shape=ELEMENT_INSTANCE)
 
     def search_variables(self, **filter_: Any) -> list[dict[str, Any]]:
-        return self._search("/variables", filter_)
+        return self._search("/variables", filter_, shape=VARIABLE)
 
     def publish_message(
         self,
@@ -166,7 +293,7 @@ class CamundaRestClient:
         }
         if message_id:
             body["messageId"] = message_id
-        return self._v2("POST", "/messages/publication", json=body)
+        return self._v2_object("POST", "/messages/publication", MESSAGE_PUBLISHED, json=body)
 
     # -- user tasks --
 
@@ -196,11 +323,11 @@ class CamundaRestClient:
 
     def search_incidents(self, **filter_: Any) -> list[dict[str, Any]]:
         # Every one, not the first page: after an outage an operator retries them all.
-        return self._search_every("/incidents", filter_)
+        return self._search_every("/incidents", filter_, shape=INCIDENT)
 
     def search_jobs(self, **filter_: Any) -> list[dict[str, Any]]:
         # Every one: after an outage the failed jobs can be many more than a page.
-        return self._search_every("/jobs", filter_)
+        return self._search_every("/jobs", filter_, shape=JOB)
 
     def update_job_retries(self, job_key: int | str, retries: int) -> None:
         self._v2("PATCH", f"/jobs/{job_key}", json={"changeset": {"retries": retries}})
@@ -249,12 +376,14 @@ class CamundaRestClient:
 
     # -- history, for BPMN coverage --
 
-    def _search_every(self, path: str, filter_: dict[str, Any], page_size: int = 100) -> list[dict[str, Any]]:
+    def _search_every(
+        self, path: str, filter_: dict[str, Any], page_size: int = 100, *, shape: AnswerShape = ANY_OBJECT
+    ) -> list[dict[str, Any]]:
         """Every match of a search, page by page (offset pagination)."""
         found: list[dict[str, Any]] = []
         while True:
             body = {"filter": filter_, "page": {"from": len(found), "limit": page_size}}
-            items = self._v2("POST", f"{path}/search", json=body)["items"]
+            items = self._search_page(path, body, shape)
             found += items
             if len(items) < page_size:
                 return found

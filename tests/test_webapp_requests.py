@@ -29,7 +29,15 @@ from hireflow.flask_json import MAX_NESTING
 from hireflow.signed_links import SlotLinks
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, RequestClaim, utcnow
 from job_workers.records import record_status
-from tests.offline_webapp import MAX_UPLOAD, empty_services, offline_app, refused_field, rows, stored_files
+from tests.offline_webapp import (
+    MAX_UPLOAD,
+    add_first_status,
+    empty_services,
+    offline_app,
+    refused_field,
+    rows,
+    stored_files,
+)
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import (
     ADMIN,
@@ -533,6 +541,56 @@ def test_an_engine_address_that_names_another_server_is_named_in_503s_not_500s(
     assert listing.status_code == 503 and listing.headers["Retry-After"] == "5"
     assert "not the engine's" in listing.json["detail"]
     assert server.url.removeprefix("http://") not in listing.json["detail"]  # where it is: the log's
+
+
+@pytest.mark.parametrize(
+    ("answer", "start_said", "listing_said", "incidents_said"),
+    [
+        ("{}", "it has no processInstanceKey", "no list of items", "no list of items"),
+        (
+            '{"items": [{}]}',
+            "it has no processInstanceKey",
+            "an item: it has no processDefinitionId",
+            "an item: it has no incidentKey",
+        ),
+        (
+            '{"items": [{"processDefinitionId": ["x"], "version": 1, "incidentKey": "k1"}],'
+            ' "processInstanceKey": {}}',
+            "its processInstanceKey is an object {}",
+            'its processDefinitionId is a list ["x"]',
+            'its incidentKey is a string "k1"',
+        ),
+        ('"ok"', "it is a string, not an object", "no list of items", "no list of items"),
+    ],
+)
+def test_an_engine_answer_of_the_wrong_shape_is_a_503_that_says_what_is_wrong(
+    tmp_path, serve, answer, start_said, listing_said, incidents_said
+):
+    """JSON in another shape than the engine's (another service at the engine's address) was a
+    500 from a KeyError or TypeError deep in the webapp; the item's page too."""
+    not_the_engine = Flask("not_the_engine")
+    not_the_engine.add_url_rule(
+        "/<path:anything>",
+        "any",
+        lambda anything: (answer, 200, {"Content-Type": "application/json"}),
+        methods=["GET", "POST"],
+    )
+    server = serve(not_the_engine)
+    services = empty_services(tmp_path)
+    add_first_status(services, "application", "app_1", "submitted")
+    client = offline_app(services, ENGINE_REST_URL=server.url).test_client()
+
+    start = {"processDefinitionId": "resume-upload", "businessKey": "bk-1", "variables": {}}
+    for response, said in [
+        (client.post("/api/admin/process-instances", headers=ADMIN, json=start), start_said),
+        (client.get("/api/admin/processes", headers=ADMIN), listing_said),
+        (client.get("/api/admin/incidents", headers=ADMIN), incidents_said),
+    ]:
+        assert response.status_code == 503, response.json
+        assert said in response.json["detail"] and "not the engine's" in response.json["detail"]
+    status = client.get("/api/applications/app_1")
+    assert status.status_code == 200
+    assert status.json["status"] == "submitted" and status.json["engine"]["reachable"] is False
 
 
 def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offline, monkeypatch):
