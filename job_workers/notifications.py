@@ -10,7 +10,7 @@ from hireflow.adapters.email import EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.services import Services
-from job_workers.task_router import TaskRouter
+from job_workers.task_router import TaskRouter, kind_name
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000
@@ -50,6 +50,13 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     absent = [v for v in (recipient_variable, business_variable) if not variables.get(v)]
     if absent:
         raise PermanentFailure(f"The process has no value for {', '.join(absent)} to send this email")
+    recipient = variables[recipient_variable]
+    if not isinstance(recipient, str):
+        # A number or true was a TypeError in the address check: a "probable bug", retried.
+        raise PermanentFailure(
+            f"The variable {recipient_variable} is {kind_name(recipient)}, not an email address;"
+            " set it to the recipient's address"
+        )
     template = headers[Header.EMAIL_TEMPLATE]
     max_upload_megabytes = f"{services.intake_limits.max_bytes / 2**20:g}"
     context = {
@@ -69,7 +76,7 @@ def email_for(job: Job, services: Services) -> EmailMessage:
         context["withdrawal_link"] = services.withdrawal_links.link_for
     return EmailMessage(
         dedupe_key=f"{template}:{variables[business_variable]}:{job.element_instance_key}",
-        to=variables[recipient_variable],
+        to=recipient,
         template=template,
         context=context,
     )

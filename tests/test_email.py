@@ -232,7 +232,8 @@ def test_a_wrong_api_key_is_rejected_for_a_person_to_fix(capture, outbox):
         mailer(capture, outbox, api_key="SG.wrong").send(resume_received())
 
 
-@pytest.mark.parametrize("address", ["not-an-address", "ada@", "Ada <ada@example.com>", "ada@localhost"])
+# A number is refused too (it was a TypeError): the adapter is not only the send-email worker's.
+@pytest.mark.parametrize("address", ["not-an-address", "ada@", "Ada <ada@example.com>", "ada@localhost", 5])
 def test_a_bad_address_is_rejected_before_anything_is_claimed_or_sent(capture, outbox, address):
     message = resume_received(to=address)
     with pytest.raises(EmailRejected, match="Invalid recipient"):

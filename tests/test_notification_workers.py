@@ -98,6 +98,24 @@ def test_a_misconfigured_task_is_a_permanent_failure_that_names_the_fix(
         NotificationTasks(services).send_email(send_email_job(headers=headers, variables=variables))
 
 
+@pytest.mark.parametrize(
+    ("recipient", "kind"),
+    [
+        (5, "a number"),  # was a TypeError in the address check: a probable bug, retried
+        (True, "true or false"),
+        (["ada@example.com"], "a list"),  # was "the mail provider refused" it
+        ({"email": "ada@example.com"}, "an object"),
+    ],
+)
+def test_a_recipient_that_is_no_text_is_a_permanent_failure_that_names_the_variable(
+    services, capture, recipient, kind
+):
+    job = send_email_job(variables={**VARIABLES, "candidate_email": recipient})
+    with pytest.raises(PermanentFailure, match=f"candidate_email is {kind}, not an email address"):
+        NotificationTasks(services).send_email(job)
+    assert mails(capture) == []
+
+
 DECLINED_HEADERS = {
     "template": "payment-declined",
     "recipientVariable": "employer_email",

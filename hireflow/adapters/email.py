@@ -255,6 +255,8 @@ class EmailOutbox:
 
 def is_plausible_address(address: str) -> bool:
     """A bare ``local@domain.tld`` address; display names and anything else are refused."""
+    if not isinstance(address, str):
+        return False
     name, parsed = email.utils.parseaddr(address)
     local, _, domain = parsed.partition("@")
     return not name and parsed == address and bool(local) and "." in domain.strip(".")
