@@ -1,10 +1,17 @@
-"""Process ids, job types, message names, error codes and variable names: one place for each.
+"""Process ids, job types, message names, error codes, variable names and the form of business
+ids: one place for each.
 
 The BPMN models in ``bpmn/`` use exactly these strings; a test checks the two agree.
 Variable names are snake_case, and task function parameters are named the same.
 """
 
 from __future__ import annotations
+
+# What every business id looks like (a candidate's, a posting's, an employer's, and the ids
+# of resumes, applications, unlocks and interviews): the webapp refuses others at the door,
+# and a worker's job for an instance started some other way fails with an incident.
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+IDENTIFIER_IN_WORDS = "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 class ProcessId:

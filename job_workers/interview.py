@@ -14,7 +14,7 @@ from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.records import SLOT_CHOSEN, a_persons_decision, outcome_header, record_details, record_status
 from job_workers.services import Services
-from job_workers.task_router import TaskRouter
+from job_workers.task_router import BusinessId, TaskRouter
 
 STORE_TIMEOUT_MS = 30_000
 SEND_TIMEOUT_MS = 60_000
@@ -107,7 +107,7 @@ class InterviewSchedulingTasks:
 
     def find_slots(
         self,
-        interview_id: str,
+        interview_id: BusinessId,
         panel: list,
         search_from: str | None = None,
         candidate_timezone: str | None = None,
@@ -151,12 +151,12 @@ class InterviewSchedulingTasks:
     def email_slot_links(
         self,
         job: Job,
-        interview_id: str,
+        interview_id: BusinessId,
         candidate_email: str,
         candidate_name: str,
         proposed_slots: list,
         candidate_timezone: str | None = None,
-        application_id: str | None = None,
+        application_id: BusinessId | None = None,
     ) -> dict:
         """Email the candidate one signed link per slot (links are made here, never stored),
         and one to withdraw their application instead, when this worker makes such links.
@@ -198,7 +198,7 @@ class InterviewSchedulingTasks:
         return {"application_id": application_id, "withdrawal_link": links.link_for}
 
     def book_slot(
-        self, interview_id: str, panel: list, selected_slot: dict, proposed_slots: list | None = None
+        self, interview_id: BusinessId, panel: list, selected_slot: dict, proposed_slots: list | None = None
     ) -> dict:
         """Book the chosen slot for the whole panel, once; SLOT_TAKEN offers new slots.
 
@@ -233,7 +233,7 @@ class InterviewSchedulingTasks:
     def send_invitation(
         self,
         job: Job,
-        interview_id: str,
+        interview_id: BusinessId,
         attendee_email: str,
         candidate_name: str,
         candidate_email: str,
@@ -278,7 +278,7 @@ class InterviewSchedulingTasks:
         )
         return {}
 
-    def cancel_booking(self, interview_id: str) -> dict:
+    def cancel_booking(self, interview_id: BusinessId) -> dict:
         """Free the panel's time, once (nothing to do if the slot was never booked)."""
         booking = self._calendar(interview_id).cancel(interview_id)
         return {"booking_released": booking is not None}
@@ -286,7 +286,7 @@ class InterviewSchedulingTasks:
     def record_outcome(
         self,
         job: Job,
-        interview_id: str,
+        interview_id: BusinessId,
         feedback: list | None = None,
         follow_up_decision: str | None = None,
         follow_up_note: str | None = None,

@@ -12,7 +12,7 @@ from hireflow.matching import Requirements, score_match
 from hireflow.store import Candidate, JobPosting
 from job_workers.records import a_persons_decision, outcome_header, record_details, record_status
 from job_workers.services import Services
-from job_workers.task_router import TaskRouter
+from job_workers.task_router import BusinessId, TaskRouter
 
 # Both are a few indexed reads and writes; 30 s is far above their p99.
 STORE_TIMEOUT_MS = 30_000
@@ -24,7 +24,9 @@ class ResumeSubmissionTasks:
     def __init__(self, services: Services):
         self.services = services
 
-    def score_match(self, application_id: str, candidate_id: str, posting_id: str) -> dict:
+    def score_match(
+        self, application_id: BusinessId, candidate_id: BusinessId, posting_id: BusinessId
+    ) -> dict:
         """Score the candidate's indexed profile against the posting's requirements, and record the score."""
         with self.services.db.sessions() as session:
             posting = session.get(JobPosting, posting_id)
@@ -59,7 +61,7 @@ class ResumeSubmissionTasks:
     def record_outcome(
         self,
         job: Job,
-        application_id: str,
+        application_id: BusinessId,
         match_score: int | None = None,
         matched_skills: list | None = None,
         screening_decision: str | None = None,

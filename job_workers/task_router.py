@@ -5,7 +5,8 @@ not have (an admin start without it, a mapping an analyst removed in the Modeler
 raised ``TypeError: missing ... argument`` inside pyzeebe, and one of the wrong kind (text
 where a list belongs) a TypeError or AttributeError somewhere in the task: to the failure
 policy unexpected errors, retried with backoff for minutes and then reported as probable
-bugs. Retrying cannot mend a variable, so the job is failed at once instead, and the
+bugs. A business id that is blank or no id at all (``BusinessId``) was recorded and indexed
+as it was. Retrying cannot mend a variable, so the job is failed at once instead, and the
 incident names the variables to set.
 
 No ``from __future__ import annotations`` here: the check reads the parameters' real
@@ -14,13 +15,16 @@ annotations, as pyzeebe does to find the one that takes the Job.
 
 import functools
 import inspect
+import re
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from pyzeebe import Job, ZeebeTaskRouter
 
+from hireflow.constants import IDENTIFIER, IDENTIFIER_IN_WORDS
 from hireflow.errors import PermanentFailure
 
 TaskFunction = Callable[..., Any]
@@ -28,6 +32,23 @@ TaskFunction = Callable[..., Any]
 # The JSON kinds the task functions' annotations name, in an operator's words. A parameter
 # annotated otherwise is passed on unchecked.
 KIND_NAMES = {str: "text", int: "a whole number", list: "a list", dict: "an object", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class TextForm:
+    """The form a text variable must have, for ``Annotated[str, TextForm(...)]``."""
+
+    pattern: re.Pattern[str]
+    in_words: str
+    what: str  # what a text of this form is, as the incident names it ("a business id")
+
+    def fits(self, value: str) -> bool:
+        return self.pattern.fullmatch(value) is not None
+
+
+BUSINESS_ID_FORM = TextForm(re.compile(IDENTIFIER), IDENTIFIER_IN_WORDS, "a business id")
+# A task parameter that takes a business id (a resume's, a candidate's, an unlock's, ...).
+BusinessId = Annotated[str, BUSINESS_ID_FORM]
 
 
 class BadVariables(PermanentFailure):
@@ -64,6 +85,7 @@ def checking_its_variables(task_function: TaskFunction) -> TaskFunction:
     ]
     required = [p.name for p in parameters if p.default is inspect.Parameter.empty]
     kinds = {p.name: kinds_of(p.annotation) for p in parameters if kinds_of(p.annotation)}
+    forms = {p.name: form_of(p.annotation) for p in parameters if form_of(p.annotation)}
     if not required and not kinds:
         return task_function
 
@@ -75,18 +97,42 @@ def checking_its_variables(task_function: TaskFunction) -> TaskFunction:
             for name, value in variables.items()
             if name in kinds and not any(is_of_kind(value, kind) for kind in kinds[name])
         ]
-        if missing or wrong:
-            raise BadVariables(_what_is_wrong(task_function.__name__, missing, wrong))
+        misformed = [
+            (name, forms[name])
+            for name, value in variables.items()
+            if name in forms and isinstance(value, str) and not forms[name].fits(value)
+        ]
+        if missing or wrong or misformed:
+            raise BadVariables(_what_is_wrong(task_function.__name__, missing, wrong, misformed))
         return task_function(**variables)
 
     return checked
 
 
-def kinds_of(annotation: Any) -> tuple[type, ...]:
-    """The JSON kinds ``annotation`` names (``str | None``: str and NoneType); () if it names others."""
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The types a union annotation joins (``str | None``: str and NoneType), or the one given."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
-    kinds = typing.get_args(annotation) if union else (annotation,)
+    return typing.get_args(annotation) if union else (annotation,)
+
+
+def kinds_of(annotation: Any) -> tuple[type, ...]:
+    """The JSON kinds ``annotation`` names (``str | None``: str and NoneType; ``BusinessId``:
+    str); () if it names others."""
+    kinds = tuple(
+        typing.get_args(member)[0] if typing.get_origin(member) is Annotated else member
+        for member in _members(annotation)
+    )
     return kinds if all(kind in KIND_NAMES for kind in kinds) else ()
+
+
+def form_of(annotation: Any) -> TextForm | None:
+    """The form ``annotation`` asks of its text (``BusinessId``, or ``BusinessId | None``), if any."""
+    for member in _members(annotation):
+        if typing.get_origin(member) is Annotated:
+            forms = [meta for meta in member.__metadata__ if isinstance(meta, TextForm)]
+            if forms:
+                return forms[0]
+    return None
 
 
 def is_of_kind(value: Any, kind: type) -> bool:
@@ -107,7 +153,12 @@ def kind_name(value: Any) -> str:
     return KIND_NAMES.get(type(value), type(value).__name__)
 
 
-def _what_is_wrong(task: str, missing: list[str], wrong: list[tuple[str, Any, tuple[type, ...]]]) -> str:
+def _what_is_wrong(
+    task: str,
+    missing: list[str],
+    wrong: list[tuple[str, Any, tuple[type, ...]]],
+    misformed: list[tuple[str, TextForm]],
+) -> str:
     problems = []
     if missing:
         named = f"variable {missing[0]}" if len(missing) == 1 else f"variables {', '.join(missing)}"
@@ -115,7 +166,9 @@ def _what_is_wrong(task: str, missing: list[str], wrong: list[tuple[str, Any, tu
     for name, value, kinds in wrong:
         wanted = " or ".join(KIND_NAMES[kind] for kind in kinds)
         problems.append(f"the variable {name} is {kind_name(value)}, where {task} needs {wanted}")
-    it = "it" if len(missing) + len(wrong) == 1 else "them"
+    for name, form in misformed:
+        problems.append(f"the variable {name} is not {form.what} ({form.in_words}), as {task} needs")
+    it = "it" if len(missing) + len(wrong) + len(misformed) == 1 else "them"
     return (
         f"{'; '.join(problems)}. Set {it} right on the instance, or mend the model's mappings that"
         f" should set {it} before this task"

@@ -18,7 +18,7 @@ from hireflow.errors import BusinessOutcome, PermanentFailure
 from hireflow.store import Candidate, ContactAccess, payment_customer_of, utcnow
 from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
-from job_workers.task_router import TaskRouter
+from job_workers.task_router import BusinessId, TaskRouter
 
 STORE_TIMEOUT_MS = 30_000
 # A charge makes two calls (a search for an earlier try, then the charge), each tried 4
@@ -77,13 +77,13 @@ class ResumeUnlockTasks:
             raise PermanentFailure(f"Unlock {unlock_id}: no payment gateway is configured for this worker")
         return self.services.payments
 
-    def spend_credits(self, unlock_id: str, employer_id: str, unlock_price: dict) -> dict:
+    def spend_credits(self, unlock_id: BusinessId, employer_id: BusinessId, unlock_price: dict) -> dict:
         """Pay with prepaid credits; INSUFFICIENT_CREDITS sends the process to the card."""
         credits = _price(unlock_id, unlock_price, "credits")
         self.ledger.spend(employer_id, unlock_id, credits)
         return {"paid_with": "credits", "credits_spent": credits}
 
-    def refund_credits(self, unlock_id: str, employer_id: str) -> dict:
+    def refund_credits(self, unlock_id: BusinessId, employer_id: BusinessId) -> dict:
         """Compensation: give back the credits the unlock spent, once."""
         movement = self.ledger.refund(employer_id, unlock_id)
         refunded = movement.amount if movement else 0
@@ -93,8 +93,8 @@ class ResumeUnlockTasks:
     def charge_card(
         self,
         job: Job,
-        unlock_id: str,
-        employer_id: str,
+        unlock_id: BusinessId,
+        employer_id: BusinessId,
         unlock_price: dict,
         payment_method_ref: str,
         payment_customer_ref: str | None = None,
@@ -166,14 +166,14 @@ class ResumeUnlockTasks:
             **outcome,
         )
 
-    def refund_payment(self, unlock_id: str, payment_id: str) -> dict:
+    def refund_payment(self, unlock_id: BusinessId, payment_id: str) -> dict:
         """Compensation: refund the card payment in full, once."""
         refund = self._gateway(unlock_id).refund(unlock_id=unlock_id, payment_id=payment_id)
         given_back = {"amount_cents": refund.amount, "refund_id": refund.id}
         record_details(self.services.db, "unlock", unlock_id, "requested", refunded=given_back)
         return {"refund_id": refund.id}
 
-    def cancel_payment(self, unlock_id: str, payment_id: str) -> dict:
+    def cancel_payment(self, unlock_id: BusinessId, payment_id: str) -> dict:
         """The confirmation never came: cancel the pending payment, once.
 
         A payment that succeeded just as the wait ended (a debit settling, an employer
@@ -191,9 +191,9 @@ class ResumeUnlockTasks:
 
     def grant_access(
         self,
-        unlock_id: str,
-        employer_id: str,
-        candidate_id: str,
+        unlock_id: BusinessId,
+        employer_id: BusinessId,
+        candidate_id: BusinessId,
         paid_with: str | None = None,
         credits_spent: int | None = None,
         payment_id: str | None = None,
@@ -222,7 +222,7 @@ class ResumeUnlockTasks:
         record_status(self.services.db, "unlock", unlock_id, "unlocked", {"paid": paid} if paid else None)
         return {"access_granted": True}
 
-    def record_outcome(self, job: Job, unlock_id: str) -> dict:
+    def record_outcome(self, job: Job, unlock_id: BusinessId) -> dict:
         """Record the unlock's status, as the task's header says."""
         status = outcome_header(job)
         record_status(self.services.db, "unlock", unlock_id, status)

@@ -14,7 +14,7 @@ from hireflow.resume_intake import check_file, extract_skills, extract_years_of_
 from hireflow.store import Candidate, utcnow
 from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
-from job_workers.task_router import TaskRouter
+from job_workers.task_router import BusinessId, TaskRouter
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
 PARSE_TIMEOUT_MS = 60_000
@@ -27,12 +27,12 @@ class ResumeUploadTasks:
     def __init__(self, services: Services):
         self.services = services
 
-    def validate_file(self, resume_id: str, file_ref: str) -> dict:
+    def validate_file(self, resume_id: BusinessId, file_ref: str) -> dict:
         """Check the stored file is a resume we accept; raises InvalidResume (BPMN error) if not."""
         checked = check_file(self.services.files.read(file_ref), self.services.intake_limits)
         return {"file_type": checked.kind, "page_count": checked.pages}
 
-    def extract_text(self, resume_id: str, file_ref: str) -> dict:
+    def extract_text(self, resume_id: BusinessId, file_ref: str) -> dict:
         """Extract the text and store it by reference: resume text never goes into variables."""
         _, text = read_text(self.services.files.read(file_ref), self.services.intake_limits)
         text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=TEXT_LIMIT_BYTES)
@@ -40,15 +40,15 @@ class ResumeUploadTasks:
         record_details(self.services.db, "resume", resume_id, "received", text_ref=text_ref)
         return {"text_ref": text_ref}
 
-    def extract_skills(self, resume_id: str, text_ref: str) -> dict:
+    def extract_skills(self, resume_id: BusinessId, text_ref: str) -> dict:
         """Skills and years of experience found in the resume text."""
         text = self.services.files.read(text_ref).decode("utf-8")
         return {"skills": extract_skills(text), "years_of_experience": extract_years_of_experience(text)}
 
     def index_candidate(
         self,
-        resume_id: str,
-        candidate_id: str,
+        resume_id: BusinessId,
+        candidate_id: BusinessId,
         skills: list,
         years_of_experience: int | None,
         candidate_name: str | None = None,
@@ -75,7 +75,7 @@ class ResumeUploadTasks:
     def record_outcome(
         self,
         job: Job,
-        resume_id: str,
+        resume_id: BusinessId,
         rejection_reason: str | None = None,
         rejection_message: str | None = None,
     ) -> dict:

@@ -12,7 +12,7 @@ from pyzeebe import Job, JobController
 
 from hireflow.constants import JobType
 from job_workers.metrics import PoolMetrics
-from job_workers.task_router import TaskRouter, is_of_kind, kinds_of
+from job_workers.task_router import BUSINESS_ID_FORM, BusinessId, TaskRouter, form_of, is_of_kind, kinds_of
 from job_workers.worker import WorkerSettings, build_worker
 from tests.jobs import RecordingZeebeAdapter, make_job
 from tests.offline_webapp import empty_services
@@ -110,3 +110,33 @@ def test_the_check_keeps_what_pyzeebe_reads_from_the_signature():
     [(call, sent)] = run_job(task.job_handler, make_job("greet", variables={"name": None}))
     assert call == "fail_job"  # pyzeebe's own handler here; the pool's fails it for good
     assert "the variable name is null, where greet needs text" in sent["message"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "detail"),
+    [
+        # Each was recorded and indexed as it was, or reached an email for "resume ".
+        ({"resume_id": "", "candidate_id": "cand-1"}, "the variable resume_id is not a business id"),
+        ({"resume_id": "res_1", "candidate_id": " "}, "the variable candidate_id is not a business id"),
+        ({"resume_id": "../../etc/passwd", "candidate_id": "c"}, "the variable resume_id is not"),
+        ({"resume_id": "res_1", "candidate_id": "x" * 101}, "the variable candidate_id is not"),
+    ],
+)
+def test_a_business_id_that_is_no_id_fails_the_job_at_once(tmp_path, variables, detail):
+    index = next(task for task in product_tasks(tmp_path) if task.type == JobType.INDEX_CANDIDATE)
+    job = make_job(index.type, variables={**variables, "skills": ["python"], "years_of_experience": 3})
+    [(call, sent)] = run_job(index.job_handler, job)
+    assert (call, sent["retries"]) == ("fail_job", 0)
+    assert detail in sent["message"]
+    assert "(1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit)" in sent["message"]
+    assert "etc/passwd" not in sent["message"].split("Detail:")[1]  # the form is named, never the value
+
+
+def test_business_ids_take_what_the_webapp_gives_and_may_be_optional():
+    assert kinds_of(BusinessId) == (str,) and kinds_of(BusinessId | None) == (str, type(None))
+    assert form_of(BusinessId) is form_of(BusinessId | None) is BUSINESS_ID_FORM
+    assert form_of(str) is None and form_of(str | None) is None
+    for given in ["res_4c810d9ca84b60c9f14e", "demo-python-engineer", "cand-1", "a.b_c", "7"]:
+        assert BUSINESS_ID_FORM.fits(given)
+    for odd in ["", " ", "-lead", "a b", "naïve", "nul\x00", "a\n", "x" * 101]:
+        assert not BUSINESS_ID_FORM.fits(odd)

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from hireflow.constants import IDENTIFIER, IDENTIFIER_IN_WORDS
 from hireflow.skills import SKILL_BY_ALIAS, SKILLS, canonical_skill
 from job_workers.incidents import EVERY_CAUSE
 
@@ -35,7 +36,6 @@ def _whole_number(value: Any) -> Any:
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 # Ids travel into process variables, correlation keys and URLs: keep them plain.
-IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
 EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$"
 # Printable text without control characters (PostgreSQL refuses NUL; logs stay readable).
@@ -77,7 +77,7 @@ Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PR
 
 # What each pattern asks for, in words: a refusal says this, not the regular expression.
 PATTERN_IN_WORDS = {
-    IDENTIFIER: "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    IDENTIFIER: IDENTIFIER_IN_WORDS,
     EMAIL: "an email address, like name@example.com",
     PRINTABLE: "text without control characters (no tabs or line breaks)",
     PAYMENT_METHOD: "a saved card's payment method id, like pm_card_visa",

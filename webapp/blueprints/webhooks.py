@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hireflow.webhook_signing import SIGNATURE_HEADER, SignatureInvalid, verify
 from webapp.http import hireflow, published_response
 from webapp.problems import Problem, invalid_field, invalid_request
+from webapp.schemas import IDENTIFIER_PATTERN
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -49,7 +50,6 @@ class PaymentEvent(BaseModel):
 PAYMENT_ID = re.compile(r"^pi_[A-Za-z0-9_]{1,100}$")
 PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,100}$")
 DECLINE_CODE = re.compile(r"^[a-z_]{1,60}$")
-BUSINESS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def _string(obj: dict, path: str, pattern: re.Pattern) -> str:
@@ -67,7 +67,7 @@ def _unlock_of(obj: dict) -> str | None:
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict) or metadata.get("unlock_id") is None:
         return None
-    return _string(obj, "metadata.unlock_id", BUSINESS_ID)
+    return _string(obj, "metadata.unlock_id", IDENTIFIER_PATTERN)
 
 
 @bp.post("/payments")
