@@ -11,7 +11,10 @@ of the app answers it as such. So is a number of more digits than Python turns i
 int, with words for a client instead of Python's advice to call
 ``sys.set_int_max_str_digits()``, and what JSON has no numbers for: Python reads ``NaN``,
 ``Infinity`` and ``1e999`` (infinite) as floats, which no JSON encoder writes again, so a
-variable holding one failed on its way to the engine (a 500).
+variable holding one failed on its way to the engine (a 500). A whole number beyond 64 bits
+is refused too: the engine keeps variables in MessagePack, whose whole numbers run from
+-2**63 to 2**64 - 1, and refused one beyond with an opaque "UNKNOWN: Application error
+processing RPC".
 """
 
 from __future__ import annotations
@@ -54,12 +57,23 @@ def _nests_deeper_than(value: Any, levels: int) -> bool:
     return True
 
 
+# The whole numbers the engine keeps in a variable (MessagePack's: a signed or an unsigned
+# 64-bit integer); the embedded engine took both ends and refused one beyond either.
+SMALLEST_WHOLE_NUMBER, LARGEST_WHOLE_NUMBER = -(2**63), 2**64 - 1
+
+
 def _whole_number(digits: str) -> int:
     count = len(digits.lstrip("-"))
     longest = sys.get_int_max_str_digits() or count  # 0: no limit
     if count > longest:
         raise ValueError(f"a number of {count:,} digits (at most {longest:,} are read)")
-    return int(digits)
+    number = int(digits)
+    if not SMALLEST_WHOLE_NUMBER <= number <= LARGEST_WHOLE_NUMBER:
+        raise ValueError(
+            f"the whole number {digits[:40]} is beyond the 64 bits the engine keeps numbers in"
+            f" ({SMALLEST_WHOLE_NUMBER} to {LARGEST_WHOLE_NUMBER})"
+        )
+    return number
 
 
 def _finite_number(text: str) -> float:
@@ -75,8 +89,8 @@ def _no_constant(name: str) -> Any:
 
 class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's default JSON provider, whose ``loads`` refuses with a ``ValueError`` what Python's
-    parser cannot read: nesting too deep (``NestedTooDeeply``), integers too long, and what
-    is no JSON number (``NaN``, ``Infinity``, a float beyond the largest)."""
+    parser cannot read: nesting too deep (``NestedTooDeeply``), integers too long or beyond
+    64 bits, and what is no JSON number (``NaN``, ``Infinity``, a float beyond the largest)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         kwargs.setdefault("parse_int", _whole_number)

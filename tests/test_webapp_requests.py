@@ -403,6 +403,13 @@ def test_a_number_too_long_to_read_is_refused_in_words_for_the_client(offline):
         (b"NaN", "NaN is not JSON (JSON numbers are finite)"),
         (b"-Infinity", "-Infinity is not JSON (JSON numbers are finite)"),
         (b"1e999", "the number 1e999 is too large for a JSON number"),
+        # The engine refused it: "UNKNOWN: Application error processing RPC", a 422.
+        (
+            b"100000000000000000000",
+            "the whole number 100000000000000000000 is beyond the 64 bits the engine keeps numbers in"
+            " (-9223372036854775808 to 18446744073709551615)",
+        ),
+        (b"-9223372036854775809", "the whole number -9223372036854775809 is beyond the 64 bits"),
     ],
 )
 def test_a_number_json_does_not_have_is_refused_before_anything_is_claimed(offline, number, reason):
@@ -416,8 +423,13 @@ def test_a_number_json_does_not_have_is_refused_before_anything_is_claimed(offli
         "/api/admin/process-instances", data=body, content_type="application/json", headers=ADMIN
     )
     assert response.status_code == 400, response.get_data(as_text=True)
-    assert response.json["detail"] == f"the body is not JSON: {reason}"
+    assert response.json["detail"].startswith(f"the body is not JSON: {reason}")
     assert rows(services, RequestClaim) == 0
+
+
+def test_the_whole_numbers_the_engine_keeps_are_read_to_their_ends(offline):
+    app = offline[0]
+    assert app.json.loads("[-9223372036854775808, 18446744073709551615]") == [-(2**63), 2**64 - 1]
 
 
 def test_json_fields_take_only_their_own_json_type(offline):
