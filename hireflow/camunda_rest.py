@@ -127,14 +127,10 @@ INCIDENT = AnswerShape(
     },
 )
 JOB = AnswerShape(
+    {"jobKey": _is_key, "type": _is_text, "processInstanceKey": _is_key, "elementInstanceKey": _is_key},
     {
-        "jobKey": _is_key,
-        "type": _is_text,
-        "processInstanceKey": _is_key,
+        # Camunda 8.9 documents it as "may be missing on job failure".
         "elementId": _is_text,
-        "elementInstanceKey": _is_key,
-    },
-    {
         "state": _is_text,
         "retries": _is_whole,
         "errorMessage": _is_text,

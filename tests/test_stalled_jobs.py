@@ -46,14 +46,21 @@ def failed_job(job_key: str = "1", **fields) -> dict:
 
 
 class JobSearch:
-    """Answers a search for failed jobs with the given ones."""
+    """Answers a search for failed jobs with the given ones, and for element instances with
+    ``elements`` (by key)."""
 
-    def __init__(self, jobs: list[dict]):
+    def __init__(self, jobs: list[dict], elements: dict[str, dict] | None = None):
         self.jobs = jobs
+        self.elements = elements or {}
 
     def search_jobs(self, **filter_) -> list[dict]:
         assert filter_ == {"state": "FAILED"}
         return self.jobs
+
+    def search_element_instances(self, **filter_) -> list[dict]:
+        found = self.elements.get(filter_.pop("elementInstanceKey"))
+        assert filter_ == {}
+        return [found] if found else []
 
 
 def test_a_job_is_due_when_the_engine_says_it_is():
@@ -92,6 +99,20 @@ def test_only_jobs_with_retries_left_long_past_their_due_time_are_stalled():
         "dueSince": "1970-01-01T02:44:39.999Z",
         "errorMessage": "the database was locked",
     }
+
+
+def test_a_failed_job_without_its_element_id_is_found_by_its_element_instance(caplog):
+    # Camunda 8.9 documents a job search result's elementId as "may be missing on job failure";
+    # the stalled job was a KeyError (a 500), and without its task it cannot be entered again.
+    now = 10_000_000
+    overdue = now - 2 * STALL_GRACE_MS
+    left_out = failed_job("2", recurringTime=overdue, elementInstanceKey="21")
+    del left_out["elementId"]
+    jobs = [failed_job("1", recurringTime=overdue, elementId=None, elementInstanceKey="20"), left_out]
+    search = JobSearch(jobs, elements={"20": {"elementInstanceKey": "20", "elementId": "ScoreMatch"}})
+    [stalled] = StalledJobs(search).find(now)
+    assert (stalled.job_key, stalled.element_id) == ("1", "ScoreMatch")
+    assert "job 2 of process instance 10 is overdue, but the engine names no task" in caplog.text
 
 
 def start_an_instance_whose_job_waits_an_hour(process_engine) -> tuple[str, str]:
