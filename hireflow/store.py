@@ -438,7 +438,11 @@ class Database:
         # dead connections in the pool; a ping on checkout replaces them instead of
         # failing the next request or job with them.
         pre_ping = not self.url.startswith("sqlite")
-        self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=pre_ping)
+        # A database error's text names the statement's values otherwise ("[parameters: ('Ada
+        # Lovelace', 'ada@example.com')]"), and it goes to the logs and the incident's message.
+        self.engine: Engine = create_engine(
+            self.url, future=True, pool_pre_ping=pre_ping, hide_parameters=True
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

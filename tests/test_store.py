@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from hireflow.store import Base, Database, JobPosting
 from tests.concurrency import errors_all_at_once
@@ -142,3 +144,12 @@ def test_an_instances_item_is_found_by_its_key_and_so_is_one_an_older_release_wr
     assert (item_of("2"), item_of("22"), item_of("222")) == ("res_1", "unl_1", "app_old")
     assert item_of("2222") is None  # an instance hireflow did not start
     assert item_of("22", kinds=("resume",)) is None
+
+
+def test_a_database_error_names_the_statement_but_not_its_values(store_url):
+    """The error's text goes to the worker log and into an incident's message in Operate."""
+    db = Database(store_url)
+    with pytest.raises(DBAPIError) as refused, db.sessions.begin() as session:
+        session.execute(text("INSERT INTO no_such_table VALUES (:name)"), {"name": "Ada Lovelace"})
+    assert "no_such_table" in str(refused.value)
+    assert "Ada Lovelace" not in str(refused.value)  # was "[parameters: ('Ada Lovelace',)]"
