@@ -17,6 +17,7 @@ import random
 from typing import Any, Protocol
 
 from pyzeebe import Job, JobController, JobStatus
+from sqlalchemy.exc import DataError
 
 from hireflow.backoff import Backoff
 from hireflow.constants import Header
@@ -85,6 +86,21 @@ async def fail_with_retries(
     )
 
 
+class RefusedByDatabase(PermanentFailure):
+    """The database cannot store a value of the job's (PostgreSQL: a text with a NUL
+    character, a number out of range): a retry stores the same value."""
+
+    def __init__(self, error: DataError):
+        # The driver's first line ("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
+        # without sqlalchemy's statement.
+        lines = str(error.orig).strip().splitlines()
+        reason = lines[0] if lines else type(error.orig).__name__
+        super().__init__(
+            f"the database cannot store a value of this job's variables ({reason}); set the variable"
+            " right on the instance"
+        )
+
+
 class FailurePolicy:
     """pyzeebe exception handler applying hireflow's failure policy."""
 
@@ -110,6 +126,9 @@ class FailurePolicy:
             "element_id": job.element_id,
         }
         what = business_reference(job)
+        if isinstance(exc, DataError):
+            # Not the database's availability (sqlalchemy's DBAPIError, retried), the data's.
+            exc = RefusedByDatabase(exc)
         if isinstance(exc, BusinessOutcome):
             # The diagnostic is for operators (log and Operate), the variables for customers.
             message = f"{exc} [{exc.diagnostic}]" if exc.diagnostic else str(exc)

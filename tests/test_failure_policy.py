@@ -15,16 +15,22 @@ import pytest
 from prometheus_client import REGISTRY
 from pyzeebe import Job, JobController, create_insecure_channel
 from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
+from sqlalchemy.exc import DataError
 
 from bench.models import JOB_TYPE, bench_resources, process_id
 from hireflow.adapters.email import EmailRejected
+from hireflow.adapters.file_store import LocalFileStore
 from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable
 from hireflow.errors import RetryLater
 from hireflow.resume_intake import InvalidResume
+from hireflow.store import Database
 from job_workers.failure_policy import FailurePolicy
 from job_workers.metrics import PoolMetrics
+from job_workers.services import Services
+from job_workers.upload import ResumeUploadTasks
 from tests.engine_helpers import describe_instance, wait_for
 from tests.jobs import RecordingZeebeAdapter
+from tests.postgres import fresh_database
 
 
 def make_job(retries: int, headers: dict | None = None, variables: dict | None = None) -> Job:
@@ -134,6 +140,23 @@ def test_a_permanent_failure_ends_the_retries_at_once():
     assert (name, call["retries"]) == ("fail_job", 0)
     assert call["message"].startswith("Mail provider refused the email, at charge-card (unlock.charge-card")
     assert "for unlock u-42. Check the recipient address" in call["message"]
+
+
+def test_a_value_the_database_cannot_store_is_bad_data_not_an_outage(postgres_server, tmp_path):
+    # PostgreSQL refuses a NUL in text (an admin start can give one): the sqlalchemy DataError
+    # was retried five times as "hireflow database unavailable. Check the database".
+    db = Database(fresh_database(postgres_server))
+    db.create_schema()
+    tasks = ResumeUploadTasks(Services(files=LocalFileStore(tmp_path / "files"), db=db))
+    with pytest.raises(DataError) as refused:
+        tasks.index_candidate("res_1", "cand-1", ["python"], 3, candidate_name="Ada\x00Lovelace")
+    name, call = apply(refused.value, make_job(5))
+    assert (name, call["retries"]) == ("fail_job", 0)
+    assert call["message"].startswith("Cannot succeed with this data, at charge-card")
+    assert call["message"].endswith(
+        "Detail: the database cannot store a value of this job's variables (PostgreSQL text fields"
+        " cannot contain NUL (0x00) bytes); set the variable right on the instance"
+    )
 
 
 def test_a_wait_that_ends_by_itself_keeps_the_jobs_retries():
