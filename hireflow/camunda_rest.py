@@ -269,6 +269,15 @@ class CamundaRestClient:
     def search_element_instances(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search("/element-instances", filter_, shape=ELEMENT_INSTANCE)
 
+    def element_id_of(self, element_instance_key: int | str) -> str | None:
+        """The model's id of the element an element instance is of (a job's task), or None.
+
+        A failed job's search result may leave its ``elementId`` out (Camunda 8.9's
+        reference: "may be missing on job failure"); its element instance still says.
+        """
+        found = self.search_element_instances(elementInstanceKey=str(element_instance_key))
+        return found[0].get("elementId") if found else None
+
     def search_variables(self, **filter_: Any) -> list[dict[str, Any]]:
         return self._search("/variables", filter_, shape=VARIABLE)
 

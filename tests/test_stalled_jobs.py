@@ -57,10 +57,8 @@ class JobSearch:
         assert filter_ == {"state": "FAILED"}
         return self.jobs
 
-    def search_element_instances(self, **filter_) -> list[dict]:
-        found = self.elements.get(filter_.pop("elementInstanceKey"))
-        assert filter_ == {}
-        return [found] if found else []
+    def element_id_of(self, element_instance_key) -> str | None:
+        return self.elements.get(str(element_instance_key), {}).get("elementId")
 
 
 def test_a_job_is_due_when_the_engine_says_it_is():

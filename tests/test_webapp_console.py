@@ -510,9 +510,26 @@ class RetryingACharge(StartsInstancesInState):
         ]
 
 
-def test_a_step_that_failed_and_is_retried_says_why_and_how_many_tries_are_left(tmp_path):
+class RetryingAChargeItsJobNamingNoTask(RetryingACharge):
+    """The same, the failed job's search result without its elementId, as Camunda 8.9 allows
+    ("may be missing on job failure"): its element instance names the task."""
+
+    def search_jobs(self, **filter_):
+        jobs = [{**job, "elementInstanceKey": "70"} for job in super().search_jobs(**filter_)]
+        for job in jobs:
+            del job["elementId"]
+        return jobs
+
+    def search_element_instances(self, **filter_):
+        if filter_.get("elementInstanceKey") == "70":
+            return [{"elementInstanceKey": "70", "elementId": "ChargeCard"}]
+        return super().search_element_instances(**filter_)
+
+
+@pytest.mark.parametrize("engine_double", [RetryingACharge, RetryingAChargeItsJobNamingNoTask])
+def test_a_step_that_failed_and_is_retried_says_why_and_how_many_tries_are_left(tmp_path, engine_double):
     services = empty_services(tmp_path)
-    engine = RetryingACharge()
+    engine = engine_double()
     app = create_app({"TESTING": True, "CONSOLE": True}, engine_client=engine, services=services)
     add_first_status(services, "unlock", "unl_1", "requested")
     web = app.test_client()

@@ -298,7 +298,13 @@ class ProcessGateway:
             processInstanceKey=process_instance_key,
             hasFailedWithRetriesLeft=True,
         )
-        return [j for j in jobs if j.get("state") not in ENDED_JOB_STATES]
+        failing = [j for j in jobs if j.get("state") not in ENDED_JOB_STATES]
+        for job in failing:
+            if not job.get("elementId"):  # a failed job's search result may leave it out
+                job["elementId"] = call_engine(
+                    "reading a job's task", self.client.element_id_of, job["elementInstanceKey"]
+                )
+        return failing
 
     def instance_state(self, process_instance_key: str) -> dict[str, Any] | None:
         """The instance as the engine reports it, or None if it does not know it (yet)."""

@@ -108,7 +108,9 @@ class StalledJobs:
             due = due_ms(job)
             if int(job.get("retries") or 0) <= 0 or due is None or due > now_ms - self.grace_ms:
                 continue  # an incident (no retries left), or still within its backoff
-            element_id = job.get("elementId") or self._element_of(str(job["elementInstanceKey"]))
+            element_id = job.get("elementId") or call_engine(
+                "reading a job's task", self.client.element_id_of, job["elementInstanceKey"]
+            )
             if element_id is None:
                 log.warning(
                     "job %s of process instance %s is overdue, but the engine names no task to enter"
@@ -130,16 +132,6 @@ class StalledJobs:
                 )
             )
         return sorted(stalled, key=lambda job: job.due_ms)
-
-    def _element_of(self, element_instance_key: str) -> str | None:
-        """The task a job belongs to, by its element instance: a failed job's search result
-        may leave its ``elementId`` out (as Camunda 8.9 documents)."""
-        found = call_engine(
-            "reading a job's task",
-            self.client.search_element_instances,
-            elementInstanceKey=element_instance_key,
-        )
-        return found[0].get("elementId") if found else None
 
     def restart(self, job: StalledJob) -> None:
         """Enter the job's task again in its instance, and end the stalled one."""
