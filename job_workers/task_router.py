@@ -52,7 +52,8 @@ BusinessId = Annotated[str, BUSINESS_ID_FORM]
 
 
 class BadVariables(PermanentFailure):
-    """The instance lacks variables the task needs, or has them of the wrong kind; set them, then retry."""
+    """The instance lacks variables the task needs, or has them of the wrong kind or form (a
+    business id that is no id); set them, then retry."""
 
 
 class TaskRouter(ZeebeTaskRouter):
