@@ -605,6 +605,16 @@ def test_an_engine_answer_of_the_wrong_shape_is_a_503_that_says_what_is_wrong(
     assert status.json["status"] == "submitted" and status.json["engine"]["reachable"] is False
 
 
+@pytest.mark.parametrize("odd_id", ["a%00b", "%00"])
+def test_an_item_id_with_a_nul_is_no_item_on_either_database(tmp_path, store_url, odd_id):
+    # PostgreSQL refuses a NUL in a text it is asked to look up: each was a 500 there.
+    client = offline_app(empty_services(tmp_path, store_url)).test_client()
+    for path in (f"/api/applications/{odd_id}", f"/api/unlocks/{odd_id}", f"/items/application/{odd_id}"):
+        assert client.get(path).status_code == 404, path
+    withdrawal = client.post(f"/api/applications/{odd_id}/withdrawal")
+    assert withdrawal.status_code == 404
+
+
 def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offline, monkeypatch):
     app, services, _ = offline
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "offline-test")

@@ -40,6 +40,7 @@ from webapp.engine import (
 )
 from webapp.incidents import retry_incident
 from webapp.problems import Problem, engine_unavailable, invalid_field
+from webapp.schemas import IDENTIFIER_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +386,9 @@ class Items:
             return changed.rowcount == 1
 
     def _record(self, kind: str, business_id: str) -> BusinessRecord | None:
+        if not IDENTIFIER_PATTERN.fullmatch(business_id):
+            # No item has such an id, and PostgreSQL refuses to look one up with a NUL in it.
+            return None
         with self.services.db.sessions() as session:
             return session.get(BusinessRecord, (kind, business_id))
 
