@@ -42,6 +42,7 @@ from tests.resume_samples import pdf_resume
 from tests.web_helpers import (
     ADMIN,
     ADMIN_TOKEN,
+    csrf_token,
     payment_succeeded,
     resume_upload,
     signed_webhook,
@@ -613,6 +614,18 @@ def test_an_item_id_with_a_nul_is_no_item_on_either_database(tmp_path, store_url
         assert client.get(path).status_code == 404, path
     withdrawal = client.post(f"/api/applications/{odd_id}/withdrawal")
     assert withdrawal.status_code == 404
+
+
+def test_a_form_refused_for_an_id_with_a_nul_is_shown_again_on_either_database(tmp_path, store_url):
+    # The console shows a refused form again with what was typed, and looked the posting or
+    # employer typed up to offer it: PostgreSQL refused the lookup, a 500.
+    client = offline_app(empty_services(tmp_path, store_url)).test_client()
+    assert client.get("/?posting_id=a%00b&employer_id=%00").status_code == 200
+    token = csrf_token(client.get("/").text)
+    for form, field in (("/applications", "posting_id"), ("/unlocks", "employer_id")):
+        refused = client.post(form, data={"csrf_token": token, "candidate_id": "cand-1", field: "a\x00b"})
+        assert refused.status_code == 400, form
+        assert "should be 1 to 100 letters" in refused.text
 
 
 def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offline, monkeypatch):

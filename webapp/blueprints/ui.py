@@ -28,6 +28,7 @@ from webapp.engine import WAITING_ELEMENT_TYPES, ItemAskedForBefore
 from webapp.http import hireflow, operate_link, path_id, resume_fields, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
+    IDENTIFIER_PATTERN,
     PANEL_MAX,
     ApplicationRequest,
     CandidateSearch,
@@ -85,10 +86,13 @@ def dashboard():
 
 def _dashboard_page(refused: dict | None = None) -> str:
     def asked_for(form: str, field: str) -> str | None:
-        # The id a refused form had, or a link from another page fills in.
+        # The id a refused form had, or a link from another page fills in. Only an id can
+        # name a posting or an employer; PostgreSQL refuses to look up one with a NUL in it.
         if refused and refused["form"] == form:
-            return refused["typed"].get(field)
-        return request.args.get(field)
+            given = refused["typed"].get(field)
+        else:
+            given = request.args.get(field)
+        return given if given and IDENTIFIER_PATTERN.fullmatch(given) else None
 
     postings, more_postings = hireflow().open_postings(including=asked_for("apply", "posting_id"))
     employers, more_employers = hireflow().employers(including=asked_for("unlock", "employer_id"))
