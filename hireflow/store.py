@@ -423,6 +423,13 @@ def start_claim_scope(process_id: str) -> str:
     return f"start:{process_id}"
 
 
+def database_says(error: DBAPIError) -> str:
+    """The driver's own first line of a database error ("PostgreSQL text fields cannot
+    contain NUL (0x00) bytes"), without sqlalchemy's statement."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0] if lines else type(error.orig).__name__
+
+
 class DatabaseUnavailable(RuntimeError):
     """The domain database cannot be reached or opened: a server down, refused credentials, a
     file that is not a database. A program starting says so in one line and exits; its

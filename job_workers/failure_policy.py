@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError
 from hireflow.backoff import Backoff
 from hireflow.constants import Header
 from hireflow.errors import BusinessOutcome, PermanentFailure, RetryLater
+from hireflow.store import database_says
 from job_workers.held_jobs import HeldJobs
 from job_workers.incidents import UNEXPECTED, business_reference, cause_of, incident_message
 
@@ -91,13 +92,9 @@ class RefusedByDatabase(PermanentFailure):
     character, a number out of range): a retry stores the same value."""
 
     def __init__(self, error: DataError):
-        # The driver's first line ("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
-        # without sqlalchemy's statement.
-        lines = str(error.orig).strip().splitlines()
-        reason = lines[0] if lines else type(error.orig).__name__
         super().__init__(
-            f"the database cannot store a value of this job's variables ({reason}); set the variable"
-            " right on the instance"
+            f"the database cannot store a value of this job's variables ({database_says(error)});"
+            " set the variable right on the instance"
         )
 
 

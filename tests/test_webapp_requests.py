@@ -20,6 +20,7 @@ from typing import get_args
 import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import DataError
 
 from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.adapters.s3_file_store import S3FileStore, s3_client
@@ -626,6 +627,24 @@ def test_a_form_refused_for_an_id_with_a_nul_is_shown_again_on_either_database(t
         refused = client.post(form, data={"csrf_token": token, "candidate_id": "cand-1", field: "a\x00b"})
         assert refused.status_code == 400, form
         assert "should be 1 to 100 letters" in refused.text
+
+
+def test_a_value_the_database_refuses_is_a_400_that_says_so_not_a_500(offline):
+    # The checks at the door refuse such values first; one that gets past them is still the
+    # request's fault, not a 500 and not the database being down.
+    app = offline[0]
+    refusal = DataError("SELECT 1", {}, ValueError("PostgreSQL text fields cannot contain NUL (0x00) bytes"))
+
+    def refuse():
+        raise refusal
+
+    app.add_url_rule("/test-refusal", "test_refusal", refuse)
+    response = app.test_client().get("/test-refusal")
+    assert response.status_code == 400
+    assert response.json["detail"] == (
+        "the database cannot store a value of this request (PostgreSQL text fields cannot contain NUL"
+        " (0x00) bytes)"
+    )
 
 
 def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offline, monkeypatch):

@@ -16,11 +16,12 @@ from typing import Any
 
 from flask import Flask, Response, json, render_template, request, url_for
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from hireflow.adapters.file_store import FileStoreUnavailable
+from hireflow.store import database_says
 from webapp.engine import EngineRejected, EngineUnavailable, ItemAskedForBefore, KeyReused, RequestInProgress
 from webapp.request_log import current_request_id, loggable_path
 from webapp.schemas import reason_in_words
@@ -201,6 +202,16 @@ def init_app(app: Flask) -> None:
         # Connection refused, server gone, SQLite busy: the database, not the request.
         log.warning("database unavailable on %s %s: %s", request.method, loggable_path(), error.orig)
         return problem_response(dependency_unavailable("Database unavailable"))
+
+    @app.errorhandler(DataError)
+    def handle_value_the_database_refuses(error: DataError):
+        # A data exception (PostgreSQL's class 22: a NUL in a text, a number out of range):
+        # the request's value, not the database's health. The checks at the door refuse such
+        # values first; this keeps one that gets past them a 400, not a 500.
+        reason = database_says(error)
+        log.warning("database refused a value on %s %s: %s", request.method, loggable_path(), reason)
+        detail = f"the database cannot store a value of this request ({reason})"
+        return problem_response(Problem(400, "Value the database cannot store", detail))
 
     @app.errorhandler(EngineRejected)
     def handle_engine_rejected(error: EngineRejected):
