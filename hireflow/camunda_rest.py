@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from hireflow.json_kinds import kind_name
+
 
 class CamundaApiError(RuntimeError):
     """The REST API answered with an error status."""
@@ -74,30 +76,15 @@ class AnswerShape:
     def problem(self, answer: Any) -> str | None:
         """What is wrong with ``answer``, or None when hireflow can read it."""
         if not isinstance(answer, dict):
-            return f"it is {_json_type(answer)}, not an object"
+            return f"it is {kind_name(answer)}, not an object"
         missing = next((name for name in self.required if answer.get(name) is None), None)
         if missing is not None:
             return f"it has no {missing}"
         for name, check in {**self.required, **self.optional}.items():
             value = answer.get(name)
             if value is not None and not check(value):
-                return f"its {name} is {_json_type(value)} {json.dumps(value)[:40]}"
+                return f"its {name} is {kind_name(value)} {json.dumps(value)[:40]}"
         return None
-
-
-def _json_type(value: Any) -> str:
-    """``value``'s JSON type, with its article, as a problem names it."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null"
 
 
 ANY_OBJECT = AnswerShape()

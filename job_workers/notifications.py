@@ -9,8 +9,9 @@ from pyzeebe import Job
 from hireflow.adapters.email import EmailMessage
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
+from hireflow.json_kinds import kind_name
 from job_workers.services import Services
-from job_workers.task_router import TaskRouter, kind_name
+from job_workers.task_router import TaskRouter
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000

@@ -26,12 +26,12 @@ from pyzeebe import Job, ZeebeTaskRouter
 
 from hireflow.constants import IDENTIFIER, IDENTIFIER_IN_WORDS
 from hireflow.errors import PermanentFailure
+from hireflow.json_kinds import KIND_NAMES, kind_name
 
 TaskFunction = Callable[..., Any]
 
-# The JSON kinds the task functions' annotations name, in an operator's words. A parameter
+# The JSON kinds the task functions' annotations name (KIND_NAMES) are checked; a parameter
 # annotated otherwise is passed on unchecked.
-KIND_NAMES = {str: "text", int: "a whole number", list: "a list", dict: "an object", type(None): "null"}
 
 
 @dataclass(frozen=True)
@@ -143,15 +143,6 @@ def is_of_kind(value: Any, kind: type) -> bool:
         whole_float = isinstance(value, float) and value.is_integer()
         return (isinstance(value, int) and not isinstance(value, bool)) or whole_float
     return isinstance(value, kind)
-
-
-def kind_name(value: Any) -> str:
-    """The JSON kind of ``value`` in words; never the value itself, which may be personal data."""
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    return KIND_NAMES.get(type(value), type(value).__name__)
 
 
 def _what_is_wrong(

@@ -572,9 +572,9 @@ def test_an_engine_address_that_names_another_server_is_named_in_503s_not_500s(
             ' "processInstanceKey": {}}',
             "its processInstanceKey is an object {}",
             'its processDefinitionId is a list ["x"]',
-            'its incidentKey is a string "k1"',
+            'its incidentKey is text "k1"',
         ),
-        ('"ok"', "it is a string, not an object", "no list of items", "no list of items"),
+        ('"ok"', "it is text, not an object", "no list of items", "no list of items"),
     ],
 )
 def test_an_engine_answer_of_the_wrong_shape_is_a_503_that_says_what_is_wrong(
