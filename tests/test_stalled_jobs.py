@@ -46,19 +46,19 @@ def failed_job(job_key: str = "1", **fields) -> dict:
 
 
 class JobSearch:
-    """Answers a search for failed jobs with the given ones, and for element instances with
-    ``elements`` (by key)."""
+    """Answers a search for failed jobs with the given ones, and names the task of each
+    element instance in ``element_ids`` (by its key)."""
 
-    def __init__(self, jobs: list[dict], elements: dict[str, dict] | None = None):
+    def __init__(self, jobs: list[dict], element_ids: dict[str, str] | None = None):
         self.jobs = jobs
-        self.elements = elements or {}
+        self.element_ids = element_ids or {}
 
     def search_jobs(self, **filter_) -> list[dict]:
         assert filter_ == {"state": "FAILED"}
         return self.jobs
 
     def element_id_of(self, element_instance_key) -> str | None:
-        return self.elements.get(str(element_instance_key), {}).get("elementId")
+        return self.element_ids.get(str(element_instance_key))
 
 
 def test_a_job_is_due_when_the_engine_says_it_is():
@@ -107,7 +107,7 @@ def test_a_failed_job_without_its_element_id_is_found_by_its_element_instance(ca
     left_out = failed_job("2", recurringTime=overdue, elementInstanceKey="21")
     del left_out["elementId"]
     jobs = [failed_job("1", recurringTime=overdue, elementId=None, elementInstanceKey="20"), left_out]
-    search = JobSearch(jobs, elements={"20": {"elementInstanceKey": "20", "elementId": "ScoreMatch"}})
+    search = JobSearch(jobs, element_ids={"20": "ScoreMatch"})
     [stalled] = StalledJobs(search).find(now)
     assert (stalled.job_key, stalled.element_id) == ("1", "ScoreMatch")
     assert "job 2 of process instance 10 is overdue, but the engine names no task" in caplog.text
