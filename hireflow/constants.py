@@ -1,5 +1,5 @@
-"""Process ids, job types, message names, error codes, variable names and the form of business
-ids: one place for each.
+"""Process ids, job types, message names, error codes, variable names, and the form of business
+ids, names and email addresses: one place for each.
 
 The BPMN models in ``bpmn/`` use exactly these strings; a test checks the two agree.
 Variable names are snake_case, and task function parameters are named the same.
@@ -7,11 +7,25 @@ Variable names are snake_case, and task function parameters are named the same.
 
 from __future__ import annotations
 
+import re
+
 # What every business id looks like (a candidate's, a posting's, an employer's, and the ids
 # of resumes, applications, unlocks and interviews): the webapp refuses others at the door,
 # and a worker's job for an instance started some other way fails with an incident.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 IDENTIFIER_IN_WORDS = "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
+
+# What a person's name and email address look like where hireflow keeps them: the webapp
+# refuses others at the door, and a worker that would store one fails its job, so SQLite
+# keeps no value that PostgreSQL would refuse (its columns are 200 and 320 characters).
+# Printable text without control characters (PostgreSQL refuses NUL; logs stay readable).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+PRINTABLE_IN_WORDS = "text without control characters (no tabs or line breaks)"
+NAME_MAX_LENGTH = 200
+EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$"
+EMAIL_IN_WORDS = "an email address, like name@example.com"
+EMAIL_MAX_LENGTH = 254  # what SMTP carries in a path (RFC 5321)
 
 
 class ProcessId:

@@ -24,7 +24,15 @@ from typing import Annotated, Any
 
 from pyzeebe import Job, ZeebeTaskRouter
 
-from hireflow.constants import IDENTIFIER, IDENTIFIER_IN_WORDS
+from hireflow.constants import (
+    EMAIL,
+    EMAIL_IN_WORDS,
+    EMAIL_MAX_LENGTH,
+    IDENTIFIER_IN_WORDS,
+    IDENTIFIER_PATTERN,
+    NAME_MAX_LENGTH,
+    PRINTABLE,
+)
 from hireflow.errors import PermanentFailure
 from hireflow.json_kinds import KIND_NAMES, kind_name
 
@@ -41,14 +49,32 @@ class TextForm:
     pattern: re.Pattern[str]
     in_words: str
     what: str  # what a text of this form is, as the incident names it ("a business id")
+    max_length: int | None = None
 
     def fits(self, value: str) -> bool:
-        return self.pattern.fullmatch(value) is not None
+        too_long = self.max_length is not None and len(value) > self.max_length
+        return not too_long and self.pattern.fullmatch(value) is not None
 
 
-BUSINESS_ID_FORM = TextForm(re.compile(IDENTIFIER), IDENTIFIER_IN_WORDS, "a business id")
+BUSINESS_ID_FORM = TextForm(IDENTIFIER_PATTERN, IDENTIFIER_IN_WORDS, "a business id")
 # A task parameter that takes a business id (a resume's, a candidate's, an unlock's, ...).
 BusinessId = Annotated[str, BUSINESS_ID_FORM]
+# A person's name and email address, as the webapp takes them: what a task that keeps
+# one in the store takes too, so SQLite keeps nothing PostgreSQL would refuse.
+PERSON_NAME_FORM = TextForm(
+    re.compile(PRINTABLE),
+    f"1 to {NAME_MAX_LENGTH} characters, without control characters",
+    "a name",
+    max_length=NAME_MAX_LENGTH,
+)
+PersonName = Annotated[str, PERSON_NAME_FORM]
+EMAIL_FORM = TextForm(
+    re.compile(EMAIL),
+    f"{EMAIL_IN_WORDS}, of at most {EMAIL_MAX_LENGTH} characters",
+    "an email address",
+    max_length=EMAIL_MAX_LENGTH,
+)
+EmailAddress = Annotated[str, EMAIL_FORM]
 
 
 class BadVariables(PermanentFailure):

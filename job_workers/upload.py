@@ -14,7 +14,7 @@ from hireflow.resume_intake import check_file, extract_skills, extract_years_of_
 from hireflow.store import Candidate, utcnow
 from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
-from job_workers.task_router import BusinessId, TaskRouter
+from job_workers.task_router import BusinessId, EmailAddress, PersonName, TaskRouter
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
 PARSE_TIMEOUT_MS = 60_000
@@ -51,8 +51,8 @@ class ResumeUploadTasks:
         candidate_id: BusinessId,
         skills: list,
         years_of_experience: int | None,
-        candidate_name: str | None = None,
-        candidate_email: str | None = None,
+        candidate_name: PersonName | None = None,
+        candidate_email: EmailAddress | None = None,
     ) -> dict:
         """Make the candidate findable with this resume's profile (an upsert: safe to repeat).
 

@@ -8,14 +8,25 @@ import asyncio
 import re
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 from pyzeebe import Job, JobController
 
 from hireflow.constants import JobType
 from job_workers.metrics import PoolMetrics
-from job_workers.task_router import BUSINESS_ID_FORM, BusinessId, TaskRouter, form_of, is_of_kind, kinds_of
+from job_workers.task_router import (
+    BUSINESS_ID_FORM,
+    EMAIL_FORM,
+    PERSON_NAME_FORM,
+    BusinessId,
+    TaskRouter,
+    form_of,
+    is_of_kind,
+    kinds_of,
+)
 from job_workers.worker import WorkerSettings, build_worker
 from tests.jobs import RecordingZeebeAdapter, make_job
 from tests.offline_webapp import empty_services
+from webapp.schemas import Email, Name
 
 # The one task that takes only the Job: it reads what it needs from the Job's variables.
 TAKES_ONLY_THE_JOB = {JobType.SEND_EMAIL}
@@ -140,3 +151,52 @@ def test_business_ids_take_what_the_webapp_gives_and_may_be_optional():
         assert BUSINESS_ID_FORM.fits(given)
     for odd in ["", " ", "-lead", "a b", "naïve", "nul\x00", "a\n", "x" * 101]:
         assert not BUSINESS_ID_FORM.fits(odd)
+
+
+@pytest.mark.parametrize(
+    ("variables", "detail"),
+    [
+        # SQLite kept a 3,000-character name in the candidate's profile, where PostgreSQL's 200
+        # characters refuse it: the same start completed on one database and failed on the other.
+        ({"candidate_name": "A" * 3000}, "the variable candidate_name is not a name (1 to 200 characters"),
+        ({"candidate_name": "Ada\x00"}, "the variable candidate_name is not a name"),
+        ({"candidate_name": ""}, "the variable candidate_name is not a name"),
+        ({"candidate_email": "a" * 300 + "@example.com"}, "the variable candidate_email is not an email"),
+        ({"candidate_email": "Ada <ada@example.com>"}, "the variable candidate_email is not an email"),
+    ],
+)
+def test_a_name_or_email_the_store_would_refuse_fails_the_job_at_once(tmp_path, variables, detail):
+    index = next(task for task in product_tasks(tmp_path) if task.type == JobType.INDEX_CANDIDATE)
+    given = {"resume_id": "res_1", "candidate_id": "cand-1", "skills": ["python"], "years_of_experience": 3}
+    [(call, sent)] = run_job(index.job_handler, make_job(index.type, variables={**given, **variables}))
+    assert (call, sent["retries"]) == ("fail_job", 0)
+    assert detail in sent["message"]
+
+
+NAMES = [
+    "Ada Lovelace",
+    "Zoë O'Brien-Łukasiewicz",
+    "李雷",
+    "A" * 200,
+    "A" * 201,
+    "",
+    "Ada\nLovelace",
+    "Ada\x00",
+]
+EMAILS = ["ada@example.com", "a.b+c@mail.example.co.uk", "a" * 64 + "@example.com", "a" * 65 + "@example.com"]
+EMAILS += ["x@" + "d" * 63 + "." + "e" * 63 + "." + "f" * 63 + ".com", "ada@localhost", ""]
+EMAILS += ["x@" + "d" * 63 + "." + "e" * 63 + "." + "f" * 63 + "." + "g" * 63 + ".com"]  # 261 characters
+
+
+@pytest.mark.parametrize(
+    ("form", "webapp_type", "samples"), [(PERSON_NAME_FORM, Name, NAMES), (EMAIL_FORM, Email, EMAILS)]
+)
+def test_workers_take_the_names_and_emails_the_webapp_takes(form, webapp_type, samples):
+    checked = TypeAdapter(webapp_type)
+    for sample in samples:
+        try:
+            checked.validate_python(sample)
+        except ValidationError:
+            assert not form.fits(sample), sample
+        else:
+            assert form.fits(sample), sample

@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 from flask import current_app, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
 
+from hireflow.constants import IDENTIFIER_PATTERN
 from webapp.domain import Accepted, Hireflow
 from webapp.incidents import Incidents
 from webapp.problems import Problem, invalid_field, invalid_fields, invalid_request, validation_params
-from webapp.schemas import IDENTIFIER, IDENTIFIER_PATTERN, PATTERN_IN_WORDS, ResumeFields
+from webapp.schemas import IDENTIFIER, PATTERN_IN_WORDS, ResumeFields
 from webapp.stalled_jobs import StalledJobs
 
 Model = TypeVar("Model", bound=BaseModel)

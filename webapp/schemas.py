@@ -20,7 +20,16 @@ from pydantic import (
     model_validator,
 )
 
-from hireflow.constants import IDENTIFIER, IDENTIFIER_IN_WORDS
+from hireflow.constants import (
+    EMAIL,
+    EMAIL_IN_WORDS,
+    EMAIL_MAX_LENGTH,
+    IDENTIFIER,
+    IDENTIFIER_IN_WORDS,
+    NAME_MAX_LENGTH,
+    PRINTABLE,
+    PRINTABLE_IN_WORDS,
+)
 from hireflow.skills import SKILL_BY_ALIAS, SKILLS, canonical_skill
 from job_workers.incidents import EVERY_CAUSE
 
@@ -35,11 +44,8 @@ def _whole_number(value: Any) -> Any:
 # An integer of a JSON body. Strict still: true, "5" and 5.5 are refused.
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
-# Ids travel into process variables, correlation keys and URLs: keep them plain.
-IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
-EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$"
-# Printable text without control characters (PostgreSQL refuses NUL; logs stay readable).
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+# Ids travel into process variables, correlation keys and URLs, so they are kept plain
+# (hireflow.constants.IDENTIFIER), as are names and emails.
 PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,100}$"
 PROCESS_DEFINITION_ID = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
 # An IANA time zone name, such as Europe/Berlin or America/Argentina/Buenos_Aires.
@@ -55,8 +61,8 @@ ENGINE_KEY_PATTERN = re.compile(ENGINE_KEY)
 PURCHASE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,98}$"
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
+Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX_LENGTH, pattern=EMAIL)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=PRINTABLE)]
 PaymentMethodRef = Annotated[str, StringConstraints(pattern=PAYMENT_METHOD)]
 ProcessDefinitionId = Annotated[str, StringConstraints(pattern=PROCESS_DEFINITION_ID)]
 Purchase = Annotated[str, StringConstraints(pattern=PURCHASE)]
@@ -78,8 +84,8 @@ Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PR
 # What each pattern asks for, in words: a refusal says this, not the regular expression.
 PATTERN_IN_WORDS = {
     IDENTIFIER: IDENTIFIER_IN_WORDS,
-    EMAIL: "an email address, like name@example.com",
-    PRINTABLE: "text without control characters (no tabs or line breaks)",
+    EMAIL: EMAIL_IN_WORDS,
+    PRINTABLE: PRINTABLE_IN_WORDS,
     PAYMENT_METHOD: "a saved card's payment method id, like pm_card_visa",
     TIMEZONE: "a time zone name of the tz database, like Europe/Berlin",
     HALF_HOUR: "a time of day on the half hour, like 09:00 or 17:30",

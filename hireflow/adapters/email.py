@@ -30,6 +30,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment, CustomArg, Disposition, FileContent, FileName, FileType, Mail
 from sqlalchemy.exc import IntegrityError
 
+from hireflow.constants import EMAIL_MAX_LENGTH
 from hireflow.errors import PermanentFailure, RetryLater
 from hireflow.store import Database, EmailOutboxEntry, utcnow
 
@@ -254,8 +255,9 @@ class EmailOutbox:
 
 
 def is_plausible_address(address: str) -> bool:
-    """A bare ``local@domain.tld`` address; display names and anything else are refused."""
-    if not isinstance(address, str):
+    """A bare ``local@domain.tld`` address of at most 254 characters (what SMTP carries);
+    display names and anything else are refused."""
+    if not isinstance(address, str) or len(address) > EMAIL_MAX_LENGTH:
         return False
     name, parsed = email.utils.parseaddr(address)
     local, _, domain = parsed.partition("@")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from werkzeug.http import generate_etag
 from werkzeug.utils import secure_filename
 
+from hireflow.constants import IDENTIFIER_PATTERN
 from hireflow.skills import SKILLS
 from job_workers.records import SLOT_CHOSEN
 from webapp.domain import KIND_OF_PROCESS, KINDS
@@ -28,7 +29,6 @@ from webapp.engine import WAITING_ELEMENT_TYPES, ItemAskedForBefore
 from webapp.http import hireflow, operate_link, path_id, resume_fields, tasklist_link
 from webapp.problems import Problem, from_validation_error
 from webapp.schemas import (
-    IDENTIFIER_PATTERN,
     PANEL_MAX,
     ApplicationRequest,
     CandidateSearch,

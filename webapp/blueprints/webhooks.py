@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from hireflow.constants import IDENTIFIER_PATTERN
 from hireflow.webhook_signing import SIGNATURE_HEADER, SignatureInvalid, verify
 from webapp.http import hireflow, published_response
 from webapp.problems import Problem, invalid_field, invalid_request
-from webapp.schemas import IDENTIFIER_PATTERN
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.adapters.calendar import Slot
+from hireflow.constants import IDENTIFIER_PATTERN
 from hireflow.model_checks import element_names
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
 from hireflow.store import ERASED, BusinessRecord, CalendarBooking, Candidate, ContactAccess, utcnow
@@ -40,7 +41,6 @@ from webapp.engine import (
 )
 from webapp.incidents import retry_incident
 from webapp.problems import Problem, engine_unavailable, invalid_field
-from webapp.schemas import IDENTIFIER_PATTERN
 
 log = logging.getLogger(__name__)
 
