@@ -11,7 +11,7 @@ from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from hireflow.json_kinds import kind_name
 from job_workers.services import Services
-from job_workers.task_router import TaskRouter
+from job_workers.task_router import BUSINESS_ID_FORM, TaskRouter
 
 # SendGrid answers in well under a second; the adapter's own timeout is 10 s.
 SEND_TIMEOUT_MS = 60_000
@@ -51,6 +51,13 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     absent = [v for v in (recipient_variable, business_variable) if not variables.get(v)]
     if absent:
         raise PermanentFailure(f"The process has no value for {', '.join(absent)} to send this email")
+    business_id = variables[business_variable]
+    if not isinstance(business_id, str) or not BUSINESS_ID_FORM.fits(business_id):
+        # Part of the dedupe key, which the outbox keeps in 200 characters.
+        raise PermanentFailure(
+            f"The variable {business_variable} is not {BUSINESS_ID_FORM.what} ({BUSINESS_ID_FORM.in_words});"
+            " set it to the item's id"
+        )
     recipient = variables[recipient_variable]
     if not isinstance(recipient, str):
         # A number or true was a TypeError in the address check: a "probable bug", retried.
@@ -76,7 +83,7 @@ def email_for(job: Job, services: Services) -> EmailMessage:
         # Optional in the templates that offer it: without links, the email goes without.
         context["withdrawal_link"] = services.withdrawal_links.link_for
     return EmailMessage(
-        dedupe_key=f"{template}:{variables[business_variable]}:{job.element_instance_key}",
+        dedupe_key=f"{template}:{business_id}:{job.element_instance_key}",
         to=recipient,
         template=template,
         context=context,

@@ -116,6 +116,17 @@ def test_a_recipient_that_is_no_text_is_a_permanent_failure_that_names_the_varia
     assert mails(capture) == []
 
 
+@pytest.mark.parametrize("resume_id", ["../../etc/passwd", "x" * 300, "a b", 7])
+def test_a_business_id_that_is_no_id_is_a_permanent_failure_that_names_the_variable(
+    services, capture, resume_id
+):
+    # It is part of the dedupe key, which the outbox keeps in 200 characters.
+    job = send_email_job(variables={**VARIABLES, "resume_id": resume_id})
+    with pytest.raises(PermanentFailure, match="The variable resume_id is not a business id"):
+        NotificationTasks(services).send_email(job)
+    assert mails(capture) == []
+
+
 DECLINED_HEADERS = {
     "template": "payment-declined",
     "recipientVariable": "employer_email",
