@@ -16,14 +16,19 @@ from __future__ import annotations
 import inspect
 import xml.etree.ElementTree as ET
 
+import jinja2
+import jinja2.meta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pyzeebe import Job
 
+from hireflow.adapters.email import EmailTemplates
+from hireflow.constants import Header, JobType
 from hireflow.errors import BusinessOutcome, PermanentFailure, RetryLater
 from hireflow.model_checks import MODELS_DIR, NS
 from job_workers.incidents import UNEXPECTED, cause_of
+from job_workers.notifications import TEMPLATE_EXTRAS
 from job_workers.task_router import kinds_of
 from job_workers.worker import ROUTER_BUILDERS
 from tests.fuzzing import FUZZ_EXAMPLES, fuzz_settings
@@ -88,21 +93,49 @@ def variables_for(function) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries(fields, optional=optional)
 
 
+def template_variables(template: str) -> set[str]:
+    """The names an email template reads, besides what ``email_for`` adds to every context."""
+    env = EmailTemplates().env
+    source = env.loader.get_source(env, f"{template}.txt")[0]
+    return jinja2.meta.find_undeclared_variables(env.parse(source)) - TEMPLATE_EXTRAS - set(env.globals)
+
+
+def email_variables(headers: dict[str, str]) -> st.SearchStrategy[dict]:
+    """send-email's variables, which its task headers name (it has no parameters): the
+    recipient, the business id and what the template reads, each plausible or odd."""
+    recipient = st.one_of(st.just("ada@example.com"), JSON)
+    business_id = st.one_of(st.just("res_1"), JSON)
+    named = {
+        headers[Header.EMAIL_RECIPIENT_VARIABLE]: recipient,
+        headers[Header.EMAIL_BUSINESS_ID_VARIABLE]: business_id,
+    }
+    read = {name: JSON for name in template_variables(headers[Header.EMAIL_TEMPLATE]) if name not in named}
+    return st.fixed_dictionaries(named, optional=read)
+
+
+def headers_and_variables(job_type: str, function) -> st.SearchStrategy[tuple[dict, dict]]:
+    """A service task's headers, and variables for the task they configure."""
+    headers = st.sampled_from(HEADERS[job_type])
+    if job_type == JobType.SEND_EMAIL:
+        return headers.flatmap(lambda chosen: st.tuples(st.just(chosen), email_variables(chosen)))
+    return st.tuples(headers, variables_for(function))
+
+
 @pytest.mark.parametrize("job_type", JOB_TYPES)
 def test_a_task_fails_on_odd_variables_only_as_the_failure_policy_knows(local_world, job_type):
     [task] = [t for build in ROUTER_BUILDERS for t in build(local_world.services).tasks if t.type == job_type]
     function = task.original_function  # the router's check of the variables' kinds, then the task
-    takes_job = [p.name for p in inspect.signature(function).parameters.values() if p.annotation is Job]
+    parameters = inspect.signature(function).parameters
+    takes_job = [p.name for p in parameters.values() if p.annotation is Job]
 
-    @given(
-        variables=variables_for(function),
-        headers=st.sampled_from(HEADERS[job_type]),
-        key=st.integers(1, 10**9),
-    )
+    @given(headers_and_variables=headers_and_variables(job_type, function), key=st.integers(1, 10**9))
     @fuzz_settings(EXAMPLES_PER_TASK)
-    def run(variables, headers, key):
+    def run(headers_and_variables, key):
+        headers, variables = headers_and_variables
         job = make_job(job_type, headers=headers, element_instance_key=key, variables=variables)
-        arguments = {**variables, **{name: job for name in takes_job}}
+        # As pyzeebe calls it: the variables its parameters name (send-email's are in the job).
+        taken = {name: value for name, value in variables.items() if name in parameters}
+        arguments = {**taken, **{name: job for name in takes_job}}
         try:
             function(**arguments)
         except (BusinessOutcome, RetryLater, PermanentFailure):
