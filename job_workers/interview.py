@@ -14,7 +14,7 @@ from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.records import SLOT_CHOSEN, a_persons_decision, outcome_header, record_details, record_status
 from job_workers.services import Services
-from job_workers.task_router import BusinessId, TaskRouter
+from job_workers.task_router import BUSINESS_ID_FORM, BusinessId, TaskRouter
 
 STORE_TIMEOUT_MS = 30_000
 SEND_TIMEOUT_MS = 60_000
@@ -80,12 +80,23 @@ def _working_hours(interview_id: str, member: dict) -> WorkingHours:
 
 
 def _panel_ids(interview_id: str, panel: list) -> list[str]:
-    """The panel's usernames; a permanent failure if a member has none (or not as text)."""
+    """The panel's usernames; a permanent failure if the panel is empty, or a member has no
+    username, or one the webapp would refuse."""
     if not all(isinstance(member, dict) and isinstance(member.get("username"), str) for member in panel):
         raise PermanentFailure(
             f"Interview {interview_id}: 'panel' must be a list of {{username, email, name}}, not {panel!r}"
         )
-    return [member["username"] for member in panel]
+    if not panel:
+        # Every slot is free for no one: it would be offered and booked with nobody to attend.
+        raise PermanentFailure(f"Interview {interview_id}: 'panel' has no member; name who interviews")
+    usernames = [member["username"] for member in panel]
+    if not all(BUSINESS_ID_FORM.fits(username) for username in usernames):
+        # A username names the interviewer's calendar (CalDAV's URL, the holds' 100 characters).
+        raise PermanentFailure(
+            f"Interview {interview_id}: each panel member's username must be {BUSINESS_ID_FORM.in_words};"
+            " set the panel variable right"
+        )
+    return usernames
 
 
 class InterviewSchedulingTasks:

@@ -236,6 +236,21 @@ def test_working_hours_no_one_can_read_fail_at_once_and_say_what_to_fix(tasks):
             lambda t: t.find_slots("i-8", [{"username": ["ivy"], "email": "ivy@example.com"}]),
             "'panel' must be a list of {username, email, name}",
         ),
+        # Offered and booked with no one to attend, and a username the webapp refuses: ".."
+        # in a CalDAV calendar's URL names its parent, and PostgreSQL keeps holds' in 100.
+        (lambda t: t.find_slots("i-8", []), "'panel' has no member"),
+        (
+            lambda t: t.find_slots("i-8", [{**PANEL[0], "username": ".."}]),
+            "each panel member's username must be 1 to 100 letters",
+        ),
+        (
+            lambda t: t.book_slot(
+                "i-8",
+                [{**PANEL[0], "username": "x" * 101}],
+                {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"},
+            ),
+            "each panel member's username must be 1 to 100 letters",
+        ),
     ],
 )
 def test_times_no_one_can_read_fail_at_once_and_name_the_variable(tasks, call, reason):
