@@ -13,6 +13,7 @@ from hireflow.adapters.payments import (
     STRIPE_API_VERSION,
     PaymentDeclined,
     PaymentGatewayUnavailable,
+    PaymentOfAnotherUnlock,
     PaymentRequestRejected,
     StripeStylePaymentGateway,
     idempotency_key,
@@ -277,6 +278,23 @@ def test_a_refund_requested_twice_refunds_once(sandbox):
     assert first == second
     assert first.amount == payment.amount
     assert len(ledger(sandbox)["refunds"]) == 1
+
+
+def test_a_refund_or_cancellation_of_another_unlocks_payment_is_refused_and_nothing_moves(sandbox):
+    # The payment_id variable, set by hand in Operate or by an admin start, names the
+    # payment; before, the adapter refunded or cancelled whatever payment it named.
+    gw, unlock, other, another = gateway(sandbox), unique_key("unlock"), unique_key("unlock"), unique_key("u")
+    paid = charge(gw, other)
+    pending = charge(gw, another, method="pm_sepa_debit")
+    for undo in (gw.refund, gw.cancel):
+        for payment, made_for in ((paid, other), (pending, another)):
+            with pytest.raises(
+                PaymentOfAnotherUnlock, match=f"was made for unlock {made_for}, not for unlock"
+            ):
+                undo(unlock_id=unlock, payment_id=payment.id)
+    assert ledger(sandbox)["refunds"] == []
+    assert sorted(i["status"] for i in ledger(sandbox)["payment_intents"]) == ["processing", "succeeded"]
+    assert gw.refund(unlock_id=other, payment_id=paid.id).amount == paid.amount  # its own unlock may
 
 
 def test_a_wrong_api_key_is_rejected(sandbox):

@@ -3,12 +3,13 @@
 import pytest
 import requests
 
-from hireflow.adapters.payments import PaymentDeclined, StripeStylePaymentGateway
+from hireflow.adapters.payments import PaymentDeclined, PaymentOfAnotherUnlock, StripeStylePaymentGateway
 from hireflow.constants import JobType
 from hireflow.credits import CreditsLedger, InsufficientCredits
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.store import BusinessRecord, Candidate, ContactAccess, Database, Employer, utcnow
+from job_workers.incidents import BAD_DATA, cause_of
 from job_workers.services import Services
 from job_workers.unlock import AccessNotGrantable, ResumeUnlockTasks
 from tests.jobs import make_job
@@ -199,6 +200,16 @@ def test_refund_and_cancel_happen_once(tasks, sandbox):
     assert pending["payment_status"] == "processing"
     assert tasks.cancel_payment("u-7", pending["payment_id"]) == {"payment_status": "canceled"}
     assert tasks.cancel_payment("u-7", pending["payment_id"]) == {"payment_status": "canceled"}
+
+
+def test_compensation_never_refunds_another_unlocks_payment(tasks, sandbox):
+    paid = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-10", "emp-1", PRICE, "pm_card_visa")
+    for undo in (tasks.refund_payment, tasks.cancel_payment):
+        with pytest.raises(PaymentOfAnotherUnlock) as refused:
+            undo("u-11", paid["payment_id"])  # u-11's payment_id set by hand to u-10's payment
+        # An incident for an operator to mend the variable, not the gateway's refusal.
+        assert cause_of(refused.value) is BAD_DATA
+    assert requests.get(f"{sandbox.url}/_sandbox/ledger", timeout=5).json()["refunds"] == []
 
 
 def test_an_unlock_records_how_it_was_paid_and_what_a_refund_gave_back(tasks, sandbox):

@@ -79,6 +79,11 @@ def names_an_unusable_card(exc: PaymentRequestRejected) -> bool:
     return exc.param == "payment_method" or exc.code in CARD_ERROR_CODES or CARD_GONE_WORDS in exc.reason
 
 
+class PaymentOfAnotherUnlock(PaymentError, PermanentFailure):
+    """A refund or cancellation named a payment made for another unlock (or none): hireflow's
+    refusal, not the provider's; the instance's payment_id needs mending."""
+
+
 class PaymentGatewayUnavailable(PaymentError):
     """5xx, timeouts or connection failures outlasted the quick retries; retry the job later."""
 
@@ -337,6 +342,7 @@ class StripeStylePaymentGateway:
         be cancelled (it settled, or its cardholder approved it, as the wait ended) comes
         back as it is, ``succeeded``: the money is taken, and the caller gives it back.
         """
+        self._payment_of_unlock(unlock_id, payment_id)
         try:
             body = self._post(
                 f"/v1/payment_intents/{quote(payment_id, safe='')}/cancel",
@@ -384,6 +390,7 @@ class StripeStylePaymentGateway:
         A refund retried after the provider forgot its key is refused as already refunded;
         the refund made before is then the answer.
         """
+        self._payment_of_unlock(unlock_id, payment_id)
         params = {"payment_intent": payment_id}
         if amount is not None:
             params["amount"] = str(amount)
@@ -402,6 +409,25 @@ class StripeStylePaymentGateway:
         return Refund(
             id=body["id"], payment_id=body["payment_intent"], amount=body["amount"], status=body["status"]
         )
+
+    def _payment_of_unlock(self, unlock_id: str, payment_id: str) -> dict[str, Any]:
+        """The payment intent ``payment_id``, if it was made for ``unlock_id``; else
+        PaymentOfAnotherUnlock, and nothing more is asked of the provider.
+
+        A refund or cancellation names its payment by the instance's ``payment_id``. One set
+        by hand (in Operate, or by an admin start) could name another unlock's payment, and
+        the money would go back for the wrong unlock. Every charge labels its payment with
+        its unlock (``metadata[unlock_id]``), so the label decides.
+        """
+        intent = self._send("GET", f"/v1/payment_intents/{quote(payment_id, safe='')}", {})
+        made_for = (intent.get("metadata") or {}).get("unlock_id")
+        if made_for != unlock_id:
+            made_by = f"for unlock {made_for}" if made_for else "for no unlock"
+            raise PaymentOfAnotherUnlock(
+                f"payment {payment_id} was made {made_by}, not for unlock {unlock_id}, so it is"
+                " neither refunded nor cancelled; set the instance's payment_id to this unlock's payment"
+            )
+        return intent
 
     def _post(self, path: str, params: dict[str, str], key: str) -> dict[str, Any]:
         return self._send("POST", path, params, key)
