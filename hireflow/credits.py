@@ -118,13 +118,18 @@ class CreditsLedger:
             raise PermanentFailure(f"An unlock must cost a positive number of credits, not {amount}")
         return self._move(employer_id, unlock_id, "spend", -amount)
 
-    def refund(self, employer_id: str, unlock_id: str) -> CreditMovement | None:
-        """Give back what the unlock spent, once. None if it spent nothing (a card paid)."""
+    def refund(self, unlock_id: str) -> CreditMovement | None:
+        """Give back what the unlock spent, once, to the employer who spent it. None if it
+        spent nothing (a card paid).
+
+        The spend says whose credits they were: an employer named otherwise (an instance's
+        employer_id set by hand) would get credits another employer paid.
+        """
         with self.db.sessions() as session:
             spent = self._existing(session, unlock_id, "spend")
         if spent is None:
             return None
-        return self._move(employer_id, unlock_id, "refund", spent.amount)
+        return self._move(spent.employer_id, unlock_id, "refund", spent.amount)
 
 
 def purchase_reference(employer_id: str, purchase: str) -> str:

@@ -83,9 +83,9 @@ class ResumeUnlockTasks:
         self.ledger.spend(employer_id, unlock_id, credits)
         return {"paid_with": "credits", "credits_spent": credits}
 
-    def refund_credits(self, unlock_id: BusinessId, employer_id: BusinessId) -> dict:
-        """Compensation: give back the credits the unlock spent, once."""
-        movement = self.ledger.refund(employer_id, unlock_id)
+    def refund_credits(self, unlock_id: BusinessId) -> dict:
+        """Compensation: give back the credits the unlock spent, once, to whoever spent them."""
+        movement = self.ledger.refund(unlock_id)
         refunded = movement.amount if movement else 0
         record_details(self.services.db, "unlock", unlock_id, "requested", refunded={"credits": refunded})
         return {"credits_refunded": refunded}

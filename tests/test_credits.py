@@ -28,13 +28,22 @@ def test_a_spend_repeated_for_the_same_unlock_is_spent_once(ledger):
 
 def test_a_refund_gives_back_the_spend_once(ledger):
     ledger.spend("e-1", "u-1", 3)
-    assert ledger.refund("e-1", "u-1").new
-    assert not ledger.refund("e-1", "u-1").new
+    assert ledger.refund("u-1").new
+    assert not ledger.refund("u-1").new
     assert ledger.balance("e-1") == 10
 
 
+def test_a_refund_goes_to_the_employer_who_spent_the_credits(ledger):
+    # Before, the caller named the employer: the worker, from the instance's employer_id,
+    # which an operator may set by hand, so another employer could get what e-1 paid.
+    ledger.top_up("e-2", 1, "seed-e-2")
+    ledger.spend("e-1", "u-1", 3)
+    ledger.refund("u-1")
+    assert (ledger.balance("e-1"), ledger.balance("e-2")) == (10, 1)
+
+
 def test_refunding_an_unlock_paid_by_card_changes_nothing(ledger):
-    assert ledger.refund("e-1", "u-card") is None
+    assert ledger.refund("u-card") is None
     assert ledger.balance("e-1") == 10
 
 

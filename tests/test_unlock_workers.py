@@ -42,8 +42,8 @@ def test_credits_pay_once_and_refund_once(tasks):
     assert tasks.spend_credits("u-1", "emp-1", PRICE) == {"paid_with": "credits", "credits_spent": 2}
     tasks.spend_credits("u-1", "emp-1", PRICE)  # redelivered job
     assert ledger.balance("emp-1") == 3
-    assert tasks.refund_credits("u-1", "emp-1") == {"credits_refunded": 2}
-    tasks.refund_credits("u-1", "emp-1")
+    assert tasks.refund_credits("u-1") == {"credits_refunded": 2}
+    tasks.refund_credits("u-1")
     assert ledger.balance("emp-1") == 5
 
 
@@ -227,7 +227,7 @@ def test_an_unlock_records_how_it_was_paid_and_what_a_refund_gave_back(tasks, sa
     refused = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-13", "emp-4", PRICE, "pm_card_visa")
     tasks.refund_payment("u-13", refused["payment_id"])
     tasks.spend_credits("u-14", "emp-1", PRICE)
-    tasks.refund_credits("u-14", "emp-1")
+    tasks.refund_credits("u-14")
 
     with tasks.services.db.sessions() as session:
         details = {

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hireflow.adapters.calendar import InterviewCalendar, StoreCalendar
 from hireflow.adapters.payments import PaymentError, PaymentGateway
 from hireflow.credits import CreditsLedger
-from hireflow.store import ERASED, BusinessRecord, CreditEntry, Database, utcnow
+from hireflow.store import ERASED, BusinessRecord, Database, utcnow
 from webapp.domain.records import FINAL_STATUSES, business_status
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,8 @@ def _give_back_what_it_held(
             return {"booking_released": True}
     given_back: dict[str, Any] = {}
     if kind == "unlock":
-        with db.sessions() as session:
-            spent = session.scalar(
-                select(CreditEntry).where(CreditEntry.reference == business_id, CreditEntry.kind == "spend")
-            )
-        if spent is not None:
-            returned = ledger.refund(spent.employer_id, business_id)
+        returned = ledger.refund(business_id)  # to the employer who spent them; None if none were
+        if returned is not None:
             given_back["credits_returned"] = returned.amount
         if payments is not None:
             given_back.update(_give_back_card_charges(db, payments, business_id))
