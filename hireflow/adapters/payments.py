@@ -342,7 +342,7 @@ class StripeStylePaymentGateway:
         be cancelled (it settled, or its cardholder approved it, as the wait ended) comes
         back as it is, ``succeeded``: the money is taken, and the caller gives it back.
         """
-        self._payment_of_unlock(unlock_id, payment_id)
+        self._check_made_for(unlock_id, payment_id)
         try:
             body = self._post(
                 f"/v1/payment_intents/{quote(payment_id, safe='')}/cancel",
@@ -390,7 +390,7 @@ class StripeStylePaymentGateway:
         A refund retried after the provider forgot its key is refused as already refunded;
         the refund made before is then the answer.
         """
-        self._payment_of_unlock(unlock_id, payment_id)
+        self._check_made_for(unlock_id, payment_id)
         params = {"payment_intent": payment_id}
         if amount is not None:
             params["amount"] = str(amount)
@@ -410,9 +410,8 @@ class StripeStylePaymentGateway:
             id=body["id"], payment_id=body["payment_intent"], amount=body["amount"], status=body["status"]
         )
 
-    def _payment_of_unlock(self, unlock_id: str, payment_id: str) -> dict[str, Any]:
-        """The payment intent ``payment_id``, if it was made for ``unlock_id``; else
-        PaymentOfAnotherUnlock, and nothing more is asked of the provider.
+    def _check_made_for(self, unlock_id: str, payment_id: str) -> None:
+        """Raise PaymentOfAnotherUnlock unless the payment ``payment_id`` was made for ``unlock_id``.
 
         A refund or cancellation names its payment by the instance's ``payment_id``. One set
         by hand (in Operate, or by an admin start) could name another unlock's payment, and
@@ -427,7 +426,6 @@ class StripeStylePaymentGateway:
                 f"payment {payment_id} was made {made_by}, not for unlock {unlock_id}, so it is"
                 " neither refunded nor cancelled; set the instance's payment_id to this unlock's payment"
             )
-        return intent
 
     def _post(self, path: str, params: dict[str, str], key: str) -> dict[str, Any]:
         return self._send("POST", path, params, key)
