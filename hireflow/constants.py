@@ -23,6 +23,7 @@ IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 PRINTABLE_IN_WORDS = "text without control characters (no tabs or line breaks)"
 NAME_MAX_LENGTH = 200
+SKILL_MAX_LENGTH = 50
 EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$"
 EMAIL_IN_WORDS = "an email address, like name@example.com"
 EMAIL_MAX_LENGTH = 254  # what SMTP carries in a path (RFC 5321)

@@ -32,6 +32,7 @@ from hireflow.constants import (
     IDENTIFIER_PATTERN,
     NAME_MAX_LENGTH,
     PRINTABLE,
+    SKILL_MAX_LENGTH,
 )
 from hireflow.errors import PermanentFailure
 from hireflow.json_kinds import KIND_NAMES, kind_name
@@ -75,6 +76,14 @@ EMAIL_FORM = TextForm(
     max_length=EMAIL_MAX_LENGTH,
 )
 EmailAddress = Annotated[str, EMAIL_FORM]
+# A skill as search keeps it. The router checks a text parameter, not a list's items, so
+# index_candidate checks each of its skills against this.
+SKILL_FORM = TextForm(
+    re.compile(PRINTABLE),
+    f"1 to {SKILL_MAX_LENGTH} characters, without control characters",
+    "a skill",
+    max_length=SKILL_MAX_LENGTH,
+)
 
 
 class BadVariables(PermanentFailure):

@@ -14,7 +14,7 @@ from hireflow.resume_intake import check_file, extract_skills, extract_years_of_
 from hireflow.store import Candidate, utcnow
 from job_workers.records import outcome_header, record_details, record_status
 from job_workers.services import Services
-from job_workers.task_router import BusinessId, EmailAddress, PersonName, TaskRouter
+from job_workers.task_router import SKILL_FORM, BusinessId, EmailAddress, PersonName, TaskRouter
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
 PARSE_TIMEOUT_MS = 60_000
@@ -61,6 +61,12 @@ class ResumeUploadTasks:
         """
         if not all(isinstance(skill, str) for skill in skills):
             raise PermanentFailure(f"Resume {resume_id}: skills must be a list of texts, not {skills!r}")
+        if not all(SKILL_FORM.fits(skill) for skill in skills):
+            # Search keeps each in 50 characters, which PostgreSQL enforces and SQLite does not.
+            raise PermanentFailure(
+                f"Resume {resume_id}: each of the skills must be {SKILL_FORM.in_words}; set the skills"
+                " variable right"
+            )
         with self.services.db.sessions.begin() as session:
             candidate = session.get(Candidate, candidate_id) or Candidate(candidate_id=candidate_id)
             candidate.resume_id = resume_id

@@ -86,6 +86,17 @@ def test_skills_that_are_not_texts_fail_at_once(services):
         assert session.get(Candidate, "c-9") is None
 
 
+@pytest.mark.parametrize("skill", ["x" * 51, "", "python\x00"])
+def test_a_skill_search_could_not_keep_fails_at_once(services, skill):
+    # SQLite kept a 51-character skill and an empty one; PostgreSQL refused the long one (its
+    # column is 50 characters) and the NUL.
+    tasks = ResumeUploadTasks(services)
+    with pytest.raises(PermanentFailure, match="each of the skills must be 1 to 50 characters"):
+        tasks.index_candidate("r-9", "c-9", ["python", skill], 3)
+    with services.db.sessions() as session:
+        assert session.get(Candidate, "c-9") is None
+
+
 def test_extracted_text_is_kept_by_reference_not_in_variables(services):
     tasks = ResumeUploadTasks(services)
     result = tasks.extract_text("r-1", stored(services, docx_resume()))

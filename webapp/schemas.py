@@ -29,6 +29,7 @@ from hireflow.constants import (
     NAME_MAX_LENGTH,
     PRINTABLE,
     PRINTABLE_IN_WORDS,
+    SKILL_MAX_LENGTH,
 )
 from hireflow.skills import SKILL_BY_ALIAS, SKILLS, canonical_skill
 from job_workers.incidents import EVERY_CAUSE
@@ -79,7 +80,7 @@ def known_time_zone(name: str) -> str:
 
 TimeZone = Annotated[str, StringConstraints(pattern=TIMEZONE), AfterValidator(known_time_zone)]
 BusinessKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
-Skill = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PRINTABLE)]
+Skill = Annotated[str, StringConstraints(min_length=1, max_length=SKILL_MAX_LENGTH, pattern=PRINTABLE)]
 
 # What each pattern asks for, in words: a refusal says this, not the regular expression.
 PATTERN_IN_WORDS = {
