@@ -60,14 +60,17 @@ class TextForm:
 BUSINESS_ID_FORM = TextForm(IDENTIFIER_PATTERN, IDENTIFIER_IN_WORDS, "a business id")
 # A task parameter that takes a business id (a resume's, a candidate's, an unlock's, ...).
 BusinessId = Annotated[str, BUSINESS_ID_FORM]
+
+
+def printable_text(what: str, max_length: int) -> TextForm:
+    """The form of a text of 1 to ``max_length`` characters without control characters."""
+    in_words = f"1 to {max_length} characters, without control characters"
+    return TextForm(re.compile(PRINTABLE), in_words, what, max_length=max_length)
+
+
 # A person's name and email address, as the webapp takes them: what a task that keeps
 # one in the store takes too, so SQLite keeps nothing PostgreSQL would refuse.
-PERSON_NAME_FORM = TextForm(
-    re.compile(PRINTABLE),
-    f"1 to {NAME_MAX_LENGTH} characters, without control characters",
-    "a name",
-    max_length=NAME_MAX_LENGTH,
-)
+PERSON_NAME_FORM = printable_text("a name", NAME_MAX_LENGTH)
 PersonName = Annotated[str, PERSON_NAME_FORM]
 EMAIL_FORM = TextForm(
     re.compile(EMAIL),
@@ -78,12 +81,7 @@ EMAIL_FORM = TextForm(
 EmailAddress = Annotated[str, EMAIL_FORM]
 # A skill as search keeps it. The router checks a text parameter, not a list's items, so
 # index_candidate checks each of its skills against this.
-SKILL_FORM = TextForm(
-    re.compile(PRINTABLE),
-    f"1 to {SKILL_MAX_LENGTH} characters, without control characters",
-    "a skill",
-    max_length=SKILL_MAX_LENGTH,
-)
+SKILL_FORM = printable_text("a skill", SKILL_MAX_LENGTH)
 
 
 class BadVariables(PermanentFailure):
