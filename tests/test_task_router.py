@@ -17,6 +17,7 @@ from job_workers.task_router import (
     BUSINESS_ID_FORM,
     EMAIL_FORM,
     PERSON_NAME_FORM,
+    SKILL_FORM,
     BusinessId,
     TaskRouter,
     form_of,
@@ -26,7 +27,7 @@ from job_workers.task_router import (
 from job_workers.worker import WorkerSettings, build_worker
 from tests.jobs import RecordingZeebeAdapter, make_job
 from tests.offline_webapp import empty_services
-from webapp.schemas import Email, Name
+from webapp.schemas import Email, Name, Skill
 
 # The one task that takes only the Job: it reads what it needs from the Job's variables.
 TAKES_ONLY_THE_JOB = {JobType.SEND_EMAIL}
@@ -186,12 +187,14 @@ NAMES = [
 EMAILS = ["ada@example.com", "a.b+c@mail.example.co.uk", "a" * 64 + "@example.com", "a" * 65 + "@example.com"]
 EMAILS += ["x@" + "d" * 63 + "." + "e" * 63 + "." + "f" * 63 + ".com", "ada@localhost", ""]
 EMAILS += ["x@" + "d" * 63 + "." + "e" * 63 + "." + "f" * 63 + "." + "g" * 63 + ".com"]  # 261 characters
+SKILLS = ["python", "C++", "machine learning", "x" * 50, "x" * 51, "", "a\tb"]
 
 
 @pytest.mark.parametrize(
-    ("form", "webapp_type", "samples"), [(PERSON_NAME_FORM, Name, NAMES), (EMAIL_FORM, Email, EMAILS)]
+    ("form", "webapp_type", "samples"),
+    [(PERSON_NAME_FORM, Name, NAMES), (EMAIL_FORM, Email, EMAILS), (SKILL_FORM, Skill, SKILLS)],
 )
-def test_workers_take_the_names_and_emails_the_webapp_takes(form, webapp_type, samples):
+def test_workers_take_the_names_emails_and_skills_the_webapp_takes(form, webapp_type, samples):
     checked = TypeAdapter(webapp_type)
     for sample in samples:
         try:
