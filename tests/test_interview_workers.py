@@ -236,8 +236,9 @@ def test_working_hours_no_one_can_read_fail_at_once_and_say_what_to_fix(tasks):
             lambda t: t.find_slots("i-8", [{"username": ["ivy"], "email": "ivy@example.com"}]),
             "'panel' must be a list of {username, email, name}",
         ),
-        # Offered and booked with no one to attend, and a username the webapp refuses: ".."
-        # in a CalDAV calendar's URL names its parent, and PostgreSQL keeps holds' in 100.
+        # An empty panel had slots offered with no one to attend them. A username the webapp
+        # refuses went to the calendar: ".." in a CalDAV calendar's URL names its parent, and
+        # PostgreSQL keeps a hold's username in 100 characters.
         (lambda t: t.find_slots("i-8", []), "'panel' has no member"),
         (
             lambda t: t.find_slots("i-8", [{**PANEL[0], "username": ".."}]),
