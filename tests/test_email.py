@@ -247,6 +247,17 @@ def test_a_bad_address_is_rejected_before_anything_is_claimed_or_sent(capture, o
     assert outbox.try_claim(message) is Claim.NEW, "a rejected mail must leave no claim behind"
 
 
+def test_a_value_with_a_line_break_stays_on_its_line_and_cannot_end_the_subject():
+    name = "Ada\nBcc: someone@example.com\r\n\x00"
+    subject, text = EmailTemplates().render(
+        "application-shortlisted",
+        {"candidate_name": name, "posting_title": "Engineer", "application_id": "a-1"},
+    )
+    assert subject == "Good news about your application, Ada Bcc: someone@example.com"
+    assert "\x00" not in text and not text.startswith("Bcc:")
+    assert "\n\n" in text  # the template's own line breaks stay
+
+
 def test_a_template_missing_a_value_is_an_error_not_a_blank():
     with pytest.raises(EmailRejected, match="missing a value"):
         EmailTemplates().render("resume-received", {"skills": []})

@@ -16,6 +16,7 @@ import base64
 import email.utils
 import json
 import logging
+import re
 import urllib.error
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,17 @@ from hireflow.store import Database, EmailOutboxEntry, utcnow
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "email_templates"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def on_one_line(value: Any) -> Any:
+    """A value as a template shows it: control characters become one space.
+
+    A line break in a name would otherwise end the subject line (the rest of the name
+    opening the body), and a NUL would reach the mail provider. The webapp refuses both;
+    an instance started or edited by hand may carry them.
+    """
+    return CONTROL_CHARACTERS.sub(" ", value) if isinstance(value, str) else value
 
 
 class EmailError(Exception):
@@ -166,6 +178,7 @@ class EmailTemplates:
             loader=jinja2.FileSystemLoader(folder),
             undefined=jinja2.StrictUndefined,  # a missing value is an error, not a blank in a mail
             keep_trailing_newline=True,
+            finalize=on_one_line,  # every {{ value }}, not the template's own text
         )
         self.env.filters["when"] = readable_time
         self.env.globals["attendee_zone"] = attendee_zone
