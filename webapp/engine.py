@@ -132,6 +132,14 @@ def call_engine(what: str, call, *args: Any, **kwargs: Any) -> Any:
         raise EngineRejected(exc.status, exc.detail) from exc
 
 
+def element_id_of_job(client: Any, job: dict[str, Any]) -> str | None:
+    """The model's id of a job's task: the job's own ``elementId``, which a failed job's
+    search result may leave out (Camunda 8.9's reference), else its element instance's."""
+    return job.get("elementId") or call_engine(
+        "reading a job's task", client.element_id_of, job["elementInstanceKey"]
+    )
+
+
 @dataclass(frozen=True)
 class Started:
     """A process instance for a business key: ``created`` is False when it existed already."""
@@ -300,10 +308,7 @@ class ProcessGateway:
         )
         failing = [j for j in jobs if j.get("state") not in ENDED_JOB_STATES]
         for job in failing:
-            if not job.get("elementId"):  # a failed job's search result may leave it out
-                job["elementId"] = call_engine(
-                    "reading a job's task", self.client.element_id_of, job["elementInstanceKey"]
-                )
+            job["elementId"] = element_id_of_job(self.client, job)
         return failing
 
     def instance_state(self, process_instance_key: str) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ from hireflow.camunda_rest import CamundaRestClient
 from hireflow.constants import Header
 from hireflow.engine.embedded import EmbeddedEngineClient, rest_v2_date
 from job_workers.failure_policy import DEFAULT_BACKOFF
-from webapp.engine import EngineRejected, call_engine
+from webapp.engine import EngineRejected, call_engine, element_id_of_job
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,7 @@ class StalledJobs:
             due = due_ms(job)
             if int(job.get("retries") or 0) <= 0 or due is None or due > now_ms - self.grace_ms:
                 continue  # an incident (no retries left), or still within its backoff
-            element_id = job.get("elementId") or call_engine(
-                "reading a job's task", self.client.element_id_of, job["elementInstanceKey"]
-            )
+            element_id = element_id_of_job(self.client, job)
             if element_id is None:
                 log.warning(
                     "job %s of process instance %s is overdue, but the engine names no task to enter"
