@@ -426,8 +426,9 @@ def start_claim_scope(process_id: str) -> str:
 def database_says(error: DBAPIError) -> str:
     """The driver's own first line of a database error ("PostgreSQL text fields cannot
     contain NUL (0x00) bytes"), without sqlalchemy's statement."""
-    lines = str(error.orig).strip().splitlines()
-    return lines[0] if lines else type(error.orig).__name__
+    said = error.orig or error
+    lines = str(said).strip().splitlines()
+    return lines[0] if lines else type(said).__name__
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -460,7 +461,7 @@ class Database:
             with self.engine.connect():
                 pass
         except DBAPIError as exc:
-            reason = str(exc.orig or exc).strip().splitlines()[0]
+            reason = database_says(exc)
             where = self.engine.url.render_as_string(hide_password=True)
             raise DatabaseUnavailable(f"the domain database {where} cannot be used: {reason}") from exc
 
