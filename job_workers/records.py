@@ -41,6 +41,28 @@ def a_persons_decision(decision: str | None, note: str | None) -> dict | None:
     return decided
 
 
+def check_as_recorded(db: Database, kind: str, business_id: str, **named: str | None) -> None:
+    """Refuse a step whose instance names other parties than its business object's record.
+
+    The webapp records who asked (``employer_id``, ``candidate_id``...) when it starts the
+    instance, and the business id derives from them. A variable set since to another value
+    (by hand in Operate, or by an admin start) would move money or grant access for a
+    request nobody made: a permanent failure that says which value the record holds. A
+    record that does not name a party (not written yet, or from an admin start), or a
+    variable left out, is not checked.
+    """
+    with db.sessions() as session:
+        row = session.get(BusinessRecord, (kind, business_id))
+        recorded = dict(row.details or {}) if row is not None and row.status != ERASED else {}
+    for variable, value in named.items():
+        expected = recorded.get(variable)
+        if value is not None and expected and value != expected:
+            raise PermanentFailure(
+                f"{kind.capitalize()} {business_id} was asked for with {variable} '{expected}', "
+                f"but the instance names '{value}'; set {variable} back to '{expected}', then retry"
+            )
+
+
 def record_status(
     db: Database, kind: str, business_id: str, status: str, details: dict | None = None
 ) -> None:

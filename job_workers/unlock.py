@@ -16,7 +16,7 @@ from hireflow.constants import ErrorCode, JobType
 from hireflow.credits import CreditsLedger
 from hireflow.errors import BusinessOutcome, PermanentFailure
 from hireflow.store import Candidate, ContactAccess, payment_customer_of, utcnow
-from job_workers.records import outcome_header, record_details, record_status
+from job_workers.records import check_as_recorded, outcome_header, record_details, record_status
 from job_workers.services import Services
 from job_workers.task_router import BusinessId, TaskRouter
 
@@ -80,6 +80,7 @@ class ResumeUnlockTasks:
     def spend_credits(self, unlock_id: BusinessId, employer_id: BusinessId, unlock_price: dict) -> dict:
         """Pay with prepaid credits; INSUFFICIENT_CREDITS sends the process to the card."""
         credits = _price(unlock_id, unlock_price, "credits")
+        check_as_recorded(self.services.db, "unlock", unlock_id, employer_id=employer_id)
         self.ledger.spend(employer_id, unlock_id, credits)
         return {"paid_with": "credits", "credits_spent": credits}
 
@@ -117,6 +118,13 @@ class ResumeUnlockTasks:
             attempt, counted = str(job.element_instance_key), {}
         else:
             attempt, counted = str(charge_attempts + 1), {"charge_attempts": charge_attempts + 1}
+        check_as_recorded(
+            self.services.db,
+            "unlock",
+            unlock_id,
+            employer_id=employer_id,
+            payment_customer_ref=payment_customer_ref,
+        )
         try:
             payment = self._gateway(unlock_id).charge(
                 unlock_id=unlock_id,
@@ -202,6 +210,9 @@ class ResumeUnlockTasks:
         """Let the employer see the candidate's contact details (once per pair), and record
         the unlock as unlocked, with how it was paid: from here on it is a purchase that
         stands, whatever becomes of its instance."""
+        check_as_recorded(
+            self.services.db, "unlock", unlock_id, employer_id=employer_id, candidate_id=candidate_id
+        )
         with self.services.db.sessions.begin() as session:
             if session.get(Candidate, candidate_id) is None:
                 raise AccessNotGrantable(

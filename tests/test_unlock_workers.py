@@ -260,3 +260,40 @@ def test_access_is_granted_once_or_refused_as_a_bpmn_error(tasks):
     assert raised.value.error_code == "ACCESS_NOT_GRANTABLE"
     with tasks.services.db.sessions() as session:
         assert session.get(BusinessRecord, ("unlock", "u-9")) is None
+
+
+def test_money_and_access_move_only_for_the_parties_the_unlock_was_asked_for_with(tasks, sandbox):
+    # The webapp recorded who asked; the instance's variables were then set by hand to others.
+    with tasks.services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="c-1", resume_id="r-1", skills=[], indexed_at=utcnow()))
+        session.add(Candidate(candidate_id="c-2", resume_id="r-2", skills=[], indexed_at=utcnow()))
+        session.add(
+            BusinessRecord(
+                kind="unlock",
+                business_id="u-20",
+                status="requested",
+                details={"employer_id": "emp-1", "candidate_id": "c-1", "payment_customer_ref": "cus_Emp1"},
+                updated_at=utcnow(),
+            )
+        )
+    tasks.ledger.top_up("emp-2", 10, "purchase-2")
+    refusals = [
+        lambda: tasks.spend_credits("u-20", "emp-2", PRICE),
+        lambda: tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-20", "emp-2", PRICE, "pm_card_visa"),
+        lambda: tasks.charge_card(
+            make_job(JobType.CHARGE_PAYMENT), "u-20", "emp-1", PRICE, "pm_card_visa", "cus_Emp2"
+        ),
+        lambda: tasks.grant_access("u-20", "emp-2", "c-1"),
+        lambda: tasks.grant_access("u-20", "emp-1", "c-2"),
+    ]
+    for refusal in refusals:
+        with pytest.raises(PermanentFailure, match="was asked for with") as refused:
+            refusal()
+        assert cause_of(refused.value) is BAD_DATA  # an incident saying which value to set back
+    assert tasks.ledger.balance("emp-2") == 10 and payments(sandbox) == []
+    with tasks.services.db.sessions() as session:
+        assert session.query(ContactAccess).count() == 0
+    # The parties it was asked for with go on as ever.
+    tasks.grant_access("u-20", "emp-1", "c-1")
+    with tasks.services.db.sessions() as session:
+        assert session.get(ContactAccess, ("emp-1", "c-1")).unlock_id == "u-20"
