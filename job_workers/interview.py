@@ -12,7 +12,14 @@ from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation
 from hireflow.adapters.email import EmailAttachment, EmailMessage, readable_time
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
-from job_workers.records import SLOT_CHOSEN, a_persons_decision, outcome_header, record_details, record_status
+from job_workers.records import (
+    SLOT_CHOSEN,
+    a_persons_decision,
+    check_as_recorded,
+    outcome_header,
+    record_details,
+    record_status,
+)
 from job_workers.services import Services
 from job_workers.task_router import BUSINESS_ID_FORM, BusinessId, TaskRouter
 
@@ -181,6 +188,8 @@ class InterviewSchedulingTasks:
             )
         if self.services.slot_links is None:
             raise PermanentFailure(f"Interview {interview_id}: no slot link signer is configured")
+        # The email's withdrawal link withdraws the application the interview is for, no other.
+        check_as_recorded(self.services.db, "interview", interview_id, application_id=application_id)
         links = [
             {"start": start, "end": end, "url": self.services.slot_links.link_for(interview_id, slot)}
             for at, slot in enumerate(proposed_slots)

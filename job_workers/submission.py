@@ -10,7 +10,13 @@ from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.matching import Requirements, score_match
 from hireflow.store import Candidate, JobPosting
-from job_workers.records import a_persons_decision, outcome_header, record_details, record_status
+from job_workers.records import (
+    a_persons_decision,
+    check_as_recorded,
+    outcome_header,
+    record_details,
+    record_status,
+)
 from job_workers.services import Services
 from job_workers.task_router import BusinessId, TaskRouter
 
@@ -28,6 +34,9 @@ class ResumeSubmissionTasks:
         self, application_id: BusinessId, candidate_id: BusinessId, posting_id: BusinessId
     ) -> dict:
         """Score the candidate's indexed profile against the posting's requirements, and record the score."""
+        check_as_recorded(
+            self.services.db, "application", application_id, candidate_id=candidate_id, posting_id=posting_id
+        )
         with self.services.db.sessions() as session:
             posting = session.get(JobPosting, posting_id)
             candidate = session.get(Candidate, candidate_id)

@@ -85,6 +85,21 @@ def test_the_slot_offer_and_its_reminder_offer_to_withdraw_instead(tasks, captur
         assert tasks.services.withdrawal_links.read(token) == "app_3"
 
 
+def test_the_withdrawal_link_is_only_ever_for_the_interviews_own_application(tasks, capture):
+    tasks.services.withdrawal_links = WithdrawalLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/applications/withdrawal"
+    )
+    record_details(tasks.services.db, "interview", "i-4", "requested", application_id="app_4")
+    slots = tasks.find_slots("i-4", PANEL)["proposed_slots"]
+    job = make_job(JobType.EMAIL_SLOT_LINKS, headers={"template": "interview-slots"})
+    # application_id set by hand to another candidate's application: no link to withdraw it.
+    with pytest.raises(PermanentFailure, match="set application_id back to 'app_4'"):
+        tasks.email_slot_links(job, "i-4", "cand@example.com", "Cas", slots, application_id="app_other")
+    assert mails(capture) == []
+    tasks.email_slot_links(job, "i-4", "cand@example.com", "Cas", slots, application_id="app_4")
+    assert len(mails(capture)) == 1
+
+
 def test_each_panelist_reads_the_booked_start_in_their_zone(tasks):
     panel = [
         {"username": "ivy", "email": "ivy@example.com", "name": "Ivy", "timezone": "Europe/Berlin"},

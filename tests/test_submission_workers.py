@@ -64,6 +64,25 @@ def test_an_unknown_posting_or_candidate_tells_the_operator_what_to_fix(tasks):
         tasks.score_match("a-3", "c-404", "p-1")
 
 
+def test_an_instance_naming_another_candidate_or_posting_than_its_record_is_refused(tasks):
+    # The webapp recorded the application for c-1 and p-1; its variables were then set by hand.
+    with tasks.services.db.sessions.begin() as session:
+        session.add(
+            BusinessRecord(
+                kind="application",
+                business_id="a-5",
+                status="submitted",
+                details={"candidate_id": "c-9", "posting_id": "p-1"},
+                updated_at=utcnow(),
+            )
+        )
+    with pytest.raises(PermanentFailure, match="set candidate_id back to 'c-9'"):
+        tasks.score_match("a-5", "c-1", "p-1")
+    with tasks.services.db.sessions() as session:
+        record = session.get(BusinessRecord, ("application", "a-5"))
+    assert record.details == {"candidate_id": "c-9", "posting_id": "p-1"}  # listed where it was
+
+
 def test_the_outcome_header_is_recorded_and_a_missing_one_is_permanent(tasks):
     job = make_job(JobType.RECORD_APPLICATION_OUTCOME, headers={"outcome": "shortlisted"})
     assert tasks.record_outcome(job, "a-1") == {"application_status": "shortlisted"}
