@@ -12,7 +12,7 @@ from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
 from hireflow.store import Candidate, utcnow
-from job_workers.records import outcome_header, record_details, record_status
+from job_workers.records import check_as_recorded, outcome_header, record_details, record_status
 from job_workers.services import Services
 from job_workers.task_router import SKILL_FORM, BusinessId, EmailAddress, PersonName, TaskRouter
 
@@ -29,11 +29,14 @@ class ResumeUploadTasks:
 
     def validate_file(self, resume_id: BusinessId, file_ref: str) -> dict:
         """Check the stored file is a resume we accept; raises InvalidResume (BPMN error) if not."""
+        check_as_recorded(self.services.db, "resume", resume_id, file_ref=file_ref)
         checked = check_file(self.services.files.read(file_ref), self.services.intake_limits)
         return {"file_type": checked.kind, "page_count": checked.pages}
 
     def extract_text(self, resume_id: BusinessId, file_ref: str) -> dict:
         """Extract the text and store it by reference: resume text never goes into variables."""
+        # Another candidate's file would be read into this candidate's profile.
+        check_as_recorded(self.services.db, "resume", resume_id, file_ref=file_ref)
         _, text = read_text(self.services.files.read(file_ref), self.services.intake_limits)
         text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=TEXT_LIMIT_BYTES)
         # Kept with the resume too, so the candidate's erasure removes the text with the file.
@@ -67,6 +70,8 @@ class ResumeUploadTasks:
                 f"Resume {resume_id}: each of the skills must be {SKILL_FORM.in_words}; set the skills"
                 " variable right"
             )
+        # Another candidate's profile, name and email would be overwritten with this resume's.
+        check_as_recorded(self.services.db, "resume", resume_id, candidate_id=candidate_id)
         with self.services.db.sessions.begin() as session:
             candidate = session.get(Candidate, candidate_id) or Candidate(candidate_id=candidate_id)
             candidate.resume_id = resume_id

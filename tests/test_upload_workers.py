@@ -11,6 +11,7 @@ from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import InvalidResume
 from hireflow.store import Candidate, Database
+from job_workers.records import record_details
 from job_workers.services import Services
 from job_workers.upload import ResumeUploadTasks, build_router
 from tests.resume_samples import docx_resume, docx_zip_bomb, pdf_resume
@@ -46,6 +47,25 @@ def test_the_upload_tasks_take_a_pdf_from_file_to_indexed_candidate(services):
         ["python", "sql"],
         8,
     )
+
+
+def test_a_resume_is_read_and_indexed_only_for_the_file_and_candidate_it_was_uploaded_with(services):
+    tasks = ResumeUploadTasks(services)
+    own, other = stored(services, pdf_resume(pages=1)), stored(services, pdf_resume(pages=2))
+    record_details(services.db, "resume", "r-5", "received", candidate_id="c-5", file_ref=own)
+    tasks.index_candidate("r-9", "c-9", ["go"], 2, candidate_name="Nia", candidate_email="nia@example.com")
+    # file_ref or candidate_id set by hand since: no other file read, no other profile overwritten.
+    for step in (
+        lambda: tasks.validate_file("r-5", other),
+        lambda: tasks.extract_text("r-5", other),
+        lambda: tasks.index_candidate("r-5", "c-9", ["python"], 8, candidate_name="Cas"),
+    ):
+        with pytest.raises(PermanentFailure, match="was asked for with"):
+            step()
+    with services.db.sessions() as session:
+        nia = session.get(Candidate, "c-9")
+    assert (nia.resume_id, nia.skills, nia.name) == ("r-9", ["go"], "Nia")
+    assert tasks.validate_file("r-5", own)["page_count"] == 1
 
 
 def test_indexing_twice_keeps_one_candidate_with_the_latest_resume(services):
