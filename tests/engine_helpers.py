@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+import grpc
 from pyzeebe import Job, ZeebeWorker, create_insecure_channel
 from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
+from pyzeebe.proto.gateway_pb2 import SetVariablesRequest
+from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
 from hireflow.camunda_rest import CamundaApiError, CamundaRestClient
 
@@ -148,6 +151,16 @@ def cancel_if_running(camunda: CamundaRestClient, instance_key: str) -> None:
     except CamundaApiError as exc:
         if exc.status != 404:
             raise
+
+
+def set_instance_variables(grpc_address: str, instance_key: str, variables: dict[str, Any]) -> None:
+    """Set variables on the instance's own scope, as Operate's Variables panel does (gRPC
+    SetVariables: the same call on the embedded engine and a cluster)."""
+    with grpc.insecure_channel(grpc_address) as channel:
+        request = SetVariablesRequest(
+            elementInstanceKey=int(instance_key), variables=json.dumps(variables), local=False
+        )
+        GatewayStub(channel).SetVariables(request, timeout=DEFAULT_TIMEOUT_S)
 
 
 def wait_for_incident(

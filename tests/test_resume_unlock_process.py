@@ -15,10 +15,13 @@ import requests
 from hireflow.constants import Message, ProcessId
 from hireflow.credits import CreditsLedger
 from hireflow.store import BusinessRecord, ContactAccess
+from job_workers.records import record_details
 from tests.engine_helpers import (
     describe_instance,
+    set_instance_variables,
     unique_key,
     wait_for,
+    wait_for_incident,
     wait_until_completed,
     wait_until_element,
 )
@@ -39,12 +42,13 @@ def start_unlock(
     payment_method_ref: str = "pm_card_visa",
     credits=0,
     employer_id: str | None = None,
+    unlock_id: str | None = None,
 ):
     employer_id = employer_id or unique_key("emp")
     if credits:
         CreditsLedger(local_world.services.db).top_up(employer_id, credits, f"seed-{employer_id}")
     variables = {
-        "unlock_id": unique_key("unlock"),
+        "unlock_id": unlock_id or unique_key("unlock"),
         "employer_id": employer_id,
         "employer_email": f"{employer_id}@example.com",
         "candidate_id": candidate_id,
@@ -105,6 +109,35 @@ def test_without_credits_the_card_is_charged_once(process_engine, local_world):
         STANDARD_PRICE["amount_cents"],
         intents[0]["id"],
     )
+
+
+def test_an_employer_changed_since_the_request_waits_in_an_incident_until_set_back(
+    process_engine, local_world
+):
+    candidate = local_world.add_candidate()
+    owner, unlock_id = unique_key("emp"), unique_key("unlock")
+    # The webapp recorded the unlock for its owner; an admin start then named another employer.
+    record_details(
+        local_world.services.db, "unlock", unlock_id, "requested", employer_id=owner, candidate_id=candidate
+    )
+    instance, v = start_unlock(
+        process_engine, local_world, candidate_id=candidate, credits=5, unlock_id=unlock_id
+    )
+
+    incident = wait_for_incident(process_engine.client, instance)
+    assert incident["elementId"] == "SpendCredits"
+    assert f"set employer_id back to '{owner}'" in incident["errorMessage"]
+    set_instance_variables(process_engine.grpc_address, instance, {"employer_id": owner})
+    process_engine.client.update_job_retries(incident["jobKey"], 1)
+    process_engine.client.resolve_incident(incident["incidentKey"])
+
+    wait_until_completed(process_engine.client, instance)
+    wait_until_element(process_engine.client, instance, "ContactDetailsUnlocked", state="COMPLETED")
+    # The owner has no credits, so their card paid; the other employer paid nothing, saw nothing.
+    assert CreditsLedger(local_world.services.db).balance(v["employer_id"]) == 5
+    assert [p["status"] for p in payment_intents(local_world, unlock_id)] == ["succeeded"]
+    assert has_access(local_world, owner, candidate)
+    assert not has_access(local_world, v["employer_id"], candidate)
 
 
 def test_two_instances_for_one_unlock_charge_its_card_once(process_engine, local_world):
