@@ -31,6 +31,7 @@ from job_workers.metrics import PoolMetrics
 from job_workers.services import Services, services_from_environment
 from job_workers.supervisor import EXIT_BAD_SETTINGS
 from job_workers.twins import RecordedStarts, cancel_twins
+from job_workers.unreadable_jobs import fail_unreadable_jobs, read_jobs_safely
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ def build_worker(
     # pyzeebe runs `after` before it sends a completion; the failure policy clears a job
     # before it sends a failure or a BPMN error.
     after = [held_jobs.after, metrics.after] if held_jobs else [metrics.after]
+    policy = FailurePolicy(metrics, held_jobs=held_jobs)
     worker = ZeebeWorker(
         grpc_channel(settings.connection),
         name=settings.name,
@@ -125,7 +127,7 @@ def build_worker(
         max_connection_retries=-1,
         # Jobs pushed as soon as they exist, instead of waiting for the next poll.
         stream_enabled=True,
-        exception_handler=FailurePolicy(metrics, held_jobs=held_jobs),
+        exception_handler=policy,
         before=[metrics.before],
         after=after,
     )
@@ -137,8 +139,13 @@ def build_worker(
     let_go = held_jobs.let_go if held_jobs else lambda job: None
     cancel_twins(worker, RecordedStarts(services.db), item_key_variables, metrics, before_outcome=let_go)
     if held_jobs:
-        # Outermost: a job is written down before the twin check waits for a task thread.
+        # Outside the twin check: a job is written down before it waits for a task thread.
         hold_from_the_start(worker, held_jobs)
+    # A job whose variables cannot be read would end the worker process, and the next one
+    # after it: outermost, such a job goes to the failure policy before anything reads it.
+    unreadable: dict[int, str] = {}
+    read_jobs_safely(worker, unreadable)
+    fail_unreadable_jobs(worker, unreadable, policy, metrics)
     return worker
 
 
