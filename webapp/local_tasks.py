@@ -204,6 +204,8 @@ class LocalTasks:
                     continue
                 try:
                     variables[variable["name"]] = json.loads(variable["value"])
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, RecursionError):
+                    # A value set by hand may be nested deeper than Python's reader follows
+                    # (the engine takes 1000 levels): the form shows its text instead.
                     variables[variable["name"]] = variable["value"]
         return variables
