@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
 from hireflow.constants import Header, JobType
-from tests.engine_helpers import unique_key, wait_for_incident, wait_until_completed
+from tests.engine_helpers import unique_key, wait_for, wait_for_incident, wait_until_completed
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
 
@@ -68,6 +69,8 @@ def test_a_job_whose_variables_python_cannot_read_is_an_incident_and_the_worker_
 ):
     client = process_engine.client
     client.deploy_resources([(f"{PROCESS_ID}.bpmn", PROCESS.encode())])
+    incidents = {"job_type": JobType.SEND_EMAIL, "outcome": "incident"}
+    counted_before = REGISTRY.get_sample_value("hireflow_jobs_finished_total", incidents) or 0
     # The engine takes JSON nested up to 1000 levels; Python's parser gives up before that.
     # Before, pyzeebe's reading of this job ended the worker, and every worker after it.
     unreadable, _ = start_with(client, "[" * 995 + "0" + "]" * 995)
@@ -76,6 +79,13 @@ def test_a_job_whose_variables_python_cannot_read_is_an_incident_and_the_worker_
     assert incident["elementId"] == "Mail"
     assert "cannot read this job's variables" in incident["errorMessage"]
     assert "nested deeper than Python's JSON reader follows" in incident["errorMessage"]
+    # Counted as the incident it is, as a task's own hooks count one (just after it is sent).
+    wait_for(
+        lambda: REGISTRY.get_sample_value("hireflow_jobs_finished_total", incidents) == counted_before + 1,
+        what="the pool's metrics to count the incident",
+        seen=lambda: REGISTRY.get_sample_value("hireflow_jobs_finished_total", incidents),
+        timeout=5,
+    )
 
     # The same worker takes the next job.
     readable, email = start_with(client, "[[0]]")
