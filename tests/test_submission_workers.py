@@ -6,6 +6,7 @@ from sqlalchemy import event
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, utcnow
+from job_workers.records import record_details
 from job_workers.services import Services
 from job_workers.submission import ResumeSubmissionTasks
 from tests.jobs import make_job
@@ -65,17 +66,8 @@ def test_an_unknown_posting_or_candidate_tells_the_operator_what_to_fix(tasks):
 
 
 def test_an_instance_naming_another_candidate_or_posting_than_its_record_is_refused(tasks):
-    # The webapp recorded the application for c-1 and p-1; its variables were then set by hand.
-    with tasks.services.db.sessions.begin() as session:
-        session.add(
-            BusinessRecord(
-                kind="application",
-                business_id="a-5",
-                status="submitted",
-                details={"candidate_id": "c-9", "posting_id": "p-1"},
-                updated_at=utcnow(),
-            )
-        )
+    # The webapp recorded the application for c-9 and p-1; its candidate_id was then set by hand to c-1.
+    record_details(tasks.services.db, "application", "a-5", "submitted", candidate_id="c-9", posting_id="p-1")
     with pytest.raises(PermanentFailure, match="set candidate_id back to 'c-9'"):
         tasks.score_match("a-5", "c-1", "p-1")
     with tasks.services.db.sessions() as session:

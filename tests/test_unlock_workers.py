@@ -10,6 +10,7 @@ from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.store import BusinessRecord, Candidate, ContactAccess, Database, Employer, utcnow
 from job_workers.incidents import BAD_DATA, cause_of
+from job_workers.records import record_details
 from job_workers.services import Services
 from job_workers.unlock import AccessNotGrantable, ResumeUnlockTasks
 from tests.jobs import make_job
@@ -267,15 +268,15 @@ def test_money_and_access_move_only_for_the_parties_the_unlock_was_asked_for_wit
     with tasks.services.db.sessions.begin() as session:
         session.add(Candidate(candidate_id="c-1", resume_id="r-1", skills=[], indexed_at=utcnow()))
         session.add(Candidate(candidate_id="c-2", resume_id="r-2", skills=[], indexed_at=utcnow()))
-        session.add(
-            BusinessRecord(
-                kind="unlock",
-                business_id="u-20",
-                status="requested",
-                details={"employer_id": "emp-1", "candidate_id": "c-1", "payment_customer_ref": "cus_Emp1"},
-                updated_at=utcnow(),
-            )
-        )
+    record_details(
+        tasks.services.db,
+        "unlock",
+        "u-20",
+        "requested",
+        employer_id="emp-1",
+        candidate_id="c-1",
+        payment_customer_ref="cus_Emp1",
+    )
     tasks.ledger.top_up("emp-2", 10, "purchase-2")
     refusals = [
         lambda: tasks.spend_credits("u-20", "emp-2", PRICE),
