@@ -32,6 +32,7 @@ REASONS = {
     "encrypted": "The document is password-protected.",
     "no_text": "No text could be read from the document (is it a scanned image?).",
     "too_complex": "The document takes far more work to read than a resume does.",
+    "too_much_text": "The document holds far more text than a resume does.",
 }
 
 
@@ -68,6 +69,8 @@ class IntakeLimits:
     max_pages: int = 20
     max_docx_entries: int = 500
     max_docx_uncompressed_bytes: int = 40 * 1024 * 1024
+    # Twenty full pages are some 100 KB of text; a small file can still draw megabytes of it.
+    max_text_bytes: int = 2 * 1024 * 1024
     parser: ParserLimits = ParserLimits()
 
 
@@ -252,7 +255,9 @@ def check_file(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> CheckedFil
 
 
 def read_text(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> tuple[CheckedFile, str]:
-    """Check the file, then extract its text. Raises InvalidResume for a bad or textless file."""
+    """Check the file, then extract its text: at most ``limits.max_text_bytes`` of it as UTF-8,
+    and always writable as UTF-8. Raises InvalidResume for a bad or textless file, or one
+    with more text than that."""
     return _isolated(_read_text_here, data, limits)
 
 
@@ -272,11 +277,22 @@ def _check_file_here(data: bytes, limits: IntakeLimits) -> CheckedFile:
     return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None)
 
 
+# A PDF's ToUnicode map may name half of a UTF-16 pair, which pypdf keeps as a lone
+# surrogate; such a text cannot be written as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str]:
     kind, reader = _checked(data, limits)
     text = _pdf_text(reader) if reader else _docx_text(data)
+    text = _LONE_SURROGATE.sub("\ufffd", text)  # U+FFFD, as for any character that cannot be read
     if not text.strip():
         raise InvalidResume("no_text")
+    size = len(text.encode("utf-8"))
+    if size > limits.max_text_bytes:
+        raise InvalidResume(
+            "too_much_text", f"It holds {size} bytes of text; the limit is {limits.max_text_bytes}."
+        )
     return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None), text
 
 

@@ -18,7 +18,6 @@ from job_workers.task_router import SKILL_FORM, BusinessId, EmailAddress, Person
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
 PARSE_TIMEOUT_MS = 60_000
-TEXT_LIMIT_BYTES = 2 * 1024 * 1024
 
 
 class ResumeUploadTasks:
@@ -37,8 +36,11 @@ class ResumeUploadTasks:
         """Extract the text and store it by reference: resume text never goes into variables."""
         # Another candidate's file would be read into this candidate's profile.
         check_as_recorded(self.services.db, "resume", resume_id, file_ref=file_ref)
-        _, text = read_text(self.services.files.read(file_ref), self.services.intake_limits)
-        text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=TEXT_LIMIT_BYTES)
+        limits = self.services.intake_limits
+        # A text over the limit was refused as the candidate's file (RESUME_INVALID), so the
+        # store's limit here is never met.
+        _, text = read_text(self.services.files.read(file_ref), limits)
+        text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=limits.max_text_bytes)
         # Kept with the resume too, so the candidate's erasure removes the text with the file.
         record_details(self.services.db, "resume", resume_id, "received", text_ref=text_ref)
         return {"text_ref": text_ref}

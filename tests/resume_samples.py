@@ -68,21 +68,34 @@ def docx_with_many_parts(parts: int) -> bytes:
     return buffer.getvalue()
 
 
-def pdf_with_page_content(content: bytes) -> bytes:
+def pdf_with_page_content(content: bytes, to_unicode: dict[str, str] | None = None) -> bytes:
     """A valid one-page PDF whose page draws ``content`` (a compressed content stream).
 
     ``b"BT (x) Tj ET\\n" * 100_000`` makes an 11 KB file that costs a parser seconds of
     CPU time and a hundred megabytes: the shape of a hostile upload.
+    ``to_unicode`` gives the font a ToUnicode map, one-byte codes to UTF-16BE, both in hex
+    (``{"41": "D800"}``: the letter A reads as half of a surrogate pair).
     """
     compressed = zlib.compress(content, 9)
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
     bodies = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(compressed) + compressed + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        font,
     ]
+    if to_unicode is not None:
+        bodies[-1] = font.replace(b" >>", b" /ToUnicode 6 0 R >>")
+        pairs = "".join(f"<{code}> <{utf16}>\n" for code, utf16 in to_unicode.items())
+        cmap = (
+            "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+            "1 begincodespacerange <00> <FF> endcodespacerange\n"
+            f"{len(to_unicode)} beginbfchar\n{pairs}endbfchar\n"
+            "endcmap CMapName currentdict /CMap defineresource pop end end\n"
+        ).encode()
+        bodies.append(b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream")
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for number, body in enumerate(bodies, start=1):

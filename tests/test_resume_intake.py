@@ -17,7 +17,13 @@ from hireflow.resume_intake import (
     extract_years_of_experience,
     process_resume,
 )
-from tests.resume_samples import docx_resume, docx_with_many_parts, docx_zip_bomb, pdf_resume
+from tests.resume_samples import (
+    docx_resume,
+    docx_with_many_parts,
+    docx_zip_bomb,
+    pdf_resume,
+    pdf_with_page_content,
+)
 
 ADA_SKILLS = ["python", "sql", "postgresql", "docker", "kubernetes", "bpmn", "camunda"]
 
@@ -108,6 +114,27 @@ def test_a_pdf_over_the_page_limit_is_refused():
 
 def test_a_pdf_without_text_is_refused():
     expect_invalid(pdf_resume(lines=[]), "no_text")
+
+
+def test_a_pdf_whose_font_maps_letters_to_half_surrogate_pairs_is_read_as_utf8_text():
+    # pypdf keeps what a ToUnicode map names, halves of a UTF-16 pair too; the text is
+    # stored as UTF-8, which has no way to write them.
+    data = pdf_with_page_content(
+        b"BT /F1 12 Tf 72 720 Td (Python engineer, 5 years. AB) Tj ET",
+        to_unicode={"41": "D800", "42": "DC00"},
+    )
+    result = process_resume(data)
+    assert result.text.startswith("Python engineer, 5 years. \ufffd\ufffd")
+    assert result.text.encode("utf-8")
+    assert result.profile.skills == ["python"]
+
+
+def test_a_pdf_with_more_text_than_a_resume_holds_is_refused():
+    data = pdf_resume(pages=2)
+    text_bytes = len(process_resume(data).text.encode("utf-8"))
+    assert process_resume(data, IntakeLimits(max_text_bytes=text_bytes)).pages == 2
+    refused = expect_invalid(data, "too_much_text", IntakeLimits(max_text_bytes=text_bytes - 1))
+    assert f"It holds {text_bytes} bytes of text" in str(refused)
 
 
 def test_skills_match_whole_words_and_aliases_only():

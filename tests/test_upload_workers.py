@@ -14,7 +14,7 @@ from hireflow.store import Candidate, Database
 from job_workers.records import record_details
 from job_workers.services import Services
 from job_workers.upload import ResumeUploadTasks, build_router
-from tests.resume_samples import docx_resume, docx_zip_bomb, pdf_resume
+from tests.resume_samples import docx_resume, docx_zip_bomb, pdf_resume, pdf_with_page_content
 
 
 @pytest.fixture
@@ -140,6 +140,29 @@ def test_validation_checks_the_file_and_text_extraction_finds_it_has_no_text(ser
     with pytest.raises(InvalidResume) as raised:
         tasks.extract_text("r-1", file_ref)
     assert (raised.value.reason, raised.value.error_code) == ("no_text", "RESUME_INVALID")
+
+
+def test_a_small_file_that_draws_megabytes_of_text_is_refused_as_the_candidates_file(services):
+    # 11 KB of PDF, 2.4 MB of text: more than a resume holds, and more than the store keeps
+    # for one text. Its reason goes to the candidate, not to an operator's incident.
+    line = b"(" + b"Python engineer with 5 years of SQL, Kubernetes and data pipelines. " * 12 + b") Tj T*\n"
+    data = pdf_with_page_content(b"BT /F1 1 Tf 1 TL 72 720 Td\n" + line * 3_000 + b"ET\n")
+    tasks = ResumeUploadTasks(services)
+    file_ref = stored(services, data)
+    assert tasks.validate_file("r-1", file_ref) == {"file_type": "pdf", "page_count": 1}
+    with pytest.raises(InvalidResume) as raised:
+        tasks.extract_text("r-1", file_ref)
+    assert (raised.value.reason, raised.value.error_code) == ("too_much_text", "RESUME_INVALID")
+
+
+def test_text_a_font_maps_to_half_surrogate_pairs_is_kept_as_utf8(services):
+    data = pdf_with_page_content(
+        b"BT /F1 12 Tf 72 720 Td (Python, 5 years: A) Tj ET", to_unicode={"41": "DC00"}
+    )
+    tasks = ResumeUploadTasks(services)
+    text_ref = tasks.extract_text("r-1", stored(services, data))["text_ref"]
+    assert services.files.read(text_ref).decode("utf-8") == "Python, 5 years: \ufffd"
+    assert tasks.extract_skills("r-1", text_ref) == {"skills": ["python"], "years_of_experience": 5}
 
 
 def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(services):
