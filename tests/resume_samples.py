@@ -106,3 +106,9 @@ def pdf_with_page_content(content: bytes, to_unicode: dict[str, str] | None = No
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref)
     return bytes(out)
+
+
+def pdf_drawing_megabytes_of_text() -> bytes:
+    """An 11 KB one-page PDF whose compressed page draws 2.4 MB of text: more than any resume."""
+    line = b"(" + b"Python engineer with 5 years of SQL, Kubernetes and data pipelines. " * 12 + b") Tj T*\n"
+    return pdf_with_page_content(b"BT /F1 1 Tf 1 TL 72 720 Td\n" + line * 3_000 + b"ET\n")

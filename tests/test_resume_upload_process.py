@@ -15,7 +15,7 @@ from tests.engine_helpers import (
     wait_until_completed,
     wait_until_element,
 )
-from tests.resume_samples import pdf_resume
+from tests.resume_samples import pdf_drawing_megabytes_of_text, pdf_resume
 
 # Every test here runs the product's worker against the engine.
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
@@ -79,16 +79,26 @@ def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(process_e
     assert details["rejection_message"] == "The file is not a PDF or Word (.docx) document."
 
 
-def test_a_pdf_without_text_ends_with_a_please_reupload_email(process_engine, local_world):
-    # A scan: a valid PDF whose pages hold no text layer, so the check passes and reading fails.
-    instance, variables = start_upload(process_engine, local_world, pdf_resume(lines=[]))
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [
+        # A scan: a valid PDF whose pages hold no text layer, so the check passes and reading fails.
+        (pdf_resume(lines=[]), "No text could be read from the document (is it a scanned image?)"),
+        (pdf_drawing_megabytes_of_text(), "The document holds far more text than a resume does."),
+    ],
+    ids=["no-text", "megabytes-of-text"],
+)
+def test_a_pdf_whose_text_cannot_serve_ends_with_a_please_reupload_email(
+    process_engine, local_world, content, told
+):
+    instance, variables = start_upload(process_engine, local_world, content)
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "TextUnreadable", state="COMPLETED")
     wait_until_element(process_engine.client, instance, "ResumeNotUsable", state="COMPLETED")
     assert resume_status(local_world, variables["resume_id"]) == "rejected"
     [mail] = local_world.mails_to(variables["candidate_email"])
-    assert "No text could be read from the document (is it a scanned image?)" in mail["text"]
+    assert told in mail["text"]
 
 
 def test_an_upload_started_without_its_file_is_an_incident_at_once_that_names_the_variable(process_engine):

@@ -14,7 +14,13 @@ from hireflow.store import Candidate, Database
 from job_workers.records import record_details
 from job_workers.services import Services
 from job_workers.upload import ResumeUploadTasks, build_router
-from tests.resume_samples import docx_resume, docx_zip_bomb, pdf_resume, pdf_with_page_content
+from tests.resume_samples import (
+    docx_resume,
+    docx_zip_bomb,
+    pdf_drawing_megabytes_of_text,
+    pdf_resume,
+    pdf_with_page_content,
+)
 
 
 @pytest.fixture
@@ -143,12 +149,10 @@ def test_validation_checks_the_file_and_text_extraction_finds_it_has_no_text(ser
 
 
 def test_a_small_file_that_draws_megabytes_of_text_is_refused_as_the_candidates_file(services):
-    # 11 KB of PDF, 2.4 MB of text: more than a resume holds, and more than the store keeps
-    # for one text. Its reason goes to the candidate, not to an operator's incident.
-    line = b"(" + b"Python engineer with 5 years of SQL, Kubernetes and data pipelines. " * 12 + b") Tj T*\n"
-    data = pdf_with_page_content(b"BT /F1 1 Tf 1 TL 72 720 Td\n" + line * 3_000 + b"ET\n")
+    # More text than a resume holds, and more than the store keeps for one text. Its reason
+    # goes to the candidate, not to an operator's incident.
     tasks = ResumeUploadTasks(services)
-    file_ref = stored(services, data)
+    file_ref = stored(services, pdf_drawing_megabytes_of_text())
     assert tasks.validate_file("r-1", file_ref) == {"file_type": "pdf", "page_count": 1}
     with pytest.raises(InvalidResume) as raised:
         tasks.extract_text("r-1", file_ref)
