@@ -152,6 +152,11 @@ def test_skills_match_whole_words_and_aliases_only():
     ("text", "years"),
     [
         ("Over 12+ years in recruiting, 3 years managing", 12),
+        ("7 + yrs of Python", 7),
+        # One pass over the spaces, not one per way to split them: the old pattern's time on
+        # the first grew as the square of the spaces (17 s for 64,000).
+        ("5" + " " * 1_000_000 + "x", None),
+        ("5" + " " * 1_000_000 + "years", 5),
         ("2010 - 2014 at A; 2013 to 2016 at B", 6),
         ("2019 - present", 7),
         ("no dates at all", None),

@@ -169,6 +169,14 @@ def test_text_a_font_maps_to_half_surrogate_pairs_is_kept_as_utf8(services):
     assert tasks.extract_skills("r-1", text_ref) == {"skills": ["python"], "years_of_experience": 5}
 
 
+def test_a_resume_with_a_million_spaces_in_a_row_is_profiled(services):
+    # 37 KB of DOCX; its text reaches extract-skills, which runs in the worker process.
+    data = docx_resume(lines=["Python engineer", "5" + " " * 1_000_000 + "x", "2019 - 2021"])
+    tasks = ResumeUploadTasks(services)
+    text_ref = tasks.extract_text("r-1", stored(services, data))["text_ref"]
+    assert tasks.extract_skills("r-1", text_ref) == {"skills": ["python"], "years_of_experience": 2}
+
+
 def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(services):
     router = build_router(services)
     timeouts = {task.type: task.config.timeout_ms for task in router.tasks}
