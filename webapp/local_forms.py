@@ -28,7 +28,8 @@ INPUT_TYPES = {"textfield", "textarea", "number", "radio"}
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # A number as a number input sends it: ASCII digits, an optional point and exponent. Python's
 # float() also takes "nan", "inf", "1_000" and other scripts' digits, which no form means.
-NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Each digit has one place in it, so a long field that is no number fails in one pass.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # CommonMark with raw HTML off: a variable's value is shown as text, never as markup.
 MARKDOWN = MarkdownIt("commonmark", {"html": False})
 
