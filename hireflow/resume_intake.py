@@ -16,6 +16,8 @@ from datetime import date
 
 import docx
 import pypdf
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml.ns import qn
 
 from hireflow.errors import BusinessOutcome
 from hireflow.parser_sandbox import ParserLimitExceeded, ParserLimits, run_isolated
@@ -187,18 +189,50 @@ def _pdf_text(reader: pypdf.PdfReader) -> str:
         raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
 
 
+_W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))
+_W_LINE_BREAKS = {qn("w:br"), qn("w:cr")}
+# Word writes a text box twice: in DrawingML, and again in VML for older readers.
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _word_text(element, out: list[str]) -> None:
+    """Append the text under ``element`` in reading order, a line per paragraph.
+
+    Every paragraph counts: those in tables, in content controls (Word's resume templates
+    hold most of their text in them) and in text boxes. python-docx's ``paragraphs`` and
+    ``Paragraph.text`` leave those out. Its parser refuses XML deeper than 256 levels, so
+    this recursion stays as shallow.
+    """
+    for child in element:
+        if child.tag == _MC_FALLBACK:
+            continue
+        if child.tag == _W_T:
+            out.append(child.text or "")
+        elif element.tag == _W_R and child.tag == _W_TAB:
+            out.append("\t")
+        elif element.tag == _W_R and child.tag in _W_LINE_BREAKS:
+            out.append("\n")
+        else:
+            _word_text(child, out)
+        if child.tag == _W_P:
+            out.append("\n")
+
+
 def _docx_text(data: bytes) -> str:
+    """The text of the headers, the body and the footers of a Word document."""
     try:
         document = docx.Document(io.BytesIO(data))
-        parts = [p.text for p in document.paragraphs]
-        for table in document.tables:
-            for row in table.rows:
-                parts.extend(cell.text for cell in row.cells)
+        rels = [rel for rel in document.part.rels.values() if not rel.is_external]
+        headers = [rel.target_part.element for rel in rels if rel.reltype == RT.HEADER]
+        footers = [rel.target_part.element for rel in rels if rel.reltype == RT.FOOTER]
+        out: list[str] = []
+        for element in (*headers, document.element.body, *footers):
+            _word_text(element, out)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
-    return "\n".join(parts)
+    return "".join(out)
 
 
 # --- Profile -----------------------------------------------------------------------------

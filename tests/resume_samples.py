@@ -7,6 +7,8 @@ import zipfile
 import zlib
 
 import docx
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
@@ -41,6 +43,46 @@ def docx_resume(lines: list[str] = ADA_LINES, table: list[list[str]] | None = No
         for r, row in enumerate(table):
             for c, value in enumerate(row):
                 grid.cell(r, c).text = value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def docx_laid_out_as_word_templates_do() -> bytes:
+    """A Word document whose text sits where Word's resume templates put it: in content
+    controls, a text box (written twice, as DrawingML and as VML for older readers), a
+    header and a footer; with a tracked deletion and a field's instruction, which are no
+    text a reader sees."""
+    w, mc = nsdecls("w"), 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    wps = 'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"'
+    box = "<w:txbxContent><w:p><w:r><w:t>Skills: SQL, Docker</w:t></w:r></w:p></w:txbxContent>"
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = "Ada Lovelace, Senior Backend Engineer"
+    document.sections[0].footer.paragraphs[0].text = "References: Kubernetes team leads"
+    body = document.element.body
+    body.insert(
+        len(body) - 1,  # before the section properties, which end the body
+        parse_xml(
+            f"<w:sdt {w}><w:sdtPr/><w:sdtContent><w:p><w:r>"
+            "<w:t>8 years of experience building Python services.</w:t>"
+            "</w:r></w:p></w:sdtContent></w:sdt>"
+        ),
+    )
+    inline = document.add_paragraph("Tools: ")
+    inline._p.append(
+        parse_xml(f"<w:sdt {w}><w:sdtContent><w:r><w:t>Camunda</w:t></w:r></w:sdtContent></w:sdt>")
+    )
+    inline._p.append(parse_xml(f"<w:del {w}><w:r><w:delText>COBOL</w:delText></w:r></w:del>"))
+    inline._p.append(parse_xml(f"<w:r {w}><w:instrText> HYPERLINK java.example </w:instrText></w:r>"))
+    boxed = document.add_paragraph()
+    boxed._p.append(
+        parse_xml(
+            f"<w:r {w}><mc:AlternateContent {mc} {wps}>"
+            f'<mc:Choice Requires="wps"><w:drawing><wps:txbx>{box}</wps:txbx></w:drawing></mc:Choice>'
+            f'<mc:Fallback><w:pict><v:textbox xmlns:v="urn:schemas-microsoft-com:vml">{box}</v:textbox>'
+            "</w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+        )
+    )
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

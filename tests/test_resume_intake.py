@@ -18,6 +18,7 @@ from hireflow.resume_intake import (
     process_resume,
 )
 from tests.resume_samples import (
+    docx_laid_out_as_word_templates_do,
     docx_resume,
     docx_with_many_parts,
     docx_zip_bomb,
@@ -44,6 +45,20 @@ def test_a_docx_resume_yields_text_from_paragraphs_and_tables():
     assert result.pages is None
     assert "Analytical Engines Ltd" in result.text
     assert result.profile.skills == ADA_SKILLS
+
+
+def test_a_docx_laid_out_as_word_templates_do_yields_all_its_text_once():
+    result = process_resume(docx_laid_out_as_word_templates_do())
+    assert result.text.splitlines() == [
+        "Ada Lovelace, Senior Backend Engineer",
+        "8 years of experience building Python services.",
+        "Tools: Camunda",
+        "Skills: SQL, Docker",
+        "",
+        "References: Kubernetes team leads",
+    ]
+    assert result.profile.skills == ["python", "sql", "docker", "kubernetes", "camunda"]
+    assert result.profile.years_of_experience == 8
 
 
 def expect_invalid(data: bytes, reason: str, limits: IntakeLimits | None = None) -> InvalidResume:
