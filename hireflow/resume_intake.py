@@ -237,8 +237,16 @@ def _docx_text(data: bytes) -> str:
 
 # --- Profile -----------------------------------------------------------------------------
 
+
+def _alias_pattern(alias: str) -> str:
+    """An alias as a whole word or phrase; a phrase's words may be split by any white space,
+    as a line wrapped in a PDF splits "machine learning"."""
+    words = r"\s+".join(re.escape(word) for word in alias.split(" "))
+    return rf"(?<![\w+#.]){words}(?![\w+#])"
+
+
 _SKILL_PATTERNS = {
-    skill: re.compile("|".join(rf"(?<![\w+#.]){re.escape(alias)}(?![\w+#])" for alias in aliases), re.I)
+    skill: re.compile("|".join(_alias_pattern(alias) for alias in aliases), re.I)
     for skill, aliases in SKILLS.items()
 }
 # Each space before "years" has one way to match. `\s*\+?\s*` had as many as there are

@@ -163,6 +163,13 @@ def test_skills_match_whole_words_and_aliases_only():
     assert extract_skills("C++ and C# and .NET") == ["c++", "c#"]
 
 
+def test_a_skill_of_several_words_is_found_across_a_wrapped_line():
+    # A PDF's text breaks lines where the page did; justified text spaces words wider.
+    text = "Machine\nlearning, Amazon Web\nServices and project  management"
+    assert extract_skills(text) == ["aws", "machine learning", "project management"]
+    assert extract_skills("machinelearning, project-management") == []
+
+
 @pytest.mark.parametrize(
     ("text", "years"),
     [
