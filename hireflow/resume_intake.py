@@ -106,6 +106,11 @@ class IntakeResult:
 
 
 # --- Type and safety checks --------------------------------------------------------------
+# A damaged archive fails in zipfile's own ways and in its decompressors': BadZipFile,
+# NotImplementedError (a newer zip version, an unknown compression method), RuntimeError
+# (an entry marked encrypted), zlib.error, lzma.LZMAError, EOFError. Each means the file
+# cannot be read, so they are caught broadly, as the parsers' failures are further down.
+# detect_type runs in the webapp's request, where any other exception would be a 500.
 
 
 def detect_type(data: bytes) -> str:
@@ -116,7 +121,9 @@ def detect_type(data: bytes) -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
-        except (zipfile.BadZipFile, ValueError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the note above
             raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
         if {"[Content_Types].xml", "word/document.xml"} <= names:
             return "docx"
@@ -140,9 +147,9 @@ def check_docx_archive(data: bytes, limits: IntakeLimits) -> None:
                                 "unsafe_archive",
                                 f"It expands past {limits.max_docx_uncompressed_bytes // (1024 * 1024)} MB.",
                             )
-    except InvalidResume:
+    except (InvalidResume, MemoryError):
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
 
 

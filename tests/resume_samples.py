@@ -88,6 +88,38 @@ def docx_laid_out_as_word_templates_do() -> bytes:
     return buffer.getvalue()
 
 
+DOCX_DAMAGES = ("needs-zip-6.5", "unknown-compression", "marked-encrypted", "broken-deflate")
+
+
+def docx_damaged(damage: str) -> bytes:
+    """A real Word document with one of ``DOCX_DAMAGES`` done to its zip archive: every part
+    needing zip version 6.5 to extract, or its document part compressed by method 99, marked
+    encrypted, or holding a deflate stream no inflater reads."""
+    data = bytearray(docx_resume())
+    if damage == "broken-deflate":
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+            local_header = archive.getinfo("word/document.xml").header_offset
+        # The local header is 30 bytes, then the name and the extra field, then the data.
+        name_length = int.from_bytes(data[local_header + 26 : local_header + 28], "little")
+        extra_length = int.from_bytes(data[local_header + 28 : local_header + 30], "little")
+        # A final block of the reserved type 3: "invalid block type".
+        data[local_header + 30 + name_length + extra_length] = 0xFF
+        return bytes(data)
+    # Central directory entries: version needed at +6, flags at +8, method at +10.
+    at = 0
+    while (at := data.find(b"PK\x01\x02", at)) != -1:
+        name_length = int.from_bytes(data[at + 28 : at + 30], "little")
+        name = bytes(data[at + 46 : at + 46 + name_length])
+        if damage == "needs-zip-6.5":
+            data[at + 6] = 65
+        elif damage == "unknown-compression" and name == b"word/document.xml":
+            data[at + 10] = 99
+        elif damage == "marked-encrypted" and name == b"word/document.xml":
+            data[at + 8] |= 0x01
+        at += 4
+    return bytes(data)
+
+
 def docx_zip_bomb(expanded_bytes: int = 60 * 1024 * 1024) -> bytes:
     """A DOCX-shaped archive whose document part inflates to ``expanded_bytes`` of zeros."""
     buffer = io.BytesIO()

@@ -13,11 +13,14 @@ from hireflow.resume_intake import (
     RESUME_INVALID,
     IntakeLimits,
     InvalidResume,
+    detect_type,
     extract_skills,
     extract_years_of_experience,
     process_resume,
 )
 from tests.resume_samples import (
+    DOCX_DAMAGES,
+    docx_damaged,
     docx_laid_out_as_word_templates_do,
     docx_resume,
     docx_with_many_parts,
@@ -112,6 +115,17 @@ def test_a_docx_zip_bomb_is_refused_without_inflating_it_whole():
 
 def test_a_docx_with_too_many_parts_is_refused():
     expect_invalid(docx_with_many_parts(600), "unsafe_archive")
+
+
+@pytest.mark.parametrize("damage", DOCX_DAMAGES)
+def test_a_docx_whose_archive_zipfile_cannot_read_is_refused_as_corrupt(damage):
+    data = docx_damaged(damage)
+    refused = expect_invalid(data, "corrupt")
+    assert refused.diagnostic  # zipfile's own words, for the operator
+    if damage == "needs-zip-6.5":
+        # Found at the webapp's door, where detect_type runs in the request.
+        with pytest.raises(InvalidResume):
+            detect_type(data)
 
 
 def test_a_truncated_docx_is_refused_as_corrupt():

@@ -39,7 +39,7 @@ from tests.offline_webapp import (
     rows,
     stored_files,
 )
-from tests.resume_samples import pdf_resume
+from tests.resume_samples import docx_damaged, pdf_resume
 from tests.web_helpers import (
     ADMIN,
     ADMIN_TOKEN,
@@ -70,6 +70,7 @@ def docx_bytes() -> bytes:
         (b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD + 1), "big.pdf", 413, "larger than"),
         (b"GIF89a not a resume", "cv.pdf", 415, "file: The file is not a PDF or Word (.docx) document."),
         (b"PK\x03\x04 a broken zip", "cv.docx", 415, "file: The file is damaged and cannot be read."),
+        (docx_damaged("needs-zip-6.5"), "cv.docx", 415, "file: The file is damaged and cannot be read."),
         (b"MZ\x90\x00 a program", "cv.exe", 415, "only .pdf and .docx"),
         (pdf_resume(pages=1), "cv.docx", 415, "content is pdf"),
         (docx_bytes(), "cv.pdf", 415, "content is docx"),
