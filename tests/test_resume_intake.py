@@ -7,9 +7,12 @@ import zipfile
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hireflow.adapters.file_store import FileNotFound, FileTooLarge, LocalFileStore
 from hireflow.resume_intake import (
+    REASONS,
     RESUME_INVALID,
     IntakeLimits,
     InvalidResume,
@@ -17,7 +20,9 @@ from hireflow.resume_intake import (
     extract_skills,
     extract_years_of_experience,
     process_resume,
+    read_text,
 )
+from tests.fuzzing import FUZZ_EXAMPLES, fuzz_settings
 from tests.resume_samples import (
     DOCX_DAMAGES,
     docx_damaged,
@@ -126,6 +131,54 @@ def test_a_docx_whose_archive_zipfile_cannot_read_is_refused_as_corrupt(damage):
         # Found at the webapp's door, where detect_type runs in the request.
         with pytest.raises(InvalidResume):
             detect_type(data)
+
+
+SEED_RESUMES = {"pdf": pdf_resume(pages=2), "docx": docx_laid_out_as_word_templates_do()}
+# An edit: where (taken modulo the length), how many bytes to cut, and what to put there.
+EDITS = st.lists(
+    st.tuples(st.integers(0, 2**32), st.integers(0, 40), st.binary(max_size=20)), min_size=1, max_size=6
+)
+
+
+def edited(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    out = bytearray(data)
+    for where, cut, put in edits:
+        at = where % (len(out) or 1)
+        out[at : at + cut] = put
+    return bytes(out)
+
+
+def rezipped_with_document_edited(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """The Word file with its document part's XML edited, zipped again: damage zip cannot see."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            part = source.read(entry)
+            target.writestr(
+                entry.filename, edited(part, edits) if entry.filename == "word/document.xml" else part
+            )
+    return buffer.getvalue()
+
+
+@fuzz_settings(3 * FUZZ_EXAMPLES)
+@given(seed=st.sampled_from(["pdf", "docx", "docx-xml"]), edits=EDITS)
+def test_a_damaged_resume_is_read_or_refused_never_failed(seed, edits):
+    """Whatever a damaged upload holds, intake reads it or refuses it with a reason: an
+    exception of another kind would be a 500 at the door or an incident in the worker."""
+    if seed == "docx-xml":
+        data = rezipped_with_document_edited(SEED_RESUMES["docx"], edits)
+    else:
+        data = edited(SEED_RESUMES[seed], edits)
+    try:
+        detect_type(data)
+        _, text = read_text(data)
+    except InvalidResume as refused:
+        assert refused.reason in REASONS
+    else:
+        assert text.encode("utf-8")
 
 
 def test_a_truncated_docx_is_refused_as_corrupt():
