@@ -186,14 +186,25 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
 
 
 def _pdf_text(reader: pypdf.PdfReader) -> str:
-    try:
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
-    except MemoryError:
-        raise
-    except pypdf.errors.LimitReachedError as exc:
-        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS, parser_failure(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - see the note above
-        raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
+    """The text of every page that can be read.
+
+    A page whose content pypdf cannot read (a damaged stream, a font it trips over) is
+    left out, as a viewer shows the rest of the document: the other pages still make a
+    profile. Only when no page can be read is the file corrupt.
+    """
+    texts, failures = [], []
+    for number in range(len(reader.pages)):
+        try:
+            texts.append(reader.pages[number].extract_text() or "")
+        except MemoryError:
+            raise
+        except pypdf.errors.LimitReachedError as exc:
+            raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS, parser_failure(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - see the note above
+            failures.append(f"page {number + 1}: {parser_failure(exc)}")
+    if not texts:
+        raise InvalidResume("corrupt", diagnostic="; ".join(failures)[:300])
+    return "\n".join(texts)
 
 
 _W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))

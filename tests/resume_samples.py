@@ -150,26 +150,40 @@ def pdf_with_page_content(content: bytes, to_unicode: dict[str, str] | None = No
     ``to_unicode`` gives the font a ToUnicode map, one-byte codes to UTF-16BE, both in hex
     (``{"41": "D800"}``: the letter A reads as half of a surrogate pair).
     """
-    compressed = zlib.compress(content, 9)
+    return pdf_with_pages([content], to_unicode)
+
+
+def pdf_with_pages(contents: list[bytes], to_unicode: dict[str, str] | None = None) -> bytes:
+    """A PDF with a page for each of ``contents``, drawn with font F1 (Helvetica); see
+    ``pdf_with_page_content``."""
     font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    if to_unicode is not None:
+        font = font.replace(b" >>", b" /ToUnicode 4 0 R >>")
+    pairs = "".join(f"<{code}> <{utf16}>\n" for code, utf16 in (to_unicode or {}).items())
+    cmap = (
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+        "1 begincodespacerange <00> <FF> endcodespacerange\n"
+        f"{len(to_unicode or {})} beginbfchar\n{pairs}endbfchar\n"
+        "endcmap CMapName currentdict /CMap defineresource pop end end\n"
+    ).encode()
+    # 1 catalog, 2 page tree, 3 font, 4 its ToUnicode map; then each page and its content.
+    pages = [5 + 2 * at for at in range(len(contents))]
     bodies = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(compressed) + compressed + b"\nendstream",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (b" ".join(b"%d 0 R" % page for page in pages), len(pages)),
         font,
+        b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
     ]
-    if to_unicode is not None:
-        bodies[-1] = font.replace(b" >>", b" /ToUnicode 6 0 R >>")
-        pairs = "".join(f"<{code}> <{utf16}>\n" for code, utf16 in to_unicode.items())
-        cmap = (
-            "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
-            "1 begincodespacerange <00> <FF> endcodespacerange\n"
-            f"{len(to_unicode)} beginbfchar\n{pairs}endbfchar\n"
-            "endcmap CMapName currentdict /CMap defineresource pop end end\n"
-        ).encode()
-        bodies.append(b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream")
+    for page, content in zip(pages, contents, strict=True):
+        compressed = zlib.compress(content, 9)
+        bodies.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 3 0 R >> >> >>" % (page + 1)
+        )
+        bodies.append(
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(compressed) + compressed + b"\nendstream"
+        )
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for number, body in enumerate(bodies, start=1):

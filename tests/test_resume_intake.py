@@ -32,6 +32,7 @@ from tests.resume_samples import (
     docx_zip_bomb,
     pdf_resume,
     pdf_with_page_content,
+    pdf_with_pages,
 )
 
 ADA_SKILLS = ["python", "sql", "postgresql", "docker", "kubernetes", "bpmn", "camunda"]
@@ -192,6 +193,17 @@ def test_an_oversized_file_is_refused_before_parsing():
 
 def test_a_pdf_over_the_page_limit_is_refused():
     expect_invalid(pdf_resume(pages=3), "too_many_pages", IntakeLimits(max_pages=2))
+
+
+def test_a_pdf_page_that_cannot_be_read_is_left_out_and_the_others_read():
+    good = b"BT /F1 12 Tf 72 720 Td (Python engineer, 8 years) Tj ET"
+    broken = b"BT /F1 12 Tf 72 720 Td (Kubernetes Tj ET"  # a string that never ends
+    result = process_resume(pdf_with_pages([broken, good]))
+    assert (result.pages, result.text) == (2, "Python engineer, 8 years")
+    assert (result.profile.skills, result.profile.years_of_experience) == (["python"], 8)
+    # With no page to read, the file is corrupt, and the operator is told why.
+    refused = expect_invalid(pdf_with_pages([broken]), "corrupt")
+    assert refused.diagnostic == "page 1: PdfStreamError: Stream has ended unexpectedly"
 
 
 def test_a_pdf_without_text_is_refused():
