@@ -171,6 +171,8 @@ def test_make_run_names_a_taken_port_before_it_starts_the_engine(monkeypatch, ca
     def must_not_run(*args, **kwargs):
         raise AssertionError("the engine was fetched or started")
 
+    # main reads the command line: make run's, not the one pytest was started with.
+    monkeypatch.setattr(sys, "argv", ["python -m hireflow.run"])
     monkeypatch.setattr(run, "stop_on_termination", lambda: None)
     monkeypatch.setattr(run, "fetch", must_not_run)
     monkeypatch.setattr(run, "start_embedded_engine", must_not_run)
