@@ -81,10 +81,12 @@ DEFAULT_LIMITS = IntakeLimits()
 
 @dataclass(frozen=True)
 class CheckedFile:
-    """A file that passed the checks: its type and, for a PDF, its page count."""
+    """A file that passed the checks: its type and, for a PDF, its page count; once its
+    text is read, why each PDF page that could not be read was left out."""
 
     kind: str
     pages: int | None
+    unread_pages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,8 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
     return reader
 
 
-def _pdf_text(reader: pypdf.PdfReader) -> str:
-    """The text of every page that can be read.
+def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str]]:
+    """The text of every page that can be read, and why each other page could not be.
 
     A page whose content pypdf cannot read (a damaged stream, a font it trips over) is
     left out, as a viewer shows the rest of the document: the other pages still make a
@@ -204,7 +206,7 @@ def _pdf_text(reader: pypdf.PdfReader) -> str:
             failures.append(f"page {number + 1}: {parser_failure(exc)}")
     if not texts:
         raise InvalidResume("corrupt", diagnostic="; ".join(failures)[:300])
-    return "\n".join(texts)
+    return "\n".join(texts), failures
 
 
 _W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))
@@ -346,7 +348,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str]:
     kind, reader = _checked(data, limits)
-    text = _pdf_text(reader) if reader else _docx_text(data)
+    text, unread = _pdf_text(reader) if reader else (_docx_text(data), [])
     text = _LONE_SURROGATE.sub("\ufffd", text)  # U+FFFD, as for any character that cannot be read
     if not text.strip():
         raise InvalidResume("no_text")
@@ -355,7 +357,8 @@ def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str
         raise InvalidResume(
             "too_much_text", f"It holds {size} bytes of text; the limit is {limits.max_text_bytes}."
         )
-    return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None), text
+    checked = CheckedFile(kind=kind, pages=len(reader.pages) if reader else None, unread_pages=tuple(unread))
+    return checked, text
 
 
 def process_resume(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> IntakeResult:

@@ -5,6 +5,7 @@ with the real ``Job`` class, and string annotations would break that.
 """
 
 import io
+import logging
 
 from pyzeebe import Job
 
@@ -15,6 +16,8 @@ from hireflow.store import Candidate, utcnow
 from job_workers.records import check_as_recorded, outcome_header, record_details, record_status
 from job_workers.services import Services
 from job_workers.task_router import SKILL_FORM, BusinessId, EmailAddress, PersonName, TaskRouter
+
+log = logging.getLogger(__name__)
 
 # Parsing a 5 MB PDF takes well under a second; 60 s leaves a wide margin over the p99.
 PARSE_TIMEOUT_MS = 60_000
@@ -39,7 +42,16 @@ class ResumeUploadTasks:
         limits = self.services.intake_limits
         # A text over the limit was refused as the candidate's file (RESUME_INVALID), so the
         # store's limit here is never met.
-        _, text = read_text(self.services.files.read(file_ref), limits)
+        checked, text = read_text(self.services.files.read(file_ref), limits)
+        if checked.unread_pages:
+            # The profile comes from the other pages; a skill only on these is not found.
+            log.warning(
+                "resume %s: %d of %d pages could not be read and were left out (%s)",
+                resume_id,
+                len(checked.unread_pages),
+                checked.pages,
+                "; ".join(checked.unread_pages),
+            )
         text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=limits.max_text_bytes)
         # Kept with the resume too, so the candidate's erasure removes the text with the file.
         record_details(self.services.db, "resume", resume_id, "received", text_ref=text_ref)

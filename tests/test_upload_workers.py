@@ -20,6 +20,7 @@ from tests.resume_samples import (
     pdf_drawing_megabytes_of_text,
     pdf_resume,
     pdf_with_page_content,
+    pdf_with_pages,
 )
 
 
@@ -175,6 +176,19 @@ def test_a_resume_with_a_million_spaces_in_a_row_is_profiled(services):
     tasks = ResumeUploadTasks(services)
     text_ref = tasks.extract_text("r-1", stored(services, data))["text_ref"]
     assert tasks.extract_skills("r-1", text_ref) == {"skills": ["python"], "years_of_experience": 2}
+
+
+def test_a_pdf_page_left_unread_is_named_in_the_log(services, caplog):
+    good = b"BT /F1 12 Tf 72 720 Td (Python engineer, 8 years) Tj ET"
+    broken = b"BT /F1 12 Tf 72 720 Td (Kubernetes Tj ET"  # a string that never ends
+    tasks = ResumeUploadTasks(services)
+    text_ref = tasks.extract_text("r-1", stored(services, pdf_with_pages([good, broken])))["text_ref"]
+    assert services.files.read(text_ref) == b"Python engineer, 8 years"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning == (
+        "resume r-1: 1 of 2 pages could not be read and were left out "
+        "(page 2: PdfStreamError: Stream has ended unexpectedly)"
+    )
 
 
 def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(services):
