@@ -14,9 +14,11 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 
-import docx
 import pypdf
+from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.package import OpcPackage
+from docx.opc.part import Part
 from docx.oxml.ns import qn
 
 from hireflow.errors import BusinessOutcome
@@ -115,10 +117,36 @@ class IntakeResult:
 # detect_type runs in the webapp's request, where any other exception would be a 500.
 
 
+# Viewers take a PDF whose header comes after a few stray bytes (a byte-order mark, a
+# line a web server wrote first): Acrobat and pdf.js look for it in the first 1024 bytes.
+PDF_HEADER_WITHIN = 1024
+
+# What a file we do not take is, when its first bytes say so: the refusal names it, so
+# the candidate knows what to save it as instead.
+_KNOWN_OTHER_TYPES = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "It is an older Word document (.doc)."),
+    (b"{\\rtf", "It is a Rich Text document (.rtf)."),
+    (b"\x89PNG\r\n\x1a\n", "It is an image (PNG)."),
+    (b"\xff\xd8\xff", "It is an image (JPEG)."),
+    (b"GIF8", "It is an image (GIF)."),
+    (b"II*\x00", "It is an image (TIFF)."),
+    (b"MM\x00*", "It is an image (TIFF)."),
+)
+# An OpenDocument file is a zip whose first entry, "mimetype", is stored uncompressed.
+_OPENDOCUMENT_TEXT = b"mimetypeapplication/vnd.oasis.opendocument.text"
+
+
+def _named_other_type(data: bytes) -> str:
+    for magic, named in _KNOWN_OTHER_TYPES:
+        if data.startswith(magic):
+            return named
+    if data[30:].startswith(_OPENDOCUMENT_TEXT):
+        return "It is an OpenDocument text (.odt)."
+    return ""
+
+
 def detect_type(data: bytes) -> str:
     """``pdf`` or ``docx`` by magic bytes and structure; never by file name or declared type."""
-    if data.startswith(b"%PDF-"):
-        return "pdf"
     if data.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -129,7 +157,9 @@ def detect_type(data: bytes) -> str:
             raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
         if {"[Content_Types].xml", "word/document.xml"} <= names:
             return "docx"
-    raise InvalidResume("unsupported_type")
+    elif b"%PDF-" in data[:PDF_HEADER_WITHIN]:
+        return "pdf"
+    raise InvalidResume("unsupported_type", _named_other_type(data))
 
 
 def check_docx_archive(data: bytes, limits: IntakeLimits) -> None:
@@ -213,6 +243,25 @@ _W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))
 _W_LINE_BREAKS = {qn("w:br"), qn("w:cr")}
 # Word writes a text box twice: in DrawingML, and again in VML for older readers.
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+# Word's "Strict Open XML Document" is a .docx too: the same elements in other namespaces.
+_STRICT_W = "{http://purl.oclc.org/ooxml/wordprocessingml/main}"
+_AS_TRANSITIONAL = {f"{_STRICT_W}{tag}": qn(f"w:{tag}") for tag in ("p", "r", "t", "tab", "br", "cr")}
+_STRICT_RT = "http://purl.oclc.org/ooxml/officeDocument/relationships/"
+_MAIN_DOCUMENT = {RT.OFFICE_DOCUMENT, f"{_STRICT_RT}officeDocument"}
+_HEADER = {RT.HEADER, f"{_STRICT_RT}header"}
+_FOOTER = {RT.FOOTER, f"{_STRICT_RT}footer"}
+# Word files that are not a document to take, though their main part reads the same: one
+# with macros would be handed on to employers as it is, and a template opens as a new,
+# unnamed document rather than as the resume.
+_OTHER_WORD_FILES = {
+    "application/vnd.ms-word.document.macroEnabled.main+xml": "It is a Word document with macros (.docm).",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": (
+        "It is a Word template (.dotx)."
+    ),
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": (
+        "It is a Word template with macros (.dotm)."
+    ),
+}
 
 
 def _word_text(element, out: list[str]) -> None:
@@ -223,31 +272,57 @@ def _word_text(element, out: list[str]) -> None:
     ``Paragraph.text`` leave those out. Its parser refuses XML deeper than 256 levels, so
     this recursion stays as shallow.
     """
+    parent = _AS_TRANSITIONAL.get(element.tag, element.tag)
     for child in element:
-        if child.tag == _MC_FALLBACK:
+        tag = _AS_TRANSITIONAL.get(child.tag, child.tag)
+        if tag == _MC_FALLBACK:
             continue
-        if child.tag == _W_T:
+        if tag == _W_T:
             out.append(child.text or "")
-        elif element.tag == _W_R and child.tag == _W_TAB:
+        elif parent == _W_R and tag == _W_TAB:
             out.append("\t")
-        elif element.tag == _W_R and child.tag in _W_LINE_BREAKS:
+        elif parent == _W_R and tag in _W_LINE_BREAKS:
             out.append("\n")
         else:
             _word_text(child, out)
-        if child.tag == _W_P:
+        if tag == _W_P:
             out.append("\n")
 
 
-def _docx_text(data: bytes) -> str:
+def _related(part, reltypes: set[str]) -> list:
+    """The parts ``part`` (a part or the package) names by one of ``reltypes``, in order."""
+    return [rel.target_part for rel in part.rels.values() if not rel.is_external and rel.reltype in reltypes]
+
+
+def _open_docx(data: bytes) -> Part:
+    """The main document part of a Word document, transitional (as Word saves by default)
+    or strict; a Word file of another kind is refused by name.
+
+    python-docx's ``Document`` opens only the transitional kind, so the package is opened
+    one level lower and its parts are walked here.
+    """
+    try:
+        documents = _related(OpcPackage.open(io.BytesIO(data)), _MAIN_DOCUMENT)
+        if not documents:
+            raise ValueError("the package names no main document")
+        document = documents[0]
+        if document.content_type in _OTHER_WORD_FILES:
+            raise InvalidResume("unsupported_type", _OTHER_WORD_FILES[document.content_type])
+        if document.content_type != CT.WML_DOCUMENT_MAIN:
+            raise ValueError(f"the main document's content type is {document.content_type!r}")
+    except (InvalidResume, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the note above
+        raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
+    return document
+
+
+def _docx_text(document: Part) -> str:
     """The text of the headers, the body and the footers of a Word document."""
     try:
-        document = docx.Document(io.BytesIO(data))
-        rels = [rel for rel in document.part.rels.values() if not rel.is_external]
-        headers = [rel.target_part.element for rel in rels if rel.reltype == RT.HEADER]
-        footers = [rel.target_part.element for rel in rels if rel.reltype == RT.FOOTER]
         out: list[str] = []
-        for element in (*headers, document.element.body, *footers):
-            _word_text(element, out)
+        for part in (*_related(document, _HEADER), document, *_related(document, _FOOTER)):
+            _word_text(part.element, out)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - see the note above
@@ -302,19 +377,25 @@ def extract_years_of_experience(text: str, today: date | None = None) -> int | N
     return min(len(covered), MAX_PLAUSIBLE_YEARS)
 
 
-def _checked(data: bytes, limits: IntakeLimits) -> tuple[str, pypdf.PdfReader | None]:
-    """The file's type, and for a PDF its opened reader, after every check passed."""
+def _checked(data: bytes, limits: IntakeLimits) -> tuple[str, pypdf.PdfReader | Part]:
+    """The file's type, and its opened reader (PDF) or main document part (Word), after
+    every check passed."""
     if len(data) > limits.max_bytes:
         raise InvalidResume("too_large", f"It has {len(data)} bytes; the limit is {limits.max_bytes}.")
     kind = detect_type(data)
     if kind == "pdf":
         return kind, _open_pdf(data, limits)
     check_docx_archive(data, limits)
-    return kind, None
+    return kind, _open_docx(data)
+
+
+def _pages(opened: pypdf.PdfReader | Part) -> int | None:
+    return len(opened.pages) if isinstance(opened, pypdf.PdfReader) else None
 
 
 def check_file(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> CheckedFile:
-    """Check type, size, archive safety, completeness and pages, without reading the text."""
+    """Check type (for a Word file, the kind of Word file), size, archive safety,
+    completeness and pages, without reading the text."""
     return _isolated(_check_file_here, data, limits)
 
 
@@ -337,8 +418,8 @@ def _isolated(func, data: bytes, limits: IntakeLimits):
 
 
 def _check_file_here(data: bytes, limits: IntakeLimits) -> CheckedFile:
-    kind, reader = _checked(data, limits)
-    return CheckedFile(kind=kind, pages=len(reader.pages) if reader else None)
+    kind, opened = _checked(data, limits)
+    return CheckedFile(kind=kind, pages=_pages(opened))
 
 
 # A PDF's ToUnicode map may name half of a UTF-16 pair, which pypdf keeps as a lone
@@ -347,8 +428,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str]:
-    kind, reader = _checked(data, limits)
-    text, unread = _pdf_text(reader) if reader else (_docx_text(data), [])
+    kind, opened = _checked(data, limits)
+    text, unread = _pdf_text(opened) if kind == "pdf" else (_docx_text(opened), [])
     text = _LONE_SURROGATE.sub("\ufffd", text)  # U+FFFD, as for any character that cannot be read
     if not text.strip():
         raise InvalidResume("no_text")
@@ -357,7 +438,7 @@ def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str
         raise InvalidResume(
             "too_much_text", f"It holds {size} bytes of text; the limit is {limits.max_text_bytes}."
         )
-    checked = CheckedFile(kind=kind, pages=len(reader.pages) if reader else None, unread_pages=tuple(unread))
+    checked = CheckedFile(kind=kind, pages=_pages(opened), unread_pages=tuple(unread))
     return checked, text
 
 

@@ -88,6 +88,64 @@ def docx_laid_out_as_word_templates_do() -> bytes:
     return buffer.getvalue()
 
 
+WORD_MAIN_CONTENT_TYPES = {
+    "docm": "application/vnd.ms-word.document.macroEnabled.main+xml",
+    "dotx": "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
+    "dotm": "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
+}
+_TRANSITIONAL_NAMESPACES = {
+    b"http://schemas.openxmlformats.org/wordprocessingml/2006/main": (
+        b"http://purl.oclc.org/ooxml/wordprocessingml/main"
+    ),
+    # The relationship types, and the r: namespace of the attributes that name them.
+    b"http://schemas.openxmlformats.org/officeDocument/2006/relationships": (
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships"
+    ),
+}
+
+
+def _rezipped(data: bytes, edit) -> bytes:
+    """``data``, a zip archive, with each entry's bytes replaced by ``edit(name, bytes)``."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for entry in source.infolist():
+            out.writestr(entry.filename, edit(entry.filename, source.read(entry)))
+    return buffer.getvalue()
+
+
+def word_file_saved_as(kind: str) -> bytes:
+    """``docx_laid_out_as_word_templates_do()`` as Word saves it with another "Save as type":
+    ``strict`` (Strict Open XML Document: the same parts and elements in ISO 29500 strict's
+    namespaces, marked ``w:conformance="strict"``), or a ``WORD_MAIN_CONTENT_TYPES`` key
+    (macro-enabled document, template, macro-enabled template: the main part's content type)."""
+
+    def edit(name: str, body: bytes) -> bytes:
+        if kind == "strict" and name.endswith((".xml", ".rels")):
+            for transitional, strict in _TRANSITIONAL_NAMESPACES.items():
+                body = body.replace(transitional, strict)
+            return body.replace(b"<w:document ", b'<w:document w:conformance="strict" ', 1)
+        if kind != "strict" and name == "[Content_Types].xml":
+            main = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+            assert main in body
+            return body.replace(main, WORD_MAIN_CONTENT_TYPES[kind].encode())
+        return body
+
+    return _rezipped(docx_laid_out_as_word_templates_do(), edit)
+
+
+def opendocument_text() -> bytes:
+    """An OpenDocument text's package as LibreOffice starts it: an uncompressed ``mimetype``
+    entry first, then the content."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", "<office:document-content/>", zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
 DOCX_DAMAGES = ("needs-zip-6.5", "unknown-compression", "marked-encrypted", "broken-deflate")
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hireflow.adapters.file_store import FileNotFound, FileTooLarge, LocalFileStore
 from hireflow.resume_intake import (
+    PDF_HEADER_WITHIN,
     REASONS,
     RESUME_INVALID,
     IntakeLimits,
@@ -30,9 +31,11 @@ from tests.resume_samples import (
     docx_resume,
     docx_with_many_parts,
     docx_zip_bomb,
+    opendocument_text,
     pdf_resume,
     pdf_with_page_content,
     pdf_with_pages,
+    word_file_saved_as,
 )
 
 ADA_SKILLS = ["python", "sql", "postgresql", "docker", "kubernetes", "bpmn", "camunda"]
@@ -70,6 +73,26 @@ def test_a_docx_laid_out_as_word_templates_do_yields_all_its_text_once():
     assert result.profile.years_of_experience == 8
 
 
+def test_a_docx_saved_as_strict_open_xml_yields_the_same_text():
+    # Word's "Strict Open XML Document" is a .docx the door takes; python-docx cannot open it.
+    strict = process_resume(word_file_saved_as("strict"))
+    assert strict.kind == "docx"
+    assert strict.text == process_resume(docx_laid_out_as_word_templates_do()).text
+    assert strict.profile.skills == ["python", "sql", "docker", "kubernetes", "camunda"]
+
+
+@pytest.mark.parametrize("prefix", [b"\xef\xbb\xbf", b"\r\n" * 200], ids=["byte-order-mark", "blank-lines"])
+def test_a_pdf_whose_header_follows_a_few_stray_bytes_is_read_as_viewers_read_it(prefix):
+    # Acrobat and pdf.js look for %PDF- in the first 1024 bytes; a web server's stray
+    # output before it does not make the resume unreadable.
+    result = process_resume(prefix + pdf_resume())
+    assert (result.kind, result.profile.skills) == ("pdf", ADA_SKILLS)
+
+
+def test_a_pdf_header_past_the_first_kilobyte_is_not_a_pdf():
+    expect_invalid(b" " * PDF_HEADER_WITHIN + pdf_resume(), "unsupported_type")
+
+
 def expect_invalid(data: bytes, reason: str, limits: IntakeLimits | None = None) -> InvalidResume:
     with pytest.raises(InvalidResume) as raised:
         process_resume(data, limits) if limits else process_resume(data)
@@ -87,6 +110,27 @@ def test_wrong_magic_bytes_are_refused(data):
     with pytest.raises(InvalidResume) as raised:
         process_resume(data)
     assert raised.value.reason in {"unsupported_type", "corrupt"}
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (word_file_saved_as("docm"), "It is a Word document with macros (.docm)."),
+        (word_file_saved_as("dotx"), "It is a Word template (.dotx)."),
+        (word_file_saved_as("dotm"), "It is a Word template with macros (.dotm)."),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, "It is an older Word document (.doc)."),
+        (b"{\\rtf1\\ansi Ada Lovelace}", "It is a Rich Text document (.rtf)."),
+        (opendocument_text(), "It is an OpenDocument text (.odt)."),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "It is an image (JPEG)."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "It is an image (PNG)."),
+    ],
+    ids=["docm", "dotx", "dotm", "doc", "rtf", "odt", "jpeg", "png"],
+)
+def test_a_file_of_a_kind_we_do_not_take_is_refused_by_the_name_of_its_kind(data, named):
+    # A candidate told what their file is knows what to save it as instead; macros and
+    # templates are never handed on to employers.
+    refusal = expect_invalid(data, "unsupported_type")
+    assert str(refusal) == f"{REASONS['unsupported_type']} {named}"
 
 
 def test_a_zip_that_is_not_a_word_document_is_refused():

@@ -15,7 +15,7 @@ from tests.engine_helpers import (
     wait_until_completed,
     wait_until_element,
 )
-from tests.resume_samples import pdf_drawing_megabytes_of_text, pdf_resume
+from tests.resume_samples import pdf_drawing_megabytes_of_text, pdf_resume, word_file_saved_as
 
 # Every test here runs the product's worker against the engine.
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("hireflow_worker")]
@@ -61,8 +61,19 @@ def test_a_good_pdf_is_indexed_and_the_candidate_told(process_engine, local_worl
     assert "text_ref" in stored and "text" not in stored  # the text stays in the file store
 
 
-def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(process_engine, local_world):
-    instance, variables = start_upload(process_engine, local_world, b"GIF89a not a resume at all")
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (b"GIF89a not a resume at all", "It is an image (GIF)."),
+        # Named .docx at the door, refused by its main part: macros never reach an employer.
+        (word_file_saved_as("docm"), "It is a Word document with macros (.docm)."),
+    ],
+    ids=["image", "word-with-macros"],
+)
+def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(
+    process_engine, local_world, content, named
+):
+    instance, variables = start_upload(process_engine, local_world, content)
 
     wait_until_completed(process_engine.client, instance)
     wait_until_element(process_engine.client, instance, "ResumeNotUsable", state="COMPLETED")
@@ -72,11 +83,12 @@ def test_a_file_that_is_not_a_resume_ends_with_a_please_reupload_email(process_e
     )
     [mail] = local_world.mails_to(variables["candidate_email"])
     # The BPMN error's reason reaches the email through the boundary event's output mapping.
-    assert "The file is not a PDF or Word (.docx) document." in mail["text"]
+    told = f"The file is not a PDF or Word (.docx) document. {named}"
+    assert told in mail["text"]
     # The status says why, for whoever asks the webapp instead of reading the mail.
     details = resume_record(local_world, variables["resume_id"]).details
     assert details["rejection_reason"] == "unsupported_type"
-    assert details["rejection_message"] == "The file is not a PDF or Word (.docx) document."
+    assert details["rejection_message"] == told
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,7 @@ def docx_bytes() -> bytes:
     [
         (b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD + 1), "big.pdf", 413, "larger than"),
         (b"GIF89a not a resume", "cv.pdf", 415, "file: The file is not a PDF or Word (.docx) document."),
+        (b"\xff\xd8\xff\xe0 a photo", "cv.pdf", 415, "Word (.docx) document. It is an image (JPEG)."),
         (b"PK\x03\x04 a broken zip", "cv.docx", 415, "file: The file is damaged and cannot be read."),
         (docx_damaged("needs-zip-6.5"), "cv.docx", 415, "file: The file is damaged and cannot be read."),
         (b"MZ\x90\x00 a program", "cv.exe", 415, "only .pdf and .docx"),
