@@ -241,11 +241,16 @@ def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str]]:
 
 _W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))
 _W_LINE_BREAKS = {qn("w:br"), qn("w:cr")}
-# Word writes a text box twice: in DrawingML, and again in VML for older readers.
+# Text no reader sees: Word writes a text box twice, in DrawingML and again in VML for
+# older readers; and a tracked move keeps its text at its old place too (a deletion's
+# text is w:delText, never read).
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_UNSEEN = {_MC_FALLBACK, qn("w:moveFrom")}
 # Word's "Strict Open XML Document" is a .docx too: the same elements in other namespaces.
 _STRICT_W = "{http://purl.oclc.org/ooxml/wordprocessingml/main}"
-_AS_TRANSITIONAL = {f"{_STRICT_W}{tag}": qn(f"w:{tag}") for tag in ("p", "r", "t", "tab", "br", "cr")}
+_AS_TRANSITIONAL = {
+    f"{_STRICT_W}{tag}": qn(f"w:{tag}") for tag in ("p", "r", "t", "tab", "br", "cr", "moveFrom")
+}
 _STRICT_RT = "http://purl.oclc.org/ooxml/officeDocument/relationships/"
 _MAIN_DOCUMENT = {RT.OFFICE_DOCUMENT, f"{_STRICT_RT}officeDocument"}
 _HEADER = {RT.HEADER, f"{_STRICT_RT}header"}
@@ -275,7 +280,7 @@ def _word_text(element, out: list[str]) -> None:
     parent = _AS_TRANSITIONAL.get(element.tag, element.tag)
     for child in element:
         tag = _AS_TRANSITIONAL.get(child.tag, child.tag)
-        if tag == _MC_FALLBACK:
+        if tag in _UNSEEN:
             continue
         if tag == _W_T:
             out.append(child.text or "")

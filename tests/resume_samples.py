@@ -51,8 +51,8 @@ def docx_resume(lines: list[str] = ADA_LINES, table: list[list[str]] | None = No
 def docx_laid_out_as_word_templates_do() -> bytes:
     """A Word document whose text sits where Word's resume templates put it: in content
     controls, a text box (written twice, as DrawingML and as VML for older readers), a
-    header and a footer; with a tracked deletion and a field's instruction, which are no
-    text a reader sees."""
+    header and a footer; with a tracked deletion, the old place of a tracked move and a
+    field's instruction, which are no text a reader sees."""
     w, mc = nsdecls("w"), 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
     wps = 'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"'
     box = "<w:txbxContent><w:p><w:r><w:t>Skills: SQL, Docker</w:t></w:r></w:p></w:txbxContent>"
@@ -73,6 +73,10 @@ def docx_laid_out_as_word_templates_do() -> bytes:
         parse_xml(f"<w:sdt {w}><w:sdtContent><w:r><w:t>Camunda</w:t></w:r></w:sdtContent></w:sdt>")
     )
     inline._p.append(parse_xml(f"<w:del {w}><w:r><w:delText>COBOL</w:delText></w:r></w:del>"))
+    # A move keeps its text in w:t at both places; Word shows it struck through at the old one.
+    inline._p.append(parse_xml(f'<w:moveFromRangeStart {w} w:id="7" w:name="move1"/>'))
+    inline._p.append(parse_xml(f"<w:moveFrom {w}><w:r><w:t>, Java</w:t></w:r></w:moveFrom>"))
+    inline._p.append(parse_xml(f'<w:moveFromRangeEnd {w} w:id="7"/>'))
     inline._p.append(parse_xml(f"<w:r {w}><w:instrText> HYPERLINK java.example </w:instrText></w:r>"))
     boxed = document.add_paragraph()
     boxed._p.append(
