@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date
@@ -358,13 +359,27 @@ _YEAR_RANGE = re.compile(
 MAX_PLAUSIBLE_YEARS = 50
 
 
+# Characters that split a word without showing: a soft hyphen (a hyphenation point,
+# "Post\u00adgreSQL"), zero-width spaces and joiners, a word joiner, a stray byte-order mark.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def _searchable(text: str) -> str:
+    """``text`` as the patterns read it: compatibility forms as plain letters (NFKC: the
+    ligature "ﬂ" a PDF font maps a glyph to as "fl", full-width "Ｐｙｔｈｏｎ" as "Python"),
+    and without the invisible characters that split a word."""
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+
+
 def extract_skills(text: str) -> list[str]:
     """Canonical names of the skills the text mentions, in vocabulary order."""
+    text = _searchable(text)
     return [skill for skill, pattern in _SKILL_PATTERNS.items() if pattern.search(text)]
 
 
 def extract_years_of_experience(text: str, today: date | None = None) -> int | None:
     """Years stated outright ("7 years"), else the span covered by year ranges, overlaps merged."""
+    text = _searchable(text)
     stated = [int(n) for n in _YEARS_STATED.findall(text) if 0 < int(n) <= MAX_PLAUSIBLE_YEARS]
     if stated:
         return max(stated)

@@ -294,8 +294,34 @@ def test_a_skill_of_several_words_is_found_across_a_wrapped_line():
 
 
 @pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("\ufb02ask services, Air\ufb02ow", ["flask", "airflow"]),  # ligatures: fl as one letter
+        ("\uff30\uff59\uff54\uff48\uff4f\uff4e, \uff33\uff31\uff2c", ["python", "sql"]),  # full width
+        ("Post\u00adgreSQL, Kuber\u00adnetes", ["postgresql", "kubernetes"]),  # soft hyphens
+        ("Py\u200bthon and Ter\u2060raform", ["python", "terraform"]),  # zero width
+    ],
+    ids=["ligatures", "full-width", "soft-hyphens", "zero-width"],
+)
+def test_skills_are_found_however_the_letters_are_encoded(text, skills):
+    assert extract_skills(text) == skills
+
+
+def test_a_pdf_that_draws_ligatures_yields_the_skills_spelled_with_them():
+    # A font's ToUnicode map gives a ligature glyph as one character (LaTeX's fonts do):
+    # pypdf reads "\ufb02ask", which is "flask" to the reader, as the page shows it.
+    data = pdf_with_page_content(
+        b"BT /F1 12 Tf 72 700 Td (\001ask and Air\001ow, 6 years) Tj ET", to_unicode={"01": "FB02"}
+    )
+    result = process_resume(data)
+    assert "\ufb02ask" in result.text
+    assert (result.profile.skills, result.profile.years_of_experience) == (["flask", "airflow"], 6)
+
+
+@pytest.mark.parametrize(
     ("text", "years"),
     [
+        ("\uff18 years with Python", 8),
         ("Over 12+ years in recruiting, 3 years managing", 12),
         ("7 + yrs of Python", 7),
         # One pass over the spaces, not one per way to split them: the old pattern's time on
