@@ -359,22 +359,37 @@ _YEAR_RANGE = re.compile(
 MAX_PLAUSIBLE_YEARS = 50
 
 
-# Characters that split a word without showing: a soft hyphen (a hyphenation point,
-# "Post\u00adgreSQL"), zero-width spaces and joiners, a word joiner, a stray byte-order mark.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+# Characters that split a word without showing: zero-width spaces and joiners, a word
+# joiner, a stray byte-order mark.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+# A soft hyphen marks where a word may break, so it and the line break after it (where
+# Word hyphenated the line) stand inside one word: "Post\u00ad\ngreSQL".
+_SOFT_HYPHEN = re.compile("\u00ad\\s*")
+# A hyphen that ends a line may have split a word ("Kuber-\nnetes") or joined two
+# ("Python-\nDjango"); both readings are searched.
+_HYPHEN_AT_LINE_END = re.compile(r"(?<=\w)-[ \t]*\r?\n\s*(?=\w)")
 
 
 def _searchable(text: str) -> str:
     """``text`` as the patterns read it: compatibility forms as plain letters (NFKC: the
     ligature "ﬂ" a PDF font maps a glyph to as "fl", full-width "Ｐｙｔｈｏｎ" as "Python"),
     and without the invisible characters that split a word."""
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    return _SOFT_HYPHEN.sub("", text)
 
 
 def extract_skills(text: str) -> list[str]:
     """Canonical names of the skills the text mentions, in vocabulary order."""
     text = _searchable(text)
-    return [skill for skill, pattern in _SKILL_PATTERNS.items() if pattern.search(text)]
+    found = {skill for skill, pattern in _SKILL_PATTERNS.items() if pattern.search(text)}
+    joined = _HYPHEN_AT_LINE_END.sub("", text)
+    if joined != text:
+        found |= {
+            skill
+            for skill, pattern in _SKILL_PATTERNS.items()
+            if skill not in found and pattern.search(joined)
+        }
+    return [skill for skill in _SKILL_PATTERNS if skill in found]
 
 
 def extract_years_of_experience(text: str, today: date | None = None) -> int | None:

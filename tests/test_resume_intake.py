@@ -300,8 +300,13 @@ def test_a_skill_of_several_words_is_found_across_a_wrapped_line():
         ("\uff30\uff59\uff54\uff48\uff4f\uff4e, \uff33\uff31\uff2c", ["python", "sql"]),  # full width
         ("Post\u00adgreSQL, Kuber\u00adnetes", ["postgresql", "kubernetes"]),  # soft hyphens
         ("Py\u200bthon and Ter\u2060raform", ["python", "terraform"]),  # zero width
+        # Hyphenated at the end of a line, as Word and LaTeX break justified text.
+        (
+            "Post\u00ad\ngreSQL and Kuber-\n  netes, Python-\nDjango",
+            ["python", "postgresql", "django", "kubernetes"],
+        ),
     ],
-    ids=["ligatures", "full-width", "soft-hyphens", "zero-width"],
+    ids=["ligatures", "full-width", "soft-hyphens", "zero-width", "hyphenated-lines"],
 )
 def test_skills_are_found_however_the_letters_are_encoded(text, skills):
     assert extract_skills(text) == skills
