@@ -242,6 +242,9 @@ def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str]]:
 
 _W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))
 _W_LINE_BREAKS = {qn("w:br"), qn("w:cr")}
+# Characters Word keeps as elements of a run rather than as text: a non-breaking hyphen
+# (Ctrl+Shift+-, as in "2015-2020" kept on one line) and an optional one.
+_W_RUN_CHARACTERS = {qn("w:noBreakHyphen"): "\u2011", qn("w:softHyphen"): "\u00ad"}
 # Text no reader sees: Word writes a text box twice, in DrawingML and again in VML for
 # older readers; and a tracked move keeps its text at its old place too (a deletion's
 # text is w:delText, never read).
@@ -250,7 +253,8 @@ _UNSEEN = {_MC_FALLBACK, qn("w:moveFrom")}
 # Word's "Strict Open XML Document" is a .docx too: the same elements in other namespaces.
 _STRICT_W = "{http://purl.oclc.org/ooxml/wordprocessingml/main}"
 _AS_TRANSITIONAL = {
-    f"{_STRICT_W}{tag}": qn(f"w:{tag}") for tag in ("p", "r", "t", "tab", "br", "cr", "moveFrom")
+    f"{_STRICT_W}{tag}": qn(f"w:{tag}")
+    for tag in ("p", "r", "t", "tab", "br", "cr", "noBreakHyphen", "softHyphen", "moveFrom")
 }
 _STRICT_RT = "http://purl.oclc.org/ooxml/officeDocument/relationships/"
 _MAIN_DOCUMENT = {RT.OFFICE_DOCUMENT, f"{_STRICT_RT}officeDocument"}
@@ -289,6 +293,8 @@ def _word_text(element, out: list[str]) -> None:
             out.append("\t")
         elif parent == _W_R and tag in _W_LINE_BREAKS:
             out.append("\n")
+        elif parent == _W_R and tag in _W_RUN_CHARACTERS:
+            out.append(_W_RUN_CHARACTERS[tag])
         else:
             _word_text(child, out)
         if tag == _W_P:
@@ -353,8 +359,11 @@ _SKILL_PATTERNS = {
 # Each space before "years" has one way to match. `\s*\+?\s*` had as many as there are
 # spaces: a text of "5" and 64,000 spaces took 17 s to read, and time grew as their square.
 _YEARS_STATED = re.compile(r"\b(\d{1,2})\s*(?:\+\s*)?(?:years?|yrs?)\b", re.I)
+# Between the years: any hyphen or dash a resume writes (NFKC reads a non-breaking
+# hyphen as U+2010, and leaves the others as they are), "to" or "until".
 _YEAR_RANGE = re.compile(
-    r"\b((?:19|20)\d{2})\s*(?:-|–|—|to|until)\s*((?:19|20)\d{2}|present|current|now|today)\b", re.I
+    r"\b((?:19|20)\d{2})\s*(?:[-\u2010-\u2015\u2212]|to|until)\s*((?:19|20)\d{2}|present|current|now|today)\b",
+    re.I,
 )
 MAX_PLAUSIBLE_YEARS = 50
 

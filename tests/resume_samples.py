@@ -92,6 +92,22 @@ def docx_laid_out_as_word_templates_do() -> bytes:
     return buffer.getvalue()
 
 
+def docx_with_run_characters(pieces: list[str]) -> bytes:
+    """A Word document of one paragraph, one run: the text of ``pieces``, with a character
+    Word keeps as an element between each two: ``noBreakHyphen`` or ``softHyphen``
+    (``["Analyst 2010", "noBreakHyphen", "2014"]``)."""
+    document = docx.Document()
+    run = document.add_paragraph().add_run()
+    for piece in pieces:
+        if piece in ("noBreakHyphen", "softHyphen"):
+            run._r.append(parse_xml(f"<w:{piece} {nsdecls('w')}/>"))
+        else:
+            run._r.append(parse_xml(f"<w:t {nsdecls('w')}>{piece}</w:t>"))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
 WORD_MAIN_CONTENT_TYPES = {
     "docm": "application/vnd.ms-word.document.macroEnabled.main+xml",
     "dotx": "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",

@@ -30,6 +30,7 @@ from tests.resume_samples import (
     docx_laid_out_as_word_templates_do,
     docx_resume,
     docx_with_many_parts,
+    docx_with_run_characters,
     docx_zip_bomb,
     opendocument_text,
     pdf_resume,
@@ -312,6 +313,17 @@ def test_skills_are_found_however_the_letters_are_encoded(text, skills):
     assert extract_skills(text) == skills
 
 
+def test_a_docx_reads_the_hyphens_word_keeps_as_elements():
+    # A non-breaking hyphen (Ctrl+Shift+-) keeps a year range on one line; an optional
+    # hyphen marks where a word may break. Neither is a w:t.
+    data = docx_with_run_characters(
+        ["Analyst 2010", "noBreakHyphen", "2018 with Kuber", "softHyphen", "netes"]
+    )
+    result = process_resume(data)
+    assert result.text == "Analyst 2010\u20112018 with Kuber\u00adnetes\n"
+    assert (result.profile.skills, result.profile.years_of_experience) == (["kubernetes"], 8)
+
+
 def test_a_pdf_that_draws_ligatures_yields_the_skills_spelled_with_them():
     # A font's ToUnicode map gives a ligature glyph as one character (LaTeX's fonts do):
     # pypdf reads "\ufb02ask", which is "flask" to the reader, as the page shows it.
@@ -327,6 +339,8 @@ def test_a_pdf_that_draws_ligatures_yields_the_skills_spelled_with_them():
     ("text", "years"),
     [
         ("\uff18 years with Python", 8),
+        # Hyphens and dashes other than "-", "\u2013" and "\u2014": a hyphen, a minus sign.
+        ("Analyst 2010\u20102014, Engineer 2016 \u2212 2020", 8),
         ("Over 12+ years in recruiting, 3 years managing", 12),
         ("7 + yrs of Python", 7),
         # One pass over the spaces, not one per way to split them: the old pattern's time on
