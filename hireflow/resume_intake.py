@@ -359,10 +359,16 @@ _SKILL_PATTERNS = {
 # Each space before "years" has one way to match. `\s*\+?\s*` had as many as there are
 # spaces: a text of "5" and 64,000 spaces took 17 s to read, and time grew as their square.
 _YEARS_STATED = re.compile(r"\b(\d{1,2})\s*(?:\+\s*)?(?:years?|yrs?)\b", re.I)
-# Between the years: any hyphen or dash a resume writes (NFKC reads a non-breaking
-# hyphen as U+2010, and leaves the others as they are), "to" or "until".
+# A span of work as resumes write it: "2015 - 2020", "Jan 2015 - Mar 2020",
+# "01/2015 - 03/2020", "2015-01 - 2020-03", "Sept. 2016 to present". The start's month, if
+# written before its year, is simply not part of the match; the end's month is (a word,
+# or a number before "/" or "."), as is a month after the start's year. Between the two:
+# any hyphen or dash (NFKC reads a non-breaking hyphen as U+2010 and leaves the others as
+# they are), "to" or "until". Years count whole, as before months were read.
 _YEAR_RANGE = re.compile(
-    r"\b((?:19|20)\d{2})\s*(?:[-\u2010-\u2015\u2212]|to|until)\s*((?:19|20)\d{2}|present|current|now|today)\b",
+    r"\b((?:19|20)\d{2})(?:[-/.]\d{1,2}\b)?"
+    r"\s*(?:[-\u2010-\u2015\u2212]|to|until)\s*"
+    r"(?:[^\W\d_]{3,10}\.?\s+|\d{1,2}[/.]\s*)?((?:19|20)\d{2}|present|current|now|today)\b",
     re.I,
 )
 MAX_PLAUSIBLE_YEARS = 50

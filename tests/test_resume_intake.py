@@ -349,6 +349,13 @@ def test_a_pdf_that_draws_ligatures_yields_the_skills_spelled_with_them():
         ("5" + " " * 1_000_000 + "years", 5),
         ("2010 - 2014 at A; 2013 to 2016 at B", 6),
         ("2019 - present", 7),
+        # Months written with the years, as most resumes date their jobs.
+        ("Jan 2015 \u2013 Mar 2020", 5),
+        ("Sept. 2012 - Dec. 2014, January 2016 to March 2019", 5),
+        ("01/2010 - 03/2014 and 04.2016 \u2013 09.2020", 8),
+        ("2015-01 \u2013 2020-03", 5),
+        ("Mar 2020 \u2013 Present", 6),
+        ("2015 - " + "Mar" + " " * 1_000_000 + "x", None),  # one pass over the spaces
         ("no dates at all", None),
         ("Born 1990", None),
     ],
