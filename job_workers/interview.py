@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyzeebe import Job
 
-from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation_ics
+from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation_ics, invitation_media_type
 from hireflow.adapters.email import EmailAttachment, EmailMessage, readable_time
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
@@ -32,7 +32,6 @@ INTERVIEW_LENGTH = timedelta(hours=1)
 SEARCH_FROM = timedelta(days=1)
 SEARCH_WINDOW = timedelta(days=14)
 SLOTS_OFFERED = 3
-ORGANIZER = "interviews@hireflow.example"
 # The slot emails' templates see the signed links by this name; they are never a variable.
 SLOT_LINKS = "slot_links"
 # The invitation step picks its email by the task's method header.
@@ -264,7 +263,9 @@ class InterviewSchedulingTasks:
 
         The candidate is one of the attendees; the templates address them in the second person.
         Each attendee reads the time in their time zone (the candidate's, a panelist's from
-        ``panel``; else UTC); the invitation itself is in UTC, as calendars take it.
+        ``panel``; else UTC); the invitation itself is in UTC, as calendars take it. Its
+        organizer is the address the email comes from, and its attachment's type carries the
+        method, as iMIP (RFC 6047) requires of an invitation sent by email.
         """
         method = (job.custom_headers or {}).get(Header.INVITATION_METHOD, "REQUEST")
         booking = self._calendar(interview_id).booking(interview_id)
@@ -273,10 +274,10 @@ class InterviewSchedulingTasks:
             ics = invitation_ics(
                 booking,
                 summary=f"Interview with {candidate_name}",
-                organizer=ORGANIZER,
+                organizer=self.services.mail_from,
                 attendees=[attendee_email],
             )
-            attachments = (EmailAttachment("invitation.ics", ics, "text/calendar"),)
+            attachments = (EmailAttachment("invitation.ics", ics, invitation_media_type(booking)),)
         template = CANCELLATION_TEMPLATE if method == "CANCEL" else INVITATION_TEMPLATE
         self._mailer(interview_id).send(
             EmailMessage(

@@ -19,6 +19,8 @@ from hireflow.settings import decimal_number, whole_number
 from hireflow.signed_links import CardLinks, PaymentLinks, SlotLinks, WithdrawalLinks
 from hireflow.store import Database, checked_database_url
 
+DEFAULT_MAIL_FROM = "no-reply@hireflow.example"
+
 
 @dataclass
 class Services:
@@ -34,6 +36,9 @@ class Services:
     payment_links: PaymentLinks | None = None
     withdrawal_links: WithdrawalLinks | None = None
     intake_limits: IntakeLimits = DEFAULT_LIMITS
+    # The address every email comes from. An interview invitation names it as its organizer,
+    # the address calendar apps send an attendee's answer to, so it must be one that exists.
+    mail_from: str = DEFAULT_MAIL_FROM
     # Where people reach the webapp; emails link to it.
     public_url: str = "http://127.0.0.1:5000"
     # Where people do their user tasks; emails to recruiters and panelists link to it.
@@ -122,10 +127,11 @@ def services_from_environment(
     public_url = env.get("HIREFLOW_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
     db = Database()
     db.create_schema()
+    mail_from = env.get("HIREFLOW_MAIL_FROM", DEFAULT_MAIL_FROM)
     mailer = SendGridMailer(
         env.get("SENDGRID_API_KEY", "SG.hireflow-local"),
         host=env.get("SENDGRID_HOST", "http://127.0.0.1:8102"),
-        sender=env.get("HIREFLOW_MAIL_FROM", "no-reply@hireflow.example"),
+        sender=mail_from,
         outbox=EmailOutbox(db),
         activity_lag_seconds=mail_activity_lag(env),
     )
@@ -153,6 +159,7 @@ def services_from_environment(
         payment_links=payment_links,
         withdrawal_links=withdrawal_links,
         intake_limits=intake_limits_from_environment(env),
+        mail_from=mail_from,
         public_url=public_url,
         tasks_url=tasks_url_from_environment(public_url, env),
     )

@@ -386,6 +386,11 @@ def a_mail_body(**fields) -> dict:
     return {**body, **fields}
 
 
+def an_invitation(media_type: str) -> dict:
+    """An attachment as the invitation step sends it, with ``media_type`` as its type."""
+    return {"content": "QkVHSU4=", "filename": "invite.ics", "type": media_type}
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -403,6 +408,12 @@ def a_mail_body(**fields) -> dict:
         ({"custom_args": {"attempt": 1}}, "custom_args.attempt"),
         ({"attachments": [{"filename": ["invite.ics"]}]}, "attachments"),
         ({"attachments": {"invite.ics": "QkVHSU4="}}, "attachments"),
+        # SendGrid takes no parameter in an attachment's type but a calendar's method.
+        (
+            {"attachments": [an_invitation("text/calendar; charset=UTF-8; method=REQUEST")]},
+            "attachments.0.type",
+        ),
+        ({"attachments": [an_invitation("text/calendar\r\nX-Header: 1")]}, "attachments.0.type"),
     ],
 )
 def test_the_capture_refuses_a_value_of_the_wrong_type_naming_its_field(capture, fields, field):
@@ -417,8 +428,11 @@ def test_the_capture_refuses_a_value_of_the_wrong_type_naming_its_field(capture,
     assert requests.get(f"{capture.url}/_capture/messages", timeout=5).json() == []
 
 
-def test_the_capture_keeps_a_mail_with_string_custom_args_and_an_attachment(capture):
-    attachment = {"content": "QkVHSU4=", "filename": "invite.ics", "type": "text/calendar"}
+@pytest.mark.parametrize(
+    "media_type", ["text/calendar", "text/calendar; method=REQUEST", "text/calendar;method=CANCEL"]
+)
+def test_the_capture_keeps_a_mail_with_string_custom_args_and_an_attachment(capture, media_type):
+    attachment = an_invitation(media_type)
     response = requests.post(
         f"{capture.url}/v3/mail/send",
         json=a_mail_body(custom_args={"dedupe_key": "k1"}, attachments=[attachment]),

@@ -4,6 +4,7 @@ import base64
 import re
 from datetime import UTC, datetime
 
+import icalendar
 import pytest
 import requests
 
@@ -20,6 +21,8 @@ from job_workers.services import Services
 from tests.jobs import make_job
 
 PANEL = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
+# The marketplace's own address: emails come from it, and invitations name it as organizer.
+MAIL_FROM = "interviews@marketplace.test"
 MONDAY_MORNING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
@@ -35,17 +38,23 @@ def tasks(store_url, capture) -> InterviewSchedulingTasks:
     services = Services(
         files=None,
         db=db,
-        mailer=SendGridMailer(
-            "SG.key", sender="no-reply@hireflow.example", outbox=EmailOutbox(db), host=capture.url
-        ),
+        mailer=SendGridMailer("SG.key", sender=MAIL_FROM, outbox=EmailOutbox(db), host=capture.url),
         calendar=StoreCalendar(db),
         slot_links=SlotLinks("a-test-secret-of-some-length", "http://hireflow.test/interviews/slot"),
+        mail_from=MAIL_FROM,
     )
     return InterviewSchedulingTasks(services, now=lambda: MONDAY_MORNING)
 
 
 def mails(capture) -> list[dict]:
     return requests.get(f"{capture.url}/_capture/messages", timeout=5).json()
+
+
+def invitation_of(mail: dict) -> tuple[str, icalendar.Calendar]:
+    """A mail's calendar attachment: its MIME type, and its iCalendar object."""
+    [attachment] = mail["attachments"]
+    assert attachment["filename"] == "invitation.ics"
+    return attachment["type"], icalendar.Calendar.from_ical(base64.b64decode(attachment["content"]))
 
 
 def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
@@ -135,9 +144,12 @@ def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics
     tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas", "cas@example.com")
     sent = mails(capture)
     assert len(sent) == 1
-    attachment = sent[0]["attachments"][0]
-    assert attachment["type"] == "text/calendar"
-    assert b"METHOD:REQUEST" in base64.b64decode(attachment["content"])
+    # The type names the method too, as iMIP asks of an invitation sent by email; the
+    # organizer, where attendees' calendar apps send their answer, is the mail's sender.
+    media_type, invitation = invitation_of(sent[0])
+    assert (media_type, str(invitation["METHOD"])) == ("text/calendar; method=REQUEST", "REQUEST")
+    [event] = invitation.walk("VEVENT")
+    assert (str(event["ORGANIZER"]), sent[0]["from"]) == (f"mailto:{MAIL_FROM}", MAIL_FROM)
     assert sent[0]["subject"].startswith("Interview with Cas on ")
     # The panelist learns where their feedback form will wait.
     tasks_at = f"your feedback form waits for\nyou in the task list: {tasks.services.tasks_url}\n"
@@ -198,6 +210,29 @@ def test_cancelling_releases_the_slot_once(tasks):
     assert tasks.cancel_booking("i-4") == {"booking_released": True}
     assert tasks.cancel_booking("i-5-never-booked") == {"booking_released": False}
     assert tasks.book_slot("i-6", PANEL, slot)["interview_start"] == slot["start"]
+
+
+def test_a_cancellation_updates_the_invitation_the_attendee_has(tasks, capture):
+    slot = tasks.find_slots("i-12", PANEL)["proposed_slots"][0]
+    tasks.book_slot("i-12", PANEL, slot)
+    invite = make_job(
+        JobType.SEND_INTERVIEW_INVITATION, element_instance_key=700, headers={"method": "REQUEST"}
+    )
+    tasks.send_invitation(invite, "i-12", "ivy@example.com", "Cas", "cas@example.com")
+    tasks.cancel_booking("i-12")
+    cancel = make_job(
+        JobType.SEND_INTERVIEW_INVITATION, element_instance_key=701, headers={"method": "CANCEL"}
+    )
+    tasks.send_invitation(cancel, "i-12", "ivy@example.com", "Cas", "cas@example.com")
+    invited, cancelled = sorted(mails(capture), key=lambda mail: "cancelled" in mail["dedupe_key"])
+    assert "cancelled" in cancelled["dedupe_key"]
+    _, invitation = invitation_of(invited)
+    cancel_type, cancellation = invitation_of(cancelled)
+    assert (cancel_type, str(cancellation["METHOD"])) == ("text/calendar; method=CANCEL", "CANCEL")
+    # The same event (UID) from the same organizer, a later SEQUENCE: calendars take it out.
+    [first], [then] = invitation.walk("VEVENT"), cancellation.walk("VEVENT")
+    assert [str(then[p]) for p in ("UID", "ORGANIZER")] == [str(first[p]) for p in ("UID", "ORGANIZER")]
+    assert (int(first["SEQUENCE"]), int(then["SEQUENCE"]), str(then["STATUS"])) == (0, 1, "CANCELLED")
 
 
 def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):

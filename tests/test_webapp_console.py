@@ -1078,7 +1078,7 @@ def test_the_mail_page_offers_each_attachment_as_a_download(tmp_path, serve):
         {
             "content": base64.b64encode(invitation).decode(),
             "filename": "invitation.ics",
-            "type": "text/calendar",
+            "type": "text/calendar; method=REQUEST",  # as the invitation step sends it
         },
         {
             "content": base64.b64encode(b"<script>x</script>").decode(),
@@ -1094,7 +1094,7 @@ def test_the_mail_page_offers_each_attachment_as_a_download(tmp_path, serve):
     page = web.get("/mail").text
     links = re.findall(r'<a href="([^"]+)" data-testid="attachment">([^<]+)</a>', page)
     assert [name for _, name in links] == ["invitation.ics", "../page.html"]
-    assert f"(text/calendar, {len(invitation)} bytes)" in page
+    assert f"(text/calendar; method=REQUEST, {len(invitation)} bytes)" in page
     ics = web.get(links[0][0])
     assert (ics.status_code, ics.data, ics.mimetype) == (200, invitation, "text/calendar")
     assert ics.headers["Content-Disposition"] == "attachment; filename=invitation.ics"

@@ -286,13 +286,27 @@ def invitation_ics(booking: Booking, *, summary: str, organizer: str, attendees:
     the event they already have instead of adding a second one.
     """
     calendar, event = _calendar_event(booking, summary)
-    calendar.add("method", "CANCEL" if booking.status == "cancelled" else "REQUEST")
+    calendar.add("method", _method(booking))
     event.add("status", "CANCELLED" if booking.status == "cancelled" else "CONFIRMED")
     event.add("organizer", f"mailto:{organizer}")
     for attendee in attendees:
         event.add("attendee", f"mailto:{attendee}")
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def invitation_media_type(booking: Booking) -> str:
+    """The MIME type of ``invitation_ics(booking)`` as an email attachment.
+
+    iMIP (RFC 6047, section 2.4) requires the METHOD as a parameter too, and a mail server
+    that books invitations may pass over a text/calendar part without it (Kolab's does).
+    SendGrid refuses any other parameter in an attachment's type; it adds the charset itself.
+    """
+    return f"text/calendar; method={_method(booking)}"
+
+
+def _method(booking: Booking) -> str:
+    return "CANCEL" if booking.status == "cancelled" else "REQUEST"
 
 
 class CalendarUnavailable(Exception):

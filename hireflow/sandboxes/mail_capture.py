@@ -56,6 +56,11 @@ ACTIVITY_QUERY = re.compile(
 )
 ACTIVITY_QUERY_FORMS = 'unique_args[\'name\']="value" or to_email="value"'
 
+# SendGrid refuses an attachment type with a ';' or a line break in it, but for a calendar
+# invitation's method (iMIP asks for it there); even a charset beside it is refused.
+ATTACHMENT_TYPE = re.compile(r"[^;\r\n]*|text/calendar; ?method=[A-Za-z]+")
+BAD_ATTACHMENT_TYPE = "The attachment type cannot contain ';', or CRLF characters."  # SendGrid's words
+
 
 def _errors(*messages: tuple[str, str]) -> dict:
     """SendGrid's error body: ``{"errors": [{"message", "field", "help"}]}``."""
@@ -106,6 +111,12 @@ def validate_mail(body: object) -> list[tuple[str, str]]:
         not isinstance(attachments, list) or not all(_is_attachment(a) for a in attachments)
     ):
         problems.append(("attachments", "Each attachment needs a 'content' and a 'filename', both strings."))
+    else:
+        problems += [
+            (f"attachments.{i}.type", BAD_ATTACHMENT_TYPE)
+            for i, attachment in enumerate(attachments or [])
+            if not ATTACHMENT_TYPE.fullmatch(attachment.get("type", ""))
+        ]
     problems += _custom_args_problems("custom_args", body.get("custom_args"))
     return problems
 

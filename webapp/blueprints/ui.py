@@ -18,7 +18,7 @@ import requests
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, session, url_for
 from flask_wtf.csrf import generate_csrf
 from pydantic import ValidationError
-from werkzeug.http import generate_etag
+from werkzeug.http import generate_etag, parse_options_header
 from werkzeug.utils import secure_filename
 
 from hireflow.constants import IDENTIFIER_PATTERN
@@ -495,8 +495,10 @@ def mail_attachment(message_id: str, index: int):
         content = base64.b64decode(attachment.get("content") or "", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Problem(502, "Attachment unreadable", f"its content is not base64: {exc}") from exc
-    # Always a download, and never as a type a browser would run on this site's origin.
-    media_type = attachment.get("type") if attachment.get("type") in DOWNLOADABLE_TYPES else None
+    # Always a download, and never as a type a browser would run on this site's origin. An
+    # invitation's type carries its method ("text/calendar; method=REQUEST"); the file has it too.
+    media_type, _ = parse_options_header(attachment.get("type") or "")
+    media_type = media_type if media_type in DOWNLOADABLE_TYPES else None
     return send_file(
         io.BytesIO(content),
         mimetype=media_type or "application/octet-stream",
