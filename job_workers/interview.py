@@ -4,6 +4,7 @@ No ``from __future__ import annotations`` here: pyzeebe injects the Job only whe
 parameter's annotation is the real ``Job`` class.
 """
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from pyzeebe import Job
@@ -22,6 +23,8 @@ from job_workers.records import (
 )
 from job_workers.services import Services
 from job_workers.task_router import BUSINESS_ID_FORM, BusinessId, TaskRouter
+
+log = logging.getLogger(__name__)
 
 STORE_TIMEOUT_MS = 30_000
 SEND_TIMEOUT_MS = 60_000
@@ -269,6 +272,11 @@ class InterviewSchedulingTasks:
         """
         method = (job.custom_headers or {}).get(Header.INVITATION_METHOD, "REQUEST")
         booking = self._calendar(interview_id).booking(interview_id)
+        if method != "CANCEL" and booking is not None and booking.status == "cancelled":
+            # A job taken just before the interview was cancelled: the engine has cancelled
+            # it, and everyone gets the cancellation. "Booked" with a CANCEL file helps no one.
+            log.info("interview %s was cancelled; an invitation taken before that is not sent", interview_id)
+            return {}
         attachments = ()
         if booking is not None:
             ics = invitation_ics(

@@ -235,6 +235,15 @@ def test_a_cancellation_updates_the_invitation_the_attendee_has(tasks, capture):
     assert (int(first["SEQUENCE"]), int(then["SEQUENCE"]), str(then["STATUS"])) == (0, 1, "CANCELLED")
 
 
+def test_an_invitation_taken_before_a_cancellation_is_not_sent_after_it(tasks, capture):
+    slot = tasks.find_slots("i-13", PANEL)["proposed_slots"][0]
+    tasks.book_slot("i-13", PANEL, slot)
+    invite = make_job(JobType.SEND_INTERVIEW_INVITATION, headers={"method": "REQUEST"})
+    tasks.cancel_booking("i-13")  # the cancellation's first step ran while the job was out
+    assert tasks.send_invitation(invite, "i-13", "ivy@example.com", "Cas", "cas@example.com") == {}
+    assert mails(capture) == []
+
+
 def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):
     mondays = {"days": ["mon"], "start": "09:00", "end": "17:00"}
     tuesdays = {**mondays, "days": ["tue"]}
