@@ -251,5 +251,9 @@ def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(proce
     assert local_world.services.calendar.booking(v["interview_id"]).status == "cancelled"
     assert interview_status(local_world, v["interview_id"]) == "cancelled"
     for panelist in v["panel"]:
-        templates = [m["dedupe_key"].split(":")[0] for m in local_world.mails_to(panelist["email"])]
+        mails = local_world.mails_to(panelist["email"])
+        templates = [m["dedupe_key"].split(":")[0] for m in mails]
         assert templates[0] == "interview-invitation" and templates[-1] == "interview-cancelled"
+        # Each carries the event, its method named in the type as iMIP asks.
+        types = [m["attachments"][0]["type"] for m in (mails[0], mails[-1])]
+        assert types == ["text/calendar; method=REQUEST", "text/calendar; method=CANCEL"]
