@@ -358,17 +358,32 @@ _SKILL_PATTERNS = {
 }
 # Each space before "years" has one way to match. `\s*\+?\s*` had as many as there are
 # spaces: a text of "5" and 64,000 spaces took 17 s to read, and time grew as their square.
-_YEARS_STATED = re.compile(r"\b(\d{1,2})\s*(?:\+\s*)?(?:years?|yrs?)\b", re.I)
+# The word in English, German ("8 Jahre"), French ("5 ans") and Spanish ("10 años").
+_YEARS_STATED = re.compile(r"\b(\d{1,2})\s*(?:\+\s*)?(?:years?|yrs?|jahren?|ans|años)\b", re.I)
 # A span of work as resumes write it: "2015 - 2020", "Jan 2015 - Mar 2020",
 # "01/2015 - 03/2020", "2015-01 - 2020-03", "Sept. 2016 to present". The start's month, if
 # written before its year, is simply not part of the match; the end's month is (a word,
 # or a number before "/" or "."), as is a month after the start's year. Between the two:
 # any hyphen or dash (NFKC reads a non-breaking hyphen as U+2010 and leaves the others as
-# they are), "to" or "until". Years count whole, as before months were read.
+# they are), "to" or "until", or their German, French and Spanish words. A job still held
+# ends with one of _ONGOING, or is written "to date" (_YEAR_TO_DATE). Years count whole,
+# as before months were read.
+_ONGOING = (
+    r"present|current|now|today|ongoing"
+    r"|heute|jetzt|aktuell|dato"
+    r"|présent|aujourd['\u2019]hui|actuel|actuellement"
+    r"|presente|actualidad|actual|hoy"
+)
 _YEAR_RANGE = re.compile(
     r"\b((?:19|20)\d{2})(?:[-/.]\d{1,2}\b)?"
-    r"\s*(?:[-\u2010-\u2015\u2212]|to|until)\s*"
-    r"(?:[^\W\d_]{3,10}\.?\s+|\d{1,2}[/.]\s*)?((?:19|20)\d{2}|present|current|now|today)\b",
+    r"\s*(?:[-\u2010-\u2015\u2212]|to|until|bis|à|a)\s*"
+    rf"(?:[^\W\d_]{{3,10}}\.?\s+|\d{{1,2}}[/.]\s*)?((?:19|20)\d{{2}}|{_ONGOING})\b",
+    re.I,
+)
+# "2019 to date", "Jan 2019 - Till Date", as many resumes (India's most of all) write a job
+# still held. Only after "to", "till" or "until": "1990 - Date of birth" is no job.
+_YEAR_TO_DATE = re.compile(
+    r"\b((?:19|20)\d{2})(?:[-/.]\d{1,2}\b)?\s*(?:[-\u2010-\u2015\u2212]\s*)?(?:till|to|until)\s+date\b",
     re.I,
 )
 MAX_PLAUSIBLE_YEARS = 50
@@ -415,7 +430,8 @@ def extract_years_of_experience(text: str, today: date | None = None) -> int | N
         return max(stated)
     this_year = (today or date.today()).year
     spans = []
-    for start, end in _YEAR_RANGE.findall(text):
+    ranges = _YEAR_RANGE.findall(text) + [(start, "date") for start in _YEAR_TO_DATE.findall(text)]
+    for start, end in ranges:
         end_year = this_year if not end.isdigit() else int(end)
         if int(start) <= end_year <= this_year:
             spans.append((int(start), end_year))

@@ -343,6 +343,9 @@ def test_a_pdf_that_draws_ligatures_yields_the_skills_spelled_with_them():
         ("Analyst 2010\u20102014, Engineer 2016 \u2212 2020", 8),
         ("Over 12+ years in recruiting, 3 years managing", 12),
         ("7 + yrs of Python", 7),
+        ("8 Jahre Berufserfahrung", 8),
+        ("5 ans d\u2019exp\u00e9rience", 5),
+        ("10 a\u00f1os de experiencia", 10),
         # One pass over the spaces, not one per way to split them: the old pattern's time on
         # the first grew as the square of the spaces (17 s for 64,000).
         ("5" + " " * 1_000_000 + "x", None),
@@ -355,6 +358,15 @@ def test_a_pdf_that_draws_ligatures_yields_the_skills_spelled_with_them():
         ("01/2010 - 03/2014 and 04.2016 \u2013 09.2020", 8),
         ("2015-01 \u2013 2020-03", 5),
         ("Mar 2020 \u2013 Present", 6),
+        # A job still held, as resumes in English write it beyond "present", and in German,
+        # French and Spanish.
+        ("Jan 2019 - Till Date", 7),
+        ("2020 to date; 2010 - 2012", 8),
+        ("2018 \u2013 ongoing", 8),
+        ("M\u00e4rz 2019 bis heute", 7),
+        ("2020 \u2013 aujourd\u2019hui, 2012 \u00e0 2014", 8),
+        ("2019 - actualidad", 7),
+        ("Born 1990 - date of birth", None),  # "date" is a job's end only after "to" or "till"
         ("2015 - " + "Mar" + " " * 1_000_000 + "x", None),  # one pass over the spaces
         ("no dates at all", None),
         ("Born 1990", None),
