@@ -108,6 +108,14 @@ def _panel_ids(interview_id: str, panel: list) -> list[str]:
     return usernames
 
 
+def _event_title(for_candidate: bool, candidate_name: str, posting_title: str | None) -> str:
+    """The interview's title in an attendee's calendar: in the candidate's, the job; in a
+    panelist's, who and for which job."""
+    if for_candidate:
+        return f"Interview for {posting_title}" if posting_title else "Your interview"
+    return f"Interview with {candidate_name}" + (f" for {posting_title}" if posting_title else "")
+
+
 class InterviewSchedulingTasks:
     """Task functions for interview-scheduling, with their adapters injected."""
 
@@ -177,11 +185,13 @@ class InterviewSchedulingTasks:
         proposed_slots: list,
         candidate_timezone: str | None = None,
         application_id: BusinessId | None = None,
+        posting_title: str | None = None,
     ) -> dict:
         """Email the candidate one signed link per slot (links are made here, never stored),
         and one to withdraw their application instead, when this worker makes such links.
 
-        The times are in the candidate's time zone when the request gave one (else UTC).
+        The times are in the candidate's time zone when the request gave one (else UTC); the
+        job is named by its posting's title, when the instance has it.
         """
         template = (job.custom_headers or {}).get(Header.EMAIL_TEMPLATE)
         if not template:
@@ -206,6 +216,7 @@ class InterviewSchedulingTasks:
                     "candidate_name": candidate_name,
                     SLOT_LINKS: links,
                     "candidate_timezone": candidate_timezone,
+                    "posting_title": posting_title,
                     **self._withdrawal_link(application_id),
                 },
             )
@@ -261,6 +272,7 @@ class InterviewSchedulingTasks:
         candidate_email: str,
         candidate_timezone: str | None = None,
         panel: list | None = None,
+        posting_title: str | None = None,
     ) -> dict:
         """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once.
 
@@ -268,7 +280,8 @@ class InterviewSchedulingTasks:
         Each attendee reads the time in their time zone (the candidate's, a panelist's from
         ``panel``; else UTC); the invitation itself is in UTC, as calendars take it. Its
         organizer is the address the email comes from, and its attachment's type carries the
-        method, as iMIP (RFC 6047) requires of an invitation sent by email.
+        method, as iMIP (RFC 6047) requires of an invitation sent by email. The email and the
+        event name the job by its posting's title, when the instance has it.
         """
         method = (job.custom_headers or {}).get(Header.INVITATION_METHOD, "REQUEST")
         booking = self._calendar(interview_id).booking(interview_id)
@@ -281,7 +294,7 @@ class InterviewSchedulingTasks:
         if booking is not None:
             ics = invitation_ics(
                 booking,
-                summary=f"Interview with {candidate_name}",
+                summary=_event_title(attendee_email == candidate_email, candidate_name, posting_title),
                 organizer=self.services.mail_from,
                 attendees=[attendee_email],
             )
@@ -298,6 +311,7 @@ class InterviewSchedulingTasks:
                     "candidate_name": candidate_name,
                     "candidate_timezone": candidate_timezone,
                     "panel": panel or [],
+                    "posting_title": posting_title,
                     "interview_start": booking.slot.as_variable()["start"] if booking else None,
                     # A panelist's feedback form waits there after the interview.
                     "tasks_url": self.services.tasks_url,

@@ -508,6 +508,26 @@ def test_interview_emails_speak_to_the_candidate_and_about_them_to_the_panel(tem
     assert "interview with Cas" not in to_candidate
     assert to_panel.startswith("Hello,\n") and "interview with Cas" in to_panel
     assert "Monday 14 December 2026, 09:00 UTC" in to_candidate and "Monday 14 December 2026" in to_panel
+    # An instance that knows the job's title names it to both; one started without it does not.
+    assert 'for "' not in to_candidate + to_panel
+    titled = {**context, "posting_title": "Welder"}
+    _, to_candidate = EmailTemplates().render(template, {**titled, "attendee_email": "cas@example.com"})
+    _, to_panel = EmailTemplates().render(template, {**titled, "attendee_email": "ivy@example.com"})
+    assert 'our interview for "Welder"' in to_candidate and 'interview with Cas for "Welder"' in to_panel
+
+
+@pytest.mark.parametrize("template", ["interview-slots", "interview-slot-reminder", "feedback-overdue"])
+def test_the_other_interview_emails_name_the_job_when_the_instance_knows_it(template):
+    context = {
+        "candidate_name": "Cas",
+        "interview_start": "2026-12-14T09:00:00Z",
+        "tasks_url": "http://hireflow.test/tasks",
+        "slot_links": [{"start": "2026-12-14T09:00:00Z", "url": "http://hireflow.test/s/1"}],
+    }
+    _, untitled = EmailTemplates().render(template, context)
+    _, titled = EmailTemplates().render(template, {**context, "posting_title": "Welder"})
+    assert 'for "' not in untitled
+    assert 'nterview for "Welder"' in titled or 'interview with Cas for "Welder"' in titled
 
 
 @pytest.mark.parametrize(

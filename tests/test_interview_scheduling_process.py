@@ -46,6 +46,7 @@ def request_interview(process_engine, panel: list[dict] | None = None) -> tuple[
         "candidate_email": f"{unique_key('kj')}@example.com",
         "lead_recruiter_email": f"{unique_key('lead')}@acme.example",
         "panel": panel or a_panel(),
+        "posting_title": "Flight engineer",  # as the webapp passes it, from the posting
     }
     created = process_engine.client.create_process_instance(ProcessId.INTERVIEW_SCHEDULING, variables)
     return created["processInstanceKey"], variables
@@ -257,3 +258,4 @@ def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(proce
         # Each carries the event, its method named in the type as iMIP asks.
         types = [m["attachments"][0]["type"] for m in (mails[0], mails[-1])]
         assert types == ["text/calendar; method=REQUEST", "text/calendar; method=CANCEL"]
+        assert all('Katherine Johnson for "Flight engineer"' in m["text"] for m in (mails[0], mails[-1]))

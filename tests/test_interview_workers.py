@@ -167,6 +167,40 @@ def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
     assert "The interview with Cas" not in mail["text"] and "feedback" not in mail["text"]
 
 
+def test_the_offer_and_each_invitation_name_the_job_in_the_email_and_the_calendar(tasks, capture):
+    # A candidate may be interviewing for several jobs: each email and event says which.
+    slots = tasks.find_slots("i-14", PANEL)["proposed_slots"]
+    offer = make_job(JobType.EMAIL_SLOT_LINKS, headers={"template": "interview-slots"})
+    tasks.email_slot_links(offer, "i-14", "cas@example.com", "Cas", slots, posting_title="Welder")
+    tasks.book_slot("i-14", PANEL, slots[0])
+    for key, attendee in enumerate(("cas@example.com", "ivy@example.com"), start=800):
+        invite = make_job(
+            JobType.SEND_INTERVIEW_INVITATION, element_instance_key=key, headers={"method": "REQUEST"}
+        )
+        tasks.send_invitation(invite, "i-14", attendee, "Cas", "cas@example.com", posting_title="Welder")
+    links, to_candidate, to_ivy = mails(capture)
+    assert 'Please pick one of these times for your interview for "Welder":' in links["text"]
+    assert 'Your interview for "Welder" is booked for ' in to_candidate["text"]
+    assert 'The interview with Cas for "Welder" is booked for ' in to_ivy["text"]
+    titles = [str(invitation_of(mail)[1].walk("VEVENT")[0]["SUMMARY"]) for mail in (to_candidate, to_ivy)]
+    assert titles == ["Interview for Welder", "Interview with Cas for Welder"]
+
+
+def test_an_instance_started_without_the_jobs_title_gives_none(tasks, capture):
+    slot = tasks.find_slots("i-15", PANEL)["proposed_slots"][0]
+    tasks.book_slot("i-15", PANEL, slot)
+    for key, attendee in enumerate(("cas@example.com", "ivy@example.com"), start=900):
+        invite = make_job(
+            JobType.SEND_INTERVIEW_INVITATION, element_instance_key=key, headers={"method": "REQUEST"}
+        )
+        tasks.send_invitation(invite, "i-15", attendee, "Cas", "cas@example.com")
+    to_candidate, to_ivy = mails(capture)
+    titles = [str(invitation_of(mail)[1].walk("VEVENT")[0]["SUMMARY"]) for mail in (to_candidate, to_ivy)]
+    # Not "Interview with Cas" in Cas's own calendar, as it was.
+    assert titles == ["Your interview", "Interview with Cas"]
+    assert 'for "' not in to_candidate["text"] + to_ivy["text"]
+
+
 def test_each_attendee_gets_times_in_their_zone_and_the_invitation_in_utc(tasks, capture):
     panel = [
         {"username": "ivy", "email": "ivy@example.com", "name": "Ivy", "timezone": "Europe/Berlin"},

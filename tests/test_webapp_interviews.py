@@ -191,6 +191,8 @@ def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lea
     assert (by_posting.status_code, named.status_code) == (202, 202), (by_posting.json, named.json)
     given = [variables["lead_recruiter_email"] for variables in engine.variables]
     assert given == ["team@acme.example", "lead@acme.example"]
+    # The emails say which job the interview is for.
+    assert [variables["posting_title"] for variables in engine.variables] == ["Engineer", "Engineer"]
     assert refused_field(unknown) == (400, "lead_recruiter_email")
     assert "the posting of application app_2 names no recruiters" in unknown.json["detail"]
 

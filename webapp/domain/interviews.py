@@ -43,7 +43,8 @@ class Interviews(Items):
 
         What the request leaves out comes from the file: the candidate's name and email (as
         their latest resume gave them), the lead recruiter (the recruiters of the
-        application's posting) and each panelist's details (the interviewer on file).
+        application's posting) and each panelist's details (the interviewer on file). The
+        posting's title goes with them, for the interview's emails and calendar event.
         """
         application = self._require("application", request.application_id, field="application_id", status=422)
         # Shortlisted is where interviews begin; the other ends (declined, withdrawn) close it.
@@ -75,6 +76,9 @@ class Interviews(Items):
         request = request.model_copy(update={"panel": self._panel_filled_from_file(request.panel)})
         interview_id, attempt = self._current_attempt("interview", request.application_id, str(request.round))
         variables = {Var.INTERVIEW_ID: interview_id, **request.model_dump(exclude={"round"})}
+        if posting is not None:
+            # Its emails and calendar event say which job it is for: a candidate may have several.
+            variables[Var.POSTING_TITLE] = posting.title
         started = self.gateway.start_item(ProcessId.INTERVIEW_SCHEDULING, variables)
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         if request.candidate_timezone:
