@@ -88,6 +88,16 @@ def _working_hours(interview_id: str, member: dict) -> WorkingHours:
         ) from exc
 
 
+def _panel_zones(panel: list) -> dict[str, str | None]:
+    """Each panel member's time zone by username, as the panel gives it (None: UTC); their
+    own calendar's all-day and floating events are on that clock."""
+    return {
+        member["username"]: member.get("timezone") if isinstance(member.get("timezone"), str) else None
+        for member in panel
+        if isinstance(member, dict) and isinstance(member.get("username"), str)
+    }
+
+
 def _panel_ids(interview_id: str, panel: list) -> list[str]:
     """The panel's usernames; a permanent failure if the panel is empty, or a member has no
     username, or one the webapp would refuse."""
@@ -166,6 +176,7 @@ class InterviewSchedulingTasks:
             SLOTS_OFFERED,
             working_hours=hours,
             candidate_zone=candidate_timezone,
+            zones=_panel_zones(panel),
         )
         if not slots:
             when = "; ".join(sorted({str(each) for each in hours} or {str(WorkingHours())}))
@@ -252,7 +263,9 @@ class InterviewSchedulingTasks:
             _moment(interview_id, "selected_slot.start", start),
             _moment(interview_id, "selected_slot.end", end),
         )
-        booking = self._calendar(interview_id).book(interview_id, _panel_ids(interview_id, panel), slot)
+        booking = self._calendar(interview_id).book(
+            interview_id, _panel_ids(interview_id, panel), slot, zones=_panel_zones(panel)
+        )
         start = booking.slot.as_variable()["start"]
         return {
             "interview_start": start,

@@ -1,8 +1,8 @@
 """The CalDAV calendar adapter against a real CalDAV server (Radicale) over HTTP (issue 3).
 
-The panel's own meetings block slots, a booking lands in every panel member's calendar
-once however often it is retried, a clash with an outside meeting is SLOT_TAKEN, and
-a cancel takes the events out again.
+The panel's own meetings block slots (an all-day or "floating" one on its owner's clock),
+a booking lands in every panel member's calendar once however often it is retried, a
+clash with an outside meeting is SLOT_TAKEN, and a cancel takes the events out again.
 """
 
 from __future__ import annotations
@@ -12,17 +12,26 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import caldav
 import pytest
 import requests
 from flask import Flask
 
-from hireflow.adapters.calendar import CalDavCalendar, CalendarUnavailable, Slot, SlotTaken, StoreCalendar
+from hireflow.adapters.calendar import (
+    CalDavCalendar,
+    CalendarUnavailable,
+    Slot,
+    SlotTaken,
+    StoreCalendar,
+    WorkingHours,
+)
 from hireflow.engine.embedded import free_port
 from hireflow.errors import PermanentFailure
 from hireflow.store import Database
-from job_workers.services import calendar_from_environment
+from job_workers.interview import InterviewSchedulingTasks
+from job_workers.services import Services, calendar_from_environment
 from tests.engine_helpers import unique_key
 
 MONDAY = datetime(2030, 1, 7)  # a Monday, far from any other test's bookings
@@ -117,6 +126,67 @@ def test_an_interviewers_own_meeting_blocks_its_slots(calendar, panel):
 
     # 9-11 is taken by the dentist; a meeting marked free does not count.
     assert [s.start.hour for s in slots] == [11, 12]
+
+
+def add_event(calendar, uid: str, times: str) -> None:
+    """An event with ``times`` as written: DTSTART and DTEND lines, with or without a zone."""
+    calendar.save_event(
+        f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//tests//EN\nBEGIN:VEVENT\nUID:{uid}\n"
+        f"DTSTAMP:20260101T000000Z\n{times}SUMMARY:Busy\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+
+
+LOS_ANGELES = "America/Los_Angeles"
+
+
+def test_an_all_day_event_blocks_the_day_where_its_owner_works(calendar, panel):
+    # Out of office on Tuesday 8 January in Los Angeles: from 08:00 UTC that day to 08:00
+    # UTC the next. Read as a UTC day, it blocked Monday's last hour there and offered
+    # Tuesday's (00:00 UTC on the 9th).
+    people, calendars = panel
+    who = people[0]
+    add_event(calendars[who], "ooo", "DTSTART;VALUE=DATE:20300108\nDTEND;VALUE=DATE:20300109\n")
+    hours = [WorkingHours(zone=LOS_ANGELES)]
+    window = Slot(MONDAY, MONDAY + timedelta(days=3))
+    slots = calendar.free_slots([who], window, HOUR, 30, working_hours=hours, zones={who: LOS_ANGELES})
+    in_la = [s.start.replace(tzinfo=UTC).astimezone(ZoneInfo(LOS_ANGELES)) for s in slots]
+    assert sorted({start.day for start in in_la}) == [7, 9]
+    assert [start.hour for start in in_la if start.day == 7] == list(range(9, 17))
+    # Booking Tuesday 16:00 there asks the server beyond the slot's UTC day, and finds it.
+    with pytest.raises(SlotTaken):
+        calendar.book(
+            unique_key("int"),
+            [who],
+            Slot(datetime(2030, 1, 9, 0), datetime(2030, 1, 9, 1)),
+            zones={who: LOS_ANGELES},
+        )
+
+
+def test_a_meeting_at_a_time_without_a_zone_is_on_its_owners_clock(calendar, panel, tmp_path):
+    # 10:00 to 12:00 "floating", in a Berlin interviewer's calendar: 09:00 to 11:00 UTC in
+    # January. Read as UTC, 10:00 Berlin was offered, over the meeting.
+    people, calendars = panel
+    who = people[1]
+    add_event(calendars[who], "standup", "DTSTART:20300107T100000\nDTEND:20300107T120000\n")
+    db = Database(f"sqlite:///{tmp_path / 'worker.sqlite3'}")
+    db.create_schema()
+    tasks = InterviewSchedulingTasks(
+        Services(files=None, db=db, calendar=calendar),
+        now=lambda: (MONDAY - timedelta(days=1)).replace(tzinfo=UTC),
+    )
+    member = {"username": who, "email": "ivy@example.com", "name": "Ivy", "timezone": "Europe/Berlin"}
+    interview_id = unique_key("int")
+    slots = tasks.find_slots(interview_id, [member])["proposed_slots"]
+    assert [slot["start"] for slot in slots] == [
+        "2030-01-07T08:00:00Z",  # 09:00 in Berlin, before the meeting
+        "2030-01-07T11:00:00Z",  # 12:00, after it
+        "2030-01-07T12:00:00Z",
+    ]
+    # Nor is 10:00 Berlin booked, should a link to it have been sent before.
+    with pytest.raises(SlotTaken):
+        tasks.book_slot(
+            interview_id, [member], {"start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:00:00Z"}
+        )
 
 
 def test_a_booking_lands_in_every_calendar_once_however_often_it_is_retried(calendar, panel):

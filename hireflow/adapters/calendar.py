@@ -10,7 +10,7 @@ impossible, even for two workers booking at once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Protocol
@@ -68,9 +68,17 @@ class InterviewCalendar(Protocol):
         *,
         working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
+        zones: Mapping[str, str | None] | None = None,
     ) -> list[Slot]: ...
 
-    def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking: ...
+    def book(
+        self,
+        interview_id: str,
+        interviewer_ids: list[str],
+        slot: Slot,
+        *,
+        zones: Mapping[str, str | None] | None = None,
+    ) -> Booking: ...
 
     def booking(self, interview_id: str) -> Booking | None: ...
 
@@ -176,6 +184,7 @@ class StoreCalendar:
         working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
         busy_elsewhere: list[Slot] = (),
+        zones: Mapping[str, str | None] | None = None,
     ) -> list[Slot]:
         """Up to ``limit`` slots of ``duration`` when the whole panel is free, earliest first.
 
@@ -185,6 +194,7 @@ class StoreCalendar:
         candidate's waking hours there too.
         ``busy_elsewhere``: times when someone on the panel is busy outside hireflow (their
         own calendar's meetings); no slot overlaps them.
+        ``zones``: unused; the store keeps every time in UTC.
         """
         everyones_hours = set(working_hours) or {WorkingHours()}
         if candidate_zone:
@@ -217,8 +227,17 @@ class StoreCalendar:
                 start += self.cell
         return found
 
-    def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking:
-        """Book the slot for the interview, once. Raises SlotTaken if the panel is busy then."""
+    def book(
+        self,
+        interview_id: str,
+        interviewer_ids: list[str],
+        slot: Slot,
+        *,
+        zones: Mapping[str, str | None] | None = None,
+    ) -> Booking:
+        """Book the slot for the interview, once. Raises SlotTaken if the panel is busy then.
+
+        ``zones`` is unused; the store keeps every time in UTC."""
         slot = Slot(_naive_utc(slot.start), _naive_utc(slot.end))
         if not (self._aligned(slot.start) and self._aligned(slot.end) and slot.start < slot.end):
             raise PermanentFailure(f"Slot {slot} is not on the calendar's {self.cell} grid")
@@ -336,17 +355,25 @@ class CalDavCalendar:
     def _calendar(self, interviewer_id: str):
         return self.client.calendar(url=self.calendar_url.format(interviewer=quote(interviewer_id, safe="")))
 
-    def _busy(self, interviewer_ids: list[str], window: Slot) -> list[Slot]:
-        """Everyone's busy times in ``window`` from their calendars, except hireflow's own events."""
+    def _busy(
+        self, interviewer_ids: list[str], window: Slot, zones: Mapping[str, str | None] | None
+    ) -> list[Slot]:
+        """Everyone's busy times in ``window`` from their calendars, except hireflow's own events.
+
+        An all-day event, or one at a time with no zone (a "floating" time), is on its
+        owner's clock: in their zone from ``zones`` (their working zone), else UTC.
+        """
         busy: list[Slot] = []
         for who in interviewer_ids:
+            zone = zone_named((zones or {}).get(who))
             calendar = self._calendar(who)
+            # The server places such events on its own clock, up to a day away from theirs.
             events = _dav(
                 f"reading the calendar of {who}",
                 calendar,
                 lambda calendar=calendar: calendar.search(
-                    start=window.start.replace(tzinfo=UTC),
-                    end=window.end.replace(tzinfo=UTC),
+                    start=window.start.replace(tzinfo=UTC) - ZONELESS_MARGIN,
+                    end=window.end.replace(tzinfo=UTC) + ZONELESS_MARGIN,
                     event=True,
                     expand=True,
                 ),
@@ -356,7 +383,9 @@ class CalDavCalendar:
                 uid = str(component.get("uid", ""))
                 if uid.endswith(HIREFLOW_UID_SUFFIX) or str(component.get("transp", "")) == "TRANSPARENT":
                     continue  # hireflow's bookings are in the store; free time is free
-                busy.append(Slot(_moment(component.get("dtstart").dt), _moment(_end_of(component))))
+                busy.append(
+                    Slot(_moment(component.get("dtstart").dt, zone), _moment(_end_of(component), zone))
+                )
         return busy
 
     def free_slots(
@@ -368,11 +397,13 @@ class CalDavCalendar:
         *,
         working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
+        zones: Mapping[str, str | None] | None = None,
     ) -> list[Slot]:
         """Slots in everyone's hours when the whole panel is free both in hireflow and in
-        their own calendars."""
+        their own calendars (``zones``: each member's, for events their calendar gives
+        without one)."""
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
-        busy = self._busy(interviewer_ids, window)
+        busy = self._busy(interviewer_ids, window, zones)
         return self.store.free_slots(
             interviewer_ids,
             window,
@@ -383,13 +414,21 @@ class CalDavCalendar:
             busy_elsewhere=busy,
         )
 
-    def book(self, interview_id: str, interviewer_ids: list[str], slot: Slot) -> Booking:
-        """Book once, in the store and in every panel member's calendar. SlotTaken on a clash."""
+    def book(
+        self,
+        interview_id: str,
+        interviewer_ids: list[str],
+        slot: Slot,
+        *,
+        zones: Mapping[str, str | None] | None = None,
+    ) -> Booking:
+        """Book once, in the store and in every panel member's calendar. SlotTaken on a clash
+        (``zones``: each member's, for events their calendar gives without one)."""
         slot = Slot(_naive_utc(slot.start), _naive_utc(slot.end))
         booked = self.store.booking(interview_id)
         retry = booked is not None and booked.status == "booked" and booked.slot == slot
         # A retry only writes the events again: a meeting added since must not undo the booking.
-        clashes = [] if retry else [b for b in self._busy(interviewer_ids, slot) if b.overlaps(slot)]
+        clashes = [] if retry else [b for b in self._busy(interviewer_ids, slot, zones) if b.overlaps(slot)]
         if clashes:
             raise SlotTaken(
                 f"The panel of interview {interview_id} has another meeting at "
@@ -428,6 +467,9 @@ class CalDavCalendar:
 
 
 HIREFLOW_UID_SUFFIX = "@hireflow"
+# How far a time without a zone may lie from UTC, and a bit more: the search for busy times
+# looks this much further on each side, for the server reads such times in its own zone.
+ZONELESS_MARGIN = timedelta(days=1)
 
 
 def _uid(interview_id: str) -> str:
@@ -457,11 +499,12 @@ def _calendar_event(booking: Booking, summary: str) -> tuple[icalendar.Calendar,
     return calendar, event
 
 
-def _moment(value) -> datetime:
-    """A naive UTC datetime from an event's date or datetime (an all-day date starts at 00:00)."""
-    if isinstance(value, datetime):
-        return _naive_utc(value)
-    return datetime(value.year, value.month, value.day)
+def _moment(value, zone: tzinfo) -> datetime:
+    """A naive UTC datetime from an event's date or datetime. A date (an all-day event's)
+    starts at 00:00 in ``zone``, and a datetime without a zone (floating) is read in it."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return _naive_utc(value if value.tzinfo else value.replace(tzinfo=zone))
 
 
 def _end_of(component):
