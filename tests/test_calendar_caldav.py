@@ -76,12 +76,15 @@ def make_calendar(server: str, who: str):
     )
 
 
-def add_meeting(calendar, uid: str, start: datetime, end: datetime, *, transparent: bool = False) -> None:
+def add_meeting(
+    calendar, uid: str, start: datetime, end: datetime, *, transparent: bool = False, status: str = ""
+) -> None:
     transp = "TRANSP:TRANSPARENT\n" if transparent else ""
+    status = f"STATUS:{status}\n" if status else ""
     calendar.save_event(
         "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//tests//EN\nBEGIN:VEVENT\n"
         f"UID:{uid}\nDTSTAMP:20260101T000000Z\nDTSTART:{start:%Y%m%dT%H%M%S}Z\nDTEND:{end:%Y%m%dT%H%M%S}Z\n"
-        f"{transp}SUMMARY:Busy\nEND:VEVENT\nEND:VCALENDAR\n"
+        f"{transp}{status}SUMMARY:Busy\nEND:VEVENT\nEND:VCALENDAR\n"
     )
 
 
@@ -122,10 +125,22 @@ def test_an_interviewers_own_meeting_blocks_its_slots(calendar, panel):
         transparent=True,
     )
 
-    slots = calendar.free_slots(people, Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR, limit=2)
+    add_meeting(
+        calendars[people[0]],
+        "called-off",
+        MONDAY.replace(hour=12),
+        MONDAY.replace(hour=13),
+        status="CANCELLED",
+    )
+    add_meeting(
+        calendars[people[1]], "maybe", MONDAY.replace(hour=13), MONDAY.replace(hour=14), status="TENTATIVE"
+    )
 
-    # 9-11 is taken by the dentist; a meeting marked free does not count.
-    assert [s.start.hour for s in slots] == [11, 12]
+    slots = calendar.free_slots(people, Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR, limit=3)
+
+    # 9-11 is taken by the dentist; a meeting marked free, or cancelled, does not count; a
+    # tentative one does.
+    assert [s.start.hour for s in slots] == [11, 12, 14]
 
 
 def add_event(calendar, uid: str, times: str) -> None:

@@ -381,8 +381,8 @@ class CalDavCalendar:
             for event in events:
                 component = event.icalendar_component
                 uid = str(component.get("uid", ""))
-                if uid.endswith(HIREFLOW_UID_SUFFIX) or str(component.get("transp", "")) == "TRANSPARENT":
-                    continue  # hireflow's bookings are in the store; free time is free
+                if uid.endswith(HIREFLOW_UID_SUFFIX) or not _takes_time(component):
+                    continue  # hireflow's bookings are in the store
                 busy.append(
                     Slot(_moment(component.get("dtstart").dt, zone), _moment(_end_of(component), zone))
                 )
@@ -497,6 +497,14 @@ def _calendar_event(booking: Booking, summary: str) -> tuple[icalendar.Calendar,
     event.add("dtend", booking.slot.end.replace(tzinfo=UTC))
     event.add("summary", summary)
     return calendar, event
+
+
+def _takes_time(component) -> bool:
+    """Whether an event makes its owner busy: not when marked free (TRANSP:TRANSPARENT), nor
+    when cancelled (STATUS:CANCELLED, which a calendar may keep, or a cancelled occurrence of a
+    series), as CalDAV's own free-busy report reads them (RFC 4791, 7.10)."""
+    transparent = str(component.get("transp", "")).upper() == "TRANSPARENT"
+    return not transparent and str(component.get("status", "")).upper() != "CANCELLED"
 
 
 def _moment(value, zone: tzinfo) -> datetime:
