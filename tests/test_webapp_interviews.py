@@ -197,5 +197,22 @@ def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lea
     assert "the posting of application app_2 names no recruiters" in unknown.json["detail"]
 
 
+def test_the_slot_page_says_which_job_the_interview_is_for(tmp_path):
+    services = empty_services(tmp_path)
+    posting = JobPosting(posting_id="p-1", title="Welder", employer_id="acme")
+    posting.recruiter_team_email = "team@acme.example"
+    web, _ = recording_app_with(
+        services, indexed_candidate("ada", name="Ada", email="ada@example.com"), posting
+    )
+    details = {"candidate_id": "ada", "posting_id": "p-1"}
+    record_status(services.db, "application", "app_1", "shortlisted", details)
+    ivy = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
+    started = web.post("/api/interviews", json={"application_id": "app_1", "panel": ivy})
+    slot = {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}
+    page = web.get(f"/interviews/slot/{services.slot_links.token_for(started.json['id'], slot)}").text
+    assert 'For the job "Welder"' in page
+    assert web.get(started.headers["Location"]).json["details"]["posting_title"] == "Welder"
+
+
 def prefilled_panel(dashboard: str) -> str:
     return re.search(r'<textarea name="panel"[^>]*>(.*?)</textarea>', dashboard, re.S).group(1)

@@ -539,7 +539,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object",
                 "description": "what the request gave and the processes found, e.g. a rejected resume's "
                 "rejection_reason and rejection_message, an application's posting_title (as it read when "
-                "the candidate applied), match_score and matched_skills "
+                "the candidate applied; an interview's, when it was asked for), "
+                "match_score and matched_skills "
                 "(and screening, the recruiter's decision and note, when one screened it), "
                 "an unlock's paid (with credits, or the card's amount_cents, currency and payment_id), "
                 "card_charged (the card payment made, with its payment_id, amount_cents and currency), "

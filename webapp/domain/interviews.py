@@ -28,6 +28,7 @@ class SlotOffer:
     booked: dict | None = None  # the slot booked for the interview, once one is
     timezone: str | None = None  # the candidate's, when the request gave it: times are shown there
     chosen: dict | None = None  # the slot chosen from the latest offer, while it is being booked
+    posting_title: str | None = None  # the job the interview is for, when the request named it
 
     @property
     def another_time_chosen(self) -> bool:
@@ -83,6 +84,8 @@ class Interviews(Items):
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         if request.candidate_timezone:
             details["candidate_timezone"] = request.candidate_timezone  # the slot page's times
+        if posting is not None:
+            details["posting_title"] = posting.title  # the slot page's and the item page's job
         return self._accepted("interview", interview_id, started, details)
 
     def _panel_filled_from_file(self, panel: list[PanelMember]) -> list[PanelMember]:
@@ -160,6 +163,7 @@ class Interviews(Items):
             booked,
             details.get("candidate_timezone"),
             details.get(SLOT_CHOSEN) if booked is None else None,
+            details.get("posting_title"),
         )
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
