@@ -223,6 +223,7 @@ def test_one_candidate_walks_through_the_four_processes_in_the_browser(page, loc
     interview_id = schedule_interview(page, application_page)
     follow_link_in_email(page, email, "Choose your interview time, Ada Lovelace", "/interviews/slot/")
     expect(page.get_by_text("(America/New_York)")).to_be_visible()  # her time, in her zone
+    expect(page.get_by_test_id("slot-job")).to_have_text('For the job "Data engineer (demo)"')
     page.get_by_role("button", name="Confirm this slot").click()
     expect(page.get_by_text("we are booking this slot")).to_be_visible()
     page.goto(f"/items/interview/{interview_id}")
@@ -233,6 +234,7 @@ def test_one_candidate_walks_through_the_four_processes_in_the_browser(page, loc
     # says where their feedback task will wait (make run: the Tasks page; a cluster: Tasklist).
     invitation = newest_email(page, "interviewer@hireflow.example", "Interview with Ada Lovelace on")
     expect(invitation).to_contain_text("(Europe/Berlin)")
+    expect(invitation).to_contain_text('The interview with Ada Lovelace for "Data engineer (demo)" is booked')
     expect(invitation).to_contain_text("your feedback form waits for you in the task list")
     expect(invitation.get_by_test_id("attachment")).to_have_text("invitation.ics")
 
