@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 from pyzeebe import Job
 
-from hireflow.adapters.calendar import Slot, SlotTaken, WorkingHours, invitation_ics, invitation_media_type
+from hireflow.adapters.calendar import (
+    CalendarOwner,
+    Slot,
+    SlotTaken,
+    WorkingHours,
+    invitation_ics,
+    invitation_media_type,
+)
 from hireflow.adapters.email import EmailAttachment, EmailMessage, readable_time
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
@@ -88,11 +95,15 @@ def _working_hours(interview_id: str, member: dict) -> WorkingHours:
         ) from exc
 
 
-def _panel_zones(panel: list) -> dict[str, str | None]:
-    """Each panel member's time zone by username, as the panel gives it (None: UTC); their
-    own calendar's all-day and floating events are on that clock."""
+def _calendar_owners(panel: list) -> dict[str, CalendarOwner]:
+    """Each panel member by username, as their own calendar is read: in their time zone, as
+    the panel gives it (None: UTC), and by their email."""
+
+    def text(value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
     return {
-        member["username"]: member.get("timezone") if isinstance(member.get("timezone"), str) else None
+        member["username"]: CalendarOwner(zone=text(member.get("timezone")), email=text(member.get("email")))
         for member in panel
         if isinstance(member, dict) and isinstance(member.get("username"), str)
     }
@@ -176,7 +187,7 @@ class InterviewSchedulingTasks:
             SLOTS_OFFERED,
             working_hours=hours,
             candidate_zone=candidate_timezone,
-            zones=_panel_zones(panel),
+            owners=_calendar_owners(panel),
         )
         if not slots:
             when = "; ".join(sorted({str(each) for each in hours} or {str(WorkingHours())}))
@@ -264,7 +275,7 @@ class InterviewSchedulingTasks:
             _moment(interview_id, "selected_slot.end", end),
         )
         booking = self._calendar(interview_id).book(
-            interview_id, _panel_ids(interview_id, panel), slot, zones=_panel_zones(panel)
+            interview_id, _panel_ids(interview_id, panel), slot, owners=_calendar_owners(panel)
         )
         start = booking.slot.as_variable()["start"]
         return {

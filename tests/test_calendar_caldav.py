@@ -1,8 +1,9 @@
 """The CalDAV calendar adapter against a real CalDAV server (Radicale) over HTTP (issue 3).
 
-The panel's own meetings block slots (an all-day or "floating" one on its owner's clock),
-a booking lands in every panel member's calendar once however often it is retried, a
-clash with an outside meeting is SLOT_TAKEN, and a cancel takes the events out again.
+The panel's own meetings block slots (an all-day or "floating" one on its owner's clock,
+a declined or cancelled one not at all), a booking lands in every panel member's calendar
+once however often it is retried, a clash with an outside meeting is SLOT_TAKEN, and a
+cancel takes the events out again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask import Flask
 
 from hireflow.adapters.calendar import (
     CalDavCalendar,
+    CalendarOwner,
     CalendarUnavailable,
     Slot,
     SlotTaken,
@@ -163,7 +165,9 @@ def test_an_all_day_event_blocks_the_day_where_its_owner_works(calendar, panel):
     add_event(calendars[who], "ooo", "DTSTART;VALUE=DATE:20300108\nDTEND;VALUE=DATE:20300109\n")
     hours = [WorkingHours(zone=LOS_ANGELES)]
     window = Slot(MONDAY, MONDAY + timedelta(days=3))
-    slots = calendar.free_slots([who], window, HOUR, 30, working_hours=hours, zones={who: LOS_ANGELES})
+    slots = calendar.free_slots(
+        [who], window, HOUR, 30, working_hours=hours, owners={who: CalendarOwner(zone=LOS_ANGELES)}
+    )
     in_la = [s.start.replace(tzinfo=UTC).astimezone(ZoneInfo(LOS_ANGELES)) for s in slots]
     assert sorted({start.day for start in in_la}) == [7, 9]
     assert [start.hour for start in in_la if start.day == 7] == list(range(9, 17))
@@ -173,7 +177,7 @@ def test_an_all_day_event_blocks_the_day_where_its_owner_works(calendar, panel):
             unique_key("int"),
             [who],
             Slot(datetime(2030, 1, 9, 0), datetime(2030, 1, 9, 1)),
-            zones={who: LOS_ANGELES},
+            owners={who: CalendarOwner(zone=LOS_ANGELES)},
         )
 
 
@@ -202,6 +206,28 @@ def test_a_meeting_at_a_time_without_a_zone_is_on_its_owners_clock(calendar, pan
         tasks.book_slot(
             interview_id, [member], {"start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:00:00Z"}
         )
+
+
+def test_a_meeting_its_owner_declined_leaves_them_free(calendar, panel):
+    # Google Calendar keeps the meetings one declined, their ATTENDEE marked DECLINED.
+    people, calendars = panel
+    who = people[0]
+    email = f"{who}@example.com"
+
+    def meeting(uid: str, hour: int, attendees: str) -> None:
+        times = f"DTSTART:20300107T{hour:02}0000Z\nDTEND:20300107T{hour + 1:02}0000Z\n"
+        add_event(calendars[who], uid, times + "ORGANIZER:mailto:boss@example.com\n" + attendees)
+
+    meeting("declined", 9, f"ATTENDEE;PARTSTAT=DECLINED:MAILTO:{email.upper()}\n")
+    meeting("accepted", 10, f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{email}\n")
+    meeting(
+        "others-declined",
+        11,
+        f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{email}\nATTENDEE;PARTSTAT=DECLINED:mailto:someone@example.com\n",
+    )
+    owners = {who: CalendarOwner(email=email)}
+    slots = calendar.free_slots([who], Slot(MONDAY, MONDAY + timedelta(days=1)), HOUR, 3, owners=owners)
+    assert [s.start.hour for s in slots] == [9, 12, 13]
 
 
 def test_a_booking_lands_in_every_calendar_once_however_often_it_is_retried(calendar, panel):

@@ -68,7 +68,7 @@ class InterviewCalendar(Protocol):
         *,
         working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
-        zones: Mapping[str, str | None] | None = None,
+        owners: Mapping[str, CalendarOwner] | None = None,
     ) -> list[Slot]: ...
 
     def book(
@@ -77,7 +77,7 @@ class InterviewCalendar(Protocol):
         interviewer_ids: list[str],
         slot: Slot,
         *,
-        zones: Mapping[str, str | None] | None = None,
+        owners: Mapping[str, CalendarOwner] | None = None,
     ) -> Booking: ...
 
     def booking(self, interview_id: str) -> Booking | None: ...
@@ -99,6 +99,16 @@ def zone_named(name: str | None) -> tzinfo:
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class CalendarOwner:
+    """What reading a panel member's own calendar needs: the zone of their clock, for the
+    events it gives without one (all day, or at a "floating" time; None: UTC), and their
+    email, to tell the meetings they declined."""
+
+    zone: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ class StoreCalendar:
         working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
         busy_elsewhere: list[Slot] = (),
-        zones: Mapping[str, str | None] | None = None,
+        owners: Mapping[str, CalendarOwner] | None = None,
     ) -> list[Slot]:
         """Up to ``limit`` slots of ``duration`` when the whole panel is free, earliest first.
 
@@ -194,7 +204,7 @@ class StoreCalendar:
         candidate's waking hours there too.
         ``busy_elsewhere``: times when someone on the panel is busy outside hireflow (their
         own calendar's meetings); no slot overlaps them.
-        ``zones``: unused; the store keeps every time in UTC.
+        ``owners``: unused; the store keeps every time in UTC, and no one's meetings.
         """
         everyones_hours = set(working_hours) or {WorkingHours()}
         if candidate_zone:
@@ -233,11 +243,11 @@ class StoreCalendar:
         interviewer_ids: list[str],
         slot: Slot,
         *,
-        zones: Mapping[str, str | None] | None = None,
+        owners: Mapping[str, CalendarOwner] | None = None,
     ) -> Booking:
         """Book the slot for the interview, once. Raises SlotTaken if the panel is busy then.
 
-        ``zones`` is unused; the store keeps every time in UTC."""
+        ``owners`` is unused; the store keeps every time in UTC, and no one's meetings."""
         slot = Slot(_naive_utc(slot.start), _naive_utc(slot.end))
         if not (self._aligned(slot.start) and self._aligned(slot.end) and slot.start < slot.end):
             raise PermanentFailure(f"Slot {slot} is not on the calendar's {self.cell} grid")
@@ -356,16 +366,18 @@ class CalDavCalendar:
         return self.client.calendar(url=self.calendar_url.format(interviewer=quote(interviewer_id, safe="")))
 
     def _busy(
-        self, interviewer_ids: list[str], window: Slot, zones: Mapping[str, str | None] | None
+        self, interviewer_ids: list[str], window: Slot, owners: Mapping[str, CalendarOwner] | None
     ) -> list[Slot]:
         """Everyone's busy times in ``window`` from their calendars, except hireflow's own events.
 
         An all-day event, or one at a time with no zone (a "floating" time), is on its
-        owner's clock: in their zone from ``zones`` (their working zone), else UTC.
+        owner's clock: in their zone from ``owners`` (their working zone), else UTC. A
+        meeting its owner declined leaves them free.
         """
         busy: list[Slot] = []
         for who in interviewer_ids:
-            zone = zone_named((zones or {}).get(who))
+            owner = (owners or {}).get(who) or CalendarOwner()
+            zone = zone_named(owner.zone)
             calendar = self._calendar(who)
             # The server places such events on its own clock, up to a day away from theirs.
             events = _dav(
@@ -381,7 +393,7 @@ class CalDavCalendar:
             for event in events:
                 component = event.icalendar_component
                 uid = str(component.get("uid", ""))
-                if uid.endswith(HIREFLOW_UID_SUFFIX) or not _takes_time(component):
+                if uid.endswith(HIREFLOW_UID_SUFFIX) or not _takes_time(component, owner.email):
                     continue  # hireflow's bookings are in the store
                 busy.append(
                     Slot(_moment(component.get("dtstart").dt, zone), _moment(_end_of(component), zone))
@@ -397,13 +409,12 @@ class CalDavCalendar:
         *,
         working_hours: Collection[WorkingHours] = (),
         candidate_zone: str | None = None,
-        zones: Mapping[str, str | None] | None = None,
+        owners: Mapping[str, CalendarOwner] | None = None,
     ) -> list[Slot]:
         """Slots in everyone's hours when the whole panel is free both in hireflow and in
-        their own calendars (``zones``: each member's, for events their calendar gives
-        without one)."""
+        their own calendars (``owners``: each member's zone and email, to read them right)."""
         window = Slot(_naive_utc(window.start), _naive_utc(window.end))
-        busy = self._busy(interviewer_ids, window, zones)
+        busy = self._busy(interviewer_ids, window, owners)
         return self.store.free_slots(
             interviewer_ids,
             window,
@@ -420,15 +431,15 @@ class CalDavCalendar:
         interviewer_ids: list[str],
         slot: Slot,
         *,
-        zones: Mapping[str, str | None] | None = None,
+        owners: Mapping[str, CalendarOwner] | None = None,
     ) -> Booking:
         """Book once, in the store and in every panel member's calendar. SlotTaken on a clash
-        (``zones``: each member's, for events their calendar gives without one)."""
+        (``owners``: each member's zone and email, to read their calendar right)."""
         slot = Slot(_naive_utc(slot.start), _naive_utc(slot.end))
         booked = self.store.booking(interview_id)
         retry = booked is not None and booked.status == "booked" and booked.slot == slot
         # A retry only writes the events again: a meeting added since must not undo the booking.
-        clashes = [] if retry else [b for b in self._busy(interviewer_ids, slot, zones) if b.overlaps(slot)]
+        clashes = [] if retry else [b for b in self._busy(interviewer_ids, slot, owners) if b.overlaps(slot)]
         if clashes:
             raise SlotTaken(
                 f"The panel of interview {interview_id} has another meeting at "
@@ -499,12 +510,27 @@ def _calendar_event(booking: Booking, summary: str) -> tuple[icalendar.Calendar,
     return calendar, event
 
 
-def _takes_time(component) -> bool:
+def _takes_time(component, owner_email: str | None) -> bool:
     """Whether an event makes its owner busy: not when marked free (TRANSP:TRANSPARENT), nor
     when cancelled (STATUS:CANCELLED, which a calendar may keep, or a cancelled occurrence of a
-    series), as CalDAV's own free-busy report reads them (RFC 4791, 7.10)."""
+    series), as CalDAV's own free-busy report reads them (RFC 4791, 7.10); nor when the
+    owner, one of its attendees, declined it (a calendar such as Google's keeps those)."""
     transparent = str(component.get("transp", "")).upper() == "TRANSPARENT"
-    return not transparent and str(component.get("status", "")).upper() != "CANCELLED"
+    cancelled = str(component.get("status", "")).upper() == "CANCELLED"
+    return not (transparent or cancelled or _declined_by(component, owner_email))
+
+
+def _declined_by(component, email: str | None) -> bool:
+    """Whether ``email`` is among the event's attendees with PARTSTAT=DECLINED."""
+    if not email:
+        return False
+    attendees = component.get("attendee") or []
+    attendees = attendees if isinstance(attendees, list) else [attendees]
+    me = f"mailto:{email}".lower()
+    return any(
+        str(attendee).lower() == me and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED"
+        for attendee in attendees
+    )
 
 
 def _moment(value, zone: tzinfo) -> datetime:
