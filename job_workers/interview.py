@@ -337,6 +337,7 @@ class InterviewSchedulingTasks:
                     "panel": panel or [],
                     "posting_title": posting_title,
                     "interview_start": booking.slot.as_variable()["start"] if booking else None,
+                    "interview_end": booking.slot.as_variable()["end"] if booking else None,
                     # A panelist's feedback form waits there after the interview.
                     "tasks_url": self.services.tasks_url,
                 },

@@ -353,12 +353,10 @@ def test_each_attendee_reads_reminders_and_cancellations_in_their_zone():
     def reminder_to(attendee: str, known: dict, template: str = "interview-reminder") -> str:
         return templates.render(template, {**known, "attendee_email": attendee})[1]
 
-    assert "starts on Monday 14 December 2026, 10:00 (Europe/Berlin)." in reminder_to(
-        "cas@example.com", zoned
-    )
-    assert "starts on Monday 14 December 2026, 14:30 (Asia/Kolkata)." in reminder_to("ivy@example.com", zoned)
-    assert "starts on Monday 14 December 2026, 09:00 UTC." in reminder_to("max@example.com", zoned)
-    assert "starts on Monday 14 December 2026, 09:00 UTC." in reminder_to("cas@example.com", variables)
+    assert "is on Monday 14 December 2026, 10:00 (Europe/Berlin)." in reminder_to("cas@example.com", zoned)
+    assert "is on Monday 14 December 2026, 14:30 (Asia/Kolkata)." in reminder_to("ivy@example.com", zoned)
+    assert "is on Monday 14 December 2026, 09:00 UTC." in reminder_to("max@example.com", zoned)
+    assert "is on Monday 14 December 2026, 09:00 UTC." in reminder_to("cas@example.com", variables)
     cancelled = reminder_to("ivy@example.com", zoned, "interview-cancelled")
     assert "on Monday 14 December 2026, 14:30 (Asia/Kolkata) has been cancelled." in cancelled
 
@@ -514,6 +512,21 @@ def test_interview_emails_speak_to_the_candidate_and_about_them_to_the_panel(tem
     _, to_candidate = EmailTemplates().render(template, {**titled, "attendee_email": "cas@example.com"})
     _, to_panel = EmailTemplates().render(template, {**titled, "attendee_email": "ivy@example.com"})
     assert 'our interview for "Welder"' in to_candidate and 'interview with Cas for "Welder"' in to_panel
+
+
+@pytest.mark.parametrize("template", ["interview-invitation", "interview-reminder"])
+def test_the_booked_interview_is_given_from_when_to_when(template):
+    context = {
+        "candidate_name": "Cas",
+        "candidate_email": "cas@example.com",
+        "attendee_email": "cas@example.com",
+        "candidate_timezone": "Europe/Berlin",
+        "interview_start": "2026-12-14T09:00:00Z",
+        "interview_end": "2026-12-14T10:00:00Z",
+        "tasks_url": "http://hireflow.test/tasks",
+    }
+    _, text = EmailTemplates().render(template, context)
+    assert "Monday 14 December 2026, 10:00 to 11:00 (Europe/Berlin)." in text
 
 
 @pytest.mark.parametrize("template", ["interview-slots", "interview-slot-reminder", "feedback-overdue"])

@@ -164,6 +164,7 @@ def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
     [mail] = mails(capture)
     assert mail["subject"].startswith("Your interview on ")
     assert mail["text"].startswith("Hello Cas,\n\nYour interview is booked for ")
+    assert ", 09:00 to 10:00 UTC.\n" in mail["text"]  # from when to when
     assert "The interview with Cas" not in mail["text"] and "feedback" not in mail["text"]
 
 

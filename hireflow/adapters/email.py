@@ -181,6 +181,7 @@ class EmailTemplates:
             finalize=on_one_line,  # every {{ value }}, not the template's own text
         )
         self.env.filters["when"] = readable_time
+        self.env.filters["when_until"] = readable_span
         self.env.globals["attendee_zone"] = attendee_zone
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
