@@ -169,9 +169,11 @@ def test_an_interviewer_on_file_joins_a_panel_by_username_alone(tmp_path):
     assert prefilled_panel(web.get("/").text) == ""  # seven: a panel takes six at most
 
 
-def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lead(tmp_path):
+def shortlisted_for(tmp_path, title: str):
+    """Services, a webapp that records its starts, and the engine double: Ada's application
+    app_1 is shortlisted for posting p-1, ``title``, whose recruiters are on file."""
     services = empty_services(tmp_path)
-    posting = JobPosting(posting_id="p-1", title="Engineer", employer_id="acme")
+    posting = JobPosting(posting_id="p-1", title=title, employer_id="acme")
     posting.recruiter_team_email = "team@acme.example"
     web, engine = recording_app_with(
         services, indexed_candidate("ada", name="Ada", email="ada@example.com"), posting
@@ -179,6 +181,11 @@ def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lea
     record_status(
         services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada", "posting_id": "p-1"}
     )
+    return services, web, engine
+
+
+def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lead(tmp_path):
+    services, web, engine = shortlisted_for(tmp_path, "Engineer")
     # An application whose record names no posting (as an old one may) has no recruiters to fall back on.
     record_status(services.db, "application", "app_2", "shortlisted", {"candidate_id": "ada"})
     ivy = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
@@ -198,14 +205,7 @@ def test_an_interview_escalates_to_the_postings_recruiters_unless_it_names_a_lea
 
 
 def test_the_slot_page_says_which_job_the_interview_is_for(tmp_path):
-    services = empty_services(tmp_path)
-    posting = JobPosting(posting_id="p-1", title="Welder", employer_id="acme")
-    posting.recruiter_team_email = "team@acme.example"
-    web, _ = recording_app_with(
-        services, indexed_candidate("ada", name="Ada", email="ada@example.com"), posting
-    )
-    details = {"candidate_id": "ada", "posting_id": "p-1"}
-    record_status(services.db, "application", "app_1", "shortlisted", details)
+    services, web, _ = shortlisted_for(tmp_path, "Welder")
     ivy = [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}]
     started = web.post("/api/interviews", json={"application_id": "app_1", "panel": ivy})
     slot = {"start": "2026-12-14T09:00:00Z", "end": "2026-12-14T10:00:00Z"}
