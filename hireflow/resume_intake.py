@@ -365,9 +365,9 @@ _YEARS_STATED = re.compile(r"\b(\d{1,2})\s*(?:\+\s*)?(?:years?|yrs?|jahren?|ans|
 # written before its year, is simply not part of the match; the end's month is (a word,
 # or a number before "/" or "."), as is a month after the start's year. Between the two:
 # any hyphen or dash (NFKC reads a non-breaking hyphen as U+2010 and leaves the others as
-# they are), "to" or "until", or their German, French and Spanish words. A job still held
-# ends with one of _ONGOING, or is written "to date" (_YEAR_TO_DATE). Years count whole,
-# as before months were read.
+# they are), "to" or "until", or their German, French and Spanish words (whole words: not
+# the "a" of "2015 awarded 2019"). A job still held ends with one of _ONGOING, or is
+# written "to date" (_YEAR_TO_DATE). Years count whole, as before months were read.
 _ONGOING = (
     r"present|current|now|today|ongoing"
     r"|heute|jetzt|aktuell|dato"
@@ -376,7 +376,7 @@ _ONGOING = (
 )
 _YEAR_RANGE = re.compile(
     r"\b((?:19|20)\d{2})(?:[-/.]\d{1,2}\b)?"
-    r"\s*(?:[-\u2010-\u2015\u2212]|to|until|bis|à|a)\s*"
+    r"\s*(?:[-\u2010-\u2015\u2212]|(?:to|until|bis|à|a)\b)\s*"
     rf"(?:[^\W\d_]{{3,10}}\.?\s+|\d{{1,2}}[/.]\s*)?((?:19|20)\d{{2}}|{_ONGOING})\b",
     re.I,
 )

@@ -367,6 +367,8 @@ def test_a_pdf_that_draws_ligatures_yields_the_skills_spelled_with_them():
         ("2020 \u2013 aujourd\u2019hui, 2012 \u00e0 2014", 8),
         ("2019 - actualidad", 7),
         ("Born 1990 - date of birth", None),  # "date" is a job's end only after "to" or "till"
+        # "to" and "a" join years as words only, not as a word's first letters.
+        ("Best paper 2015 awarded 2019; 2016 tomorrow 2020", None),
         ("2015 - " + "Mar" + " " * 1_000_000 + "x", None),  # one pass over the spaces
         ("no dates at all", None),
         ("Born 1990", None),
