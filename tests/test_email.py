@@ -263,6 +263,14 @@ def test_a_template_missing_a_value_is_an_error_not_a_blank():
         EmailTemplates().render("resume-received", {"skills": []})
 
 
+@pytest.mark.parametrize("amount_cents", [None, "twelve", [1]])
+def test_a_value_a_template_cannot_use_is_bad_data_not_a_bug(amount_cents):
+    # The fuzz of send-email found this: a TypeError in the template, "probably a bug".
+    context = {"unlock_id": "unl_1", "candidate_id": "ada", "unlock_price": {"amount_cents": amount_cents}}
+    with pytest.raises(EmailRejected, match="'payment-approval' cannot use a value it was given"):
+        EmailTemplates().render("payment-approval", {**context, "payment_link": lambda _: "http://x"})
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [

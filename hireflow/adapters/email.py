@@ -192,6 +192,10 @@ class EmailTemplates:
             raise EmailRejected(f"No email template named {name!r}") from exc
         except jinja2.UndefinedError as exc:
             raise EmailRejected(f"Email template {name!r} is missing a value: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            # A value of the wrong kind for what the template does with it (a price's
+            # amount_cents that is no number): bad variables, for a person to set right.
+            raise EmailRejected(f"Email template {name!r} cannot use a value it was given: {exc}") from exc
         first, _, body = rendered.partition("\n")
         if not first.startswith("Subject: "):
             raise EmailRejected(f"Email template {name!r} must start with a 'Subject: ' line")
