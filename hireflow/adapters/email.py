@@ -147,7 +147,10 @@ def readable_time(value: Any, zone: str | None = None) -> str:
 
 
 def readable_span(start: Any, end: Any, zone: str | None = None) -> str:
-    """A time span as people write it: ``Monday 14 December 2026, 09:00 to 10:00 UTC`` within one day."""
+    """A time span as people write it: ``Monday 14 December 2026, 09:00 to 10:00 UTC`` within one day;
+    the start alone (``readable_time``) when there is no end."""
+    if end is None:
+        return readable_time(start, zone)
     first, last = _moment(start, zone), _moment(end, zone)
     if first is None or last is None:
         return f"{readable_time(start, zone)} to {readable_time(end, zone)}"
@@ -155,6 +158,14 @@ def readable_span(start: Any, end: Any, zone: str | None = None) -> str:
     if begins.date() == ends.date():
         return f"{begins:%A} {begins.day} {begins:%B %Y}, {begins:%H:%M} to {ends:%H:%M} {label}"
     return f"{readable_time(start, zone)} to {readable_time(end, zone)}"
+
+
+def for_the_job(posting_title: Any) -> str:
+    """`` for "<title>"``, naming the job an interview is for; nothing for an instance that
+    has no title (an admin start, one begun before interviews named their job)."""
+    if isinstance(posting_title, jinja2.Undefined) or not posting_title:
+        return ""
+    return f' for "{posting_title}"'
 
 
 def attendee_zone(
@@ -182,6 +193,7 @@ class EmailTemplates:
         )
         self.env.filters["when"] = readable_time
         self.env.filters["when_until"] = readable_span
+        self.env.filters["for_the_job"] = for_the_job
         self.env.globals["attendee_zone"] = attendee_zone
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
