@@ -62,6 +62,7 @@ class JobType:
     BOOK_INTERVIEW_SLOT = "interview.book-slot"
     SEND_INTERVIEW_INVITATION = "interview.send-invitation"
     CANCEL_INTERVIEW_BOOKING = "interview.cancel-booking"
+    RELEASE_FOR_RESCHEDULE = "interview.release-for-reschedule"
     RECORD_INTERVIEW_OUTCOME = "interview.record-outcome"
 
 
@@ -85,6 +86,7 @@ class Message:
     PAYMENT_METHOD_UPDATED = "payment-method-updated"
     INTERVIEW_SLOT_SELECTED = "interview-slot-selected"
     INTERVIEW_CANCELLED = "interview-cancelled"
+    INTERVIEW_RESCHEDULE_REQUESTED = "interview-reschedule-requested"
 
 
 class ErrorCode:
@@ -172,6 +174,9 @@ class Var:
     # The start as each panelist reads it (their zone), and one panelist's, on their feedback form.
     INTERVIEW_START_BY_PANELIST = "interview_start_by_panelist"
     INTERVIEW_START_FOR_PANELIST = "interview_start_for_panelist"
+    # The times the interview was booked at and moved from, at the candidate's request or a
+    # recruiter's: no new offer gives them again.
+    RESCHEDULED_FROM = "rescheduled_from"
     FOLLOW_UP_DECISION = "follow_up_decision"
     FOLLOW_UP_NOTE = "follow_up_note"
     INTERVIEW_RATING = "interview_rating"

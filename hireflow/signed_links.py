@@ -1,8 +1,9 @@
 """Signed, expiring links that let a person act on one item from an email, without logging in.
 
-Four kinds exist, each under its own salt so that one kind's token is never read as another:
+Five kinds exist, each under its own salt so that one kind's token is never read as another:
 
 - a **slot link** lets a candidate pick one interview slot;
+- a **reschedule link** lets a candidate ask for another time for one booked interview;
 - a **card link** lets an employer save a new card for one unlock whose card was declined;
 - a **payment link** lets an employer approve, with their bank, one unlock's card payment;
 - a **withdrawal link** lets a candidate withdraw one application.
@@ -14,8 +15,8 @@ action. Ids derive from business keys and can be guessed; the signature cannot.
 
 Links live for days, so the secret rotates without breaking the ones already mailed:
 ``HIREFLOW_SLOT_LINK_SECRET=new,old`` signs with ``new`` and still reads links signed
-with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal links live;
-slot and card links, 7; payment links, 1).
+with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal and
+reschedule links live; slot and card links, 7; payment links, 1).
 """
 
 from __future__ import annotations
@@ -88,6 +89,37 @@ class SlotLinks(SignedLinks):
         """The choice a token carries; raises SignedLinkExpired or SignedLinkInvalid."""
         data = self._read(token)
         return SlotChoice(interview_id=data["interview_id"], slot=data["slot"])
+
+
+@dataclass(frozen=True)
+class RescheduleRequest:
+    interview_id: str
+    start: str  # the booked start the link was made for, as the booking variable gives it
+
+
+class RescheduleLinks(SignedLinks):
+    """Links under the webapp's ``/interviews/reschedule`` that ask for another time for one
+    interview, as booked at one start: a link from before a move asks for nothing.
+
+    They live as long as withdrawal links: an interview is booked up to two weeks ahead.
+    """
+
+    salt = "hireflow.interview-reschedule"
+    kind = "reschedule link"
+
+    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
+        super().__init__(secret, base_url, max_age_seconds)
+
+    def token_for(self, interview_id: str, start: str) -> str:
+        return self._token({"interview_id": interview_id, "start": start})
+
+    def link_for(self, interview_id: str, start: str) -> str:
+        return f"{self.base_url}/{self.token_for(interview_id, start)}"
+
+    def read(self, token: str) -> RescheduleRequest:
+        """The interview and booked start a token names; raises SignedLinkExpired or SignedLinkInvalid."""
+        data = self._read(token)
+        return RescheduleRequest(interview_id=data["interview_id"], start=data["start"])
 
 
 class ItemLinks(SignedLinks):

@@ -83,6 +83,17 @@ def _slot_times(interview_id: str, name: str, slot: object) -> tuple[str, str]:
     return slot["start"], slot["end"]
 
 
+def _utc_slot(interview_id: str, name: str, slot: object) -> Slot:
+    """A slot variable as a Slot in UTC without a zone, as the calendar gives its slots."""
+    start, end = _slot_times(interview_id, name, slot)
+    return Slot(
+        *(
+            _moment(interview_id, f"{name}.{part}", value).astimezone(UTC).replace(tzinfo=None)
+            for part, value in (("start", start), ("end", end))
+        )
+    )
+
+
 def _working_hours(interview_id: str, member: dict) -> WorkingHours:
     """A panel member's working hours; a permanent failure for hours no one could read."""
     try:
@@ -160,11 +171,13 @@ class InterviewSchedulingTasks:
         panel: list,
         search_from: str | None = None,
         candidate_timezone: str | None = None,
+        rescheduled_from: list | None = None,
     ) -> dict:
         """Up to three hour-long slots when the whole panel is free, in everyone's working
         hours where they work (a member's ``working_hours`` in their ``timezone``; weekdays
         09:00 to 17:00 and UTC for one without), and at hours the candidate is awake where
-        they live, when the request gave their zone.
+        they live, when the request gave their zone. None overlaps a time the interview was
+        moved from (``rescheduled_from``): someone could not make it.
 
         ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
         the timers that count down to them share one clock (a test engine's clock moves).
@@ -180,15 +193,21 @@ class InterviewSchedulingTasks:
         start = searching_from + SEARCH_FROM
         window = Slot(start, start + SEARCH_WINDOW)
         hours = [_working_hours(interview_id, member) for member in panel if isinstance(member, dict)]
+        moved_from = [
+            _utc_slot(interview_id, f"rescheduled_from[{at}]", each)
+            for at, each in enumerate(rescheduled_from or [])
+        ]
+        # The calendar gives slots one after another, so each time moved from overlaps two at most.
         slots = self._calendar(interview_id).free_slots(
             _panel_ids(interview_id, panel),
             window,
             INTERVIEW_LENGTH,
-            SLOTS_OFFERED,
+            SLOTS_OFFERED + 2 * len(moved_from),
             working_hours=hours,
             candidate_zone=candidate_timezone,
             owners=_calendar_owners(panel),
         )
+        slots = [slot for slot in slots if not any(slot.overlaps(old) for old in moved_from)][:SLOTS_OFFERED]
         if not slots:
             when = "; ".join(sorted({str(each) for each in hours} or {str(WorkingHours())}))
             candidate = f", at the candidate's hours in {candidate_timezone}" if candidate_timezone else ""
@@ -245,6 +264,12 @@ class InterviewSchedulingTasks:
         )
         return {}
 
+    def _reschedule_link(self) -> dict:
+        """The templates' ``reschedule_link(interview_id, interview_start)``, which signs the
+        candidate's link to ask for another time, if this worker makes such links."""
+        links = self.services.reschedule_links
+        return {} if links is None else {"reschedule_link": links.link_for}
+
     def _withdrawal_link(self, application_id: str | None) -> dict:
         """The template's signed link to withdraw the application, if this worker makes them."""
         links = self.services.withdrawal_links
@@ -300,7 +325,10 @@ class InterviewSchedulingTasks:
     ) -> dict:
         """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once.
 
-        The candidate is one of the attendees; the templates address them in the second person.
+        The email's template follows the method, unless the task's ``template`` header names
+        another (the notice of a time given up for another). The candidate is one of the
+        attendees; the templates address them in the second person, and the invitation gives
+        them a link to ask for another time, when this worker makes such links.
         Each attendee reads the time in their time zone (the candidate's, a panelist's from
         ``panel``; else UTC); the invitation itself is in UTC, as calendars take it. Its
         organizer is the address the email comes from, and its attachment's type carries the
@@ -323,13 +351,16 @@ class InterviewSchedulingTasks:
                 attendees=[attendee_email],
             )
             attachments = (EmailAttachment("invitation.ics", ics, invitation_media_type(booking)),)
-        template = CANCELLATION_TEMPLATE if method == "CANCEL" else INVITATION_TEMPLATE
+        template = (job.custom_headers or {}).get(Header.EMAIL_TEMPLATE) or (
+            CANCELLATION_TEMPLATE if method == "CANCEL" else INVITATION_TEMPLATE
+        )
         self._mailer(interview_id).send(
             EmailMessage(
                 dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",
                 to=attendee_email,
                 template=template,
                 context={
+                    "interview_id": interview_id,
                     "attendee_email": attendee_email,
                     "candidate_email": candidate_email,
                     "candidate_name": candidate_name,
@@ -340,6 +371,7 @@ class InterviewSchedulingTasks:
                     "interview_end": booking.slot.as_variable()["end"] if booking else None,
                     # A panelist's feedback form waits there after the interview.
                     "tasks_url": self.services.tasks_url,
+                    **self._reschedule_link(),
                 },
                 attachments=attachments,
             )
@@ -350,6 +382,19 @@ class InterviewSchedulingTasks:
         """Free the panel's time, once (nothing to do if the slot was never booked)."""
         booking = self._calendar(interview_id).cancel(interview_id)
         return {"booking_released": booking is not None}
+
+    def release_for_reschedule(self, interview_id: BusinessId, rescheduled_from: list | None = None) -> dict:
+        """Free the panel's booked time, once, because the candidate or a recruiter asked for
+        another. The time joins ``rescheduled_from``, so that no new offer gives it again;
+        the interview's record keeps the list too, for the webapp to count the moves.
+        """
+        booking = self._calendar(interview_id).cancel(interview_id)
+        moved_from = list(rescheduled_from or [])
+        # A repeated job finds the booking cancelled already, at the same time.
+        if booking is not None and booking.slot.as_variable() not in moved_from:
+            moved_from.append(booking.slot.as_variable())
+        record_details(self.services.db, "interview", interview_id, "requested", rescheduled_from=moved_from)
+        return {"rescheduled_from": moved_from}
 
     def record_outcome(
         self,
@@ -382,5 +427,6 @@ def build_router(services: Services) -> TaskRouter:
     router.task(JobType.BOOK_INTERVIEW_SLOT, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.book_slot)
     router.task(JobType.SEND_INTERVIEW_INVITATION, timeout_ms=SEND_TIMEOUT_MS)(tasks.send_invitation)
     router.task(JobType.CANCEL_INTERVIEW_BOOKING, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.cancel_booking)
+    router.task(JobType.RELEASE_FOR_RESCHEDULE, timeout_ms=CALENDAR_TIMEOUT_MS)(tasks.release_for_reschedule)
     router.task(JobType.RECORD_INTERVIEW_OUTCOME, timeout_ms=STORE_TIMEOUT_MS)(tasks.record_outcome)
     return router

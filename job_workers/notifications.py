@@ -17,7 +17,15 @@ from job_workers.task_router import BUSINESS_ID_FORM, TaskRouter
 SEND_TIMEOUT_MS = 60_000
 # What templates see besides the process variables (see ``email_for``).
 TEMPLATE_EXTRAS = frozenset(
-    {"public_url", "tasks_url", "max_upload_megabytes", "card_link", "payment_link", "withdrawal_link"}
+    {
+        "public_url",
+        "tasks_url",
+        "max_upload_megabytes",
+        "card_link",
+        "payment_link",
+        "withdrawal_link",
+        "reschedule_link",
+    }
 )
 
 
@@ -28,8 +36,10 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     ``tasks_url`` (where people do their user tasks: Tasklist, or the webapp's task list),
     ``max_upload_megabytes`` (the largest resume accepted), ``card_link(unlock_id)``,
     which signs the link to save a new card for an unlock, ``payment_link(unlock_id)``,
-    which signs the link to approve an unlock's payment with the bank, and
-    ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw.
+    which signs the link to approve an unlock's payment with the bank,
+    ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw, and
+    ``reschedule_link(interview_id, interview_start)``, which signs the candidate's link to
+    ask for another time for their booked interview.
 
     The dedupe key names the template, the business object and the element instance:
     a retried or redelivered job has the same key, and each reminder a timer cycle
@@ -82,6 +92,8 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     if services.withdrawal_links is not None:
         # Optional in the templates that offer it: without links, the email goes without.
         context["withdrawal_link"] = services.withdrawal_links.link_for
+    if services.reschedule_links is not None:
+        context["reschedule_link"] = services.reschedule_links.link_for
     return EmailMessage(
         dedupe_key=f"{template}:{business_id}:{job.element_instance_key}",
         to=recipient,

@@ -45,7 +45,7 @@ from hireflow.paths import PROJECT_ROOT
 from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.sandboxes.payments import PaymentLedger, create_payment_sandbox
 from hireflow.serving import serve_in_thread
-from hireflow.signed_links import CardLinks, PaymentLinks, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import CardLinks, PaymentLinks, RescheduleLinks, SlotLinks, WithdrawalLinks
 from hireflow.store import Candidate, Database, JobPosting, utcnow
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
@@ -319,6 +319,7 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
         card_links=CardLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/card"),
         payment_links=PaymentLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/payment"),
         withdrawal_links=WithdrawalLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/applications/withdrawal"),
+        reschedule_links=RescheduleLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/reschedule"),
     )
     yield LocalWorld(services, payments.url, mail.url, payment_sandbox.extensions["payment_ledger"])
     payments.shutdown()

@@ -160,7 +160,8 @@ def test_the_send_email_element_template_offers_what_a_send_email_task_can_use()
     sent_by_interview_workers = {INVITATION_TEMPLATE, CANCELLATION_TEMPLATE} | {
         value
         for job_type, key, value in FACTS.task_headers
-        if job_type == JobType.EMAIL_SLOT_LINKS and key == Header.EMAIL_TEMPLATE
+        if job_type in (JobType.EMAIL_SLOT_LINKS, JobType.SEND_INTERVIEW_INVITATION)
+        and key == Header.EMAIL_TEMPLATE
     }
     template_files = {path.stem for path in TEMPLATES_DIR.glob("*.txt")}
     assert offered[Header.EMAIL_TEMPLATE] == template_files - sent_by_interview_workers

@@ -13,7 +13,7 @@ from hireflow.adapters.email import EmailOutbox, SendGridMailer, readable_time
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.signed_links import SignedLinkInvalid, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import RescheduleLinks, SignedLinkInvalid, SlotLinks, WithdrawalLinks
 from hireflow.store import BusinessRecord, Database
 from job_workers.interview import InterviewSchedulingTasks, NoFreeSlots
 from job_workers.records import SLOT_CHOSEN, record_details
@@ -277,6 +277,56 @@ def test_an_invitation_taken_before_a_cancellation_is_not_sent_after_it(tasks, c
     tasks.cancel_booking("i-13")  # the cancellation's first step ran while the job was out
     assert tasks.send_invitation(invite, "i-13", "ivy@example.com", "Cas", "cas@example.com") == {}
     assert mails(capture) == []
+
+
+def test_the_candidates_invitation_links_to_ask_for_another_time_and_the_panels_does_not(tasks, capture):
+    tasks.services.reschedule_links = RescheduleLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/interviews/reschedule"
+    )
+    slot = tasks.find_slots("i-20", PANEL)["proposed_slots"][0]
+    tasks.book_slot("i-20", PANEL, slot)
+    for key, attendee in enumerate(("cas@example.com", "ivy@example.com"), start=800):
+        job = make_job(
+            JobType.SEND_INTERVIEW_INVITATION, element_instance_key=key, headers={"method": "REQUEST"}
+        )
+        tasks.send_invitation(job, "i-20", attendee, "Cas", "cas@example.com", panel=PANEL)
+    link = r"http://hireflow\.test/interviews/reschedule/(\S+)"
+    by_attendee = {mail["to"][0]: re.findall(link, mail["text"]) for mail in mails(capture)}
+    [token] = by_attendee["cas@example.com"]
+    assert by_attendee["ivy@example.com"] == []
+    asked = tasks.services.reschedule_links.read(token)
+    assert (asked.interview_id, asked.start) == ("i-20", slot["start"])
+
+
+def test_moving_an_interview_gives_up_its_time_once_and_never_offers_it_again(tasks, capture):
+    slots = tasks.find_slots("i-21", PANEL)["proposed_slots"]
+    tasks.book_slot("i-21", PANEL, slots[0], slots)
+    moved = tasks.release_for_reschedule("i-21")
+    assert moved == {"rescheduled_from": [slots[0]]}
+    assert tasks.release_for_reschedule("i-21") == moved  # a redelivered job
+    assert tasks.services.calendar.booking("i-21").status == "cancelled"
+    with tasks.services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("interview", "i-21")).details["rescheduled_from"] == [slots[0]]
+    # The time is free for everyone else again, but not offered to this interview.
+    assert tasks.find_slots("i-22", PANEL)["proposed_slots"][0] == slots[0]
+    again = tasks.find_slots("i-21", PANEL, rescheduled_from=moved["rescheduled_from"])["proposed_slots"]
+    assert len(again) == 3 and slots[0] not in again
+    assert again[0] == slots[1]
+    # A second move adds the second time; the first stays given up.
+    tasks.book_slot("i-21", PANEL, again[0], again)
+    twice = tasks.release_for_reschedule("i-21", moved["rescheduled_from"])
+    assert twice == {"rescheduled_from": [slots[0], again[0]]}
+    # The panel and the candidate are told with the calendar's cancellation of the old time.
+    notice = make_job(
+        JobType.SEND_INTERVIEW_INVITATION,
+        headers={"method": "CANCEL", "template": "interview-rescheduled"},
+    )
+    tasks.send_invitation(notice, "i-21", "cas@example.com", "Cas", "cas@example.com")
+    [mail] = mails(capture)
+    assert mail["subject"] == "Your interview is being moved"
+    assert "We are emailing you new times" in mail["text"]
+    media_type, cancellation = invitation_of(mail)
+    assert (media_type, str(cancellation["METHOD"])) == ("text/calendar; method=CANCEL", "CANCEL")
 
 
 def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):

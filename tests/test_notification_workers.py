@@ -13,7 +13,7 @@ from hireflow.adapters.file_store import LocalFileStore
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.signed_links import CardLinks, WithdrawalLinks
+from hireflow.signed_links import CardLinks, RescheduleLinks, WithdrawalLinks
 from hireflow.store import Database
 from job_workers.notifications import NotificationTasks, build_router
 from job_workers.services import Services, tasks_url_from_environment
@@ -185,6 +185,38 @@ def test_a_worker_without_withdrawal_links_sends_the_shortlisted_email_without_o
     )
     [mail] = mails(capture)
     assert "has been shortlisted" in mail["text"] and "Withdraw" not in mail["text"]
+
+
+def test_the_candidates_reminder_links_to_ask_for_another_time_and_a_panelists_does_not(services, capture):
+    services.reschedule_links = RescheduleLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/interviews/reschedule"
+    )
+    headers = {
+        "template": "interview-reminder",
+        "recipientVariable": "attendee_email",
+        "businessIdVariable": "interview_id",
+    }
+    variables = {
+        "interview_id": "int_7",
+        "candidate_name": "Ada",
+        "candidate_email": "ada@example.com",
+        "interview_start": "2026-12-14T09:00:00Z",
+        "interview_end": "2026-12-14T10:00:00Z",
+        "panel": [{"username": "ivy", "email": "ivy@example.com", "name": "Ivy"}],
+    }
+    for key, attendee in enumerate(("ada@example.com", "ivy@example.com"), start=900):
+        variables_of_one = {**variables, "attendee_email": attendee}
+        NotificationTasks(services).send_email(
+            send_email_job(key, headers=headers, variables=variables_of_one)
+        )
+    links = {
+        mail["to"][0]: [word for word in mail["text"].split() if "/interviews/reschedule/" in word]
+        for mail in mails(capture)
+    }
+    [link] = links["ada@example.com"]
+    assert links["ivy@example.com"] == []
+    asked = services.reschedule_links.read(link.rsplit("/", 1)[1])
+    assert (asked.interview_id, asked.start) == ("int_7", "2026-12-14T09:00:00Z")
 
 
 def test_the_re_upload_email_names_the_reason_and_the_upload_limit_in_force(services, capture):
