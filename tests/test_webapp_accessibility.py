@@ -168,6 +168,7 @@ def browser_page(browser):
 def signed_pages(services) -> dict[str, str]:
     return {
         "slot": f"/interviews/slot/{services.slot_links.token_for('int_1', SLOT)}",
+        "reschedule": f"/interviews/reschedule/{services.reschedule_links.token_for('int_1', SLOT['start'])}",
         "card": f"/unlocks/card/{services.card_links.token_for('unl_1')}",
         "payment": f"/unlocks/payment/{services.payment_links.token_for('unl_1')}",
         "withdrawal": f"/applications/withdrawal/{services.withdrawal_links.token_for('app_1')}",
@@ -208,7 +209,7 @@ def test_every_table_header_cell_says_what_it_heads():
     assert [(name, tag) for name, tag in headers if 'scope="' not in tag] == []
 
 
-@pytest.mark.parametrize("name", [*CONSOLE_PAGES, "slot", "card", "payment", "withdrawal"])
+@pytest.mark.parametrize("name", [*CONSOLE_PAGES, "slot", "reschedule", "card", "payment", "withdrawal"])
 def test_the_page_meets_wcag_2_1_aa(site, browser_page, name):
     path, status = CONSOLE_PAGES.get(name) or (signed_pages(site.services)[name], 200)
     assert browser_page.goto(site.url + path).status == status

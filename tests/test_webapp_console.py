@@ -8,7 +8,7 @@ import io
 import logging
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -877,6 +877,23 @@ def test_the_item_pages_withdraw_and_cancel_buttons_publish_once_and_refuse_what
     over = web.post("/items/interview/int_2/cancel", data=form)
     assert over.status_code == 409 and over.mimetype == "text/html" and "it cannot be cancelled" in over.text
     assert len(engine.published) == 2
+
+
+def test_a_booked_interviews_page_moves_it_to_another_time_once(recording):
+    web, engine, services = recording
+    add_first_status(services, "interview", "int_1", "requested")
+    record_details(services.db, "interview", "int_1", "requested", process_instance_key="1001")
+    assert "Move to another time" not in web.get("/items/interview/int_1").text  # nothing booked
+    start = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    StoreCalendar(services.db).book("int_1", ["ivy"], Slot(start, start + timedelta(hours=1)))
+    engine.active = [{"elementId": "InterviewBooked", "type": "SUB_PROCESS", "state": "ACTIVE"}]
+    page = web.get("/items/interview/int_1").text
+    assert 'data-testid="reschedule">Move to another time' in page
+    form = {"csrf_token": csrf_token(page)}
+    for _ in range(2):  # a second click publishes nothing more
+        moved = web.post("/items/interview/int_1/reschedule", data=form)
+        assert (moved.status_code, moved.location) == (303, "/items/interview/int_1")
+    assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
 
 
 def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(recording, monkeypatch, caplog):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from chaos.flows import SLOT_ALREADY_CHOSEN
 from hireflow.constants import Message
-from hireflow.store import Interviewer, JobPosting
+from hireflow.store import CalendarBooking, Interviewer, JobPosting
 from job_workers.records import SLOT_CHOSEN, record_details, record_status
 from tests.offline_webapp import (
     RecordsVariables,
@@ -216,3 +217,127 @@ def test_the_slot_page_says_which_job_the_interview_is_for(tmp_path):
 
 def prefilled_panel(dashboard: str) -> str:
     return re.search(r'<textarea name="panel"[^>]*>(.*?)</textarea>', dashboard, re.S).group(1)
+
+
+def booked(services, interview_id: str, start: datetime, sequence: int = 0) -> str:
+    """Book ``interview_id`` in the store for an hour from ``start``, as the booking step
+    does (``sequence``: the calendar's count of changes); its start as the variable gives it."""
+    with services.db.sessions.begin() as session:
+        session.merge(
+            CalendarBooking(
+                interview_id=interview_id,
+                interviewer_ids=["ivy"],
+                start=start,
+                end=start + timedelta(hours=1),
+                status="booked",
+                sequence=sequence,
+            )
+        )
+    return start.isoformat() + "Z"
+
+
+def given_up(services, interview_id: str, *starts: str) -> None:
+    """What the release step leaves: the booking cancelled, the times it gave up recorded."""
+    with services.db.sessions.begin() as session:
+        session.get(CalendarBooking, interview_id).status = "cancelled"
+    moved = [{"start": start, "end": start} for start in starts]
+    record_details(services.db, "interview", interview_id, "requested", rescheduled_from=moved)
+
+
+# Where an instance waits from the booking until the interview is over.
+IN_THE_BOOKED_PART = [{"elementId": "InterviewBooked", "type": "SUB_PROCESS", "state": "ACTIVE"}]
+
+
+def test_a_booked_interview_is_moved_once_per_booking_and_only_while_it_can_be(recording):
+    web, engine, services = recording
+    started = {"application_id": "app_1", "process_instance_key": "1001"}
+    record_status(services.db, "interview", "int_1", "requested", started)
+    move = "/api/interviews/int_1/rescheduling"
+    not_booked = web.post(move)
+    assert (not_booked.status_code, not_booked.json["title"]) == (409, "Interview not booked")
+
+    tomorrow = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    first = booked(services, "int_1", tomorrow)
+    # Booked in the store, but the instance is not (yet, or on an older model) where a new
+    # time is heard: the message would be lost, so nothing is published.
+    not_waiting = web.post(move)
+    assert (not_waiting.status_code, not_waiting.json["title"]) == (409, "Interview cannot be moved now")
+    engine.active = IN_THE_BOOKED_PART
+    assert [web.post(move).status_code, web.post(move).status_code] == [202, 200]
+    assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
+
+    # Given up, and booked again at another time: a second move is one more request.
+    given_up(services, "int_1", first)
+    second = booked(services, "int_1", tomorrow + timedelta(days=1), sequence=2)
+    assert web.post(move).status_code == 202
+    given_up(services, "int_1", first, second)
+    booked(services, "int_1", tomorrow + timedelta(days=2), sequence=4)
+    too_often = web.post(move)
+    assert (too_often.status_code, too_often.json["title"]) == (409, "Moved too often")
+    assert "ask the recruiter" in too_often.json["detail"]
+
+    record_status(services.db, "interview", "int_2", "requested", {**started, "application_id": "app_2"})
+    booked(services, "int_2", tomorrow - timedelta(days=2))
+    begun = web.post("/api/interviews/int_2/rescheduling")
+    assert (begun.status_code, begun.json["title"]) == (409, "Interview begun")
+    record_status(services.db, "interview", "int_2", "done")
+    assert web.post("/api/interviews/int_2/rescheduling").json["title"] == "Interview over"
+    assert web.post("/api/interviews/int_nobody/rescheduling").status_code == 404
+    assert len(engine.published) == 2
+
+
+def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_for(recording):
+    web, engine, services = recording
+    record_status(
+        services.db,
+        "interview",
+        "int_1",
+        "requested",
+        {
+            "application_id": "app_1",
+            "candidate_timezone": "Europe/Berlin",
+            "posting_title": "Flight engineer",
+            "process_instance_key": "1001",
+        },
+    )
+    engine.active = IN_THE_BOOKED_PART
+    start = datetime(2030, 3, 4, 9, 0)
+    first = booked(services, "int_1", start)
+    link = f"/interviews/reschedule/{services.reschedule_links.token_for('int_1', first)}"
+    page = web.get(link)
+    assert "Your interview is booked for Monday 4 March 2030, 10:00 to 11:00 (Europe/Berlin)" in page.text
+    assert 'For the job "Flight engineer"' in page.text and "Ask for another time" in page.text
+    form = {"csrf_token": csrf_token(page.text)}
+
+    asked, again = web.post(link, data=form), web.post(link, data=form)
+    assert (asked.status_code, again.status_code) == (202, 200)
+    assert "the time on Monday 4 March 2030, 10:00 (Europe/Berlin) is given up" in asked.text
+    assert "You asked for another time already" in again.text
+    assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
+
+    given_up(services, "int_1", first)
+    assert "You asked for another time already" in web.get(link).text
+    # The new time's invitation has a link of its own; the old link moves nothing now.
+    booked(services, "int_1", start + timedelta(days=1), sequence=2)
+    old_page = web.get(link).text
+    assert (
+        "This link is for a time given up before" in old_page
+        and "Ask for another time</button>" not in old_page
+    )
+    assert "now on\n    Tuesday 5 March 2030, 10:00 (Europe/Berlin)" in old_page
+    refused = web.post(link, data=form)
+    assert refused.status_code == 409 and "the interview is now on Tuesday 5 March 2030" in refused.text
+    assert len(engine.published) == 1
+
+    # Moved twice: the new time's link says to write to the recruiter, and moves nothing.
+    given_up(services, "int_1", first, "2030-03-05T09:00:00Z")
+    third = booked(services, "int_1", start + timedelta(days=2), sequence=4)
+    latest = f"/interviews/reschedule/{services.reschedule_links.token_for('int_1', third)}"
+    assert "It was moved\n    2 times already" in web.get(latest).text
+    assert web.post(latest, data=form).status_code == 409
+    record_status(services.db, "interview", "int_1", "cancelled")
+    assert "This interview is cancelled; there is no time to move" in web.get(link).text
+    assert len(engine.published) == 1
+
+    bad = web.get("/interviews/reschedule/not-a-token")
+    assert bad.status_code == 404 and "Reschedule link not valid" in bad.text

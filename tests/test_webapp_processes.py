@@ -6,6 +6,7 @@ payment provider would send, and what the processes then do.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -335,6 +336,101 @@ def test_a_slot_link_used_twice_books_once(web, process_engine, local_world):
     assert web.get(rescheduled.headers["Location"]).json["details"]["attempt"] == 2
     web.post(f"/api/interviews/{rescheduled.json['id']}/cancellation")
     wait_until_completed(process_engine.client, rescheduled.json["processInstanceKey"])
+
+
+def test_a_candidate_who_cannot_make_it_asks_from_the_invitation_and_chooses_another_time(
+    web, process_engine, local_world
+):
+    candidate_email = f"{unique_key('mary')}@example.com"
+    panelist_email = f"{unique_key('alice')}@acme.example"
+    application = web.post(
+        "/api/applications",
+        json={
+            "candidate_id": local_world.add_candidate(),
+            "candidate_name": "Mary Jackson",
+            "candidate_email": candidate_email,
+            "posting_id": local_world.add_posting(["python"]),
+            "employer_email": "hiring@acme.example",
+            "recruiter_team_email": "recruiters@acme.example",
+        },
+    )
+    interview = web.post(
+        "/api/interviews",
+        json={
+            "application_id": application.json["id"],
+            "candidate_name": "Mary Jackson",
+            "candidate_email": candidate_email,
+            "lead_recruiter_email": "lead@acme.example",
+            "panel": [{"username": unique_key("alice"), "email": panelist_email, "name": "Alice"}],
+        },
+    )
+    assert interview.status_code == 202, interview.json
+    instance, interview_id = interview.json["processInstanceKey"], interview.json["id"]
+
+    def candidates_mails(path: str, count: int) -> list[dict]:
+        return wait_for(
+            lambda: (
+                len(found := [m for m in local_world.mails_to(candidate_email) if path in (m["text"] or "")])
+                == count
+                and found
+            ),
+            what=f"{count} email(s) with {path}",
+            seen=lambda: describe_instance(process_engine.client, instance),
+        )
+
+    def choose_the_first_time(offer: dict) -> None:
+        token = re.search(r"/interviews/slot/([A-Za-z0-9._-]+)", offer["text"]).group(1)
+        page = web.get(f"/interviews/slot/{token}")
+        assert (
+            web.post(f"/interviews/slot/{token}", data={"csrf_token": csrf_token(page.text)}).status_code
+            == 202
+        )
+
+    [first_offer] = candidates_mails("/interviews/slot/", 1)
+    first_times = process_variable(process_engine.client, instance, "proposed_slots")
+    choose_the_first_time(first_offer)
+    [invitation] = candidates_mails("/interviews/reschedule/", 1)
+    link = "/interviews/reschedule/" + re.search(
+        r"/interviews/reschedule/([A-Za-z0-9._-]+)", invitation["text"]
+    ).group(1)
+    page = web.get(link)
+    assert page.status_code == 200 and "Ask for another time" in page.text
+    asked = web.post(link, data={"csrf_token": csrf_token(page.text)})
+    assert asked.status_code == 202, asked.text
+
+    # The model gives up the time, tells everyone with the calendar's cancellation of it,
+    # and offers new times: none of them the one given up.
+    second_offer = candidates_mails("/interviews/slot/", 2)[-1]
+    second_times = process_variable(process_engine.client, instance, "proposed_slots")
+    assert first_times[0] not in second_times and len(second_times) == 3
+    wait_until_element(process_engine.client, instance, "SendRescheduleNotices", state="COMPLETED")
+    for attendee in (panelist_email, candidate_email):
+        notice = next(
+            m for m in local_world.mails_to(attendee) if m["dedupe_key"].startswith("interview-rescheduled:")
+        )
+        assert notice["attachments"][0]["type"] == "text/calendar; method=CANCEL"
+    assert "You asked for another time already" in web.get(link).text
+    assert web.get(f"/api/interviews/{interview_id}").json["details"]["rescheduled_from"] == [first_times[0]]
+
+    choose_the_first_time(second_offer)
+    invitations = candidates_mails("/interviews/reschedule/", 2)
+    with local_world.services.db.sessions() as session:
+        booking = session.get(CalendarBooking, interview_id)
+        assert (booking.status, booking.start.isoformat() + "Z") == ("booked", second_times[0]["start"])
+    # The same calendar event, moved: two changes later than the first invitation.
+    sequences = [
+        int(re.search(rb"SEQUENCE:(\d+)", base64.b64decode(mail["attachments"][0]["content"])).group(1))
+        for mail in invitations
+    ]
+    assert sorted(sequences) == [0, 2]
+    old_link = web.get(link).text
+    assert (
+        "This link is for a time given up before" in old_link
+        and "Ask for another time</button>" not in old_link
+    )
+
+    web.post(f"/api/interviews/{interview_id}/cancellation")
+    wait_until_completed(process_engine.client, instance)
 
 
 def test_a_withdrawal_is_published_once_and_the_candidate_may_apply_again(web, process_engine, local_world):

@@ -295,6 +295,17 @@ class ProcessGateway:
         )
         return [e for e in elements if e.get("type") not in CONTAINER_ELEMENT_TYPES]
 
+    def waits_in(self, process_instance_key: str, element_id: str) -> bool:
+        """Whether the instance is inside ``element_id`` now: a task, a wait or a sub-process."""
+        elements = call_engine(
+            "reading where an instance is",
+            self.client.search_element_instances,
+            processInstanceKey=process_instance_key,
+            elementId=element_id,
+            state="ACTIVE",
+        )
+        return any(element.get("elementId") == element_id for element in elements)
+
     def failing_jobs(self, process_instance_key: str) -> list[dict[str, Any]]:
         """The instance's jobs that failed and wait to be tried again: retries left, not ended.
 

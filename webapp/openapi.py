@@ -868,8 +868,8 @@ def _status(summary: str) -> dict[str, Any]:
     }
 
 
-def _message(summary: str) -> dict[str, Any]:
-    return {
+def _message(summary: str, conflict: str | None = None, description: str | None = None) -> dict[str, Any]:
+    operation = {
         "summary": summary,
         "parameters": _id_parameter("the item's id"),
         "responses": {
@@ -877,12 +877,16 @@ def _message(summary: str) -> dict[str, Any]:
             "200": _json("MessageResult", "Published before; not published again."),
             "404": NOT_FOUND,
             "409": _problem(
-                "The item is over (an application declined or ended, an interview done or ended), "
+                conflict
+                or "The item is over (an application declined or ended, an interview done or ended), "
                 "or the same request is in progress."
             ),
             "503": UNAVAILABLE,
         },
     }
+    if description:
+        operation["description"] = description
+    return operation
 
 
 def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1298,6 +1302,18 @@ def openapi_document() -> dict[str, Any]:
         "/api/interviews": {"post": _start("Schedule an interview", "InterviewRequest")},
         "/api/interviews/{business_id}": {"get": _status("An interview's status")},
         "/api/interviews/{business_id}/cancellation": {"post": _message("Cancel an interview")},
+        "/api/interviews/{business_id}/rescheduling": {
+            "post": _message(
+                "Move a booked interview to another time",
+                "The interview is over, not booked yet (its times are still offered), has begun, "
+                "or was moved twice already; its instance does not wait for a new time now (it "
+                "started on a model before rescheduling, or is still booking); or the same request "
+                "is in progress.",
+                "Publishes interview-reschedule-requested, once per booking: the booked time is "
+                "given up, the panel and the candidate get the calendar's cancellation of it, and "
+                "the candidate is emailed new times, none of them a time given up before.",
+            )
+        },
         "/api/items": {
             "get": {
                 "summary": "Every item, newest change first, 50 to a page: by kind, open or over, or an id",

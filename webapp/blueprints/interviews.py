@@ -1,4 +1,4 @@
-"""``/api/interviews``: schedule an interview, read the status, cancel it."""
+"""``/api/interviews``: schedule an interview, read the status, move it to another time, cancel it."""
 
 from __future__ import annotations
 
@@ -24,3 +24,9 @@ def get_interview(business_id: str):
 def cancel_interview(business_id: str):
     """Publish ``interview-cancelled`` (once, however often it is asked)."""
     return published_response(hireflow().cancel_interview(business_id), "interview-cancelled")
+
+
+@bp.post("/<business_id>/rescheduling")
+def reschedule_interview(business_id: str):
+    """Publish ``interview-reschedule-requested`` (once per booking, however often it is asked)."""
+    return published_response(hireflow().reschedule_interview(business_id), "interview-reschedule-requested")

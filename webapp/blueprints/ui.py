@@ -276,6 +276,13 @@ def cancel(business_id: str):
     return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
 
 
+@bp.post("/items/interview/<business_id>/reschedule")
+def reschedule(business_id: str):
+    """Give the booked time up and offer the candidate new times, as the API's rescheduling does."""
+    hireflow().reschedule_interview(business_id)
+    return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
+
+
 ITEM_STATES = {"any": "open or over", "open": "open (still running)", "final": "over"}
 
 

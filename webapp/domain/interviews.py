@@ -10,12 +10,19 @@ from sqlalchemy import select
 from hireflow.adapters.calendar import Slot
 from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId, Var
-from hireflow.store import CalendarBooking, Interviewer, JobPosting
+from hireflow.signed_links import RescheduleRequest
+from hireflow.store import CalendarBooking, Interviewer, JobPosting, utcnow
 from job_workers.records import SLOT_CHOSEN, record_details
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
+
+# How often one interview may be moved to another time; after that, people talk it over.
+MAX_RESCHEDULES = 2
+# The model's sub-process that a request for a new time interrupts: from the booking until
+# the interview is over. An instance of an older model has none, and is never moved.
+BOOKED_SCOPE = "InterviewBooked"
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,40 @@ class SlotOffer:
     def another_time_chosen(self) -> bool:
         """Another time of the offer than this link's was chosen, and is being booked."""
         return self.chosen is not None and self.chosen["start"] != self.slot["start"]
+
+
+@dataclass(frozen=True)
+class RescheduleOffer:
+    """What a candidate's reschedule link finds, for its page."""
+
+    interview_id: str
+    link_start: str  # the booked start the link was made for
+    status: str | None
+    booked: dict | None  # the slot booked now, if one is
+    rescheduled_from: list  # the times given up so far
+    timezone: str | None = None
+    posting_title: str | None = None
+    begun: bool = False  # the booked time has come: too late to move it
+
+    @property
+    def over(self) -> bool:
+        """The interview ended one way or another: there is no time to move."""
+        return self.status in FINAL_STATUSES["interview"]
+
+    @property
+    def current(self) -> bool:
+        """The link's time is the one booked now: asking moves it."""
+        return self.booked is not None and self.booked["start"] == self.link_start
+
+    @property
+    def moved_too_often(self) -> bool:
+        """The interview was moved as often as it may be: the recruiter decides now."""
+        return len(self.rescheduled_from) >= MAX_RESCHEDULES
+
+    @property
+    def asked(self) -> bool:
+        """The link's time was given up: new times are offered, or were."""
+        return any(slot.get("start") == self.link_start for slot in self.rescheduled_from)
 
 
 class Interviews(Items):
@@ -144,6 +185,90 @@ class Interviews(Items):
             Message.INTERVIEW_CANCELLED, interview_id, f"cancelled-{interview_id}"
         )
         return published.published
+
+    def reschedule_interview(self, interview_id: str, *, booked_start: str | None = None) -> bool:
+        """Publish ``interview-reschedule-requested`` once per booking: the booked time is
+        given up and new times are offered. False when it was asked for this booking before.
+
+        ``booked_start``: the start the asker saw (a candidate's link carries it); once the
+        interview is at another time, that request is refused with 409, as is one for an
+        interview that is not booked (its times are still offered), has begun, is over, or
+        was moved ``MAX_RESCHEDULES`` times already.
+        """
+        record = self._require("interview", interview_id)
+        if record.status in FINAL_STATUSES["interview"]:
+            raise Problem(409, "Interview over", f"this interview is {record.status}; it cannot be moved")
+        with self.services.db.sessions() as session:
+            booking = session.get(CalendarBooking, interview_id)
+        if booking is None or booking.status != "booked":
+            raise Problem(
+                409,
+                "Interview not booked",
+                "no time is booked for this interview yet; choose one of the times offered instead",
+            )
+        booked = Slot(booking.start, booking.end).as_variable()
+        timezone = (record.details or {}).get("candidate_timezone")
+        if booked_start is not None and booked_start != booked["start"]:
+            raise Problem(
+                409,
+                "Interview moved",
+                f"this link is for a time given up before; the interview is now on "
+                f"{readable_time(booked['start'], timezone)}",
+            )
+        if booking.start <= utcnow():
+            raise Problem(409, "Interview begun", "this interview has begun; it can no longer be moved")
+        moves = len((record.details or {}).get(Var.RESCHEDULED_FROM) or [])
+        if moves >= MAX_RESCHEDULES:
+            raise Problem(
+                409,
+                "Moved too often",
+                f"this interview was moved {moves} times already; please ask the recruiter for another time",
+            )
+        # The request must meet a model that waits for it: a message to an instance of an
+        # older model (or one a moment before it enters the booked part) would be dropped.
+        instance_key = (record.details or {}).get("process_instance_key")
+        if not instance_key or not self.gateway.waits_in(str(instance_key), BOOKED_SCOPE):
+            raise Problem(
+                409,
+                "Interview cannot be moved now",
+                "its process does not wait for a new time at the moment (the booking is being made, "
+                "or it started on an older model that cannot move a booking); try again in a minute, "
+                "or ask the recruiter to cancel it and schedule a new one",
+            )
+        published = self.gateway.publish_once(
+            Message.INTERVIEW_RESCHEDULE_REQUESTED,
+            interview_id,
+            # One request per booking: a repeat, or a second click, moves it once.
+            f"reschedule-{interview_id}-{booking.sequence}",
+        )
+        return published.published
+
+    def reschedule_link_request(self, token: str) -> RescheduleRequest:
+        """The interview and booked start a candidate's signed reschedule link names (404 or
+        410 for a bad or old link)."""
+        return read_signed_link(self.services.reschedule_links, token)
+
+    def reschedule_offer(self, token: str) -> RescheduleOffer:
+        """What a reschedule link's page shows: the interview as booked now, and whether the
+        link's time is that one, or was given up already."""
+        asked = self.reschedule_link_request(token)
+        record = self._require("interview", asked.interview_id)
+        with self.services.db.sessions() as session:
+            booking = session.get(CalendarBooking, asked.interview_id)
+        booked, begun = None, False
+        if booking is not None and booking.status == "booked":
+            booked, begun = Slot(booking.start, booking.end).as_variable(), booking.start <= utcnow()
+        details = record.details or {}
+        return RescheduleOffer(
+            asked.interview_id,
+            asked.start,
+            record.status,
+            booked,
+            list(details.get(Var.RESCHEDULED_FROM) or []),
+            details.get("candidate_timezone"),
+            details.get("posting_title"),
+            begun,
+        )
 
     def slot_offer(self, token: str) -> SlotOffer:
         """Read a slot link; 410 when it expired, 404 when it is not one of ours."""

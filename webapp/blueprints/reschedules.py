@@ -1,0 +1,33 @@
+"""``/interviews/reschedule/<token>``: the candidate's signed link, from the interview's
+invitation and reminder, to ask for another time.
+
+The token names one interview as booked at one start, and lives 30 days. Following the link
+(GET) shows the booked time with a button, since mail scanners fetch links; asking (POST,
+CSRF-protected) publishes ``interview-reschedule-requested`` once per booking, as
+``POST /api/interviews/<id>/rescheduling`` does. The model then gives up the time, tells
+the panel, and emails the candidate new times.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from webapp.http import hireflow
+
+bp = Blueprint("reschedules", __name__, url_prefix="/interviews/reschedule")
+
+
+@bp.get("/<token>")
+def show(token: str):
+    return render_template("reschedule.html", offer=hireflow().reschedule_offer(token), outcome=None)
+
+
+@bp.post("/<token>")
+def ask(token: str):
+    offer = hireflow().reschedule_offer(token)
+    if offer.asked and offer.booked is None:
+        # Asked already, and the new times are out: the page says so, and nothing more is sent.
+        return render_template("reschedule.html", offer=offer, outcome="already-asked")
+    published = hireflow().reschedule_interview(offer.interview_id, booked_start=offer.link_start)
+    outcome = "asked" if published else "already-asked"
+    return render_template("reschedule.html", offer=offer, outcome=outcome), 202 if published else 200
