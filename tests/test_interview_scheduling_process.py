@@ -240,6 +240,50 @@ def test_a_second_follow_up_opens_blank_and_its_decision_counts(process_engine, 
     assert variable(process_engine, instance, "follow_up_decision") == "close"
 
 
+def test_a_time_given_up_stops_its_reminder_and_the_new_offer_leaves_it_out(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    first = choose_first_slot(process_engine, instance, v)
+    wait_until_element(process_engine.client, instance, "DayBeforeInterview")
+
+    # What the webapp publishes for the candidate's link, or a recruiter's request.
+    process_engine.client.publish_message(Message.INTERVIEW_RESCHEDULE_REQUESTED, v["interview_id"])
+
+    wait_for(
+        lambda: (
+            len(
+                process_engine.client.search_element_instances(
+                    processInstanceKey=instance, elementId="AwaitSlotChoice"
+                )
+            )
+            == 2
+        ),
+        what="a second wait for the candidate's choice",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    assert variable(process_engine, instance, "rescheduled_from") == [first]
+    offered = variable(process_engine, instance, "proposed_slots")
+    assert len(offered) == 3 and first not in offered
+    assert local_world.services.calendar.booking(v["interview_id"]).status == "cancelled"
+    # The interview's own timers went with the time: its hour passes with no reminder and no
+    # feedback. Two days more bring the new offer's reminder, due after any of them.
+    advance_engine_clock_past(process_engine.client, first["end"])
+    process_engine.client.advance_clock(2 * ONE_DAY_MS + 60_000)
+    templates = wait_for(
+        lambda: (
+            "interview-slot-reminder"
+            in (sent := [m["dedupe_key"].split(":")[0] for m in local_world.mails_to(v["candidate_email"])])
+            and sent
+        ),
+        what="the new offer's reminder",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+    assert "interview-reminder" not in templates and "interview-rescheduled" in templates
+    assert not process_engine.client.search_user_tasks(processInstanceKey=instance, elementId="GiveFeedback")
+
+    process_engine.client.publish_message(Message.INTERVIEW_CANCELLED, v["interview_id"])
+    wait_until_completed(process_engine.client, instance)
+
+
 def test_a_cancellation_after_booking_releases_the_slot_and_tells_everyone(process_engine, local_world):
     instance, v = request_interview(process_engine)
     choose_first_slot(process_engine, instance, v)
