@@ -96,6 +96,11 @@ class RequestClaims:
                     return Claim(scope, key, True, "pending", {}, True, taken_over=True)
             return Claim(scope, key, False, existing.status, dict(existing.result or {}), same)
 
+    def exists(self, scope: str, key: str) -> bool:
+        """Whether a request claimed ``(scope, key)`` before: it is in progress, or took effect."""
+        with self.db.sessions() as session:
+            return session.get(RequestClaim, (scope, key)) is not None
+
     def complete(self, claim: Claim, result: dict) -> None:
         """Record that the request took effect, with what a repeat should be told."""
         with self.db.sessions.begin() as session:

@@ -254,6 +254,10 @@ class ProcessGateway:
         log.info("published %s for %s (message id %s)", name, correlation_key, message_id)
         return Published(message_key, published=True)
 
+    def published_before(self, name: str, message_id: str) -> bool:
+        """Whether ``name`` was published (or is being published) under ``message_id``."""
+        return self.claims.exists(f"message:{name}", message_id)
+
     def _started_before(self, claim, process_id: str, key_variable: str, key: str) -> Started:
         """The instance the cluster refused a second of (409: its business id is active).
 

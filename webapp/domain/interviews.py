@@ -188,7 +188,8 @@ class Interviews(Items):
 
     def reschedule_interview(self, interview_id: str, *, booked_start: str | None = None) -> bool:
         """Publish ``interview-reschedule-requested`` once per booking: the booked time is
-        given up and new times are offered. False when it was asked for this booking before.
+        given up and new times are offered. False when it was asked for this booking before
+        (a retry, also once the time is given up and until another is booked).
 
         ``booked_start``: the start the asker saw (a candidate's link carries it); once the
         interview is at another time, that request is refused with 409, as is one for an
@@ -198,16 +199,25 @@ class Interviews(Items):
         record = self._require("interview", interview_id)
         if record.status in FINAL_STATUSES["interview"]:
             raise Problem(409, "Interview over", f"this interview is {record.status}; it cannot be moved")
+        details = record.details or {}
         with self.services.db.sessions() as session:
             booking = session.get(CalendarBooking, interview_id)
         if booking is None or booking.status != "booked":
+            given_up = details.get(Var.RESCHEDULED_FROM) or [{}]
+            if (
+                booking is not None
+                and given_up[-1].get("start") == Slot(booking.start, booking.end).as_variable()["start"]
+            ):
+                # The latest time was given up for another, and the new ones are on their way:
+                # this is a repeat of that request (its answer lost), not a new one.
+                return False
             raise Problem(
                 409,
                 "Interview not booked",
                 "no time is booked for this interview yet; choose one of the times offered instead",
             )
         booked = Slot(booking.start, booking.end).as_variable()
-        timezone = (record.details or {}).get("candidate_timezone")
+        timezone = details.get("candidate_timezone")
         if booked_start is not None and booked_start != booked["start"]:
             raise Problem(
                 409,
@@ -215,6 +225,19 @@ class Interviews(Items):
                 f"this link is for a time given up before; the interview is now on "
                 f"{readable_time(booked['start'], timezone)}",
             )
+        # One request per booking: a repeat, or a second click, moves it once. A repeat is
+        # answered as publish_once answers it, whatever the instance does by now.
+        message_id = f"reschedule-{interview_id}-{booking.sequence}"
+        if not self.gateway.published_before(Message.INTERVIEW_RESCHEDULE_REQUESTED, message_id):
+            self._check_movable(record, booking)
+        published = self.gateway.publish_once(
+            Message.INTERVIEW_RESCHEDULE_REQUESTED, interview_id, message_id
+        )
+        return published.published
+
+    def _check_movable(self, record, booking: CalendarBooking) -> None:
+        """Refuse (409) to move a booking that has begun, was moved as often as it may be, or
+        whose instance does not wait where a new time is heard."""
         if booking.start <= utcnow():
             raise Problem(409, "Interview begun", "this interview has begun; it can no longer be moved")
         moves = len((record.details or {}).get(Var.RESCHEDULED_FROM) or [])
@@ -235,13 +258,6 @@ class Interviews(Items):
                 "or it started on an older model that cannot move a booking); try again in a minute, "
                 "or ask the recruiter to cancel it and schedule a new one",
             )
-        published = self.gateway.publish_once(
-            Message.INTERVIEW_RESCHEDULE_REQUESTED,
-            interview_id,
-            # One request per booking: a repeat, or a second click, moves it once.
-            f"reschedule-{interview_id}-{booking.sequence}",
-        )
-        return published.published
 
     def reschedule_link_request(self, token: str) -> RescheduleRequest:
         """The interview and booked start a candidate's signed reschedule link names (404 or
