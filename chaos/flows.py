@@ -28,6 +28,13 @@ SLOT_LINK = re.compile(r"/interviews/slot/([A-Za-z0-9._-]+)")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The slot page of a time already chosen or booked, which asks nothing more.
 SLOT_ALREADY_CHOSEN = re.compile(r'data-testid="outcome">(You chose this slot;|This time is booked)')
+RESCHEDULE_LINK = re.compile(r"/interviews/reschedule/([A-Za-z0-9._-]+)")
+# The reschedule page once another time was asked for, which asks nothing more.
+RESCHEDULE_ASKED = re.compile(
+    r'data-testid="outcome">(Thank you: the time|You asked for another time already)'
+)
+# The dedupe key of the email that offers the candidate times (not its reminders).
+SLOT_OFFER_KEY = "interview-slots:"
 CANDIDATE_SKILLS = ["python", "sql"]
 REQUEST_TIMEOUT_S = 15.0
 # Answers after which a client sends the same request again: the engine is away or slow.
@@ -332,15 +339,18 @@ def deliver_webhook(flow: UnlockFlow, world, event: dict) -> bool:
 
 @dataclass
 class InterviewFlow(Flow):
-    """Apply, request an interview, choose a slot from the emailed link, then cancel it.
+    """Apply, request an interview, choose a slot from the emailed link, ask for another
+    time from the invitation's link, choose one of the new times, then cancel it.
 
     The cancellation keeps the run short: the booked interview would otherwise wait for
-    its day. Choosing and cancelling are messages the checker follows.
+    its day. Choosing, asking for another time and cancelling are messages the checker
+    follows.
     """
 
     posting_id: str = ""
     candidate_email: str = ""
     chosen: bool = False
+    rescheduled: bool = False
     cancelled: bool = False
 
     def advance(self, world) -> None:
@@ -375,7 +385,11 @@ class InterviewFlow(Flow):
                 return
         interview = self.started[1]
         if not self.chosen:
-            self.chosen = self._choose_slot(world, interview)
+            self.chosen = self._choose_slot(world, interview, offer=2 if self.rescheduled else 1)
+            return
+        if not self.rescheduled:
+            self.rescheduled = self._ask_for_another_time(world)
+            self.chosen = not self.rescheduled  # then choose again, from the new offer
             return
         if not self.cancelled:
             status = self.call("GET", f"/api/interviews/{interview.business_id}")
@@ -387,11 +401,16 @@ class InterviewFlow(Flow):
             self._accepted(response, Message.INTERVIEW_CANCELLED, "CancellationReceived")
             self.cancelled = self.done = True
 
-    def _choose_slot(self, world, interview: Started) -> bool:
-        links = [m for m in world.mails_to(self.candidate_email) if SLOT_LINK.search(m.get("text") or "")]
-        if not links:
+    def _choose_slot(self, world, interview: Started, offer: int = 1) -> bool:
+        """Choose the first time of the ``offer``-th offer, once its email is there."""
+        offers = [
+            m
+            for m in world.mails_to(self.candidate_email)
+            if m.get("dedupe_key", "").startswith(SLOT_OFFER_KEY)
+        ]
+        if len(offers) < offer:
             return False
-        token = SLOT_LINK.search(links[0]["text"]).group(1)
+        token = SLOT_LINK.search(offers[offer - 1]["text"]).group(1)
         browser = requests.Session()
         page = self.call("GET", f"/interviews/slot/{token}", session=browser)
         if page is None:
@@ -410,6 +429,33 @@ class InterviewFlow(Flow):
         if response is None:
             return False
         self._accepted(response, Message.INTERVIEW_SLOT_SELECTED, "AwaitSlotChoice")
+        return True
+
+    def _ask_for_another_time(self, world) -> bool:
+        """Follow the invitation's link to ask for another time, once it is there."""
+        invitations = [
+            m for m in world.mails_to(self.candidate_email) if RESCHEDULE_LINK.search(m.get("text") or "")
+        ]
+        if not invitations:
+            return False
+        token = RESCHEDULE_LINK.search(invitations[0]["text"]).group(1)
+        browser = requests.Session()
+        page = self.call("GET", f"/interviews/reschedule/{token}", session=browser)
+        if page is None:
+            return False
+        csrf = CSRF_FIELD.search(page.text)
+        if csrf is None and RESCHEDULE_ASKED.search(page.text):
+            # An earlier try asked, and its answer was lost: the message was sent all the same.
+            self._sent(Message.INTERVIEW_RESCHEDULE_REQUESTED, "RescheduleRequested")
+            return True
+        if csrf is None:
+            raise FlowError("the reschedule page has no CSRF token")
+        response = self.call(
+            "POST", f"/interviews/reschedule/{token}", session=browser, data={"csrf_token": csrf.group(1)}
+        )
+        if response is None:
+            return False
+        self._accepted(response, Message.INTERVIEW_RESCHEDULE_REQUESTED, "RescheduleRequested")
         return True
 
     def _accepted(self, response: requests.Response, name: str, catch: str) -> None:

@@ -529,7 +529,8 @@ def test_a_slot_choice_whose_answer_was_lost_counts_as_sent_when_the_page_says_s
     # nothing more, and the flow must neither give up nor forget the message it sent.
     interview = Started("interview", "int_1", "2252")
     flow = InterviewFlow("http://webapp.test", started=[Started("application", "app_1", "2251"), interview])
-    world = SimpleNamespace(mails_to=lambda _: [{"text": "http://webapp.test/interviews/slot/tok.en"}])
+    offer = {"dedupe_key": "interview-slots:int_1:7", "text": "http://webapp.test/interviews/slot/tok.en"}
+    world = SimpleNamespace(mails_to=lambda _: [offer])
     page = '<p class="ok" data-testid="outcome">You chose this slot; we are booking it and will send you</p>'
     calls = []
 
@@ -542,3 +543,25 @@ def test_a_slot_choice_whose_answer_was_lost_counts_as_sent_when_the_page_says_s
     assert flow._choose_slot(world, interview) is True
     assert calls == ["GET"]
     assert [(m.name, m.instance_key) for m in flow.messages] == [("interview-slot-selected", "2252")]
+
+
+def test_a_request_for_another_time_whose_answer_was_lost_counts_as_sent(monkeypatch):
+    # Asked, the answer lost, the time given up meanwhile: the page asks nothing more.
+    interview = Started("interview", "int_1", "2252")
+    flow = InterviewFlow("http://webapp.test", started=[Started("application", "app_1", "2251"), interview])
+    invitation = {"dedupe_key": "interview-invitation:int_1:9", "text": "/interviews/reschedule/tok.en"}
+    world = SimpleNamespace(mails_to=lambda _: [invitation])
+    page = '<p class="ok" data-testid="outcome">You asked for another time already. Choose one</p>'
+    calls = []
+
+    def call(method, path, **_):
+        calls.append((method, path))
+        return response(200, page, "text/html")
+
+    monkeypatch.setattr(flow, "call", call)
+
+    assert flow._ask_for_another_time(world) is True
+    assert calls == [("GET", "/interviews/reschedule/tok.en")]
+    assert [(m.name, m.catch_element) for m in flow.messages] == [
+        ("interview-reschedule-requested", "RescheduleRequested")
+    ]
