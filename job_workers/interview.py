@@ -21,6 +21,7 @@ from hireflow.adapters.email import EmailAttachment, EmailMessage, readable_time
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.records import (
+    OFFERED_SLOTS,
     SLOT_CHOSEN,
     a_persons_decision,
     check_as_recorded,
@@ -215,7 +216,10 @@ class InterviewSchedulingTasks:
                 f"Interview {interview_id}: the panel has no common free hour in the next 14 days "
                 f"within the hours they work: {when}{candidate}"
             )
-        return {"proposed_slots": [slot.as_variable() for slot in slots]}
+        proposed = [slot.as_variable() for slot in slots]
+        # The webapp refuses a link of an earlier offer by this, before it reaches the engine.
+        record_details(self.services.db, "interview", interview_id, "requested", **{OFFERED_SLOTS: proposed})
+        return {"proposed_slots": proposed}
 
     def email_slot_links(
         self,

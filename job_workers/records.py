@@ -16,6 +16,8 @@ from hireflow.store import ERASED, BusinessRecord, Database, utcnow
 # The interview's detail for the slot the candidate chose from the latest offer: the
 # webapp refuses another time while it is being booked; a new offer forgets it.
 SLOT_CHOSEN = "slot_chosen"
+# An interview's times offered in the latest email: a link from an earlier one is refused.
+OFFERED_SLOTS = "offered_slots"
 
 
 def outcome_header(job: Job) -> str:

@@ -16,7 +16,7 @@ from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.signed_links import RescheduleLinks, SignedLinkInvalid, SlotLinks, WithdrawalLinks
 from hireflow.store import BusinessRecord, Database
 from job_workers.interview import InterviewSchedulingTasks, NoFreeSlots
-from job_workers.records import SLOT_CHOSEN, record_details
+from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
 from job_workers.services import Services
 from tests.jobs import make_job
 
@@ -62,7 +62,9 @@ def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
     record_details(tasks.services.db, "interview", "i-1", "requested", slot_chosen={"start": "x"})
     slots = tasks.find_slots("i-1", PANEL)["proposed_slots"]
     with tasks.services.db.sessions() as session:
-        assert SLOT_CHOSEN not in session.get(BusinessRecord, ("interview", "i-1")).details
+        details = session.get(BusinessRecord, ("interview", "i-1")).details
+        assert SLOT_CHOSEN not in details
+        assert details[OFFERED_SLOTS] == slots  # the webapp refuses a link of another offer
     assert len(slots) == 3 and slots[0]["start"] == "2026-11-24T09:00:00Z"
     job = make_job(JobType.EMAIL_SLOT_LINKS, headers={"template": "interview-slots"})
     tasks.email_slot_links(job, "i-1", "cand@example.com", "Cas", slots)

@@ -53,6 +53,27 @@ def test_a_second_time_chosen_while_the_first_is_being_booked_is_refused(recordi
     assert web.post(f"/interviews/slot/{second}", data=form).status_code == 202
 
 
+def test_a_link_of_an_earlier_offer_is_refused_before_it_reaches_the_engine(recording):
+    # After a slot was taken, or the interview moved, the candidate has two emails of
+    # times; a time from the first would fail to book and only bring yet more times.
+    web, engine, services = recording
+    monday, tuesday = (
+        {"start": f"2030-03-{day}T09:00:00Z", "end": f"2030-03-{day}T10:00:00Z"} for day in ("04", "05")
+    )
+    record_status(services.db, "interview", "int_1", "requested", {"offered_slots": [tuesday]})
+    earlier, latest = (services.slot_links.token_for("int_1", slot) for slot in (monday, tuesday))
+    page = web.get(f"/interviews/slot/{earlier}").text
+    assert "This time is from an earlier email" in page and "Confirm this slot" not in page
+    latest_page = web.get(f"/interviews/slot/{latest}").text
+    assert "Confirm this slot" in latest_page
+    form = {"csrf_token": csrf_token(latest_page)}
+    refused = web.post(f"/interviews/slot/{earlier}", data=form)
+    assert refused.status_code == 409 and "choose one of the times in the latest" in refused.text
+    assert engine.published == []
+    chosen = web.post(f"/interviews/slot/{latest}", data=form)
+    assert chosen.status_code == 202 and engine.published == [(Message.INTERVIEW_SLOT_SELECTED, "int_1")]
+
+
 def test_an_interview_in_the_candidates_time_zone_shows_its_slots_there(tmp_path):
     services = empty_services(tmp_path)
     web, engine = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))

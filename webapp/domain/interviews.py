@@ -12,7 +12,7 @@ from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, utcnow
-from job_workers.records import SLOT_CHOSEN, record_details
+from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
 from webapp.problems import Problem, invalid_field
@@ -36,6 +36,12 @@ class SlotOffer:
     timezone: str | None = None  # the candidate's, when the request gave it: times are shown there
     chosen: dict | None = None  # the slot chosen from the latest offer, while it is being booked
     posting_title: str | None = None  # the job the interview is for, when the request named it
+    offered: list | None = None  # the times of the latest offer (None: recorded by an older worker)
+
+    @property
+    def from_an_earlier_offer(self) -> bool:
+        """The link's time is not among those offered last: a time of an email before."""
+        return self.offered is not None and self.slot not in self.offered
 
     @property
     def another_time_chosen(self) -> bool:
@@ -305,6 +311,7 @@ class Interviews(Items):
             details.get("candidate_timezone"),
             details.get(SLOT_CHOSEN) if booked is None else None,
             details.get("posting_title"),
+            details.get(OFFERED_SLOTS),
         )
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
@@ -321,6 +328,14 @@ class Interviews(Items):
                 "Interview already booked",
                 f"the interview is booked for {readable_time(offer.booked['start'], offer.timezone)}; "
                 "this time is no longer offered",
+            )
+        if offer.from_an_earlier_offer:
+            # Booking it would fail (it is no longer offered) and only send yet more times.
+            raise Problem(
+                409,
+                "Time no longer offered",
+                "this time is from an earlier email; please choose one of the times in the latest "
+                "email we sent you",
             )
         if offer.another_time_chosen:
             # The first choice is the one booked; another now would only wait in the engine's
