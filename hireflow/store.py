@@ -33,10 +33,19 @@ from sqlalchemy import (
     literal_column,
     text,
     true,
+    update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker, validates
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+    validates,
+)
 
 from hireflow.paths import data_root
 from hireflow.settings import SettingError
@@ -382,6 +391,25 @@ def _keep_owner_in_step(mapper, connection, record: BusinessRecord) -> None:
     record.posting_id = posting_in(record.kind, record.details)
     record.employer_id = employer_in(record.kind, record.details)
     record.process_instance_key = instance_in(record.details)
+
+
+def locked_record(session: Session, kind: str, business_id: str) -> BusinessRecord | None:
+    """A business record read for a change, locked until the session's transaction ends.
+
+    Its details are one JSON value: two writers that each read it, add their part and write
+    it back lose one part, unless the second reads after the first commits. A write comes
+    first here, which takes the lock before the read: SQLite's write lock (pysqlite starts
+    the transaction only at a write, so a read first would see a state another writer is
+    about to replace, and FOR UPDATE means nothing there), PostgreSQL's row lock. A record
+    not there yet locks nothing on PostgreSQL: two inserts then meet in the primary key.
+    """
+    session.execute(
+        update(BusinessRecord)
+        .where(BusinessRecord.kind == kind, BusinessRecord.business_id == business_id)
+        .values(kind=BusinessRecord.kind)
+        .execution_options(synchronize_session=False)
+    )
+    return session.get(BusinessRecord, (kind, business_id), with_for_update=True)
 
 
 class ContactAccess(Base):

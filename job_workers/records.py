@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hireflow.constants import Header
 from hireflow.errors import PermanentFailure
-from hireflow.store import ERASED, BusinessRecord, Database, utcnow
+from hireflow.store import ERASED, BusinessRecord, Database, locked_record, utcnow
 
 # The interview's detail for the slot the candidate chose from the latest offer: the
 # webapp refuses another time while it is being booked; a new offer forgets it.
@@ -108,7 +108,7 @@ def _upsert(
     for attempt in (1, 2):
         try:
             with db.sessions.begin() as session:
-                row = session.get(BusinessRecord, (kind, business_id))
+                row = locked_record(session, kind, business_id)
                 if row is None or row.status == ERASED:
                     row = row or BusinessRecord(kind=kind, business_id=business_id)
                     row.status, row.details, row.updated_at = first_status, {}, utcnow()

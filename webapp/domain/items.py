@@ -16,7 +16,15 @@ from hireflow.adapters.calendar import Slot
 from hireflow.constants import IDENTIFIER_PATTERN
 from hireflow.model_checks import element_names
 from hireflow.signed_links import SignedLinkExpired, SignedLinkInvalid, SignedLinks
-from hireflow.store import ERASED, BusinessRecord, CalendarBooking, Candidate, ContactAccess, utcnow
+from hireflow.store import (
+    ERASED,
+    BusinessRecord,
+    CalendarBooking,
+    Candidate,
+    ContactAccess,
+    locked_record,
+    utcnow,
+)
 from job_workers.services import Services
 from webapp.domain.records import (
     ENDED_STATES,
@@ -341,7 +349,7 @@ class Items:
         for _ in range(2):  # a worker may insert the same row between our read and write
             try:
                 with self.services.db.sessions.begin() as session:
-                    record = session.get(BusinessRecord, (kind, business_id))
+                    record = locked_record(session, kind, business_id)
                     if record is None:
                         session.add(
                             BusinessRecord(

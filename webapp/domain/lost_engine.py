@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hireflow.adapters.calendar import InterviewCalendar, StoreCalendar
 from hireflow.adapters.payments import PaymentError, PaymentGateway
 from hireflow.credits import CreditsLedger
-from hireflow.store import ERASED, BusinessRecord, Database, utcnow
+from hireflow.store import ERASED, BusinessRecord, Database, locked_record, utcnow
 from webapp.domain.records import FINAL_STATUSES, business_status
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def close_items_of_a_lost_engine(
     for kind, business_id, newly_ended in to_visit:
         given_back = _give_back_what_it_held(db, calendar, ledger, payments, kind, business_id)
         with db.sessions.begin() as session:
-            record = session.get(BusinessRecord, (kind, business_id))
+            record = locked_record(session, kind, business_id)
             details = {**(record.details or {}), "given_back": given_back}
             if newly_ended:
                 details["ended_because"] = ENGINE_LOST_REASON

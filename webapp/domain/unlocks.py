@@ -11,7 +11,14 @@ from sqlalchemy import select
 
 from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId, Var
-from hireflow.store import BusinessRecord, Candidate, ContactAccess, Employer, payment_customer_of, utcnow
+from hireflow.store import (
+    Candidate,
+    ContactAccess,
+    Employer,
+    locked_record,
+    payment_customer_of,
+    utcnow,
+)
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted, derived_id, one_page
 from webapp.problems import Problem, invalid_field
@@ -201,7 +208,7 @@ class Unlocks(Items):
         """Record the refusal of the unlock's current payment; an event about an older one
         (delivered late, or twice) changes nothing."""
         with self.services.db.sessions.begin() as session:
-            record = session.get(BusinessRecord, ("unlock", unlock_id), with_for_update=True)
+            record = locked_record(session, "unlock", unlock_id)
             details = (record.details or {}) if record else {}
             current = {
                 (details.get(name) or {}).get("payment_id")
