@@ -411,25 +411,12 @@ class InterviewFlow(Flow):
         if len(offers) < offer:
             return False
         token = SLOT_LINK.search(offers[offer - 1]["text"]).group(1)
-        browser = requests.Session()
-        page = self.call("GET", f"/interviews/slot/{token}", session=browser)
-        if page is None:
-            return False
-        csrf = CSRF_FIELD.search(page.text)
-        if csrf is None and SLOT_ALREADY_CHOSEN.search(page.text):
-            # An earlier try published the choice and its answer was lost: the message was
-            # sent all the same, and must reach the instance.
-            self._sent(Message.INTERVIEW_SLOT_SELECTED, "AwaitSlotChoice")
-            return True
-        if csrf is None:
-            raise FlowError("the slot page has no CSRF token")
-        response = self.call(
-            "POST", f"/interviews/slot/{token}", session=browser, data={"csrf_token": csrf.group(1)}
+        return self._confirm_on_page(
+            f"/interviews/slot/{token}",
+            SLOT_ALREADY_CHOSEN,
+            Message.INTERVIEW_SLOT_SELECTED,
+            "AwaitSlotChoice",
         )
-        if response is None:
-            return False
-        self._accepted(response, Message.INTERVIEW_SLOT_SELECTED, "AwaitSlotChoice")
-        return True
 
     def _ask_for_another_time(self, world) -> bool:
         """Follow the invitation's link to ask for another time, once it is there."""
@@ -439,23 +426,31 @@ class InterviewFlow(Flow):
         if not invitations:
             return False
         token = RESCHEDULE_LINK.search(invitations[0]["text"]).group(1)
+        return self._confirm_on_page(
+            f"/interviews/reschedule/{token}",
+            RESCHEDULE_ASKED,
+            Message.INTERVIEW_RESCHEDULE_REQUESTED,
+            "RescheduleRequested",
+        )
+
+    def _confirm_on_page(self, path: str, done: re.Pattern, name: str, catch: str) -> bool:
+        """Open a signed link's page and confirm its form, as the candidate does; True once
+        the message ``name`` is sent. A page that says ``done`` asks nothing more: an
+        earlier try published it and its answer was lost, so it was sent all the same."""
         browser = requests.Session()
-        page = self.call("GET", f"/interviews/reschedule/{token}", session=browser)
+        page = self.call("GET", path, session=browser)
         if page is None:
             return False
         csrf = CSRF_FIELD.search(page.text)
-        if csrf is None and RESCHEDULE_ASKED.search(page.text):
-            # An earlier try asked, and its answer was lost: the message was sent all the same.
-            self._sent(Message.INTERVIEW_RESCHEDULE_REQUESTED, "RescheduleRequested")
+        if csrf is None and done.search(page.text):
+            self._sent(name, catch)
             return True
         if csrf is None:
-            raise FlowError("the reschedule page has no CSRF token")
-        response = self.call(
-            "POST", f"/interviews/reschedule/{token}", session=browser, data={"csrf_token": csrf.group(1)}
-        )
+            raise FlowError(f"the page {path.rsplit('/', 1)[0]}/... has no CSRF token")
+        response = self.call("POST", path, session=browser, data={"csrf_token": csrf.group(1)})
         if response is None:
             return False
-        self._accepted(response, Message.INTERVIEW_RESCHEDULE_REQUESTED, "RescheduleRequested")
+        self._accepted(response, name, catch)
         return True
 
     def _accepted(self, response: requests.Response, name: str, catch: str) -> None:

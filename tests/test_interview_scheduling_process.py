@@ -66,6 +66,22 @@ def choose_first_slot(process_engine, instance: str, v: dict) -> dict:
     return slot
 
 
+def wait_for_second_offer(process_engine, instance: str) -> None:
+    """Wait until the instance waits for the candidate's choice a second time."""
+    wait_for(
+        lambda: (
+            len(
+                process_engine.client.search_element_instances(
+                    processInstanceKey=instance, elementId="AwaitSlotChoice"
+                )
+            )
+            == 2
+        ),
+        what="a second wait for the candidate's choice",
+        seen=lambda: describe_instance(process_engine.client, instance),
+    )
+
+
 def interview_status(local_world, interview_id: str) -> str | None:
     with local_world.services.db.sessions() as session:
         record = session.get(BusinessRecord, ("interview", interview_id))
@@ -147,18 +163,7 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
     )
 
     wait_until_element(process_engine.client, second, "SlotTaken", state="COMPLETED")
-    wait_for(
-        lambda: (
-            len(
-                process_engine.client.search_element_instances(
-                    processInstanceKey=second, elementId="AwaitSlotChoice"
-                )
-            )
-            == 2
-        ),
-        what="a second wait for the candidate's choice",
-        seen=lambda: describe_instance(process_engine.client, second),
-    )
+    wait_for_second_offer(process_engine, second)
     assert taken not in variable(process_engine, second, "proposed_slots")
     assert len(local_world.mails_to(v2["candidate_email"])) == 2  # two sets of links
 
@@ -248,18 +253,7 @@ def test_a_time_given_up_stops_its_reminder_and_the_new_offer_leaves_it_out(proc
     # What the webapp publishes for the candidate's link, or a recruiter's request.
     process_engine.client.publish_message(Message.INTERVIEW_RESCHEDULE_REQUESTED, v["interview_id"])
 
-    wait_for(
-        lambda: (
-            len(
-                process_engine.client.search_element_instances(
-                    processInstanceKey=instance, elementId="AwaitSlotChoice"
-                )
-            )
-            == 2
-        ),
-        what="a second wait for the candidate's choice",
-        seen=lambda: describe_instance(process_engine.client, instance),
-    )
+    wait_for_second_offer(process_engine, instance)
     assert variable(process_engine, instance, "rescheduled_from") == [first]
     offered = variable(process_engine, instance, "proposed_slots")
     assert len(offered) == 3 and first not in offered
