@@ -1,12 +1,14 @@
 """Resume-submission workers on a real SQLite store."""
 
+import threading
+
 import pytest
 from sqlalchemy import event
 
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.store import BusinessRecord, Candidate, Database, JobPosting, utcnow
-from job_workers.records import record_details
+from job_workers.records import record_details, record_status
 from job_workers.services import Services
 from job_workers.submission import ResumeSubmissionTasks
 from tests.jobs import make_job
@@ -91,11 +93,19 @@ def test_a_record_the_webapp_inserts_meanwhile_is_merged_into_not_failed_on(task
     """The chaos run saw it: the webapp wrote the application's record between the score
     step's read and its insert, and the job failed on the unique key, to wait out a backoff."""
     db = tasks.services.db
-    inserted = []
+    inserted, webapp = [], []
 
     def webapp_gets_there_first(session, flush_context, instances):
         if not inserted and any(isinstance(row, BusinessRecord) for row in session.new):
             inserted.append(True)
+            if db.engine.dialect.name == "sqlite":
+                # The step took SQLite's write lock before it read (locked_record): the
+                # webapp's write waits for the step's commit, then merges into its record.
+                details = {"process_instance_key": "42"}
+                args = (db, "application", "a-1", "submitted", details)
+                webapp.append(threading.Thread(target=record_status, args=args))
+                webapp[0].start()
+                return
             with db.engine.begin() as other:
                 other.execute(
                     BusinessRecord.__table__.insert().values(
@@ -112,6 +122,8 @@ def test_a_record_the_webapp_inserts_meanwhile_is_merged_into_not_failed_on(task
         tasks.score_match(application_id="a-1", candidate_id="c-1", posting_id="p-1")
     finally:
         event.remove(db.sessions, "before_flush", webapp_gets_there_first)
+    for thread in webapp:
+        thread.join(timeout=30)
 
     assert inserted
     with db.sessions() as session:
