@@ -28,7 +28,7 @@ from hireflow.adapters.email import (
 from hireflow.errors import RetryLater
 from hireflow.sandboxes.mail_capture import SCHEMA, create_mail_capture
 from hireflow.store import Database, EmailOutboxEntry, utcnow
-from tests.concurrency import race
+from tests.concurrency import errors_all_at_once, race
 from tests.engine_helpers import unique_key
 
 API_KEY = "SG.for-tests"
@@ -133,6 +133,19 @@ def test_a_claim_left_by_a_sender_that_died_before_sending_expires_and_it_goes_o
     assert expired.try_claim(message) is Claim.NEW
     assert mailer(capture, outbox).send(message) is SendOutcome.SENT
     assert len(captured(capture)) == 1
+
+
+def test_of_many_workers_finding_the_same_claim_expired_one_takes_it_over(outbox):
+    # Jobs delivered again after a sender died: each reads the expired claim, and without a
+    # check at the write every one of them would go on to send (SQLite ignores FOR UPDATE).
+    message = resume_received()
+    assert EmailOutbox(outbox.db, claim_seconds=-1).try_claim(message) is Claim.NEW
+
+    taken_over: list[Claim] = []
+    errors = errors_all_at_once(8, lambda: outbox, lambda same: taken_over.append(same.try_claim(message)))
+
+    assert taken_over == [Claim.AFTER_LOST_ATTEMPT]
+    assert len(errors) == 7 and all(isinstance(error, EmailSendInProgress) for error in errors), errors
 
 
 def forget_that_it_was_sent(outbox, message) -> None:

@@ -29,6 +29,7 @@ import jinja2
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment, CustomArg, Disposition, FileContent, FileName, FileType, Mail
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from hireflow.constants import EMAIL_MAX_LENGTH
@@ -228,7 +229,7 @@ class EmailOutbox:
         now = utcnow()
         try:
             with self.db.sessions.begin() as session:
-                entry = session.get(EmailOutboxEntry, message.dedupe_key, with_for_update=True)
+                entry = session.get(EmailOutboxEntry, message.dedupe_key)
                 if entry is None:
                     session.add(
                         EmailOutboxEntry(
@@ -248,7 +249,23 @@ class EmailOutbox:
                         f"email {message.dedupe_key} is being sent by another worker",
                         after_seconds=(entry.claimed_until - now).total_seconds() + 1,
                     )
-                entry.claimed_until = now + self.claim
+                # Take the expired claim over with a compare-and-set: workers that all read it
+                # expired would otherwise all send (SQLite has no FOR UPDATE to stop them).
+                taken = session.execute(
+                    update(EmailOutboxEntry)
+                    .where(
+                        EmailOutboxEntry.dedupe_key == message.dedupe_key,
+                        EmailOutboxEntry.status == "sending",
+                        EmailOutboxEntry.claimed_until == entry.claimed_until,
+                    )
+                    .values(claimed_until=now + self.claim)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if not taken:
+                    raise EmailSendInProgress(
+                        f"email {message.dedupe_key} was taken over by another worker",
+                        after_seconds=self.claim.total_seconds() + 1,
+                    )
                 return Claim.AFTER_LOST_ATTEMPT
         except IntegrityError as exc:  # another worker inserted the same key first
             raise EmailSendInProgress(
