@@ -10,7 +10,7 @@ import pytest
 from hireflow.adapters.calendar import Slot, SlotTaken, StoreCalendar, WorkingHours, invitation_ics
 from hireflow.errors import PermanentFailure
 from hireflow.store import Database
-from tests.concurrency import race
+from tests.concurrency import errors_all_at_once, race
 
 MONDAY = datetime(2026, 11, 23)
 HOUR = timedelta(hours=1)
@@ -130,6 +130,19 @@ def test_concurrent_bookings_of_one_slot_give_it_to_one_interview(calendar):
 
     outcomes = race(book, [f"i-{n}" for n in range(6)])
     assert sorted(outcomes) == ["booked"] + ["taken"] * 5
+
+
+def test_one_interview_booked_by_many_workers_at_once_is_one_booking(calendar):
+    # The same job delivered again while its first delivery still runs: a SlotTaken here
+    # would send the process to offer other times while the panel stays held for this one.
+    booked: list[object] = []
+    errors = errors_all_at_once(
+        6, lambda: calendar, lambda same: booked.append(same.book("i-1", ["ann"], Slot(at(14), at(15))))
+    )
+
+    assert errors == []
+    assert len(booked) == 6 and all(each == booked[0] for each in booked), booked
+    assert calendar.booking("i-1").sequence == 0
 
 
 def test_cancelling_frees_the_time_once(calendar):

@@ -255,11 +255,7 @@ class StoreCalendar:
             with self.db.sessions.begin() as session:
                 booking = session.get(CalendarBooking, interview_id)
                 if booking is not None and booking.status == "booked":
-                    if (booking.start, booking.end) == (slot.start, slot.end):
-                        return _booking(booking)
-                    raise PermanentFailure(
-                        f"Interview {interview_id} is booked at another time; cancel it first"
-                    )
+                    return _same_booking(booking, slot)
                 if booking is None:
                     booking = CalendarBooking(interview_id=interview_id, sequence=0)
                     session.add(booking)
@@ -279,6 +275,12 @@ class StoreCalendar:
                 session.flush()
                 return _booking(booking)
         except IntegrityError as exc:
+            # Either another interview holds the panel then, or a worker given the same job
+            # again booked this one first: the second is this booking, not a taken slot.
+            with self.db.sessions() as session:
+                booking = session.get(CalendarBooking, interview_id)
+                if booking is not None and booking.status == "booked":
+                    return _same_booking(booking, slot)
             raise SlotTaken(
                 f"The panel of interview {interview_id} is no longer free at {slot.start:%Y-%m-%d %H:%M} UTC"
             ) from exc
@@ -300,6 +302,13 @@ class StoreCalendar:
                 booking.status = "cancelled"
                 booking.sequence += 1
             return _booking(booking)
+
+
+def _same_booking(row: CalendarBooking, slot: Slot) -> Booking:
+    """The interview's booking, asked for again: the same time is the same booking."""
+    if (row.start, row.end) != (slot.start, slot.end):
+        raise PermanentFailure(f"Interview {row.interview_id} is booked at another time; cancel it first")
+    return _booking(row)
 
 
 def _booking(row: CalendarBooking) -> Booking:
