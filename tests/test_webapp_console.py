@@ -889,11 +889,25 @@ def test_a_booked_interviews_page_moves_it_to_another_time_once(recording):
     engine.active = [{"elementId": "InterviewBooked", "type": "SUB_PROCESS", "state": "ACTIVE"}]
     page = web.get("/items/interview/int_1").text
     assert 'data-testid="reschedule">Move to another time' in page
-    form = {"csrf_token": csrf_token(page)}
+    form = {
+        "csrf_token": csrf_token(page),
+        "booked_start": re.search(r'name="booked_start" value="([^"]+)"', page)[1],
+    }
+    assert form["booked_start"] == start.isoformat() + "Z"
     for _ in range(2):  # a second click publishes nothing more
         moved = web.post("/items/interview/int_1/reschedule", data=form)
         assert (moved.status_code, moved.location) == (303, "/items/interview/int_1")
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
+    # A page left open from before the interview was booked again moves nothing.
+    StoreCalendar(services.db).cancel("int_1")
+    record_details(
+        services.db, "interview", "int_1", "requested", rescheduled_from=[{"start": form["booked_start"]}]
+    )
+    later = start + timedelta(days=1)
+    StoreCalendar(services.db).book("int_1", ["ivy"], Slot(later, later + timedelta(hours=1)))
+    stale = web.post("/items/interview/int_1/reschedule", data=form)
+    assert stale.status_code == 409 and "a time it is no longer booked at" in stale.text
+    assert len(engine.published) == 1
 
 
 def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(recording, monkeypatch, caplog):

@@ -313,6 +313,33 @@ def test_a_booked_interview_is_moved_once_per_booking_and_only_while_it_can_be(r
     assert len(engine.published) == 2
 
 
+def test_a_request_naming_the_booked_start_never_moves_a_later_booking(recording):
+    # A client's retry that comes after the interview was booked again (its queue held it
+    # for hours) must not move the new time: naming the start it saw makes it a repeat.
+    web, engine, services = recording
+    record_status(services.db, "interview", "int_1", "requested", {"process_instance_key": "1001"})
+    engine.active = IN_THE_BOOKED_PART
+    tomorrow = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    first = booked(services, "int_1", tomorrow)
+    move = "/api/interviews/int_1/rescheduling"
+    assert web.get("/api/interviews/int_1").json["booking"]["start"] == first
+    # The same moment written in another zone, as a client may send it, is the same start.
+    in_berlin = (tomorrow + timedelta(hours=1)).isoformat() + "+01:00"
+    assert web.post(move, json={"booked_start": in_berlin}).status_code == 202
+    given_up(services, "int_1", first)
+    booked(services, "int_1", tomorrow + timedelta(days=1), sequence=2)
+
+    late_retry = web.post(move, json={"booked_start": first})
+    assert (late_retry.status_code, late_retry.json["title"]) == (409, "Interview moved")
+    assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
+    for body, field in [({"booked_start": "tomorrow"}, "booked_start"), ({"start": first}, "start")]:
+        wrong = web.post(move, json=body)
+        assert wrong.status_code == 400 and wrong.json["invalid_params"][0]["name"] == field, wrong.json
+    naive = web.post(move, json={"booked_start": first.removesuffix("Z")})
+    assert naive.status_code == 400 and "timezone" in naive.json["invalid_params"][0]["reason"]
+    assert len(engine.published) == 1
+
+
 def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_for(recording):
     web, engine, services = recording
     record_status(
@@ -353,7 +380,7 @@ def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_f
     )
     assert "now on\n    Tuesday 5 March 2030, 10:00 (Europe/Berlin)" in old_page
     refused = web.post(link, data=form)
-    assert refused.status_code == 409 and "the interview is now on Tuesday 5 March 2030" in refused.text
+    assert refused.status_code == 409 and "it is now on Tuesday 5 March 2030" in refused.text
     assert len(engine.published) == 1
 
     # Moved twice: the new time's link says to write to the recruiter, and moves nothing.

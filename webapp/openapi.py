@@ -889,6 +889,13 @@ def _message(summary: str, conflict: str | None = None, description: str | None 
     return operation
 
 
+def _with_optional_body(operation: dict[str, Any], model: str) -> dict[str, Any]:
+    """``operation`` taking a JSON body of ``model`` that a request may leave out."""
+    operation["requestBody"] = {**_json_body(model), "required": False}
+    operation["responses"] |= {"400": INVALID, "415": UNSUPPORTED}
+    return operation
+
+
 def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
     """A query model's fields as query parameters: required as the model requires them."""
     parameters = []
@@ -1303,15 +1310,20 @@ def openapi_document() -> dict[str, Any]:
         "/api/interviews/{business_id}": {"get": _status("An interview's status")},
         "/api/interviews/{business_id}/cancellation": {"post": _message("Cancel an interview")},
         "/api/interviews/{business_id}/rescheduling": {
-            "post": _message(
-                "Move a booked interview to another time",
-                "The interview is over, not booked yet (its times are still offered), has begun, "
-                "or was moved twice already; its instance does not wait for a new time now (it "
-                "started on a model before rescheduling, or is still booking); or the same request "
-                "is in progress.",
-                "Publishes interview-reschedule-requested, once per booking: the booked time is "
-                "given up, the panel and the candidate get the calendar's cancellation of it, and "
-                "the candidate is emailed new times, none of them a time given up before.",
+            "post": _with_optional_body(
+                _message(
+                    "Move a booked interview to another time",
+                    "The interview is over, not booked yet (its times are still offered), has begun, "
+                    "was moved twice already, or is no longer booked at the booked_start given; its "
+                    "instance does not wait for a new time now (it started on a model before "
+                    "rescheduling, or is still booking); or the same request is in progress.",
+                    "Publishes interview-reschedule-requested, once per booking: the booked time is "
+                    "given up, the panel and the candidate get the calendar's cancellation of it, and "
+                    "the candidate is emailed new times, none of them a time given up before. The body "
+                    "is optional; without booked_start, a retry after the interview was booked again "
+                    "moves the new time.",
+                ),
+                "RescheduleAsk",
             )
         },
         "/api/items": {

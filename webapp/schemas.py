@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -255,6 +256,18 @@ class InterviewRequest(Strict):
         description="Where the candidate lives: slots are offered between 8:00 and 20:00 there, and "
         "their emails and slot page give times in this zone. Absent: UTC, and slots at any hour of "
         "the panel's. Calendar invitations are in UTC, as calendars take them.",
+    )
+
+
+class RescheduleAsk(Strict):
+    """Which booking to move (``POST /api/interviews/<id>/rescheduling``); the body is optional."""
+
+    booked_start: AwareDatetime | None = Field(
+        None,
+        description="The start of the booked time to move, as GET /api/interviews/{business_id} "
+        "gives it (booking.start). Given, the request moves that booking only: repeated after "
+        "the interview was booked again at another time, it is refused with 409 instead of "
+        "moving the new time. A client that may retry late should send it.",
     )
 
 
@@ -529,6 +542,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     CardUpdate,
     PaymentApproval,
     InterviewRequest,
+    RescheduleAsk,
     StartRequest,
     PostingRequest,
     EmployerRequest,

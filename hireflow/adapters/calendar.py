@@ -41,7 +41,12 @@ class Slot:
     end: datetime
 
     def as_variable(self) -> dict[str, str]:
-        return {"start": self.start.isoformat() + "Z", "end": self.end.isoformat() + "Z"}
+        return {"start": self.utc_text(self.start), "end": self.utc_text(self.end)}
+
+    @staticmethod
+    def utc_text(moment: datetime) -> str:
+        """A moment as slot variables write it ("2026-12-08T09:00:00Z"); naive is taken as UTC."""
+        return _naive_utc(moment).isoformat() + "Z"
 
     def overlaps(self, other: Slot) -> bool:
         return self.start < other.end and other.start < self.end

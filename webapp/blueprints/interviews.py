@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
+from hireflow.adapters.calendar import Slot
 from webapp.http import accepted_response, hireflow, json_body, published_response, status_response
-from webapp.schemas import InterviewRequest
+from webapp.schemas import InterviewRequest, RescheduleAsk
 
 bp = Blueprint("interviews", __name__, url_prefix="/api/interviews")
 
@@ -28,5 +29,13 @@ def cancel_interview(business_id: str):
 
 @bp.post("/<business_id>/rescheduling")
 def reschedule_interview(business_id: str):
-    """Publish ``interview-reschedule-requested`` (once per booking, however often it is asked)."""
-    return published_response(hireflow().reschedule_interview(business_id), "interview-reschedule-requested")
+    """Publish ``interview-reschedule-requested`` (once per booking, however often it is asked).
+
+    The body is optional: ``booked_start`` names the booking to move, so a late retry never
+    moves the time booked after it."""
+    asked = json_body(RescheduleAsk) if request.get_data() else RescheduleAsk()
+    booked_start = None
+    if asked.booked_start is not None:
+        booked_start = Slot.utc_text(asked.booked_start)
+    published = hireflow().reschedule_interview(business_id, booked_start=booked_start)
+    return published_response(published, "interview-reschedule-requested")

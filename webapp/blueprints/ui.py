@@ -278,8 +278,11 @@ def cancel(business_id: str):
 
 @bp.post("/items/interview/<business_id>/reschedule")
 def reschedule(business_id: str):
-    """Give the booked time up and offer the candidate new times, as the API's rescheduling does."""
-    hireflow().reschedule_interview(business_id)
+    """Give the booked time up and offer the candidate new times, as the API's rescheduling does.
+
+    The form carries the start the page showed: a page left open from before the interview
+    was booked again must not move the new time."""
+    hireflow().reschedule_interview(business_id, booked_start=request.form.get("booked_start") or None)
     return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
 
 

@@ -197,8 +197,9 @@ class Interviews(Items):
         given up and new times are offered. False when it was asked for this booking before
         (a retry, also once the time is given up and until another is booked).
 
-        ``booked_start``: the start the asker saw (a candidate's link carries it); once the
-        interview is at another time, that request is refused with 409, as is one for an
+        ``booked_start``: the start the asker saw (a candidate's link, the console's page and
+        a careful API client send it); once the interview is at another time, that request is
+        refused with 409, as is one for an
         interview that is not booked (its times are still offered), has begun, is over, was
         moved ``MAX_RESCHEDULES`` times already, or whose instance does not wait in the
         model's booked part (``BOOKED_SCOPE``: an instance of an older model has none).
@@ -229,8 +230,8 @@ class Interviews(Items):
             raise Problem(
                 409,
                 "Interview moved",
-                f"this link is for a time given up before; the interview is now on "
-                f"{readable_time(booked['start'], timezone)}",
+                f"this asks to move the interview from {readable_time(booked_start, timezone)}, a time "
+                f"it is no longer booked at; it is now on {readable_time(booked['start'], timezone)}",
             )
         # One request per booking: a repeat, or a second click, moves it once. A repeat is
         # answered as publish_once answers it, whatever the instance does by now.
