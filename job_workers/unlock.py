@@ -10,6 +10,7 @@ parameter's annotation is the real ``Job`` class.
 """
 
 from pyzeebe import Job
+from sqlalchemy.exc import IntegrityError
 
 from hireflow.adapters.payments import REQUIRES_AUTHENTICATION, PaymentDeclined
 from hireflow.constants import ErrorCode, JobType
@@ -213,20 +214,27 @@ class ResumeUnlockTasks:
         check_as_recorded(
             self.services.db, "unlock", unlock_id, employer_id=employer_id, candidate_id=candidate_id
         )
-        with self.services.db.sessions.begin() as session:
-            if session.get(Candidate, candidate_id) is None:
-                raise AccessNotGrantable(
-                    f"Unlock {unlock_id}: candidate {candidate_id} is no longer on hireflow"
-                )
-            if session.get(ContactAccess, (employer_id, candidate_id)) is None:
-                session.add(
-                    ContactAccess(
-                        employer_id=employer_id,
-                        candidate_id=candidate_id,
-                        unlock_id=unlock_id,
-                        granted_at=utcnow(),
+        try:
+            with self.services.db.sessions.begin() as session:
+                if session.get(Candidate, candidate_id) is None:
+                    raise AccessNotGrantable(
+                        f"Unlock {unlock_id}: candidate {candidate_id} is no longer on hireflow"
                     )
-                )
+                if session.get(ContactAccess, (employer_id, candidate_id)) is None:
+                    session.add(
+                        ContactAccess(
+                            employer_id=employer_id,
+                            candidate_id=candidate_id,
+                            unlock_id=unlock_id,
+                            granted_at=utcnow(),
+                        )
+                    )
+        except IntegrityError:
+            # A worker given the same job again granted it a moment before: that is this
+            # grant done, not a fault to retry. Anything else is.
+            with self.services.db.sessions() as session:
+                if session.get(ContactAccess, (employer_id, candidate_id)) is None:
+                    raise
         # A second transaction: a worker that dies between the two is redelivered the job,
         # finds the access granted, and records the status then.
         paid = how_it_was_paid(paid_with, credits_spent, payment_id, unlock_price or {})

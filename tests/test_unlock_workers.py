@@ -13,6 +13,7 @@ from job_workers.incidents import BAD_DATA, cause_of
 from job_workers.records import record_details
 from job_workers.services import Services
 from job_workers.unlock import AccessNotGrantable, ResumeUnlockTasks
+from tests.concurrency import errors_all_at_once
 from tests.jobs import make_job
 
 API_KEY = "sk_test_unit"
@@ -261,6 +262,23 @@ def test_access_is_granted_once_or_refused_as_a_bpmn_error(tasks):
     assert raised.value.error_code == "ACCESS_NOT_GRANTABLE"
     with tasks.services.db.sessions() as session:
         assert session.get(BusinessRecord, ("unlock", "u-9")) is None
+
+
+def test_access_granted_by_many_workers_at_once_is_one_grant_and_no_failure(tasks):
+    # The job delivered again while its first delivery runs: the second insert meets the
+    # first in the primary key, which is the grant done, not a fault to retry.
+    with tasks.services.db.sessions.begin() as session:
+        session.add(Candidate(candidate_id="c-1", resume_id="r-1", skills=[], indexed_at=utcnow()))
+    answers: list[dict] = []
+    errors = errors_all_at_once(
+        6, lambda: tasks, lambda same: answers.append(same.grant_access("u-8", "emp-1", "c-1"))
+    )
+
+    assert errors == []
+    assert answers == [{"access_granted": True}] * 6
+    with tasks.services.db.sessions() as session:
+        assert session.query(ContactAccess).count() == 1
+        assert session.get(BusinessRecord, ("unlock", "u-8")).status == "unlocked"
 
 
 def test_money_and_access_move_only_for_the_parties_the_unlock_was_asked_for_with(tasks, sandbox):
