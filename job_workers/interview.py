@@ -141,6 +141,20 @@ def _panel_ids(interview_id: str, panel: list) -> list[str]:
     return usernames
 
 
+def _attendee_name(
+    attendee_email: str, candidate_email: str, candidate_name: str, panel: list | None
+) -> str | None:
+    """The attendee's name, as their invitation lists them: the candidate's, or the panelist's
+    as the panel gives it (None when it gives none)."""
+    if attendee_email == candidate_email:
+        return candidate_name if isinstance(candidate_name, str) else None
+    for member in panel if isinstance(panel, list) else []:
+        if isinstance(member, dict) and member.get("email") == attendee_email:
+            name = member.get("name")
+            return name if isinstance(name, str) else None
+    return None
+
+
 def _event_title(for_candidate: bool, candidate_name: str, posting_title: str | None) -> str:
     """The interview's title in an attendee's calendar: in the candidate's, the job; in a
     panelist's, who and for which job."""
@@ -353,6 +367,9 @@ class InterviewSchedulingTasks:
                 summary=_event_title(attendee_email == candidate_email, candidate_name, posting_title),
                 organizer=self.services.mail_from,
                 attendees=[attendee_email],
+                names={
+                    attendee_email: _attendee_name(attendee_email, candidate_email, candidate_name, panel)
+                },
             )
             attachments = (EmailAttachment("invitation.ics", ics, invitation_media_type(booking)),)
         template = (job.custom_headers or {}).get(Header.EMAIL_TEMPLATE) or (

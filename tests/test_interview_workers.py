@@ -142,8 +142,8 @@ def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics
     with pytest.raises(SlotTaken):
         tasks.book_slot("i-3", PANEL, slot)
     job = make_job(JobType.SEND_INTERVIEW_INVITATION, headers={"method": "REQUEST"})
-    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas", "cas@example.com")
-    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas", "cas@example.com")
+    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas", "cas@example.com", panel=PANEL)
+    tasks.send_invitation(job, "i-2", "ivy@example.com", "Cas", "cas@example.com", panel=PANEL)
     sent = mails(capture)
     assert len(sent) == 1
     # The type names the method too, as iMIP asks of an invitation sent by email; the
@@ -152,6 +152,9 @@ def test_a_booked_slot_is_taken_for_the_next_interview_and_invitations_carry_ics
     assert (media_type, str(invitation["METHOD"])) == ("text/calendar; method=REQUEST", "REQUEST")
     [event] = invitation.walk("VEVENT")
     assert (str(event["ORGANIZER"]), sent[0]["from"]) == (f"mailto:{MAIL_FROM}", MAIL_FROM)
+    # The calendar app lists the guest by name, as the panel gives it.
+    attendee = event["ATTENDEE"]
+    assert (str(attendee), attendee.params["CN"]) == ("mailto:ivy@example.com", "Ivy")
     assert sent[0]["subject"].startswith("Interview with Cas on ")
     # The panelist learns where their feedback form will wait.
     tasks_at = f"your feedback form waits for\nyou in the task list: {tasks.services.tasks_url}\n"
@@ -164,6 +167,7 @@ def test_the_candidate_is_invited_in_the_second_person(tasks, capture):
     job = make_job(JobType.SEND_INTERVIEW_INVITATION, headers={"method": "REQUEST"})
     tasks.send_invitation(job, "i-9", "cas@example.com", "Cas", "cas@example.com")
     [mail] = mails(capture)
+    assert invitation_of(mail)[1].walk("VEVENT")[0]["ATTENDEE"].params["CN"] == "Cas"
     assert mail["subject"].startswith("Your interview on ")
     assert mail["text"].startswith("Hello Cas,\n\nYour interview is booked for ")
     assert ", 09:00 to 10:00 UTC.\n" in mail["text"]  # from when to when

@@ -322,18 +322,31 @@ def _booking(row: CalendarBooking) -> Booking:
     )
 
 
-def invitation_ics(booking: Booking, *, summary: str, organizer: str, attendees: list[str]) -> bytes:
+def invitation_ics(
+    booking: Booking,
+    *,
+    summary: str,
+    organizer: str,
+    attendees: list[str],
+    names: Mapping[str, str | None] | None = None,
+) -> bytes:
     """An iCalendar invitation (METHOD:REQUEST), or a cancellation for a cancelled booking.
 
     The UID stays the same for an interview, and SEQUENCE grows, so calendar apps update
-    the event they already have instead of adding a second one.
+    the event they already have instead of adding a second one. ``names`` gives attendees'
+    names by address: calendar apps list the guests by them (CN), not by bare addresses.
     """
     calendar, event = _calendar_event(booking, summary)
     calendar.add("method", _method(booking))
     event.add("status", "CANCELLED" if booking.status == "cancelled" else "CONFIRMED")
     event.add("organizer", f"mailto:{organizer}")
     for attendee in attendees:
-        event.add("attendee", f"mailto:{attendee}")
+        address = icalendar.vCalAddress(f"mailto:{attendee}")
+        address.params["ROLE"] = "REQ-PARTICIPANT"
+        name = (names or {}).get(attendee)
+        if name:
+            address.params["CN"] = name  # quotes and line breaks escaped as RFC 6868 says
+        event.add("attendee", address)
     calendar.add_component(event)
     return calendar.to_ical()
 
