@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -50,6 +51,8 @@ from sqlalchemy.orm import (
 from hireflow.paths import data_root
 from hireflow.settings import SettingError
 from hireflow.skills import canonical_skill
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,9 @@ class Candidate(Base):
     # Empty for candidates indexed before hireflow kept them (revision 0004).
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     email: Mapped[str | None] = mapped_column(String(320), default=None)
+    # When ``resume_id`` was uploaded: a resume uploaded before it, indexed late (its
+    # instance retried after an incident), leaves the profile alone. Empty before 0019.
+    resume_uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
     # The skills again, a row each, so a search by skill is an indexed query on any database.
     skill_rows: Mapped[list[CandidateSkill]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
@@ -403,13 +409,31 @@ def locked_record(session: Session, kind: str, business_id: str) -> BusinessReco
     about to replace, and FOR UPDATE means nothing there), PostgreSQL's row lock. A record
     not there yet locks nothing on PostgreSQL: two inserts then meet in the primary key.
     """
-    session.execute(
-        update(BusinessRecord)
-        .where(BusinessRecord.kind == kind, BusinessRecord.business_id == business_id)
-        .values(kind=BusinessRecord.kind)
-        .execution_options(synchronize_session=False)
+    return _write_locked(
+        session,
+        BusinessRecord,
+        (kind, business_id),
+        (BusinessRecord.kind == kind, BusinessRecord.business_id == business_id),
+        BusinessRecord.kind,
     )
-    return session.get(BusinessRecord, (kind, business_id), with_for_update=True)
+
+
+def locked_candidate(session: Session, candidate_id: str) -> Candidate | None:
+    """A candidate read for a change, locked until the session's transaction ends, as
+    ``locked_record`` locks a record: two resumes indexed at once are written one by one."""
+    return _write_locked(
+        session, Candidate, candidate_id, (Candidate.candidate_id == candidate_id,), Candidate.resume_id
+    )
+
+
+def _write_locked(session: Session, entity: type[T], identity, where, touched) -> T | None:
+    """``session.get(entity, identity)`` after a write that changes nothing (``touched`` set
+    to itself on the rows ``where`` picks): the write takes the lock that FOR UPDATE does
+    not take on SQLite (see ``locked_record``)."""
+    session.execute(
+        update(entity).where(*where).values({touched: touched}).execution_options(synchronize_session=False)
+    )
+    return session.get(entity, identity, with_for_update=True)
 
 
 class ContactAccess(Base):

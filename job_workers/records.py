@@ -18,6 +18,16 @@ from hireflow.store import ERASED, BusinessRecord, Database, locked_record, utcn
 SLOT_CHOSEN = "slot_chosen"
 # An interview's times offered in the latest email: a link from an earlier one is refused.
 OFFERED_SLOTS = "offered_slots"
+# When the webapp took a resume's file (UTC, "...Z"): a resume indexed after a newer one
+# of the same candidate leaves that one's profile alone.
+UPLOADED_AT = "uploaded_at"
+
+
+def recorded_details(db: Database, kind: str, business_id: str) -> dict:
+    """The details of a business object's record; empty if there is none, or it was erased."""
+    with db.sessions() as session:
+        row = session.get(BusinessRecord, (kind, business_id))
+        return dict(row.details or {}) if row is not None and row.status != ERASED else {}
 
 
 def outcome_header(job: Job) -> str:
@@ -53,9 +63,7 @@ def check_as_recorded(db: Database, kind: str, business_id: str, **named: str | 
     record that does not name a party (not written yet, or from an admin start), or a
     variable left out, is not checked.
     """
-    with db.sessions() as session:
-        row = session.get(BusinessRecord, (kind, business_id))
-        recorded = dict(row.details or {}) if row is not None and row.status != ERASED else {}
+    recorded = recorded_details(db, kind, business_id)
     for variable, value in named.items():
         expected = recorded.get(variable)
         if value is not None and expected and value != expected:

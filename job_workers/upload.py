@@ -6,14 +6,22 @@ with the real ``Job`` class, and string annotations would break that.
 
 import io
 import logging
+from datetime import UTC, datetime
 
 from pyzeebe import Job
 
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
-from hireflow.store import Candidate, utcnow
-from job_workers.records import check_as_recorded, outcome_header, record_details, record_status
+from hireflow.store import Candidate, locked_candidate, utcnow
+from job_workers.records import (
+    UPLOADED_AT,
+    check_as_recorded,
+    outcome_header,
+    record_details,
+    record_status,
+    recorded_details,
+)
 from job_workers.services import Services
 from job_workers.task_router import SKILL_FORM, BusinessId, EmailAddress, PersonName, TaskRouter
 
@@ -74,7 +82,11 @@ class ResumeUploadTasks:
         """Make the candidate findable with this resume's profile (an upsert: safe to repeat).
 
         The name and email given with the resume are kept too: they are what an employer's
-        unlock pays to see.
+        unlock pays to see. A resume uploaded before the one the profile has now (its
+        instance retried late) leaves the profile alone: ``{"indexed": False}``. The upload
+        time is the record's (``UPLOADED_AT``, written by the webapp); a resume whose record
+        has none (taken before uploads were timed, or started by an admin) counts as
+        uploaded now.
         """
         if not all(isinstance(skill, str) for skill in skills):
             raise PermanentFailure(f"Resume {resume_id}: skills must be a list of texts, not {skills!r}")
@@ -84,11 +96,22 @@ class ResumeUploadTasks:
                 f"Resume {resume_id}: each of the skills must be {SKILL_FORM.in_words}; set the skills"
                 " variable right"
             )
+        uploaded = _uploaded_at(resume_id, recorded_details(self.services.db, "resume", resume_id))
         # Another candidate's profile, name and email would be overwritten with this resume's.
         check_as_recorded(self.services.db, "resume", resume_id, candidate_id=candidate_id)
         with self.services.db.sessions.begin() as session:
-            candidate = session.get(Candidate, candidate_id) or Candidate(candidate_id=candidate_id)
+            candidate = locked_candidate(session, candidate_id) or Candidate(candidate_id=candidate_id)
+            newer = candidate.resume_uploaded_at
+            if candidate.resume_id != resume_id and newer is not None and newer > uploaded:
+                log.info(
+                    "resume %s of candidate %s was uploaded before %s, which the profile has: left out",
+                    resume_id,
+                    candidate_id,
+                    candidate.resume_id,
+                )
+                return {"indexed": False}
             candidate.resume_id = resume_id
+            candidate.resume_uploaded_at = uploaded
             candidate.skills = list(skills)
             candidate.years_of_experience = years_of_experience
             candidate.name = candidate_name or candidate.name
@@ -115,6 +138,21 @@ class ResumeUploadTasks:
             details = {"rejection_reason": rejection_reason, "rejection_message": rejection_message or ""}
         record_status(self.services.db, "resume", resume_id, status, details)
         return {"resume_status": status}
+
+
+def _uploaded_at(resume_id: str, recorded: dict) -> datetime:
+    """When the resume was uploaded, as its record says (naive UTC); now if it does not say."""
+    value = recorded.get(UPLOADED_AT)
+    if value is None:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        log.warning("resume %s: its record's %s %r is no moment; taken as now", resume_id, UPLOADED_AT, value)
+        return utcnow()
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def build_router(services: Services) -> TaskRouter:

@@ -14,6 +14,7 @@ from hireflow.store import Candidate, Database
 from job_workers.records import record_details
 from job_workers.services import Services
 from job_workers.upload import ResumeUploadTasks, build_router
+from tests.concurrency import errors_all_at_once
 from tests.resume_samples import (
     docx_resume,
     docx_zip_bomb,
@@ -101,6 +102,56 @@ def test_indexing_keeps_the_contact_details_given_with_the_latest_resume(service
         "Ada Lovelace",
         "ada@example.com",
     )
+
+
+def uploaded(services: Services, resume_id: str, at: str) -> None:
+    """The record the webapp writes when it takes the file ``at`` that moment."""
+    record_details(services.db, "resume", resume_id, "received", candidate_id="c-1", uploaded_at=at)
+
+
+def test_an_older_resume_indexed_late_leaves_the_newer_ones_profile(services):
+    # An old upload stuck in an incident for days, retried after the candidate uploaded a
+    # new resume: its skills, name and email must not replace the new ones.
+    tasks = ResumeUploadTasks(services)
+    uploaded(services, "r-1", "2026-12-01T10:00:00.5+01:00")
+    uploaded(services, "r-2", "2026-12-07T10:00:00Z")
+    newer = {"candidate_name": "Ada Lovelace", "candidate_email": "ada@example.com"}
+    assert tasks.index_candidate("r-2", "c-1", ["python", "sql"], 9, **newer) == {"indexed": True}
+    assert tasks.index_candidate("r-1", "c-1", ["cobol"], 1, candidate_name="Ada L") == {"indexed": False}
+    # The newer resume's own job delivered again still indexes it.
+    assert tasks.index_candidate("r-2", "c-1", ["python", "sql"], 9, **newer) == {"indexed": True}
+    with services.db.sessions() as session:
+        candidate = session.get(Candidate, "c-1")
+        profile = (candidate.resume_id, candidate.skills, candidate.name, candidate.email)
+    assert profile == ("r-2", ["python", "sql"], "Ada Lovelace", "ada@example.com")
+
+    # A resume whose record has no time (taken before uploads were timed, or started by an
+    # admin), or one that is no moment, counts as uploaded now.
+    record_details(services.db, "resume", "r-3", "received", candidate_id="c-1")
+    assert tasks.index_candidate("r-3", "c-1", ["go"], 2) == {"indexed": True}
+    uploaded(services, "r-4", "2026-12-02T09:00:00Z")
+    assert tasks.index_candidate("r-4", "c-1", ["rust"], 3) == {"indexed": False}
+    uploaded(services, "r-5", "yesterday")
+    assert tasks.index_candidate("r-5", "c-1", ["java"], 4) == {"indexed": True}
+
+
+def test_of_an_older_and_a_newer_resume_indexed_at_once_the_newer_one_stays(services):
+    # Each worker reads the profile and writes its own: one that read before the other wrote
+    # would put the older resume back, unless the read waits for the write.
+    tasks = ResumeUploadTasks(services)
+    uploaded(services, "r-old", "2026-12-01T10:00:00Z")
+    uploaded(services, "r-new", "2026-12-07T10:00:00Z")
+    tasks.index_candidate("r-none-yet", "c-1", ["go"], 1)  # the candidate's row exists
+    with services.db.sessions.begin() as session:
+        session.get(Candidate, "c-1").resume_uploaded_at = None  # as indexed before 0019
+    resumes = iter(["r-old", "r-new"] * 4)
+    errors = errors_all_at_once(
+        8, lambda: next(resumes), lambda resume_id: tasks.index_candidate(resume_id, "c-1", [resume_id], 1)
+    )
+
+    assert errors == []
+    with services.db.sessions() as session:
+        assert session.get(Candidate, "c-1").resume_id == "r-new"
 
 
 def test_skills_that_are_not_texts_fail_at_once(services):

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import re
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import pytest
@@ -63,6 +64,7 @@ def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, proces
     )
     assert first.status_code == 202, first.json
     assert first.json["created"] is True
+    again_sent_at = datetime.now(UTC)
     again = web.post(
         "/api/resumes", **resume_upload(content, candidate_id=candidate_id, candidate_email=email)
     )
@@ -73,6 +75,8 @@ def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, proces
     wait_until_completed(process_engine.client, first.json["processInstanceKey"])
     status = web.get(first.headers["Location"]).json
     assert status["status"] == "processed" and status["final"] is True
+    # When the file was taken, once: the repeat kept the first upload's time.
+    assert datetime.fromisoformat(status["details"]["uploaded_at"]) < again_sent_at
     assert status["engine"]["state"] == "COMPLETED"
     # What search read from it; the name and email stay out (an unlock pays for them).
     assert status["profile"]["yearsOfExperience"] == 8

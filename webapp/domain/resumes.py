@@ -9,6 +9,8 @@ from typing import BinaryIO
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.constants import ProcessId, Var
 from hireflow.resume_intake import InvalidResume, detect_type
+from hireflow.store import utcnow
+from job_workers.records import UPLOADED_AT
 from webapp.domain.items import Items
 from webapp.domain.records import Accepted
 from webapp.problems import invalid_field
@@ -56,6 +58,8 @@ class Resumes(Items):
             "filename": filename,
             "file_ref": file_ref,
             "attempt": attempt,
+            # The profile comes from the newest resume, whichever is indexed last.
+            UPLOADED_AT: utcnow().isoformat() + "Z",
         }
         return self._accepted("resume", resume_id, started, details)
 
