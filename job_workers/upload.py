@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime
 
 from pyzeebe import Job
+from sqlalchemy.exc import IntegrityError
 
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
@@ -99,25 +100,50 @@ class ResumeUploadTasks:
         uploaded = _uploaded_at(resume_id, recorded_details(self.services.db, "resume", resume_id))
         # Another candidate's profile, name and email would be overwritten with this resume's.
         check_as_recorded(self.services.db, "resume", resume_id, candidate_id=candidate_id)
+        profile = Candidate(
+            candidate_id=candidate_id,
+            resume_id=resume_id,
+            resume_uploaded_at=uploaded,
+            skills=list(skills),
+            years_of_experience=years_of_experience,
+            name=candidate_name,
+            email=candidate_email,
+        )
+        try:
+            return self._keep_newest(profile)
+        except IntegrityError:
+            # The candidate's first resumes indexed at once: the other insert won, and there
+            # is a row to lock now.
+            return self._keep_newest(profile)
+
+    def _keep_newest(self, profile: Candidate) -> dict:
+        """Write ``profile`` over the candidate's, unless theirs is from a newer resume."""
         with self.services.db.sessions.begin() as session:
-            candidate = locked_candidate(session, candidate_id) or Candidate(candidate_id=candidate_id)
+            candidate = locked_candidate(session, profile.candidate_id)
+            if candidate is None:
+                session.add(profile)
+                profile.indexed_at = utcnow()
+                return {"indexed": True}
             newer = candidate.resume_uploaded_at
-            if candidate.resume_id != resume_id and newer is not None and newer > uploaded:
+            if (
+                candidate.resume_id != profile.resume_id
+                and newer is not None
+                and newer > profile.resume_uploaded_at
+            ):
                 log.info(
                     "resume %s of candidate %s was uploaded before %s, which the profile has: left out",
-                    resume_id,
-                    candidate_id,
+                    profile.resume_id,
+                    profile.candidate_id,
                     candidate.resume_id,
                 )
                 return {"indexed": False}
-            candidate.resume_id = resume_id
-            candidate.resume_uploaded_at = uploaded
-            candidate.skills = list(skills)
-            candidate.years_of_experience = years_of_experience
-            candidate.name = candidate_name or candidate.name
-            candidate.email = candidate_email or candidate.email
+            candidate.resume_id = profile.resume_id
+            candidate.resume_uploaded_at = profile.resume_uploaded_at
+            candidate.skills = list(profile.skills)
+            candidate.years_of_experience = profile.years_of_experience
+            candidate.name = profile.name or candidate.name
+            candidate.email = profile.email or candidate.email
             candidate.indexed_at = utcnow()
-            session.add(candidate)
         return {"indexed": True}
 
     def record_outcome(

@@ -154,6 +154,22 @@ def test_of_an_older_and_a_newer_resume_indexed_at_once_the_newer_one_stays(serv
         assert session.get(Candidate, "c-1").resume_id == "r-new"
 
 
+def test_a_new_candidates_resumes_indexed_at_once_make_one_profile_without_a_failure(services):
+    # No row to lock yet: two inserts meet in the primary key, and the one that loses
+    # indexes again on top of the winner's row rather than failing its job.
+    tasks = ResumeUploadTasks(services)
+    uploaded(services, "r-old", "2026-12-01T10:00:00Z")
+    uploaded(services, "r-new", "2026-12-07T10:00:00Z")
+    resumes = iter(["r-old", "r-new"] * 3)
+    errors = errors_all_at_once(
+        6, lambda: next(resumes), lambda resume_id: tasks.index_candidate(resume_id, "c-1", [resume_id], 1)
+    )
+
+    assert errors == []
+    with services.db.sessions() as session:
+        assert session.get(Candidate, "c-1").resume_id == "r-new"
+
+
 def test_skills_that_are_not_texts_fail_at_once(services):
     tasks = ResumeUploadTasks(services)
     with pytest.raises(
