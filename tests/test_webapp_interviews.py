@@ -9,6 +9,7 @@ from chaos.flows import SLOT_ALREADY_CHOSEN
 from hireflow.constants import Message
 from hireflow.store import CalendarBooking, Interviewer, JobPosting
 from job_workers.records import SLOT_CHOSEN, record_details, record_status
+from tests.concurrency import errors_all_at_once
 from tests.offline_webapp import (
     RecordsVariables,
     empty_services,
@@ -51,6 +52,43 @@ def test_a_second_time_chosen_while_the_first_is_being_booked_is_refused(recordi
     record_details(services.db, "interview", "int_1", "requested", forget=(SLOT_CHOSEN,))
     assert web.post(f"/interviews/slot/{first}", data=form).status_code == 200
     assert web.post(f"/interviews/slot/{second}", data=form).status_code == 202
+
+
+def test_of_times_of_one_offer_chosen_at_once_one_reaches_the_engine(recording):
+    # Two tabs, or two taps: both read no choice yet. Every message published would wait in
+    # the engine's buffer for an hour, and the next offer (a move) would book it unasked.
+    web, engine, services = recording
+    record_status(services.db, "interview", "int_1", "requested", {"application_id": "app_1"})
+    days = iter(range(14, 22))
+    domain = web.application.extensions["hireflow"]
+
+    def choose(day: int) -> None:
+        slot = {"start": f"2026-12-{day}T09:00:00Z", "end": f"2026-12-{day}T10:00:00Z"}
+        with web.application.app_context():
+            domain.select_slot(services.slot_links.token_for("int_1", slot))
+
+    errors = errors_all_at_once(8, lambda: next(days), choose)
+
+    assert engine.published == [(Message.INTERVIEW_SLOT_SELECTED, "int_1")]
+    assert sorted(getattr(error, "title", repr(error)) for error in errors) == ["Another time chosen"] * 7
+
+
+def test_a_time_chosen_while_the_engine_is_down_holds_up_no_other(tmp_path):
+    # The engine certainly has no message: the candidate may try another time, not be told
+    # the first is being booked.
+    services = empty_services(tmp_path)
+    web = offline_app(services).test_client()
+    record_status(services.db, "interview", "int_1", "requested", {"application_id": "app_1"})
+    monday, tuesday = (
+        {"start": f"2026-12-{day}T09:00:00Z", "end": f"2026-12-{day}T10:00:00Z"} for day in (14, 15)
+    )
+    first, second = (services.slot_links.token_for("int_1", slot) for slot in (monday, tuesday))
+    form = {"csrf_token": csrf_token(web.get(f"/interviews/slot/{first}").text)}
+
+    answers = [web.post(f"/interviews/slot/{token}", data=form) for token in (first, second)]
+
+    assert [answer.status_code for answer in answers] == [503, 503]
+    assert "Retry-After" in answers[1].headers
 
 
 def test_a_link_of_an_earlier_offer_is_refused_before_it_reaches_the_engine(recording):

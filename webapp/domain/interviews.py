@@ -11,10 +11,11 @@ from hireflow.adapters.calendar import Slot
 from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
-from hireflow.store import CalendarBooking, Interviewer, JobPosting, utcnow
-from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
+from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
+from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
+from webapp.engine import EngineRejected, EngineUnavailable
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
 
@@ -23,6 +24,18 @@ MAX_RESCHEDULES = 2
 # The model's sub-process that a request for a new time interrupts: from the booking until
 # the interview is over. An instance of an older model has none, and is never moved.
 BOOKED_SCOPE = "InterviewBooked"
+
+
+def _another_time_chosen(chosen: dict, timezone: str | None) -> Problem:
+    """The 409 for a link followed after another time of the same offer was chosen."""
+    # The first choice is the one booked; another now would only wait in the engine's buffer,
+    # while its page told the candidate it was being booked.
+    return Problem(
+        409,
+        "Another time chosen",
+        f"you chose {readable_time(chosen['start'], timezone)} already; we are "
+        "booking it and will email you the invitation",
+    )
 
 
 @dataclass(frozen=True)
@@ -340,25 +353,55 @@ class Interviews(Items):
                 "email we sent you",
             )
         if offer.another_time_chosen:
-            # The first choice is the one booked; another now would only wait in the engine's
-            # buffer, while this page told the candidate it was being booked.
-            raise Problem(
-                409,
-                "Another time chosen",
-                f"you chose {readable_time(offer.chosen['start'], offer.timezone)} already; we are "
-                "booking it and will email you the invitation",
-            )
+            raise _another_time_chosen(offer.chosen, offer.timezone)
+        # Until the booking, or a new offer (the worker that finds its slots forgets it).
+        held = self._hold_choice(offer)
         message_id = "slot-" + hashlib.sha256(token.encode()).hexdigest()[:32]
-        published = self.gateway.publish_once(
-            Message.INTERVIEW_SLOT_SELECTED,
-            offer.interview_id,
-            message_id,
-            {Var.SELECTED_SLOT: offer.slot},
-        )
-        if published.published:
-            # Until the booking, or a new offer (the worker that finds its slots forgets it).
-            # Not on a repeat: a link of an offer whose slot was taken, followed again after
-            # the new offer, must not hold up the choice from the new one.
-            chosen = {SLOT_CHOSEN: offer.slot}
-            record_details(self.services.db, "interview", offer.interview_id, "requested", **chosen)
+        try:
+            published = self.gateway.publish_once(
+                Message.INTERVIEW_SLOT_SELECTED,
+                offer.interview_id,
+                message_id,
+                {Var.SELECTED_SLOT: offer.slot},
+            )
+        except (EngineUnavailable, EngineRejected) as exc:
+            # The engine certainly has no message: nothing was chosen, and another link may be
+            # followed instead. One it may have taken stays chosen; its link, followed again,
+            # publishes it once.
+            certainly_not = isinstance(exc, EngineRejected) or exc.certainly_not_applied
+            if held and certainly_not:
+                self._release_choice(offer)
+            raise
+        if held and not published.published:
+            # A repeat holds nothing: a link of an offer whose slot was taken, followed again
+            # after the new offer, must not hold up the choice from the new one.
+            self._release_choice(offer)
         return offer, published.published
+
+    def _hold_choice(self, offer: SlotOffer) -> bool:
+        """Record the link's time as the one chosen from the offer, unless another is (409).
+
+        Read and written under the record's lock: of links followed at the same moment, one
+        is chosen, and only its message reaches the engine; each other would wait in the
+        engine's buffer, and the next offer (the interview moved) would book it unasked.
+        True when recorded now, False when it was already (or there is no record).
+        """
+        with self.services.db.sessions.begin() as session:
+            record = locked_record(session, "interview", offer.interview_id)
+            if record is None:
+                return False
+            chosen = (record.details or {}).get(SLOT_CHOSEN)
+            if chosen is not None and chosen.get("start") != offer.slot["start"]:
+                raise _another_time_chosen(chosen, offer.timezone)
+            if chosen is not None:
+                return False
+            record.details = {**(record.details or {}), SLOT_CHOSEN: offer.slot}
+            return True
+
+    def _release_choice(self, offer: SlotOffer) -> None:
+        """Forget the time this request held, if it still is the one chosen."""
+        with self.services.db.sessions.begin() as session:
+            record = locked_record(session, "interview", offer.interview_id)
+            details = (record.details or {}) if record is not None else {}
+            if details.get(SLOT_CHOSEN) == offer.slot:
+                record.details = {name: value for name, value in details.items() if name != SLOT_CHOSEN}
