@@ -418,12 +418,11 @@ def locked_record(session: Session, kind: str, business_id: str) -> BusinessReco
     )
 
 
-def locked_candidate(session: Session, candidate_id: str) -> Candidate | None:
-    """A candidate read for a change, locked until the session's transaction ends, as
-    ``locked_record`` locks a record: two resumes indexed at once are written one by one."""
-    return _write_locked(
-        session, Candidate, candidate_id, (Candidate.candidate_id == candidate_id,), Candidate.resume_id
-    )
+def locked_by_id(session: Session, entity: type[T], id_column, row_id: str) -> T | None:
+    """A row of ``entity`` (primary key ``id_column``) read for a change, locked until the
+    session's transaction ends, as ``locked_record`` locks a record: two writers of one
+    candidate's profile, or one posting, write one after the other."""
+    return _write_locked(session, entity, row_id, (id_column == row_id,), id_column)
 
 
 def _write_locked(session: Session, entity: type[T], identity, where, touched) -> T | None:

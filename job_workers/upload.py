@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import check_file, extract_skills, extract_years_of_experience, read_text
-from hireflow.store import Candidate, locked_candidate, utcnow
+from hireflow.store import Candidate, locked_by_id, utcnow
 from job_workers.records import (
     UPLOADED_AT,
     check_as_recorded,
@@ -119,7 +119,7 @@ class ResumeUploadTasks:
     def _keep_newest(self, profile: Candidate) -> dict:
         """Write ``profile`` over the candidate's, unless theirs is from a newer resume."""
         with self.services.db.sessions.begin() as session:
-            candidate = locked_candidate(session, profile.candidate_id)
+            candidate = locked_by_id(session, Candidate, Candidate.candidate_id, profile.candidate_id)
             if candidate is None:
                 session.add(profile)
                 profile.indexed_at = utcnow()

@@ -18,6 +18,7 @@ from hireflow.store import (
     PostingSkill,
     utcnow,
 )
+from tests.concurrency import errors_all_at_once
 from tests.offline_webapp import (
     RecordsVariables,
     empty_services,
@@ -44,6 +45,35 @@ def test_an_admin_posting_keeps_its_recruiters(tmp_path):
     # What is on file reads back as it was saved.
     assert admin.get("/api/admin/postings/p-1", headers=ADMIN).json == saved.json
     assert admin.get("/api/admin/postings/p-2", headers=ADMIN).status_code == 404
+
+
+SIX_SKILLS = ["python", "go", "rust", "java", "docker", "kubernetes"]
+
+
+def test_the_same_new_posting_put_by_several_clients_at_once_is_saved_for_each(tmp_path, store_url):
+    # A PUT replaces: the one that loses the race to insert replaces the winner's row,
+    # rather than answering 500 for a unique key the client cannot see.
+    services = empty_services(tmp_path, store_url)
+    app = offline_app(services)
+    # The first six make the posting, the next six replace it, each with a skill of its own.
+    titles = iter(f"{skill.capitalize()} engineer" for skill in ["sql"] * 6 + SIX_SKILLS)
+    answers: list[int] = []
+
+    def put(title: str) -> None:
+        posting = {"employer_id": "acme", "title": title, "required_skills": [title.split()[0].lower()]}
+        answers.append(
+            app.test_client().put("/api/admin/postings/p-1", json=posting, headers=ADMIN).status_code
+        )
+
+    errors = errors_all_at_once(6, lambda: next(titles), put)
+    # Replacing it at once: each PUT deletes the skill rows the one before it wrote.
+    errors += errors_all_at_once(6, lambda: next(titles), put)
+
+    assert (errors, answers) == ([], [200] * 12)
+    with services.db.sessions() as session:
+        posting = session.get(JobPosting, "p-1")
+        assert posting.required_skills == [posting.title.split()[0].lower()]
+        assert posting.required_skills[0] in SIX_SKILLS
 
 
 def test_an_admin_posting_keeps_its_skills_by_the_names_resumes_show(tmp_path, store_url):

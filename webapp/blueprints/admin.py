@@ -13,10 +13,11 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
-from hireflow.store import Employer, Interviewer, JobPosting
+from hireflow.store import Employer, Interviewer, JobPosting, locked_by_id
 from webapp.engine import EngineRejected, call_engine
 from webapp.http import hireflow, incidents, json_body, operate_link, path_id, stalled_jobs, unnamed_parts
 from webapp.problems import Problem, invalid_field, invalid_fields
@@ -142,12 +143,23 @@ def start_instance():
 
 def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseModel) -> dict:
     """Save the request's fields as the row ``row_id`` (made if missing): what an admin PUT does.
-    Returns what was saved, with the id."""
-    with hireflow().services.db.sessions.begin() as session:
-        row = session.get(row_type, row_id) or row_type(**{id_field: row_id})
-        for name, value in given.model_dump().items():
-            setattr(row, name, value)
-        session.add(row)
+    Returns what was saved, with the id.
+
+    Under the row's lock, so PUTs of one row at once replace it one after the other. Of two
+    that both find it missing, the one whose insert loses replaces the winner's row.
+    """
+    for attempt in (1, 2):
+        try:
+            with hireflow().services.db.sessions.begin() as session:
+                row = locked_by_id(session, row_type, getattr(row_type, id_field), row_id)
+                row = row or row_type(**{id_field: row_id})
+                for name, value in given.model_dump().items():
+                    setattr(row, name, value)
+                session.add(row)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
     return {id_field: row_id, **given.model_dump()}
 
 
