@@ -20,7 +20,7 @@ from typing import get_args
 import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.adapters.s3_file_store import S3FileStore, s3_client
@@ -647,6 +647,20 @@ def test_a_value_the_database_refuses_is_a_400_that_says_so_not_a_500(offline):
         "the database cannot store a value of this request (PostgreSQL text fields cannot contain NUL"
         " (0x00) bytes)"
     )
+
+
+def test_a_unique_key_met_in_a_race_is_a_409_to_retry_not_a_500(offline):
+    app = offline[0]
+    race = IntegrityError("INSERT", {}, ValueError("UNIQUE constraint failed: job_postings.posting_id"))
+
+    def lose_the_race():
+        raise race
+
+    app.add_url_rule("/test-race", "test_race", lose_the_race)
+    response = app.test_client().get("/test-race")
+    assert (response.status_code, response.headers["Retry-After"]) == (409, "1")
+    assert response.json["title"] == "Conflict with a concurrent request"
+    assert "job_postings" not in response.json["detail"]  # the schema stays ours
 
 
 def test_with_the_file_store_down_an_upload_answers_503_and_claims_nothing(offline, monkeypatch):

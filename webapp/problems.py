@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, json, render_template, request, url_for
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -212,6 +212,21 @@ def init_app(app: Flask) -> None:
         log.warning("database refused a value on %s %s: %s", request.method, loggable_path(), reason)
         detail = f"the database cannot store a value of this request ({reason})"
         return problem_response(Problem(400, "Value the database cannot store", detail))
+
+    @app.errorhandler(IntegrityError)
+    def handle_concurrent_write(error: IntegrityError):
+        # A unique key met by a request that read before another wrote: the two raced for
+        # one row (the checks before the write saw none). Trying again reads the winner's.
+        reason = database_says(error)
+        log.warning("concurrent write on %s %s: %s", request.method, loggable_path(), reason)
+        return problem_response(
+            Problem(
+                409,
+                "Conflict with a concurrent request",
+                "another request changed the same item at the same moment; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        )
 
     @app.errorhandler(EngineRejected)
     def handle_engine_rejected(error: EngineRejected):
