@@ -631,17 +631,21 @@ def test_a_form_refused_for_an_id_with_a_nul_is_shown_again_on_either_database(t
         assert "should be 1 to 100 letters" in refused.text
 
 
+def answer_to(app, error: Exception):
+    """The app's answer to a request whose handling raises ``error``."""
+
+    def fail():
+        raise error
+
+    app.add_url_rule("/test-failure", "test_failure", fail)
+    return app.test_client().get("/test-failure")
+
+
 def test_a_value_the_database_refuses_is_a_400_that_says_so_not_a_500(offline):
     # The checks at the door refuse such values first; one that gets past them is still the
     # request's fault, not a 500 and not the database being down.
-    app = offline[0]
     refusal = DataError("SELECT 1", {}, ValueError("PostgreSQL text fields cannot contain NUL (0x00) bytes"))
-
-    def refuse():
-        raise refusal
-
-    app.add_url_rule("/test-refusal", "test_refusal", refuse)
-    response = app.test_client().get("/test-refusal")
+    response = answer_to(offline[0], refusal)
     assert response.status_code == 400
     assert response.json["detail"] == (
         "the database cannot store a value of this request (PostgreSQL text fields cannot contain NUL"
@@ -650,14 +654,8 @@ def test_a_value_the_database_refuses_is_a_400_that_says_so_not_a_500(offline):
 
 
 def test_a_unique_key_met_in_a_race_is_a_409_to_retry_not_a_500(offline):
-    app = offline[0]
     race = IntegrityError("INSERT", {}, ValueError("UNIQUE constraint failed: job_postings.posting_id"))
-
-    def lose_the_race():
-        raise race
-
-    app.add_url_rule("/test-race", "test_race", lose_the_race)
-    response = app.test_client().get("/test-race")
+    response = answer_to(offline[0], race)
     assert (response.status_code, response.headers["Retry-After"]) == (409, "1")
     assert response.json["title"] == "Conflict with a concurrent request"
     assert "job_postings" not in response.json["detail"]  # the schema stays ours
