@@ -11,6 +11,7 @@ from hireflow.store import CalendarBooking, Interviewer, JobPosting
 from job_workers.records import SLOT_CHOSEN, record_details, record_status
 from tests.concurrency import errors_all_at_once
 from tests.offline_webapp import (
+    RecordsMessages,
     RecordsVariables,
     empty_services,
     indexed_candidate,
@@ -378,6 +379,29 @@ def test_a_request_naming_the_booked_start_never_moves_a_later_booking(recording
     assert len(engine.published) == 1
 
 
+def test_how_often_an_interview_may_move_is_a_setting(tmp_path):
+    services = empty_services(tmp_path)
+    engine = RecordsMessages()
+    engine.active = IN_THE_BOOKED_PART
+    tomorrow = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    for limit in (1, 0):
+        web = create_app({"TESTING": True, "MAX_RESCHEDULES": limit}, engine_client=engine, services=services)
+        interview_id = f"int_{limit}"
+        record_status(services.db, "interview", interview_id, "requested", {"process_instance_key": "1001"})
+        first = booked(services, interview_id, tomorrow)
+        move = web.test_client().post(f"/api/interviews/{interview_id}/rescheduling")
+        if limit:
+            assert move.status_code == 202
+            given_up(services, interview_id, first)
+            booked(services, interview_id, tomorrow + timedelta(days=1), sequence=2)
+            move = web.test_client().post(f"/api/interviews/{interview_id}/rescheduling")
+            assert "was moved once already" in move.json["detail"]
+        else:
+            assert "this interview cannot be moved here" in move.json["detail"]
+        assert (move.status_code, move.json["title"]) == (409, "Moved too often")
+    assert len(engine.published) == 1
+
+
 def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_for(recording):
     web, engine, services = recording
     record_status(
@@ -425,7 +449,7 @@ def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_f
     given_up(services, "int_1", first, "2030-03-05T09:00:00Z")
     third = booked(services, "int_1", start + timedelta(days=2), sequence=4)
     latest = f"/interviews/reschedule/{services.reschedule_links.token_for('int_1', third)}"
-    assert "It was moved\n    2 times already" in web.get(latest).text
+    assert "It was moved 2 times already" in web.get(latest).text
     assert web.post(latest, data=form).status_code == 409
     record_status(services.db, "interview", "int_1", "cancelled")
     assert "This interview is cancelled; there is no time to move" in web.get(link).text

@@ -67,7 +67,10 @@ def create_app(
     claims = RequestClaims(services.db, stale_after_for(float(app.config["ENGINE_TIMEOUT_SECONDS"])))
     gateway = ProcessGateway(client, claims, message_ttl_ms=int(app.config["MESSAGE_TTL_SECONDS"]) * 1000)
     app.extensions["hireflow"] = Hireflow(
-        gateway, services, max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"])
+        gateway,
+        services,
+        max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"]),
+        max_reschedules=int(app.config["MAX_RESCHEDULES"]),
     )
     app.extensions["incidents"] = Incidents(client)
     app.extensions["stalled_jobs"] = StalledJobs(client)

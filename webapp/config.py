@@ -108,6 +108,14 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "Largest resume file accepted",
     ),
     (
+        "MAX_RESCHEDULES",
+        "HIREFLOW_MAX_RESCHEDULES",
+        2,
+        "How often one interview may be moved to another time (the candidate's link, the console, "
+        "the API); after that a request to move it is refused with 409, for people to arrange. "
+        "0 moves none",
+    ),
+    (
         "PROXY_HOPS",
         "HIREFLOW_PROXY_HOPS",
         0,

@@ -1314,7 +1314,8 @@ def openapi_document() -> dict[str, Any]:
                 _message(
                     "Move a booked interview to another time",
                     "The interview is over, not booked yet (its times are still offered), has begun, "
-                    "was moved twice already, or is no longer booked at the booked_start given; its "
+                    "was moved as often as it may be (HIREFLOW_MAX_RESCHEDULES, 2 by default), or is "
+                    "no longer booked at the booked_start given; its "
                     "instance does not wait for a new time now (it started on a model before "
                     "rescheduling, or is still booking); or the same request is in progress.",
                     "Publishes interview-reschedule-requested, once per booking: the booked time is "

@@ -19,8 +19,6 @@ from webapp.engine import EngineRejected, EngineUnavailable
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
 
-# How often one interview may be moved to another time; after that, people talk it over.
-MAX_RESCHEDULES = 2
 # The model's sub-process that a request for a new time interrupts: from the booking until
 # the interview is over. An instance of an older model has none, and is never moved.
 BOOKED_SCOPE = "InterviewBooked"
@@ -71,6 +69,7 @@ class RescheduleOffer:
     status: str | None
     booked: dict | None  # the slot booked now, if one is
     rescheduled_from: list  # the times given up so far
+    max_moves: int  # how often an interview may be moved (HIREFLOW_MAX_RESCHEDULES)
     timezone: str | None = None
     posting_title: str | None = None
     begun: bool = False  # the booked time has come: too late to move it
@@ -88,7 +87,7 @@ class RescheduleOffer:
     @property
     def moved_too_often(self) -> bool:
         """The interview was moved as often as it may be: the recruiter decides now."""
-        return len(self.rescheduled_from) >= MAX_RESCHEDULES
+        return len(self.rescheduled_from) >= self.max_moves
 
     @property
     def asked(self) -> bool:
@@ -214,7 +213,7 @@ class Interviews(Items):
         a careful API client send it); once the interview is at another time, that request is
         refused with 409, as is one for an
         interview that is not booked (its times are still offered), has begun, is over, was
-        moved ``MAX_RESCHEDULES`` times already, or whose instance does not wait in the
+        moved ``max_reschedules`` times already, or whose instance does not wait in the
         model's booked part (``BOOKED_SCOPE``: an instance of an older model has none).
         """
         record = self._require("interview", interview_id)
@@ -262,11 +261,13 @@ class Interviews(Items):
         if booking.start <= utcnow():
             raise Problem(409, "Interview begun", "this interview has begun; it can no longer be moved")
         moves = len((record.details or {}).get(Var.RESCHEDULED_FROM) or [])
-        if moves >= MAX_RESCHEDULES:
+        if moves >= self.max_reschedules:
+            how_often = "once" if moves == 1 else f"{moves} times"
+            said = f"was moved {how_often} already" if moves else "cannot be moved here"
             raise Problem(
                 409,
                 "Moved too often",
-                f"this interview was moved {moves} times already; please ask the recruiter for another time",
+                f"this interview {said}; please ask the recruiter for another time",
             )
         # The request must meet a model that waits for it: a message to an instance of an
         # older model (or one a moment before it enters the booked part) would be dropped.
@@ -302,6 +303,7 @@ class Interviews(Items):
             record.status,
             booked,
             list(details.get(Var.RESCHEDULED_FROM) or []),
+            self.max_reschedules,
             details.get("candidate_timezone"),
             details.get("posting_title"),
             begun,

@@ -98,10 +98,19 @@ def read_signed_link(links: SignedLinks | None, token: str):
 class Items:
     """The base of the webapp's operations: the engine gateway, the adapters, and the items' records."""
 
-    def __init__(self, gateway: ProcessGateway, services: Services, *, max_upload_bytes: int):
+    def __init__(
+        self,
+        gateway: ProcessGateway,
+        services: Services,
+        *,
+        max_upload_bytes: int,
+        max_reschedules: int,
+    ):
         self.gateway = gateway
         self.services = services
         self.max_upload_bytes = max_upload_bytes
+        # How often one interview may be moved to another time; after that, people talk it over.
+        self.max_reschedules = max_reschedules
 
     def _current_attempt(self, kind: str, *key: str) -> tuple[str, int]:
         """The item a request for the business ``key`` belongs to, and which attempt it is.
