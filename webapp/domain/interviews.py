@@ -211,10 +211,10 @@ class Interviews(Items):
 
         ``booked_start``: the start the asker saw (a candidate's link, the console's page and
         a careful API client send it); once the interview is at another time, that request is
-        refused with 409, as is one for an
-        interview that is not booked (its times are still offered), has begun, is over, was
-        moved ``max_reschedules`` times already, or whose instance does not wait in the
-        model's booked part (``BOOKED_SCOPE``: an instance of an older model has none).
+        refused with 409, as is one for an interview that is not booked (its times are still
+        offered), has begun, is over, was moved ``max_reschedules`` times already, or whose
+        instance does not wait in the model's booked part (``BOOKED_SCOPE``: an instance of
+        an older model has none).
         """
         record = self._require("interview", interview_id)
         if record.status in FINAL_STATUSES["interview"]:
