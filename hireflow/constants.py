@@ -27,6 +27,8 @@ SKILL_MAX_LENGTH = 50
 EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}$"
 EMAIL_IN_WORDS = "an email address, like name@example.com"
 EMAIL_MAX_LENGTH = 254  # what SMTP carries in a path (RFC 5321)
+# How often one interview may be moved to another time, unless HIREFLOW_MAX_RESCHEDULES says.
+DEFAULT_MAX_RESCHEDULES = 2
 
 
 class ProcessId:

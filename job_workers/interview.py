@@ -282,12 +282,6 @@ class InterviewSchedulingTasks:
         )
         return {}
 
-    def _reschedule_link(self) -> dict:
-        """The templates' ``reschedule_link(interview_id, interview_start)``, which signs the
-        candidate's link to ask for another time, if this worker makes such links."""
-        links = self.services.reschedule_links
-        return {} if links is None else {"reschedule_link": links.link_for}
-
     def _withdrawal_link(self, application_id: str | None) -> dict:
         """The template's signed link to withdraw the application, if this worker makes them."""
         links = self.services.withdrawal_links
@@ -340,13 +334,15 @@ class InterviewSchedulingTasks:
         candidate_timezone: str | None = None,
         panel: list | None = None,
         posting_title: str | None = None,
+        rescheduled_from: list | None = None,
     ) -> dict:
         """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once.
 
         The email's template follows the method, unless the task's ``template`` header names
         another (the notice of a time given up for another). The candidate is one of the
         attendees; the templates address them in the second person, and the invitation gives
-        them a link to ask for another time, when this worker makes such links.
+        them a link to ask for another time, when this worker makes such links and the
+        interview may still be moved (``rescheduled_from`` lists its moves).
         Each attendee reads the time in their time zone (the candidate's, a panelist's from
         ``panel``; else UTC); the invitation itself is in UTC, as calendars take it. Its
         organizer is the address the email comes from, and its attachment's type carries the
@@ -392,7 +388,7 @@ class InterviewSchedulingTasks:
                     "interview_end": booking.slot.as_variable()["end"] if booking else None,
                     # A panelist's feedback form waits there after the interview.
                     "tasks_url": self.services.tasks_url,
-                    **self._reschedule_link(),
+                    **self.services.reschedule_link_for(rescheduled_from),
                 },
                 attachments=attachments,
             )

@@ -7,7 +7,7 @@ parameter's annotation is the real ``Job`` class.
 from pyzeebe import Job
 
 from hireflow.adapters.email import EmailMessage
-from hireflow.constants import Header, JobType
+from hireflow.constants import Header, JobType, Var
 from hireflow.errors import PermanentFailure
 from hireflow.json_kinds import kind_name
 from job_workers.services import Services
@@ -39,7 +39,7 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     which signs the link to approve an unlock's payment with the bank,
     ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw, and
     ``reschedule_link(interview_id, interview_start)``, which signs the candidate's link to
-    ask for another time for their booked interview.
+    ask for another time for their booked interview, while it may still be moved.
 
     The dedupe key names the template, the business object and the element instance:
     a retried or redelivered job has the same key, and each reminder a timer cycle
@@ -92,8 +92,7 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     if services.withdrawal_links is not None:
         # Optional in the templates that offer it: without links, the email goes without.
         context["withdrawal_link"] = services.withdrawal_links.link_for
-    if services.reschedule_links is not None:
-        context["reschedule_link"] = services.reschedule_links.link_for
+    context |= services.reschedule_link_for(variables.get(Var.RESCHEDULED_FROM))
     return EmailMessage(
         dedupe_key=f"{template}:{business_id}:{job.element_instance_key}",
         to=recipient,

@@ -12,6 +12,7 @@ from hireflow.adapters.calendar import CalDavCalendar, InterviewCalendar, StoreC
 from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
 from hireflow.adapters.file_store import FileStore, file_store_from_environment
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
+from hireflow.constants import DEFAULT_MAX_RESCHEDULES
 from hireflow.engine.profiles import local_profile
 from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
@@ -44,6 +45,18 @@ class Services:
     public_url: str = "http://127.0.0.1:5000"
     # Where people do their user tasks; emails to recruiters and panelists link to it.
     tasks_url: str = field(default_factory=lambda: local_profile().tasklist_url)
+    # How often one interview may be moved (HIREFLOW_MAX_RESCHEDULES, the webapp's limit too).
+    max_reschedules: int = DEFAULT_MAX_RESCHEDULES
+
+    def reschedule_link_for(self, rescheduled_from: object) -> dict:
+        """The templates' ``reschedule_link(interview_id, interview_start)``, which signs the
+        candidate's link to ask for another time: none without such links, and none once the
+        interview was moved as often as it may be (``rescheduled_from`` lists the moves), for
+        the webapp would refuse the request."""
+        moves = len(rescheduled_from) if isinstance(rescheduled_from, list) else 0
+        if self.reschedule_links is None or moves >= self.max_reschedules:
+            return {}
+        return {"reschedule_link": self.reschedule_links.link_for}
 
 
 def calendar_from_environment(db: Database, env=os.environ) -> InterviewCalendar:
@@ -95,6 +108,11 @@ def mail_activity_lag(env=os.environ) -> float:
     return decimal_number(env, "SENDGRID_ACTIVITY_LAG_SECONDS", 300.0, minimum=0)
 
 
+def max_reschedules_from_environment(env=os.environ) -> int:
+    """``HIREFLOW_MAX_RESCHEDULES``: how often one interview may be moved (0: never)."""
+    return whole_number(env, "HIREFLOW_MAX_RESCHEDULES", DEFAULT_MAX_RESCHEDULES, minimum=0)
+
+
 def check_settings(env=os.environ) -> None:
     """Read every adapter setting that can be refused (the numbers, the database URL);
     ``SettingError`` names a bad one.
@@ -103,6 +121,7 @@ def check_settings(env=os.environ) -> None:
     """
     intake_limits_from_environment(env)
     mail_activity_lag(env)
+    max_reschedules_from_environment(env)
     if env.get("HIREFLOW_DATABASE_URL"):
         checked_database_url(env["HIREFLOW_DATABASE_URL"])
 
@@ -116,8 +135,8 @@ def services_from_environment(
     ``HIREFLOW_DATABASE_URL``, ``SENDGRID_API_KEY``, ``SENDGRID_HOST``, ``SENDGRID_ACTIVITY_LAG_SECONDS``,
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
     ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_TASKLIST_URL`` (see ``tasks_url_from_environment``),
-    ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``), and the intake
-    limits (see ``intake_limits_from_environment``).
+    ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``), the intake
+    limits (see ``intake_limits_from_environment``) and ``HIREFLOW_MAX_RESCHEDULES``.
 
     A worker can wait for the payment gateway's quick retries; a web request cannot, so
     the webapp asks for fewer and shorter ones.
@@ -165,4 +184,5 @@ def services_from_environment(
         mail_from=mail_from,
         public_url=public_url,
         tasks_url=tasks_url_from_environment(public_url, env),
+        max_reschedules=max_reschedules_from_environment(env),
     )

@@ -302,6 +302,16 @@ def test_the_candidates_invitation_links_to_ask_for_another_time_and_the_panels_
     assert by_attendee["ivy@example.com"] == []
     asked = tasks.services.reschedule_links.read(token)
     assert (asked.interview_id, asked.start) == ("i-20", slot["start"])
+    # Moved as often as it may be (HIREFLOW_MAX_RESCHEDULES, 2), the link would only lead to
+    # a refusal: the invitation goes without it.
+    moved_twice = [{"start": "2026-12-01T09:00:00Z"}, {"start": "2026-12-02T09:00:00Z"}]
+    job = make_job(JobType.SEND_INTERVIEW_INVITATION, element_instance_key=802, headers={"method": "REQUEST"})
+    tasks.send_invitation(
+        job, "i-20", "cas@example.com", "Cas", "cas@example.com", rescheduled_from=moved_twice
+    )
+    newest = mails(capture)[-1]  # oldest first
+    assert newest["to"] == ["cas@example.com"] and newest["subject"].startswith("Your interview on ")
+    assert re.findall(link, newest["text"]) == []
 
 
 def test_moving_an_interview_gives_up_its_time_once_and_never_offers_it_again(tasks, capture):

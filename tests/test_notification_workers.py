@@ -217,6 +217,12 @@ def test_the_candidates_reminder_links_to_ask_for_another_time_and_a_panelists_d
     assert links["ivy@example.com"] == []
     asked = services.reschedule_links.read(link.rsplit("/", 1)[1])
     assert (asked.interview_id, asked.start) == ("int_7", "2026-12-14T09:00:00Z")
+    # With one move allowed and made, the reminder goes without the link.
+    services.max_reschedules = 1
+    moved_once = {**variables, "attendee_email": "ada@example.com", "rescheduled_from": [{"start": "x"}]}
+    NotificationTasks(services).send_email(send_email_job(902, headers=headers, variables=moved_once))
+    newest = mails(capture)[-1]  # oldest first
+    assert newest["subject"] == "Tomorrow: your interview" and "/interviews/reschedule/" not in newest["text"]
 
 
 def test_the_re_upload_email_names_the_reason_and_the_upload_limit_in_force(services, capture):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hireflow.camunda_connection import ConnectionSettings
+from hireflow.constants import DEFAULT_MAX_RESCHEDULES
 from hireflow.engine.profiles import local_profile
 from hireflow.resume_intake import DEFAULT_LIMITS
 from hireflow.settings import decimal_number, switch, whole_number
@@ -110,7 +111,7 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
     (
         "MAX_RESCHEDULES",
         "HIREFLOW_MAX_RESCHEDULES",
-        2,
+        DEFAULT_MAX_RESCHEDULES,
         "How often one interview may be moved to another time (the candidate's link, the console, "
         "the API); after that a request to move it is refused with 409, for people to arrange. "
         "0 moves none",
