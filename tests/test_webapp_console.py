@@ -908,6 +908,11 @@ def test_a_booked_interviews_page_moves_it_to_another_time_once(recording):
     stale = web.post("/items/interview/int_1/reschedule", data=form)
     assert stale.status_code == 409 and "a time it is no longer booked at" in stale.text
     assert len(engine.published) == 1
+    # Moved as often as it may be: the page says so instead of offering a button that fails.
+    two_moves = [{"start": form["booked_start"]}, {"start": later.isoformat() + "Z"}]
+    record_details(services.db, "interview", "int_1", "requested", rescheduled_from=two_moves)
+    page = web.get("/items/interview/int_1").text
+    assert "Move to another time" not in page and 'data-testid="moves-used">Moved 2 of 2 times' in page
 
 
 def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(recording, monkeypatch, caplog):
