@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hireflow.credits import CreditsLedger
@@ -74,6 +75,92 @@ def test_the_same_new_posting_put_by_several_clients_at_once_is_saved_for_each(t
         posting = session.get(JobPosting, "p-1")
         assert posting.required_skills == [posting.title.split()[0].lower()]
         assert posting.required_skills[0] in SIX_SKILLS
+
+
+# Each record an admin PUT keeps: where it lives, and a valid body and a changed one for it.
+ADMIN_RECORDS = {
+    "posting": (
+        "/api/admin/postings/p-1",
+        {"employer_id": "acme", "title": "Engineer", "required_skills": ["python"]},
+        {"title": "Senior engineer"},
+    ),
+    "interviewer": (
+        "/api/admin/interviewers/ivy",
+        {"name": "Ivy", "email": "ivy@acme.example"},
+        {"name": "Ivy B"},
+    ),
+    "employer": (
+        "/api/admin/employers/acme",
+        {"name": "Acme", "email": "hr@acme.example", "payment_method_ref": "pm_1Acme"},
+        {"plan": "premium"},
+    ),
+}
+
+
+@pytest.mark.parametrize("record", ADMIN_RECORDS)
+def test_an_admin_put_with_the_etag_it_read_replaces_only_the_version_it_read(tmp_path, record):
+    # Two back-office users who read one record and each saved their change: the second undid
+    # the first's unseen. A PUT that sends the ETag it read as If-Match now saves only over
+    # that version; If-None-Match: * only makes a record that is not there.
+    admin = offline_app(empty_services(tmp_path)).test_client()
+    url, body, change = ADMIN_RECORDS[record]
+
+    never_made = admin.put(url, json=body, headers={**ADMIN, "If-Match": '"abc"'})
+    made = admin.put(url, json=body, headers={**ADMIN, "If-None-Match": "*"})
+    read = admin.get(url, headers=ADMIN)
+    changed = admin.put(url, json={**body, **change}, headers={**ADMIN, "If-Match": read.headers["ETag"]})
+    late = admin.put(url, json=body, headers={**ADMIN, "If-Match": read.headers["ETag"]})
+    made_again = admin.put(url, json=body, headers={**ADMIN, "If-None-Match": "*"})
+
+    assert never_made.status_code == 412 and "to make it, PUT without If-Match" in never_made.json["detail"]
+    assert made.status_code == 200 and made.headers["ETag"] == read.headers["ETag"]
+    assert changed.status_code == 200 and changed.headers["ETag"] != read.headers["ETag"]
+    assert late.status_code == 412, late.json
+    assert f"it is now {changed.headers['ETag']}" in late.json["detail"]
+    assert made_again.status_code == 412 and "on file already" in made_again.json["detail"]
+    now = admin.get(url, headers=ADMIN)
+    assert now.headers["ETag"] == changed.headers["ETag"] and now.json == changed.json
+    assert all(now.json[name] == value for name, value in change.items())
+    # A PUT without either header replaces whatever is there, as before.
+    assert admin.put(url, json=body, headers=ADMIN).headers["ETag"] == read.headers["ETag"]
+
+
+def test_an_employers_etag_stays_while_its_credits_move(tmp_path):
+    # The ETag is the version of what a PUT replaces: a top-up between reading the employer
+    # and saving its new email must not refuse the save.
+    services = empty_services(tmp_path)
+    admin = offline_app(services).test_client()
+    url, body, _ = ADMIN_RECORDS["employer"]
+    tag = admin.put(url, json=body, headers=ADMIN).headers["ETag"]
+
+    admin.post(f"{url}/credits", json={"amount": 5, "reference": "inv-1"}, headers=ADMIN)
+    CreditsLedger(services.db).spend("acme", "unl_1", 2)
+    saved = admin.put(url, json={**body, "email": "jobs@acme.example"}, headers={**ADMIN, "If-Match": tag})
+
+    assert saved.status_code == 200, saved.json
+    assert saved.json["credits"]["balance"] == 3 and saved.json["email"] == "jobs@acme.example"
+
+
+def test_of_puts_at_once_that_read_the_same_version_one_saves(tmp_path, store_url):
+    # The precondition is judged under the row's lock: of six editors who read the same
+    # version and save at once, one saves and five learn that it changed.
+    services = empty_services(tmp_path, store_url)
+    app = offline_app(services)
+    url, body, _ = ADMIN_RECORDS["posting"]
+    tag = app.test_client().put(url, json=body, headers=ADMIN).headers["ETag"]
+    titles = iter(f"Engineer {n}" for n in range(6))
+    answers: list[int] = []
+
+    def put(title: str) -> None:
+        edited = {**body, "title": title}
+        answers.append(
+            app.test_client().put(url, json=edited, headers={**ADMIN, "If-Match": tag}).status_code
+        )
+
+    errors = errors_all_at_once(6, lambda: next(titles), put)
+
+    assert (errors, sorted(answers)) == ([], [200] + [412] * 5)
+    assert app.test_client().get(url, headers=ADMIN).json["title"].startswith("Engineer ")
 
 
 def test_an_admin_posting_keeps_its_skills_by_the_names_resumes_show(tmp_path, store_url):

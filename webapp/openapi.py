@@ -1011,6 +1011,78 @@ ADMIN_ERRORS = {
     "403": _problem("The admin API is disabled (no HIREFLOW_ADMIN_TOKEN)."),
 }
 
+# The version of an admin record (``webapp.blueprints.admin._version_tag``).
+RECORD_ETAG = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "The version of what the record's PUT saved: send it as If-Match to save a "
+        "change only over the version read",
+    }
+}
+
+
+def _record_get(summary: str, parameter: dict[str, Any], schema: str, missing: str) -> dict[str, Any]:
+    """The GET of an admin record: what its PUT saved, with its version as ETag."""
+    return {
+        "summary": summary,
+        "security": [{"adminToken": []}],
+        "parameters": [parameter],
+        "responses": {
+            "200": {**_json(schema, "What is on file."), "headers": RECORD_ETAG},
+            "400": INVALID,
+            "404": _problem(missing),
+            **ADMIN_ERRORS,
+        },
+    }
+
+
+def _record_put(
+    summary: str,
+    parameter: dict[str, Any],
+    model: str,
+    schema: str,
+    description: str = "",
+    saved: str = "Saved.",
+) -> dict[str, Any]:
+    """The PUT of an admin record: create or replace, on a condition if the request sets one.
+    ``description`` comes before what the document says of conditions (end it with a space)."""
+    return {
+        "summary": summary,
+        "description": description
+        + "Send the ETag of the version read as If-Match to save only over that version (412 if "
+        "it changed since), or If-None-Match: * to make the record only if there is none. "
+        "Without either, the PUT replaces whatever is on file.",
+        "security": [{"adminToken": []}],
+        "parameters": [
+            parameter,
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": False,
+                "description": "The ETag of the version read: saved only if it is still the one on file",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "*: saved only if no such record is on file",
+                "schema": {"type": "string"},
+            },
+        ],
+        "requestBody": _json_body(model),
+        "responses": {
+            "200": {**_json(schema, saved), "headers": RECORD_ETAG},
+            "400": INVALID,
+            "412": _problem(
+                "If-Match names a version no longer on file (or no record is), or If-None-Match "
+                "matches the record on file: nothing saved."
+            ),
+            "415": UNSUPPORTED,
+            **ADMIN_ERRORS,
+        },
+    }
+
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the JSON API."""
@@ -1535,81 +1607,36 @@ def openapi_document() -> dict[str, Any]:
             "employers", "Every employer", page_after, " Credits: GET /api/admin/employers/{employer_id}."
         ),
         "/api/admin/postings/{posting_id}": {
-            "put": {
-                "summary": "Create or replace a job posting",
-                "security": [{"adminToken": []}],
-                "parameters": [POSTING_ID],
-                "requestBody": _json_body("PostingRequest"),
-                "responses": {
-                    "200": _json("Posting", "Saved."),
-                    "400": INVALID,
-                    "415": UNSUPPORTED,
-                    **ADMIN_ERRORS,
-                },
-            },
-            "get": {
-                "summary": "A job posting on file",
-                "security": [{"adminToken": []}],
-                "parameters": [POSTING_ID],
-                "responses": {
-                    "200": _json("Posting", "The posting."),
-                    "400": INVALID,
-                    "404": _problem("No such posting."),
-                    **ADMIN_ERRORS,
-                },
-            },
+            "put": _record_put("Create or replace a job posting", POSTING_ID, "PostingRequest", "Posting"),
+            "get": _record_get("A job posting on file", POSTING_ID, "Posting", "No such posting."),
         },
         "/api/admin/interviewers/{username}": {
-            "put": {
-                "summary": "Create or replace an interviewer",
-                "description": "Whom interview panels name by username; their time zone gives the "
-                "times in their interview emails when a panel's request names none.",
-                "security": [{"adminToken": []}],
-                "parameters": [USERNAME],
-                "requestBody": _json_body("InterviewerRequest"),
-                "responses": {
-                    "200": _json("Interviewer", "Saved."),
-                    "400": INVALID,
-                    "415": UNSUPPORTED,
-                    **ADMIN_ERRORS,
-                },
-            },
-            "get": {
-                "summary": "An interviewer on file",
-                "security": [{"adminToken": []}],
-                "parameters": [USERNAME],
-                "responses": {
-                    "200": _json("Interviewer", "The interviewer."),
-                    "400": INVALID,
-                    "404": _problem("No such interviewer."),
-                    **ADMIN_ERRORS,
-                },
-            },
+            "put": _record_put(
+                "Create or replace an interviewer",
+                USERNAME,
+                "InterviewerRequest",
+                "Interviewer",
+                description="Whom interview panels name by username; their time zone gives the "
+                "times in their interview emails when a panel's request names none. ",
+            ),
+            "get": _record_get("An interviewer on file", USERNAME, "Interviewer", "No such interviewer."),
         },
         "/api/admin/employers/{employer_id}": {
-            "put": {
-                "summary": "Create or replace an employer",
-                "security": [{"adminToken": []}],
-                "parameters": [EMPLOYER_ID],
-                "requestBody": _json_body("EmployerRequest"),
-                "responses": {
-                    "200": _json("Employer", "Saved; with its credits."),
-                    "400": INVALID,
-                    "415": UNSUPPORTED,
-                    **ADMIN_ERRORS,
-                },
-            },
-            "get": {
-                "summary": "An employer, with its credit balance and latest credit movements",
-                "security": [{"adminToken": []}],
-                "parameters": [EMPLOYER_ID],
-                "responses": {
-                    "200": _json("Employer", "The employer."),
-                    "400": INVALID,
-                    "404": _problem("No such employer."),
-                    **ADMIN_ERRORS,
-                },
-            },
+            "put": _record_put(
+                "Create or replace an employer",
+                EMPLOYER_ID,
+                "EmployerRequest",
+                "Employer",
+                saved="Saved; with its credits.",
+                description="Credits are not part of what a PUT replaces, nor of its ETag: "
+                "credits bought or spent since it was read do not refuse it. ",
+            ),
+            "get": _record_get(
+                "An employer, with its credit balance and latest credit movements",
+                EMPLOYER_ID,
+                "Employer",
+                "No such employer.",
+            ),
         },
         "/api/admin/employers/{employer_id}/credits": {
             "post": {

@@ -3,14 +3,21 @@ and retry the incidents of one cause at once.
 
 Every call needs ``Authorization: Bearer <HIREFLOW_ADMIN_TOKEN>``; with no token set,
 the admin API is off.
+
+A posting, interviewer or employer read by GET carries an ETag, the version of what its PUT
+saved. A PUT sent with that tag as ``If-Match`` replaces the record only if nobody changed it
+since (412 otherwise), and one sent with ``If-None-Match: *`` only creates (RFC 9110, 13.1):
+two back-office users editing one record no longer undo each other's change unseen.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -141,63 +148,122 @@ def start_instance():
     return jsonify(body), 201 if started.created else 200
 
 
-def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseModel) -> dict:
+def _create_or_replace(row_type: type, id_field: str, row_id: str, given: BaseModel, what: str) -> str:
     """Save the request's fields as the row ``row_id`` (made if missing): what an admin PUT does.
-    Returns what was saved, with the id.
+    Returns the saved row's version tag (its ETag).
 
-    Under the row's lock, so PUTs of one row at once replace it one after the other. Of two
-    that both find it missing, the one whose insert loses replaces the winner's row.
+    Under the row's lock, so PUTs of one row at once replace it one after the other, each
+    judging its If-Match or If-None-Match against the row as the one before left it. Of two
+    that both find it missing, the one whose insert loses replaces the winner's row (or,
+    sent to create only, is refused).
     """
-    for attempt in (1, 2):
-        try:
-            with hireflow().services.db.sessions.begin() as session:
-                row = locked_by_id(session, row_type, getattr(row_type, id_field), row_id)
-                row = row or row_type(**{id_field: row_id})
-                for name, value in given.model_dump().items():
-                    setattr(row, name, value)
-                session.add(row)
-            break
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    return {id_field: row_id, **given.model_dump()}
+    try:
+        return _save_row(row_type, id_field, row_id, given, what)
+    except IntegrityError:  # another PUT made the row between this one's look and its insert
+        return _save_row(row_type, id_field, row_id, given, what)
+
+
+def _save_row(row_type: type, id_field: str, row_id: str, given: BaseModel, what: str) -> str:
+    with hireflow().services.db.sessions.begin() as session:
+        row = locked_by_id(session, row_type, getattr(row_type, id_field), row_id)
+        current_tag = None if row is None else _version_tag(row, id_field, type(given))
+        _check_preconditions(current_tag, f"{what} {row_id}")
+        row = row or row_type(**{id_field: row_id})
+        for name, value in given.model_dump().items():
+            setattr(row, name, value)
+        session.add(row)
+        session.flush()
+        # Read back as stored, so the tag is the one a GET of the row gives.
+        session.refresh(row)
+        return _version_tag(row, id_field, type(given))
+
+
+def _version_tag(row: Any, id_field: str, model: type[BaseModel]) -> str:
+    """The version of what a PUT of ``model`` saved in ``row``: any change to it gives another."""
+    saved = json.dumps(_saved_fields(row, id_field, model), sort_keys=True, default=str)
+    return hashlib.sha256(saved.encode()).hexdigest()[:32]
+
+
+def _check_preconditions(current_tag: str | None, record: str) -> None:
+    """Refuse (412) a PUT whose If-Match or If-None-Match does not hold for the record as it is
+    now (``current_tag``; None when there is none yet). Without either, any PUT goes ahead."""
+    if request.if_match:
+        if current_tag is None:
+            raise Problem(
+                412,
+                "Precondition failed",
+                f"If-Match names a version of {record}, but there is no {record}: it was never "
+                f"made, or its id is mistyped; to make it, PUT without If-Match",
+            )
+        if not request.if_match.contains(current_tag):
+            raise Problem(
+                412,
+                "Precondition failed",
+                f"{record} changed since the version If-Match names was read (it is now "
+                f'"{current_tag}"); GET it, make your change to what it holds now, and PUT that '
+                f"with its new ETag",
+            )
+    elif current_tag is not None and request.if_none_match.contains_weak(current_tag):
+        # "*" matches any version: the PUT was sent to make the record only if there is none.
+        raise Problem(
+            412,
+            "Precondition failed",
+            f"{record} is on file already (If-None-Match only makes it where the version it "
+            f"names is not on file; * names any); to replace it, GET it and PUT with its ETag as If-Match",
+        )
+
+
+def _tagged(body: dict, tag: str) -> Response:
+    """``body`` as JSON, with ``tag`` as its ETag."""
+    response = jsonify(body)
+    response.set_etag(tag)
+    return response
+
+
+def _put_record(row_type: type, id_field: str, row_id: str, model: type[BaseModel], what: str) -> Response:
+    """An admin PUT: the request's fields saved as the row ``row_id``, answered as saved with
+    its new ETag."""
+    given = json_body(model)
+    tag = _create_or_replace(row_type, id_field, row_id, given, what)
+    return _tagged({id_field: row_id, **given.model_dump()}, tag)
 
 
 @bp.put("/postings/<posting_id>")
 def put_posting(posting_id: str):
     """Create or replace a job posting (applications are scored against it)."""
     posting_id = path_id("posting_id", posting_id)
-    return jsonify(_create_or_replace(JobPosting, "posting_id", posting_id, json_body(PostingRequest)))
+    return _put_record(JobPosting, "posting_id", posting_id, PostingRequest, "job posting")
 
 
 @bp.get("/postings/<posting_id>")
 def get_posting(posting_id: str):
     """The job posting on file, as its PUT saved it."""
     posting_id = path_id("posting_id", posting_id)
-    return jsonify(_as_saved(JobPosting, "posting_id", posting_id, PostingRequest, "job posting"))
+    return _as_saved(JobPosting, "posting_id", posting_id, PostingRequest, "job posting")
 
 
 @bp.put("/interviewers/<username>")
 def put_interviewer(username: str):
     """Create or replace an interviewer: whom panels name by username, and their time zone."""
     username = path_id("username", username)
-    return jsonify(_create_or_replace(Interviewer, "username", username, json_body(InterviewerRequest)))
+    return _put_record(Interviewer, "username", username, InterviewerRequest, "interviewer")
 
 
 @bp.get("/interviewers/<username>")
 def get_interviewer(username: str):
     """The interviewer on file, as their PUT saved them."""
     username = path_id("username", username)
-    return jsonify(_as_saved(Interviewer, "username", username, InterviewerRequest, "interviewer"))
+    return _as_saved(Interviewer, "username", username, InterviewerRequest, "interviewer")
 
 
-def _as_saved(row_type: type, id_field: str, row_id: str, model: type[BaseModel], what: str) -> dict:
-    """The row ``row_id`` as an admin PUT of ``model`` saved it (a 404 naming ``what`` if missing)."""
+def _as_saved(row_type: type, id_field: str, row_id: str, model: type[BaseModel], what: str) -> Response:
+    """The row ``row_id`` as an admin PUT of ``model`` saved it, with its ETag (a 404 naming
+    ``what`` if missing)."""
     with hireflow().services.db.sessions() as session:
         row = session.get(row_type, row_id)
     if row is None:
         raise Problem(404, "Not found", f"no {what} {row_id}")
-    return _saved_fields(row, id_field, model)
+    return _tagged(_saved_fields(row, id_field, model), _version_tag(row, id_field, model))
 
 
 def _saved_fields(row: Any, id_field: str, model: type[BaseModel]) -> dict:
@@ -287,14 +353,21 @@ def _employer_on_file(employer_id: str) -> Employer:
 def put_employer(employer_id: str):
     """Create or replace an employer: whom to email, its plan and its saved card's references."""
     employer_id = path_id("employer_id", employer_id)
-    _create_or_replace(Employer, "employer_id", employer_id, json_body(EmployerRequest))
-    return jsonify(_employer_answer(_employer_on_file(employer_id)))
+    _create_or_replace(Employer, "employer_id", employer_id, json_body(EmployerRequest), "employer")
+    return _employer_response(employer_id)
 
 
 @bp.get("/employers/<employer_id>")
 def get_employer(employer_id: str):
     """The employer on file, with its credit balance and latest credit movements."""
-    return jsonify(_employer_answer(_employer_on_file(path_id("employer_id", employer_id))))
+    return _employer_response(path_id("employer_id", employer_id))
+
+
+def _employer_response(employer_id: str) -> Response:
+    """The employer's answer, with its ETag: the version of what its PUT saved, which credits
+    bought or spent leave as it is (a PUT replaces no credits)."""
+    employer = _employer_on_file(employer_id)
+    return _tagged(_employer_answer(employer), _version_tag(employer, "employer_id", EmployerRequest))
 
 
 @bp.post("/employers/<employer_id>/credits")
