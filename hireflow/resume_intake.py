@@ -85,11 +85,13 @@ DEFAULT_LIMITS = IntakeLimits()
 @dataclass(frozen=True)
 class CheckedFile:
     """A file that passed the checks: its type and, for a PDF, its page count; once its
-    text is read, why each PDF page that could not be read was left out."""
+    text is read, why each PDF page that could not be read was left out, and why its form
+    fields' text was, if they could not be read."""
 
     kind: str
     pages: int | None
     unread_pages: tuple[str, ...] = ()
+    unread_form_fields: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,8 +220,9 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
     return reader
 
 
-def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str]]:
-    """The text of every page that can be read, and why each other page could not be.
+def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str], str]:
+    """The text of every page that can be read and of the form's fields, why each other page
+    could not be read, and why the form fields could not (empty when they could).
 
     A page whose content pypdf cannot read (a damaged stream, a font it trips over) is
     left out, as a viewer shows the rest of the document: the other pages still make a
@@ -237,7 +240,33 @@ def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str]]:
             failures.append(f"page {number + 1}: {parser_failure(exc)}")
     if not texts:
         raise InvalidResume("corrupt", diagnostic="; ".join(failures)[:300])
-    return "\n".join(texts), failures
+    page_text = "\n".join(texts)
+    form_text, form_failure = _pdf_form_text(reader, page_text)
+    return "\n".join([page_text, *form_text]), failures, form_failure
+
+
+# A multi-line form field keeps its lines apart with a carriage return, as PDF text strings do.
+_ONE_LINE_BREAK = re.compile(r"\r\n?")
+
+
+def _pdf_form_text(reader: pypdf.PdfReader, page_text: str) -> tuple[list[str], str]:
+    """What was typed into the PDF's text fields, each value once, and why the fields could
+    not be read (empty when they could).
+
+    A resume filled in on a PDF form template keeps its text in the form's fields: a viewer
+    draws it from there, and the pages' own content has none of it. A value the pages show
+    too (a form flattened with its fields kept) is not taken twice.
+    """
+    try:
+        fields = reader.get_form_text_fields()
+    except MemoryError:
+        raise
+    except pypdf.errors.LimitReachedError as exc:
+        raise InvalidResume("too_complex", PDF_OVER_PYPDF_LIMITS, parser_failure(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - see the note above; the pages' text still counts
+        return [], parser_failure(exc)
+    values = [_ONE_LINE_BREAK.sub("\n", value).strip() for value in fields.values() if isinstance(value, str)]
+    return [value for value in dict.fromkeys(values) if value and value not in page_text], ""
 
 
 _W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))
@@ -495,7 +524,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str]:
     kind, opened = _checked(data, limits)
-    text, unread = _pdf_text(opened) if kind == "pdf" else (_docx_text(opened), [])
+    text, unread, unread_form = _pdf_text(opened) if kind == "pdf" else (_docx_text(opened), [], "")
     text = _LONE_SURROGATE.sub("\ufffd", text)  # U+FFFD, as for any character that cannot be read
     if not text.strip():
         raise InvalidResume("no_text")
@@ -504,7 +533,9 @@ def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str
         raise InvalidResume(
             "too_much_text", f"It holds {size} bytes of text; the limit is {limits.max_text_bytes}."
         )
-    checked = CheckedFile(kind=kind, pages=_pages(opened), unread_pages=tuple(unread))
+    checked = CheckedFile(
+        kind=kind, pages=_pages(opened), unread_pages=tuple(unread), unread_form_fields=unread_form
+    )
     return checked, text
 
 

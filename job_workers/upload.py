@@ -61,6 +61,13 @@ class ResumeUploadTasks:
                 checked.pages,
                 "; ".join(checked.unread_pages),
             )
+        if checked.unread_form_fields:
+            # A form template's resume may hold most of its text there.
+            log.warning(
+                "resume %s: its form fields could not be read and were left out (%s)",
+                resume_id,
+                checked.unread_form_fields,
+            )
         text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=limits.max_text_bytes)
         # Kept with the resume too, so the candidate's erasure removes the text with the file.
         record_details(self.services.db, "resume", resume_id, "received", text_ref=text_ref)

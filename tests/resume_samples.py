@@ -33,6 +33,32 @@ def pdf_resume(lines: list[str] = ADA_LINES, pages: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+def pdf_form_resume(fields: dict[str, str], lines: list[str] = ("Curriculum vitae",)) -> bytes:
+    """A PDF form template filled in, as a viewer saves it: ``lines`` drawn on the page, and
+    each of ``fields`` a text field holding its value (multi-line; a line break as the
+    carriage return viewers write)."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    y = 800
+    for line in lines:
+        pdf.drawString(72, y, line)
+        y -= 18
+    for name, value in fields.items():
+        y -= 70
+        pdf.acroForm.textfield(
+            name=name,
+            value=value.replace("\n", "\r"),
+            x=72,
+            y=y,
+            width=450,
+            height=60,
+            fieldFlags="multiline",
+        )
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
 def docx_resume(lines: list[str] = ADA_LINES, table: list[list[str]] | None = None) -> bytes:
     """A real Word document with ``lines`` as paragraphs and an optional table."""
     document = docx.Document()
@@ -231,9 +257,11 @@ def pdf_with_page_content(content: bytes, to_unicode: dict[str, str] | None = No
     return pdf_with_pages([content], to_unicode)
 
 
-def pdf_with_pages(contents: list[bytes], to_unicode: dict[str, str] | None = None) -> bytes:
+def pdf_with_pages(
+    contents: list[bytes], to_unicode: dict[str, str] | None = None, acro_form: bytes = b""
+) -> bytes:
     """A PDF with a page for each of ``contents``, drawn with font F1 (Helvetica); see
-    ``pdf_with_page_content``."""
+    ``pdf_with_page_content``. ``acro_form`` is the catalog's /AcroForm, as written."""
     font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
     if to_unicode is not None:
         font = font.replace(b" >>", b" /ToUnicode 4 0 R >>")
@@ -247,7 +275,7 @@ def pdf_with_pages(contents: list[bytes], to_unicode: dict[str, str] | None = No
     # 1 catalog, 2 page tree, 3 font, 4 its ToUnicode map; then each page and its content.
     pages = [5 + 2 * at for at in range(len(contents))]
     bodies = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R %s>>" % (b"/AcroForm " + acro_form + b" " if acro_form else b""),
         b"<< /Type /Pages /Kids [%s] /Count %d >>"
         % (b" ".join(b"%d 0 R" % page for page in pages), len(pages)),
         font,

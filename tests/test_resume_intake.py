@@ -33,6 +33,7 @@ from tests.resume_samples import (
     docx_with_run_characters,
     docx_zip_bomb,
     opendocument_text,
+    pdf_form_resume,
     pdf_resume,
     pdf_with_page_content,
     pdf_with_pages,
@@ -249,6 +250,46 @@ def test_a_pdf_page_that_cannot_be_read_is_left_out_and_the_others_read():
     # With no page to read, the file is corrupt, and the operator is told why.
     refused = expect_invalid(pdf_with_pages([broken]), "corrupt")
     assert refused.diagnostic == "page 1: PdfStreamError: Stream has ended unexpectedly"
+
+
+def test_a_resume_filled_in_on_a_pdf_form_yields_the_text_typed_into_its_fields():
+    # A form template's page holds only its labels; what the candidate typed is in the
+    # fields, which a viewer draws but a page's text does not hold.
+    data = pdf_form_resume(
+        {
+            "name": "Grace Hopper",
+            "skills": "Rust, Docker\nKubernetes",
+            "experience": "2014 - 2022 Platform engineer\n2022 - 2024 Staff engineer",
+        }
+    )
+    result = process_resume(data)
+    assert [line for line in result.text.splitlines() if line] == [
+        "Curriculum vitae",
+        "Grace Hopper",
+        "Rust, Docker",
+        "Kubernetes",
+        "2014 - 2022 Platform engineer",
+        "2022 - 2024 Staff engineer",
+    ]
+    assert (result.profile.skills, result.profile.years_of_experience) == (
+        ["rust", "docker", "kubernetes"],
+        10,
+    )
+    # A value the page shows too (a form flattened with its fields kept) is taken once; a
+    # field left empty adds nothing.
+    shown = process_resume(pdf_form_resume({"name": "Grace Hopper", "phone": ""}, ["Grace Hopper"]))
+    assert shown.text.strip() == "Grace Hopper"
+    # A form with nothing on its page but the fields is a resume too.
+    assert process_resume(pdf_form_resume({"skills": "Python"}, [])).profile.skills == ["python"]
+
+
+def test_a_pdf_whose_form_fields_cannot_be_read_is_read_from_its_pages():
+    good = b"BT /F1 12 Tf 72 720 Td (Python engineer, 8 years) Tj ET"
+    # A field whose parent's name is a number: pypdf fails building the field's full name.
+    broken_form = b"<< /Fields [ << /FT /Tx /T (a) /Parent << /T 3 >> /V (Kubernetes) >> ] >>"
+    checked, text = read_text(pdf_with_pages([good], acro_form=broken_form))
+    assert text == "Python engineer, 8 years"
+    assert checked.unread_form_fields.startswith("TypeError: unsupported operand")
 
 
 def test_a_pdf_without_text_is_refused():

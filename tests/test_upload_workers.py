@@ -246,6 +246,18 @@ def test_a_pdf_page_left_unread_is_named_in_the_log(services, caplog):
     )
 
 
+def test_pdf_form_fields_left_unread_are_named_in_the_log(services, caplog):
+    good = b"BT /F1 12 Tf 72 720 Td (Python engineer, 8 years) Tj ET"
+    broken_form = b"<< /Fields [ << /FT /Tx /T (a) /Parent << /T 3 >> /V (Kubernetes) >> ] >>"
+    tasks = ResumeUploadTasks(services)
+    text_ref = tasks.extract_text("r-1", stored(services, pdf_with_pages([good], acro_form=broken_form)))
+    assert services.files.read(text_ref["text_ref"]) == b"Python engineer, 8 years"
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "job_workers.upload"]
+    assert warning.startswith(
+        "resume r-1: its form fields could not be read and were left out (TypeError: unsupported operand"
+    )
+
+
 def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(services):
     router = build_router(services)
     timeouts = {task.type: task.config.timeout_ms for task in router.tasks}
