@@ -95,11 +95,14 @@ class SlotLinks(SignedLinks):
 class RescheduleRequest:
     interview_id: str
     start: str  # the booked start the link was made for, as the booking variable gives it
+    panelist: str | None = None  # the panelist's username the link was sent to; None: the candidate's
 
 
 class RescheduleLinks(SignedLinks):
     """Links under the webapp's ``/interviews/reschedule`` that ask for another time for one
-    interview, as booked at one start: a link from before a move asks for nothing.
+    interview, as booked at one start: a link from before a move asks for nothing. The
+    candidate's link names no one; a panelist's names them by username, so their page
+    speaks to them and gives times in their zone.
 
     They live as long as withdrawal links: an interview is booked up to two weeks ahead.
     """
@@ -110,16 +113,22 @@ class RescheduleLinks(SignedLinks):
     def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
         super().__init__(secret, base_url, max_age_seconds)
 
-    def token_for(self, interview_id: str, start: str) -> str:
-        return self._token({"interview_id": interview_id, "start": start})
+    def token_for(self, interview_id: str, start: str, panelist: str | None = None) -> str:
+        data = {"interview_id": interview_id, "start": start}
+        if panelist is not None:
+            data["panelist"] = panelist
+        return self._token(data)
 
-    def link_for(self, interview_id: str, start: str) -> str:
-        return f"{self.base_url}/{self.token_for(interview_id, start)}"
+    def link_for(self, interview_id: str, start: str, panelist: str | None = None) -> str:
+        return f"{self.base_url}/{self.token_for(interview_id, start, panelist)}"
 
     def read(self, token: str) -> RescheduleRequest:
-        """The interview and booked start a token names; raises SignedLinkExpired or SignedLinkInvalid."""
+        """The interview, booked start and panelist (if any) a token names; raises
+        SignedLinkExpired or SignedLinkInvalid."""
         data = self._read(token)
-        return RescheduleRequest(interview_id=data["interview_id"], start=data["start"])
+        return RescheduleRequest(
+            interview_id=data["interview_id"], start=data["start"], panelist=data.get("panelist")
+        )
 
 
 class ItemLinks(SignedLinks):

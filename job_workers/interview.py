@@ -17,7 +17,7 @@ from hireflow.adapters.calendar import (
     invitation_ics,
     invitation_media_type,
 )
-from hireflow.adapters.email import EmailAttachment, EmailMessage, readable_time
+from hireflow.adapters.email import EmailAttachment, EmailMessage, panel_member, readable_time
 from hireflow.constants import Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.records import (
@@ -146,13 +146,12 @@ def _attendee_name(
 ) -> str | None:
     """The attendee's name, as their invitation lists them: the candidate's, or the panelist's
     as the panel gives it (None when it gives none)."""
-    if attendee_email == candidate_email:
-        return candidate_name if isinstance(candidate_name, str) else None
-    for member in panel if isinstance(panel, list) else []:
-        if isinstance(member, dict) and member.get("email") == attendee_email:
-            name = member.get("name")
-            return name if isinstance(name, str) else None
-    return None
+    name = (
+        candidate_name
+        if attendee_email == candidate_email
+        else panel_member(attendee_email, panel).get("name")
+    )
+    return name if isinstance(name, str) else None
 
 
 def _event_title(for_candidate: bool, candidate_name: str, posting_title: str | None) -> str:

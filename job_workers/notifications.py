@@ -38,8 +38,9 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     which signs the link to save a new card for an unlock, ``payment_link(unlock_id)``,
     which signs the link to approve an unlock's payment with the bank,
     ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw, and
-    ``reschedule_link(interview_id, interview_start)``, which signs the candidate's link to
-    ask for another time for their booked interview, while it may still be moved.
+    ``reschedule_link(interview_id, interview_start, panelist=None)``, which signs the
+    candidate's link (or, given their username, a panelist's) to ask for another time for a
+    booked interview, while it may still be moved.
 
     The dedupe key names the template, the business object and the element instance:
     a retried or redelivered job has the same key, and each reminder a timer cycle

@@ -49,10 +49,10 @@ class Services:
     max_reschedules: int = DEFAULT_MAX_RESCHEDULES
 
     def reschedule_link_for(self, rescheduled_from: object) -> dict:
-        """The templates' ``reschedule_link(interview_id, interview_start)``, which signs the
-        candidate's link to ask for another time: none without such links, and none once the
-        interview was moved as often as it may be (``rescheduled_from`` lists the moves), for
-        the webapp would refuse the request."""
+        """The templates' ``reschedule_link(interview_id, interview_start, panelist=None)``, which
+        signs the candidate's or a panelist's link to ask for another time: none without such
+        links, and none once the interview was moved as often as it may be (``rescheduled_from``
+        lists the moves), for the webapp would refuse the request."""
         moves = len(rescheduled_from) if isinstance(rescheduled_from, list) else 0
         if self.reschedule_links is None or moves >= self.max_reschedules:
             return {}

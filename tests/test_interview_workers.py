@@ -285,7 +285,7 @@ def test_an_invitation_taken_before_a_cancellation_is_not_sent_after_it(tasks, c
     assert mails(capture) == []
 
 
-def test_the_candidates_invitation_links_to_ask_for_another_time_and_the_panels_does_not(tasks, capture):
+def test_each_attendees_invitation_links_to_ask_for_another_time_as_them(tasks, capture):
     tasks.services.reschedule_links = RescheduleLinks(
         "a-test-secret-of-some-length", "http://hireflow.test/interviews/reschedule"
     )
@@ -299,9 +299,12 @@ def test_the_candidates_invitation_links_to_ask_for_another_time_and_the_panels_
     link = r"http://hireflow\.test/interviews/reschedule/(\S+)"
     by_attendee = {mail["to"][0]: re.findall(link, mail["text"]) for mail in mails(capture)}
     [token] = by_attendee["cas@example.com"]
-    assert by_attendee["ivy@example.com"] == []
+    [panelists_token] = by_attendee["ivy@example.com"]
     asked = tasks.services.reschedule_links.read(token)
-    assert (asked.interview_id, asked.start) == ("i-20", slot["start"])
+    assert (asked.interview_id, asked.start, asked.panelist) == ("i-20", slot["start"], None)
+    # A panelist who cannot make it asks too, by a link that names them.
+    asked = tasks.services.reschedule_links.read(panelists_token)
+    assert (asked.interview_id, asked.start, asked.panelist) == ("i-20", slot["start"], "ivy")
     # Moved as often as it may be (HIREFLOW_MAX_RESCHEDULES, 2), the link would only lead to
     # a refusal: the invitation goes without it.
     moved_twice = [{"start": "2026-12-01T09:00:00Z"}, {"start": "2026-12-02T09:00:00Z"}]

@@ -187,7 +187,7 @@ def test_a_worker_without_withdrawal_links_sends_the_shortlisted_email_without_o
     assert "has been shortlisted" in mail["text"] and "Withdraw" not in mail["text"]
 
 
-def test_the_candidates_reminder_links_to_ask_for_another_time_and_a_panelists_does_not(services, capture):
+def test_each_attendees_reminder_links_to_ask_for_another_time_as_them(services, capture):
     services.reschedule_links = RescheduleLinks(
         "a-test-secret-of-some-length", "http://hireflow.test/interviews/reschedule"
     )
@@ -214,15 +214,25 @@ def test_the_candidates_reminder_links_to_ask_for_another_time_and_a_panelists_d
         for mail in mails(capture)
     }
     [link] = links["ada@example.com"]
-    assert links["ivy@example.com"] == []
+    [panelists_link] = links["ivy@example.com"]
     asked = services.reschedule_links.read(link.rsplit("/", 1)[1])
-    assert (asked.interview_id, asked.start) == ("int_7", "2026-12-14T09:00:00Z")
+    assert (asked.interview_id, asked.start, asked.panelist) == ("int_7", "2026-12-14T09:00:00Z", None)
+    asked = services.reschedule_links.read(panelists_link.rsplit("/", 1)[1])
+    assert (asked.interview_id, asked.start, asked.panelist) == ("int_7", "2026-12-14T09:00:00Z", "ivy")
     # With one move allowed and made, the reminder goes without the link.
     services.max_reschedules = 1
     moved_once = {**variables, "attendee_email": "ada@example.com", "rescheduled_from": [{"start": "x"}]}
     NotificationTasks(services).send_email(send_email_job(902, headers=headers, variables=moved_once))
-    newest = mails(capture)[-1]  # oldest first
-    assert newest["subject"] == "Tomorrow: your interview" and "/interviews/reschedule/" not in newest["text"]
+    NotificationTasks(services).send_email(
+        send_email_job(903, headers=headers, variables={**moved_once, "attendee_email": "ivy@example.com"})
+    )
+    candidates, panelists = mails(capture)[-2:]  # oldest first
+    assert (
+        candidates["subject"] == "Tomorrow: your interview"
+        and "/interviews/reschedule/" not in candidates["text"]
+    )
+    assert panelists["subject"] == "Tomorrow: interview with Ada"
+    assert "/interviews/reschedule/" not in panelists["text"]
 
 
 def test_the_re_upload_email_names_the_reason_and_the_upload_limit_in_force(services, capture):

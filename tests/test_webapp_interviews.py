@@ -402,6 +402,52 @@ def test_how_often_an_interview_may_move_is_a_setting(tmp_path):
     assert len(engine.published) == 1
 
 
+def test_a_panelists_link_asks_for_another_time_in_their_words_and_zone(tmp_path):
+    # A panelist who cannot make it asked the recruiter, who moved it by hand; their
+    # invitation now has a link of their own, and its page speaks to them where they are.
+    services = empty_services(tmp_path)
+    web, engine = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    with services.db.sessions.begin() as session:
+        session.add(Interviewer(username="ola", name="Ola", email="ola@example.com", timezone="Asia/Tokyo"))
+    panel = [
+        {"username": "max", "email": "max@example.com", "name": "Max", "timezone": "America/New_York"},
+        {"username": "ola"},  # on file: Tokyo
+        {"username": "kim", "email": "kim@example.com", "name": "Kim"},  # no zone anywhere: UTC
+    ]
+    request = {"application_id": "app_1", "lead_recruiter_email": "lead@example.com", "panel": panel}
+    interview_id = web.post("/api/interviews", json=request).json["id"]
+    assert "panel_timezones" not in web.get(f"/api/interviews/{interview_id}").json["details"]
+    record_details(services.db, "interview", interview_id, "requested", process_instance_key="1001")
+    engine.active = IN_THE_BOOKED_PART
+    start = booked(services, interview_id, datetime(2030, 3, 4, 9, 0))
+
+    def link(panelist: str) -> str:
+        return f"/interviews/reschedule/{services.reschedule_links.token_for(interview_id, start, panelist)}"
+
+    pages = {name: web.get(link(name)).text for name in ("max", "ola", "kim")}
+    assert (
+        "The interview is booked for Monday 4 March 2030, 04:00 to 05:00 (America/New_York)" in pages["max"]
+    )
+    assert "Monday 4 March 2030, 18:00 to 19:00 (Asia/Tokyo)" in pages["ola"]
+    assert "Monday 4 March 2030, 09:00 to 10:00 UTC" in pages["kim"]
+    assert "the candidate chooses a new time from those the panel is free at" in " ".join(
+        pages["max"].split()
+    )
+    form = {"csrf_token": csrf_token(pages["max"])}
+
+    asked = web.post(link("max"), data=form)
+    after_another = web.post(link("ola"), data=form)  # another panelist, a moment later
+
+    assert asked.status_code == 202, asked.text
+    assert "the candidate and the other interviewers are told" in " ".join(asked.text.split())
+    assert after_another.status_code == 200 and "This time is given up already" in after_another.text
+    assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, interview_id)]
+    given_up(services, interview_id, start)
+    assert "This time is given up already" in web.get(link("kim")).text
+    assert len(engine.published) == 1
+
+
 def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_for(recording):
     web, engine, services = recording
     record_status(

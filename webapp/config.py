@@ -112,9 +112,9 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "MAX_RESCHEDULES",
         "HIREFLOW_MAX_RESCHEDULES",
         DEFAULT_MAX_RESCHEDULES,
-        "How often one interview may be moved to another time (the candidate's link, the console, "
-        "the API); after that a request to move it is refused with 409, for people to arrange. "
-        "0 moves none",
+        "How often one interview may be moved to another time (the candidate's or a panelist's "
+        "link, the console, the API); after that a request to move it is refused with 409, for "
+        "people to arrange. 0 moves none",
     ),
     (
         "PROXY_HOPS",

@@ -169,6 +169,15 @@ def for_the_job(posting_title: Any) -> str:
     return f' for "{posting_title}"'
 
 
+def panel_member(attendee_email: str, panel: Any) -> dict:
+    """The interview panel's member with ``attendee_email`` as the ``panel`` variable gives
+    them (username, email, name, timezone); empty when no member has that email."""
+    for member in panel if isinstance(panel, list) else []:
+        if isinstance(member, dict) and member.get("email") == attendee_email:
+            return member
+    return {}
+
+
 def attendee_zone(
     attendee_email: str, candidate_email: str, candidate_timezone: str | None = None, panel: Any = None
 ) -> str | None:
@@ -176,10 +185,13 @@ def attendee_zone(
     as the panel gives it (``timezone``); None (UTC) for one the request gave no zone."""
     if attendee_email == candidate_email:
         return candidate_timezone
-    for member in panel or []:
-        if isinstance(member, dict) and member.get("email") == attendee_email:
-            return member.get("timezone")
-    return None
+    return panel_member(attendee_email, panel).get("timezone")
+
+
+def panelist_username(attendee_email: str, panel: Any) -> str | None:
+    """The username of the panelist with ``attendee_email``: None for anyone else."""
+    username = panel_member(attendee_email, panel).get("username")
+    return username if isinstance(username, str) else None
 
 
 class EmailTemplates:
@@ -196,6 +208,7 @@ class EmailTemplates:
         self.env.filters["when_until"] = readable_span
         self.env.filters["for_the_job"] = for_the_job
         self.env.globals["attendee_zone"] = attendee_zone
+        self.env.globals["panelist_username"] = panelist_username
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
         """Return (subject, text) for template ``name``."""

@@ -1,7 +1,8 @@
-"""``/interviews/reschedule/<token>``: the candidate's signed link, from the interview's
-invitation and reminder, to ask for another time.
+"""``/interviews/reschedule/<token>``: the signed link, from the interview's invitation and
+reminder, to ask for another time; the candidate's, and each panelist's of their own.
 
-The token names one interview as booked at one start, and lives 30 days. Following the link
+The token names one interview as booked at one start (and a panelist's, the panelist), and
+lives 30 days. Following the link
 (GET) shows the booked time with a button, since mail scanners fetch links; asking (POST,
 CSRF-protected) publishes ``interview-reschedule-requested`` once per booking, as
 ``POST /api/interviews/<id>/rescheduling`` does. The model then gives up the time, tells
@@ -10,9 +11,13 @@ the panel, and emails the candidate new times.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, render_template
 
 from webapp.http import hireflow
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("reschedules", __name__, url_prefix="/interviews/reschedule")
 
@@ -29,5 +34,11 @@ def ask(token: str):
         # Asked already, and the new times are out: the page says so, and nothing more is sent.
         return render_template("reschedule.html", offer=offer, outcome="already-asked")
     published = hireflow().reschedule_interview(offer.interview_id, booked_start=offer.link_start)
+    if published:
+        # Who gave the time up, for the recruiter who asks why it moved.
+        asker = f"panelist {offer.panelist}" if offer.panelist else "the candidate"
+        log.info(
+            "interview %s: %s asked for another time than %s", offer.interview_id, asker, offer.link_start
+        )
     outcome = "asked" if published else "already-asked"
     return render_template("reschedule.html", offer=offer, outcome=outcome), 202 if published else 200

@@ -62,7 +62,7 @@ class SlotOffer:
 
 @dataclass(frozen=True)
 class RescheduleOffer:
-    """What a candidate's reschedule link finds, for its page."""
+    """What a reschedule link finds, for its page: the candidate's, or a panelist's."""
 
     interview_id: str
     link_start: str  # the booked start the link was made for
@@ -70,9 +70,10 @@ class RescheduleOffer:
     booked: dict | None  # the slot booked now, if one is
     rescheduled_from: list  # the times given up so far
     max_moves: int  # how often an interview may be moved (HIREFLOW_MAX_RESCHEDULES)
-    timezone: str | None = None
+    timezone: str | None = None  # the zone of whom the link was sent to: times are shown there
     posting_title: str | None = None
     begun: bool = False  # the booked time has come: too late to move it
+    panelist: str | None = None  # the panelist's username the link was sent to; None: the candidate
 
     @property
     def over(self) -> bool:
@@ -143,6 +144,9 @@ class Interviews(Items):
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         if request.candidate_timezone:
             details["candidate_timezone"] = request.candidate_timezone  # the slot page's times
+        if panel_timezones := {m.username: m.timezone for m in request.panel if m.timezone}:
+            # A panelist's reschedule page gives times where they are, as their emails do.
+            details["panel_timezones"] = panel_timezones
         if posting is not None:
             details["posting_title"] = posting.title  # the slot page's and the item page's job
         return self._accepted("interview", interview_id, started, details)
@@ -209,7 +213,7 @@ class Interviews(Items):
         given up and new times are offered. False when it was asked for this booking before
         (a retry, also once the time is given up and until another is booked).
 
-        ``booked_start``: the start the asker saw (a candidate's link, the console's page and
+        ``booked_start``: the start the asker saw (a candidate's or panelist's link, the console's page and
         a careful API client send it); once the interview is at another time, that request is
         refused with 409, as is one for an interview that is not booked (its times are still
         offered), has begun, is over, was moved ``max_reschedules`` times already, or whose
@@ -297,6 +301,10 @@ class Interviews(Items):
         if booking is not None and booking.status == "booked":
             booked, begun = Slot(booking.start, booking.end).as_variable(), booking.start <= utcnow()
         details = record.details or {}
+        if asked.panelist is None:
+            timezone = details.get("candidate_timezone")
+        else:
+            timezone = self._panelist_zone(asked.panelist, details.get("panel_timezones"))
         return RescheduleOffer(
             asked.interview_id,
             asked.start,
@@ -304,10 +312,20 @@ class Interviews(Items):
             booked,
             list(details.get(Var.RESCHEDULED_FROM) or []),
             self.max_reschedules,
-            details.get("candidate_timezone"),
+            timezone,
             details.get("posting_title"),
             begun,
+            asked.panelist,
         )
+
+    def _panelist_zone(self, username: str, panel_timezones: dict | None) -> str | None:
+        """Where a panelist reads times: as the interview's request gave it, else as the
+        interviewer on file (an interview scheduled before requests' zones were kept); None: UTC."""
+        if isinstance(panel_timezones, dict) and username in panel_timezones:
+            return panel_timezones[username]
+        with self.services.db.sessions() as session:
+            interviewer = session.get(Interviewer, username)
+        return interviewer.timezone if interviewer is not None else None
 
     def slot_offer(self, token: str) -> SlotOffer:
         """Read a slot link; 410 when it expired, 404 when it is not one of ours."""

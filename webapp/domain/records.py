@@ -43,8 +43,9 @@ OVER_FOR_GOOD = {
 ID_PREFIXES = {"resume": "res", "application": "app", "unlock": "unl", "interview": "int"}
 # The items that name a candidate directly; interviews name the candidate's application.
 CANDIDATE_KINDS = ("resume", "application", "unlock")
-# Kept with an item for hireflow's own use (the engine link, an erasure's file list), not shown.
-INTERNAL_DETAILS = {"process_instance_key", "file_ref", "text_ref"}
+# Kept with an item for hireflow's own use (the engine link, an erasure's file list, where a
+# panelist's reschedule page gives times), not shown.
+INTERNAL_DETAILS = {"process_instance_key", "file_ref", "text_ref", "panel_timezones"}
 # Instance states after which an item's status can no longer change.
 ENDED_STATES = {"COMPLETED", "TERMINATED", "CANCELED"}
 FIRST_STATUS = {
