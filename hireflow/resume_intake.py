@@ -8,6 +8,8 @@ process with CPU, memory and time limits (``hireflow.parser_sandbox``).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import re
 import unicodedata
@@ -15,12 +17,14 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 
+import lxml.html
 import pypdf
 from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.package import OpcPackage
 from docx.opc.part import Part
 from docx.oxml.ns import qn
+from lxml import etree
 
 from hireflow.errors import BusinessOutcome
 from hireflow.parser_sandbox import ParserLimitExceeded, ParserLimits, run_isolated
@@ -85,13 +89,13 @@ DEFAULT_LIMITS = IntakeLimits()
 @dataclass(frozen=True)
 class CheckedFile:
     """A file that passed the checks: its type and, for a PDF, its page count; once its
-    text is read, why each PDF page that could not be read was left out, and why its form
-    fields' text was, if they could not be read."""
+    text is read, why each PDF page that could not be read was left out, and what else was
+    (a PDF's form fields pypdf cannot read, content a Word file embeds in a form not read)."""
 
     kind: str
     pages: int | None
     unread_pages: tuple[str, ...] = ()
-    unread_form_fields: str = ""
+    unread_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,9 +224,9 @@ def _open_pdf(data: bytes, limits: IntakeLimits) -> pypdf.PdfReader:
     return reader
 
 
-def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str], str]:
+def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str], list[str]]:
     """The text of every page that can be read and of the form's fields, why each other page
-    could not be read, and why the form fields could not (empty when they could).
+    could not be read, and why the form fields could not (nothing when they could).
 
     A page whose content pypdf cannot read (a damaged stream, a font it trips over) is
     left out, as a viewer shows the rest of the document: the other pages still make a
@@ -242,7 +246,11 @@ def _pdf_text(reader: pypdf.PdfReader) -> tuple[str, list[str], str]:
         raise InvalidResume("corrupt", diagnostic="; ".join(failures)[:300])
     page_text = "\n".join(texts)
     form_text, form_failure = _pdf_form_text(reader, page_text)
-    return "\n".join([page_text, *form_text]), failures, form_failure
+    return (
+        "\n".join([page_text, *form_text]),
+        failures,
+        [f"form fields: {form_failure}"] if form_failure else [],
+    )
 
 
 # A multi-line form field keeps its lines apart with a carriage return, as PDF text strings do.
@@ -269,7 +277,7 @@ def _pdf_form_text(reader: pypdf.PdfReader, page_text: str) -> tuple[list[str], 
     return [value for value in dict.fromkeys(values) if value and value not in page_text], ""
 
 
-_W_P, _W_R, _W_T, _W_TAB = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab"))
+_W_P, _W_R, _W_T, _W_TAB, _W_ALT_CHUNK = (qn(f"w:{tag}") for tag in ("p", "r", "t", "tab", "altChunk"))
 _W_LINE_BREAKS = {qn("w:br"), qn("w:cr")}
 # Characters Word keeps as elements of a run rather than as text: a non-breaking hyphen
 # (Ctrl+Shift+-, as in "2015-2020" kept on one line) and an optional one.
@@ -283,9 +291,11 @@ _UNSEEN = {_MC_FALLBACK, qn("w:moveFrom")}
 _STRICT_W = "{http://purl.oclc.org/ooxml/wordprocessingml/main}"
 _AS_TRANSITIONAL = {
     f"{_STRICT_W}{tag}": qn(f"w:{tag}")
-    for tag in ("p", "r", "t", "tab", "br", "cr", "noBreakHyphen", "softHyphen", "moveFrom")
+    for tag in ("p", "r", "t", "tab", "br", "cr", "noBreakHyphen", "softHyphen", "moveFrom", "altChunk")
 }
 _STRICT_RT = "http://purl.oclc.org/ooxml/officeDocument/relationships/"
+# The relationship id an element names its part by (r:id), transitional or strict.
+_RELATIONSHIP_ID = (qn("r:id"), "{http://purl.oclc.org/ooxml/officeDocument/relationships}id")
 _MAIN_DOCUMENT = {RT.OFFICE_DOCUMENT, f"{_STRICT_RT}officeDocument"}
 _HEADER = {RT.HEADER, f"{_STRICT_RT}header"}
 _FOOTER = {RT.FOOTER, f"{_STRICT_RT}footer"}
@@ -303,13 +313,14 @@ _OTHER_WORD_FILES = {
 }
 
 
-def _word_text(element, out: list[str]) -> None:
-    """Append the text under ``element`` in reading order, a line per paragraph.
+def _word_text(element, out: list[str], part: Part, unread: list[str]) -> None:
+    """Append the text under ``element`` (of ``part``) in reading order, a line per paragraph.
 
     Every paragraph counts: those in tables, in content controls (Word's resume templates
     hold most of their text in them) and in text boxes. python-docx's ``paragraphs`` and
     ``Paragraph.text`` leave those out. Its parser refuses XML deeper than 256 levels, so
-    this recursion stays as shallow.
+    this recursion stays as shallow. Content the document embeds as another format
+    (``w:altChunk``) is read where it stands, or named in ``unread``.
     """
     parent = _AS_TRANSITIONAL.get(element.tag, element.tag)
     for child in element:
@@ -324,10 +335,70 @@ def _word_text(element, out: list[str]) -> None:
             out.append("\n")
         elif parent == _W_R and tag in _W_RUN_CHARACTERS:
             out.append(_W_RUN_CHARACTERS[tag])
+        elif tag == _W_ALT_CHUNK:
+            out.append(_alt_chunk_text(child, part, unread))
         else:
-            _word_text(child, out)
+            _word_text(child, out, part, unread)
         if tag == _W_P:
             out.append("\n")
+
+
+def _alt_chunk_text(alt_chunk, part: Part, unread: list[str]) -> str:
+    """The text of content a Word document embeds as another format (``w:altChunk``): what
+    tools that turn a web page into a .docx write, HTML or a web archive (.mht) most often.
+    Word shows it as part of the document. RTF and a nested Word file are not read, and are
+    named in ``unread``."""
+    rid = next((alt_chunk.get(name) for name in _RELATIONSHIP_ID if alt_chunk.get(name)), None)
+    rel = part.rels.get(rid) if rid else None
+    if rel is None or rel.is_external:
+        return ""
+    embedded = rel.target_part
+    kind = embedded.content_type.split(";")[0].strip().lower()
+    try:
+        if kind in _HTML_TYPES:
+            return _html_text(embedded.blob)
+        if kind == "message/rfc822":
+            return _web_archive_text(embedded.blob)
+        if kind == "text/plain":
+            return embedded.blob.decode("utf-8-sig", errors="replace") + "\n"
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the note above; the rest of the document still counts
+        unread.append(f"embedded {kind} ({embedded.partname}): {parser_failure(exc)}")
+        return ""
+    unread.append(f"embedded {kind} ({embedded.partname})")
+    return ""
+
+
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
+# HTML elements that begin a line of their own (a table's cells are kept on their row's).
+_HTML_LINES = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "table")
+_HTML_CELLS = ("td", "th")
+
+
+def _html_text(html: bytes, encoding: str | None = None) -> str:
+    """The text an HTML document shows, a line per paragraph, heading, list item or row."""
+    if not html.strip():
+        return ""
+    parser = lxml.html.HTMLParser(encoding=encoding) if encoding else None
+    root = lxml.html.document_fromstring(html, parser=parser)
+    # Scripts, styles and comments are not text a reader sees; their tails are.
+    etree.strip_elements(root, "script", "style", "head", etree.Comment, with_tail=False)
+    for element in root.iter(*_HTML_LINES):
+        element.tail = "\n" + (element.tail or "")
+    for cell in root.iter(*_HTML_CELLS):
+        if cell.getnext() is not None:  # a tab between a row's cells, as a Word table's read
+            cell.tail = "\t" + (cell.tail or "")
+    return "".join(root.itertext()) + "\n"
+
+
+def _web_archive_text(archive: bytes) -> str:
+    """The text of a web archive (.mht, MIME ``multipart/related``): its HTML page's."""
+    message = email.message_from_bytes(archive, policy=email.policy.compat32)
+    for piece in message.walk():
+        if piece.get_content_type() in _HTML_TYPES:
+            return _html_text(piece.get_payload(decode=True) or b"", piece.get_content_charset())
+    return ""
 
 
 def _related(part, reltypes: set[str]) -> list:
@@ -358,17 +429,19 @@ def _open_docx(data: bytes) -> Part:
     return document
 
 
-def _docx_text(document: Part) -> str:
-    """The text of the headers, the body and the footers of a Word document."""
+def _docx_text(document: Part) -> tuple[str, list[str]]:
+    """The text of the headers, the body and the footers of a Word document, and what it
+    embeds that was not read (see ``_alt_chunk_text``)."""
     try:
         out: list[str] = []
+        unread: list[str] = []
         for part in (*_related(document, _HEADER), document, *_related(document, _FOOTER)):
-            _word_text(part.element, out)
+            _word_text(part.element, out, part, unread)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - see the note above
         raise InvalidResume("corrupt", diagnostic=parser_failure(exc)) from exc
-    return "".join(out)
+    return "".join(out), unread
 
 
 # --- Profile -----------------------------------------------------------------------------
@@ -524,7 +597,10 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str]:
     kind, opened = _checked(data, limits)
-    text, unread, unread_form = _pdf_text(opened) if kind == "pdf" else (_docx_text(opened), [], "")
+    if kind == "pdf":
+        text, unread, unread_parts = _pdf_text(opened)
+    else:
+        (text, unread_parts), unread = _docx_text(opened), []
     text = _LONE_SURROGATE.sub("\ufffd", text)  # U+FFFD, as for any character that cannot be read
     if not text.strip():
         raise InvalidResume("no_text")
@@ -534,7 +610,7 @@ def _read_text_here(data: bytes, limits: IntakeLimits) -> tuple[CheckedFile, str
             "too_much_text", f"It holds {size} bytes of text; the limit is {limits.max_text_bytes}."
         )
     checked = CheckedFile(
-        kind=kind, pages=_pages(opened), unread_pages=tuple(unread), unread_form_fields=unread_form
+        kind=kind, pages=_pages(opened), unread_pages=tuple(unread), unread_parts=tuple(unread_parts)
     )
     return checked, text
 

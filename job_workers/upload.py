@@ -61,12 +61,10 @@ class ResumeUploadTasks:
                 checked.pages,
                 "; ".join(checked.unread_pages),
             )
-        if checked.unread_form_fields:
-            # A form template's resume may hold most of its text there.
+        if checked.unread_parts:
+            # A PDF form's fields, or HTML a Word file embeds, may hold most of a resume's text.
             log.warning(
-                "resume %s: its form fields could not be read and were left out (%s)",
-                resume_id,
-                checked.unread_form_fields,
+                "resume %s: left out what could not be read: %s", resume_id, "; ".join(checked.unread_parts)
             )
         text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=limits.max_text_bytes)
         # Kept with the resume too, so the candidate's erasure removes the text with the file.

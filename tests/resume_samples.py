@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import quopri
 import zipfile
 import zlib
 
 import docx
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 from reportlab.lib.pagesizes import A4
@@ -116,6 +120,33 @@ def docx_laid_out_as_word_templates_do() -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def docx_with_alt_chunk(
+    content: bytes, content_type: str, name: str, before: str = "Curriculum vitae"
+) -> bytes:
+    """A Word document that embeds ``content`` (of ``content_type``, as the part ``name``)
+    with ``w:altChunk`` after a paragraph ``before``: what tools that turn a web page into a
+    .docx write (html-docx-js, for one, a web archive named afchunk.mht)."""
+    document = docx.Document()
+    document.add_paragraph(before)
+    chunk = Part(PackURI(f"/word/{name}"), content_type, content, document.part.package)
+    rid = document.part.relate_to(chunk, RT.A_F_CHUNK)
+    body = document.element.body
+    body.insert(len(body) - 1, parse_xml(f'<w:altChunk {nsdecls("w", "r")} r:id="{rid}"/>'))  # before sectPr
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def web_archive(html: str) -> bytes:
+    """``html`` as a web archive (.mht): one quoted-printable HTML page in a multipart/related."""
+    page = quopri.encodestring(html.encode("utf-8")).decode("ascii")
+    return (
+        'MIME-Version: 1.0\nContent-Type: multipart/related; type="text/html"; boundary="--part"\n\n'
+        '----part\nContent-Type: text/html; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n'
+        f"Content-Location: file:///C:/fake/document.html\n\n{page}\n----part--\n"
+    ).encode("ascii")
 
 
 def docx_with_run_characters(pieces: list[str]) -> bytes:

@@ -29,6 +29,7 @@ from tests.resume_samples import (
     docx_damaged,
     docx_laid_out_as_word_templates_do,
     docx_resume,
+    docx_with_alt_chunk,
     docx_with_many_parts,
     docx_with_run_characters,
     docx_zip_bomb,
@@ -37,6 +38,7 @@ from tests.resume_samples import (
     pdf_resume,
     pdf_with_page_content,
     pdf_with_pages,
+    web_archive,
     word_file_saved_as,
 )
 
@@ -73,6 +75,58 @@ def test_a_docx_laid_out_as_word_templates_do_yields_all_its_text_once():
     ]
     assert result.profile.skills == ["python", "sql", "docker", "kubernetes", "camunda"]
     assert result.profile.years_of_experience == 8
+
+
+# A web page as a resume builder exports it: a heading, a comment, a style and a script
+# (no text a reader sees), a table row and a list.
+WEB_PAGE = (
+    "<html><head><title>CV</title><style>p { margin: 0 }</style></head><body>"
+    "<h1>Grace Hopper</h1><!-- generated --><p>Skills: Rust, Kubernetes</p>"
+    "<table><tr><td>2014 - 2022</td><td>Platform engineer</td></tr></table>"
+    "<script>track('Python')</script><ul><li>Docker</li><li>Terraform</li></ul></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "name"),
+    [
+        (web_archive(WEB_PAGE), "message/rfc822", "afchunk.mht"),  # as html-docx-js writes it
+        (WEB_PAGE.encode(), "text/html", "chunk.html"),
+        (WEB_PAGE.encode(), "application/xhtml+xml", "chunk.xhtml"),
+    ],
+)
+def test_a_docx_that_embeds_a_web_page_yields_the_pages_text(content, content_type, name):
+    # Word shows content a .docx embeds as another format (w:altChunk) as part of the
+    # document; tools that turn a web page into a .docx write nothing else.
+    checked, text = read_text(docx_with_alt_chunk(content, content_type, name))
+    assert [line for line in text.splitlines() if line.strip()] == [
+        "Curriculum vitae",
+        "Grace Hopper",
+        "Skills: Rust, Kubernetes",
+        "2014 - 2022\tPlatform engineer",
+        "Docker",
+        "Terraform",
+    ]
+    assert checked.unread_parts == ()
+    result = process_resume(docx_with_alt_chunk(content, content_type, name))
+    assert (result.profile.skills, result.profile.years_of_experience) == (
+        ["rust", "docker", "kubernetes", "terraform"],
+        8,
+    )
+
+
+def test_content_a_docx_embeds_in_a_form_not_read_is_named_and_the_rest_read():
+    rtf = docx_with_alt_chunk(
+        b"{\\rtf1 Kubernetes}", "application/rtf", "chunk.rtf", before="Python engineer"
+    )
+    checked, text = read_text(rtf)
+    assert text.strip() == "Python engineer"
+    assert checked.unread_parts == ("embedded application/rtf (/word/chunk.rtf)",)
+    # Plain text is read as it is; an empty web page adds nothing and is no failure.
+    plain = docx_with_alt_chunk(b"\xef\xbb\xbfSQL, Docker", "text/plain", "chunk.txt")
+    assert [line for line in read_text(plain)[1].splitlines() if line] == ["Curriculum vitae", "SQL, Docker"]
+    empty = read_text(docx_with_alt_chunk(b"  ", "text/html", "chunk.html"))
+    assert (empty[0].unread_parts, empty[1].strip()) == ((), "Curriculum vitae")
 
 
 def test_a_docx_saved_as_strict_open_xml_yields_the_same_text():
@@ -180,7 +234,12 @@ def test_a_docx_whose_archive_zipfile_cannot_read_is_refused_as_corrupt(damage):
             detect_type(data)
 
 
-SEED_RESUMES = {"pdf": pdf_resume(pages=2), "docx": docx_laid_out_as_word_templates_do()}
+SEED_RESUMES = {
+    "pdf": pdf_resume(pages=2),
+    "pdf-form": pdf_form_resume({"skills": "Python, SQL\n2015 - 2020"}),
+    "docx": docx_laid_out_as_word_templates_do(),
+    "docx-web-archive": docx_with_alt_chunk(web_archive(WEB_PAGE), "message/rfc822", "afchunk.mht"),
+}
 # An edit: where (taken modulo the length), how many bytes to cut, and what to put there.
 EDITS = st.lists(
     st.tuples(st.integers(0, 2**32), st.integers(0, 40), st.binary(max_size=20)), min_size=1, max_size=6
@@ -195,28 +254,30 @@ def edited(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     return bytes(out)
 
 
-def rezipped_with_document_edited(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
-    """The Word file with its document part's XML edited, zipped again: damage zip cannot see."""
+def rezipped_with_part_edited(
+    data: bytes, edits: list[tuple[int, int, bytes]], part: str = "word/document.xml"
+) -> bytes:
+    """The Word file with one part (its document's XML) edited, zipped again: damage zip cannot see."""
     buffer = io.BytesIO()
     with (
         zipfile.ZipFile(io.BytesIO(data)) as source,
         zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target,
     ):
         for entry in source.infolist():
-            part = source.read(entry)
-            target.writestr(
-                entry.filename, edited(part, edits) if entry.filename == "word/document.xml" else part
-            )
+            content = source.read(entry)
+            target.writestr(entry.filename, edited(content, edits) if entry.filename == part else content)
     return buffer.getvalue()
 
 
 @fuzz_settings(3 * FUZZ_EXAMPLES)
-@given(seed=st.sampled_from(["pdf", "docx", "docx-xml"]), edits=EDITS)
+@given(seed=st.sampled_from(["pdf", "pdf-form", "docx", "docx-xml", "docx-web-archive"]), edits=EDITS)
 def test_a_damaged_resume_is_read_or_refused_never_failed(seed, edits):
     """Whatever a damaged upload holds, intake reads it or refuses it with a reason: an
     exception of another kind would be a 500 at the door or an incident in the worker."""
     if seed == "docx-xml":
-        data = rezipped_with_document_edited(SEED_RESUMES["docx"], edits)
+        data = rezipped_with_part_edited(SEED_RESUMES["docx"], edits)
+    elif seed == "docx-web-archive":
+        data = rezipped_with_part_edited(SEED_RESUMES[seed], edits, "word/afchunk.mht")
     else:
         data = edited(SEED_RESUMES[seed], edits)
     try:
@@ -289,7 +350,8 @@ def test_a_pdf_whose_form_fields_cannot_be_read_is_read_from_its_pages():
     broken_form = b"<< /Fields [ << /FT /Tx /T (a) /Parent << /T 3 >> /V (Kubernetes) >> ] >>"
     checked, text = read_text(pdf_with_pages([good], acro_form=broken_form))
     assert text == "Python engineer, 8 years"
-    assert checked.unread_form_fields.startswith("TypeError: unsupported operand")
+    [unread] = checked.unread_parts
+    assert unread.startswith("form fields: TypeError: unsupported operand")
 
 
 def test_a_pdf_without_text_is_refused():

@@ -254,7 +254,7 @@ def test_pdf_form_fields_left_unread_are_named_in_the_log(services, caplog):
     assert services.files.read(text_ref["text_ref"]) == b"Python engineer, 8 years"
     [warning] = [r.getMessage() for r in caplog.records if r.name == "job_workers.upload"]
     assert warning.startswith(
-        "resume r-1: its form fields could not be read and were left out (TypeError: unsupported operand"
+        "resume r-1: left out what could not be read: form fields: TypeError: unsupported operand"
     )
 
 
