@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import delete, event, select
 
 from hireflow.skills import SKILLS
@@ -21,6 +22,8 @@ from hireflow.store import (
 )
 from job_workers.records import record_status
 from tests.offline_webapp import empty_services, indexed_candidate, offline_app, refused_field
+from tests.resume_samples import pdf_resume
+from tests.web_helpers import resume_upload
 
 
 def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path):
@@ -353,3 +356,31 @@ def test_a_candidate_may_see_everything_hireflow_keeps_about_them(tmp_path, stor
     ]
     assert web.get("/api/candidates/bob").status_code == 404
     assert refused_field(web.get("/api/candidates/a%20b")) == (400, "candidate_id")
+
+
+@pytest.mark.parametrize("newer_status", ["received", "processed", "rejected"])
+def test_a_file_uploaded_again_after_a_newer_resume_is_taken_anew(recording, newer_status):
+    # A candidate who goes back to their earlier resume uploads its file again: a repeat of
+    # that upload would start nothing, and search would keep the newer one's profile.
+    web, engine, services = recording
+    first, second = pdf_resume(pages=1), pdf_resume(["Grace Hopper", "COBOL and SQL"])
+    earlier = web.post("/api/resumes", **resume_upload(first))
+    repeat = web.post("/api/resumes", **resume_upload(first))
+    record_status(services.db, "resume", earlier.json["id"], "processed")
+    newer = web.post("/api/resumes", **resume_upload(second))
+    record_status(services.db, "resume", newer.json["id"], newer_status)
+
+    again = web.post("/api/resumes", **resume_upload(first))
+    again_repeated = web.post("/api/resumes", **resume_upload(first))
+
+    assert (earlier.status_code, repeat.status_code, newer.status_code) == (202, 200, 202)
+    assert repeat.json["id"] == earlier.json["id"]
+    if newer_status == "rejected":
+        # The newer file was refused as a resume, so the earlier one is still the profile's.
+        assert (again.status_code, again.json["id"]) == (200, earlier.json["id"])
+        return
+    assert again.status_code == 202, again.json
+    assert again.json["id"] not in (earlier.json["id"], newer.json["id"])
+    assert web.get(again.headers["Location"]).json["details"]["attempt"] == 2
+    # Sent twice, the new upload is a repeat of itself.
+    assert (again_repeated.status_code, again_repeated.json["id"]) == (200, again.json["id"])

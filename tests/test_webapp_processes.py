@@ -91,6 +91,28 @@ def test_an_uploaded_resume_is_processed_and_a_repeat_starts_nothing(web, proces
     assert len(local_world.mails_to(email)) == 1
 
 
+def test_an_earlier_resume_uploaded_again_becomes_the_profile_again(web, process_engine):
+    candidate_id = unique_key("cand")
+
+    def upload(content: bytes) -> dict:
+        sent = web.post("/api/resumes", **resume_upload(content, candidate_id=candidate_id))
+        assert sent.status_code == 202, sent.json
+        wait_until_completed(process_engine.client, sent.json["processInstanceKey"])
+        return web.get(sent.headers["Location"]).json
+
+    python = pdf_resume(pages=1)
+    earlier = upload(python)
+    newer = upload(pdf_resume(["Grace Hopper", "5 years of COBOL and SQL"]))
+    again = upload(python)
+
+    assert newer["profile"]["skills"] == ["sql"]  # the newer one was the profile's
+    for before in (earlier, newer):  # neither is now
+        assert web.get(f"/api/resumes/{before['id']}").json["profile"] is None
+    assert again["id"] != earlier["id"] and again["details"]["attempt"] == 2
+    assert again["profile"]["yearsOfExperience"] == 8
+    assert "python" in again["profile"]["skills"]
+
+
 def test_an_unlock_shows_the_contact_details_given_with_the_resume_until_an_erasure(
     web, process_engine, local_world
 ):

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import datetime
 from typing import BinaryIO
 
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.constants import ProcessId, Var
 from hireflow.resume_intake import InvalidResume, detect_type
-from hireflow.store import utcnow
+from hireflow.store import BusinessRecord, utcnow
 from job_workers.records import UPLOADED_AT
 from webapp.domain.items import Items
-from webapp.domain.records import Accepted
+from webapp.domain.records import Accepted, records_belonging_to
 from webapp.problems import invalid_field
 from webapp.schemas import ResumeFields
 
 # The resume types the upload process reads, by extension; the content must agree.
 RESUME_EXTENSIONS = {".pdf": "pdf", ".docx": "docx"}
 MAX_FILENAME_LENGTH = 200
+# A newer resume in these states makes an older file uploaded again a new attempt: it is
+# (or will be) the candidate's profile. One refused as a bad file, or ended, never was.
+NEWER_RESUME_STATUSES = {"received", "processed"}
 
 
 class Resumes(Items):
@@ -63,6 +67,31 @@ class Resumes(Items):
         }
         return self._accepted("resume", resume_id, started, details)
 
+    def _over_for_good(self, kind: str, business_id: str, record: BusinessRecord) -> bool:
+        """A resume is over, too, once the candidate uploaded a newer one: the same file
+        uploaded again then means "use this one again", and starts a new attempt, which
+        makes it their profile's. Sent again with no newer upload in between, it is a repeat
+        of the first, and starts nothing."""
+        if kind == "resume" and self._newer_resume_uploaded(business_id, record):
+            return True
+        return super()._over_for_good(kind, business_id, record)
+
+    def _newer_resume_uploaded(self, resume_id: str, record: BusinessRecord) -> bool:
+        """Whether the candidate uploaded another resume after ``resume_id`` that is read, or
+        being read (not one refused as a bad file, or ended)."""
+        uploaded = _upload_moment(record)
+        candidate_id = (record.details or {}).get("candidate_id")
+        if uploaded is None or not isinstance(candidate_id, str):
+            return False  # taken before uploads were timed: a repeat, as it always was
+        with self.services.db.sessions() as session:
+            others = records_belonging_to(session, ("resume",), candidate_id)
+        return any(
+            other.business_id != resume_id
+            and other.status in NEWER_RESUME_STATUSES
+            and (_upload_moment(other) or uploaded) > uploaded
+            for other in others
+        )
+
     @staticmethod
     def _check_filename(filename: str | None) -> str:
         """The resume type the filename claims; refuses names that try to be paths or hide.
@@ -88,3 +117,13 @@ class Resumes(Items):
         if extension not in RESUME_EXTENSIONS:
             raise invalid_field("file", "only .pdf and .docx resumes are accepted", status=415)
         return RESUME_EXTENSIONS[extension]
+
+
+def _upload_moment(record: BusinessRecord) -> datetime | None:
+    """When a resume was uploaded, as its record says; None if it does not say."""
+    value = (record.details or {}).get(UPLOADED_AT)
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
