@@ -190,6 +190,29 @@ def test_each_panelist_works_in_their_zone_and_hours_given_or_on_file(tmp_path):
     assert " ".join(zones.split()).endswith("where they work: ivy, Asia/Tokyo mon,tue 10:00-14:30.")
 
 
+def test_an_interviewer_who_left_is_removed_from_the_file(tmp_path):
+    services = empty_services(tmp_path)
+    web, _ = recording_app_with(services, indexed_candidate("ada", name="Ada", email="ada@example.com"))
+    record_status(services.db, "application", "app_1", "shortlisted", {"candidate_id": "ada"})
+    admin = offline_app(services).test_client()
+    ivy = "/api/admin/interviewers/ivy"
+    read = admin.put(ivy, json={"name": "Ivy", "email": "ivy@example.com"}, headers=ADMIN)
+    admin.put(ivy, json={"name": "Ivy B", "email": "ivy@example.com"}, headers=ADMIN)  # changed since
+
+    stale = admin.delete(ivy, headers={**ADMIN, "If-Match": read.headers["ETag"]})
+    assert stale.status_code == 412 and admin.get(ivy, headers=ADMIN).json["name"] == "Ivy B"
+    removed = admin.delete(ivy, headers={**ADMIN, "If-Match": admin.get(ivy, headers=ADMIN).headers["ETag"]})
+    again = admin.delete(ivy, headers=ADMIN)
+
+    assert (removed.status_code, removed.data) == (204, b"")
+    assert (again.status_code, admin.get(ivy, headers=ADMIN).status_code) == (404, 404)
+    # A panel names them by username alone no more; given in full, they still can be on one.
+    request = {"application_id": "app_1", "lead_recruiter_email": "lead@example.com"}
+    by_username = web.post("/api/interviews", json={**request, "panel": [{"username": "ivy"}]})
+    assert refused_field(by_username) == (400, "panel.0.email")
+    assert admin.delete(ivy).status_code == 401
+
+
 def test_an_interviewer_on_file_joins_a_panel_by_username_alone(tmp_path):
     services = empty_services(tmp_path)
     engine = RecordsVariables()

@@ -1021,6 +1021,17 @@ RECORD_ETAG = {
 }
 
 
+def _if_match(done: str) -> dict[str, Any]:
+    """The If-Match header of a change to an admin record: ``done`` only over the version read."""
+    return {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": f"The ETag of the version read: {done} only if it is still the one on file",
+        "schema": {"type": "string"},
+    }
+
+
 def _record_get(summary: str, parameter: dict[str, Any], schema: str, missing: str) -> dict[str, Any]:
     """The GET of an admin record: what its PUT saved, with its version as ETag."""
     return {
@@ -1055,13 +1066,7 @@ def _record_put(
         "security": [{"adminToken": []}],
         "parameters": [
             parameter,
-            {
-                "name": "If-Match",
-                "in": "header",
-                "required": False,
-                "description": "The ETag of the version read: saved only if it is still the one on file",
-                "schema": {"type": "string"},
-            },
+            _if_match("saved"),
             {
                 "name": "If-None-Match",
                 "in": "header",
@@ -1620,6 +1625,21 @@ def openapi_document() -> dict[str, Any]:
                 "times in their interview emails when a panel's request names none. ",
             ),
             "get": _record_get("An interviewer on file", USERNAME, "Interviewer", "No such interviewer."),
+            "delete": {
+                "summary": "Remove an interviewer from the file",
+                "description": "One who left: panels no longer find them by username alone. Interviews "
+                "they are on keep them as their requests gave them. With If-Match, only the version "
+                "read is removed.",
+                "security": [{"adminToken": []}],
+                "parameters": [USERNAME, _if_match("removed")],
+                "responses": {
+                    "204": {"description": "Removed."},
+                    "400": INVALID,
+                    "404": _problem("No such interviewer."),
+                    "412": _problem("If-Match names a version no longer on file: nothing removed."),
+                    **ADMIN_ERRORS,
+                },
+            },
         },
         "/api/admin/employers/{employer_id}": {
             "put": _record_put(

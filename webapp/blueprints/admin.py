@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ from webapp.schemas import (
     is_engine_key,
 )
 from webapp.security import require_bearer
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -254,6 +257,23 @@ def get_interviewer(username: str):
     """The interviewer on file, as their PUT saved them."""
     username = path_id("username", username)
     return _as_saved(Interviewer, "username", username, InterviewerRequest, "interviewer")
+
+
+@bp.delete("/interviewers/<username>")
+def delete_interviewer(username: str):
+    """Remove an interviewer from the file (one who left): panels no longer find them by
+    username alone. Interviews they are on keep them as their requests gave them; their
+    tasks stay theirs. With If-Match, only the version read is removed (412 otherwise)."""
+    username = path_id("username", username)
+    with hireflow().services.db.sessions.begin() as session:
+        interviewer = locked_by_id(session, Interviewer, Interviewer.username, username)
+        if interviewer is None:
+            raise Problem(404, "Not found", f"no interviewer {username}")
+        current_tag = _version_tag(interviewer, "username", InterviewerRequest)
+        _check_preconditions(current_tag, f"interviewer {username}")
+        session.delete(interviewer)
+    log.info("interviewer %s removed from the file", username)
+    return "", 204
 
 
 def _as_saved(row_type: type, id_field: str, row_id: str, model: type[BaseModel], what: str) -> Response:
