@@ -12,17 +12,21 @@ from hypothesis import strategies as st
 
 from hireflow.adapters.file_store import FileNotFound, FileTooLarge, LocalFileStore
 from hireflow.resume_intake import (
+    _HYPHEN_AT_LINE_END,
+    _SKILL_PATTERNS,
     PDF_HEADER_WITHIN,
     REASONS,
     RESUME_INVALID,
     IntakeLimits,
     InvalidResume,
+    _searchable,
     detect_type,
     extract_skills,
     extract_years_of_experience,
     process_resume,
     read_text,
 )
+from hireflow.skills import SKILL_BY_ALIAS, SKILLS
 from tests.fuzzing import FUZZ_EXAMPLES, fuzz_settings
 from tests.resume_samples import (
     DOCX_DAMAGES,
@@ -414,6 +418,61 @@ def test_a_skill_of_several_words_is_found_across_a_wrapped_line():
 )
 def test_skills_are_found_however_the_letters_are_encoded(text, skills):
     assert extract_skills(text) == skills
+
+
+def test_skills_are_found_by_the_tools_names_not_by_words_that_mean_something_else():
+    text = (
+        "Sarah Jenkins, Cypress CA. I excel at Python, React Native and Spring Boot; Express.js "
+        "and MongoDB on Microsoft Azure; CI/CD with GitHub Actions, Apache Cassandra, UX/UI; "
+        "a swift learner, at the helm of a spring release; tableau de bord; Ruby is my sister."
+    )
+    assert extract_skills(text) == [
+        "python",
+        "react",
+        "react native",
+        "express.js",
+        "spring boot",
+        "mongodb",
+        "cassandra",
+        "azure",
+        "github actions",
+        "ci/cd",
+        "ux design",
+    ]
+
+
+def test_each_way_of_writing_a_skill_names_one_skill():
+    owners: dict[str, set[str]] = {}
+    for skill, aliases in SKILLS.items():
+        for alias in (skill, *aliases):
+            owners.setdefault(alias.casefold(), set()).add(skill)
+    assert {alias: skills for alias, skills in owners.items() if len(skills) > 1} == {}
+    assert all(SKILL_BY_ALIAS[skill] == skill for skill in SKILLS)  # a skill's name is one way
+
+
+# Text made of the ways skills are written, in any case, run together or apart, some with
+# a letter re.I takes for i, s or k put in (the Turkish I's, the long s, the Kelvin sign):
+# what the substring search before each pattern must not lose.
+SPELLING = st.tuples(
+    st.sampled_from(sorted(SKILL_BY_ALIAS)), st.sampled_from(["", "i\u0131", "i\u0130", "s\u017f", "k\u212a"])
+).map(lambda spelled: spelled[0].replace(*spelled[1]) if spelled[1] else spelled[0])
+SKILL_TEXT = st.lists(
+    st.one_of(SPELLING, st.sampled_from([" ", "\n", "-\n", ", ", "/", ".", ""])), max_size=12
+).map("".join)
+
+
+@fuzz_settings(5 * FUZZ_EXAMPLES)
+@given(text=SKILL_TEXT, upper=st.booleans())
+def test_skills_found_are_those_every_pattern_finds(text, upper):
+    text = text.upper() if upper else text
+    searchable = _searchable(text)
+    joined = _HYPHEN_AT_LINE_END.sub("", searchable)
+    by_every_pattern = [
+        skill
+        for skill, pattern in _SKILL_PATTERNS.items()
+        if pattern.search(searchable) or pattern.search(joined)
+    ]
+    assert extract_skills(text) == by_every_pattern
 
 
 def test_a_docx_reads_the_hyphens_word_keeps_as_elements():
