@@ -24,6 +24,7 @@ from job_workers.records import record_status
 from tests.offline_webapp import empty_services, indexed_candidate, offline_app, refused_field
 from tests.resume_samples import pdf_resume
 from tests.web_helpers import resume_upload
+from webapp.schemas import known_skills
 
 
 def test_only_a_candidates_latest_resume_shows_what_search_read_from_it(tmp_path):
@@ -384,3 +385,22 @@ def test_a_file_uploaded_again_after_a_newer_resume_is_taken_anew(recording, new
     assert web.get(again.headers["Location"]).json["details"]["attempt"] == 2
     # Sent twice, the new upload is a repeat of itself.
     assert (again_repeated.status_code, again_repeated.json["id"]) == (200, again.json["id"])
+
+
+def test_the_skills_search_knows_are_listed_with_the_ways_resumes_write_them(tmp_path):
+    services = empty_services(tmp_path)
+    web = offline_app(services).test_client()
+
+    listed = web.get("/api/skills")
+    unchanged = web.get("/api/skills", headers={"If-None-Match": listed.headers["ETag"]})
+
+    assert listed.status_code == 200
+    skills = {skill["name"]: skill["alsoWritten"] for skill in listed.json["skills"]}
+    assert list(skills)[:3] == ["python", "java", "javascript"] and len(skills) > 100
+    assert skills["kubernetes"] == ["k8s"] and skills["python"] == []
+    assert unchanged.status_code == 304
+    # Every way listed is one search takes, for the skill listed.
+    for name, aliases in skills.items():
+        assert known_skills(",".join([name, *aliases])) == name
+    token_needed = offline_app(services, API_TOKEN="a-token-of-some-length").test_client()
+    assert token_needed.get("/api/skills").status_code == 401

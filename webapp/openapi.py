@@ -969,6 +969,27 @@ def _saved(request_model: type[BaseModel], id_field: str, **more: dict[str, Any]
 RESPONSE_SCHEMAS["Posting"] = _saved(PostingRequest, "posting_id")
 RESPONSE_SCHEMAS["Employer"] = _saved(EmployerRequest, "employer_id", credits=CREDITS)
 RESPONSE_SCHEMAS["Interviewer"] = _saved(InterviewerRequest, "username")
+RESPONSE_SCHEMAS["SkillList"] = {
+    "type": "object",
+    "required": ["skills"],
+    "properties": {
+        "skills": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "alsoWritten"],
+                "properties": {
+                    "name": {"type": "string", "description": "the name it is kept by, as answers give it"},
+                    "alsoWritten": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "other ways resumes write it, which requests may use too",
+                    },
+                },
+            },
+        }
+    },
+}
 
 
 def _page_of(listed: str, schema: str) -> dict[str, Any]:
@@ -1238,6 +1259,30 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json("FittingPostings", "The postings, best first."),
                     "400": INVALID,
                     "404": _problem("The candidate has no processed resume."),
+                },
+            }
+        },
+        "/api/skills": {
+            "get": {
+                "summary": "The skills search knows",
+                "description": "Every skill a posting may require and search finds, by the name it "
+                "is kept by, with the other ways resumes write it (k8s for kubernetes), in a fixed "
+                "order. It changes only with a release: send the ETag as If-None-Match for 304.",
+                "parameters": [
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "required": False,
+                        "description": "The ETag of the last answer: 304 while the list is unchanged",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        **_json("SkillList", "The skills."),
+                        "headers": {"ETag": {"schema": {"type": "string"}, "description": "The list's tag"}},
+                    },
+                    "304": {"description": "Unchanged since the list whose ETag was sent as If-None-Match."},
                 },
             }
         },

@@ -31,6 +31,7 @@ DOMAIN_API_BLUEPRINTS = (
     "candidates",
     "postings",
     "employers",
+    "skills",
 )
 # The JSON APIs are called with tokens or signatures, never with the UI's cookies.
 CSRF_EXEMPT_BLUEPRINTS = ("health", "docs", "admin", *DOMAIN_API_BLUEPRINTS, "webhooks")
