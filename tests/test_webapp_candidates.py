@@ -134,7 +134,7 @@ def test_the_candidates_page_finds_them_and_leads_to_their_unlock(tmp_path):
     assert 'data-testid="no-candidates"' in web.get("/candidates?skills=kafka").text
     refused = web.get("/candidates?skills=python,+cobol")
     assert refused.status_code == 400 and 'value="python, cobol"' in refused.text  # as typed
-    assert "skills: search knows no skill &#39;cobol&#39;; it knows: python," in refused.text
+    assert "skills: search knows no skill &#39;cobol&#39;; GET /api/skills lists the 106" in refused.text
 
     # The unlock form opens with the candidate filled in.
     dashboard = web.get("/?candidate_id=ada").text
@@ -183,7 +183,9 @@ def test_a_candidate_search_names_what_is_wrong_with_its_question(tmp_path):
     web = offline_app(empty_services(tmp_path)).test_client()
     unknown = web.get("/api/candidates?skills=python,pyton")
     assert refused_field(unknown) == (400, "skills")
-    assert "search knows no skill 'pyton'; it knows: python, java," in unknown.json["detail"]
+    assert (
+        "search knows no skill 'pyton'; did you mean python? GET /api/skills lists" in unknown.json["detail"]
+    )
     for url, field in [
         ("/api/candidates?min_years=-1", "min_years"),
         ("/api/candidates?min_years=many", "min_years"),

@@ -1238,7 +1238,8 @@ def openapi_document() -> dict[str, Any]:
                 "description": "Candidates whose latest resume gave every skill asked for and at least "
                 "the years asked for, most experienced first, 50 to a page. Without contact "
                 "details: an unlock (POST /api/unlocks) pays for those. A skill that search does "
-                "not know is refused with 400, which lists the skills it knows.",
+                "not know is refused with 400, which names the known ones it looks like (GET "
+                "/api/skills lists them all).",
                 "parameters": _query_parameters(schemas.pop("CandidateSearch")),
                 "responses": {"200": _json("CandidateList", "A page of candidates."), "400": INVALID},
             }

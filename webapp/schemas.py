@@ -6,6 +6,7 @@ the checks cannot drift apart.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -290,9 +291,18 @@ def skills_resumes_show(listed: list[str]) -> list[str]:
     if unknown:
         raise ValueError(
             f"resume reading knows no skill {unknown[0]!r}, so no applicant could show it; "
-            f"it knows: {', '.join(SKILLS)}"
+            f"{_skills_like(unknown[0])}"
         )
     return names
+
+
+def _skills_like(unknown: str) -> str:
+    """What to say of a skill no one knows: the known ones it is closest to, if any look alike
+    (a typo: "pyton"), and where every one is listed."""
+    close = difflib.get_close_matches(unknown, SKILL_BY_ALIAS, n=3, cutoff=0.75)
+    suggested = list(dict.fromkeys(SKILL_BY_ALIAS[alias] for alias in close))
+    did_you_mean = f"did you mean {' or '.join(suggested)}? " if suggested else ""
+    return f"{did_you_mean}GET /api/skills lists the {len(SKILLS)} it knows"
 
 
 # Skills as an admin writes them ("K8s", "postgres"), kept by their names ("kubernetes").
@@ -389,7 +399,7 @@ def known_skills(listed: str) -> str:
     asked = [name.strip().lower() for name in listed.split(",") if name.strip()]
     unknown = [name for name in asked if name not in SKILL_BY_ALIAS]
     if unknown:
-        raise ValueError(f"search knows no skill {unknown[0]!r}; it knows: {', '.join(SKILLS)}")
+        raise ValueError(f"search knows no skill {unknown[0]!r}; {_skills_like(unknown[0])}")
     names = list(dict.fromkeys(SKILL_BY_ALIAS[name] for name in asked))
     if len(names) > MAX_SKILLS_SEARCHED:
         raise ValueError(f"at most {MAX_SKILLS_SEARCHED} skills at once")
