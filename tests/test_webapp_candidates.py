@@ -406,3 +406,11 @@ def test_the_skills_search_knows_are_listed_with_the_ways_resumes_write_them(tmp
         assert known_skills(",".join([name, *aliases])) == name
     token_needed = offline_app(services, API_TOKEN="a-token-of-some-length").test_client()
     assert token_needed.get("/api/skills").status_code == 401
+
+
+def test_the_search_page_offers_every_skill_search_knows(tmp_path):
+    page = offline_app(empty_services(tmp_path), CONSOLE=True).test_client().get("/candidates").text
+    offered = re.findall(r'<option value="([^"]+)">', page.split('<datalist id="known-skills">')[1])
+    assert offered[: len(SKILLS)] == list(SKILLS)
+    listed = re.search(r'data-testid="known-skills"><summary>The (\d+) skills search knows</summary>', page)
+    assert listed and int(listed.group(1)) == len(SKILLS)
