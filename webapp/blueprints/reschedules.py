@@ -2,11 +2,11 @@
 reminder, to ask for another time; the candidate's, and each panelist's of their own.
 
 The token names one interview as booked at one start (and a panelist's, the panelist), and
-lives 30 days. Following the link
-(GET) shows the booked time with a button, since mail scanners fetch links; asking (POST,
-CSRF-protected) publishes ``interview-reschedule-requested`` once per booking, as
-``POST /api/interviews/<id>/rescheduling`` does. The model then gives up the time, tells
-the panel, and emails the candidate new times.
+lives 30 days. Following the link (GET) shows the booked time with a button, since mail
+scanners fetch links; asking (POST, CSRF-protected) publishes
+``interview-reschedule-requested`` once per booking, as ``POST
+/api/interviews/<id>/rescheduling`` does. The model then gives up the time, tells the
+panel, and emails the candidate new times.
 """
 
 from __future__ import annotations
