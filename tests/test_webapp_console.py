@@ -898,6 +898,9 @@ def test_a_booked_interviews_page_moves_it_to_another_time_once(recording):
         moved = web.post("/items/interview/int_1/reschedule", data=form)
         assert (moved.status_code, moved.location) == (303, "/items/interview/int_1")
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
+    # The page says who asked to move it, and when.
+    asked = web.get("/items/interview/int_1").text
+    assert "Move requests" in asked and "a recruiter, in the console" in asked
     # A page left open from before the interview was booked again moves nothing.
     StoreCalendar(services.db).cancel("int_1")
     record_details(

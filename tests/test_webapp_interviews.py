@@ -348,6 +348,8 @@ def test_a_booked_interview_is_moved_once_per_booking_and_only_while_it_can_be(r
     engine.active = IN_THE_BOOKED_PART
     assert [web.post(move).status_code, web.post(move).status_code] == [202, 200]
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
+    [asked] = web.get("/api/interviews/int_1").json["details"]["move_requests"]  # the repeat adds none
+    assert (asked["time"], asked["asked_by"]) == (first, "the API")
     # A client's retry, its first answer lost, meets the instance gone on to give the time
     # up, then the time given up: each is answered as the repeat it is.
     engine.active = []
@@ -466,6 +468,8 @@ def test_a_panelists_link_asks_for_another_time_in_their_words_and_zone(tmp_path
     assert "the candidate and the other interviewers are told" in " ".join(asked.text.split())
     assert after_another.status_code == 200 and "This time is given up already" in after_another.text
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, interview_id)]
+    [asked] = web.get(f"/api/interviews/{interview_id}").json["details"]["move_requests"]
+    assert (asked["time"], asked["asked_by"]) == (start, "panelist max")
     given_up(services, interview_id, start)
     assert "This time is given up already" in web.get(link("kim")).text
     assert len(engine.published) == 1
@@ -499,6 +503,8 @@ def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_f
     assert "the time on Monday 4 March 2030, 10:00 (Europe/Berlin) is given up" in asked.text
     assert "You asked for another time already" in again.text
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
+    [asked] = web.get("/api/interviews/int_1").json["details"]["move_requests"]
+    assert (asked["time"], asked["asked_by"]) == (first, "the candidate") and asked["asked_at"].endswith("Z")
 
     given_up(services, "int_1", first)
     assert "You asked for another time already" in web.get(link).text

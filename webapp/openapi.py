@@ -550,8 +550,9 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "with its payment_id, amount_cents and currency; see payment-approval) "
                 "and, after a compensation or a payment that succeeded too late, refunded, an "
                 "interview's feedback (each panelist's rating, "
-                "recommendation and notes) once it is done, and its follow_up (the recruiter's last "
-                "decision and note on a candidate who chose no slot), "
+                "recommendation and notes) once it is done, its follow_up (the recruiter's last "
+                "decision and note on a candidate who chose no slot) and its move_requests (each "
+                "request to move it: the time given up, who asked and when), "
                 "and the attempt of an application, unlock or interview asked for again after the "
                 "previous one was withdrawn, cancelled or refunded",
             },

@@ -37,5 +37,5 @@ def reschedule_interview(business_id: str):
     booked_start = None
     if asked.booked_start is not None:
         booked_start = Slot.utc_text(asked.booked_start)
-    published = hireflow().reschedule_interview(business_id, booked_start=booked_start)
+    published = hireflow().reschedule_interview(business_id, asked_by="the API", booked_start=booked_start)
     return published_response(published, "interview-reschedule-requested")

@@ -33,10 +33,11 @@ def ask(token: str):
     if offer.asked and offer.booked is None:
         # Asked already, and the new times are out: the page says so, and nothing more is sent.
         return render_template("reschedule.html", offer=offer, outcome="already-asked")
-    published = hireflow().reschedule_interview(offer.interview_id, booked_start=offer.link_start)
+    asker = f"panelist {offer.panelist}" if offer.panelist else "the candidate"
+    published = hireflow().reschedule_interview(
+        offer.interview_id, asked_by=asker, booked_start=offer.link_start
+    )
     if published:
-        # Who gave the time up, for the recruiter who asks why it moved.
-        asker = f"panelist {offer.panelist}" if offer.panelist else "the candidate"
         log.info(
             "interview %s: %s asked for another time than %s", offer.interview_id, asker, offer.link_start
         )

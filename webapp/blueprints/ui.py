@@ -282,7 +282,11 @@ def reschedule(business_id: str):
 
     The form carries the start the page showed: a page left open from before the interview
     was booked again must not move the new time."""
-    hireflow().reschedule_interview(business_id, booked_start=request.form.get("booked_start") or None)
+    hireflow().reschedule_interview(
+        business_id,
+        asked_by="a recruiter, in the console",
+        booked_start=request.form.get("booked_start") or None,
+    )
     return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
 
 

@@ -12,7 +12,7 @@ from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
-from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN
+from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
 from webapp.engine import EngineRejected, EngineUnavailable
@@ -22,6 +22,8 @@ from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
 # The model's sub-process that a request for a new time interrupts: from the booking until
 # the interview is over. An instance of an older model has none, and is never moved.
 BOOKED_SCOPE = "InterviewBooked"
+# The interview's record of each request to move it: the time, who asked, and when.
+MOVE_REQUESTS = "move_requests"
 
 
 def _another_time_chosen(chosen: dict, timezone: str | None) -> Problem:
@@ -208,10 +210,15 @@ class Interviews(Items):
         )
         return published.published
 
-    def reschedule_interview(self, interview_id: str, *, booked_start: str | None = None) -> bool:
+    def reschedule_interview(
+        self, interview_id: str, *, asked_by: str, booked_start: str | None = None
+    ) -> bool:
         """Publish ``interview-reschedule-requested`` once per booking: the booked time is
         given up and new times are offered. False when it was asked for this booking before
         (a retry, also once the time is given up and until another is booked).
+
+        ``asked_by`` says who asked, in words ("the candidate", "panelist ivy"): each move
+        is kept in the interview's ``move_requests``, for the recruiter who asks why it moved.
 
         ``booked_start``: the start the asker saw (a candidate's or panelist's link, the console's page and
         a careful API client send it); once the interview is at another time, that request is
@@ -257,6 +264,13 @@ class Interviews(Items):
         published = self.gateway.publish_once(
             Message.INTERVIEW_RESCHEDULE_REQUESTED, interview_id, message_id
         )
+        if published.published:
+            asked = {"time": booked["start"], "asked_by": asked_by, "asked_at": utcnow().isoformat() + "Z"}
+            # Only the first request for a booking gets here: no other writer of the list.
+            moves = [*(details.get(MOVE_REQUESTS) or []), asked]
+            record_details(
+                self.services.db, "interview", interview_id, record.status, **{MOVE_REQUESTS: moves}
+            )
         return published.published
 
     def _check_movable(self, record, booking: CalendarBooking) -> None:
