@@ -67,8 +67,17 @@ class ResumeUploadTasks:
                 "resume %s: left out what could not be read: %s", resume_id, "; ".join(checked.unread_parts)
             )
         text_ref = self.services.files.put(io.BytesIO(text.encode("utf-8")), max_bytes=limits.max_text_bytes)
-        # Kept with the resume too, so the candidate's erasure removes the text with the file.
-        record_details(self.services.db, "resume", resume_id, "received", text_ref=text_ref)
+        # Kept with the resume too, so the candidate's erasure removes the text with the file;
+        # and what was left out, so a recruiter who misses a skill on its page sees why.
+        left_unread = [*checked.unread_pages, *checked.unread_parts]
+        if left_unread:
+            record_details(
+                self.services.db, "resume", resume_id, "received", text_ref=text_ref, left_unread=left_unread
+            )
+        else:
+            record_details(
+                self.services.db, "resume", resume_id, "received", forget=("left_unread",), text_ref=text_ref
+            )
         return {"text_ref": text_ref}
 
     def extract_skills(self, resume_id: BusinessId, text_ref: str) -> dict:

@@ -11,7 +11,7 @@ from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.resume_intake import InvalidResume
 from hireflow.store import Candidate, Database
-from job_workers.records import record_details
+from job_workers.records import record_details, recorded_details
 from job_workers.services import Services
 from job_workers.upload import ResumeUploadTasks, build_router
 from tests.concurrency import errors_all_at_once
@@ -244,6 +244,12 @@ def test_a_pdf_page_left_unread_is_named_in_the_log(services, caplog):
         "resume r-1: 1 of 2 pages could not be read and were left out "
         "(page 2: PdfStreamError: Stream has ended unexpectedly)"
     )
+    # The resume's record says so too, for the recruiter who misses a skill on its page.
+    left_unread = recorded_details(services.db, "resume", "r-1")["left_unread"]
+    assert left_unread == ["page 2: PdfStreamError: Stream has ended unexpectedly"]
+    # Read again whole (a fixed file under the same record), nothing is left out any more.
+    tasks.extract_text("r-1", stored(services, pdf_with_pages([good])))
+    assert "left_unread" not in recorded_details(services.db, "resume", "r-1")
 
 
 def test_pdf_form_fields_left_unread_are_named_in_the_log(services, caplog):
@@ -256,6 +262,8 @@ def test_pdf_form_fields_left_unread_are_named_in_the_log(services, caplog):
     assert warning.startswith(
         "resume r-1: left out what could not be read: form fields: TypeError: unsupported operand"
     )
+    [left_unread] = recorded_details(services.db, "resume", "r-1")["left_unread"]
+    assert left_unread.startswith("form fields: TypeError")
 
 
 def test_the_router_registers_every_upload_job_type_with_a_generous_timeout(services):

@@ -538,8 +538,10 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "details": {
                 "type": "object",
                 "description": "what the request gave and the processes found, e.g. a rejected resume's "
-                "rejection_reason and rejection_message, an application's posting_title (as it read when "
-                "the candidate applied; an interview's, when it was asked for), "
+                "rejection_reason and rejection_message, a read resume's left_unread (its pages "
+                "or embedded parts that could not be read, and why), an application's "
+                "posting_title (as it read when the candidate applied; an interview's, when it "
+                "was asked for), "
                 "match_score and matched_skills "
                 "(and screening, the recruiter's decision and note, when one screened it), "
                 "an unlock's paid (with credits, or the card's amount_cents, currency and payment_id), "
