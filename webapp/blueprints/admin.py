@@ -188,8 +188,8 @@ def _version_tag(row: Any, id_field: str, model: type[BaseModel]) -> str:
 
 
 def _check_preconditions(current_tag: str | None, record: str) -> None:
-    """Refuse (412) a PUT whose If-Match or If-None-Match does not hold for the record as it is
-    now (``current_tag``; None when there is none yet). Without either, any PUT goes ahead."""
+    """Refuse (412) a PUT or DELETE whose If-Match or If-None-Match does not hold for the record
+    as it is now (``current_tag``; None when there is none yet). Without either, it goes ahead."""
     if request.if_match:
         if current_tag is None:
             raise Problem(
@@ -203,8 +203,8 @@ def _check_preconditions(current_tag: str | None, record: str) -> None:
                 412,
                 "Precondition failed",
                 f"{record} changed since the version If-Match names was read (it is now "
-                f'"{current_tag}"); GET it, make your change to what it holds now, and PUT that '
-                f"with its new ETag",
+                f'"{current_tag}"); GET it, and send your change to what it holds now with its '
+                f"new ETag",
             )
     elif current_tag is not None and request.if_none_match.contains_weak(current_tag):
         # "*" matches any version: the PUT was sent to make the record only if there is none.
