@@ -4,6 +4,7 @@ One job type per process, the status chosen per task by the ``outcome`` header, 
 analyst adds a new outcome in the Modeler without code.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pyzeebe import Job
@@ -21,6 +22,19 @@ OFFERED_SLOTS = "offered_slots"
 # When the webapp took a resume's file (UTC, "...Z"): a resume indexed after a newer one
 # of the same candidate leaves that one's profile alone.
 UPLOADED_AT = "uploaded_at"
+
+
+def upload_moment(details: dict) -> datetime | None:
+    """When a resume was uploaded, as its record's details say (``UPLOADED_AT``), in naive
+    UTC as the store keeps times; None when they say no moment, or nothing."""
+    value = details.get(UPLOADED_AT)
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def recorded_details(db: Database, kind: str, business_id: str) -> dict:

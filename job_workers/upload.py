@@ -6,7 +6,7 @@ with the real ``Job`` class, and string annotations would break that.
 
 import io
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pyzeebe import Job
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,7 @@ from job_workers.records import (
     record_details,
     record_status,
     recorded_details,
+    upload_moment,
 )
 from job_workers.services import Services
 from job_workers.task_router import SKILL_FORM, BusinessId, EmailAddress, PersonName, TaskRouter
@@ -182,17 +183,15 @@ class ResumeUploadTasks:
 
 def _uploaded_at(resume_id: str, recorded: dict) -> datetime:
     """When the resume was uploaded, as its record says (naive UTC); now if it does not say."""
-    value = recorded.get(UPLOADED_AT)
-    if value is None:
+    moment = upload_moment(recorded)
+    if moment is None:
+        value = recorded.get(UPLOADED_AT)
+        if value is not None:
+            log.warning(
+                "resume %s: its record's %s %r is no moment; taken as now", resume_id, UPLOADED_AT, value
+            )
         return utcnow()
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        log.warning("resume %s: its record's %s %r is no moment; taken as now", resume_id, UPLOADED_AT, value)
-        return utcnow()
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def build_router(services: Services) -> TaskRouter:

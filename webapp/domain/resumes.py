@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import datetime
 from typing import BinaryIO
 
 from hireflow.adapters.file_store import FileTooLarge
 from hireflow.constants import ProcessId, Var
 from hireflow.resume_intake import InvalidResume, detect_type
 from hireflow.store import BusinessRecord, utcnow
-from job_workers.records import UPLOADED_AT
+from job_workers.records import UPLOADED_AT, upload_moment
 from webapp.domain.items import Items
 from webapp.domain.records import Accepted, records_belonging_to
 from webapp.problems import invalid_field
@@ -79,7 +78,7 @@ class Resumes(Items):
     def _newer_resume_uploaded(self, resume_id: str, record: BusinessRecord) -> bool:
         """Whether the candidate uploaded another resume after ``resume_id`` that is read, or
         being read (not one refused as a bad file, or ended)."""
-        uploaded = _upload_moment(record)
+        uploaded = upload_moment(record.details or {})
         candidate_id = (record.details or {}).get("candidate_id")
         if uploaded is None or not isinstance(candidate_id, str):
             return False  # taken before uploads were timed: a repeat, as it always was
@@ -88,7 +87,7 @@ class Resumes(Items):
         return any(
             other.business_id != resume_id
             and other.status in NEWER_RESUME_STATUSES
-            and (_upload_moment(other) or uploaded) > uploaded
+            and (upload_moment(other.details or {}) or uploaded) > uploaded
             for other in others
         )
 
@@ -117,13 +116,3 @@ class Resumes(Items):
         if extension not in RESUME_EXTENSIONS:
             raise invalid_field("file", "only .pdf and .docx resumes are accepted", status=415)
         return RESUME_EXTENSIONS[extension]
-
-
-def _upload_moment(record: BusinessRecord) -> datetime | None:
-    """When a resume was uploaded, as its record says; None if it does not say."""
-    value = (record.details or {}).get(UPLOADED_AT)
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return moment if moment is not None and moment.tzinfo is not None else None
