@@ -25,9 +25,11 @@ from job_workers.records import (
     SLOT_CHOSEN,
     a_persons_decision,
     check_as_recorded,
+    move_request_for,
     outcome_header,
     record_details,
     record_status,
+    recorded_details,
 )
 from job_workers.services import Services
 from job_workers.task_router import BUSINESS_ID_FORM, BusinessId, TaskRouter
@@ -152,6 +154,23 @@ def _attendee_name(
         else panel_member(attendee_email, panel).get("name")
     )
     return name if isinstance(name, str) else None
+
+
+def _who_asked_to_move(move_request: dict, panel: list | None) -> dict:
+    """The notice of a move's words for who asked (``move_asker``: candidate, panelist,
+    recruiter, api; None when the record keeps no request for the time), and for a panelist
+    who asked, their username and the name the panel gives them."""
+    asker = move_request.get("asker")
+    username = move_request.get("panelist") if asker == "panelist" else None
+    name = None
+    for member in panel or []:
+        if isinstance(member, dict) and username is not None and member.get("username") == username:
+            name = member.get("name")
+    return {
+        "move_asker": asker if isinstance(asker, str) else None,
+        "move_panelist": username if isinstance(username, str) else None,
+        "move_panelist_name": name if isinstance(name, str) and name else username,
+    }
 
 
 def _event_title(for_candidate: bool, candidate_name: str, posting_title: str | None) -> str:
@@ -370,6 +389,14 @@ class InterviewSchedulingTasks:
         template = (job.custom_headers or {}).get(Header.EMAIL_TEMPLATE) or (
             CANCELLATION_TEMPLATE if method == "CANCEL" else INVITATION_TEMPLATE
         )
+        who_asked = {}
+        if method == "CANCEL" and booking is not None:
+            # A time given up for another: the notice says who asked, when the record keeps it.
+            # The webapp writes the request as the engine takes it, steps before this one.
+            details = recorded_details(self.services.db, "interview", interview_id)
+            who_asked = _who_asked_to_move(
+                move_request_for(details, booking.slot.as_variable()["start"]), panel
+            )
         self._mailer(interview_id).send(
             EmailMessage(
                 dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",
@@ -388,6 +415,7 @@ class InterviewSchedulingTasks:
                     # A panelist's feedback form waits there after the interview.
                     "tasks_url": self.services.tasks_url,
                     **self.services.reschedule_link_for(rescheduled_from),
+                    **who_asked,
                 },
                 attachments=attachments,
             )

@@ -348,6 +348,63 @@ def test_moving_an_interview_gives_up_its_time_once_and_never_offers_it_again(ta
     assert (media_type, str(cancellation["METHOD"])) == ("text/calendar; method=CANCEL", "CANCEL")
 
 
+MOVE_NOTICE = {"method": "CANCEL", "template": "interview-rescheduled"}
+TWO_PANELISTS = [*PANEL, {"username": "max", "email": "max@example.com", "name": "Max"}]
+
+
+def moved_notices(tasks, capture, interview_id: str, asked: dict | None) -> dict[str, str]:
+    """Book, record a request to move the booked time (``asked``: who asked, as the webapp
+    keeps it; None for none kept), give the time up, and send everyone the notice."""
+    slots = tasks.find_slots(interview_id, TWO_PANELISTS)["proposed_slots"]
+    tasks.book_slot(interview_id, TWO_PANELISTS, slots[0], slots)
+    if asked is not None:
+        request = {"time": slots[0]["start"], "asked_at": "2026-12-07T10:00:00Z", **asked}
+        record_details(tasks.services.db, "interview", interview_id, "booked", move_requests=[request])
+    tasks.release_for_reschedule(interview_id)
+    # One notice per attendee, as the model's multi-instance sends them.
+    attendees = ("ivy@example.com", "max@example.com", "cas@example.com")
+    for element_instance_key, attendee in enumerate(attendees):
+        notice = make_job(
+            JobType.SEND_INTERVIEW_INVITATION, element_instance_key=element_instance_key, headers=MOVE_NOTICE
+        )
+        tasks.send_invitation(notice, interview_id, attendee, "Cas", "cas@example.com", panel=TWO_PANELISTS)
+    return {", ".join(mail["to"]): mail["text"] for mail in mails(capture)}
+
+
+def test_a_panelist_who_cannot_make_it_is_named_to_the_panel_and_not_to_the_candidate(tasks, capture):
+    asked = {"asked_by": "panelist max", "asker": "panelist", "panelist": "max"}
+    notices = moved_notices(tasks, capture, "i-31", asked)
+    assert "One of your interviewers cannot make it then, so your interview" in notices["cas@example.com"]
+    assert "Max" not in notices["cas@example.com"]
+    assert "is off: Max cannot make it and asked for a new time." in notices["ivy@example.com"]
+    assert "is off, as you asked." in notices["max@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "to_candidate", "to_panel"),
+    [
+        (
+            {"asked_by": "the candidate", "asker": "candidate"},
+            "As you asked, your interview",
+            "is off: the candidate asked for a new time.",
+        ),
+        (
+            {"asked_by": "a recruiter, in the console", "asker": "recruiter"},
+            "\nYour interview",
+            "is off: the recruiter asked for a new time.",
+        ),
+        ({"asked_by": "the API", "asker": "api"}, "\nYour interview", "is off: a new time was asked for."),
+        # A request kept before requests said who asked, or none kept at all: as before.
+        ({"asked_by": "the candidate"}, "\nYour interview", "is off: a new time was asked for."),
+        (None, "\nYour interview", "is off: a new time was asked for."),
+    ],
+)
+def test_the_notice_of_a_move_says_who_asked_for_it(tasks, capture, asked, to_candidate, to_panel):
+    notices = moved_notices(tasks, capture, "i-32", asked)
+    assert to_candidate in notices["cas@example.com"]
+    assert to_panel in notices["ivy@example.com"] and to_panel in notices["max@example.com"]
+
+
 def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):
     mondays = {"days": ["mon"], "start": "09:00", "end": "17:00"}
     tuesdays = {**mondays, "days": ["tue"]}

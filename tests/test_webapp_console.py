@@ -901,6 +901,8 @@ def test_a_booked_interviews_page_moves_it_to_another_time_once(recording):
     # The page says who asked to move it, and when.
     asked = web.get("/items/interview/int_1").text
     assert "Move requests" in asked and "a recruiter, in the console" in asked
+    [kept] = web.get("/api/interviews/int_1").json["details"]["move_requests"]
+    assert kept["asker"] == "recruiter"  # the notice of the move says the recruiter asked
     # A page left open from before the interview was booked again moves nothing.
     StoreCalendar(services.db).cancel("int_1")
     record_details(

@@ -349,7 +349,7 @@ def test_a_booked_interview_is_moved_once_per_booking_and_only_while_it_can_be(r
     assert [web.post(move).status_code, web.post(move).status_code] == [202, 200]
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
     [asked] = web.get("/api/interviews/int_1").json["details"]["move_requests"]  # the repeat adds none
-    assert (asked["time"], asked["asked_by"]) == (first, "the API")
+    assert (asked["time"], asked["asked_by"], asked["asker"]) == (first, "the API", "api")
     # A client's retry, its first answer lost, meets the instance gone on to give the time
     # up, then the time given up: each is answered as the repeat it is.
     engine.active = []
@@ -470,6 +470,8 @@ def test_a_panelists_link_asks_for_another_time_in_their_words_and_zone(tmp_path
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, interview_id)]
     [asked] = web.get(f"/api/interviews/{interview_id}").json["details"]["move_requests"]
     assert (asked["time"], asked["asked_by"]) == (start, "panelist max")
+    # Kept so that the notice of the move can say who asked: the panel by name.
+    assert (asked["asker"], asked["panelist"]) == ("panelist", "max")
     given_up(services, interview_id, start)
     assert "This time is given up already" in web.get(link("kim")).text
     assert len(engine.published) == 1
@@ -505,6 +507,7 @@ def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_f
     assert engine.published == [(Message.INTERVIEW_RESCHEDULE_REQUESTED, "int_1")]
     [asked] = web.get("/api/interviews/int_1").json["details"]["move_requests"]
     assert (asked["time"], asked["asked_by"]) == (first, "the candidate") and asked["asked_at"].endswith("Z")
+    assert asked["asker"] == "candidate" and "panelist" not in asked
 
     given_up(services, "int_1", first)
     assert "You asked for another time already" in web.get(link).text

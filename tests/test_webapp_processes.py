@@ -430,11 +430,15 @@ def test_a_candidate_who_cannot_make_it_asks_from_the_invitation_and_chooses_ano
     second_times = process_variable(process_engine.client, instance, "proposed_slots")
     assert first_times[0] not in second_times and len(second_times) == 3
     wait_until_element(process_engine.client, instance, "SendRescheduleNotices", state="COMPLETED")
+    notices = {}
     for attendee in (panelist_email, candidate_email):
-        notice = next(
+        notices[attendee] = next(
             m for m in local_world.mails_to(attendee) if m["dedupe_key"].startswith("interview-rescheduled:")
         )
-        assert notice["attachments"][0]["type"] == "text/calendar; method=CANCEL"
+        assert notices[attendee]["attachments"][0]["type"] == "text/calendar; method=CANCEL"
+    # Each is told who asked: the webapp keeps the request as the engine takes it.
+    assert "As you asked, your interview" in notices[candidate_email]["text"]
+    assert "the candidate asked for a new time." in notices[panelist_email]["text"]
     assert "You asked for another time already" in web.get(link).text
     assert web.get(f"/api/interviews/{interview_id}").json["details"]["rescheduled_from"] == [first_times[0]]
 

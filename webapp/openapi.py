@@ -554,7 +554,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "interview's feedback (each panelist's rating, "
                 "recommendation and notes) once it is done, its follow_up (the recruiter's last "
                 "decision and note on a candidate who chose no slot) and its move_requests (each "
-                "request to move it: the time given up, who asked and when), "
+                "request to move it: the time given up, who asked in words as asked_by and as "
+                "asker, one of candidate, panelist (with its username), recruiter or api, and when), "
                 "and the attempt of an application, unlock or interview asked for again after the "
                 "previous one was withdrawn, cancelled or refunded",
             },

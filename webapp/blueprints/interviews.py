@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from hireflow.adapters.calendar import Slot
+from webapp.domain.interviews import API_ASKS
 from webapp.http import accepted_response, hireflow, json_body, published_response, status_response
 from webapp.schemas import InterviewRequest, RescheduleAsk
 
@@ -37,5 +38,5 @@ def reschedule_interview(business_id: str):
     booked_start = None
     if asked.booked_start is not None:
         booked_start = Slot.utc_text(asked.booked_start)
-    published = hireflow().reschedule_interview(business_id, asked_by="the API", booked_start=booked_start)
+    published = hireflow().reschedule_interview(business_id, asked_by=API_ASKS, booked_start=booked_start)
     return published_response(published, "interview-reschedule-requested")

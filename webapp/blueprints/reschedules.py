@@ -15,6 +15,7 @@ import logging
 
 from flask import Blueprint, render_template
 
+from webapp.domain.interviews import CANDIDATE_ASKS, MoveAsker
 from webapp.http import hireflow
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,16 @@ def ask(token: str):
     if offer.asked and offer.booked is None:
         # Asked already, and the new times are out: the page says so, and nothing more is sent.
         return render_template("reschedule.html", offer=offer, outcome="already-asked")
-    asker = f"panelist {offer.panelist}" if offer.panelist else "the candidate"
+    asker = MoveAsker.of_panelist(offer.panelist) if offer.panelist else CANDIDATE_ASKS
     published = hireflow().reschedule_interview(
         offer.interview_id, asked_by=asker, booked_start=offer.link_start
     )
     if published:
         log.info(
-            "interview %s: %s asked for another time than %s", offer.interview_id, asker, offer.link_start
+            "interview %s: %s asked for another time than %s",
+            offer.interview_id,
+            asker.words,
+            offer.link_start,
         )
     outcome = "asked" if published else "already-asked"
     return render_template("reschedule.html", offer=offer, outcome=outcome), 202 if published else 200

@@ -25,6 +25,7 @@ from hireflow.constants import IDENTIFIER_PATTERN
 from hireflow.skills import SKILLS
 from job_workers.records import SLOT_CHOSEN
 from webapp.domain import KIND_OF_PROCESS, KINDS
+from webapp.domain.interviews import RECRUITER_ASKS
 from webapp.engine import WAITING_ELEMENT_TYPES, ItemAskedForBefore
 from webapp.http import hireflow, operate_link, path_id, resume_fields, tasklist_link
 from webapp.problems import Problem, from_validation_error
@@ -284,7 +285,7 @@ def reschedule(business_id: str):
     was booked again must not move the new time."""
     hireflow().reschedule_interview(
         business_id,
-        asked_by="a recruiter, in the console",
+        asked_by=RECRUITER_ASKS,
         booked_start=request.form.get("booked_start") or None,
     )
     return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)

@@ -12,7 +12,7 @@ from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
-from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
+from job_workers.records import MOVE_REQUESTS, OFFERED_SLOTS, SLOT_CHOSEN, record_details
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
 from webapp.engine import EngineRejected, EngineUnavailable
@@ -22,8 +22,41 @@ from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
 # The model's sub-process that a request for a new time interrupts: from the booking until
 # the interview is over. An instance of an older model has none, and is never moved.
 BOOKED_SCOPE = "InterviewBooked"
-# The interview's record of each request to move it: the time, who asked, and when.
-MOVE_REQUESTS = "move_requests"
+
+
+@dataclass(frozen=True)
+class MoveAsker:
+    """Who asks to move an interview: the candidate, a panelist (by username), a recruiter
+    in the console, or a client of the API. The interview's record keeps it with the
+    request, and the notice of the move tells the candidate and the panel who asked."""
+
+    asker: str  # one of job_workers.records.MOVE_ASKERS
+    panelist: str | None = None
+
+    @classmethod
+    def of_panelist(cls, username: str) -> MoveAsker:
+        return cls("panelist", username)
+
+    @property
+    def words(self) -> str:
+        """Who asked, as the console and the logs say it: "panelist ivy", "the candidate"."""
+        if self.asker == "panelist":
+            return f"panelist {self.panelist}"
+        return {"candidate": "the candidate", "recruiter": "a recruiter, in the console"}.get(
+            self.asker, "the API"
+        )
+
+    def as_detail(self) -> dict:
+        """The fields a request keeps in the interview's ``move_requests``, beside its time."""
+        kept = {"asked_by": self.words, "asker": self.asker}
+        if self.panelist is not None:
+            kept["panelist"] = self.panelist
+        return kept
+
+
+CANDIDATE_ASKS = MoveAsker("candidate")
+RECRUITER_ASKS = MoveAsker("recruiter")
+API_ASKS = MoveAsker("api")
 
 
 def _another_time_chosen(chosen: dict, timezone: str | None) -> Problem:
@@ -211,14 +244,14 @@ class Interviews(Items):
         return published.published
 
     def reschedule_interview(
-        self, interview_id: str, *, asked_by: str, booked_start: str | None = None
+        self, interview_id: str, *, asked_by: MoveAsker, booked_start: str | None = None
     ) -> bool:
         """Publish ``interview-reschedule-requested`` once per booking: the booked time is
         given up and new times are offered. False when it was asked for this booking before
         (a retry, also once the time is given up and until another is booked).
 
-        ``asked_by`` says who asked, in words ("the candidate", "panelist ivy"): each move
-        is kept in the interview's ``move_requests``, for the recruiter who asks why it moved.
+        ``asked_by`` says who asked: each move is kept in the interview's ``move_requests``,
+        for the recruiter who asks why it moved, and for the notice of the move.
 
         ``booked_start``: the start the asker saw (a candidate's or panelist's link, the console's page and
         a careful API client send it); once the interview is at another time, that request is
@@ -265,7 +298,7 @@ class Interviews(Items):
             Message.INTERVIEW_RESCHEDULE_REQUESTED, interview_id, message_id
         )
         if published.published:
-            asked = {"time": booked["start"], "asked_by": asked_by, "asked_at": utcnow().isoformat() + "Z"}
+            asked = {"time": booked["start"], **asked_by.as_detail(), "asked_at": utcnow().isoformat() + "Z"}
             # Only the first request for a booking gets here: no other writer of the list.
             moves = [*(details.get(MOVE_REQUESTS) or []), asked]
             record_details(
