@@ -459,6 +459,9 @@ class RequestClaim(Base):
     scope: Mapped[str] = mapped_column(String(120), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request's content
+    # SHA-256 of an item's request as its client sent it, before the file filled it in: its
+    # repeat after the file changed is still the same request. None for other claims.
+    asked_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(20))  # pending | done
     result: Mapped[dict] = mapped_column(JSON, default=dict)
     claimed_at: Mapped[datetime] = mapped_column(DateTime())

@@ -42,6 +42,27 @@ def test_a_reused_key_with_other_content_is_reported(claims):
     assert claims.claim("start:p", "k2", {"a": 2}).same_content is False
 
 
+def test_a_request_is_the_same_as_sent_or_as_filled_in(claims):
+    # An item's request leaves fields to the file: the same request sent again after the
+    # file changed fills in to other content, and the same request written out in full
+    # sends other content; either is a repeat.
+    asked = {"candidate_id": "ada", "payment_method_ref": None}
+    filled = {"unlock_id": "unl_1", "candidate_id": "ada", "payment_method_ref": "pm_on_file"}
+    claims.complete(claims.claim("start:p", "unl_1", filled, asked=asked), {"processInstanceKey": "42"})
+    refilled = {**filled, "payment_method_ref": "pm_new"}
+    repeat = claims.claim("start:p", "unl_1", refilled, asked=asked)
+    assert (repeat.acquired, repeat.same_content) == (False, True)
+    assert repeat.result == {"processInstanceKey": "42"}
+    written_out = {"candidate_id": "ada", "payment_method_ref": "pm_on_file"}
+    assert claims.claim("start:p", "unl_1", filled, asked=written_out).same_content is True
+    other_card = {"candidate_id": "ada", "payment_method_ref": "pm_x"}
+    assert claims.claim("start:p", "unl_1", {**filled, **other_card}, asked=other_card).same_content is False
+    # A claim from before requests kept what was asked matches by its content alone.
+    claims.complete(claims.claim("start:p", "unl_2", filled), {})
+    assert claims.claim("start:p", "unl_2", filled, asked=asked).same_content is True
+    assert claims.claim("start:p", "unl_2", refilled, asked=asked).same_content is False
+
+
 def test_a_released_claim_lets_the_retry_act(claims):
     claims.release(claims.claim("message:m", "id-1", {}))
     assert claims.claim("message:m", "id-1", {}).acquired

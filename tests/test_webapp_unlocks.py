@@ -13,7 +13,7 @@ from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.constants import Message
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.signed_links import CardLinks, PaymentLinks
-from hireflow.store import ContactAccess, Employer
+from hireflow.store import Candidate, ContactAccess, Employer, Interviewer, JobPosting
 from job_workers.records import record_status
 from tests.offline_webapp import (
     RecordsMessages,
@@ -108,6 +108,40 @@ def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_pr
     assert (named.status_code, unknown.status_code) == (202, 202)
     bad = web.post("/api/unlocks", json={**body, "employer_id": "x", "payment_customer_ref": "cus 1"})
     assert bad.status_code == 400 and bad.json["invalid_params"][0]["name"] == "payment_customer_ref"
+
+
+def test_a_repeat_is_a_repeat_though_what_it_left_to_the_file_changed_since(tmp_path):
+    # Starts were matched by all their variables: a candidate's newer resume (their years of
+    # experience, their contact) made an employer's or candidate's repeat a 409.
+    services = empty_services(tmp_path)
+    acme = Employer(
+        employer_id="acme", name="Acme", email="hr@acme.example", payment_method_ref="pm_card_visa"
+    )
+    posting = JobPosting(
+        posting_id="p1",
+        employer_id="acme",
+        title="Engineer",
+        required_skills=["python"],
+        recruiter_team_email="recruiters@acme.example",
+    )
+    ada = indexed_candidate("ada", name="Ada", email="ada@example.com")
+    ivy = Interviewer(username="ivy", name="Ivy", email="ivy@acme.example")
+    web, engine = recording_app_with(services, ada, acme, posting, ivy)
+    unlock = web.post("/api/unlocks", json={"employer_id": "acme", "candidate_id": "ada"})
+    application = web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p1"})
+    interview = {"application_id": application.json["id"], "panel": [{"username": "ivy"}]}
+    scheduled = web.post("/api/interviews", json=interview)
+    assert (unlock.status_code, application.status_code, scheduled.status_code) == (202, 202, 202)
+
+    with services.db.sessions.begin() as session:  # her newer resume; new addresses at Acme
+        candidate = session.get(Candidate, "ada")
+        candidate.years_of_experience, candidate.email = 9, "ada@new.example"
+        session.get(Employer, "acme").email = "talent@acme.example"
+        session.get(Interviewer, "ivy").email = "ivy@new.example"
+    assert web.post("/api/unlocks", json={"employer_id": "acme", "candidate_id": "ada"}).status_code == 200
+    assert web.post("/api/applications", json={"candidate_id": "ada", "posting_id": "p1"}).status_code == 200
+    assert web.post("/api/interviews", json=interview).status_code == 200
+    assert len(engine.variables) == 3
 
 
 def test_an_unlock_for_an_employer_on_file_takes_what_it_leaves_out_from_the_file(tmp_path):

@@ -62,15 +62,27 @@ class RequestClaims:
         self.db = db
         self.stale_after = stale_after
 
-    def claim(self, scope: str, key: str, content: Any) -> Claim:
-        """Claim ``(scope, key)``, or report the earlier request that holds it."""
+    def claim(self, scope: str, key: str, content: Any, *, asked: Any = None) -> Claim:
+        """Claim ``(scope, key)``, or report the earlier request that holds it.
+
+        The earlier request is the same when its ``content`` was, or (given) what its client
+        ``asked`` was: a request that left a field to the file, repeated after the file
+        changed, fills in to other content and is still the same.
+        """
         digest = fingerprint(content)
+        asked_digest = None if asked is None else fingerprint(asked)
         now = utcnow()
         try:
             with self.db.sessions.begin() as session:
                 session.add(
                     RequestClaim(
-                        scope=scope, key=key, fingerprint=digest, status="pending", result={}, claimed_at=now
+                        scope=scope,
+                        key=key,
+                        fingerprint=digest,
+                        asked_fingerprint=asked_digest,
+                        status="pending",
+                        result={},
+                        claimed_at=now,
                     )
                 )
             return Claim(scope, key, acquired=True, status="pending", result={}, same_content=True)
@@ -79,8 +91,10 @@ class RequestClaims:
         with self.db.sessions.begin() as session:
             existing = session.get(RequestClaim, (scope, key))
             if existing is None:  # released in between: try once more
-                return self.claim(scope, key, content)
-            same = existing.fingerprint == digest
+                return self.claim(scope, key, content, asked=asked)
+            same = existing.fingerprint == digest or (
+                asked_digest is not None and existing.asked_fingerprint == asked_digest
+            )
             if existing.status == "pending" and same and now - existing.claimed_at > self.stale_after:
                 # Take over with a compare-and-set, so only one retry wins.
                 taken = session.execute(

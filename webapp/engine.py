@@ -164,21 +164,37 @@ class ProcessGateway:
         self.claims = claims
         self.message_ttl_ms = message_ttl_ms
 
-    def start_item(self, process_id: str, variables: dict[str, Any]) -> Started:
-        """Start one of hireflow's processes once for its item (``ITEM_KEY_VARIABLE``)."""
+    def start_item(
+        self, process_id: str, variables: dict[str, Any], *, asked: dict[str, Any] | None = None
+    ) -> Started:
+        """Start one of hireflow's processes once for its item (``ITEM_KEY_VARIABLE``).
+
+        ``asked``: the request as the client sent it, before the webapp filled in what it left
+        out from the file. A repeat is the same request sent again, or one that fills in to
+        the same variables (what the file gave, written out): a change on file since the
+        first (a newer resume, the employer's new card) does not make a repeat a 409.
+        """
         try:
-            return self.start_once(process_id, ITEM_KEY_VARIABLE[process_id], variables)
+            return self.start_once(process_id, ITEM_KEY_VARIABLE[process_id], variables, asked=asked)
         except KeyReused as reused:
             raise ItemAskedForBefore(reused.key, process_id) from None
 
-    def start_once(self, process_id: str, key_variable: str, variables: dict[str, Any]) -> Started:
+    def start_once(
+        self,
+        process_id: str,
+        key_variable: str,
+        variables: dict[str, Any],
+        *,
+        asked: dict[str, Any] | None = None,
+    ) -> Started:
         """Start ``process_id`` unless an instance for ``variables[key_variable]`` exists.
 
         The key is stored as a process variable too, so a retry after an unknown outcome
-        (a timeout) can find the instance the first attempt may have started.
+        (a timeout) can find the instance the first attempt may have started. A repeat
+        matches the variables, or ``asked`` (see ``start_item``).
         """
         key = str(variables[key_variable])
-        claim = self.claims.claim(start_claim_scope(process_id), key, variables)
+        claim = self.claims.claim(start_claim_scope(process_id), key, variables, asked=asked)
         if not claim.acquired:
             return Started(self._settled(claim)["processInstanceKey"], created=False)
         if claim.taken_over:

@@ -30,6 +30,7 @@ class Applications(Interviews):
                 raise invalid_field("posting_id", f"no job posting {request.posting_id}", status=422)
             employer = session.get(Employer, posting.employer_id)
         self._require_candidate(request.candidate_id)
+        asked = request.model_dump()
         no_contact = must_give(f"candidate {request.candidate_id} gave none with their resume")
         employer_email = employer.email if employer is not None else None
         request = filled_from_file(
@@ -59,7 +60,7 @@ class Applications(Interviews):
             # The screening forms link to the application's page, from Tasklist on another host.
             Var.APPLICATION_URL: f"{self.services.public_url}/items/application/{application_id}",
         }
-        started = self.gateway.start_item(ProcessId.RESUME_SUBMISSION, variables)
+        started = self.gateway.start_item(ProcessId.RESUME_SUBMISSION, variables, asked=asked)
         details = {
             "candidate_id": request.candidate_id,
             "posting_id": request.posting_id,

@@ -154,6 +154,7 @@ class Interviews(Items):
         posting_id = (application.details or {}).get("posting_id")
         with self.services.db.sessions() as session:
             posting = session.get(JobPosting, posting_id) if posting_id else None
+        asked = request.model_dump()
         no_contact = must_give(f"the candidate of application {request.application_id} has none on file")
         request = filled_from_file(
             request,
@@ -175,7 +176,7 @@ class Interviews(Items):
         if posting is not None:
             # Its emails and calendar event say which job it is for: a candidate may have several.
             variables[Var.POSTING_TITLE] = posting.title
-        started = self.gateway.start_item(ProcessId.INTERVIEW_SCHEDULING, variables)
+        started = self.gateway.start_item(ProcessId.INTERVIEW_SCHEDULING, variables, asked=asked)
         details = {"application_id": request.application_id, "round": request.round, "attempt": attempt}
         if request.candidate_timezone:
             details["candidate_timezone"] = request.candidate_timezone  # the slot page's times

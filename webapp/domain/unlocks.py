@@ -51,6 +51,7 @@ class Unlocks(Items):
             employer = session.get(Employer, request.employer_id)
         if candidate is None:
             raise invalid_field("candidate_id", f"no candidate {request.candidate_id}", status=422)
+        asked = request.model_dump()
         not_on_file = must_give(f"employer {request.employer_id} is not on file")
         on_file = {"employer_plan": "standard"}
         if employer is not None:
@@ -70,7 +71,7 @@ class Unlocks(Items):
             Var.PAYMENT_CUSTOMER_REF: customer,
             Var.YEARS_OF_EXPERIENCE: candidate.years_of_experience or 0,
         }
-        started = self.gateway.start_item(ProcessId.RESUME_UNLOCK, variables)
+        started = self.gateway.start_item(ProcessId.RESUME_UNLOCK, variables, asked=asked)
         details = {
             "employer_id": request.employer_id,
             "candidate_id": request.candidate_id,
