@@ -110,6 +110,59 @@ def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_pr
     assert bad.status_code == 400 and bad.json["invalid_params"][0]["name"] == "payment_customer_ref"
 
 
+def card_on_file(services, employer_id: str) -> str:
+    with services.db.sessions() as session:
+        return session.get(Employer, employer_id).payment_method_ref
+
+
+def test_a_card_saved_for_an_unlock_is_the_employers_card_for_the_next_one(serve, tmp_path):
+    # The employer was once asked to update their card after each unlock: the declined card
+    # stayed on file, and was charged (and declined) again the next time.
+    services = empty_services(tmp_path)
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
+    initech = Employer(
+        employer_id="initech",
+        name="Initech",
+        email="jobs@initech.example",
+        payment_method_ref="pm_card_chargeDeclined",
+        payment_customer_ref="cus_Initech1",
+    )
+    web, engine = recording_app_with(services, indexed_candidate("ada"), indexed_candidate("bob"), initech)
+    ada = {"employer_id": "initech", "candidate_id": "ada"}
+    first = web.post("/api/unlocks", json=ada)
+    assert engine.variables[0]["payment_method_ref"] == "pm_card_chargeDeclined"
+
+    saved = web.post(
+        f"/api/unlocks/{first.json['id']}/payment-method", json={"payment_method_ref": "pm_1NewVisa"}
+    )
+    assert saved.status_code == 202, saved.json
+    assert card_on_file(services, "initech") == "pm_1NewVisa"
+    web.post("/api/unlocks", json={"employer_id": "initech", "candidate_id": "bob"})
+    assert engine.variables[1]["payment_method_ref"] == "pm_1NewVisa"
+    # The first request repeated is still a repeat, though the card it would take from the
+    # file is another now; a request naming another card is not.
+    again = web.post("/api/unlocks", json=ada)
+    assert (again.status_code, again.json["id"], again.json["created"]) == (200, first.json["id"], False)
+    other = web.post("/api/unlocks", json={**ada, "payment_method_ref": "pm_card_visa"})
+    assert other.status_code == 409
+    assert len(engine.variables) == 2
+
+    # A card saved for an unlock of another of the provider's customers (the request named
+    # it) stays with that unlock: at the employer's next charge the provider would refuse it.
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("cy"))
+    elsewhere = web.post(
+        "/api/unlocks",
+        json={"employer_id": "initech", "candidate_id": "cy", "payment_customer_ref": "cus_Other"},
+    )
+    moved = web.post(
+        f"/api/unlocks/{elsewhere.json['id']}/payment-method", json={"payment_method_ref": "pm_1Cy"}
+    )
+    assert moved.status_code == 202
+    assert card_on_file(services, "initech") == "pm_1NewVisa"
+
+
 def test_a_repeat_is_a_repeat_though_what_it_left_to_the_file_changed_since(tmp_path):
     # Starts were matched by all their variables: a candidate's newer resume (their years of
     # experience, their contact) made an employer's or candidate's repeat a 409.

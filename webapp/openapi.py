@@ -1393,7 +1393,9 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Save a new card for an unlock whose card was declined",
                 "description": "Once the payment provider takes the card, the unlock charges it "
                 "(payment-method-updated). Asked again with the same card, nothing more happens, "
-                "unless the card was declined once more in between: then it is charged again.",
+                "unless the card was declined once more in between: then it is charged again. "
+                "The card becomes the employer's card on file, which their next unlock charges "
+                "(unless this unlock named another of the provider's customers).",
                 "parameters": _id_parameter("the unlock's id"),
                 "requestBody": _json_body("CardUpdate"),
                 "responses": {
