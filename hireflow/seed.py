@@ -6,8 +6,11 @@ by card, one whose card is declined), and interviewers whose usernames are the l
 Tasklist logins (``deploy/camunda/config/application.yaml``), so their feedback tasks
 reach them. Candidates come from uploading a resume, as in production.
 
-Loading is idempotent: rows are upserted by id, and each employer's demo credits are
-topped up once (the credits ledger's unique reference), however often it runs.
+Loading is idempotent: a demo row missing from the database is added, one there already
+is left as it is (an admin's edit of a posting, the card an employer saved, survive the
+next ``make run``), and each employer's demo credits are topped up once (the credits
+ledger's unique reference), however often it runs. A demo interviewer deleted through the
+admin API is added again at the next load: delete it from DEMO_INTERVIEWERS for good.
 """
 
 from __future__ import annotations
@@ -112,15 +115,24 @@ class SeedReport:
     employers: list[str] = field(default_factory=list)
     interviewers: list[str] = field(default_factory=list)
     credits_granted: dict[str, int] = field(default_factory=dict)
+    # The demo rows this load added ("posting demo-data-engineer"): the others were there.
+    added: list[str] = field(default_factory=list)
+
+    def what_was_added(self) -> str:
+        """The rows added, in one line, for the log and ``make seed``."""
+        if not self.added:
+            return "nothing: every demo row was there, and stays as it is"
+        return ", ".join(self.added)
 
 
 def load_demo_data(db: Database) -> SeedReport:
-    """Upsert the demo postings, employers and interviewers, and grant the demo credits once."""
+    """Add the demo postings, employers and interviewers missing from ``db`` (those there
+    stay as they are), and grant the demo credits once."""
     try:
-        report = _upsert_rows(db)
+        report = _add_missing_rows(db)
     except IntegrityError:
         # Another process (a second webapp worker) inserted the same rows a moment ago.
-        report = _upsert_rows(db)
+        report = _add_missing_rows(db)
     ledger = CreditsLedger(db)
     for employer in DEMO_EMPLOYERS:
         if employer["credits"]:
@@ -131,17 +143,25 @@ def load_demo_data(db: Database) -> SeedReport:
     return report
 
 
-def _upsert_rows(db: Database) -> SeedReport:
+def _add_missing_rows(db: Database) -> SeedReport:
     report = SeedReport()
     with db.sessions.begin() as session:
+
+        def add_if_missing(kind: str, model: type, key: str, fields: dict) -> None:
+            # Never over a row that is there: it may have been edited since the first load.
+            if session.get(model, key) is None:
+                session.add(model(**fields))
+                report.added.append(f"{kind} {key}")
+
         for posting in DEMO_POSTINGS:
-            session.merge(JobPosting(**posting))
+            add_if_missing("posting", JobPosting, posting["posting_id"], posting)
             report.postings.append(posting["posting_id"])
         for employer in DEMO_EMPLOYERS:
-            session.merge(Employer(**{k: v for k, v in employer.items() if k != "credits"}))
+            fields = {name: value for name, value in employer.items() if name != "credits"}
+            add_if_missing("employer", Employer, employer["employer_id"], fields)
             report.employers.append(employer["employer_id"])
         for interviewer in DEMO_INTERVIEWERS:
-            session.merge(Interviewer(**interviewer))
+            add_if_missing("interviewer", Interviewer, interviewer["username"], interviewer)
             report.interviewers.append(interviewer["username"])
     return report
 
@@ -161,6 +181,7 @@ def main() -> int:
     report = load_demo_data(db)
     ledger = CreditsLedger(db)
     print(f"Demo data loaded into {db.url}:")
+    print(f"  added:         {report.what_was_added()}")
     print(f"  job postings:  {', '.join(report.postings)}")
     for employer in DEMO_EMPLOYERS:
         print(

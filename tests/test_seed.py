@@ -41,6 +41,27 @@ def test_loading_twice_writes_the_rows_once_and_grants_credits_once(store_url):
     }
 
 
+def test_loading_again_adds_what_is_missing_and_keeps_what_was_edited(store_url):
+    # Every `make run` loads the demo data: it once wrote the demo rows over an admin's
+    # edit of a posting and over the card an employer had saved for a declined unlock.
+    db = Database(store_url)
+    db.create_schema()
+    first = load_demo_data(db)
+    assert len(first.added) == len(DEMO_POSTINGS) + len(DEMO_EMPLOYERS) + len(DEMO_INTERVIEWERS)
+    assert "posting demo-python-engineer" in first.added and "interviewer lead" in first.added
+    with db.sessions.begin() as session:
+        session.get(JobPosting, "demo-python-engineer").min_years = 9
+        session.get(Employer, "initech").payment_method_ref = "pm_1InitechNewCard"
+        session.delete(session.get(Interviewer, "lead"))
+    again = load_demo_data(db)
+    with db.sessions() as session:
+        assert session.get(JobPosting, "demo-python-engineer").min_years == 9
+        assert session.get(Employer, "initech").payment_method_ref == "pm_1InitechNewCard"
+        assert session.get(Interviewer, "lead") is not None  # a missing demo row comes back
+    assert again.added == ["interviewer lead"]
+    assert load_demo_data(db).what_was_added().startswith("nothing: every demo row was there")
+
+
 def test_the_demo_data_covers_each_way_to_pay_and_fits_the_local_logins():
     employers = {e["employer_id"]: e for e in DEMO_EMPLOYERS}
     assert {p["employer_id"] for p in DEMO_POSTINGS} <= set(employers)
@@ -76,6 +97,7 @@ def test_make_seed_loads_the_database_it_is_pointed_at_and_says_what_it_loaded(t
         )
     assert "acme (Acme Analytics (pays with credits)), 20 credits" in done.stdout
     assert "interviewers:  interviewer, lead" in done.stdout
+    assert "added:         nothing: every demo row was there" in done.stdout  # the second time
     assert count(Database(url), JobPosting) == 3
 
 
@@ -117,9 +139,9 @@ def test_the_served_webapp_loads_the_demo_data_once_before_its_workers_fork(tmp_
     env = {"HIREFLOW_DATABASE_URL": url, "HIREFLOW_DEMO_DATA": "1"}
     with caplog.at_level("INFO", logger="webapp"):
         load_demo_data_before_forking(env)
-    assert [r.getMessage() for r in caplog.records if r.name == "webapp"] == [
-        "demo data loaded: 3 postings, 4 employers"
-    ]
+    [loaded] = [r.getMessage() for r in caplog.records if r.name == "webapp"]
+    assert loaded.startswith("demo data loaded: added posting demo-python-engineer, ")
+    assert loaded.endswith(", interviewer interviewer, interviewer lead")
     assert count(Database(url), JobPosting) == 3
     # The workers build their apps after the fork, from this environment: none loads it again.
     assert env["HIREFLOW_DEMO_DATA"] == "0"

@@ -93,5 +93,5 @@ def create_app(
     security.init_app(app)
     if app.config.get("DEMO_DATA"):
         report = load_demo_data(services.db)
-        log.info("demo data loaded: %d postings, %d employers", len(report.postings), len(report.employers))
+        log.info("demo data loaded: added %s", report.what_was_added())
     return app

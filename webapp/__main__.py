@@ -117,9 +117,7 @@ def load_demo_data_before_forking(env) -> None:
         report = load_demo_data(db)
     finally:
         db.engine.dispose()  # no pooled connection may cross the fork
-    logging.getLogger("webapp").info(
-        "demo data loaded: %d postings, %d employers", len(report.postings), len(report.employers)
-    )
+    logging.getLogger("webapp").info("demo data loaded: added %s", report.what_was_added())
     env["HIREFLOW_DEMO_DATA"] = "0"  # the workers' create_app reads it after the fork
 
 
