@@ -574,19 +574,27 @@ def test_the_admin_api_lists_what_is_on_file_a_page_at_a_time(tmp_path, store_ur
 
     assert first.status_code == 200, first.json
     assert (len(first.json["postings"]), first.json["next"]) == (100, "p099")
-    # Each as the GET by id answers, closed ones too.
-    assert first.json["postings"][5] == admin.get("/api/admin/postings/p005", headers=ADMIN).json
+    # Each as the GET by id answers, closed ones too, with the ETag it answers with.
+    p005 = admin.get("/api/admin/postings/p005", headers=ADMIN)
+    assert first.json["postings"][5] == {**p005.json, "etag": p005.headers["ETag"]}
     assert first.json["postings"][5]["open"] is False
     rest = admin.get("/api/admin/postings?after=p099", headers=ADMIN).json
     assert ([p["posting_id"] for p in rest["postings"]], rest["next"]) == (["p100"], None)
     interviewers = admin.get("/api/admin/interviewers", headers=ADMIN).json
-    assert interviewers == {
-        "interviewers": [admin.get("/api/admin/interviewers/ivy", headers=ADMIN).json],
-        "next": None,
-    }
+    ivy = admin.get("/api/admin/interviewers/ivy", headers=ADMIN)
+    assert interviewers == {"interviewers": [{**ivy.json, "etag": ivy.headers["ETag"]}], "next": None}
     [acme] = admin.get("/api/admin/employers", headers=ADMIN).json["employers"]
-    on_file = admin.get("/api/admin/employers/acme", headers=ADMIN).json
-    assert acme == {key: value for key, value in on_file.items() if key != "credits"}
+    on_file = admin.get("/api/admin/employers/acme", headers=ADMIN)
+    assert acme == {
+        **{key: value for key, value in on_file.json.items() if key != "credits"},
+        "etag": on_file.headers["ETag"],
+    }
+    # A back office saves a change only over the version it listed: a second is refused.
+    change = {key: value for key, value in acme.items() if key not in ("employer_id", "etag")}
+    change["email"] = "jobs@acme.example"
+    listed = {**ADMIN, "If-Match": acme["etag"]}
+    assert admin.put("/api/admin/employers/acme", json=change, headers=listed).status_code == 200
+    assert admin.put("/api/admin/employers/acme", json=change, headers=listed).status_code == 412
     assert refused_field(admin.get("/api/admin/postings?after=a%20b", headers=ADMIN)) == (400, "after")
     assert admin.get("/api/admin/employers").status_code == 401
 

@@ -999,10 +999,26 @@ RESPONSE_SCHEMAS["SkillList"] = {
 def _page_of(listed: str, schema: str) -> dict[str, Any]:
     """A page of an admin list (``webapp.blueprints.admin._saved_page``): the rows, and the next
     page's cursor."""
+    row = {
+        "allOf": [
+            _ref(schema),
+            {
+                "type": "object",
+                "required": ["etag"],
+                "properties": {
+                    "etag": {
+                        "type": "string",
+                        "description": "The row's version, as its GET gives it in the ETag header: "
+                        "send it as If-Match to save a change only over the version listed",
+                    }
+                },
+            },
+        ]
+    }
     return {
         "type": "object",
         "required": [listed, "next"],
-        "properties": {listed: {"type": "array", "items": _ref(schema)}, "next": NEXT_PAGE},
+        "properties": {listed: {"type": "array", "items": row}, "next": NEXT_PAGE},
     }
 
 
@@ -1011,8 +1027,9 @@ def _admin_list(listed: str, every: str, page_after: list[dict[str, Any]], note:
     return {
         "get": {
             "summary": f"{every} on file, a page at a time",
-            "description": f"Each as its PUT saved it, by id, {ADMIN_PAGE} to a page: what a back "
-            f"office reads to reconcile its records with hireflow's.{note}",
+            "description": f"Each as its PUT saved it, by id, {ADMIN_PAGE} to a page, with its "
+            "etag (the If-Match of a PUT that changes it): what a back office reads to reconcile "
+            f"its records with hireflow's.{note}",
             "security": [{"adminToken": []}],
             "parameters": page_after,
             "responses": {

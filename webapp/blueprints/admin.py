@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.http import quote_etag
 
 from hireflow.credits import CreditsLedger, purchase_of, purchase_reference
 from hireflow.run import MODEL_SUFFIXES, MODELS_DIR, model_files
@@ -297,7 +298,8 @@ ADMIN_PAGE = 100
 
 def _saved_page(row_type: type, id_field: str, model: type[BaseModel], listed_as: str) -> dict:
     """Every row of ``row_type`` as its PUT saved it, by id, a page at a time: what a back office
-    reads to reconcile its records with hireflow's (``after``: the page's ``next``)."""
+    reads to reconcile its records with hireflow's (``after``: the page's ``next``). Each row
+    has its ``etag``, as the row's GET gives it in the header: the If-Match of its next PUT."""
     query = PageAfter.model_validate(request.args.to_dict())
     by_id = getattr(row_type, id_field)
     found = select(row_type).order_by(by_id).limit(ADMIN_PAGE + 1)
@@ -308,7 +310,10 @@ def _saved_page(row_type: type, id_field: str, model: type[BaseModel], listed_as
     page = rows[:ADMIN_PAGE]
     more = len(rows) > ADMIN_PAGE
     return {
-        listed_as: [_saved_fields(row, id_field, model) for row in page],
+        listed_as: [
+            {**_saved_fields(row, id_field, model), "etag": quote_etag(_version_tag(row, id_field, model))}
+            for row in page
+        ],
         "next": getattr(page[-1], id_field) if more else None,
     }
 
