@@ -156,11 +156,18 @@ def test_a_card_saved_for_an_unlock_is_the_employers_card_for_the_next_one(serve
         "/api/unlocks",
         json={"employer_id": "initech", "candidate_id": "cy", "payment_customer_ref": "cus_Other"},
     )
-    moved = web.post(
-        f"/api/unlocks/{elsewhere.json['id']}/payment-method", json={"payment_method_ref": "pm_1Cy"}
-    )
-    assert moved.status_code == 202
+    link = f"/unlocks/card/{services.card_links.token_for(elsewhere.json['id'])}"
+    form = {"csrf_token": csrf_token(web.get(link).text), "payment_method_ref": "pm_1Cy"}
+    kept_apart = web.post(link, data=form)
+    assert 'data-testid="card-saved"' in kept_apart.text
+    assert "Your next unlocks are charged to this card too" not in kept_apart.text
     assert card_on_file(services, "initech") == "pm_1NewVisa"
+    # The page tells the employer when the card is theirs on file now.
+    bob = next(v["unlock_id"] for v in engine.variables if v["candidate_id"] == "bob")
+    link = f"/unlocks/card/{services.card_links.token_for(bob)}"
+    form = {"csrf_token": csrf_token(web.get(link).text), "payment_method_ref": "pm_1Newer"}
+    assert "Your next unlocks are charged to this card too" in web.post(link, data=form).text
+    assert card_on_file(services, "initech") == "pm_1Newer"
 
 
 def test_a_repeat_is_a_repeat_though_what_it_left_to_the_file_changed_since(tmp_path):

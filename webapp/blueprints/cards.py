@@ -31,7 +31,7 @@ def save_card(token: str):
     unlock_id = hireflow().card_link_unlock(token)
     typed = request.form.get(FIELD, "").strip()
     try:
-        hireflow().save_card(unlock_id, CardUpdate.model_validate({FIELD: typed}))
+        on_file = hireflow().save_card(unlock_id, CardUpdate.model_validate({FIELD: typed}))
     except ValidationError as exc:
         return _form_again(unlock_id, typed, from_validation_error(exc))
     except Problem as problem:
@@ -44,7 +44,8 @@ def save_card(token: str):
         if not any(p["name"] == FIELD for p in problem.extensions.get("invalid_params", [])):
             raise
         return _form_again(unlock_id, typed, problem)
-    return render_template("card.html", item=hireflow().status("unlock", unlock_id), saved=True)
+    item = hireflow().status("unlock", unlock_id)
+    return render_template("card.html", item=item, saved=True, on_file=on_file)
 
 
 def _form_again(unlock_id: str, typed: str, problem: Problem):

@@ -84,7 +84,7 @@ class Unlocks(Items):
         """The unlock a card link (from the payment-declined email) is for; 410 expired, 404 not ours."""
         return read_signed_link(self.services.card_links, token)
 
-    def save_card(self, unlock_id: str, update: CardUpdate) -> None:
+    def save_card(self, unlock_id: str, update: CardUpdate) -> bool:
         """Save the employer's new card with the payment provider, for an unlock still open,
         and publish ``payment-method-updated`` with it once the provider took it.
 
@@ -96,7 +96,7 @@ class Unlocks(Items):
         ``payment_method.attached`` event is not waited for (see ``webhooks``).
 
         The card becomes the employer's card on file as well, so that their next unlock is
-        not charged to the card that was declined (see ``_keep_on_file``).
+        not charged to the card that was declined (see ``_keep_on_file``); True when it is.
         """
         record = self._require("unlock", unlock_id)
         if record.status in FINAL_STATUSES["unlock"]:
@@ -128,28 +128,31 @@ class Unlocks(Items):
             raise Problem(
                 503, "Payment provider unavailable", str(exc), headers={"Retry-After": "30"}
             ) from exc
-        self._keep_on_file(employer_id, customer, saved)
+        on_file = self._keep_on_file(employer_id, customer, saved)
         self.gateway.publish_once(
             Message.PAYMENT_METHOD_UPDATED,
             unlock_id,
             new_card_message_id(unlock_id, saved, after_charge),
             {Var.PAYMENT_METHOD_REF: saved},
         )
+        return on_file
 
-    def _keep_on_file(self, employer_id: str, customer: str, card: str) -> None:
+    def _keep_on_file(self, employer_id: str, customer: str, card: str) -> bool:
         """Make ``card`` the employer's card on file, as "update your card" means to them.
 
         Only while the employer on file is still the provider's ``customer`` the card was
         attached to: a card of another customer would be refused at their next charge.
         An employer not on file (an unlock that named its card itself) has no card to keep.
+        True when ``card`` is the card on file now.
         """
         with self.services.db.sessions.begin() as session:
             employer = session.get(Employer, employer_id, with_for_update=True)
             if employer is None or employer.payment_customer() != customer:
-                return
+                return False
             if employer.payment_method_ref != card:
                 log.info("employer %s: card %s, saved for an unlock, is now on file", employer_id, card)
                 employer.payment_method_ref = card
+            return True
 
     def payment_link_unlock(self, token: str) -> str:
         """The unlock a payment link (from the payment-approval email) is for; 410 expired, 404 not ours."""
