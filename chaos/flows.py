@@ -29,9 +29,11 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The slot page of a time already chosen or booked, which asks nothing more.
 SLOT_ALREADY_CHOSEN = re.compile(r'data-testid="outcome">(You chose this slot;|This time is booked)')
 RESCHEDULE_LINK = re.compile(r"/interviews/reschedule/([A-Za-z0-9._-]+)")
-# The reschedule page once another time was asked for, which asks nothing more.
+# The reschedule page once another time was asked for, which asks nothing more (said as
+# given up already when the webapp never kept who asked: it stopped between the two).
 RESCHEDULE_ASKED = re.compile(
-    r'data-testid="outcome">(Thank you: the time|You asked for another time already)'
+    r'data-testid="outcome">'
+    r"(Thank you: the time|You asked for another time already|This time is given up already)"
 )
 # The dedupe key of the email that offers the candidate times (not its reminders).
 SLOT_OFFER_KEY = "interview-slots:"

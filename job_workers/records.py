@@ -42,14 +42,28 @@ def upload_moment(details: dict) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+# Who asked, as requests kept before ``asker`` was kept say it in words.
+_ASKERS_IN_WORDS = {
+    "the candidate": "candidate",
+    "a recruiter, in the console": "recruiter",
+    "the API": "api",
+}
+
+
 def move_request_for(details: dict, start: str) -> dict:
     """The latest request, in an interview's record ``details``, to move it from the booked
     ``start`` (as ``Slot.as_variable`` writes it); empty when none is kept (one taken before
-    requests were kept, or not yet written)."""
+    requests were kept, or not yet written). A request kept before its ``asker`` was has it
+    read from its words."""
     requests = details.get(MOVE_REQUESTS)
     for request in reversed(requests if isinstance(requests, list) else []):
         if isinstance(request, dict) and request.get("time") == start:
-            return request
+            if "asker" in request:
+                return request
+            words = str(request.get("asked_by") or "")
+            if words.startswith("panelist "):
+                return {**request, "asker": "panelist", "panelist": words.removeprefix("panelist ")}
+            return {**request, "asker": _ASKERS_IN_WORDS.get(words)}
     return {}
 
 

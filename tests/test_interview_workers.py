@@ -394,8 +394,9 @@ def test_a_panelist_who_cannot_make_it_is_named_to_the_panel_and_not_to_the_cand
             "is off: the recruiter asked for a new time.",
         ),
         ({"asked_by": "the API", "asker": "api"}, "\nYour interview", "is off: a new time was asked for."),
-        # A request kept before requests said who asked, or none kept at all: as before.
-        ({"asked_by": "the candidate"}, "\nYour interview", "is off: a new time was asked for."),
+        # Kept before requests kept who asked as data: read from its words.
+        ({"asked_by": "the candidate"}, "As you asked, your", "is off: the candidate asked for a new time."),
+        # None kept at all (an older webapp, or a message an operator published): as before.
         (None, "\nYour interview", "is off: a new time was asked for."),
     ],
 )

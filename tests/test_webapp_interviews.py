@@ -474,7 +474,12 @@ def test_a_panelists_link_asks_for_another_time_in_their_words_and_zone(tmp_path
     assert (asked["asker"], asked["panelist"]) == ("panelist", "max")
     given_up(services, interview_id, start)
     assert "This time is given up already" in web.get(link("kim")).text
+    assert "You asked for another time already" in web.get(link("max")).text
     assert len(engine.published) == 1
+    # The candidate did not ask: their page says an interviewer cannot make it, not "you asked".
+    candidates = web.get(f"/interviews/reschedule/{services.reschedule_links.token_for(interview_id, start)}")
+    assert "One of your interviewers cannot make this time, so it is given up." in candidates.text
+    assert "You asked" not in candidates.text
 
 
 def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_for(recording):
@@ -511,6 +516,9 @@ def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_f
 
     given_up(services, "int_1", first)
     assert "You asked for another time already" in web.get(link).text
+    ivys_link = services.reschedule_links.token_for("int_1", first, "ivy")
+    panelists = web.get(f"/interviews/reschedule/{ivys_link}")
+    assert "The candidate asked for another time, so this one is given up." in panelists.text
     # The new time's invitation has a link of its own; the old link moves nothing now.
     booked(services, "int_1", start + timedelta(days=1), sequence=2)
     old_page = web.get(link).text

@@ -45,5 +45,8 @@ def ask(token: str):
             asker.words,
             offer.link_start,
         )
+    if not published:
+        # Someone else asked for this booking a moment before: the page says who.
+        offer = hireflow().reschedule_offer(token)
     outcome = "asked" if published else "already-asked"
     return render_template("reschedule.html", offer=offer, outcome=outcome), 202 if published else 200

@@ -12,7 +12,13 @@ from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
-from job_workers.records import MOVE_REQUESTS, OFFERED_SLOTS, SLOT_CHOSEN, record_details
+from job_workers.records import (
+    MOVE_REQUESTS,
+    OFFERED_SLOTS,
+    SLOT_CHOSEN,
+    move_request_for,
+    record_details,
+)
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
 from webapp.engine import EngineRejected, EngineUnavailable
@@ -109,6 +115,17 @@ class RescheduleOffer:
     posting_title: str | None = None
     begun: bool = False  # the booked time has come: too late to move it
     panelist: str | None = None  # the panelist's username the link was sent to; None: the candidate
+    # Who asked to give the link's time up, once someone did and the record keeps it: one
+    # of MOVE_ASKERS, and a panelist's username.
+    moved_by: str | None = None
+    moved_by_panelist: str | None = None
+
+    @property
+    def moved_at_my_request(self) -> bool:
+        """Whoever the link was sent to asked to move the link's time themselves."""
+        if self.panelist is None:
+            return self.moved_by == "candidate"
+        return self.moved_by == "panelist" and self.moved_by_panelist == self.panelist
 
     @property
     def over(self) -> bool:
@@ -353,6 +370,7 @@ class Interviews(Items):
             timezone = details.get("candidate_timezone")
         else:
             timezone = self._panelist_zone(asked.panelist, details.get("panel_timezones"))
+        move = move_request_for(details, asked.start)
         return RescheduleOffer(
             asked.interview_id,
             asked.start,
@@ -364,6 +382,8 @@ class Interviews(Items):
             details.get("posting_title"),
             begun,
             asked.panelist,
+            move.get("asker"),
+            move.get("panelist"),
         )
 
     def _panelist_zone(self, username: str, panel_timezones: dict | None) -> str | None:
