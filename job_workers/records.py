@@ -27,6 +27,8 @@ UPLOADED_AT = "uploaded_at"
 # ``asker`` one of MOVE_ASKERS. The notice of the move tells its readers who asked.
 MOVE_REQUESTS = "move_requests"
 MOVE_ASKERS = ("candidate", "panelist", "recruiter", "api")
+# Who asked, as a request's ``asked_by`` says it (a panelist's: "panelist <username>").
+ASKERS_IN_WORDS = {"candidate": "the candidate", "recruiter": "a recruiter, in the console", "api": "the API"}
 
 
 def upload_moment(details: dict) -> datetime | None:
@@ -42,14 +44,6 @@ def upload_moment(details: dict) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-# Who asked, as requests kept before ``asker`` was kept say it in words.
-_ASKERS_IN_WORDS = {
-    "the candidate": "candidate",
-    "a recruiter, in the console": "recruiter",
-    "the API": "api",
-}
-
-
 def move_request_for(details: dict, start: str) -> dict:
     """The latest request, in an interview's record ``details``, to move it from the booked
     ``start`` (as ``Slot.as_variable`` writes it); empty when none is kept (one taken before
@@ -63,7 +57,8 @@ def move_request_for(details: dict, start: str) -> dict:
             words = str(request.get("asked_by") or "")
             if words.startswith("panelist "):
                 return {**request, "asker": "panelist", "panelist": words.removeprefix("panelist ")}
-            return {**request, "asker": _ASKERS_IN_WORDS.get(words)}
+            asker = next((asker for asker, said in ASKERS_IN_WORDS.items() if said == words), None)
+            return {**request, "asker": asker}
     return {}
 
 

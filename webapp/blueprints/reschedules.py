@@ -38,15 +38,11 @@ def ask(token: str):
     published = hireflow().reschedule_interview(
         offer.interview_id, asked_by=asker, booked_start=offer.link_start
     )
-    if published:
-        log.info(
-            "interview %s: %s asked for another time than %s",
-            offer.interview_id,
-            asker.words,
-            offer.link_start,
-        )
     if not published:
-        # Someone else asked for this booking a moment before: the page says who.
+        # Someone asked for this booking a moment before: the page says who, as kept now.
         offer = hireflow().reschedule_offer(token)
-    outcome = "asked" if published else "already-asked"
-    return render_template("reschedule.html", offer=offer, outcome=outcome), 202 if published else 200
+        return render_template("reschedule.html", offer=offer, outcome="already-asked"), 200
+    log.info(
+        "interview %s: %s asked for another time than %s", offer.interview_id, asker.words, offer.link_start
+    )
+    return render_template("reschedule.html", offer=offer, outcome="asked"), 202

@@ -13,6 +13,7 @@ from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
 from job_workers.records import (
+    ASKERS_IN_WORDS,
     MOVE_REQUESTS,
     OFFERED_SLOTS,
     SLOT_CHOSEN,
@@ -48,9 +49,7 @@ class MoveAsker:
         """Who asked, as the console and the logs say it: "panelist ivy", "the candidate"."""
         if self.asker == "panelist":
             return f"panelist {self.panelist}"
-        return {"candidate": "the candidate", "recruiter": "a recruiter, in the console"}.get(
-            self.asker, "the API"
-        )
+        return ASKERS_IN_WORDS[self.asker]
 
     def as_detail(self) -> dict:
         """The fields a request keeps in the interview's ``move_requests``, beside its time."""
