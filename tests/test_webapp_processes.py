@@ -697,6 +697,41 @@ def test_a_declined_card_is_replaced_from_the_emailed_link_and_the_unlock_comple
     assert charges_of(local_world, accepted.json["id"]) == ["requires_payment_method", "succeeded"]
 
 
+def test_a_card_saved_from_one_declined_unlocks_link_completes_the_employers_others(
+    web, process_engine, local_world
+):
+    first, employer_email, _ = start_unlock(web, local_world, "pm_card_chargeDeclined")
+    second = web.post(
+        "/api/unlocks",
+        json={
+            "employer_id": employer_email.split("@")[0],
+            "employer_email": employer_email,
+            "candidate_id": local_world.add_candidate(),
+            "payment_method_ref": "pm_card_chargeDeclined",
+        },
+    )
+    assert second.status_code == 202, second.json
+    for accepted in (first, second):
+        wait_until_element(process_engine.client, accepted.json["processInstanceKey"], "AwaitNewCard")
+    [mail] = wait_for(
+        lambda: [
+            m
+            for m in local_world.mails_to(employer_email)
+            if "/card" in (m["text"] or "") and first.json["id"] in m["subject"]
+        ],
+        what="the first unlock's update-your-card email",
+        seen=lambda: local_world.mails_to(employer_email),
+    )
+    saved = save_card(web, urlparse(URL_IN_TEXT.search(mail["text"]).group(0)).path)
+
+    assert saved.status_code == 200
+    for accepted in (first, second):  # one card saved, both unlocks charge it
+        wait_until_completed(process_engine.client, accepted.json["processInstanceKey"])
+        assert web.get(accepted.headers["Location"]).json["status"] == "unlocked"
+        assert charges_of(local_world, accepted.json["id"]) == ["requires_payment_method", "succeeded"]
+    assert f"<code>{second.json['id']}</code>" in saved.text or 'data-testid="card-over"' in saved.text
+
+
 def test_the_same_card_saved_again_after_another_decline_is_charged_again(
     web, process_engine, local_world, provider_webhooks
 ):

@@ -14,7 +14,7 @@ from hireflow.constants import Message
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.signed_links import CardLinks, PaymentLinks
 from hireflow.store import Candidate, ContactAccess, Employer, Interviewer, JobPosting
-from job_workers.records import record_status
+from job_workers.records import record_details, record_status
 from tests.offline_webapp import (
     RecordsMessages,
     empty_services,
@@ -42,7 +42,12 @@ def test_a_new_card_is_saved_with_the_provider_for_an_open_unlock_only(recording
 
     saved = web.post("/api/unlocks/unl_open/payment-method", json={"payment_method_ref": "pm_card_visa"})
     assert saved.status_code == 202, saved.json
-    assert saved.json == {"status": "saved", "payment_method_ref": "pm_card_visa"}
+    assert saved.json == {
+        "status": "saved",
+        "payment_method_ref": "pm_card_visa",
+        "on_file": False,  # emp-1 is not on file
+        "also_for": [],
+    }
     events = requests.get(f"{sandbox.url}/_sandbox/events", timeout=5).json()
     assert [(e["type"], e["payload"]["data"]["object"]["customer"]) for e in events] == [
         ("payment_method.attached", "emp-1")
@@ -168,6 +173,62 @@ def test_a_card_saved_for_an_unlock_is_the_employers_card_for_the_next_one(serve
     form = {"csrf_token": csrf_token(web.get(link).text), "payment_method_ref": "pm_1Newer"}
     assert "Your next unlocks are charged to this card too" in web.post(link, data=form).text
     assert card_on_file(services, "initech") == "pm_1Newer"
+
+
+def test_a_card_saved_for_one_declined_unlock_is_charged_for_the_others_waiting(serve, tmp_path):
+    # An employer who unlocked five candidates with an expired card got five emails, and had
+    # to save the same new card five times.
+    services = empty_services(tmp_path)
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
+    initech = Employer(
+        employer_id="initech",
+        name="Initech",
+        email="jobs@initech.example",
+        payment_method_ref="pm_card_chargeDeclined",
+        payment_customer_ref="cus_Initech1",
+    )
+    globex = Employer(
+        employer_id="globex", name="Globex", email="hr@globex.example", payment_method_ref="pm_1G"
+    )
+    candidates = [indexed_candidate(name) for name in ("ada", "bob", "cy", "dee")]
+    web, engine = recording_app_with(services, *candidates, initech, globex)
+    unlocks = [("initech", "ada"), ("initech", "bob"), ("initech", "cy"), ("globex", "dee")]
+    ids, instances = {}, {}
+    for employer, candidate in unlocks:
+        started = web.post("/api/unlocks", json={"employer_id": employer, "candidate_id": candidate})
+        ids[candidate], instances[candidate] = started.json["id"], started.json["processInstanceKey"]
+    declined = {"card": "pm_card_chargeDeclined", "decline_code": "expired_card", "charge": "1"}
+    for unlock_id in ids.values():
+        record_details(services.db, "unlock", unlock_id, "requested", card_declined=declined)
+    # Bob's and Dee's (another employer's) unlocks wait for a new card; Cy's is being charged.
+    waiting = {instances["bob"], instances["dee"]}
+
+    def where(**filter_):
+        if filter_["processInstanceKey"] in waiting and filter_["elementId"] == "AwaitNewCard":
+            return [{"elementId": "AwaitNewCard", "type": "RECEIVE_TASK", "state": "ACTIVE"}]
+        return []
+
+    engine.search_element_instances = where
+    card = {"payment_method_ref": "pm_1InitechNew"}
+    saved = web.post(f"/api/unlocks/{ids['ada']}/payment-method", json=card)
+
+    assert saved.status_code == 202, saved.json
+    assert (saved.json["on_file"], saved.json["also_for"]) == (True, [ids["bob"]])
+    assert engine.published == [
+        (Message.PAYMENT_METHOD_UPDATED, ids["ada"]),
+        (Message.PAYMENT_METHOD_UPDATED, ids["bob"]),
+    ]
+    # Saved again, or from Bob's own link, the card is published no more.
+    web.post(f"/api/unlocks/{ids['ada']}/payment-method", json=card)
+    assert web.post(f"/api/unlocks/{ids['bob']}/payment-method", json=card).status_code == 202
+    assert len(engine.published) == 2
+    # The page says which unlocks the card pays for too.
+    waiting.add(instances["cy"])
+    link = f"/unlocks/card/{services.card_links.token_for(ids['ada'])}"
+    form = {"csrf_token": csrf_token(web.get(link).text), "payment_method_ref": "pm_1InitechNewer"}
+    also_for = web.post(link, data=form).text.split('data-testid="card-also-for"')[1].split("</p>")[0]
+    assert sorted(re.findall(r"<code>([^<]+)</code>", also_for)) == sorted([ids["bob"], ids["cy"]])
 
 
 def test_a_repeat_is_a_repeat_though_what_it_left_to_the_file_changed_since(tmp_path):

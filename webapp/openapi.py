@@ -666,10 +666,19 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "CardSaved": {
         "type": "object",
-        "required": ["status", "payment_method_ref"],
+        "required": ["status", "payment_method_ref", "on_file", "also_for"],
         "properties": {
             "status": {"type": "string", "enum": ["saved"]},
             "payment_method_ref": {"type": "string"},
+            "on_file": {
+                "type": "boolean",
+                "description": "the employer's card on file now, which their next unlocks charge",
+            },
+            "also_for": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the employer's other unlocks that waited for a new card, charged to it too",
+            },
         },
     },
     "PaymentApprovalStarted": {
@@ -1412,7 +1421,8 @@ def openapi_document() -> dict[str, Any]:
                 "(payment-method-updated). Asked again with the same card, nothing more happens, "
                 "unless the card was declined once more in between: then it is charged again. "
                 "The card becomes the employer's card on file, which their next unlock charges "
-                "(unless this unlock named another of the provider's customers).",
+                "(unless this unlock named another of the provider's customers), and the card "
+                "of their other unlocks that wait for a new card (also_for).",
                 "parameters": _id_parameter("the unlock's id"),
                 "requestBody": _json_body("CardUpdate"),
                 "responses": {

@@ -31,7 +31,7 @@ def save_card(token: str):
     unlock_id = hireflow().card_link_unlock(token)
     typed = request.form.get(FIELD, "").strip()
     try:
-        on_file = hireflow().save_card(unlock_id, CardUpdate.model_validate({FIELD: typed}))
+        saved = hireflow().save_card(unlock_id, CardUpdate.model_validate({FIELD: typed}))
     except ValidationError as exc:
         return _form_again(unlock_id, typed, from_validation_error(exc))
     except Problem as problem:
@@ -45,7 +45,7 @@ def save_card(token: str):
             raise
         return _form_again(unlock_id, typed, problem)
     item = hireflow().status("unlock", unlock_id)
-    return render_template("card.html", item=item, saved=True, on_file=on_file)
+    return render_template("card.html", item=item, saved=saved)
 
 
 def _form_again(unlock_id: str, typed: str, problem: Problem):

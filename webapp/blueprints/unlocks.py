@@ -25,8 +25,15 @@ def get_unlock(business_id: str):
 def save_card(business_id: str):
     """Save a new card for an unlock whose card was declined; the unlock then charges it."""
     update = json_body(CardUpdate)
-    hireflow().save_card(business_id, update)
-    response = jsonify({"status": "saved", "payment_method_ref": update.payment_method_ref})
+    saved = hireflow().save_card(business_id, update)
+    response = jsonify(
+        {
+            "status": "saved",
+            "payment_method_ref": update.payment_method_ref,
+            "on_file": saved.on_file,
+            "also_for": saved.also_for,
+        }
+    )
     response.status_code = 202
     return response
 

@@ -5,6 +5,7 @@ with the card and payment steps that reach the process from outside.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.store import (
+    BusinessRecord,
     Candidate,
     ContactAccess,
     Employer,
@@ -21,6 +23,7 @@ from hireflow.store import (
 )
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted, derived_id, one_page
+from webapp.engine import EngineRejected, EngineUnavailable
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import CardUpdate, PageAfter, UnlockRequest
 
@@ -28,6 +31,19 @@ log = logging.getLogger(__name__)
 
 # The contact details one page of an employer's unlocked contacts lists.
 CONTACTS_PAGE = 50
+
+
+# Where an unlock waits for the employer's new card (payment-method-updated).
+AWAIT_NEW_CARD = "AwaitNewCard"
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    """What saving a card for an unlock came to."""
+
+    card: str  # the provider's id of the card saved (it may give a test card a new one)
+    on_file: bool  # the employer's card on file now, for their next unlocks
+    also_for: list[str] = field(default_factory=list)  # their other unlocks that waited for a card
 
 
 def new_card_message_id(unlock_id: str, payment_method_ref: str, after_charge: str | None) -> str:
@@ -84,7 +100,7 @@ class Unlocks(Items):
         """The unlock a card link (from the payment-declined email) is for; 410 expired, 404 not ours."""
         return read_signed_link(self.services.card_links, token)
 
-    def save_card(self, unlock_id: str, update: CardUpdate) -> bool:
+    def save_card(self, unlock_id: str, update: CardUpdate) -> SavedCard:
         """Save the employer's new card with the payment provider, for an unlock still open,
         and publish ``payment-method-updated`` with it once the provider took it.
 
@@ -96,7 +112,9 @@ class Unlocks(Items):
         ``payment_method.attached`` event is not waited for (see ``webhooks``).
 
         The card becomes the employer's card on file as well, so that their next unlock is
-        not charged to the card that was declined (see ``_keep_on_file``); True when it is.
+        not charged to the card that was declined (see ``_keep_on_file``), and the card of
+        the employer's other unlocks that wait for one (``_give_to_the_others_waiting``):
+        the employer updates their card once, not once per declined unlock.
         """
         record = self._require("unlock", unlock_id)
         if record.status in FINAL_STATUSES["unlock"]:
@@ -135,7 +153,54 @@ class Unlocks(Items):
             new_card_message_id(unlock_id, saved, after_charge),
             {Var.PAYMENT_METHOD_REF: saved},
         )
-        return on_file
+        also_for = self._give_to_the_others_waiting(unlock_id, employer_id, customer, saved)
+        return SavedCard(saved, on_file, also_for)
+
+    def _give_to_the_others_waiting(
+        self, unlock_id: str, employer_id: str, customer: str, card: str
+    ) -> list[str]:
+        """Publish ``card`` to the employer's other open unlocks that wait for a new card now
+        (declined, at ``AWAIT_NEW_CARD``) and charge the same customer; returns their ids.
+
+        The card is attached to that customer already, which is all a charge needs. Each is
+        published once per card and decline, as its own link would; one the engine cannot be
+        asked about now keeps waiting for its own link, and the save is not refused for it.
+        """
+        with self.services.db.sessions() as session:
+            others = session.scalars(
+                select(BusinessRecord)
+                .where(
+                    BusinessRecord.kind == "unlock",
+                    BusinessRecord.employer_id == employer_id,
+                    BusinessRecord.business_id != unlock_id,
+                    BusinessRecord.status.not_in(FINAL_STATUSES["unlock"]),
+                )
+                .order_by(BusinessRecord.business_id)
+            ).all()
+        given = []
+        for other in others:
+            details = other.details or {}
+            declined = details.get("card_declined")
+            instance_key = details.get("process_instance_key")
+            if not isinstance(declined, dict) or not instance_key:
+                continue
+            if (details.get("payment_customer_ref") or customer) != customer:
+                continue
+            try:
+                if not self.gateway.waits_in(str(instance_key), AWAIT_NEW_CARD):
+                    continue
+                self.gateway.publish_once(
+                    Message.PAYMENT_METHOD_UPDATED,
+                    other.business_id,
+                    new_card_message_id(other.business_id, card, declined.get("charge")),
+                    {Var.PAYMENT_METHOD_REF: card},
+                )
+            except (EngineUnavailable, EngineRejected) as exc:
+                log.warning("unlock %s keeps waiting for its own card link: %s", other.business_id, exc)
+                continue
+            log.info("unlock %s: charging card %s, saved for unlock %s", other.business_id, card, unlock_id)
+            given.append(other.business_id)
+        return given
 
     def _keep_on_file(self, employer_id: str, customer: str, card: str) -> bool:
         """Make ``card`` the employer's card on file, as "update your card" means to them.
