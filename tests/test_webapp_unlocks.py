@@ -115,6 +115,24 @@ def test_an_unlock_charges_and_saves_cards_with_the_employers_customer_at_the_pr
     assert bad.status_code == 400 and bad.json["invalid_params"][0]["name"] == "payment_customer_ref"
 
 
+def with_payment_sandbox(serve, tmp_path):
+    """Offline services whose payment provider is a live payment sandbox."""
+    services = empty_services(tmp_path)
+    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
+    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
+    return services
+
+
+def initech_with_a_declined_card() -> Employer:
+    return Employer(
+        employer_id="initech",
+        name="Initech",
+        email="jobs@initech.example",
+        payment_method_ref="pm_card_chargeDeclined",
+        payment_customer_ref="cus_Initech1",
+    )
+
+
 def card_on_file(services, employer_id: str) -> str:
     with services.db.sessions() as session:
         return session.get(Employer, employer_id).payment_method_ref
@@ -123,16 +141,8 @@ def card_on_file(services, employer_id: str) -> str:
 def test_a_card_saved_for_an_unlock_is_the_employers_card_for_the_next_one(serve, tmp_path):
     # The employer was once asked to update their card after each unlock: the declined card
     # stayed on file, and was charged (and declined) again the next time.
-    services = empty_services(tmp_path)
-    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
-    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
-    initech = Employer(
-        employer_id="initech",
-        name="Initech",
-        email="jobs@initech.example",
-        payment_method_ref="pm_card_chargeDeclined",
-        payment_customer_ref="cus_Initech1",
-    )
+    services = with_payment_sandbox(serve, tmp_path)
+    initech = initech_with_a_declined_card()
     web, engine = recording_app_with(services, indexed_candidate("ada"), indexed_candidate("bob"), initech)
     ada = {"employer_id": "initech", "candidate_id": "ada"}
     first = web.post("/api/unlocks", json=ada)
@@ -178,16 +188,8 @@ def test_a_card_saved_for_an_unlock_is_the_employers_card_for_the_next_one(serve
 def test_a_card_saved_for_one_declined_unlock_is_charged_for_the_others_waiting(serve, tmp_path):
     # An employer who unlocked five candidates with an expired card got five emails, and had
     # to save the same new card five times.
-    services = empty_services(tmp_path)
-    sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
-    services.payments = StripeStylePaymentGateway(sandbox.url, "sk_test_cards", attempts=1)
-    initech = Employer(
-        employer_id="initech",
-        name="Initech",
-        email="jobs@initech.example",
-        payment_method_ref="pm_card_chargeDeclined",
-        payment_customer_ref="cus_Initech1",
-    )
+    services = with_payment_sandbox(serve, tmp_path)
+    initech = initech_with_a_declined_card()
     globex = Employer(
         employer_id="globex", name="Globex", email="hr@globex.example", payment_method_ref="pm_1G"
     )
