@@ -47,6 +47,9 @@ SEARCH_WINDOW = timedelta(days=14)
 SLOTS_OFFERED = 3
 # The slot emails' templates see the signed links by this name; they are never a variable.
 SLOT_LINKS = "slot_links"
+# The notice of a moved interview sees who asked by these names, from the interview's
+# record (``_who_asked_to_move``); they are never variables either.
+WHO_ASKED_TO_MOVE = frozenset({"move_asker", "move_panelist", "move_panelist_name"})
 # The invitation step picks its email by the task's method header.
 INVITATION_TEMPLATE = "interview-invitation"
 CANCELLATION_TEMPLATE = "interview-cancelled"
