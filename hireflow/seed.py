@@ -6,11 +6,11 @@ by card, one whose card is declined), and interviewers whose usernames are the l
 Tasklist logins (``deploy/camunda/config/application.yaml``), so their feedback tasks
 reach them. Candidates come from uploading a resume, as in production.
 
-Loading is idempotent: a demo row missing from the database is added, one there already
-is left as it is (an admin's edit of a posting, the card an employer saved, survive the
-next ``make run``), and each employer's demo credits are topped up once (the credits
-ledger's unique reference), however often it runs. A demo interviewer deleted through the
-admin API is added again at the next load: delete it from DEMO_INTERVIEWERS for good.
+Loading is idempotent: each demo row is added once (a claim in ``request_claims`` remembers
+it), one there already is left as it is (an admin's edit of a posting, the card an employer
+saved, survive the next ``make run``), one deleted since stays deleted, and each employer's
+demo credits are topped up once (the credits ledger's unique reference), however often it
+runs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,19 @@ from sqlalchemy.exc import IntegrityError
 from hireflow.cli import command_line
 from hireflow.credits import CreditsLedger
 from hireflow.settings import SettingError
-from hireflow.store import Database, DatabaseUnavailable, Employer, Interviewer, JobPosting
+from hireflow.store import (
+    Database,
+    DatabaseUnavailable,
+    Employer,
+    Interviewer,
+    JobPosting,
+    RequestClaim,
+    fingerprint,
+    utcnow,
+)
+
+# The request_claims scope that remembers each demo row loaded ("interviewer lead").
+SEED_SCOPE = "seed:demo-data"
 
 DEMO_POSTINGS = [
     {
@@ -121,18 +133,18 @@ class SeedReport:
     def what_was_added(self) -> str:
         """The rows added, in one line, for the log and ``make seed``."""
         if not self.added:
-            return "nothing: every demo row was there, and stays as it is"
+            return "nothing: every demo row was loaded before, and stays as it was left"
         return ", ".join(self.added)
 
 
 def load_demo_data(db: Database) -> SeedReport:
-    """Add the demo postings, employers and interviewers missing from ``db`` (those there
-    stay as they are), and grant the demo credits once."""
+    """Add each demo posting, employer and interviewer to ``db`` once (one there stays as
+    it is, one deleted since stays deleted), and grant the demo credits once."""
     try:
-        report = _add_missing_rows(db)
+        report = _add_new_rows(db)
     except IntegrityError:
         # Another process (a second webapp worker) inserted the same rows a moment ago.
-        report = _add_missing_rows(db)
+        report = _add_new_rows(db)
     ledger = CreditsLedger(db)
     for employer in DEMO_EMPLOYERS:
         if employer["credits"]:
@@ -143,25 +155,38 @@ def load_demo_data(db: Database) -> SeedReport:
     return report
 
 
-def _add_missing_rows(db: Database) -> SeedReport:
+def _add_new_rows(db: Database) -> SeedReport:
     report = SeedReport()
     with db.sessions.begin() as session:
 
-        def add_if_missing(kind: str, model: type, key: str, fields: dict) -> None:
-            # Never over a row that is there: it may have been edited since the first load.
+        def add_once(kind: str, model: type, key: str, fields: dict) -> None:
+            row = f"{kind} {key}"
+            if session.get(RequestClaim, (SEED_SCOPE, row)) is not None:
+                return  # loaded before: deleted since, or there as it was left
+            session.add(
+                RequestClaim(
+                    scope=SEED_SCOPE,
+                    key=row,
+                    fingerprint=fingerprint(fields),
+                    status="done",
+                    result={},
+                    claimed_at=utcnow(),
+                )
+            )
+            # Never over a row that is there (a database seeded before loads were claimed).
             if session.get(model, key) is None:
                 session.add(model(**fields))
-                report.added.append(f"{kind} {key}")
+                report.added.append(row)
 
         for posting in DEMO_POSTINGS:
-            add_if_missing("posting", JobPosting, posting["posting_id"], posting)
+            add_once("posting", JobPosting, posting["posting_id"], posting)
             report.postings.append(posting["posting_id"])
         for employer in DEMO_EMPLOYERS:
             fields = {name: value for name, value in employer.items() if name != "credits"}
-            add_if_missing("employer", Employer, employer["employer_id"], fields)
+            add_once("employer", Employer, employer["employer_id"], fields)
             report.employers.append(employer["employer_id"])
         for interviewer in DEMO_INTERVIEWERS:
-            add_if_missing("interviewer", Interviewer, interviewer["username"], interviewer)
+            add_once("interviewer", Interviewer, interviewer["username"], interviewer)
             report.interviewers.append(interviewer["username"])
     return report
 

@@ -7,6 +7,8 @@ before it happens, so a redelivered job finds the claim and does not repeat it.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -447,11 +449,13 @@ class ContactAccess(Base):
 
 
 class RequestClaim(Base):
-    """One request that must take effect once: a process start or a published message.
+    """One request that must take effect once: a process start, a published message, or
+    a demo row loaded (``hireflow.seed``).
 
-    ``scope`` says what kind (``start:<process id>``, ``message:<name>``) and ``key`` which
-    one (the business key or message id); the primary key makes a second request find the
-    first. ``status`` is ``pending`` while the engine is being asked and ``done`` after.
+    ``scope`` says what kind (``start:<process id>``, ``message:<name>``,
+    ``seed:demo-data``) and ``key`` which one (the business key, message id or demo row);
+    the primary key makes a second request find the first. ``status`` is ``pending`` while
+    the engine is being asked and ``done`` after.
     """
 
     __tablename__ = "request_claims"
@@ -465,6 +469,12 @@ class RequestClaim(Base):
     status: Mapped[str] = mapped_column(String(20))  # pending | done
     result: Mapped[dict] = mapped_column(JSON, default=dict)
     claimed_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+def fingerprint(content: object) -> str:
+    """SHA-256 of a claim's content (``RequestClaim.fingerprint``), so a reused key with other
+    content is caught."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # What a pending claim's ``result`` holds once a retry took it over: the first request's

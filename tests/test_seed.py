@@ -6,14 +6,14 @@ import os
 import subprocess
 import sys
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from hireflow.credits import CreditsLedger
 from hireflow.paths import PROJECT_ROOT
 from hireflow.resume_intake import SKILLS, process_resume
 from hireflow.sandboxes.payments import AUTHENTICATION_REQUIRED_METHODS, DECLINED_PAYMENT_METHODS
-from hireflow.seed import DEMO_EMPLOYERS, DEMO_INTERVIEWERS, DEMO_POSTINGS, load_demo_data
-from hireflow.store import Database, Employer, Interviewer, JobPosting
+from hireflow.seed import DEMO_EMPLOYERS, DEMO_INTERVIEWERS, DEMO_POSTINGS, SEED_SCOPE, load_demo_data
+from hireflow.store import Database, Employer, Interviewer, JobPosting, RequestClaim
 from tests.test_local_identity import LOCAL_CONFIG, initialization
 
 SAMPLES = PROJECT_ROOT / "docs" / "samples"
@@ -41,9 +41,10 @@ def test_loading_twice_writes_the_rows_once_and_grants_credits_once(store_url):
     }
 
 
-def test_loading_again_adds_what_is_missing_and_keeps_what_was_edited(store_url):
+def test_loading_again_keeps_what_was_edited_or_deleted(store_url):
     # Every `make run` loads the demo data: it once wrote the demo rows over an admin's
-    # edit of a posting and over the card an employer had saved for a declined unlock.
+    # edit of a posting and over the card an employer had saved for a declined unlock,
+    # and put back an interviewer deleted through the admin API.
     db = Database(store_url)
     db.create_schema()
     first = load_demo_data(db)
@@ -57,9 +58,23 @@ def test_loading_again_adds_what_is_missing_and_keeps_what_was_edited(store_url)
     with db.sessions() as session:
         assert session.get(JobPosting, "demo-python-engineer").min_years == 9
         assert session.get(Employer, "initech").payment_method_ref == "pm_1InitechNewCard"
-        assert session.get(Interviewer, "lead") is not None  # a missing demo row comes back
-    assert again.added == ["interviewer lead"]
-    assert load_demo_data(db).what_was_added().startswith("nothing: every demo row was there")
+        assert session.get(Interviewer, "lead") is None
+    assert again.added == []
+    assert again.what_was_added().startswith("nothing: every demo row was loaded before")
+
+
+def test_a_database_seeded_before_loads_were_remembered_gets_only_what_it_lacks(store_url):
+    db = Database(store_url)
+    db.create_schema()
+    load_demo_data(db)
+    with db.sessions.begin() as session:  # as a load before 2026-12-07 left it: no claims
+        session.execute(delete(RequestClaim).where(RequestClaim.scope == SEED_SCOPE))
+        session.get(JobPosting, "demo-python-engineer").min_years = 9
+        session.delete(session.get(Interviewer, "lead"))
+    assert load_demo_data(db).added == ["interviewer lead"]
+    with db.sessions() as session:
+        assert session.get(JobPosting, "demo-python-engineer").min_years == 9
+    assert load_demo_data(db).added == []
 
 
 def test_the_demo_data_covers_each_way_to_pay_and_fits_the_local_logins():
@@ -97,7 +112,7 @@ def test_make_seed_loads_the_database_it_is_pointed_at_and_says_what_it_loaded(t
         )
     assert "acme (Acme Analytics (pays with credits)), 20 credits" in done.stdout
     assert "interviewers:  interviewer, lead" in done.stdout
-    assert "added:         nothing: every demo row was there" in done.stdout  # the second time
+    assert "added:         nothing: every demo row was loaded before" in done.stdout  # the second time
     assert count(Database(url), JobPosting) == 3
 
 

@@ -13,8 +13,6 @@ engine first.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from hireflow.store import TAKEN_OVER, Database, RequestClaim, utcnow
+from hireflow.store import TAKEN_OVER, Database, RequestClaim, fingerprint, utcnow
 
 STALE_AFTER = timedelta(seconds=30)
 
@@ -35,11 +33,6 @@ def stale_after_for(engine_timeout_seconds: float) -> timedelta:
     sooner could start a second instance beside one still being created.
     """
     return max(STALE_AFTER, timedelta(seconds=3 * engine_timeout_seconds))
-
-
-def fingerprint(content: Any) -> str:
-    """SHA-256 of the request's content, so a reused key with other content is caught."""
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
