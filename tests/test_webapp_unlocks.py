@@ -233,6 +233,21 @@ def test_a_card_saved_for_one_declined_unlock_is_charged_for_the_others_waiting(
     assert sorted(re.findall(r"<code>([^<]+)</code>", also_for)) == sorted([ids["bob"], ids["cy"]])
 
 
+class GivesTestCardsIdsOfTheirOwn:
+    """A provider that, as Stripe does, saves a test card (pm_card_visa) under a new id."""
+
+    def save_card(self, *, unlock_id, customer, payment_method, after_charge=None):
+        return "pm_1GivenByTheProvider"
+
+
+def test_the_card_saved_is_answered_by_the_id_the_provider_gave_it(recording):
+    web, engine, services = recording
+    services.payments = GivesTestCardsIdsOfTheirOwn()
+    record_status(services.db, "unlock", "unl_1", "requested", {"employer_id": "emp-1"})
+    saved = web.post("/api/unlocks/unl_1/payment-method", json={"payment_method_ref": "pm_card_visa"})
+    assert (saved.status_code, saved.json["payment_method_ref"]) == (202, "pm_1GivenByTheProvider")
+
+
 def test_a_repeat_is_a_repeat_though_what_it_left_to_the_file_changed_since(tmp_path):
     # Starts were matched by all their variables: a candidate's newer resume (their years of
     # experience, their contact) made an employer's or candidate's repeat a 409.
