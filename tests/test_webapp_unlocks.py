@@ -23,6 +23,9 @@ from tests.offline_webapp import (
     recording_app_with,
     refused_field,
 )
+from tests.offline_webapp import (
+    listed as listed_ids,
+)
 from tests.web_helpers import WEBHOOK_SECRET, csrf_token, signed_webhook
 from webapp import create_app
 
@@ -585,6 +588,13 @@ def test_an_employer_lists_its_unlocks_with_what_each_waits_for(tmp_path, store_
     assert [u["unlockId"] for u in open_only] == ["unl_approve", "unl_card"]
     assert web.get("/api/employers/nobody/unlocks").json["unlocks"] == []
     assert web.get("/api/employers/acme/unlocks?state=closed").status_code == 400
+    # The console's Items page finds them by the employer's id too, for support's questions.
+    assert listed_ids(web.get("/items?q=acme").text) == ["unl_done", "unl_card", "unl_approve"]
+    assert [i["id"] for i in web.get("/api/items?q=acme&kind=unlock").json["items"]] == [
+        "unl_done",
+        "unl_card",
+        "unl_approve",
+    ]
 
 
 def test_an_employer_lists_the_contacts_its_unlocks_opened_a_page_at_a_time(tmp_path, store_url):

@@ -508,7 +508,8 @@ class ItemQuery(ItemPaging):
     q: Identifier | None = Field(
         None,
         description="An id: the item with it, and the items that belong to it (a candidate's "
-        "resumes, applications and unlocks; an application's interviews; a posting's applications).",
+        "resumes, applications and unlocks; an application's interviews; a posting's applications; "
+        "an employer's unlocks).",
     )
 
 

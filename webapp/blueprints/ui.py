@@ -299,7 +299,8 @@ def items():
     """Every item, newest change first, a page at a time: by kind, open or over, or an id.
 
     The id finds the item itself and what belongs to it: a candidate id their resumes,
-    applications and unlocks; an application id its interviews; a posting id its applications.
+    applications and unlocks; an application id its interviews; a posting id its applications;
+    an employer id its unlocks.
     """
     # The filter form sends every field, the unused ones empty.
     query = ItemQuery.model_validate({k: v.strip() for k, v in request.args.items() if v.strip()})

@@ -257,14 +257,20 @@ class Listings(Items):
         not final) or the ``final`` ones; ``query`` keeps the item with that id and the
         items that belong to it (a candidate's resumes, applications and unlocks, an
         application's interviews, found through the indexed ``belongs_to``; a posting's
-        applications, through ``posting_id``); ``oldest_first`` turns the order round.
+        applications, through ``posting_id``; an employer's unlocks, through ``employer_id``);
+        ``oldest_first`` turns the order round.
         """
         statement = select(BusinessRecord)
         if query:
             # The kinds spelled out, so the id is looked up through the primary key (kind, id).
             by_id = BusinessRecord.kind.in_(sorted(KINDS)) & (BusinessRecord.business_id == query)
             statement = statement.where(
-                or_(by_id, BusinessRecord.belongs_to == query, BusinessRecord.posting_id == query)
+                or_(
+                    by_id,
+                    BusinessRecord.belongs_to == query,
+                    BusinessRecord.posting_id == query,
+                    BusinessRecord.employer_id == query,
+                )
             )
         rows, next_page = self._record_page(statement, kind, state, oldest_first, after, limit)
         page = [
