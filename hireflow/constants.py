@@ -179,6 +179,9 @@ class Var:
     # The times the interview was booked at and moved from, at the candidate's request or a
     # recruiter's: no new offer gives them again.
     RESCHEDULED_FROM = "rescheduled_from"
+    # Who asked for the latest move, as interview-reschedule-requested carries it: {time (the
+    # booked start given up), asker (candidate, panelist, recruiter, api)[, panelist]}.
+    MOVE_REQUEST = "move_request"
     FOLLOW_UP_DECISION = "follow_up_decision"
     FOLLOW_UP_NOTE = "follow_up_note"
     INTERVIEW_RATING = "interview_rating"

@@ -25,11 +25,9 @@ from job_workers.records import (
     SLOT_CHOSEN,
     a_persons_decision,
     check_as_recorded,
-    move_request_for,
     outcome_header,
     record_details,
     record_status,
-    recorded_details,
 )
 from job_workers.services import Services
 from job_workers.task_router import BUSINESS_ID_FORM, BusinessId, TaskRouter
@@ -47,8 +45,8 @@ SEARCH_WINDOW = timedelta(days=14)
 SLOTS_OFFERED = 3
 # The slot emails' templates see the signed links by this name; they are never a variable.
 SLOT_LINKS = "slot_links"
-# The notice of a moved interview sees who asked by these names, from the interview's
-# record (``_who_asked_to_move``); they are never variables either.
+# The notice of a moved interview sees who asked by these names, made from the request's
+# ``move_request`` (``_who_asked_to_move``); they are not variables themselves.
 WHO_ASKED_TO_MOVE = frozenset({"move_asker", "move_panelist", "move_panelist_name"})
 # The invitation step picks its email by the task's method header.
 INVITATION_TEMPLATE = "interview-invitation"
@@ -161,7 +159,7 @@ def _attendee_name(
 
 def _who_asked_to_move(move_request: dict, panel: list | None) -> dict:
     """The notice of a move's words for who asked (``move_asker``: candidate, panelist,
-    recruiter, api; None when the record keeps no request for the time), and for a panelist
+    recruiter, api; None when the request for a new time said nobody), and for a panelist
     who asked, their username and the name the panel gives them."""
     asker = move_request.get("asker")
     username = move_request.get("panelist") if asker == "panelist" else None
@@ -356,6 +354,7 @@ class InterviewSchedulingTasks:
         panel: list | None = None,
         posting_title: str | None = None,
         rescheduled_from: list | None = None,
+        move_request: dict | None = None,
     ) -> dict:
         """Email one attendee the ICS invitation (REQUEST) or cancellation (CANCEL), once.
 
@@ -363,7 +362,8 @@ class InterviewSchedulingTasks:
         another (the notice of a time given up for another). The candidate is one of the
         attendees; the templates address them in the second person, and the invitation gives
         them a link to ask for another time, when this worker makes such links and the
-        interview may still be moved (``rescheduled_from`` lists its moves).
+        interview may still be moved (``rescheduled_from`` lists its moves). The notice of a
+        time given up says who asked for another, as ``move_request`` gives it.
         Each attendee reads the time in their time zone (the candidate's, a panelist's from
         ``panel``; else UTC); the invitation itself is in UTC, as calendars take it. Its
         organizer is the address the email comes from, and its attachment's type carries the
@@ -394,12 +394,11 @@ class InterviewSchedulingTasks:
         )
         who_asked = {}
         if method == "CANCEL" and booking is not None:
-            # A time given up for another: the notice says who asked, when the record keeps it.
-            # The webapp writes the request as the engine takes it, steps before this one.
-            details = recorded_details(self.services.db, "interview", interview_id)
-            who_asked = _who_asked_to_move(
-                move_request_for(details, booking.slot.as_variable()["start"]), panel
-            )
+            # A time given up for another: the notice says who asked, as the request for a new
+            # time carried it, when it was for this time (not an earlier move's).
+            given_up = booking.slot.as_variable()["start"]
+            asked = move_request if isinstance(move_request, dict) else {}
+            who_asked = _who_asked_to_move(asked if asked.get("time") == given_up else {}, panel)
         self._mailer(interview_id).send(
             EmailMessage(
                 dedupe_key=f"{template}:{interview_id}:{job.element_instance_key}",

@@ -232,8 +232,13 @@ class ProcessGateway:
         variables: dict[str, Any] | None = None,
         *,
         ttl_ms: int | None = None,
+        same_whoever_asks: bool = False,
     ) -> Published:
         """Publish ``name`` once for ``message_id``; a repeat is reported, not published again.
+
+        A repeat carries the same variables; with ``same_whoever_asks``, the variables say
+        who asked, and a request from someone else for the same ``message_id`` is a repeat
+        too (a panelist asking to move a booking the candidate asked to move a moment ago).
 
         The engine also refuses a message id it still buffers, which covers a repeat whose
         first attempt timed out after the engine took it. So when the engine may or may not
@@ -241,7 +246,8 @@ class ProcessGateway:
         no time to live must wait until its claim is stale.
         """
         content = {"correlationKey": correlation_key, "variables": variables or {}}
-        claim = self.claims.claim(f"message:{name}", message_id, content)
+        asked = {"correlationKey": correlation_key} if same_whoever_asks else None
+        claim = self.claims.claim(f"message:{name}", message_id, content, asked=asked)
         if not claim.acquired:
             return Published(self._settled(claim).get("messageKey"), published=False)
         try:

@@ -311,11 +311,18 @@ class Interviews(Items):
         message_id = f"reschedule-{interview_id}-{booking.sequence}"
         if not self.gateway.published_before(Message.INTERVIEW_RESCHEDULE_REQUESTED, message_id):
             self._check_movable(record, booking)
+        # The message says who asked, for the notices of the move; whoever asks first for a
+        # booking is the one it names.
+        move = {"time": booked["start"], **asked_by.as_detail()}
         published = self.gateway.publish_once(
-            Message.INTERVIEW_RESCHEDULE_REQUESTED, interview_id, message_id
+            Message.INTERVIEW_RESCHEDULE_REQUESTED,
+            interview_id,
+            message_id,
+            {Var.MOVE_REQUEST: move},
+            same_whoever_asks=True,
         )
         if published.published:
-            asked = {"time": booked["start"], **asked_by.as_detail(), "asked_at": utcnow().isoformat() + "Z"}
+            asked = {**move, "asked_at": utcnow().isoformat() + "Z"}
             # Only the first request for a booking gets here: no other writer of the list.
             moves = [*(details.get(MOVE_REQUESTS) or []), asked]
             record_details(
