@@ -22,13 +22,6 @@ OFFERED_SLOTS = "offered_slots"
 # When the webapp took a resume's file (UTC, "...Z"): a resume indexed after a newer one
 # of the same candidate leaves that one's profile alone.
 UPLOADED_AT = "uploaded_at"
-# An interview's requests to move it, oldest first, as the webapp takes them: each
-# {time, asked_by, asked_at, asker[, panelist]}, ``time`` the booked start given up and
-# ``asker`` one of MOVE_ASKERS. The notice of the move tells its readers who asked.
-MOVE_REQUESTS = "move_requests"
-MOVE_ASKERS = ("candidate", "panelist", "recruiter", "api")
-# Who asked, as a request's ``asked_by`` says it (a panelist's: "panelist <username>").
-ASKERS_IN_WORDS = {"candidate": "the candidate", "recruiter": "a recruiter, in the console", "api": "the API"}
 
 
 def upload_moment(details: dict) -> datetime | None:
@@ -42,24 +35,6 @@ def upload_moment(details: dict) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         return None
     return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def move_request_for(details: dict, start: str) -> dict:
-    """The latest request, in an interview's record ``details``, to move it from the booked
-    ``start`` (as ``Slot.as_variable`` writes it); empty when none is kept (one taken before
-    requests were kept, or not yet written). A request kept before its ``asker`` was has it
-    read from its words."""
-    requests = details.get(MOVE_REQUESTS)
-    for request in reversed(requests if isinstance(requests, list) else []):
-        if isinstance(request, dict) and request.get("time") == start:
-            if "asker" in request:
-                return request
-            words = str(request.get("asked_by") or "")
-            if words.startswith("panelist "):
-                return {**request, "asker": "panelist", "panelist": words.removeprefix("panelist ")}
-            asker = next((asker for asker, said in ASKERS_IN_WORDS.items() if said == words), None)
-            return {**request, "asker": asker}
-    return {}
 
 
 def recorded_details(db: Database, kind: str, business_id: str) -> dict:

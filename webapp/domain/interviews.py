@@ -12,14 +12,7 @@ from hireflow.adapters.email import readable_time
 from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
-from job_workers.records import (
-    ASKERS_IN_WORDS,
-    MOVE_REQUESTS,
-    OFFERED_SLOTS,
-    SLOT_CHOSEN,
-    move_request_for,
-    record_details,
-)
+from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
 from webapp.engine import EngineRejected, EngineUnavailable
@@ -29,15 +22,40 @@ from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
 # The model's sub-process that a request for a new time interrupts: from the booking until
 # the interview is over. An instance of an older model has none, and is never moved.
 BOOKED_SCOPE = "InterviewBooked"
+# The interview's requests to move it, oldest first: each {time, asked_by, asked_at,
+# asker[, panelist]}, ``time`` the booked start given up and ``asker`` one of candidate,
+# panelist, recruiter or api. The console and the reschedule page say who asked.
+MOVE_REQUESTS = "move_requests"
+# Who asked, as a request's ``asked_by`` says it (a panelist's: "panelist <username>").
+ASKERS_IN_WORDS = {"candidate": "the candidate", "recruiter": "a recruiter, in the console", "api": "the API"}
+
+
+def move_request_for(details: dict, start: str) -> dict:
+    """The latest request, in an interview's record ``details``, to move it from the booked
+    ``start`` (as ``Slot.as_variable`` writes it); empty when none is kept (one taken before
+    requests were kept, or not yet written). A request kept before its ``asker`` was has it
+    read from its words."""
+    requests = details.get(MOVE_REQUESTS)
+    for request in reversed(requests if isinstance(requests, list) else []):
+        if isinstance(request, dict) and request.get("time") == start:
+            if "asker" in request:
+                return request
+            words = str(request.get("asked_by") or "")
+            if words.startswith("panelist "):
+                return {**request, "asker": "panelist", "panelist": words.removeprefix("panelist ")}
+            asker = next((asker for asker, said in ASKERS_IN_WORDS.items() if said == words), None)
+            return {**request, "asker": asker}
+    return {}
 
 
 @dataclass(frozen=True)
 class MoveAsker:
     """Who asks to move an interview: the candidate, a panelist (by username), a recruiter
-    in the console, or a client of the API. The interview's record keeps it with the
-    request, and the notice of the move tells the candidate and the panel who asked."""
+    in the console, or a client of the API. The request for a new time carries it to the
+    process, whose notices of the move tell the candidate and the panel who asked, and the
+    interview's record keeps it (``MOVE_REQUESTS``)."""
 
-    asker: str  # one of job_workers.records.MOVE_ASKERS
+    asker: str  # candidate, panelist, recruiter or api
     panelist: str | None = None
 
     @classmethod
@@ -114,8 +132,8 @@ class RescheduleOffer:
     posting_title: str | None = None
     begun: bool = False  # the booked time has come: too late to move it
     panelist: str | None = None  # the panelist's username the link was sent to; None: the candidate
-    # Who asked to give the link's time up, once someone did and the record keeps it: one
-    # of MOVE_ASKERS, and a panelist's username.
+    # Who asked to give the link's time up, once someone did and the record keeps it (an
+    # ``asker`` of MOVE_REQUESTS), and a panelist's username.
     moved_by: str | None = None
     moved_by_panelist: str | None = None
 
