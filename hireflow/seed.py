@@ -121,7 +121,8 @@ DEMO_INTERVIEWERS = [
 
 @dataclass
 class SeedReport:
-    """What a load wrote: ids by kind, and the credits granted by this load (not before)."""
+    """What a load left in the database: the demo ids there by kind (one deleted since is
+    not), the rows it added, and the credits it granted (not those granted before)."""
 
     postings: list[str] = field(default_factory=list)
     employers: list[str] = field(default_factory=list)
@@ -159,10 +160,12 @@ def _add_new_rows(db: Database) -> SeedReport:
     report = SeedReport()
     with db.sessions.begin() as session:
 
-        def add_once(kind: str, model: type, key: str, fields: dict) -> None:
+        def add_once(kind: str, model: type, key: str, fields: dict) -> bool:
+            """Add the demo row unless it was loaded before; whether the database has it now."""
             row = f"{kind} {key}"
             if session.get(RequestClaim, (SEED_SCOPE, row)) is not None:
-                return  # loaded before: deleted since, or there as it was left
+                # Loaded before: there as it was left, or deleted since.
+                return session.get(model, key) is not None
             session.add(
                 RequestClaim(
                     scope=SEED_SCOPE,
@@ -177,17 +180,18 @@ def _add_new_rows(db: Database) -> SeedReport:
             if session.get(model, key) is None:
                 session.add(model(**fields))
                 report.added.append(row)
+            return True
 
         for posting in DEMO_POSTINGS:
-            add_once("posting", JobPosting, posting["posting_id"], posting)
-            report.postings.append(posting["posting_id"])
+            if add_once("posting", JobPosting, posting["posting_id"], posting):
+                report.postings.append(posting["posting_id"])
         for employer in DEMO_EMPLOYERS:
             fields = {name: value for name, value in employer.items() if name != "credits"}
-            add_once("employer", Employer, employer["employer_id"], fields)
-            report.employers.append(employer["employer_id"])
+            if add_once("employer", Employer, employer["employer_id"], fields):
+                report.employers.append(employer["employer_id"])
         for interviewer in DEMO_INTERVIEWERS:
-            add_once("interviewer", Interviewer, interviewer["username"], interviewer)
-            report.interviewers.append(interviewer["username"])
+            if add_once("interviewer", Interviewer, interviewer["username"], interviewer):
+                report.interviewers.append(interviewer["username"])
     return report
 
 
@@ -208,12 +212,13 @@ def main() -> int:
     print(f"Demo data loaded into {db.url}:")
     print(f"  added:         {report.what_was_added()}")
     print(f"  job postings:  {', '.join(report.postings)}")
-    for employer in DEMO_EMPLOYERS:
-        print(
-            f"  employer:      {employer['employer_id']} ({employer['name']}), "
-            f"{ledger.balance(employer['employer_id'])} credits, card {employer['payment_method_ref']} "
-            f"of customer {employer['payment_customer_ref']}"
-        )
+    with db.sessions() as session:  # as on file now: an employer's card may be a newer one
+        for employer in (session.get(Employer, employer_id) for employer_id in report.employers):
+            print(
+                f"  employer:      {employer.employer_id} ({employer.name}), "
+                f"{ledger.balance(employer.employer_id)} credits, card {employer.payment_method_ref} "
+                f"of customer {employer.payment_customer()}"
+            )
     print(f"  interviewers:  {', '.join(report.interviewers)} (Tasklist logins; password = username)")
     return 0
 
