@@ -196,20 +196,23 @@ def test_a_card_saved_for_one_declined_unlock_is_charged_for_the_others_waiting(
     globex = Employer(
         employer_id="globex", name="Globex", email="hr@globex.example", payment_method_ref="pm_1G"
     )
-    candidates = [indexed_candidate(name) for name in ("ada", "bob", "cy", "dee")]
+    candidates = [indexed_candidate(name) for name in ("ada", "bob", "cy", "dee", "eve")]
     web, engine = recording_app_with(services, *candidates, initech, globex)
-    unlocks = [("initech", "ada"), ("initech", "bob"), ("initech", "cy"), ("globex", "dee")]
+    employers = {"ada": "initech", "bob": "initech", "cy": "initech", "dee": "globex", "eve": "initech"}
     ids, instances = {}, {}
-    for employer, candidate in unlocks:
+    for candidate, employer in employers.items():
         started = web.post("/api/unlocks", json={"employer_id": employer, "candidate_id": candidate})
         ids[candidate], instances[candidate] = started.json["id"], started.json["processInstanceKey"]
     declined = {"card": "pm_card_chargeDeclined", "decline_code": "expired_card", "charge": "1"}
     for unlock_id in ids.values():
         record_details(services.db, "unlock", unlock_id, "requested", card_declined=declined)
-    # Bob's and Dee's (another employer's) unlocks wait for a new card; Cy's is being charged.
+    # Bob's and Dee's (another employer's) unlocks wait for a new card; Cy's is being charged;
+    # where Eve's is, the engine cannot say just now.
     waiting = {instances["bob"], instances["dee"]}
 
     def where(**filter_):
+        if filter_["processInstanceKey"] == instances["eve"]:
+            raise requests.ConnectionError("the engine did not answer")
         if filter_["processInstanceKey"] in waiting and filter_["elementId"] == "AwaitNewCard":
             return [{"elementId": "AwaitNewCard", "type": "RECEIVE_TASK", "state": "ACTIVE"}]
         return []

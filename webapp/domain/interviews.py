@@ -285,8 +285,9 @@ class Interviews(Items):
         given up and new times are offered. False when it was asked for this booking before
         (a retry, also once the time is given up and until another is booked).
 
-        ``asked_by`` says who asked: each move is kept in the interview's ``move_requests``,
-        for the recruiter who asks why it moved, and for the notice of the move.
+        ``asked_by`` says who asked: the message carries it to the notices of the move, and
+        each move is kept in the interview's ``move_requests``, for the recruiter who asks
+        why it moved and for the reschedule links' pages.
 
         ``booked_start``: the start the asker saw (a candidate's or panelist's link, the console's page and
         a careful API client send it); once the interview is at another time, that request is

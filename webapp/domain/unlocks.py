@@ -23,7 +23,7 @@ from hireflow.store import (
 )
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted, derived_id, one_page
-from webapp.engine import EngineRejected, EngineUnavailable
+from webapp.engine import EngineRejected, EngineUnavailable, KeyReused, RequestInProgress
 from webapp.problems import Problem, invalid_field
 from webapp.schemas import CardUpdate, PageAfter, UnlockRequest
 
@@ -195,7 +195,8 @@ class Unlocks(Items):
                     new_card_message_id(other.business_id, card, declined.get("charge")),
                     {Var.PAYMENT_METHOD_REF: card},
                 )
-            except (EngineUnavailable, EngineRejected) as exc:
+            except (EngineUnavailable, EngineRejected, KeyReused, RequestInProgress) as exc:
+                # This save took effect: another unlock's trouble must not turn it into an error.
                 log.warning("unlock %s keeps waiting for its own card link: %s", other.business_id, exc)
                 continue
             log.info("unlock %s: charging card %s, saved for unlock %s", other.business_id, card, unlock_id)
