@@ -16,6 +16,7 @@ from hireflow.adapters.calendar import (
     WorkingHours,
     invitation_ics,
     invitation_media_type,
+    spread_over_days,
 )
 from hireflow.adapters.email import EmailAttachment, EmailMessage, panel_member, readable_time
 from hireflow.constants import Header, JobType
@@ -39,10 +40,12 @@ SEND_TIMEOUT_MS = 60_000
 # With CalDAV a step makes a request (10 s timeout) per panel member, or two.
 CALENDAR_TIMEOUT_MS = 120_000
 INTERVIEW_LENGTH = timedelta(hours=1)
-# Slots are offered from tomorrow, for two weeks: three at most, so the email stays short.
+# Slots are offered from tomorrow, for two weeks: three at most, so the email stays short,
+# spread over days and times of day (``spread_over_days``) out of every free one.
 SEARCH_FROM = timedelta(days=1)
 SEARCH_WINDOW = timedelta(days=14)
 SLOTS_OFFERED = 3
+EVERY_SLOT_IN_THE_WINDOW = SEARCH_WINDOW // INTERVIEW_LENGTH
 # The slot emails' templates see the signed links by this name; they are never a variable.
 SLOT_LINKS = "slot_links"
 # The notice of a moved interview sees who asked by these names, made from the request's
@@ -211,7 +214,9 @@ class InterviewSchedulingTasks:
         hours where they work (a member's ``working_hours`` in their ``timezone``; weekdays
         09:00 to 17:00 and UTC for one without), and at hours the candidate is awake where
         they live, when the request gave their zone. None overlaps a time the interview was
-        moved from (``rescheduled_from``): someone could not make it.
+        moved from (``rescheduled_from``): someone could not make it. The first is the
+        earliest; the others fall on the next days, at other times of day, where the panel
+        is free then (``spread_over_days``).
 
         ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
         the timers that count down to them share one clock (a test engine's clock moves).
@@ -231,17 +236,17 @@ class InterviewSchedulingTasks:
             _utc_slot(interview_id, f"rescheduled_from[{at}]", each)
             for at, each in enumerate(rescheduled_from or [])
         ]
-        # The calendar gives slots one after another, so each time moved from overlaps two at most.
-        slots = self._calendar(interview_id).free_slots(
+        free = self._calendar(interview_id).free_slots(
             _panel_ids(interview_id, panel),
             window,
             INTERVIEW_LENGTH,
-            SLOTS_OFFERED + 2 * len(moved_from),
+            EVERY_SLOT_IN_THE_WINDOW,
             working_hours=hours,
             candidate_zone=candidate_timezone,
             owners=_calendar_owners(panel),
         )
-        slots = [slot for slot in slots if not any(slot.overlaps(old) for old in moved_from)][:SLOTS_OFFERED]
+        free = [slot for slot in free if not any(slot.overlaps(old) for old in moved_from)]
+        slots = spread_over_days(free, SLOTS_OFFERED, candidate_timezone)
         if not slots:
             when = "; ".join(sorted({str(each) for each in hours} or {str(WorkingHours())}))
             candidate = f", at the candidate's hours in {candidate_timezone}" if candidate_timezone else ""

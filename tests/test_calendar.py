@@ -7,7 +7,14 @@ from datetime import datetime, time, timedelta
 import icalendar
 import pytest
 
-from hireflow.adapters.calendar import Slot, SlotTaken, StoreCalendar, WorkingHours, invitation_ics
+from hireflow.adapters.calendar import (
+    Slot,
+    SlotTaken,
+    StoreCalendar,
+    WorkingHours,
+    invitation_ics,
+    spread_over_days,
+)
 from hireflow.errors import PermanentFailure
 from hireflow.store import Database
 from tests.concurrency import errors_all_at_once, race
@@ -103,6 +110,38 @@ def test_slots_fall_at_the_candidates_waking_hours_where_they_live(calendar):
 def test_no_slots_are_offered_at_the_weekend(calendar):
     saturday = MONDAY - timedelta(days=2)
     assert calendar.free_slots(["ann"], Slot(at(8, day=saturday), at(18, day=saturday)), HOUR) == []
+
+
+def every_hour(*days: datetime, first: int = 9, last: int = 16) -> list[Slot]:
+    return [Slot(at(hour, day=day), at(hour + 1, day=day)) for day in days for hour in range(first, last + 1)]
+
+
+def test_the_slots_offered_fall_on_different_days_at_different_times_of_day():
+    # Three back-to-back hours of one morning are no choice for someone busy that morning.
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    chosen = spread_over_days(every_hour(MONDAY, tuesday, wednesday), 3)
+    assert [(s.start.day, s.start.hour) for s in chosen] == [(23, 9), (24, 10), (25, 11)]
+    # The earliest is always offered; a day with no other time gives its earliest.
+    only_nine = [Slot(at(9, day=day), at(10, day=day)) for day in (MONDAY, tuesday)]
+    assert spread_over_days(only_nine, 3) == only_nine
+
+
+def test_with_fewer_days_than_slots_a_day_gives_more_than_one():
+    chosen = spread_over_days(every_hour(MONDAY, MONDAY + timedelta(days=1)), 3)
+    assert [(s.start.day, s.start.hour) for s in chosen] == [(23, 9), (23, 11), (24, 10)]
+    assert spread_over_days(every_hour(MONDAY, first=14), 5) == every_hour(MONDAY, first=14)
+    assert spread_over_days([], 3) == []
+
+
+def test_days_are_the_candidates_days_where_they_live():
+    # 22:00 UTC on Monday and 00:00 UTC on Tuesday are both Monday evening in New York.
+    tuesday = MONDAY + timedelta(days=1)
+    monday_evening = Slot(at(22), at(23))
+    later_that_evening = Slot(at(0, day=tuesday), at(1, day=tuesday))
+    tuesday_morning = Slot(at(14, day=tuesday), at(15, day=tuesday))
+    free = [monday_evening, later_that_evening, tuesday_morning]
+    assert spread_over_days(free, 2, "America/New_York") == [monday_evening, tuesday_morning]
+    assert spread_over_days(free, 2) == [monday_evening, later_that_evening]
 
 
 def test_booking_twice_is_one_booking(calendar):

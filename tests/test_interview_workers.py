@@ -80,6 +80,16 @@ def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
         tasks.services.slot_links.read(token[:-2] + "xx")
 
 
+def test_the_offer_gives_the_earliest_hour_then_other_days_at_other_hours(tasks):
+    # Not Tuesday 09:00, 10:00 and 11:00: a candidate busy on Tuesday mornings had no choice.
+    slots = tasks.find_slots("i-30", PANEL)["proposed_slots"]
+    assert [slot["start"] for slot in slots] == [
+        "2026-11-24T09:00:00Z",
+        "2026-11-25T10:00:00Z",
+        "2026-11-26T11:00:00Z",
+    ]
+
+
 def test_the_slot_offer_and_its_reminder_offer_to_withdraw_instead(tasks, capture):
     # Rather than stay silent (and be reminded, then followed up), the candidate can say no.
     tasks.services.withdrawal_links = WithdrawalLinks(
@@ -330,7 +340,8 @@ def test_moving_an_interview_gives_up_its_time_once_and_never_offers_it_again(ta
     assert tasks.find_slots("i-22", PANEL)["proposed_slots"][0] == slots[0]
     again = tasks.find_slots("i-21", PANEL, rescheduled_from=moved["rescheduled_from"])["proposed_slots"]
     assert len(again) == 3 and slots[0] not in again
-    assert again[0] == slots[1]
+    # The first offered is the earliest free hour left: the one after the time given up.
+    assert again[0]["start"] == "2026-11-24T10:00:00Z"
     # A second move adds the second time; the first stays given up.
     tasks.book_slot("i-21", PANEL, again[0], again)
     twice = tasks.release_for_reschedule("i-21", moved["rescheduled_from"])

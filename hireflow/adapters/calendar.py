@@ -10,9 +10,9 @@ impossible, even for two workers booking at once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -101,6 +101,36 @@ def zone_named(name: str | None) -> tzinfo:
         return ZoneInfo(name) if name and name != "UTC" else UTC
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def spread_over_days(slots: Sequence[Slot], count: int, zone: str | None = None) -> list[Slot]:
+    """Up to ``count`` of the free ``slots``, chosen to give a real choice, earliest first.
+
+    The earliest slot, then the earliest on each next day that has one, each at a time of day
+    not chosen yet where that day has such a slot; only when the days run out, more from the
+    days already chosen. Three back-to-back hours of one morning are no choice for someone
+    busy that morning. Days and times of day are on the clock of ``zone`` (the candidate's;
+    UTC for none).
+    """
+    clock = zone_named(zone)
+
+    def local_start(slot: Slot) -> datetime:
+        return _naive_utc(slot.start).replace(tzinfo=UTC).astimezone(clock)
+
+    by_day: dict[date, list[Slot]] = {}
+    for slot in sorted(slots, key=lambda each: each.start):
+        by_day.setdefault(local_start(slot).date(), []).append(slot)
+    chosen: list[Slot] = []
+    times_chosen: set[time] = set()
+    while len(chosen) < count and any(by_day.values()):
+        for day in by_day.values():
+            if not day or len(chosen) == count:
+                continue
+            pick = next((slot for slot in day if local_start(slot).time() not in times_chosen), day[0])
+            day.remove(pick)
+            chosen.append(pick)
+            times_chosen.add(local_start(pick).time())
+    return sorted(chosen, key=lambda each: each.start)
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
