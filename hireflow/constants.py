@@ -29,6 +29,9 @@ EMAIL_IN_WORDS = "an email address, like name@example.com"
 EMAIL_MAX_LENGTH = 254  # what SMTP carries in a path (RFC 5321)
 # How often one interview may be moved to another time, unless HIREFLOW_MAX_RESCHEDULES says.
 DEFAULT_MAX_RESCHEDULES = 2
+# How many offers of times a candidate may turn down before a recruiter arranges the time
+# with them (the wait's follow-up task): after that, an offer has no link to ask for others.
+OFFERS_A_CANDIDATE_MAY_DECLINE = 2
 
 
 class ProcessId:
@@ -76,6 +79,9 @@ class Header:
     EMAIL_BUSINESS_ID_VARIABLE = "businessIdVariable"
     OUTCOME = "outcome"  # the status a "record" step writes
     INVITATION_METHOD = "method"  # REQUEST or CANCEL, for calendar invitations
+    # "true" on a task that emails slot links where the model lets the candidate ask for
+    # other times (a model before it has no such wait, so its emails offer no such link).
+    OTHER_TIMES_LINK = "otherTimesLink"
     RETRY_BACKOFF_BASE_SECONDS = "retryBackoffBaseSeconds"
     RETRY_BACKOFF_CAP_SECONDS = "retryBackoffCapSeconds"
     RETRY_ATTEMPTS = "retryAttempts"
@@ -89,6 +95,7 @@ class Message:
     INTERVIEW_SLOT_SELECTED = "interview-slot-selected"
     INTERVIEW_CANCELLED = "interview-cancelled"
     INTERVIEW_RESCHEDULE_REQUESTED = "interview-reschedule-requested"
+    INTERVIEW_OTHER_TIMES_REQUESTED = "interview-other-times-requested"
 
 
 class ErrorCode:
@@ -182,6 +189,10 @@ class Var:
     # Who asked for the latest move, as interview-reschedule-requested carries it: {time (the
     # booked start given up), asker (candidate, panelist, recruiter, api)[, panelist]}.
     MOVE_REQUEST = "move_request"
+    # The offers the candidate said none of whose times suit them, each a list of slots (the
+    # model appends proposed_slots when interview-other-times-requested arrives): no new
+    # offer gives those times again.
+    OFFERS_DECLINED = "offers_declined"
     FOLLOW_UP_DECISION = "follow_up_decision"
     FOLLOW_UP_NOTE = "follow_up_note"
     INTERVIEW_RATING = "interview_rating"

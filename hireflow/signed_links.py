@@ -1,8 +1,9 @@
 """Signed, expiring links that let a person act on one item from an email, without logging in.
 
-Five kinds exist, each under its own salt so that one kind's token is never read as another:
+Six kinds exist, each under its own salt so that one kind's token is never read as another:
 
 - a **slot link** lets a candidate pick one interview slot;
+- an **other-times link** lets a candidate say no time of one offer suits them;
 - a **reschedule link** lets a candidate ask for another time for one booked interview;
 - a **card link** lets an employer save a new card for one unlock whose card was declined;
 - a **payment link** lets an employer approve, with their bank, one unlock's card payment;
@@ -16,7 +17,7 @@ action. Ids derive from business keys and can be guessed; the signature cannot.
 Links live for days, so the secret rotates without breaking the ones already mailed:
 ``HIREFLOW_SLOT_LINK_SECRET=new,old`` signs with ``new`` and still reads links signed
 with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal and
-reschedule links live; slot and card links, 7; payment links, 1).
+reschedule links live; slot, other-times and card links, 7; payment links, 1).
 """
 
 from __future__ import annotations
@@ -89,6 +90,32 @@ class SlotLinks(SignedLinks):
         """The choice a token carries; raises SignedLinkExpired or SignedLinkInvalid."""
         data = self._read(token)
         return SlotChoice(interview_id=data["interview_id"], slot=data["slot"])
+
+
+@dataclass(frozen=True)
+class OtherTimesRequest:
+    interview_id: str
+    offer_start: str  # the start of the offer's first time: which offer the link declines
+
+
+class OtherTimesLinks(SignedLinks):
+    """Links under the webapp's ``/interviews/other-times`` that say no time of one offer of
+    slots suits the candidate: new times are then offered, none of those. A link names its
+    offer by its first time, so a link from an offer before asks for nothing."""
+
+    salt = "hireflow.interview-other-times"
+    kind = "link to ask for other times"
+
+    def token_for(self, interview_id: str, offer_start: str) -> str:
+        return self._token({"interview_id": interview_id, "offer_start": offer_start})
+
+    def link_for(self, interview_id: str, offer_start: str) -> str:
+        return f"{self.base_url}/{self.token_for(interview_id, offer_start)}"
+
+    def read(self, token: str) -> OtherTimesRequest:
+        """The interview and offer a token names; raises SignedLinkExpired or SignedLinkInvalid."""
+        data = self._read(token)
+        return OtherTimesRequest(interview_id=data["interview_id"], offer_start=data["offer_start"])
 
 
 @dataclass(frozen=True)

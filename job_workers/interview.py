@@ -19,10 +19,12 @@ from hireflow.adapters.calendar import (
     spread_over_days,
 )
 from hireflow.adapters.email import EmailAttachment, EmailMessage, panel_member, readable_time
-from hireflow.constants import Header, JobType
+from hireflow.constants import OFFERS_A_CANDIDATE_MAY_DECLINE, Header, JobType
 from hireflow.errors import PermanentFailure
 from job_workers.records import (
     OFFERED_SLOTS,
+    OFFERS_DECLINED_COUNT,
+    OTHER_TIMES_ASKED,
     SLOT_CHOSEN,
     a_persons_decision,
     check_as_recorded,
@@ -46,8 +48,9 @@ SEARCH_FROM = timedelta(days=1)
 SEARCH_WINDOW = timedelta(days=14)
 SLOTS_OFFERED = 3
 EVERY_SLOT_IN_THE_WINDOW = SEARCH_WINDOW // INTERVIEW_LENGTH
-# The slot emails' templates see the signed links by this name; they are never a variable.
+# The slot emails' templates see the signed links by these names; they are never variables.
 SLOT_LINKS = "slot_links"
+OTHER_TIMES_LINK = "other_times_link"
 # The notice of a moved interview sees who asked by these names, made from the request's
 # ``move_request`` (``_who_asked_to_move``); they are not variables themselves.
 WHO_ASKED_TO_MOVE = frozenset({"move_asker", "move_panelist", "move_panelist_name"})
@@ -99,6 +102,23 @@ def _utc_slot(interview_id: str, name: str, slot: object) -> Slot:
             for part, value in (("start", start), ("end", end))
         )
     )
+
+
+def _declined_times(interview_id: str, offers_declined: object) -> list[Slot]:
+    """Every time of the offers the candidate turned down (a list of offers, each a list of
+    slots, as the model appends them); a permanent failure for anything else."""
+    if offers_declined is None:
+        return []
+    if not isinstance(offers_declined, list) or not all(isinstance(offer, list) for offer in offers_declined):
+        raise PermanentFailure(
+            f"Interview {interview_id}: offers_declined must be a list of offers, each a list of "
+            f"slots {{start, end}}, not {offers_declined!r}"
+        )
+    return [
+        _utc_slot(interview_id, f"offers_declined[{at}][{index}]", slot)
+        for at, offer in enumerate(offers_declined)
+        for index, slot in enumerate(offer)
+    ]
 
 
 def _working_hours(interview_id: str, member: dict) -> WorkingHours:
@@ -209,12 +229,14 @@ class InterviewSchedulingTasks:
         search_from: str | None = None,
         candidate_timezone: str | None = None,
         rescheduled_from: list | None = None,
+        offers_declined: list | None = None,
     ) -> dict:
         """Up to three hour-long slots when the whole panel is free, in everyone's working
         hours where they work (a member's ``working_hours`` in their ``timezone``; weekdays
         09:00 to 17:00 and UTC for one without), and at hours the candidate is awake where
         they live, when the request gave their zone. None overlaps a time the interview was
-        moved from (``rescheduled_from``): someone could not make it. The first is the
+        moved from (``rescheduled_from``): someone could not make it; nor a time of an offer
+        the candidate turned down (``offers_declined``, a list of offers). The first is the
         earliest; the others fall on the next days, at other times of day, where the panel
         is free then (``spread_over_days``).
 
@@ -223,7 +245,9 @@ class InterviewSchedulingTasks:
         """
         # A new offer: any choice from an earlier one is over (it was taken, or the wait
         # ended without it), so the candidate may choose again from this one.
-        record_details(self.services.db, "interview", interview_id, "requested", forget=(SLOT_CHOSEN,))
+        record_details(
+            self.services.db, "interview", interview_id, "requested", forget=(SLOT_CHOSEN, OTHER_TIMES_ASKED)
+        )
         searching_from = (
             _moment(interview_id, "search_from", search_from, _parse_engine_time)
             if search_from
@@ -236,6 +260,7 @@ class InterviewSchedulingTasks:
             _utc_slot(interview_id, f"rescheduled_from[{at}]", each)
             for at, each in enumerate(rescheduled_from or [])
         ]
+        declined = _declined_times(interview_id, offers_declined)
         free = self._calendar(interview_id).free_slots(
             _panel_ids(interview_id, panel),
             window,
@@ -245,7 +270,7 @@ class InterviewSchedulingTasks:
             candidate_zone=candidate_timezone,
             owners=_calendar_owners(panel),
         )
-        free = [slot for slot in free if not any(slot.overlaps(old) for old in moved_from)]
+        free = [slot for slot in free if not any(slot.overlaps(old) for old in moved_from + declined)]
         slots = spread_over_days(free, SLOTS_OFFERED, candidate_timezone)
         if not slots:
             when = "; ".join(sorted({str(each) for each in hours} or {str(WorkingHours())}))
@@ -255,8 +280,15 @@ class InterviewSchedulingTasks:
                 f"within the hours they work: {when}{candidate}"
             )
         proposed = [slot.as_variable() for slot in slots]
-        # The webapp refuses a link of an earlier offer by this, before it reaches the engine.
-        record_details(self.services.db, "interview", interview_id, "requested", **{OFFERED_SLOTS: proposed})
+        # The webapp refuses a link of an earlier offer by this, before it reaches the engine,
+        # and a request for other times once the candidate turned down as many as they may.
+        record_details(
+            self.services.db,
+            "interview",
+            interview_id,
+            "requested",
+            **{OFFERED_SLOTS: proposed, OFFERS_DECLINED_COUNT: len(offers_declined or [])},
+        )
         return {"proposed_slots": proposed}
 
     def email_slot_links(
@@ -269,8 +301,11 @@ class InterviewSchedulingTasks:
         candidate_timezone: str | None = None,
         application_id: BusinessId | None = None,
         posting_title: str | None = None,
+        offers_declined: list | None = None,
     ) -> dict:
         """Email the candidate one signed link per slot (links are made here, never stored),
+        one to say none of the times suits them (where the task's ``otherTimesLink`` header
+        says the model waits for that, until they turned down as many offers as they may),
         and one to withdraw their application instead, when this worker makes such links.
 
         The times are in the candidate's time zone when the request gave one (else UTC); the
@@ -300,11 +335,30 @@ class InterviewSchedulingTasks:
                     SLOT_LINKS: links,
                     "candidate_timezone": candidate_timezone,
                     "posting_title": posting_title,
+                    **self._other_times_link(job, interview_id, proposed_slots, offers_declined),
                     **self._withdrawal_link(application_id),
                 },
             )
         )
         return {}
+
+    def _other_times_link(
+        self, job: Job, interview_id: str, proposed_slots: list, offers_declined: list | None
+    ) -> dict:
+        """The template's ``other_times_link``: the candidate's signed link to turn this offer
+        down, if the model waits for that and they may turn down one more."""
+        links = self.services.other_times_links
+        header = str((job.custom_headers or {}).get(Header.OTHER_TIMES_LINK, "")).strip().lower()
+        declined = len(offers_declined) if isinstance(offers_declined, list) else 0
+        if (
+            links is None
+            or header != "true"
+            or not proposed_slots
+            or declined >= OFFERS_A_CANDIDATE_MAY_DECLINE
+        ):
+            return {}
+        first_start, _ = _slot_times(interview_id, "proposed_slots[0]", proposed_slots[0])
+        return {OTHER_TIMES_LINK: links.link_for(interview_id, first_start)}
 
     def _withdrawal_link(self, application_id: str | None) -> dict:
         """The template's signed link to withdraw the application, if this worker makes them."""

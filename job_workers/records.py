@@ -19,6 +19,11 @@ from hireflow.store import ERASED, BusinessRecord, Database, locked_record, utcn
 SLOT_CHOSEN = "slot_chosen"
 # An interview's times offered in the latest email: a link from an earlier one is refused.
 OFFERED_SLOTS = "offered_slots"
+# The first time of the offer the candidate asked other times for: the webapp refuses a
+# choice from it meanwhile (and a second ask); a new offer forgets it.
+OTHER_TIMES_ASKED = "other_times_asked"
+# How many offers the candidate turned down, as the latest offer's search counted them.
+OFFERS_DECLINED_COUNT = "offers_declined"
 # When the webapp took a resume's file (UTC, "...Z"): a resume indexed after a newer one
 # of the same candidate leaves that one's profile alone.
 UPLOADED_AT = "uploaded_at"

@@ -17,7 +17,14 @@ from hireflow.engine.profiles import local_profile
 from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
 from hireflow.settings import decimal_number, whole_number
-from hireflow.signed_links import CardLinks, PaymentLinks, RescheduleLinks, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import (
+    CardLinks,
+    OtherTimesLinks,
+    PaymentLinks,
+    RescheduleLinks,
+    SlotLinks,
+    WithdrawalLinks,
+)
 from hireflow.store import Database, checked_database_url
 
 DEFAULT_MAIL_FROM = "no-reply@hireflow.example"
@@ -37,6 +44,7 @@ class Services:
     payment_links: PaymentLinks | None = None
     withdrawal_links: WithdrawalLinks | None = None
     reschedule_links: RescheduleLinks | None = None
+    other_times_links: OtherTimesLinks | None = None
     intake_limits: IntakeLimits = DEFAULT_LIMITS
     # The address every email comes from. An interview invitation names it as its organizer,
     # the address calendar apps send an attendee's answer to, so it must be one that exists.
@@ -169,6 +177,7 @@ def services_from_environment(
     payment_links = PaymentLinks(link_secret, public_url + "/unlocks/payment")
     withdrawal_links = WithdrawalLinks(link_secret, public_url + "/applications/withdrawal")
     reschedule_links = RescheduleLinks(link_secret, public_url + "/interviews/reschedule")
+    other_times_links = OtherTimesLinks(link_secret, public_url + "/interviews/other-times")
     return Services(
         files=file_store_from_environment(env),
         db=db,
@@ -180,6 +189,7 @@ def services_from_environment(
         payment_links=payment_links,
         withdrawal_links=withdrawal_links,
         reschedule_links=reschedule_links,
+        other_times_links=other_times_links,
         intake_limits=intake_limits_from_environment(env),
         mail_from=mail_from,
         public_url=public_url,

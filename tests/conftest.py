@@ -45,7 +45,14 @@ from hireflow.paths import PROJECT_ROOT
 from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.sandboxes.payments import PaymentLedger, create_payment_sandbox
 from hireflow.serving import serve_in_thread
-from hireflow.signed_links import CardLinks, PaymentLinks, RescheduleLinks, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import (
+    CardLinks,
+    OtherTimesLinks,
+    PaymentLinks,
+    RescheduleLinks,
+    SlotLinks,
+    WithdrawalLinks,
+)
 from hireflow.store import Candidate, Database, JobPosting, utcnow
 from job_workers.metrics import PoolMetrics
 from job_workers.services import Services
@@ -320,6 +327,7 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
         payment_links=PaymentLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/payment"),
         withdrawal_links=WithdrawalLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/applications/withdrawal"),
         reschedule_links=RescheduleLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/reschedule"),
+        other_times_links=OtherTimesLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/other-times"),
     )
     yield LocalWorld(services, payments.url, mail.url, payment_sandbox.extensions["payment_ledger"])
     payments.shutdown()

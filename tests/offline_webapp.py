@@ -19,7 +19,14 @@ from sqlalchemy import func, select
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.engine.embedded import free_port
-from hireflow.signed_links import CardLinks, PaymentLinks, RescheduleLinks, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import (
+    CardLinks,
+    OtherTimesLinks,
+    PaymentLinks,
+    RescheduleLinks,
+    SlotLinks,
+    WithdrawalLinks,
+)
 from hireflow.store import BusinessRecord, Candidate, Database, utcnow
 from job_workers.services import Services
 from tests.web_helpers import ADMIN_TOKEN, WEBHOOK_SECRET
@@ -43,6 +50,9 @@ def empty_services(folder: Path, store_url: str | None = None) -> Services:
         ),
         reschedule_links=RescheduleLinks(
             "offline-test-slot-secret", "http://127.0.0.1:5000/interviews/reschedule"
+        ),
+        other_times_links=OtherTimesLinks(
+            "offline-test-slot-secret", "http://127.0.0.1:5000/interviews/other-times"
         ),
     )
 

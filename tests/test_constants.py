@@ -10,7 +10,13 @@ from hireflow.adapters.email import TEMPLATES_DIR, EmailTemplates
 from hireflow.constants import ErrorCode, Header, JobType, Message, ProcessId, Var
 from hireflow.model_checks import MODELS_DIR, NS, diagram_facts, feel_names, variable_names
 from hireflow.store import Database
-from job_workers.interview import CANCELLATION_TEMPLATE, INVITATION_TEMPLATE, SLOT_LINKS, WHO_ASKED_TO_MOVE
+from job_workers.interview import (
+    CANCELLATION_TEMPLATE,
+    INVITATION_TEMPLATE,
+    OTHER_TIMES_LINK,
+    SLOT_LINKS,
+    WHO_ASKED_TO_MOVE,
+)
 from job_workers.notifications import TEMPLATE_EXTRAS
 from job_workers.services import Services
 from job_workers.worker import ROUTER_BUILDERS
@@ -99,7 +105,7 @@ def test_every_variable_name_in_use_is_in_the_constants_module_and_no_other(tmp_
             for name in jinja2.meta.find_undeclared_variables(templates.parse(path.read_text()))
         }
         - TEMPLATE_EXTRAS
-        - {SLOT_LINKS}
+        - {SLOT_LINKS, OTHER_TIMES_LINK}
         - WHO_ASKED_TO_MOVE
     )
     started = {name for body, left_out in STARTED_WITH.items() for name in set(body.model_fields) - left_out}

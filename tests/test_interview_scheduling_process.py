@@ -168,6 +168,24 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
     assert len(local_world.mails_to(v2["candidate_email"])) == 2  # two sets of links
 
 
+def test_times_the_candidate_turns_down_give_way_to_new_ones(process_engine, local_world):
+    instance, v = request_interview(process_engine)
+    wait_until_element(process_engine.client, instance, "AwaitSlotChoice")
+    first_offer = variable(process_engine, instance, "proposed_slots")
+    [links_mail] = local_world.mails_to(v["candidate_email"])
+    assert "/interviews/other-times/" in links_mail["text"]  # the model's task asks for the link
+
+    process_engine.client.publish_message(Message.INTERVIEW_OTHER_TIMES_REQUESTED, v["interview_id"])
+
+    wait_until_element(process_engine.client, instance, "OtherTimesAsked", state="COMPLETED")
+    wait_for_second_offer(process_engine, instance)
+    assert variable(process_engine, instance, "offers_declined") == [first_offer]
+    second_offer = variable(process_engine, instance, "proposed_slots")
+    assert len(second_offer) == 3 and not [slot for slot in second_offer if slot in first_offer]
+    first, second = local_world.mails_to(v["candidate_email"])
+    assert "/interviews/other-times/" in second["text"]  # one offer turned down of two
+
+
 def wait_for_completions(process_engine, instance: str, element_id: str, count: int, *, what: str) -> None:
     """Wait until ``element_id`` has completed ``count`` times in ``instance``."""
     wait_for(

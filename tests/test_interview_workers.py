@@ -13,10 +13,16 @@ from hireflow.adapters.email import EmailOutbox, SendGridMailer, readable_time
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.signed_links import RescheduleLinks, SignedLinkInvalid, SlotLinks, WithdrawalLinks
+from hireflow.signed_links import (
+    OtherTimesLinks,
+    RescheduleLinks,
+    SignedLinkInvalid,
+    SlotLinks,
+    WithdrawalLinks,
+)
 from hireflow.store import BusinessRecord, Database
 from job_workers.interview import InterviewSchedulingTasks, NoFreeSlots
-from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
+from job_workers.records import OFFERED_SLOTS, OTHER_TIMES_ASKED, SLOT_CHOSEN, record_details
 from job_workers.services import Services
 from tests.jobs import make_job
 
@@ -88,6 +94,48 @@ def test_the_offer_gives_the_earliest_hour_then_other_days_at_other_hours(tasks)
         "2026-11-25T10:00:00Z",
         "2026-11-26T11:00:00Z",
     ]
+
+
+def test_times_the_candidate_turned_down_are_not_offered_again(tasks):
+    first = tasks.find_slots("i-31", PANEL)["proposed_slots"]
+    record_details(
+        tasks.services.db, "interview", "i-31", "requested", **{OTHER_TIMES_ASKED: first[0]["start"]}
+    )
+    second = tasks.find_slots("i-31", PANEL, offers_declined=[first])["proposed_slots"]
+    assert len(second) == 3 and not set(map(str, first)) & set(map(str, second))
+    third = tasks.find_slots("i-31", PANEL, offers_declined=[first, second])["proposed_slots"]
+    assert not set(map(str, first + second)) & set(map(str, third))
+    with tasks.services.db.sessions() as session:
+        details = session.get(BusinessRecord, ("interview", "i-31")).details
+    # The webapp reads how many were turned down, and takes a choice from the new offer again.
+    assert (details["offers_declined"], OTHER_TIMES_ASKED in details) == (2, False)
+    with pytest.raises(PermanentFailure, match="offers_declined must be a list of offers"):
+        tasks.find_slots("i-31", PANEL, offers_declined=first)
+
+
+def test_the_offer_links_to_ask_for_other_times_while_the_model_waits_for_that(tasks, capture):
+    tasks.services.other_times_links = OtherTimesLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/interviews/other-times"
+    )
+    slots = tasks.find_slots("i-32", PANEL)["proposed_slots"]
+    asks_too = {"template": "interview-slots", "otherTimesLink": "true"}
+    link = r"http://hireflow\.test/interviews/other-times/(\S+)"
+    for key, (headers, declined) in enumerate(
+        [
+            (asks_too, None),
+            (asks_too, [[{"start": "2026-11-20T09:00:00Z", "end": "2026-11-20T10:00:00Z"}]]),
+            (asks_too, [[], []]),  # turned down as many offers as they may
+            ({"template": "interview-slots"}, None),  # a model before the wait for it
+        ],
+        start=800,
+    ):
+        job = make_job(JobType.EMAIL_SLOT_LINKS, element_instance_key=key, headers=headers)
+        tasks.email_slot_links(job, "i-32", "cand@example.com", "Cas", slots, offers_declined=declined)
+    found = [re.findall(link, mail["text"]) for mail in mails(capture)]
+    assert [len(tokens) for tokens in found] == [1, 1, 0, 0]
+    asked = tasks.services.other_times_links.read(found[0][0])
+    assert (asked.interview_id, asked.offer_start) == ("i-32", slots[0]["start"])
+    assert "None of these times suit you?" in mails(capture)[0]["text"]
 
 
 def test_the_slot_offer_and_its_reminder_offer_to_withdraw_instead(tasks, capture):

@@ -123,7 +123,10 @@ def site(tmp_path_factory) -> Site:
         "shortlisted",
         {"candidate_id": "ada", "posting_id": "demo-python-engineer"},
     )
-    record_status(services.db, "interview", "int_1", "requested", {"application_id": "app_1"})
+    # Its offer is the slot pages' time: the link to ask for other times lists it.
+    record_status(
+        services.db, "interview", "int_1", "requested", {"application_id": "app_1", "offered_slots": [SLOT]}
+    )
     waiting = services.payments.charge(
         unlock_id="unl_1", amount=4900, currency="eur", payment_method="pm_card_authenticationRequired"
     )
@@ -169,6 +172,8 @@ def signed_pages(services) -> dict[str, str]:
     return {
         "slot": f"/interviews/slot/{services.slot_links.token_for('int_1', SLOT)}",
         "reschedule": f"/interviews/reschedule/{services.reschedule_links.token_for('int_1', SLOT['start'])}",
+        "other-times": "/interviews/other-times/"
+        + services.other_times_links.token_for("int_1", SLOT["start"]),
         "card": f"/unlocks/card/{services.card_links.token_for('unl_1')}",
         "payment": f"/unlocks/payment/{services.payment_links.token_for('unl_1')}",
         "withdrawal": f"/applications/withdrawal/{services.withdrawal_links.token_for('app_1')}",
@@ -209,7 +214,9 @@ def test_every_table_header_cell_says_what_it_heads():
     assert [(name, tag) for name, tag in headers if 'scope="' not in tag] == []
 
 
-@pytest.mark.parametrize("name", [*CONSOLE_PAGES, "slot", "reschedule", "card", "payment", "withdrawal"])
+@pytest.mark.parametrize(
+    "name", [*CONSOLE_PAGES, "slot", "reschedule", "other-times", "card", "payment", "withdrawal"]
+)
 def test_the_page_meets_wcag_2_1_aa(site, browser_page, name):
     path, status = CONSOLE_PAGES.get(name) or (signed_pages(site.services)[name], 200)
     assert browser_page.goto(site.url + path).status == status

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from chaos.flows import SLOT_ALREADY_CHOSEN
 from hireflow.constants import Message
 from hireflow.store import CalendarBooking, Interviewer, JobPosting
-from job_workers.records import SLOT_CHOSEN, record_details, record_status
+from job_workers.records import OTHER_TIMES_ASKED, SLOT_CHOSEN, record_details, record_status
 from tests.concurrency import errors_all_at_once
 from tests.offline_webapp import (
     RecordsMessages,
@@ -543,3 +543,79 @@ def test_the_candidates_link_asks_for_another_time_for_the_booking_it_was_sent_f
 
     bad = web.get("/interviews/reschedule/not-a-token")
     assert bad.status_code == 404 and "Reschedule link not valid" in bad.text
+
+
+WAITING_FOR_THE_CHOICE = [{"elementId": "AwaitSlotChoice", "type": "RECEIVE_TASK", "state": "ACTIVE"}]
+
+
+def offered(services, interview_id: str, *days: int, **details) -> list[dict]:
+    """An interview whose latest offer is 09:00 UTC on each of ``days`` of March 2030."""
+    times = [{"start": f"2030-03-{day:02}T09:00:00Z", "end": f"2030-03-{day:02}T10:00:00Z"} for day in days]
+    started = {"process_instance_key": "1001", "offered_slots": times, **details}
+    record_status(services.db, "interview", interview_id, "requested", started)
+    return times
+
+
+def test_a_candidate_asks_once_for_other_times_than_those_offered(recording):
+    web, engine, services = recording
+    times = offered(services, "int_1", 4, 5, 6)
+    token = services.other_times_links.token_for("int_1", times[0]["start"])
+    page = web.get(f"/interviews/other-times/{token}").text
+    assert "Monday 4 March 2030, 09:00" in page and "Send me other times" in page
+    form = {"csrf_token": csrf_token(page)}
+    # Not yet where the model hears it (the offer is being emailed): nothing is published.
+    not_waiting = web.post(f"/interviews/other-times/{token}", data=form)
+    assert not_waiting.status_code == 409 and "try again in a minute" in not_waiting.text
+    engine.active = WAITING_FOR_THE_CHOICE
+    asked = web.post(f"/interviews/other-times/{token}", data=form)
+    again = web.post(f"/interviews/other-times/{token}", data=form)
+    assert (asked.status_code, again.status_code) == (202, 200)
+    assert "we are emailing you new times" in asked.text and "You asked for other times already" in again.text
+    assert engine.published == [(Message.INTERVIEW_OTHER_TIMES_REQUESTED, "int_1")]
+    # A time of the offer turned down is not chosen meanwhile.
+    slot_token = services.slot_links.token_for("int_1", times[1])
+    chosen = web.post(f"/interviews/slot/{slot_token}", data=form)
+    assert chosen.status_code == 409 and "you asked for other times than these" in chosen.text
+    # The new offer (the worker forgets the request): the old link asks for nothing more.
+    newer = offered(services, "int_1", 11, 12, 13, offers_declined=1)
+    record_details(services.db, "interview", "int_1", "requested", forget=(OTHER_TIMES_ASKED,))
+    assert web.post(f"/interviews/other-times/{token}", data=form).status_code == 200
+    assert len(engine.published) == 1
+    assert (
+        web.post(
+            f"/interviews/slot/{services.slot_links.token_for('int_1', newer[0])}", data=form
+        ).status_code
+        == 202
+    )
+
+
+def test_other_times_are_refused_when_they_could_not_be_given(recording):
+    web, engine, services = recording
+    engine.active = WAITING_FOR_THE_CHOICE
+    form = {"csrf_token": csrf_token(web.get("/").text)}
+
+    def ask(interview_id: str, start: str):
+        return web.post(
+            f"/interviews/other-times/{services.other_times_links.token_for(interview_id, start)}", data=form
+        )
+
+    times = offered(services, "int_2", 4, 5, 6, offers_declined=2)
+    too_often = ask("int_2", times[0]["start"])
+    assert too_often.status_code == 409 and "a recruiter will contact you" in too_often.text
+    times = offered(services, "int_3", 4, 5, 6)
+    earlier = ask("int_3", "2030-03-01T09:00:00Z")
+    assert earlier.status_code == 409 and "from an earlier email" in earlier.text
+    web.post(f"/interviews/slot/{services.slot_links.token_for('int_3', times[1])}", data=form)
+    being_booked = ask("int_3", times[0]["start"])
+    assert being_booked.status_code == 409 and "already" in being_booked.text
+    times = offered(services, "int_4", 4, 5, 6)
+    booked(services, "int_4", datetime(2030, 3, 5, 9))
+    assert "is booked for" in ask("int_4", times[0]["start"]).text
+    record_status(services.db, "interview", "int_4", "cancelled")
+    assert ask("int_4", times[0]["start"]).status_code == 409
+    assert (
+        web.get(f"/interviews/other-times/{services.other_times_links.token_for('int_4', 'x')}").status_code
+        == 200
+    )
+    assert web.get("/interviews/other-times/not-a-token").status_code == 404
+    assert engine.published == [(Message.INTERVIEW_SLOT_SELECTED, "int_3")]

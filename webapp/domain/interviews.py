@@ -9,10 +9,16 @@ from sqlalchemy import select
 
 from hireflow.adapters.calendar import Slot
 from hireflow.adapters.email import readable_time
-from hireflow.constants import Message, ProcessId, Var
+from hireflow.constants import OFFERS_A_CANDIDATE_MAY_DECLINE, Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
-from job_workers.records import OFFERED_SLOTS, SLOT_CHOSEN, record_details
+from job_workers.records import (
+    OFFERED_SLOTS,
+    OFFERS_DECLINED_COUNT,
+    OTHER_TIMES_ASKED,
+    SLOT_CHOSEN,
+    record_details,
+)
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
 from webapp.domain.records import FINAL_STATUSES, Accepted
 from webapp.engine import EngineRejected, EngineUnavailable
@@ -22,6 +28,8 @@ from webapp.schemas import InterviewRequest, PanelMember, WorkingWeek
 # The model's sub-process that a request for a new time interrupts: from the booking until
 # the interview is over. An instance of an older model has none, and is never moved.
 BOOKED_SCOPE = "InterviewBooked"
+# The model's wait for the candidate's choice, which a request for other times interrupts.
+CHOICE_WAIT = "AwaitSlotChoice"
 # The interview's requests to move it, oldest first: each {time, asked_by, asked_at,
 # asker[, panelist]}, ``time`` the booked start given up and ``asker`` one of candidate,
 # panelist, recruiter or api. The console and the reschedule page say who asked.
@@ -116,6 +124,39 @@ class SlotOffer:
     def another_time_chosen(self) -> bool:
         """Another time of the offer than this link's was chosen, and is being booked."""
         return self.chosen is not None and self.chosen["start"] != self.slot["start"]
+
+
+def _other_times_asked() -> Problem:
+    return Problem(
+        409,
+        "Other times asked for",
+        "you asked for other times than these; we are emailing you new ones",
+    )
+
+
+@dataclass(frozen=True)
+class OtherTimesOffer:
+    """What a link to ask for other times finds, for its page."""
+
+    interview_id: str
+    offer_start: str  # the first time of the offer the link turns down
+    status: str | None
+    offered: list | None  # the times of the latest offer
+    booked: dict | None  # the slot booked, once one is
+    asked: bool  # other times were asked for this offer already
+    declined: int  # the offers turned down before the latest
+    timezone: str | None = None
+    posting_title: str | None = None
+
+    @property
+    def current(self) -> bool:
+        """The link's offer is the latest one."""
+        return bool(self.offered) and self.offered[0].get("start") == self.offer_start
+
+    @property
+    def closed(self) -> bool:
+        """The interview is over: done, cancelled, not scheduled or erased."""
+        return self.status in FINAL_STATUSES["interview"]
 
 
 @dataclass(frozen=True)
@@ -508,8 +549,106 @@ class Interviews(Items):
                 raise _another_time_chosen(chosen, offer.timezone)
             if chosen is not None:
                 return False
+            if (record.details or {}).get(OTHER_TIMES_ASKED):
+                raise _other_times_asked()
             record.details = {**(record.details or {}), SLOT_CHOSEN: offer.slot}
             return True
+
+    def other_times_offer(self, token: str) -> OtherTimesOffer:
+        """Read a link to ask for other times; 410 when it expired, 404 when it is not ours."""
+        request = read_signed_link(self.services.other_times_links, token)
+        record = self._record("interview", request.interview_id)
+        with self.services.db.sessions() as session:
+            booking = session.get(CalendarBooking, request.interview_id)
+        booked = None
+        if booking is not None and booking.status == "booked":
+            booked = Slot(booking.start, booking.end).as_variable()
+        details = (record.details or {}) if record else {}
+        message_id = f"other-times-{request.interview_id}-{request.offer_start}"
+        return OtherTimesOffer(
+            request.interview_id,
+            request.offer_start,
+            record.status if record else None,
+            details.get(OFFERED_SLOTS),
+            booked,
+            self.gateway.published_before(Message.INTERVIEW_OTHER_TIMES_REQUESTED, message_id),
+            int(details.get(OFFERS_DECLINED_COUNT) or 0),
+            details.get("candidate_timezone"),
+            details.get("posting_title"),
+        )
+
+    def ask_for_other_times(self, token: str) -> tuple[OtherTimesOffer, bool]:
+        """Publish ``interview-other-times-requested`` once per offer: none of its times suits
+        the candidate, and the model offers new ones, none of these. The offer, and False
+        when it was asked for before (a second click, also after the new times are out).
+
+        409 for an interview over, booked, whose time is being booked, with a newer offer,
+        whose candidate turned down as many offers as they may, or whose instance does not
+        wait for the choice (the new offer is being made).
+        """
+        offer = self.other_times_offer(token)
+        if offer.asked:
+            return offer, False
+        if offer.status in FINAL_STATUSES["interview"]:
+            raise Problem(409, "Interview closed", f"this interview is {offer.status}; no times are offered")
+        if offer.booked is not None:
+            raise Problem(
+                409,
+                "Interview already booked",
+                f"the interview is booked for {readable_time(offer.booked['start'], offer.timezone)}",
+            )
+        if not offer.current:
+            raise Problem(
+                409,
+                "Times no longer offered",
+                "these times are from an earlier email; please see the latest email we sent you",
+            )
+        if offer.declined >= OFFERS_A_CANDIDATE_MAY_DECLINE:
+            raise Problem(
+                409,
+                "Other times asked for often",
+                "you asked for other times before; a recruiter will contact you to find a time",
+            )
+        record = self._require("interview", offer.interview_id)
+        instance_key = (record.details or {}).get("process_instance_key")
+        if not instance_key or not self.gateway.waits_in(str(instance_key), CHOICE_WAIT):
+            raise Problem(
+                409,
+                "Times not offered now",
+                "the interview does not wait for your choice at the moment; try again in a minute",
+            )
+        self._hold_other_times(offer)
+        try:
+            published = self.gateway.publish_once(
+                Message.INTERVIEW_OTHER_TIMES_REQUESTED,
+                offer.interview_id,
+                f"other-times-{offer.interview_id}-{offer.offer_start}",
+            )
+        except (EngineUnavailable, EngineRejected) as exc:
+            # Certainly not taken: a time of this offer may be chosen after all.
+            if isinstance(exc, EngineRejected) or exc.certainly_not_applied:
+                self._release_other_times(offer)
+            raise
+        return offer, published.published
+
+    def _hold_other_times(self, offer: OtherTimesOffer) -> None:
+        """Record that other times are asked for the offer, unless one of its times is being
+        booked (409); a slot link of the offer is refused meanwhile."""
+        with self.services.db.sessions.begin() as session:
+            record = locked_record(session, "interview", offer.interview_id)
+            if record is None:
+                return
+            chosen = (record.details or {}).get(SLOT_CHOSEN)
+            if chosen is not None:
+                raise _another_time_chosen(chosen, offer.timezone)
+            record.details = {**(record.details or {}), OTHER_TIMES_ASKED: offer.offer_start}
+
+    def _release_other_times(self, offer: OtherTimesOffer) -> None:
+        with self.services.db.sessions.begin() as session:
+            record = locked_record(session, "interview", offer.interview_id)
+            details = (record.details or {}) if record is not None else {}
+            if details.get(OTHER_TIMES_ASKED) == offer.offer_start:
+                record.details = {name: value for name, value in details.items() if name != OTHER_TIMES_ASKED}
 
     def _release_choice(self, offer: SlotOffer) -> None:
         """Forget the time this request held, if it still is the one chosen."""
