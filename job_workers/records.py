@@ -22,8 +22,9 @@ OFFERED_SLOTS = "offered_slots"
 # The first time of the offer the candidate asked other times for: the webapp refuses a
 # choice from it meanwhile (and a second ask); a new offer forgets it.
 OTHER_TIMES_ASKED = "other_times_asked"
-# How many offers the candidate turned down, as the latest offer's search counted them.
-OFFERS_DECLINED_COUNT = "offers_declined"
+# How many offers the candidate turned down, as the latest offer's search counted them (the
+# process variable offers_declined holds the offers themselves).
+OFFERS_DECLINED_COUNT = "offers_turned_down"
 # When the webapp took a resume's file (UTC, "...Z"): a resume indexed after a newer one
 # of the same candidate leaves that one's profile alone.
 UPLOADED_AT = "uploaded_at"

@@ -108,7 +108,7 @@ def test_times_the_candidate_turned_down_are_not_offered_again(tasks):
     with tasks.services.db.sessions() as session:
         details = session.get(BusinessRecord, ("interview", "i-31")).details
     # The webapp reads how many were turned down, and takes a choice from the new offer again.
-    assert (details["offers_declined"], OTHER_TIMES_ASKED in details) == (2, False)
+    assert (details["offers_turned_down"], OTHER_TIMES_ASKED in details) == (2, False)
     with pytest.raises(PermanentFailure, match="offers_declined must be a list of offers"):
         tasks.find_slots("i-31", PANEL, offers_declined=first)
 

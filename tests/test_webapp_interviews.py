@@ -577,7 +577,7 @@ def test_a_candidate_asks_once_for_other_times_than_those_offered(recording):
     chosen = web.post(f"/interviews/slot/{slot_token}", data=form)
     assert chosen.status_code == 409 and "you asked for other times than these" in chosen.text
     # The new offer (the worker forgets the request): the old link asks for nothing more.
-    newer = offered(services, "int_1", 11, 12, 13, offers_declined=1)
+    newer = offered(services, "int_1", 11, 12, 13, offers_turned_down=1)
     record_details(services.db, "interview", "int_1", "requested", forget=(OTHER_TIMES_ASKED,))
     assert web.post(f"/interviews/other-times/{token}", data=form).status_code == 200
     assert len(engine.published) == 1
@@ -599,7 +599,7 @@ def test_other_times_are_refused_when_they_could_not_be_given(recording):
             f"/interviews/other-times/{services.other_times_links.token_for(interview_id, start)}", data=form
         )
 
-    times = offered(services, "int_2", 4, 5, 6, offers_declined=2)
+    times = offered(services, "int_2", 4, 5, 6, offers_turned_down=2)
     too_often = ask("int_2", times[0]["start"])
     assert too_often.status_code == 409 and "a recruiter will contact you" in too_often.text
     times = offered(services, "int_3", 4, 5, 6)

@@ -126,6 +126,11 @@ class SlotOffer:
         return self.chosen is not None and self.chosen["start"] != self.slot["start"]
 
 
+def other_times_message_id(interview_id: str, offer_start: str) -> str:
+    """The message id of a request for other times than an offer's: one per offer."""
+    return f"other-times-{interview_id}-{offer_start}"
+
+
 def _other_times_asked() -> Problem:
     return Problem(
         409,
@@ -155,7 +160,7 @@ class OtherTimesOffer:
 
     @property
     def closed(self) -> bool:
-        """The interview is over: done, cancelled, not scheduled or erased."""
+        """The interview is over (one of its FINAL_STATUSES)."""
         return self.status in FINAL_STATUSES["interview"]
 
 
@@ -564,7 +569,7 @@ class Interviews(Items):
         if booking is not None and booking.status == "booked":
             booked = Slot(booking.start, booking.end).as_variable()
         details = (record.details or {}) if record else {}
-        message_id = f"other-times-{request.interview_id}-{request.offer_start}"
+        message_id = other_times_message_id(request.interview_id, request.offer_start)
         return OtherTimesOffer(
             request.interview_id,
             request.offer_start,
@@ -589,7 +594,7 @@ class Interviews(Items):
         offer = self.other_times_offer(token)
         if offer.asked:
             return offer, False
-        if offer.status in FINAL_STATUSES["interview"]:
+        if offer.closed:
             raise Problem(409, "Interview closed", f"this interview is {offer.status}; no times are offered")
         if offer.booked is not None:
             raise Problem(
@@ -622,7 +627,7 @@ class Interviews(Items):
             published = self.gateway.publish_once(
                 Message.INTERVIEW_OTHER_TIMES_REQUESTED,
                 offer.interview_id,
-                f"other-times-{offer.interview_id}-{offer.offer_start}",
+                other_times_message_id(offer.interview_id, offer.offer_start),
             )
         except (EngineUnavailable, EngineRejected) as exc:
             # Certainly not taken: a time of this offer may be chosen after all.
@@ -644,6 +649,7 @@ class Interviews(Items):
             record.details = {**(record.details or {}), OTHER_TIMES_ASKED: offer.offer_start}
 
     def _release_other_times(self, offer: OtherTimesOffer) -> None:
+        """Forget the request this one recorded, if it still is the one recorded."""
         with self.services.db.sessions.begin() as session:
             record = locked_record(session, "interview", offer.interview_id)
             details = (record.details or {}) if record is not None else {}
