@@ -566,6 +566,7 @@ def test_a_candidate_asks_once_for_other_times_than_those_offered(recording):
     # Not yet where the model hears it (the offer is being emailed): nothing is published.
     not_waiting = web.post(f"/interviews/other-times/{token}", data=form)
     assert not_waiting.status_code == 409 and "try again in a minute" in not_waiting.text
+    assert not_waiting.content_type.startswith("text/html")  # a page, for the candidate to read
     engine.active = WAITING_FOR_THE_CHOICE
     asked = web.post(f"/interviews/other-times/{token}", data=form)
     again = web.post(f"/interviews/other-times/{token}", data=form)
