@@ -193,6 +193,8 @@ class Var:
     # model appends proposed_slots when interview-other-times-requested arrives): no new
     # offer gives those times again.
     OFFERS_DECLINED = "offers_declined"
+    # How many, for the recruiter's follow-up form (an input mapping of its task).
+    OFFERS_TURNED_DOWN = "offers_turned_down"
     FOLLOW_UP_DECISION = "follow_up_decision"
     FOLLOW_UP_NOTE = "follow_up_note"
     INTERVIEW_RATING = "interview_rating"

@@ -10,7 +10,7 @@ from typing import Any
 from pyzeebe import Job
 from sqlalchemy.exc import IntegrityError
 
-from hireflow.constants import Header
+from hireflow.constants import Header, Var
 from hireflow.errors import PermanentFailure
 from hireflow.store import ERASED, BusinessRecord, Database, locked_record, utcnow
 
@@ -23,8 +23,8 @@ OFFERED_SLOTS = "offered_slots"
 # choice from it meanwhile (and a second ask); a new offer forgets it.
 OTHER_TIMES_ASKED = "other_times_asked"
 # How many offers the candidate turned down, as the latest offer's search counted them (the
-# process variable offers_declined holds the offers themselves).
-OFFERS_DECLINED_COUNT = "offers_turned_down"
+# process variable offers_declined holds the offers themselves); the follow-up form's name.
+OFFERS_DECLINED_COUNT = Var.OFFERS_TURNED_DOWN
 # When the webapp took a resume's file (UTC, "...Z"): a resume indexed after a newer one
 # of the same candidate leaves that one's profile alone.
 UPLOADED_AT = "uploaded_at"

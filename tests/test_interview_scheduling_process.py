@@ -184,6 +184,10 @@ def test_times_the_candidate_turns_down_give_way_to_new_ones(process_engine, loc
     assert len(second_offer) == 3 and not [slot for slot in second_offer if slot in first_offer]
     first, second = local_world.mails_to(v["candidate_email"])
     assert "/interviews/other-times/" in second["text"]  # one offer turned down of two
+    # Silence after that: the recruiter's follow-up form says how many were turned down.
+    stay_silent_until_the_follow_up(process_engine, instance)
+    assert variable(process_engine, instance, "offers_turned_down") == 1
+    process_engine.client.cancel_process_instance(instance)
 
 
 def wait_for_completions(process_engine, instance: str, element_id: str, count: int, *, what: str) -> None:
@@ -255,7 +259,7 @@ def test_a_second_follow_up_opens_blank_and_its_decision_counts(process_engine, 
         variable["name"]: variable["value"]
         for variable in process_engine.client.search_variables(scopeKey=second["elementInstanceKey"])
     }
-    assert own == {"follow_up_decision": "null", "follow_up_note": "null"}
+    assert own == {"follow_up_decision": "null", "follow_up_note": "null", "offers_turned_down": "0"}
     process_engine.client.complete_user_task(second["userTaskKey"], {"follow_up_decision": "close"})
 
     wait_until_completed(process_engine.client, instance)

@@ -44,8 +44,9 @@ def test_markdown_in_a_variable_is_shown_as_written_not_as_a_link_or_emphasis():
 
 
 # What hireflow writes itself: skills come from its own list (a posting naming another is
-# refused) and the link from its own base URL. Names, emails and notes are typed by people.
-COMPOSED_BY_HIREFLOW = {"matched_skills", "missing_skills", "application_url"}
+# refused), the link from its own base URL, and a count from the model's FEEL count().
+# Names, emails and notes are typed by people.
+COMPOSED_BY_HIREFLOW = {"matched_skills", "missing_skills", "application_url", "offers_turned_down"}
 
 
 def test_bundled_forms_put_only_what_hireflow_composes_in_markdown():
