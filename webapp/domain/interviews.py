@@ -466,16 +466,20 @@ class Interviews(Items):
             interviewer = session.get(Interviewer, username)
         return interviewer.timezone if interviewer is not None else None
 
+    def _booked_slot(self, interview_id: str) -> dict | None:
+        """The slot booked for the interview now, as slot variables and links write it (so it
+        compares equal to a link's), or None."""
+        with self.services.db.sessions() as session:
+            booking = session.get(CalendarBooking, interview_id)
+        if booking is None or booking.status != "booked":
+            return None
+        return Slot(booking.start, booking.end).as_variable()
+
     def slot_offer(self, token: str) -> SlotOffer:
         """Read a slot link; 410 when it expired, 404 when it is not one of ours."""
         choice = read_signed_link(self.services.slot_links, token)
         record = self._record("interview", choice.interview_id)
-        with self.services.db.sessions() as session:
-            booking = session.get(CalendarBooking, choice.interview_id)
-        booked = None
-        if booking is not None and booking.status == "booked":
-            # As the slot links carry times, so the booked slot compares equal to its link's.
-            booked = Slot(booking.start, booking.end).as_variable()
+        booked = self._booked_slot(choice.interview_id)
         details = (record.details or {}) if record else {}
         return SlotOffer(
             choice.interview_id,
@@ -563,11 +567,7 @@ class Interviews(Items):
         """Read a link to ask for other times; 410 when it expired, 404 when it is not ours."""
         request = read_signed_link(self.services.other_times_links, token)
         record = self._record("interview", request.interview_id)
-        with self.services.db.sessions() as session:
-            booking = session.get(CalendarBooking, request.interview_id)
-        booked = None
-        if booking is not None and booking.status == "booked":
-            booked = Slot(booking.start, booking.end).as_variable()
+        booked = self._booked_slot(request.interview_id)
         details = (record.details or {}) if record else {}
         message_id = other_times_message_id(request.interview_id, request.offer_start)
         return OtherTimesOffer(
