@@ -577,6 +577,8 @@ def test_a_candidate_asks_once_for_other_times_than_those_offered(recording):
     slot_token = services.slot_links.token_for("int_1", times[1])
     chosen = web.post(f"/interviews/slot/{slot_token}", data=form)
     assert chosen.status_code == 409 and "you asked for other times than these" in chosen.text
+    slot_page = web.get(f"/interviews/slot/{slot_token}").text
+    assert "You asked for other times than these" in slot_page and "Confirm this slot" not in slot_page
     # The new offer (the worker forgets the request): the old link asks for nothing more.
     newer = offered(services, "int_1", 11, 12, 13, offers_turned_down=1)
     record_details(services.db, "interview", "int_1", "requested", forget=(OTHER_TIMES_ASKED,))

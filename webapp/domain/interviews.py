@@ -114,6 +114,7 @@ class SlotOffer:
     chosen: dict | None = None  # the slot chosen from the latest offer, while it is being booked
     posting_title: str | None = None  # the job the interview is for, when the request named it
     offered: list | None = None  # the times of the latest offer (None: recorded by an older worker)
+    other_times_asked: bool = False  # the candidate asked for other times than these; new ones are coming
 
     @property
     def from_an_earlier_offer(self) -> bool:
@@ -490,6 +491,7 @@ class Interviews(Items):
             details.get(SLOT_CHOSEN) if booked is None else None,
             details.get("posting_title"),
             details.get(OFFERED_SLOTS),
+            booked is None and bool(details.get(OTHER_TIMES_ASKED)),
         )
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
