@@ -153,6 +153,7 @@ class OtherTimesOffer:
     declined: int  # the offers turned down before the latest
     timezone: str | None = None
     posting_title: str | None = None
+    instance_key: str | None = None  # the interview's process instance, as its start recorded it
 
     @property
     def current(self) -> bool:
@@ -582,6 +583,7 @@ class Interviews(Items):
             int(details.get(OFFERS_DECLINED_COUNT) or 0),
             details.get("candidate_timezone"),
             details.get("posting_title"),
+            details.get("process_instance_key"),
         )
 
     def ask_for_other_times(self, token: str) -> tuple[OtherTimesOffer, bool]:
@@ -616,9 +618,7 @@ class Interviews(Items):
                 "Other times asked for often",
                 "you asked for other times before; a recruiter will contact you to find a time",
             )
-        record = self._require("interview", offer.interview_id)
-        instance_key = (record.details or {}).get("process_instance_key")
-        if not instance_key or not self.gateway.waits_in(str(instance_key), CHOICE_WAIT):
+        if not offer.instance_key or not self.gateway.waits_in(str(offer.instance_key), CHOICE_WAIT):
             raise Problem(
                 409,
                 "Times not offered now",
