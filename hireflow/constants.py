@@ -108,6 +108,16 @@ class ErrorCode:
     ACCESS_NOT_GRANTABLE = "ACCESS_NOT_GRANTABLE"
 
 
+class OfferReason:
+    """Why interview-scheduling offers the candidate times again: ``new_offer_reason``, set
+    by an output mapping of each event that loops back to *Offer slots*."""
+
+    SLOT_TAKEN = "slot-taken"  # the time they chose was no longer free to book
+    OTHER_TIMES_ASKED = "other-times-asked"  # none of the times offered suited them
+    MOVED = "moved"  # the booked time was given up (interview-reschedule-requested)
+    FOLLOW_UP = "follow-up"  # a recruiter followed up on their silence and offers new ones
+
+
 class Var:
     """The process variables hireflow's parts name, in one place so that all spell them alike.
 
@@ -195,6 +205,9 @@ class Var:
     OFFERS_DECLINED = "offers_declined"
     # How many, for the recruiter's follow-up form (an input mapping of its task).
     OFFERS_TURNED_DOWN = "offers_turned_down"
+    # Why the model offers times again (an OfferReason, set by the event that loops back to
+    # the offer); null for the first offer. The email of new times says why.
+    NEW_OFFER_REASON = "new_offer_reason"
     FOLLOW_UP_DECISION = "follow_up_decision"
     FOLLOW_UP_NOTE = "follow_up_note"
     INTERVIEW_RATING = "interview_rating"

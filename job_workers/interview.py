@@ -19,7 +19,7 @@ from hireflow.adapters.calendar import (
     spread_over_days,
 )
 from hireflow.adapters.email import EmailAttachment, EmailMessage, panel_member, readable_time
-from hireflow.constants import OFFERS_A_CANDIDATE_MAY_DECLINE, Header, JobType
+from hireflow.constants import OFFERS_A_CANDIDATE_MAY_DECLINE, Header, JobType, OfferReason, Var
 from hireflow.errors import PermanentFailure
 from job_workers.records import (
     OFFERED_SLOTS,
@@ -51,6 +51,8 @@ EVERY_SLOT_IN_THE_WINDOW = SEARCH_WINDOW // INTERVIEW_LENGTH
 # The slot emails' templates see the signed links by these names; they are never variables.
 SLOT_LINKS = "slot_links"
 OTHER_TIMES_LINK = "other_times_link"
+# After a slot taken, the start of the time the candidate chose and lost.
+TAKEN_SLOT_START = "taken_slot_start"
 # The notice of a moved interview sees who asked by these names, made from the request's
 # ``move_request`` (``_who_asked_to_move``); they are not variables themselves.
 WHO_ASKED_TO_MOVE = frozenset({"move_asker", "move_panelist", "move_panelist_name"})
@@ -302,6 +304,8 @@ class InterviewSchedulingTasks:
         application_id: BusinessId | None = None,
         posting_title: str | None = None,
         offers_declined: list | None = None,
+        new_offer_reason: str | None = None,
+        selected_slot: dict | None = None,
     ) -> dict:
         """Email the candidate one signed link per slot (links are made here, never stored),
         one to say none of the times suits them (where the task's ``otherTimesLink`` header
@@ -309,7 +313,10 @@ class InterviewSchedulingTasks:
         and one to withdraw their application instead, when this worker makes such links.
 
         The times are in the candidate's time zone when the request gave one (else UTC); the
-        job is named by its posting's title, when the instance has it.
+        job is named by its posting's title, when the instance has it. A new offer says why
+        it comes (``new_offer_reason``, an ``OfferReason``), and after a slot taken, which
+        time was lost (``selected_slot``), so a candidate who chose a time is not left to
+        think it booked.
         """
         template = (job.custom_headers or {}).get(Header.EMAIL_TEMPLATE)
         if not template:
@@ -337,6 +344,7 @@ class InterviewSchedulingTasks:
                     "posting_title": posting_title,
                     **self._other_times_link(job, interview_id, proposed_slots, offers_declined),
                     **self._withdrawal_link(application_id),
+                    **self._why_new_times(interview_id, new_offer_reason, selected_slot),
                 },
             )
         )
@@ -359,6 +367,16 @@ class InterviewSchedulingTasks:
             return {}
         first_start, _ = _slot_times(interview_id, "proposed_slots[0]", proposed_slots[0])
         return {OTHER_TIMES_LINK: links.link_for(interview_id, first_start)}
+
+    @staticmethod
+    def _why_new_times(interview_id: str, new_offer_reason: str | None, selected_slot: object) -> dict:
+        """The template's ``new_offer_reason`` and, for a slot taken, ``taken_slot_start``."""
+        if not new_offer_reason:
+            return {}
+        if new_offer_reason == OfferReason.SLOT_TAKEN and selected_slot is not None:
+            start, _ = _slot_times(interview_id, "selected_slot", selected_slot)
+            return {Var.NEW_OFFER_REASON: new_offer_reason, TAKEN_SLOT_START: start}
+        return {Var.NEW_OFFER_REASON: new_offer_reason}
 
     def _withdrawal_link(self, application_id: str | None) -> dict:
         """The template's signed link to withdraw the application, if this worker makes them."""

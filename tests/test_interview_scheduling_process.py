@@ -165,7 +165,10 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
     wait_until_element(process_engine.client, second, "SlotTaken", state="COMPLETED")
     wait_for_second_offer(process_engine, second)
     assert taken not in variable(process_engine, second, "proposed_slots")
-    assert len(local_world.mails_to(v2["candidate_email"])) == 2  # two sets of links
+    first_links, new_links = local_world.mails_to(v2["candidate_email"])  # two sets of links
+    # The candidate who chose a time reads that it was lost, not a first offer again.
+    assert new_links["subject"] == "Please choose another interview time, Katherine Johnson"
+    assert f"the time you chose ({readable_time(taken['start'])}) was no longer free" in new_links["text"]
 
 
 def test_times_the_candidate_turns_down_give_way_to_new_ones(process_engine, local_world):
@@ -184,6 +187,7 @@ def test_times_the_candidate_turns_down_give_way_to_new_ones(process_engine, loc
     assert len(second_offer) == 3 and not [slot for slot in second_offer if slot in first_offer]
     first, second = local_world.mails_to(v["candidate_email"])
     assert "/interviews/other-times/" in second["text"]  # one offer turned down of two
+    assert "As you asked, here are new times" in second["text"]
     # Silence after that: the recruiter's follow-up form says how many were turned down.
     stay_silent_until_the_follow_up(process_engine, instance)
     assert variable(process_engine, instance, "offers_turned_down") == 1
@@ -242,7 +246,10 @@ def test_a_recruiter_who_follows_up_can_offer_new_slots(process_engine, local_wo
     wait_for_completions(process_engine, instance, "OfferSlots", 2, what="a second offer of slots")
     choose_first_slot(process_engine, instance, v)
     wait_until_element(process_engine.client, instance, "BookSlot", state="COMPLETED")
-    assert len(local_world.mails_to(v["candidate_email"])) >= 4  # links, 2 reminders, new links
+    sent = local_world.mails_to(v["candidate_email"])
+    assert len(sent) >= 4  # links, 2 reminders, new links
+    [new_links] = [mail for mail in sent if mail["subject"].startswith("New times")]
+    assert "We have not heard from you" in new_links["text"]
     process_engine.client.cancel_process_instance(instance)  # the rest is another test's
 
 
@@ -273,10 +280,19 @@ def test_a_time_given_up_stops_its_reminder_and_the_new_offer_leaves_it_out(proc
     wait_until_element(process_engine.client, instance, "DayBeforeInterview")
 
     # What the webapp publishes for the candidate's link, or a recruiter's request.
-    process_engine.client.publish_message(Message.INTERVIEW_RESCHEDULE_REQUESTED, v["interview_id"])
+    move = {"time": first["start"], "asker": "candidate"}
+    process_engine.client.publish_message(
+        Message.INTERVIEW_RESCHEDULE_REQUESTED, v["interview_id"], variables={"move_request": move}
+    )
 
     wait_for_second_offer(process_engine, instance)
     assert variable(process_engine, instance, "rescheduled_from") == [first]
+    # Who asked reaches the notices: the event maps the message's move_request out (a
+    # message event with output mappings merges only what they map).
+    notice = next(m for m in local_world.mails_to(v["candidate_email"]) if "moved" in m["subject"])
+    assert notice["text"].startswith("Hello Katherine Johnson,\n\nAs you asked, your interview")
+    new_links = local_world.mails_to(v["candidate_email"])[-1]
+    assert "is moving. Please pick one of these new times:" in new_links["text"]
     offered = variable(process_engine, instance, "proposed_slots")
     assert len(offered) == 3 and first not in offered
     assert local_world.services.calendar.booking(v["interview_id"]).status == "cancelled"

@@ -138,6 +138,57 @@ def test_the_offer_links_to_ask_for_other_times_while_the_model_waits_for_that(t
     assert "None of these times suit you?" in mails(capture)[0]["text"]
 
 
+def test_a_new_offer_says_why_it_comes(tasks, capture):
+    # A candidate who chose a time and then got "Choose your interview time" again could take
+    # the first choice for booked; each loop back to the offer names its reason instead.
+    slots = tasks.find_slots("i-33", PANEL)["proposed_slots"]
+    taken = {"start": "2026-11-24T14:00:00Z", "end": "2026-11-24T15:00:00Z"}
+    reasons = [None, "slot-taken", "other-times-asked", "moved", "follow-up", "a-reason-added-later"]
+    for key, reason in enumerate(reasons, start=900):
+        job = make_job(
+            JobType.EMAIL_SLOT_LINKS, element_instance_key=key, headers={"template": "interview-slots"}
+        )
+        tasks.email_slot_links(
+            job,
+            "i-33",
+            "cand@example.com",
+            "Cas",
+            slots,
+            candidate_timezone="America/New_York",
+            new_offer_reason=reason,
+            selected_slot=taken,
+        )
+    sent = mails(capture)
+    assert [mail["subject"] for mail in sent] == [
+        "Choose your interview time, Cas",
+        "Please choose another interview time, Cas",
+        *["New times for your interview, Cas"] * 4,
+    ]
+    texts = [mail["text"] for mail in sent]
+    assert "Please pick one of these times for your interview:" in texts[0]
+    # The time lost, in the candidate's zone as their first email gave it.
+    lost = readable_time(taken["start"], "America/New_York")
+    assert f"Sorry: the time you chose ({lost}) was no longer free" in texts[1]
+    assert "not booked yet" in texts[1]
+    assert "As you asked, here are new times" in texts[2] and "none of those you turned down" in texts[2]
+    assert "is moving. Please pick one of these new times:" in texts[3]
+    assert "We have not heard from you" in texts[4]
+    assert "Here are new times for your interview. Please pick one:" in texts[5]
+    assert all(text.count("/interviews/slot/") == 3 for text in texts)
+    with pytest.raises(PermanentFailure, match="selected_slot"):
+        tasks.email_slot_links(
+            make_job(
+                JobType.EMAIL_SLOT_LINKS, element_instance_key=999, headers={"template": "interview-slots"}
+            ),
+            "i-33",
+            "cand@example.com",
+            "Cas",
+            slots,
+            new_offer_reason="slot-taken",
+            selected_slot={"start": "not a time"},
+        )
+
+
 def test_the_slot_offer_and_its_reminder_offer_to_withdraw_instead(tasks, capture):
     # Rather than stay silent (and be reminded, then followed up), the candidate can say no.
     tasks.services.withdrawal_links = WithdrawalLinks(
