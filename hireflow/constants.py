@@ -217,6 +217,16 @@ class Var:
     FEEDBACK = "feedback"
 
 
+# The variables the webapp publishes each message with (the others carry none). A catch
+# event of the message with output mappings must map these as well: the engine then merges
+# only what its mappings name into the instance (hireflow.model_checks checks this).
+MESSAGE_VARIABLES: dict[str, tuple[str, ...]] = {
+    Message.INTERVIEW_SLOT_SELECTED: (Var.SELECTED_SLOT,),
+    Message.INTERVIEW_RESCHEDULE_REQUESTED: (Var.MOVE_REQUEST,),
+    Message.PAYMENT_METHOD_UPDATED: (Var.PAYMENT_METHOD_REF,),
+    Message.PAYMENT_FAILED: (Var.DECLINE_CODE,),
+}
+
 # The variable that names the item each process is about. The webapp starts one instance per
 # item (its start claim records which), and the workers cancel an older instance of the same
 # item that the engine processed late (job_workers/twins.py).

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hireflow.cli import command_line
+from hireflow.constants import MESSAGE_VARIABLES
 from hireflow.engine.profiles import camunda_version
 from hireflow.paths import PROJECT_ROOT
 
@@ -116,7 +117,46 @@ def check_models(models_dir: Path = MODELS_DIR, engine_version: str | None = Non
         for call in d["decisionIds"]
     ]
     report.problems += _linked_both_ways("decision", ".dmn", decisions, decision_links)
+    report.problems += message_variables_dropped(models_dir)
     return report
+
+
+def message_variables_dropped(models_dir: Path = MODELS_DIR) -> list[Problem]:
+    """Message catch events whose output mappings leave out a variable the message carries.
+
+    Without output mappings the engine merges a message's variables into the instance; with
+    them, only what they map. A mapping added in the Modeler (say, to note why a loop comes
+    back) then silently drops the message's own variables (``MESSAGE_VARIABLES``).
+    """
+    problems = []
+    for diagram in sorted(models_dir.glob("*.bpmn")):
+        root = ET.parse(diagram).getroot()
+        names = {m.get("id"): m.get("name") for m in root.iterfind("bpmn:message", NS)}
+        for element in root.iter():
+            definition = element.find("bpmn:messageEventDefinition", NS)
+            message_ref = (
+                definition.get("messageRef") if definition is not None else element.get("messageRef")
+            )
+            mapped = {
+                output.get("target")
+                for output in element.iterfind("bpmn:extensionElements/zeebe:ioMapping/zeebe:output", NS)
+            }
+            if not message_ref or not mapped:
+                continue
+            message = names.get(message_ref)
+            problems += [
+                Problem(
+                    diagram.name,
+                    element.get("id"),
+                    "message-variables-mapped",
+                    f"catches '{message}' and maps its outputs, so only what they map reaches the "
+                    f"instance: add an output mapping '={variable}' to '{variable}', which the "
+                    "message carries",
+                )
+                for variable in MESSAGE_VARIABLES.get(message, ())
+                if variable not in mapped
+            ]
+    return problems
 
 
 def _linked_both_ways(

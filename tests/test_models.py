@@ -93,6 +93,18 @@ def test_a_called_decision_must_exist(models_copy: Path):
     assert any(p.rule == "decision-exists" and p.element == "PriceUnlock" for p in report.problems)
 
 
+def test_a_message_event_that_maps_outputs_must_map_the_messages_variables(models_copy: Path):
+    # With output mappings, the engine merges only what they map: the notices of a move would
+    # no longer read who asked (move_request), and nothing would say so until a reader noticed.
+    diagram = models_copy / "interview-scheduling.bpmn"
+    kept = '<zeebe:output source="=move_request" target="move_request" />'
+    assert kept in diagram.read_text()
+    diagram.write_text(diagram.read_text().replace(kept, ""))
+    report = check_models(models_copy)
+    [problem] = [p for p in report.problems if p.rule == "message-variables-mapped"]
+    assert problem.element == "RescheduleRequested" and "'=move_request'" in problem.message
+
+
 def test_every_business_errors_variables_reach_the_process(tmp_path):
     """A BPMN error's variables land on its catch event only; without an output mapping
     there, the steps after it (the re-upload email, the update-your-card email) never see them."""
