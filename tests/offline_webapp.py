@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from hireflow.adapters.file_store import LocalFileStore
 from hireflow.camunda_rest import CamundaRestClient
+from hireflow.constants import MESSAGE_VARIABLES
 from hireflow.engine.embedded import free_port
 from hireflow.signed_links import (
     CardLinks,
@@ -164,6 +165,10 @@ class RecordsMessages(StartsInstancesInState):
         self.published: list[tuple[str, str]] = []
 
     def publish_message(self, name, correlation_key, *, message_id=None, variables=None, ttl_ms=60_000):
+        # What a message carries must be declared: the model check keeps each catch event with
+        # output mappings mapping it, or the engine drops it there.
+        undeclared = set(variables or {}) - set(MESSAGE_VARIABLES.get(name, ()))
+        assert not undeclared, f"{name} is published with {sorted(undeclared)}: add to MESSAGE_VARIABLES"
         self.published.append((name, correlation_key))
         return {"messageKey": str(len(self.published))}
 
