@@ -168,7 +168,7 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
     first_links, new_links = local_world.mails_to(v2["candidate_email"])  # two sets of links
     # The candidate who chose a time reads that it was lost, not a first offer again.
     assert new_links["subject"] == "Please choose another interview time, Katherine Johnson"
-    assert f"the time you chose ({readable_time(taken['start'])}) was no longer free" in new_links["text"]
+    assert f"the time you chose, {readable_time(taken['start'])}, was no longer free" in new_links["text"]
 
 
 def test_times_the_candidate_turns_down_give_way_to_new_ones(process_engine, local_world):

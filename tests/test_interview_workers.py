@@ -168,7 +168,7 @@ def test_a_new_offer_says_why_it_comes(tasks, capture):
     assert "Please pick one of these times for your interview:" in texts[0]
     # The time lost, in the candidate's zone as their first email gave it.
     lost = readable_time(taken["start"], "America/New_York")
-    assert f"Sorry: the time you chose ({lost}) was no longer free" in texts[1]
+    assert f"Sorry: the time you chose, {lost}, was no longer free" in texts[1]
     assert "not booked yet" in texts[1]
     assert "As you asked, here are new times" in texts[2] and "none of those you turned down" in texts[2]
     assert "is moving. Please pick one of these new times:" in texts[3]
