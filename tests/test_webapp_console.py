@@ -288,6 +288,26 @@ def test_the_item_page_reads_details_in_words(tmp_path):
     ]
 
 
+def test_times_in_an_items_details_read_as_in_the_emails(tmp_path):
+    # The offered slots read "2026-12-09T15:00:00Z" to a recruiter, who had to convert them.
+    services = empty_services(tmp_path)
+    app = console_on_ended_instances(services)
+    details = {
+        "offered_slots": [{"start": "2026-12-09T15:00:00Z", "end": "2026-12-09T16:00:00Z"}],
+        "last_move": {"time": "2026-12-09T15:00:00Z"},
+        "reference": "20261209",  # no time: shown as it is
+    }
+    record_status(services.db, "interview", "int_4", "requested", details)
+    page = app.test_client().get("/items/interview/int_4").text
+    when = '<time datetime="2026-12-09T15:00:00Z">Wednesday 9 December 2026, 15:00 UTC</time>'
+    rows = re.findall(r"<tr>((?:<td>.*?</td>)+)</tr>", page)
+    assert [re.findall(r"<td>(.*?)</td>", row) for row in rows] == [
+        [when, '<time datetime="2026-12-09T16:00:00Z">Wednesday 9 December 2026, 16:00 UTC</time>']
+    ]
+    assert re.search(rf"<dt>Last move</dt>\s*<dd>time: {re.escape(when)}</dd>", page)
+    assert re.search(r"<dt>Reference</dt>\s*<dd>20261209</dd>", page)
+
+
 def reasons_beside_fields(page: str, form: str) -> dict[str, str]:
     """The reasons a refused dashboard form shows beside its fields, by field name."""
     return dict(re.findall(rf'data-testid="error-{form}-(\w+)">([^<]*)</span>', page))

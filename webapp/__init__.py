@@ -14,7 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hireflow.adapters.calendar import WorkingHours
-from hireflow.adapters.email import readable_span, readable_time
+from hireflow.adapters.email import is_timestamp, readable_span, readable_time
 from hireflow.camunda_rest import CamundaRestClient
 from hireflow.flask_json import use_bounded_json
 from hireflow.seed import load_demo_data
@@ -85,6 +85,7 @@ def create_app(
     app.add_template_filter(readable_time, "when")
     app.add_template_filter(readable_span, "when_until")
     app.add_template_filter(working_week, "working_week")
+    app.add_template_test(is_timestamp, "timestamp")
     # First, so every later hook and every log line has the request's id.
     request_log.init_app(app)
     metrics.init_app(app)

@@ -134,6 +134,18 @@ def _moment(value: Any, zone: str | None) -> tuple[datetime, str] | None:
     return moment.astimezone(place), f"({zone})"
 
 
+# A timestamp as hireflow and the engine write them: ISO 8601 with a time and a zone offset.
+# Stricter than ``datetime.fromisoformat``, which also takes a bare date or "20261201".
+TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})(\[[\w/+-]+\])?"
+)
+
+
+def is_timestamp(value: Any) -> bool:
+    """Whether ``value`` is text holding one timestamp (``2026-12-14T09:00:00Z``), and nothing else."""
+    return isinstance(value, str) and TIMESTAMP.fullmatch(value) is not None
+
+
 def readable_time(value: Any, zone: str | None = None) -> str:
     """``2026-12-14T09:00:00Z`` as people read it: ``Monday 14 December 2026, 09:00 UTC``.
 
