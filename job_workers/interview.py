@@ -123,6 +123,20 @@ def _declined_times(interview_id: str, offers_declined: object) -> list[Slot]:
     ]
 
 
+def _left_out(moved_from: list[Slot], declined: list[Slot]) -> str:
+    """For an operator who finds no free hour: the times left out on purpose, which the
+    calendars show as free."""
+    parts = [
+        f"{len(times)} time{'' if len(times) == 1 else 's'} {what}"
+        for times, what in (
+            (declined, "the candidate turned down"),
+            (moved_from, "the interview was moved from"),
+        )
+        if times
+    ]
+    return f" (left out as well: {' and '.join(parts)})" if parts else ""
+
+
 def _working_hours(interview_id: str, member: dict) -> WorkingHours:
     """A panel member's working hours; a permanent failure for hours no one could read."""
     try:
@@ -279,7 +293,7 @@ class InterviewSchedulingTasks:
             candidate = f", at the candidate's hours in {candidate_timezone}" if candidate_timezone else ""
             raise NoFreeSlots(
                 f"Interview {interview_id}: the panel has no common free hour in the next 14 days "
-                f"within the hours they work: {when}{candidate}"
+                f"within the hours they work: {when}{candidate}{_left_out(moved_from, declined)}"
             )
         proposed = [slot.as_variable() for slot in slots]
         # The webapp refuses a link of an earlier offer by this, before it reaches the engine,

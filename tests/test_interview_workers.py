@@ -541,6 +541,20 @@ def test_no_common_free_time_is_a_technical_failure_an_operator_can_fix(tasks):
     assert str(raised.value).endswith("within the hours they work: UTC mon 09:00-17:00; UTC tue 09:00-17:00")
 
 
+def test_no_free_time_left_after_times_turned_down_says_they_were_left_out(tasks):
+    # The calendars show those hours free: an operator reading only "no common free hour" would
+    # look for a fault that is not there.
+    one_hour = {"days": ["tue"], "start": "09:00", "end": "10:00"}
+    panel = [{**PANEL[0], "working_hours": one_hour}]
+    tuesdays = tasks.find_slots("i-9", panel)["proposed_slots"]
+    assert len(tuesdays) == 2  # the two Tuesdays of the window
+    with pytest.raises(NoFreeSlots) as raised:
+        tasks.find_slots("i-9", panel, offers_declined=[tuesdays[:1]], rescheduled_from=tuesdays[1:])
+    assert str(raised.value).endswith(
+        "(left out as well: 1 time the candidate turned down and 1 time the interview was moved from)"
+    )
+
+
 def test_working_hours_no_one_can_read_fail_at_once_and_say_what_to_fix(tasks):
     odd = {**PANEL[0], "working_hours": {"days": ["someday"], "start": "09:00", "end": "17:00"}}
     with pytest.raises(PermanentFailure, match="panel member 'ivy' has working_hours .* give days"):
