@@ -622,3 +622,45 @@ def test_other_times_are_refused_when_they_could_not_be_given(recording):
     )
     assert web.get("/interviews/other-times/not-a-token").status_code == 404
     assert engine.published == [(Message.INTERVIEW_SLOT_SELECTED, "int_3")]
+
+
+def test_the_api_asks_for_other_times_once_per_offer(recording):
+    # A marketplace that shows the offer in its own pages asks as the emailed link does.
+    web, engine, services = recording
+    times = offered(services, "int_1", 4, 5, 6)
+    ask = "/api/interviews/int_1/other-times"
+    not_waiting = web.post(ask)
+    assert not_waiting.status_code == 409 and not_waiting.json["title"] == "Times not offered now"
+    engine.active = WAITING_FOR_THE_CHOICE
+    asked = web.post(ask, json={"offer_start": times[0]["start"]})
+    again = web.post(ask)  # the offer made now is the same one: a repeat
+    assert (asked.status_code, again.status_code) == (202, 200)
+    assert asked.json == {"status": "published", "message": "interview-other-times-requested"}
+    assert engine.published == [(Message.INTERVIEW_OTHER_TIMES_REQUESTED, "int_1")]
+    # A retry that arrives after the new offer names the old one: the new one stays offered.
+    offered(services, "int_1", 11, 12, 13, offers_turned_down=1)
+    record_details(services.db, "interview", "int_1", "requested", forget=(OTHER_TIMES_ASKED,))
+    assert web.post(ask, json={"offer_start": "2030-03-04T10:00:00+01:00"}).status_code == 200
+    late = web.post(ask, json={"offer_start": "2030-03-05T09:00:00Z"})  # no offer began then
+    assert late.status_code == 409 and late.json["title"] == "Times no longer offered"
+    assert len(engine.published) == 1
+
+
+def test_the_api_refuses_other_times_that_could_not_be_given(recording):
+    web, engine, services = recording
+    engine.active = WAITING_FOR_THE_CHOICE
+    assert web.post("/api/interviews/int_nobody/other-times").status_code == 404
+    bad = web.post("/api/interviews/int_1/other-times", json={"offer_start": "monday"})
+    assert bad.status_code == 400 and bad.json["invalid_params"][0]["name"] == "offer_start"
+    record_status(services.db, "interview", "int_1", "requested", {"process_instance_key": "1001"})
+    none_yet = web.post("/api/interviews/int_1/other-times")
+    assert none_yet.status_code == 409 and none_yet.json["title"] == "No times offered"
+    offered(services, "int_2", 4, 5, 6)
+    booked(services, "int_2", datetime(2030, 3, 5, 9))
+    assert web.post("/api/interviews/int_2/other-times").json["title"] == "Interview already booked"
+    record_status(services.db, "interview", "int_3", "cancelled")
+    assert web.post("/api/interviews/int_3/other-times").json["title"] == "Interview closed"
+    offered(services, "int_4", 4, 5, 6, offers_turned_down=2)
+    too_often = web.post("/api/interviews/int_4/other-times", json={"offer_start": "2030-03-04T09:00:00Z"})
+    assert too_often.json["title"] == "Other times asked for often"
+    assert engine.published == []

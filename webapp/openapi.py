@@ -1483,6 +1483,23 @@ def openapi_document() -> dict[str, Any]:
                 "RescheduleAsk",
             )
         },
+        "/api/interviews/{business_id}/other-times": {
+            "post": _with_optional_body(
+                _message(
+                    "Ask for other interview times: none of those offered suits the candidate",
+                    "The interview is over or booked, a time of the offer is being booked, the "
+                    "offer_start given is not the offer made now (a newer one replaced it), the "
+                    "candidate turned down as many offers as they may (2), or its instance does "
+                    "not wait for the choice now (the new offer is being made, or it started on "
+                    "a model before this request existed); or no times are offered yet.",
+                    "What the candidate's emailed link does, for a marketplace that shows the "
+                    "offer in its own pages: publishes interview-other-times-requested, once per "
+                    "offer, and the candidate is emailed new times, none of those turned down. The "
+                    "body is optional; without offer_start, the offer made now is turned down.",
+                ),
+                "OtherTimesAsk",
+            )
+        },
         "/api/items": {
             "get": {
                 "summary": "Every item, newest change first, 50 to a page: by kind, open or over, or an id",

@@ -272,6 +272,19 @@ class RescheduleAsk(Strict):
     )
 
 
+class OtherTimesAsk(Strict):
+    """Which offer of times to turn down (``POST /api/interviews/<id>/other-times``); the body
+    is optional."""
+
+    offer_start: AwareDatetime | None = Field(
+        None,
+        description="The first time of the offer none of whose times suits the candidate, as "
+        "GET /api/interviews/{business_id} gives it (details.offered_slots[0].start). Given, a "
+        "request that arrives after a newer offer is refused with 409 instead of turning the "
+        "new one down. A client that may retry late should send it.",
+    )
+
+
 class StartRequest(Strict):
     """Admin: start any process with JSON variables, once per business key."""
 
@@ -554,6 +567,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     PaymentApproval,
     InterviewRequest,
     RescheduleAsk,
+    OtherTimesAsk,
     StartRequest,
     PostingRequest,
     EmployerRequest,

@@ -1,4 +1,5 @@
-"""``/api/interviews``: schedule an interview, read the status, move it to another time, cancel it."""
+"""``/api/interviews``: schedule an interview, read the status, ask for other times, move it to
+another time, cancel it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask import Blueprint, request
 from hireflow.adapters.calendar import Slot
 from webapp.domain.interviews import API_ASKS
 from webapp.http import accepted_response, hireflow, json_body, published_response, status_response
-from webapp.schemas import InterviewRequest, RescheduleAsk
+from webapp.schemas import InterviewRequest, OtherTimesAsk, RescheduleAsk
 
 bp = Blueprint("interviews", __name__, url_prefix="/api/interviews")
 
@@ -40,3 +41,14 @@ def reschedule_interview(business_id: str):
         booked_start = Slot.utc_text(asked.booked_start)
     published = hireflow().reschedule_interview(business_id, asked_by=API_ASKS, booked_start=booked_start)
     return published_response(published, "interview-reschedule-requested")
+
+
+@bp.post("/<business_id>/other-times")
+def ask_for_other_times(business_id: str):
+    """Publish ``interview-other-times-requested`` (once per offer): none of the times offered
+    suits the candidate. The body is optional: ``offer_start`` names the offer turned down, so
+    a late retry never turns down the newer one."""
+    asked = json_body(OtherTimesAsk) if request.get_data() else OtherTimesAsk()
+    offer_start = None if asked.offer_start is None else Slot.utc_text(asked.offer_start)
+    published = hireflow().ask_for_other_times_by_api(business_id, offer_start)
+    return published_response(published, "interview-other-times-requested")

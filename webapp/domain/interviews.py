@@ -569,13 +569,17 @@ class Interviews(Items):
     def other_times_offer(self, token: str) -> OtherTimesOffer:
         """Read a link to ask for other times; 410 when it expired, 404 when it is not ours."""
         request = read_signed_link(self.services.other_times_links, token)
-        record = self._record("interview", request.interview_id)
-        booked = self._booked_slot(request.interview_id)
+        return self._other_times_offer(request.interview_id, request.offer_start)
+
+    def _other_times_offer(self, interview_id: str, offer_start: str) -> OtherTimesOffer:
+        """The offer that begins at ``offer_start``, as the interview's record and booking have it."""
+        record = self._record("interview", interview_id)
+        booked = self._booked_slot(interview_id)
         details = (record.details or {}) if record else {}
-        message_id = other_times_message_id(request.interview_id, request.offer_start)
+        message_id = other_times_message_id(interview_id, offer_start)
         return OtherTimesOffer(
-            request.interview_id,
-            request.offer_start,
+            interview_id,
+            offer_start,
             record.status if record else None,
             details.get(OFFERED_SLOTS),
             booked,
@@ -595,7 +599,28 @@ class Interviews(Items):
         whose candidate turned down as many offers as they may, or whose instance does not
         wait for the choice (the new offer is being made).
         """
-        offer = self.other_times_offer(token)
+        return self._ask_for_other_times(self.other_times_offer(token))
+
+    def ask_for_other_times_by_api(self, interview_id: str, offer_start: str | None = None) -> bool:
+        """The candidate's request for other times, sent by the marketplace's own frontend:
+        as ``ask_for_other_times``, for the offer that begins at ``offer_start`` (the one
+        offered now when not given). False for a repeat. 404 for an interview not on file.
+        """
+        record = self._require("interview", interview_id)
+        offered = (record.details or {}).get(OFFERED_SLOTS) or []
+        if offer_start is None and offered:
+            offer_start = offered[0].get("start")
+        if offer_start is None:
+            if record.status in FINAL_STATUSES["interview"] or self._booked_slot(interview_id):
+                offer_start = ""  # refused below as over or booked, as a link would be
+            else:
+                raise Problem(
+                    409, "No times offered", "the interview offers no times yet; try again in a minute"
+                )
+        _, published = self._ask_for_other_times(self._other_times_offer(interview_id, offer_start))
+        return published
+
+    def _ask_for_other_times(self, offer: OtherTimesOffer) -> tuple[OtherTimesOffer, bool]:
         if offer.asked:
             return offer, False
         if offer.closed:
