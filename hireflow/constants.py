@@ -30,8 +30,9 @@ EMAIL_MAX_LENGTH = 254  # what SMTP carries in a path (RFC 5321)
 # How often one interview may be moved to another time, unless HIREFLOW_MAX_RESCHEDULES says.
 DEFAULT_MAX_RESCHEDULES = 2
 # How many offers of times a candidate may turn down before a recruiter arranges the time
-# with them (the wait's follow-up task): after that, an offer has no link to ask for others.
-OFFERS_A_CANDIDATE_MAY_DECLINE = 2
+# with them (the wait's follow-up task), unless HIREFLOW_MAX_OFFERS_DECLINED says: after
+# that, an offer has no link to ask for others.
+DEFAULT_MAX_OFFERS_DECLINED = 2
 
 
 class ProcessId:

@@ -19,7 +19,7 @@ from hireflow.adapters.calendar import (
     spread_over_days,
 )
 from hireflow.adapters.email import EmailAttachment, EmailMessage, panel_member, readable_time
-from hireflow.constants import OFFERS_A_CANDIDATE_MAY_DECLINE, Header, JobType, OfferReason, Var
+from hireflow.constants import Header, JobType, OfferReason, Var
 from hireflow.errors import PermanentFailure
 from job_workers.records import (
     OFFERED_SLOTS,
@@ -376,7 +376,7 @@ class InterviewSchedulingTasks:
             links is None
             or header != "true"
             or not proposed_slots
-            or declined >= OFFERS_A_CANDIDATE_MAY_DECLINE
+            or declined >= self.services.max_offers_declined
         ):
             return {}
         first_start, _ = _slot_times(interview_id, "proposed_slots[0]", proposed_slots[0])

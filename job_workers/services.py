@@ -12,7 +12,7 @@ from hireflow.adapters.calendar import CalDavCalendar, InterviewCalendar, StoreC
 from hireflow.adapters.email import EmailOutbox, Mailer, SendGridMailer
 from hireflow.adapters.file_store import FileStore, file_store_from_environment
 from hireflow.adapters.payments import PaymentGateway, StripeStylePaymentGateway
-from hireflow.constants import DEFAULT_MAX_RESCHEDULES
+from hireflow.constants import DEFAULT_MAX_OFFERS_DECLINED, DEFAULT_MAX_RESCHEDULES
 from hireflow.engine.profiles import local_profile
 from hireflow.parser_sandbox import ParserLimits
 from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
@@ -55,6 +55,9 @@ class Services:
     tasks_url: str = field(default_factory=lambda: local_profile().tasklist_url)
     # How often one interview may be moved (HIREFLOW_MAX_RESCHEDULES, the webapp's limit too).
     max_reschedules: int = DEFAULT_MAX_RESCHEDULES
+    # How many offers of times a candidate may turn down (HIREFLOW_MAX_OFFERS_DECLINED, the
+    # webapp's limit too).
+    max_offers_declined: int = DEFAULT_MAX_OFFERS_DECLINED
 
     def reschedule_link_for(self, rescheduled_from: object) -> dict:
         """The templates' ``reschedule_link(interview_id, interview_start, panelist=None)``, which
@@ -121,6 +124,12 @@ def max_reschedules_from_environment(env=os.environ) -> int:
     return whole_number(env, "HIREFLOW_MAX_RESCHEDULES", DEFAULT_MAX_RESCHEDULES, minimum=0)
 
 
+def max_offers_declined_from_environment(env=os.environ) -> int:
+    """``HIREFLOW_MAX_OFFERS_DECLINED``: how many offers of interview times a candidate may
+    turn down (0: no link to ask for other times)."""
+    return whole_number(env, "HIREFLOW_MAX_OFFERS_DECLINED", DEFAULT_MAX_OFFERS_DECLINED, minimum=0)
+
+
 def check_settings(env=os.environ) -> None:
     """Read every adapter setting that can be refused (the numbers, the database URL);
     ``SettingError`` names a bad one.
@@ -130,6 +139,7 @@ def check_settings(env=os.environ) -> None:
     intake_limits_from_environment(env)
     mail_activity_lag(env)
     max_reschedules_from_environment(env)
+    max_offers_declined_from_environment(env)
     if env.get("HIREFLOW_DATABASE_URL"):
         checked_database_url(env["HIREFLOW_DATABASE_URL"])
 
@@ -144,7 +154,8 @@ def services_from_environment(
     ``HIREFLOW_MAIL_FROM``, ``PAYMENT_API_URL``, ``PAYMENT_API_KEY``, ``HIREFLOW_SLOT_LINK_SECRET``,
     ``HIREFLOW_PUBLIC_URL``, ``HIREFLOW_TASKLIST_URL`` (see ``tasks_url_from_environment``),
     ``HIREFLOW_CALDAV_CALENDAR_URL`` (see ``calendar_from_environment``), the intake
-    limits (see ``intake_limits_from_environment``) and ``HIREFLOW_MAX_RESCHEDULES``.
+    limits (see ``intake_limits_from_environment``), ``HIREFLOW_MAX_RESCHEDULES`` and
+    ``HIREFLOW_MAX_OFFERS_DECLINED``.
 
     A worker can wait for the payment gateway's quick retries; a web request cannot, so
     the webapp asks for fewer and shorter ones.
@@ -195,4 +206,5 @@ def services_from_environment(
         public_url=public_url,
         tasks_url=tasks_url_from_environment(public_url, env),
         max_reschedules=max_reschedules_from_environment(env),
+        max_offers_declined=max_offers_declined_from_environment(env),
     )

@@ -131,8 +131,12 @@ def test_the_offer_links_to_ask_for_other_times_while_the_model_waits_for_that(t
     ):
         job = make_job(JobType.EMAIL_SLOT_LINKS, element_instance_key=key, headers=headers)
         tasks.email_slot_links(job, "i-32", "cand@example.com", "Cas", slots, offers_declined=declined)
+    # HIREFLOW_MAX_OFFERS_DECLINED at 1: one offer turned down is as many as they may.
+    tasks.services.max_offers_declined = 1
+    job = make_job(JobType.EMAIL_SLOT_LINKS, element_instance_key=804, headers=asks_too)
+    tasks.email_slot_links(job, "i-32", "cand@example.com", "Cas", slots, offers_declined=[[]])
     found = [re.findall(link, mail["text"]) for mail in mails(capture)]
-    assert [len(tokens) for tokens in found] == [1, 1, 0, 0]
+    assert [len(tokens) for tokens in found] == [1, 1, 0, 0, 0]
     asked = tasks.services.other_times_links.read(found[0][0])
     assert (asked.interview_id, asked.offer_start) == ("i-32", slots[0]["start"])
     assert "None of these times suit you?" in mails(capture)[0]["text"]

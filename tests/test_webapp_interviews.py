@@ -664,3 +664,19 @@ def test_the_api_refuses_other_times_that_could_not_be_given(recording):
     too_often = web.post("/api/interviews/int_4/other-times", json={"offer_start": "2030-03-04T09:00:00Z"})
     assert too_often.json["title"] == "Other times asked for often"
     assert engine.published == []
+
+
+def test_how_many_offers_a_candidate_may_turn_down_is_a_setting(tmp_path):
+    services = empty_services(tmp_path)
+    engine = RecordsMessages()
+    engine.active = WAITING_FOR_THE_CHOICE
+    for limit in (1, 0):
+        config = {"TESTING": True, "MAX_OFFERS_DECLINED": limit}
+        web = create_app(config, engine_client=engine, services=services)
+        interview_id = f"int_{limit}"
+        offered(services, interview_id, 4, 5, 6, offers_turned_down=limit)
+        ask = web.test_client().post(f"/api/interviews/{interview_id}/other-times")
+        assert ask.status_code == 409 and ask.json["title"] == "Other times asked for often"
+    web = create_app({"TESTING": True, "MAX_OFFERS_DECLINED": 3}, engine_client=engine, services=services)
+    offered(services, "int_3", 4, 5, 6, offers_turned_down=2)
+    assert web.test_client().post("/api/interviews/int_3/other-times").status_code == 202

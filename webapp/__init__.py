@@ -71,6 +71,7 @@ def create_app(
         services,
         max_upload_bytes=int(app.config["MAX_UPLOAD_BYTES"]),
         max_reschedules=int(app.config["MAX_RESCHEDULES"]),
+        max_offers_declined=int(app.config["MAX_OFFERS_DECLINED"]),
     )
     app.extensions["incidents"] = Incidents(client)
     app.extensions["stalled_jobs"] = StalledJobs(client)

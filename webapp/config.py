@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hireflow.camunda_connection import ConnectionSettings
-from hireflow.constants import DEFAULT_MAX_RESCHEDULES
+from hireflow.constants import DEFAULT_MAX_OFFERS_DECLINED, DEFAULT_MAX_RESCHEDULES
 from hireflow.engine.profiles import local_profile
 from hireflow.resume_intake import DEFAULT_LIMITS
 from hireflow.settings import decimal_number, switch, whole_number
@@ -115,6 +115,14 @@ SETTINGS: list[tuple[str, str, Any, str]] = [
         "How often one interview may be moved to another time (the candidate's or a panelist's "
         "link, the console, the API); after that a request to move it is refused with 409, for "
         "people to arrange. 0 moves none",
+    ),
+    (
+        "MAX_OFFERS_DECLINED",
+        "HIREFLOW_MAX_OFFERS_DECLINED",
+        DEFAULT_MAX_OFFERS_DECLINED,
+        "How many offers of interview times a candidate may turn down (the emailed *Ask for other "
+        "times* link, the API); after that a request is refused with 409, and the recruiter's "
+        "follow-up finds a time with them. 0 offers no such link",
     ),
     (
         "PROXY_HOPS",

@@ -1489,7 +1489,8 @@ def openapi_document() -> dict[str, Any]:
                     "Ask for other interview times: none of those offered suits the candidate",
                     "The interview is over or booked, a time of the offer is being booked, the "
                     "offer_start given is not the offer made now (a newer one replaced it), the "
-                    "candidate turned down as many offers as they may (2), or its instance does "
+                    "candidate turned down as many offers as they may (HIREFLOW_MAX_OFFERS_DECLINED, 2 by "
+                    "default), or its instance does "
                     "not wait for the choice now (the new offer is being made, or it started on "
                     "a model before this request existed); or no times are offered yet.",
                     "What the candidate's emailed link does, for a marketplace that shows the "

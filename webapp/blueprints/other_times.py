@@ -4,7 +4,7 @@ links and its reminder, to say none of the offered times suits them.
 Following the link (GET) lists the offer's times with a button, since mail scanners fetch
 links; asking (POST, CSRF-protected) publishes ``interview-other-times-requested`` once per
 offer. The model then emails new times, none of these. A candidate may turn down two offers
-(``OFFERS_A_CANDIDATE_MAY_DECLINE``); after that the email has no such link, and the
+(``HIREFLOW_MAX_OFFERS_DECLINED``); after that the email has no such link, and the
 recruiter's follow-up finds a time with them.
 """
 

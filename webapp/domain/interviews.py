@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from hireflow.adapters.calendar import Slot
 from hireflow.adapters.email import readable_time
-from hireflow.constants import OFFERS_A_CANDIDATE_MAY_DECLINE, Message, ProcessId, Var
+from hireflow.constants import Message, ProcessId, Var
 from hireflow.signed_links import RescheduleRequest
 from hireflow.store import CalendarBooking, Interviewer, JobPosting, locked_record, utcnow
 from job_workers.records import (
@@ -637,7 +637,7 @@ class Interviews(Items):
                 "Times no longer offered",
                 "these times are from an earlier email; please see the latest email we sent you",
             )
-        if offer.declined >= OFFERS_A_CANDIDATE_MAY_DECLINE:
+        if offer.declined >= self.max_offers_declined:
             raise Problem(
                 409,
                 "Other times asked for often",

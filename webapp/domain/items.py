@@ -105,12 +105,15 @@ class Items:
         *,
         max_upload_bytes: int,
         max_reschedules: int,
+        max_offers_declined: int,
     ):
         self.gateway = gateway
         self.services = services
         self.max_upload_bytes = max_upload_bytes
         # How often one interview may be moved to another time; after that, people talk it over.
         self.max_reschedules = max_reschedules
+        # How many offers of times a candidate may turn down; after that, a recruiter calls.
+        self.max_offers_declined = max_offers_declined
 
     def _current_attempt(self, kind: str, *key: str) -> tuple[str, int]:
         """The item a request for the business ``key`` belongs to, and which attempt it is.
