@@ -637,6 +637,12 @@ class Interviews(Items):
                 "Times no longer offered",
                 "these times are from an earlier email; please see the latest email we sent you",
             )
+        if self.max_offers_declined == 0:
+            raise Problem(
+                409,
+                "Other times not offered",
+                "other times are not offered on request here; a recruiter will contact you to find a time",
+            )
         if offer.declined >= self.max_offers_declined:
             raise Problem(
                 409,
