@@ -26,6 +26,7 @@ from job_workers.records import (
     OFFERS_DECLINED_COUNT,
     OTHER_TIMES_ASKED,
     SLOT_CHOSEN,
+    SLOT_LOST,
     a_persons_decision,
     check_as_recorded,
     outcome_header,
@@ -246,6 +247,8 @@ class InterviewSchedulingTasks:
         candidate_timezone: str | None = None,
         rescheduled_from: list | None = None,
         offers_declined: list | None = None,
+        new_offer_reason: str | None = None,
+        selected_slot: dict | None = None,
     ) -> dict:
         """Up to three hour-long slots when the whole panel is free, in everyone's working
         hours where they work (a member's ``working_hours`` in their ``timezone``; weekdays
@@ -258,11 +261,23 @@ class InterviewSchedulingTasks:
 
         ``search_from`` is the engine's ``now()``, mapped in by the model, so the slots and
         the timers that count down to them share one clock (a test engine's clock moves).
+
+        After a slot taken (``new_offer_reason``), the record keeps the time lost
+        (``selected_slot``) beside the new offer, for the page of its link.
         """
         # A new offer: any choice from an earlier one is over (it was taken, or the wait
         # ended without it), so the candidate may choose again from this one.
         record_details(
-            self.services.db, "interview", interview_id, "requested", forget=(SLOT_CHOSEN, OTHER_TIMES_ASKED)
+            self.services.db,
+            "interview",
+            interview_id,
+            "requested",
+            forget=(SLOT_CHOSEN, OTHER_TIMES_ASKED, SLOT_LOST),
+        )
+        lost = (
+            {SLOT_LOST: _utc_slot(interview_id, "selected_slot", selected_slot).as_variable()}
+            if new_offer_reason == OfferReason.SLOT_TAKEN and selected_slot is not None
+            else {}
         )
         searching_from = (
             _moment(interview_id, "search_from", search_from, _parse_engine_time)
@@ -304,6 +319,7 @@ class InterviewSchedulingTasks:
             interview_id,
             "requested",
             **{OFFERED_SLOTS: proposed, OFFERS_DECLINED_COUNT: len(offers_declined or [])},
+            **lost,
         )
         return {"proposed_slots": proposed}
 

@@ -19,6 +19,9 @@ from hireflow.store import ERASED, BusinessRecord, Database, locked_record, utcn
 SLOT_CHOSEN = "slot_chosen"
 # An interview's times offered in the latest email: a link from an earlier one is refused.
 OFFERED_SLOTS = "offered_slots"
+# The time the candidate chose that was taken before it could be booked, while the offer made
+# since is the latest: its link's page says so, not that it came from an earlier email.
+SLOT_LOST = "slot_lost"
 # The first time of the offer the candidate asked other times for: the webapp refuses a
 # choice from it meanwhile (and a second ask); a new offer forgets it.
 OTHER_TIMES_ASKED = "other_times_asked"

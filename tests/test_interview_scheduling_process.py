@@ -169,6 +169,9 @@ def test_a_slot_taken_meanwhile_offers_new_slots(process_engine, local_world):
     # The candidate who chose a time reads that it was lost, not a first offer again.
     assert new_links["subject"] == "Please choose another interview time, Katherine Johnson"
     assert f"the time you chose, {readable_time(taken['start'])}, was no longer free" in new_links["text"]
+    # Its link's page (the webapp reads the record) says it was taken, not that it is old.
+    with local_world.services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("interview", v2["interview_id"])).details["slot_lost"] == taken
 
 
 def test_times_the_candidate_turns_down_give_way_to_new_ones(process_engine, local_world):

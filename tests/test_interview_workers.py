@@ -22,7 +22,7 @@ from hireflow.signed_links import (
 )
 from hireflow.store import BusinessRecord, Database
 from job_workers.interview import InterviewSchedulingTasks, NoFreeSlots
-from job_workers.records import OFFERED_SLOTS, OTHER_TIMES_ASKED, SLOT_CHOSEN, record_details
+from job_workers.records import OFFERED_SLOTS, OTHER_TIMES_ASKED, SLOT_CHOSEN, SLOT_LOST, record_details
 from job_workers.services import Services
 from tests.jobs import make_job
 
@@ -84,6 +84,18 @@ def test_slots_are_offered_by_signed_links_sent_once(tasks, capture):
     assert choice.interview_id == "i-1" and choice.slot == slots[0]
     with pytest.raises(SignedLinkInvalid):
         tasks.services.slot_links.read(token[:-2] + "xx")
+
+
+def test_a_time_taken_before_it_was_booked_is_kept_beside_the_new_offer(tasks):
+    # Its link's page then says it was taken, not that it came from an earlier email.
+    taken = {"start": "2026-11-24T09:00:00Z", "end": "2026-11-24T10:00:00Z"}
+    tasks.find_slots("i-34", PANEL, new_offer_reason="slot-taken", selected_slot=taken)
+    with tasks.services.db.sessions() as session:
+        assert session.get(BusinessRecord, ("interview", "i-34")).details[SLOT_LOST] == taken
+    # The next offer made for another reason (a move, a follow-up) forgets it.
+    tasks.find_slots("i-34", PANEL, new_offer_reason="moved", selected_slot=taken)
+    with tasks.services.db.sessions() as session:
+        assert SLOT_LOST not in session.get(BusinessRecord, ("interview", "i-34")).details
 
 
 def test_the_offer_gives_the_earliest_hour_then_other_days_at_other_hours(tasks):

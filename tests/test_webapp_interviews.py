@@ -681,3 +681,20 @@ def test_how_many_offers_a_candidate_may_turn_down_is_a_setting(tmp_path):
     web = create_app({"TESTING": True, "MAX_OFFERS_DECLINED": 3}, engine_client=engine, services=services)
     offered(services, "int_3", 4, 5, 6, offers_turned_down=2)
     assert web.test_client().post("/api/interviews/int_3/other-times").status_code == 202
+
+
+def test_a_slot_link_whose_time_was_taken_meanwhile_says_so(recording):
+    # "From an earlier email" was wrong: the candidate chose it from the latest, and lost it.
+    web, engine, services = recording
+    lost = {"start": "2030-03-04T09:00:00Z", "end": "2030-03-04T10:00:00Z"}
+    offered(services, "int_1", 11, 12, 13, slot_lost=lost)
+    token = services.slot_links.token_for("int_1", lost)
+    page = web.get(f"/interviews/slot/{token}").text
+    assert "This time was taken just before we could book it for you" in page
+    assert "earlier email" not in page and "Confirm this slot" not in page
+    form = {"csrf_token": csrf_token(web.get("/").text)}
+    refused = web.post(f"/interviews/slot/{token}", data=form)
+    assert refused.status_code == 409 and "taken just before we could book it" in refused.text
+    earlier = services.slot_links.token_for("int_1", {**lost, "start": "2030-03-05T09:00:00Z"})
+    assert "from an earlier email" in web.get(f"/interviews/slot/{earlier}").text
+    assert engine.published == []

@@ -17,6 +17,7 @@ from job_workers.records import (
     OFFERS_DECLINED_COUNT,
     OTHER_TIMES_ASKED,
     SLOT_CHOSEN,
+    SLOT_LOST,
     record_details,
 )
 from webapp.domain.items import Items, filled_from_file, must_give, read_signed_link
@@ -115,6 +116,12 @@ class SlotOffer:
     posting_title: str | None = None  # the job the interview is for, when the request named it
     offered: list | None = None  # the times of the latest offer (None: recorded by an older worker)
     other_times_asked: bool = False  # the candidate asked for other times than these; new ones are coming
+    lost: dict | None = None  # the time chosen that was taken before it could be booked
+
+    @property
+    def taken_meanwhile(self) -> bool:
+        """The link's time was chosen, and taken before it could be booked: new times were sent."""
+        return self.lost is not None and self.lost.get("start") == self.slot["start"]
 
     @property
     def from_an_earlier_offer(self) -> bool:
@@ -493,6 +500,7 @@ class Interviews(Items):
             details.get("posting_title"),
             details.get(OFFERED_SLOTS),
             booked is None and bool(details.get(OTHER_TIMES_ASKED)),
+            details.get(SLOT_LOST) if booked is None else None,
         )
 
     def select_slot(self, token: str) -> tuple[SlotOffer, bool]:
@@ -509,6 +517,13 @@ class Interviews(Items):
                 "Interview already booked",
                 f"the interview is booked for {readable_time(offer.booked['start'], offer.timezone)}; "
                 "this time is no longer offered",
+            )
+        if offer.taken_meanwhile:
+            raise Problem(
+                409,
+                "Time taken",
+                "this time was taken just before we could book it for you; please choose one of "
+                "the new times we emailed you",
             )
         if offer.from_an_earlier_offer:
             # Booking it would fail (it is no longer offered) and only send yet more times.
