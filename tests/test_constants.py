@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2.meta
 
 from hireflow.adapters.email import TEMPLATES_DIR, EmailTemplates
-from hireflow.constants import ErrorCode, Header, JobType, Message, ProcessId, Var
+from hireflow.constants import ErrorCode, Header, JobType, Message, OfferReason, ProcessId, Var
 from hireflow.model_checks import MODELS_DIR, NS, diagram_facts, feel_names, variable_names
 from hireflow.store import Database
 from job_workers.interview import (
@@ -192,3 +192,15 @@ def test_each_element_template_names_the_variables_its_task_reads(tmp_path):
         )
         unnamed = [name for name in fetched[job_type] if name not in template["description"]]
         assert unnamed == [], f"{path.name}: its description does not name {unnamed}"
+
+
+def test_every_reason_the_model_gives_for_a_new_offer_is_an_offer_reason_and_each_is_given():
+    # The email of new times says why by these words; a typo in the Modeler would give the
+    # plain "new times" email without anyone noticing.
+    diagram = ET.parse(MODELS_DIR / "interview-scheduling.bpmn").getroot()
+    given = {
+        output.get("source").removeprefix("=").strip('"')
+        for output in diagram.iter(f"{{{NS['zeebe']}}}output")
+        if output.get("target") == Var.NEW_OFFER_REASON
+    }
+    assert given == values(OfferReason)
