@@ -52,6 +52,9 @@ EVERY_SLOT_IN_THE_WINDOW = SEARCH_WINDOW // INTERVIEW_LENGTH
 # The slot emails' templates see the signed links by these names; they are never variables.
 SLOT_LINKS = "slot_links"
 OTHER_TIMES_LINK = "other_times_link"
+# True in place of the link once the candidate turned down as many offers as they may: the
+# email says a recruiter finds a time with them instead.
+OTHER_TIMES_BY_RECRUITER = "other_times_by_recruiter"
 # After a slot taken, the start of the time the candidate chose and lost.
 TAKEN_SLOT_START = "taken_slot_start"
 # The notice of a moved interview sees who asked by these names, made from the request's
@@ -384,17 +387,15 @@ class InterviewSchedulingTasks:
         self, job: Job, interview_id: str, proposed_slots: list, offers_declined: list | None
     ) -> dict:
         """The template's ``other_times_link``: the candidate's signed link to turn this offer
-        down, if the model waits for that and they may turn down one more."""
+        down, if the model waits for that and they may turn down one more; once they may not,
+        ``other_times_by_recruiter``, for the email to say what happens instead."""
         links = self.services.other_times_links
         header = str((job.custom_headers or {}).get(Header.OTHER_TIMES_LINK, "")).strip().lower()
         declined = len(offers_declined) if isinstance(offers_declined, list) else 0
-        if (
-            links is None
-            or header != "true"
-            or not proposed_slots
-            or declined >= self.services.max_offers_declined
-        ):
+        if links is None or header != "true" or not proposed_slots:
             return {}
+        if declined >= self.services.max_offers_declined:
+            return {OTHER_TIMES_BY_RECRUITER: True}
         first_start, _ = _slot_times(interview_id, "proposed_slots[0]", proposed_slots[0])
         return {OTHER_TIMES_LINK: links.link_for(interview_id, first_start)}
 

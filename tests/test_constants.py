@@ -13,6 +13,7 @@ from hireflow.store import Database
 from job_workers.interview import (
     CANCELLATION_TEMPLATE,
     INVITATION_TEMPLATE,
+    OTHER_TIMES_BY_RECRUITER,
     OTHER_TIMES_LINK,
     SLOT_LINKS,
     TAKEN_SLOT_START,
@@ -106,7 +107,7 @@ def test_every_variable_name_in_use_is_in_the_constants_module_and_no_other(tmp_
             for name in jinja2.meta.find_undeclared_variables(templates.parse(path.read_text()))
         }
         - TEMPLATE_EXTRAS
-        - {SLOT_LINKS, OTHER_TIMES_LINK, TAKEN_SLOT_START}
+        - {SLOT_LINKS, OTHER_TIMES_LINK, OTHER_TIMES_BY_RECRUITER, TAKEN_SLOT_START}
         - WHO_ASKED_TO_MOVE
     )
     started = {name for body, left_out in STARTED_WITH.items() for name in set(body.model_fields) - left_out}

@@ -149,6 +149,9 @@ def test_the_offer_links_to_ask_for_other_times_while_the_model_waits_for_that(t
     tasks.email_slot_links(job, "i-32", "cand@example.com", "Cas", slots, offers_declined=[[]])
     found = [re.findall(link, mail["text"]) for mail in mails(capture)]
     assert [len(tokens) for tokens in found] == [1, 1, 0, 0, 0]
+    # Where the model waits for it but no more may be turned down, the email says what then.
+    instead = ["a recruiter will contact you to find a time" in mail["text"] for mail in mails(capture)]
+    assert instead == [False, False, True, False, True]
     asked = tasks.services.other_times_links.read(found[0][0])
     assert (asked.interview_id, asked.offer_start) == ("i-32", slots[0]["start"])
     assert "None of these times suit you?" in mails(capture)[0]["text"]
