@@ -940,6 +940,38 @@ def test_a_booked_interviews_page_moves_it_to_another_time_once(recording):
     assert "Move to another time" not in page and 'data-testid="moves-used">Moved 2 of 2 times' in page
 
 
+def test_an_interviews_page_offers_the_candidate_other_times_once(recording):
+    # A recruiter on the phone with a candidate whom no time suits need not wait 5 days for
+    # the follow-up task, nor ask the candidate to find the email's link.
+    web, engine, services = recording
+    times = [{"start": "2030-03-04T09:00:00Z", "end": "2030-03-04T10:00:00Z"}]
+    details = {"process_instance_key": "1001", "offered_slots": times}
+    record_status(services.db, "interview", "int_1", "requested", details)
+    assert "offer others" not in web.get("/items/interview/int_1").text  # not waiting for the choice
+    engine.active = [{"elementId": "AwaitSlotChoice", "type": "RECEIVE_TASK", "state": "ACTIVE"}]
+    page = web.get("/items/interview/int_1").text
+    assert 'data-testid="other-times">None of these times suits the candidate: offer others' in page
+    form = {
+        "csrf_token": csrf_token(page),
+        "offer_start": re.search(r'name="offer_start" value="([^"]+)"', page)[1],
+    }
+    assert form["offer_start"] == times[0]["start"]
+    for _ in range(2):  # a second click publishes nothing more
+        asked = web.post("/items/interview/int_1/other-times", data=form)
+        assert (asked.status_code, asked.location) == (303, "/items/interview/int_1")
+    assert engine.published == [(Message.INTERVIEW_OTHER_TIMES_REQUESTED, "int_1")]
+    assert "offer others" not in web.get("/items/interview/int_1").text  # new times on their way
+    # The new offer, after as many turned down as allowed: the page says what happens instead.
+    later = [{"start": "2030-03-11T09:00:00Z", "end": "2030-03-11T10:00:00Z"}]
+    new_offer = {"offered_slots": later, "offers_turned_down": 2}
+    record_details(services.db, "interview", "int_1", "requested", forget=("other_times_asked",), **new_offer)
+    page = web.get("/items/interview/int_1").text
+    assert "offer others" not in page and 'data-testid="offers-used">The candidate turned down 2 of 2' in page
+    # The page left open from before turns down nothing more: the offer it names was.
+    assert web.post("/items/interview/int_1/other-times", data=form).status_code == 303
+    assert len(engine.published) == 1
+
+
 def test_a_form_sent_too_late_or_without_its_token_is_refused_in_words(recording, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="webapp.security")
     web, engine, services = recording

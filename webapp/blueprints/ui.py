@@ -291,6 +291,17 @@ def reschedule(business_id: str):
     return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
 
 
+@bp.post("/items/interview/<business_id>/other-times")
+def other_times(business_id: str):
+    """Turn the offer down for the candidate (a recruiter on the phone with them), as the
+    candidate's emailed link and the API do: the model emails new times, none of these.
+
+    The form carries the offer's first time: a page left open from before a newer offer
+    must not turn that one down."""
+    hireflow().ask_for_other_times_by_api(business_id, request.form.get("offer_start") or None)
+    return redirect(url_for("ui.item", kind="interview", business_id=business_id), code=303)
+
+
 ITEM_STATES = {"any": "open or over", "open": "open (still running)", "final": "over"}
 
 
