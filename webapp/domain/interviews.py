@@ -698,16 +698,17 @@ class Interviews(Items):
 
     def _release_other_times(self, offer: OtherTimesOffer) -> None:
         """Forget the request this one recorded, if it still is the one recorded."""
-        with self.services.db.sessions.begin() as session:
-            record = locked_record(session, "interview", offer.interview_id)
-            details = (record.details or {}) if record is not None else {}
-            if details.get(OTHER_TIMES_ASKED) == offer.offer_start:
-                record.details = {name: value for name, value in details.items() if name != OTHER_TIMES_ASKED}
+        self._forget_if_still(offer.interview_id, OTHER_TIMES_ASKED, offer.offer_start)
 
     def _release_choice(self, offer: SlotOffer) -> None:
         """Forget the time this request held, if it still is the one chosen."""
+        self._forget_if_still(offer.interview_id, SLOT_CHOSEN, offer.slot)
+
+    def _forget_if_still(self, interview_id: str, detail: str, held: object) -> None:
+        """Drop the interview's ``detail`` under the record's lock, if it still holds what this
+        request recorded: another request may have held it since, and keeps it."""
         with self.services.db.sessions.begin() as session:
-            record = locked_record(session, "interview", offer.interview_id)
+            record = locked_record(session, "interview", interview_id)
             details = (record.details or {}) if record is not None else {}
-            if details.get(SLOT_CHOSEN) == offer.slot:
-                record.details = {name: value for name, value in details.items() if name != SLOT_CHOSEN}
+            if details.get(detail) == held:
+                record.details = {name: value for name, value in details.items() if name != detail}
