@@ -1,12 +1,13 @@
 """Signed, expiring links that let a person act on one item from an email, without logging in.
 
-Six kinds exist, each under its own salt so that one kind's token is never read as another:
+Seven kinds exist, each under its own salt so that one kind's token is never read as another:
 
 - a **slot link** lets a candidate pick one interview slot;
 - an **other-times link** lets a candidate say no time of one offer suits them;
 - a **reschedule link** lets a candidate ask for another time for one booked interview;
 - a **card link** lets an employer save a new card for one unlock whose card was declined;
 - a **payment link** lets an employer approve, with their bank, one unlock's card payment;
+- a **contact link** lets an employer read the contact details one paid unlock opened;
 - a **withdrawal link** lets a candidate withdraw one application.
 
 A link carries its item's id (and, for a slot, the slot) signed with
@@ -16,8 +17,8 @@ action. Ids derive from business keys and can be guessed; the signature cannot.
 
 Links live for days, so the secret rotates without breaking the ones already mailed:
 ``HIREFLOW_SLOT_LINK_SECRET=new,old`` signs with ``new`` and still reads links signed
-with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal and
-reschedule links live; slot, other-times and card links, 7; payment links, 1).
+with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal, reschedule
+and contact links live; slot, other-times and card links, 7; payment links, 1).
 """
 
 from __future__ import annotations
@@ -204,6 +205,21 @@ class WithdrawalLinks(ItemLinks):
     salt = "hireflow.application-withdrawal"
     kind = "withdrawal link"
     id_field = "application_id"
+
+    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
+        super().__init__(secret, base_url, max_age_seconds)
+
+
+class ContactLinks(ItemLinks):
+    """Links under the webapp's ``/unlocks/contact`` that show the employer the contact
+    details one paid unlock opened, as the store has them when the link is followed (so an
+    erased candidate's are gone). The receipt carries one; it lives as long as withdrawal
+    links, and the marketplace's own pages (``GET /api/employers/<id>/contacts``) after that.
+    """
+
+    salt = "hireflow.unlock-contact"
+    kind = "contact link"
+    id_field = "unlock_id"
 
     def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
         super().__init__(secret, base_url, max_age_seconds)

@@ -23,6 +23,7 @@ TEMPLATE_EXTRAS = frozenset(
         "max_upload_megabytes",
         "card_link",
         "payment_link",
+        "contact_link",
         "withdrawal_link",
         "reschedule_link",
     }
@@ -37,6 +38,8 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     ``max_upload_megabytes`` (the largest resume accepted), ``card_link(unlock_id)``,
     which signs the link to save a new card for an unlock, ``payment_link(unlock_id)``,
     which signs the link to approve an unlock's payment with the bank,
+    ``contact_link(unlock_id)``, which signs the link to the contact details a paid unlock
+    opened,
     ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw, and
     ``reschedule_link(interview_id, interview_start, panelist=None)``, which signs the
     candidate's link (or, given their username, a panelist's) to ask for another time for a
@@ -90,6 +93,9 @@ def email_for(job: Job, services: Services) -> EmailMessage:
         context["card_link"] = services.card_links.link_for
     if services.payment_links is not None:
         context["payment_link"] = services.payment_links.link_for
+    if services.contact_links is not None:
+        # Optional in the receipt: without links, it tells the employer where else to look.
+        context["contact_link"] = services.contact_links.link_for
     if services.withdrawal_links is not None:
         # Optional in the templates that offer it: without links, the email goes without.
         context["withdrawal_link"] = services.withdrawal_links.link_for

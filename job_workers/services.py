@@ -19,6 +19,7 @@ from hireflow.resume_intake import DEFAULT_LIMITS, IntakeLimits
 from hireflow.settings import decimal_number, whole_number
 from hireflow.signed_links import (
     CardLinks,
+    ContactLinks,
     OtherTimesLinks,
     PaymentLinks,
     RescheduleLinks,
@@ -42,6 +43,7 @@ class Services:
     slot_links: SlotLinks | None = None
     card_links: CardLinks | None = None
     payment_links: PaymentLinks | None = None
+    contact_links: ContactLinks | None = None
     withdrawal_links: WithdrawalLinks | None = None
     reschedule_links: RescheduleLinks | None = None
     other_times_links: OtherTimesLinks | None = None
@@ -186,6 +188,7 @@ def services_from_environment(
     slot_links = SlotLinks(link_secret, public_url + "/interviews/slot")
     card_links = CardLinks(link_secret, public_url + "/unlocks/card")
     payment_links = PaymentLinks(link_secret, public_url + "/unlocks/payment")
+    contact_links = ContactLinks(link_secret, public_url + "/unlocks/contact")
     withdrawal_links = WithdrawalLinks(link_secret, public_url + "/applications/withdrawal")
     reschedule_links = RescheduleLinks(link_secret, public_url + "/interviews/reschedule")
     other_times_links = OtherTimesLinks(link_secret, public_url + "/interviews/other-times")
@@ -198,6 +201,7 @@ def services_from_environment(
         slot_links=slot_links,
         card_links=card_links,
         payment_links=payment_links,
+        contact_links=contact_links,
         withdrawal_links=withdrawal_links,
         reschedule_links=reschedule_links,
         other_times_links=other_times_links,

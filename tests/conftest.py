@@ -47,6 +47,7 @@ from hireflow.sandboxes.payments import PaymentLedger, create_payment_sandbox
 from hireflow.serving import serve_in_thread
 from hireflow.signed_links import (
     CardLinks,
+    ContactLinks,
     OtherTimesLinks,
     PaymentLinks,
     RescheduleLinks,
@@ -325,6 +326,7 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
         slot_links=SlotLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/slot"),
         card_links=CardLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/card"),
         payment_links=PaymentLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/payment"),
+        contact_links=ContactLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/contact"),
         withdrawal_links=WithdrawalLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/applications/withdrawal"),
         reschedule_links=RescheduleLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/reschedule"),
         other_times_links=OtherTimesLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/other-times"),

@@ -22,6 +22,7 @@ from hireflow.constants import MESSAGE_VARIABLES
 from hireflow.engine.embedded import free_port
 from hireflow.signed_links import (
     CardLinks,
+    ContactLinks,
     OtherTimesLinks,
     PaymentLinks,
     RescheduleLinks,
@@ -46,6 +47,7 @@ def empty_services(folder: Path, store_url: str | None = None) -> Services:
         slot_links=SlotLinks("offline-test-slot-secret", "http://127.0.0.1:5000/interviews/slot"),
         card_links=CardLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/card"),
         payment_links=PaymentLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/payment"),
+        contact_links=ContactLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/contact"),
         withdrawal_links=WithdrawalLinks(
             "offline-test-slot-secret", "http://127.0.0.1:5000/applications/withdrawal"
         ),

@@ -13,7 +13,7 @@ from hireflow.adapters.file_store import LocalFileStore
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.signed_links import CardLinks, RescheduleLinks, WithdrawalLinks
+from hireflow.signed_links import CardLinks, ContactLinks, RescheduleLinks, WithdrawalLinks
 from hireflow.store import Database
 from job_workers.notifications import NotificationTasks, build_router
 from job_workers.services import Services, tasks_url_from_environment
@@ -151,6 +151,34 @@ def test_a_worker_without_card_links_fails_the_declined_email_permanently(servic
     with pytest.raises(PermanentFailure, match="card_link"):
         NotificationTasks(services).send_email(job)
     assert mails(capture) == []
+
+
+RECEIPT_HEADERS = {**DECLINED_HEADERS, "template": "unlock-receipt"}
+RECEIPT_VARIABLES = {**DECLINED_VARIABLES, "paid_with": "credits", "credits_spent": 1}
+
+
+def test_the_receipt_links_to_the_contact_details_the_unlock_opened(services, capture):
+    services.contact_links = ContactLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/unlocks/contact"
+    )
+    NotificationTasks(services).send_email(
+        send_email_job(headers=RECEIPT_HEADERS, variables=RECEIPT_VARIABLES)
+    )
+    [mail] = mails(capture)
+    assert "You can now see the contact details of candidate cand-7:\n" in mail["text"]
+    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
+    assert link.startswith("http://hireflow.test/unlocks/contact/")
+    assert services.contact_links.read(link.rsplit("/", 1)[1]) == "unl_7"
+    assert "it works for 30 days" in mail["text"]
+
+
+def test_a_receipt_from_a_worker_without_contact_links_goes_without_one(services, capture):
+    NotificationTasks(services).send_email(
+        send_email_job(headers=RECEIPT_HEADERS, variables=RECEIPT_VARIABLES)
+    )
+    [mail] = mails(capture)
+    assert "You can now see the contact details of candidate cand-7.\n" in mail["text"]
+    assert "http" not in mail["text"] and "Paid with 1 credit." in mail["text"]
 
 
 SHORTLISTED_HEADERS = {

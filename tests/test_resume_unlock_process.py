@@ -89,7 +89,10 @@ def test_enough_credits_pay_for_the_unlock(process_engine, local_world):
     assert CreditsLedger(local_world.services.db).balance(v["employer_id"]) == 5 - STANDARD_PRICE["credits"]
     assert has_access(local_world, v["employer_id"], candidate)
     assert payment_intents(local_world, v["unlock_id"]) == []
-    assert len(local_world.mails_to(v["employer_email"])) == 1  # the receipt
+    [receipt] = local_world.mails_to(v["employer_email"])
+    # It links to the contact details it paid for, signed for this unlock.
+    [link] = [word for word in receipt["text"].split() if "/unlocks/contact/" in word]
+    assert local_world.services.contact_links.read(link.rsplit("/", 1)[1]) == v["unlock_id"]
     paid = unlock_details(local_world, v["unlock_id"])["paid"]
     assert paid == {"with": "credits", "credits": STANDARD_PRICE["credits"]}
 

@@ -6,6 +6,8 @@ import pytest
 
 from hireflow.signed_links import (
     CardLinks,
+    ContactLinks,
+    PaymentLinks,
     SignedLinkExpired,
     SignedLinkInvalid,
     SlotLinks,
@@ -39,6 +41,16 @@ def test_a_withdrawal_link_is_neither_a_card_link_nor_one_for_another_applicatio
     assert withdrawal.read(withdrawal.token_for("app_1")) == "app_1"
     # It outlives an interview's slot links: an application stays open for weeks.
     assert withdrawal.max_age_seconds == 30 * 24 * 3600 > SlotLinks(NEW, "http://x").max_age_seconds
+
+
+def test_a_contact_link_is_not_a_card_or_payment_link_of_the_same_unlock():
+    contact = ContactLinks(NEW, "http://x")
+    for other in (CardLinks(NEW, "http://x"), PaymentLinks(NEW, "http://x")):
+        with pytest.raises(SignedLinkInvalid, match="contact link is not valid"):
+            contact.read(other.token_for("unl_1"))
+    assert contact.read(contact.token_for("unl_1")) == "unl_1"
+    # The receipt's link stays usable long after the day a payment link lives.
+    assert contact.max_age_seconds == 30 * 24 * 3600
 
 
 def test_links_mailed_before_a_rotation_still_open_after_it():

@@ -21,6 +21,7 @@ from hireflow.sandboxes.mail_capture import create_mail_capture
 from hireflow.sandboxes.payments import create_payment_sandbox
 from hireflow.seed import load_demo_data
 from hireflow.serving import serve_in_thread
+from hireflow.store import ContactAccess, utcnow
 from job_workers.records import record_details, record_status
 from job_workers.services import Services
 from tests.accessibility import accessibility_violations
@@ -115,7 +116,14 @@ def site(tmp_path_factory) -> Site:
     load_demo_data(services.db)
     with services.db.sessions.begin() as session:
         session.add(indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"))
+        # Globex's paid unlock: its contact page shows what it opened.
+        session.add(
+            ContactAccess(employer_id="globex", candidate_id="ada", unlock_id="unl_2", granted_at=utcnow())
+        )
     record_status(services.db, "resume", "res_ada", "processed", {"candidate_id": "ada"})
+    record_status(
+        services.db, "unlock", "unl_2", "unlocked", {"employer_id": "globex", "candidate_id": "ada"}
+    )
     record_status(
         services.db,
         "application",
@@ -176,6 +184,7 @@ def signed_pages(services) -> dict[str, str]:
         + services.other_times_links.token_for("int_1", SLOT["start"]),
         "card": f"/unlocks/card/{services.card_links.token_for('unl_1')}",
         "payment": f"/unlocks/payment/{services.payment_links.token_for('unl_1')}",
+        "contact": f"/unlocks/contact/{services.contact_links.token_for('unl_2')}",
         "withdrawal": f"/applications/withdrawal/{services.withdrawal_links.token_for('app_1')}",
     }
 
@@ -215,7 +224,7 @@ def test_every_table_header_cell_says_what_it_heads():
 
 
 @pytest.mark.parametrize(
-    "name", [*CONSOLE_PAGES, "slot", "reschedule", "other-times", "card", "payment", "withdrawal"]
+    "name", [*CONSOLE_PAGES, "slot", "reschedule", "other-times", "card", "payment", "contact", "withdrawal"]
 )
 def test_the_page_meets_wcag_2_1_aa(site, browser_page, name):
     path, status = CONSOLE_PAGES.get(name) or (signed_pages(site.services)[name], 200)

@@ -12,7 +12,7 @@ import requests
 from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.constants import Message
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.signed_links import CardLinks, PaymentLinks
+from hireflow.signed_links import CardLinks, ContactLinks, PaymentLinks
 from hireflow.store import Candidate, ContactAccess, Employer, Interviewer, JobPosting
 from job_workers.records import record_details, record_status
 from tests.offline_webapp import (
@@ -501,6 +501,59 @@ def test_the_payment_page_opens_only_by_its_signed_link_and_says_what_waits(offl
 
     services.payment_links = PaymentLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
     expired = web.get(f"/unlocks/payment/{token}")
+    assert expired.status_code == 410 and expired.mimetype == "text/html"
+
+
+def test_the_contact_page_opens_only_by_its_signed_link_and_shows_what_the_unlock_opened(offline):
+    app, services, _ = offline
+    web = app.test_client()
+    paid = {"employer_id": "acme", "candidate_id": "ada"}
+    record_status(services.db, "unlock", "unl_paid", "unlocked", paid)
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"))
+        session.add(
+            ContactAccess(
+                employer_id="acme",
+                candidate_id="ada",
+                unlock_id="unl_paid",
+                granted_at=datetime(2026, 12, 2, 9, 30),
+            )
+        )
+    token = services.contact_links.token_for("unl_paid")
+
+    # Unlock ids can be guessed: only the signature of this kind of link opens the page.
+    assert web.get(f"/unlocks/contact/{token[:-2]}xx").status_code == 404
+    assert web.get(f"/unlocks/contact/{services.payment_links.token_for('unl_paid')}").status_code == 404
+    forged = ContactLinks("another-secret-of-some-length", "http://x").token_for("unl_paid")
+    assert web.get(f"/unlocks/contact/{forged}").status_code == 404
+    page = web.get(f"/unlocks/contact/{token}")
+    assert page.status_code == 200, page.text
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
+    shown = re.search(r'<dl data-testid="contact">(.*?)</dl>', page.text, re.S).group(1)
+    assert "<dd>Ada Lovelace</dd>" in shown and 'href="mailto:ada@example.com"' in shown
+    assert '<time datetime="2026-12-02T09:30:00Z">' in page.text  # when the unlock opened them
+    # The same as the API tells the unlock's employer.
+    api = web.get("/api/candidates/ada/contact?employer_id=acme").json
+    assert (api["name"], api["email"]) == ("Ada Lovelace", "ada@example.com")
+
+    # An unlock not paid yet, or over unpaid, shows nothing of the candidate.
+    record_status(services.db, "unlock", "unl_open", "requested", paid)
+    waiting = web.get(f"/unlocks/contact/{services.contact_links.token_for('unl_open')}")
+    assert 'data-testid="contact-not-yet"' in waiting.text and "ada@example.com" not in waiting.text
+    record_status(services.db, "unlock", "unl_gone", "cancelled", paid)
+    cancelled = web.get(f"/unlocks/contact/{services.contact_links.token_for('unl_gone')}")
+    assert "This unlock is cancelled; it opened no contact details." in cancelled.text
+    assert "ada@example.com" not in cancelled.text
+
+    # The details are read when the link is followed: once the candidate is erased, they are gone.
+    record_status(services.db, "unlock", "unl_open", "cancelled")  # erasure waits for open items
+    assert web.delete("/api/candidates/ada").status_code == 200
+    erased = web.get(f"/unlocks/contact/{token}")
+    assert erased.status_code == 200 and 'data-testid="contact-erased"' in erased.text
+    assert "ada@example.com" not in erased.text and "Ada Lovelace" not in erased.text
+
+    services.contact_links = ContactLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
+    expired = web.get(f"/unlocks/contact/{token}")
     assert expired.status_code == 410 and expired.mimetype == "text/html"
 
 

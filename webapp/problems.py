@@ -35,7 +35,15 @@ INVALID_REQUEST = TYPE_BASE + "invalid-request"
 # The team's console, served only while HIREFLOW_CONSOLE is on (webapp.security).
 CONSOLE_BLUEPRINTS = ("ui", "tasks")
 # Pages reached by a signed link in an email: the token in the URL works like a password.
-SIGNED_LINK_BLUEPRINTS = ("slots", "other_times", "reschedules", "cards", "payments", "withdrawals")
+SIGNED_LINK_BLUEPRINTS = (
+    "slots",
+    "other_times",
+    "reschedules",
+    "cards",
+    "payments",
+    "contacts",
+    "withdrawals",
+)
 # Blueprints whose pages are HTML; their errors render as pages too, so a candidate following
 # an expired link from an email reads why, and not a JSON document.
 HTML_BLUEPRINTS = {*CONSOLE_BLUEPRINTS, *SIGNED_LINK_BLUEPRINTS}

@@ -32,7 +32,7 @@ SECRET_ROUTE_PARAMETERS = ("token",)
 # holds it to every route with a parameter of SECRET_ROUTE_PARAMETERS.
 TOKEN_IN_PATH = re.compile(
     r"^(/+(?:applications/+withdrawal|interviews/+slot|interviews/+reschedule|interviews/+other-times"
-    r"|unlocks/+card|unlocks/+payment)/+)[^/]+"
+    r"|unlocks/+card|unlocks/+payment|unlocks/+contact)/+)[^/]+"
 )
 # Probes whose passing answers stay out of the access log.
 QUIET_PROBES = ("/healthz", "/readyz")

@@ -341,6 +341,28 @@ class Unlocks(Items):
             "email": candidate.email if candidate else None,
         }
 
+    def contact_link_unlock(self, token: str) -> str:
+        """The unlock a contact link (from the receipt) is for; 410 expired, 404 not ours."""
+        return read_signed_link(self.services.contact_links, token)
+
+    def contact_opened_by(self, unlock_id: str) -> dict[str, Any] | None:
+        """The contact details an unlock opened, as ``contact_for`` gives them, read now.
+
+        None while it opened none: not paid yet, over unpaid, or the candidate was erased
+        since (their access goes with them; the unlock stays ``unlocked``).
+        """
+        record = self._require("unlock", unlock_id)
+        details = record.details or {}
+        employer_id, candidate_id = details.get("employer_id"), details.get("candidate_id")
+        if record.status != "unlocked" or not employer_id or not candidate_id:
+            return None
+        try:
+            return self.contact_for(candidate_id, employer_id)
+        except Problem as problem:
+            if problem.status != 404:
+                raise
+            return None
+
     def contacts_of(
         self, employer_id: str, query: PageAfter, page_size: int = CONTACTS_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
