@@ -435,6 +435,7 @@ def test_the_card_page_opens_only_by_its_signed_link(recording, serve, tmp_path)
     done = web.get(f"/unlocks/card/{token}")
     assert done.status_code == 200 and 'data-testid="card-over"' in done.text and "Save card" not in done.text
     assert re.search(r"candidate\s+<strong>ada</strong>'s contact details are yours", done.text)
+    assert "The receipt we emailed you links to them." in done.text
     resent = web.post(f"/unlocks/card/{token}", data=form)
     assert resent.status_code == 409 and 'data-testid="card-over"' in resent.text
 
