@@ -1,6 +1,6 @@
 """Signed, expiring links that let a person act on one item from an email, without logging in.
 
-Seven kinds exist, each under its own salt so that one kind's token is never read as another:
+Eight kinds exist, each under its own salt so that one kind's token is never read as another:
 
 - a **slot link** lets a candidate pick one interview slot;
 - an **other-times link** lets a candidate say no time of one offer suits them;
@@ -8,6 +8,7 @@ Seven kinds exist, each under its own salt so that one kind's token is never rea
 - a **card link** lets an employer save a new card for one unlock whose card was declined;
 - a **payment link** lets an employer approve, with their bank, one unlock's card payment;
 - a **contact link** lets an employer read the contact details one paid unlock opened;
+- an **unlock link** lets a posting's employer unlock the candidate of one application;
 - a **withdrawal link** lets a candidate withdraw one application.
 
 A link carries its item's id (and, for a slot, the slot) signed with
@@ -17,8 +18,8 @@ action. Ids derive from business keys and can be guessed; the signature cannot.
 
 Links live for days, so the secret rotates without breaking the ones already mailed:
 ``HIREFLOW_SLOT_LINK_SECRET=new,old`` signs with ``new`` and still reads links signed
-with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal, reschedule
-and contact links live; slot, other-times and card links, 7; payment links, 1).
+with ``old``. Drop ``old`` once its links have expired (30 days, as withdrawal, reschedule,
+contact and unlock links live; slot, other-times and card links, 7; payment links, 1).
 """
 
 from __future__ import annotations
@@ -220,6 +221,20 @@ class ContactLinks(ItemLinks):
     salt = "hireflow.unlock-contact"
     kind = "contact link"
     id_field = "unlock_id"
+
+    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
+        super().__init__(secret, base_url, max_age_seconds)
+
+
+class UnlockLinks(ItemLinks):
+    """Links under the webapp's ``/applications/unlock`` that let the employer of one
+    application's posting unlock its candidate's contact details. The email telling them of
+    the shortlisted candidate carries one; the page asks before anything is paid.
+    """
+
+    salt = "hireflow.application-unlock"
+    kind = "unlock link"
+    id_field = "application_id"
 
     def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
         super().__init__(secret, base_url, max_age_seconds)

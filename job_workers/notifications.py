@@ -24,6 +24,7 @@ TEMPLATE_EXTRAS = frozenset(
         "card_link",
         "payment_link",
         "contact_link",
+        "unlock_link",
         "withdrawal_link",
         "reschedule_link",
     }
@@ -39,7 +40,8 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     which signs the link to save a new card for an unlock, ``payment_link(unlock_id)``,
     which signs the link to approve an unlock's payment with the bank,
     ``contact_link(unlock_id)``, which signs the link to the contact details a paid unlock
-    opened,
+    opened, ``unlock_link(application_id)``, which signs the employer's link to unlock the
+    application's candidate,
     ``withdrawal_link(application_id)``, which signs the candidate's link to withdraw, and
     ``reschedule_link(interview_id, interview_start, panelist=None)``, which signs the
     candidate's link (or, given their username, a panelist's) to ask for another time for a
@@ -96,6 +98,8 @@ def email_for(job: Job, services: Services) -> EmailMessage:
     if services.contact_links is not None:
         # Optional in the receipt: without links, it tells the employer where else to look.
         context["contact_link"] = services.contact_links.link_for
+    if services.unlock_links is not None:
+        context["unlock_link"] = services.unlock_links.link_for
     if services.withdrawal_links is not None:
         # Optional in the templates that offer it: without links, the email goes without.
         context["withdrawal_link"] = services.withdrawal_links.link_for

@@ -24,6 +24,7 @@ from hireflow.signed_links import (
     PaymentLinks,
     RescheduleLinks,
     SlotLinks,
+    UnlockLinks,
     WithdrawalLinks,
 )
 from hireflow.store import Database, checked_database_url
@@ -44,6 +45,7 @@ class Services:
     card_links: CardLinks | None = None
     payment_links: PaymentLinks | None = None
     contact_links: ContactLinks | None = None
+    unlock_links: UnlockLinks | None = None
     withdrawal_links: WithdrawalLinks | None = None
     reschedule_links: RescheduleLinks | None = None
     other_times_links: OtherTimesLinks | None = None
@@ -189,6 +191,7 @@ def services_from_environment(
     card_links = CardLinks(link_secret, public_url + "/unlocks/card")
     payment_links = PaymentLinks(link_secret, public_url + "/unlocks/payment")
     contact_links = ContactLinks(link_secret, public_url + "/unlocks/contact")
+    unlock_links = UnlockLinks(link_secret, public_url + "/applications/unlock")
     withdrawal_links = WithdrawalLinks(link_secret, public_url + "/applications/withdrawal")
     reschedule_links = RescheduleLinks(link_secret, public_url + "/interviews/reschedule")
     other_times_links = OtherTimesLinks(link_secret, public_url + "/interviews/other-times")
@@ -202,6 +205,7 @@ def services_from_environment(
         card_links=card_links,
         payment_links=payment_links,
         contact_links=contact_links,
+        unlock_links=unlock_links,
         withdrawal_links=withdrawal_links,
         reschedule_links=reschedule_links,
         other_times_links=other_times_links,

@@ -52,6 +52,7 @@ from hireflow.signed_links import (
     PaymentLinks,
     RescheduleLinks,
     SlotLinks,
+    UnlockLinks,
     WithdrawalLinks,
 )
 from hireflow.store import Candidate, Database, JobPosting, utcnow
@@ -327,6 +328,7 @@ def local_world(tmp_path_factory) -> Iterator[LocalWorld]:
         card_links=CardLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/card"),
         payment_links=PaymentLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/payment"),
         contact_links=ContactLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/unlocks/contact"),
+        unlock_links=UnlockLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/applications/unlock"),
         withdrawal_links=WithdrawalLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/applications/withdrawal"),
         reschedule_links=RescheduleLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/reschedule"),
         other_times_links=OtherTimesLinks(SLOT_LINK_SECRET, "http://127.0.0.1:5000/interviews/other-times"),

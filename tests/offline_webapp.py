@@ -27,6 +27,7 @@ from hireflow.signed_links import (
     PaymentLinks,
     RescheduleLinks,
     SlotLinks,
+    UnlockLinks,
     WithdrawalLinks,
 )
 from hireflow.store import BusinessRecord, Candidate, Database, utcnow
@@ -48,6 +49,7 @@ def empty_services(folder: Path, store_url: str | None = None) -> Services:
         card_links=CardLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/card"),
         payment_links=PaymentLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/payment"),
         contact_links=ContactLinks("offline-test-slot-secret", "http://127.0.0.1:5000/unlocks/contact"),
+        unlock_links=UnlockLinks("offline-test-slot-secret", "http://127.0.0.1:5000/applications/unlock"),
         withdrawal_links=WithdrawalLinks(
             "offline-test-slot-secret", "http://127.0.0.1:5000/applications/withdrawal"
         ),

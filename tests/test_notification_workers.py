@@ -13,7 +13,7 @@ from hireflow.adapters.file_store import LocalFileStore
 from hireflow.constants import JobType
 from hireflow.errors import PermanentFailure
 from hireflow.sandboxes.mail_capture import create_mail_capture
-from hireflow.signed_links import CardLinks, ContactLinks, RescheduleLinks, WithdrawalLinks
+from hireflow.signed_links import CardLinks, ContactLinks, RescheduleLinks, UnlockLinks, WithdrawalLinks
 from hireflow.store import Database
 from job_workers.notifications import NotificationTasks, build_router
 from job_workers.services import Services, tasks_url_from_environment
@@ -179,6 +179,44 @@ def test_a_receipt_from_a_worker_without_contact_links_goes_without_one(services
     [mail] = mails(capture)
     assert "You can now see the contact details of candidate cand-7.\n" in mail["text"]
     assert "http" not in mail["text"] and "Paid with 1 credit." in mail["text"]
+
+
+EMPLOYER_SHORTLISTED_HEADERS = {
+    "template": "candidate-shortlisted",
+    "recipientVariable": "employer_email",
+    "businessIdVariable": "application_id",
+}
+EMPLOYER_SHORTLISTED_VARIABLES = {
+    "employer_email": "hiring@acme.example",
+    "candidate_name": "Ada",
+    "application_id": "app_7",
+    "posting_title": "Python engineer",
+    "match_score": 100,
+    "matched_skills": ["python"],
+}
+
+
+def test_the_employers_shortlisted_email_links_to_unlocking_the_candidate(services, capture):
+    services.unlock_links = UnlockLinks(
+        "a-test-secret-of-some-length", "http://hireflow.test/applications/unlock"
+    )
+    job = send_email_job(headers=EMPLOYER_SHORTLISTED_HEADERS, variables=EMPLOYER_SHORTLISTED_VARIABLES)
+    NotificationTasks(services).send_email(job)
+    [mail] = mails(capture)
+    assert "unlock Ada's contact details here (the page asks\nbefore anything is paid)" in mail["text"]
+    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
+    assert link.startswith("http://hireflow.test/applications/unlock/")
+    assert services.unlock_links.read(link.rsplit("/", 1)[1]) == "app_7"
+
+
+def test_an_employers_shortlisted_email_without_unlock_links_says_to_unlock_on_hireflow(services, capture):
+    job = send_email_job(headers=EMPLOYER_SHORTLISTED_HEADERS, variables=EMPLOYER_SHORTLISTED_VARIABLES)
+    NotificationTasks(services).send_email(job)
+    [mail] = mails(capture)
+    assert (
+        "Unlock the contact details on hireflow to get in touch." in mail["text"]
+        and "http" not in mail["text"]
+    )
 
 
 SHORTLISTED_HEADERS = {

@@ -63,10 +63,13 @@ def test_a_strong_match_is_forwarded_and_both_sides_told(process_engine, local_w
     details = application_record(local_world, v["application_id"]).details
     assert (details["match_score"], details["matched_skills"]) == (100, ["python", "sql"])
     [to_candidate] = local_world.mails_to(v["candidate_email"])
-    assert len(local_world.mails_to(v["employer_email"])) == 1
+    [to_employer] = local_world.mails_to(v["employer_email"])
     # The candidate may withdraw from the email: a link signed for this application.
     [link] = [word for word in to_candidate["text"].split() if "/applications/withdrawal/" in word]
     assert local_world.services.withdrawal_links.read(link.rsplit("/", 1)[1]) == v["application_id"]
+    # The employer may unlock the candidate from theirs, by a link of its own kind.
+    [link] = [word for word in to_employer["text"].split() if "/applications/unlock/" in word]
+    assert local_world.services.unlock_links.read(link.rsplit("/", 1)[1]) == v["application_id"]
 
 
 def test_a_weak_match_is_kindly_declined_without_screening(process_engine, local_world):

@@ -11,6 +11,7 @@ from hireflow.signed_links import (
     SignedLinkExpired,
     SignedLinkInvalid,
     SlotLinks,
+    UnlockLinks,
     WithdrawalLinks,
 )
 
@@ -51,6 +52,16 @@ def test_a_contact_link_is_not_a_card_or_payment_link_of_the_same_unlock():
     assert contact.read(contact.token_for("unl_1")) == "unl_1"
     # The receipt's link stays usable long after the day a payment link lives.
     assert contact.max_age_seconds == 30 * 24 * 3600
+
+
+def test_an_unlock_link_is_not_a_withdrawal_link_of_the_same_application():
+    unlock = UnlockLinks(NEW, "http://x")
+    with pytest.raises(SignedLinkInvalid, match="unlock link is not valid"):
+        unlock.read(WithdrawalLinks(NEW, "http://x").token_for("app_1"))
+    with pytest.raises(SignedLinkInvalid, match="withdrawal link is not valid"):
+        WithdrawalLinks(NEW, "http://x").read(unlock.token_for("app_1"))
+    assert unlock.read(unlock.token_for("app_1")) == "app_1"
+    assert unlock.max_age_seconds == 30 * 24 * 3600
 
 
 def test_links_mailed_before_a_rotation_still_open_after_it():

@@ -185,6 +185,7 @@ def signed_pages(services) -> dict[str, str]:
         "card": f"/unlocks/card/{services.card_links.token_for('unl_1')}",
         "payment": f"/unlocks/payment/{services.payment_links.token_for('unl_1')}",
         "contact": f"/unlocks/contact/{services.contact_links.token_for('unl_2')}",
+        "unlock-offer": f"/applications/unlock/{services.unlock_links.token_for('app_1')}",
         "withdrawal": f"/applications/withdrawal/{services.withdrawal_links.token_for('app_1')}",
     }
 
@@ -224,7 +225,18 @@ def test_every_table_header_cell_says_what_it_heads():
 
 
 @pytest.mark.parametrize(
-    "name", [*CONSOLE_PAGES, "slot", "reschedule", "other-times", "card", "payment", "contact", "withdrawal"]
+    "name",
+    [
+        *CONSOLE_PAGES,
+        "slot",
+        "reschedule",
+        "other-times",
+        "card",
+        "payment",
+        "contact",
+        "unlock-offer",
+        "withdrawal",
+    ],
 )
 def test_the_page_meets_wcag_2_1_aa(site, browser_page, name):
     path, status = CONSOLE_PAGES.get(name) or (signed_pages(site.services)[name], 200)

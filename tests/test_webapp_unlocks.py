@@ -12,7 +12,8 @@ import requests
 from hireflow.adapters.payments import StripeStylePaymentGateway
 from hireflow.constants import Message
 from hireflow.sandboxes.payments import create_payment_sandbox
-from hireflow.signed_links import CardLinks, ContactLinks, PaymentLinks
+from hireflow.seed import load_demo_data
+from hireflow.signed_links import CardLinks, ContactLinks, PaymentLinks, UnlockLinks
 from hireflow.store import Candidate, ContactAccess, Employer, Interviewer, JobPosting
 from job_workers.records import record_details, record_status
 from tests.offline_webapp import (
@@ -556,6 +557,74 @@ def test_the_contact_page_opens_only_by_its_signed_link_and_shows_what_the_unloc
     services.contact_links = ContactLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
     expired = web.get(f"/unlocks/contact/{token}")
     assert expired.status_code == 410 and expired.mimetype == "text/html"
+
+
+def test_the_employers_unlock_link_unlocks_the_applications_candidate_once(recording):
+    web, engine, services = recording
+    load_demo_data(services.db)  # Acme, with 20 credits, posts the Python engineer job
+    with services.db.sessions.begin() as session:
+        session.add(indexed_candidate("ada", name="Ada Lovelace", email="ada@example.com"))
+    applied = {
+        "candidate_id": "ada",
+        "posting_id": "demo-python-engineer",
+        "posting_title": "Python engineer",
+    }
+    record_status(services.db, "application", "app_1", "shortlisted", applied)
+    token = services.unlock_links.token_for("app_1")
+
+    # Application ids can be guessed: only the signature of this kind of link opens the page.
+    assert web.get(f"/applications/unlock/{token[:-2]}xx").status_code == 404
+    assert web.get(f"/applications/unlock/{services.withdrawal_links.token_for('app_1')}").status_code == 404
+    forged = UnlockLinks("another-secret-of-some-length", "http://x").token_for("app_1")
+    assert web.get(f"/applications/unlock/{forged}").status_code == 404
+    page = web.get(f"/applications/unlock/{token}")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert re.search(
+        r"<strong>Ada Lovelace</strong> is shortlisted for\s+<strong>Python engineer</strong>", page.text
+    )
+    assert "you have 20\n    credits" in page.text and 'data-testid="unlock"' in page.text
+    assert engine.started == []  # following the link pays nothing
+
+    form = {"csrf_token": csrf_token(page.text)}
+    assert web.post(f"/applications/unlock/{token}", data={}).status_code == 400  # no CSRF token
+    assert web.post(f"/applications/unlock/{forged}", data=form).status_code == 404
+    asked = web.post(f"/applications/unlock/{token}", data=form)
+    assert asked.status_code == 200 and 'data-testid="unlock-under-way"' in asked.text
+    assert engine.started == ["resume-unlock"]
+    [unlock] = [u["unlockId"] for u in web.get("/api/employers/acme/unlocks").json["unlocks"]]
+    assert unlock in asked.text
+    # Asked again (the form sent twice, or the link followed later), it is the same unlock.
+    again = web.post(f"/applications/unlock/{token}", data=form)
+    assert 'data-testid="unlock-under-way"' in again.text and engine.started == ["resume-unlock"]
+
+    # Paid: the page links to the contact details, as the receipt does.
+    record_status(services.db, "unlock", unlock, "unlocked", {"employer_id": "acme", "candidate_id": "ada"})
+    with services.db.sessions.begin() as session:
+        session.add(
+            ContactAccess(employer_id="acme", candidate_id="ada", unlock_id=unlock, granted_at=datetime.now())
+        )
+    done = web.get(f"/applications/unlock/{token}")
+    contact_url = re.search(r'href="([^"]+)" data-testid="contact-link"', done.text).group(1)
+    assert 'href="mailto:ada@example.com"' in web.get(contact_url).text
+    # Cancelled unpaid: the link offers a new unlock.
+    record_status(services.db, "unlock", unlock, "cancelled")
+    assert 'data-testid="unlock"' in web.get(f"/applications/unlock/{token}").text
+
+    # A posting whose employer is not on file: nothing says who pays.
+    with services.db.sessions.begin() as session:
+        session.add(JobPosting(posting_id="p-x", employer_id="nobody-on-file", title="X", required_skills=[]))
+    record_status(
+        services.db, "application", "app_x", "shortlisted", {"candidate_id": "ada", "posting_id": "p-x"}
+    )
+    unknown = web.get(f"/applications/unlock/{services.unlock_links.token_for('app_x')}")
+    assert unknown.status_code == 409 and "not on file" in unknown.text and unknown.mimetype == "text/html"
+    # An erased candidate leaves nothing to unlock.
+    record_status(services.db, "unlock", unlock, "unlocked")
+    assert web.delete("/api/candidates/ada").status_code == 200
+    gone = web.get(f"/applications/unlock/{token}")
+    assert gone.status_code == 410 and "nothing to unlock" in gone.text
+    services.unlock_links = UnlockLinks("offline-test-slot-secret", "http://x", max_age_seconds=-1)
+    assert web.get(f"/applications/unlock/{token}").status_code == 410
 
 
 def test_a_marketplace_frontend_starts_a_payment_approval_through_the_api(offline, serve, tmp_path):

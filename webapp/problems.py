@@ -43,6 +43,7 @@ SIGNED_LINK_BLUEPRINTS = (
     "payments",
     "contacts",
     "withdrawals",
+    "unlock_offers",
 )
 # Blueprints whose pages are HTML; their errors render as pages too, so a candidate following
 # an expired link from an email reads why, and not a JSON document.

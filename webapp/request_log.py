@@ -31,8 +31,8 @@ SECRET_ROUTE_PARAMETERS = ("token",)
 # refuses some requests before the app sees them. ``tests/test_webapp_request_log.py``
 # holds it to every route with a parameter of SECRET_ROUTE_PARAMETERS.
 TOKEN_IN_PATH = re.compile(
-    r"^(/+(?:applications/+withdrawal|interviews/+slot|interviews/+reschedule|interviews/+other-times"
-    r"|unlocks/+card|unlocks/+payment|unlocks/+contact)/+)[^/]+"
+    r"^(/+(?:applications/+withdrawal|applications/+unlock|interviews/+slot|interviews/+reschedule"
+    r"|interviews/+other-times|unlocks/+card|unlocks/+payment|unlocks/+contact)/+)[^/]+"
 )
 # Probes whose passing answers stay out of the access log.
 QUIET_PROBES = ("/healthz", "/readyz")

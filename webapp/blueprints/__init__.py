@@ -26,6 +26,7 @@ def register(app: Flask) -> None:
         slots,
         tasks,
         ui,
+        unlock_offers,
         unlocks,
         webhooks,
         withdrawals,
@@ -52,6 +53,7 @@ def register(app: Flask) -> None:
         payments,
         contacts,
         withdrawals,
+        unlock_offers,
         ui,
         tasks,
     ):

@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 from hireflow.adapters.payments import PaymentDeclined, PaymentGatewayUnavailable, PaymentRequestRejected
 from hireflow.constants import Message, ProcessId, Var
+from hireflow.credits import CreditsLedger
 from hireflow.store import (
     BusinessRecord,
     Candidate,
     ContactAccess,
     Employer,
+    JobPosting,
     locked_record,
     payment_customer_of,
     utcnow,
@@ -44,6 +46,20 @@ class SavedCard:
     card: str  # the provider's id of the card saved (it may give a test card a new one)
     on_file: bool  # the employer's card on file now, for their next unlocks
     also_for: list[str] = field(default_factory=list)  # their other unlocks that waited for a card
+
+
+@dataclass(frozen=True)
+class UnlockOffer:
+    """What an employer's unlock link offers: whom, seen in which posting, and their unlock of them now."""
+
+    application_id: str
+    candidate_id: str
+    candidate_name: str | None
+    posting_title: str | None
+    employer_id: str
+    credits: int  # the employer's balance now
+    unlock_id: str  # the unlock under way, or the one asking would start
+    unlock: dict[str, Any] | None  # its status once asked for; None before
 
 
 def new_card_message_id(unlock_id: str, payment_method_ref: str, after_charge: str | None) -> str:
@@ -344,6 +360,59 @@ class Unlocks(Items):
     def contact_link_unlock(self, token: str) -> str:
         """The unlock a contact link (from the receipt) is for; 410 expired, 404 not ours."""
         return read_signed_link(self.services.contact_links, token)
+
+    def unlock_link_application(self, token: str) -> str:
+        """The application an employer's unlock link (from the shortlisted email) names; 410 expired."""
+        return read_signed_link(self.services.unlock_links, token)
+
+    def unlock_offer(self, application_id: str) -> UnlockOffer:
+        """What the unlock link of an application offers: its posting's employer may unlock its
+        candidate, as ``POST /api/unlocks`` with the two ids would.
+
+        410 once the candidate was erased (nothing is left to unlock); 409 for a posting whose
+        employer is not on file, as nothing on file says who pays.
+        """
+        details = self._require("application", application_id).details or {}
+        candidate_id, posting_id = details.get("candidate_id"), details.get("posting_id")
+        with self.services.db.sessions() as session:
+            candidate = session.get(Candidate, candidate_id) if candidate_id else None
+            posting = session.get(JobPosting, posting_id) if posting_id else None
+            employer = session.get(Employer, posting.employer_id) if posting is not None else None
+        if candidate is None:
+            gone = "this candidate is no longer on hireflow: there is nothing to unlock"
+            raise Problem(410, "Candidate gone", gone)
+        if employer is None:
+            raise Problem(
+                409,
+                "Employer not on file",
+                "the posting's employer is not on file with hireflow, so nothing says who pays; "
+                "unlock through the marketplace instead",
+            )
+        unlock_id, _ = self._current_attempt("unlock", employer.employer_id, candidate.candidate_id)
+        unlock = self.status("unlock", unlock_id) if self._record("unlock", unlock_id) else None
+        return UnlockOffer(
+            application_id=application_id,
+            candidate_id=candidate.candidate_id,
+            candidate_name=candidate.name,
+            posting_title=details.get("posting_title") or (posting.title if posting else None),
+            employer_id=employer.employer_id,
+            credits=CreditsLedger(self.services.db).balance(employer.employer_id),
+            unlock_id=unlock_id,
+            unlock=unlock,
+        )
+
+    def unlock_by_link(self, application_id: str) -> UnlockOffer:
+        """Unlock the application's candidate for its posting's employer, as the link offers.
+
+        An unlock of the two under way (or done) is the one asked for: nothing starts twice,
+        and a repeat of the start itself is one too (``unlock``).
+        """
+        offer = self.unlock_offer(application_id)
+        if offer.unlock is None:
+            asked = {"employer_id": offer.employer_id, "candidate_id": offer.candidate_id}
+            self.unlock(UnlockRequest.model_validate(asked))
+            offer = self.unlock_offer(application_id)
+        return offer
 
     def contact_opened_by(self, unlock_id: str) -> dict[str, Any] | None:
         """The contact details an unlock opened, as ``contact_for`` gives them, read now.
