@@ -30,7 +30,8 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
-WITHDRAWAL_MAX_AGE_SECONDS = 30 * 24 * 3600
+# Links to what stays open for weeks: an application, a booked interview, a paid unlock.
+LONG_MAX_AGE_SECONDS = 30 * 24 * 3600
 # A payment waits a day for its approval (the unlock's timer), and its link as long.
 PAYMENT_MAX_AGE_SECONDS = 24 * 3600
 
@@ -48,15 +49,17 @@ class SignedLinks:
 
     salt = "hireflow.signed-link"
     kind = "link"
+    # How long a link of the kind lives, unless the constructor is told otherwise.
+    default_max_age_seconds = DEFAULT_MAX_AGE_SECONDS
 
-    def __init__(self, secret: str, base_url: str, max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS):
+    def __init__(self, secret: str, base_url: str, max_age_seconds: int | None = None):
         secrets = [part.strip() for part in secret.split(",")]
         if any(len(part) < 16 for part in secrets):
             raise ValueError("each link secret must be at least 16 characters")
         # itsdangerous signs with the last key and accepts any; ours lists the newest first.
         self._serializer = URLSafeTimedSerializer(secrets[::-1], salt=self.salt)
         self.base_url = base_url.rstrip("/")
-        self.max_age_seconds = max_age_seconds
+        self.max_age_seconds = self.default_max_age_seconds if max_age_seconds is None else max_age_seconds
 
     def _token(self, data: dict[str, Any]) -> str:
         return self._serializer.dumps(data)
@@ -138,9 +141,7 @@ class RescheduleLinks(SignedLinks):
 
     salt = "hireflow.interview-reschedule"
     kind = "reschedule link"
-
-    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
-        super().__init__(secret, base_url, max_age_seconds)
+    default_max_age_seconds = LONG_MAX_AGE_SECONDS
 
     def token_for(self, interview_id: str, start: str, panelist: str | None = None) -> str:
         data = {"interview_id": interview_id, "start": start}
@@ -191,9 +192,7 @@ class PaymentLinks(ItemLinks):
     salt = "hireflow.unlock-payment"
     kind = "payment link"
     id_field = "unlock_id"
-
-    def __init__(self, secret: str, base_url: str, max_age_seconds: int = PAYMENT_MAX_AGE_SECONDS):
-        super().__init__(secret, base_url, max_age_seconds)
+    default_max_age_seconds = PAYMENT_MAX_AGE_SECONDS
 
 
 class WithdrawalLinks(ItemLinks):
@@ -206,24 +205,20 @@ class WithdrawalLinks(ItemLinks):
     salt = "hireflow.application-withdrawal"
     kind = "withdrawal link"
     id_field = "application_id"
-
-    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
-        super().__init__(secret, base_url, max_age_seconds)
+    default_max_age_seconds = LONG_MAX_AGE_SECONDS
 
 
 class ContactLinks(ItemLinks):
     """Links under the webapp's ``/unlocks/contact`` that show the employer the contact
     details one paid unlock opened, as the store has them when the link is followed (so an
-    erased candidate's are gone). The receipt carries one; it lives as long as withdrawal
-    links, and the marketplace's own pages (``GET /api/employers/<id>/contacts``) after that.
+    erased candidate's are gone). The receipt carries one. After its 30 days, the
+    marketplace's own pages show them (``GET /api/employers/<id>/contacts``).
     """
 
     salt = "hireflow.unlock-contact"
     kind = "contact link"
     id_field = "unlock_id"
-
-    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
-        super().__init__(secret, base_url, max_age_seconds)
+    default_max_age_seconds = LONG_MAX_AGE_SECONDS
 
 
 class UnlockLinks(ItemLinks):
@@ -235,6 +230,4 @@ class UnlockLinks(ItemLinks):
     salt = "hireflow.application-unlock"
     kind = "unlock link"
     id_field = "application_id"
-
-    def __init__(self, secret: str, base_url: str, max_age_seconds: int = WITHDRAWAL_MAX_AGE_SECONDS):
-        super().__init__(secret, base_url, max_age_seconds)
+    default_max_age_seconds = LONG_MAX_AGE_SECONDS

@@ -68,6 +68,20 @@ def mails(capture) -> list[dict]:
     return requests.get(f"{capture.url}/_capture/messages", timeout=5).json()
 
 
+def the_one_sent(services: Services, capture, headers: dict, variables: dict) -> dict:
+    """The mail a send-email job with ``headers`` and ``variables`` sends, the only one captured."""
+    NotificationTasks(services).send_email(send_email_job(headers=headers, variables=variables))
+    [mail] = mails(capture)
+    return mail
+
+
+def the_token(mail: dict, links) -> str:
+    """The token of the one link in ``mail``, which must be one of ``links``' kind and address."""
+    [link] = [word for word in mail["text"].split() if word.startswith("http://")]
+    assert link.startswith(links.base_url + "/"), link
+    return link.rsplit("/", 1)[1]
+
+
 def test_a_redelivered_job_sends_its_email_once(services, capture):
     tasks = NotificationTasks(services)
     tasks.send_email(send_email_job())
@@ -140,9 +154,7 @@ def test_the_payment_declined_email_links_to_a_card_page_signed_for_its_unlock(s
     job = send_email_job(headers=DECLINED_HEADERS, variables=DECLINED_VARIABLES)
     NotificationTasks(services).send_email(job)
     [mail] = mails(capture)
-    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
-    assert link.startswith("http://hireflow.test/unlocks/card/")
-    assert services.card_links.read(link.rsplit("/", 1)[1]) == "unl_7"
+    assert services.card_links.read(the_token(mail, services.card_links)) == "unl_7"
     assert "unl_7/card" not in mail["text"]  # never the guessable address
 
 
@@ -161,22 +173,14 @@ def test_the_receipt_links_to_the_contact_details_the_unlock_opened(services, ca
     services.contact_links = ContactLinks(
         "a-test-secret-of-some-length", "http://hireflow.test/unlocks/contact"
     )
-    NotificationTasks(services).send_email(
-        send_email_job(headers=RECEIPT_HEADERS, variables=RECEIPT_VARIABLES)
-    )
-    [mail] = mails(capture)
+    mail = the_one_sent(services, capture, RECEIPT_HEADERS, RECEIPT_VARIABLES)
     assert "You can now see the contact details of candidate cand-7:\n" in mail["text"]
-    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
-    assert link.startswith("http://hireflow.test/unlocks/contact/")
-    assert services.contact_links.read(link.rsplit("/", 1)[1]) == "unl_7"
+    assert services.contact_links.read(the_token(mail, services.contact_links)) == "unl_7"
     assert "it works for 30 days" in mail["text"]
 
 
 def test_a_receipt_from_a_worker_without_contact_links_goes_without_one(services, capture):
-    NotificationTasks(services).send_email(
-        send_email_job(headers=RECEIPT_HEADERS, variables=RECEIPT_VARIABLES)
-    )
-    [mail] = mails(capture)
+    mail = the_one_sent(services, capture, RECEIPT_HEADERS, RECEIPT_VARIABLES)
     assert "You can now see the contact details of candidate cand-7.\n" in mail["text"]
     assert "http" not in mail["text"] and "Paid with 1 credit." in mail["text"]
 
@@ -200,19 +204,13 @@ def test_the_employers_shortlisted_email_links_to_unlocking_the_candidate(servic
     services.unlock_links = UnlockLinks(
         "a-test-secret-of-some-length", "http://hireflow.test/applications/unlock"
     )
-    job = send_email_job(headers=EMPLOYER_SHORTLISTED_HEADERS, variables=EMPLOYER_SHORTLISTED_VARIABLES)
-    NotificationTasks(services).send_email(job)
-    [mail] = mails(capture)
+    mail = the_one_sent(services, capture, EMPLOYER_SHORTLISTED_HEADERS, EMPLOYER_SHORTLISTED_VARIABLES)
     assert "unlock Ada's contact details here (the page asks\nbefore anything is paid)" in mail["text"]
-    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
-    assert link.startswith("http://hireflow.test/applications/unlock/")
-    assert services.unlock_links.read(link.rsplit("/", 1)[1]) == "app_7"
+    assert services.unlock_links.read(the_token(mail, services.unlock_links)) == "app_7"
 
 
 def test_an_employers_shortlisted_email_without_unlock_links_says_to_unlock_on_hireflow(services, capture):
-    job = send_email_job(headers=EMPLOYER_SHORTLISTED_HEADERS, variables=EMPLOYER_SHORTLISTED_VARIABLES)
-    NotificationTasks(services).send_email(job)
-    [mail] = mails(capture)
+    mail = the_one_sent(services, capture, EMPLOYER_SHORTLISTED_HEADERS, EMPLOYER_SHORTLISTED_VARIABLES)
     assert (
         "Unlock the contact details on hireflow to get in touch." in mail["text"]
         and "http" not in mail["text"]
@@ -240,9 +238,7 @@ def test_the_shortlisted_email_gives_the_candidate_a_signed_link_to_withdraw(ser
         send_email_job(headers=SHORTLISTED_HEADERS, variables=SHORTLISTED_VARIABLES)
     )
     [mail] = mails(capture)
-    [link] = [word for word in mail["text"].split() if word.startswith("http://hireflow.test/")]
-    assert link.startswith("http://hireflow.test/applications/withdrawal/")
-    assert services.withdrawal_links.read(link.rsplit("/", 1)[1]) == "app_7"
+    assert services.withdrawal_links.read(the_token(mail, services.withdrawal_links)) == "app_7"
 
 
 def test_a_worker_without_withdrawal_links_sends_the_shortlisted_email_without_one(services, capture):

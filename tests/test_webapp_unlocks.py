@@ -384,6 +384,17 @@ def test_a_card_is_published_once_per_save_and_again_after_another_decline(serve
     assert cards_at_the_provider(sandbox)["pm_1Emp1Visa"] == {"unlock_id": "unl_1", "after_charge": "2"}
 
 
+def opens_by_its_signature_only(web, page: str, links, item_id: str, other_kind) -> str:
+    """Check that the page under ``page`` opens for ``item_id`` by none of: a token altered, a
+    token of ``other_kind`` for the same item, one signed with another secret (returned, for
+    the caller's POST)."""
+    assert web.get(f"{page}/{links.token_for(item_id)[:-2]}xx").status_code == 404
+    assert web.get(f"{page}/{other_kind.token_for(item_id)}").status_code == 404
+    forged = type(links)("another-secret-of-some-length", "http://x").token_for(item_id)
+    assert web.get(f"{page}/{forged}").status_code == 404
+    return forged
+
+
 def test_the_card_page_opens_only_by_its_signed_link(recording, serve, tmp_path):
     web, engine, services = recording
     sandbox = serve(create_payment_sandbox(tmp_path / "payments.sqlite3", "sk_test_cards"))
@@ -524,10 +535,9 @@ def test_the_contact_page_opens_only_by_its_signed_link_and_shows_what_the_unloc
     token = services.contact_links.token_for("unl_paid")
 
     # Unlock ids can be guessed: only the signature of this kind of link opens the page.
-    assert web.get(f"/unlocks/contact/{token[:-2]}xx").status_code == 404
-    assert web.get(f"/unlocks/contact/{services.payment_links.token_for('unl_paid')}").status_code == 404
-    forged = ContactLinks("another-secret-of-some-length", "http://x").token_for("unl_paid")
-    assert web.get(f"/unlocks/contact/{forged}").status_code == 404
+    opens_by_its_signature_only(
+        web, "/unlocks/contact", services.contact_links, "unl_paid", services.payment_links
+    )
     page = web.get(f"/unlocks/contact/{token}")
     assert page.status_code == 200, page.text
     assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
@@ -573,10 +583,9 @@ def test_the_employers_unlock_link_unlocks_the_applications_candidate_once(recor
     token = services.unlock_links.token_for("app_1")
 
     # Application ids can be guessed: only the signature of this kind of link opens the page.
-    assert web.get(f"/applications/unlock/{token[:-2]}xx").status_code == 404
-    assert web.get(f"/applications/unlock/{services.withdrawal_links.token_for('app_1')}").status_code == 404
-    forged = UnlockLinks("another-secret-of-some-length", "http://x").token_for("app_1")
-    assert web.get(f"/applications/unlock/{forged}").status_code == 404
+    forged = opens_by_its_signature_only(
+        web, "/applications/unlock", services.unlock_links, "app_1", services.withdrawal_links
+    )
     page = web.get(f"/applications/unlock/{token}")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     assert re.search(
