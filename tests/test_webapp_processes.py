@@ -928,6 +928,55 @@ def test_with_the_demo_data_the_ui_needs_only_ids_to_unlock_apply_and_schedule(
     wait_until_completed(process_engine.client, interview_instance)
 
 
+def link_mailed(local_world, address: str, links, item_id: str) -> str:
+    """The path of the link of ``links``' kind for ``item_id`` in the mail to ``address``."""
+
+    def found() -> str | None:
+        for mail in local_world.mails_to(address):
+            for url in URL_IN_TEXT.findall(mail["text"] or ""):
+                if url.startswith(links.base_url + "/") and links.read(url.rsplit("/", 1)[1]) == item_id:
+                    return urlparse(url).path
+        return None
+
+    return wait_for(found, what=f"the {links.kind} for {item_id}", seen=lambda: local_world.mails_to(address))
+
+
+def test_an_employer_unlocks_a_shortlisted_candidate_from_its_email_and_reads_the_receipts_link(
+    web, process_engine, local_world
+):
+    load_demo_data(local_world.services.db)  # Acme, on file with credits, posts the Python job
+    email = f"{unique_key('ada')}@example.com"
+    candidate_id = local_world.add_candidate(skills=["python", "sql"], name="Ada Lovelace", email=email)
+    applied = web.post(
+        "/api/applications", json={"candidate_id": candidate_id, "posting_id": "demo-python-engineer"}
+    )
+    assert applied.status_code == 202, applied.json
+    wait_until_completed(process_engine.client, applied.json["processInstanceKey"])
+    assert web.get(applied.headers["Location"]).json["status"] == "shortlisted"
+
+    # The employer's email about the shortlisted candidate links to a page that unlocks her.
+    links = local_world.services
+    offer = link_mailed(local_world, "hiring@acme.example", links.unlock_links, applied.json["id"])
+    page = web.get(offer)
+    assert page.status_code == 200 and "Ada Lovelace</strong> is shortlisted" in page.text
+    asked = web.post(offer, data={"csrf_token": csrf_token(page.text)})
+    assert asked.status_code == 200, asked.text
+    [unlock] = [
+        u for u in web.get("/api/employers/acme/unlocks").json["unlocks"] if u["candidateId"] == candidate_id
+    ]
+    wait_for(
+        lambda: web.get(f"/api/unlocks/{unlock['unlockId']}").json["status"] == "unlocked",
+        what="the unlock paid",
+        seen=lambda: web.get(f"/api/unlocks/{unlock['unlockId']}").json,
+    )
+
+    # Its receipt links to her contact details; the unlock link now does too, and unlocks no more.
+    contact = link_mailed(local_world, "hiring@acme.example", links.contact_links, unlock["unlockId"])
+    assert f'href="mailto:{email}"' in web.get(contact).text
+    again = web.get(offer).text
+    assert 'data-testid="contact-link"' in again and 'data-testid="unlock"' not in again
+
+
 def test_without_tasklist_a_screening_is_done_in_the_console_with_its_form(web, process_engine, local_world):
     if not web.application.config.get("ENGINE_CONTROL_URL"):
         pytest.skip("a cluster has Tasklist; the console's task pages are for the embedded engine")
