@@ -79,11 +79,19 @@ class ResumeUnlockTasks:
         return self.services.payments
 
     def spend_credits(self, unlock_id: BusinessId, employer_id: BusinessId, unlock_price: dict) -> dict:
-        """Pay with prepaid credits; INSUFFICIENT_CREDITS sends the process to the card."""
+        """Pay with prepaid credits; INSUFFICIENT_CREDITS sends the process to the card.
+
+        The balance left is the receipt's: an employer who prepays wants to know when to buy
+        more. A redelivered job spends nothing more and reads the balance as it is then.
+        """
         credits = _price(unlock_id, unlock_price, "credits")
         check_as_recorded(self.services.db, "unlock", unlock_id, employer_id=employer_id)
         self.ledger.spend(employer_id, unlock_id, credits)
-        return {"paid_with": "credits", "credits_spent": credits}
+        return {
+            "paid_with": "credits",
+            "credits_spent": credits,
+            "credit_balance": self.ledger.balance(employer_id),
+        }
 
     def refund_credits(self, unlock_id: BusinessId) -> dict:
         """Compensation: give back the credits the unlock spent, once, to whoever spent them."""

@@ -506,9 +506,18 @@ def test_the_resume_email_counts_skills_in_words(skills, says):
     assert "(s)" not in text
 
 
-@pytest.mark.parametrize(("credits", "says"), [(1, "Paid with 1 credit."), (2, "Paid with 2 credits.")])
-def test_the_receipt_counts_credits_in_words(credits, says):
+@pytest.mark.parametrize(
+    ("credits", "left", "says"),
+    [
+        (1, None, "Paid with 1 credit.\n"),  # an instance from before the balance was kept
+        (2, 0, "Paid with 2 credits; you have 0 credits left.\n"),
+        (2, 1, "Paid with 2 credits; you have 1 credit left.\n"),
+    ],
+)
+def test_the_receipt_counts_credits_spent_and_left_in_words(credits, left, says):
     context = {"unlock_id": "unl_1", "candidate_id": "ada", "paid_with": "credits", "credits_spent": credits}
+    if left is not None:
+        context["credit_balance"] = left
     _, text = EmailTemplates().render("unlock-receipt", context)
     assert says in text
 

@@ -90,6 +90,8 @@ def test_enough_credits_pay_for_the_unlock(process_engine, local_world):
     assert has_access(local_world, v["employer_id"], candidate)
     assert payment_intents(local_world, v["unlock_id"]) == []
     [receipt] = local_world.mails_to(v["employer_email"])
+    left = 5 - STANDARD_PRICE["credits"]
+    assert f"Paid with {STANDARD_PRICE['credits']} credits; you have {left} credit" in receipt["text"]
     # It links to the contact details it paid for, signed for this unlock.
     [link] = [word for word in receipt["text"].split() if "/unlocks/contact/" in word]
     assert local_world.services.contact_links.read(link.rsplit("/", 1)[1]) == v["unlock_id"]

@@ -41,8 +41,9 @@ def payments(sandbox) -> list[dict]:
 def test_credits_pay_once_and_refund_once(tasks):
     ledger = CreditsLedger(tasks.services.db)
     ledger.top_up("emp-1", 5, "seed")
-    assert tasks.spend_credits("u-1", "emp-1", PRICE) == {"paid_with": "credits", "credits_spent": 2}
-    tasks.spend_credits("u-1", "emp-1", PRICE)  # redelivered job
+    paid = {"paid_with": "credits", "credits_spent": 2, "credit_balance": 3}  # the receipt says what is left
+    assert tasks.spend_credits("u-1", "emp-1", PRICE) == paid
+    assert tasks.spend_credits("u-1", "emp-1", PRICE) == paid  # redelivered job: spends nothing more
     assert ledger.balance("emp-1") == 3
     assert tasks.refund_credits("u-1") == {"credits_refunded": 2}
     tasks.refund_credits("u-1")
@@ -220,7 +221,8 @@ def test_an_unlock_records_how_it_was_paid_and_what_a_refund_gave_back(tasks, sa
         session.add(Candidate(candidate_id="c-1", resume_id="r-1", skills=[], indexed_at=utcnow()))
     tasks.ledger.top_up("emp-1", 10, "purchase-1")
     by_credits = tasks.spend_credits("u-10", "emp-1", PRICE)
-    tasks.grant_access("u-10", "emp-1", "c-1", unlock_price=PRICE, **by_credits)
+    paid = {name: by_credits[name] for name in ("paid_with", "credits_spent")}
+    tasks.grant_access("u-10", "emp-1", "c-1", unlock_price=PRICE, **paid)
     by_card = tasks.charge_card(make_job(JobType.CHARGE_PAYMENT), "u-11", "emp-2", PRICE, "pm_card_visa")
     tasks.grant_access(
         "u-11", "emp-2", "c-1", paid_with="card", payment_id=by_card["payment_id"], unlock_price=PRICE
