@@ -618,6 +618,13 @@ def test_the_employers_unlock_link_unlocks_the_applications_candidate_once(recor
     # Cancelled unpaid: the link offers a new unlock.
     record_status(services.db, "unlock", unlock, "cancelled")
     assert 'data-testid="unlock"' in web.get(f"/applications/unlock/{token}").text
+    # Withdrawn by the candidate meanwhile: the page says so, and the form sent anyway starts nothing.
+    record_status(services.db, "application", "app_1", "withdrawn")
+    withdrawn = web.get(f"/applications/unlock/{token}")
+    assert 'data-testid="unlock-withdrawn"' in withdrawn.text and 'data-testid="unlock"' not in withdrawn.text
+    refused = web.post(f"/applications/unlock/{token}", data=form)
+    assert refused.status_code == 409 and "withdrew this application" in refused.text
+    assert engine.started == ["resume-unlock"]
 
     # A posting whose employer is not on file: nothing says who pays.
     with services.db.sessions.begin() as session:

@@ -53,6 +53,7 @@ class UnlockOffer:
     """What an employer's unlock link offers: whom, seen in which posting, and their unlock of them now."""
 
     application_id: str
+    withdrawn: bool  # the candidate withdrew the application: the link unlocks nothing more
     candidate_id: str
     candidate_name: str | None
     posting_title: str | None
@@ -372,7 +373,8 @@ class Unlocks(Items):
         410 once the candidate was erased (nothing is left to unlock); 409 for a posting whose
         employer is not on file, as nothing on file says who pays.
         """
-        details = self._require("application", application_id).details or {}
+        application = self._require("application", application_id)
+        details = application.details or {}
         candidate_id, posting_id = details.get("candidate_id"), details.get("posting_id")
         with self.services.db.sessions() as session:
             candidate = session.get(Candidate, candidate_id) if candidate_id else None
@@ -392,6 +394,7 @@ class Unlocks(Items):
         unlock = self.status("unlock", unlock_id) if self._record("unlock", unlock_id) else None
         return UnlockOffer(
             application_id=application_id,
+            withdrawn=application.status == "withdrawn",
             candidate_id=candidate.candidate_id,
             candidate_name=candidate.name,
             posting_title=details.get("posting_title") or (posting.title if posting else None),
@@ -405,9 +408,16 @@ class Unlocks(Items):
         """Unlock the application's candidate for its posting's employer, as the link offers.
 
         An unlock of the two under way (or done) is the one asked for: nothing starts twice,
-        and a repeat of the start itself is one too (``unlock``).
+        and a repeat of the start itself is one too (``unlock``). Once the candidate withdrew
+        the application, its link starts none (409).
         """
         offer = self.unlock_offer(application_id)
+        if offer.unlock is None and offer.withdrawn:
+            raise Problem(
+                409,
+                "Application withdrawn",
+                "the candidate withdrew this application; its link unlocks nothing",
+            )
         if offer.unlock is None:
             asked = {"employer_id": offer.employer_id, "candidate_id": offer.candidate_id}
             self.unlock(UnlockRequest.model_validate(asked))
