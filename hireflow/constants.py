@@ -164,6 +164,7 @@ class Var:
     UNLOCK_PRICE = "unlock_price"
     CREDIT_BALANCE = "credit_balance"
     CREDITS_SPENT = "credits_spent"
+    CREDITS_REFUNDED = "credits_refunded"
     PAID_WITH = "paid_with"
     PAYMENT_METHOD_REF = "payment_method_ref"
     PAYMENT_CUSTOMER_REF = "payment_customer_ref"

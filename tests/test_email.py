@@ -522,6 +522,23 @@ def test_the_receipt_counts_credits_spent_and_left_in_words(credits, left, says)
     assert says in text
 
 
+@pytest.mark.parametrize(
+    ("given_back", "says"),
+    [
+        ({}, "has been refunded.\n"),  # an instance without the refund's variables
+        ({"credits_refunded": 1}, "has been refunded: 1 credit is back in your balance.\n"),
+        (
+            {"refund_id": "re_1", "unlock_price": {"amount_cents": 2000, "currency": "eur"}},
+            "has been refunded: 20.00 EUR to your card (refund re_1).\n",
+        ),
+    ],
+)
+def test_the_refund_email_says_what_came_back(given_back, says):
+    context = {"unlock_id": "unl_1", "candidate_id": "ada", **given_back}
+    _, text = EmailTemplates().render("unlock-refunded", context)
+    assert says in text
+
+
 # An interview's variables as its emails see them; each test adds what it is about.
 INTERVIEW_VARIABLES = {
     "candidate_name": "Cas",

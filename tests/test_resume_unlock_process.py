@@ -173,6 +173,11 @@ def test_when_access_cannot_be_granted_compensation_refunds_the_credits(process_
     )
     with local_world.services.db.sessions() as session:
         assert session.get(BusinessRecord, ("unlock", v["unlock_id"])).status == "refunded"
+    [refunded] = local_world.mails_to(v["employer_email"])
+    assert (
+        f"has been refunded: {STANDARD_PRICE['credits']} credits are back in your balance."
+        in refunded["text"]
+    )
 
 
 def test_when_access_cannot_be_granted_compensation_refunds_the_card(process_engine, local_world):
@@ -186,6 +191,10 @@ def test_when_access_cannot_be_granted_compensation_refunds_the_card(process_eng
         unlock_details(local_world, v["unlock_id"])["refunded"]["amount_cents"]
         == STANDARD_PRICE["amount_cents"]
     )
+    [refund] = refunds_of(local_world, intent["id"])
+    [refunded] = local_world.mails_to(v["employer_email"])
+    amount = f"{STANDARD_PRICE['amount_cents'] / 100:.2f} EUR"
+    assert f"has been refunded: {amount} to your card (refund {refund['id']})." in refunded["text"]
 
 
 def test_a_declined_card_waits_for_a_new_one_then_charges_it(process_engine, local_world):
